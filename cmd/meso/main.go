@@ -1,0 +1,26 @@
+// Command meso is the single binary of the meso project: a Mesos-compatible
+// cluster manager (master, agent, embedded dev cluster), its command-line
+// tools, and the built-in executors that agents start.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newRootCmd().ExecuteContext(ctx)
+	stop()
+	if err != nil {
+		var ec exitCode
+		if asExitCode(err, &ec) {
+			os.Exit(int(ec))
+		}
+		fmt.Fprintln(os.Stderr, "meso:", err)
+		os.Exit(1)
+	}
+}
