@@ -1,0 +1,241 @@
+package codec
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"sync"
+)
+
+// ErrCorrupt is wrapped by every decoding error: the input is truncated or
+// is not the encoding of a value of the expected type.
+var ErrCorrupt = errors.New("codec: corrupt input")
+
+// A Codec encodes and decodes values of type T.
+type Codec[T any] interface {
+	// Append appends the encoding of v to dst and returns the extended slice.
+	Append(dst []byte, v T) []byte
+	// Decode decodes one value from the front of src and returns it with the
+	// number of bytes consumed.
+	Decode(src []byte) (v T, n int, err error)
+}
+
+// A Maker is implemented by types that build their own codec; MakeCodec must
+// return a Codec[T] for its own type T. It is called on the zero value, once.
+type Maker interface {
+	MakeCodec() any
+}
+
+var (
+	regMu    sync.RWMutex
+	registry = map[reflect.Type]any{} // guarded by regMu: type -> Codec[T]
+	compiled sync.Map                 // reflect.Type -> any (Codec[T]) cache for For
+)
+
+// Register makes c the codec For returns for T. Register it before any
+// dataset of T is built (typically in an init function).
+func Register[T any](c Codec[T]) {
+	regMu.Lock()
+	defer regMu.Unlock()
+	registry[reflect.TypeFor[T]()] = c
+	compiled.Delete(reflect.TypeFor[T]())
+}
+
+// For returns a codec for T. It never fails: types that the fast and
+// reflective codecs cannot handle fall back to encoding/gob, whose errors
+// surface when a value is encoded or decoded.
+func For[T any]() Codec[T] {
+	t := reflect.TypeFor[T]()
+	if c, ok := compiled.Load(t); ok {
+		return c.(Codec[T])
+	}
+	c := build[T](t)
+	compiled.Store(t, c)
+	return c
+}
+
+func build[T any](t reflect.Type) Codec[T] {
+	regMu.RLock()
+	r, ok := registry[t]
+	regMu.RUnlock()
+	if ok {
+		return r.(Codec[T])
+	}
+	var zero T
+	if c, ok := fastCodec(any(zero)); ok {
+		return c.(Codec[T])
+	}
+	if m, ok := any(zero).(Maker); ok {
+		if c, ok := m.MakeCodec().(Codec[T]); ok {
+			return c
+		}
+	}
+	if t != nil {
+		if enc, err := compile(t, 0); err == nil {
+			return reflectCodec[T]{enc}
+		}
+	}
+	return gobCodec[T]{}
+}
+
+func fastCodec(zero any) (any, bool) {
+	switch zero.(type) {
+	case int:
+		return intCodec[int]{}, true
+	case int8:
+		return intCodec[int8]{}, true
+	case int16:
+		return intCodec[int16]{}, true
+	case int32:
+		return intCodec[int32]{}, true
+	case int64:
+		return intCodec[int64]{}, true
+	case uint:
+		return uintCodec[uint]{}, true
+	case uint8:
+		return uintCodec[uint8]{}, true
+	case uint16:
+		return uintCodec[uint16]{}, true
+	case uint32:
+		return uintCodec[uint32]{}, true
+	case uint64:
+		return uintCodec[uint64]{}, true
+	case float64:
+		return float64Codec{}, true
+	case float32:
+		return float32Codec{}, true
+	case string:
+		return stringCodec{}, true
+	case []byte:
+		return bytesCodec{}, true
+	case bool:
+		return boolCodec{}, true
+	}
+	return nil, false
+}
+
+type signed interface {
+	~int | ~int8 | ~int16 | ~int32 | ~int64
+}
+
+type unsigned interface {
+	~uint | ~uint8 | ~uint16 | ~uint32 | ~uint64
+}
+
+type intCodec[T signed] struct{}
+
+func (intCodec[T]) Append(dst []byte, v T) []byte { return binary.AppendVarint(dst, int64(v)) }
+
+func (intCodec[T]) Decode(src []byte) (T, int, error) {
+	v, n := binary.Varint(src)
+	if n <= 0 {
+		return 0, 0, fmt.Errorf("%w: bad varint", ErrCorrupt)
+	}
+	if int64(T(v)) != v {
+		return 0, 0, fmt.Errorf("%w: integer %d overflows %T", ErrCorrupt, v, T(0))
+	}
+	return T(v), n, nil
+}
+
+type uintCodec[T unsigned] struct{}
+
+func (uintCodec[T]) Append(dst []byte, v T) []byte { return binary.AppendUvarint(dst, uint64(v)) }
+
+func (uintCodec[T]) Decode(src []byte) (T, int, error) {
+	v, n := binary.Uvarint(src)
+	if n <= 0 {
+		return 0, 0, fmt.Errorf("%w: bad uvarint", ErrCorrupt)
+	}
+	if uint64(T(v)) != v {
+		return 0, 0, fmt.Errorf("%w: integer %d overflows %T", ErrCorrupt, v, T(0))
+	}
+	return T(v), n, nil
+}
+
+type float64Codec struct{}
+
+func (float64Codec) Append(dst []byte, v float64) []byte {
+	return binary.LittleEndian.AppendUint64(dst, math.Float64bits(v))
+}
+
+func (float64Codec) Decode(src []byte) (float64, int, error) {
+	if len(src) < 8 {
+		return 0, 0, fmt.Errorf("%w: short float64", ErrCorrupt)
+	}
+	return math.Float64frombits(binary.LittleEndian.Uint64(src)), 8, nil
+}
+
+type float32Codec struct{}
+
+func (float32Codec) Append(dst []byte, v float32) []byte {
+	return binary.LittleEndian.AppendUint32(dst, math.Float32bits(v))
+}
+
+func (float32Codec) Decode(src []byte) (float32, int, error) {
+	if len(src) < 4 {
+		return 0, 0, fmt.Errorf("%w: short float32", ErrCorrupt)
+	}
+	return math.Float32frombits(binary.LittleEndian.Uint32(src)), 4, nil
+}
+
+type boolCodec struct{}
+
+func (boolCodec) Append(dst []byte, v bool) []byte {
+	if v {
+		return append(dst, 1)
+	}
+	return append(dst, 0)
+}
+
+func (boolCodec) Decode(src []byte) (bool, int, error) {
+	if len(src) < 1 || src[0] > 1 {
+		return false, 0, fmt.Errorf("%w: bad bool", ErrCorrupt)
+	}
+	return src[0] == 1, 1, nil
+}
+
+// lenPrefix decodes a length prefix and checks that n bytes follow it.
+func lenPrefix(src []byte) (length, n int, err error) {
+	l, n := binary.Uvarint(src)
+	if n <= 0 || l > uint64(len(src)-n) {
+		return 0, 0, fmt.Errorf("%w: bad length prefix", ErrCorrupt)
+	}
+	return int(l), n, nil
+}
+
+type stringCodec struct{}
+
+func (stringCodec) Append(dst []byte, v string) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(v)))
+	return append(dst, v...)
+}
+
+func (stringCodec) Decode(src []byte) (string, int, error) {
+	l, n, err := lenPrefix(src)
+	if err != nil {
+		return "", 0, err
+	}
+	return string(src[n : n+l]), n + l, nil
+}
+
+type bytesCodec struct{}
+
+func (bytesCodec) Append(dst []byte, v []byte) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(v)))
+	return append(dst, v...)
+}
+
+func (bytesCodec) Decode(src []byte) ([]byte, int, error) {
+	l, n, err := lenPrefix(src)
+	if err != nil {
+		return nil, 0, err
+	}
+	if l == 0 {
+		return nil, n, nil
+	}
+	b := make([]byte, l)
+	copy(b, src[n:n+l])
+	return b, n + l, nil
+}

@@ -1,0 +1,145 @@
+package codec
+
+import (
+	"errors"
+	"math"
+	"reflect"
+	"testing"
+)
+
+type inner struct {
+	A int
+	B []string
+}
+
+type record struct {
+	ID    uint32
+	Name  string
+	Score float64
+	Tags  map[string]int
+	Ptr   *inner
+	Arr   [3]int16
+	Raw   []byte
+	Items []inner
+}
+
+type withIface struct {
+	V any
+}
+
+type celsius float32
+
+func roundTrip[T any](t *testing.T, vals ...T) {
+	t.Helper()
+	c := For[T]()
+	var buf []byte
+	for _, v := range vals {
+		buf = c.Append(buf, v)
+	}
+	for i, want := range vals {
+		got, n, err := c.Decode(buf)
+		if err != nil {
+			t.Fatalf("%T value %d: decode: %v", want, i, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%T value %d: got %#v want %#v", want, i, got, want)
+		}
+		buf = buf[n:]
+	}
+	if len(buf) != 0 {
+		t.Fatalf("%d bytes left over", len(buf))
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	roundTrip(t, 0, 1, -1, math.MaxInt, math.MinInt)
+	roundTrip(t, int8(-128), int8(127))
+	roundTrip[uint64](t, 0, math.MaxUint64)
+	roundTrip(t, 0.0, -1.5, math.Inf(1), math.MaxFloat64)
+	roundTrip[float32](t, 1.25, -3)
+	roundTrip(t, "", "hello", "héllo\x00")
+	roundTrip(t, []byte(nil), []byte{1, 2, 3})
+	roundTrip(t, true, false)
+	roundTrip[celsius](t, 21.5)
+	roundTrip(t, []int(nil), []int{1, -2, 3})
+	roundTrip(t, record{}, record{
+		ID: 7, Name: "x", Score: 2.5, Tags: map[string]int{"a": 1},
+		Ptr: &inner{A: 1, B: []string{"p"}}, Arr: [3]int16{1, 2, 3}, Raw: []byte("raw"),
+		Items: []inner{{A: 2}, {A: 3, B: []string{"q", "r"}}},
+	})
+	roundTrip(t, withIface{V: 3}, withIface{V: "s"})
+}
+
+func TestKindOfCodec(t *testing.T) {
+	if _, ok := For[int]().(intCodec[int]); !ok {
+		t.Errorf("int: got %T, want the fast codec", For[int]())
+	}
+	if _, ok := For[record]().(reflectCodec[record]); !ok {
+		t.Errorf("record: got %T, want the reflective codec", For[record]())
+	}
+	if _, ok := For[withIface]().(gobCodec[withIface]); !ok {
+		t.Errorf("withIface: got %T, want the gob fallback", For[withIface]())
+	}
+}
+
+type upper string
+
+type upperCodec struct{}
+
+func (upperCodec) Append(dst []byte, v upper) []byte { return stringCodec{}.Append(append(dst, 'U'), string(v)) }
+func (upperCodec) Decode(src []byte) (upper, int, error) {
+	if len(src) == 0 || src[0] != 'U' {
+		return "", 0, ErrCorrupt
+	}
+	s, n, err := stringCodec{}.Decode(src[1:])
+	return upper(s), n + 1, err
+}
+
+func TestRegister(t *testing.T) {
+	Register[upper](upperCodec{})
+	b := For[upper]().Append(nil, "x")
+	if string(b) != "U\x01x" {
+		t.Fatalf("registered codec not used: %q", b)
+	}
+	roundTrip[upper](t, "a", "bc")
+}
+
+func TestCorrupt(t *testing.T) {
+	cases := []struct {
+		name string
+		dec  func([]byte) error
+		in   []byte
+	}{
+		{"int empty", func(b []byte) error { _, _, err := For[int]().Decode(b); return err }, nil},
+		{"int8 overflow", func(b []byte) error { _, _, err := For[int8]().Decode(b); return err }, For[int]().Append(nil, 300)},
+		{"string short", func(b []byte) error { _, _, err := For[string]().Decode(b); return err }, []byte{5, 'a'}},
+		{"slice huge count", func(b []byte) error { _, _, err := For[[]int]().Decode(b); return err }, []byte{0xff, 0xff, 0xff, 0x7f}},
+		{"struct truncated", func(b []byte) error { _, _, err := For[record]().Decode(b); return err }, []byte{7}},
+		{"gob garbage", func(b []byte) error { _, _, err := For[withIface]().Decode(b); return err }, []byte{2, 9, 9}},
+	}
+	for _, c := range cases {
+		if err := c.dec(c.in); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s: got %v, want ErrCorrupt", c.name, err)
+		}
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	f.Add(For[record]().Append(nil, record{Name: "n", Tags: map[string]int{"k": 2}, Ptr: &inner{}}))
+	f.Add([]byte{1, 2, 3})
+	f.Add(For[withIface]().Append(nil, withIface{V: 1.5}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		// Decoding arbitrary bytes must return an error or a value, never panic,
+		// and a decoded value must re-encode to a prefix-consistent length.
+		if v, n, err := For[record]().Decode(b); err == nil {
+			if n > len(b) {
+				t.Fatalf("consumed %d of %d bytes", n, len(b))
+			}
+			For[record]().Append(nil, v)
+		}
+		For[[]string]().Decode(b)
+		For[map[int]float64]().Decode(b)
+		For[withIface]().Decode(b)
+		For[int64]().Decode(b)
+	})
+}

@@ -1,0 +1,21 @@
+// Package shuffle moves records between stages through local disk.
+//
+// Map side: a Writer receives encoded records already assigned to reducer
+// partitions. It buffers them per reducer and, when the buffers exceed the
+// memory budget, spills them to a spill file as per-reducer segments. Commit
+// merges the spill segments and the last buffers into one data file per map
+// task, whose blocks (one per reducer, in reducer order) are described by an
+// index file: for each reducer its offset, length and CRC-32C. The index is
+// written last and renamed into place, so a map output exists exactly when
+// its index does; a retried map task overwrites it with identical content.
+//
+// Reduce side: a Service fetches one block (shuffle, map, reducer) as bytes.
+// Store is the local-disk Service; an external shuffle service (HTTP) is
+// another implementation of the same interface. A missing or corrupt block
+// is reported as an error wrapping ErrFetchFailed and naming the block, which
+// the scheduler answers by recomputing that map output.
+//
+// Reducers that must hold state per key (aggregations, sorts) use Spiller:
+// in-memory records kept within a budget, spilled as sorted runs of encoded
+// bytes to temporary files, and merged back in key order.
+package shuffle
