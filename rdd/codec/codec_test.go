@@ -86,7 +86,9 @@ type upper string
 
 type upperCodec struct{}
 
-func (upperCodec) Append(dst []byte, v upper) []byte { return stringCodec{}.Append(append(dst, 'U'), string(v)) }
+func (upperCodec) Append(dst []byte, v upper) []byte {
+	return stringCodec{}.Append(append(dst, 'U'), string(v))
+}
 func (upperCodec) Decode(src []byte) (upper, int, error) {
 	if len(src) == 0 || src[0] != 'U' {
 		return "", 0, ErrCorrupt

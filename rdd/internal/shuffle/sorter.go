@@ -196,7 +196,7 @@ func (h *mergeHeap[R]) Less(i, j int) bool {
 	return h.srcs[i].order < h.srcs[j].order
 }
 func (h *mergeHeap[R]) Swap(i, j int) { h.srcs[i], h.srcs[j] = h.srcs[j], h.srcs[i] }
-func (h *mergeHeap[R]) Push(x any)   { h.srcs = append(h.srcs, x.(*runReader[R])) }
+func (h *mergeHeap[R]) Push(x any)    { h.srcs = append(h.srcs, x.(*runReader[R])) }
 func (h *mergeHeap[R]) Pop() any {
 	x := h.srcs[len(h.srcs)-1]
 	h.srcs = h.srcs[:len(h.srcs)-1]
