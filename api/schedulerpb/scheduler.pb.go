@@ -117,7 +117,8 @@ func (Event_Type) EnumDescriptor() ([]byte, []int) {
 type Response_Type int32
 
 const (
-	Response_UNKNOWN              Response_Type = 0
+	Response_UNKNOWN Response_Type = 0
+	// Deprecated: Marked as deprecated in mesos/v1/scheduler/scheduler.proto.
 	Response_RECONCILE_OPERATIONS Response_Type = 1
 )
 
@@ -462,10 +463,13 @@ func (x *Event) GetError() *Event_Error {
 	return nil
 }
 
-// The body of a 200 answer to calls that have one.
+// The body of a 200 answer to synchronous calls. Mesos no longer sends it
+// (RECONCILE_OPERATIONS now answers with UPDATE_OPERATION_STATUS events);
+// kept for decoding old peers.
 type Response struct {
-	state               protoimpl.MessageState        `protogen:"open.v1"`
-	Type                *Response_Type                `protobuf:"varint,1,opt,name=type,enum=mesos.v1.scheduler.Response_Type" json:"type,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Type  *Response_Type         `protobuf:"varint,1,opt,name=type,enum=mesos.v1.scheduler.Response_Type" json:"type,omitempty"`
+	// Deprecated: Marked as deprecated in mesos/v1/scheduler/scheduler.proto.
 	ReconcileOperations *Response_ReconcileOperations `protobuf:"bytes,2,opt,name=reconcile_operations,json=reconcileOperations" json:"reconcile_operations,omitempty"`
 	unknownFields       protoimpl.UnknownFields
 	sizeCache           protoimpl.SizeCache
@@ -508,6 +512,7 @@ func (x *Response) GetType() Response_Type {
 	return Response_UNKNOWN
 }
 
+// Deprecated: Marked as deprecated in mesos/v1/scheduler/scheduler.proto.
 func (x *Response) GetReconcileOperations() *Response_ReconcileOperations {
 	if x != nil {
 		return x.ReconcileOperations
@@ -2947,15 +2952,15 @@ const file_mesos_v1_scheduler_scheduler_proto_rawDesc = "" +
 	"\aMESSAGE\x10\x05\x12\v\n" +
 	"\aFAILURE\x10\x06\x12\t\n" +
 	"\x05ERROR\x10\a\x12\r\n" +
-	"\tHEARTBEAT\x10\b\"\xb6\x02\n" +
+	"\tHEARTBEAT\x10\b\"\xbe\x02\n" +
 	"\bResponse\x125\n" +
-	"\x04type\x18\x01 \x01(\x0e2!.mesos.v1.scheduler.Response.TypeR\x04type\x12c\n" +
-	"\x14reconcile_operations\x18\x02 \x01(\v20.mesos.v1.scheduler.Response.ReconcileOperationsR\x13reconcileOperations\x1a_\n" +
+	"\x04type\x18\x01 \x01(\x0e2!.mesos.v1.scheduler.Response.TypeR\x04type\x12g\n" +
+	"\x14reconcile_operations\x18\x02 \x01(\v20.mesos.v1.scheduler.Response.ReconcileOperationsB\x02\x18\x01R\x13reconcileOperations\x1a_\n" +
 	"\x13ReconcileOperations\x12H\n" +
-	"\x12operation_statuses\x18\x01 \x03(\v2\x19.mesos.v1.OperationStatusR\x11operationStatuses\"-\n" +
+	"\x12operation_statuses\x18\x01 \x03(\v2\x19.mesos.v1.OperationStatusR\x11operationStatuses\"1\n" +
 	"\x04Type\x12\v\n" +
-	"\aUNKNOWN\x10\x00\x12\x18\n" +
-	"\x14RECONCILE_OPERATIONS\x10\x01\"\xd3\t\n" +
+	"\aUNKNOWN\x10\x00\x12\x1c\n" +
+	"\x14RECONCILE_OPERATIONS\x10\x01\x1a\x02\b\x01\"\xd3\t\n" +
 	"\x13AttributeConstraint\x12L\n" +
 	"\bselector\x18\x01 \x02(\v20.mesos.v1.scheduler.AttributeConstraint.SelectorR\bselector\x12O\n" +
 	"\tpredicate\x18\x02 \x02(\v21.mesos.v1.scheduler.AttributeConstraint.PredicateR\tpredicate\x1a\x82\x02\n" +
