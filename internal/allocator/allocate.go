@@ -1,0 +1,178 @@
+package allocator
+
+import (
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/mesoproject/meso/internal/resources"
+)
+
+// Allocate runs one allocation cycle at time now and returns the offers it
+// makes, in the order it made them. Offered resources are allocated to
+// their framework until Recover or Allocated.
+func (a *Allocator) Allocate(now time.Time) []Offer {
+	a.prepare()
+	if len(a.sortedRoles) == 0 {
+		return nil
+	}
+	t := now.UnixNano()
+	var offers []Offer
+	for _, ag := range a.visitOrder() {
+		if !ag.active || ag.available.IsEmpty() {
+			continue
+		}
+		if ag.idle && ag.idleEpoch == a.epoch && t < ag.idleUntil {
+			continue
+		}
+		offers = a.allocateAgent(ag, t, offers)
+	}
+	return offers
+}
+
+// visitOrder returns the agents in this cycle's order.
+func (a *Allocator) visitOrder() []*agent {
+	if a.rng == nil {
+		return a.agentOrder
+	}
+	a.visit = append(a.visit[:0], a.agentOrder...)
+	a.rng.Shuffle(len(a.visit), func(i, j int) { a.visit[i], a.visit[j] = a.visit[j], a.visit[i] })
+	return a.visit
+}
+
+// allocateAgent offers one agent's available resources, role by role, and
+// marks it idle with the time the earliest blocking filter expires.
+func (a *Allocator) allocateAgent(ag *agent, now int64, offers []Offer) []Offer {
+	until := int64(math.MaxInt64)
+	reserved := ag.available.HasReserved()
+	a.roleScratch = append(a.roleScratch[:0], a.sortedRoles...)
+	for _, r := range a.roleScratch {
+		if ag.available.IsEmpty() {
+			break
+		}
+		offerable := ag.available
+		if reserved {
+			offerable = offerable.AllocatableTo(r.name)
+			if offerable.IsEmpty() {
+				continue
+			}
+		}
+		if !a.allocatable(offerable) {
+			continue
+		}
+		for i, c := range r.members {
+			if ag.hasGPU && !c.fw.gpu && !a.cfg.OfferGPUsToAll {
+				continue
+			}
+			if blocked, exp := ag.filtered(c.slot, offerable, now); blocked {
+				until = min(until, exp)
+				continue
+			}
+			offers = append(offers, Offer{Framework: c.fw.id, Agent: ag.id, Role: r.name, Resources: offerable})
+			ag.setAvailable(ag.available.Subtract(offerable), false)
+			a.hold(ag, c, offerable, false)
+			a.resortMember(r, i)
+			a.resortRole(r)
+			break
+		}
+	}
+	ag.idle, ag.idleEpoch, ag.idleUntil = true, a.epoch, until
+	return offers
+}
+
+// allocatable applies Config.MinAllocatable.
+func (a *Allocator) allocatable(r resources.Resources) bool {
+	if len(a.cfg.MinAllocatable) == 0 {
+		return true
+	}
+	for _, q := range a.cfg.MinAllocatable {
+		if r.ContainsQuantities(q) {
+			return true
+		}
+	}
+	return false
+}
+
+// prepare brings shares, member lists and orders up to date before a cycle.
+func (a *Allocator) prepare() {
+	if a.sharesDirty {
+		for _, c := range a.slots {
+			if c != nil {
+				c.share = a.dominantShare(c.alloc)
+			}
+		}
+		for _, r := range a.roles {
+			r.share = a.dominantShare(r.alloc) / r.weight
+		}
+		a.sharesDirty, a.orderDirty = false, true
+	}
+	if a.membersDirty {
+		a.sortedRoles = a.sortedRoles[:0]
+		for _, r := range a.roles {
+			r.members = r.members[:0]
+			for _, c := range r.cands {
+				if c.eligible() {
+					r.members = append(r.members, c)
+				}
+			}
+			if len(r.members) > 0 {
+				a.sortedRoles = append(a.sortedRoles, r)
+			}
+		}
+		a.membersDirty, a.orderDirty = false, true
+	}
+	if a.orderDirty {
+		for _, r := range a.sortedRoles {
+			slices.SortFunc(r.members, compareCandidates)
+		}
+		slices.SortFunc(a.sortedRoles, compareRoles)
+		a.orderDirty = false
+	}
+}
+
+func compareCandidates(x, y *candidate) int {
+	switch {
+	case x.share < y.share:
+		return -1
+	case x.share > y.share:
+		return 1
+	}
+	return strings.Compare(x.fw.id, y.fw.id)
+}
+
+func compareRoles(x, y *role) int {
+	switch {
+	case x.share < y.share:
+		return -1
+	case x.share > y.share:
+		return 1
+	}
+	return strings.Compare(x.name, y.name)
+}
+
+// resortMember moves r.members[i], whose share just grew, to its place.
+func (a *Allocator) resortMember(r *role, i int) {
+	moveRight(r.members, i, compareCandidates)
+}
+
+// resortRole moves r, whose share just grew, to its place in sortedRoles.
+func (a *Allocator) resortRole(r *role) {
+	i := slices.Index(a.sortedRoles, r)
+	moveRight(a.sortedRoles, i, compareRoles)
+}
+
+// moveRight moves s[i] right to its sorted position, assuming s is sorted
+// except that s[i] may have grown.
+func moveRight[T any](s []T, i int, cmp func(T, T) int) {
+	x := s[i]
+	rest := s[i+1:]
+	n, _ := slices.BinarySearchFunc(rest, x, func(e, t T) int {
+		if cmp(e, t) < 0 {
+			return -1
+		}
+		return 1
+	})
+	copy(s[i:i+n], rest[:n])
+	s[i+n] = x
+}

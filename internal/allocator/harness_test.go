@@ -1,0 +1,280 @@
+package allocator
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/datadriven"
+	"github.com/mesoproject/meso/internal/resources"
+)
+
+// TestScenarios runs the scripts in testdata. Regenerate the expected
+// output with: go test ./internal/allocator -run TestScenarios -rewrite
+func TestScenarios(t *testing.T) {
+	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
+		h := &harness{}
+		datadriven.RunTest(t, path, func(t *testing.T, td *datadriven.TestData) string {
+			first := []string{td.Cmd}
+			for _, arg := range td.CmdArgs {
+				if len(arg.Vals) == 0 {
+					first = append(first, arg.Key)
+				} else {
+					first = append(first, arg.Key+"="+strings.Join(arg.Vals, ","))
+				}
+			}
+			var out strings.Builder
+			lines := append([]string{strings.Join(first, " ")}, strings.Split(td.Input, "\n")...)
+			for _, line := range lines {
+				if line = strings.TrimSpace(line); line == "" || strings.HasPrefix(line, "#") {
+					continue
+				}
+				out.WriteString(h.exec(strings.Fields(line)))
+			}
+			if out.Len() == 0 {
+				return "ok\n"
+			}
+			return out.String()
+		})
+	})
+}
+
+// harness interprets scenario commands against an Allocator.
+type harness struct {
+	a     *Allocator
+	now   time.Duration
+	roles map[string][]string // framework -> roles, for defaults
+}
+
+type cmdArgs struct {
+	pos []string
+	kv  map[string]string
+}
+
+func parseArgs(fields []string) cmdArgs {
+	c := cmdArgs{kv: map[string]string{}}
+	for _, f := range fields {
+		if k, v, ok := strings.Cut(f, "="); ok {
+			if _, dup := c.kv[k]; dup {
+				c.kv[k] += " " + v
+			} else {
+				c.kv[k] = v
+			}
+		} else {
+			c.pos = append(c.pos, f)
+		}
+	}
+	return c
+}
+
+func (c cmdArgs) list(k string) []string {
+	if v, ok := c.kv[k]; ok && v != "" {
+		return strings.Split(v, ",")
+	}
+	return nil
+}
+
+func (c cmdArgs) has(flag string) bool { return slices.Contains(c.pos, flag) }
+
+func (h *harness) init(cfg Config) {
+	h.a = New(cfg)
+	h.roles = map[string][]string{}
+}
+
+func (h *harness) exec(f []string) (out string) {
+	defer func() {
+		if r := recover(); r != nil {
+			out = fmt.Sprintf("panic: %v\n", r)
+		}
+	}()
+	cmd, args := f[0], parseArgs(f[1:])
+	if h.a == nil && cmd != "config" {
+		h.init(Config{})
+	}
+	errOut := func(err error) string {
+		if err != nil {
+			return "error: " + err.Error() + "\n"
+		}
+		return ""
+	}
+	if v, ok := args.kv["now"]; ok {
+		h.now = mustDuration(v)
+	}
+	now := time.Unix(0, 0).Add(h.now)
+	switch cmd {
+	case "config":
+		cfg := Config{}
+		if v, ok := args.kv["min-allocatable"]; ok {
+			q, err := ParseMinAllocatable(v)
+			if err != nil {
+				return errOut(err)
+			}
+			cfg.MinAllocatable = q
+		}
+		if v, ok := args.kv["default-refuse"]; ok {
+			cfg.DefaultRefuse = mustDuration(v)
+		}
+		if v, ok := args.kv["seed"]; ok {
+			cfg.ShuffleSeed, _ = strconv.ParseUint(v, 10, 64)
+		}
+		cfg.FairnessExcluded = args.list("exclude")
+		cfg.OfferGPUsToAll = args.has("gpus-to-all")
+		h.init(cfg)
+	case "add-agent":
+		var used []Holding
+		for _, u := range strings.Fields(args.kv["used"]) {
+			parts := strings.SplitN(u, "/", 3)
+			r, err := resources.Parse(parts[2])
+			if err != nil {
+				return errOut(err)
+			}
+			used = append(used, Holding{Framework: parts[0], Role: parts[1], Resources: r})
+		}
+		total, err := resources.Parse(args.pos[1])
+		if err != nil {
+			return errOut(err)
+		}
+		return errOut(h.a.AddAgent(args.pos[0], total, used))
+	case "update-agent":
+		total, err := resources.Parse(args.pos[1])
+		if err != nil {
+			return errOut(err)
+		}
+		return errOut(h.a.UpdateAgent(args.pos[0], total))
+	case "remove-agent":
+		return errOut(h.a.RemoveAgent(args.pos[0]))
+	case "deactivate-agent":
+		return errOut(h.a.DeactivateAgent(args.pos[0]))
+	case "activate-agent":
+		return errOut(h.a.ActivateAgent(args.pos[0]))
+	case "add-framework", "update-framework":
+		info := Framework{Roles: args.list("roles"), SuppressedRoles: args.list("suppressed"), GPUResources: args.has("gpu")}
+		h.roles[args.pos[0]] = info.Roles
+		if cmd == "add-framework" {
+			return errOut(h.a.AddFramework(args.pos[0], info))
+		}
+		return errOut(h.a.UpdateFramework(args.pos[0], info))
+	case "remove-framework":
+		return errOut(h.a.RemoveFramework(args.pos[0]))
+	case "deactivate-framework":
+		return errOut(h.a.DeactivateFramework(args.pos[0]))
+	case "activate-framework":
+		return errOut(h.a.ActivateFramework(args.pos[0]))
+	case "weight":
+		w, _ := strconv.ParseFloat(args.pos[1], 64)
+		return errOut(h.a.SetWeight(args.pos[0], w))
+	case "suppress":
+		return errOut(h.a.Suppress(args.pos[0], args.list("roles")))
+	case "revive":
+		return errOut(h.a.Revive(args.pos[0], args.list("roles")))
+	case "decline", "recover", "release", "accept", "launch":
+		return errOut(h.giveBack(cmd, args, now))
+	case "allocate":
+		return formatOffers(h.a.Allocate(now))
+	case "state":
+		return h.state(args.pos)
+	case "roles":
+		var b strings.Builder
+		for _, r := range h.a.Roles() {
+			fmt.Fprintf(&b, "%s weight=%g share=%.4f frameworks=%s\n", r.Role, r.Weight, r.Share, strings.Join(r.Frameworks, ","))
+		}
+		return b.String()
+	default:
+		return fmt.Sprintf("unknown command %q\n", cmd)
+	}
+	return ""
+}
+
+// giveBack handles decline (return the whole offer), recover (return the
+// given offered resources), release (return the given used resources),
+// launch (use the given offered resources) and accept (use the given
+// resources and return the rest of the offer).
+func (h *harness) giveBack(cmd string, args cmdArgs, now time.Time) error {
+	fw, agentID := args.pos[0], args.pos[1]
+	role := args.kv["role"]
+	if role == "" && len(h.roles[fw]) > 0 {
+		role = h.roles[fw][0]
+	}
+	refuse := UseDefaultRefuse
+	if v, ok := args.kv["refuse"]; ok {
+		refuse = mustDuration(v)
+	}
+	var given resources.Resources
+	if len(args.pos) > 2 {
+		given = resources.MustParse(args.pos[2])
+	}
+	offered := h.offered(fw, role, agentID)
+	switch cmd {
+	case "decline":
+		return h.a.Recover(fw, role, agentID, offered, refuse, now)
+	case "recover":
+		return h.a.Recover(fw, role, agentID, given, refuse, now)
+	case "release":
+		return h.a.Release(fw, role, agentID, given)
+	case "launch":
+		return h.a.Allocated(fw, role, agentID, given)
+	}
+	if err := h.a.Allocated(fw, role, agentID, given); err != nil {
+		return err
+	}
+	return h.a.Recover(fw, role, agentID, offered.Subtract(given), refuse, now)
+}
+
+func (h *harness) offered(fw, role, agentID string) resources.Resources {
+	st, _ := h.a.Agent(agentID)
+	for _, hs := range st.Holdings {
+		if hs.Framework == fw && hs.Role == role {
+			return hs.Offered
+		}
+	}
+	return nil
+}
+
+func (h *harness) state(ids []string) string {
+	if len(ids) == 0 {
+		ids = h.a.Agents()
+	}
+	var b strings.Builder
+	for _, id := range ids {
+		st, ok := h.a.Agent(id)
+		if !ok {
+			fmt.Fprintf(&b, "%s: unknown\n", id)
+			continue
+		}
+		active := ""
+		if !st.Active {
+			active = " (inactive)"
+		}
+		fmt.Fprintf(&b, "%s%s total=%s available=%s\n", id, active, st.Total, st.Available)
+		for _, hs := range st.Holdings {
+			fmt.Fprintf(&b, "  %s role=%s offered=%s used=%s\n", hs.Framework, hs.Role, hs.Offered, hs.Used)
+		}
+	}
+	return b.String()
+}
+
+func formatOffers(offers []Offer) string {
+	if len(offers) == 0 {
+		return "no offers\n"
+	}
+	var b strings.Builder
+	for _, o := range offers {
+		b.WriteString(o.String())
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+func mustDuration(s string) time.Duration {
+	if s == "0" {
+		return 0
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		panic(err)
+	}
+	return d
+}

@@ -1,0 +1,83 @@
+package allocator
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/mesoproject/meso/internal/resources"
+)
+
+// AgentState is a snapshot of one agent as the allocator sees it.
+type AgentState struct {
+	ID        string
+	Active    bool
+	Total     resources.Resources
+	Available resources.Resources
+	// Holdings lists what each framework holds here, by framework then role.
+	Holdings []HoldingState
+}
+
+// HoldingState is what one framework holds on an agent under one role.
+type HoldingState struct {
+	Framework string
+	Role      string
+	Offered   resources.Resources
+	Used      resources.Resources
+}
+
+// Agent returns a snapshot of an agent.
+func (a *Allocator) Agent(id string) (AgentState, bool) {
+	ag, ok := a.agents[id]
+	if !ok {
+		return AgentState{}, false
+	}
+	s := AgentState{ID: id, Active: ag.active, Total: ag.total, Available: ag.available}
+	for _, h := range ag.holdings {
+		s.Holdings = append(s.Holdings, HoldingState{h.cand.fw.id, h.cand.role.name, h.offered, h.used})
+	}
+	slices.SortFunc(s.Holdings, func(x, y HoldingState) int {
+		if c := strings.Compare(x.Framework, y.Framework); c != 0 {
+			return c
+		}
+		return strings.Compare(x.Role, y.Role)
+	})
+	return s, true
+}
+
+// Agents returns the ids of all agents, sorted.
+func (a *Allocator) Agents() []string {
+	ids := make([]string, len(a.agentOrder))
+	for i, ag := range a.agentOrder {
+		ids[i] = ag.id
+	}
+	return ids
+}
+
+// RoleState describes a role that has frameworks or allocations.
+type RoleState struct {
+	Role   string
+	Weight float64
+	// Share is the role's dominant share divided by its weight, the key
+	// roles are sorted by.
+	Share      float64
+	Frameworks []string // subscribed frameworks, sorted
+}
+
+// Roles returns the known roles, sorted by name. Shares reflect the last
+// change.
+func (a *Allocator) Roles() []RoleState {
+	a.prepare()
+	out := make([]RoleState, 0, len(a.roles))
+	for _, r := range a.roles {
+		rs := RoleState{Role: r.name, Weight: r.weight, Share: r.share}
+		for _, c := range r.cands {
+			if c.subscribed {
+				rs.Frameworks = append(rs.Frameworks, c.fw.id)
+			}
+		}
+		slices.Sort(rs.Frameworks)
+		out = append(out, rs)
+	}
+	slices.SortFunc(out, func(x, y RoleState) int { return strings.Compare(x.Role, y.Role) })
+	return out
+}
