@@ -154,6 +154,9 @@ func validateFramework(info Framework) error {
 
 // applyInfo sets a framework's roles, suppression and capabilities.
 func (a *Allocator) applyInfo(fw *framework, info Framework) {
+	if info.GPUResources && !fw.gpu {
+		a.epoch++ // agents with GPUs are now open to it
+	}
 	fw.gpu = info.GPUResources
 	for name, c := range fw.cands {
 		if !slices.Contains(info.Roles, name) && c.subscribed {
