@@ -1,0 +1,162 @@
+package rdd
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+)
+
+// Config configures a Session. Settings carry Spark's names where Spark has
+// them (see Set); the zero value is a usable local configuration.
+type Config struct {
+	// Master says where tasks run (spark.master): "local" (one slot),
+	// "local[N]" (N slots) or "local[*]" (one per core). Empty means
+	// "local[*]".
+	Master string
+	// AppName names the application in logs and the event log
+	// (spark.app.name).
+	AppName string
+	// DefaultParallelism (spark.default.parallelism) is the number of
+	// partitions of sources built without an explicit count, and of shuffles
+	// without one. 0: the number of slots for sources; for shuffles, the
+	// largest partition count among the shuffle's parents.
+	DefaultParallelism int
+	// TaskMaxFailures (spark.task.maxFailures) is how many times one task may
+	// fail before its job is aborted. 0 means 4.
+	TaskMaxFailures int
+	// StageMaxConsecutiveAttempts (spark.stage.maxConsecutiveAttempts) bounds
+	// how often a stage is resubmitted after lost map outputs. 0 means 4.
+	StageMaxConsecutiveAttempts int
+	// LocalDir (spark.local.dir) holds shuffle files, spills and disk-cached
+	// partitions, in a fresh subdirectory removed by Close. Empty: the
+	// system temporary directory.
+	LocalDir string
+	// ShuffleMemory (spark.shuffle.memory, bytes) is each running task's
+	// budget for shuffle buffers and aggregation state; beyond it, tasks
+	// spill sorted runs to LocalDir and merge them. 0 means 64 MiB.
+	ShuffleMemory int64
+	// ShuffleSpill (spark.shuffle.spill): false is accepted for Spark
+	// compatibility, but spilling cannot be disabled (a job larger than
+	// memory must finish), so it is ignored.
+	ShuffleSpill bool
+	// StorageMemory (spark.storage.memory, bytes) bounds partitions cached in
+	// memory; the least recently used are evicted beyond it (to disk for
+	// MemoryAndDisk). 0 means 1 GiB.
+	StorageMemory int64
+	// EventLogDir (spark.eventLog.dir): when set, every job writes JSON-lines
+	// events (job, stage, task start and end, with metrics) to a file in it.
+	EventLogDir string
+	// ShowConsoleProgress (spark.ui.showConsoleProgress) draws a progress
+	// line per running stage on Progress.
+	ShowConsoleProgress bool
+	// Progress receives the progress line; nil means os.Stderr.
+	Progress io.Writer
+	// Logger receives the engine's logs; nil discards them.
+	Logger *slog.Logger
+}
+
+var localMaster = regexp.MustCompile(`^local(\[(\*|[0-9]+)\])?$`)
+
+// slots returns the number of concurrent tasks the master string allows.
+func (c *Config) slots() (int, error) {
+	m := c.Master
+	if m == "" {
+		m = "local[*]"
+	}
+	sub := localMaster.FindStringSubmatch(m)
+	if sub == nil {
+		return 0, fmt.Errorf("%w: master %q: want local, local[N] or local[*]", ErrConfig, m)
+	}
+	switch sub[2] {
+	case "":
+		return 1, nil
+	case "*":
+		return runtime.NumCPU(), nil
+	}
+	n, err := strconv.Atoi(sub[2])
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("%w: master %q: bad slot count", ErrConfig, m)
+	}
+	return n, nil
+}
+
+func (c Config) withDefaults() Config {
+	if c.TaskMaxFailures <= 0 {
+		c.TaskMaxFailures = 4
+	}
+	if c.StageMaxConsecutiveAttempts <= 0 {
+		c.StageMaxConsecutiveAttempts = 4
+	}
+	if c.ShuffleMemory <= 0 {
+		c.ShuffleMemory = 64 << 20
+	}
+	if c.StorageMemory <= 0 {
+		c.StorageMemory = 1 << 30
+	}
+	if c.AppName == "" {
+		c.AppName = "rdd"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Set sets a setting by its Spark name, e.g. Set("spark.task.maxFailures",
+// "8"). Sizes accept Spark's suffixes (k, m, g).
+func (c *Config) Set(key, value string) error {
+	var err error
+	switch key {
+	case "spark.master":
+		c.Master = value
+	case "spark.app.name":
+		c.AppName = value
+	case "spark.default.parallelism":
+		c.DefaultParallelism, err = strconv.Atoi(value)
+	case "spark.task.maxFailures":
+		c.TaskMaxFailures, err = strconv.Atoi(value)
+	case "spark.stage.maxConsecutiveAttempts":
+		c.StageMaxConsecutiveAttempts, err = strconv.Atoi(value)
+	case "spark.local.dir":
+		c.LocalDir = value
+	case "spark.shuffle.memory":
+		c.ShuffleMemory, err = parseBytes(value)
+	case "spark.shuffle.spill":
+		c.ShuffleSpill, err = strconv.ParseBool(value)
+	case "spark.storage.memory":
+		c.StorageMemory, err = parseBytes(value)
+	case "spark.eventLog.dir":
+		c.EventLogDir = value
+	case "spark.ui.showConsoleProgress":
+		c.ShowConsoleProgress, err = strconv.ParseBool(value)
+	default:
+		return fmt.Errorf("%w: unknown setting %q", ErrConfig, key)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %s=%q: %v", ErrConfig, key, value, err)
+	}
+	return nil
+}
+
+func parseBytes(s string) (int64, error) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		m      int64
+	}{{"kb", 1 << 10}, {"mb", 1 << 20}, {"gb", 1 << 30}, {"k", 1 << 10}, {"m", 1 << 20}, {"g", 1 << 30}, {"b", 1}} {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSuffix(s, u.suffix), u.m
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("bad size")
+	}
+	return n * mult, nil
+}

@@ -1,0 +1,37 @@
+// Package rdd is a Spark-style data engine: typed, lazy, partitioned
+// datasets described by their lineage, computed by jobs that a scheduler
+// cuts into stages at shuffles.
+//
+// Jobs are built inside Funcs. Go cannot send closures to another process,
+// so a cluster executor (the same binary) rebuilds a job's lineage by calling
+// the same registered Func with the same arguments, then runs the task it was
+// given; every dataset built inside a Func has a position in it that is the
+// same in every process. In local mode tasks run on goroutines of this
+// process without serialisation, but tasks share data only through the
+// shuffle, the cache, broadcast variables and accumulators.
+//
+//	var demo = rdd.Func(func(n, parts int) *rdd.RDD[rdd.Pair[int, []rdd.Pair[int, int64]]] {
+//		nums := rdd.Range(1, n+1, parts)
+//		return rdd.GroupBy(rdd.ZipWithIndex(nums), func(p rdd.Pair[int, int64]) int { return p.Key / 100 }).Cache()
+//	})
+//
+//	s, err := rdd.Start(rdd.Config{Master: "local[*]"})
+//	...
+//	groups, err := rdd.Collect(ctx, s, demo(10_000_000, 500))
+//
+// Transformations (Map, Filter, GroupByKey, Join, SortByKey, ...) are lazy;
+// actions (Collect, Count, Reduce, Take, Foreach, SaveAsTextFile, ...) run a
+// job on a Session and return when it is done or its context is cancelled.
+//
+// The runtime lives below this package: internal/plan is the pure planner
+// (lineage -> stages, reusing existing map outputs and cached partitions),
+// internal/shuffle writes map outputs to local disk and spills sorted runs,
+// and codec encodes records. Where tasks run is behind the executor
+// interface; the local executor runs Config.Master's "local[N]" slots.
+//
+// Failures: a task that fails is retried (Config.TaskMaxFailures attempts in
+// all); a reducer that cannot fetch a map output makes the scheduler
+// recompute that output (the producing stage is resubmitted); errors name
+// the job, stage, partition and attempt, with the user function's panic
+// (TaskError).
+package rdd

@@ -1,0 +1,227 @@
+package rdd
+
+import (
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync/atomic"
+
+	"github.com/mesoproject/meso/rdd/codec"
+	"github.com/mesoproject/meso/rdd/internal/plan"
+)
+
+// Pair is a key-value record. Key-value operations (GroupByKey, ReduceByKey,
+// Join, SortByKey ...) work on datasets of Pairs.
+type Pair[K, V any] struct {
+	Key   K
+	Value V
+}
+
+// MakeCodec composes the codecs of K and V (see package codec).
+func (Pair[K, V]) MakeCodec() any { return pairCodec[K, V]{codec.For[K](), codec.For[V]()} }
+
+type pairCodec[K, V any] struct {
+	k codec.Codec[K]
+	v codec.Codec[V]
+}
+
+func (c pairCodec[K, V]) Append(dst []byte, p Pair[K, V]) []byte {
+	return c.v.Append(c.k.Append(dst, p.Key), p.Value)
+}
+
+func (c pairCodec[K, V]) Decode(src []byte) (Pair[K, V], int, error) {
+	k, n, err := c.k.Decode(src)
+	if err != nil {
+		return Pair[K, V]{}, 0, err
+	}
+	v, m, err := c.v.Decode(src[n:])
+	if err != nil {
+		return Pair[K, V]{}, 0, err
+	}
+	return Pair[K, V]{k, v}, n + m, nil
+}
+
+// KV makes a Pair.
+func KV[K, V any](k K, v V) Pair[K, V] { return Pair[K, V]{k, v} }
+
+// StorageLevel says where Persist keeps a dataset's partitions.
+type StorageLevel int
+
+const (
+	// None: not persisted.
+	None StorageLevel = iota
+	// MemoryOnly keeps partitions as Go values; partitions evicted for lack
+	// of storage memory are recomputed when needed.
+	MemoryOnly
+	// MemoryAndDisk keeps partitions in memory and moves evicted ones to
+	// local disk.
+	MemoryAndDisk
+	// DiskOnly keeps encoded partitions on local disk.
+	DiskOnly
+)
+
+func (l StorageLevel) String() string {
+	return [...]string{"NONE", "MEMORY_ONLY", "MEMORY_AND_DISK", "DISK_ONLY"}[l]
+}
+
+// node is the untyped vertex of the lineage graph. Its typed behaviour lives
+// in closures built by the typed constructors.
+type node struct {
+	id    int          // unique in the process; the planner's NodeID
+	inv   *invocation  // the Func invocation that built it, or nil
+	local int          // index of the node within inv (deterministic)
+	op    string       // operation name, e.g. "groupBy"
+	site  string       // user call site, file:line
+	parts int          // number of partitions; 0 until resolved
+	deps  []dep        // parents
+	level atomic.Int32 // StorageLevel; set by Persist
+
+	// resolve computes parts (and narrow mappings) once the parents are
+	// resolved.
+	resolve func(def defaults)
+	// prepare runs jobs this node needs before its partitions can be
+	// computed (zipWithIndex's counts, a range partitioner's sample).
+	prepare  func(j *jobEnv) error
+	prepared bool
+	// resolved is set once resolve ran.
+	resolved bool
+}
+
+type dep struct {
+	parent  *node
+	shuffle *shuffleDep      // nil for a narrow dependency
+	parents func(p int) []int // narrow: child partition -> parent partitions; nil = same
+}
+
+var nodeSeq atomic.Int64
+
+func newNode(op string, deps ...dep) *node {
+	n := &node{id: int(nodeSeq.Add(1)), op: op, site: callSite(), deps: deps}
+	if len(deps) > 0 {
+		n.inv = deps[0].parent.inv
+		for _, d := range deps[1:] {
+			if d.parent.inv != n.inv {
+				n.inv = nil // mixes invocations: not rebuildable remotely
+			}
+		}
+	} else {
+		n.inv = currentInvocation()
+	}
+	if n.inv != nil {
+		n.local = n.inv.addNode()
+	}
+	return n
+}
+
+func (n *node) String() string { return fmt.Sprintf("%s at %s", n.op, n.site) }
+
+// callSite finds the first caller outside this package (and the standard
+// iterator plumbing), like Spark's call sites.
+func callSite() string {
+	pcs := make([]uintptr, 16)
+	k := runtime.Callers(3, pcs)
+	frames := runtime.CallersFrames(pcs[:k])
+	for {
+		f, more := frames.Next()
+		if !isEngineFrame(f.Function) {
+			return filepath.Base(f.File) + ":" + fmt.Sprint(f.Line)
+		}
+		if !more {
+			return "unknown"
+		}
+	}
+}
+
+func isEngineFrame(fn string) bool {
+	// User code (examples, package rdd_test) lives in other packages.
+	return strings.HasPrefix(fn, "github.com/mesoproject/meso/rdd.") || strings.HasPrefix(fn, "reflect.")
+}
+
+// RDD is a lazy, partitioned, immutable dataset of T, described by its
+// lineage. Transformations return new RDDs; actions (Collect, Count, ...) run
+// jobs on a Session.
+type RDD[T any] struct {
+	n       *node
+	compute func(tc *TaskContext, p int, yield func(T) bool)
+	codec   codec.Codec[T]
+}
+
+// Dataset is implemented by every *RDD[T]; Func uses it to check that a
+// function returns a dataset.
+type Dataset interface {
+	lineage() *node
+}
+
+func (r *RDD[T]) lineage() *node { return r.n }
+
+// ID returns the dataset's id, unique in the process.
+func (r *RDD[T]) ID() int { return r.n.id }
+
+// NumPartitions returns the number of partitions, or 0 while it depends on
+// the session's default parallelism and no job has run yet.
+func (r *RDD[T]) NumPartitions() int { return r.n.parts }
+
+// String names the operation that made the dataset and where.
+func (r *RDD[T]) String() string { return fmt.Sprintf("RDD %d (%s)", r.n.id, r.n) }
+
+func newRDD[T any](n *node, compute func(tc *TaskContext, p int, yield func(T) bool)) *RDD[T] {
+	return &RDD[T]{n: n, compute: compute, codec: codec.For[T]()}
+}
+
+// oneToOne makes a child of r with the same partitioning.
+func oneToOne[T, U any](r *RDD[T], op string, compute func(tc *TaskContext, p int, yield func(U) bool)) *RDD[U] {
+	n := newNode(op, dep{parent: r.n})
+	n.resolve = func(defaults) { n.parts = r.n.parts }
+	return newRDD(n, compute)
+}
+
+// defaults are the partition counts used when an operation gives none.
+type defaults struct {
+	source  int // sources: spark.default.parallelism, or the slot count
+	shuffle int // shuffles: spark.default.parallelism, or 0 (largest parent)
+}
+
+// iterate feeds partition p to yield, through the cache when persisted.
+func (r *RDD[T]) iterate(tc *TaskContext, p int, yield func(T) bool) {
+	if StorageLevel(r.n.level.Load()) == None || tc.err != nil {
+		r.compute(tc, p, yield)
+		return
+	}
+	cachedIterate(tc, r, p, yield)
+}
+
+// Persist marks the dataset to be kept at level after it is first computed,
+// and returns it.
+func (r *RDD[T]) Persist(level StorageLevel) *RDD[T] {
+	r.n.level.Store(int32(level))
+	return r
+}
+
+// Cache is Persist(MemoryOnly).
+func (r *RDD[T]) Cache() *RDD[T] { return r.Persist(MemoryOnly) }
+
+// graph collects the planner's view of the lineage reachable from n.
+func graph(n *node) (plan.Graph, map[int]*shuffleDep) {
+	g := plan.Graph{}
+	shuffles := map[int]*shuffleDep{}
+	var walk func(n *node)
+	walk = func(n *node) {
+		if _, ok := g[plan.NodeID(n.id)]; ok {
+			return
+		}
+		pn := &plan.Node{Partitions: n.parts}
+		g[plan.NodeID(n.id)] = pn
+		for _, d := range n.deps {
+			pd := plan.Dep{Parent: plan.NodeID(d.parent.id), Shuffle: -1, Parents: d.parents}
+			if d.shuffle != nil {
+				pd.Shuffle = d.shuffle.id
+				shuffles[d.shuffle.id] = d.shuffle
+			}
+			pn.Deps = append(pn.Deps, pd)
+			walk(d.parent)
+		}
+	}
+	walk(n)
+	return g, shuffles
+}

@@ -1,0 +1,221 @@
+package rdd
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/mesoproject/meso/rdd/internal/shuffle"
+)
+
+// Errors callers may branch on.
+var (
+	// ErrConfig: an invalid Config.
+	ErrConfig = errors.New("rdd: bad config")
+	// ErrClosed: the session is closed.
+	ErrClosed = errors.New("rdd: session closed")
+	// ErrJobFailed is wrapped by the error of a job aborted because a task
+	// failed too often or a stage was resubmitted too often.
+	ErrJobFailed = errors.New("rdd: job failed")
+)
+
+// Session runs jobs. It owns the executors, the shuffle files, the cache and
+// the event listeners. A Session is safe for concurrent use: several actions
+// may run at once and share its task slots.
+type Session struct {
+	cfg   Config
+	log   *slog.Logger
+	dir   string
+	store *shuffle.Store
+	fetch shuffle.Service // the store, or a fault-injecting wrapper in tests
+	exec  executor
+	slots int
+	cache *blockManager
+
+	listenMu  sync.Mutex
+	listeners []func(Event) // guarded by listenMu
+	elog      *eventLog
+
+	mu       sync.Mutex
+	closed   bool                // guarded by mu
+	outputs  map[int]*mapOutputs // guarded by mu; shuffle id -> map outputs
+	stageOf  map[int]int         // guarded by mu; shuffle id -> stage id
+	nextJob  int                 // guarded by mu
+	nextStg  int                 // guarded by mu
+	stats    Stats               // guarded by mu
+	accums   map[int64]accumulable
+	progress *progressBar
+}
+
+// mapOutputs tracks which map tasks of a shuffle have a usable output.
+type mapOutputs struct {
+	done  []bool
+	sizes [][]int64 // per map, per reducer
+	count int
+}
+
+// Stats are a session's cumulative counters, for summaries and tests.
+type Stats struct {
+	Jobs                int
+	Stages              int // stages that ran tasks
+	StagesSkipped       int // stages whose outputs already existed
+	Tasks               int // task attempts that succeeded
+	TasksFailed         int // task attempts that failed (and were retried or aborted the job)
+	StageResubmissions  int // stages resubmitted after lost map outputs
+	ShuffleBytesWritten int64
+	ShuffleBytesRead    int64
+	ShuffleRecords      int64
+	SpillBytes          int64
+	CacheHits           int // partitions served from the cache
+	CacheMisses         int // persisted partitions computed and stored
+	JobTime             time.Duration
+}
+
+// Start opens a session.
+func Start(cfg Config) (*Session, error) {
+	cfg = cfg.withDefaults()
+	slots, err := cfg.slots()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.DefaultParallelism < 0 {
+		return nil, fmt.Errorf("%w: negative default parallelism", ErrConfig)
+	}
+	dir, err := os.MkdirTemp(cfg.LocalDir, "rdd-")
+	if err != nil {
+		return nil, fmt.Errorf("%w: local dir: %v", ErrConfig, err)
+	}
+	store, err := shuffle.NewStore(dir + "/shuffle")
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	s := &Session{
+		cfg: cfg, log: cfg.Logger, dir: dir, store: store, fetch: store,
+		exec: newLocalExecutor(slots), slots: slots,
+		outputs: map[int]*mapOutputs{}, stageOf: map[int]int{}, accums: map[int64]accumulable{},
+	}
+	s.cache = newBlockManager(dir+"/blocks", cfg.StorageMemory)
+	if cfg.EventLogDir != "" {
+		if s.elog, err = openEventLog(cfg.EventLogDir, cfg.AppName); err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+		s.AddListener(s.elog.record)
+	}
+	if cfg.ShowConsoleProgress {
+		w := cfg.Progress
+		if w == nil {
+			w = os.Stderr
+		}
+		s.progress = newProgressBar(w)
+		s.AddListener(s.progress.record)
+	}
+	s.log.Info("session started", "master", cfg.Master, "slots", slots, "dir", dir)
+	return s, nil
+}
+
+// Close removes the session's shuffle files and cached blocks and closes the
+// event log. Running jobs should be cancelled first.
+func (s *Session) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	s.store.Close()
+	var err error
+	if s.elog != nil {
+		err = s.elog.close()
+	}
+	if rerr := os.RemoveAll(s.dir); err == nil {
+		err = rerr
+	}
+	return err
+}
+
+// Slots returns how many tasks run at once.
+func (s *Session) Slots() int { return s.slots }
+
+// Stats returns the session's counters so far.
+func (s *Session) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stats
+}
+
+// AddListener registers f to receive every scheduler event. f is called
+// synchronously from the scheduler and must be quick.
+func (s *Session) AddListener(f func(Event)) {
+	s.listenMu.Lock()
+	defer s.listenMu.Unlock()
+	s.listeners = append(s.listeners, f)
+}
+
+func (s *Session) emit(e Event) {
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	s.listenMu.Lock()
+	ls := s.listeners
+	s.listenMu.Unlock()
+	for _, f := range ls {
+		f(e)
+	}
+}
+
+// MapOutput reports whether map task m of shuffle sh has an output
+// (plan.State).
+func (s *Session) mapOutputLocked(sh, m int) bool {
+	o := s.outputs[sh]
+	return o != nil && m < len(o.done) && o.done[m]
+}
+
+func (s *Session) registerMapOutput(sh, maps, m int, sizes []int64) (complete bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.outputs[sh]
+	if o == nil {
+		o = &mapOutputs{done: make([]bool, maps), sizes: make([][]int64, maps)}
+		s.outputs[sh] = o
+	}
+	if !o.done[m] {
+		o.done[m] = true
+		o.count++
+	}
+	o.sizes[m] = sizes
+	return o.count == len(o.done)
+}
+
+// unregisterMapOutput forgets a lost map output; it reports whether it was
+// registered.
+func (s *Session) unregisterMapOutput(sh, m int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if o := s.outputs[sh]; o != nil && m < len(o.done) && o.done[m] {
+		o.done[m] = false
+		o.sizes[m] = nil
+		o.count--
+		return true
+	}
+	return false
+}
+
+// RemoveMapOutput deletes map output m of shuffle sh from disk without
+// telling the scheduler, as a crashed executor or a full disk would: the next
+// reducer that fetches it fails, and the scheduler recomputes it. It exists
+// for fault-injection tests and tools.
+func (s *Session) RemoveMapOutput(sh, m int) error { return s.store.Remove(sh, m) }
+
+// schedState is the planner's view of the session.
+type schedState struct{ s *Session }
+
+func (st schedState) MapOutput(sh, m int) bool { return st.s.mapOutputLocked(sh, m) }
+func (st schedState) Cached(n planNodeID, p int) bool {
+	return st.s.cache.has(blockKey{int(n), p})
+}

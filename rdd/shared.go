@@ -1,0 +1,91 @@
+package rdd
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+)
+
+var sharedSeq atomic.Int64
+
+// Accumulator sums values added by tasks. Updates from a task count once,
+// when the task succeeds: a failed or retried attempt's updates are dropped.
+// Pass it to a Func as an argument; inside tasks call Add with the task's
+// context (see MapPartitionsWithContext and ForeachPartition).
+type Accumulator[T any] struct {
+	ID    int64
+	Name  string
+	merge func(a, b T) T
+	mu    sync.Mutex
+	value T // guarded by mu
+}
+
+type accumulable interface {
+	mergeAny(v any)
+}
+
+// NewAccumulator makes an accumulator of a session, starting at zero and
+// merging updates with merge (associative and commutative).
+func NewAccumulator[T any](s *Session, name string, zero T, merge func(a, b T) T) *Accumulator[T] {
+	a := &Accumulator[T]{ID: sharedSeq.Add(1), Name: name, merge: merge, value: zero}
+	s.mu.Lock()
+	s.accums[a.ID] = a
+	s.mu.Unlock()
+	return a
+}
+
+// Counter is an int64 accumulator that adds.
+func Counter(s *Session, name string) *Accumulator[int64] {
+	return NewAccumulator(s, name, 0, func(a, b int64) int64 { return a + b })
+}
+
+// Add adds v to the task's pending update.
+func (a *Accumulator[T]) Add(tc *TaskContext, v T) {
+	if tc.accums == nil {
+		tc.accums = map[int64]any{}
+	}
+	if cur, ok := tc.accums[a.ID]; ok {
+		tc.accums[a.ID] = a.merge(cur.(T), v)
+	} else {
+		tc.accums[a.ID] = v
+	}
+}
+
+// Value returns the sum of the updates of the tasks that succeeded so far.
+func (a *Accumulator[T]) Value() T {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.value
+}
+
+func (a *Accumulator[T]) mergeAny(v any) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.value = a.merge(a.value, v.(T))
+}
+
+func (a *Accumulator[T]) String() string { return fmt.Sprintf("accumulator %d (%s)", a.ID, a.Name) }
+
+func (s *Session) applyAccumsLocked(updates map[int64]any) {
+	for id, v := range updates {
+		if a, ok := s.accums[id]; ok {
+			a.mergeAny(v)
+		}
+	}
+}
+
+// Broadcast is a read-only value shared by all tasks, shipped to each
+// executor once. Make it on the driver and pass it to a Func as an argument;
+// tasks read it with Value. In local mode tasks read the driver's copy.
+type Broadcast[T any] struct {
+	ID    int64
+	value T
+}
+
+// NewBroadcast makes a broadcast variable of a session.
+func NewBroadcast[T any](s *Session, v T) *Broadcast[T] {
+	return &Broadcast[T]{ID: sharedSeq.Add(1), value: v}
+}
+
+// Value returns the broadcast value. Tasks must not modify it.
+func (b *Broadcast[T]) Value() T { return b.value }
