@@ -90,7 +90,7 @@ type node struct {
 
 type dep struct {
 	parent  *node
-	shuffle *shuffleDep      // nil for a narrow dependency
+	shuffle *shuffleDep       // nil for a narrow dependency
 	parents func(p int) []int // narrow: child partition -> parent partitions; nil = same
 }
 
