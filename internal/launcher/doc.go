@@ -1,0 +1,28 @@
+// Package launcher holds the process mechanics shared by the posix
+// containerizer (which starts executors) and the command executor (which
+// starts tasks): turning a Mesos CommandInfo into an exec.Cmd, stopping a
+// process group with Mesos' SIGTERM-grace-SIGKILL escalation, and describing
+// how a process ended in the words Mesos uses.
+//
+// Command follows Mesos' CommandInfo semantics:
+//
+//   - shell unset or true: run "/bin/sh -c value" (arguments are ignored);
+//   - shell false: value is the program and arguments is the whole argv,
+//     argv[0] included (an empty arguments list means argv = [value]). A
+//     value without '/' is searched in the PATH of the command's own
+//     environment, as execvp in the launched process would; a relative
+//     value with '/' is relative to the working directory;
+//   - CommandInfo.environment variables of type VALUE are laid over the
+//     given environment; SECRET variables are not supported (ErrUnsupported);
+//   - PATH defaults to DefaultPath when the environment has none (Mesos
+//     does not let a task inherit the agent's environment);
+//   - the process leads its own process group (Setpgid), so that it and
+//     every child it forks can be signalled together; a child that calls
+//     setsid or setpgid itself escapes (cgroups close that gap later).
+//
+// Whoever starts a Cmd owns reaping it (cmd.Wait). Terminate does not reap:
+// it signals the group and watches a channel the reaper closes, so that the
+// process is waited for in exactly one place.
+//
+// Nothing here keeps state; every function is safe for concurrent use.
+package launcher
