@@ -65,7 +65,7 @@ func (a *Allocator) allocateAgent(ag *agent, now int64, offers []Offer) []Offer 
 			if ag.hasGPU && !c.fw.gpu && !a.cfg.OfferGPUsToAll {
 				continue
 			}
-			if blocked, exp := ag.filtered(c.slot, offerable, now); blocked {
+			if blocked, exp := ag.filtered(c.slot, r, offerable, now); blocked {
 				until = min(until, exp)
 				continue
 			}

@@ -130,6 +130,8 @@ type Allocator struct {
 	// offers it could not before; it invalidates every agent's idle mark.
 	epoch uint64
 
+	roleUIDs uint64 // last role uid handed out
+
 	sharesDirty  bool // totals changed: recompute every share
 	membersDirty bool // eligibility changed: rebuild role member lists
 	orderDirty   bool // some share changed: re-sort

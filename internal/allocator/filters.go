@@ -11,16 +11,19 @@ import (
 type filter struct {
 	expires int64 // UnixNano; the filter applies while now < expires
 	res     int32 // 1 + index into agent.filterRes; 0 means no filter
-	// checked is the agent version at which covers was computed.
-	checked uint32
-	covers  bool
 }
 
 // filterRes is an interned set of declined resources with a reference
-// count, so that thousands of filters on one agent share one value.
+// count, so that thousands of filters on one agent share one value and one
+// containment check.
 type filterRes struct {
 	res  resources.Resources
 	refs int32
+	// The last containment check: whether res contains what the agent
+	// offers to memoRole at agent version memoVersion.
+	memoVersion uint32
+	memoRole    uint64 // role.uid
+	memoCovers  bool
 }
 
 func (ag *agent) internFilterRes(r resources.Resources) int32 {
@@ -77,9 +80,10 @@ func (ag *agent) setFilter(slot int32, r resources.Resources, expires int64) {
 	ag.filters[slot] = filter{expires: expires, res: ag.internFilterRes(r)}
 }
 
-// filtered reports whether the filter of slot blocks offering offerable at
-// now (UnixNano), and if so until when. Expired filters are dropped.
-func (ag *agent) filtered(slot int32, offerable resources.Resources, now int64) (bool, int64) {
+// filtered reports whether the filter of slot blocks offering offerable
+// (what the agent has for role r) at now (UnixNano), and if so until when.
+// Expired filters are dropped.
+func (ag *agent) filtered(slot int32, r *role, offerable resources.Resources, now int64) (bool, int64) {
 	if int(slot) >= len(ag.filters) {
 		return false, 0
 	}
@@ -91,11 +95,12 @@ func (ag *agent) filtered(slot int32, offerable resources.Resources, now int64) 
 		ag.dropFilter(slot)
 		return false, 0
 	}
-	if f.checked != ag.version || f.checked == 0 {
-		f.covers = ag.filterRes[f.res-1].res.Contains(offerable)
-		f.checked = ag.version
+	fr := &ag.filterRes[f.res-1]
+	if fr.memoVersion != ag.version || fr.memoRole != r.uid {
+		fr.memoCovers = fr.res.Contains(offerable)
+		fr.memoVersion, fr.memoRole = ag.version, r.uid
 	}
-	return f.covers, f.expires
+	return fr.memoCovers, f.expires
 }
 
 // clearFilters removes every filter of candidate c, on every agent.

@@ -89,6 +89,7 @@ func (c *candidate) eligible() bool {
 
 // role is the allocator's record of a role with at least one candidate.
 type role struct {
+	uid     uint64 // unique for the allocator's lifetime, never reused
 	name    string
 	weight  float64
 	alloc   []int64
@@ -103,7 +104,8 @@ func (a *Allocator) candidate(fw *framework, roleName string) *candidate {
 	}
 	r, ok := a.roles[roleName]
 	if !ok {
-		r = &role{name: roleName, weight: a.Weight(roleName)}
+		a.roleUIDs++
+		r = &role{uid: a.roleUIDs, name: roleName, weight: a.Weight(roleName)}
 		a.roles[roleName] = r
 	}
 	var slot int32
