@@ -20,9 +20,12 @@
 //     every child it forks can be signalled together; a child that calls
 //     setsid or setpgid itself escapes (cgroups close that gap later).
 //
-// Whoever starts a Cmd owns reaping it (cmd.Wait). Terminate does not reap:
-// it signals the group and watches a channel the reaper closes, so that the
-// process is waited for in exactly one place.
+// Start runs such a command as a Process: one goroutine per process waits
+// for the leader to exit without reaping it, kills whatever is left of its
+// group, then reaps it. Because the group id stays reserved until the
+// reap, Process.Signal and Process.Terminate (SIGTERM to the group, SIGKILL
+// after a grace period) can never hit an unrelated process that reused the
+// pid. Callers must not call cmd.Wait themselves.
 //
-// Nothing here keeps state; every function is safe for concurrent use.
+// Every function and Process method is safe for concurrent use.
 package launcher

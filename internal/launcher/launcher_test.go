@@ -172,11 +172,10 @@ func TestOwnProcessGroup(t *testing.T) {
 	}
 }
 
-// started is a running command whose reaper closes exited.
+// started is a running Process with its stdout lines.
 type started struct {
-	cmd    *exec.Cmd
-	lines  *bufio.Scanner
-	exited chan struct{}
+	p     *Process
+	lines *bufio.Scanner
 }
 
 func start(t *testing.T, script string) *started {
@@ -189,20 +188,15 @@ func start(t *testing.T, script string) *started {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
+	p, err := Start(cmd)
+	if err != nil {
 		t.Fatal(err)
 	}
-	s := &started{cmd: cmd, lines: bufio.NewScanner(stdout), exited: make(chan struct{})}
-	go func() {
-		_ = cmd.Wait() // the one reaper of this process
-
-		close(s.exited)
-	}()
 	t.Cleanup(func() {
-		_ = Signal(cmd.Process.Pid, syscall.SIGKILL)
-		<-s.exited
+		_ = p.Signal(syscall.SIGKILL)
+		<-p.Done()
 	})
-	return s
+	return &started{p: p, lines: bufio.NewScanner(stdout)}
 }
 
 func (s *started) readLine(t *testing.T) string {
@@ -211,6 +205,15 @@ func (s *started) readLine(t *testing.T) string {
 		t.Fatalf("no line from the command: %v", s.lines.Err())
 	}
 	return s.lines.Text()
+}
+
+func (s *started) describe(t *testing.T) string {
+	t.Helper()
+	state, err := s.p.Wait(context.Background())
+	if err != nil {
+		t.Fatalf("Wait: %v", err)
+	}
+	return DescribeExit(state)
 }
 
 // waitFor polls cond until it holds, failing the test after a deadline.
@@ -243,10 +246,10 @@ func TestTerminateCooperative(t *testing.T) {
 	s := start(t, `sleep 1000 & echo $!; wait`)
 	child, _ := strconv.Atoi(s.readLine(t))
 	// A grace of an hour: this returns only because SIGTERM worked.
-	if err := Terminate(context.Background(), s.cmd.Process.Pid, time.Hour, s.exited); err != nil {
+	if err := s.p.Terminate(context.Background(), time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	if got := DescribeExit(s.cmd.ProcessState); got != "Command terminated with signal Terminated" {
+	if got := s.describe(t); got != "Command terminated with signal Terminated" {
 		t.Errorf("DescribeExit = %q", got)
 	}
 	gone(t, child)
@@ -257,10 +260,10 @@ func TestTerminateEscalatesToSIGKILL(t *testing.T) {
 	// across exec).
 	s := start(t, `trap '' TERM; sleep 1000 & echo $!; wait`)
 	child, _ := strconv.Atoi(s.readLine(t))
-	if err := Terminate(context.Background(), s.cmd.Process.Pid, 50*time.Millisecond, s.exited); err != nil {
+	if err := s.p.Terminate(context.Background(), 50*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	if got := DescribeExit(s.cmd.ProcessState); got != "Command terminated with signal Killed" {
+	if got := s.describe(t); got != "Command terminated with signal Killed" {
 		t.Errorf("DescribeExit = %q", got)
 	}
 	gone(t, child)
@@ -272,7 +275,7 @@ func TestTerminateKillsStragglers(t *testing.T) {
 	s := start(t, `(trap '' TERM; exec sleep 1000) & echo $!; wait`)
 	child, _ := strconv.Atoi(s.readLine(t))
 	waitIgnoresTERM(t, child)
-	if err := Terminate(context.Background(), s.cmd.Process.Pid, time.Hour, s.exited); err != nil {
+	if err := s.p.Terminate(context.Background(), time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	gone(t, child)
@@ -301,29 +304,58 @@ func TestTerminateContextEnds(t *testing.T) {
 	s.readLine(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	err := Terminate(ctx, s.cmd.Process.Pid, time.Hour, s.exited)
+	err := s.p.Terminate(ctx, time.Hour)
 	if err != nil && !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v", err)
 	}
-	<-s.exited // SIGKILL was sent
-	if got := DescribeExit(s.cmd.ProcessState); got != "Command terminated with signal Killed" {
+	// SIGKILL was sent at once.
+	if got := s.describe(t); got != "Command terminated with signal Killed" {
 		t.Errorf("DescribeExit = %q", got)
 	}
 }
 
-func TestSignalEmptyGroup(t *testing.T) {
-	cmd, err := Command(shell("true"), t.TempDir(), nil)
+// A child left running by a leader that exits on its own is killed when
+// the leader is reaped.
+func TestExitKillsGroup(t *testing.T) {
+	s := start(t, `sleep 1000 & echo $!; read line`) // read fails at EOF of /dev/null: status 1
+	child, _ := strconv.Atoi(s.readLine(t))
+	if got := s.describe(t); got != "Command exited with status 1" {
+		t.Errorf("DescribeExit = %q", got)
+	}
+	gone(t, child)
+}
+
+func TestSignalAfterExit(t *testing.T) {
+	cmd, err := Command(shell("exit 0"), t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Run(); err != nil {
+	p, err := Start(cmd)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := Signal(cmd.Process.Pid, syscall.SIGTERM); !errors.Is(err, ErrNoProcess) {
+	<-p.Done()
+	if err := p.Signal(syscall.SIGTERM); !errors.Is(err, ErrNoProcess) {
 		t.Errorf("err = %v, want ErrNoProcess", err)
 	}
-	if err := Signal(0, syscall.SIGTERM); !errors.Is(err, ErrNoProcess) {
-		t.Errorf("pid 0: err = %v", err)
+	if err := p.Terminate(context.Background(), time.Hour); err != nil {
+		t.Errorf("Terminate after exit: %v", err)
+	}
+}
+
+func TestStartRequiresOwnGroup(t *testing.T) {
+	if _, err := Start(exec.Command("/bin/true")); !errors.Is(err, ErrInvalidCommand) {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestStartFailure(t *testing.T) {
+	cmd, err := Command(shell("true"), filepath.Join(t.TempDir(), "missing-dir"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Start(cmd); err == nil {
+		t.Error("Start in a missing directory succeeded")
 	}
 }
 
