@@ -13,7 +13,9 @@ var ErrEmpty = errors.New("rdd: empty dataset")
 // in partition order, to merge.
 func runAll[T, R any](ctx context.Context, s *Session, r *RDD[T], f func(tc *TaskContext, p int) (R, error),
 	merge func(p int, v R) error) error {
-	s.resolve(r.n)
+	if err := s.resolve(r.n); err != nil {
+		return err
+	}
 	return runParts(ctx, s, r, allParts(r.n.parts), f, merge)
 }
 
@@ -115,7 +117,9 @@ func Aggregate[T, U any](ctx context.Context, s *Session, r *RDD[T], zero U, seq
 // Take returns the first n elements. Like Spark, it first runs a job on one
 // partition and widens the scan until it has n elements.
 func Take[T any](ctx context.Context, s *Session, r *RDD[T], n int) ([]T, error) {
-	s.resolve(r.n)
+	if err := s.resolve(r.n); err != nil {
+		return nil, err
+	}
 	var out []T
 	scanned, batch := 0, 1
 	for len(out) < n && scanned < r.n.parts {

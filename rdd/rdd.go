@@ -86,6 +86,9 @@ type node struct {
 	prepared bool
 	// resolved is set once resolve ran.
 	resolved bool
+	// err is set by resolve when the dataset cannot be computed (a missing
+	// input file); jobs needing it fail with it.
+	err error
 }
 
 type dep struct {

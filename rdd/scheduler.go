@@ -43,17 +43,22 @@ type Event struct {
 
 var resolveMu sync.Mutex
 
-// resolve fixes the partition counts of n and its ancestors.
-func (s *Session) resolve(n *node) {
+// resolve fixes the partition counts of n and its ancestors, and reports the
+// first dataset that cannot be computed.
+func (s *Session) resolve(n *node) error {
 	resolveMu.Lock()
 	defer resolveMu.Unlock()
 	def := defaults{source: s.cfg.DefaultParallelism, shuffle: s.cfg.DefaultParallelism}
 	if def.source == 0 {
 		def.source = s.slots
 	}
+	var firstErr error
 	var walk func(n *node)
 	walk = func(n *node) {
 		if n.resolved {
+			if n.err != nil && firstErr == nil {
+				firstErr = n.err
+			}
 			return
 		}
 		for _, d := range n.deps {
@@ -68,8 +73,12 @@ func (s *Session) resolve(n *node) {
 			}
 		}
 		n.resolved = true
+		if n.err != nil && firstErr == nil {
+			firstErr = n.err
+		}
 	}
 	walk(n)
+	return firstErr
 }
 
 var prepareMu sync.Mutex
@@ -157,7 +166,9 @@ func (s *Session) runJob(ctx context.Context, target *node, parts []int,
 		return ErrClosed
 	}
 	start := time.Now()
-	s.resolve(target)
+	if err := s.resolve(target); err != nil {
+		return err
+	}
 	if err := s.prepare(ctx, target, map[*node]bool{}); err != nil {
 		return err
 	}

@@ -1,0 +1,68 @@
+package rdd
+
+import (
+	"errors"
+	"math/rand/v2"
+	"os"
+	"sync"
+)
+
+// stressExecutor fails a random share of task attempts, half of them before
+// the task runs and half after it did its work (its outputs written, its
+// result dropped), like bigslice's stress executor.
+type stressExecutor struct {
+	inner executor
+	mu    sync.Mutex
+	rng   *rand.Rand // guarded by mu
+	rate  float64
+}
+
+var errInjected = errors.New("injected task failure")
+
+func (e *stressExecutor) roll() (before, after bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.rng.Float64() >= e.rate {
+		return false, false
+	}
+	b := e.rng.IntN(2) == 0
+	return b, !b
+}
+
+func (e *stressExecutor) run(s *Session, t *task) taskResult {
+	before, after := e.roll()
+	if before {
+		return taskResult{t: t, err: errInjected}
+	}
+	res := e.inner.run(s, t)
+	if after && res.err == nil {
+		return taskResult{t: t, err: errInjected, metrics: res.metrics}
+	}
+	return res
+}
+
+// InjectTaskFailures makes a share rate of the session's task attempts fail.
+func InjectTaskFailures(s *Session, rate float64, seed uint64) {
+	s.exec = &stressExecutor{inner: s.exec, rng: rand.New(rand.NewPCG(seed, 1)), rate: rate}
+}
+
+// CorruptMapOutput flips the last byte of a map output's data file.
+func CorruptMapOutput(s *Session, shuffle, m int) error {
+	path := s.store.DataPath(shuffle, m)
+	b, err := os.ReadFile(path)
+	if err != nil || len(b) == 0 {
+		return err
+	}
+	b[len(b)-1] ^= 0xff
+	index, err := os.ReadFile(s.store.IndexPath(shuffle, m))
+	if err != nil {
+		return err
+	}
+	s.store.Remove(shuffle, m) // drop any cached handle, then put the damaged files back
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(s.store.IndexPath(shuffle, m), index, 0o644)
+}
+
+var ErrInjected = errInjected

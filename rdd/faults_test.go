@@ -1,0 +1,169 @@
+package rdd_test
+
+import (
+	"context"
+	"errors"
+	"iter"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/mesoproject/meso/rdd"
+)
+
+// Random task failures, before and after tasks do their work: every job
+// still gives exactly the right answer, and accumulators count each
+// successful task once.
+func TestRandomTaskFailures(t *testing.T) {
+	s := startSession(t, rdd.Config{TaskMaxFailures: 30, ShuffleMemory: 4096})
+	rdd.InjectTaskFailures(s, 0.25, 1)
+	const n = 20_000
+	acc := rdd.Counter(s, "records")
+	counted := rdd.MapPartitionsWithContext(rdd.Range(1, n+1, 20), func(tc *rdd.TaskContext, in iter.Seq[int]) iter.Seq[int] {
+		return func(yield func(int) bool) {
+			for v := range in {
+				acc.Add(tc, 1)
+				if !yield(v) {
+					return
+				}
+			}
+		}
+	})
+	got, err := rdd.Collect(context.Background(), s, demoLike(counted))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkDemo(t, n, got)
+	if acc.Value() != 2*n { // zipWithIndex's count job, then the map stage
+		t.Fatalf("accumulator %d, want %d (each successful task counted once)", acc.Value(), 2*n)
+	}
+	st := s.Stats()
+	if st.TasksFailed == 0 {
+		t.Fatal("no task failed: the injection did nothing")
+	}
+	sorted, err := rdd.Collect(context.Background(), s, rdd.SortBy(rdd.Range(0, n, 10), func(v int) int { return -v }, true, 7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range sorted {
+		if v != n-1-i {
+			t.Fatalf("sorted[%d] = %d", i, v)
+		}
+	}
+}
+
+func demoLike(r *rdd.RDD[int]) *rdd.RDD[rdd.Pair[int, []rdd.Pair[int, int64]]] {
+	return rdd.GroupBy(rdd.ZipWithIndex(r), func(p rdd.Pair[int, int64]) int { return p.Key / 100 })
+}
+
+// Map outputs deleted or corrupted after their stage completed, behind the
+// scheduler's back: reducers fail to fetch them, the producing stage is
+// resubmitted for the lost outputs, and the result is exact.
+func TestLostAndCorruptMapOutputs(t *testing.T) {
+	for _, mode := range []string{"delete", "corrupt"} {
+		t.Run(mode, func(t *testing.T) {
+			s := startSession(t, rdd.Config{})
+			var once sync.Once
+			s.AddListener(func(e rdd.Event) {
+				if e.Kind != rdd.StageCompleted || e.Shuffle < 0 {
+					return
+				}
+				once.Do(func() {
+					for _, m := range []int{0, 3, 7} {
+						var err error
+						if mode == "delete" {
+							err = s.RemoveMapOutput(e.Shuffle, m)
+						} else {
+							err = rdd.CorruptMapOutput(s, e.Shuffle, m)
+						}
+						if err != nil {
+							t.Error(err)
+						}
+					}
+				})
+			})
+			const n = 50_000
+			got, err := rdd.Collect(context.Background(), s, demo(n, 10))
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkDemo(t, n, got)
+			if st := s.Stats(); st.StageResubmissions == 0 || st.TasksFailed == 0 {
+				t.Fatalf("no resubmission after lost outputs: %+v", st)
+			}
+		})
+	}
+}
+
+func TestUserPanicNamesStageAndPartition(t *testing.T) {
+	s := startSession(t, rdd.Config{})
+	r := rdd.Map(rdd.Range(0, 100, 5), func(v int) int {
+		if v == 63 {
+			panic("boom at 63")
+		}
+		return v
+	})
+	_, err := rdd.Collect(context.Background(), s, r)
+	var te *rdd.TaskError
+	if !errors.Is(err, rdd.ErrJobFailed) || !errors.As(err, &te) {
+		t.Fatalf("got %v", err)
+	}
+	if te.Partition != 3 || te.Attempt != 3 || te.Panic != "boom at 63" || !strings.Contains(te.Stack, "faults_test.go") ||
+		!strings.Contains(te.StageName, "map at faults_test.go") {
+		t.Fatalf("task error: %+v", te)
+	}
+	if !strings.Contains(err.Error(), "partition 3") || !strings.Contains(err.Error(), "boom at 63") {
+		t.Fatalf("message does not say where: %v", err)
+	}
+	if st := s.Stats(); st.TasksFailed != 4 {
+		t.Fatalf("%d failed attempts, want 4", st.TasksFailed)
+	}
+}
+
+func TestCancellation(t *testing.T) {
+	s := startSession(t, rdd.Config{})
+	ctx, cancel := context.WithCancel(context.Background())
+	s.AddListener(func(e rdd.Event) {
+		if e.Kind == rdd.TaskStart {
+			cancel()
+		}
+	})
+	blocked := rdd.MapPartitionsWithContext(rdd.Range(0, 10, 4), func(tc *rdd.TaskContext, in iter.Seq[int]) iter.Seq[int] {
+		return func(yield func(int) bool) {
+			<-tc.Context().Done() // a long task that honours cancellation
+		}
+	})
+	if _, err := rdd.Collect(ctx, s, blocked); !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v, want context.Canceled", err)
+	}
+	// The session still works.
+	if n, err := rdd.Count(context.Background(), s, rdd.Range(0, 10, 2)); err != nil || n != 10 {
+		t.Fatalf("after cancel: %d, %v", n, err)
+	}
+}
+
+// A shuffle several times larger than the shuffle memory: map outputs,
+// aggregation state and sort runs spill, and results are exact.
+func TestShuffleLargerThanBudget(t *testing.T) {
+	s := startSession(t, rdd.Config{ShuffleMemory: 64 << 10})
+	const n = 300_000
+	got, err := rdd.Collect(context.Background(), s, demoLike(rdd.Range(1, n+1, 4)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkDemo(t, n, got)
+	sorted, err := rdd.Collect(context.Background(), s,
+		rdd.SortBy(rdd.Range(0, n, 3), func(v int) int { return (v * 7919) % n }, false, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < len(sorted); i++ {
+		if (sorted[i-1]*7919)%n < (sorted[i]*7919)%n {
+			t.Fatalf("not sorted at %d", i)
+		}
+	}
+	st := s.Stats()
+	if len(sorted) != n || st.SpillBytes == 0 || st.ShuffleBytesWritten < 4*(64<<10) {
+		t.Fatalf("%d sorted; stats %+v", len(sorted), st)
+	}
+}

@@ -1,0 +1,408 @@
+package rdd_test
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"iter"
+	"maps"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"testing"
+
+	"github.com/mesoproject/meso/rdd"
+)
+
+type kv = rdd.Pair[int, int]
+
+// dataset is one random input: values, pairs with skewed keys, and a
+// partition count (sometimes larger than the data, giving empty partitions).
+type dataset struct {
+	name  string
+	ints  []int
+	pairs []kv
+	parts int
+}
+
+func datasets() []dataset {
+	var out []dataset
+	rng := rand.New(rand.NewPCG(7, 11))
+	for i, size := range []int{0, 1, 7, 300, 3000} {
+		for _, parts := range []int{1, 3, 16} {
+			d := dataset{name: fmt.Sprintf("n%d-p%d", size, parts), parts: parts}
+			for range size {
+				d.ints = append(d.ints, rng.IntN(200)-50)
+				k := rng.IntN(40)
+				if rng.IntN(2) == 0 {
+					k = 0 // skew: half the records share one key
+				}
+				d.pairs = append(d.pairs, kv{k, rng.IntN(1000)})
+			}
+			_ = i
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// sessions: a generous budget, and a tiny one that forces every shuffle and
+// aggregation to spill.
+func sessions(t *testing.T) map[string]*rdd.Session {
+	return map[string]*rdd.Session{
+		"mem":   startSession(t, rdd.Config{}),
+		"spill": startSession(t, rdd.Config{ShuffleMemory: 2048, Master: "local[3]"}),
+	}
+}
+
+func collect[T any](t *testing.T, s *rdd.Session, r *rdd.RDD[T]) []T {
+	t.Helper()
+	out, err := rdd.Collect(context.Background(), s, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func sortedBy[T any](xs []T, c func(a, b T) int) []T {
+	out := slices.Clone(xs)
+	slices.SortFunc(out, c)
+	return out
+}
+
+func cmpKV(a, b kv) int {
+	if c := cmp.Compare(a.Key, b.Key); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Value, b.Value)
+}
+
+func same[T any](t *testing.T, what string, got, want []T) {
+	t.Helper()
+	if len(got) == 0 && len(want) == 0 {
+		return
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%s:\n got %v\nwant %v", what, trunc(got), trunc(want))
+	}
+}
+
+func trunc[T any](xs []T) any {
+	if len(xs) > 20 {
+		return fmt.Sprintf("%v ... (%d elements)", xs[:20], len(xs))
+	}
+	return xs
+}
+
+func forAll(t *testing.T, f func(t *testing.T, s *rdd.Session, d dataset)) {
+	for sname, s := range sessions(t) {
+		for _, d := range datasets() {
+			t.Run(sname+"/"+d.name, func(t *testing.T) { f(t, s, d) })
+		}
+	}
+}
+
+func TestNarrowOps(t *testing.T) {
+	forAll(t, func(t *testing.T, s *rdd.Session, d dataset) {
+		r := rdd.Parallelize(d.ints, d.parts)
+		var wantMap, wantFilter, wantFlat []int
+		for _, v := range d.ints {
+			wantMap = append(wantMap, v*3+1)
+			if v%3 == 0 {
+				wantFilter = append(wantFilter, v)
+			}
+			for i := range v % 3 {
+				wantFlat = append(wantFlat, v+i)
+			}
+		}
+		same(t, "collect", collect(t, s, r), d.ints)
+		same(t, "map", collect(t, s, rdd.Map(r, func(v int) int { return v*3 + 1 })), wantMap)
+		same(t, "filter", collect(t, s, r.Filter(func(v int) bool { return v%3 == 0 })), wantFilter)
+		same(t, "flatMap", collect(t, s, rdd.FlatMap(r, func(v int) []int {
+			var out []int
+			for i := range v % 3 {
+				out = append(out, v+i)
+			}
+			return out
+		})), wantFlat)
+		var wantZip []rdd.Pair[int, int64]
+		for i, v := range d.ints {
+			wantZip = append(wantZip, rdd.KV(v, int64(i)))
+		}
+		same(t, "zipWithIndex", collect(t, s, rdd.ZipWithIndex(r)), wantZip)
+		var wantKeyBy []rdd.Pair[int, int]
+		for _, v := range d.ints {
+			wantKeyBy = append(wantKeyBy, rdd.KV(v%5, v))
+		}
+		same(t, "keyBy", collect(t, s, rdd.KeyBy(r, func(v int) int { return v % 5 })), wantKeyBy)
+		// Partition sizes sum up, and MapPartitionsWithIndex sees each index once.
+		sizes := collect(t, s, rdd.MapPartitionsWithIndex(r, func(p int, in iter.Seq[int]) iter.Seq[[2]int] {
+			return func(yield func([2]int) bool) {
+				n := 0
+				for range in {
+					n++
+				}
+				yield([2]int{p, n})
+			}
+		}))
+		total := 0
+		for i, sz := range sizes {
+			if sz[0] != i {
+				t.Fatalf("partition %d reported index %d", i, sz[0])
+			}
+			total += sz[1]
+		}
+		if len(sizes) != d.parts || total != len(d.ints) {
+			t.Fatalf("mapPartitionsWithIndex: %v for %d elements in %d partitions", sizes, len(d.ints), d.parts)
+		}
+		same(t, "union", collect(t, s, rdd.Union(r, rdd.Map(r, func(v int) int { return -v }))),
+			append(slices.Clone(d.ints), wantNeg(d.ints)...))
+		co := rdd.Coalesce(r, 2)
+		same(t, "coalesce", collect(t, s, co), d.ints)
+		if n := co.NumPartitions(); n != min(2, d.parts) {
+			t.Fatalf("coalesce to 2 of %d: %d partitions", d.parts, n)
+		}
+		rp := rdd.Repartition(r, 5)
+		same(t, "repartition", sortedBy(collect(t, s, rp), cmp.Compare), sortedBy(d.ints, cmp.Compare))
+	})
+}
+
+func wantNeg(xs []int) []int {
+	out := make([]int, len(xs))
+	for i, v := range xs {
+		out[i] = -v
+	}
+	return out
+}
+
+func TestKeyValueOps(t *testing.T) {
+	forAll(t, func(t *testing.T, s *rdd.Session, d dataset) {
+		r := rdd.Parallelize(d.pairs, d.parts)
+		groups := map[int][]int{}
+		for _, p := range d.pairs {
+			groups[p.Key] = append(groups[p.Key], p.Value)
+		}
+		// groupByKey: same groups, values as multisets.
+		got := map[int][]int{}
+		for _, g := range collect(t, s, rdd.GroupByKey(r, 4)) {
+			if _, dup := got[g.Key]; dup {
+				t.Fatalf("groupByKey: key %d twice", g.Key)
+			}
+			got[g.Key] = sortedBy(g.Value, cmp.Compare)
+		}
+		for k := range groups {
+			groups[k] = sortedBy(groups[k], cmp.Compare)
+		}
+		if !reflect.DeepEqual(got, groups) && len(groups) > 0 {
+			t.Fatalf("groupByKey differs")
+		}
+		sum := func(a, b int) int { return a + b }
+		want := func(f func(vs []int) int) []kv {
+			var out []kv
+			for k, vs := range groups {
+				out = append(out, kv{k, f(vs)})
+			}
+			return sortedBy(out, cmpKV)
+		}
+		total := func(vs []int) int {
+			t := 0
+			for _, v := range vs {
+				t += v
+			}
+			return t
+		}
+		same(t, "reduceByKey", sortedBy(collect(t, s, rdd.ReduceByKey(r, sum, 3)), cmpKV), want(total))
+		same(t, "foldByKey", sortedBy(collect(t, s, rdd.FoldByKey(r, 0, sum, 0)), cmpKV), want(total))
+		maxv := func(vs []int) int { return slices.Max(vs) }
+		same(t, "aggregateByKey", sortedBy(collect(t, s, rdd.AggregateByKey(r, -1, func(u, v int) int { return max(u, v) },
+			func(a, b int) int { return max(a, b) }, 2)), cmpKV), want(maxv))
+		count := func(vs []int) int { return len(vs) }
+		same(t, "combineByKey", sortedBy(collect(t, s, rdd.CombineByKey(r, func(int) int { return 1 },
+			func(c, _ int) int { return c + 1 }, sum, 5)), cmpKV), want(count))
+		counts, err := rdd.CountByKey(context.Background(), s, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, vs := range groups {
+			if counts[k] != int64(len(vs)) {
+				t.Fatalf("countByKey[%d] = %d, want %d", k, counts[k], len(vs))
+			}
+		}
+		if len(counts) != len(groups) {
+			t.Fatalf("countByKey: %d keys, want %d", len(counts), len(groups))
+		}
+		// distinct and countByValue on the values.
+		vals := rdd.Values(r)
+		distinct := map[int]int64{}
+		for _, p := range d.pairs {
+			distinct[p.Value]++
+		}
+		same(t, "distinct", sortedBy(collect(t, s, rdd.Distinct(vals, 3)), cmp.Compare),
+			slices.Sorted(maps.Keys(distinct)))
+		byValue, err := rdd.CountByValue(context.Background(), s, vals)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !maps.Equal(byValue, distinct) {
+			t.Fatal("countByValue differs")
+		}
+	})
+}
+
+func TestJoins(t *testing.T) {
+	forAll(t, func(t *testing.T, s *rdd.Session, d dataset) {
+		if len(d.pairs) > 300 {
+			d.pairs = d.pairs[:300] // the skewed key makes joins quadratic
+		}
+		var left, right []kv
+		for i, p := range d.pairs {
+			if i%2 == 0 {
+				left = append(left, p)
+			} else {
+				right = append(right, kv{p.Key + i%3, -p.Value})
+			}
+		}
+		a, b := rdd.Parallelize(left, d.parts), rdd.Parallelize(right, max(d.parts/2, 1))
+		type jv = rdd.Pair[int, rdd.Pair[int, int]]
+		cmpJ := func(x, y jv) int {
+			return cmp.Or(cmp.Compare(x.Key, y.Key), cmp.Compare(x.Value.Key, y.Value.Key), cmp.Compare(x.Value.Value, y.Value.Value))
+		}
+		var wantJoin, wantLeft []jv
+		for _, l := range left {
+			matched := false
+			for _, r := range right {
+				if l.Key == r.Key {
+					wantJoin = append(wantJoin, jv{l.Key, rdd.KV(l.Value, r.Value)})
+					wantLeft = append(wantLeft, jv{l.Key, rdd.KV(l.Value, r.Value)})
+					matched = true
+				}
+			}
+			if !matched {
+				wantLeft = append(wantLeft, jv{l.Key, rdd.KV(l.Value, 1<<40)})
+			}
+		}
+		same(t, "join", sortedBy(collect(t, s, rdd.Join(a, b, 0)), cmpJ), sortedBy(wantJoin, cmpJ))
+		var gotLeft []jv
+		for _, p := range collect(t, s, rdd.LeftOuterJoin(a, b, 4)) {
+			w := 1 << 40
+			if p.Value.Value.Valid {
+				w = p.Value.Value.Value
+			}
+			gotLeft = append(gotLeft, jv{p.Key, rdd.KV(p.Value.Key, w)})
+		}
+		same(t, "leftOuterJoin", sortedBy(gotLeft, cmpJ), sortedBy(wantLeft, cmpJ))
+		// cogroup: every key of either side once, with both sides' values.
+		cg := collect(t, s, rdd.CoGroup(a, b, 3))
+		keys := map[int]bool{}
+		for _, p := range append(slices.Clone(left), right...) {
+			keys[p.Key] = true
+		}
+		if len(cg) != len(keys) {
+			t.Fatalf("cogroup: %d keys, want %d", len(cg), len(keys))
+		}
+		n := 0
+		for _, g := range cg {
+			n += len(g.Value.Key) + len(g.Value.Value)
+		}
+		if n != len(left)+len(right) {
+			t.Fatalf("cogroup holds %d values, want %d", n, len(left)+len(right))
+		}
+	})
+}
+
+func TestSorts(t *testing.T) {
+	forAll(t, func(t *testing.T, s *rdd.Session, d dataset) {
+		r := rdd.Parallelize(d.pairs, d.parts)
+		for _, asc := range []bool{true, false} {
+			got := collect(t, s, rdd.SortByKey(r, asc, 4))
+			keys := make([]int, len(got))
+			for i, p := range got {
+				keys[i] = p.Key
+			}
+			want := make([]int, len(d.pairs))
+			for i, p := range d.pairs {
+				want[i] = p.Key
+			}
+			slices.Sort(want)
+			if !asc {
+				slices.Reverse(want)
+			}
+			same(t, fmt.Sprintf("sortByKey keys asc=%v", asc), keys, want)
+			same(t, "sortByKey records", sortedBy(got, cmpKV), sortedBy(d.pairs, cmpKV))
+		}
+		ints := rdd.Parallelize(d.ints, d.parts)
+		same(t, "sortBy", collect(t, s, rdd.SortBy(ints, func(v int) int { return v }, true, 3)), sortedBy(d.ints, cmp.Compare))
+	})
+}
+
+func TestActions(t *testing.T) {
+	forAll(t, func(t *testing.T, s *rdd.Session, d dataset) {
+		ctx := context.Background()
+		r := rdd.Parallelize(d.ints, d.parts)
+		n, err := rdd.Count(ctx, s, r)
+		if err != nil || n != int64(len(d.ints)) {
+			t.Fatalf("count: %d, %v", n, err)
+		}
+		sum := 0
+		for _, v := range d.ints {
+			sum += v
+		}
+		red, err := rdd.Reduce(ctx, s, r, func(a, b int) int { return a + b })
+		if len(d.ints) == 0 {
+			if err != rdd.ErrEmpty {
+				t.Fatalf("reduce of empty: %v", err)
+			}
+		} else if err != nil || red != sum {
+			t.Fatalf("reduce: %d, %v; want %d", red, err, sum)
+		}
+		fold, err := rdd.Fold(ctx, s, r, 0, func(a, b int) int { return a + b })
+		if err != nil || fold != sum {
+			t.Fatalf("fold: %d, %v", fold, err)
+		}
+		agg, err := rdd.Aggregate(ctx, s, r, 0, func(c, _ int) int { return c + 1 }, func(a, b int) int { return a + b })
+		if err != nil || agg != len(d.ints) {
+			t.Fatalf("aggregate: %d, %v", agg, err)
+		}
+		for _, k := range []int{0, 1, 5, len(d.ints) + 3} {
+			got, err := rdd.Take(ctx, s, r, k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			same(t, fmt.Sprintf("take %d", k), got, d.ints[:min(k, len(d.ints))])
+		}
+		first, err := rdd.First(ctx, s, r)
+		if len(d.ints) > 0 && (err != nil || first != d.ints[0]) {
+			t.Fatalf("first: %d, %v", first, err)
+		}
+		acc := rdd.Counter(s, "elements")
+		err = rdd.ForeachPartition(ctx, s, r, func(tc *rdd.TaskContext, in iter.Seq[int]) error {
+			for range in {
+				acc.Add(tc, 1)
+			}
+			return nil
+		})
+		if err != nil || acc.Value() != int64(len(d.ints)) {
+			t.Fatalf("accumulator: %d, %v", acc.Value(), err)
+		}
+	})
+}
+
+func TestSample(t *testing.T) {
+	s := startSession(t, rdd.Config{})
+	data := make([]int, 20000)
+	for i := range data {
+		data[i] = i
+	}
+	r := rdd.Parallelize(data, 8)
+	without := collect(t, s, rdd.Sample(r, false, 0.1, 42))
+	if len(without) < 1700 || len(without) > 2300 || !slices.IsSorted(without) ||
+		len(slices.Compact(slices.Clone(without))) != len(without) {
+		t.Fatalf("sample without replacement: %d elements", len(without))
+	}
+	again := collect(t, s, rdd.Sample(r, false, 0.1, 42))
+	same(t, "same seed, same sample", again, without)
+	with := collect(t, s, rdd.Sample(r, true, 0.5, 7))
+	if len(with) < 9000 || len(with) > 11000 {
+		t.Fatalf("sample with replacement: %d elements", len(with))
+	}
+}

@@ -1,0 +1,133 @@
+package rdd
+
+import (
+	"cmp"
+	"math/rand/v2"
+	"slices"
+
+	"github.com/mesoproject/meso/rdd/codec"
+	"github.com/mesoproject/meso/rdd/internal/shuffle"
+)
+
+// SortByKey sorts a pair dataset by key into parts partitions (parts <= 0:
+// as many as r). Like Spark, a range partitioner is built from a sample of
+// the keys (one preparatory job), so partition i holds keys before those of
+// partition i+1; each reducer sorts its records within the shuffle memory,
+// spilling sorted runs when they exceed it.
+func SortByKey[K cmp.Ordered, V any](r *RDD[Pair[K, V]], ascending bool, parts int) *RDD[Pair[K, V]] {
+	d := newShuffleDep(r.n)
+	n := newNode("sortByKey", dep{parent: r.n, shuffle: d})
+	n.resolve = func(def defaults) { n.parts = shuffleParts(parts, def, r.n) }
+	order := func(a, b K) int { return cmp.Compare(a, b) }
+	if !ascending {
+		order = func(a, b K) int { return cmp.Compare(b, a) }
+	}
+	var bounds []K // set by prepare
+	n.prepare = func(j *jobEnv) error {
+		var err error
+		bounds, err = sampleBounds(j, r, d, order)
+		return err
+	}
+	kc, vc := codec.For[K](), codec.For[V]()
+	pc := codec.For[Pair[K, V]]()
+	d.writeMap = func(tc *TaskContext, m int) ([]int64, error) {
+		part := func(k K) int {
+			i, _ := slices.BinarySearchFunc(bounds, k, order)
+			return i
+		}
+		in := func(yield func(K, V) bool) {
+			r.iterate(tc, m, func(p Pair[K, V]) bool { return yield(p.Key, p.Value) })
+		}
+		return writeShuffle(tc, d, m, part, kc, vc, in)
+	}
+	return newRDD(n, func(tc *TaskContext, p int, yield func(Pair[K, V]) bool) {
+		s := shuffle.NewSorter(tc.sess.store.Dir(), tc.sess.cfg.ShuffleMemory,
+			func(a, b Pair[K, V]) int { return order(a.Key, b.Key) },
+			pc.Append,
+			func(src []byte) (Pair[K, V], error) { v, _, err := pc.Decode(src); return v, err })
+		defer s.Close()
+		readShuffle(tc, d, p, kc, vc, func(k K, v V, size int) bool {
+			if err := s.Add(Pair[K, V]{k, v}, int64(size)+32); err != nil {
+				tc.fail(err)
+				return false
+			}
+			return true
+		})
+		if tc.err != nil {
+			return
+		}
+		_, spilled := s.Spilled()
+		tc.metrics.SpillBytes += spilled
+		if err := s.Sorted(yield); err != nil {
+			tc.fail(err)
+		}
+	})
+}
+
+// SortBy sorts a dataset by the key f computes.
+func SortBy[T any, K cmp.Ordered](r *RDD[T], f func(T) K, ascending bool, parts int) *RDD[T] {
+	out := Values(SortByKey(KeyBy(r, f), ascending, parts))
+	out.n.op, out.n.site = "sortBy", callSite()
+	return out
+}
+
+// sampleBounds runs a job sampling the keys of r and returns reducers-1 (or
+// fewer, when keys repeat) upper bounds splitting them evenly, weighting each
+// partition's sample by the partition's size.
+func sampleBounds[K cmp.Ordered, V any](j *jobEnv, r *RDD[Pair[K, V]], d *shuffleDep, order func(a, b K) int) ([]K, error) {
+	if d.reducers <= 1 {
+		return nil, nil
+	}
+	perPart := (3*min(20*d.reducers, 1_000_000) + r.n.parts - 1) / max(r.n.parts, 1)
+	type sample struct {
+		keys  []K
+		count int64
+	}
+	type weighted struct {
+		k K
+		w float64
+	}
+	var all []weighted
+	err := j.s.runJob(j.ctx, r.n, allParts(r.n.parts), func(tc *TaskContext, p int) (any, error) {
+		rng := rand.New(rand.NewPCG(uint64(p), 0x5eed))
+		s := sample{}
+		r.iterate(tc, p, func(kv Pair[K, V]) bool { // reservoir sampling
+			s.count++
+			if len(s.keys) < perPart {
+				s.keys = append(s.keys, kv.Key)
+			} else if i := rng.Int64N(s.count); i < int64(perPart) {
+				s.keys[i] = kv.Key
+			}
+			return true
+		})
+		return s, nil
+	}, func(_ int, v any) error {
+		s := v.(sample)
+		for _, k := range s.keys {
+			all = append(all, weighted{k, float64(s.count) / float64(len(s.keys))})
+		}
+		return nil
+	})
+	if err != nil || len(all) == 0 {
+		return nil, err
+	}
+	slices.SortFunc(all, func(a, b weighted) int { return order(a.k, b.k) })
+	var total float64
+	for _, w := range all {
+		total += w.w
+	}
+	step := total / float64(d.reducers)
+	var bounds []K
+	var cum float64
+	target := step
+	for _, w := range all {
+		cum += w.w
+		if cum >= target && len(bounds) < d.reducers-1 {
+			if len(bounds) == 0 || order(bounds[len(bounds)-1], w.k) < 0 {
+				bounds = append(bounds, w.k)
+			}
+			target += step
+		}
+	}
+	return bounds, nil
+}
