@@ -1,0 +1,241 @@
+package lifecycle
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mesoproject/meso/api/executorpb"
+	"github.com/mesoproject/meso/api/mesospb"
+)
+
+// RunTask handles the master's RUN_TASK. executorInfo is nil for a command
+// task: the agent generates the command executor for it. The task is
+// delivered to its executor at once when the executor is subscribed, else
+// queued and, when the executor does not exist yet, its container launched.
+func (c *Core) RunTask(fwInfo *mesospb.FrameworkInfo, executorInfo *mesospb.ExecutorInfo, task *mesospb.TaskInfo, now time.Time) ([]Effect, error) {
+	command := executorInfo == nil
+	if command {
+		if task.GetCommand() == nil {
+			return c.dropTasks(fwInfo, []*mesospb.TaskInfo{task}, mesospb.TaskStatus_REASON_TASK_INVALID,
+				"Task has neither a command nor an executor", now), nil
+		}
+		executorInfo = c.CommandExecutorInfo(fwInfo.GetId(), task)
+	}
+	return c.run(fwInfo, executorInfo, launch{tasks: []*mesospb.TaskInfo{task}}, command, now)
+}
+
+// RunTaskGroup handles the master's RUN_TASK_GROUP. The executor must have a
+// command: the built-in default executor (an ExecutorInfo of type DEFAULT
+// without a command) is not supported yet, and such groups fail with
+// TASK_FAILED (REASON_CONTAINER_LAUNCH_FAILED).
+func (c *Core) RunTaskGroup(fwInfo *mesospb.FrameworkInfo, executorInfo *mesospb.ExecutorInfo, group *mesospb.TaskGroupInfo, now time.Time) ([]Effect, error) {
+	if len(group.GetTasks()) == 0 {
+		return nil, fmt.Errorf("%w: empty task group", ErrIgnored)
+	}
+	if executorInfo.GetCommand() == nil {
+		fw := c.fws[fwInfo.GetId().GetValue()]
+		if fw != nil && fw.executors[executorInfo.GetExecutorId().GetValue()] != nil {
+			// An executor that is already running delivers groups itself.
+			return c.run(fwInfo, executorInfo, launch{tasks: group.GetTasks(), group: true}, false, now)
+		}
+		return c.dropTasks(fwInfo, group.GetTasks(), mesospb.TaskStatus_REASON_CONTAINER_LAUNCH_FAILED,
+			"Task groups need the default executor, which this agent does not support yet", now), nil
+	}
+	return c.run(fwInfo, executorInfo, launch{tasks: group.GetTasks(), group: true}, false, now)
+}
+
+func (c *Core) run(fwInfo *mesospb.FrameworkInfo, exInfo *mesospb.ExecutorInfo, l launch, command bool, now time.Time) ([]Effect, error) {
+	fwID := fwInfo.GetId().GetValue()
+	if fwID == "" {
+		return nil, fmt.Errorf("%w: run task: framework has no id", ErrIgnored)
+	}
+	fw := c.fws[fwID]
+	if fw == nil {
+		fw = &framework{id: fwID, executors: make(map[string]*executor)}
+		c.fws[fwID] = fw
+	} else if fw.terminating {
+		return nil, fmt.Errorf("%w: run task: framework %s is terminating", ErrIgnored, fwID)
+	}
+	fw.info = fwInfo
+	for _, t := range l.tasks {
+		id := t.GetTaskId().GetValue()
+		if ex := fw.executorOfTask(id); ex != nil {
+			return nil, fmt.Errorf("%w: run task: task %s of framework %s is already known", ErrIgnored, id, fwID)
+		}
+	}
+	exID := exInfo.GetExecutorId().GetValue()
+	ex := fw.executors[exID]
+	if ex == nil {
+		ex = c.newExecutor(fw, exInfo, command, now)
+		ex.queued = append(ex.queued, l)
+		return []Effect{c.launchEffect(fw, ex)}, nil
+	}
+	switch ex.state {
+	case ExecutorTerminating, ExecutorTerminated:
+		state := mesospb.TaskState_TASK_LOST
+		if partitionAware(fwInfo) {
+			state = mesospb.TaskState_TASK_DROPPED
+		}
+		var effs []Effect
+		for _, t := range l.tasks {
+			effs = append(effs, c.agentUpdate(fw, nil, t.GetTaskId(), state,
+				mesospb.TaskStatus_REASON_EXECUTOR_TERMINATED, "Executor terminating", now)...)
+		}
+		return effs, nil
+	case ExecutorRunning:
+		if ex.connected {
+			return c.deliver(fw, ex, l), nil
+		}
+	}
+	ex.queued = append(ex.queued, l)
+	return nil, nil
+}
+
+func (c *Core) newExecutor(fw *framework, info *mesospb.ExecutorInfo, command bool, now time.Time) *executor {
+	info = proto.CloneOf(info)
+	if info.FrameworkId == nil {
+		info.FrameworkId = &mesospb.FrameworkID{Value: proto.String(fw.id)}
+	}
+	ex := &executor{
+		id:               info.GetExecutorId().GetValue(),
+		frameworkID:      fw.id,
+		info:             info,
+		containerID:      c.cfg.NewContainerID(),
+		command:          command,
+		state:            ExecutorRegistering,
+		launchedAt:       now,
+		launched:         make(map[string]*taskRecord),
+		terminated:       make(map[string]*taskRecord),
+		registerDeadline: now.Add(c.cfg.ExecutorRegistrationTimeout),
+	}
+	fw.executors[ex.id] = ex
+	c.counters.ExecutorsLaunched++
+	return ex
+}
+
+func (c *Core) launchEffect(fw *framework, ex *executor) LaunchExecutor {
+	res := append([]*mesospb.Resource(nil), ex.info.GetResources()...)
+	user := fw.info.GetUser()
+	if u := ex.info.GetCommand().GetUser(); u != "" {
+		user = u
+	}
+	if ex.command {
+		// The generated executor's resources are the task's own.
+		res = nil
+		for _, l := range ex.queued {
+			for _, t := range l.tasks {
+				res = append(res, t.GetResources()...)
+				if u := t.GetCommand().GetUser(); u != "" {
+					user = u
+				}
+			}
+		}
+	} else {
+		for _, l := range ex.queued {
+			for _, t := range l.tasks {
+				res = append(res, t.GetResources()...)
+			}
+		}
+	}
+	return LaunchExecutor{
+		FrameworkID:     fw.id,
+		ExecutorID:      ex.id,
+		ContainerID:     ex.containerID,
+		Framework:       fw.info,
+		Executor:        ex.info,
+		CommandExecutor: ex.command,
+		User:            user,
+		Resources:       res,
+	}
+}
+
+// deliver sends a launch to a subscribed executor: the tasks become
+// launched in TASK_STAGING.
+func (c *Core) deliver(fw *framework, ex *executor, l launch) []Effect {
+	for _, t := range l.tasks {
+		ex.launched[t.GetTaskId().GetValue()] = &taskRecord{info: t, task: c.newTask(fw, ex, t)}
+	}
+	ev := &executorpb.Event{}
+	if l.group {
+		ev.Type = executorpb.Event_LAUNCH_GROUP.Enum()
+		ev.LaunchGroup = &executorpb.Event_LaunchGroup{TaskGroup: &mesospb.TaskGroupInfo{Tasks: l.tasks}}
+	} else {
+		ev.Type = executorpb.Event_LAUNCH.Enum()
+		ev.Launch = &executorpb.Event_Launch{Task: l.tasks[0]}
+	}
+	return []Effect{SendExecutor{FrameworkID: fw.id, ExecutorID: ex.id, Event: ev}}
+}
+
+// newTask builds the agent's record of a task, in TASK_STAGING.
+func (c *Core) newTask(fw *framework, ex *executor, t *mesospb.TaskInfo) *mesospb.Task {
+	task := &mesospb.Task{
+		Name:        proto.String(t.GetName()),
+		TaskId:      t.GetTaskId(),
+		FrameworkId: &mesospb.FrameworkID{Value: proto.String(fw.id)},
+		AgentId:     &mesospb.AgentID{Value: proto.String(c.agentID)},
+		State:       mesospb.TaskState_TASK_STAGING.Enum(),
+		Resources:   t.GetResources(),
+		Labels:      t.GetLabels(),
+		Discovery:   t.GetDiscovery(),
+		Container:   t.GetContainer(),
+		HealthCheck: t.GetHealthCheck(),
+		KillPolicy:  t.GetKillPolicy(),
+		Limits:      t.GetLimits(),
+	}
+	if !ex.command {
+		task.ExecutorId = ex.info.GetExecutorId()
+	}
+	if u := t.GetCommand().GetUser(); u != "" {
+		task.User = proto.String(u)
+	} else if u := fw.info.GetUser(); u != "" {
+		task.User = proto.String(u)
+	}
+	return task
+}
+
+// CommandExecutorInfo returns the ExecutorInfo the agent generates for a
+// command task, as Mesos does: executor id = task id, command
+// `<launcher> executor`, the task's resources, and a descriptive name.
+func (c *Core) CommandExecutorInfo(frameworkID *mesospb.FrameworkID, task *mesospb.TaskInfo) *mesospb.ExecutorInfo {
+	info := &mesospb.ExecutorInfo{
+		ExecutorId:  &mesospb.ExecutorID{Value: proto.String(task.GetTaskId().GetValue())},
+		FrameworkId: frameworkID,
+		Name: proto.String(fmt.Sprintf("Command Executor (Task: %s) (Command: %s)",
+			task.GetTaskId().GetValue(), describeCommand(task.GetCommand()))),
+		Source: proto.String(task.GetTaskId().GetValue()),
+		Command: &mesospb.CommandInfo{
+			Shell:     proto.Bool(false),
+			Value:     proto.String(c.cfg.Launcher),
+			Arguments: []string{c.cfg.Launcher, "executor"},
+		},
+		Resources: task.GetResources(),
+		Container: task.GetContainer(),
+		Labels:    task.GetLabels(),
+	}
+	if u := task.GetCommand().GetUser(); u != "" {
+		info.Command.User = proto.String(u)
+	}
+	return info
+}
+
+// describeCommand renders a command the way Mesos names command executors:
+// sh -c '<value>' for shell commands, [argv...] otherwise.
+func describeCommand(ci *mesospb.CommandInfo) string {
+	if ci.GetShell() {
+		return "sh -c '" + ci.GetValue() + "'"
+	}
+	return "[" + strings.Join(ci.GetArguments(), ", ") + "]"
+}
+
+// dropTasks fails tasks that never reach an executor.
+func (c *Core) dropTasks(fwInfo *mesospb.FrameworkInfo, tasks []*mesospb.TaskInfo, reason mesospb.TaskStatus_Reason, msg string, now time.Time) []Effect {
+	fwID := fwInfo.GetId().GetValue()
+	var effs []Effect
+	for _, t := range tasks {
+		effs = append(effs, c.forward(c.generated(fwID, nil, t.GetTaskId(), mesospb.TaskState_TASK_FAILED, reason, msg, now))...)
+	}
+	return effs
+}
