@@ -61,8 +61,10 @@
 //     escapes '/' as "\/"; we do not (the two are the same JSON string).
 //   - null means unset, for every kind of field; null elements of an array
 //     are skipped. The top level must be an object.
-//   - Map fields, which Mesos does not use, are written the way the C++
-//     runtime reflects them: an array of {"key":k,"value":v} objects.
+//   - Map fields (FrameworkInfo.offer_filters) are written the way stout's
+//     reflection sees them: an array of {"key":k,"value":v} entry objects,
+//     sorted by key. On input that form and the JSON object form of
+//     protobuf's JSON mapping ({"k":v}) are both accepted.
 //
 // Extensions and unknown fields are not written. Nesting deeper than 10000
 // messages is an error.

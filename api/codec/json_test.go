@@ -148,6 +148,8 @@ func TestUnmarshalJSON(t *testing.T) {
 			"labels":[{"key":"a","value":{"value":"1"}},{"value":{"value":"2"},"key":"b"},null],"tags":[{"key":"7","value":"x"},{"key":-1}]}`,
 			&testpb.Tree{Name: proto.String("t"), Children: []*testpb.Tree{{Name: proto.String("c"), Left: &testpb.Tree{Name: proto.String("l")}}},
 				Choice: &testpb.Tree_Num{Num: 5}, Labels: map[string]*testpb.ID{"a": id("1"), "b": id("2")}, Tags: map[int32]string{7: "x", -1: ""}}},
+		{"maps as objects", `{"name":"t","labels":{"a":{"value":"1"},"b":null},"tags":{"-1":"x","7":"y"}}`,
+			&testpb.Tree{Name: proto.String("t"), Labels: map[string]*testpb.ID{"a": id("1")}, Tags: map[int32]string{-1: "x", 7: "y"}}},
 		{"empty message field is set", `{"name":"t","left":{"name":"l","left":{"name":"m"}}}`,
 			&testpb.Tree{Name: proto.String("t"), Left: &testpb.Tree{Name: proto.String("l"), Left: &testpb.Tree{Name: proto.String("m")}}}},
 		{"required present", `{"id":{"value":""},"color":"RED","colors":["BLUE","NOPE"]}`,
@@ -225,7 +227,9 @@ func TestUnmarshalJSONErrors(t *testing.T) {
 		{"error deep in list", &testpb.Event{}, `{"offers":{"offers":[{"resources":[{"scalar":{"value":"x"}}]}]}}`,
 			`codec: json: field "offers.offers[0].resources[0].scalar.value": invalid number "x"`},
 		{"map entry not an object", &testpb.Tree{}, `{"name":"t","tags":[1]}`, `codec: json: field "tags[0]": expected an object, got a number`},
-		{"map as object", &testpb.Tree{}, `{"name":"t","tags":{}}`, `codec: json: field "tags": expected an array of {"key","value"} objects, got an object`},
+		{"map as string", &testpb.Tree{}, `{"name":"t","tags":"x"}`, `codec: json: field "tags": expected an array of {"key","value"} objects or an object, got a string`},
+		{"bad map object key", &testpb.Tree{}, `{"name":"t","tags":{"x":"y"}}`, `codec: json: field "tags[\"x\"]": invalid number "x"`},
+		{"bad map object value", &testpb.Tree{}, `{"name":"t","labels":{"x":{}}}`, `codec: json: field "labels[\"x\"]": missing required field "value"`},
 		{"non-object key", &testpb.Scalars{}, `{1:2}`, `codec: json: syntax error at offset 1: expected a string key`},
 	}
 	for _, tt := range tests {

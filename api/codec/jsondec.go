@@ -209,11 +209,15 @@ func (d *decoder) field(m protoreflect.Message, fp *fieldPlan, depth int) error 
 	}
 	switch {
 	case fd.IsMap():
-		if d.peek() != '[' {
-			return d.typeError("an array of {\"key\",\"value\"} objects")
+		switch d.peek() {
+		case '[':
+			m.Clear(fd)
+			return d.mapEntries(m.Mutable(fd).Map(), fp, depth)
+		case '{':
+			m.Clear(fd)
+			return d.mapObject(m.Mutable(fd).Map(), fp, depth)
 		}
-		m.Clear(fd)
-		return d.mapEntries(m.Mutable(fd).Map(), fp, depth)
+		return d.typeError("an array of {\"key\",\"value\"} objects or an object")
 	case fd.IsList():
 		if d.peek() != '[' {
 			return d.typeError("an array")
@@ -330,6 +334,65 @@ func (d *decoder) mapEntries(mp protoreflect.Map, fp *fieldPlan, depth int) erro
 		}
 		return nil
 	})
+}
+
+// mapObject reads a map written as a JSON object, as protobuf's JSON
+// mapping writes maps: keys are strings, holding numbers or booleans for
+// maps with such keys.
+func (d *decoder) mapObject(mp protoreflect.Map, fp *fieldPlan, depth int) error {
+	kfd, vfd := fp.fd.MapKey(), fp.fd.MapValue()
+	return d.members(func(name []byte) error {
+		key, err := mapKey(name, kfd)
+		if err != nil {
+			return wrapPath(err, "["+strconv.Quote(string(name))+"]")
+		}
+		var val protoreflect.Value
+		keep := true
+		switch {
+		case d.peek() == 'n':
+			return d.literal("null")
+		case isMessageKind(vfd.Kind()):
+			if d.peek() != '{' {
+				err = d.typeError("an object")
+				break
+			}
+			val = mp.NewValue()
+			err = d.message(val.Message(), fp.childPlan(), depth+1)
+		default:
+			val, keep, err = d.scalar(fp, vfd)
+		}
+		if err != nil {
+			return wrapPath(err, "["+strconv.Quote(key.String())+"]")
+		}
+		if keep {
+			mp.Set(key, val)
+		}
+		return nil
+	})
+}
+
+// mapKey converts the text of a JSON object key to a map key of kfd's kind.
+func mapKey(name []byte, kfd protoreflect.FieldDescriptor) (protoreflect.MapKey, error) {
+	switch kfd.Kind() {
+	case protoreflect.StringKind:
+		return protoreflect.ValueOfString(validString(name)).MapKey(), nil
+	case protoreflect.BoolKind:
+		switch string(name) {
+		case "true":
+			return protoreflect.ValueOfBool(true).MapKey(), nil
+		case "false":
+			return protoreflect.ValueOfBool(false).MapKey(), nil
+		}
+		return protoreflect.MapKey{}, &pathError{msg: "invalid boolean map key"}
+	}
+	if n, ok := scanNumber(name); !ok || n != len(name) {
+		return protoreflect.MapKey{}, &pathError{msg: "invalid number " + strconv.Quote(string(name))}
+	}
+	v, err := parseNumber(name, kfd.Kind())
+	if err != nil {
+		return protoreflect.MapKey{}, err
+	}
+	return v.MapKey(), nil
 }
 
 // scalar decodes a non-message value for fd. ok is false when the value is

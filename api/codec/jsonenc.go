@@ -51,17 +51,20 @@ func (e *encoder) message(m protoreflect.Message, p *msgPlan, depth int) error {
 		var err error
 		switch {
 		case fd.IsList():
+			if !m.Has(fd) { // Has does not allocate; Get does
+				continue
+			}
 			list := m.Get(fd).List()
-			if list.Len() == 0 || (fd.Kind() == protoreflect.EnumKind && !anyNamedEnum(fd, list)) {
+			if fd.Kind() == protoreflect.EnumKind && !anyNamedEnum(fd, list) {
 				continue
 			}
 			first = e.key(fp, first)
 			err = e.list(fp, list, depth)
 		case fd.IsMap():
-			mp := m.Get(fd).Map()
-			if mp.Len() == 0 {
+			if !m.Has(fd) {
 				continue
 			}
+			mp := m.Get(fd).Map()
 			first = e.key(fp, first)
 			err = e.mapEntries(fp, mp, depth)
 		case m.Has(fd) && !unnamedOptionalEnum(fd, m):
