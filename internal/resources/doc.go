@@ -25,6 +25,11 @@
 // also accepts; ParseAttributes reads --attributes="rack:r1;level:3". Parse
 // errors wrap ErrParse and name the offending token.
 //
+// FromProto and ToProto convert to and from the mesos.v1.Resource wire type
+// (package api/mesospb), reading every Mesos reservation format and writing
+// the "endpoint" format (role field and reservations stack, consistent),
+// with allocation_info only for MULTI_ROLE frameworks.
+//
 // Scalars are the only kind that count towards dominant-resource-fairness
 // shares; Quantities (name -> amount, where ranges and sets count their
 // elements) express thresholds such as --min_allocatable_resources.

@@ -4,6 +4,10 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mesoproject/meso/api/mesospb"
 )
 
 func FuzzParse(f *testing.F) {
@@ -50,6 +54,35 @@ func FuzzParseAttributes(f *testing.F) {
 		back, err := ParseAttributes(as.String())
 		if err != nil || back.String() != as.String() {
 			t.Fatalf("ParseAttributes(%q) = %q does not round-trip: %q, %v", s, as, back, err)
+		}
+	})
+}
+
+func FuzzFromProto(f *testing.F) {
+	for _, s := range []string{"cpus:4;cpus(web):2;ports:[1-5,9-9];zones:{a,b}", "mem:0.001"} {
+		for _, p := range MustParse(s).ToProto("web", true) {
+			b, err := proto.Marshal(p)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var p mesospb.Resource
+		if err := (proto.UnmarshalOptions{AllowPartial: true}).Unmarshal(b, &p); err != nil {
+			return
+		}
+		r, err := FromProto([]*mesospb.Resource{&p})
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("unclassified error %v", err)
+			}
+			return
+		}
+		back, err := FromProto(r.ToProto("", false))
+		if err != nil || !back.Equal(r) {
+			t.Fatalf("%v does not round-trip: %v, %v", r, back, err)
 		}
 	})
 }
