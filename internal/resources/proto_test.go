@@ -61,8 +61,8 @@ func TestFromProtoFormats(t *testing.T) {
 		`[{"name":"cpus","type":"SCALAR","scalar":{"value":2},"reservations":[{"type":"STATIC","role":"web"}]}]`: "cpus(web):2",
 		// endpoint: both.
 		`[{"name":"cpus","type":"SCALAR","scalar":{"value":0.1}},{"name":"cpus","type":"SCALAR","scalar":{"value":0.2},"role":"web","reservations":[{"type":"STATIC","role":"web"}]},{"name":"cpus","type":"SCALAR","scalar":{"value":0.2}}]`: "cpus:0.3;cpus(web):0.2",
-		`[{"name":"ports","type":"RANGES","ranges":{"range":[{"begin":5,"end":6},{"begin":1,"end":4}]}}]`: "ports:[1-6]",
-		`[{"name":"cpus","type":"SCALAR","scalar":{"value":1},"allocation_info":{"role":"x"}}]`:          "cpus:1",
+		`[{"name":"ports","type":"RANGES","ranges":{"range":[{"begin":5,"end":6},{"begin":1,"end":4}]}}]`:                                                                                                                                     "ports:[1-6]",
+		`[{"name":"cpus","type":"SCALAR","scalar":{"value":1},"allocation_info":{"role":"x"}}]`:                                                                                                                                               "cpus:1",
 	}
 	for in, want := range ok {
 		got, err := FromProto(decodeList(t, in))
