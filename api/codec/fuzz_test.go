@@ -25,6 +25,7 @@ func FuzzJSONUnmarshal(f *testing.F) {
 		`{"timeout":null,"shell":false,"big":1e19}`,
 		`{"zz":[{"a":[true,false,null,-0.5e-3]}],"b":true}`,
 		"{\"s\":\"a\xffb\"}",
+		`{"name":"t","labels":{"a":{"value":"1"},"b":null},"tags":{"-1":"x","7":"y"}}`,
 	} {
 		f.Add([]byte(s))
 	}

@@ -226,6 +226,7 @@ func TestUnmarshalJSONErrors(t *testing.T) {
 			`codec: json: field "offers.offers[0].resources[0]": missing required field "type"`},
 		{"error deep in list", &testpb.Event{}, `{"offers":{"offers":[{"resources":[{"scalar":{"value":"x"}}]}]}}`,
 			`codec: json: field "offers.offers[0].resources[0].scalar.value": invalid number "x"`},
+		{"map entry without its message value", &testpb.Tree{}, `{"name":"t","labels":[{"key":"k"}]}`, `codec: json: field "labels[0].value": missing required field "value"`},
 		{"map entry not an object", &testpb.Tree{}, `{"name":"t","tags":[1]}`, `codec: json: field "tags[0]": expected an object, got a number`},
 		{"map as string", &testpb.Tree{}, `{"name":"t","tags":"x"}`, `codec: json: field "tags": expected an array of {"key","value"} objects or an object, got a string`},
 		{"bad map object key", &testpb.Tree{}, `{"name":"t","tags":{"x":"y"}}`, `codec: json: field "tags[\"x\"]": invalid number "x"`},

@@ -325,6 +325,9 @@ func (d *decoder) mapEntries(mp protoreflect.Map, fp *fieldPlan, depth int) erro
 		if !val.IsValid() {
 			if isMessageKind(vfd.Kind()) {
 				val = mp.NewValue()
+				if err := fp.childPlan().checkRequired(val.Message()); err != nil {
+					return wrapPath(err, "["+strconv.Itoa(i)+"].value")
+				}
 			} else {
 				val = vfd.Default()
 			}
