@@ -1,0 +1,29 @@
+// Package posix is the "mesos" containerizer with posix isolation: each
+// container is a plain process (the executor) leading its own process
+// group, started with launcher.Command in its sandbox.
+//
+// Per container:
+//
+//   - stdout and stderr are appended to <sandbox>/stdout and
+//     <sandbox>/stderr (created if missing); stdin is /dev/null;
+//   - the environment is Config.Environment (Mesos'
+//     --executor_environment_variables; the agent's own environment is not
+//     inherited, as in Mesos), then Spec.Env, then the CommandInfo's
+//     variables; PATH defaults to launcher.DefaultPath;
+//   - Spec.User is applied when the agent runs as root (the sandbox and
+//     its stdout/stderr are handed to that user); otherwise it is ignored
+//     with a log line, but it must exist;
+//   - the container ends when its main process exits; whatever is left of
+//     its process group is then killed. Processes that leave the group
+//     (setsid) escape: posix isolation does not contain them.
+//
+// Isolation: posix/cpu and posix/mem, which in Mesos only account usage;
+// Usage reads it from /proc for the processes of the container's group.
+// Other isolators are refused by New.
+//
+// Concurrency: one mutex guards the container table and each container's
+// recorded termination. Launch holds it while forking, so two launches of
+// one id cannot both succeed; waiting and /proc reading happen without it.
+// Signals go through launcher.Process, which refuses to signal a process
+// that has exited, so a signal never reaches a recycled pid.
+package posix
