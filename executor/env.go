@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -60,10 +61,10 @@ func ParseEnv(lookup func(string) (string, bool)) (Env, error) {
 	if e.Sandbox == "" {
 		e.Sandbox = e.Directory
 	}
-	var errs []error
+	var errs []string
 	for _, k := range []string{"MESOS_AGENT_ENDPOINT", "MESOS_FRAMEWORK_ID", "MESOS_EXECUTOR_ID"} {
 		if get(k) == "" {
-			errs = append(errs, fmt.Errorf("%s is not set", k))
+			errs = append(errs, k+" is not set")
 		}
 	}
 	switch v := get("MESOS_CHECKPOINT"); v {
@@ -71,7 +72,7 @@ func ParseEnv(lookup func(string) (string, bool)) (Env, error) {
 	case "1", "true":
 		e.Checkpoint = true
 	default:
-		errs = append(errs, fmt.Errorf("MESOS_CHECKPOINT=%q: want 0 or 1", v))
+		errs = append(errs, fmt.Sprintf("MESOS_CHECKPOINT=%q: want 0 or 1", v))
 	}
 	for _, d := range []struct {
 		key string
@@ -89,13 +90,13 @@ func ParseEnv(lookup func(string) (string, bool)) (Env, error) {
 		}
 		p, err := mesosflag.ParseDuration(v)
 		if err != nil || p < 0 {
-			errs = append(errs, fmt.Errorf("%s=%q: want a duration such as 5secs", d.key, v))
+			errs = append(errs, fmt.Sprintf("%s=%q: want a duration such as 5secs", d.key, v))
 			continue
 		}
 		*d.dst = p
 	}
-	if err := errors.Join(errs...); err != nil {
-		return e, fmt.Errorf("%w: %w", ErrEnv, err)
+	if len(errs) > 0 {
+		return e, fmt.Errorf("%w: %s", ErrEnv, strings.Join(errs, "; "))
 	}
 	return e, nil
 }
