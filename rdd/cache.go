@@ -112,35 +112,54 @@ func (bm *blockManager) put(k blockKey, level StorageLevel, data any, size int64
 	if old := bm.blocks[k]; old != nil {
 		bm.dropLocked(old)
 	}
-	if size > bm.budget {
+	if !bm.makeRoomLocked(k.node, size) {
+		// Like Spark, blocks of the same dataset are not evicted for one
+		// another (a scan would evict what the next scan needs first).
 		if level == MemoryAndDisk {
 			if err := bm.writeDisk(b); err != nil {
 				return err
 			}
 			bm.blocks[k] = b
 		}
-		return nil // too big for memory: not cached
+		return nil // no room in memory: not cached
 	}
 	bm.blocks[k] = b
 	b.elem = bm.lru.PushFront(b)
 	bm.used += size
-	return bm.evictLocked()
+	return nil
 }
 
-func (bm *blockManager) evictLocked() error {
-	for bm.used > bm.budget {
-		b := bm.lru.Back().Value.(*block)
-		bm.lru.Remove(b.elem)
-		b.elem = nil
-		bm.used -= b.size
-		if b.level == MemoryAndDisk {
-			if err := bm.writeDisk(b); err != nil {
-				return err
-			}
-			continue
+// makeRoomLocked evicts least recently used blocks of other datasets until
+// size more bytes fit; it reports whether they do.
+func (bm *blockManager) makeRoomLocked(node int, size int64) bool {
+	free := bm.budget - bm.used
+	var victims []*block
+	for e := bm.lru.Back(); e != nil && free < size; e = e.Prev() {
+		if b := e.Value.(*block); b.key.node != node {
+			victims = append(victims, b)
+			free += b.size
 		}
-		delete(bm.blocks, b.key)
 	}
+	if free < size {
+		return false
+	}
+	for _, b := range victims {
+		if err := bm.evictLocked(b); err != nil {
+			bm.dropLocked(b) // could not move it to disk: drop it
+		}
+	}
+	return true
+}
+
+// evictLocked moves a block out of memory: to disk, or away.
+func (bm *blockManager) evictLocked(b *block) error {
+	bm.lru.Remove(b.elem)
+	b.elem = nil
+	bm.used -= b.size
+	if b.level == MemoryAndDisk {
+		return bm.writeDisk(b)
+	}
+	delete(bm.blocks, b.key)
 	return nil
 }
 
