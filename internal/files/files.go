@@ -1,0 +1,197 @@
+package files
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+)
+
+// Config configures a Handler.
+type Config struct {
+	// Root is the directory tree served; required.
+	Root string
+	// MaxRead caps the bytes one /files/read returns; 0 means Mesos' 16
+	// pages.
+	MaxRead int
+	Logger  *slog.Logger
+}
+
+// Handler serves the files API. Create it with New.
+type Handler struct {
+	root     string // as configured, cleaned
+	rootReal string // symlinks resolved
+	maxRead  int
+	log      *slog.Logger
+	names    *nameCache
+
+	mu       sync.RWMutex
+	attached map[string]string // guarded by mu; virtual name -> real path inside root
+}
+
+// New checks cfg.Root and returns a Handler for it.
+func New(cfg Config) (*Handler, error) {
+	if cfg.Root == "" {
+		return nil, errors.New("files: no root directory")
+	}
+	abs, err := filepath.Abs(cfg.Root)
+	if err != nil {
+		return nil, fmt.Errorf("files: root: %w", err)
+	}
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return nil, fmt.Errorf("files: root: %w", err)
+	}
+	if st, err := os.Stat(real); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("files: root %q is not a directory", cfg.Root)
+	}
+	h := &Handler{
+		root:     abs,
+		rootReal: real,
+		maxRead:  cfg.MaxRead,
+		log:      cfg.Logger,
+		names:    newNameCache(),
+		attached: map[string]string{},
+	}
+	if h.maxRead <= 0 {
+		h.maxRead = 16 * os.Getpagesize()
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	return h, nil
+}
+
+// Attach makes the directory or file at real (inside the root) reachable
+// under the virtual path name, as Mesos' agent attaches
+// /frameworks/F/executors/E/runs/latest. Attaching a name again replaces it.
+func (h *Handler) Attach(name, real string) error {
+	if name == "" || hasDotDot(name) || strings.ContainsRune(name, 0) {
+		return fmt.Errorf("files: invalid name %q", name)
+	}
+	name = cleanName(name)
+	resolved, err := filepath.EvalSymlinks(real)
+	if err != nil {
+		return fmt.Errorf("files: attach %q: %w", real, err)
+	}
+	if _, ok := h.within(resolved); !ok {
+		return fmt.Errorf("files: attach %q: outside %s", real, h.root)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.attached[name] = real
+	return nil
+}
+
+// Detach removes a name given to Attach.
+func (h *Handler) Detach(name string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.attached, cleanName(name))
+}
+
+func cleanName(name string) string {
+	if name == "" {
+		return ""
+	}
+	return path.Clean("/" + name)
+}
+
+func hasDotDot(p string) bool {
+	for _, e := range strings.Split(p, "/") {
+		if e == ".." {
+			return true
+		}
+	}
+	return false
+}
+
+// ServeHTTP implements http.Handler, dispatching on the last path element.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "files: method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	switch strings.TrimSuffix(path.Base(r.URL.Path), ".json") {
+	case "browse":
+		h.browse(w, r)
+	case "read":
+		h.read(w, r)
+	case "download":
+		h.download(w, r)
+	case "debug":
+		h.debug(w, r)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+var jsonpName = regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$.]*$`)
+
+// writeJSON answers v as JSON, or as a JSONP call when asked.
+func writeJSON(w http.ResponseWriter, r *http.Request, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, "files: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	if cb := r.URL.Query().Get("jsonp"); cb != "" {
+		if !jsonpName.MatchString(cb) {
+			http.Error(w, "files: invalid jsonp callback name", http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "text/javascript")
+		fmt.Fprintf(w, "%s(%s);", cb, b)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(b)
+}
+
+func (h *Handler) debug(w http.ResponseWriter, r *http.Request) {
+	h.mu.RLock()
+	m := make(map[string]string, len(h.attached))
+	for k, v := range h.attached {
+		m[k] = v
+	}
+	h.mu.RUnlock()
+	writeJSON(w, r, m)
+}
+
+// httpError is an error with the status to answer.
+type httpError struct {
+	status int
+	msg    string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+func fail(w http.ResponseWriter, err error) {
+	var he *httpError
+	if errors.As(err, &he) {
+		http.Error(w, "files: "+he.msg, he.status)
+		return
+	}
+	http.Error(w, "files: "+err.Error(), http.StatusInternalServerError)
+}
+
+func statusErr(status int, format string, args ...any) error {
+	return &httpError{status: status, msg: fmt.Sprintf(format, args...)}
+}
+
+// errStatus classifies a file system error: missing is 404, the rest 403.
+func errStatus(p string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return statusErr(http.StatusNotFound, "%q not found", p)
+	}
+	return statusErr(http.StatusForbidden, "%q is inaccessible", p)
+}
