@@ -1,0 +1,270 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/mesoproject/meso/api/mesospb"
+	"github.com/mesoproject/meso/internal/launcher"
+)
+
+// formatUpdate prints a status update the way mesos-execute does.
+func formatUpdate(w io.Writer, st *mesospb.TaskStatus) {
+	fmt.Fprintf(w, "Received status update %s for task '%s'\n", st.GetState(), st.GetTaskId().GetValue())
+	if st.Message != nil {
+		fmt.Fprintf(w, "  message: '%s'\n", st.GetMessage())
+	}
+	if st.Source != nil {
+		fmt.Fprintf(w, "  source: %s\n", st.GetSource())
+	}
+	if st.Reason != nil {
+		fmt.Fprintf(w, "  reason: %s\n", st.GetReason())
+	}
+	if st.Healthy != nil {
+		fmt.Fprintf(w, "  healthy?: %t\n", st.GetHealthy())
+	}
+}
+
+// isTerminal reports whether a task in state s will not change any more.
+// TASK_UNREACHABLE is not terminal: the agent may come back.
+func isTerminal(s mesospb.TaskState) bool {
+	switch s {
+	case mesospb.TaskState_TASK_FINISHED, mesospb.TaskState_TASK_FAILED, mesospb.TaskState_TASK_KILLED,
+		mesospb.TaskState_TASK_ERROR, mesospb.TaskState_TASK_LOST, mesospb.TaskState_TASK_DROPPED,
+		mesospb.TaskState_TASK_GONE, mesospb.TaskState_TASK_GONE_BY_OPERATOR:
+		return true
+	}
+	return false
+}
+
+var (
+	exitedRE   = regexp.MustCompile(`Command exited with status (\d+)`)
+	signaledRE = regexp.MustCompile(`Command terminated with signal (.+?)\s*$`)
+)
+
+// taskExitCode turns a terminal status into meso execute's exit code (see
+// the command's help).
+func taskExitCode(st *mesospb.TaskStatus) int {
+	state := st.GetState()
+	if state == mesospb.TaskState_TASK_FINISHED {
+		return 0
+	}
+	if state != mesospb.TaskState_TASK_FAILED && state != mesospb.TaskState_TASK_KILLED {
+		return 1
+	}
+	msg := st.GetMessage()
+	if m := exitedRE.FindStringSubmatch(msg); m != nil {
+		if n, err := strconv.Atoi(m[1]); err == nil && n > 0 && n < 256 {
+			return n
+		}
+	}
+	if m := signaledRE.FindStringSubmatch(msg); m != nil {
+		if sig, ok := signalByName(m[1]); ok {
+			return 128 + int(sig)
+		}
+	}
+	if state == mesospb.TaskState_TASK_KILLED {
+		return 128 + int(syscall.SIGKILL)
+	}
+	return 1
+}
+
+// signalByName maps the text of launcher.SignalName back to the signal.
+func signalByName(name string) (syscall.Signal, bool) {
+	for sig := syscall.Signal(1); sig < 32; sig++ {
+		if launcher.SignalName(sig) == name {
+			return sig, true
+		}
+	}
+	return 0, false
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// printSandbox prints the task's stdout and stderr from its sandbox, or
+// says why it cannot.
+func (x *execution) printSandbox(ctx context.Context, final *mesospb.TaskStatus) {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	agent, err := x.agentURL(ctx, final.GetAgentId().GetValue())
+	if err != nil {
+		fmt.Fprintf(x.stderr, "Cannot show the task's output: %v\n", err)
+		return
+	}
+	fw := x.client.FrameworkID().GetValue()
+	// The command executor's id is the task id.
+	dir, err := sandboxDir(ctx, x.http, agent, fw, x.plan.task.GetTaskId().GetValue())
+	if err != nil {
+		fmt.Fprintf(x.stderr, "Cannot show the task's output: %v\n", err)
+		return
+	}
+	for _, out := range []struct {
+		file string
+		w    io.Writer
+	}{{"stdout", x.stdout}, {"stderr", x.stderr}} {
+		data, err := readSandboxFile(ctx, x.http, agent, dir+"/"+out.file)
+		if err != nil {
+			fmt.Fprintf(x.stderr, "Cannot read the task's %s: %v\n", out.file, err)
+			continue
+		}
+		fmt.Fprintf(out.w, "==> %s of task '%s' <==\n", out.file, x.plan.task.GetTaskId().GetValue())
+		out.w.Write(data)
+		if len(data) > 0 && data[len(data)-1] != '\n' {
+			fmt.Fprintln(out.w)
+		}
+	}
+}
+
+// agentURL finds the base URL of an agent: from the url field of the offer
+// when the master set it, else from the master's /master/state.
+func (x *execution) agentURL(ctx context.Context, agentID string) (string, error) {
+	if u := x.offer.GetUrl(); x.offer.GetAgentId().GetValue() == agentID && u != nil {
+		host := u.GetAddress().GetIp()
+		if host == "" {
+			host = u.GetAddress().GetHostname()
+		}
+		if host != "" {
+			scheme := u.GetScheme()
+			if scheme == "" {
+				scheme = "http"
+			}
+			return scheme + "://" + net.JoinHostPort(host, strconv.Itoa(int(u.GetAddress().GetPort()))), nil
+		}
+	}
+	leader := x.client.Leader()
+	if leader == "" {
+		return "", errors.New("not subscribed to a master")
+	}
+	var state masterState
+	if err := getJSON(ctx, x.http, leader+"/master/state", &state); err != nil {
+		return "", err
+	}
+	return state.agentURL(agentID)
+}
+
+// masterState is the part of /master/state that locates agents.
+type masterState struct {
+	Slaves []struct {
+		ID       string `json:"id"`
+		PID      string `json:"pid"` // "slave(1)@10.0.0.1:5051"
+		Hostname string `json:"hostname"`
+		Port     int    `json:"port"`
+	} `json:"slaves"`
+}
+
+func (s *masterState) agentURL(id string) (string, error) {
+	for _, a := range s.Slaves {
+		if a.ID != id {
+			continue
+		}
+		if _, hostport, ok := strings.Cut(a.PID, "@"); ok && hostport != "" {
+			return "http://" + hostport, nil
+		}
+		if a.Hostname != "" && a.Port > 0 {
+			return "http://" + net.JoinHostPort(a.Hostname, strconv.Itoa(a.Port)), nil
+		}
+		return "", fmt.Errorf("master lists agent %s without an address", id)
+	}
+	return "", fmt.Errorf("master does not list agent %s", id)
+}
+
+// agentState is the part of an agent's /state that locates sandboxes.
+type agentState struct {
+	Frameworks          []stateFramework `json:"frameworks"`
+	CompletedFrameworks []stateFramework `json:"completed_frameworks"`
+}
+
+type stateFramework struct {
+	ID                 string          `json:"id"`
+	Executors          []stateExecutor `json:"executors"`
+	CompletedExecutors []stateExecutor `json:"completed_executors"`
+}
+
+type stateExecutor struct {
+	ID        string `json:"id"`
+	Directory string `json:"directory"`
+}
+
+// sandboxDir finds an executor's sandbox directory in the agent's /state,
+// falling back to the virtual path Mesos agents also serve.
+func sandboxDir(ctx context.Context, hc *http.Client, agent, frameworkID, executorID string) (string, error) {
+	var state agentState
+	if err := getJSON(ctx, hc, agent+"/state", &state); err == nil {
+		for _, fw := range slices.Concat(state.Frameworks, state.CompletedFrameworks) {
+			if fw.ID != frameworkID {
+				continue
+			}
+			for _, ex := range slices.Concat(fw.Executors, fw.CompletedExecutors) {
+				if ex.ID == executorID && ex.Directory != "" {
+					return ex.Directory, nil
+				}
+			}
+		}
+	}
+	return "/frameworks/" + frameworkID + "/executors/" + executorID + "/runs/latest", nil
+}
+
+// filesChunk is how much one /files/read request asks for.
+const filesChunk = 1 << 20
+
+// maxSandboxOutput bounds how much of a file is printed.
+const maxSandboxOutput = 64 << 20
+
+// readSandboxFile reads a whole file through the agent's /files/read.
+func readSandboxFile(ctx context.Context, hc *http.Client, agent, path string) ([]byte, error) {
+	var out []byte
+	for len(out) < maxSandboxOutput {
+		q := url.Values{"path": {path}, "offset": {strconv.Itoa(len(out))}, "length": {strconv.Itoa(filesChunk)}}
+		var chunk struct {
+			Data   string `json:"data"`
+			Offset int    `json:"offset"`
+		}
+		if err := getJSON(ctx, hc, agent+"/files/read?"+q.Encode(), &chunk); err != nil {
+			return out, err
+		}
+		out = append(out, chunk.Data...)
+		if len(chunk.Data) < filesChunk {
+			break
+		}
+	}
+	return out, nil
+}
+
+// getJSON GETs u and decodes its JSON body into v.
+func getJSON(ctx context.Context, hc *http.Client, u string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("GET %s: %s: %s", u, resp.Status, strings.TrimSpace(string(body)))
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		return fmt.Errorf("GET %s: %w", u, err)
+	}
+	return nil
+}
