@@ -228,7 +228,8 @@ const filesChunk = 1 << 20
 // maxSandboxOutput bounds how much of a file is printed.
 const maxSandboxOutput = 64 << 20
 
-// readSandboxFile reads a whole file through the agent's /files/read.
+// readSandboxFile reads a whole file through the agent's /files/read, in
+// chunks until an empty one.
 func readSandboxFile(ctx context.Context, hc *http.Client, agent, path string) ([]byte, error) {
 	var out []byte
 	for len(out) < maxSandboxOutput {
@@ -240,10 +241,10 @@ func readSandboxFile(ctx context.Context, hc *http.Client, agent, path string) (
 		if err := getJSON(ctx, hc, agent+"/files/read?"+q.Encode(), &chunk); err != nil {
 			return out, err
 		}
-		out = append(out, chunk.Data...)
-		if len(chunk.Data) < filesChunk {
+		if chunk.Data == "" { // at the end (a server may answer less than asked)
 			break
 		}
+		out = append(out, chunk.Data...)
 	}
 	return out, nil
 }
