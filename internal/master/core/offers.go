@@ -1,0 +1,117 @@
+package core
+
+import (
+	"time"
+
+	"github.com/mesoproject/meso/api/mesospb"
+	"github.com/mesoproject/meso/api/schedulerpb"
+	"github.com/mesoproject/meso/internal/allocator"
+	"google.golang.org/protobuf/proto"
+)
+
+// allocate runs an allocation cycle and sends the resulting offers: one
+// Offer per (framework, agent, role), one OFFERS event per framework.
+func (c *Core) allocate(now time.Time) {
+	c.metrics.allocationRuns++
+	decisions := c.alloc.Allocate(now)
+	if len(decisions) == 0 {
+		return
+	}
+	var order []*framework
+	batches := map[*framework][]*mesospb.Offer{}
+	for _, d := range decisions {
+		fw, ag := c.frameworks[d.Framework], c.agents[d.Agent]
+		if fw == nil || ag == nil || !fw.connected() {
+			// Cannot happen while the books agree; give it back.
+			c.log.Warn("allocator offered to an unknown or inactive party", "offer", d.String())
+			if err := c.alloc.Recover(d.Framework, d.Role, d.Agent, d.Resources, 0, now); err != nil {
+				c.log.Warn("allocator refused recover", "err", err)
+			}
+			continue
+		}
+		o := c.newOffer(now, fw, ag, d)
+		if _, ok := batches[fw]; !ok {
+			order = append(order, fw)
+		}
+		batches[fw] = append(batches[fw], o.proto)
+	}
+	for _, fw := range order {
+		c.metrics.offersSent += uint64(len(batches[fw]))
+		c.send(fw, &schedulerpb.Event{
+			Type:   schedulerpb.Event_OFFERS.Enum(),
+			Offers: &schedulerpb.Event_Offers{Offers: batches[fw]},
+		})
+	}
+}
+
+func (c *Core) newOffer(now time.Time, fw *framework, ag *agent, d allocator.Offer) *offer {
+	id := c.offerID(c.nextOfferNum)
+	c.nextOfferNum++
+	o := &offer{id: id, fw: fw, agent: ag, role: d.Role, res: d.Resources, created: now}
+	format := ProtoFormat{Refinement: fw.refinement}
+	if fw.multiRole {
+		format.AllocationRole = d.Role
+	}
+	p := &mesospb.Offer{
+		Id:          &mesospb.OfferID{Value: proto.String(id)},
+		FrameworkId: &mesospb.FrameworkID{Value: proto.String(fw.id)},
+		AgentId:     &mesospb.AgentID{Value: proto.String(ag.id)},
+		Hostname:    proto.String(ag.hostname()),
+		Url: &mesospb.URL{
+			Scheme:  proto.String("http"),
+			Address: &mesospb.Address{Hostname: proto.String(ag.hostname()), Port: proto.Int32(ag.info.GetPort())},
+			Path:    proto.String("/slave(1)"),
+		},
+		Domain:     ag.info.Domain,
+		Resources:  ToProto(d.Resources, format),
+		Attributes: ag.info.Attributes,
+	}
+	if fw.multiRole {
+		p.AllocationInfo = &mesospb.Resource_AllocationInfo{Role: proto.String(d.Role)}
+	}
+	for _, eid := range sortedKeys(ag.executors[fw.id]) {
+		p.ExecutorIds = append(p.ExecutorIds, &mesospb.ExecutorID{Value: proto.String(eid)})
+	}
+	o.proto = p
+	c.offers[id] = o
+	fw.offers[id] = o
+	ag.offers[id] = o
+	return o
+}
+
+// dropOffer removes an offer from the books (used, declined or rescinded).
+func (c *Core) dropOffer(o *offer) {
+	delete(c.offers, o.id)
+	delete(o.fw.offers, o.id)
+	delete(o.agent.offers, o.id)
+}
+
+// rescind withdraws an offer: its resources go back without a filter, and
+// the framework gets RESCIND when notify is set.
+func (c *Core) rescind(now time.Time, o *offer, notify bool) {
+	c.dropOffer(o)
+	c.recover(now, o.fw.id, o.role, o.agent.id, o.res, 0)
+	if notify {
+		c.sendRescind(o)
+	}
+}
+
+func (c *Core) sendRescind(o *offer) {
+	c.metrics.offersRescinded++
+	c.send(o.fw, &schedulerpb.Event{
+		Type:    schedulerpb.Event_RESCIND.Enum(),
+		Rescind: &schedulerpb.Event_Rescind{OfferId: &mesospb.OfferID{Value: proto.String(o.id)}},
+	})
+}
+
+// expireOffers rescinds offers older than --offer_timeout.
+func (c *Core) expireOffers(now time.Time) {
+	if c.cfg.OfferTimeout <= 0 {
+		return
+	}
+	for _, id := range sortedKeys(c.offers) {
+		if o := c.offers[id]; !now.Before(o.created.Add(c.cfg.OfferTimeout)) {
+			c.rescind(now, o, true)
+		}
+	}
+}

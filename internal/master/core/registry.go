@@ -1,0 +1,72 @@
+package core
+
+import (
+	"time"
+
+	"github.com/mesoproject/meso/api/mesospb"
+)
+
+// AgentState is what the registry knows about an agent id.
+type AgentState int
+
+// Agent states in the registry.
+const (
+	AgentUnknown     AgentState = iota // never admitted (or forgotten)
+	AgentAdmitted                      // registered and not lost
+	AgentUnreachable                   // lost: stopped answering pings
+	AgentGone                          // removed for good (by an operator)
+)
+
+// Registry is the durable record of agent admission, consulted when agents
+// register and updated when they are lost. Mesos keeps it in its
+// replicated registry; meso will keep it in a raft-replicated store (a
+// later issue). The core calls it synchronously from its loop, so an
+// implementation must be quick and must not block on I/O; a durable one
+// will need the core to wait for its writes (an output and a later input),
+// which this small interface leaves room for.
+type Registry interface {
+	// AdmitAgent records an agent (info.id set) as registered.
+	AdmitAgent(info *mesospb.AgentInfo) error
+	// MarkUnreachable records that an agent was lost at the given time.
+	MarkUnreachable(agentID string, at time.Time) error
+	// RemoveAgent records that an agent is gone for good.
+	RemoveAgent(agentID string) error
+	// AgentState reports what is known about an agent id.
+	AgentState(agentID string) AgentState
+}
+
+// MemRegistry is an in-memory Registry: it forgets everything when the
+// master restarts (then re-registering agents are admitted again).
+type MemRegistry struct {
+	agents map[string]memAgent
+}
+
+type memAgent struct {
+	state       AgentState
+	unreachable time.Time
+}
+
+// NewMemRegistry returns an empty in-memory registry. Like the core, it
+// is not safe for concurrent use.
+func NewMemRegistry() *MemRegistry { return &MemRegistry{agents: map[string]memAgent{}} }
+
+// AdmitAgent implements Registry.
+func (r *MemRegistry) AdmitAgent(info *mesospb.AgentInfo) error {
+	r.agents[info.GetId().GetValue()] = memAgent{state: AgentAdmitted}
+	return nil
+}
+
+// MarkUnreachable implements Registry.
+func (r *MemRegistry) MarkUnreachable(agentID string, at time.Time) error {
+	r.agents[agentID] = memAgent{state: AgentUnreachable, unreachable: at}
+	return nil
+}
+
+// RemoveAgent implements Registry.
+func (r *MemRegistry) RemoveAgent(agentID string) error {
+	r.agents[agentID] = memAgent{state: AgentGone}
+	return nil
+}
+
+// AgentState implements Registry.
+func (r *MemRegistry) AgentState(agentID string) AgentState { return r.agents[agentID].state }

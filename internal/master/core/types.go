@@ -1,0 +1,128 @@
+package core
+
+import (
+	"slices"
+	"time"
+
+	"github.com/mesoproject/meso/api/mesospb"
+	"github.com/mesoproject/meso/internal/resources"
+)
+
+// framework is a subscribed (or recovered, or failing over) framework.
+type framework struct {
+	id   string
+	info *mesospb.FrameworkInfo // with id set
+
+	roles          []string
+	multiRole      bool
+	partitionAware bool
+	refinement     bool
+	gpu            bool
+
+	// stream is the current Mesos-Stream-Id; "" when disconnected.
+	stream string
+	// recovered: known only from agents' re-registrations, never
+	// subscribed to this master.
+	recovered bool
+
+	registered, reregistered, unregistered time.Time
+	// failoverDeadline is set while disconnected: the framework is removed
+	// at that time unless it subscribes again.
+	failoverDeadline time.Time
+
+	offers    map[string]*offer // by offer id
+	tasks     map[string]*task  // live tasks (incl. terminal, unacknowledged), by task id
+	executors map[execKey]*executor
+	completed []*task // terminal tasks, oldest first, capped
+}
+
+func (fw *framework) connected() bool { return fw.stream != "" }
+
+// execKey names an executor: executor ids are unique per framework and
+// agent.
+type execKey struct{ agent, executor string }
+
+// taskKey names a task on an agent.
+type taskKey struct{ framework, task string }
+
+// agent is a registered agent.
+type agent struct {
+	id      string
+	info    *mesospb.AgentInfo // with id set
+	total   resources.Resources
+	version string
+
+	// link is the current link session; "" when disconnected.
+	link string
+
+	registered, reregistered time.Time
+
+	// pingOutstanding: the last PING has not been answered yet.
+	pingOutstanding bool
+	missedPings     int
+
+	offers    map[string]*offer
+	tasks     map[taskKey]*task
+	executors map[string]map[string]*executor // framework id -> executor id -> executor
+}
+
+func (ag *agent) hostname() string { return ag.info.GetHostname() }
+
+// offer is an outstanding offer: resources on one agent allocated to one
+// framework under one role.
+type offer struct {
+	id      string
+	fw      *framework
+	agent   *agent
+	role    string
+	res     resources.Resources
+	created time.Time
+	proto   *mesospb.Offer
+}
+
+// task is a task the master knows.
+type task struct {
+	id         string
+	fw         string
+	agent      string
+	executorID string // "" for command tasks
+	role       string
+	res        resources.Resources // the task's own resources (not the executor's)
+	// freed: res went back to the allocator (terminal state reached).
+	freed bool
+
+	proto *mesospb.Task // state, statuses, status_update_* kept current
+	// latest is the last status received (data stripped); nil before the
+	// first update.
+	latest *mesospb.TaskStatus
+}
+
+func (t *task) state() mesospb.TaskState { return t.proto.GetState() }
+
+// executor is a framework's executor on an agent (command executors are
+// not tracked, as in Mesos).
+type executor struct {
+	id    string
+	fw    string
+	agent string
+	role  string
+	info  *mesospb.ExecutorInfo
+	res   resources.Resources
+}
+
+// isTerminal reports whether a task state is terminal.
+func isTerminal(s mesospb.TaskState) bool {
+	switch s {
+	case mesospb.TaskState_TASK_FINISHED, mesospb.TaskState_TASK_FAILED, mesospb.TaskState_TASK_KILLED,
+		mesospb.TaskState_TASK_ERROR, mesospb.TaskState_TASK_LOST, mesospb.TaskState_TASK_DROPPED,
+		mesospb.TaskState_TASK_GONE, mesospb.TaskState_TASK_GONE_BY_OPERATOR:
+		return true
+	}
+	return false
+}
+
+func hasCapability(info *mesospb.FrameworkInfo, t mesospb.FrameworkInfo_Capability_Type) bool {
+	return slices.ContainsFunc(info.GetCapabilities(), func(c *mesospb.FrameworkInfo_Capability) bool {
+		return c.GetType() == t
+	})
+}
