@@ -33,6 +33,7 @@ func newRootCmd() *cobra.Command {
 		newVersionCmd(),
 		newExecutorCmd(),
 		newExecuteCmd(),
+		newMasterCmd(),
 	)
 	return root
 }

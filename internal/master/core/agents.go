@@ -37,9 +37,12 @@ func (c *Core) RegisterAgent(now time.Time, link string, call *linkpb.AgentCall)
 	}
 	reg := call.GetRegister()
 	info := proto.Clone(reg.GetAgentInfo()).(*mesospb.AgentInfo)
-	total, err := FromProto(info.GetResources())
+	total, err := resources.FromProto(info.GetResources())
 	if err != nil {
 		return fmt.Errorf("%w: agent_info: %w", ErrInvalid, err)
+	}
+	if !total.ReservedTo(starRole).IsEmpty() {
+		return fmt.Errorf("%w: agent_info: role %q is reserved by meso", ErrInvalid, starRole)
 	}
 	id := info.GetId().GetValue()
 	if id == "" {
@@ -185,7 +188,7 @@ func (c *Core) parseReport(agentID string, reg *linkpb.AgentCall_Register, fwInf
 	for _, es := range reg.GetExecutors() {
 		ei := es.GetExecutorInfo()
 		fwID := es.GetFrameworkId().GetValue()
-		res, err := FromProto(ei.GetResources())
+		res, err := resources.FromProto(ei.GetResources())
 		if err != nil {
 			return nil, fmt.Errorf("executor %s: %w", ei.GetExecutorId().GetValue(), err)
 		}
@@ -200,7 +203,7 @@ func (c *Core) parseReport(agentID string, reg *linkpb.AgentCall_Register, fwInf
 	}
 	for _, tp := range reg.GetTasks() {
 		fwID := tp.GetFrameworkId().GetValue()
-		res, err := FromProto(tp.GetResources())
+		res, err := resources.FromProto(tp.GetResources())
 		if err != nil {
 			return nil, fmt.Errorf("task %s: %w", tp.GetTaskId().GetValue(), err)
 		}

@@ -190,14 +190,24 @@ func (c *Core) decline(now time.Time, fw *framework, ids []*mesospb.OfferID, fil
 	}
 }
 
-// recover returns resources to the allocator, logging a refusal (which
-// would mean the master's books and the allocator's disagree).
+// recover returns offered resources to the allocator, logging a refusal
+// (which would mean the master's books and the allocator's disagree).
 func (c *Core) recover(now time.Time, fwID, role, agentID string, res resources.Resources, refuse time.Duration) {
 	if res.IsEmpty() {
 		return
 	}
 	if err := c.alloc.Recover(fwID, role, agentID, res, refuse, now); err != nil {
 		c.log.Warn("allocator refused recover", "framework", fwID, "agent", agentID, "err", err)
+	}
+}
+
+// release returns resources a task or executor used.
+func (c *Core) release(fwID, role, agentID string, res resources.Resources) {
+	if res.IsEmpty() {
+		return
+	}
+	if err := c.alloc.Release(fwID, role, agentID, res); err != nil {
+		c.log.Warn("allocator refused release", "framework", fwID, "agent", agentID, "err", err)
 	}
 }
 

@@ -129,7 +129,7 @@ func (r *Ready) Empty() bool {
 type Core struct {
 	cfg      Config
 	masterID string
-	alloc    *allocator.Allocator
+	alloc    roleAllocator
 	log      *slog.Logger
 	started  time.Time
 
@@ -164,7 +164,7 @@ func New(cfg Config, now time.Time) (*Core, error) {
 	return &Core{
 		cfg:            cfg,
 		masterID:       cfg.MasterInfo.GetId(),
-		alloc:          allocator.New(cfg.Allocator),
+		alloc:          roleAllocator{allocator.New(cfg.Allocator)},
 		log:            cfg.Logger,
 		started:        now,
 		frameworks:     map[string]*framework{},

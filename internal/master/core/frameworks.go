@@ -92,6 +92,9 @@ func validateFrameworkInfo(info *mesospb.FrameworkInfo, suppressed []string) err
 		if err := resources.ValidateRole(r); err != nil {
 			return err
 		}
+		if r == starRole {
+			return fmt.Errorf("role %q is reserved by meso", r)
+		}
 		if seen[r] {
 			return fmt.Errorf("'FrameworkInfo.roles' contains duplicate role %q", r)
 		}
@@ -121,7 +124,6 @@ func (fw *framework) setInfo(info *mesospb.FrameworkInfo) {
 	fw.roles = frameworkRoles(info)
 	fw.multiRole = hasCapability(info, mesospb.FrameworkInfo_Capability_MULTI_ROLE)
 	fw.partitionAware = hasCapability(info, mesospb.FrameworkInfo_Capability_PARTITION_AWARE)
-	fw.refinement = hasCapability(info, mesospb.FrameworkInfo_Capability_RESERVATION_REFINEMENT)
 	fw.gpu = hasCapability(info, mesospb.FrameworkInfo_Capability_GPU_RESOURCES)
 }
 

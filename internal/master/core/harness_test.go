@@ -160,7 +160,7 @@ func (h *harness) register(hostname, res string) (string, string) {
 		Type: linkpb.AgentCall_REGISTER.Enum(),
 		Register: &linkpb.AgentCall_Register{AgentInfo: &mesospb.AgentInfo{
 			Hostname:  proto.String(hostname),
-			Resources: ToProto(r, ProtoFormat{}),
+			Resources: r.ToProto("", false),
 		}},
 	}
 	if err := h.c.RegisterAgent(h.now, link, call); err != nil {
@@ -234,7 +234,7 @@ func (h *harness) message(link string, typ linkpb.MasterEvent_Type) *linkpb.Mast
 
 func offerRes(t *testing.T, o *mesospb.Offer) resources.Resources {
 	t.Helper()
-	r, err := FromProto(o.GetResources())
+	r, err := resources.FromProto(o.GetResources())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +247,7 @@ func res(t *testing.T, text string) []*mesospb.Resource {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ToProto(r, ProtoFormat{})
+	return r.ToProto("", false)
 }
 
 func commandTask(id, agentID string, r []*mesospb.Resource) *mesospb.TaskInfo {

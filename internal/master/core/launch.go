@@ -195,12 +195,12 @@ func (c *Core) validateTask(lc *launchCtx, ti *mesospb.TaskInfo) (string, resour
 	if err != nil {
 		return "", nil, false, err
 	}
-	need, err := FromProto(ti.GetResources())
+	need, err := resources.FromProto(ti.GetResources())
 	if err != nil {
 		return "", nil, false, err
 	}
 	if execNew {
-		er, err := FromProto(ti.GetExecutor().GetResources())
+		er, err := resources.FromProto(ti.GetExecutor().GetResources())
 		if err != nil {
 			return "", nil, false, fmt.Errorf("executor: %w", err)
 		}
@@ -240,7 +240,7 @@ func (c *Core) validateExecutor(lc *launchCtx, ei *mesospb.ExecutorInfo) (bool, 
 	if ei.FrameworkId != nil && ei.GetFrameworkId().GetValue() != lc.fw.id {
 		return false, fmt.Errorf("ExecutorInfo has an invalid FrameworkID (%s)", ei.GetFrameworkId().GetValue())
 	}
-	if _, err := FromProto(ei.GetResources()); err != nil {
+	if _, err := resources.FromProto(ei.GetResources()); err != nil {
 		return false, fmt.Errorf("Executor uses invalid resources: %w", err)
 	}
 	existing := lc.fw.executors[execKey{lc.agent.id, id}]
@@ -304,7 +304,7 @@ func (c *Core) useExecutor(lc *launchCtx, role string, ei *mesospb.ExecutorInfo,
 	info := proto.Clone(ei).(*mesospb.ExecutorInfo)
 	info.FrameworkId = &mesospb.FrameworkID{Value: proto.String(lc.fw.id)}
 	info.Resources = withAllocationRole(info.Resources, role)
-	res, _ := FromProto(ei.GetResources()) // validated
+	res, _ := resources.FromProto(ei.GetResources()) // validated
 	c.addExecutor(&executor{id: key.executor, fw: lc.fw.id, agent: lc.agent.id, role: role, info: info, res: res})
 	return info
 }
@@ -344,7 +344,7 @@ func (c *Core) addLaunchedTask(lc *launchCtx, role string, ti *mesospb.TaskInfo,
 	if ex != nil {
 		send.Executor = ex
 	}
-	res, _ := FromProto(ti.GetResources()) // validated
+	res, _ := resources.FromProto(ti.GetResources()) // validated
 	t := &task{
 		id: ti.GetTaskId().GetValue(), fw: lc.fw.id, agent: lc.agent.id, role: role, res: res,
 		proto: taskFromInfo(lc.fw, send),
@@ -459,7 +459,7 @@ func (c *Core) validateGroup(lc *launchCtx, lg *mesospb.Offer_Operation_LaunchGr
 		if ti.Executor != nil {
 			return "", nil, false, fmt.Errorf("Task %s in a task group must not set 'TaskInfo.executor'", ti.GetTaskId().GetValue())
 		}
-		r, err := FromProto(ti.GetResources())
+		r, err := resources.FromProto(ti.GetResources())
 		if err != nil {
 			return "", nil, false, fmt.Errorf("Task %s: %w", ti.GetTaskId().GetValue(), err)
 		}
@@ -467,7 +467,7 @@ func (c *Core) validateGroup(lc *launchCtx, lg *mesospb.Offer_Operation_LaunchGr
 		lists = append(lists, ti.GetResources())
 	}
 	if execNew {
-		er, _ := FromProto(ei.GetResources()) // validated by validateExecutor
+		er, _ := resources.FromProto(ei.GetResources()) // validated by validateExecutor
 		need = need.Add(er)
 	}
 	role, err := lc.fw.resourceRole(lists...)

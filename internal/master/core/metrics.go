@@ -69,23 +69,23 @@ var liveMetricNames = map[mesospb.TaskState]string{
 // cannot know (wall-clock durations, queue lengths) are the shell's to add.
 func (c *Core) Metrics(now time.Time) map[string]float64 {
 	m := map[string]float64{
-		"master/uptime_secs":                   now.Sub(c.started).Seconds(),
-		"master/elected":                       1,
-		"master/outstanding_offers":            float64(len(c.offers)),
-		"master/messages_status_update":        float64(c.metrics.statusUpdates),
-		"master/messages_executor_to_framework": float64(c.metrics.executorToFramework),
+		"master/uptime_secs":                          now.Sub(c.started).Seconds(),
+		"master/elected":                              1,
+		"master/outstanding_offers":                   float64(len(c.offers)),
+		"master/messages_status_update":               float64(c.metrics.statusUpdates),
+		"master/messages_executor_to_framework":       float64(c.metrics.executorToFramework),
 		"master/valid_framework_to_executor_messages": float64(c.metrics.frameworkToExecutor),
 		"master/valid_executor_to_framework_messages": float64(c.metrics.executorToFramework),
-		"master/invalid_tasks":                 float64(c.metrics.tasksInvalid),
-		"master/tasks_launched":                float64(c.metrics.tasksLaunched),
-		"master/offers_sent":                   float64(c.metrics.offersSent),
-		"master/offers_rescinded":              float64(c.metrics.offersRescinded),
-		"master/events_sent":                   float64(c.metrics.eventsSent),
-		"master/slave_registrations":           float64(c.metrics.agentRegistrations),
-		"master/slave_reregistrations":         float64(c.metrics.agentReregistrations),
-		"master/slave_removals":                float64(c.metrics.agentsLost),
-		"master/slave_unreachable_completed":   float64(c.metrics.agentsLost),
-		"allocator/mesos/allocation_runs":      float64(c.metrics.allocationRuns),
+		"master/invalid_tasks":                        float64(c.metrics.tasksInvalid),
+		"master/tasks_launched":                       float64(c.metrics.tasksLaunched),
+		"master/offers_sent":                          float64(c.metrics.offersSent),
+		"master/offers_rescinded":                     float64(c.metrics.offersRescinded),
+		"master/events_sent":                          float64(c.metrics.eventsSent),
+		"master/slave_registrations":                  float64(c.metrics.agentRegistrations),
+		"master/slave_reregistrations":                float64(c.metrics.agentReregistrations),
+		"master/slave_removals":                       float64(c.metrics.agentsLost),
+		"master/slave_unreachable_completed":          float64(c.metrics.agentsLost),
+		"allocator/mesos/allocation_runs":             float64(c.metrics.allocationRuns),
 	}
 	for t, name := range callMetricNames {
 		m[name] = float64(c.metrics.calls[t])

@@ -48,10 +48,6 @@ func (c *Core) newOffer(now time.Time, fw *framework, ag *agent, d allocator.Off
 	id := c.offerID(c.nextOfferNum)
 	c.nextOfferNum++
 	o := &offer{id: id, fw: fw, agent: ag, role: d.Role, res: d.Resources, created: now}
-	format := ProtoFormat{Refinement: fw.refinement}
-	if fw.multiRole {
-		format.AllocationRole = d.Role
-	}
 	p := &mesospb.Offer{
 		Id:          &mesospb.OfferID{Value: proto.String(id)},
 		FrameworkId: &mesospb.FrameworkID{Value: proto.String(fw.id)},
@@ -63,7 +59,7 @@ func (c *Core) newOffer(now time.Time, fw *framework, ag *agent, d allocator.Off
 			Path:    proto.String("/slave(1)"),
 		},
 		Domain:     ag.info.Domain,
-		Resources:  ToProto(d.Resources, format),
+		Resources:  d.Resources.ToProto(d.Role, fw.multiRole),
 		Attributes: ag.info.Attributes,
 	}
 	if fw.multiRole {

@@ -625,7 +625,11 @@ func TestAgentLost(t *testing.T) {
 		// Another agent that answers pings stays.
 		_, link2 := h.register("host2", "cpus:1;mem:64")
 		h.offers(stream)
-		for i := 0; i < DefaultMaxAgentPingTimeouts; i++ {
+		// The first round pings; each later one counts a miss.
+		for i := 0; i <= DefaultMaxAgentPingTimeouts; i++ {
+			if evs := h.events(stream); len(evs) != 0 {
+				t.Fatalf("round %d: agent lost early: %v", i, evs)
+			}
 			h.advance(DefaultAgentPingTimeout)
 			if ms := h.messages(link2); len(ms) != 1 || ms[0].GetType() != linkpb.MasterEvent_PING {
 				t.Fatalf("agent 2 messages: %v", ms)
@@ -635,10 +639,12 @@ func TestAgentLost(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		// The outstanding offer on the lost agent is rescinded first.
 		evs := h.events(stream)
-		if len(evs) != 2 {
+		if len(evs) != 3 || evs[0].GetType() != schedulerpb.Event_RESCIND {
 			t.Fatalf("events = %v", evs)
 		}
+		evs = evs[1:]
 		up := evs[0].GetUpdate().GetStatus()
 		if up.GetState() != want || up.GetReason() != mesospb.TaskStatus_REASON_AGENT_REMOVED ||
 			up.GetSource() != mesospb.TaskStatus_SOURCE_MASTER || up.Uuid != nil {

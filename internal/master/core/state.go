@@ -54,20 +54,20 @@ type AddressJSON struct {
 
 // AgentJSON is an entry of /state's "slaves".
 type AgentJSON struct {
-	ID                   string                    `json:"id"`
-	PID                  string                    `json:"pid"`
-	Hostname             string                    `json:"hostname"`
-	Port                 int32                     `json:"port"`
-	RegisteredTime       float64                   `json:"registered_time"`
-	ReregisteredTime     float64                   `json:"reregistered_time,omitempty"`
-	Resources            map[string]any            `json:"resources"`
-	UsedResources        map[string]any            `json:"used_resources"`
-	OfferedResources     map[string]any            `json:"offered_resources"`
-	ReservedResources    map[string]map[string]any `json:"reserved_resources"`
-	UnreservedResources  map[string]any            `json:"unreserved_resources"`
-	Attributes           map[string]any            `json:"attributes"`
-	Active               bool                      `json:"active"`
-	Version              string                    `json:"version"`
+	ID                  string                    `json:"id"`
+	PID                 string                    `json:"pid"`
+	Hostname            string                    `json:"hostname"`
+	Port                int32                     `json:"port"`
+	RegisteredTime      float64                   `json:"registered_time"`
+	ReregisteredTime    float64                   `json:"reregistered_time,omitempty"`
+	Resources           map[string]any            `json:"resources"`
+	UsedResources       map[string]any            `json:"used_resources"`
+	OfferedResources    map[string]any            `json:"offered_resources"`
+	ReservedResources   map[string]map[string]any `json:"reserved_resources"`
+	UnreservedResources map[string]any            `json:"unreserved_resources"`
+	Attributes          map[string]any            `json:"attributes"`
+	Active              bool                      `json:"active"`
+	Version             string                    `json:"version"`
 }
 
 // FrameworkJSON is an entry of /state's "frameworks".

@@ -70,7 +70,7 @@ func (c *Core) freeTask(now time.Time, t *task) {
 		return
 	}
 	t.freed = true
-	c.recover(now, t.fw, t.role, t.agent, t.res, 0)
+	c.release(t.fw, t.role, t.agent, t.res)
 }
 
 // removeTask forgets a live task, keeping it among the framework's
@@ -143,7 +143,7 @@ func (c *Core) executorExited(now time.Time, ag *agent, ee *linkpb.AgentCall_Exe
 		return
 	}
 	c.forgetExecutor(e)
-	c.recover(now, e.fw, e.role, e.agent, e.res, 0)
+	c.release(e.fw, e.role, e.agent, e.res)
 	failure := &schedulerpb.Event_Failure{
 		AgentId:    &mesospb.AgentID{Value: proto.String(ag.id)},
 		ExecutorId: &mesospb.ExecutorID{Value: proto.String(execID)},

@@ -16,7 +16,6 @@ type framework struct {
 	roles          []string
 	multiRole      bool
 	partitionAware bool
-	refinement     bool
 	gpu            bool
 
 	// stream is the current Mesos-Stream-Id; "" when disconnected.

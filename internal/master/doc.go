@@ -1,0 +1,39 @@
+// Package master is the meso master daemon: the HTTP shell around the pure
+// master core (internal/master/core).
+//
+// New checks a Config (one field per `meso master` flag, zero values for
+// the Mesos defaults) and Serve runs the master on a listener until its
+// context ends. Endpoints:
+//
+//   - POST /api/v1/scheduler (and /master/api/v1/scheduler): the Mesos v1
+//     scheduler API. SUBSCRIBE answers 200 with a RecordIO event stream
+//     (Content-Type exactly the negotiated codec, chunked, no
+//     Content-Length, a Mesos-Stream-Id header, headers flushed at once,
+//     SUBSCRIBED first, HEARTBEAT at the heartbeat interval). Other calls
+//     answer 202 with an empty body, 400 (malformed, or a missing or wrong
+//     Mesos-Stream-Id), 403 (framework unknown or not subscribed), 405
+//     (not POST), 406 (Accept), 413 (body too large) or 415 (Content-Type),
+//     always with a message. A non-leading master answers 307 with Location
+//     on the leader, and 503 when no master leads.
+//   - POST /internal/v1/link: the agent link (link.proto): REGISTER opens a
+//     RecordIO stream of MasterEvents with a Meso-Link-Id header; other
+//     agent calls answer 202, 400, or 409 when their link_id is stale.
+//   - GET /state and /master/state (Mesos' JSON shape, a subset), /health,
+//     /version, /metrics/snapshot (Mesos metric names), /metrics
+//     (Prometheus, meso_-prefixed names) and /master/redirect.
+//
+// # Concurrency
+//
+// The core is owned by one goroutine, the loop (loop.run), started by
+// Serve and stopped when Serve's context ends. HTTP handlers never touch
+// the core: they send inputs (closures) to the loop's inbox and, where they
+// need an answer, wait until the loop ran them (loop.do). After each batch
+// of inputs and each due tick the loop routes the core's outputs to
+// per-stream outboxes; the loop alone owns the maps from stream and link
+// ids to outboxes. Each outbox is a mutex-guarded queue with one producer
+// (the loop) and one consumer (the HTTP handler of that stream, which
+// writes RecordIO records and heartbeats until the outbox closes, the
+// client leaves or the master stops, then tells the loop that the stream
+// closed). Serve waits for the loop to end and for the HTTP server to shut
+// down before it returns.
+package master

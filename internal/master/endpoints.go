@@ -1,0 +1,110 @@
+package master
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/mesoproject/meso/internal/master/core"
+)
+
+// leader reports the leading master's host:port and whether it is this
+// one.
+func (m *Master) leader() (string, bool) {
+	if m.cfg.Leadership == nil {
+		return m.advertised(), true
+	}
+	return m.cfg.Leadership.Leader()
+}
+
+// leaderOnly lets the leading master serve h; another master redirects
+// (307, Location on the leader) and answers 503 when no master leads.
+func (m *Master) leaderOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hostport, self := m.leader()
+		switch {
+		case self:
+			h.ServeHTTP(w, r)
+		case hostport == "":
+			httpError(w, http.StatusServiceUnavailable, "No leader elected")
+		default:
+			w.Header().Set("Location", "//"+hostport+r.URL.RequestURI())
+			w.WriteHeader(http.StatusTemporaryRedirect)
+		}
+	})
+}
+
+// handleRedirect serves /master/redirect: 307 to the leading master
+// ("//host:port" plus whatever followed /master/redirect), or 503.
+func (m *Master) handleRedirect(w http.ResponseWriter, r *http.Request) {
+	hostport, _ := m.leader()
+	if hostport == "" {
+		httpError(w, http.StatusServiceUnavailable, "No leader elected")
+		return
+	}
+	rest := strings.TrimPrefix(r.URL.Path, "/master/redirect")
+	w.Header().Set("Location", "//"+hostport+rest)
+	w.WriteHeader(http.StatusTemporaryRedirect)
+}
+
+// handleHealth serves /health: 200 with an empty body.
+func (m *Master) handleHealth(w http.ResponseWriter, _ *http.Request) {
+	w.WriteHeader(http.StatusOK)
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// handleVersion serves /version.
+func (m *Master) handleVersion(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, map[string]string{"version": m.cfg.Version})
+}
+
+// queryTimeout bounds how long a read-only endpoint waits for the loop.
+const queryTimeout = 10 * time.Second
+
+// handleState serves /state and /master/state.
+func (m *Master) handleState(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), queryTimeout)
+	defer cancel()
+	var st *core.State
+	err := m.loop.do(ctx, func(l *loop, now time.Time) {
+		st = l.core.State(now, m.cfg.Version, m.cfg.Flags)
+	})
+	if err != nil {
+		httpError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	writeJSON(w, st)
+}
+
+// metrics returns the /metrics/snapshot numbers: the core's, plus the
+// loop's own.
+func (m *Master) metrics(ctx context.Context) (map[string]float64, error) {
+	var snap map[string]float64
+	err := m.loop.do(ctx, func(l *loop, now time.Time) {
+		snap = l.core.Metrics(now)
+		snap["allocator/mesos/allocation_run_ms"] = float64(l.lastAllocation) / float64(time.Millisecond)
+		snap["master/event_queue_messages"] = float64(len(l.inbox))
+		snap["master/streams_open"] = float64(len(l.streams))
+		snap["master/links_open"] = float64(len(l.links))
+	})
+	return snap, err
+}
+
+// handleMetricsSnapshot serves /metrics/snapshot: a flat JSON object of
+// Mesos metric names.
+func (m *Master) handleMetricsSnapshot(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), queryTimeout)
+	defer cancel()
+	snap, err := m.metrics(ctx)
+	if err != nil {
+		httpError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	writeJSON(w, snap)
+}

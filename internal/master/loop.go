@@ -1,0 +1,161 @@
+package master
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/mesoproject/meso/internal/master/core"
+)
+
+// errStopped: the master is shutting down (503).
+var errStopped = errors.New("master: shutting down")
+
+// input is a unit of work for the loop: it runs on the loop goroutine with
+// the core and the current time.
+type input func(l *loop, now time.Time)
+
+// maxBatch bounds the inputs taken at once before the core ticks and
+// outputs are routed.
+const maxBatch = 256
+
+// loop owns the core: one goroutine (run) applies inputs and timer ticks to
+// it, one at a time, and routes its outputs to the stream outboxes. Only
+// that goroutine touches core, streams, links and lastAllocation.
+type loop struct {
+	core  *core.Core
+	log   *slog.Logger
+	inbox chan input    // written by HTTP handlers, read by run
+	done  chan struct{} // closed when run returns
+
+	streams map[string]*outbox // framework streams by Mesos-Stream-Id; owned by run
+	links   map[string]*outbox // agent links by link id; owned by run
+	// lastAllocation is the wall time of the latest tick that allocated.
+	lastAllocation time.Duration
+	allocations    uint64
+}
+
+func newLoop(c *core.Core, log *slog.Logger) *loop {
+	return &loop{
+		core: c, log: log,
+		inbox:   make(chan input, 1024),
+		done:    make(chan struct{}),
+		streams: map[string]*outbox{},
+		links:   map[string]*outbox{},
+	}
+}
+
+// run drives the core until ctx is done, then closes every stream.
+func (l *loop) run(ctx context.Context) {
+	defer close(l.done)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		timer.Reset(max(time.Until(l.core.NextTick()), 0))
+		select {
+		case <-ctx.Done():
+			l.closeAll()
+			return
+		case in := <-l.inbox:
+			in(l, time.Now())
+			l.drain()
+		case <-timer.C:
+		}
+		if now := time.Now(); !l.core.NextTick().After(now) {
+			start := time.Now()
+			if l.core.Tick(now) {
+				l.lastAllocation = time.Since(start)
+				l.allocations++
+			}
+		}
+		l.route(l.core.Ready())
+	}
+}
+
+// drain applies the inputs already queued, up to maxBatch, so that a burst
+// of calls costs one tick and one routing pass.
+func (l *loop) drain() {
+	for range maxBatch {
+		select {
+		case in := <-l.inbox:
+			in(l, time.Now())
+		default:
+			return
+		}
+	}
+}
+
+// route delivers the core's outputs to the outboxes, in order.
+func (l *loop) route(r core.Ready) {
+	for _, e := range r.Events {
+		if ob := l.streams[e.Stream]; ob != nil && !ob.push(e.Event) {
+			l.log.Warn("framework stream closed: too many queued events", "stream", e.Stream)
+		}
+	}
+	for _, m := range r.Messages {
+		if ob := l.links[m.Link]; ob != nil && !ob.push(m.Event) {
+			l.log.Warn("agent link closed: too many queued messages", "link", m.Link)
+		}
+	}
+	for _, s := range r.CloseStreams {
+		if ob := l.streams[s]; ob != nil {
+			ob.close()
+			delete(l.streams, s)
+		}
+	}
+	for _, s := range r.CloseLinks {
+		if ob := l.links[s]; ob != nil {
+			ob.close()
+			delete(l.links, s)
+		}
+	}
+}
+
+func (l *loop) closeAll() {
+	for id, ob := range l.streams {
+		ob.close()
+		delete(l.streams, id)
+	}
+	for id, ob := range l.links {
+		ob.close()
+		delete(l.links, id)
+	}
+}
+
+// do runs f on the loop and waits until it has run. It fails only when the
+// master is stopping or ctx ends before f was queued.
+func (l *loop) do(ctx context.Context, f input) error {
+	ran := make(chan struct{})
+	wrapped := func(l *loop, now time.Time) {
+		defer close(ran)
+		f(l, now)
+	}
+	select {
+	case l.inbox <- wrapped:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-l.done:
+		return errStopped
+	}
+	select {
+	case <-ran:
+		return nil
+	case <-l.done:
+		select {
+		case <-ran:
+			return nil
+		default:
+			return errStopped
+		}
+	}
+}
+
+// post queues f without waiting (for notifications such as a closed
+// stream); it is dropped when the master is stopping.
+func (l *loop) post(f input) {
+	select {
+	case l.inbox <- f:
+	case <-l.done:
+	}
+}

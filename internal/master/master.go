@@ -1,0 +1,191 @@
+package master
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/mesoproject/meso/api/mesospb"
+	"github.com/mesoproject/meso/internal/allocator"
+	"github.com/mesoproject/meso/internal/master/core"
+	"github.com/mesoproject/meso/internal/resources"
+	"google.golang.org/protobuf/proto"
+)
+
+// Master is a meso master: the HTTP shell around the core. Create it with
+// New and run it with Serve.
+type Master struct {
+	cfg      Config
+	log      *slog.Logger
+	minAlloc []resources.Quantities
+
+	mu      sync.Mutex
+	serving bool // guarded by mu: Serve was called
+
+	// Set by Serve before the HTTP server starts; read-only afterwards.
+	loop     *loop
+	info     *mesospb.MasterInfo
+	started  time.Time
+	stopping chan struct{} // closed when Serve's ctx is done
+}
+
+// New checks cfg and returns a Master.
+func New(cfg Config) (*Master, error) {
+	q, err := cfg.validate()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.WorkDir != "" {
+		if err := os.MkdirAll(cfg.WorkDir, 0o755); err != nil {
+			return nil, fmt.Errorf("%w: --work_dir: %w", ErrConfig, err)
+		}
+	}
+	return &Master{cfg: cfg, log: cfg.Logger, minAlloc: q}, nil
+}
+
+// Serve runs the master on ln until ctx is done, then stops and returns
+// nil. It may be called once.
+func (m *Master) Serve(ctx context.Context, ln net.Listener) error {
+	m.mu.Lock()
+	if m.serving {
+		m.mu.Unlock()
+		return errors.New("master: Serve called twice")
+	}
+	m.serving = true
+	m.mu.Unlock()
+
+	if err := m.setup(ln.Addr()); err != nil {
+		return err
+	}
+	loopCtx, stopLoop := context.WithCancel(context.Background())
+	go m.loop.run(loopCtx)
+
+	srv := &http.Server{Handler: m.routes(), ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(m.log.Handler(), slog.LevelWarn)}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	m.log.Info("master serving", "id", m.info.GetId(), "address", ln.Addr().String())
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-served:
+	}
+	close(m.stopping) // streaming handlers return
+	stopLoop()
+	<-m.loop.done
+	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if serr := srv.Shutdown(shutCtx); serr != nil {
+		srv.Close()
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// setup builds the core and the loop for a master listening on addr.
+func (m *Master) setup(addr net.Addr) error {
+	m.started = time.Now()
+	m.info = m.masterInfo(addr)
+	c, err := core.New(core.Config{
+		MasterInfo:             m.info,
+		HeartbeatInterval:      m.cfg.HeartbeatInterval,
+		AllocationInterval:     m.cfg.AllocationInterval,
+		AgentPingTimeout:       m.cfg.AgentPingTimeout,
+		MaxAgentPingTimeouts:   m.cfg.MaxAgentPingTimeouts,
+		OfferTimeout:           m.cfg.OfferTimeout,
+		MaxCompletedFrameworks: m.cfg.MaxCompletedFrameworks,
+		MaxCompletedTasks:      m.cfg.MaxCompletedTasksPerFramework,
+		Allocator:              allocator.Config{MinAllocatable: m.minAlloc},
+		Registry:               m.cfg.Registry,
+		Logger:                 m.log,
+	}, m.started)
+	if err != nil {
+		return err
+	}
+	m.loop = newLoop(c, m.log)
+	m.stopping = make(chan struct{})
+	return nil
+}
+
+// advertised is this master's advertised host:port.
+func (m *Master) advertised() string {
+	return net.JoinHostPort(m.info.GetAddress().GetIp(), strconv.Itoa(int(m.info.GetPort())))
+}
+
+// masterInfo builds this master's MasterInfo from the config and the
+// listener's address.
+func (m *Master) masterInfo(addr net.Addr) *mesospb.MasterInfo {
+	ip, port := net.IPv4(127, 0, 0, 1), m.cfg.Port
+	if tcp, ok := addr.(*net.TCPAddr); ok {
+		if !tcp.IP.IsUnspecified() {
+			ip = tcp.IP
+		}
+		if port == 0 {
+			port = tcp.Port
+		}
+	}
+	if m.cfg.IP != "" {
+		if parsed := net.ParseIP(m.cfg.IP); parsed != nil && !parsed.IsUnspecified() {
+			ip = parsed
+		}
+	}
+	hostname := m.cfg.Hostname
+	if hostname == "" {
+		hostname = ip.String()
+	}
+	var packed uint32
+	if v4 := ip.To4(); v4 != nil {
+		packed = binary.LittleEndian.Uint32(v4) // network order, read as Mesos does
+	}
+	hostport := net.JoinHostPort(ip.String(), strconv.Itoa(port))
+	return &mesospb.MasterInfo{
+		Id:       proto.String(newUUID()),
+		Ip:       proto.Uint32(packed),
+		Port:     proto.Uint32(uint32(port)),
+		Pid:      proto.String("master@" + hostport),
+		Hostname: proto.String(hostname),
+		Version:  proto.String(m.cfg.Version),
+		Address: &mesospb.Address{
+			Hostname: proto.String(hostname),
+			Ip:       proto.String(ip.String()),
+			Port:     proto.Int32(int32(port)),
+		},
+	}
+}
+
+// newUUID returns a random RFC 4122 version 4 UUID in text form.
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// routes builds the HTTP handler.
+func (m *Master) routes() http.Handler {
+	mux := http.NewServeMux()
+	for _, prefix := range []string{"", "/master"} {
+		mux.Handle(prefix+"/api/v1/scheduler", m.leaderOnly(http.HandlerFunc(m.handleScheduler)))
+		mux.HandleFunc(prefix+"/health", m.handleHealth)
+		mux.HandleFunc(prefix+"/state", m.handleState)
+	}
+	mux.HandleFunc("/internal/v1/link", m.handleLink)
+	mux.HandleFunc("/version", m.handleVersion)
+	mux.HandleFunc("/metrics/snapshot", m.handleMetricsSnapshot)
+	mux.Handle("/metrics", m.prometheusHandler())
+	mux.HandleFunc("/master/redirect", m.handleRedirect)
+	mux.HandleFunc("/master/redirect/", m.handleRedirect)
+	return mux
+}

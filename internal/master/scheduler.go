@@ -1,0 +1,79 @@
+package master
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/mesoproject/meso/api/schedulerpb"
+	"google.golang.org/protobuf/proto"
+)
+
+// StreamIDHeader carries the id of a framework's event stream.
+const StreamIDHeader = "Mesos-Stream-Id"
+
+// handleScheduler serves POST /api/v1/scheduler: SUBSCRIBE opens an event
+// stream; every other call is answered 202 once the core has applied it.
+func (m *Master) handleScheduler(w http.ResponseWriter, r *http.Request) {
+	req, ok := readRequest(w, r, m.cfg.MaxCallBytes)
+	if !ok {
+		return
+	}
+	call := &schedulerpb.Call{}
+	if err := req.in.Unmarshal(req.body, call); err != nil {
+		httpError(w, http.StatusBadRequest, "Failed to parse body into Call protobuf: "+err.Error())
+		return
+	}
+	if call.GetType() == schedulerpb.Call_SUBSCRIBE {
+		m.subscribe(w, r, req, call)
+		return
+	}
+	stream := r.Header.Get(StreamIDHeader)
+	var err error
+	if derr := m.loop.do(r.Context(), func(l *loop, now time.Time) {
+		err = l.core.Call(now, stream, call)
+	}); derr != nil {
+		err = derr
+	}
+	if err != nil {
+		httpError(w, statusOf(err), err.Error())
+		return
+	}
+	w.WriteHeader(http.StatusAccepted)
+}
+
+// subscribe opens a framework's event stream.
+func (m *Master) subscribe(w http.ResponseWriter, r *http.Request, req *request, call *schedulerpb.Call) {
+	if r.Header.Get(StreamIDHeader) != "" {
+		httpError(w, http.StatusBadRequest, "Subscribe calls should not include the 'Mesos-Stream-Id' header")
+		return
+	}
+	stream := newUUID()
+	ob := newOutbox()
+	var err error
+	var heartbeat time.Duration
+	if derr := m.loop.do(r.Context(), func(l *loop, now time.Time) {
+		if err = l.core.Subscribe(now, stream, call); err == nil {
+			l.streams[stream] = ob
+		}
+		heartbeat = l.core.HeartbeatInterval()
+	}); derr != nil {
+		err = derr
+	}
+	if err != nil {
+		httpError(w, statusOf(err), err.Error())
+		return
+	}
+	defer m.loop.post(func(l *loop, now time.Time) {
+		if l.streams[stream] == ob {
+			delete(l.streams, stream)
+		}
+		l.core.StreamClosed(now, stream)
+	})
+	defer ob.close()
+	startStream(w, req.out, StreamIDHeader, stream)
+	m.streamOut(w, r, ob, req.out, heartbeat, heartbeatEvent)
+}
+
+func heartbeatEvent() proto.Message {
+	return &schedulerpb.Event{Type: schedulerpb.Event_HEARTBEAT.Enum()}
+}

@@ -1,0 +1,156 @@
+package master
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/mesoproject/meso/api/codec"
+	"github.com/mesoproject/meso/api/recordio"
+	"github.com/mesoproject/meso/internal/master/core"
+	"google.golang.org/protobuf/proto"
+)
+
+// httpError writes a plain-text error response.
+func httpError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, strings.TrimRight(msg, "\n")+"\n")
+}
+
+// statusOf maps the core's errors to HTTP statuses.
+func statusOf(err error) int {
+	switch {
+	case errors.Is(err, core.ErrInvalid), errors.Is(err, core.ErrStream):
+		return http.StatusBadRequest
+	case errors.Is(err, core.ErrForbidden):
+		return http.StatusForbidden
+	case errors.Is(err, core.ErrStaleLink):
+		return http.StatusConflict
+	case errors.Is(err, errStopped), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// request is a decoded POST of the scheduler or link API.
+type request struct {
+	body  []byte
+	in    codec.Codec // from Content-Type
+	out   codec.Codec // from Accept
+	limit int64
+}
+
+// readRequest checks method and media types and reads the body, answering
+// the request itself (and returning false) when something is wrong: 405 for
+// another method than POST, 400 without Content-Type, 415 for an unknown
+// one, 413 for a body over limit, 406 when Accept allows neither codec.
+func readRequest(w http.ResponseWriter, r *http.Request, limit int64) (*request, bool) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		httpError(w, http.StatusMethodNotAllowed, fmt.Sprintf("Expecting 'POST', received '%s'", r.Method))
+		return nil, false
+	}
+	in, err := codec.ForContentType(r.Header.Get("Content-Type"))
+	switch {
+	case errors.Is(err, codec.ErrMissingContentType):
+		httpError(w, http.StatusBadRequest, "Expecting 'Content-Type' to be present")
+		return nil, false
+	case err != nil:
+		httpError(w, http.StatusUnsupportedMediaType, err.Error())
+		return nil, false
+	}
+	if r.ContentLength > limit {
+		httpError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body of %d bytes exceeds the limit of %d bytes", r.ContentLength, limit))
+		return nil, false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			httpError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body exceeds the limit of %d bytes", limit))
+		} else {
+			httpError(w, http.StatusBadRequest, "failed to read the request body: "+err.Error())
+		}
+		return nil, false
+	}
+	out, err := codec.Negotiate(r.Header.Get("Accept"), codec.JSON)
+	if err != nil {
+		httpError(w, http.StatusNotAcceptable, err.Error())
+		return nil, false
+	}
+	return &request{body: body, in: in, out: out, limit: limit}, true
+}
+
+// streamOut writes the messages of ob as a RecordIO stream until the
+// outbox closes, the client goes away or the master stops. With a positive
+// heartbeat interval it also writes heartbeat() that often, and once right
+// after the first messages, as Mesos does.
+func (m *Master) streamOut(w http.ResponseWriter, r *http.Request, ob *outbox, c codec.Codec,
+	every time.Duration, heartbeat func() proto.Message) {
+	rw := recordio.NewWriter(w)
+	var tick <-chan time.Time
+	if every > 0 {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		tick = t.C
+	}
+	first := true
+	for {
+		msgs, closed := ob.take()
+		for _, msg := range msgs {
+			if !m.writeMessage(rw, c, msg) {
+				return
+			}
+		}
+		if closed {
+			return
+		}
+		if first && heartbeat != nil && len(msgs) > 0 {
+			first = false
+			if !m.writeMessage(rw, c, heartbeat()) {
+				return
+			}
+		}
+		select {
+		case <-ob.wake:
+		case <-tick:
+			if heartbeat != nil && !m.writeMessage(rw, c, heartbeat()) {
+				return
+			}
+		case <-r.Context().Done():
+			return
+		case <-m.stopping:
+			return
+		}
+	}
+}
+
+// writeMessage encodes and writes one record; false means the stream is
+// broken. A message that does not encode is a bug: it is logged and
+// skipped.
+func (m *Master) writeMessage(rw *recordio.Writer, c codec.Codec, msg proto.Message) bool {
+	data, err := c.Marshal(msg)
+	if err != nil {
+		m.log.Error("dropping a message that does not encode", "err", err)
+		return true
+	}
+	return rw.WriteRecord(data) == nil
+}
+
+// startStream sends the 200 response headers of an event stream at once.
+func startStream(w http.ResponseWriter, c codec.Codec, header, id string) {
+	h := w.Header()
+	h.Set("Content-Type", c.MediaType())
+	h.Set(header, id)
+	h.Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
+}
