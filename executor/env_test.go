@@ -70,3 +70,29 @@ func TestParseEnvErrors(t *testing.T) {
 		}
 	}
 }
+
+func FuzzParseEnv(f *testing.F) {
+	f.Add("127.0.0.1:5051", "fw", "ex", "1", "5secs", "15mins")
+	f.Add("http://h:1/x", "", "e", "yes", "soon", "-1secs")
+	f.Add("[::1]:5051", "f", "e", "0", "1.5mins", "100ms")
+	f.Fuzz(func(t *testing.T, endpoint, fw, ex, checkpoint, grace, recovery string) {
+		m := map[string]string{
+			"MESOS_AGENT_ENDPOINT": endpoint, "MESOS_FRAMEWORK_ID": fw, "MESOS_EXECUTOR_ID": ex,
+			"MESOS_CHECKPOINT": checkpoint, "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD": grace,
+			"MESOS_RECOVERY_TIMEOUT": recovery,
+		}
+		env, err := ParseEnv(lookupIn(m))
+		if err != nil {
+			if !errors.Is(err, ErrEnv) {
+				t.Fatalf("error %v does not wrap ErrEnv", err)
+			}
+			return
+		}
+		if env.ShutdownGracePeriod < 0 || env.RecoveryTimeout < 0 {
+			t.Fatalf("negative durations accepted: %+v", env)
+		}
+		// A valid environment gives a client that either runs or reports a
+		// configuration error; it never panics.
+		_ = New(env.Config())
+	})
+}
