@@ -86,6 +86,7 @@ func (c *Client) Teardown(ctx context.Context) error {
 	if cancel != nil {
 		cancel()
 	}
+	c.stopOnce.Do(func() { close(c.stopped) })
 	return nil
 }
 

@@ -120,6 +120,8 @@ type Client struct {
 	endpoint    *url.URL             // guarded by mu; the subscribed master's endpoint
 	cancel      context.CancelFunc   // guarded by mu; ends the current session
 	tornDown    bool                 // guarded by mu
+	stopped     chan struct{}        // closed by a successful Teardown
+	stopOnce    sync.Once
 }
 
 // New returns a Client for cfg. Configuration errors are reported by Run.
@@ -147,6 +149,7 @@ func New(cfg Config) *Client {
 		c.cfg.EventBuffer = DefaultEventBuffer
 	}
 	c.events = make(chan *schedulerpb.Event, c.cfg.EventBuffer)
+	c.stopped = make(chan struct{})
 	c.sub, c.calls = httpClients(cfg.HTTPClient)
 	c.masters, c.cfgErr = parseMasters(cfg.Master)
 	if c.cfgErr == nil && cfg.Framework == nil {
@@ -235,7 +238,7 @@ func (c *Client) Run(ctx context.Context) error {
 		target = c.masters[next]
 		wait := b.next()
 		c.log.Warn("subscription lost; retrying", "err", err, "retry_in", wait, "master", target.String())
-		if !sleep(ctx, wait) {
+		if !sleep(ctx, c.stopped, wait) {
 			return nil
 		}
 	}
@@ -259,14 +262,17 @@ func (c *Client) isTornDown() bool {
 	return c.tornDown
 }
 
-// sleep waits d or until ctx is done; it reports whether d elapsed.
-func sleep(ctx context.Context, d time.Duration) bool {
+// sleep waits d, or until ctx is done or stop is closed; it reports
+// whether d elapsed.
+func sleep(ctx context.Context, stop <-chan struct{}, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
 		return true
 	case <-ctx.Done():
+		return false
+	case <-stop:
 		return false
 	}
 }
