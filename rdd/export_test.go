@@ -46,23 +46,17 @@ func InjectTaskFailures(s *Session, rate float64, seed uint64) {
 	s.exec = &stressExecutor{inner: s.exec, rng: rand.New(rand.NewPCG(seed, 1)), rate: rate}
 }
 
-// CorruptMapOutput flips the last byte of a map output's data file.
+// CorruptMapOutput flips the first byte of a map output's file (inside the
+// first non-empty block).
 func CorruptMapOutput(s *Session, shuffle, m int) error {
-	path := s.store.DataPath(shuffle, m)
+	path := s.store.Path(shuffle, m)
 	b, err := os.ReadFile(path)
 	if err != nil || len(b) == 0 {
 		return err
 	}
-	b[len(b)-1] ^= 0xff
-	index, err := os.ReadFile(s.store.IndexPath(shuffle, m))
-	if err != nil {
-		return err
-	}
-	s.store.Remove(shuffle, m) // drop any cached handle, then put the damaged files back
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		return err
-	}
-	return os.WriteFile(s.store.IndexPath(shuffle, m), index, 0o644)
+	b[0] ^= 0xff
+	s.store.Remove(shuffle, m) // drop any cached mapping, then put the damaged file back
+	return os.WriteFile(path, b, 0o644)
 }
 
 var ErrInjected = errInjected

@@ -105,10 +105,20 @@ func AggregateByKey[K comparable, V, U any](r *RDD[Pair[K, V]], zero U, seq func
 // GroupByKey groups each key's values. The order of values within a group is
 // not defined. parts <= 0: the default.
 func GroupByKey[K comparable, V any](r *RDD[Pair[K, V]], parts int) *RDD[Pair[K, []V]] {
-	return combineByKey(r, "groupByKey", parts,
-		func(v V) []V { return []V{v} },
-		func(c []V, v V) []V { return append(c, v) },
-		func(a, b []V) []V { return append(a, b...) }, false)
+	d := newShuffleDep(r.n)
+	n := newNode("groupByKey", dep{parent: r.n, shuffle: d})
+	n.resolve = func(def defaults) { n.parts = shuffleParts(parts, def, r.n) }
+	kc, vc, cc := codec.For[K](), codec.For[V](), codec.For[[]V]()
+	d.writeMap = func(tc *TaskContext, m int) ([]int64, error) {
+		in := func(yield func(K, V) bool) {
+			r.iterate(tc, m, func(p Pair[K, V]) bool { return yield(p.Key, p.Value) })
+		}
+		return writeShuffle(tc, d, m, hashPartitioner[K](d.reducers), kc, vc, in)
+	}
+	return newRDD(n, func(tc *TaskContext, p int, yield func(Pair[K, []V]) bool) {
+		in := func(y func(K, V, int) bool) { readShuffle(tc, d, p, kc, vc, y) }
+		reduceGroup(tc, kc, cc, in, func(k K, vs []V) bool { return yield(Pair[K, []V]{k, vs}) })
+	})
 }
 
 // GroupBy groups elements by the key f computes, in as many partitions as r.

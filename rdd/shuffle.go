@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"reflect"
+	"sync"
 	"sync/atomic"
 	"unsafe"
 
@@ -177,62 +178,76 @@ type aggEntry[K, C any] struct {
 	c  C
 }
 
-// reduceAggregate combines the records in into one combiner per key, within
-// the task's shuffle memory: beyond it the combiners are spilled as sorted
-// runs (by encoded key) and merged at the end.
-func reduceAggregate[K comparable, W, C any](tc *TaskContext, kc codec.Codec[K], cc codec.Codec[C], agg aggregator[W, C],
-	in func(yield func(K, W, int) bool), out func(K, C) bool) {
-	budget := tc.sess.cfg.ShuffleMemory
-	m := map[K]C{}
-	var size int64
-	var sorter *shuffle.Sorter[aggEntry[K, C]]
-	spill := func() {
-		if sorter == nil {
-			sorter = newAggSorter(tc, kc, cc)
-		}
-		for k, c := range m {
-			sorter.Add(aggEntry[K, C]{kb: kc.Append(nil, k), k: k, c: c}, 0)
-		}
-		if err := sorter.Spill(); err != nil {
-			tc.fail(err)
-		}
-		clear(m)
-		size = 0
+// externalAgg combines records into one combiner per key, within the task's
+// shuffle memory: beyond it the combiners are spilled as sorted runs (by
+// encoded key) and merged by finish.
+type externalAgg[K comparable, W, C any] struct {
+	tc     *TaskContext
+	kc     codec.Codec[K]
+	cc     codec.Codec[C]
+	agg    aggregator[W, C]
+	budget int64
+	m      map[K]C
+	size   int64
+	sorter *shuffle.Sorter[aggEntry[K, C]]
+}
+
+func newExternalAgg[K comparable, W, C any](tc *TaskContext, kc codec.Codec[K], cc codec.Codec[C], agg aggregator[W, C]) *externalAgg[K, W, C] {
+	return &externalAgg[K, W, C]{tc: tc, kc: kc, cc: cc, agg: agg, budget: tc.sess.cfg.ShuffleMemory, m: map[K]C{}}
+}
+
+// add adds one record whose encoding took n bytes.
+func (a *externalAgg[K, W, C]) add(k K, w W, n int) {
+	if c, ok := a.m[k]; ok {
+		a.m[k] = a.agg.merge(c, w)
+		a.size += int64(n)
+	} else {
+		a.m[k] = a.agg.create(w)
+		a.size += int64(n) + 48
 	}
-	in(func(k K, w W, n int) bool {
-		if c, ok := m[k]; ok {
-			m[k] = agg.merge(c, w)
-			size += int64(n)
-		} else {
-			m[k] = agg.create(w)
-			size += int64(n) + 48
-		}
-		if size > budget {
-			spill()
-		}
-		return tc.err == nil
-	})
+	if a.size > a.budget {
+		a.spill()
+	}
+}
+
+func (a *externalAgg[K, W, C]) spill() {
+	if a.sorter == nil {
+		a.sorter = newAggSorter(a.tc, a.kc, a.cc)
+	}
+	for k, c := range a.m {
+		a.sorter.Add(aggEntry[K, C]{kb: a.kc.Append(nil, k), k: k, c: c}, 0)
+	}
+	if err := a.sorter.Spill(); err != nil {
+		a.tc.fail(err)
+	}
+	clear(a.m)
+	a.size = 0
+}
+
+// finish passes every key's combiner to out.
+func (a *externalAgg[K, W, C]) finish(out func(K, C) bool) {
+	tc := a.tc
 	if tc.err != nil {
 		return
 	}
-	if sorter == nil {
-		for k, c := range m {
+	if a.sorter == nil {
+		for k, c := range a.m {
 			if !out(k, c) {
 				return
 			}
 		}
 		return
 	}
-	_, spilled := sorter.Spilled()
+	_, spilled := a.sorter.Spilled()
 	tc.metrics.SpillBytes += spilled
-	for k, c := range m {
-		sorter.Add(aggEntry[K, C]{kb: kc.Append(nil, k), k: k, c: c}, 0)
+	for k, c := range a.m {
+		a.sorter.Add(aggEntry[K, C]{kb: a.kc.Append(nil, k), k: k, c: c}, 0)
 	}
-	clear(m)
+	clear(a.m)
 	var cur *aggEntry[K, C]
-	err := sorter.Sorted(func(e aggEntry[K, C]) bool {
+	err := a.sorter.Sorted(func(e aggEntry[K, C]) bool {
 		if cur != nil && bytes.Equal(cur.kb, e.kb) {
-			cur.c = agg.mergeC(cur.c, e.c)
+			cur.c = a.agg.mergeC(cur.c, e.c)
 			return true
 		}
 		if cur != nil && !out(cur.k, cur.c) {
@@ -248,6 +263,111 @@ func reduceAggregate[K comparable, W, C any](tc *TaskContext, kc codec.Codec[K],
 	}
 	if cur != nil {
 		out(cur.k, cur.c)
+	}
+}
+
+// reduceAggregate runs the records of in through an externalAgg.
+func reduceAggregate[K comparable, W, C any](tc *TaskContext, kc codec.Codec[K], cc codec.Codec[C], agg aggregator[W, C],
+	in func(yield func(K, W, int) bool), out func(K, C) bool) {
+	a := newExternalAgg(tc, kc, cc, agg)
+	in(func(k K, w W, n int) bool {
+		a.add(k, w, n)
+		return tc.err == nil
+	})
+	a.finish(out)
+}
+
+// reduceGroup groups values by key. While the records fit in the shuffle
+// memory it buffers them, then sizes each group exactly (one allocation for
+// all groups, keys in order of first appearance); beyond the budget it falls
+// back to the spilling aggregator.
+func reduceGroup[K comparable, V any](tc *TaskContext, kc codec.Codec[K], cc codec.Codec[[]V],
+	in func(yield func(K, V, int) bool), out func(K, []V) bool) {
+	budget := tc.sess.cfg.ShuffleMemory
+	pool := poolFor[Pair[K, V]]()
+	bufp := pool.Get().(*[]Pair[K, V])
+	recs := (*bufp)[:0]
+	defer func() {
+		clear(recs)
+		*bufp = recs[:0]
+		pool.Put(bufp)
+	}()
+	var size int64
+	var ext *externalAgg[K, V, []V]
+	in(func(k K, v V, n int) bool {
+		if ext != nil {
+			ext.add(k, v, n)
+			return tc.err == nil
+		}
+		recs = append(recs, Pair[K, V]{k, v})
+		size += int64(n) + 16
+		if size > budget {
+			ext = newExternalAgg(tc, kc, cc, groupAggregator[V]())
+			for _, r := range recs {
+				ext.add(r.Key, r.Value, 16)
+			}
+			recs = recs[:0]
+		}
+		return tc.err == nil
+	})
+	if ext != nil {
+		ext.finish(out)
+		return
+	}
+	if tc.err != nil {
+		return
+	}
+	// Count per key, carve one backing array into capped groups, fill them.
+	index := map[K]int{}
+	var keys []K
+	var counts []int
+	for _, r := range recs {
+		i, ok := index[r.Key]
+		if !ok {
+			i = len(keys)
+			index[r.Key] = i
+			keys = append(keys, r.Key)
+			counts = append(counts, 0)
+		}
+		counts[i]++
+	}
+	backing := make([]V, len(recs))
+	starts := make([]int, len(keys)+1)
+	for i, c := range counts {
+		starts[i+1] = starts[i] + c
+	}
+	next := counts[:0] // reuse: next free slot of each group
+	next = append(next, starts[:len(keys)]...)
+	for _, r := range recs {
+		i := index[r.Key]
+		backing[next[i]] = r.Value
+		next[i]++
+	}
+	for i, k := range keys {
+		if !out(k, backing[starts[i]:starts[i+1]:starts[i+1]]) {
+			return
+		}
+	}
+}
+
+var recordPools sync.Map // reflect.Type of a record -> *sync.Pool of *[]record
+
+// poolFor returns a pool of reusable record buffers of type T, so that
+// reducers do not regrow a buffer for every task.
+func poolFor[T any]() *sync.Pool {
+	t := reflect.TypeFor[T]()
+	if p, ok := recordPools.Load(t); ok {
+		return p.(*sync.Pool)
+	}
+	p, _ := recordPools.LoadOrStore(t, &sync.Pool{New: func() any { return new([]T) }})
+	return p.(*sync.Pool)
+}
+
+func groupAggregator[V any]() aggregator[V, []V] {
+	return aggregator[V, []V]{
+		create: func(v V) []V { return []V{v} },
+		merge:  func(c []V, v V) []V { return append(c, v) },
+		mergeC: func(a, b []V) []V { return append(a, b...) },
 	}
 }
 

@@ -3,11 +3,12 @@
 // Map side: a Writer receives encoded records already assigned to reducer
 // partitions. It buffers them per reducer and, when the buffers exceed the
 // memory budget, spills them to a spill file as per-reducer segments. Commit
-// merges the spill segments and the last buffers into one data file per map
-// task, whose blocks (one per reducer, in reducer order) are described by an
-// index file: for each reducer its offset, length and CRC-32C. The index is
-// written last and renamed into place, so a map output exists exactly when
-// its index does; a retried map task overwrites it with identical content.
+// merges the spill segments and the last buffers into one file per map task:
+// the blocks (one per reducer, in reducer order), then an index giving each
+// block's offset, length and CRC-32C, then a footer. The file is written
+// under a temporary name and renamed into place, so a map output exists
+// exactly when its file does; a retried map task replaces it with identical
+// content. Reducers read outputs through a memory mapping.
 //
 // Reduce side: a Service fetches one block (shuffle, map, reducer) as bytes.
 // Store is the local-disk Service; an external shuffle service (HTTP) is

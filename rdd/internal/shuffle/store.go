@@ -19,9 +19,14 @@ var ErrFetchFailed = errors.New("shuffle: fetch failed")
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// indexEntrySize is the size of one reducer's entry in an index file:
-// offset (8 bytes), length (8 bytes), CRC-32C (4 bytes).
-const indexEntrySize = 20
+// A map output file holds the blocks, then the index (one entry per
+// reducer: offset (8 bytes), length (8 bytes), CRC-32C (4 bytes)), then a
+// footer: the reducer count (8 bytes) and a magic number (4 bytes).
+const (
+	indexEntrySize = 20
+	footerSize     = 12
+	footerMagic    = 0x6d65736f // "meso"
+)
 
 // BlockID names one reducer's block of one map task's output.
 type BlockID struct {
@@ -50,20 +55,27 @@ type Service interface {
 }
 
 // Store keeps map outputs as files in one directory and serves them. It keeps
-// a bounded cache of open data files and their indexes, so that reducers do
-// not reopen each map output for every block.
+// a bounded cache of memory-mapped data files and their indexes, so that
+// reducers neither reopen nor read each map output for every block. A
+// mapping evicted from the cache is unmapped only by Close, since a reducer
+// may still be decoding a block of it: the page cache holds the pages, not
+// the Go heap.
 type Store struct {
 	dir string
 
-	mu    sync.Mutex
-	open  map[[2]int]*list.Element // guarded by mu; (shuffle, map) -> *openOutput
-	lru   *list.List               // guarded by mu; front = most recent
-	limit int
+	mu      sync.Mutex
+	open    map[[2]int]*list.Element // guarded by mu; (shuffle, map) -> *openOutput
+	lru     *list.List               // guarded by mu; front = most recent
+	retired []func() error           // guarded by mu; unmaps of evicted outputs
+	limit   int
+
+	bufPool sync.Pool // [][]byte: writers' per-reducer buffers, reused
 }
 
 type openOutput struct {
 	key   [2]int
-	f     *os.File
+	data  []byte // the data file, memory-mapped
+	unmap func() error
 	index []byte
 }
 
@@ -82,11 +94,11 @@ func (s *Store) base(shuffle, mapID int) string {
 	return filepath.Join(s.dir, "shuffle_"+strconv.Itoa(shuffle)+"_"+strconv.Itoa(mapID))
 }
 
-// DataPath and IndexPath name a map output's files.
-func (s *Store) DataPath(shuffle, mapID int) string  { return s.base(shuffle, mapID) + ".data" }
-func (s *Store) IndexPath(shuffle, mapID int) string { return s.base(shuffle, mapID) + ".index" }
+// Path names a map output's file.
+func (s *Store) Path(shuffle, mapID int) string { return s.base(shuffle, mapID) + ".data" }
 
-// Fetch returns one block, checking its CRC.
+// Fetch returns one block, checking its CRC. The bytes are read-only and
+// valid until the store is closed.
 func (s *Store) Fetch(b BlockID) ([]byte, error) {
 	o, err := s.output(b.Shuffle, b.Map)
 	if err != nil {
@@ -98,11 +110,11 @@ func (s *Store) Fetch(b BlockID) ([]byte, error) {
 	e := o.index[b.Reduce*indexEntrySize:]
 	off, n := binary.LittleEndian.Uint64(e), binary.LittleEndian.Uint64(e[8:])
 	sum := binary.LittleEndian.Uint32(e[16:])
-	buf := make([]byte, n)
-	if _, err := o.f.ReadAt(buf, int64(off)); err != nil {
+	if off > uint64(len(o.data)) || n > uint64(len(o.data))-off {
 		s.forget(o.key)
-		return nil, &FetchError{b, err}
+		return nil, &FetchError{b, errors.New("index points past the data file")}
 	}
+	buf := o.data[off : off+n : off+n]
 	if crc32.Checksum(buf, castagnoli) != sum {
 		s.forget(o.key)
 		return nil, &FetchError{b, errors.New("checksum mismatch")}
@@ -119,19 +131,25 @@ func (s *Store) output(shuffle, mapID int) (*openOutput, error) {
 		return e.Value.(*openOutput), nil
 	}
 	s.mu.Unlock()
-	index, err := os.ReadFile(s.IndexPath(shuffle, mapID))
+	f, err := os.Open(s.Path(shuffle, mapID))
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(s.DataPath(shuffle, mapID))
+	data, unmap, err := mapFile(f)
+	f.Close()
 	if err != nil {
 		return nil, err
 	}
-	o := &openOutput{key: key, f: f, index: index}
+	index, err := splitIndex(data)
+	if err != nil {
+		unmap()
+		return nil, err
+	}
+	o := &openOutput{key: key, data: data[:len(data)-len(index)-footerSize], unmap: unmap, index: index}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if e, ok := s.open[key]; ok { // another reducer opened it meanwhile
-		f.Close()
+		unmap()
 		s.lru.MoveToFront(e)
 		return e.Value.(*openOutput), nil
 	}
@@ -140,6 +158,19 @@ func (s *Store) output(shuffle, mapID int) (*openOutput, error) {
 		s.dropLocked(s.lru.Back().Value.(*openOutput).key)
 	}
 	return o, nil
+}
+
+// splitIndex checks a map output's footer and returns its index.
+func splitIndex(data []byte) ([]byte, error) {
+	if len(data) < footerSize || binary.LittleEndian.Uint32(data[len(data)-4:]) != footerMagic {
+		return nil, errors.New("bad map output footer")
+	}
+	r := binary.LittleEndian.Uint64(data[len(data)-footerSize:])
+	if r > uint64(len(data)-footerSize)/indexEntrySize {
+		return nil, errors.New("bad map output index size")
+	}
+	end := len(data) - footerSize
+	return data[end-int(r)*indexEntrySize : end], nil
 }
 
 // forget closes a cached output (after an error, or before removal).
@@ -151,10 +182,7 @@ func (s *Store) forget(key [2]int) {
 
 func (s *Store) dropLocked(key [2]int) {
 	if e, ok := s.open[key]; ok {
-		// Readers holding the file get an error from ReadAt and retry the
-		// fetch as a fetch failure; that is acceptable for a rare eviction.
-		// To keep that rare, the cache limit is large.
-		e.Value.(*openOutput).f.Close()
+		s.retired = append(s.retired, e.Value.(*openOutput).unmap)
 		s.lru.Remove(e)
 		delete(s.open, key)
 	}
@@ -162,20 +190,15 @@ func (s *Store) dropLocked(key [2]int) {
 
 // Has reports whether a committed map output exists on disk.
 func (s *Store) Has(shuffle, mapID int) bool {
-	_, err := os.Stat(s.IndexPath(shuffle, mapID))
+	_, err := os.Stat(s.Path(shuffle, mapID))
 	return err == nil
 }
 
 // Remove deletes one map output (a lost executor, or a test's fault).
 func (s *Store) Remove(shuffle, mapID int) error {
 	s.forget([2]int{shuffle, mapID})
-	err1 := os.Remove(s.IndexPath(shuffle, mapID))
-	err2 := os.Remove(s.DataPath(shuffle, mapID))
-	if err1 != nil && !os.IsNotExist(err1) {
-		return err1
-	}
-	if err2 != nil && !os.IsNotExist(err2) {
-		return err2
+	if err := os.Remove(s.Path(shuffle, mapID)); err != nil && !os.IsNotExist(err) {
+		return err
 	}
 	return nil
 }
@@ -187,14 +210,21 @@ func (s *Store) RemoveShuffle(shuffle, maps int) {
 	}
 }
 
-// Close closes the cached files.
+// Close unmaps the data files. No fetched block may be used afterwards.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for key := range s.open {
 		s.dropLocked(key)
 	}
-	return nil
+	var err error
+	for _, unmap := range s.retired {
+		if uerr := unmap(); err == nil {
+			err = uerr
+		}
+	}
+	s.retired = nil
+	return err
 }
 
 // copySegment copies n bytes at off in f to w, feeding the CRC.

@@ -39,7 +39,12 @@ type Writer struct {
 // partitions. budget bounds the bytes buffered in memory (at least 1 KiB is
 // used).
 func (s *Store) NewWriter(shuffle, mapID, reducers int, budget int64) *Writer {
-	return &Writer{store: s, shuffle: shuffle, mapID: mapID, bufs: make([][]byte, reducers), budget: max(budget, 1024)}
+	bufs, _ := s.bufPool.Get().([][]byte)
+	if cap(bufs) < reducers {
+		bufs = make([][]byte, reducers)
+	}
+	bufs = bufs[:reducers]
+	return &Writer{store: s, shuffle: shuffle, mapID: mapID, bufs: bufs, budget: max(budget, 1024)}
 }
 
 // Buf returns reducer r's buffer, to append encoded records to; give it back
@@ -95,32 +100,26 @@ func (w *Writer) spill() error {
 // Commit writes the map output and returns the size of each reducer's block.
 func (w *Writer) Commit() (sizes []int64, err error) {
 	defer w.Abort()
-	dataTmp, indexTmp := w.tmpName("data"), w.tmpName("index")
-	sizes, index, err := w.writeData(dataTmp)
+	tmp := w.tmpName("out")
+	sizes, err = w.writeData(tmp)
 	if err != nil {
-		os.Remove(dataTmp)
+		os.Remove(tmp)
 		return nil, err
-	}
-	if err := os.WriteFile(indexTmp, index, 0o644); err != nil {
-		os.Remove(dataTmp)
-		return nil, fmt.Errorf("shuffle: commit: %w", err)
 	}
 	s := w.store
 	s.forget([2]int{w.shuffle, w.mapID})
-	if err := os.Rename(dataTmp, s.DataPath(w.shuffle, w.mapID)); err != nil {
-		os.Remove(indexTmp)
-		return nil, fmt.Errorf("shuffle: commit: %w", err)
-	}
-	if err := os.Rename(indexTmp, s.IndexPath(w.shuffle, w.mapID)); err != nil {
+	if err := os.Rename(tmp, s.Path(w.shuffle, w.mapID)); err != nil {
+		os.Remove(tmp)
 		return nil, fmt.Errorf("shuffle: commit: %w", err)
 	}
 	return sizes, nil
 }
 
-func (w *Writer) writeData(name string) ([]int64, []byte, error) {
+// writeData writes the blocks, then the index, then the footer.
+func (w *Writer) writeData(name string) ([]int64, error) {
 	f, err := os.Create(name)
 	if err != nil {
-		return nil, nil, fmt.Errorf("shuffle: commit: %w", err)
+		return nil, fmt.Errorf("shuffle: commit: %w", err)
 	}
 	defer f.Close()
 	bw := bufio.NewWriterSize(f, 1<<16)
@@ -135,12 +134,12 @@ func (w *Writer) writeData(name string) ([]int64, []byte, error) {
 		for _, sp := range w.spills {
 			seg := sp.segs[r]
 			if err := copySegment(out, sp.f, seg.off, seg.n); err != nil {
-				return nil, nil, fmt.Errorf("shuffle: commit: %w", err)
+				return nil, fmt.Errorf("shuffle: commit: %w", err)
 			}
 			n += seg.n
 		}
 		if _, err := out.Write(b); err != nil {
-			return nil, nil, fmt.Errorf("shuffle: commit: %w", err)
+			return nil, fmt.Errorf("shuffle: commit: %w", err)
 		}
 		n += int64(len(b))
 		sizes[r] = n
@@ -149,10 +148,15 @@ func (w *Writer) writeData(name string) ([]int64, []byte, error) {
 		index = binary.LittleEndian.AppendUint32(index, crc.Sum32())
 		off += n
 	}
-	if err := bw.Flush(); err != nil {
-		return nil, nil, fmt.Errorf("shuffle: commit: %w", err)
+	index = binary.LittleEndian.AppendUint64(index, uint64(len(w.bufs)))
+	index = binary.LittleEndian.AppendUint32(index, footerMagic)
+	if _, err := bw.Write(index); err != nil {
+		return nil, fmt.Errorf("shuffle: commit: %w", err)
 	}
-	return sizes, index, f.Close()
+	if err := bw.Flush(); err != nil {
+		return nil, fmt.Errorf("shuffle: commit: %w", err)
+	}
+	return sizes, f.Close()
 }
 
 // Abort releases the writer's spill files; it is safe after Commit.
@@ -164,5 +168,15 @@ func (w *Writer) Abort() {
 	for _, sp := range w.spills {
 		sp.f.Close()
 	}
+	// Keep the buffers' capacity for the next map task, within reason.
+	var kept int
+	for i, b := range w.bufs {
+		if kept += cap(b); kept > 64<<20 {
+			w.bufs[i] = nil
+		} else {
+			w.bufs[i] = b[:0]
+		}
+	}
+	w.store.bufPool.Put(w.bufs)
 	w.spills, w.bufs = nil, nil
 }

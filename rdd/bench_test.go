@@ -1,0 +1,132 @@
+package rdd_test
+
+import (
+	"context"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/mesoproject/meso/rdd"
+)
+
+// The seed demo job at full size through the engine (local[*]) and as a
+// hand-written single-process Go program computing the same groups.
+// Run: go test -run '^$' -bench 'Demo' -benchtime 3x ./rdd/
+func BenchmarkDemo(b *testing.B) {
+	const n, parts = 10_000_000, 500
+	b.Run("engine", func(b *testing.B) {
+		s := startSession(b, rdd.Config{Master: "local[*]"})
+		for b.Loop() {
+			groups, err := rdd.Collect(context.Background(), s, demo(n, parts))
+			if err != nil || len(groups) != n/100+1 {
+				b.Fatal(len(groups), err)
+			}
+		}
+	})
+	b.Run("baseline", func(b *testing.B) {
+		for b.Loop() {
+			if groups := demoBaseline(n); len(groups) != n/100+1 {
+				b.Fatal(len(groups))
+			}
+		}
+	})
+}
+
+// demoBaseline computes the demo's groups in plain Go: one pass appending
+// (value, index) to the slice of value/100.
+func demoBaseline(n int) []rdd.Pair[int, []rdd.Pair[int, int64]] {
+	groups := make([]rdd.Pair[int, []rdd.Pair[int, int64]], n/100+1)
+	for k := range groups {
+		groups[k].Key = k
+	}
+	for v := 1; v <= n; v++ {
+		g := &groups[v/100]
+		g.Value = append(g.Value, rdd.Pair[int, int64]{v, int64(v - 1)})
+	}
+	return groups
+}
+
+// Sort of 10M random int64 pairs by key: engine vs slices.SortFunc.
+// Run: go test -run '^$' -bench 'Sort' -benchtime 2x ./rdd/
+func BenchmarkSort(b *testing.B) {
+	const n = 10_000_000
+	data := make([]rdd.Pair[int64, int64], n)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range data {
+		data[i] = rdd.KV(rng.Int64(), rng.Int64())
+	}
+	b.Run("engine", func(b *testing.B) {
+		s := startSession(b, rdd.Config{Master: "local[*]"})
+		for b.Loop() {
+			sorted := rdd.SortByKey(rdd.Parallelize(data, 100), true, 100)
+			n, err := rdd.Count(context.Background(), s, sorted)
+			if err != nil || n != int64(len(data)) {
+				b.Fatal(n, err)
+			}
+		}
+	})
+	b.Run("baseline", func(b *testing.B) {
+		for b.Loop() {
+			c := slices.Clone(data)
+			slices.SortFunc(c, func(x, y rdd.Pair[int64, int64]) int {
+				switch {
+				case x.Key < y.Key:
+					return -1
+				case x.Key > y.Key:
+					return 1
+				}
+				return 0
+			})
+		}
+	})
+}
+
+// Word count over generated text held in memory (the file-based 500 MB run
+// is examples/wordcount).
+func BenchmarkWordCount(b *testing.B) {
+	lines := generateText(200_000)
+	b.Run("engine", func(b *testing.B) {
+		s := startSession(b, rdd.Config{Master: "local[*]"})
+		for b.Loop() {
+			words := rdd.FlatMap(rdd.Parallelize(lines, 16), strings.Fields)
+			counts := rdd.ReduceByKey(rdd.Map(words, func(w string) rdd.Pair[string, int] { return rdd.KV(w, 1) }),
+				func(a, b int) int { return a + b }, 16)
+			if _, err := rdd.Collect(context.Background(), s, counts); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("baseline", func(b *testing.B) {
+		for b.Loop() {
+			counts := map[string]int{}
+			for _, l := range lines {
+				for _, w := range strings.Fields(l) {
+					counts[w]++
+				}
+			}
+		}
+	})
+}
+
+func generateText(lines int) []string {
+	rng := rand.New(rand.NewPCG(3, 4))
+	out := make([]string, lines)
+	var sb strings.Builder
+	for i := range out {
+		sb.Reset()
+		for j := range 12 {
+			if j > 0 {
+				sb.WriteByte(' ')
+			}
+			// Zipf-like vocabulary: a few very common words, a long tail.
+			w := int(rng.ExpFloat64() * 2000)
+			sb.WriteString("w")
+			sb.WriteString(strings.Repeat("x", w%7))
+			sb.WriteString(string(rune('a' + w%26)))
+			sb.WriteString(string(rune('a' + (w/26)%26)))
+		}
+		out[i] = sb.String()
+	}
+	return out
+}
