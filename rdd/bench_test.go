@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/mesoproject/meso/rdd"
+	"github.com/mesoproject/meso/rdd/codec"
 )
 
 // The seed demo job at full size through the engine (local[*]) and as a
@@ -129,4 +130,20 @@ func generateText(lines int) []string {
 		out[i] = sb.String()
 	}
 	return out
+}
+
+// The composed codec of the demo's shuffle record, Pair[int, Pair[int, int64]].
+// Run: go test -run '^$' -bench PairCodec -benchmem ./rdd/
+func BenchmarkPairCodec(b *testing.B) {
+	c := codec.For[rdd.Pair[int, rdd.Pair[int, int64]]]()
+	v := rdd.KV(12345, rdd.KV(1234567, int64(1234566)))
+	var buf []byte
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = c.Append(buf[:0], v)
+		if _, _, err := c.Decode(buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.SetBytes(int64(len(buf)))
 }

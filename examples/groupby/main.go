@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"time"
 
+	"github.com/mesoproject/meso/examples/internal/benchrun"
 	"github.com/mesoproject/meso/rdd"
 )
 
@@ -20,8 +21,21 @@ func main() {
 	parts := flag.Int("parts", 500, "partitions")
 	master := flag.String("master", "local[*]", "where tasks run (local, local[N], local[*])")
 	eventLog := flag.String("event-log", "", "directory for the JSON-lines event log")
+	compare := flag.Bool("compare", false, "run the engine and a hand-written Go baseline, each in a child process, and compare time and peak memory")
+	mode := flag.String("mode", "", "with -compare: engine or baseline (set by the parent process)")
 	flag.Parse()
-	if err := run(*n, *parts, *master, *eventLog); err != nil {
+	var err error
+	switch {
+	case *compare:
+		err = benchrun.Compare([]string{"-n", fmt.Sprint(*n), "-parts", fmt.Sprint(*parts), "-master", *master}, "engine", "baseline")
+	case *mode == "baseline":
+		err = baseline(*n)
+	case *mode == "engine":
+		err = quiet(*n, *parts, *master)
+	default:
+		err = run(*n, *parts, *master, *eventLog)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "groupby:", err)
 		os.Exit(1)
 	}
@@ -55,5 +69,35 @@ func run(n, parts int, master, eventLog string) error {
 	fmt.Println(st.Summary())
 	fmt.Printf("second action: %d stages run, %d skipped, %d cached partitions read, %d recomputed\n",
 		st.Stages-first.Stages, st.StagesSkipped-first.StagesSkipped, st.CacheHits-first.CacheHits, st.CacheMisses-first.CacheMisses)
+	return nil
+}
+
+// quiet runs the demo job once without progress output (for -compare).
+func quiet(n, parts int, master string) error {
+	s, err := rdd.Start(rdd.Config{Master: master, AppName: "groupby"})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	groups, err := rdd.Collect(context.Background(), s, Demo(n, parts))
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%d groups\n", len(groups))
+	return nil
+}
+
+// baseline computes the same groups in plain single-threaded Go: the
+// practical limit for this job on one machine.
+func baseline(n int) error {
+	groups := make([]rdd.Pair[int, []rdd.Pair[int, int64]], n/100+1)
+	for k := range groups {
+		groups[k].Key = k
+	}
+	for v := 1; v <= n; v++ {
+		g := &groups[v/100]
+		g.Value = append(g.Value, rdd.Pair[int, int64]{Key: v, Value: int64(v - 1)})
+	}
+	fmt.Printf("%d groups\n", len(groups))
 	return nil
 }

@@ -1,0 +1,63 @@
+package codec
+
+import (
+	"bytes"
+	"encoding/gob"
+	"testing"
+)
+
+type benchPair struct {
+	Key   int
+	Value int64
+}
+
+type benchRecord struct {
+	Name  string
+	Count int
+	Score float64
+	Tags  []string
+}
+
+// benchCodec encodes and decodes one value per iteration with c.
+func benchCodec[T any](b *testing.B, c Codec[T], v T) {
+	var buf []byte
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = c.Append(buf[:0], v)
+		if _, _, err := c.Decode(buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.SetBytes(int64(len(buf)))
+}
+
+// benchGob encodes and decodes values with one gob stream (gob's best case:
+// type information is sent once), for comparison.
+func benchGob[T any](b *testing.B, v T) {
+	var buf bytes.Buffer
+	enc, dec := gob.NewEncoder(&buf), gob.NewDecoder(&buf)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := enc.Encode(&v); err != nil {
+			b.Fatal(err)
+		}
+		var out T
+		if err := dec.Decode(&out); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// Run: go test -run '^$' -bench . -benchmem ./rdd/codec/
+func BenchmarkCodec(b *testing.B) {
+	rec := benchRecord{Name: "mesos-agent-17", Count: 12345, Score: 0.75, Tags: []string{"rack:r1", "zone:a"}}
+	b.Run("int/fast", func(b *testing.B) { benchCodec(b, For[int](), 1234567) })
+	b.Run("int/gob-stream", func(b *testing.B) { benchGob(b, 1234567) })
+	b.Run("string/fast", func(b *testing.B) { benchCodec(b, For[string](), "the quick brown fox") })
+	b.Run("string/gob-stream", func(b *testing.B) { benchGob(b, "the quick brown fox") })
+	b.Run("pair-struct/reflect", func(b *testing.B) { benchCodec(b, For[benchPair](), benchPair{42, 4200}) })
+	b.Run("pair-struct/gob-stream", func(b *testing.B) { benchGob(b, benchPair{42, 4200}) })
+	b.Run("record/reflect", func(b *testing.B) { benchCodec(b, For[benchRecord](), rec) })
+	b.Run("record/gob-fallback", func(b *testing.B) { benchCodec[benchRecord](b, gobCodec[benchRecord]{}, rec) })
+	b.Run("record/gob-stream", func(b *testing.B) { benchGob(b, rec) })
+}
