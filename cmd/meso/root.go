@@ -34,6 +34,7 @@ func newRootCmd() *cobra.Command {
 		newExecutorCmd(),
 		newExecuteCmd(),
 		newMasterCmd(),
+		newAgentCmd(),
 	)
 	return root
 }

@@ -185,6 +185,8 @@ type Counters struct {
 	ValidFrameworkMessages   uint64
 	InvalidFrameworkMessages uint64
 	ExecutorsLaunched        uint64
+	ExecutorsTerminated      uint64
+	ContainerLaunchErrors    uint64
 	// TerminalTasks counts tasks by the terminal state they reached.
 	TerminalTasks map[mesospb.TaskState]uint64
 }
@@ -226,6 +228,19 @@ func New(cfg Config) *Core {
 		fws:      make(map[string]*framework),
 		counters: Counters{TerminalTasks: make(map[mesospb.TaskState]uint64)},
 	}
+}
+
+// SetAgentInfo replaces the description of this agent that executors get
+// in SUBSCRIBED (the id is added by the Core).
+func (c *Core) SetAgentInfo(info *mesospb.AgentInfo) { c.cfg.Agent = info }
+
+// ContainerID returns the container of an executor the Core tracks, "" if
+// none.
+func (c *Core) ContainerID(frameworkID, executorID string) string {
+	if _, ex, err := c.lookup(frameworkID, executorID); err == nil {
+		return ex.containerID
+	}
+	return ""
 }
 
 // AgentID returns the id the master gave this agent, "" before the first

@@ -160,6 +160,7 @@ func (c *Core) ExecutorExited(frameworkID, executorID, containerID string, term 
 	ex.state = ExecutorTerminated
 	ex.connected = false
 	ex.exitStatus = term.Status
+	c.counters.ExecutorsTerminated++
 	var effs []Effect
 	if !fw.terminating {
 		state, reason, msg := mesospb.TaskState_TASK_FAILED, mesospb.TaskStatus_REASON_EXECUTOR_TERMINATED, "Executor terminated"
@@ -210,6 +211,9 @@ func (ex *executor) unfinished() []*mesospb.TaskID {
 // tasks fail with REASON_CONTAINER_LAUNCH_FAILED, as after an exit.
 func (c *Core) ContainerLaunchFailed(frameworkID, executorID, containerID, message string, now time.Time) ([]Effect, error) {
 	_, ex, err := c.lookup(frameworkID, executorID)
+	if err == nil && ex.containerID == containerID {
+		c.counters.ContainerLaunchErrors++
+	}
 	if err == nil && ex.containerID == containerID && ex.pending == nil {
 		ex.pending = &termination{
 			state:   mesospb.TaskState_TASK_FAILED,

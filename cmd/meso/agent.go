@@ -1,0 +1,79 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mesoproject/meso/internal/agent"
+	"github.com/mesoproject/meso/internal/agent/lifecycle"
+	"github.com/mesoproject/meso/internal/agent/statusupdate"
+	"github.com/mesoproject/meso/internal/mesosflag"
+)
+
+// newAgentCmd is `meso agent`: the Mesos-compatible agent daemon.
+func newAgentCmd() *cobra.Command {
+	var cfg agent.Config
+	ip := "0.0.0.0"
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "Run an agent (runs tasks for the master; Mesos v1 executor API)",
+		Long: `Run a meso agent: it registers with the master given by --master, offers this
+host's resources (detected, or as given by --resources), runs the tasks the
+master sends it in executors under --work_dir, and serves the Mesos v1 executor
+API at /api/v1/executor, plus /state, /health and /metrics/snapshot.
+
+Every flag can also be set from the environment as MESOS_<FLAG> or
+MESO_<FLAG> (e.g. MESOS_WORK_DIR); durations take the Mesos syntax
+("15secs", "2mins") or Go's ("15s").`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := bindEnv(cmd); err != nil {
+				return err
+			}
+			if ip != "0.0.0.0" && ip != "::" {
+				cfg.IP = ip
+			}
+			agent.Version = version
+			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil)).With("component", "agent")
+			a, err := agent.New(cfg)
+			if err != nil {
+				return err
+			}
+			ln, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(cfg.Port)))
+			if err != nil {
+				return fmt.Errorf("agent: %w", err)
+			}
+			return a.Serve(cmd.Context(), ln)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Master, "master", "", "the master, host:port (required)")
+	f.StringVar(&ip, "ip", ip, "IP address to listen on (and advertise, unless 0.0.0.0)")
+	f.IntVar(&cfg.Port, "port", 5051, "port to listen on")
+	f.StringVar(&cfg.Hostname, "hostname", "", "hostname to advertise (default: the host's name)")
+	f.StringVar(&cfg.WorkDir, "work_dir", "", "directory for sandboxes (required)")
+	mesosflag.ResourcesVar(f, &cfg.Resources, "resources", nil,
+		`resources to offer, overriding detection per name, e.g. "cpus:4;mem:8192;disk:50000;ports:[31000-32000];cpus(web):2"`)
+	mesosflag.AttributesVar(f, &cfg.Attributes, "attributes", nil, `attributes of this agent, e.g. "rack:r1;zone:a"`)
+	f.StringVar(&cfg.Isolation, "isolation", agent.DefaultIsolation, "isolators (posix/cpu, posix/mem)")
+	f.StringVar(&cfg.Containerizers, "containerizers", agent.DefaultContainerizers, "containerizers, in order of preference")
+	mesosflag.DurationVar(f, &cfg.ExecutorRegistrationTimeout, "executor_registration_timeout",
+		lifecycle.DefaultRegistrationTimeout, "time an executor has to subscribe before it is destroyed")
+	mesosflag.DurationVar(f, &cfg.ExecutorShutdownGracePeriod, "executor_shutdown_grace_period",
+		lifecycle.DefaultShutdownGracePeriod, "time an executor has to shut down after SHUTDOWN before it is killed")
+	mesosflag.DurationVar(f, &cfg.StatusUpdateRetryIntervalMin, "status_update_retry_interval_min",
+		statusupdate.DefaultRetryMin, "first retry interval of an unacknowledged status update")
+	mesosflag.DurationVar(f, &cfg.StatusUpdateRetryIntervalMax, "status_update_retry_interval_max",
+		statusupdate.DefaultRetryMax, "largest retry interval of an unacknowledged status update")
+	mesosflag.DurationVar(f, &cfg.RegistrationBackoffFactor, "registration_backoff_factor",
+		agent.DefaultRegistrationBackoffFactor, "bound of the random delay before registering again; doubles per failure")
+	mesosflag.DurationVar(f, &cfg.RegistrationBackoffMax, "registration_backoff_max",
+		agent.DefaultRegistrationBackoffMax, "largest delay between registration attempts")
+	f.StringVar(&cfg.Launcher, "launcher", "", "path of the meso binary executors run from (default: this binary)")
+	return cmd
+}

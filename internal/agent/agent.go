@@ -1,0 +1,318 @@
+package agent
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mesoproject/meso/api/linkpb"
+	"github.com/mesoproject/meso/api/mesospb"
+	"github.com/mesoproject/meso/internal/agent/lifecycle"
+	"github.com/mesoproject/meso/internal/containerizer"
+	"github.com/mesoproject/meso/internal/containerizer/posix"
+	"github.com/mesoproject/meso/internal/resources"
+)
+
+// Version is reported to the master at registration.
+var Version = "0.1.0-dev"
+
+// Agent is a meso agent: create it with New, run it with Serve.
+type Agent struct {
+	cfg       Config
+	log       *slog.Logger
+	cz        containerizer.Containerizer
+	resources resources.Resources
+	masterURL string
+	started   time.Time
+
+	wake     chan struct{} // pokes the timer loop; cap 1
+	outReady chan struct{} // pokes the link sender; cap 1
+	relink   chan struct{} // asks the link loop to register again; cap 1
+
+	mu         sync.Mutex
+	core       *lifecycle.Core          // guarded by mu
+	streams    map[execKey]*eventStream // guarded by mu: subscribed executors
+	containers map[string]*containerRun // guarded by mu: by container id
+	link       linkState                // guarded by mu
+	outbox     []*linkpb.AgentCall      // guarded by mu: calls for the master
+	info       *mesospb.AgentInfo       // guarded by mu: set by Serve
+	endpoint   string                   // guarded by mu: host:port for executors
+	runCtx     context.Context          // guarded by mu: Serve's context
+	tasks      sync.WaitGroup           // goroutines started by dispatch
+}
+
+type execKey struct{ framework, executor string }
+
+type linkState struct {
+	id         string // current session, "" when not registered
+	masterInfo *mesospb.MasterInfo
+	registered time.Time
+}
+
+// containerRun is the shell's record of one executor container.
+type containerRun struct {
+	frameworkID, executorID string
+	sandbox                 string
+	launching               bool // Launch has not returned yet
+	destroyAfterLaunch      bool
+	destroying              bool
+}
+
+// New validates cfg and returns an agent; nothing runs until Serve.
+func New(cfg Config) (*Agent, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	masterURL, err := linkURL(cfg.Master)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.WorkDir, 0o755); err != nil {
+		return nil, fmt.Errorf("agent: work dir: %w", err)
+	}
+	d := cfg.Detected
+	if d == nil {
+		found := detect(cfg.WorkDir)
+		d = &found
+	}
+	cz := cfg.Containerizer
+	if cz == nil {
+		cz, err = newContainerizer(cfg)
+		if err != nil {
+			return nil, err
+		}
+	}
+	a := &Agent{
+		cfg:        cfg,
+		log:        cfg.Logger,
+		cz:         cz,
+		resources:  resources.AgentResources(cfg.Resources, *d),
+		masterURL:  masterURL,
+		wake:       make(chan struct{}, 1),
+		outReady:   make(chan struct{}, 1),
+		relink:     make(chan struct{}, 1),
+		streams:    make(map[execKey]*eventStream),
+		containers: make(map[string]*containerRun),
+	}
+	a.core = lifecycle.New(lifecycle.Config{
+		Launcher:                    cfg.Launcher,
+		ExecutorRegistrationTimeout: cfg.ExecutorRegistrationTimeout,
+		ExecutorShutdownGracePeriod: cfg.ExecutorShutdownGracePeriod,
+		StatusUpdateRetryMin:        cfg.StatusUpdateRetryIntervalMin,
+		StatusUpdateRetryMax:        cfg.StatusUpdateRetryIntervalMax,
+		NewUUID:                     newUUID,
+		NewContainerID:              func() string { return formatUUID(newUUID()) },
+	})
+	return a, nil
+}
+
+func newContainerizer(cfg Config) (containerizer.Containerizer, error) {
+	names, err := containerizer.ParseNames(cfg.Containerizers)
+	if err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	var list []containerizer.Containerizer
+	for _, n := range names {
+		if n != containerizer.NameMesos {
+			return nil, fmt.Errorf("agent: --containerizers=%s: only %q is supported so far", cfg.Containerizers, containerizer.NameMesos)
+		}
+		p, err := posix.New(posix.Config{Isolation: posix.ParseIsolation(cfg.Isolation), Logger: cfg.Logger.With("component", "posix")})
+		if err != nil {
+			return nil, fmt.Errorf("agent: %w", err)
+		}
+		list = append(list, p)
+	}
+	return containerizer.NewComposing(list...), nil
+}
+
+// newUUID returns a random (version 4) UUID.
+func newUUID() []byte {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // never fails (crypto/rand panics rather than return an error)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return b
+}
+
+func formatUUID(b []byte) string {
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// Serve runs the agent on ln until ctx is done: its HTTP endpoints, the
+// link to the master and its executors. When ctx ends, every container is
+// destroyed (this agent does not recover executors across restarts) and
+// Serve returns nil.
+func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
+	if err := a.start(ctx, ln); err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 30 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	var loops sync.WaitGroup
+	loops.Go(func() { a.timerLoop(ctx) })
+	loops.Go(func() { a.sendLoop(ctx) })
+	loops.Go(func() { a.linkLoop(ctx) })
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-served:
+		err = fmt.Errorf("agent: serve: %w", err)
+	}
+	a.closeStreams()
+	_ = srv.Close()
+	loops.Wait()
+	a.destroyAll()
+	a.tasks.Wait()
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// start fixes what depends on the listener: the agent's advertised address
+// and the endpoint executors connect to.
+func (a *Agent) start(ctx context.Context, ln net.Listener) error {
+	host, portText, err := net.SplitHostPort(ln.Addr().String())
+	if err != nil {
+		return fmt.Errorf("agent: listener address: %w", err)
+	}
+	port, _ := strconv.Atoi(portText)
+	if a.cfg.Port != 0 {
+		port = a.cfg.Port
+	}
+	ip := a.cfg.IP
+	if ip == "" {
+		ip = host
+		if addr := net.ParseIP(host); addr == nil || addr.IsUnspecified() {
+			ip = "127.0.0.1"
+		}
+	}
+	hostname := a.cfg.Hostname
+	if hostname == "" {
+		if h, err := os.Hostname(); err == nil && h != "" {
+			hostname = h
+		} else {
+			hostname = ip
+		}
+	}
+	info := &mesospb.AgentInfo{
+		Hostname:   proto.String(hostname),
+		Port:       proto.Int32(int32(port)),
+		Resources:  a.resources.ToProto("", false),
+		Attributes: attributesProto(a.cfg.Attributes),
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.runCtx != nil {
+		return errors.New("agent: Serve called twice")
+	}
+	a.runCtx = ctx
+	a.started = time.Now()
+	a.info = info
+	a.endpoint = net.JoinHostPort(ip, strconv.Itoa(port))
+	a.core.SetAgentInfo(info)
+	return nil
+}
+
+// Endpoint returns the host:port executors reach the agent at; empty
+// before Serve.
+func (a *Agent) Endpoint() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.endpoint
+}
+
+// ID returns the agent id the master assigned; empty while unregistered.
+func (a *Agent) ID() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.core.AgentID()
+}
+
+// Registered reports whether the link to the master is up.
+func (a *Agent) Registered() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.link.id != ""
+}
+
+// apply runs one input against the core and carries out its effects, all
+// under the lock so that effects reach queues in the core's order.
+func (a *Agent) apply(what string, input func(now time.Time) ([]lifecycle.Effect, error)) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.applyLocked(what, input)
+}
+
+func (a *Agent) applyLocked(what string, input func(now time.Time) ([]lifecycle.Effect, error)) error {
+	effs, err := input(time.Now())
+	a.dispatchLocked(effs)
+	if err != nil {
+		level := slog.LevelWarn
+		if errors.Is(err, lifecycle.ErrIgnored) {
+			level = slog.LevelInfo
+		}
+		a.log.Log(context.Background(), level, what+" not applied", "err", err)
+	}
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+	return err
+}
+
+func (a *Agent) dispatchLocked(effs []lifecycle.Effect) {
+	for _, e := range effs {
+		switch e := e.(type) {
+		case lifecycle.LaunchExecutor:
+			a.launchLocked(e)
+		case lifecycle.SendExecutor:
+			if st := a.streams[execKey{e.FrameworkID, e.ExecutorID}]; st != nil {
+				st.push(e.Event)
+			} else {
+				a.log.Info("dropping event for disconnected executor", "framework", e.FrameworkID,
+					"executor", e.ExecutorID, "event", e.Event.GetType().String())
+			}
+		case lifecycle.SendMaster:
+			a.enqueueLocked(e.Call)
+		case lifecycle.DestroyContainer:
+			a.destroyLocked(e.ContainerID)
+		}
+	}
+}
+
+// timerLoop calls Tick whenever the core has something due.
+func (a *Agent) timerLoop(ctx context.Context) {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		a.mu.Lock()
+		next, ok := a.core.NextDeadline()
+		a.mu.Unlock()
+		wait := time.Hour
+		if ok {
+			wait = max(time.Until(next), 0)
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.wake:
+		case <-timer.C:
+			_ = a.apply("tick", func(now time.Time) ([]lifecycle.Effect, error) { return a.core.Tick(now), nil })
+		}
+	}
+}

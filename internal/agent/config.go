@@ -1,0 +1,156 @@
+package agent
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mesoproject/meso/internal/containerizer"
+	"github.com/mesoproject/meso/internal/resources"
+)
+
+// Config configures an Agent. Flags of `meso agent` map 1:1 to fields; zero
+// values mean the Mesos defaults.
+type Config struct {
+	// Master is the master's address, "host:port" (an http:// URL is
+	// accepted too).
+	Master string
+	// IP is the address executors and the master reach this agent at; empty
+	// means the listener's address (127.0.0.1 when it listens on all
+	// addresses).
+	IP string
+	// Port is the advertised port; 0 means the listener's port.
+	Port int
+	// Hostname advertised to the master; empty means os.Hostname, or IP
+	// when the hostname cannot be found.
+	Hostname string
+	// WorkDir holds the sandboxes (work_dir/slaves/...). Required.
+	WorkDir string
+	// Resources overrides detected resources per name (--resources);
+	// Attributes describe the agent (--attributes).
+	Resources  resources.Resources
+	Attributes resources.Attributes
+	// Isolation and Containerizers are the Mesos flags; they configure the
+	// posix containerizer built when Containerizer is nil.
+	Isolation      string // default "posix/cpu,posix/mem"
+	Containerizers string // default "mesos"
+
+	ExecutorRegistrationTimeout  time.Duration // default 1 min
+	ExecutorShutdownGracePeriod  time.Duration // default 5 s
+	StatusUpdateRetryIntervalMin time.Duration // default 10 s
+	StatusUpdateRetryIntervalMax time.Duration // default 10 min
+	// RegistrationBackoffFactor bounds the random delay before the first
+	// (re-)registration attempt after the link broke (Mesos'
+	// --registration_backoff_factor); the bound doubles on each failed
+	// attempt up to RegistrationBackoffMax. Defaults 1 s and 5 s.
+	RegistrationBackoffFactor time.Duration
+	RegistrationBackoffMax    time.Duration
+	// MasterPingTimeouts is how many ping intervals (announced by the
+	// master at registration) may pass without a PING before the agent
+	// takes the master for lost and registers again. Default 5.
+	MasterPingTimeouts int
+
+	// Launcher is the path of the meso binary the command executor runs
+	// from (`<Launcher> executor`); default os.Executable().
+	Launcher string
+	// Containerizer runs executors; nil builds the posix one.
+	Containerizer containerizer.Containerizer
+	// HTTPClient talks to the master; nil means a client without timeouts
+	// (the link is a long-lived stream).
+	HTTPClient *http.Client
+	Logger     *slog.Logger
+	// Detected overrides resource detection (tests); nil means detect.
+	Detected *resources.Detected
+}
+
+// Defaults.
+const (
+	DefaultIsolation                 = "posix/cpu,posix/mem"
+	DefaultContainerizers            = "mesos"
+	DefaultRegistrationBackoffFactor = time.Second
+	DefaultRegistrationBackoffMax    = 5 * time.Second
+	DefaultMasterPingTimeouts        = 5
+	defaultPingInterval              = 15 * time.Second
+)
+
+func (c *Config) setDefaults() error {
+	if c.Master == "" {
+		return fmt.Errorf("agent: --master is required")
+	}
+	if c.WorkDir == "" {
+		return fmt.Errorf("agent: --work_dir is required")
+	}
+	if c.Isolation == "" {
+		c.Isolation = DefaultIsolation
+	}
+	if c.Containerizers == "" {
+		c.Containerizers = DefaultContainerizers
+	}
+	if c.RegistrationBackoffFactor <= 0 {
+		c.RegistrationBackoffFactor = DefaultRegistrationBackoffFactor
+	}
+	if c.RegistrationBackoffMax <= 0 {
+		c.RegistrationBackoffMax = DefaultRegistrationBackoffMax
+	}
+	c.RegistrationBackoffMax = max(c.RegistrationBackoffMax, c.RegistrationBackoffFactor)
+	if c.MasterPingTimeouts <= 0 {
+		c.MasterPingTimeouts = DefaultMasterPingTimeouts
+	}
+	if c.Launcher == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("agent: --launcher not set and the executable's path is unknown: %w", err)
+		}
+		c.Launcher = exe
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.HTTPClient == nil {
+		c.HTTPClient = &http.Client{}
+	}
+	return nil
+}
+
+// detect finds this host's cpus, memory and the size of the file system
+// holding dir. Fields it cannot find stay zero.
+func detect(dir string) resources.Detected {
+	d := resources.Detected{CPUs: float64(runtime.NumCPU())}
+	if data, err := os.ReadFile("/proc/meminfo"); err == nil {
+		d.MemBytes = memTotal(data)
+	}
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err == nil {
+		d.DiskBytes = st.Blocks * uint64(st.Bsize)
+	}
+	return d
+}
+
+// memTotal reads MemTotal (in kB) from /proc/meminfo contents.
+func memTotal(meminfo []byte) uint64 {
+	sc := bufio.NewScanner(bytes.NewReader(meminfo))
+	for sc.Scan() {
+		name, rest, ok := strings.Cut(sc.Text(), ":")
+		if !ok || name != "MemTotal" {
+			continue
+		}
+		fields := strings.Fields(rest)
+		if len(fields) == 0 {
+			return 0
+		}
+		kb, err := strconv.ParseUint(fields[0], 10, 64)
+		if err != nil {
+			return 0
+		}
+		return kb * 1024
+	}
+	return 0
+}

@@ -1,0 +1,224 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/mesoproject/meso/internal/agent/lifecycle"
+	"github.com/mesoproject/meso/internal/containerizer"
+	"github.com/mesoproject/meso/internal/mesosflag"
+)
+
+// Sandbox layout (Mesos'):
+//
+//	<work_dir>/slaves/<agent_id>/frameworks/<framework_id>/executors/<executor_id>/runs/<container_id>
+//
+// with a `latest` symlink beside the runs naming the newest run.
+
+// SandboxRoot is the directory holding every sandbox of the agent (what
+// the files API serves).
+func (a *Agent) SandboxRoot() string { return filepath.Join(a.cfg.WorkDir, "slaves") }
+
+// executorDir is the directory of an executor's runs.
+func (a *Agent) executorDir(agentID, frameworkID, executorID string) string {
+	return filepath.Join(a.SandboxRoot(), agentID, "frameworks", frameworkID, "executors", executorID)
+}
+
+// Sandbox returns the sandbox of one run of an executor.
+func (a *Agent) Sandbox(agentID, frameworkID, executorID, containerID string) string {
+	return filepath.Join(a.executorDir(agentID, frameworkID, executorID), "runs", containerID)
+}
+
+// createSandbox makes the run directory and points `latest` at it.
+func createSandbox(executorDir, containerID string) (string, error) {
+	dir := filepath.Join(executorDir, "runs", containerID)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	latest := filepath.Join(executorDir, "runs", "latest")
+	tmp := latest + ".tmp"
+	_ = os.Remove(tmp)
+	if err := os.Symlink(containerID, tmp); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp, latest); err != nil {
+		return "", err
+	}
+	return dir, nil
+}
+
+// launchLocked starts launching an executor's container in the background.
+func (a *Agent) launchLocked(e lifecycle.LaunchExecutor) {
+	for _, id := range []string{e.FrameworkID, e.ExecutorID, e.ContainerID} {
+		if err := validPathElement(id); err != nil {
+			a.launchFailedLocked(e, fmt.Sprintf("invalid id: %v", err))
+			return
+		}
+	}
+	sandbox, err := createSandbox(a.executorDir(a.core.AgentID(), e.FrameworkID, e.ExecutorID), e.ContainerID)
+	if err != nil {
+		a.launchFailedLocked(e, fmt.Sprintf("cannot create sandbox: %v", err))
+		return
+	}
+	run := &containerRun{frameworkID: e.FrameworkID, executorID: e.ExecutorID, sandbox: sandbox, launching: true}
+	a.containers[e.ContainerID] = run
+	spec := containerizer.Spec{
+		ContainerID: e.ContainerID,
+		Sandbox:     sandbox,
+		Command:     e.Executor.GetCommand(),
+		Env:         a.executorEnvLocked(e, sandbox),
+		User:        e.User,
+		Resources:   e.Resources,
+		Container:   e.Executor.GetContainer(),
+	}
+	ctx := a.runCtx
+	a.log.Info("launching executor", "framework", e.FrameworkID, "executor", e.ExecutorID,
+		"container", e.ContainerID, "sandbox", sandbox)
+	a.tasks.Go(func() { a.runContainer(ctx, e, spec) })
+}
+
+// validPathElement refuses ids that would escape the sandbox layout.
+func validPathElement(id string) error {
+	if id == "" || id == "." || id == ".." || filepath.Base(id) != id || id != filepath.Clean(id) {
+		return fmt.Errorf("%q is not usable as a directory name", id)
+	}
+	return nil
+}
+
+func (a *Agent) launchFailedLocked(e lifecycle.LaunchExecutor, msg string) {
+	a.log.Warn("executor launch failed", "framework", e.FrameworkID, "executor", e.ExecutorID, "err", msg)
+	effs, err := a.core.ContainerLaunchFailed(e.FrameworkID, e.ExecutorID, e.ContainerID, msg, time.Now())
+	if err != nil {
+		a.log.Info("launch failure not applied", "err", err)
+	}
+	a.dispatchLocked(effs)
+}
+
+// runContainer launches the container, then waits for its end.
+func (a *Agent) runContainer(ctx context.Context, e lifecycle.LaunchExecutor, spec containerizer.Spec) {
+	err := a.cz.Launch(ctx, spec)
+	a.mu.Lock()
+	run := a.containers[e.ContainerID]
+	run.launching = false
+	if err != nil {
+		delete(a.containers, e.ContainerID)
+		a.launchFailedLocked(e, err.Error())
+		a.mu.Unlock()
+		return
+	}
+	if run.destroyAfterLaunch {
+		a.destroyLocked(e.ContainerID)
+	}
+	a.mu.Unlock()
+
+	term, err := a.cz.Wait(ctx, e.ContainerID)
+	if err != nil {
+		if ctx.Err() == nil {
+			a.log.Error("waiting for container failed", "container", e.ContainerID, "err", err)
+		}
+		term = containerizer.Termination{Status: -1, Message: "Failed to wait for the executor: " + err.Error()}
+	}
+	if ctx.Err() != nil {
+		return // shutting down: destroyAll cleans up
+	}
+	// Forget the container in the containerizer.
+	if err := a.cz.Destroy(ctx, e.ContainerID, 0); err != nil && !errors.Is(err, containerizer.ErrUnknownContainer) {
+		a.log.Warn("cleaning up container failed", "container", e.ContainerID, "err", err)
+	}
+	a.log.Info("executor exited", "framework", e.FrameworkID, "executor", e.ExecutorID,
+		"container", e.ContainerID, "status", term.Message)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.containers, e.ContainerID)
+	key := execKey{e.FrameworkID, e.ExecutorID}
+	if st := a.streams[key]; st != nil && st.containerID == e.ContainerID {
+		st.close()
+		delete(a.streams, key)
+	}
+	_ = a.applyLocked("executor exit", func(now time.Time) ([]lifecycle.Effect, error) {
+		return a.core.ExecutorExited(e.FrameworkID, e.ExecutorID, e.ContainerID, lifecycle.Termination{
+			Status: int32(term.Status), Message: term.Message, Reason: term.Reason,
+		}, now)
+	})
+}
+
+// destroyLocked kills a container in the background; its end is reported
+// by runContainer.
+func (a *Agent) destroyLocked(containerID string) {
+	run := a.containers[containerID]
+	if run == nil || run.destroying {
+		return
+	}
+	if run.launching {
+		run.destroyAfterLaunch = true
+		return
+	}
+	run.destroying = true
+	ctx := a.runCtx
+	a.tasks.Go(func() {
+		if err := a.cz.Destroy(ctx, containerID, 0); err != nil && !errors.Is(err, containerizer.ErrUnknownContainer) && ctx.Err() == nil {
+			a.log.Warn("destroying container failed", "container", containerID, "err", err)
+		}
+	})
+}
+
+// destroyAll kills every container when the agent stops, giving each the
+// executor shutdown grace period.
+func (a *Agent) destroyAll() {
+	grace := a.cfg.ExecutorShutdownGracePeriod
+	if grace <= 0 {
+		grace = lifecycle.DefaultShutdownGracePeriod
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), grace+5*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, id := range a.cz.Containers() {
+		wg.Go(func() {
+			if err := a.cz.Destroy(ctx, id, grace); err != nil && !errors.Is(err, containerizer.ErrUnknownContainer) {
+				a.log.Warn("destroying container on shutdown failed", "container", id, "err", err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// executorEnvLocked is the Mesos executor environment.
+func (a *Agent) executorEnvLocked(e lifecycle.LaunchExecutor, sandbox string) []string {
+	checkpoint := "0"
+	if e.Framework.GetCheckpoint() {
+		checkpoint = "1"
+	}
+	agentID := a.core.AgentID()
+	env := []string{
+		"MESOS_FRAMEWORK_ID=" + e.FrameworkID,
+		"MESOS_EXECUTOR_ID=" + e.ExecutorID,
+		"MESOS_AGENT_ENDPOINT=" + a.endpoint,
+		"MESOS_DIRECTORY=" + sandbox,
+		"MESOS_SANDBOX=" + sandbox,
+		"MESOS_CHECKPOINT=" + checkpoint,
+		"MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD=" + mesosflag.FormatDuration(a.core.ShutdownGracePeriod(e.Executor)),
+		"MESOS_SLAVE_ID=" + agentID,
+		"MESOS_AGENT_ID=" + agentID,
+	}
+	if e.CommandExecutor {
+		env = append(env, "MESOS_HTTP_COMMAND_EXECUTOR=1")
+	}
+	if e.Framework.GetCheckpoint() {
+		env = append(env,
+			"MESOS_RECOVERY_TIMEOUT="+mesosflag.FormatDuration(defaultRecoveryTimeout),
+			"MESOS_SUBSCRIPTION_BACKOFF_MAX="+mesosflag.FormatDuration(defaultSubscriptionBackoffMax))
+	}
+	return env
+}
+
+// What checkpointing executors are told (Mesos' defaults for
+// --recovery_timeout and the executor subscription backoff).
+const (
+	defaultRecoveryTimeout        = 15 * time.Minute
+	defaultSubscriptionBackoffMax = 2 * time.Second
+)

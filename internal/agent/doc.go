@@ -1,0 +1,38 @@
+// Package agent is the meso agent (Mesos' mesos-agent): it registers with
+// the master over meso's link protocol, runs the tasks the master sends it
+// inside executors started through a containerizer, serves the Mesos v1
+// executor API, and carries task status updates back to the master until
+// they are acknowledged.
+//
+// The package is the shell around a pure core, package lifecycle (with
+// package statusupdate): every input (an event from the master, an
+// executor call, a container's end, a timer) is applied to the core under
+// one mutex, and the core's effects are carried out in order: events are
+// queued on executor streams, calls for the master are queued on the
+// outbox, containers are launched and destroyed in the background. No I/O
+// happens under the mutex.
+//
+// Embedding: New(Config) validates the configuration and detects
+// resources; Serve(ctx, listener) runs everything until ctx is done, then
+// destroys every container and returns. `meso agent` and `meso dev` are
+// thin wrappers; tests run agents in-process on loopback.
+//
+// The link to the master (POST /internal/v1/link, see
+// docs/ARCHITECTURE.md): the agent posts REGISTER and reads a RecordIO
+// stream of MasterEvents, REGISTERED first. Other calls are separate POSTs
+// carrying the session's link id; a 409 makes the agent register again. A
+// broken stream, or no PING for MasterPingTimeouts ping intervals, makes it
+// register again with randomized exponential backoff
+// (RegistrationBackoffFactor doubling up to RegistrationBackoffMax),
+// reporting its agent id and every framework, executor and task it still
+// runs. While the link is down, status updates wait in the status update
+// manager and are all resent on registration.
+//
+// Agent restarts: this agent does not checkpoint. A restarted agent has no
+// id and registers as a new agent; when Serve returns, all its containers
+// are destroyed, so no executor outlives it.
+//
+// Endpoints: POST /api/v1/executor (Mesos v1 executor API, JSON or
+// protobuf), GET /state and /slave(1)/state, /health, /metrics/snapshot,
+// /version, and /files/ when the files API is available.
+package agent

@@ -1,0 +1,489 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mesoproject/meso/api/codec"
+	"github.com/mesoproject/meso/api/executorpb"
+	"github.com/mesoproject/meso/api/linkpb"
+	"github.com/mesoproject/meso/api/mesospb"
+	"github.com/mesoproject/meso/api/recordio"
+	"github.com/mesoproject/meso/internal/containerizer"
+	"github.com/mesoproject/meso/internal/resources"
+)
+
+const waitLimit = 10 * time.Second
+
+// fakeMaster speaks the master's side of the link protocol: it accepts
+// REGISTER (answering REGISTERED with agent id "a1" unless told otherwise),
+// streams the events tests give it, and records every other call.
+type fakeMaster struct {
+	t   *testing.T
+	srv *httptest.Server
+
+	mu       sync.Mutex
+	sessions int
+	current  *masterSession // guarded by mu
+	agentID  string         // guarded by mu
+	conflict bool           // guarded by mu: answer 409 to the next call
+	ping     float64        // guarded by mu: ping interval announced, seconds
+	pings    uint64         // guarded by mu: PINGs sent by sync
+
+	stop       chan struct{} // closed when this server instance goes away
+	registered chan *masterSession
+	calls      chan *linkpb.AgentCall
+}
+
+type masterSession struct {
+	linkID   string
+	register *linkpb.AgentCall
+	events   chan *linkpb.MasterEvent
+	drop     chan struct{}
+}
+
+func newFakeMaster(t *testing.T) *fakeMaster {
+	m := &fakeMaster{t: t, agentID: "a1", ping: 15,
+		registered: make(chan *masterSession, 16), calls: make(chan *linkpb.AgentCall, 1024)}
+	m.stop = make(chan struct{})
+	m.srv = httptest.NewServer(m.handler(m.stop))
+	t.Cleanup(func() {
+		close(m.stop)
+		m.srv.Close()
+	})
+	return m
+}
+
+// handler serves the link until stop is closed; then it refuses
+// everything, as a dead process would.
+func (m *fakeMaster) handler(stop chan struct{}) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-stop:
+			http.Error(w, "down", http.StatusServiceUnavailable)
+		default:
+			m.serve(w, r, stop)
+		}
+	})
+}
+
+func (m *fakeMaster) addr() string { return m.srv.Listener.Addr().String() }
+
+func (m *fakeMaster) serve(w http.ResponseWriter, r *http.Request, stop chan struct{}) {
+	if r.URL.Path != LinkPath || r.Header.Get("Content-Type") != codec.MediaTypeProtobuf {
+		http.Error(w, "bad request", http.StatusBadRequest)
+		return
+	}
+	body, _ := io.ReadAll(r.Body)
+	call := &linkpb.AgentCall{}
+	if err := codec.Protobuf.Unmarshal(body, call); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if call.GetType() != linkpb.AgentCall_REGISTER {
+		m.mu.Lock()
+		stale := m.current == nil || call.GetLinkId() != m.current.linkID || m.conflict
+		m.conflict = false
+		m.mu.Unlock()
+		if stale {
+			http.Error(w, "stale link", http.StatusConflict)
+			return
+		}
+		m.calls <- call
+		w.WriteHeader(http.StatusAccepted)
+		return
+	}
+	m.mu.Lock()
+	m.sessions++
+	s := &masterSession{linkID: fmt.Sprintf("L%d", m.sessions), register: call,
+		events: make(chan *linkpb.MasterEvent, 64), drop: make(chan struct{})}
+	if old := m.current; old != nil {
+		close(old.drop)
+	}
+	m.current = s
+	id, ping := m.agentID, m.ping
+	m.mu.Unlock()
+	w.Header().Set("Content-Type", codec.MediaTypeProtobuf)
+	w.WriteHeader(http.StatusOK)
+	wr := recordio.NewWriter(w)
+	_ = wr.WriteMessage(codec.Protobuf, &linkpb.MasterEvent{
+		Type: linkpb.MasterEvent_REGISTERED.Enum(),
+		Registered: &linkpb.MasterEvent_Registered{
+			AgentId:             &mesospb.AgentID{Value: proto.String(id)},
+			LinkId:              proto.String(s.linkID),
+			MasterInfo:          &mesospb.MasterInfo{Id: proto.String("m1"), Ip: proto.Uint32(0), Port: proto.Uint32(5050), Hostname: proto.String("master")},
+			PingIntervalSeconds: proto.Float64(ping),
+		},
+	})
+	m.registered <- s
+	for {
+		select {
+		case ev := <-s.events:
+			if err := wr.WriteMessage(codec.Protobuf, ev); err != nil {
+				return
+			}
+		case <-s.drop:
+			return
+		case <-stop:
+			return
+		case <-r.Context().Done():
+			return
+		}
+	}
+}
+
+// restart stops the server and starts a new one on the same address; the
+// new one knows no session.
+func (m *fakeMaster) restart() {
+	m.t.Helper()
+	addr := m.addr()
+	m.dropStream()
+	close(m.stop)
+	m.srv.Close()
+	for len(m.registered) > 0 { // registrations with the old server
+		<-m.registered
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		m.t.Fatalf("restarting the master on %s: %v", addr, err)
+	}
+	m.stop = make(chan struct{})
+	m.srv = httptest.NewUnstartedServer(m.handler(m.stop))
+	m.srv.Listener.Close()
+	m.srv.Listener = ln
+	m.srv.Start()
+}
+
+// session waits for the next registration.
+func (m *fakeMaster) session() *masterSession {
+	m.t.Helper()
+	select {
+	case s := <-m.registered:
+		return s
+	case <-time.After(waitLimit):
+		m.t.Fatal("the agent did not register")
+		return nil
+	}
+}
+
+// dropStream ends the current session's stream, as a master restart does.
+func (m *fakeMaster) dropStream() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.current != nil {
+		close(m.current.drop)
+		m.current = nil
+	}
+}
+
+// call waits for the next call of the given type, skipping others.
+func (m *fakeMaster) call(typ linkpb.AgentCall_Type) *linkpb.AgentCall {
+	m.t.Helper()
+	deadline := time.After(waitLimit)
+	for {
+		select {
+		case c := <-m.calls:
+			if c.GetType() == typ {
+				return c
+			}
+		case <-deadline:
+			m.t.Fatalf("no %s call from the agent", typ)
+			return nil
+		}
+	}
+}
+
+// noCall checks that no call of the given type arrives within d.
+func (m *fakeMaster) noCall(typ linkpb.AgentCall_Type, d time.Duration) {
+	m.t.Helper()
+	deadline := time.After(d)
+	for {
+		select {
+		case c := <-m.calls:
+			if c.GetType() == typ {
+				m.t.Fatalf("unexpected %s call: %v", typ, c)
+			}
+		case <-deadline:
+			return
+		}
+	}
+}
+
+func (s *masterSession) send(ev *linkpb.MasterEvent) { s.events <- ev }
+
+// sync returns once the agent has applied every event sent so far: the
+// agent handles events in order, so the PONG to a fresh PING follows them.
+func (m *fakeMaster) sync(s *masterSession) {
+	m.t.Helper()
+	m.mu.Lock()
+	m.pings++
+	seq := m.pings
+	m.mu.Unlock()
+	s.send(&linkpb.MasterEvent{Type: linkpb.MasterEvent_PING.Enum(), Ping: &linkpb.MasterEvent_Ping{Seq: proto.Uint64(seq)}})
+	for {
+		if m.call(linkpb.AgentCall_PONG).GetPong().GetSeq() == seq {
+			return
+		}
+	}
+}
+
+// fakeContainerizer records launches; containers run until the test ends
+// them with exit or the agent destroys them.
+type fakeContainerizer struct {
+	mu        sync.Mutex
+	running   map[string]chan containerizer.Termination
+	failNext  error
+	launched  chan containerizer.Spec
+	destroyed chan string
+}
+
+func newFakeContainerizer() *fakeContainerizer {
+	return &fakeContainerizer{running: map[string]chan containerizer.Termination{},
+		launched: make(chan containerizer.Spec, 64), destroyed: make(chan string, 64)}
+}
+
+func (f *fakeContainerizer) Launch(_ context.Context, spec containerizer.Spec) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.failNext; err != nil {
+		f.failNext = nil
+		return err
+	}
+	f.running[spec.ContainerID] = make(chan containerizer.Termination, 1)
+	f.launched <- spec
+	return nil
+}
+
+func (f *fakeContainerizer) Wait(ctx context.Context, id string) (containerizer.Termination, error) {
+	f.mu.Lock()
+	ch := f.running[id]
+	f.mu.Unlock()
+	if ch == nil {
+		return containerizer.Termination{}, containerizer.ErrUnknownContainer
+	}
+	select {
+	case t := <-ch:
+		ch <- t
+		return t, nil
+	case <-ctx.Done():
+		return containerizer.Termination{}, ctx.Err()
+	}
+}
+
+func (f *fakeContainerizer) Kill(string, syscall.Signal) error { return nil }
+
+func (f *fakeContainerizer) exit(id string, t containerizer.Termination) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if ch := f.running[id]; ch != nil && len(ch) == 0 {
+		ch <- t
+	}
+}
+
+func (f *fakeContainerizer) Destroy(_ context.Context, id string, _ time.Duration) error {
+	f.mu.Lock()
+	ch := f.running[id]
+	delete(f.running, id)
+	f.mu.Unlock()
+	if ch == nil {
+		return containerizer.ErrUnknownContainer
+	}
+	if len(ch) == 0 {
+		ch <- containerizer.Termination{Status: int(syscall.SIGKILL), Message: "Command terminated with signal Killed"}
+		f.destroyed <- id
+	}
+	return nil
+}
+
+func (f *fakeContainerizer) Containers() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for id := range f.running {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (f *fakeContainerizer) launch(t *testing.T) containerizer.Spec {
+	t.Helper()
+	select {
+	case s := <-f.launched:
+		return s
+	case <-time.After(waitLimit):
+		t.Fatal("no container launched")
+		return containerizer.Spec{}
+	}
+}
+
+func (f *fakeContainerizer) destroyedOne(t *testing.T) string {
+	t.Helper()
+	select {
+	case id := <-f.destroyed:
+		return id
+	case <-time.After(waitLimit):
+		t.Fatal("no container destroyed")
+		return ""
+	}
+}
+
+// testAgent runs an agent against m with a fake containerizer.
+type testAgent struct {
+	*Agent
+	cz     *fakeContainerizer
+	url    string
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func startAgent(t *testing.T, m *fakeMaster, tune func(*Config)) *testAgent {
+	t.Helper()
+	cz := newFakeContainerizer()
+	cfg := Config{
+		Master:                       m.addr(),
+		WorkDir:                      t.TempDir(),
+		Hostname:                     "agent-host",
+		Resources:                    resources.MustParse("cpus:2;mem:1024"),
+		Attributes:                   resources.Attributes{{Name: "rack", Kind: resources.KindText, Text: "r1"}},
+		Launcher:                     "/usr/local/bin/meso",
+		Containerizer:                cz,
+		Detected:                     &resources.Detected{CPUs: 8, MemBytes: 16 << 30, DiskBytes: 100 << 30},
+		StatusUpdateRetryIntervalMin: time.Hour,
+		RegistrationBackoffFactor:    10 * time.Millisecond,
+		RegistrationBackoffMax:       50 * time.Millisecond,
+		Logger:                       slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}
+	if tune != nil {
+		tune(&cfg)
+	}
+	a, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ta := &testAgent{Agent: a, cz: cz, url: "http://" + ln.Addr().String(), cancel: cancel, done: make(chan error, 1)}
+	go func() { ta.done <- a.Serve(ctx, ln) }()
+	t.Cleanup(ta.stop)
+	return ta
+}
+
+func (ta *testAgent) stop() {
+	ta.cancel()
+	<-ta.done
+	ta.done <- nil // keep stop idempotent
+}
+
+// The executor side, in raw HTTP.
+
+type execClient struct {
+	t          *testing.T
+	url        string
+	c          codec.Codec
+	fw, ex     string
+	events     *recordio.Reader
+	body       io.Closer
+	eventCodec codec.Codec
+}
+
+func newExecClient(t *testing.T, url string, c codec.Codec, fw, ex string) *execClient {
+	return &execClient{t: t, url: url + ExecutorAPIPath, c: c, fw: fw, ex: ex}
+}
+
+func (e *execClient) newCall(typ executorpb.Call_Type) *executorpb.Call {
+	return &executorpb.Call{
+		Type:        typ.Enum(),
+		FrameworkId: &mesospb.FrameworkID{Value: proto.String(e.fw)},
+		ExecutorId:  &mesospb.ExecutorID{Value: proto.String(e.ex)},
+	}
+}
+
+// post sends a call and returns the response.
+func (e *execClient) post(call *executorpb.Call, accept string) *http.Response {
+	e.t.Helper()
+	body, err := e.c.Marshal(call)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodPost, e.url, bytes.NewReader(body))
+	req.Header.Set("Content-Type", e.c.MediaType())
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return resp
+}
+
+func (e *execClient) subscribe() {
+	e.t.Helper()
+	resp := e.post(e.newCall(executorpb.Call_SUBSCRIBE), e.c.MediaType())
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(resp.Body)
+		e.t.Fatalf("SUBSCRIBE: %s: %s", resp.Status, msg)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != e.c.MediaType() {
+		e.t.Fatalf("SUBSCRIBE Content-Type %q, want %q", ct, e.c.MediaType())
+	}
+	e.events = recordio.NewReader(resp.Body, recordio.DefaultMaxRecordSize)
+	e.body = resp.Body
+	e.t.Cleanup(func() { resp.Body.Close() })
+}
+
+// event reads the next event, failing after waitLimit.
+func (e *execClient) event() *executorpb.Event {
+	e.t.Helper()
+	type result struct {
+		ev  *executorpb.Event
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		ev := &executorpb.Event{}
+		err := e.events.ReadMessage(e.c, ev)
+		ch <- result{ev, err}
+	}()
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			e.t.Fatalf("reading executor event: %v", r.err)
+		}
+		return r.ev
+	case <-time.After(waitLimit):
+		e.t.Fatal("no executor event")
+		return nil
+	}
+}
+
+func (e *execClient) update(taskID string, state mesospb.TaskState, uuid []byte) int {
+	e.t.Helper()
+	call := e.newCall(executorpb.Call_UPDATE)
+	call.Update = &executorpb.Call_Update{Status: &mesospb.TaskStatus{
+		TaskId: &mesospb.TaskID{Value: proto.String(taskID)},
+		State:  state.Enum(),
+		Source: mesospb.TaskStatus_SOURCE_EXECUTOR.Enum(),
+		Uuid:   uuid,
+	}}
+	resp := e.post(call, "")
+	resp.Body.Close()
+	return resp.StatusCode
+}
