@@ -90,3 +90,23 @@ func FuzzCallDecoding(f *testing.F) {
 		}
 	})
 }
+
+func TestOutboxOverflowCloses(t *testing.T) {
+	ob := newOutbox()
+	ev := &schedulerpb.Event{Type: schedulerpb.Event_HEARTBEAT.Enum()}
+	for range maxQueued {
+		if !ob.push(ev) {
+			t.Fatal("closed before the limit")
+		}
+	}
+	if ob.push(ev) {
+		t.Fatal("overflow not reported")
+	}
+	if !ob.push(ev) {
+		t.Fatal("a push to a closed outbox must not report again")
+	}
+	msgs, closed := ob.take()
+	if !closed || len(msgs) != maxQueued+1 {
+		t.Fatalf("closed %v, %d queued", closed, len(msgs))
+	}
+}

@@ -22,12 +22,12 @@ type outbox struct {
 
 func newOutbox() *outbox { return &outbox{wake: make(chan struct{}, 1)} }
 
-// push queues m; it reports false when the outbox is closed or overflowed
-// (and is closed now).
+// push queues m (dropping it when the outbox is closed). It reports false
+// when this push overflowed the queue, which closes the outbox.
 func (o *outbox) push(m proto.Message) bool {
 	o.mu.Lock()
-	ok := !o.closed
-	if ok {
+	ok := true
+	if !o.closed {
 		o.queue = append(o.queue, m)
 		if len(o.queue) > maxQueued {
 			o.closed, ok = true, false

@@ -134,12 +134,15 @@ type Core struct {
 	started  time.Time
 
 	frameworks map[string]*framework // by id
-	streams    map[string]*framework // by current stream id
-	completed  []*framework          // removed frameworks, oldest first
-	removedIDs map[string]bool       // ids of removed frameworks (never reusable)
-	agents     map[string]*agent     // by id
-	links      map[string]*agent     // by current link id
-	offers     map[string]*offer     // by offer id
+	// failingOver holds the disconnected frameworks whose failover
+	// timeout runs.
+	failingOver map[string]*framework
+	streams     map[string]*framework // by current stream id
+	completed   []*framework          // removed frameworks, oldest first
+	removedIDs  map[string]bool       // ids of removed frameworks (never reusable)
+	agents      map[string]*agent     // by id
+	links       map[string]*agent     // by current link id
+	offers      map[string]*offer     // by offer id
 
 	nextFrameworkNum uint64
 	nextAgentNum     uint64
@@ -169,6 +172,7 @@ func New(cfg Config, now time.Time) (*Core, error) {
 		started:        now,
 		frameworks:     map[string]*framework{},
 		streams:        map[string]*framework{},
+		failingOver:    map[string]*framework{},
 		removedIDs:     map[string]bool{},
 		agents:         map[string]*agent{},
 		links:          map[string]*agent{},
@@ -220,10 +224,8 @@ func (c *Core) NextTick() time.Time {
 		return c.started // the past: allocate now
 	}
 	next = earliest(next, c.nextAllocation)
-	for _, fw := range c.frameworks {
-		if !fw.connected() && !fw.failoverDeadline.IsZero() {
-			next = earliest(next, fw.failoverDeadline)
-		}
+	for _, fw := range c.failingOver {
+		next = earliest(next, fw.failoverDeadline)
 	}
 	if c.cfg.OfferTimeout > 0 {
 		for _, o := range c.offers {

@@ -181,6 +181,7 @@ func (c *Core) failover(now time.Time, fw *framework, stream string, info *mesos
 		c.log.Warn("allocator refused framework update", "framework", fw.id, "err", err)
 	}
 	fw.failoverDeadline = time.Time{}
+	delete(c.failingOver, fw.id)
 	c.connect(fw, stream)
 	// Offers made to the previous connection are void (Mesos rescinds them).
 	for _, id := range sortedKeys(fw.offers) {
@@ -229,6 +230,7 @@ func (c *Core) StreamClosed(now time.Time, stream string) {
 		return
 	}
 	fw.failoverDeadline = now.Add(timeout)
+	c.failingOver[fw.id] = fw
 }
 
 // failoverTimeout converts FrameworkInfo.failover_timeout (seconds).
@@ -244,9 +246,12 @@ func failoverTimeout(info *mesospb.FrameworkInfo) time.Duration {
 }
 
 func (c *Core) expireFailovers(now time.Time) {
-	for _, id := range sortedKeys(c.frameworks) {
-		fw := c.frameworks[id]
-		if !fw.connected() && !fw.failoverDeadline.IsZero() && !now.Before(fw.failoverDeadline) {
+	if len(c.failingOver) == 0 {
+		return
+	}
+	for _, id := range sortedKeys(c.failingOver) {
+		fw := c.failingOver[id]
+		if !now.Before(fw.failoverDeadline) {
 			c.removeFramework(now, fw, "framework failover timeout expired")
 		}
 	}
@@ -293,6 +298,7 @@ func (c *Core) removeFramework(now time.Time, fw *framework, why string) {
 	}
 	fw.unregistered = now
 	delete(c.frameworks, fw.id)
+	delete(c.failingOver, fw.id)
 	c.removedIDs[fw.id] = true
 	c.completed = append(c.completed, fw)
 	if n := len(c.completed) - c.cfg.MaxCompletedFrameworks; n > 0 {

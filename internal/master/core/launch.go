@@ -42,6 +42,7 @@ func (c *Core) accept(now time.Time, fw *framework, acc *schedulerpb.Call_Accept
 		}
 		msg := "Task launched with invalid offers: " + err.Error()
 		for _, ti := range operationTasks(acc.GetOperations()) {
+			c.metrics.terminal[state]++
 			c.send(fw, updateEvent(masterStatus(now, ti.GetTaskId(), ti.GetAgentId(), state,
 				mesospb.TaskStatus_REASON_INVALID_OFFERS, msg)))
 		}
