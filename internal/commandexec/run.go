@@ -134,8 +134,7 @@ func (r *runner) lost(err error) error {
 // handle acts on one event; it reports whether the executor is done.
 func (r *runner) handle(ev *executorpb.Event) bool {
 	switch ev.GetType() {
-	case executorpb.Event_SUBSCRIBED:
-		r.log.Info("subscribed to agent", "agent_id", ev.GetSubscribed().GetAgentInfo().GetId().GetValue())
+	case executorpb.Event_SUBSCRIBED: // the client logs it
 	case executorpb.Event_LAUNCH:
 		r.launch(ev.GetLaunch().GetTask())
 	case executorpb.Event_LAUNCH_GROUP:
