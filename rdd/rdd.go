@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/mesoproject/meso/rdd/codec"
@@ -83,7 +84,8 @@ type node struct {
 	// prepare runs jobs this node needs before its partitions can be
 	// computed (zipWithIndex's counts, a range partitioner's sample).
 	prepare  func(j *jobEnv) error
-	prepared bool
+	prepMu   sync.Mutex // held while prepare runs, so concurrent jobs prepare once
+	prepared bool       // guarded by prepMu
 	// resolved is set once resolve ran.
 	resolved bool
 	// err is set by resolve when the dataset cannot be computed (a missing

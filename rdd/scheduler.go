@@ -81,8 +81,6 @@ func (s *Session) resolve(n *node) error {
 	return firstErr
 }
 
-var prepareMu sync.Mutex
-
 // prepare runs the preparatory jobs (zipWithIndex counts, sort samples) of n
 // and its ancestors, parents first.
 func (s *Session) prepare(ctx context.Context, n *node, seen map[*node]bool) error {
@@ -98,18 +96,15 @@ func (s *Session) prepare(ctx context.Context, n *node, seen map[*node]bool) err
 	if n.prepare == nil {
 		return nil
 	}
-	prepareMu.Lock()
-	done := n.prepared
-	prepareMu.Unlock()
-	if done {
+	n.prepMu.Lock()
+	defer n.prepMu.Unlock()
+	if n.prepared {
 		return nil
 	}
 	if err := n.prepare(&jobEnv{ctx: ctx, s: s}); err != nil {
 		return err
 	}
-	prepareMu.Lock()
 	n.prepared = true
-	prepareMu.Unlock()
 	return nil
 }
 
