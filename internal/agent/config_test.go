@@ -1,0 +1,66 @@
+package agent
+
+import (
+	"testing"
+)
+
+func TestMemTotal(t *testing.T) {
+	meminfo := []byte("MemTotal:       16318412 kB\nMemFree:          203544 kB\n")
+	if got := memTotal(meminfo); got != 16318412*1024 {
+		t.Fatalf("memTotal = %d", got)
+	}
+	for _, bad := range []string{"", "MemFree: 1 kB\n", "MemTotal:\n", "MemTotal: lots kB\n"} {
+		if got := memTotal([]byte(bad)); got != 0 {
+			t.Errorf("memTotal(%q) = %d, want 0", bad, got)
+		}
+	}
+}
+
+func TestDetect(t *testing.T) {
+	d := detect(t.TempDir())
+	if d.CPUs < 1 || d.MemBytes == 0 || d.DiskBytes == 0 {
+		t.Fatalf("detected %+v", d)
+	}
+}
+
+func TestLinkURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"127.0.0.1:5050":              "http://127.0.0.1:5050/internal/v1/link",
+		"http://master:5050":          "http://master:5050/internal/v1/link",
+		"https://master:5050/prefix/": "https://master:5050/prefix/internal/v1/link",
+	} {
+		if got, err := linkURL(in); err != nil || got != want {
+			t.Errorf("linkURL(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "ftp://x:1", "http://"} {
+		if _, err := linkURL(bad); err == nil {
+			t.Errorf("linkURL(%q) accepted", bad)
+		}
+	}
+}
+
+func TestValidPathElement(t *testing.T) {
+	for _, ok := range []string{"t1", "task-1.2", "a b", "0f0e-12"} {
+		if err := validPathElement(ok); err != nil {
+			t.Errorf("%q refused: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", ".", "..", "a/b", "../x", "/abs"} {
+		if err := validPathElement(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestNewRequiresMasterAndWorkDir(t *testing.T) {
+	if _, err := New(Config{WorkDir: t.TempDir()}); err == nil {
+		t.Error("no master accepted")
+	}
+	if _, err := New(Config{Master: "127.0.0.1:5050"}); err == nil {
+		t.Error("no work dir accepted")
+	}
+	if _, err := New(Config{Master: "127.0.0.1:5050", WorkDir: t.TempDir(), Containerizers: "docker"}); err == nil {
+		t.Error("docker containerizer accepted")
+	}
+}
