@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -64,10 +65,13 @@ type eventStream[M proto.Message] struct {
 	resp   *http.Response
 	events chan M
 	errs   chan error
+	// keep, when set, is called on the reading goroutine; messages it
+	// refuses are not delivered.
+	keep func(M) bool
 }
 
-func newEventStream[M proto.Message](t *testing.T, resp *http.Response, c codec.Codec, newMsg func() M) *eventStream[M] {
-	s := &eventStream[M]{t: t, resp: resp, events: make(chan M, 1024), errs: make(chan error, 1)}
+func newEventStream[M proto.Message](t *testing.T, resp *http.Response, c codec.Codec, newMsg func() M, keep func(M) bool) *eventStream[M] {
+	s := &eventStream[M]{t: t, resp: resp, events: make(chan M, 1024), errs: make(chan error, 1), keep: keep}
 	go func() {
 		r := recordio.NewReader(resp.Body, recordio.DefaultMaxRecordSize)
 		for {
@@ -77,7 +81,9 @@ func newEventStream[M proto.Message](t *testing.T, resp *http.Response, c codec.
 				close(s.events)
 				return
 			}
-			s.events <- m
+			if s.keep == nil || s.keep(m) {
+				s.events <- m
+			}
 		}
 	}()
 	t.Cleanup(func() { resp.Body.Close() })
@@ -181,7 +187,7 @@ func subscribe(t *testing.T, base string, c codec.Codec, info *mesospb.Framework
 		t.Fatalf("subscribe: %s: %s", resp.Status, b)
 	}
 	f := &framework{t: t, base: base, c: c, stream: resp.Header.Get(StreamIDHeader)}
-	f.events = newEventStream(t, resp, c, func() *schedulerpb.Event { return &schedulerpb.Event{} })
+	f.events = newEventStream(t, resp, c, func() *schedulerpb.Event { return &schedulerpb.Event{} }, nil)
 	ev := f.events.next()
 	if ev.GetType() != schedulerpb.Event_SUBSCRIBED {
 		t.Fatalf("first event = %v", ev)
@@ -224,6 +230,9 @@ func (f *framework) nextOf(typ schedulerpb.Event_Type) *schedulerpb.Event {
 
 // fakeAgent speaks the link protocol like a real agent would.
 type fakeAgent struct {
+	// pong (set at first) makes the agent answer PINGs on its reading
+	// goroutine instead of delivering them.
+	pong   atomic.Bool
 	t      *testing.T
 	base   string
 	c      codec.Codec
@@ -253,13 +262,30 @@ func registerAgent(t *testing.T, base string, c codec.Codec, hostname, res strin
 		t.Fatalf("register: %s: %s", resp.Status, b)
 	}
 	a := &fakeAgent{t: t, base: base, c: c, link: resp.Header.Get(LinkIDHeader)}
-	a.events = newEventStream(t, resp, c, func() *linkpb.MasterEvent { return &linkpb.MasterEvent{} })
+	a.pong.Store(true)
+	a.events = newEventStream(t, resp, c, func() *linkpb.MasterEvent { return &linkpb.MasterEvent{} }, a.answerPing)
 	ev := a.events.next()
 	if ev.GetType() != linkpb.MasterEvent_REGISTERED || ev.GetRegistered().GetLinkId() != a.link {
 		t.Fatalf("first link event = %v (link header %q)", ev, a.link)
 	}
 	a.id = ev.GetRegistered().GetAgentId().GetValue()
 	return a
+}
+
+// answerPing answers a PING when a.pong is set (errors ignored: the test
+// notices a silent agent).
+func (a *fakeAgent) answerPing(ev *linkpb.MasterEvent) bool {
+	if ev.GetType() != linkpb.MasterEvent_PING || !a.pong.Load() {
+		return true
+	}
+	call := &linkpb.AgentCall{Type: linkpb.AgentCall_PONG.Enum(), LinkId: proto.String(a.link),
+		Pong: &linkpb.AgentCall_Pong{Seq: proto.Uint64(ev.GetPing().GetSeq())}}
+	if body, err := a.c.Marshal(call); err == nil {
+		if resp, err := http.Post(a.base+"/internal/v1/link", a.c.MediaType(), bytes.NewReader(body)); err == nil {
+			resp.Body.Close()
+		}
+	}
+	return false
 }
 
 func (a *fakeAgent) send(call *linkpb.AgentCall) (int, string) {

@@ -372,3 +372,39 @@ func TestLinkBadRequests(t *testing.T) {
 		}
 	}
 }
+
+func TestSilentAgentIsLost(t *testing.T) {
+	_, base := startMaster(t, func(cfg *Config) {
+		cfg.AgentPingTimeout = 100 * time.Millisecond
+		cfg.MaxAgentPingTimeouts = 3
+	})
+	agent := registerAgent(t, base, codec.JSON, "host1", "cpus:2;mem:256")
+	f := subscribe(t, base, codec.JSON, fwInfo("web"))
+	offer := f.nextOf(schedulerpb.Event_OFFERS).GetOffers().GetOffers()[0]
+	f.mustCall(&schedulerpb.Call{Type: schedulerpb.Call_ACCEPT.Enum(), Accept: &schedulerpb.Call_Accept{
+		OfferIds: []*mesospb.OfferID{offer.GetId()},
+		Operations: []*mesospb.Offer_Operation{{Type: mesospb.Offer_Operation_LAUNCH.Enum(),
+			Launch: &mesospb.Offer_Operation_Launch{TaskInfos: []*mesospb.TaskInfo{{
+				Name: proto.String("t"), TaskId: &mesospb.TaskID{Value: proto.String("t")}, AgentId: offer.GetAgentId(),
+				Resources: offer.GetResources(), Command: &mesospb.CommandInfo{Value: proto.String("sleep 100")}}}}}},
+	}})
+	agent.nextOf(linkpb.MasterEvent_RUN_TASK)
+	// From now on the agent does not answer its pings.
+	agent.pong.Store(false)
+	up := f.nextOf(schedulerpb.Event_UPDATE).GetUpdate().GetStatus()
+	if up.GetState() != mesospb.TaskState_TASK_LOST || up.GetReason() != mesospb.TaskStatus_REASON_AGENT_REMOVED {
+		t.Fatalf("update = %v", up)
+	}
+	if fail := f.nextOf(schedulerpb.Event_FAILURE).GetFailure(); fail.GetAgentId().GetValue() != agent.id {
+		t.Fatalf("failure = %v", fail)
+	}
+	if err := agent.events.ended(); !isEOF(err) {
+		t.Errorf("lost agent's link ended with %v", err)
+	}
+	var snap map[string]float64
+	getJSON(t, base+"/metrics/snapshot", &snap)
+	if snap["master/slave_removals"] != 1 || snap["master/tasks_lost"] != 1 || snap["master/cpus_total"] != 0 ||
+		snap["master/slave_registrations"] != 1 {
+		t.Errorf("snapshot: removals %v lost %v cpus %v", snap["master/slave_removals"], snap["master/tasks_lost"], snap["master/cpus_total"])
+	}
+}

@@ -909,3 +909,27 @@ func TestDRFSharesBetweenFrameworks(t *testing.T) {
 	}
 	_ = f2
 }
+
+func TestUpdateFrameworkChangesRoles(t *testing.T) {
+	h := newHarness(t)
+	h.register("host1", "cpus:2;mem:512;cpus(batch):1")
+	info := fwInfo("multi", mesospb.FrameworkInfo_Capability_MULTI_ROLE)
+	info.Roles = []string{"web"}
+	fwID, stream := h.subscribe(info)
+	o := h.offers(stream)[0]
+	if got := offerRes(t, o); got.Scalar("cpus") != resources.Units(2) {
+		t.Fatalf("web offer = %v", got)
+	}
+	info.Id = &mesospb.FrameworkID{Value: proto.String(fwID)}
+	info.Roles = []string{"batch"}
+	h.mustCall(fwID, stream, &schedulerpb.Call{Type: schedulerpb.Call_UPDATE_FRAMEWORK.Enum(),
+		UpdateFramework: &schedulerpb.Call_UpdateFramework{FrameworkInfo: info}})
+	evs := h.events(stream)
+	if len(evs) != 2 || evs[0].GetRescind().GetOfferId().GetValue() != o.GetId().GetValue() {
+		t.Fatalf("events = %v", evs)
+	}
+	offer := evs[1].GetOffers().GetOffers()[0]
+	if offer.GetAllocationInfo().GetRole() != "batch" || !offerRes(t, offer).Equal(resources.MustParse("cpus:2;mem:512;cpus(batch):1")) {
+		t.Fatalf("batch offer = %v", offer)
+	}
+}
