@@ -83,9 +83,11 @@ type node struct {
 	resolve func(def defaults)
 	// prepare runs jobs this node needs before its partitions can be
 	// computed (zipWithIndex's counts, a range partitioner's sample).
-	prepare  func(j *jobEnv) error
-	prepMu   sync.Mutex // held while prepare runs, so concurrent jobs prepare once
-	prepared bool       // guarded by prepMu
+	// Its result is stored per session and reaches tasks through
+	// TaskContext.prepared, never through shared variables: a cluster
+	// executor will receive it with the task, like a broadcast.
+	prepare func(j *jobEnv) (any, error)
+	prepMu  sync.Mutex // held while prepare runs, so concurrent jobs prepare once
 	// resolved is set once resolve ran.
 	resolved bool
 	// err is set by resolve when the dataset cannot be computed (a missing

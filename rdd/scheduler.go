@@ -98,13 +98,19 @@ func (s *Session) prepare(ctx context.Context, n *node, seen map[*node]bool) err
 	}
 	n.prepMu.Lock()
 	defer n.prepMu.Unlock()
-	if n.prepared {
+	s.mu.Lock()
+	_, done := s.prepared[n.id]
+	s.mu.Unlock()
+	if done {
 		return nil
 	}
-	if err := n.prepare(&jobEnv{ctx: ctx, s: s}); err != nil {
+	v, err := n.prepare(&jobEnv{ctx: ctx, s: s})
+	if err != nil {
 		return err
 	}
-	n.prepared = true
+	s.mu.Lock()
+	s.prepared[n.id] = v
+	s.mu.Unlock()
 	return nil
 }
 

@@ -40,13 +40,14 @@ type Session struct {
 	elog      *eventLog
 
 	mu       sync.Mutex
-	closed   bool                // guarded by mu
-	outputs  map[int]*mapOutputs // guarded by mu; shuffle id -> map outputs
-	stageOf  map[int]int         // guarded by mu; shuffle id -> stage id
-	nextJob  int                 // guarded by mu
-	nextStg  int                 // guarded by mu
-	stats    Stats               // guarded by mu
-	accums   map[int64]accumulable
+	closed   bool                  // guarded by mu
+	outputs  map[int]*mapOutputs   // guarded by mu; shuffle id -> map outputs
+	stageOf  map[int]int           // guarded by mu; shuffle id -> stage id
+	nextJob  int                   // guarded by mu
+	nextStg  int                   // guarded by mu
+	stats    Stats                 // guarded by mu
+	accums   map[int64]accumulable // guarded by mu
+	prepared map[int]any           // guarded by mu; node id -> result of its prepare step
 	progress *progressBar
 }
 
@@ -97,6 +98,7 @@ func Start(cfg Config) (*Session, error) {
 		cfg: cfg, log: cfg.Logger, dir: dir, store: store, fetch: store,
 		exec: newLocalExecutor(slots), slots: slots,
 		outputs: map[int]*mapOutputs{}, stageOf: map[int]int{}, accums: map[int64]accumulable{},
+		prepared: map[int]any{},
 	}
 	s.cache = newBlockManager(dir+"/blocks", cfg.StorageMemory)
 	if cfg.EventLogDir != "" {

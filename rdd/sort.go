@@ -22,15 +22,11 @@ func SortByKey[K cmp.Ordered, V any](r *RDD[Pair[K, V]], ascending bool, parts i
 	if !ascending {
 		order = func(a, b K) int { return cmp.Compare(b, a) }
 	}
-	var bounds []K // set by prepare
-	n.prepare = func(j *jobEnv) error {
-		var err error
-		bounds, err = sampleBounds(j, r, d, order)
-		return err
-	}
+	n.prepare = func(j *jobEnv) (any, error) { return sampleBounds(j, r, d, order) }
 	kc, vc := codec.For[K](), codec.For[V]()
 	pc := codec.For[Pair[K, V]]()
 	d.writeMap = func(tc *TaskContext, m int) ([]int64, error) {
+		bounds := tc.prepared(n).([]K)
 		part := func(k K) int {
 			i, _ := slices.BinarySearchFunc(bounds, k, order)
 			return i

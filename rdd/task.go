@@ -38,6 +38,13 @@ func (tc *TaskContext) Partition() int { return tc.partition }
 // Attempt returns the task's attempt number, from 0.
 func (tc *TaskContext) Attempt() int { return tc.attempt }
 
+// prepared returns the result of node n's prepare step in this session.
+func (tc *TaskContext) prepared(n *node) any {
+	tc.sess.mu.Lock()
+	defer tc.sess.mu.Unlock()
+	return tc.sess.prepared[n.id]
+}
+
 // fail records the task's first error; iterators stop when it is set.
 func (tc *TaskContext) fail(err error) {
 	if tc.err == nil {

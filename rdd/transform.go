@@ -140,8 +140,7 @@ func MapValues[K, V, W any](r *RDD[Pair[K, V]], f func(V) W) *RDD[Pair[K, W]] {
 func ZipWithIndex[T any](r *RDD[T]) *RDD[Pair[T, int64]] {
 	n := newNode("zipWithIndex", dep{parent: r.n})
 	n.resolve = func(defaults) { n.parts = r.n.parts }
-	var offsets []int64 // set by prepare, read by tasks
-	n.prepare = func(j *jobEnv) error {
+	n.prepare = func(j *jobEnv) (any, error) {
 		counts := make([]int64, r.n.parts)
 		err := j.s.runJob(j.ctx, r.n, allParts(r.n.parts), func(tc *TaskContext, p int) (any, error) {
 			var c int64
@@ -149,16 +148,16 @@ func ZipWithIndex[T any](r *RDD[T]) *RDD[Pair[T, int64]] {
 			return c, nil
 		}, func(p int, v any) error { counts[p] = v.(int64); return nil })
 		if err != nil {
-			return err
+			return nil, err
 		}
-		offsets = make([]int64, len(counts))
+		offsets := make([]int64, len(counts))
 		for i := 1; i < len(counts); i++ {
 			offsets[i] = offsets[i-1] + counts[i-1]
 		}
-		return nil
+		return offsets, nil
 	}
 	return newRDD(n, func(tc *TaskContext, p int, yield func(Pair[T, int64]) bool) {
-		i := offsets[p]
+		i := tc.prepared(n).([]int64)[p]
 		r.iterate(tc, p, func(v T) bool {
 			ok := yield(Pair[T, int64]{v, i})
 			i++
