@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -20,6 +21,8 @@ import (
 	"github.com/mesoproject/meso/internal/agent/lifecycle"
 	"github.com/mesoproject/meso/internal/containerizer"
 	"github.com/mesoproject/meso/internal/containerizer/posix"
+	"github.com/mesoproject/meso/internal/fetcher"
+	"github.com/mesoproject/meso/internal/files"
 	"github.com/mesoproject/meso/internal/resources"
 )
 
@@ -31,6 +34,8 @@ type Agent struct {
 	cfg       Config
 	log       *slog.Logger
 	cz        containerizer.Containerizer
+	fetch     *fetcher.Fetcher
+	files     *files.Handler
 	resources resources.Resources
 	masterURL string
 	started   time.Time
@@ -64,6 +69,7 @@ type containerRun struct {
 	frameworkID, executorID string
 	sandbox                 string
 	launching               bool // Launch has not returned yet
+	cancelLaunch            context.CancelFunc
 	destroyAfterLaunch      bool
 	destroying              bool
 }
@@ -92,10 +98,27 @@ func New(cfg Config) (*Agent, error) {
 			return nil, err
 		}
 	}
+	fetch := cfg.Fetcher
+	if fetch == nil {
+		fetch, err = fetcher.New(fetcher.Config{CacheDir: filepath.Join(cfg.WorkDir, "fetch"), Logger: cfg.Logger.With("component", "fetcher")})
+		if err != nil {
+			return nil, fmt.Errorf("agent: %w", err)
+		}
+	}
+	slaves := filepath.Join(cfg.WorkDir, "slaves")
+	if err := os.MkdirAll(slaves, 0o755); err != nil {
+		return nil, fmt.Errorf("agent: work dir: %w", err)
+	}
+	filesAPI, err := files.New(files.Config{Root: slaves, Logger: cfg.Logger.With("component", "files")})
+	if err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
 	a := &Agent{
 		cfg:        cfg,
 		log:        cfg.Logger,
 		cz:         cz,
+		fetch:      fetch,
+		files:      filesAPI,
 		resources:  resources.AgentResources(cfg.Resources, *d),
 		masterURL:  masterURL,
 		wake:       make(chan struct{}, 1),

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
+	"os/user"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -20,8 +21,16 @@ import (
 	"github.com/mesoproject/meso/internal/containerizer"
 )
 
+// testUser is who tasks run as: a user that exists here.
+var testUser = func() string {
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return "root"
+}()
+
 func frameworkInfo(id string) *mesospb.FrameworkInfo {
-	return &mesospb.FrameworkInfo{User: proto.String("alice"), Name: proto.String("fw"), Id: &mesospb.FrameworkID{Value: proto.String(id)}}
+	return &mesospb.FrameworkInfo{User: proto.String(testUser), Name: proto.String("fw"), Id: &mesospb.FrameworkID{Value: proto.String(id)}}
 }
 
 func commandTask(id, cmd string) *mesospb.TaskInfo {
@@ -114,7 +123,7 @@ func testCommandTask(t *testing.T, c codec.Codec) {
 			t.Errorf("%s=%q, want %q", k, env[k], want)
 		}
 	}
-	if spec.User != "alice" {
+	if spec.User != testUser {
 		t.Errorf("user %q, want the framework's", spec.User)
 	}
 

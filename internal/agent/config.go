@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mesoproject/meso/internal/containerizer"
+	"github.com/mesoproject/meso/internal/fetcher"
 	"github.com/mesoproject/meso/internal/resources"
 )
 
@@ -63,6 +64,9 @@ type Config struct {
 	Launcher string
 	// Containerizer runs executors; nil builds the posix one.
 	Containerizer containerizer.Containerizer
+	// Fetcher puts the URIs of an executor's command into its sandbox
+	// before it starts; nil builds one caching under <work_dir>/fetch.
+	Fetcher *fetcher.Fetcher
 	// HTTPClient talks to the master; nil means a client without timeouts
 	// (the link is a long-lived stream).
 	HTTPClient *http.Client

@@ -65,7 +65,13 @@ func (a *Agent) launchLocked(e lifecycle.LaunchExecutor) {
 		a.launchFailedLocked(e, fmt.Sprintf("cannot create sandbox: %v", err))
 		return
 	}
-	run := &containerRun{frameworkID: e.FrameworkID, executorID: e.ExecutorID, sandbox: sandbox, launching: true}
+	// Mesos' virtual path for the newest run of an executor.
+	virtual := "/frameworks/" + e.FrameworkID + "/executors/" + e.ExecutorID + "/runs/latest"
+	if err := a.files.Attach(virtual, sandbox); err != nil {
+		a.log.Warn("cannot attach sandbox to the files API", "sandbox", sandbox, "err", err)
+	}
+	ctx, cancel := context.WithCancel(a.runCtx)
+	run := &containerRun{frameworkID: e.FrameworkID, executorID: e.ExecutorID, sandbox: sandbox, launching: true, cancelLaunch: cancel}
 	a.containers[e.ContainerID] = run
 	spec := containerizer.Spec{
 		ContainerID: e.ContainerID,
@@ -76,10 +82,10 @@ func (a *Agent) launchLocked(e lifecycle.LaunchExecutor) {
 		Resources:   e.Resources,
 		Container:   e.Executor.GetContainer(),
 	}
-	ctx := a.runCtx
 	a.log.Info("launching executor", "framework", e.FrameworkID, "executor", e.ExecutorID,
 		"container", e.ContainerID, "sandbox", sandbox)
-	a.tasks.Go(func() { a.runContainer(ctx, e, spec) })
+	runCtx := a.runCtx
+	a.tasks.Go(func() { a.runContainer(runCtx, ctx, e, spec) })
 }
 
 // validPathElement refuses ids that would escape the sandbox layout.
@@ -99,12 +105,18 @@ func (a *Agent) launchFailedLocked(e lifecycle.LaunchExecutor, msg string) {
 	a.dispatchLocked(effs)
 }
 
-// runContainer launches the container, then waits for its end.
-func (a *Agent) runContainer(ctx context.Context, e lifecycle.LaunchExecutor, spec containerizer.Spec) {
-	err := a.cz.Launch(ctx, spec)
+// runContainer fetches the executor's URIs, launches its container, then
+// waits for its end. launchCtx is canceled when the container is destroyed
+// while launching; ctx when the agent stops.
+func (a *Agent) runContainer(ctx, launchCtx context.Context, e lifecycle.LaunchExecutor, spec containerizer.Spec) {
+	err := a.fetch.Fetch(launchCtx, spec.Command.GetUris(), spec.Sandbox, spec.User)
+	if err == nil {
+		err = a.cz.Launch(launchCtx, spec)
+	}
 	a.mu.Lock()
 	run := a.containers[e.ContainerID]
 	run.launching = false
+	run.cancelLaunch()
 	if err != nil {
 		delete(a.containers, e.ContainerID)
 		a.launchFailedLocked(e, err.Error())
@@ -156,6 +168,7 @@ func (a *Agent) destroyLocked(containerID string) {
 	}
 	if run.launching {
 		run.destroyAfterLaunch = true
+		run.cancelLaunch()
 		return
 	}
 	run.destroying = true

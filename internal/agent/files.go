@@ -2,6 +2,5 @@ package agent
 
 import "net/http"
 
-// filesHandler serves the sandboxes under /files/ once the files API is
-// available; nil until then.
-func (a *Agent) filesHandler() http.Handler { return nil }
+// filesHandler serves the sandboxes (<work_dir>/slaves) under /files/.
+func (a *Agent) filesHandler() http.Handler { return a.files }

@@ -3,6 +3,12 @@ package agent
 import (
 	"bytes"
 	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -249,4 +255,46 @@ func TestShutdownFramework(t *testing.T) {
 		t.Fatalf("destroyed %s", id)
 	}
 	m.call(linkpb.AgentCall_EXECUTOR_EXITED)
+}
+
+// TestFetchAndFiles: a command task's URIs are fetched into the sandbox
+// before the executor starts, and the sandbox is readable through /files.
+func TestFetchAndFiles(t *testing.T) {
+	m := newFakeMaster(t)
+	a := startAgent(t, m, nil)
+	s := m.session()
+	src := filepath.Join(t.TempDir(), "payload.txt")
+	if err := os.WriteFile(src, []byte("fetched!"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	task := commandTask("t1", "cat payload.txt")
+	task.Command.Uris = []*mesospb.CommandInfo_URI{{Value: proto.String("file://" + src)}}
+	s.send(runTask("f1", task))
+	spec := a.cz.launch(t)
+	if got, err := os.ReadFile(filepath.Join(spec.Sandbox, "payload.txt")); err != nil || string(got) != "fetched!" {
+		t.Fatalf("fetched file: %q, %v", got, err)
+	}
+	for _, path := range []string{
+		spec.Sandbox + "/payload.txt",
+		"/frameworks/f1/executors/t1/runs/latest/payload.txt",
+	} {
+		resp, err := http.Get(a.url + "/files/read?offset=0&path=" + url.QueryEscape(path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), `"fetched!"`) {
+			t.Fatalf("/files/read %s: %s %s", path, resp.Status, body)
+		}
+	}
+
+	bad := commandTask("t2", "true")
+	bad.Command.Uris = []*mesospb.CommandInfo_URI{{Value: proto.String("relative/path")}}
+	s.send(runTask("f1", bad))
+	st := m.call(linkpb.AgentCall_STATUS_UPDATE).GetStatusUpdate().GetStatus()
+	if st.GetTaskId().GetValue() != "t2" || st.GetState() != mesospb.TaskState_TASK_FAILED ||
+		st.GetReason() != mesospb.TaskStatus_REASON_CONTAINER_LAUNCH_FAILED || !strings.Contains(st.GetMessage(), "relative/path") {
+		t.Fatalf("update for an unfetchable URI: %v", st)
+	}
 }

@@ -215,8 +215,12 @@ func (c *Core) CommandExecutorInfo(frameworkID *mesospb.FrameworkID, task *mesos
 		Container: task.GetContainer(),
 		Labels:    task.GetLabels(),
 	}
-	if u := task.GetCommand().GetUser(); u != "" {
-		info.Command.User = proto.String(u)
+	// As Mesos does, the executor takes the task command's URIs (fetched
+	// into the sandbox the task runs in), environment and user.
+	if ci := task.GetCommand(); ci != nil {
+		info.Command.Uris = ci.GetUris()
+		info.Command.Environment = ci.GetEnvironment()
+		info.Command.User = ci.User
 	}
 	return info
 }
