@@ -142,6 +142,9 @@ func creationError(flag, dir string, err error) error {
 	return fmt.Errorf("%w: %s: cannot create cgroup at %s: %v", sentinel, flag, dir, err)
 }
 
+// Root is the --cgroups_root in use.
+func (i *Isolator) Root() string { return i.cfg.Root }
+
 // Version is 1 or 2.
 func (i *Isolator) Version() int { return i.b.version() }
 
@@ -163,7 +166,7 @@ func (i *Isolator) Create(id string, l Limits) (*Cgroup, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cgroup{id: id, g: g, limits: l, log: i.log, oom: closedNever}
+	c := &Cgroup{id: id, g: g, limits: l, sel: i.sel, log: i.log, oom: closedNever}
 	if i.sel.Has(Memory) {
 		oom, stop, err := g.watchOOM()
 		if err != nil {
@@ -197,7 +200,7 @@ func (i *Isolator) Recover(ctx context.Context, keep func(id string) bool) ([]st
 			errs = append(errs, err)
 			continue
 		}
-		c := &Cgroup{id: id, g: g, log: i.log, oom: closedNever}
+		c := &Cgroup{id: id, g: g, sel: i.sel, log: i.log, oom: closedNever}
 		if err := c.Destroy(ctx); err != nil {
 			errs = append(errs, err)
 			continue
@@ -214,6 +217,7 @@ type Cgroup struct {
 	id      string
 	g       group
 	limits  Limits
+	sel     Selection
 	log     *slog.Logger
 	oom     <-chan struct{}
 	stopOOM func()
@@ -224,6 +228,9 @@ type Cgroup struct {
 
 // Dirs are the cgroup's directories (one per hierarchy on v1).
 func (c *Cgroup) Dirs() []string { return c.g.dirs() }
+
+// Selection is what the cgroup's isolator controls.
+func (c *Cgroup) Selection() Selection { return c.sel }
 
 // Limits are the limits the cgroup was created with.
 func (c *Cgroup) Limits() Limits { return c.limits }

@@ -61,6 +61,12 @@ type Termination struct {
 	// Reason is set when the containerizer itself ended the container
 	// (e.g. a limitation); 0 otherwise.
 	Reason mesospb.TaskStatus_Reason
+	// Limited is true when the container was ended for exceeding a
+	// resource limit (an isolator's limitation, e.g. memory): Reason then
+	// says which (REASON_CONTAINER_LIMITATION_MEMORY) and Message has the
+	// limit and the usage. The agent fails the container's tasks with
+	// them. (Reason's zero value is a real reason, hence this flag.)
+	Limited bool
 }
 
 // Containerizer runs containers. Implementations are safe for concurrent
@@ -97,6 +103,29 @@ type Usage struct {
 	RSSBytes      uint64
 	CPUsLimit     float64 // from the container's resources; 0 when none
 	MemLimitBytes uint64  // from the container's resources; 0 when none
+
+	// Filled by cgroups isolation; nil otherwise.
+	Memory     *MemoryUsage   // with cgroups/mem
+	Throttling *CPUThrottling // with cgroups/cpu and --cgroups_enable_cfs
+}
+
+// MemoryUsage is the memory cgroup's accounting, in bytes. RSSBytes of
+// Usage is the cgroup's anonymous memory then.
+type MemoryUsage struct {
+	TotalBytes       uint64 // usage including page cache (mem_total_bytes)
+	MaxBytes         uint64 // peak usage (not in ResourceStatistics)
+	SoftLimitBytes   uint64
+	CacheBytes       uint64
+	MappedFileBytes  uint64
+	SwapBytes        uint64
+	UnevictableBytes uint64
+}
+
+// CPUThrottling is CFS bandwidth accounting.
+type CPUThrottling struct {
+	Periods       uint32
+	Throttled     uint32
+	ThrottledTime time.Duration
 }
 
 // UsageReporter is implemented by containerizers that can measure usage.
@@ -121,6 +150,21 @@ func (u Usage) Statistics() *mesospb.ResourceStatistics {
 	}
 	if u.MemLimitBytes > 0 {
 		st.MemLimitBytes = ptr(u.MemLimitBytes)
+	}
+	if m := u.Memory; m != nil {
+		st.MemTotalBytes = ptr(m.TotalBytes)
+		st.MemSoftLimitBytes = ptr(m.SoftLimitBytes)
+		st.MemCacheBytes = ptr(m.CacheBytes)
+		st.MemFileBytes = ptr(m.CacheBytes) // Mesos' deprecated name for the cache
+		st.MemAnonBytes = ptr(u.RSSBytes)   // likewise for rss
+		st.MemMappedFileBytes = ptr(m.MappedFileBytes)
+		st.MemSwapBytes = ptr(m.SwapBytes)
+		st.MemUnevictableBytes = ptr(m.UnevictableBytes)
+	}
+	if th := u.Throttling; th != nil {
+		st.CpusNrPeriods = ptr(th.Periods)
+		st.CpusNrThrottled = ptr(th.Throttled)
+		st.CpusThrottledTimeSecs = ptr(th.ThrottledTime.Seconds())
 	}
 	return st
 }

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mesoproject/meso/api/mesospb"
+	"github.com/mesoproject/meso/internal/cgroups"
 	"github.com/mesoproject/meso/internal/containerizer"
 	"github.com/mesoproject/meso/internal/launcher"
 )
@@ -25,13 +27,26 @@ type Config struct {
 	// (Mesos' --executor_environment_variables). Empty means none.
 	Environment []string
 	// Isolation lists the isolators (--isolation); empty means
-	// posix/cpu,posix/mem.
+	// posix/cpu,posix/mem. cgroups/cpu, cgroups/mem, cgroups/pids and
+	// cgroups/all put each container in a cgroup of its own (package
+	// cgroups); New then fails if cgroups cannot be used on this host.
 	Isolation []string
-	Logger    *slog.Logger
+	// CgroupsRoot is --cgroups_root (default "meso"): containers' cgroups
+	// are <agent's cgroup>/<CgroupsRoot>/<container id>. Agents sharing a
+	// host (or a process) with cgroups isolation need distinct roots: each
+	// removes the others' cgroups under its root at start.
+	CgroupsRoot string
+	// CgroupsEnableCFS is --cgroups_enable_cfs: cap cpu with a CFS quota.
+	CgroupsEnableCFS bool
+	// CgroupsPidsLimit is --cgroups_pids_limit: pids.max per container
+	// with cgroups/pids or cgroups/all (0: count only).
+	CgroupsPidsLimit uint64
+	Logger           *slog.Logger
 }
 
 // Isolators this package provides.
-var supportedIsolators = []string{"posix/cpu", "posix/mem", "filesystem/posix"}
+var supportedIsolators = []string{"posix/cpu", "posix/mem", "filesystem/posix",
+	cgroups.IsolatorCPU, cgroups.IsolatorMem, cgroups.IsolatorPids, cgroups.IsolatorAll}
 
 // ParseIsolation splits the --isolation flag ("posix/cpu,posix/mem").
 func ParseIsolation(flag string) []string {
@@ -48,6 +63,7 @@ func ParseIsolation(flag string) []string {
 type Containerizer struct {
 	env []string
 	log *slog.Logger
+	iso *cgroups.Isolator // nil without cgroups isolation
 
 	mu         sync.Mutex
 	containers map[string]*container // guarded by mu
@@ -59,6 +75,7 @@ type container struct {
 	proc     *launcher.Process
 	cpus     float64
 	memBytes uint64
+	cg       *cgroups.Cgroup // nil without cgroups isolation
 	done     chan struct{}
 	term     containerizer.Termination // guarded by Containerizer.mu; final once done is closed
 }
@@ -82,12 +99,36 @@ func New(cfg Config) (*Containerizer, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Containerizer{
+	z := &Containerizer{
 		env:        launcher.MergeEnv(cfg.Environment),
 		log:        log,
 		containers: map[string]*container{},
-	}, nil
+	}
+	if len(cgroups.Select(cfg.Isolation).Controllers) > 0 {
+		iso, err := cgroups.New(cgroups.Config{
+			Isolation: cfg.Isolation,
+			Root:      cfg.CgroupsRoot,
+			EnableCFS: cfg.CgroupsEnableCFS,
+			PidsLimit: cfg.CgroupsPidsLimit,
+			Logger:    log,
+		})
+		if err != nil {
+			return nil, err
+		}
+		// A new containerizer knows no container: whatever is under the
+		// root was left by an agent that is gone.
+		ctx, cancel := context.WithTimeout(context.Background(), recoverTimeout)
+		defer cancel()
+		if _, err := iso.Recover(ctx, nil); err != nil {
+			return nil, fmt.Errorf("posix: clean up orphan cgroups: %w", err)
+		}
+		z.iso = iso
+	}
+	return z, nil
 }
+
+// recoverTimeout bounds killing and removing orphan cgroups at start.
+const recoverTimeout = 30 * time.Second
 
 // Supports reports whether spec is a plain MESOS container.
 func (z *Containerizer) Supports(spec containerizer.Spec) bool {
@@ -136,13 +177,58 @@ func (z *Containerizer) Launch(ctx context.Context, spec containerizer.Spec) err
 	if _, ok := z.containers[c.id]; ok {
 		return fmt.Errorf("%w: %q", containerizer.ErrExists, c.id)
 	}
-	if c.proc, err = launcher.Start(cmd); err != nil {
-		return launchErr("start %s: %v", cmd.Path, err)
+	if err := z.start(c, cmd); err != nil {
+		return err
 	}
 	z.containers[c.id] = c
 	go z.reap(c)
+	if c.cg != nil {
+		go z.watchLimits(c)
+	}
 	z.log.Info("launched container", "container", c.id, "pid", c.proc.Pid(), "sandbox", c.sandbox)
 	return nil
+}
+
+// start starts cmd for c, inside a new cgroup with cgroups isolation.
+func (z *Containerizer) start(c *container, cmd *exec.Cmd) error {
+	if z.iso == nil {
+		var err error
+		if c.proc, err = launcher.Start(cmd); err != nil {
+			return launchErr("start %s: %v", cmd.Path, err)
+		}
+		return nil
+	}
+	cg, err := z.iso.Create(c.id, z.iso.Limits(c.cpus, c.memBytes))
+	if err != nil {
+		return launchErr("cgroup: %v", err)
+	}
+	err = cg.Start(cmd, func() error {
+		var err error
+		c.proc, err = launcher.Start(cmd)
+		return err
+	})
+	if err != nil {
+		if c.proc != nil {
+			_ = c.proc.Terminate(context.Background(), 0)
+		}
+		_ = cg.Destroy(context.Background())
+		return launchErr("start %s in its cgroup: %v", cmd.Path, err)
+	}
+	c.cg = cg
+	return nil
+}
+
+// watchLimits ends the container when the kernel reports that it went
+// over its memory limit (its OOM killer may have killed only a task, not
+// the executor: Mesos ends the whole container).
+func (z *Containerizer) watchLimits(c *container) {
+	select {
+	case <-c.done:
+	case <-c.cg.OOM():
+		z.log.Info("container exceeded its memory limit; killing it", "container", c.id)
+		_ = c.proc.Signal(syscall.SIGKILL)
+		_ = c.cg.Signal(syscall.SIGKILL)
+	}
 }
 
 // applyUser runs cmd as spec.User when we can; it returns the uid/gid to
@@ -207,11 +293,29 @@ func (z *Containerizer) reap(c *container) {
 	if err != nil {
 		term.Message = "Failed to get exit status: " + err.Error()
 	}
+	if c.cg != nil {
+		z.endCgroup(c, &term)
+	}
 	z.mu.Lock()
 	c.term = term
 	z.mu.Unlock()
 	close(c.done)
 	z.log.Info("container terminated", "container", c.id, "status", term.Message)
+}
+
+// endCgroup kills what is left in the container's cgroup (processes that
+// left the process group, too) and records a memory limitation.
+func (z *Containerizer) endCgroup(c *container, term *containerizer.Termination) {
+	ctx, cancel := context.WithTimeout(context.Background(), recoverTimeout)
+	defer cancel()
+	if err := c.cg.Kill(ctx); err != nil {
+		z.log.Warn("cannot empty the container's cgroup", "container", c.id, "err", err)
+	}
+	if msg, limited := c.cg.Limitation(); limited {
+		term.Limited = true
+		term.Reason = mesospb.TaskStatus_REASON_CONTAINER_LIMITATION_MEMORY
+		term.Message = msg
+	}
 }
 
 func (z *Containerizer) lookup(id string) (*container, error) {
@@ -251,6 +355,9 @@ func (z *Containerizer) Kill(id string, sig syscall.Signal) error {
 	} else if err != nil {
 		return err
 	}
+	if c.cg != nil {
+		return c.cg.Signal(sig) // also those that left the process group
+	}
 	return nil
 }
 
@@ -264,6 +371,11 @@ func (z *Containerizer) Destroy(ctx context.Context, id string, grace time.Durat
 		return fmt.Errorf("containerizer: destroy %q: %w", id, err)
 	}
 	<-c.done // reap has recorded the termination
+	if c.cg != nil {
+		if err := c.cg.Destroy(ctx); err != nil {
+			return fmt.Errorf("containerizer: destroy %q: %w", id, err)
+		}
+	}
 	z.mu.Lock()
 	if z.containers[id] == c {
 		delete(z.containers, id)

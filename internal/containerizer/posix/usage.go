@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/mesoproject/meso/internal/cgroups"
 	"github.com/mesoproject/meso/internal/containerizer"
 )
 
@@ -112,7 +113,38 @@ func (z *Containerizer) Usage(ctx context.Context, id string) (containerizer.Usa
 	}
 	u.CPUUser = ticks(utime)
 	u.CPUSystem = ticks(stime)
+	if c.cg != nil {
+		if err := overlayCgroup(&u, c.cg); err != nil {
+			return containerizer.Usage{}, err
+		}
+	}
 	return u, nil
+}
+
+// overlayCgroup replaces the /proc figures with the cgroup's, which count
+// every process of the container (including those that left its process
+// group) and add what the controllers account.
+func overlayCgroup(u *containerizer.Usage, cg *cgroups.Cgroup) error {
+	st, err := cg.Stats()
+	if err != nil {
+		return fmt.Errorf("posix: usage: %w", err)
+	}
+	u.Processes, u.Threads = st.Processes, st.Threads
+	sel := cg.Selection()
+	if sel.Has(cgroups.CPU) {
+		u.CPUUser, u.CPUSystem = st.CPUUser, st.CPUSystem
+	}
+	if th := st.Throttling; th != nil {
+		u.Throttling = &containerizer.CPUThrottling{Periods: uint32(th.Periods), Throttled: uint32(th.Throttled), ThrottledTime: th.ThrottledTime}
+	}
+	if m := st.Memory; m != nil {
+		u.RSSBytes = m.RSS
+		u.Memory = &containerizer.MemoryUsage{
+			TotalBytes: m.Usage, MaxBytes: m.MaxUsage, SoftLimitBytes: m.SoftLimit,
+			CacheBytes: m.Cache, MappedFileBytes: m.MappedFile, SwapBytes: m.Swap, UnevictableBytes: m.Unevictable,
+		}
+	}
+	return nil
 }
 
 func ticks(n uint64) time.Duration { return time.Duration(n) * (time.Second / userHZ) }
