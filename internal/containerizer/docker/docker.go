@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -144,6 +145,10 @@ func New(ctx context.Context, cfg Config) (*Containerizer, error) {
 	if mapped == "" {
 		mapped = DefaultSandboxDirectory
 	}
+	if !path.IsAbs(mapped) {
+		cli.Close()
+		return nil, fmt.Errorf("docker: --sandbox_directory %q is not an absolute path", mapped)
+	}
 	z := &Containerizer{
 		cli:        cli,
 		opts:       planOptions{owner: cfg.Owner, mapped: mapped, cfsQuota: cfg.CFSQuota},
@@ -162,8 +167,8 @@ func (z *Containerizer) APIVersion() string { return z.cli.ClientVersion() }
 // Close stops following containers (they keep running) and closes the
 // connection to the daemon. Waits in progress return ErrClosed.
 func (z *Containerizer) Close() error {
-	z.cancel()
 	z.mu.Lock()
+	z.cancel()
 	for _, c := range z.containers {
 		if c.out != nil {
 			c.out.abort()
@@ -172,6 +177,22 @@ func (z *Containerizer) Close() error {
 	z.mu.Unlock()
 	z.wg.Wait()
 	return z.cli.Close()
+}
+
+// spawn runs f on a goroutine that Close waits for. Once the containerizer
+// is closed it does not run f and returns false.
+func (z *Containerizer) spawn(f func()) bool {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if z.ctx.Err() != nil {
+		return false
+	}
+	z.wg.Add(1)
+	go func() {
+		defer z.wg.Done()
+		f()
+	}()
+	return true
 }
 
 // Supports reports whether spec is a DOCKER container.
@@ -300,13 +321,32 @@ func (z *Containerizer) start(ctx context.Context, spec containerizer.Spec, p ru
 		return fail(launchErr("attach to container %s: %v", p.name, err))
 	}
 	c.out = z.copyOutput(att.Conn, att.Reader, stdout, stderr)
-	wait := z.cli.ContainerWait(z.ctx, c.dockerID, client.ContainerWaitOptions{Condition: container.WaitConditionNextExit})
+	waitCtx, cancelWait := context.WithCancel(z.ctx)
+	wait := z.cli.ContainerWait(waitCtx, c.dockerID, client.ContainerWaitOptions{Condition: container.WaitConditionNextExit})
 	if _, err := z.cli.ContainerStart(ctx, c.dockerID, client.ContainerStartOptions{}); err != nil {
+		cancelWait()
+		discard(wait)
 		return fail(launchErr("start container %s: %v", p.name, err))
 	}
-	z.wg.Add(1)
-	go z.watch(c, wait)
+	if !z.spawn(func() { defer cancelWait(); z.watch(c, wait) }) {
+		cancelWait()
+		discard(wait)
+		c.out.abort() // closed meanwhile: the container runs on, for Recover
+		return nil, ErrClosed
+	}
 	return c, nil
+}
+
+// discard lets go of a wait whose answer is no longer wanted: the client's
+// goroutine blocks until its answer is taken (ending the wait's context
+// makes that answer come quickly).
+func discard(w client.ContainerWaitResult) {
+	go func() {
+		select {
+		case <-w.Result:
+		case <-w.Error:
+		}
+	}()
 }
 
 // remove deletes a container and its anonymous volumes, killing it if
@@ -323,7 +363,6 @@ func (z *Containerizer) remove(dockerID string) {
 // watch waits for c to stop, lets its output drain, and records how it
 // ended.
 func (z *Containerizer) watch(c *dcontainer, wait client.ContainerWaitResult) {
-	defer z.wg.Done()
 	code, err := z.awaitStop(c, wait)
 	if err != nil {
 		return // closed: c stays running as far as we know
@@ -372,6 +411,7 @@ func (z *Containerizer) awaitStop(c *dcontainer, wait client.ContainerWaitResult
 			}
 			wait = z.cli.ContainerWait(z.ctx, c.dockerID, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
 		case <-z.ctx.Done():
+			discard(wait)
 			return 0, ErrClosed
 		}
 	}

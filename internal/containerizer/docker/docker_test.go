@@ -356,6 +356,23 @@ func TestResourceLimitsAndUsage(t *testing.T) {
 	gone(t, s.ContainerID)
 }
 
+func TestMemoryLimitOOMKill(t *testing.T) {
+	t.Parallel()
+	z := newContainerizer(t, Config{})
+	// dd's 64 MB block does not fit in 32 MB (no swap either).
+	s := dspec(t, "exec dd if=/dev/zero of=/dev/null bs=64M count=1")
+	s.Resources = []*mesospb.Resource{scalar("mem", 32)}
+	s.Container.Docker.Parameters = []*mesospb.Parameter{{Key: proto.String("memory-swap"), Value: proto.String("32m")}}
+	launch(t, z, s)
+	term := wait(t, z, s.ContainerID)
+	if term.Reason != mesospb.TaskStatus_REASON_CONTAINER_LIMITATION_MEMORY || !strings.Contains(term.Message, "32 MB") {
+		t.Errorf("termination %+v, want a memory limitation", term)
+	}
+	if err := z.Destroy(ctxT(t), s.ContainerID, 0); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestVolumes(t *testing.T) {
 	t.Parallel()
 	z := newContainerizer(t, Config{})
@@ -409,9 +426,21 @@ func TestRecoverAdoptsKnownAndRemovesOrphans(t *testing.T) {
 	foreign := dspec(t, "exec sleep 60")
 	launch(t, other, foreign)
 
-	// The agent restarts: a new containerizer, same owner.
+	// The agent restarts: a new containerizer, same owner. Waits on the old
+	// one end.
+	waitErr := make(chan error, 1)
+	go func() {
+		_, err := z1.Wait(context.Background(), running.ContainerID)
+		waitErr <- err
+	}()
 	if err := z1.Close(); err != nil {
 		t.Fatal(err)
+	}
+	if err := <-waitErr; !errors.Is(err, ErrClosed) {
+		t.Errorf("Wait across Close: %v", err)
+	}
+	if err := z1.Launch(ctxT(t), dspec(t, "true")); !errors.Is(err, ErrClosed) {
+		t.Errorf("Launch after Close: %v", err)
 	}
 	z2 := newContainerizer(t, Config{Owner: owner})
 	adopted, err := z2.Recover(ctxT(t), []string{running.ContainerID, exited.ContainerID, "never-launched"})

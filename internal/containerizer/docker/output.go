@@ -43,9 +43,7 @@ type output struct {
 // stderr, which it closes at the end.
 func (z *Containerizer) copyOutput(src io.Closer, r io.Reader, stdout, stderr *os.File) *output {
 	o := &output{src: src, done: make(chan struct{})}
-	z.wg.Add(1)
-	go func() {
-		defer z.wg.Done()
+	run := func() {
 		defer close(o.done)
 		defer stderr.Close()
 		defer stdout.Close()
@@ -53,7 +51,13 @@ func (z *Containerizer) copyOutput(src io.Closer, r io.Reader, stdout, stderr *o
 			z.log.Debug("container output stream ended", "sandbox", filepath.Dir(stdout.Name()), "err", err)
 		}
 		o.abort()
-	}()
+	}
+	if !z.spawn(run) { // closed: copy nothing
+		o.abort()
+		stdout.Close()
+		stderr.Close()
+		close(o.done)
+	}
 	return o
 }
 

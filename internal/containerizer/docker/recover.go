@@ -89,8 +89,13 @@ func (z *Containerizer) adopt(ctx context.Context, id, dockerID string) (bool, e
 	default:
 		c.out = z.followLogs(c)
 		wait := z.cli.ContainerWait(z.ctx, dockerID, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
-		z.wg.Add(1)
-		go z.watch(c, wait)
+		if !z.spawn(func() { z.watch(c, wait) }) {
+			discard(wait)
+			if c.out != nil {
+				c.out.abort()
+			}
+			return false, ErrClosed
+		}
 	}
 	z.mu.Lock()
 	z.containers[id] = c
