@@ -2,6 +2,8 @@ package rdd
 
 import (
 	"bytes"
+	"encoding/gob"
+	"errors"
 	"fmt"
 	"reflect"
 	"runtime"
@@ -108,4 +110,85 @@ func goroutineID() uint64 {
 		return id
 	}
 	return 0
+}
+
+// InvocationSpec is the portable form of a Func call: what a cluster
+// executor needs to rebuild a job's lineage (the same binary registers the
+// same Funcs in the same order).
+type InvocationSpec struct {
+	Func int      // index in the registry
+	Args [][]byte // each argument, gob-encoded as its parameter type
+}
+
+// ErrNotPortable is wrapped by errors about datasets or arguments that a
+// remote executor could not rebuild.
+var ErrNotPortable = errors.New("rdd: not portable")
+
+// spec encodes the invocation that built n.
+func spec(n *node) (InvocationSpec, error) {
+	inv := n.inv
+	if inv == nil {
+		return InvocationSpec{}, fmt.Errorf("%w: %s was not built inside an rdd.Func", ErrNotPortable, n)
+	}
+	out := InvocationSpec{Func: inv.fn.index}
+	for i, a := range inv.args {
+		var buf bytes.Buffer
+		v := reflect.New(inv.fn.fn.Type().In(i))
+		v.Elem().Set(reflect.ValueOf(a))
+		if err := gob.NewEncoder(&buf).EncodeValue(v); err != nil {
+			return InvocationSpec{}, fmt.Errorf("%w: argument %d of the Func at %s: %v", ErrNotPortable, i, inv.fn.site, err)
+		}
+		out.Args = append(out.Args, buf.Bytes())
+	}
+	return out, nil
+}
+
+// rebuild calls the Func of spec with its decoded arguments and returns the
+// dataset it builds, as a remote executor would. Map tasks of any shuffle in
+// its lineage can then run from the shuffle dependency alone; result tasks
+// need the typed dataset, which the caller recovers by type assertion.
+func rebuild(sp InvocationSpec) (Dataset, error) {
+	funcsMu.Lock()
+	if sp.Func < 0 || sp.Func >= len(funcs) {
+		funcsMu.Unlock()
+		return nil, fmt.Errorf("%w: no Func %d in this binary", ErrNotPortable, sp.Func)
+	}
+	fv := funcs[sp.Func]
+	funcsMu.Unlock()
+	ft := fv.fn.Type()
+	if len(sp.Args) != ft.NumIn() {
+		return nil, fmt.Errorf("%w: Func %d takes %d arguments, got %d", ErrNotPortable, sp.Func, ft.NumIn(), len(sp.Args))
+	}
+	args := make([]reflect.Value, len(sp.Args))
+	for i, b := range sp.Args {
+		v := reflect.New(ft.In(i))
+		if err := gob.NewDecoder(bytes.NewReader(b)).DecodeValue(v); err != nil {
+			return nil, fmt.Errorf("%w: argument %d: %v", ErrNotPortable, i, err)
+		}
+		args[i] = v.Elem()
+	}
+	return fv.invoke(args).Interface().(Dataset), nil
+}
+
+// byLocal finds the node with local index local in the lineage of root
+// (built by one invocation).
+func byLocal(root *node, local int) *node {
+	seen := map[*node]bool{}
+	var walk func(n *node) *node
+	walk = func(n *node) *node {
+		if seen[n] {
+			return nil
+		}
+		seen[n] = true
+		if n.inv == root.inv && n.local == local {
+			return n
+		}
+		for _, d := range n.deps {
+			if f := walk(d.parent); f != nil {
+				return f
+			}
+		}
+		return nil
+	}
+	return walk(root)
 }

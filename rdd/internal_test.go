@@ -1,6 +1,10 @@
 package rdd
 
-import "testing"
+import (
+	"errors"
+	"fmt"
+	"testing"
+)
 
 var twoShuffles = Func(func(n int) *RDD[Pair[int, int]] {
 	a := KeyBy(Range(0, n, 3), func(v int) int { return v % 7 })
@@ -57,5 +61,97 @@ func TestInvocationsAreDeterministic(t *testing.T) {
 	// Built outside a Func: no invocation.
 	if r := Range(0, 1, 1); r.n.inv != nil {
 		t.Fatal("a dataset built outside a Func claims an invocation")
+	}
+}
+
+type point struct {
+	X, Y int
+}
+
+var portable = Func(func(n int, name string, pts []point) *RDD[Pair[int, []int]] {
+	xs := FlatMap(Parallelize(pts, 3), func(p point) []int { return []int{p.X * n, p.Y * n} })
+	keyed := KeyBy(xs, func(v int) int { return v % len(name) })
+	return GroupByKey(keyed, 2)
+})
+
+// The path a cluster executor will take: encode the invocation, rebuild the
+// lineage from it in "another process" (a fresh call), find the same
+// dataset by its local index, and compute a partition: same records.
+func TestRebuildFromSpec(t *testing.T) {
+	s, err := Start(Config{Master: "local[2]", LocalDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	orig := portable(3, "abcd", []point{{1, 2}, {3, 4}, {5, 6}, {7, 8}})
+	sp, err := spec(orig.n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := rebuild(sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	typed, ok := ds.(*RDD[Pair[int, []int]])
+	if !ok {
+		t.Fatalf("rebuilt a %T", ds)
+	}
+	rebuilt := typed.n
+	if rebuilt == orig.n || rebuilt.local != orig.n.local || rebuilt.op != orig.n.op {
+		t.Fatalf("rebuilt %v (local %d), original %v (local %d)", rebuilt, rebuilt.local, orig.n, orig.n.local)
+	}
+	// The flatMap node, found by local index in both lineages, computes the
+	// same partition.
+	var flat *node
+	for l := range int(orig.n.inv.nodes.Load()) {
+		if n := byLocal(orig.n, l); n != nil && n.op == "flatMap" {
+			flat = n
+		}
+	}
+	if flat == nil {
+		t.Fatal("flatMap node not found")
+	}
+	twin := byLocal(rebuilt, flat.local)
+	if twin == nil || twin.op != "flatMap" {
+		t.Fatalf("twin of %v: %v", flat, twin)
+	}
+	s.resolve(orig.n)
+	s.resolve(rebuilt)
+	if twin.parts != flat.parts {
+		t.Fatalf("partitions: %d vs %d", twin.parts, flat.parts)
+	}
+	// Compare the final groups computed from each lineage.
+	a, err := Collect(t.Context(), s, orig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Collect(t.Context(), s, typed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a) != len(b) || len(a) == 0 || orig.n.deps[0].shuffle.id == rebuilt.deps[0].shuffle.id {
+		t.Fatalf("original %v, rebuilt %v", a, b)
+	}
+	count := func(gs []Pair[int, []int]) map[int]int {
+		m := map[int]int{}
+		for _, g := range gs {
+			for _, v := range g.Value {
+				m[g.Key] += v
+			}
+		}
+		return m
+	}
+	if fmt.Sprint(count(a)) != fmt.Sprint(count(b)) {
+		t.Fatalf("groups differ: %v vs %v", count(a), count(b))
+	}
+	// Errors: not built in a Func; bad spec.
+	if _, err := spec(Range(0, 1, 1).n); !errors.Is(err, ErrNotPortable) {
+		t.Fatalf("spec of a free dataset: %v", err)
+	}
+	if _, err := rebuild(InvocationSpec{Func: 1 << 20}); !errors.Is(err, ErrNotPortable) {
+		t.Fatalf("unknown func: %v", err)
+	}
+	if _, err := rebuild(InvocationSpec{Func: sp.Func, Args: [][]byte{{1, 2}}}); !errors.Is(err, ErrNotPortable) {
+		t.Fatalf("bad args: %v", err)
 	}
 }
