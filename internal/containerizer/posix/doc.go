@@ -19,7 +19,16 @@
 //
 // Isolation: posix/cpu and posix/mem, which in Mesos only account usage;
 // Usage reads it from /proc for the processes of the container's group.
-// Other isolators are refused by New.
+// With cgroups/cpu, cgroups/mem, cgroups/pids or cgroups/all (package
+// cgroups) each container also gets a cgroup of its own, created before
+// its process starts and holding everything it forks: limits from its
+// resources, usage from the cgroup, and when the executor exits every
+// process left in the cgroup is killed. An OOM kill in the cgroup ends the
+// whole container with a Termination that is Limited, with
+// REASON_CONTAINER_LIMITATION_MEMORY and Mesos' message. New fails when
+// cgroups cannot be used (the error names the flag), and kills and removes
+// the cgroups left under --cgroups_root by an earlier agent. Other
+// isolators are refused by New.
 //
 // Concurrency: one mutex guards the container table and each container's
 // recorded termination. Launch holds it while forking, so two launches of
