@@ -69,17 +69,25 @@ const queryTimeout = 10 * time.Second
 
 // handleState serves /state and /master/state.
 func (m *Master) handleState(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), queryTimeout)
-	defer cancel()
-	var st *core.State
-	err := m.loop.do(ctx, func(l *loop, now time.Time) {
-		st = l.core.State(now, m.cfg.Version, m.cfg.Flags)
-	})
-	if err != nil {
-		httpError(w, http.StatusServiceUnavailable, err.Error())
-		return
+	m.handleStatePart(func(s *core.State) any { return s })(w, r)
+}
+
+// handleStatePart serves a document cut from the state (/master/slaves,
+// /master/frameworks, /master/tasks).
+func (m *Master) handleStatePart(part func(*core.State) any) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), queryTimeout)
+		defer cancel()
+		var st *core.State
+		err := m.loop.do(ctx, func(l *loop, now time.Time) {
+			st = l.core.State(now, m.cfg.Version, m.cfg.Flags)
+		})
+		if err != nil {
+			httpError(w, http.StatusServiceUnavailable, err.Error())
+			return
+		}
+		writeJSON(w, part(st))
 	}
-	writeJSON(w, st)
 }
 
 // metrics returns the /metrics/snapshot numbers: the core's, plus the

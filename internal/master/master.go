@@ -180,7 +180,22 @@ func (m *Master) routes() http.Handler {
 		mux.Handle(prefix+"/api/v1/scheduler", m.leaderOnly(http.HandlerFunc(m.handleScheduler)))
 		mux.HandleFunc(prefix+"/health", m.handleHealth)
 		mux.HandleFunc(prefix+"/state", m.handleState)
+		mux.HandleFunc(prefix+"/state.json", m.handleState) // legacy name
 	}
+	mux.HandleFunc("/master/slaves", m.handleStatePart(func(s *core.State) any {
+		return map[string]any{"slaves": s.Slaves}
+	}))
+	mux.HandleFunc("/master/frameworks", m.handleStatePart(func(s *core.State) any {
+		return map[string]any{"frameworks": s.Frameworks, "completed_frameworks": s.CompletedFrameworks}
+	}))
+	mux.HandleFunc("/master/tasks", m.handleStatePart(func(s *core.State) any {
+		tasks := []core.TaskJSON{}
+		for _, f := range s.Frameworks {
+			tasks = append(tasks, f.Tasks...)
+			tasks = append(tasks, f.CompletedTasks...)
+		}
+		return map[string]any{"tasks": tasks}
+	}))
 	mux.HandleFunc("/internal/v1/link", m.handleLink)
 	mux.HandleFunc("/version", m.handleVersion)
 	mux.HandleFunc("/metrics/snapshot", m.handleMetricsSnapshot)

@@ -217,6 +217,23 @@ func TestLaunchThroughFakeAgent(t *testing.T) {
 			if !strings.HasPrefix(st.Leader, "master@127.0.0.1:") {
 				t.Errorf("leader = %q", st.Leader)
 			}
+			var tasks struct {
+				Tasks []struct {
+					ID      string `json:"id"`
+					SlaveID string `json:"slave_id"`
+				} `json:"tasks"`
+			}
+			getJSON(t, base+"/master/tasks", &tasks)
+			if len(tasks.Tasks) != 1 || tasks.Tasks[0].SlaveID != agent.id {
+				t.Errorf("/master/tasks = %+v", tasks)
+			}
+			var slaves struct {
+				Slaves []struct{ ID string } `json:"slaves"`
+			}
+			getJSON(t, base+"/master/slaves", &slaves)
+			if len(slaves.Slaves) != 1 {
+				t.Errorf("/master/slaves = %+v", slaves)
+			}
 			var snap map[string]float64
 			getJSON(t, base+"/metrics/snapshot", &snap)
 			if snap["master/tasks_running"] != 1 || snap["master/slaves_active"] != 1 || snap["master/frameworks_active"] != 1 ||
