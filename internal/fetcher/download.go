@@ -25,17 +25,18 @@ type body struct {
 	size int64
 }
 
-// open starts reading src. HTTP downloads are watched: when no byte
-// arrives for stall, the request is aborted.
-func (f *Fetcher) open(ctx context.Context, src source) (*body, error) {
+// open starts reading src; local files with the permissions of own (see
+// openAs). HTTP downloads are watched: when no byte arrives for stall, the
+// request is aborted.
+func (f *Fetcher) open(ctx context.Context, src source, own *owner) (*body, error) {
 	if src.kind == sourceFile {
-		return openFile(ctx, src.path)
+		return openFile(src.path, own)
 	}
 	return f.openHTTP(ctx, src.url)
 }
 
-func openFile(ctx context.Context, p string) (*body, error) {
-	file, err := os.Open(p)
+func openFile(p string, own *owner) (*body, error) {
+	file, err := own.openAs(p)
 	if err != nil {
 		return nil, err
 	}

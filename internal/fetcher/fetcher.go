@@ -95,6 +95,13 @@ type uriError struct {
 func (e *uriError) Error() string   { return fmt.Sprintf("fetcher: %q: %v", e.uri, e.err) }
 func (e *uriError) Unwrap() []error { return []error{ErrFetch, e.err} }
 
+// job is one call of Fetch: the sandbox and whom it is for.
+type job struct {
+	root *os.Root
+	user string // the cache key's user
+	own  *owner // nil: files are read and kept with the agent's identity
+}
+
 // item is one URI, validated.
 type item struct {
 	uri  *mesospb.CommandInfo_URI
@@ -134,8 +141,9 @@ func (f *Fetcher) Fetch(ctx context.Context, uris []*mesospb.CommandInfo_URI, sa
 		return fmt.Errorf("%w: sandbox: %w", ErrFetch, err)
 	}
 	defer root.Close()
+	j := &job{root: root, user: user, own: own}
 	for _, it := range items {
-		if err := f.fetchOne(ctx, root, it, user); err != nil {
+		if err := f.fetchOne(ctx, j, it); err != nil {
 			return &uriError{it.uri.GetValue(), err}
 		}
 	}
@@ -149,14 +157,14 @@ func (f *Fetcher) Fetch(ctx context.Context, uris []*mesospb.CommandInfo_URI, sa
 	return nil
 }
 
-func (f *Fetcher) fetchOne(ctx context.Context, root *os.Root, it item, user string) error {
+func (f *Fetcher) fetchOne(ctx context.Context, j *job, it item) error {
 	start := time.Now()
 	how := "direct"
 	var err error
 	if it.uri.GetCache() && f.cache != nil {
-		how, err = f.fetchCached(ctx, root, it, user)
+		how, err = f.fetchCached(ctx, j, it)
 	} else {
-		err = f.fetchDirect(ctx, root, it)
+		err = f.fetchDirect(ctx, j, it)
 	}
 	if err != nil {
 		return err
@@ -166,12 +174,12 @@ func (f *Fetcher) fetchOne(ctx context.Context, root *os.Root, it item, user str
 	return nil
 }
 
-func (f *Fetcher) fetchDirect(ctx context.Context, root *os.Root, it item) error {
-	b, err := f.open(ctx, it.src)
+func (f *Fetcher) fetchDirect(ctx context.Context, j *job, it item) error {
+	b, err := f.open(ctx, it.src, j.own)
 	if err != nil {
 		return err
 	}
-	return f.deliverBody(ctx, root, it, b)
+	return f.deliverBody(ctx, j.root, it, b)
 }
 
 // deliverBody writes a download into the sandbox, then makes it executable
@@ -198,24 +206,24 @@ func (f *Fetcher) deliverBody(ctx context.Context, root *os.Root, it item, b *bo
 
 // fetchCached fetches through the cache and says how: "cache hit", "cache
 // miss", or "direct" when the entry could not be cached.
-func (f *Fetcher) fetchCached(ctx context.Context, root *os.Root, it item, user string) (string, error) {
-	key := user + "\x00" + it.uri.GetValue()
+func (f *Fetcher) fetchCached(ctx context.Context, j *job, it item) (string, error) {
+	key := j.user + "\x00" + it.uri.GetValue()
 	for {
 		e, created := f.cache.acquire(key, it.src.base)
 		if created {
-			return f.fillCache(ctx, root, it, e)
+			return f.fillCache(ctx, j, it, e)
 		}
 		err := f.cache.wait(ctx, e)
 		if err == nil {
 			defer f.cache.release(e)
-			return "cache hit", f.deliverCached(ctx, root, it, e)
+			return "cache hit", f.deliverCached(ctx, j.root, it, e)
 		}
 		f.cache.release(e)
 		switch {
 		case ctx.Err() != nil:
 			return "", ctx.Err()
 		case errors.Is(err, errNotCacheable):
-			return "direct", f.fetchDirect(ctx, root, it)
+			return "direct", f.fetchDirect(ctx, j, it)
 		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 			continue // the downloading launch gave up; try again ourselves
 		default:
@@ -226,8 +234,8 @@ func (f *Fetcher) fetchCached(ctx context.Context, root *os.Root, it item, user 
 
 // fillCache downloads a new entry into the cache, then delivers it. An
 // entry that cannot be cached is streamed straight into the sandbox.
-func (f *Fetcher) fillCache(ctx context.Context, root *os.Root, it item, e *cacheEntry) (string, error) {
-	b, err := f.open(ctx, it.src)
+func (f *Fetcher) fillCache(ctx context.Context, j *job, it item, e *cacheEntry) (string, error) {
+	b, err := f.open(ctx, it.src, j.own)
 	if err != nil {
 		f.cache.fail(e, err)
 		return "", err
@@ -236,7 +244,7 @@ func (f *Fetcher) fillCache(ctx context.Context, root *os.Root, it item, e *cach
 		f.cache.fail(e, errNotCacheable)
 		f.log.Debug("fetching directly: size unknown or over the cache's free space",
 			"uri", it.uri.GetValue(), "bytes", b.size)
-		return "direct", f.deliverBody(ctx, root, it, b)
+		return "direct", f.deliverBody(ctx, j.root, it, b)
 	}
 	err = f.cache.download(ctx, e, b)
 	b.Close()
@@ -246,7 +254,7 @@ func (f *Fetcher) fillCache(ctx context.Context, root *os.Root, it item, e *cach
 	}
 	f.cache.complete(e)
 	defer f.cache.release(e)
-	return "cache miss", f.deliverCached(ctx, root, it, e)
+	return "cache miss", f.deliverCached(ctx, j.root, it, e)
 }
 
 // deliverCached puts a cached file into the sandbox. As in Mesos, an

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 )
 
@@ -13,7 +14,10 @@ import (
 type owner struct {
 	name     string
 	uid, gid int
+	groups   []int // primary and supplementary group ids
 }
+
+func (o *owner) inGroup(gid int) bool { return slices.Contains(o.groups, gid) }
 
 // lookupOwner resolves name when it is set and the agent runs as root;
 // otherwise files keep the agent's owner and it returns nil.
@@ -33,7 +37,17 @@ func lookupOwner(name string) (*owner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("user %q: gid %q: %w", name, u.Gid, err)
 	}
-	return &owner{name: name, uid: uid, gid: gid}, nil
+	o := &owner{name: name, uid: uid, gid: gid, groups: []int{gid}}
+	ids, err := u.GroupIds()
+	if err != nil {
+		return nil, fmt.Errorf("user %q: groups: %w", name, err)
+	}
+	for _, id := range ids {
+		if g, err := strconv.Atoi(id); err == nil {
+			o.groups = append(o.groups, g)
+		}
+	}
+	return o, nil
 }
 
 // chownTree gives dir and everything below it to the owner, as Mesos does
