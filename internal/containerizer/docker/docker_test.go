@@ -25,7 +25,7 @@ import (
 var idSeq atomic.Int64
 
 // newID is a container id unique to this test binary run.
-func newID(t *testing.T) string {
+func newID(t testing.TB) string {
 	id := fmt.Sprintf("%s-%d", strings.TrimPrefix(testOwner, "meso-docker-test-"), idSeq.Add(1))
 	t.Cleanup(func() { forceRemove(id) })
 	return id
@@ -54,7 +54,7 @@ func newContainerizer(t *testing.T, cfg Config) *Containerizer {
 }
 
 // dspec is a DOCKER spec running the shell command cmd in the test image.
-func dspec(t *testing.T, cmd string) containerizer.Spec {
+func dspec(t testing.TB, cmd string) containerizer.Spec {
 	return containerizer.Spec{
 		ContainerID: newID(t),
 		Sandbox:     t.TempDir(),
@@ -365,7 +365,7 @@ func TestMemoryLimitOOMKill(t *testing.T) {
 	s.Container.Docker.Parameters = []*mesospb.Parameter{{Key: proto.String("memory-swap"), Value: proto.String("32m")}}
 	launch(t, z, s)
 	term := wait(t, z, s.ContainerID)
-	if term.Reason != mesospb.TaskStatus_REASON_CONTAINER_LIMITATION_MEMORY || !strings.Contains(term.Message, "32 MB") {
+	if !term.Limited || term.Reason != mesospb.TaskStatus_REASON_CONTAINER_LIMITATION_MEMORY || !strings.HasPrefix(term.Message, "Memory limit exceeded: Requested: 32MB") {
 		t.Errorf("termination %+v, want a memory limitation", term)
 	}
 	if err := z.Destroy(ctxT(t), s.ContainerID, 0); err != nil {

@@ -427,12 +427,12 @@ func TestTermination(t *testing.T) {
 		{exitState{code: 255}, 255 << 8, "Command exited with status 255", 0},
 		{exitState{code: 127, err: "exec failed"}, 127 << 8, "Command exited with status 127: exec failed", 0},
 		{exitState{code: 137, oomKilled: true, memLimit: 64 << 20}, int(syscall.SIGKILL),
-			"Memory limit exceeded: the container's limit is 64 MB (Command terminated with signal Killed)",
+			"Memory limit exceeded: Requested: 64MB (the kernel's OOM killer ended the container; Command terminated with signal Killed)",
 			mesospb.TaskStatus_REASON_CONTAINER_LIMITATION_MEMORY},
 	}
 	for _, tc := range cases {
 		got := termination(tc.st)
-		if got.Status != tc.status || got.Message != tc.message || got.Reason != tc.reason {
+		if got.Status != tc.status || got.Message != tc.message || got.Reason != tc.reason || got.Limited != tc.st.oomKilled {
 			t.Errorf("termination(%+v) = %+v, want %d %q %v", tc.st, got, tc.status, tc.message, tc.reason)
 		}
 	}
@@ -440,8 +440,9 @@ func TestTermination(t *testing.T) {
 
 func TestUsageFromStats(t *testing.T) {
 	const v1 = `{"read":"2024-01-02T03:04:05Z","pids_stats":{"current":3},
-		"cpu_stats":{"cpu_usage":{"total_usage":3000000000,"usage_in_usermode":2000000000,"usage_in_kernelmode":1000000000}},
-		"memory_stats":{"usage":9000000,"limit":67108864,"stats":{"rss":4096000,"cache":4000000}}}`
+		"cpu_stats":{"cpu_usage":{"total_usage":3000000000,"usage_in_usermode":2000000000,"usage_in_kernelmode":1000000000},
+			"throttling_data":{"periods":10,"throttled_periods":4,"throttled_time":500000000}},
+		"memory_stats":{"usage":9000000,"max_usage":9500000,"limit":67108864,"stats":{"rss":4096000,"cache":4000000,"mapped_file":100,"swap":7,"unevictable":8}}}`
 	var s container.StatsResponse
 	if err := json.Unmarshal([]byte(v1), &s); err != nil {
 		t.Fatal(err)
@@ -451,11 +452,17 @@ func TestUsageFromStats(t *testing.T) {
 		u.CPUsLimit != 0.5 || u.MemLimitBytes != 64<<20 || u.Timestamp.Year() != 2024 {
 		t.Errorf("usage = %+v", u)
 	}
+	if m := u.Memory; m == nil || *m != (containerizer.MemoryUsage{TotalBytes: 9000000, MaxBytes: 9500000, CacheBytes: 4000000, MappedFileBytes: 100, SwapBytes: 7, UnevictableBytes: 8}) {
+		t.Errorf("memory = %+v", u.Memory)
+	}
+	if th := u.Throttling; th == nil || th.Periods != 10 || th.Throttled != 4 || th.ThrottledTime.Seconds() != 0.5 {
+		t.Errorf("throttling = %+v", u.Throttling)
+	}
 	const v2 = `{"memory_stats":{"usage":9000000,"stats":{"anon":5000000,"file":4000000}}}`
 	s = container.StatsResponse{}
 	json.Unmarshal([]byte(v2), &s)
-	if u := usage(s, 0, 0); u.RSSBytes != 5000000 {
-		t.Errorf("v2 rss = %d", u.RSSBytes)
+	if u := usage(s, 0, 0); u.RSSBytes != 5000000 || u.Memory.CacheBytes != 4000000 || u.Throttling != nil {
+		t.Errorf("v2 usage = %+v %+v", u, u.Memory)
 	}
 	s = container.StatsResponse{}
 	json.Unmarshal([]byte(`{"memory_stats":{"usage":123}}`), &s)

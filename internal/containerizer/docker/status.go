@@ -5,6 +5,7 @@ import (
 	"syscall"
 
 	"github.com/mesoproject/meso/api/mesospb"
+	"github.com/mesoproject/meso/internal/cgroups"
 	"github.com/mesoproject/meso/internal/containerizer"
 	"github.com/mesoproject/meso/internal/launcher"
 )
@@ -36,10 +37,12 @@ func termination(s exitState) containerizer.Termination {
 	switch {
 	case s.oomKilled:
 		t.Reason = mesospb.TaskStatus_REASON_CONTAINER_LIMITATION_MEMORY
+		t.Limited = true
 		if s.memLimit > 0 {
-			t.Message = fmt.Sprintf("Memory limit exceeded: the container's limit is %d MB (%s)", s.memLimit>>20, t.Message)
+			t.Message = fmt.Sprintf("Memory limit exceeded: Requested: %s (the kernel's OOM killer ended the container; %s)",
+				cgroups.FormatBytes(uint64(s.memLimit)), t.Message)
 		} else {
-			t.Message = "Memory limit exceeded (" + t.Message + ")"
+			t.Message = "Memory limit exceeded (the kernel's OOM killer ended the container; " + t.Message + ")"
 		}
 	case s.err != "":
 		t.Message += ": " + s.err

@@ -15,7 +15,8 @@ import (
 // Usage implements containerizer.UsageReporter from Docker's stats of the
 // container's cgroup: cpu times, memory (RSS where the kernel reports it,
 // else all charged memory), the number of processes, and the cpus/mem the
-// container was given as limits.
+// container was given as limits; the memory cgroup's figures and, with a
+// CFS quota, its throttling.
 func (z *Containerizer) Usage(ctx context.Context, id string) (containerizer.Usage, error) {
 	c, err := z.get(id)
 	if err != nil {
@@ -47,10 +48,35 @@ func usage(s container.StatsResponse, cpus float64, memBytes uint64) containeriz
 		CPUsLimit:     cpus,
 		MemLimitBytes: memBytes,
 	}
-	for _, k := range []string{"rss", "anon"} { // cgroup v1, v2
-		if v, ok := s.MemoryStats.Stats[k]; ok {
-			u.RSSBytes = v
-			break
+	ms := s.MemoryStats.Stats
+	stat := func(keys ...string) uint64 { // the cgroup v1 name, then v2's
+		for _, k := range keys {
+			if v, ok := ms[k]; ok {
+				return v
+			}
+		}
+		return 0
+	}
+	if _, ok := ms["rss"]; ok {
+		u.RSSBytes = ms["rss"]
+	} else if _, ok := ms["anon"]; ok {
+		u.RSSBytes = ms["anon"]
+	}
+	if s.MemoryStats.Usage > 0 {
+		u.Memory = &containerizer.MemoryUsage{
+			TotalBytes:       s.MemoryStats.Usage,
+			MaxBytes:         s.MemoryStats.MaxUsage,
+			CacheBytes:       stat("cache", "file"),
+			MappedFileBytes:  stat("mapped_file", "file_mapped"),
+			SwapBytes:        stat("swap"),
+			UnevictableBytes: stat("unevictable"),
+		}
+	}
+	if th := s.CPUStats.ThrottlingData; th.Periods > 0 {
+		u.Throttling = &containerizer.CPUThrottling{
+			Periods:       uint32(th.Periods),
+			Throttled:     uint32(th.ThrottledPeriods),
+			ThrottledTime: time.Duration(th.ThrottledTime),
 		}
 	}
 	return u
