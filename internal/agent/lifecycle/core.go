@@ -174,6 +174,7 @@ type framework struct {
 	id          string
 	info        *mesospb.FrameworkInfo
 	executors   map[string]*executor
+	tasks       map[string]*executor // executor of each queued, launched or terminated task
 	completed   []*executor
 	terminating bool
 }
@@ -308,21 +309,15 @@ func (c *Core) lookup(frameworkID, executorID string) (*framework, *executor, er
 
 // executorOfTask finds the executor that has a task queued, launched or
 // terminated (not completed).
-func (fw *framework) executorOfTask(taskID string) *executor {
-	for _, ex := range fw.executors {
-		if ex.hasTask(taskID) {
-			return ex
+func (fw *framework) executorOfTask(taskID string) *executor { return fw.tasks[taskID] }
+
+// untrackAll forgets every task of an executor.
+func (fw *framework) untrackAll(ex *executor) {
+	for id, owner := range fw.tasks {
+		if owner == ex {
+			delete(fw.tasks, id)
 		}
 	}
-	return nil
-}
-
-func (ex *executor) hasTask(taskID string) bool {
-	if ex.launched[taskID] != nil || ex.terminated[taskID] != nil {
-		return true
-	}
-	_, _, ok := ex.queuedTask(taskID)
-	return ok
 }
 
 // queuedTask returns the position of a queued task: index of its launch

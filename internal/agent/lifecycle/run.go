@@ -54,7 +54,7 @@ func (c *Core) run(fwInfo *mesospb.FrameworkInfo, exInfo *mesospb.ExecutorInfo, 
 	}
 	fw := c.fws[fwID]
 	if fw == nil {
-		fw = &framework{id: fwID, executors: make(map[string]*executor)}
+		fw = &framework{id: fwID, executors: make(map[string]*executor), tasks: make(map[string]*executor)}
 		c.fws[fwID] = fw
 	} else if fw.terminating {
 		return nil, fmt.Errorf("%w: run task: framework %s is terminating", ErrIgnored, fwID)
@@ -71,6 +71,7 @@ func (c *Core) run(fwInfo *mesospb.FrameworkInfo, exInfo *mesospb.ExecutorInfo, 
 	if ex == nil {
 		ex = c.newExecutor(fw, exInfo, command, now)
 		ex.queued = append(ex.queued, l)
+		fw.track(ex, l)
 		return []Effect{c.launchEffect(fw, ex)}, nil
 	}
 	switch ex.state {
@@ -87,11 +88,19 @@ func (c *Core) run(fwInfo *mesospb.FrameworkInfo, exInfo *mesospb.ExecutorInfo, 
 		return effs, nil
 	case ExecutorRunning:
 		if ex.connected {
+			fw.track(ex, l)
 			return c.deliver(fw, ex, l), nil
 		}
 	}
 	ex.queued = append(ex.queued, l)
+	fw.track(ex, l)
 	return nil, nil
+}
+
+func (fw *framework) track(ex *executor, l launch) {
+	for _, t := range l.tasks {
+		fw.tasks[t.GetTaskId().GetValue()] = ex
+	}
 }
 
 func (c *Core) newExecutor(fw *framework, info *mesospb.ExecutorInfo, command bool, now time.Time) *executor {

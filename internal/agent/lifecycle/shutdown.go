@@ -123,6 +123,7 @@ func (c *Core) ShutdownFramework(frameworkID string, now time.Time) ([]Effect, e
 	var effs []Effect
 	for _, ex := range fw.sortedExecutors() {
 		if ex.state == ExecutorTerminated {
+			fw.untrackAll(ex)
 			ex.terminated = map[string]*taskRecord{}
 			c.removeExecutorIfDone(fw, ex)
 			continue
@@ -173,6 +174,7 @@ func (c *Core) ExecutorExited(frameworkID, executorID, containerID string, term 
 			effs = append(effs, c.agentUpdate(fw, ex, id, state, reason, msg, now)...)
 		}
 	} else {
+		fw.untrackAll(ex)
 		ex.queued = nil
 		ex.launched = map[string]*taskRecord{}
 		ex.terminated = map[string]*taskRecord{}

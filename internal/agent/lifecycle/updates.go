@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"errors"
+	"slices"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -132,15 +133,14 @@ func (c *Core) findTask(frameworkID, taskID string) *taskRecord {
 	if fw == nil {
 		return nil
 	}
-	for _, ex := range fw.executors {
-		if rec := ex.launched[taskID]; rec != nil {
-			return rec
-		}
-		if rec := ex.terminated[taskID]; rec != nil {
-			return rec
-		}
+	ex := fw.tasks[taskID]
+	if ex == nil {
+		return nil
 	}
-	return nil
+	if rec := ex.launched[taskID]; rec != nil {
+		return rec
+	}
+	return ex.terminated[taskID]
 }
 
 // Acknowledge handles the master's ACKNOWLEDGE of a status update: the next
@@ -159,14 +159,13 @@ func (c *Core) Acknowledge(frameworkID, taskID string, uuid []byte, now time.Tim
 	if fw == nil {
 		return effs, nil
 	}
-	for _, ex := range fw.sortedExecutors() {
-		rec := ex.terminated[taskID]
-		if rec == nil {
-			continue
+	if ex := fw.tasks[taskID]; ex != nil {
+		if rec := ex.terminated[taskID]; rec != nil {
+			delete(ex.terminated, taskID)
+			delete(fw.tasks, taskID)
+			ex.completed = appendBounded(ex.completed, rec.task, c.cfg.MaxCompletedTasksPerExecutor)
+			c.removeExecutorIfDone(fw, ex)
 		}
-		delete(ex.terminated, taskID)
-		ex.completed = appendBounded(ex.completed, rec.task, c.cfg.MaxCompletedTasksPerExecutor)
-		c.removeExecutorIfDone(fw, ex)
 	}
 	return effs, nil
 }
@@ -175,24 +174,41 @@ func (c *Core) Acknowledge(frameworkID, taskID string, uuid []byte, now time.Tim
 // registration timeouts, and executors whose shutdown grace period is over.
 func (c *Core) Tick(now time.Time) []Effect {
 	effs := c.forward(c.sum.Tick(now))
-	for _, fw := range c.sortedFrameworks() {
-		for _, ex := range fw.sortedExecutors() {
-			switch {
-			case ex.state == ExecutorRegistering && !now.Before(ex.registerDeadline):
-				ex.state = ExecutorTerminating
-				ex.pending = &termination{
-					state:   mesospb.TaskState_TASK_FAILED,
-					reason:  mesospb.TaskStatus_REASON_EXECUTOR_REGISTRATION_TIMEOUT,
-					message: "Executor did not register within " + mesosflag.FormatDuration(c.cfg.ExecutorRegistrationTimeout),
-				}
-				effs = append(effs, destroy(ex))
-			case ex.state == ExecutorTerminating && !ex.shutdownDeadline.IsZero() && !now.Before(ex.shutdownDeadline):
-				ex.shutdownDeadline = time.Time{}
-				effs = append(effs, destroy(ex))
+	var due []*executor
+	for _, fw := range c.fws {
+		for _, ex := range fw.executors {
+			if ex.registrationDue(now) || ex.shutdownDue(now) {
+				due = append(due, ex)
 			}
 		}
 	}
+	slices.SortFunc(due, func(a, b *executor) int {
+		if c := compareStrings(a.frameworkID, b.frameworkID); c != 0 {
+			return c
+		}
+		return compareStrings(a.id, b.id)
+	})
+	for _, ex := range due {
+		if ex.registrationDue(now) {
+			ex.state = ExecutorTerminating
+			ex.pending = &termination{
+				state:   mesospb.TaskState_TASK_FAILED,
+				reason:  mesospb.TaskStatus_REASON_EXECUTOR_REGISTRATION_TIMEOUT,
+				message: "Executor did not register within " + mesosflag.FormatDuration(c.cfg.ExecutorRegistrationTimeout),
+			}
+		}
+		ex.shutdownDeadline = time.Time{}
+		effs = append(effs, destroy(ex))
+	}
 	return effs
+}
+
+func (ex *executor) registrationDue(now time.Time) bool {
+	return ex.state == ExecutorRegistering && !now.Before(ex.registerDeadline)
+}
+
+func (ex *executor) shutdownDue(now time.Time) bool {
+	return ex.state == ExecutorTerminating && !ex.shutdownDeadline.IsZero() && !now.Before(ex.shutdownDeadline)
 }
 
 // NextDeadline returns when Tick next has work; ok is false when nothing

@@ -168,12 +168,16 @@ func (m *Manager) Tick(now time.Time) []Forward {
 	if m.paused {
 		return nil
 	}
-	var out []Forward
-	for _, key := range m.sortedKeys() {
-		s := m.streams[key]
-		if len(s.pending) == 0 || !s.sent || now.Before(s.next) {
-			continue
+	var due []Key
+	for key, s := range m.streams {
+		if len(s.pending) > 0 && s.sent && !now.Before(s.next) {
+			due = append(due, key)
 		}
+	}
+	slices.SortFunc(due, compareKeys)
+	var out []Forward
+	for _, key := range due {
+		s := m.streams[key]
 		s.backoff = min(2*s.backoff, m.max)
 		s.next = now.Add(s.backoff)
 		out = append(out, forward(key, s))
