@@ -222,6 +222,10 @@ func (z *Containerizer) Launch(ctx context.Context, spec containerizer.Spec) err
 	if st, err := os.Stat(spec.Sandbox); err != nil || !st.IsDir() {
 		return launchErr("sandbox %q is not a directory: %v", spec.Sandbox, err)
 	}
+	if spec.User != "" {
+		z.log.Info("docker containerizer does not switch users; the image's user (or the user parameter) applies",
+			"container", spec.ContainerID, "user", spec.User)
+	}
 	if err := z.reserve(spec.ContainerID); err != nil {
 		return err
 	}
