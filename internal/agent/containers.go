@@ -154,7 +154,7 @@ func (a *Agent) runContainer(ctx, launchCtx context.Context, e lifecycle.LaunchE
 	}
 	_ = a.applyLocked("executor exit", func(now time.Time) ([]lifecycle.Effect, error) {
 		return a.core.ExecutorExited(e.FrameworkID, e.ExecutorID, e.ContainerID, lifecycle.Termination{
-			Status: int32(term.Status), Message: term.Message, Reason: term.Reason,
+			Status: int32(term.Status), Message: term.Message, Limited: term.Limited, Reason: term.Reason,
 		}, now)
 	})
 }

@@ -236,6 +236,7 @@ func (h *harness) run(d *datadriven.TestData) string {
 		d.MaybeScanArgs(h.t, "status", &status)
 		term := Termination{Status: int32(status), Message: h.arg(d, "msg", "")}
 		if r := h.arg(d, "reason", ""); r != "" {
+			term.Limited = true
 			term.Reason = mesospb.TaskStatus_Reason(mesospb.TaskStatus_Reason_value[r])
 		}
 		return show(c.ExecutorExited(fw(), ex(), h.arg(d, "container", ""), term, h.at(d)))

@@ -137,9 +137,13 @@ func (c *Core) ShutdownFramework(frameworkID string, now time.Time) ([]Effect, e
 type Termination struct {
 	// Status is the wait status (as waitpid returns it), -1 when unknown.
 	Status int32
-	// Message and Reason describe a containerizer's reason to kill it
-	// (such as a memory limit); zero when there is none.
+	// Message describes the end ("Command exited with status 1"); it goes
+	// to the master in EXECUTOR_EXITED.
 	Message string
+	// Limited is set when the containerizer ended the container for
+	// exceeding a resource limit: the unfinished tasks then fail with
+	// Reason and Message (e.g. REASON_CONTAINER_LIMITATION_MEMORY).
+	Limited bool
 	Reason  mesospb.TaskStatus_Reason
 }
 
@@ -167,7 +171,7 @@ func (c *Core) ExecutorExited(frameworkID, executorID, containerID string, term 
 		state, reason, msg := mesospb.TaskState_TASK_FAILED, mesospb.TaskStatus_REASON_EXECUTOR_TERMINATED, "Executor terminated"
 		if p := ex.pending; p != nil {
 			state, reason, msg = p.state, p.reason, p.message
-		} else if term.Reason != 0 || term.Message != "" {
+		} else if term.Limited {
 			reason, msg = term.Reason, term.Message
 		}
 		for _, id := range ex.unfinished() {
