@@ -2,6 +2,8 @@ package rdd_test
 
 import (
 	"context"
+	"errors"
+	"iter"
 	"sync"
 	"testing"
 
@@ -71,4 +73,33 @@ func TestConcurrentJobs(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkDemo(t, 20_000, got)
+}
+
+// Close during a job cancels it (ErrClosed), waits for its tasks, and only
+// then removes the shuffle files they read.
+func TestCloseDuringJob(t *testing.T) {
+	s := startSession(t, rdd.Config{})
+	started := make(chan struct{})
+	var once sync.Once
+	slow := rdd.MapPartitionsWithContext(rdd.Range(0, 100, 4), func(tc *rdd.TaskContext, in iter.Seq[int]) iter.Seq[int] {
+		return func(yield func(int) bool) {
+			once.Do(func() { close(started) })
+			<-tc.Context().Done()
+		}
+	})
+	done := make(chan error, 1)
+	go func() {
+		_, err := rdd.Collect(context.Background(), s, slow)
+		done <- err
+	}()
+	<-started
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; !errors.Is(err, rdd.ErrClosed) {
+		t.Fatalf("job on a closed session: %v", err)
+	}
+	if _, err := rdd.Count(context.Background(), s, rdd.Range(0, 1, 1)); !errors.Is(err, rdd.ErrClosed) {
+		t.Fatalf("after Close: %v", err)
+	}
 }

@@ -2,6 +2,7 @@ package rdd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -161,11 +162,18 @@ type jobRun struct {
 func (s *Session) runJob(ctx context.Context, target *node, parts []int,
 	result func(tc *TaskContext, p int) (any, error), onResult func(p int, v any) error) error {
 	s.mu.Lock()
-	closed := s.closed
-	s.mu.Unlock()
-	if closed {
+	if s.closed {
+		s.mu.Unlock()
 		return ErrClosed
 	}
+	s.jobs.Add(1) // Close waits for running jobs
+	s.mu.Unlock()
+	defer s.jobs.Done()
+	// Close cancels the session's context; the job stops with ErrClosed.
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	unlink := context.AfterFunc(s.ctx, func() { stop(ErrClosed) })
+	defer unlink()
 	start := time.Now()
 	if err := s.resolve(target); err != nil {
 		return err
@@ -197,6 +205,9 @@ func (s *Session) runJob(ctx context.Context, target *node, parts []int,
 	}
 	s.emit(Event{Kind: JobStart, Job: id, Name: target.String(), Tasks: len(j.remaining), Shuffle: -1})
 	err := j.loop()
+	if cause := context.Cause(ctx); err != nil && errors.Is(cause, ErrClosed) {
+		err = ErrClosed
+	}
 	s.mu.Lock()
 	s.stats.JobTime += time.Since(start)
 	s.mu.Unlock()
@@ -233,7 +244,8 @@ func (j *jobRun) loop() error {
 			j.err = j.ctx.Err()
 		}
 	}
-	if j.err != nil {
+	if j.err != nil || len(j.running) > 0 {
+		// Never leave a task of this job running after it returns.
 		j.cancel()
 		for len(j.running) > 0 {
 			r := <-j.results

@@ -1,6 +1,7 @@
 package rdd
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -38,6 +39,10 @@ type Session struct {
 	listenMu  sync.Mutex
 	listeners []func(Event) // guarded by listenMu
 	elog      *eventLog
+
+	ctx    context.Context // cancelled by Close
+	cancel context.CancelFunc
+	jobs   sync.WaitGroup // running jobs
 
 	mu       sync.Mutex
 	closed   bool                  // guarded by mu
@@ -94,7 +99,9 @@ func Start(cfg Config) (*Session, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
+	ctx, cancel := context.WithCancel(context.Background())
 	s := &Session{
+		ctx: ctx, cancel: cancel,
 		cfg: cfg, log: cfg.Logger, dir: dir, store: store, fetch: store,
 		exec: newLocalExecutor(slots), slots: slots,
 		outputs: map[int]*mapOutputs{}, stageOf: map[int]int{}, accums: map[int64]accumulable{},
@@ -120,8 +127,9 @@ func Start(cfg Config) (*Session, error) {
 	return s, nil
 }
 
-// Close removes the session's shuffle files and cached blocks and closes the
-// event log. Running jobs should be cancelled first.
+// Close cancels running jobs (they return ErrClosed), waits for them, then
+// removes the session's shuffle files and cached blocks and closes the
+// event log.
 func (s *Session) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -130,6 +138,8 @@ func (s *Session) Close() error {
 	}
 	s.closed = true
 	s.mu.Unlock()
+	s.cancel()
+	s.jobs.Wait()
 	s.store.Close()
 	var err error
 	if s.elog != nil {

@@ -1,7 +1,3 @@
-// Package benchrun runs an example's modes (the engine, a hand-written
-// baseline) each in a child process of the same binary, so that each one's
-// wall time and peak memory (max RSS) are measured on their own, and prints
-// them side by side with the ratio.
 package benchrun
 
 import (
