@@ -263,6 +263,9 @@ func (c *Cgroup) Signal(sig syscall.Signal) error {
 
 // signal is Signal that also says how many processes it found.
 func (c *Cgroup) signal(sig syscall.Signal) (int, error) {
+	if pids, err := c.Pids(); err != nil || len(pids) == 0 {
+		return 0, err // nothing to freeze (freezing takes milliseconds)
+	}
 	thaw := c.g.freeze()
 	defer thaw()
 	pids, err := c.Pids()

@@ -191,3 +191,29 @@ func TestCgroupsOrphansCleanedAtStart(t *testing.T) {
 		}
 	}
 }
+
+// Kill reaches every process of the cgroup, also one that left the
+// process group.
+func TestCgroupsKillSignalsTheCgroup(t *testing.T) {
+	z := newCgroupsPosix(t, Config{Isolation: []string{"cgroups/pids"}})
+	// The executor survives SIGTERM (a handler); the escaped sleep dies.
+	spec := shellSpec(t, "k", `setsid sleep 1000 & echo $! > bg
+		trap 'echo executor got TERM' TERM; echo started; while :; do sleep 0.01; done`)
+	if err := z.Launch(context.Background(), spec); err != nil {
+		t.Fatal(err)
+	}
+	waitForFile(t, filepath.Join(spec.Sandbox, "stdout"), "started")
+	var bg int
+	fmt.Sscan(readFile(t, filepath.Join(spec.Sandbox, "bg")), &bg)
+	if err := z.Kill("k", syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	gone(t, bg)
+	waitForFile(t, filepath.Join(spec.Sandbox, "stdout"), "executor got TERM")
+	if err := z.Kill("k", syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if term := wait(t, z, "k"); term.Message != "Command terminated with signal Killed" {
+		t.Errorf("termination %+v", term)
+	}
+}

@@ -350,13 +350,17 @@ func (z *Containerizer) Kill(id string, sig syscall.Signal) error {
 	if err != nil {
 		return err
 	}
-	if err := c.proc.Signal(sig); errors.Is(err, launcher.ErrNoProcess) {
+	groupSig := sig
+	if c.cg != nil {
+		groupSig = 0 // only check that the executor still runs
+	}
+	if err := c.proc.Signal(groupSig); errors.Is(err, launcher.ErrNoProcess) {
 		return fmt.Errorf("%w: %q", containerizer.ErrNotRunning, id)
 	} else if err != nil {
 		return err
 	}
 	if c.cg != nil {
-		return c.cg.Signal(sig) // also those that left the process group
+		return c.cg.Signal(sig) // every process of the cgroup, also those that left the group
 	}
 	return nil
 }
