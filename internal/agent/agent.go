@@ -20,6 +20,7 @@ import (
 	"github.com/mesoproject/meso/api/mesospb"
 	"github.com/mesoproject/meso/internal/agent/lifecycle"
 	"github.com/mesoproject/meso/internal/containerizer"
+	"github.com/mesoproject/meso/internal/containerizer/docker"
 	"github.com/mesoproject/meso/internal/containerizer/posix"
 	"github.com/mesoproject/meso/internal/fetcher"
 	"github.com/mesoproject/meso/internal/files"
@@ -35,6 +36,7 @@ type Agent struct {
 	log       *slog.Logger
 	cz        containerizer.Containerizer
 	fetch     *fetcher.Fetcher
+	docker    *docker.Containerizer // nil unless built by New; closed by Serve
 	files     *files.Handler
 	resources resources.Resources
 	masterURL string
@@ -92,8 +94,9 @@ func New(cfg Config) (*Agent, error) {
 		d = &found
 	}
 	cz := cfg.Containerizer
+	var dz *docker.Containerizer
 	if cz == nil {
-		cz, err = newContainerizer(cfg)
+		cz, dz, err = newContainerizer(cfg)
 		if err != nil {
 			return nil, err
 		}
@@ -118,6 +121,7 @@ func New(cfg Config) (*Agent, error) {
 		log:        cfg.Logger,
 		cz:         cz,
 		fetch:      fetch,
+		docker:     dz,
 		files:      filesAPI,
 		resources:  resources.AgentResources(cfg.Resources, *d),
 		masterURL:  masterURL,
@@ -139,23 +143,55 @@ func New(cfg Config) (*Agent, error) {
 	return a, nil
 }
 
-func newContainerizer(cfg Config) (containerizer.Containerizer, error) {
+// newContainerizer builds the containerizers --containerizers names, in
+// order. It returns the Docker one too (nil if not used), to be closed when
+// the agent stops.
+func newContainerizer(cfg Config) (containerizer.Containerizer, *docker.Containerizer, error) {
 	names, err := containerizer.ParseNames(cfg.Containerizers)
+	if err != nil {
+		return nil, nil, fmt.Errorf("agent: %w", err)
+	}
+	var (
+		list []containerizer.Containerizer
+		dz   *docker.Containerizer
+	)
+	for _, n := range names {
+		switch n {
+		case containerizer.NameMesos:
+			p, err := posix.New(posix.Config{Isolation: posix.ParseIsolation(cfg.Isolation), Logger: cfg.Logger.With("component", "posix")})
+			if err != nil {
+				return nil, nil, fmt.Errorf("agent: %w", err)
+			}
+			list = append(list, p)
+		case containerizer.NameDocker:
+			if dz, err = newDocker(cfg); err != nil {
+				return nil, nil, err
+			}
+			list = append(list, dz)
+		}
+	}
+	return containerizer.NewComposing(list...), dz, nil
+}
+
+// newDocker connects to the Docker daemon and removes the containers a
+// previous run of this agent left (it does not recover executors).
+func newDocker(cfg Config) (*docker.Containerizer, error) {
+	owner, err := filepath.Abs(cfg.WorkDir)
 	if err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
 	}
-	var list []containerizer.Containerizer
-	for _, n := range names {
-		if n != containerizer.NameMesos {
-			return nil, fmt.Errorf("agent: --containerizers=%s: only %q is supported so far", cfg.Containerizers, containerizer.NameMesos)
-		}
-		p, err := posix.New(posix.Config{Isolation: posix.ParseIsolation(cfg.Isolation), Logger: cfg.Logger.With("component", "posix")})
-		if err != nil {
-			return nil, fmt.Errorf("agent: %w", err)
-		}
-		list = append(list, p)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dz, err := docker.New(ctx, docker.Config{Socket: cfg.DockerSocket, Owner: owner, CFSQuota: cfg.CgroupsEnableCFS,
+		SandboxDirectory: cfg.SandboxDirectory, Logger: cfg.Logger.With("component", "docker")})
+	if err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
 	}
-	return containerizer.NewComposing(list...), nil
+	if _, err := dz.Recover(ctx, nil); err != nil { // adopts nothing: kills every orphan
+		_ = dz.Close()
+		return nil, fmt.Errorf("agent: removing containers of an earlier run: %w", err)
+	}
+	return dz, nil
 }
 
 // newUUID returns a random (version 4) UUID.
@@ -199,6 +235,9 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	loops.Wait()
 	a.destroyAll()
 	a.tasks.Wait()
+	if a.docker != nil {
+		_ = a.docker.Close()
+	}
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}

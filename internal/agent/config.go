@@ -42,7 +42,14 @@ type Config struct {
 	// Isolation and Containerizers are the Mesos flags; they configure the
 	// posix containerizer built when Containerizer is nil.
 	Isolation      string // default "posix/cpu,posix/mem"
-	Containerizers string // default "mesos"
+	Containerizers string // default "mesos"; "docker,mesos" adds Docker
+	// Docker containerizer settings (when Containerizers names docker):
+	// the daemon's socket (default /var/run/docker.sock), a CFS quota from
+	// cpus (--cgroups_enable_cfs), and where the sandbox appears inside
+	// containers (default /mnt/mesos/sandbox).
+	DockerSocket     string
+	CgroupsEnableCFS bool
+	SandboxDirectory string
 
 	ExecutorRegistrationTimeout  time.Duration // default 1 min
 	ExecutorShutdownGracePeriod  time.Duration // default 5 s

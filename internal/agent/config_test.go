@@ -1,6 +1,9 @@
 package agent
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -60,7 +63,27 @@ func TestNewRequiresMasterAndWorkDir(t *testing.T) {
 	if _, err := New(Config{Master: "127.0.0.1:5050"}); err == nil {
 		t.Error("no work dir accepted")
 	}
-	if _, err := New(Config{Master: "127.0.0.1:5050", WorkDir: t.TempDir(), Containerizers: "docker"}); err == nil {
-		t.Error("docker containerizer accepted")
+	if _, err := New(Config{Master: "127.0.0.1:5050", WorkDir: t.TempDir(), Containerizers: "lxc"}); err == nil {
+		t.Error("unknown containerizer accepted")
+	}
+	if _, err := New(Config{Master: "127.0.0.1:5050", WorkDir: t.TempDir(), Containerizers: "docker,mesos",
+		DockerSocket: filepath.Join(t.TempDir(), "no-daemon.sock")}); err == nil || !strings.Contains(err.Error(), "no-daemon.sock") {
+		t.Errorf("docker without a daemon: %v", err)
+	}
+}
+
+func TestDockerContainerizerWired(t *testing.T) {
+	if _, err := os.Stat("/var/run/docker.sock"); err != nil {
+		t.Skip("no Docker daemon socket at /var/run/docker.sock")
+	}
+	a, err := New(Config{Master: "127.0.0.1:5050", WorkDir: t.TempDir(), Containerizers: "docker,mesos"})
+	if err != nil {
+		t.Skipf("Docker daemon not usable: %v", err)
+	}
+	if a.docker == nil {
+		t.Fatal("no docker containerizer built")
+	}
+	if err := a.docker.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
