@@ -165,6 +165,14 @@ func (a *Agent) registerCall() *linkpb.AgentCall {
 func (a *Agent) registered(r *linkpb.MasterEvent_Registered) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if old := a.core.AgentID(); old != "" && old != r.GetAgentId().GetValue() {
+		// The master does not know this agent: the core forgets everything
+		// (and destroys every container); so do the executor streams and
+		// the calls meant for the old identity.
+		a.log.Warn("master gave this agent a new id; killing everything", "old", old, "new", r.GetAgentId().GetValue())
+		a.closeStreamsLocked()
+		a.outbox = nil
+	}
 	a.link = linkState{id: r.GetLinkId(), masterInfo: r.GetMasterInfo(), registered: time.Now()}
 	a.log.Info("registered with master", "agent_id", r.GetAgentId().GetValue(), "link", r.GetLinkId(),
 		"master", r.GetMasterInfo().GetId())

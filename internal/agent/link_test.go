@@ -298,3 +298,30 @@ func TestFetchAndFiles(t *testing.T) {
 		t.Fatalf("update for an unfetchable URI: %v", st)
 	}
 }
+
+// TestNewAgentIDKillsEverything: a master that answers a re-registration
+// with another id does not know this agent's tasks; the agent kills them.
+func TestNewAgentIDKillsEverything(t *testing.T) {
+	m := newFakeMaster(t)
+	a := startAgent(t, m, nil)
+	s := m.session()
+	ex, spec := runningTask(t, m, a, s, "t1")
+	m.mu.Lock()
+	m.agentID = "a2"
+	m.mu.Unlock()
+	m.dropStream()
+	s2 := m.session()
+	if s2.register.GetAgentId().GetValue() != "a1" {
+		t.Fatalf("re-registration: %v", s2.register)
+	}
+	if id := a.cz.destroyedOne(t); id != spec.ContainerID {
+		t.Fatalf("destroyed %s", id)
+	}
+	if err := ex.events.ReadMessage(codec.Protobuf, &executorpb.Event{}); err == nil {
+		t.Fatal("executor stream still open")
+	}
+	m.sync(s2)
+	if a.ID() != "a2" || len(getState(t, a.url).Frameworks) != 0 {
+		t.Fatalf("after the new id: id %q, state %+v", a.ID(), getState(t, a.url))
+	}
+}
