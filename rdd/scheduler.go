@@ -361,7 +361,7 @@ func (j *jobRun) submit(st plan.Stage) (*stageRun, error) {
 func (j *jobRun) launch(k taskKey) {
 	delete(j.queued, k)
 	sr := j.stages[k.shuffle]
-	t := &task{ctx: j.ctx, job: j.id, stage: sr.id, stageName: sr.name, shuffle: k.shuffle,
+	t := &task{ctx: j.ctx, job: j.id, stage: sr.id, stageAttempt: sr.attempt, stageName: sr.name, shuffle: k.shuffle,
 		partition: k.part, attempt: j.attempts[k]}
 	j.attempts[k]++
 	if k.shuffle >= 0 {
@@ -434,13 +434,20 @@ func (j *jobRun) failed(r taskResult, k taskKey) (replan bool) {
 		// stage that produces it; this task runs again once it exists.
 		b := r.fetch.Block
 		j.s.log.Warn("lost map output", "job", j.id, "shuffle", b.Shuffle, "map", b.Map, "err", r.err)
-		if j.s.unregisterMapOutput(b.Shuffle, b.Map) {
-			// The first report of this loss fails the reading stage's attempt;
-			// reports from its other tasks are about the same loss.
-			if parent := j.stages[b.Shuffle]; parent != nil {
-				parent.active = false
+		j.s.unregisterMapOutput(b.Shuffle, b.Map)
+		var lost *lostOutputs
+		if errors.As(r.err, &lost) {
+			for _, m := range lost.maps {
+				j.s.unregisterMapOutput(lost.shuffle, m)
 			}
-			j.stages[k.shuffle].active = false
+		}
+		// The producing stage is resubmitted by the replan: a completed stage
+		// is inactive and gets a new attempt; one already being resubmitted
+		// just gets one more task, so losing many outputs at once costs one
+		// attempt. The reading stage's current attempt has failed; reports
+		// from its other tasks, or from an older attempt, change nothing.
+		if cur := j.stages[k.shuffle]; cur.active && r.t.stageAttempt == cur.attempt {
+			cur.active = false
 		}
 		return true
 	}

@@ -3,6 +3,7 @@ package rdd
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"reflect"
@@ -88,7 +89,7 @@ func readShuffle[K, W any](tc *TaskContext, d *shuffleDep, r int, kc codec.Codec
 	for m := range d.mapNode.parts {
 		b, err := tc.sess.fetch.Fetch(shuffle.BlockID{Shuffle: d.id, Map: m, Reduce: r})
 		if err != nil {
-			tc.fail(err)
+			tc.fail(lostFrom(tc, d, r, m, err))
 			return
 		}
 		tc.metrics.ShuffleBytesRead += int64(len(b))
@@ -109,6 +110,38 @@ func readShuffle[K, W any](tc *TaskContext, d *shuffleDep, r int, kc codec.Codec
 			}
 		}
 	}
+}
+
+// lostOutputs reports every map output of a shuffle that a reducer could
+// not fetch, so that the scheduler recomputes them all in one stage attempt.
+type lostOutputs struct {
+	first   error // the first fetch error (wraps *shuffle.FetchError)
+	shuffle int
+	maps    []int
+}
+
+func (e *lostOutputs) Error() string {
+	if len(e.maps) == 1 {
+		return e.first.Error()
+	}
+	return fmt.Sprintf("%v (%d map outputs of shuffle %d lost: %v)", e.first, len(e.maps), e.shuffle, e.maps)
+}
+
+func (e *lostOutputs) Unwrap() error { return e.first }
+
+// lostFrom builds a lostOutputs after fetching map m failed with err,
+// probing the reducer's blocks of the later map outputs too.
+func lostFrom(tc *TaskContext, d *shuffleDep, r, m int, err error) error {
+	if !errors.Is(err, shuffle.ErrFetchFailed) {
+		return err
+	}
+	lost := &lostOutputs{first: err, shuffle: d.id, maps: []int{m}}
+	for m2 := m + 1; m2 < d.mapNode.parts; m2++ {
+		if _, err := tc.sess.fetch.Fetch(shuffle.BlockID{Shuffle: d.id, Map: m2, Reduce: r}); errors.Is(err, shuffle.ErrFetchFailed) {
+			lost.maps = append(lost.maps, m2)
+		}
+	}
+	return lost
 }
 
 // hashFunc returns a deterministic hash for K, the same in every process:

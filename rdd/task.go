@@ -108,14 +108,15 @@ var errPanic = errors.New("panic")
 
 // task is one attempt to compute one partition of one stage.
 type task struct {
-	ctx       context.Context
-	job       int
-	stage     int
-	stageName string
-	shuffle   int // -1 for result tasks
-	partition int
-	attempt   int
-	body      func(tc *TaskContext) (any, error)
+	ctx          context.Context
+	job          int
+	stage        int
+	stageAttempt int
+	stageName    string
+	shuffle      int // -1 for result tasks
+	partition    int
+	attempt      int
+	body         func(tc *TaskContext) (any, error)
 }
 
 type taskResult struct {
