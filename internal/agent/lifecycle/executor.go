@@ -100,8 +100,12 @@ func (c *Core) ExecutorUpdate(frameworkID, executorID string, status *mesospb.Ta
 	if len(st.GetUuid()) == 0 {
 		st.Uuid = c.cfg.NewUUID()
 	}
-	var effs []Effect
 	taskID := st.GetTaskId().GetValue()
+	if owner := fw.tasks[taskID]; owner != nil && owner != ex {
+		c.counters.InvalidStatusUpdates++
+		return nil, fmt.Errorf("%w: task %s belongs to executor %s, not %s", ErrInvalidCall, taskID, owner.id, ex.id)
+	}
+	var effs []Effect
 	if ex.isCompleted(taskID) {
 		c.counters.InvalidStatusUpdates++
 		err = fmt.Errorf("%w: update %s for task %s, which has completed", ErrIgnored, st.GetState(), taskID)

@@ -62,6 +62,11 @@ func (c *Core) update(fw *framework, ex *executor, st *mesospb.TaskStatus, now t
 	}
 	if err != nil {
 		c.counters.InvalidStatusUpdates++
+		if ex != nil && errors.Is(err, statusupdate.ErrStreamTerminated) && statusupdate.IsTerminal(st.GetState()) {
+			// The master has a terminal state for the task already; keep
+			// the books consistent with it.
+			c.record(fw, ex, st)
+		}
 		return nil, err
 	}
 	c.counters.ValidStatusUpdates++
