@@ -58,7 +58,8 @@ var datasetType = reflect.TypeFor[Dataset]()
 // panics when fn is not such a function: that is a programming error found at
 // start-up.
 //
-// A Func body must not call another Func's wrapper.
+// A Func body may call other Funcs: their datasets become part of the outer
+// invocation's lineage.
 func Func[F any](fn F) F {
 	fv := reflect.ValueOf(fn)
 	ft := fv.Type()
@@ -77,6 +78,11 @@ func Func[F any](fn F) F {
 }
 
 func (v *funcValue) invoke(args []reflect.Value) reflect.Value {
+	if currentInvocation() != nil {
+		// A Func called from inside another Func's body: its datasets belong
+		// to the outer invocation, which rebuilds them by calling it again.
+		return v.fn.Call(args)[0]
+	}
 	inv := &invocation{fn: v, owner: goroutineID()}
 	for _, a := range args {
 		inv.args = append(inv.args, a.Interface())

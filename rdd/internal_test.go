@@ -155,3 +155,22 @@ func TestRebuildFromSpec(t *testing.T) {
 		t.Fatalf("bad args: %v", err)
 	}
 }
+
+var outer = Func(func(n int) *RDD[int] {
+	return Union(Range(0, n, 2), inner(n))
+})
+
+var inner = Func(func(n int) *RDD[int] { return Map(Range(0, n, 1), func(v int) int { return -v }) })
+
+// A Func calling a Func: no deadlock, one invocation owns every dataset.
+func TestNestedFuncs(t *testing.T) {
+	r := outer(4)
+	if r.n.inv == nil || r.n.inv.fn != outer(1).n.inv.fn || r.n.inv.nodes.Load() != 4 {
+		t.Fatalf("invocation %+v", r.n.inv)
+	}
+	for _, d := range r.n.deps {
+		if d.parent.inv != r.n.inv {
+			t.Fatalf("%v belongs to another invocation", d.parent)
+		}
+	}
+}

@@ -182,7 +182,7 @@ func TestEventLogAndProgress(t *testing.T) {
 			t.Fatalf("task end without metrics: %s", line)
 		}
 	}
-	want := map[rdd.EventKind]int{rdd.JobStart: 2, rdd.JobEnd: 2, rdd.StageSubmitted: 3, rdd.StageCompleted: 3,
+	want := map[rdd.EventKind]int{rdd.AppStart: 1, rdd.JobStart: 2, rdd.JobEnd: 2, rdd.StageSubmitted: 3, rdd.StageCompleted: 3,
 		rdd.TaskStart: 30, rdd.TaskEnd: 30}
 	for k, n := range want {
 		if counts[k] != n {

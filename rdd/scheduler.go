@@ -17,6 +17,7 @@ type EventKind string
 
 // Scheduler events, in the order a job produces them.
 const (
+	AppStart       EventKind = "AppStart" // once per session: App, Master, Slots
 	JobStart       EventKind = "JobStart"
 	StageSubmitted EventKind = "StageSubmitted"
 	StageSkipped   EventKind = "StageSkipped"
@@ -40,6 +41,9 @@ type Event struct {
 	Attempt      int          `json:"attempt,omitempty"` // task events
 	Error        string       `json:"error,omitempty"`
 	Metrics      *TaskMetrics `json:"metrics,omitempty"`
+	App          string       `json:"app,omitempty"`    // AppStart
+	Master       string       `json:"master,omitempty"` // AppStart
+	Slots        int          `json:"slots,omitempty"`  // AppStart
 }
 
 var resolveMu sync.Mutex

@@ -123,6 +123,7 @@ func Start(cfg Config) (*Session, error) {
 		s.progress = newProgressBar(w)
 		s.AddListener(s.progress.record)
 	}
+	s.emit(Event{Kind: AppStart, App: cfg.AppName, Master: cfg.Master, Slots: slots, Shuffle: -1})
 	s.log.Info("session started", "master", cfg.Master, "slots", slots, "dir", dir)
 	return s, nil
 }
