@@ -80,7 +80,8 @@ func (c *Core) subscribed(frameworkID, executorID string) (*framework, *executor
 // ExecutorUpdate handles an executor's UPDATE. The agent fills in agent_id,
 // executor_id, source (SOURCE_EXECUTOR), and a timestamp and uuid when
 // missing, hands the update to the status update manager and answers the
-// executor with ACKNOWLEDGED. Malformed updates give ErrInvalidCall.
+// executor with ACKNOWLEDGED. Malformed updates, and updates for a task
+// another executor runs, give ErrInvalidCall.
 func (c *Core) ExecutorUpdate(frameworkID, executorID string, status *mesospb.TaskStatus, now time.Time) ([]Effect, error) {
 	fw, ex, err := c.subscribed(frameworkID, executorID)
 	if err != nil {
