@@ -46,13 +46,26 @@ func runParts[T, R any](ctx context.Context, s *Session, r *RDD[T], parts []int,
 
 // Collect returns all elements, partition by partition.
 func Collect[T any](ctx context.Context, s *Session, r *RDD[T]) ([]T, error) {
-	var out []T
+	var parts [][]T
+	total := 0
 	err := runAll(ctx, s, r, func(tc *TaskContext, p int) ([]T, error) {
 		var part []T
 		r.iterate(tc, p, func(v T) bool { part = append(part, v); return true })
 		return part, nil
-	}, func(_ int, part []T) error { out = append(out, part...); return nil })
-	return out, err
+	}, func(_ int, part []T) error {
+		parts = append(parts, part)
+		total += len(part)
+		return nil
+	})
+	if err != nil || total == 0 {
+		return nil, err
+	}
+	out := make([]T, 0, total) // one allocation of the exact size
+	for i, part := range parts {
+		out = append(out, part...)
+		parts[i] = nil
+	}
+	return out, nil
 }
 
 // Count returns the number of elements.
