@@ -59,6 +59,15 @@ func (bm *blockManager) removeNode(node int) {
 	}
 }
 
+// remove drops one block.
+func (bm *blockManager) remove(k blockKey) {
+	bm.mu.Lock()
+	defer bm.mu.Unlock()
+	if b := bm.blocks[k]; b != nil {
+		bm.dropLocked(b)
+	}
+}
+
 func (bm *blockManager) dropLocked(b *block) {
 	if b.elem != nil {
 		bm.lru.Remove(b.elem)
@@ -180,28 +189,9 @@ func (bm *blockManager) writeDisk(b *block) error {
 func cachedIterate[T any](tc *TaskContext, r *RDD[T], p int, yield func(T) bool) {
 	bm := tc.sess.cache
 	k := blockKey{r.n.id, p}
-	data, encoded, ok, err := bm.get(k)
-	if err != nil {
-		tc.fail(err)
-		return
-	}
-	if ok {
+	if vals, ok := readCached(tc, r, k); ok {
 		tc.metrics.CacheHits++
-		if data != nil {
-			for _, v := range data.([]T) {
-				if !yield(v) {
-					return
-				}
-			}
-			return
-		}
-		for len(encoded) > 0 && tc.alive() {
-			v, n, err := r.codec.Decode(encoded)
-			if err != nil {
-				tc.fail(fmt.Errorf("rdd: cached block %v: %w", k, err))
-				return
-			}
-			encoded = encoded[n:]
+		for _, v := range vals {
 			if !yield(v) {
 				return
 			}
@@ -230,6 +220,37 @@ func cachedIterate[T any](tc *TaskContext, r *RDD[T], p int, yield func(T) bool)
 			return
 		}
 	}
+}
+
+// readCached returns a cached partition. A disk block that cannot be read
+// or decoded is dropped and reported missing: the partition is recomputed
+// from its lineage, as Spark does for a lost block.
+func readCached[T any](tc *TaskContext, r *RDD[T], k blockKey) ([]T, bool) {
+	bm := tc.sess.cache
+	data, encoded, ok, err := bm.get(k)
+	if !ok || err != nil {
+		if err != nil {
+			tc.sess.log.Warn("cached block lost, recomputing", "rdd", k.node, "partition", k.part, "err", err)
+			bm.remove(k)
+		}
+		return nil, false
+	}
+	if data != nil || encoded == nil {
+		vals, _ := data.([]T)
+		return vals, true
+	}
+	var vals []T
+	for len(encoded) > 0 {
+		v, n, err := r.codec.Decode(encoded)
+		if err != nil {
+			tc.sess.log.Warn("cached block corrupt, recomputing", "rdd", k.node, "partition", k.part, "err", err)
+			bm.remove(k)
+			return nil, false
+		}
+		vals = append(vals, v)
+		encoded = encoded[n:]
+	}
+	return vals, true
 }
 
 // estimateSize guesses the memory held by a partition: the fixed size of T

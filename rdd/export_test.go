@@ -60,3 +60,16 @@ func CorruptMapOutput(s *Session, shuffle, m int) error {
 }
 
 var ErrInjected = errInjected
+
+// DeleteCachedBlocks removes every disk-cached block file of the session.
+func DeleteCachedBlocks(s *Session) int {
+	s.cache.mu.Lock()
+	defer s.cache.mu.Unlock()
+	n := 0
+	for _, b := range s.cache.blocks {
+		if b.path != "" && os.Remove(b.path) == nil {
+			n++
+		}
+	}
+	return n
+}

@@ -224,3 +224,22 @@ func TestConfigSet(t *testing.T) {
 		t.Fatalf("default parallelism: %v in %d partitions", got, r.NumPartitions())
 	}
 }
+
+// Disk-cached blocks deleted behind the cache's back are recomputed from
+// lineage.
+func TestLostDiskBlocksAreRecomputed(t *testing.T) {
+	s := startSession(t, rdd.Config{})
+	r := rdd.Map(rdd.Range(0, 5000, 5), func(v int) string { return fmt.Sprint(v) }).Persist(rdd.DiskOnly)
+	first := collect(t, s, r)
+	if n := rdd.DeleteCachedBlocks(s); n != 5 {
+		t.Fatalf("deleted %d blocks", n)
+	}
+	same(t, "after losing the blocks", collect(t, s, r), first)
+	if st := s.Stats(); st.CacheMisses != 10 || st.TasksFailed != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	same(t, "from the rebuilt cache", collect(t, s, r), first)
+	if st := s.Stats(); st.CacheHits != 5 {
+		t.Fatalf("stats %+v", st)
+	}
+}
