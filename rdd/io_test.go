@@ -2,6 +2,7 @@ package rdd_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -241,5 +242,27 @@ func TestLostDiskBlocksAreRecomputed(t *testing.T) {
 	same(t, "from the rebuilt cache", collect(t, s, r), first)
 	if st := s.Stats(); st.CacheHits != 5 {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestTextFileGzip(t *testing.T) {
+	s := startSession(t, rdd.Config{})
+	dir := t.TempDir()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	var want []string
+	for i := range 3000 {
+		want = append(want, fmt.Sprintf("line %d", i))
+		fmt.Fprintf(zw, "line %d\r\n", i)
+	}
+	zw.Close()
+	os.WriteFile(filepath.Join(dir, "a.txt.gz"), buf.Bytes(), 0o644)
+	os.WriteFile(filepath.Join(dir, "b.txt"), []byte("plain\n"), 0o644)
+	r := rdd.TextFile(dir, 8)
+	same(t, "gzip + plain", collect(t, s, r), append(want, "plain"))
+	os.WriteFile(filepath.Join(dir, "c.gz"), []byte("not gzip"), 0o644)
+	if _, err := rdd.Collect(context.Background(), s, rdd.TextFile(filepath.Join(dir, "c.gz"), 1)); err == nil ||
+		!strings.Contains(err.Error(), "c.gz") {
+		t.Fatalf("bad gzip: %v", err)
 	}
 }

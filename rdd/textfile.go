@@ -3,6 +3,7 @@ package rdd
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -32,8 +33,9 @@ const maxSplit = 32 << 20
 // names starting with "_" or "."), or of the files matching a glob, in
 // name order. Files are split into partitions by size, at least minParts of
 // them when the data allows; a line is never split: it belongs to the
-// partition where it starts. Line ends ("\n" or "\r\n") are removed. The
-// files are listed when the first job needs the partitions.
+// partition where it starts. Files named *.gz are decompressed, one
+// partition each (gzip cannot be split). Line ends ("\n" or "\r\n") are
+// removed. The files are listed when the first job needs the partitions.
 func TextFile(path string, minParts int) *RDD[string] {
 	n := newNode("textFile")
 	var splits []fileSplit
@@ -105,8 +107,9 @@ func listSplits(path string, minParts int) ([]fileSplit, error) {
 	size := min(goal, maxSplit)
 	var splits []fileSplit
 	for i, f := range files {
-		if sizes[i] == 0 {
-			splits = append(splits, fileSplit{f, 0, 0})
+		if sizes[i] == 0 || strings.HasSuffix(f, ".gz") {
+			// Empty, or gzip (not splittable): one split for the whole file.
+			splits = append(splits, fileSplit{f, 0, sizes[i]})
 			continue
 		}
 		for off := int64(0); off < sizes[i]; off += size {
@@ -133,6 +136,9 @@ func readSplit(tc *TaskContext, sp fileSplit, yield func(string) bool) error {
 		return fmt.Errorf("rdd: textFile: %w", err)
 	}
 	defer f.Close()
+	if strings.HasSuffix(sp.path, ".gz") {
+		return readGzip(tc, sp.path, f, yield)
+	}
 	pos := sp.start
 	if pos > 0 {
 		pos-- // a line starting exactly at start is ours: skip through the newline before it
@@ -178,6 +184,26 @@ func readSplit(tc *TaskContext, sp fileSplit, yield func(string) bool) error {
 		if !yield(string(line)) || err == io.EOF {
 			return nil
 		}
+	}
+	return nil
+}
+
+// readGzip yields every line of a gzip-compressed file.
+func readGzip(tc *TaskContext, name string, f io.Reader, yield func(string) bool) error {
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return fmt.Errorf("rdd: textFile %s: %w", name, err)
+	}
+	defer zr.Close()
+	sc := bufio.NewScanner(zr)
+	sc.Buffer(make([]byte, 64<<10), 256<<20)
+	for sc.Scan() && tc.alive() {
+		if !yield(strings.TrimSuffix(sc.Text(), "\r")) {
+			return nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("rdd: textFile %s: %w", name, err)
 	}
 	return nil
 }
