@@ -204,10 +204,11 @@ func cachedIterate[T any](tc *TaskContext, r *RDD[T], p int, yield func(T) bool)
 		return
 	}
 	tc.metrics.CacheMisses++
+	c := r.codec // not r: a cached block must not keep its dataset reachable
 	encode := func(d any) []byte {
 		var buf []byte
 		for _, v := range d.([]T) {
-			buf = r.codec.Append(buf, v)
+			buf = c.Append(buf, v)
 		}
 		return buf
 	}

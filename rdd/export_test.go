@@ -73,3 +73,16 @@ func DeleteCachedBlocks(s *Session) int {
 	}
 	return n
 }
+
+// ShuffleFiles counts the map output files on disk; CachedBlocks counts the
+// blocks in the cache.
+func ShuffleFiles(s *Session) int {
+	entries, _ := os.ReadDir(s.store.Dir())
+	return len(entries)
+}
+
+func CachedBlocks(s *Session) int {
+	s.cache.mu.Lock()
+	defer s.cache.mu.Unlock()
+	return len(s.cache.blocks)
+}

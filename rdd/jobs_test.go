@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"iter"
+	"runtime"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/mesoproject/meso/rdd"
 )
@@ -102,4 +104,38 @@ func TestCloseDuringJob(t *testing.T) {
 	if _, err := rdd.Count(context.Background(), s, rdd.Range(0, 1, 1)); !errors.Is(err, rdd.ErrClosed) {
 		t.Fatalf("after Close: %v", err)
 	}
+}
+
+// Shuffle files and cached blocks of datasets the program no longer holds
+// are removed (Spark's context cleaner); those still held stay.
+func TestUnreachableDatasetsAreCleaned(t *testing.T) {
+	s := startSession(t, rdd.Config{})
+	kept := demo(5_000, 4)
+	run := func(r *rdd.RDD[rdd.Pair[int, []rdd.Pair[int, int64]]]) {
+		if _, err := rdd.Collect(context.Background(), s, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run(kept)
+	keptFiles, keptBlocks := rdd.ShuffleFiles(s), rdd.CachedBlocks(s)
+	func() { run(demo(5_000, 6)) }() // dropped right away
+	if rdd.ShuffleFiles(s) != keptFiles+6 || rdd.CachedBlocks(s) != keptBlocks+6 {
+		t.Fatalf("before cleaning: %d files, %d blocks", rdd.ShuffleFiles(s), rdd.CachedBlocks(s))
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for rdd.ShuffleFiles(s) != keptFiles || rdd.CachedBlocks(s) != keptBlocks {
+		if time.Now().After(deadline) {
+			t.Fatalf("not cleaned: %d files (want %d), %d blocks (want %d)",
+				rdd.ShuffleFiles(s), keptFiles, rdd.CachedBlocks(s), keptBlocks)
+		}
+		runtime.GC()
+		runtime.Gosched()
+	}
+	// The kept dataset still reads its cache.
+	before := s.Stats().CacheHits
+	run(kept)
+	if s.Stats().CacheHits != before+4 {
+		t.Fatal("the kept dataset lost its cache")
+	}
+	runtime.KeepAlive(kept)
 }

@@ -118,6 +118,7 @@ func newNode(op string, deps ...dep) *node {
 	if n.inv != nil {
 		n.local = n.inv.addNode()
 	}
+	watchNode(n)
 	return n
 }
 

@@ -43,9 +43,12 @@ type Session struct {
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
 	jobs   sync.WaitGroup // running jobs
+	clean  chan cleanup   // datasets and shuffles no longer reachable
+	done   chan struct{}  // closed when the cleaner goroutine exits
 
 	mu       sync.Mutex
 	closed   bool                  // guarded by mu
+	active   int                   // guarded by mu; running jobs
 	outputs  map[int]*mapOutputs   // guarded by mu; shuffle id -> map outputs
 	stageOf  map[int]int           // guarded by mu; shuffle id -> stage id
 	nextJob  int                   // guarded by mu
@@ -101,7 +104,7 @@ func Start(cfg Config) (*Session, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Session{
-		ctx: ctx, cancel: cancel,
+		ctx: ctx, cancel: cancel, clean: make(chan cleanup, 1024), done: make(chan struct{}),
 		cfg: cfg, log: cfg.Logger, dir: dir, store: store, fetch: store,
 		exec: newLocalExecutor(slots), slots: slots,
 		outputs: map[int]*mapOutputs{}, stageOf: map[int]int{}, accums: map[int64]accumulable{},
@@ -123,6 +126,8 @@ func Start(cfg Config) (*Session, error) {
 		s.progress = newProgressBar(w)
 		s.AddListener(s.progress.record)
 	}
+	sessions.Store(s, struct{}{})
+	go s.cleaner()
 	s.emit(Event{Kind: AppStart, App: cfg.AppName, Master: cfg.Master, Slots: slots, Shuffle: -1})
 	s.log.Info("session started", "master", cfg.Master, "slots", slots, "dir", dir)
 	return s, nil
@@ -141,6 +146,8 @@ func (s *Session) Close() error {
 	s.mu.Unlock()
 	s.cancel()
 	s.jobs.Wait()
+	sessions.Delete(s)
+	<-s.done
 	s.store.Close()
 	var err error
 	if s.elog != nil {

@@ -28,7 +28,9 @@ type shuffleDep struct {
 var shuffleSeq atomic.Int64
 
 func newShuffleDep(mapNode *node) *shuffleDep {
-	return &shuffleDep{id: int(shuffleSeq.Add(1)), mapNode: mapNode}
+	d := &shuffleDep{id: int(shuffleSeq.Add(1)), mapNode: mapNode}
+	watchShuffle(d)
+	return d
 }
 
 // shuffleParts chooses a shuffle's partition count: explicit, else the

@@ -210,6 +210,22 @@ func (s *Store) RemoveShuffle(shuffle, maps int) {
 	}
 }
 
+// ReleaseRetired unmaps the outputs evicted or removed since the last call.
+// Call it only when no block fetched from them is in use (no task running).
+func (s *Store) ReleaseRetired() error {
+	s.mu.Lock()
+	retired := s.retired
+	s.retired = nil
+	s.mu.Unlock()
+	var err error
+	for _, unmap := range retired {
+		if uerr := unmap(); err == nil {
+			err = uerr
+		}
+	}
+	return err
+}
+
 // Close unmaps the data files. No fetched block may be used afterwards.
 func (s *Store) Close() error {
 	s.mu.Lock()
