@@ -52,6 +52,9 @@ func (s *Session) cleaner() {
 		case c := <-s.clean:
 			if c.node >= 0 {
 				s.cache.removeNode(c.node)
+				s.mu.Lock()
+				delete(s.prepared, c.node)
+				s.mu.Unlock()
 			}
 			if c.shuffle >= 0 {
 				s.removeShuffle(c.shuffle)
