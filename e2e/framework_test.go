@@ -24,6 +24,7 @@ type framework struct {
 	client *scheduler.Client
 	cancel context.CancelFunc
 	done   chan error
+	once   sync.Once
 
 	mu      sync.Mutex
 	cond    *sync.Cond
@@ -73,8 +74,10 @@ func newFramework(t *testing.T, master string, o fwOptions) *framework {
 // stop ends the subscription without tearing the framework down (as a
 // crash or a network cut would).
 func (f *framework) stop() {
-	f.cancel()
-	<-f.done
+	f.once.Do(func() {
+		f.cancel()
+		<-f.done
+	})
 }
 
 func (f *framework) loop(ctx context.Context) {

@@ -48,6 +48,10 @@ type Config struct {
 	OnUpdate func(*mesospb.TaskStatus)
 	// PartitionAware declares the PARTITION_AWARE capability.
 	PartitionAware bool
+	// MaxPerOffer caps how many tasks go into one offer (0: no cap), to
+	// spread a small batch over several agents instead of filling the
+	// first agent that answers.
+	MaxPerOffer int
 }
 
 // ErrIncomplete is returned (wrapped) when ctx ends before every task
@@ -178,7 +182,8 @@ func (r *run) offer(ctx context.Context, c *scheduler.Client, o *mesospb.Offer) 
 	keep := r.pending[:0]
 	for _, i := range r.pending {
 		t := r.tasks[i]
-		if !avail.Contains(t.Resources) {
+		full := r.cfg.MaxPerOffer > 0 && len(launch) >= r.cfg.MaxPerOffer
+		if full || !avail.Contains(t.Resources) {
 			keep = append(keep, i)
 			continue
 		}

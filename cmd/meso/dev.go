@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/mesoproject/meso/api/mesospb"
+	"github.com/mesoproject/meso/internal/agent"
+	"github.com/mesoproject/meso/internal/batch"
+	"github.com/mesoproject/meso/internal/master"
+	"github.com/mesoproject/meso/internal/resources"
+)
+
+// devOptions are the flags of `meso dev`.
+type devOptions struct {
+	ip        string
+	port      int
+	agents    int
+	resources string
+	workDir   string
+	keep      bool
+	example   bool
+	verbose   bool
+}
+
+func newDevCmd() *cobra.Command {
+	var o devOptions
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run an embedded cluster: a master and agents in one process on loopback",
+		Long: `dev runs a master and --agents agents in this process, listening on
+loopback, with their work directories under a temporary folder (or
+--work_dir). It prints the master's address and serves until interrupted.
+
+With --example it also runs a sample workload (a batch of command tasks
+spread over the agents), prints what happened, and exits with status 0 when
+every task finished.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := bindEnv(cmd); err != nil {
+				return err
+			}
+			return runDev(cmd.Context(), cmd.OutOrStdout(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.ip, "ip", "127.0.0.1", "address the master and agents listen on")
+	f.IntVar(&o.port, "port", 5050, "master port (0 picks a free one); agents use free ports")
+	f.IntVar(&o.agents, "agents", 2, "number of agents")
+	f.StringVar(&o.resources, "resources", "cpus:2;mem:2048;disk:4096;ports:[31000-32000]",
+		"resources of each agent, in Mesos --resources syntax")
+	f.StringVar(&o.workDir, "work_dir", "", "work directory (default: a new temporary folder, removed at exit)")
+	f.BoolVar(&o.keep, "keep", false, "keep the temporary work directory at exit")
+	f.BoolVar(&o.example, "example", false, "run a sample workload on the cluster, then exit")
+	f.BoolVar(&o.verbose, "verbose", false, "log what the master and agents do to stderr")
+	return cmd
+}
+
+func runDev(ctx context.Context, out io.Writer, o devOptions) error {
+	if o.agents < 1 {
+		return fmt.Errorf("--agents must be at least 1, got %d", o.agents)
+	}
+	res, err := resources.Parse(o.resources)
+	if err != nil {
+		return fmt.Errorf("--resources: %w", err)
+	}
+	workDir := o.workDir
+	if workDir == "" {
+		if workDir, err = os.MkdirTemp("", "meso-dev-"); err != nil {
+			return err
+		}
+		if !o.keep {
+			defer os.RemoveAll(workDir)
+		}
+	}
+	log := slog.New(slog.DiscardHandler)
+	if o.verbose {
+		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g, gctx := errgroup.WithContext(ctx)
+
+	mln, err := net.Listen("tcp", net.JoinHostPort(o.ip, strconv.Itoa(o.port)))
+	if err != nil {
+		return fmt.Errorf("master: %w", err)
+	}
+	m, err := master.New(master.Config{
+		WorkDir: filepath.Join(workDir, "master"),
+		Logger:  log.With("component", "master"),
+	})
+	if err != nil {
+		mln.Close()
+		return err
+	}
+	g.Go(func() error { return m.Serve(gctx, mln) })
+	masterAddr := mln.Addr().String()
+
+	for i := range o.agents {
+		aln, err := net.Listen("tcp", net.JoinHostPort(o.ip, "0"))
+		if err != nil {
+			cancel()
+			g.Wait()
+			return fmt.Errorf("agent %d: %w", i+1, err)
+		}
+		a, err := agent.New(agent.Config{
+			Master:    masterAddr,
+			WorkDir:   filepath.Join(workDir, fmt.Sprintf("agent%d", i+1)),
+			Resources: res,
+			Logger:    log.With("component", "agent", "agent", i+1),
+		})
+		if err != nil {
+			aln.Close()
+			cancel()
+			g.Wait()
+			return err
+		}
+		g.Go(func() error { return a.Serve(gctx, aln) })
+	}
+
+	fmt.Fprintf(out, "meso dev: master at http://%s with %d agents (%s each); work dir %s\n",
+		masterAddr, o.agents, res, workDir)
+	if !o.example {
+		fmt.Fprintf(out, "try: meso execute --master %s --name hello --command 'echo hello' --resources 'cpus:0.1;mem:32'\n", masterAddr)
+		fmt.Fprintln(out, "press Ctrl-C to stop")
+		err := g.Wait()
+		if errors.Is(err, context.Canceled) {
+			err = nil
+		}
+		return err
+	}
+	exErr := runExample(gctx, out, masterAddr, o.agents)
+	cancel()
+	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) && exErr == nil {
+		exErr = err
+	}
+	return exErr
+}
+
+// runExample runs the sample workload of `meso dev --example`: a batch of
+// short command tasks, enough to spread over every agent.
+func runExample(ctx context.Context, out io.Writer, masterAddr string, agents int) error {
+	n := 5 * agents
+	tasks := make([]batch.Task, n)
+	need := resources.MustParse("cpus:0.1;mem:32")
+	for i := range tasks {
+		tasks[i] = batch.Task{
+			ID:        fmt.Sprintf("example-%d", i+1),
+			Command:   fmt.Sprintf(`echo "task %d of %d ran in $PWD"`, i+1, n),
+			Resources: need,
+		}
+	}
+	fmt.Fprintf(out, "running %d example tasks...\n", n)
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	start := time.Now()
+	res, err := batch.Run(ctx, batch.Config{
+		Master:      masterAddr,
+		Name:        "meso-dev-example",
+		MaxPerOffer: (n + agents - 1) / agents,
+		OnUpdate: func(st *mesospb.TaskStatus) {
+			fmt.Fprintf(out, "  %-12s %-14s %s\n", st.GetTaskId().GetValue(), st.GetState(), st.GetMessage())
+		},
+	}, tasks)
+	if err != nil {
+		return err
+	}
+	perAgent := map[string]int{}
+	failed := 0
+	for _, r := range res {
+		perAgent[r.AgentID]++
+		if r.State != mesospb.TaskState_TASK_FINISHED {
+			failed++
+		}
+	}
+	fmt.Fprintf(out, "done in %s: %s, over %d agents\n", time.Since(start).Round(time.Millisecond), batch.Summary(res), len(perAgent))
+	if failed > 0 {
+		return exitCode(1)
+	}
+	return nil
+}
