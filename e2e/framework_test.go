@@ -187,3 +187,22 @@ func (f *framework) subscriptions() int {
 	defer f.mu.Unlock()
 	return f.subs
 }
+
+// declineAll declines every outstanding offer with no filter, so their
+// resources come straight back in the next allocation.
+func (f *framework) declineAll() {
+	f.t.Helper()
+	f.mu.Lock()
+	var ids []*mesospb.OfferID
+	for _, o := range f.offers {
+		ids = append(ids, o.GetId())
+	}
+	clear(f.offers)
+	f.mu.Unlock()
+	if len(ids) == 0 {
+		return
+	}
+	if err := f.client.Decline(context.Background(), ids, &mesospb.Filters{RefuseSeconds: proto.Float64(0)}); err != nil {
+		f.t.Fatal(err)
+	}
+}

@@ -191,9 +191,14 @@ type cluster struct {
 	dir    string
 }
 
-// fastMasterFlags make agent loss quick to detect in tests.
-var fastMasterFlags = []string{
-	"--agent_ping_timeout=200ms", "--max_agent_ping_timeouts=3", "--allocation_interval=50ms",
+// masterFlags keep allocation quick; pings keep Mesos' defaults, so a
+// loaded machine never loses an agent by accident.
+var masterFlags = []string{"--allocation_interval=100ms"}
+
+// fastLossFlags make agent loss quick to detect (2 s), for the tests about
+// it.
+var fastLossFlags = []string{
+	"--allocation_interval=100ms", "--agent_ping_timeout=500ms", "--max_agent_ping_timeouts=4",
 }
 
 func newCluster(t *testing.T, agents int, agentResources string, masterFlags ...string) *cluster {
