@@ -20,7 +20,7 @@ import (
 // framework is a test scheduler driven step by step: it keeps the offers it
 // is given, acknowledges every update, and lets the test wait for states.
 type framework struct {
-	t      *testing.T
+	t testing.TB
 	client *scheduler.Client
 	cancel context.CancelFunc
 	done   chan error
@@ -41,7 +41,7 @@ type fwOptions struct {
 	codec           codec.Codec
 }
 
-func newFramework(t *testing.T, master string, o fwOptions) *framework {
+func newFramework(t testing.TB, master string, o fwOptions) *framework {
 	t.Helper()
 	u, _ := user.Current()
 	fi := &mesospb.FrameworkInfo{

@@ -44,7 +44,7 @@ func TestMain(m *testing.M) {
 
 // proc is a meso process started by a test.
 type proc struct {
-	t    *testing.T
+	t testing.TB
 	name string
 	cmd  *exec.Cmd
 	addr string // host:port it serves on
@@ -71,7 +71,7 @@ func (b *syncBuffer) String() string {
 
 // freePort asks the kernel for a free loopback port. Another process could
 // take it before ours binds; on loopback in a test that is rare enough.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -83,7 +83,7 @@ func freePort(t *testing.T) int {
 
 // start runs `meso <args...>` and stops it (SIGTERM, then SIGKILL) when the
 // test ends; its output is shown if the test failed.
-func start(t *testing.T, name string, port int, args ...string) *proc {
+func start(t testing.TB, name string, port int, args ...string) *proc {
 	t.Helper()
 	p := &proc{t: t, name: name, addr: fmt.Sprintf("127.0.0.1:%d", port), out: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(mesoBin, args...)
@@ -149,7 +149,7 @@ func (p *proc) waitHealthy() {
 }
 
 // eventually polls cond until it returns nil or the timeout passes.
-func eventually(t *testing.T, timeout time.Duration, cond func() error) {
+func eventually(t testing.TB, timeout time.Duration, cond func() error) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	tick := time.NewTicker(20 * time.Millisecond)
@@ -185,7 +185,7 @@ func getJSON(url string, v any) error {
 
 // cluster is a master and its agents, each its own process.
 type cluster struct {
-	t      *testing.T
+	t testing.TB
 	master *proc
 	agents []*proc
 	dir    string
@@ -201,7 +201,7 @@ var fastLossFlags = []string{
 	"--allocation_interval=100ms", "--agent_ping_timeout=500ms", "--max_agent_ping_timeouts=4",
 }
 
-func newCluster(t *testing.T, agents int, agentResources string, masterFlags ...string) *cluster {
+func newCluster(t testing.TB, agents int, agentResources string, masterFlags ...string) *cluster {
 	t.Helper()
 	c := &cluster{t: t, dir: t.TempDir()}
 	port := freePort(t)
@@ -280,7 +280,7 @@ func (c *cluster) waitAgents(n int) {
 
 // runMeso runs a meso command to completion and returns its output and
 // exit code.
-func runMeso(t *testing.T, ctx context.Context, args ...string) (string, int) {
+func runMeso(t testing.TB, ctx context.Context, args ...string) (string, int) {
 	t.Helper()
 	cmd := exec.CommandContext(ctx, mesoBin, args...)
 	out, err := cmd.CombinedOutput()
