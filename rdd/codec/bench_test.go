@@ -3,6 +3,7 @@ package codec
 import (
 	"bytes"
 	"encoding/gob"
+	"reflect"
 	"testing"
 )
 
@@ -55,7 +56,11 @@ func BenchmarkCodec(b *testing.B) {
 	b.Run("int/gob-stream", func(b *testing.B) { benchGob(b, 1234567) })
 	b.Run("string/fast", func(b *testing.B) { benchCodec(b, For[string](), "the quick brown fox") })
 	b.Run("string/gob-stream", func(b *testing.B) { benchGob(b, "the quick brown fox") })
-	b.Run("pair-struct/reflect", func(b *testing.B) { benchCodec(b, For[benchPair](), benchPair{42, 4200}) })
+	b.Run("pair-struct/flat", func(b *testing.B) { benchCodec(b, For[benchPair](), benchPair{42, 4200}) })
+	b.Run("pair-struct/reflect", func(b *testing.B) {
+		enc, _ := compile(reflect.TypeFor[benchPair](), 0)
+		benchCodec[benchPair](b, reflectCodec[benchPair]{enc}, benchPair{42, 4200})
+	})
 	b.Run("pair-struct/gob-stream", func(b *testing.B) { benchGob(b, benchPair{42, 4200}) })
 	b.Run("record/reflect", func(b *testing.B) { benchCodec(b, For[benchRecord](), rec) })
 	b.Run("record/gob-fallback", func(b *testing.B) { benchCodec[benchRecord](b, gobCodec[benchRecord]{}, rec) })

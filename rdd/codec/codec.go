@@ -73,6 +73,9 @@ func build[T any](t reflect.Type) Codec[T] {
 		}
 	}
 	if t != nil {
+		if fields, ok := flatFields(t, 0, 0); ok {
+			return flatCodec[T]{fields}
+		}
 		if enc, err := compile(t, 0); err == nil {
 			return reflectCodec[T]{enc}
 		}

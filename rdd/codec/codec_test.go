@@ -130,6 +130,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add(For[record]().Append(nil, record{Name: "n", Tags: map[string]int{"k": 2}, Ptr: &inner{}}))
 	f.Add([]byte{1, 2, 3})
 	f.Add(For[withIface]().Append(nil, withIface{V: 1.5}))
+	f.Add(For[flatAll]().Append(nil, flatAll{I: 5, In: flatInner{S: "s"}}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		// Decoding arbitrary bytes must return an error or a value, never panic,
 		// and a decoded value must re-encode to a prefix-consistent length.
@@ -143,5 +144,57 @@ func FuzzDecode(f *testing.F) {
 		For[map[int]float64]().Decode(b)
 		For[withIface]().Decode(b)
 		For[int64]().Decode(b)
+		For[flatAll]().Decode(b)
 	})
+}
+
+type flatInner struct {
+	B bool
+	S string
+}
+
+type flatAll struct {
+	I   int
+	I8  int8
+	I16 int16
+	I32 int32
+	U   uint
+	U8  uint8
+	U16 uint16
+	U32 uint32
+	U64 uint64
+	F32 float32
+	F64 float64
+	In  flatInner
+	N   celsius
+}
+
+// The flat codec round-trips, and writes exactly what the reflective codec
+// writes (so either can read the other's output).
+func TestFlatCodec(t *testing.T) {
+	if _, ok := For[flatAll]().(flatCodec[flatAll]); !ok {
+		t.Fatalf("flatAll: got %T", For[flatAll]())
+	}
+	vals := []flatAll{{}, {I: -1, I8: -128, I16: 300, I32: -70000, U: 1 << 40, U8: 255, U16: 65535, U32: 1 << 31,
+		U64: math.MaxUint64, F32: 1.5, F64: -2.25, In: flatInner{true, "héllo"}, N: 3.5}}
+	roundTrip(t, vals...)
+	enc, err := compile(reflect.TypeFor[flatAll](), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := reflectCodec[flatAll]{enc}
+	for _, v := range vals {
+		a, b := For[flatAll]().Append(nil, v), rc.Append(nil, v)
+		if string(a) != string(b) {
+			t.Fatalf("encodings differ: %x vs %x", a, b)
+		}
+		if got, _, err := rc.Decode(a); err != nil || got != v {
+			t.Fatalf("reflective decode of flat encoding: %+v, %v", got, err)
+		}
+	}
+	// Overflow of a narrow field is corrupt input.
+	big := For[int]().Append(nil, 1000)
+	if _, _, err := For[struct{ X int8 }]().Decode(big); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("int8 overflow: %v", err)
+	}
 }

@@ -12,6 +12,9 @@
 //   - a codec registered with Register, or produced by T's MakeCodec method
 //     (types such as rdd.Pair use this to compose their fields' codecs
 //     without reflection);
+//   - for structs of exported scalar and string fields (and nested such
+//     structs), a codec walking a table of field offsets: no reflection per
+//     record, no allocation but for strings;
 //   - otherwise a reflection-built codec, compiled once per type, for
 //     structs of exported fields, slices, arrays, maps, pointers and the
 //     kinds above;

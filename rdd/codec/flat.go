@@ -1,0 +1,207 @@
+package codec
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"reflect"
+	"unsafe"
+)
+
+// flatCodec encodes structs made only of scalars, strings and nested such
+// structs, the common shape of records. It walks a table of field offsets
+// instead of reflect.Values, so encoding allocates nothing and decoding
+// allocates only strings. Its encoding is byte for byte the reflective
+// codec's.
+type flatCodec[T any] struct {
+	fields []flatField
+}
+
+type flatKind uint8
+
+const (
+	fInt flatKind = iota
+	fUint
+	fFloat32
+	fFloat64
+	fBool
+	fString
+)
+
+type flatField struct {
+	off  uintptr
+	kind flatKind
+	size uintptr // bytes of integer fields
+	name string  // for errors
+}
+
+// flatFields lists t's leaf fields in order, or reports false when t is not
+// flat.
+func flatFields(t reflect.Type, base uintptr, depth int) ([]flatField, bool) {
+	if t.Kind() != reflect.Struct || depth > maxDepth {
+		return nil, false
+	}
+	var out []flatField
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			return nil, false
+		}
+		ff := flatField{off: base + f.Offset, size: f.Type.Size(), name: f.Name}
+		switch f.Type.Kind() {
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+			ff.kind = fInt
+		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+			ff.kind = fUint
+		case reflect.Float32:
+			ff.kind = fFloat32
+		case reflect.Float64:
+			ff.kind = fFloat64
+		case reflect.Bool:
+			ff.kind = fBool
+		case reflect.String:
+			ff.kind = fString
+		case reflect.Struct:
+			sub, ok := flatFields(f.Type, base+f.Offset, depth+1)
+			if !ok {
+				return nil, false
+			}
+			out = append(out, sub...)
+			continue
+		default:
+			return nil, false
+		}
+		out = append(out, ff)
+	}
+	return out, true
+}
+
+func (c flatCodec[T]) Append(dst []byte, v T) []byte {
+	p := unsafe.Pointer(&v)
+	for _, f := range c.fields {
+		fp := unsafe.Add(p, f.off)
+		switch f.kind {
+		case fInt:
+			dst = binary.AppendVarint(dst, loadInt(fp, f.size))
+		case fUint:
+			dst = binary.AppendUvarint(dst, loadUint(fp, f.size))
+		case fFloat32:
+			dst = binary.LittleEndian.AppendUint32(dst, math.Float32bits(*(*float32)(fp)))
+		case fFloat64:
+			dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(*(*float64)(fp)))
+		case fBool:
+			dst = boolCodec{}.Append(dst, *(*bool)(fp))
+		case fString:
+			dst = stringCodec{}.Append(dst, *(*string)(fp))
+		}
+	}
+	return dst
+}
+
+func (c flatCodec[T]) Decode(src []byte) (T, int, error) {
+	var v T
+	p := unsafe.Pointer(&v)
+	n := 0
+	for _, f := range c.fields {
+		fp := unsafe.Add(p, f.off)
+		var m int
+		switch f.kind {
+		case fInt:
+			x, k := binary.Varint(src[n:])
+			if k <= 0 || !storeInt(fp, f.size, x) {
+				return v, 0, fmt.Errorf("%w: bad field %s", ErrCorrupt, f.name)
+			}
+			m = k
+		case fUint:
+			x, k := binary.Uvarint(src[n:])
+			if k <= 0 || !storeUint(fp, f.size, x) {
+				return v, 0, fmt.Errorf("%w: bad field %s", ErrCorrupt, f.name)
+			}
+			m = k
+		case fFloat32:
+			x, k, err := float32Codec{}.Decode(src[n:])
+			if err != nil {
+				return v, 0, err
+			}
+			*(*float32)(fp), m = x, k
+		case fFloat64:
+			x, k, err := float64Codec{}.Decode(src[n:])
+			if err != nil {
+				return v, 0, err
+			}
+			*(*float64)(fp), m = x, k
+		case fBool:
+			x, k, err := boolCodec{}.Decode(src[n:])
+			if err != nil {
+				return v, 0, err
+			}
+			*(*bool)(fp), m = x, k
+		case fString:
+			x, k, err := stringCodec{}.Decode(src[n:])
+			if err != nil {
+				return v, 0, err
+			}
+			*(*string)(fp), m = x, k
+		}
+		n += m
+	}
+	return v, n, nil
+}
+
+func loadInt(p unsafe.Pointer, size uintptr) int64 {
+	switch size {
+	case 1:
+		return int64(*(*int8)(p))
+	case 2:
+		return int64(*(*int16)(p))
+	case 4:
+		return int64(*(*int32)(p))
+	}
+	return *(*int64)(p)
+}
+
+func loadUint(p unsafe.Pointer, size uintptr) uint64 {
+	switch size {
+	case 1:
+		return uint64(*(*uint8)(p))
+	case 2:
+		return uint64(*(*uint16)(p))
+	case 4:
+		return uint64(*(*uint32)(p))
+	}
+	return *(*uint64)(p)
+}
+
+// storeInt stores x in an integer of size bytes, reporting false on
+// overflow.
+func storeInt(p unsafe.Pointer, size uintptr, x int64) bool {
+	switch size {
+	case 1:
+		*(*int8)(p) = int8(x)
+		return int64(int8(x)) == x
+	case 2:
+		*(*int16)(p) = int16(x)
+		return int64(int16(x)) == x
+	case 4:
+		*(*int32)(p) = int32(x)
+		return int64(int32(x)) == x
+	}
+	*(*int64)(p) = x
+	return true
+}
+
+func storeUint(p unsafe.Pointer, size uintptr, x uint64) bool {
+	switch size {
+	case 1:
+		*(*uint8)(p) = uint8(x)
+		return uint64(uint8(x)) == x
+	case 2:
+		*(*uint16)(p) = uint16(x)
+		return uint64(uint16(x)) == x
+	case 4:
+		*(*uint32)(p) = uint32(x)
+		return uint64(uint32(x)) == x
+	}
+	*(*uint64)(p) = x
+	return true
+}
