@@ -198,9 +198,11 @@ func (a *Allocator) dominantShare(alloc []int64) float64 {
 	return s
 }
 
+// validRole accepts Mesos role names, "*" included: it is FrameworkInfo's
+// default role, and a framework in it is offered unreserved resources only.
 func validRole(role string) error {
 	if role == resources.Unreserved {
-		return fmt.Errorf("%w: frameworks cannot subscribe to role %q", ErrInvalid, role)
+		return nil
 	}
 	if err := resources.ValidateRole(role); err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalid, err)

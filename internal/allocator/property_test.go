@@ -11,7 +11,7 @@ import (
 )
 
 var (
-	propRoles = []string{"a", "b", "a/x", "c"}
+	propRoles = []string{"a", "b", "a/x", "c", "*"}
 	propFws   = []string{"f1", "f2", "f3", "f4", "f5"}
 	propAgent = []string{"a1", "a2", "a3", "a4", "a5", "a6"}
 )

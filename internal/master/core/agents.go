@@ -41,9 +41,6 @@ func (c *Core) RegisterAgent(now time.Time, link string, call *linkpb.AgentCall)
 	if err != nil {
 		return fmt.Errorf("%w: agent_info: %w", ErrInvalid, err)
 	}
-	if !total.ReservedTo(starRole).IsEmpty() {
-		return fmt.Errorf("%w: agent_info: role %q is reserved by meso", ErrInvalid, starRole)
-	}
 	id := info.GetId().GetValue()
 	if id == "" {
 		return c.addAgent(now, link, info, total, reg.GetVersion())

@@ -129,7 +129,7 @@ func (r *Ready) Empty() bool {
 type Core struct {
 	cfg      Config
 	masterID string
-	alloc    roleAllocator
+	alloc    *allocator.Allocator
 	log      *slog.Logger
 	started  time.Time
 
@@ -167,7 +167,7 @@ func New(cfg Config, now time.Time) (*Core, error) {
 	return &Core{
 		cfg:            cfg,
 		masterID:       cfg.MasterInfo.GetId(),
-		alloc:          roleAllocator{allocator.New(cfg.Allocator)},
+		alloc:          allocator.New(cfg.Allocator),
 		log:            cfg.Logger,
 		started:        now,
 		frameworks:     map[string]*framework{},

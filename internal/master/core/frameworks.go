@@ -92,9 +92,6 @@ func validateFrameworkInfo(info *mesospb.FrameworkInfo, suppressed []string) err
 		if err := resources.ValidateRole(r); err != nil {
 			return err
 		}
-		if r == starRole {
-			return fmt.Errorf("role %q is reserved by meso", r)
-		}
 		if seen[r] {
 			return fmt.Errorf("'FrameworkInfo.roles' contains duplicate role %q", r)
 		}
