@@ -169,3 +169,21 @@ func TestShuffleLargerThanBudget(t *testing.T) {
 		t.Fatalf("%d sorted; stats %+v", len(sorted), st)
 	}
 }
+
+// A user function that panics on the driver (Reduce merging partition
+// results) fails the job with an error; it does not crash the program.
+func TestDriverSidePanic(t *testing.T) {
+	s := startSession(t, rdd.Config{})
+	_, err := rdd.Reduce(context.Background(), s, rdd.Range(0, 100, 4), func(a, b int) int {
+		if b >= 300 { // a partition's sum: only the driver merges those
+			panic("driver boom")
+		}
+		return a + b
+	})
+	if !errors.Is(err, rdd.ErrJobFailed) || !strings.Contains(err.Error(), "driver boom") {
+		t.Fatalf("got %v", err)
+	}
+	if n, err := rdd.Count(context.Background(), s, rdd.Range(0, 10, 2)); err != nil || n != 10 {
+		t.Fatalf("session after a driver panic: %d, %v", n, err)
+	}
+}

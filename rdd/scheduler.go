@@ -418,7 +418,7 @@ func (j *jobRun) handle(r taskResult) (replan bool) {
 	j.s.emit(ev)
 	if j.remaining[t.partition] {
 		delete(j.remaining, t.partition)
-		if err := j.onResult(t.partition, r.value); err != nil {
+		if err := j.safeOnResult(t.partition, r.value); err != nil {
 			j.err = err
 			return false
 		}
@@ -428,6 +428,18 @@ func (j *jobRun) handle(r taskResult) (replan bool) {
 		j.s.emit(Event{Kind: StageCompleted, Job: j.id, Stage: sr.id, StageAttempt: sr.attempt, Name: sr.name, Shuffle: -1})
 	}
 	return false
+}
+
+// safeOnResult runs the action's driver-side merge (which may call user
+// functions, like Reduce's), turning a panic into the job's error.
+func (j *jobRun) safeOnResult(p int, v any) (err error) {
+	defer func() {
+		if x := recover(); x != nil {
+			err = fmt.Errorf("%w: job %d: user function panicked merging partition %d on the driver: %v",
+				ErrJobFailed, j.id, p, x)
+		}
+	}()
+	return j.onResult(p, v)
 }
 
 func (j *jobRun) failed(r taskResult, k taskKey) (replan bool) {
