@@ -12,6 +12,7 @@ import (
 	"github.com/mesoproject/meso/internal/agent"
 	"github.com/mesoproject/meso/internal/agent/lifecycle"
 	"github.com/mesoproject/meso/internal/agent/statusupdate"
+	"github.com/mesoproject/meso/internal/fetcher"
 	"github.com/mesoproject/meso/internal/mesosflag"
 )
 
@@ -77,6 +78,11 @@ MESO_<FLAG> (e.g. MESOS_WORK_DIR); durations take the Mesos syntax
 		agent.DefaultRegistrationBackoffFactor, "bound of the random delay before registering again; doubles per failure")
 	mesosflag.DurationVar(f, &cfg.RegistrationBackoffMax, "registration_backoff_max",
 		agent.DefaultRegistrationBackoffMax, "largest delay between registration attempts")
+	f.StringVar(&cfg.FetcherCacheDir, "fetcher_cache_dir", "", "directory of the fetcher's cache; cache files of an earlier run are removed at start (default: <work_dir>/fetch)")
+	mesosflag.BytesVar(f, &cfg.FetcherCacheSize, "fetcher_cache_size", fetcher.DefaultCacheSize,
+		`size bound of the fetcher's cache, e.g. "2GB", "512MB"`)
+	mesosflag.DurationVar(f, &cfg.FetcherStallTimeout, "fetcher_stall_timeout", fetcher.DefaultStallTimeout,
+		"a download that receives no data for this long fails")
 	f.StringVar(&cfg.Launcher, "launcher", "", "path of the meso binary executors run from (default: this binary)")
 	return cmd
 }

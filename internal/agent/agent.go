@@ -103,7 +103,12 @@ func New(cfg Config) (*Agent, error) {
 	}
 	fetch := cfg.Fetcher
 	if fetch == nil {
-		fetch, err = fetcher.New(fetcher.Config{CacheDir: filepath.Join(cfg.WorkDir, "fetch"), Logger: cfg.Logger.With("component", "fetcher")})
+		cacheDir := cfg.FetcherCacheDir
+		if cacheDir == "" {
+			cacheDir = filepath.Join(cfg.WorkDir, "fetch")
+		}
+		fetch, err = fetcher.New(fetcher.Config{CacheDir: cacheDir, CacheSize: cfg.FetcherCacheSize,
+			StallTimeout: cfg.FetcherStallTimeout, Logger: cfg.Logger.With("component", "fetcher")})
 		if err != nil {
 			return nil, fmt.Errorf("agent: %w", err)
 		}

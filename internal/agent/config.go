@@ -72,8 +72,16 @@ type Config struct {
 	// Containerizer runs executors; nil builds the posix one.
 	Containerizer containerizer.Containerizer
 	// Fetcher puts the URIs of an executor's command into its sandbox
-	// before it starts; nil builds one caching under <work_dir>/fetch.
+	// before it starts; nil builds one from the three settings below.
 	Fetcher *fetcher.Fetcher
+	// FetcherCacheDir holds the fetcher's cache (--fetcher_cache_dir;
+	// default <work_dir>/fetch). FetcherCacheSize bounds it in bytes
+	// (--fetcher_cache_size; default 2 GiB). FetcherStallTimeout aborts a
+	// download that receives nothing for that long (--fetcher_stall_timeout;
+	// default 1 min).
+	FetcherCacheDir     string
+	FetcherCacheSize    int64
+	FetcherStallTimeout time.Duration
 	// HTTPClient talks to the master; nil means a client without timeouts
 	// (the link is a long-lived stream).
 	HTTPClient *http.Client

@@ -17,7 +17,11 @@
 // whole number of the next smaller one ("90secs", not "1.5mins"); other
 // values are printed with up to 15 significant digits ("1.00013888888889hrs").
 //
-// Duration, Resources, Attributes and Quantities implement pflag.Value; the
+// Byte sizes follow stout's Bytes: a whole number and one of B, KB, MB, GB,
+// TB (binary multiples, any case): "2GB", "512MB" (ParseBytes,
+// FormatBytes).
+//
+// Duration, Bytes, Resources, Attributes and Quantities implement pflag.Value; the
 // *Var helpers bind them to plain Go variables (time.Duration,
 // resources.Resources, ...) so daemon Config structs stay free of flag types.
 //

@@ -30,6 +30,9 @@ const (
 	DefaultMaxCompletedFrameworks = 50
 	DefaultMaxCompletedExecutors  = 150
 	DefaultMaxCompletedTasks      = 1000
+	// MaxParkedEvents bounds the KILL and MESSAGE events held for one
+	// executor while its stream is down; later ones are dropped.
+	MaxParkedEvents = 1024
 )
 
 // Config configures a Core. Zero durations and limits mean the defaults.
@@ -155,6 +158,7 @@ type executor struct {
 	launchedAt  time.Time
 
 	queued     []launch
+	parked     []*executorpb.Event    // KILL and MESSAGE held while the executor's stream is down
 	launched   map[string]*taskRecord // sent (or about to be sent), not terminal
 	terminated map[string]*taskRecord // terminal, terminal update not yet acknowledged
 	completed  []*mesospb.Task        // terminal update acknowledged; bounded

@@ -57,7 +57,30 @@ func (c *Core) ExecutorSubscribe(frameworkID, executorID string, sub *executorpb
 	for _, l := range queued {
 		effs = append(effs, c.deliver(fw, ex, l)...)
 	}
+	for _, ev := range ex.parked {
+		if ev.GetType() == executorpb.Event_KILL && ex.launched[ev.GetKill().GetTaskId().GetValue()] == nil {
+			continue // the task ended meanwhile
+		}
+		effs = append(effs, c.toExecutor(ex, ev))
+	}
+	ex.parked = nil
 	return effs, nil
+}
+
+// sendOrPark sends a KILL or MESSAGE event to a subscribed executor, or
+// holds it until the executor subscribes again when its stream is down
+// (Mesos logs and drops such events; holding them lets an executor that
+// reconnects still see them). It reports false when the event was dropped
+// because too many are held already.
+func (c *Core) sendOrPark(ex *executor, ev *executorpb.Event) ([]Effect, bool) {
+	if ex.connected {
+		return []Effect{c.toExecutor(ex, ev)}, true
+	}
+	if len(ex.parked) >= MaxParkedEvents {
+		return nil, false
+	}
+	ex.parked = append(ex.parked, ev)
+	return nil, true
 }
 
 func (c *Core) toExecutor(ex *executor, ev *executorpb.Event) SendExecutor {
@@ -160,8 +183,9 @@ func (c *Core) ExecutorMessage(frameworkID, executorID string, data []byte) ([]E
 }
 
 // ExecutorDisconnected records that an executor's event stream closed.
-// Launches wait for it to subscribe again; other events meant for it are
-// dropped by the caller while it has no stream.
+// Launches, kills and framework messages wait for it to subscribe again;
+// acknowledgements are not kept (a resubscribing executor lists the
+// updates it still waits for, and gets them acknowledged again).
 func (c *Core) ExecutorDisconnected(frameworkID, executorID string) {
 	if _, ex, err := c.lookup(frameworkID, executorID); err == nil {
 		ex.connected = false
@@ -169,7 +193,8 @@ func (c *Core) ExecutorDisconnected(frameworkID, executorID string) {
 }
 
 // FrameworkMessage handles the master's FRAMEWORK_MESSAGE: a MESSAGE event
-// to a subscribed executor, dropped otherwise (as Mesos does).
+// to a running executor (held while its stream is down), dropped when the
+// executor is not running (as Mesos does).
 func (c *Core) FrameworkMessage(frameworkID, executorID string, data []byte) ([]Effect, error) {
 	fw, ex, err := c.lookup(frameworkID, executorID)
 	if err == nil && (fw.terminating || ex.state != ExecutorRunning) {
@@ -179,11 +204,17 @@ func (c *Core) FrameworkMessage(frameworkID, executorID string, data []byte) ([]
 		c.counters.InvalidFrameworkMessages++
 		return nil, fmt.Errorf("%w: message for executor %s of framework %s: %w", ErrIgnored, executorID, frameworkID, err)
 	}
-	c.counters.ValidFrameworkMessages++
-	return []Effect{c.toExecutor(ex, &executorpb.Event{
+	effs, ok := c.sendOrPark(ex, &executorpb.Event{
 		Type:    executorpb.Event_MESSAGE.Enum(),
 		Message: &executorpb.Event_Message{Data: data},
-	})}, nil
+	})
+	if !ok {
+		c.counters.InvalidFrameworkMessages++
+		return nil, fmt.Errorf("%w: message for executor %s of framework %s: %d events already held while it is disconnected",
+			ErrIgnored, executorID, frameworkID, MaxParkedEvents)
+	}
+	c.counters.ValidFrameworkMessages++
+	return effs, nil
 }
 
 // UpdateFramework handles the master's UPDATE_FRAMEWORK: the framework's

@@ -14,7 +14,8 @@ import (
 
 // KillTask handles the master's KILL_TASK, as a Mesos agent does: a task
 // whose executor is subscribed is killed by the executor (KILL event, with
-// the kill policy when the master gave one); a task whose executor has not
+// the kill policy when the master gave one; held until the executor
+// subscribes again while its stream is down); a task whose executor has not
 // subscribed yet is TASK_KILLED by the agent, and the executor destroyed
 // when that left it without tasks; a task no executor knows is TASK_LOST
 // (TASK_DROPPED for partition-aware frameworks).
@@ -63,7 +64,12 @@ func (c *Core) KillTask(frameworkID, taskID string, policy *mesospb.KillPolicy, 
 		return effs, nil
 	}
 	kill := &executorpb.Event_Kill{TaskId: tid, KillPolicy: policy}
-	return []Effect{c.toExecutor(ex, &executorpb.Event{Type: executorpb.Event_KILL.Enum(), Kill: kill})}, nil
+	effs, ok := c.sendOrPark(ex, &executorpb.Event{Type: executorpb.Event_KILL.Enum(), Kill: kill})
+	if !ok {
+		return nil, fmt.Errorf("%w: kill task %s: %d events already held for disconnected executor %s",
+			ErrIgnored, taskID, MaxParkedEvents, ex.id)
+	}
+	return effs, nil
 }
 
 // ShutdownExecutor handles the master's SHUTDOWN_EXECUTOR: a subscribed
@@ -164,6 +170,7 @@ func (c *Core) ExecutorExited(frameworkID, executorID, containerID string, term 
 	}
 	ex.state = ExecutorTerminated
 	ex.connected = false
+	ex.parked = nil
 	ex.exitStatus = term.Status
 	c.counters.ExecutorsTerminated++
 	var effs []Effect

@@ -238,6 +238,9 @@ func (c *Core) validateExecutor(lc *launchCtx, ei *mesospb.ExecutorInfo) (bool, 
 	if err := validateID(id); err != nil {
 		return false, fmt.Errorf("Executor ID is invalid: %w", err)
 	}
+	if err := validateExecutorType(ei); err != nil {
+		return false, err
+	}
 	if ei.FrameworkId != nil && ei.GetFrameworkId().GetValue() != lc.fw.id {
 		return false, fmt.Errorf("ExecutorInfo has an invalid FrameworkID (%s)", ei.GetFrameworkId().GetValue())
 	}
@@ -252,6 +255,23 @@ func (c *Core) validateExecutor(lc *launchCtx, ei *mesospb.ExecutorInfo) (bool, 
 		return false, fmt.Errorf("ExecutorInfo is not compatible with the running executor %s", id)
 	}
 	return false, nil
+}
+
+// validateExecutorType checks the command against the executor's type, as
+// Mesos does: a CUSTOM executor runs its command, the DEFAULT (built-in)
+// executor has none. An unset type is not checked.
+func validateExecutorType(ei *mesospb.ExecutorInfo) error {
+	switch ei.GetType() {
+	case mesospb.ExecutorInfo_CUSTOM:
+		if ei.Command == nil {
+			return errors.New("'ExecutorInfo.command' must be set for 'CUSTOM' executor")
+		}
+	case mesospb.ExecutorInfo_DEFAULT:
+		if ei.Command != nil {
+			return errors.New("'ExecutorInfo.command' must not be set for 'DEFAULT' executor")
+		}
+	}
+	return nil
 }
 
 // sameExecutor compares a running executor's info (as stored: framework id

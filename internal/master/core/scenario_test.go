@@ -196,6 +196,20 @@ func TestLaunchValidation(t *testing.T) {
 			ti.Command = nil
 			return ti
 		}, mesospb.TaskStatus_REASON_TASK_INVALID, "neither"},
+		{"custom executor without a command", func(t *testing.T, a string) *mesospb.TaskInfo {
+			ti := commandTask("t", a, res(t, "cpus:1"))
+			ti.Command = nil
+			ti.Executor = &mesospb.ExecutorInfo{ExecutorId: &mesospb.ExecutorID{Value: proto.String("e")},
+				Type: mesospb.ExecutorInfo_CUSTOM.Enum()}
+			return ti
+		}, mesospb.TaskStatus_REASON_TASK_INVALID, "must be set for 'CUSTOM'"},
+		{"default executor with a command", func(t *testing.T, a string) *mesospb.TaskInfo {
+			ti := commandTask("t", a, res(t, "cpus:1"))
+			ti.Command = nil
+			ti.Executor = &mesospb.ExecutorInfo{ExecutorId: &mesospb.ExecutorID{Value: proto.String("e")},
+				Type: mesospb.ExecutorInfo_DEFAULT.Enum(), Command: &mesospb.CommandInfo{Value: proto.String("x")}}
+			return ti
+		}, mesospb.TaskStatus_REASON_TASK_INVALID, "must not be set for 'DEFAULT'"},
 		{"wrong agent", func(t *testing.T, a string) *mesospb.TaskInfo {
 			return commandTask("t", "other-agent", res(t, "cpus:1"))
 		}, mesospb.TaskStatus_REASON_TASK_INVALID, "agent"},
