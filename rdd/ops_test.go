@@ -406,3 +406,85 @@ func TestSample(t *testing.T) {
 		t.Fatalf("sample with replacement: %d elements", len(with))
 	}
 }
+
+func TestMoreJoinsAndSetOps(t *testing.T) {
+	forAll(t, func(t *testing.T, s *rdd.Session, d dataset) {
+		if len(d.pairs) > 300 {
+			d.pairs = d.pairs[:300]
+		}
+		var left, right []kv
+		for i, p := range d.pairs {
+			if i%2 == 0 {
+				left = append(left, p)
+			} else {
+				right = append(right, kv{p.Key + i%5, -p.Value})
+			}
+		}
+		a, b := rdd.Parallelize(left, d.parts), rdd.Parallelize(right, 2)
+		const none = 1 << 40
+		type row = [3]int
+		cmpRow := func(x, y row) int {
+			return cmp.Or(cmp.Compare(x[0], y[0]), cmp.Compare(x[1], y[1]), cmp.Compare(x[2], y[2]))
+		}
+		var wantRight, wantFull []row
+		matchedL := make([]bool, len(left))
+		for _, r := range right {
+			matched := false
+			for i, l := range left {
+				if l.Key == r.Key {
+					wantRight = append(wantRight, row{r.Key, l.Value, r.Value})
+					wantFull = append(wantFull, row{r.Key, l.Value, r.Value})
+					matched, matchedL[i] = true, true
+				}
+			}
+			if !matched {
+				wantRight = append(wantRight, row{r.Key, none, r.Value})
+				wantFull = append(wantFull, row{r.Key, none, r.Value})
+			}
+		}
+		for i, l := range left {
+			if !matchedL[i] {
+				wantFull = append(wantFull, row{l.Key, l.Value, none})
+			}
+		}
+		opt := func(o rdd.Option[int]) int {
+			if o.Valid {
+				return o.Value
+			}
+			return none
+		}
+		var gotRight, gotFull []row
+		for _, p := range collect(t, s, rdd.RightOuterJoin(a, b, 3)) {
+			gotRight = append(gotRight, row{p.Key, opt(p.Value.Key), p.Value.Value})
+		}
+		for _, p := range collect(t, s, rdd.FullOuterJoin(a, b, 0)) {
+			gotFull = append(gotFull, row{p.Key, opt(p.Value.Key), opt(p.Value.Value)})
+		}
+		same(t, "rightOuterJoin", sortedBy(gotRight, cmpRow), sortedBy(wantRight, cmpRow))
+		same(t, "fullOuterJoin", sortedBy(gotFull, cmpRow), sortedBy(wantFull, cmpRow))
+
+		inRight := map[int]bool{}
+		for _, r := range right {
+			inRight[r.Key] = true
+		}
+		var wantSub []kv
+		for _, l := range left {
+			if !inRight[l.Key] {
+				wantSub = append(wantSub, l)
+			}
+		}
+		same(t, "subtractByKey", sortedBy(collect(t, s, rdd.SubtractByKey(a, b, 2)), cmpKV), sortedBy(wantSub, cmpKV))
+		ka, kb := rdd.Keys(a), rdd.Keys(b)
+		var wantSubtract []int
+		inter := map[int]bool{}
+		for _, l := range left {
+			if !inRight[l.Key] {
+				wantSubtract = append(wantSubtract, l.Key)
+			} else {
+				inter[l.Key] = true
+			}
+		}
+		same(t, "subtract", sortedBy(collect(t, s, rdd.Subtract(ka, kb, 0)), cmp.Compare), sortedBy(wantSubtract, cmp.Compare))
+		same(t, "intersection", sortedBy(collect(t, s, rdd.Intersection(ka, kb, 3)), cmp.Compare), slices.Sorted(maps.Keys(inter)))
+	})
+}

@@ -245,3 +245,88 @@ func Repartition[T any](r *RDD[T], parts int) *RDD[T] {
 	})
 	return Values(s)
 }
+
+// RightOuterJoin is Join keeping every element of b, with an invalid Option
+// when a has no value for its key.
+func RightOuterJoin[K comparable, V, W any](a *RDD[Pair[K, V]], b *RDD[Pair[K, W]], parts int) *RDD[Pair[K, Pair[Option[V], W]]] {
+	type out = Pair[K, Pair[Option[V], W]]
+	return flatten(CoGroup(a, b, parts), "rightOuterJoin", func(k K, vs []V, ws []W, yield func(out) bool) bool {
+		for _, w := range ws {
+			if len(vs) == 0 && !yield(out{k, Pair[Option[V], W]{Option[V]{}, w}}) {
+				return false
+			}
+			for _, v := range vs {
+				if !yield(out{k, Pair[Option[V], W]{Option[V]{v, true}, w}}) {
+					return false
+				}
+			}
+		}
+		return true
+	})
+}
+
+// FullOuterJoin keeps every element of both sides, pairing values of equal
+// keys and using an invalid Option where one side has none.
+func FullOuterJoin[K comparable, V, W any](a *RDD[Pair[K, V]], b *RDD[Pair[K, W]], parts int) *RDD[Pair[K, Pair[Option[V], Option[W]]]] {
+	type both = Pair[Option[V], Option[W]]
+	type out = Pair[K, both]
+	return flatten(CoGroup(a, b, parts), "fullOuterJoin", func(k K, vs []V, ws []W, yield func(out) bool) bool {
+		switch {
+		case len(ws) == 0:
+			for _, v := range vs {
+				if !yield(out{k, both{Option[V]{v, true}, Option[W]{}}}) {
+					return false
+				}
+			}
+		case len(vs) == 0:
+			for _, w := range ws {
+				if !yield(out{k, both{Option[V]{}, Option[W]{w, true}}}) {
+					return false
+				}
+			}
+		default:
+			for _, v := range vs {
+				for _, w := range ws {
+					if !yield(out{k, both{Option[V]{v, true}, Option[W]{w, true}}}) {
+						return false
+					}
+				}
+			}
+		}
+		return true
+	})
+}
+
+// SubtractByKey keeps the elements of a whose key does not appear in b.
+func SubtractByKey[K comparable, V, W any](a *RDD[Pair[K, V]], b *RDD[Pair[K, W]], parts int) *RDD[Pair[K, V]] {
+	return flatten(CoGroup(a, b, parts), "subtractByKey", func(k K, vs []V, ws []W, yield func(Pair[K, V]) bool) bool {
+		if len(ws) > 0 {
+			return true
+		}
+		for _, v := range vs {
+			if !yield(Pair[K, V]{k, v}) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// Subtract keeps the elements of a that do not appear in b (duplicates in a
+// are kept).
+func Subtract[T comparable](a, b *RDD[T], parts int) *RDD[T] {
+	ka := Map(a, func(v T) Pair[T, struct{}] { return Pair[T, struct{}]{v, struct{}{}} })
+	kb := Map(b, func(v T) Pair[T, struct{}] { return Pair[T, struct{}]{v, struct{}{}} })
+	out := Keys(SubtractByKey(ka, kb, parts))
+	out.n.op, out.n.site = "subtract", callSite()
+	return out
+}
+
+// Intersection returns the distinct elements present in both datasets.
+func Intersection[T comparable](a, b *RDD[T], parts int) *RDD[T] {
+	ka := Map(a, func(v T) Pair[T, struct{}] { return Pair[T, struct{}]{v, struct{}{}} })
+	kb := Map(b, func(v T) Pair[T, struct{}] { return Pair[T, struct{}]{v, struct{}{}} })
+	return flatten(CoGroup(ka, kb, parts), "intersection", func(k T, vs, ws []struct{}, yield func(T) bool) bool {
+		return len(vs) == 0 || len(ws) == 0 || yield(k)
+	})
+}
