@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"iter"
+	"slices"
 )
 
 // ErrEmpty is returned by Reduce and First on an empty dataset.
@@ -211,4 +212,38 @@ func countBy[T any, K comparable](ctx context.Context, s *Session, r *RDD[T], ke
 		return nil
 	})
 	return out, err
+}
+
+// TakeOrdered returns the n smallest elements by cmp, in order. Each task
+// keeps only its n smallest.
+func TakeOrdered[T any](ctx context.Context, s *Session, r *RDD[T], n int, cmp func(a, b T) int) ([]T, error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	var all []T
+	err := runAll(ctx, s, r, func(tc *TaskContext, p int) ([]T, error) {
+		var best []T // sorted, at most n
+		r.iterate(tc, p, func(v T) bool {
+			if len(best) == n && cmp(v, best[n-1]) >= 0 {
+				return true
+			}
+			i, _ := slices.BinarySearchFunc(best, v, cmp)
+			best = slices.Insert(best, i, v)
+			if len(best) > n {
+				best = best[:n]
+			}
+			return true
+		})
+		return best, nil
+	}, func(_ int, best []T) error { all = append(all, best...); return nil })
+	if err != nil {
+		return nil, err
+	}
+	slices.SortStableFunc(all, cmp)
+	return all[:min(n, len(all))], nil
+}
+
+// Top returns the n largest elements by cmp, largest first.
+func Top[T any](ctx context.Context, s *Session, r *RDD[T], n int, cmp func(a, b T) int) ([]T, error) {
+	return TakeOrdered(ctx, s, r, n, func(a, b T) int { return cmp(b, a) })
 }

@@ -370,6 +370,20 @@ func TestActions(t *testing.T) {
 			}
 			same(t, fmt.Sprintf("take %d", k), got, d.ints[:min(k, len(d.ints))])
 		}
+		for _, k := range []int{0, 1, 7, len(d.ints) + 2} {
+			sorted := sortedBy(d.ints, cmp.Compare)
+			got, err := rdd.TakeOrdered(ctx, s, r, k, cmp.Compare[int])
+			if err != nil {
+				t.Fatal(err)
+			}
+			same(t, fmt.Sprintf("takeOrdered %d", k), got, sorted[:min(k, len(sorted))])
+			top, err := rdd.Top(ctx, s, r, k, cmp.Compare[int])
+			if err != nil {
+				t.Fatal(err)
+			}
+			slices.Reverse(sorted)
+			same(t, fmt.Sprintf("top %d", k), top, sorted[:min(k, len(sorted))])
+		}
 		first, err := rdd.First(ctx, s, r)
 		if len(d.ints) > 0 && (err != nil || first != d.ints[0]) {
 			t.Fatalf("first: %d, %v", first, err)
