@@ -20,7 +20,7 @@ import (
 // framework is a test scheduler driven step by step: it keeps the offers it
 // is given, acknowledges every update, and lets the test wait for states.
 type framework struct {
-	t testing.TB
+	t      testing.TB
 	client *scheduler.Client
 	cancel context.CancelFunc
 	done   chan error

@@ -44,7 +44,7 @@ func TestMain(m *testing.M) {
 
 // proc is a meso process started by a test.
 type proc struct {
-	t testing.TB
+	t    testing.TB
 	name string
 	cmd  *exec.Cmd
 	addr string // host:port it serves on
@@ -185,7 +185,7 @@ func getJSON(url string, v any) error {
 
 // cluster is a master and its agents, each its own process.
 type cluster struct {
-	t testing.TB
+	t      testing.TB
 	master *proc
 	agents []*proc
 	dir    string
