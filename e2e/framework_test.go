@@ -30,7 +30,7 @@ type framework struct {
 	cond    *sync.Cond
 	offers  map[string]*mesospb.Offer // outstanding, by offer id
 	updates []*mesospb.TaskStatus     // every update, in order
-	events  []*schedulerpb.Event      // every FAILURE / RESCIND event
+	events  []*schedulerpb.Event      // every FAILURE / RESCIND / MESSAGE event
 	subs    int                       // SUBSCRIBED events seen
 }
 
@@ -39,6 +39,7 @@ type fwOptions struct {
 	failoverTimeout float64
 	partitionAware  bool
 	codec           codec.Codec
+	checkpoint      bool
 }
 
 func newFramework(t testing.TB, master string, o fwOptions) *framework {
@@ -48,6 +49,9 @@ func newFramework(t testing.TB, master string, o fwOptions) *framework {
 		User: proto.String(u.Username),
 		Name: proto.String("e2e-" + t.Name()),
 		Id:   o.id,
+	}
+	if o.checkpoint {
+		fi.Checkpoint = proto.Bool(true)
 	}
 	if o.failoverTimeout > 0 {
 		fi.FailoverTimeout = proto.Float64(o.failoverTimeout)
@@ -99,7 +103,7 @@ func (f *framework) loop(ctx context.Context) {
 			if len(st.GetUuid()) > 0 {
 				go f.client.Acknowledge(ctx, st)
 			}
-		case schedulerpb.Event_FAILURE:
+		case schedulerpb.Event_FAILURE, schedulerpb.Event_MESSAGE:
 			f.events = append(f.events, ev)
 		}
 		f.cond.Broadcast()

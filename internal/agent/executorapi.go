@@ -194,39 +194,46 @@ func (a *Agent) subscribe(w http.ResponseWriter, r *http.Request, call *executor
 	if f, ok := w.(http.Flusher); ok {
 		f.Flush()
 	}
-	a.pump(w, r, st)
+	unsent := a.pump(w, r, st)
 	a.mu.Lock()
 	if a.streams[key] == st {
 		delete(a.streams, key)
-		a.core.ExecutorDisconnected(fw, ex)
+		// Kills and messages that did not make it out wait for the
+		// executor's next subscription.
+		a.core.ExecutorDisconnected(fw, ex, append(unsent, st.queue...)...)
+		st.queue = nil
 		a.log.Info("executor disconnected", "framework", fw, "executor", ex)
 	}
 	a.mu.Unlock()
 }
 
 // pump writes a stream's events until it is closed (after draining it),
-// the executor goes away, or a write fails.
-func (a *Agent) pump(w http.ResponseWriter, r *http.Request, st *eventStream) {
+// the executor goes away, or a write fails. It returns the events it took
+// from the queue but could not write.
+func (a *Agent) pump(w http.ResponseWriter, r *http.Request, st *eventStream) []*executorpb.Event {
 	wr := recordio.NewWriter(w)
 	for {
 		a.mu.Lock()
 		evs, closed := st.queue, st.closed
 		st.queue = nil
 		a.mu.Unlock()
-		for _, ev := range evs {
+		for i, ev := range evs {
+			if r.Context().Err() != nil {
+				return evs[i:]
+			}
 			if err := wr.WriteMessage(st.codec, ev); err != nil {
 				a.log.Info("writing to executor failed", "err", err)
-				return
+				return evs[i:]
 			}
 		}
 		if closed {
-			return
+			return nil
 		}
 		select {
 		case <-st.notify:
 		case <-st.done:
 		case <-r.Context().Done():
-			return
+			return nil
 		}
 	}
 }

@@ -77,6 +77,28 @@ func (h *harness) arg(d *datadriven.TestData, key, def string) string {
 	return v
 }
 
+// unsent reads unsent=(kill:t1,message:data,ack:t1): events a stream
+// could not write.
+func (h *harness) unsent(d *datadriven.TestData) []*executorpb.Event {
+	var out []*executorpb.Event
+	for _, u := range h.list(d, "unsent") {
+		kind, arg, _ := strings.Cut(u, ":")
+		tid := &mesospb.TaskID{Value: proto.String(arg)}
+		switch kind {
+		case "kill":
+			out = append(out, &executorpb.Event{Type: executorpb.Event_KILL.Enum(), Kill: &executorpb.Event_Kill{TaskId: tid}})
+		case "message":
+			out = append(out, &executorpb.Event{Type: executorpb.Event_MESSAGE.Enum(), Message: &executorpb.Event_Message{Data: []byte(arg)}})
+		case "ack":
+			out = append(out, &executorpb.Event{Type: executorpb.Event_ACKNOWLEDGED.Enum(),
+				Acknowledged: &executorpb.Event_Acknowledged{TaskId: tid, Uuid: uuid("x")}})
+		default:
+			h.t.Fatalf("unknown unsent event %q", u)
+		}
+	}
+	return out
+}
+
 func (h *harness) list(d *datadriven.TestData, key string) []string {
 	arg, ok := d.Arg(key)
 	if !ok {
@@ -190,7 +212,7 @@ func (h *harness) run(d *datadriven.TestData) string {
 		}
 		return show(c.ExecutorSubscribe(fw(), ex(), sub, h.at(d)))
 	case "disconnect":
-		c.ExecutorDisconnected(fw(), ex())
+		c.ExecutorDisconnected(fw(), ex(), h.unsent(d)...)
 		return "ok"
 	case "update":
 		st := &mesospb.TaskStatus{

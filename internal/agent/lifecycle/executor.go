@@ -186,9 +186,30 @@ func (c *Core) ExecutorMessage(frameworkID, executorID string, data []byte) ([]E
 // Launches, kills and framework messages wait for it to subscribe again;
 // acknowledgements are not kept (a resubscribing executor lists the
 // updates it still waits for, and gets them acknowledged again).
-func (c *Core) ExecutorDisconnected(frameworkID, executorID string) {
-	if _, ex, err := c.lookup(frameworkID, executorID); err == nil {
-		ex.connected = false
+//
+// unsent are events the caller took for the stream but could not write:
+// its KILL and MESSAGE events are held like later ones, ahead of them.
+func (c *Core) ExecutorDisconnected(frameworkID, executorID string, unsent ...*executorpb.Event) {
+	_, ex, err := c.lookup(frameworkID, executorID)
+	if err != nil {
+		return
+	}
+	ex.connected = false
+	if ex.state != ExecutorRunning {
+		return
+	}
+	var keep []*executorpb.Event
+	for _, ev := range unsent {
+		switch ev.GetType() {
+		case executorpb.Event_KILL, executorpb.Event_MESSAGE:
+			keep = append(keep, ev)
+		}
+	}
+	if len(keep) > 0 {
+		ex.parked = append(keep, ex.parked...)
+		if len(ex.parked) > MaxParkedEvents {
+			ex.parked = ex.parked[:MaxParkedEvents]
+		}
 	}
 }
 
