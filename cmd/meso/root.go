@@ -33,6 +33,7 @@ func newRootCmd() *cobra.Command {
 		newVersionCmd(),
 		newDevCmd(),
 		newExecutorCmd(),
+		newDefaultExecutorCmd(),
 		newExecuteCmd(),
 		newMasterCmd(),
 		newAgentCmd(),

@@ -33,7 +33,9 @@
 //
 // Mesos semantics kept here: the agent never sends TASK_STAGING (the master
 // records it); the command executor's ExecutorInfo is generated from the
-// task (executor id = task id); a kill for a task whose executor has not
+// task (executor id = task id); a task group whose executor has no
+// command runs in the built-in default executor, `<Launcher>
+// default-executor`; a kill for a task whose executor has not
 // subscribed yields TASK_KILLED (REASON_EXECUTOR_UNREGISTERED) from the
 // agent; an executor that does not subscribe within the registration
 // timeout is destroyed and its tasks fail with

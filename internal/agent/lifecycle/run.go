@@ -27,24 +27,38 @@ func (c *Core) RunTask(fwInfo *mesospb.FrameworkInfo, executorInfo *mesospb.Exec
 	return c.run(fwInfo, executorInfo, launch{tasks: []*mesospb.TaskInfo{task}}, command, now)
 }
 
-// RunTaskGroup handles the master's RUN_TASK_GROUP. The executor must have a
-// command: the built-in default executor (an ExecutorInfo of type DEFAULT
-// without a command) is not supported yet, and such groups fail with
-// TASK_FAILED (REASON_CONTAINER_LAUNCH_FAILED).
+// RunTaskGroup handles the master's RUN_TASK_GROUP. An executor without a
+// command is the built-in default executor (ExecutorInfo type DEFAULT, or
+// no type): the agent supplies its command, `<Launcher> default-executor`,
+// as Mesos supplies mesos-default-executor. The group goes to the executor
+// as one LAUNCH_GROUP.
 func (c *Core) RunTaskGroup(fwInfo *mesospb.FrameworkInfo, executorInfo *mesospb.ExecutorInfo, group *mesospb.TaskGroupInfo, now time.Time) ([]Effect, error) {
 	if len(group.GetTasks()) == 0 {
 		return nil, fmt.Errorf("%w: empty task group", ErrIgnored)
 	}
 	if executorInfo.GetCommand() == nil {
-		fw := c.fws[fwInfo.GetId().GetValue()]
-		if fw != nil && fw.executors[executorInfo.GetExecutorId().GetValue()] != nil {
-			// An executor that is already running delivers groups itself.
-			return c.run(fwInfo, executorInfo, launch{tasks: group.GetTasks(), group: true}, false, now)
-		}
-		return c.dropTasks(fwInfo, group.GetTasks(), mesospb.TaskStatus_REASON_CONTAINER_LAUNCH_FAILED,
-			"Task groups need the default executor, which this agent does not support yet", now), nil
+		executorInfo = c.DefaultExecutorInfo(executorInfo)
 	}
 	return c.run(fwInfo, executorInfo, launch{tasks: group.GetTasks(), group: true}, false, now)
+}
+
+// DefaultExecutorSubcommand is the meso subcommand that runs the built-in
+// default executor.
+const DefaultExecutorSubcommand = "default-executor"
+
+// DefaultExecutorInfo returns info with the default executor's command,
+// `<Launcher> default-executor`, filled in.
+func (c *Core) DefaultExecutorInfo(info *mesospb.ExecutorInfo) *mesospb.ExecutorInfo {
+	info = proto.CloneOf(info)
+	info.Command = &mesospb.CommandInfo{
+		Shell:     proto.Bool(false),
+		Value:     proto.String(c.cfg.Launcher),
+		Arguments: []string{c.cfg.Launcher, DefaultExecutorSubcommand},
+	}
+	if info.Name == nil {
+		info.Name = proto.String("Default Executor (Executor: " + info.GetExecutorId().GetValue() + ")")
+	}
+	return info
 }
 
 func (c *Core) run(fwInfo *mesospb.FrameworkInfo, exInfo *mesospb.ExecutorInfo, l launch, command bool, now time.Time) ([]Effect, error) {

@@ -1,0 +1,54 @@
+package defaultexec
+
+import (
+	"os/exec"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mesoproject/meso/api/mesospb"
+)
+
+func TestTerminalStatus(t *testing.T) {
+	run := func(script string) *exec.Cmd {
+		cmd := exec.Command("/bin/sh", "-c", script)
+		_ = cmd.Run()
+		return cmd
+	}
+	for _, tc := range []struct {
+		script string
+		killed bool
+		state  mesospb.TaskState
+		msg    string
+	}{
+		{"exit 0", false, mesospb.TaskState_TASK_FINISHED, "Command exited with status 0"},
+		{"exit 7", false, mesospb.TaskState_TASK_FAILED, "Command exited with status 7"},
+		{"kill -9 $$", false, mesospb.TaskState_TASK_FAILED, "Command terminated with signal Killed"},
+		{"kill -15 $$", true, mesospb.TaskState_TASK_KILLED, "Command terminated with signal Terminated"},
+		{"exit 0", true, mesospb.TaskState_TASK_KILLED, "Command exited with status 0"},
+	} {
+		state, msg := terminalStatus(run(tc.script).ProcessState, tc.killed)
+		if state != tc.state || msg != tc.msg {
+			t.Errorf("%q killed=%v: %s %q, want %s %q", tc.script, tc.killed, state, msg, tc.state, tc.msg)
+		}
+	}
+}
+
+func TestKillGrace(t *testing.T) {
+	policy := func(d time.Duration) *mesospb.KillPolicy {
+		return &mesospb.KillPolicy{GracePeriod: &mesospb.DurationInfo{Nanoseconds: proto.Int64(int64(d))}}
+	}
+	if g := killGrace(policy(time.Second), policy(time.Minute), DefaultKillGracePeriod); g != time.Second {
+		t.Errorf("the KILL's policy: %v", g)
+	}
+	if g := killGrace(nil, policy(time.Minute), DefaultKillGracePeriod); g != time.Minute {
+		t.Errorf("the task's policy: %v", g)
+	}
+	if g := killGrace(&mesospb.KillPolicy{}, nil, DefaultKillGracePeriod); g != 3*time.Second {
+		t.Errorf("default: %v, want Mesos' 3s", g)
+	}
+	if g := killGrace(policy(-time.Second), nil, DefaultKillGracePeriod); g != 0 {
+		t.Errorf("negative grace: %v", g)
+	}
+}
