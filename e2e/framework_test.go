@@ -40,6 +40,7 @@ type fwOptions struct {
 	partitionAware  bool
 	codec           codec.Codec
 	checkpoint      bool
+	capabilities    []mesospb.FrameworkInfo_Capability_Type // declared in addition to the above
 }
 
 func newFramework(t testing.TB, master string, o fwOptions) *framework {
@@ -59,6 +60,9 @@ func newFramework(t testing.TB, master string, o fwOptions) *framework {
 	if o.partitionAware {
 		fi.Capabilities = append(fi.Capabilities, &mesospb.FrameworkInfo_Capability{
 			Type: mesospb.FrameworkInfo_Capability_PARTITION_AWARE.Enum()})
+	}
+	for _, c := range o.capabilities {
+		fi.Capabilities = append(fi.Capabilities, &mesospb.FrameworkInfo_Capability{Type: c.Enum()})
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &framework{
