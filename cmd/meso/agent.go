@@ -61,10 +61,13 @@ MESO_<FLAG> (e.g. MESOS_WORK_DIR); durations take the Mesos syntax
 	mesosflag.ResourcesVar(f, &cfg.Resources, "resources", nil,
 		`resources to offer, overriding detection per name, e.g. "cpus:4;mem:8192;disk:50000;ports:[31000-32000];cpus(web):2"`)
 	mesosflag.AttributesVar(f, &cfg.Attributes, "attributes", nil, `attributes of this agent, e.g. "rack:r1;zone:a"`)
-	f.StringVar(&cfg.Isolation, "isolation", agent.DefaultIsolation, "isolators (posix/cpu, posix/mem)")
+	f.StringVar(&cfg.Isolation, "isolation", agent.DefaultIsolation,
+		"isolators, comma-separated: posix/cpu, posix/mem (plain processes), cgroups/cpu, cgroups/mem, cgroups/pids, cgroups/all (limits; need writable cgroups)")
 	f.StringVar(&cfg.Containerizers, "containerizers", agent.DefaultContainerizers, `containerizers, in order of preference ("mesos", or "docker,mesos")`)
+	f.StringVar(&cfg.CgroupsRoot, "cgroups_root", agent.DefaultCgroupsRoot, "name of the cgroup, under the agent's own, holding the containers' cgroups (cgroups isolation)")
+	f.Uint64Var(&cfg.CgroupsPidsLimit, "cgroups_pids_limit", 0, "most processes and threads per container with cgroups/pids (0: no limit, only counted)")
+	f.BoolVar(&cfg.CgroupsEnableCFS, "cgroups_enable_cfs", false, "cap cpu at the cpus resource with a CFS quota (cgroups/cpu and Docker containers), not only shares")
 	f.StringVar(&cfg.DockerSocket, "docker_socket", "/var/run/docker.sock", "the Docker daemon's socket (with --containerizers=docker,...)")
-	f.BoolVar(&cfg.CgroupsEnableCFS, "cgroups_enable_cfs", false, "give Docker containers a CFS quota from cpus, not only shares")
 	f.StringVar(&cfg.SandboxDirectory, "sandbox_directory", "/mnt/mesos/sandbox", "where the sandbox appears inside Docker containers")
 	mesosflag.DurationVar(f, &cfg.ExecutorRegistrationTimeout, "executor_registration_timeout",
 		lifecycle.DefaultRegistrationTimeout, "time an executor has to subscribe before it is destroyed")

@@ -42,7 +42,8 @@ type executeFlags struct {
 	contentType    string
 	killAfter      time.Duration
 	verbose        bool
-	resourcesSet   bool // --resources was given (it conflicts with --task)
+	resourcesSet   bool           // --resources was given (it conflicts with --task)
+	container      containerFlags // --docker_image, --containerizer, --volumes (execute_container.go)
 }
 
 const executeLong = `Run one command as a task on a Mesos (or meso) cluster, like mesos-execute.
@@ -72,7 +73,8 @@ func newExecuteCmdWith(f *executeFlags) *cobra.Command {
 		Short: "Run one command as a task on a cluster and print its updates and output (mesos-execute)",
 		Long:  executeLong,
 		Example: `  meso execute --master 127.0.0.1:5050 --name hello --command 'echo hello; exit 3' --resources 'cpus:0.1;mem:32'
-  meso execute --master 127.0.0.1:5050 --name sleeper --command 'sleep 100' --kill_after 5secs`,
+  meso execute --master 127.0.0.1:5050 --name sleeper --command 'sleep 100' --kill_after 5secs
+  meso execute --master 127.0.0.1:5050 --name in-docker --docker_image busybox:latest --command 'echo hi from $(hostname)'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := bindEnv(cmd); err != nil {
@@ -107,6 +109,7 @@ func newExecuteCmdWith(f *executeFlags) *cobra.Command {
 	mesosflag.DurationVar(fs, &f.killAfter, "kill_after", 0, "kill the task this long after it is TASK_RUNNING (e.g. 10secs, 2mins); 0 means never")
 	fs.Lookup("kill_after").DefValue = "0" // no "(default 0ns)" in the help
 	fs.BoolVar(&f.verbose, "verbose", false, "log the scheduler client's connection events to stderr")
+	f.container.register(fs)
 	return cmd
 }
 
@@ -152,7 +155,8 @@ func (f *executeFlags) taskFromFlags() (*mesospb.TaskInfo, resources.Resources, 
 	if f.name == "" {
 		return nil, nil, errors.New("--name is required (or give --task)")
 	}
-	if f.command == "" {
+	imageCmd := f.command == "" && !f.shell && f.container.dockerImage != "" // the image's own command
+	if f.command == "" && !imageCmd {
 		return nil, nil, errors.New("--command is required (or give --task)")
 	}
 	res, err := resources.Parse(f.resources)
@@ -163,7 +167,9 @@ func (f *executeFlags) taskFromFlags() (*mesospb.TaskInfo, resources.Resources, 
 		return nil, nil, errors.New("--resources: a task needs some resources")
 	}
 	ci := &mesospb.CommandInfo{Shell: proto.Bool(f.shell), Value: proto.String(f.command)}
-	if !f.shell {
+	if imageCmd {
+		ci.Value = nil
+	} else if !f.shell {
 		argv := strings.Fields(f.command)
 		ci.Value, ci.Arguments = proto.String(argv[0]), argv
 	}
@@ -177,14 +183,17 @@ func (f *executeFlags) taskFromFlags() (*mesospb.TaskInfo, resources.Resources, 
 		TaskId:  &mesospb.TaskID{Value: proto.String(f.name)},
 		Command: ci,
 	}
+	if task.Container, err = f.container.containerInfo(); err != nil {
+		return nil, nil, err
+	}
 	return task, res, nil
 }
 
 // taskFromJSON reads --task. Mesos lets agent_id be left out there, but it
 // is required in TaskInfo, so an empty one is put in before decoding.
 func (f *executeFlags) taskFromJSON() (*mesospb.TaskInfo, resources.Resources, error) {
-	if f.name != "" || f.command != "" || f.env != "" || f.resourcesSet {
-		return nil, nil, errors.New("--task excludes --name, --command, --env and --resources")
+	if f.name != "" || f.command != "" || f.env != "" || f.resourcesSet || f.container.used() {
+		return nil, nil, errors.New("--task excludes --name, --command, --env, --resources, --docker_image, --containerizer and --volumes")
 	}
 	data, err := flagValueOrFile(f.task)
 	if err != nil {

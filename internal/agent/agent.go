@@ -74,6 +74,7 @@ type containerRun struct {
 	cancelLaunch            context.CancelFunc
 	destroyAfterLaunch      bool
 	destroying              bool
+	dockerTask              bool // a command executor running its task in Docker (docker_task.go)
 }
 
 // New validates cfg and returns an agent; nothing runs until Serve.
@@ -163,7 +164,16 @@ func newContainerizer(cfg Config) (containerizer.Containerizer, *docker.Containe
 	for _, n := range names {
 		switch n {
 		case containerizer.NameMesos:
-			p, err := posix.New(posix.Config{Isolation: posix.ParseIsolation(cfg.Isolation), Logger: cfg.Logger.With("component", "posix")})
+			p, err := posix.New(posix.Config{
+				Isolation:        posix.ParseIsolation(cfg.Isolation),
+				CgroupsRoot:      cfg.CgroupsRoot,
+				CgroupsEnableCFS: cfg.CgroupsEnableCFS,
+				CgroupsPidsLimit: cfg.CgroupsPidsLimit,
+				Logger:           cfg.Logger.With("component", "posix"),
+			})
+			if errors.Is(err, containerizer.ErrUnsupported) {
+				return nil, nil, fmt.Errorf("agent: --isolation=%s: %w", cfg.Isolation, err)
+			}
 			if err != nil {
 				return nil, nil, fmt.Errorf("agent: %w", err)
 			}
@@ -181,9 +191,9 @@ func newContainerizer(cfg Config) (containerizer.Containerizer, *docker.Containe
 // newDocker connects to the Docker daemon and removes the containers a
 // previous run of this agent left (it does not recover executors).
 func newDocker(cfg Config) (*docker.Containerizer, error) {
-	owner, err := filepath.Abs(cfg.WorkDir)
+	owner, err := dockerOwner(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("agent: %w", err)
+		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mesoproject/meso/internal/containerizer"
+	"github.com/mesoproject/meso/internal/containerizer/docker"
 	"github.com/mesoproject/meso/internal/fetcher"
 	"github.com/mesoproject/meso/internal/resources"
 )
@@ -40,15 +41,21 @@ type Config struct {
 	Resources  resources.Resources
 	Attributes resources.Attributes
 	// Isolation and Containerizers are the Mesos flags; they configure the
-	// posix containerizer built when Containerizer is nil.
-	Isolation      string // default "posix/cpu,posix/mem"
+	// containerizers built when Containerizer is nil.
+	Isolation      string // default "posix/cpu,posix/mem"; cgroups/cpu, cgroups/mem, cgroups/pids, cgroups/all
 	Containerizers string // default "mesos"; "docker,mesos" adds Docker
-	// Docker containerizer settings (when Containerizers names docker):
-	// the daemon's socket (default /var/run/docker.sock), a CFS quota from
-	// cpus (--cgroups_enable_cfs), and where the sandbox appears inside
-	// containers (default /mnt/mesos/sandbox).
-	DockerSocket     string
+	// cgroups isolation (Isolation names a cgroups/* isolator): containers
+	// live under <agent's cgroup>/<CgroupsRoot> (default "meso"); a pids
+	// limit per container (0: none).
+	CgroupsRoot      string
+	CgroupsPidsLimit uint64
+	// CgroupsEnableCFS caps cpu at the cpus resource with a CFS quota, for
+	// cgroups isolation and Docker containers alike (--cgroups_enable_cfs).
 	CgroupsEnableCFS bool
+	// Docker containerizer settings (when Containerizers names docker):
+	// the daemon's socket (default /var/run/docker.sock) and where the
+	// sandbox appears inside containers (default /mnt/mesos/sandbox).
+	DockerSocket     string
 	SandboxDirectory string
 
 	ExecutorRegistrationTimeout  time.Duration // default 1 min
@@ -94,6 +101,7 @@ type Config struct {
 const (
 	DefaultIsolation                 = "posix/cpu,posix/mem"
 	DefaultContainerizers            = "mesos"
+	DefaultCgroupsRoot               = "meso"
 	DefaultRegistrationBackoffFactor = time.Second
 	DefaultRegistrationBackoffMax    = 5 * time.Second
 	DefaultMasterPingTimeouts        = 5
@@ -112,6 +120,15 @@ func (c *Config) setDefaults() error {
 	}
 	if c.Containerizers == "" {
 		c.Containerizers = DefaultContainerizers
+	}
+	if c.CgroupsRoot == "" {
+		c.CgroupsRoot = DefaultCgroupsRoot
+	}
+	if c.DockerSocket == "" {
+		c.DockerSocket = docker.DefaultSocket
+	}
+	if c.SandboxDirectory == "" {
+		c.SandboxDirectory = docker.DefaultSandboxDirectory
 	}
 	if c.RegistrationBackoffFactor <= 0 {
 		c.RegistrationBackoffFactor = DefaultRegistrationBackoffFactor

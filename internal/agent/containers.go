@@ -82,6 +82,15 @@ func (a *Agent) launchLocked(e lifecycle.LaunchExecutor) {
 		Resources:   e.Resources,
 		Container:   e.Executor.GetContainer(),
 	}
+	if runsDockerTask(e) {
+		if err := a.dockerTaskSpec(&spec); err != nil {
+			delete(a.containers, e.ContainerID)
+			cancel()
+			a.launchFailedLocked(e, err.Error())
+			return
+		}
+		run.dockerTask = true
+	}
 	a.log.Info("launching executor", "framework", e.FrameworkID, "executor", e.ExecutorID,
 		"container", e.ContainerID, "sandbox", sandbox)
 	runCtx := a.runCtx
@@ -142,6 +151,9 @@ func (a *Agent) runContainer(ctx, launchCtx context.Context, e lifecycle.LaunchE
 	if err := a.cz.Destroy(ctx, e.ContainerID, 0); err != nil && !errors.Is(err, containerizer.ErrUnknownContainer) {
 		a.log.Warn("cleaning up container failed", "container", e.ContainerID, "err", err)
 	}
+	if runsDockerTask(e) {
+		a.reapDockerTask(ctx, e.ContainerID)
+	}
 	a.log.Info("executor exited", "framework", e.FrameworkID, "executor", e.ExecutorID,
 		"container", e.ContainerID, "status", term.Message)
 	a.mu.Lock()
@@ -198,6 +210,17 @@ func (a *Agent) destroyAll() {
 		})
 	}
 	wg.Wait()
+	a.mu.Lock()
+	var tasks []string
+	for id, run := range a.containers {
+		if run.dockerTask {
+			tasks = append(tasks, id)
+		}
+	}
+	a.mu.Unlock()
+	for _, id := range tasks {
+		a.reapDockerTask(ctx, id)
+	}
 }
 
 // executorEnvLocked is the Mesos executor environment.

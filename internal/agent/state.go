@@ -3,6 +3,7 @@ package agent
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,6 +25,9 @@ func (a *Agent) Handler() http.Handler {
 	mux.HandleFunc("/slave(1)/state.json", a.serveState)
 	mux.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 	mux.HandleFunc("/metrics/snapshot", a.serveMetrics)
+	for _, p := range []string{"/monitor/statistics", "/monitor/statistics.json", "/slave(1)/monitor/statistics", "/slave(1)/monitor/statistics.json"} {
+		mux.HandleFunc(p, a.serveStatistics)
+	}
 	mux.HandleFunc("/version", a.serveVersion)
 	if files := a.filesHandler(); files != nil {
 		mux.Handle("/files/", files)
@@ -146,6 +150,11 @@ func (a *Agent) flags() map[string]string {
 		"attributes":                       c.Attributes.String(),
 		"isolation":                        c.Isolation,
 		"containerizers":                   c.Containerizers,
+		"cgroups_root":                     c.CgroupsRoot,
+		"cgroups_enable_cfs":               strconv.FormatBool(c.CgroupsEnableCFS),
+		"cgroups_pids_limit":               strconv.FormatUint(c.CgroupsPidsLimit, 10),
+		"docker_socket":                    c.DockerSocket,
+		"sandbox_directory":                c.SandboxDirectory,
 		"launcher":                         c.Launcher,
 		"executor_registration_timeout":    durationFlag(c.ExecutorRegistrationTimeout, lifecycle.DefaultRegistrationTimeout),
 		"executor_shutdown_grace_period":   durationFlag(c.ExecutorShutdownGracePeriod, lifecycle.DefaultShutdownGracePeriod),

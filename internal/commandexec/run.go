@@ -44,6 +44,7 @@ type runner struct {
 
 	task     *mesospb.TaskInfo
 	proc     *launcher.Process // the task's process, once started
+	docker   *dockerTask       // the task's container when it runs in Docker (docker.go); nil otherwise
 	exited   <-chan struct{}   // proc.Done() while the task runs; nil otherwise
 	killing  bool              // a kill was started
 	terminal []byte            // uuid of the terminal update, once sent
@@ -171,6 +172,10 @@ func (r *runner) launch(task *mesospb.TaskInfo) {
 	r.task = task
 	r.log.Info("starting task", "task_id", task.GetTaskId().GetValue())
 	r.update(task.GetTaskId(), mesospb.TaskState_TASK_STARTING, "", nil)
+	if isDocker(task) {
+		r.startDocker(task)
+		return
+	}
 	cmd, err := r.command(task)
 	if err == nil {
 		err = r.start(cmd)
@@ -239,22 +244,36 @@ func (r *runner) kill(grace time.Duration) {
 		return
 	}
 	r.killing = true
+	if r.docker != nil {
+		r.docker.kill(grace) // first: no TASK_RUNNING after TASK_KILLING
+	}
 	if hasCapability(r.client.Subscribed().GetFrameworkInfo(), mesospb.FrameworkInfo_Capability_TASK_KILLING_STATE) {
 		r.update(r.task.GetTaskId(), mesospb.TaskState_TASK_KILLING, "", nil)
 	}
 	r.log.Info("killing task", "task_id", r.task.GetTaskId().GetValue(), "grace", grace)
-	go func() { _ = r.proc.Terminate(r.cctx, grace) }()
+	if r.proc != nil {
+		go func() { _ = r.proc.Terminate(r.cctx, grace) }()
+	}
 }
 
 // finish sends the terminal update for the reaped command.
 func (r *runner) finish() {
-	ps, err := r.proc.Wait(r.cctx)
-	if err != nil {
-		r.log.Warn("waiting for the task", "err", err)
+	var (
+		state  mesospb.TaskState
+		msg    string
+		reason *mesospb.TaskStatus_Reason
+	)
+	if r.docker != nil {
+		state, msg, reason = r.docker.outcome()
+	} else {
+		ps, err := r.proc.Wait(r.cctx)
+		if err != nil {
+			r.log.Warn("waiting for the task", "err", err)
+		}
+		state, msg = terminalStatus(ps, r.killing)
 	}
-	state, msg := terminalStatus(ps, r.killing)
 	r.log.Info("task ended", "task_id", r.task.GetTaskId().GetValue(), "state", state.String(), "message", msg)
-	r.terminal = r.update(r.task.GetTaskId(), state, msg, nil)
+	r.terminal = r.update(r.task.GetTaskId(), state, msg, reason)
 	r.armAckTimeout()
 }
 
