@@ -281,3 +281,25 @@ func (f *framework) launchTask(task *mesospb.TaskInfo, res string) *mesospb.Offe
 	}
 	return offer
 }
+
+// A Docker task that allocates more than its mem is OOM-killed by the
+// kernel: TASK_FAILED with the memory reason and the limit.
+func TestDockerMemoryLimit(t *testing.T) {
+	d, c := dockerCluster(t)
+	f := newFramework(t, c.master.addr, fwOptions{})
+	task := &mesospb.TaskInfo{
+		Name:    proto.String("hog"),
+		TaskId:  &mesospb.TaskID{Value: proto.String("hog")},
+		Command: &mesospb.CommandInfo{Value: proto.String("head -c 200m /dev/zero | tail")},
+		Container: &mesospb.ContainerInfo{
+			Type:   mesospb.ContainerInfo_DOCKER.Enum(),
+			Docker: &mesospb.ContainerInfo_DockerInfo{Image: proto.String(d.image)},
+		},
+	}
+	f.launchTask(task, "cpus:0.2;mem:64")
+	st := f.waitState("hog", mesospb.TaskState_TASK_FAILED, time.Minute)
+	if st.GetReason() != mesospb.TaskStatus_REASON_CONTAINER_LIMITATION_MEMORY || !strings.Contains(st.GetMessage(), "64MB") {
+		t.Errorf("update = %v %q, want REASON_CONTAINER_LIMITATION_MEMORY with the 64MB limit", st.GetReason(), st.GetMessage())
+	}
+	d.noContainersLeft(t, c)
+}
