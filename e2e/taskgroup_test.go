@@ -190,63 +190,79 @@ func offeredPort(t *testing.T, o *mesospb.Offer) uint32 {
 	return 0
 }
 
-// An HTTP server task with a health check: reported healthy once it
-// serves, then, when it stops answering, reported unhealthy at each of the
-// configured consecutive failures and killed; the terminal update says
-// healthy=false. Its sibling in the group goes with it.
+// An HTTP server task with a health check, run by the default executor (in
+// a group, with a sidecar) and by the command executor: reported healthy
+// once it serves, then, when it stops answering, reported unhealthy at each
+// of the configured consecutive failures and killed; the terminal update
+// says healthy=false. The sidecar of the group goes with it.
 func TestHealthCheckKillsUnresponsiveServer(t *testing.T) {
 	server := healthServer(t)
-	cl := newCluster(t, 1, executorAgentRes, masterFlags...)
-	f := newFramework(t, cl.master.addr, fwOptions{})
-	ex := defaultExecutorInfo("web-pod")
-	offer := f.takeOffer(executorRes.Add(smallTask).Add(smallTask).Add(resources.MustParse("ports:[31000-31100]")))
-	port := offeredPort(t, offer)
-	portRes := resources.MustParse(fmt.Sprintf("ports:[%d-%d]", port, port))
-	web := groupTask("web", fmt.Sprintf("exec %s --port=%d", server, port), smallTask.Add(portRes))
-	web.HealthCheck = &mesospb.HealthCheck{
-		Type:                mesospb.HealthCheck_HTTP.Enum(),
-		Http:                &mesospb.HealthCheck_HTTPCheckInfo{Port: proto.Uint32(port), Path: proto.String("/health")},
-		DelaySeconds:        proto.Float64(0),
-		IntervalSeconds:     proto.Float64(0.1),
-		TimeoutSeconds:      proto.Float64(2),
-		GracePeriodSeconds:  proto.Float64(30), // until it first answers
-		ConsecutiveFailures: proto.Uint32(3),
-	}
-	f.launchGroupOn(offer, ex, web, groupTask("sidecar", "exec sleep 60", smallTask))
-
-	f.waitFor(time.Minute, "web to be reported healthy", func() bool {
-		for _, u := range f.updates {
-			if u.GetTaskId().GetValue() == "web" && u.Healthy != nil {
-				return true
+	for _, mode := range []string{"group", "command"} {
+		t.Run(mode, func(t *testing.T) {
+			cl := newCluster(t, 1, executorAgentRes, masterFlags...)
+			f := newFramework(t, cl.master.addr, fwOptions{})
+			offer := f.takeOffer(executorRes.Add(smallTask).Add(smallTask).Add(resources.MustParse("ports:[31000-31100]")))
+			port := offeredPort(t, offer)
+			portRes := resources.MustParse(fmt.Sprintf("ports:[%d-%d]", port, port))
+			web := groupTask("web", fmt.Sprintf("exec %s --port=%d", server, port), smallTask.Add(portRes))
+			web.HealthCheck = &mesospb.HealthCheck{
+				Type:                mesospb.HealthCheck_HTTP.Enum(),
+				Http:                &mesospb.HealthCheck_HTTPCheckInfo{Port: proto.Uint32(port), Path: proto.String("/health")},
+				DelaySeconds:        proto.Float64(0),
+				IntervalSeconds:     proto.Float64(0.1),
+				TimeoutSeconds:      proto.Float64(2),
+				GracePeriodSeconds:  proto.Float64(30), // until it first answers
+				ConsecutiveFailures: proto.Uint32(3),
 			}
-		}
-		return false
-	})
-	first := f.updatesOf("web")[2]
-	if first.GetState() != mesospb.TaskState_TASK_RUNNING || !first.GetHealthy() ||
-		first.GetReason() != mesospb.TaskStatus_REASON_TASK_HEALTH_CHECK_STATUS_UPDATED {
-		t.Fatalf("first health update %v", first)
+			executorID, serving := "web-pod", filepath.Join("tasks", "web", "serving")
+			if mode == "group" {
+				f.launchGroupOn(offer, defaultExecutorInfo(executorID), web, groupTask("sidecar", "exec sleep 60", smallTask))
+			} else {
+				executorID, serving = "web", "serving" // the command executor's id is the task's
+				web.AgentId = offer.GetAgentId()
+				if err := f.client.Launch(context.Background(), offer, web); err != nil {
+					t.Fatal(err)
+				}
+			}
+			f.waitFor(time.Minute, "web to be reported healthy", func() bool {
+				for _, u := range f.updates {
+					if u.GetTaskId().GetValue() == "web" && u.Healthy != nil {
+						return true
+					}
+				}
+				return false
+			})
+			first := f.updatesOf("web")[2]
+			if first.GetState() != mesospb.TaskState_TASK_RUNNING || !first.GetHealthy() ||
+				first.GetReason() != mesospb.TaskStatus_REASON_TASK_HEALTH_CHECK_STATUS_UPDATED {
+				t.Fatalf("first health update %v", first)
+			}
+			dir, err := agentExecutorDir(cl.agents[0], executorID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Remove(filepath.Join(dir, serving)); err != nil {
+				t.Fatal(err)
+			}
+			killed := f.waitState("web", mesospb.TaskState_TASK_KILLED, time.Minute)
+			if mode == "group" {
+				f.waitState("sidecar", mesospb.TaskState_TASK_KILLED, time.Minute)
+			}
+			if killed.Healthy == nil || killed.GetHealthy() {
+				t.Errorf("terminal update %v: want healthy=false", killed)
+			}
+			var unhealthy int
+			for _, u := range f.updatesOf("web") {
+				if u.GetState() == mesospb.TaskState_TASK_RUNNING && u.Healthy != nil && !u.GetHealthy() {
+					unhealthy++
+				}
+			}
+			if unhealthy != 3 {
+				t.Errorf("%d unhealthy updates, want one per consecutive failure (3): %s", unhealthy, stateNames(f.updatesOf("web")))
+			}
+			if mode == "group" { // no FAILURE event for a command executor, as in Mesos
+				f.waitFailure(executorID)
+			}
+		})
 	}
-	dir, err := agentExecutorDir(cl.agents[0], "web-pod")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Remove(filepath.Join(dir, "tasks", "web", "serving")); err != nil {
-		t.Fatal(err)
-	}
-	killed := f.waitState("web", mesospb.TaskState_TASK_KILLED, time.Minute)
-	f.waitState("sidecar", mesospb.TaskState_TASK_KILLED, time.Minute)
-	if killed.Healthy == nil || killed.GetHealthy() {
-		t.Errorf("terminal update %v: want healthy=false", killed)
-	}
-	var unhealthy int
-	for _, u := range f.updatesOf("web") {
-		if u.GetState() == mesospb.TaskState_TASK_RUNNING && u.Healthy != nil && !u.GetHealthy() {
-			unhealthy++
-		}
-	}
-	if unhealthy != 3 {
-		t.Errorf("%d unhealthy updates, want one per consecutive failure (3): %s", unhealthy, stateNames(f.updatesOf("web")))
-	}
-	f.waitFailure("web-pod")
 }

@@ -20,10 +20,21 @@
 //   - KILL: TASK_KILLING if the framework has the TASK_KILLING_STATE
 //     capability, then SIGTERM to the task's process group and SIGKILL after
 //     the grace period: the KILL's kill_policy, else the task's, else
-//     MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD. SHUTDOWN, or SIGTERM to the
+//     DefaultKillGracePeriod (Mesos' 3 seconds). SHUTDOWN, or SIGTERM to the
 //     executor itself (ctx done), kills the same way with three quarters of
 //     the shutdown grace period, so the task is gone before the agent's own
 //     escalation.
+//   - Health checks and checks (package health), as Mesos' command
+//     executor runs them: probes start once the task runs and stop when
+//     its kill starts. A health result to report goes out as a copy of
+//     the task's last status with REASON_TASK_HEALTH_CHECK_STATUS_UPDATED
+//     and healthy; when the consecutive failures reach the limit the task
+//     is killed (grace: its kill_policy, else DefaultKillGracePeriod) and
+//     its terminal update carries healthy=false. A changed check result
+//     goes out as a copy of the last status with
+//     REASON_TASK_CHECK_STATUS_UPDATED and check_status; every status of a
+//     task with a check carries check_status. An invalid health check or
+//     check fails the launch (TASK_FAILED, REASON_CONTAINER_LAUNCH_FAILED).
 //   - After the terminal update, it waits (at most Config.AckTimeout) for
 //     the agent's ACKNOWLEDGED of that update, then Run returns nil: the
 //     executor exits 0. A second LAUNCH is refused with TASK_FAILED.

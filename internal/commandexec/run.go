@@ -49,6 +49,7 @@ type runner struct {
 	killing  bool              // a kill was started
 	terminal []byte            // uuid of the terminal update, once sent
 	ackWait  <-chan time.Time  // fires when the wait for the terminal ACK is over
+	checks   taskChecks        // the task's health check and check
 }
 
 // Run runs the command executor until its task has ended and the terminal
@@ -79,6 +80,7 @@ func Run(ctx context.Context, cfg Config) error {
 	clientDone := make(chan error, 1)
 	go func() { clientDone <- r.client.Run(cctx) }()
 	err := r.loop(ctx, clientDone)
+	r.stopChecks()
 	stop()
 	if r.exited != nil {
 		<-r.exited
@@ -105,6 +107,8 @@ func (r *runner) loop(ctx context.Context, clientDone <-chan error) error {
 		case <-r.exited:
 			r.exited = nil // reaped; nothing left to kill
 			r.finish()
+		case u := <-r.checks.updates:
+			r.checked(u)
 		case <-r.ackWait:
 			r.log.Warn("no acknowledgement of the terminal update; exiting", "timeout", r.cfg.AckTimeout)
 			return nil
@@ -121,6 +125,7 @@ func (r *runner) loop(ctx context.Context, clientDone <-chan error) error {
 
 // lost handles the end of the client: the agent is gone for good.
 func (r *runner) lost(err error) error {
+	r.stopChecks()
 	if r.exited != nil {
 		r.kill(shutdownGrace(r.cfg.Env.ShutdownGracePeriod))
 		<-r.exited
@@ -149,7 +154,7 @@ func (r *runner) handle(ev *executorpb.Event) bool {
 			r.log.Warn("kill of an unknown task ignored", "task_id", k.GetTaskId().GetValue())
 			return false
 		}
-		r.kill(killGrace(k.GetKillPolicy(), r.task.GetKillPolicy(), r.cfg.Env.ShutdownGracePeriod))
+		r.kill(killGrace(k.GetKillPolicy(), r.task.GetKillPolicy(), DefaultKillGracePeriod))
 	case executorpb.Event_SHUTDOWN:
 		if r.task != nil {
 			r.kill(shutdownGrace(r.cfg.Env.ShutdownGracePeriod))
@@ -172,11 +177,18 @@ func (r *runner) launch(task *mesospb.TaskInfo) {
 	r.task = task
 	r.log.Info("starting task", "task_id", task.GetTaskId().GetValue())
 	r.update(task.GetTaskId(), mesospb.TaskState_TASK_STARTING, "", nil)
-	if isDocker(task) {
+	err := r.checks.parse(task)
+	if err == nil && isDocker(task) {
+		if r.checks.healthSpec != nil || r.checks.checkSpec != nil {
+			r.log.Warn("health checks and checks of Docker tasks are not run")
+		}
 		r.startDocker(task)
 		return
 	}
-	cmd, err := r.command(task)
+	var cmd *exec.Cmd
+	if err == nil {
+		cmd, err = r.command(task)
+	}
 	if err == nil {
 		err = r.start(cmd)
 	}
@@ -189,6 +201,7 @@ func (r *runner) launch(task *mesospb.TaskInfo) {
 	}
 	r.log.Info("forked command", "pid", r.proc.Pid())
 	r.update(task.GetTaskId(), mesospb.TaskState_TASK_RUNNING, "", nil)
+	r.startChecks()
 }
 
 // command builds the task's process.
@@ -244,6 +257,7 @@ func (r *runner) kill(grace time.Duration) {
 		return
 	}
 	r.killing = true
+	r.stopChecks()
 	if r.docker != nil {
 		r.docker.kill(grace) // first: no TASK_RUNNING after TASK_KILLING
 	}
@@ -258,6 +272,7 @@ func (r *runner) kill(grace time.Duration) {
 
 // finish sends the terminal update for the reaped command.
 func (r *runner) finish() {
+	r.stopChecks()
 	var (
 		state  mesospb.TaskState
 		msg    string
@@ -287,8 +302,18 @@ func (r *runner) update(id *mesospb.TaskID, state mesospb.TaskState, msg string,
 	if msg != "" {
 		st.Message = proto.String(msg)
 	}
+	return r.send(st)
+}
+
+// send sends a status update of the task (decorated with its check status
+// and health) and returns its uuid.
+func (r *runner) send(st *mesospb.TaskStatus) []byte {
+	r.decorate(st)
 	if err := r.client.Update(r.cctx, st); err != nil {
-		r.log.Warn("sending status update", "state", state.String(), "err", err)
+		r.log.Warn("sending status update", "state", st.GetState().String(), "err", err)
+	}
+	if r.task != nil && st.GetTaskId().GetValue() == r.task.GetTaskId().GetValue() {
+		r.checks.last = st
 	}
 	return st.GetUuid()
 }
