@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -286,3 +287,40 @@ func TestCustomExecutorResubscribes(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+// `meso execute --executor ... --uri ... --data ...` runs its task on the
+// test executor, fetched by the agent; `--uri` also serves a command task.
+// The output shown is the executor's sandbox.
+func TestMesoExecuteWithCustomExecutorAndURIs(t *testing.T) {
+	cl := newCluster(t, 1, executorAgentRes, masterFlags...)
+	files := newFileServer(t)
+	binURL := files.add("testexecutor", testExecutor(t))
+	toolURL := files.add("tool.sh", writeFile(t, t.TempDir(), "tool.sh", []byte("#!/bin/sh\necho tool ran\n"), 0o644))
+
+	info := testExecutorInfo("cli-exec", executorOptions{codec: codec.JSON, uri: binURL})
+	info.Command.Uris = nil // given with --uri instead
+	exJSON, err := codec.JSON.Marshal(info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, code := runMeso(t, ctx, "execute", "--master", cl.master.addr, "--name", "via-executor",
+		"--resources", "cpus:0.1;mem:16", "--executor", string(exJSON), "--data", "finish",
+		"--uri", `{"value":"`+binURL+`","executable":true}`)
+	if code != 0 {
+		t.Fatalf("meso execute exited %d:\n%s", code, out)
+	}
+	for _, want := range []string{"TASK_RUNNING", "TASK_FINISHED", "subscribed to agent"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+
+	out, code = runMeso(t, ctx, "execute", "--master", cl.master.addr, "--name", "with-uri",
+		"--resources", "cpus:0.1;mem:16", "--command", "./tool.sh",
+		"--uri", `{"value":"`+toolURL+`","executable":true}`)
+	if code != 0 || !strings.Contains(out, "tool ran") {
+		t.Errorf("meso execute --uri exited %d:\n%s", code, out)
+	}
+}

@@ -44,6 +44,7 @@ type executeFlags struct {
 	verbose        bool
 	resourcesSet   bool           // --resources was given (it conflicts with --task)
 	container      containerFlags // --docker_image, --containerizer, --volumes (execute_container.go)
+	custom         executorFlags  // --executor, --uri, --data (execute_executor.go)
 }
 
 const executeLong = `Run one command as a task on a Mesos (or meso) cluster, like mesos-execute.
@@ -110,6 +111,7 @@ func newExecuteCmdWith(f *executeFlags) *cobra.Command {
 	fs.Lookup("kill_after").DefValue = "0" // no "(default 0ns)" in the help
 	fs.BoolVar(&f.verbose, "verbose", false, "log the scheduler client's connection events to stderr")
 	f.container.register(fs)
+	f.custom.register(fs)
 	return cmd
 }
 
@@ -117,8 +119,11 @@ func newExecuteCmdWith(f *executeFlags) *cobra.Command {
 type executePlan struct {
 	task      *mesospb.TaskInfo   // without agent_id and resources
 	resources resources.Resources // what the task needs
-	framework *mesospb.FrameworkInfo
-	codec     codec.Codec
+	// executorResources are what a custom executor needs besides (none
+	// for the command executor); the offer must hold both.
+	executorResources resources.Resources
+	framework         *mesospb.FrameworkInfo
+	codec             codec.Codec
 }
 
 // plan validates the flags and builds the task and framework.
@@ -144,6 +149,9 @@ func (f *executeFlags) plan(username string) (*executePlan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if p.executorResources, err = f.custom.apply(p.task, f.task != ""); err != nil {
+		return nil, err
+	}
 	p.framework, err = f.frameworkInfo(username)
 	if err != nil {
 		return nil, err
@@ -156,7 +164,7 @@ func (f *executeFlags) taskFromFlags() (*mesospb.TaskInfo, resources.Resources, 
 		return nil, nil, errors.New("--name is required (or give --task)")
 	}
 	imageCmd := f.command == "" && !f.shell && f.container.dockerImage != "" // the image's own command
-	if f.command == "" && !imageCmd {
+	if f.command == "" && !imageCmd && !f.custom.used() {
 		return nil, nil, errors.New("--command is required (or give --task)")
 	}
 	res, err := resources.Parse(f.resources)
@@ -169,7 +177,7 @@ func (f *executeFlags) taskFromFlags() (*mesospb.TaskInfo, resources.Resources, 
 	ci := &mesospb.CommandInfo{Shell: proto.Bool(f.shell), Value: proto.String(f.command)}
 	if imageCmd {
 		ci.Value = nil
-	} else if !f.shell {
+	} else if !f.shell && f.command != "" {
 		argv := strings.Fields(f.command)
 		ci.Value, ci.Arguments = proto.String(argv[0]), argv
 	}
@@ -413,6 +421,9 @@ func (x *execution) handle(ctx context.Context, ev *schedulerpb.Event) *mesospb.
 	case schedulerpb.Event_FAILURE:
 		if f := ev.GetFailure(); f.GetExecutorId() == nil {
 			fmt.Fprintf(x.stderr, "Agent %s was lost\n", f.GetAgentId().GetValue())
+		} else {
+			fmt.Fprintf(x.stdout, "Executor '%s' on agent '%s' exited (wait status %d)\n",
+				f.GetExecutorId().GetValue(), f.GetAgentId().GetValue(), f.GetStatus())
 		}
 	}
 	return nil
@@ -421,10 +432,13 @@ func (x *execution) handle(ctx context.Context, ev *schedulerpb.Event) *mesospb.
 // offer1 launches the task with a fitting offer, or declines it.
 func (x *execution) offer1(ctx context.Context, o *mesospb.Offer) {
 	if !x.launched {
-		if res, ok := fitTask(o, x.plan.resources, x.plan.framework.GetRole()); ok {
+		if res, exRes, ok := fitTaskAndExecutor(o, x.plan.resources, x.plan.executorResources, x.plan.framework.GetRole()); ok {
 			task := proto.CloneOf(x.plan.task)
 			task.AgentId = o.GetAgentId()
 			task.Resources = res.ToProto(x.plan.framework.GetRole(), false)
+			if task.Executor != nil {
+				task.Executor.Resources = exRes.ToProto(x.plan.framework.GetRole(), false)
+			}
 			err := x.call(ctx, func(c context.Context) error { return x.client.Launch(c, o, task) })
 			if err != nil {
 				fmt.Fprintf(x.stderr, "Failed to launch on offer %s: %v\n", o.GetId().GetValue(), err)

@@ -111,7 +111,7 @@ func (x *execution) printSandbox(ctx context.Context, final *mesospb.TaskStatus)
 	}
 	fw := x.client.FrameworkID().GetValue()
 	// The command executor's id is the task id.
-	dir, err := sandboxDir(ctx, x.http, agent, fw, x.plan.task.GetTaskId().GetValue())
+	dir, err := sandboxDir(ctx, x.http, agent, fw, sandboxExecutorID(x.plan.task))
 	if err != nil {
 		fmt.Fprintf(x.stderr, "Cannot show the task's output: %v\n", err)
 		return
