@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -27,10 +28,24 @@ func needCgroups(t *testing.T) {
 
 var cgroupsRoots atomic.Int64
 
-// cgroupsRoot is a --cgroups_root of its own for each agent: agents sharing
-// a root remove each other's cgroups at start.
-func cgroupsRoot() string {
-	return fmt.Sprintf("--cgroups_root=meso-e2e-%d-%d", os.Getpid(), cgroupsRoots.Add(1))
+// cgroupsRoot is a --cgroups_root of its own for each agent (agents sharing
+// a root remove each other's cgroups at start). The root's directories are
+// removed when the test ends, after its agents (the agent leaves its root
+// in place, as Mesos does).
+func cgroupsRoot(t *testing.T) string {
+	root := fmt.Sprintf("meso-e2e-%d-%d", os.Getpid(), cgroupsRoots.Add(1))
+	t.Cleanup(func() {
+		for _, pattern := range []string{"/sys/fs/cgroup/" + root, "/sys/fs/cgroup/*/" + root,
+			"/sys/fs/cgroup/*/*/" + root, "/sys/fs/cgroup/*/*/*/" + root} {
+			dirs, _ := filepath.Glob(pattern)
+			for _, dir := range dirs {
+				if err := os.Remove(dir); err != nil {
+					t.Errorf("cgroups root left behind: %v", err)
+				}
+			}
+		}
+	})
+	return "--cgroups_root=" + root
 }
 
 // statistics is one element of an agent's /monitor/statistics.
@@ -68,7 +83,7 @@ func executorStatistics(t *testing.T, agent *proc, executorID string) statistics
 func TestCgroupsMemoryLimit(t *testing.T) {
 	needCgroups(t)
 	c := newCluster(t, 0, "", masterFlags...)
-	c.addAgent("cpus:2;mem:1024", "--isolation=cgroups/mem", cgroupsRoot())
+	c.addAgent("cpus:2;mem:1024", "--isolation=cgroups/mem", cgroupsRoot(t))
 	c.waitAgents(1)
 	f := newFramework(t, c.master.addr, fwOptions{})
 
@@ -91,7 +106,7 @@ func TestCgroupsMemoryLimit(t *testing.T) {
 func TestCgroupsCPUQuota(t *testing.T) {
 	needCgroups(t)
 	c := newCluster(t, 0, "", masterFlags...)
-	agent := c.addAgent("cpus:2;mem:1024", "--isolation=cgroups/cpu,cgroups/mem", "--cgroups_enable_cfs", cgroupsRoot())
+	agent := c.addAgent("cpus:2;mem:1024", "--isolation=cgroups/cpu,cgroups/mem", "--cgroups_enable_cfs", cgroupsRoot(t))
 	c.waitAgents(1)
 	f := newFramework(t, c.master.addr, fwOptions{})
 
