@@ -266,3 +266,42 @@ func TestHealthCheckKillsUnresponsiveServer(t *testing.T) {
 		})
 	}
 }
+
+// `meso execute --task_group`: a group in the default executor, every
+// task's output, and the exit code of the task that failed (the other one
+// killed); a group that finishes exits 0.
+func TestExecuteTaskGroup(t *testing.T) {
+	cl := newCluster(t, 1, executorAgentRes, masterFlags...)
+	task := func(id, command string) string {
+		return fmt.Sprintf(`{"name": %q, "task_id": {"value": %q}, "command": {"value": %q},
+			"resources": [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.1}}, {"name": "mem", "type": "SCALAR", "scalar": {"value": 16}}]}`,
+			id, id, command)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	ok := `{"tasks": [` + task("alpha", "echo alpha says hi") + `, ` + task("beta", "echo beta complains >&2") + `]}`
+	out, code := runMeso(t, ctx, "execute", "--master", cl.master.addr, "--task_group", ok)
+	if code != 0 {
+		t.Fatalf("meso execute exited %d, want 0:\n%s", code, out)
+	}
+	for _, want := range []string{"Submitted task group with tasks [alpha, beta]", "==> stdout of task 'alpha' <==\nalpha says hi",
+		"==> stderr of task 'beta' <==\nbeta complains"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+
+	file := writeFile(t, t.TempDir(), "group.json", []byte(`{"tasks": [`+
+		task("server", "touch ready; exec sleep 60")+`, `+
+		task("job", "while [ ! -f ../../tasks/server/ready ]; do sleep 0.01; done; exit 5")+`]}`), 0o644)
+	out, code = runMeso(t, ctx, "execute", "--master", cl.master.addr, "--task_group", file)
+	if code != 5 {
+		t.Fatalf("meso execute exited %d, want the failed task's 5:\n%s", code, out)
+	}
+	for _, want := range []string{"TASK_KILLED", "TASK_FAILED", "Command exited with status 5"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}

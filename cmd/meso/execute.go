@@ -45,6 +45,7 @@ type executeFlags struct {
 	resourcesSet   bool           // --resources was given (it conflicts with --task)
 	container      containerFlags // --docker_image, --containerizer, --volumes (execute_container.go)
 	custom         executorFlags  // --executor, --uri, --data (execute_executor.go)
+	taskGroup      string         // --task_group (execute_group.go)
 }
 
 const executeLong = `Run one command as a task on a Mesos (or meso) cluster, like mesos-execute.
@@ -112,6 +113,8 @@ func newExecuteCmdWith(f *executeFlags) *cobra.Command {
 	fs.BoolVar(&f.verbose, "verbose", false, "log the scheduler client's connection events to stderr")
 	f.container.register(fs)
 	f.custom.register(fs)
+	fs.StringVar(&f.taskGroup, "task_group", "", taskGroupUsage)
+	cmd.Long += taskGroupLong
 	return cmd
 }
 
@@ -124,6 +127,7 @@ type executePlan struct {
 	executorResources resources.Resources
 	framework         *mesospb.FrameworkInfo
 	codec             codec.Codec
+	group             *groupPlan // --task_group; task is then its first task
 }
 
 // plan validates the flags and builds the task and framework.
@@ -141,7 +145,11 @@ func (f *executeFlags) plan(username string) (*executePlan, error) {
 		return nil, fmt.Errorf("--content_type=%q: want protobuf or json", f.contentType)
 	}
 	var err error
-	if f.task != "" {
+	if f.taskGroup != "" {
+		if p.group, p.resources, err = f.groupFromJSON(); err == nil {
+			p.task = p.group.group.GetTasks()[0]
+		}
+	} else if f.task != "" {
 		p.task, p.resources, err = f.taskFromJSON()
 	} else {
 		p.task, p.resources, err = f.taskFromFlags()
@@ -149,8 +157,10 @@ func (f *executeFlags) plan(username string) (*executePlan, error) {
 	if err != nil {
 		return nil, err
 	}
-	if p.executorResources, err = f.custom.apply(p.task, f.task != ""); err != nil {
-		return nil, err
+	if f.taskGroup == "" {
+		if p.executorResources, err = f.custom.apply(p.task, f.task != ""); err != nil {
+			return nil, err
+		}
 	}
 	p.framework, err = f.frameworkInfo(username)
 	if err != nil {
@@ -407,6 +417,9 @@ func (x *execution) handle(ctx context.Context, ev *schedulerpb.Event) *mesospb.
 		if err := x.call(ctx, func(c context.Context) error { return x.client.Acknowledge(c, st) }); err != nil {
 			fmt.Fprintf(x.stderr, "Failed to acknowledge the update: %v\n", err)
 		}
+		if x.plan.group != nil {
+			return x.groupUpdate(st)
+		}
 		if st.GetTaskId().GetValue() != x.plan.task.GetTaskId().GetValue() {
 			return nil
 		}
@@ -433,6 +446,10 @@ func (x *execution) handle(ctx context.Context, ev *schedulerpb.Event) *mesospb.
 func (x *execution) offer1(ctx context.Context, o *mesospb.Offer) {
 	if !x.launched {
 		if res, exRes, ok := fitTaskAndExecutor(o, x.plan.resources, x.plan.executorResources, x.plan.framework.GetRole()); ok {
+			if x.plan.group != nil {
+				x.launchGroup(ctx, o, res)
+				return
+			}
 			task := proto.CloneOf(x.plan.task)
 			task.AgentId = o.GetAgentId()
 			task.Resources = res.ToProto(x.plan.framework.GetRole(), false)
@@ -476,6 +493,9 @@ func (x *execution) kill(ctx context.Context) {
 // finish prints the task's output, tears the framework down and returns
 // the exit code.
 func (x *execution) finish(ctx context.Context, final *mesospb.TaskStatus) int {
+	if x.plan.group != nil {
+		return x.finishGroup(ctx, final)
+	}
 	if x.offer != nil && final.GetAgentId() != nil {
 		x.printSandbox(ctx, final)
 	}
