@@ -35,17 +35,46 @@ var cgroupsRoots atomic.Int64
 func cgroupsRoot(t *testing.T) string {
 	root := fmt.Sprintf("meso-e2e-%d-%d", os.Getpid(), cgroupsRoots.Add(1))
 	t.Cleanup(func() {
-		for _, pattern := range []string{"/sys/fs/cgroup/" + root, "/sys/fs/cgroup/*/" + root,
-			"/sys/fs/cgroup/*/*/" + root, "/sys/fs/cgroup/*/*/*/" + root} {
-			dirs, _ := filepath.Glob(pattern)
-			for _, dir := range dirs {
-				if err := os.Remove(dir); err != nil {
-					t.Errorf("cgroups root left behind: %v", err)
-				}
+		for _, dir := range cgroupsDirs(root) {
+			if err := os.Remove(dir); err != nil {
+				t.Errorf("cgroups root left behind: %v", err)
 			}
 		}
 	})
-	return "--cgroups_root=" + root
+	return root
+}
+
+// cgroupsDirs lists the directories of root in every hierarchy.
+func cgroupsDirs(root string) []string {
+	var out []string
+	for _, pattern := range []string{"/sys/fs/cgroup/" + root, "/sys/fs/cgroup/*/" + root,
+		"/sys/fs/cgroup/*/*/" + root, "/sys/fs/cgroup/*/*/*/" + root} {
+		dirs, _ := filepath.Glob(pattern)
+		out = append(out, dirs...)
+	}
+	return out
+}
+
+// boostCPU gives the agent's cgroups root the largest cpu weight, so that
+// other work on a busy host cannot starve a measurement (the quota, not
+// the competition, must be what limits the task).
+func boostCPU(t *testing.T, root string) {
+	t.Helper()
+	boosted := false
+	for _, dir := range cgroupsDirs(root) {
+		for file, weight := range map[string]string{"cpu.shares": "262144", "cpu.weight": "10000"} {
+			if _, err := os.Stat(filepath.Join(dir, file)); err != nil {
+				continue
+			}
+			if err := os.WriteFile(filepath.Join(dir, file), []byte(weight), 0o644); err != nil {
+				t.Fatalf("boosting %s: %v", dir, err)
+			}
+			boosted = true
+		}
+	}
+	if !boosted {
+		t.Logf("no cpu weight to raise for cgroups root %s; a busy host may starve the measurement", root)
+	}
 }
 
 // statistics is one element of an agent's /monitor/statistics.
@@ -83,7 +112,7 @@ func executorStatistics(t *testing.T, agent *proc, executorID string) statistics
 func TestCgroupsMemoryLimit(t *testing.T) {
 	needCgroups(t)
 	c := newCluster(t, 0, "", masterFlags...)
-	c.addAgent("cpus:2;mem:1024", "--isolation=cgroups/mem", cgroupsRoot(t))
+	c.addAgent("cpus:2;mem:1024", "--isolation=cgroups/mem", "--cgroups_root="+cgroupsRoot(t))
 	c.waitAgents(1)
 	f := newFramework(t, c.master.addr, fwOptions{})
 
@@ -106,8 +135,10 @@ func TestCgroupsMemoryLimit(t *testing.T) {
 func TestCgroupsCPUQuota(t *testing.T) {
 	needCgroups(t)
 	c := newCluster(t, 0, "", masterFlags...)
-	agent := c.addAgent("cpus:2;mem:1024", "--isolation=cgroups/cpu,cgroups/mem", "--cgroups_enable_cfs", cgroupsRoot(t))
+	root := cgroupsRoot(t)
+	agent := c.addAgent("cpus:2;mem:1024", "--isolation=cgroups/cpu,cgroups/mem", "--cgroups_enable_cfs", "--cgroups_root="+root)
 	c.waitAgents(1)
+	boostCPU(t, root)
 	f := newFramework(t, c.master.addr, fwOptions{})
 
 	f.launch("spin", "while :; do :; done", "cpus:0.5;mem:64", "")
@@ -136,11 +167,11 @@ func TestCgroupsCPUQuota(t *testing.T) {
 	}
 	used := (cpu(second) - cpu(first)) / elapsed
 	t.Logf("a spinning task with cpus:0.5 used %.2f cores over %.1fs", used, elapsed)
-	// The quota caps it at 0.5; a busy host may give it less.
-	if used > 0.65 || used < 0.2 {
+	// The quota caps it at 0.5 (generous tolerance: the host is shared).
+	if used > 0.65 || used < 0.3 {
 		t.Errorf("used %.2f cores, want about 0.5", used)
 	}
-	if second.Statistics["cpus_nr_throttled"] == 0 {
-		t.Errorf("never throttled: %v", second.Statistics)
+	if used > 0.4 && second.Statistics["cpus_nr_throttled"] == 0 {
+		t.Errorf("at the quota but never throttled: %v", second.Statistics)
 	}
 }
