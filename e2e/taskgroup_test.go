@@ -15,6 +15,7 @@ import (
 
 	"github.com/mesoproject/meso/api/codec"
 	"github.com/mesoproject/meso/api/mesospb"
+	"github.com/mesoproject/meso/api/schedulerpb"
 	"github.com/mesoproject/meso/internal/resources"
 )
 
@@ -176,6 +177,59 @@ func TestTaskGroupFailureKillsTheGroup(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A KILL of one task of a group kills the whole group; the KILL call's
+// kill_policy overrides the task's (an hour): a task ignoring SIGTERM is
+// SIGKILLed after the KILL's 200ms. Another group on the same executor
+// goes on, and the executor stays until it is done.
+func TestKillOneTaskKillsItsGroup(t *testing.T) {
+	cl := newCluster(t, 1, executorAgentRes, masterFlags...)
+	f := newFramework(t, cl.master.addr, fwOptions{})
+	ex := defaultExecutorInfo("pods")
+	stubborn := groupTask("stubborn", `trap "" TERM; touch ready; sleep 60 & wait; sleep 60`, smallTask)
+	stubborn.KillPolicy = &mesospb.KillPolicy{GracePeriod: &mesospb.DurationInfo{Nanoseconds: proto.Int64(int64(time.Hour))}}
+	f.launchGroupOn(f.takeOffer(executorRes.Add(smallTask).Add(smallTask)), ex, stubborn, groupTask("friend", "exec sleep 60", smallTask))
+	f.waitState("stubborn", mesospb.TaskState_TASK_RUNNING, time.Minute)
+	// A second group on the running executor (its resources are not paid again).
+	f.launchGroupOn(f.takeOffer(smallTask), defaultExecutorInfo("pods"), groupTask("other", `while [ ! -f go ]; do sleep 0.01; done`, smallTask))
+	f.waitState("other", mesospb.TaskState_TASK_RUNNING, time.Minute)
+	dir, err := agentExecutorDir(cl.agents[0], "pods")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, func() error {
+		_, err := os.Stat(filepath.Join(dir, "tasks", "stubborn", "ready"))
+		return err
+	})
+	start := time.Now()
+	err = f.client.Call(context.Background(), &schedulerpb.Call{
+		Type: schedulerpb.Call_KILL.Enum(),
+		Kill: &schedulerpb.Call_Kill{
+			TaskId:     stubborn.GetTaskId(),
+			AgentId:    stubborn.GetAgentId(),
+			KillPolicy: &mesospb.KillPolicy{GracePeriod: &mesospb.DurationInfo{Nanoseconds: proto.Int64(int64(200 * time.Millisecond))}},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	killed := f.waitState("stubborn", mesospb.TaskState_TASK_KILLED, time.Minute)
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("the kill took %v: the KILL's grace period was not used", d)
+	}
+	if killed.GetMessage() != "Command terminated with signal Killed" {
+		t.Errorf("stubborn: %q, want SIGKILL after the grace period", killed.GetMessage())
+	}
+	f.waitState("friend", mesospb.TaskState_TASK_KILLED, time.Minute)
+	if got := stateNames(f.updatesOf("other")); got != "STARTING RUNNING" {
+		t.Errorf("the other group's task went %s, want still running", got)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "tasks", "other", "go"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.waitState("other", mesospb.TaskState_TASK_FINISHED, time.Minute)
+	f.waitFailure("pods")
 }
 
 // offeredPort returns the first port of an offer's ports.
