@@ -1,0 +1,102 @@
+package e2e
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/mesoproject/meso/api/codec"
+	"github.com/mesoproject/meso/api/mesospb"
+	"github.com/mesoproject/meso/internal/resources"
+)
+
+// BenchmarkCustomExecutorThroughput measures the sustained launch
+// throughput through one custom executor on a one-agent cluster of real
+// processes: b.N tasks are launched on the test executor (already running)
+// as fast as offers allow, each reports TASK_RUNNING and TASK_FINISHED, the
+// framework acknowledges every update, and the clock stops when the last
+// task has finished and the agent holds no unacknowledged update. Reported
+// as tasks/s. The baseline, CommandTasks, runs the same flow with command
+// tasks (`true`), each in its own command executor process. Tasks take
+// cpus:0.1 of the agent's 8, so at most 80 run at once in both. Reproduce
+// with:
+//
+//	go test -run '^$' -bench CustomExecutorThroughput -benchtime 2000x ./e2e
+func BenchmarkCustomExecutorThroughput(b *testing.B) {
+	task := resources.MustParse("cpus:0.1;mem:16")
+	for _, c := range []struct {
+		name  string
+		codec codec.Codec
+	}{{"protobuf", codec.Protobuf}, {"json", codec.JSON}} {
+		b.Run("CustomExecutor/"+c.name, func(b *testing.B) {
+			files := newFileServer(b)
+			ex := testExecutorInfo("bench", executorOptions{codec: c.codec, uri: files.add("testexecutor", testExecutor(b))})
+			benchThroughput(b, c.codec, task, func(id string) *mesospb.TaskInfo {
+				return executorTask(id, ex, task, "finish")
+			})
+		})
+	}
+	b.Run("CommandTasks/protobuf", func(b *testing.B) {
+		benchThroughput(b, codec.Protobuf, task, func(id string) *mesospb.TaskInfo {
+			return commandTaskWithURIs(id, "true")
+		})
+	})
+}
+
+// benchThroughput launches b.N tasks made by newTask (of size one) as fast
+// as offers allow, after one warm-up task, and reports tasks/s until all
+// have finished and every update is acknowledged.
+func benchThroughput(b *testing.B, c codec.Codec, one resources.Resources, newTask func(id string) *mesospb.TaskInfo) {
+	cl := newCluster(b, 1, "cpus:8;mem:16384;disk:1024", "--allocation_interval=10ms")
+	f := newFramework(b, cl.master.addr, fwOptions{codec: c})
+	// Warm up (for a custom executor: start it; its launch is not what is
+	// measured).
+	f.launchOn(f.takeOffer(executorRes.Add(one)), newTask("warmup"))
+	f.waitState("warmup", mesospb.TaskState_TASK_FINISHED, time.Minute)
+
+	b.ResetTimer()
+	start := time.Now()
+	for launched := 0; launched < b.N; {
+		offer := f.takeOffer(one)
+		n := min(fitCount(offer, one), b.N-launched)
+		tasks := make([]*mesospb.TaskInfo, n)
+		for i := range tasks {
+			tasks[i] = newTask(fmt.Sprintf("t%06d", launched+i))
+		}
+		f.launchOn(offer, tasks...)
+		launched += n
+	}
+	f.waitFinished(b.N + 1) // and the warm-up task
+	eventually(b, time.Minute, func() error { return pendingUpdates(cl.agents[0]) })
+	elapsed := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "tasks/s")
+}
+
+// fitCount is how many tasks of size one the offer holds.
+func fitCount(offer *mesospb.Offer, one resources.Resources) int {
+	have, err := resources.FromProto(offer.GetResources())
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for need := one; have.Contains(need); need = need.Add(one) {
+		n++
+	}
+	return n
+}
+
+// waitFinished waits until n tasks have reached TASK_FINISHED, counting
+// updates as they arrive (linear in the number of updates).
+func (f *framework) waitFinished(n int) {
+	f.t.Helper()
+	seen, finished := 0, 0
+	f.waitFor(5*time.Minute, fmt.Sprintf("%d tasks to finish", n), func() bool {
+		for ; seen < len(f.updates); seen++ {
+			if f.updates[seen].GetState() == mesospb.TaskState_TASK_FINISHED {
+				finished++
+			}
+		}
+		return finished >= n
+	})
+}
