@@ -12,7 +12,8 @@ import (
 const StreamIDHeader = "Mesos-Stream-Id"
 
 // handleScheduler serves POST /api/v1/scheduler: SUBSCRIBE opens an event
-// stream; every other call is answered 202 once the core has applied it.
+// stream; every other call is answered 202 once the core has applied it,
+// except UPDATE_FRAMEWORK, which Mesos answers 200.
 func (m *Master) handleScheduler(w http.ResponseWriter, r *http.Request) {
 	req, ok := readRequest(w, r, m.cfg.MaxCallBytes)
 	if !ok {
@@ -36,6 +37,11 @@ func (m *Master) handleScheduler(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		httpError(w, statusOf(err), err.Error())
+		return
+	}
+	if call.GetType() == schedulerpb.Call_UPDATE_FRAMEWORK {
+		// Mesos answers UPDATE_FRAMEWORK synchronously, once applied.
+		w.WriteHeader(http.StatusOK)
 		return
 	}
 	w.WriteHeader(http.StatusAccepted)
