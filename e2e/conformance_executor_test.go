@@ -128,7 +128,7 @@ func TestConformanceExecutorAPI(t *testing.T) {
 	cl := newCluster(t, 0, agentRes, conformanceMasterFlags...)
 	cl.addAgent(agentRes, "--executor_shutdown_grace_period=500ms")
 	cl.waitAgents(1)
-	s := subscribeWire(t, cl.master, mtJSON, "subscribe.json", schedVars(t))
+	s := subscribeWire(t, cl.master, mtJSON, "subscribe.json", schedVars(t, "CHECKPOINT", "true"))
 	const exID, task = "conform-executor", "conform-executor-task"
 	taskData := []byte("task data for the executor")
 	o, _ := s.offer()
@@ -142,8 +142,9 @@ func TestConformanceExecutorAPI(t *testing.T) {
 	// find the agent and name itself.
 	env := readEnv(t, filepath.Join(cl.dir, "agent1", "slaves", "*", "frameworks", s.fwID,
 		"executors", exID, "runs", "latest", "executor.env"))
+	// The framework checkpoints, so the recovery variables are set too.
 	want := map[string]string{"MESOS_FRAMEWORK_ID": s.fwID, "MESOS_EXECUTOR_ID": exID,
-		"MESOS_AGENT_ENDPOINT": cl.agents[0].addr, "MESOS_CHECKPOINT": "0"}
+		"MESOS_AGENT_ENDPOINT": cl.agents[0].addr, "MESOS_CHECKPOINT": "1"}
 	for k, v := range want {
 		if env[k] != v {
 			t.Errorf("%s=%q, want %q", k, env[k], v)
@@ -152,8 +153,11 @@ func TestConformanceExecutorAPI(t *testing.T) {
 	if d := env["MESOS_DIRECTORY"]; !filepath.IsAbs(d) || env["MESOS_SANDBOX"] != d {
 		t.Errorf("MESOS_DIRECTORY=%q MESOS_SANDBOX=%q, want the same absolute sandbox path", d, env["MESOS_SANDBOX"])
 	}
-	if g := env["MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD"]; !regexp.MustCompile(`^[0-9.]+(ns|us|ms|secs|mins|hrs|days|weeks)$`).MatchString(g) {
-		t.Errorf("MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD=%q is not a Mesos duration", g)
+	mesosDuration := regexp.MustCompile(`^[0-9.]+(ns|us|ms|secs|mins|hrs|days|weeks)$`)
+	for _, k := range []string{"MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD", "MESOS_RECOVERY_TIMEOUT", "MESOS_SUBSCRIPTION_BACKOFF_MAX"} {
+		if !mesosDuration.MatchString(env[k]) {
+			t.Errorf("%s=%q is not a Mesos duration", k, env[k])
+		}
 	}
 
 	e := &execWire{t: t, url: "http://" + env["MESOS_AGENT_ENDPOINT"] + "/api/v1/executor", mt: mtJSON,

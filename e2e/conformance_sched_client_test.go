@@ -49,7 +49,7 @@ func currentUser(t testing.TB) string {
 
 // schedVars are the fixture values every scheduler test needs.
 func schedVars(t testing.TB, more ...string) map[string]string {
-	v := map[string]string{"USER": currentUser(t), "FAILOVER": "0"}
+	v := map[string]string{"USER": currentUser(t), "FAILOVER": "0", "CPUS": "0.1", "CHECKPOINT": "false"}
 	for i := 0; i+1 < len(more); i += 2 {
 		v[more[i]] = more[i+1]
 	}

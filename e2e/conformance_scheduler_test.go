@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/mesoproject/meso/api/mesospb"
@@ -186,6 +187,10 @@ func TestConformanceStatusCodes(t *testing.T) {
 		wantStatus(t, "malformed JSON", http.StatusBadRequest)
 	post(t, c, url, []byte(`{"type": "SUBSCRIBE", "subscribe": {"framework_info": {"name": "no user"}}}`),
 		"Content-Type", mtJSON).wantStatus(t, "missing required field", http.StatusBadRequest)
+	// The master detection section's example puts framework_info at the
+	// top of the call, a shape from before 1.0 that has no "subscribe".
+	post(t, c, url, []byte(`{"type": "SUBSCRIBE", "framework_info": {"user": "u", "name": "n"}}`), "Content-Type", mtJSON).
+		wantStatus(t, "SUBSCRIBE without subscribe", http.StatusBadRequest)
 	post(t, c, url, []byte{0xff, 0x01}, "Content-Type", mtProtobuf).
 		wantStatus(t, "malformed protobuf", http.StatusBadRequest)
 	post(t, c, url, sub).wantStatus(t, "no Content-Type", http.StatusBadRequest)
@@ -287,4 +292,48 @@ func TestConformanceAsyncEvents(t *testing.T) {
 		t.Errorf("FAILURE of agent %q, want %q", got, agentID)
 	}
 	jabsent(t, js, "failure.executor_id")
+}
+
+// TestConformanceMediaTypes checks how the encoding of the event stream
+// follows the SUBSCRIBE request's Accept header ("Events": "the type of
+// content encoding used for the events will be determined by the accept
+// header"), independently of the request's own Content-Type, with JSON as
+// the default when the client does not say.
+func TestConformanceMediaTypes(t *testing.T) {
+	cl := newCluster(t, 0, agentRes, conformanceMasterFlags...)
+	url := cl.master.url("/api/v1/scheduler")
+	c := newHTTPClient(t, true)
+	sub := fixture(t, "scheduler/subscribe.json", schedVars(t))
+	for _, tc := range []struct {
+		contentType, accept, want string
+	}{
+		{mtProtobuf, mtJSON, mtJSON},
+		{mtJSON, mtProtobuf, mtProtobuf},
+		{mtJSON, "", mtJSON},
+		{mtProtobuf, "", mtJSON},
+		{mtJSON, "*/*", mtJSON},
+		{mtJSON, "application/*", mtJSON},
+		{mtJSON, mtJSON + ", " + mtProtobuf, mtJSON},
+		{mtJSON, "text/html, " + mtProtobuf, mtProtobuf},
+		{"Application/JSON", mtJSON, mtJSON},
+		{mtJSON, "application/json; charset=utf-8", mtJSON},
+		{mtJSON, mtProtobuf + "; q=1", mtProtobuf},
+	} {
+		t.Run(tc.contentType+" accept "+tc.accept, func(t *testing.T) {
+			hdr := []string{"Content-Type", tc.contentType}
+			if tc.accept != "" {
+				hdr = append(hdr, "Accept", tc.accept)
+			}
+			body := sub
+			if strings.EqualFold(tc.contentType, mtProtobuf) {
+				body = encodeCall(t, mtProtobuf, sub)
+			}
+			resp := open(t, c, http.MethodPost, url, body, hdr...)
+			wantStreamHeaders(t, resp, tc.want)
+			newMsg, typeOf := schedulerEvents()
+			es := newEventStream(t, resp.Body, tc.want, newMsg, typeOf)
+			es.take("SUBSCRIBED", nil)
+			es.close()
+		})
+	}
 }
