@@ -324,3 +324,134 @@ func TestMesoExecuteWithCustomExecutorAndURIs(t *testing.T) {
 		t.Errorf("meso execute --uri exited %d:\n%s", code, out)
 	}
 }
+
+// The master charges a custom executor's resources once, when its first
+// task launches, lists the executor in later offers, and gives everything
+// back as tasks end and the executor exits.
+func TestCustomExecutorResourcesChargedOnce(t *testing.T) {
+	cl := newCluster(t, 1, executorAgentRes, masterFlags...)
+	files := newFileServer(t)
+	ex := testExecutorInfo("accounted", executorOptions{uri: files.add("testexecutor", testExecutor(t))})
+	f := newFramework(t, cl.master.addr, fwOptions{})
+
+	offer := f.takeOffer(executorRes.Add(smallTask))
+	f.launchOn(offer, executorTask("first", ex, smallTask, "hang"))
+	f.waitState("first", mesospb.TaskState_TASK_RUNNING, time.Minute)
+	offer = f.offerOf(t, "cpus:3.8;mem:4048") // 4 - executor 0.1 - task 0.1; 4096 - 32 - 16
+	if ids := offer.GetExecutorIds(); len(ids) != 1 || ids[0].GetValue() != "accounted" {
+		t.Errorf("offer lists executors %v", ids)
+	}
+	f.launchOn(offer, executorTask("second", ex, smallTask, "hang"))
+	f.waitState("second", mesospb.TaskState_TASK_RUNNING, time.Minute)
+	f.decline(t, f.offerOf(t, "cpus:3.7;mem:4032")) // the second task only
+
+	if err := f.client.Kill(t.Context(), &mesospb.TaskID{Value: ptr("first")}, offer.GetAgentId()); err != nil {
+		t.Fatal(err)
+	}
+	f.waitState("first", mesospb.TaskState_TASK_KILLED, time.Minute)
+	f.decline(t, f.offerOf(t, "cpus:3.8;mem:4048"))
+
+	if err := f.client.Shutdown(t.Context(), ex.GetExecutorId(), offer.GetAgentId()); err != nil {
+		t.Fatal(err)
+	}
+	f.waitFailure("accounted")
+	if ids := f.offerOf(t, "cpus:4;mem:4096").GetExecutorIds(); len(ids) != 0 {
+		t.Errorf("offer after the executor exited lists %v", ids)
+	}
+}
+
+// offerOf declines offers (refuse_seconds 0) until one holds exactly the
+// given cpus and mem, and returns it; the caller uses or declines it.
+func (f *framework) offerOf(t *testing.T, want string) *mesospb.Offer {
+	t.Helper()
+	w := resources.MustParse(want)
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		offer := f.takeOffer(resources.MustParse("cpus:0.01"))
+		have, err := resources.FromProto(offer.GetResources())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if have.Filter(func(r *resources.Resource) bool { return r.Name == "cpus" || r.Name == "mem" }).Equal(w) {
+			return offer
+		}
+		f.decline(t, offer)
+	}
+	t.Fatalf("no offer of %s within a minute", want)
+	return nil
+}
+
+// decline returns an offer's resources at once (refuse_seconds 0).
+func (f *framework) decline(t *testing.T, offer *mesospb.Offer) {
+	t.Helper()
+	if err := f.client.Decline(t.Context(), []*mesospb.OfferID{offer.GetId()}, &mesospb.Filters{RefuseSeconds: ptrFloat(0)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func ptrFloat(v float64) *float64 { return &v }
+
+// An executor that never subscribes is destroyed after
+// --executor_registration_timeout; its task fails with
+// REASON_EXECUTOR_REGISTRATION_TIMEOUT and the framework hears of the exit.
+func TestCustomExecutorRegistrationTimeout(t *testing.T) {
+	cl := newCluster(t, 0, executorAgentRes, masterFlags...)
+	cl.addAgent(executorAgentRes, "--executor_registration_timeout=1secs")
+	cl.waitAgents(1)
+	f := newFramework(t, cl.master.addr, fwOptions{})
+	ex := &mesospb.ExecutorInfo{
+		Type:       mesospb.ExecutorInfo_CUSTOM.Enum(),
+		ExecutorId: &mesospb.ExecutorID{Value: ptr("silent")},
+		Command:    &mesospb.CommandInfo{Value: ptr("exec sleep 600")},
+		Resources:  executorRes.ToProto("*", false),
+	}
+	f.launchOn(f.takeOffer(executorRes.Add(smallTask)), executorTask("waiting", ex, smallTask, "finish"))
+	st := f.waitState("waiting", mesospb.TaskState_TASK_FAILED, time.Minute)
+	if st.GetReason() != mesospb.TaskStatus_REASON_EXECUTOR_REGISTRATION_TIMEOUT {
+		t.Errorf("task ended %v", st)
+	}
+	if ws := syscall.WaitStatus(f.waitFailure("silent").GetStatus()); !ws.Signaled() {
+		t.Errorf("FAILURE status %d: want a killed process", ws)
+	}
+}
+
+// Tearing the framework down shuts its executor down: it gets SHUTDOWN,
+// exits by itself, and the agent forgets it.
+func TestTeardownShutsCustomExecutorDown(t *testing.T) {
+	cl := newCluster(t, 1, executorAgentRes, masterFlags...)
+	files := newFileServer(t)
+	ex := testExecutorInfo("torn", executorOptions{uri: files.add("testexecutor", testExecutor(t))})
+	f := newFramework(t, cl.master.addr, fwOptions{})
+	f.launchOn(f.takeOffer(executorRes.Add(smallTask)), executorTask("idle", ex, smallTask, "hang"))
+	f.waitState("idle", mesospb.TaskState_TASK_RUNNING, time.Minute)
+	dir, err := agentExecutorDir(cl.agents[0], "torn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.client.Teardown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, time.Minute, func() error {
+		stderr, err := os.ReadFile(filepath.Join(dir, "stderr"))
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(string(stderr), "exiting after SHUTDOWN") {
+			return fmt.Errorf("executor has not exited after SHUTDOWN; stderr:\n%s", stderr)
+		}
+		var st struct {
+			Frameworks []struct {
+				Executors []struct{ ID string } `json:"executors"`
+			} `json:"frameworks"`
+		}
+		if err := getJSON(cl.agents[0].url("/state"), &st); err != nil {
+			return err
+		}
+		for _, fw := range st.Frameworks {
+			if len(fw.Executors) > 0 {
+				return fmt.Errorf("agent still runs executors %v", fw.Executors)
+			}
+		}
+		return nil
+	})
+}
