@@ -222,6 +222,11 @@ func TestKillOneTaskKillsItsGroup(t *testing.T) {
 		t.Errorf("stubborn: %q, want SIGKILL after the grace period", killed.GetMessage())
 	}
 	f.waitState("friend", mesospb.TaskState_TASK_KILLED, time.Minute)
+	for _, id := range []string{"stubborn", "friend"} {
+		if got := stateNames(f.updatesOf(id)); got != "STARTING RUNNING KILLED" {
+			t.Errorf("%s went %s (no TASK_KILLING: the framework lacks TASK_KILLING_STATE)", id, got)
+		}
+	}
 	if got := stateNames(f.updatesOf("other")); got != "STARTING RUNNING" {
 		t.Errorf("the other group's task went %s, want still running", got)
 	}

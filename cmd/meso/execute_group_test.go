@@ -78,3 +78,25 @@ func TestExecuteTaskGroupErrors(t *testing.T) {
 		}
 	}
 }
+
+// FuzzTaskGroupFlag: whatever --task_group holds, parsing gives an error
+// or a usable plan, never a panic.
+func FuzzTaskGroupFlag(f *testing.F) {
+	f.Add(twoTaskGroup)
+	f.Add(`{"tasks": [{"name": "a", "task_id": {"value": "a"}, "resources": [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 1}}]}]}`)
+	f.Add(`{"tasks": null}`)
+	f.Add(`{"tasks": [{}]}`)
+	f.Fuzz(func(t *testing.T, arg string) {
+		if strings.HasPrefix(arg, "/") || strings.HasPrefix(arg, "file:") {
+			return // file names: not what this target is about
+		}
+		fl := &executeFlags{taskGroup: arg}
+		p, total, err := fl.groupFromJSON()
+		if err != nil {
+			return
+		}
+		if len(p.group.GetTasks()) == 0 || len(p.needs) != len(p.group.GetTasks()) || total.IsEmpty() {
+			t.Fatalf("unusable plan from %q: %v", arg, p.group)
+		}
+	})
+}
