@@ -200,8 +200,10 @@ func (r *runner) reapAll() {
 	}
 	for len(r.tasks) > 0 {
 		t := <-r.exited
-		r.stopMonitor(t)
-		delete(r.tasks, t.id())
+		if r.tasks[t.id()] == t { // not a task of a group that failed to launch
+			r.stopMonitor(t)
+			delete(r.tasks, t.id())
+		}
 	}
 }
 
