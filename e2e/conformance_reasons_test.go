@@ -31,16 +31,26 @@ func wantReason(t *testing.T, what string, st *mesospb.TaskStatus, state mesospb
 // on the way that carry a uuid.
 func (s *schedWire) terminal(task string) *mesospb.TaskStatus {
 	s.t.Helper()
+	st, _ := s.history(task)
+	return st
+}
+
+// history is terminal that also returns the states of every update of the
+// task it took, in order.
+func (s *schedWire) history(task string) (*mesospb.TaskStatus, []mesospb.TaskState) {
+	s.t.Helper()
+	var states []mesospb.TaskState
 	for {
 		ev, _ := s.event(schedulerpb.Event_UPDATE, func(ev *schedulerpb.Event) bool {
 			return ev.GetUpdate().GetStatus().GetTaskId().GetValue() == task
 		})
 		st := ev.GetUpdate().GetStatus()
+		states = append(states, st.GetState())
 		if len(st.GetUuid()) > 0 {
 			s.ack(st)
 		}
 		if isTerminalState(st.GetState()) {
-			return st
+			return st, states
 		}
 	}
 }

@@ -3,6 +3,7 @@ package e2e
 import (
 	"maps"
 	"net/http"
+	"slices"
 	"testing"
 
 	"github.com/mesoproject/meso/api/mesospb"
@@ -95,6 +96,12 @@ func TestConformanceReconciliation(t *testing.T) {
 	for i, c := range explicit {
 		got := s.reconciled("reconcile.json", "sentinel-e"+string(rune('a'+i)), "TASK_ID", c.task, "AGENT_ID", c.agent)
 		wantStates(t, "explicit reconciliation of "+c.task, got, map[string]mesospb.TaskState{c.task: c.want})
+	}
+	// KILL: without the TASK_KILLING_STATE capability the framework sees
+	// no TASK_KILLING, only TASK_KILLED.
+	s.accepted("kill.json", "TASK_ID", "long")
+	if st, states := s.history("long"); st.GetState() != mesospb.TaskState_TASK_KILLED || slices.Contains(states, mesospb.TaskState_TASK_KILLING) {
+		t.Errorf("killed task went through %v, want TASK_KILLED without TASK_KILLING", states)
 	}
 	s.accepted("teardown.json")
 	s.stream.waitEnd()

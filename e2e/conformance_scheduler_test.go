@@ -104,8 +104,10 @@ func schedulerCallsFlow(t *testing.T, cl *cluster, mt string) {
 	s.accepted("message.json", "EXECUTOR_ID", executorID, "DATA", base64.StdEncoding.EncodeToString([]byte("hello executor")))
 	s.accepted("request.json")
 
-	// KILL: 202, then TASK_KILLED from the executor.
+	// KILL: 202, then TASK_KILLING (the framework has TASK_KILLING_STATE)
+	// and TASK_KILLED from the executor.
 	s.accepted("kill.json", "TASK_ID", "conform-task")
+	s.ackedUpdate("conform-task", mesospb.TaskState_TASK_KILLING)
 	s.ackedUpdate("conform-task", mesospb.TaskState_TASK_KILLED)
 
 	// KILL of a task the master does not know: 202, answered like an
