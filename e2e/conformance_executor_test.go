@@ -312,6 +312,16 @@ func TestConformanceExecutorAPI(t *testing.T) {
 	if src := end.GetUpdate().GetStatus().GetSource(); src != mesospb.TaskStatus_SOURCE_AGENT {
 		t.Errorf("the shut-down executor's task ended with source %s, want SOURCE_AGENT", src)
 	}
+
+	// "Task State Reasons": a task killed while its executor has not
+	// subscribed yet never reaches it: TASK_KILLED from the agent with
+	// REASON_TASK_KILLED_DURING_LAUNCH.
+	o3, _ := s.offer()
+	s.vars["EXECUTOR_ID"] = "never-subscribing"
+	s.launch("accept_launch_executor.json", o3, "killed-in-launch", "sleep 60", "REFUSE", "0", "DATA", "")
+	s.accepted("kill.json", "TASK_ID", "killed-in-launch")
+	wantReason(t, "task killed before its executor subscribed", s.terminal("killed-in-launch"), mesospb.TaskState_TASK_KILLED,
+		mesospb.TaskStatus_REASON_TASK_KILLED_DURING_LAUNCH, mesospb.TaskStatus_SOURCE_AGENT)
 }
 
 // executorBadRequests checks the executor endpoint's refusals before the

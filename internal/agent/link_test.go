@@ -155,7 +155,7 @@ func TestKillBeforeSubscribe(t *testing.T) {
 		FrameworkId: &mesospb.FrameworkID{Value: proto.String("f1")}, TaskId: &mesospb.TaskID{Value: proto.String("t1")}}})
 	st := m.call(linkpb.AgentCall_STATUS_UPDATE).GetStatusUpdate().GetStatus()
 	if st.GetState() != mesospb.TaskState_TASK_KILLED || st.GetSource() != mesospb.TaskStatus_SOURCE_AGENT ||
-		st.GetReason() != mesospb.TaskStatus_REASON_EXECUTOR_UNREGISTERED || len(st.GetUuid()) != 16 {
+		st.GetReason() != mesospb.TaskStatus_REASON_TASK_KILLED_DURING_LAUNCH || len(st.GetUuid()) != 16 {
 		t.Fatalf("update: %v", st)
 	}
 	if id := a.cz.destroyedOne(t); id != spec.ContainerID {

@@ -36,8 +36,8 @@
 // task (executor id = task id); a task group whose executor has no
 // command runs in the built-in default executor, `<Launcher>
 // default-executor`; a kill for a task whose executor has not
-// subscribed yields TASK_KILLED (REASON_EXECUTOR_UNREGISTERED) from the
-// agent; an executor that does not subscribe within the registration
+// subscribed yields TASK_KILLED (REASON_TASK_KILLED_DURING_LAUNCH) from
+// the agent; an executor that does not subscribe within the registration
 // timeout is destroyed and its tasks fail with
 // REASON_EXECUTOR_REGISTRATION_TIMEOUT; when an executor's container ends,
 // its unfinished tasks get TASK_FAILED (REASON_EXECUTOR_TERMINATED unless a

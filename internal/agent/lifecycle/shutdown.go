@@ -49,10 +49,9 @@ func (c *Core) KillTask(frameworkID, taskID string, policy *mesospb.KillPolicy, 
 		return nil, fmt.Errorf("%w: kill task %s: executor %s is %s", ErrIgnored, taskID, ex.id, ex.state)
 	}
 	if i, _, ok := ex.queuedTask(taskID); ok {
-		reason, msg := mesospb.TaskStatus_REASON_EXECUTOR_UNREGISTERED, "Unregistered executor"
-		if ex.state == ExecutorRunning {
-			reason, msg = mesospb.TaskStatus_REASON_TASK_KILLED_DURING_LAUNCH, "Task killed while it was queued"
-		}
+		// Mesos (since 1.5) gives REASON_TASK_KILLED_DURING_LAUNCH whether or
+		// not the executor has subscribed yet.
+		reason, msg := mesospb.TaskStatus_REASON_TASK_KILLED_DURING_LAUNCH, "Killed before delivery to the executor"
 		var effs []Effect
 		for _, t := range append([]*mesospb.TaskInfo(nil), ex.queued[i].tasks...) {
 			effs = append(effs, c.agentUpdate(fw, ex, t.GetTaskId(), mesospb.TaskState_TASK_KILLED, reason, msg, now)...)
