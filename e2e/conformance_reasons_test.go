@@ -85,6 +85,30 @@ func TestConformanceTaskStateReasons(t *testing.T) {
 	wantReason(t, "offer used twice", st, mesospb.TaskState_TASK_LOST,
 		mesospb.TaskStatus_REASON_INVALID_OFFERS, mesospb.TaskStatus_SOURCE_MASTER)
 
+	// More invalid tasks (each ACCEPT uses its offer; the resources come
+	// back at once with a zero filter), and an offer listed twice.
+	o, _ = s.offer()
+	s.launch("accept_launch.json", o, "long-runner", "sleep 60", "REFUSE", "0")
+	s.ackedUpdate("long-runner", mesospb.TaskState_TASK_RUNNING)
+	for _, c := range []struct{ what, fixture, task string }{
+		{"task id of a running task", "accept_launch.json", "long-runner"},
+		{"task id with a slash", "accept_launch.json", "bad/id"},
+		{"task with both command and executor", "accept_launch_command_and_executor.json", "both"},
+	} {
+		o, _ = s.offer()
+		s.launch(c.fixture, o, c.task, "true", "REFUSE", "0")
+		st, _ := s.event(schedulerpb.Event_UPDATE, func(ev *schedulerpb.Event) bool {
+			st := ev.GetUpdate().GetStatus()
+			return st.GetTaskId().GetValue() == c.task && st.GetSource() == mesospb.TaskStatus_SOURCE_MASTER
+		})
+		wantReason(t, c.what, st.GetUpdate().GetStatus(), mesospb.TaskState_TASK_ERROR,
+			mesospb.TaskStatus_REASON_TASK_INVALID, mesospb.TaskStatus_SOURCE_MASTER)
+	}
+	o, _ = s.offer()
+	s.launch("accept_duplicate_offers.json", o, "duplicate-offers", "true", "REFUSE", "0")
+	wantReason(t, "offer listed twice", s.terminal("duplicate-offers"), mesospb.TaskState_TASK_LOST,
+		mesospb.TaskStatus_REASON_INVALID_OFFERS, mesospb.TaskStatus_SOURCE_MASTER)
+
 	o, _ = s.offer()
 	s.launch("accept_launch.json", o, "exit-3", "exit 3", "REFUSE", "0")
 	st = s.terminal("exit-3")

@@ -260,10 +260,10 @@ func TestConformanceStatusCodes(t *testing.T) {
 // TestConformanceAsyncEvents provokes the events that do not answer a
 // call: RESCIND (an offer outlives --offer_timeout), ERROR on the old
 // stream when the framework subscribes again elsewhere ("Disconnections"),
-// and FAILURE when the agent is lost, with no executor_id.
+// and, when an agent is lost, FAILURE with no executor_id and TASK_LOST
+// (REASON_AGENT_REMOVED, from the master) for its task.
 func TestConformanceAsyncEvents(t *testing.T) {
-	flags := append([]string{"--offer_timeout=1secs", "--heartbeat_interval=1secs"}, fastLossFlags...)
-	cl := newCluster(t, 1, agentRes, flags...)
+	cl := newCluster(t, 1, agentRes, "--offer_timeout=1secs", "--heartbeat_interval=1secs", "--allocation_interval=100ms")
 	s := subscribeWire(t, cl.master, mtJSON, "subscribe.json", schedVars(t, "FAILOVER", "3600"))
 
 	o, _ := s.offer()
@@ -286,14 +286,22 @@ func TestConformanceAsyncEvents(t *testing.T) {
 	s.call("revive_all.json").wantStatus(t, "REVIVE with the replaced stream's id", http.StatusBadRequest)
 	again.accepted("revive_all.json")
 
-	// Losing the agent: FAILURE with its agent_id and no executor_id.
+	// Losing an agent with a task on it.
+	cl = newCluster(t, 1, agentRes, append([]string{"--heartbeat_interval=1secs"}, fastLossFlags...)...)
+	s = subscribeWire(t, cl.master, mtJSON, "subscribe.json", schedVars(t))
+	o, _ = s.offer()
 	agentID := o.GetAgentId().GetValue()
+	s.vars["AGENT_ID"] = agentID
+	s.launch("accept_launch.json", o, "on-lost-agent", "sleep 60", "REFUSE", "0")
+	s.ackedUpdate("on-lost-agent", mesospb.TaskState_TASK_RUNNING)
 	cl.agents[0].kill()
-	_, js = again.event(schedulerpb.Event_FAILURE, nil)
+	_, js = s.event(schedulerpb.Event_FAILURE, nil)
 	if got := jid(t, js, "failure.agent_id"); got != agentID {
 		t.Errorf("FAILURE of agent %q, want %q", got, agentID)
 	}
 	jabsent(t, js, "failure.executor_id")
+	wantReason(t, "task of a lost agent", s.terminal("on-lost-agent"), mesospb.TaskState_TASK_LOST,
+		mesospb.TaskStatus_REASON_AGENT_REMOVED, mesospb.TaskStatus_SOURCE_MASTER)
 }
 
 // TestConformanceMediaTypes checks how the encoding of the event stream
