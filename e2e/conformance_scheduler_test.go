@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/base64"
 	"fmt"
 	"net/http"
@@ -161,12 +162,22 @@ func TestConformanceLegacyClient(t *testing.T) {
 	checkOfferJSON(t, js, s.fwID, "")
 	s.vars["AGENT_ID"] = o.GetAgentId().GetValue()
 	s.launch("accept_launch.json", o, "legacy-task", "true", "REFUSE", "5")
+
+	// ACKNOWLEDGE: an update with a uuid is retried until acknowledged,
+	// and the task's next update waits for that acknowledgement.
+	first, _ := s.event(schedulerpb.Event_UPDATE, nil)
+	retry, _ := s.event(schedulerpb.Event_UPDATE, nil)
+	f, r := first.GetUpdate().GetStatus(), retry.GetUpdate().GetStatus()
+	if r.GetState() != f.GetState() || !bytes.Equal(r.GetUuid(), f.GetUuid()) || len(f.GetUuid()) != 16 {
+		t.Errorf("before any acknowledgement: %s (uuid %x), then %s (uuid %x); want the first update again",
+			f.GetState(), f.GetUuid(), r.GetState(), r.GetUuid())
+	}
+	s.ack(f)
 	for _, state := range []mesospb.TaskState{mesospb.TaskState_TASK_RUNNING, mesospb.TaskState_TASK_FINISHED} {
 		_, js := s.ackedUpdate("legacy-task", state)
 		checkUpdateJSON(t, js, "legacy-task", state.String(), "SOURCE_EXECUTOR", true)
 	}
-	r := s.call("teardown.json")
-	r.wantStatus(t, "TEARDOWN", http.StatusAccepted)
+	s.call("teardown.json").wantStatus(t, "TEARDOWN", http.StatusAccepted)
 	s.stream.waitEnd()
 }
 
