@@ -183,6 +183,21 @@ func getJSON(url string, v any) error {
 	return json.Unmarshal(body, v)
 }
 
+// fetchText GETs url and returns its body; anything but 200 fails the test.
+func fetchText(t testing.TB, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %v %s", url, err, resp.Status)
+	}
+	return string(body)
+}
+
 // cluster is a master and its agents, each its own process.
 type cluster struct {
 	t      testing.TB

@@ -153,6 +153,17 @@ func TestCgroupsCPUQuota(t *testing.T) {
 	if first.FrameworkID == "" || !strings.Contains(first.ExecutorName, "Command Executor") || first.Source != "spin" {
 		t.Errorf("entry = %+v, want the command executor of spin", first)
 	}
+	// The same statistics are Prometheus gauges at /metrics.
+	prom := fetchText(t, agent.url("/metrics"))
+	for _, want := range []string{
+		`meso_container_cpus_limit{executor_id="spin",framework_id="` + first.FrameworkID + `"} 0.5`,
+		`meso_container_mem_limit_bytes{executor_id="spin",framework_id="` + first.FrameworkID + `"} 6.7108864e+07`,
+		"meso_slave_executors_running 1",
+	} {
+		if !strings.Contains(prom, want) {
+			t.Errorf("agent /metrics lacks %s", want)
+		}
+	}
 	if _, ok := first.Statistics["cpus_nr_periods"]; !ok {
 		t.Errorf("no CFS accounting (cpus_nr_periods) with --cgroups_enable_cfs: %v", first.Statistics)
 	}

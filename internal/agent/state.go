@@ -25,6 +25,7 @@ func (a *Agent) Handler() http.Handler {
 	mux.HandleFunc("/slave(1)/state.json", a.serveState)
 	mux.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 	mux.HandleFunc("/metrics/snapshot", a.serveMetrics)
+	mux.Handle("/metrics", a.prometheusHandler())
 	for _, p := range []string{"/monitor/statistics", "/monitor/statistics.json", "/slave(1)/monitor/statistics", "/slave(1)/monitor/statistics.json"} {
 		mux.HandleFunc(p, a.serveStatistics)
 	}

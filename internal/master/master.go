@@ -17,6 +17,7 @@ import (
 	"github.com/mesoproject/meso/api/mesospb"
 	"github.com/mesoproject/meso/internal/allocator"
 	"github.com/mesoproject/meso/internal/master/core"
+	"github.com/mesoproject/meso/internal/promexport"
 	"github.com/mesoproject/meso/internal/resources"
 	"google.golang.org/protobuf/proto"
 )
@@ -199,7 +200,7 @@ func (m *Master) routes() http.Handler {
 	mux.HandleFunc("/internal/v1/link", m.handleLink)
 	mux.HandleFunc("/version", m.handleVersion)
 	mux.HandleFunc("/metrics/snapshot", m.handleMetricsSnapshot)
-	mux.Handle("/metrics", m.prometheusHandler())
+	mux.Handle("/metrics", promexport.Handler(m.metrics))
 	mux.HandleFunc("/master/redirect", m.handleRedirect)
 	mux.HandleFunc("/master/redirect/", m.handleRedirect)
 	return mux
