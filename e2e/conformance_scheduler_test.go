@@ -142,6 +142,8 @@ func schedulerCallsFlow(t *testing.T, cl *cluster, mt string) {
 	s.accepted("teardown.json")
 	s.stream.waitEnd()
 	s.call("revive_all.json").wantStatus(t, "REVIVE after TEARDOWN", http.StatusForbidden)
+	// A removed framework cannot subscribe again under its id.
+	subscribeRefused(t, s.url, mt, fixture(t, "scheduler/resubscribe.json", s.vars))
 }
 
 // TestConformanceLegacyClient plays a client written from the first
@@ -252,18 +254,32 @@ func TestConformanceStatusCodes(t *testing.T) {
 	// opens and its first event is ERROR, then it ends.
 	bad := []byte(`{"type": "SUBSCRIBE", "subscribe": {"framework_info": {"user": "` + currentUser(t) +
 		`", "name": "bad role", "roles": ["-bad"], "capabilities": [{"type": "MULTI_ROLE"}]}}}`)
-	resp = open(t, c, http.MethodPost, url, bad, "Content-Type", mtJSON, "Accept", mtJSON)
-	wantStreamHeaders(t, resp, mtJSON)
+	subscribeRefused(t, url, mtJSON, bad)
+}
+
+// subscribeRefused sends a SUBSCRIBE that the master decodes but refuses:
+// the stream opens (200, with a Mesos-Stream-Id), its first event is ERROR
+// with a message, and then it ends.
+func subscribeRefused(t *testing.T, url, mt string, body []byte) {
+	t.Helper()
+	resp := open(t, newHTTPClient(t, false), http.MethodPost, url, encodeCall(t, mt, body), "Content-Type", mt, "Accept", mt)
+	wantStreamHeaders(t, resp, mt)
+	if resp.Header.Get(streamHdr) == "" {
+		t.Error("refused SUBSCRIBE answered without Mesos-Stream-Id")
+	}
 	newMsg, typeOf := schedulerEvents()
-	es := newEventStream(t, resp.Body, mtJSON, newMsg, typeOf)
+	es := newEventStream(t, resp.Body, mt, newMsg, typeOf)
 	ev := es.take("ERROR", nil)
 	if ev.seq != 0 {
 		t.Errorf("ERROR is event %d, want the first", ev.seq)
 	}
+	if ev.pb.(*schedulerpb.Event).GetError().GetMessage() == "" {
+		t.Error("ERROR event without a message")
+	}
 	// The documentation's example puts "message" at the top; the Event
 	// message (and Mesos) put it in "error".
-	if jstr(t, ev.js, "error.message") == "" {
-		t.Error("ERROR event without error.message")
+	if ev.js != nil {
+		jstr(t, ev.js, "error.message")
 	}
 	es.waitEnd()
 }
