@@ -114,8 +114,7 @@ func TestCustomExecutorRunsTwentyTasks(t *testing.T) {
 				t.Errorf("FAILURE %v: want the executor's own exit, status 0", fail)
 			}
 			// Everything the executor and its tasks held is offered again.
-			f.declineAll()
-			f.takeOffer(resources.MustParse("cpus:4;mem:4096"))
+			f.takeWholeOffer(resources.MustParse("cpus:4;mem:4096"))
 		})
 	}
 }
@@ -224,8 +223,7 @@ func TestCustomExecutorCrash(t *testing.T) {
 		t.Errorf("FAILURE status %d: want exit status 3", fail.GetStatus())
 	}
 	eventually(t, time.Minute, func() error { return pendingUpdates(cl.agents[0]) })
-	f.declineAll()
-	f.takeOffer(resources.MustParse("cpus:4;mem:4096"))
+	f.takeWholeOffer(resources.MustParse("cpus:4;mem:4096"))
 }
 
 // An executor drops its event stream and subscribes again later, listing

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -209,6 +210,10 @@ func (f *framework) message(agent *mesospb.AgentID, exID, data string) {
 }
 
 // statesOf lists the states a task went through, in order.
+//
+// Updates are delivered at least once: an update the agent re-sent before
+// the acknowledgement of the first copy reached it arrives twice in a row,
+// so repeats are folded.
 func (f *framework) statesOf(taskID string) []mesospb.TaskState {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -218,7 +223,31 @@ func (f *framework) statesOf(taskID string) []mesospb.TaskState {
 			out = append(out, u.GetState())
 		}
 	}
-	return out
+	return slices.Compact(out)
+}
+
+// takeWholeOffer waits for one offer holding need, declining the partial
+// offers that come while resources are still being returned piecemeal (an
+// offer kept by the framework is never merged with resources freed later).
+func (f *framework) takeWholeOffer(need resources.Resources) *mesospb.Offer {
+	f.t.Helper()
+	var offer *mesospb.Offer
+	eventually(f.t, time.Minute, func() error {
+		f.mu.Lock()
+		for id, o := range f.offers {
+			if have, err := resources.FromProto(o.GetResources()); err == nil && have.Contains(need) {
+				offer = o
+				delete(f.offers, id)
+			}
+		}
+		f.mu.Unlock()
+		if offer != nil {
+			return nil
+		}
+		f.declineAll()
+		return fmt.Errorf("no offer holds %s yet", need)
+	})
+	return offer
 }
 
 // pendingUpdates reads an agent's count of unacknowledged status updates.

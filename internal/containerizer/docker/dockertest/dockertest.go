@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/moby/moby/api/types/jsonstream"
@@ -70,7 +71,11 @@ func BuildBusybox(ctx context.Context, cli *client.Client, tag string) error {
 	if err != nil {
 		return err
 	}
-	dockerfile := "FROM scratch\nCOPY rootfs/ /\nENV PATH=/bin\nENTRYPOINT [\"/bin/busybox\"]\nCMD [\"echo\", \"image default cmd\"]\n"
+	// The label comes first so that every tag gets layers of its own: test
+	// binaries building at the same time (go test runs packages in
+	// parallel) then never share, and never remove, each other's images.
+	dockerfile := "FROM scratch\nLABEL meso.test.image=" + strconv.Quote(tag) +
+		"\nCOPY rootfs/ /\nENV PATH=/bin\nENTRYPOINT [\"/bin/busybox\"]\nCMD [\"echo\", \"image default cmd\"]\n"
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	add := func(h *tar.Header, body []byte) {
