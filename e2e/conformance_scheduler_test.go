@@ -163,7 +163,9 @@ func TestConformanceLegacyClient(t *testing.T) {
 	o, js := s.offer()
 	checkOfferJSON(t, js, s.fwID, "")
 	s.vars["AGENT_ID"] = o.GetAgentId().GetValue()
-	s.launch("accept_launch.json", o, "legacy-task", "true", "REFUSE", "5")
+	// The ACCEPT carries unknown fields (at the top, in an id, in a
+	// resource) and explicit nulls: both mean "not set" to a Mesos master.
+	s.launch("accept_launch_extras.json", o, "legacy-task", "true")
 
 	// ACKNOWLEDGE: an update with a uuid is retried until acknowledged,
 	// and the task's next update waits for that acknowledgement.
