@@ -7,8 +7,12 @@ PKGS ?= ./...
 build:
 	$(GO) build -o bin/meso ./cmd/meso
 
+# The end-to-end tests run after the rest, alone: they start real clusters
+# whose timing should not compete with the other packages' tests for the
+# CPU (go test runs packages in parallel).
 test:
-	$(GO) test -race -timeout 20m $(PKGS)
+	$(GO) test -race -timeout 20m $$($(GO) list $(PKGS) | grep -v '/e2e$$')
+	$(GO) test -race -timeout 20m ./e2e
 
 verify:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$'))" || (gofmt -l . ; exit 1)
