@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strconv"
 	"sync"
+	"sync/atomic"
 )
 
 type blockKey struct{ node, part int }
@@ -59,15 +60,6 @@ func (bm *blockManager) removeNode(node int) {
 	}
 }
 
-// remove drops one block.
-func (bm *blockManager) remove(k blockKey) {
-	bm.mu.Lock()
-	defer bm.mu.Unlock()
-	if b := bm.blocks[k]; b != nil {
-		bm.dropLocked(b)
-	}
-}
-
 func (bm *blockManager) dropLocked(b *block) {
 	if b.elem != nil {
 		bm.lru.Remove(b.elem)
@@ -80,25 +72,45 @@ func (bm *blockManager) dropLocked(b *block) {
 }
 
 // get returns the in-memory data of a block, or its encoded bytes from disk.
-func (bm *blockManager) get(k blockKey) (data any, encoded []byte, ok bool, err error) {
+// A block replaced or dropped while its file was being read is looked up
+// again; only a block that is still current and unreadable is an error.
+func (bm *blockManager) get(k blockKey) (data any, encoded []byte, b *block, err error) {
+	for {
+		bm.mu.Lock()
+		b = bm.blocks[k]
+		if b == nil {
+			bm.mu.Unlock()
+			return nil, nil, nil, nil
+		}
+		if b.elem != nil {
+			bm.lru.MoveToFront(b.elem)
+			data := b.data // read under mu: eviction clears it
+			bm.mu.Unlock()
+			return data, nil, b, nil
+		}
+		path := b.path
+		bm.mu.Unlock()
+		encoded, err = os.ReadFile(path)
+		if err == nil {
+			return nil, encoded, b, nil
+		}
+		bm.mu.Lock()
+		current := bm.blocks[k] == b
+		bm.mu.Unlock()
+		if current {
+			return nil, nil, b, fmt.Errorf("rdd: read cached block: %w", err)
+		}
+	}
+}
+
+// removeIf drops block b if it is still the cached block of its key (not
+// one stored since by another task).
+func (bm *blockManager) removeIf(b *block) {
 	bm.mu.Lock()
-	b := bm.blocks[k]
-	if b == nil {
-		bm.mu.Unlock()
-		return nil, nil, false, nil
+	defer bm.mu.Unlock()
+	if bm.blocks[b.key] == b {
+		bm.dropLocked(b)
 	}
-	if b.elem != nil {
-		bm.lru.MoveToFront(b.elem)
-		bm.mu.Unlock()
-		return b.data, nil, true, nil
-	}
-	path := b.path
-	bm.mu.Unlock()
-	encoded, err = os.ReadFile(path)
-	if err != nil {
-		return nil, nil, false, fmt.Errorf("rdd: read cached block: %w", err)
-	}
-	return nil, encoded, true, nil
 }
 
 // put stores a computed partition at level.
@@ -172,12 +184,18 @@ func (bm *blockManager) evictLocked(b *block) error {
 	return nil
 }
 
+var blockFileSeq atomic.Int64
+
 func (bm *blockManager) writeDisk(b *block) error {
 	if err := os.MkdirAll(bm.dir, 0o755); err != nil {
 		return fmt.Errorf("rdd: cache to disk: %w", err)
 	}
-	path := filepath.Join(bm.dir, "rdd_"+strconv.Itoa(b.key.node)+"_"+strconv.Itoa(b.key.part))
+	// A fresh name per write: a reader of an older block of this partition
+	// never sees this file half-written.
+	path := filepath.Join(bm.dir, "rdd_"+strconv.Itoa(b.key.node)+"_"+strconv.Itoa(b.key.part)+"_"+
+		strconv.FormatInt(blockFileSeq.Add(1), 10))
 	if err := os.WriteFile(path, b.encode(b.data), 0o644); err != nil {
+		os.Remove(path)
 		return fmt.Errorf("rdd: cache to disk: %w", err)
 	}
 	b.path, b.data = path, nil
@@ -228,15 +246,16 @@ func cachedIterate[T any](tc *TaskContext, r *RDD[T], p int, yield func(T) bool)
 // from its lineage, as Spark does for a lost block.
 func readCached[T any](tc *TaskContext, r *RDD[T], k blockKey) ([]T, bool) {
 	bm := tc.sess.cache
-	data, encoded, ok, err := bm.get(k)
-	if !ok || err != nil {
-		if err != nil {
-			tc.sess.log.Warn("cached block lost, recomputing", "rdd", k.node, "partition", k.part, "err", err)
-			bm.remove(k)
-		}
+	data, encoded, b, err := bm.get(k)
+	if err != nil {
+		tc.sess.log.Warn("cached block lost, recomputing", "rdd", k.node, "partition", k.part, "err", err)
+		bm.removeIf(b)
 		return nil, false
 	}
-	if data != nil || encoded == nil {
+	if b == nil {
+		return nil, false
+	}
+	if encoded == nil {
 		vals, _ := data.([]T)
 		return vals, true
 	}
@@ -245,7 +264,7 @@ func readCached[T any](tc *TaskContext, r *RDD[T], k blockKey) ([]T, bool) {
 		v, n, err := r.codec.Decode(encoded)
 		if err != nil {
 			tc.sess.log.Warn("cached block corrupt, recomputing", "rdd", k.node, "partition", k.part, "err", err)
-			bm.remove(k)
+			bm.removeIf(b)
 			return nil, false
 		}
 		vals = append(vals, v)
