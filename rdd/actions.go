@@ -111,17 +111,21 @@ func Reduce[T any](ctx context.Context, s *Session, r *RDD[T], f func(T, T) T) (
 }
 
 // Fold merges all elements with f, starting from zero in every partition and
-// in the final merge.
+// in the final merge. Each use gets its own deep copy of zero, so f may
+// modify and return its first argument.
 func Fold[T any](ctx context.Context, s *Session, r *RDD[T], zero T, f func(T, T) T) (T, error) {
 	return Aggregate(ctx, s, r, zero, f, f)
 }
 
 // Aggregate folds each partition with seq from zero, then merges the
-// partitions' results with comb from zero.
+// partitions' results with comb from zero. Each partition and the final
+// merge get their own deep copy of zero, so seq and comb may modify and
+// return their first argument (as Spark allows).
 func Aggregate[T, U any](ctx context.Context, s *Session, r *RDD[T], zero U, seq func(U, T) U, comb func(U, U) U) (U, error) {
-	acc := zero
+	fresh := freshZero(zero)
+	acc := fresh()
 	err := runAll(ctx, s, r, func(tc *TaskContext, p int) (U, error) {
-		u := zero
+		u := fresh()
 		r.iterate(tc, p, func(v T) bool { u = seq(u, v); return true })
 		return u, nil
 	}, func(_ int, u U) error { acc = comb(acc, u); return nil })

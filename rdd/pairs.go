@@ -89,17 +89,22 @@ func ReduceByKey[K comparable, V any](r *RDD[Pair[K, V]], f func(V, V) V, parts 
 }
 
 // FoldByKey merges each key's values with f, starting from zero in every
-// partition.
+// partition. Every key gets its own deep copy of zero, so f may modify and
+// return its first argument.
 func FoldByKey[K comparable, V any](r *RDD[Pair[K, V]], zero V, f func(V, V) V, parts int) *RDD[Pair[K, V]] {
-	return combineByKey(r, "foldByKey", parts, func(v V) V { return f(zero, v) }, f, f, true)
+	fresh := freshZero(zero)
+	return combineByKey(r, "foldByKey", parts, func(v V) V { return f(fresh(), v) }, f, f, true)
 }
 
 // AggregateByKey aggregates each key's values into a U: seq adds a value to
 // an accumulator that starts at zero in every partition, comb merges
-// accumulators. zero is copied by value: it must not share mutable state.
+// accumulators. Every key gets its own deep copy of zero, so seq and comb
+// may modify and return their first argument (a map, a slice), as Spark
+// allows.
 func AggregateByKey[K comparable, V, U any](r *RDD[Pair[K, V]], zero U, seq func(U, V) U, comb func(U, U) U,
 	parts int) *RDD[Pair[K, U]] {
-	return combineByKey(r, "aggregateByKey", parts, func(v V) U { return seq(zero, v) }, seq, comb, true)
+	fresh := freshZero(zero)
+	return combineByKey(r, "aggregateByKey", parts, func(v V) U { return seq(fresh(), v) }, seq, comb, true)
 }
 
 // GroupByKey groups each key's values. The order of values within a group is
