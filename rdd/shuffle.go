@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"reflect"
 	"sync"
 	"sync/atomic"
@@ -146,21 +147,27 @@ func lostFrom(tc *TaskContext, d *shuffleDep, r, m int, err error) error {
 	return lost
 }
 
-// hashFunc returns a deterministic hash for K, the same in every process:
-// integers hash to themselves (as in Spark, so integer keys spread by
-// value), strings by FNV-1a, anything else by FNV-1a of its encoding.
+// hashFunc returns a deterministic hash for K, the same in every process
+// and consistent with ==: integers hash to themselves (as in Spark, so
+// integer keys spread by value), strings by FNV-1a, floats by FNV-1a of
+// their bits with -0 taken as +0 (they are ==), anything else by FNV-1a of
+// its encoding.
 func hashFunc[K any]() func(K) uint64 {
 	t := reflect.TypeFor[K]()
 	if t != nil {
 		switch t.Kind() {
-		case reflect.Int, reflect.Int64, reflect.Uint, reflect.Uint64, reflect.Uintptr:
-			return func(k K) uint64 { return *(*uint64)(unsafe.Pointer(&k)) }
-		case reflect.Int32:
-			return func(k K) uint64 { return uint64(*(*int32)(unsafe.Pointer(&k))) }
-		case reflect.Uint32:
-			return func(k K) uint64 { return uint64(*(*uint32)(unsafe.Pointer(&k))) }
+		case reflect.Int, reflect.Int64, reflect.Int32, reflect.Int16, reflect.Int8:
+			return func(k K) uint64 { return uint64(loadSigned(unsafe.Pointer(&k), t.Size())) }
+		case reflect.Uint, reflect.Uint64, reflect.Uint32, reflect.Uint16, reflect.Uint8, reflect.Uintptr:
+			return func(k K) uint64 { return loadUnsigned(unsafe.Pointer(&k), t.Size()) }
 		case reflect.String:
 			return func(k K) uint64 { return fnvString(*(*string)(unsafe.Pointer(&k))) }
+		case reflect.Float64:
+			return func(k K) uint64 { return fnvUint64(math.Float64bits(canonicalFloat(*(*float64)(unsafe.Pointer(&k))))) }
+		case reflect.Float32:
+			return func(k K) uint64 {
+				return fnvUint64(uint64(math.Float32bits(float32(canonicalFloat(float64(*(*float32)(unsafe.Pointer(&k))))))))
+			}
 		}
 	}
 	kc := codec.For[K]()
@@ -169,6 +176,52 @@ func hashFunc[K any]() func(K) uint64 {
 		h.Write(kc.Append(nil, k))
 		return h.Sum64()
 	}
+}
+
+// canonicalFloat maps -0 to +0 and every NaN to one NaN, so that keys equal
+// under == (and NaNs, which are never equal) hash alike in every process.
+func canonicalFloat(f float64) float64 {
+	switch {
+	case f == 0:
+		return 0
+	case f != f:
+		return math.NaN()
+	}
+	return f
+}
+
+func loadSigned(p unsafe.Pointer, size uintptr) int64 {
+	switch size {
+	case 1:
+		return int64(*(*int8)(p))
+	case 2:
+		return int64(*(*int16)(p))
+	case 4:
+		return int64(*(*int32)(p))
+	}
+	return *(*int64)(p)
+}
+
+func loadUnsigned(p unsafe.Pointer, size uintptr) uint64 {
+	switch size {
+	case 1:
+		return uint64(*(*uint8)(p))
+	case 2:
+		return uint64(*(*uint16)(p))
+	case 4:
+		return uint64(*(*uint32)(p))
+	}
+	return *(*uint64)(p)
+}
+
+func fnvUint64(x uint64) uint64 {
+	h := uint64(14695981039346656037)
+	for range 8 {
+		h ^= x & 0xff
+		h *= 1099511628211
+		x >>= 8
+	}
+	return h
 }
 
 func fnvString(s string) uint64 {
@@ -185,7 +238,7 @@ func fnvString(s string) uint64 {
 func hashPartitioner[K any](n int) func(K) int {
 	h := hashFunc[K]()
 	switch reflect.TypeFor[K]().Kind() {
-	case reflect.Int, reflect.Int64, reflect.Int32:
+	case reflect.Int, reflect.Int64, reflect.Int32, reflect.Int16, reflect.Int8:
 		return func(k K) int {
 			m := int64(h(k)) % int64(n)
 			if m < 0 {
@@ -225,10 +278,12 @@ type externalAgg[K comparable, W, C any] struct {
 	m      map[K]C
 	size   int64
 	sorter *shuffle.Sorter[aggEntry[K, C]]
+	canon  func(K) K // canonicalKey, or nil
 }
 
 func newExternalAgg[K comparable, W, C any](tc *TaskContext, kc codec.Codec[K], cc codec.Codec[C], agg aggregator[W, C]) *externalAgg[K, W, C] {
-	return &externalAgg[K, W, C]{tc: tc, kc: kc, cc: cc, agg: agg, budget: tc.sess.cfg.ShuffleMemory, m: map[K]C{}}
+	return &externalAgg[K, W, C]{tc: tc, kc: kc, cc: cc, agg: agg, budget: tc.sess.cfg.ShuffleMemory, m: map[K]C{},
+		canon: canonicalKey[K]()}
 }
 
 // add adds one record whose encoding took n bytes.
@@ -245,18 +300,59 @@ func (a *externalAgg[K, W, C]) add(k K, w W, n int) {
 	}
 }
 
+// keyBytes encodes k for the spilled runs' order. Float keys are
+// canonicalised first, so -0 and +0 (equal keys) sort and merge together.
+func (a *externalAgg[K, W, C]) keyBytes(k K) []byte {
+	if a.canon != nil {
+		k = a.canon(k)
+	}
+	return a.kc.Append(nil, k)
+}
+
+// canonicalKey returns a function mapping float keys to canonicalFloat, or
+// nil for other key types.
+func canonicalKey[K any]() func(K) K {
+	t := reflect.TypeFor[K]()
+	if t == nil {
+		return nil
+	}
+	switch t.Kind() {
+	case reflect.Float64:
+		return func(k K) K {
+			p := (*float64)(unsafe.Pointer(&k))
+			*p = canonicalFloat(*p)
+			return k
+		}
+	case reflect.Float32:
+		return func(k K) K {
+			p := (*float32)(unsafe.Pointer(&k))
+			*p = float32(canonicalFloat(float64(*p)))
+			return k
+		}
+	}
+	return nil
+}
+
 func (a *externalAgg[K, W, C]) spill() {
 	if a.sorter == nil {
 		a.sorter = newAggSorter(a.tc, a.kc, a.cc)
 	}
 	for k, c := range a.m {
-		a.sorter.Add(aggEntry[K, C]{kb: a.kc.Append(nil, k), k: k, c: c}, 0)
+		a.sorter.Add(aggEntry[K, C]{kb: a.keyBytes(k), k: k, c: c}, 0)
 	}
 	if err := a.sorter.Spill(); err != nil {
 		a.tc.fail(err)
 	}
 	clear(a.m)
 	a.size = 0
+}
+
+// close releases the spilled runs (after finish, or when the task failed or
+// panicked before it).
+func (a *externalAgg[K, W, C]) close() {
+	if a.sorter != nil {
+		a.sorter.Close()
+	}
 }
 
 // finish passes every key's combiner to out.
@@ -276,12 +372,14 @@ func (a *externalAgg[K, W, C]) finish(out func(K, C) bool) {
 	_, spilled := a.sorter.Spilled()
 	tc.metrics.SpillBytes += spilled
 	for k, c := range a.m {
-		a.sorter.Add(aggEntry[K, C]{kb: a.kc.Append(nil, k), k: k, c: c}, 0)
+		a.sorter.Add(aggEntry[K, C]{kb: a.keyBytes(k), k: k, c: c}, 0)
 	}
 	clear(a.m)
 	var cur *aggEntry[K, C]
 	err := a.sorter.Sorted(func(e aggEntry[K, C]) bool {
-		if cur != nil && bytes.Equal(cur.kb, e.kb) {
+		// Equal keys have equal bytes; NaNs have equal bytes but are never
+		// equal (as in a Go map, each NaN record is a key of its own).
+		if cur != nil && bytes.Equal(cur.kb, e.kb) && cur.k == e.k {
 			cur.c = a.agg.mergeC(cur.c, e.c)
 			return true
 		}
@@ -305,6 +403,7 @@ func (a *externalAgg[K, W, C]) finish(out func(K, C) bool) {
 func reduceAggregate[K comparable, W, C any](tc *TaskContext, kc codec.Codec[K], cc codec.Codec[C], agg aggregator[W, C],
 	in func(yield func(K, W, int) bool), out func(K, C) bool) {
 	a := newExternalAgg(tc, kc, cc, agg)
+	defer a.close()
 	in(func(k K, w W, n int) bool {
 		a.add(k, w, n)
 		return tc.err == nil
@@ -329,6 +428,11 @@ func reduceGroup[K comparable, V any](tc *TaskContext, kc codec.Codec[K], cc cod
 	}()
 	var size int64
 	var ext *externalAgg[K, V, []V]
+	defer func() {
+		if ext != nil {
+			ext.close() // its spilled runs, also when the task fails or panics
+		}
+	}()
 	in(func(k K, v V, n int) bool {
 		if ext != nil {
 			ext.add(k, v, n)

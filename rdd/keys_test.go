@@ -1,0 +1,83 @@
+package rdd_test
+
+import (
+	"cmp"
+	"context"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/mesoproject/meso/rdd"
+)
+
+// Float keys follow Go's ==: -0 and +0 are one key, and every NaN is a key of
+// its own (as in a Go map), whether or not the aggregation spills.
+func TestFloatKeysFollowGoEquality(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 8))
+	special := []float64{math.NaN(), math.Copysign(0, -1), 0, 1.5, -2.25, math.Inf(1), math.Inf(-1)}
+	var pairs []rdd.Pair[float64, int]
+	for i := range 4000 {
+		k := special[rng.IntN(len(special))]
+		if rng.IntN(4) == 0 {
+			k = float64(rng.IntN(300))
+		}
+		pairs = append(pairs, rdd.KV(k, i))
+	}
+	// Reference: a Go map (each NaN record its own entry).
+	want := map[float64]int{}
+	nans := 0
+	for _, p := range pairs {
+		if p.Key != p.Key {
+			nans++
+			continue
+		}
+		want[p.Key]++
+	}
+	check := func(t *testing.T, what string, got []rdd.Pair[float64, int]) {
+		t.Helper()
+		gotNaN := 0
+		seen := map[float64]bool{}
+		for _, g := range got {
+			if g.Key != g.Key {
+				gotNaN++
+				if g.Value != 1 {
+					t.Fatalf("%s: a NaN group of %d", what, g.Value)
+				}
+				continue
+			}
+			if seen[g.Key] || want[g.Key] != g.Value {
+				t.Fatalf("%s: key %v: %d (repeated %v), want %d", what, g.Key, g.Value, seen[g.Key], want[g.Key])
+			}
+			seen[g.Key] = true
+		}
+		if gotNaN != nans || len(seen) != len(want) {
+			t.Fatalf("%s: %d NaN groups (want %d), %d other keys (want %d)", what, gotNaN, nans, len(seen), len(want))
+		}
+	}
+	for name, s := range sessions(t) {
+		t.Run(name, func(t *testing.T) {
+			r := rdd.Parallelize(pairs, 6)
+			ones := rdd.MapValues(r, func(int) int { return 1 })
+			check(t, "reduceByKey", collect(t, s, rdd.ReduceByKey(ones, func(a, b int) int { return a + b }, 5)))
+			grouped := rdd.MapValues(rdd.GroupByKey(r, 5), func(vs []int) int { return len(vs) })
+			check(t, "groupByKey", collect(t, s, grouped))
+			counts, err := rdd.CountByKey(context.Background(), s, r)
+			if err != nil || len(counts) != len(want)+nans {
+				t.Fatalf("countByKey: %d keys, %v", len(counts), err)
+			}
+			// Sorting: NaN first (cmp.Compare's order), -0 beside +0.
+			for _, asc := range []bool{true, false} {
+				sorted := collect(t, s, rdd.SortByKey(r, asc, 4))
+				if len(sorted) != len(pairs) {
+					t.Fatalf("sortByKey: %d records", len(sorted))
+				}
+				for i := 1; i < len(sorted); i++ {
+					c := cmp.Compare(sorted[i-1].Key, sorted[i].Key)
+					if (asc && c > 0) || (!asc && c < 0) {
+						t.Fatalf("sortByKey asc=%v: %v before %v", asc, sorted[i-1].Key, sorted[i].Key)
+					}
+				}
+			}
+		})
+	}
+}
