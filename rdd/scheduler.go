@@ -77,6 +77,11 @@ func (s *Session) resolve(n *node) error {
 				d.shuffle.reducers = n.parts
 			}
 		}
+		for _, d := range n.deps {
+			if n.err == nil {
+				n.err = d.parent.err // a dataset of a bad parent is bad for good
+			}
+		}
 		n.resolved = true
 		if n.err != nil && firstErr == nil {
 			firstErr = n.err

@@ -35,7 +35,9 @@ const maxSplit = 32 << 20
 // them when the data allows; a line is never split: it belongs to the
 // partition where it starts. Files named *.gz are decompressed, one
 // partition each (gzip cannot be split). Line ends ("\n" or "\r\n") are
-// removed. The files are listed when the first job needs the partitions.
+// removed. The files are listed when the first job needs the partitions;
+// an empty directory is an empty dataset, while a missing path or a glob
+// matching nothing fails the job.
 func TextFile(path string, minParts int) *RDD[string] {
 	n := newNode("textFile")
 	var splits []fileSplit
@@ -123,10 +125,7 @@ func listSplits(path string, minParts int) ([]fileSplit, error) {
 			}
 		}
 	}
-	if len(splits) == 0 {
-		return nil, fmt.Errorf("rdd: textFile %q: no files", path)
-	}
-	return splits, nil
+	return splits, nil // none for an empty directory: an empty dataset, as in Spark
 }
 
 // readSplit yields the lines that start in [start, end).
@@ -191,6 +190,9 @@ func readSplit(tc *TaskContext, sp fileSplit, yield func(string) bool) error {
 // readGzip yields every line of a gzip-compressed file.
 func readGzip(tc *TaskContext, name string, f io.Reader, yield func(string) bool) error {
 	zr, err := gzip.NewReader(f)
+	if err == io.EOF {
+		return nil // an empty file: no lines
+	}
 	if err != nil {
 		return fmt.Errorf("rdd: textFile %s: %w", name, err)
 	}

@@ -1,8 +1,10 @@
 package rdd
 
 import (
+	"fmt"
 	"iter"
 	"math"
+	"math/bits"
 	"math/rand/v2"
 )
 
@@ -23,12 +25,18 @@ func Range(start, end, parts int) *RDD[int] {
 }
 
 // split returns partition p's share [lo, hi) of [start, end) over parts.
+// The arithmetic is on 128 bits: any range of ints, any partition count.
 func split(start, end, p, parts int) (int, int) {
 	if end <= start {
 		return start, start
 	}
-	size := end - start
-	return start + int(int64(size)*int64(p)/int64(parts)), start + int(int64(size)*int64(p+1)/int64(parts))
+	size := uint64(end) - uint64(start) // fits: end > start
+	at := func(q int) int {
+		hi, lo := bits.Mul64(size, uint64(q))
+		off, _ := bits.Div64(hi, lo, uint64(parts)) // q <= parts: no overflow
+		return int(uint64(start) + off)
+	}
+	return at(p), at(p + 1)
 }
 
 func positive(n, def int) int {
@@ -246,7 +254,7 @@ func Coalesce[T any](r *RDD[T], parts int) *RDD[T] {
 // fraction (without replacement), or appears a Poisson(fraction) number of
 // times (with replacement). The same seed gives the same sample.
 func Sample[T any](r *RDD[T], withReplacement bool, fraction float64, seed uint64) *RDD[T] {
-	return oneToOne(r, "sample", func(tc *TaskContext, p int, yield func(T) bool) {
+	out := oneToOne(r, "sample", func(tc *TaskContext, p int, yield func(T) bool) {
 		rng := rand.New(rand.NewPCG(seed, uint64(p)))
 		r.iterate(tc, p, func(v T) bool {
 			k := 0
@@ -263,11 +271,26 @@ func Sample[T any](r *RDD[T], withReplacement bool, fraction float64, seed uint6
 			return true
 		})
 	})
+	// A bad fraction fails every job that needs the sample, as Spark does.
+	if !(fraction >= 0) || (!withReplacement && fraction > 1) {
+		out.n.err = fmt.Errorf("rdd: sample at %s: fraction %v: want 0 <= fraction%s", out.n.site, fraction,
+			map[bool]string{false: " <= 1 without replacement", true: " with replacement"}[withReplacement])
+	}
+	return out
 }
 
-// poisson draws from a Poisson distribution with mean lambda (Knuth's
-// method; sampling fractions are small).
+// poisson draws from a Poisson distribution with mean lambda: Knuth's
+// method, on chunks of the mean small enough for exp(-chunk) not to
+// underflow (a sum of Poisson draws is a Poisson draw of the summed mean).
 func poisson(rng *rand.Rand, lambda float64) int {
+	k := 0
+	for ; lambda > 64; lambda -= 64 {
+		k += knuthPoisson(rng, 64)
+	}
+	return k + knuthPoisson(rng, lambda)
+}
+
+func knuthPoisson(rng *rand.Rand, lambda float64) int {
 	if lambda <= 0 {
 		return 0
 	}

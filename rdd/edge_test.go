@@ -1,0 +1,147 @@
+package rdd_test
+
+import (
+	"context"
+	"iter"
+	"math"
+	"math/big"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/mesoproject/meso/rdd"
+)
+
+// partitionSizes counts the elements of each partition.
+func partitionSizes[T any](t *testing.T, s *rdd.Session, r *rdd.RDD[T]) []int {
+	t.Helper()
+	return collect(t, s, rdd.MapPartitions(r, func(in iter.Seq[T]) iter.Seq[int] {
+		return func(yield func(int) bool) {
+			n := 0
+			for range in {
+				n++
+			}
+			yield(n)
+		}
+	}))
+}
+
+// Range over spans and partition counts whose products overflow 64 bits:
+// partition p starts at start + floor(size*p/parts), computed here with
+// big integers.
+func TestRangeHugeBounds(t *testing.T) {
+	s := startSession(t, rdd.Config{})
+	for _, c := range []struct{ start, end, parts int }{
+		{0, 1 << 62, 1 << 10},
+		{math.MinInt, math.MaxInt, 7},
+		{math.MaxInt - 10, math.MaxInt, 3},
+		{math.MinInt, math.MinInt + 5, 2},
+		{-5, 1 << 61, 9},
+	} {
+		firsts := collect(t, s, rdd.MapPartitionsWithIndex(rdd.Range(c.start, c.end, c.parts),
+			func(p int, in iter.Seq[int]) iter.Seq[[2]int] {
+				return func(yield func([2]int) bool) {
+					for v := range in {
+						yield([2]int{p, v})
+						return
+					}
+				}
+			}))
+		size := new(big.Int).Sub(big.NewInt(int64(c.end)), big.NewInt(int64(c.start)))
+		var want [][2]int
+		for p := range c.parts {
+			lo := new(big.Int).Mul(size, big.NewInt(int64(p)))
+			lo.Div(lo, big.NewInt(int64(c.parts)))
+			hi := new(big.Int).Mul(size, big.NewInt(int64(p+1)))
+			hi.Div(hi, big.NewInt(int64(c.parts)))
+			if lo.Cmp(hi) < 0 { // a non-empty partition
+				want = append(want, [2]int{p, int(lo.Add(lo, big.NewInt(int64(c.start))).Int64())})
+			}
+		}
+		if !slices.Equal(firsts, want) {
+			t.Fatalf("range %v: partition starts %v, want %v", c, trunc(firsts), trunc(want))
+		}
+	}
+	all := collect(t, s, rdd.Range(math.MaxInt-10, math.MaxInt, 3))
+	if len(all) != 10 || all[0] != math.MaxInt-10 || all[9] != math.MaxInt-1 || !slices.IsSorted(all) {
+		t.Fatalf("range up to MaxInt: %v", all)
+	}
+}
+
+// Sample with replacement for large fractions keeps its mean; a bad
+// fraction fails the job with a clear error.
+func TestSampleFractions(t *testing.T) {
+	s := startSession(t, rdd.Config{})
+	ctx := context.Background()
+	r := rdd.Range(0, 20, 2)
+	n, err := rdd.Count(ctx, s, rdd.Sample(r, true, 1000, 1))
+	if err != nil || n < 19_000 || n > 21_000 { // mean 20,000, sd ~141
+		t.Fatalf("sample with replacement, fraction 1000: %d elements, %v", n, err)
+	}
+	for _, c := range []struct {
+		with bool
+		f    float64
+	}{{false, -0.1}, {true, -1}, {false, 1.5}, {true, math.NaN()}} {
+		bad := rdd.Map(rdd.Sample(r, c.with, c.f, 1), func(v int) int { return v })
+		for range 2 {
+			if _, err := rdd.Count(ctx, s, bad); err == nil || !strings.Contains(err.Error(), "fraction") {
+				t.Fatalf("sample(%v, %v): %v", c.with, c.f, err)
+			}
+		}
+	}
+}
+
+// Coalesce and Repartition spread elements evenly; zero-partition datasets
+// and a dataset unioned with itself go through every kind of operation.
+func TestBalanceAndDegenerateShapes(t *testing.T) {
+	s := startSession(t, rdd.Config{})
+	ctx := context.Background()
+	for _, c := range []struct{ n, in, out int }{{1000, 1, 7}, {1000, 13, 4}, {10, 3, 8}, {7, 7, 7}} {
+		sizes := partitionSizes(t, s, rdd.Repartition(rdd.Range(0, c.n, c.in), c.out))
+		if len(sizes) != c.out || slices.Max(sizes)-slices.Min(sizes) > c.in {
+			t.Fatalf("repartition %v: sizes %v", c, sizes)
+		}
+		co := partitionSizes(t, s, rdd.Coalesce(rdd.Range(0, c.n, c.in), c.out))
+		if len(co) != min(c.in, c.out) {
+			t.Fatalf("coalesce %v: %d partitions", c, len(co))
+		}
+	}
+	empty := rdd.Union[int]() // no partitions at all
+	pairs := rdd.KeyBy(empty, func(v int) int { return v })
+	checks := map[string]*rdd.RDD[int]{
+		"union":        empty,
+		"coalesce":     rdd.Coalesce(empty, 3),
+		"repartition":  rdd.Repartition(empty, 3),
+		"groupByKey":   rdd.Keys(rdd.GroupByKey(pairs, 0)),
+		"reduceByKey":  rdd.Values(rdd.ReduceByKey(pairs, func(a, b int) int { return a + b }, 2)),
+		"sortBy":       rdd.SortBy(empty, func(v int) int { return v }, true, 0),
+		"join":         rdd.Keys(rdd.Join(pairs, pairs, 0)),
+		"zipWithIndex": rdd.Keys(rdd.ZipWithIndex(empty)),
+		"distinct":     rdd.Distinct(empty, 0),
+	}
+	for name, r := range checks {
+		if got := collect(t, s, r); len(got) != 0 {
+			t.Fatalf("%s of nothing: %v", name, got)
+		}
+		if _, err := rdd.First(ctx, s, r); err != rdd.ErrEmpty {
+			t.Fatalf("first of %s: %v", name, err)
+		}
+	}
+	self := rdd.Range(0, 10, 3)
+	twice := collect(t, s, rdd.Union(self, self, rdd.Map(self, func(v int) int { return v + 10 })))
+	if want := append(append(seq(0, 10), seq(0, 10)...), seq(10, 20)...); !slices.Equal(twice, want) {
+		t.Fatalf("union with itself: %v", twice)
+	}
+	j := collect(t, s, rdd.Join(rdd.KeyBy(self, func(v int) int { return v % 2 }), rdd.KeyBy(self, func(v int) int { return v % 2 }), 2))
+	if len(j) != 50 { // 5 odd and 5 even values: 25 pairs per key
+		t.Fatalf("self-join: %d pairs", len(j))
+	}
+}
+
+func seq(lo, hi int) []int {
+	var out []int
+	for v := lo; v < hi; v++ {
+		out = append(out, v)
+	}
+	return out
+}
