@@ -315,12 +315,24 @@ func TestConformanceAsyncEvents(t *testing.T) {
 	s.call("revive_all.json").wantStatus(t, "REVIVE with the replaced stream's id", http.StatusBadRequest)
 	again.accepted("revive_all.json")
 
-	// Losing an agent with a task on it.
+	// "Offer Reconciliation" (Reconciliation): offers are rescinded and
+	// made afresh when the framework subscribes again; the old offer ids
+	// are no longer valid.
 	cl = newCluster(t, 1, agentRes, append([]string{"--heartbeat_interval=1secs"}, fastLossFlags...)...)
-	s = subscribeWire(t, cl.master, mtJSON, "subscribe.json", schedVars(t))
+	s = subscribeWire(t, cl.master, mtJSON, "subscribe.json", schedVars(t, "FAILOVER", "3600"))
+	old, _ := s.offer()
+	s = subscribeWire(t, cl.master, mtJSON, "resubscribe.json", s.vars)
 	o, _ = s.offer()
+	if o.GetId().GetValue() == old.GetId().GetValue() {
+		t.Errorf("offer %s survived the resubscription", o.GetId().GetValue())
+	}
 	agentID := o.GetAgentId().GetValue()
 	s.vars["AGENT_ID"] = agentID
+	s.launch("accept_launch.json", old, "old-offer", "true", "REFUSE", "0")
+	wantReason(t, "offer from before the resubscription", s.terminal("old-offer"), mesospb.TaskState_TASK_LOST,
+		mesospb.TaskStatus_REASON_INVALID_OFFERS, mesospb.TaskStatus_SOURCE_MASTER)
+
+	// Losing an agent with a task on it.
 	s.launch("accept_launch.json", o, "on-lost-agent", "sleep 60", "REFUSE", "0")
 	s.ackedUpdate("on-lost-agent", mesospb.TaskState_TASK_RUNNING)
 	cl.agents[0].kill()
