@@ -75,8 +75,14 @@ func (c *Client) post(ctx context.Context, target *url.URL, streamID string, bod
 // Teardown ends the framework: the master kills its tasks and forgets it.
 // After a successful Teardown, Run returns nil.
 func (c *Client) Teardown(ctx context.Context) error {
+	c.mu.Lock()
+	c.tearingDown = true
+	c.mu.Unlock()
 	err := c.Call(ctx, &schedulerpb.Call{Type: schedulerpb.Call_TEARDOWN.Enum()})
 	if err != nil {
+		c.mu.Lock()
+		c.tearingDown = false
+		c.mu.Unlock()
 		return err
 	}
 	c.mu.Lock()

@@ -120,6 +120,10 @@ type Client struct {
 	endpoint    *url.URL             // guarded by mu; the subscribed master's endpoint
 	cancel      context.CancelFunc   // guarded by mu; ends the current session
 	tornDown    bool                 // guarded by mu
+	// tearingDown is set while a TEARDOWN call is in flight (and after):
+	// the master may end the stream with an ERROR before the call's own
+	// answer arrives, and that ERROR is then the teardown, not a refusal.
+	tearingDown bool // guarded by mu
 	stopped     chan struct{}        // closed by a successful Teardown
 	stopOnce    sync.Once
 }
@@ -220,7 +224,7 @@ func (c *Client) Run(ctx context.Context) error {
 	target := c.masters[0]
 	for {
 		err := c.session(ctx, target, &b)
-		if ctx.Err() != nil || c.isTornDown() {
+		if ctx.Err() != nil || c.isTornDown() || (errors.Is(err, ErrRejected) && c.isTearingDown()) {
 			return nil
 		}
 		if to, ok := errors.AsType[*redirectError](err); ok && redirects < maxRedirects {
@@ -254,6 +258,12 @@ func fatal(err error) bool {
 			he.Status != http.StatusRequestTimeout && he.Status != http.StatusTooManyRequests
 	}
 	return false
+}
+
+func (c *Client) isTearingDown() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.tearingDown
 }
 
 func (c *Client) isTornDown() bool {

@@ -299,6 +299,33 @@ func TestTeardown(t *testing.T) {
 	}
 }
 
+// The master may end the stream with an ERROR ("framework removed") before
+// the TEARDOWN call's own 202 reaches the client: Run still returns nil.
+func TestTeardownErrorBeforeAnswer(t *testing.T) {
+	m := newFakeMaster(t)
+	addr := m.serveHTTPTest()
+	c := New(Config{Master: addr, Framework: framework(), Codec: codec.JSON})
+	done := runClient(t.Context(), c)
+	sub := recv(t, m.subs, "SUBSCRIBE")
+	sub.send(t, subscribedEvent("fw-1", 15))
+	recvEvent(t, c, schedulerpb.Event_SUBSCRIBED)
+
+	release := make(chan struct{})
+	m.queueCallAnswer(answer{status: http.StatusAccepted, hold: release})
+	torn := make(chan error, 1)
+	go func() { torn <- c.Teardown(t.Context()) }()
+	recv(t, m.calls, "TEARDOWN")
+	sub.send(t, &schedulerpb.Event{Type: schedulerpb.Event_ERROR.Enum(),
+		Error: &schedulerpb.Event_Error{Message: proto.String("Framework has been removed")}})
+	if err := recv(t, done, "Run to return"); err != nil {
+		t.Errorf("Run after a teardown's ERROR = %v, want nil", err)
+	}
+	close(release)
+	if err := recv(t, torn, "Teardown to return"); err != nil {
+		t.Errorf("Teardown = %v", err)
+	}
+}
+
 func TestConfigErrors(t *testing.T) {
 	for _, cfg := range []Config{
 		{Master: "", Framework: framework()},

@@ -42,6 +42,7 @@ type answer struct {
 	status   int
 	body     string
 	location string
+	hold     chan struct{} // if set, the answer waits until it is closed
 }
 
 // subscription is one open SUBSCRIBE stream.
@@ -199,6 +200,9 @@ func (m *fakeMaster) call(w http.ResponseWriter, r *http.Request, msg *scheduler
 		return
 	}
 	m.calls <- &call{msg: msg, header: r.Header.Clone()}
+	if a.hold != nil {
+		<-a.hold
+	}
 	if a.location != "" {
 		w.Header().Set("Location", a.location)
 	}
