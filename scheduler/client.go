@@ -123,8 +123,8 @@ type Client struct {
 	// tearingDown is set while a TEARDOWN call is in flight (and after):
 	// the master may end the stream with an ERROR before the call's own
 	// answer arrives, and that ERROR is then the teardown, not a refusal.
-	tearingDown bool // guarded by mu
-	stopped     chan struct{}        // closed by a successful Teardown
+	tearingDown bool          // guarded by mu
+	stopped     chan struct{} // closed by a successful Teardown
 	stopOnce    sync.Once
 }
 
