@@ -6,10 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"runtime"
-	"strconv"
 	"sync"
-	"sync/atomic"
 )
 
 // funcs is the registry of Funcs, in registration order. Go initialises
@@ -29,19 +26,30 @@ type funcValue struct {
 
 // invocation records one call of a Func: enough to rebuild the identical
 // lineage in another process running the same binary.
+//
+// Which datasets belong to a call is decided when the call returns, from the
+// dataset it returns: every dataset reachable from it that was built during
+// the call (its id is in (start, end]; ids rise with construction) belongs
+// to it, with a local index given by a depth-first walk of the returned
+// lineage (parents in order, then the dataset). That index depends only on
+// the shape of the lineage, so the same Func with the same arguments gives
+// every dataset the same index in every process, whichever goroutines built
+// them. A reachable dataset built before the call (a package-level dataset,
+// one captured from the caller) cannot be rebuilt from the call: it is
+// recorded as foreign and makes the call not portable. Datasets derived
+// from the result after the call returned belong to no call.
 type invocation struct {
-	fn    *funcValue
-	args  []any
-	owner uint64 // goroutine running the Func body
-	nodes atomic.Int32
+	fn      *funcValue
+	args    []any
+	start   int64 // last dataset id before the call
+	end     int64 // last dataset id when the call returned
+	nodes   int   // datasets claimed
+	foreign *node // a dataset reachable from the result but built before the call
 }
 
-func (inv *invocation) addNode() int { return int(inv.nodes.Add(1)) - 1 }
-
-var (
-	invokeMu sync.Mutex   // one Func body runs at a time
-	current  atomic.Value // *invocation of the running Func body, or (*invocation)(nil)
-)
+// claimMu guards node.inv and node.local, written when an invocation
+// returns and read by spec and byLocal.
+var claimMu sync.Mutex
 
 var datasetType = reflect.TypeFor[Dataset]()
 
@@ -58,8 +66,15 @@ var datasetType = reflect.TypeFor[Dataset]()
 // panics when fn is not such a function: that is a programming error found at
 // start-up.
 //
-// A Func body may call other Funcs: their datasets become part of the outer
-// invocation's lineage.
+// The datasets of a call are those reachable from the dataset it returns and
+// built while it ran, on any goroutine; the body may call other Funcs (their
+// datasets become part of the outer call's lineage) and may run at the same
+// time as other calls. A call whose result depends on a dataset built before
+// it (a package-level dataset, one reached through a captured variable) runs
+// in local mode but is not portable: a remote executor could not rebuild
+// that dataset from the call's arguments. Datasets derived from the result
+// after the call belong to no call; see docs/rdd.md for how cluster mode
+// runs them.
 func Func[F any](fn F) F {
 	fv := reflect.ValueOf(fn)
 	ft := fv.Type()
@@ -78,44 +93,48 @@ func Func[F any](fn F) F {
 }
 
 func (v *funcValue) invoke(args []reflect.Value) reflect.Value {
-	if currentInvocation() != nil {
-		// A Func called from inside another Func's body: its datasets belong
-		// to the outer invocation, which rebuilds them by calling it again.
-		return v.fn.Call(args)[0]
-	}
-	inv := &invocation{fn: v, owner: goroutineID()}
+	inv := &invocation{fn: v, start: nodeSeq.Load()}
 	for _, a := range args {
 		inv.args = append(inv.args, a.Interface())
 	}
-	invokeMu.Lock()
-	defer invokeMu.Unlock()
-	current.Store(inv)
-	defer current.Store((*invocation)(nil))
-	return v.fn.Call(args)[0]
+	out := v.fn.Call(args)[0]
+	inv.end = nodeSeq.Load()
+	if !out.IsNil() {
+		inv.claim(out.Interface().(Dataset).lineage())
+	}
+	return out
 }
 
-// currentInvocation returns the invocation whose body is running on this
-// goroutine, if any. Datasets built elsewhere belong to no invocation: they
-// run in local mode but cannot be rebuilt by a remote executor.
-func currentInvocation() *invocation {
-	inv, _ := current.Load().(*invocation)
-	if inv == nil || inv.owner != goroutineID() {
-		return nil
+// claim gives the datasets of the call their invocation and local indexes
+// (see invocation). A nested call claimed its datasets first; the outer call
+// takes them over.
+func (inv *invocation) claim(root *node) {
+	claimMu.Lock()
+	defer claimMu.Unlock()
+	seen := map[*node]bool{}
+	var walk func(n *node)
+	walk = func(n *node) {
+		if seen[n] {
+			return
+		}
+		seen[n] = true
+		if int64(n.id) <= inv.start {
+			// Built before the call, like all its ancestors (a dataset is
+			// built after its parents).
+			if inv.foreign == nil {
+				inv.foreign = n
+			}
+			return
+		}
+		for _, d := range n.deps {
+			walk(d.parent)
+		}
+		if int64(n.id) <= inv.end {
+			n.inv, n.local = inv, inv.nodes
+			inv.nodes++
+		}
 	}
-	return inv
-}
-
-// goroutineID parses the current goroutine's id from its stack header. It is
-// used only when a source dataset is built, never per record.
-func goroutineID() uint64 {
-	var buf [64]byte
-	b := buf[:runtime.Stack(buf[:], false)]
-	b = bytes.TrimPrefix(b, []byte("goroutine "))
-	if i := bytes.IndexByte(b, ' '); i > 0 {
-		id, _ := strconv.ParseUint(string(b[:i]), 10, 64)
-		return id
-	}
-	return 0
+	walk(root)
 }
 
 // InvocationSpec is the portable form of a Func call: what a cluster
@@ -132,9 +151,14 @@ var ErrNotPortable = errors.New("rdd: not portable")
 
 // spec encodes the invocation that built n.
 func spec(n *node) (InvocationSpec, error) {
+	claimMu.Lock()
 	inv := n.inv
+	claimMu.Unlock()
 	if inv == nil {
-		return InvocationSpec{}, fmt.Errorf("%w: %s was not built inside an rdd.Func", ErrNotPortable, n)
+		return InvocationSpec{}, fmt.Errorf("%w: %s was not built inside an rdd.Func, or was not reachable from the dataset its Func returned", ErrNotPortable, n)
+	}
+	if inv.foreign != nil {
+		return InvocationSpec{}, fmt.Errorf("%w: the Func at %s uses %s, built before the Func was called", ErrNotPortable, inv.fn.site, inv.foreign)
 	}
 	out := InvocationSpec{Func: inv.fn.index}
 	for i, a := range inv.args {
@@ -179,6 +203,8 @@ func rebuild(sp InvocationSpec) (Dataset, error) {
 // byLocal finds the node with local index local in the lineage of root
 // (built by one invocation).
 func byLocal(root *node, local int) *node {
+	claimMu.Lock()
+	defer claimMu.Unlock()
 	seen := map[*node]bool{}
 	var walk func(n *node) *node
 	walk = func(n *node) *node {

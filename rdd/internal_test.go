@@ -3,6 +3,8 @@ package rdd
 import (
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"testing"
 )
 
@@ -46,8 +48,8 @@ func TestInvocationsAreDeterministic(t *testing.T) {
 	if a.n.inv.fn != b.n.inv.fn || a.n.inv.args[0] != 10 {
 		t.Fatalf("invocation: %+v", a.n.inv)
 	}
-	if a.n.local != b.n.local || a.n.inv.nodes.Load() != b.n.inv.nodes.Load() || a.n.inv.nodes.Load() < 6 {
-		t.Fatalf("local indexes differ: %d/%d, %d/%d nodes", a.n.local, b.n.local, a.n.inv.nodes.Load(), b.n.inv.nodes.Load())
+	if a.n.local != b.n.local || a.n.inv.nodes != b.n.inv.nodes || a.n.inv.nodes < 6 {
+		t.Fatalf("local indexes differ: %d/%d, %d/%d nodes", a.n.local, b.n.local, a.n.inv.nodes, b.n.inv.nodes)
 	}
 	sa, sb := lineageShape(a.n), lineageShape(b.n)
 	if len(sa) != len(sb) {
@@ -103,7 +105,7 @@ func TestRebuildFromSpec(t *testing.T) {
 	// The flatMap node, found by local index in both lineages, computes the
 	// same partition.
 	var flat *node
-	for l := range int(orig.n.inv.nodes.Load()) {
+	for l := range int(orig.n.inv.nodes) {
 		if n := byLocal(orig.n, l); n != nil && n.op == "flatMap" {
 			flat = n
 		}
@@ -165,12 +167,94 @@ var inner = Func(func(n int) *RDD[int] { return Map(Range(0, n, 1), func(v int) 
 // A Func calling a Func: no deadlock, one invocation owns every dataset.
 func TestNestedFuncs(t *testing.T) {
 	r := outer(4)
-	if r.n.inv == nil || r.n.inv.fn != outer(1).n.inv.fn || r.n.inv.nodes.Load() != 4 {
+	if r.n.inv == nil || r.n.inv.fn != outer(1).n.inv.fn || r.n.inv.nodes != 4 {
 		t.Fatalf("invocation %+v", r.n.inv)
 	}
 	for _, d := range r.n.deps {
 		if d.parent.inv != r.n.inv {
 			t.Fatalf("%v belongs to another invocation", d.parent)
 		}
+	}
+}
+
+// A body that builds its sources on other goroutines, and calls a Func from
+// one of them.
+var fanOut = Func(func(n int) *RDD[int] {
+	parts := make([]*RDD[int], 4)
+	var wg sync.WaitGroup
+	for i := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if i == 3 {
+				parts[i] = inner(n) // a Func called from another goroutine: no deadlock
+				return
+			}
+			parts[i] = Map(Range(0, n*(i+1), i+1), func(v int) int { return v + i })
+		}()
+	}
+	wg.Wait()
+	return Union(parts...)
+})
+
+var base = Range(0, 10, 2) // package level: built before any Func call
+
+var usesBase = Func(func(k int) *RDD[int] { return Map(base, func(v int) int { return v * k }) })
+
+var returnsBase = Func(func(int) *RDD[int] { return base })
+
+// The contract of Func (see invocation): datasets built on any goroutine
+// during the call and reachable from its result belong to it, with indexes
+// that depend only on the lineage's shape; datasets derived afterwards, or
+// built before, make what depends on them not portable, with an error that
+// says why.
+func TestInvocationContract(t *testing.T) {
+	shapes := map[string]bool{}
+	for range 5 {
+		r := fanOut(3)
+		if r.n.inv == nil || r.n.inv.nodes != 9 || r.n.inv.foreign != nil {
+			t.Fatalf("fan-out call: %+v", r.n.inv)
+		}
+		if _, err := spec(r.n); err != nil {
+			t.Fatal(err)
+		}
+		shapes[fmt.Sprint(lineageShape(r.n))] = true
+	}
+	if len(shapes) != 1 {
+		t.Fatalf("local indexes depend on goroutine scheduling: %v", shapes)
+	}
+
+	// Concurrent calls do not wait for each other and do not mix.
+	var wg sync.WaitGroup
+	results := make([]*RDD[Pair[int, int]], 8)
+	for i := range results {
+		wg.Add(1)
+		go func() { defer wg.Done(); results[i] = twoShuffles(10 + i) }()
+	}
+	wg.Wait()
+	for i, r := range results {
+		if r.n.inv == nil || r.n.inv.args[0] != 10+i || r.n.inv.nodes != results[0].n.inv.nodes {
+			t.Fatalf("call %d: %+v", i, r.n.inv)
+		}
+	}
+
+	// Derived after the call: belongs to no call, and does not change it.
+	r := twoShuffles(5)
+	nodes := r.n.inv.nodes
+	derived := Map(r, func(p Pair[int, int]) int { return p.Key })
+	if derived.n.inv != nil || r.n.inv.nodes != nodes {
+		t.Fatalf("a dataset derived after the call joined it: %+v", derived.n.inv)
+	}
+	if _, err := spec(derived.n); !errors.Is(err, ErrNotPortable) || !strings.Contains(err.Error(), "not built inside an rdd.Func") {
+		t.Fatalf("spec of a derived dataset: %v", err)
+	}
+
+	// Built before the call: the call is not portable, and says why.
+	if _, err := spec(usesBase(2).n); !errors.Is(err, ErrNotPortable) ||
+		!strings.Contains(err.Error(), "built before the Func was called") || !strings.Contains(err.Error(), "uses range at") {
+		t.Fatalf("spec of a call using a package-level dataset: %v", err)
+	}
+	if _, err := spec(returnsBase(1).n); !errors.Is(err, ErrNotPortable) || !strings.Contains(err.Error(), "range at") {
+		t.Fatalf("spec of a call returning a package-level dataset: %v", err)
 	}
 }

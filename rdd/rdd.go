@@ -70,8 +70,8 @@ func (l StorageLevel) String() string {
 // in closures built by the typed constructors.
 type node struct {
 	id    int          // unique in the process; the planner's NodeID
-	inv   *invocation  // the Func invocation that built it, or nil
-	local int          // index of the node within inv (deterministic)
+	inv   *invocation  // guarded by claimMu; the Func invocation that built it, or nil
+	local int          // guarded by claimMu; index of the node within inv (deterministic)
 	op    string       // operation name, e.g. "groupBy"
 	site  string       // user call site, file:line
 	parts int          // number of partitions; 0 until resolved
@@ -105,20 +105,7 @@ var nodeSeq atomic.Int64
 
 func newNode(op string, deps ...dep) *node {
 	n := &node{id: int(nodeSeq.Add(1)), op: op, site: callSite(), deps: deps}
-	if len(deps) > 0 {
-		n.inv = deps[0].parent.inv
-		for _, d := range deps[1:] {
-			if d.parent.inv != n.inv {
-				n.inv = nil // mixes invocations: not rebuildable remotely
-			}
-		}
-	} else {
-		n.inv = currentInvocation()
-	}
-	if n.inv != nil {
-		n.local = n.inv.addNode()
-	}
-	watchNode(n)
+	watchNode(n) // inv and local are set when the Func call building n returns
 	return n
 }
 
