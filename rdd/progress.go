@@ -23,6 +23,7 @@ type progressBar struct {
 }
 
 type stageProgress struct {
+	job                  int
 	total, done, running int
 }
 
@@ -36,7 +37,7 @@ func (b *progressBar) record(e Event) {
 	st := b.stages[e.Stage]
 	switch e.Kind {
 	case StageSubmitted:
-		b.stages[e.Stage] = &stageProgress{total: e.Tasks}
+		b.stages[e.Stage] = &stageProgress{job: e.Job, total: e.Tasks}
 	case TaskStart:
 		if st != nil {
 			st.running++
@@ -55,6 +56,13 @@ func (b *progressBar) record(e Event) {
 			return
 		}
 	case JobEnd:
+		// A failed or cancelled job leaves stages that never completed:
+		// forget them, or they would be drawn with the next job's.
+		for id, st := range b.stages {
+			if st.job == e.Job {
+				delete(b.stages, id)
+			}
+		}
 		b.clearLocked()
 		return
 	default:

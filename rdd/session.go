@@ -170,7 +170,8 @@ func (s *Session) Stats() Stats {
 }
 
 // AddListener registers f to receive every scheduler event. f is called
-// synchronously from the scheduler and must be quick.
+// synchronously from the scheduler and must be quick; a panic in f is
+// logged and otherwise ignored.
 func (s *Session) AddListener(f func(Event)) {
 	s.listenMu.Lock()
 	defer s.listenMu.Unlock()
@@ -185,8 +186,19 @@ func (s *Session) emit(e Event) {
 	ls := s.listeners
 	s.listenMu.Unlock()
 	for _, f := range ls {
-		f(e)
+		s.callListener(f, e)
 	}
+}
+
+// callListener calls one listener; a listener that panics is logged, not
+// allowed to take the scheduler down.
+func (s *Session) callListener(f func(Event), e Event) {
+	defer func() {
+		if x := recover(); x != nil {
+			s.log.Error("event listener panicked", "event", e.Kind, "panic", x)
+		}
+	}()
+	f(e)
 }
 
 // MapOutput reports whether map task m of shuffle sh has an output
