@@ -2,9 +2,12 @@ package rdd
 
 import (
 	"errors"
+	"io"
 	"math/rand/v2"
 	"os"
 	"sync"
+	"sync/atomic"
+	"syscall"
 )
 
 // stressExecutor fails a random share of task attempts, half of them before
@@ -86,3 +89,41 @@ func CachedBlocks(s *Session) int {
 	defer s.cache.mu.Unlock()
 	return len(s.cache.blocks)
 }
+
+// fullDisk fails writes with ENOSPC once its shared budget is spent.
+type fullDisk struct {
+	w    io.Writer
+	left *atomic.Int64
+}
+
+func (d fullDisk) Write(p []byte) (int, error) {
+	if d.left.Add(-int64(len(p))) < 0 {
+		return 0, &os.PathError{Op: "write", Path: "shuffle", Err: syscall.ENOSPC}
+	}
+	return d.w.Write(p)
+}
+
+// InjectDiskFull makes the session's shuffle writes fail as on a full disk
+// once budget bytes were written in all; a negative budget removes the fault.
+func InjectDiskFull(s *Session, budget int64) {
+	if budget < 0 {
+		s.store.InjectWriteFault(nil)
+		return
+	}
+	left := new(atomic.Int64)
+	left.Store(budget)
+	s.store.InjectWriteFault(func(w io.Writer) io.Writer { return fullDisk{w, left} })
+}
+
+// ShuffleDirEntries lists the names in the session's shuffle directory.
+func ShuffleDirEntries(s *Session) []string {
+	entries, _ := os.ReadDir(s.store.Dir())
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// SessionDir returns the session's own directory (removed by Close).
+func SessionDir(s *Session) string { return s.dir }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 )
 
 // ErrFetchFailed is wrapped by every error fetching a block whose map output
@@ -70,6 +71,27 @@ type Store struct {
 	limit   int
 
 	bufPool sync.Pool // [][]byte: writers' per-reducer buffers, reused
+
+	fault atomic.Pointer[func(io.Writer) io.Writer] // see InjectWriteFault
+}
+
+// InjectWriteFault makes the spill and map output files written from now on
+// go through wrap (nil removes it), so tests can make writes fail as on a
+// full disk.
+func (s *Store) InjectWriteFault(wrap func(io.Writer) io.Writer) {
+	if wrap == nil {
+		s.fault.Store(nil)
+		return
+	}
+	s.fault.Store(&wrap)
+}
+
+// sink returns what the store writes f's bytes through.
+func (s *Store) sink(f *os.File) io.Writer {
+	if wrap := s.fault.Load(); wrap != nil {
+		return (*wrap)(f)
+	}
+	return f
 }
 
 type openOutput struct {

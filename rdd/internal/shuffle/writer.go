@@ -76,7 +76,7 @@ func (w *Writer) spill() error {
 	}
 	os.Remove(f.Name()) // unlinked: the file lives while it is open
 	sf := spillFile{f: f, segs: make([]segment, len(w.bufs))}
-	bw := bufio.NewWriterSize(f, 1<<16)
+	bw := bufio.NewWriterSize(w.store.sink(f), 1<<16)
 	var off int64
 	for r, b := range w.bufs {
 		if _, err := bw.Write(b); err != nil {
@@ -122,7 +122,7 @@ func (w *Writer) writeData(name string) ([]int64, error) {
 		return nil, fmt.Errorf("shuffle: commit: %w", err)
 	}
 	defer f.Close()
-	bw := bufio.NewWriterSize(f, 1<<16)
+	bw := bufio.NewWriterSize(w.store.sink(f), 1<<16)
 	sizes := make([]int64, len(w.bufs))
 	index := make([]byte, 0, len(w.bufs)*indexEntrySize)
 	var off int64
