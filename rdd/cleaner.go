@@ -63,39 +63,17 @@ func (s *Session) cleaner() {
 	}
 }
 
-// removeShuffle forgets a shuffle's map outputs and deletes their files. The
-// memory mappings of those files are released when no job is running.
+// removeShuffle forgets a shuffle's map outputs and deletes their files.
+// The store unmaps each file once no task reads a block of it.
 func (s *Session) removeShuffle(sh int) {
 	s.mu.Lock()
 	o := s.outputs[sh]
 	delete(s.outputs, sh)
 	delete(s.stageOf, sh)
-	idle := s.active == 0
 	s.mu.Unlock()
 	if o == nil {
 		return
 	}
 	s.store.RemoveShuffle(sh, len(o.done))
 	s.log.Debug("removed unreachable shuffle", "shuffle", sh, "maps", len(o.done))
-	if idle {
-		s.releaseIfIdle()
-	}
-}
-
-// jobEnded is deferred by runJob.
-func (s *Session) jobEnded() {
-	s.mu.Lock()
-	s.active--
-	s.mu.Unlock()
-	s.releaseIfIdle()
-}
-
-// releaseIfIdle unmaps retired map outputs when no job (so no task reading
-// them) is running. It holds mu while unmapping so no job starts meanwhile.
-func (s *Session) releaseIfIdle() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.active == 0 {
-		s.store.ReleaseRetired()
-	}
 }

@@ -127,3 +127,6 @@ func ShuffleDirEntries(s *Session) []string {
 
 // SessionDir returns the session's own directory (removed by Close).
 func SessionDir(s *Session) string { return s.dir }
+
+// MappedOutputs counts the session's memory-mapped map output files.
+func MappedOutputs(s *Session) int { return s.store.MappedOutputs() }

@@ -139,3 +139,39 @@ func TestUnreachableDatasetsAreCleaned(t *testing.T) {
 	}
 	runtime.KeepAlive(kept)
 }
+
+// While a job runs all along, shuffles of datasets the program dropped are
+// still removed, and their files unmapped (their disk space given back).
+func TestDroppedShufflesUnmappedWhileJobsRun(t *testing.T) {
+	s := startSession(t, rdd.Config{Master: "local[3]"})
+	hold := make(chan struct{})
+	blocker := rdd.MapPartitionsWithContext(rdd.Range(0, 1, 1), func(tc *rdd.TaskContext, in iter.Seq[int]) iter.Seq[int] {
+		return func(yield func(int) bool) { <-hold }
+	})
+	blocked := make(chan error, 1)
+	go func() { _, err := rdd.Collect(context.Background(), s, blocker); blocked <- err }()
+	defer func() {
+		close(hold)
+		if err := <-blocked; err != nil {
+			t.Error(err)
+		}
+	}()
+	func() {
+		for range 3 {
+			if _, err := rdd.Collect(context.Background(), s, demo(5_000, 4)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}()
+	if rdd.MappedOutputs(s) == 0 {
+		t.Fatal("reducers mapped no output")
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for rdd.ShuffleFiles(s) != 0 || rdd.MappedOutputs(s) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("with a job running: %d shuffle files, %d mapped", rdd.ShuffleFiles(s), rdd.MappedOutputs(s))
+		}
+		runtime.GC()
+		runtime.Gosched()
+	}
+}

@@ -176,10 +176,8 @@ func (s *Session) runJob(ctx context.Context, target *node, parts []int,
 		return ErrClosed
 	}
 	s.jobs.Add(1) // Close waits for running jobs
-	s.active++
 	s.mu.Unlock()
 	defer s.jobs.Done()
-	defer s.jobEnded()
 	// Close cancels the session's context; the job stops with ErrClosed.
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)

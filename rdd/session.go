@@ -48,7 +48,6 @@ type Session struct {
 
 	mu       sync.Mutex
 	closed   bool                  // guarded by mu
-	active   int                   // guarded by mu; running jobs
 	outputs  map[int]*mapOutputs   // guarded by mu; shuffle id -> map outputs
 	stageOf  map[int]int           // guarded by mu; shuffle id -> stage id
 	nextJob  int                   // guarded by mu

@@ -90,29 +90,41 @@ func writeShuffle[K, W any](tc *TaskContext, d *shuffleDep, m int, part func(K) 
 func readShuffle[K, W any](tc *TaskContext, d *shuffleDep, r int, kc codec.Codec[K], wc codec.Codec[W],
 	yield func(k K, v W, size int) bool) {
 	for m := range d.mapNode.parts {
-		b, err := tc.sess.fetch.Fetch(shuffle.BlockID{Shuffle: d.id, Map: m, Reduce: r})
-		if err != nil {
-			tc.fail(lostFrom(tc, d, r, m, err))
+		if !readBlock(tc, d, m, r, kc, wc, yield) {
 			return
 		}
-		tc.metrics.ShuffleBytesRead += int64(len(b))
-		for len(b) > 0 {
-			k, n, err := kc.Decode(b)
-			if err != nil {
-				tc.fail(fmt.Errorf("rdd: shuffle %d map %d reduce %d: %w", d.id, m, r, err))
-				return
-			}
-			v, n2, err := wc.Decode(b[n:])
-			if err != nil {
-				tc.fail(fmt.Errorf("rdd: shuffle %d map %d reduce %d: %w", d.id, m, r, err))
-				return
-			}
-			b = b[n+n2:]
-			if !tc.alive() || !yield(k, v, n+n2) {
-				return
-			}
+	}
+}
+
+// readBlock yields the records of map m's block for reducer r, and reports
+// whether to go on. The block's bytes are released when it returns (also
+// when a user function panics): records are decoded into copies.
+func readBlock[K, W any](tc *TaskContext, d *shuffleDep, m, r int, kc codec.Codec[K], wc codec.Codec[W],
+	yield func(k K, v W, size int) bool) bool {
+	b, release, err := tc.sess.fetch.Fetch(shuffle.BlockID{Shuffle: d.id, Map: m, Reduce: r})
+	if err != nil {
+		tc.fail(lostFrom(tc, d, r, m, err))
+		return false
+	}
+	defer release()
+	tc.metrics.ShuffleBytesRead += int64(len(b))
+	for len(b) > 0 {
+		k, n, err := kc.Decode(b)
+		if err != nil {
+			tc.fail(fmt.Errorf("rdd: shuffle %d map %d reduce %d: %w", d.id, m, r, err))
+			return false
+		}
+		v, n2, err := wc.Decode(b[n:])
+		if err != nil {
+			tc.fail(fmt.Errorf("rdd: shuffle %d map %d reduce %d: %w", d.id, m, r, err))
+			return false
+		}
+		b = b[n+n2:]
+		if !tc.alive() || !yield(k, v, n+n2) {
+			return false
 		}
 	}
+	return true
 }
 
 // lostOutputs reports every map output of a shuffle that a reducer could
@@ -140,8 +152,11 @@ func lostFrom(tc *TaskContext, d *shuffleDep, r, m int, err error) error {
 	}
 	lost := &lostOutputs{first: err, shuffle: d.id, maps: []int{m}}
 	for m2 := m + 1; m2 < d.mapNode.parts; m2++ {
-		if _, err := tc.sess.fetch.Fetch(shuffle.BlockID{Shuffle: d.id, Map: m2, Reduce: r}); errors.Is(err, shuffle.ErrFetchFailed) {
+		_, release, err := tc.sess.fetch.Fetch(shuffle.BlockID{Shuffle: d.id, Map: m2, Reduce: r})
+		if errors.Is(err, shuffle.ErrFetchFailed) {
 			lost.maps = append(lost.maps, m2)
+		} else if err == nil {
+			release()
 		}
 	}
 	return lost

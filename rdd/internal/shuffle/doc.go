@@ -8,7 +8,10 @@
 // block's offset, length and CRC-32C, then a footer. The file is written
 // under a temporary name and renamed into place, so a map output exists
 // exactly when its file does; a retried map task replaces it with identical
-// content. Reducers read outputs through a memory mapping.
+// content. Reducers read outputs through a memory mapping; each fetched block
+// holds a reference to it until the reducer releases the block, and a mapping
+// whose file was removed, replaced or evicted from the cache is unmapped at
+// its last release.
 //
 // Reduce side: a Service fetches one block (shuffle, map, reducer) as bytes.
 // Store is the local-disk Service; an external shuffle service (HTTP) is

@@ -53,10 +53,11 @@ func TestWriterRoundTripWithSpills(t *testing.T) {
 		mapID := int(budget % 1000)
 		want := writeOutput(t, s, 1, mapID, reducers, budget, recs)
 		for r := range reducers {
-			got, err := s.Fetch(BlockID{1, mapID, r})
+			got, release, err := s.Fetch(BlockID{1, mapID, r})
 			if err != nil {
 				t.Fatal(err)
 			}
+			defer release()
 			if !bytes.Equal(got, want[r]) {
 				t.Fatalf("budget %d reducer %d: block differs", budget, r)
 			}
@@ -71,8 +72,10 @@ func TestFetchFailures(t *testing.T) {
 	}
 	defer s.Close()
 	writeOutput(t, s, 3, 0, 2, 1<<20, [][2]int{{0, 1}, {1, 2}, {1, 3}})
-	if _, err := s.Fetch(BlockID{3, 0, 1}); err != nil {
+	if _, release, err := s.Fetch(BlockID{3, 0, 1}); err != nil {
 		t.Fatal(err)
+	} else {
+		release()
 	}
 	// Corrupt the data file: the checksum catches it.
 	data := s.Path(3, 0)
@@ -82,7 +85,7 @@ func TestFetchFailures(t *testing.T) {
 	os.WriteFile(data, b, 0o644)
 	s.forget([2]int{3, 0})
 	var fe *FetchError
-	if _, err := s.Fetch(BlockID{3, 0, 1}); !errors.Is(err, ErrFetchFailed) || !errors.As(err, &fe) || fe.Block != (BlockID{3, 0, 1}) {
+	if _, _, err := s.Fetch(BlockID{3, 0, 1}); !errors.Is(err, ErrFetchFailed) || !errors.As(err, &fe) || fe.Block != (BlockID{3, 0, 1}) {
 		t.Fatalf("corrupt block: got %v", err)
 	}
 	if err := s.Remove(3, 0); err != nil {
@@ -91,10 +94,10 @@ func TestFetchFailures(t *testing.T) {
 	if s.Has(3, 0) {
 		t.Fatal("removed output still present")
 	}
-	if _, err := s.Fetch(BlockID{3, 0, 0}); !errors.Is(err, ErrFetchFailed) {
+	if _, _, err := s.Fetch(BlockID{3, 0, 0}); !errors.Is(err, ErrFetchFailed) {
 		t.Fatalf("missing output: got %v", err)
 	}
-	if _, err := s.Fetch(BlockID{9, 9, 9}); !errors.Is(err, ErrFetchFailed) {
+	if _, _, err := s.Fetch(BlockID{9, 9, 9}); !errors.Is(err, ErrFetchFailed) {
 		t.Fatalf("unknown output: got %v", err)
 	}
 }
@@ -138,5 +141,44 @@ func TestSorterSpillsAndMerges(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Fatalf("budget %d: records differ", budget)
 		}
+	}
+}
+
+// A mapping lives while the cache holds it or a fetched block is in use: a
+// removed or evicted output is unmapped when its last block is released.
+func TestMappingsFollowTheirBlocks(t *testing.T) {
+	s, err := NewStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.limit = 2
+	for m := range 4 {
+		writeOutput(t, s, 5, m, 2, 1<<20, [][2]int{{0, m}, {1, m + 1}})
+	}
+	b, release, err := s.Fetch(BlockID{5, 0, 1})
+	if err != nil || s.MappedOutputs() != 1 {
+		t.Fatalf("fetch: %v, %d mapped", err, s.MappedOutputs())
+	}
+	if err := s.Remove(5, 0); err != nil {
+		t.Fatal(err)
+	}
+	if s.MappedOutputs() != 1 || b[0] != 1 { // still readable: a block of it is in use
+		t.Fatalf("%d mapped after removal while in use", s.MappedOutputs())
+	}
+	release()
+	release() // a second release is harmless
+	if s.MappedOutputs() != 0 {
+		t.Fatalf("%d mapped after the last release", s.MappedOutputs())
+	}
+	for m := 1; m < 4; m++ { // three outputs through a cache of two: one evicted
+		_, release, err := s.Fetch(BlockID{5, m, 0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		release()
+	}
+	if s.MappedOutputs() != 2 {
+		t.Fatalf("%d mapped with a cache of 2", s.MappedOutputs())
 	}
 }

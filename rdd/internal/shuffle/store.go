@@ -52,23 +52,27 @@ func (e *FetchError) Unwrap() []error { return []error{ErrFetchFailed, e.Err} }
 
 // A Service serves map output blocks to reducers.
 type Service interface {
-	Fetch(b BlockID) ([]byte, error)
+	// Fetch returns one block. The bytes stay valid until release is
+	// called, which the caller must do exactly once when it has decoded
+	// them.
+	Fetch(b BlockID) (block []byte, release func(), err error)
 }
 
 // Store keeps map outputs as files in one directory and serves them. It keeps
 // a bounded cache of memory-mapped data files and their indexes, so that
-// reducers neither reopen nor read each map output for every block. A
-// mapping evicted from the cache is unmapped only by Close, since a reducer
-// may still be decoding a block of it: the page cache holds the pages, not
-// the Go heap.
+// reducers neither reopen nor read each map output for every block. Every
+// fetched block holds a reference to its mapping; a mapping evicted from the
+// cache, or whose file was removed or replaced, is unmapped when its last
+// block is released, so the disk space of removed files is given back even
+// while jobs keep running.
 type Store struct {
 	dir string
 
-	mu      sync.Mutex
-	open    map[[2]int]*list.Element // guarded by mu; (shuffle, map) -> *openOutput
-	lru     *list.List               // guarded by mu; front = most recent
-	retired []func() error           // guarded by mu; unmaps of evicted outputs
-	limit   int
+	mu     sync.Mutex
+	open   map[[2]int]*list.Element // guarded by mu; (shuffle, map) -> *openOutput
+	lru    *list.List               // guarded by mu; front = most recent
+	limit  int
+	mapped int // guarded by mu; mappings not yet unmapped
 
 	bufPool sync.Pool // [][]byte: writers' per-reducer buffers, reused
 
@@ -99,6 +103,8 @@ type openOutput struct {
 	data  []byte // the data file, memory-mapped
 	unmap func() error
 	index []byte
+	refs  int  // guarded by Store.mu; blocks fetched and not released
+	gone  bool // guarded by Store.mu; out of the cache: unmap at refs == 0
 }
 
 // NewStore returns a store over dir, creating it.
@@ -120,28 +126,51 @@ func (s *Store) base(shuffle, mapID int) string {
 func (s *Store) Path(shuffle, mapID int) string { return s.base(shuffle, mapID) + ".data" }
 
 // Fetch returns one block, checking its CRC. The bytes are read-only and
-// valid until the store is closed.
-func (s *Store) Fetch(b BlockID) ([]byte, error) {
+// valid until release is called (see Service).
+func (s *Store) Fetch(b BlockID) ([]byte, func(), error) {
 	o, err := s.output(b.Shuffle, b.Map)
 	if err != nil {
-		return nil, &FetchError{b, err}
+		return nil, nil, &FetchError{b, err}
 	}
+	release := func() { s.release(o) }
 	if b.Reduce < 0 || (b.Reduce+1)*indexEntrySize > len(o.index) {
-		return nil, &FetchError{b, errors.New("reducer out of range of the index")}
+		release()
+		return nil, nil, &FetchError{b, errors.New("reducer out of range of the index")}
 	}
 	e := o.index[b.Reduce*indexEntrySize:]
 	off, n := binary.LittleEndian.Uint64(e), binary.LittleEndian.Uint64(e[8:])
 	sum := binary.LittleEndian.Uint32(e[16:])
 	if off > uint64(len(o.data)) || n > uint64(len(o.data))-off {
+		release()
 		s.forget(o.key)
-		return nil, &FetchError{b, errors.New("index points past the data file")}
+		return nil, nil, &FetchError{b, errors.New("index points past the data file")}
 	}
 	buf := o.data[off : off+n : off+n]
 	if crc32.Checksum(buf, castagnoli) != sum {
+		release()
 		s.forget(o.key)
-		return nil, &FetchError{b, errors.New("checksum mismatch")}
+		return nil, nil, &FetchError{b, errors.New("checksum mismatch")}
 	}
-	return buf, nil
+	return buf, sync.OnceFunc(release), nil
+}
+
+// release drops one reference to o, unmapping it when it is out of the
+// cache and no block of it is in use.
+func (s *Store) release(o *openOutput) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o.refs--
+	if o.gone && o.refs == 0 {
+		o.unmap()
+	}
+}
+
+// MappedOutputs reports how many map outputs are memory-mapped (cached or
+// still referenced), for tests and metrics.
+func (s *Store) MappedOutputs() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mapped
 }
 
 func (s *Store) output(shuffle, mapID int) (*openOutput, error) {
@@ -149,8 +178,10 @@ func (s *Store) output(shuffle, mapID int) (*openOutput, error) {
 	s.mu.Lock()
 	if e, ok := s.open[key]; ok {
 		s.lru.MoveToFront(e)
+		o := e.Value.(*openOutput)
+		o.refs++
 		s.mu.Unlock()
-		return e.Value.(*openOutput), nil
+		return o, nil
 	}
 	s.mu.Unlock()
 	f, err := os.Open(s.Path(shuffle, mapID))
@@ -173,8 +204,13 @@ func (s *Store) output(shuffle, mapID int) (*openOutput, error) {
 	if e, ok := s.open[key]; ok { // another reducer opened it meanwhile
 		unmap()
 		s.lru.MoveToFront(e)
-		return e.Value.(*openOutput), nil
+		o := e.Value.(*openOutput)
+		o.refs++
+		return o, nil
 	}
+	o.refs = 1
+	s.mapped++
+	o.unmap = func() error { s.mapped--; return unmap() } // called with mu held
 	s.open[key] = s.lru.PushFront(o)
 	for s.lru.Len() > s.limit {
 		s.dropLocked(s.lru.Back().Value.(*openOutput).key)
@@ -204,9 +240,13 @@ func (s *Store) forget(key [2]int) {
 
 func (s *Store) dropLocked(key [2]int) {
 	if e, ok := s.open[key]; ok {
-		s.retired = append(s.retired, e.Value.(*openOutput).unmap)
+		o := e.Value.(*openOutput)
 		s.lru.Remove(e)
 		delete(s.open, key)
+		o.gone = true
+		if o.refs == 0 {
+			o.unmap()
+		}
 	}
 }
 
@@ -232,36 +272,21 @@ func (s *Store) RemoveShuffle(shuffle, maps int) {
 	}
 }
 
-// ReleaseRetired unmaps the outputs evicted or removed since the last call.
-// Call it only when no block fetched from them is in use (no task running).
-func (s *Store) ReleaseRetired() error {
-	s.mu.Lock()
-	retired := s.retired
-	s.retired = nil
-	s.mu.Unlock()
-	var err error
-	for _, unmap := range retired {
-		if uerr := unmap(); err == nil {
-			err = uerr
-		}
-	}
-	return err
-}
-
 // Close unmaps the data files. No fetched block may be used afterwards.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for key := range s.open {
-		s.dropLocked(key)
-	}
 	var err error
-	for _, unmap := range s.retired {
-		if uerr := unmap(); err == nil {
-			err = uerr
+	for key, e := range s.open {
+		o := e.Value.(*openOutput)
+		s.lru.Remove(e)
+		delete(s.open, key)
+		if o.gone = true; o.refs == 0 {
+			if uerr := o.unmap(); err == nil {
+				err = uerr
+			}
 		}
 	}
-	s.retired = nil
 	return err
 }
 
