@@ -39,6 +39,10 @@ func (tc *TaskContext) Partition() int { return tc.partition }
 func (tc *TaskContext) Attempt() int { return tc.attempt }
 
 // prepared returns the result of node n's prepare step in this session.
+// It is the only way driver-computed values (zipWithIndex offsets, sort
+// bounds) reach tasks: a cluster executor must receive them with each task
+// and install them in its own session before running it (docs/rdd.md,
+// "Cluster mode: what runs where").
 func (tc *TaskContext) prepared(n *node) any {
 	tc.sess.mu.Lock()
 	defer tc.sess.mu.Unlock()
