@@ -1,6 +1,8 @@
 package rdd
 
 import (
+	"errors"
+	"iter"
 	"log/slog"
 	"strings"
 	"testing"
@@ -39,5 +41,37 @@ func TestPanickingListener(t *testing.T) {
 	n, err := Count(t.Context(), s, Range(0, 100, 4))
 	if err != nil || n != 100 || !strings.Contains(logs.String(), "listener bug") {
 		t.Fatalf("count %d, %v; logs %q", n, err, logs.String())
+	}
+}
+
+// An accumulator whose merge function panics on the driver fails the job;
+// the session stays usable.
+func TestAccumulatorMergePanic(t *testing.T) {
+	s, err := Start(Config{Master: "local[2]", LocalDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	acc := NewAccumulator(s, "bad", 0, func(a, b int) int {
+		if a > 0 && b > 0 {
+			panic("merge boom") // only the driver merges two non-empty task updates
+		}
+		return a + b
+	})
+	r := MapPartitionsWithContext(Range(0, 100, 4), func(tc *TaskContext, in iter.Seq[int]) iter.Seq[int] {
+		return func(yield func(int) bool) {
+			acc.Add(tc, 1)
+			for v := range in {
+				if !yield(v) {
+					return
+				}
+			}
+		}
+	})
+	if _, err := Count(t.Context(), s, r); !errors.Is(err, ErrJobFailed) || !strings.Contains(err.Error(), "merge boom") {
+		t.Fatalf("got %v", err)
+	}
+	if n, err := Count(t.Context(), s, Range(0, 10, 2)); err != nil || n != 10 {
+		t.Fatalf("after: %d, %v", n, err)
 	}
 }

@@ -399,9 +399,14 @@ func (j *jobRun) handle(r taskResult) (replan bool) {
 		j.s.stats.TasksFailed++
 	} else {
 		j.s.stats.Tasks++
-		j.s.applyAccumsLocked(r.accums)
 	}
 	j.s.mu.Unlock()
+	if r.err == nil {
+		if err := j.s.applyAccums(r.accums); err != nil {
+			j.err = err
+			return false
+		}
+	}
 	if r.err != nil {
 		ev.Error = r.err.Error()
 		j.s.emit(ev)

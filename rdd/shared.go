@@ -21,7 +21,7 @@ type Accumulator[T any] struct {
 }
 
 type accumulable interface {
-	mergeAny(v any)
+	mergeAny(v any) error
 }
 
 // NewAccumulator makes an accumulator of a session, starting at zero and
@@ -58,20 +58,34 @@ func (a *Accumulator[T]) Value() T {
 	return a.value
 }
 
-func (a *Accumulator[T]) mergeAny(v any) {
+func (a *Accumulator[T]) mergeAny(v any) (err error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	defer func() {
+		if x := recover(); x != nil {
+			err = fmt.Errorf("%w: merging an update of %v on the driver: user function panicked: %v", ErrJobFailed, a, x)
+		}
+	}()
 	a.value = a.merge(a.value, v.(T))
+	return nil
 }
 
 func (a *Accumulator[T]) String() string { return fmt.Sprintf("accumulator %d (%s)", a.ID, a.Name) }
 
-func (s *Session) applyAccumsLocked(updates map[int64]any) {
+// applyAccums merges a successful task's accumulator updates; a merge
+// function that panics fails the job (it runs on the driver).
+func (s *Session) applyAccums(updates map[int64]any) error {
 	for id, v := range updates {
-		if a, ok := s.accums[id]; ok {
-			a.mergeAny(v)
+		s.mu.Lock()
+		a, ok := s.accums[id]
+		s.mu.Unlock()
+		if ok {
+			if err := a.mergeAny(v); err != nil {
+				return err
+			}
 		}
 	}
+	return nil
 }
 
 // Broadcast is a read-only value shared by all tasks, shipped to each
