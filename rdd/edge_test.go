@@ -145,3 +145,36 @@ func seq(lo, hi int) []int {
 	}
 	return out
 }
+
+// SortByKey with every key equal, and with one key holding most records:
+// every record comes out once, in order, even when the reducer spills.
+func TestSortSkewedKeys(t *testing.T) {
+	for name, s := range sessions(t) {
+		for _, skew := range []int{100, 90} { // percent of records on key 7
+			var pairs []rdd.Pair[int, int]
+			for i := range 6000 {
+				k := 7
+				if i%100 >= skew {
+					k = i % 50
+				}
+				pairs = append(pairs, rdd.KV(k, i))
+			}
+			for _, asc := range []bool{true, false} {
+				got := collect(t, s, rdd.SortByKey(rdd.Parallelize(pairs, 5), asc, 4))
+				if len(got) != len(pairs) {
+					t.Fatalf("%s skew %d: %d records", name, skew, len(got))
+				}
+				seen := make([]bool, len(pairs))
+				for i, p := range got {
+					if seen[p.Value] || pairs[p.Value] != p {
+						t.Fatalf("%s skew %d: record %v repeated or changed", name, skew, p)
+					}
+					seen[p.Value] = true
+					if i > 0 && ((asc && got[i-1].Key > p.Key) || (!asc && got[i-1].Key < p.Key)) {
+						t.Fatalf("%s skew %d asc=%v: out of order at %d", name, skew, asc, i)
+					}
+				}
+			}
+		}
+	}
+}

@@ -155,7 +155,11 @@ func (r *RDD[T]) ID() int { return r.n.id }
 
 // NumPartitions returns the number of partitions, or 0 while it depends on
 // the session's default parallelism and no job has run yet.
-func (r *RDD[T]) NumPartitions() int { return r.n.parts }
+func (r *RDD[T]) NumPartitions() int {
+	resolveMu.Lock() // a job may be resolving it
+	defer resolveMu.Unlock()
+	return r.n.parts
+}
 
 // String names the operation that made the dataset and where.
 func (r *RDD[T]) String() string { return fmt.Sprintf("RDD %d (%s)", r.n.id, r.n) }
