@@ -164,3 +164,22 @@ func TestReducerPanicAfterSpill(t *testing.T) {
 		t.Fatalf("%d files open after the job, %d before", after, before)
 	}
 }
+
+// A user function panicking in a map task that has spilled part of its
+// output: the error names the map stage and the panic, and no spill or
+// half-written output is left behind.
+func TestMapSidePanicWhileWritingShuffle(t *testing.T) {
+	s := startSession(t, rdd.Config{ShuffleMemory: 2048})
+	keyed := rdd.KeyBy(rdd.Range(0, 20_000, 4), func(v int) int {
+		if v == 12_345 {
+			panic("key bug")
+		}
+		return v % 100
+	})
+	_, err := rdd.Collect(context.Background(), s, rdd.GroupByKey(keyed, 3))
+	var te *rdd.TaskError
+	if !errors.As(err, &te) || te.Panic != "key bug" || te.Partition != 2 || !strings.Contains(te.StageName, "keyBy at resilience_test.go") {
+		t.Fatalf("got %v", err)
+	}
+	noTempFiles(t, s)
+}
