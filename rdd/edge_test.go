@@ -178,3 +178,19 @@ func TestSortSkewedKeys(t *testing.T) {
 		}
 	}
 }
+
+// A join whose key is all of a partition: the cogroup shuffles records one
+// by one (no map-side combine holding the key's values in memory) and the
+// reducer, spilling, pairs them all.
+func TestJoinOneHotKey(t *testing.T) {
+	s := startSession(t, rdd.Config{ShuffleMemory: 4096})
+	left := rdd.KeyBy(rdd.Range(0, 20_000, 2), func(int) int { return 0 })
+	right := rdd.Parallelize([]rdd.Pair[int, string]{{0, "x"}, {1, "y"}}, 1)
+	got := collect(t, s, rdd.Join(left, right, 2))
+	if len(got) != 20_000 {
+		t.Fatalf("%d pairs", len(got))
+	}
+	if st := s.Stats(); st.ShuffleRecords != 20_002 || st.SpillBytes == 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}

@@ -154,7 +154,10 @@ func CoGroup[K comparable, V, W any](a *RDD[Pair[K, V]], b *RDD[Pair[K, W]], par
 	right := Map(b, func(p Pair[K, W]) Pair[K, both] { return Pair[K, both]{p.Key, both{Value: []W{p.Value}}} })
 	u := Union(left, right)
 	merge := func(x, y both) both { return both{append(x.Key, y.Key...), append(x.Value, y.Value...)} }
-	out := combineByKey(u, "cogroup", parts, func(v both) both { return v }, merge, merge, true)
+	// No map-side combine (as in Spark's cogroup): it would hold every value
+	// of a key of the map partition in memory, unbounded by the shuffle
+	// memory, and saves nothing but repeated keys. Reducers spill.
+	out := combineByKey(u, "cogroup", parts, func(v both) both { return v }, merge, merge, false)
 	out.n.resolve = func(def defaults) { out.n.parts = shuffleParts(parts, def, a.n, b.n) }
 	out.n.site = callSite()
 	return out
