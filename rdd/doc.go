@@ -5,10 +5,18 @@
 // Jobs are built inside Funcs. Go cannot send closures to another process,
 // so a cluster executor (the same binary) rebuilds a job's lineage by calling
 // the same registered Func with the same arguments, then runs the task it was
-// given; every dataset built inside a Func has a position in it that is the
-// same in every process. In local mode tasks run on goroutines of this
+// given; every dataset built during a Func call and reachable from its
+// result has a position in it (from the lineage's shape) that is the same in
+// every process. A call that depends on a dataset built before it is not
+// portable (ErrNotPortable). In local mode tasks run on goroutines of this
 // process without serialisation, but tasks share data only through the
-// shuffle, the cache, broadcast variables and accumulators.
+// shuffle, the cache, broadcast variables, accumulators and the values a
+// dataset's preparatory job computes on the driver (zipWithIndex offsets,
+// sort bounds), which tasks read from their TaskContext.
+//
+// Keys of key-value operations are compared with ==, as in a Go map (so each
+// NaN is a key of its own); zero values of folds and aggregations are deep
+// copied for every partition and key.
 //
 //	var demo = rdd.Func(func(n, parts int) *rdd.RDD[rdd.Pair[int, []rdd.Pair[int, int64]]] {
 //		nums := rdd.Range(1, n+1, parts)
