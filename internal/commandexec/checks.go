@@ -2,6 +2,7 @@ package commandexec
 
 import (
 	"fmt"
+	"github.com/mesoproject/meso/internal/execpolicy"
 	"os"
 	"time"
 
@@ -83,7 +84,7 @@ func (r *runner) checked(u health.Update) {
 		r.log.Info("task health changed", "healthy", h.Healthy, "consecutive_failures", h.ConsecutiveFailures, "message", h.Message)
 		if h.Kill {
 			r.checks.unhealthy = true
-			r.kill(killGrace(nil, r.task.GetKillPolicy(), DefaultKillGracePeriod))
+			r.kill(execpolicy.KillGrace(nil, r.task.GetKillPolicy(), DefaultKillGracePeriod))
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/mesoproject/meso/internal/execpolicy"
 	"io"
 	"log/slog"
 	"net/http"
@@ -118,7 +119,7 @@ func (r *runner) loop(ctx context.Context, clientDone <-chan error) error {
 			if r.task == nil || r.terminal != nil {
 				return nil
 			}
-			r.kill(shutdownGrace(r.cfg.Env.ShutdownGracePeriod))
+			r.kill(execpolicy.ShutdownGrace(r.cfg.Env.ShutdownGracePeriod))
 		}
 	}
 }
@@ -127,7 +128,7 @@ func (r *runner) loop(ctx context.Context, clientDone <-chan error) error {
 func (r *runner) lost(err error) error {
 	r.stopChecks()
 	if r.exited != nil {
-		r.kill(shutdownGrace(r.cfg.Env.ShutdownGracePeriod))
+		r.kill(execpolicy.ShutdownGrace(r.cfg.Env.ShutdownGracePeriod))
 		<-r.exited
 		r.exited = nil
 	}
@@ -154,10 +155,10 @@ func (r *runner) handle(ev *executorpb.Event) bool {
 			r.log.Warn("kill of an unknown task ignored", "task_id", k.GetTaskId().GetValue())
 			return false
 		}
-		r.kill(killGrace(k.GetKillPolicy(), r.task.GetKillPolicy(), DefaultKillGracePeriod))
+		r.kill(execpolicy.KillGrace(k.GetKillPolicy(), r.task.GetKillPolicy(), DefaultKillGracePeriod))
 	case executorpb.Event_SHUTDOWN:
 		if r.task != nil {
-			r.kill(shutdownGrace(r.cfg.Env.ShutdownGracePeriod))
+			r.kill(execpolicy.ShutdownGrace(r.cfg.Env.ShutdownGracePeriod))
 		}
 	case executorpb.Event_ACKNOWLEDGED:
 		return r.terminal != nil && bytes.Equal(ev.GetAcknowledged().GetUuid(), r.terminal)
@@ -261,7 +262,7 @@ func (r *runner) kill(grace time.Duration) {
 	if r.docker != nil {
 		r.docker.kill(grace) // first: no TASK_RUNNING after TASK_KILLING
 	}
-	if hasCapability(r.client.Subscribed().GetFrameworkInfo(), mesospb.FrameworkInfo_Capability_TASK_KILLING_STATE) {
+	if execpolicy.HasCapability(r.client.Subscribed().GetFrameworkInfo(), mesospb.FrameworkInfo_Capability_TASK_KILLING_STATE) {
 		r.update(r.task.GetTaskId(), mesospb.TaskState_TASK_KILLING, "", nil)
 	}
 	r.log.Info("killing task", "task_id", r.task.GetTaskId().GetValue(), "grace", grace)
@@ -285,7 +286,7 @@ func (r *runner) finish() {
 		if err != nil {
 			r.log.Warn("waiting for the task", "err", err)
 		}
-		state, msg = terminalStatus(ps, r.killing)
+		state, msg = execpolicy.TerminalStatus(ps, r.killing)
 	}
 	r.log.Info("task ended", "task_id", r.task.GetTaskId().GetValue(), "state", state.String(), "message", msg)
 	r.terminal = r.update(r.task.GetTaskId(), state, msg, reason)

@@ -3,6 +3,7 @@ package defaultexec
 import (
 	"context"
 	"fmt"
+	"github.com/mesoproject/meso/internal/execpolicy"
 	"io"
 	"log/slog"
 	"net/http"
@@ -161,7 +162,7 @@ func (r *runner) handle(ev *executorpb.Event) {
 			r.log.Warn("kill of a task that is not live ignored", "task_id", k.GetTaskId().GetValue())
 			return
 		}
-		r.kill(t, killGrace(k.GetKillPolicy(), t.info.GetKillPolicy(), r.cfg.KillGracePeriod))
+		r.kill(t, execpolicy.KillGrace(k.GetKillPolicy(), t.info.GetKillPolicy(), r.cfg.KillGracePeriod))
 	case executorpb.Event_SHUTDOWN:
 		r.log.Info("shutdown requested by the agent")
 		r.shutdown()
@@ -174,9 +175,9 @@ func (r *runner) handle(ev *executorpb.Event) {
 // shutdown kills every live task.
 func (r *runner) shutdown() {
 	r.shuttingDown = true
-	limit := shutdownGrace(r.cfg.Env.ShutdownGracePeriod)
+	limit := execpolicy.ShutdownGrace(r.cfg.Env.ShutdownGracePeriod)
 	for _, t := range r.sortedTasks() {
-		r.kill(t, min(limit, killGrace(nil, t.info.GetKillPolicy(), r.cfg.KillGracePeriod)))
+		r.kill(t, min(limit, execpolicy.KillGrace(nil, t.info.GetKillPolicy(), r.cfg.KillGracePeriod)))
 	}
 }
 

@@ -1,6 +1,7 @@
 package defaultexec
 
 import (
+	"github.com/mesoproject/meso/internal/execpolicy"
 	"os"
 	"os/exec"
 	"slices"
@@ -98,7 +99,7 @@ func (r *runner) checked(u health.Update) {
 			"consecutive_failures", h.ConsecutiveFailures, "message", h.Message)
 		if h.Kill {
 			t.unhealthy = true
-			r.kill(t, killGrace(nil, t.info.GetKillPolicy(), r.cfg.KillGracePeriod))
+			r.kill(t, execpolicy.KillGrace(nil, t.info.GetKillPolicy(), r.cfg.KillGracePeriod))
 		}
 	}
 }
@@ -112,7 +113,7 @@ func (r *runner) kill(t *task, grace time.Duration) {
 	t.killing = true
 	r.stopMonitor(t)
 	fw := r.client.Subscribed().GetFrameworkInfo()
-	if hasCapability(fw, mesospb.FrameworkInfo_Capability_TASK_KILLING_STATE) {
+	if execpolicy.HasCapability(fw, mesospb.FrameworkInfo_Capability_TASK_KILLING_STATE) {
 		t.last = r.update(r.status(t, mesospb.TaskState_TASK_KILLING))
 	}
 	r.log.Info("killing task", "task_id", t.id(), "grace", grace)
@@ -132,7 +133,7 @@ func (r *runner) ended(t *task) {
 	if err != nil {
 		r.log.Warn("waiting for a task", "task_id", t.id(), "err", err)
 	}
-	state, msg := terminalStatus(ps, t.killing)
+	state, msg := execpolicy.TerminalStatus(ps, t.killing)
 	st := r.status(t, state)
 	st.Message = proto.String(msg)
 	if t.unhealthy {
@@ -148,7 +149,7 @@ func (r *runner) ended(t *task) {
 	for _, o := range t.group.tasks {
 		if o != t && r.tasks[o.id()] == o {
 			others = append(others, o.id())
-			r.kill(o, killGrace(nil, o.info.GetKillPolicy(), r.cfg.KillGracePeriod))
+			r.kill(o, execpolicy.KillGrace(nil, o.info.GetKillPolicy(), r.cfg.KillGracePeriod))
 		}
 	}
 	if len(others) > 0 {

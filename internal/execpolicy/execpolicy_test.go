@@ -1,4 +1,4 @@
-package defaultexec
+package execpolicy
 
 import (
 	"os/exec"
@@ -28,10 +28,13 @@ func TestTerminalStatus(t *testing.T) {
 		{"kill -15 $$", true, mesospb.TaskState_TASK_KILLED, "Command terminated with signal Terminated"},
 		{"exit 0", true, mesospb.TaskState_TASK_KILLED, "Command exited with status 0"},
 	} {
-		state, msg := terminalStatus(run(tc.script).ProcessState, tc.killed)
+		state, msg := TerminalStatus(run(tc.script).ProcessState, tc.killed)
 		if state != tc.state || msg != tc.msg {
 			t.Errorf("%q killed=%v: %s %q, want %s %q", tc.script, tc.killed, state, msg, tc.state, tc.msg)
 		}
+	}
+	if state, _ := TerminalStatus(nil, false); state != mesospb.TaskState_TASK_FAILED {
+		t.Errorf("unknown end: %s, want TASK_FAILED", state)
 	}
 }
 
@@ -39,16 +42,20 @@ func TestKillGrace(t *testing.T) {
 	policy := func(d time.Duration) *mesospb.KillPolicy {
 		return &mesospb.KillPolicy{GracePeriod: &mesospb.DurationInfo{Nanoseconds: proto.Int64(int64(d))}}
 	}
-	if g := killGrace(policy(time.Second), policy(time.Minute), DefaultKillGracePeriod); g != time.Second {
-		t.Errorf("the KILL's policy: %v", g)
+	def := 5 * time.Second
+	if g := KillGrace(policy(time.Second), policy(time.Minute), def); g != time.Second {
+		t.Errorf("event policy: %v", g)
 	}
-	if g := killGrace(nil, policy(time.Minute), DefaultKillGracePeriod); g != time.Minute {
-		t.Errorf("the task's policy: %v", g)
+	if g := KillGrace(nil, policy(time.Minute), def); g != time.Minute {
+		t.Errorf("task policy: %v", g)
 	}
-	if g := killGrace(&mesospb.KillPolicy{}, nil, DefaultKillGracePeriod); g != 3*time.Second {
-		t.Errorf("default: %v, want Mesos' 3s", g)
+	if g := KillGrace(&mesospb.KillPolicy{}, nil, def); g != def {
+		t.Errorf("default: %v", g)
 	}
-	if g := killGrace(policy(-time.Second), nil, DefaultKillGracePeriod); g != 0 {
-		t.Errorf("negative grace: %v", g)
+	if g := KillGrace(policy(-time.Second), nil, def); g != 0 {
+		t.Errorf("negative grace: %v, want 0", g)
+	}
+	if g := ShutdownGrace(4 * time.Second); g != 3*time.Second {
+		t.Errorf("ShutdownGrace(4s) = %v", g)
 	}
 }

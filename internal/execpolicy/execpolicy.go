@@ -1,4 +1,4 @@
-package commandexec
+package execpolicy
 
 import (
 	"os"
@@ -8,9 +8,9 @@ import (
 	"github.com/mesoproject/meso/internal/launcher"
 )
 
-// terminalStatus decides the final state of a task from how its command
+// TerminalStatus decides the final state of a task from how its command
 // ended and whether the executor was killing it.
-func terminalStatus(ps *os.ProcessState, killed bool) (mesospb.TaskState, string) {
+func TerminalStatus(ps *os.ProcessState, killed bool) (mesospb.TaskState, string) {
 	msg := launcher.DescribeExit(ps)
 	switch {
 	case killed:
@@ -22,9 +22,9 @@ func terminalStatus(ps *os.ProcessState, killed bool) (mesospb.TaskState, string
 	}
 }
 
-// killGrace picks the grace period of a kill: the KILL event's policy, else
+// KillGrace picks the grace period of a kill: the KILL event's policy, else
 // the task's, else def.
-func killGrace(event, task *mesospb.KillPolicy, def time.Duration) time.Duration {
+func KillGrace(event, task *mesospb.KillPolicy, def time.Duration) time.Duration {
 	for _, p := range []*mesospb.KillPolicy{event, task} {
 		if g := p.GetGracePeriod(); g != nil {
 			return max(0, time.Duration(g.GetNanoseconds()))
@@ -33,15 +33,15 @@ func killGrace(event, task *mesospb.KillPolicy, def time.Duration) time.Duration
 	return def
 }
 
-// shutdownGrace is the grace used when the executor itself must stop
+// ShutdownGrace is the grace used when the executor itself must stop
 // (SHUTDOWN, SIGTERM): shorter than the agent's, which escalates after the
 // full period.
-func shutdownGrace(period time.Duration) time.Duration { return period * 3 / 4 }
+func ShutdownGrace(period time.Duration) time.Duration { return period * 3 / 4 }
 
-// hasCapability reports whether the framework declared capability c.
-func hasCapability(fw *mesospb.FrameworkInfo, c mesospb.FrameworkInfo_Capability_Type) bool {
-	for _, cap := range fw.GetCapabilities() {
-		if cap.GetType() == c {
+// HasCapability reports whether the framework declared capability c.
+func HasCapability(fw *mesospb.FrameworkInfo, c mesospb.FrameworkInfo_Capability_Type) bool {
+	for _, cp := range fw.GetCapabilities() {
+		if cp.GetType() == c {
 			return true
 		}
 	}
