@@ -308,7 +308,7 @@ func (c *Core) mergeReport(now time.Time, ag *agent, rep *report, fwInfos map[st
 // ensureFramework creates a recovered framework for tasks of a framework
 // that has not subscribed to this master yet.
 func (c *Core) ensureFramework(id string, fwInfos map[string]*mesospb.FrameworkInfo) {
-	if c.frameworks[id] != nil || c.removedIDs[id] {
+	if c.frameworks[id] != nil || c.cfg.Registry.FrameworkRemoved(id) {
 		return
 	}
 	fw := newFramework(id)
@@ -403,11 +403,12 @@ func (c *Core) pingAgents(now time.Time) {
 	}
 }
 
-// agentLost removes an agent that stopped answering: its tasks become
-// TASK_UNREACHABLE (partition-aware frameworks) or TASK_LOST, reason
-// REASON_AGENT_REMOVED; its offers are rescinded; every framework gets
-// FAILURE with the agent id; the registry marks it unreachable, so that it
-// must register afresh if it comes back.
+// agentLost removes an agent that stopped answering: every task of it
+// whose terminal update the framework has not acknowledged gets a final
+// update the master holds until it is acknowledged (see holdFinal); its
+// offers are rescinded; every framework gets FAILURE with the agent id; the
+// registry marks it unreachable, so that it must register afresh if it
+// comes back.
 func (c *Core) agentLost(now time.Time, ag *agent, why string) {
 	c.log.Warn("agent lost", "agent", ag.id, "hostname", ag.hostname(), "reason", why)
 	if err := c.cfg.Registry.MarkUnreachable(ag.id, now); err != nil {
@@ -421,21 +422,8 @@ func (c *Core) agentLost(now time.Time, ag *agent, why string) {
 	msg := fmt.Sprintf("Agent %s (%s) is unreachable: %s", ag.id, ag.hostname(), why)
 	for _, k := range sortedTaskKeys(ag.tasks) {
 		t := ag.tasks[k]
-		fw := c.frameworks[t.fw]
-		if !isTerminal(t.state()) {
-			state := mesospb.TaskState_TASK_LOST
-			if fw != nil && fw.partitionAware {
-				state = mesospb.TaskState_TASK_UNREACHABLE
-			}
-			c.setState(t, state)
-			s := masterStatus(now, t.proto.GetTaskId(), t.proto.GetAgentId(), state, mesospb.TaskStatus_REASON_AGENT_REMOVED, msg)
-			if state == mesospb.TaskState_TASK_UNREACHABLE {
-				s.UnreachableTime = &mesospb.TimeInfo{Nanoseconds: proto.Int64(now.UnixNano())}
-			}
-			c.send(fw, updateEvent(s))
-		}
-		if fw != nil {
-			c.removeTask(fw, t)
+		if fw := c.frameworks[t.fw]; fw != nil {
+			c.holdFinal(now, fw, t, msg)
 		}
 	}
 	for _, fwID := range sortedKeys(ag.executors) {

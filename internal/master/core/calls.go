@@ -1,6 +1,7 @@
 package core
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -219,6 +220,11 @@ func (c *Core) kill(now time.Time, fw *framework, k *schedulerpb.Call_Kill) {
 		c.reconcile(now, fw, []*schedulerpb.Call_Reconcile_Task{rt})
 		return
 	}
+	if t.held != nil {
+		// Its agent is gone: the answer is the update the master holds.
+		c.send(fw, updateEvent(t.held))
+		return
+	}
 	policy := k.GetKillPolicy()
 	if policy == nil {
 		policy = t.proto.GetKillPolicy()
@@ -266,8 +272,17 @@ func (c *Core) frameworkMessage(fw *framework, m *schedulerpb.Call_Message) {
 }
 
 // acknowledge forwards a status update acknowledgement to the agent; a
-// terminal update's acknowledgement removes the task from the master.
+// terminal update's acknowledgement removes the task from the master. For
+// a task of a removed agent the master takes the acknowledgement itself:
+// that of the update it holds removes the task; others (of updates the
+// agent sent before it was removed) are accepted and change nothing.
 func (c *Core) acknowledge(fw *framework, a *schedulerpb.Call_Acknowledge) {
+	if t := fw.tasks[a.GetTaskId().GetValue()]; t != nil && t.held != nil && t.agent == a.GetAgentId().GetValue() {
+		if bytes.Equal(t.held.GetUuid(), a.GetUuid()) {
+			c.removeTask(fw, t)
+		}
+		return
+	}
 	ag := c.agents[a.GetAgentId().GetValue()]
 	if ag == nil {
 		c.log.Warn("dropping acknowledgement for an unknown agent", "framework", fw.id, "agent", a.GetAgentId().GetValue())

@@ -2,6 +2,7 @@ package core
 
 import (
 	"cmp"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -139,7 +140,6 @@ type Core struct {
 	failingOver map[string]*framework
 	streams     map[string]*framework // by current stream id
 	completed   []*framework          // removed frameworks, oldest first
-	removedIDs  map[string]bool       // ids of removed frameworks (never reusable)
 	agents      map[string]*agent     // by id
 	links       map[string]*agent     // by current link id
 	offers      map[string]*offer     // by offer id
@@ -148,6 +148,8 @@ type Core struct {
 	nextAgentNum     uint64
 	nextOfferNum     uint64
 	pingSeq          uint64
+	heldSeq          uint64 // last task.heldSeq given
+	uuidSeq          uint64 // uuids made by newUUID
 
 	nextAllocation time.Time
 	allocateSoon   bool
@@ -173,7 +175,6 @@ func New(cfg Config, now time.Time) (*Core, error) {
 		frameworks:     map[string]*framework{},
 		streams:        map[string]*framework{},
 		failingOver:    map[string]*framework{},
-		removedIDs:     map[string]bool{},
 		agents:         map[string]*agent{},
 		links:          map[string]*agent{},
 		offers:         map[string]*offer{},
@@ -270,6 +271,19 @@ func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K {
 func (c *Core) frameworkID(n uint64) string { return fmt.Sprintf("%s-%04d", c.masterID, n) }
 func (c *Core) agentID(n uint64) string     { return fmt.Sprintf("%s-S%d", c.masterID, n) }
 func (c *Core) offerID(n uint64) string     { return fmt.Sprintf("%s-O%d", c.masterID, n) }
+
+// newUUID makes the uuid of a status update the master generates and
+// expects acknowledged. It is derived from the master id and a counter, so
+// the core stays deterministic; ids of different masters differ (the shell
+// gives every master run a random id). Version 8 (custom) UUID bits are set.
+func (c *Core) newUUID() []byte {
+	c.uuidSeq++
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s/status-update/%d", c.masterID, c.uuidSeq))
+	u := sum[:16]
+	u[6] = u[6]&0x0f | 0x80
+	u[8] = u[8]&0x3f | 0x80
+	return u
+}
 
 // timestamp is a TaskStatus timestamp: seconds since the epoch.
 func timestamp(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }

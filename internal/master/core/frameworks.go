@@ -40,19 +40,32 @@ func (c *Core) Subscribe(now time.Time, stream string, call *schedulerpb.Call) e
 	}
 	id := info.GetId().GetValue()
 	switch fw := c.frameworks[id]; {
-	case id != "" && c.removedIDs[id]:
+	case id != "" && c.cfg.Registry.FrameworkRemoved(id):
 		c.refuseStream(stream, "Framework has been removed")
 	case fw != nil:
 		c.failover(now, fw, stream, info, sub.GetSuppressedRoles())
 	default:
 		if id == "" {
-			c.nextFrameworkNum++
-			id = c.frameworkID(c.nextFrameworkNum - 1)
+			id = c.newFrameworkID()
 			info.Id = &mesospb.FrameworkID{Value: proto.String(id)}
 		}
 		c.addFramework(now, id, stream, info, sub.GetSuppressedRoles())
 	}
 	return nil
+}
+
+// newFrameworkID assigns the next framework id, skipping ids in use or
+// removed: a framework may subscribe with an id it made up (Mesos lets an
+// unknown id subscribe, as a failover to a new master), so a made-up id can
+// be one this master would assign.
+func (c *Core) newFrameworkID() string {
+	for {
+		id := c.frameworkID(c.nextFrameworkNum)
+		c.nextFrameworkNum++
+		if c.frameworks[id] == nil && !c.cfg.Registry.FrameworkRemoved(id) {
+			return id
+		}
+	}
 }
 
 // refuseStream sends ERROR on a stream that belongs to no framework and
@@ -184,6 +197,7 @@ func (c *Core) failover(now time.Time, fw *framework, stream string, info *mesos
 	for _, id := range sortedKeys(fw.offers) {
 		c.rescind(now, fw.offers[id], true)
 	}
+	c.redeliverHeld(fw)
 	c.allocateSoon = true
 }
 
@@ -296,7 +310,9 @@ func (c *Core) removeFramework(now time.Time, fw *framework, why string) {
 	fw.unregistered = now
 	delete(c.frameworks, fw.id)
 	delete(c.failingOver, fw.id)
-	c.removedIDs[fw.id] = true
+	if err := c.cfg.Registry.RemoveFramework(fw.id); err != nil {
+		c.log.Warn("registry refused to record a framework removal", "framework", fw.id, "err", err)
+	}
 	c.completed = append(c.completed, fw)
 	if n := len(c.completed) - c.cfg.MaxCompletedFrameworks; n > 0 {
 		c.completed = slices.Delete(c.completed, 0, n)

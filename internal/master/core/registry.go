@@ -18,9 +18,11 @@ const (
 )
 
 // Registry is the durable record of agent admission, consulted when agents
-// register and updated when they are lost. Mesos keeps it in its
-// replicated registry; meso will keep it in a raft-replicated store (a
-// later issue). The core calls it synchronously from its loop, so an
+// register and updated when they are lost, and of the frameworks that were
+// removed, consulted when a framework subscribes with an id. Mesos keeps
+// agents in its replicated registry (and removed frameworks only in memory,
+// the last --max_completed_frameworks of them); meso will keep both in a
+// raft-replicated store (a later issue). The core calls it synchronously from its loop, so an
 // implementation must be quick and must not block on I/O; a durable one
 // will need the core to wait for its writes (an output and a later input),
 // which this small interface leaves room for.
@@ -33,12 +35,22 @@ type Registry interface {
 	RemoveAgent(agentID string) error
 	// AgentState reports what is known about an agent id.
 	AgentState(agentID string) AgentState
+
+	// RemoveFramework records that a framework was removed (TEARDOWN, or
+	// its failover timeout expired): its id may never subscribe again.
+	RemoveFramework(frameworkID string) error
+	// FrameworkRemoved reports whether a framework id was removed.
+	FrameworkRemoved(frameworkID string) bool
 }
 
 // MemRegistry is an in-memory Registry: it forgets everything when the
-// master restarts (then re-registering agents are admitted again).
+// master restarts (then re-registering agents are admitted again, and the
+// id of a framework removed before the restart may subscribe again). It
+// remembers every removed framework id for the master's lifetime: a set of
+// strings, some tens of bytes per framework ever removed.
 type MemRegistry struct {
-	agents map[string]memAgent
+	agents  map[string]memAgent
+	removed map[string]struct{} // removed framework ids
 }
 
 type memAgent struct {
@@ -48,7 +60,9 @@ type memAgent struct {
 
 // NewMemRegistry returns an empty in-memory registry. Like the core, it
 // is not safe for concurrent use.
-func NewMemRegistry() *MemRegistry { return &MemRegistry{agents: map[string]memAgent{}} }
+func NewMemRegistry() *MemRegistry {
+	return &MemRegistry{agents: map[string]memAgent{}, removed: map[string]struct{}{}}
+}
 
 // AdmitAgent implements Registry.
 func (r *MemRegistry) AdmitAgent(info *mesospb.AgentInfo) error {
@@ -70,3 +84,15 @@ func (r *MemRegistry) RemoveAgent(agentID string) error {
 
 // AgentState implements Registry.
 func (r *MemRegistry) AgentState(agentID string) AgentState { return r.agents[agentID].state }
+
+// RemoveFramework implements Registry.
+func (r *MemRegistry) RemoveFramework(frameworkID string) error {
+	r.removed[frameworkID] = struct{}{}
+	return nil
+}
+
+// FrameworkRemoved implements Registry.
+func (r *MemRegistry) FrameworkRemoved(frameworkID string) bool {
+	_, ok := r.removed[frameworkID]
+	return ok
+}

@@ -250,6 +250,10 @@ func frameworkJSON(fw *framework) FrameworkJSON {
 		if !t.freed {
 			used = used.Add(t.res)
 		}
+		if t.held != nil && t.state() == mesospb.TaskState_TASK_UNREACHABLE {
+			j.UnreachableTasks = append(j.UnreachableTasks, taskJSON(t))
+			continue
+		}
 		j.Tasks = append(j.Tasks, taskJSON(t))
 	}
 	for _, t := range slices.Backward(fw.completed) {

@@ -1,6 +1,8 @@
 package core
 
 import (
+	"cmp"
+	"fmt"
 	"slices"
 	"time"
 
@@ -96,7 +98,7 @@ func (c *Core) statusUpdate(now time.Time, ag *agent, su *linkpb.AgentCall_Statu
 	fwID := su.GetFrameworkId().GetValue()
 	fw := c.frameworks[fwID]
 	if fw == nil {
-		if c.removedIDs[fwID] {
+		if c.cfg.Registry.FrameworkRemoved(fwID) {
 			c.shutdownFrameworkOn(ag, fwID)
 		}
 		c.log.Warn("dropping status update of an unknown framework", "framework", fwID, "agent", ag.id)
@@ -122,6 +124,75 @@ func (c *Core) statusUpdate(now time.Time, ag *agent, su *linkpb.AgentCall_Statu
 		}
 	}
 	c.send(fw, updateEvent(status))
+}
+
+// holdFinal gives a task of a removed agent its final update and keeps it
+// until the framework acknowledges it. The agent would have retried its
+// updates until acknowledged; with the agent gone the master does it, so
+// that every task gets a terminal update (or TASK_UNREACHABLE) at least
+// once. The update is:
+//
+//   - the agent's own terminal update, uuid and reason included, when the
+//     master received it (forwarded, maybe not delivered or acknowledged);
+//   - the task's terminal state with no reason when the master knew it only
+//     as the agent's latest state (the agent had not sent that update yet);
+//   - TASK_UNREACHABLE (partition-aware frameworks) or TASK_LOST, reason
+//     REASON_AGENT_REMOVED, for a task that was not terminal.
+//
+// The last two are SOURCE_MASTER updates with a uuid, unlike Mesos' other
+// master-generated updates: the framework acknowledges them, the master
+// takes that acknowledgement itself (no agent to pass it to), and until
+// then the task stays in the master's books, answering reconciliation and
+// redelivered when the framework subscribes again.
+func (c *Core) holdFinal(now time.Time, fw *framework, t *task, msg string) {
+	state := t.state()
+	var s *mesospb.TaskStatus
+	switch l := t.latest; {
+	case isTerminal(state) && l != nil && l.GetState() == state && len(l.GetUuid()) > 0:
+		s = proto.Clone(l).(*mesospb.TaskStatus)
+	case isTerminal(state):
+		s = masterStatus(now, t.proto.GetTaskId(), t.proto.GetAgentId(), state, 0,
+			fmt.Sprintf("%s; the agent had reported %s", msg, state))
+		s.Reason = nil
+	default:
+		state = mesospb.TaskState_TASK_LOST
+		if fw.partitionAware {
+			state = mesospb.TaskState_TASK_UNREACHABLE
+		}
+		s = masterStatus(now, t.proto.GetTaskId(), t.proto.GetAgentId(), state, mesospb.TaskStatus_REASON_AGENT_REMOVED, msg)
+		if state == mesospb.TaskState_TASK_UNREACHABLE {
+			s.UnreachableTime = &mesospb.TimeInfo{Nanoseconds: proto.Int64(now.UnixNano())}
+		}
+	}
+	if s.GetSource() == mesospb.TaskStatus_SOURCE_MASTER {
+		s.Uuid = c.newUUID()
+		if t.executorID != "" {
+			s.ExecutorId = &mesospb.ExecutorID{Value: proto.String(t.executorID)}
+		}
+		c.setState(t, state)
+		c.recordStatus(t, s)
+	}
+	c.heldSeq++
+	t.held, t.heldSeq = s, c.heldSeq
+	t.freed = true // its resources left the allocator with the agent
+	t.proto.StatusUpdateState = s.GetState().Enum()
+	t.proto.StatusUpdateUuid = s.GetUuid()
+	c.send(fw, updateEvent(s))
+}
+
+// redeliverHeld sends a (re)subscribed framework the updates held for it,
+// in the order they were made.
+func (c *Core) redeliverHeld(fw *framework) {
+	var held []*task
+	for _, t := range fw.tasks {
+		if t.held != nil {
+			held = append(held, t)
+		}
+	}
+	slices.SortFunc(held, func(a, b *task) int { return cmp.Compare(a.heldSeq, b.heldSeq) })
+	for _, t := range held {
+		c.send(fw, updateEvent(t.held))
+	}
 }
 
 func (c *Core) shutdownFrameworkOn(ag *agent, fwID string) {

@@ -94,6 +94,12 @@ type task struct {
 	// latest is the last status received (data stripped); nil before the
 	// first update.
 	latest *mesospb.TaskStatus
+	// held is set once the task's agent was removed before the framework
+	// acknowledged the task's terminal update: the update (with a uuid)
+	// the master keeps in the agent's place, redelivered on resubscription
+	// until the framework acknowledges it. heldSeq orders held updates.
+	held    *mesospb.TaskStatus
+	heldSeq uint64
 }
 
 func (t *task) state() mesospb.TaskState { return t.proto.GetState() }
