@@ -661,7 +661,7 @@ func TestAgentLost(t *testing.T) {
 		evs = evs[1:]
 		up := evs[0].GetUpdate().GetStatus()
 		if up.GetState() != want || up.GetReason() != mesospb.TaskStatus_REASON_AGENT_REMOVED ||
-			up.GetSource() != mesospb.TaskStatus_SOURCE_MASTER || up.Uuid != nil {
+			up.GetSource() != mesospb.TaskStatus_SOURCE_MASTER || len(up.GetUuid()) != 16 {
 			t.Fatalf("update = %v", up)
 		}
 		if pa != (up.UnreachableTime != nil) {
