@@ -21,6 +21,14 @@ import (
 // its first event is SUBSCRIBED, or ERROR followed by the stream's closing
 // when the framework may not subscribe (invalid FrameworkInfo, removed
 // framework id), as Mesos does.
+//
+// Without an id the framework is new and gets one. With the id of a known
+// framework it fails over to the new stream. The id of a framework the
+// Registry records as removed is refused ("Framework has been removed").
+// Any other id subscribes as a framework this master does not know: Mesos
+// takes it for a framework failing over to a newly elected master. Until
+// the Registry is durable the master cannot tell such an id from a made-up
+// one, and a restarted master has forgotten which ids were removed.
 func (c *Core) Subscribe(now time.Time, stream string, call *schedulerpb.Call) error {
 	if err := ValidateCall(call); err != nil {
 		return err
