@@ -264,23 +264,21 @@ func (c *Core) mergeReport(now time.Time, ag *agent, rep *report, fwInfos map[st
 			continue
 		}
 		t := ag.tasks[k]
-		fw := c.frameworks[t.fw]
-		if !isTerminal(t.state()) {
-			state := mesospb.TaskState_TASK_GONE
-			if t.state() == mesospb.TaskState_TASK_STAGING {
-				state = mesospb.TaskState_TASK_DROPPED
-			}
-			if fw == nil || !fw.partitionAware {
-				state = mesospb.TaskState_TASK_LOST
-			}
-			c.setState(t, state)
-			c.send(fw, updateEvent(masterStatus(now, t.proto.GetTaskId(), t.proto.GetAgentId(), state,
-				mesospb.TaskStatus_REASON_AGENT_REREGISTERED, "Task is unknown to the agent after it re-registered")))
-		}
-		if fw != nil {
-			c.removeTask(fw, t)
-		}
 		delete(ag.tasks, k)
+		fw := c.frameworks[t.fw]
+		if fw == nil {
+			continue
+		}
+		state := mesospb.TaskState_TASK_GONE
+		if t.state() == mesospb.TaskState_TASK_STAGING {
+			state = mesospb.TaskState_TASK_DROPPED
+		}
+		if !fw.partitionAware {
+			state = mesospb.TaskState_TASK_LOST
+		}
+		const msg = "Task is unknown to the agent after it re-registered"
+		c.holdFinal(now, fw, t, masterStatus(now, t.proto.GetTaskId(), t.proto.GetAgentId(), state,
+			mesospb.TaskStatus_REASON_AGENT_REREGISTERED, msg), msg)
 	}
 	for fwID, byID := range ag.executors {
 		for _, e := range byID {
@@ -422,9 +420,19 @@ func (c *Core) agentLost(now time.Time, ag *agent, why string) {
 	msg := fmt.Sprintf("Agent %s (%s) is unreachable: %s", ag.id, ag.hostname(), why)
 	for _, k := range sortedTaskKeys(ag.tasks) {
 		t := ag.tasks[k]
-		if fw := c.frameworks[t.fw]; fw != nil {
-			c.holdFinal(now, fw, t, msg)
+		fw := c.frameworks[t.fw]
+		if fw == nil {
+			continue
 		}
+		state := mesospb.TaskState_TASK_LOST
+		if fw.partitionAware {
+			state = mesospb.TaskState_TASK_UNREACHABLE
+		}
+		s := masterStatus(now, t.proto.GetTaskId(), t.proto.GetAgentId(), state, mesospb.TaskStatus_REASON_AGENT_REMOVED, msg)
+		if state == mesospb.TaskState_TASK_UNREACHABLE {
+			s.UnreachableTime = &mesospb.TimeInfo{Nanoseconds: proto.Int64(now.UnixNano())}
+		}
+		c.holdFinal(now, fw, t, s, msg)
 	}
 	for _, fwID := range sortedKeys(ag.executors) {
 		for _, e := range ag.executors[fwID] {

@@ -272,23 +272,30 @@ func (c *Core) frameworkMessage(fw *framework, m *schedulerpb.Call_Message) {
 }
 
 // acknowledge forwards a status update acknowledgement to the agent; a
-// terminal update's acknowledgement removes the task from the master. For
-// a task of a removed agent the master takes the acknowledgement itself:
-// that of the update it holds removes the task; others (of updates the
-// agent sent before it was removed) are accepted and change nothing.
+// terminal update's acknowledgement removes the task from the master. The
+// acknowledgement of a final update the master holds (holdFinal) removes
+// the task; if the master made that update, the acknowledgement is its
+// own and goes to no agent. Other acknowledgements go to the agent if it
+// is registered, and are otherwise accepted and dropped.
 func (c *Core) acknowledge(fw *framework, a *schedulerpb.Call_Acknowledge) {
-	if t := fw.tasks[a.GetTaskId().GetValue()]; t != nil && t.held != nil && t.agent == a.GetAgentId().GetValue() {
-		if bytes.Equal(t.held.GetUuid(), a.GetUuid()) {
-			c.removeTask(fw, t)
+	t := fw.tasks[a.GetTaskId().GetValue()]
+	if t != nil && t.agent != a.GetAgentId().GetValue() {
+		t = nil
+	}
+	if t != nil && t.held != nil && bytes.Equal(t.held.GetUuid(), a.GetUuid()) {
+		c.removeTask(fw, t)
+		if t.held.GetSource() == mesospb.TaskStatus_SOURCE_MASTER {
+			return
 		}
-		return
 	}
 	ag := c.agents[a.GetAgentId().GetValue()]
 	if ag == nil {
-		c.log.Warn("dropping acknowledgement for an unknown agent", "framework", fw.id, "agent", a.GetAgentId().GetValue())
+		if t == nil || t.held == nil {
+			c.log.Warn("dropping acknowledgement for an unknown agent", "framework", fw.id, "agent", a.GetAgentId().GetValue())
+		}
 		return
 	}
-	if t := fw.tasks[a.GetTaskId().GetValue()]; t != nil && t.agent == ag.id &&
+	if t != nil && t.held == nil &&
 		string(t.proto.GetStatusUpdateUuid()) == string(a.GetUuid()) && isTerminal(t.proto.GetStatusUpdateState()) {
 		c.removeTask(fw, t)
 	}

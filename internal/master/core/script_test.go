@@ -35,6 +35,8 @@ import (
 //	reconcile F [T[@A]...]            implicit, or explicit for the tasks named
 //	kill F T | teardown F
 //	lose A                            A stops answering pings until it is lost
+//	reregister A RES                  A registers again with its id on a new link,
+//	                                  reporting no tasks (it lost them)
 //	tick DURATION                     advance the clock and Tick
 //	tasks F                           F's tasks in State (live, unreachable, completed)
 //	restart [fresh-registry]          a new master (id m2, m3...) with the same
@@ -226,6 +228,8 @@ func (s *script) exec(f []string) {
 		s.call(s.framework(arg(0)), simpleCall(schedulerpb.Call_TEARDOWN))
 	case "lose":
 		s.lose(s.agent(arg(0)))
+	case "reregister":
+		s.reregister(s.agent(arg(0)), arg(1))
 	case "tick":
 		d, err := time.ParseDuration(arg(0))
 		if err != nil {
@@ -276,6 +280,18 @@ func (s *script) registerAgent(name, res string) {
 	s.check(s.c.RegisterAgent(s.now, ag.link, &linkpb.AgentCall{Type: linkpb.AgentCall_REGISTER.Enum(),
 		Register: &linkpb.AgentCall_Register{AgentInfo: &mesospb.AgentInfo{
 			Hostname: proto.String(name), Resources: r.ToProto("", false)}}}))
+}
+
+func (s *script) reregister(ag *scriptAgent, res string) {
+	r, err := resources.Parse(res)
+	if err != nil {
+		s.fail("reregister %s: %v", ag.name, err)
+	}
+	ag.link = s.newConn(ag.name)
+	s.check(s.c.RegisterAgent(s.now, ag.link, &linkpb.AgentCall{Type: linkpb.AgentCall_REGISTER.Enum(),
+		Register: &linkpb.AgentCall_Register{AgentInfo: &mesospb.AgentInfo{
+			Id: &mesospb.AgentID{Value: proto.String(ag.id)}, Hostname: proto.String(ag.name),
+			Resources: r.ToProto("", false)}}}))
 }
 
 func (s *script) subscribe(name string, flags []string, kv map[string]string) {
@@ -443,10 +459,18 @@ func (s *script) print() {
 		s.printMessage(name, m.Event)
 	}
 	for _, id := range r.CloseStreams {
-		s.printf("%s stream closed", s.name(s.conn, id))
+		name, which := s.name(s.conn, id), ""
+		if fw := s.fws[name]; fw != nil && fw.stream != id {
+			which = "previous "
+		}
+		s.printf("%s %sstream closed", name, which)
 	}
 	for _, id := range r.CloseLinks {
-		s.printf("%s link closed", s.name(s.conn, id))
+		name, which := s.name(s.conn, id), ""
+		if ag := s.agents[name]; ag != nil && ag.link != id {
+			which = "previous "
+		}
+		s.printf("%s %slink closed", name, which)
 	}
 	for _, ag := range pongs {
 		s.check(s.c.AgentCall(s.now, &linkpb.AgentCall{Type: linkpb.AgentCall_PONG.Enum(),

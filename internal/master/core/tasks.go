@@ -105,7 +105,7 @@ func (c *Core) statusUpdate(now time.Time, ag *agent, su *linkpb.AgentCall_Statu
 		return
 	}
 	status := su.GetStatus()
-	if t := fw.tasks[status.GetTaskId().GetValue()]; t != nil && t.agent == ag.id {
+	if t := fw.tasks[status.GetTaskId().GetValue()]; t != nil && t.agent == ag.id && t.held == nil {
 		latest := status.GetState()
 		if su.LatestState != nil {
 			latest = su.GetLatestState()
@@ -126,25 +126,27 @@ func (c *Core) statusUpdate(now time.Time, ag *agent, su *linkpb.AgentCall_Statu
 	c.send(fw, updateEvent(status))
 }
 
-// holdFinal gives a task of a removed agent its final update and keeps it
-// until the framework acknowledges it. The agent would have retried its
-// updates until acknowledged; with the agent gone the master does it, so
-// that every task gets a terminal update (or TASK_UNREACHABLE) at least
+// holdFinal gives a task its final update when the master takes it away
+// from its agent (the agent was lost, or re-registered without the task),
+// and keeps the update until the framework acknowledges it. The agent
+// would have retried its updates until acknowledged; now the master does,
+// so that every task gets a terminal update (or TASK_UNREACHABLE) at least
 // once. The update is:
 //
 //   - the agent's own terminal update, uuid and reason included, when the
 //     master received it (forwarded, maybe not delivered or acknowledged);
 //   - the task's terminal state with no reason when the master knew it only
 //     as the agent's latest state (the agent had not sent that update yet);
-//   - TASK_UNREACHABLE (partition-aware frameworks) or TASK_LOST, reason
-//     REASON_AGENT_REMOVED, for a task that was not terminal.
+//   - notTerminal, made by the caller (TASK_LOST, TASK_UNREACHABLE, ...),
+//     for a task that was not terminal.
 //
 // The last two are SOURCE_MASTER updates with a uuid, unlike Mesos' other
 // master-generated updates: the framework acknowledges them, the master
-// takes that acknowledgement itself (no agent to pass it to), and until
-// then the task stays in the master's books, answering reconciliation and
-// redelivered when the framework subscribes again.
-func (c *Core) holdFinal(now time.Time, fw *framework, t *task, msg string) {
+// takes that acknowledgement itself (the agent does not know the update),
+// and until then the task stays in the master's books, answering
+// reconciliation and redelivered when the framework subscribes again. The
+// caller takes the task off its agent.
+func (c *Core) holdFinal(now time.Time, fw *framework, t *task, notTerminal *mesospb.TaskStatus, why string) {
 	state := t.state()
 	var s *mesospb.TaskStatus
 	switch l := t.latest; {
@@ -152,17 +154,10 @@ func (c *Core) holdFinal(now time.Time, fw *framework, t *task, msg string) {
 		s = proto.Clone(l).(*mesospb.TaskStatus)
 	case isTerminal(state):
 		s = masterStatus(now, t.proto.GetTaskId(), t.proto.GetAgentId(), state, 0,
-			fmt.Sprintf("%s; the agent had reported %s", msg, state))
+			fmt.Sprintf("%s; the agent had reported %s", why, state))
 		s.Reason = nil
 	default:
-		state = mesospb.TaskState_TASK_LOST
-		if fw.partitionAware {
-			state = mesospb.TaskState_TASK_UNREACHABLE
-		}
-		s = masterStatus(now, t.proto.GetTaskId(), t.proto.GetAgentId(), state, mesospb.TaskStatus_REASON_AGENT_REMOVED, msg)
-		if state == mesospb.TaskState_TASK_UNREACHABLE {
-			s.UnreachableTime = &mesospb.TimeInfo{Nanoseconds: proto.Int64(now.UnixNano())}
-		}
+		s, state = notTerminal, notTerminal.GetState()
 	}
 	if s.GetSource() == mesospb.TaskStatus_SOURCE_MASTER {
 		s.Uuid = c.newUUID()
