@@ -23,9 +23,11 @@ import (
 // An agent without an id is new and gets one. An agent with an id
 // re-registers: the master takes the agent's report of its frameworks,
 // executors and tasks as the truth for that agent. Tasks the master knew
-// there but the agent does not report are gone (TASK_DROPPED when still
-// staging, TASK_GONE otherwise; TASK_LOST for frameworks that are not
-// partition-aware; reason REASON_AGENT_REREGISTERED); tasks it reports that
+// there but the agent does not report get a final update the master holds
+// until it is acknowledged (see holdFinal): their terminal update, else
+// TASK_DROPPED when still staging, TASK_GONE otherwise (TASK_LOST for
+// frameworks that are not partition-aware), reason
+// REASON_AGENT_REREGISTERED; tasks it reports that
 // the master did not know (after a master restart) are adopted, with their
 // frameworks if needed ("recovered" until they subscribe).
 func (c *Core) RegisterAgent(now time.Time, link string, call *linkpb.AgentCall) error {

@@ -17,7 +17,8 @@ import (
 // TestTerminalDeliveryProperty drives the core with random sequences of
 // launches, status updates (queued and retried per task as an agent's
 // status update manager does), acknowledgements, framework disconnections
-// and resubscriptions, and agent losses, then lets everything settle. It
+// and resubscriptions, agent losses, and agents restarting without their
+// tasks, then lets everything settle. It
 // checks the promise of issue 8, item 2: every task reaches the framework
 // with a terminal update (or TASK_UNREACHABLE), the terminal state the
 // master knew when it knew one, and the master's books end empty once the
@@ -250,6 +251,23 @@ func (d *deliverySim) liveAgents() []*simAgent {
 	return live
 }
 
+// forget restarts an agent that lost its tasks and their updates: it
+// registers again with its id on a new link, reporting none.
+func (d *deliverySim) forget(ag *simAgent) {
+	for _, st := range ag.tasks {
+		st.pending = nil
+	}
+	ag.tasks = nil
+	d.uuids++
+	ag.link = fmt.Sprintf("link-again-%d", d.uuids)
+	d.byLink[ag.link] = ag
+	call := registerCall("again", "cpus:4;mem:1024")
+	call.Register.AgentInfo.Id = &mesospb.AgentID{Value: proto.String(ag.id)}
+	if err := d.h.c.RegisterAgent(d.h.now, ag.link, call); err != nil {
+		d.t.Fatal(err)
+	}
+}
+
 // lose silences an agent and runs ping rounds until the core removes it.
 func (d *deliverySim) lose(ag *simAgent) {
 	ag.lost = true
@@ -295,6 +313,8 @@ func (d *deliverySim) step() {
 		d.subscribe()
 	case n < 95 && len(live) > 1:
 		d.lose(live[d.rnd.IntN(len(live))])
+	case n < 97 && len(live) > 0:
+		d.forget(live[d.rnd.IntN(len(live))])
 	default:
 		d.h.now = d.h.now.Add(DefaultAllocationInterval)
 		d.h.c.Tick(d.h.now)

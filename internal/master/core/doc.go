@@ -56,7 +56,9 @@
 // retries each update until the framework acknowledges it. When the master
 // removes an agent (lost), it takes over for every task of the agent whose
 // terminal update the framework has not acknowledged, and holds a final
-// update for it: the agent's own terminal update if the master received it
+// update for it (so too for the tasks an agent does not report when it
+// registers again, with TASK_GONE, TASK_DROPPED or TASK_LOST and
+// REASON_AGENT_REREGISTERED for those that were not terminal): the agent's own terminal update if the master received it
 // (same uuid and reason; maybe never delivered, or not acknowledged); the
 // task's terminal state if the master knew it only as the agent's
 // latest_state (SOURCE_MASTER, no reason); else TASK_UNREACHABLE
@@ -68,7 +70,7 @@
 // state, until the framework acknowledges it; the master takes that
 // acknowledgement itself (there is no agent to pass it to) and moves the
 // task to the completed ones. Acknowledgements of the task's earlier
-// updates are accepted and ignored. Mesos instead sends TASK_LOST or
+// updates are accepted and go to the agent if it is still registered. Mesos instead sends TASK_LOST or
 // TASK_UNREACHABLE without a uuid for every task, terminal or not, and
 // drops it when the framework is disconnected.
 //
