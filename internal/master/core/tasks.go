@@ -169,7 +169,7 @@ func (c *Core) holdFinal(now time.Time, fw *framework, t *task, notTerminal *mes
 	}
 	c.heldSeq++
 	t.held, t.heldSeq = s, c.heldSeq
-	t.freed = true // its resources left the allocator with the agent
+	t.freed = true // the allocator dropped the agent, or rebuilt it from the report
 	t.proto.StatusUpdateState = s.GetState().Enum()
 	t.proto.StatusUpdateUuid = s.GetUuid()
 	c.send(fw, updateEvent(s))
