@@ -52,27 +52,30 @@
 //
 // # Terminal updates of a removed agent's tasks
 //
-// Delivery of a terminal update per task is at least once: the agent
-// retries each update until the framework acknowledges it. When the master
-// removes an agent (lost), it takes over for every task of the agent whose
-// terminal update the framework has not acknowledged, and holds a final
-// update for it (so too for the tasks an agent does not report when it
-// registers again, with TASK_GONE, TASK_DROPPED or TASK_LOST and
-// REASON_AGENT_REREGISTERED for those that were not terminal): the agent's own terminal update if the master received it
-// (same uuid and reason; maybe never delivered, or not acknowledged); the
-// task's terminal state if the master knew it only as the agent's
-// latest_state (SOURCE_MASTER, no reason); else TASK_UNREACHABLE
-// (partition-aware, with unreachable_time) or TASK_LOST, reason
-// REASON_AGENT_REMOVED. Master-made final updates carry a uuid, so
-// frameworks acknowledge them. The final update is sent at once, sent again
-// every time the framework subscribes again (in the order the master made
-// them) and answers a KILL of the task, and reconciliation answers with its
-// state, until the framework acknowledges it; the master takes that
-// acknowledgement itself (there is no agent to pass it to) and moves the
-// task to the completed ones. Acknowledgements of the task's earlier
-// updates are accepted and go to the agent if it is still registered. Mesos instead sends TASK_LOST or
-// TASK_UNREACHABLE without a uuid for every task, terminal or not, and
-// drops it when the framework is disconnected.
+// Delivery of a terminal update per task is at least once: the agent retries
+// each update until the framework acknowledges it. When the master takes a
+// task away from its agent (the agent is lost, or registers again without
+// the task) and the framework has not acknowledged the task's terminal
+// update, the master takes the agent's place and holds a final update for
+// the task: the agent's own terminal update if the master received it (same
+// uuid and reason; maybe never delivered, or not acknowledged); the task's
+// terminal state if the master knew it only as the agent's latest_state
+// (SOURCE_MASTER, no reason); else, for a lost agent, TASK_UNREACHABLE
+// (partition-aware, with unreachable_time) or TASK_LOST with
+// REASON_AGENT_REMOVED, and for a re-registered one TASK_DROPPED (staging)
+// or TASK_GONE (TASK_LOST when not partition-aware) with
+// REASON_AGENT_REREGISTERED. Master-made final updates carry a uuid, so that
+// frameworks acknowledge them.
+//
+// The final update is sent at once and again every time the framework
+// subscribes again (in the order the master made them); it answers a KILL of
+// the task, and reconciliation answers with its state, until the framework
+// acknowledges it. The master takes that acknowledgement itself (an update
+// it made goes to no agent) and moves the task to the completed ones;
+// acknowledgements of the task's earlier updates are accepted and go to the
+// agent if it is still registered. Mesos instead sends TASK_LOST or
+// TASK_UNREACHABLE without a uuid for every task of a lost agent, terminal
+// or not, and drops it when the framework is disconnected.
 //
 // RECONCILE answers with the state of the latest update forwarded for each
 // known task (REASON_RECONCILIATION); unknown tasks get TASK_LOST, or for
@@ -88,11 +91,10 @@
 // in-memory registry costs a string per removed framework and forgets them
 // all when the master restarts; a durable Registry keeps them. A SUBSCRIBE
 // with an id the master does not know is accepted under that id, as Mesos
-// accepts it after a master failover (ids the master would assign itself
-// skip those in use). Agents
-// declared lost are not re-admitted (Mesos 1.x lets unreachable agents
-// re-register; meso's link protocol makes them start afresh). Only LAUNCH
-// and LAUNCH_GROUP operations are carried out; others are dropped with a
-// log line. Command executors are not tracked (their EXECUTOR_EXITED is
-// ignored, as Mesos ignores unknown executors).
+// accepts it after a master failover (ids the master assigns skip those in
+// use). Agents declared lost are not re-admitted (Mesos 1.x lets unreachable
+// agents re-register; meso's link protocol makes them start afresh). Only
+// LAUNCH and LAUNCH_GROUP operations are carried out; others are dropped
+// with a log line. Command executors are not tracked (their EXECUTOR_EXITED
+// is ignored, as Mesos ignores unknown executors).
 package core
