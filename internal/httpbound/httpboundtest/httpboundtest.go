@@ -6,6 +6,7 @@ package httpboundtest
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -130,22 +131,45 @@ func (tr *Tricklers) close() {
 	tr.wg.Wait()
 }
 
+// bigClient writes request bodies in large pieces: the default 4 KiB
+// would make sending large bodies slow.
+var bigClient = &http.Client{Transport: &http.Transport{WriteBufferSize: 256 << 10}}
+
+// PostLarge posts size bytes of Pattern to url, declaring their length,
+// and returns the response's status once its body is read.
+func PostLarge(url, contentType string, size int64) (int, error) {
+	req, err := http.NewRequest(http.MethodPost, url, Pattern(size))
+	if err != nil {
+		return 0, err
+	}
+	req.ContentLength = size
+	req.Header.Set("Content-Type", contentType)
+	resp, err := bigClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	_, err = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, err
+}
+
 // Pattern is a reader of n bytes ('x') that holds no buffer of its own,
 // so that a client sending a large body costs the test process nothing.
 func Pattern(n int64) io.Reader { return &pattern{left: n} }
 
 type pattern struct{ left int64 }
 
+// block is what pattern copies from: one copy per read, not a loop per byte
+// (which the race detector would slow down a lot).
+var block = bytes.Repeat([]byte{'x'}, 32<<10)
+
 func (p *pattern) Read(b []byte) (int, error) {
 	if p.left == 0 {
 		return 0, io.EOF
 	}
-	b = b[:min(int64(len(b)), p.left)]
-	for i := range b {
-		b[i] = 'x'
-	}
-	p.left -= int64(len(b))
-	return len(b), nil
+	n := copy(b[:min(int64(len(b)), p.left)], block)
+	p.left -= int64(n)
+	return n, nil
 }
 
 // HeapPeak samples the bytes of the process's heap objects (live and not
