@@ -20,7 +20,8 @@ import (
 const limit = 8 << 20
 
 // serve runs a bounded server on loopback with three handlers: /read
-// reads the body with ReadBody and answers its length and checksum, /ignore
+// reads the body with ReadBody and answers its length and checksum (and
+// /read-1m the same with a limit of 1 MiB), /ignore
 // answers without reading, /hold reads the body and holds it until the
 // client leaves, /stream reads the body and then writes a line every 20 ms
 // for 15 lines.
@@ -31,15 +32,19 @@ func serve(t *testing.T, cfg httpbound.Config) (*httpbound.Bounds, string) {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("/read", func(w http.ResponseWriter, r *http.Request) {
-		body, release, err := b.ReadBody(w, r, limit)
-		if err != nil {
-			http.Error(w, err.Error(), httpbound.Status(err))
-			return
+	read := func(limit int64) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			body, release, err := b.ReadBody(w, r, limit)
+			if err != nil {
+				http.Error(w, err.Error(), httpbound.Status(err))
+				return
+			}
+			defer release()
+			fmt.Fprintf(w, "%d %x", len(body), sum(body))
 		}
-		defer release()
-		fmt.Fprintf(w, "%d %x", len(body), sum(body))
-	})
+	}
+	mux.HandleFunc("/read", read(limit))
+	mux.HandleFunc("/read-1m", read(1<<20))
 	mux.HandleFunc("/ignore", func(w http.ResponseWriter, r *http.Request) {})
 	mux.HandleFunc("/hold", func(w http.ResponseWriter, r *http.Request) {
 		_, release, err := b.ReadBody(w, r, limit)
@@ -138,18 +143,18 @@ func TestDeclaredTooLargeAnsweredAtOnce(t *testing.T) {
 
 func TestBodiesReadWhole(t *testing.T) {
 	_, addr := serve(t, httpbound.Config{})
-	for _, n := range []int{0, 1, httpbound.SmallBody - 1, httpbound.SmallBody, httpbound.SmallBody + 1, 3 << 20, limit} {
+	for _, n := range []int{0, 1, httpbound.SmallBody - 1, httpbound.SmallBody, httpbound.SmallBody + 1, 300 << 10, 1 << 20} {
 		data := bytes.Repeat([]byte("abcdefg"), n/7+1)[:n]
 		want := fmt.Sprintf("%d %x", n, sum(data))
 		// bytes.Reader declares its length; a plain reader goes chunked.
 		for name, body := range map[string]io.Reader{"declared": bytes.NewReader(data), "chunked": io.MultiReader(bytes.NewReader(data))} {
-			if status, got := post(t, "http://"+addr+"/read", body); status != 200 || got != want {
+			if status, got := post(t, "http://"+addr+"/read-1m", body); status != 200 || got != want {
 				t.Errorf("%s %d bytes: %d %q, want 200 %q", name, n, status, got, want)
 			}
 		}
 	}
 	// Over the limit without a declared length: 413 once the limit is passed.
-	if status, msg := post(t, "http://"+addr+"/read", io.MultiReader(httpboundtest.Pattern(limit+1))); status != http.StatusRequestEntityTooLarge {
+	if status, msg := post(t, "http://"+addr+"/read-1m", io.MultiReader(httpboundtest.Pattern(1<<20+1))); status != http.StatusRequestEntityTooLarge {
 		t.Errorf("chunked body over the limit: %d %s", status, msg)
 	}
 }

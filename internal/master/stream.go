@@ -58,10 +58,11 @@ func (req *request) decode(msg proto.Message) error {
 // readRequest checks method and media types and reads the body under the
 // HTTP bounds, answering the request itself (and returning false) when
 // something is wrong: 405 for another method than POST, 400 without
-// Content-Type, 415 for an unknown one, 413 for a body over limit (at once
-// when its declared length is), 408 for a body not received within
-// --http_body_timeout, 503 when request bodies hold --http_body_memory, 406
-// when Accept allows neither codec. The caller must decode the request.
+// Content-Type, 415 for an unknown one, 406 when Accept allows neither
+// codec, then 413 for a body over limit (at once when its declared length
+// is), 408 for a body not received within --http_body_timeout, 503 when
+// request bodies hold --http_body_memory. The caller must decode the
+// request, which releases the body's memory.
 func (m *Master) readRequest(w http.ResponseWriter, r *http.Request, limit int64) (*request, bool) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
