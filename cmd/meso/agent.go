@@ -87,5 +87,6 @@ MESO_<FLAG> (e.g. MESOS_WORK_DIR); durations take the Mesos syntax
 	mesosflag.DurationVar(f, &cfg.FetcherStallTimeout, "fetcher_stall_timeout", fetcher.DefaultStallTimeout,
 		"a download that receives no data for this long fails")
 	f.StringVar(&cfg.Launcher, "launcher", "", "path of the meso binary executors run from (default: this binary)")
+	httpBoundFlags(f, &cfg.HTTP)
 	return cmd
 }

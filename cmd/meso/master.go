@@ -70,6 +70,7 @@ MESO_<FLAG> (e.g. MESOS_WORK_DIR); durations take the Mesos syntax
 		"completed frameworks kept for /state")
 	f.IntVar(&cfg.MaxCompletedTasksPerFramework, "max_completed_tasks_per_framework", core.DefaultMaxCompletedTasks,
 		"completed tasks kept per framework for /state")
+	httpBoundFlags(f, &cfg.HTTP)
 	return cmd
 }
 

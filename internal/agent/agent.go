@@ -24,6 +24,7 @@ import (
 	"github.com/mesoproject/meso/internal/containerizer/posix"
 	"github.com/mesoproject/meso/internal/fetcher"
 	"github.com/mesoproject/meso/internal/files"
+	"github.com/mesoproject/meso/internal/httpbound"
 	"github.com/mesoproject/meso/internal/resources"
 )
 
@@ -38,6 +39,7 @@ type Agent struct {
 	fetch     *fetcher.Fetcher
 	docker    *docker.Containerizer // nil unless built by New; closed by Serve
 	files     *files.Handler
+	bounds    *httpbound.Bounds
 	resources resources.Resources
 	masterURL string
 	started   time.Time
@@ -86,6 +88,10 @@ func New(cfg Config) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
+	bounds, err := httpbound.New(cfg.HTTP)
+	if err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
 	if err := os.MkdirAll(cfg.WorkDir, 0o755); err != nil {
 		return nil, fmt.Errorf("agent: work dir: %w", err)
 	}
@@ -129,6 +135,7 @@ func New(cfg Config) (*Agent, error) {
 		fetch:      fetch,
 		docker:     dz,
 		files:      filesAPI,
+		bounds:     bounds,
 		resources:  resources.AgentResources(cfg.Resources, *d),
 		masterURL:  masterURL,
 		wake:       make(chan struct{}, 1),
@@ -230,7 +237,8 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	if err := a.start(ctx, ln); err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 30 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
+	srv := a.bounds.Server(a.Handler())
+	srv.BaseContext = func(net.Listener) context.Context { return ctx }
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 

@@ -16,6 +16,7 @@ import (
 	"github.com/mesoproject/meso/internal/containerizer"
 	"github.com/mesoproject/meso/internal/containerizer/docker"
 	"github.com/mesoproject/meso/internal/fetcher"
+	"github.com/mesoproject/meso/internal/httpbound"
 	"github.com/mesoproject/meso/internal/resources"
 )
 
@@ -89,6 +90,11 @@ type Config struct {
 	FetcherCacheDir     string
 	FetcherCacheSize    int64
 	FetcherStallTimeout time.Duration
+	// HTTP bounds the agent's HTTP server: header, body and idle timeouts
+	// and the memory request bodies may hold at once
+	// (--http_header_timeout, --http_body_timeout, --http_idle_timeout,
+	// --http_body_memory).
+	HTTP httpbound.Config
 	// HTTPClient talks to the master; nil means a client without timeouts
 	// (the link is a long-lived stream).
 	HTTPClient *http.Client

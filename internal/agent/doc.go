@@ -34,5 +34,8 @@
 //
 // Endpoints: POST /api/v1/executor (Mesos v1 executor API, JSON or
 // protobuf), GET /state and /slave(1)/state, /health, /metrics/snapshot,
-// /version, and /files/ when the files API is available.
+// /version, and /files/ when the files API is available. Every request is
+// bounded by internal/httpbound (Config.HTTP): header, body and idle
+// timeouts, and a memory budget for call bodies; executor event streams
+// outlive the body deadline.
 package agent

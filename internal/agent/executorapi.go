@@ -3,7 +3,6 @@ package agent
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/mesoproject/meso/api/executorpb"
 	"github.com/mesoproject/meso/api/recordio"
 	"github.com/mesoproject/meso/internal/agent/lifecycle"
+	"github.com/mesoproject/meso/internal/httpbound"
 )
 
 // ExecutorAPIPath is the Mesos v1 executor API endpoint.
@@ -78,18 +78,15 @@ func (a *Agent) serveExecutor(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), status)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxCallSize))
+	body, release, err := a.bounds.ReadBody(w, r, maxCallSize)
 	if err != nil {
-		status := http.StatusBadRequest
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			status = http.StatusRequestEntityTooLarge
-		}
-		http.Error(w, "Failed to read the request body: "+err.Error(), status)
+		http.Error(w, err.Error(), httpbound.Status(err))
 		return
 	}
 	call := &executorpb.Call{}
-	if err := c.Unmarshal(body, call); err != nil {
+	err = c.Unmarshal(body, call)
+	release()
+	if err != nil {
 		http.Error(w, "Failed to parse body into Call: "+err.Error(), http.StatusBadRequest)
 		return
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mesoproject/meso/internal/allocator"
+	"github.com/mesoproject/meso/internal/httpbound"
 	"github.com/mesoproject/meso/internal/master/core"
 	"github.com/mesoproject/meso/internal/resources"
 )
@@ -42,6 +43,10 @@ type Config struct {
 	// MaxCallBytes bounds request bodies of scheduler calls (default 16 MiB)
 	// and agent link calls (4x that); bigger ones get 413.
 	MaxCallBytes int64
+	// HTTP bounds the HTTP server: header, body and idle timeouts and the
+	// memory request bodies may hold at once (--http_header_timeout,
+	// --http_body_timeout, --http_idle_timeout, --http_body_memory).
+	HTTP httpbound.Config
 
 	// Version is reported by /version, /state and MasterInfo.
 	Version string

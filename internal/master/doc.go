@@ -12,8 +12,9 @@
 //     SUBSCRIBED first, HEARTBEAT at the heartbeat interval). Other calls
 //     answer 202 with an empty body, 400 (malformed, or a missing or wrong
 //     Mesos-Stream-Id), 403 (framework unknown or not subscribed), 405
-//     (not POST), 406 (Accept), 413 (body too large) or 415 (Content-Type),
-//     always with a message. A non-leading master answers 307 with Location
+//     (not POST), 406 (Accept), 408 (body not received in time), 413 (body
+//     too large, at once when declared so), 415 (Content-Type) or 503 (body
+//     memory exhausted), always with a message. A non-leading master answers 307 with Location
 //     on the leader, and 503 when no master leads.
 //   - POST /internal/v1/link: the agent link (link.proto): REGISTER opens a
 //     RecordIO stream of MasterEvents with a Meso-Link-Id header; other
@@ -21,6 +22,10 @@
 //   - GET /state and /master/state (Mesos' JSON shape, a subset), /health,
 //     /version, /metrics/snapshot (Mesos metric names), /metrics
 //     (Prometheus, meso_-prefixed names) and /master/redirect.
+//
+// Every request is bounded by internal/httpbound (Config.HTTP): header,
+// body and idle timeouts, and a memory budget for call bodies; the event
+// streams outlive the body deadline.
 //
 // # Concurrency
 //

@@ -14,12 +14,12 @@ const LinkIDHeader = "Meso-Link-Id"
 // a stream of MasterEvents; every other agent call is answered 202, or 409
 // when its link_id is stale.
 func (m *Master) handleLink(w http.ResponseWriter, r *http.Request) {
-	req, ok := readRequest(w, r, 4*m.cfg.MaxCallBytes)
+	req, ok := m.readRequest(w, r, 4*m.cfg.MaxCallBytes)
 	if !ok {
 		return
 	}
 	call := &linkpb.AgentCall{}
-	if err := req.in.Unmarshal(req.body, call); err != nil {
+	if err := req.decode(call); err != nil {
 		httpError(w, http.StatusBadRequest, "Failed to parse body into AgentCall protobuf: "+err.Error())
 		return
 	}

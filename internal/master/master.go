@@ -16,6 +16,7 @@ import (
 
 	"github.com/mesoproject/meso/api/mesospb"
 	"github.com/mesoproject/meso/internal/allocator"
+	"github.com/mesoproject/meso/internal/httpbound"
 	"github.com/mesoproject/meso/internal/master/core"
 	"github.com/mesoproject/meso/internal/promexport"
 	"github.com/mesoproject/meso/internal/resources"
@@ -28,6 +29,7 @@ type Master struct {
 	cfg      Config
 	log      *slog.Logger
 	minAlloc []resources.Quantities
+	bounds   *httpbound.Bounds
 
 	mu      sync.Mutex
 	serving bool // guarded by mu: Serve was called
@@ -45,12 +47,16 @@ func New(cfg Config) (*Master, error) {
 	if err != nil {
 		return nil, err
 	}
+	bounds, err := httpbound.New(cfg.HTTP)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
 	if cfg.WorkDir != "" {
 		if err := os.MkdirAll(cfg.WorkDir, 0o755); err != nil {
 			return nil, fmt.Errorf("%w: --work_dir: %w", ErrConfig, err)
 		}
 	}
-	return &Master{cfg: cfg, log: cfg.Logger, minAlloc: q}, nil
+	return &Master{cfg: cfg, log: cfg.Logger, minAlloc: q, bounds: bounds}, nil
 }
 
 // Serve runs the master on ln until ctx is done, then stops and returns
@@ -70,7 +76,8 @@ func (m *Master) Serve(ctx context.Context, ln net.Listener) error {
 	loopCtx, stopLoop := context.WithCancel(context.Background())
 	go m.loop.run(loopCtx)
 
-	srv := &http.Server{Handler: m.routes(), ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(m.log.Handler(), slog.LevelWarn)}
+	srv := m.bounds.Server(m.routes())
+	srv.ErrorLog = slog.NewLogLogger(m.log.Handler(), slog.LevelWarn)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	m.log.Info("master serving", "id", m.info.GetId(), "address", ln.Addr().String())

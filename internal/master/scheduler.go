@@ -15,12 +15,12 @@ const StreamIDHeader = "Mesos-Stream-Id"
 // stream; every other call is answered 202 once the core has applied it,
 // except UPDATE_FRAMEWORK, which Mesos answers 200.
 func (m *Master) handleScheduler(w http.ResponseWriter, r *http.Request) {
-	req, ok := readRequest(w, r, m.cfg.MaxCallBytes)
+	req, ok := m.readRequest(w, r, m.cfg.MaxCallBytes)
 	if !ok {
 		return
 	}
 	call := &schedulerpb.Call{}
-	if err := req.in.Unmarshal(req.body, call); err != nil {
+	if err := req.decode(call); err != nil {
 		httpError(w, http.StatusBadRequest, "Failed to parse body into Call protobuf: "+err.Error())
 		return
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/mesoproject/meso/api/codec"
 	"github.com/mesoproject/meso/api/recordio"
+	"github.com/mesoproject/meso/internal/httpbound"
 	"github.com/mesoproject/meso/internal/master/core"
 	"google.golang.org/protobuf/proto"
 )
@@ -38,19 +39,31 @@ func statusOf(err error) int {
 	return http.StatusInternalServerError
 }
 
-// request is a decoded POST of the scheduler or link API.
+// request is a POST of the scheduler or link API, its body read.
 type request struct {
-	body  []byte
-	in    codec.Codec // from Content-Type
-	out   codec.Codec // from Accept
-	limit int64
+	body    []byte
+	release func()      // returns the body's memory to the HTTP bounds
+	in      codec.Codec // from Content-Type
+	out     codec.Codec // from Accept
 }
 
-// readRequest checks method and media types and reads the body, answering
-// the request itself (and returning false) when something is wrong: 405 for
-// another method than POST, 400 without Content-Type, 415 for an unknown
-// one, 413 for a body over limit, 406 when Accept allows neither codec.
-func readRequest(w http.ResponseWriter, r *http.Request, limit int64) (*request, bool) {
+// decode unmarshals the body into msg and lets go of the body.
+func (req *request) decode(msg proto.Message) error {
+	err := req.in.Unmarshal(req.body, msg)
+	req.body = nil
+	req.release()
+	return err
+}
+
+// readRequest checks method and media types and reads the body under the
+// HTTP bounds, answering the request itself (and returning false) when
+// something is wrong: 405 for another method than POST, 400 without
+// Content-Type, 415 for an unknown one, 406 when Accept allows neither
+// codec, then 413 for a body over limit (at once when its declared length
+// is), 408 for a body not received within --http_body_timeout, 503 when
+// request bodies hold --http_body_memory. The caller must decode the
+// request, which releases the body's memory.
+func (m *Master) readRequest(w http.ResponseWriter, r *http.Request, limit int64) (*request, bool) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		httpError(w, http.StatusMethodNotAllowed, fmt.Sprintf("Expecting 'POST', received '%s'", r.Method))
@@ -65,26 +78,17 @@ func readRequest(w http.ResponseWriter, r *http.Request, limit int64) (*request,
 		httpError(w, http.StatusUnsupportedMediaType, err.Error())
 		return nil, false
 	}
-	if r.ContentLength > limit {
-		httpError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body of %d bytes exceeds the limit of %d bytes", r.ContentLength, limit))
-		return nil, false
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			httpError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body exceeds the limit of %d bytes", limit))
-		} else {
-			httpError(w, http.StatusBadRequest, "failed to read the request body: "+err.Error())
-		}
-		return nil, false
-	}
 	out, err := codec.Negotiate(r.Header.Get("Accept"), codec.JSON)
 	if err != nil {
 		httpError(w, http.StatusNotAcceptable, err.Error())
 		return nil, false
 	}
-	return &request{body: body, in: in, out: out, limit: limit}, true
+	body, release, err := m.bounds.ReadBody(w, r, limit)
+	if err != nil {
+		httpError(w, httpbound.Status(err), err.Error())
+		return nil, false
+	}
+	return &request{body: body, release: release, in: in, out: out}, true
 }
 
 // streamOut writes the messages of ob as a RecordIO stream until the

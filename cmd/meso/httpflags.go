@@ -1,0 +1,21 @@
+package main
+
+import (
+	"github.com/spf13/pflag"
+
+	"github.com/mesoproject/meso/internal/httpbound"
+	"github.com/mesoproject/meso/internal/mesosflag"
+)
+
+// httpBoundFlags adds the --http_* flags (meso's own) bounding the HTTP
+// server of a daemon, the master's and the agent's alike.
+func httpBoundFlags(f *pflag.FlagSet, c *httpbound.Config) {
+	mesosflag.DurationVar(f, &c.HeaderTimeout, "http_header_timeout", httpbound.DefaultHeaderTimeout,
+		"a request's headers must arrive within this time")
+	mesosflag.DurationVar(f, &c.BodyTimeout, "http_body_timeout", httpbound.DefaultBodyTimeout,
+		"a request's body must arrive within this time after its headers (else 408); event streams are not affected")
+	mesosflag.DurationVar(f, &c.IdleTimeout, "http_idle_timeout", httpbound.DefaultIdleTimeout,
+		"a keep-alive connection idle this long between requests is closed")
+	mesosflag.BytesVar(f, &c.BodyMemory, "http_body_memory", httpbound.DefaultBodyMemory,
+		`memory request bodies over 64KB may hold at once, e.g. "256MB"; others wait for it until --http_body_timeout (then 503)`)
+}
