@@ -156,6 +156,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case h.slots <- struct{}{}:
 		defer func() { <-h.slots }()
 	default:
+		h.log.Debug("files request refused: limit reached", "limit", cap(h.slots), "url", r.URL.String())
 		w.Header().Set("Retry-After", "1")
 		http.Error(w, "files: "+strconv.Itoa(cap(h.slots))+" requests are being served already; retry later",
 			http.StatusServiceUnavailable)
