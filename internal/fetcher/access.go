@@ -23,7 +23,7 @@ const maxSymlinks = 40
 // we walk gains nothing.
 func (o *owner) openAs(p string) (*os.File, error) {
 	if o == nil || o.uid == 0 {
-		return os.Open(p)
+		return openRegular(p)
 	}
 	w := &walk{o: o, path: p, dir: -1}
 	file, err := w.run()
@@ -31,6 +31,54 @@ func (o *owner) openAs(p string) (*os.File, error) {
 		return nil, &os.PathError{Op: "open", Path: p, Err: err}
 	}
 	return file, nil
+}
+
+// errNotRegular refuses a local URI that names a FIFO, a device, a socket
+// or a directory.
+var errNotRegular = errors.New("not a regular file")
+
+// openRegular opens the regular file p for reading with the agent's own
+// permissions. It looks before it opens and opens without blocking, so a
+// FIFO (whose open waits for a writer) or a device (whose open acts on
+// it) is refused rather than opened, even if swapped in meanwhile.
+func openRegular(p string) (*os.File, error) {
+	st, err := os.Stat(p)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, &os.PathError{Op: "open", Path: p, Err: errNotRegular}
+	}
+	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: p, Err: err}
+	}
+	file, err := regularFile(fd, p, nil)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: p, Err: err}
+	}
+	return file, nil
+}
+
+// regularFile wraps fd, opened with O_NONBLOCK, once it is known to be a
+// regular file that passes check (nil: no check); it closes fd otherwise.
+func regularFile(fd int, name string, check func(*unix.Stat_t) error) (*os.File, error) {
+	var st unix.Stat_t
+	err := unix.Fstat(fd, &st)
+	if err == nil && st.Mode&unix.S_IFMT != unix.S_IFREG {
+		err = errNotRegular
+	}
+	if err == nil && check != nil {
+		err = check(&st)
+	}
+	if err == nil {
+		err = unix.SetNonblock(fd, false)
+	}
+	if err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), name), nil
 }
 
 // walk is one resolution of a path on behalf of a user.
@@ -85,19 +133,12 @@ func (w *walk) restart(target string) error {
 	return nil
 }
 
-// step resolves name inside the current directory.
+// step resolves name inside the current directory. Each element is first
+// opened with O_PATH, which neither blocks nor acts on a device, and only
+// a final regular file is then opened for reading.
 func (w *walk) step(name string) error {
 	if err := w.may(w.dir, 0o1); err != nil { // search permission
 		return err
-	}
-	if len(w.rest) == 0 {
-		fd, err := unix.Openat(w.dir, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-		if err == nil {
-			return w.finish(fd)
-		}
-		if err != unix.ELOOP {
-			return err
-		}
 	}
 	fd, err := unix.Openat(w.dir, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -108,11 +149,18 @@ func (w *walk) step(name string) error {
 		unix.Close(fd)
 		return err
 	}
-	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+	typ := st.Mode & unix.S_IFMT
+	switch {
+	case typ == unix.S_IFLNK:
 		defer unix.Close(fd)
 		return w.follow(fd)
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+	case len(w.rest) == 0 && typ == unix.S_IFREG:
+		unix.Close(fd)
+		return w.finish(name, &st)
+	case len(w.rest) == 0:
+		unix.Close(fd)
+		return errNotRegular
+	case typ != unix.S_IFDIR:
 		unix.Close(fd)
 		return unix.ENOTDIR
 	}
@@ -133,24 +181,23 @@ func (w *walk) follow(link int) error {
 	return w.restart(string(buf[:n]))
 }
 
-// finish checks the opened file is regular and readable by the user.
-func (w *walk) finish(fd int) error {
-	var st unix.Stat_t
-	err := unix.Fstat(fd, &st)
-	if err == nil && st.Mode&unix.S_IFMT != unix.S_IFREG {
-		err = errors.New("not a regular file")
-	}
-	if err == nil {
-		err = w.o.allowed(&st, 0o4)
-	}
-	if err == nil {
-		err = unix.SetNonblock(fd, false)
-	}
+// finish opens the regular file name, seen as st, for reading, checking
+// the object opened is that file and is readable by the user.
+func (w *walk) finish(name string, seen *unix.Stat_t) error {
+	fd, err := unix.Openat(w.dir, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
-		unix.Close(fd)
 		return err
 	}
-	w.final = os.NewFile(uintptr(fd), w.path)
+	file, err := regularFile(fd, w.path, func(st *unix.Stat_t) error {
+		if st.Dev != seen.Dev || st.Ino != seen.Ino {
+			return fmt.Errorf("%w: replaced while opened", unix.EAGAIN)
+		}
+		return w.o.allowed(st, 0o4)
+	})
+	if err != nil {
+		return err
+	}
+	w.final = file
 	return nil
 }
 

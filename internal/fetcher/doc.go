@@ -20,7 +20,11 @@
 //     ".." elements, symlinks whose target leaves the sandbox and entries
 //     below a symlink fail the fetch (ErrUnsafeArchive), and every file
 //     operation goes through an os.Root on the sandbox. An archive may
-//     expand to at most Config.MaxExtractSize bytes.
+//     expand to at most Config.MaxExtractSize bytes. FIFO, socket and
+//     device entries are skipped; a FIFO already in the sandbox where
+//     output lands is replaced, never opened.
+//   - A local URI must name a regular file: a FIFO or device is refused
+//     without being opened for reading, so it cannot block the launch.
 //   - cache=true: the URI goes through the agent's cache, keyed by (user,
 //     URI). A hit copies from the cache without downloading; concurrent
 //     fetches of one key download once and the others wait. The cache is

@@ -35,6 +35,7 @@ func (f *Fetcher) open(ctx context.Context, src source, own *owner) (*body, erro
 	return f.openHTTP(ctx, src.url)
 }
 
+// openFile opens a local source; openAs refuses anything but a regular file.
 func openFile(p string, own *owner) (*body, error) {
 	file, err := own.openAs(p)
 	if err != nil {
@@ -44,10 +45,6 @@ func openFile(p string, own *owner) (*body, error) {
 	if err != nil {
 		file.Close()
 		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		file.Close()
-		return nil, fmt.Errorf("%s is not a regular file", p)
 	}
 	return &body{ReadCloser: file, size: st.Size()}, nil
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/mesoproject/meso/api/mesospb"
@@ -196,12 +197,30 @@ func (f *Fetcher) deliverBody(ctx context.Context, root *os.Root, it item, b *bo
 	if !it.uri.GetExtract() || kindOf(it.name) == notArchive {
 		return nil
 	}
-	file, err := root.Open(it.name)
+	file, err := openSandboxRegular(root, it.name)
 	if err != nil {
 		return err
 	}
 	defer file.Close()
 	return newExtractor(ctx, root, f.cfg.MaxExtractSize).extract(file, it.name, kindOf(it.name))
+}
+
+// openSandboxRegular opens the regular file name in the sandbox for
+// reading, without blocking should a FIFO have been swapped in.
+func openSandboxRegular(root *os.Root, name string) (*os.File, error) {
+	file, err := root.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	st, err := file.Stat()
+	if err == nil && !st.Mode().IsRegular() {
+		err = &os.PathError{Op: "open", Path: name, Err: errNotRegular}
+	}
+	if err != nil {
+		file.Close()
+		return nil, err
+	}
+	return file, nil
 }
 
 // fetchCached fetches through the cache and says how: "cache hit", "cache

@@ -30,5 +30,36 @@
 // symlink swapped in between cannot lead outside either. Missing files are
 // 404, malformed parameters 400.
 //
+// What is served: regular files and directories only, since a task owns
+// its sandbox and can leave anything in it. A FIFO, socket or device is
+// refused with 400 ("... is a named pipe (FIFO): only regular files and
+// directories are served") after an lstat, before it is opened: opening a
+// FIFO for reading blocks until a writer comes (each such request used to
+// hold a thread and its descriptors for ever), and opening a device can act
+// on it. The open itself is O_NONBLOCK and the opened file is fstat'ed and
+// checked again, so one swapped in meanwhile is refused too. Browsing a
+// directory lists such entries (from lstat/stat, never opened).
+//
+// Hard links: a regular file with more than one link is refused with 403.
+// A root task can hard-link a file from outside the sandbox (and any user
+// can where fs.protected_hardlinks is off), and nothing cheap tells where a
+// file's other names are, so the rule is sound rather than exact: a link
+// between two names inside a sandbox is refused as well. The agent never
+// makes such links itself (the fetcher's cache copies), except for the
+// hard-link entries of a tar archive the fetcher extracts; those files
+// are listed by browse but not read or downloaded. (Mesos' files API checks
+// neither the type of a file, beyond directories, nor its links.)
+//
+// Bounds: at most Config.MaxRequests (default 64) requests are served at
+// once; one more is answered 503 with Retry-After: 1 at once, never
+// queued. browse, read and debug get Config.Timeout (default 30 s) in all:
+// a context deadline checked while listing and reading, and the write
+// deadline of the answer, so a client that does not take it is cut off.
+// A download gets Timeout per step: each chunk read from the file gives the
+// next write Timeout to complete, so a client that stops reading is dropped
+// after Timeout while a slow but steady one can take a large file; a
+// client that hangs up ends it at the next chunk. Every descriptor is
+// closed when the request ends.
+//
 // Handler is safe for concurrent use; attachments are guarded by a mutex.
 package files

@@ -1,6 +1,7 @@
 package files
 
 import (
+	"context"
 	"io"
 	"mime"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // FileInfo is one entry of a /files/browse answer, as Mesos writes it.
@@ -32,6 +34,10 @@ type ReadResult struct {
 	Offset int64  `json:"offset"`
 }
 
+// browseBatch is how many directory entries browse reads between checks
+// that the request is still wanted and in time.
+const browseBatch = 256
+
 func (h *Handler) browse(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Query().Get("path")
 	f, st, res, err := h.openPath(p)
@@ -42,12 +48,24 @@ func (h *Handler) browse(w http.ResponseWriter, r *http.Request) {
 	defer f.Close()
 	list := []FileInfo{}
 	if st.IsDir() {
-		entries, err := f.ReadDir(-1)
-		if err != nil {
+		if list, err = h.list(r.Context(), f, p, res); err != nil {
 			fail(w, err)
 			return
 		}
-		base := strings.TrimRight(p, "/")
+	}
+	writeJSON(w, r, list)
+}
+
+// list describes the entries of the open directory f, sorted by path. It
+// gives up when ctx is done.
+func (h *Handler) list(ctx context.Context, f *os.File, p string, res resolved) ([]FileInfo, error) {
+	list := []FileInfo{}
+	base := strings.TrimRight(p, "/")
+	for {
+		if ctx.Err() != nil {
+			return nil, errTimeout(ctx, p)
+		}
+		entries, err := f.ReadDir(browseBatch)
 		for _, e := range entries {
 			info, err := h.entryInfo(filepath.Join(res.real, e.Name()))
 			if err != nil {
@@ -55,9 +73,15 @@ func (h *Handler) browse(w http.ResponseWriter, r *http.Request) {
 			}
 			list = append(list, h.fileInfo(base+"/"+e.Name(), info))
 		}
-		slices.SortFunc(list, func(a, b FileInfo) int { return strings.Compare(a.Path, b.Path) })
+		if err == io.EOF || (err == nil && len(entries) == 0) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
-	writeJSON(w, r, list)
+	slices.SortFunc(list, func(a, b FileInfo) int { return strings.Compare(a.Path, b.Path) })
+	return list, nil
 }
 
 // entryInfo stats a directory entry, following a symlink only when its
@@ -175,6 +199,10 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request) {
 		length = size - offset
 	}
 	length = min(length, int64(h.maxRead))
+	if ctx := r.Context(); ctx.Err() != nil {
+		fail(w, errTimeout(ctx, p))
+		return
+	}
 	buf := make([]byte, length)
 	n, err := f.ReadAt(buf, offset)
 	if err != nil && err != io.EOF {
@@ -203,7 +231,38 @@ func (h *Handler) download(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", ctype)
 	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": base}))
-	http.ServeContent(w, r, base, st.ModTime(), f)
+	pr := &progressReader{f: f, ctx: r.Context(), rc: http.NewResponseController(w), timeout: h.timeout}
+	pr.extend()
+	http.ServeContent(w, r, base, st.ModTime(), pr)
+}
+
+// progressReader is the file behind a download. Each read first checks
+// that the client is still there and gives the write that follows the
+// handler's timeout, so a client that stops taking bytes is dropped after
+// the timeout while a slow but steady one can take a large file.
+type progressReader struct {
+	f       *os.File
+	ctx     context.Context // the request's: done when the client hangs up
+	rc      *http.ResponseController
+	timeout time.Duration
+}
+
+func (p *progressReader) extend() {
+	// Not every ResponseWriter supports deadlines (ErrNotSupported); the
+	// server's own timeouts then apply.
+	_ = p.rc.SetWriteDeadline(time.Now().Add(p.timeout))
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	if err := p.ctx.Err(); err != nil {
+		return 0, err
+	}
+	p.extend()
+	return p.f.Read(b)
+}
+
+func (p *progressReader) Seek(offset int64, whence int) (int64, error) {
+	return p.f.Seek(offset, whence)
 }
 
 // nameCache maps uids and gids to names, as ls does.

@@ -1,6 +1,7 @@
 package files
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,8 +12,16 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
+)
+
+// Defaults for Config's bounds.
+const (
+	DefaultMaxRequests = 64
+	DefaultTimeout     = 30 * time.Second
 )
 
 // Config configures a Handler.
@@ -22,6 +31,13 @@ type Config struct {
 	// MaxRead caps the bytes one /files/read returns; 0 means Mesos' 16
 	// pages.
 	MaxRead int
+	// MaxRequests bounds the requests served at once; one more is answered
+	// 503 at once. 0 means DefaultMaxRequests.
+	MaxRequests int
+	// Timeout bounds a browse, read or debug request as a whole, and a
+	// download's progress: a download whose client took no bytes for this
+	// long is ended. 0 means DefaultTimeout.
+	Timeout time.Duration
 	Logger  *slog.Logger
 }
 
@@ -30,6 +46,8 @@ type Handler struct {
 	root     string // as configured, cleaned
 	rootReal string // symlinks resolved
 	maxRead  int
+	timeout  time.Duration
+	slots    chan struct{} // one token per request being served
 	log      *slog.Logger
 	names    *nameCache
 
@@ -41,6 +59,15 @@ type Handler struct {
 func New(cfg Config) (*Handler, error) {
 	if cfg.Root == "" {
 		return nil, errors.New("files: no root directory")
+	}
+	if cfg.MaxRequests < 0 || cfg.Timeout < 0 {
+		return nil, errors.New("files: negative MaxRequests or Timeout")
+	}
+	if cfg.MaxRequests == 0 {
+		cfg.MaxRequests = DefaultMaxRequests
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = DefaultTimeout
 	}
 	abs, err := filepath.Abs(cfg.Root)
 	if err != nil {
@@ -57,6 +84,8 @@ func New(cfg Config) (*Handler, error) {
 		root:     abs,
 		rootReal: real,
 		maxRead:  cfg.MaxRead,
+		timeout:  cfg.Timeout,
+		slots:    make(chan struct{}, cfg.MaxRequests),
 		log:      cfg.Logger,
 		names:    newNameCache(),
 		attached: map[string]string{},
@@ -115,25 +144,49 @@ func hasDotDot(p string) bool {
 }
 
 // ServeHTTP implements http.Handler, dispatching on the last path element.
+// At most MaxRequests are served at once (503 beyond); browse, read and
+// debug get Timeout to finish, downloads Timeout per step of progress.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "files: method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	switch strings.TrimSuffix(path.Base(r.URL.Path), ".json") {
+	select {
+	case h.slots <- struct{}{}:
+		defer func() { <-h.slots }()
+	default:
+		h.log.Debug("files request refused: limit reached", "limit", cap(h.slots), "url", r.URL.String())
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "files: "+strconv.Itoa(cap(h.slots))+" requests are being served already; retry later",
+			http.StatusServiceUnavailable)
+		return
+	}
+	endpoint := strings.TrimSuffix(path.Base(r.URL.Path), ".json")
+	if endpoint == "download" {
+		h.download(w, r) // bounded by its progress, see progressReader
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
+	defer cancel()
+	r = r.WithContext(ctx)
+	// A client that does not take the answer is cut off too. Not every
+	// ResponseWriter supports deadlines; the context still bounds the work.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(h.timeout))
+	switch endpoint {
 	case "browse":
 		h.browse(w, r)
 	case "read":
 		h.read(w, r)
-	case "download":
-		h.download(w, r)
 	case "debug":
 		h.debug(w, r)
 	default:
 		http.NotFound(w, r)
 	}
 }
+
+// inFlight is the number of requests being served.
+func (h *Handler) inFlight() int { return len(h.slots) }
 
 var jsonpName = regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$.]*$`)
 
@@ -188,8 +241,17 @@ func statusErr(status int, format string, args ...any) error {
 	return &httpError{status: status, msg: fmt.Sprintf(format, args...)}
 }
 
+// errTimeout answers a request that ran out of time.
+func errTimeout(ctx context.Context, p string) error {
+	return statusErr(http.StatusServiceUnavailable, "%q: gave up: %v", p, context.Cause(ctx))
+}
+
 // errStatus classifies a file system error: missing is 404, the rest 403.
 func errStatus(p string, err error) error {
+	var he *httpError
+	if errors.As(err, &he) {
+		return err
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return statusErr(http.StatusNotFound, "%q not found", p)
 	}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // resolved is a request path checked to lie inside the root.
@@ -93,23 +94,74 @@ func lexicallyWithin(dir, p string) bool {
 }
 
 // open opens r through os.Root, so that a symlink swapped in after resolve
-// still cannot lead outside the root.
+// still cannot lead outside the root. It serves regular files and
+// directories only: anything else is refused (400) before it is opened,
+// since opening a FIFO blocks until a writer comes and opening a device
+// can act on it. The open itself is non-blocking and the opened file is
+// checked again, so a FIFO swapped in meanwhile is refused too. A regular
+// file with more than one hard link is refused (403): its other names may
+// be outside the root (see the package doc).
 func (h *Handler) open(r resolved, p string) (*os.File, os.FileInfo, error) {
 	root, err := os.OpenRoot(h.rootReal)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer root.Close()
-	f, err := root.Open(r.rel)
+	lst, err := root.Lstat(r.rel)
+	if err != nil {
+		return nil, nil, errStatus(p, err)
+	}
+	if err := servable(p, lst); err != nil {
+		return nil, nil, err
+	}
+	f, err := root.OpenFile(r.rel, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, nil, errStatus(p, err)
 	}
 	st, err := f.Stat()
+	if err == nil {
+		err = servable(p, st)
+	}
 	if err != nil {
 		f.Close()
 		return nil, nil, errStatus(p, err)
 	}
 	return f, st, nil
+}
+
+// servable refuses what open does not serve: anything but a regular file
+// or a directory (400), and a regular file with more than one hard link
+// (403).
+func servable(p string, st os.FileInfo) error {
+	m := st.Mode()
+	switch {
+	case m.IsDir():
+		return nil
+	case !m.IsRegular():
+		return statusErr(http.StatusBadRequest, "%q is %s: only regular files and directories are served", p, kindOf(m))
+	}
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok && sys.Nlink > 1 {
+		return statusErr(http.StatusForbidden, "%q has %d hard links: files with more than one are not served, as another may be outside the sandbox", p, sys.Nlink)
+	}
+	return nil
+}
+
+// kindOf names the type of a file that is neither regular nor a directory.
+func kindOf(m os.FileMode) string {
+	switch {
+	case m&os.ModeSymlink != 0:
+		return "a symlink"
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeCharDevice != 0:
+		return "a character device"
+	case m&os.ModeDevice != 0:
+		return "a block device"
+	default:
+		return "not a regular file"
+	}
 }
 
 // openPath resolves and opens the request path p.
