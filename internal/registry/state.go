@@ -405,7 +405,10 @@ func RestoreState(snap *registrypb.Snapshot) (*State, error) {
 		s.frameworks[f.GetId()] = Framework{Status: st, Info: nilIfEmpty(f.GetInfo()),
 			FailoverDeadline: f.GetFailoverDeadlineNanos(), RemovedTime: f.GetRemovedTimeNanos()}
 	}
-	for _, w := range snap.GetWeights() {
+	for i, w := range snap.GetWeights() {
+		if w.GetRole() == "" || !(w.GetWeight() > 0) {
+			return nil, fmt.Errorf("%w: snapshot weights[%d]: role %q weight %v", ErrInvalidCommand, i, w.GetRole(), w.GetWeight())
+		}
 		s.weights[w.GetRole()] = w.GetWeight()
 	}
 	for _, q := range snap.GetQuotas() {
