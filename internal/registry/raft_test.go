@@ -146,7 +146,9 @@ func writeEverything(t *testing.T, rs []*Registry, round int) {
 		func(ctx context.Context, r *Registry) error { return r.MarkAgentGone(ctx, "c"+n, at) },
 		func(ctx context.Context, r *Registry) error { return r.PutFramework(ctx, frameworkInfo("f"+n)) },
 		func(ctx context.Context, r *Registry) error { return r.PutFramework(ctx, frameworkInfo("g"+n)) },
-		func(ctx context.Context, r *Registry) error { return r.DisconnectFramework(ctx, "f"+n, at.Add(time.Hour)) },
+		func(ctx context.Context, r *Registry) error {
+			return r.DisconnectFramework(ctx, "f"+n, at.Add(time.Hour))
+		},
 		func(ctx context.Context, r *Registry) error { return r.RemoveFramework(ctx, "g"+n, at) },
 		func(ctx context.Context, r *Registry) error {
 			return r.SetWeights(ctx, map[string]float64{"web" + n: 2, "dev": float64(round + 1)})
