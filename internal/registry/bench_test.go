@@ -54,7 +54,7 @@ func benchAgent(i int) *mesospb.AgentInfo {
 		Id:       &mesospb.AgentID{Value: proto.String(fmt.Sprintf("c0ffee-S%d", i))},
 		Hostname: proto.String(fmt.Sprintf("node%05d.rack%02d.example.com", i, i%40)),
 		Port:     proto.Int32(5051),
-		Resources: []*mesospb.Resource{scalar("cpus", 32), scalar("mem", 131072), scalar("disk", 1 << 20),
+		Resources: []*mesospb.Resource{scalar("cpus", 32), scalar("mem", 131072), scalar("disk", 1<<20),
 			{Name: proto.String("ports"), Type: mesospb.Value_RANGES.Enum(), Ranges: &mesospb.Value_Ranges{
 				Range: []*mesospb.Value_Range{{Begin: proto.Uint64(31000), End: proto.Uint64(32000)}}}}},
 		Attributes: []*mesospb.Attribute{{Name: proto.String("rack"), Type: mesospb.Value_TEXT.Enum(),
