@@ -323,9 +323,13 @@ func (r *Registry) Snapshot(ctx context.Context) error {
 }
 
 // Propose proposes a command and waits until it has committed and been
-// applied here, returning the command's own error. If ctx ends first the
-// command may still commit.
+// applied here, returning the command's own error. A ctx already done
+// proposes nothing; if ctx ends while waiting the command may still
+// commit.
 func (r *Registry) Propose(ctx context.Context, c *registrypb.Command) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("registry: not proposed: %w", err)
+	}
 	data, err := proto.MarshalOptions{Deterministic: true}.Marshal(c)
 	if err != nil {
 		return fmt.Errorf("registry: encode command: %w", err)

@@ -188,7 +188,15 @@ func TestSingleNodeReopen(t *testing.T) {
 	if err := r.AdmitAgent(ctx, agentInfo("c1", "h")); !errors.Is(err, ErrAgentGone) {
 		t.Fatalf("admitting a gone agent: %v, want ErrAgentGone", err)
 	}
+	done, cancelDone := context.WithCancel(ctx)
+	cancelDone()
+	if err := r.AdmitAgent(done, agentInfo("never", "h")); !errors.Is(err, context.Canceled) {
+		t.Fatalf("write with a done context: %v, want context.Canceled", err)
+	}
 	want := r.State()
+	if got := want.Agent("never").Status; got != AgentUnknown {
+		t.Fatalf("a write with a done context was proposed: %v", got)
+	}
 	if got := want.Agent("b2").Status; got != AgentUnreachable {
 		t.Fatalf("b2 is %v, want UNREACHABLE", got)
 	}
@@ -197,6 +205,8 @@ func TestSingleNodeReopen(t *testing.T) {
 	}
 	if err := r.AdmitAgent(ctx, agentInfo("z", "h")); !errors.Is(err, ErrClosed) {
 		t.Fatalf("write after close: %v, want ErrClosed", err)
+	}
+	for range r.LeaderChanges() { // closed by Close
 	}
 
 	cfg := testConfig(t, dir, nil)
