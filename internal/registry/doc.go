@@ -40,7 +40,8 @@
 // bootstraps the same configuration on first start (a fresh Dir) and
 // later starts recover from Dir.
 //
-// Writes (Propose and the typed methods) go to the leader only
+// Writes (Propose, ProposeAsync and the typed methods, whose commands the
+// ...Command functions build) go to the leader only
 // (ErrNotLeader elsewhere: nothing was proposed) and return after the
 // command committed on a quorum and was applied locally, with the
 // command's own error. ErrLeadershipLost and a context that ends first

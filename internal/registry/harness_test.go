@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/datadriven"
 	"github.com/mesoproject/meso/api/mesospb"
@@ -90,29 +91,20 @@ func scriptCommand(td *datadriven.TestData) (*registrypb.Command, error) {
 		}
 		return AdmitAgentCommand(info)
 	case "unreachable":
-		return &registrypb.Command{Type: registrypb.Command_MARK_AGENT_UNREACHABLE.Enum(),
-			MarkAgentUnreachable: &registrypb.Command_MarkAgentUnreachable{AgentId: &first, TimeNanos: proto.Int64(num("t"))}}, nil
+		return MarkAgentUnreachableCommand(first, time.Unix(0, num("t"))), nil
 	case "gone":
-		return &registrypb.Command{Type: registrypb.Command_MARK_AGENT_GONE.Enum(),
-			MarkAgentGone: &registrypb.Command_MarkAgentGone{AgentId: &first, TimeNanos: proto.Int64(num("t"))}}, nil
+		return MarkAgentGoneCommand(first, time.Unix(0, num("t"))), nil
 	case "prune-agents":
-		return &registrypb.Command{Type: registrypb.Command_PRUNE_AGENTS.Enum(),
-			PruneAgents: &registrypb.Command_PruneAgents{AgentIds: keys}}, nil
+		return PruneAgentsCommand(keys), nil
 	case "put":
-		info := &mesospb.FrameworkInfo{User: proto.String("u"), Name: proto.String(vals["name"]),
-			Id: &mesospb.FrameworkID{Value: proto.String(first)}}
-		data, err := proto.Marshal(info)
-		return &registrypb.Command{Type: registrypb.Command_PUT_FRAMEWORK.Enum(),
-			PutFramework: &registrypb.Command_PutFramework{FrameworkId: &first, FrameworkInfo: data}}, err
+		return PutFrameworkCommand(&mesospb.FrameworkInfo{User: proto.String("u"), Name: proto.String(vals["name"]),
+			Id: &mesospb.FrameworkID{Value: proto.String(first)}})
 	case "disconnect":
-		return &registrypb.Command{Type: registrypb.Command_DISCONNECT_FRAMEWORK.Enum(),
-			DisconnectFramework: &registrypb.Command_DisconnectFramework{FrameworkId: &first, FailoverDeadlineNanos: proto.Int64(num("deadline"))}}, nil
+		return DisconnectFrameworkCommand(first, time.Unix(0, num("deadline"))), nil
 	case "remove":
-		return &registrypb.Command{Type: registrypb.Command_REMOVE_FRAMEWORK.Enum(),
-			RemoveFramework: &registrypb.Command_RemoveFramework{FrameworkId: &first, TimeNanos: proto.Int64(num("t"))}}, nil
+		return RemoveFrameworkCommand(first, time.Unix(0, num("t"))), nil
 	case "prune-frameworks":
-		return &registrypb.Command{Type: registrypb.Command_PRUNE_FRAMEWORKS.Enum(),
-			PruneFrameworks: &registrypb.Command_PruneFrameworks{FrameworkIds: keys}}, nil
+		return PruneFrameworksCommand(keys), nil
 	case "weights":
 		m := &registrypb.Command_SetWeights{}
 		for _, a := range td.CmdArgs { // in script order
@@ -124,14 +116,11 @@ func scriptCommand(td *datadriven.TestData) (*registrypb.Command, error) {
 		}
 		return &registrypb.Command{Type: registrypb.Command_SET_WEIGHTS.Enum(), SetWeights: m}, nil
 	case "quota":
-		return &registrypb.Command{Type: registrypb.Command_SET_QUOTA.Enum(),
-			SetQuota: &registrypb.Command_SetQuota{Role: &first, Config: b("config")}}, nil
+		return SetQuotaCommand(first, b("config")), nil
 	case "maintenance":
-		return &registrypb.Command{Type: registrypb.Command_SET_MAINTENANCE.Enum(),
-			SetMaintenance: &registrypb.Command_SetMaintenance{Schedule: b("schedule")}}, nil
+		return SetMaintenanceCommand(b("schedule")), nil
 	case "reservations":
-		return &registrypb.Command{Type: registrypb.Command_SET_RESERVATIONS.Enum(),
-			SetReservations: &registrypb.Command_SetReservations{AgentId: &first, Resources: b("resources")}}, nil
+		return SetReservationsCommand(first, b("resources")), nil
 	case "unknown-type":
 		return &registrypb.Command{Type: registrypb.Command_Type(99).Enum()}, nil
 	}

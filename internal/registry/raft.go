@@ -218,6 +218,9 @@ func raftConfig(cfg Config, id string, hlog hclog.Logger) *raft.Config {
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(id)
 	rc.Logger = hlog
+	// Queue up to MaxAppendEntries proposals, so that ProposeAsync rarely
+	// waits for the leader loop (which fsyncs the previous batch).
+	rc.BatchApplyCh = true
 	setIf(&rc.HeartbeatTimeout, cfg.HeartbeatTimeout)
 	setIf(&rc.ElectionTimeout, cfg.ElectionTimeout)
 	setIf(&rc.LeaderLeaseTimeout, cfg.LeaderLeaseTimeout)
@@ -337,6 +340,33 @@ func (r *Registry) Propose(ctx context.Context, c *registrypb.Command) error {
 	f := r.raft.Apply(data, enqueueTimeout(ctx))
 	if err := wait(ctx, f); err != nil {
 		return err
+	}
+	return applyResult(f, nil)
+}
+
+// ProposeAsync proposes a command and returns at once with a channel
+// that receives the outcome Propose would have returned. Commands
+// proposed by successive calls from one goroutine commit in that order
+// (after a leadership loss, some prefix of them commits). This is how a
+// single-threaded caller (the master core's loop) can keep many writes in
+// flight and learn of each commit later.
+func (r *Registry) ProposeAsync(c *registrypb.Command) <-chan error {
+	out := make(chan error, 1)
+	data, err := proto.MarshalOptions{Deterministic: true}.Marshal(c)
+	if err != nil {
+		out <- fmt.Errorf("registry: encode command: %w", err)
+		return out
+	}
+	f := r.raft.Apply(data, 0)
+	go func() { out <- applyResult(f, f.Error()) }()
+	return out
+}
+
+// applyResult is the outcome of an applied entry: raft's error, or else
+// the command's own.
+func applyResult(f raft.ApplyFuture, err error) error {
+	if err != nil {
+		return raftError(err)
 	}
 	if err, ok := f.Response().(error); ok {
 		return err
