@@ -54,6 +54,7 @@ const (
 	Command_SET_QUOTA              Command_Type = 10 // set or clear a role's quota
 	Command_SET_MAINTENANCE        Command_Type = 11 // replace the maintenance schedule
 	Command_SET_RESERVATIONS       Command_Type = 12 // replace an agent's operator reservations
+	Command_BATCH                  Command_Type = 13 // several commands in one log entry, applied in order
 )
 
 // Enum value maps for Command_Type.
@@ -72,6 +73,7 @@ var (
 		10: "SET_QUOTA",
 		11: "SET_MAINTENANCE",
 		12: "SET_RESERVATIONS",
+		13: "BATCH",
 	}
 	Command_Type_value = map[string]int32{
 		"UNKNOWN":                0,
@@ -87,6 +89,7 @@ var (
 		"SET_QUOTA":              10,
 		"SET_MAINTENANCE":        11,
 		"SET_RESERVATIONS":       12,
+		"BATCH":                  13,
 	}
 )
 
@@ -268,8 +271,11 @@ type Command struct {
 	SetQuota             *Command_SetQuota             `protobuf:"bytes,11,opt,name=set_quota,json=setQuota" json:"set_quota,omitempty"`
 	SetMaintenance       *Command_SetMaintenance       `protobuf:"bytes,12,opt,name=set_maintenance,json=setMaintenance" json:"set_maintenance,omitempty"`
 	SetReservations      *Command_SetReservations      `protobuf:"bytes,13,opt,name=set_reservations,json=setReservations" json:"set_reservations,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// BATCH: the commands, none of them a BATCH. Each succeeds or fails on
+	// its own, as if it had its own entry; a batch only saves fsyncs.
+	Batch         []*Command `protobuf:"bytes,14,rep,name=batch" json:"batch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Command) Reset() {
@@ -389,6 +395,13 @@ func (x *Command) GetSetMaintenance() *Command_SetMaintenance {
 func (x *Command) GetSetReservations() *Command_SetReservations {
 	if x != nil {
 		return x.SetReservations
+	}
+	return nil
+}
+
+func (x *Command) GetBatch() []*Command {
+	if x != nil {
+		return x.Batch
 	}
 	return nil
 }
@@ -1389,7 +1402,7 @@ var File_meso_registry_v1_registry_proto protoreflect.FileDescriptor
 
 const file_meso_registry_v1_registry_proto_rawDesc = "" +
 	"\n" +
-	"\x1fmeso/registry/v1/registry.proto\x12\x10meso.registry.v1\"\xfd\x10\n" +
+	"\x1fmeso/registry/v1/registry.proto\x12\x10meso.registry.v1\"\xb9\x11\n" +
 	"\aCommand\x122\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1e.meso.registry.v1.Command.TypeR\x04type\x12E\n" +
 	"\vadmit_agent\x18\x02 \x01(\v2$.meso.registry.v1.Command.AdmitAgentR\n" +
@@ -1406,7 +1419,8 @@ const file_meso_registry_v1_registry_proto_rawDesc = "" +
 	"setWeights\x12?\n" +
 	"\tset_quota\x18\v \x01(\v2\".meso.registry.v1.Command.SetQuotaR\bsetQuota\x12Q\n" +
 	"\x0fset_maintenance\x18\f \x01(\v2(.meso.registry.v1.Command.SetMaintenanceR\x0esetMaintenance\x12T\n" +
-	"\x10set_reservations\x18\r \x01(\v2).meso.registry.v1.Command.SetReservationsR\x0fsetReservations\x1aF\n" +
+	"\x10set_reservations\x18\r \x01(\v2).meso.registry.v1.Command.SetReservationsR\x0fsetReservations\x12/\n" +
+	"\x05batch\x18\x0e \x03(\v2\x19.meso.registry.v1.CommandR\x05batch\x1aF\n" +
 	"\n" +
 	"AdmitAgent\x12\x19\n" +
 	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x1d\n" +
@@ -1444,7 +1458,7 @@ const file_meso_registry_v1_registry_proto_rawDesc = "" +
 	"\bschedule\x18\x01 \x01(\fR\bschedule\x1aJ\n" +
 	"\x0fSetReservations\x12\x19\n" +
 	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x1c\n" +
-	"\tresources\x18\x02 \x01(\fR\tresources\"\x8b\x02\n" +
+	"\tresources\x18\x02 \x01(\fR\tresources\"\x96\x02\n" +
 	"\x04Type\x12\v\n" +
 	"\aUNKNOWN\x10\x00\x12\x0f\n" +
 	"\vADMIT_AGENT\x10\x01\x12\x1a\n" +
@@ -1459,7 +1473,8 @@ const file_meso_registry_v1_registry_proto_rawDesc = "" +
 	"\tSET_QUOTA\x10\n" +
 	"\x12\x13\n" +
 	"\x0fSET_MAINTENANCE\x10\v\x12\x14\n" +
-	"\x10SET_RESERVATIONS\x10\f\"4\n" +
+	"\x10SET_RESERVATIONS\x10\f\x12\t\n" +
+	"\x05BATCH\x10\r\"4\n" +
 	"\x06Weight\x12\x12\n" +
 	"\x04role\x18\x01 \x01(\tR\x04role\x12\x16\n" +
 	"\x06weight\x18\x02 \x01(\x01R\x06weight\"\xca\a\n" +
@@ -1554,19 +1569,20 @@ var file_meso_registry_v1_registry_proto_depIdxs = []int32{
 	15, // 10: meso.registry.v1.Command.set_quota:type_name -> meso.registry.v1.Command.SetQuota
 	16, // 11: meso.registry.v1.Command.set_maintenance:type_name -> meso.registry.v1.Command.SetMaintenance
 	17, // 12: meso.registry.v1.Command.set_reservations:type_name -> meso.registry.v1.Command.SetReservations
-	18, // 13: meso.registry.v1.Snapshot.agents:type_name -> meso.registry.v1.Snapshot.Agent
-	19, // 14: meso.registry.v1.Snapshot.frameworks:type_name -> meso.registry.v1.Snapshot.Framework
-	4,  // 15: meso.registry.v1.Snapshot.weights:type_name -> meso.registry.v1.Weight
-	20, // 16: meso.registry.v1.Snapshot.quotas:type_name -> meso.registry.v1.Snapshot.Quota
-	21, // 17: meso.registry.v1.Snapshot.reservations:type_name -> meso.registry.v1.Snapshot.Reservations
-	4,  // 18: meso.registry.v1.Command.SetWeights.weights:type_name -> meso.registry.v1.Weight
-	1,  // 19: meso.registry.v1.Snapshot.Agent.state:type_name -> meso.registry.v1.Snapshot.Agent.State
-	2,  // 20: meso.registry.v1.Snapshot.Framework.state:type_name -> meso.registry.v1.Snapshot.Framework.State
-	21, // [21:21] is the sub-list for method output_type
-	21, // [21:21] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	3,  // 13: meso.registry.v1.Command.batch:type_name -> meso.registry.v1.Command
+	18, // 14: meso.registry.v1.Snapshot.agents:type_name -> meso.registry.v1.Snapshot.Agent
+	19, // 15: meso.registry.v1.Snapshot.frameworks:type_name -> meso.registry.v1.Snapshot.Framework
+	4,  // 16: meso.registry.v1.Snapshot.weights:type_name -> meso.registry.v1.Weight
+	20, // 17: meso.registry.v1.Snapshot.quotas:type_name -> meso.registry.v1.Snapshot.Quota
+	21, // 18: meso.registry.v1.Snapshot.reservations:type_name -> meso.registry.v1.Snapshot.Reservations
+	4,  // 19: meso.registry.v1.Command.SetWeights.weights:type_name -> meso.registry.v1.Weight
+	1,  // 20: meso.registry.v1.Snapshot.Agent.state:type_name -> meso.registry.v1.Snapshot.Agent.State
+	2,  // 21: meso.registry.v1.Snapshot.Framework.state:type_name -> meso.registry.v1.Snapshot.Framework.State
+	22, // [22:22] is the sub-list for method output_type
+	22, // [22:22] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_meso_registry_v1_registry_proto_init() }

@@ -40,7 +40,7 @@
 // bootstraps the same configuration on first start (a fresh Dir) and
 // later starts recover from Dir.
 //
-// Writes (Propose, ProposeAsync and the typed methods, whose commands the
+// Writes (Propose, ProposeBatch and the typed methods, whose commands the
 // ...Command functions build) go to the leader only
 // (ErrNotLeader elsewhere: nothing was proposed) and return after the
 // command committed on a quorum and was applied locally, with the

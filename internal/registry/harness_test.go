@@ -28,13 +28,16 @@ func TestScenarios(t *testing.T) {
 			if td.Cmd == "state" {
 				return printState(t, s)
 			}
-			c, err := scriptCommand(td)
+			if td.Cmd == "batch" {
+				return runBatch(t, s, td)
+			}
+			c, err := scriptCommand(td.Cmd, td.CmdArgs)
 			if err != nil {
 				t.Fatalf("%s: %v", td.Pos, err)
 			}
 			before := s.clone()
 			err = s.Apply(c)
-			if err != nil && !s.Equal(before) {
+			if err != nil && c.GetType() != registrypb.Command_BATCH && !s.Equal(before) {
 				t.Fatalf("%s: failed command changed the state", td.Pos)
 			}
 			checkRoundTrip(t, s)
@@ -44,6 +47,34 @@ func TestScenarios(t *testing.T) {
 			return "ok\n"
 		})
 	})
+}
+
+// runBatch applies the directives of the input, one a line, as one BATCH
+// through ApplyBatch, and prints each one's result.
+func runBatch(t *testing.T, s *State, td *datadriven.TestData) string {
+	var cmds []*registrypb.Command
+	for _, line := range strings.Split(td.Input, "\n") {
+		cmd, args, err := datadriven.ParseLine(line)
+		if err == nil {
+			var c *registrypb.Command
+			if c, err = scriptCommand(cmd, args); err == nil {
+				cmds = append(cmds, c)
+			}
+		}
+		if err != nil {
+			t.Fatalf("%s: %q: %v", td.Pos, line, err)
+		}
+	}
+	var out strings.Builder
+	for i, err := range s.ApplyBatch(cmds) {
+		if err != nil {
+			fmt.Fprintf(&out, "%d: error: %v\n", i, err)
+		} else {
+			fmt.Fprintf(&out, "%d: ok\n", i)
+		}
+	}
+	checkRoundTrip(t, s)
+	return out.String()
 }
 
 // scriptCommand turns a directive into a command:
@@ -59,10 +90,12 @@ func TestScenarios(t *testing.T) {
 //	quota <role> [config=<text>]
 //	maintenance [schedule=<text>]
 //	reservations <agent> [resources=<text>]
-func scriptCommand(td *datadriven.TestData) (*registrypb.Command, error) {
+//
+// and "batch", whose input lines are directives applied as one BATCH.
+func scriptCommand(cmd string, args []datadriven.CmdArg) (*registrypb.Command, error) {
 	var keys []string
 	vals := map[string]string{}
-	for _, a := range td.CmdArgs {
+	for _, a := range args {
 		if len(a.Vals) == 0 {
 			keys = append(keys, a.Key)
 		} else {
@@ -83,7 +116,7 @@ func scriptCommand(td *datadriven.TestData) (*registrypb.Command, error) {
 		}
 		return nil
 	}
-	switch td.Cmd {
+	switch cmd {
 	case "admit":
 		info := &mesospb.AgentInfo{Hostname: proto.String(vals["host"])}
 		if first != "" {
@@ -107,7 +140,7 @@ func scriptCommand(td *datadriven.TestData) (*registrypb.Command, error) {
 		return PruneFrameworksCommand(keys), nil
 	case "weights":
 		m := &registrypb.Command_SetWeights{}
-		for _, a := range td.CmdArgs { // in script order
+		for _, a := range args { // in script order (SetWeightsCommand sorts by role)
 			w, err := strconv.ParseFloat(strings.Join(a.Vals, ""), 64)
 			if err != nil {
 				return nil, err
@@ -124,7 +157,7 @@ func scriptCommand(td *datadriven.TestData) (*registrypb.Command, error) {
 	case "unknown-type":
 		return &registrypb.Command{Type: registrypb.Command_Type(99).Enum()}, nil
 	}
-	return nil, fmt.Errorf("unknown directive %q", td.Cmd)
+	return nil, fmt.Errorf("unknown directive %q", cmd)
 }
 
 // printState prints every record, one a line, sorted.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/mesoproject/meso/api/registrypb"
@@ -35,8 +36,14 @@ func randomCommand(rng *rand.Rand) *registrypb.Command {
 		return fmt.Appendf(nil, "blob-%d", rng.IntN(1000))
 	}
 	t := proto.Int64(rng.Int64N(1e12))
-	c := &registrypb.Command{Type: registrypb.Command_Type(1 + rng.IntN(12)).Enum()}
+	c := &registrypb.Command{Type: registrypb.Command_Type(1 + rng.IntN(13)).Enum()}
 	switch c.GetType() {
+	case registrypb.Command_BATCH:
+		for len(c.Batch) < rng.IntN(3) {
+			if sub := randomCommand(rng); sub.GetType() != registrypb.Command_BATCH || rng.IntN(4) == 0 {
+				c.Batch = append(c.Batch, sub) // now and then a nested batch, which is invalid
+			}
+		}
 	case registrypb.Command_ADMIT_AGENT:
 		c.AdmitAgent = &registrypb.Command_AdmitAgent{AgentId: id("a", 6), AgentInfo: blob()}
 	case registrypb.Command_MARK_AGENT_UNREACHABLE:
@@ -70,8 +77,9 @@ func randomCommand(rng *rand.Rand) *registrypb.Command {
 }
 
 // TestPropertyDeterministic replays random logs: two replicas applying
-// the same log (one through the wire encoding, as raft delivers it) reach
-// the same state and encoding, a failed command changes nothing, and a
+// the same log (one through the wire encoding, as raft delivers it, with
+// its commands grouped into random batches) reach the same state and
+// encoding with the same result for every command, a failed command changes nothing, and a
 // replica restored from a snapshot taken anywhere in the log and then fed
 // the rest ends where the original does, with the same results on the way.
 func TestPropertyDeterministic(t *testing.T) {
@@ -85,23 +93,22 @@ func TestPropertyDeterministic(t *testing.T) {
 
 		a, b := NewState(), NewState()
 		var restored *State
-		var resultsA, resultsR []error
+		var resultsA, resultsB, resultsR []error
 		for i, c := range log {
 			if i == cut {
 				restored = snapshotCopy(t, a)
 			}
 			before := a.clone()
 			err := a.Apply(c)
-			if err != nil && !a.Equal(before) {
+			// (A batch is not atomic: its commands fail on their own.)
+			if err != nil && c.GetType() != registrypb.Command_BATCH && !a.Equal(before) {
 				t.Fatalf("seed %d entry %d: failed command %v changed the state", seed, i, c)
 			}
 			if err != nil && !errors.Is(err, ErrInvalidCommand) && !errors.Is(err, ErrAgentGone) &&
 				!errors.Is(err, ErrAgentUnknown) && !errors.Is(err, ErrFrameworkRemoved) && !errors.Is(err, ErrFrameworkUnknown) {
 				t.Fatalf("seed %d entry %d: undesigned error %v", seed, i, err)
 			}
-			if errB := b.Apply(viaWire(t, c)); fmt.Sprint(errB) != fmt.Sprint(err) {
-				t.Fatalf("seed %d entry %d: replicas disagree: %v vs %v", seed, i, err, errB)
-			}
+			resultsB = append(resultsB, err)
 			if i >= cut {
 				resultsA = append(resultsA, err)
 				resultsR = append(resultsR, restored.Apply(c))
@@ -109,6 +116,27 @@ func TestPropertyDeterministic(t *testing.T) {
 		}
 		if restored == nil {
 			restored = snapshotCopy(t, a)
+		}
+		// Replica b gets the log through the wire, its commands grouped
+		// into BATCH entries as ProposeBatch groups them.
+		var gotB []error
+		for rest := log; len(rest) > 0; {
+			n := min(len(rest), 1+rng.IntN(5))
+			if rest[0].GetType() == registrypb.Command_BATCH {
+				gotB = append(gotB, b.Apply(viaWire(t, rest[0])))
+				rest = rest[1:]
+				continue
+			}
+			group := rest[:n]
+			if k := slices.IndexFunc(group, func(c *registrypb.Command) bool { return c.GetType() == registrypb.Command_BATCH }); k >= 0 {
+				group = group[:k]
+			}
+			batch := viaWire(t, &registrypb.Command{Type: registrypb.Command_BATCH.Enum(), Batch: group})
+			gotB = append(gotB, b.ApplyBatch(batch.GetBatch())...)
+			rest = rest[len(group):]
+		}
+		if fmt.Sprint(gotB) != fmt.Sprint(resultsB) {
+			t.Fatalf("seed %d: batched replica's results differ:\n%v\nwant\n%v", seed, gotB, resultsB)
 		}
 		for _, s := range []*State{b, restored} {
 			if !s.Equal(a) || string(mustMarshal(t, s)) != string(mustMarshal(t, a)) {
@@ -172,7 +200,7 @@ func FuzzApply(f *testing.F) {
 			_ = s.Apply(randomCommand(rng))
 		}
 		before := s.clone()
-		if err := s.Apply(&c); err != nil && !s.Equal(before) {
+		if err := s.Apply(&c); err != nil && c.GetType() != registrypb.Command_BATCH && !s.Equal(before) {
 			t.Fatalf("failed command changed the state")
 		}
 		checkRoundTrip(t, s)

@@ -218,9 +218,6 @@ func raftConfig(cfg Config, id string, hlog hclog.Logger) *raft.Config {
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(id)
 	rc.Logger = hlog
-	// Queue up to MaxAppendEntries proposals, so that ProposeAsync rarely
-	// waits for the leader loop (which fsyncs the previous batch).
-	rc.BatchApplyCh = true
 	setIf(&rc.HeartbeatTimeout, cfg.HeartbeatTimeout)
 	setIf(&rc.ElectionTimeout, cfg.ElectionTimeout)
 	setIf(&rc.LeaderLeaseTimeout, cfg.LeaderLeaseTimeout)
@@ -330,6 +327,9 @@ func (r *Registry) Snapshot(ctx context.Context) error {
 // proposes nothing; if ctx ends while waiting the command may still
 // commit.
 func (r *Registry) Propose(ctx context.Context, c *registrypb.Command) error {
+	if c.GetType() == registrypb.Command_BATCH {
+		return fmt.Errorf("%w: propose a BATCH with ProposeBatch", ErrInvalidCommand)
+	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("registry: not proposed: %w", err)
 	}
@@ -341,37 +341,46 @@ func (r *Registry) Propose(ctx context.Context, c *registrypb.Command) error {
 	if err := wait(ctx, f); err != nil {
 		return err
 	}
-	return applyResult(f, nil)
-}
-
-// ProposeAsync proposes a command and returns at once with a channel
-// that receives the outcome Propose would have returned. Commands
-// proposed by successive calls from one goroutine commit in that order
-// (after a leadership loss, some prefix of them commits). This is how a
-// single-threaded caller (the master core's loop) can keep many writes in
-// flight and learn of each commit later.
-func (r *Registry) ProposeAsync(c *registrypb.Command) <-chan error {
-	out := make(chan error, 1)
-	data, err := proto.MarshalOptions{Deterministic: true}.Marshal(c)
-	if err != nil {
-		out <- fmt.Errorf("registry: encode command: %w", err)
-		return out
-	}
-	f := r.raft.Apply(data, 0)
-	go func() { out <- applyResult(f, f.Error()) }()
-	return out
-}
-
-// applyResult is the outcome of an applied entry: raft's error, or else
-// the command's own.
-func applyResult(f raft.ApplyFuture, err error) error {
-	if err != nil {
-		return raftError(err)
-	}
 	if err, ok := f.Response().(error); ok {
 		return err
 	}
 	return nil
+}
+
+// ProposeBatch proposes commands as one log entry (one fsync, one round
+// trip to the followers) and waits until it has committed and been
+// applied here. The commands apply in order, each on its own: errs[i] is
+// command i's own error. err is the proposal's (ErrNotLeader, ...), and
+// then errs is nil. This is how a single-threaded caller (the master
+// core's loop) can persist all the writes of one step at once: the
+// commands of successive calls commit in call order.
+func (r *Registry) ProposeBatch(ctx context.Context, cmds []*registrypb.Command) (errs []error, err error) {
+	if len(cmds) == 0 {
+		return nil, nil
+	}
+	for i, c := range cmds {
+		if c.GetType() == registrypb.Command_BATCH {
+			return nil, fmt.Errorf("%w: cmds[%d] is a BATCH", ErrInvalidCommand, i)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("registry: not proposed: %w", err)
+	}
+	data, err := proto.MarshalOptions{Deterministic: true}.Marshal(&registrypb.Command{Type: registrypb.Command_BATCH.Enum(), Batch: cmds})
+	if err != nil {
+		return nil, fmt.Errorf("registry: encode batch: %w", err)
+	}
+	f := r.raft.Apply(data, enqueueTimeout(ctx))
+	if err := wait(ctx, f); err != nil {
+		return nil, err
+	}
+	switch res := f.Response().(type) {
+	case batchResult:
+		return res, nil
+	case error:
+		return nil, res
+	}
+	return nil, fmt.Errorf("registry: batch applied without a result")
 }
 
 // enqueueTimeout bounds how long raft may wait to accept a command: what
@@ -460,8 +469,15 @@ func (f *fsm) Apply(l *raft.Log) any {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if c.GetType() == registrypb.Command_BATCH {
+		return batchResult(f.state.ApplyBatch(c.GetBatch()))
+	}
 	return f.state.Apply(&c)
 }
+
+// batchResult is the FSM's result for a BATCH entry: one error per
+// command.
+type batchResult []error
 
 // Snapshot implements raft.FSM: a shallow copy of the maps (the byte
 // slices they hold are never modified), encoded later by Persist while

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -339,9 +340,9 @@ func TestOpenConfigErrors(t *testing.T) {
 	}
 }
 
-// TestProposeAsyncKeepsOrder: commands proposed one after another without
-// waiting commit in proposal order, each with its own result.
-func TestProposeAsyncKeepsOrder(t *testing.T) {
+// TestProposeBatch: the commands of one entry apply in order, each with
+// its own result, and successive batches commit in call order.
+func TestProposeBatch(t *testing.T) {
 	r := open(t, testConfig(t, t.TempDir(), listen(t, "127.0.0.1:0")))
 	leaderOf(t, r)
 	at := time.Unix(1_700_000_000, 0)
@@ -355,26 +356,39 @@ func TestProposeAsyncKeepsOrder(t *testing.T) {
 		cmds = append(cmds, c, MarkAgentUnreachableCommand(id, at))
 	}
 	readmit, _ := AdmitAgentCommand(agentInfo("a0", "h"))
-	cmds = append(cmds, MarkAgentGoneCommand("a0", at), readmit)
-	var results []<-chan error
-	for _, c := range cmds {
-		results = append(results, r.ProposeAsync(c))
-	}
-	for i, ch := range results {
-		err := <-ch
-		if i == len(results)-1 {
-			if !errors.Is(err, ErrAgentGone) {
-				t.Fatalf("re-admitting a0 after it went: %v, want ErrAgentGone", err)
-			}
-			continue
-		}
+	cmds = append(cmds, MarkAgentGoneCommand("a0", at), readmit, MarkAgentUnreachableCommand("nobody", at))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	before := r.raft.LastIndex()
+	var errs []error
+	for chunk := range slices.Chunk(cmds, 64) {
+		e, err := r.ProposeBatch(ctx, chunk)
 		if err != nil {
-			// A leadership flap would show here; a single voter has none.
+			t.Fatal(err)
+		}
+		errs = append(errs, e...)
+	}
+	if got := r.raft.LastIndex() - before; got != 7 {
+		t.Errorf("%d commands took %d log entries, want 7", len(cmds), got)
+	}
+	n := len(errs)
+	if !errors.Is(errs[n-2], ErrAgentGone) || !errors.Is(errs[n-1], ErrAgentUnknown) {
+		t.Fatalf("last two results %v, %v; want ErrAgentGone, ErrAgentUnknown", errs[n-2], errs[n-1])
+	}
+	for i, err := range errs[:n-2] {
+		if err != nil {
 			t.Fatalf("command %d (%v): %v", i, cmds[i].GetType(), err)
 		}
 	}
 	st := r.State()
 	if got := len(st.AgentIDs(AgentUnreachable)); got != 199 || st.Agent("a0").Status != AgentGone {
 		t.Fatalf("%d unreachable agents and a0 %v, want 199 and GONE", got, st.Agent("a0").Status)
+	}
+	nested := &registrypb.Command{Type: registrypb.Command_BATCH.Enum()}
+	if _, err := r.ProposeBatch(ctx, []*registrypb.Command{nested}); !errors.Is(err, ErrInvalidCommand) {
+		t.Fatalf("a nested batch: %v, want ErrInvalidCommand", err)
+	}
+	if err := r.Propose(ctx, nested); !errors.Is(err, ErrInvalidCommand) {
+		t.Fatalf("Propose of a batch: %v, want ErrInvalidCommand", err)
 	}
 }

@@ -151,6 +151,14 @@ func (s *State) Apply(c *registrypb.Command) error {
 	case registrypb.Command_SET_MAINTENANCE:
 		s.maintenance = nilIfEmpty(c.GetSetMaintenance().GetSchedule())
 		return nil
+	case registrypb.Command_BATCH:
+		var errs []error
+		for i, err := range s.ApplyBatch(c.GetBatch()) {
+			if err != nil {
+				errs = append(errs, fmt.Errorf("batch[%d]: %w", i, err))
+			}
+		}
+		return errors.Join(errs...)
 	case registrypb.Command_SET_RESERVATIONS:
 		m := c.GetSetReservations()
 		if m.GetAgentId() == "" {
@@ -161,6 +169,21 @@ func (s *State) Apply(c *registrypb.Command) error {
 	default:
 		return fmt.Errorf("%w: type %d is not known", ErrInvalidCommand, c.GetType())
 	}
+}
+
+// ApplyBatch applies the commands of a BATCH in order, each on its own
+// (a failure changes nothing and does not stop the others), and returns
+// their errors by index. A BATCH inside a batch is invalid.
+func (s *State) ApplyBatch(cmds []*registrypb.Command) []error {
+	errs := make([]error, len(cmds))
+	for i, c := range cmds {
+		if c.GetType() == registrypb.Command_BATCH {
+			errs[i] = fmt.Errorf("%w: batch inside a batch", ErrInvalidCommand)
+			continue
+		}
+		errs[i] = s.Apply(c)
+	}
+	return errs
 }
 
 // admitAgent: unknown, admitted or unreachable -> admitted with the new

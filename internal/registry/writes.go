@@ -13,7 +13,7 @@ import (
 )
 
 // The ...Command functions build one command each, for Propose or
-// ProposeAsync; the typed writes below propose them and wait. Times are
+// ProposeBatch; the typed writes below propose them and wait. Times are
 // chosen here, by the proposer, never inside Apply.
 
 // AdmitAgentCommand records an agent (info.id set) as admitted, again if
