@@ -94,14 +94,15 @@ type Leader struct {
 // hashicorp/raft over TCP, with its log in bbolt. Every method is safe for
 // concurrent use.
 //
-// Writes (the Propose family) are accepted only by the leader and return
+// Writes (Propose, ProposeBatch and the typed methods) are accepted only by the leader and return
 // once the command has committed and has been applied to the leader's
 // State; the error is then the command's own (ErrAgentGone, ...), which is
 // the same on every replica.
 //
-// Reads (Read, Snapshot and the lookups) see the local State, which may
-// lag: on a follower, behind the leader by the entries it has yet to
-// receive; on a new leader, behind the previous leader's commits until its
+// Reads (Read, State) see the local State, which may lag: on a follower,
+// behind the leader by the entries it has yet to receive; on a leader cut
+// off from the others, behind the new leader until it notices; on a new
+// leader, behind the previous leader's commits until its
 // first Barrier. A read on the leader after a Barrier that returned nil
 // reflects every write committed before the Barrier (linearizable as of
 // the Barrier's commit). After Open, call Barrier once leadership arrives
@@ -117,8 +118,8 @@ type Registry struct {
 	leaders chan Leader
 
 	closeOnce sync.Once
-	closeErr  error
-	done      chan struct{}
+	closeErr  error         // set once by closeOnce
+	done      chan struct{} // closed by Close: stops watchLeader
 	wg        sync.WaitGroup
 }
 
