@@ -118,11 +118,11 @@ func scriptCommand(cmd string, args []datadriven.CmdArg) (*registrypb.Command, e
 	}
 	switch cmd {
 	case "admit":
-		info := &mesospb.AgentInfo{Hostname: proto.String(vals["host"])}
-		if first != "" {
-			info.Id = &mesospb.AgentID{Value: proto.String(first)}
+		if first == "" { // what AdmitAgentCommand refuses to build
+			return &registrypb.Command{Type: registrypb.Command_ADMIT_AGENT.Enum(),
+				AdmitAgent: &registrypb.Command_AdmitAgent{AgentInfo: []byte("x")}}, nil
 		}
-		return AdmitAgentCommand(info)
+		return AdmitAgentCommand(&mesospb.AgentInfo{Id: &mesospb.AgentID{Value: proto.String(first)}, Hostname: proto.String(vals["host"])})
 	case "unreachable":
 		return MarkAgentUnreachableCommand(first, time.Unix(0, num("t"))), nil
 	case "gone":
@@ -130,6 +130,10 @@ func scriptCommand(cmd string, args []datadriven.CmdArg) (*registrypb.Command, e
 	case "prune-agents":
 		return PruneAgentsCommand(keys), nil
 	case "put":
+		if first == "" {
+			return &registrypb.Command{Type: registrypb.Command_PUT_FRAMEWORK.Enum(),
+				PutFramework: &registrypb.Command_PutFramework{FrameworkInfo: []byte("x")}}, nil
+		}
 		return PutFrameworkCommand(&mesospb.FrameworkInfo{User: proto.String("u"), Name: proto.String(vals["name"]),
 			Id: &mesospb.FrameworkID{Value: proto.String(first)}})
 	case "disconnect":

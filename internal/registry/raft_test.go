@@ -384,6 +384,9 @@ func TestProposeBatch(t *testing.T) {
 	if got := len(st.AgentIDs(AgentUnreachable)); got != 199 || st.Agent("a0").Status != AgentGone {
 		t.Fatalf("%d unreachable agents and a0 %v, want 199 and GONE", got, st.Agent("a0").Status)
 	}
+	if err := r.AdmitAgent(ctx, &mesospb.AgentInfo{Hostname: proto.String("h")}); !errors.Is(err, ErrInvalidCommand) {
+		t.Fatalf("admitting an agent without id: %v, want ErrInvalidCommand", err)
+	}
 	nested := &registrypb.Command{Type: registrypb.Command_BATCH.Enum()}
 	if _, err := r.ProposeBatch(ctx, []*registrypb.Command{nested}); !errors.Is(err, ErrInvalidCommand) {
 		t.Fatalf("a nested batch: %v, want ErrInvalidCommand", err)

@@ -19,6 +19,9 @@ import (
 // AdmitAgentCommand records an agent (info.id set) as admitted, again if
 // it was unreachable; it fails with ErrAgentGone if the agent is gone.
 func AdmitAgentCommand(info *mesospb.AgentInfo) (*registrypb.Command, error) {
+	if info.GetId().GetValue() == "" {
+		return nil, fmt.Errorf("%w: agent_info.id is empty", ErrInvalidCommand)
+	}
 	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(info)
 	if err != nil {
 		return nil, fmt.Errorf("registry: encode agent info: %w", err)
@@ -60,6 +63,9 @@ func PruneAgentsCommand(agentIDs []string) *registrypb.Command {
 // clearing its failover deadline; it fails with ErrFrameworkRemoved if the
 // id was removed.
 func PutFrameworkCommand(info *mesospb.FrameworkInfo) (*registrypb.Command, error) {
+	if info.GetId().GetValue() == "" {
+		return nil, fmt.Errorf("%w: framework_info.id is empty", ErrInvalidCommand)
+	}
 	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(info)
 	if err != nil {
 		return nil, fmt.Errorf("registry: encode framework info: %w", err)
