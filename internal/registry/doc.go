@@ -15,7 +15,9 @@
 // appended and never renumbered. Mesos messages travel and rest as the
 // bytes the proposer serialized, so replicas hold byte-identical state
 // whatever protobuf version built them. A failing command (ErrAgentGone,
-// ErrInvalidCommand, ...) changes nothing, on every replica alike.
+// ErrInvalidCommand, ...) changes nothing, on every replica alike. A BATCH
+// entry (ProposeBatch) carries several commands that apply in order, each
+// on its own: a batch saves fsyncs, it is not a transaction.
 //
 // The life cycles:
 //
