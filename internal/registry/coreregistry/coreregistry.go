@@ -1,0 +1,118 @@
+// Package coreregistry lets the master core keep its books in the
+// replicated registry: Registry implements core.Registry (the interface
+// the core defines) on a *registry.Registry, plus the framework records
+// the core will need for failover.
+//
+// Every write blocks until raft commits it (a few milliseconds with fsync,
+// see docs/ARCHITECTURE.md "registry") or Timeout passes. The core calls
+// its Registry synchronously from its loop, so until the core learns to
+// wait for writes as an output and a later input, each admission stalls
+// the loop for one commit. Reads answer from the local state.
+//
+// The replicated registry is stricter than core.MemRegistry: a gone agent
+// cannot be admitted again (registry.ErrAgentGone), and only an admitted
+// agent can be marked unreachable (registry.ErrAgentUnknown otherwise).
+package coreregistry
+
+import (
+	"context"
+	"time"
+
+	"github.com/mesoproject/meso/api/mesospb"
+	"github.com/mesoproject/meso/internal/master/core"
+	"github.com/mesoproject/meso/internal/registry"
+)
+
+var _ core.Registry = (*Registry)(nil)
+
+// Registry implements core.Registry on a replicated registry.
+type Registry struct {
+	r *registry.Registry
+	// timeout bounds each write.
+	timeout time.Duration
+	// now stamps writes whose caller gives no time (RemoveAgent): the
+	// proposer chooses times, never the state machine.
+	now func() time.Time
+}
+
+// New returns the core's view of r. Each write waits at most timeout; now
+// (time.Now if nil) stamps the writes that carry no time of their own.
+func New(r *registry.Registry, timeout time.Duration, now func() time.Time) *Registry {
+	if now == nil {
+		now = time.Now
+	}
+	return &Registry{r: r, timeout: timeout, now: now}
+}
+
+func (a *Registry) ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), a.timeout)
+}
+
+// AdmitAgent implements core.Registry.
+func (a *Registry) AdmitAgent(info *mesospb.AgentInfo) error {
+	ctx, cancel := a.ctx()
+	defer cancel()
+	return a.r.AdmitAgent(ctx, info)
+}
+
+// MarkUnreachable implements core.Registry.
+func (a *Registry) MarkUnreachable(agentID string, at time.Time) error {
+	ctx, cancel := a.ctx()
+	defer cancel()
+	return a.r.MarkAgentUnreachable(ctx, agentID, at)
+}
+
+// RemoveAgent implements core.Registry: the agent is marked gone now.
+func (a *Registry) RemoveAgent(agentID string) error {
+	ctx, cancel := a.ctx()
+	defer cancel()
+	return a.r.MarkAgentGone(ctx, agentID, a.now())
+}
+
+// AgentState implements core.Registry from the local state.
+func (a *Registry) AgentState(agentID string) core.AgentState {
+	var s registry.AgentStatus
+	a.r.Read(func(st *registry.State) { s = st.Agent(agentID).Status })
+	switch s {
+	case registry.AgentAdmitted:
+		return core.AgentAdmitted
+	case registry.AgentUnreachable:
+		return core.AgentUnreachable
+	case registry.AgentGone:
+		return core.AgentGone
+	}
+	return core.AgentUnknown
+}
+
+// AddFramework records a subscribed framework (info.id set), clearing a
+// pending failover deadline; registry.ErrFrameworkRemoved if its id was
+// removed.
+func (a *Registry) AddFramework(info *mesospb.FrameworkInfo) error {
+	ctx, cancel := a.ctx()
+	defer cancel()
+	return a.r.PutFramework(ctx, info)
+}
+
+// DisconnectFramework records that a framework disconnected and is to be
+// removed at deadline (disconnection time + failover_timeout) unless it
+// resubscribes. The deadline survives a master failover.
+func (a *Registry) DisconnectFramework(frameworkID string, deadline time.Time) error {
+	ctx, cancel := a.ctx()
+	defer cancel()
+	return a.r.DisconnectFramework(ctx, frameworkID, deadline)
+}
+
+// RemoveFramework records that a framework was removed at the given time.
+func (a *Registry) RemoveFramework(frameworkID string, at time.Time) error {
+	ctx, cancel := a.ctx()
+	defer cancel()
+	return a.r.RemoveFramework(ctx, frameworkID, at)
+}
+
+// FrameworkRemoved reports whether a framework id was removed (and so may
+// not subscribe again).
+func (a *Registry) FrameworkRemoved(frameworkID string) bool {
+	var removed bool
+	a.r.Read(func(st *registry.State) { removed = st.Framework(frameworkID).Status == registry.FrameworkRemoved })
+	return removed
+}

@@ -1,0 +1,102 @@
+package coreregistry
+
+import (
+	"context"
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/mesoproject/meso/api/mesospb"
+	"github.com/mesoproject/meso/internal/master/core"
+	"github.com/mesoproject/meso/internal/registry"
+	"google.golang.org/protobuf/proto"
+)
+
+func openSingle(t *testing.T) *registry.Registry {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := registry.Open(registry.Config{
+		Dir: t.TempDir(), Listener: ln,
+		HeartbeatTimeout: 100 * time.Millisecond, ElectionTimeout: 100 * time.Millisecond,
+		LeaderLeaseTimeout: 50 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	timeout := time.After(10 * time.Second)
+	for self := false; !self; {
+		select {
+		case l := <-r.LeaderChanges():
+			self = l.Self
+		case <-timeout:
+			t.Fatal("no leader")
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := r.Barrier(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TestCoreRegistry drives the adapter the way the core does: admit,
+// lose, re-admit, remove; and a framework through failover and removal.
+func TestCoreRegistry(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	reg := New(openSingle(t), 5*time.Second, func() time.Time { return now })
+	info := &mesospb.AgentInfo{Id: &mesospb.AgentID{Value: proto.String("S1")}, Hostname: proto.String("h")}
+
+	steps := []struct {
+		name string
+		do   func() error
+		want core.AgentState
+	}{
+		{"unknown", func() error { return nil }, core.AgentUnknown},
+		{"admit", func() error { return reg.AdmitAgent(info) }, core.AgentAdmitted},
+		{"lose", func() error { return reg.MarkUnreachable("S1", now) }, core.AgentUnreachable},
+		{"re-register", func() error { return reg.AdmitAgent(info) }, core.AgentAdmitted},
+		{"remove", func() error { return reg.RemoveAgent("S1") }, core.AgentGone},
+	}
+	for _, s := range steps {
+		if err := s.do(); err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		if got := reg.AgentState("S1"); got != s.want {
+			t.Fatalf("%s: state %v, want %v", s.name, got, s.want)
+		}
+	}
+	if err := reg.AdmitAgent(info); !errors.Is(err, registry.ErrAgentGone) {
+		t.Fatalf("admitting a gone agent: %v, want ErrAgentGone", err)
+	}
+	var gone registry.Agent
+	reg.r.Read(func(s *registry.State) { gone = s.Agent("S1") })
+	if gone.Time != now.UnixNano() {
+		t.Fatalf("gone at %d, want the proposer's clock %d", gone.Time, now.UnixNano())
+	}
+
+	fw := &mesospb.FrameworkInfo{Id: &mesospb.FrameworkID{Value: proto.String("F1")}, User: proto.String("u"), Name: proto.String("n")}
+	if err := reg.AddFramework(fw); err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.DisconnectFramework("F1", now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if reg.FrameworkRemoved("F1") {
+		t.Fatal("a disconnected framework is not removed")
+	}
+	if err := reg.RemoveFramework("F1", now); err != nil {
+		t.Fatal(err)
+	}
+	if !reg.FrameworkRemoved("F1") {
+		t.Fatal("F1 should be removed")
+	}
+	if err := reg.AddFramework(fw); !errors.Is(err, registry.ErrFrameworkRemoved) {
+		t.Fatalf("re-adding a removed framework: %v, want ErrFrameworkRemoved", err)
+	}
+}
