@@ -102,11 +102,12 @@ func (a *Registry) DisconnectFramework(frameworkID string, deadline time.Time) e
 	return a.r.DisconnectFramework(ctx, frameworkID, deadline)
 }
 
-// RemoveFramework records that a framework was removed at the given time.
-func (a *Registry) RemoveFramework(frameworkID string, at time.Time) error {
+// RemoveFramework implements core.Registry: the framework is recorded as
+// removed now (the core's interface carries no time for it).
+func (a *Registry) RemoveFramework(frameworkID string) error {
 	ctx, cancel := a.ctx()
 	defer cancel()
-	return a.r.RemoveFramework(ctx, frameworkID, at)
+	return a.r.RemoveFramework(ctx, frameworkID, a.now())
 }
 
 // FrameworkRemoved reports whether a framework id was removed (and so may

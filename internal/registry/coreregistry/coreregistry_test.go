@@ -90,7 +90,7 @@ func TestCoreRegistry(t *testing.T) {
 	if reg.FrameworkRemoved("F1") {
 		t.Fatal("a disconnected framework is not removed")
 	}
-	if err := reg.RemoveFramework("F1", now); err != nil {
+	if err := reg.RemoveFramework("F1"); err != nil {
 		t.Fatal(err)
 	}
 	if !reg.FrameworkRemoved("F1") {
