@@ -1,9 +1,11 @@
 package rdd
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"regexp"
 	"runtime"
 	"strconv"
@@ -155,8 +157,11 @@ func parseBytes(s string) (int64, error) {
 		}
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 0 {
+	if err != nil && !errors.Is(err, strconv.ErrRange) || n < 0 {
 		return 0, fmt.Errorf("bad size")
+	}
+	if err != nil || n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("size out of range (at most %d bytes)", int64(math.MaxInt64))
 	}
 	return n * mult, nil
 }
