@@ -112,8 +112,9 @@ func refSlots(m string) int {
 	case "local":
 		return 1
 	}
-	n, ok := strings.CutPrefix(m, "local[")
-	if n, ok = strings.CutSuffix(n, "]"); !ok || n == "" || strings.Trim(n, "0123456789") != "" {
+	n, ok1 := strings.CutPrefix(m, "local[")
+	n, ok2 := strings.CutSuffix(n, "]")
+	if !ok1 || !ok2 || n == "" || strings.Trim(n, "0123456789") != "" {
 		return 0
 	}
 	v, _ := new(big.Int).SetString(n, 10)
@@ -127,7 +128,7 @@ func refSlots(m string) int {
 // (or nothing), and runs the session with N slots.
 func FuzzMaster(f *testing.F) {
 	for _, m := range []string{"", "local", "local[*]", "local[1]", "local[16]", "local[0]", "local[-1]", "local[x]",
-		"local[01]", "local[ 2]", "local[2]\n", "yarn", "local[99999999999999999999]", "local[*]x", "LOCAL"} {
+		"local[01]", "local[ 2]", "local[2]\n", "1]", "yarn", "local[99999999999999999999]", "local[*]x", "LOCAL"} {
 		f.Add(m)
 	}
 	dir := f.TempDir()
