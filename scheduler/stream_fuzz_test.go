@@ -67,7 +67,7 @@ func FuzzSilenceLimit(f *testing.F) {
 }
 
 // FuzzResolveLocation: a redirect is followed only to an http(s) URL with a
-// host; the path the Location names is kept (only an empty one becomes the
+// host, that parses back; the path the Location names is kept (only an empty one becomes the
 // scheduler API's), and so are host, query and scheme.
 func FuzzResolveLocation(f *testing.F) {
 	for _, loc := range []string{"//m2:5050/api/v1/scheduler", "http://m3:5050/api/v1/scheduler", "//m4:5050",
@@ -81,6 +81,10 @@ func FuzzResolveLocation(f *testing.F) {
 		to, err := resolveLocation(from, loc)
 		ref, rerr := from.Parse(loc)
 		usable := rerr == nil && loc != "" && (ref.Scheme == "http" || ref.Scheme == "https") && ref.Hostname() != ""
+		if usable {
+			_, rerr = url.Parse(ref.String())
+			usable = rerr == nil // "//::" parses, but not back
+		}
 		if err != nil {
 			if usable {
 				t.Fatalf("resolveLocation(%s, %q) refused %v: %v", from, loc, ref, err)
