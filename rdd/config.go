@@ -109,7 +109,8 @@ func (c Config) withDefaults() Config {
 }
 
 // Set sets a setting by its Spark name, e.g. Set("spark.task.maxFailures",
-// "8"). Sizes accept Spark's suffixes (k, m, g).
+// "8"). Sizes accept Spark's suffixes (k, m, g); a size beyond
+// math.MaxInt64 bytes is an error.
 func (c *Config) Set(key, value string) error {
 	var err error
 	switch key {
