@@ -24,3 +24,10 @@ generate:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+# Every fuzz target of PKGS in turn, FUZZTIME each (docs/ARCHITECTURE.md,
+# "Fuzzing"). FUZZ=regexp picks targets by name.
+FUZZTIME ?= 30s
+FUZZMINIMIZETIME ?= 5s
+fuzz:
+	GO=$(GO) FUZZTIME=$(FUZZTIME) FUZZMINIMIZETIME=$(FUZZMINIMIZETIME) scripts/fuzz.sh $(PKGS)

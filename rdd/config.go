@@ -1,9 +1,11 @@
 package rdd
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"regexp"
 	"runtime"
 	"strconv"
@@ -107,7 +109,8 @@ func (c Config) withDefaults() Config {
 }
 
 // Set sets a setting by its Spark name, e.g. Set("spark.task.maxFailures",
-// "8"). Sizes accept Spark's suffixes (k, m, g).
+// "8"). Sizes accept Spark's suffixes (k, m, g); a size beyond
+// math.MaxInt64 bytes is an error.
 func (c *Config) Set(key, value string) error {
 	var err error
 	switch key {
@@ -155,8 +158,11 @@ func parseBytes(s string) (int64, error) {
 		}
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 0 {
+	if err != nil && !errors.Is(err, strconv.ErrRange) || n < 0 {
 		return 0, fmt.Errorf("bad size")
+	}
+	if err != nil || n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("size out of range (at most %d bytes)", int64(math.MaxInt64))
 	}
 	return n * mult, nil
 }

@@ -79,6 +79,10 @@ func resolveLocation(from *url.URL, loc string) (*url.URL, error) {
 	if to.Path == "" || to.Path == "/" {
 		to.Path = apiPath
 	}
+	// url.Parse takes some authorities ("//::") it cannot read back.
+	if _, err := url.Parse(to.String()); err != nil {
+		return nil, err
+	}
 	return to, nil
 }
 

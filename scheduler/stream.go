@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"time"
@@ -237,13 +238,18 @@ func (c *Client) subscribed(target *url.URL, streamID string, s *schedulerpb.Eve
 }
 
 // silenceLimit is how long the stream may stay silent, given the heartbeat
-// interval in seconds (0 or less: the Mesos default).
+// interval in seconds (0 or less, or NaN: the Mesos default). It saturates
+// at the longest Duration: an interval so large would otherwise wrap to a
+// negative limit, and the heartbeat would count as lost at once.
 func (c *Client) silenceLimit(heartbeatSecs float64) time.Duration {
-	hb := defaultHeartbeat
-	if heartbeatSecs > 0 {
-		hb = time.Duration(heartbeatSecs * float64(time.Second))
+	if !(heartbeatSecs > 0) {
+		heartbeatSecs = defaultHeartbeat.Seconds()
 	}
-	return time.Duration(c.cfg.HeartbeatMisses) * hb
+	limit := float64(c.cfg.HeartbeatMisses) * heartbeatSecs * float64(time.Second)
+	if limit >= math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return time.Duration(limit)
 }
 
 // deliver hands ev to the consumer; false when ctx ended first.

@@ -17,9 +17,9 @@ func ForContentType(contentType string) (Codec, error) {
 	switch {
 	case mt == "":
 		return nil, ErrMissingContentType
-	case strings.EqualFold(mt, MediaTypeJSON):
+	case equalFoldASCII(mt, MediaTypeJSON):
 		return JSON, nil
-	case strings.EqualFold(mt, MediaTypeProtobuf):
+	case equalFoldASCII(mt, MediaTypeProtobuf):
 		return Protobuf, nil
 	}
 	return nil, fmt.Errorf("%w %q: expecting %q or %q",
@@ -69,9 +69,9 @@ func acceptQuality(accept, mediaType string) int {
 		rt, rs = strings.TrimSpace(rt), strings.TrimSpace(rs)
 		spec := 0
 		switch {
-		case strings.EqualFold(rt, typ) && strings.EqualFold(rs, sub):
+		case equalFoldASCII(rt, typ) && equalFoldASCII(rs, sub):
 			spec = 2
-		case strings.EqualFold(rt, typ) && rs == "*":
+		case equalFoldASCII(rt, typ) && rs == "*":
 			spec = 1
 		case rt == "*" && rs == "*":
 			spec = 0
@@ -96,7 +96,7 @@ func qValue(params string) (int, bool) {
 		var p string
 		p, params, _ = strings.Cut(params, ";")
 		name, val, _ := strings.Cut(p, "=")
-		if !strings.EqualFold(strings.TrimSpace(name), "q") {
+		if !equalFoldASCII(strings.TrimSpace(name), "q") {
 			continue
 		}
 		f, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
@@ -106,4 +106,26 @@ func qValue(params string) (int, bool) {
 		return int(f*1000 + 0.5), true
 	}
 	return 1000, true
+}
+
+// equalFoldASCII compares without regard to ASCII case, as HTTP compares
+// media types and parameter names; unlike strings.EqualFold it does not
+// fold Unicode ("application/j\u017fon" is not JSON).
+func equalFoldASCII(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }

@@ -221,6 +221,9 @@ func (f *executeFlags) taskFromJSON() (*mesospb.TaskInfo, resources.Resources, e
 	if err := json.Unmarshal(data, &obj); err != nil {
 		return nil, nil, fmt.Errorf("--task: want a JSON object: %w", err)
 	}
+	if obj == nil {
+		return nil, nil, errors.New("--task: want a JSON object, got null")
+	}
 	if _, ok := obj["agent_id"]; !ok {
 		obj["agent_id"] = json.RawMessage(`{"value": ""}`)
 	}
@@ -291,6 +294,9 @@ func parseEnvFlag(s string) (*mesospb.Environment, error) {
 	for _, name := range sortedKeys(vars) {
 		if name == "" || strings.ContainsAny(name, "=\x00") {
 			return nil, fmt.Errorf("--env: bad variable name %q", name)
+		}
+		if strings.ContainsRune(vars[name], 0) {
+			return nil, fmt.Errorf("--env: variable %q: a value cannot hold a NUL byte (no process could receive it)", name)
 		}
 		env.Variables = append(env.Variables, &mesospb.Environment_Variable{
 			Name:  proto.String(name),

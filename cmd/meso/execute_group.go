@@ -70,6 +70,9 @@ func (f *executeFlags) groupFromJSON() (*groupPlan, resources.Resources, error) 
 		return nil, nil, errors.New(`--task_group: want {"tasks": [...]} with at least one task`)
 	}
 	for _, t := range tasks {
+		if t == nil {
+			return nil, nil, errors.New("--task_group: a task is null, want an object")
+		}
 		if _, ok := t["agent_id"]; !ok {
 			t["agent_id"] = json.RawMessage(`{"value": ""}`)
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -110,7 +111,7 @@ func (a *Agent) session(ctx context.Context) (registered bool, err error) {
 	}
 
 	// The watchdog ends the session when the master is silent too long.
-	silence := time.Duration(a.cfg.MasterPingTimeouts) * defaultPingInterval
+	silence := pingSilence(a.cfg.MasterPingTimeouts, 0)
 	watchdog := time.AfterFunc(silence, func() { cancel(errors.New("agent: no ping from the master")) })
 	defer watchdog.Stop()
 	go func() {
@@ -135,9 +136,7 @@ func (a *Agent) session(ctx context.Context) (registered bool, err error) {
 				return false, fmt.Errorf("agent: link stream began with %s, not REGISTERED", ev.GetType())
 			}
 			registered = true
-			if iv := ev.GetRegistered().GetPingIntervalSeconds(); iv > 0 {
-				silence = time.Duration(float64(a.cfg.MasterPingTimeouts) * iv * float64(time.Second))
-			}
+			silence = pingSilence(a.cfg.MasterPingTimeouts, ev.GetRegistered().GetPingIntervalSeconds())
 			a.registered(ev.GetRegistered())
 		}
 		watchdog.Reset(silence)
@@ -145,6 +144,21 @@ func (a *Agent) session(ctx context.Context) (registered bool, err error) {
 			return registered, err
 		}
 	}
+}
+
+// pingSilence is how long the master may stay silent: timeouts ping
+// intervals of the given seconds (0 or less, or NaN: the default). It
+// saturates at the longest Duration: a huge interval from the master would
+// otherwise wrap to a negative limit and end every session at once.
+func pingSilence(timeouts int, intervalSecs float64) time.Duration {
+	if !(intervalSecs > 0) {
+		intervalSecs = defaultPingInterval.Seconds()
+	}
+	limit := float64(timeouts) * intervalSecs * float64(time.Second)
+	if limit >= math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return time.Duration(limit)
 }
 
 func (a *Agent) registerCall() *linkpb.AgentCall {

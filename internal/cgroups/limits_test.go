@@ -2,6 +2,7 @@ package cgroups
 
 import (
 	"errors"
+	"path"
 	"slices"
 	"strings"
 	"testing"
@@ -124,17 +125,34 @@ func TestPaths(t *testing.T) {
 	}
 }
 
+// FuzzGroupPath: an accepted path is clean, lies under the cleaned own
+// cgroup, and below it holds exactly the root's segments and then id, none
+// of them "." or "..".
 func FuzzGroupPath(f *testing.F) {
-	for _, s := range []string{"meso", "a/b", "../x", "", "/", "a//b", "."} {
+	for _, s := range []string{"meso", "a/b", "../x", "", "/", "a//b", ".", "..0", "a/.../b"} {
 		f.Add("/own", s, "id")
 	}
+	f.Add("//wn", "meso", "c-1")
+	f.Add("/", "meso", "..0")
+	f.Add("/a/../b/", "meso", "x")
 	f.Fuzz(func(t *testing.T, own, root, id string) {
 		p, err := GroupPath(own, root, id)
 		if err != nil {
 			return
 		}
-		if !strings.HasPrefix(p, strings.TrimSuffix(own, "/")) || strings.Contains(p, "..") && !strings.Contains(own, "..") {
-			t.Errorf("GroupPath(%q, %q, %q) = %q escapes", own, root, id, p)
+		base := path.Clean(own)
+		rel, ok := strings.CutPrefix(p, strings.TrimSuffix(base, "/")+"/")
+		if !ok || path.Clean(p) != p {
+			t.Fatalf("GroupPath(%q, %q, %q) = %q: not a clean path under %q", own, root, id, p, base)
+		}
+		segs := strings.Split(rel, "/")
+		if rel != root+"/"+id || segs[len(segs)-1] != id {
+			t.Fatalf("GroupPath(%q, %q, %q) = %q: want %q/%q below %q", own, root, id, p, root, id, base)
+		}
+		for _, s := range segs {
+			if s == "" || s == "." || s == ".." {
+				t.Fatalf("GroupPath(%q, %q, %q) = %q escapes %q through %q", own, root, id, p, base, s)
+			}
 		}
 	})
 }
