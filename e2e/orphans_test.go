@@ -24,7 +24,8 @@ import (
 // framework that does not checkpoint do so at once, as in Mesos. Both
 // built-in executors are covered: a command task (command executor) and a
 // task group (default executor). Processes are counted by PID: every task
-// writes its own pid and its parent's, the executor's, to a file.
+// writes its own pid, its parent's (the executor's) and its child's (a
+// process of its group) to a file.
 func TestNoOrphansAfterAgentKill(t *testing.T) {
 	const recovery = 4 * time.Second
 	if _, err := os.Stat("/proc/self/stat"); err != nil {
@@ -35,7 +36,7 @@ func TestNoOrphansAfterAgentKill(t *testing.T) {
 	cl.waitAgents(1)
 	pidDir := t.TempDir()
 	record := func(name string) string {
-		return fmt.Sprintf(`echo $$ $PPID > %s; exec sleep 1000`, filepath.Join(pidDir, name))
+		return fmt.Sprintf(`sleep 1000 & echo $$ $PPID $! > %s; wait`, filepath.Join(pidDir, name))
 	}
 
 	// Each framework runs a command task and a task group of one task from
@@ -67,7 +68,7 @@ func TestNoOrphansAfterAgentKill(t *testing.T) {
 		w.f.waitState(w.id, mesospb.TaskState_TASK_RUNNING, time.Minute)
 	}
 
-	procs := map[string][]procID{} // task name -> [task, executor]
+	procs := map[string][]procID{} // task name -> [task, executor, task's child]
 	for _, name := range []string{"ckpt-cmd", "ckpt-grp", "plain-cmd", "plain-grp"} {
 		eventually(t, 30*time.Second, func() error {
 			ids, err := readPids(filepath.Join(pidDir, name))
@@ -88,8 +89,10 @@ func TestNoOrphansAfterAgentKill(t *testing.T) {
 		}
 	})
 	for name, ids := range procs {
-		if !ids[0].alive() || !ids[1].alive() {
-			t.Fatalf("%s: task %d or executor %d not running before the agent is killed", name, ids[0].pid, ids[1].pid)
+		for _, p := range ids {
+			if !p.alive() {
+				t.Fatalf("%s: pid %d not running before the agent is killed", name, p.pid)
+			}
 		}
 	}
 	allGone := func(names ...string) func() error {
@@ -97,7 +100,7 @@ func TestNoOrphansAfterAgentKill(t *testing.T) {
 			for _, n := range names {
 				for i, p := range procs[n] {
 					if p.alive() {
-						return fmt.Errorf("%s's %s (pid %d) still runs", n, [2]string{"task", "executor"}[i], p.pid)
+						return fmt.Errorf("%s's %s (pid %d) still runs", n, [3]string{"task", "executor", "task's child"}[i], p.pid)
 					}
 				}
 			}
@@ -190,15 +193,15 @@ type procID struct {
 	start string // field 22 of /proc/<pid>/stat
 }
 
-// readPids reads "<task pid> <executor pid>" from file.
+// readPids reads "<task pid> <executor pid> <child pid>" from file.
 func readPids(file string) ([]procID, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return nil, err
 	}
 	f := strings.Fields(string(data))
-	if len(f) != 2 {
-		return nil, fmt.Errorf("%s: %q, want two pids", file, data)
+	if len(f) != 3 {
+		return nil, fmt.Errorf("%s: %q, want three pids", file, data)
 	}
 	var ids []procID
 	for _, s := range f {
