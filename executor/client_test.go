@@ -173,38 +173,93 @@ func TestSubscribeRefused(t *testing.T) {
 }
 
 // TestRecoveryTimeout: a checkpointing executor whose agent stays away gives
-// up after the recovery timeout, retrying with capped backoff until then.
+// up at the moment the recovery timeout ends (not at the next retry after
+// it), retrying with capped backoff until then; and it does so whatever the
+// attempt in flight is waiting for: an agent refusing with 503, an agent
+// that never answers the SUBSCRIBE, or one that answers 200 and never sends
+// SUBSCRIBED. Time is synctest's, so the check is exact.
 func TestRecoveryTimeout(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		status int // answer to every SUBSCRIBE after the break
+	}{
+		{"refused", http.StatusServiceUnavailable},
+		{"hung", statusHang},
+		{"silent", http.StatusOK},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				a := newFakeAgent(t)
+				ln := newMemListener()
+				srv := &http.Server{Handler: a}
+				go srv.Serve(ln)
+				tr := &http.Transport{DialContext: ln.dial}
+				cfg := testConfig("agent.test:5051")
+				cfg.HTTPClient = &http.Client{Transport: tr}
+				cfg.Checkpoint = true
+				cfg.RecoveryTimeout = time.Minute
+				cfg.BackoffMin, cfg.BackoffMax = 100*time.Millisecond, 7*time.Second
+				cl := New(cfg)
+				done := runClient(t.Context(), cl)
+
+				sub := <-a.subs
+				sub.send(t, subscribedEvent())
+				<-cl.Events()
+				a.mu.Lock()
+				for range 1000 {
+					a.subStatus = append(a.subStatus, c.status)
+				}
+				a.mu.Unlock()
+				lost := time.Now()
+				close(sub.events)
+				attempts := 0
+				var err error
+			wait:
+				for {
+					select {
+					case err = <-done:
+						break wait
+					case <-a.subs: // a "silent" stream: never send SUBSCRIBED
+						attempts++
+					}
+				}
+				if !errors.Is(err, ErrDisconnected) {
+					t.Errorf("Run = %v, want ErrDisconnected", err)
+				}
+				if d := time.Since(lost); d != time.Minute {
+					t.Errorf("gave up after %v, want exactly the 1m recovery timeout", d)
+				}
+				if c.status == http.StatusOK && attempts != 1 {
+					t.Errorf("%d silent subscriptions, want 1 (abandoned at the deadline)", attempts)
+				}
+				close(a.quit)
+				srv.Close()
+				tr.CloseIdleConnections()
+			})
+		})
+	}
+}
+
+// TestRecoveryTimeoutBeforeFirstSubscribe: an agent that never answers the
+// first SUBSCRIBE does not hold Run past the recovery timeout, checkpointing
+// or not.
+func TestRecoveryTimeoutBeforeFirstSubscribe(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		a := newFakeAgent(t)
+		a.subStatus = []int{statusHang}
 		ln := newMemListener()
 		srv := &http.Server{Handler: a}
 		go srv.Serve(ln)
 		tr := &http.Transport{DialContext: ln.dial}
 		cfg := testConfig("agent.test:5051")
 		cfg.HTTPClient = &http.Client{Transport: tr}
-		cfg.Checkpoint = true
-		cfg.RecoveryTimeout = time.Minute
-		cfg.BackoffMin, cfg.BackoffMax = 100*time.Millisecond, 2*time.Second
-		c := New(cfg)
-		done := runClient(t.Context(), c)
-
-		sub := <-a.subs
-		sub.send(t, subscribedEvent())
-		<-c.Events()
-		a.mu.Lock()
-		for range 1000 {
-			a.subStatus = append(a.subStatus, http.StatusServiceUnavailable)
-		}
-		a.mu.Unlock()
-		lost := time.Now()
-		close(sub.events)
-		err := <-done
-		if !errors.Is(err, ErrDisconnected) {
+		cfg.RecoveryTimeout = 30 * time.Second
+		start := time.Now()
+		if err := New(cfg).Run(t.Context()); !errors.Is(err, ErrDisconnected) {
 			t.Errorf("Run = %v, want ErrDisconnected", err)
 		}
-		if d := time.Since(lost); d < time.Minute || d > time.Minute+2*time.Second {
-			t.Errorf("gave up after %v, want the 1m recovery timeout (+ at most one backoff)", d)
+		if d := time.Since(start); d != 30*time.Second {
+			t.Errorf("gave up after %v, want exactly the 30s recovery timeout", d)
 		}
 		close(a.quit)
 		srv.Close()

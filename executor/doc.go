@@ -38,6 +38,13 @@
 //     its unacknowledged tasks and updates, for up to MESOS_RECOVERY_TIMEOUT
 //     before giving up the same way. Before the first SUBSCRIBED, attempts
 //     are retried for up to the recovery timeout whatever the checkpointing.
+//     The recovery timer starts when Run starts and when a subscription
+//     breaks (failed attempts do not restart it) and Run gives up the
+//     moment it runs out: an attempt in flight (an agent that accepted the
+//     connection and froze, or answered 200 and sent nothing) is abandoned
+//     and a backoff is cut short. The executor is then expected to kill its
+//     tasks and exit, as meso's built-in executors do: Mesos' executor
+//     library shuts the executor down at that point.
 //   - Run returns nil when ctx is done, and an *HTTPError when SUBSCRIBE is
 //     refused with a 4xx.
 //

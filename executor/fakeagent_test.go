@@ -31,6 +31,9 @@ type fakeAgent struct {
 	subStatus []int // guarded by mu: statuses for the next SUBSCRIBEs; 200 when empty
 }
 
+// statusHang in subStatus makes the fake agent never answer that SUBSCRIBE.
+const statusHang = -1
+
 type subscription struct {
 	call   *executorpb.Call
 	header http.Header
@@ -98,6 +101,13 @@ func (a *fakeAgent) subscribe(w http.ResponseWriter, r *http.Request, msg *execu
 		status, a.subStatus = a.subStatus[0], a.subStatus[1:]
 	}
 	a.mu.Unlock()
+	if status == statusHang { // an agent that accepted the connection and froze
+		select {
+		case <-r.Context().Done():
+		case <-a.quit:
+		}
+		return
+	}
 	if status != http.StatusOK {
 		http.Error(w, "not now", status)
 		return

@@ -17,7 +17,10 @@ import (
 	"github.com/mesoproject/meso/api/recordio"
 )
 
-var errStreamEnded = errors.New("executor: event stream ended")
+var (
+	errStreamEnded     = errors.New("executor: event stream ended")
+	errRecoveryTimeout = errors.New("executor: recovery timeout reached during a subscription attempt")
+)
 
 // Run subscribes and keeps the subscription according to the package
 // documentation's rules. It may be called once.
@@ -30,9 +33,9 @@ func (c *Client) Run(ctx context.Context) error {
 		return c.cfgErr
 	}
 	b := backoff{min: c.cfg.BackoffMin, max: c.cfg.BackoffMax}
-	lost := time.Now() // when the executor last had (or began to want) a subscription
+	rec := newRecovery(c.cfg.RecoveryTimeout, c.cfg.Checkpoint, time.Now())
 	for {
-		wasUp, err := c.session(ctx, &b)
+		wasUp, err := c.session(ctx, &b, rec.deadline())
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -41,15 +44,19 @@ func (c *Client) Run(ctx context.Context) error {
 			return err
 		}
 		if wasUp {
-			lost = time.Now()
-			if !c.cfg.Checkpoint {
-				return fmt.Errorf("%w: %w (framework does not checkpoint)", ErrDisconnected, err)
+			rec.subscribed()
+		}
+		wait, giveUp := rec.next(time.Now(), b.next())
+		if giveUp != nil {
+			if wait > 0 {
+				c.log.Warn("no subscription; giving up when the recovery timeout ends", "err", err, "in", wait)
 			}
+			if !sleep(ctx, wait) {
+				return nil
+			}
+			c.log.Error("giving up on the agent", "err", giveUp)
+			return fmt.Errorf("%w: %w", giveUp, err)
 		}
-		if down := time.Since(lost); down >= c.cfg.RecoveryTimeout {
-			return fmt.Errorf("%w: no subscription for %v: %w", ErrDisconnected, down, err)
-		}
-		wait := b.next()
 		c.log.Warn("subscription lost; retrying", "err", err, "retry_in", wait)
 		if !sleep(ctx, wait) {
 			return nil
@@ -58,10 +65,19 @@ func (c *Client) Run(ctx context.Context) error {
 }
 
 // session makes one subscription and reads it until it breaks; wasUp tells
-// whether SUBSCRIBED arrived.
-func (c *Client) session(ctx context.Context, b *backoff) (wasUp bool, err error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+// whether SUBSCRIBED arrived. Until then the attempt is abandoned at
+// deadline (the recovery timer), whatever it is waiting for: a connection,
+// the answer, or the first event.
+func (c *Client) session(ctx context.Context, b *backoff, deadline time.Time) (wasUp bool, err error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	timer := time.AfterFunc(time.Until(deadline), func() { cancel(errRecoveryTimeout) })
+	defer timer.Stop()
+	defer func() {
+		if cause := context.Cause(ctx); err != nil && errors.Is(cause, errRecoveryTimeout) && !errors.Is(err, cause) {
+			err = fmt.Errorf("%w: %w", cause, err)
+		}
+	}()
 	c.mu.Lock()
 	c.gen++
 	gen := c.gen
@@ -103,6 +119,9 @@ func (c *Client) session(ctx context.Context, b *backoff) (wasUp bool, err error
 			return wasUp, fmt.Errorf("executor: reading event stream: %w", err)
 		}
 		if ev.GetType() == executorpb.Event_SUBSCRIBED {
+			if !wasUp && !timer.Stop() {
+				return false, errRecoveryTimeout // the timer won the race
+			}
 			wasUp = true
 			b.reset()
 			c.onSubscribed(ctx, gen, ev.GetSubscribed())

@@ -45,6 +45,9 @@ var (
 	ErrNotAcceptable = errors.New("codec: not acceptable")
 	// ErrMissingRequired: a proto2 required field is not set.
 	ErrMissingRequired = errors.New("missing required field")
+	// ErrInvalidUTF8: a JSON string for a string field (or a string map
+	// key) is not valid UTF-8, or holds an escaped lone surrogate.
+	ErrInvalidUTF8 = errors.New("invalid UTF-8")
 )
 
 type jsonCodec struct{}

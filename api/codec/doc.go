@@ -57,8 +57,16 @@
 //   - bytes are standard base64 with padding. On input padding is optional
 //     and the URL-safe alphabet is accepted too.
 //   - Strings are written as UTF-8 with control characters escaped; invalid
-//     UTF-8 is replaced by U+FFFD, on output and on input. Mesos also
+//     UTF-8 in a message being encoded is replaced by U+FFFD. Mesos also
 //     escapes '/' as "\/"; we do not (the two are the same JSON string).
+//     On input, a string for a string field (or a string map key) that is
+//     not valid UTF-8 is an error wrapping ErrInvalidUTF8 and naming the
+//     field path and the byte ("codec: json: field "name": invalid UTF-8
+//     at byte 3 of the string"), so a 400 says what is wrong; it is never
+//     silently replaced. An escaped lone surrogate ("\ud800" not followed
+//     by a low surrogate) is refused anywhere in the input, as Mesos'
+//     parser (picojson) refuses it. Invalid bytes in the text of an
+//     unknown field are skipped with it.
 //   - null means unset, for every kind of field; null elements of an array
 //     are skipped. The top level must be an object.
 //   - Map fields (FrameworkInfo.offer_filters) are written the way stout's
@@ -68,4 +76,13 @@
 //
 // Extensions and unknown fields are not written. Nesting deeper than 10000
 // messages is an error.
+//
+// # Protobuf and UTF-8
+//
+// The protobuf codec does not check string fields for UTF-8: proto2 (the
+// syntax of the Mesos messages) leaves them unchecked, Mesos' C++ runtime
+// accepts such a message (at most logging it), and the codec also decodes
+// what a Mesos master or agent relays, where refusing one event would break
+// a client's whole stream. Such a string is kept as received in memory and
+// written as U+FFFD in JSON.
 package codec

@@ -3,6 +3,7 @@ package codec_test
 import (
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/mesoproject/meso/api/codec"
 	"github.com/mesoproject/meso/api/codec/internal/testpb"
@@ -25,6 +26,8 @@ func FuzzJSONUnmarshal(f *testing.F) {
 		`{"timeout":null,"shell":false,"big":1e19}`,
 		`{"zz":[{"a":[true,false,null,-0.5e-3]}],"b":true}`,
 		"{\"s\":\"a\xffb\"}",
+		`{"s":"\ud800","r_s":["\udbff\udfff","\ud800\u0041"]}`,
+		"{\"name\":\"t\",\"labels\":{\"\xff\":{\"value\":\"\xc0\"}},\"tags\":[{\"key\":1,\"value\":\"\xed\xa0\x80\"}]}",
 		`{"name":"t","labels":{"a":{"value":"1"},"b":null},"tags":{"-1":"x","7":"y"}}`,
 	} {
 		f.Add([]byte(s))
@@ -42,6 +45,9 @@ func FuzzJSONUnmarshal(f *testing.F) {
 				}
 				continue
 			}
+			// Every string that gets in is valid UTF-8: invalid input is
+			// refused, never replaced.
+			checkUTF8Strings(t, m1.ProtoReflect(), "")
 			b2, err := codec.MarshalJSON(m1)
 			if err != nil {
 				t.Fatalf("decoded %T does not encode: %v", m1, err)
@@ -115,9 +121,53 @@ func checkJSONAgrees(t *testing.T, m proto.Message) {
 	if err := codec.UnmarshalJSON(b, got); err != nil {
 		t.Fatalf("JSON %s does not decode: %v", b, err)
 	}
+	checkUTF8Strings(t, got.ProtoReflect(), "")
 	if diff := cmpDiff(want, got); diff != "" {
 		t.Fatalf("JSON round trip of %s differs:\n%s", b, diff)
 	}
+}
+
+// checkUTF8Strings fails the test if a string anywhere in m (a field, a
+// list element, a map key or value) is not valid UTF-8.
+func checkUTF8Strings(t *testing.T, m protoreflect.Message, path string) {
+	t.Helper()
+	check := func(where, s string) {
+		if !utf8.ValidString(s) {
+			t.Fatalf("decoded string at %s is not valid UTF-8: %q", where, s)
+		}
+	}
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		name := path + "." + string(fd.Name())
+		switch {
+		case fd.IsMap():
+			v.Map().Range(func(k protoreflect.MapKey, mv protoreflect.Value) bool {
+				if fd.MapKey().Kind() == protoreflect.StringKind {
+					check(name+" key", k.String())
+				}
+				switch {
+				case fd.MapValue().Kind() == protoreflect.StringKind:
+					check(name+"["+k.String()+"]", mv.String())
+				case fd.MapValue().Message() != nil:
+					checkUTF8Strings(t, mv.Message(), name+"["+k.String()+"]")
+				}
+				return true
+			})
+		case fd.IsList():
+			for j := 0; j < v.List().Len(); j++ {
+				switch {
+				case fd.Kind() == protoreflect.StringKind:
+					check(name, v.List().Get(j).String())
+				case fd.Message() != nil:
+					checkUTF8Strings(t, v.List().Get(j).Message(), name)
+				}
+			}
+		case fd.Kind() == protoreflect.StringKind:
+			check(name, v.String())
+		case fd.Message() != nil:
+			checkUTF8Strings(t, v.Message(), name)
+		}
+		return true
+	})
 }
 
 // fillDefaults sets, recursively, the unset optional fields that the JSON

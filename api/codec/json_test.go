@@ -134,8 +134,8 @@ func TestUnmarshalJSON(t *testing.T) {
 		{"bytes std padded", `{"by":"+//+","r_by":["AQ==",""]}`, &testpb.Scalars{By: []byte{0xfb, 0xff, 0xfe}, RBy: [][]byte{{1}, {}}}},
 		{"bytes unpadded and url-safe", `{"by":"-__-","r_by":["AQ","AQI"]}`, &testpb.Scalars{By: []byte{0xfb, 0xff, 0xfe}, RBy: [][]byte{{1}, {1, 2}}}},
 		{"string escapes", `{"s":"a\"b\\c\/d\n\t\u0001\u00e9\ud83d\ude00"}`, &testpb.Scalars{S: proto.String("a\"b\\c/d\n\t\x01é😀")}},
-		{"lone surrogate", `{"s":"\ud800x"}`, &testpb.Scalars{S: proto.String("\uFFFDx")}},
-		{"invalid utf-8 replaced", "{\"s\":\"a\xffb\"}", &testpb.Scalars{S: proto.String("a\uFFFDb")}},
+		{"invalid utf-8 in an unknown field is skipped", "{\"zz\":\"a\xffb\",\"s\":\"ok\"}", &testpb.Scalars{S: proto.String("ok")}},
+		{"invalid utf-8 in a bytes field's base64 is not a string", `{"by":"AQ=="}`, &testpb.Scalars{By: []byte{1}}},
 		{"null means unset", `{"d":null,"s":null,"color":null,"r_i64":null,"by":null}`, &testpb.Scalars{}},
 		{"null clears an earlier key", `{"s":"x","s":null}`, &testpb.Scalars{}},
 		{"null elements skipped", `{"r_s":["a",null,"b"]}`, &testpb.Scalars{RS: []string{"a", "b"}}},
@@ -238,6 +238,46 @@ func TestUnmarshalJSONErrors(t *testing.T) {
 			err := codec.UnmarshalJSON([]byte(tt.in), tt.msg)
 			if err == nil || err.Error() != tt.want {
 				t.Fatalf("error %v\nwant  %s", err, tt.want)
+			}
+		})
+	}
+}
+
+// Invalid UTF-8 in a string field is refused (not replaced with U+FFFD),
+// with an error naming the field path that wraps ErrInvalidUTF8; so is an
+// escaped lone surrogate (no UTF-8 string can hold one), anywhere.
+func TestUnmarshalJSONInvalidUTF8(t *testing.T) {
+	tests := []struct {
+		name string
+		msg  proto.Message
+		in   string
+		want string
+	}{
+		{"raw byte", &testpb.Scalars{}, "{\"s\":\"a\xffb\"}", `codec: json: field "s": invalid UTF-8 at byte 1 of the string`},
+		{"after an escape", &testpb.Scalars{}, "{\"s\":\"\\n\xc3\"}", `codec: json: field "s": invalid UTF-8 at byte 1 of the string`},
+		{"truncated sequence", &testpb.Scalars{}, "{\"s\":\"\xe2\x82\"}", `codec: json: field "s": invalid UTF-8 at byte 0 of the string`},
+		{"overlong encoding", &testpb.Scalars{}, "{\"s\":\"\xc0\xaf\"}", `codec: json: field "s": invalid UTF-8 at byte 0 of the string`},
+		{"encoded surrogate", &testpb.Scalars{}, "{\"s\":\"\xed\xa0\x80\"}", `codec: json: field "s": invalid UTF-8 at byte 0 of the string`},
+		{"repeated string", &testpb.Scalars{}, "{\"r_s\":[\"ok\",\"\xff\"]}", `codec: json: field "r_s[1]": invalid UTF-8 at byte 0 of the string`},
+		{"nested message", &testpb.Tree{}, "{\"name\":\"t\",\"children\":[{\"name\":\"\xfe\"}]}", `codec: json: field "children[0].name": invalid UTF-8 at byte 0 of the string`},
+		{"map entry key", &testpb.Tree{}, "{\"name\":\"t\",\"labels\":[{\"key\":\"\xff\",\"value\":{\"value\":\"v\"}}]}", `codec: json: field "labels[0]": invalid UTF-8 at byte 0 of the string`},
+		{"map entry value", &testpb.Tree{}, "{\"name\":\"t\",\"tags\":[{\"key\":1,\"value\":\"\xff\"}]}", `codec: json: field "tags[0]": invalid UTF-8 at byte 0 of the string`},
+		{"map object key", &testpb.Tree{}, "{\"name\":\"t\",\"labels\":{\"k\xff\":{\"value\":\"v\"}}}", `codec: json: field "labels[\"k\\xff\"]": invalid UTF-8 at byte 1 of the string`},
+		{"map object value", &testpb.Tree{}, "{\"name\":\"t\",\"tags\":{\"1\":\"\xff\"}}", `codec: json: field "tags[\"1\"]": invalid UTF-8 at byte 0 of the string`},
+		{"oneof string", &testpb.Tree{}, "{\"name\":\"t\",\"text\":\"\xff\"}", `codec: json: field "text": invalid UTF-8 at byte 0 of the string`},
+		{"lone high surrogate", &testpb.Scalars{}, `{"s":"\ud800x"}`, `codec: json: field "s": invalid UTF-8: lone surrogate \ud800 at offset 6`},
+		{"lone low surrogate", &testpb.Scalars{}, `{"s":"\udc00"}`, `codec: json: field "s": invalid UTF-8: lone surrogate \udc00 at offset 6`},
+		{"high surrogate then a letter", &testpb.Scalars{}, `{"s":"\uD800\u0041"}`, `codec: json: field "s": invalid UTF-8: lone surrogate \uD800 at offset 6`},
+		{"lone surrogate in an unknown field", &testpb.Scalars{}, `{"zz":"\ud800"}`, `codec: json: invalid UTF-8: lone surrogate \ud800 at offset 7`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := codec.UnmarshalJSON([]byte(tt.in), tt.msg)
+			if err == nil || err.Error() != tt.want {
+				t.Fatalf("error %v\nwant  %s", err, tt.want)
+			}
+			if !errors.Is(err, codec.ErrInvalidUTF8) {
+				t.Errorf("%v does not wrap ErrInvalidUTF8", err)
 			}
 		})
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -378,7 +377,10 @@ func (d *decoder) mapObject(mp protoreflect.Map, fp *fieldPlan, depth int) error
 func mapKey(name []byte, kfd protoreflect.FieldDescriptor) (protoreflect.MapKey, error) {
 	switch kfd.Kind() {
 	case protoreflect.StringKind:
-		return protoreflect.ValueOfString(validString(name)).MapKey(), nil
+		if err := checkUTF8(name); err != nil {
+			return protoreflect.MapKey{}, err
+		}
+		return protoreflect.ValueOfString(string(name)).MapKey(), nil
 	case protoreflect.BoolKind:
 		switch string(name) {
 		case "true":
@@ -420,7 +422,10 @@ func (d *decoder) scalar(fp *fieldPlan, fd protoreflect.FieldDescriptor) (v prot
 		if err != nil {
 			return v, false, err
 		}
-		return protoreflect.ValueOfString(validString(b)), true, nil
+		if err := checkUTF8(b); err != nil {
+			return v, false, err
+		}
+		return protoreflect.ValueOfString(string(b)), true, nil
 	case protoreflect.BytesKind:
 		if c != '"' {
 			return v, false, d.typeError("a base64 string")
@@ -563,9 +568,9 @@ func (d *decoder) escapedString() ([]byte, error) {
 		case 't':
 			d.scratch = append(d.scratch, '\t')
 		case 'u':
-			r, ok := d.unicodeEscape()
-			if !ok {
-				return nil, d.syntaxError("invalid \\u escape")
+			r, err := d.unicodeEscape()
+			if err != nil {
+				return nil, err
 			}
 			d.scratch = utf8.AppendRune(d.scratch, r)
 			continue
@@ -578,25 +583,27 @@ func (d *decoder) escapedString() ([]byte, error) {
 }
 
 // unicodeEscape reads \uXXXX (d.pos is on the 'u'), combining a surrogate
-// pair; a lone surrogate becomes U+FFFD.
-func (d *decoder) unicodeEscape() (rune, bool) {
+// pair. A lone surrogate is refused, as Mesos' JSON parser (picojson) does:
+// it stands for no character, so no UTF-8 string can hold it.
+func (d *decoder) unicodeEscape() (rune, error) {
 	r, ok := hex4(d.data[d.pos+1:])
 	if !ok {
-		return 0, false
+		return 0, d.syntaxError("invalid \\u escape")
 	}
+	at := d.pos - 1
 	d.pos += 5
 	if !utf16.IsSurrogate(r) {
-		return r, true
+		return r, nil
 	}
 	if len(d.data)-d.pos >= 6 && d.data[d.pos] == '\\' && d.data[d.pos+1] == 'u' {
 		if r2, ok := hex4(d.data[d.pos+2:]); ok {
 			if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
 				d.pos += 6
-				return dec, true
+				return dec, nil
 			}
 		}
 	}
-	return utf8.RuneError, true
+	return 0, &pathError{msg: fmt.Sprintf("%s: lone surrogate %s at offset %d", ErrInvalidUTF8, d.data[at:at+6], at), err: ErrInvalidUTF8}
 }
 
 func hex4(b []byte) (rune, bool) {
@@ -620,17 +627,23 @@ func hex4(b []byte) (rune, bool) {
 	return r, true
 }
 
-// validString converts b to a string, replacing each byte that is not part
-// of valid UTF-8 with U+FFFD (as the encoder does).
-func validString(b []byte) string {
+// checkUTF8 refuses a string value that is not valid UTF-8 (proto string
+// fields must hold UTF-8; Mesos' parser refuses such input): the error
+// names the first bad byte's offset in the string, and the callers add the
+// field path.
+func checkUTF8(b []byte) error {
 	if utf8.Valid(b) {
-		return string(b)
+		return nil
 	}
-	var sb strings.Builder
-	for _, r := range string(b) {
-		sb.WriteRune(r)
+	i := 0
+	for i < len(b) {
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size == 1 {
+			break
+		}
+		i += size
 	}
-	return sb.String()
+	return &pathError{msg: fmt.Sprintf("%s at byte %d of the string", ErrInvalidUTF8, i), err: ErrInvalidUTF8}
 }
 
 // decodeBase64 accepts standard base64 (what Mesos writes), with or without

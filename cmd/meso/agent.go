@@ -73,6 +73,8 @@ MESO_<FLAG> (e.g. MESOS_WORK_DIR); durations take the Mesos syntax
 		lifecycle.DefaultRegistrationTimeout, "time an executor has to subscribe before it is destroyed")
 	mesosflag.DurationVar(f, &cfg.ExecutorShutdownGracePeriod, "executor_shutdown_grace_period",
 		lifecycle.DefaultShutdownGracePeriod, "time an executor has to shut down after SHUTDOWN before it is killed")
+	mesosflag.DurationVar(f, &cfg.RecoveryTimeout, "recovery_timeout", agent.DefaultRecoveryTimeout,
+		"time executors of checkpointing frameworks wait for this agent to come back before they kill their tasks and exit (MESOS_RECOVERY_TIMEOUT)")
 	mesosflag.DurationVar(f, &cfg.StatusUpdateRetryIntervalMin, "status_update_retry_interval_min",
 		statusupdate.DefaultRetryMin, "first retry interval of an unacknowledged status update")
 	mesosflag.DurationVar(f, &cfg.StatusUpdateRetryIntervalMax, "status_update_retry_interval_max",

@@ -74,6 +74,12 @@ type Config struct {
 	// takes the master for lost and registers again. Default 5.
 	MasterPingTimeouts int
 
+	// RecoveryTimeout is Mesos' --recovery_timeout, told to the executors of
+	// checkpointing frameworks as MESOS_RECOVERY_TIMEOUT: how long they wait
+	// for this agent to come back before they kill their tasks and exit.
+	// Default 15 min.
+	RecoveryTimeout time.Duration
+
 	// Launcher is the path of the meso binary the command executor runs
 	// from (`<Launcher> executor`); default os.Executable().
 	Launcher string
@@ -111,6 +117,7 @@ const (
 	DefaultRegistrationBackoffFactor = time.Second
 	DefaultRegistrationBackoffMax    = 5 * time.Second
 	DefaultMasterPingTimeouts        = 5
+	DefaultRecoveryTimeout           = 15 * time.Minute
 	defaultPingInterval              = 15 * time.Second
 )
 
@@ -145,6 +152,9 @@ func (c *Config) setDefaults() error {
 	c.RegistrationBackoffMax = max(c.RegistrationBackoffMax, c.RegistrationBackoffFactor)
 	if c.MasterPingTimeouts <= 0 {
 		c.MasterPingTimeouts = DefaultMasterPingTimeouts
+	}
+	if c.RecoveryTimeout <= 0 {
+		c.RecoveryTimeout = DefaultRecoveryTimeout
 	}
 	if c.Launcher == "" {
 		exe, err := os.Executable()

@@ -246,15 +246,12 @@ func (a *Agent) executorEnvLocked(e lifecycle.LaunchExecutor, sandbox string) []
 	}
 	if e.Framework.GetCheckpoint() {
 		env = append(env,
-			"MESOS_RECOVERY_TIMEOUT="+mesosflag.FormatDuration(defaultRecoveryTimeout),
+			"MESOS_RECOVERY_TIMEOUT="+mesosflag.FormatDuration(a.cfg.RecoveryTimeout),
 			"MESOS_SUBSCRIPTION_BACKOFF_MAX="+mesosflag.FormatDuration(defaultSubscriptionBackoffMax))
 	}
 	return env
 }
 
-// What checkpointing executors are told (Mesos' defaults for
-// --recovery_timeout and the executor subscription backoff).
-const (
-	defaultRecoveryTimeout        = 15 * time.Minute
-	defaultSubscriptionBackoffMax = 2 * time.Second
-)
+// defaultSubscriptionBackoffMax is what checkpointing executors are told
+// as MESOS_SUBSCRIPTION_BACKOFF_MAX (Mesos' default).
+const defaultSubscriptionBackoffMax = 2 * time.Second

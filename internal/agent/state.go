@@ -163,6 +163,7 @@ func (a *Agent) flags() map[string]string {
 		"status_update_retry_interval_max": durationFlag(c.StatusUpdateRetryIntervalMax, statusupdate.DefaultRetryMax),
 		"registration_backoff_factor":      durationFlag(c.RegistrationBackoffFactor, DefaultRegistrationBackoffFactor),
 		"registration_backoff_max":         durationFlag(c.RegistrationBackoffMax, DefaultRegistrationBackoffMax),
+		"recovery_timeout":                 durationFlag(c.RecoveryTimeout, DefaultRecoveryTimeout),
 	}
 }
 
