@@ -75,6 +75,10 @@ func FuzzEventStream(f *testing.F) {
 	}
 	var body atomic.Pointer[[]byte]
 	var ctype atomic.Value
+	// served counts the SUBSCRIBEs answered with the input: only the first
+	// of each run is, so the model below sees exactly one stream (a stream
+	// without SUBSCRIBED is retried until the recovery timeout).
+	var served atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		call := &executorpb.Call{}
 		data, _ := io.ReadAll(r.Body)
@@ -84,6 +88,10 @@ func FuzzEventStream(f *testing.F) {
 		}
 		if call.GetType() != executorpb.Call_SUBSCRIBE {
 			w.WriteHeader(http.StatusAccepted)
+			return
+		}
+		if served.Add(1) > 1 {
+			http.Error(w, "agent unavailable", http.StatusServiceUnavailable)
 			return
 		}
 		w.Header().Set("Content-Type", ctype.Load().(string))
@@ -96,11 +104,16 @@ func FuzzEventStream(f *testing.F) {
 		dec := codecs[int(which)%len(codecs)]
 		body.Store(&data)
 		ctype.Store(dec.MediaType())
+		served.Store(0)
 		c := executor.New(executor.Config{
 			AgentEndpoint: srv.Listener.Addr().String(),
 			FrameworkID:   &mesospb.FrameworkID{Value: proto.String("f1")},
 			ExecutorID:    &mesospb.ExecutorID{Value: proto.String("e1")},
-			Codec:         dec, RecoveryTimeout: time.Nanosecond, EventBuffer: len(data) + 1,
+			Codec:         dec, EventBuffer: len(data) + 1,
+			// A stream that never delivers SUBSCRIBED is retried until the
+			// recovery timeout: a short one keeps such inputs cheap and is
+			// long enough for a first attempt to read the whole stream.
+			RecoveryTimeout: 250 * time.Millisecond,
 		})
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
