@@ -138,6 +138,9 @@ const (
 	// EventExited: the task reached a terminal state (Event.State says
 	// which).
 	EventExited
+	// EventShortage: offers keep coming but none is big enough for an
+	// executor (Event.Shortage says what is short); sent by the shell.
+	EventShortage
 )
 
 func (t EventType) String() string {
@@ -148,6 +151,8 @@ func (t EventType) String() string {
 		return "running"
 	case EventExited:
 		return "exited"
+	case EventShortage:
+		return "shortage"
 	}
 	return fmt.Sprintf("event(%d)", int(t))
 }
@@ -162,6 +167,8 @@ type Event struct {
 	State   string
 	Reason  string
 	Message string
+	// Shortage is set for EventShortage only.
+	Shortage *Shortage
 }
 
 // Shortage reports that offers kept arriving but none was big enough for an
@@ -232,12 +239,12 @@ type Core struct {
 	ready Ready
 }
 
-// NewCore returns a core for s wanting Unlimited executors.
+// NewCore returns a core for s wanting s.InitialTarget executors.
 func NewCore(s Settings) *Core {
 	c := &Core{
 		s:          s,
 		minCores:   max(1, s.ExecutorCores),
-		target:     Unlimited,
+		target:     max(Unlimited, s.InitialTarget),
 		live:       map[string]*Executor{},
 		ended:      map[string]Phase{},
 		failures:   map[string]int{},

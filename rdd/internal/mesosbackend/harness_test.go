@@ -90,7 +90,6 @@ func (h *harness) exec(t *testing.T, f []string) string {
 			return "error: " + err.Error() + "\n"
 		}
 		h.c, h.queued = NewCore(s), nil
-		return ""
 	case "offer":
 		o := Offer{ID: pos[0], Agent: args["agent"], Hostname: args["host"]}
 		if o.Hostname == "" {

@@ -40,6 +40,9 @@ const (
 	KeyContainerizer             = "spark.mesos.containerizer"
 	KeyShutdownTimeout           = "spark.mesos.coarse.shutdownTimeout"
 	KeyConnectTimeout            = "spark.mesos.connectTimeout"
+	KeyDynamicAllocation         = "spark.dynamicAllocation.enabled"
+	KeyInitialExecutors          = "spark.dynamicAllocation.initialExecutors"
+	KeyMinExecutors              = "spark.dynamicAllocation.minExecutors"
 	defaultExecutorMemoryMiB     = 1024
 	minMemoryOverheadMiB         = 384
 	defaultRejectOfferDuration   = 120 * time.Second
@@ -119,6 +122,11 @@ type Settings struct {
 	// ConnectTimeout (spark.mesos.connectTimeout, 30 s; not a Spark
 	// setting) bounds how long Start waits for SUBSCRIBED.
 	ConnectTimeout time.Duration
+	// InitialTarget is the executor count wanted at start: Unlimited, or
+	// with spark.dynamicAllocation.enabled the larger of
+	// spark.dynamicAllocation.initialExecutors and .minExecutors (default
+	// 0), as Spark starts dynamic allocation.
+	InitialTarget int
 }
 
 // Label is one task label.
@@ -195,6 +203,10 @@ func ParseSettings(conf map[string]string) (Settings, error) {
 	}
 	if p.err == nil && s.Containerizer != containerizerDocker && s.Containerizer != containerizerMesos {
 		p.fail(KeyContainerizer, s.Containerizer, `must be "docker" or "mesos"`)
+	}
+	s.InitialTarget = Unlimited
+	if p.boolean(KeyDynamicAllocation) {
+		s.InitialTarget = max(p.count(KeyInitialExecutors, 0), p.count(KeyMinExecutors, 0))
 	}
 	if p.err == nil && s.CoresMax > 0 && s.ExecutorCores > s.CoresMax {
 		p.fail(KeyExecutorCores, conf[KeyExecutorCores],

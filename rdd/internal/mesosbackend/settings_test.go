@@ -26,6 +26,9 @@ func TestDefaultSettings(t *testing.T) {
 			t.Errorf("%s filter %v, want 120s", name, d)
 		}
 	}
+	if s.InitialTarget != Unlimited {
+		t.Errorf("initial target %d, want Unlimited", s.InitialTarget)
+	}
 	if s.ShutdownTimeout != 10*time.Second || s.ConnectTimeout != 30*time.Second {
 		t.Errorf("shutdown %v connect %v", s.ShutdownTimeout, s.ConnectTimeout)
 	}
@@ -79,6 +82,23 @@ func TestParseSettings(t *testing.T) {
 	}
 	if s.Constraints.String() != "rack:r1;zone:a,b" {
 		t.Errorf("constraints %q", s.Constraints)
+	}
+}
+
+func TestDynamicAllocationInitialTarget(t *testing.T) {
+	for _, tc := range []struct {
+		conf map[string]string
+		want int
+	}{
+		{map[string]string{KeyDynamicAllocation: "true"}, 0},
+		{map[string]string{KeyDynamicAllocation: "true", KeyInitialExecutors: "3"}, 3},
+		{map[string]string{KeyDynamicAllocation: "true", KeyInitialExecutors: "1", KeyMinExecutors: "2"}, 2},
+		{map[string]string{KeyDynamicAllocation: "false", KeyInitialExecutors: "3"}, Unlimited},
+	} {
+		s, err := ParseSettings(tc.conf)
+		if err != nil || s.InitialTarget != tc.want {
+			t.Errorf("%v: target %d, %v; want %d", tc.conf, s.InitialTarget, err, tc.want)
+		}
 	}
 }
 
