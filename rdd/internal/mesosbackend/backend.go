@@ -59,6 +59,10 @@ type Config struct {
 	// HTTPClient sends the scheduler calls (default: one on
 	// http.DefaultTransport).
 	HTTPClient *http.Client
+	// ShortageInterval is how long no offer must have been big enough
+	// before an EventShortage (and a warning) is given, and how often it
+	// repeats (default 30 s).
+	ShortageInterval time.Duration
 }
 
 // Backend is a running coarse-grained framework. Its methods are safe for
@@ -125,6 +129,7 @@ func Start(ctx context.Context, cfg Config) (*Backend, error) {
 		out:       make(chan Event),
 		wake:      make(chan struct{}, 1),
 	}
+	b.core.SetShortageInterval(cfg.ShortageInterval)
 	var header http.Header
 	if s := cfg.Settings; s.Secret != "" {
 		header = http.Header{"Authorization": {"Basic " +

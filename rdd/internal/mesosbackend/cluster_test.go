@@ -294,7 +294,7 @@ func settings(t *testing.T, kv ...string) Settings {
 	return s
 }
 
-func start(t *testing.T, c *cluster, s Settings, cmd string, env map[string]string, rec *recorder) *Backend {
+func start(t *testing.T, c *cluster, s Settings, cmd string, env map[string]string, rec *recorder, opts ...func(*Config)) *Backend {
 	t.Helper()
 	cfg := Config{
 		Master:    []string{c.master},
@@ -306,6 +306,9 @@ func start(t *testing.T, c *cluster, s Settings, cmd string, env map[string]stri
 	}
 	if rec != nil {
 		cfg.HTTPClient = &http.Client{Transport: rec}
+	}
+	for _, o := range opts {
+		o(&cfg)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -338,6 +341,8 @@ func TestLifecycle(t *testing.T) {
 	b := start(t, c, s, `echo $$ > "$PIDDIR/$MESO_RDD_EXECUTOR_ID.pid" && exec sleep 600`,
 		map[string]string{"PIDDIR": pidDir}, rec)
 	evs := collect(b)
+	fw := b.FrameworkID()
+	maxCPUs := sampleCPUs(t, c, fw)
 
 	waitFor(t, 20*time.Second, "2 executors running", func() bool { return evs.count(EventRunning, "") >= 2 })
 	waitFor(t, 5*time.Second, "SUPPRESS at the target", func() bool { return rec.has(schedulerpb.Call_SUPPRESS) })
@@ -352,7 +357,6 @@ func TestLifecycle(t *testing.T) {
 	}
 	waitFor(t, 5*time.Second, "REVIVE", func() bool { return rec.has(schedulerpb.Call_REVIVE) })
 	waitFor(t, 20*time.Second, "3 executors running", func() bool { return evs.count(EventRunning, "") >= 3 })
-	fw := b.FrameworkID()
 	cpus, perAgent := c.activeCPUs(t, fw)
 	if cpus > 6 {
 		t.Errorf("executors hold %g cpus, spark.cores.max is 6", cpus)
@@ -392,6 +396,27 @@ func TestLifecycle(t *testing.T) {
 		pids[e.Name()] = pid
 	}
 
+	// A killed executor is replaced (the target is unlimited and its cpus
+	// come back under the cap).
+	if err := b.Kill("e0"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "a replacement running", func() bool { return evs.count(EventRunning, "") >= 4 })
+	if n := evs.count(EventExited, "TASK_KILLED"); n != 1 {
+		t.Errorf("%d executors killed, want 1", n)
+	}
+	waitFor(t, 5*time.Second, "4 pid files", func() bool {
+		entries, _ := os.ReadDir(pidDir)
+		return len(entries) == 4
+	})
+	delete(pids, "e0.pid")
+	data, err := os.ReadFile(filepath.Join(pidDir, "e3.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+	pids["e3.pid"] = pid
+
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	start := time.Now()
@@ -399,8 +424,11 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("stop: %v", err)
 	}
 	t.Logf("stop took %s", time.Since(start))
-	if n := evs.count(EventExited, "TASK_KILLED"); n != 3 {
-		t.Errorf("%d executors ended TASK_KILLED, want 3 (events %v)", n, evs.of(EventExited))
+	if n := evs.count(EventExited, "TASK_KILLED"); n != 4 {
+		t.Errorf("%d executors ended TASK_KILLED, want 4 (events %v)", n, evs.of(EventExited))
+	}
+	if m := maxCPUs(); m > 6 || m < 6 {
+		t.Errorf("sampled at most %g cpus in executors; spark.cores.max is 6 and was reached", m)
 	}
 	for name, pid := range pids {
 		waitFor(t, 5*time.Second, "executor process "+name+" gone", func() bool {
@@ -416,6 +444,56 @@ func TestLifecycle(t *testing.T) {
 		return true
 	})
 	checkCallShapes(t, rec)
+}
+
+// sampleCPUs samples the cpus of the framework's live tasks in
+// /master/state until the test ends; the returned function gives the
+// largest sum seen so far.
+func sampleCPUs(t *testing.T, c *cluster, fw string) func() float64 {
+	var mu sync.Mutex
+	peak := 0.0
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			resp, err := http.Get("http://" + c.master + "/master/state")
+			if err != nil {
+				continue
+			}
+			var st masterState
+			err = json.NewDecoder(resp.Body).Decode(&st)
+			resp.Body.Close()
+			if err != nil {
+				continue
+			}
+			sum := 0.0
+			for _, f := range st.Frameworks {
+				for _, task := range f.Tasks {
+					if f.ID == fw && (task.State == "TASK_STAGING" || task.State == "TASK_STARTING" || task.State == "TASK_RUNNING") {
+						cpus, _ := task.Resources["cpus"].(float64)
+						sum += cpus
+					}
+				}
+			}
+			mu.Lock()
+			peak = max(peak, sum)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() { close(stop); <-done })
+	return func() float64 {
+		mu.Lock()
+		defer mu.Unlock()
+		return peak
+	}
 }
 
 // checkCallShapes checks every recorded call against the documented Mesos
@@ -570,6 +648,24 @@ func TestFailingAgentsBlacklisted(t *testing.T) {
 	}
 	if n := evs.count(EventLaunched, ""); n != 4 {
 		t.Errorf("%d launches, want 4", n)
+	}
+}
+
+// TestNoOfferBigEnough: executors need more memory than any agent has;
+// the backend says so, naming the short resource, and launches nothing.
+func TestNoOfferBigEnough(t *testing.T) {
+	c := startCluster(t, agentSpec{resources: "cpus:2;mem:1024;disk:1000"})
+	s := settings(t, KeyExecutorCores, "1", KeyExecutorMemory, "2g")
+	b := start(t, c, s, "exec sleep 600", nil, nil, func(cfg *Config) { cfg.ShortageInterval = 200 * time.Millisecond })
+	evs := collect(b)
+	waitFor(t, 10*time.Second, "a shortage report", func() bool { return evs.count(EventShortage, "") > 0 })
+	sh := evs.of(EventShortage)[0].Shortage
+	if sh.NeedCPUs != 1 || sh.NeedMemMiB != 2048+384 || sh.MaxMemMiB != 1024 || strings.Join(sh.Short, ",") != "mem" {
+		t.Errorf("shortage %+v", sh)
+	}
+	t.Log(sh)
+	if n := evs.count(EventLaunched, ""); n != 0 {
+		t.Errorf("%d executors launched", n)
 	}
 }
 

@@ -20,9 +20,9 @@ const MaxAgentFailures = 2
 const Unlimited = -1
 
 const (
-	// shortageInterval is how often a lasting "no offer big enough"
-	// situation is reported.
-	shortageInterval = 30 * time.Second
+	// DefaultShortageInterval is how long offers must have been too small
+	// before the core reports a Shortage, and how often it repeats.
+	DefaultShortageInterval = 30 * time.Second
 	// killRetryInterval is how long a killed executor may go without a
 	// terminal update before its KILL is sent again.
 	killRetryInterval = 10 * time.Second
@@ -234,7 +234,8 @@ type Core struct {
 	stopped    bool
 	suppressed bool // what the master was last told
 
-	shortage *Shortage // the current too-small window, nil when none
+	shortage         *Shortage // the current too-small window, nil when none
+	shortageInterval time.Duration
 
 	ready Ready
 }
@@ -249,6 +250,8 @@ func NewCore(s Settings) *Core {
 		ended:      map[string]Phase{},
 		failures:   map[string]int{},
 		killSentAt: map[string]time.Time{},
+
+		shortageInterval: DefaultShortageInterval,
 	}
 	c.maxCores = math.MaxInt32
 	if s.CoresMax > 0 {
@@ -256,6 +259,13 @@ func NewCore(s Settings) *Core {
 	}
 	c.maxCores -= c.maxCores % c.minCores
 	return c
+}
+
+// SetShortageInterval changes DefaultShortageInterval (d > 0).
+func (c *Core) SetShortageInterval(d time.Duration) {
+	if d > 0 {
+		c.shortageInterval = d
+	}
 }
 
 // SetTarget sets how many executors are wanted (Unlimited, or n >= 0). A
@@ -478,15 +488,15 @@ func (c *Core) Stop(now time.Time) {
 }
 
 // Tick advances time: it resends kills that got no terminal update within
-// killRetryInterval and reports a shortage that has lasted
-// shortageInterval.
+// killRetryInterval and reports a shortage that has lasted the shortage
+// interval.
 func (c *Core) Tick(now time.Time) {
 	for _, id := range c.order {
 		if at, ok := c.killSentAt[id]; ok && now.Sub(at) >= killRetryInterval {
 			c.kill(now, c.live[id])
 		}
 	}
-	if sh := c.shortage; sh != nil && now.Sub(sh.Since) >= shortageInterval {
+	if sh := c.shortage; sh != nil && now.Sub(sh.Since) >= c.shortageInterval {
 		if sh.MaxCPUs < float64(sh.NeedCPUs) {
 			sh.Short = append(sh.Short, "cpus")
 		}
