@@ -309,7 +309,8 @@ func (b *Backend) Stop(ctx context.Context) error {
 	case <-ctx.Done():
 		errs = append(errs, ctx.Err())
 	}
-	tctx, cancel := context.WithTimeout(ctx, callTimeout)
+	// Tear down even when ctx has ended: the master then kills what is left.
+	tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
 	defer cancel()
 	if err := b.client.Teardown(tctx); err != nil && !errors.Is(err, scheduler.ErrNotSubscribed) {
 		errs = append(errs, fmt.Errorf("mesosbackend: teardown: %w", err))
@@ -379,7 +380,7 @@ func (b *Backend) handle(ev *schedulerpb.Event) {
 		b.log.Debug("status update", "executor", st.GetTaskId().GetValue(), "state", st.GetState(),
 			"reason", st.GetReason(), "message", st.GetMessage())
 		b.core.Update(now, Status{
-			ExecutorID: st.GetTaskId().GetValue(), State: st.GetState(),
+			ExecutorID: st.GetTaskId().GetValue(), Agent: st.GetAgentId().GetValue(), State: st.GetState(),
 			Reason: reasonName(st), Message: st.GetMessage(),
 		})
 		b.call("ACKNOWLEDGE", func(ctx context.Context) error { return b.client.Acknowledge(ctx, st) })

@@ -208,6 +208,7 @@ type Ready struct {
 // Status is the part of a Mesos status update the core reads.
 type Status struct {
 	ExecutorID string
+	Agent      string
 	State      mesospb.TaskState
 	Reason     string
 	Message    string
@@ -226,7 +227,6 @@ type Core struct {
 	nextID     int
 	live       map[string]*Executor // staging and running executors by id
 	order      []string             // live ids in launch order
-	ended      map[string]Phase     // terminal executors, to ignore duplicate updates
 	cores      int                  // cpus held by live executors
 	failures   map[string]int       // agent -> failed or lost executors
 	killSentAt map[string]time.Time // executor -> when its KILL was last sent
@@ -247,7 +247,6 @@ func NewCore(s Settings) *Core {
 		minCores:   max(1, s.ExecutorCores),
 		target:     max(Unlimited, s.InitialTarget),
 		live:       map[string]*Executor{},
-		ended:      map[string]Phase{},
 		failures:   map[string]int{},
 		killSentAt: map[string]time.Time{},
 
@@ -417,15 +416,21 @@ func (c *Core) noteShortage(now time.Time, o Offer) {
 	sh.MaxMemMiB = max(sh.MaxMemMiB, o.MemMiB)
 }
 
-// Update applies a status update for an executor task at now. Updates for
-// unknown or already ended executors are ignored (they still need an
-// acknowledgement, which is the shell's business).
+// Update applies a status update for an executor task at now. Terminal
+// updates for unknown or already ended executors are ignored (they still
+// need an acknowledgement, which is the shell's business); a task alive that
+// the core does not track (its ACCEPT seemed to fail, or it is from an
+// earlier incarnation of the framework) is killed, so that no executor runs
+// unsupervised.
 func (c *Core) Update(now time.Time, st Status) {
+	p := PhaseOf(st.State)
 	e, ok := c.live[st.ExecutorID]
 	if !ok {
+		if !p.Terminal() && st.Agent != "" {
+			c.ready.Kill = append(c.ready.Kill, Kill{ExecutorID: st.ExecutorID, Agent: st.Agent})
+		}
 		return
 	}
-	p := PhaseOf(st.State)
 	switch {
 	case p == Running && e.Phase == Staging:
 		e.Phase = Running
@@ -450,7 +455,6 @@ func (c *Core) end(e *Executor, p Phase, state, reason, msg string) {
 	delete(c.live, e.ID)
 	c.order = slices.DeleteFunc(c.order, func(id string) bool { return id == e.ID })
 	delete(c.killSentAt, e.ID)
-	c.ended[e.ID] = p
 	c.cores -= e.CPUs
 	if (p == Failed || p == Lost) && !e.Killing {
 		c.failures[e.Agent]++

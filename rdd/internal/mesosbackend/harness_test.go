@@ -23,7 +23,7 @@ import (
 //	settings [k=v ...]                      new core with these Spark settings
 //	offer o1 agent=a1 cpus=4 mem=8192 [attrs=rack:r1;zone:a] [host=h1]
 //	decide [t=10s]                          the queued offers at time t
-//	update e0 running|finished|failed|killed|lost|error|... [t=]
+//	update e0 running|finished|failed|killed|lost|error|... [agent=a1] [reason=R] [t=]
 //	target N|unlimited   kill e0 [t=]   stop [t=]   tick t=40s
 //	launch-failed e0     subscribed     state
 func TestScenarios(t *testing.T) {
@@ -115,7 +115,7 @@ func (h *harness) exec(t *testing.T, f []string) string {
 		if !ok {
 			t.Fatalf("%v: unknown state %s", f, name)
 		}
-		h.c.Update(now, Status{ExecutorID: pos[0], State: mesospb.TaskState(st), Reason: args["reason"]})
+		h.c.Update(now, Status{ExecutorID: pos[0], Agent: args["agent"], State: mesospb.TaskState(st), Reason: args["reason"]})
 	case "target":
 		n := Unlimited
 		if pos[0] != "unlimited" {
