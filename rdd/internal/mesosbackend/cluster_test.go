@@ -651,6 +651,35 @@ func TestFailingAgentsBlacklisted(t *testing.T) {
 	}
 }
 
+// TestStopWaitIsBounded: an executor that ignores SIGTERM outlives its
+// kill's grace period (3 s); Stop waits only spark.mesos.coarse.shutdownTimeout
+// for it, tears down, and the process is still gone in the end.
+func TestStopWaitIsBounded(t *testing.T) {
+	c := startCluster(t, agentSpec{resources: "cpus:1;mem:1024;disk:1000"})
+	pidDir := t.TempDir()
+	s := settings(t, KeyExecutorMemory, "64m", KeyMemoryOverhead, "64", KeyShutdownTimeout, "300ms")
+	b := start(t, c, s, `trap "" TERM; echo $$ > "$PIDDIR/pid"; while :; do sleep 0.1; done`,
+		map[string]string{"PIDDIR": pidDir}, nil)
+	evs := collect(b)
+	waitFor(t, 20*time.Second, "the executor running", func() bool { return evs.count(EventRunning, "") == 1 })
+	var pid int
+	waitFor(t, 5*time.Second, "its pid file", func() bool {
+		data, err := os.ReadFile(filepath.Join(pidDir, "pid"))
+		pid, _ = strconv.Atoi(strings.TrimSpace(string(data)))
+		return err == nil && pid > 1
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	began := time.Now()
+	if err := b.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(began); took > 2500*time.Millisecond {
+		t.Errorf("Stop took %s with a 300ms shutdown timeout", took)
+	}
+	waitFor(t, 15*time.Second, "the executor process gone", func() bool { return syscall.Kill(pid, 0) == syscall.ESRCH })
+}
+
 // TestNoOfferBigEnough: executors need more memory than any agent has;
 // the backend says so, naming the short resource, and launches nothing.
 func TestNoOfferBigEnough(t *testing.T) {
