@@ -226,8 +226,9 @@ func (b *Backend) frameworkInfo() *mesospb.FrameworkInfo {
 }
 
 // Events delivers executor events (and shortage reports) in order. It is
-// closed after the backend has stopped and every event was delivered; read
-// it until then.
+// closed once every event was delivered after Stop, or after the
+// subscription ended for good (the master rejected or removed the
+// framework: Err says why). Read it until it is closed.
 func (b *Backend) Events() <-chan Event { return b.out }
 
 // FrameworkID returns the id the master gave the framework.

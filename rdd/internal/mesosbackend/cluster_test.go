@@ -698,6 +698,34 @@ func TestNoOfferBigEnough(t *testing.T) {
 	}
 }
 
+// TestMastersTriedInOrder: an unreachable first master is skipped for the
+// next one in the list.
+func TestMastersTriedInOrder(t *testing.T) {
+	c := startCluster(t, agentSpec{resources: "cpus:1;mem:1024;disk:1000"})
+	closed := listen(t)
+	dead := closed.Addr().String()
+	closed.Close()
+	s := settings(t, KeyConnectTimeout, "10s", KeyExecutorMemory, "64m", KeyMemoryOverhead, "64")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	began := time.Now()
+	b, err := Start(ctx, Config{Master: []string{dead, c.master}, Settings: s, Command: Command{Value: "exec sleep 600"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("subscribed after %s", time.Since(began))
+	evs := collect(b)
+	waitFor(t, 20*time.Second, "an executor running", func() bool { return evs.count(EventRunning, "") == 1 })
+	if want := "http://" + c.master; b.Leader() != want {
+		t.Errorf("leader %q, want %q", b.Leader(), want)
+	}
+	t.Logf("running after %s", time.Since(began))
+	if err := b.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("stopped after %s", time.Since(began))
+}
+
 // TestMasterUnreachable: Start fails within the connect timeout, saying
 // why, for a refused port and for a port that accepts but never answers.
 func TestMasterUnreachable(t *testing.T) {
