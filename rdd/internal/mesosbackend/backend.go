@@ -45,9 +45,8 @@ type Config struct {
 	Master []string
 	// Name is the framework's name (default "rdd"); User the user executors
 	// run as (default: the current user); Hostname the framework's host
-	// (optional); Checkpoint asks agents to checkpoint the executors.
+	// (optional).
 	Name, User, Hostname string
-	Checkpoint           bool
 	// Settings come from ParseSettings.
 	Settings Settings
 	// Command is what every executor task runs.
@@ -205,7 +204,7 @@ func (b *Backend) frameworkInfo() *mesospb.FrameworkInfo {
 		Name:            proto.String(b.cfg.Name),
 		Role:            proto.String(s.Role),
 		FailoverTimeout: proto.Float64(s.FailoverTimeout.Seconds()),
-		Checkpoint:      proto.Bool(b.cfg.Checkpoint),
+		Checkpoint:      proto.Bool(s.Checkpoint),
 	}
 	if s.Principal != "" {
 		fi.Principal = proto.String(s.Principal)
@@ -216,12 +215,7 @@ func (b *Backend) frameworkInfo() *mesospb.FrameworkInfo {
 	if b.cfg.Hostname != "" {
 		fi.Hostname = proto.String(b.cfg.Hostname)
 	}
-	if len(s.TaskLabels) > 0 {
-		fi.Labels = &mesospb.Labels{}
-		for _, l := range s.TaskLabels {
-			fi.Labels.Labels = append(fi.Labels.Labels, &mesospb.Label{Key: proto.String(l.Key), Value: proto.String(l.Value)})
-		}
-	}
+	fi.Labels = labelsProto(s.DriverLabels)
 	return fi
 }
 

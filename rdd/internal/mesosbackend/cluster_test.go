@@ -336,7 +336,7 @@ func TestLifecycle(t *testing.T) {
 	pidDir := t.TempDir()
 	rec := &recorder{}
 	s := settings(t, KeyCoresMax, "6", KeyExecutorCores, "2", KeyExecutorMemory, "128m",
-		KeyMemoryOverhead, "64", KeyTaskLabels, "team:data", KeyShutdownTimeout, "10s",
+		KeyMemoryOverhead, "64", KeyTaskLabels, "team:data", KeyDriverLabels, "app:test", KeyShutdownTimeout, "10s",
 		KeyDynamicAllocation, "true", KeyInitialExecutors, "2")
 	b := start(t, c, s, `echo $$ > "$PIDDIR/$MESO_RDD_EXECUTOR_ID.pid" && exec sleep 600`,
 		map[string]string{"PIDDIR": pidDir}, rec)
@@ -547,6 +547,9 @@ func checkCallShapes(t *testing.T, rec *recorder) {
 				t.Errorf("%s: operation %v", where, op.GetType())
 			}
 			for _, ti := range op.GetLaunch().GetTaskInfos() {
+				if len(ti.GetLabels().GetLabels()) != 1 {
+					t.Errorf("%s: task labels %v", where, ti.GetLabels())
+				}
 				if ti.GetAgentId().GetValue() == "" || ti.GetTaskId().GetValue() == "" || ti.GetName() == "" ||
 					ti.GetCommand().GetValue() == "" || len(ti.GetResources()) == 0 {
 					t.Errorf("%s: incomplete task %v", where, ti)

@@ -30,6 +30,8 @@ const (
 	KeyFailoverTimeout           = "spark.mesos.driver.failoverTimeout"
 	KeyWebUIURL                  = "spark.mesos.driver.webui.url"
 	KeyTaskLabels                = "spark.mesos.task.labels"
+	KeyDriverLabels              = "spark.mesos.driver.labels"
+	KeyCheckpoint                = "spark.mesos.checkpoint"
 	KeyFetcherCache              = "spark.mesos.fetcherCache.enable"
 	KeyURIs                      = "spark.mesos.uris"
 	KeyExecutorURI               = "spark.executor.uri"
@@ -97,9 +99,14 @@ type Settings struct {
 	FailoverTimeout time.Duration
 	// WebUIURL is spark.mesos.driver.webui.url.
 	WebUIURL string
-	// TaskLabels is spark.mesos.task.labels, "k:v,k2:v2" (a backslash
-	// escapes ':' and ',').
-	TaskLabels []Label
+	// TaskLabels (spark.mesos.task.labels, on every executor task) and
+	// DriverLabels (spark.mesos.driver.labels, on the framework):
+	// "k:v,k2:v2", a backslash escapes ':' and ','.
+	TaskLabels   []Label
+	DriverLabels []Label
+	// Checkpoint is spark.mesos.checkpoint: agents checkpoint the
+	// executors, so they survive an agent restart.
+	Checkpoint bool
 	// FetcherCache is spark.mesos.fetcherCache.enable: URIs are marked
 	// cacheable.
 	FetcherCache bool
@@ -172,6 +179,7 @@ func ParseSettings(conf map[string]string) (Settings, error) {
 		Secret:            p.text(KeySecret, ""),
 		WebUIURL:          p.text(KeyWebUIURL, ""),
 		FetcherCache:      p.boolean(KeyFetcherCache),
+		Checkpoint:        p.boolean(KeyCheckpoint),
 		ExecutorURI:       p.text(KeyExecutorURI, ""),
 		DockerImage:       p.text(KeyDockerImage, ""),
 		DockerForcePull:   p.boolean(KeyDockerForcePull),
@@ -197,6 +205,7 @@ func ParseSettings(conf map[string]string) (Settings, error) {
 	}
 	if p.err == nil {
 		s.TaskLabels = p.labels(KeyTaskLabels)
+		s.DriverLabels = p.labels(KeyDriverLabels)
 		s.URIs = p.list(KeyURIs)
 		s.DockerVolumes = p.volumes(KeyDockerVolumes)
 		s.DockerPortMaps = p.portMaps(KeyDockerPortMaps)

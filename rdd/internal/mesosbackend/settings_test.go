@@ -51,6 +51,8 @@ func TestParseSettings(t *testing.T) {
 		KeyDockerPortMaps:         "8080:80,53:53:udp",
 		KeyConstraints:            "zone:a,b; rack:r1",
 		KeyContainerizer:          "mesos",
+		KeyDriverLabels:           "x:y",
+		KeyCheckpoint:             "true",
 		"spark.unrelated.setting": "whatever",
 	})
 	if err != nil {
@@ -71,6 +73,9 @@ func TestParseSettings(t *testing.T) {
 	}
 	if !reflect.DeepEqual(s.URIs, []string{"http://a/x.tgz", "http://b/y"}) || !s.FetcherCache {
 		t.Errorf("uris %q cache %t", s.URIs, s.FetcherCache)
+	}
+	if !reflect.DeepEqual(s.DriverLabels, []Label{{"x", "y"}}) || !s.Checkpoint {
+		t.Errorf("driver labels %q checkpoint %t", s.DriverLabels, s.Checkpoint)
 	}
 	wantVols := []Volume{{ContainerPath: "/data"}, {HostPath: "/host", ContainerPath: "/in", ReadOnly: true}, {ContainerPath: "/out"}}
 	if !reflect.DeepEqual(s.DockerVolumes, wantVols) {

@@ -133,13 +133,20 @@ func (b *Backend) taskInfo(offer *mesospb.Offer, left *offerScalars, e Executor)
 		Command:   b.commandInfo(e),
 		Container: b.containerInfo(),
 	}
-	if ls := b.cfg.Settings.TaskLabels; len(ls) > 0 {
-		t.Labels = &mesospb.Labels{}
-		for _, l := range ls {
-			t.Labels.Labels = append(t.Labels.Labels, &mesospb.Label{Key: proto.String(l.Key), Value: proto.String(l.Value)})
-		}
-	}
+	t.Labels = labelsProto(b.cfg.Settings.TaskLabels)
 	return t
+}
+
+// labelsProto is ls on the wire; nil when empty.
+func labelsProto(ls []Label) *mesospb.Labels {
+	if len(ls) == 0 {
+		return nil
+	}
+	out := &mesospb.Labels{}
+	for _, l := range ls {
+		out.Labels = append(out.Labels, &mesospb.Label{Key: proto.String(l.Key), Value: proto.String(l.Value)})
+	}
+	return out
 }
 
 func (b *Backend) commandInfo(e Executor) *mesospb.CommandInfo {

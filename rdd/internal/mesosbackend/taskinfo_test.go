@@ -135,9 +135,9 @@ func TestContainerInfo(t *testing.T) {
 
 func TestFrameworkInfo(t *testing.T) {
 	s := settings(t, KeyRole, "spark", KeyPrincipal, "me", KeyFailoverTimeout, "60",
-		KeyWebUIURL, "http://127.0.0.1:4040", KeyTaskLabels, "a:b")
+		KeyWebUIURL, "http://127.0.0.1:4040", KeyDriverLabels, "a:b", KeyTaskLabels, "c:d,e:f", KeyCheckpoint, "true")
 	b := testBackend(t, s, Command{Value: "x"})
-	b.cfg.User, b.cfg.Checkpoint = "alice", true
+	b.cfg.User = "alice"
 	fi := b.frameworkInfo()
 	if fi.GetUser() != "alice" || fi.GetName() != "app" || fi.GetRole() != "spark" || fi.GetPrincipal() != "me" ||
 		fi.GetFailoverTimeout() != 60 || fi.GetWebuiUrl() != "http://127.0.0.1:4040" || !fi.GetCheckpoint() ||
