@@ -93,29 +93,12 @@ type Backend struct {
 // offers already being handled. It fails with ErrConnect when no master
 // answers within cfg.Settings.ConnectTimeout (the error says what dialing
 // each master gave), with the master's refusal when it rejects the
-// framework, or when ctx ends first.
+// framework, or when ctx ends first. ctx bounds only this wait: the
+// backend then runs until Stop.
 func Start(ctx context.Context, cfg Config) (*Backend, error) {
-	if len(cfg.Master) == 0 {
-		return nil, fmt.Errorf("%w: no master given", ErrConfig)
-	}
-	if cfg.Settings.ExecutorMemoryMiB <= 0 || cfg.Settings.ConnectTimeout <= 0 {
-		return nil, fmt.Errorf("%w: Settings must come from ParseSettings or DefaultSettings", ErrConfig)
-	}
-	if cfg.Command.Value == "" {
-		return nil, fmt.Errorf("%w: no executor command", ErrConfig)
-	}
-	if cfg.Name == "" {
-		cfg.Name = "rdd"
-	}
-	if cfg.User == "" {
-		u, err := user.Current()
-		if err != nil {
-			return nil, fmt.Errorf("%w: no User and the current user is unknown: %w", ErrConfig, err)
-		}
-		cfg.User = u.Username
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	b := &Backend{
 		cfg:       cfg,
@@ -153,28 +136,63 @@ func Start(ctx context.Context, cfg Config) (*Backend, error) {
 	}()
 	go b.loop()
 	go b.forward()
+	if err := b.awaitSubscribed(ctx, runDone); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
 
-	timer := time.NewTimer(cfg.Settings.ConnectTimeout)
+// withDefaults checks cfg and fills in its defaults.
+func (cfg Config) withDefaults() (Config, error) {
+	switch {
+	case len(cfg.Master) == 0:
+		return cfg, fmt.Errorf("%w: no master given", ErrConfig)
+	case cfg.Settings.ExecutorMemoryMiB <= 0 || cfg.Settings.ConnectTimeout <= 0:
+		return cfg, fmt.Errorf("%w: Settings must come from ParseSettings or DefaultSettings", ErrConfig)
+	case cfg.Command.Value == "":
+		return cfg, fmt.Errorf("%w: no executor command", ErrConfig)
+	}
+	if cfg.Name == "" {
+		cfg.Name = "rdd"
+	}
+	if cfg.User == "" {
+		u, err := user.Current()
+		if err != nil {
+			return cfg, fmt.Errorf("%w: no User and the current user is unknown: %w", ErrConfig, err)
+		}
+		cfg.User = u.Username
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return cfg, nil
+}
+
+// awaitSubscribed waits for the first SUBSCRIBED; on failure it ends the
+// subscription attempts and waits for the loop to end.
+func (b *Backend) awaitSubscribed(ctx context.Context, runDone <-chan struct{}) error {
+	timeout := b.cfg.Settings.ConnectTimeout
+	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	select {
 	case <-b.subscribe:
-		return b, nil
+		return nil
 	case <-b.loopDone:
 		<-runDone
 		err := b.Err()
 		if err == nil {
 			err = ErrStopped
 		}
-		return nil, fmt.Errorf("%w: %w", ErrConnect, err)
+		return fmt.Errorf("%w: %w", ErrConnect, err)
 	case <-timer.C:
-		cancel()
+		b.cancel()
 		<-b.loopDone
-		return nil, fmt.Errorf("%w: no answer from %s within %s (%s)", ErrConnect,
-			strings.Join(cfg.Master, ","), cfg.Settings.ConnectTimeout, probe(cfg.Master))
+		return fmt.Errorf("%w: no answer from %s within %s (%s)", ErrConnect,
+			strings.Join(b.cfg.Master, ","), timeout, probe(b.cfg.Master))
 	case <-ctx.Done():
-		cancel()
+		b.cancel()
 		<-b.loopDone
-		return nil, fmt.Errorf("%w: %w", ErrConnect, ctx.Err())
+		return fmt.Errorf("%w: %w", ErrConnect, ctx.Err())
 	}
 }
 
