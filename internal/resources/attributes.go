@@ -2,6 +2,8 @@ package resources
 
 import (
 	"strings"
+
+	"github.com/mesoproject/meso/api/mesospb"
 )
 
 // Attribute is a named value describing an agent (rack, zone, ...). Only the
@@ -81,4 +83,36 @@ func (as Attributes) String() string {
 		parts[i] = a.String()
 	}
 	return strings.Join(parts, ";")
+}
+
+// AttributesFromProto converts wire attributes (as offers carry them) into
+// Attributes, in order. An attribute whose type does not match its value
+// keeps its name and type with a zero value; non-finite or negative scalars
+// become 0. It never fails: attributes only describe.
+func AttributesFromProto(in []*mesospb.Attribute) Attributes {
+	out := make(Attributes, 0, len(in))
+	for _, p := range in {
+		a := Attribute{Name: p.GetName()}
+		switch p.GetType() {
+		case mesospb.Value_SCALAR:
+			a.Kind = KindScalar
+			a.Scalar, _ = ScalarFromFloat(p.GetScalar().GetValue())
+		case mesospb.Value_RANGES:
+			a.Kind = KindRanges
+			for _, r := range p.GetRanges().GetRange() {
+				if r.GetBegin() <= r.GetEnd() {
+					a.Ranges = append(a.Ranges, Range{Begin: r.GetBegin(), End: r.GetEnd()})
+				}
+			}
+			a.Ranges = normalizeRanges(a.Ranges)
+		case mesospb.Value_SET:
+			a.Kind = KindSet
+			a.Set = normalizeSet(append([]string(nil), p.GetSet().GetItem()...))
+		default:
+			a.Kind = KindText
+			a.Text = p.GetText().GetValue()
+		}
+		out = append(out, a)
+	}
+	return out
 }
