@@ -54,7 +54,11 @@ func (s *Session) cleaner() {
 				s.cache.removeNode(c.node)
 				s.mu.Lock()
 				delete(s.prepared, c.node)
+				delete(s.prepMu, c.node)
 				s.mu.Unlock()
+				s.resMu.Lock()
+				delete(s.res, c.node)
+				s.resMu.Unlock()
 			}
 			if c.shuffle >= 0 {
 				s.removeShuffle(c.shuffle)
@@ -67,13 +71,11 @@ func (s *Session) cleaner() {
 // The store unmaps each file once no task reads a block of it.
 func (s *Session) removeShuffle(sh int) {
 	s.mu.Lock()
-	o := s.outputs[sh]
-	delete(s.outputs, sh)
-	delete(s.stageOf, sh)
+	maps := s.books.RemoveShuffle(sh)
 	s.mu.Unlock()
-	if o == nil {
+	if maps == 0 {
 		return
 	}
-	s.store.RemoveShuffle(sh, len(o.done))
-	s.log.Debug("removed unreachable shuffle", "shuffle", sh, "maps", len(o.done))
+	s.store.RemoveShuffle(sh, maps)
+	s.log.Debug("removed unreachable shuffle", "shuffle", sh, "maps", maps)
 }

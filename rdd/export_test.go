@@ -1,6 +1,7 @@
 package rdd
 
 import (
+	"context"
 	"errors"
 	"io"
 	"math/rand/v2"
@@ -8,13 +9,16 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+
+	"github.com/mesoproject/meso/rdd/internal/exec"
+	"github.com/mesoproject/meso/rdd/internal/task"
 )
 
 // stressExecutor fails a random share of task attempts, half of them before
 // the task runs and half after it did its work (its outputs written, its
 // result dropped), like bigslice's stress executor.
 type stressExecutor struct {
-	inner executor
+	inner exec.Executor
 	mu    sync.Mutex
 	rng   *rand.Rand // guarded by mu
 	rate  float64
@@ -32,16 +36,21 @@ func (e *stressExecutor) roll() (before, after bool) {
 	return b, !b
 }
 
-func (e *stressExecutor) run(s *Session, t *task) taskResult {
+func (e *stressExecutor) ID() string { return e.inner.ID() }
+func (e *stressExecutor) Slots() int { return e.inner.Slots() }
+
+func (e *stressExecutor) Launch(ctx context.Context, d *task.Desc, done func(task.Result)) {
 	before, after := e.roll()
 	if before {
-		return taskResult{t: t, err: errInjected}
+		go done(task.Result{ID: d.ID, Executor: e.ID(), Err: errInjected})
+		return
 	}
-	res := e.inner.run(s, t)
-	if after && res.err == nil {
-		return taskResult{t: t, err: errInjected, metrics: res.metrics}
-	}
-	return res
+	e.inner.Launch(ctx, d, func(res task.Result) {
+		if after && res.Err == nil {
+			res = task.Result{ID: d.ID, Executor: e.ID(), Err: errInjected, Metrics: res.Metrics}
+		}
+		done(res)
+	})
 }
 
 // InjectTaskFailures makes a share rate of the session's task attempts fail.
@@ -63,6 +72,11 @@ func CorruptMapOutput(s *Session, shuffle, m int) error {
 }
 
 var ErrInjected = errInjected
+
+// RemoveMapOutput deletes map output m of shuffle sh from disk without
+// telling the scheduler, as a crashed executor or a full disk would: the next
+// reducer that fetches it fails, and the scheduler recomputes it.
+func RemoveMapOutput(s *Session, sh, m int) error { return s.store.Remove(sh, m) }
 
 // DeleteCachedBlocks removes every disk-cached block file of the session.
 func DeleteCachedBlocks(s *Session) int {
@@ -130,3 +144,29 @@ func SessionDir(s *Session) string { return s.dir }
 
 // MappedOutputs counts the session's memory-mapped map output files.
 func MappedOutputs(s *Session) int { return s.store.MappedOutputs() }
+
+// recordingExecutor keeps every descriptor it launches.
+type recordingExecutor struct {
+	exec.Executor
+	mu    sync.Mutex
+	descs []*task.Desc // guarded by mu
+}
+
+func (e *recordingExecutor) Launch(ctx context.Context, d *task.Desc, done func(task.Result)) {
+	e.mu.Lock()
+	e.descs = append(e.descs, d)
+	e.mu.Unlock()
+	e.Executor.Launch(ctx, d, done)
+}
+
+// RecordTasks makes the session keep the descriptors of the tasks it
+// launches from now on; the returned function lists them.
+func RecordTasks(s *Session) func() []*task.Desc {
+	rec := &recordingExecutor{Executor: s.exec}
+	s.exec = rec
+	return func() []*task.Desc {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		return append([]*task.Desc(nil), rec.descs...)
+	}
+}

@@ -17,11 +17,12 @@ import (
 )
 
 // shuffleDep is a shuffle dependency: map tasks over mapNode's partitions
-// write blocks for reducers partitions.
+// write blocks for the partitions of reduceNode (the child). How many of
+// each a session resolved travels in the task descriptor (tc.shuffle).
 type shuffleDep struct {
-	id       int
-	mapNode  *node
-	reducers int // the child's partition count, set when resolved
+	id         int
+	mapNode    *node
+	reduceNode *node // set by newNode
 	// writeMap runs map task m and returns the size of each reducer's block.
 	writeMap func(tc *TaskContext, m int) ([]int64, error)
 }
@@ -36,18 +37,23 @@ func newShuffleDep(mapNode *node) *shuffleDep {
 
 // shuffleParts chooses a shuffle's partition count: explicit, else the
 // default parallelism, else the largest parent.
-func shuffleParts(explicit int, def defaults, parents ...*node) int {
+func shuffleParts(explicit int, env resolveEnv, parents ...*node) int {
 	if explicit > 0 {
 		return explicit
 	}
-	if def.shuffle > 0 {
-		return def.shuffle
+	if env.def.shuffle > 0 {
+		return env.def.shuffle
 	}
 	n := 1
 	for _, p := range parents {
-		n = max(n, p.parts)
+		n = max(n, env.parts(p))
 	}
 	return n
+}
+
+// shuffleResolve resolves the reduce side of a shuffle from one parent.
+func shuffleResolve(explicit int, parent *node) func(resolveEnv) resolution {
+	return func(env resolveEnv) resolution { return resolution{parts: shuffleParts(explicit, env, parent)} }
 }
 
 // writeShuffle writes the (key, value) records that input yields for map
@@ -55,7 +61,7 @@ func shuffleParts(explicit int, def defaults, parents ...*node) int {
 func writeShuffle[K, W any](tc *TaskContext, d *shuffleDep, m int, part func(K) int,
 	kc codec.Codec[K], wc codec.Codec[W], input func(yield func(K, W) bool)) ([]int64, error) {
 	s := tc.sess
-	w := s.store.NewWriter(d.id, m, d.reducers, s.cfg.ShuffleMemory/2)
+	w := s.store.NewWriter(d.id, m, tc.shuffle(d).Reducers, s.cfg.ShuffleMemory/2)
 	defer w.Abort()
 	var recs int64
 	input(func(k K, v W) bool {
@@ -89,7 +95,7 @@ func writeShuffle[K, W any](tc *TaskContext, d *shuffleDep, m int, part func(K) 
 // sizes, fetching each map output's block in turn.
 func readShuffle[K, W any](tc *TaskContext, d *shuffleDep, r int, kc codec.Codec[K], wc codec.Codec[W],
 	yield func(k K, v W, size int) bool) {
-	for m := range d.mapNode.parts {
+	for m := range tc.shuffle(d).Maps {
 		if !readBlock(tc, d, m, r, kc, wc, yield) {
 			return
 		}
@@ -151,7 +157,7 @@ func lostFrom(tc *TaskContext, d *shuffleDep, r, m int, err error) error {
 		return err
 	}
 	lost := &lostOutputs{first: err, shuffle: d.id, maps: []int{m}}
-	for m2 := m + 1; m2 < d.mapNode.parts; m2++ {
+	for m2, maps := m+1, tc.shuffle(d).Maps; m2 < maps; m2++ {
 		_, release, err := tc.sess.fetch.Fetch(shuffle.BlockID{Shuffle: d.id, Map: m2, Reduce: r})
 		if errors.Is(err, shuffle.ErrFetchFailed) {
 			lost.maps = append(lost.maps, m2)

@@ -151,6 +151,9 @@ func New(cfg Config, books *Books, cache Cache, now time.Time) *Job {
 // Start plans the job and launches its first tasks.
 func (j *Job) Start() Ready {
 	j.started, j.replan = true, true
+	if len(j.remaining) == 0 {
+		j.done = true // no partition wanted: nothing to run
+	}
 	return j.step()
 }
 
