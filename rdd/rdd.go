@@ -126,7 +126,6 @@ func newNode(op string, deps ...dep) *node {
 			d.shuffle.reduceNode = n
 		}
 	}
-	watchNode(n) // inv and local are set when the Func call building n returns
 	return n
 }
 

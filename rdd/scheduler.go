@@ -84,6 +84,7 @@ func (s *Session) resolve(n *node) (*resolution, error) {
 			r.err = parentErr
 		}
 		s.res[n.id] = &r
+		s.watchLocked(n)
 		n.shown.Store(int64(r.parts))
 		return &r
 	}

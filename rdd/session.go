@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"sync"
 	"time"
 
@@ -52,6 +53,9 @@ type Session struct {
 	// under it, so it is not mu).
 	resMu sync.Mutex
 	res   map[int]*resolution // guarded by resMu; node id -> this session's resolution
+	// watches are the pending cleanups of the datasets and shuffles the
+	// session resolved (cleaner.go).
+	watches map[cleanup]runtime.Cleanup // guarded by resMu
 
 	mu       sync.Mutex
 	closed   bool                  // guarded by mu
@@ -105,7 +109,7 @@ func Start(cfg Config) (*Session, error) {
 	s := &Session{
 		ctx: ctx, cancel: cancel, clean: make(chan cleanup, 1024), done: make(chan struct{}),
 		cfg: cfg, log: cfg.Logger, dir: dir, store: store, fetch: store,
-		slots: slots, res: map[int]*resolution{}, books: job.NewBooks(), jobTasks: map[int]*jobTasks{},
+		slots: slots, res: map[int]*resolution{}, watches: map[cleanup]runtime.Cleanup{}, books: job.NewBooks(), jobTasks: map[int]*jobTasks{},
 		accums: map[int64]accumulable{}, prepared: map[int]any{}, prepMu: map[int]*sync.Mutex{},
 	}
 	s.exec = exec.NewLocal("driver", slots, localRunner{s})
@@ -125,7 +129,6 @@ func Start(cfg Config) (*Session, error) {
 		s.progress = newProgressBar(w)
 		s.AddListener(s.progress.record)
 	}
-	sessions.Store(s, struct{}{})
 	go s.cleaner()
 	s.emit(Event{Kind: AppStart, App: cfg.AppName, Master: cfg.Master, Slots: slots, Shuffle: -1})
 	s.log.Info("session started", "master", cfg.Master, "slots", slots, "dir", dir)
@@ -145,7 +148,7 @@ func (s *Session) Close() error {
 	s.mu.Unlock()
 	s.cancel()
 	s.jobs.Wait()
-	sessions.Delete(s)
+	s.stopWatching()
 	<-s.done
 	s.store.Close()
 	var err error

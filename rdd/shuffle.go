@@ -30,9 +30,7 @@ type shuffleDep struct {
 var shuffleSeq atomic.Int64
 
 func newShuffleDep(mapNode *node) *shuffleDep {
-	d := &shuffleDep{id: int(shuffleSeq.Add(1)), mapNode: mapNode}
-	watchShuffle(d)
-	return d
+	return &shuffleDep{id: int(shuffleSeq.Add(1)), mapNode: mapNode}
 }
 
 // shuffleParts chooses a shuffle's partition count: explicit, else the
