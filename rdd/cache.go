@@ -206,7 +206,7 @@ func (bm *blockManager) writeDisk(b *block) error {
 // computing and storing it on a miss.
 func cachedIterate[T any](tc *TaskContext, r *RDD[T], p int, yield func(T) bool) {
 	bm := tc.sess.cache
-	k := blockKey{r.n.id, p}
+	k := blockKey{tc.node(r.n).ID, p} // the driver's id, also in a rebuilt lineage
 	if vals, ok := readCached(tc, r, k); ok {
 		tc.metrics.CacheHits++
 		for _, v := range vals {

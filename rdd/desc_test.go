@@ -156,3 +156,33 @@ func TestTextFileListedOncePerSession(t *testing.T) {
 		t.Fatalf("new session: %v, want the new file's line too", got)
 	}
 }
+
+var sortedPairs = rdd.Func(func(n, parts int) *rdd.RDD[rdd.Pair[int, int]] {
+	pairs := rdd.Map(rdd.Range(0, n, parts), func(i int) rdd.Pair[int, int] { return rdd.KV(i*7919%n, i) })
+	return rdd.SortByKey(pairs, true, 3)
+})
+
+// A descriptor is enough to run a map task from a lineage rebuilt from its
+// Func invocation, as a cluster executor will: the demo (zipWithIndex
+// offsets from the driver) and a sort (range bounds from the driver) give
+// the exact results with every map task run that way.
+func TestMapTasksFromRebuiltLineage(t *testing.T) {
+	s := startSession(t, rdd.Config{Master: "local[2]"})
+	rebuilt := rdd.RebuildMapTasks(s)
+	checkDemo(t, 10_000, collect(t, s, demo(10_000, 4)))
+	if n := rebuilt(); n != 4 {
+		t.Fatalf("%d map tasks ran from a rebuilt lineage, want 4", n)
+	}
+	got := collect(t, s, sortedPairs(1000, 4))
+	if len(got) != 1000 {
+		t.Fatalf("%d records", len(got))
+	}
+	for i, p := range got {
+		if p.Key != i {
+			t.Fatalf("record %d: key %d", i, p.Key)
+		}
+	}
+	if n := rebuilt(); n != 8 {
+		t.Fatalf("%d map tasks ran from a rebuilt lineage, want 8", n)
+	}
+}

@@ -3,6 +3,7 @@ package rdd
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -169,4 +170,63 @@ func RecordTasks(s *Session) func() []*task.Desc {
 		defer rec.mu.Unlock()
 		return append([]*task.Desc(nil), rec.descs...)
 	}
+}
+
+// rebuildingRunner runs map tasks as a remote executor will: it rebuilds
+// the lineage from the descriptor's Func invocation, finds the datasets and
+// shuffles by their local indexes, and takes everything else (partition
+// counts, splits, prepared values, shuffle ids) from the descriptor. Result
+// tasks run in process: an action's function reaching executors is a later
+// step.
+type rebuildingRunner struct {
+	local   localRunner
+	rebuilt atomic.Int64
+}
+
+func (rr *rebuildingRunner) Run(ctx context.Context, d *task.Desc) task.Result {
+	pl := d.Pipeline
+	if d.Shuffle < 0 || pl.Invocation == nil {
+		return rr.local.Run(ctx, d)
+	}
+	fail := func(err error) task.Result { return task.Result{ID: d.ID, Executor: d.Executor, Err: err} }
+	ds, err := rebuild(*pl.Invocation)
+	if err != nil {
+		return fail(err)
+	}
+	root := ds.lineage()
+	ix := &pipelineIndex{p: pl, nodes: map[int]*task.Node{}, shuffles: map[int]*task.Shuffle{}}
+	for i := range pl.Nodes {
+		n := byLocal(root, pl.Nodes[i].Local)
+		if n == nil {
+			return fail(fmt.Errorf("no dataset %d in the rebuilt lineage", pl.Nodes[i].Local))
+		}
+		ix.nodes[n.id] = &pl.Nodes[i]
+	}
+	var written *shuffleDep
+	for i := range pl.Shuffles {
+		sh := &pl.Shuffles[i]
+		for _, dep := range byLocal(root, sh.Reduce.Local).deps {
+			if dep.shuffle != nil {
+				ix.shuffles[dep.shuffle.id] = sh
+				if sh.ID == d.Shuffle {
+					written = dep.shuffle
+				}
+			}
+		}
+	}
+	if written == nil {
+		return fail(fmt.Errorf("shuffle %d not in the rebuilt lineage", d.Shuffle))
+	}
+	rr.rebuilt.Add(1)
+	tc := &TaskContext{ctx: ctx, sess: rr.local.s, pipe: ix, job: d.Job, stage: d.Stage,
+		partition: d.Partition, attempt: d.Attempt}
+	return runTask(tc, d, func(tc *TaskContext) (any, error) { return written.writeMap(tc, d.Partition) })
+}
+
+// RebuildMapTasks makes the session run its map tasks of portable stages
+// from rebuilt lineages; the returned function counts them.
+func RebuildMapTasks(s *Session) func() int64 {
+	rr := &rebuildingRunner{local: localRunner{s}}
+	s.exec = exec.NewLocal("rebuilding", s.slots, rr)
+	return rr.rebuilt.Load
 }

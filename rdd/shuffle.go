@@ -59,7 +59,8 @@ func shuffleResolve(explicit int, parent *node) func(resolveEnv) resolution {
 func writeShuffle[K, W any](tc *TaskContext, d *shuffleDep, m int, part func(K) int,
 	kc codec.Codec[K], wc codec.Codec[W], input func(yield func(K, W) bool)) ([]int64, error) {
 	s := tc.sess
-	w := s.store.NewWriter(d.id, m, tc.shuffle(d).Reducers, s.cfg.ShuffleMemory/2)
+	sh := tc.shuffle(d) // the driver's id and counts, also in a rebuilt lineage
+	w := s.store.NewWriter(sh.ID, m, sh.Reducers, s.cfg.ShuffleMemory/2)
 	defer w.Abort()
 	var recs int64
 	input(func(k K, v W) bool {
@@ -105,7 +106,8 @@ func readShuffle[K, W any](tc *TaskContext, d *shuffleDep, r int, kc codec.Codec
 // when a user function panics): records are decoded into copies.
 func readBlock[K, W any](tc *TaskContext, d *shuffleDep, m, r int, kc codec.Codec[K], wc codec.Codec[W],
 	yield func(k K, v W, size int) bool) bool {
-	b, release, err := tc.sess.fetch.Fetch(shuffle.BlockID{Shuffle: d.id, Map: m, Reduce: r})
+	id := tc.shuffle(d).ID
+	b, release, err := tc.sess.fetch.Fetch(shuffle.BlockID{Shuffle: id, Map: m, Reduce: r})
 	if err != nil {
 		tc.fail(lostFrom(tc, d, r, m, err))
 		return false
@@ -115,12 +117,12 @@ func readBlock[K, W any](tc *TaskContext, d *shuffleDep, m, r int, kc codec.Code
 	for len(b) > 0 {
 		k, n, err := kc.Decode(b)
 		if err != nil {
-			tc.fail(fmt.Errorf("rdd: shuffle %d map %d reduce %d: %w", d.id, m, r, err))
+			tc.fail(fmt.Errorf("rdd: shuffle %d map %d reduce %d: %w", id, m, r, err))
 			return false
 		}
 		v, n2, err := wc.Decode(b[n:])
 		if err != nil {
-			tc.fail(fmt.Errorf("rdd: shuffle %d map %d reduce %d: %w", d.id, m, r, err))
+			tc.fail(fmt.Errorf("rdd: shuffle %d map %d reduce %d: %w", id, m, r, err))
 			return false
 		}
 		b = b[n+n2:]
@@ -154,9 +156,10 @@ func lostFrom(tc *TaskContext, d *shuffleDep, r, m int, err error) error {
 	if !errors.Is(err, shuffle.ErrFetchFailed) {
 		return err
 	}
-	lost := &lostOutputs{first: err, shuffle: d.id, maps: []int{m}}
-	for m2, maps := m+1, tc.shuffle(d).Maps; m2 < maps; m2++ {
-		_, release, err := tc.sess.fetch.Fetch(shuffle.BlockID{Shuffle: d.id, Map: m2, Reduce: r})
+	sh := tc.shuffle(d)
+	lost := &lostOutputs{first: err, shuffle: sh.ID, maps: []int{m}}
+	for m2 := m + 1; m2 < sh.Maps; m2++ {
+		_, release, err := tc.sess.fetch.Fetch(shuffle.BlockID{Shuffle: sh.ID, Map: m2, Reduce: r})
 		if errors.Is(err, shuffle.ErrFetchFailed) {
 			lost.maps = append(lost.maps, m2)
 		} else if err == nil {

@@ -250,18 +250,24 @@ func (j *Job) FetchFailed(id task.ID, sh int, maps []int) Ready {
 	if _, ok := j.take(k, id); !ok {
 		return j.step()
 	}
+	// The task runs again (the replan queues it). A report from an older
+	// attempt of the reading stage is stale, as in Spark: the outputs it
+	// could not fetch may have been recomputed since, so they stay
+	// registered.
+	j.replan = true
+	cur := j.stages[k.shuffle]
+	if id.StageAttempt != cur.attempt {
+		return j.step()
+	}
 	for _, m := range maps {
 		j.books.Unregister(sh, m)
 	}
 	// A completed producer is inactive and gets a new attempt at the
 	// replan; one already being resubmitted just gets one more task, so
 	// losing many outputs at once costs one attempt. The reading stage's
-	// current attempt has failed; reports from its other tasks, or from an
-	// older attempt, change nothing.
-	if cur := j.stages[k.shuffle]; cur.active && id.StageAttempt == cur.attempt {
-		cur.active = false
-	}
-	j.replan = true
+	// current attempt has failed; reports from its other tasks change
+	// nothing more.
+	cur.active = false
 	return j.step()
 }
 
