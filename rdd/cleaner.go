@@ -70,7 +70,7 @@ func (s *Session) cleaner() {
 			}
 			s.resMu.Unlock()
 			if c.node >= 0 {
-				s.cache.removeNode(c.node)
+				s.cache.RemoveNode(c.node)
 				s.mu.Lock()
 				delete(s.prepared, c.node)
 				delete(s.prepMu, c.node)

@@ -43,7 +43,8 @@
 // re-resolves; internal/exec is the scheduling loop and the Executor
 // interface, whose local implementation runs Config.Master's "local[N]"
 // slots as in-process calls; internal/shuffle writes map outputs to local
-// disk and spills sorted runs; codec encodes records. A Session keeps its
+// disk and spills sorted runs; internal/blocks keeps cached partitions;
+// codec encodes records. A Session keeps its
 // own resolution of every dataset it ran (nothing is stored on the lineage),
 // so sessions with different settings share datasets safely.
 //

@@ -80,17 +80,7 @@ var ErrInjected = errInjected
 func RemoveMapOutput(s *Session, sh, m int) error { return s.store.Remove(sh, m) }
 
 // DeleteCachedBlocks removes every disk-cached block file of the session.
-func DeleteCachedBlocks(s *Session) int {
-	s.cache.mu.Lock()
-	defer s.cache.mu.Unlock()
-	n := 0
-	for _, b := range s.cache.blocks {
-		if b.path != "" && os.Remove(b.path) == nil {
-			n++
-		}
-	}
-	return n
-}
+func DeleteCachedBlocks(s *Session) int { return s.cache.RemoveDiskFiles() }
 
 // ShuffleFiles counts the map output files on disk; CachedBlocks counts the
 // blocks in the cache.
@@ -99,11 +89,7 @@ func ShuffleFiles(s *Session) int {
 	return len(entries)
 }
 
-func CachedBlocks(s *Session) int {
-	s.cache.mu.Lock()
-	defer s.cache.mu.Unlock()
-	return len(s.cache.blocks)
-}
+func CachedBlocks(s *Session) int { return s.cache.Len() }
 
 // fullDisk fails writes with ENOSPC once its shared budget is spent.
 type fullDisk struct {

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mesoproject/meso/rdd/internal/blocks"
 	"github.com/mesoproject/meso/rdd/internal/exec"
 	"github.com/mesoproject/meso/rdd/internal/job"
 	"github.com/mesoproject/meso/rdd/internal/plan"
@@ -243,9 +244,11 @@ func sortedUnique(parts []int) []int {
 }
 
 // cacheState is the planner's view of the session's cache.
-type cacheState struct{ bm *blockManager }
+type cacheState struct{ bm *blocks.Manager }
 
-func (c cacheState) Cached(n plan.NodeID, p int) bool { return c.bm.has(blockKey{int(n), p}) }
+func (c cacheState) Cached(n plan.NodeID, p int) bool {
+	return c.bm.Has(blocks.Key{Node: int(n), Part: p})
+}
 
 // pipelines describes every stage a job on target may run: the result
 // stage (-1) and the map stage of every shuffle in its lineage, from the

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mesoproject/meso/rdd/internal/blocks"
 	"github.com/mesoproject/meso/rdd/internal/exec"
 	"github.com/mesoproject/meso/rdd/internal/job"
 	"github.com/mesoproject/meso/rdd/internal/shuffle"
@@ -37,7 +38,7 @@ type Session struct {
 	fetch shuffle.Service // the store, or a fault-injecting wrapper in tests
 	exec  exec.Executor
 	slots int
-	cache *blockManager
+	cache *blocks.Manager
 
 	listenMu  sync.Mutex
 	listeners []func(Event) // guarded by listenMu
@@ -113,7 +114,7 @@ func Start(cfg Config) (*Session, error) {
 		accums: map[int64]accumulable{}, prepared: map[int]any{}, prepMu: map[int]*sync.Mutex{},
 	}
 	s.exec = exec.NewLocal("driver", slots, localRunner{s})
-	s.cache = newBlockManager(dir+"/blocks", cfg.StorageMemory)
+	s.cache = blocks.New(dir+"/blocks", cfg.StorageMemory)
 	if cfg.EventLogDir != "" {
 		if s.elog, err = openEventLog(cfg.EventLogDir, cfg.AppName); err != nil {
 			os.RemoveAll(dir)
