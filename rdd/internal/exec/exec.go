@@ -59,7 +59,7 @@ func (l *Local) Launch(ctx context.Context, d *task.Desc, done func(task.Result)
 }
 
 // Job is one job to run: its core and what the caller does with its
-// reports. The callbacks are called from Run's goroutine, never with Mu
+// reports. Every callback must be set; they are called from Run's goroutine, never with Mu
 // held.
 type Job struct {
 	Core *job.Job
