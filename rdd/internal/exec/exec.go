@@ -59,8 +59,8 @@ func (l *Local) Launch(ctx context.Context, d *task.Desc, done func(task.Result)
 }
 
 // Job is one job to run: its core and what the caller does with its
-// reports. Every callback must be set; they are called from Run's goroutine, never with Mu
-// held.
+// reports. Every callback must be set; they are called from Run's
+// goroutine, never with Mu held.
 type Job struct {
 	Core *job.Job
 	// Mu guards the state the core shares with the session's other jobs
