@@ -131,6 +131,18 @@ func TestResolutionPerSession(t *testing.T) {
 	wg.Wait()
 }
 
+// The default parallelism is the driver's (its slots, or the setting), not
+// the executors': an executor with more slots changes where tasks run, not
+// the plan.
+func TestExecutorSlotsDoNotChangeThePlan(t *testing.T) {
+	s := startSession(t, rdd.Config{Master: "local[2]"})
+	rdd.UseExecutorSlots(s, 8)
+	r := rdd.Parallelize([]int{1, 2, 3, 4, 5, 6, 7, 8, 9}, 0)
+	if got := collect(t, s, r); len(got) != 9 || r.NumPartitions() != 2 {
+		t.Fatalf("%v in %d partitions, want 2 (the driver's local[2])", got, r.NumPartitions())
+	}
+}
+
 // The driver's listing of a TextFile is the plan: a file that appears later
 // changes nothing for the session that listed it, and a new session lists
 // it.

@@ -216,3 +216,9 @@ func RebuildMapTasks(s *Session) func() int64 {
 	s.exec = exec.NewLocal("rebuilding", s.slots, rr)
 	return rr.rebuilt.Load
 }
+
+// UseExecutorSlots makes the session run its tasks on a local executor
+// with slots slots, as if an executor with another size had registered.
+func UseExecutorSlots(s *Session, slots int) {
+	s.exec = exec.NewLocal("resized", slots, localRunner{s})
+}
