@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -196,5 +197,40 @@ func TestMapTasksFromRebuiltLineage(t *testing.T) {
 	}
 	if n := rebuilt(); n != 8 {
 		t.Fatalf("%d map tasks ran from a rebuilt lineage, want 8", n)
+	}
+}
+
+var keyedRange = rdd.Func(func(n int) *rdd.RDD[rdd.Pair[int, int]] {
+	return rdd.KeyBy(rdd.Range(0, n, 2), func(v int) int { return v % 3 })
+})
+
+// A stage with a dataset built outside the Func call (here the groupBy
+// written in the test, whose dependency holds the map function) has no
+// invocation, and its descriptor says why; a stage wholly inside the call
+// has one.
+func TestNotPortableStagesSayWhy(t *testing.T) {
+	s := startSession(t, rdd.Config{Master: "local[2]"})
+	descs := rdd.RecordTasks(s)
+	groups := collect(t, s, rdd.GroupByKey(keyedRange(30), 2))
+	if len(groups) != 3 {
+		t.Fatalf("%d groups", len(groups))
+	}
+	seen := map[bool]bool{}
+	for _, d := range descs() {
+		pl := d.Pipeline
+		if pl.Invocation != nil || pl.NotPortable == "" {
+			t.Fatalf("%v (%s): invocation %v, reason %q", d.ID, pl.Name, pl.Invocation, pl.NotPortable)
+		}
+		want := "not built inside an rdd.Func"
+		if d.Shuffle >= 0 {
+			want = "belongs to another Func call"
+		}
+		if !strings.Contains(pl.NotPortable, want) {
+			t.Fatalf("%v: reason %q, want %q", d.ID, pl.NotPortable, want)
+		}
+		seen[d.Shuffle >= 0] = true
+	}
+	if !seen[true] || !seen[false] {
+		t.Fatalf("map and result tasks: %v", seen)
 	}
 }

@@ -254,14 +254,39 @@ func (c cacheState) Cached(n plan.NodeID, p int) bool {
 // stage (-1) and the map stage of every shuffle in its lineage, from the
 // session's resolution and prepared values.
 func (s *Session) pipelines(target *node, shuffles map[int]*shuffleDep, res map[int]*resolution) map[int]*task.Pipeline {
-	s.mu.Lock()
-	defer s.mu.Unlock() // guards s.prepared
-	out := map[int]*task.Pipeline{-1: s.pipelineLocked(target, -1, res)}
+	type stage struct {
+		p       *task.Pipeline
+		last    *node
+		foreign *node // a dataset of the stage built by another call than last
+	}
+	s.mu.Lock() // guards s.prepared
+	p, foreign := s.pipelineLocked(target, -1, res)
+	stages := []stage{{p, target, foreign}}
 	for id, d := range shuffles {
-		p := s.pipelineLocked(d.mapNode, id, res)
+		p, foreign := s.pipelineLocked(d.mapNode, id, res)
+		// A remote executor finds the map function on the reduce side's
+		// dependency, so that dataset must come from the same call.
 		p.Nodes = append(p.Nodes, s.nodeDescLocked(d.reduceNode, res))
 		p.Shuffles = append(p.Shuffles, shuffleDesc(d, res))
-		out[id] = p
+		if foreign == nil && !sameInvocation(d.reduceNode, d.mapNode) {
+			foreign = d.reduceNode
+		}
+		stages = append(stages, stage{p, d.mapNode, foreign})
+	}
+	s.mu.Unlock()
+	out := map[int]*task.Pipeline{}
+	for _, st := range stages {
+		out[st.p.Shuffle] = st.p
+		inv, err := spec(st.last) // may encode the arguments: not under mu
+		switch {
+		case err != nil:
+			st.p.NotPortable = err.Error()
+		case st.foreign != nil:
+			st.p.NotPortable = fmt.Sprintf("%s belongs to another Func call than %s", st.foreign, st.last)
+		default:
+			st.p.Invocation = &inv
+			st.p.Accumulators, st.p.Broadcasts = sharedVars(st.last)
+		}
 	}
 	return out
 }
@@ -281,19 +306,21 @@ func (s *Session) nodeDescLocked(n *node, res map[int]*resolution) task.Node {
 }
 
 // pipelineLocked describes the stage whose last dataset is last (writing
-// shuffle sh, or -1): its narrow lineage and the shuffles it reads.
-func (s *Session) pipelineLocked(last *node, sh int, res map[int]*resolution) *task.Pipeline {
+// shuffle sh, or -1): its narrow lineage and the shuffles it reads. It also
+// returns a dataset of the stage that another Func call than last's built
+// (or none), which makes the stage not portable.
+func (s *Session) pipelineLocked(last *node, sh int, res map[int]*resolution) (*task.Pipeline, *node) {
 	p := &task.Pipeline{Name: last.String(), Target: ref(last), Shuffle: sh}
 	seen := map[*node]bool{}
-	var notPortable *node
+	var foreign *node
 	var walk func(n *node)
 	walk = func(n *node) {
 		if seen[n] {
 			return
 		}
 		seen[n] = true
-		if notPortable == nil && !sameInvocation(n, last) {
-			notPortable = n
+		if foreign == nil && n != last && !sameInvocation(n, last) {
+			foreign = n
 		}
 		p.Nodes = append(p.Nodes, s.nodeDescLocked(n, res))
 		for _, d := range n.deps {
@@ -305,17 +332,7 @@ func (s *Session) pipelineLocked(last *node, sh int, res map[int]*resolution) *t
 		}
 	}
 	walk(last)
-	inv, err := spec(last)
-	switch {
-	case err != nil:
-		p.NotPortable = err.Error()
-	case notPortable != nil:
-		p.NotPortable = fmt.Sprintf("%s belongs to another Func call than %s", notPortable, last)
-	default:
-		p.Invocation = &inv
-		p.Accumulators, p.Broadcasts = sharedVars(last)
-	}
-	return p
+	return p, foreign
 }
 
 // sameInvocation reports whether a and b were built by one Func call.
