@@ -14,10 +14,11 @@ var ErrEmpty = errors.New("rdd: empty dataset")
 // in partition order, to merge.
 func runAll[T, R any](ctx context.Context, s *Session, r *RDD[T], f func(tc *TaskContext, p int) (R, error),
 	merge func(p int, v R) error) error {
-	if err := s.resolve(r.n); err != nil {
+	res, err := s.resolve(r.n)
+	if err != nil {
 		return err
 	}
-	return runParts(ctx, s, r, allParts(r.n.parts), f, merge)
+	return runParts(ctx, s, r, allParts(res.parts), f, merge)
 }
 
 // runParts runs f on some partitions; merge sees results in partition order.
@@ -135,13 +136,14 @@ func Aggregate[T, U any](ctx context.Context, s *Session, r *RDD[T], zero U, seq
 // Take returns the first n elements. Like Spark, it first runs a job on one
 // partition and widens the scan until it has n elements.
 func Take[T any](ctx context.Context, s *Session, r *RDD[T], n int) ([]T, error) {
-	if err := s.resolve(r.n); err != nil {
+	res, err := s.resolve(r.n)
+	if err != nil {
 		return nil, err
 	}
 	var out []T
 	scanned, batch := 0, 1
-	for len(out) < n && scanned < r.n.parts {
-		parts := allParts(min(scanned+batch, r.n.parts))[scanned:]
+	for len(out) < n && scanned < res.parts {
+		parts := allParts(min(scanned+batch, res.parts))[scanned:]
 		want := n - len(out)
 		err := runParts(ctx, s, r, parts, func(tc *TaskContext, p int) ([]T, error) {
 			var part []T

@@ -1,44 +1,57 @@
 package rdd
 
-import (
-	"runtime"
-	"sync"
-)
+import "runtime"
 
 // Like Spark's ContextCleaner: when a dataset or a shuffle dependency is no
-// longer reachable from user code, its cached blocks or map output files
-// can never be used again, and every session removes them.
-
-// sessions is the set of open sessions (*Session -> struct{}).
-var sessions sync.Map
+// longer reachable from user code, its cached blocks, resolution and map
+// output files can never be used again. A session watches every dataset and
+// shuffle it resolves, and removes what it holds for them once they are
+// garbage.
 
 type cleanup struct {
-	node    int // cached blocks of this dataset, or -1
+	node    int // cached blocks and resolution of this dataset, or -1
 	shuffle int // map outputs of this shuffle, or -1
 }
 
-// watchNode arranges for n's cached blocks to be removed once n is garbage.
-func watchNode(n *node) {
-	runtime.AddCleanup(n, enqueueCleanup, cleanup{node: n.id, shuffle: -1})
+// cleanupNote is what the runtime's cleanup goroutine hands to a session.
+type cleanupNote struct {
+	queue chan<- cleanup
+	c     cleanup
 }
 
-// watchShuffle arranges for d's map outputs to be removed once d is garbage.
-func watchShuffle(d *shuffleDep) {
-	runtime.AddCleanup(d, enqueueCleanup, cleanup{node: -1, shuffle: d.id})
+// watchLocked arranges for the session to hear when n, and the shuffles it
+// reads, are garbage. The handles are stopped when the session closes.
+func (s *Session) watchLocked(n *node) {
+	s.watches[cleanup{node: n.id, shuffle: -1}] = runtime.AddCleanup(n, enqueueCleanup,
+		cleanupNote{s.clean, cleanup{node: n.id, shuffle: -1}})
+	for _, d := range n.deps {
+		if d.shuffle != nil {
+			k := cleanup{node: -1, shuffle: d.shuffle.id}
+			if _, ok := s.watches[k]; !ok {
+				s.watches[k] = runtime.AddCleanup(d.shuffle, enqueueCleanup, cleanupNote{s.clean, k})
+			}
+		}
+	}
 }
 
 // enqueueCleanup runs on the runtime's cleanup goroutine: it only hands the
-// work to each session's cleaner, dropping it when a queue is full (the
+// work to the session's cleaner, dropping it when the queue is full (the
 // files then stay until the session closes).
-func enqueueCleanup(c cleanup) {
-	sessions.Range(func(k, _ any) bool {
-		s := k.(*Session)
-		select {
-		case s.clean <- c:
-		default:
-		}
-		return true
-	})
+func enqueueCleanup(n cleanupNote) {
+	select {
+	case n.queue <- n.c:
+	default:
+	}
+}
+
+// stopWatching cancels the session's pending cleanups (at Close).
+func (s *Session) stopWatching() {
+	s.resMu.Lock()
+	defer s.resMu.Unlock()
+	for k, h := range s.watches {
+		h.Stop()
+		delete(s.watches, k)
+	}
 }
 
 // cleaner removes unreachable datasets' blocks and shuffles' files until the
@@ -50,10 +63,17 @@ func (s *Session) cleaner() {
 		case <-s.ctx.Done():
 			return
 		case c := <-s.clean:
+			s.resMu.Lock()
+			delete(s.watches, c)
 			if c.node >= 0 {
-				s.cache.removeNode(c.node)
+				delete(s.res, c.node)
+			}
+			s.resMu.Unlock()
+			if c.node >= 0 {
+				s.cache.RemoveNode(c.node)
 				s.mu.Lock()
 				delete(s.prepared, c.node)
+				delete(s.prepMu, c.node)
 				s.mu.Unlock()
 			}
 			if c.shuffle >= 0 {
@@ -67,13 +87,11 @@ func (s *Session) cleaner() {
 // The store unmaps each file once no task reads a block of it.
 func (s *Session) removeShuffle(sh int) {
 	s.mu.Lock()
-	o := s.outputs[sh]
-	delete(s.outputs, sh)
-	delete(s.stageOf, sh)
+	maps := s.books.RemoveShuffle(sh)
 	s.mu.Unlock()
-	if o == nil {
+	if maps == 0 {
 		return
 	}
-	s.store.RemoveShuffle(sh, len(o.done))
-	s.log.Debug("removed unreachable shuffle", "shuffle", sh, "maps", len(o.done))
+	s.store.RemoveShuffle(sh, maps)
+	s.log.Debug("removed unreachable shuffle", "shuffle", sh, "maps", maps)
 }

@@ -31,11 +31,22 @@
 // actions (Collect, Count, Reduce, Take, Foreach, SaveAsTextFile, ...) run a
 // job on a Session and return when it is done or its context is cancelled.
 //
-// The runtime lives below this package: internal/plan is the pure planner
-// (lineage -> stages, reusing existing map outputs and cached partitions),
-// internal/shuffle writes map outputs to local disk and spills sorted runs,
-// and codec encodes records. Where tasks run is behind the executor
-// interface; the local executor runs Config.Master's "local[N]" slots.
+// This package is the typed API: constructors build lineage nodes, actions
+// run jobs, and the typed per-record code (iteration, shuffle encoding,
+// aggregation) stays here because it is generic. The runtime lives below it,
+// data-only: internal/plan is the pure planner (lineage -> stages, reusing
+// existing map outputs and cached partitions); internal/job is the pure job
+// core (stages, task sets, attempts, fetch failures, executor loss) that
+// turns events into task descriptors; internal/task defines the descriptors
+// (Func invocation, the driver's resolution of partition counts, input
+// splits, prepared values and shuffle ids), which an executor never
+// re-resolves; internal/exec is the scheduling loop and the Executor
+// interface, whose local implementation runs Config.Master's "local[N]"
+// slots as in-process calls; internal/shuffle writes map outputs to local
+// disk and spills sorted runs; internal/blocks keeps cached partitions;
+// codec encodes records. A Session keeps its
+// own resolution of every dataset it ran (nothing is stored on the lineage),
+// so sessions with different settings share datasets safely.
 //
 // Failures: a task that fails is retried (Config.TaskMaxFailures attempts in
 // all); a reducer that cannot fetch a map output makes the scheduler

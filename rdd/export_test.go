@@ -1,20 +1,25 @@
 package rdd
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
+
+	"github.com/mesoproject/meso/rdd/internal/exec"
+	"github.com/mesoproject/meso/rdd/internal/task"
 )
 
 // stressExecutor fails a random share of task attempts, half of them before
 // the task runs and half after it did its work (its outputs written, its
 // result dropped), like bigslice's stress executor.
 type stressExecutor struct {
-	inner executor
+	inner exec.Executor
 	mu    sync.Mutex
 	rng   *rand.Rand // guarded by mu
 	rate  float64
@@ -32,16 +37,21 @@ func (e *stressExecutor) roll() (before, after bool) {
 	return b, !b
 }
 
-func (e *stressExecutor) run(s *Session, t *task) taskResult {
+func (e *stressExecutor) ID() string { return e.inner.ID() }
+func (e *stressExecutor) Slots() int { return e.inner.Slots() }
+
+func (e *stressExecutor) Launch(ctx context.Context, d *task.Desc, done func(task.Result)) {
 	before, after := e.roll()
 	if before {
-		return taskResult{t: t, err: errInjected}
+		go done(task.Result{ID: d.ID, Executor: e.ID(), Err: errInjected})
+		return
 	}
-	res := e.inner.run(s, t)
-	if after && res.err == nil {
-		return taskResult{t: t, err: errInjected, metrics: res.metrics}
-	}
-	return res
+	e.inner.Launch(ctx, d, func(res task.Result) {
+		if after && res.Err == nil {
+			res = task.Result{ID: d.ID, Executor: e.ID(), Err: errInjected, Metrics: res.Metrics}
+		}
+		done(res)
+	})
 }
 
 // InjectTaskFailures makes a share rate of the session's task attempts fail.
@@ -64,18 +74,13 @@ func CorruptMapOutput(s *Session, shuffle, m int) error {
 
 var ErrInjected = errInjected
 
+// RemoveMapOutput deletes map output m of shuffle sh from disk without
+// telling the scheduler, as a crashed executor or a full disk would: the next
+// reducer that fetches it fails, and the scheduler recomputes it.
+func RemoveMapOutput(s *Session, sh, m int) error { return s.store.Remove(sh, m) }
+
 // DeleteCachedBlocks removes every disk-cached block file of the session.
-func DeleteCachedBlocks(s *Session) int {
-	s.cache.mu.Lock()
-	defer s.cache.mu.Unlock()
-	n := 0
-	for _, b := range s.cache.blocks {
-		if b.path != "" && os.Remove(b.path) == nil {
-			n++
-		}
-	}
-	return n
-}
+func DeleteCachedBlocks(s *Session) int { return s.cache.RemoveDiskFiles() }
 
 // ShuffleFiles counts the map output files on disk; CachedBlocks counts the
 // blocks in the cache.
@@ -84,11 +89,7 @@ func ShuffleFiles(s *Session) int {
 	return len(entries)
 }
 
-func CachedBlocks(s *Session) int {
-	s.cache.mu.Lock()
-	defer s.cache.mu.Unlock()
-	return len(s.cache.blocks)
-}
+func CachedBlocks(s *Session) int { return s.cache.Len() }
 
 // fullDisk fails writes with ENOSPC once its shared budget is spent.
 type fullDisk struct {
@@ -130,3 +131,94 @@ func SessionDir(s *Session) string { return s.dir }
 
 // MappedOutputs counts the session's memory-mapped map output files.
 func MappedOutputs(s *Session) int { return s.store.MappedOutputs() }
+
+// recordingExecutor keeps every descriptor it launches.
+type recordingExecutor struct {
+	exec.Executor
+	mu    sync.Mutex
+	descs []*task.Desc // guarded by mu
+}
+
+func (e *recordingExecutor) Launch(ctx context.Context, d *task.Desc, done func(task.Result)) {
+	e.mu.Lock()
+	e.descs = append(e.descs, d)
+	e.mu.Unlock()
+	e.Executor.Launch(ctx, d, done)
+}
+
+// RecordTasks makes the session keep the descriptors of the tasks it
+// launches from now on; the returned function lists them.
+func RecordTasks(s *Session) func() []*task.Desc {
+	rec := &recordingExecutor{Executor: s.exec}
+	s.exec = rec
+	return func() []*task.Desc {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		return append([]*task.Desc(nil), rec.descs...)
+	}
+}
+
+// rebuildingRunner runs map tasks as a remote executor will: it rebuilds
+// the lineage from the descriptor's Func invocation, finds the datasets and
+// shuffles by their local indexes, and takes everything else (partition
+// counts, splits, prepared values, shuffle ids) from the descriptor. Result
+// tasks run in process: an action's function reaching executors is a later
+// step.
+type rebuildingRunner struct {
+	local   localRunner
+	rebuilt atomic.Int64
+}
+
+func (rr *rebuildingRunner) Run(ctx context.Context, d *task.Desc) task.Result {
+	pl := d.Pipeline
+	if d.Shuffle < 0 || pl.Invocation == nil {
+		return rr.local.Run(ctx, d)
+	}
+	fail := func(err error) task.Result { return task.Result{ID: d.ID, Executor: d.Executor, Err: err} }
+	ds, err := rebuild(*pl.Invocation)
+	if err != nil {
+		return fail(err)
+	}
+	root := ds.lineage()
+	ix := &pipelineIndex{p: pl, nodes: map[int]*task.Node{}, shuffles: map[int]*task.Shuffle{}}
+	for i := range pl.Nodes {
+		n := byLocal(root, pl.Nodes[i].Local)
+		if n == nil {
+			return fail(fmt.Errorf("no dataset %d in the rebuilt lineage", pl.Nodes[i].Local))
+		}
+		ix.nodes[n.id] = &pl.Nodes[i]
+	}
+	var written *shuffleDep
+	for i := range pl.Shuffles {
+		sh := &pl.Shuffles[i]
+		for _, dep := range byLocal(root, sh.Reduce.Local).deps {
+			if dep.shuffle != nil {
+				ix.shuffles[dep.shuffle.id] = sh
+				if sh.ID == d.Shuffle {
+					written = dep.shuffle
+				}
+			}
+		}
+	}
+	if written == nil {
+		return fail(fmt.Errorf("shuffle %d not in the rebuilt lineage", d.Shuffle))
+	}
+	rr.rebuilt.Add(1)
+	tc := &TaskContext{ctx: ctx, sess: rr.local.s, pipe: ix, job: d.Job, stage: d.Stage,
+		partition: d.Partition, attempt: d.Attempt}
+	return runTask(tc, d, func(tc *TaskContext) (any, error) { return written.writeMap(tc, d.Partition) })
+}
+
+// RebuildMapTasks makes the session run its map tasks of portable stages
+// from rebuilt lineages; the returned function counts them.
+func RebuildMapTasks(s *Session) func() int64 {
+	rr := &rebuildingRunner{local: localRunner{s}}
+	s.exec = exec.NewLocal("rebuilding", s.slots, rr)
+	return rr.rebuilt.Load
+}
+
+// UseExecutorSlots makes the session run its tasks on a local executor
+// with slots slots, as if an executor with another size had registered.
+func UseExecutorSlots(s *Session, slots int) {
+	s.exec = exec.NewLocal("resized", slots, localRunner{s})
+}

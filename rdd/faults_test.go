@@ -74,7 +74,7 @@ func TestLostAndCorruptMapOutputs(t *testing.T) {
 					for _, m := range []int{0, 2, 3, 5, 7, 9} {
 						var err error
 						if mode == "delete" {
-							err = s.RemoveMapOutput(e.Shuffle, m)
+							err = rdd.RemoveMapOutput(s, e.Shuffle, m)
 						} else {
 							err = rdd.CorruptMapOutput(s, e.Shuffle, m)
 						}

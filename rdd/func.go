@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"reflect"
 	"sync"
+
+	"github.com/mesoproject/meso/rdd/internal/task"
 )
 
 // funcs is the registry of Funcs, in registration order. Go initialises
@@ -45,6 +47,10 @@ type invocation struct {
 	end     int64 // last dataset id when the call returned
 	nodes   int   // datasets claimed
 	foreign *node // a dataset reachable from the result but built before the call
+
+	encodeOnce sync.Once // encodes the arguments once, at the first job
+	encoded    task.Invocation
+	encodeErr  error
 }
 
 // claimMu guards node.inv and node.local, written when an invocation
@@ -137,47 +143,66 @@ func (inv *invocation) claim(root *node) {
 	walk(root)
 }
 
-// InvocationSpec is the portable form of a Func call: what a cluster
-// executor needs to rebuild a job's lineage (the same binary registers the
-// same Funcs in the same order).
-type InvocationSpec struct {
-	Func int      // index in the registry
-	Args [][]byte // each argument, gob-encoded as its parameter type
-}
-
 // ErrNotPortable is wrapped by errors about datasets or arguments that a
 // remote executor could not rebuild.
 var ErrNotPortable = errors.New("rdd: not portable")
 
-// spec encodes the invocation that built n.
-func spec(n *node) (InvocationSpec, error) {
+// spec returns the portable form of the invocation that built n (the Func
+// and its gob-encoded arguments), encoded once per invocation.
+func spec(n *node) (task.Invocation, error) {
 	claimMu.Lock()
 	inv := n.inv
 	claimMu.Unlock()
 	if inv == nil {
-		return InvocationSpec{}, fmt.Errorf("%w: %s was not built inside an rdd.Func, or was not reachable from the dataset its Func returned", ErrNotPortable, n)
+		return task.Invocation{}, fmt.Errorf("%w: %s was not built inside an rdd.Func, or was not reachable from the dataset its Func returned", ErrNotPortable, n)
 	}
 	if inv.foreign != nil {
-		return InvocationSpec{}, fmt.Errorf("%w: the Func at %s uses %s, built before the Func was called", ErrNotPortable, inv.fn.site, inv.foreign)
+		return task.Invocation{}, fmt.Errorf("%w: the Func at %s uses %s, built before the Func was called", ErrNotPortable, inv.fn.site, inv.foreign)
 	}
-	out := InvocationSpec{Func: inv.fn.index}
+	inv.encodeOnce.Do(func() { inv.encoded, inv.encodeErr = inv.encode() })
+	return inv.encoded, inv.encodeErr
+}
+
+func (inv *invocation) encode() (task.Invocation, error) {
+	out := task.Invocation{Func: inv.fn.index}
 	for i, a := range inv.args {
 		var buf bytes.Buffer
 		v := reflect.New(inv.fn.fn.Type().In(i))
 		v.Elem().Set(reflect.ValueOf(a))
 		if err := gob.NewEncoder(&buf).EncodeValue(v); err != nil {
-			return InvocationSpec{}, fmt.Errorf("%w: argument %d of the Func at %s: %v", ErrNotPortable, i, inv.fn.site, err)
+			return task.Invocation{}, fmt.Errorf("%w: argument %d of the Func at %s: %v", ErrNotPortable, i, inv.fn.site, err)
 		}
 		out.Args = append(out.Args, buf.Bytes())
 	}
 	return out, nil
 }
 
+// sharedVars returns the ids of the accumulators and broadcast variables
+// among the arguments of the invocation that built n.
+func sharedVars(n *node) (accums, broadcasts []int64) {
+	claimMu.Lock()
+	inv := n.inv
+	claimMu.Unlock()
+	if inv == nil {
+		return nil, nil
+	}
+	for _, a := range inv.args {
+		if v, ok := a.(sharedVar); ok {
+			if id, acc := v.sharedID(); acc {
+				accums = append(accums, id)
+			} else {
+				broadcasts = append(broadcasts, id)
+			}
+		}
+	}
+	return accums, broadcasts
+}
+
 // rebuild calls the Func of spec with its decoded arguments and returns the
 // dataset it builds, as a remote executor would. Map tasks of any shuffle in
 // its lineage can then run from the shuffle dependency alone; result tasks
 // need the typed dataset, which the caller recovers by type assertion.
-func rebuild(sp InvocationSpec) (Dataset, error) {
+func rebuild(sp task.Invocation) (Dataset, error) {
 	funcsMu.Lock()
 	if sp.Func < 0 || sp.Func >= len(funcs) {
 		funcsMu.Unlock()

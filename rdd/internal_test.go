@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/mesoproject/meso/rdd/internal/task"
 )
 
 var twoShuffles = Func(func(n int) *RDD[Pair[int, int]] {
@@ -117,10 +119,14 @@ func TestRebuildFromSpec(t *testing.T) {
 	if twin == nil || twin.op != "flatMap" {
 		t.Fatalf("twin of %v: %v", flat, twin)
 	}
-	s.resolve(orig.n)
-	s.resolve(rebuilt)
-	if twin.parts != flat.parts {
-		t.Fatalf("partitions: %d vs %d", twin.parts, flat.parts)
+	if _, err := s.resolve(orig.n); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.resolve(rebuilt); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := s.partsOf(twin), s.partsOf(flat); a != b {
+		t.Fatalf("partitions: %d vs %d", a, b)
 	}
 	// Compare the final groups computed from each lineage.
 	a, err := Collect(t.Context(), s, orig)
@@ -150,10 +156,10 @@ func TestRebuildFromSpec(t *testing.T) {
 	if _, err := spec(Range(0, 1, 1).n); !errors.Is(err, ErrNotPortable) {
 		t.Fatalf("spec of a free dataset: %v", err)
 	}
-	if _, err := rebuild(InvocationSpec{Func: 1 << 20}); !errors.Is(err, ErrNotPortable) {
+	if _, err := rebuild(task.Invocation{Func: 1 << 20}); !errors.Is(err, ErrNotPortable) {
 		t.Fatalf("unknown func: %v", err)
 	}
-	if _, err := rebuild(InvocationSpec{Func: sp.Func, Args: [][]byte{{1, 2}}}); !errors.Is(err, ErrNotPortable) {
+	if _, err := rebuild(task.Invocation{Func: sp.Func, Args: [][]byte{{1, 2}}}); !errors.Is(err, ErrNotPortable) {
 		t.Fatalf("bad args: %v", err)
 	}
 }

@@ -12,7 +12,7 @@ func combineByKey[K comparable, V, C any](r *RDD[Pair[K, V]], op string, parts i
 	create func(V) C, mergeValue func(C, V) C, mergeCombiners func(C, C) C, mapSide bool) *RDD[Pair[K, C]] {
 	d := newShuffleDep(r.n)
 	n := newNode(op, dep{parent: r.n, shuffle: d})
-	n.resolve = func(def defaults) { n.parts = shuffleParts(parts, def, r.n) }
+	n.resolve = shuffleResolve(parts, r.n)
 	kc, vc, cc := codec.For[K](), codec.For[V](), codec.For[C]()
 	pairs := func(tc *TaskContext, m int) func(yield func(K, V) bool) {
 		return func(yield func(K, V) bool) {
@@ -22,7 +22,7 @@ func combineByKey[K comparable, V, C any](r *RDD[Pair[K, V]], op string, parts i
 	if mapSide {
 		d.writeMap = func(tc *TaskContext, m int) ([]int64, error) {
 			combined := func(yield func(K, C) bool) { mapCombine(tc, pairs(tc, m), create, mergeValue, yield) }
-			return writeShuffle(tc, d, m, hashPartitioner[K](d.reducers), kc, cc, combined)
+			return writeShuffle(tc, d, m, hashPartitioner[K](tc.shuffle(d).Reducers), kc, cc, combined)
 		}
 		agg := aggregator[C, C]{create: func(c C) C { return c }, merge: mergeCombiners, mergeC: mergeCombiners}
 		return newRDD(n, func(tc *TaskContext, p int, yield func(Pair[K, C]) bool) {
@@ -31,7 +31,7 @@ func combineByKey[K comparable, V, C any](r *RDD[Pair[K, V]], op string, parts i
 		})
 	}
 	d.writeMap = func(tc *TaskContext, m int) ([]int64, error) {
-		return writeShuffle(tc, d, m, hashPartitioner[K](d.reducers), kc, vc, pairs(tc, m))
+		return writeShuffle(tc, d, m, hashPartitioner[K](tc.shuffle(d).Reducers), kc, vc, pairs(tc, m))
 	}
 	agg := aggregator[V, C]{create: create, merge: mergeValue, mergeC: mergeCombiners}
 	return newRDD(n, func(tc *TaskContext, p int, yield func(Pair[K, C]) bool) {
@@ -112,13 +112,13 @@ func AggregateByKey[K comparable, V, U any](r *RDD[Pair[K, V]], zero U, seq func
 func GroupByKey[K comparable, V any](r *RDD[Pair[K, V]], parts int) *RDD[Pair[K, []V]] {
 	d := newShuffleDep(r.n)
 	n := newNode("groupByKey", dep{parent: r.n, shuffle: d})
-	n.resolve = func(def defaults) { n.parts = shuffleParts(parts, def, r.n) }
+	n.resolve = shuffleResolve(parts, r.n)
 	kc, vc, cc := codec.For[K](), codec.For[V](), codec.For[[]V]()
 	d.writeMap = func(tc *TaskContext, m int) ([]int64, error) {
 		in := func(yield func(K, V) bool) {
 			r.iterate(tc, m, func(p Pair[K, V]) bool { return yield(p.Key, p.Value) })
 		}
-		return writeShuffle(tc, d, m, hashPartitioner[K](d.reducers), kc, vc, in)
+		return writeShuffle(tc, d, m, hashPartitioner[K](tc.shuffle(d).Reducers), kc, vc, in)
 	}
 	return newRDD(n, func(tc *TaskContext, p int, yield func(Pair[K, []V]) bool) {
 		in := func(y func(K, V, int) bool) { readShuffle(tc, d, p, kc, vc, y) }
@@ -158,7 +158,7 @@ func CoGroup[K comparable, V, W any](a *RDD[Pair[K, V]], b *RDD[Pair[K, W]], par
 	// of a key of the map partition in memory, unbounded by the shuffle
 	// memory, and saves nothing but repeated keys. Reducers spill.
 	out := combineByKey(u, "cogroup", parts, func(v both) both { return v }, merge, merge, false)
-	out.n.resolve = func(def defaults) { out.n.parts = shuffleParts(parts, def, a.n, b.n) }
+	out.n.resolve = func(env resolveEnv) resolution { return resolution{parts: shuffleParts(parts, env, a.n, b.n)} }
 	out.n.site = callSite()
 	return out
 }
@@ -221,13 +221,13 @@ func PartitionBy[K comparable, V any](r *RDD[Pair[K, V]], parts int) *RDD[Pair[K
 func plainShuffle[K, V any](r *RDD[Pair[K, V]], op string, parts int, part func(n int) func(K) int) *RDD[Pair[K, V]] {
 	d := newShuffleDep(r.n)
 	n := newNode(op, dep{parent: r.n, shuffle: d})
-	n.resolve = func(def defaults) { n.parts = shuffleParts(parts, def, r.n) }
+	n.resolve = shuffleResolve(parts, r.n)
 	kc, vc := codec.For[K](), codec.For[V]()
 	d.writeMap = func(tc *TaskContext, m int) ([]int64, error) {
 		in := func(yield func(K, V) bool) {
 			r.iterate(tc, m, func(p Pair[K, V]) bool { return yield(p.Key, p.Value) })
 		}
-		return writeShuffle(tc, d, m, part(d.reducers), kc, vc, in)
+		return writeShuffle(tc, d, m, part(tc.shuffle(d).Reducers), kc, vc, in)
 	}
 	return newRDD(n, func(tc *TaskContext, p int, yield func(Pair[K, V]) bool) {
 		readShuffle(tc, d, p, kc, vc, func(k K, v V, _ int) bool { return yield(Pair[K, V]{k, v}) })

@@ -5,11 +5,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"github.com/mesoproject/meso/rdd/codec"
 	"github.com/mesoproject/meso/rdd/internal/plan"
+	"github.com/mesoproject/meso/rdd/internal/task"
 )
 
 // Pair is a key-value record. Key-value operations (GroupByKey, ReduceByKey,
@@ -67,45 +67,65 @@ func (l StorageLevel) String() string {
 }
 
 // node is the untyped vertex of the lineage graph. Its typed behaviour lives
-// in closures built by the typed constructors.
+// in closures built by the typed constructors. A node holds no session
+// state: how a session resolved it (partition counts, input splits,
+// prepared values) lives in the session, keyed by the node's id.
 type node struct {
 	id    int          // unique in the process; the planner's NodeID
 	inv   *invocation  // guarded by claimMu; the Func invocation that built it, or nil
 	local int          // guarded by claimMu; index of the node within inv (deterministic)
 	op    string       // operation name, e.g. "groupBy"
 	site  string       // user call site, file:line
-	parts int          // number of partitions; 0 until resolved
 	deps  []dep        // parents
 	level atomic.Int32 // StorageLevel; set by Persist
+	// shown is the partition count of the latest resolution by any session,
+	// for NumPartitions only: the runtime never reads it.
+	shown atomic.Int64
 
-	// resolve computes parts (and narrow mappings) once the parents are
-	// resolved.
-	resolve func(def defaults)
+	// resolve computes the node's resolution in a session from its
+	// parents' (already resolved); nil means one partition per parent
+	// partition of the only parent.
+	resolve func(env resolveEnv) resolution
 	// prepare runs jobs this node needs before its partitions can be
 	// computed (zipWithIndex's counts, a range partitioner's sample).
-	// Its result is stored per session and reaches tasks through
-	// TaskContext.prepared, never through shared variables: a cluster
-	// executor will receive it with the task, like a broadcast.
+	// Its result is stored per session and reaches tasks in their
+	// descriptor (TaskContext.prepared), never through shared variables.
 	prepare func(j *jobEnv) (any, error)
-	prepMu  sync.Mutex // held while prepare runs, so concurrent jobs prepare once
-	// resolved is set once resolve ran.
-	resolved bool
-	// err is set by resolve when the dataset cannot be computed (a missing
-	// input file); jobs needing it fail with it.
-	err error
+	// bad is set at construction when the dataset can never be computed
+	// (a bad sample fraction); jobs needing it fail with it.
+	bad error
+}
+
+// resolution is one session's resolution of a dataset: the driver's truth,
+// sent to executors in task descriptors and never recomputed there.
+type resolution struct {
+	parts  int
+	narrow []func(p int) []int // per dep: child partition -> parent partitions; nil = same
+	splits []task.Split        // TextFile
+	err    error               // the dataset cannot be computed (a missing input file)
+}
+
+// resolveEnv is what a node's resolve sees: the session's defaults and its
+// parents' partition counts.
+type resolveEnv struct {
+	def   defaults
+	parts func(n *node) int
 }
 
 type dep struct {
 	parent  *node
-	shuffle *shuffleDep       // nil for a narrow dependency
-	parents func(p int) []int // narrow: child partition -> parent partitions; nil = same
+	shuffle *shuffleDep // nil for a narrow dependency
 }
 
 var nodeSeq atomic.Int64
 
 func newNode(op string, deps ...dep) *node {
 	n := &node{id: int(nodeSeq.Add(1)), op: op, site: callSite(), deps: deps}
-	watchNode(n) // inv and local are set when the Func call building n returns
+	for _, d := range deps {
+		if d.shuffle != nil {
+			d.shuffle.reduceNode = n
+		}
+	}
 	return n
 }
 
@@ -153,13 +173,11 @@ func (r *RDD[T]) lineage() *node { return r.n }
 // ID returns the dataset's id, unique in the process.
 func (r *RDD[T]) ID() int { return r.n.id }
 
-// NumPartitions returns the number of partitions, or 0 while it depends on
-// the session's default parallelism and no job has run yet.
-func (r *RDD[T]) NumPartitions() int {
-	resolveMu.Lock() // a job may be resolving it
-	defer resolveMu.Unlock()
-	return r.n.parts
-}
+// NumPartitions returns the number of partitions the latest job on the
+// dataset resolved it to (in any session), or 0 before any job. Each
+// session resolves a dataset on its own (the default parallelism, the files
+// a TextFile lists): this is for display.
+func (r *RDD[T]) NumPartitions() int { return int(r.n.shown.Load()) }
 
 // String names the operation that made the dataset and where.
 func (r *RDD[T]) String() string { return fmt.Sprintf("RDD %d (%s)", r.n.id, r.n) }
@@ -170,9 +188,7 @@ func newRDD[T any](n *node, compute func(tc *TaskContext, p int, yield func(T) b
 
 // oneToOne makes a child of r with the same partitioning.
 func oneToOne[T, U any](r *RDD[T], op string, compute func(tc *TaskContext, p int, yield func(U) bool)) *RDD[U] {
-	n := newNode(op, dep{parent: r.n})
-	n.resolve = func(defaults) { n.parts = r.n.parts }
-	return newRDD(n, compute)
+	return newRDD(newNode(op, dep{parent: r.n}), compute)
 }
 
 // defaults are the partition counts used when an operation gives none.
@@ -200,19 +216,26 @@ func (r *RDD[T]) Persist(level StorageLevel) *RDD[T] {
 // Cache is Persist(MemoryOnly).
 func (r *RDD[T]) Cache() *RDD[T] { return r.Persist(MemoryOnly) }
 
-// graph collects the planner's view of the lineage reachable from n.
-func graph(n *node) (plan.Graph, map[int]*shuffleDep) {
+// graph collects the planner's view of the lineage reachable from n, as
+// resolved by the session (res), with the nodes and shuffles by id.
+func graph(n *node, res map[int]*resolution) (plan.Graph, map[int]*node, map[int]*shuffleDep) {
 	g := plan.Graph{}
+	nodes := map[int]*node{}
 	shuffles := map[int]*shuffleDep{}
 	var walk func(n *node)
 	walk = func(n *node) {
 		if _, ok := g[plan.NodeID(n.id)]; ok {
 			return
 		}
-		pn := &plan.Node{Partitions: n.parts}
+		r := res[n.id]
+		pn := &plan.Node{Partitions: r.parts}
 		g[plan.NodeID(n.id)] = pn
-		for _, d := range n.deps {
-			pd := plan.Dep{Parent: plan.NodeID(d.parent.id), Shuffle: -1, Parents: d.parents}
+		nodes[n.id] = n
+		for i, d := range n.deps {
+			pd := plan.Dep{Parent: plan.NodeID(d.parent.id), Shuffle: -1}
+			if i < len(r.narrow) {
+				pd.Parents = r.narrow[i]
+			}
 			if d.shuffle != nil {
 				pd.Shuffle = d.shuffle.id
 				shuffles[d.shuffle.id] = d.shuffle
@@ -222,5 +245,5 @@ func graph(n *node) (plan.Graph, map[int]*shuffleDep) {
 		}
 	}
 	walk(n)
-	return g, shuffles
+	return g, nodes, shuffles
 }

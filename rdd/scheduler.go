@@ -4,13 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
+	"github.com/mesoproject/meso/rdd/internal/blocks"
+	"github.com/mesoproject/meso/rdd/internal/exec"
+	"github.com/mesoproject/meso/rdd/internal/job"
 	"github.com/mesoproject/meso/rdd/internal/plan"
+	"github.com/mesoproject/meso/rdd/internal/task"
 )
-
-type planNodeID = plan.NodeID
 
 // EventKind names a scheduler event.
 type EventKind string
@@ -46,53 +49,78 @@ type Event struct {
 	Slots        int          `json:"slots,omitempty"`  // AppStart
 }
 
-var resolveMu sync.Mutex
-
-// resolve fixes the partition counts of n and its ancestors, and reports the
-// first dataset that cannot be computed.
-func (s *Session) resolve(n *node) error {
-	resolveMu.Lock()
-	defer resolveMu.Unlock()
+// resolve fixes, for this session, the partition counts (and input splits)
+// of n and its ancestors not resolved yet, and returns n's resolution or the
+// first dataset's error that makes n impossible to compute. A resolution is
+// never redone: every job of the session sees the same plan for a dataset.
+func (s *Session) resolve(n *node) (*resolution, error) {
+	s.resMu.Lock()
+	defer s.resMu.Unlock()
 	def := defaults{source: s.cfg.DefaultParallelism, shuffle: s.cfg.DefaultParallelism}
 	if def.source == 0 {
 		def.source = s.slots
 	}
-	var firstErr error
+	env := resolveEnv{def: def, parts: func(p *node) int { return s.res[p.id].parts }}
+	var walk func(n *node) *resolution
+	walk = func(n *node) *resolution {
+		if r := s.res[n.id]; r != nil {
+			return r
+		}
+		var parentErr error
+		for _, d := range n.deps {
+			if r := walk(d.parent); r.err != nil && parentErr == nil {
+				parentErr = r.err // a dataset of a bad parent is bad for good
+			}
+		}
+		var r resolution
+		if n.resolve != nil {
+			r = n.resolve(env)
+		} else if len(n.deps) == 1 {
+			r.parts = env.parts(n.deps[0].parent)
+		}
+		if n.bad != nil {
+			r.err = n.bad
+		}
+		if r.err == nil {
+			r.err = parentErr
+		}
+		s.res[n.id] = &r
+		s.watchLocked(n)
+		n.shown.Store(int64(r.parts))
+		return &r
+	}
+	r := walk(n)
+	return r, r.err
+}
+
+// partsOf returns n's partition count as this session resolved it.
+func (s *Session) partsOf(n *node) int {
+	s.resMu.Lock()
+	defer s.resMu.Unlock()
+	return s.res[n.id].parts
+}
+
+// resolutions returns this session's resolution of every dataset in nodes.
+func (s *Session) resolutions(root *node) map[int]*resolution {
+	s.resMu.Lock()
+	defer s.resMu.Unlock()
+	out := map[int]*resolution{}
 	var walk func(n *node)
 	walk = func(n *node) {
-		if n.resolved {
-			if n.err != nil && firstErr == nil {
-				firstErr = n.err
-			}
+		if out[n.id] != nil {
 			return
 		}
+		out[n.id] = s.res[n.id]
 		for _, d := range n.deps {
 			walk(d.parent)
 		}
-		if n.resolve != nil {
-			n.resolve(def)
-		}
-		for _, d := range n.deps {
-			if d.shuffle != nil {
-				d.shuffle.reducers = n.parts
-			}
-		}
-		for _, d := range n.deps {
-			if n.err == nil {
-				n.err = d.parent.err // a dataset of a bad parent is bad for good
-			}
-		}
-		n.resolved = true
-		if n.err != nil && firstErr == nil {
-			firstErr = n.err
-		}
 	}
-	walk(n)
-	return firstErr
+	walk(root)
+	return out
 }
 
 // prepare runs the preparatory jobs (zipWithIndex counts, sort samples) of n
-// and its ancestors, parents first.
+// and its ancestors, parents first, once per session.
 func (s *Session) prepare(ctx context.Context, n *node, seen map[*node]bool) error {
 	if seen[n] {
 		return nil
@@ -106,8 +134,15 @@ func (s *Session) prepare(ctx context.Context, n *node, seen map[*node]bool) err
 	if n.prepare == nil {
 		return nil
 	}
-	n.prepMu.Lock()
-	defer n.prepMu.Unlock()
+	s.mu.Lock()
+	mu := s.prepMu[n.id]
+	if mu == nil {
+		mu = new(sync.Mutex)
+		s.prepMu[n.id] = mu
+	}
+	s.mu.Unlock()
+	mu.Lock() // concurrent jobs prepare a dataset once
+	defer mu.Unlock()
 	s.mu.Lock()
 	_, done := s.prepared[n.id]
 	s.mu.Unlock()
@@ -130,42 +165,6 @@ type jobEnv struct {
 	s   *Session
 }
 
-type taskKey struct{ shuffle, part int }
-
-type stageRun struct {
-	id       int
-	shuffle  int
-	name     string
-	attempt  int
-	active   bool
-	total    int
-	finished int
-}
-
-// jobRun is the state of one running job, owned by the goroutine running
-// runJob.
-type jobRun struct {
-	s         *Session
-	ctx       context.Context
-	cancel    context.CancelFunc
-	id        int
-	target    *node
-	graph     plan.Graph
-	shuffles  map[int]*shuffleDep
-	result    func(tc *TaskContext, p int) (any, error)
-	onResult  func(p int, v any) error
-	remaining map[int]bool
-	running   map[taskKey]bool
-	queued    map[taskKey]bool
-	queue     []taskKey
-	attempts  map[taskKey]int // launches so far
-	failures  map[taskKey]int
-	stages    map[int]*stageRun // by shuffle id; -1 = result stage
-	skipped   map[int]bool
-	results   chan taskResult
-	err       error
-}
-
 // runJob computes partitions parts of target, passing each partition's
 // result (from result) to onResult, in the order tasks finish.
 func (s *Session) runJob(ctx context.Context, target *node, parts []int,
@@ -184,36 +183,46 @@ func (s *Session) runJob(ctx context.Context, target *node, parts []int,
 	unlink := context.AfterFunc(s.ctx, func() { stop(ErrClosed) })
 	defer unlink()
 	start := time.Now()
-	if err := s.resolve(target); err != nil {
+	tr, err := s.resolve(target)
+	if err != nil {
 		return err
 	}
 	if err := s.prepare(ctx, target, map[*node]bool{}); err != nil {
 		return err
 	}
 	for _, p := range parts {
-		if p < 0 || p >= target.parts {
-			return fmt.Errorf("rdd: partition %d out of range: %s has %d partitions", p, target, target.parts)
+		if p < 0 || p >= tr.parts {
+			return fmt.Errorf("rdd: partition %d out of range: %s has %d partitions", p, target, tr.parts)
 		}
 	}
-	g, shuffles := graph(target)
-	jctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	res := s.resolutions(target)
+	g, nodes, shuffles := graph(target, res)
+	jt := &jobTasks{nodes: nodes, shuffles: shuffles, result: result, index: map[*task.Pipeline]*pipelineIndex{}}
+	pipelines := s.pipelines(target, shuffles, res)
+	for _, p := range pipelines {
+		jt.index[p] = newPipelineIndex(p)
+	}
 	s.mu.Lock()
 	id := s.nextJob
 	s.nextJob++
 	s.stats.Jobs++
+	s.jobTasks[id] = jt
 	s.mu.Unlock()
-	j := &jobRun{
-		s: s, ctx: jctx, cancel: cancel, id: id, target: target, graph: g, shuffles: shuffles,
-		result: result, onResult: onResult, remaining: map[int]bool{}, running: map[taskKey]bool{},
-		queued: map[taskKey]bool{}, attempts: map[taskKey]int{}, failures: map[taskKey]int{},
-		stages: map[int]*stageRun{}, skipped: map[int]bool{}, results: make(chan taskResult, s.slots),
-	}
-	for _, p := range parts {
-		j.remaining[p] = true
-	}
-	s.emit(Event{Kind: JobStart, Job: id, Name: target.String(), Tasks: len(j.remaining), Shuffle: -1})
-	err := j.loop()
+	defer func() {
+		s.mu.Lock()
+		delete(s.jobTasks, id)
+		s.mu.Unlock()
+	}()
+	core := job.New(job.Config{
+		ID: id, Graph: g, Target: plan.NodeID(target.id), Partitions: parts, Pipelines: pipelines,
+		MaxTaskFailures: s.cfg.TaskMaxFailures, MaxStageAttempts: s.cfg.StageMaxConsecutiveAttempts,
+	}, s.books, cacheState{s.cache}, time.Now())
+	s.emit(Event{Kind: JobStart, Job: id, Name: target.String(), Tasks: len(sortedUnique(parts)), Shuffle: -1})
+	h := jobHooks{s: s, id: id}
+	err = exec.Run(ctx, exec.Job{
+		Core: core, Mu: &s.mu, Executors: []exec.Executor{s.exec},
+		OnLaunch: h.launch, OnTaskEnd: h.taskEnd, OnResult: h.safeOnResult(onResult), OnEvents: h.events,
+	})
 	if cause := context.Cause(ctx); err != nil && errors.Is(cause, ErrClosed) {
 		err = ErrClosed
 	}
@@ -228,267 +237,202 @@ func (s *Session) runJob(ctx context.Context, target *node, parts []int,
 	return err
 }
 
-func (j *jobRun) loop() error {
-	replan := true
-	for len(j.remaining) > 0 && j.err == nil {
-		if replan {
-			if err := j.plan(); err != nil {
-				j.err = err
-				break
-			}
-			replan = false
-		}
-		for len(j.running) < j.s.slots && len(j.queue) > 0 {
-			j.launch(j.queue[0])
-			j.queue = j.queue[1:]
-		}
-		if len(j.running) == 0 {
-			j.err = fmt.Errorf("rdd: job %d: internal error: nothing to run for partitions %v", j.id, j.remaining)
-			break
-		}
-		select {
-		case r := <-j.results:
-			replan = j.handle(r)
-		case <-j.ctx.Done():
-			j.err = j.ctx.Err()
-		}
-	}
-	if j.err != nil || len(j.running) > 0 {
-		// Never leave a task of this job running after it returns.
-		j.cancel()
-		for len(j.running) > 0 {
-			r := <-j.results
-			delete(j.running, taskKey{r.t.shuffle, r.t.partition})
-		}
-	}
-	return j.err
+func sortedUnique(parts []int) []int {
+	out := slices.Clone(parts)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
-// plan asks the planner what to run and queues the ready stages' tasks.
-func (j *jobRun) plan() error {
-	parts := make([]int, 0, len(j.remaining))
-	for p := range j.remaining {
-		parts = append(parts, p)
+// cacheState is the planner's view of the session's cache.
+type cacheState struct{ bm *blocks.Manager }
+
+func (c cacheState) Cached(n plan.NodeID, p int) bool {
+	return c.bm.Has(blocks.Key{Node: int(n), Part: p})
+}
+
+// pipelines describes every stage a job on target may run: the result
+// stage (-1) and the map stage of every shuffle in its lineage, from the
+// session's resolution and prepared values.
+func (s *Session) pipelines(target *node, shuffles map[int]*shuffleDep, res map[int]*resolution) map[int]*task.Pipeline {
+	type stage struct {
+		p       *task.Pipeline
+		last    *node
+		foreign *node // a dataset of the stage built by another call than last
 	}
-	j.s.mu.Lock()
-	p, err := plan.Compute(j.graph, plan.NodeID(j.target.id), parts, schedState{j.s})
-	j.s.mu.Unlock()
-	if err != nil {
-		return fmt.Errorf("rdd: job %d: %w", j.id, err)
+	s.mu.Lock() // guards s.prepared
+	p, foreign := s.pipelineLocked(target, -1, res)
+	stages := []stage{{p, target, foreign}}
+	for id, d := range shuffles {
+		p, foreign := s.pipelineLocked(d.mapNode, id, res)
+		// A remote executor finds the map function on the reduce side's
+		// dependency, so that dataset must come from the same call.
+		p.Nodes = append(p.Nodes, s.nodeDescLocked(d.reduceNode, res))
+		p.Shuffles = append(p.Shuffles, shuffleDesc(d, res))
+		if foreign == nil && !sameInvocation(d.reduceNode, d.mapNode) {
+			foreign = d.reduceNode
+		}
+		stages = append(stages, stage{p, d.mapNode, foreign})
 	}
-	j.noteSkipped(p)
-	j.queue, j.queued = j.queue[:0], map[taskKey]bool{}
-	for _, st := range p.Ready() {
-		sr, err := j.submit(st)
-		if err != nil {
+	s.mu.Unlock()
+	out := map[int]*task.Pipeline{}
+	for _, st := range stages {
+		out[st.p.Shuffle] = st.p
+		inv, err := spec(st.last) // may encode the arguments: not under mu
+		switch {
+		case err != nil:
+			st.p.NotPortable = err.Error()
+		case st.foreign != nil:
+			st.p.NotPortable = fmt.Sprintf("%s belongs to another Func call than %s", st.foreign, st.last)
+		default:
+			st.p.Invocation = &inv
+			st.p.Accumulators, st.p.Broadcasts = sharedVars(st.last)
+		}
+	}
+	return out
+}
+
+func ref(n *node) task.NodeRef {
+	claimMu.Lock()
+	defer claimMu.Unlock()
+	if n.inv == nil {
+		return task.NodeRef{ID: n.id, Local: -1}
+	}
+	return task.NodeRef{ID: n.id, Local: n.local}
+}
+
+func (s *Session) nodeDescLocked(n *node, res map[int]*resolution) task.Node {
+	r := res[n.id]
+	return task.Node{NodeRef: ref(n), Partitions: r.parts, Splits: r.splits, Prepared: s.prepared[n.id]}
+}
+
+// pipelineLocked describes the stage whose last dataset is last (writing
+// shuffle sh, or -1): its narrow lineage and the shuffles it reads. It also
+// returns a dataset of the stage that another Func call than last's built
+// (or none), which makes the stage not portable.
+func (s *Session) pipelineLocked(last *node, sh int, res map[int]*resolution) (*task.Pipeline, *node) {
+	p := &task.Pipeline{Name: last.String(), Target: ref(last), Shuffle: sh}
+	seen := map[*node]bool{}
+	var foreign *node
+	var walk func(n *node)
+	walk = func(n *node) {
+		if seen[n] {
+			return
+		}
+		seen[n] = true
+		if foreign == nil && n != last && !sameInvocation(n, last) {
+			foreign = n
+		}
+		p.Nodes = append(p.Nodes, s.nodeDescLocked(n, res))
+		for _, d := range n.deps {
+			if d.shuffle != nil {
+				p.Shuffles = append(p.Shuffles, shuffleDesc(d.shuffle, res))
+				continue
+			}
+			walk(d.parent)
+		}
+	}
+	walk(last)
+	return p, foreign
+}
+
+// sameInvocation reports whether a and b were built by one Func call.
+func sameInvocation(a, b *node) bool {
+	claimMu.Lock()
+	defer claimMu.Unlock()
+	return a.inv != nil && a.inv == b.inv
+}
+
+func shuffleDesc(d *shuffleDep, res map[int]*resolution) task.Shuffle {
+	return task.Shuffle{ID: d.id, Map: ref(d.mapNode), Reduce: ref(d.reduceNode),
+		Maps: res[d.mapNode.id].parts, Reducers: res[d.reduceNode.id].parts}
+}
+
+// jobHooks turn a job's reports into the session's events, stats, logs
+// and accumulator values.
+type jobHooks struct {
+	s  *Session
+	id int
+}
+
+func (h jobHooks) launch(d *task.Desc) {
+	h.s.emit(Event{Kind: TaskStart, Job: h.id, Stage: d.Stage, StageAttempt: d.StageAttempt, Shuffle: d.Shuffle,
+		Partition: d.Partition, Attempt: d.Attempt})
+}
+
+func (h jobHooks) taskEnd(r *task.Result) error {
+	s := h.s
+	m := TaskMetrics(r.Metrics)
+	s.mu.Lock()
+	s.addMetricsLocked(m)
+	if r.Err != nil {
+		s.stats.TasksFailed++
+	} else {
+		s.stats.Tasks++
+	}
+	s.mu.Unlock()
+	if r.Err == nil {
+		if err := s.applyAccums(r.Accums); err != nil {
 			return err
 		}
-		for _, part := range st.Missing {
-			k := taskKey{sr.shuffle, part}
-			if !j.running[k] && !j.queued[k] {
-				j.queued[k] = true
-				j.queue = append(j.queue, k)
-			}
-		}
 	}
+	ev := Event{Kind: TaskEnd, Job: h.id, Stage: r.ID.Stage, StageAttempt: r.ID.StageAttempt, Shuffle: r.ID.Shuffle,
+		Partition: r.ID.Partition, Attempt: r.ID.Attempt, Metrics: &m}
+	switch {
+	case r.Err == nil:
+	case r.Fetch != nil:
+		ev.Error = r.Err.Error()
+		s.log.Warn("lost map output", "job", h.id, "shuffle", r.Fetch.Shuffle, "maps", r.Fetch.Maps, "err", r.Err)
+	default:
+		ev.Error = r.Err.Error()
+		s.log.Warn("task failed", "job", h.id, "stage", r.ID.Stage, "partition", r.ID.Partition,
+			"attempt", r.ID.Attempt, "err", r.Err)
+	}
+	s.emit(ev)
 	return nil
 }
 
-// noteSkipped reports the shuffle stages whose outputs already exist.
-func (j *jobRun) noteSkipped(p *plan.Plan) {
-	inPlan := map[int]bool{}
-	for _, st := range p.Stages {
-		inPlan[st.Shuffle] = true
-	}
-	for _, st := range p.Stages {
-		for _, sh := range st.Parents {
-			if inPlan[sh] || j.skipped[sh] || j.stages[sh] != nil {
-				continue
+func (h jobHooks) events(evs []job.Event) {
+	s := h.s
+	for _, e := range evs {
+		ev := Event{Job: h.id, Stage: e.Stage, StageAttempt: e.StageAttempt, Name: e.Name, Shuffle: e.Shuffle, Tasks: e.Tasks}
+		switch e.Kind {
+		case job.StageSubmitted:
+			ev.Kind = StageSubmitted
+			s.mu.Lock()
+			s.stats.Stages++
+			if e.StageAttempt > 0 {
+				s.stats.StageResubmissions++
 			}
-			j.skipped[sh] = true
-			id := j.stageID(sh)
-			j.s.mu.Lock()
-			j.s.stats.StagesSkipped++
-			j.s.mu.Unlock()
-			j.s.emit(Event{Kind: StageSkipped, Job: j.id, Stage: id, Shuffle: sh, Name: j.shuffles[sh].mapNode.String()})
+			s.mu.Unlock()
+		case job.StageSkipped:
+			ev.Kind = StageSkipped
+			s.mu.Lock()
+			s.stats.StagesSkipped++
+			s.mu.Unlock()
+		case job.StageCompleted:
+			ev.Kind = StageCompleted
+		case job.Starved:
+			s.log.Warn("tasks wait and no executor has registered", "job", h.id, "tasks", e.Tasks)
+			continue
+		default:
+			continue
 		}
+		s.emit(ev)
 	}
-}
-
-// stageID returns the stage id of a shuffle's map stage (stable across jobs,
-// so a reused shuffle keeps its id) or a fresh id for a result stage.
-func (j *jobRun) stageID(sh int) int {
-	j.s.mu.Lock()
-	defer j.s.mu.Unlock()
-	if sh >= 0 {
-		if id, ok := j.s.stageOf[sh]; ok {
-			return id
-		}
-	}
-	id := j.s.nextStg
-	j.s.nextStg++
-	if sh >= 0 {
-		j.s.stageOf[sh] = id
-	}
-	return id
-}
-
-// submit marks a stage of the plan as running, starting a new attempt when
-// it is not active.
-func (j *jobRun) submit(st plan.Stage) (*stageRun, error) {
-	sr := j.stages[st.Shuffle]
-	if sr == nil {
-		name := j.target.String()
-		if st.Shuffle >= 0 {
-			name = j.shuffles[st.Shuffle].mapNode.String()
-		}
-		sr = &stageRun{id: j.stageID(st.Shuffle), shuffle: st.Shuffle, name: name, attempt: -1}
-		j.stages[st.Shuffle] = sr
-	}
-	if sr.active {
-		return sr, nil
-	}
-	sr.attempt++
-	if sr.attempt > 0 {
-		if sr.attempt >= j.s.cfg.StageMaxConsecutiveAttempts {
-			return nil, fmt.Errorf("%w: job %d: stage %d (%s) resubmitted %d times after lost map outputs",
-				ErrJobFailed, j.id, sr.id, sr.name, sr.attempt)
-		}
-		j.s.mu.Lock()
-		j.s.stats.StageResubmissions++
-		j.s.mu.Unlock()
-	}
-	sr.active, sr.total, sr.finished = true, len(st.Missing), 0
-	j.s.mu.Lock()
-	j.s.stats.Stages++
-	j.s.mu.Unlock()
-	j.s.emit(Event{Kind: StageSubmitted, Job: j.id, Stage: sr.id, StageAttempt: sr.attempt, Name: sr.name,
-		Shuffle: sr.shuffle, Tasks: sr.total})
-	return sr, nil
-}
-
-func (j *jobRun) launch(k taskKey) {
-	delete(j.queued, k)
-	sr := j.stages[k.shuffle]
-	t := &task{ctx: j.ctx, job: j.id, stage: sr.id, stageAttempt: sr.attempt, stageName: sr.name, shuffle: k.shuffle,
-		partition: k.part, attempt: j.attempts[k]}
-	j.attempts[k]++
-	if k.shuffle >= 0 {
-		dep := j.shuffles[k.shuffle]
-		t.body = func(tc *TaskContext) (any, error) { return dep.writeMap(tc, k.part) }
-	} else {
-		t.body = func(tc *TaskContext) (any, error) { return j.result(tc, k.part) }
-	}
-	j.running[k] = true
-	j.s.emit(Event{Kind: TaskStart, Job: j.id, Stage: sr.id, StageAttempt: sr.attempt, Shuffle: k.shuffle,
-		Partition: k.part, Attempt: t.attempt})
-	go func() { j.results <- j.s.exec.run(j.s, t) }()
-}
-
-// handle processes a finished task and reports whether to replan.
-func (j *jobRun) handle(r taskResult) (replan bool) {
-	t := r.t
-	k := taskKey{t.shuffle, t.partition}
-	delete(j.running, k)
-	sr := j.stages[t.shuffle]
-	ev := Event{Kind: TaskEnd, Job: j.id, Stage: sr.id, StageAttempt: sr.attempt, Shuffle: t.shuffle,
-		Partition: t.partition, Attempt: t.attempt, Metrics: &r.metrics}
-	j.s.mu.Lock()
-	j.s.addMetricsLocked(r.metrics)
-	if r.err != nil {
-		j.s.stats.TasksFailed++
-	} else {
-		j.s.stats.Tasks++
-	}
-	j.s.mu.Unlock()
-	if r.err == nil {
-		if err := j.s.applyAccums(r.accums); err != nil {
-			j.err = err
-			return false
-		}
-	}
-	if r.err != nil {
-		ev.Error = r.err.Error()
-		j.s.emit(ev)
-		return j.failed(r, k)
-	}
-	sr.finished++
-	if t.shuffle >= 0 {
-		dep := j.shuffles[t.shuffle]
-		complete := j.s.registerMapOutput(t.shuffle, dep.mapNode.parts, t.partition, r.value.([]int64))
-		j.s.emit(ev)
-		if complete && sr.active {
-			sr.active = false
-			j.s.emit(Event{Kind: StageCompleted, Job: j.id, Stage: sr.id, StageAttempt: sr.attempt, Name: sr.name, Shuffle: sr.shuffle})
-		}
-		return complete
-	}
-	j.s.emit(ev)
-	if j.remaining[t.partition] {
-		delete(j.remaining, t.partition)
-		if err := j.safeOnResult(t.partition, r.value); err != nil {
-			j.err = err
-			return false
-		}
-	}
-	if len(j.remaining) == 0 {
-		sr.active = false
-		j.s.emit(Event{Kind: StageCompleted, Job: j.id, Stage: sr.id, StageAttempt: sr.attempt, Name: sr.name, Shuffle: -1})
-	}
-	return false
 }
 
 // safeOnResult runs the action's driver-side merge (which may call user
 // functions, like Reduce's), turning a panic into the job's error.
-func (j *jobRun) safeOnResult(p int, v any) (err error) {
-	defer func() {
-		if x := recover(); x != nil {
-			err = fmt.Errorf("%w: job %d: user function panicked merging partition %d on the driver: %v",
-				ErrJobFailed, j.id, p, x)
-		}
-	}()
-	return j.onResult(p, v)
-}
-
-func (j *jobRun) failed(r taskResult, k taskKey) (replan bool) {
-	if j.ctx.Err() != nil {
-		j.err = j.ctx.Err()
-		return false
-	}
-	if r.fetch != nil {
-		// The map output is lost: forget it, and let the planner resubmit the
-		// stage that produces it; this task runs again once it exists.
-		b := r.fetch.Block
-		j.s.log.Warn("lost map output", "job", j.id, "shuffle", b.Shuffle, "map", b.Map, "err", r.err)
-		j.s.unregisterMapOutput(b.Shuffle, b.Map)
-		var lost *lostOutputs
-		if errors.As(r.err, &lost) {
-			for _, m := range lost.maps {
-				j.s.unregisterMapOutput(lost.shuffle, m)
+func (h jobHooks) safeOnResult(onResult func(p int, v any) error) func(p int, v any) error {
+	return func(p int, v any) (err error) {
+		defer func() {
+			if x := recover(); x != nil {
+				err = fmt.Errorf("%w: job %d: user function panicked merging partition %d on the driver: %v",
+					ErrJobFailed, h.id, p, x)
 			}
-		}
-		// The producing stage is resubmitted by the replan: a completed stage
-		// is inactive and gets a new attempt; one already being resubmitted
-		// just gets one more task, so losing many outputs at once costs one
-		// attempt. The reading stage's current attempt has failed; reports
-		// from its other tasks, or from an older attempt, change nothing.
-		if cur := j.stages[k.shuffle]; cur.active && r.t.stageAttempt == cur.attempt {
-			cur.active = false
-		}
-		return true
+		}()
+		return onResult(p, v)
 	}
-	j.failures[k]++
-	j.s.log.Warn("task failed", "job", j.id, "stage", j.stages[k.shuffle].id, "partition", k.part,
-		"failures", j.failures[k], "err", r.err)
-	if j.failures[k] >= j.s.cfg.TaskMaxFailures {
-		j.err = fmt.Errorf("%w: task failed %d times: %w", ErrJobFailed, j.failures[k], r.err)
-		return false
-	}
-	if !j.queued[k] {
-		j.queued[k] = true
-		j.queue = append(j.queue, k)
-	}
-	return false
 }
 
 func (s *Session) addMetricsLocked(m TaskMetrics) {

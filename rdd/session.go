@@ -6,9 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"sync"
 	"time"
 
+	"github.com/mesoproject/meso/rdd/internal/blocks"
+	"github.com/mesoproject/meso/rdd/internal/exec"
+	"github.com/mesoproject/meso/rdd/internal/job"
 	"github.com/mesoproject/meso/rdd/internal/shuffle"
 )
 
@@ -20,7 +24,7 @@ var (
 	ErrClosed = errors.New("rdd: session closed")
 	// ErrJobFailed is wrapped by the error of a job aborted because a task
 	// failed too often or a stage was resubmitted too often.
-	ErrJobFailed = errors.New("rdd: job failed")
+	ErrJobFailed = job.ErrFailed
 )
 
 // Session runs jobs. It owns the executors, the shuffle files, the cache and
@@ -32,9 +36,9 @@ type Session struct {
 	dir   string
 	store *shuffle.Store
 	fetch shuffle.Service // the store, or a fault-injecting wrapper in tests
-	exec  executor
+	exec  exec.Executor
 	slots int
-	cache *blockManager
+	cache *blocks.Manager
 
 	listenMu  sync.Mutex
 	listeners []func(Event) // guarded by listenMu
@@ -46,23 +50,24 @@ type Session struct {
 	clean  chan cleanup   // datasets and shuffles no longer reachable
 	done   chan struct{}  // closed when the cleaner goroutine exits
 
+	// resMu is held while datasets are resolved (TextFile lists files
+	// under it, so it is not mu).
+	resMu sync.Mutex
+	res   map[int]*resolution // guarded by resMu; node id -> this session's resolution
+	// watches are the pending cleanups of the datasets and shuffles the
+	// session resolved (cleaner.go).
+	watches map[cleanup]runtime.Cleanup // guarded by resMu
+
 	mu       sync.Mutex
 	closed   bool                  // guarded by mu
-	outputs  map[int]*mapOutputs   // guarded by mu; shuffle id -> map outputs
-	stageOf  map[int]int           // guarded by mu; shuffle id -> stage id
+	books    *job.Books            // guarded by mu; map outputs and stage ids, shared by the jobs
+	jobTasks map[int]*jobTasks     // guarded by mu; running jobs, for the local runner
 	nextJob  int                   // guarded by mu
-	nextStg  int                   // guarded by mu
 	stats    Stats                 // guarded by mu
 	accums   map[int64]accumulable // guarded by mu
 	prepared map[int]any           // guarded by mu; node id -> result of its prepare step
+	prepMu   map[int]*sync.Mutex   // guarded by mu; node id -> held while its prepare step runs
 	progress *progressBar
-}
-
-// mapOutputs tracks which map tasks of a shuffle have a usable output.
-type mapOutputs struct {
-	done  []bool
-	sizes [][]int64 // per map, per reducer
-	count int
 }
 
 // Stats are a session's cumulative counters, for summaries and tests.
@@ -105,11 +110,11 @@ func Start(cfg Config) (*Session, error) {
 	s := &Session{
 		ctx: ctx, cancel: cancel, clean: make(chan cleanup, 1024), done: make(chan struct{}),
 		cfg: cfg, log: cfg.Logger, dir: dir, store: store, fetch: store,
-		exec: newLocalExecutor(slots), slots: slots,
-		outputs: map[int]*mapOutputs{}, stageOf: map[int]int{}, accums: map[int64]accumulable{},
-		prepared: map[int]any{},
+		slots: slots, res: map[int]*resolution{}, watches: map[cleanup]runtime.Cleanup{}, books: job.NewBooks(), jobTasks: map[int]*jobTasks{},
+		accums: map[int64]accumulable{}, prepared: map[int]any{}, prepMu: map[int]*sync.Mutex{},
 	}
-	s.cache = newBlockManager(dir+"/blocks", cfg.StorageMemory)
+	s.exec = exec.NewLocal("driver", slots, localRunner{s})
+	s.cache = blocks.New(dir+"/blocks", cfg.StorageMemory)
 	if cfg.EventLogDir != "" {
 		if s.elog, err = openEventLog(cfg.EventLogDir, cfg.AppName); err != nil {
 			os.RemoveAll(dir)
@@ -125,7 +130,6 @@ func Start(cfg Config) (*Session, error) {
 		s.progress = newProgressBar(w)
 		s.AddListener(s.progress.record)
 	}
-	sessions.Store(s, struct{}{})
 	go s.cleaner()
 	s.emit(Event{Kind: AppStart, App: cfg.AppName, Master: cfg.Master, Slots: slots, Shuffle: -1})
 	s.log.Info("session started", "master", cfg.Master, "slots", slots, "dir", dir)
@@ -145,7 +149,7 @@ func (s *Session) Close() error {
 	s.mu.Unlock()
 	s.cancel()
 	s.jobs.Wait()
-	sessions.Delete(s)
+	s.stopWatching()
 	<-s.done
 	s.store.Close()
 	var err error
@@ -198,55 +202,4 @@ func (s *Session) callListener(f func(Event), e Event) {
 		}
 	}()
 	f(e)
-}
-
-// MapOutput reports whether map task m of shuffle sh has an output
-// (plan.State).
-func (s *Session) mapOutputLocked(sh, m int) bool {
-	o := s.outputs[sh]
-	return o != nil && m < len(o.done) && o.done[m]
-}
-
-func (s *Session) registerMapOutput(sh, maps, m int, sizes []int64) (complete bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	o := s.outputs[sh]
-	if o == nil {
-		o = &mapOutputs{done: make([]bool, maps), sizes: make([][]int64, maps)}
-		s.outputs[sh] = o
-	}
-	if !o.done[m] {
-		o.done[m] = true
-		o.count++
-	}
-	o.sizes[m] = sizes
-	return o.count == len(o.done)
-}
-
-// unregisterMapOutput forgets a lost map output; it reports whether it was
-// registered.
-func (s *Session) unregisterMapOutput(sh, m int) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if o := s.outputs[sh]; o != nil && m < len(o.done) && o.done[m] {
-		o.done[m] = false
-		o.sizes[m] = nil
-		o.count--
-		return true
-	}
-	return false
-}
-
-// RemoveMapOutput deletes map output m of shuffle sh from disk without
-// telling the scheduler, as a crashed executor or a full disk would: the next
-// reducer that fetches it fails, and the scheduler recomputes it. It exists
-// for fault-injection tests and tools.
-func (s *Session) RemoveMapOutput(sh, m int) error { return s.store.Remove(sh, m) }
-
-// schedState is the planner's view of the session.
-type schedState struct{ s *Session }
-
-func (st schedState) MapOutput(sh, m int) bool { return st.s.mapOutputLocked(sh, m) }
-func (st schedState) Cached(n planNodeID, p int) bool {
-	return st.s.cache.has(blockKey{int(n), p})
 }

@@ -24,6 +24,15 @@ type accumulable interface {
 	mergeAny(v any) error
 }
 
+// sharedVar is an accumulator or a broadcast variable passed to a Func: its
+// id travels in task descriptors (task.Pipeline).
+type sharedVar interface {
+	sharedID() (id int64, accumulator bool)
+}
+
+func (a *Accumulator[T]) sharedID() (int64, bool) { return a.ID, true }
+func (b *Broadcast[T]) sharedID() (int64, bool)   { return b.ID, false }
+
 // NewAccumulator makes an accumulator of a session, starting at zero and
 // merging updates with merge (associative and commutative).
 func NewAccumulator[T any](s *Session, name string, zero T, merge func(a, b T) T) *Accumulator[T] {

@@ -17,11 +17,12 @@ import (
 )
 
 // shuffleDep is a shuffle dependency: map tasks over mapNode's partitions
-// write blocks for reducers partitions.
+// write blocks for the partitions of reduceNode (the child). How many of
+// each a session resolved travels in the task descriptor (tc.shuffle).
 type shuffleDep struct {
-	id       int
-	mapNode  *node
-	reducers int // the child's partition count, set when resolved
+	id         int
+	mapNode    *node
+	reduceNode *node // set by newNode
 	// writeMap runs map task m and returns the size of each reducer's block.
 	writeMap func(tc *TaskContext, m int) ([]int64, error)
 }
@@ -29,25 +30,28 @@ type shuffleDep struct {
 var shuffleSeq atomic.Int64
 
 func newShuffleDep(mapNode *node) *shuffleDep {
-	d := &shuffleDep{id: int(shuffleSeq.Add(1)), mapNode: mapNode}
-	watchShuffle(d)
-	return d
+	return &shuffleDep{id: int(shuffleSeq.Add(1)), mapNode: mapNode}
 }
 
 // shuffleParts chooses a shuffle's partition count: explicit, else the
 // default parallelism, else the largest parent.
-func shuffleParts(explicit int, def defaults, parents ...*node) int {
+func shuffleParts(explicit int, env resolveEnv, parents ...*node) int {
 	if explicit > 0 {
 		return explicit
 	}
-	if def.shuffle > 0 {
-		return def.shuffle
+	if env.def.shuffle > 0 {
+		return env.def.shuffle
 	}
 	n := 1
 	for _, p := range parents {
-		n = max(n, p.parts)
+		n = max(n, env.parts(p))
 	}
 	return n
+}
+
+// shuffleResolve resolves the reduce side of a shuffle from one parent.
+func shuffleResolve(explicit int, parent *node) func(resolveEnv) resolution {
+	return func(env resolveEnv) resolution { return resolution{parts: shuffleParts(explicit, env, parent)} }
 }
 
 // writeShuffle writes the (key, value) records that input yields for map
@@ -55,7 +59,8 @@ func shuffleParts(explicit int, def defaults, parents ...*node) int {
 func writeShuffle[K, W any](tc *TaskContext, d *shuffleDep, m int, part func(K) int,
 	kc codec.Codec[K], wc codec.Codec[W], input func(yield func(K, W) bool)) ([]int64, error) {
 	s := tc.sess
-	w := s.store.NewWriter(d.id, m, d.reducers, s.cfg.ShuffleMemory/2)
+	sh := tc.shuffle(d) // the driver's id and counts, also in a rebuilt lineage
+	w := s.store.NewWriter(sh.ID, m, sh.Reducers, s.cfg.ShuffleMemory/2)
 	defer w.Abort()
 	var recs int64
 	input(func(k K, v W) bool {
@@ -89,7 +94,7 @@ func writeShuffle[K, W any](tc *TaskContext, d *shuffleDep, m int, part func(K) 
 // sizes, fetching each map output's block in turn.
 func readShuffle[K, W any](tc *TaskContext, d *shuffleDep, r int, kc codec.Codec[K], wc codec.Codec[W],
 	yield func(k K, v W, size int) bool) {
-	for m := range d.mapNode.parts {
+	for m := range tc.shuffle(d).Maps {
 		if !readBlock(tc, d, m, r, kc, wc, yield) {
 			return
 		}
@@ -101,7 +106,8 @@ func readShuffle[K, W any](tc *TaskContext, d *shuffleDep, r int, kc codec.Codec
 // when a user function panics): records are decoded into copies.
 func readBlock[K, W any](tc *TaskContext, d *shuffleDep, m, r int, kc codec.Codec[K], wc codec.Codec[W],
 	yield func(k K, v W, size int) bool) bool {
-	b, release, err := tc.sess.fetch.Fetch(shuffle.BlockID{Shuffle: d.id, Map: m, Reduce: r})
+	id := tc.shuffle(d).ID
+	b, release, err := tc.sess.fetch.Fetch(shuffle.BlockID{Shuffle: id, Map: m, Reduce: r})
 	if err != nil {
 		tc.fail(lostFrom(tc, d, r, m, err))
 		return false
@@ -111,12 +117,12 @@ func readBlock[K, W any](tc *TaskContext, d *shuffleDep, m, r int, kc codec.Code
 	for len(b) > 0 {
 		k, n, err := kc.Decode(b)
 		if err != nil {
-			tc.fail(fmt.Errorf("rdd: shuffle %d map %d reduce %d: %w", d.id, m, r, err))
+			tc.fail(fmt.Errorf("rdd: shuffle %d map %d reduce %d: %w", id, m, r, err))
 			return false
 		}
 		v, n2, err := wc.Decode(b[n:])
 		if err != nil {
-			tc.fail(fmt.Errorf("rdd: shuffle %d map %d reduce %d: %w", d.id, m, r, err))
+			tc.fail(fmt.Errorf("rdd: shuffle %d map %d reduce %d: %w", id, m, r, err))
 			return false
 		}
 		b = b[n+n2:]
@@ -150,9 +156,10 @@ func lostFrom(tc *TaskContext, d *shuffleDep, r, m int, err error) error {
 	if !errors.Is(err, shuffle.ErrFetchFailed) {
 		return err
 	}
-	lost := &lostOutputs{first: err, shuffle: d.id, maps: []int{m}}
-	for m2 := m + 1; m2 < d.mapNode.parts; m2++ {
-		_, release, err := tc.sess.fetch.Fetch(shuffle.BlockID{Shuffle: d.id, Map: m2, Reduce: r})
+	sh := tc.shuffle(d)
+	lost := &lostOutputs{first: err, shuffle: sh.ID, maps: []int{m}}
+	for m2 := m + 1; m2 < sh.Maps; m2++ {
+		_, release, err := tc.sess.fetch.Fetch(shuffle.BlockID{Shuffle: sh.ID, Map: m2, Reduce: r})
 		if errors.Is(err, shuffle.ErrFetchFailed) {
 			lost.maps = append(lost.maps, m2)
 		} else if err == nil {

@@ -17,12 +17,12 @@ import (
 func SortByKey[K cmp.Ordered, V any](r *RDD[Pair[K, V]], ascending bool, parts int) *RDD[Pair[K, V]] {
 	d := newShuffleDep(r.n)
 	n := newNode("sortByKey", dep{parent: r.n, shuffle: d})
-	n.resolve = func(def defaults) { n.parts = shuffleParts(parts, def, r.n) }
+	n.resolve = shuffleResolve(parts, r.n)
 	order := func(a, b K) int { return cmp.Compare(a, b) }
 	if !ascending {
 		order = func(a, b K) int { return cmp.Compare(b, a) }
 	}
-	n.prepare = func(j *jobEnv) (any, error) { return sampleBounds(j, r, d, order) }
+	n.prepare = func(j *jobEnv) (any, error) { return sampleBounds(j, r, j.s.partsOf(n), order) }
 	kc, vc := codec.For[K](), codec.For[V]()
 	pc := codec.For[Pair[K, V]]()
 	d.writeMap = func(tc *TaskContext, m int) ([]int64, error) {
@@ -70,11 +70,12 @@ func SortBy[T any, K cmp.Ordered](r *RDD[T], f func(T) K, ascending bool, parts 
 // sampleBounds runs a job sampling the keys of r and returns reducers-1 (or
 // fewer, when keys repeat) upper bounds splitting them evenly, weighting each
 // partition's sample by the partition's size.
-func sampleBounds[K cmp.Ordered, V any](j *jobEnv, r *RDD[Pair[K, V]], d *shuffleDep, order func(a, b K) int) ([]K, error) {
-	if d.reducers <= 1 {
+func sampleBounds[K cmp.Ordered, V any](j *jobEnv, r *RDD[Pair[K, V]], reducers int, order func(a, b K) int) ([]K, error) {
+	if reducers <= 1 {
 		return nil, nil
 	}
-	perPart := (3*min(20*d.reducers, 1_000_000) + r.n.parts - 1) / max(r.n.parts, 1)
+	parts := j.s.partsOf(r.n)
+	perPart := (3*min(20*reducers, 1_000_000) + parts - 1) / max(parts, 1)
 	type sample struct {
 		keys  []K
 		count int64
@@ -84,7 +85,7 @@ func sampleBounds[K cmp.Ordered, V any](j *jobEnv, r *RDD[Pair[K, V]], d *shuffl
 		w float64
 	}
 	var all []weighted
-	err := j.s.runJob(j.ctx, r.n, allParts(r.n.parts), func(tc *TaskContext, p int) (any, error) {
+	err := j.s.runJob(j.ctx, r.n, allParts(parts), func(tc *TaskContext, p int) (any, error) {
 		rng := rand.New(rand.NewPCG(uint64(p), 0x5eed))
 		s := sample{}
 		r.iterate(tc, p, func(kv Pair[K, V]) bool { // reservoir sampling
@@ -112,13 +113,13 @@ func sampleBounds[K cmp.Ordered, V any](j *jobEnv, r *RDD[Pair[K, V]], d *shuffl
 	for _, w := range all {
 		total += w.w
 	}
-	step := total / float64(d.reducers)
+	step := total / float64(reducers)
 	var bounds []K
 	var cum float64
 	target := step
 	for _, w := range all {
 		cum += w.w
-		if cum >= target && len(bounds) < d.reducers-1 {
+		if cum >= target && len(bounds) < reducers-1 {
 			if len(bounds) == 0 || order(bounds[len(bounds)-1], w.k) < 0 {
 				bounds = append(bounds, w.k)
 			}

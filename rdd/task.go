@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mesoproject/meso/rdd/internal/shuffle"
+	"github.com/mesoproject/meso/rdd/internal/task"
 )
 
 // TaskContext is handed to user functions that ask for it
@@ -16,6 +17,7 @@ import (
 type TaskContext struct {
 	ctx       context.Context
 	sess      *Session
+	pipe      *pipelineIndex // the descriptor's resolution of the stage
 	job       int
 	stage     int
 	partition int
@@ -38,15 +40,53 @@ func (tc *TaskContext) Partition() int { return tc.partition }
 // Attempt returns the task's attempt number, from 0.
 func (tc *TaskContext) Attempt() int { return tc.attempt }
 
-// prepared returns the result of node n's prepare step in this session.
-// It is the only way driver-computed values (zipWithIndex offsets, sort
-// bounds) reach tasks: a cluster executor must receive them with each task
-// and install them in its own session before running it (docs/rdd.md,
-// "Cluster mode: what runs where").
-func (tc *TaskContext) prepared(n *node) any {
-	tc.sess.mu.Lock()
-	defer tc.sess.mu.Unlock()
-	return tc.sess.prepared[n.id]
+// pipelineIndex finds the entries of a task.Pipeline by node and shuffle
+// id. It is built once per stage of a job, when the job starts.
+type pipelineIndex struct {
+	p        *task.Pipeline
+	nodes    map[int]*task.Node
+	shuffles map[int]*task.Shuffle
+}
+
+func newPipelineIndex(p *task.Pipeline) *pipelineIndex {
+	ix := &pipelineIndex{p: p, nodes: map[int]*task.Node{}, shuffles: map[int]*task.Shuffle{}}
+	for i := range p.Nodes {
+		ix.nodes[p.Nodes[i].ID] = &p.Nodes[i]
+	}
+	for i := range p.Shuffles {
+		ix.shuffles[p.Shuffles[i].ID] = &p.Shuffles[i]
+	}
+	return ix
+}
+
+// node returns the descriptor's entry for n. Every dataset a task computes
+// is in its pipeline: a missing one is a bug of the engine.
+func (tc *TaskContext) node(n *node) *task.Node {
+	e := tc.pipe.nodes[n.id]
+	if e == nil {
+		panic(fmt.Sprintf("rdd: internal error: %s is not in the pipeline of stage %q", n, tc.pipe.p.Name))
+	}
+	return e
+}
+
+// parts returns the partition count of n as the driver resolved it.
+func (tc *TaskContext) parts(n *node) int { return tc.node(n).Partitions }
+
+// splits returns the input splits of a TextFile as the driver listed them.
+func (tc *TaskContext) splits(n *node) []task.Split { return tc.node(n).Splits }
+
+// prepared returns the result of node n's prepare step, computed on the
+// driver and sent with the task (zipWithIndex offsets, sort bounds).
+func (tc *TaskContext) prepared(n *node) any { return tc.node(n).Prepared }
+
+// shuffle returns the descriptor's entry for shuffle d: its driver id and
+// its resolved map and reduce partition counts.
+func (tc *TaskContext) shuffle(d *shuffleDep) *task.Shuffle {
+	e := tc.pipe.shuffles[d.id]
+	if e == nil {
+		panic(fmt.Sprintf("rdd: internal error: shuffle %d is not in the pipeline of stage %q", d.id, tc.pipe.p.Name))
+	}
+	return e
 }
 
 // fail records the task's first error; iterators stop when it is set.
@@ -110,86 +150,82 @@ func (e *TaskError) Unwrap() error { return e.Err }
 // errPanic is the Err of a TaskError for a panic.
 var errPanic = errors.New("panic")
 
-// task is one attempt to compute one partition of one stage.
-type task struct {
-	ctx          context.Context
-	job          int
-	stage        int
-	stageAttempt int
-	stageName    string
-	shuffle      int // -1 for result tasks
-	partition    int
-	attempt      int
-	body         func(tc *TaskContext) (any, error)
+// jobTasks is what the local runner needs to turn a job's descriptors into
+// calls: the job's datasets and shuffles by id, the action's partition
+// function, and each stage's pipeline index.
+type jobTasks struct {
+	nodes    map[int]*node
+	shuffles map[int]*shuffleDep
+	result   func(tc *TaskContext, p int) (any, error)
+	index    map[*task.Pipeline]*pipelineIndex
 }
 
-type taskResult struct {
-	t       *task
-	value   any
-	err     error
-	metrics TaskMetrics
-	accums  map[int64]any
-	fetch   *shuffle.FetchError // set when the task failed fetching map output
-}
+// localRunner computes descriptors in this process (exec.Runner): it finds
+// the descriptor's datasets among the running job's by id, where a remote
+// executor would rebuild them from the invocation and find them by local
+// index.
+type localRunner struct{ s *Session }
 
-// executor decides where a task runs. The local executor runs it on a
-// goroutine of this process; a cluster executor will ship the task's
-// descriptor (Func invocation, stage, partition) to a remote process.
-type executor interface {
-	run(s *Session, t *task) taskResult
-}
-
-type localExecutor struct {
-	sem chan struct{}
-}
-
-func newLocalExecutor(slots int) *localExecutor {
-	return &localExecutor{sem: make(chan struct{}, slots)}
-}
-
-func (e *localExecutor) run(s *Session, t *task) taskResult {
-	select {
-	case e.sem <- struct{}{}:
-	case <-t.ctx.Done():
-		return taskResult{t: t, err: t.ctx.Err()}
+func (lr localRunner) Run(ctx context.Context, d *task.Desc) task.Result {
+	s := lr.s
+	s.mu.Lock()
+	jt := s.jobTasks[d.Job]
+	s.mu.Unlock()
+	if jt == nil {
+		return task.Result{ID: d.ID, Executor: d.Executor, Err: fmt.Errorf("rdd: internal error: task of unknown job %d", d.Job)}
 	}
-	defer func() { <-e.sem }()
-	return runTask(s, t)
+	var body func(tc *TaskContext) (any, error)
+	if d.Shuffle >= 0 {
+		dep := jt.shuffles[d.Shuffle]
+		body = func(tc *TaskContext) (any, error) { return dep.writeMap(tc, d.Partition) }
+	} else {
+		body = func(tc *TaskContext) (any, error) { return jt.result(tc, d.Partition) }
+	}
+	tc := &TaskContext{ctx: ctx, sess: s, pipe: jt.index[d.Pipeline], job: d.Job, stage: d.Stage,
+		partition: d.Partition, attempt: d.Attempt}
+	return runTask(tc, d, body)
 }
 
 // runTask runs a task body in this process, turning panics into TaskErrors.
-func runTask(s *Session, t *task) (res taskResult) {
-	tc := &TaskContext{ctx: t.ctx, sess: s, job: t.job, stage: t.stage, partition: t.partition, attempt: t.attempt}
+func runTask(tc *TaskContext, d *task.Desc, body func(tc *TaskContext) (any, error)) (res task.Result) {
 	start := time.Now()
-	res.t = t
+	res.ID, res.Executor = d.ID, d.Executor
+	name := d.Pipeline.Name
 	defer func() {
 		if v := recover(); v != nil {
-			res.err = &TaskError{Job: t.job, Stage: t.stage, StageName: t.stageName, Partition: t.partition,
-				Attempt: t.attempt, Panic: v, Stack: string(debug.Stack()), Err: errPanic}
+			res.Err = &TaskError{Job: d.Job, Stage: d.Stage, StageName: name, Partition: d.Partition,
+				Attempt: d.Attempt, Panic: v, Stack: string(debug.Stack()), Err: errPanic}
+			res.Fetch, res.Value = nil, nil
 		}
 		tc.metrics.Duration = time.Since(start)
-		res.metrics = tc.metrics
-		if res.err == nil {
-			res.accums = tc.accums
+		res.Metrics = task.Metrics(tc.metrics)
+		if res.Err == nil {
+			res.Accums = tc.accums
 		}
 	}()
-	v, err := t.body(tc)
+	v, err := body(tc)
 	if err == nil {
 		err = tc.err
 	}
 	if err != nil {
-		if errors.As(err, &res.fetch) {
-			res.err = err
+		var fe *shuffle.FetchError
+		if errors.As(err, &fe) {
+			res.Err = err
+			res.Fetch = &task.FetchFailure{Shuffle: fe.Block.Shuffle, Maps: []int{fe.Block.Map}}
+			var lost *lostOutputs
+			if errors.As(err, &lost) {
+				res.Fetch.Maps = lost.maps
+			}
 			return res
 		}
 		var te *TaskError
 		if !errors.As(err, &te) {
-			err = &TaskError{Job: t.job, Stage: t.stage, StageName: t.stageName, Partition: t.partition,
-				Attempt: t.attempt, Err: err}
+			err = &TaskError{Job: d.Job, Stage: d.Stage, StageName: name, Partition: d.Partition,
+				Attempt: d.Attempt, Err: err}
 		}
-		res.err = err
+		res.Err = err
 		return res
 	}
-	res.value = v
+	res.Value = v
 	return res
 }

@@ -15,16 +15,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/mesoproject/meso/rdd/internal/task"
 )
 
 // ErrOutputExists is returned by SaveAsTextFile when the output directory
 // already exists.
 var ErrOutputExists = errors.New("rdd: output directory exists")
-
-type fileSplit struct {
-	path       string
-	start, end int64
-}
 
 // maxSplit bounds a split's size, like Hadoop's local block size.
 const maxSplit = 32 << 20
@@ -40,13 +37,12 @@ const maxSplit = 32 << 20
 // matching nothing fails the job.
 func TextFile(path string, minParts int) *RDD[string] {
 	n := newNode("textFile")
-	var splits []fileSplit
-	n.resolve = func(def defaults) {
-		splits, n.err = listSplits(path, positive(minParts, min(def.source, 2)))
-		n.parts = len(splits)
+	n.resolve = func(env resolveEnv) resolution {
+		splits, err := listSplits(path, positive(minParts, min(env.def.source, 2)))
+		return resolution{parts: len(splits), splits: splits, err: err}
 	}
 	return newRDD(n, func(tc *TaskContext, p int, yield func(string) bool) {
-		if err := readSplit(tc, splits[p], yield); err != nil {
+		if err := readSplit(tc, tc.splits(n)[p], yield); err != nil {
 			tc.fail(err)
 		}
 	})
@@ -89,7 +85,7 @@ func listFiles(path string) ([]string, error) {
 	return files, nil
 }
 
-func listSplits(path string, minParts int) ([]fileSplit, error) {
+func listSplits(path string, minParts int) ([]task.Split, error) {
 	files, err := listFiles(path)
 	if err != nil {
 		return nil, err
@@ -107,11 +103,11 @@ func listSplits(path string, minParts int) ([]fileSplit, error) {
 	}
 	goal := max(total/int64(minParts), 1)
 	size := min(goal, maxSplit)
-	var splits []fileSplit
+	var splits []task.Split
 	for i, f := range files {
 		if sizes[i] == 0 || strings.HasSuffix(f, ".gz") {
 			// Empty, or gzip (not splittable): one split for the whole file.
-			splits = append(splits, fileSplit{f, 0, sizes[i]})
+			splits = append(splits, task.Split{Path: f, Start: 0, End: sizes[i]})
 			continue
 		}
 		for off := int64(0); off < sizes[i]; off += size {
@@ -119,7 +115,7 @@ func listSplits(path string, minParts int) ([]fileSplit, error) {
 			if sizes[i]-end < size/10 { // fold a small tail into this split
 				end = sizes[i]
 			}
-			splits = append(splits, fileSplit{f, off, end})
+			splits = append(splits, task.Split{Path: f, Start: off, End: end})
 			if end == sizes[i] {
 				break
 			}
@@ -129,16 +125,16 @@ func listSplits(path string, minParts int) ([]fileSplit, error) {
 }
 
 // readSplit yields the lines that start in [start, end).
-func readSplit(tc *TaskContext, sp fileSplit, yield func(string) bool) error {
-	f, err := os.Open(sp.path)
+func readSplit(tc *TaskContext, sp task.Split, yield func(string) bool) error {
+	f, err := os.Open(sp.Path)
 	if err != nil {
 		return fmt.Errorf("rdd: textFile: %w", err)
 	}
 	defer f.Close()
-	if strings.HasSuffix(sp.path, ".gz") {
-		return readGzip(tc, sp.path, f, yield)
+	if strings.HasSuffix(sp.Path, ".gz") {
+		return readGzip(tc, sp.Path, f, yield)
 	}
-	pos := sp.start
+	pos := sp.Start
 	if pos > 0 {
 		pos-- // a line starting exactly at start is ours: skip through the newline before it
 	}
@@ -146,7 +142,7 @@ func readSplit(tc *TaskContext, sp fileSplit, yield func(string) bool) error {
 		return fmt.Errorf("rdd: textFile: %w", err)
 	}
 	br := bufio.NewReaderSize(f, 1<<16)
-	if sp.start > 0 {
+	if sp.Start > 0 {
 		skipped, err := br.ReadSlice('\n')
 		for errors.Is(err, bufio.ErrBufferFull) {
 			pos += int64(len(skipped))
@@ -157,11 +153,11 @@ func readSplit(tc *TaskContext, sp fileSplit, yield func(string) bool) error {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("rdd: textFile %s: %w", sp.path, err)
+			return fmt.Errorf("rdd: textFile %s: %w", sp.Path, err)
 		}
 	}
 	var long []byte
-	for pos < sp.end && tc.alive() {
+	for pos < sp.End && tc.alive() {
 		line, err := br.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
 			long = append(long[:0], line...)
@@ -172,7 +168,7 @@ func readSplit(tc *TaskContext, sp fileSplit, yield func(string) bool) error {
 			line = long
 		}
 		if err != nil && err != io.EOF {
-			return fmt.Errorf("rdd: textFile %s: %w", sp.path, err)
+			return fmt.Errorf("rdd: textFile %s: %w", sp.Path, err)
 		}
 		if len(line) == 0 {
 			return nil

@@ -13,9 +13,9 @@ import (
 // means the session's default parallelism.
 func Range(start, end, parts int) *RDD[int] {
 	n := newNode("range")
-	n.resolve = func(def defaults) { n.parts = positive(parts, def.source) }
+	n.resolve = func(env resolveEnv) resolution { return resolution{parts: positive(parts, env.def.source)} }
 	return newRDD(n, func(tc *TaskContext, p int, yield func(int) bool) {
-		lo, hi := split(start, end, p, n.parts)
+		lo, hi := split(start, end, p, tc.parts(n))
 		for i := lo; i < hi && tc.alive(); i++ {
 			if !yield(i) {
 				return
@@ -51,9 +51,9 @@ func positive(n, def int) int {
 // must not be modified afterwards.
 func Parallelize[T any](data []T, parts int) *RDD[T] {
 	n := newNode("parallelize")
-	n.resolve = func(def defaults) { n.parts = positive(parts, def.source) }
+	n.resolve = func(env resolveEnv) resolution { return resolution{parts: positive(parts, env.def.source)} }
 	return newRDD(n, func(tc *TaskContext, p int, yield func(T) bool) {
-		lo, hi := split(0, len(data), p, n.parts)
+		lo, hi := split(0, len(data), p, tc.parts(n))
 		for _, v := range data[lo:hi] {
 			if !tc.alive() || !yield(v) {
 				return
@@ -147,10 +147,10 @@ func MapValues[K, V, W any](r *RDD[Pair[K, V]], f func(V) W) *RDD[Pair[K, W]] {
 // elements of each partition when its partitions are first needed.
 func ZipWithIndex[T any](r *RDD[T]) *RDD[Pair[T, int64]] {
 	n := newNode("zipWithIndex", dep{parent: r.n})
-	n.resolve = func(defaults) { n.parts = r.n.parts }
 	n.prepare = func(j *jobEnv) (any, error) {
-		counts := make([]int64, r.n.parts)
-		err := j.s.runJob(j.ctx, r.n, allParts(r.n.parts), func(tc *TaskContext, p int) (any, error) {
+		parts := j.s.partsOf(r.n)
+		counts := make([]int64, parts)
+		err := j.s.runJob(j.ctx, r.n, allParts(parts), func(tc *TaskContext, p int) (any, error) {
 			var c int64
 			r.iterate(tc, p, func(T) bool { c++; return true })
 			return c, nil
@@ -190,26 +190,28 @@ func Union[T any](rs ...*RDD[T]) *RDD[T] {
 		deps[i] = dep{parent: r.n}
 	}
 	n := newNode("union", deps...)
-	starts := make([]int, len(rs)+1)
-	n.resolve = func(defaults) {
+	n.resolve = func(env resolveEnv) resolution {
+		res := resolution{narrow: make([]func(int) []int, len(rs))}
 		for i, r := range rs {
-			starts[i+1] = starts[i] + r.n.parts
-			lo, hi := starts[i], starts[i+1]
-			n.deps[i].parents = func(p int) []int {
+			lo, hi := res.parts, res.parts+env.parts(r.n)
+			res.narrow[i] = func(p int) []int {
 				if p >= lo && p < hi {
 					return []int{p - lo}
 				}
 				return nil
 			}
+			res.parts = hi
 		}
-		n.parts = starts[len(rs)]
+		return res
 	}
 	return newRDD(n, func(tc *TaskContext, p int, yield func(T) bool) {
-		for i, r := range rs {
-			if p < starts[i+1] {
-				r.iterate(tc, p-starts[i], yield)
-				return
+		for _, r := range rs {
+			if k := tc.parts(r.n); p >= k {
+				p -= k
+				continue
 			}
+			r.iterate(tc, p, yield)
+			return
 		}
 	})
 }
@@ -218,23 +220,16 @@ func Union[T any](rs ...*RDD[T]) *RDD[T] {
 // shuffle, by concatenating neighbouring partitions.
 func Coalesce[T any](r *RDD[T], parts int) *RDD[T] {
 	n := newNode("coalesce", dep{parent: r.n})
-	n.resolve = func(defaults) {
-		n.parts = min(max(parts, 1), max(r.n.parts, 1))
-		if r.n.parts == 0 {
-			n.parts = 0
+	n.resolve = func(env resolveEnv) resolution {
+		total := env.parts(r.n)
+		out := min(max(parts, 1), max(total, 1))
+		if total == 0 {
+			out = 0
 		}
-		total, out := r.n.parts, n.parts
-		n.deps[0].parents = func(p int) []int {
-			lo, hi := split(0, total, p, out)
-			ps := make([]int, 0, hi-lo)
-			for i := lo; i < hi; i++ {
-				ps = append(ps, i)
-			}
-			return ps
-		}
+		return resolution{parts: out, narrow: []func(int) []int{func(p int) []int { return coalesced(total, out, p) }}}
 	}
 	return newRDD(n, func(tc *TaskContext, p int, yield func(T) bool) {
-		for _, q := range n.deps[0].parents(p) {
+		for _, q := range coalesced(tc.parts(r.n), tc.parts(n), p) {
 			stop := false
 			r.iterate(tc, q, func(v T) bool {
 				if !yield(v) {
@@ -248,6 +243,17 @@ func Coalesce[T any](r *RDD[T], parts int) *RDD[T] {
 			}
 		}
 	})
+}
+
+// coalesced lists the parent partitions of partition p when total
+// partitions are coalesced into out.
+func coalesced(total, out, p int) []int {
+	lo, hi := split(0, total, p, out)
+	ps := make([]int, 0, hi-lo)
+	for i := lo; i < hi; i++ {
+		ps = append(ps, i)
+	}
+	return ps
 }
 
 // Sample returns a random sample: each element is kept with probability
@@ -273,7 +279,7 @@ func Sample[T any](r *RDD[T], withReplacement bool, fraction float64, seed uint6
 	})
 	// A bad fraction fails every job that needs the sample, as Spark does.
 	if !(fraction >= 0) || (!withReplacement && fraction > 1) {
-		out.n.err = fmt.Errorf("rdd: sample at %s: fraction %v: want 0 <= fraction%s", out.n.site, fraction,
+		out.n.bad = fmt.Errorf("rdd: sample at %s: fraction %v: want 0 <= fraction%s", out.n.site, fraction,
 			map[bool]string{false: " <= 1 without replacement", true: " with replacement"}[withReplacement])
 	}
 	return out

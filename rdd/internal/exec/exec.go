@@ -1,0 +1,187 @@
+package exec
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/mesoproject/meso/rdd/internal/job"
+	"github.com/mesoproject/meso/rdd/internal/task"
+)
+
+// Executor runs task descriptors.
+type Executor interface {
+	// ID names the executor to the job core (task.Desc.Executor).
+	ID() string
+	// Slots is how many tasks it runs at once.
+	Slots() int
+	// Launch starts d; done is called exactly once with its result, from any
+	// goroutine. A cancelled ctx makes the task fail soon.
+	Launch(ctx context.Context, d *task.Desc, done func(task.Result))
+}
+
+// Runner computes a task in this process.
+type Runner interface {
+	Run(ctx context.Context, d *task.Desc) task.Result
+}
+
+// Local runs tasks on goroutines of this process, at most its slots at once.
+type Local struct {
+	id  string
+	sem chan struct{}
+	run Runner
+}
+
+// NewLocal returns a local executor with slots task slots.
+func NewLocal(id string, slots int, run Runner) *Local {
+	return &Local{id: id, sem: make(chan struct{}, slots), run: run}
+}
+
+func (l *Local) ID() string { return l.id }
+func (l *Local) Slots() int { return cap(l.sem) }
+
+// Launch runs d on a new goroutine once a slot is free (slots are shared by
+// the jobs running at once).
+func (l *Local) Launch(ctx context.Context, d *task.Desc, done func(task.Result)) {
+	go func() {
+		select {
+		case l.sem <- struct{}{}:
+		case <-ctx.Done():
+			done(task.Result{ID: d.ID, Executor: l.id, Err: ctx.Err()})
+			return
+		}
+		res := func() task.Result {
+			defer func() { <-l.sem }()
+			return l.run.Run(ctx, d)
+		}()
+		done(res)
+	}()
+}
+
+// Job is one job to run: its core and what the caller does with its
+// reports. Every callback must be set; they are called from Run's
+// goroutine, never with Mu held.
+type Job struct {
+	Core *job.Job
+	// Mu guards the state the core shares with the session's other jobs
+	// (job.Books); Run holds it while it calls the core.
+	Mu        sync.Locker
+	Executors []Executor
+	// TickEvery is the period of the core's clock input; 0: 1 s.
+	TickEvery time.Duration
+	// OnLaunch is called before a task starts.
+	OnLaunch func(d *task.Desc)
+	// OnTaskEnd is called with every result before the core sees it
+	// (metrics, accumulator updates); an error fails the job.
+	OnTaskEnd func(r *task.Result) error
+	// OnResult merges a partition's result for the action; an error fails
+	// the job.
+	OnResult func(part int, v any) error
+	// OnEvents reports the core's stage events.
+	OnEvents func([]job.Event)
+}
+
+type loop struct {
+	Job
+	ctx      context.Context
+	execs    map[string]Executor
+	results  chan task.Result
+	inflight int
+	done     bool
+	err      error
+}
+
+// Run runs the job until it ends and every task it started has returned.
+func Run(ctx context.Context, j Job) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	slots := 0
+	l := &loop{Job: j, ctx: ctx, execs: map[string]Executor{}}
+	for _, e := range j.Executors {
+		l.execs[e.ID()] = e
+		slots += e.Slots()
+	}
+	l.results = make(chan task.Result, max(slots, 1))
+	every := j.TickEvery
+	if every <= 0 {
+		every = time.Second
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for _, e := range j.Executors {
+		l.core(func() job.Ready { return j.Core.ExecutorAdded(e.ID(), e.Slots()) })
+	}
+	l.core(j.Core.Start)
+	for !l.done {
+		select {
+		case r := <-l.results:
+			l.inflight--
+			l.report(r)
+		case <-ctx.Done():
+			l.core(func() job.Ready { return j.Core.Abort(ctx.Err()) })
+		case now := <-tick.C:
+			l.core(func() job.Ready { return j.Core.Tick(now) })
+		}
+	}
+	// Never leave a task of this job running after it returns.
+	cancel()
+	for ; l.inflight > 0; l.inflight-- {
+		<-l.results
+	}
+	return l.err
+}
+
+// core calls the core under Mu and acts on its Ready.
+func (l *loop) core(f func() job.Ready) {
+	l.Mu.Lock()
+	r := f()
+	l.Mu.Unlock()
+	if l.done {
+		return
+	}
+	for _, o := range r.Results {
+		if err := l.OnResult(o.Partition, o.Value); err != nil {
+			l.abort(err)
+			return
+		}
+	}
+	l.OnEvents(r.Events)
+	if r.Done {
+		l.done, l.err = true, r.Err
+		return
+	}
+	for _, d := range r.Launch {
+		e := l.execs[d.Executor]
+		l.inflight++
+		l.OnLaunch(d)
+		e.Launch(l.ctx, d, func(res task.Result) { l.results <- res })
+	}
+}
+
+func (l *loop) abort(err error) {
+	l.done, l.err = true, err
+	l.Mu.Lock()
+	l.Core.Abort(err)
+	l.Mu.Unlock()
+}
+
+// report hands a task's result to the core.
+func (l *loop) report(r task.Result) {
+	if l.done {
+		return
+	}
+	if err := l.OnTaskEnd(&r); err != nil {
+		l.abort(err)
+		return
+	}
+	switch {
+	case r.Err == nil:
+		l.core(func() job.Ready { return l.Core.TaskSucceeded(r.ID, r.Value) })
+	case l.ctx.Err() != nil:
+		l.core(func() job.Ready { return l.Core.Abort(l.ctx.Err()) })
+	case r.Fetch != nil:
+		l.core(func() job.Ready { return l.Core.FetchFailed(r.ID, r.Fetch.Shuffle, r.Fetch.Maps) })
+	default:
+		l.core(func() job.Ready { return l.Core.TaskFailed(r.ID, r.Err) })
+	}
+}

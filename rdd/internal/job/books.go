@@ -1,0 +1,112 @@
+package job
+
+// Books are a session's map-output tracker and stage numbering, shared by
+// its jobs. Not safe for concurrent use: the caller serialises access.
+type Books struct {
+	outputs   map[int]*shuffleOutputs // shuffle id -> its map outputs
+	stageOf   map[int]int             // shuffle id -> stage id
+	nextStage int
+}
+
+type shuffleOutputs struct {
+	exec  []string  // per map: the executor holding the output, "" when missing
+	sizes [][]int64 // per map, per reducer
+	count int
+}
+
+// NewBooks returns empty books.
+func NewBooks() *Books {
+	return &Books{outputs: map[int]*shuffleOutputs{}, stageOf: map[int]int{}}
+}
+
+// MapOutput reports whether map task m of shuffle sh has a registered
+// output (plan.State).
+func (b *Books) MapOutput(sh, m int) bool {
+	o := b.outputs[sh]
+	return o != nil && m < len(o.exec) && o.exec[m] != ""
+}
+
+// Location returns the executor holding map output m of shuffle sh, or "".
+func (b *Books) Location(sh, m int) string {
+	if o := b.outputs[sh]; o != nil && m < len(o.exec) {
+		return o.exec[m]
+	}
+	return ""
+}
+
+// Sizes returns the block sizes of map output m of shuffle sh, or nil.
+func (b *Books) Sizes(sh, m int) []int64 {
+	if o := b.outputs[sh]; o != nil && m < len(o.sizes) {
+		return o.sizes[m]
+	}
+	return nil
+}
+
+// Register records map output m of shuffle sh (of maps map tasks) on
+// executor exec, and reports whether the shuffle is complete.
+func (b *Books) Register(sh, maps, m int, exec string, sizes []int64) (complete bool) {
+	o := b.outputs[sh]
+	if o == nil {
+		o = &shuffleOutputs{exec: make([]string, maps), sizes: make([][]int64, maps)}
+		b.outputs[sh] = o
+	}
+	if o.exec[m] == "" {
+		o.count++
+	}
+	o.exec[m], o.sizes[m] = exec, sizes
+	return o.count == len(o.exec)
+}
+
+// Unregister forgets a lost map output and reports whether it was
+// registered.
+func (b *Books) Unregister(sh, m int) bool {
+	o := b.outputs[sh]
+	if o == nil || m >= len(o.exec) || o.exec[m] == "" {
+		return false
+	}
+	o.exec[m], o.sizes[m] = "", nil
+	o.count--
+	return true
+}
+
+// ExecutorLost forgets every map output held by exec and returns how many.
+func (b *Books) ExecutorLost(exec string) int {
+	n := 0
+	for sh, o := range b.outputs {
+		for m, e := range o.exec {
+			if e == exec && b.Unregister(sh, m) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// RemoveShuffle forgets a shuffle (its dependency is garbage) and returns
+// its number of map tasks, or 0 when it had no output.
+func (b *Books) RemoveShuffle(sh int) int {
+	o := b.outputs[sh]
+	delete(b.outputs, sh)
+	delete(b.stageOf, sh)
+	if o == nil {
+		return 0
+	}
+	return len(o.exec)
+}
+
+// stageID returns the stage id of shuffle sh's map stage (stable across
+// jobs, so a reused shuffle keeps its id), or a fresh id for a result stage
+// (sh < 0).
+func (b *Books) stageID(sh int) int {
+	if sh >= 0 {
+		if id, ok := b.stageOf[sh]; ok {
+			return id
+		}
+	}
+	id := b.nextStage
+	b.nextStage++
+	if sh >= 0 {
+		b.stageOf[sh] = id
+	}
+	return id
+}
