@@ -18,6 +18,7 @@ import (
 	"github.com/mesoproject/meso/internal/allocator"
 	"github.com/mesoproject/meso/internal/httpbound"
 	"github.com/mesoproject/meso/internal/master/core"
+	"github.com/mesoproject/meso/internal/present"
 	"github.com/mesoproject/meso/internal/promexport"
 	"github.com/mesoproject/meso/internal/resources"
 	"google.golang.org/protobuf/proto"
@@ -190,14 +191,14 @@ func (m *Master) routes() http.Handler {
 		mux.HandleFunc(prefix+"/state", m.handleState)
 		mux.HandleFunc(prefix+"/state.json", m.handleState) // legacy name
 	}
-	mux.HandleFunc("/master/slaves", m.handleStatePart(func(s *core.State) any {
+	mux.HandleFunc("/master/slaves", m.handleStatePart(func(s *present.MasterState) any {
 		return map[string]any{"slaves": s.Slaves}
 	}))
-	mux.HandleFunc("/master/frameworks", m.handleStatePart(func(s *core.State) any {
+	mux.HandleFunc("/master/frameworks", m.handleStatePart(func(s *present.MasterState) any {
 		return map[string]any{"frameworks": s.Frameworks, "completed_frameworks": s.CompletedFrameworks}
 	}))
-	mux.HandleFunc("/master/tasks", m.handleStatePart(func(s *core.State) any {
-		tasks := []core.TaskJSON{}
+	mux.HandleFunc("/master/tasks", m.handleStatePart(func(s *present.MasterState) any {
+		tasks := []present.Task{}
 		for _, f := range s.Frameworks {
 			tasks = append(tasks, f.Tasks...)
 			tasks = append(tasks, f.CompletedTasks...)

@@ -1,0 +1,17 @@
+package mesospb
+
+import "testing"
+
+func TestIsTerminal(t *testing.T) {
+	terminal := map[TaskState]bool{
+		TaskState_TASK_FINISHED: true, TaskState_TASK_FAILED: true, TaskState_TASK_KILLED: true,
+		TaskState_TASK_ERROR: true, TaskState_TASK_LOST: true, TaskState_TASK_DROPPED: true,
+		TaskState_TASK_GONE: true, TaskState_TASK_GONE_BY_OPERATOR: true,
+	}
+	for n := range TaskState_name {
+		s := TaskState(n)
+		if got := IsTerminal(s); got != terminal[s] {
+			t.Errorf("IsTerminal(%v) = %v, want %v", s, got, terminal[s])
+		}
+	}
+}
