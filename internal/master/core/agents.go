@@ -89,6 +89,7 @@ func (c *Core) addAgent(now time.Time, link string, info *mesospb.AgentInfo, tot
 	ag := newAgent(id, info, total, version)
 	ag.registered = now
 	c.agents[id] = ag
+	c.agentAdded(ag)
 	c.attachLink(ag, link)
 	c.metrics.agentRegistrations++
 	c.allocateSoon = true
@@ -157,6 +158,7 @@ func (c *Core) reregisterAgent(now time.Time, link string, info *mesospb.AgentIn
 		ag = newAgent(id, info, total, reg.GetVersion())
 		ag.registered = now
 		c.agents[id] = ag
+		c.agentAdded(ag)
 	} else {
 		ag.info, ag.total, ag.version = info, total, reg.GetVersion()
 		ag.reregistered = now
@@ -292,12 +294,19 @@ func (c *Core) mergeReport(now time.Time, ag *agent, rep *report, fwInfos map[st
 	ag.executors = map[string]map[string]*executor{}
 	for _, t := range rep.tasks {
 		c.ensureFramework(t.fw, fwInfos)
+		var prev *task
 		if fw := c.frameworks[t.fw]; fw != nil {
-			if prev := fw.tasks[t.id]; prev != nil && prev.agent == ag.id {
-				t.latest = prev.latest
+			if p := fw.tasks[t.id]; p != nil && p.agent == ag.id {
+				prev, t.latest = p, p.latest
 			}
 		}
 		c.addTask(t)
+		switch {
+		case prev == nil:
+			c.taskAdded(t)
+		case prev.state() != t.state():
+			c.taskUpdated(now, t, lastStatus(t))
+		}
 	}
 	for _, e := range rep.executors {
 		c.ensureFramework(e.fw, fwInfos)
@@ -319,6 +328,7 @@ func (c *Core) ensureFramework(id string, fwInfos map[string]*mesospb.FrameworkI
 	fw.setInfo(proto.Clone(info).(*mesospb.FrameworkInfo))
 	fw.recovered = true
 	c.frameworks[id] = fw
+	c.frameworkAdded(fw)
 }
 
 // AgentCall applies a non-REGISTER call from an agent. nil means 202.
@@ -450,6 +460,7 @@ func (c *Core) agentLost(now time.Time, ag *agent, why string) {
 		ag.link = ""
 	}
 	delete(c.agents, ag.id)
+	c.agentRemoved(ag.id)
 	c.metrics.agentsLost++
 	failure := &schedulerpb.Event{
 		Type:    schedulerpb.Event_FAILURE.Enum(),

@@ -337,6 +337,7 @@ func (c *Core) updateFramework(now time.Time, fw *framework, u *schedulerpb.Call
 			UpdateFramework: &linkpb.MasterEvent_UpdateFramework{Framework: info},
 		})
 	}
+	c.frameworkUpdated(fw)
 	c.allocateSoon = true
 	return nil
 }

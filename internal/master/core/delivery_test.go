@@ -67,6 +67,7 @@ type deliverySim struct {
 	tasks     map[string]*simTask
 	launched  int
 	uuids     int
+	op        *opReplica // an operator subscriber, once subscribed
 }
 
 func newDeliverySim(t *testing.T, seed uint64) *deliverySim {
@@ -124,6 +125,7 @@ func (d *deliverySim) route() {
 		if r.Empty() {
 			return
 		}
+		d.op.apply(d.t, r.Operator)
 		for _, e := range r.Events {
 			if e.Stream == d.stream {
 				d.event(e.Event)

@@ -170,6 +170,7 @@ func (c *Core) addFramework(now time.Time, id, stream string, info *mesospb.Fram
 	}
 	c.frameworks[id] = fw
 	c.connect(fw, stream)
+	c.frameworkAdded(fw)
 	c.allocateSoon = true
 }
 
@@ -206,6 +207,7 @@ func (c *Core) failover(now time.Time, fw *framework, stream string, info *mesos
 		c.rescind(now, fw.offers[id], true)
 	}
 	c.redeliverHeld(fw)
+	c.frameworkUpdated(fw)
 	c.allocateSoon = true
 }
 
@@ -250,6 +252,7 @@ func (c *Core) StreamClosed(now time.Time, stream string) {
 	}
 	fw.failoverDeadline = now.Add(timeout)
 	c.failingOver[fw.id] = fw
+	c.frameworkUpdated(fw)
 }
 
 // failoverTimeout converts FrameworkInfo.failover_timeout (seconds).
@@ -290,6 +293,7 @@ func (c *Core) removeFramework(now time.Time, fw *framework, why string) {
 		agents[t.agent] = true
 		if !isTerminal(t.state()) {
 			c.setState(t, mesospb.TaskState_TASK_KILLED)
+			c.taskUpdated(now, t, nil)
 		}
 		c.removeTask(fw, t)
 	}
@@ -322,6 +326,7 @@ func (c *Core) removeFramework(now time.Time, fw *framework, why string) {
 		c.log.Warn("registry refused to record a framework removal", "framework", fw.id, "err", err)
 	}
 	c.completed = append(c.completed, fw)
+	c.frameworkRemoved(fw)
 	if n := len(c.completed) - c.cfg.MaxCompletedFrameworks; n > 0 {
 		c.completed = slices.Delete(c.completed, 0, n)
 	}

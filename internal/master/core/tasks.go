@@ -112,6 +112,7 @@ func (c *Core) statusUpdate(now time.Time, ag *agent, su *linkpb.AgentCall_Statu
 		}
 		c.setState(t, latest)
 		c.recordStatus(t, status)
+		c.taskUpdated(now, t, status)
 		if len(status.GetUuid()) > 0 {
 			t.proto.StatusUpdateState = status.State
 			t.proto.StatusUpdateUuid = status.Uuid
@@ -172,6 +173,7 @@ func (c *Core) holdFinal(now time.Time, fw *framework, t *task, notTerminal *mes
 	t.freed = true // the allocator dropped the agent, or rebuilt it from the report
 	t.proto.StatusUpdateState = s.GetState().Enum()
 	t.proto.StatusUpdateUuid = s.GetUuid()
+	c.taskUpdated(now, t, s)
 	c.send(fw, updateEvent(s))
 }
 

@@ -1,0 +1,192 @@
+package core
+
+import (
+	"fmt"
+	"maps"
+	"testing"
+
+	"github.com/mesoproject/meso/api/masterpb"
+	"github.com/mesoproject/meso/api/mesospb"
+	"google.golang.org/protobuf/proto"
+)
+
+// opReplica is what an operator SUBSCRIBE client knows: the SUBSCRIBED
+// snapshot with every later event applied.
+type opReplica struct {
+	id         string
+	subscribed bool
+	tasks      map[string]mesospb.TaskState // framework/task -> state
+	frameworks map[string]bool              // live framework id -> connected
+	removed    map[string]bool              // completed framework ids
+	agents     map[string]bool
+}
+
+func newOpReplica(id string) *opReplica {
+	return &opReplica{id: id, tasks: map[string]mesospb.TaskState{}, frameworks: map[string]bool{},
+		removed: map[string]bool{}, agents: map[string]bool{}}
+}
+
+func taskName(t *mesospb.Task) string { return t.GetFrameworkId().GetValue() + "/" + t.GetTaskId().GetValue() }
+
+// apply applies the operator events of one Ready (nil-safe).
+func (o *opReplica) apply(t *testing.T, evs []OperatorEvent) {
+	t.Helper()
+	if o == nil {
+		return
+	}
+	for _, e := range evs {
+		if _, err := proto.Marshal(e.Event); err != nil {
+			t.Fatalf("operator event does not marshal: %v\n%v", err, e.Event)
+		}
+		switch {
+		case e.To == o.id:
+			if o.subscribed || e.Event.GetType() != masterpb.Event_SUBSCRIBED {
+				t.Fatalf("addressed event %v after SUBSCRIBED", e.Event.GetType())
+			}
+			o.subscribed = true
+			o.load(e.Event.GetSubscribed().GetGetState())
+		case e.To != "":
+		case !o.subscribed:
+			// A broadcast made before this subscriber's snapshot: not ours.
+		default:
+			o.event(t, e.Event)
+		}
+	}
+}
+
+func (o *opReplica) load(gs *masterpb.Response_GetState) {
+	tasks := gs.GetGetTasks()
+	for _, list := range [][]*mesospb.Task{tasks.GetTasks(), tasks.GetUnreachableTasks(), tasks.GetCompletedTasks()} {
+		for _, task := range list {
+			o.tasks[taskName(task)] = task.GetState()
+		}
+	}
+	for _, fw := range gs.GetGetFrameworks().GetFrameworks() {
+		o.frameworks[fw.GetFrameworkInfo().GetId().GetValue()] = fw.GetConnected()
+	}
+	for _, fw := range gs.GetGetFrameworks().GetCompletedFrameworks() {
+		o.removed[fw.GetFrameworkInfo().GetId().GetValue()] = true
+	}
+	for _, ag := range gs.GetGetAgents().GetAgents() {
+		o.agents[ag.GetAgentInfo().GetId().GetValue()] = true
+	}
+}
+
+func (o *opReplica) event(t *testing.T, ev *masterpb.Event) {
+	t.Helper()
+	switch ev.GetType() {
+	case masterpb.Event_TASK_ADDED:
+		o.tasks[taskName(ev.GetTaskAdded().GetTask())] = ev.GetTaskAdded().GetTask().GetState()
+	case masterpb.Event_TASK_UPDATED:
+		u := ev.GetTaskUpdated()
+		k := u.GetFrameworkId().GetValue() + "/" + u.GetStatus().GetTaskId().GetValue()
+		if _, ok := o.tasks[k]; !ok {
+			t.Fatalf("TASK_UPDATED of unknown task %s", k)
+		}
+		o.tasks[k] = u.GetState()
+	case masterpb.Event_FRAMEWORK_ADDED:
+		id := ev.GetFrameworkAdded().GetFramework().GetFrameworkInfo().GetId().GetValue()
+		if _, ok := o.frameworks[id]; ok {
+			t.Fatalf("FRAMEWORK_ADDED of known framework %s", id)
+		}
+		o.frameworks[id] = ev.GetFrameworkAdded().GetFramework().GetConnected()
+	case masterpb.Event_FRAMEWORK_UPDATED:
+		id := ev.GetFrameworkUpdated().GetFramework().GetFrameworkInfo().GetId().GetValue()
+		if _, ok := o.frameworks[id]; !ok {
+			t.Fatalf("FRAMEWORK_UPDATED of unknown framework %s", id)
+		}
+		o.frameworks[id] = ev.GetFrameworkUpdated().GetFramework().GetConnected()
+	case masterpb.Event_FRAMEWORK_REMOVED:
+		id := ev.GetFrameworkRemoved().GetFrameworkInfo().GetId().GetValue()
+		delete(o.frameworks, id)
+		o.removed[id] = true
+	case masterpb.Event_AGENT_ADDED:
+		o.agents[ev.GetAgentAdded().GetAgent().GetAgentInfo().GetId().GetValue()] = true
+	case masterpb.Event_AGENT_REMOVED:
+		id := ev.GetAgentRemoved().GetAgentId().GetValue()
+		if !o.agents[id] {
+			t.Fatalf("AGENT_REMOVED of unknown agent %s", id)
+		}
+		delete(o.agents, id)
+	default:
+		t.Fatalf("unexpected operator event %v", ev.GetType())
+	}
+}
+
+// check compares the replica with a fresh GET_STATE.
+func (o *opReplica) check(t *testing.T, c *Core) {
+	t.Helper()
+	if o == nil {
+		return
+	}
+	want := newOpReplica("")
+	want.load(c.GetState())
+	if !maps.Equal(o.tasks, want.tasks) {
+		t.Fatalf("tasks from the event stream\n%v\nGET_STATE\n%v", o.tasks, want.tasks)
+	}
+	if !maps.Equal(o.frameworks, want.frameworks) || !maps.Equal(o.removed, want.removed) {
+		t.Fatalf("frameworks from the event stream %v (removed %v), GET_STATE %v (removed %v)",
+			o.frameworks, o.removed, want.frameworks, want.removed)
+	}
+	if !maps.Equal(o.agents, want.agents) {
+		t.Fatalf("agents from the event stream %v, GET_STATE %v", o.agents, want.agents)
+	}
+}
+
+// TestOperatorStreamProperty runs the random delivery scenarios (launches,
+// updates, acknowledgements, disconnections, agent losses and restarts)
+// with an operator subscribing at a random step, and checks after every
+// step that SUBSCRIBED plus the events since equal GET_STATE.
+func TestOperatorStreamProperty(t *testing.T) {
+	for seed := range uint64(100) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			d := newDeliverySim(t, seed)
+			at := int(seed % 40)
+			for i := range 150 {
+				if i == at {
+					d.op = newOpReplica("op-1")
+					if err := d.h.c.OperatorSubscribe("op-1"); err != nil {
+						t.Fatal(err)
+					}
+					d.route()
+				}
+				d.step()
+				d.op.check(t, d.h.c)
+			}
+			d.finish()
+			d.op.check(t, d.h.c)
+			if err := d.h.c.Teardown(d.h.now, d.fwID); err != nil {
+				t.Fatal(err)
+			}
+			d.stream = "" // TEARDOWN closes it
+			d.route()
+			if len(d.op.frameworks) != 0 || !d.op.removed[d.fwID] {
+				t.Fatalf("after TEARDOWN the stream shows frameworks %v, removed %v", d.op.frameworks, d.op.removed)
+			}
+			d.op.check(t, d.h.c)
+		})
+	}
+}
+
+// No operator subscriber, no operator events (nothing is built).
+func TestOperatorEventsOnlyWhenSubscribed(t *testing.T) {
+	h := newHarness(t)
+	h.register("host", "cpus:2;mem:256")
+	h.subscribe(fwInfo("f"))
+	if r := h.c.Ready(); len(r.Operator) != 0 {
+		t.Fatalf("operator events with no subscriber: %v", r.Operator)
+	}
+	if err := h.c.OperatorSubscribe("x"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.c.OperatorSubscribe("x"); err == nil {
+		t.Fatal("a subscriber id was accepted twice")
+	}
+	h.c.OperatorUnsubscribe("x")
+	h.register("host2", "cpus:2;mem:256")
+	for _, e := range h.c.Ready().Operator {
+		if e.To == "" {
+			t.Fatalf("broadcast after the subscriber left: %v", e.Event)
+		}
+	}
+}
