@@ -26,7 +26,9 @@ func newOpReplica(id string) *opReplica {
 		removed: map[string]bool{}, agents: map[string]bool{}}
 }
 
-func taskName(t *mesospb.Task) string { return t.GetFrameworkId().GetValue() + "/" + t.GetTaskId().GetValue() }
+func taskName(t *mesospb.Task) string {
+	return t.GetFrameworkId().GetValue() + "/" + t.GetTaskId().GetValue()
+}
 
 // apply applies the operator events of one Ready (nil-safe).
 func (o *opReplica) apply(t *testing.T, evs []OperatorEvent) {
