@@ -105,6 +105,7 @@ func (m *Master) metrics(ctx context.Context) (map[string]float64, error) {
 		snap["master/event_queue_messages"] = float64(len(l.inbox))
 		snap["master/streams_open"] = float64(len(l.streams))
 		snap["master/links_open"] = float64(len(l.links))
+		snap["master/operator_subscribers"] = float64(len(l.operators) + len(l.pendingOperators))
 	})
 	return snap, err
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/mesoproject/meso/internal/allocator"
 	"github.com/mesoproject/meso/internal/httpbound"
 	"github.com/mesoproject/meso/internal/master/core"
+	"github.com/mesoproject/meso/internal/operator"
 	"github.com/mesoproject/meso/internal/present"
 	"github.com/mesoproject/meso/internal/promexport"
 	"github.com/mesoproject/meso/internal/resources"
@@ -31,6 +32,7 @@ type Master struct {
 	log      *slog.Logger
 	minAlloc []resources.Quantities
 	bounds   *httpbound.Bounds
+	logLevel *operator.LogLevel
 
 	mu      sync.Mutex
 	serving bool // guarded by mu: Serve was called
@@ -57,7 +59,7 @@ func New(cfg Config) (*Master, error) {
 			return nil, fmt.Errorf("%w: --work_dir: %w", ErrConfig, err)
 		}
 	}
-	return &Master{cfg: cfg, log: cfg.Logger, minAlloc: q, bounds: bounds}, nil
+	return &Master{cfg: cfg, log: cfg.Logger, minAlloc: q, bounds: bounds, logLevel: operator.NewLogLevel(cfg.LogLevel)}, nil
 }
 
 // Serve runs the master on ln until ctx is done, then stops and returns
@@ -89,6 +91,7 @@ func (m *Master) Serve(ctx context.Context, ln net.Listener) error {
 	case err = <-served:
 	}
 	close(m.stopping) // streaming handlers return
+	m.logLevel.Stop()
 	stopLoop()
 	<-m.loop.done
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -187,6 +190,7 @@ func (m *Master) routes() http.Handler {
 	mux := http.NewServeMux()
 	for _, prefix := range []string{"", "/master"} {
 		mux.Handle(prefix+"/api/v1/scheduler", m.leaderOnly(http.HandlerFunc(m.handleScheduler)))
+		mux.Handle(prefix+operator.Path, m.leaderOnly(http.HandlerFunc(m.handleOperator)))
 		mux.HandleFunc(prefix+"/health", m.handleHealth)
 		mux.HandleFunc(prefix+"/state", m.handleState)
 		mux.HandleFunc(prefix+"/state.json", m.handleState) // legacy name

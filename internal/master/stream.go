@@ -151,7 +151,9 @@ func (m *Master) writeMessage(rw *recordio.Writer, c codec.Codec, msg proto.Mess
 func startStream(w http.ResponseWriter, c codec.Codec, header, id string) {
 	h := w.Header()
 	h.Set("Content-Type", c.MediaType())
-	h.Set(header, id)
+	if header != "" {
+		h.Set(header, id)
+	}
 	h.Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
 	if f, ok := w.(http.Flusher); ok {
