@@ -24,6 +24,10 @@ type FileInfo struct {
 	Path  string `json:"path"`
 	Size  int64  `json:"size"`
 	UID   string `json:"uid"`
+	// StMode is the entry's st_mode (type and permission bits), as the
+	// operator API's FileInfo.mode carries it; MTimeNanos its mtime.
+	StMode     uint32 `json:"-"`
+	MTimeNanos int64  `json:"-"`
 }
 
 // ReadResult is a /files/read answer.
@@ -33,19 +37,28 @@ type ReadResult struct {
 }
 
 func (h *Handler) browse(w http.ResponseWriter, r *http.Request) {
-	p := r.URL.Query().Get("path")
-	f, st, res, err := h.openPath(p)
+	list, err := h.List(r.URL.Query().Get("path"))
 	if err != nil {
 		fail(w, err)
 		return
+	}
+	writeJSON(w, r, list)
+}
+
+// List describes the entries of the directory p (a path as the package doc
+// defines it), sorted by path; a file yields none. Errors carry the HTTP
+// status to answer (Status).
+func (h *Handler) List(p string) ([]FileInfo, error) {
+	f, st, res, err := h.openPath(p)
+	if err != nil {
+		return nil, err
 	}
 	defer f.Close()
 	list := []FileInfo{}
 	if st.IsDir() {
 		entries, err := f.ReadDir(-1)
 		if err != nil {
-			fail(w, err)
-			return
+			return nil, err
 		}
 		base := strings.TrimRight(p, "/")
 		for _, e := range entries {
@@ -57,7 +70,7 @@ func (h *Handler) browse(w http.ResponseWriter, r *http.Request) {
 		}
 		slices.SortFunc(list, func(a, b FileInfo) int { return strings.Compare(a.Path, b.Path) })
 	}
-	writeJSON(w, r, list)
+	return list, nil
 }
 
 // entryInfo stats a directory entry, following a symlink only when its
@@ -86,9 +99,13 @@ func (h *Handler) fileInfo(p string, info os.FileInfo) FileInfo {
 		UID:   "0",
 		GID:   "0",
 		NLink: 1,
+
+		StMode:     uint32(info.Mode().Perm()),
+		MTimeNanos: info.ModTime().UnixNano(),
 	}
 	if st, ok := info.Sys().(*syscall.Stat_t); ok {
 		fi.NLink = uint64(st.Nlink)
+		fi.StMode = st.Mode
 		fi.UID = h.names.user(st.Uid)
 		fi.GID = h.names.group(st.Gid)
 	}
@@ -156,20 +173,39 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	f, st, _, err := h.openPath(p)
+	data, size, err := h.Read(p, offset, length)
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	defer f.Close()
-	if st.IsDir() {
-		fail(w, statusErr(http.StatusBadRequest, "cannot read a directory"))
+	if data == nil {
+		writeJSON(w, r, ReadResult{Offset: size})
 		return
+	}
+	writeJSON(w, r, ReadResult{Data: string(data), Offset: offset})
+}
+
+// Read reads at most length bytes (-1: to the end; never more than
+// MaxRead) of the regular file p from offset, and returns them with the
+// file's size. An offset of -1, or at or past the end, returns no data
+// (nil). Directories, FIFOs, devices and sockets are refused (400): a FIFO
+// is opened without blocking and never read. Errors carry the HTTP status
+// to answer (Status).
+func (h *Handler) Read(p string, offset, length int64) ([]byte, int64, error) {
+	if offset < -1 || length < -1 {
+		return nil, 0, statusErr(http.StatusBadRequest, "offset and length must be -1 or non-negative")
+	}
+	f, st, _, err := h.openPath(p)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	if !st.Mode().IsRegular() {
+		return nil, 0, statusErr(http.StatusBadRequest, "%q is not a regular file", p)
 	}
 	size := st.Size()
 	if offset == -1 || offset >= size {
-		writeJSON(w, r, ReadResult{Offset: size})
-		return
+		return nil, size, nil
 	}
 	if length == -1 || length > size-offset {
 		length = size - offset
@@ -178,10 +214,9 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request) {
 	buf := make([]byte, length)
 	n, err := f.ReadAt(buf, offset)
 	if err != nil && err != io.EOF {
-		fail(w, err)
-		return
+		return nil, 0, err
 	}
-	writeJSON(w, r, ReadResult{Data: string(buf[:n]), Offset: offset})
+	return buf[:n], size, nil
 }
 
 func (h *Handler) download(w http.ResponseWriter, r *http.Request) {
@@ -192,8 +227,8 @@ func (h *Handler) download(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer f.Close()
-	if st.IsDir() {
-		fail(w, statusErr(http.StatusBadRequest, "cannot download a directory"))
+	if !st.Mode().IsRegular() {
+		fail(w, statusErr(http.StatusBadRequest, "%q is not a regular file", p))
 		return
 	}
 	base := filepath.Base(res.real)

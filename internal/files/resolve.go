@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // resolved is a request path checked to lie inside the root.
@@ -100,7 +101,9 @@ func (h *Handler) open(r resolved, p string) (*os.File, os.FileInfo, error) {
 		return nil, nil, err
 	}
 	defer root.Close()
-	f, err := root.Open(r.rel)
+	// Non-blocking, so that opening a FIFO does not wait for a writer;
+	// callers read regular files only.
+	f, err := root.OpenFile(r.rel, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, nil, errStatus(p, err)
 	}
