@@ -25,6 +25,7 @@ import (
 	"github.com/mesoproject/meso/internal/fetcher"
 	"github.com/mesoproject/meso/internal/files"
 	"github.com/mesoproject/meso/internal/httpbound"
+	"github.com/mesoproject/meso/internal/operator"
 	"github.com/mesoproject/meso/internal/resources"
 )
 
@@ -39,6 +40,7 @@ type Agent struct {
 	fetch     *fetcher.Fetcher
 	docker    *docker.Containerizer // nil unless built by New; closed by Serve
 	files     *files.Handler
+	logLevel  *operator.LogLevel
 	bounds    *httpbound.Bounds
 	resources resources.Resources
 	masterURL string
@@ -135,6 +137,7 @@ func New(cfg Config) (*Agent, error) {
 		fetch:      fetch,
 		docker:     dz,
 		files:      filesAPI,
+		logLevel:   operator.NewLogLevel(cfg.LogLevel),
 		bounds:     bounds,
 		resources:  resources.AgentResources(cfg.Resources, *d),
 		masterURL:  masterURL,
@@ -234,6 +237,7 @@ func formatUUID(b []byte) string {
 // destroyed (this agent does not recover executors across restarts) and
 // Serve returns nil.
 func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
+	defer a.logLevel.Stop()
 	if err := a.start(ctx, ln); err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/mesoproject/meso/internal/agent/lifecycle"
 	"github.com/mesoproject/meso/internal/agent/statusupdate"
 	"github.com/mesoproject/meso/internal/mesosflag"
+	"github.com/mesoproject/meso/internal/operator"
 	"github.com/mesoproject/meso/internal/present"
 	"google.golang.org/protobuf/proto"
 )
@@ -21,6 +22,8 @@ import (
 func (a *Agent) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc(ExecutorAPIPath, a.serveExecutor)
+	mux.HandleFunc(operator.Path, a.serveOperator)
+	mux.HandleFunc("/slave(1)"+operator.Path, a.serveOperator)
 	mux.HandleFunc("/state", a.serveState)
 	mux.HandleFunc("/state.json", a.serveState)
 	mux.HandleFunc("/slave(1)/state", a.serveState)
