@@ -15,3 +15,11 @@ func TestIsTerminal(t *testing.T) {
 		}
 	}
 }
+
+func TestHasCapability(t *testing.T) {
+	info := &FrameworkInfo{Capabilities: []*FrameworkInfo_Capability{{Type: FrameworkInfo_Capability_MULTI_ROLE.Enum()}}}
+	if !HasCapability(info, FrameworkInfo_Capability_MULTI_ROLE) || HasCapability(info, FrameworkInfo_Capability_GPU_RESOURCES) ||
+		HasCapability(nil, FrameworkInfo_Capability_MULTI_ROLE) {
+		t.Error("HasCapability")
+	}
+}

@@ -245,7 +245,7 @@ func (a *Agent) usedLocked() map[string]float64 {
 				add(ex.Info.GetResources())
 			}
 			for _, t := range ex.Tasks {
-				if !statusupdate.IsTerminal(t.GetState()) {
+				if !mesospb.IsTerminal(t.GetState()) {
 					add(t.GetResources())
 				}
 			}

@@ -133,17 +133,10 @@ func seconds(t time.Time) float64 {
 // FrameworkRoles returns the roles a framework subscribes with: its roles
 // with the MULTI_ROLE capability, else its role (default "*").
 func FrameworkRoles(info *mesospb.FrameworkInfo) []string {
-	if HasCapability(info, mesospb.FrameworkInfo_Capability_MULTI_ROLE) {
+	if mesospb.HasCapability(info, mesospb.FrameworkInfo_Capability_MULTI_ROLE) {
 		return slices.Clone(info.GetRoles())
 	}
 	return []string{info.GetRole()}
-}
-
-// HasCapability reports whether a framework declares a capability.
-func HasCapability(info *mesospb.FrameworkInfo, t mesospb.FrameworkInfo_Capability_Type) bool {
-	return slices.ContainsFunc(info.GetCapabilities(), func(c *mesospb.FrameworkInfo_Capability) bool {
-		return c.GetType() == t
-	})
 }
 
 // MasterStateJSON derives the /state document from the operator state gs.
@@ -251,7 +244,7 @@ func masterFrameworkJSON(fw *masterpb.Response_GetFrameworks_Framework, byFW map
 		Offers:    []Offer{}, Executors: []MasterExecutor{},
 	}
 	fallback := ""
-	if !HasCapability(info, mesospb.FrameworkInfo_Capability_MULTI_ROLE) {
+	if !mesospb.HasCapability(info, mesospb.FrameworkInfo_Capability_MULTI_ROLE) {
 		j.Role, fallback = roles[0], roles[0]
 	}
 	for _, cp := range info.GetCapabilities() {

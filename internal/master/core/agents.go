@@ -218,7 +218,7 @@ func (c *Core) parseReport(agentID string, reg *linkpb.AgentCall_Register, fwInf
 		if n := len(t.proto.Statuses); n > 0 {
 			t.latest = t.proto.Statuses[n-1]
 		}
-		if isTerminal(t.state()) {
+		if mesospb.IsTerminal(t.state()) {
 			t.freed = true
 		} else {
 			rep.holdings = append(rep.holdings, allocator.Holding{Framework: fwID, Role: role, Resources: res})

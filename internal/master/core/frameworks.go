@@ -98,7 +98,7 @@ func validateFrameworkInfo(info *mesospb.FrameworkInfo, suppressed []string) err
 		}
 	}
 	roles := frameworkRoles(info)
-	if hasCapability(info, mesospb.FrameworkInfo_Capability_MULTI_ROLE) {
+	if mesospb.HasCapability(info, mesospb.FrameworkInfo_Capability_MULTI_ROLE) {
 		if info.Role != nil {
 			return errors.New("'FrameworkInfo.role' must not be set with the MULTI_ROLE capability; use 'roles'")
 		}
@@ -131,7 +131,7 @@ func validateFrameworkInfo(info *mesospb.FrameworkInfo, suppressed []string) err
 
 // frameworkRoles returns the roles a framework subscribes to.
 func frameworkRoles(info *mesospb.FrameworkInfo) []string {
-	if hasCapability(info, mesospb.FrameworkInfo_Capability_MULTI_ROLE) {
+	if mesospb.HasCapability(info, mesospb.FrameworkInfo_Capability_MULTI_ROLE) {
 		return slices.Clone(info.GetRoles())
 	}
 	return []string{info.GetRole()} // default "*"
@@ -140,9 +140,9 @@ func frameworkRoles(info *mesospb.FrameworkInfo) []string {
 func (fw *framework) setInfo(info *mesospb.FrameworkInfo) {
 	fw.info = info
 	fw.roles = frameworkRoles(info)
-	fw.multiRole = hasCapability(info, mesospb.FrameworkInfo_Capability_MULTI_ROLE)
-	fw.partitionAware = hasCapability(info, mesospb.FrameworkInfo_Capability_PARTITION_AWARE)
-	fw.gpu = hasCapability(info, mesospb.FrameworkInfo_Capability_GPU_RESOURCES)
+	fw.multiRole = mesospb.HasCapability(info, mesospb.FrameworkInfo_Capability_MULTI_ROLE)
+	fw.partitionAware = mesospb.HasCapability(info, mesospb.FrameworkInfo_Capability_PARTITION_AWARE)
+	fw.gpu = mesospb.HasCapability(info, mesospb.FrameworkInfo_Capability_GPU_RESOURCES)
 }
 
 func (fw *framework) allocatorInfo(suppressed []string) allocator.Framework {
@@ -291,7 +291,7 @@ func (c *Core) removeFramework(now time.Time, fw *framework, why string) {
 	for _, id := range sortedKeys(fw.tasks) {
 		t := fw.tasks[id]
 		agents[t.agent] = true
-		if !isTerminal(t.state()) {
+		if !mesospb.IsTerminal(t.state()) {
 			c.setState(t, mesospb.TaskState_TASK_KILLED)
 			c.taskUpdated(now, t, nil)
 		}
