@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"runtime"
@@ -18,6 +19,7 @@ import (
 	"github.com/mesoproject/meso/api/masterpb"
 	"github.com/mesoproject/meso/api/mesospb"
 	"github.com/mesoproject/meso/api/schedulerpb"
+	"github.com/mesoproject/meso/internal/master/core"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -484,5 +486,47 @@ func waitMetric(t *testing.T, base, name string, want float64) {
 			t.Fatalf("%s never became %v", name, want)
 		}
 		runtime.Gosched()
+	}
+}
+
+// The loop routes a SUBSCRIBED to its subscriber only, broadcasts later
+// events to subscribed streams only, and drops a subscriber (closing its
+// outbox, telling the core) when its bounded outbox overflows.
+func TestRouteOperatorEvents(t *testing.T) {
+	c, err := core.New(core.Config{MasterInfo: &mesospb.MasterInfo{Id: proto.String("m"), Ip: proto.Uint32(0),
+		Port: proto.Uint32(5050), Hostname: proto.String("h")}}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := newLoop(c, slog.New(slog.DiscardHandler))
+	early, late := newBoundedOutbox(3), newBoundedOutbox(3)
+	l.pendingOperators["early"] = early
+	if err := c.OperatorSubscribe("early"); err != nil {
+		t.Fatal(err)
+	}
+	hb := &masterpb.Event{Type: masterpb.Event_HEARTBEAT.Enum()}
+	r := c.Ready()
+	r.Operator = append(r.Operator, core.OperatorEvent{Event: hb})
+	l.pendingOperators["late"] = late
+	if err := c.OperatorSubscribe("late"); err != nil {
+		t.Fatal(err)
+	}
+	r.Operator = append(r.Operator, c.Ready().Operator...) // late's SUBSCRIBED after the broadcast
+	l.route(r)
+	if msgs, _ := early.take(); len(msgs) != 2 || msgs[0].(*masterpb.Event).GetType() != masterpb.Event_SUBSCRIBED {
+		t.Fatalf("early subscriber got %v", msgs)
+	}
+	if msgs, _ := late.take(); len(msgs) != 1 || msgs[0].(*masterpb.Event).GetType() != masterpb.Event_SUBSCRIBED {
+		t.Fatalf("late subscriber got %v (a broadcast made before its snapshot?)", msgs)
+	}
+	l.route(core.Ready{Operator: []core.OperatorEvent{{Event: hb}, {Event: hb}, {Event: hb}, {Event: hb}}})
+	select {
+	case <-early.overflowed:
+	default:
+		t.Fatal("overflow not signalled")
+	}
+	if _, closed := early.take(); !closed || l.operators["early"] != nil || l.operators["late"] != nil ||
+		c.OperatorSubscribers() != 0 {
+		t.Fatalf("overflowing subscribers kept: closed %v, loop %v, core %d", closed, l.operators, c.OperatorSubscribers())
 	}
 }
