@@ -7,6 +7,7 @@ import (
 
 	"github.com/mesoproject/meso/api/codec"
 	"github.com/mesoproject/meso/api/masterpb"
+	"github.com/mesoproject/meso/internal/master/core"
 	"github.com/mesoproject/meso/internal/operator"
 	"google.golang.org/protobuf/proto"
 )
@@ -16,7 +17,6 @@ import (
 var notBuilt = map[masterpb.Call_Type]string{
 	masterpb.Call_LIST_FILES:                  "the master serves no files",
 	masterpb.Call_READ_FILE:                   "the master serves no files",
-	masterpb.Call_UPDATE_WEIGHTS:              "role weights cannot be changed yet",
 	masterpb.Call_RESERVE_RESOURCES:           "dynamic reservations are not built yet",
 	masterpb.Call_UNRESERVE_RESOURCES:         "dynamic reservations are not built yet",
 	masterpb.Call_CREATE_VOLUMES:              "persistent volumes are not built yet",
@@ -85,11 +85,19 @@ func (m *Master) handleOperator(w http.ResponseWriter, r *http.Request) {
 		// meso applies no offer operations beyond launches: none to list.
 		operator.Respond(w, out, &masterpb.Response{Type: masterpb.Response_GET_OPERATIONS.Enum(),
 			GetOperations: &masterpb.Response_GetOperations{}})
+	case masterpb.Call_UPDATE_WEIGHTS:
+		if !operator.RequirePayload(w, call, "update_weights") {
+			return
+		}
+		m.operatorApply(w, r, func(c *core.Core, now time.Time) error {
+			return c.UpdateWeights(call.GetUpdateWeights().GetWeightInfos())
+		})
 	case masterpb.Call_TEARDOWN:
 		if !operator.RequirePayload(w, call, "teardown") {
 			return
 		}
-		m.operatorTeardown(w, r, call.GetTeardown().GetFrameworkId().GetValue())
+		id := call.GetTeardown().GetFrameworkId().GetValue()
+		m.operatorApply(w, r, func(c *core.Core, now time.Time) error { return c.Teardown(now, id) })
 	default:
 		m.operatorQuery(w, r, out, typ)
 	}
@@ -150,10 +158,12 @@ func (m *Master) operatorMetrics(w http.ResponseWriter, r *http.Request, out cod
 		GetMetrics: &masterpb.Response_GetMetrics{Metrics: operator.Metrics(snap)}})
 }
 
-func (m *Master) operatorTeardown(w http.ResponseWriter, r *http.Request, frameworkID string) {
+// operatorApply runs a call that changes the core and answers 200 with an
+// empty body, or the error's status.
+func (m *Master) operatorApply(w http.ResponseWriter, r *http.Request, apply func(*core.Core, time.Time) error) {
 	var err error
 	if derr := m.loop.do(r.Context(), func(l *loop, now time.Time) {
-		err = l.core.Teardown(now, frameworkID)
+		err = apply(l.core, now)
 	}); derr != nil {
 		err = derr
 	}

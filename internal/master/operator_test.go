@@ -184,7 +184,21 @@ func TestOperatorCalls(t *testing.T) {
 				r[0].GetWeight() != 1 || len(r[0].GetFrameworks()) != 1 {
 				t.Errorf("GET_ROLES: %v", r)
 			}
-			query(t, base, c, masterpb.Call_GET_WEIGHTS)
+			if w := query(t, base, c, masterpb.Call_GET_WEIGHTS).GetGetWeights().GetWeightInfos(); len(w) != 0 {
+				t.Errorf("GET_WEIGHTS before UPDATE_WEIGHTS: %v", w)
+			}
+			status, _, body := operatorCall(t, base, c, &masterpb.Call{Type: masterpb.Call_UPDATE_WEIGHTS.Enum(),
+				UpdateWeights: &masterpb.Call_UpdateWeights{WeightInfos: []*mesospb.WeightInfo{{Weight: proto.Float64(2.5), Role: proto.String("web")}}}})
+			if status != http.StatusOK {
+				t.Fatalf("UPDATE_WEIGHTS: %d %s", status, body)
+			}
+			if w := query(t, base, c, masterpb.Call_GET_WEIGHTS).GetGetWeights().GetWeightInfos(); len(w) != 1 || w[0].GetRole() != "web" ||
+				w[0].GetWeight() != 2.5 {
+				t.Errorf("GET_WEIGHTS: %v", w)
+			}
+			if r := query(t, base, c, masterpb.Call_GET_ROLES).GetGetRoles().GetRoles(); len(r) != 2 || r[1].GetName() != "web" || r[1].GetWeight() != 2.5 {
+				t.Errorf("GET_ROLES with a weighted role: %v", r)
+			}
 			if m := query(t, base, c, masterpb.Call_GET_MASTER).GetGetMaster(); m.GetMasterInfo().GetId() == "" || m.GetStartTime() == 0 {
 				t.Errorf("GET_MASTER: %v", m)
 			}
@@ -195,7 +209,7 @@ func TestOperatorCalls(t *testing.T) {
 			if lvl := query(t, base, c, masterpb.Call_GET_LOGGING_LEVEL).GetGetLoggingLevel().GetLevel(); lvl != 0 {
 				t.Errorf("GET_LOGGING_LEVEL: %d", lvl)
 			}
-			status, _, body := operatorCall(t, base, c, &masterpb.Call{Type: masterpb.Call_SET_LOGGING_LEVEL.Enum(),
+			status, _, body = operatorCall(t, base, c, &masterpb.Call{Type: masterpb.Call_SET_LOGGING_LEVEL.Enum(),
 				SetLoggingLevel: &masterpb.Call_SetLoggingLevel{Level: proto.Uint32(2),
 					Duration: &mesospb.DurationInfo{Nanoseconds: proto.Int64(int64(time.Hour))}}})
 			if status != http.StatusOK {
@@ -237,10 +251,15 @@ func TestOperatorBadAndUnimplementedCalls(t *testing.T) {
 				}
 			}
 			for name, call := range map[string]*masterpb.Call{
-				"no type":                    {},
-				"UNKNOWN":                    {Type: masterpb.Call_UNKNOWN.Enum()},
-				"SET_LOGGING_LEVEL no body":  {Type: masterpb.Call_SET_LOGGING_LEVEL.Enum()},
-				"TEARDOWN no body":           {Type: masterpb.Call_TEARDOWN.Enum()},
+				"no type":                   {},
+				"UNKNOWN":                   {Type: masterpb.Call_UNKNOWN.Enum()},
+				"SET_LOGGING_LEVEL no body": {Type: masterpb.Call_SET_LOGGING_LEVEL.Enum()},
+				"TEARDOWN no body":          {Type: masterpb.Call_TEARDOWN.Enum()},
+				"UPDATE_WEIGHTS no body":    {Type: masterpb.Call_UPDATE_WEIGHTS.Enum()},
+				"UPDATE_WEIGHTS zero weight": {Type: masterpb.Call_UPDATE_WEIGHTS.Enum(), UpdateWeights: &masterpb.Call_UpdateWeights{
+					WeightInfos: []*mesospb.WeightInfo{{Weight: proto.Float64(0), Role: proto.String("web")}}}},
+				"UPDATE_WEIGHTS bad role": {Type: masterpb.Call_UPDATE_WEIGHTS.Enum(), UpdateWeights: &masterpb.Call_UpdateWeights{
+					WeightInfos: []*mesospb.WeightInfo{{Weight: proto.Float64(1), Role: proto.String("a b")}}}},
 				"TEARDOWN unknown framework": {Type: masterpb.Call_TEARDOWN.Enum(), Teardown: &masterpb.Call_Teardown{FrameworkId: &mesospb.FrameworkID{Value: proto.String("nope")}}},
 				"SET_LOGGING_LEVEL zero duration": {Type: masterpb.Call_SET_LOGGING_LEVEL.Enum(), SetLoggingLevel: &masterpb.Call_SetLoggingLevel{
 					Level: proto.Uint32(1), Duration: &mesospb.DurationInfo{Nanoseconds: proto.Int64(0)}}},

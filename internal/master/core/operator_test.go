@@ -192,3 +192,31 @@ func TestOperatorEventsOnlyWhenSubscribed(t *testing.T) {
 		}
 	}
 }
+
+// UPDATE_WEIGHTS applies all weights or none, and the weights show in
+// GET_WEIGHTS and GET_ROLES.
+func TestUpdateWeights(t *testing.T) {
+	h := newHarness(t)
+	w := func(role string, v float64) *mesospb.WeightInfo {
+		return &mesospb.WeightInfo{Role: proto.String(role), Weight: proto.Float64(v)}
+	}
+	if err := h.c.UpdateWeights([]*mesospb.WeightInfo{w("a", 2), w("b", -1)}); err == nil {
+		t.Fatal("a negative weight was accepted")
+	}
+	if got := h.c.GetWeights().GetWeightInfos(); len(got) != 0 {
+		t.Fatalf("a refused update changed weights: %v", got)
+	}
+	if err := h.c.UpdateWeights([]*mesospb.WeightInfo{{Weight: proto.Float64(1)}}); err == nil {
+		t.Fatal("a weight without a role was accepted")
+	}
+	if err := h.c.UpdateWeights([]*mesospb.WeightInfo{w("b", 3), w("a", 2)}); err != nil {
+		t.Fatal(err)
+	}
+	got := h.c.GetWeights().GetWeightInfos()
+	if len(got) != 2 || got[0].GetRole() != "a" || got[0].GetWeight() != 2 || got[1].GetRole() != "b" {
+		t.Fatalf("GetWeights = %v", got)
+	}
+	if roles := h.c.GetRoles().GetRoles(); len(roles) != 2 || roles[1].GetWeight() != 3 {
+		t.Fatalf("GetRoles = %v", roles)
+	}
+}

@@ -2,6 +2,7 @@ package core
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"slices"
 	"strings"
@@ -125,27 +126,61 @@ func (c *Core) GetRoles() *masterpb.Response_GetRoles {
 			used[e.role] = used[e.role].Add(e.res)
 		}
 	}
-	out := &masterpb.Response_GetRoles{}
+	roles := map[string]*mesospb.Role{}
 	for _, r := range c.alloc.Roles() {
 		role := &mesospb.Role{Name: proto.String(r.Role), Weight: proto.Float64(r.Weight)}
 		for _, id := range r.Frameworks {
 			role.Frameworks = append(role.Frameworks, &mesospb.FrameworkID{Value: proto.String(id)})
 		}
 		role.Resources = used[r.Role].ToProto(r.Role, true)
-		out.Roles = append(out.Roles, role)
+		roles[r.Role] = role
+	}
+	for name, w := range c.alloc.Weights() { // roles with a weight and no framework yet
+		if roles[name] == nil {
+			roles[name] = &mesospb.Role{Name: proto.String(name), Weight: proto.Float64(w)}
+		}
+	}
+	out := &masterpb.Response_GetRoles{}
+	for _, name := range sortedKeys(roles) {
+		out.Roles = append(out.Roles, roles[name])
 	}
 	return out
 }
 
-// GetWeights lists the roles whose weight is not the default 1.
+// GetWeights lists the weights set by UPDATE_WEIGHTS, by role.
 func (c *Core) GetWeights() *masterpb.Response_GetWeights {
 	out := &masterpb.Response_GetWeights{}
-	for _, r := range c.alloc.Roles() {
-		if r.Weight != 1 {
-			out.WeightInfos = append(out.WeightInfos, &mesospb.WeightInfo{Weight: proto.Float64(r.Weight), Role: proto.String(r.Role)})
-		}
+	weights := c.alloc.Weights()
+	for _, role := range sortedKeys(weights) {
+		out.WeightInfos = append(out.WeightInfos, &mesospb.WeightInfo{Weight: proto.Float64(weights[role]), Role: proto.String(role)})
 	}
 	return out
+}
+
+// UpdateWeights applies an operator's UPDATE_WEIGHTS: all of them, or
+// none when one is invalid (a missing or invalid role, a weight that is
+// not positive and finite). Weights live in the allocator only: a master
+// restart forgets them until the registry keeps them.
+func (c *Core) UpdateWeights(infos []*mesospb.WeightInfo) error {
+	for i, wi := range infos {
+		w := wi.GetWeight()
+		if wi.Role == nil {
+			return fmt.Errorf("%w: weight_infos[%d]: expecting 'role' to be present", ErrInvalid, i)
+		}
+		if err := resources.ValidateRole(wi.GetRole()); err != nil {
+			return fmt.Errorf("%w: weight_infos[%d]: %w", ErrInvalid, i, err)
+		}
+		if !(w > 0) || math.IsInf(w, 0) {
+			return fmt.Errorf("%w: weight_infos[%d]: weight %v must be positive and finite", ErrInvalid, i, w)
+		}
+	}
+	for _, wi := range infos {
+		if err := c.alloc.SetWeight(wi.GetRole(), wi.GetWeight()); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalid, err) // validated above; the allocator agrees
+		}
+	}
+	c.allocateSoon = true
+	return nil
 }
 
 // GetMaster describes this master.
