@@ -99,7 +99,7 @@ func runDev(ctx context.Context, out io.Writer, o devOptions) error {
 		return fmt.Errorf("master: %w", err)
 	}
 	m, err := master.New(master.Config{
-		WorkDir: filepath.Join(workDir, "master"),
+		WorkDir:  filepath.Join(workDir, "master"),
 		Logger:   log.With("component", "master"),
 		LogLevel: level,
 	})
