@@ -35,7 +35,6 @@ var notBuilt = map[masterpb.Call_Type]string{
 	masterpb.Call_UPDATE_QUOTA:                "quota is not built yet",
 	masterpb.Call_SET_QUOTA:                   "quota is not built yet",
 	masterpb.Call_REMOVE_QUOTA:                "quota is not built yet",
-	masterpb.Call_MARK_AGENT_GONE:             "marking agents gone is not built yet",
 }
 
 // handleOperator serves POST /api/v1: the v1 operator API. SUBSCRIBE opens
@@ -92,6 +91,12 @@ func (m *Master) handleOperator(w http.ResponseWriter, r *http.Request) {
 		m.operatorApply(w, r, func(c *core.Core, now time.Time) error {
 			return c.UpdateWeights(call.GetUpdateWeights().GetWeightInfos())
 		})
+	case masterpb.Call_MARK_AGENT_GONE:
+		if !operator.RequirePayload(w, call, "mark_agent_gone") {
+			return
+		}
+		id := call.GetMarkAgentGone().GetAgentId().GetValue()
+		m.operatorApply(w, r, func(c *core.Core, now time.Time) error { return c.MarkAgentGone(now, id) })
 	case masterpb.Call_TEARDOWN:
 		if !operator.RequirePayload(w, call, "teardown") {
 			return

@@ -234,6 +234,19 @@ func TestOperatorCalls(t *testing.T) {
 			if len(fws.GetFrameworks()) != 0 || len(fws.GetCompletedFrameworks()) != 1 {
 				t.Errorf("GET_FRAMEWORKS after TEARDOWN: %v", fws)
 			}
+
+			gone := &masterpb.Call{Type: masterpb.Call_MARK_AGENT_GONE.Enum(),
+				MarkAgentGone: &masterpb.Call_MarkAgentGone{AgentId: &mesospb.AgentID{Value: proto.String(cl.agent.id)}}}
+			if status, _, body = operatorCall(t, base, c, gone); status != http.StatusOK {
+				t.Fatalf("MARK_AGENT_GONE: %d %s", status, body)
+			}
+			cl.agent.nextOf(linkpb.MasterEvent_SHUTDOWN_AGENT)
+			if a := query(t, base, c, masterpb.Call_GET_AGENTS).GetGetAgents().GetAgents(); len(a) != 0 {
+				t.Errorf("GET_AGENTS after MARK_AGENT_GONE: %v", a)
+			}
+			if status, _, body = operatorCall(t, base, c, gone); status != http.StatusNotFound {
+				t.Errorf("MARK_AGENT_GONE of a gone agent: %d %s", status, body)
+			}
 		})
 	}
 }
@@ -256,6 +269,7 @@ func TestOperatorBadAndUnimplementedCalls(t *testing.T) {
 				"SET_LOGGING_LEVEL no body": {Type: masterpb.Call_SET_LOGGING_LEVEL.Enum()},
 				"TEARDOWN no body":          {Type: masterpb.Call_TEARDOWN.Enum()},
 				"UPDATE_WEIGHTS no body":    {Type: masterpb.Call_UPDATE_WEIGHTS.Enum()},
+				"MARK_AGENT_GONE no body":   {Type: masterpb.Call_MARK_AGENT_GONE.Enum()},
 				"UPDATE_WEIGHTS zero weight": {Type: masterpb.Call_UPDATE_WEIGHTS.Enum(), UpdateWeights: &masterpb.Call_UpdateWeights{
 					WeightInfos: []*mesospb.WeightInfo{{Weight: proto.Float64(0), Role: proto.String("web")}}}},
 				"UPDATE_WEIGHTS bad role": {Type: masterpb.Call_UPDATE_WEIGHTS.Enum(), UpdateWeights: &masterpb.Call_UpdateWeights{

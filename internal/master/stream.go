@@ -33,6 +33,8 @@ func statusOf(err error) int {
 		return http.StatusForbidden
 	case errors.Is(err, core.ErrStaleLink):
 		return http.StatusConflict
+	case errors.Is(err, core.ErrNotFound):
+		return http.StatusNotFound
 	case errors.Is(err, errStopped), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable
 	}

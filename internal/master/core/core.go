@@ -29,6 +29,9 @@ var (
 	// ErrStaleLink: the agent call names a link that is not the agent's
 	// current session (409: the agent must register again).
 	ErrStaleLink = errors.New("stale link")
+	// ErrNotFound: an operator call names an agent the master does not
+	// know (404).
+	ErrNotFound = errors.New("not found")
 )
 
 // Defaults, the Mesos ones.

@@ -1,12 +1,15 @@
 package core
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"testing"
 
+	"github.com/mesoproject/meso/api/linkpb"
 	"github.com/mesoproject/meso/api/masterpb"
 	"github.com/mesoproject/meso/api/mesospb"
+	"github.com/mesoproject/meso/api/schedulerpb"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -218,5 +221,74 @@ func TestUpdateWeights(t *testing.T) {
 	}
 	if roles := h.c.GetRoles().GetRoles(); len(roles) != 2 || roles[1].GetWeight() != 3 {
 		t.Fatalf("GetRoles = %v", roles)
+	}
+}
+
+// MARK_AGENT_GONE: the agent is shut down and removed; its tasks end in
+// TASK_GONE_BY_OPERATOR (TASK_LOST without PARTITION_AWARE) with
+// REASON_AGENT_REMOVED_BY_OPERATOR, held until acknowledged; the id can
+// never re-register; an unknown id is ErrNotFound.
+func TestMarkAgentGone(t *testing.T) {
+	for _, pa := range []bool{false, true} {
+		info, want := fwInfo("web"), mesospb.TaskState_TASK_LOST
+		if pa {
+			info, want = fwInfo("web", mesospb.FrameworkInfo_Capability_PARTITION_AWARE), mesospb.TaskState_TASK_GONE_BY_OPERATOR
+		}
+		h, agentID, link, _, stream := launched(t, info)
+		if err := h.c.MarkAgentGone(h.now, "nope"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("unknown agent: %v", err)
+		}
+		if err := h.c.MarkAgentGone(h.now, agentID); err != nil {
+			t.Fatal(err)
+		}
+		h.settle()
+		if ms := h.messages(link); len(ms) == 0 || ms[0].GetType() != linkpb.MasterEvent_SHUTDOWN_AGENT || !h.closedLink[link] {
+			t.Fatalf("agent link: %v closed %v", ms, h.closedLink[link])
+		}
+		var up *mesospb.TaskStatus
+		for _, ev := range h.events(stream) {
+			if ev.GetType() == schedulerpb.Event_UPDATE {
+				up = ev.GetUpdate().GetStatus()
+			}
+		}
+		if up.GetState() != want || up.GetReason() != mesospb.TaskStatus_REASON_AGENT_REMOVED_BY_OPERATOR || len(up.GetUuid()) != 16 {
+			t.Fatalf("update = %v", up)
+		}
+		if h.c.cfg.Registry.AgentState(agentID) != AgentGone || len(h.c.GetAgents().GetAgents()) != 0 {
+			t.Fatal("the agent is not gone")
+		}
+		call := registerCall("host1", "cpus:4;mem:1024")
+		call.Register.AgentInfo.Id = &mesospb.AgentID{Value: proto.String(agentID)}
+		if err := h.c.RegisterAgent(h.now, "link-again", call); err != nil {
+			t.Fatal(err)
+		}
+		h.flush()
+		if ms := h.messages("link-again"); len(ms) != 1 || ms[0].GetType() != linkpb.MasterEvent_SHUTDOWN_AGENT {
+			t.Fatalf("a gone agent re-registered: %v", ms)
+		}
+	}
+}
+
+// An unreachable agent marked gone: its tasks held as TASK_UNREACHABLE get
+// TASK_GONE_BY_OPERATOR.
+func TestMarkUnreachableAgentGone(t *testing.T) {
+	h, agentID, _, _, stream := launched(t, fwInfo("web", mesospb.FrameworkInfo_Capability_PARTITION_AWARE))
+	for i := 0; i <= DefaultMaxAgentPingTimeouts; i++ {
+		h.advance(DefaultAgentPingTimeout)
+	}
+	if h.c.cfg.Registry.AgentState(agentID) != AgentUnreachable {
+		t.Fatal("agent not lost")
+	}
+	h.events(stream)
+	if err := h.c.MarkAgentGone(h.now, agentID); err != nil {
+		t.Fatal(err)
+	}
+	h.settle()
+	evs := h.events(stream)
+	if len(evs) != 1 || evs[0].GetUpdate().GetStatus().GetState() != mesospb.TaskState_TASK_GONE_BY_OPERATOR {
+		t.Fatalf("events = %v", evs)
+	}
+	if tk := h.c.GetTasks().GetTasks(); len(tk) != 1 || tk[0].GetState() != mesospb.TaskState_TASK_GONE_BY_OPERATOR {
+		t.Fatalf("tasks = %v", tk)
 	}
 }
