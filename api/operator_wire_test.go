@@ -358,3 +358,14 @@ func TestOperatorCallTypeNumbers(t *testing.T) {
 		}
 	}
 }
+
+func TestGoldenAgentActivationCalls(t *testing.T) {
+	runGoldens(t, []golden{
+		{"DEACTIVATE_AGENT", &masterpb.Call{Type: masterpb.Call_DEACTIVATE_AGENT.Enum(),
+			DeactivateAgent: &masterpb.Call_DeactivateAgent{AgentId: &mesospb.AgentID{Value: str("a-1")}}},
+			cat(fVarint(1, 38), fMsg(22, fID(1, "a-1")))},
+		{"REACTIVATE_AGENT", &masterpb.Call{Type: masterpb.Call_REACTIVATE_AGENT.Enum(),
+			ReactivateAgent: &masterpb.Call_ReactivateAgent{AgentId: &mesospb.AgentID{Value: str("a-1")}}},
+			cat(fVarint(1, 39), fMsg(23, fID(1, "a-1")))},
+	})
+}

@@ -405,6 +405,11 @@ type Call struct {
 	UpdateWeights   *Call_UpdateWeights    `protobuf:"bytes,6,opt,name=update_weights,json=updateWeights" json:"update_weights,omitempty"`
 	Teardown        *Call_Teardown         `protobuf:"bytes,16,opt,name=teardown" json:"teardown,omitempty"`
 	MarkAgentGone   *Call_MarkAgentGone    `protobuf:"bytes,17,opt,name=mark_agent_gone,json=markAgentGone" json:"mark_agent_gone,omitempty"`
+	// Mesos 1.9's numbers (after grow_volume 18, shrink_volume 19,
+	// update_quota 20, drain_agent 21), not checked against a copy of the
+	// file here; JSON clients do not depend on them.
+	DeactivateAgent *Call_DeactivateAgent `protobuf:"bytes,22,opt,name=deactivate_agent,json=deactivateAgent" json:"deactivate_agent,omitempty"`
+	ReactivateAgent *Call_ReactivateAgent `protobuf:"bytes,23,opt,name=reactivate_agent,json=reactivateAgent" json:"reactivate_agent,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
@@ -491,6 +496,20 @@ func (x *Call) GetTeardown() *Call_Teardown {
 func (x *Call) GetMarkAgentGone() *Call_MarkAgentGone {
 	if x != nil {
 		return x.MarkAgentGone
+	}
+	return nil
+}
+
+func (x *Call) GetDeactivateAgent() *Call_DeactivateAgent {
+	if x != nil {
+		return x.DeactivateAgent
+	}
+	return nil
+}
+
+func (x *Call) GetReactivateAgent() *Call_ReactivateAgent {
+	if x != nil {
+		return x.ReactivateAgent
 	}
 	return nil
 }
@@ -1112,6 +1131,94 @@ func (x *Call_MarkAgentGone) GetAgentId() *mesospb.AgentID {
 	return nil
 }
 
+type Call_DeactivateAgent struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AgentId       *mesospb.AgentID       `protobuf:"bytes,1,req,name=agent_id,json=agentId" json:"agent_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Call_DeactivateAgent) Reset() {
+	*x = Call_DeactivateAgent{}
+	mi := &file_mesos_v1_master_master_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Call_DeactivateAgent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Call_DeactivateAgent) ProtoMessage() {}
+
+func (x *Call_DeactivateAgent) ProtoReflect() protoreflect.Message {
+	mi := &file_mesos_v1_master_master_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Call_DeactivateAgent.ProtoReflect.Descriptor instead.
+func (*Call_DeactivateAgent) Descriptor() ([]byte, []int) {
+	return file_mesos_v1_master_master_proto_rawDescGZIP(), []int{0, 7}
+}
+
+func (x *Call_DeactivateAgent) GetAgentId() *mesospb.AgentID {
+	if x != nil {
+		return x.AgentId
+	}
+	return nil
+}
+
+type Call_ReactivateAgent struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AgentId       *mesospb.AgentID       `protobuf:"bytes,1,req,name=agent_id,json=agentId" json:"agent_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Call_ReactivateAgent) Reset() {
+	*x = Call_ReactivateAgent{}
+	mi := &file_mesos_v1_master_master_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Call_ReactivateAgent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Call_ReactivateAgent) ProtoMessage() {}
+
+func (x *Call_ReactivateAgent) ProtoReflect() protoreflect.Message {
+	mi := &file_mesos_v1_master_master_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Call_ReactivateAgent.ProtoReflect.Descriptor instead.
+func (*Call_ReactivateAgent) Descriptor() ([]byte, []int) {
+	return file_mesos_v1_master_master_proto_rawDescGZIP(), []int{0, 8}
+}
+
+func (x *Call_ReactivateAgent) GetAgentId() *mesospb.AgentID {
+	if x != nil {
+		return x.AgentId
+	}
+	return nil
+}
+
 type Response_GetHealth struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Healthy       *bool                  `protobuf:"varint,1,req,name=healthy" json:"healthy,omitempty"`
@@ -1121,7 +1228,7 @@ type Response_GetHealth struct {
 
 func (x *Response_GetHealth) Reset() {
 	*x = Response_GetHealth{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[10]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1133,7 +1240,7 @@ func (x *Response_GetHealth) String() string {
 func (*Response_GetHealth) ProtoMessage() {}
 
 func (x *Response_GetHealth) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[10]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1165,7 +1272,7 @@ type Response_GetFlags struct {
 
 func (x *Response_GetFlags) Reset() {
 	*x = Response_GetFlags{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[11]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1177,7 +1284,7 @@ func (x *Response_GetFlags) String() string {
 func (*Response_GetFlags) ProtoMessage() {}
 
 func (x *Response_GetFlags) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[11]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1209,7 +1316,7 @@ type Response_GetVersion struct {
 
 func (x *Response_GetVersion) Reset() {
 	*x = Response_GetVersion{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[12]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1221,7 +1328,7 @@ func (x *Response_GetVersion) String() string {
 func (*Response_GetVersion) ProtoMessage() {}
 
 func (x *Response_GetVersion) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[12]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1253,7 +1360,7 @@ type Response_GetMetrics struct {
 
 func (x *Response_GetMetrics) Reset() {
 	*x = Response_GetMetrics{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[13]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1265,7 +1372,7 @@ func (x *Response_GetMetrics) String() string {
 func (*Response_GetMetrics) ProtoMessage() {}
 
 func (x *Response_GetMetrics) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[13]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1297,7 +1404,7 @@ type Response_GetLoggingLevel struct {
 
 func (x *Response_GetLoggingLevel) Reset() {
 	*x = Response_GetLoggingLevel{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[14]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1309,7 +1416,7 @@ func (x *Response_GetLoggingLevel) String() string {
 func (*Response_GetLoggingLevel) ProtoMessage() {}
 
 func (x *Response_GetLoggingLevel) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[14]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1341,7 +1448,7 @@ type Response_ListFiles struct {
 
 func (x *Response_ListFiles) Reset() {
 	*x = Response_ListFiles{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[15]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1353,7 +1460,7 @@ func (x *Response_ListFiles) String() string {
 func (*Response_ListFiles) ProtoMessage() {}
 
 func (x *Response_ListFiles) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[15]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1386,7 +1493,7 @@ type Response_ReadFile struct {
 
 func (x *Response_ReadFile) Reset() {
 	*x = Response_ReadFile{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[16]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1398,7 +1505,7 @@ func (x *Response_ReadFile) String() string {
 func (*Response_ReadFile) ProtoMessage() {}
 
 func (x *Response_ReadFile) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[16]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1441,7 +1548,7 @@ type Response_GetState struct {
 
 func (x *Response_GetState) Reset() {
 	*x = Response_GetState{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[17]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1453,7 +1560,7 @@ func (x *Response_GetState) String() string {
 func (*Response_GetState) ProtoMessage() {}
 
 func (x *Response_GetState) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[17]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1508,7 +1615,7 @@ type Response_GetAgents struct {
 
 func (x *Response_GetAgents) Reset() {
 	*x = Response_GetAgents{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[18]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1520,7 +1627,7 @@ func (x *Response_GetAgents) String() string {
 func (*Response_GetAgents) ProtoMessage() {}
 
 func (x *Response_GetAgents) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[18]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1560,7 +1667,7 @@ type Response_GetFrameworks struct {
 
 func (x *Response_GetFrameworks) Reset() {
 	*x = Response_GetFrameworks{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[19]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1572,7 +1679,7 @@ func (x *Response_GetFrameworks) String() string {
 func (*Response_GetFrameworks) ProtoMessage() {}
 
 func (x *Response_GetFrameworks) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[19]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1611,7 +1718,7 @@ type Response_GetExecutors struct {
 
 func (x *Response_GetExecutors) Reset() {
 	*x = Response_GetExecutors{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[20]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1623,7 +1730,7 @@ func (x *Response_GetExecutors) String() string {
 func (*Response_GetExecutors) ProtoMessage() {}
 
 func (x *Response_GetExecutors) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[20]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1655,7 +1762,7 @@ type Response_GetOperations struct {
 
 func (x *Response_GetOperations) Reset() {
 	*x = Response_GetOperations{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[21]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1667,7 +1774,7 @@ func (x *Response_GetOperations) String() string {
 func (*Response_GetOperations) ProtoMessage() {}
 
 func (x *Response_GetOperations) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[21]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1706,7 +1813,7 @@ type Response_GetTasks struct {
 
 func (x *Response_GetTasks) Reset() {
 	*x = Response_GetTasks{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[22]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1718,7 +1825,7 @@ func (x *Response_GetTasks) String() string {
 func (*Response_GetTasks) ProtoMessage() {}
 
 func (x *Response_GetTasks) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[22]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1771,7 +1878,7 @@ type Response_GetRoles struct {
 
 func (x *Response_GetRoles) Reset() {
 	*x = Response_GetRoles{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[23]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1783,7 +1890,7 @@ func (x *Response_GetRoles) String() string {
 func (*Response_GetRoles) ProtoMessage() {}
 
 func (x *Response_GetRoles) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[23]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1815,7 +1922,7 @@ type Response_GetWeights struct {
 
 func (x *Response_GetWeights) Reset() {
 	*x = Response_GetWeights{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[24]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1827,7 +1934,7 @@ func (x *Response_GetWeights) String() string {
 func (*Response_GetWeights) ProtoMessage() {}
 
 func (x *Response_GetWeights) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[24]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1861,7 +1968,7 @@ type Response_GetMaster struct {
 
 func (x *Response_GetMaster) Reset() {
 	*x = Response_GetMaster{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[25]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1873,7 +1980,7 @@ func (x *Response_GetMaster) String() string {
 func (*Response_GetMaster) ProtoMessage() {}
 
 func (x *Response_GetMaster) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[25]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1928,7 +2035,7 @@ type Response_GetAgents_Agent struct {
 
 func (x *Response_GetAgents_Agent) Reset() {
 	*x = Response_GetAgents_Agent{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[26]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1940,7 +2047,7 @@ func (x *Response_GetAgents_Agent) String() string {
 func (*Response_GetAgents_Agent) ProtoMessage() {}
 
 func (x *Response_GetAgents_Agent) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[26]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2045,7 +2152,7 @@ type Response_GetFrameworks_Framework struct {
 
 func (x *Response_GetFrameworks_Framework) Reset() {
 	*x = Response_GetFrameworks_Framework{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[27]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2057,7 +2164,7 @@ func (x *Response_GetFrameworks_Framework) String() string {
 func (*Response_GetFrameworks_Framework) ProtoMessage() {}
 
 func (x *Response_GetFrameworks_Framework) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[27]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2160,7 +2267,7 @@ type Response_GetExecutors_Executor struct {
 
 func (x *Response_GetExecutors_Executor) Reset() {
 	*x = Response_GetExecutors_Executor{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[28]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2172,7 +2279,7 @@ func (x *Response_GetExecutors_Executor) String() string {
 func (*Response_GetExecutors_Executor) ProtoMessage() {}
 
 func (x *Response_GetExecutors_Executor) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[28]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2212,7 +2319,7 @@ type Event_Subscribed struct {
 
 func (x *Event_Subscribed) Reset() {
 	*x = Event_Subscribed{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[29]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2224,7 +2331,7 @@ func (x *Event_Subscribed) String() string {
 func (*Event_Subscribed) ProtoMessage() {}
 
 func (x *Event_Subscribed) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[29]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2263,7 +2370,7 @@ type Event_TaskAdded struct {
 
 func (x *Event_TaskAdded) Reset() {
 	*x = Event_TaskAdded{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[30]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2275,7 +2382,7 @@ func (x *Event_TaskAdded) String() string {
 func (*Event_TaskAdded) ProtoMessage() {}
 
 func (x *Event_TaskAdded) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[30]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2311,7 +2418,7 @@ type Event_TaskUpdated struct {
 
 func (x *Event_TaskUpdated) Reset() {
 	*x = Event_TaskUpdated{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[31]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2323,7 +2430,7 @@ func (x *Event_TaskUpdated) String() string {
 func (*Event_TaskUpdated) ProtoMessage() {}
 
 func (x *Event_TaskUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[31]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2369,7 +2476,7 @@ type Event_FrameworkAdded struct {
 
 func (x *Event_FrameworkAdded) Reset() {
 	*x = Event_FrameworkAdded{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[32]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2381,7 +2488,7 @@ func (x *Event_FrameworkAdded) String() string {
 func (*Event_FrameworkAdded) ProtoMessage() {}
 
 func (x *Event_FrameworkAdded) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[32]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2413,7 +2520,7 @@ type Event_FrameworkUpdated struct {
 
 func (x *Event_FrameworkUpdated) Reset() {
 	*x = Event_FrameworkUpdated{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[33]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2425,7 +2532,7 @@ func (x *Event_FrameworkUpdated) String() string {
 func (*Event_FrameworkUpdated) ProtoMessage() {}
 
 func (x *Event_FrameworkUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[33]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2457,7 +2564,7 @@ type Event_FrameworkRemoved struct {
 
 func (x *Event_FrameworkRemoved) Reset() {
 	*x = Event_FrameworkRemoved{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[34]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2469,7 +2576,7 @@ func (x *Event_FrameworkRemoved) String() string {
 func (*Event_FrameworkRemoved) ProtoMessage() {}
 
 func (x *Event_FrameworkRemoved) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[34]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2501,7 +2608,7 @@ type Event_AgentAdded struct {
 
 func (x *Event_AgentAdded) Reset() {
 	*x = Event_AgentAdded{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[35]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2513,7 +2620,7 @@ func (x *Event_AgentAdded) String() string {
 func (*Event_AgentAdded) ProtoMessage() {}
 
 func (x *Event_AgentAdded) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[35]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2545,7 +2652,7 @@ type Event_AgentRemoved struct {
 
 func (x *Event_AgentRemoved) Reset() {
 	*x = Event_AgentRemoved{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[36]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2557,7 +2664,7 @@ func (x *Event_AgentRemoved) String() string {
 func (*Event_AgentRemoved) ProtoMessage() {}
 
 func (x *Event_AgentRemoved) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[36]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2584,7 +2691,7 @@ var File_mesos_v1_master_master_proto protoreflect.FileDescriptor
 
 const file_mesos_v1_master_master_proto_rawDesc = "" +
 	"\n" +
-	"\x1cmesos/v1/master/master.proto\x12\x0fmesos.v1.master\x1a\x14mesos/v1/mesos.proto\"\x82\x0e\n" +
+	"\x1cmesos/v1/master/master.proto\x12\x0fmesos.v1.master\x1a\x14mesos/v1/mesos.proto\"\xa8\x10\n" +
 	"\x04Call\x12.\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1a.mesos.v1.master.Call.TypeR\x04type\x12A\n" +
 	"\vget_metrics\x18\x02 \x01(\v2 .mesos.v1.master.Call.GetMetricsR\n" +
@@ -2595,7 +2702,9 @@ const file_mesos_v1_master_master_proto_rawDesc = "" +
 	"\tread_file\x18\x05 \x01(\v2\x1e.mesos.v1.master.Call.ReadFileR\breadFile\x12J\n" +
 	"\x0eupdate_weights\x18\x06 \x01(\v2#.mesos.v1.master.Call.UpdateWeightsR\rupdateWeights\x12:\n" +
 	"\bteardown\x18\x10 \x01(\v2\x1e.mesos.v1.master.Call.TeardownR\bteardown\x12K\n" +
-	"\x0fmark_agent_gone\x18\x11 \x01(\v2#.mesos.v1.master.Call.MarkAgentGoneR\rmarkAgentGone\x1a>\n" +
+	"\x0fmark_agent_gone\x18\x11 \x01(\v2#.mesos.v1.master.Call.MarkAgentGoneR\rmarkAgentGone\x12P\n" +
+	"\x10deactivate_agent\x18\x16 \x01(\v2%.mesos.v1.master.Call.DeactivateAgentR\x0fdeactivateAgent\x12P\n" +
+	"\x10reactivate_agent\x18\x17 \x01(\v2%.mesos.v1.master.Call.ReactivateAgentR\x0freactivateAgent\x1a>\n" +
 	"\n" +
 	"GetMetrics\x120\n" +
 	"\atimeout\x18\x01 \x01(\v2\x16.mesos.v1.DurationInfoR\atimeout\x1a[\n" +
@@ -2613,6 +2722,10 @@ const file_mesos_v1_master_master_proto_rawDesc = "" +
 	"\bTeardown\x128\n" +
 	"\fframework_id\x18\x01 \x02(\v2\x15.mesos.v1.FrameworkIDR\vframeworkId\x1a=\n" +
 	"\rMarkAgentGone\x12,\n" +
+	"\bagent_id\x18\x01 \x02(\v2\x11.mesos.v1.AgentIDR\aagentId\x1a?\n" +
+	"\x0fDeactivateAgent\x12,\n" +
+	"\bagent_id\x18\x01 \x02(\v2\x11.mesos.v1.AgentIDR\aagentId\x1a?\n" +
+	"\x0fReactivateAgent\x12,\n" +
 	"\bagent_id\x18\x01 \x02(\v2\x11.mesos.v1.AgentIDR\aagentId\"\x84\x06\n" +
 	"\x04Type\x12\v\n" +
 	"\aUNKNOWN\x10\x00\x12\x0e\n" +
@@ -2857,7 +2970,7 @@ func file_mesos_v1_master_master_proto_rawDescGZIP() []byte {
 }
 
 var file_mesos_v1_master_master_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_mesos_v1_master_master_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
+var file_mesos_v1_master_master_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
 var file_mesos_v1_master_master_proto_goTypes = []any{
 	(Call_Type)(0),                           // 0: mesos.v1.master.Call.Type
 	(Response_Type)(0),                       // 1: mesos.v1.master.Response.Type
@@ -2872,55 +2985,57 @@ var file_mesos_v1_master_master_proto_goTypes = []any{
 	(*Call_UpdateWeights)(nil),               // 10: mesos.v1.master.Call.UpdateWeights
 	(*Call_Teardown)(nil),                    // 11: mesos.v1.master.Call.Teardown
 	(*Call_MarkAgentGone)(nil),               // 12: mesos.v1.master.Call.MarkAgentGone
-	(*Response_GetHealth)(nil),               // 13: mesos.v1.master.Response.GetHealth
-	(*Response_GetFlags)(nil),                // 14: mesos.v1.master.Response.GetFlags
-	(*Response_GetVersion)(nil),              // 15: mesos.v1.master.Response.GetVersion
-	(*Response_GetMetrics)(nil),              // 16: mesos.v1.master.Response.GetMetrics
-	(*Response_GetLoggingLevel)(nil),         // 17: mesos.v1.master.Response.GetLoggingLevel
-	(*Response_ListFiles)(nil),               // 18: mesos.v1.master.Response.ListFiles
-	(*Response_ReadFile)(nil),                // 19: mesos.v1.master.Response.ReadFile
-	(*Response_GetState)(nil),                // 20: mesos.v1.master.Response.GetState
-	(*Response_GetAgents)(nil),               // 21: mesos.v1.master.Response.GetAgents
-	(*Response_GetFrameworks)(nil),           // 22: mesos.v1.master.Response.GetFrameworks
-	(*Response_GetExecutors)(nil),            // 23: mesos.v1.master.Response.GetExecutors
-	(*Response_GetOperations)(nil),           // 24: mesos.v1.master.Response.GetOperations
-	(*Response_GetTasks)(nil),                // 25: mesos.v1.master.Response.GetTasks
-	(*Response_GetRoles)(nil),                // 26: mesos.v1.master.Response.GetRoles
-	(*Response_GetWeights)(nil),              // 27: mesos.v1.master.Response.GetWeights
-	(*Response_GetMaster)(nil),               // 28: mesos.v1.master.Response.GetMaster
-	(*Response_GetAgents_Agent)(nil),         // 29: mesos.v1.master.Response.GetAgents.Agent
-	(*Response_GetFrameworks_Framework)(nil), // 30: mesos.v1.master.Response.GetFrameworks.Framework
-	(*Response_GetExecutors_Executor)(nil),   // 31: mesos.v1.master.Response.GetExecutors.Executor
-	(*Event_Subscribed)(nil),                 // 32: mesos.v1.master.Event.Subscribed
-	(*Event_TaskAdded)(nil),                  // 33: mesos.v1.master.Event.TaskAdded
-	(*Event_TaskUpdated)(nil),                // 34: mesos.v1.master.Event.TaskUpdated
-	(*Event_FrameworkAdded)(nil),             // 35: mesos.v1.master.Event.FrameworkAdded
-	(*Event_FrameworkUpdated)(nil),           // 36: mesos.v1.master.Event.FrameworkUpdated
-	(*Event_FrameworkRemoved)(nil),           // 37: mesos.v1.master.Event.FrameworkRemoved
-	(*Event_AgentAdded)(nil),                 // 38: mesos.v1.master.Event.AgentAdded
-	(*Event_AgentRemoved)(nil),               // 39: mesos.v1.master.Event.AgentRemoved
-	(*mesospb.DurationInfo)(nil),             // 40: mesos.v1.DurationInfo
-	(*mesospb.WeightInfo)(nil),               // 41: mesos.v1.WeightInfo
-	(*mesospb.FrameworkID)(nil),              // 42: mesos.v1.FrameworkID
-	(*mesospb.AgentID)(nil),                  // 43: mesos.v1.AgentID
-	(*mesospb.Flag)(nil),                     // 44: mesos.v1.Flag
-	(*mesospb.VersionInfo)(nil),              // 45: mesos.v1.VersionInfo
-	(*mesospb.Metric)(nil),                   // 46: mesos.v1.Metric
-	(*mesospb.FileInfo)(nil),                 // 47: mesos.v1.FileInfo
-	(*mesospb.AgentInfo)(nil),                // 48: mesos.v1.AgentInfo
-	(*mesospb.Operation)(nil),                // 49: mesos.v1.Operation
-	(*mesospb.Task)(nil),                     // 50: mesos.v1.Task
-	(*mesospb.Role)(nil),                     // 51: mesos.v1.Role
-	(*mesospb.MasterInfo)(nil),               // 52: mesos.v1.MasterInfo
-	(*mesospb.TimeInfo)(nil),                 // 53: mesos.v1.TimeInfo
-	(*mesospb.Resource)(nil),                 // 54: mesos.v1.Resource
-	(*mesospb.AgentInfo_Capability)(nil),     // 55: mesos.v1.AgentInfo.Capability
-	(*mesospb.FrameworkInfo)(nil),            // 56: mesos.v1.FrameworkInfo
-	(*mesospb.Offer)(nil),                    // 57: mesos.v1.Offer
-	(*mesospb.InverseOffer)(nil),             // 58: mesos.v1.InverseOffer
-	(*mesospb.ExecutorInfo)(nil),             // 59: mesos.v1.ExecutorInfo
-	(*mesospb.TaskStatus)(nil),               // 60: mesos.v1.TaskStatus
-	(mesospb.TaskState)(0),                   // 61: mesos.v1.TaskState
+	(*Call_DeactivateAgent)(nil),             // 13: mesos.v1.master.Call.DeactivateAgent
+	(*Call_ReactivateAgent)(nil),             // 14: mesos.v1.master.Call.ReactivateAgent
+	(*Response_GetHealth)(nil),               // 15: mesos.v1.master.Response.GetHealth
+	(*Response_GetFlags)(nil),                // 16: mesos.v1.master.Response.GetFlags
+	(*Response_GetVersion)(nil),              // 17: mesos.v1.master.Response.GetVersion
+	(*Response_GetMetrics)(nil),              // 18: mesos.v1.master.Response.GetMetrics
+	(*Response_GetLoggingLevel)(nil),         // 19: mesos.v1.master.Response.GetLoggingLevel
+	(*Response_ListFiles)(nil),               // 20: mesos.v1.master.Response.ListFiles
+	(*Response_ReadFile)(nil),                // 21: mesos.v1.master.Response.ReadFile
+	(*Response_GetState)(nil),                // 22: mesos.v1.master.Response.GetState
+	(*Response_GetAgents)(nil),               // 23: mesos.v1.master.Response.GetAgents
+	(*Response_GetFrameworks)(nil),           // 24: mesos.v1.master.Response.GetFrameworks
+	(*Response_GetExecutors)(nil),            // 25: mesos.v1.master.Response.GetExecutors
+	(*Response_GetOperations)(nil),           // 26: mesos.v1.master.Response.GetOperations
+	(*Response_GetTasks)(nil),                // 27: mesos.v1.master.Response.GetTasks
+	(*Response_GetRoles)(nil),                // 28: mesos.v1.master.Response.GetRoles
+	(*Response_GetWeights)(nil),              // 29: mesos.v1.master.Response.GetWeights
+	(*Response_GetMaster)(nil),               // 30: mesos.v1.master.Response.GetMaster
+	(*Response_GetAgents_Agent)(nil),         // 31: mesos.v1.master.Response.GetAgents.Agent
+	(*Response_GetFrameworks_Framework)(nil), // 32: mesos.v1.master.Response.GetFrameworks.Framework
+	(*Response_GetExecutors_Executor)(nil),   // 33: mesos.v1.master.Response.GetExecutors.Executor
+	(*Event_Subscribed)(nil),                 // 34: mesos.v1.master.Event.Subscribed
+	(*Event_TaskAdded)(nil),                  // 35: mesos.v1.master.Event.TaskAdded
+	(*Event_TaskUpdated)(nil),                // 36: mesos.v1.master.Event.TaskUpdated
+	(*Event_FrameworkAdded)(nil),             // 37: mesos.v1.master.Event.FrameworkAdded
+	(*Event_FrameworkUpdated)(nil),           // 38: mesos.v1.master.Event.FrameworkUpdated
+	(*Event_FrameworkRemoved)(nil),           // 39: mesos.v1.master.Event.FrameworkRemoved
+	(*Event_AgentAdded)(nil),                 // 40: mesos.v1.master.Event.AgentAdded
+	(*Event_AgentRemoved)(nil),               // 41: mesos.v1.master.Event.AgentRemoved
+	(*mesospb.DurationInfo)(nil),             // 42: mesos.v1.DurationInfo
+	(*mesospb.WeightInfo)(nil),               // 43: mesos.v1.WeightInfo
+	(*mesospb.FrameworkID)(nil),              // 44: mesos.v1.FrameworkID
+	(*mesospb.AgentID)(nil),                  // 45: mesos.v1.AgentID
+	(*mesospb.Flag)(nil),                     // 46: mesos.v1.Flag
+	(*mesospb.VersionInfo)(nil),              // 47: mesos.v1.VersionInfo
+	(*mesospb.Metric)(nil),                   // 48: mesos.v1.Metric
+	(*mesospb.FileInfo)(nil),                 // 49: mesos.v1.FileInfo
+	(*mesospb.AgentInfo)(nil),                // 50: mesos.v1.AgentInfo
+	(*mesospb.Operation)(nil),                // 51: mesos.v1.Operation
+	(*mesospb.Task)(nil),                     // 52: mesos.v1.Task
+	(*mesospb.Role)(nil),                     // 53: mesos.v1.Role
+	(*mesospb.MasterInfo)(nil),               // 54: mesos.v1.MasterInfo
+	(*mesospb.TimeInfo)(nil),                 // 55: mesos.v1.TimeInfo
+	(*mesospb.Resource)(nil),                 // 56: mesos.v1.Resource
+	(*mesospb.AgentInfo_Capability)(nil),     // 57: mesos.v1.AgentInfo.Capability
+	(*mesospb.FrameworkInfo)(nil),            // 58: mesos.v1.FrameworkInfo
+	(*mesospb.Offer)(nil),                    // 59: mesos.v1.Offer
+	(*mesospb.InverseOffer)(nil),             // 60: mesos.v1.InverseOffer
+	(*mesospb.ExecutorInfo)(nil),             // 61: mesos.v1.ExecutorInfo
+	(*mesospb.TaskStatus)(nil),               // 62: mesos.v1.TaskStatus
+	(mesospb.TaskState)(0),                   // 63: mesos.v1.TaskState
 }
 var file_mesos_v1_master_master_proto_depIdxs = []int32{
 	0,  // 0: mesos.v1.master.Call.type:type_name -> mesos.v1.master.Call.Type
@@ -2931,90 +3046,94 @@ var file_mesos_v1_master_master_proto_depIdxs = []int32{
 	10, // 5: mesos.v1.master.Call.update_weights:type_name -> mesos.v1.master.Call.UpdateWeights
 	11, // 6: mesos.v1.master.Call.teardown:type_name -> mesos.v1.master.Call.Teardown
 	12, // 7: mesos.v1.master.Call.mark_agent_gone:type_name -> mesos.v1.master.Call.MarkAgentGone
-	1,  // 8: mesos.v1.master.Response.type:type_name -> mesos.v1.master.Response.Type
-	13, // 9: mesos.v1.master.Response.get_health:type_name -> mesos.v1.master.Response.GetHealth
-	14, // 10: mesos.v1.master.Response.get_flags:type_name -> mesos.v1.master.Response.GetFlags
-	15, // 11: mesos.v1.master.Response.get_version:type_name -> mesos.v1.master.Response.GetVersion
-	16, // 12: mesos.v1.master.Response.get_metrics:type_name -> mesos.v1.master.Response.GetMetrics
-	17, // 13: mesos.v1.master.Response.get_logging_level:type_name -> mesos.v1.master.Response.GetLoggingLevel
-	18, // 14: mesos.v1.master.Response.list_files:type_name -> mesos.v1.master.Response.ListFiles
-	19, // 15: mesos.v1.master.Response.read_file:type_name -> mesos.v1.master.Response.ReadFile
-	20, // 16: mesos.v1.master.Response.get_state:type_name -> mesos.v1.master.Response.GetState
-	21, // 17: mesos.v1.master.Response.get_agents:type_name -> mesos.v1.master.Response.GetAgents
-	22, // 18: mesos.v1.master.Response.get_frameworks:type_name -> mesos.v1.master.Response.GetFrameworks
-	23, // 19: mesos.v1.master.Response.get_executors:type_name -> mesos.v1.master.Response.GetExecutors
-	24, // 20: mesos.v1.master.Response.get_operations:type_name -> mesos.v1.master.Response.GetOperations
-	25, // 21: mesos.v1.master.Response.get_tasks:type_name -> mesos.v1.master.Response.GetTasks
-	26, // 22: mesos.v1.master.Response.get_roles:type_name -> mesos.v1.master.Response.GetRoles
-	27, // 23: mesos.v1.master.Response.get_weights:type_name -> mesos.v1.master.Response.GetWeights
-	28, // 24: mesos.v1.master.Response.get_master:type_name -> mesos.v1.master.Response.GetMaster
-	2,  // 25: mesos.v1.master.Event.type:type_name -> mesos.v1.master.Event.Type
-	32, // 26: mesos.v1.master.Event.subscribed:type_name -> mesos.v1.master.Event.Subscribed
-	33, // 27: mesos.v1.master.Event.task_added:type_name -> mesos.v1.master.Event.TaskAdded
-	34, // 28: mesos.v1.master.Event.task_updated:type_name -> mesos.v1.master.Event.TaskUpdated
-	38, // 29: mesos.v1.master.Event.agent_added:type_name -> mesos.v1.master.Event.AgentAdded
-	39, // 30: mesos.v1.master.Event.agent_removed:type_name -> mesos.v1.master.Event.AgentRemoved
-	35, // 31: mesos.v1.master.Event.framework_added:type_name -> mesos.v1.master.Event.FrameworkAdded
-	36, // 32: mesos.v1.master.Event.framework_updated:type_name -> mesos.v1.master.Event.FrameworkUpdated
-	37, // 33: mesos.v1.master.Event.framework_removed:type_name -> mesos.v1.master.Event.FrameworkRemoved
-	40, // 34: mesos.v1.master.Call.GetMetrics.timeout:type_name -> mesos.v1.DurationInfo
-	40, // 35: mesos.v1.master.Call.SetLoggingLevel.duration:type_name -> mesos.v1.DurationInfo
-	41, // 36: mesos.v1.master.Call.UpdateWeights.weight_infos:type_name -> mesos.v1.WeightInfo
-	42, // 37: mesos.v1.master.Call.Teardown.framework_id:type_name -> mesos.v1.FrameworkID
-	43, // 38: mesos.v1.master.Call.MarkAgentGone.agent_id:type_name -> mesos.v1.AgentID
-	44, // 39: mesos.v1.master.Response.GetFlags.flags:type_name -> mesos.v1.Flag
-	45, // 40: mesos.v1.master.Response.GetVersion.version_info:type_name -> mesos.v1.VersionInfo
-	46, // 41: mesos.v1.master.Response.GetMetrics.metrics:type_name -> mesos.v1.Metric
-	47, // 42: mesos.v1.master.Response.ListFiles.file_infos:type_name -> mesos.v1.FileInfo
-	25, // 43: mesos.v1.master.Response.GetState.get_tasks:type_name -> mesos.v1.master.Response.GetTasks
-	23, // 44: mesos.v1.master.Response.GetState.get_executors:type_name -> mesos.v1.master.Response.GetExecutors
-	22, // 45: mesos.v1.master.Response.GetState.get_frameworks:type_name -> mesos.v1.master.Response.GetFrameworks
-	21, // 46: mesos.v1.master.Response.GetState.get_agents:type_name -> mesos.v1.master.Response.GetAgents
-	29, // 47: mesos.v1.master.Response.GetAgents.agents:type_name -> mesos.v1.master.Response.GetAgents.Agent
-	48, // 48: mesos.v1.master.Response.GetAgents.recovered_agents:type_name -> mesos.v1.AgentInfo
-	30, // 49: mesos.v1.master.Response.GetFrameworks.frameworks:type_name -> mesos.v1.master.Response.GetFrameworks.Framework
-	30, // 50: mesos.v1.master.Response.GetFrameworks.completed_frameworks:type_name -> mesos.v1.master.Response.GetFrameworks.Framework
-	31, // 51: mesos.v1.master.Response.GetExecutors.executors:type_name -> mesos.v1.master.Response.GetExecutors.Executor
-	49, // 52: mesos.v1.master.Response.GetOperations.operations:type_name -> mesos.v1.Operation
-	50, // 53: mesos.v1.master.Response.GetTasks.pending_tasks:type_name -> mesos.v1.Task
-	50, // 54: mesos.v1.master.Response.GetTasks.tasks:type_name -> mesos.v1.Task
-	50, // 55: mesos.v1.master.Response.GetTasks.unreachable_tasks:type_name -> mesos.v1.Task
-	50, // 56: mesos.v1.master.Response.GetTasks.completed_tasks:type_name -> mesos.v1.Task
-	51, // 57: mesos.v1.master.Response.GetRoles.roles:type_name -> mesos.v1.Role
-	41, // 58: mesos.v1.master.Response.GetWeights.weight_infos:type_name -> mesos.v1.WeightInfo
-	52, // 59: mesos.v1.master.Response.GetMaster.master_info:type_name -> mesos.v1.MasterInfo
-	48, // 60: mesos.v1.master.Response.GetAgents.Agent.agent_info:type_name -> mesos.v1.AgentInfo
-	53, // 61: mesos.v1.master.Response.GetAgents.Agent.registered_time:type_name -> mesos.v1.TimeInfo
-	53, // 62: mesos.v1.master.Response.GetAgents.Agent.reregistered_time:type_name -> mesos.v1.TimeInfo
-	54, // 63: mesos.v1.master.Response.GetAgents.Agent.total_resources:type_name -> mesos.v1.Resource
-	54, // 64: mesos.v1.master.Response.GetAgents.Agent.allocated_resources:type_name -> mesos.v1.Resource
-	54, // 65: mesos.v1.master.Response.GetAgents.Agent.offered_resources:type_name -> mesos.v1.Resource
-	55, // 66: mesos.v1.master.Response.GetAgents.Agent.capabilities:type_name -> mesos.v1.AgentInfo.Capability
-	56, // 67: mesos.v1.master.Response.GetFrameworks.Framework.framework_info:type_name -> mesos.v1.FrameworkInfo
-	53, // 68: mesos.v1.master.Response.GetFrameworks.Framework.registered_time:type_name -> mesos.v1.TimeInfo
-	53, // 69: mesos.v1.master.Response.GetFrameworks.Framework.reregistered_time:type_name -> mesos.v1.TimeInfo
-	53, // 70: mesos.v1.master.Response.GetFrameworks.Framework.unregistered_time:type_name -> mesos.v1.TimeInfo
-	57, // 71: mesos.v1.master.Response.GetFrameworks.Framework.offers:type_name -> mesos.v1.Offer
-	58, // 72: mesos.v1.master.Response.GetFrameworks.Framework.inverse_offers:type_name -> mesos.v1.InverseOffer
-	54, // 73: mesos.v1.master.Response.GetFrameworks.Framework.allocated_resources:type_name -> mesos.v1.Resource
-	54, // 74: mesos.v1.master.Response.GetFrameworks.Framework.offered_resources:type_name -> mesos.v1.Resource
-	59, // 75: mesos.v1.master.Response.GetExecutors.Executor.executor_info:type_name -> mesos.v1.ExecutorInfo
-	43, // 76: mesos.v1.master.Response.GetExecutors.Executor.agent_id:type_name -> mesos.v1.AgentID
-	20, // 77: mesos.v1.master.Event.Subscribed.get_state:type_name -> mesos.v1.master.Response.GetState
-	50, // 78: mesos.v1.master.Event.TaskAdded.task:type_name -> mesos.v1.Task
-	42, // 79: mesos.v1.master.Event.TaskUpdated.framework_id:type_name -> mesos.v1.FrameworkID
-	60, // 80: mesos.v1.master.Event.TaskUpdated.status:type_name -> mesos.v1.TaskStatus
-	61, // 81: mesos.v1.master.Event.TaskUpdated.state:type_name -> mesos.v1.TaskState
-	30, // 82: mesos.v1.master.Event.FrameworkAdded.framework:type_name -> mesos.v1.master.Response.GetFrameworks.Framework
-	30, // 83: mesos.v1.master.Event.FrameworkUpdated.framework:type_name -> mesos.v1.master.Response.GetFrameworks.Framework
-	56, // 84: mesos.v1.master.Event.FrameworkRemoved.framework_info:type_name -> mesos.v1.FrameworkInfo
-	29, // 85: mesos.v1.master.Event.AgentAdded.agent:type_name -> mesos.v1.master.Response.GetAgents.Agent
-	43, // 86: mesos.v1.master.Event.AgentRemoved.agent_id:type_name -> mesos.v1.AgentID
-	87, // [87:87] is the sub-list for method output_type
-	87, // [87:87] is the sub-list for method input_type
-	87, // [87:87] is the sub-list for extension type_name
-	87, // [87:87] is the sub-list for extension extendee
-	0,  // [0:87] is the sub-list for field type_name
+	13, // 8: mesos.v1.master.Call.deactivate_agent:type_name -> mesos.v1.master.Call.DeactivateAgent
+	14, // 9: mesos.v1.master.Call.reactivate_agent:type_name -> mesos.v1.master.Call.ReactivateAgent
+	1,  // 10: mesos.v1.master.Response.type:type_name -> mesos.v1.master.Response.Type
+	15, // 11: mesos.v1.master.Response.get_health:type_name -> mesos.v1.master.Response.GetHealth
+	16, // 12: mesos.v1.master.Response.get_flags:type_name -> mesos.v1.master.Response.GetFlags
+	17, // 13: mesos.v1.master.Response.get_version:type_name -> mesos.v1.master.Response.GetVersion
+	18, // 14: mesos.v1.master.Response.get_metrics:type_name -> mesos.v1.master.Response.GetMetrics
+	19, // 15: mesos.v1.master.Response.get_logging_level:type_name -> mesos.v1.master.Response.GetLoggingLevel
+	20, // 16: mesos.v1.master.Response.list_files:type_name -> mesos.v1.master.Response.ListFiles
+	21, // 17: mesos.v1.master.Response.read_file:type_name -> mesos.v1.master.Response.ReadFile
+	22, // 18: mesos.v1.master.Response.get_state:type_name -> mesos.v1.master.Response.GetState
+	23, // 19: mesos.v1.master.Response.get_agents:type_name -> mesos.v1.master.Response.GetAgents
+	24, // 20: mesos.v1.master.Response.get_frameworks:type_name -> mesos.v1.master.Response.GetFrameworks
+	25, // 21: mesos.v1.master.Response.get_executors:type_name -> mesos.v1.master.Response.GetExecutors
+	26, // 22: mesos.v1.master.Response.get_operations:type_name -> mesos.v1.master.Response.GetOperations
+	27, // 23: mesos.v1.master.Response.get_tasks:type_name -> mesos.v1.master.Response.GetTasks
+	28, // 24: mesos.v1.master.Response.get_roles:type_name -> mesos.v1.master.Response.GetRoles
+	29, // 25: mesos.v1.master.Response.get_weights:type_name -> mesos.v1.master.Response.GetWeights
+	30, // 26: mesos.v1.master.Response.get_master:type_name -> mesos.v1.master.Response.GetMaster
+	2,  // 27: mesos.v1.master.Event.type:type_name -> mesos.v1.master.Event.Type
+	34, // 28: mesos.v1.master.Event.subscribed:type_name -> mesos.v1.master.Event.Subscribed
+	35, // 29: mesos.v1.master.Event.task_added:type_name -> mesos.v1.master.Event.TaskAdded
+	36, // 30: mesos.v1.master.Event.task_updated:type_name -> mesos.v1.master.Event.TaskUpdated
+	40, // 31: mesos.v1.master.Event.agent_added:type_name -> mesos.v1.master.Event.AgentAdded
+	41, // 32: mesos.v1.master.Event.agent_removed:type_name -> mesos.v1.master.Event.AgentRemoved
+	37, // 33: mesos.v1.master.Event.framework_added:type_name -> mesos.v1.master.Event.FrameworkAdded
+	38, // 34: mesos.v1.master.Event.framework_updated:type_name -> mesos.v1.master.Event.FrameworkUpdated
+	39, // 35: mesos.v1.master.Event.framework_removed:type_name -> mesos.v1.master.Event.FrameworkRemoved
+	42, // 36: mesos.v1.master.Call.GetMetrics.timeout:type_name -> mesos.v1.DurationInfo
+	42, // 37: mesos.v1.master.Call.SetLoggingLevel.duration:type_name -> mesos.v1.DurationInfo
+	43, // 38: mesos.v1.master.Call.UpdateWeights.weight_infos:type_name -> mesos.v1.WeightInfo
+	44, // 39: mesos.v1.master.Call.Teardown.framework_id:type_name -> mesos.v1.FrameworkID
+	45, // 40: mesos.v1.master.Call.MarkAgentGone.agent_id:type_name -> mesos.v1.AgentID
+	45, // 41: mesos.v1.master.Call.DeactivateAgent.agent_id:type_name -> mesos.v1.AgentID
+	45, // 42: mesos.v1.master.Call.ReactivateAgent.agent_id:type_name -> mesos.v1.AgentID
+	46, // 43: mesos.v1.master.Response.GetFlags.flags:type_name -> mesos.v1.Flag
+	47, // 44: mesos.v1.master.Response.GetVersion.version_info:type_name -> mesos.v1.VersionInfo
+	48, // 45: mesos.v1.master.Response.GetMetrics.metrics:type_name -> mesos.v1.Metric
+	49, // 46: mesos.v1.master.Response.ListFiles.file_infos:type_name -> mesos.v1.FileInfo
+	27, // 47: mesos.v1.master.Response.GetState.get_tasks:type_name -> mesos.v1.master.Response.GetTasks
+	25, // 48: mesos.v1.master.Response.GetState.get_executors:type_name -> mesos.v1.master.Response.GetExecutors
+	24, // 49: mesos.v1.master.Response.GetState.get_frameworks:type_name -> mesos.v1.master.Response.GetFrameworks
+	23, // 50: mesos.v1.master.Response.GetState.get_agents:type_name -> mesos.v1.master.Response.GetAgents
+	31, // 51: mesos.v1.master.Response.GetAgents.agents:type_name -> mesos.v1.master.Response.GetAgents.Agent
+	50, // 52: mesos.v1.master.Response.GetAgents.recovered_agents:type_name -> mesos.v1.AgentInfo
+	32, // 53: mesos.v1.master.Response.GetFrameworks.frameworks:type_name -> mesos.v1.master.Response.GetFrameworks.Framework
+	32, // 54: mesos.v1.master.Response.GetFrameworks.completed_frameworks:type_name -> mesos.v1.master.Response.GetFrameworks.Framework
+	33, // 55: mesos.v1.master.Response.GetExecutors.executors:type_name -> mesos.v1.master.Response.GetExecutors.Executor
+	51, // 56: mesos.v1.master.Response.GetOperations.operations:type_name -> mesos.v1.Operation
+	52, // 57: mesos.v1.master.Response.GetTasks.pending_tasks:type_name -> mesos.v1.Task
+	52, // 58: mesos.v1.master.Response.GetTasks.tasks:type_name -> mesos.v1.Task
+	52, // 59: mesos.v1.master.Response.GetTasks.unreachable_tasks:type_name -> mesos.v1.Task
+	52, // 60: mesos.v1.master.Response.GetTasks.completed_tasks:type_name -> mesos.v1.Task
+	53, // 61: mesos.v1.master.Response.GetRoles.roles:type_name -> mesos.v1.Role
+	43, // 62: mesos.v1.master.Response.GetWeights.weight_infos:type_name -> mesos.v1.WeightInfo
+	54, // 63: mesos.v1.master.Response.GetMaster.master_info:type_name -> mesos.v1.MasterInfo
+	50, // 64: mesos.v1.master.Response.GetAgents.Agent.agent_info:type_name -> mesos.v1.AgentInfo
+	55, // 65: mesos.v1.master.Response.GetAgents.Agent.registered_time:type_name -> mesos.v1.TimeInfo
+	55, // 66: mesos.v1.master.Response.GetAgents.Agent.reregistered_time:type_name -> mesos.v1.TimeInfo
+	56, // 67: mesos.v1.master.Response.GetAgents.Agent.total_resources:type_name -> mesos.v1.Resource
+	56, // 68: mesos.v1.master.Response.GetAgents.Agent.allocated_resources:type_name -> mesos.v1.Resource
+	56, // 69: mesos.v1.master.Response.GetAgents.Agent.offered_resources:type_name -> mesos.v1.Resource
+	57, // 70: mesos.v1.master.Response.GetAgents.Agent.capabilities:type_name -> mesos.v1.AgentInfo.Capability
+	58, // 71: mesos.v1.master.Response.GetFrameworks.Framework.framework_info:type_name -> mesos.v1.FrameworkInfo
+	55, // 72: mesos.v1.master.Response.GetFrameworks.Framework.registered_time:type_name -> mesos.v1.TimeInfo
+	55, // 73: mesos.v1.master.Response.GetFrameworks.Framework.reregistered_time:type_name -> mesos.v1.TimeInfo
+	55, // 74: mesos.v1.master.Response.GetFrameworks.Framework.unregistered_time:type_name -> mesos.v1.TimeInfo
+	59, // 75: mesos.v1.master.Response.GetFrameworks.Framework.offers:type_name -> mesos.v1.Offer
+	60, // 76: mesos.v1.master.Response.GetFrameworks.Framework.inverse_offers:type_name -> mesos.v1.InverseOffer
+	56, // 77: mesos.v1.master.Response.GetFrameworks.Framework.allocated_resources:type_name -> mesos.v1.Resource
+	56, // 78: mesos.v1.master.Response.GetFrameworks.Framework.offered_resources:type_name -> mesos.v1.Resource
+	61, // 79: mesos.v1.master.Response.GetExecutors.Executor.executor_info:type_name -> mesos.v1.ExecutorInfo
+	45, // 80: mesos.v1.master.Response.GetExecutors.Executor.agent_id:type_name -> mesos.v1.AgentID
+	22, // 81: mesos.v1.master.Event.Subscribed.get_state:type_name -> mesos.v1.master.Response.GetState
+	52, // 82: mesos.v1.master.Event.TaskAdded.task:type_name -> mesos.v1.Task
+	44, // 83: mesos.v1.master.Event.TaskUpdated.framework_id:type_name -> mesos.v1.FrameworkID
+	62, // 84: mesos.v1.master.Event.TaskUpdated.status:type_name -> mesos.v1.TaskStatus
+	63, // 85: mesos.v1.master.Event.TaskUpdated.state:type_name -> mesos.v1.TaskState
+	32, // 86: mesos.v1.master.Event.FrameworkAdded.framework:type_name -> mesos.v1.master.Response.GetFrameworks.Framework
+	32, // 87: mesos.v1.master.Event.FrameworkUpdated.framework:type_name -> mesos.v1.master.Response.GetFrameworks.Framework
+	58, // 88: mesos.v1.master.Event.FrameworkRemoved.framework_info:type_name -> mesos.v1.FrameworkInfo
+	31, // 89: mesos.v1.master.Event.AgentAdded.agent:type_name -> mesos.v1.master.Response.GetAgents.Agent
+	45, // 90: mesos.v1.master.Event.AgentRemoved.agent_id:type_name -> mesos.v1.AgentID
+	91, // [91:91] is the sub-list for method output_type
+	91, // [91:91] is the sub-list for method input_type
+	91, // [91:91] is the sub-list for extension type_name
+	91, // [91:91] is the sub-list for extension extendee
+	0,  // [0:91] is the sub-list for field type_name
 }
 
 func init() { file_mesos_v1_master_master_proto_init() }
@@ -3028,7 +3147,7 @@ func file_mesos_v1_master_master_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mesos_v1_master_master_proto_rawDesc), len(file_mesos_v1_master_master_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   37,
+			NumMessages:   39,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

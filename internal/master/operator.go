@@ -29,8 +29,6 @@ var notBuilt = map[masterpb.Call_Type]string{
 	masterpb.Call_START_MAINTENANCE:           "maintenance is not built yet",
 	masterpb.Call_STOP_MAINTENANCE:            "maintenance is not built yet",
 	masterpb.Call_DRAIN_AGENT:                 "agent draining is not built yet",
-	masterpb.Call_DEACTIVATE_AGENT:            "agent deactivation is not built yet",
-	masterpb.Call_REACTIVATE_AGENT:            "agent deactivation is not built yet",
 	masterpb.Call_GET_QUOTA:                   "quota is not built yet",
 	masterpb.Call_UPDATE_QUOTA:                "quota is not built yet",
 	masterpb.Call_SET_QUOTA:                   "quota is not built yet",
@@ -97,6 +95,18 @@ func (m *Master) handleOperator(w http.ResponseWriter, r *http.Request) {
 		}
 		id := call.GetMarkAgentGone().GetAgentId().GetValue()
 		m.operatorApply(w, r, func(c *core.Core, now time.Time) error { return c.MarkAgentGone(now, id) })
+	case masterpb.Call_DEACTIVATE_AGENT:
+		if !operator.RequirePayload(w, call, "deactivate_agent") {
+			return
+		}
+		id := call.GetDeactivateAgent().GetAgentId().GetValue()
+		m.operatorApply(w, r, func(c *core.Core, now time.Time) error { return c.DeactivateAgent(now, id) })
+	case masterpb.Call_REACTIVATE_AGENT:
+		if !operator.RequirePayload(w, call, "reactivate_agent") {
+			return
+		}
+		id := call.GetReactivateAgent().GetAgentId().GetValue()
+		m.operatorApply(w, r, func(c *core.Core, now time.Time) error { return c.ReactivateAgent(id) })
 	case masterpb.Call_TEARDOWN:
 		if !operator.RequirePayload(w, call, "teardown") {
 			return

@@ -235,6 +235,27 @@ func TestOperatorCalls(t *testing.T) {
 				t.Errorf("GET_FRAMEWORKS after TEARDOWN: %v", fws)
 			}
 
+			agentID := &mesospb.AgentID{Value: proto.String(cl.agent.id)}
+			for _, step := range []struct {
+				call   *masterpb.Call
+				active bool
+			}{
+				{&masterpb.Call{Type: masterpb.Call_DEACTIVATE_AGENT.Enum(), DeactivateAgent: &masterpb.Call_DeactivateAgent{AgentId: agentID}}, false},
+				{&masterpb.Call{Type: masterpb.Call_REACTIVATE_AGENT.Enum(), ReactivateAgent: &masterpb.Call_ReactivateAgent{AgentId: agentID}}, true},
+			} {
+				if status, _, body = operatorCall(t, base, c, step.call); status != http.StatusOK {
+					t.Fatalf("%s: %d %s", step.call.GetType(), status, body)
+				}
+				if a := query(t, base, c, masterpb.Call_GET_AGENTS).GetGetAgents().GetAgents(); len(a) != 1 || a[0].GetActive() != step.active {
+					t.Errorf("GET_AGENTS after %s: %v", step.call.GetType(), a)
+				}
+			}
+			unknown := &masterpb.Call{Type: masterpb.Call_DEACTIVATE_AGENT.Enum(), DeactivateAgent: &masterpb.Call_DeactivateAgent{
+				AgentId: &mesospb.AgentID{Value: proto.String("nope")}}}
+			if status, _, body = operatorCall(t, base, c, unknown); status != http.StatusNotFound {
+				t.Errorf("DEACTIVATE_AGENT of an unknown agent: %d %s", status, body)
+			}
+
 			gone := &masterpb.Call{Type: masterpb.Call_MARK_AGENT_GONE.Enum(),
 				MarkAgentGone: &masterpb.Call_MarkAgentGone{AgentId: &mesospb.AgentID{Value: proto.String(cl.agent.id)}}}
 			if status, _, body = operatorCall(t, base, c, gone); status != http.StatusOK {
@@ -270,6 +291,8 @@ func TestOperatorBadAndUnimplementedCalls(t *testing.T) {
 				"TEARDOWN no body":          {Type: masterpb.Call_TEARDOWN.Enum()},
 				"UPDATE_WEIGHTS no body":    {Type: masterpb.Call_UPDATE_WEIGHTS.Enum()},
 				"MARK_AGENT_GONE no body":   {Type: masterpb.Call_MARK_AGENT_GONE.Enum()},
+				"DEACTIVATE_AGENT no body":  {Type: masterpb.Call_DEACTIVATE_AGENT.Enum()},
+				"REACTIVATE_AGENT no body":  {Type: masterpb.Call_REACTIVATE_AGENT.Enum()},
 				"UPDATE_WEIGHTS zero weight": {Type: masterpb.Call_UPDATE_WEIGHTS.Enum(), UpdateWeights: &masterpb.Call_UpdateWeights{
 					WeightInfos: []*mesospb.WeightInfo{{Weight: proto.Float64(0), Role: proto.String("web")}}}},
 				"UPDATE_WEIGHTS bad role": {Type: masterpb.Call_UPDATE_WEIGHTS.Enum(), UpdateWeights: &masterpb.Call_UpdateWeights{

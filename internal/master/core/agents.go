@@ -153,6 +153,11 @@ func (c *Core) reregisterAgent(now time.Time, link string, info *mesospb.AgentIn
 		}
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
+	if old != nil && old.deactivated {
+		if err := c.alloc.DeactivateAgent(id); err != nil {
+			c.log.Warn("allocator refused agent deactivation", "agent", id, "err", err)
+		}
+	}
 	ag := old
 	if ag == nil {
 		ag = newAgent(id, info, total, reg.GetVersion())

@@ -17,8 +17,9 @@
 //     /metrics/snapshot; GetState, GetAgents, GetFrameworks, GetExecutors,
 //     GetTasks, GetRoles, GetWeights, GetMaster, the operator API's views
 //     (copies; /state is rendered from GetState by internal/present);
-//   - OperatorSubscribe / OperatorUnsubscribe, Teardown, UpdateWeights and
-//     MarkAgentGone for the operator API (ErrNotFound: 404).
+//   - OperatorSubscribe / OperatorUnsubscribe, Teardown, UpdateWeights,
+//     MarkAgentGone, DeactivateAgent and ReactivateAgent for the operator
+//     API (ErrNotFound: 404).
 //
 // Outputs accumulate as values and are collected with Ready: events for
 // framework streams, messages for agent links, streams and links to

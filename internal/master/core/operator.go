@@ -121,6 +121,49 @@ func (c *Core) agentRemoved(id string) {
 	})
 }
 
+// DeactivateAgent applies an operator's DEACTIVATE_AGENT: the agent's
+// outstanding offers are rescinded and it gets no new ones (its tasks run
+// on) until ReactivateAgent, even if it re-registers meanwhile. An unknown
+// agent is ErrNotFound; deactivating twice is harmless.
+func (c *Core) DeactivateAgent(now time.Time, agentID string) error {
+	ag := c.agents[agentID]
+	if ag == nil {
+		return fmt.Errorf("%w: no agent %q is registered", ErrNotFound, agentID)
+	}
+	if ag.deactivated {
+		return nil
+	}
+	ag.deactivated = true
+	if err := c.alloc.DeactivateAgent(ag.id); err != nil {
+		c.log.Warn("allocator refused agent deactivation", "agent", ag.id, "err", err)
+	}
+	for _, id := range sortedKeys(ag.offers) {
+		c.rescind(now, ag.offers[id], true)
+	}
+	return nil
+}
+
+// ReactivateAgent applies an operator's REACTIVATE_AGENT: a deactivated
+// agent is offered again (once connected). An unknown agent is
+// ErrNotFound; reactivating an active agent is harmless.
+func (c *Core) ReactivateAgent(agentID string) error {
+	ag := c.agents[agentID]
+	if ag == nil {
+		return fmt.Errorf("%w: no agent %q is registered", ErrNotFound, agentID)
+	}
+	if !ag.deactivated {
+		return nil
+	}
+	ag.deactivated = false
+	if ag.link != "" {
+		if err := c.alloc.ActivateAgent(ag.id); err != nil {
+			c.log.Warn("allocator refused agent activation", "agent", ag.id, "err", err)
+		}
+		c.allocateSoon = true
+	}
+	return nil
+}
+
 // Teardown removes a framework on an operator's TEARDOWN: its tasks are
 // killed and its id can never subscribe again.
 func (c *Core) Teardown(now time.Time, frameworkID string) error {

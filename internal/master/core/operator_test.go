@@ -292,3 +292,51 @@ func TestMarkUnreachableAgentGone(t *testing.T) {
 		t.Fatalf("tasks = %v", tk)
 	}
 }
+
+// DEACTIVATE_AGENT rescinds the agent's offers and stops new ones (its
+// tasks run on), across a re-registration; REACTIVATE_AGENT offers it
+// again.
+func TestDeactivateReactivateAgent(t *testing.T) {
+	h, agentID, link, fwID, stream := launched(t, fwInfo("web"))
+	h.advance(DefaultAllocationInterval)
+	if len(h.offers(stream)) == 0 {
+		t.Fatal("no offer before the deactivation")
+	}
+	if err := h.c.DeactivateAgent(h.now, "nope"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unknown agent: %v", err)
+	}
+	if err := h.c.DeactivateAgent(h.now, agentID); err != nil {
+		t.Fatal(err)
+	}
+	h.settle()
+	if evs := h.events(stream); len(evs) != 1 || evs[0].GetType() != schedulerpb.Event_RESCIND {
+		t.Fatalf("events after DEACTIVATE_AGENT: %v", evs)
+	}
+	if a := h.c.GetAgents().GetAgents(); len(a) != 1 || a[0].GetActive() {
+		t.Fatalf("a deactivated agent is reported active: %v", a)
+	}
+	if tk := h.c.GetTasks().GetTasks(); len(tk) != 1 || tk[0].GetState() != mesospb.TaskState_TASK_RUNNING {
+		t.Fatalf("tasks: %v", tk)
+	}
+	// Re-registering does not reactivate it.
+	call := registerCall("host1", "cpus:4;mem:1024")
+	call.Register.AgentInfo.Id = &mesospb.AgentID{Value: proto.String(agentID)}
+	if err := h.c.RegisterAgent(h.now, link+"-2", call); err != nil {
+		t.Fatal(err)
+	}
+	h.advance(DefaultAllocationInterval)
+	h.advance(DefaultAllocationInterval)
+	for _, ev := range h.events(stream) {
+		if ev.GetType() == schedulerpb.Event_OFFERS {
+			t.Fatalf("a deactivated agent was offered: %v", ev)
+		}
+	}
+	if err := h.c.ReactivateAgent(agentID); err != nil {
+		t.Fatal(err)
+	}
+	h.advance(DefaultAllocationInterval)
+	if len(h.offers(stream)) == 0 {
+		t.Fatal("no offer after REACTIVATE_AGENT")
+	}
+	_ = fwID
+}

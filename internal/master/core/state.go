@@ -231,7 +231,7 @@ func (c *Core) agentEntry(ag *agent) *masterpb.Response_GetAgents_Agent {
 	hostport := net.JoinHostPort(ag.hostname(), fmt.Sprint(ag.info.GetPort()))
 	return &masterpb.Response_GetAgents_Agent{
 		AgentInfo:          proto.Clone(ag.info).(*mesospb.AgentInfo),
-		Active:             proto.Bool(ag.link != ""),
+		Active:             proto.Bool(ag.link != "" && !ag.deactivated),
 		Version:            proto.String(ag.version),
 		Pid:                proto.String("slave(1)@" + hostport),
 		RegisteredTime:     timeInfo(ag.registered),

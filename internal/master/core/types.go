@@ -52,6 +52,9 @@ type agent struct {
 
 	// link is the current link session; "" when disconnected.
 	link string
+	// deactivated: an operator's DEACTIVATE_AGENT holds its resources back
+	// from offers until REACTIVATE_AGENT (across re-registrations too).
+	deactivated bool
 
 	registered, reregistered time.Time
 
