@@ -231,6 +231,11 @@ func (m *Master) operatorSubscribe(w http.ResponseWriter, r *http.Request, out c
 	}()
 	startStream(w, out, "", "")
 	m.streamOut(w, r, ob, out, heartbeat, operatorHeartbeat)
+	select {
+	case <-ob.overflowed:
+		m.log.Warn("operator subscriber disconnected: it fell too far behind", "subscriber", id)
+	default:
+	}
 }
 
 func operatorHeartbeat() proto.Message {

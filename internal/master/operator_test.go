@@ -2,6 +2,7 @@ package master
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -486,7 +488,11 @@ func TestOperatorSubscribeConsistentUnderLoad(t *testing.T) {
 // overflows; the framework's calls and events go on meanwhile.
 func TestOperatorSlowSubscriberDisconnected(t *testing.T) {
 	c := codec.JSON
-	cl := startCluster(t, c, func(cfg *Config) { cfg.MaxOperatorEvents = 16 })
+	logs := &lockedBuffer{}
+	cl := startCluster(t, c, func(cfg *Config) {
+		cfg.MaxOperatorEvents = 16
+		cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	})
 	cl.launch(t, "t1")
 
 	// A raw connection with a tiny receive buffer that never reads.
@@ -518,6 +524,14 @@ func TestOperatorSlowSubscriberDisconnected(t *testing.T) {
 		if ev := cl.next(t, schedulerpb.Event_UPDATE); ev.GetUpdate().GetStatus().GetState() == mesospb.TaskState_TASK_FINISHED {
 			break
 		}
+	}
+	// The handler was cut loose while the client still did not read.
+	deadline := time.Now().Add(waitFor)
+	for !strings.Contains(logs.String(), "operator subscriber disconnected") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the stream's handler is still blocked on the slow client:\n%s", logs.String())
+		}
+		runtime.Gosched()
 	}
 	// The slow client's connection ends: after what was buffered, EOF or a
 	// reset.
@@ -585,4 +599,22 @@ func TestRouteOperatorEvents(t *testing.T) {
 		c.OperatorSubscribers() != 0 {
 		t.Fatalf("overflowing subscribers kept: closed %v, loop %v, core %d", closed, l.operators, c.OperatorSubscribers())
 	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for a logger and a reader.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
