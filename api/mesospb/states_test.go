@@ -23,3 +23,13 @@ func TestHasCapability(t *testing.T) {
 		t.Error("HasCapability")
 	}
 }
+
+func TestNewUUID(t *testing.T) {
+	a, b := NewUUID(), NewUUID()
+	if len(a) != 16 || string(a) == string(b) || a[6]>>4 != 4 || a[8]>>6 != 2 {
+		t.Fatalf("NewUUID: %x %x", a, b)
+	}
+	if s := UUIDString(a); len(s) != 36 || s[8] != '-' || s[14] != '4' {
+		t.Fatalf("UUIDString: %q", s)
+	}
+}

@@ -2,7 +2,6 @@ package master
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -177,13 +176,7 @@ func (m *Master) masterInfo(addr net.Addr) *mesospb.MasterInfo {
 }
 
 // newUUID returns a random RFC 4122 version 4 UUID in text form.
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
+func newUUID() string { return mesospb.UUIDString(mesospb.NewUUID()) }
 
 // routes builds the HTTP handler.
 func (m *Master) routes() http.Handler {
