@@ -218,7 +218,6 @@ func newDocker(cfg Config) (*docker.Containerizer, error) {
 	return dz, nil
 }
 
-
 // Serve runs the agent on ln until ctx is done: its HTTP endpoints, the
 // link to the master and its executors. When ctx ends, every container is
 // destroyed (this agent does not recover executors across restarts) and
