@@ -160,6 +160,20 @@ func TestOperatorStreamProperty(t *testing.T) {
 			}
 			d.finish()
 			d.op.check(t, d.h.c)
+			if ags := d.h.c.GetAgents().GetAgents(); len(ags) > 0 {
+				id := ags[0].GetAgentInfo().GetId().GetValue()
+				if err := d.h.c.DeactivateAgent(d.h.now, id); err != nil {
+					t.Fatal(err)
+				}
+				if err := d.h.c.MarkAgentGone(d.h.now, id); err != nil {
+					t.Fatal(err)
+				}
+				if ag := d.byAgentID(id); ag != nil {
+					ag.lost = true // the core closed its link
+				}
+				d.route()
+				d.op.check(t, d.h.c)
+			}
 			if err := d.h.c.Teardown(d.h.now, d.fwID); err != nil {
 				t.Fatal(err)
 			}
@@ -339,4 +353,14 @@ func TestDeactivateReactivateAgent(t *testing.T) {
 		t.Fatal("no offer after REACTIVATE_AGENT")
 	}
 	_ = fwID
+}
+
+// byAgentID finds a simulated agent by its id.
+func (d *deliverySim) byAgentID(id string) *simAgent {
+	for _, ag := range d.agents {
+		if ag.id == id {
+			return ag
+		}
+	}
+	return nil
 }
