@@ -67,6 +67,23 @@ func (m *Master) handleOperator(w http.ResponseWriter, r *http.Request) {
 	case masterpb.Call_GET_LOGGING_LEVEL:
 		operator.Respond(w, out, &masterpb.Response{Type: masterpb.Response_GET_LOGGING_LEVEL.Enum(),
 			GetLoggingLevel: &masterpb.Response_GetLoggingLevel{Level: proto.Uint32(m.logLevel.Verbosity())}})
+	case masterpb.Call_GET_OPERATIONS:
+		// meso applies no offer operations beyond launches: none to list.
+		operator.Respond(w, out, &masterpb.Response{Type: masterpb.Response_GET_OPERATIONS.Enum(),
+			GetOperations: &masterpb.Response_GetOperations{}})
+	case masterpb.Call_SET_LOGGING_LEVEL, masterpb.Call_UPDATE_WEIGHTS, masterpb.Call_MARK_AGENT_GONE,
+		masterpb.Call_DEACTIVATE_AGENT, masterpb.Call_REACTIVATE_AGENT, masterpb.Call_TEARDOWN:
+		m.operatorChange(w, r, call)
+	default:
+		m.operatorQuery(w, r, out, typ)
+	}
+}
+
+// operatorChange answers the calls that change something: 200 with an
+// empty body once applied, 400 for a missing payload or a bad value, 404
+// for an unknown agent.
+func (m *Master) operatorChange(w http.ResponseWriter, r *http.Request, call *masterpb.Call) {
+	switch call.GetType() {
 	case masterpb.Call_SET_LOGGING_LEVEL:
 		if !operator.RequirePayload(w, call, "set_logging_level") {
 			return
@@ -78,10 +95,6 @@ func (m *Master) handleOperator(w http.ResponseWriter, r *http.Request) {
 		}
 		m.log.Info("logging level changed", "verbosity", s.GetLevel(), "for", time.Duration(s.GetDuration().GetNanoseconds()))
 		w.WriteHeader(http.StatusOK)
-	case masterpb.Call_GET_OPERATIONS:
-		// meso applies no offer operations beyond launches: none to list.
-		operator.Respond(w, out, &masterpb.Response{Type: masterpb.Response_GET_OPERATIONS.Enum(),
-			GetOperations: &masterpb.Response_GetOperations{}})
 	case masterpb.Call_UPDATE_WEIGHTS:
 		if !operator.RequirePayload(w, call, "update_weights") {
 			return
@@ -113,8 +126,6 @@ func (m *Master) handleOperator(w http.ResponseWriter, r *http.Request) {
 		}
 		id := call.GetTeardown().GetFrameworkId().GetValue()
 		m.operatorApply(w, r, func(c *core.Core, now time.Time) error { return c.Teardown(now, id) })
-	default:
-		m.operatorQuery(w, r, out, typ)
 	}
 }
 
