@@ -40,7 +40,8 @@ MESO_<FLAG> (e.g. MESOS_WORK_DIR); durations take the Mesos syntax
 				cfg.IP = ip
 			}
 			agent.Version = version
-			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil)).With("component", "agent")
+			cfg.LogLevel = new(slog.LevelVar) // SET_LOGGING_LEVEL changes it
+			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel})).With("component", "agent")
 			a, err := agent.New(cfg)
 			if err != nil {
 				return err

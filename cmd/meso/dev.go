@@ -85,8 +85,9 @@ func runDev(ctx context.Context, out io.Writer, o devOptions) error {
 		}
 	}
 	log := slog.New(slog.DiscardHandler)
+	level := new(slog.LevelVar) // SET_LOGGING_LEVEL on any daemon changes it
 	if o.verbose {
-		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -98,8 +99,9 @@ func runDev(ctx context.Context, out io.Writer, o devOptions) error {
 		return fmt.Errorf("master: %w", err)
 	}
 	m, err := master.New(master.Config{
-		WorkDir: filepath.Join(workDir, "master"),
-		Logger:  log.With("component", "master"),
+		WorkDir:  filepath.Join(workDir, "master"),
+		Logger:   log.With("component", "master"),
+		LogLevel: level,
 	})
 	if err != nil {
 		mln.Close()
@@ -120,6 +122,7 @@ func runDev(ctx context.Context, out io.Writer, o devOptions) error {
 			WorkDir:   filepath.Join(workDir, fmt.Sprintf("agent%d", i+1)),
 			Resources: res,
 			Logger:    log.With("component", "agent", "agent", i+1),
+			LogLevel:  level,
 		})
 		if err != nil {
 			aln.Close()

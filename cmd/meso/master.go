@@ -37,7 +37,8 @@ MESO_<FLAG> (e.g. MESOS_WORK_DIR); durations take the Mesos syntax
 			cfg.IP = ip
 			cfg.Version = version
 			cfg.Flags = flagValues(cmd.Flags())
-			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil)).With("component", "master")
+			cfg.LogLevel = new(slog.LevelVar) // SET_LOGGING_LEVEL changes it
+			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel})).With("component", "master")
 			m, err := master.New(cfg)
 			if err != nil {
 				return err

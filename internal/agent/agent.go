@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,6 +24,7 @@ import (
 	"github.com/mesoproject/meso/internal/fetcher"
 	"github.com/mesoproject/meso/internal/files"
 	"github.com/mesoproject/meso/internal/httpbound"
+	"github.com/mesoproject/meso/internal/operator"
 	"github.com/mesoproject/meso/internal/resources"
 )
 
@@ -39,6 +39,7 @@ type Agent struct {
 	fetch     *fetcher.Fetcher
 	docker    *docker.Containerizer // nil unless built by New; closed by Serve
 	files     *files.Handler
+	logLevel  *operator.LogLevel
 	bounds    *httpbound.Bounds
 	resources resources.Resources
 	masterURL string
@@ -135,6 +136,7 @@ func New(cfg Config) (*Agent, error) {
 		fetch:      fetch,
 		docker:     dz,
 		files:      filesAPI,
+		logLevel:   operator.NewLogLevel(cfg.LogLevel),
 		bounds:     bounds,
 		resources:  resources.AgentResources(cfg.Resources, *d),
 		masterURL:  masterURL,
@@ -150,8 +152,8 @@ func New(cfg Config) (*Agent, error) {
 		ExecutorShutdownGracePeriod: cfg.ExecutorShutdownGracePeriod,
 		StatusUpdateRetryMin:        cfg.StatusUpdateRetryIntervalMin,
 		StatusUpdateRetryMax:        cfg.StatusUpdateRetryIntervalMax,
-		NewUUID:                     newUUID,
-		NewContainerID:              func() string { return formatUUID(newUUID()) },
+		NewUUID:                     mesospb.NewUUID,
+		NewContainerID:              func() string { return mesospb.UUIDString(mesospb.NewUUID()) },
 	})
 	return a, nil
 }
@@ -216,24 +218,12 @@ func newDocker(cfg Config) (*docker.Containerizer, error) {
 	return dz, nil
 }
 
-// newUUID returns a random (version 4) UUID.
-func newUUID() []byte {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b) // never fails (crypto/rand panics rather than return an error)
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return b
-}
-
-func formatUUID(b []byte) string {
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
-
 // Serve runs the agent on ln until ctx is done: its HTTP endpoints, the
 // link to the master and its executors. When ctx ends, every container is
 // destroyed (this agent does not recover executors across restarts) and
 // Serve returns nil.
 func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
+	defer a.logLevel.Stop()
 	if err := a.start(ctx, ln); err != nil {
 		return err
 	}

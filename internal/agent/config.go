@@ -105,6 +105,10 @@ type Config struct {
 	// (the link is a long-lived stream).
 	HTTPClient *http.Client
 	Logger     *slog.Logger
+	// LogLevel is the level Logger's handler reads, which the operator
+	// API's SET_LOGGING_LEVEL changes for a while; nil means a level of
+	// the agent's own that no handler reads.
+	LogLevel *slog.LevelVar
 	// Detected overrides resource detection (tests); nil means detect.
 	Detected *resources.Detected
 }

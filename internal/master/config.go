@@ -58,6 +58,14 @@ type Config struct {
 	Registry core.Registry
 	// Logger receives the master's logs; nil discards them.
 	Logger *slog.Logger
+	// LogLevel is the level Logger's handler reads, which the operator
+	// API's SET_LOGGING_LEVEL changes for a while; nil means a level of
+	// the master's own that no handler reads.
+	LogLevel *slog.LevelVar
+	// MaxOperatorEvents bounds the events queued for one operator
+	// SUBSCRIBE stream; a subscriber that falls further behind is
+	// disconnected (default 65536).
+	MaxOperatorEvents int
 }
 
 // Leadership tells the HTTP shell which master leads, so that a

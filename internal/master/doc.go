@@ -16,6 +16,10 @@
 //     too large, at once when declared so), 415 (Content-Type) or 503 (body
 //     memory exhausted), always with a message. A non-leading master answers 307 with Location
 //     on the leader, and 503 when no master leads.
+//   - POST /api/v1 (and /master/api/v1): the Mesos v1 operator API
+//     (operator.go): the read calls, SET_LOGGING_LEVEL, TEARDOWN and
+//     SUBSCRIBE (a RecordIO stream of mesos.v1.master.Event from the core's
+//     operator events, on a bounded outbox); calls not built answer 501.
 //   - POST /internal/v1/link: the agent link (link.proto): REGISTER opens a
 //     RecordIO stream of MasterEvents with a Meso-Link-Id header; other
 //     agent calls answer 202, 400, or 409 when their link_id is stale.

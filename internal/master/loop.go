@@ -31,6 +31,9 @@ type loop struct {
 
 	streams map[string]*outbox // framework streams by Mesos-Stream-Id; owned by run
 	links   map[string]*outbox // agent links by link id; owned by run
+	// operators are the operator SUBSCRIBE streams by subscriber id, once
+	// their SUBSCRIBED was routed; pendingOperators wait for it. Owned by run.
+	operators, pendingOperators map[string]*outbox
 	// lastAllocation is the wall time of the latest tick that allocated.
 	lastAllocation time.Duration
 	allocations    uint64
@@ -43,6 +46,9 @@ func newLoop(c *core.Core, log *slog.Logger) *loop {
 		done:    make(chan struct{}),
 		streams: map[string]*outbox{},
 		links:   map[string]*outbox{},
+
+		operators:        map[string]*outbox{},
+		pendingOperators: map[string]*outbox{},
 	}
 }
 
@@ -98,6 +104,7 @@ func (l *loop) route(r core.Ready) {
 			l.log.Warn("agent link closed: too many queued messages", "link", m.Link)
 		}
 	}
+	l.routeOperator(r.Operator)
 	for _, s := range r.CloseStreams {
 		if ob := l.streams[s]; ob != nil {
 			ob.close()
@@ -112,7 +119,38 @@ func (l *loop) route(r core.Ready) {
 	}
 }
 
+// routeOperator delivers operator events: a SUBSCRIBED to its subscriber,
+// which from then on receives the broadcasts. A subscriber whose outbox
+// overflows is dropped (its handler sees the outbox closed).
+func (l *loop) routeOperator(evs []core.OperatorEvent) {
+	for _, e := range evs {
+		if e.To != "" {
+			if ob := l.pendingOperators[e.To]; ob != nil {
+				delete(l.pendingOperators, e.To)
+				l.operators[e.To] = ob
+				ob.push(e.Event)
+			}
+			continue
+		}
+		for id, ob := range l.operators {
+			if !ob.push(e.Event) {
+				l.log.Warn("operator stream closed: too many queued events", "subscriber", id)
+				delete(l.operators, id)
+				l.core.OperatorUnsubscribe(id)
+			}
+		}
+	}
+}
+
 func (l *loop) closeAll() {
+	for id, ob := range l.operators {
+		ob.close()
+		delete(l.operators, id)
+	}
+	for id, ob := range l.pendingOperators {
+		ob.close()
+		delete(l.pendingOperators, id)
+	}
 	for id, ob := range l.streams {
 		ob.close()
 		delete(l.streams, id)

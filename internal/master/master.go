@@ -2,7 +2,6 @@ package master
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -18,6 +17,8 @@ import (
 	"github.com/mesoproject/meso/internal/allocator"
 	"github.com/mesoproject/meso/internal/httpbound"
 	"github.com/mesoproject/meso/internal/master/core"
+	"github.com/mesoproject/meso/internal/operator"
+	"github.com/mesoproject/meso/internal/present"
 	"github.com/mesoproject/meso/internal/promexport"
 	"github.com/mesoproject/meso/internal/resources"
 	"google.golang.org/protobuf/proto"
@@ -30,6 +31,7 @@ type Master struct {
 	log      *slog.Logger
 	minAlloc []resources.Quantities
 	bounds   *httpbound.Bounds
+	logLevel *operator.LogLevel
 
 	mu      sync.Mutex
 	serving bool // guarded by mu: Serve was called
@@ -56,7 +58,7 @@ func New(cfg Config) (*Master, error) {
 			return nil, fmt.Errorf("%w: --work_dir: %w", ErrConfig, err)
 		}
 	}
-	return &Master{cfg: cfg, log: cfg.Logger, minAlloc: q, bounds: bounds}, nil
+	return &Master{cfg: cfg, log: cfg.Logger, minAlloc: q, bounds: bounds, logLevel: operator.NewLogLevel(cfg.LogLevel)}, nil
 }
 
 // Serve runs the master on ln until ctx is done, then stops and returns
@@ -88,6 +90,7 @@ func (m *Master) Serve(ctx context.Context, ln net.Listener) error {
 	case err = <-served:
 	}
 	close(m.stopping) // streaming handlers return
+	m.logLevel.Stop()
 	stopLoop()
 	<-m.loop.done
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -173,31 +176,26 @@ func (m *Master) masterInfo(addr net.Addr) *mesospb.MasterInfo {
 }
 
 // newUUID returns a random RFC 4122 version 4 UUID in text form.
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
+func newUUID() string { return mesospb.UUIDString(mesospb.NewUUID()) }
 
 // routes builds the HTTP handler.
 func (m *Master) routes() http.Handler {
 	mux := http.NewServeMux()
 	for _, prefix := range []string{"", "/master"} {
 		mux.Handle(prefix+"/api/v1/scheduler", m.leaderOnly(http.HandlerFunc(m.handleScheduler)))
+		mux.Handle(prefix+operator.Path, m.leaderOnly(http.HandlerFunc(m.handleOperator)))
 		mux.HandleFunc(prefix+"/health", m.handleHealth)
 		mux.HandleFunc(prefix+"/state", m.handleState)
 		mux.HandleFunc(prefix+"/state.json", m.handleState) // legacy name
 	}
-	mux.HandleFunc("/master/slaves", m.handleStatePart(func(s *core.State) any {
+	mux.HandleFunc("/master/slaves", m.handleStatePart(func(s *present.MasterState) any {
 		return map[string]any{"slaves": s.Slaves}
 	}))
-	mux.HandleFunc("/master/frameworks", m.handleStatePart(func(s *core.State) any {
+	mux.HandleFunc("/master/frameworks", m.handleStatePart(func(s *present.MasterState) any {
 		return map[string]any{"frameworks": s.Frameworks, "completed_frameworks": s.CompletedFrameworks}
 	}))
-	mux.HandleFunc("/master/tasks", m.handleStatePart(func(s *core.State) any {
-		tasks := []core.TaskJSON{}
+	mux.HandleFunc("/master/tasks", m.handleStatePart(func(s *present.MasterState) any {
+		tasks := []present.Task{}
 		for _, f := range s.Frameworks {
 			tasks = append(tasks, f.Tasks...)
 			tasks = append(tasks, f.CompletedTasks...)

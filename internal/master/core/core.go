@@ -29,6 +29,9 @@ var (
 	// ErrStaleLink: the agent call names a link that is not the agent's
 	// current session (409: the agent must register again).
 	ErrStaleLink = errors.New("stale link")
+	// ErrNotFound: an operator call names an agent the master does not
+	// know (404).
+	ErrNotFound = errors.New("not found")
 )
 
 // Defaults, the Mesos ones.
@@ -106,6 +109,8 @@ type Ready struct {
 	CloseStreams []string
 	// CloseLinks lists agent links to end (after their messages).
 	CloseLinks []string
+	// Operator holds the events of the operator SUBSCRIBE streams.
+	Operator []OperatorEvent
 }
 
 // FrameworkEvent is an event for the framework stream Stream.
@@ -122,7 +127,8 @@ type AgentMessage struct {
 
 // Empty reports whether there is nothing to deliver.
 func (r *Ready) Empty() bool {
-	return len(r.Events) == 0 && len(r.Messages) == 0 && len(r.CloseStreams) == 0 && len(r.CloseLinks) == 0
+	return len(r.Events) == 0 && len(r.Messages) == 0 && len(r.CloseStreams) == 0 && len(r.CloseLinks) == 0 &&
+		len(r.Operator) == 0
 }
 
 // Core is the master's state machine. It is not safe for concurrent use:
@@ -143,6 +149,7 @@ type Core struct {
 	agents      map[string]*agent     // by id
 	links       map[string]*agent     // by current link id
 	offers      map[string]*offer     // by offer id
+	operators   map[string]bool       // operator SUBSCRIBE streams, by shell id
 
 	nextFrameworkNum uint64
 	nextAgentNum     uint64
@@ -178,6 +185,7 @@ func New(cfg Config, now time.Time) (*Core, error) {
 		agents:         map[string]*agent{},
 		links:          map[string]*agent{},
 		offers:         map[string]*offer{},
+		operators:      map[string]bool{},
 		nextAllocation: now.Add(cfg.AllocationInterval),
 		nextPing:       now.Add(cfg.AgentPingTimeout),
 		metrics: counters{

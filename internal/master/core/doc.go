@@ -14,11 +14,18 @@
 //   - Tick when NextTick is due: framework failover timeouts, agent pings
 //     and liveness, offer timeouts and allocation cycles;
 //   - State and Metrics, read-only snapshots for /state and
-//     /metrics/snapshot.
+//     /metrics/snapshot; GetState, GetAgents, GetFrameworks, GetExecutors,
+//     GetTasks, GetRoles, GetWeights, GetMaster, the operator API's views
+//     (copies; /state is rendered from GetState by internal/present);
+//   - OperatorSubscribe / OperatorUnsubscribe, Teardown, UpdateWeights,
+//     MarkAgentGone, DeactivateAgent and ReactivateAgent for the operator
+//     API (ErrNotFound: 404).
 //
 // Outputs accumulate as values and are collected with Ready: events for
-// framework streams, messages for agent links, and streams and links to
-// close, in the order they must be delivered. Ids the core needs from
+// framework streams, messages for agent links, streams and links to
+// close, and operator events (a subscriber's SUBSCRIBED snapshot, then the
+// changes as the books change, while anyone subscribes), in the order they
+// must be delivered. Ids the core needs from
 // outside (stream and link ids, the master id in Config.MasterInfo) are
 // chosen by the caller, so a Core is deterministic: the same inputs give the
 // same outputs. Inputs return errors that classify bad calls (ErrInvalid,

@@ -98,7 +98,7 @@ func validateFrameworkInfo(info *mesospb.FrameworkInfo, suppressed []string) err
 		}
 	}
 	roles := frameworkRoles(info)
-	if hasCapability(info, mesospb.FrameworkInfo_Capability_MULTI_ROLE) {
+	if mesospb.HasCapability(info, mesospb.FrameworkInfo_Capability_MULTI_ROLE) {
 		if info.Role != nil {
 			return errors.New("'FrameworkInfo.role' must not be set with the MULTI_ROLE capability; use 'roles'")
 		}
@@ -131,7 +131,7 @@ func validateFrameworkInfo(info *mesospb.FrameworkInfo, suppressed []string) err
 
 // frameworkRoles returns the roles a framework subscribes to.
 func frameworkRoles(info *mesospb.FrameworkInfo) []string {
-	if hasCapability(info, mesospb.FrameworkInfo_Capability_MULTI_ROLE) {
+	if mesospb.HasCapability(info, mesospb.FrameworkInfo_Capability_MULTI_ROLE) {
 		return slices.Clone(info.GetRoles())
 	}
 	return []string{info.GetRole()} // default "*"
@@ -140,9 +140,9 @@ func frameworkRoles(info *mesospb.FrameworkInfo) []string {
 func (fw *framework) setInfo(info *mesospb.FrameworkInfo) {
 	fw.info = info
 	fw.roles = frameworkRoles(info)
-	fw.multiRole = hasCapability(info, mesospb.FrameworkInfo_Capability_MULTI_ROLE)
-	fw.partitionAware = hasCapability(info, mesospb.FrameworkInfo_Capability_PARTITION_AWARE)
-	fw.gpu = hasCapability(info, mesospb.FrameworkInfo_Capability_GPU_RESOURCES)
+	fw.multiRole = mesospb.HasCapability(info, mesospb.FrameworkInfo_Capability_MULTI_ROLE)
+	fw.partitionAware = mesospb.HasCapability(info, mesospb.FrameworkInfo_Capability_PARTITION_AWARE)
+	fw.gpu = mesospb.HasCapability(info, mesospb.FrameworkInfo_Capability_GPU_RESOURCES)
 }
 
 func (fw *framework) allocatorInfo(suppressed []string) allocator.Framework {
@@ -170,6 +170,7 @@ func (c *Core) addFramework(now time.Time, id, stream string, info *mesospb.Fram
 	}
 	c.frameworks[id] = fw
 	c.connect(fw, stream)
+	c.frameworkAdded(fw)
 	c.allocateSoon = true
 }
 
@@ -206,6 +207,7 @@ func (c *Core) failover(now time.Time, fw *framework, stream string, info *mesos
 		c.rescind(now, fw.offers[id], true)
 	}
 	c.redeliverHeld(fw)
+	c.frameworkUpdated(fw)
 	c.allocateSoon = true
 }
 
@@ -250,6 +252,7 @@ func (c *Core) StreamClosed(now time.Time, stream string) {
 	}
 	fw.failoverDeadline = now.Add(timeout)
 	c.failingOver[fw.id] = fw
+	c.frameworkUpdated(fw)
 }
 
 // failoverTimeout converts FrameworkInfo.failover_timeout (seconds).
@@ -288,8 +291,9 @@ func (c *Core) removeFramework(now time.Time, fw *framework, why string) {
 	for _, id := range sortedKeys(fw.tasks) {
 		t := fw.tasks[id]
 		agents[t.agent] = true
-		if !isTerminal(t.state()) {
+		if !mesospb.IsTerminal(t.state()) {
 			c.setState(t, mesospb.TaskState_TASK_KILLED)
+			c.taskUpdated(now, t, nil)
 		}
 		c.removeTask(fw, t)
 	}
@@ -322,6 +326,7 @@ func (c *Core) removeFramework(now time.Time, fw *framework, why string) {
 		c.log.Warn("registry refused to record a framework removal", "framework", fw.id, "err", err)
 	}
 	c.completed = append(c.completed, fw)
+	c.frameworkRemoved(fw)
 	if n := len(c.completed) - c.cfg.MaxCompletedFrameworks; n > 0 {
 		c.completed = slices.Delete(c.completed, 0, n)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/mesoproject/meso/api/linkpb"
 	"github.com/mesoproject/meso/api/mesospb"
 	"github.com/mesoproject/meso/api/schedulerpb"
+	"github.com/mesoproject/meso/internal/present"
 	"github.com/mesoproject/meso/internal/resources"
 	"google.golang.org/protobuf/proto"
 )
@@ -407,14 +408,14 @@ func (s *script) lose(ag *scriptAgent) {
 
 func (s *script) tasks(fw *scriptFramework) {
 	st := s.c.State(s.now, "", nil)
-	for _, list := range [][]FrameworkJSON{st.Frameworks, st.CompletedFrameworks} {
+	for _, list := range [][]present.MasterFramework{st.Frameworks, st.CompletedFrameworks} {
 		for _, f := range list {
 			if f.ID != fw.id {
 				continue
 			}
 			for _, part := range []struct {
 				name  string
-				tasks []TaskJSON
+				tasks []present.Task
 			}{{"task", f.Tasks}, {"unreachable", f.UnreachableTasks}, {"completed", f.CompletedTasks}} {
 				for _, t := range part.tasks {
 					s.printf("%s %s %s agent=%s", part.name, t.ID, t.State, s.name(s.agName, t.SlaveID))
