@@ -169,8 +169,17 @@ func (c *Core) addFramework(now time.Time, id, stream string, info *mesospb.Fram
 		return
 	}
 	c.frameworks[id] = fw
+	c.recordFramework(fw)
 	c.connect(fw, stream)
 	c.allocateSoon = true
+}
+
+// recordFramework records a subscribed framework in the registry, so that
+// a new leader knows it.
+func (c *Core) recordFramework(fw *framework) {
+	if err := c.cfg.Registry.AddFramework(fw.info); err != nil {
+		c.log.Warn("registry refused to record a framework", "framework", fw.id, "err", err)
+	}
 }
 
 // failover moves a known framework to a new stream, keeping its tasks.
@@ -200,6 +209,7 @@ func (c *Core) failover(now time.Time, fw *framework, stream string, info *mesos
 	}
 	fw.failoverDeadline = time.Time{}
 	delete(c.failingOver, fw.id)
+	c.recordFramework(fw)
 	c.connect(fw, stream)
 	// Offers made to the previous connection are void (Mesos rescinds them).
 	for _, id := range sortedKeys(fw.offers) {
@@ -250,6 +260,9 @@ func (c *Core) StreamClosed(now time.Time, stream string) {
 	}
 	fw.failoverDeadline = now.Add(timeout)
 	c.failingOver[fw.id] = fw
+	if err := c.cfg.Registry.DisconnectFramework(fw.id, fw.failoverDeadline); err != nil {
+		c.log.Warn("registry refused to record a framework disconnection", "framework", fw.id, "err", err)
+	}
 }
 
 // failoverTimeout converts FrameworkInfo.failover_timeout (seconds).
