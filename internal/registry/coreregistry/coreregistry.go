@@ -16,11 +16,13 @@ package coreregistry
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/mesoproject/meso/api/mesospb"
 	"github.com/mesoproject/meso/internal/master/core"
 	"github.com/mesoproject/meso/internal/registry"
+	"google.golang.org/protobuf/proto"
 )
 
 var _ core.Registry = (*Registry)(nil)
@@ -116,4 +118,35 @@ func (a *Registry) FrameworkRemoved(frameworkID string) bool {
 	var removed bool
 	a.r.Read(func(st *registry.State) { removed = st.Framework(frameworkID).Status == registry.FrameworkRemoved })
 	return removed
+}
+
+// Recovery reads what a newly elected master recovers from a registry
+// state (read after a Barrier): the admitted agents and the frameworks not
+// removed, with the failover deadlines of those disconnected.
+func Recovery(st *registry.State) (core.Recovery, error) {
+	var rec core.Recovery
+	for _, id := range st.AgentIDs(registry.AgentAdmitted) {
+		info := &mesospb.AgentInfo{}
+		if err := proto.Unmarshal(st.Agent(id).Info, info); err != nil {
+			return core.Recovery{}, fmt.Errorf("coreregistry: agent %s: agent_info: %w", id, err)
+		}
+		info.Id = &mesospb.AgentID{Value: proto.String(id)}
+		rec.Agents = append(rec.Agents, info)
+	}
+	for _, status := range []registry.FrameworkStatus{registry.FrameworkActive, registry.FrameworkDisconnected} {
+		for _, id := range st.FrameworkIDs(status) {
+			f := st.Framework(id)
+			info := &mesospb.FrameworkInfo{}
+			if err := proto.Unmarshal(f.Info, info); err != nil {
+				return core.Recovery{}, fmt.Errorf("coreregistry: framework %s: framework_info: %w", id, err)
+			}
+			info.Id = &mesospb.FrameworkID{Value: proto.String(id)}
+			rf := core.RecoveredFramework{Info: info}
+			if status == registry.FrameworkDisconnected {
+				rf.FailoverDeadline = time.Unix(0, f.FailoverDeadline)
+			}
+			rec.Frameworks = append(rec.Frameworks, rf)
+		}
+	}
+	return rec, nil
 }

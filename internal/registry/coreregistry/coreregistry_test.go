@@ -100,3 +100,51 @@ func TestCoreRegistry(t *testing.T) {
 		t.Fatalf("re-adding a removed framework: %v, want ErrFrameworkRemoved", err)
 	}
 }
+
+// Recovery reads admitted agents and live frameworks, with the deadlines
+// of the disconnected ones; gone agents and removed frameworks stay out.
+func TestRecovery(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	r := openSingle(t)
+	reg := New(r, 5*time.Second, func() time.Time { return now })
+	agent := func(id string) *mesospb.AgentInfo {
+		return &mesospb.AgentInfo{Id: &mesospb.AgentID{Value: proto.String(id)}, Hostname: proto.String("h-" + id)}
+	}
+	fw := func(id string) *mesospb.FrameworkInfo {
+		return &mesospb.FrameworkInfo{Id: &mesospb.FrameworkID{Value: proto.String(id)}, User: proto.String("u"),
+			Name: proto.String("n"), FailoverTimeout: proto.Float64(60)}
+	}
+	for _, err := range []error{
+		reg.AdmitAgent(agent("S1")), reg.AdmitAgent(agent("S2")), reg.RemoveAgent("S2"),
+		reg.AddFramework(fw("F1")), reg.AddFramework(fw("F2")), reg.DisconnectFramework("F2", now.Add(time.Minute)),
+		reg.AddFramework(fw("F3")), reg.RemoveFramework("F3"),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec, err := Recovery(r.State())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Agents) != 1 || rec.Agents[0].GetId().GetValue() != "S1" || rec.Agents[0].GetHostname() != "h-S1" {
+		t.Fatalf("agents = %v", rec.Agents)
+	}
+	if len(rec.Frameworks) != 2 {
+		t.Fatalf("frameworks = %v", rec.Frameworks)
+	}
+	for _, f := range rec.Frameworks {
+		switch f.Info.GetId().GetValue() {
+		case "F1":
+			if !f.FailoverDeadline.IsZero() {
+				t.Errorf("subscribed F1 has a deadline %v", f.FailoverDeadline)
+			}
+		case "F2":
+			if !f.FailoverDeadline.Equal(now.Add(time.Minute)) {
+				t.Errorf("F2 deadline %v", f.FailoverDeadline)
+			}
+		default:
+			t.Errorf("recovered %v", f.Info)
+		}
+	}
+}
