@@ -86,6 +86,7 @@ func (m *Master) handleStatePart(part func(*core.State) any) http.HandlerFunc {
 			httpError(w, http.StatusServiceUnavailable, err.Error())
 			return
 		}
+		m.leaderView(st)
 		writeJSON(w, part(st))
 	}
 }

@@ -12,6 +12,10 @@ import (
 // errStopped: the master is shutting down (503).
 var errStopped = errors.New("master: shutting down")
 
+// errNotLeading: the master stopped leading while a request was on its way
+// (503; the client retries and is redirected).
+var errNotLeading = errors.New("master: not the leader")
+
 // input is a unit of work for the loop: it runs on the loop goroutine with
 // the core and the current time.
 type input func(l *loop, now time.Time)
@@ -31,6 +35,10 @@ type loop struct {
 
 	streams map[string]*outbox // framework streams by Mesos-Stream-Id; owned by run
 	links   map[string]*outbox // agent links by link id; owned by run
+	// leading: core is the leader's (false: a standby core of a master
+	// that does not lead, which takes no subscription or registration);
+	// owned by run.
+	leading bool
 	// lastAllocation is the wall time of the latest tick that allocated.
 	lastAllocation time.Duration
 	allocations    uint64
@@ -43,6 +51,7 @@ func newLoop(c *core.Core, log *slog.Logger) *loop {
 		done:    make(chan struct{}),
 		streams: map[string]*outbox{},
 		links:   map[string]*outbox{},
+		leading: true,
 	}
 }
 

@@ -33,7 +33,7 @@ func statusOf(err error) int {
 		return http.StatusForbidden
 	case errors.Is(err, core.ErrStaleLink):
 		return http.StatusConflict
-	case errors.Is(err, errStopped), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, errStopped), errors.Is(err, errNotLeading), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
