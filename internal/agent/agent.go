@@ -41,8 +41,11 @@ type Agent struct {
 	files     *files.Handler
 	bounds    *httpbound.Bounds
 	resources resources.Resources
-	masterURL string
-	started   time.Time
+	// masterURLs are the link endpoints of the masters in --master, tried
+	// in turn; nextMaster is the one to try next (owned by linkLoop).
+	masterURLs []string
+	nextMaster int
+	started    time.Time
 
 	wake     chan struct{} // pokes the timer loop; cap 1
 	outReady chan struct{} // pokes the link sender; cap 1
@@ -64,6 +67,7 @@ type execKey struct{ framework, executor string }
 
 type linkState struct {
 	id         string // current session, "" when not registered
+	url        string // the leading master's link endpoint (after redirects)
 	masterInfo *mesospb.MasterInfo
 	registered time.Time
 }
@@ -84,7 +88,7 @@ func New(cfg Config) (*Agent, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
-	masterURL, err := linkURL(cfg.Master)
+	masterURLs, err := linkURLs(cfg.Master)
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +141,7 @@ func New(cfg Config) (*Agent, error) {
 		files:      filesAPI,
 		bounds:     bounds,
 		resources:  resources.AgentResources(cfg.Resources, *d),
-		masterURL:  masterURL,
+		masterURLs: masterURLs,
 		wake:       make(chan struct{}, 1),
 		outReady:   make(chan struct{}, 1),
 		relink:     make(chan struct{}, 1),
