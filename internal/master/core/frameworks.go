@@ -26,9 +26,8 @@ import (
 // framework it fails over to the new stream. The id of a framework the
 // Registry records as removed is refused ("Framework has been removed").
 // Any other id subscribes as a framework this master does not know: Mesos
-// takes it for a framework failing over to a newly elected master. Until
-// the Registry is durable the master cannot tell such an id from a made-up
-// one, and a restarted master has forgotten which ids were removed.
+// takes it for a framework failing over to a newly elected master. (A
+// framework known from the registry, see Recover, is known: it fails over.)
 func (c *Core) Subscribe(now time.Time, stream string, call *schedulerpb.Call) error {
 	if err := ValidateCall(call); err != nil {
 		return err
