@@ -195,7 +195,8 @@ func startDevMasters(ctx context.Context, g *errgroup.Group, o devOptions, workD
 		}
 		m, err := master.New(master.Config{
 			WorkDir:    dir,
-			Replicated: &master.Replicated{Dir: filepath.Join(dir, "registry"), Listener: rafts[i], Peers: peers},
+			Replicated: &master.Replicated{Dir: filepath.Join(dir, "registry"), Listener: rafts[i], Peers: peers,
+				HeartbeatTimeout: devRaftTimeout, ElectionTimeout: devRaftTimeout, LeaderLeaseTimeout: devRaftTimeout / 2},
 			Logger:     log.With("component", "master", "master", i+1),
 		})
 		if err != nil {
@@ -207,8 +208,23 @@ func startDevMasters(ctx context.Context, g *errgroup.Group, o devOptions, workD
 	for i, m := range ms {
 		g.Go(func() error { return m.Serve(ctx, https[i]) })
 	}
+	// Agents and the example start once a master leads, so that none of
+	// them backs off from a 503 during the first election.
+	elected, cancel := context.WithCancel(ctx)
+	defer cancel()
+	leads := make(chan error, len(ms))
+	for _, m := range ms {
+		go func() { leads <- m.WaitLeading(elected) }()
+	}
+	if err := <-leads; err != nil {
+		return "", fmt.Errorf("no master was elected: %w", err)
+	}
 	return strings.Join(addrs, ","), nil
 }
+
+// devRaftTimeout is the raft heartbeat and election timeout of `meso dev`:
+// quicker than raft's 1 s on loopback.
+const devRaftTimeout = 300 * time.Millisecond
 
 // runExample runs the sample workload of `meso dev --example`: a batch of
 // short command tasks, enough to spread over every agent.

@@ -29,7 +29,11 @@ type raftLeadership struct {
 	mu       sync.Mutex
 	hostport string // guarded by mu: the leading master's HTTP host:port; "" when none is known
 	self     bool   // guarded by mu: this master leads and its core has recovered
+	// changed is closed (and replaced) at every set; guarded by mu.
+	changed chan struct{}
 }
+
+func newRaftLeadership() *raftLeadership { return &raftLeadership{changed: make(chan struct{})} }
 
 // Leader implements Leadership.
 func (l *raftLeadership) Leader() (string, bool) {
@@ -41,7 +45,30 @@ func (l *raftLeadership) Leader() (string, bool) {
 func (l *raftLeadership) set(hostport string, self bool) {
 	l.mu.Lock()
 	l.hostport, l.self = hostport, self
+	close(l.changed)
+	l.changed = make(chan struct{})
 	l.mu.Unlock()
+}
+
+// WaitLeading returns once this master leads and serves (at once for a
+// master without a replicated registry), or with ctx's error.
+func (m *Master) WaitLeading(ctx context.Context) error {
+	if m.leadership == nil {
+		return nil
+	}
+	for {
+		m.leadership.mu.Lock()
+		self, changed := m.leadership.self, m.leadership.changed
+		m.leadership.mu.Unlock()
+		if self {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // openRegistry opens this master's member of the raft group.
@@ -61,7 +88,6 @@ func (m *Master) openRegistry() error {
 		return fmt.Errorf("master: registry: %w", err)
 	}
 	m.reg = reg
-	m.leadership = &raftLeadership{}
 	return nil
 }
 

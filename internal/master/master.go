@@ -41,7 +41,8 @@ type Master struct {
 	started  time.Time
 	stopping chan struct{} // closed when Serve's ctx is done
 
-	// With Config.Replicated, set by Serve before the HTTP server starts.
+	// With Config.Replicated: reg is set by Serve before the HTTP server
+	// starts; leadership by New.
 	reg        *registry.Registry
 	leadership *raftLeadership
 }
@@ -61,7 +62,11 @@ func New(cfg Config) (*Master, error) {
 			return nil, fmt.Errorf("%w: --work_dir: %w", ErrConfig, err)
 		}
 	}
-	return &Master{cfg: cfg, log: cfg.Logger, minAlloc: q, bounds: bounds}, nil
+	m := &Master{cfg: cfg, log: cfg.Logger, minAlloc: q, bounds: bounds}
+	if cfg.Replicated != nil {
+		m.leadership = newRaftLeadership()
+	}
+	return m, nil
 }
 
 // Serve runs the master on ln until ctx is done, then stops and returns
