@@ -194,10 +194,10 @@ func startDevMasters(ctx context.Context, g *errgroup.Group, o devOptions, workD
 			dir = filepath.Join(workDir, fmt.Sprintf("master%d", i+1))
 		}
 		m, err := master.New(master.Config{
-			WorkDir:    dir,
+			WorkDir: dir,
 			Replicated: &master.Replicated{Dir: filepath.Join(dir, "registry"), Listener: rafts[i], Peers: peers,
 				HeartbeatTimeout: devRaftTimeout, ElectionTimeout: devRaftTimeout, LeaderLeaseTimeout: devRaftTimeout / 2},
-			Logger:     log.With("component", "master", "master", i+1),
+			Logger: log.With("component", "master", "master", i+1),
 		})
 		if err != nil {
 			closeAll()
