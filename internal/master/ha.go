@@ -116,6 +116,13 @@ func (m *Master) watchElection(ctx context.Context) {
 			if !ok {
 				return
 			}
+		case <-m.retake:
+			// A write failed and the loop stopped serving.
+			leading = false
+			if m.reg.IsLeader() {
+				leading = m.takeOver(ctx)
+			}
+			continue
 		}
 		switch {
 		case l.Self && !leading:
@@ -152,7 +159,8 @@ func (m *Master) takeOver(ctx context.Context) bool {
 			return false
 		}
 	}
-	rec, err := coreregistry.Recovery(m.reg.State())
+	st := m.reg.State()
+	rec, err := coreregistry.Recovery(st)
 	if err != nil {
 		m.log.Error("cannot recover the registry; not serving", "err", err)
 		return false
@@ -163,7 +171,8 @@ func (m *Master) takeOver(ctx context.Context) bool {
 		timeout = defaultWriteTimeout
 	}
 	info := m.termInfo()
-	c, err := m.newCore(coreregistry.New(m.reg, timeout, nil), info, now)
+	batch := coreregistry.NewBatch(m.reg, st, timeout, nil)
+	c, err := m.newCore(batch, info, now)
 	if err == nil {
 		err = c.Recover(now, rec)
 	}
@@ -174,6 +183,8 @@ func (m *Master) takeOver(ctx context.Context) bool {
 	if err := m.loop.do(ctx, func(l *loop, _ time.Time) {
 		l.closeAll()
 		l.core, l.leading = c, true
+		l.flush = func() error { return batch.Flush(context.Background()) }
+		l.flushFailed = m.writeFailed
 	}); err != nil {
 		return false
 	}
@@ -194,9 +205,28 @@ func (m *Master) stepDown(ctx context.Context) {
 	}
 	_ = m.loop.do(ctx, func(l *loop, _ time.Time) {
 		l.closeAll()
-		l.core, l.leading = standby, false
+		l.core, l.leading, l.flush = standby, false, nil
 	})
 	m.log.Warn("lost leadership; stopped serving")
+}
+
+// writeFailed runs on the loop when the registry writes of a step did not
+// commit: the step's outputs were dropped, so the core's books are ahead
+// of the registry. The master stops serving (every stream and link
+// closes) and asks the election watcher to recover again from the
+// registry if it still leads.
+func (m *Master) writeFailed(l *loop, err error) {
+	m.log.Error("registry write failed; stopped serving, recovering again", "err", err)
+	m.leadership.set("", false)
+	l.closeAll()
+	l.leading, l.flush = false, nil
+	if standby, serr := m.newCore(core.NewMemRegistry(), m.termInfo(), time.Now()); serr == nil {
+		l.core = standby
+	}
+	select {
+	case m.retake <- struct{}{}:
+	default:
+	}
 }
 
 // leaderView corrects a /state document of a master that does not lead:

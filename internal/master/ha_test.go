@@ -356,3 +356,39 @@ func TestThreeMastersFailover(t *testing.T) {
 	reregister(t, next.base, a.id, withID(info, f.id), task)
 	resubscribeKeepsTask(t, next.base, withID(info, f.id), "t1")
 }
+
+// TestWriteFailureRecoversAgain: when a step's registry writes do not
+// commit as the master's shadow predicted (here another writer removed the
+// framework behind the master's back), nothing of that step goes out, every
+// stream closes, and the master recovers from the registry again.
+func TestWriteFailureRecoversAgain(t *testing.T) {
+	h := serveHA(t, listen(t), fastRaft(&Replicated{Dir: t.TempDir(), Bind: "127.0.0.1:0"}))
+	waitLeading(t, h)
+	info := fwInfo("web")
+	info.FailoverTimeout = proto.Float64(3600)
+	f := subscribe(t, h.base, codec.JSON, info)
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	if err := h.m.reg.RemoveFramework(ctx, f.id, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	resp := subscribeReq(t, h.base, codec.JSON, withID(info, f.id))
+	again := newEventStream(t, resp, codec.JSON, func() *schedulerpb.Event { return &schedulerpb.Event{} }, nil)
+	select {
+	case ev, ok := <-again.events:
+		if ok {
+			t.Fatalf("the failed step's event went out: %v", ev)
+		}
+	case <-time.After(waitFor):
+		t.Fatal("the resubscription's stream did not close")
+	}
+	if err := f.events.ended(); !isEOF(err) {
+		t.Fatalf("old stream: %v", err)
+	}
+	waitLeading(t, h)
+	resp = subscribeReq(t, h.base, codec.JSON, withID(info, f.id))
+	refused := newEventStream(t, resp, codec.JSON, func() *schedulerpb.Event { return &schedulerpb.Event{} }, nil)
+	if ev := refused.next(); ev.GetType() != schedulerpb.Event_ERROR || ev.GetError().GetMessage() != "Framework has been removed" {
+		t.Fatalf("after recovering again: %v", ev)
+	}
+}

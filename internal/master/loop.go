@@ -39,6 +39,11 @@ type loop struct {
 	// that does not lead, which takes no subscription or registration);
 	// owned by run.
 	leading bool
+	// flush, when set, commits the registry writes of a step (see
+	// coreregistry.Batch) before the step's outputs are routed; on an
+	// error the outputs are dropped and flushFailed runs. Owned by run.
+	flush       func() error
+	flushFailed func(l *loop, err error)
 	// lastAllocation is the wall time of the latest tick that allocated.
 	lastAllocation time.Duration
 	allocations    uint64
@@ -78,7 +83,16 @@ func (l *loop) run(ctx context.Context) {
 				l.allocations++
 			}
 		}
-		l.route(l.core.Ready())
+		r := l.core.Ready()
+		if l.flush != nil {
+			if err := l.flush(); err != nil {
+				// Nothing the step decided may go out: a new leader
+				// would not know it.
+				l.flushFailed(l, err)
+				continue
+			}
+		}
+		l.route(r)
 	}
 }
 

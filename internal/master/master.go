@@ -45,6 +45,7 @@ type Master struct {
 	// starts; leadership by New.
 	reg        *registry.Registry
 	leadership *raftLeadership
+	retake     chan struct{} // cap 1: the loop asks the election watcher to recover again
 }
 
 // New checks cfg and returns a Master.
@@ -65,6 +66,7 @@ func New(cfg Config) (*Master, error) {
 	m := &Master{cfg: cfg, log: cfg.Logger, minAlloc: q, bounds: bounds}
 	if cfg.Replicated != nil {
 		m.leadership = newRaftLeadership()
+		m.retake = make(chan struct{}, 1)
 	}
 	return m, nil
 }

@@ -3,11 +3,12 @@
 // the core defines) on a *registry.Registry, plus the framework records
 // the core will need for failover.
 //
-// Every write blocks until raft commits it (a few milliseconds with fsync,
-// see docs/ARCHITECTURE.md "registry") or Timeout passes. The core calls
-// its Registry synchronously from its loop, so until the core learns to
-// wait for writes as an output and a later input, each admission stalls
-// the loop for one commit. Reads answer from the local state.
+// Registry's writes block until raft commits each (a few milliseconds with
+// fsync, see docs/ARCHITECTURE.md "registry") or Timeout passes: each write
+// stalls the core's loop for one commit. Batch, which the master uses,
+// applies writes to a shadow state at once and commits a loop step's
+// writes as one entry (Flush), before the step's outputs go out. Reads
+// answer from the local (or shadow) state.
 //
 // The replicated registry is stricter than core.MemRegistry: a gone agent
 // cannot be admitted again (registry.ErrAgentGone), and only an admitted
@@ -75,6 +76,10 @@ func (a *Registry) RemoveAgent(agentID string) error {
 func (a *Registry) AgentState(agentID string) core.AgentState {
 	var s registry.AgentStatus
 	a.r.Read(func(st *registry.State) { s = st.Agent(agentID).Status })
+	return agentState(s)
+}
+
+func agentState(s registry.AgentStatus) core.AgentState {
 	switch s {
 	case registry.AgentAdmitted:
 		return core.AgentAdmitted

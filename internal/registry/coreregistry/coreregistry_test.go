@@ -148,3 +148,73 @@ func TestRecovery(t *testing.T) {
 		}
 	}
 }
+
+// Batch: writes show at once in its reads (the shadow), with the outcome
+// the state machine gives (a failing one is not proposed), and commit
+// together on Flush, after which the replicated state equals the shadow.
+func TestBatch(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	r := openSingle(t)
+	ctx := context.Background()
+	gone := &mesospb.AgentInfo{Id: &mesospb.AgentID{Value: proto.String("S0")}, Hostname: proto.String("h0")}
+	if err := r.AdmitAgent(ctx, gone); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.MarkAgentGone(ctx, "S0", now); err != nil {
+		t.Fatal(err)
+	}
+	b := NewBatch(r, r.State(), 5*time.Second, func() time.Time { return now })
+	info := &mesospb.AgentInfo{Id: &mesospb.AgentID{Value: proto.String("S1")}, Hostname: proto.String("h")}
+	if err := b.AdmitAgent(info); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.AgentState("S1"); got != core.AgentAdmitted {
+		t.Fatalf("shadow: S1 is %v before the flush; want admitted", got)
+	}
+	if err := b.AdmitAgent(gone); !errors.Is(err, registry.ErrAgentGone) {
+		t.Fatalf("admitting a gone agent: %v; want ErrAgentGone at once", err)
+	}
+	fw := &mesospb.FrameworkInfo{Id: &mesospb.FrameworkID{Value: proto.String("F1")}, User: proto.String("u"), Name: proto.String("n")}
+	if err := b.AddFramework(fw); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.RemoveFramework("F1"); err != nil || !b.FrameworkRemoved("F1") {
+		t.Fatalf("remove framework: %v, removed %v", err, b.FrameworkRemoved("F1"))
+	}
+	var before registry.AgentStatus
+	r.Read(func(st *registry.State) { before = st.Agent("S1").Status })
+	if before != registry.AgentUnknown {
+		t.Fatalf("S1 is %v in the registry before the flush", before)
+	}
+	if err := b.Flush(ctx); err != nil { // one ProposeBatch: one entry
+		t.Fatal(err)
+	}
+	if b.Pending() != 0 || !r.State().Equal(b.shadow) {
+		t.Fatalf("after the flush: %d pending; registry equals shadow: %v", b.Pending(), r.State().Equal(b.shadow))
+	}
+	if err := b.Flush(ctx); err != nil {
+		t.Fatalf("empty flush: %v", err)
+	}
+}
+
+// A write by someone else than the Batch makes the next flush fail with
+// ErrDiverged: the master must recover again.
+func TestBatchDiverged(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	r := openSingle(t)
+	b := NewBatch(r, r.State(), 5*time.Second, func() time.Time { return now })
+	info := &mesospb.AgentInfo{Id: &mesospb.AgentID{Value: proto.String("S1")}, Hostname: proto.String("h")}
+	ctx := context.Background()
+	if err := r.AdmitAgent(ctx, info); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.MarkAgentGone(ctx, "S1", now); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.AdmitAgent(info); err != nil {
+		t.Fatalf("shadow admission: %v", err)
+	}
+	if err := b.Flush(ctx); !errors.Is(err, ErrDiverged) {
+		t.Fatalf("flush = %v, want ErrDiverged", err)
+	}
+}
