@@ -24,10 +24,10 @@ const (
 // the last --max_completed_frameworks of them); meso keeps both, and the
 // subscribed frameworks with their failover deadlines, in the
 // raft-replicated registry (internal/registry/coreregistry). The core calls
-// it synchronously from its loop: a durable implementation stalls the loop
-// for one commit per write (about 1-3 ms with fsync). Letting the core emit
-// writes as an output and learn of their commit as a later input (so that
-// one fsync covers a batch) is the next step; see docs/ARCHITECTURE.md.
+// it synchronously from its loop, and must get each write's outcome at
+// once: the master's implementation (coreregistry.Batch) answers from a
+// shadow state and commits a loop step's writes together before the step's
+// outputs go out; see docs/ARCHITECTURE.md "registry".
 type Registry interface {
 	// AdmitAgent records an agent (info.id set) as registered.
 	AdmitAgent(info *mesospb.AgentInfo) error
