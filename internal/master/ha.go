@@ -185,10 +185,12 @@ func (m *Master) takeOver(ctx context.Context) bool {
 		l.core, l.leading = c, true
 		l.flush = func() error { return batch.Flush(context.Background()) }
 		l.flushFailed = m.writeFailed
+		// On the loop, so that a write failure (writeFailed, also on the
+		// loop) always comes after.
+		m.leadership.set(m.advertised(), true)
 	}); err != nil {
 		return false
 	}
-	m.leadership.set(m.advertised(), true)
 	m.log.Info("elected leading master", "id", info.GetId(),
 		"agents_to_reregister", len(rec.Agents), "frameworks", len(rec.Frameworks))
 	return true
