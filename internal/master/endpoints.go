@@ -101,6 +101,9 @@ func (m *Master) metrics(ctx context.Context) (map[string]float64, error) {
 		snap["master/event_queue_messages"] = float64(len(l.inbox))
 		snap["master/streams_open"] = float64(len(l.streams))
 		snap["master/links_open"] = float64(len(l.links))
+		if !l.leading {
+			snap["master/elected"] = 0
+		}
 	})
 	return snap, err
 }

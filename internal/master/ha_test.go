@@ -309,6 +309,11 @@ func TestThreeMastersFailover(t *testing.T) {
 				t.Fatalf("%s%s: %s Location %q; want 307 to %s", h.addr, path, resp.Status, resp.Header.Get("Location"), want)
 			}
 		}
+		var snap map[string]float64
+		getJSON(t, h.base+"/metrics/snapshot", &snap)
+		if snap["master/elected"] != 0 {
+			t.Errorf("follower %s: master/elected = %v", h.addr, snap["master/elected"])
+		}
 		st, err := readState(h.base)
 		if err != nil {
 			t.Fatal(err)
