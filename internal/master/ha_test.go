@@ -37,7 +37,7 @@ func listen(t *testing.T) net.Listener {
 
 // fastRaft keeps elections in tests to a fraction of a second.
 func fastRaft(r *Replicated) *Replicated {
-	r.HeartbeatTimeout, r.ElectionTimeout, r.LeaderLeaseTimeout = 150*time.Millisecond, 150*time.Millisecond, 100*time.Millisecond
+	r.HeartbeatTimeout, r.ElectionTimeout, r.LeaderLeaseTimeout = 300*time.Millisecond, 300*time.Millisecond, 150*time.Millisecond
 	return r
 }
 
