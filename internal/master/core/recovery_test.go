@@ -11,17 +11,44 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// recordingRegistry is a MemRegistry that also keeps framework records,
-// as the replicated one does.
+// recordingRegistry is a MemRegistry that also keeps agent infos and
+// framework records, as the replicated one does, and answers the Recovery
+// a new leader would read from it.
 type recordingRegistry struct {
 	*MemRegistry
+	agentInfos   map[string]*mesospb.AgentInfo
 	frameworks   map[string]*mesospb.FrameworkInfo
 	disconnected map[string]time.Time
 }
 
 func newRecordingRegistry() *recordingRegistry {
-	return &recordingRegistry{MemRegistry: NewMemRegistry(),
+	return &recordingRegistry{MemRegistry: NewMemRegistry(), agentInfos: map[string]*mesospb.AgentInfo{},
 		frameworks: map[string]*mesospb.FrameworkInfo{}, disconnected: map[string]time.Time{}}
+}
+
+func (r *recordingRegistry) AdmitAgent(info *mesospb.AgentInfo) error {
+	r.agentInfos[info.GetId().GetValue()] = info
+	return r.MemRegistry.AdmitAgent(info)
+}
+
+func (r *recordingRegistry) RemoveFramework(id string) error {
+	delete(r.frameworks, id)
+	delete(r.disconnected, id)
+	return r.MemRegistry.RemoveFramework(id)
+}
+
+// recovery is what coreregistry.Recovery would read from the same records.
+func (r *recordingRegistry) recovery() Recovery {
+	var rec Recovery
+	for _, id := range sortedKeys(r.agentInfos) {
+		if r.AgentState(id) == AgentAdmitted {
+			rec.Agents = append(rec.Agents, r.agentInfos[id])
+		}
+	}
+	for _, id := range sortedKeys(r.frameworks) {
+		rec.Frameworks = append(rec.Frameworks, RecoveredFramework{Info: r.frameworks[id], FailoverDeadline: r.disconnected[id]})
+	}
+	return rec
 }
 
 func (r *recordingRegistry) AddFramework(info *mesospb.FrameworkInfo) error {
