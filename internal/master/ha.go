@@ -80,7 +80,7 @@ func (m *Master) openRegistry() error {
 	}
 	reg, err := registry.Open(registry.Config{
 		Dir: rc.Dir, ID: id, Bind: rc.Bind, Listener: rc.Listener, Peers: rc.Peers,
-		Logger:           m.log.With("component", "registry"),
+		Logger:           m.log,
 		HeartbeatTimeout: rc.HeartbeatTimeout, ElectionTimeout: rc.ElectionTimeout,
 		LeaderLeaseTimeout: rc.LeaderLeaseTimeout,
 	})
