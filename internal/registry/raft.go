@@ -15,9 +15,9 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"github.com/mesoproject/meso/api/registrypb"
 	"go.etcd.io/bbolt"
 	bberrors "go.etcd.io/bbolt/errors"
-	"github.com/mesoproject/meso/api/registrypb"
 	"google.golang.org/protobuf/proto"
 )
 
