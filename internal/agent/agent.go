@@ -42,8 +42,11 @@ type Agent struct {
 	logLevel  *operator.LogLevel
 	bounds    *httpbound.Bounds
 	resources resources.Resources
-	masterURL string
-	started   time.Time
+	// masterURLs are the link endpoints of the masters in --master, tried
+	// in turn; nextMaster is the one to try next (owned by linkLoop).
+	masterURLs []string
+	nextMaster int
+	started    time.Time
 
 	wake     chan struct{} // pokes the timer loop; cap 1
 	outReady chan struct{} // pokes the link sender; cap 1
@@ -65,6 +68,7 @@ type execKey struct{ framework, executor string }
 
 type linkState struct {
 	id         string // current session, "" when not registered
+	url        string // the leading master's link endpoint (after redirects)
 	masterInfo *mesospb.MasterInfo
 	registered time.Time
 }
@@ -85,7 +89,7 @@ func New(cfg Config) (*Agent, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
-	masterURL, err := linkURL(cfg.Master)
+	masterURLs, err := linkURLs(cfg.Master)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +143,7 @@ func New(cfg Config) (*Agent, error) {
 		logLevel:   operator.NewLogLevel(cfg.LogLevel),
 		bounds:     bounds,
 		resources:  resources.AgentResources(cfg.Resources, *d),
-		masterURL:  masterURL,
+		masterURLs: masterURLs,
 		wake:       make(chan struct{}, 1),
 		outReady:   make(chan struct{}, 1),
 		relink:     make(chan struct{}, 1),

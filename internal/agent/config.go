@@ -24,7 +24,8 @@ import (
 // values mean the Mesos defaults.
 type Config struct {
 	// Master is the master's address, "host:port" (an http:// URL is
-	// accepted too).
+	// accepted too), or the masters of a group as a comma-separated list:
+	// the agent tries them in turn and follows a non-leader's 307.
 	Master string
 	// IP is the address executors and the master reach this agent at; empty
 	// means the listener's address (127.0.0.1 when it listens on all

@@ -27,6 +27,19 @@
 //     /version, /metrics/snapshot (Mesos metric names), /metrics
 //     (Prometheus, meso_-prefixed names) and /master/redirect.
 //
+// # Leadership
+//
+// With Config.Replicated the registry is a raft group
+// (internal/registry), and the master serves only while raft elects it:
+// elected, it waits for raft's barrier, recovers a new core from the
+// registry (core.Recover) and swaps it into the loop; deposed, it swaps in
+// an empty standby core and closes every stream and link. A master that
+// does not lead answers the scheduler API, the agent link and the state
+// cuts with 307 to the leader (raft ids are the masters' HTTP host:port),
+// or 503 while none is known; /state, /health and /master/redirect answer
+// everywhere. Without Replicated the master always leads, with the
+// Registry given (in memory by default).
+//
 // Every request is bounded by internal/httpbound (Config.HTTP): header,
 // body and idle timeouts, and a memory budget for call bodies; the event
 // streams outlive the body deadline.
@@ -43,6 +56,9 @@
 // (the loop) and one consumer (the HTTP handler of that stream, which
 // writes RecordIO records and heartbeats until the outbox closes, the
 // client leaves or the master stops, then tells the loop that the stream
-// closed). Serve waits for the loop to end and for the HTTP server to shut
-// down before it returns.
+// closed). With a replicated registry, the election watcher
+// (watchElection) is another goroutine Serve owns; it swaps cores only
+// through the loop. Serve waits for the watcher and the loop to end, closes
+// the registry, and waits for the HTTP server to shut down before it
+// returns.
 package master

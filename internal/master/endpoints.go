@@ -86,7 +86,9 @@ func (m *Master) handleStatePart(part func(*present.MasterState) any) http.Handl
 			return
 		}
 		// Rendered off the loop: the core's answer is a copy.
-		writeJSON(w, part(present.MasterStateJSON(gs, m.stateMeta())))
+		st := present.MasterStateJSON(gs, m.stateMeta())
+		m.leaderView(st)
+		writeJSON(w, part(st))
 	}
 }
 
@@ -106,6 +108,9 @@ func (m *Master) metrics(ctx context.Context) (map[string]float64, error) {
 		snap["master/streams_open"] = float64(len(l.streams))
 		snap["master/links_open"] = float64(len(l.links))
 		snap["master/operator_subscribers"] = float64(len(l.operators) + len(l.pendingOperators))
+		if !l.leading {
+			snap["master/elected"] = 0
+		}
 	})
 	return snap, err
 }

@@ -12,6 +12,10 @@ import (
 // errStopped: the master is shutting down (503).
 var errStopped = errors.New("master: shutting down")
 
+// errNotLeading: the master stopped leading while a request was on its way
+// (503; the client retries and is redirected).
+var errNotLeading = errors.New("master: not the leader")
+
 // input is a unit of work for the loop: it runs on the loop goroutine with
 // the core and the current time.
 type input func(l *loop, now time.Time)
@@ -34,6 +38,15 @@ type loop struct {
 	// operators are the operator SUBSCRIBE streams by subscriber id, once
 	// their SUBSCRIBED was routed; pendingOperators wait for it. Owned by run.
 	operators, pendingOperators map[string]*outbox
+	// leading: core is the leader's (false: a standby core of a master
+	// that does not lead, which takes no subscription or registration);
+	// owned by run.
+	leading bool
+	// flush, when set, commits the registry writes of a step (see
+	// coreregistry.Batch) before the step's outputs are routed; on an
+	// error the outputs are dropped and flushFailed runs. Owned by run.
+	flush       func() error
+	flushFailed func(l *loop, err error)
 	// lastAllocation is the wall time of the latest tick that allocated.
 	lastAllocation time.Duration
 	allocations    uint64
@@ -49,6 +62,7 @@ func newLoop(c *core.Core, log *slog.Logger) *loop {
 
 		operators:        map[string]*outbox{},
 		pendingOperators: map[string]*outbox{},
+		leading:          true,
 	}
 }
 
@@ -75,7 +89,16 @@ func (l *loop) run(ctx context.Context) {
 				l.allocations++
 			}
 		}
-		l.route(l.core.Ready())
+		r := l.core.Ready()
+		if l.flush != nil {
+			if err := l.flush(); err != nil {
+				// Nothing the step decided may go out: a new leader
+				// would not know it.
+				l.flushFailed(l, err)
+				continue
+			}
+		}
+		l.route(r)
 	}
 }
 

@@ -35,7 +35,7 @@ func statusOf(err error) int {
 		return http.StatusConflict
 	case errors.Is(err, core.ErrNotFound):
 		return http.StatusNotFound
-	case errors.Is(err, errStopped), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, errStopped), errors.Is(err, errNotLeading), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError

@@ -168,6 +168,7 @@ func (c *Core) reregisterAgent(now time.Time, link string, info *mesospb.AgentIn
 		ag.info, ag.total, ag.version = info, total, reg.GetVersion()
 		ag.reregistered = now
 	}
+	delete(c.recovering, id)
 	c.mergeReport(now, ag, rep, fwInfos)
 	c.attachLink(ag, link)
 	c.metrics.agentReregistrations++

@@ -26,9 +26,8 @@ import (
 // framework it fails over to the new stream. The id of a framework the
 // Registry records as removed is refused ("Framework has been removed").
 // Any other id subscribes as a framework this master does not know: Mesos
-// takes it for a framework failing over to a newly elected master. Until
-// the Registry is durable the master cannot tell such an id from a made-up
-// one, and a restarted master has forgotten which ids were removed.
+// takes it for a framework failing over to a newly elected master. (A
+// framework known from the registry, see Recover, is known: it fails over.)
 func (c *Core) Subscribe(now time.Time, stream string, call *schedulerpb.Call) error {
 	if err := ValidateCall(call); err != nil {
 		return err
@@ -169,9 +168,18 @@ func (c *Core) addFramework(now time.Time, id, stream string, info *mesospb.Fram
 		return
 	}
 	c.frameworks[id] = fw
+	c.recordFramework(fw)
 	c.connect(fw, stream)
 	c.frameworkAdded(fw)
 	c.allocateSoon = true
+}
+
+// recordFramework records a subscribed framework in the registry, so that
+// a new leader knows it.
+func (c *Core) recordFramework(fw *framework) {
+	if err := c.cfg.Registry.AddFramework(fw.info); err != nil {
+		c.log.Warn("registry refused to record a framework", "framework", fw.id, "err", err)
+	}
 }
 
 // failover moves a known framework to a new stream, keeping its tasks.
@@ -201,6 +209,7 @@ func (c *Core) failover(now time.Time, fw *framework, stream string, info *mesos
 	}
 	fw.failoverDeadline = time.Time{}
 	delete(c.failingOver, fw.id)
+	c.recordFramework(fw)
 	c.connect(fw, stream)
 	// Offers made to the previous connection are void (Mesos rescinds them).
 	for _, id := range sortedKeys(fw.offers) {
@@ -253,6 +262,9 @@ func (c *Core) StreamClosed(now time.Time, stream string) {
 	fw.failoverDeadline = now.Add(timeout)
 	c.failingOver[fw.id] = fw
 	c.frameworkUpdated(fw)
+	if err := c.cfg.Registry.DisconnectFramework(fw.id, fw.failoverDeadline); err != nil {
+		c.log.Warn("registry refused to record a framework disconnection", "framework", fw.id, "err", err)
+	}
 }
 
 // failoverTimeout converts FrameworkInfo.failover_timeout (seconds).
