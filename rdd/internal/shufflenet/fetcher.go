@@ -218,7 +218,6 @@ func (f *Fetcher) Fetch(ctx context.Context, shuffleID int, wants []Want, fn fun
 		}
 	}()
 	active := map[string]int{}
-	dead := map[string]error{}
 	fails := failures{}
 	running := 0
 	launch := func() {
@@ -231,6 +230,7 @@ func (f *Fetcher) Fetch(ctx context.Context, shuffleID int, wants []Want, fn fun
 				}
 				b := q[0]
 				pending[addr] = q[1:]
+				nb--
 				active[addr]++
 				running++
 				progress = true
@@ -248,6 +248,7 @@ func (f *Fetcher) Fetch(ctx context.Context, shuffleID int, wants []Want, fn fun
 				fails.add(Failure{Map: w.Map, Addr: addr, Err: err})
 			}
 		}
+		nb -= len(pending[addr])
 		pending[addr] = nil
 	}
 	launch()
@@ -269,7 +270,9 @@ func (f *Fetcher) Fetch(ctx context.Context, shuffleID int, wants []Want, fn fun
 			return err
 		}
 	}
-	for running > 0 {
+	// With nothing running and batches pending, the consumer holds the
+	// budget: wait for a release.
+	for running > 0 || nb > 0 {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -293,7 +296,6 @@ func (f *Fetcher) Fetch(ctx context.Context, shuffleID int, wants []Want, fn fun
 					return ev.unauthz
 				}
 				if ev.dead != nil {
-					dead[ev.done.addr] = ev.dead
 					failAddr(ev.done.addr, ev.dead)
 				}
 			}
@@ -400,7 +402,10 @@ func (f *Fetcher) run(ctx context.Context, shuffleID int, b *batch, bud *budget,
 		if errors.As(err, &re) {
 			ev.dead = cause
 		}
-		for _, w := range left {
+		for len(left) > 0 {
+			w := left[0]
+			left = left[1:]
+			bud.give(w.Size)
 			if !send(event{fail: &Failure{Map: w.Map, Addr: b.addr, Err: cause}}) {
 				return
 			}

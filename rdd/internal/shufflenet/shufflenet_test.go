@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -476,22 +477,28 @@ func TestTooManyConcurrentRequests(t *testing.T) {
 	newCluster(t, []*node{n}, 1, 1, 1, 100)
 	url := n.ts.URL + PathPrefix + "fetch"
 	pr, pw := io.Pipe()
-	first := make(chan int)
+	t.Cleanup(func() { pw.Close() })
+	first := make(chan int, 1)
 	go func() {
-		code, _ := post(t, url, "", pr) // holds the only slot while its body is unsent
-		first <- code
-	}()
-	// Poll until the first request holds the slot.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		code, _ := post(t, url, "", bytes.NewReader(appendRequest(nil, request{Shuffle: 1, Spans: []span{{0, 0, 1}}})))
-		if code == http.StatusServiceUnavailable {
-			break
+		req, _ := http.NewRequest(http.MethodPost, url, pr)
+		resp, err := http.DefaultClient.Do(req) // holds the only slot while its body is unsent
+		if err != nil {
+			first <- 0
+			return
 		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		first <- resp.StatusCode
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(n.srv.slots) == 0 { // poll until the first request holds the slot
 		if time.Now().After(deadline) {
-			t.Fatalf("never refused a second request (last status %d)", code)
+			t.Fatal("the first request never reached the server")
 		}
 		runtime.Gosched()
+	}
+	if code, msg := post(t, url, "", bytes.NewReader(appendRequest(nil, request{Shuffle: 1, Spans: []span{{0, 0, 1}}}))); code != http.StatusServiceUnavailable {
+		t.Fatalf("second request: status %d (%s), want 503", code, msg)
 	}
 	pw.Write(appendRequest(nil, request{Shuffle: 1, Spans: []span{{0, 0, 1}}}))
 	pw.Close()
@@ -509,5 +516,35 @@ func TestRequestRoundTrip(t *testing.T) {
 	ws := []Want{{Map: 1, Reduce: 2}, {Map: 1, Reduce: 3}, {Map: 1, Reduce: 5}, {Map: 2, Reduce: 0}}
 	if got := spans(4, ws); fmt.Sprint(got.Spans) != "[{1 2 2} {1 5 1} {2 0 1}]" {
 		t.Errorf("spans = %v", got.Spans)
+	}
+}
+
+func TestUnreachableExecutorFailsAllItsMaps(t *testing.T) {
+	live := startNode(t, ServerConfig{}, nil)
+	c := newCluster(t, []*node{live, live}, 1, 20, 1, 2000)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := ln.Addr().String()
+	ln.Close()
+	ws := c.wants(0)
+	var want []int
+	for i := range ws {
+		if ws[i].Map%2 == 1 {
+			ws[i].Addr = gone
+			want = append(want, ws[i].Map)
+		}
+	}
+	cfg := testConfig()
+	cfg.MaxBytesInFlight = 10 << 10 // several batches for the dead address
+	cfg.MaxRequestsPerAddr = 1
+	got, err := fetchAll(t, NewFetcher(cfg), c, ws)
+	var ffe *FetchFailedError
+	if !errors.As(err, &ffe) || !errors.Is(err, ErrUnreachable) || !slices.Equal(ffe.Maps(), want) {
+		t.Fatalf("err = %v, want maps %v unreachable", err, want)
+	}
+	if len(got) != c.maps-len(want) {
+		t.Errorf("delivered %d blocks, want %d", len(got), c.maps-len(want))
 	}
 }
