@@ -256,7 +256,7 @@ func (f *Fetcher) Fetch(ctx context.Context, shuffleID int, wants []Want, fn fun
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		id := shuffle.BlockID{Shuffle: shuffleID, Map: w.Map, Reduce: w.Reduce}
+		id := blockID(shuffleID, w)
 		data, release, err := f.cfg.Local.Fetch(id)
 		if err != nil {
 			kind := ErrCorrupt
@@ -528,4 +528,8 @@ func (f *Fetcher) attempt(ctx context.Context, shuffleID int, addr string, wants
 func statusText(resp *http.Response) string {
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	return fmt.Sprintf("status %d: %s", resp.StatusCode, bytes.TrimSpace(msg))
+}
+
+func blockID(shuffleID int, w Want) shuffle.BlockID {
+	return shuffle.BlockID{Shuffle: shuffleID, Map: w.Map, Reduce: w.Reduce}
 }
