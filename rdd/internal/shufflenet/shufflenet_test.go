@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -546,5 +547,51 @@ func TestUnreachableExecutorFailsAllItsMaps(t *testing.T) {
 	}
 	if len(got) != c.maps-len(want) {
 		t.Errorf("delivered %d blocks, want %d", len(got), c.maps-len(want))
+	}
+}
+
+// logLines is a slog handler recording messages.
+type logLines struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (l *logLines) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logLines) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.msgs = append(l.msgs, r.Message)
+	return nil
+}
+func (l *logLines) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l *logLines) WithGroup(string) slog.Handler      { return l }
+func (l *logLines) has(msg string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Contains(l.msgs, msg)
+}
+
+func TestWriteDeadlineFreesAStalledRequest(t *testing.T) {
+	logs := &logLines{}
+	n := startNode(t, ServerConfig{WriteTimeout: 200 * time.Millisecond, MaxConcurrent: 1, Logger: slog.New(logs)}, nil)
+	c := newCluster(t, []*node{n}, 1, 20, 1, 1<<20) // 20-40 MB: more than the socket buffers hold
+	conn, err := net.Dial("tcp", n.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	body := appendRequest(nil, spans(1, c.wants(0)))
+	fmt.Fprintf(conn, "POST %sfetch HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", PathPrefix, len(body), body)
+	// The client reads nothing; the server gives up and frees its slot.
+	deadline := time.Now().Add(20 * time.Second)
+	for !logs.has("shuffle response cut") || len(n.srv.slots) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the stalled response was never cut")
+		}
+		runtime.Gosched()
+	}
+	got, err := fetchAll(t, NewFetcher(testConfig()), c, c.wants(0)[:3])
+	if err != nil || len(got) != 3 {
+		t.Fatalf("after a stalled client: %d blocks, %v", len(got), err)
 	}
 }
