@@ -30,7 +30,7 @@ var ErrUnauthorized = errors.New("shufflenet: token refused")
 // Failure says why one map output's blocks could not be fetched.
 type Failure struct {
 	Map  int
-	Addr string // the executor asked ("" for the local store)
+	Addr string // the executor asked (Config.LocalAddr: the local store)
 	Err  error  // wraps ErrUnreachable, ErrTimeout, ErrCorrupt or ErrMissing
 }
 

@@ -51,8 +51,8 @@ type Config struct {
 	Local     *shuffle.Store
 	// Client sends the requests (a client with its own transport).
 	Client *http.Client
-	// Observe, when set, is called with the bytes in flight after every
-	// reservation (for tests and metrics).
+	// Observe, when set, is called with a Fetch's bytes in flight after
+	// every change (for tests and metrics); calls are serialized per Fetch.
 	Observe func(inFlight int64)
 }
 
@@ -163,6 +163,9 @@ func (b *budget) tryTake(n int64) bool {
 func (b *budget) give(n int64) {
 	b.mu.Lock()
 	b.inFlight -= n
+	if b.observe != nil {
+		b.observe(b.inFlight)
+	}
 	b.mu.Unlock()
 	select {
 	case b.wake <- struct{}{}:
@@ -263,7 +266,7 @@ func (f *Fetcher) Fetch(ctx context.Context, shuffleID int, wants []Want, fn fun
 			if errors.Is(err, fs.ErrNotExist) {
 				kind = ErrMissing
 			}
-			fails.add(Failure{Map: w.Map, Err: fmt.Errorf("%w: %w", kind, err)})
+			fails.add(Failure{Map: w.Map, Addr: w.Addr, Err: fmt.Errorf("%w: %w", kind, err)})
 			continue
 		}
 		if err := fn(Block{BlockID: id, Addr: w.Addr, Data: data, release: release}); err != nil {

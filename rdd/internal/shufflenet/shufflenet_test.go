@@ -176,12 +176,12 @@ func TestBytesInFlightNeverExceedLimit(t *testing.T) {
 	c := newCluster(t, nodes, 1, 90, 2, 4000) // blocks of 4-8 KB
 	const limit = 32 << 10
 	var mu sync.Mutex
-	var reserved, peak int64
+	var peak int64
 	cfg := testConfig()
 	cfg.MaxBytesInFlight = limit
 	cfg.Observe = func(n int64) {
 		mu.Lock()
-		reserved, peak = n, max(peak, n)
+		peak = max(peak, n)
 		mu.Unlock()
 	}
 	f := NewFetcher(cfg)
@@ -213,7 +213,6 @@ func TestBytesInFlightNeverExceedLimit(t *testing.T) {
 	if peak < limit/2 {
 		t.Errorf("in flight peaked at %d: the limit %d was not used", peak, limit)
 	}
-	_ = reserved
 }
 
 func TestCorruptBlockFailsItsMap(t *testing.T) {
@@ -540,7 +539,13 @@ func TestUnreachableExecutorFailsAllItsMaps(t *testing.T) {
 	cfg := testConfig()
 	cfg.MaxBytesInFlight = 10 << 10 // several batches for the dead address
 	cfg.MaxRequestsPerAddr = 1
+	var mu sync.Mutex
+	var low, last int64
+	cfg.Observe = func(n int64) { mu.Lock(); low, last = min(low, n), n; mu.Unlock() }
 	got, err := fetchAll(t, NewFetcher(cfg), c, ws)
+	if low < 0 || last != 0 {
+		t.Errorf("budget went down to %d and ended at %d, want >= 0 and 0", low, last)
+	}
 	var ffe *FetchFailedError
 	if !errors.As(err, &ffe) || !errors.Is(err, ErrUnreachable) || !slices.Equal(ffe.Maps(), want) {
 		t.Fatalf("err = %v, want maps %v unreachable", err, want)
@@ -593,5 +598,43 @@ func TestWriteDeadlineFreesAStalledRequest(t *testing.T) {
 	got, err := fetchAll(t, NewFetcher(testConfig()), c, c.wants(0)[:3])
 	if err != nil || len(got) != 3 {
 		t.Fatalf("after a stalled client: %d blocks, %v", len(got), err)
+	}
+}
+
+func TestFetchWaitsForReleasesFromAnotherGoroutine(t *testing.T) {
+	n := startNode(t, ServerConfig{}, nil)
+	c := newCluster(t, []*node{n}, 1, 12, 1, 4000) // blocks of 4000-4341 bytes
+	cfg := testConfig()
+	cfg.MaxBytesInFlight = 10 << 10 // two blocks fit, three do not
+	var held []Block
+	release := make(chan struct{})
+	done := make(chan struct{})
+	count := 0
+	// The consumer keeps its first two blocks:
+	// nothing can run until another goroutine releases them, later.
+	err := NewFetcher(cfg).Fetch(context.Background(), c.shuffle, c.wants(0), func(b Block) error {
+		if count++; count <= 2 {
+			held = append(held, b)
+			if count == 2 {
+				hs := slices.Clone(held)
+				go func() {
+					defer close(done)
+					<-release
+					for _, h := range hs {
+						h.Release()
+					}
+				}()
+				// A delay that lets the Fetch find the budget held with
+				// nothing running, the state this test is about.
+				time.AfterFunc(100*time.Millisecond, func() { close(release) })
+			}
+			return nil
+		}
+		b.Release()
+		return nil
+	})
+	<-done
+	if err != nil || count != c.maps {
+		t.Fatalf("delivered %d of %d blocks: %v", count, c.maps, err)
 	}
 }
