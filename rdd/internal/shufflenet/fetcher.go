@@ -122,6 +122,10 @@ type Fetcher struct {
 // NewFetcher returns a fetcher.
 func NewFetcher(cfg Config) *Fetcher { return &Fetcher{cfg: cfg.withDefaults()} }
 
+// Close closes the fetcher's idle connections (Fetch calls may continue
+// and open new ones).
+func (f *Fetcher) Close() { f.cfg.Client.CloseIdleConnections() }
+
 // batch is one request's worth of wanted blocks from one address.
 type batch struct {
 	addr  string

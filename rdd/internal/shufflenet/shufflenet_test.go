@@ -147,6 +147,7 @@ func TestFetchManyMapsFromThreeServers(t *testing.T) {
 		}
 	}
 	f := NewFetcher(cfg)
+	defer f.Close()
 	var wg sync.WaitGroup
 	for r := range c.reducers {
 		wg.Go(func() {
