@@ -168,9 +168,9 @@ type executor struct {
 	// again (zero once it has, and for executors this agent launched).
 	reregisterDeadline time.Time
 	reregisterTimeout  time.Duration
-	shutdownDeadline time.Time // while TERMINATING; zero once destroyed
-	pending          *termination
-	exitStatus       int32
+	shutdownDeadline   time.Time // while TERMINATING; zero once destroyed
+	pending            *termination
+	exitStatus         int32
 }
 
 type taskRecord struct {
