@@ -79,6 +79,15 @@ type Config struct {
 	// for this agent to come back before they kill their tasks and exit.
 	// Default 15 min.
 	RecoveryTimeout time.Duration
+	// Recover is Mesos' --recover: RecoverReconnect (default) recovers
+	// what the checkpoints under WorkDir hold (the agent id, the executors
+	// of checkpointing frameworks, their tasks and unacknowledged
+	// updates); RecoverCleanup kills every executor of the last run and
+	// starts as a new agent.
+	Recover string
+	// NonStrict is --strict=false: corrupt checkpoints are logged and
+	// skipped; by default they make New fail.
+	NonStrict bool
 
 	// Launcher is the path of the meso binary the command executor runs
 	// from (`<Launcher> executor`); default os.Executable().
@@ -155,6 +164,13 @@ func (c *Config) setDefaults() error {
 	}
 	if c.RecoveryTimeout <= 0 {
 		c.RecoveryTimeout = DefaultRecoveryTimeout
+	}
+	switch c.Recover {
+	case "":
+		c.Recover = RecoverReconnect
+	case RecoverReconnect, RecoverCleanup:
+	default:
+		return fmt.Errorf("agent: --recover=%q: want %q or %q", c.Recover, RecoverReconnect, RecoverCleanup)
 	}
 	if c.Launcher == "" {
 		exe, err := os.Executable()
