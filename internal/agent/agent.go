@@ -63,7 +63,7 @@ type Agent struct {
 	runCtx     context.Context          // guarded by mu: Serve's context
 	// savedAgentID is the agent id in the checkpoints; guarded by mu.
 	savedAgentID string
-	tasks      sync.WaitGroup           // goroutines started by dispatch
+	tasks        sync.WaitGroup // goroutines started by dispatch
 }
 
 type execKey struct{ framework, executor string }
