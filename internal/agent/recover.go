@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/mesoproject/meso/api/mesospb"
@@ -88,15 +89,23 @@ func planRecovery(cfg Config, store *checkpoint.Store, bootID string) (*recovery
 
 // killEarlier kills containers of an earlier run that are not recovered:
 // those of frameworks that do not checkpoint, or all of them with
-// --recover=cleanup. Docker ones were removed when the Docker
-// containerizer started (they were not among the known ones).
+// --recover=cleanup. Each gets the executor shutdown grace period after
+// SIGTERM (executors kill their tasks then: a task leads its own process
+// group, which killing the executor's group would miss). Docker ones were
+// removed when the Docker containerizer started (they were not among the
+// known ones).
 func (a *Agent) killEarlier(list []checkpoint.Container) {
 	adopter, ok := a.cz.(containerizer.Adopter)
 	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	grace := a.cfg.ExecutorShutdownGracePeriod
+	if grace <= 0 {
+		grace = lifecycle.DefaultShutdownGracePeriod
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), grace+time.Minute)
 	defer cancel()
+	var wg sync.WaitGroup
 	for _, c := range list {
 		if c.Handle.Kind == containerizer.NameDocker {
 			continue
@@ -106,10 +115,13 @@ func (a *Agent) killEarlier(list []checkpoint.Container) {
 		}
 		a.log.Info("killing executor of an earlier run", "framework", c.FrameworkID, "executor", c.ExecutorID,
 			"container", c.Handle.ContainerID, "pid", c.Handle.Pid)
-		if err := a.cz.Destroy(ctx, c.Handle.ContainerID, 0); err != nil && !errors.Is(err, containerizer.ErrUnknownContainer) {
-			a.log.Warn("cannot kill executor of an earlier run", "container", c.Handle.ContainerID, "err", err)
-		}
+		wg.Go(func() {
+			if err := a.cz.Destroy(ctx, c.Handle.ContainerID, grace); err != nil && !errors.Is(err, containerizer.ErrUnknownContainer) {
+				a.log.Warn("cannot kill executor of an earlier run", "container", c.Handle.ContainerID, "err", err)
+			}
+		})
 	}
+	wg.Wait()
 }
 
 // recoverLocked rebuilds the core from the checkpoints and re-attaches to
