@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -19,15 +20,16 @@ import (
 // recoveryAgent is an agent the test kills (SIGKILL, as a crash) and starts
 // again with the same port and work dir.
 type recoveryAgent struct {
-	cl   *cluster
-	port int
-	dir  string
-	proc *proc
-	runs int
+	cl    *cluster
+	port  int
+	dir   string
+	flags []string // of every run
+	proc  *proc
+	runs  int
 }
 
-func newRecoveryAgent(cl *cluster) *recoveryAgent {
-	a := &recoveryAgent{cl: cl, port: freePort(cl.t), dir: filepath.Join(cl.dir, "recovering-agent")}
+func newRecoveryAgent(cl *cluster, flags ...string) *recoveryAgent {
+	a := &recoveryAgent{cl: cl, port: freePort(cl.t), dir: filepath.Join(cl.dir, "recovering-agent"), flags: flags}
 	a.start()
 	return a
 }
@@ -38,7 +40,7 @@ func (a *recoveryAgent) start(extra ...string) {
 	args := append([]string{"agent", "--master=" + a.cl.master.addr, "--ip=127.0.0.1",
 		"--port=" + strconv.Itoa(a.port), "--work_dir=" + a.dir, "--resources=" + executorAgentRes,
 		"--status_update_retry_interval_min=200ms", "--registration_backoff_factor=100ms",
-		"--recovery_timeout=5secs"}, extra...)
+		"--recovery_timeout=5secs"}, append(a.flags, extra...)...)
 	a.proc = start(a.cl.t, fmt.Sprintf("agent-run%d", a.runs), a.port, args...)
 	a.proc.waitHealthy()
 }
@@ -95,12 +97,41 @@ func launchOne(t *testing.T, f, done *framework, task *mesospb.TaskInfo, group *
 // reaches them; the update of a task that ended while the agent was down
 // is delivered after the restart; the task of a framework that does not
 // checkpoint is gone and reported.
-func TestAgentRecovery(t *testing.T) {
+func TestAgentRecovery(t *testing.T) { testAgentRecovery(t, nil) }
+
+// The same with cgroups isolation: the recovered executors' cgroups are
+// kept, not removed as orphans, and the executors still run in them.
+func TestAgentRecoveryCgroups(t *testing.T) {
+	needCgroups(t)
+	root := cgroupsRoot(t)
+	testAgentRecovery(t, func(stage string) {
+		// Each running container has its cgroup, in every hierarchy:
+		// before, the four executors'; after, the two that still run
+		// (short's ends once its update is through).
+		want := map[string]int{"before": 4, "after": 2}[stage]
+		eventually(t, 10*time.Second, func() error {
+			var n int
+			for _, dir := range cgroupsDirs(root) {
+				subs, _ := filepath.Glob(filepath.Join(dir, "*", "cgroup.procs"))
+				n = max(n, len(subs))
+			}
+			if n != want {
+				return fmt.Errorf("%s the restart: %d container cgroups under %s, want %d", stage, n, root, want)
+			}
+			return nil
+		})
+	}, "--isolation=cgroups/cpu,cgroups/mem", "--cgroups_root="+root)
+}
+
+// testAgentRecovery runs the scenario on agents started with flags; check
+// (if not nil) is called "before" the agent is killed and "after" it
+// recovered.
+func testAgentRecovery(t *testing.T, check func(stage string), flags ...string) {
 	if _, err := os.Stat("/proc/self/stat"); err != nil {
 		t.Skip("counting processes needs /proc, which this machine lacks:", err)
 	}
 	cl := newCluster(t, 0, executorAgentRes, masterFlags...)
-	agent := newRecoveryAgent(cl)
+	agent := newRecoveryAgent(cl, flags...)
 	agentID := agent.id()
 	pidDir := t.TempDir()
 	record := func(name string) string {
@@ -141,6 +172,9 @@ func TestAgentRecovery(t *testing.T) {
 		}
 	})
 
+	if check != nil {
+		check("before")
+	}
 	agent.proc.kill()
 	// While the agent is down: "short" ends (its update waits in its
 	// executor), and the executors of the framework that does not
@@ -187,6 +221,9 @@ func TestAgentRecovery(t *testing.T) {
 			}
 		}
 	}
+	if check != nil {
+		check("after")
+	}
 	// The master still has them running, on the same agent.
 	eventually(t, 10*time.Second, func() error {
 		for _, fw := range cl.state().Frameworks {
@@ -226,12 +263,19 @@ func TestAgentRecovery(t *testing.T) {
 		}
 		return nil
 	})
-	ckpt.mu.Lock()
-	defer ckpt.mu.Unlock()
-	for _, u := range ckpt.updates {
-		if (u.GetTaskId().GetValue() == "cmd" || u.GetTaskId().GetValue() == "grp") && isTerminalState(u.GetState()) &&
+	onlyKilled(t, ckpt, "cmd", "grp")
+}
+
+// onlyKilled fails t if a task got a terminal state other than
+// TASK_KILLED (the agent's restart must not have ended it).
+func onlyKilled(t *testing.T, f *framework, ids ...string) {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, u := range f.updates {
+		if slices.Contains(ids, u.GetTaskId().GetValue()) && isTerminalState(u.GetState()) &&
 			u.GetState() != mesospb.TaskState_TASK_KILLED {
-			t.Fatalf("task %s: %s before TASK_KILLED (%s)", u.GetTaskId().GetValue(), u.GetState(), u.GetMessage())
+			t.Fatalf("task %s: %s (%s %s), want only TASK_KILLED", u.GetTaskId().GetValue(), u.GetState(), u.GetReason(), u.GetMessage())
 		}
 	}
 }
@@ -286,4 +330,52 @@ func atoi(t *testing.T, s string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// A Docker command task of a checkpointing framework survives an agent
+// SIGKILL and restart: the recovering agent keeps its container (Docker's
+// Recover with the recovered ids) instead of removing it as an orphan, and
+// the task can still be killed.
+func TestAgentRecoveryDocker(t *testing.T) {
+	d := needDocker(t)
+	cl := newCluster(t, 0, executorAgentRes, masterFlags...)
+	agent := newRecoveryAgent(cl, "--containerizers=docker,mesos")
+	agentID := agent.id()
+	f := newFramework(t, cl.master.addr, fwOptions{checkpoint: true})
+	task := &mesospb.TaskInfo{
+		Name:    proto.String("sleeper"),
+		TaskId:  &mesospb.TaskID{Value: proto.String("sleeper")},
+		Command: &mesospb.CommandInfo{Value: proto.String("sleep 1000")},
+		Container: &mesospb.ContainerInfo{
+			Type:   mesospb.ContainerInfo_DOCKER.Enum(),
+			Docker: &mesospb.ContainerInfo_DockerInfo{Image: proto.String(d.image)},
+		},
+		KillPolicy: &mesospb.KillPolicy{GracePeriod: &mesospb.DurationInfo{Nanoseconds: proto.Int64(int64(time.Second))}},
+	}
+	f.launchTask(task, "cpus:0.5;mem:96")
+	f.waitState("sleeper", mesospb.TaskState_TASK_RUNNING, time.Minute)
+	before := d.containersOf(t, cl.dir)
+	if len(before) != 1 {
+		t.Fatalf("containers while the task runs: %v, want one", before)
+	}
+
+	agent.proc.kill()
+	agent.start()
+	if got := agent.id(); got != agentID {
+		t.Fatalf("agent id after the restart: %s, want %s", got, agentID)
+	}
+	if after := d.containersOf(t, cl.dir); len(after) != 1 || after[0] != before[0] {
+		t.Fatalf("containers after the restart: %v, want %v", after, before)
+	}
+	if err := f.client.Kill(context.Background(), task.GetTaskId(), &mesospb.AgentID{Value: proto.String(agentID)}); err != nil {
+		t.Fatal(err)
+	}
+	f.waitState("sleeper", mesospb.TaskState_TASK_KILLED, time.Minute)
+	onlyKilled(t, f, "sleeper")
+	eventually(t, 30*time.Second, func() error {
+		if left := d.containersOf(t, cl.dir); len(left) > 0 {
+			return fmt.Errorf("containers left: %v", left)
+		}
+		return nil
+	})
 }
