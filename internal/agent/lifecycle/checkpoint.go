@@ -134,6 +134,9 @@ func (c *Core) untouchFramework(fw *framework) {
 // id order. Carry these out before the effects of the input that caused
 // them.
 func (c *Core) Checkpoints() []Effect {
+	if len(c.dirty.removed)+len(c.dirty.frameworks)+len(c.dirty.executors) == 0 {
+		return nil // the common case: nothing checkpoints
+	}
 	var effs []Effect
 	for _, r := range c.dirty.removed {
 		effs = append(effs, r)
