@@ -14,6 +14,7 @@ import (
 	"github.com/mesoproject/meso/api/linkpb"
 	"github.com/mesoproject/meso/api/mesospb"
 	"github.com/mesoproject/meso/internal/agent/checkpoint"
+	"github.com/mesoproject/meso/internal/containerizer"
 )
 
 func checkpointingRunTask(fw string, task *mesospb.TaskInfo) *linkpb.MasterEvent {
@@ -143,5 +144,42 @@ func TestRecoverCleanup(t *testing.T) {
 	}
 	if s := m.session(); s.register.GetAgentId() != nil {
 		t.Fatalf("registered as %v after --recover=cleanup, want a new agent", s.register.GetAgentId())
+	}
+}
+
+// An executor that died while the agent was down is reported: its task
+// fails (REASON_EXECUTOR_TERMINATED) once the agent has registered again.
+func TestRecoverGoneExecutor(t *testing.T) {
+	m := newFakeMaster(t)
+	dir := t.TempDir()
+	first := startAgent(t, m, func(c *Config) { c.WorkDir = dir })
+	s := m.session()
+	s.send(checkpointingRunTask("f1", commandTask("t1", "sleep 600")))
+	spec := first.cz.launch(t)
+	ex := newExecClient(t, first.url, codec.Protobuf, "f1", "t1")
+	ex.subscribe()
+	ex.event() // SUBSCRIBED
+	ex.event() // LAUNCH
+	ex.update("t1", mesospb.TaskState_TASK_RUNNING, uuidOf("u1"))
+	m.call(linkpb.AgentCall_STATUS_UPDATE)
+	s.send(ack("f1", "t1", uuidOf("u1")))
+	m.sync(s)
+	first.cz.crash(true)
+	first.stop()
+	m.dropStream()
+	first.cz.crash(false)
+	first.cz.exit(spec.ContainerID, containerizer.Termination{Status: 9})
+
+	startAgent(t, m, func(c *Config) { c.WorkDir = dir; c.Containerizer = first.cz })
+	s = m.session()
+	if s.register.GetAgentId().GetValue() != "a1" {
+		t.Fatalf("REGISTER after the restart: %v", s.register)
+	}
+	// EXECUTOR_EXITED was queued at recovery; the update waited for the
+	// registration.
+	m.call(linkpb.AgentCall_EXECUTOR_EXITED)
+	st := m.call(linkpb.AgentCall_STATUS_UPDATE).GetStatusUpdate().GetStatus()
+	if st.GetState() != mesospb.TaskState_TASK_FAILED || st.GetReason() != mesospb.TaskStatus_REASON_EXECUTOR_TERMINATED {
+		t.Fatalf("update for the task of the gone executor: %v", st)
 	}
 }
