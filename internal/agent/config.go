@@ -76,8 +76,9 @@ type Config struct {
 
 	// RecoveryTimeout is Mesos' --recovery_timeout, told to the executors of
 	// checkpointing frameworks as MESOS_RECOVERY_TIMEOUT: how long they wait
-	// for this agent to come back before they kill their tasks and exit.
-	// Default 15 min.
+	// for this agent to come back before they kill their tasks and exit;
+	// also how long a recovering agent waits for each recovered executor
+	// to subscribe again before it destroys it. Default 15 min.
 	RecoveryTimeout time.Duration
 	// Recover is Mesos' --recover: RecoverReconnect (default) recovers
 	// what the checkpoints under WorkDir hold (the agent id, the executors
