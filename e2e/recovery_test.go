@@ -379,3 +379,75 @@ func TestAgentRecoveryDocker(t *testing.T) {
 		return nil
 	})
 }
+
+// `meso agent` stopped gracefully (SIGTERM, as for an upgrade) leaves the
+// executors of checkpointing frameworks running and destroys the others;
+// started again, it recovers the former.
+func TestAgentRestartGraceful(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("counting processes needs /proc, which this machine lacks:", err)
+	}
+	cl := newCluster(t, 0, executorAgentRes, masterFlags...)
+	agent := newRecoveryAgent(cl)
+	agentID := agent.id()
+	pidDir := t.TempDir()
+	record := func(name string) string {
+		return fmt.Sprintf(`sleep 600 & echo $$ $PPID $! > %s; wait`, filepath.Join(pidDir, name))
+	}
+	ckpt := newFramework(t, cl.master.addr, fwOptions{checkpoint: true})
+	launchOne(t, ckpt, nil, groupTask("cmd", record("cmd"), smallTask), nil)
+	ckpt.waitState("cmd", mesospb.TaskState_TASK_RUNNING, time.Minute)
+	plain := newFramework(t, cl.master.addr, fwOptions{})
+	launchOne(t, plain, ckpt, groupTask("plain", record("plain"), smallTask), nil)
+	plain.waitState("plain", mesospb.TaskState_TASK_RUNNING, time.Minute)
+	procs := map[string][]procID{}
+	for _, name := range []string{"cmd", "plain"} {
+		eventually(t, 30*time.Second, func() error {
+			ids, err := readPids(filepath.Join(pidDir, name))
+			procs[name] = ids
+			return err
+		})
+	}
+	t.Cleanup(func() {
+		for _, ids := range procs {
+			for _, p := range ids {
+				if p.alive() {
+					_ = syscall.Kill(p.pid, syscall.SIGKILL)
+				}
+			}
+		}
+	})
+
+	agent.proc.stop()
+	eventually(t, 20*time.Second, func() error {
+		for i, p := range procs["plain"] {
+			if p.alive() {
+				return fmt.Errorf("process %d of the framework that does not checkpoint (pid %d) still runs", i, p.pid)
+			}
+		}
+		return nil
+	})
+	for i, p := range procs["cmd"] {
+		if !p.alive() {
+			t.Fatalf("process %d of the checkpointing framework (pid %d) did not survive the agent's stop", i, p.pid)
+		}
+	}
+	agent.start()
+	if got := agent.id(); got != agentID {
+		t.Fatalf("agent id after the restart: %s, want %s", got, agentID)
+	}
+	if err := ckpt.client.Kill(context.Background(), &mesospb.TaskID{Value: proto.String("cmd")},
+		&mesospb.AgentID{Value: proto.String(agentID)}); err != nil {
+		t.Fatal(err)
+	}
+	ckpt.waitState("cmd", mesospb.TaskState_TASK_KILLED, 30*time.Second)
+	onlyKilled(t, ckpt, "cmd")
+	eventually(t, 20*time.Second, func() error {
+		for i, p := range procs["cmd"] {
+			if p.alive() {
+				return fmt.Errorf("process %d (pid %d) still runs after TASK_KILLED", i, p.pid)
+			}
+		}
+		return nil
+	})
+}

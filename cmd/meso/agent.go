@@ -41,6 +41,7 @@ MESO_<FLAG> (e.g. MESOS_WORK_DIR); durations take the Mesos syntax
 				cfg.IP = ip
 			}
 			cfg.NonStrict = !strict
+			cfg.LeaveExecutorsOnStop = true // an agent upgrade keeps checkpointing frameworks' tasks
 			agent.Version = version
 			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil)).With("component", "agent")
 			a, err := agent.New(cfg)

@@ -256,8 +256,8 @@ func formatUUID(b []byte) string {
 // Serve runs the agent on ln until ctx is done: its HTTP endpoints, the
 // link to the master and its executors. It first recovers what the
 // checkpoints hold (see New). When ctx ends, every container is destroyed
-// and Serve returns nil; only an agent that dies (is killed) leaves its
-// executors to be recovered by the next run.
+// (but those of checkpointing frameworks with LeaveExecutorsOnStop) and
+// Serve returns nil.
 func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	if err := a.start(ctx, ln); err != nil {
 		return err

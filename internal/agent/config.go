@@ -86,6 +86,12 @@ type Config struct {
 	// updates); RecoverCleanup kills every executor of the last run and
 	// starts as a new agent.
 	Recover string
+	// LeaveExecutorsOnStop makes Serve, when it returns, leave the
+	// executors of checkpointing frameworks running (as Mesos' agent does
+	// when it exits) for the next run on the same WorkDir to recover;
+	// the others are destroyed. `meso agent` sets it; by default (`meso
+	// dev`, tests) every container is destroyed.
+	LeaveExecutorsOnStop bool
 	// NonStrict is --strict=false: corrupt checkpoints are logged and
 	// skipped; by default they make New fail.
 	NonStrict bool

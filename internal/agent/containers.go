@@ -202,8 +202,27 @@ func (a *Agent) destroyLocked(containerID string) {
 }
 
 // destroyAll kills every container when the agent stops, giving each the
-// executor shutdown grace period.
+// executor shutdown grace period; with LeaveExecutorsOnStop, those of
+// checkpointing frameworks are left running for the next run to recover.
 func (a *Agent) destroyAll() {
+	leave := map[string]bool{}
+	if a.cfg.LeaveExecutorsOnStop {
+		a.mu.Lock()
+		for _, fw := range a.core.Snapshot().Frameworks {
+			if !fw.Info.GetCheckpoint() {
+				continue
+			}
+			for _, ex := range fw.Executors {
+				if ex.State != lifecycle.ExecutorTerminated {
+					leave[ex.ContainerID] = true
+				}
+			}
+		}
+		a.mu.Unlock()
+		if len(leave) > 0 {
+			a.log.Info("leaving the executors of checkpointing frameworks running", "executors", len(leave))
+		}
+	}
 	grace := a.cfg.ExecutorShutdownGracePeriod
 	if grace <= 0 {
 		grace = lifecycle.DefaultShutdownGracePeriod
@@ -212,6 +231,9 @@ func (a *Agent) destroyAll() {
 	defer cancel()
 	var wg sync.WaitGroup
 	for _, id := range a.cz.Containers() {
+		if leave[id] {
+			continue
+		}
 		wg.Go(func() {
 			if err := a.cz.Destroy(ctx, id, grace); err != nil && !errors.Is(err, containerizer.ErrUnknownContainer) {
 				a.log.Warn("destroying container on shutdown failed", "container", id, "err", err)
@@ -222,7 +244,7 @@ func (a *Agent) destroyAll() {
 	a.mu.Lock()
 	var tasks []string
 	for id, run := range a.containers {
-		if run.dockerTask {
+		if run.dockerTask && !leave[id] {
 			tasks = append(tasks, id)
 		}
 	}

@@ -16,8 +16,8 @@
 //
 // Embedding: New(Config) validates the configuration, detects resources
 // and reads the checkpoints; Serve(ctx, listener) recovers what they hold,
-// runs everything until ctx is done, then destroys every container and
-// returns. `meso agent` and `meso dev` are
+// runs everything until ctx is done, then destroys the containers (see
+// below) and returns. `meso agent` and `meso dev` are
 // thin wrappers; tests run agents in-process on loopback.
 //
 // The link to the master (POST /internal/v1/link, see
@@ -40,8 +40,9 @@
 // again; what is gone is reported. After a reboot, or with
 // RecoverCleanup, it kills what the last run left and starts as a new
 // agent. A corrupt checkpoint fails New unless NonStrict. When Serve
-// returns, all containers are destroyed: only an agent that dies leaves
-// executors to recover. See docs/agent.md.
+// returns, all containers are destroyed, except, with
+// LeaveExecutorsOnStop (`meso agent`), those of checkpointing frameworks,
+// left for the next run to recover as after a crash. See docs/agent.md.
 //
 // Endpoints: POST /api/v1/executor (Mesos v1 executor API, JSON or
 // protobuf), GET /state and /slave(1)/state, /health, /metrics/snapshot,
