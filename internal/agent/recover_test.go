@@ -183,3 +183,23 @@ func TestRecoverGoneExecutor(t *testing.T) {
 		t.Fatalf("update for the task of the gone executor: %v", st)
 	}
 }
+
+// With LeaveExecutorsOnStop, stopping the agent destroys the containers of
+// frameworks that do not checkpoint and leaves the others running.
+func TestLeaveExecutorsOnStop(t *testing.T) {
+	m := newFakeMaster(t)
+	a := startAgent(t, m, func(c *Config) { c.LeaveExecutorsOnStop = true })
+	s := m.session()
+	s.send(checkpointingRunTask("f1", commandTask("t1", "sleep 600")))
+	kept := a.cz.launch(t)
+	s.send(runTask("f2", commandTask("t2", "sleep 600")))
+	gone := a.cz.launch(t)
+	m.sync(s)
+	a.stop()
+	if id := a.cz.destroyedOne(t); id != gone.ContainerID {
+		t.Fatalf("destroyed %s, want %s (of the framework that does not checkpoint)", id, gone.ContainerID)
+	}
+	if got := a.cz.Containers(); len(got) != 1 || got[0] != kept.ContainerID {
+		t.Fatalf("containers left: %v, want %s", got, kept.ContainerID)
+	}
+}
