@@ -219,6 +219,7 @@ func (a *Agent) destroyAll() {
 			}
 		}
 		a.mu.Unlock()
+		a.forgetEnded(leave)
 		if len(leave) > 0 {
 			a.log.Info("leaving the executors of checkpointing frameworks running", "executors", len(leave))
 		}
@@ -253,6 +254,30 @@ func (a *Agent) destroyAll() {
 		a.reapDockerTask(ctx, id)
 	}
 }
+
+// forgetEnded drops from leave the containers that have ended already
+// (their exit not yet applied): they are cleaned up like the others, not
+// left for the next run.
+func (a *Agent) forgetEnded(leave map[string]bool) {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for id := range leave {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), endedCheck)
+			defer cancel()
+			if _, err := a.cz.Wait(ctx, id); err == nil || errors.Is(err, containerizer.ErrUnknownContainer) {
+				mu.Lock()
+				delete(leave, id)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// endedCheck bounds how long destroyAll waits to learn whether a container
+// it would leave running has in fact ended.
+const endedCheck = time.Second
 
 // executorEnvLocked is the Mesos executor environment.
 func (a *Agent) executorEnvLocked(e lifecycle.LaunchExecutor, sandbox string) []string {
