@@ -20,6 +20,7 @@ import (
 func newAgentCmd() *cobra.Command {
 	var cfg agent.Config
 	ip := "0.0.0.0"
+	strict := true
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Run an agent (runs tasks for the master; Mesos v1 executor API)",
@@ -39,6 +40,8 @@ MESO_<FLAG> (e.g. MESOS_WORK_DIR); durations take the Mesos syntax
 			if ip != "0.0.0.0" && ip != "::" {
 				cfg.IP = ip
 			}
+			cfg.NonStrict = !strict
+			cfg.LeaveExecutorsOnStop = true // an agent upgrade keeps checkpointing frameworks' tasks
 			agent.Version = version
 			cfg.LogLevel = new(slog.LevelVar) // SET_LOGGING_LEVEL changes it
 			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel})).With("component", "agent")
@@ -75,7 +78,10 @@ MESO_<FLAG> (e.g. MESOS_WORK_DIR); durations take the Mesos syntax
 	mesosflag.DurationVar(f, &cfg.ExecutorShutdownGracePeriod, "executor_shutdown_grace_period",
 		lifecycle.DefaultShutdownGracePeriod, "time an executor has to shut down after SHUTDOWN before it is killed")
 	mesosflag.DurationVar(f, &cfg.RecoveryTimeout, "recovery_timeout", agent.DefaultRecoveryTimeout,
-		"time executors of checkpointing frameworks wait for this agent to come back before they kill their tasks and exit (MESOS_RECOVERY_TIMEOUT)")
+		"time executors of checkpointing frameworks wait for this agent to come back before they kill their tasks and exit (MESOS_RECOVERY_TIMEOUT); also how long a restarted agent waits for them to subscribe again")
+	f.StringVar(&cfg.Recover, "recover", agent.RecoverReconnect,
+		`at start: "reconnect" recovers the agent id and the executors of checkpointing frameworks from --work_dir; "cleanup" kills every executor of the last run and starts as a new agent`)
+	f.BoolVar(&strict, "strict", true, "a corrupt checkpoint in --work_dir makes the start fail; with --strict=false it is logged and skipped")
 	mesosflag.DurationVar(f, &cfg.StatusUpdateRetryIntervalMin, "status_update_retry_interval_min",
 		statusupdate.DefaultRetryMin, "first retry interval of an unacknowledged status update")
 	mesosflag.DurationVar(f, &cfg.StatusUpdateRetryIntervalMax, "status_update_retry_interval_max",

@@ -17,6 +17,7 @@ import (
 
 	"github.com/mesoproject/meso/api/linkpb"
 	"github.com/mesoproject/meso/api/mesospb"
+	"github.com/mesoproject/meso/internal/agent/checkpoint"
 	"github.com/mesoproject/meso/internal/agent/lifecycle"
 	"github.com/mesoproject/meso/internal/containerizer"
 	"github.com/mesoproject/meso/internal/containerizer/docker"
@@ -47,6 +48,9 @@ type Agent struct {
 	masterURLs []string
 	nextMaster int
 	started    time.Time
+	store      *checkpoint.Store
+	bootID     string
+	recovery   *recovery // set by New, carried out (and cleared) by start
 
 	wake     chan struct{} // pokes the timer loop; cap 1
 	outReady chan struct{} // pokes the link sender; cap 1
@@ -61,7 +65,9 @@ type Agent struct {
 	info       *mesospb.AgentInfo       // guarded by mu: set by Serve
 	endpoint   string                   // guarded by mu: host:port for executors
 	runCtx     context.Context          // guarded by mu: Serve's context
-	tasks      sync.WaitGroup           // goroutines started by dispatch
+	// savedAgentID is the agent id in the checkpoints; guarded by mu.
+	savedAgentID string
+	tasks        sync.WaitGroup // goroutines started by dispatch
 }
 
 type execKey struct{ framework, executor string }
@@ -105,10 +111,22 @@ func New(cfg Config) (*Agent, error) {
 		found := detect(cfg.WorkDir)
 		d = &found
 	}
+	store, err := checkpoint.New(cfg.WorkDir)
+	if err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	bootID, err := checkpoint.BootID()
+	if err != nil {
+		cfg.Logger.Warn("cannot tell machine reboots apart; recovering whatever the checkpoints hold", "err", err)
+	}
+	rec, err := planRecovery(cfg, store, bootID)
+	if err != nil {
+		return nil, err
+	}
 	cz := cfg.Containerizer
 	var dz *docker.Containerizer
 	if cz == nil {
-		cz, dz, err = newContainerizer(cfg)
+		cz, dz, err = newContainerizer(cfg, rec.known())
 		if err != nil {
 			return nil, err
 		}
@@ -144,6 +162,9 @@ func New(cfg Config) (*Agent, error) {
 		bounds:     bounds,
 		resources:  resources.AgentResources(cfg.Resources, *d),
 		masterURLs: masterURLs,
+		store:      store,
+		bootID:     bootID,
+		recovery:   rec,
 		wake:       make(chan struct{}, 1),
 		outReady:   make(chan struct{}, 1),
 		relink:     make(chan struct{}, 1),
@@ -164,8 +185,9 @@ func New(cfg Config) (*Agent, error) {
 
 // newContainerizer builds the containerizers --containerizers names, in
 // order. It returns the Docker one too (nil if not used), to be closed when
-// the agent stops.
-func newContainerizer(cfg Config) (containerizer.Containerizer, *docker.Containerizer, error) {
+// the agent stops. known are the containers the agent recovers: their
+// cgroups and Docker containers are kept.
+func newContainerizer(cfg Config, known []string) (containerizer.Containerizer, *docker.Containerizer, error) {
 	names, err := containerizer.ParseNames(cfg.Containerizers)
 	if err != nil {
 		return nil, nil, fmt.Errorf("agent: %w", err)
@@ -182,6 +204,7 @@ func newContainerizer(cfg Config) (containerizer.Containerizer, *docker.Containe
 				CgroupsRoot:      cfg.CgroupsRoot,
 				CgroupsEnableCFS: cfg.CgroupsEnableCFS,
 				CgroupsPidsLimit: cfg.CgroupsPidsLimit,
+				Recovered:        known,
 				Logger:           cfg.Logger.With("component", "posix"),
 			})
 			if errors.Is(err, containerizer.ErrUnsupported) {
@@ -192,7 +215,7 @@ func newContainerizer(cfg Config) (containerizer.Containerizer, *docker.Containe
 			}
 			list = append(list, p)
 		case containerizer.NameDocker:
-			if dz, err = newDocker(cfg); err != nil {
+			if dz, err = newDocker(cfg, known); err != nil {
 				return nil, nil, err
 			}
 			list = append(list, dz)
@@ -201,9 +224,10 @@ func newContainerizer(cfg Config) (containerizer.Containerizer, *docker.Containe
 	return containerizer.NewComposing(list...), dz, nil
 }
 
-// newDocker connects to the Docker daemon and removes the containers a
-// previous run of this agent left (it does not recover executors).
-func newDocker(cfg Config) (*docker.Containerizer, error) {
+// newDocker connects to the Docker daemon, adopts the containers of the
+// previous run of this agent that are being recovered (known) and removes
+// the others.
+func newDocker(cfg Config, known []string) (*docker.Containerizer, error) {
 	owner, err := dockerOwner(cfg)
 	if err != nil {
 		return nil, err
@@ -215,7 +239,7 @@ func newDocker(cfg Config) (*docker.Containerizer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
 	}
-	if _, err := dz.Recover(ctx, nil); err != nil { // adopts nothing: kills every orphan
+	if _, err := dz.Recover(ctx, known); err != nil { // kills every other container of this owner
 		_ = dz.Close()
 		return nil, fmt.Errorf("agent: removing containers of an earlier run: %w", err)
 	}
@@ -223,8 +247,9 @@ func newDocker(cfg Config) (*docker.Containerizer, error) {
 }
 
 // Serve runs the agent on ln until ctx is done: its HTTP endpoints, the
-// link to the master and its executors. When ctx ends, every container is
-// destroyed (this agent does not recover executors across restarts) and
+// link to the master and its executors. It first recovers what the
+// checkpoints hold (see New). When ctx ends, every container is destroyed
+// (but those of checkpointing frameworks with LeaveExecutorsOnStop) and
 // Serve returns nil.
 func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	defer a.logLevel.Stop()
@@ -303,6 +328,9 @@ func (a *Agent) start(ctx context.Context, ln net.Listener) error {
 	a.info = info
 	a.endpoint = net.JoinHostPort(ip, strconv.Itoa(port))
 	a.core.SetAgentInfo(info)
+	if a.recovery != nil {
+		return a.recoverLocked(time.Now())
+	}
 	return nil
 }
 
@@ -354,6 +382,7 @@ func (a *Agent) applyLocked(what string, input func(now time.Time) ([]lifecycle.
 }
 
 func (a *Agent) dispatchLocked(effs []lifecycle.Effect) {
+	a.persistLocked()
 	for _, e := range effs {
 		switch e := e.(type) {
 		case lifecycle.LaunchExecutor:

@@ -77,9 +77,25 @@ type Config struct {
 
 	// RecoveryTimeout is Mesos' --recovery_timeout, told to the executors of
 	// checkpointing frameworks as MESOS_RECOVERY_TIMEOUT: how long they wait
-	// for this agent to come back before they kill their tasks and exit.
-	// Default 15 min.
+	// for this agent to come back before they kill their tasks and exit;
+	// also how long a recovering agent waits for each recovered executor
+	// to subscribe again before it destroys it. Default 15 min.
 	RecoveryTimeout time.Duration
+	// Recover is Mesos' --recover: RecoverReconnect (default) recovers
+	// what the checkpoints under WorkDir hold (the agent id, the executors
+	// of checkpointing frameworks, their tasks and unacknowledged
+	// updates); RecoverCleanup kills every executor of the last run and
+	// starts as a new agent.
+	Recover string
+	// LeaveExecutorsOnStop makes Serve, when it returns, leave the
+	// executors of checkpointing frameworks running (as Mesos' agent does
+	// when it exits) for the next run on the same WorkDir to recover;
+	// the others are destroyed. `meso agent` sets it; by default (`meso
+	// dev`, tests) every container is destroyed.
+	LeaveExecutorsOnStop bool
+	// NonStrict is --strict=false: corrupt checkpoints are logged and
+	// skipped; by default they make New fail.
+	NonStrict bool
 
 	// Launcher is the path of the meso binary the command executor runs
 	// from (`<Launcher> executor`); default os.Executable().
@@ -160,6 +176,13 @@ func (c *Config) setDefaults() error {
 	}
 	if c.RecoveryTimeout <= 0 {
 		c.RecoveryTimeout = DefaultRecoveryTimeout
+	}
+	switch c.Recover {
+	case "":
+		c.Recover = RecoverReconnect
+	case RecoverReconnect, RecoverCleanup:
+	default:
+		return fmt.Errorf("agent: --recover=%q: want %q or %q", c.Recover, RecoverReconnect, RecoverCleanup)
 	}
 	if c.Launcher == "" {
 		exe, err := os.Executable()

@@ -132,15 +132,21 @@ func (a *Agent) runContainer(ctx, launchCtx context.Context, e lifecycle.LaunchE
 		a.mu.Unlock()
 		return
 	}
+	a.saveHandleLocked(e.FrameworkID, e.ExecutorID, e.ContainerID)
 	if run.destroyAfterLaunch {
 		a.destroyLocked(e.ContainerID)
 	}
 	a.mu.Unlock()
+	a.waitContainer(ctx, e.FrameworkID, e.ExecutorID, e.ContainerID, runsDockerTask(e))
+}
 
-	term, err := a.cz.Wait(ctx, e.ContainerID)
+// waitContainer waits for the end of a running container (launched, or
+// adopted at recovery) and reports it to the core. ctx is Serve's.
+func (a *Agent) waitContainer(ctx context.Context, frameworkID, executorID, containerID string, dockerTask bool) {
+	term, err := a.cz.Wait(ctx, containerID)
 	if err != nil {
 		if ctx.Err() == nil {
-			a.log.Error("waiting for container failed", "container", e.ContainerID, "err", err)
+			a.log.Error("waiting for container failed", "container", containerID, "err", err)
 		}
 		term = containerizer.Termination{Status: -1, Message: "Failed to wait for the executor: " + err.Error()}
 	}
@@ -148,24 +154,27 @@ func (a *Agent) runContainer(ctx, launchCtx context.Context, e lifecycle.LaunchE
 		return // shutting down: destroyAll cleans up
 	}
 	// Forget the container in the containerizer.
-	if err := a.cz.Destroy(ctx, e.ContainerID, 0); err != nil && !errors.Is(err, containerizer.ErrUnknownContainer) {
-		a.log.Warn("cleaning up container failed", "container", e.ContainerID, "err", err)
+	if err := a.cz.Destroy(ctx, containerID, 0); err != nil && !errors.Is(err, containerizer.ErrUnknownContainer) {
+		a.log.Warn("cleaning up container failed", "container", containerID, "err", err)
 	}
-	if runsDockerTask(e) {
-		a.reapDockerTask(ctx, e.ContainerID)
+	if dockerTask {
+		a.reapDockerTask(ctx, containerID)
 	}
-	a.log.Info("executor exited", "framework", e.FrameworkID, "executor", e.ExecutorID,
-		"container", e.ContainerID, "status", term.Message)
+	a.log.Info("executor exited", "framework", frameworkID, "executor", executorID,
+		"container", containerID, "status", term.Message)
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	delete(a.containers, e.ContainerID)
-	key := execKey{e.FrameworkID, e.ExecutorID}
-	if st := a.streams[key]; st != nil && st.containerID == e.ContainerID {
+	delete(a.containers, containerID)
+	if err := a.store.RemoveContainer(frameworkID, executorID, containerID); err != nil {
+		a.log.Warn("cannot remove the container's checkpoint", "container", containerID, "err", err)
+	}
+	key := execKey{frameworkID, executorID}
+	if st := a.streams[key]; st != nil && st.containerID == containerID {
 		st.close()
 		delete(a.streams, key)
 	}
 	_ = a.applyLocked("executor exit", func(now time.Time) ([]lifecycle.Effect, error) {
-		return a.core.ExecutorExited(e.FrameworkID, e.ExecutorID, e.ContainerID, lifecycle.Termination{
+		return a.core.ExecutorExited(frameworkID, executorID, containerID, lifecycle.Termination{
 			Status: int32(term.Status), Message: term.Message, Limited: term.Limited, Reason: term.Reason,
 		}, now)
 	})
@@ -193,8 +202,28 @@ func (a *Agent) destroyLocked(containerID string) {
 }
 
 // destroyAll kills every container when the agent stops, giving each the
-// executor shutdown grace period.
+// executor shutdown grace period; with LeaveExecutorsOnStop, those of
+// checkpointing frameworks are left running for the next run to recover.
 func (a *Agent) destroyAll() {
+	leave := map[string]bool{}
+	if a.cfg.LeaveExecutorsOnStop {
+		a.mu.Lock()
+		for _, fw := range a.core.Snapshot().Frameworks {
+			if !fw.Info.GetCheckpoint() {
+				continue
+			}
+			for _, ex := range fw.Executors {
+				if ex.State != lifecycle.ExecutorTerminated {
+					leave[ex.ContainerID] = true
+				}
+			}
+		}
+		a.mu.Unlock()
+		a.forgetEnded(leave)
+		if len(leave) > 0 {
+			a.log.Info("leaving the executors of checkpointing frameworks running", "executors", len(leave))
+		}
+	}
 	grace := a.cfg.ExecutorShutdownGracePeriod
 	if grace <= 0 {
 		grace = lifecycle.DefaultShutdownGracePeriod
@@ -203,6 +232,9 @@ func (a *Agent) destroyAll() {
 	defer cancel()
 	var wg sync.WaitGroup
 	for _, id := range a.cz.Containers() {
+		if leave[id] {
+			continue
+		}
 		wg.Go(func() {
 			if err := a.cz.Destroy(ctx, id, grace); err != nil && !errors.Is(err, containerizer.ErrUnknownContainer) {
 				a.log.Warn("destroying container on shutdown failed", "container", id, "err", err)
@@ -213,7 +245,7 @@ func (a *Agent) destroyAll() {
 	a.mu.Lock()
 	var tasks []string
 	for id, run := range a.containers {
-		if run.dockerTask {
+		if run.dockerTask && !leave[id] {
 			tasks = append(tasks, id)
 		}
 	}
@@ -222,6 +254,30 @@ func (a *Agent) destroyAll() {
 		a.reapDockerTask(ctx, id)
 	}
 }
+
+// forgetEnded drops from leave the containers that have ended already
+// (their exit not yet applied): they are cleaned up like the others, not
+// left for the next run.
+func (a *Agent) forgetEnded(leave map[string]bool) {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for id := range leave {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), endedCheck)
+			defer cancel()
+			if _, err := a.cz.Wait(ctx, id); err == nil || errors.Is(err, containerizer.ErrUnknownContainer) {
+				mu.Lock()
+				delete(leave, id)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// endedCheck bounds how long destroyAll waits to learn whether a container
+// it would leave running has in fact ended.
+const endedCheck = time.Second
 
 // executorEnvLocked is the Mesos executor environment.
 func (a *Agent) executorEnvLocked(e lifecycle.LaunchExecutor, sandbox string) []string {

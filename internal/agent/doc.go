@@ -9,12 +9,15 @@
 // executor call, a container's end, a timer) is applied to the core under
 // one mutex, and the core's effects are carried out in order: events are
 // queued on executor streams, calls for the master are queued on the
-// outbox, containers are launched and destroyed in the background. No I/O
-// happens under the mutex.
+// outbox, containers are launched and destroyed in the background. The
+// only I/O under the mutex is checkpointing: what the core's Checkpoints
+// returns after an input is written (package checkpoint) before the
+// input's effects are carried out.
 //
-// Embedding: New(Config) validates the configuration and detects
-// resources; Serve(ctx, listener) runs everything until ctx is done, then
-// destroys every container and returns. `meso agent` and `meso dev` are
+// Embedding: New(Config) validates the configuration, detects resources
+// and reads the checkpoints; Serve(ctx, listener) recovers what they hold,
+// runs everything until ctx is done, then destroys the containers (see
+// below) and returns. `meso agent` and `meso dev` are
 // thin wrappers; tests run agents in-process on loopback.
 //
 // The link to the master (POST /internal/v1/link, see
@@ -28,9 +31,18 @@
 // runs. While the link is down, status updates wait in the status update
 // manager and are all resent on registration.
 //
-// Agent restarts: this agent does not checkpoint. A restarted agent has no
-// id and registers as a new agent; when Serve returns, all its containers
-// are destroyed, so no executor outlives it.
+// Agent restarts (Config.Recover, Mesos' --recover): the agent checkpoints
+// its id and boot id, and for frameworks with checkpoint=true their infos,
+// executors, tasks and unacknowledged updates, under WorkDir/meta. An
+// agent started again on the same WorkDir (same boot, RecoverReconnect)
+// keeps its id, re-attaches to the executors still alive
+// (containerizer.Adopter) and waits RecoveryTimeout for them to subscribe
+// again; what is gone is reported. After a reboot, or with
+// RecoverCleanup, it kills what the last run left and starts as a new
+// agent. A corrupt checkpoint fails New unless NonStrict. When Serve
+// returns, all containers are destroyed, except, with
+// LeaveExecutorsOnStop (`meso agent`), those of checkpointing frameworks,
+// left for the next run to recover as after a crash. See docs/agent.md.
 //
 // Endpoints: POST /api/v1/executor (Mesos v1 executor API, JSON or
 // protobuf), POST /api/v1 (the v1 operator API, operator.go; container

@@ -244,6 +244,7 @@ func (m *fakeMaster) sync(s *masterSession) {
 // them with exit or the agent destroys them.
 type fakeContainerizer struct {
 	mu        sync.Mutex
+	crashed   bool // guarded by mu: Destroy does nothing, as if the agent had died
 	running   map[string]chan containerizer.Termination
 	failNext  error
 	launched  chan containerizer.Spec
@@ -293,8 +294,34 @@ func (f *fakeContainerizer) exit(id string, t containerizer.Termination) {
 	}
 }
 
+// Handle and Adopt make it a containerizer.Adopter: a container that
+// still runs can be adopted by the next agent.
+func (f *fakeContainerizer) Handle(id string) (containerizer.Handle, error) {
+	return containerizer.Handle{ContainerID: id, Kind: "fake", Pid: 1}, nil
+}
+
+func (f *fakeContainerizer) Adopt(_ context.Context, h containerizer.Handle) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if ch := f.running[h.ContainerID]; ch == nil || len(ch) > 0 {
+		return containerizer.ErrUnknownContainer
+	}
+	return nil
+}
+
+// crash makes the agent's end leave every container running.
+func (f *fakeContainerizer) crash(on bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.crashed = on
+}
+
 func (f *fakeContainerizer) Destroy(_ context.Context, id string, _ time.Duration) error {
 	f.mu.Lock()
+	if f.crashed {
+		f.mu.Unlock()
+		return nil
+	}
 	ch := f.running[id]
 	delete(f.running, id)
 	f.mu.Unlock()
@@ -352,6 +379,16 @@ type testAgent struct {
 
 func startAgent(t *testing.T, m *fakeMaster, tune func(*Config)) *testAgent {
 	t.Helper()
+	cfg, err := startAgentErr(t, m, tune)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// startAgentErr is startAgent returning New's error.
+func startAgentErr(t *testing.T, m *fakeMaster, tune func(*Config)) (*testAgent, error) {
+	t.Helper()
 	cz := newFakeContainerizer()
 	cfg := Config{
 		Master:                       m.addr(),
@@ -372,17 +409,20 @@ func startAgent(t *testing.T, m *fakeMaster, tune func(*Config)) *testAgent {
 	}
 	a, err := New(cfg)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	if fz, ok := cfg.Containerizer.(*fakeContainerizer); ok {
+		cz = fz
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ta := &testAgent{Agent: a, cz: cz, url: "http://" + ln.Addr().String(), cancel: cancel, done: make(chan error, 1)}
 	go func() { ta.done <- a.Serve(ctx, ln) }()
 	t.Cleanup(ta.stop)
-	return ta
+	return ta, nil
 }
 
 func (ta *testAgent) stop() {

@@ -162,6 +162,8 @@ func (a *Agent) flags() map[string]string {
 		"registration_backoff_factor":      durationFlag(c.RegistrationBackoffFactor, DefaultRegistrationBackoffFactor),
 		"registration_backoff_max":         durationFlag(c.RegistrationBackoffMax, DefaultRegistrationBackoffMax),
 		"recovery_timeout":                 durationFlag(c.RecoveryTimeout, DefaultRecoveryTimeout),
+		"recover":                          c.Recover,
+		"strict":                           strconv.FormatBool(!c.NonStrict),
 	}
 }
 

@@ -178,6 +178,28 @@ func (i *Isolator) Create(id string, l Limits) (*Cgroup, error) {
 	return c, nil
 }
 
+// Open returns the existing cgroup of container id, one an earlier agent
+// created (see Recover's keep), with limits l as they were set, watching it
+// for OOM kills again. The caller must Destroy it.
+func (i *Isolator) Open(id string, l Limits) (*Cgroup, error) {
+	if err := CheckID(id); err != nil {
+		return nil, err
+	}
+	g, err := i.b.load(id)
+	if err != nil {
+		return nil, err
+	}
+	c := &Cgroup{id: id, g: g, limits: l, sel: i.sel, log: i.log, oom: closedNever}
+	if i.sel.Has(Memory) {
+		if oom, stop, err := g.watchOOM(); err == nil {
+			c.oom, c.stopOOM = oom, stop
+		} else {
+			i.log.Warn("cannot watch recovered cgroup for OOM events", "container", id, "err", err)
+		}
+	}
+	return c, nil
+}
+
 // closedNever is a channel that is never closed: no OOM watching.
 var closedNever = make(chan struct{})
 

@@ -9,7 +9,9 @@
 // the agent's own cgroup there. Failures name the flag, e.g.
 // "--isolation=cgroups/mem: cannot create cgroup at ...: permission
 // denied" (ErrNotWritable), never a silent fallback. Recover then kills and
-// removes orphans left under <own>/<root> by an earlier agent.
+// removes orphans left under <own>/<root> by an earlier agent (except the
+// cgroups the caller keeps, of executors it recovers; Open takes those
+// back).
 //
 // Each container gets one cgroup, <own>/<root>/<container-id> (Create),
 // holding its executor and everything the executor forks. The process is

@@ -46,6 +46,7 @@ type Composing struct {
 var (
 	_ Containerizer = (*Composing)(nil)
 	_ UsageReporter = (*Composing)(nil)
+	_ Adopter       = (*Composing)(nil)
 )
 
 // NewComposing composes list, in order of preference.
@@ -86,6 +87,43 @@ func (c *Composing) Launch(ctx context.Context, spec Spec) error {
 		return err
 	}
 	return nil
+}
+
+// Handle implements Adopter for the containerizer running id.
+func (c *Composing) Handle(id string) (Handle, error) {
+	x, err := c.lookup(id)
+	if err != nil {
+		return Handle{}, err
+	}
+	a, ok := x.(Adopter)
+	if !ok {
+		return Handle{}, fmt.Errorf("%w: container %q cannot be recovered", ErrUnsupported, id)
+	}
+	return a.Handle(id)
+}
+
+// Adopt implements Adopter: the first containerizer that adopts h owns the
+// container from then on.
+func (c *Composing) Adopt(ctx context.Context, h Handle) error {
+	var errs []error
+	for _, x := range c.list {
+		a, ok := x.(Adopter)
+		if !ok {
+			continue
+		}
+		err := a.Adopt(ctx, h)
+		if err == nil {
+			c.mu.Lock()
+			c.owner[h.ContainerID] = x
+			c.mu.Unlock()
+			return nil
+		}
+		if !errors.Is(err, ErrUnsupported) {
+			return err
+		}
+		errs = append(errs, err)
+	}
+	return fmt.Errorf("%w: no containerizer adopts %q (%s): %w", ErrUnknownContainer, h.ContainerID, h.Kind, errors.Join(errs...))
 }
 
 func (c *Composing) lookup(id string) (Containerizer, error) {

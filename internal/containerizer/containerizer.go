@@ -85,6 +85,35 @@ type Containerizer interface {
 	Containers() []string
 }
 
+// Handle is what an agent checkpoints to find a container again after it
+// restarted: which containerizer runs it and how to reach it.
+type Handle struct {
+	ContainerID string `json:"container_id"`
+	// Kind is the containerizer's name (NameMesos, NameDocker).
+	Kind string `json:"kind"`
+	// Pid and StartTime name the main process of a posix container: its
+	// pid and its start time (field 22 of /proc/<pid>/stat), so that a
+	// reused pid is never taken for it.
+	Pid       int    `json:"pid,omitempty"`
+	StartTime uint64 `json:"start_time,omitempty"`
+	// Name is the Docker container's name.
+	Name     string  `json:"name,omitempty"`
+	Sandbox  string  `json:"sandbox,omitempty"`
+	CPUs     float64 `json:"cpus,omitempty"`
+	MemBytes uint64  `json:"mem_bytes,omitempty"`
+}
+
+// Adopter is implemented by containerizers whose containers can outlive
+// the agent and be taken over by its next run.
+type Adopter interface {
+	// Handle returns what to checkpoint about a running container.
+	Handle(containerID string) (Handle, error)
+	// Adopt takes over a container an earlier agent run started: Wait,
+	// Kill, Destroy work on it as on a launched one. A container that is
+	// gone gives an error wrapping ErrUnknownContainer.
+	Adopt(ctx context.Context, h Handle) error
+}
+
 // Supporter is implemented by containerizers that handle only some
 // containers; Composing asks it before launching. A containerizer without
 // it is taken to support containers with no ContainerInfo or a MESOS one.

@@ -22,5 +22,8 @@
 // group; the "mesos" containerizer with posix isolation). Isolators such as
 // cgroups and a docker containerizer slot in behind the same interface.
 // Implementations may also offer resource usage (UsageReporter) for the
-// agent's /monitor/statistics.
+// agent's /monitor/statistics, and Adopter: a Handle the agent checkpoints
+// for each running container, and Adopt, by which the agent's next run
+// takes a container back after a restart (Composing routes it to the
+// first containerizer that adopts it).
 package containerizer

@@ -27,5 +27,10 @@
 // after a grace period) can never hit an unrelated process that reused the
 // pid. Callers must not call cmd.Wait themselves.
 //
+// Adopt watches, as a Process, a process group leader that an earlier run
+// of the agent started (re-parented when that run died): through a pidfd,
+// after checking its start time (StartTime, /proc/<pid>/stat) so that a
+// reused pid is refused; its exit status is not ours to know.
+//
 // Every function and Process method is safe for concurrent use.
 package launcher

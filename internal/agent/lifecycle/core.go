@@ -164,9 +164,13 @@ type executor struct {
 	completed  []*mesospb.Task        // terminal update acknowledged; bounded
 
 	registerDeadline time.Time // while REGISTERING
-	shutdownDeadline time.Time // while TERMINATING; zero once destroyed
-	pending          *termination
-	exitStatus       int32
+	// reregisterDeadline is when a recovered executor must have subscribed
+	// again (zero once it has, and for executors this agent launched).
+	reregisterDeadline time.Time
+	reregisterTimeout  time.Duration
+	shutdownDeadline   time.Time // while TERMINATING; zero once destroyed
+	pending            *termination
+	exitStatus         int32
 }
 
 type taskRecord struct {
@@ -205,6 +209,7 @@ type Core struct {
 	fws       map[string]*framework
 	completed []*framework
 	counters  Counters
+	dirty     checkpoints // changes for Checkpoints
 }
 
 // New returns a Core with no frameworks, not registered with a master.
@@ -232,6 +237,7 @@ func New(cfg Config) *Core {
 		sum:      statusupdate.New(cfg.StatusUpdateRetryMin, cfg.StatusUpdateRetryMax),
 		fws:      make(map[string]*framework),
 		counters: Counters{TerminalTasks: make(map[mesospb.TaskState]uint64)},
+		dirty:    newCheckpoints(),
 	}
 }
 
@@ -287,6 +293,7 @@ func (c *Core) Reset() []Effect {
 				effs = append(effs, destroy(ex))
 			}
 		}
+		c.untouchFramework(fw)
 	}
 	c.fws = make(map[string]*framework)
 	c.completed = nil
@@ -397,6 +404,7 @@ func (c *Core) removeExecutorIfDone(fw *framework, ex *executor) {
 		return
 	}
 	delete(fw.executors, ex.id)
+	c.untouch(fw, ex)
 	fw.completed = appendBounded(fw.completed, ex, c.cfg.MaxCompletedExecutorsPerFramework)
 	if len(fw.executors) == 0 {
 		c.removeFramework(fw)
@@ -405,6 +413,7 @@ func (c *Core) removeExecutorIfDone(fw *framework, ex *executor) {
 
 func (c *Core) removeFramework(fw *framework) {
 	delete(c.fws, fw.id)
+	c.untouchFramework(fw)
 	c.sum.RemoveFramework(fw.id)
 	c.completed = appendBounded(c.completed, fw, c.cfg.MaxCompletedFrameworks)
 }

@@ -25,6 +25,9 @@ type harness struct {
 	uuids int
 	ids   int
 	aware map[string]bool // partition-aware frameworks
+	ckpt  map[string]bool // checkpointing frameworks
+	cfg   Config
+	disk  *disk // what Checkpoints asked to persist
 }
 
 func uuid(s string) []byte {
@@ -61,8 +64,11 @@ func (h *harness) new(d *datadriven.TestData) {
 	secs("grace", &cfg.ExecutorShutdownGracePeriod)
 	secs("retry-min", &cfg.StatusUpdateRetryMin)
 	secs("retry-max", &cfg.StatusUpdateRetryMax)
+	h.cfg = cfg
 	h.core = New(cfg)
 	h.aware = map[string]bool{}
+	h.ckpt = map[string]bool{}
+	h.disk = newDisk()
 }
 
 func (h *harness) at(d *datadriven.TestData) time.Time {
@@ -112,10 +118,16 @@ func (h *harness) framework(d *datadriven.TestData) *mesospb.FrameworkInfo {
 	if d.HasArg("partition-aware") {
 		h.aware[id] = true
 	}
+	if d.HasArg("checkpoint") {
+		h.ckpt[id] = true
+	}
 	info := &mesospb.FrameworkInfo{
 		User: proto.String(h.arg(d, "user", "alice")),
 		Name: proto.String("framework " + id),
 		Id:   &mesospb.FrameworkID{Value: proto.String(id)},
+	}
+	if h.ckpt[id] {
+		info.Checkpoint = proto.Bool(true)
 	}
 	if h.aware[id] {
 		info.Capabilities = []*mesospb.FrameworkInfo_Capability{{Type: mesospb.FrameworkInfo_Capability_PARTITION_AWARE.Enum()}}
@@ -272,6 +284,18 @@ func (h *harness) run(d *datadriven.TestData) string {
 			return "none"
 		}
 		return fmt.Sprintf("%gs", t.Sub(h.epoch).Seconds())
+	case "checkpoints":
+		effs := c.Checkpoints()
+		h.disk.apply(effs)
+		return show(effs, nil)
+	case "disk":
+		return h.disk.show()
+	case "restart":
+		// A new Core recovers from what the checkpoints persisted.
+		var timeout float64 = 60
+		d.MaybeScanArgs(h.t, "timeout", &timeout)
+		h.core = New(h.cfg)
+		return show(h.core.Recover(h.disk.recovered(h.arg(d, "id", "a1")), time.Duration(timeout*float64(time.Second)), h.at(d)))
 	case "state":
 		return showState(c)
 	case "registration":
@@ -316,6 +340,15 @@ func showEffect(e Effect) string {
 		return "master " + showCall(e)
 	case DestroyContainer:
 		return fmt.Sprintf("destroy %s/%s container=%s", e.FrameworkID, e.ExecutorID, e.ContainerID)
+	case CheckpointFramework:
+		return "checkpoint framework " + e.Info.GetId().GetValue()
+	case CheckpointExecutor:
+		return "checkpoint " + showCheckpoint(e.Executor)
+	case RemoveCheckpoint:
+		if e.ExecutorID == "" {
+			return "remove-checkpoint framework " + e.FrameworkID
+		}
+		return fmt.Sprintf("remove-checkpoint %s/%s container=%s", e.FrameworkID, e.ExecutorID, e.ContainerID)
 	}
 	return fmt.Sprintf("unknown effect %T", e)
 }

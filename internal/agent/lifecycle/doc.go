@@ -43,4 +43,16 @@
 // its unfinished tasks get TASK_FAILED (REASON_EXECUTOR_TERMINATED unless a
 // more precise reason is known) and the master gets EXECUTOR_EXITED; no
 // updates are generated for a framework that is being shut down.
+//
+// Checkpointing (checkpoint.go): for frameworks with checkpoint=true the
+// Core notes what each input changed; Checkpoints returns it as effects
+// (CheckpointFramework, CheckpointExecutor, RemoveCheckpoint) for the
+// caller to persist before it carries out the input's other effects, as
+// etcd raft's Ready says what to persist before what to send. Recover
+// rebuilds a new Core from the persisted records after an agent restart:
+// same agent id, executors disconnected until they subscribe again within
+// the recovery timeout (else destroyed, their tasks TASK_LOST or, for
+// partition-aware frameworks, TASK_GONE, with
+// REASON_EXECUTOR_REREGISTRATION_TIMEOUT), unacknowledged updates
+// resent in order at the next Registered.
 package lifecycle

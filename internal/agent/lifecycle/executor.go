@@ -26,6 +26,8 @@ func (c *Core) ExecutorSubscribe(frameworkID, executorID string, sub *executorpb
 	}
 	ex.state = ExecutorRunning
 	ex.connected = true
+	ex.reregisterDeadline = time.Time{}
+	c.touch(ex)
 	agent := proto.CloneOf(c.cfg.Agent)
 	agent.Id = &mesospb.AgentID{Value: proto.String(c.agentID)}
 	effs := []Effect{c.toExecutor(ex, &executorpb.Event{
@@ -246,6 +248,7 @@ func (c *Core) UpdateFramework(info *mesospb.FrameworkInfo, now time.Time) ([]Ef
 		return nil, fmt.Errorf("%w: update of unknown framework %s", ErrIgnored, info.GetId().GetValue())
 	}
 	fw.info = info
+	c.touchFramework(fw)
 	if c.sum.Paused() {
 		return nil, nil
 	}

@@ -15,7 +15,10 @@ import (
 // TestRandomInputs drives a Core with random sequences of every input and
 // checks its invariants after each step: the task index matches where
 // tasks are, no task is in two places, and updates for one task reach the
-// master in the order the Core accepted them.
+// master in the order the Core accepted them. Framework f1 checkpoints:
+// after every step, what the Checkpoints effects persisted equals the
+// Core's checkpointed state, and now and then the Core is replaced by one
+// recovered from them (an agent restart).
 func TestRandomInputs(t *testing.T) {
 	seeds := 200
 	if testing.Short() {
@@ -29,7 +32,7 @@ func TestRandomInputs(t *testing.T) {
 func randomRun(t *testing.T, seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, 0))
 	h := &harness{t: t, epoch: time.Unix(0, 0)}
-	c := New(Config{
+	cfg := Config{
 		Agent:                       &mesospb.AgentInfo{Hostname: proto.String("h")},
 		Launcher:                    "/bin/meso",
 		ExecutorRegistrationTimeout: 5 * time.Second,
@@ -44,7 +47,9 @@ func randomRun(t *testing.T, seed uint64) {
 			return fmt.Sprintf("c%d", h.ids)
 		},
 		MaxCompletedTasksPerExecutor: 3, MaxCompletedExecutorsPerFramework: 3, MaxCompletedFrameworks: 3,
-	})
+	}
+	c := New(cfg)
+	saved := newDisk()
 	now := h.epoch
 	pick := func(list ...string) string { return list[rng.IntN(len(list))] }
 	fws := []string{"f1", "f2"}
@@ -70,7 +75,7 @@ func randomRun(t *testing.T, seed uint64) {
 		now = now.Add(time.Duration(rng.IntN(3000)) * time.Millisecond)
 		fw, task, ex := pick(fws...), pick(tasks...), pick(execs...)
 		var effs []Effect
-		switch rng.IntN(14) {
+		switch rng.IntN(15) {
 		case 0, 1:
 			var exInfo *mesospb.ExecutorInfo
 			if rng.IntN(2) == 0 {
@@ -78,7 +83,7 @@ func randomRun(t *testing.T, seed uint64) {
 					Command: &mesospb.CommandInfo{Value: proto.String("x")}}
 			}
 			effs, _ = c.RunTask(&mesospb.FrameworkInfo{User: proto.String("u"), Name: proto.String("n"),
-				Id: &mesospb.FrameworkID{Value: proto.String(fw)}}, exInfo, &mesospb.TaskInfo{Name: proto.String(task),
+				Id: &mesospb.FrameworkID{Value: proto.String(fw)}, Checkpoint: proto.Bool(fw == "f1")}, exInfo, &mesospb.TaskInfo{Name: proto.String(task),
 				TaskId: &mesospb.TaskID{Value: proto.String(task)}, AgentId: &mesospb.AgentID{Value: proto.String("a1")},
 				Command: &mesospb.CommandInfo{Value: proto.String("y")}}, now)
 		case 2:
@@ -111,7 +116,18 @@ func randomRun(t *testing.T, seed uint64) {
 			}
 		case 13:
 			effs = c.Tick(now)
+		case 14:
+			if rng.IntN(3) == 0 {
+				c = New(cfg)
+				var err error
+				if effs, err = c.Recover(saved.recovered("a1"), 5*time.Second, now); err != nil {
+					t.Fatalf("step %d: recover: %v", step, err)
+				}
+				effs = append(effs, c.Registered("a1", now)...)
+			}
 		}
+		saved.apply(c.Checkpoints())
+		sameRecovered(t, saved.recovered("a1"), c.CheckpointState())
 		record(effs)
 		if err := checkInvariants(c); err != nil {
 			t.Fatalf("step %d: %v", step, err)

@@ -73,7 +73,10 @@ func (c *Core) run(fwInfo *mesospb.FrameworkInfo, exInfo *mesospb.ExecutorInfo, 
 	} else if fw.terminating {
 		return nil, fmt.Errorf("%w: run task: framework %s is terminating", ErrIgnored, fwID)
 	}
-	fw.info = fwInfo
+	if !proto.Equal(fw.info, fwInfo) {
+		fw.info = fwInfo
+		c.touchFramework(fw)
+	}
 	for _, t := range l.tasks {
 		id := t.GetTaskId().GetValue()
 		if ex := fw.executorOfTask(id); ex != nil {
@@ -86,6 +89,7 @@ func (c *Core) run(fwInfo *mesospb.FrameworkInfo, exInfo *mesospb.ExecutorInfo, 
 		ex = c.newExecutor(fw, exInfo, command, now)
 		ex.queued = append(ex.queued, l)
 		fw.track(ex, l)
+		c.touch(ex)
 		return []Effect{c.launchEffect(fw, ex)}, nil
 	}
 	switch ex.state {
@@ -108,6 +112,7 @@ func (c *Core) run(fwInfo *mesospb.FrameworkInfo, exInfo *mesospb.ExecutorInfo, 
 	}
 	ex.queued = append(ex.queued, l)
 	fw.track(ex, l)
+	c.touch(ex)
 	return nil, nil
 }
 
@@ -181,6 +186,7 @@ func (c *Core) deliver(fw *framework, ex *executor, l launch) []Effect {
 	for _, t := range l.tasks {
 		ex.launched[t.GetTaskId().GetValue()] = &taskRecord{info: t, task: c.newTask(fw, ex, t)}
 	}
+	c.touch(ex)
 	ev := &executorpb.Event{}
 	if l.group {
 		ev.Type = executorpb.Event_LAUNCH_GROUP.Enum()

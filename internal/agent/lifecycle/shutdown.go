@@ -57,6 +57,7 @@ func (c *Core) KillTask(frameworkID, taskID string, policy *mesospb.KillPolicy, 
 		}
 		if ex.state == ExecutorRegistering && len(ex.queued) == 0 && len(ex.launched) == 0 {
 			ex.state = ExecutorTerminating
+			c.touch(ex)
 			effs = append(effs, destroy(ex))
 		}
 		return effs, nil
@@ -83,6 +84,8 @@ func (c *Core) ShutdownExecutor(frameworkID, executorID string, now time.Time) (
 }
 
 func (c *Core) shutdown(_ *framework, ex *executor, now time.Time) []Effect {
+	c.touch(ex)
+	ex.reregisterDeadline = time.Time{}
 	switch ex.state {
 	case ExecutorRegistering:
 		ex.state = ExecutorTerminating
@@ -124,6 +127,9 @@ func (c *Core) ShutdownFramework(frameworkID string, now time.Time) ([]Effect, e
 	}
 	fw.terminating = true
 	c.sum.RemoveFramework(frameworkID)
+	for _, ex := range fw.executors {
+		c.touch(ex) // their pending updates are gone
+	}
 	var effs []Effect
 	for _, ex := range fw.sortedExecutors() {
 		if ex.state == ExecutorTerminated {
@@ -169,6 +175,8 @@ func (c *Core) ExecutorExited(frameworkID, executorID, containerID string, term 
 	ex.state = ExecutorTerminated
 	ex.connected = false
 	ex.parked = nil
+	ex.reregisterDeadline = time.Time{}
+	c.touch(ex)
 	ex.exitStatus = term.Status
 	c.counters.ExecutorsTerminated++
 	var effs []Effect

@@ -89,6 +89,7 @@ func (c *Core) record(fw *framework, ex *executor, st *mesospb.TaskStatus) {
 			ex.launched[id] = rec
 		}
 	}
+	c.touch(ex) // the manager holds a new update of one of its tasks
 	if rec == nil {
 		return // terminated already, or unknown: the manager has it anyway
 	}
@@ -157,11 +158,12 @@ func (c *Core) Acknowledge(frameworkID, taskID string, uuid []byte, now time.Tim
 		return nil, err
 	}
 	effs := c.forward(fwd)
-	if !closed {
-		return effs, nil
-	}
 	fw := c.fws[frameworkID]
 	if fw == nil {
+		return effs, nil
+	}
+	c.touch(fw.tasks[taskID])
+	if !closed {
 		return effs, nil
 	}
 	if ex := fw.tasks[taskID]; ex != nil {
@@ -182,7 +184,7 @@ func (c *Core) Tick(now time.Time) []Effect {
 	var due []*executor
 	for _, fw := range c.fws {
 		for _, ex := range fw.executors {
-			if ex.registrationDue(now) || ex.shutdownDue(now) {
+			if ex.registrationDue(now) || ex.shutdownDue(now) || ex.reregistrationDue(now) {
 				due = append(due, ex)
 			}
 		}
@@ -194,7 +196,9 @@ func (c *Core) Tick(now time.Time) []Effect {
 		return compareStrings(a.id, b.id)
 	})
 	for _, ex := range due {
-		if ex.registrationDue(now) {
+		if ex.reregistrationDue(now) {
+			c.reregistrationTimedOut(c.fws[ex.frameworkID], ex)
+		} else if ex.registrationDue(now) {
 			ex.state = ExecutorTerminating
 			ex.pending = &termination{
 				state:   mesospb.TaskState_TASK_FAILED,
@@ -203,13 +207,14 @@ func (c *Core) Tick(now time.Time) []Effect {
 			}
 		}
 		ex.shutdownDeadline = time.Time{}
+		c.touch(ex)
 		effs = append(effs, destroy(ex))
 	}
 	return effs
 }
 
 func (ex *executor) registrationDue(now time.Time) bool {
-	return ex.state == ExecutorRegistering && !now.Before(ex.registerDeadline)
+	return ex.state == ExecutorRegistering && ex.reregisterDeadline.IsZero() && !now.Before(ex.registerDeadline)
 }
 
 func (ex *executor) shutdownDue(now time.Time) bool {
@@ -227,9 +232,12 @@ func (c *Core) NextDeadline() (t time.Time, ok bool) {
 	}
 	for _, fw := range c.fws {
 		for _, ex := range fw.executors {
+			consider(ex.reregisterDeadline)
 			switch ex.state {
 			case ExecutorRegistering:
-				consider(ex.registerDeadline)
+				if ex.reregisterDeadline.IsZero() {
+					consider(ex.registerDeadline)
+				}
 			case ExecutorTerminating:
 				consider(ex.shutdownDeadline)
 			}

@@ -233,6 +233,35 @@ func (m *Manager) RemoveFramework(frameworkID string) {
 	}
 }
 
+// Restore puts back the stream of a task after an agent restart: pending
+// are its unacknowledged updates, head first; received are the uuids of
+// updates taken before (acknowledged ones included), so that an executor
+// resending one is recognised as a duplicate; terminated says a terminal
+// update was taken. Nothing is forwarded until Resume. The stream must
+// not exist yet.
+func (m *Manager) Restore(frameworkID, taskID string, pending []*mesospb.TaskStatus, received [][]byte, terminated bool) error {
+	key := Key{frameworkID, taskID}
+	if taskID == "" || m.streams[key] != nil {
+		return fmt.Errorf("%w: stream of task %q restored twice or without id", ErrInvalidUpdate, taskID)
+	}
+	s := &stream{received: make(map[string]struct{}), terminated: terminated}
+	for _, u := range received {
+		s.received[string(u)] = struct{}{}
+	}
+	for _, st := range pending {
+		if st.GetTaskId().GetValue() != taskID || len(st.GetUuid()) == 0 {
+			return fmt.Errorf("%w: restored update of task %q needs a uuid and task id %q", ErrInvalidUpdate, st.GetTaskId().GetValue(), taskID)
+		}
+		s.received[string(st.GetUuid())] = struct{}{}
+		s.pending = append(s.pending, st)
+		if mesospb.IsTerminal(st.GetState()) {
+			s.terminated = true
+		}
+	}
+	m.streams[key] = s
+	return nil
+}
+
 // RemoveTask drops the stream of one task.
 func (m *Manager) RemoveTask(frameworkID, taskID string) {
 	delete(m.streams, Key{frameworkID, taskID})

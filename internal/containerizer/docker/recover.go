@@ -129,3 +129,27 @@ func (z *Containerizer) followLogs(c *dcontainer) *output {
 	}
 	return z.copyOutput(logs, logs, stdout, stderr)
 }
+
+var _ containerizer.Adopter = (*Containerizer)(nil)
+
+// Handle implements containerizer.Adopter. A Docker container is found
+// again by its labels (see Recover), so the handle only names it.
+func (z *Containerizer) Handle(id string) (containerizer.Handle, error) {
+	c, err := z.get(id)
+	if err != nil {
+		return containerizer.Handle{}, err
+	}
+	return containerizer.Handle{ContainerID: id, Kind: containerizer.NameDocker, Name: NamePrefix + id,
+		Sandbox: c.sandbox, CPUs: c.cpus, MemBytes: c.memBytes}, nil
+}
+
+// Adopt implements containerizer.Adopter: the container must have been
+// adopted by Recover (called with its id among the known ones) when the
+// agent started; Adopt only checks that it was.
+func (z *Containerizer) Adopt(_ context.Context, h containerizer.Handle) error {
+	if h.Kind != containerizer.NameDocker {
+		return fmt.Errorf("%w: adopt %q: kind %q", containerizer.ErrUnsupported, h.ContainerID, h.Kind)
+	}
+	_, err := z.get(h.ContainerID)
+	return err
+}

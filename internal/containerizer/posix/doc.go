@@ -27,8 +27,14 @@
 // whole container with a Termination that is Limited, with
 // REASON_CONTAINER_LIMITATION_MEMORY and Mesos' message. New fails when
 // cgroups cannot be used (the error names the flag), and kills and removes
-// the cgroups left under --cgroups_root by an earlier agent. Other
-// isolators are refused by New.
+// the cgroups left under --cgroups_root by an earlier agent, except those of
+// Config.Recovered. Other isolators are refused by New.
+//
+// Recovery (containerizer.Adopter): Handle gives the main process's pid and
+// start time; Adopt, in the next agent run, takes the process back through
+// launcher.Adopt (a pidfd, after checking the start time, so a reused pid
+// is refused) and its cgroup through cgroups.Isolator.Open. An adopted
+// container ends with status -1 (its exit status is its new parent's).
 //
 // Concurrency: one mutex guards the container table and each container's
 // recorded termination. Launch holds it while forking, so two launches of

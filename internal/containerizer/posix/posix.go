@@ -41,7 +41,10 @@ type Config struct {
 	// CgroupsPidsLimit is --cgroups_pids_limit: pids.max per container
 	// with cgroups/pids or cgroups/all (0: count only).
 	CgroupsPidsLimit uint64
-	Logger           *slog.Logger
+	// Recovered lists containers an earlier agent run started that the
+	// agent will Adopt: their cgroups are kept, not removed as orphans.
+	Recovered []string
+	Logger    *slog.Logger
 }
 
 // Isolators this package provides.
@@ -76,6 +79,8 @@ type container struct {
 	cpus     float64
 	memBytes uint64
 	cg       *cgroups.Cgroup // nil without cgroups isolation
+	started  uint64          // the leader's start time (launcher.StartTime)
+	adopted  bool            // started by an earlier agent run (Adopt)
 	done     chan struct{}
 	term     containerizer.Termination // guarded by Containerizer.mu; final once done is closed
 }
@@ -84,6 +89,7 @@ var (
 	_ containerizer.Containerizer = (*Containerizer)(nil)
 	_ containerizer.UsageReporter = (*Containerizer)(nil)
 	_ containerizer.Supporter     = (*Containerizer)(nil)
+	_ containerizer.Adopter       = (*Containerizer)(nil)
 )
 
 // New returns a posix containerizer, or an error naming an isolator it
@@ -116,10 +122,12 @@ func New(cfg Config) (*Containerizer, error) {
 			return nil, err
 		}
 		// A new containerizer knows no container: whatever is under the
-		// root was left by an agent that is gone.
+		// root was left by an agent that is gone, except the containers
+		// the agent recovers.
 		ctx, cancel := context.WithTimeout(context.Background(), recoverTimeout)
 		defer cancel()
-		if _, err := iso.Recover(ctx, nil); err != nil {
+		keep := func(id string) bool { return slices.Contains(cfg.Recovered, id) }
+		if _, err := iso.Recover(ctx, keep); err != nil {
 			return nil, fmt.Errorf("posix: clean up orphan cgroups: %w", err)
 		}
 		z.iso = iso
@@ -180,12 +188,67 @@ func (z *Containerizer) Launch(ctx context.Context, spec containerizer.Spec) err
 	if err := z.start(c, cmd); err != nil {
 		return err
 	}
+	if c.started, err = launcher.StartTime(c.proc.Pid()); err != nil {
+		// Our unreaped child: /proc has it. Without it, no recovery.
+		z.log.Warn("cannot read the executor's start time; it cannot be recovered after an agent restart",
+			"container", c.id, "err", err)
+	}
 	z.containers[c.id] = c
 	go z.reap(c)
 	if c.cg != nil {
 		go z.watchLimits(c)
 	}
 	z.log.Info("launched container", "container", c.id, "pid", c.proc.Pid(), "sandbox", c.sandbox)
+	return nil
+}
+
+// Handle implements containerizer.Adopter: the pid and start time of the
+// container's main process.
+func (z *Containerizer) Handle(id string) (containerizer.Handle, error) {
+	c, err := z.lookup(id)
+	if err != nil {
+		return containerizer.Handle{}, err
+	}
+	return containerizer.Handle{ContainerID: id, Kind: containerizer.NameMesos, Pid: c.proc.Pid(), StartTime: c.started,
+		Sandbox: c.sandbox, CPUs: c.cpus, MemBytes: c.memBytes}, nil
+}
+
+// Adopt implements containerizer.Adopter: it watches the main process an
+// earlier agent run started (by pid, checked against its start time so a
+// reused pid is never taken for it) and, with cgroups isolation, takes its
+// cgroup back. A container whose process is gone is cleaned up (its cgroup
+// removed) and reported as ErrUnknownContainer.
+func (z *Containerizer) Adopt(ctx context.Context, h containerizer.Handle) error {
+	if h.Kind != containerizer.NameMesos {
+		return fmt.Errorf("%w: adopt %q: kind %q", containerizer.ErrUnsupported, h.ContainerID, h.Kind)
+	}
+	var cg *cgroups.Cgroup
+	if z.iso != nil {
+		var err error
+		if cg, err = z.iso.Open(h.ContainerID, z.iso.Limits(h.CPUs, h.MemBytes)); err != nil {
+			z.log.Warn("recovered container has no cgroup", "container", h.ContainerID, "err", err)
+		}
+	}
+	proc, err := launcher.Adopt(h.Pid, h.StartTime)
+	if err != nil {
+		if cg != nil {
+			_ = cg.Destroy(ctx)
+		}
+		return fmt.Errorf("%w: %q: %w", containerizer.ErrUnknownContainer, h.ContainerID, err)
+	}
+	c := &container{id: h.ContainerID, sandbox: h.Sandbox, proc: proc, cpus: h.CPUs, memBytes: h.MemBytes,
+		cg: cg, started: h.StartTime, adopted: true, done: make(chan struct{})}
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if _, ok := z.containers[c.id]; ok {
+		return fmt.Errorf("%w: %q", containerizer.ErrExists, c.id)
+	}
+	z.containers[c.id] = c
+	go z.reap(c)
+	if c.cg != nil {
+		go z.watchLimits(c)
+	}
+	z.log.Info("recovered container", "container", c.id, "pid", h.Pid, "sandbox", c.sandbox)
 	return nil
 }
 
@@ -292,6 +355,8 @@ func (z *Containerizer) reap(c *container) {
 	}
 	if err != nil {
 		term.Message = "Failed to get exit status: " + err.Error()
+	} else if state == nil && c.adopted {
+		term.Message = "Executor exited (status unknown: it was started by an earlier run of the agent)"
 	}
 	if c.cg != nil {
 		z.endCgroup(c, &term)
