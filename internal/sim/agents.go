@@ -56,6 +56,10 @@ type outCall struct {
 	first bool
 }
 
+func (p *agentPool) newManager() *statusupdate.Manager {
+	return statusupdate.New(p.r.cfg.UpdateRetry, 0)
+}
+
 func newAgentPool(r *runner, master string, client *http.Client) *agentPool {
 	p := &agentPool{
 		r:      r,
@@ -73,7 +77,7 @@ func newAgentPool(r *runner, master string, client *http.Client) *agentPool {
 	for i := range p.agents {
 		ai := proto.CloneOf(info)
 		ai.Hostname = proto.String(fmt.Sprintf("sim-agent-%05d", i+1))
-		p.agents[i] = &simAgent{p: p, info: ai, mgr: statusupdate.New(0, 0), tasks: map[taskKey]struct{}{}}
+		p.agents[i] = &simAgent{p: p, info: ai, mgr: p.newManager(), tasks: map[taskKey]struct{}{}}
 	}
 	return p
 }
@@ -306,7 +310,7 @@ func (a *simAgent) registered(ctx context.Context, r *linkpb.MasterEvent_Registe
 		// A simulated agent does not report its tasks when it registers
 		// again, so the master ends them; forget them here too.
 		a.tasks = map[taskKey]struct{}{}
-		a.mgr = statusupdate.New(0, 0)
+		a.mgr = a.p.newManager()
 	}
 	a.id, a.link = r.GetAgentId().GetValue(), r.GetLinkId()
 	fwd := a.mgr.Resume(now)
@@ -346,7 +350,7 @@ func (a *simAgent) handle(ctx context.Context, ev *linkpb.MasterEvent) error {
 		a.mu.Lock()
 		a.id = "" // the master forgot this agent: start afresh
 		a.tasks = map[taskKey]struct{}{}
-		a.mgr = statusupdate.New(0, 0)
+		a.mgr = a.p.newManager()
 		a.mu.Unlock()
 		return errRelink
 	}

@@ -54,6 +54,10 @@ type Config struct {
 	AgentResources resources.Resources // each agent's; default DefaultAgentResources
 	TaskResources  resources.Resources // each task's, scalars only; default DefaultTaskResources
 
+	// UpdateRetry is the status update managers' first retry interval
+	// (default Mesos' 10 s, doubling up to 10 min).
+	UpdateRetry time.Duration
+
 	// Senders is how many goroutines post the agents' calls (default 64);
 	// Registering bounds the REGISTERs in flight (default 256);
 	// CallWorkers is how many calls each framework has in flight (4).

@@ -317,13 +317,15 @@ func (r *runner) memory(s *sampler) *Memory {
 	return m
 }
 
-// progress writes a progress line every second.
+// progress writes a progress line every second, and a last one when ctx
+// ends.
 func (r *runner) progress(ctx context.Context, w io.Writer) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			fmt.Fprintln(w, r.progressLine())
 			return
 		case <-t.C:
 			fmt.Fprintln(w, r.progressLine())
