@@ -22,6 +22,7 @@ func newBenchCmd() *cobra.Command {
 		TaskResources:  resources.MustParse(sim.DefaultTaskResources),
 	}
 	var output string
+	stateInterval := sim.DefaultStateInterval
 	var quiet, verbose bool
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -47,6 +48,10 @@ Flags may be written with '_' or '-' (--task_duration, --task-duration).`,
 				return fmt.Errorf("-o %q: want table or json", output)
 			}
 			cfg.Version = version
+			cfg.StateInterval = stateInterval
+			if stateInterval <= 0 {
+				cfg.StateInterval = -1
+			}
 			if !quiet {
 				cfg.Progress = cmd.ErrOrStderr()
 			}
@@ -86,6 +91,8 @@ Flags may be written with '_' or '-' (--task_duration, --task-duration).`,
 	mesosflag.DurationVar(f, &cfg.AllocationInterval, "allocation_interval", 0,
 		"--allocation_interval of the in-process master (default: the master's, 1secs)")
 	mesosflag.DurationVar(f, &cfg.Timeout, "timeout", sim.DefaultTimeout, "give up after this long")
+	mesosflag.DurationVar(f, &stateInterval, "state_interval", stateInterval,
+		"pause between the end of one GET /master/state and the next while tasks run (0: no queries)")
 	f.StringVar(&cfg.ProfileDir, "profile", "", "write cpu.pprof and heap.pprof of the in-process master (and simulator) into this directory")
 	f.StringVarP(&output, "output", "o", "table", "output format: table or json")
 	f.BoolVar(&quiet, "quiet", false, "no progress line")

@@ -45,7 +45,7 @@ func TestBenchCommand(t *testing.T) {
 		t.Errorf("to FINISHED (acked): %+v", f)
 	}
 
-	out, errOut, err = runBench(t, append(small, "-o", "json")...)
+	out, errOut, err = runBench(t, append(small, "-o", "json", "--state-interval", "0")...)
 	if err != nil {
 		t.Fatalf("bench -o json: %v\n%s", err, errOut)
 	}
@@ -53,7 +53,7 @@ func TestBenchCommand(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("-o json output does not parse: %v\n%s", err, out)
 	}
-	if rep.FinishedAcked != 40 || rep.ToRunningRate <= 0 || rep.Mode != "in-process" {
+	if rep.FinishedAcked != 40 || rep.ToRunningRate <= 0 || rep.Mode != "in-process" || rep.StateLatency.Queries != 0 {
 		t.Errorf("JSON report: %+v", rep)
 	}
 	if !strings.Contains(errOut, "agents 5/5 registered") {

@@ -30,7 +30,7 @@ const (
 	DefaultSenders        = 64
 	DefaultRegistering    = 256
 	DefaultCallWorkers    = 4
-	DefaultSampleInterval = time.Second
+	DefaultStateInterval  = time.Second
 )
 
 // Config configures a run. Agents, Frameworks and Tasks are required.
@@ -65,9 +65,11 @@ type Config struct {
 
 	// Timeout bounds the whole run (default 30 min).
 	Timeout time.Duration
-	// SampleInterval is how often /master/state is queried and memory
-	// sampled while tasks run (default 1 s).
-	SampleInterval time.Duration
+	// StateInterval is the pause between the end of one GET /master/state
+	// and the start of the next while tasks run (default 1 s), so that
+	// the queries never run back to back; negative: no queries. Memory is
+	// sampled at the same pace.
+	StateInterval time.Duration
 
 	// Progress, when set, gets a progress line every second.
 	Progress io.Writer
@@ -123,8 +125,8 @@ func (cfg *Config) validate() error {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
 	}
-	if cfg.SampleInterval <= 0 {
-		cfg.SampleInterval = DefaultSampleInterval
+	if cfg.StateInterval == 0 {
+		cfg.StateInterval = DefaultStateInterval
 	}
 	if cfg.Version == "" {
 		cfg.Version = "sim"

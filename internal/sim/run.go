@@ -344,7 +344,8 @@ func (r *runner) progressLine() string {
 		formatNumber(float64(c.offers.Load())))
 }
 
-// sampler queries /master/state and reads memory every SampleInterval.
+// sampler queries /master/state and reads memory while tasks run, one
+// StateInterval after the previous query ended.
 type sampler struct {
 	r      *runner
 	url    string
@@ -359,7 +360,11 @@ type sampler struct {
 
 func (s *sampler) run(ctx context.Context) {
 	defer close(s.done)
-	t := time.NewTicker(s.r.cfg.SampleInterval)
+	pause := s.r.cfg.StateInterval
+	if pause < 0 {
+		pause = DefaultStateInterval // memory only
+	}
+	t := time.NewTimer(pause)
 	defer t.Stop()
 	for {
 		select {
@@ -370,16 +375,19 @@ func (s *sampler) run(ctx context.Context) {
 		if s.r.cfg.Master == "" {
 			s.heapPeak = max(s.heapPeak, heapBytes())
 		}
-		d, err := s.query(ctx)
-		if ctx.Err() != nil {
-			return
+		if s.r.cfg.StateInterval > 0 {
+			d, err := s.query(ctx)
+			if ctx.Err() != nil {
+				return
+			}
+			if err != nil {
+				s.errors++
+				s.r.log.Warn("querying /master/state", "err", err)
+			} else {
+				s.state = append(s.state, d)
+			}
 		}
-		if err != nil {
-			s.errors++
-			s.r.log.Warn("querying /master/state", "err", err)
-			continue
-		}
-		s.state = append(s.state, d)
+		t.Reset(pause)
 	}
 }
 
