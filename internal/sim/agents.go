@@ -42,7 +42,7 @@ type agentPool struct {
 	r      *runner
 	url    string
 	client *http.Client
-	out    chan outCall
+	out    *callQueue
 	agents []*simAgent
 	timers *finisher
 	regSem chan struct{} // bounds the REGISTERs in flight
@@ -65,7 +65,7 @@ func newAgentPool(r *runner, master string, client *http.Client) *agentPool {
 		r:      r,
 		url:    "http://" + master + linkPath,
 		client: client,
-		out:    make(chan outCall, 4*r.cfg.Senders+1024),
+		out:    newCallQueue(),
 		timers: newFinisher(),
 		regSem: make(chan struct{}, r.cfg.Registering),
 	}
@@ -86,6 +86,10 @@ func newAgentPool(r *runner, master string, client *http.Client) *agentPool {
 func (p *agentPool) start(ctx context.Context, wg *sync.WaitGroup) {
 	wg.Go(func() { p.timers.run(ctx) })
 	wg.Go(func() { p.retryLoop(ctx) })
+	wg.Go(func() {
+		<-ctx.Done()
+		p.out.close()
+	})
 	for range p.r.cfg.Senders {
 		wg.Go(func() { p.sender(ctx) })
 	}
@@ -94,21 +98,13 @@ func (p *agentPool) start(ctx context.Context, wg *sync.WaitGroup) {
 	}
 }
 
-func (p *agentPool) enqueue(ctx context.Context, oc outCall) {
-	select {
-	case p.out <- oc:
-	case <-ctx.Done():
-	}
-}
-
 func (p *agentPool) sender(ctx context.Context) {
 	for {
-		select {
-		case <-ctx.Done():
+		oc, ok := p.out.pop()
+		if !ok {
 			return
-		case oc := <-p.out:
-			p.post(ctx, oc)
 		}
+		p.post(ctx, oc)
 	}
 }
 
@@ -145,7 +141,7 @@ func (p *agentPool) post(ctx context.Context, oc outCall) {
 	if err != nil {
 		if ctx.Err() == nil {
 			p.r.c.callErrors.Add(1)
-			p.r.log.Debug("agent call failed", "type", call.GetType().String(), "err", err)
+			p.r.log.Warn("agent call failed", "type", call.GetType().String(), "err", err)
 		}
 		return
 	}
@@ -173,7 +169,7 @@ func (p *agentPool) retryLoop(ctx context.Context) {
 			return
 		case now := <-t.C:
 			for _, a := range p.agents {
-				a.retryDue(ctx, now)
+				a.retryDue(now)
 			}
 		}
 	}
@@ -277,11 +273,11 @@ func (a *simAgent) session(ctx context.Context) (registered bool, err error) {
 				return false, fmt.Errorf("sim: link stream began with %s, not REGISTERED", ev.GetType())
 			}
 			registered = true
-			a.registered(ctx, ev.GetRegistered())
+			a.registered(ev.GetRegistered())
 			release()
 			continue
 		}
-		if err := a.handle(ctx, ev); err != nil {
+		if err := a.handle(ev); err != nil {
 			return true, err
 		}
 	}
@@ -302,7 +298,7 @@ func (a *simAgent) registerCallLocked() *linkpb.AgentCall {
 	return call
 }
 
-func (a *simAgent) registered(ctx context.Context, r *linkpb.MasterEvent_Registered) {
+func (a *simAgent) registered(r *linkpb.MasterEvent_Registered) {
 	now := time.Now()
 	a.mu.Lock()
 	first := a.id == ""
@@ -319,31 +315,31 @@ func (a *simAgent) registered(ctx context.Context, r *linkpb.MasterEvent_Registe
 		a.p.r.c.registered.Add(1)
 		a.p.r.c.lastRegistered.last(a.p.r.since())
 	}
-	a.forward(ctx, fwd, false)
+	a.forward(fwd, false)
 }
 
 // handle applies one master event; an error ends the session.
-func (a *simAgent) handle(ctx context.Context, ev *linkpb.MasterEvent) error {
+func (a *simAgent) handle(ev *linkpb.MasterEvent) error {
 	switch ev.GetType() {
 	case linkpb.MasterEvent_PING:
-		a.p.enqueue(ctx, outCall{a: a, call: &linkpb.AgentCall{
+		a.p.out.push(outCall{a: a, call: &linkpb.AgentCall{
 			Type: linkpb.AgentCall_PONG.Enum(),
 			Pong: &linkpb.AgentCall_Pong{Seq: proto.Uint64(ev.GetPing().GetSeq())},
 		}})
 	case linkpb.MasterEvent_RUN_TASK:
 		rt := ev.GetRunTask()
-		a.runTask(ctx, rt.GetFramework().GetId().GetValue(), rt.GetTask().GetTaskId().GetValue())
+		a.runTask(rt.GetFramework().GetId().GetValue(), rt.GetTask().GetTaskId().GetValue())
 	case linkpb.MasterEvent_RUN_TASK_GROUP:
 		rg := ev.GetRunTaskGroup()
 		for _, t := range rg.GetTaskGroup().GetTasks() {
-			a.refuse(ctx, rg.GetFramework().GetId().GetValue(), t.GetTaskId().GetValue())
+			a.refuse(rg.GetFramework().GetId().GetValue(), t.GetTaskId().GetValue())
 		}
 	case linkpb.MasterEvent_ACKNOWLEDGE:
 		ack := ev.GetAcknowledge()
-		a.acknowledge(ctx, ack.GetFrameworkId().GetValue(), ack.GetTaskId().GetValue(), ack.GetUuid())
+		a.acknowledge(ack.GetFrameworkId().GetValue(), ack.GetTaskId().GetValue(), ack.GetUuid())
 	case linkpb.MasterEvent_KILL_TASK:
 		k := ev.GetKillTask()
-		a.end(ctx, taskKey{k.GetFrameworkId().GetValue(), k.GetTaskId().GetValue()}, mesospb.TaskState_TASK_KILLED)
+		a.end(taskKey{k.GetFrameworkId().GetValue(), k.GetTaskId().GetValue()}, mesospb.TaskState_TASK_KILLED)
 	case linkpb.MasterEvent_SHUTDOWN_FRAMEWORK:
 		a.shutdownFramework(ev.GetShutdownFramework().GetFrameworkId().GetValue())
 	case linkpb.MasterEvent_SHUTDOWN_AGENT:
@@ -359,7 +355,7 @@ func (a *simAgent) handle(ctx context.Context, ev *linkpb.MasterEvent) error {
 
 // runTask starts a task: TASK_STARTING and TASK_RUNNING now (the second
 // goes out when the first is acknowledged), TASK_FINISHED later.
-func (a *simAgent) runTask(ctx context.Context, framework, task string) {
+func (a *simAgent) runTask(framework, task string) {
 	now := time.Now()
 	key := taskKey{framework, task}
 	a.mu.Lock()
@@ -368,19 +364,19 @@ func (a *simAgent) runTask(ctx context.Context, framework, task string) {
 	fwd = append(fwd, a.updateLocked(key, mesospb.TaskState_TASK_RUNNING, now)...)
 	a.mu.Unlock()
 	a.p.timers.add(now.Add(a.p.r.cfg.TaskDuration), a, key)
-	a.forward(ctx, fwd, true)
+	a.forward(fwd, true)
 }
 
 // refuse fails a task this simulator cannot run (tasks of task groups).
-func (a *simAgent) refuse(ctx context.Context, framework, task string) {
+func (a *simAgent) refuse(framework, task string) {
 	a.mu.Lock()
 	fwd := a.updateLocked(taskKey{framework, task}, mesospb.TaskState_TASK_FAILED, time.Now())
 	a.mu.Unlock()
-	a.forward(ctx, fwd, true)
+	a.forward(fwd, true)
 }
 
 // end gives a task that has not ended its terminal update.
-func (a *simAgent) end(ctx context.Context, key taskKey, state mesospb.TaskState) {
+func (a *simAgent) end(key taskKey, state mesospb.TaskState) {
 	a.mu.Lock()
 	if _, ok := a.tasks[key]; !ok {
 		a.mu.Unlock()
@@ -389,7 +385,7 @@ func (a *simAgent) end(ctx context.Context, key taskKey, state mesospb.TaskState
 	delete(a.tasks, key)
 	fwd := a.updateLocked(key, state, time.Now())
 	a.mu.Unlock()
-	a.forward(ctx, fwd, true)
+	a.forward(fwd, true)
 }
 
 func (a *simAgent) shutdownFramework(framework string) {
@@ -436,7 +432,7 @@ func newStatus(agentID, task string, state mesospb.TaskState, now time.Time) *me
 
 // acknowledge handles the master's ACKNOWLEDGE: the task's next update
 // goes out; a task whose terminal update is acknowledged is done.
-func (a *simAgent) acknowledge(ctx context.Context, framework, task string, uuid []byte) {
+func (a *simAgent) acknowledge(framework, task string, uuid []byte) {
 	c := &a.p.r.c
 	if au := a.p.r.audit; au != nil {
 		au.acked(uuid)
@@ -457,15 +453,15 @@ func (a *simAgent) acknowledge(ctx context.Context, framework, task string, uuid
 		}
 		c.terminalAcked.Add(1)
 	}
-	a.forward(ctx, fwd, true)
+	a.forward(fwd, true)
 }
 
 // finish is called by the finisher when a task's time is up.
-func (a *simAgent) finish(ctx context.Context, key taskKey) {
-	a.end(ctx, key, mesospb.TaskState_TASK_FINISHED)
+func (a *simAgent) finish(key taskKey) {
+	a.end(key, mesospb.TaskState_TASK_FINISHED)
 }
 
-func (a *simAgent) retryDue(ctx context.Context, now time.Time) {
+func (a *simAgent) retryDue(now time.Time) {
 	a.mu.Lock()
 	var fwd []statusupdate.Forward
 	if due, ok := a.mgr.NextDeadline(); ok && !due.After(now) {
@@ -474,18 +470,18 @@ func (a *simAgent) retryDue(ctx context.Context, now time.Time) {
 	a.mu.Unlock()
 	if len(fwd) > 0 {
 		a.p.r.c.updatesRetried.Add(int64(len(fwd)))
-		a.forward(ctx, fwd, false)
+		a.forward(fwd, false)
 	}
 }
 
 // forward queues STATUS_UPDATE calls for the manager's forwards; first
 // says they are sent for the first time.
-func (a *simAgent) forward(ctx context.Context, fwd []statusupdate.Forward, first bool) {
+func (a *simAgent) forward(fwd []statusupdate.Forward, first bool) {
 	for _, f := range fwd {
 		if first {
 			a.p.r.c.updatesSent.Add(1)
 		}
-		a.p.enqueue(ctx, outCall{a: a, first: first, call: &linkpb.AgentCall{
+		a.p.out.push(outCall{a: a, first: first, call: &linkpb.AgentCall{
 			Type: linkpb.AgentCall_STATUS_UPDATE.Enum(),
 			StatusUpdate: &linkpb.AgentCall_StatusUpdate{
 				FrameworkId: &mesospb.FrameworkID{Value: proto.String(f.FrameworkID)},
@@ -505,4 +501,56 @@ func (a *simAgent) relink(link string) {
 		a.p.r.log.Info("master says the link is stale", "agent", a.info.GetHostname())
 		a.cancel(errRelink)
 	}
+}
+
+// callQueue is the agents' calls waiting for a sender, first in first
+// out and unbounded: an agent never waits for the shared senders (a real
+// agent has its own), so its link stream is always read.
+type callQueue struct {
+	mu     sync.Mutex
+	cond   *sync.Cond
+	items  []outCall // guarded by mu
+	closed bool      // guarded by mu
+}
+
+func newCallQueue() *callQueue {
+	q := &callQueue{}
+	q.cond = sync.NewCond(&q.mu)
+	return q
+}
+
+func (q *callQueue) push(oc outCall) {
+	q.mu.Lock()
+	q.items = append(q.items, oc)
+	q.mu.Unlock()
+	q.cond.Signal()
+}
+
+// pop waits for a call; false once the queue is closed.
+func (q *callQueue) pop() (outCall, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for len(q.items) == 0 && !q.closed {
+		q.cond.Wait()
+	}
+	if q.closed {
+		return outCall{}, false
+	}
+	oc := q.items[0]
+	q.items[0] = outCall{}
+	q.items = q.items[1:]
+	return oc, true
+}
+
+func (q *callQueue) len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.items)
+}
+
+func (q *callQueue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	q.cond.Broadcast()
 }

@@ -73,7 +73,7 @@ func (f *finisher) run(ctx context.Context) {
 	for {
 		due, next := f.takeDue(time.Now())
 		for _, d := range due {
-			d.a.finish(ctx, d.key)
+			d.a.finish(d.key)
 		}
 		if next.IsZero() {
 			timer.Reset(time.Hour)

@@ -120,9 +120,7 @@ func (f *simFramework) events(ctx context.Context) {
 		f.relaunchLost(ctx)
 		switch ev.GetType() {
 		case schedulerpb.Event_OFFERS:
-			for _, o := range ev.GetOffers().GetOffers() {
-				f.offer(ctx, o)
-			}
+			f.offers(ctx, ev.GetOffers().GetOffers())
 		case schedulerpb.Event_UPDATE:
 			f.update(ctx, ev.GetUpdate().GetStatus())
 		case schedulerpb.Event_ERROR:
@@ -145,10 +143,38 @@ func (f *simFramework) relaunchLost(ctx context.Context) {
 	}
 }
 
-// offer launches as many waiting tasks as fit, or declines.
-func (f *simFramework) offer(ctx context.Context, o *mesospb.Offer) {
-	f.r.c.offers.Add(1)
-	ids := []*mesospb.OfferID{o.GetId()}
+// offers launches waiting tasks into the offers they fit and declines
+// the others with one DECLINE (a framework that got thousands of offers
+// at once must not queue thousands of calls ahead of its
+// acknowledgements).
+func (f *simFramework) offers(ctx context.Context, offers []*mesospb.Offer) {
+	f.r.c.offers.Add(int64(len(offers)))
+	var unused []*mesospb.OfferID
+	for _, o := range offers {
+		if !f.launch(ctx, o) {
+			unused = append(unused, o.GetId())
+		}
+	}
+	if len(unused) == 0 {
+		return
+	}
+	done := f.launched >= f.share
+	refuse := float64(refuseWhileLaunching)
+	if done {
+		refuse = refuseWhenDone
+	}
+	f.call(ctx, func(ctx context.Context) error {
+		return ignoreGone(f.client.Decline(ctx, unused, &mesospb.Filters{RefuseSeconds: proto.Float64(refuse)}))
+	})
+	if done && !f.suppressed {
+		f.suppressed = true
+		f.call(ctx, func(ctx context.Context) error { return ignoreGone(f.client.Suppress(ctx)) })
+	}
+}
+
+// launch launches as many waiting tasks as fit into o; false when none
+// does.
+func (f *simFramework) launch(ctx context.Context, o *mesospb.Offer) bool {
 	n := 0
 	if waiting := f.share - f.launched; waiting > 0 {
 		if avail, err := resources.FromProto(o.GetResources()); err == nil {
@@ -158,19 +184,7 @@ func (f *simFramework) offer(ctx context.Context, o *mesospb.Offer) {
 		}
 	}
 	if n == 0 {
-		refuse := float64(refuseWhileLaunching)
-		done := f.launched >= f.share
-		if done {
-			refuse = refuseWhenDone
-		}
-		f.call(ctx, func(ctx context.Context) error {
-			return ignoreGone(f.client.Decline(ctx, ids, &mesospb.Filters{RefuseSeconds: proto.Float64(refuse)}))
-		})
-		if done && !f.suppressed {
-			f.suppressed = true
-			f.call(ctx, func(ctx context.Context) error { return ignoreGone(f.client.Suppress(ctx)) })
-		}
-		return
+		return false
 	}
 	tasks := make([]*mesospb.TaskInfo, n)
 	for i := range tasks {
@@ -190,6 +204,7 @@ func (f *simFramework) offer(ctx context.Context, o *mesospb.Offer) {
 		Type:   mesospb.Offer_Operation_LAUNCH.Enum(),
 		Launch: &mesospb.Offer_Operation_Launch{TaskInfos: tasks},
 	}
+	ids := []*mesospb.OfferID{o.GetId()}
 	f.call(ctx, func(ctx context.Context) error {
 		err := f.client.Accept(ctx, ids, []*mesospb.Offer_Operation{op},
 			&mesospb.Filters{RefuseSeconds: proto.Float64(refuseWhileLaunching)})
@@ -200,6 +215,7 @@ func (f *simFramework) offer(ctx context.Context, o *mesospb.Offer) {
 		f.r.c.launched.Add(int64(n))
 		return nil
 	})
+	return true
 }
 
 // update notes a task's progress and acknowledges the update.

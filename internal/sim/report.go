@@ -47,6 +47,9 @@ type Report struct {
 	AcksReceived    int64 `json:"acks_received"`
 	UnexpectedAcks  int64 `json:"unexpected_acks"`
 	LinkFailures    int64 `json:"link_failures"`
+	// CallErrors counts calls (agents' and frameworks') that failed or
+	// were refused.
+	CallErrors int64 `json:"call_errors"`
 
 	// UpdateLatency is from a simulated agent first sending a status
 	// update to a simulated framework receiving it, in milliseconds.
@@ -128,6 +131,7 @@ func (r *Report) Figures() []Figure {
 		{"acks received", float64(r.AcksReceived), ""},
 		{"unexpected acks", float64(r.UnexpectedAcks), ""},
 		{"link failures", float64(r.LinkFailures), ""},
+		{"call errors", float64(r.CallErrors), ""},
 		{"state queries", float64(r.StateLatency.Queries), ""},
 		{"state query errors", float64(r.StateLatency.Errors), ""},
 		{"state latency p50", r.StateLatency.P50, "ms"},

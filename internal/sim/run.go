@@ -30,6 +30,7 @@ type runner struct {
 	c     counters
 	lat   *latencyBook
 	audit *audit // nil unless cfg.Audit
+	pool  *agentPool
 }
 
 // since is the time since the run began on the monotonic clock, never 0
@@ -102,11 +103,11 @@ func (r *runner) run(parent context.Context, conns int) (*Report, error) {
 	simCtx, stopSim := context.WithCancel(ctx)
 	defer stopSim()
 	var wg sync.WaitGroup
+	r.pool = newAgentPool(r, rep.Master, hc)
 	if cfg.Progress != nil {
 		wg.Go(func() { r.progress(simCtx, cfg.Progress) })
 	}
-	pool := newAgentPool(r, rep.Master, hc)
-	pool.start(simCtx, &wg)
+	r.pool.start(simCtx, &wg)
 
 	err := r.waitFor(ctx, func() bool { return r.c.registered.Load() == int64(cfg.Agents) })
 	regTime := span(&r.c.firstRegister, &r.c.lastRegistered)
@@ -206,6 +207,7 @@ func (r *runner) fill(rep *Report, fws []*simFramework, phase time.Duration) {
 	rep.UpdatesReceived = c.updatesReceived.Load()
 	rep.AcksReceived, rep.UnexpectedAcks = c.acks.Load(), c.unexpectedAcks.Load()
 	rep.LinkFailures = c.linkFailures.Load()
+	rep.CallErrors = c.callErrors.Load()
 	var lat []time.Duration
 	for _, f := range fws {
 		lat = append(lat, f.latencies...)
@@ -335,13 +337,13 @@ func (r *runner) progress(ctx context.Context, w io.Writer) {
 
 func (r *runner) progressLine() string {
 	c := &r.c
-	return fmt.Sprintf("[%4.0fs] agents %s/%s registered | tasks launched %s, running %s, finished %s (acked %s) of %s, failed %s | offers %s",
+	return fmt.Sprintf("[%4.0fs] agents %s/%s registered | tasks launched %s, running %s, finished %s (acked %s) of %s, failed %s | offers %s | agent calls queued %s",
 		time.Since(r.epoch).Seconds(),
 		formatNumber(float64(c.registered.Load())), formatNumber(float64(r.cfg.Agents)),
 		formatNumber(float64(c.launched.Load())), formatNumber(float64(c.active.Load())),
 		formatNumber(float64(c.finishedSeen.Load())), formatNumber(float64(c.finishedAcked.Load())),
 		formatNumber(float64(r.cfg.Tasks)), formatNumber(float64(c.failed.Load())),
-		formatNumber(float64(c.offers.Load())))
+		formatNumber(float64(c.offers.Load())), formatNumber(float64(r.pool.out.len())))
 }
 
 // sampler queries /master/state and reads memory while tasks run, one

@@ -48,8 +48,8 @@ func TestRunSmall(t *testing.T) {
 		t.Errorf("launched %d, running %d, finished and acked %d, failed %d; want %d, %d, %d, 0",
 			rep.Launched, rep.Running, rep.FinishedAcked, rep.Failed, tasks, tasks, tasks)
 	}
-	if rep.UnexpectedAcks != 0 || rep.LinkFailures != 0 {
-		t.Errorf("unexpected acks %d, link failures %d", rep.UnexpectedAcks, rep.LinkFailures)
+	if rep.UnexpectedAcks != 0 || rep.LinkFailures != 0 || rep.CallErrors != 0 {
+		t.Errorf("unexpected acks %d, link failures %d, call errors %d", rep.UnexpectedAcks, rep.LinkFailures, rep.CallErrors)
 	}
 	// STARTING, RUNNING and FINISHED per task.
 	if int(rep.UpdatesSent) != 3*tasks || int(rep.AcksReceived) != 3*tasks || int(rep.UpdatesReceived) != 3*tasks {
