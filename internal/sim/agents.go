@@ -46,6 +46,9 @@ type agentPool struct {
 	agents []*simAgent
 	timers *finisher
 	regSem chan struct{} // bounds the REGISTERs in flight
+	// waits has, per sender, how long each call it sent had been queued;
+	// written by that sender only, read after the senders returned.
+	waits [][]time.Duration
 }
 
 // outCall is a call waiting for a sender. first marks a status update
@@ -54,6 +57,7 @@ type outCall struct {
 	a     *simAgent
 	call  *linkpb.AgentCall
 	first bool
+	at    time.Duration // when it was queued (runner.since)
 }
 
 func (p *agentPool) newManager() *statusupdate.Manager {
@@ -90,20 +94,24 @@ func (p *agentPool) start(ctx context.Context, wg *sync.WaitGroup) {
 		<-ctx.Done()
 		p.out.close()
 	})
-	for range p.r.cfg.Senders {
-		wg.Go(func() { p.sender(ctx) })
+	p.waits = make([][]time.Duration, p.r.cfg.Senders)
+	for i := range p.waits {
+		wg.Go(func() { p.sender(ctx, &p.waits[i]) })
 	}
 	for _, a := range p.agents {
 		wg.Go(func() { a.run(ctx) })
 	}
 }
 
-func (p *agentPool) sender(ctx context.Context) {
+// sender posts queued calls until the queue closes, noting how long
+// each waited in waits (read once the sender has returned).
+func (p *agentPool) sender(ctx context.Context, waits *[]time.Duration) {
 	for {
 		oc, ok := p.out.pop()
 		if !ok {
 			return
 		}
+		*waits = append(*waits, p.r.since()-oc.at)
 		p.post(ctx, oc)
 	}
 }
@@ -521,6 +529,7 @@ func newCallQueue() *callQueue {
 
 func (q *callQueue) push(oc outCall) {
 	q.mu.Lock()
+	oc.at = oc.a.p.r.since()
 	q.items = append(q.items, oc)
 	q.mu.Unlock()
 	q.cond.Signal()

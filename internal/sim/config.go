@@ -27,7 +27,7 @@ const (
 	DefaultAgentResources = "cpus:8;mem:16384;disk:100000;ports:[31000-32000]"
 	DefaultTaskResources  = "cpus:0.1;mem:32"
 	DefaultTimeout        = 30 * time.Minute
-	DefaultSenders        = 64
+	DefaultSenders        = 512
 	DefaultRegistering    = 256
 	DefaultCallWorkers    = 4
 	DefaultStateInterval  = time.Second
@@ -58,7 +58,8 @@ type Config struct {
 	// (default Mesos' 10 s, doubling up to 10 min).
 	UpdateRetry time.Duration
 
-	// Senders is how many goroutines post the agents' calls (default 64);
+	// Senders is how many goroutines post the agents' calls, each on its
+	// own kept-alive connection (default 512);
 	// Registering bounds the REGISTERs in flight (default 256);
 	// CallWorkers is how many calls each framework has in flight (4).
 	Senders, Registering, CallWorkers int

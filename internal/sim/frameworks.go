@@ -78,17 +78,18 @@ func newFramework(r *runner, idx int, master string, hc *http.Client) *simFramew
 	return f
 }
 
-// start runs the client, its event handler and its call workers on wg
-// until ctx ends.
-func (f *simFramework) start(ctx context.Context, wg *sync.WaitGroup) {
+// start runs the client on wg until ctx ends, and its event handler and
+// call workers until work ends (before the framework is torn down, so
+// that no call made after TEARDOWN counts as an error).
+func (f *simFramework) start(ctx, work context.Context, wg *sync.WaitGroup) {
 	wg.Go(func() {
 		if err := f.client.Run(ctx); err != nil {
 			f.r.log.Warn("simulated framework stopped", "framework", f.idx+1, "err", err)
 		}
 	})
-	wg.Go(func() { f.events(ctx) })
+	wg.Go(func() { f.events(work) })
 	for range f.r.cfg.CallWorkers {
-		wg.Go(func() { f.worker(ctx) })
+		wg.Go(func() { f.worker(work) })
 	}
 }
 

@@ -54,6 +54,10 @@ type Report struct {
 	// UpdateLatency is from a simulated agent first sending a status
 	// update to a simulated framework receiving it, in milliseconds.
 	UpdateLatency Latency `json:"update_latency_ms"`
+	// QueueWait is how long the agents' calls waited in the simulator for
+	// one of its shared senders, in milliseconds: when it grows, the
+	// simulator, not the master, bounds the run (see Config.Senders).
+	QueueWait Latency `json:"agent_queue_wait_ms"`
 	// StateLatency is the time of GET /master/state, sampled every second
 	// while tasks run, in milliseconds.
 	StateLatency StateLatency `json:"state_latency_ms"`
@@ -125,6 +129,9 @@ func (r *Report) Figures() []Figure {
 		{"update latency p90", r.UpdateLatency.P90, "ms"},
 		{"update latency p99", r.UpdateLatency.P99, "ms"},
 		{"update latency max", r.UpdateLatency.Max, "ms"},
+		{"agent queue wait p50", r.QueueWait.P50, "ms"},
+		{"agent queue wait p99", r.QueueWait.P99, "ms"},
+		{"agent queue wait max", r.QueueWait.Max, "ms"},
 		{"updates sent", float64(r.UpdatesSent), ""},
 		{"updates retried", float64(r.UpdatesRetried), ""},
 		{"updates received", float64(r.UpdatesReceived), ""},

@@ -130,10 +130,12 @@ func (r *runner) run(parent context.Context, conns int) (*Report, error) {
 		return nil, err
 	}
 	phaseStart := r.since()
+	workCtx, stopWork := context.WithCancel(simCtx)
+	defer stopWork()
 	fws := make([]*simFramework, cfg.Frameworks)
 	for i := range fws {
 		fws[i] = newFramework(r, i, rep.Master, hc)
-		fws[i].start(simCtx, &wg)
+		fws[i].start(simCtx, workCtx, &wg)
 	}
 	err = r.waitTasks(ctx, fws)
 	phase := r.since() - phaseStart
@@ -149,6 +151,7 @@ func (r *runner) run(parent context.Context, conns int) (*Report, error) {
 	rep.StateLatency = s.summary()
 	rep.LoadEnd = loadAverage()
 
+	stopWork()
 	teardown(ctx, fws)
 	stopSim()
 	wg.Wait()
@@ -213,6 +216,13 @@ func (r *runner) fill(rep *Report, fws []*simFramework, phase time.Duration) {
 		lat = append(lat, f.latencies...)
 	}
 	rep.UpdateLatency = summarize(lat)
+	var waits []time.Duration
+	if r.pool != nil {
+		for _, w := range r.pool.waits {
+			waits = append(waits, w...)
+		}
+	}
+	rep.QueueWait = summarize(waits)
 	if rep.LoadEnd == [3]float64{} {
 		rep.LoadEnd = loadAverage()
 	}
