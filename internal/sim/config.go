@@ -29,7 +29,7 @@ const (
 	DefaultTimeout        = 30 * time.Minute
 	DefaultSenders        = 512
 	DefaultRegistering    = 256
-	DefaultCallWorkers    = 4
+	DefaultCallWorkers    = 16
 	DefaultStateInterval  = time.Second
 )
 
@@ -61,7 +61,7 @@ type Config struct {
 	// Senders is how many goroutines post the agents' calls, each on its
 	// own kept-alive connection (default 512);
 	// Registering bounds the REGISTERs in flight (default 256);
-	// CallWorkers is how many calls each framework has in flight (4).
+	// CallWorkers is how many calls each framework has in flight (16).
 	Senders, Registering, CallWorkers int
 
 	// Timeout bounds the whole run (default 30 min).
