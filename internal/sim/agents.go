@@ -476,20 +476,14 @@ func (a *simAgent) retryDue(now time.Time) {
 		fwd = a.mgr.Tick(now)
 	}
 	a.mu.Unlock()
-	if len(fwd) > 0 {
-		a.p.r.c.updatesRetried.Add(int64(len(fwd)))
-		a.forward(fwd, false)
-	}
+	a.forward(fwd, false)
 }
 
 // forward queues STATUS_UPDATE calls for the manager's forwards; first
 // says they are sent for the first time.
 func (a *simAgent) forward(fwd []statusupdate.Forward, first bool) {
 	for _, f := range fwd {
-		if first {
-			a.p.r.c.updatesSent.Add(1)
-		}
-		a.p.out.push(outCall{a: a, first: first, call: &linkpb.AgentCall{
+		queued := a.p.out.push(outCall{a: a, first: first, call: &linkpb.AgentCall{
 			Type: linkpb.AgentCall_STATUS_UPDATE.Enum(),
 			StatusUpdate: &linkpb.AgentCall_StatusUpdate{
 				FrameworkId: &mesospb.FrameworkID{Value: proto.String(f.FrameworkID)},
@@ -497,6 +491,15 @@ func (a *simAgent) forward(fwd []statusupdate.Forward, first bool) {
 				LatestState: f.LatestState.Enum(),
 			},
 		}})
+		c := &a.p.r.c
+		switch {
+		case first:
+			c.updatesSent.Add(1)
+		case queued:
+			c.updatesRetried.Add(1)
+		default:
+			c.retriesDropped.Add(1)
+		}
 	}
 }
 
@@ -513,26 +516,40 @@ func (a *simAgent) relink(link string) {
 
 // callQueue is the agents' calls waiting for a sender, first in first
 // out and unbounded: an agent never waits for the shared senders (a real
-// agent has its own), so its link stream is always read.
+// agent has its own), so its link stream is always read. A retry of a
+// status update that is still queued is dropped: the update has not been
+// sent yet, and the wait is the simulator's (a real agent's own queue
+// would be short), so it must not add load to the master.
 type callQueue struct {
 	mu     sync.Mutex
 	cond   *sync.Cond
-	items  []outCall // guarded by mu
-	closed bool      // guarded by mu
+	items  []outCall             // guarded by mu
+	queued map[[16]byte]struct{} // guarded by mu: uuids of the status updates in items
+	closed bool                  // guarded by mu
 }
 
 func newCallQueue() *callQueue {
-	q := &callQueue{}
+	q := &callQueue{queued: map[[16]byte]struct{}{}}
 	q.cond = sync.NewCond(&q.mu)
 	return q
 }
 
-func (q *callQueue) push(oc outCall) {
+// push queues oc; false when it is a retry of an update still queued.
+func (q *callQueue) push(oc outCall) bool {
+	uuid, isUpdate := updateKey(oc.call)
 	q.mu.Lock()
+	if isUpdate {
+		if _, dup := q.queued[uuid]; dup {
+			q.mu.Unlock()
+			return false
+		}
+		q.queued[uuid] = struct{}{}
+	}
 	oc.at = oc.a.p.r.since()
 	q.items = append(q.items, oc)
 	q.mu.Unlock()
 	q.cond.Signal()
+	return true
 }
 
 // pop waits for a call; false once the queue is closed.
@@ -548,7 +565,20 @@ func (q *callQueue) pop() (outCall, bool) {
 	oc := q.items[0]
 	q.items[0] = outCall{}
 	q.items = q.items[1:]
+	if uuid, ok := updateKey(oc.call); ok {
+		delete(q.queued, uuid)
+	}
 	return oc, true
+}
+
+func updateKey(call *linkpb.AgentCall) ([16]byte, bool) {
+	var k [16]byte
+	u := call.GetStatusUpdate().GetStatus().GetUuid()
+	if len(u) != len(k) {
+		return k, false
+	}
+	copy(k[:], u)
+	return k, true
 }
 
 func (q *callQueue) len() int {

@@ -41,8 +41,11 @@ type Report struct {
 	ToFinishedRate float64 `json:"to_finished_acked_tasks_per_s"`
 	Failed         int64   `json:"tasks_failed"`
 
-	UpdatesSent     int64 `json:"updates_sent"`
-	UpdatesRetried  int64 `json:"updates_retried"`
+	UpdatesSent    int64 `json:"updates_sent"`
+	UpdatesRetried int64 `json:"updates_retried"`
+	// RetriesDropped counts retries of updates that were still queued in
+	// the simulator, which it does not send twice.
+	RetriesDropped  int64 `json:"retries_dropped"`
 	UpdatesReceived int64 `json:"updates_received"`
 	AcksReceived    int64 `json:"acks_received"`
 	UnexpectedAcks  int64 `json:"unexpected_acks"`
@@ -134,6 +137,7 @@ func (r *Report) Figures() []Figure {
 		{"agent queue wait max", r.QueueWait.Max, "ms"},
 		{"updates sent", float64(r.UpdatesSent), ""},
 		{"updates retried", float64(r.UpdatesRetried), ""},
+		{"retries dropped (still queued)", float64(r.RetriesDropped), ""},
 		{"updates received", float64(r.UpdatesReceived), ""},
 		{"acks received", float64(r.AcksReceived), ""},
 		{"unexpected acks", float64(r.UnexpectedAcks), ""},

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mesoproject/meso/api/linkpb"
+	"github.com/mesoproject/meso/api/mesospb"
 	"github.com/mesoproject/meso/internal/resources"
 )
 
@@ -214,5 +216,36 @@ func TestLatencyBook(t *testing.T) {
 	}
 	if _, ok := b.received([]byte{1}, time.Second); ok {
 		t.Error("a short uuid was measured")
+	}
+}
+
+func TestCallQueueDropsQueuedRetries(t *testing.T) {
+	r := &runner{epoch: time.Now()}
+	a := &simAgent{p: &agentPool{r: r}}
+	q := newCallQueue()
+	update := func(uuid byte) outCall {
+		st := newStatus("a1", "t1", mesospb.TaskState_TASK_RUNNING, time.Now())
+		st.Uuid = bytes.Repeat([]byte{uuid}, 16)
+		return outCall{a: a, call: &linkpb.AgentCall{StatusUpdate: &linkpb.AgentCall_StatusUpdate{Status: st}}}
+	}
+	pong := outCall{a: a, call: &linkpb.AgentCall{Type: linkpb.AgentCall_PONG.Enum()}}
+	if !q.push(update(1)) || !q.push(pong) || !q.push(pong) || !q.push(update(2)) {
+		t.Fatal("a first push was refused")
+	}
+	if q.push(update(1)) {
+		t.Error("a retry of a queued update was queued again")
+	}
+	if oc, ok := q.pop(); !ok || !bytes.Equal(oc.call.GetStatusUpdate().GetStatus().GetUuid(), update(1).call.GetStatusUpdate().GetStatus().GetUuid()) {
+		t.Fatalf("pop = %v, %v; want update 1 first", oc.call, ok)
+	}
+	if !q.push(update(1)) {
+		t.Error("a retry of a sent update was refused")
+	}
+	if q.len() != 4 {
+		t.Errorf("len = %d, want 4", q.len())
+	}
+	q.close()
+	if _, ok := q.pop(); ok {
+		t.Error("pop after close returned a call")
 	}
 }

@@ -206,7 +206,7 @@ func (r *runner) fill(rep *Report, fws []*simFramework, phase time.Duration) {
 	rep.Running, rep.ToRunningRate = c.running.Load(), rate(c.running.Load(), toRunning)
 	rep.FinishedAcked, rep.ToFinishedRate = c.finishedAcked.Load(), rate(c.finishedAcked.Load(), toFinished)
 	rep.Failed = c.failed.Load()
-	rep.UpdatesSent, rep.UpdatesRetried = c.updatesSent.Load(), c.updatesRetried.Load()
+	rep.UpdatesSent, rep.UpdatesRetried, rep.RetriesDropped = c.updatesSent.Load(), c.updatesRetried.Load(), c.retriesDropped.Load()
 	rep.UpdatesReceived = c.updatesReceived.Load()
 	rep.AcksReceived, rep.UnexpectedAcks = c.acks.Load(), c.unexpectedAcks.Load()
 	rep.LinkFailures = c.linkFailures.Load()

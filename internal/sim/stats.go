@@ -15,7 +15,8 @@ type counters struct {
 	offers, launched, running, finishedSeen, failed, updatesReceived atomic.Int64
 	active                                                           atomic.Int64 // reached RUNNING, not ended
 	// Agent side.
-	updatesSent, updatesRetried, acks, unexpectedAcks atomic.Int64
+	updatesSent, updatesRetried, retriesDropped, acks atomic.Int64
+	unexpectedAcks                                    atomic.Int64
 	finishedAcked, terminalAcked, linkFailures        atomic.Int64
 	callErrors                                        atomic.Int64
 
