@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -17,7 +18,7 @@ import (
 // newBenchCmd is `meso bench`: the cluster simulator (internal/sim).
 func newBenchCmd() *cobra.Command {
 	cfg := sim.Config{
-		Agents: 1000, Frameworks: 10, Tasks: 20000,
+		Agents: 1000, Frameworks: 10, Tasks: 20000, TaskDuration: time.Second,
 		AgentResources: resources.MustParse(sim.DefaultAgentResources),
 		TaskResources:  resources.MustParse(sim.DefaultTaskResources),
 	}
@@ -85,11 +86,11 @@ Flags may be written with '_' or '-' (--task_duration, --task-duration).`,
 	f.IntVar(&cfg.Agents, "agents", cfg.Agents, "number of simulated agents")
 	f.IntVar(&cfg.Frameworks, "frameworks", cfg.Frameworks, "number of simulated frameworks")
 	f.IntVar(&cfg.Tasks, "tasks", cfg.Tasks, "number of tasks, shared out evenly over the frameworks")
-	mesosflag.DurationVar(f, &cfg.TaskDuration, "task_duration", 0, "how long each task runs (e.g. 2secs, 500ms)")
+	mesosflag.DurationVar(f, &cfg.TaskDuration, "task_duration", cfg.TaskDuration, "how long each task runs (e.g. 2secs, 500ms)")
 	mesosflag.ResourcesVar(f, &cfg.AgentResources, "agent_resources", cfg.AgentResources, "resources of each agent")
 	mesosflag.ResourcesVar(f, &cfg.TaskResources, "task_resources", cfg.TaskResources, "resources of each task (scalars only)")
 	mesosflag.DurationVar(f, &cfg.AllocationInterval, "allocation_interval", 0,
-		"--allocation_interval of the in-process master (default: the master's, 1secs)")
+		"--allocation_interval of the in-process master (0: the master's default, 1secs)")
 	mesosflag.DurationVar(f, &cfg.Timeout, "timeout", sim.DefaultTimeout, "give up after this long")
 	mesosflag.DurationVar(f, &stateInterval, "state_interval", stateInterval,
 		"pause between the end of one GET /master/state and the next while tasks run (0: no queries)")
