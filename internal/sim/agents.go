@@ -516,13 +516,17 @@ func (a *simAgent) relink(link string) {
 
 // callQueue is the agents' calls waiting for a sender, first in first
 // out and unbounded: an agent never waits for the shared senders (a real
-// agent has its own), so its link stream is always read. A retry of a
+// agent has its own), so its link stream is always read. PONGs go first:
+// a real agent's PONG waits behind its own calls only, never behind
+// thousands of other agents' updates, and a late one gets the agent
+// declared lost. A retry of a
 // status update that is still queued is dropped: the update has not been
 // sent yet, and the wait is the simulator's (a real agent's own queue
 // would be short), so it must not add load to the master.
 type callQueue struct {
 	mu     sync.Mutex
 	cond   *sync.Cond
+	pongs  []outCall             // guarded by mu: served before items
 	items  []outCall             // guarded by mu
 	queued map[[16]byte]struct{} // guarded by mu: uuids of the status updates in items
 	closed bool                  // guarded by mu
@@ -546,7 +550,11 @@ func (q *callQueue) push(oc outCall) bool {
 		q.queued[uuid] = struct{}{}
 	}
 	oc.at = oc.a.p.r.since()
-	q.items = append(q.items, oc)
+	if oc.call.GetType() == linkpb.AgentCall_PONG {
+		q.pongs = append(q.pongs, oc)
+	} else {
+		q.items = append(q.items, oc)
+	}
 	q.mu.Unlock()
 	q.cond.Signal()
 	return true
@@ -556,11 +564,17 @@ func (q *callQueue) push(oc outCall) bool {
 func (q *callQueue) pop() (outCall, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	for len(q.items) == 0 && !q.closed {
+	for len(q.pongs) == 0 && len(q.items) == 0 && !q.closed {
 		q.cond.Wait()
 	}
 	if q.closed {
 		return outCall{}, false
+	}
+	if len(q.pongs) > 0 {
+		oc := q.pongs[0]
+		q.pongs[0] = outCall{}
+		q.pongs = q.pongs[1:]
+		return oc, true
 	}
 	oc := q.items[0]
 	q.items[0] = outCall{}
@@ -584,7 +598,7 @@ func updateKey(call *linkpb.AgentCall) ([16]byte, bool) {
 func (q *callQueue) len() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return len(q.items)
+	return len(q.pongs) + len(q.items)
 }
 
 func (q *callQueue) close() {
