@@ -140,7 +140,7 @@ func (f *simFramework) relaunchLost(ctx context.Context) {
 	f.launched -= n
 	if f.suppressed {
 		f.suppressed = false
-		f.call(ctx, func(ctx context.Context) error { return f.client.Revive(ctx) })
+		f.call(ctx, func(ctx context.Context) error { return ignoreGone(f.client.Revive(ctx)) })
 	}
 }
 
