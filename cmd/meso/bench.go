@@ -92,6 +92,8 @@ Flags may be written with '_' or '-' (--task_duration, --task-duration).`,
 	mesosflag.DurationVar(f, &cfg.AllocationInterval, "allocation_interval", 0,
 		"--allocation_interval of the in-process master (0: the master's default, 1secs)")
 	mesosflag.DurationVar(f, &cfg.Timeout, "timeout", sim.DefaultTimeout, "give up after this long")
+	mesosflag.DurationVar(f, &cfg.UpdateRetry, "update_retry", 0,
+		"first retry interval of the simulated agents' unacknowledged status updates, doubling (0: Mesos' 10secs)")
 	mesosflag.DurationVar(f, &stateInterval, "state_interval", stateInterval,
 		"pause between the end of one GET /master/state and the next while tasks run (0: no queries)")
 	f.StringVar(&cfg.ProfileDir, "profile", "", "write cpu.pprof and heap.pprof of the in-process master (and simulator) into this directory")
