@@ -37,6 +37,7 @@ func newRootCmd() *cobra.Command {
 		newExecuteCmd(),
 		newMasterCmd(),
 		newAgentCmd(),
+		newBenchCmd(),
 	)
 	return root
 }

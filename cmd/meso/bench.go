@@ -1,0 +1,104 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/mesoproject/meso/internal/mesosflag"
+	"github.com/mesoproject/meso/internal/resources"
+	"github.com/mesoproject/meso/internal/sim"
+)
+
+// newBenchCmd is `meso bench`: the cluster simulator (internal/sim).
+func newBenchCmd() *cobra.Command {
+	cfg := sim.Config{
+		Agents: 1000, Frameworks: 10, Tasks: 20000, TaskDuration: time.Second,
+		AgentResources: resources.MustParse(sim.DefaultAgentResources),
+		TaskResources:  resources.MustParse(sim.DefaultTaskResources),
+	}
+	var output string
+	stateInterval := sim.DefaultStateInterval
+	var quiet, verbose bool
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure a master with thousands of simulated agents and frameworks",
+		Long: `bench starts a master in this process (or uses the one at --master), registers
+--agents simulated agents that speak the real agent link protocol, then runs
+--tasks tasks through --frameworks simulated frameworks on the scheduler
+API. A task runs for --task_duration (nothing is executed): the agent
+reports TASK_STARTING and TASK_RUNNING at once and TASK_FINISHED after it,
+and the framework acknowledges every update.
+
+A progress line goes to stderr every second; the figures go to stdout when
+the run ends, one per line ("to RUNNING: 23,456 tasks/s"), or as JSON with
+-o json. docs/BENCHMARKS.md says what each figure measures.
+
+Flags may be written with '_' or '-' (--task_duration, --task-duration).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := bindEnv(cmd); err != nil {
+				return err
+			}
+			if output != "table" && output != "json" {
+				return fmt.Errorf("-o %q: want table or json", output)
+			}
+			cfg.Version = version
+			cfg.StateInterval = stateInterval
+			if stateInterval <= 0 {
+				cfg.StateInterval = -1
+			}
+			if !quiet {
+				cfg.Progress = cmd.ErrOrStderr()
+			}
+			cfg.Logger = slog.New(slog.DiscardHandler)
+			if verbose {
+				cfg.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+			}
+			rep, err := sim.Run(cmd.Context(), cfg)
+			if rep != nil {
+				write := rep.WriteTable
+				if output == "json" {
+					write = rep.WriteJSON
+				}
+				if werr := write(cmd.OutOrStdout()); werr != nil && err == nil {
+					err = werr
+				}
+			}
+			if errors.Is(err, sim.ErrIncomplete) {
+				fmt.Fprintln(cmd.ErrOrStderr(), "meso bench:", err)
+				return exitCode(1)
+			}
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+		return pflag.NormalizedName(strings.ReplaceAll(name, "-", "_"))
+	})
+	f.StringVar(&cfg.Master, "master", "", "host:port of an external master (default: start one in this process)")
+	f.IntVar(&cfg.MasterPID, "master_pid", 0, "process id of the external master, to report its memory")
+	f.IntVar(&cfg.Agents, "agents", cfg.Agents, "number of simulated agents")
+	f.IntVar(&cfg.Frameworks, "frameworks", cfg.Frameworks, "number of simulated frameworks")
+	f.IntVar(&cfg.Tasks, "tasks", cfg.Tasks, "number of tasks, shared out evenly over the frameworks")
+	mesosflag.DurationVar(f, &cfg.TaskDuration, "task_duration", cfg.TaskDuration, "how long each task runs (e.g. 2secs, 500ms)")
+	mesosflag.ResourcesVar(f, &cfg.AgentResources, "agent_resources", cfg.AgentResources, "resources of each agent")
+	mesosflag.ResourcesVar(f, &cfg.TaskResources, "task_resources", cfg.TaskResources, "resources of each task (scalars only)")
+	mesosflag.DurationVar(f, &cfg.AllocationInterval, "allocation_interval", 0,
+		"--allocation_interval of the in-process master (0: the master's default, 1secs)")
+	mesosflag.DurationVar(f, &cfg.Timeout, "timeout", sim.DefaultTimeout, "give up after this long")
+	mesosflag.DurationVar(f, &cfg.UpdateRetry, "update_retry", 0,
+		"first retry interval of the simulated agents' unacknowledged status updates, doubling (0: Mesos' 10secs)")
+	mesosflag.DurationVar(f, &stateInterval, "state_interval", stateInterval,
+		"pause between the end of one GET /master/state and the next while tasks run (0: no queries)")
+	f.StringVar(&cfg.ProfileDir, "profile", "", "write cpu.pprof and heap.pprof of the in-process master (and simulator) into this directory")
+	f.StringVarP(&output, "output", "o", "table", "output format: table or json")
+	f.BoolVar(&quiet, "quiet", false, "no progress line")
+	f.BoolVar(&verbose, "verbose", false, "log the master's and the simulator's warnings to stderr")
+	return cmd
+}

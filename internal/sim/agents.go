@@ -1,0 +1,609 @@
+package sim
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	mrand "math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mesoproject/meso/api/codec"
+	"github.com/mesoproject/meso/api/linkpb"
+	"github.com/mesoproject/meso/api/mesospb"
+	"github.com/mesoproject/meso/api/recordio"
+	"github.com/mesoproject/meso/internal/agent/statusupdate"
+)
+
+// linkPath is the master's endpoint for agent links (see link.proto).
+const linkPath = "/internal/v1/link"
+
+// retryCheck is how often the agents' status update managers are asked
+// whether an unacknowledged update is due again.
+const retryCheck = 500 * time.Millisecond
+
+// errRelink ends a session that the master called stale or shut down.
+var errRelink = errors.New("sim: registering again")
+
+type taskKey struct{ framework, task string }
+
+// agentPool runs the simulated agents. Each agent has its own link stream
+// (one connection and one reading goroutine, as HTTP streaming requires);
+// everything else is shared: Senders goroutines post every agent's calls
+// over a pool of kept-alive connections, one goroutine retries
+// unacknowledged updates, and one timer (finisher) ends every task.
+type agentPool struct {
+	r      *runner
+	url    string
+	client *http.Client
+	out    *callQueue
+	agents []*simAgent
+	timers *finisher
+	regSem chan struct{} // bounds the REGISTERs in flight
+	// waits has, per sender, how long each call it sent had been queued;
+	// written by that sender only, read after the senders returned.
+	waits [][]time.Duration
+}
+
+// outCall is a call waiting for a sender. first marks a status update
+// sent for the first time (its latency is measured from then).
+type outCall struct {
+	a     *simAgent
+	call  *linkpb.AgentCall
+	first bool
+	at    time.Duration // when it was queued (runner.since)
+}
+
+func (p *agentPool) newManager() *statusupdate.Manager {
+	return statusupdate.New(p.r.cfg.UpdateRetry, 0)
+}
+
+func newAgentPool(r *runner, master string, client *http.Client) *agentPool {
+	p := &agentPool{
+		r:      r,
+		url:    "http://" + master + linkPath,
+		client: client,
+		out:    newCallQueue(),
+		timers: newFinisher(),
+		regSem: make(chan struct{}, r.cfg.Registering),
+	}
+	info := &mesospb.AgentInfo{
+		Port:      proto.Int32(5051),
+		Resources: r.cfg.AgentResources.ToProto("", false),
+	}
+	p.agents = make([]*simAgent, r.cfg.Agents)
+	for i := range p.agents {
+		ai := proto.CloneOf(info)
+		ai.Hostname = proto.String(fmt.Sprintf("sim-agent-%05d", i+1))
+		p.agents[i] = &simAgent{p: p, info: ai, mgr: p.newManager(), tasks: map[taskKey]struct{}{}}
+	}
+	return p
+}
+
+// start runs the shared goroutines and every agent on wg until ctx ends.
+func (p *agentPool) start(ctx context.Context, wg *sync.WaitGroup) {
+	wg.Go(func() { p.timers.run(ctx) })
+	wg.Go(func() { p.retryLoop(ctx) })
+	wg.Go(func() {
+		<-ctx.Done()
+		p.out.close()
+	})
+	p.waits = make([][]time.Duration, p.r.cfg.Senders)
+	for i := range p.waits {
+		wg.Go(func() { p.sender(ctx, &p.waits[i]) })
+	}
+	for _, a := range p.agents {
+		wg.Go(func() { a.run(ctx) })
+	}
+}
+
+// sender posts queued calls until the queue closes, noting how long
+// each waited in waits (read once the sender has returned).
+func (p *agentPool) sender(ctx context.Context, waits *[]time.Duration) {
+	for {
+		oc, ok := p.out.pop()
+		if !ok {
+			return
+		}
+		*waits = append(*waits, p.r.since()-oc.at)
+		p.post(ctx, oc)
+	}
+}
+
+// post sends one agent call on the agent's current link. Calls made for
+// a link that has gone are dropped: the status update manager sends its
+// updates again after registration, and a pong is pointless then.
+func (p *agentPool) post(ctx context.Context, oc outCall) {
+	a := oc.a
+	a.mu.Lock()
+	link, id := a.link, a.id
+	a.mu.Unlock()
+	if link == "" {
+		return
+	}
+	call := oc.call
+	call.LinkId = proto.String(link)
+	call.AgentId = &mesospb.AgentID{Value: proto.String(id)}
+	body, err := codec.Protobuf.Marshal(call)
+	if err != nil {
+		p.r.log.Error("encoding agent call", "type", call.GetType().String(), "err", err)
+		return
+	}
+	if oc.first {
+		p.r.lat.sent(call.GetStatusUpdate().GetStatus().GetUuid(), p.r.since())
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url, bytes.NewReader(body))
+	if err != nil {
+		return
+	}
+	req.Header.Set("Content-Type", codec.MediaTypeProtobuf)
+	resp, err := p.client.Do(req)
+	if err != nil {
+		if ctx.Err() == nil {
+			p.r.c.callErrors.Add(1)
+			p.r.log.Warn("agent call failed", "type", call.GetType().String(), "err", err)
+		}
+		return
+	}
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	resp.Body.Close()
+	if resp.StatusCode/100 == 2 {
+		return
+	}
+	p.r.c.callErrors.Add(1)
+	p.r.log.Warn("master refused an agent call", "type", call.GetType().String(),
+		"status", resp.Status, "body", string(bytes.TrimSpace(msg)))
+	if resp.StatusCode == http.StatusConflict {
+		a.relink(link)
+	}
+}
+
+// retryLoop sends again the updates whose acknowledgement is overdue,
+// with the status update manager's backoff.
+func (p *agentPool) retryLoop(ctx context.Context) {
+	t := time.NewTicker(retryCheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			for _, a := range p.agents {
+				a.retryDue(now)
+			}
+		}
+	}
+}
+
+// simAgent is one simulated agent: its identity, its status update
+// manager and the tasks it runs. Tasks are not run: RUN_TASK gives
+// TASK_STARTING and TASK_RUNNING at once and TASK_FINISHED after
+// Config.TaskDuration.
+type simAgent struct {
+	p    *agentPool
+	info *mesospb.AgentInfo // read-only; REGISTER sends a copy with the id
+
+	mu     sync.Mutex
+	id     string                  // guarded by mu; "" until first registered
+	link   string                  // guarded by mu; "" while not registered
+	mgr    *statusupdate.Manager   // guarded by mu
+	tasks  map[taskKey]struct{}    // guarded by mu: tasks not yet finished
+	cancel context.CancelCauseFunc // guarded by mu: ends the current session
+}
+
+// run keeps the agent registered until ctx ends, registering again with
+// backoff when its link breaks.
+func (a *simAgent) run(ctx context.Context) {
+	backoff := 100 * time.Millisecond
+	for {
+		registered, err := a.session(ctx)
+		a.mu.Lock()
+		a.link = ""
+		a.mgr.Pause()
+		a.mu.Unlock()
+		if ctx.Err() != nil {
+			return
+		}
+		a.p.r.c.linkFailures.Add(1)
+		a.p.r.log.Warn("simulated agent lost its link", "agent", a.info.GetHostname(), "err", err)
+		if registered {
+			backoff = 100 * time.Millisecond
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(mrand.N(backoff) + time.Millisecond):
+		}
+		backoff = min(2*backoff, 10*time.Second)
+	}
+}
+
+// session registers and handles the link's events until the stream ends.
+func (a *simAgent) session(ctx context.Context) (registered bool, err error) {
+	select {
+	case a.p.regSem <- struct{}{}:
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	holding := true
+	release := func() {
+		if holding {
+			holding = false
+			<-a.p.regSem
+		}
+	}
+	defer release()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	a.mu.Lock()
+	a.cancel = cancel
+	call := a.registerCallLocked()
+	a.mu.Unlock()
+	body, err := codec.Protobuf.Marshal(call)
+	if err != nil {
+		return false, fmt.Errorf("sim: encoding REGISTER: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.p.url, bytes.NewReader(body))
+	if err != nil {
+		return false, err
+	}
+	req.Header.Set("Content-Type", codec.MediaTypeProtobuf)
+	req.Header.Set("Accept", codec.MediaTypeProtobuf)
+	a.p.r.c.firstRegister.first(a.p.r.since())
+	resp, err := a.p.client.Do(req)
+	if err != nil {
+		return false, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return false, fmt.Errorf("sim: master answered REGISTER with %s: %s", resp.Status, bytes.TrimSpace(msg))
+	}
+	rd := recordio.NewReader(resp.Body, recordio.DefaultMaxRecordSize)
+	for {
+		ev := &linkpb.MasterEvent{}
+		if err := rd.ReadMessage(codec.Protobuf, ev); err != nil {
+			if cause := context.Cause(ctx); cause != nil {
+				return registered, cause
+			}
+			return registered, fmt.Errorf("sim: link stream: %w", err)
+		}
+		if !registered {
+			if ev.GetType() != linkpb.MasterEvent_REGISTERED || ev.GetRegistered() == nil {
+				return false, fmt.Errorf("sim: link stream began with %s, not REGISTERED", ev.GetType())
+			}
+			registered = true
+			a.registered(ev.GetRegistered())
+			release()
+			continue
+		}
+		if err := a.handle(ev); err != nil {
+			return true, err
+		}
+	}
+}
+
+// registerCallLocked is REGISTER; an agent registered before sends its id
+// but reports no tasks (it dropped them, see registered).
+func (a *simAgent) registerCallLocked() *linkpb.AgentCall {
+	info := proto.CloneOf(a.info)
+	call := &linkpb.AgentCall{
+		Type:     linkpb.AgentCall_REGISTER.Enum(),
+		Register: &linkpb.AgentCall_Register{AgentInfo: info, Version: proto.String(a.p.r.cfg.Version)},
+	}
+	if a.id != "" {
+		info.Id = &mesospb.AgentID{Value: proto.String(a.id)}
+		call.AgentId = info.Id
+	}
+	return call
+}
+
+func (a *simAgent) registered(r *linkpb.MasterEvent_Registered) {
+	now := time.Now()
+	a.mu.Lock()
+	first := a.id == ""
+	if !first {
+		// A simulated agent does not report its tasks when it registers
+		// again, so the master ends them; forget them here too.
+		a.tasks = map[taskKey]struct{}{}
+		a.mgr = a.p.newManager()
+	}
+	a.id, a.link = r.GetAgentId().GetValue(), r.GetLinkId()
+	fwd := a.mgr.Resume(now)
+	a.mu.Unlock()
+	if first {
+		a.p.r.c.registered.Add(1)
+		a.p.r.c.lastRegistered.last(a.p.r.since())
+	}
+	a.forward(fwd, false)
+}
+
+// handle applies one master event; an error ends the session.
+func (a *simAgent) handle(ev *linkpb.MasterEvent) error {
+	switch ev.GetType() {
+	case linkpb.MasterEvent_PING:
+		a.p.out.push(outCall{a: a, call: &linkpb.AgentCall{
+			Type: linkpb.AgentCall_PONG.Enum(),
+			Pong: &linkpb.AgentCall_Pong{Seq: proto.Uint64(ev.GetPing().GetSeq())},
+		}})
+	case linkpb.MasterEvent_RUN_TASK:
+		rt := ev.GetRunTask()
+		a.runTask(rt.GetFramework().GetId().GetValue(), rt.GetTask().GetTaskId().GetValue())
+	case linkpb.MasterEvent_RUN_TASK_GROUP:
+		rg := ev.GetRunTaskGroup()
+		for _, t := range rg.GetTaskGroup().GetTasks() {
+			a.refuse(rg.GetFramework().GetId().GetValue(), t.GetTaskId().GetValue())
+		}
+	case linkpb.MasterEvent_ACKNOWLEDGE:
+		ack := ev.GetAcknowledge()
+		a.acknowledge(ack.GetFrameworkId().GetValue(), ack.GetTaskId().GetValue(), ack.GetUuid())
+	case linkpb.MasterEvent_KILL_TASK:
+		k := ev.GetKillTask()
+		a.end(taskKey{k.GetFrameworkId().GetValue(), k.GetTaskId().GetValue()}, mesospb.TaskState_TASK_KILLED)
+	case linkpb.MasterEvent_SHUTDOWN_FRAMEWORK:
+		a.shutdownFramework(ev.GetShutdownFramework().GetFrameworkId().GetValue())
+	case linkpb.MasterEvent_SHUTDOWN_AGENT:
+		a.mu.Lock()
+		a.id = "" // the master forgot this agent: start afresh
+		a.tasks = map[taskKey]struct{}{}
+		a.mgr = a.p.newManager()
+		a.mu.Unlock()
+		return errRelink
+	}
+	return nil
+}
+
+// runTask starts a task: TASK_STARTING and TASK_RUNNING now (the second
+// goes out when the first is acknowledged), TASK_FINISHED later.
+func (a *simAgent) runTask(framework, task string) {
+	now := time.Now()
+	key := taskKey{framework, task}
+	a.mu.Lock()
+	a.tasks[key] = struct{}{}
+	fwd := a.updateLocked(key, mesospb.TaskState_TASK_STARTING, now)
+	fwd = append(fwd, a.updateLocked(key, mesospb.TaskState_TASK_RUNNING, now)...)
+	a.mu.Unlock()
+	a.p.timers.add(now.Add(a.p.r.cfg.TaskDuration), a, key)
+	a.forward(fwd, true)
+}
+
+// refuse fails a task this simulator cannot run (tasks of task groups).
+func (a *simAgent) refuse(framework, task string) {
+	a.mu.Lock()
+	fwd := a.updateLocked(taskKey{framework, task}, mesospb.TaskState_TASK_FAILED, time.Now())
+	a.mu.Unlock()
+	a.forward(fwd, true)
+}
+
+// end gives a task that has not ended its terminal update.
+func (a *simAgent) end(key taskKey, state mesospb.TaskState) {
+	a.mu.Lock()
+	if _, ok := a.tasks[key]; !ok {
+		a.mu.Unlock()
+		return
+	}
+	delete(a.tasks, key)
+	fwd := a.updateLocked(key, state, time.Now())
+	a.mu.Unlock()
+	a.forward(fwd, true)
+}
+
+func (a *simAgent) shutdownFramework(framework string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for key := range a.tasks {
+		if key.framework == framework {
+			delete(a.tasks, key)
+		}
+	}
+	a.mgr.RemoveFramework(framework)
+}
+
+// updateLocked hands a new update to the status update manager, as the
+// agent does for its command executor's updates.
+func (a *simAgent) updateLocked(key taskKey, state mesospb.TaskState, now time.Time) []statusupdate.Forward {
+	st := newStatus(a.id, key.task, state, now)
+	fwd, err := a.mgr.Update(key.framework, st, now)
+	if err != nil {
+		a.p.r.log.Warn("status update manager refused an update", "task", key.task, "err", err)
+		return nil
+	}
+	if au := a.p.r.audit; au != nil {
+		au.created(st.GetUuid(), key, state)
+	}
+	return fwd
+}
+
+// newStatus is an update of the command executor of a task (executor id =
+// task id, as for command tasks), as the agent forwards it.
+func newStatus(agentID, task string, state mesospb.TaskState, now time.Time) *mesospb.TaskStatus {
+	uuid := make([]byte, 16)
+	_, _ = rand.Read(uuid)
+	return &mesospb.TaskStatus{
+		TaskId:     &mesospb.TaskID{Value: proto.String(task)},
+		State:      state.Enum(),
+		Source:     mesospb.TaskStatus_SOURCE_EXECUTOR.Enum(),
+		AgentId:    &mesospb.AgentID{Value: proto.String(agentID)},
+		ExecutorId: &mesospb.ExecutorID{Value: proto.String(task)},
+		Timestamp:  proto.Float64(float64(now.UnixNano()) / 1e9),
+		Uuid:       uuid,
+	}
+}
+
+// acknowledge handles the master's ACKNOWLEDGE: the task's next update
+// goes out; a task whose terminal update is acknowledged is done.
+func (a *simAgent) acknowledge(framework, task string, uuid []byte) {
+	c := &a.p.r.c
+	if au := a.p.r.audit; au != nil {
+		au.acked(uuid)
+	}
+	a.mu.Lock()
+	fwd, acked, closed, err := a.mgr.Acknowledge(framework, task, uuid, time.Now())
+	a.mu.Unlock()
+	if err != nil {
+		c.unexpectedAcks.Add(1)
+		a.p.r.log.Debug("unexpected acknowledgement", "task", task, "err", err)
+		return
+	}
+	c.acks.Add(1)
+	if closed {
+		if acked.GetState() == mesospb.TaskState_TASK_FINISHED {
+			c.lastFinishedAck.last(a.p.r.since())
+			c.finishedAcked.Add(1)
+		}
+		c.terminalAcked.Add(1)
+	}
+	a.forward(fwd, true)
+}
+
+// finish is called by the finisher when a task's time is up.
+func (a *simAgent) finish(key taskKey) {
+	a.end(key, mesospb.TaskState_TASK_FINISHED)
+}
+
+func (a *simAgent) retryDue(now time.Time) {
+	a.mu.Lock()
+	var fwd []statusupdate.Forward
+	if due, ok := a.mgr.NextDeadline(); ok && !due.After(now) {
+		fwd = a.mgr.Tick(now)
+	}
+	a.mu.Unlock()
+	a.forward(fwd, false)
+}
+
+// forward queues STATUS_UPDATE calls for the manager's forwards; first
+// says they are sent for the first time.
+func (a *simAgent) forward(fwd []statusupdate.Forward, first bool) {
+	for _, f := range fwd {
+		queued := a.p.out.push(outCall{a: a, first: first, call: &linkpb.AgentCall{
+			Type: linkpb.AgentCall_STATUS_UPDATE.Enum(),
+			StatusUpdate: &linkpb.AgentCall_StatusUpdate{
+				FrameworkId: &mesospb.FrameworkID{Value: proto.String(f.FrameworkID)},
+				Status:      f.Status,
+				LatestState: f.LatestState.Enum(),
+			},
+		}})
+		c := &a.p.r.c
+		switch {
+		case first:
+			c.updatesSent.Add(1)
+		case queued:
+			c.updatesRetried.Add(1)
+		default:
+			c.retriesDropped.Add(1)
+		}
+	}
+}
+
+// relink ends the session when link, which the master called stale, is
+// still the current one.
+func (a *simAgent) relink(link string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.link == link && a.cancel != nil {
+		a.p.r.log.Info("master says the link is stale", "agent", a.info.GetHostname())
+		a.cancel(errRelink)
+	}
+}
+
+// callQueue is the agents' calls waiting for a sender, first in first
+// out and unbounded: an agent never waits for the shared senders (a real
+// agent has its own), so its link stream is always read. PONGs go first:
+// a real agent's PONG waits behind its own calls only, never behind
+// thousands of other agents' updates, and a late one gets the agent
+// declared lost. A retry of a
+// status update that is still queued is dropped: the update has not been
+// sent yet, and the wait is the simulator's (a real agent's own queue
+// would be short), so it must not add load to the master.
+type callQueue struct {
+	mu     sync.Mutex
+	cond   *sync.Cond
+	pongs  []outCall             // guarded by mu: served before items
+	items  []outCall             // guarded by mu
+	queued map[[16]byte]struct{} // guarded by mu: uuids of the status updates in items
+	closed bool                  // guarded by mu
+}
+
+func newCallQueue() *callQueue {
+	q := &callQueue{queued: map[[16]byte]struct{}{}}
+	q.cond = sync.NewCond(&q.mu)
+	return q
+}
+
+// push queues oc; false when it is a retry of an update still queued.
+func (q *callQueue) push(oc outCall) bool {
+	uuid, isUpdate := updateKey(oc.call)
+	q.mu.Lock()
+	if isUpdate {
+		if _, dup := q.queued[uuid]; dup {
+			q.mu.Unlock()
+			return false
+		}
+		q.queued[uuid] = struct{}{}
+	}
+	oc.at = oc.a.p.r.since()
+	if oc.call.GetType() == linkpb.AgentCall_PONG {
+		q.pongs = append(q.pongs, oc)
+	} else {
+		q.items = append(q.items, oc)
+	}
+	q.mu.Unlock()
+	q.cond.Signal()
+	return true
+}
+
+// pop waits for a call; false once the queue is closed.
+func (q *callQueue) pop() (outCall, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for len(q.pongs) == 0 && len(q.items) == 0 && !q.closed {
+		q.cond.Wait()
+	}
+	if q.closed {
+		return outCall{}, false
+	}
+	if len(q.pongs) > 0 {
+		oc := q.pongs[0]
+		q.pongs[0] = outCall{}
+		q.pongs = q.pongs[1:]
+		return oc, true
+	}
+	oc := q.items[0]
+	q.items[0] = outCall{}
+	q.items = q.items[1:]
+	if uuid, ok := updateKey(oc.call); ok {
+		delete(q.queued, uuid)
+	}
+	return oc, true
+}
+
+func updateKey(call *linkpb.AgentCall) ([16]byte, bool) {
+	var k [16]byte
+	u := call.GetStatusUpdate().GetStatus().GetUuid()
+	if len(u) != len(k) {
+		return k, false
+	}
+	copy(k[:], u)
+	return k, true
+}
+
+func (q *callQueue) len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.pongs) + len(q.items)
+}
+
+func (q *callQueue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	q.cond.Broadcast()
+}

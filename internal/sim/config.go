@@ -1,0 +1,155 @@
+package sim
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/mesoproject/meso/internal/resources"
+)
+
+// Errors callers branch on.
+var (
+	// ErrConfig: the Config cannot work (a count below one, task
+	// resources with ranges, too few open files for the agents).
+	ErrConfig = errors.New("sim: invalid config")
+	// ErrIncomplete: the run ended (timeout or cancellation) before every
+	// task was finished and acknowledged; the report so far comes with it.
+	ErrIncomplete = errors.New("sim: run incomplete")
+	// ErrTable: a line does not have the form of the report's table.
+	ErrTable = errors.New("sim: not a report line")
+)
+
+// Defaults for the zero values of Config.
+const (
+	DefaultAgentResources = "cpus:8;mem:16384;disk:100000;ports:[31000-32000]"
+	DefaultTaskResources  = "cpus:0.1;mem:32"
+	DefaultTimeout        = 30 * time.Minute
+	DefaultSenders        = 512
+	DefaultRegistering    = 256
+	DefaultCallWorkers    = 16
+	DefaultStateInterval  = time.Second
+)
+
+// Config configures a run. Agents, Frameworks and Tasks are required.
+type Config struct {
+	// Master is the host:port of an external master; "" starts one in
+	// this process on 127.0.0.1.
+	Master string
+	// MasterPID is the external master's process id, for its memory
+	// (/proc/PID/status); 0 leaves memory out of the report.
+	MasterPID int
+	// AllocationInterval is the in-process master's
+	// --allocation_interval (default the master's, 1 s).
+	AllocationInterval time.Duration
+
+	Agents     int
+	Frameworks int
+	Tasks      int // over all frameworks, shared out evenly
+	// TaskDuration is how long a task runs from RUN_TASK to TASK_FINISHED.
+	TaskDuration time.Duration
+
+	AgentResources resources.Resources // each agent's; default DefaultAgentResources
+	TaskResources  resources.Resources // each task's, scalars only; default DefaultTaskResources
+
+	// UpdateRetry is the status update managers' first retry interval
+	// (default Mesos' 10 s, doubling up to 10 min).
+	UpdateRetry time.Duration
+
+	// Senders is how many goroutines post the agents' calls, each on its
+	// own kept-alive connection (default 512);
+	// Registering bounds the REGISTERs in flight (default 256);
+	// CallWorkers is how many calls each framework has in flight (16).
+	Senders, Registering, CallWorkers int
+
+	// Timeout bounds the whole run (default 30 min).
+	Timeout time.Duration
+	// StateInterval is the pause between the end of one GET /master/state
+	// and the start of the next while tasks run (default 1 s), so that
+	// the queries never run back to back; negative: no queries. Memory is
+	// sampled at the same pace.
+	StateInterval time.Duration
+
+	// Progress, when set, gets a progress line every second.
+	Progress io.Writer
+	// ProfileDir, when set, receives cpu.pprof (while tasks run) and
+	// heap.pprof (at the end) of this process: in-process, the master's
+	// with the simulator's.
+	ProfileDir string
+	// Version is sent as the agents' version in REGISTER.
+	Version string
+	// Audit keeps, per status update, how often agents saw it
+	// acknowledged (Result.Audit), for tests; it costs memory.
+	Audit bool
+	// Logger receives the simulator's and the in-process master's logs
+	// (default: discarded).
+	Logger *slog.Logger
+}
+
+func (cfg *Config) validate() error {
+	switch {
+	case cfg.Agents < 1:
+		return fmt.Errorf("%w: --agents must be at least 1, got %d", ErrConfig, cfg.Agents)
+	case cfg.Frameworks < 1:
+		return fmt.Errorf("%w: --frameworks must be at least 1, got %d", ErrConfig, cfg.Frameworks)
+	case cfg.Tasks < cfg.Frameworks:
+		return fmt.Errorf("%w: --tasks (%d) must be at least --frameworks (%d)", ErrConfig, cfg.Tasks, cfg.Frameworks)
+	case cfg.TaskDuration < 0:
+		return fmt.Errorf("%w: --task_duration must not be negative", ErrConfig)
+	case cfg.MasterPID < 0:
+		return fmt.Errorf("%w: --master_pid must not be negative", ErrConfig)
+	case cfg.MasterPID > 0 && cfg.Master == "":
+		return fmt.Errorf("%w: --master_pid needs --master", ErrConfig)
+	}
+	if cfg.AgentResources == nil {
+		cfg.AgentResources = resources.MustParse(DefaultAgentResources)
+	}
+	if cfg.TaskResources == nil {
+		cfg.TaskResources = resources.MustParse(DefaultTaskResources)
+	}
+	for _, r := range cfg.TaskResources {
+		if r.Kind != resources.KindScalar {
+			return fmt.Errorf("%w: --task_resources: %s is not a scalar; tasks take scalars only", ErrConfig, r.Name)
+		}
+	}
+	if cfg.TaskResources.IsEmpty() {
+		return fmt.Errorf("%w: --task_resources must not be empty", ErrConfig)
+	}
+	if fits(cfg.AgentResources.Quantities(), cfg.TaskResources.Quantities(), 1) < 1 {
+		return fmt.Errorf("%w: a task (%s) does not fit on an agent (%s)", ErrConfig, cfg.TaskResources, cfg.AgentResources)
+	}
+	setDefault(&cfg.Senders, DefaultSenders)
+	setDefault(&cfg.Registering, DefaultRegistering)
+	setDefault(&cfg.CallWorkers, DefaultCallWorkers)
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.StateInterval == 0 {
+		cfg.StateInterval = DefaultStateInterval
+	}
+	if cfg.Version == "" {
+		cfg.Version = "sim"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+func setDefault(p *int, def int) {
+	if *p <= 0 {
+		*p = def
+	}
+}
+
+// share is framework i's part of n tasks over m frameworks: n/m, the first
+// n%m frameworks one more.
+func share(n, m, i int) int {
+	s := n / m
+	if i < n%m {
+		s++
+	}
+	return s
+}

@@ -1,0 +1,267 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mesoproject/meso/api/mesospb"
+	"github.com/mesoproject/meso/api/schedulerpb"
+	"github.com/mesoproject/meso/internal/agent/statusupdate"
+	"github.com/mesoproject/meso/internal/resources"
+	"github.com/mesoproject/meso/scheduler"
+)
+
+// Offer filters: refuse nothing while tasks wait (leftovers come back in
+// the next cycle), an hour once every task is launched.
+const (
+	refuseWhileLaunching = 0
+	refuseWhenDone       = 3600
+)
+
+// Flags of a task in simFramework.seen.
+const (
+	seenRunning uint8 = 1 << iota
+	seenTerminal
+)
+
+// simFramework is one simulated framework on the public scheduler client:
+// it packs its share of tasks into the offers it gets, acknowledges every
+// update, and suppresses offers once everything is launched.
+type simFramework struct {
+	r      *runner
+	idx    int
+	share  int
+	client *scheduler.Client
+	need   resources.Quantities
+	res    []*mesospb.Resource // one task's resources
+	calls  chan func(context.Context) error
+	done   chan struct{} // closed when every task of the share is terminal
+	// lost counts tasks of LAUNCH calls that failed, to launch again.
+	lost atomic.Int64
+
+	// Owned by the events goroutine.
+	launched   int
+	seq        int
+	terminal   int
+	suppressed bool
+	seen       map[string]uint8
+	latencies  []time.Duration
+}
+
+func newFramework(r *runner, idx int, master string, hc *http.Client) *simFramework {
+	f := &simFramework{
+		r: r, idx: idx, share: share(r.cfg.Tasks, r.cfg.Frameworks, idx),
+		need:  r.cfg.TaskResources.Quantities(),
+		res:   r.cfg.TaskResources.ToProto("*", false),
+		calls: make(chan func(context.Context) error, 1024),
+		done:  make(chan struct{}),
+		seen:  map[string]uint8{},
+	}
+	f.client = scheduler.New(scheduler.Config{
+		Master: master,
+		Framework: &mesospb.FrameworkInfo{
+			User: proto.String("sim"),
+			Name: proto.String(fmt.Sprintf("sim-framework-%03d", idx+1)),
+			Role: proto.String("*"),
+		},
+		HTTPClient:  hc,
+		Logger:      r.log.With("framework", idx+1),
+		EventBuffer: 1024,
+	})
+	return f
+}
+
+// start runs the client on wg until ctx ends, and its event handler and
+// call workers until work ends (before the framework is torn down, so
+// that no call made after TEARDOWN counts as an error).
+func (f *simFramework) start(ctx, work context.Context, wg *sync.WaitGroup) {
+	wg.Go(func() {
+		if err := f.client.Run(ctx); err != nil {
+			f.r.log.Warn("simulated framework stopped", "framework", f.idx+1, "err", err)
+		}
+	})
+	wg.Go(func() { f.events(work) })
+	for range f.r.cfg.CallWorkers {
+		wg.Go(func() { f.worker(work) })
+	}
+}
+
+func (f *simFramework) worker(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case fn := <-f.calls:
+			if err := fn(ctx); err != nil && ctx.Err() == nil {
+				f.r.c.callErrors.Add(1)
+				f.r.log.Warn("simulated framework call failed", "framework", f.idx+1, "err", err)
+			}
+		}
+	}
+}
+
+// call queues fn for the workers, so that the events goroutine never
+// waits for an HTTP answer.
+func (f *simFramework) call(ctx context.Context, fn func(context.Context) error) {
+	select {
+	case f.calls <- fn:
+	case <-ctx.Done():
+	}
+}
+
+func (f *simFramework) events(ctx context.Context) {
+	for ev := range f.client.Events() {
+		f.relaunchLost(ctx)
+		switch ev.GetType() {
+		case schedulerpb.Event_OFFERS:
+			f.offers(ctx, ev.GetOffers().GetOffers())
+		case schedulerpb.Event_UPDATE:
+			f.update(ctx, ev.GetUpdate().GetStatus())
+		case schedulerpb.Event_ERROR:
+			f.r.log.Warn("master sent ERROR", "framework", f.idx+1, "message", ev.GetError().GetMessage())
+		}
+	}
+}
+
+// relaunchLost takes back tasks whose LAUNCH failed, reviving offers if
+// they were suppressed.
+func (f *simFramework) relaunchLost(ctx context.Context) {
+	n := int(f.lost.Swap(0))
+	if n == 0 {
+		return
+	}
+	f.launched -= n
+	if f.suppressed {
+		f.suppressed = false
+		f.call(ctx, func(ctx context.Context) error { return ignoreGone(f.client.Revive(ctx)) })
+	}
+}
+
+// offers launches waiting tasks into the offers they fit and declines
+// the others with one DECLINE (a framework that got thousands of offers
+// at once must not queue thousands of calls ahead of its
+// acknowledgements).
+func (f *simFramework) offers(ctx context.Context, offers []*mesospb.Offer) {
+	f.r.c.offers.Add(int64(len(offers)))
+	var unused []*mesospb.OfferID
+	for _, o := range offers {
+		if !f.launch(ctx, o) {
+			unused = append(unused, o.GetId())
+		}
+	}
+	if len(unused) == 0 {
+		return
+	}
+	done := f.launched >= f.share
+	refuse := float64(refuseWhileLaunching)
+	if done {
+		refuse = refuseWhenDone
+	}
+	f.call(ctx, func(ctx context.Context) error {
+		return ignoreGone(f.client.Decline(ctx, unused, &mesospb.Filters{RefuseSeconds: proto.Float64(refuse)}))
+	})
+	if done && !f.suppressed {
+		f.suppressed = true
+		f.call(ctx, func(ctx context.Context) error { return ignoreGone(f.client.Suppress(ctx)) })
+	}
+}
+
+// launch launches as many waiting tasks as fit into o; false when none
+// does.
+func (f *simFramework) launch(ctx context.Context, o *mesospb.Offer) bool {
+	n := 0
+	if waiting := f.share - f.launched; waiting > 0 {
+		if avail, err := resources.FromProto(o.GetResources()); err == nil {
+			n = fits(avail.Quantities(), f.need, waiting)
+		} else {
+			f.r.log.Warn("offer with bad resources", "offer", o.GetId().GetValue(), "err", err)
+		}
+	}
+	if n == 0 {
+		return false
+	}
+	tasks := make([]*mesospb.TaskInfo, n)
+	for i := range tasks {
+		f.seq++
+		id := fmt.Sprintf("f%03d-t%07d", f.idx+1, f.seq)
+		tasks[i] = &mesospb.TaskInfo{
+			Name:      proto.String(id),
+			TaskId:    &mesospb.TaskID{Value: proto.String(id)},
+			AgentId:   o.GetAgentId(),
+			Resources: f.res,
+			Command:   &mesospb.CommandInfo{Value: proto.String("true")},
+		}
+	}
+	f.launched += n
+	f.r.c.firstLaunch.first(f.r.since())
+	op := &mesospb.Offer_Operation{
+		Type:   mesospb.Offer_Operation_LAUNCH.Enum(),
+		Launch: &mesospb.Offer_Operation_Launch{TaskInfos: tasks},
+	}
+	ids := []*mesospb.OfferID{o.GetId()}
+	f.call(ctx, func(ctx context.Context) error {
+		err := f.client.Accept(ctx, ids, []*mesospb.Offer_Operation{op},
+			&mesospb.Filters{RefuseSeconds: proto.Float64(refuseWhileLaunching)})
+		if err != nil {
+			f.lost.Add(int64(n))
+			return err
+		}
+		f.r.c.launched.Add(int64(n))
+		return nil
+	})
+	return true
+}
+
+// update notes a task's progress and acknowledges the update.
+func (f *simFramework) update(ctx context.Context, st *mesospb.TaskStatus) {
+	now := f.r.since()
+	c := &f.r.c
+	c.updatesReceived.Add(1)
+	if d, ok := f.r.lat.received(st.GetUuid(), now); ok {
+		f.latencies = append(f.latencies, d)
+	}
+	id := st.GetTaskId().GetValue()
+	flags := f.seen[id]
+	switch state := st.GetState(); {
+	case state == mesospb.TaskState_TASK_RUNNING && flags&(seenRunning|seenTerminal) == 0:
+		flags |= seenRunning
+		c.running.Add(1)
+		c.active.Add(1)
+		c.lastRunning.last(now)
+	case statusupdate.IsTerminal(state) && flags&seenTerminal == 0:
+		if flags&seenRunning != 0 {
+			c.active.Add(-1)
+		}
+		flags |= seenTerminal
+		if state == mesospb.TaskState_TASK_FINISHED {
+			c.finishedSeen.Add(1)
+		} else {
+			c.failed.Add(1)
+			f.r.log.Warn("task failed", "task", id, "state", state.String(), "message", st.GetMessage())
+		}
+		f.terminal++
+		if f.terminal == f.share {
+			close(f.done)
+		}
+	}
+	f.seen[id] = flags
+	if len(st.GetUuid()) > 0 {
+		f.call(ctx, func(ctx context.Context) error { return ignoreGone(f.client.Acknowledge(ctx, st)) })
+	}
+}
+
+// ignoreGone drops the error of a call made between subscriptions: the
+// master offers again and the agent resends unacknowledged updates.
+func ignoreGone(err error) error {
+	if errors.Is(err, scheduler.ErrNotSubscribed) {
+		return nil
+	}
+	return err
+}

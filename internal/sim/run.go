@@ -1,0 +1,433 @@
+package sim
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"sync"
+	"time"
+
+	"github.com/mesoproject/meso/internal/master"
+)
+
+// ackGrace bounds the wait, once frameworks saw every task end, for the
+// acknowledgements of the last FINISHED updates to reach their agents.
+const ackGrace = 10 * time.Second
+
+// runner is one run: the configuration, the clock every figure is read
+// on, and the figures.
+type runner struct {
+	cfg   Config
+	log   *slog.Logger
+	epoch time.Time
+	c     counters
+	lat   *latencyBook
+	audit *audit // nil unless cfg.Audit
+	pool  *agentPool
+}
+
+// since is the time since the run began on the monotonic clock, never 0
+// (a stamp's "unset").
+func (r *runner) since() time.Duration { return time.Since(r.epoch) + 1 }
+
+// Run starts a master (unless cfg.Master names one), registers
+// cfg.Agents simulated agents, then runs cfg.Tasks tasks through
+// cfg.Frameworks simulated frameworks and returns the figures. When the
+// run does not complete (cfg.Timeout, ctx), the error wraps ErrIncomplete
+// and the report holds the figures so far.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	rep, _, err := run(ctx, cfg)
+	return rep, err
+}
+
+func run(ctx context.Context, cfg Config) (*Report, *runner, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, nil, err
+	}
+	if cfg.ProfileDir != "" && cfg.Master != "" {
+		return nil, nil, fmt.Errorf("%w: --profile profiles the in-process master; it cannot be used with --master", ErrConfig)
+	}
+	conns := cfg.Agents + cfg.Senders + cfg.Frameworks*(cfg.CallWorkers+1) + 8
+	need := uint64(conns + 128)
+	if cfg.Master == "" {
+		need += uint64(conns) // the master's ends of the connections
+	}
+	if err := checkOpenFiles(need, cfg.Master == ""); err != nil {
+		return nil, nil, err
+	}
+	r := &runner{cfg: cfg, log: cfg.Logger, epoch: time.Now(), lat: newLatencyBook()}
+	if cfg.Audit {
+		r.audit = newAudit()
+	}
+	rep, err := r.run(ctx, conns)
+	return rep, r, err
+}
+
+func (r *runner) run(parent context.Context, conns int) (*Report, error) {
+	cfg := &r.cfg
+	rep := &Report{
+		Mode: "external", Master: cfg.Master,
+		Agents: cfg.Agents, Frameworks: cfg.Frameworks, Tasks: cfg.Tasks,
+		TaskDuration: cfg.TaskDuration.Seconds(),
+		LoadStart:    loadAverage(),
+	}
+	ctx, cancel := context.WithTimeout(parent, cfg.Timeout)
+	defer cancel()
+	if cfg.Master == "" {
+		addr, stop, err := r.startMaster()
+		if err != nil {
+			return nil, err
+		}
+		defer stop()
+		rep.Mode, rep.Master = "in-process", addr
+	}
+
+	tr := &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxConnsPerHost:     conns,
+		MaxIdleConns:        conns,
+		MaxIdleConnsPerHost: conns - cfg.Agents,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}
+	defer tr.CloseIdleConnections()
+	hc := &http.Client{Transport: tr}
+
+	simCtx, stopSim := context.WithCancel(ctx)
+	defer stopSim()
+	var wg sync.WaitGroup
+	r.pool = newAgentPool(r, rep.Master, hc)
+	if cfg.Progress != nil {
+		wg.Go(func() { r.progress(simCtx, cfg.Progress) })
+	}
+	r.pool.start(simCtx, &wg)
+
+	err := r.waitFor(ctx, func() bool { return r.c.registered.Load() == int64(cfg.Agents) })
+	regTime := span(&r.c.firstRegister, &r.c.lastRegistered)
+	rep.RegistrationTime, rep.RegistrationRate = regTime.Seconds(), rate(int64(cfg.Agents), regTime)
+	if err != nil {
+		stopSim()
+		wg.Wait()
+		r.fill(rep, nil, 0)
+		return rep, fmt.Errorf("%w: %d of %d agents registered: %w", ErrIncomplete, r.c.registered.Load(), cfg.Agents, err)
+	}
+
+	sampleCtx, stopSampling := context.WithCancel(simCtx)
+	s := &sampler{r: r, url: "http://" + rep.Master + "/master/state", client: hc, done: make(chan struct{})}
+	go s.run(sampleCtx)
+	stopProfile, err := r.startCPUProfile()
+	if err != nil {
+		stopSampling()
+		stopSim()
+		wg.Wait()
+		return nil, err
+	}
+	phaseStart := r.since()
+	workCtx, stopWork := context.WithCancel(simCtx)
+	defer stopWork()
+	fws := make([]*simFramework, cfg.Frameworks)
+	for i := range fws {
+		fws[i] = newFramework(r, i, rep.Master, hc)
+		fws[i].start(simCtx, workCtx, &wg)
+	}
+	err = r.waitTasks(ctx, fws)
+	phase := r.since() - phaseStart
+	stopSampling()
+	<-s.done
+	rep.Memory = r.memory(s)
+	if perr := stopProfile(); perr != nil && err == nil {
+		err = perr
+	}
+	if perr := r.writeHeapProfile(); perr != nil && err == nil {
+		err = perr
+	}
+	rep.StateLatency = s.summary()
+	rep.LoadEnd = loadAverage()
+
+	stopWork()
+	teardown(ctx, fws)
+	stopSim()
+	wg.Wait()
+	r.fill(rep, fws, phase)
+	return rep, err
+}
+
+// waitTasks waits until every framework saw every task of its share end,
+// then (for at most ackGrace) until the agents got the acknowledgements
+// of all the FINISHED updates the frameworks saw.
+func (r *runner) waitTasks(ctx context.Context, fws []*simFramework) error {
+	for _, f := range fws {
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %d of %d tasks ended: %w", ErrIncomplete,
+				r.c.finishedSeen.Load()+r.c.failed.Load(), r.cfg.Tasks, ctx.Err())
+		}
+	}
+	gctx, cancel := context.WithTimeout(ctx, ackGrace)
+	defer cancel()
+	if err := r.waitFor(gctx, func() bool { return r.c.finishedAcked.Load() >= r.c.finishedSeen.Load() }); err != nil {
+		return fmt.Errorf("%w: %d FINISHED updates seen, %d acknowledged at agents: %w", ErrIncomplete,
+			r.c.finishedSeen.Load(), r.c.finishedAcked.Load(), err)
+	}
+	return nil
+}
+
+// waitFor polls cond until it holds or ctx ends.
+func (r *runner) waitFor(ctx context.Context, cond func() bool) error {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// fill copies the counters into rep; phase is how long tasks ran.
+// Framework goroutines must have ended (their latencies are read).
+func (r *runner) fill(rep *Report, fws []*simFramework, phase time.Duration) {
+	c := &r.c
+	toRunning := span(&c.firstLaunch, &c.lastRunning)
+	toFinished := span(&c.firstLaunch, &c.lastFinishedAck)
+	rep.RunTime = toFinished.Seconds()
+	rep.Offers, rep.OfferRate = c.offers.Load(), rate(c.offers.Load(), phase)
+	rep.Launched = c.launched.Load()
+	rep.Running, rep.ToRunningRate = c.running.Load(), rate(c.running.Load(), toRunning)
+	rep.FinishedAcked, rep.ToFinishedRate = c.finishedAcked.Load(), rate(c.finishedAcked.Load(), toFinished)
+	rep.Failed = c.failed.Load()
+	rep.UpdatesSent, rep.UpdatesRetried, rep.RetriesDropped = c.updatesSent.Load(), c.updatesRetried.Load(), c.retriesDropped.Load()
+	rep.UpdatesReceived = c.updatesReceived.Load()
+	rep.AcksReceived, rep.UnexpectedAcks = c.acks.Load(), c.unexpectedAcks.Load()
+	rep.LinkFailures = c.linkFailures.Load()
+	rep.CallErrors = c.callErrors.Load()
+	var lat []time.Duration
+	for _, f := range fws {
+		lat = append(lat, f.latencies...)
+	}
+	rep.UpdateLatency = summarize(lat)
+	var waits []time.Duration
+	if r.pool != nil {
+		for _, w := range r.pool.waits {
+			waits = append(waits, w...)
+		}
+	}
+	rep.QueueWait = summarize(waits)
+	if rep.LoadEnd == [3]float64{} {
+		rep.LoadEnd = loadAverage()
+	}
+}
+
+// teardown ends every framework at the master, all at once.
+func teardown(ctx context.Context, fws []*simFramework) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, f := range fws {
+		wg.Go(func() {
+			if err := f.client.Teardown(ctx); err != nil {
+				f.r.log.Warn("teardown failed", "framework", f.idx+1, "err", err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// startMaster runs a master in this process on a free loopback port.
+func (r *runner) startMaster() (addr string, stop func(), err error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, fmt.Errorf("sim: master: %w", err)
+	}
+	m, err := master.New(master.Config{
+		AllocationInterval: r.cfg.AllocationInterval,
+		Version:            r.cfg.Version,
+		Logger:             r.log.With("component", "master"),
+	})
+	if err != nil {
+		ln.Close()
+		return "", nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Serve(ctx, ln) }()
+	return ln.Addr().String(), func() {
+		cancel()
+		if err := <-done; err != nil {
+			r.log.Warn("in-process master", "err", err)
+		}
+	}, nil
+}
+
+func (r *runner) startCPUProfile() (stop func() error, err error) {
+	if r.cfg.ProfileDir == "" {
+		return func() error { return nil }, nil
+	}
+	if err := os.MkdirAll(r.cfg.ProfileDir, 0o755); err != nil {
+		return nil, fmt.Errorf("sim: --profile: %w", err)
+	}
+	f, err := os.Create(filepath.Join(r.cfg.ProfileDir, "cpu.pprof"))
+	if err != nil {
+		return nil, fmt.Errorf("sim: --profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("sim: --profile: %w", err)
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		return f.Close()
+	}, nil
+}
+
+func (r *runner) writeHeapProfile() error {
+	if r.cfg.ProfileDir == "" {
+		return nil
+	}
+	f, err := os.Create(filepath.Join(r.cfg.ProfileDir, "heap.pprof"))
+	if err != nil {
+		return fmt.Errorf("sim: --profile: %w", err)
+	}
+	runtime.GC()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		f.Close()
+		return fmt.Errorf("sim: --profile: %w", err)
+	}
+	return f.Close()
+}
+
+// memory reads the master's memory: this process's in-process, the
+// external master's when its pid is known, else nothing.
+func (r *runner) memory(s *sampler) *Memory {
+	pid, scope := 0, "master+sim"
+	if r.cfg.Master != "" {
+		if r.cfg.MasterPID == 0 {
+			return nil
+		}
+		pid, scope = r.cfg.MasterPID, "master"
+	}
+	rss, peak, err := procMemory(pid)
+	if err != nil {
+		r.log.Warn("reading the master's memory", "err", err)
+		return nil
+	}
+	m := &Memory{Scope: scope, RSSBytes: rss, RSSPeakBytes: peak}
+	if pid == 0 {
+		m.HeapBytes = heapBytes()
+		m.HeapPeakBytes = max(s.heapPeak, m.HeapBytes)
+	}
+	return m
+}
+
+// progress writes a progress line every second, and a last one when ctx
+// ends.
+func (r *runner) progress(ctx context.Context, w io.Writer) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			fmt.Fprintln(w, r.progressLine())
+			return
+		case <-t.C:
+			fmt.Fprintln(w, r.progressLine())
+		}
+	}
+}
+
+func (r *runner) progressLine() string {
+	c := &r.c
+	return fmt.Sprintf("[%4.0fs] agents %s/%s registered | tasks launched %s, running %s, finished %s (acked %s) of %s, failed %s | offers %s | agent calls queued %s",
+		time.Since(r.epoch).Seconds(),
+		formatNumber(float64(c.registered.Load())), formatNumber(float64(r.cfg.Agents)),
+		formatNumber(float64(c.launched.Load())), formatNumber(float64(c.active.Load())),
+		formatNumber(float64(c.finishedSeen.Load())), formatNumber(float64(c.finishedAcked.Load())),
+		formatNumber(float64(r.cfg.Tasks)), formatNumber(float64(c.failed.Load())),
+		formatNumber(float64(c.offers.Load())), formatNumber(float64(r.pool.out.len())))
+}
+
+// sampler queries /master/state and reads memory while tasks run, one
+// StateInterval after the previous query ended.
+type sampler struct {
+	r      *runner
+	url    string
+	client *http.Client
+	done   chan struct{} // closed when run returns
+
+	// Owned by run until done is closed.
+	state    []time.Duration
+	errors   int
+	heapPeak int64
+}
+
+func (s *sampler) run(ctx context.Context) {
+	defer close(s.done)
+	pause := s.r.cfg.StateInterval
+	if pause < 0 {
+		pause = DefaultStateInterval // memory only
+	}
+	t := time.NewTimer(pause)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if s.r.cfg.Master == "" {
+			s.heapPeak = max(s.heapPeak, heapBytes())
+		}
+		if s.r.cfg.StateInterval > 0 {
+			d, err := s.query(ctx)
+			if ctx.Err() != nil {
+				return
+			}
+			if err != nil {
+				s.errors++
+				s.r.log.Warn("querying /master/state", "err", err)
+			} else {
+				s.state = append(s.state, d)
+			}
+		}
+		t.Reset(pause)
+	}
+}
+
+func (s *sampler) query(ctx context.Context) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url, nil)
+	if err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	d := time.Since(start)
+	if err != nil {
+		return 0, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("sim: /master/state answered %s", resp.Status)
+	}
+	return d, nil
+}
+
+func (s *sampler) summary() StateLatency {
+	l := summarize(s.state)
+	return StateLatency{Queries: len(s.state), Errors: s.errors, P50: l.P50, Max: l.Max}
+}

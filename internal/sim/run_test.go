@@ -1,0 +1,256 @@
+package sim
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mesoproject/meso/api/mesospb"
+	"github.com/mesoproject/meso/internal/agent"
+	"github.com/mesoproject/meso/internal/master"
+	"github.com/mesoproject/meso/internal/resources"
+)
+
+// TestRunSmall runs the simulator end to end over loopback and checks
+// that the run was correct: every task finished, every update was
+// acknowledged exactly once, and the report says so in both forms.
+func TestRunSmall(t *testing.T) {
+	agents, frameworks, tasks := 50, 3, 2000
+	if raceEnabled {
+		tasks = 500
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rep, r, err := run(ctx, Config{
+		Agents: agents, Frameworks: frameworks, Tasks: tasks,
+		TaskDuration:       10 * time.Millisecond,
+		AllocationInterval: 100 * time.Millisecond,
+		ProfileDir:         t.TempDir(),
+		UpdateRetry:        time.Hour, // no retries: each update is delivered once
+		Audit:              true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Mode != "in-process" || rep.Agents != agents || rep.Frameworks != frameworks || rep.Tasks != tasks {
+		t.Errorf("report header: %+v", rep)
+	}
+	if int(rep.Launched) != tasks || int(rep.Running) != tasks || int(rep.FinishedAcked) != tasks || rep.Failed != 0 {
+		t.Errorf("launched %d, running %d, finished and acked %d, failed %d; want %d, %d, %d, 0",
+			rep.Launched, rep.Running, rep.FinishedAcked, rep.Failed, tasks, tasks, tasks)
+	}
+	if rep.UnexpectedAcks != 0 || rep.LinkFailures != 0 || rep.CallErrors != 0 {
+		t.Errorf("unexpected acks %d, link failures %d, call errors %d", rep.UnexpectedAcks, rep.LinkFailures, rep.CallErrors)
+	}
+	// STARTING, RUNNING and FINISHED per task.
+	if int(rep.UpdatesSent) != 3*tasks || int(rep.AcksReceived) != 3*tasks || int(rep.UpdatesReceived) != 3*tasks {
+		t.Errorf("updates sent %d, received %d, acks %d; want %d each",
+			rep.UpdatesSent, rep.UpdatesReceived, rep.AcksReceived, 3*tasks)
+	}
+	if rep.UpdateLatency.Samples != 3*tasks || rep.UpdateLatency.P50 <= 0 || rep.UpdateLatency.P99 < rep.UpdateLatency.P50 {
+		t.Errorf("update latency %+v", rep.UpdateLatency)
+	}
+	if rep.ToRunningRate <= 0 || rep.ToFinishedRate <= 0 || rep.RegistrationRate <= 0 || rep.Offers == 0 {
+		t.Errorf("rates: running %v, finished %v, registration %v, offers %d",
+			rep.ToRunningRate, rep.ToFinishedRate, rep.RegistrationRate, rep.Offers)
+	}
+	if rep.Memory == nil || rep.Memory.Scope != "master+sim" || rep.Memory.RSSBytes == 0 || rep.Memory.HeapBytes == 0 {
+		t.Errorf("memory %+v", rep.Memory)
+	}
+	checkAudit(t, r.audit, tasks)
+	for _, name := range []string{"cpu.pprof", "heap.pprof"} {
+		if fi, err := statFile(filepath.Join(r.cfg.ProfileDir, name)); err != nil || fi == 0 {
+			t.Errorf("profile %s: %d bytes, %v", name, fi, err)
+		}
+	}
+
+	var table bytes.Buffer
+	if err := rep.WriteTable(&table); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(table.String()), "\n") {
+		if !LineRegexp.MatchString(line) {
+			t.Errorf("table line %q does not match LineRegexp", line)
+		}
+	}
+	figs, err := ParseTable(table.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]float64{
+		"tasks launched": float64(tasks), "tasks reached RUNNING": float64(tasks), "tasks FINISHED (acked)": float64(tasks),
+		"tasks failed": 0, "agents": float64(agents), "unexpected acks": 0,
+	} {
+		if got := figs[name].Value; got != want {
+			t.Errorf("table %q = %v, want %v", name, got, want)
+		}
+	}
+	if f := figs["to RUNNING"]; f.Unit != "tasks/s" || f.Value <= 0 {
+		t.Errorf("table to RUNNING: %+v", f)
+	}
+	if f := figs["to FINISHED (acked)"]; f.Unit != "tasks/s" || f.Value <= 0 {
+		t.Errorf("table to FINISHED (acked): %+v", f)
+	}
+
+	var js bytes.Buffer
+	if err := rep.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	var obj map[string]any
+	if err := json.Unmarshal(js.Bytes(), &obj); err != nil {
+		t.Fatalf("JSON output does not parse: %v\n%s", err, js.String())
+	}
+	if obj["tasks_finished_acked"] != float64(tasks) || obj["to_running_tasks_per_s"].(float64) <= 0 {
+		t.Errorf("JSON: finished %v, to running %v", obj["tasks_finished_acked"], obj["to_running_tasks_per_s"])
+	}
+}
+
+// checkAudit: every update the agents made was acknowledged exactly once,
+// and every task had STARTING, RUNNING and FINISHED.
+func checkAudit(t *testing.T, au *audit, tasks int) {
+	t.Helper()
+	au.mu.Lock()
+	defer au.mu.Unlock()
+	states := map[taskKey][]mesospb.TaskState{}
+	for uuid, u := range au.updates {
+		if n := au.acks[uuid]; n != 1 {
+			t.Errorf("update %s of task %s acknowledged %d times", u.state, u.key.task, n)
+		}
+		states[u.key] = append(states[u.key], u.state)
+	}
+	for uuid := range au.acks {
+		if _, ok := au.updates[uuid]; !ok {
+			t.Errorf("acknowledgement of an update no agent made (uuid %x)", uuid)
+		}
+	}
+	if len(states) != tasks {
+		t.Errorf("%d tasks had updates, want %d", len(states), tasks)
+	}
+	want := map[mesospb.TaskState]bool{
+		mesospb.TaskState_TASK_STARTING: true, mesospb.TaskState_TASK_RUNNING: true, mesospb.TaskState_TASK_FINISHED: true,
+	}
+	for key, ss := range states {
+		got := map[mesospb.TaskState]bool{}
+		for _, s := range ss {
+			got[s] = true
+		}
+		if len(ss) != 3 || !reflect.DeepEqual(got, want) {
+			t.Errorf("task %s had updates %v", key.task, ss)
+		}
+	}
+}
+
+// TestSimulatedAgentLikeReal registers a real agent and a simulated one
+// with the same resources and checks that the master shows both alike in
+// /master/state.
+func TestSimulatedAgentLikeReal(t *testing.T) {
+	const res = "cpus:2;mem:1024;disk:4096;ports:[31000-31099]"
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+
+	mln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := master.New(master.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wg.Go(func() { _ = m.Serve(ctx, mln) })
+	addr := mln.Addr().String()
+
+	aln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	real, err := agent.New(agent.Config{Master: addr, WorkDir: t.TempDir(), Resources: resources.MustParse(res)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wg.Go(func() { _ = real.Serve(ctx, aln) })
+
+	cfg := Config{Agents: 1, Frameworks: 1, Tasks: 1, AgentResources: resources.MustParse(res), Version: agent.Version}
+	if err := cfg.validate(); err != nil {
+		t.Fatal(err)
+	}
+	r := &runner{cfg: cfg, log: cfg.Logger, epoch: time.Now(), lat: newLatencyBook()}
+	pool := newAgentPool(r, addr, &http.Client{})
+	pool.start(ctx, &wg)
+
+	var slaves []map[string]any
+	for {
+		slaves = stateSlaves(t, ctx, addr)
+		if len(slaves) == 2 && r.c.registered.Load() == 1 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("want 2 agents in /master/state, have %d", len(slaves))
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	var sim, other map[string]any
+	for _, s := range slaves {
+		if strings.HasPrefix(s["hostname"].(string), "sim-agent-") {
+			sim = s
+		} else {
+			other = s
+		}
+	}
+	if sim == nil || other == nil {
+		t.Fatalf("want one simulated and one real agent, got %v", slaves)
+	}
+	pool.agents[0].mu.Lock()
+	simID := pool.agents[0].id
+	pool.agents[0].mu.Unlock()
+	if sim["id"] != simID || sim["active"] != true {
+		t.Errorf("simulated agent in state: id %v active %v, want %s active", sim["id"], sim["active"], simID)
+	}
+	for _, field := range []string{"id", "pid", "hostname", "port", "registered_time"} {
+		delete(sim, field)
+		delete(other, field)
+	}
+	if !reflect.DeepEqual(sim, other) {
+		t.Errorf("the master shows the simulated agent differently:\nsim:  %v\nreal: %v", sim, other)
+	}
+	if got := sim["resources"].(map[string]any)["cpus"]; got != 2.0 {
+		t.Errorf("simulated agent's cpus: %v", got)
+	}
+}
+
+func stateSlaves(t *testing.T, ctx context.Context, addr string) []map[string]any {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/master/state", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Slaves []map[string]any `json:"slaves"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	return st.Slaves
+}
+
+func statFile(path string) (int64, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
+}
