@@ -13,7 +13,6 @@ import (
 
 	"github.com/mesoproject/meso/api/mesospb"
 	"github.com/mesoproject/meso/api/schedulerpb"
-	"github.com/mesoproject/meso/internal/agent/statusupdate"
 	"github.com/mesoproject/meso/internal/resources"
 	"github.com/mesoproject/meso/scheduler"
 )
@@ -235,7 +234,7 @@ func (f *simFramework) update(ctx context.Context, st *mesospb.TaskStatus) {
 		c.running.Add(1)
 		c.active.Add(1)
 		c.lastRunning.last(now)
-	case statusupdate.IsTerminal(state) && flags&seenTerminal == 0:
+	case mesospb.IsTerminal(state) && flags&seenTerminal == 0:
 		if flags&seenRunning != 0 {
 			c.active.Add(-1)
 		}
