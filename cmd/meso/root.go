@@ -37,6 +37,9 @@ func newRootCmd() *cobra.Command {
 		newExecuteCmd(),
 		newMasterCmd(),
 		newAgentCmd(),
+		newAgentsCmd(), newFrameworksCmd(), newTasksCmd(),
+		newCatCmd(), newTailCmd(),
+		newTeardownCmd(), newDrainCmd(), newReserveCmd(),
 	)
 	return root
 }
