@@ -14,14 +14,16 @@ import (
 // its arguments and prints done on success; a refusal (e.g. 501 for a
 // call the master does not implement yet) is printed with the master's
 // message and exits 1.
-func newActionCmd(use, short, long, done string, args cobra.PositionalArgs,
+// Its argument completes with the ids that list (a call) answers.
+func newActionCmd(use, short, long, done string, args cobra.PositionalArgs, list masterpb.Call_Type, ids func(*masterpb.Response) []string,
 	build func(f *opFlags, args []string) (*masterpb.Call, error), extra func(*cobra.Command)) *cobra.Command {
 	var f opFlags
 	cmd := &cobra.Command{
-		Use:   use,
-		Short: short,
-		Long:  long,
-		Args:  args,
+		Use:               use,
+		Short:             short,
+		Long:              long,
+		Args:              args,
+		ValidArgsFunction: completeIDs(&f, list, ids),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			call, err := build(&f, args)
 			if err != nil {
@@ -47,7 +49,7 @@ func newActionCmd(use, short, long, done string, args cobra.PositionalArgs,
 
 func newTeardownCmd() *cobra.Command {
 	return newActionCmd("teardown FRAMEWORK_ID", "Remove a framework: kill its tasks, close its stream (operator TEARDOWN)", "",
-		"framework %s torn down", cobra.ExactArgs(1),
+		"framework %s torn down", cobra.ExactArgs(1), masterpb.Call_GET_FRAMEWORKS, frameworkIDs,
 		func(_ *opFlags, args []string) (*masterpb.Call, error) {
 			c := masterCall(masterpb.Call_TEARDOWN)
 			c.Teardown = &masterpb.Call_Teardown{FrameworkId: &mesospb.FrameworkID{Value: strp(args[0])}}
@@ -59,7 +61,7 @@ func newDrainCmd() *cobra.Command {
 	return newActionCmd("drain AGENT_ID", "Drain an agent: stop offering it and kill its tasks (operator DRAIN_AGENT)",
 		`drain sends DRAIN_AGENT for the agent. Masters that do not implement draining
 answer 501; the master's message is printed and drain exits 1.`,
-		"agent %s draining", cobra.ExactArgs(1),
+		"agent %s draining", cobra.ExactArgs(1), masterpb.Call_GET_AGENTS, agentIDs,
 		func(_ *opFlags, args []string) (*masterpb.Call, error) {
 			// masterpb declares no DrainAgent payload yet: the call goes
 			// with its type only until draining is built.
@@ -74,7 +76,7 @@ func newReserveCmd() *cobra.Command {
 		`reserve sends RESERVE_RESOURCES for the agent. Masters that do not implement
 dynamic reservations answer 501; the master's message is printed and reserve
 exits 1.`,
-		"resources of agent %s reserved", cobra.ExactArgs(1),
+		"resources of agent %s reserved", cobra.ExactArgs(1), masterpb.Call_GET_AGENTS, agentIDs,
 		func(_ *opFlags, args []string) (*masterpb.Call, error) {
 			if res == "" {
 				return nil, fmt.Errorf("--resources is required")

@@ -273,3 +273,100 @@ func TestSandboxTailAndFollow(t *testing.T) {
 		t.Fatalf("follow ended with %v", err)
 	}
 }
+
+// stubMaster answers each call type with a canned response.
+type stubMaster map[masterpb.Call_Type]*masterpb.Response
+
+func (s stubMaster) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	call := &masterpb.Call{}
+	if err := codec.JSON.Unmarshal(body, call); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	resp, ok := s[call.GetType()]
+	if !ok {
+		http.Error(w, call.GetType().String()+" is not implemented by the stub", http.StatusNotImplemented)
+		return
+	}
+	data, _ := codec.JSON.Marshal(resp)
+	w.Write(data)
+}
+
+func testStubMaster() stubMaster {
+	fw := func(id, name string) *masterpb.Response_GetFrameworks_Framework {
+		return &masterpb.Response_GetFrameworks_Framework{
+			FrameworkInfo: &mesospb.FrameworkInfo{Id: &mesospb.FrameworkID{Value: proto.String(id)}, Name: proto.String(name),
+				User: proto.String("alice"), Roles: []string{"web", "batch"}},
+			Active: proto.Bool(true), Connected: proto.Bool(true), Recovered: proto.Bool(false),
+			AllocatedResources: resources.MustParse("cpus:0.5;mem:64").ToProto("", false),
+		}
+	}
+	task := func(id string, state mesospb.TaskState) *mesospb.Task {
+		return &mesospb.Task{Name: proto.String(id), TaskId: &mesospb.TaskID{Value: proto.String(id)},
+			FrameworkId: &mesospb.FrameworkID{Value: proto.String("F1")}, AgentId: &mesospb.AgentID{Value: proto.String("S1")},
+			State: state.Enum(), Resources: resources.MustParse("cpus:0.25;mem:32").ToProto("", false)}
+	}
+	return stubMaster{
+		masterpb.Call_GET_AGENTS: {Type: masterpb.Response_GET_AGENTS.Enum(), GetAgents: &masterpb.Response_GetAgents{
+			Agents: []*masterpb.Response_GetAgents_Agent{{AgentInfo: &mesospb.AgentInfo{Hostname: proto.String("node-1"),
+				Id: &mesospb.AgentID{Value: proto.String("S1")}}, Active: proto.Bool(true), Version: proto.String("1")}}}},
+		masterpb.Call_GET_FRAMEWORKS: {Type: masterpb.Response_GET_FRAMEWORKS.Enum(), GetFrameworks: &masterpb.Response_GetFrameworks{
+			Frameworks: []*masterpb.Response_GetFrameworks_Framework{fw("F1", "spark")}, CompletedFrameworks: []*masterpb.Response_GetFrameworks_Framework{fw("F0", "old")}}},
+		masterpb.Call_GET_TASKS: {Type: masterpb.Response_GET_TASKS.Enum(), GetTasks: &masterpb.Response_GetTasks{
+			Tasks:          []*mesospb.Task{task("t-run", mesospb.TaskState_TASK_RUNNING), task("t-stage", mesospb.TaskState_TASK_STAGING)},
+			CompletedTasks: []*mesospb.Task{task("t-done", mesospb.TaskState_TASK_FINISHED)}}},
+	}
+}
+
+// The tables: tasks name their agent's host, frameworks count their live
+// tasks and show their roles; --all adds the completed ones.
+func TestOperatorTables(t *testing.T) {
+	srv := httptest.NewServer(testStubMaster())
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, tc := range []struct {
+		args []string
+		want []string // a substring of each line, header first
+	}{
+		{[]string{"tasks"}, []string{"ID  ", "t-run  ", "t-stage  "}},
+		{[]string{"tasks", "-a"}, []string{"HOST", "node-1", "TASK_STAGING", "t-done"}},
+		{[]string{"frameworks"}, []string{"TASKS", "F1  spark  alice  web,batch  active  2      0.5   64   0"}},
+		{[]string{"frameworks", "--all"}, []string{"ROLES", "spark", "completed"}},
+	} {
+		out, err := runCLI(t, ctx, append(tc.args, "--master", srv.URL)...)
+		got := strings.Split(strings.TrimSpace(out), "\n")
+		if err != nil || len(got) != len(tc.want) {
+			t.Errorf("meso %v: %v\n%s", tc.args, err, out)
+			continue
+		}
+		for i, w := range tc.want {
+			if !strings.Contains(got[i], w) {
+				t.Errorf("meso %v: line %d is %q, want %q in it", tc.args, i, got[i], w)
+			}
+		}
+	}
+	// A refused call prints the master's message.
+	_, err := runCLI(t, ctx, "drain", "S1", "--master", srv.URL)
+	if !errors.Is(err, errRefused) || !strings.Contains(err.Error(), "DRAIN_AGENT is not implemented by the stub") {
+		t.Errorf("drain: %v", err)
+	}
+}
+
+// Shell completion offers the ids the master lists.
+func TestOperatorCompletion(t *testing.T) {
+	srv := httptest.NewServer(testStubMaster())
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for cmd, want := range map[string]string{"cat": "t-done", "tail": "t-run", "teardown": "F1", "drain": "S1"} {
+		out, err := runCLI(t, ctx, "__complete", cmd, "--master", srv.URL, "")
+		if err != nil || !strings.Contains(out, want+"\n") {
+			t.Errorf("completing meso %s: %v\n%s", cmd, err, out)
+		}
+	}
+	if out, err := runCLI(t, ctx, "completion", "bash"); err != nil || !strings.Contains(out, "bash completion") {
+		t.Errorf("meso completion bash: %v", err)
+	}
+}

@@ -43,8 +43,9 @@ func newCatCmd() *cobra.Command {
 		Long: `cat finds the task through the master's operator API (GET_TASKS, GET_AGENTS),
 its sandbox through its agent's /state, and prints FILE (a path relative to
 the sandbox, default stdout) through the agent's operator READ_FILE.`,
-		Example: "  meso cat my-task\n  meso cat my-task stderr",
-		Args:    cobra.RangeArgs(1, 2),
+		Example:           "  meso cat my-task\n  meso cat my-task stderr",
+		Args:              cobra.RangeArgs(1, 2),
+		ValidArgsFunction: completeIDs(&f.opFlags, masterpb.Call_GET_TASKS, taskIDs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sb, err := f.locate(cmd.Context(), args)
 			if err != nil {
@@ -69,8 +70,9 @@ func newTailCmd() *cobra.Command {
 stdout), read through the agent's operator READ_FILE. With -f it then polls
 for new output (every 100ms, backing off to 2s while nothing comes, waiting
 as long as a busy agent's Retry-After asks) until interrupted.`,
-		Example: "  meso tail -f my-task\n  meso tail -n 100 my-task stderr",
-		Args:    cobra.RangeArgs(1, 2),
+		Example:           "  meso tail -f my-task\n  meso tail -n 100 my-task stderr",
+		Args:              cobra.RangeArgs(1, 2),
+		ValidArgsFunction: completeIDs(&f.opFlags, masterpb.Call_GET_TASKS, taskIDs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if n < 0 {
 				return fmt.Errorf("-n must be 0 or more, got %d", n)

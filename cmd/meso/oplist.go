@@ -41,7 +41,9 @@ func (f *listFlags) check() error {
 
 // newListCmd makes one of the listing commands: it sends call and prints
 // the answer with table, or as JSON with -o json.
-func newListCmd(use, short, allHelp string, call masterpb.Call_Type, table func(io.Writer, *masterpb.Response, bool)) *cobra.Command {
+// A table may ask the master for more (host names, task counts) through
+// ask, which sends a call without payload.
+func newListCmd(use, short, allHelp string, call masterpb.Call_Type, table tableFunc) *cobra.Command {
 	var f listFlags
 	cmd := &cobra.Command{
 		Use:   use,
@@ -64,8 +66,15 @@ func newListCmd(use, short, allHelp string, call masterpb.Call_Type, table func(
 			if f.output == "json" {
 				return printJSON(out, data)
 			}
+			ask := func(t masterpb.Call_Type) (*masterpb.Response, error) {
+				r := &masterpb.Response{}
+				_, err := c.callMaster(cmd.Context(), masterCall(t), r)
+				return r, err
+			}
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			table(tw, resp, f.all)
+			if err := table(tw, resp, f.all, ask); err != nil {
+				return err
+			}
 			return tw.Flush()
 		},
 	}
@@ -87,6 +96,9 @@ func newTasksCmd() *cobra.Command {
 	return newListCmd("tasks", "List the master's tasks (operator GET_TASKS)",
 		"include completed tasks", masterpb.Call_GET_TASKS, tasksTable)
 }
+
+// tableFunc prints an answer as a table; ask sends another call.
+type tableFunc func(w io.Writer, resp *masterpb.Response, all bool, ask func(masterpb.Call_Type) (*masterpb.Response, error)) error
 
 // printJSON writes an operator answer indented.
 func printJSON(w io.Writer, data []byte) error {
@@ -116,7 +128,7 @@ func usage(used, total resources.Resources, name string) string {
 	return used.Scalar(name).String() + "/" + total.Scalar(name).String()
 }
 
-func agentsTable(w io.Writer, resp *masterpb.Response, _ bool) {
+func agentsTable(w io.Writer, resp *masterpb.Response, _ bool, _ func(masterpb.Call_Type) (*masterpb.Response, error)) error {
 	fmt.Fprintln(w, "ID\tHOSTNAME\tADDRESS\tACTIVE\tCPUS\tMEM\tDISK\tGPUS\tVERSION")
 	agents := resp.GetGetAgents().GetAgents()
 	slices.SortFunc(agents, func(a, b *masterpb.Response_GetAgents_Agent) int {
@@ -133,10 +145,21 @@ func agentsTable(w io.Writer, resp *masterpb.Response, _ bool) {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%t\t%s\t%s\t%s\t%s\t%s\n", info.GetId().GetValue(), info.GetHostname(), addr, a.GetActive(),
 			usage(used, total, "cpus"), usage(used, total, "mem"), usage(used, total, "disk"), usage(used, total, "gpus"), a.GetVersion())
 	}
+	return nil
 }
 
-func frameworksTable(w io.Writer, resp *masterpb.Response, all bool) {
-	fmt.Fprintln(w, "ID\tNAME\tUSER\tROLES\tSTATE\tCPUS\tMEM\tDISK")
+func frameworksTable(w io.Writer, resp *masterpb.Response, all bool, ask func(masterpb.Call_Type) (*masterpb.Response, error)) error {
+	tr, err := ask(masterpb.Call_GET_TASKS)
+	if err != nil {
+		return err
+	}
+	active := map[string]int{} // live tasks by framework id
+	for _, t := range slices.Concat(tr.GetGetTasks().GetTasks(), tr.GetGetTasks().GetUnreachableTasks()) {
+		if !mesospb.IsTerminal(t.GetState()) {
+			active[t.GetFrameworkId().GetValue()]++
+		}
+	}
+	fmt.Fprintln(w, "ID\tNAME\tUSER\tROLES\tSTATE\tTASKS\tCPUS\tMEM\tDISK")
 	g := resp.GetGetFrameworks()
 	row := func(f *masterpb.Response_GetFrameworks_Framework, state string) {
 		info := f.GetFrameworkInfo()
@@ -145,8 +168,8 @@ func frameworksTable(w io.Writer, resp *masterpb.Response, all bool) {
 			roles = []string{info.GetRole()}
 		}
 		used := scalars(f.GetAllocatedResources())
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", info.GetId().GetValue(), info.GetName(), info.GetUser(),
-			orDash(strings.Join(roles, ",")), state, used.Scalar("cpus"), used.Scalar("mem"), used.Scalar("disk"))
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", info.GetId().GetValue(), info.GetName(), info.GetUser(),
+			orDash(strings.Join(roles, ",")), state, active[info.GetId().GetValue()], used.Scalar("cpus"), used.Scalar("mem"), used.Scalar("disk"))
 	}
 	for _, f := range g.GetFrameworks() {
 		state := "active"
@@ -163,10 +186,19 @@ func frameworksTable(w io.Writer, resp *masterpb.Response, all bool) {
 			row(f, "completed")
 		}
 	}
+	return nil
 }
 
-func tasksTable(w io.Writer, resp *masterpb.Response, all bool) {
-	fmt.Fprintln(w, "ID\tNAME\tFRAMEWORK\tAGENT\tSTATE\tCPUS\tMEM")
+func tasksTable(w io.Writer, resp *masterpb.Response, all bool, ask func(masterpb.Call_Type) (*masterpb.Response, error)) error {
+	ar, err := ask(masterpb.Call_GET_AGENTS)
+	if err != nil {
+		return err
+	}
+	hosts := map[string]string{}
+	for _, a := range ar.GetGetAgents().GetAgents() {
+		hosts[a.GetAgentInfo().GetId().GetValue()] = a.GetAgentInfo().GetHostname()
+	}
+	fmt.Fprintln(w, "ID\tNAME\tFRAMEWORK\tAGENT\tHOST\tSTATE\tCPUS\tMEM")
 	g := resp.GetGetTasks()
 	tasks := slices.Concat(g.GetPendingTasks(), g.GetTasks(), g.GetUnreachableTasks())
 	if all {
@@ -174,9 +206,10 @@ func tasksTable(w io.Writer, resp *masterpb.Response, all bool) {
 	}
 	for _, t := range tasks {
 		res := scalars(t.GetResources())
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.GetTaskId().GetValue(), t.GetName(), t.GetFrameworkId().GetValue(),
-			t.GetAgentId().GetValue(), t.GetState(), res.Scalar("cpus"), res.Scalar("mem"))
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.GetTaskId().GetValue(), t.GetName(), t.GetFrameworkId().GetValue(),
+			t.GetAgentId().GetValue(), orDash(hosts[t.GetAgentId().GetValue()]), t.GetState(), res.Scalar("cpus"), res.Scalar("mem"))
 	}
+	return nil
 }
 
 func orDash(s string) string {
