@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -145,4 +146,48 @@ func TestOperatorCLI(t *testing.T) {
 	if out, _ := runMeso(t, ctx, "frameworks", m); strings.Contains(out, fw) {
 		t.Errorf("meso frameworks still lists the torn-down framework:\n%s", out)
 	}
+}
+
+// Against a group of three `meso master` processes: a follower's 307 is
+// followed, and a dead address first in --master is skipped.
+func TestOperatorCLIFollowsTheLeader(t *testing.T) {
+	dir := t.TempDir()
+	var ports []int
+	var list []string
+	for range 3 {
+		p := freePortPair(t, haRaftOffset)
+		ports = append(ports, p)
+		list = append(list, "127.0.0.1:"+strconv.Itoa(p))
+	}
+	var ms []*proc
+	for i, p := range ports {
+		args := append([]string{"master", "--ip=127.0.0.1", "--port=" + strconv.Itoa(p),
+			"--work_dir=" + filepath.Join(dir, fmt.Sprintf("master%d", i+1)), "--masters=" + strings.Join(list, ","),
+			"--registry_port_offset=" + strconv.Itoa(haRaftOffset), "--registry_election_timeout=300ms"}, masterFlags...)
+		ms = append(ms, start(t, fmt.Sprintf("master%d", i+1), p, args...))
+	}
+	leader := waitLeader(t, 30*time.Second, ms...)
+	var follower *proc
+	for _, m := range ms {
+		if m != leader {
+			follower = m
+			break
+		}
+	}
+	aport := freePort(t)
+	agent := start(t, "agent1", aport, "agent", "--master="+strings.Join(list, ","), "--ip=127.0.0.1",
+		"--port="+strconv.Itoa(aport), "--work_dir="+filepath.Join(dir, "agent1"), "--resources=cpus:1;mem:128",
+		"--registration_backoff_factor=100ms")
+	agent.waitHealthy()
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dead := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	eventually(t, 30*time.Second, func() error {
+		out, code := runMeso(t, ctx, "agents", "--master="+dead+","+follower.addr)
+		if ls := lines(out); code != 0 || len(ls) != 2 || !strings.Contains(ls[1], ":"+strconv.Itoa(aport)+" ") {
+			return fmt.Errorf("meso agents through the follower (exit %d):\n%s", code, out)
+		}
+		return nil
+	})
 }
