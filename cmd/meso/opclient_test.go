@@ -165,7 +165,6 @@ type fakeAgentFile struct {
 	mu    sync.Mutex
 	data  []byte // guarded by mu
 	busy  int    // guarded by mu; calls still to answer 503
-	calls int    // guarded by mu
 }
 
 func (f *fakeAgentFile) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -175,9 +174,12 @@ func (f *fakeAgentFile) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad call", http.StatusBadRequest)
 		return
 	}
+	if user, pass, _ := r.BasicAuth(); user != "ops" || pass != "s3cret" {
+		http.Error(w, "no credentials", http.StatusUnauthorized)
+		return
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.calls++
 	if f.busy > 0 {
 		f.busy--
 		w.Header().Set("Retry-After", "0")
@@ -217,14 +219,15 @@ func (w *syncWriter) String() string {
 }
 
 // tail prints the last n lines (reading back past its first window when
-// lines are long), waits out a 503, and follow prints what is appended.
+// lines are long), waits out a 503, and follow prints what is appended;
+// the agent gets the credentials too.
 func TestSandboxTailAndFollow(t *testing.T) {
 	f := &fakeAgentFile{busy: 1}
 	long := strings.Repeat("x", 10<<10) // longer than tail's first window
 	f.append("one\ntwo\n" + long + "\nthree\n")
 	srv := httptest.NewServer(f)
 	defer srv.Close()
-	c, err := (&opFlags{master: "127.0.0.1:1", timeout: 5 * time.Second}).client()
+	c, err := (&opFlags{master: "127.0.0.1:1", principal: "ops", secret: "s3cret", timeout: 5 * time.Second}).client()
 	if err != nil {
 		t.Fatal(err)
 	}
