@@ -162,9 +162,9 @@ func TestOperatorBadInput(t *testing.T) {
 // fakeAgentFile serves READ_FILE of one growing file, answering the first
 // call 503 with Retry-After as a busy files API does.
 type fakeAgentFile struct {
-	mu    sync.Mutex
-	data  []byte // guarded by mu
-	busy  int    // guarded by mu; calls still to answer 503
+	mu   sync.Mutex
+	data []byte // guarded by mu
+	busy int    // guarded by mu; calls still to answer 503
 }
 
 func (f *fakeAgentFile) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -269,6 +269,17 @@ func TestSandboxTailAndFollow(t *testing.T) {
 		case <-tick.C:
 		case <-deadline.C:
 			t.Fatalf("follow printed %q, want the appended line", followed.String())
+		}
+	}
+	// A truncated file is followed from its start again.
+	f.mu.Lock()
+	f.data = []byte("new\n")
+	f.mu.Unlock()
+	for followed.String() != "four\nnew\n" {
+		select {
+		case <-tick.C:
+		case <-deadline.C:
+			t.Fatalf("after truncation follow printed %q", followed.String())
 		}
 	}
 	fcancel()

@@ -291,23 +291,31 @@ const (
 	followMax = 2 * time.Second
 )
 
-// follow prints what is appended to the file from off until ctx ends.
+// follow prints what is appended to the file from off until ctx ends. A
+// file that shrank below off (truncated) is followed again from its start.
 func (s *sandboxFile) follow(ctx context.Context, w io.Writer, off int64) error {
 	wait := followMin
 	for {
-		next, err := s.copy(ctx, w, off, -1)
+		data, size, err := s.read(ctx, off, -1)
 		if err != nil {
 			return err
 		}
-		if next > off {
+		switch {
+		case len(data) > 0:
+			if _, err := w.Write(data); err != nil {
+				return err
+			}
+			off += int64(len(data))
 			wait = followMin
-		} else {
-			wait = min(2*wait, followMax)
+			continue // more may be there at once
+		case size < off:
+			off = 0
+			continue
 		}
-		off = next
 		if err := waitFor(ctx, wait); err != nil {
 			return err
 		}
+		wait = min(2*wait, followMax)
 	}
 }
 
