@@ -200,6 +200,9 @@ func agentBase(ctx context.Context, c *opClient, id string) (string, error) {
 // readChunk is how much one READ_FILE asks for.
 const readChunk = 1 << 20
 
+// maxBusy is how many 503s in a row one read waits out before it fails.
+const maxBusy = 30
+
 // read reads up to length bytes at off (length < 0: a chunk), waiting out
 // an agent's 503 Retry-After. It returns the data and the file's size.
 func (s *sandboxFile) read(ctx context.Context, off int64, length int64) ([]byte, int64, error) {
@@ -208,11 +211,11 @@ func (s *sandboxFile) read(ctx context.Context, off int64, length int64) ([]byte
 	}
 	call := &agentpb.Call{Type: agentpb.Call_READ_FILE.Enum(), ReadFile: &agentpb.Call_ReadFile{
 		Path: proto.String(s.path), Offset: proto.Uint64(uint64(off)), Length: proto.Uint64(uint64(length))}}
-	for {
+	for tries := 1; ; tries++ {
 		resp := &agentpb.Response{}
 		err := s.c.callAgent(ctx, s.agent, call, resp)
 		var busy *retryAfter
-		if errors.As(err, &busy) {
+		if errors.As(err, &busy) && tries < maxBusy {
 			if werr := waitFor(ctx, busy.wait); werr != nil {
 				return nil, 0, werr
 			}
