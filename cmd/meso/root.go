@@ -38,6 +38,9 @@ func newRootCmd() *cobra.Command {
 		newMasterCmd(),
 		newAgentCmd(),
 		newBenchCmd(),
+		newAgentsCmd(), newFrameworksCmd(), newTasksCmd(),
+		newCatCmd(), newTailCmd(),
+		newTeardownCmd(), newDrainCmd(), newReserveCmd(),
 	)
 	return root
 }
