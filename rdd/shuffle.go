@@ -107,7 +107,7 @@ func readShuffle[K, W any](tc *TaskContext, d *shuffleDep, r int, kc codec.Codec
 func readBlock[K, W any](tc *TaskContext, d *shuffleDep, m, r int, kc codec.Codec[K], wc codec.Codec[W],
 	yield func(k K, v W, size int) bool) bool {
 	id := tc.shuffle(d).ID
-	b, release, err := tc.sess.fetch.Fetch(shuffle.BlockID{Shuffle: id, Map: m, Reduce: r})
+	b, release, err := tc.fetcher().Fetch(shuffle.BlockID{Shuffle: id, Map: m, Reduce: r})
 	if err != nil {
 		tc.fail(lostFrom(tc, d, r, m, err))
 		return false
@@ -159,7 +159,7 @@ func lostFrom(tc *TaskContext, d *shuffleDep, r, m int, err error) error {
 	sh := tc.shuffle(d)
 	lost := &lostOutputs{first: err, shuffle: sh.ID, maps: []int{m}}
 	for m2 := m + 1; m2 < sh.Maps; m2++ {
-		_, release, err := tc.sess.fetch.Fetch(shuffle.BlockID{Shuffle: sh.ID, Map: m2, Reduce: r})
+		_, release, err := tc.fetcher().Fetch(shuffle.BlockID{Shuffle: sh.ID, Map: m2, Reduce: r})
 		if errors.Is(err, shuffle.ErrFetchFailed) {
 			lost.maps = append(lost.maps, m2)
 		} else if err == nil {

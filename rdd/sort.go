@@ -26,7 +26,7 @@ func SortByKey[K cmp.Ordered, V any](r *RDD[Pair[K, V]], ascending bool, parts i
 	kc, vc := codec.For[K](), codec.For[V]()
 	pc := codec.For[Pair[K, V]]()
 	d.writeMap = func(tc *TaskContext, m int) ([]int64, error) {
-		bounds := tc.prepared(n).([]K)
+		bounds := preparedAs[[]K](tc, n)
 		part := func(k K) int {
 			i, _ := slices.BinarySearchFunc(bounds, k, order)
 			return i

@@ -165,7 +165,7 @@ func ZipWithIndex[T any](r *RDD[T]) *RDD[Pair[T, int64]] {
 		return offsets, nil
 	}
 	return newRDD(n, func(tc *TaskContext, p int, yield func(Pair[T, int64]) bool) {
-		i := tc.prepared(n).([]int64)[p]
+		i := preparedAs[[]int64](tc, n)[p]
 		r.iterate(tc, p, func(v T) bool {
 			ok := yield(Pair[T, int64]{v, i})
 			i++

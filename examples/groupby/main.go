@@ -8,21 +8,24 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"hash/fnv"
 	"os"
 	"os/signal"
 	"time"
 
 	"github.com/mesoproject/meso/examples/internal/benchrun"
+	"github.com/mesoproject/meso/examples/internal/sparkconf"
 	"github.com/mesoproject/meso/rdd"
 )
 
 func main() {
 	n := flag.Int("n", 10_000_000, "number of integers")
 	parts := flag.Int("parts", 500, "partitions")
-	master := flag.String("master", "local[*]", "where tasks run (local, local[N], local[*])")
+	master := flag.String("master", "local[*]", "where tasks run (local, local[N], local[*], mesos://host:port)")
 	eventLog := flag.String("event-log", "", "directory for the JSON-lines event log")
 	compare := flag.Bool("compare", false, "run the engine and a hand-written Go baseline, each in a child process, and compare time and peak memory")
 	mode := flag.String("mode", "", "with -compare: engine or baseline (set by the parent process)")
+	flag.Var(&conf, "conf", "a Spark setting key=value (repeatable), e.g. spark.cores.max=4")
 	flag.Parse()
 	var err error
 	switch {
@@ -41,10 +44,16 @@ func main() {
 	}
 }
 
+var conf sparkconf.Flag
+
 func run(n, parts int, master, eventLog string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	s, err := rdd.Start(rdd.Config{Master: master, AppName: "groupby", ShowConsoleProgress: true, EventLogDir: eventLog})
+	cfg := rdd.Config{Master: master, AppName: "groupby", ShowConsoleProgress: true, EventLogDir: eventLog}
+	if err := conf.Apply(&cfg); err != nil {
+		return err
+	}
+	s, err := rdd.Start(cfg)
 	if err != nil {
 		return err
 	}
@@ -57,6 +66,7 @@ func run(n, parts int, master, eventLog string) error {
 		return err
 	}
 	fmt.Printf("collected %d groups in %v\n", len(collected), time.Since(start).Round(time.Millisecond))
+	fmt.Printf("checksum %016x\n", checksum(collected))
 	first := s.Stats()
 
 	start = time.Now()
@@ -100,4 +110,18 @@ func baseline(n int) error {
 	}
 	fmt.Printf("%d groups\n", len(groups))
 	return nil
+}
+
+// checksum digests the groups independently of their order (and of the
+// order of each group's members), to compare runs.
+func checksum(groups []rdd.Pair[int, []rdd.Pair[int, int64]]) uint64 {
+	var sum uint64
+	for _, g := range groups {
+		for _, m := range g.Value {
+			h := fnv.New64a()
+			fmt.Fprint(h, g.Key, m.Key, m.Value)
+			sum += h.Sum64()
+		}
+	}
+	return sum
 }
