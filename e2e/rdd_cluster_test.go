@@ -123,3 +123,102 @@ func TestRDDClusterDemoEqualsLocal(t *testing.T) {
 		return nil
 	})
 }
+
+// Word count over a generated text file gives the same counts on the
+// cluster as in local mode.
+func TestRDDClusterWordCountEqualsLocal(t *testing.T) {
+	bin := buildExample(t, "wordcount")
+	input := filepath.Join(t.TempDir(), "words.txt")
+	var b strings.Builder
+	for i := range 200_000 {
+		b.WriteString("w" + strconv.Itoa(i%5003) + " x" + strconv.Itoa(i%17) + " common\n")
+	}
+	if err := os.WriteFile(input, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	local, err := runProgram(t, 2*time.Minute, bin, "--mode", "engine", "--input", input, "--master", "local[2]")
+	if err != nil {
+		t.Fatalf("local run: %v\n%s", err, local)
+	}
+	c := newCluster(t, 3, "cpus:2;mem:2048;disk:4096;ports:[31000-32000]", masterFlags...)
+	out, err := runProgram(t, 2*time.Minute, bin, append([]string{"--mode", "engine", "--input", input}, clusterArgs(c, t.TempDir())...)...)
+	if err != nil {
+		t.Fatalf("cluster run: %v\n%s", err, out)
+	}
+	if got, want := checksumOf(t, out), checksumOf(t, local); got != want {
+		t.Fatalf("cluster %s, local %s\ncluster output:\n%s", got, want, out)
+	}
+	if !strings.Contains(out, "5021 distinct words, 600000 words") {
+		t.Fatalf("cluster output:\n%s", out)
+	}
+}
+
+// SIGKILL of an executor process mid-job: its tasks are retried elsewhere,
+// its map outputs recomputed, a replacement executor is launched, and the
+// result is exact.
+func TestRDDClusterExecutorKilledMidJob(t *testing.T) {
+	bin := buildExample(t, "groupby")
+	args := []string{"--n", "2000000", "--parts", "40"}
+	local, err := runProgram(t, 5*time.Minute, bin, append(args, "--master", "local[2]")...)
+	if err != nil {
+		t.Fatalf("local run: %v\n%s", err, local)
+	}
+	c := newCluster(t, 3, "cpus:2;mem:2048;disk:4096;ports:[31000-32000]", masterFlags...)
+	pidDir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, append(args, clusterArgs(c, pidDir)...)...)
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	// Kill the first executor once both have registered and tasks run
+	// (the progress line shows a stage).
+	var victim int
+	eventually(t, 2*time.Minute, func() error {
+		pids := executorPIDs(t, pidDir)
+		if len(pids) < 2 || !strings.Contains(out.String(), "Stage") {
+			return errors.New("executors not running tasks yet")
+		}
+		for _, pid := range pids {
+			victim = pid
+			break
+		}
+		return nil
+	})
+	if err := syscall.Kill(victim, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("cluster run: %v\n%s", err, out.String())
+	}
+	if got, want := checksumOf(t, out.String()), checksumOf(t, local); got != want {
+		t.Fatalf("cluster %s, local %s\ncluster output:\n%s", got, want, out.String())
+	}
+	if n := len(executorPIDs(t, pidDir)); n < 3 {
+		t.Errorf("%d executors ran, want a replacement for the killed one", n)
+	}
+}
+
+// Executors whose Func registry differs from the driver's are refused, and
+// the job fails naming the first differing Func.
+func TestRDDClusterRegistryMismatch(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "rddmismatch")
+	if out, err := exec.Command("go", "build", "-o", bin, "./testdata/rddmismatch").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	c := newCluster(t, 1, "cpus:2;mem:2048;disk:4096;ports:[31000-32000]", masterFlags...)
+	out, err := runProgram(t, 2*time.Minute, bin, "--master", "mesos://"+c.master.addr,
+		"--conf", "spark.executor.memory=256m", "--conf", "spark.executorEnv.RDD_EXTRA_FUNC=1")
+	if err == nil {
+		t.Fatalf("the job ran on mismatched executors:\n%s", out)
+	}
+	for _, want := range []string{"Func registry differs", "Func 0 is registered at main.go:23 on the driver and at main.go:20 on the executor"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
