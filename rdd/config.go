@@ -106,7 +106,7 @@ func (c *Config) slots() (int, error) {
 	}
 	sub := localMaster.FindStringSubmatch(m)
 	if sub == nil {
-		return 0, fmt.Errorf("%w: master %q: want local, local[N] or local[*]", ErrConfig, m)
+		return 0, fmt.Errorf("%w: master %q: want local, local[N], local[*] or mesos://host:port", ErrConfig, m)
 	}
 	switch sub[2] {
 	case "":
