@@ -222,3 +222,37 @@ func TestRDDClusterRegistryMismatch(t *testing.T) {
 		}
 	}
 }
+
+// A driver killed with SIGKILL mid-job leaves no executor behind: they
+// stop reaching it and exit.
+func TestRDDClusterDriverKilledExecutorsExit(t *testing.T) {
+	bin := buildExample(t, "groupby")
+	c := newCluster(t, 2, "cpus:2;mem:2048;disk:4096;ports:[31000-32000]", masterFlags...)
+	pidDir := t.TempDir()
+	cmd := exec.Command(bin, append([]string{"--n", "20000000", "--parts", "200"}, clusterArgs(c, pidDir)...)...)
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	defer func() { cmd.Process.Kill(); <-done }()
+	var pids map[string]int
+	eventually(t, 2*time.Minute, func() error {
+		if pids = executorPIDs(t, pidDir); len(pids) < 2 || !strings.Contains(out.String(), "Stage") {
+			return errors.New("executors not running tasks yet")
+		}
+		return nil
+	})
+	cmd.Process.Signal(syscall.SIGKILL)
+	<-done
+	eventually(t, 60*time.Second, func() error {
+		for id, pid := range pids {
+			if alive(pid) {
+				return errors.New("executor " + id + " (pid " + strconv.Itoa(pid) + ") still runs")
+			}
+		}
+		return nil
+	})
+}
