@@ -9,9 +9,17 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/mesoproject/meso/rdd"
 )
 
 func main() {
+	if os.Getenv("MESO_RDD_DRIVER_URL") != "" {
+		// This process is an executor of the rdd driver that `meso dev
+		// --example` runs (the driver's binary is its executor): rdd.Start
+		// runs the executor and exits; it never returns here.
+		rdd.Start(rdd.Config{})
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRootCmd().ExecuteContext(ctx)
 	stop()

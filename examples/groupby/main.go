@@ -8,13 +8,13 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"hash/fnv"
 	"os"
 	"os/signal"
 	"time"
 
 	"github.com/mesoproject/meso/examples/internal/benchrun"
 	"github.com/mesoproject/meso/examples/internal/sparkconf"
+	"github.com/mesoproject/meso/examples/seeddemo"
 	"github.com/mesoproject/meso/rdd"
 )
 
@@ -59,14 +59,14 @@ func run(n, parts int, master, eventLog string) error {
 	}
 	defer s.Close()
 
-	groups := Demo(n, parts)
+	groups := seeddemo.Demo(n, parts)
 	start := time.Now()
 	collected, err := rdd.Collect(ctx, s, groups)
 	if err != nil {
 		return err
 	}
 	fmt.Printf("collected %d groups in %v\n", len(collected), time.Since(start).Round(time.Millisecond))
-	fmt.Printf("checksum %016x\n", checksum(collected))
+	fmt.Printf("checksum %016x\n", seeddemo.Checksum(collected))
 	first := s.Stats()
 
 	start = time.Now()
@@ -89,7 +89,7 @@ func quiet(n, parts int, master string) error {
 		return err
 	}
 	defer s.Close()
-	groups, err := rdd.Collect(context.Background(), s, Demo(n, parts))
+	groups, err := rdd.Collect(context.Background(), s, seeddemo.Demo(n, parts))
 	if err != nil {
 		return err
 	}
@@ -110,18 +110,4 @@ func baseline(n int) error {
 	}
 	fmt.Printf("%d groups\n", len(groups))
 	return nil
-}
-
-// checksum digests the groups independently of their order (and of the
-// order of each group's members), to compare runs.
-func checksum(groups []rdd.Pair[int, []rdd.Pair[int, int64]]) uint64 {
-	var sum uint64
-	for _, g := range groups {
-		for _, m := range g.Value {
-			h := fnv.New64a()
-			fmt.Fprint(h, g.Key, m.Key, m.Value)
-			sum += h.Sum64()
-		}
-	}
-	return sum
 }
