@@ -170,10 +170,10 @@ func runExecutor(ctx context.Context, driverURL string, log *slog.Logger) error 
 			e.addPipeline(p)
 		}
 		for _, t := range resp.Msg.GetTasks() {
-			e.sem <- struct{}{}
 			wg.Add(1)
-			go func() {
+			go func() { // never blocks the poll loop, which is the heartbeat
 				defer wg.Done()
+				e.sem <- struct{}{}
 				defer func() { <-e.sem }()
 				res := e.run(ctx, t)
 				if _, err := e.client.ReportResults(ctx, connect.NewRequest(&rddpb.ReportResultsRequest{
