@@ -2,6 +2,7 @@ package rdd
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -433,6 +434,14 @@ func (e *remoteExec) Launch(ctx context.Context, d *task.Desc, done func(task.Re
 // issue 9 moves it to the executors).
 func (s *Session) finishResult(d *task.Desc, res task.Result) task.Result {
 	recs, _ := res.Value.([]byte)
+	if d.Pipeline.Result == task.ResultCount { // the executor counted
+		n, k := binary.Uvarint(recs)
+		if k <= 0 {
+			return task.Result{ID: d.ID, Executor: res.Executor, Err: fmt.Errorf("rdd: executor %s sent a bad count for %v", res.Executor, d.ID)}
+		}
+		res.Value = int64(n)
+		return res
+	}
 	if recs == nil {
 		recs = []byte{}
 	}

@@ -58,7 +58,7 @@ func TestWireRoundTrip(t *testing.T) {
 		Nodes: []task.Node{{NodeRef: task.NodeRef{ID: 7, Local: 2}, Partitions: 5, Prepared: []int64{0, 10, 20},
 			Splits: []task.Split{{Path: "/a", Start: 1, End: 9}}}},
 		Shuffles:     []task.Shuffle{{ID: 4, Map: task.NodeRef{ID: 6, Local: 1}, Reduce: task.NodeRef{ID: 7, Local: 2}, Maps: 5, Reducers: 3}},
-		Accumulators: []int64{11}, Broadcasts: []int64{12}}
+		Accumulators: []int64{11}, Broadcasts: []int64{12}, Result: task.ResultCount}
 	pp, err := pipelineToProto(1, p)
 	if err != nil {
 		t.Fatal(err)

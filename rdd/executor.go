@@ -2,6 +2,7 @@ package rdd
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -273,6 +274,9 @@ func (e *executor) run(ctx context.Context, t *rddpb.Task) task.Result {
 	return runTask(tc, d, func(tc *TaskContext) (any, error) {
 		if st.written != nil {
 			return st.written.writeMap(tc, id.Partition)
+		}
+		if st.p.Result == task.ResultCount {
+			return binary.AppendUvarint(nil, uint64(st.target.countPart(tc, id.Partition))), nil
 		}
 		return st.target.encodePart(tc, id.Partition), nil
 	})

@@ -98,6 +98,8 @@ type node struct {
 	// dataset's codec: a cluster executor's result task (the action's
 	// function then runs on the driver over them, see TaskContext.fed).
 	encodePart func(tc *TaskContext, p int) []byte
+	// countPart counts partition p's records (a ResultCount result task).
+	countPart func(tc *TaskContext, p int) int64
 }
 
 // resolution is one session's resolution of a dataset: the driver's truth,
@@ -192,6 +194,11 @@ func newRDD[T any](n *node, compute func(tc *TaskContext, p int, yield func(T) b
 		var b []byte
 		r.iterate(tc, p, func(v T) bool { b = r.codec.Append(b, v); return true })
 		return b
+	}
+	n.countPart = func(tc *TaskContext, p int) int64 {
+		var c int64
+		r.iterate(tc, p, func(T) bool { c++; return true })
+		return c
 	}
 	return r
 }

@@ -167,7 +167,11 @@ type jobEnv struct {
 
 // runJob computes partitions parts of target, passing each partition's
 // result (from result) to onResult, in the order tasks finish.
-func (s *Session) runJob(ctx context.Context, target *node, parts []int,
+//
+// kind says what a cluster executor's result task returns (task.Pipeline's
+// Result): "" the partition's records, over which result then runs on the
+// driver; task.ResultCount their number, when result only counts them.
+func (s *Session) runJob(ctx context.Context, target *node, parts []int, kind string,
 	result func(tc *TaskContext, p int) (any, error), onResult func(p int, v any) error) error {
 	s.mu.Lock()
 	if s.closed {
@@ -204,6 +208,7 @@ func (s *Session) runJob(ctx context.Context, target *node, parts []int,
 	g, nodes, shuffles := graph(target, res)
 	jt := &jobTasks{nodes: nodes, shuffles: shuffles, result: result, index: map[*task.Pipeline]*pipelineIndex{}}
 	pipelines := s.pipelines(target, shuffles, res)
+	pipelines[-1].Result = kind
 	for _, p := range pipelines {
 		jt.index[p] = newPipelineIndex(p)
 	}

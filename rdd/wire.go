@@ -67,7 +67,8 @@ func pipelineToProto(id int64, p *task.Pipeline) (*rddpb.Pipeline, error) {
 		return nil, fmt.Errorf("%w: stage %s: %s", errNoInvocation, p.Name, p.NotPortable)
 	}
 	out := &rddpb.Pipeline{Id: id, Name: p.Name, Func: int64(p.Invocation.Func), Args: p.Invocation.Args,
-		Target: refToProto(p.Target), Shuffle: int64(p.Shuffle), Accumulators: p.Accumulators, Broadcasts: p.Broadcasts}
+		Target: refToProto(p.Target), Shuffle: int64(p.Shuffle), Accumulators: p.Accumulators, Broadcasts: p.Broadcasts,
+		Result: p.Result}
 	for _, n := range p.Nodes {
 		pn := &rddpb.Node{Ref: refToProto(n.NodeRef), Partitions: int64(n.Partitions)}
 		for _, s := range n.Splits {
@@ -91,7 +92,8 @@ func pipelineToProto(id int64, p *task.Pipeline) (*rddpb.Pipeline, error) {
 
 func pipelineFromProto(p *rddpb.Pipeline) *task.Pipeline {
 	out := &task.Pipeline{Name: p.GetName(), Invocation: &task.Invocation{Func: int(p.GetFunc()), Args: p.GetArgs()},
-		Target: refFromProto(p.GetTarget()), Shuffle: int(p.GetShuffle()), Accumulators: p.GetAccumulators(), Broadcasts: p.GetBroadcasts()}
+		Target: refFromProto(p.GetTarget()), Shuffle: int(p.GetShuffle()), Accumulators: p.GetAccumulators(), Broadcasts: p.GetBroadcasts(),
+		Result: p.GetResult()}
 	for _, n := range p.GetNodes() {
 		tn := task.Node{NodeRef: refFromProto(n.GetRef()), Partitions: int(n.GetPartitions())}
 		for _, s := range n.GetSplits() {

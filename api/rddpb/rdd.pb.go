@@ -660,17 +660,20 @@ func (x *Shuffle) GetReducers() int64 {
 }
 
 type Pipeline struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Func          int64                  `protobuf:"varint,3,opt,name=func,proto3" json:"func,omitempty"`
-	Args          [][]byte               `protobuf:"bytes,4,rep,name=args,proto3" json:"args,omitempty"`
-	Target        *NodeRef               `protobuf:"bytes,5,opt,name=target,proto3" json:"target,omitempty"`
-	Shuffle       int64                  `protobuf:"varint,6,opt,name=shuffle,proto3" json:"shuffle,omitempty"`
-	Nodes         []*Node                `protobuf:"bytes,7,rep,name=nodes,proto3" json:"nodes,omitempty"`
-	Shuffles      []*Shuffle             `protobuf:"bytes,8,rep,name=shuffles,proto3" json:"shuffles,omitempty"`
-	Accumulators  []int64                `protobuf:"varint,9,rep,packed,name=accumulators,proto3" json:"accumulators,omitempty"`
-	Broadcasts    []int64                `protobuf:"varint,10,rep,packed,name=broadcasts,proto3" json:"broadcasts,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Id           int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name         string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Func         int64                  `protobuf:"varint,3,opt,name=func,proto3" json:"func,omitempty"`
+	Args         [][]byte               `protobuf:"bytes,4,rep,name=args,proto3" json:"args,omitempty"`
+	Target       *NodeRef               `protobuf:"bytes,5,opt,name=target,proto3" json:"target,omitempty"`
+	Shuffle      int64                  `protobuf:"varint,6,opt,name=shuffle,proto3" json:"shuffle,omitempty"`
+	Nodes        []*Node                `protobuf:"bytes,7,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	Shuffles     []*Shuffle             `protobuf:"bytes,8,rep,name=shuffles,proto3" json:"shuffles,omitempty"`
+	Accumulators []int64                `protobuf:"varint,9,rep,packed,name=accumulators,proto3" json:"accumulators,omitempty"`
+	Broadcasts   []int64                `protobuf:"varint,10,rep,packed,name=broadcasts,proto3" json:"broadcasts,omitempty"`
+	// result says what a result task returns: "" the partition's records,
+	// "count" their number (task.Pipeline.Result).
+	Result        string `protobuf:"bytes,11,opt,name=result,proto3" json:"result,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -773,6 +776,13 @@ func (x *Pipeline) GetBroadcasts() []int64 {
 		return x.Broadcasts
 	}
 	return nil
+}
+
+func (x *Pipeline) GetResult() string {
+	if x != nil {
+		return x.Result
+	}
+	return ""
 }
 
 type TaskID struct {
@@ -1070,7 +1080,7 @@ type TaskResult struct {
 	Id            *TaskID                `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	Kind          TaskResult_Kind        `protobuf:"varint,2,opt,name=kind,proto3,enum=meso.rdd.v1.TaskResult_Kind" json:"kind,omitempty"`
 	BlockSizes    []int64                `protobuf:"varint,3,rep,packed,name=block_sizes,json=blockSizes,proto3" json:"block_sizes,omitempty"` // map task: bytes per reducer
-	Value         []byte                 `protobuf:"bytes,4,opt,name=value,proto3" json:"value,omitempty"`                                     // result task: the partition's records
+	Value         []byte                 `protobuf:"bytes,4,opt,name=value,proto3" json:"value,omitempty"`                                     // result task: the partition's records, or their count (uvarint)
 	Error         string                 `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
 	FetchShuffle  int64                  `protobuf:"varint,6,opt,name=fetch_shuffle,json=fetchShuffle,proto3" json:"fetch_shuffle,omitempty"`
 	FetchMaps     []int64                `protobuf:"varint,7,rep,packed,name=fetch_maps,json=fetchMaps,proto3" json:"fetch_maps,omitempty"`
@@ -1219,7 +1229,7 @@ const file_meso_rdd_v1_rdd_proto_rawDesc = "" +
 	"\x03map\x18\x02 \x01(\v2\x14.meso.rdd.v1.NodeRefR\x03map\x12,\n" +
 	"\x06reduce\x18\x03 \x01(\v2\x14.meso.rdd.v1.NodeRefR\x06reduce\x12\x12\n" +
 	"\x04maps\x18\x04 \x01(\x03R\x04maps\x12\x1a\n" +
-	"\breducers\x18\x05 \x01(\x03R\breducers\"\xbd\x02\n" +
+	"\breducers\x18\x05 \x01(\x03R\breducers\"\xd5\x02\n" +
 	"\bPipeline\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
@@ -1233,7 +1243,8 @@ const file_meso_rdd_v1_rdd_proto_rawDesc = "" +
 	"\n" +
 	"broadcasts\x18\n" +
 	" \x03(\x03R\n" +
-	"broadcasts\"\xa7\x01\n" +
+	"broadcasts\x12\x16\n" +
+	"\x06result\x18\v \x01(\tR\x06result\"\xa7\x01\n" +
 	"\x06TaskID\x12\x10\n" +
 	"\x03job\x18\x01 \x01(\x03R\x03job\x12\x14\n" +
 	"\x05stage\x18\x02 \x01(\x03R\x05stage\x12#\n" +
