@@ -14,6 +14,10 @@
 //	                                    tasks, statuses, containers
 //	api/schedulerpb  mesos.v1.scheduler scheduler Call, Event, Response
 //	api/executorpb   mesos.v1.executor  executor Call, Event
+//	api/masterpb     mesos.v1.master    operator API of the master: Call,
+//	                                    Response, Event (SUBSCRIBE stream)
+//	api/agentpb      mesos.v1.agent     operator API of the agent: Call,
+//	                                    Response
 //
 // proto2 `required` fields are enforced by the protobuf runtime:
 // proto.Marshal and proto.Unmarshal fail when one is missing, exactly as

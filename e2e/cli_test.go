@@ -44,3 +44,17 @@ func TestExecuteAgainstDev(t *testing.T) {
 		}
 	}
 }
+
+// `meso dev --masters 3 --example`: three masters in one process elect a
+// leader; the agents and the example framework find it through the list.
+func TestDevExampleThreeMasters(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	out, code := runMeso(t, ctx, "dev", "--example", "--port=0", "--masters=3")
+	if code != 0 {
+		t.Fatalf("meso dev --example --masters=3 exited %d:\n%s", code, out)
+	}
+	if !strings.Contains(out, "3 masters at") || !strings.Contains(out, "TASK_FINISHED=10") {
+		t.Errorf("unexpected output:\n%s", out)
+	}
+}

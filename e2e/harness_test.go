@@ -224,6 +224,7 @@ func newCluster(t testing.TB, agents int, agentResources string, masterFlags ...
 		"--work_dir=" + filepath.Join(c.dir, "master")}, masterFlags...)
 	c.master = start(t, "master", port, args...)
 	c.master.waitHealthy()
+	waitLeader(t, 30*time.Second, c.master) // elected in its group of one: serving
 	for range agents {
 		c.addAgent(agentResources)
 	}

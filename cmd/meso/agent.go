@@ -40,7 +40,8 @@ MESO_<FLAG> (e.g. MESOS_WORK_DIR); durations take the Mesos syntax
 				cfg.IP = ip
 			}
 			agent.Version = version
-			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil)).With("component", "agent")
+			cfg.LogLevel = new(slog.LevelVar) // SET_LOGGING_LEVEL changes it
+			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel})).With("component", "agent")
 			a, err := agent.New(cfg)
 			if err != nil {
 				return err
@@ -53,7 +54,7 @@ MESO_<FLAG> (e.g. MESOS_WORK_DIR); durations take the Mesos syntax
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&cfg.Master, "master", "", "the master, host:port (required)")
+	f.StringVar(&cfg.Master, "master", "", "the master, host:port, or the masters of a group, comma-separated (required)")
 	f.StringVar(&ip, "ip", ip, "IP address to listen on (and advertise, unless 0.0.0.0)")
 	f.IntVar(&cfg.Port, "port", 5051, "port to listen on")
 	f.StringVar(&cfg.Hostname, "hostname", "", "hostname to advertise (default: the host's name)")

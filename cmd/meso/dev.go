@@ -21,6 +21,7 @@ import (
 	"github.com/mesoproject/meso/internal/agent"
 	"github.com/mesoproject/meso/internal/batch"
 	"github.com/mesoproject/meso/internal/master"
+	"github.com/mesoproject/meso/internal/registry"
 	"github.com/mesoproject/meso/internal/resources"
 	"github.com/mesoproject/meso/rdd"
 )
@@ -30,6 +31,7 @@ type devOptions struct {
 	ip        string
 	port      int
 	agents    int
+	masters   int
 	resources string
 	workDir   string
 	keep      bool
@@ -63,6 +65,7 @@ every task finished.`,
 	f.StringVar(&o.ip, "ip", "127.0.0.1", "address the master and agents listen on")
 	f.IntVar(&o.port, "port", 5050, "master port (0 picks a free one); agents use free ports")
 	f.IntVar(&o.agents, "agents", 2, "number of agents")
+	f.IntVar(&o.masters, "masters", 1, "number of masters (3 or 5 for a highly available group; the first listens on --port)")
 	f.StringVar(&o.resources, "resources", "cpus:2;mem:2048;disk:4096;ports:[31000-32000]",
 		"resources of each agent, in Mesos --resources syntax")
 	f.StringVar(&o.workDir, "work_dir", "", "work directory (default: a new temporary folder, removed at exit)")
@@ -78,6 +81,9 @@ func runDev(ctx context.Context, out io.Writer, o devOptions) error {
 	if o.agents < 1 {
 		return fmt.Errorf("--agents must be at least 1, got %d", o.agents)
 	}
+	if o.masters < 1 {
+		return fmt.Errorf("--masters must be at least 1, got %d", o.masters)
+	}
 	res, err := resources.Parse(o.resources)
 	if err != nil {
 		return fmt.Errorf("--resources: %w", err)
@@ -92,28 +98,21 @@ func runDev(ctx context.Context, out io.Writer, o devOptions) error {
 		}
 	}
 	log := slog.New(slog.DiscardHandler)
+	level := new(slog.LevelVar) // SET_LOGGING_LEVEL on any daemon changes it
 	if o.verbose {
-		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	g, gctx := errgroup.WithContext(ctx)
 
-	mln, err := net.Listen("tcp", net.JoinHostPort(o.ip, strconv.Itoa(o.port)))
+	masterAddr, err := startDevMasters(gctx, g, o, workDir, log, level)
 	if err != nil {
-		return fmt.Errorf("master: %w", err)
-	}
-	m, err := master.New(master.Config{
-		WorkDir: filepath.Join(workDir, "master"),
-		Logger:  log.With("component", "master"),
-	})
-	if err != nil {
-		mln.Close()
+		cancel()
+		g.Wait()
 		return err
 	}
-	g.Go(func() error { return m.Serve(gctx, mln) })
-	masterAddr := mln.Addr().String()
 
 	for i := range o.agents {
 		aln, err := net.Listen("tcp", net.JoinHostPort(o.ip, "0"))
@@ -127,6 +126,7 @@ func runDev(ctx context.Context, out io.Writer, o devOptions) error {
 			WorkDir:   filepath.Join(workDir, fmt.Sprintf("agent%d", i+1)),
 			Resources: res,
 			Logger:    log.With("component", "agent", "agent", i+1),
+			LogLevel:  level,
 		})
 		if err != nil {
 			aln.Close()
@@ -137,8 +137,12 @@ func runDev(ctx context.Context, out io.Writer, o devOptions) error {
 		g.Go(func() error { return a.Serve(gctx, aln) })
 	}
 
-	fmt.Fprintf(out, "meso dev: master at http://%s with %d agents (%s each); work dir %s\n",
-		masterAddr, o.agents, res, workDir)
+	if o.masters == 1 {
+		fmt.Fprintf(out, "meso dev: master at http://%s", masterAddr)
+	} else {
+		fmt.Fprintf(out, "meso dev: %d masters at %s (one leads, the others redirect)", o.masters, masterAddr)
+	}
+	fmt.Fprintf(out, " with %d agents (%s each); work dir %s\n", o.agents, res, workDir)
 	if !o.example {
 		fmt.Fprintf(out, "try: meso execute --master %s --name hello --command 'echo hello' --resources 'cpus:0.1;mem:32'\n", masterAddr)
 		fmt.Fprintln(out, "press Ctrl-C to stop")
@@ -158,6 +162,81 @@ func runDev(ctx context.Context, out io.Writer, o devOptions) error {
 	}
 	return exErr
 }
+
+// startDevMasters serves o.masters masters on loopback, each with its
+// replicated registry under workDir/master<N>/registry (one voter for a
+// single master), and returns their addresses as a comma list.
+func startDevMasters(ctx context.Context, g *errgroup.Group, o devOptions, workDir string, log *slog.Logger, level *slog.LevelVar) (string, error) {
+	var https, rafts []net.Listener
+	closeAll := func() {
+		for _, ln := range append(https, rafts...) {
+			ln.Close()
+		}
+	}
+	var peers []registry.Peer
+	var addrs []string
+	for i := range o.masters {
+		port := 0
+		if i == 0 {
+			port = o.port
+		}
+		hln, err := net.Listen("tcp", net.JoinHostPort(o.ip, strconv.Itoa(port)))
+		if err != nil {
+			closeAll()
+			return "", fmt.Errorf("master: %w", err)
+		}
+		https = append(https, hln)
+		rln, err := net.Listen("tcp", net.JoinHostPort(o.ip, "0"))
+		if err != nil {
+			closeAll()
+			return "", fmt.Errorf("master registry: %w", err)
+		}
+		rafts = append(rafts, rln)
+		addrs = append(addrs, hln.Addr().String())
+		peers = append(peers, registry.Peer{ID: hln.Addr().String(), Addr: rln.Addr().String()})
+	}
+	if o.masters == 1 {
+		peers = nil
+	}
+	var ms []*master.Master
+	for i := range o.masters {
+		dir := filepath.Join(workDir, "master")
+		if o.masters > 1 {
+			dir = filepath.Join(workDir, fmt.Sprintf("master%d", i+1))
+		}
+		m, err := master.New(master.Config{
+			WorkDir: dir,
+			Replicated: &master.Replicated{Dir: filepath.Join(dir, "registry"), Listener: rafts[i], Peers: peers,
+				HeartbeatTimeout: devRaftTimeout, ElectionTimeout: devRaftTimeout, LeaderLeaseTimeout: devRaftTimeout / 2},
+			Logger:   log.With("component", "master", "master", i+1),
+			LogLevel: level,
+		})
+		if err != nil {
+			closeAll()
+			return "", err
+		}
+		ms = append(ms, m)
+	}
+	for i, m := range ms {
+		g.Go(func() error { return m.Serve(ctx, https[i]) })
+	}
+	// Agents and the example start once a master leads, so that none of
+	// them backs off from a 503 during the first election.
+	elected, cancel := context.WithCancel(ctx)
+	defer cancel()
+	leads := make(chan error, len(ms))
+	for _, m := range ms {
+		go func() { leads <- m.WaitLeading(elected) }()
+	}
+	if err := <-leads; err != nil {
+		return "", fmt.Errorf("no master was elected: %w", err)
+	}
+	return strings.Join(addrs, ","), nil
+}
+
+// devRaftTimeout is the raft heartbeat and election timeout of `meso dev`:
+// quicker than raft's 1 s on loopback.
+const devRaftTimeout = 300 * time.Millisecond
 
 // runExample runs the sample workload of `meso dev --example`: a batch of
 // short command tasks, enough to spread over every agent.

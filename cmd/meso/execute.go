@@ -432,7 +432,7 @@ func (x *execution) handle(ctx context.Context, ev *schedulerpb.Event) *mesospb.
 		if st.GetState() == mesospb.TaskState_TASK_RUNNING && x.flags.killAfter > 0 && x.killTimer == nil {
 			x.killTimer = time.After(x.flags.killAfter)
 		}
-		if isTerminal(st.GetState()) {
+		if mesospb.IsTerminal(st.GetState()) {
 			return st
 		}
 	case schedulerpb.Event_ERROR:

@@ -163,7 +163,7 @@ func (x *execution) groupUpdate(st *mesospb.TaskStatus) *mesospb.TaskStatus {
 	if st.GetState() == mesospb.TaskState_TASK_RUNNING && x.flags.killAfter > 0 && x.killTimer == nil {
 		x.killTimer = time.After(x.flags.killAfter) // kills the first task, and so the group
 	}
-	if _, seen := g.final[id]; !seen && isTerminal(st.GetState()) {
+	if _, seen := g.final[id]; !seen && mesospb.IsTerminal(st.GetState()) {
 		g.final[id] = st
 		g.ended = append(g.ended, id)
 	}

@@ -36,18 +36,6 @@ func formatUpdate(w io.Writer, st *mesospb.TaskStatus) {
 	}
 }
 
-// isTerminal reports whether a task in state s will not change any more.
-// TASK_UNREACHABLE is not terminal: the agent may come back.
-func isTerminal(s mesospb.TaskState) bool {
-	switch s {
-	case mesospb.TaskState_TASK_FINISHED, mesospb.TaskState_TASK_FAILED, mesospb.TaskState_TASK_KILLED,
-		mesospb.TaskState_TASK_ERROR, mesospb.TaskState_TASK_LOST, mesospb.TaskState_TASK_DROPPED,
-		mesospb.TaskState_TASK_GONE, mesospb.TaskState_TASK_GONE_BY_OPERATOR:
-		return true
-	}
-	return false
-}
-
 var (
 	exitedRE   = regexp.MustCompile(`Command exited with status (\d+)`)
 	signaledRE = regexp.MustCompile(`Command terminated with signal (.+?)\s*$`)

@@ -223,8 +223,8 @@ func TestIsTerminal(t *testing.T) {
 		mesospb.TaskState_TASK_KILLING: false, mesospb.TaskState_TASK_FINISHED: true,
 		mesospb.TaskState_TASK_DROPPED: true, mesospb.TaskState_TASK_GONE_BY_OPERATOR: true,
 	} {
-		if isTerminal(s) != want {
-			t.Errorf("isTerminal(%s) = %v", s, !want)
+		if mesospb.IsTerminal(s) != want {
+			t.Errorf("mesospb.IsTerminal(%s) = %v", s, !want)
 		}
 	}
 }

@@ -5,7 +5,10 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -13,11 +16,13 @@ import (
 	"github.com/mesoproject/meso/internal/master"
 	"github.com/mesoproject/meso/internal/master/core"
 	"github.com/mesoproject/meso/internal/mesosflag"
+	"github.com/mesoproject/meso/internal/registry"
 )
 
 // newMasterCmd is `meso master`: the Mesos-compatible master daemon.
 func newMasterCmd() *cobra.Command {
 	var cfg master.Config
+	var reg registryFlags
 	ip := "0.0.0.0"
 	cmd := &cobra.Command{
 		Use:   "master",
@@ -35,9 +40,13 @@ MESO_<FLAG> (e.g. MESOS_WORK_DIR); durations take the Mesos syntax
 				return err
 			}
 			cfg.IP = ip
+			if err := reg.apply(&cfg, ip); err != nil {
+				return err
+			}
 			cfg.Version = version
 			cfg.Flags = flagValues(cmd.Flags())
-			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil)).With("component", "master")
+			cfg.LogLevel = new(slog.LevelVar) // SET_LOGGING_LEVEL changes it
+			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel})).With("component", "master")
 			m, err := master.New(cfg)
 			if err != nil {
 				return err
@@ -70,8 +79,98 @@ MESO_<FLAG> (e.g. MESOS_WORK_DIR); durations take the Mesos syntax
 		"completed frameworks kept for /state")
 	f.IntVar(&cfg.MaxCompletedTasksPerFramework, "max_completed_tasks_per_framework", core.DefaultMaxCompletedTasks,
 		"completed tasks kept per framework for /state")
+	mesosflag.DurationVar(f, &cfg.AgentReregisterTimeout, "agent_reregister_timeout", core.DefaultAgentReregisterTimeout,
+		"time a newly elected master waits for the registry's agents to re-register before marking the others unreachable")
+	f.StringVar(&reg.removalLimit, "recovery_agent_removal_limit", "100%",
+		"largest share of the recovered agents marked unreachable after --agent_reregister_timeout; over it none is")
+	f.StringVar(&reg.kind, "registry", registryReplicated,
+		`where the registry lives: "replicated_log" (raft, under --work_dir/registry) or "in_memory" (forgotten at exit; tests)`)
+	f.StringVar(&reg.masters, "masters", "",
+		"every master of the group as ip:port (their --ip:--port, this one included), comma-separated; empty: this master alone")
+	f.IntVar(&reg.portOffset, "registry_port_offset", defaultRegistryPortOffset,
+		"the registry's raft port is each master's --port plus this (the same on every master)")
+	mesosflag.DurationVar(f, &reg.electionTimeout, "registry_election_timeout", 0,
+		"raft heartbeat and election timeout (0: raft's default, 1secs)")
 	httpBoundFlags(f, &cfg.HTTP)
 	return cmd
+}
+
+// The --registry values.
+const (
+	registryReplicated = "replicated_log"
+	registryInMemory   = "in_memory"
+)
+
+// defaultRegistryPortOffset puts a master's raft port 1000 above its HTTP
+// port (5050 -> 6050), clear of the agent's default 5051.
+const defaultRegistryPortOffset = 1000
+
+// registryFlags are the flags of the master's registry and leadership.
+type registryFlags struct {
+	kind            string
+	masters         string
+	portOffset      int
+	electionTimeout time.Duration
+	removalLimit    string
+}
+
+// apply sets cfg.Replicated (or nothing, for --registry=in_memory) and
+// cfg.RecoveryAgentRemovalLimit from the flags.
+func (r *registryFlags) apply(cfg *master.Config, ip string) error {
+	limit, err := parsePercent(r.removalLimit)
+	if err != nil {
+		return fmt.Errorf("%w: --recovery_agent_removal_limit: %w", master.ErrConfig, err)
+	}
+	cfg.RecoveryAgentRemovalLimit = limit
+	switch r.kind {
+	case registryInMemory:
+		if r.masters != "" {
+			return fmt.Errorf("%w: --masters needs --registry=%s", master.ErrConfig, registryReplicated)
+		}
+		return nil
+	case registryReplicated:
+	default:
+		return fmt.Errorf("%w: --registry=%q: want %s or %s", master.ErrConfig, r.kind, registryReplicated, registryInMemory)
+	}
+	if cfg.WorkDir == "" {
+		return fmt.Errorf("%w: --registry=%s needs --work_dir (or use --registry=%s)", master.ErrConfig, registryReplicated, registryInMemory)
+	}
+	rep := &master.Replicated{Dir: filepath.Join(cfg.WorkDir, "registry"),
+		HeartbeatTimeout: r.electionTimeout, ElectionTimeout: r.electionTimeout, LeaderLeaseTimeout: r.electionTimeout / 2}
+	if r.masters == "" {
+		// A single voter never dials anyone: any loopback port will do.
+		rep.Bind = "127.0.0.1:0"
+		cfg.Replicated = rep
+		return nil
+	}
+	self := net.JoinHostPort(ip, strconv.Itoa(cfg.Port))
+	for _, hp := range strings.Split(r.masters, ",") {
+		hp = strings.TrimSpace(hp)
+		host, portText, err := net.SplitHostPort(hp)
+		port, perr := strconv.Atoi(portText)
+		if err != nil || perr != nil || port <= 0 || port+r.portOffset > 65535 {
+			return fmt.Errorf("%w: --masters: %q is not ip:port (with a raft port of port+%d)", master.ErrConfig, hp, r.portOffset)
+		}
+		raftAddr := net.JoinHostPort(host, strconv.Itoa(port+r.portOffset))
+		rep.Peers = append(rep.Peers, registry.Peer{ID: net.JoinHostPort(host, portText), Addr: raftAddr})
+		if rep.Peers[len(rep.Peers)-1].ID == self {
+			rep.Bind = raftAddr
+		}
+	}
+	if rep.Bind == "" {
+		return fmt.Errorf("%w: --masters does not list this master's --ip:--port %s", master.ErrConfig, self)
+	}
+	cfg.Replicated = rep
+	return nil
+}
+
+// parsePercent reads "50%", "50" (percent) or "0.5%" into a fraction.
+func parsePercent(s string) (float64, error) {
+	v, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(s), "%"), 64)
+	if err != nil || v < 0 || v > 100 {
+		return 0, fmt.Errorf("%q is not a percentage between 0%% and 100%%", s)
+	}
+	return v / 100, nil
 }
 
 // flagValues lists every flag's value, for /state's "flags".

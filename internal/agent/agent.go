@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,6 +24,7 @@ import (
 	"github.com/mesoproject/meso/internal/fetcher"
 	"github.com/mesoproject/meso/internal/files"
 	"github.com/mesoproject/meso/internal/httpbound"
+	"github.com/mesoproject/meso/internal/operator"
 	"github.com/mesoproject/meso/internal/resources"
 )
 
@@ -39,10 +39,14 @@ type Agent struct {
 	fetch     *fetcher.Fetcher
 	docker    *docker.Containerizer // nil unless built by New; closed by Serve
 	files     *files.Handler
+	logLevel  *operator.LogLevel
 	bounds    *httpbound.Bounds
 	resources resources.Resources
-	masterURL string
-	started   time.Time
+	// masterURLs are the link endpoints of the masters in --master, tried
+	// in turn; nextMaster is the one to try next (owned by linkLoop).
+	masterURLs []string
+	nextMaster int
+	started    time.Time
 
 	wake     chan struct{} // pokes the timer loop; cap 1
 	outReady chan struct{} // pokes the link sender; cap 1
@@ -64,6 +68,7 @@ type execKey struct{ framework, executor string }
 
 type linkState struct {
 	id         string // current session, "" when not registered
+	url        string // the leading master's link endpoint (after redirects)
 	masterInfo *mesospb.MasterInfo
 	registered time.Time
 }
@@ -84,7 +89,7 @@ func New(cfg Config) (*Agent, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
-	masterURL, err := linkURL(cfg.Master)
+	masterURLs, err := linkURLs(cfg.Master)
 	if err != nil {
 		return nil, err
 	}
@@ -135,9 +140,10 @@ func New(cfg Config) (*Agent, error) {
 		fetch:      fetch,
 		docker:     dz,
 		files:      filesAPI,
+		logLevel:   operator.NewLogLevel(cfg.LogLevel),
 		bounds:     bounds,
 		resources:  resources.AgentResources(cfg.Resources, *d),
-		masterURL:  masterURL,
+		masterURLs: masterURLs,
 		wake:       make(chan struct{}, 1),
 		outReady:   make(chan struct{}, 1),
 		relink:     make(chan struct{}, 1),
@@ -150,8 +156,8 @@ func New(cfg Config) (*Agent, error) {
 		ExecutorShutdownGracePeriod: cfg.ExecutorShutdownGracePeriod,
 		StatusUpdateRetryMin:        cfg.StatusUpdateRetryIntervalMin,
 		StatusUpdateRetryMax:        cfg.StatusUpdateRetryIntervalMax,
-		NewUUID:                     newUUID,
-		NewContainerID:              func() string { return formatUUID(newUUID()) },
+		NewUUID:                     mesospb.NewUUID,
+		NewContainerID:              func() string { return mesospb.UUIDString(mesospb.NewUUID()) },
 	})
 	return a, nil
 }
@@ -216,24 +222,12 @@ func newDocker(cfg Config) (*docker.Containerizer, error) {
 	return dz, nil
 }
 
-// newUUID returns a random (version 4) UUID.
-func newUUID() []byte {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b) // never fails (crypto/rand panics rather than return an error)
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return b
-}
-
-func formatUUID(b []byte) string {
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
-
 // Serve runs the agent on ln until ctx is done: its HTTP endpoints, the
 // link to the master and its executors. When ctx ends, every container is
 // destroyed (this agent does not recover executors across restarts) and
 // Serve returns nil.
 func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
+	defer a.logLevel.Stop()
 	if err := a.start(ctx, ln); err != nil {
 		return err
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/mesoproject/meso/api/linkpb"
 	"github.com/mesoproject/meso/api/mesospb"
 	"github.com/mesoproject/meso/internal/containerizer"
+	"github.com/mesoproject/meso/internal/present"
 )
 
 // testUser is who tasks run as: a user that exists here.
@@ -89,7 +90,7 @@ func testCommandTask(t *testing.T, c codec.Codec) {
 	if reg.GetAgentInfo().GetHostname() != "agent-host" || reg.GetAgentInfo().Id != nil || reg.GetVersion() == "" {
 		t.Fatalf("first REGISTER: %v", s.register)
 	}
-	if got := resourcesJSON(reg.GetAgentInfo().GetResources(), func(*mesospb.Resource) bool { return true }); got["cpus"] != 2.0 ||
+	if got := present.Resources(reg.GetAgentInfo().GetResources()); got["cpus"] != 2.0 ||
 		got["mem"] != 1024.0 || got["ports"] != "[31000-32000]" || got["disk"] != float64(100<<10-5<<10) {
 		t.Fatalf("registered resources %v", got)
 	}
@@ -188,14 +189,14 @@ func testCommandTask(t *testing.T, c codec.Codec) {
 	}
 }
 
-func getState(t *testing.T, url string) stateJSON {
+func getState(t *testing.T, url string) present.AgentState {
 	t.Helper()
 	resp, err := http.Get(url + "/slave(1)/state")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var s stateJSON
+	var s present.AgentState
 	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
 		t.Fatal(err)
 	}

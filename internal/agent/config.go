@@ -24,7 +24,8 @@ import (
 // values mean the Mesos defaults.
 type Config struct {
 	// Master is the master's address, "host:port" (an http:// URL is
-	// accepted too).
+	// accepted too), or the masters of a group as a comma-separated list:
+	// the agent tries them in turn and follows a non-leader's 307.
 	Master string
 	// IP is the address executors and the master reach this agent at; empty
 	// means the listener's address (127.0.0.1 when it listens on all
@@ -105,6 +106,10 @@ type Config struct {
 	// (the link is a long-lived stream).
 	HTTPClient *http.Client
 	Logger     *slog.Logger
+	// LogLevel is the level Logger's handler reads, which the operator
+	// API's SET_LOGGING_LEVEL changes for a while; nil means a level of
+	// the agent's own that no handler reads.
+	LogLevel *slog.LevelVar
 	// Detected overrides resource detection (tests); nil means detect.
 	Detected *resources.Detected
 }

@@ -3,6 +3,7 @@ package agent
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -85,5 +86,19 @@ func TestDockerContainerizerWired(t *testing.T) {
 	}
 	if err := a.docker.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// --master takes the masters of a group as a comma list, tried in turn.
+func TestLinkURLs(t *testing.T) {
+	got, err := linkURLs("127.0.0.1:5050, 127.0.0.1:5060,http://m3:5070")
+	want := []string{"http://127.0.0.1:5050/internal/v1/link", "http://127.0.0.1:5060/internal/v1/link", "http://m3:5070/internal/v1/link"}
+	if err != nil || !slices.Equal(got, want) {
+		t.Fatalf("linkURLs = %q, %v; want %q", got, err, want)
+	}
+	for _, bad := range []string{"", ",", "127.0.0.1:5050,ftp://x:1"} {
+		if _, err := linkURLs(bad); err == nil {
+			t.Errorf("linkURLs(%q) accepted", bad)
+		}
 	}
 }

@@ -33,7 +33,8 @@
 // are destroyed, so no executor outlives it.
 //
 // Endpoints: POST /api/v1/executor (Mesos v1 executor API, JSON or
-// protobuf), GET /state and /slave(1)/state, /health, /metrics/snapshot,
+// protobuf), POST /api/v1 (the v1 operator API, operator.go; container
+// calls answer 501), GET /state and /slave(1)/state, /health, /metrics/snapshot,
 // /version, and /files/ when the files API is available. Every request is
 // bounded by internal/httpbound (Config.HTTP): header, body and idle
 // timeouts, and a memory budget for call bodies; executor event streams

@@ -45,6 +45,27 @@ func linkURL(master string) (string, error) {
 	return u.String(), nil
 }
 
+// linkURLs parses --master: one master, or a comma-separated list of the
+// masters of a group (the agent tries them in turn and follows the 307 of
+// a master that does not lead).
+func linkURLs(masters string) ([]string, error) {
+	var urls []string
+	for _, m := range strings.Split(masters, ",") {
+		if m = strings.TrimSpace(m); m == "" {
+			continue
+		}
+		u, err := linkURL(m)
+		if err != nil {
+			return nil, err
+		}
+		urls = append(urls, u)
+	}
+	if len(urls) == 0 {
+		return nil, fmt.Errorf("agent: --master=%q: want host:port", masters)
+	}
+	return urls, nil
+}
+
 // linkLoop keeps the agent registered: one session at a time, with
 // randomized exponential backoff between failed attempts.
 func (a *Agent) linkLoop(ctx context.Context) {
@@ -60,6 +81,9 @@ func (a *Agent) linkLoop(ctx context.Context) {
 		}
 		if registered {
 			bound = a.cfg.RegistrationBackoffFactor
+		} else {
+			// Unreachable, or no leader known there: try the next master.
+			a.nextMaster = (a.nextMaster + 1) % len(a.masterURLs)
 		}
 		delay := rand.N(bound + 1)
 		a.log.Warn("link to master lost", "err", err, "retry_in", delay.Round(time.Millisecond))
@@ -90,7 +114,7 @@ func (a *Agent) session(ctx context.Context) (registered bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("agent: encoding REGISTER: %w", err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.masterURL, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.masterURLs[a.nextMaster], bytes.NewReader(body))
 	if err != nil {
 		return false, err
 	}
@@ -137,7 +161,8 @@ func (a *Agent) session(ctx context.Context) (registered bool, err error) {
 			}
 			registered = true
 			silence = pingSilence(a.cfg.MasterPingTimeouts, ev.GetRegistered().GetPingIntervalSeconds())
-			a.registered(ev.GetRegistered())
+			// The client followed any 307 to the leader: calls go there.
+			a.registered(ev.GetRegistered(), resp.Request.URL.String())
 		}
 		watchdog.Reset(silence)
 		if err := a.handleEvent(ev); err != nil {
@@ -176,7 +201,7 @@ func (a *Agent) registerCall() *linkpb.AgentCall {
 	return call
 }
 
-func (a *Agent) registered(r *linkpb.MasterEvent_Registered) {
+func (a *Agent) registered(r *linkpb.MasterEvent_Registered, url string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if old := a.core.AgentID(); old != "" && old != r.GetAgentId().GetValue() {
@@ -187,7 +212,7 @@ func (a *Agent) registered(r *linkpb.MasterEvent_Registered) {
 		a.closeStreamsLocked()
 		a.outbox = nil
 	}
-	a.link = linkState{id: r.GetLinkId(), masterInfo: r.GetMasterInfo(), registered: time.Now()}
+	a.link = linkState{id: r.GetLinkId(), url: url, masterInfo: r.GetMasterInfo(), registered: time.Now()}
 	a.log.Info("registered with master", "agent_id", r.GetAgentId().GetValue(), "link", r.GetLinkId(),
 		"master", r.GetMasterInfo().GetId())
 	_ = a.applyLocked("registration", func(now time.Time) ([]lifecycle.Effect, error) {
@@ -346,11 +371,11 @@ func (a *Agent) sendLoop(ctx context.Context) {
 			}
 			call := a.outbox[0]
 			a.outbox = a.outbox[1:]
-			linkID := a.link.id
+			linkID, url := a.link.id, a.link.url
 			call.LinkId = proto.String(linkID)
 			call.AgentId = &mesospb.AgentID{Value: proto.String(a.core.AgentID())}
 			a.mu.Unlock()
-			if a.post(ctx, call) == http.StatusConflict {
+			if a.post(ctx, url, call) == http.StatusConflict {
 				a.relinkIfCurrent(linkID)
 			}
 		}
@@ -360,7 +385,7 @@ func (a *Agent) sendLoop(ctx context.Context) {
 // post sends one call and returns the HTTP status, 0 when there was no
 // answer. Failures are logged: status updates are retried by the status
 // update manager.
-func (a *Agent) post(ctx context.Context, call *linkpb.AgentCall) int {
+func (a *Agent) post(ctx context.Context, url string, call *linkpb.AgentCall) int {
 	body, err := codec.Protobuf.Marshal(call)
 	if err != nil {
 		a.log.Error("encoding call for the master", "type", call.GetType().String(), "err", err)
@@ -368,7 +393,7 @@ func (a *Agent) post(ctx context.Context, call *linkpb.AgentCall) int {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.masterURL, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return 0
 	}

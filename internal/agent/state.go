@@ -11,6 +11,9 @@ import (
 	"github.com/mesoproject/meso/internal/agent/lifecycle"
 	"github.com/mesoproject/meso/internal/agent/statusupdate"
 	"github.com/mesoproject/meso/internal/mesosflag"
+	"github.com/mesoproject/meso/internal/operator"
+	"github.com/mesoproject/meso/internal/present"
+	"google.golang.org/protobuf/proto"
 )
 
 // Handler returns the agent's HTTP endpoints: the executor API, /state
@@ -19,6 +22,8 @@ import (
 func (a *Agent) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc(ExecutorAPIPath, a.serveExecutor)
+	mux.HandleFunc(operator.Path, a.serveOperator)
+	mux.HandleFunc("/slave(1)"+operator.Path, a.serveOperator)
 	mux.HandleFunc("/state", a.serveState)
 	mux.HandleFunc("/state.json", a.serveState)
 	mux.HandleFunc("/slave(1)/state", a.serveState)
@@ -49,97 +54,90 @@ func (a *Agent) serveVersion(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, r, map[string]string{"version": Version})
 }
 
-// JSON models of /state, after Mesos' agent.
-type (
-	stateJSON struct {
-		Version             string            `json:"version"`
-		StartTime           float64           `json:"start_time"`
-		ID                  string            `json:"id"`
-		PID                 string            `json:"pid"`
-		Hostname            string            `json:"hostname"`
-		Port                int32             `json:"port"`
-		Resources           map[string]any    `json:"resources"`
-		UnreservedResources map[string]any    `json:"unreserved_resources"`
-		ReservedResources   map[string]any    `json:"reserved_resources"`
-		Attributes          map[string]any    `json:"attributes"`
-		MasterHostname      string            `json:"master_hostname,omitempty"`
-		Flags               map[string]string `json:"flags"`
-		Frameworks          []frameworkJSON   `json:"frameworks"`
-		CompletedFrameworks []frameworkJSON   `json:"completed_frameworks"`
-	}
-	frameworkJSON struct {
-		ID                 string         `json:"id"`
-		Name               string         `json:"name"`
-		User               string         `json:"user"`
-		FailoverTimeout    float64        `json:"failover_timeout"`
-		Checkpoint         bool           `json:"checkpoint"`
-		Hostname           string         `json:"hostname"`
-		Role               string         `json:"role"`
-		Roles              []string       `json:"roles,omitempty"`
-		Executors          []executorJSON `json:"executors"`
-		CompletedExecutors []executorJSON `json:"completed_executors"`
-	}
-	executorJSON struct {
-		ID             string         `json:"id"`
-		Name           string         `json:"name"`
-		Source         string         `json:"source"`
-		Container      string         `json:"container"`
-		Directory      string         `json:"directory"`
-		State          string         `json:"state"`
-		Resources      map[string]any `json:"resources"`
-		Tasks          []taskJSON     `json:"tasks"`
-		QueuedTasks    []taskJSON     `json:"queued_tasks"`
-		CompletedTasks []taskJSON     `json:"completed_tasks"`
-	}
-	taskJSON struct {
-		ID          string         `json:"id"`
-		Name        string         `json:"name"`
-		FrameworkID string         `json:"framework_id"`
-		ExecutorID  string         `json:"executor_id"`
-		AgentID     string         `json:"slave_id"`
-		State       string         `json:"state"`
-		Resources   map[string]any `json:"resources"`
-		Statuses    []statusJSON   `json:"statuses"`
-	}
-	statusJSON struct {
-		State     string  `json:"state"`
-		Timestamp float64 `json:"timestamp"`
-	}
-)
-
 func (a *Agent) serveState(w http.ResponseWriter, r *http.Request) {
 	a.mu.Lock()
-	s := a.stateLocked()
+	v, meta := a.viewLocked(), a.stateMetaLocked()
 	a.mu.Unlock()
-	writeJSON(w, r, s)
+	writeJSON(w, r, present.AgentStateJSON(v, meta))
 }
 
-func (a *Agent) stateLocked() stateJSON {
-	snap := a.core.Snapshot()
-	info := a.info
-	s := stateJSON{
-		Version:             Version,
-		StartTime:           float64(a.started.UnixNano()) / 1e9,
-		ID:                  snap.AgentID,
-		PID:                 "slave(1)@" + a.endpoint,
-		Hostname:            info.GetHostname(),
-		Port:                info.GetPort(),
-		Resources:           resourcesJSON(info.GetResources(), func(*mesospb.Resource) bool { return true }),
-		UnreservedResources: resourcesJSON(info.GetResources(), func(r *mesospb.Resource) bool { return len(r.GetReservations()) == 0 }),
-		ReservedResources:   reservedJSON(info.GetResources()),
-		Attributes:          attributesJSON(info.GetAttributes()),
-		MasterHostname:      a.link.masterInfo.GetHostname(),
-		Flags:               a.flags(),
-		Frameworks:          []frameworkJSON{},
-		CompletedFrameworks: []frameworkJSON{},
+// stateMetaLocked is what /state says beyond the view.
+func (a *Agent) stateMetaLocked() present.AgentMeta {
+	return present.AgentMeta{
+		Version:        Version,
+		StartTime:      float64(a.started.UnixNano()) / 1e9,
+		ID:             a.core.Snapshot().AgentID,
+		PID:            "slave(1)@" + a.endpoint,
+		Info:           a.info,
+		MasterHostname: a.link.masterInfo.GetHostname(),
+		Flags:          a.flags(),
 	}
+}
+
+// viewLocked describes the frameworks, executors and tasks for both
+// renderings of the state (/state and GET_STATE). Its messages are copies.
+func (a *Agent) viewLocked() present.AgentView {
+	snap := a.core.Snapshot()
+	var v present.AgentView
 	for _, fw := range snap.Frameworks {
-		s.Frameworks = append(s.Frameworks, a.frameworkJSON(snap.AgentID, fw))
+		v.Frameworks = append(v.Frameworks, a.frameworkView(snap.AgentID, fw))
 	}
 	for _, fw := range snap.Completed {
-		s.CompletedFrameworks = append(s.CompletedFrameworks, a.frameworkJSON(snap.AgentID, fw))
+		v.Completed = append(v.Completed, a.frameworkView(snap.AgentID, fw))
 	}
-	return s
+	return v
+}
+
+func (a *Agent) frameworkView(agentID string, fw lifecycle.FrameworkView) present.AgentFramework {
+	out := present.AgentFramework{Info: proto.Clone(fw.Info).(*mesospb.FrameworkInfo)}
+	for _, ex := range fw.Executors {
+		out.Executors = append(out.Executors, a.executorView(agentID, ex))
+	}
+	for _, ex := range fw.Completed {
+		out.Completed = append(out.Completed, a.executorView(agentID, ex))
+	}
+	return out
+}
+
+func (a *Agent) executorView(agentID string, ex lifecycle.ExecutorView) present.AgentExecutor {
+	info := proto.Clone(ex.Info).(*mesospb.ExecutorInfo)
+	execID := info.GetExecutorId().GetValue()
+	out := present.AgentExecutor{
+		Info:        info,
+		FrameworkID: ex.FrameworkID,
+		ContainerID: ex.ContainerID,
+		Directory:   a.Sandbox(agentID, ex.FrameworkID, execID, ex.ContainerID),
+		State:       ex.State.String(),
+		Tasks:       cloneTasks(ex.Tasks),
+		Completed:   cloneTasks(ex.Completed),
+	}
+	for _, t := range ex.Queued {
+		out.Queued = append(out.Queued, &mesospb.Task{
+			Name: proto.String(t.GetName()), TaskId: proto.Clone(t.GetTaskId()).(*mesospb.TaskID),
+			FrameworkId: &mesospb.FrameworkID{Value: proto.String(ex.FrameworkID)},
+			ExecutorId:  &mesospb.ExecutorID{Value: proto.String(execID)},
+			AgentId:     &mesospb.AgentID{Value: proto.String(agentID)},
+			State:       mesospb.TaskState_TASK_STAGING.Enum(),
+			Resources:   cloneResources(t.GetResources()),
+		})
+	}
+	return out
+}
+
+func cloneTasks(list []*mesospb.Task) []*mesospb.Task {
+	out := make([]*mesospb.Task, len(list))
+	for i, t := range list {
+		out[i] = proto.Clone(t).(*mesospb.Task)
+	}
+	return out
+}
+
+func cloneResources(list []*mesospb.Resource) []*mesospb.Resource {
+	out := make([]*mesospb.Resource, len(list))
+	for i, r := range list {
+		out[i] = proto.Clone(r).(*mesospb.Resource)
+	}
+	return out
 }
 
 func (a *Agent) flags() map[string]string {
@@ -165,151 +163,6 @@ func (a *Agent) flags() map[string]string {
 		"registration_backoff_max":         durationFlag(c.RegistrationBackoffMax, DefaultRegistrationBackoffMax),
 		"recovery_timeout":                 durationFlag(c.RecoveryTimeout, DefaultRecoveryTimeout),
 	}
-}
-
-func (a *Agent) frameworkJSON(agentID string, fw lifecycle.FrameworkView) frameworkJSON {
-	info := fw.Info
-	out := frameworkJSON{
-		ID:                 info.GetId().GetValue(),
-		Name:               info.GetName(),
-		User:               info.GetUser(),
-		FailoverTimeout:    info.GetFailoverTimeout(),
-		Checkpoint:         info.GetCheckpoint(),
-		Hostname:           info.GetHostname(),
-		Role:               info.GetRole(),
-		Roles:              info.GetRoles(),
-		Executors:          []executorJSON{},
-		CompletedExecutors: []executorJSON{},
-	}
-	for _, ex := range fw.Executors {
-		out.Executors = append(out.Executors, a.executorJSON(agentID, ex))
-	}
-	for _, ex := range fw.Completed {
-		out.CompletedExecutors = append(out.CompletedExecutors, a.executorJSON(agentID, ex))
-	}
-	return out
-}
-
-func (a *Agent) executorJSON(agentID string, ex lifecycle.ExecutorView) executorJSON {
-	info := ex.Info
-	out := executorJSON{
-		ID:             info.GetExecutorId().GetValue(),
-		Name:           info.GetName(),
-		Source:         info.GetSource(),
-		Container:      ex.ContainerID,
-		Directory:      a.Sandbox(agentID, ex.FrameworkID, info.GetExecutorId().GetValue(), ex.ContainerID),
-		State:          ex.State.String(),
-		Resources:      resourcesJSON(info.GetResources(), func(*mesospb.Resource) bool { return true }),
-		Tasks:          []taskJSON{},
-		QueuedTasks:    []taskJSON{},
-		CompletedTasks: []taskJSON{},
-	}
-	for _, t := range ex.Tasks {
-		out.Tasks = append(out.Tasks, taskModel(t))
-	}
-	for _, t := range ex.Queued {
-		out.QueuedTasks = append(out.QueuedTasks, taskJSON{
-			ID: t.GetTaskId().GetValue(), Name: t.GetName(), FrameworkID: ex.FrameworkID,
-			ExecutorID: info.GetExecutorId().GetValue(), AgentID: agentID, State: mesospb.TaskState_TASK_STAGING.String(),
-			Resources: resourcesJSON(t.GetResources(), func(*mesospb.Resource) bool { return true }), Statuses: []statusJSON{},
-		})
-	}
-	for _, t := range ex.Completed {
-		out.CompletedTasks = append(out.CompletedTasks, taskModel(t))
-	}
-	return out
-}
-
-func taskModel(t *mesospb.Task) taskJSON {
-	out := taskJSON{
-		ID:          t.GetTaskId().GetValue(),
-		Name:        t.GetName(),
-		FrameworkID: t.GetFrameworkId().GetValue(),
-		ExecutorID:  t.GetExecutorId().GetValue(),
-		AgentID:     t.GetAgentId().GetValue(),
-		State:       t.GetState().String(),
-		Resources:   resourcesJSON(t.GetResources(), func(*mesospb.Resource) bool { return true }),
-		Statuses:    []statusJSON{},
-	}
-	for _, st := range t.GetStatuses() {
-		out.Statuses = append(out.Statuses, statusJSON{State: st.GetState().String(), Timestamp: st.GetTimestamp()})
-	}
-	return out
-}
-
-// resourcesJSON renders resources as Mesos' JSON model does: scalars as
-// numbers (summed across roles), ranges as "[a-b, c-d]", sets as "{a,b}".
-func resourcesJSON(list []*mesospb.Resource, keep func(*mesospb.Resource) bool) map[string]any {
-	out := map[string]any{"cpus": 0.0, "mem": 0.0, "disk": 0.0, "gpus": 0.0}
-	for _, r := range list {
-		if !keep(r) {
-			continue
-		}
-		switch r.GetType() {
-		case mesospb.Value_SCALAR:
-			sum, _ := out[r.GetName()].(float64)
-			out[r.GetName()] = sum + r.GetScalar().GetValue()
-		case mesospb.Value_RANGES:
-			var parts []string
-			for _, rg := range r.GetRanges().GetRange() {
-				parts = append(parts, formatRange(rg))
-			}
-			if prev, ok := out[r.GetName()].(string); ok && len(prev) > 2 {
-				parts = append([]string{prev[1 : len(prev)-1]}, parts...)
-			}
-			out[r.GetName()] = "[" + strings.Join(parts, ", ") + "]"
-		case mesospb.Value_SET:
-			out[r.GetName()] = "{" + strings.Join(r.GetSet().GetItem(), ",") + "}"
-		}
-	}
-	return out
-}
-
-func formatRange(rg *mesospb.Value_Range) string {
-	return jsonNumber(rg.GetBegin()) + "-" + jsonNumber(rg.GetEnd())
-}
-
-func jsonNumber(v uint64) string {
-	b, _ := json.Marshal(v)
-	return string(b)
-}
-
-func reservedJSON(list []*mesospb.Resource) map[string]any {
-	out := map[string]any{}
-	roles := map[string]bool{}
-	for _, r := range list {
-		if rs := r.GetReservations(); len(rs) > 0 {
-			roles[rs[len(rs)-1].GetRole()] = true
-		}
-	}
-	for role := range roles {
-		out[role] = resourcesJSON(list, func(r *mesospb.Resource) bool {
-			rs := r.GetReservations()
-			return len(rs) > 0 && rs[len(rs)-1].GetRole() == role
-		})
-	}
-	return out
-}
-
-func attributesJSON(list []*mesospb.Attribute) map[string]any {
-	out := map[string]any{}
-	for _, at := range list {
-		switch at.GetType() {
-		case mesospb.Value_SCALAR:
-			out[at.GetName()] = at.GetScalar().GetValue()
-		case mesospb.Value_RANGES:
-			var parts []string
-			for _, rg := range at.GetRanges().GetRange() {
-				parts = append(parts, formatRange(rg))
-			}
-			out[at.GetName()] = "[" + strings.Join(parts, ", ") + "]"
-		case mesospb.Value_SET:
-			out[at.GetName()] = "{" + strings.Join(at.GetSet().GetItem(), ",") + "}"
-		case mesospb.Value_TEXT:
-			out[at.GetName()] = at.GetText().GetValue()
-		}
-	}
-	return out
 }
 
 func (a *Agent) serveMetrics(w http.ResponseWriter, r *http.Request) {
@@ -353,7 +206,7 @@ func (a *Agent) metricsLocked() map[string]float64 {
 		mesospb.TaskState_TASK_DROPPED, mesospb.TaskState_TASK_GONE} {
 		m["slave/"+metricName(s)] = float64(ct.TerminalTasks[s])
 	}
-	total := resourcesJSON(a.info.GetResources(), func(*mesospb.Resource) bool { return true })
+	total := present.Resources(a.info.GetResources())
 	used := a.usedLocked()
 	for _, name := range []string{"cpus", "mem", "disk", "gpus"} {
 		t, _ := total[name].(float64)
@@ -393,7 +246,7 @@ func (a *Agent) usedLocked() map[string]float64 {
 				add(ex.Info.GetResources())
 			}
 			for _, t := range ex.Tasks {
-				if !statusupdate.IsTerminal(t.GetState()) {
+				if !mesospb.IsTerminal(t.GetState()) {
 					add(t.GetResources())
 				}
 			}

@@ -3,6 +3,7 @@ package allocator
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -227,6 +228,9 @@ func (a *Allocator) SetWeight(role string, w float64) error {
 	}
 	return nil
 }
+
+// Weights returns the weights set with SetWeight, by role (a copy).
+func (a *Allocator) Weights() map[string]float64 { return maps.Clone(a.weights) }
 
 // Weight returns a role's weight.
 func (a *Allocator) Weight(role string) float64 {

@@ -99,16 +99,7 @@ func (r *runner) decorate(st *mesospb.TaskStatus) {
 	if st.CheckStatus == nil {
 		st.CheckStatus = health.InitialCheckStatus(r.task.GetCheck())
 	}
-	if r.checks.unhealthy && isTerminal(st.GetState()) {
+	if r.checks.unhealthy && mesospb.IsTerminal(st.GetState()) {
 		st.Healthy = proto.Bool(false)
 	}
-}
-
-func isTerminal(s mesospb.TaskState) bool {
-	switch s {
-	case mesospb.TaskState_TASK_FINISHED, mesospb.TaskState_TASK_FAILED, mesospb.TaskState_TASK_KILLED,
-		mesospb.TaskState_TASK_ERROR, mesospb.TaskState_TASK_LOST, mesospb.TaskState_TASK_DROPPED, mesospb.TaskState_TASK_GONE:
-		return true
-	}
-	return false
 }

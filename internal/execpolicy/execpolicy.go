@@ -40,10 +40,5 @@ func ShutdownGrace(period time.Duration) time.Duration { return period * 3 / 4 }
 
 // HasCapability reports whether the framework declared capability c.
 func HasCapability(fw *mesospb.FrameworkInfo, c mesospb.FrameworkInfo_Capability_Type) bool {
-	for _, cp := range fw.GetCapabilities() {
-		if cp.GetType() == c {
-			return true
-		}
-	}
-	return false
+	return mesospb.HasCapability(fw, c)
 }

@@ -26,6 +26,10 @@ type FileInfo struct {
 	Path  string `json:"path"`
 	Size  int64  `json:"size"`
 	UID   string `json:"uid"`
+	// StMode is the entry's st_mode (type and permission bits), as the
+	// operator API's FileInfo.mode carries it; MTimeNanos its mtime.
+	StMode     uint32 `json:"-"`
+	MTimeNanos int64  `json:"-"`
 }
 
 // ReadResult is a /files/read answer.
@@ -39,21 +43,28 @@ type ReadResult struct {
 const browseBatch = 256
 
 func (h *Handler) browse(w http.ResponseWriter, r *http.Request) {
-	p := r.URL.Query().Get("path")
-	f, st, res, err := h.openPath(p)
+	list, err := h.List(r.Context(), r.URL.Query().Get("path"))
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	defer f.Close()
-	list := []FileInfo{}
-	if st.IsDir() {
-		if list, err = h.list(r.Context(), f, p, res); err != nil {
-			fail(w, err)
-			return
-		}
-	}
 	writeJSON(w, r, list)
+}
+
+// List describes the entries of the directory p (a path as the package doc
+// defines it), sorted by path; a file yields none. It gives up when ctx is
+// done. Errors carry the HTTP status to answer (Status). The operator API's
+// LIST_FILES and /files/browse both use it.
+func (h *Handler) List(ctx context.Context, p string) ([]FileInfo, error) {
+	f, st, res, err := h.openPath(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if !st.IsDir() {
+		return []FileInfo{}, nil
+	}
+	return h.list(ctx, f, p, res)
 }
 
 // list describes the entries of the open directory f, sorted by path. It
@@ -110,9 +121,13 @@ func (h *Handler) fileInfo(p string, info os.FileInfo) FileInfo {
 		UID:   "0",
 		GID:   "0",
 		NLink: 1,
+
+		StMode:     uint32(info.Mode().Perm()),
+		MTimeNanos: info.ModTime().UnixNano(),
 	}
 	if st, ok := info.Sys().(*syscall.Stat_t); ok {
 		fi.NLink = uint64(st.Nlink)
+		fi.StMode = st.Mode
 		fi.UID = h.names.user(st.Uid)
 		fi.GID = h.names.group(st.Gid)
 	}
@@ -180,36 +195,54 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	f, st, _, err := h.openPath(p)
+	data, size, err := h.Read(r.Context(), p, offset, length)
 	if err != nil {
 		fail(w, err)
 		return
 	}
+	if data == nil {
+		writeJSON(w, r, ReadResult{Offset: size})
+		return
+	}
+	writeJSON(w, r, ReadResult{Data: string(data), Offset: offset})
+}
+
+// Read reads at most length bytes (-1: to the end; never more than
+// MaxRead) of the file p from offset, and returns them with the file's
+// size. An offset of -1, or at or past the end, returns no data (nil).
+// Only regular files are read (openPath refuses FIFOs, devices, sockets and
+// hard-linked files without blocking); a directory is refused with 400. It
+// gives up when ctx is done. Errors carry the HTTP status to answer
+// (Status). The operator API's READ_FILE and /files/read both use it.
+func (h *Handler) Read(ctx context.Context, p string, offset, length int64) ([]byte, int64, error) {
+	if offset < -1 || length < -1 {
+		return nil, 0, statusErr(http.StatusBadRequest, "offset and length must be -1 or non-negative")
+	}
+	f, st, _, err := h.openPath(p)
+	if err != nil {
+		return nil, 0, err
+	}
 	defer f.Close()
 	if st.IsDir() {
-		fail(w, statusErr(http.StatusBadRequest, "cannot read a directory"))
-		return
+		return nil, 0, statusErr(http.StatusBadRequest, "cannot read a directory")
 	}
 	size := st.Size()
 	if offset == -1 || offset >= size {
-		writeJSON(w, r, ReadResult{Offset: size})
-		return
+		return nil, size, nil
 	}
 	if length == -1 || length > size-offset {
 		length = size - offset
 	}
 	length = min(length, int64(h.maxRead))
-	if ctx := r.Context(); ctx.Err() != nil {
-		fail(w, errTimeout(ctx, p))
-		return
+	if ctx.Err() != nil {
+		return nil, 0, errTimeout(ctx, p)
 	}
 	buf := make([]byte, length)
 	n, err := f.ReadAt(buf, offset)
 	if err != nil && err != io.EOF {
-		fail(w, err)
-		return
+		return nil, 0, err
 	}
-	writeJSON(w, r, ReadResult{Data: string(buf[:n]), Offset: offset})
+	return buf[:n], size, nil
 }
 
 func (h *Handler) download(w http.ResponseWriter, r *http.Request) {

@@ -237,6 +237,16 @@ func fail(w http.ResponseWriter, err error) {
 	http.Error(w, "files: "+err.Error(), http.StatusInternalServerError)
 }
 
+// Status is the HTTP status an error of List or Read calls for: 400, 403,
+// 404, or 500 for anything else.
+func Status(err error) int {
+	var he *httpError
+	if errors.As(err, &he) {
+		return he.status
+	}
+	return http.StatusInternalServerError
+}
+
 func statusErr(status int, format string, args ...any) error {
 	return &httpError{status: status, msg: fmt.Sprintf(format, args...)}
 }

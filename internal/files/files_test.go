@@ -1,6 +1,7 @@
 package files
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -393,6 +395,40 @@ func TestOpenRefusesEscapeAfterResolve(t *testing.T) {
 		if f, _, err := h.open(resolved{rel: r}, r); err == nil {
 			f.Close()
 			t.Errorf("opened %s", r)
+		}
+	}
+}
+
+// Only regular files are read or downloaded: a FIFO in a sandbox would
+// block the open (and then the read) until a writer came.
+func TestReadRefusesNonRegularFiles(t *testing.T) {
+	s := newServer(t, Config{})
+	fifo := s.l.run + "/fifo"
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Skipf("cannot make a FIFO here: %v", err)
+	}
+	for _, ep := range []string{"read", "download"} {
+		if got := s.status(t, ep, "path", fifo, "offset", "0"); got != http.StatusBadRequest {
+			t.Errorf("%s of a FIFO: %d, want 400", ep, got)
+		}
+	}
+	if got := s.status(t, "read", "path", s.l.run, "offset", "0"); got != http.StatusBadRequest {
+		t.Errorf("read of a directory: %d, want 400", got)
+	}
+	h, err := New(Config{Root: s.l.root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := h.Read(context.Background(), fifo, 0, -1); Status(err) != http.StatusBadRequest {
+		t.Errorf("Read of a FIFO: %v", err)
+	}
+	list, err := h.List(context.Background(), s.l.run)
+	if err != nil || len(list) == 0 {
+		t.Fatalf("List: %v %v", list, err)
+	}
+	for _, fi := range list {
+		if fi.Path == fifo && fi.StMode&syscall.S_IFMT != syscall.S_IFIFO {
+			t.Errorf("st_mode of the FIFO: %o", fi.StMode)
 		}
 	}
 }

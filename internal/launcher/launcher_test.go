@@ -184,17 +184,24 @@ func start(t *testing.T, script string) *started {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stdout, err := cmd.StdoutPipe()
+	// A pipe of our own, not cmd.StdoutPipe: the Process reaps the command
+	// as soon as it exits, and exec.Cmd.Wait closes a StdoutPipe's read end,
+	// so a command that prints and exits at once could lose its output.
+	stdout, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
+	cmd.Stdout = w
 	p, err := Start(cmd)
+	w.Close()
 	if err != nil {
+		stdout.Close()
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		_ = p.Signal(syscall.SIGKILL)
 		<-p.Done()
+		stdout.Close()
 	})
 	return &started{p: p, lines: bufio.NewScanner(stdout)}
 }

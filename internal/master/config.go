@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/mesoproject/meso/internal/allocator"
 	"github.com/mesoproject/meso/internal/httpbound"
 	"github.com/mesoproject/meso/internal/master/core"
+	"github.com/mesoproject/meso/internal/registry"
 	"github.com/mesoproject/meso/internal/resources"
 )
 
@@ -21,7 +23,7 @@ type Config struct {
 	IP       string // --ip: address advertised in MasterInfo (default: the listener's, else the hostname's)
 	Port     int    // --port: advertised port (default: the listener's)
 	Hostname string // --hostname: advertised hostname (default: the IP)
-	WorkDir  string // --work_dir: reserved for the registry (created when set)
+	WorkDir  string // --work_dir: created when set; the replicated registry lives in its "registry" subdirectory
 
 	AllocationInterval   time.Duration // --allocation_interval (1secs)
 	AgentPingTimeout     time.Duration // --agent_ping_timeout (15secs)
@@ -52,18 +54,61 @@ type Config struct {
 	Version string
 	// Flags are reported as /state's "flags" (name -> value).
 	Flags map[string]string
-	// Leadership says who leads; nil means this master always does.
+	// Leadership says who leads; nil means this master always does (or,
+	// with Replicated, whoever the raft group elects).
 	Leadership Leadership
-	// Registry admits agents; nil means an in-memory one.
+	// Registry admits agents; nil means an in-memory one (or, with
+	// Replicated, the replicated one).
 	Registry core.Registry
+	// Replicated, when set, keeps the registry in a raft group
+	// (internal/registry) and makes this master lead only while raft
+	// elects it (see Replicated).
+	Replicated *Replicated
+	// AgentReregisterTimeout is how long a newly elected master waits for
+	// the agents of the registry to re-register before it marks the
+	// others unreachable (--agent_reregister_timeout, 10mins).
+	AgentReregisterTimeout time.Duration
+	// RecoveryAgentRemovalLimit is the largest fraction of the recovered
+	// agents marked unreachable that way; over it none is
+	// (--recovery_agent_removal_limit, 1 = 100%).
+	RecoveryAgentRemovalLimit float64
 	// Logger receives the master's logs; nil discards them.
 	Logger *slog.Logger
+	// LogLevel is the level Logger's handler reads, which the operator
+	// API's SET_LOGGING_LEVEL changes for a while; nil means a level of
+	// the master's own that no handler reads.
+	LogLevel *slog.LevelVar
+	// MaxOperatorEvents bounds the events queued for one operator
+	// SUBSCRIBE stream; a subscriber that falls further behind is
+	// disconnected (default 65536).
+	MaxOperatorEvents int
+}
+
+// Replicated configures the replicated registry (--registry=replicated_log).
+type Replicated struct {
+	// Dir holds raft's log, stable store and snapshots
+	// (<work_dir>/registry).
+	Dir string
+	// Bind is the address raft listens on, unless Listener is set.
+	Bind string
+	// Listener, if set, is raft's listener (tests); Serve closes it.
+	Listener net.Listener
+	// Peers lists every master of the group, this one included, each
+	// with ID its advertised HTTP host:port (so that a follower redirects
+	// to the leader's ID) and Addr its raft address. Empty means a group
+	// of this master alone.
+	Peers []registry.Peer
+	// Raft timing; zero means hashicorp/raft's defaults (1 s heartbeat and
+	// election timeouts, 500 ms leader lease).
+	HeartbeatTimeout, ElectionTimeout, LeaderLeaseTimeout time.Duration
+	// WriteTimeout bounds each registry write of the core (default 10 s).
+	WriteTimeout time.Duration
 }
 
 // Leadership tells the HTTP shell which master leads, so that a
 // non-leading master redirects frameworks (307 with Location) and answers
-// 503 when no master leads, as Mesos does. High availability comes with the
-// replicated registry (a later issue); until then a master always leads.
+// 503 when no master leads, as Mesos does. With Config.Replicated the
+// master answers it itself from the raft group.
 type Leadership interface {
 	// Leader returns the leading master's host:port and whether that is
 	// this master; "" when no master leads at the moment.
@@ -83,6 +128,23 @@ func (cfg *Config) validate() ([]resources.Quantities, error) {
 	} {
 		if d < 0 {
 			return nil, fmt.Errorf("%w: --%s must not be negative", ErrConfig, name)
+		}
+	}
+	if cfg.AgentReregisterTimeout < 0 {
+		return nil, fmt.Errorf("%w: --agent_reregister_timeout must not be negative", ErrConfig)
+	}
+	if l := cfg.RecoveryAgentRemovalLimit; l < 0 || l > 1 || l != l {
+		return nil, fmt.Errorf("%w: --recovery_agent_removal_limit must be between 0%% and 100%%", ErrConfig)
+	}
+	if r := cfg.Replicated; r != nil {
+		if r.Dir == "" {
+			return nil, fmt.Errorf("%w: the replicated registry needs a directory (--work_dir)", ErrConfig)
+		}
+		if r.Bind == "" && r.Listener == nil {
+			return nil, fmt.Errorf("%w: the replicated registry needs an address to listen on", ErrConfig)
+		}
+		if cfg.Registry != nil || cfg.Leadership != nil {
+			return nil, fmt.Errorf("%w: Replicated excludes Registry and Leadership", ErrConfig)
 		}
 	}
 	if cfg.MaxAgentPingTimeouts < 0 || cfg.MaxCompletedFrameworks < 0 || cfg.MaxCompletedTasksPerFramework < 0 {

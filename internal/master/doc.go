@@ -16,12 +16,29 @@
 //     too large, at once when declared so), 415 (Content-Type) or 503 (body
 //     memory exhausted), always with a message. A non-leading master answers 307 with Location
 //     on the leader, and 503 when no master leads.
+//   - POST /api/v1 (and /master/api/v1): the Mesos v1 operator API
+//     (operator.go): the read calls, SET_LOGGING_LEVEL, TEARDOWN and
+//     SUBSCRIBE (a RecordIO stream of mesos.v1.master.Event from the core's
+//     operator events, on a bounded outbox); calls not built answer 501.
 //   - POST /internal/v1/link: the agent link (link.proto): REGISTER opens a
 //     RecordIO stream of MasterEvents with a Meso-Link-Id header; other
 //     agent calls answer 202, 400, or 409 when their link_id is stale.
 //   - GET /state and /master/state (Mesos' JSON shape, a subset), /health,
 //     /version, /metrics/snapshot (Mesos metric names), /metrics
 //     (Prometheus, meso_-prefixed names) and /master/redirect.
+//
+// # Leadership
+//
+// With Config.Replicated the registry is a raft group
+// (internal/registry), and the master serves only while raft elects it:
+// elected, it waits for raft's barrier, recovers a new core from the
+// registry (core.Recover) and swaps it into the loop; deposed, it swaps in
+// an empty standby core and closes every stream and link. A master that
+// does not lead answers the scheduler API, the agent link and the state
+// cuts with 307 to the leader (raft ids are the masters' HTTP host:port),
+// or 503 while none is known; /state, /health and /master/redirect answer
+// everywhere. Without Replicated the master always leads, with the
+// Registry given (in memory by default).
 //
 // Every request is bounded by internal/httpbound (Config.HTTP): header,
 // body and idle timeouts, and a memory budget for call bodies; the event
@@ -39,6 +56,9 @@
 // (the loop) and one consumer (the HTTP handler of that stream, which
 // writes RecordIO records and heartbeats until the outbox closes, the
 // client leaves or the master stops, then tells the loop that the stream
-// closed). Serve waits for the loop to end and for the HTTP server to shut
-// down before it returns.
+// closed). With a replicated registry, the election watcher
+// (watchElection) is another goroutine Serve owns; it swaps cores only
+// through the loop. Serve waits for the watcher and the loop to end, closes
+// the registry, and waits for the HTTP server to shut down before it
+// returns.
 package master

@@ -7,7 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mesoproject/meso/internal/master/core"
+	"github.com/mesoproject/meso/api/masterpb"
+	"github.com/mesoproject/meso/internal/present"
 )
 
 // leader reports the leading master's host:port and whether it is this
@@ -69,25 +70,31 @@ const queryTimeout = 10 * time.Second
 
 // handleState serves /state and /master/state.
 func (m *Master) handleState(w http.ResponseWriter, r *http.Request) {
-	m.handleStatePart(func(s *core.State) any { return s })(w, r)
+	m.handleStatePart(func(s *present.MasterState) any { return s })(w, r)
 }
 
 // handleStatePart serves a document cut from the state (/master/slaves,
 // /master/frameworks, /master/tasks).
-func (m *Master) handleStatePart(part func(*core.State) any) http.HandlerFunc {
+func (m *Master) handleStatePart(part func(*present.MasterState) any) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), queryTimeout)
 		defer cancel()
-		var st *core.State
-		err := m.loop.do(ctx, func(l *loop, now time.Time) {
-			st = l.core.State(now, m.cfg.Version, m.cfg.Flags)
-		})
+		var gs *masterpb.Response_GetState
+		err := m.loop.do(ctx, func(l *loop, now time.Time) { gs = l.core.GetState() })
 		if err != nil {
 			httpError(w, http.StatusServiceUnavailable, err.Error())
 			return
 		}
+		// Rendered off the loop: the core's answer is a copy.
+		st := present.MasterStateJSON(gs, m.stateMeta())
+		m.leaderView(st)
 		writeJSON(w, part(st))
 	}
+}
+
+// stateMeta is what /state says beyond the core's GetState.
+func (m *Master) stateMeta() present.MasterMeta {
+	return present.MasterMeta{Info: m.info, Version: m.cfg.Version, Flags: m.cfg.Flags, Started: m.started}
 }
 
 // metrics returns the /metrics/snapshot numbers: the core's, plus the
@@ -100,6 +107,10 @@ func (m *Master) metrics(ctx context.Context) (map[string]float64, error) {
 		snap["master/event_queue_messages"] = float64(len(l.inbox))
 		snap["master/streams_open"] = float64(len(l.streams))
 		snap["master/links_open"] = float64(len(l.links))
+		snap["master/operator_subscribers"] = float64(len(l.operators) + len(l.pendingOperators))
+		if !l.leading {
+			snap["master/elected"] = 0
+		}
 	})
 	return snap, err
 }

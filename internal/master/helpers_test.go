@@ -247,6 +247,13 @@ func registerAgent(t *testing.T, base string, c codec.Codec, hostname, res strin
 	call := &linkpb.AgentCall{Type: linkpb.AgentCall_REGISTER.Enum(), Register: &linkpb.AgentCall_Register{
 		AgentInfo: &mesospb.AgentInfo{Hostname: proto.String(hostname), Port: proto.Int32(5051), Resources: r.ToProto("", false)},
 		Version:   proto.String("test")}}
+	return registerWith(t, base, c, call)
+}
+
+// registerWith opens a link with a REGISTER call and checks that
+// REGISTERED comes first.
+func registerWith(t *testing.T, base string, c codec.Codec, call *linkpb.AgentCall) *fakeAgent {
+	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, base+"/internal/v1/link", bytes.NewReader(encode(t, c, call)))
 	if err != nil {
 		t.Fatal(err)

@@ -46,6 +46,10 @@ func (m *Master) register(w http.ResponseWriter, r *http.Request, req *request, 
 	ob := newOutbox()
 	var err error
 	if derr := m.loop.do(r.Context(), func(l *loop, now time.Time) {
+		if !l.leading {
+			err = errNotLeading
+			return
+		}
 		if err = l.core.RegisterAgent(now, link, call); err == nil {
 			l.links[link] = ob
 		}

@@ -12,6 +12,10 @@ import (
 // errStopped: the master is shutting down (503).
 var errStopped = errors.New("master: shutting down")
 
+// errNotLeading: the master stopped leading while a request was on its way
+// (503; the client retries and is redirected).
+var errNotLeading = errors.New("master: not the leader")
+
 // input is a unit of work for the loop: it runs on the loop goroutine with
 // the core and the current time.
 type input func(l *loop, now time.Time)
@@ -31,6 +35,18 @@ type loop struct {
 
 	streams map[string]*outbox // framework streams by Mesos-Stream-Id; owned by run
 	links   map[string]*outbox // agent links by link id; owned by run
+	// operators are the operator SUBSCRIBE streams by subscriber id, once
+	// their SUBSCRIBED was routed; pendingOperators wait for it. Owned by run.
+	operators, pendingOperators map[string]*outbox
+	// leading: core is the leader's (false: a standby core of a master
+	// that does not lead, which takes no subscription or registration);
+	// owned by run.
+	leading bool
+	// flush, when set, commits the registry writes of a step (see
+	// coreregistry.Batch) before the step's outputs are routed; on an
+	// error the outputs are dropped and flushFailed runs. Owned by run.
+	flush       func() error
+	flushFailed func(l *loop, err error)
 	// lastAllocation is the wall time of the latest tick that allocated.
 	lastAllocation time.Duration
 	allocations    uint64
@@ -43,6 +59,10 @@ func newLoop(c *core.Core, log *slog.Logger) *loop {
 		done:    make(chan struct{}),
 		streams: map[string]*outbox{},
 		links:   map[string]*outbox{},
+
+		operators:        map[string]*outbox{},
+		pendingOperators: map[string]*outbox{},
+		leading:          true,
 	}
 }
 
@@ -69,7 +89,16 @@ func (l *loop) run(ctx context.Context) {
 				l.allocations++
 			}
 		}
-		l.route(l.core.Ready())
+		r := l.core.Ready()
+		if l.flush != nil {
+			if err := l.flush(); err != nil {
+				// Nothing the step decided may go out: a new leader
+				// would not know it.
+				l.flushFailed(l, err)
+				continue
+			}
+		}
+		l.route(r)
 	}
 }
 
@@ -98,6 +127,7 @@ func (l *loop) route(r core.Ready) {
 			l.log.Warn("agent link closed: too many queued messages", "link", m.Link)
 		}
 	}
+	l.routeOperator(r.Operator)
 	for _, s := range r.CloseStreams {
 		if ob := l.streams[s]; ob != nil {
 			ob.close()
@@ -112,7 +142,38 @@ func (l *loop) route(r core.Ready) {
 	}
 }
 
+// routeOperator delivers operator events: a SUBSCRIBED to its subscriber,
+// which from then on receives the broadcasts. A subscriber whose outbox
+// overflows is dropped (its handler sees the outbox closed).
+func (l *loop) routeOperator(evs []core.OperatorEvent) {
+	for _, e := range evs {
+		if e.To != "" {
+			if ob := l.pendingOperators[e.To]; ob != nil {
+				delete(l.pendingOperators, e.To)
+				l.operators[e.To] = ob
+				ob.push(e.Event)
+			}
+			continue
+		}
+		for id, ob := range l.operators {
+			if !ob.push(e.Event) {
+				l.log.Warn("operator stream closed: too many queued events", "subscriber", id)
+				delete(l.operators, id)
+				l.core.OperatorUnsubscribe(id)
+			}
+		}
+	}
+}
+
 func (l *loop) closeAll() {
+	for id, ob := range l.operators {
+		ob.close()
+		delete(l.operators, id)
+	}
+	for id, ob := range l.pendingOperators {
+		ob.close()
+		delete(l.pendingOperators, id)
+	}
 	for id, ob := range l.streams {
 		ob.close()
 		delete(l.streams, id)

@@ -2,7 +2,6 @@ package master
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -18,7 +17,10 @@ import (
 	"github.com/mesoproject/meso/internal/allocator"
 	"github.com/mesoproject/meso/internal/httpbound"
 	"github.com/mesoproject/meso/internal/master/core"
+	"github.com/mesoproject/meso/internal/operator"
+	"github.com/mesoproject/meso/internal/present"
 	"github.com/mesoproject/meso/internal/promexport"
+	"github.com/mesoproject/meso/internal/registry"
 	"github.com/mesoproject/meso/internal/resources"
 	"google.golang.org/protobuf/proto"
 )
@@ -30,6 +32,7 @@ type Master struct {
 	log      *slog.Logger
 	minAlloc []resources.Quantities
 	bounds   *httpbound.Bounds
+	logLevel *operator.LogLevel
 
 	mu      sync.Mutex
 	serving bool // guarded by mu: Serve was called
@@ -39,6 +42,12 @@ type Master struct {
 	info     *mesospb.MasterInfo
 	started  time.Time
 	stopping chan struct{} // closed when Serve's ctx is done
+
+	// With Config.Replicated: reg is set by Serve before the HTTP server
+	// starts; leadership by New.
+	reg        *registry.Registry
+	leadership *raftLeadership
+	retake     chan struct{} // cap 1: the loop asks the election watcher to recover again
 }
 
 // New checks cfg and returns a Master.
@@ -56,7 +65,12 @@ func New(cfg Config) (*Master, error) {
 			return nil, fmt.Errorf("%w: --work_dir: %w", ErrConfig, err)
 		}
 	}
-	return &Master{cfg: cfg, log: cfg.Logger, minAlloc: q, bounds: bounds}, nil
+	m := &Master{cfg: cfg, log: cfg.Logger, minAlloc: q, bounds: bounds, logLevel: operator.NewLogLevel(cfg.LogLevel)}
+	if cfg.Replicated != nil {
+		m.leadership = newRaftLeadership()
+		m.retake = make(chan struct{}, 1)
+	}
+	return m, nil
 }
 
 // Serve runs the master on ln until ctx is done, then stops and returns
@@ -75,6 +89,18 @@ func (m *Master) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	loopCtx, stopLoop := context.WithCancel(context.Background())
 	go m.loop.run(loopCtx)
+	electionDone := make(chan struct{})
+	stopElection := func() {}
+	if m.reg != nil {
+		var electionCtx context.Context
+		electionCtx, stopElection = context.WithCancel(context.Background())
+		go func() {
+			defer close(electionDone)
+			m.watchElection(electionCtx)
+		}()
+	} else {
+		close(electionDone)
+	}
 
 	srv := m.bounds.Server(m.routes())
 	srv.ErrorLog = slog.NewLogLogger(m.log.Handler(), slog.LevelWarn)
@@ -88,8 +114,16 @@ func (m *Master) Serve(ctx context.Context, ln net.Listener) error {
 	case err = <-served:
 	}
 	close(m.stopping) // streaming handlers return
+	m.logLevel.Stop()
+	stopElection()
+	<-electionDone
 	stopLoop()
 	<-m.loop.done
+	if m.reg != nil {
+		if cerr := m.reg.Close(); cerr != nil {
+			m.log.Warn("closing the registry", "err", cerr)
+		}
+	}
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if serr := srv.Shutdown(shutCtx); serr != nil {
@@ -102,28 +136,51 @@ func (m *Master) Serve(ctx context.Context, ln net.Listener) error {
 }
 
 // setup builds the core and the loop for a master listening on addr.
+// With a replicated registry the first core is a standby one: the master
+// serves once raft elects it (watchElection).
 func (m *Master) setup(addr net.Addr) error {
 	m.started = time.Now()
 	m.info = m.masterInfo(addr)
-	c, err := core.New(core.Config{
-		MasterInfo:             m.info,
-		HeartbeatInterval:      m.cfg.HeartbeatInterval,
-		AllocationInterval:     m.cfg.AllocationInterval,
-		AgentPingTimeout:       m.cfg.AgentPingTimeout,
-		MaxAgentPingTimeouts:   m.cfg.MaxAgentPingTimeouts,
-		OfferTimeout:           m.cfg.OfferTimeout,
-		MaxCompletedFrameworks: m.cfg.MaxCompletedFrameworks,
-		MaxCompletedTasks:      m.cfg.MaxCompletedTasksPerFramework,
-		Allocator:              allocator.Config{MinAllocatable: m.minAlloc},
-		Registry:               m.cfg.Registry,
-		Logger:                 m.log,
-	}, m.started)
+	if m.cfg.Replicated != nil {
+		if err := m.openRegistry(); err != nil {
+			return err
+		}
+		m.cfg.Leadership = m.leadership
+	}
+	reg := m.cfg.Registry
+	if m.reg != nil {
+		reg = core.NewMemRegistry()
+	}
+	c, err := m.newCore(reg, m.info, m.started)
 	if err != nil {
+		if m.reg != nil {
+			m.reg.Close()
+		}
 		return err
 	}
 	m.loop = newLoop(c, m.log)
+	m.loop.leading = m.reg == nil
 	m.stopping = make(chan struct{})
 	return nil
+}
+
+// newCore builds a core with this master's configuration.
+func (m *Master) newCore(reg core.Registry, info *mesospb.MasterInfo, now time.Time) (*core.Core, error) {
+	return core.New(core.Config{
+		MasterInfo:                info,
+		HeartbeatInterval:         m.cfg.HeartbeatInterval,
+		AllocationInterval:        m.cfg.AllocationInterval,
+		AgentPingTimeout:          m.cfg.AgentPingTimeout,
+		MaxAgentPingTimeouts:      m.cfg.MaxAgentPingTimeouts,
+		OfferTimeout:              m.cfg.OfferTimeout,
+		MaxCompletedFrameworks:    m.cfg.MaxCompletedFrameworks,
+		MaxCompletedTasks:         m.cfg.MaxCompletedTasksPerFramework,
+		AgentReregisterTimeout:    m.cfg.AgentReregisterTimeout,
+		RecoveryAgentRemovalLimit: m.cfg.RecoveryAgentRemovalLimit,
+		Allocator:                 allocator.Config{MinAllocatable: m.minAlloc},
+		Registry:                  reg,
+		Logger:                    m.log,
+	}, now)
 }
 
 // advertised is this master's advertised host:port.
@@ -173,38 +230,36 @@ func (m *Master) masterInfo(addr net.Addr) *mesospb.MasterInfo {
 }
 
 // newUUID returns a random RFC 4122 version 4 UUID in text form.
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
+func newUUID() string { return mesospb.UUIDString(mesospb.NewUUID()) }
 
 // routes builds the HTTP handler.
 func (m *Master) routes() http.Handler {
 	mux := http.NewServeMux()
 	for _, prefix := range []string{"", "/master"} {
 		mux.Handle(prefix+"/api/v1/scheduler", m.leaderOnly(http.HandlerFunc(m.handleScheduler)))
+		mux.Handle(prefix+operator.Path, m.leaderOnly(http.HandlerFunc(m.handleOperator)))
 		mux.HandleFunc(prefix+"/health", m.handleHealth)
 		mux.HandleFunc(prefix+"/state", m.handleState)
 		mux.HandleFunc(prefix+"/state.json", m.handleState) // legacy name
 	}
-	mux.HandleFunc("/master/slaves", m.handleStatePart(func(s *core.State) any {
+	// The cuts of the state are the leader's (307 elsewhere); /state
+	// itself is served by every master, showing who leads.
+	leaderPart := func(part func(*present.MasterState) any) http.Handler { return m.leaderOnly(m.handleStatePart(part)) }
+	mux.Handle("/master/slaves", leaderPart(func(s *present.MasterState) any {
 		return map[string]any{"slaves": s.Slaves}
 	}))
-	mux.HandleFunc("/master/frameworks", m.handleStatePart(func(s *core.State) any {
+	mux.Handle("/master/frameworks", leaderPart(func(s *present.MasterState) any {
 		return map[string]any{"frameworks": s.Frameworks, "completed_frameworks": s.CompletedFrameworks}
 	}))
-	mux.HandleFunc("/master/tasks", m.handleStatePart(func(s *core.State) any {
-		tasks := []core.TaskJSON{}
+	mux.Handle("/master/tasks", leaderPart(func(s *present.MasterState) any {
+		tasks := []present.Task{}
 		for _, f := range s.Frameworks {
 			tasks = append(tasks, f.Tasks...)
 			tasks = append(tasks, f.CompletedTasks...)
 		}
 		return map[string]any{"tasks": tasks}
 	}))
-	mux.HandleFunc("/internal/v1/link", m.handleLink)
+	mux.Handle("/internal/v1/link", m.leaderOnly(http.HandlerFunc(m.handleLink)))
 	mux.HandleFunc("/version", m.handleVersion)
 	mux.HandleFunc("/metrics/snapshot", m.handleMetricsSnapshot)
 	mux.Handle("/metrics", promexport.Handler(m.metrics))

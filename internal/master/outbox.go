@@ -13,14 +13,26 @@ const maxQueued = 1 << 16
 // outbox queues the messages of one stream between the loop (producer) and
 // the stream's HTTP handler (consumer).
 type outbox struct {
+	limit  int // the most messages queued; one more closes the outbox
 	mu     sync.Mutex
 	queue  []proto.Message // guarded by mu
 	closed bool            // guarded by mu
 	// wake has room for one signal: "something changed, look again".
 	wake chan struct{}
+	// overflowed is closed when a push overflowed the queue.
+	overflowed chan struct{}
 }
 
-func newOutbox() *outbox { return &outbox{wake: make(chan struct{}, 1)} }
+func newOutbox() *outbox { return newBoundedOutbox(maxQueued) }
+
+// newBoundedOutbox makes an outbox holding at most limit messages
+// (maxQueued when limit <= 0).
+func newBoundedOutbox(limit int) *outbox {
+	if limit <= 0 {
+		limit = maxQueued
+	}
+	return &outbox{limit: limit, wake: make(chan struct{}, 1), overflowed: make(chan struct{})}
+}
 
 // push queues m (dropping it when the outbox is closed). It reports false
 // when this push overflowed the queue, which closes the outbox.
@@ -29,8 +41,9 @@ func (o *outbox) push(m proto.Message) bool {
 	ok := true
 	if !o.closed {
 		o.queue = append(o.queue, m)
-		if len(o.queue) > maxQueued {
+		if len(o.queue) > o.limit {
 			o.closed, ok = true, false
+			close(o.overflowed)
 		}
 	}
 	o.mu.Unlock()

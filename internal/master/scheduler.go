@@ -58,6 +58,10 @@ func (m *Master) subscribe(w http.ResponseWriter, r *http.Request, req *request,
 	var err error
 	var heartbeat time.Duration
 	if derr := m.loop.do(r.Context(), func(l *loop, now time.Time) {
+		if !l.leading {
+			err = errNotLeading
+			return
+		}
 		if err = l.core.Subscribe(now, stream, call); err == nil {
 			l.streams[stream] = ob
 		}

@@ -33,7 +33,9 @@ func statusOf(err error) int {
 		return http.StatusForbidden
 	case errors.Is(err, core.ErrStaleLink):
 		return http.StatusConflict
-	case errors.Is(err, errStopped), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, core.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, errStopped), errors.Is(err, errNotLeading), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
@@ -151,7 +153,9 @@ func (m *Master) writeMessage(rw *recordio.Writer, c codec.Codec, msg proto.Mess
 func startStream(w http.ResponseWriter, c codec.Codec, header, id string) {
 	h := w.Header()
 	h.Set("Content-Type", c.MediaType())
-	h.Set(header, id)
+	if header != "" {
+		h.Set(header, id)
+	}
 	h.Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
 	if f, ok := w.(http.Flusher); ok {

@@ -36,7 +36,7 @@
 //
 // Open runs one member of a hashicorp/raft group: the log and raft's
 // stable store in Dir/raft.db (bbolt, through raft-boltdb/v2, fsync per
-// write batch), snapshots in Dir/snapshots (file store, two kept), TCP on
+// write batch; ErrLocked when another process holds it), snapshots in Dir/snapshots (file store, two kept), TCP on
 // Bind. Without Peers the group is this server alone (a single master
 // keeps everything across restarts); with Peers, every listed server
 // bootstraps the same configuration on first start (a fresh Dir) and

@@ -16,6 +16,8 @@ import (
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"github.com/mesoproject/meso/api/registrypb"
+	"go.etcd.io/bbolt"
+	bberrors "go.etcd.io/bbolt/errors"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -32,7 +34,13 @@ var (
 	ErrLeadershipLost = errors.New("registry: leadership lost, outcome unknown")
 	// ErrClosed: the registry was closed.
 	ErrClosed = errors.New("registry: closed")
+	// ErrLocked: another process holds Dir's raft.db (another master on
+	// the same work directory).
+	ErrLocked = errors.New("registry: raft.db is locked by another process")
 )
+
+// lockTimeout bounds the wait for raft.db's file lock.
+const lockTimeout = 2 * time.Second
 
 // Peer is one voting member of the raft group.
 type Peer struct {
@@ -180,7 +188,12 @@ func Open(cfg Config) (*Registry, error) {
 		}
 		return nil, err
 	}
-	r.store, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.Dir, "raft.db"), NoSync: cfg.NoSync})
+	dbPath := filepath.Join(cfg.Dir, "raft.db")
+	r.store, err = raftboltdb.New(raftboltdb.Options{Path: dbPath, NoSync: cfg.NoSync,
+		BoltOptions: &bbolt.Options{Timeout: lockTimeout}})
+	if errors.Is(err, bberrors.ErrTimeout) {
+		return fail(fmt.Errorf("%w: %s (is another master using this directory?)", ErrLocked, dbPath))
+	}
 	if err != nil {
 		return fail(fmt.Errorf("registry: open raft.db: %w", err))
 	}

@@ -395,3 +395,14 @@ func TestProposeBatch(t *testing.T) {
 		t.Fatalf("Propose of a batch: %v, want ErrInvalidCommand", err)
 	}
 }
+
+// A second server on the same Dir (two masters given one work dir) fails
+// with ErrLocked instead of waiting forever for bbolt's file lock.
+func TestOpenLockedDir(t *testing.T) {
+	dir := t.TempDir()
+	open(t, testConfig(t, dir, listen(t, "127.0.0.1:0")))
+	_, err := Open(testConfig(t, dir, listen(t, "127.0.0.1:0")))
+	if !errors.Is(err, ErrLocked) {
+		t.Fatalf("second Open on the same dir: %v; want ErrLocked", err)
+	}
+}

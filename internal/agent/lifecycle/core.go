@@ -386,12 +386,7 @@ func compareStrings(a, b string) int {
 }
 
 func partitionAware(info *mesospb.FrameworkInfo) bool {
-	for _, cp := range info.GetCapabilities() {
-		if cp.GetType() == mesospb.FrameworkInfo_Capability_PARTITION_AWARE {
-			return true
-		}
-	}
-	return false
+	return mesospb.HasCapability(info, mesospb.FrameworkInfo_Capability_PARTITION_AWARE)
 }
 
 // removeExecutorIfDone moves a terminated executor with nothing left to

@@ -10,7 +10,6 @@ import (
 
 	"github.com/mesoproject/meso/api/linkpb"
 	"github.com/mesoproject/meso/api/mesospb"
-	"github.com/mesoproject/meso/internal/agent/statusupdate"
 )
 
 // TestRandomInputs drives a Core with random sequences of every input and
@@ -156,7 +155,7 @@ func checkInvariants(c *Core) error {
 				}
 			}
 			for id, rec := range ex.launched {
-				if statusupdate.IsTerminal(rec.task.GetState()) {
+				if mesospb.IsTerminal(rec.task.GetState()) {
 					return fmt.Errorf("terminal task %s among the launched", id)
 				}
 				if err := add(id, "launched on "+exID); err != nil {
@@ -164,7 +163,7 @@ func checkInvariants(c *Core) error {
 				}
 			}
 			for id, rec := range ex.terminated {
-				if !statusupdate.IsTerminal(rec.task.GetState()) {
+				if !mesospb.IsTerminal(rec.task.GetState()) {
 					return fmt.Errorf("non-terminal task %s among the terminated", id)
 				}
 				if err := add(id, "terminated on "+exID); err != nil {

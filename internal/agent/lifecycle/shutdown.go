@@ -9,7 +9,6 @@ import (
 	"github.com/mesoproject/meso/api/executorpb"
 	"github.com/mesoproject/meso/api/linkpb"
 	"github.com/mesoproject/meso/api/mesospb"
-	"github.com/mesoproject/meso/internal/agent/statusupdate"
 )
 
 // KillTask handles the master's KILL_TASK, as a Mesos agent does: a task
@@ -207,7 +206,7 @@ func (c *Core) ExecutorExited(frameworkID, executorID, containerID string, term 
 func (ex *executor) unfinished() []*mesospb.TaskID {
 	var ids []*mesospb.TaskID
 	for _, rec := range sortedTasks(ex.launched) {
-		if !statusupdate.IsTerminal(rec.task.GetState()) {
+		if !mesospb.IsTerminal(rec.task.GetState()) {
 			ids = append(ids, rec.task.GetTaskId())
 		}
 	}

@@ -62,7 +62,7 @@ func (c *Core) update(fw *framework, ex *executor, st *mesospb.TaskStatus, now t
 	}
 	if err != nil {
 		c.counters.InvalidStatusUpdates++
-		if ex != nil && errors.Is(err, statusupdate.ErrStreamTerminated) && statusupdate.IsTerminal(st.GetState()) {
+		if ex != nil && errors.Is(err, statusupdate.ErrStreamTerminated) && mesospb.IsTerminal(st.GetState()) {
 			// The master has a terminal state for the task already; keep
 			// the books consistent with it.
 			c.record(fw, ex, st)
@@ -96,7 +96,7 @@ func (c *Core) record(fw *framework, ex *executor, st *mesospb.TaskStatus) {
 	kept := proto.CloneOf(st)
 	kept.Data = nil
 	rec.task.Statuses = append(rec.task.Statuses, kept)
-	if statusupdate.IsTerminal(st.GetState()) {
+	if mesospb.IsTerminal(st.GetState()) {
 		c.counters.TerminalTasks[st.GetState()]++
 		delete(ex.launched, id)
 		ex.terminated[id] = rec

@@ -106,7 +106,7 @@ func (m *Manager) Update(frameworkID string, st *mesospb.TaskStatus, now time.Ti
 	}
 	s.received[string(st.GetUuid())] = struct{}{}
 	s.pending = append(s.pending, st)
-	if IsTerminal(st.GetState()) {
+	if mesospb.IsTerminal(st.GetState()) {
 		s.terminated = true
 	}
 	if len(s.pending) == 1 {
@@ -133,7 +133,7 @@ func (m *Manager) Acknowledge(frameworkID, taskID string, uuid []byte, now time.
 	s.pending = s.pending[1:]
 	s.sent = false
 	if len(s.pending) == 0 {
-		if IsTerminal(head.GetState()) {
+		if mesospb.IsTerminal(head.GetState()) {
 			delete(m.streams, key)
 			return nil, head, true, nil
 		}
@@ -265,17 +265,4 @@ func (m *Manager) sortedKeys() []Key {
 	}
 	slices.SortFunc(keys, compareKeys)
 	return keys
-}
-
-// IsTerminal reports whether a task in state s will never change state
-// again, as Mesos defines it.
-func IsTerminal(s mesospb.TaskState) bool {
-	switch s {
-	case mesospb.TaskState_TASK_FINISHED, mesospb.TaskState_TASK_FAILED,
-		mesospb.TaskState_TASK_KILLED, mesospb.TaskState_TASK_ERROR,
-		mesospb.TaskState_TASK_LOST, mesospb.TaskState_TASK_DROPPED,
-		mesospb.TaskState_TASK_GONE, mesospb.TaskState_TASK_GONE_BY_OPERATOR:
-		return true
-	}
-	return false
 }

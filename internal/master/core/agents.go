@@ -89,6 +89,7 @@ func (c *Core) addAgent(now time.Time, link string, info *mesospb.AgentInfo, tot
 	ag := newAgent(id, info, total, version)
 	ag.registered = now
 	c.agents[id] = ag
+	c.agentAdded(ag)
 	c.attachLink(ag, link)
 	c.metrics.agentRegistrations++
 	c.allocateSoon = true
@@ -152,15 +153,22 @@ func (c *Core) reregisterAgent(now time.Time, link string, info *mesospb.AgentIn
 		}
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
+	if old != nil && old.deactivated {
+		if err := c.alloc.DeactivateAgent(id); err != nil {
+			c.log.Warn("allocator refused agent deactivation", "agent", id, "err", err)
+		}
+	}
 	ag := old
 	if ag == nil {
 		ag = newAgent(id, info, total, reg.GetVersion())
 		ag.registered = now
 		c.agents[id] = ag
+		c.agentAdded(ag)
 	} else {
 		ag.info, ag.total, ag.version = info, total, reg.GetVersion()
 		ag.reregistered = now
 	}
+	delete(c.recovering, id)
 	c.mergeReport(now, ag, rep, fwInfos)
 	c.attachLink(ag, link)
 	c.metrics.agentReregistrations++
@@ -216,7 +224,7 @@ func (c *Core) parseReport(agentID string, reg *linkpb.AgentCall_Register, fwInf
 		if n := len(t.proto.Statuses); n > 0 {
 			t.latest = t.proto.Statuses[n-1]
 		}
-		if isTerminal(t.state()) {
+		if mesospb.IsTerminal(t.state()) {
 			t.freed = true
 		} else {
 			rep.holdings = append(rep.holdings, allocator.Holding{Framework: fwID, Role: role, Resources: res})
@@ -292,12 +300,19 @@ func (c *Core) mergeReport(now time.Time, ag *agent, rep *report, fwInfos map[st
 	ag.executors = map[string]map[string]*executor{}
 	for _, t := range rep.tasks {
 		c.ensureFramework(t.fw, fwInfos)
+		var prev *task
 		if fw := c.frameworks[t.fw]; fw != nil {
-			if prev := fw.tasks[t.id]; prev != nil && prev.agent == ag.id {
-				t.latest = prev.latest
+			if p := fw.tasks[t.id]; p != nil && p.agent == ag.id {
+				prev, t.latest = p, p.latest
 			}
 		}
 		c.addTask(t)
+		switch {
+		case prev == nil:
+			c.taskAdded(t)
+		case prev.state() != t.state():
+			c.taskUpdated(now, t, lastStatus(t))
+		}
 	}
 	for _, e := range rep.executors {
 		c.ensureFramework(e.fw, fwInfos)
@@ -319,6 +334,7 @@ func (c *Core) ensureFramework(id string, fwInfos map[string]*mesospb.FrameworkI
 	fw.setInfo(proto.Clone(info).(*mesospb.FrameworkInfo))
 	fw.recovered = true
 	c.frameworks[id] = fw
+	c.frameworkAdded(fw)
 }
 
 // AgentCall applies a non-REGISTER call from an agent. nil means 202.
@@ -414,23 +430,78 @@ func (c *Core) agentLost(now time.Time, ag *agent, why string) {
 	if err := c.cfg.Registry.MarkUnreachable(ag.id, now); err != nil {
 		c.log.Warn("registry refused to mark agent unreachable", "agent", ag.id, "err", err)
 	}
+	c.dropAgent(now, ag, false, fmt.Sprintf("Agent %s (%s) is unreachable: %s", ag.id, ag.hostname(), why))
+}
+
+// MarkAgentGone applies an operator's MARK_AGENT_GONE: the agent is gone
+// for good. A registered agent is shut down (SHUTDOWN_AGENT on its link)
+// and removed as a lost one is, except that its tasks end in
+// TASK_GONE_BY_OPERATOR (TASK_LOST for frameworks that are not partition
+// aware) with REASON_AGENT_REMOVED_BY_OPERATOR; an unreachable one is
+// recorded gone. Either may never re-register with its id. An id the
+// master does not know is ErrNotFound.
+func (c *Core) MarkAgentGone(now time.Time, agentID string) error {
+	ag := c.agents[agentID]
+	if ag == nil {
+		if c.cfg.Registry.AgentState(agentID) != AgentUnreachable {
+			return fmt.Errorf("%w: no agent %q is registered or unreachable", ErrNotFound, agentID)
+		}
+		if err := c.cfg.Registry.RemoveAgent(agentID); err != nil {
+			return fmt.Errorf("%w: registry refused to mark agent %s gone: %w", ErrInvalid, agentID, err)
+		}
+		// Its tasks held as TASK_UNREACHABLE end now.
+		msg := fmt.Sprintf("Agent %s was marked gone by the operator", agentID)
+		for _, fwID := range sortedKeys(c.frameworks) {
+			fw := c.frameworks[fwID]
+			for _, id := range sortedKeys(fw.tasks) {
+				if t := fw.tasks[id]; t.agent == agentID && t.state() == mesospb.TaskState_TASK_UNREACHABLE {
+					c.holdFinal(now, fw, t, masterStatus(now, t.proto.GetTaskId(), t.proto.GetAgentId(),
+						mesospb.TaskState_TASK_GONE_BY_OPERATOR, mesospb.TaskStatus_REASON_AGENT_REMOVED_BY_OPERATOR, msg), msg)
+				}
+			}
+		}
+		return nil
+	}
+	c.log.Warn("agent marked gone by the operator", "agent", ag.id, "hostname", ag.hostname())
+	if err := c.cfg.Registry.RemoveAgent(ag.id); err != nil {
+		return fmt.Errorf("%w: registry refused to mark agent %s gone: %w", ErrInvalid, ag.id, err)
+	}
+	if ag.link != "" {
+		c.sendAgent(ag, &linkpb.MasterEvent{
+			Type:          linkpb.MasterEvent_SHUTDOWN_AGENT.Enum(),
+			ShutdownAgent: &linkpb.MasterEvent_ShutdownAgent{Message: proto.String("the operator marked this agent gone")},
+		})
+	}
+	c.dropAgent(now, ag, true, fmt.Sprintf("Agent %s (%s) was marked gone by the operator", ag.id, ag.hostname()))
+	return nil
+}
+
+// dropAgent takes a lost (or, gone, marked gone) agent out of the books:
+// its offers are rescinded, its tasks get their final update from the
+// master, its executors are forgotten, its link closes, and every
+// framework is told (FAILURE).
+func (c *Core) dropAgent(now time.Time, ag *agent, gone bool, msg string) {
 	for _, id := range sortedKeys(ag.offers) {
 		o := ag.offers[id]
 		c.dropOffer(o)
 		c.sendRescind(o)
 	}
-	msg := fmt.Sprintf("Agent %s (%s) is unreachable: %s", ag.id, ag.hostname(), why)
 	for _, k := range sortedTaskKeys(ag.tasks) {
 		t := ag.tasks[k]
 		fw := c.frameworks[t.fw]
 		if fw == nil {
 			continue
 		}
-		state := mesospb.TaskState_TASK_LOST
-		if fw.partitionAware {
+		state, reason := mesospb.TaskState_TASK_LOST, mesospb.TaskStatus_REASON_AGENT_REMOVED
+		switch {
+		case gone && fw.partitionAware:
+			state, reason = mesospb.TaskState_TASK_GONE_BY_OPERATOR, mesospb.TaskStatus_REASON_AGENT_REMOVED_BY_OPERATOR
+		case gone:
+			reason = mesospb.TaskStatus_REASON_AGENT_REMOVED_BY_OPERATOR
+		case fw.partitionAware:
 			state = mesospb.TaskState_TASK_UNREACHABLE
 		}
-		s := masterStatus(now, t.proto.GetTaskId(), t.proto.GetAgentId(), state, mesospb.TaskStatus_REASON_AGENT_REMOVED, msg)
+		s := masterStatus(now, t.proto.GetTaskId(), t.proto.GetAgentId(), state, reason, msg)
 		if state == mesospb.TaskState_TASK_UNREACHABLE {
 			s.UnreachableTime = &mesospb.TimeInfo{Nanoseconds: proto.Int64(now.UnixNano())}
 		}
@@ -450,6 +521,7 @@ func (c *Core) agentLost(now time.Time, ag *agent, why string) {
 		ag.link = ""
 	}
 	delete(c.agents, ag.id)
+	c.agentRemoved(ag.id)
 	c.metrics.agentsLost++
 	failure := &schedulerpb.Event{
 		Type:    schedulerpb.Event_FAILURE.Enum(),

@@ -296,7 +296,7 @@ func (c *Core) acknowledge(fw *framework, a *schedulerpb.Call_Acknowledge) {
 		return
 	}
 	if t != nil && t.held == nil &&
-		string(t.proto.GetStatusUpdateUuid()) == string(a.GetUuid()) && isTerminal(t.proto.GetStatusUpdateState()) {
+		string(t.proto.GetStatusUpdateUuid()) == string(a.GetUuid()) && mesospb.IsTerminal(t.proto.GetStatusUpdateState()) {
 		c.removeTask(fw, t)
 	}
 	c.sendAgent(ag, &linkpb.MasterEvent{
@@ -337,6 +337,7 @@ func (c *Core) updateFramework(now time.Time, fw *framework, u *schedulerpb.Call
 			UpdateFramework: &linkpb.MasterEvent_UpdateFramework{Framework: info},
 		})
 	}
+	c.frameworkUpdated(fw)
 	c.allocateSoon = true
 	return nil
 }

@@ -29,6 +29,9 @@ var (
 	// ErrStaleLink: the agent call names a link that is not the agent's
 	// current session (409: the agent must register again).
 	ErrStaleLink = errors.New("stale link")
+	// ErrNotFound: an operator call names an agent the master does not
+	// know (404).
+	ErrNotFound = errors.New("not found")
 )
 
 // Defaults, the Mesos ones.
@@ -61,6 +64,15 @@ type Config struct {
 	MaxCompletedFrameworks int // --max_completed_frameworks
 	MaxCompletedTasks      int // --max_completed_tasks_per_framework
 
+	// AgentReregisterTimeout is how long after Recover agents may
+	// re-register before they are marked unreachable
+	// (--agent_reregister_timeout).
+	AgentReregisterTimeout time.Duration
+	// RecoveryAgentRemovalLimit is the largest fraction (0 to 1) of the
+	// recovered agents that may be marked unreachable for not
+	// re-registering (--recovery_agent_removal_limit).
+	RecoveryAgentRemovalLimit float64
+
 	Allocator allocator.Config
 	// Registry admits agents durably; nil means an in-memory one.
 	Registry Registry
@@ -77,6 +89,10 @@ func (cfg *Config) setDefaults() {
 	def(&cfg.HeartbeatInterval, DefaultHeartbeatInterval)
 	def(&cfg.AllocationInterval, DefaultAllocationInterval)
 	def(&cfg.AgentPingTimeout, DefaultAgentPingTimeout)
+	def(&cfg.AgentReregisterTimeout, DefaultAgentReregisterTimeout)
+	if cfg.RecoveryAgentRemovalLimit <= 0 || cfg.RecoveryAgentRemovalLimit > 1 {
+		cfg.RecoveryAgentRemovalLimit = DefaultRecoveryAgentRemovalLimit
+	}
 	if cfg.MaxAgentPingTimeouts <= 0 {
 		cfg.MaxAgentPingTimeouts = DefaultMaxAgentPingTimeouts
 	}
@@ -106,6 +122,8 @@ type Ready struct {
 	CloseStreams []string
 	// CloseLinks lists agent links to end (after their messages).
 	CloseLinks []string
+	// Operator holds the events of the operator SUBSCRIBE streams.
+	Operator []OperatorEvent
 }
 
 // FrameworkEvent is an event for the framework stream Stream.
@@ -122,7 +140,8 @@ type AgentMessage struct {
 
 // Empty reports whether there is nothing to deliver.
 func (r *Ready) Empty() bool {
-	return len(r.Events) == 0 && len(r.Messages) == 0 && len(r.CloseStreams) == 0 && len(r.CloseLinks) == 0
+	return len(r.Events) == 0 && len(r.Messages) == 0 && len(r.CloseStreams) == 0 && len(r.CloseLinks) == 0 &&
+		len(r.Operator) == 0
 }
 
 // Core is the master's state machine. It is not safe for concurrent use:
@@ -143,6 +162,14 @@ type Core struct {
 	agents      map[string]*agent     // by id
 	links       map[string]*agent     // by current link id
 	offers      map[string]*offer     // by offer id
+	operators   map[string]bool       // operator SUBSCRIBE streams, by shell id
+
+	// recovering holds the agents recovered from the registry that have
+	// not re-registered yet; they are marked unreachable at
+	// reregisterDeadline (zero: never).
+	recovering         map[string]*mesospb.AgentInfo
+	recoveredAgents    int
+	reregisterDeadline time.Time
 
 	nextFrameworkNum uint64
 	nextAgentNum     uint64
@@ -178,6 +205,8 @@ func New(cfg Config, now time.Time) (*Core, error) {
 		agents:         map[string]*agent{},
 		links:          map[string]*agent{},
 		offers:         map[string]*offer{},
+		operators:      map[string]bool{},
+		recovering:     map[string]*mesospb.AgentInfo{},
 		nextAllocation: now.Add(cfg.AllocationInterval),
 		nextPing:       now.Add(cfg.AgentPingTimeout),
 		metrics: counters{
@@ -203,6 +232,7 @@ func (c *Core) HeartbeatInterval() time.Duration { return c.cfg.HeartbeatInterva
 // reports whether an allocation cycle ran.
 func (c *Core) Tick(now time.Time) (allocated bool) {
 	c.expireFailovers(now)
+	c.expireRecovery(now)
 	if !now.Before(c.nextPing) {
 		c.pingAgents(now)
 		c.nextPing = now.Add(c.cfg.AgentPingTimeout)
@@ -225,6 +255,9 @@ func (c *Core) NextTick() time.Time {
 		return c.started // the past: allocate now
 	}
 	next = earliest(next, c.nextAllocation)
+	if len(c.recovering) > 0 && !c.reregisterDeadline.IsZero() {
+		next = earliest(next, c.reregisterDeadline)
+	}
 	for _, fw := range c.failingOver {
 		next = earliest(next, fw.failoverDeadline)
 	}

@@ -67,6 +67,7 @@ type deliverySim struct {
 	tasks     map[string]*simTask
 	launched  int
 	uuids     int
+	op        *opReplica // an operator subscriber, once subscribed
 }
 
 func newDeliverySim(t *testing.T, seed uint64) *deliverySim {
@@ -124,6 +125,7 @@ func (d *deliverySim) route() {
 		if r.Empty() {
 			return
 		}
+		d.op.apply(d.t, r.Operator)
 		for _, e := range r.Events {
 			if e.Stream == d.stream {
 				d.event(e.Event)
@@ -152,7 +154,7 @@ func (d *deliverySim) event(ev *schedulerpb.Event) {
 		delete(d.offers, ev.GetRescind().GetOfferId().GetValue())
 	case schedulerpb.Event_UPDATE:
 		s := ev.GetUpdate().GetStatus()
-		if st := s.GetState(); isTerminal(st) || st == mesospb.TaskState_TASK_UNREACHABLE {
+		if st := s.GetState(); mesospb.IsTerminal(st) || st == mesospb.TaskState_TASK_UNREACHABLE {
 			if s.GetReason() != mesospb.TaskStatus_REASON_RECONCILIATION {
 				d.delivered[s.GetTaskId().GetValue()] = st
 			}
@@ -197,7 +199,7 @@ func (d *deliverySim) agentCall(ag *simAgent, call *linkpb.AgentCall) {
 // agent's status update manager does.
 func (d *deliverySim) forward(ag *simAgent, st *simTask) {
 	latest := st.pending[len(st.pending)-1].GetState()
-	if isTerminal(latest) {
+	if mesospb.IsTerminal(latest) {
 		d.known[st.id] = latest
 	}
 	d.agentCall(ag, &linkpb.AgentCall{Type: linkpb.AgentCall_STATUS_UPDATE.Enum(),
@@ -218,7 +220,7 @@ func (d *deliverySim) makeStatus(ag *simAgent, st *simTask, final bool) {
 		state = states[st.made]
 	}
 	st.made++
-	st.terminal = isTerminal(state)
+	st.terminal = mesospb.IsTerminal(state)
 	d.uuids++
 	st.pending = append(st.pending, &mesospb.TaskStatus{
 		TaskId: &mesospb.TaskID{Value: proto.String(st.id)}, State: state.Enum(),

@@ -13,12 +13,21 @@
 //     session id);
 //   - Tick when NextTick is due: framework failover timeouts, agent pings
 //     and liveness, offer timeouts and allocation cycles;
+//   - Recover, once, before any other input, on a newly elected master:
+//     the agents and frameworks of the registry (see Recover);
 //   - State and Metrics, read-only snapshots for /state and
-//     /metrics/snapshot.
+//     /metrics/snapshot; GetState, GetAgents, GetFrameworks, GetExecutors,
+//     GetTasks, GetRoles, GetWeights, GetMaster, the operator API's views
+//     (copies; /state is rendered from GetState by internal/present);
+//   - OperatorSubscribe / OperatorUnsubscribe, Teardown, UpdateWeights,
+//     MarkAgentGone, DeactivateAgent and ReactivateAgent for the operator
+//     API (ErrNotFound: 404).
 //
 // Outputs accumulate as values and are collected with Ready: events for
-// framework streams, messages for agent links, and streams and links to
-// close, in the order they must be delivered. Ids the core needs from
+// framework streams, messages for agent links, streams and links to
+// close, and operator events (a subscriber's SUBSCRIBED snapshot, then the
+// changes as the books change, while anyone subscribes), in the order they
+// must be delivered. Ids the core needs from
 // outside (stream and link ids, the master id in Config.MasterInfo) are
 // chosen by the caller, so a Core is deterministic: the same inputs give the
 // same outputs. Inputs return errors that classify bad calls (ErrInvalid,
@@ -89,7 +98,9 @@
 // its id: the Registry records it (RemoveFramework, FrameworkRemoved) for
 // good, where Mesos forgets old ids after --max_completed_frameworks. The
 // in-memory registry costs a string per removed framework and forgets them
-// all when the master restarts; a durable Registry keeps them. A SUBSCRIBE
+// all when the master restarts; the replicated one keeps them, and keeps a
+// disconnected framework's failover deadline across failovers (Mesos
+// restarts the timeout on a new master, MESOS-4659). A SUBSCRIBE
 // with an id the master does not know is accepted under that id, as Mesos
 // accepts it after a master failover (ids the master assigns skip those in
 // use). Agents declared lost are not re-admitted (Mesos 1.x lets unreachable

@@ -26,9 +26,8 @@ import (
 // framework it fails over to the new stream. The id of a framework the
 // Registry records as removed is refused ("Framework has been removed").
 // Any other id subscribes as a framework this master does not know: Mesos
-// takes it for a framework failing over to a newly elected master. Until
-// the Registry is durable the master cannot tell such an id from a made-up
-// one, and a restarted master has forgotten which ids were removed.
+// takes it for a framework failing over to a newly elected master. (A
+// framework known from the registry, see Recover, is known: it fails over.)
 func (c *Core) Subscribe(now time.Time, stream string, call *schedulerpb.Call) error {
 	if err := ValidateCall(call); err != nil {
 		return err
@@ -98,7 +97,7 @@ func validateFrameworkInfo(info *mesospb.FrameworkInfo, suppressed []string) err
 		}
 	}
 	roles := frameworkRoles(info)
-	if hasCapability(info, mesospb.FrameworkInfo_Capability_MULTI_ROLE) {
+	if mesospb.HasCapability(info, mesospb.FrameworkInfo_Capability_MULTI_ROLE) {
 		if info.Role != nil {
 			return errors.New("'FrameworkInfo.role' must not be set with the MULTI_ROLE capability; use 'roles'")
 		}
@@ -131,7 +130,7 @@ func validateFrameworkInfo(info *mesospb.FrameworkInfo, suppressed []string) err
 
 // frameworkRoles returns the roles a framework subscribes to.
 func frameworkRoles(info *mesospb.FrameworkInfo) []string {
-	if hasCapability(info, mesospb.FrameworkInfo_Capability_MULTI_ROLE) {
+	if mesospb.HasCapability(info, mesospb.FrameworkInfo_Capability_MULTI_ROLE) {
 		return slices.Clone(info.GetRoles())
 	}
 	return []string{info.GetRole()} // default "*"
@@ -140,9 +139,9 @@ func frameworkRoles(info *mesospb.FrameworkInfo) []string {
 func (fw *framework) setInfo(info *mesospb.FrameworkInfo) {
 	fw.info = info
 	fw.roles = frameworkRoles(info)
-	fw.multiRole = hasCapability(info, mesospb.FrameworkInfo_Capability_MULTI_ROLE)
-	fw.partitionAware = hasCapability(info, mesospb.FrameworkInfo_Capability_PARTITION_AWARE)
-	fw.gpu = hasCapability(info, mesospb.FrameworkInfo_Capability_GPU_RESOURCES)
+	fw.multiRole = mesospb.HasCapability(info, mesospb.FrameworkInfo_Capability_MULTI_ROLE)
+	fw.partitionAware = mesospb.HasCapability(info, mesospb.FrameworkInfo_Capability_PARTITION_AWARE)
+	fw.gpu = mesospb.HasCapability(info, mesospb.FrameworkInfo_Capability_GPU_RESOURCES)
 }
 
 func (fw *framework) allocatorInfo(suppressed []string) allocator.Framework {
@@ -169,8 +168,18 @@ func (c *Core) addFramework(now time.Time, id, stream string, info *mesospb.Fram
 		return
 	}
 	c.frameworks[id] = fw
+	c.recordFramework(fw)
 	c.connect(fw, stream)
+	c.frameworkAdded(fw)
 	c.allocateSoon = true
+}
+
+// recordFramework records a subscribed framework in the registry, so that
+// a new leader knows it.
+func (c *Core) recordFramework(fw *framework) {
+	if err := c.cfg.Registry.AddFramework(fw.info); err != nil {
+		c.log.Warn("registry refused to record a framework", "framework", fw.id, "err", err)
+	}
 }
 
 // failover moves a known framework to a new stream, keeping its tasks.
@@ -200,12 +209,14 @@ func (c *Core) failover(now time.Time, fw *framework, stream string, info *mesos
 	}
 	fw.failoverDeadline = time.Time{}
 	delete(c.failingOver, fw.id)
+	c.recordFramework(fw)
 	c.connect(fw, stream)
 	// Offers made to the previous connection are void (Mesos rescinds them).
 	for _, id := range sortedKeys(fw.offers) {
 		c.rescind(now, fw.offers[id], true)
 	}
 	c.redeliverHeld(fw)
+	c.frameworkUpdated(fw)
 	c.allocateSoon = true
 }
 
@@ -250,6 +261,10 @@ func (c *Core) StreamClosed(now time.Time, stream string) {
 	}
 	fw.failoverDeadline = now.Add(timeout)
 	c.failingOver[fw.id] = fw
+	c.frameworkUpdated(fw)
+	if err := c.cfg.Registry.DisconnectFramework(fw.id, fw.failoverDeadline); err != nil {
+		c.log.Warn("registry refused to record a framework disconnection", "framework", fw.id, "err", err)
+	}
 }
 
 // failoverTimeout converts FrameworkInfo.failover_timeout (seconds).
@@ -288,8 +303,9 @@ func (c *Core) removeFramework(now time.Time, fw *framework, why string) {
 	for _, id := range sortedKeys(fw.tasks) {
 		t := fw.tasks[id]
 		agents[t.agent] = true
-		if !isTerminal(t.state()) {
+		if !mesospb.IsTerminal(t.state()) {
 			c.setState(t, mesospb.TaskState_TASK_KILLED)
+			c.taskUpdated(now, t, nil)
 		}
 		c.removeTask(fw, t)
 	}
@@ -322,6 +338,7 @@ func (c *Core) removeFramework(now time.Time, fw *framework, why string) {
 		c.log.Warn("registry refused to record a framework removal", "framework", fw.id, "err", err)
 	}
 	c.completed = append(c.completed, fw)
+	c.frameworkRemoved(fw)
 	if n := len(c.completed) - c.cfg.MaxCompletedFrameworks; n > 0 {
 		c.completed = slices.Delete(c.completed, 0, n)
 	}

@@ -374,6 +374,7 @@ func (c *Core) addLaunchedTask(lc *launchCtx, role string, ti *mesospb.TaskInfo,
 		t.executorID = ex.GetExecutorId().GetValue()
 	}
 	c.addTask(t)
+	c.taskAdded(t)
 	c.metrics.tasksLaunched++
 	return send
 }

@@ -21,11 +21,13 @@ const (
 // register and updated when they are lost, and of the frameworks that were
 // removed, consulted when a framework subscribes with an id. Mesos keeps
 // agents in its replicated registry (and removed frameworks only in memory,
-// the last --max_completed_frameworks of them); meso will keep both in a
-// raft-replicated store (a later issue). The core calls it synchronously from its loop, so an
-// implementation must be quick and must not block on I/O; a durable one
-// will need the core to wait for its writes (an output and a later input),
-// which this small interface leaves room for.
+// the last --max_completed_frameworks of them); meso keeps both, and the
+// subscribed frameworks with their failover deadlines, in the
+// raft-replicated registry (internal/registry/coreregistry). The core calls
+// it synchronously from its loop, and must get each write's outcome at
+// once: the master's implementation (coreregistry.Batch) answers from a
+// shadow state and commits a loop step's writes together before the step's
+// outputs go out; see docs/ARCHITECTURE.md "registry".
 type Registry interface {
 	// AdmitAgent records an agent (info.id set) as registered.
 	AdmitAgent(info *mesospb.AgentInfo) error
@@ -41,6 +43,13 @@ type Registry interface {
 	RemoveFramework(frameworkID string) error
 	// FrameworkRemoved reports whether a framework id was removed.
 	FrameworkRemoved(frameworkID string) bool
+
+	// AddFramework records a subscribed framework (info.id set), clearing
+	// a failover deadline, so that a new leader knows it (Recover).
+	AddFramework(info *mesospb.FrameworkInfo) error
+	// DisconnectFramework records that a framework disconnected and is
+	// to be removed at deadline unless it subscribes again.
+	DisconnectFramework(frameworkID string, deadline time.Time) error
 }
 
 // MemRegistry is an in-memory Registry: it forgets everything when the
@@ -90,6 +99,13 @@ func (r *MemRegistry) RemoveFramework(frameworkID string) error {
 	r.removed[frameworkID] = struct{}{}
 	return nil
 }
+
+// AddFramework implements Registry: an in-memory registry recovers
+// nothing, so it keeps no framework records.
+func (r *MemRegistry) AddFramework(*mesospb.FrameworkInfo) error { return nil }
+
+// DisconnectFramework implements Registry (see AddFramework).
+func (r *MemRegistry) DisconnectFramework(string, time.Time) error { return nil }
 
 // FrameworkRemoved implements Registry.
 func (r *MemRegistry) FrameworkRemoved(frameworkID string) bool {

@@ -12,6 +12,7 @@ import (
 	"github.com/mesoproject/meso/api/linkpb"
 	"github.com/mesoproject/meso/api/mesospb"
 	"github.com/mesoproject/meso/api/schedulerpb"
+	"github.com/mesoproject/meso/internal/present"
 	"github.com/mesoproject/meso/internal/resources"
 	"google.golang.org/protobuf/proto"
 )
@@ -35,12 +36,16 @@ import (
 //	reconcile F [T[@A]...]            implicit, or explicit for the tasks named
 //	kill F T | teardown F
 //	lose A                            A stops answering pings until it is lost
-//	reregister A RES                  A registers again with its id on a new link,
-//	                                  reporting no tasks (it lost them)
+//	reregister A RES [F/T/RES...]     A registers again with its id on a new link,
+//	                                  reporting the running tasks listed (none: it
+//	                                  lost them)
 //	tick DURATION                     advance the clock and Tick
 //	tasks F                           F's tasks in State (live, unreachable, completed)
 //	restart [fresh-registry]          a new master (id m2, m3...) with the same
 //	                                  Registry (as a durable one would be), or a new one
+//	failover [reregister-timeout=DUR] [removal-limit=FRACTION]
+//	                                  a new master recovering from the Registry's
+//	                                  records (Recover), as a newly elected leader
 //
 // Every PING is answered at once, except by agents that `lose` silenced;
 // PINGs are not printed.
@@ -90,7 +95,7 @@ type scriptAgent struct {
 type script struct {
 	t        *testing.T
 	c        *Core
-	reg      *MemRegistry
+	reg      *recordingRegistry
 	now      time.Time
 	masters  int
 	nextConn int
@@ -111,15 +116,16 @@ func newScript(t *testing.T) *script {
 	s := &script{t: t, now: epoch, fws: map[string]*scriptFramework{}, agents: map[string]*scriptAgent{},
 		fwName: map[string]string{}, agName: map[string]string{}, conn: map[string]string{},
 		uuidName: map[string]string{}, uuids: map[string][]byte{}}
-	s.restart(NewMemRegistry())
+	s.restart(newRecordingRegistry(), Config{})
 	return s
 }
 
-func (s *script) restart(reg *MemRegistry) {
+func (s *script) restart(reg *recordingRegistry, cfg Config) {
 	s.masters++
 	info := testMasterInfo()
 	info.Id = proto.String(fmt.Sprintf("m%d", s.masters))
-	c, err := New(Config{MasterInfo: info, Registry: reg}, s.now)
+	cfg.MasterInfo, cfg.Registry = info, reg
+	c, err := New(cfg, s.now)
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -229,7 +235,7 @@ func (s *script) exec(f []string) {
 	case "lose":
 		s.lose(s.agent(arg(0)))
 	case "reregister":
-		s.reregister(s.agent(arg(0)), arg(1))
+		s.reregister(s.agent(arg(0)), arg(1), pos[2:])
 	case "tick":
 		d, err := time.ParseDuration(arg(0))
 		if err != nil {
@@ -242,10 +248,12 @@ func (s *script) exec(f []string) {
 	case "restart":
 		reg := s.reg
 		if slices.Contains(pos, "fresh-registry") {
-			reg = NewMemRegistry()
+			reg = newRecordingRegistry()
 		}
-		s.restart(reg)
+		s.restart(reg, Config{})
 		s.printf("master m%d", s.masters)
+	case "failover":
+		s.failover(kv)
 	default:
 		s.fail("unknown command %q", f[0])
 	}
@@ -282,16 +290,65 @@ func (s *script) registerAgent(name, res string) {
 			Hostname: proto.String(name), Resources: r.ToProto("", false)}}}))
 }
 
-func (s *script) reregister(ag *scriptAgent, res string) {
+func (s *script) reregister(ag *scriptAgent, res string, tasks []string) {
 	r, err := resources.Parse(res)
 	if err != nil {
 		s.fail("reregister %s: %v", ag.name, err)
 	}
+	reg := &linkpb.AgentCall_Register{AgentInfo: &mesospb.AgentInfo{
+		Id: &mesospb.AgentID{Value: proto.String(ag.id)}, Hostname: proto.String(ag.name),
+		Resources: r.ToProto("", false)}}
+	for _, spec := range tasks {
+		parts := strings.SplitN(spec, "/", 3)
+		if len(parts) != 3 {
+			s.fail("reregister: task %q: want F/T/RES", spec)
+		}
+		fw := s.framework(parts[0])
+		tr, err := resources.Parse(parts[2])
+		if err != nil {
+			s.fail("reregister: task %q: %v", spec, err)
+		}
+		reg.Tasks = append(reg.Tasks, &mesospb.Task{Name: proto.String(parts[1]),
+			TaskId: &mesospb.TaskID{Value: proto.String(parts[1])}, FrameworkId: &mesospb.FrameworkID{Value: proto.String(fw.id)},
+			AgentId: &mesospb.AgentID{Value: proto.String(ag.id)}, State: mesospb.TaskState_TASK_RUNNING.Enum(),
+			Resources: withAllocationRole(tr.ToProto("", false), "*")})
+		info := proto.CloneOf(fw.info)
+		info.Id = &mesospb.FrameworkID{Value: proto.String(fw.id)}
+		reg.Frameworks = append(reg.Frameworks, info)
+	}
 	ag.link = s.newConn(ag.name)
-	s.check(s.c.RegisterAgent(s.now, ag.link, &linkpb.AgentCall{Type: linkpb.AgentCall_REGISTER.Enum(),
-		Register: &linkpb.AgentCall_Register{AgentInfo: &mesospb.AgentInfo{
-			Id: &mesospb.AgentID{Value: proto.String(ag.id)}, Hostname: proto.String(ag.name),
-			Resources: r.ToProto("", false)}}}))
+	s.check(s.c.RegisterAgent(s.now, ag.link, &linkpb.AgentCall{Type: linkpb.AgentCall_REGISTER.Enum(), Register: reg}))
+}
+
+// failover starts a new master that recovers from the registry's records,
+// as a newly elected leader does, and prints what it recovered.
+func (s *script) failover(kv map[string]string) {
+	var cfg Config
+	if v, ok := kv["reregister-timeout"]; ok {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			s.fail("reregister-timeout=%s: %v", v, err)
+		}
+		cfg.AgentReregisterTimeout = d
+	}
+	if v, ok := kv["removal-limit"]; ok {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			s.fail("removal-limit=%s: %v", v, err)
+		}
+		cfg.RecoveryAgentRemovalLimit = f
+	}
+	rec := s.reg.recovery()
+	s.restart(s.reg, cfg)
+	s.check(s.c.Recover(s.now, rec))
+	var agents, fws []string
+	for _, a := range rec.Agents {
+		agents = append(agents, s.name(s.agName, a.GetId().GetValue()))
+	}
+	for _, f := range rec.Frameworks {
+		fws = append(fws, s.name(s.fwName, f.Info.GetId().GetValue()))
+	}
+	s.printf("master m%d recovered agents=%s frameworks=%s", s.masters, strings.Join(agents, ","), strings.Join(fws, ","))
 }
 
 func (s *script) subscribe(name string, flags []string, kv map[string]string) {
@@ -407,14 +464,14 @@ func (s *script) lose(ag *scriptAgent) {
 
 func (s *script) tasks(fw *scriptFramework) {
 	st := s.c.State(s.now, "", nil)
-	for _, list := range [][]FrameworkJSON{st.Frameworks, st.CompletedFrameworks} {
+	for _, list := range [][]present.MasterFramework{st.Frameworks, st.CompletedFrameworks} {
 		for _, f := range list {
 			if f.ID != fw.id {
 				continue
 			}
 			for _, part := range []struct {
 				name  string
-				tasks []TaskJSON
+				tasks []present.Task
 			}{{"task", f.Tasks}, {"unreachable", f.UnreachableTasks}, {"completed", f.CompletedTasks}} {
 				for _, t := range part.tasks {
 					s.printf("%s %s %s agent=%s", part.name, t.ID, t.State, s.name(s.agName, t.SlaveID))

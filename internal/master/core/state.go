@@ -2,348 +2,289 @@ package core
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/mesoproject/meso/api/masterpb"
 	"github.com/mesoproject/meso/api/mesospb"
+	"github.com/mesoproject/meso/internal/present"
 	"github.com/mesoproject/meso/internal/resources"
+	"google.golang.org/protobuf/proto"
 )
 
-// State is the master's /state (and /master/state) document: a subset of
-// the fields Mesos returns, with the same names and shapes, so that tools
-// written against Mesos read it.
-type State struct {
-	Version               string            `json:"version"`
-	StartTime             float64           `json:"start_time"`
-	ElectedTime           float64           `json:"elected_time"`
-	ID                    string            `json:"id"`
-	PID                   string            `json:"pid"`
-	Hostname              string            `json:"hostname"`
-	ActivatedSlaves       int               `json:"activated_slaves"`
-	DeactivatedSlaves     int               `json:"deactivated_slaves"`
-	UnreachableSlaves     int               `json:"unreachable_slaves"`
-	Leader                string            `json:"leader"`
-	LeaderInfo            MasterInfoJSON    `json:"leader_info"`
-	Flags                 map[string]string `json:"flags"`
-	Slaves                []AgentJSON       `json:"slaves"`
-	Frameworks            []FrameworkJSON   `json:"frameworks"`
-	CompletedFrameworks   []FrameworkJSON   `json:"completed_frameworks"`
-	OrphanTasks           []TaskJSON        `json:"orphan_tasks"`
-	UnregisteredFramework []string          `json:"unregistered_frameworks"`
-}
+// The master's state as the v1 operator API presents it. Every message
+// returned is a fresh copy: the core never modifies it afterwards, so the
+// shell may encode it on another goroutine.
 
-// MasterInfoJSON is MasterInfo in /state.
-type MasterInfoJSON struct {
-	ID       string      `json:"id"`
-	PID      string      `json:"pid"`
-	Port     uint32      `json:"port"`
-	IP       uint32      `json:"ip"`
-	Hostname string      `json:"hostname"`
-	Version  string      `json:"version"`
-	Address  AddressJSON `json:"address"`
-}
-
-// AddressJSON is Address in /state.
-type AddressJSON struct {
-	Hostname string `json:"hostname,omitempty"`
-	IP       string `json:"ip,omitempty"`
-	Port     int32  `json:"port"`
-}
-
-// AgentJSON is an entry of /state's "slaves".
-type AgentJSON struct {
-	ID                  string                    `json:"id"`
-	PID                 string                    `json:"pid"`
-	Hostname            string                    `json:"hostname"`
-	Port                int32                     `json:"port"`
-	RegisteredTime      float64                   `json:"registered_time"`
-	ReregisteredTime    float64                   `json:"reregistered_time,omitempty"`
-	Resources           map[string]any            `json:"resources"`
-	UsedResources       map[string]any            `json:"used_resources"`
-	OfferedResources    map[string]any            `json:"offered_resources"`
-	ReservedResources   map[string]map[string]any `json:"reserved_resources"`
-	UnreservedResources map[string]any            `json:"unreserved_resources"`
-	Attributes          map[string]any            `json:"attributes"`
-	Active              bool                      `json:"active"`
-	Version             string                    `json:"version"`
-}
-
-// FrameworkJSON is an entry of /state's "frameworks".
-type FrameworkJSON struct {
-	ID               string         `json:"id"`
-	Name             string         `json:"name"`
-	PID              string         `json:"pid,omitempty"`
-	User             string         `json:"user"`
-	Hostname         string         `json:"hostname"`
-	WebuiURL         string         `json:"webui_url"`
-	Principal        string         `json:"principal,omitempty"`
-	Role             string         `json:"role,omitempty"`
-	Roles            []string       `json:"roles"`
-	Capabilities     []string       `json:"capabilities"`
-	Active           bool           `json:"active"`
-	Connected        bool           `json:"connected"`
-	Recovered        bool           `json:"recovered"`
-	Checkpoint       bool           `json:"checkpoint"`
-	FailoverTimeout  float64        `json:"failover_timeout"`
-	RegisteredTime   float64        `json:"registered_time"`
-	ReregisteredTime float64        `json:"reregistered_time,omitempty"`
-	UnregisteredTime float64        `json:"unregistered_time"`
-	Resources        map[string]any `json:"resources"`
-	UsedResources    map[string]any `json:"used_resources"`
-	OfferedResources map[string]any `json:"offered_resources"`
-	Offers           []OfferJSON    `json:"offers"`
-	Tasks            []TaskJSON     `json:"tasks"`
-	CompletedTasks   []TaskJSON     `json:"completed_tasks"`
-	UnreachableTasks []TaskJSON     `json:"unreachable_tasks"`
-	Executors        []ExecutorJSON `json:"executors"`
-}
-
-// OfferJSON is an outstanding offer in /state.
-type OfferJSON struct {
-	ID          string         `json:"id"`
-	FrameworkID string         `json:"framework_id"`
-	SlaveID     string         `json:"slave_id"`
-	Resources   map[string]any `json:"resources"`
-	Role        string         `json:"role"`
-}
-
-// TaskJSON is a task in /state.
-type TaskJSON struct {
-	ID          string           `json:"id"`
-	Name        string           `json:"name"`
-	FrameworkID string           `json:"framework_id"`
-	ExecutorID  string           `json:"executor_id"`
-	SlaveID     string           `json:"slave_id"`
-	State       string           `json:"state"`
-	Role        string           `json:"role"`
-	User        string           `json:"user,omitempty"`
-	Resources   map[string]any   `json:"resources"`
-	Statuses    []TaskStatusJSON `json:"statuses"`
-}
-
-// TaskStatusJSON is an entry of a task's "statuses".
-type TaskStatusJSON struct {
-	State     string  `json:"state"`
-	Timestamp float64 `json:"timestamp"`
-	Source    string  `json:"source,omitempty"`
-	Reason    string  `json:"reason,omitempty"`
-	Message   string  `json:"message,omitempty"`
-}
-
-// ExecutorJSON is an executor in a framework's "executors".
-type ExecutorJSON struct {
-	ExecutorID  string         `json:"executor_id"`
-	Name        string         `json:"name"`
-	FrameworkID string         `json:"framework_id"`
-	SlaveID     string         `json:"slave_id"`
-	Resources   map[string]any `json:"resources"`
-}
-
-func seconds(t time.Time) float64 {
-	if t.IsZero() {
-		return 0
+// GetState is GET_STATE's answer and SUBSCRIBED's snapshot.
+func (c *Core) GetState() *masterpb.Response_GetState {
+	return &masterpb.Response_GetState{
+		GetTasks:      c.GetTasks(),
+		GetExecutors:  c.GetExecutors(),
+		GetFrameworks: c.GetFrameworks(),
+		GetAgents:     c.GetAgents(),
 	}
-	return timestamp(t)
 }
 
-// State builds the /state document.
-func (c *Core) State(now time.Time, version string, flags map[string]string) *State {
-	mi := c.cfg.MasterInfo
-	pid := mi.GetPid()
-	s := &State{
-		Version:               version,
-		StartTime:             seconds(c.started),
-		ElectedTime:           seconds(c.started),
-		ID:                    mi.GetId(),
-		PID:                   pid,
-		Hostname:              mi.GetHostname(),
-		Leader:                pid,
-		Flags:                 flags,
-		LeaderInfo:            masterInfoJSON(mi),
-		Slaves:                []AgentJSON{},
-		Frameworks:            []FrameworkJSON{},
-		CompletedFrameworks:   []FrameworkJSON{},
-		OrphanTasks:           []TaskJSON{},
-		UnregisteredFramework: []string{},
-	}
-	if s.Flags == nil {
-		s.Flags = map[string]string{}
-	}
+// State builds the /state document from GetState.
+func (c *Core) State(now time.Time, version string, flags map[string]string) *present.MasterState {
+	return present.MasterStateJSON(c.GetState(), present.MasterMeta{
+		Info: c.cfg.MasterInfo, Version: version, Flags: flags, Started: c.started,
+	})
+}
+
+// GetAgents lists the registered agents by id.
+func (c *Core) GetAgents() *masterpb.Response_GetAgents {
+	out := &masterpb.Response_GetAgents{}
 	for _, id := range sortedKeys(c.agents) {
-		ag := c.agents[id]
-		if ag.link != "" {
-			s.ActivatedSlaves++
-		} else {
-			s.DeactivatedSlaves++
-		}
-		s.Slaves = append(s.Slaves, c.agentJSON(ag))
+		out.Agents = append(out.Agents, c.agentEntry(c.agents[id]))
 	}
+	return out
+}
+
+// GetFrameworks lists the known frameworks by id, and the completed ones,
+// most recently removed first.
+func (c *Core) GetFrameworks() *masterpb.Response_GetFrameworks {
+	out := &masterpb.Response_GetFrameworks{}
 	for _, id := range sortedKeys(c.frameworks) {
-		s.Frameworks = append(s.Frameworks, frameworkJSON(c.frameworks[id]))
+		out.Frameworks = append(out.Frameworks, c.frameworkEntry(c.frameworks[id]))
 	}
 	for _, fw := range slices.Backward(c.completed) {
-		s.CompletedFrameworks = append(s.CompletedFrameworks, frameworkJSON(fw))
+		out.CompletedFrameworks = append(out.CompletedFrameworks, c.frameworkEntry(fw))
 	}
-	return s
+	return out
 }
 
-func masterInfoJSON(mi *mesospb.MasterInfo) MasterInfoJSON {
-	return MasterInfoJSON{
-		ID: mi.GetId(), PID: mi.GetPid(), Port: mi.GetPort(), IP: mi.GetIp(),
-		Hostname: mi.GetHostname(), Version: mi.GetVersion(),
-		Address: AddressJSON{Hostname: mi.GetAddress().GetHostname(), IP: mi.GetAddress().GetIp(), Port: mi.GetAddress().GetPort()},
-	}
-}
-
-func (c *Core) agentJSON(ag *agent) AgentJSON {
-	var offered resources.Resources
-	for _, o := range ag.offers {
-		offered = offered.Add(o.res)
-	}
-	reserved := map[string]map[string]any{}
-	for _, r := range ag.total.Reserved() {
-		if _, ok := reserved[r.Role]; !ok {
-			reserved[r.Role] = resourcesJSON(ag.total.ReservedTo(r.Role))
+// GetExecutors lists the executors of the known frameworks (by framework,
+// agent and executor id).
+func (c *Core) GetExecutors() *masterpb.Response_GetExecutors {
+	out := &masterpb.Response_GetExecutors{}
+	for _, id := range sortedKeys(c.frameworks) {
+		fw := c.frameworks[id]
+		keys := make([]execKey, 0, len(fw.executors))
+		for k := range fw.executors {
+			keys = append(keys, k)
 		}
+		slices.SortFunc(keys, func(a, b execKey) int {
+			return strings.Compare(a.agent+"/"+a.executor, b.agent+"/"+b.executor)
+		})
+		for _, k := range keys {
+			e := fw.executors[k]
+			info := proto.Clone(e.info).(*mesospb.ExecutorInfo)
+			if info.FrameworkId == nil {
+				info.FrameworkId = &mesospb.FrameworkID{Value: proto.String(e.fw)}
+			}
+			out.Executors = append(out.Executors, &masterpb.Response_GetExecutors_Executor{
+				ExecutorInfo: info, AgentId: &mesospb.AgentID{Value: proto.String(e.agent)},
+			})
+		}
+	}
+	return out
+}
+
+// GetTasks lists the tasks of the known and the completed frameworks:
+// live ones (terminal but unacknowledged included), those held for an
+// unreachable agent, and completed ones (most recent first).
+func (c *Core) GetTasks() *masterpb.Response_GetTasks {
+	out := &masterpb.Response_GetTasks{}
+	add := func(fw *framework) {
+		for _, id := range sortedKeys(fw.tasks) {
+			t := fw.tasks[id]
+			if t.held != nil && t.state() == mesospb.TaskState_TASK_UNREACHABLE {
+				out.UnreachableTasks = append(out.UnreachableTasks, taskProto(t))
+				continue
+			}
+			out.Tasks = append(out.Tasks, taskProto(t))
+		}
+		for _, t := range slices.Backward(fw.completed) {
+			out.CompletedTasks = append(out.CompletedTasks, taskProto(t))
+		}
+	}
+	for _, id := range sortedKeys(c.frameworks) {
+		add(c.frameworks[id])
+	}
+	for _, fw := range slices.Backward(c.completed) {
+		add(fw)
+	}
+	return out
+}
+
+// GetRoles lists the allocator's roles with their weights and frameworks,
+// and the resources their frameworks use.
+func (c *Core) GetRoles() *masterpb.Response_GetRoles {
+	used := map[string]resources.Resources{}
+	for _, fw := range c.frameworks {
+		for _, t := range fw.tasks {
+			if !t.freed {
+				used[t.role] = used[t.role].Add(t.res)
+			}
+		}
+		for _, e := range fw.executors {
+			used[e.role] = used[e.role].Add(e.res)
+		}
+	}
+	roles := map[string]*mesospb.Role{}
+	for _, r := range c.alloc.Roles() {
+		role := &mesospb.Role{Name: proto.String(r.Role), Weight: proto.Float64(r.Weight)}
+		for _, id := range r.Frameworks {
+			role.Frameworks = append(role.Frameworks, &mesospb.FrameworkID{Value: proto.String(id)})
+		}
+		role.Resources = used[r.Role].ToProto(r.Role, true)
+		roles[r.Role] = role
+	}
+	for name, w := range c.alloc.Weights() { // roles with a weight and no framework yet
+		if roles[name] == nil {
+			roles[name] = &mesospb.Role{Name: proto.String(name), Weight: proto.Float64(w)}
+		}
+	}
+	out := &masterpb.Response_GetRoles{}
+	for _, name := range sortedKeys(roles) {
+		out.Roles = append(out.Roles, roles[name])
+	}
+	return out
+}
+
+// GetWeights lists the weights set by UPDATE_WEIGHTS, by role.
+func (c *Core) GetWeights() *masterpb.Response_GetWeights {
+	out := &masterpb.Response_GetWeights{}
+	weights := c.alloc.Weights()
+	for _, role := range sortedKeys(weights) {
+		out.WeightInfos = append(out.WeightInfos, &mesospb.WeightInfo{Weight: proto.Float64(weights[role]), Role: proto.String(role)})
+	}
+	return out
+}
+
+// UpdateWeights applies an operator's UPDATE_WEIGHTS: all of them, or
+// none when one is invalid (a missing or invalid role, a weight that is
+// not positive and finite). Weights live in the allocator only: a master
+// restart forgets them until the registry keeps them.
+func (c *Core) UpdateWeights(infos []*mesospb.WeightInfo) error {
+	for i, wi := range infos {
+		w := wi.GetWeight()
+		if wi.Role == nil {
+			return fmt.Errorf("%w: weight_infos[%d]: expecting 'role' to be present", ErrInvalid, i)
+		}
+		if err := resources.ValidateRole(wi.GetRole()); err != nil {
+			return fmt.Errorf("%w: weight_infos[%d]: %w", ErrInvalid, i, err)
+		}
+		if !(w > 0) || math.IsInf(w, 0) {
+			return fmt.Errorf("%w: weight_infos[%d]: weight %v must be positive and finite", ErrInvalid, i, w)
+		}
+	}
+	for _, wi := range infos {
+		if err := c.alloc.SetWeight(wi.GetRole(), wi.GetWeight()); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalid, err) // validated above; the allocator agrees
+		}
+	}
+	c.allocateSoon = true
+	return nil
+}
+
+// GetMaster describes this master.
+func (c *Core) GetMaster() *masterpb.Response_GetMaster {
+	start := timestamp(c.started)
+	return &masterpb.Response_GetMaster{
+		MasterInfo: proto.Clone(c.cfg.MasterInfo).(*mesospb.MasterInfo),
+		StartTime:  proto.Float64(start), ElectedTime: proto.Float64(start),
+	}
+}
+
+func timeInfo(t time.Time) *mesospb.TimeInfo {
+	if t.IsZero() {
+		return nil
+	}
+	return &mesospb.TimeInfo{Nanoseconds: proto.Int64(t.UnixNano())}
+}
+
+// byRole sums resources per allocation role.
+type byRole map[string]resources.Resources
+
+func (b byRole) add(role string, r resources.Resources) { b[role] = b[role].Add(r) }
+
+// proto lists the resources with allocation_info, roles in order.
+func (b byRole) proto() []*mesospb.Resource {
+	var out []*mesospb.Resource
+	for _, role := range sortedKeys(b) {
+		out = append(out, b[role].ToProto(role, true)...)
+	}
+	return out
+}
+
+func (c *Core) agentEntry(ag *agent) *masterpb.Response_GetAgents_Agent {
+	allocated, offered := byRole{}, byRole{}
+	for _, t := range ag.tasks {
+		if !t.freed {
+			allocated.add(t.role, t.res)
+		}
+	}
+	for _, byID := range ag.executors {
+		for _, e := range byID {
+			allocated.add(e.role, e.res)
+		}
+	}
+	for _, o := range ag.offers {
+		offered.add(o.role, o.res)
 	}
 	hostport := net.JoinHostPort(ag.hostname(), fmt.Sprint(ag.info.GetPort()))
-	return AgentJSON{
-		ID: ag.id, PID: "slave(1)@" + hostport, Hostname: ag.hostname(), Port: ag.info.GetPort(),
-		RegisteredTime: seconds(ag.registered), ReregisteredTime: seconds(ag.reregistered),
-		Resources: resourcesJSON(ag.total), UsedResources: resourcesJSON(c.usedOn(ag)),
-		OfferedResources: resourcesJSON(offered), ReservedResources: reserved,
-		UnreservedResources: resourcesJSON(ag.total.Unreserved()),
-		Attributes:          attributesJSON(ag.info.GetAttributes()),
-		Active:              ag.link != "", Version: ag.version,
+	return &masterpb.Response_GetAgents_Agent{
+		AgentInfo:          proto.Clone(ag.info).(*mesospb.AgentInfo),
+		Active:             proto.Bool(ag.link != "" && !ag.deactivated),
+		Version:            proto.String(ag.version),
+		Pid:                proto.String("slave(1)@" + hostport),
+		RegisteredTime:     timeInfo(ag.registered),
+		ReregisteredTime:   timeInfo(ag.reregistered),
+		TotalResources:     ag.total.ToProto("", false),
+		AllocatedResources: allocated.proto(),
+		OfferedResources:   offered.proto(),
 	}
 }
 
-func frameworkJSON(fw *framework) FrameworkJSON {
-	info := fw.info
-	j := FrameworkJSON{
-		ID: fw.id, Name: info.GetName(), User: info.GetUser(), Hostname: info.GetHostname(),
-		WebuiURL: info.GetWebuiUrl(), Principal: info.GetPrincipal(), Roles: fw.roles,
-		Capabilities: []string{}, Active: fw.connected(), Connected: fw.connected(), Recovered: fw.recovered,
-		Checkpoint: info.GetCheckpoint(), FailoverTimeout: info.GetFailoverTimeout(),
-		RegisteredTime: seconds(fw.registered), ReregisteredTime: seconds(fw.reregistered),
-		UnregisteredTime: seconds(fw.unregistered),
-		Offers:           []OfferJSON{}, Tasks: []TaskJSON{}, CompletedTasks: []TaskJSON{},
-		UnreachableTasks: []TaskJSON{}, Executors: []ExecutorJSON{},
+func (c *Core) frameworkEntry(fw *framework) *masterpb.Response_GetFrameworks_Framework {
+	allocated, offered := byRole{}, byRole{}
+	e := &masterpb.Response_GetFrameworks_Framework{
+		FrameworkInfo:    proto.Clone(fw.info).(*mesospb.FrameworkInfo),
+		Active:           proto.Bool(fw.connected()),
+		Connected:        proto.Bool(fw.connected()),
+		Recovered:        proto.Bool(fw.recovered),
+		RegisteredTime:   timeInfo(fw.registered),
+		ReregisteredTime: timeInfo(fw.reregistered),
+		UnregisteredTime: timeInfo(fw.unregistered),
 	}
-	if !fw.multiRole {
-		j.Role = fw.roles[0]
-	}
-	for _, cp := range info.GetCapabilities() {
-		j.Capabilities = append(j.Capabilities, cp.GetType().String())
-	}
-	var used, offered resources.Resources
 	for _, id := range sortedKeys(fw.offers) {
 		o := fw.offers[id]
-		offered = offered.Add(o.res)
-		j.Offers = append(j.Offers, OfferJSON{ID: o.id, FrameworkID: fw.id, SlaveID: o.agent.id,
-			Resources: resourcesJSON(o.res), Role: o.role})
+		offered.add(o.role, o.res)
+		e.Offers = append(e.Offers, proto.Clone(o.proto).(*mesospb.Offer))
 	}
-	for _, id := range sortedKeys(fw.tasks) {
-		t := fw.tasks[id]
+	for _, t := range fw.tasks {
 		if !t.freed {
-			used = used.Add(t.res)
+			allocated.add(t.role, t.res)
 		}
-		if t.held != nil && t.state() == mesospb.TaskState_TASK_UNREACHABLE {
-			j.UnreachableTasks = append(j.UnreachableTasks, taskJSON(t))
-			continue
-		}
-		j.Tasks = append(j.Tasks, taskJSON(t))
 	}
-	for _, t := range slices.Backward(fw.completed) {
-		j.CompletedTasks = append(j.CompletedTasks, taskJSON(t))
+	for _, ex := range fw.executors {
+		allocated.add(ex.role, ex.res)
 	}
-	for _, e := range fw.executors {
-		used = used.Add(e.res)
-		j.Executors = append(j.Executors, ExecutorJSON{ExecutorID: e.id, Name: e.info.GetName(),
-			FrameworkID: fw.id, SlaveID: e.agent, Resources: resourcesJSON(e.res)})
-	}
-	slices.SortFunc(j.Executors, func(a, b ExecutorJSON) int {
-		return strings.Compare(a.SlaveID+"/"+a.ExecutorID, b.SlaveID+"/"+b.ExecutorID)
-	})
-	j.UsedResources, j.OfferedResources = resourcesJSON(used), resourcesJSON(offered)
-	j.Resources = resourcesJSON(used.Add(offered))
-	return j
+	e.AllocatedResources, e.OfferedResources = allocated.proto(), offered.proto()
+	return e
 }
 
-func taskJSON(t *task) TaskJSON {
-	j := TaskJSON{
-		ID: t.id, Name: t.proto.GetName(), FrameworkID: t.fw, ExecutorID: t.executorID, SlaveID: t.agent,
-		State: t.state().String(), Role: t.role, User: t.proto.GetUser(), Resources: resourcesJSON(t.res),
-		Statuses: []TaskStatusJSON{},
+// taskProto is a copy of the task's record, its resources carrying their
+// allocation role.
+func taskProto(t *task) *mesospb.Task {
+	p := proto.Clone(t.proto).(*mesospb.Task)
+	if t.role != "" && allocationRoleOf(p.GetResources()) == "" {
+		p.Resources = withAllocationRole(p.Resources, t.role)
 	}
-	for _, s := range t.proto.GetStatuses() {
-		sj := TaskStatusJSON{State: s.GetState().String(), Timestamp: s.GetTimestamp(), Message: s.GetMessage()}
-		if s.Source != nil {
-			sj.Source = s.GetSource().String()
-		}
-		if s.Reason != nil {
-			sj.Reason = s.GetReason().String()
-		}
-		j.Statuses = append(j.Statuses, sj)
-	}
-	return j
+	return p
 }
 
-// resourcesJSON is Mesos' JSON model of resources: scalars summed by name
-// as numbers, ranges as "[a-b, c-d]", sets as "{a, b}"; cpus, mem, disk
-// and gpus always present.
-func resourcesJSON(rs resources.Resources) map[string]any {
-	m := map[string]any{"cpus": 0.0, "mem": 0.0, "disk": 0.0, "gpus": 0.0}
-	scalars := map[string]resources.Scalar{}
-	ranges := map[string][]resources.Range{}
-	sets := map[string][]string{}
-	for _, r := range rs {
-		switch r.Kind {
-		case resources.KindScalar:
-			scalars[r.Name] += r.Scalar
-		case resources.KindRanges:
-			ranges[r.Name] = append(ranges[r.Name], r.Ranges...)
-		case resources.KindSet:
-			sets[r.Name] = append(sets[r.Name], r.Set...)
+func allocationRoleOf(list []*mesospb.Resource) string {
+	for _, r := range list {
+		if r.AllocationInfo != nil {
+			return r.GetAllocationInfo().GetRole()
 		}
 	}
-	for name, s := range scalars {
-		m[name] = s.Float()
-	}
-	for name, rgs := range ranges {
-		parts := make([]string, len(rgs))
-		for i, rg := range rgs {
-			parts[i] = fmt.Sprintf("%d-%d", rg.Begin, rg.End)
-		}
-		m[name] = "[" + strings.Join(parts, ", ") + "]"
-	}
-	for name, items := range sets {
-		m[name] = "{" + strings.Join(items, ", ") + "}"
-	}
-	return m
-}
-
-// attributesJSON is Mesos' JSON model of attributes: name to value
-// (numbers for scalars, strings otherwise).
-func attributesJSON(attrs []*mesospb.Attribute) map[string]any {
-	m := map[string]any{}
-	for _, a := range attrs {
-		switch a.GetType() {
-		case mesospb.Value_SCALAR:
-			m[a.GetName()] = a.GetScalar().GetValue()
-		case mesospb.Value_TEXT:
-			m[a.GetName()] = a.GetText().GetValue()
-		case mesospb.Value_RANGES:
-			var parts []string
-			for _, rg := range a.GetRanges().GetRange() {
-				parts = append(parts, fmt.Sprintf("%d-%d", rg.GetBegin(), rg.GetEnd()))
-			}
-			m[a.GetName()] = "[" + strings.Join(parts, ", ") + "]"
-		case mesospb.Value_SET:
-			m[a.GetName()] = "{" + strings.Join(a.GetSet().GetItem(), ", ") + "}"
-		}
-	}
-	return m
+	return ""
 }

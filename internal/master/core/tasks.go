@@ -46,7 +46,7 @@ func (c *Core) setState(t *task, s mesospb.TaskState) {
 		return
 	}
 	t.proto.State = s.Enum()
-	if isTerminal(s) && !isTerminal(old) {
+	if mesospb.IsTerminal(s) && !mesospb.IsTerminal(old) {
 		c.metrics.terminal[s]++
 	}
 }
@@ -112,13 +112,14 @@ func (c *Core) statusUpdate(now time.Time, ag *agent, su *linkpb.AgentCall_Statu
 		}
 		c.setState(t, latest)
 		c.recordStatus(t, status)
+		c.taskUpdated(now, t, status)
 		if len(status.GetUuid()) > 0 {
 			t.proto.StatusUpdateState = status.State
 			t.proto.StatusUpdateUuid = status.Uuid
 		}
-		if isTerminal(latest) {
+		if mesospb.IsTerminal(latest) {
 			c.freeTask(now, t)
-			if len(status.GetUuid()) == 0 && isTerminal(status.GetState()) {
+			if len(status.GetUuid()) == 0 && mesospb.IsTerminal(status.GetState()) {
 				c.removeTask(fw, t) // nothing will acknowledge it
 			}
 		}
@@ -150,9 +151,9 @@ func (c *Core) holdFinal(now time.Time, fw *framework, t *task, notTerminal *mes
 	state := t.state()
 	var s *mesospb.TaskStatus
 	switch l := t.latest; {
-	case isTerminal(state) && l != nil && l.GetState() == state && len(l.GetUuid()) > 0:
+	case mesospb.IsTerminal(state) && l != nil && l.GetState() == state && len(l.GetUuid()) > 0:
 		s = proto.Clone(l).(*mesospb.TaskStatus)
-	case isTerminal(state):
+	case mesospb.IsTerminal(state):
 		s = masterStatus(now, t.proto.GetTaskId(), t.proto.GetAgentId(), state, 0,
 			fmt.Sprintf("%s; the agent had reported %s", why, state))
 		s.Reason = nil
@@ -172,6 +173,7 @@ func (c *Core) holdFinal(now time.Time, fw *framework, t *task, notTerminal *mes
 	t.freed = true // the allocator dropped the agent, or rebuilt it from the report
 	t.proto.StatusUpdateState = s.GetState().Enum()
 	t.proto.StatusUpdateUuid = s.GetUuid()
+	c.taskUpdated(now, t, s)
 	c.send(fw, updateEvent(s))
 }
 

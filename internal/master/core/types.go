@@ -1,7 +1,6 @@
 package core
 
 import (
-	"slices"
 	"time"
 
 	"github.com/mesoproject/meso/api/mesospb"
@@ -53,6 +52,9 @@ type agent struct {
 
 	// link is the current link session; "" when disconnected.
 	link string
+	// deactivated: an operator's DEACTIVATE_AGENT holds its resources back
+	// from offers until REACTIVATE_AGENT (across re-registrations too).
+	deactivated bool
 
 	registered, reregistered time.Time
 
@@ -113,21 +115,4 @@ type executor struct {
 	role  string
 	info  *mesospb.ExecutorInfo
 	res   resources.Resources
-}
-
-// isTerminal reports whether a task state is terminal.
-func isTerminal(s mesospb.TaskState) bool {
-	switch s {
-	case mesospb.TaskState_TASK_FINISHED, mesospb.TaskState_TASK_FAILED, mesospb.TaskState_TASK_KILLED,
-		mesospb.TaskState_TASK_ERROR, mesospb.TaskState_TASK_LOST, mesospb.TaskState_TASK_DROPPED,
-		mesospb.TaskState_TASK_GONE, mesospb.TaskState_TASK_GONE_BY_OPERATOR:
-		return true
-	}
-	return false
-}
-
-func hasCapability(info *mesospb.FrameworkInfo, t mesospb.FrameworkInfo_Capability_Type) bool {
-	return slices.ContainsFunc(info.GetCapabilities(), func(c *mesospb.FrameworkInfo_Capability) bool {
-		return c.GetType() == t
-	})
 }

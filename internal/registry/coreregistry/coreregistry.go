@@ -3,11 +3,12 @@
 // the core defines) on a *registry.Registry, plus the framework records
 // the core will need for failover.
 //
-// Every write blocks until raft commits it (a few milliseconds with fsync,
-// see docs/ARCHITECTURE.md "registry") or Timeout passes. The core calls
-// its Registry synchronously from its loop, so until the core learns to
-// wait for writes as an output and a later input, each admission stalls
-// the loop for one commit. Reads answer from the local state.
+// Registry's writes block until raft commits each (a few milliseconds with
+// fsync, see docs/ARCHITECTURE.md "registry") or Timeout passes: each write
+// stalls the core's loop for one commit. Batch, which the master uses,
+// applies writes to a shadow state at once and commits a loop step's
+// writes as one entry (Flush), before the step's outputs go out. Reads
+// answer from the local (or shadow) state.
 //
 // The replicated registry is stricter than core.MemRegistry: a gone agent
 // cannot be admitted again (registry.ErrAgentGone), and only an admitted
@@ -16,11 +17,13 @@ package coreregistry
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/mesoproject/meso/api/mesospb"
 	"github.com/mesoproject/meso/internal/master/core"
 	"github.com/mesoproject/meso/internal/registry"
+	"google.golang.org/protobuf/proto"
 )
 
 var _ core.Registry = (*Registry)(nil)
@@ -73,6 +76,10 @@ func (a *Registry) RemoveAgent(agentID string) error {
 func (a *Registry) AgentState(agentID string) core.AgentState {
 	var s registry.AgentStatus
 	a.r.Read(func(st *registry.State) { s = st.Agent(agentID).Status })
+	return agentState(s)
+}
+
+func agentState(s registry.AgentStatus) core.AgentState {
 	switch s {
 	case registry.AgentAdmitted:
 		return core.AgentAdmitted
@@ -116,4 +123,35 @@ func (a *Registry) FrameworkRemoved(frameworkID string) bool {
 	var removed bool
 	a.r.Read(func(st *registry.State) { removed = st.Framework(frameworkID).Status == registry.FrameworkRemoved })
 	return removed
+}
+
+// Recovery reads what a newly elected master recovers from a registry
+// state (read after a Barrier): the admitted agents and the frameworks not
+// removed, with the failover deadlines of those disconnected.
+func Recovery(st *registry.State) (core.Recovery, error) {
+	var rec core.Recovery
+	for _, id := range st.AgentIDs(registry.AgentAdmitted) {
+		info := &mesospb.AgentInfo{}
+		if err := proto.Unmarshal(st.Agent(id).Info, info); err != nil {
+			return core.Recovery{}, fmt.Errorf("coreregistry: agent %s: agent_info: %w", id, err)
+		}
+		info.Id = &mesospb.AgentID{Value: proto.String(id)}
+		rec.Agents = append(rec.Agents, info)
+	}
+	for _, status := range []registry.FrameworkStatus{registry.FrameworkActive, registry.FrameworkDisconnected} {
+		for _, id := range st.FrameworkIDs(status) {
+			f := st.Framework(id)
+			info := &mesospb.FrameworkInfo{}
+			if err := proto.Unmarshal(f.Info, info); err != nil {
+				return core.Recovery{}, fmt.Errorf("coreregistry: framework %s: framework_info: %w", id, err)
+			}
+			info.Id = &mesospb.FrameworkID{Value: proto.String(id)}
+			rf := core.RecoveredFramework{Info: info}
+			if status == registry.FrameworkDisconnected {
+				rf.FailoverDeadline = time.Unix(0, f.FailoverDeadline)
+			}
+			rec.Frameworks = append(rec.Frameworks, rf)
+		}
+	}
+	return rec, nil
 }

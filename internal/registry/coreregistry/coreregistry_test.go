@@ -100,3 +100,121 @@ func TestCoreRegistry(t *testing.T) {
 		t.Fatalf("re-adding a removed framework: %v, want ErrFrameworkRemoved", err)
 	}
 }
+
+// Recovery reads admitted agents and live frameworks, with the deadlines
+// of the disconnected ones; gone agents and removed frameworks stay out.
+func TestRecovery(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	r := openSingle(t)
+	reg := New(r, 5*time.Second, func() time.Time { return now })
+	agent := func(id string) *mesospb.AgentInfo {
+		return &mesospb.AgentInfo{Id: &mesospb.AgentID{Value: proto.String(id)}, Hostname: proto.String("h-" + id)}
+	}
+	fw := func(id string) *mesospb.FrameworkInfo {
+		return &mesospb.FrameworkInfo{Id: &mesospb.FrameworkID{Value: proto.String(id)}, User: proto.String("u"),
+			Name: proto.String("n"), FailoverTimeout: proto.Float64(60)}
+	}
+	for _, err := range []error{
+		reg.AdmitAgent(agent("S1")), reg.AdmitAgent(agent("S2")), reg.RemoveAgent("S2"),
+		reg.AddFramework(fw("F1")), reg.AddFramework(fw("F2")), reg.DisconnectFramework("F2", now.Add(time.Minute)),
+		reg.AddFramework(fw("F3")), reg.RemoveFramework("F3"),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec, err := Recovery(r.State())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Agents) != 1 || rec.Agents[0].GetId().GetValue() != "S1" || rec.Agents[0].GetHostname() != "h-S1" {
+		t.Fatalf("agents = %v", rec.Agents)
+	}
+	if len(rec.Frameworks) != 2 {
+		t.Fatalf("frameworks = %v", rec.Frameworks)
+	}
+	for _, f := range rec.Frameworks {
+		switch f.Info.GetId().GetValue() {
+		case "F1":
+			if !f.FailoverDeadline.IsZero() {
+				t.Errorf("subscribed F1 has a deadline %v", f.FailoverDeadline)
+			}
+		case "F2":
+			if !f.FailoverDeadline.Equal(now.Add(time.Minute)) {
+				t.Errorf("F2 deadline %v", f.FailoverDeadline)
+			}
+		default:
+			t.Errorf("recovered %v", f.Info)
+		}
+	}
+}
+
+// Batch: writes show at once in its reads (the shadow), with the outcome
+// the state machine gives (a failing one is not proposed), and commit
+// together on Flush, after which the replicated state equals the shadow.
+func TestBatch(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	r := openSingle(t)
+	ctx := context.Background()
+	gone := &mesospb.AgentInfo{Id: &mesospb.AgentID{Value: proto.String("S0")}, Hostname: proto.String("h0")}
+	if err := r.AdmitAgent(ctx, gone); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.MarkAgentGone(ctx, "S0", now); err != nil {
+		t.Fatal(err)
+	}
+	b := NewBatch(r, r.State(), 5*time.Second, func() time.Time { return now })
+	info := &mesospb.AgentInfo{Id: &mesospb.AgentID{Value: proto.String("S1")}, Hostname: proto.String("h")}
+	if err := b.AdmitAgent(info); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.AgentState("S1"); got != core.AgentAdmitted {
+		t.Fatalf("shadow: S1 is %v before the flush; want admitted", got)
+	}
+	if err := b.AdmitAgent(gone); !errors.Is(err, registry.ErrAgentGone) {
+		t.Fatalf("admitting a gone agent: %v; want ErrAgentGone at once", err)
+	}
+	fw := &mesospb.FrameworkInfo{Id: &mesospb.FrameworkID{Value: proto.String("F1")}, User: proto.String("u"), Name: proto.String("n")}
+	if err := b.AddFramework(fw); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.RemoveFramework("F1"); err != nil || !b.FrameworkRemoved("F1") {
+		t.Fatalf("remove framework: %v, removed %v", err, b.FrameworkRemoved("F1"))
+	}
+	var before registry.AgentStatus
+	r.Read(func(st *registry.State) { before = st.Agent("S1").Status })
+	if before != registry.AgentUnknown {
+		t.Fatalf("S1 is %v in the registry before the flush", before)
+	}
+	if err := b.Flush(ctx); err != nil { // one ProposeBatch: one entry
+		t.Fatal(err)
+	}
+	if b.Pending() != 0 || !r.State().Equal(b.shadow) {
+		t.Fatalf("after the flush: %d pending; registry equals shadow: %v", b.Pending(), r.State().Equal(b.shadow))
+	}
+	if err := b.Flush(ctx); err != nil {
+		t.Fatalf("empty flush: %v", err)
+	}
+}
+
+// A write by someone else than the Batch makes the next flush fail with
+// ErrDiverged: the master must recover again.
+func TestBatchDiverged(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	r := openSingle(t)
+	b := NewBatch(r, r.State(), 5*time.Second, func() time.Time { return now })
+	info := &mesospb.AgentInfo{Id: &mesospb.AgentID{Value: proto.String("S1")}, Hostname: proto.String("h")}
+	ctx := context.Background()
+	if err := r.AdmitAgent(ctx, info); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.MarkAgentGone(ctx, "S1", now); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.AdmitAgent(info); err != nil {
+		t.Fatalf("shadow admission: %v", err)
+	}
+	if err := b.Flush(ctx); !errors.Is(err, ErrDiverged) {
+		t.Fatalf("flush = %v, want ErrDiverged", err)
+	}
+}

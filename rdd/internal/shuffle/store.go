@@ -128,14 +128,31 @@ func (s *Store) Path(shuffle, mapID int) string { return s.base(shuffle, mapID) 
 // Fetch returns one block, checking its CRC. The bytes are read-only and
 // valid until release is called (see Service).
 func (s *Store) Fetch(b BlockID) ([]byte, func(), error) {
+	buf, sum, release, err := s.FetchRaw(b)
+	if err != nil {
+		return nil, nil, err
+	}
+	if crc32.Checksum(buf, castagnoli) != sum {
+		release()
+		s.forget([2]int{b.Shuffle, b.Map})
+		return nil, nil, &FetchError{b, errors.New("checksum mismatch")}
+	}
+	return buf, release, nil
+}
+
+// FetchRaw returns one block and the CRC-32C its index records, without
+// checking it, so that a server can send both and let the reader check them
+// after the transfer. A missing map output is an error wrapping
+// fs.ErrNotExist (and ErrFetchFailed). Otherwise as Fetch.
+func (s *Store) FetchRaw(b BlockID) ([]byte, uint32, func(), error) {
 	o, err := s.output(b.Shuffle, b.Map)
 	if err != nil {
-		return nil, nil, &FetchError{b, err}
+		return nil, 0, nil, &FetchError{b, err}
 	}
 	release := func() { s.release(o) }
 	if b.Reduce < 0 || (b.Reduce+1)*indexEntrySize > len(o.index) {
 		release()
-		return nil, nil, &FetchError{b, errors.New("reducer out of range of the index")}
+		return nil, 0, nil, &FetchError{b, errors.New("reducer out of range of the index")}
 	}
 	e := o.index[b.Reduce*indexEntrySize:]
 	off, n := binary.LittleEndian.Uint64(e), binary.LittleEndian.Uint64(e[8:])
@@ -143,15 +160,9 @@ func (s *Store) Fetch(b BlockID) ([]byte, func(), error) {
 	if off > uint64(len(o.data)) || n > uint64(len(o.data))-off {
 		release()
 		s.forget(o.key)
-		return nil, nil, &FetchError{b, errors.New("index points past the data file")}
+		return nil, 0, nil, &FetchError{b, errors.New("index points past the data file")}
 	}
-	buf := o.data[off : off+n : off+n]
-	if crc32.Checksum(buf, castagnoli) != sum {
-		release()
-		s.forget(o.key)
-		return nil, nil, &FetchError{b, errors.New("checksum mismatch")}
-	}
-	return buf, sync.OnceFunc(release), nil
+	return o.data[off : off+n : off+n], sum, sync.OnceFunc(release), nil
 }
 
 // release drops one reference to o, unmapping it when it is out of the
@@ -254,6 +265,13 @@ func (s *Store) dropLocked(key [2]int) {
 func (s *Store) Has(shuffle, mapID int) bool {
 	_, err := os.Stat(s.Path(shuffle, mapID))
 	return err == nil
+}
+
+// HasShuffle reports whether any committed map output of a shuffle exists
+// on disk (it reads the directory).
+func (s *Store) HasShuffle(shuffle int) bool {
+	m, _ := filepath.Glob(filepath.Join(s.dir, "shuffle_"+strconv.Itoa(shuffle)+"_*.data"))
+	return len(m) > 0
 }
 
 // Remove deletes one map output (a lost executor, or a test's fault).

@@ -1,0 +1,254 @@
+package master
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/mesoproject/meso/api/codec"
+	"github.com/mesoproject/meso/api/masterpb"
+	"github.com/mesoproject/meso/internal/master/core"
+	"github.com/mesoproject/meso/internal/operator"
+	"google.golang.org/protobuf/proto"
+)
+
+// notBuilt says why the master answers a call 501: the feature behind it
+// does not exist in meso yet (docs/master.md lists them).
+var notBuilt = map[masterpb.Call_Type]string{
+	masterpb.Call_LIST_FILES:                  "the master serves no files",
+	masterpb.Call_READ_FILE:                   "the master serves no files",
+	masterpb.Call_RESERVE_RESOURCES:           "dynamic reservations are not built yet",
+	masterpb.Call_UNRESERVE_RESOURCES:         "dynamic reservations are not built yet",
+	masterpb.Call_CREATE_VOLUMES:              "persistent volumes are not built yet",
+	masterpb.Call_DESTROY_VOLUMES:             "persistent volumes are not built yet",
+	masterpb.Call_GROW_VOLUME:                 "persistent volumes are not built yet",
+	masterpb.Call_SHRINK_VOLUME:               "persistent volumes are not built yet",
+	masterpb.Call_GET_MAINTENANCE_STATUS:      "maintenance is not built yet",
+	masterpb.Call_GET_MAINTENANCE_SCHEDULE:    "maintenance is not built yet",
+	masterpb.Call_UPDATE_MAINTENANCE_SCHEDULE: "maintenance is not built yet",
+	masterpb.Call_START_MAINTENANCE:           "maintenance is not built yet",
+	masterpb.Call_STOP_MAINTENANCE:            "maintenance is not built yet",
+	masterpb.Call_DRAIN_AGENT:                 "agent draining is not built yet",
+	masterpb.Call_GET_QUOTA:                   "quota is not built yet",
+	masterpb.Call_UPDATE_QUOTA:                "quota is not built yet",
+	masterpb.Call_SET_QUOTA:                   "quota is not built yet",
+	masterpb.Call_REMOVE_QUOTA:                "quota is not built yet",
+}
+
+// handleOperator serves POST /api/v1: the v1 operator API. SUBSCRIBE opens
+// an event stream; every other call is answered 200 with a Response in the
+// negotiated codec (TEARDOWN with an empty body), 400 when malformed, 501
+// when meso does not implement it.
+func (m *Master) handleOperator(w http.ResponseWriter, r *http.Request) {
+	call := &masterpb.Call{}
+	out, ok := operator.ReadCall(w, r, m.bounds, m.cfg.MaxCallBytes, call)
+	if !ok {
+		return
+	}
+	typ := call.GetType()
+	if why, ok := notBuilt[typ]; ok {
+		operator.NotImplemented(w, typ, why)
+		return
+	}
+	switch typ {
+	case masterpb.Call_SUBSCRIBE:
+		m.operatorSubscribe(w, r, out)
+	case masterpb.Call_GET_HEALTH:
+		operator.Respond(w, out, &masterpb.Response{Type: masterpb.Response_GET_HEALTH.Enum(),
+			GetHealth: &masterpb.Response_GetHealth{Healthy: proto.Bool(true)}})
+	case masterpb.Call_GET_FLAGS:
+		operator.Respond(w, out, &masterpb.Response{Type: masterpb.Response_GET_FLAGS.Enum(),
+			GetFlags: &masterpb.Response_GetFlags{Flags: operator.Flags(m.cfg.Flags)}})
+	case masterpb.Call_GET_VERSION:
+		operator.Respond(w, out, &masterpb.Response{Type: masterpb.Response_GET_VERSION.Enum(),
+			GetVersion: &masterpb.Response_GetVersion{VersionInfo: operator.VersionInfo(m.cfg.Version)}})
+	case masterpb.Call_GET_METRICS:
+		m.operatorMetrics(w, r, out, call.GetGetMetrics())
+	case masterpb.Call_GET_LOGGING_LEVEL:
+		operator.Respond(w, out, &masterpb.Response{Type: masterpb.Response_GET_LOGGING_LEVEL.Enum(),
+			GetLoggingLevel: &masterpb.Response_GetLoggingLevel{Level: proto.Uint32(m.logLevel.Verbosity())}})
+	case masterpb.Call_GET_OPERATIONS:
+		// meso applies no offer operations beyond launches: none to list.
+		operator.Respond(w, out, &masterpb.Response{Type: masterpb.Response_GET_OPERATIONS.Enum(),
+			GetOperations: &masterpb.Response_GetOperations{}})
+	case masterpb.Call_SET_LOGGING_LEVEL, masterpb.Call_UPDATE_WEIGHTS, masterpb.Call_MARK_AGENT_GONE,
+		masterpb.Call_DEACTIVATE_AGENT, masterpb.Call_REACTIVATE_AGENT, masterpb.Call_TEARDOWN:
+		m.operatorChange(w, r, call)
+	default:
+		m.operatorQuery(w, r, out, typ)
+	}
+}
+
+// operatorChange answers the calls that change something: 200 with an
+// empty body once applied, 400 for a missing payload or a bad value, 404
+// for an unknown agent.
+func (m *Master) operatorChange(w http.ResponseWriter, r *http.Request, call *masterpb.Call) {
+	switch call.GetType() {
+	case masterpb.Call_SET_LOGGING_LEVEL:
+		if !operator.RequirePayload(w, call, "set_logging_level") {
+			return
+		}
+		s := call.GetSetLoggingLevel()
+		if err := m.logLevel.Set(s.GetLevel(), time.Duration(s.GetDuration().GetNanoseconds())); err != nil {
+			httpError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		m.log.Info("logging level changed", "verbosity", s.GetLevel(), "for", time.Duration(s.GetDuration().GetNanoseconds()))
+		w.WriteHeader(http.StatusOK)
+	case masterpb.Call_UPDATE_WEIGHTS:
+		if !operator.RequirePayload(w, call, "update_weights") {
+			return
+		}
+		m.operatorApply(w, r, func(c *core.Core, now time.Time) error {
+			return c.UpdateWeights(call.GetUpdateWeights().GetWeightInfos())
+		})
+	case masterpb.Call_MARK_AGENT_GONE:
+		if !operator.RequirePayload(w, call, "mark_agent_gone") {
+			return
+		}
+		id := call.GetMarkAgentGone().GetAgentId().GetValue()
+		m.operatorApply(w, r, func(c *core.Core, now time.Time) error { return c.MarkAgentGone(now, id) })
+	case masterpb.Call_DEACTIVATE_AGENT:
+		if !operator.RequirePayload(w, call, "deactivate_agent") {
+			return
+		}
+		id := call.GetDeactivateAgent().GetAgentId().GetValue()
+		m.operatorApply(w, r, func(c *core.Core, now time.Time) error { return c.DeactivateAgent(now, id) })
+	case masterpb.Call_REACTIVATE_AGENT:
+		if !operator.RequirePayload(w, call, "reactivate_agent") {
+			return
+		}
+		id := call.GetReactivateAgent().GetAgentId().GetValue()
+		m.operatorApply(w, r, func(c *core.Core, now time.Time) error { return c.ReactivateAgent(id) })
+	case masterpb.Call_TEARDOWN:
+		if !operator.RequirePayload(w, call, "teardown") {
+			return
+		}
+		id := call.GetTeardown().GetFrameworkId().GetValue()
+		m.operatorApply(w, r, func(c *core.Core, now time.Time) error { return c.Teardown(now, id) })
+	}
+}
+
+// operatorQuery answers the calls that read the core's books.
+func (m *Master) operatorQuery(w http.ResponseWriter, r *http.Request, out codec.Codec, typ masterpb.Call_Type) {
+	ctx, cancel := context.WithTimeout(r.Context(), queryTimeout)
+	defer cancel()
+	var resp *masterpb.Response
+	known := true
+	err := m.loop.do(ctx, func(l *loop, now time.Time) {
+		c := l.core
+		switch typ {
+		case masterpb.Call_GET_STATE:
+			resp = &masterpb.Response{Type: masterpb.Response_GET_STATE.Enum(), GetState: c.GetState()}
+		case masterpb.Call_GET_AGENTS:
+			resp = &masterpb.Response{Type: masterpb.Response_GET_AGENTS.Enum(), GetAgents: c.GetAgents()}
+		case masterpb.Call_GET_FRAMEWORKS:
+			resp = &masterpb.Response{Type: masterpb.Response_GET_FRAMEWORKS.Enum(), GetFrameworks: c.GetFrameworks()}
+		case masterpb.Call_GET_EXECUTORS:
+			resp = &masterpb.Response{Type: masterpb.Response_GET_EXECUTORS.Enum(), GetExecutors: c.GetExecutors()}
+		case masterpb.Call_GET_TASKS:
+			resp = &masterpb.Response{Type: masterpb.Response_GET_TASKS.Enum(), GetTasks: c.GetTasks()}
+		case masterpb.Call_GET_ROLES:
+			resp = &masterpb.Response{Type: masterpb.Response_GET_ROLES.Enum(), GetRoles: c.GetRoles()}
+		case masterpb.Call_GET_WEIGHTS:
+			resp = &masterpb.Response{Type: masterpb.Response_GET_WEIGHTS.Enum(), GetWeights: c.GetWeights()}
+		case masterpb.Call_GET_MASTER:
+			resp = &masterpb.Response{Type: masterpb.Response_GET_MASTER.Enum(), GetMaster: c.GetMaster()}
+		default:
+			known = false
+		}
+	})
+	switch {
+	case err != nil:
+		httpError(w, statusOf(err), err.Error())
+	case !known:
+		operator.NotImplemented(w, typ, "meso does not know this call")
+	default:
+		operator.Respond(w, out, resp)
+	}
+}
+
+func (m *Master) operatorMetrics(w http.ResponseWriter, r *http.Request, out codec.Codec, gm *masterpb.Call_GetMetrics) {
+	timeout := queryTimeout
+	if ns := gm.GetTimeout().GetNanoseconds(); ns > 0 && time.Duration(ns) < timeout {
+		timeout = time.Duration(ns)
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
+	snap, err := m.metrics(ctx)
+	if err != nil {
+		httpError(w, statusOf(err), err.Error())
+		return
+	}
+	operator.Respond(w, out, &masterpb.Response{Type: masterpb.Response_GET_METRICS.Enum(),
+		GetMetrics: &masterpb.Response_GetMetrics{Metrics: operator.Metrics(snap)}})
+}
+
+// operatorApply runs a call that changes the core and answers 200 with an
+// empty body, or the error's status.
+func (m *Master) operatorApply(w http.ResponseWriter, r *http.Request, apply func(*core.Core, time.Time) error) {
+	var err error
+	if derr := m.loop.do(r.Context(), func(l *loop, now time.Time) {
+		err = apply(l.core, now)
+	}); derr != nil {
+		err = derr
+	}
+	if err != nil {
+		httpError(w, statusOf(err), err.Error())
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// operatorSubscribe opens an operator event stream: SUBSCRIBED (the whole
+// state), then the core's operator events, with HEARTBEATs. The stream's
+// outbox is bounded (Config.MaxOperatorEvents): a subscriber that falls
+// that far behind is disconnected, and the loop never waits for it.
+func (m *Master) operatorSubscribe(w http.ResponseWriter, r *http.Request, out codec.Codec) {
+	id := newUUID()
+	ob := newBoundedOutbox(m.cfg.MaxOperatorEvents)
+	var err error
+	var heartbeat time.Duration
+	if derr := m.loop.do(r.Context(), func(l *loop, now time.Time) {
+		if err = l.core.OperatorSubscribe(id); err == nil {
+			l.pendingOperators[id] = ob
+		}
+		heartbeat = l.core.HeartbeatInterval()
+	}); derr != nil {
+		err = derr
+	}
+	if err != nil {
+		httpError(w, statusOf(err), err.Error())
+		return
+	}
+	defer m.loop.post(func(l *loop, now time.Time) {
+		delete(l.pendingOperators, id)
+		if l.operators[id] == ob {
+			delete(l.operators, id)
+		}
+		l.core.OperatorUnsubscribe(id)
+	})
+	defer ob.close()
+	// A write blocked on a client that does not read is cut when the
+	// outbox overflows.
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-ob.overflowed:
+			_ = http.NewResponseController(w).SetWriteDeadline(time.Now())
+		case <-done:
+		}
+	}()
+	startStream(w, out, "", "")
+	m.streamOut(w, r, ob, out, heartbeat, operatorHeartbeat)
+	select {
+	case <-ob.overflowed:
+		m.log.Warn("operator subscriber disconnected: it fell too far behind", "subscriber", id)
+	default:
+	}
+}
+
+func operatorHeartbeat() proto.Message {
+	return &masterpb.Event{Type: masterpb.Event_HEARTBEAT.Enum()}
+}
