@@ -2,6 +2,7 @@ package rdd
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -59,6 +60,7 @@ type cluster struct {
 	url      string
 	pool     *exec.Pool
 	registry []string
+	token    string          // the application's shuffle token, given to its executors
 	ctx      context.Context // cancelled with the cause that fails every job (a registry mismatch)
 	fail     context.CancelCauseFunc
 	done     chan struct{} // closed by stop: ends the watchers
@@ -118,6 +120,7 @@ func startCluster(s *Session, masters []string) (*cluster, error) {
 	c := &cluster{s: s, pool: exec.NewPool(), registry: registrySites(), ctx: ctx, fail: fail, done: make(chan struct{}),
 		execs: map[string]*remoteExec{}, pipeIDs: map[*task.Pipeline]int64{}, pipes: map[int64]*rddpb.Pipeline{},
 		pipeErrs: map[int64]error{}}
+	c.token = rand.Text()
 	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		return nil, fmt.Errorf("%w: driver listener: %v", ErrConfig, err)
@@ -286,7 +289,7 @@ func (c *cluster) Register(ctx context.Context, req *connect.Request[rddpb.Regis
 	c.mu.Unlock()
 	c.pool.Add(e)
 	c.s.log.Info("executor registered", "executor", e.id, "slots", e.slots, "shuffle", e.addr, "pid", e.pid)
-	return connect.NewResponse(&rddpb.RegisterResponse{AppId: c.backend.FrameworkID()}), nil
+	return connect.NewResponse(&rddpb.RegisterResponse{AppId: c.backend.FrameworkID(), ShuffleToken: c.token}), nil
 }
 
 // PollTasks hands an executor its queued tasks, waiting up to pollWait.
@@ -370,9 +373,13 @@ func (e *remoteExec) Launch(ctx context.Context, d *task.Desc, done func(task.Re
 		if sh.ID == d.Pipeline.Shuffle {
 			continue
 		}
-		ml := &rddpb.MapLocations{Shuffle: int64(sh.ID), Addresses: make([]string, sh.Maps)}
+		ml := &rddpb.MapLocations{Shuffle: int64(sh.ID), Addresses: make([]string, sh.Maps), Sizes: make([]int64, sh.Maps)}
 		for m := range sh.Maps {
 			ml.Addresses[m] = c.s.books.Location(sh.ID, m)
+			ml.Sizes[m] = -1
+			if sizes := c.s.books.Sizes(sh.ID, m); d.Partition < len(sizes) {
+				ml.Sizes[m] = sizes[d.Partition]
+			}
 		}
 		locs = append(locs, ml)
 	}

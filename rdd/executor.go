@@ -21,6 +21,7 @@ import (
 	"github.com/mesoproject/meso/api/rddpb"
 	"github.com/mesoproject/meso/api/rddpb/rddpbconnect"
 	"github.com/mesoproject/meso/rdd/internal/shuffle"
+	"github.com/mesoproject/meso/rdd/internal/shufflenet"
 	"github.com/mesoproject/meso/rdd/internal/task"
 )
 
@@ -100,7 +101,9 @@ type executor struct {
 	addr   string // the shuffle server's host:port
 	log    *slog.Logger
 	sem    chan struct{}
-	http   *http.Client // fetches blocks from other executors
+	http   *http.Client // fetches single blocks from other executors
+	batch  *shufflenet.Fetcher
+	token  string // the application's shuffle token
 
 	mu        sync.Mutex
 	pipelines map[int64]*rebuiltStage // guarded by mu; by pipeline id
@@ -133,9 +136,6 @@ func runExecutor(ctx context.Context, driverURL string, log *slog.Logger) error 
 	if err != nil {
 		return fmt.Errorf("rdd: executor %s: shuffle server: %w", id, err)
 	}
-	srv := &http.Server{Handler: shuffleHandler(s.store), Protocols: h2c(true)}
-	go srv.Serve(ln)
-	defer srv.Close()
 	hc := &http.Client{Transport: &http.Transport{Protocols: h2c(false)}}
 	e := &executor{id: id, s: s, addr: ln.Addr().String(), log: log, sem: make(chan struct{}, slots),
 		client:    rddpbconnect.NewDriverServiceClient(hc, driverURL),
@@ -145,11 +145,24 @@ func runExecutor(ctx context.Context, driverURL string, log *slog.Logger) error 
 		os.WriteFile(filepath.Join(dir, id+".pid"), []byte(strconv.Itoa(os.Getpid())), 0o644)
 	}
 	hostname, _ := os.Hostname()
-	_, err = e.client.Register(ctx, connect.NewRequest(&rddpb.RegisterRequest{ExecutorId: id, ShuffleAddress: e.addr,
+	reg, err := e.client.Register(ctx, connect.NewRequest(&rddpb.RegisterRequest{ExecutorId: id, ShuffleAddress: e.addr,
 		Slots: int32(slots), Registry: registrySites(), Pid: int32(os.Getpid()), Hostname: hostname}))
 	if err != nil {
+		ln.Close()
 		return fmt.Errorf("rdd: executor %s: register with the driver at %s: %w", id, driverURL, err)
 	}
+	// Map outputs: batches for other executors' fetchers (shufflenet, with
+	// the application's token), single blocks for the fallback path.
+	token := reg.Msg.GetShuffleToken()
+	mux := http.NewServeMux()
+	mux.Handle(shufflenet.PathPrefix, shufflenet.NewServer(s.store, shufflenet.ServerConfig{Token: token, Logger: log}))
+	mux.Handle("/block/", tokenOnly(token, shuffleHandler(s.store)))
+	srv := &http.Server{Handler: mux}
+	go srv.Serve(ln)
+	defer srv.Close()
+	e.token = token
+	e.batch = shufflenet.NewFetcher(shufflenet.Config{Token: token, LocalAddr: e.addr, Local: s.store})
+	defer e.batch.Close()
 	log.Info("registered", "driver", driverURL, "slots", slots, "shuffle", e.addr)
 	lastOK := time.Now()
 	var wg sync.WaitGroup
@@ -265,12 +278,12 @@ func (e *executor) run(ctx context.Context, t *rddpb.Task) task.Result {
 	if st.err != nil {
 		return task.Result{ID: id, Executor: e.id, Err: st.err}
 	}
-	locs := map[int][]string{}
+	locs := map[int]*rddpb.MapLocations{}
 	for _, l := range t.GetLocations() {
-		locs[int(l.GetShuffle())] = l.GetAddresses()
+		locs[int(l.GetShuffle())] = l
 	}
 	tc := &TaskContext{ctx: ctx, sess: e.s, pipe: st.ix, job: id.Job, stage: id.Stage, partition: id.Partition,
-		attempt: id.Attempt, fetch: &netFetcher{e: e, locs: locs}}
+		attempt: id.Attempt, fetch: &netFetcher{e: e, locs: locs, part: id.Partition}}
 	return runTask(tc, d, func(tc *TaskContext) (any, error) {
 		if st.written != nil {
 			return st.written.writeMap(tc, id.Partition)
@@ -282,10 +295,10 @@ func (e *executor) run(ctx context.Context, t *rddpb.Task) task.Result {
 	})
 }
 
-// shuffleHandler serves map output blocks: GET /shuffle/{shuffle}/{map}/{reduce}.
+// shuffleHandler serves single map output blocks: GET /block/{shuffle}/{map}/{reduce}.
 func shuffleHandler(store *shuffle.Store) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /shuffle/{s}/{m}/{r}", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /block/{s}/{m}/{r}", func(w http.ResponseWriter, r *http.Request) {
 		var id shuffle.BlockID
 		var err error
 		for _, f := range []struct {
@@ -309,23 +322,65 @@ func shuffleHandler(store *shuffle.Store) http.Handler {
 	return mux
 }
 
-// netFetcher fetches a task's blocks from the executors holding them, one
-// block per request (the local store serves this executor's own).
+// tokenOnly refuses requests without the application's shuffle token.
+func tokenOnly(token string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get(shufflenet.TokenHeader) != token {
+			http.Error(w, "bad shuffle token", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// netFetcher fetches a task's blocks from the executors holding them: the
+// blocks of the task's own reducer partition in batches (shufflenet, within
+// spark.reducer.maxSizeInFlight), any other block one per request (the
+// local store serves this executor's own).
 type netFetcher struct {
 	e    *executor
-	locs map[int][]string
+	locs map[int]*rddpb.MapLocations
+	part int
+}
+
+// wants returns the batched fetcher's wants for reducer r of shuffle sh,
+// or false when their sizes are not known (r is not the task's partition).
+func (f *netFetcher) wants(sh, r int) ([]shufflenet.Want, bool) {
+	l := f.locs[sh]
+	if l == nil || r != f.part || len(l.GetSizes()) != len(l.GetAddresses()) {
+		return nil, false
+	}
+	var out []shufflenet.Want
+	for m, addr := range l.GetAddresses() {
+		size := l.GetSizes()[m]
+		if addr == "" || size < 0 {
+			return nil, false
+		}
+		if size > 0 {
+			out = append(out, shufflenet.Want{Map: m, Reduce: r, Addr: addr, Size: size})
+		}
+	}
+	return out, true
 }
 
 func (f *netFetcher) Fetch(b shuffle.BlockID) ([]byte, func(), error) {
-	addrs := f.locs[b.Shuffle]
+	var addrs []string
+	if l := f.locs[b.Shuffle]; l != nil {
+		addrs = l.GetAddresses()
+	}
 	if b.Map >= len(addrs) || addrs[b.Map] == "" {
 		return nil, nil, &shuffle.FetchError{Block: b, Err: errors.New("no location for the map output")}
 	}
 	if addrs[b.Map] == f.e.addr {
 		return f.e.s.store.Fetch(b)
 	}
-	url := fmt.Sprintf("http://%s/shuffle/%d/%d/%d", addrs[b.Map], b.Shuffle, b.Map, b.Reduce)
-	resp, err := f.e.http.Get(url)
+	url := fmt.Sprintf("http://%s/block/%d/%d/%d", addrs[b.Map], b.Shuffle, b.Map, b.Reduce)
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return nil, nil, &shuffle.FetchError{Block: b, Err: err}
+	}
+	req.Header.Set(shufflenet.TokenHeader, f.e.token)
+	resp, err := f.e.http.Do(req)
 	if err != nil {
 		return nil, nil, &shuffle.FetchError{Block: b, Err: err}
 	}

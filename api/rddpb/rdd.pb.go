@@ -168,8 +168,11 @@ func (x *RegisterRequest) GetHostname() string {
 }
 
 type RegisterResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	AppId         string                 `protobuf:"bytes,1,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	AppId string                 `protobuf:"bytes,1,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
+	// shuffle_token must accompany shuffle fetches between this
+	// application's executors.
+	ShuffleToken  string `protobuf:"bytes,2,opt,name=shuffle_token,json=shuffleToken,proto3" json:"shuffle_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -207,6 +210,13 @@ func (*RegisterResponse) Descriptor() ([]byte, []int) {
 func (x *RegisterResponse) GetAppId() string {
 	if x != nil {
 		return x.AppId
+	}
+	return ""
+}
+
+func (x *RegisterResponse) GetShuffleToken() string {
+	if x != nil {
+		return x.ShuffleToken
 	}
 	return ""
 }
@@ -872,9 +882,12 @@ func (x *TaskID) GetAttempt() int64 {
 // MapLocations says which shuffle server holds each map output of a shuffle
 // the task reads ("" when missing).
 type MapLocations struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Shuffle       int64                  `protobuf:"varint,1,opt,name=shuffle,proto3" json:"shuffle,omitempty"`
-	Addresses     []string               `protobuf:"bytes,2,rep,name=addresses,proto3" json:"addresses,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Shuffle   int64                  `protobuf:"varint,1,opt,name=shuffle,proto3" json:"shuffle,omitempty"`
+	Addresses []string               `protobuf:"bytes,2,rep,name=addresses,proto3" json:"addresses,omitempty"`
+	// sizes are the block sizes, per map, of reducer partition (the task's
+	// own partition): what the batched fetcher needs; -1 when unknown.
+	Sizes         []int64 `protobuf:"varint,3,rep,packed,name=sizes,proto3" json:"sizes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -919,6 +932,13 @@ func (x *MapLocations) GetShuffle() int64 {
 func (x *MapLocations) GetAddresses() []string {
 	if x != nil {
 		return x.Addresses
+	}
+	return nil
+}
+
+func (x *MapLocations) GetSizes() []int64 {
+	if x != nil {
+		return x.Sizes
 	}
 	return nil
 }
@@ -1195,9 +1215,10 @@ const file_meso_rdd_v1_rdd_proto_rawDesc = "" +
 	"\x05slots\x18\x03 \x01(\x05R\x05slots\x12\x1a\n" +
 	"\bregistry\x18\x04 \x03(\tR\bregistry\x12\x10\n" +
 	"\x03pid\x18\x05 \x01(\x05R\x03pid\x12\x1a\n" +
-	"\bhostname\x18\x06 \x01(\tR\bhostname\")\n" +
+	"\bhostname\x18\x06 \x01(\tR\bhostname\"N\n" +
 	"\x10RegisterResponse\x12\x15\n" +
-	"\x06app_id\x18\x01 \x01(\tR\x05appId\"3\n" +
+	"\x06app_id\x18\x01 \x01(\tR\x05appId\x12#\n" +
+	"\rshuffle_token\x18\x02 \x01(\tR\fshuffleToken\"3\n" +
 	"\x10PollTasksRequest\x12\x1f\n" +
 	"\vexecutor_id\x18\x01 \x01(\tR\n" +
 	"executorId\"\x85\x01\n" +
@@ -1251,10 +1272,11 @@ const file_meso_rdd_v1_rdd_proto_rawDesc = "" +
 	"\rstage_attempt\x18\x03 \x01(\x03R\fstageAttempt\x12\x18\n" +
 	"\ashuffle\x18\x04 \x01(\x03R\ashuffle\x12\x1c\n" +
 	"\tpartition\x18\x05 \x01(\x03R\tpartition\x12\x18\n" +
-	"\aattempt\x18\x06 \x01(\x03R\aattempt\"F\n" +
+	"\aattempt\x18\x06 \x01(\x03R\aattempt\"\\\n" +
 	"\fMapLocations\x12\x18\n" +
 	"\ashuffle\x18\x01 \x01(\x03R\ashuffle\x12\x1c\n" +
-	"\taddresses\x18\x02 \x03(\tR\taddresses\"\x80\x01\n" +
+	"\taddresses\x18\x02 \x03(\tR\taddresses\x12\x14\n" +
+	"\x05sizes\x18\x03 \x03(\x03R\x05sizes\"\x80\x01\n" +
 	"\x04Task\x12#\n" +
 	"\x02id\x18\x01 \x01(\v2\x13.meso.rdd.v1.TaskIDR\x02id\x12\x1a\n" +
 	"\bpipeline\x18\x02 \x01(\x03R\bpipeline\x127\n" +
