@@ -74,6 +74,7 @@ func alive(pid int) bool {
 func clusterArgs(c *cluster, pidDir string) []string {
 	return []string{"--master", "mesos://" + c.master.addr,
 		"--conf", "spark.cores.max=4", "--conf", "spark.executor.cores=2", "--conf", "spark.executor.memory=256m",
+		"--conf", "spark.reducer.maxSizeInFlight=4m", "--conf", "spark.shuffle.io.retryWait=1s",
 		"--conf", "spark.executorEnv.MESO_RDD_PID_DIR=" + pidDir}
 }
 

@@ -103,7 +103,8 @@ func startCluster(s *Session, masters []string) (*cluster, error) {
 		switch {
 		case strings.HasPrefix(k, "spark.executorEnv."):
 			env[strings.TrimPrefix(k, "spark.executorEnv.")] = v
-		case k == "spark.driver.host":
+		case k == "spark.driver.host", strings.HasPrefix(k, "spark.reducer."), strings.HasPrefix(k, "spark.shuffle.io."),
+			k == "spark.network.timeout":
 		default:
 			conf[k] = v
 		}
@@ -289,7 +290,23 @@ func (c *cluster) Register(ctx context.Context, req *connect.Request[rddpb.Regis
 	c.mu.Unlock()
 	c.pool.Add(e)
 	c.s.log.Info("executor registered", "executor", e.id, "slots", e.slots, "shuffle", e.addr, "pid", e.pid)
-	return connect.NewResponse(&rddpb.RegisterResponse{AppId: c.backend.FrameworkID(), ShuffleToken: c.token}), nil
+	return connect.NewResponse(&rddpb.RegisterResponse{AppId: c.backend.FrameworkID(), ShuffleToken: c.token,
+		Conf: c.executorConf()}), nil
+}
+
+// executorConf is what executors take from the driver's settings.
+func (c *cluster) executorConf() map[string]string {
+	cfg := c.s.cfg
+	out := map[string]string{
+		"spark.shuffle.memory": fmt.Sprint(cfg.ShuffleMemory),
+		"spark.storage.memory": fmt.Sprint(cfg.StorageMemory),
+	}
+	for k, v := range cfg.Cluster {
+		if strings.HasPrefix(k, "spark.reducer.") || strings.HasPrefix(k, "spark.shuffle.io.") || k == "spark.network.timeout" {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // PollTasks hands an executor its queued tasks, waiting up to pollWait.

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mesoproject/meso/rdd/internal/task"
 )
@@ -100,5 +101,25 @@ func TestCompareRegistry(t *testing.T) {
 	}
 	if err := compareRegistry([]string{"a.go:1"}, nil); err == nil || !strings.Contains(err.Error(), "(none)") {
 		t.Fatalf("%v", err)
+	}
+}
+
+// The network-shuffle settings reach the executors' fetcher by their Spark
+// names; bad values are errors naming the setting.
+func TestFetcherConfig(t *testing.T) {
+	fc, err := fetcherConfig(map[string]string{"spark.reducer.maxSizeInFlight": "4m", "spark.shuffle.io.maxRetries": "0",
+		"spark.shuffle.io.retryWait": "1s", "spark.network.timeout": "2min"})
+	if err != nil || fc.MaxBytesInFlight != 4<<20 || fc.MaxRetries != -1 || fc.RetryWait != time.Second || fc.Timeout != 2*time.Minute {
+		t.Fatalf("%+v, %v", fc, err)
+	}
+	for k, v := range map[string]string{"spark.reducer.maxSizeInFlight": "-1", "spark.shuffle.io.maxRetries": "x",
+		"spark.shuffle.io.retryWait": "soon", "spark.network.timeout": "0"} {
+		if _, err := fetcherConfig(map[string]string{k: v}); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), k) {
+			t.Errorf("%s=%s: %v", k, v, err)
+		}
+	}
+	var c Config
+	if err := c.Set("spark.reducer.maxSizeInFlight", "4m"); err != nil || c.Cluster["spark.reducer.maxSizeInFlight"] != "4m" {
+		t.Fatalf("Set: %v", err)
 	}
 }

@@ -70,7 +70,8 @@ type Config struct {
 // isClusterKey reports whether key is a cluster-mode setting kept in
 // Config.Cluster.
 func isClusterKey(key string) bool {
-	for _, p := range []string{"spark.cores.max", "spark.executor.", "spark.executorEnv.", "spark.mesos.", "spark.driver.host"} {
+	for _, p := range []string{"spark.cores.max", "spark.executor.", "spark.executorEnv.", "spark.mesos.", "spark.driver.host",
+		"spark.reducer.maxSizeInFlight", "spark.shuffle.io.", "spark.network.timeout"} {
 		if strings.HasPrefix(key, p) {
 			return true
 		}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/mesoproject/meso/api/rddpb"
 	"github.com/mesoproject/meso/api/rddpb/rddpbconnect"
+	"github.com/mesoproject/meso/rdd/internal/mesosbackend"
 	"github.com/mesoproject/meso/rdd/internal/shuffle"
 	"github.com/mesoproject/meso/rdd/internal/shufflenet"
 	"github.com/mesoproject/meso/rdd/internal/task"
@@ -127,17 +128,12 @@ func runExecutor(ctx context.Context, driverURL string, log *slog.Logger) error 
 	if host == "" {
 		host = "127.0.0.1"
 	}
-	s, err := start(Config{Master: fmt.Sprintf("local[%d]", slots), AppName: "executor-" + id, Logger: log})
-	if err != nil {
-		return err
-	}
-	defer s.Close()
 	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		return fmt.Errorf("rdd: executor %s: shuffle server: %w", id, err)
 	}
 	hc := &http.Client{Transport: &http.Transport{Protocols: h2c(false)}}
-	e := &executor{id: id, s: s, addr: ln.Addr().String(), log: log, sem: make(chan struct{}, slots),
+	e := &executor{id: id, addr: ln.Addr().String(), log: log, sem: make(chan struct{}, slots),
 		client:    rddpbconnect.NewDriverServiceClient(hc, driverURL),
 		http:      &http.Client{Timeout: 30 * time.Second},
 		pipelines: map[int64]*rebuiltStage{}, rebuilt: map[string]Dataset{}}
@@ -151,6 +147,28 @@ func runExecutor(ctx context.Context, driverURL string, log *slog.Logger) error 
 		ln.Close()
 		return fmt.Errorf("rdd: executor %s: register with the driver at %s: %w", id, driverURL, err)
 	}
+	conf := reg.Msg.GetConf()
+	cfg := Config{Master: fmt.Sprintf("local[%d]", slots), AppName: "executor-" + id, Logger: log}
+	for _, k := range []string{"spark.shuffle.memory", "spark.storage.memory"} {
+		if v, ok := conf[k]; ok {
+			if err := cfg.Set(k, v); err != nil {
+				ln.Close()
+				return fmt.Errorf("rdd: executor %s: the driver's %w", id, err)
+			}
+		}
+	}
+	fc, err := fetcherConfig(conf)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("rdd: executor %s: the driver's %w", id, err)
+	}
+	s, err := start(cfg)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer s.Close()
+	e.s = s
 	// Map outputs: batches for other executors' fetchers (shufflenet, with
 	// the application's token), single blocks for the fallback path.
 	token := reg.Msg.GetShuffleToken()
@@ -161,7 +179,8 @@ func runExecutor(ctx context.Context, driverURL string, log *slog.Logger) error 
 	go srv.Serve(ln)
 	defer srv.Close()
 	e.token = token
-	e.batch = shufflenet.NewFetcher(shufflenet.Config{Token: token, LocalAddr: e.addr, Local: s.store})
+	fc.Token, fc.LocalAddr, fc.Local = token, e.addr, s.store
+	e.batch = shufflenet.NewFetcher(fc)
 	defer e.batch.Close()
 	log.Info("registered", "driver", driverURL, "slots", slots, "shuffle", e.addr)
 	lastOK := time.Now()
@@ -320,6 +339,39 @@ func shuffleHandler(store *shuffle.Store) http.Handler {
 		w.Write(b)
 	})
 	return mux
+}
+
+// fetcherConfig maps the network-shuffle settings onto shufflenet's.
+func fetcherConfig(conf map[string]string) (shufflenet.Config, error) {
+	var fc shufflenet.Config
+	var err error
+	if v, ok := conf["spark.reducer.maxSizeInFlight"]; ok {
+		if fc.MaxBytesInFlight, err = mesosbackend.ParseSize(v, 1<<20); err != nil || fc.MaxBytesInFlight <= 0 {
+			return fc, fmt.Errorf("%w: spark.reducer.maxSizeInFlight=%q: want a positive size", ErrConfig, v)
+		}
+	}
+	if v, ok := conf["spark.shuffle.io.maxRetries"]; ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return fc, fmt.Errorf("%w: spark.shuffle.io.maxRetries=%q: want a count", ErrConfig, v)
+		}
+		fc.MaxRetries = n
+		if n == 0 {
+			fc.MaxRetries = -1 // none
+		}
+	}
+	for _, d := range []struct {
+		key  string
+		to   *time.Duration
+		unit time.Duration
+	}{{"spark.shuffle.io.retryWait", &fc.RetryWait, time.Second}, {"spark.network.timeout", &fc.Timeout, time.Second}} {
+		if v, ok := conf[d.key]; ok {
+			if *d.to, err = mesosbackend.ParseDuration(v, d.unit); err != nil || *d.to <= 0 {
+				return fc, fmt.Errorf("%w: %s=%q: want a positive duration", ErrConfig, d.key, v)
+			}
+		}
+	}
+	return fc, nil
 }
 
 // tokenOnly refuses requests without the application's shuffle token.

@@ -172,7 +172,10 @@ type RegisterResponse struct {
 	AppId string                 `protobuf:"bytes,1,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
 	// shuffle_token must accompany shuffle fetches between this
 	// application's executors.
-	ShuffleToken  string `protobuf:"bytes,2,opt,name=shuffle_token,json=shuffleToken,proto3" json:"shuffle_token,omitempty"`
+	ShuffleToken string `protobuf:"bytes,2,opt,name=shuffle_token,json=shuffleToken,proto3" json:"shuffle_token,omitempty"`
+	// conf holds the driver's settings that executors use (Spark names:
+	// spark.shuffle.memory, spark.reducer.maxSizeInFlight, ...).
+	Conf          map[string]string `protobuf:"bytes,3,rep,name=conf,proto3" json:"conf,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -219,6 +222,13 @@ func (x *RegisterResponse) GetShuffleToken() string {
 		return x.ShuffleToken
 	}
 	return ""
+}
+
+func (x *RegisterResponse) GetConf() map[string]string {
+	if x != nil {
+		return x.Conf
+	}
+	return nil
 }
 
 type PollTasksRequest struct {
@@ -1215,10 +1225,14 @@ const file_meso_rdd_v1_rdd_proto_rawDesc = "" +
 	"\x05slots\x18\x03 \x01(\x05R\x05slots\x12\x1a\n" +
 	"\bregistry\x18\x04 \x03(\tR\bregistry\x12\x10\n" +
 	"\x03pid\x18\x05 \x01(\x05R\x03pid\x12\x1a\n" +
-	"\bhostname\x18\x06 \x01(\tR\bhostname\"N\n" +
+	"\bhostname\x18\x06 \x01(\tR\bhostname\"\xc4\x01\n" +
 	"\x10RegisterResponse\x12\x15\n" +
 	"\x06app_id\x18\x01 \x01(\tR\x05appId\x12#\n" +
-	"\rshuffle_token\x18\x02 \x01(\tR\fshuffleToken\"3\n" +
+	"\rshuffle_token\x18\x02 \x01(\tR\fshuffleToken\x12;\n" +
+	"\x04conf\x18\x03 \x03(\v2'.meso.rdd.v1.RegisterResponse.ConfEntryR\x04conf\x1a7\n" +
+	"\tConfEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"3\n" +
 	"\x10PollTasksRequest\x12\x1f\n" +
 	"\vexecutor_id\x18\x01 \x01(\tR\n" +
 	"executorId\"\x85\x01\n" +
@@ -1331,7 +1345,7 @@ func file_meso_rdd_v1_rdd_proto_rawDescGZIP() []byte {
 }
 
 var file_meso_rdd_v1_rdd_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_meso_rdd_v1_rdd_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_meso_rdd_v1_rdd_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_meso_rdd_v1_rdd_proto_goTypes = []any{
 	(TaskResult_Kind)(0),          // 0: meso.rdd.v1.TaskResult.Kind
 	(*RegisterRequest)(nil),       // 1: meso.rdd.v1.RegisterRequest
@@ -1350,36 +1364,38 @@ var file_meso_rdd_v1_rdd_proto_goTypes = []any{
 	(*Task)(nil),                  // 14: meso.rdd.v1.Task
 	(*Metrics)(nil),               // 15: meso.rdd.v1.Metrics
 	(*TaskResult)(nil),            // 16: meso.rdd.v1.TaskResult
-	nil,                           // 17: meso.rdd.v1.TaskResult.AccumulatorsEntry
+	nil,                           // 17: meso.rdd.v1.RegisterResponse.ConfEntry
+	nil,                           // 18: meso.rdd.v1.TaskResult.AccumulatorsEntry
 }
 var file_meso_rdd_v1_rdd_proto_depIdxs = []int32{
-	11, // 0: meso.rdd.v1.PollTasksResponse.pipelines:type_name -> meso.rdd.v1.Pipeline
-	14, // 1: meso.rdd.v1.PollTasksResponse.tasks:type_name -> meso.rdd.v1.Task
-	16, // 2: meso.rdd.v1.ReportResultsRequest.results:type_name -> meso.rdd.v1.TaskResult
-	7,  // 3: meso.rdd.v1.Node.ref:type_name -> meso.rdd.v1.NodeRef
-	8,  // 4: meso.rdd.v1.Node.splits:type_name -> meso.rdd.v1.Split
-	7,  // 5: meso.rdd.v1.Shuffle.map:type_name -> meso.rdd.v1.NodeRef
-	7,  // 6: meso.rdd.v1.Shuffle.reduce:type_name -> meso.rdd.v1.NodeRef
-	7,  // 7: meso.rdd.v1.Pipeline.target:type_name -> meso.rdd.v1.NodeRef
-	9,  // 8: meso.rdd.v1.Pipeline.nodes:type_name -> meso.rdd.v1.Node
-	10, // 9: meso.rdd.v1.Pipeline.shuffles:type_name -> meso.rdd.v1.Shuffle
-	12, // 10: meso.rdd.v1.Task.id:type_name -> meso.rdd.v1.TaskID
-	13, // 11: meso.rdd.v1.Task.locations:type_name -> meso.rdd.v1.MapLocations
-	12, // 12: meso.rdd.v1.TaskResult.id:type_name -> meso.rdd.v1.TaskID
-	0,  // 13: meso.rdd.v1.TaskResult.kind:type_name -> meso.rdd.v1.TaskResult.Kind
-	15, // 14: meso.rdd.v1.TaskResult.metrics:type_name -> meso.rdd.v1.Metrics
-	17, // 15: meso.rdd.v1.TaskResult.accumulators:type_name -> meso.rdd.v1.TaskResult.AccumulatorsEntry
-	1,  // 16: meso.rdd.v1.DriverService.Register:input_type -> meso.rdd.v1.RegisterRequest
-	3,  // 17: meso.rdd.v1.DriverService.PollTasks:input_type -> meso.rdd.v1.PollTasksRequest
-	5,  // 18: meso.rdd.v1.DriverService.ReportResults:input_type -> meso.rdd.v1.ReportResultsRequest
-	2,  // 19: meso.rdd.v1.DriverService.Register:output_type -> meso.rdd.v1.RegisterResponse
-	4,  // 20: meso.rdd.v1.DriverService.PollTasks:output_type -> meso.rdd.v1.PollTasksResponse
-	6,  // 21: meso.rdd.v1.DriverService.ReportResults:output_type -> meso.rdd.v1.ReportResultsResponse
-	19, // [19:22] is the sub-list for method output_type
-	16, // [16:19] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	17, // 0: meso.rdd.v1.RegisterResponse.conf:type_name -> meso.rdd.v1.RegisterResponse.ConfEntry
+	11, // 1: meso.rdd.v1.PollTasksResponse.pipelines:type_name -> meso.rdd.v1.Pipeline
+	14, // 2: meso.rdd.v1.PollTasksResponse.tasks:type_name -> meso.rdd.v1.Task
+	16, // 3: meso.rdd.v1.ReportResultsRequest.results:type_name -> meso.rdd.v1.TaskResult
+	7,  // 4: meso.rdd.v1.Node.ref:type_name -> meso.rdd.v1.NodeRef
+	8,  // 5: meso.rdd.v1.Node.splits:type_name -> meso.rdd.v1.Split
+	7,  // 6: meso.rdd.v1.Shuffle.map:type_name -> meso.rdd.v1.NodeRef
+	7,  // 7: meso.rdd.v1.Shuffle.reduce:type_name -> meso.rdd.v1.NodeRef
+	7,  // 8: meso.rdd.v1.Pipeline.target:type_name -> meso.rdd.v1.NodeRef
+	9,  // 9: meso.rdd.v1.Pipeline.nodes:type_name -> meso.rdd.v1.Node
+	10, // 10: meso.rdd.v1.Pipeline.shuffles:type_name -> meso.rdd.v1.Shuffle
+	12, // 11: meso.rdd.v1.Task.id:type_name -> meso.rdd.v1.TaskID
+	13, // 12: meso.rdd.v1.Task.locations:type_name -> meso.rdd.v1.MapLocations
+	12, // 13: meso.rdd.v1.TaskResult.id:type_name -> meso.rdd.v1.TaskID
+	0,  // 14: meso.rdd.v1.TaskResult.kind:type_name -> meso.rdd.v1.TaskResult.Kind
+	15, // 15: meso.rdd.v1.TaskResult.metrics:type_name -> meso.rdd.v1.Metrics
+	18, // 16: meso.rdd.v1.TaskResult.accumulators:type_name -> meso.rdd.v1.TaskResult.AccumulatorsEntry
+	1,  // 17: meso.rdd.v1.DriverService.Register:input_type -> meso.rdd.v1.RegisterRequest
+	3,  // 18: meso.rdd.v1.DriverService.PollTasks:input_type -> meso.rdd.v1.PollTasksRequest
+	5,  // 19: meso.rdd.v1.DriverService.ReportResults:input_type -> meso.rdd.v1.ReportResultsRequest
+	2,  // 20: meso.rdd.v1.DriverService.Register:output_type -> meso.rdd.v1.RegisterResponse
+	4,  // 21: meso.rdd.v1.DriverService.PollTasks:output_type -> meso.rdd.v1.PollTasksResponse
+	6,  // 22: meso.rdd.v1.DriverService.ReportResults:output_type -> meso.rdd.v1.ReportResultsResponse
+	20, // [20:23] is the sub-list for method output_type
+	17, // [17:20] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_meso_rdd_v1_rdd_proto_init() }
@@ -1393,7 +1409,7 @@ func file_meso_rdd_v1_rdd_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_meso_rdd_v1_rdd_proto_rawDesc), len(file_meso_rdd_v1_rdd_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   17,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
