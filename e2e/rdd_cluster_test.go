@@ -100,9 +100,41 @@ func TestRDDClusterDemoEqualsLocal(t *testing.T) {
 	}
 	c := newCluster(t, 3, "cpus:2;mem:2048;disk:4096;ports:[31000-32000]", masterFlags...)
 	pidDir := t.TempDir()
+	// spark.cores.max (4) is never exceeded: the cpus of the framework's
+	// live tasks in /master/state, sampled while the job runs.
+	stopSampling := make(chan struct{})
+	maxCPUs := make(chan float64, 1)
+	go func() {
+		peak := 0.0
+		defer func() { maxCPUs <- peak }()
+		for {
+			select {
+			case <-stopSampling:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			var st frameworkTasks
+			if getJSON(c.master.url("/master/state"), &st) != nil {
+				continue
+			}
+			sum := 0.0
+			for _, f := range st.Frameworks {
+				for _, tk := range f.Tasks {
+					if tk.State == "TASK_STAGING" || tk.State == "TASK_STARTING" || tk.State == "TASK_RUNNING" {
+						sum += tk.Resources.CPUs
+					}
+				}
+			}
+			peak = max(peak, sum)
+		}
+	}()
 	out, err := runProgram(t, 5*time.Minute, bin, append([]string{"--n", n, "--parts", parts}, clusterArgs(c, pidDir)...)...)
+	close(stopSampling)
 	if err != nil {
 		t.Fatalf("cluster run: %v\n%s", err, out)
+	}
+	if peak := <-maxCPUs; peak > 4 || peak == 0 {
+		t.Errorf("executors held %v cpus at most, want (0, 4] (spark.cores.max=4)", peak)
 	}
 	if got, want := checksumOf(t, out), checksumOf(t, local); got != want {
 		t.Fatalf("cluster %s, local %s\ncluster output:\n%s", got, want, out)
@@ -256,4 +288,17 @@ func TestRDDClusterDriverKilledExecutorsExit(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// frameworkTasks is the part of /master/state about the frameworks' tasks
+// and their resources.
+type frameworkTasks struct {
+	Frameworks []struct {
+		Tasks []struct {
+			State     string `json:"state"`
+			Resources struct {
+				CPUs float64 `json:"cpus"`
+			} `json:"resources"`
+		} `json:"tasks"`
+	} `json:"frameworks"`
 }
