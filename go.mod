@@ -3,6 +3,7 @@ module github.com/mesoproject/meso
 go 1.26.0
 
 require (
+	connectrpc.com/connect v1.19.1
 	github.com/cockroachdb/datadriven v1.0.3
 	github.com/containerd/cgroups/v3 v3.1.3
 	github.com/containerd/errdefs v1.0.0

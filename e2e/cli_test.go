@@ -9,7 +9,8 @@ import (
 )
 
 // The README's first command: `meso dev --example` brings up a cluster,
-// runs the sample workload and exits 0.
+// runs the sample workload (command tasks, then the seed demo job as an rdd
+// framework whose executors are the meso binary) and exits 0.
 func TestDevExample(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -17,7 +18,8 @@ func TestDevExample(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("meso dev --example exited %d:\n%s", code, out)
 	}
-	if !strings.Contains(out, "TASK_FINISHED=10") || !strings.Contains(out, "over 2 agents") {
+	if !strings.Contains(out, "TASK_FINISHED=10") || !strings.Contains(out, "over 2 agents") ||
+		!strings.Contains(out, ": 10001 groups (checksum 8939410d097f7668)") {
 		t.Errorf("unexpected output:\n%s", out)
 	}
 }

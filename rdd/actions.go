@@ -5,6 +5,8 @@ import (
 	"errors"
 	"iter"
 	"slices"
+
+	"github.com/mesoproject/meso/rdd/internal/task"
 )
 
 // ErrEmpty is returned by Reduce and First on an empty dataset.
@@ -14,19 +16,30 @@ var ErrEmpty = errors.New("rdd: empty dataset")
 // in partition order, to merge.
 func runAll[T, R any](ctx context.Context, s *Session, r *RDD[T], f func(tc *TaskContext, p int) (R, error),
 	merge func(p int, v R) error) error {
+	return runAllKind(ctx, s, r, "", f, merge)
+}
+
+// runAllKind is runAll with what cluster executors return (see runJob).
+func runAllKind[T, R any](ctx context.Context, s *Session, r *RDD[T], kind string, f func(tc *TaskContext, p int) (R, error),
+	merge func(p int, v R) error) error {
 	res, err := s.resolve(r.n)
 	if err != nil {
 		return err
 	}
-	return runParts(ctx, s, r, allParts(res.parts), f, merge)
+	return runPartsKind(ctx, s, r, allParts(res.parts), kind, f, merge)
 }
 
 // runParts runs f on some partitions; merge sees results in partition order.
 func runParts[T, R any](ctx context.Context, s *Session, r *RDD[T], parts []int,
 	f func(tc *TaskContext, p int) (R, error), merge func(p int, v R) error) error {
+	return runPartsKind(ctx, s, r, parts, "", f, merge)
+}
+
+func runPartsKind[T, R any](ctx context.Context, s *Session, r *RDD[T], parts []int, kind string,
+	f func(tc *TaskContext, p int) (R, error), merge func(p int, v R) error) error {
 	results := map[int]R{}
 	next := 0
-	err := s.runJob(ctx, r.n, parts, func(tc *TaskContext, p int) (any, error) { return f(tc, p) },
+	err := s.runJob(ctx, r.n, parts, kind, func(tc *TaskContext, p int) (any, error) { return f(tc, p) },
 		func(p int, v any) error {
 			results[p] = v.(R)
 			// Hand results over in partition order, as soon as possible.
@@ -73,7 +86,7 @@ func Collect[T any](ctx context.Context, s *Session, r *RDD[T]) ([]T, error) {
 // Count returns the number of elements.
 func Count[T any](ctx context.Context, s *Session, r *RDD[T]) (int64, error) {
 	var total int64
-	err := runAll(ctx, s, r, func(tc *TaskContext, p int) (int64, error) {
+	err := runAllKind(ctx, s, r, task.ResultCount, func(tc *TaskContext, p int) (int64, error) {
 		var c int64
 		r.iterate(tc, p, func(T) bool { c++; return true })
 		return c, nil

@@ -16,8 +16,10 @@ import (
 // them (see Set); the zero value is a usable local configuration.
 type Config struct {
 	// Master says where tasks run (spark.master): "local" (one slot),
-	// "local[N]" (N slots) or "local[*]" (one per core). Empty means
-	// "local[*]".
+	// "local[N]" (N slots), "local[*]" (one per core), or
+	// "mesos://host:port" (several masters: "mesos://h1:p1,h2:p2", tried in
+	// order) to run executors on a Mesos cluster (see docs/rdd.md, cluster
+	// mode). Empty means "local[*]".
 	Master string
 	// AppName names the application in logs and the event log
 	// (spark.app.name).
@@ -59,6 +61,40 @@ type Config struct {
 	Progress io.Writer
 	// Logger receives the engine's logs; nil discards them.
 	Logger *slog.Logger
+	// Cluster holds the cluster-mode settings by their Spark names
+	// (spark.cores.max, spark.executor.*, spark.mesos.*, spark.executorEnv.*),
+	// as Set stored them; they are checked when a mesos:// session starts.
+	Cluster map[string]string
+}
+
+// isClusterKey reports whether key is a cluster-mode setting kept in
+// Config.Cluster.
+func isClusterKey(key string) bool {
+	for _, p := range []string{"spark.cores.max", "spark.executor.", "spark.executorEnv.", "spark.mesos.", "spark.driver.host",
+		"spark.reducer.maxSizeInFlight", "spark.shuffle.io.", "spark.network.timeout"} {
+		if strings.HasPrefix(key, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// mesosMasters returns the masters of a "mesos://" master URL, or nil when
+// master is not one.
+func mesosMasters(master string) ([]string, error) {
+	rest, ok := strings.CutPrefix(master, "mesos://")
+	if !ok {
+		return nil, nil
+	}
+	var out []string
+	for _, h := range strings.Split(rest, ",") {
+		h = strings.TrimSuffix(strings.TrimSpace(h), "/")
+		if h == "" || strings.ContainsAny(h, "/ ") {
+			return nil, fmt.Errorf("%w: master %q: want mesos://host:port[,host:port...]", ErrConfig, master)
+		}
+		out = append(out, h)
+	}
+	return out, nil
 }
 
 var localMaster = regexp.MustCompile(`^local(\[(\*|[0-9]+)\])?$`)
@@ -71,7 +107,7 @@ func (c *Config) slots() (int, error) {
 	}
 	sub := localMaster.FindStringSubmatch(m)
 	if sub == nil {
-		return 0, fmt.Errorf("%w: master %q: want local, local[N] or local[*]", ErrConfig, m)
+		return 0, fmt.Errorf("%w: master %q: want local, local[N], local[*] or mesos://host:port", ErrConfig, m)
 	}
 	switch sub[2] {
 	case "":
@@ -137,7 +173,13 @@ func (c *Config) Set(key, value string) error {
 	case "spark.ui.showConsoleProgress":
 		c.ShowConsoleProgress, err = strconv.ParseBool(value)
 	default:
-		return fmt.Errorf("%w: unknown setting %q", ErrConfig, key)
+		if !isClusterKey(key) {
+			return fmt.Errorf("%w: unknown setting %q", ErrConfig, key)
+		}
+		if c.Cluster == nil {
+			c.Cluster = map[string]string{}
+		}
+		c.Cluster[key] = value
 	}
 	if err != nil {
 		return fmt.Errorf("%w: %s=%q: %v", ErrConfig, key, value, err)

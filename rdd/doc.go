@@ -14,6 +14,12 @@
 // dataset's preparatory job computes on the driver (zipWithIndex offsets,
 // sort bounds), which tasks read from their TaskContext.
 //
+// With a "mesos://host:port" master the session is a coarse-grained Mesos
+// framework: executors are this program's own binary, fetched from the
+// driver and started by the agents; in such a process Start does not
+// return but runs the executor (registration with the driver over Connect,
+// tasks, a shuffle server) and exits. See docs/rdd.md, cluster mode.
+//
 // Keys of key-value operations are compared with ==, as in a Go map (so each
 // NaN is a key of its own); zero values of folds and aggregations are deep
 // copied for every partition and key.

@@ -94,6 +94,12 @@ type node struct {
 	// bad is set at construction when the dataset can never be computed
 	// (a bad sample fraction); jobs needing it fail with it.
 	bad error
+	// encodePart computes partition p and returns its records in the
+	// dataset's codec: a cluster executor's result task (the action's
+	// function then runs on the driver over them, see TaskContext.fed).
+	encodePart func(tc *TaskContext, p int) []byte
+	// countPart counts partition p's records (a ResultCount result task).
+	countPart func(tc *TaskContext, p int) int64
 }
 
 // resolution is one session's resolution of a dataset: the driver's truth,
@@ -183,7 +189,18 @@ func (r *RDD[T]) NumPartitions() int { return int(r.n.shown.Load()) }
 func (r *RDD[T]) String() string { return fmt.Sprintf("RDD %d (%s)", r.n.id, r.n) }
 
 func newRDD[T any](n *node, compute func(tc *TaskContext, p int, yield func(T) bool)) *RDD[T] {
-	return &RDD[T]{n: n, compute: compute, codec: codec.For[T]()}
+	r := &RDD[T]{n: n, compute: compute, codec: codec.For[T]()}
+	n.encodePart = func(tc *TaskContext, p int) []byte {
+		var b []byte
+		r.iterate(tc, p, func(v T) bool { b = r.codec.Append(b, v); return true })
+		return b
+	}
+	n.countPart = func(tc *TaskContext, p int) int64 {
+		var c int64
+		r.iterate(tc, p, func(T) bool { c++; return true })
+		return c
+	}
+	return r
 }
 
 // oneToOne makes a child of r with the same partitioning.
@@ -199,6 +216,10 @@ type defaults struct {
 
 // iterate feeds partition p to yield, through the cache when persisted.
 func (r *RDD[T]) iterate(tc *TaskContext, p int, yield func(T) bool) {
+	if tc.fed != nil && tc.fedNode == r.n.id {
+		r.iterateFed(tc, yield)
+		return
+	}
 	if StorageLevel(r.n.level.Load()) == None || tc.err != nil {
 		r.compute(tc, p, yield)
 		return
@@ -246,4 +267,21 @@ func graph(n *node, res map[int]*resolution) (plan.Graph, map[int]*node, map[int
 	}
 	walk(n)
 	return g, nodes, shuffles
+}
+
+// iterateFed yields the records a remote executor computed for the task's
+// target partition (TaskContext.fed).
+func (r *RDD[T]) iterateFed(tc *TaskContext, yield func(T) bool) {
+	b := tc.fed
+	for len(b) > 0 {
+		v, n, err := r.codec.Decode(b)
+		if err != nil {
+			tc.fail(fmt.Errorf("rdd: decoding the records of %s from the executor: %w", r.n, err))
+			return
+		}
+		b = b[n:]
+		if !yield(v) {
+			return
+		}
+	}
 }

@@ -167,7 +167,11 @@ type jobEnv struct {
 
 // runJob computes partitions parts of target, passing each partition's
 // result (from result) to onResult, in the order tasks finish.
-func (s *Session) runJob(ctx context.Context, target *node, parts []int,
+//
+// kind says what a cluster executor's result task returns (task.Pipeline's
+// Result): "" the partition's records, over which result then runs on the
+// driver; task.ResultCount their number, when result only counts them.
+func (s *Session) runJob(ctx context.Context, target *node, parts []int, kind string,
 	result func(tc *TaskContext, p int) (any, error), onResult func(p int, v any) error) error {
 	s.mu.Lock()
 	if s.closed {
@@ -182,6 +186,11 @@ func (s *Session) runJob(ctx context.Context, target *node, parts []int,
 	defer stop(nil)
 	unlink := context.AfterFunc(s.ctx, func() { stop(ErrClosed) })
 	defer unlink()
+	if c := s.cluster; c != nil {
+		// A refused executor (registry mismatch) fails every job.
+		unlinkCluster := context.AfterFunc(c.ctx, func() { stop(context.Cause(c.ctx)) })
+		defer unlinkCluster()
+	}
 	start := time.Now()
 	tr, err := s.resolve(target)
 	if err != nil {
@@ -199,6 +208,7 @@ func (s *Session) runJob(ctx context.Context, target *node, parts []int,
 	g, nodes, shuffles := graph(target, res)
 	jt := &jobTasks{nodes: nodes, shuffles: shuffles, result: result, index: map[*task.Pipeline]*pipelineIndex{}}
 	pipelines := s.pipelines(target, shuffles, res)
+	pipelines[-1].Result = kind
 	for _, p := range pipelines {
 		jt.index[p] = newPipelineIndex(p)
 	}
@@ -219,12 +229,16 @@ func (s *Session) runJob(ctx context.Context, target *node, parts []int,
 	}, s.books, cacheState{s.cache}, time.Now())
 	s.emit(Event{Kind: JobStart, Job: id, Name: target.String(), Tasks: len(sortedUnique(parts)), Shuffle: -1})
 	h := jobHooks{s: s, id: id}
-	err = exec.Run(ctx, exec.Job{
+	ej := exec.Job{
 		Core: core, Mu: &s.mu, Executors: []exec.Executor{s.exec},
 		OnLaunch: h.launch, OnTaskEnd: h.taskEnd, OnResult: h.safeOnResult(onResult), OnEvents: h.events,
-	})
-	if cause := context.Cause(ctx); err != nil && errors.Is(cause, ErrClosed) {
-		err = ErrClosed
+	}
+	if s.cluster != nil {
+		ej.Pool = s.cluster.pool
+	}
+	err = exec.Run(ctx, ej)
+	if cause := context.Cause(ctx); err != nil && cause != nil && !errors.Is(cause, context.Canceled) {
+		err = cause // ErrClosed, or why the cluster failed (a registry mismatch)
 	}
 	s.mu.Lock()
 	s.stats.JobTime += time.Since(start)

@@ -38,7 +38,9 @@ type Session struct {
 	fetch shuffle.Service // the store, or a fault-injecting wrapper in tests
 	exec  exec.Executor
 	slots int
-	cache *blocks.Manager
+	// cluster runs the executors of a mesos:// session; nil in local mode.
+	cluster *cluster
+	cache   *blocks.Manager
 
 	listenMu  sync.Mutex
 	listeners []func(Event) // guarded by listenMu
@@ -87,10 +89,29 @@ type Stats struct {
 	JobTime             time.Duration
 }
 
-// Start opens a session.
+// Start opens a session. In a process the cluster-mode driver started as
+// its executor (MESO_RDD_DRIVER_URL is set), Start does not return: it runs
+// the executor until the driver stops it or goes away, then exits the
+// process. Every rdd program is thus its own executor, with no change.
 func Start(cfg Config) (*Session, error) {
+	if url := os.Getenv(envDriverURL); url != "" {
+		runExecutorMain(url)
+	}
+	return start(cfg)
+}
+
+func start(cfg Config) (*Session, error) {
 	cfg = cfg.withDefaults()
-	slots, err := cfg.slots()
+	masters, err := mesosMasters(cfg.Master)
+	if err != nil {
+		return nil, err
+	}
+	var slots int
+	if masters != nil {
+		slots, err = clusterSlots(cfg)
+	} else {
+		slots, err = cfg.slots()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -117,6 +138,9 @@ func Start(cfg Config) (*Session, error) {
 	s.cache = blocks.New(dir+"/blocks", cfg.StorageMemory)
 	if cfg.EventLogDir != "" {
 		if s.elog, err = openEventLog(cfg.EventLogDir, cfg.AppName); err != nil {
+			if s.cluster != nil {
+				s.cluster.stop()
+			}
 			os.RemoveAll(dir)
 			return nil, err
 		}
@@ -129,6 +153,13 @@ func Start(cfg Config) (*Session, error) {
 		}
 		s.progress = newProgressBar(w)
 		s.AddListener(s.progress.record)
+	}
+	if masters != nil {
+		if s.cluster, err = startCluster(s, masters); err != nil {
+			s.cancel()
+			os.RemoveAll(dir)
+			return nil, err
+		}
 	}
 	go s.cleaner()
 	s.emit(Event{Kind: AppStart, App: cfg.AppName, Master: cfg.Master, Slots: slots, Shuffle: -1})
@@ -149,12 +180,17 @@ func (s *Session) Close() error {
 	s.mu.Unlock()
 	s.cancel()
 	s.jobs.Wait()
+	var err error
+	if s.cluster != nil {
+		err = s.cluster.stop()
+	}
 	s.stopWatching()
 	<-s.done
 	s.store.Close()
-	var err error
 	if s.elog != nil {
-		err = s.elog.close()
+		if cerr := s.elog.close(); err == nil {
+			err = cerr
+		}
 	}
 	if rerr := os.RemoveAll(s.dir); err == nil {
 		err = rerr

@@ -75,6 +75,13 @@ func (a *Accumulator[T]) mergeAny(v any) (err error) {
 			err = fmt.Errorf("%w: merging an update of %v on the driver: user function panicked: %v", ErrJobFailed, a, x)
 		}
 	}()
+	if b, ok := v.(gobValue); ok { // an update from a remote executor
+		u, err := gobDecode[T](b)
+		if err != nil {
+			return fmt.Errorf("%w: decoding an update of %v: %v", ErrJobFailed, a, err)
+		}
+		v = u
+	}
 	a.value = a.merge(a.value, v.(T))
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/mesoproject/meso/rdd/codec"
 	"github.com/mesoproject/meso/rdd/internal/shuffle"
+	"github.com/mesoproject/meso/rdd/internal/shufflenet"
 )
 
 // shuffleDep is a shuffle dependency: map tasks over mapNode's partitions
@@ -94,10 +95,44 @@ func writeShuffle[K, W any](tc *TaskContext, d *shuffleDep, m int, part func(K) 
 // sizes, fetching each map output's block in turn.
 func readShuffle[K, W any](tc *TaskContext, d *shuffleDep, r int, kc codec.Codec[K], wc codec.Codec[W],
 	yield func(k K, v W, size int) bool) {
+	if nf, ok := tc.fetch.(*netFetcher); ok {
+		if wants, ok := nf.wants(tc.shuffle(d).ID, r); ok {
+			readShuffleBatched(tc, nf, d, r, wants, kc, wc, yield)
+			return
+		}
+	}
 	for m := range tc.shuffle(d).Maps {
 		if !readBlock(tc, d, m, r, kc, wc, yield) {
 			return
 		}
+	}
+}
+
+// errStopFetch stops a batched fetch whose consumer wants no more records.
+var errStopFetch = errors.New("rdd: consumer stopped")
+
+// readShuffleBatched yields reducer r's records fetched in batches from the
+// executors holding them (blocks in arrival order, not map order).
+func readShuffleBatched[K, W any](tc *TaskContext, nf *netFetcher, d *shuffleDep, r int, wants []shufflenet.Want,
+	kc codec.Codec[K], wc codec.Codec[W], yield func(k K, v W, size int) bool) {
+	id := tc.shuffle(d).ID
+	err := nf.e.batch.Fetch(tc.ctx, id, wants, func(b shufflenet.Block) error {
+		defer b.Release()
+		tc.metrics.ShuffleBytesRead += int64(len(b.Data))
+		if !decodeBlock(tc, id, b.Map, r, b.Data, kc, wc, yield) {
+			return errStopFetch
+		}
+		return nil
+	})
+	var ffe *shufflenet.FetchFailedError
+	switch {
+	case err == nil, errors.Is(err, errStopFetch):
+	case errors.As(err, &ffe):
+		maps := ffe.Maps()
+		tc.fail(&lostOutputs{first: &shuffle.FetchError{Block: shuffle.BlockID{Shuffle: id, Map: maps[0], Reduce: r}, Err: err},
+			shuffle: id, maps: maps})
+	default:
+		tc.fail(fmt.Errorf("rdd: shuffle %d reduce %d: %w", id, r, err))
 	}
 }
 
@@ -107,13 +142,19 @@ func readShuffle[K, W any](tc *TaskContext, d *shuffleDep, r int, kc codec.Codec
 func readBlock[K, W any](tc *TaskContext, d *shuffleDep, m, r int, kc codec.Codec[K], wc codec.Codec[W],
 	yield func(k K, v W, size int) bool) bool {
 	id := tc.shuffle(d).ID
-	b, release, err := tc.sess.fetch.Fetch(shuffle.BlockID{Shuffle: id, Map: m, Reduce: r})
+	b, release, err := tc.fetcher().Fetch(shuffle.BlockID{Shuffle: id, Map: m, Reduce: r})
 	if err != nil {
 		tc.fail(lostFrom(tc, d, r, m, err))
 		return false
 	}
 	defer release()
 	tc.metrics.ShuffleBytesRead += int64(len(b))
+	return decodeBlock(tc, id, m, r, b, kc, wc, yield)
+}
+
+// decodeBlock yields the records of one block and reports whether to go on.
+func decodeBlock[K, W any](tc *TaskContext, id, m, r int, b []byte, kc codec.Codec[K], wc codec.Codec[W],
+	yield func(k K, v W, size int) bool) bool {
 	for len(b) > 0 {
 		k, n, err := kc.Decode(b)
 		if err != nil {
@@ -159,7 +200,7 @@ func lostFrom(tc *TaskContext, d *shuffleDep, r, m int, err error) error {
 	sh := tc.shuffle(d)
 	lost := &lostOutputs{first: err, shuffle: sh.ID, maps: []int{m}}
 	for m2 := m + 1; m2 < sh.Maps; m2++ {
-		_, release, err := tc.sess.fetch.Fetch(shuffle.BlockID{Shuffle: sh.ID, Map: m2, Reduce: r})
+		_, release, err := tc.fetcher().Fetch(shuffle.BlockID{Shuffle: sh.ID, Map: m2, Reduce: r})
 		if errors.Is(err, shuffle.ErrFetchFailed) {
 			lost.maps = append(lost.maps, m2)
 		} else if err == nil {

@@ -26,7 +26,7 @@ func SortByKey[K cmp.Ordered, V any](r *RDD[Pair[K, V]], ascending bool, parts i
 	kc, vc := codec.For[K](), codec.For[V]()
 	pc := codec.For[Pair[K, V]]()
 	d.writeMap = func(tc *TaskContext, m int) ([]int64, error) {
-		bounds := tc.prepared(n).([]K)
+		bounds := preparedAs[[]K](tc, n)
 		part := func(k K) int {
 			i, _ := slices.BinarySearchFunc(bounds, k, order)
 			return i
@@ -85,7 +85,7 @@ func sampleBounds[K cmp.Ordered, V any](j *jobEnv, r *RDD[Pair[K, V]], reducers 
 		w float64
 	}
 	var all []weighted
-	err := j.s.runJob(j.ctx, r.n, allParts(parts), func(tc *TaskContext, p int) (any, error) {
+	err := j.s.runJob(j.ctx, r.n, allParts(parts), "", func(tc *TaskContext, p int) (any, error) {
 		rng := rand.New(rand.NewPCG(uint64(p), 0x5eed))
 		s := sample{}
 		r.iterate(tc, p, func(kv Pair[K, V]) bool { // reservoir sampling

@@ -26,6 +26,22 @@ type TaskContext struct {
 	metrics   TaskMetrics
 	accums    map[int64]any // accumulator id -> pending update
 	checks    int
+	// fetch serves the shuffle blocks the task reads (a cluster executor's
+	// network fetcher); nil: the session's store.
+	fetch shuffle.Service
+	// fed holds the records of partition partition of dataset fedNode as
+	// a remote executor computed them (encoded non-nil, possibly empty):
+	// the action's function runs over them on the driver.
+	fed     []byte
+	fedNode int
+}
+
+// fetcher returns the service the task fetches shuffle blocks from.
+func (tc *TaskContext) fetcher() shuffle.Service {
+	if tc.fetch != nil {
+		return tc.fetch
+	}
+	return tc.sess.fetch
 }
 
 // Context returns the task's context, cancelled when the job is.

@@ -6,6 +6,8 @@ import (
 	"math"
 	"math/bits"
 	"math/rand/v2"
+
+	"github.com/mesoproject/meso/rdd/internal/task"
 )
 
 // Range returns the integers [start, end) in parts partitions of (nearly)
@@ -150,7 +152,7 @@ func ZipWithIndex[T any](r *RDD[T]) *RDD[Pair[T, int64]] {
 	n.prepare = func(j *jobEnv) (any, error) {
 		parts := j.s.partsOf(r.n)
 		counts := make([]int64, parts)
-		err := j.s.runJob(j.ctx, r.n, allParts(parts), func(tc *TaskContext, p int) (any, error) {
+		err := j.s.runJob(j.ctx, r.n, allParts(parts), task.ResultCount, func(tc *TaskContext, p int) (any, error) {
 			var c int64
 			r.iterate(tc, p, func(T) bool { c++; return true })
 			return c, nil
@@ -165,7 +167,7 @@ func ZipWithIndex[T any](r *RDD[T]) *RDD[Pair[T, int64]] {
 		return offsets, nil
 	}
 	return newRDD(n, func(tc *TaskContext, p int, yield func(Pair[T, int64]) bool) {
-		i := tc.prepared(n).([]int64)[p]
+		i := preparedAs[[]int64](tc, n)[p]
 		r.iterate(tc, p, func(v T) bool {
 			ok := yield(Pair[T, int64]{v, i})
 			i++

@@ -17,11 +17,13 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/mesoproject/meso/api/mesospb"
+	"github.com/mesoproject/meso/examples/seeddemo"
 	"github.com/mesoproject/meso/internal/agent"
 	"github.com/mesoproject/meso/internal/batch"
 	"github.com/mesoproject/meso/internal/master"
 	"github.com/mesoproject/meso/internal/registry"
 	"github.com/mesoproject/meso/internal/resources"
+	"github.com/mesoproject/meso/rdd"
 )
 
 // devOptions are the flags of `meso dev`.
@@ -34,6 +36,8 @@ type devOptions struct {
 	workDir   string
 	keep      bool
 	example   bool
+	demoN     int
+	demoParts int
 	verbose   bool
 }
 
@@ -66,7 +70,9 @@ every task finished.`,
 		"resources of each agent, in Mesos --resources syntax")
 	f.StringVar(&o.workDir, "work_dir", "", "work directory (default: a new temporary folder, removed at exit)")
 	f.BoolVar(&o.keep, "keep", false, "keep the temporary work directory at exit")
-	f.BoolVar(&o.example, "example", false, "run a sample workload on the cluster, then exit")
+	f.BoolVar(&o.example, "example", false, "run a sample workload on the cluster (command tasks, then the seed demo job as an rdd framework), then exit")
+	f.IntVar(&o.demoN, "example-demo-n", 1_000_000, "with --example: integers of the demo job (the seed talk's is 10000000)")
+	f.IntVar(&o.demoParts, "example-demo-parts", 100, "with --example: partitions of the demo job (the seed talk's is 500)")
 	f.BoolVar(&o.verbose, "verbose", false, "log what the master and agents do to stderr")
 	return cmd
 }
@@ -147,6 +153,9 @@ func runDev(ctx context.Context, out io.Writer, o devOptions) error {
 		return err
 	}
 	exErr := runExample(gctx, out, masterAddr, o.agents)
+	if exErr == nil {
+		exErr = runDemo(gctx, out, masterAddr, o.agents, o.demoN, o.demoParts)
+	}
 	cancel()
 	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) && exErr == nil {
 		exErr = err
@@ -269,5 +278,37 @@ func runExample(ctx context.Context, out io.Writer, masterAddr string, agents in
 	if failed > 0 {
 		return exitCode(1)
 	}
+	return nil
+}
+
+// runDemo runs the seed talk's demo job with rdd in cluster mode on the
+// embedded cluster: the driver is this process, its executors this binary
+// (fetched from the driver by the agents, one 1-cpu executor per agent).
+func runDemo(ctx context.Context, out io.Writer, masterAddr string, agents, n, parts int) error {
+	fmt.Fprintf(out, "running the seed demo job (%d integers, %d partitions) as an rdd framework...\n", n, parts)
+	cfg := rdd.Config{Master: "mesos://" + masterAddr, AppName: "meso-dev-demo"}
+	for k, v := range map[string]string{"spark.cores.max": fmt.Sprint(agents), "spark.executor.cores": "1",
+		"spark.executor.memory": "256m"} {
+		if err := cfg.Set(k, v); err != nil {
+			return err
+		}
+	}
+	start := time.Now()
+	s, err := rdd.Start(cfg)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	groups, err := rdd.Collect(ctx, s, seeddemo.Demo(n, parts))
+	if err != nil {
+		return err
+	}
+	if err := s.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "demo done in %s: %d groups (checksum %016x); %s\n", time.Since(start).Round(time.Millisecond),
+		len(groups), seeddemo.Checksum(groups), strings.ReplaceAll(s.Stats().Summary(), "\n", "; "))
 	return nil
 }

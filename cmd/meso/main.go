@@ -9,9 +9,20 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/mesoproject/meso/rdd"
 )
 
 func main() {
+	if os.Getenv("MESO_RDD_DRIVER_URL") != "" && len(os.Args) > 1 && os.Args[1] == "dev" {
+		// This process is an executor of the rdd driver that `meso dev
+		// --example` runs (the driver's binary is its executor, started
+		// with the driver's arguments): rdd.Start runs the executor and
+		// exits; it never returns here. Only "dev": the built-in command
+		// executor that starts every executor task (`meso executor`) sees
+		// the same environment.
+		rdd.Start(rdd.Config{})
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRootCmd().ExecuteContext(ctx)
 	stop()

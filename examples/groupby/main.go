@@ -13,16 +13,19 @@ import (
 	"time"
 
 	"github.com/mesoproject/meso/examples/internal/benchrun"
+	"github.com/mesoproject/meso/examples/internal/sparkconf"
+	"github.com/mesoproject/meso/examples/seeddemo"
 	"github.com/mesoproject/meso/rdd"
 )
 
 func main() {
 	n := flag.Int("n", 10_000_000, "number of integers")
 	parts := flag.Int("parts", 500, "partitions")
-	master := flag.String("master", "local[*]", "where tasks run (local, local[N], local[*])")
+	master := flag.String("master", "local[*]", "where tasks run (local, local[N], local[*], mesos://host:port)")
 	eventLog := flag.String("event-log", "", "directory for the JSON-lines event log")
 	compare := flag.Bool("compare", false, "run the engine and a hand-written Go baseline, each in a child process, and compare time and peak memory")
 	mode := flag.String("mode", "", "with -compare: engine or baseline (set by the parent process)")
+	flag.Var(&conf, "conf", "a Spark setting key=value (repeatable), e.g. spark.cores.max=4")
 	flag.Parse()
 	var err error
 	switch {
@@ -41,22 +44,29 @@ func main() {
 	}
 }
 
+var conf sparkconf.Flag
+
 func run(n, parts int, master, eventLog string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	s, err := rdd.Start(rdd.Config{Master: master, AppName: "groupby", ShowConsoleProgress: true, EventLogDir: eventLog})
+	cfg := rdd.Config{Master: master, AppName: "groupby", ShowConsoleProgress: true, EventLogDir: eventLog}
+	if err := conf.Apply(&cfg); err != nil {
+		return err
+	}
+	s, err := rdd.Start(cfg)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
 
-	groups := Demo(n, parts)
+	groups := seeddemo.Demo(n, parts)
 	start := time.Now()
 	collected, err := rdd.Collect(ctx, s, groups)
 	if err != nil {
 		return err
 	}
 	fmt.Printf("collected %d groups in %v\n", len(collected), time.Since(start).Round(time.Millisecond))
+	fmt.Printf("checksum %016x\n", seeddemo.Checksum(collected))
 	first := s.Stats()
 
 	start = time.Now()
@@ -79,7 +89,7 @@ func quiet(n, parts int, master string) error {
 		return err
 	}
 	defer s.Close()
-	groups, err := rdd.Collect(context.Background(), s, Demo(n, parts))
+	groups, err := rdd.Collect(context.Background(), s, seeddemo.Demo(n, parts))
 	if err != nil {
 		return err
 	}

@@ -12,12 +12,14 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/mesoproject/meso/examples/internal/benchrun"
+	"github.com/mesoproject/meso/examples/internal/sparkconf"
 	"github.com/mesoproject/meso/rdd"
 )
 
@@ -34,6 +36,7 @@ func main() {
 	mode := flag.String("mode", "", "engine or baseline (default: both, each in a child process)")
 	master := flag.String("master", "local[*]", "where tasks run")
 	memory := flag.String("shuffle-memory", "64m", "spark.shuffle.memory per task")
+	flag.Var(&conf, "conf", "a Spark setting key=value (repeatable), e.g. spark.cores.max=4")
 	flag.Parse()
 	if err := run(*input, *size, *mode, *master, *memory); err != nil {
 		fmt.Fprintln(os.Stderr, "wordcount:", err)
@@ -59,8 +62,13 @@ func run(input string, size int64, mode, master, memory string) error {
 	return fmt.Errorf("unknown mode %q", mode)
 }
 
+var conf sparkconf.Flag
+
 func engine(input, master, memory string) error {
 	cfg := rdd.Config{Master: master, AppName: "wordcount"}
+	if err := conf.Apply(&cfg); err != nil {
+		return err
+	}
 	if err := cfg.Set("spark.shuffle.memory", memory); err != nil {
 		return err
 	}
@@ -74,9 +82,14 @@ func engine(input, master, memory string) error {
 		return err
 	}
 	var total int
+	var sum uint64
 	for _, c := range counts {
 		total += c.Value
+		h := fnv.New64a()
+		fmt.Fprint(h, c.Key, " ", c.Value)
+		sum += h.Sum64()
 	}
+	fmt.Printf("checksum %016x\n", sum)
 	fmt.Printf("%d distinct words, %d words; %s\n", len(counts), total, strings.ReplaceAll(s.Stats().Summary(), "\n", "; "))
 	return nil
 }

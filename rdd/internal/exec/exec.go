@@ -65,8 +65,11 @@ type Job struct {
 	Core *job.Job
 	// Mu guards the state the core shares with the session's other jobs
 	// (job.Books); Run holds it while it calls the core.
-	Mu        sync.Locker
+	Mu sync.Locker
+	// Executors is a fixed set of executors; Pool, when set, is a changing
+	// one (and Executors is ignored).
 	Executors []Executor
+	Pool      *Pool
 	// TickEvery is the period of the core's clock input; 0: 1 s.
 	TickEvery time.Duration
 	// OnLaunch is called before a task starts.
@@ -86,6 +89,9 @@ type loop struct {
 	ctx      context.Context
 	execs    map[string]Executor
 	results  chan task.Result
+	pmu      sync.Mutex
+	pending  []task.Result // guarded by pmu; results waiting for room in results
+	watch    *watcher
 	inflight int
 	done     bool
 	err      error
@@ -95,27 +101,36 @@ type loop struct {
 func Run(ctx context.Context, j Job) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	slots := 0
 	l := &loop{Job: j, ctx: ctx, execs: map[string]Executor{}}
-	for _, e := range j.Executors {
-		l.execs[e.ID()] = e
-		slots += e.Slots()
+	execs := j.Executors
+	var wake <-chan struct{}
+	if j.Pool != nil {
+		execs, l.watch = j.Pool.watch()
+		defer j.Pool.unwatch(l.watch)
+		wake = l.watch.wake
 	}
-	l.results = make(chan task.Result, max(slots, 1))
+	for _, e := range execs {
+		l.execs[e.ID()] = e
+	}
+	// Results never block an executor: Launch's done callbacks queue them.
+	l.results = make(chan task.Result, 1)
 	every := j.TickEvery
 	if every <= 0 {
 		every = time.Second
 	}
 	tick := time.NewTicker(every)
 	defer tick.Stop()
-	for _, e := range j.Executors {
+	for _, e := range execs {
 		l.core(func() job.Ready { return j.Core.ExecutorAdded(e.ID(), e.Slots()) })
 	}
 	l.core(j.Core.Start)
 	for !l.done {
 		select {
-		case r := <-l.results:
+		case <-wake:
+			l.applyChanges()
+		case r := <-l.queue():
 			l.inflight--
+			l.applyChanges() // a loss published before this result comes first
 			l.report(r)
 		case <-ctx.Done():
 			l.core(func() job.Ready { return j.Core.Abort(ctx.Err()) })
@@ -126,9 +141,47 @@ func Run(ctx context.Context, j Job) error {
 	// Never leave a task of this job running after it returns.
 	cancel()
 	for ; l.inflight > 0; l.inflight-- {
-		<-l.results
+		<-l.queue()
 	}
 	return l.err
+}
+
+// queue returns the channel of the next result: results are buffered in
+// l.pending so that done callbacks never block.
+func (l *loop) queue() <-chan task.Result {
+	l.pmu.Lock()
+	defer l.pmu.Unlock()
+	if len(l.pending) > 0 && len(l.results) == 0 {
+		l.results <- l.pending[0]
+		l.pending = l.pending[1:]
+	}
+	return l.results
+}
+
+func (l *loop) deliver(r task.Result) {
+	l.pmu.Lock()
+	defer l.pmu.Unlock()
+	select {
+	case l.results <- r:
+	default:
+		l.pending = append(l.pending, r)
+	}
+}
+
+// applyChanges feeds the core the pool's joins and losses.
+func (l *loop) applyChanges() {
+	if l.watch == nil {
+		return
+	}
+	for _, c := range l.watch.take() {
+		if c.e != nil {
+			l.execs[c.id] = c.e
+			l.core(func() job.Ready { return l.Core.ExecutorAdded(c.id, c.e.Slots()) })
+			continue
+		}
+		delete(l.execs, c.id)
+		l.core(func() job.Ready { return l.Core.ExecutorLost(c.id) })
+	}
 }
 
 // core calls the core under Mu and acts on its Ready.
@@ -154,7 +207,7 @@ func (l *loop) core(f func() job.Ready) {
 		e := l.execs[d.Executor]
 		l.inflight++
 		l.OnLaunch(d)
-		e.Launch(l.ctx, d, func(res task.Result) { l.results <- res })
+		e.Launch(l.ctx, d, l.deliver)
 	}
 }
 

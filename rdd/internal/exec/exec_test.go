@@ -108,3 +108,38 @@ func TestRunResultError(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 }
+
+// A job on a Pool starts with no executor and finishes once executors
+// join; an executor lost mid-job has its task requeued, not counted as a
+// failure (the job allows one failure per task and the lost attempt
+// reports an error).
+func TestPoolExecutorsJoinAndLeave(t *testing.T) {
+	pool := NewPool()
+	lost := make(chan struct{})
+	var once sync.Once
+	flaky := runnerFunc(func(ctx context.Context, d *task.Desc) task.Result {
+		once.Do(func() { pool.Remove("a"); close(lost) })
+		return task.Result{ID: d.ID, Executor: d.Executor, Err: errors.New("executor lost")}
+	})
+	good := runnerFunc(func(ctx context.Context, d *task.Desc) task.Result {
+		<-lost
+		if d.Shuffle >= 0 {
+			return task.Result{ID: d.ID, Executor: d.Executor, Value: []int64{1, 1}}
+		}
+		return task.Result{ID: d.ID, Executor: d.Executor, Value: d.Partition}
+	})
+	var mu sync.Mutex
+	results := map[int]any{}
+	j := hooks(newJob(job.NewBooks()), results, &mu)
+	j.Pool = pool
+	errc := make(chan error, 1)
+	go func() { errc <- Run(t.Context(), j) }()
+	pool.Add(NewLocal("a", 1, flaky))
+	pool.Add(NewLocal("b", 2, good))
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != 2 || pool.Len() != 1 {
+		t.Fatalf("results %v, %d executors", results, pool.Len())
+	}
+}

@@ -67,10 +67,17 @@ type Pipeline struct {
 	// prepared value may choose the partitioner).
 	Nodes []Node
 	// Shuffles are the shuffles read by the pipeline, and the one written.
-	Shuffles     []Shuffle
+	Shuffles []Shuffle
+	// Result says what a remote executor's result task returns: "" the
+	// partition's records (the action's function then runs on the driver),
+	// ResultCount their number.
+	Result       string
 	Accumulators []int64 // ids of accumulators among the invocation's arguments
 	Broadcasts   []int64 // ids of broadcast variables among them
 }
+
+// ResultCount is the Pipeline.Result of jobs that only count records.
+const ResultCount = "count"
 
 // ID names one task attempt.
 type ID struct {

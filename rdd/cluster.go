@@ -1,0 +1,483 @@
+package rdd
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"github.com/mesoproject/meso/api/rddpb"
+	"github.com/mesoproject/meso/api/rddpb/rddpbconnect"
+	"github.com/mesoproject/meso/rdd/internal/exec"
+	"github.com/mesoproject/meso/rdd/internal/mesosbackend"
+	"github.com/mesoproject/meso/rdd/internal/task"
+)
+
+// ErrExecutorLost is wrapped by the error of a task whose executor was lost
+// (its process ended, its agent went away, or it stopped polling).
+var ErrExecutorLost = errors.New("rdd: executor lost")
+
+// heartbeatTimeout is how long an executor may go without polling before
+// the driver considers it lost.
+const heartbeatTimeout = 15 * time.Second
+
+// pollWait bounds one long poll of an executor.
+const pollWait = time.Second
+
+// clusterSlots is a cluster session's default parallelism for sources when
+// spark.default.parallelism is unset: spark.cores.max when set, else 2
+// (fixed at Start, so that a plan never depends on which executors
+// happened to have registered).
+func clusterSlots(cfg Config) (int, error) {
+	if v := cfg.Cluster[mesosbackend.KeyCoresMax]; v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return 0, fmt.Errorf("%w: %s=%q: want a positive integer", ErrConfig, mesosbackend.KeyCoresMax, v)
+		}
+		return n, nil
+	}
+	return 2, nil
+}
+
+// cluster is the driver's side of cluster mode: the Mesos framework that
+// starts executors, the RPC service they call, and one exec.Executor per
+// registered executor in the pool jobs run on.
+type cluster struct {
+	s        *Session
+	backend  *mesosbackend.Backend
+	srv      *http.Server
+	url      string
+	pool     *exec.Pool
+	registry []string
+	token    string          // the application's shuffle token, given to its executors
+	ctx      context.Context // cancelled with the cause that fails every job (a registry mismatch)
+	fail     context.CancelCauseFunc
+	done     chan struct{} // closed by stop: ends the watchers
+
+	mu       sync.Mutex
+	execs    map[string]*remoteExec // guarded by mu
+	pipeIDs  map[*task.Pipeline]int64
+	pipes    map[int64]*rddpb.Pipeline // guarded by mu; encoded once per stage
+	pipeErrs map[int64]error           // guarded by mu
+	stopping bool                      // guarded by mu
+}
+
+// remoteExec is a registered executor process (exec.Executor).
+type remoteExec struct {
+	c     *cluster
+	id    string
+	addr  string // its shuffle server
+	slots int
+	pid   int
+	wake  chan struct{} // cap 1: a task was queued or the executor was lost
+
+	// guarded by c.mu
+	queue    []*rddpb.Task
+	sent     map[int64]bool
+	running  map[task.ID]running
+	lastSeen time.Time
+	gone     bool
+}
+
+type running struct {
+	d    *task.Desc
+	done func(task.Result)
+	stop func() bool // unlinks the cancellation watch
+}
+
+func startCluster(s *Session, masters []string) (*cluster, error) {
+	conf := map[string]string{}
+	env := map[string]string{}
+	for k, v := range s.cfg.Cluster {
+		switch {
+		case strings.HasPrefix(k, "spark.executorEnv."):
+			env[strings.TrimPrefix(k, "spark.executorEnv.")] = v
+		case k == "spark.driver.host", strings.HasPrefix(k, "spark.reducer."), strings.HasPrefix(k, "spark.shuffle.io."),
+			k == "spark.network.timeout":
+		default:
+			conf[k] = v
+		}
+	}
+	settings, err := mesosbackend.ParseSettings(conf)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	host := s.cfg.Cluster["spark.driver.host"]
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	ctx, fail := context.WithCancelCause(context.Background())
+	c := &cluster{s: s, pool: exec.NewPool(), registry: registrySites(), ctx: ctx, fail: fail, done: make(chan struct{}),
+		execs: map[string]*remoteExec{}, pipeIDs: map[*task.Pipeline]int64{}, pipes: map[int64]*rddpb.Pipeline{},
+		pipeErrs: map[int64]error{}}
+	c.token = rand.Text()
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return nil, fmt.Errorf("%w: driver listener: %v", ErrConfig, err)
+	}
+	c.url = "http://" + ln.Addr().String()
+	self, err := os.Executable()
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("rdd: cluster mode: finding this program's executable: %w", err)
+	}
+	base := filepath.Base(self)
+	mux := http.NewServeMux()
+	mux.Handle(rddpbconnect.NewDriverServiceHandler(c))
+	mux.HandleFunc("GET /executable/"+base, func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, self) })
+	c.srv = &http.Server{Handler: mux, Protocols: h2c(true)}
+	go c.srv.Serve(ln)
+	cmd := mesosbackend.Command{Env: env}
+	prog := "./" + base
+	if settings.ExecutorURI != "" {
+		prog = "./" + filepath.Base(settings.ExecutorURI)
+	} else {
+		cmd.URIs = []mesosbackend.URI{{Value: c.url + "/executable/" + base, Executable: true}}
+	}
+	// The executor runs with the driver's arguments, so flags parsed
+	// before rdd.Start see the same values there.
+	words := []string{shellQuote(prog)}
+	for _, a := range os.Args[1:] {
+		words = append(words, shellQuote(a))
+	}
+	cmd.Value = "exec " + strings.Join(words, " ")
+	hostname, _ := os.Hostname()
+	b, err := mesosbackend.Start(context.Background(), mesosbackend.Config{
+		Master: masters, Name: s.cfg.AppName, Hostname: hostname, Settings: settings, Command: cmd,
+		DriverURL: c.url, Logger: s.log.With("component", "mesos"),
+	})
+	if err != nil {
+		c.srv.Close()
+		return nil, err
+	}
+	c.backend = b
+	go c.watchBackend()
+	go c.watchHeartbeats()
+	s.log.Info("cluster mode", "masters", masters, "framework", b.FrameworkID(), "driver", c.url)
+	return c, nil
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// watchBackend turns executor exits into executor losses.
+func (c *cluster) watchBackend() {
+	for {
+		select {
+		case <-c.done:
+			return
+		case ev, ok := <-c.backend.Events():
+			if !ok {
+				return
+			}
+			switch ev.Type {
+			case mesosbackend.EventExited:
+				c.lose(ev.Executor.ID, fmt.Sprintf("%s %s %s", ev.State, ev.Reason, ev.Message))
+			case mesosbackend.EventShortage:
+				c.s.log.Warn("no offer is big enough for an executor", "shortage", ev.Shortage.String())
+			}
+		}
+	}
+}
+
+// watchHeartbeats loses executors that stopped polling.
+func (c *cluster) watchHeartbeats() {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.done:
+			return
+		case now := <-t.C:
+			c.mu.Lock()
+			var late []string
+			for id, e := range c.execs {
+				if !e.gone && now.Sub(e.lastSeen) > heartbeatTimeout {
+					late = append(late, id)
+				}
+			}
+			c.mu.Unlock()
+			for _, id := range late {
+				c.lose(id, fmt.Sprintf("no heartbeat for %v", heartbeatTimeout))
+			}
+		}
+	}
+}
+
+// lose takes an executor out of the pool, forgets its map outputs, and
+// fails its running tasks as lost (the jobs requeue them).
+func (c *cluster) lose(id, why string) {
+	c.mu.Lock()
+	e := c.execs[id]
+	if e == nil || e.gone {
+		c.mu.Unlock()
+		return
+	}
+	e.gone = true
+	runs := e.running
+	e.running = map[task.ID]running{}
+	c.mu.Unlock()
+	c.pool.Remove(id)
+	c.s.mu.Lock()
+	n := c.s.books.ExecutorLost(id)
+	c.s.mu.Unlock()
+	c.s.log.Warn("executor lost", "executor", id, "why", why, "map_outputs_lost", n, "tasks", len(runs))
+	err := fmt.Errorf("%w: %s: %s", ErrExecutorLost, id, why)
+	for _, r := range runs {
+		if r.stop() {
+			r.done(task.Result{ID: r.d.ID, Executor: id, Err: err})
+		}
+	}
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// stop ends cluster mode: executors are told to stop, the framework kills
+// what is left and tears down, then the RPC server closes.
+func (c *cluster) stop() error {
+	c.mu.Lock()
+	if c.stopping {
+		c.mu.Unlock()
+		return nil
+	}
+	c.stopping = true
+	for _, e := range c.execs {
+		select {
+		case e.wake <- struct{}{}:
+		default:
+		}
+	}
+	c.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := c.backend.Stop(ctx)
+	close(c.done)
+	c.srv.Close()
+	c.fail(ErrClosed)
+	return err
+}
+
+// Register admits an executor whose Func registry equals the driver's.
+func (c *cluster) Register(ctx context.Context, req *connect.Request[rddpb.RegisterRequest]) (*connect.Response[rddpb.RegisterResponse], error) {
+	m := req.Msg
+	if err := compareRegistry(c.registry, m.GetRegistry()); err != nil {
+		err = fmt.Errorf("executor %s: %w", m.GetExecutorId(), err)
+		c.s.log.Error("executor refused", "err", err)
+		c.fail(err)
+		return nil, connect.NewError(connect.CodeFailedPrecondition, err)
+	}
+	e := &remoteExec{c: c, id: m.GetExecutorId(), addr: m.GetShuffleAddress(), slots: max(int(m.GetSlots()), 1),
+		pid: int(m.GetPid()), wake: make(chan struct{}, 1), sent: map[int64]bool{}, running: map[task.ID]running{},
+		lastSeen: time.Now()}
+	c.mu.Lock()
+	if old := c.execs[e.id]; old != nil && !old.gone || c.stopping {
+		c.mu.Unlock()
+		return nil, connect.NewError(connect.CodeAlreadyExists, fmt.Errorf("rdd: executor %s already registered or driver stopping", e.id))
+	}
+	c.execs[e.id] = e
+	c.mu.Unlock()
+	c.pool.Add(e)
+	c.s.log.Info("executor registered", "executor", e.id, "slots", e.slots, "shuffle", e.addr, "pid", e.pid)
+	return connect.NewResponse(&rddpb.RegisterResponse{AppId: c.backend.FrameworkID(), ShuffleToken: c.token,
+		Conf: c.executorConf()}), nil
+}
+
+// executorConf is what executors take from the driver's settings.
+func (c *cluster) executorConf() map[string]string {
+	cfg := c.s.cfg
+	out := map[string]string{
+		"spark.shuffle.memory": fmt.Sprint(cfg.ShuffleMemory),
+		"spark.storage.memory": fmt.Sprint(cfg.StorageMemory),
+	}
+	for k, v := range cfg.Cluster {
+		if strings.HasPrefix(k, "spark.reducer.") || strings.HasPrefix(k, "spark.shuffle.io.") || k == "spark.network.timeout" {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// PollTasks hands an executor its queued tasks, waiting up to pollWait.
+func (c *cluster) PollTasks(ctx context.Context, req *connect.Request[rddpb.PollTasksRequest]) (*connect.Response[rddpb.PollTasksResponse], error) {
+	c.mu.Lock()
+	e := c.execs[req.Msg.GetExecutorId()]
+	c.mu.Unlock()
+	if e == nil {
+		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("rdd: executor %s is not registered", req.Msg.GetExecutorId()))
+	}
+	t := time.NewTimer(pollWait)
+	defer t.Stop()
+	for {
+		c.mu.Lock()
+		e.lastSeen = time.Now()
+		if e.gone || c.stopping {
+			c.mu.Unlock()
+			return connect.NewResponse(&rddpb.PollTasksResponse{Stop: true}), nil
+		}
+		if len(e.queue) > 0 {
+			out := &rddpb.PollTasksResponse{Tasks: e.queue}
+			e.queue = nil
+			for _, tk := range out.Tasks {
+				if id := tk.GetPipeline(); !e.sent[id] {
+					e.sent[id] = true
+					out.Pipelines = append(out.Pipelines, c.pipes[id])
+				}
+			}
+			c.mu.Unlock()
+			return connect.NewResponse(out), nil
+		}
+		c.mu.Unlock()
+		select {
+		case <-e.wake:
+		case <-t.C:
+			return connect.NewResponse(&rddpb.PollTasksResponse{}), nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// ReportResults completes tasks with an executor's results.
+func (c *cluster) ReportResults(ctx context.Context, req *connect.Request[rddpb.ReportResultsRequest]) (*connect.Response[rddpb.ReportResultsResponse], error) {
+	id := req.Msg.GetExecutorId()
+	for _, pr := range req.Msg.GetResults() {
+		res := resultFromProto(id, pr)
+		c.mu.Lock()
+		e := c.execs[id]
+		var r running
+		ok := false
+		if e != nil {
+			if r, ok = e.running[res.ID]; ok {
+				delete(e.running, res.ID)
+			}
+		}
+		c.mu.Unlock()
+		if !ok || !r.stop() {
+			continue // the executor was lost, or the job cancelled the task
+		}
+		if res.Err == nil && res.ID.Shuffle < 0 {
+			res = c.s.finishResult(r.d, res)
+		}
+		r.done(res)
+	}
+	return connect.NewResponse(&rddpb.ReportResultsResponse{}), nil
+}
+
+func (e *remoteExec) ID() string { return e.id }
+func (e *remoteExec) Slots() int { return e.slots }
+
+// Launch queues d for the executor's next poll.
+func (e *remoteExec) Launch(ctx context.Context, d *task.Desc, done func(task.Result)) {
+	c := e.c
+	fail := func(err error) { go done(task.Result{ID: d.ID, Executor: e.id, Err: err}) }
+	pt := &rddpb.Task{Id: idToProto(d.ID)}
+	// Where each map output of the shuffles the stage reads is.
+	var locs []*rddpb.MapLocations
+	c.s.mu.Lock()
+	for _, sh := range d.Pipeline.Shuffles {
+		if sh.ID == d.Pipeline.Shuffle {
+			continue
+		}
+		ml := &rddpb.MapLocations{Shuffle: int64(sh.ID), Addresses: make([]string, sh.Maps), Sizes: make([]int64, sh.Maps)}
+		for m := range sh.Maps {
+			ml.Addresses[m] = c.s.books.Location(sh.ID, m)
+			ml.Sizes[m] = -1
+			if sizes := c.s.books.Sizes(sh.ID, m); d.Partition < len(sizes) {
+				ml.Sizes[m] = sizes[d.Partition]
+			}
+		}
+		locs = append(locs, ml)
+	}
+	c.s.mu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, ml := range locs {
+		for i, ex := range ml.Addresses {
+			if x := c.execs[ex]; x != nil && !x.gone {
+				ml.Addresses[i] = x.addr
+			} else {
+				ml.Addresses[i] = ""
+			}
+		}
+	}
+	pt.Locations = locs
+	pid, ok := c.pipeIDs[d.Pipeline]
+	if !ok {
+		pid = int64(len(c.pipeIDs) + 1)
+		c.pipeIDs[d.Pipeline] = pid
+		c.pipes[pid], c.pipeErrs[pid] = pipelineToProto(pid, d.Pipeline)
+	}
+	if err := c.pipeErrs[pid]; err != nil {
+		fail(err)
+		return
+	}
+	pt.Pipeline = pid
+	if e.gone {
+		fail(fmt.Errorf("%w: %s", ErrExecutorLost, e.id))
+		return
+	}
+	r := running{d: d, done: done}
+	var once sync.Once
+	cancelled := context.AfterFunc(ctx, func() {
+		c.mu.Lock()
+		_, ok := e.running[d.ID]
+		delete(e.running, d.ID)
+		c.mu.Unlock()
+		if ok {
+			once.Do(func() { done(task.Result{ID: d.ID, Executor: e.id, Err: ctx.Err()}) })
+		}
+	})
+	r.stop = func() bool {
+		if !cancelled() {
+			return false
+		}
+		return true
+	}
+	e.running[d.ID] = r
+	e.queue = append(e.queue, pt)
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// finishResult runs the action's function on the driver over the records
+// a remote executor computed for a result task (a known gap: step 2 of
+// issue 9 moves it to the executors).
+func (s *Session) finishResult(d *task.Desc, res task.Result) task.Result {
+	recs, _ := res.Value.([]byte)
+	if d.Pipeline.Result == task.ResultCount { // the executor counted
+		n, k := binary.Uvarint(recs)
+		if k <= 0 {
+			return task.Result{ID: d.ID, Executor: res.Executor, Err: fmt.Errorf("rdd: executor %s sent a bad count for %v", res.Executor, d.ID)}
+		}
+		res.Value = int64(n)
+		return res
+	}
+	if recs == nil {
+		recs = []byte{}
+	}
+	s.mu.Lock()
+	jt := s.jobTasks[d.Job]
+	s.mu.Unlock()
+	if jt == nil {
+		return task.Result{ID: d.ID, Executor: res.Executor, Err: fmt.Errorf("rdd: internal error: result of unknown job %d", d.Job)}
+	}
+	tc := &TaskContext{ctx: s.ctx, sess: s, pipe: jt.index[d.Pipeline], job: d.Job, stage: d.Stage,
+		partition: d.Partition, attempt: d.Attempt, fed: recs, fedNode: d.Pipeline.Target.ID}
+	out := runTask(tc, d, func(tc *TaskContext) (any, error) { return jt.result(tc, d.Partition) })
+	out.Metrics, out.Accums = res.Metrics, res.Accums
+	return out
+}

@@ -1,0 +1,125 @@
+package rdd
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mesoproject/meso/rdd/internal/task"
+)
+
+func TestMesosMasters(t *testing.T) {
+	for m, want := range map[string][]string{
+		"local[2]":                          nil,
+		"mesos://127.0.0.1:5050":            {"127.0.0.1:5050"},
+		"mesos://h1:1,h2:2/":                {"h1:1", "h2:2"},
+		"mesos://127.0.0.1:5050/, h2:5051 ": {"127.0.0.1:5050", "h2:5051"},
+	} {
+		got, err := mesosMasters(m)
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("mesosMasters(%q) = %q, %v; want %q", m, got, err, want)
+		}
+	}
+	for _, m := range []string{"mesos://", "mesos://a,,b", "mesos://h:1/path"} {
+		if _, err := mesosMasters(m); !errors.Is(err, ErrConfig) {
+			t.Errorf("mesosMasters(%q): %v, want ErrConfig", m, err)
+		}
+	}
+}
+
+// Cluster settings are kept by their Spark names; unknown others still
+// fail.
+func TestConfigClusterSettings(t *testing.T) {
+	var c Config
+	for k, v := range map[string]string{"spark.cores.max": "4", "spark.mesos.role": "analytics",
+		"spark.executor.memory": "1g", "spark.executorEnv.FOO": "bar"} {
+		if err := c.Set(k, v); err != nil {
+			t.Fatal(err)
+		}
+		if c.Cluster[k] != v {
+			t.Fatalf("%s: %q", k, c.Cluster[k])
+		}
+	}
+	if err := c.Set("spark.nope", "1"); !errors.Is(err, ErrConfig) {
+		t.Fatalf("unknown setting: %v", err)
+	}
+	if _, err := start(Config{Master: "mesos://127.0.0.1:1", Cluster: map[string]string{"spark.cores.max": "x"}}); !errors.Is(err, ErrConfig) ||
+		!strings.Contains(err.Error(), "spark.cores.max") {
+		t.Fatalf("bad spark.cores.max: %v", err)
+	}
+}
+
+// A pipeline and results survive their wire form; prepared values and
+// accumulator updates arrive gob-encoded and decode to their types.
+func TestWireRoundTrip(t *testing.T) {
+	p := &task.Pipeline{Name: "groupBy at x.go:1", Invocation: &task.Invocation{Func: 3, Args: [][]byte{{1, 2}}},
+		Target: task.NodeRef{ID: 7, Local: 2}, Shuffle: 4,
+		Nodes: []task.Node{{NodeRef: task.NodeRef{ID: 7, Local: 2}, Partitions: 5, Prepared: []int64{0, 10, 20},
+			Splits: []task.Split{{Path: "/a", Start: 1, End: 9}}}},
+		Shuffles:     []task.Shuffle{{ID: 4, Map: task.NodeRef{ID: 6, Local: 1}, Reduce: task.NodeRef{ID: 7, Local: 2}, Maps: 5, Reducers: 3}},
+		Accumulators: []int64{11}, Broadcasts: []int64{12}, Result: task.ResultCount}
+	pp, err := pipelineToProto(1, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := pipelineFromProto(pp)
+	prep := got.Nodes[0].Prepared.(gobValue)
+	got.Nodes[0].Prepared = p.Nodes[0].Prepared
+	if !reflect.DeepEqual(got, p) {
+		t.Fatalf("pipeline\n got %+v\nwant %+v", got, p)
+	}
+	if v, err := gobDecode[[]int64](prep); err != nil || !reflect.DeepEqual(v, []int64{0, 10, 20}) {
+		t.Fatalf("prepared %v, %v", v, err)
+	}
+	if _, err := pipelineToProto(2, &task.Pipeline{Name: "x", NotPortable: "why"}); !errors.Is(err, ErrNotPortable) {
+		t.Fatalf("not portable: %v", err)
+	}
+	id := task.ID{Job: 1, Stage: 2, StageAttempt: 1, Shuffle: -1, Partition: 3, Attempt: 2}
+	r := resultFromProto("e1", resultToProto(task.Result{ID: id, Value: []byte("recs"), Accums: map[int64]any{11: int64(5)}}))
+	if r.ID != id || string(r.Value.([]byte)) != "recs" || r.Err != nil {
+		t.Fatalf("result %+v", r)
+	}
+	a := &Accumulator[int64]{ID: 11, merge: func(a, b int64) int64 { return a + b }}
+	if err := a.mergeAny(r.Accums[11]); err != nil || a.Value() != 5 {
+		t.Fatalf("accumulator %d, %v", a.Value(), err)
+	}
+	f := resultFromProto("e1", resultToProto(task.Result{ID: id, Err: errors.New("gone"), Fetch: &task.FetchFailure{Shuffle: 4, Maps: []int{1, 3}}}))
+	if f.Fetch == nil || f.Fetch.Shuffle != 4 || !reflect.DeepEqual(f.Fetch.Maps, []int{1, 3}) || !strings.Contains(f.Err.Error(), "gone") {
+		t.Fatalf("fetch failure %+v", f)
+	}
+}
+
+func TestCompareRegistry(t *testing.T) {
+	if err := compareRegistry([]string{"a.go:1", "b.go:2"}, []string{"a.go:1", "b.go:2"}); err != nil {
+		t.Fatal(err)
+	}
+	err := compareRegistry([]string{"a.go:1", "b.go:2"}, []string{"a.go:1", "c.go:3", "b.go:2"})
+	if !errors.Is(err, ErrRegistry) || !strings.Contains(err.Error(), "Func 1 is registered at b.go:2 on the driver and at c.go:3") {
+		t.Fatalf("%v", err)
+	}
+	if err := compareRegistry([]string{"a.go:1"}, nil); err == nil || !strings.Contains(err.Error(), "(none)") {
+		t.Fatalf("%v", err)
+	}
+}
+
+// The network-shuffle settings reach the executors' fetcher by their Spark
+// names; bad values are errors naming the setting.
+func TestFetcherConfig(t *testing.T) {
+	fc, err := fetcherConfig(map[string]string{"spark.reducer.maxSizeInFlight": "4m", "spark.shuffle.io.maxRetries": "0",
+		"spark.shuffle.io.retryWait": "1s", "spark.network.timeout": "2min"})
+	if err != nil || fc.MaxBytesInFlight != 4<<20 || fc.MaxRetries != -1 || fc.RetryWait != time.Second || fc.Timeout != 2*time.Minute {
+		t.Fatalf("%+v, %v", fc, err)
+	}
+	for k, v := range map[string]string{"spark.reducer.maxSizeInFlight": "-1", "spark.shuffle.io.maxRetries": "x",
+		"spark.shuffle.io.retryWait": "soon", "spark.network.timeout": "0"} {
+		if _, err := fetcherConfig(map[string]string{k: v}); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), k) {
+			t.Errorf("%s=%s: %v", k, v, err)
+		}
+	}
+	var c Config
+	if err := c.Set("spark.reducer.maxSizeInFlight", "4m"); err != nil || c.Cluster["spark.reducer.maxSizeInFlight"] != "4m" {
+		t.Fatalf("Set: %v", err)
+	}
+}

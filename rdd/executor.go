@@ -1,0 +1,448 @@
+package rdd
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"github.com/mesoproject/meso/api/rddpb"
+	"github.com/mesoproject/meso/api/rddpb/rddpbconnect"
+	"github.com/mesoproject/meso/rdd/internal/mesosbackend"
+	"github.com/mesoproject/meso/rdd/internal/shuffle"
+	"github.com/mesoproject/meso/rdd/internal/shufflenet"
+	"github.com/mesoproject/meso/rdd/internal/task"
+)
+
+// The environment of an executor process, set by the Mesos backend.
+const (
+	envDriverURL     = "MESO_RDD_DRIVER_URL"
+	envExecutorID    = "MESO_RDD_EXECUTOR_ID"
+	envExecutorCores = "MESO_RDD_EXECUTOR_CORES"
+	envHostname      = "MESO_RDD_HOSTNAME"
+)
+
+// driverTimeout is how long an executor keeps trying to reach a driver
+// that does not answer before it exits.
+const driverTimeout = 10 * time.Second
+
+// ErrRegistry: an executor's Func registry differs from the driver's (the
+// executor runs another build of the program).
+var ErrRegistry = errors.New("rdd: executor's Func registry differs from the driver's")
+
+// registrySites lists the call sites of the registered Funcs, in order.
+func registrySites() []string {
+	funcsMu.Lock()
+	defer funcsMu.Unlock()
+	out := make([]string, len(funcs))
+	for i, f := range funcs {
+		out[i] = f.site
+	}
+	return out
+}
+
+// compareRegistry returns nil when the executor's registry equals the
+// driver's, or an error naming the first Func that differs.
+func compareRegistry(driver, executor []string) error {
+	for i := range max(len(driver), len(executor)) {
+		d, e := "(none)", "(none)"
+		if i < len(driver) {
+			d = driver[i]
+		}
+		if i < len(executor) {
+			e = executor[i]
+		}
+		if d != e {
+			return fmt.Errorf("%w: Func %d is registered at %s on the driver and at %s on the executor (%d and %d Funcs)",
+				ErrRegistry, i, d, e, len(driver), len(executor))
+		}
+	}
+	return nil
+}
+
+// h2c returns the HTTP protocols of the driver<->executor RPC: HTTP/2
+// without TLS (and HTTP/1 for the executable download).
+func h2c(http1 bool) *http.Protocols {
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	p.SetHTTP1(http1)
+	return &p
+}
+
+// runExecutorMain runs this process as a cluster executor and exits it:
+// rdd.Start calls it when the process was started by the driver.
+func runExecutorMain(driverURL string) {
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("executor", os.Getenv(envExecutorID))
+	err := runExecutor(context.Background(), driverURL, log)
+	if err != nil {
+		log.Error("executor failed", "err", err)
+		os.Exit(1)
+	}
+	log.Info("executor done")
+	os.Exit(0)
+}
+
+// executor is the state of an executor process.
+type executor struct {
+	id     string
+	s      *Session // the local session whose store, cache and config tasks use
+	client rddpbconnect.DriverServiceClient
+	addr   string // the shuffle server's host:port
+	log    *slog.Logger
+	sem    chan struct{}
+	http   *http.Client // fetches single blocks from other executors
+	batch  *shufflenet.Fetcher
+	token  string // the application's shuffle token
+
+	mu        sync.Mutex
+	pipelines map[int64]*rebuiltStage // guarded by mu; by pipeline id
+	rebuilt   map[string]Dataset      // guarded by mu; invocation -> its rebuilt lineage, built once
+}
+
+// rebuiltStage is one stage's pipeline as this executor rebuilt it.
+type rebuiltStage struct {
+	p       *task.Pipeline
+	ix      *pipelineIndex
+	target  *node
+	written *shuffleDep
+	err     error
+}
+
+func runExecutor(ctx context.Context, driverURL string, log *slog.Logger) error {
+	id := os.Getenv(envExecutorID)
+	slots, _ := strconv.Atoi(os.Getenv(envExecutorCores))
+	slots = max(slots, 1)
+	host := os.Getenv(envHostname)
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return fmt.Errorf("rdd: executor %s: shuffle server: %w", id, err)
+	}
+	hc := &http.Client{Transport: &http.Transport{Protocols: h2c(false)}}
+	e := &executor{id: id, addr: ln.Addr().String(), log: log, sem: make(chan struct{}, slots),
+		client:    rddpbconnect.NewDriverServiceClient(hc, driverURL),
+		http:      &http.Client{Timeout: 30 * time.Second},
+		pipelines: map[int64]*rebuiltStage{}, rebuilt: map[string]Dataset{}}
+	if dir := os.Getenv("MESO_RDD_PID_DIR"); dir != "" { // lets tests check that executors are gone
+		os.WriteFile(filepath.Join(dir, id+".pid"), []byte(strconv.Itoa(os.Getpid())), 0o644)
+	}
+	hostname, _ := os.Hostname()
+	reg, err := e.client.Register(ctx, connect.NewRequest(&rddpb.RegisterRequest{ExecutorId: id, ShuffleAddress: e.addr,
+		Slots: int32(slots), Registry: registrySites(), Pid: int32(os.Getpid()), Hostname: hostname}))
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("rdd: executor %s: register with the driver at %s: %w", id, driverURL, err)
+	}
+	conf := reg.Msg.GetConf()
+	cfg := Config{Master: fmt.Sprintf("local[%d]", slots), AppName: "executor-" + id, Logger: log}
+	for _, k := range []string{"spark.shuffle.memory", "spark.storage.memory"} {
+		if v, ok := conf[k]; ok {
+			if err := cfg.Set(k, v); err != nil {
+				ln.Close()
+				return fmt.Errorf("rdd: executor %s: the driver's %w", id, err)
+			}
+		}
+	}
+	fc, err := fetcherConfig(conf)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("rdd: executor %s: the driver's %w", id, err)
+	}
+	s, err := start(cfg)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer s.Close()
+	e.s = s
+	// Map outputs: batches for other executors' fetchers (shufflenet, with
+	// the application's token), single blocks for the fallback path.
+	token := reg.Msg.GetShuffleToken()
+	mux := http.NewServeMux()
+	mux.Handle(shufflenet.PathPrefix, shufflenet.NewServer(s.store, shufflenet.ServerConfig{Token: token, Logger: log}))
+	mux.Handle("/block/", tokenOnly(token, shuffleHandler(s.store)))
+	srv := &http.Server{Handler: mux}
+	go srv.Serve(ln)
+	defer srv.Close()
+	e.token = token
+	fc.Token, fc.LocalAddr, fc.Local = token, e.addr, s.store
+	e.batch = shufflenet.NewFetcher(fc)
+	defer e.batch.Close()
+	log.Info("registered", "driver", driverURL, "slots", slots, "shuffle", e.addr)
+	lastOK := time.Now()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		resp, err := e.client.PollTasks(ctx, connect.NewRequest(&rddpb.PollTasksRequest{ExecutorId: id}))
+		if err != nil {
+			if time.Since(lastOK) > driverTimeout {
+				return fmt.Errorf("rdd: executor %s: driver unreachable for %v: %w", id, driverTimeout, err)
+			}
+			time.Sleep(200 * time.Millisecond) // retry pacing, not a wait for an event
+			continue
+		}
+		lastOK = time.Now()
+		if resp.Msg.GetStop() {
+			return nil
+		}
+		for _, p := range resp.Msg.GetPipelines() {
+			e.addPipeline(p)
+		}
+		for _, t := range resp.Msg.GetTasks() {
+			wg.Add(1)
+			go func() { // never blocks the poll loop, which is the heartbeat
+				defer wg.Done()
+				e.sem <- struct{}{}
+				defer func() { <-e.sem }()
+				res := e.run(ctx, t)
+				if _, err := e.client.ReportResults(ctx, connect.NewRequest(&rddpb.ReportResultsRequest{
+					ExecutorId: id, Results: []*rddpb.TaskResult{resultToProto(res)}})); err != nil {
+					log.Warn("reporting a result", "task", res.ID, "err", err)
+				}
+			}()
+		}
+	}
+}
+
+// addPipeline rebuilds a stage's lineage (once per Func invocation) and
+// indexes its datasets and shuffles by the rebuilt nodes.
+func (e *executor) addPipeline(pp *rddpb.Pipeline) {
+	p := pipelineFromProto(pp)
+	st := &rebuiltStage{p: p}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.pipelines[pp.GetId()] = st
+	key := fmt.Sprint(p.Invocation.Func, p.Invocation.Args)
+	ds := e.rebuilt[key]
+	if ds == nil {
+		ds, st.err = rebuild(*p.Invocation)
+		if st.err != nil {
+			return
+		}
+		e.rebuilt[key] = ds
+	}
+	st.ix, st.target, st.written, st.err = indexRebuilt(ds.lineage(), p)
+}
+
+// indexRebuilt finds a pipeline's datasets and shuffles in a rebuilt
+// lineage by their local indexes: the stage's target and, for a map stage,
+// the shuffle it writes.
+func indexRebuilt(root *node, p *task.Pipeline) (*pipelineIndex, *node, *shuffleDep, error) {
+	ix := &pipelineIndex{p: p, nodes: map[int]*task.Node{}, shuffles: map[int]*task.Shuffle{}}
+	for i := range p.Nodes {
+		n := byLocal(root, p.Nodes[i].Local)
+		if n == nil {
+			return nil, nil, nil, fmt.Errorf("%w: no dataset %d in the rebuilt lineage of stage %s", ErrNotPortable, p.Nodes[i].Local, p.Name)
+		}
+		ix.nodes[n.id] = &p.Nodes[i]
+	}
+	var written *shuffleDep
+	for i := range p.Shuffles {
+		sh := &p.Shuffles[i]
+		red := byLocal(root, sh.Reduce.Local)
+		if red == nil {
+			return nil, nil, nil, fmt.Errorf("%w: no dataset %d in the rebuilt lineage of stage %s", ErrNotPortable, sh.Reduce.Local, p.Name)
+		}
+		for _, dep := range red.deps {
+			if dep.shuffle != nil && byLocalIs(dep.shuffle.mapNode, sh.Map.Local) {
+				ix.shuffles[dep.shuffle.id] = sh
+				if sh.ID == p.Shuffle {
+					written = dep.shuffle
+				}
+			}
+		}
+	}
+	if p.Shuffle >= 0 && written == nil {
+		return nil, nil, nil, fmt.Errorf("%w: shuffle %d not in the rebuilt lineage of stage %s", ErrNotPortable, p.Shuffle, p.Name)
+	}
+	target := byLocal(root, p.Target.Local)
+	if target == nil {
+		return nil, nil, nil, fmt.Errorf("%w: no target dataset %d in the rebuilt lineage of stage %s", ErrNotPortable, p.Target.Local, p.Name)
+	}
+	return ix, target, written, nil
+}
+
+// byLocalIs reports whether n has local index local.
+func byLocalIs(n *node, local int) bool {
+	claimMu.Lock()
+	defer claimMu.Unlock()
+	return n.local == local
+}
+
+// run runs one task from the driver.
+func (e *executor) run(ctx context.Context, t *rddpb.Task) task.Result {
+	id := idFromProto(t.GetId())
+	e.mu.Lock()
+	st := e.pipelines[t.GetPipeline()]
+	e.mu.Unlock()
+	d := &task.Desc{ID: id, Executor: e.id}
+	if st == nil {
+		return task.Result{ID: id, Executor: e.id, Err: fmt.Errorf("rdd: internal error: unknown pipeline %d", t.GetPipeline())}
+	}
+	d.Pipeline = st.p
+	if st.err != nil {
+		return task.Result{ID: id, Executor: e.id, Err: st.err}
+	}
+	locs := map[int]*rddpb.MapLocations{}
+	for _, l := range t.GetLocations() {
+		locs[int(l.GetShuffle())] = l
+	}
+	tc := &TaskContext{ctx: ctx, sess: e.s, pipe: st.ix, job: id.Job, stage: id.Stage, partition: id.Partition,
+		attempt: id.Attempt, fetch: &netFetcher{e: e, locs: locs, part: id.Partition}}
+	return runTask(tc, d, func(tc *TaskContext) (any, error) {
+		if st.written != nil {
+			return st.written.writeMap(tc, id.Partition)
+		}
+		if st.p.Result == task.ResultCount {
+			return binary.AppendUvarint(nil, uint64(st.target.countPart(tc, id.Partition))), nil
+		}
+		return st.target.encodePart(tc, id.Partition), nil
+	})
+}
+
+// shuffleHandler serves single map output blocks: GET /block/{shuffle}/{map}/{reduce}.
+func shuffleHandler(store *shuffle.Store) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /block/{s}/{m}/{r}", func(w http.ResponseWriter, r *http.Request) {
+		var id shuffle.BlockID
+		var err error
+		for _, f := range []struct {
+			name string
+			to   *int
+		}{{"s", &id.Shuffle}, {"m", &id.Map}, {"r", &id.Reduce}} {
+			if *f.to, err = strconv.Atoi(r.PathValue(f.name)); err != nil {
+				http.Error(w, "bad block id", http.StatusBadRequest)
+				return
+			}
+		}
+		b, release, err := store.Fetch(id)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusNotFound)
+			return
+		}
+		defer release()
+		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+		w.Write(b)
+	})
+	return mux
+}
+
+// fetcherConfig maps the network-shuffle settings onto shufflenet's.
+func fetcherConfig(conf map[string]string) (shufflenet.Config, error) {
+	var fc shufflenet.Config
+	var err error
+	if v, ok := conf["spark.reducer.maxSizeInFlight"]; ok {
+		if fc.MaxBytesInFlight, err = mesosbackend.ParseSize(v, 1<<20); err != nil || fc.MaxBytesInFlight <= 0 {
+			return fc, fmt.Errorf("%w: spark.reducer.maxSizeInFlight=%q: want a positive size", ErrConfig, v)
+		}
+	}
+	if v, ok := conf["spark.shuffle.io.maxRetries"]; ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return fc, fmt.Errorf("%w: spark.shuffle.io.maxRetries=%q: want a count", ErrConfig, v)
+		}
+		fc.MaxRetries = n
+		if n == 0 {
+			fc.MaxRetries = -1 // none
+		}
+	}
+	for _, d := range []struct {
+		key  string
+		to   *time.Duration
+		unit time.Duration
+	}{{"spark.shuffle.io.retryWait", &fc.RetryWait, time.Second}, {"spark.network.timeout", &fc.Timeout, time.Second}} {
+		if v, ok := conf[d.key]; ok {
+			if *d.to, err = mesosbackend.ParseDuration(v, d.unit); err != nil || *d.to <= 0 {
+				return fc, fmt.Errorf("%w: %s=%q: want a positive duration", ErrConfig, d.key, v)
+			}
+		}
+	}
+	return fc, nil
+}
+
+// tokenOnly refuses requests without the application's shuffle token.
+func tokenOnly(token string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get(shufflenet.TokenHeader) != token {
+			http.Error(w, "bad shuffle token", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// netFetcher fetches a task's blocks from the executors holding them: the
+// blocks of the task's own reducer partition in batches (shufflenet, within
+// spark.reducer.maxSizeInFlight), any other block one per request (the
+// local store serves this executor's own).
+type netFetcher struct {
+	e    *executor
+	locs map[int]*rddpb.MapLocations
+	part int
+}
+
+// wants returns the batched fetcher's wants for reducer r of shuffle sh,
+// or false when their sizes are not known (r is not the task's partition).
+func (f *netFetcher) wants(sh, r int) ([]shufflenet.Want, bool) {
+	l := f.locs[sh]
+	if l == nil || r != f.part || len(l.GetSizes()) != len(l.GetAddresses()) {
+		return nil, false
+	}
+	var out []shufflenet.Want
+	for m, addr := range l.GetAddresses() {
+		size := l.GetSizes()[m]
+		if addr == "" || size < 0 {
+			return nil, false
+		}
+		if size > 0 {
+			out = append(out, shufflenet.Want{Map: m, Reduce: r, Addr: addr, Size: size})
+		}
+	}
+	return out, true
+}
+
+func (f *netFetcher) Fetch(b shuffle.BlockID) ([]byte, func(), error) {
+	var addrs []string
+	if l := f.locs[b.Shuffle]; l != nil {
+		addrs = l.GetAddresses()
+	}
+	if b.Map >= len(addrs) || addrs[b.Map] == "" {
+		return nil, nil, &shuffle.FetchError{Block: b, Err: errors.New("no location for the map output")}
+	}
+	if addrs[b.Map] == f.e.addr {
+		return f.e.s.store.Fetch(b)
+	}
+	url := fmt.Sprintf("http://%s/block/%d/%d/%d", addrs[b.Map], b.Shuffle, b.Map, b.Reduce)
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return nil, nil, &shuffle.FetchError{Block: b, Err: err}
+	}
+	req.Header.Set(shufflenet.TokenHeader, f.e.token)
+	resp, err := f.e.http.Do(req)
+	if err != nil {
+		return nil, nil, &shuffle.FetchError{Block: b, Err: err}
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(data)))
+	}
+	if err != nil {
+		return nil, nil, &shuffle.FetchError{Block: b, Err: fmt.Errorf("from %s: %w", addrs[b.Map], err)}
+	}
+	return data, func() {}, nil
+}
