@@ -126,7 +126,7 @@ func TestTaskGroupFailureKillsTheGroup(t *testing.T) {
 				// The failing task waits until its siblings run.
 				groupTask("fails", `while [ ! -f ../../tasks/web/ready ] || [ ! -f ../../tasks/log/ready ]; do sleep 0.01; done; echo giving up >&2; exit 3`, smallTask),
 				groupTask("web", `echo web up; touch ready; exec sleep 60`, smallTask),
-				groupTask("log", `touch ready; trap 'echo log stopping; exit 0' TERM; while true; do sleep 0.05; done`, smallTask),
+				groupTask("log", `trap 'echo log stopping; exit 0' TERM; touch ready; while true; do sleep 0.05; done`, smallTask),
 			)
 			f.waitState("web", mesospb.TaskState_TASK_RUNNING, time.Minute)
 			dir, err := agentExecutorDir(cl.agents[0], "pod") // while the executor runs
