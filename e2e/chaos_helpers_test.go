@@ -45,6 +45,7 @@ type chaosNode struct {
 	bin  string
 	args []string
 	proc *proc
+	all  []*proc // every run, the current one last
 	runs int
 }
 
@@ -52,6 +53,7 @@ func (n *chaosNode) start() {
 	n.t.Helper()
 	n.runs++
 	n.proc = startBin(n.t, n.bin, fmt.Sprintf("%s-run%d", n.name, n.runs), n.port, n.args...)
+	n.all = append(n.all, n.proc)
 }
 
 // startBin is start for any binary.

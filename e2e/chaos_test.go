@@ -248,6 +248,23 @@ func TestChaos(t *testing.T) {
 	sort.Strings(twice)
 	sort.Strings(finishedTwice)
 
+	var fk []string
+	for _, k := range faultKinds {
+		fk = append(fk, fmt.Sprintf("%s=%d", k, injected[k]))
+	}
+	t.Logf("chaos figures: seed=%d tasks=%d faults: %s; framework runs=%d; updates delivered=%d (redelivered after ack %d); terminal states %v; attempts relaunched=%d; duplicates=%d; lost=%d; took %s",
+		seed, tasks, strings.Join(fk, " "), st.Runs, st.Updates, st.Redelivered, st.Ends, st.Relaunched,
+		len(twice)+len(finishedTwice), len(unacked), time.Since(began).Round(time.Second))
+	for _, p := range fw.all {
+		for _, line := range strings.Split(p.out.String(), "\n") {
+			if strings.Contains(line, "TASK_") {
+				t.Log(p.name, line)
+			}
+		}
+	}
+	if len(twice) > 0 || len(finishedTwice) > 0 || len(unacked) > 0 {
+		t.Errorf("ran other than once: %v; finished other than once: %v; not acknowledged: %v", twice, finishedTwice, unacked)
+	}
 	// Reconciliation: the leader and every agent agree that no task of
 	// the framework is live any more.
 	lead := leader()
@@ -313,16 +330,6 @@ func TestChaos(t *testing.T) {
 		return nil
 	})
 
-	var fk []string
-	for _, k := range faultKinds {
-		fk = append(fk, fmt.Sprintf("%s=%d", k, injected[k]))
-	}
-	t.Logf("chaos figures: seed=%d tasks=%d faults: %s; framework runs=%d; updates delivered=%d (redelivered after ack %d); terminal states %v; attempts relaunched=%d; duplicates=%d; lost=%d; took %s",
-		seed, tasks, strings.Join(fk, " "), st.Runs, st.Updates, st.Redelivered, st.Ends, st.Relaunched,
-		len(twice)+len(finishedTwice), len(unacked), time.Since(began).Round(time.Second))
-	if len(twice) > 0 || len(finishedTwice) > 0 || len(unacked) > 0 {
-		t.Fatalf("ran other than once: %v; finished other than once: %v; not acknowledged: %v", twice, finishedTwice, unacked)
-	}
 }
 
 // fwState is the chaos framework's state file (e2e/chaosframework).

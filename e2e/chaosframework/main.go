@@ -267,6 +267,10 @@ func update(st *State, s *mesospb.TaskStatus) error {
 	ended := mesospb.IsTerminal(state) || state == mesospb.TaskState_TASK_UNKNOWN
 	if ended {
 		st.Ends[state.String()]++
+		if state != mesospb.TaskState_TASK_FINISHED {
+			fmt.Fprintf(os.Stderr, "chaosframework: %s %s %s: %s %s (source %s, agent %s)\n", time.Now().Format("15:04:05.000"),
+				id, state, s.GetReason(), s.GetMessage(), s.GetSource(), s.GetAgentId().GetValue())
+		}
 	}
 	if state == mesospb.TaskState_TASK_FINISHED {
 		for _, f := range t.Finished {
