@@ -166,12 +166,35 @@ func run(master, statePath, markers string, n, inflight int) error {
 			call("reconcile", c.Reconcile(ctx, ts...))
 		}
 	}
+	// pending are the updates whose acknowledgement has not gone
+	// through yet (no subscription, a master gone): tried again on every
+	// tick and SUBSCRIBED. A kill forgets them; the agent sends them again.
+	pending := map[string]*mesospb.TaskStatus{}
+	acknowledge := func() {
+		for key, s := range pending {
+			if err := c.Acknowledge(ctx, s); err != nil {
+				call("acknowledge", err)
+				continue
+			}
+			delete(pending, key)
+			if mesospb.IsTerminal(s.GetState()) {
+				l, _ := logical(s.GetTaskId().GetValue())
+				if t := st.Tasks[l]; t != nil {
+					t.Acked = append(t.Acked, key)
+				}
+			}
+		}
+	}
 	for {
 		select {
 		case err := <-errc:
 			return fmt.Errorf("scheduler client: %w", err)
 		case <-tick.C:
 			reconcile(false)
+			acknowledge()
+			if err := save(statePath, st); err != nil {
+				return err
+			}
 		case ev, ok := <-c.Events():
 			if !ok {
 				return fmt.Errorf("chaosframework: event stream closed")
@@ -183,6 +206,7 @@ func run(master, statePath, markers string, n, inflight int) error {
 					return err
 				}
 				reconcile(true)
+				acknowledge()
 			case schedulerpb.Event_OFFERS:
 				if err := offers(ctx, c, st, statePath, markers, inflight, ev.GetOffers().GetOffers()); err != nil {
 					return err
@@ -196,29 +220,21 @@ func run(master, statePath, markers string, n, inflight int) error {
 					return err
 				}
 				if len(s.GetUuid()) > 0 {
-					if err := c.Acknowledge(ctx, s); err != nil {
-						call("acknowledge", err)
-						continue // not written down as acknowledged: sent again
-					}
-					if mesospb.IsTerminal(s.GetState()) {
-						l, _ := logical(s.GetTaskId().GetValue())
-						if t := st.Tasks[l]; t != nil {
-							t.Acked = append(t.Acked, s.GetTaskId().GetValue()+"/"+fmt.Sprintf("%x", s.GetUuid()))
-						}
-					}
-				}
-				if allDone(st) {
-					st.Done = true
-					if err := save(statePath, st); err != nil {
-						return err
-					}
-					fmt.Println("chaosframework: all tasks finished")
-					return nil
+					pending[s.GetTaskId().GetValue()+"/"+fmt.Sprintf("%x", s.GetUuid())] = s
+					acknowledge()
 				}
 				if err := save(statePath, st); err != nil {
 					return err
 				}
 			}
+		}
+		if allDone(st) && len(pending) == 0 {
+			st.Done = true
+			if err := save(statePath, st); err != nil {
+				return err
+			}
+			fmt.Println("chaosframework: all tasks finished")
+			return nil
 		}
 	}
 }
