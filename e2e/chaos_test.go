@@ -156,7 +156,10 @@ func TestChaos(t *testing.T) {
 			"agent", "--master=" + masterList, "--ip=127.0.0.1", "--port=" + strconv.Itoa(p),
 			"--work_dir=" + filepath.Join(dir, fmt.Sprintf("agent%d", i+1)), "--resources=cpus:2;mem:1024",
 			"--status_update_retry_interval_min=200ms", "--registration_backoff_factor=100ms",
-			"--recovery_timeout=20secs", "--executor_shutdown_grace_period=1secs"}}
+			"--recovery_timeout=20secs", "--executor_shutdown_grace_period=1secs",
+			// An update whose acknowledgement died with a killed framework
+			// is sent again within 2 s, not after up to 10 minutes.
+			"--status_update_retry_interval_max=2secs"}}
 		agents[i].start()
 		agents[i].proc.waitHealthy()
 	}
