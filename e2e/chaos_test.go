@@ -37,6 +37,9 @@ var faultKinds = []string{faultMaster, faultAgent, faultFramework, faultPartitio
 // knownBugs are the fault kinds that, injected, show a bug not fixed yet,
 // and the bug.
 var knownBugs = map[string]string{
+	faultAgent: "with framework restarts as well (seed 42, -chaos.kinds=kill-agent,kill-framework): the resubscribed " +
+		"framework's reconciliation gets TASK_UNKNOWN for tasks that ran on a recovered agent, so 10 of 200 ran twice " +
+		"(agent kills alone, seed 3, pass)",
 	faultMaster: "after a leader SIGKILL the resubscribed framework's acknowledgements are dropped " +
 		"(\"dropping acknowledgement for an unknown agent\" while agents re-register) and its client may stay " +
 		"unsubscribed; tasks finish but their updates stay unacknowledged on the agents",
@@ -46,7 +49,7 @@ var knownBugs = map[string]string{
 }
 
 // ciFaultKinds are the kinds the CI run injects: those without a known bug.
-var ciFaultKinds = []string{faultAgent, faultFramework}
+var ciFaultKinds = []string{faultFramework}
 
 // chaosMasterFlags make failures quick to see: an agent silent for 1.5 s
 // is unreachable, a new leader waits 5 s for agents to re-register. The
