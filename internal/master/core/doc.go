@@ -90,7 +90,10 @@
 // known task (REASON_RECONCILIATION); unknown tasks get TASK_LOST, or for
 // partition-aware frameworks TASK_GONE (agent registered), TASK_UNREACHABLE
 // (agent unreachable), TASK_GONE_BY_OPERATOR (agent removed) or
-// TASK_UNKNOWN. KILL of an unknown task answers with reconciliation.
+// TASK_UNKNOWN. After a failover, an unknown task on an agent still to
+// re-register (or, with no agent named, while any is) gets no answer, as
+// in Mesos: the framework asks again later. KILL of an unknown task
+// answers with reconciliation.
 //
 // # Differences from Mesos
 //

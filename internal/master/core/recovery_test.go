@@ -235,3 +235,59 @@ func TestDisconnectRecordsDeadline(t *testing.T) {
 		t.Fatalf("recorded deadline %v, want %v", got, h.now.Add(time.Minute))
 	}
 }
+
+// Found by the chaos suite (e2e TestChaos, seed 1): right after a
+// failover, explicit reconciliation of a task the new leader does not know
+// yet answered TASK_UNKNOWN, and the framework launched the task again
+// while it ran on an agent still to re-register. As in Mesos, there is no
+// answer while the task's agent (or, when none is named, any recovered
+// agent) may still re-register; once none is left, the answer comes.
+func TestReconcileUnknownTaskWhileAgentsReregister(t *testing.T) {
+	reg := newRecordingRegistry()
+	_ = reg.AdmitAgent(recoveredAgent("old-S0", "h0"))
+	_ = reg.AdmitAgent(recoveredAgent("old-S1", "h1"))
+	h := newHarness(t, func(cfg *Config) {
+		cfg.Registry = reg
+		cfg.AgentReregisterTimeout = time.Minute
+	})
+	info := fwInfo("web", mesospb.FrameworkInfo_Capability_PARTITION_AWARE)
+	info.Id = &mesospb.FrameworkID{Value: proto.String("old-0000")}
+	info.FailoverTimeout = proto.Float64(3600)
+	if err := h.c.Recover(h.now, Recovery{
+		Agents:     []*mesospb.AgentInfo{recoveredAgent("old-S0", "h0"), recoveredAgent("old-S1", "h1")},
+		Frameworks: []RecoveredFramework{{Info: info}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	h.reregister("old-S0", "l0", "old-0000", "t1")
+	_, stream := h.subscribe(info)
+	h.events(stream)
+	reconcile := func(agentID string) []*schedulerpb.Event {
+		rt := &schedulerpb.Call_Reconcile_Task{TaskId: &mesospb.TaskID{Value: proto.String("t2")}}
+		if agentID != "" {
+			rt.AgentId = &mesospb.AgentID{Value: proto.String(agentID)}
+		}
+		h.mustCall("old-0000", stream, &schedulerpb.Call{Type: schedulerpb.Call_RECONCILE.Enum(),
+			Reconcile: &schedulerpb.Call_Reconcile{Tasks: []*schedulerpb.Call_Reconcile_Task{rt}}})
+		var ups []*schedulerpb.Event
+		for _, ev := range h.events(stream) {
+			if ev.GetType() == schedulerpb.Event_UPDATE {
+				ups = append(ups, ev)
+			}
+		}
+		return ups
+	}
+	if ups := reconcile(""); len(ups) != 0 {
+		t.Fatalf("reconcile of an unknown task, no agent named, while old-S1 may re-register = %v; want no answer", ups)
+	}
+	if ups := reconcile("old-S1"); len(ups) != 0 {
+		t.Fatalf("reconcile of an unknown task on old-S1 before it re-registered = %v; want no answer", ups)
+	}
+	if ups := reconcile("old-S0"); len(ups) != 1 || ups[0].GetUpdate().GetStatus().GetState() != mesospb.TaskState_TASK_GONE {
+		t.Fatalf("reconcile of an unknown task on re-registered old-S0 = %v; want TASK_GONE", ups)
+	}
+	h.reregister("old-S1", "l1", "old-0000", "t3")
+	if ups := reconcile(""); len(ups) != 1 || ups[0].GetUpdate().GetStatus().GetState() != mesospb.TaskState_TASK_UNKNOWN {
+		t.Fatalf("reconcile of an unknown task once every agent is back = %v; want TASK_UNKNOWN", ups)
+	}
+}

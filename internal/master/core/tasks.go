@@ -243,7 +243,8 @@ func (c *Core) executorMessage(ag *agent, m *linkpb.AgentCall_FrameworkMessage) 
 // registered (the agent would know the task), TASK_UNREACHABLE when the
 // agent is unreachable, TASK_GONE_BY_OPERATOR when it was removed, and
 // TASK_UNKNOWN when the agent (or the task) is unknown. Reason
-// REASON_RECONCILIATION, no uuid.
+// REASON_RECONCILIATION, no uuid. No answer at all while the task may be
+// on an agent that has not re-registered after a failover (transitional).
 func (c *Core) reconcile(now time.Time, fw *framework, tasks []*schedulerpb.Call_Reconcile_Task) {
 	if len(tasks) == 0 {
 		for _, id := range sortedKeys(fw.tasks) {
@@ -256,10 +257,27 @@ func (c *Core) reconcile(now time.Time, fw *framework, tasks []*schedulerpb.Call
 			c.send(fw, updateEvent(reconcileStatus(now, t)))
 			continue
 		}
+		if c.transitional(rt.GetAgentId().GetValue()) {
+			continue
+		}
 		state, msg := c.unknownTaskState(fw, rt.GetAgentId().GetValue())
 		c.send(fw, updateEvent(masterStatus(now, rt.GetTaskId(), rt.GetAgentId(), state,
 			mesospb.TaskStatus_REASON_RECONCILIATION, msg)))
 	}
+}
+
+// transitional reports whether an unknown task may still be reported by
+// an agent that has not re-registered with this (newly elected) master:
+// the named agent is recovered from the registry and not back yet, or no
+// agent is named and some recovered agent is not back yet. As in Mesos,
+// reconciliation does not answer for such a task (a TASK_UNKNOWN would
+// make the framework launch again a task that may well be running); the
+// framework asks again later.
+func (c *Core) transitional(agentID string) bool {
+	if agentID != "" {
+		return c.recovering[agentID] != nil
+	}
+	return len(c.recovering) > 0
 }
 
 func (c *Core) unknownTaskState(fw *framework, agentID string) (mesospb.TaskState, string) {
