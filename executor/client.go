@@ -78,6 +78,10 @@ type Config struct {
 	Logger                 *slog.Logger // default: discard
 	MaxEventSize           int          // default recordio.DefaultMaxRecordSize
 	EventBuffer            int          // capacity of Events (default 16)
+	// AuthenticationToken, when set, is sent on every call as
+	// "Authorization: Bearer <token>" (the agent's
+	// MESOS_EXECUTOR_AUTHENTICATION_TOKEN, as Mesos executors send it).
+	AuthenticationToken string
 }
 
 // pending is an update not yet acknowledged by the agent.
@@ -302,6 +306,9 @@ func (c *Client) post(ctx context.Context, hc *http.Client, call *executorpb.Cal
 	}
 	req.Header.Set("Content-Type", c.codec.MediaType())
 	req.Header.Set("Accept", c.codec.MediaType())
+	if c.cfg.AuthenticationToken != "" {
+		req.Header.Set("Authorization", "Bearer "+c.cfg.AuthenticationToken)
+	}
 	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("executor: %s call: %w", call.GetType(), err)

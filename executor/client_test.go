@@ -20,11 +20,15 @@ func TestSubscribeUpdateAcknowledge(t *testing.T) {
 			a := newFakeAgent(t)
 			cfg := testConfig(a.serveHTTPTest())
 			cfg.Codec = cdc
+			cfg.AuthenticationToken = "tok-1"
 			c := New(cfg)
 			ctx, cancel := context.WithCancel(t.Context())
 			done := runClient(ctx, c)
 
 			sub := recv(t, a.subs, "SUBSCRIBE")
+			if got := sub.header.Get("Authorization"); got != "Bearer tok-1" {
+				t.Errorf("SUBSCRIBE Authorization %q, want the executor token as Bearer", got)
+			}
 			if got := sub.header.Get("Content-Type"); got != cdc.MediaType() {
 				t.Errorf("SUBSCRIBE Content-Type %q, want %q", got, cdc.MediaType())
 			}
@@ -49,7 +53,11 @@ func TestSubscribeUpdateAcknowledge(t *testing.T) {
 			if err := c.Update(ctx, status("t1", mesospb.TaskState_TASK_RUNNING)); err != nil {
 				t.Fatalf("Update: %v", err)
 			}
-			up := recv(t, a.calls, "UPDATE").msg
+			upCall := recv(t, a.calls, "UPDATE")
+			if got := upCall.header.Get("Authorization"); got != "Bearer tok-1" {
+				t.Errorf("UPDATE Authorization %q, want the executor token as Bearer", got)
+			}
+			up := upCall.msg
 			st := up.GetUpdate().GetStatus()
 			if up.GetType() != executorpb.Call_UPDATE || len(st.GetUuid()) != 16 ||
 				st.GetSource() != mesospb.TaskStatus_SOURCE_EXECUTOR || st.GetExecutorId().GetValue() != "ex-1" ||

@@ -33,6 +33,10 @@ type Env struct {
 	Directory     string // MESOS_DIRECTORY: the sandbox path on the host
 	Sandbox       string // MESOS_SANDBOX: the sandbox as the executor sees it (default Directory)
 	Checkpoint    bool   // MESOS_CHECKPOINT == "1"
+	// AuthenticationToken is MESOS_EXECUTOR_AUTHENTICATION_TOKEN, which
+	// an agent authenticating executors sets; sent as
+	// "Authorization: Bearer <token>". Empty when the agent does not.
+	AuthenticationToken string
 
 	ShutdownGracePeriod    time.Duration // MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD (default 5s)
 	RecoveryTimeout        time.Duration // MESOS_RECOVERY_TIMEOUT (default 15m)
@@ -54,6 +58,8 @@ func ParseEnv(lookup func(string) (string, bool)) (Env, error) {
 		AgentID:       get("MESOS_AGENT_ID"),
 		Directory:     get("MESOS_DIRECTORY"),
 		Sandbox:       get("MESOS_SANDBOX"),
+
+		AuthenticationToken: get("MESOS_EXECUTOR_AUTHENTICATION_TOKEN"),
 	}
 	if e.AgentID == "" {
 		e.AgentID = get("MESOS_SLAVE_ID")
@@ -111,5 +117,7 @@ func (e Env) Config() Config {
 		Checkpoint:      e.Checkpoint,
 		RecoveryTimeout: e.RecoveryTimeout,
 		BackoffMax:      e.SubscriptionBackoffMax,
+
+		AuthenticationToken: e.AuthenticationToken,
 	}
 }

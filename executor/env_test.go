@@ -22,6 +22,7 @@ func TestParseEnv(t *testing.T) {
 		"MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD": "3secs",
 		"MESOS_RECOVERY_TIMEOUT":               "2mins",
 		"MESOS_SUBSCRIPTION_BACKOFF_MAX":       "500ms",
+		"MESOS_EXECUTOR_AUTHENTICATION_TOKEN":  "tok",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -30,13 +31,14 @@ func TestParseEnv(t *testing.T) {
 		AgentEndpoint: "127.0.0.1:5051", FrameworkID: "fw-1", ExecutorID: "ex-1", AgentID: "agent-1",
 		Directory: "/sandbox", Sandbox: "/sandbox", Checkpoint: true,
 		ShutdownGracePeriod: 3 * time.Second, RecoveryTimeout: 2 * time.Minute, SubscriptionBackoffMax: 500 * time.Millisecond,
+		AuthenticationToken: "tok",
 	}
 	if env != want {
 		t.Errorf("ParseEnv = %+v\nwant %+v", env, want)
 	}
 	cfg := env.Config()
 	if cfg.FrameworkID.GetValue() != "fw-1" || cfg.ExecutorID.GetValue() != "ex-1" || !cfg.Checkpoint ||
-		cfg.RecoveryTimeout != 2*time.Minute || cfg.BackoffMax != 500*time.Millisecond {
+		cfg.RecoveryTimeout != 2*time.Minute || cfg.BackoffMax != 500*time.Millisecond || cfg.AuthenticationToken != "tok" {
 		t.Errorf("Config() = %+v", cfg)
 	}
 }

@@ -79,6 +79,8 @@ MESO_<FLAG> (e.g. MESOS_WORK_DIR); durations take the Mesos syntax
 		lifecycle.DefaultShutdownGracePeriod, "time an executor has to shut down after SHUTDOWN before it is killed")
 	mesosflag.DurationVar(f, &cfg.RecoveryTimeout, "recovery_timeout", agent.DefaultRecoveryTimeout,
 		"time executors of checkpointing frameworks wait for this agent to come back before they kill their tasks and exit (MESOS_RECOVERY_TIMEOUT); also how long a restarted agent waits for them to subscribe again")
+	f.BoolVar(&cfg.AuthenticateHTTPExecutors, "authenticate_http_executors", false,
+		"give each executor a token (MESOS_EXECUTOR_AUTHENTICATION_TOKEN) and refuse executor API calls without it (401)")
 	f.StringVar(&cfg.Recover, "recover", agent.RecoverReconnect,
 		`at start: "reconnect" recovers the agent id and the executors of checkpointing frameworks from --work_dir; "cleanup" kills every executor of the last run and starts as a new agent`)
 	f.BoolVar(&strict, "strict", true, "a corrupt checkpoint in --work_dir makes the start fail; with --strict=false it is logged and skipped")

@@ -125,8 +125,10 @@ func runDev(ctx context.Context, out io.Writer, o devOptions) error {
 			Master:    masterAddr,
 			WorkDir:   filepath.Join(workDir, fmt.Sprintf("agent%d", i+1)),
 			Resources: res,
-			Logger:    log.With("component", "agent", "agent", i+1),
-			LogLevel:  level,
+			// Executors prove who they are (MESOS_EXECUTOR_AUTHENTICATION_TOKEN).
+			AuthenticateHTTPExecutors: true,
+			Logger:                    log.With("component", "agent", "agent", i+1),
+			LogLevel:                  level,
 		})
 		if err != nil {
 			aln.Close()

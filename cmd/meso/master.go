@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/mesoproject/meso/internal/authn"
 	"github.com/mesoproject/meso/internal/master"
 	"github.com/mesoproject/meso/internal/master/core"
 	"github.com/mesoproject/meso/internal/mesosflag"
@@ -23,6 +24,7 @@ import (
 func newMasterCmd() *cobra.Command {
 	var cfg master.Config
 	var reg registryFlags
+	var credentials string
 	ip := "0.0.0.0"
 	cmd := &cobra.Command{
 		Use:   "master",
@@ -42,6 +44,13 @@ MESO_<FLAG> (e.g. MESOS_WORK_DIR); durations take the Mesos syntax
 			cfg.IP = ip
 			if err := reg.apply(&cfg, ip); err != nil {
 				return err
+			}
+			if credentials != "" {
+				c, err := authn.Load(credentials)
+				if err != nil {
+					return fmt.Errorf("--credentials: %w", err)
+				}
+				cfg.Credentials = c
 			}
 			cfg.Version = version
 			cfg.Flags = flagValues(cmd.Flags())
@@ -91,6 +100,14 @@ MESO_<FLAG> (e.g. MESOS_WORK_DIR); durations take the Mesos syntax
 		"the registry's raft port is each master's --port plus this (the same on every master)")
 	mesosflag.DurationVar(f, &reg.electionTimeout, "registry_election_timeout", 0,
 		"raft heartbeat and election timeout (0: raft's default, 1secs)")
+	f.StringVar(&credentials, "credentials", "",
+		`credentials file (path or file:///path): {"credentials":[{"principal":"..","secret":".."}]} or "principal secret" lines`)
+	f.BoolVar(&cfg.AuthenticateFrameworks, "authenticate_frameworks", false,
+		"require HTTP Basic credentials on /api/v1/scheduler; the principal must be FrameworkInfo.principal")
+	f.BoolVar(&cfg.AuthenticateHTTPReadWrite, "authenticate_http_readwrite", false,
+		"require HTTP Basic credentials on the operator API (/api/v1)")
+	f.BoolVar(&cfg.AuthenticateHTTPReadOnly, "authenticate_http_readonly", false,
+		"require HTTP Basic credentials on /state, /master/state and its cuts, /metrics/snapshot and /metrics")
 	httpBoundFlags(f, &cfg.HTTP)
 	return cmd
 }

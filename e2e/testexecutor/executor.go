@@ -343,6 +343,9 @@ func (e *executor) post(ctx context.Context, client *http.Client, call *executor
 	}
 	req.Header.Set("Content-Type", e.cfg.codec.MediaType())
 	req.Header.Set("Accept", e.cfg.codec.MediaType())
+	if e.cfg.token != "" {
+		req.Header.Set("Authorization", "Bearer "+e.cfg.token)
+	}
 	return client.Do(req)
 }
 

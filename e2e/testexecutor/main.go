@@ -86,6 +86,7 @@ type config struct {
 	recovery       time.Duration
 	backoffMax     time.Duration
 	ignoreShutdown bool
+	token          string // MESOS_EXECUTOR_AUTHENTICATION_TOKEN, sent as Bearer when set
 }
 
 func configFromEnv(codecName string, ignore bool) (config, error) {
@@ -110,6 +111,7 @@ func configFromEnv(codecName string, ignore bool) (config, error) {
 	cfg.frameworkID = get("MESOS_FRAMEWORK_ID")
 	cfg.executorID = get("MESOS_EXECUTOR_ID")
 	cfg.sandbox = get("MESOS_SANDBOX")
+	cfg.token = os.Getenv("MESOS_EXECUTOR_AUTHENTICATION_TOKEN")
 	grace := get("MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD")
 	checkpoint := get("MESOS_CHECKPOINT")
 	if len(missing) > 0 {

@@ -34,7 +34,10 @@ var Version = "0.1.0-dev"
 
 // Agent is a meso agent: create it with New, run it with Serve.
 type Agent struct {
-	cfg       Config
+	cfg Config
+	// tokenKey derives executor tokens; nil unless
+	// cfg.AuthenticateHTTPExecutors.
+	tokenKey  []byte
 	log       *slog.Logger
 	cz        containerizer.Containerizer
 	fetch     *fetcher.Fetcher
@@ -119,6 +122,12 @@ func New(cfg Config) (*Agent, error) {
 	if err != nil {
 		cfg.Logger.Warn("cannot tell machine reboots apart; recovering whatever the checkpoints hold", "err", err)
 	}
+	var tokenKey []byte
+	if cfg.AuthenticateHTTPExecutors {
+		if tokenKey, err = loadExecutorKey(cfg.WorkDir); err != nil {
+			return nil, err
+		}
+	}
 	rec, err := planRecovery(cfg, store, bootID)
 	if err != nil {
 		return nil, err
@@ -152,6 +161,7 @@ func New(cfg Config) (*Agent, error) {
 		return nil, fmt.Errorf("agent: %w", err)
 	}
 	a := &Agent{
+		tokenKey:   tokenKey,
 		cfg:        cfg,
 		log:        cfg.Logger,
 		cz:         cz,

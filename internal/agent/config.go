@@ -81,6 +81,11 @@ type Config struct {
 	// also how long a recovering agent waits for each recovered executor
 	// to subscribe again before it destroys it. Default 15 min.
 	RecoveryTimeout time.Duration
+	// AuthenticateHTTPExecutors makes every executor API call carry
+	// "Authorization: Bearer <token>" with the token the agent gave that
+	// executor in MESOS_EXECUTOR_AUTHENTICATION_TOKEN
+	// (--authenticate_http_executors); others get 401.
+	AuthenticateHTTPExecutors bool
 	// Recover is Mesos' --recover: RecoverReconnect (default) recovers
 	// what the checkpoints under WorkDir hold (the agent id, the executors
 	// of checkpointing frameworks, their tasks and unacknowledged

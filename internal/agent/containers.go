@@ -297,6 +297,9 @@ func (a *Agent) executorEnvLocked(e lifecycle.LaunchExecutor, sandbox string) []
 		"MESOS_SLAVE_ID=" + agentID,
 		"MESOS_AGENT_ID=" + agentID,
 	}
+	if a.tokenKey != nil {
+		env = append(env, "MESOS_EXECUTOR_AUTHENTICATION_TOKEN="+executorToken(a.tokenKey, e.FrameworkID, e.ExecutorID))
+	}
 	if e.CommandExecutor {
 		env = append(env, "MESOS_HTTP_COMMAND_EXECUTOR=1")
 	}

@@ -44,8 +44,8 @@
 // LeaveExecutorsOnStop (`meso agent`), those of checkpointing frameworks,
 // left for the next run to recover as after a crash. See docs/agent.md.
 //
-// Endpoints: POST /api/v1/executor (Mesos v1 executor API, JSON or
-// protobuf), POST /api/v1 (the v1 operator API, operator.go; container
+// Endpoints: POST /api/v1/executor (Mesos v1 executor API, JSON or protobuf;
+// with AuthenticateHTTPExecutors each call needs its executor's Bearer token, executorauth.go), POST /api/v1 (the v1 operator API, operator.go; container
 // calls answer 501), GET /state and /slave(1)/state, /health, /metrics/snapshot,
 // /version, and /files/ when the files API is available. Every request is
 // bounded by internal/httpbound (Config.HTTP): header, body and idle

@@ -91,6 +91,11 @@ func (a *Agent) serveExecutor(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fw, ex := call.GetFrameworkId().GetValue(), call.GetExecutorId().GetValue()
+	if a.tokenKey != nil && !executorAuthorized(a.tokenKey, r, fw, ex) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="mesos"`)
+		http.Error(w, "Unauthorized: executor calls need the executor's token (Authorization: Bearer $MESOS_EXECUTOR_AUTHENTICATION_TOKEN)", http.StatusUnauthorized)
+		return
+	}
 	switch call.GetType() {
 	case executorpb.Call_HEARTBEAT:
 		w.WriteHeader(http.StatusAccepted)

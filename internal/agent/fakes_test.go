@@ -438,6 +438,7 @@ type execClient struct {
 	url        string
 	c          codec.Codec
 	fw, ex     string
+	token      string // sent as Authorization: Bearer when set
 	events     *recordio.Reader
 	body       io.Closer
 	eventCodec codec.Codec
@@ -464,6 +465,9 @@ func (e *execClient) post(call *executorpb.Call, accept string) *http.Response {
 	}
 	req, _ := http.NewRequest(http.MethodPost, e.url, bytes.NewReader(body))
 	req.Header.Set("Content-Type", e.c.MediaType())
+	if e.token != "" {
+		req.Header.Set("Authorization", "Bearer "+e.token)
+	}
 	if accept != "" {
 		req.Header.Set("Accept", accept)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mesoproject/meso/internal/allocator"
+	"github.com/mesoproject/meso/internal/authn"
 	"github.com/mesoproject/meso/internal/httpbound"
 	"github.com/mesoproject/meso/internal/master/core"
 	"github.com/mesoproject/meso/internal/registry"
@@ -82,6 +83,21 @@ type Config struct {
 	// SUBSCRIBE stream; a subscriber that falls further behind is
 	// disconnected (default 65536).
 	MaxOperatorEvents int
+
+	// Credentials are the principals and secrets requests authenticate
+	// with (--credentials); required when any Authenticate* is set.
+	Credentials *authn.Credentials
+	// AuthenticateFrameworks requires HTTP Basic credentials on
+	// /api/v1/scheduler, whose principal must be the FrameworkInfo's
+	// (--authenticate_frameworks).
+	AuthenticateFrameworks bool
+	// AuthenticateHTTPReadWrite requires them on the operator API
+	// (--authenticate_http_readwrite).
+	AuthenticateHTTPReadWrite bool
+	// AuthenticateHTTPReadOnly requires them on the read-only endpoints:
+	// /state, /master/state and their cuts, /metrics/snapshot, /metrics
+	// (--authenticate_http_readonly).
+	AuthenticateHTTPReadOnly bool
 }
 
 // Replicated configures the replicated registry (--registry=replicated_log).
@@ -149,6 +165,9 @@ func (cfg *Config) validate() ([]resources.Quantities, error) {
 	}
 	if cfg.MaxAgentPingTimeouts < 0 || cfg.MaxCompletedFrameworks < 0 || cfg.MaxCompletedTasksPerFramework < 0 {
 		return nil, fmt.Errorf("%w: counts must not be negative", ErrConfig)
+	}
+	if (cfg.AuthenticateFrameworks || cfg.AuthenticateHTTPReadWrite || cfg.AuthenticateHTTPReadOnly) && cfg.Credentials.Len() == 0 {
+		return nil, fmt.Errorf("%w: authentication needs --credentials", ErrConfig)
 	}
 	if cfg.MaxCallBytes <= 0 {
 		cfg.MaxCallBytes = DefaultMaxCallBytes

@@ -235,16 +235,19 @@ func newUUID() string { return mesospb.UUIDString(mesospb.NewUUID()) }
 // routes builds the HTTP handler.
 func (m *Master) routes() http.Handler {
 	mux := http.NewServeMux()
+	ro := func(h http.Handler) http.Handler { return m.authenticate(m.cfg.AuthenticateHTTPReadOnly, h) }
 	for _, prefix := range []string{"", "/master"} {
-		mux.Handle(prefix+"/api/v1/scheduler", m.leaderOnly(http.HandlerFunc(m.handleScheduler)))
-		mux.Handle(prefix+operator.Path, m.leaderOnly(http.HandlerFunc(m.handleOperator)))
+		mux.Handle(prefix+"/api/v1/scheduler", m.authenticate(m.cfg.AuthenticateFrameworks, m.leaderOnly(http.HandlerFunc(m.handleScheduler))))
+		mux.Handle(prefix+operator.Path, m.authenticate(m.cfg.AuthenticateHTTPReadWrite, m.leaderOnly(http.HandlerFunc(m.handleOperator))))
 		mux.HandleFunc(prefix+"/health", m.handleHealth)
-		mux.HandleFunc(prefix+"/state", m.handleState)
-		mux.HandleFunc(prefix+"/state.json", m.handleState) // legacy name
+		mux.Handle(prefix+"/state", ro(http.HandlerFunc(m.handleState)))
+		mux.Handle(prefix+"/state.json", ro(http.HandlerFunc(m.handleState))) // legacy name
 	}
 	// The cuts of the state are the leader's (307 elsewhere); /state
 	// itself is served by every master, showing who leads.
-	leaderPart := func(part func(*present.MasterState) any) http.Handler { return m.leaderOnly(m.handleStatePart(part)) }
+	leaderPart := func(part func(*present.MasterState) any) http.Handler {
+		return ro(m.leaderOnly(m.handleStatePart(part)))
+	}
 	mux.Handle("/master/slaves", leaderPart(func(s *present.MasterState) any {
 		return map[string]any{"slaves": s.Slaves}
 	}))
@@ -261,8 +264,8 @@ func (m *Master) routes() http.Handler {
 	}))
 	mux.Handle("/internal/v1/link", m.leaderOnly(http.HandlerFunc(m.handleLink)))
 	mux.HandleFunc("/version", m.handleVersion)
-	mux.HandleFunc("/metrics/snapshot", m.handleMetricsSnapshot)
-	mux.Handle("/metrics", promexport.Handler(m.metrics))
+	mux.Handle("/metrics/snapshot", ro(http.HandlerFunc(m.handleMetricsSnapshot)))
+	mux.Handle("/metrics", ro(promexport.Handler(m.metrics)))
 	mux.HandleFunc("/master/redirect", m.handleRedirect)
 	mux.HandleFunc("/master/redirect/", m.handleRedirect)
 	return mux

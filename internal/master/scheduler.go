@@ -25,15 +25,29 @@ func (m *Master) handleScheduler(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if call.GetType() == schedulerpb.Call_SUBSCRIBE {
+		if err := checkFrameworkPrincipal(r, subscribePrincipal(call)); err != nil {
+			httpError(w, http.StatusBadRequest, err.Error())
+			return
+		}
 		m.subscribe(w, r, req, call)
 		return
 	}
 	stream := r.Header.Get(StreamIDHeader)
 	var err error
+	var denied error
 	if derr := m.loop.do(r.Context(), func(l *loop, now time.Time) {
+		if p, ok := l.core.FrameworkPrincipal(call.GetFrameworkId().GetValue()); ok {
+			if denied = checkFrameworkPrincipal(r, p); denied != nil {
+				return
+			}
+		}
 		err = l.core.Call(now, stream, call)
 	}); derr != nil {
 		err = derr
+	}
+	if denied != nil {
+		httpError(w, http.StatusBadRequest, denied.Error())
+		return
 	}
 	if err != nil {
 		httpError(w, statusOf(err), err.Error())

@@ -49,6 +49,12 @@ func (c *Core) Subscribe(now time.Time, stream string, call *schedulerpb.Call) e
 	switch fw := c.frameworks[id]; {
 	case id != "" && c.cfg.Registry.FrameworkRemoved(id):
 		c.refuseStream(stream, "Framework has been removed")
+	case fw != nil && !samePrincipal(fw, info):
+		// A subscription may take a framework over (failover), but only
+		// under the framework's principal: with authentication that
+		// principal is proven, so another principal's framework cannot be
+		// claimed by knowing its id.
+		c.refuseStream(stream, "Changing framework's principal is not allowed")
 	case fw != nil:
 		c.failover(now, fw, stream, info, sub.GetSuppressedRoles())
 	default:
@@ -59,6 +65,23 @@ func (c *Core) Subscribe(now time.Time, stream string, call *schedulerpb.Call) e
 		c.addFramework(now, id, stream, info, sub.GetSuppressedRoles())
 	}
 	return nil
+}
+
+// samePrincipal reports whether info may take fw over: it names fw's
+// principal, or fw is known only from agents that did not say it.
+func samePrincipal(fw *framework, info *mesospb.FrameworkInfo) bool {
+	have := fw.info.GetPrincipal()
+	return have == info.GetPrincipal() || (fw.recovered && have == "")
+}
+
+// FrameworkPrincipal returns the principal of framework id, if the core
+// knows the framework.
+func (c *Core) FrameworkPrincipal(id string) (string, bool) {
+	fw := c.frameworks[id]
+	if fw == nil {
+		return "", false
+	}
+	return fw.info.GetPrincipal(), true
 }
 
 // newFrameworkID assigns the next framework id, skipping ids in use or
