@@ -378,23 +378,7 @@ func TestLifecycle(t *testing.T) {
 	}
 
 	// The environment reached the executors.
-	pids := map[string]int{}
-	waitFor(t, 5*time.Second, "pid files", func() bool {
-		entries, _ := os.ReadDir(pidDir)
-		return len(entries) == 3
-	})
-	entries, _ := os.ReadDir(pidDir)
-	for _, e := range entries {
-		data, err := os.ReadFile(filepath.Join(pidDir, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-		if err != nil || pid <= 1 {
-			t.Fatalf("pid file %s: %q", e.Name(), data)
-		}
-		pids[e.Name()] = pid
-	}
+	pids := waitPIDFiles(t, pidDir, 3)
 
 	// A killed executor is replaced (the target is unlimited and its cpus
 	// come back under the cap).
@@ -405,16 +389,8 @@ func TestLifecycle(t *testing.T) {
 	if n := evs.count(EventExited, "TASK_KILLED"); n != 1 {
 		t.Errorf("%d executors killed, want 1", n)
 	}
-	waitFor(t, 5*time.Second, "4 pid files", func() bool {
-		entries, _ := os.ReadDir(pidDir)
-		return len(entries) == 4
-	})
+	pid := waitPIDFiles(t, pidDir, 4)["e3.pid"]
 	delete(pids, "e0.pid")
-	data, err := os.ReadFile(filepath.Join(pidDir, "e3.pid"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
 	pids["e3.pid"] = pid
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -773,4 +749,29 @@ func TestMasterUnreachable(t *testing.T) {
 			t.Logf("after %s: %v", took, err)
 		})
 	}
+}
+
+// waitPIDFiles waits until dir holds n pid files, each with a whole pid
+// (a shell creates the file before it writes the number), and returns them
+// by file name.
+func waitPIDFiles(t *testing.T, dir string, n int) map[string]int {
+	t.Helper()
+	pids := map[string]int{}
+	waitFor(t, 5*time.Second, fmt.Sprintf("%d pid files", n), func() bool {
+		entries, _ := os.ReadDir(dir)
+		if len(entries) != n {
+			return false
+		}
+		clear(pids)
+		for _, e := range entries {
+			data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+			pid, perr := strconv.Atoi(strings.TrimSpace(string(data)))
+			if err != nil || perr != nil || pid <= 1 || !strings.HasSuffix(string(data), "\n") {
+				return false
+			}
+			pids[e.Name()] = pid
+		}
+		return true
+	})
+	return pids
 }
