@@ -179,6 +179,7 @@ func (m *Master) newCore(reg core.Registry, info *mesospb.MasterInfo, now time.T
 		RecoveryAgentRemovalLimit: m.cfg.RecoveryAgentRemovalLimit,
 		Allocator:                 allocator.Config{MinAllocatable: m.minAlloc},
 		Registry:                  reg,
+		DurableFrameworks:         m.cfg.Replicated != nil,
 		Logger:                    m.log,
 	}, now)
 }

@@ -76,6 +76,13 @@ type Config struct {
 	Allocator allocator.Config
 	// Registry admits agents durably; nil means an in-memory one.
 	Registry Registry
+	// DurableFrameworks says the Registry records every framework that
+	// subscribes (the replicated registry does, the in-memory one is
+	// forgotten by a restart). Then a SUBSCRIBE naming a framework id that
+	// neither the registry (see Recover) nor an agent's report vouches for
+	// is refused; otherwise it is accepted as a failover to a new master,
+	// as Mesos does.
+	DurableFrameworks bool
 	// Logger receives warnings about dropped calls; nil discards.
 	Logger *slog.Logger
 }

@@ -28,6 +28,8 @@ import (
 // Any other id subscribes as a framework this master does not know: Mesos
 // takes it for a framework failing over to a newly elected master. (A
 // framework known from the registry, see Recover, is known: it fails over.)
+// With Config.DurableFrameworks the registry knows every framework that
+// ever subscribed, so such an id was made up and is refused.
 func (c *Core) Subscribe(now time.Time, stream string, call *schedulerpb.Call) error {
 	if err := ValidateCall(call); err != nil {
 		return err
@@ -57,6 +59,11 @@ func (c *Core) Subscribe(now time.Time, stream string, call *schedulerpb.Call) e
 		c.refuseStream(stream, "Changing framework's principal is not allowed")
 	case fw != nil:
 		c.failover(now, fw, stream, info, sub.GetSuppressedRoles())
+	case id != "" && c.cfg.DurableFrameworks:
+		// Every framework that ever subscribed is in the registry and was
+		// recovered from it, and agents report the frameworks they run:
+		// an id nobody knows was made up.
+		c.refuseStream(stream, "Framework "+id+" is unknown to this master's registry")
 	default:
 		if id == "" {
 			id = c.newFrameworkID()
