@@ -37,7 +37,9 @@ func listen(t *testing.T) net.Listener {
 
 // fastRaft keeps elections in tests to a fraction of a second.
 func fastRaft(r *Replicated) *Replicated {
-	r.HeartbeatTimeout, r.ElectionTimeout, r.LeaderLeaseTimeout = 300*time.Millisecond, 300*time.Millisecond, 150*time.Millisecond
+	// Short, but not so short that a loaded CI machine changes leaders
+	// with no fault injected (300 ms did).
+	r.HeartbeatTimeout, r.ElectionTimeout, r.LeaderLeaseTimeout = time.Second, time.Second, 500*time.Millisecond
 	return r
 }
 
@@ -119,6 +121,24 @@ func waitLeading(t *testing.T, ms ...*haMaster) *haMaster {
 		case <-tick.C:
 		case <-deadline:
 			t.Fatal("no master leads")
+		}
+	}
+}
+
+// waitFollows waits until follower h names leader as the leader.
+func waitFollows(t *testing.T, h, leader *haMaster) {
+	t.Helper()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(waitFor)
+	for {
+		if st, err := readState(h.base); err == nil && st.Leader == "master@"+leader.addr {
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("%s never learned that %s leads", h.addr, leader.addr)
 		}
 	}
 }
@@ -299,6 +319,9 @@ func TestThreeMastersFailover(t *testing.T) {
 		}
 	}
 	for _, h := range followers {
+		// A follower learns who leads from the leader's first heartbeat;
+		// until then it answers 503.
+		waitFollows(t, h, leader)
 		for _, path := range []string{"/api/v1/scheduler", "/internal/v1/link", "/master/slaves"} {
 			resp, err := noRedirects.Post(h.base+path, codec.MediaTypeJSON, nil)
 			if err != nil {
