@@ -46,7 +46,7 @@ type Driver struct {
 	Wait      time.Duration // the last back-off
 	NextRetry time.Time     // when a retrying driver may launch again
 	Message   string        // the last task state and reason, for the status API
-	killing   bool          // the user asked for a kill of the running attempt
+	Killing   bool          // the user asked for a kill of the running attempt
 }
 
 // Offer is the part of a Mesos offer the core needs.
@@ -139,7 +139,7 @@ func (c *Core) Kill(id string) (killTask string, err error) {
 		d.State, d.Message = Killed, "killed before it ran"
 		return "", nil
 	case Running:
-		d.killing = true // the attempt's end is KILLED, never retried
+		d.Killing = true // the attempt's end is KILLED, never retried
 		return d.TaskID, nil
 	}
 	return "", fmt.Errorf("driver %s already ended (%s)", id, d.State)
@@ -218,7 +218,7 @@ func (c *Core) TaskEnded(taskID string, end TaskEnd, message string, now time.Ti
 	}
 	d.Message = message
 	switch {
-	case d.killing:
+	case d.Killing:
 		d.State = Killed
 	case end == EndFinished:
 		d.State = Finished
@@ -249,4 +249,30 @@ func (c *Core) Running() []string {
 	}
 	slices.Sort(ids)
 	return ids
+}
+
+// Snapshot is the core's whole state, for persistence.
+type Snapshot struct {
+	Seq     int      `json:"seq"`
+	Drivers []Driver `json:"drivers"`
+}
+
+// Snapshot returns the state to persist.
+func (c *Core) Snapshot() Snapshot { return Snapshot{Seq: c.seq, Drivers: c.Drivers()} }
+
+// Restore returns a Core holding a persisted state. Running drivers keep
+// their task: the shell reconciles them with the master, which answers
+// their current state (a terminal one ends or retries them).
+func Restore(s Snapshot, maxWait time.Duration) *Core {
+	c := New(maxWait)
+	c.seq = s.Seq
+	for _, d := range s.Drivers {
+		d := d
+		c.drivers[d.ID] = &d
+		c.order = append(c.order, d.ID)
+		if d.State == Running {
+			c.byTask[d.TaskID] = &d
+		}
+	}
+	return c
 }

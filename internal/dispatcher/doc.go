@@ -5,10 +5,11 @@
 // drivers submitted with supervise, relaunches a driver whose task failed
 // or was lost, after a back-off.
 //
-// This package holds the pure core (Core): submissions, kills, offers,
-// status updates and time in; launches and kills out. No goroutines, locks
-// or clock inside. The shell (the framework on the scheduler client, the
-// submission server and persistence) is not built yet.
+// Core is the pure core: submissions, kills, offers, status updates and
+// time in; launches and kills out. No goroutines, locks or clock inside.
+// Service is the shell: the framework on the scheduler client, the state
+// file in its work dir, and the submission server (rest.go), which speaks
+// Spark's REST submission protocol. See docs/dispatcher.md.
 //
 // The rules, as Spark's Mesos cluster scheduler:
 //

@@ -133,3 +133,29 @@ func (h *harness) exec(f []string, out *strings.Builder) error {
 	}
 	return nil
 }
+
+// A restored core carries on where the persisted one stopped: queued
+// drivers launch, running ones take their updates, ids keep counting.
+func TestSnapshotRestore(t *testing.T) {
+	c := New(0)
+	now := epoch
+	res := resources.MustParse("cpus:1;mem:64")
+	a, _ := c.Submit(Description{Name: "a", Command: "./a", Resources: res, Supervise: true}, now)
+	if l := c.Offers([]Offer{{ID: "o1", AgentID: "ag", Resources: res}}, now); len(l) != 1 {
+		t.Fatalf("launches %v", l)
+	}
+	b, _ := c.Submit(Description{Name: "b", Command: "./b", Resources: res}, now)
+	r := Restore(c.Snapshot(), 0)
+	r.TaskEnded(a, EndFailed, "TASK_LOST", now)
+	if d, _ := r.Driver(a); d.State != Retrying {
+		t.Fatalf("restored running driver after TASK_LOST: %+v", d)
+	}
+	l := r.Offers([]Offer{{ID: "o2", AgentID: "ag", Resources: res}}, now)
+	if len(l) != 1 || l[0].DriverID != b {
+		t.Fatalf("restored queued driver not launched: %+v", l)
+	}
+	c2, _ := r.Submit(Description{Name: "c", Command: "./c", Resources: res}, now)
+	if c2 == a || c2 == b {
+		t.Fatalf("restored core reused id %s", c2)
+	}
+}
