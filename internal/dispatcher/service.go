@@ -49,7 +49,6 @@ type Service struct {
 	core   *Core
 	fwID   string
 	agents map[string]string // task id -> agent id, for kills
-	client *scheduler.Client // set by Run
 	wake   chan struct{}     // something wants offers again
 }
 
@@ -154,14 +153,15 @@ func (s *Service) Status(id string) (Driver, bool) {
 }
 
 // Kill ends a driver: at once if it has not started, else by killing its
-// task.
+// task. The request is persisted first; the task's kill is sent now if the
+// framework is subscribed, and again on every resubscription and every
+// killRetry until the task's terminal update arrives.
 func (s *Service) Kill(ctx context.Context, id string) (string, error) {
 	s.mu.Lock()
 	task, err := s.core.Kill(id)
 	if err == nil {
 		err = s.saveLocked()
 	}
-	client, agent := s.client, s.agents[task]
 	s.mu.Unlock()
 	if err != nil {
 		return "", err
@@ -169,13 +169,33 @@ func (s *Service) Kill(ctx context.Context, id string) (string, error) {
 	if task == "" {
 		return "Killed the driver before it ran", nil
 	}
-	if client == nil {
-		return "", errors.New("dispatcher: not connected to the master yet; try again")
-	}
-	if err := client.Kill(ctx, &mesospb.TaskID{Value: proto.String(task)}, &mesospb.AgentID{Value: proto.String(agent)}); err != nil {
-		return "", fmt.Errorf("dispatcher: killing task %s: %w", task, err)
-	}
+	s.poke()
 	return "Killing the running driver", nil
+}
+
+// killRetry is how often kills of running drivers are sent again until
+// their task ends.
+const killRetry = 5 * time.Second
+
+// sendKills sends a kill for every running driver the user asked to kill.
+func (s *Service) sendKills(ctx context.Context, c *scheduler.Client) {
+	s.mu.Lock()
+	var tasks, agents []string
+	for _, d := range s.core.Drivers() {
+		if d.State == Running && d.Killing {
+			tasks, agents = append(tasks, d.TaskID), append(agents, s.agents[d.TaskID])
+		}
+	}
+	s.mu.Unlock()
+	for i, task := range tasks {
+		var agent *mesospb.AgentID
+		if agents[i] != "" {
+			agent = &mesospb.AgentID{Value: proto.String(agents[i])}
+		}
+		if err := c.Kill(ctx, &mesospb.TaskID{Value: proto.String(task)}, agent); err != nil {
+			s.log.Warn("kill", "task", task, "err", err)
+		}
+	}
 }
 
 func (s *Service) poke() {
@@ -214,13 +234,12 @@ func (s *Service) Run(ctx context.Context) error {
 		sc.Logger = s.log
 	}
 	c := scheduler.New(sc)
-	s.mu.Lock()
-	s.client = c
-	s.mu.Unlock()
 	errc := make(chan error, 1)
 	go func() { errc <- c.Run(ctx) }()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	kills := time.NewTicker(killRetry)
+	defer kills.Stop()
 	for {
 		s.mu.Lock()
 		next := s.core.NextWake()
@@ -235,6 +254,9 @@ func (s *Service) Run(ctx context.Context) error {
 			return err
 		case <-s.wake:
 			s.revive(ctx, c)
+			s.sendKills(ctx, c)
+		case <-kills.C:
+			s.sendKills(ctx, c)
 		case <-timer.C:
 			s.revive(ctx, c)
 		case ev, ok := <-c.Events():
@@ -284,6 +306,7 @@ func (s *Service) event(ctx context.Context, c *scheduler.Client, ev *schedulerp
 			}
 		}
 		s.revive(ctx, c)
+		s.sendKills(ctx, c)
 	case schedulerpb.Event_OFFERS:
 		s.offers(ctx, c, ev.GetOffers().GetOffers())
 	case schedulerpb.Event_UPDATE:
