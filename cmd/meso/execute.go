@@ -359,7 +359,7 @@ func runExecute(ctx context.Context, f *executeFlags, stdout, stderr io.Writer) 
 	client := scheduler.New(scheduler.Config{
 		Master: withScheme(f.master, secure), Framework: p.framework, Codec: p.codec, HTTPClient: hc, Logger: logger,
 	})
-	x := &execution{plan: p, flags: f, client: client, http: hc, stdout: stdout, stderr: stderr}
+	x := &execution{plan: p, flags: f, client: client, http: hc, secure: secure, stdout: stdout, stderr: stderr}
 	return x.run(ctx)
 }
 
@@ -368,6 +368,7 @@ type execution struct {
 	plan   *executePlan
 	flags  *executeFlags
 	client *scheduler.Client
+	secure bool // the cluster speaks TLS: agents are reached over https
 	http   *http.Client
 	stdout io.Writer
 	stderr io.Writer

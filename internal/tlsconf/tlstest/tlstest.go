@@ -69,6 +69,9 @@ func leaf(t testing.TB, ca *x509.Certificate, caKey *ecdsa.PrivateKey, certFile,
 	key := newKey(t)
 	tmpl := template("meso test")
 	tmpl.DNSNames = []string{"localhost"}
+	if h, err := os.Hostname(); err == nil && h != "" && h != "localhost" {
+		tmpl.DNSNames = append(tmpl.DNSNames, h) // daemons advertise the host's name
+	}
 	tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
 	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
 	tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
