@@ -27,6 +27,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"sort"
 	"time"
 
@@ -53,6 +54,20 @@ type State struct {
 	// Runs counts this program's starts.
 	Runs int  `json:"runs"`
 	Done bool `json:"done"`
+	// Pending are the acknowledgements decided (written down with the
+	// update) and not yet accepted by a master, by "task id/uuid": sent
+	// again on every tick, on SUBSCRIBED and after a restart. An
+	// acknowledgement a master accepted but lost (it was killed, or the
+	// agent was away) makes the agent send the update again, and the
+	// framework acknowledges it again.
+	Pending map[string]*Ack `json:"pending"`
+}
+
+// Ack is an acknowledgement to send.
+type Ack struct {
+	TaskID  string `json:"task_id"`
+	AgentID string `json:"agent_id"`
+	UUID    []byte `json:"uuid"`
 }
 
 // Task is one logical task.
@@ -80,7 +95,7 @@ func main() {
 }
 
 func load(path string, n int) (*State, error) {
-	st := &State{Tasks: map[string]*Task{}, Ends: map[string]int{}}
+	st := &State{Tasks: map[string]*Task{}, Ends: map[string]int{}, Pending: map[string]*Ack{}}
 	b, err := os.ReadFile(path)
 	switch {
 	case os.IsNotExist(err):
@@ -92,6 +107,9 @@ func load(path string, n int) (*State, error) {
 	default:
 		if err := json.Unmarshal(b, st); err != nil {
 			return nil, fmt.Errorf("chaosframework: state %s: %w", path, err)
+		}
+		if st.Pending == nil {
+			st.Pending = map[string]*Ack{}
 		}
 	}
 	return st, nil
@@ -166,23 +184,22 @@ func run(master, statePath, markers string, n, inflight int) error {
 			call("reconcile", c.Reconcile(ctx, ts...))
 		}
 	}
-	// pending are the updates whose acknowledgement has not gone
-	// through yet (no subscription, a master gone): tried again on every
-	// tick and SUBSCRIBED. A kill forgets them; the agent sends them again.
-	pending := map[string]*mesospb.TaskStatus{}
+	// An acknowledgement is written down (st.Pending, and st.Tasks[].Acked
+	// for a terminal update) before it is sent, and leaves st.Pending once
+	// a master accepted it: a kill anywhere in between makes the next run
+	// send it again, never forget it.
 	acknowledge := func() {
-		for key, s := range pending {
+		for key, a := range st.Pending {
+			s := &mesospb.TaskStatus{
+				TaskId:  &mesospb.TaskID{Value: proto.String(a.TaskID)},
+				AgentId: &mesospb.AgentID{Value: proto.String(a.AgentID)},
+				Uuid:    a.UUID,
+			}
 			if err := c.Acknowledge(ctx, s); err != nil {
 				call("acknowledge", err)
 				continue
 			}
-			delete(pending, key)
-			if mesospb.IsTerminal(s.GetState()) {
-				l, _ := logical(s.GetTaskId().GetValue())
-				if t := st.Tasks[l]; t != nil {
-					t.Acked = append(t.Acked, key)
-				}
-			}
+			delete(st.Pending, key)
 		}
 	}
 	for {
@@ -220,15 +237,22 @@ func run(master, statePath, markers string, n, inflight int) error {
 					return err
 				}
 				if len(s.GetUuid()) > 0 {
-					pending[s.GetTaskId().GetValue()+"/"+fmt.Sprintf("%x", s.GetUuid())] = s
-					acknowledge()
+					key := s.GetTaskId().GetValue() + "/" + fmt.Sprintf("%x", s.GetUuid())
+					st.Pending[key] = &Ack{TaskID: s.GetTaskId().GetValue(), AgentID: s.GetAgentId().GetValue(), UUID: s.GetUuid()}
+					if mesospb.IsTerminal(s.GetState()) {
+						l, _ := logical(s.GetTaskId().GetValue())
+						if t := st.Tasks[l]; t != nil && !slices.Contains(t.Acked, key) {
+							t.Acked = append(t.Acked, key)
+						}
+					}
 				}
 				if err := save(statePath, st); err != nil {
 					return err
 				}
+				acknowledge()
 			}
 		}
-		if allDone(st) && len(pending) == 0 {
+		if allDone(st) && len(st.Pending) == 0 {
 			st.Done = true
 			if err := save(statePath, st); err != nil {
 				return err
