@@ -113,6 +113,7 @@ func (c *Core) expireRecovery(now time.Time) {
 			c.log.Warn("registry refused to mark agent unreachable", "agent", id, "err", err)
 		}
 		delete(c.recovering, id)
+		delete(c.heldAcks, id)
 		c.metrics.agentsLost++
 	}
 }
