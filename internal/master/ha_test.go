@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -285,14 +284,7 @@ func TestAgentNotBackMarkedUnreachable(t *testing.T) {
 			t.Fatalf("agent %s is %v after the re-register timeout", a.id, status)
 		}
 	}
-	call := &linkpb.AgentCall{Type: linkpb.AgentCall_REGISTER.Enum(), Register: &linkpb.AgentCall_Register{
-		AgentInfo: &mesospb.AgentInfo{Id: &mesospb.AgentID{Value: proto.String(a.id)}, Hostname: proto.String("host1"),
-			Resources: resources.MustParse("cpus:2;mem:256").ToProto("", false)}}}
-	resp, body := post(t, second.base+"/internal/v1/link", encode(t, codec.JSON, call),
-		map[string]string{"Content-Type": codec.MediaTypeJSON, "Accept": codec.MediaTypeJSON})
-	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "REGISTERED") || !strings.Contains(body, a.id) {
-		t.Fatalf("late agent: %s %s; want REGISTERED with its id", resp.Status, body)
-	}
+	reregister(t, second.base, a.id, fwInfo("late"))
 }
 
 // TestThreeMastersFailover runs three masters on loopback: one leads, the
