@@ -75,6 +75,7 @@ type Task struct {
 	Attempt  int       `json:"attempt"`  // current attempt, 0: never launched
 	State    string    `json:"state"`    // of the current attempt
 	Launched time.Time `json:"launched"` // of the current attempt
+	Agent    string    `json:"agent"`    // of the current attempt, once an update named it
 	Finished []string  `json:"finished"` // task ids that reached TASK_FINISHED
 	Acked    []string  `json:"acked"`    // terminal updates acknowledged (task id/uuid)
 }
@@ -177,7 +178,15 @@ func run(master, statePath, markers string, n, inflight int) error {
 		var ts []*schedulerpb.Call_Reconcile_Task
 		for l, t := range st.Tasks {
 			if t.Attempt > 0 && len(t.Finished) == 0 && (all || time.Since(t.Launched) > silent) {
-				ts = append(ts, &schedulerpb.Call_Reconcile_Task{TaskId: &mesospb.TaskID{Value: proto.String(t.taskID(l))}})
+				// Naming the agent lets the master answer TASK_UNREACHABLE
+				// (or nothing, while the agent is still to re-register
+				// after a failover) rather than TASK_UNKNOWN for a task
+				// that may come back.
+				rt := &schedulerpb.Call_Reconcile_Task{TaskId: &mesospb.TaskID{Value: proto.String(t.taskID(l))}}
+				if t.Agent != "" {
+					rt.AgentId = &mesospb.AgentID{Value: proto.String(t.Agent)}
+				}
+				ts = append(ts, rt)
 			}
 		}
 		if len(ts) > 0 {
@@ -328,10 +337,14 @@ func update(st *State, s *mesospb.TaskStatus) error {
 		return nil // about an attempt already ended
 	}
 	t.State = state.String()
+	if a := s.GetAgentId().GetValue(); a != "" {
+		t.Agent = a
+	}
 	if ended {
 		st.Relaunched++
 		t.State = "" // launched again under the next attempt's id
 		t.Launched = time.Time{}
+		t.Agent = ""
 		t.Attempt = -t.Attempt // ended; the next launch takes -Attempt+1
 	}
 	return nil
@@ -374,6 +387,7 @@ func offers(ctx context.Context, c *scheduler.Client, st *State, statePath, mark
 			t.Attempt++
 			t.State = "STAGING"
 			t.Launched = time.Now()
+			t.Agent = o.GetAgentId().GetValue()
 			id := t.taskID(l)
 			tasks = append(tasks, &mesospb.TaskInfo{
 				Name:    proto.String(id),
