@@ -18,7 +18,7 @@ import (
 // the shell) for a REGISTER call. An error (ErrInvalid) means the call is
 // malformed and no link was opened. Otherwise the link's first message is
 // REGISTERED, or SHUTDOWN_AGENT followed by the link's closing when the
-// agent was declared lost or removed before (it must start afresh).
+// agent was marked gone (it must start afresh).
 //
 // An agent without an id is new and gets one. An agent with an id
 // re-registers: the master takes the agent's report of its frameworks,
@@ -473,8 +473,8 @@ func (c *Core) pingAgents(now time.Time) {
 // whose terminal update the framework has not acknowledged gets a final
 // update the master holds until it is acknowledged (see holdFinal); its
 // offers are rescinded; every framework gets FAILURE with the agent id; the
-// registry marks it unreachable, so that it must register afresh if it
-// comes back.
+// registry marks it unreachable (it may re-register if it comes back, see
+// RegisterAgent).
 func (c *Core) agentLost(now time.Time, ag *agent, why string) {
 	c.log.Warn("agent lost", "agent", ag.id, "hostname", ag.hostname(), "reason", why)
 	if err := c.cfg.Registry.MarkUnreachable(ag.id, now); err != nil {
