@@ -199,7 +199,16 @@ func (c *Core) reregisterAgent(now time.Time, link string, info *mesospb.AgentIn
 func (c *Core) reachableAgain(now time.Time, ag *agent, rep *report) {
 	for _, t := range rep.tasks {
 		fw := c.frameworks[t.fw]
-		if fw == nil || mesospb.IsTerminal(t.state()) {
+		if fw == nil {
+			continue
+		}
+		// The task is live again: the copy the master completed when it
+		// took the task away (TASK_UNREACHABLE or TASK_LOST, acknowledged)
+		// is not its end any more.
+		fw.completed = slices.DeleteFunc(fw.completed, func(old *task) bool {
+			return old.id == t.id && old.agent == ag.id && old != t
+		})
+		if mesospb.IsTerminal(t.state()) {
 			continue
 		}
 		if !fw.partitionAware {
