@@ -27,6 +27,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"sort"
 	"time"
 
@@ -53,6 +54,20 @@ type State struct {
 	// Runs counts this program's starts.
 	Runs int  `json:"runs"`
 	Done bool `json:"done"`
+	// Pending are the acknowledgements decided (written down with the
+	// update) and not yet accepted by a master, by "task id/uuid": sent
+	// again on every tick, on SUBSCRIBED and after a restart. An
+	// acknowledgement a master accepted but lost (it was killed, or the
+	// agent was away) makes the agent send the update again, and the
+	// framework acknowledges it again.
+	Pending map[string]*Ack `json:"pending"`
+}
+
+// Ack is an acknowledgement to send.
+type Ack struct {
+	TaskID  string `json:"task_id"`
+	AgentID string `json:"agent_id"`
+	UUID    []byte `json:"uuid"`
 }
 
 // Task is one logical task.
@@ -60,6 +75,7 @@ type Task struct {
 	Attempt  int       `json:"attempt"`  // current attempt, 0: never launched
 	State    string    `json:"state"`    // of the current attempt
 	Launched time.Time `json:"launched"` // of the current attempt
+	Agent    string    `json:"agent"`    // of the current attempt, once an update named it
 	Finished []string  `json:"finished"` // task ids that reached TASK_FINISHED
 	Acked    []string  `json:"acked"`    // terminal updates acknowledged (task id/uuid)
 }
@@ -80,7 +96,7 @@ func main() {
 }
 
 func load(path string, n int) (*State, error) {
-	st := &State{Tasks: map[string]*Task{}, Ends: map[string]int{}}
+	st := &State{Tasks: map[string]*Task{}, Ends: map[string]int{}, Pending: map[string]*Ack{}}
 	b, err := os.ReadFile(path)
 	switch {
 	case os.IsNotExist(err):
@@ -92,6 +108,9 @@ func load(path string, n int) (*State, error) {
 	default:
 		if err := json.Unmarshal(b, st); err != nil {
 			return nil, fmt.Errorf("chaosframework: state %s: %w", path, err)
+		}
+		if st.Pending == nil {
+			st.Pending = map[string]*Ack{}
 		}
 	}
 	return st, nil
@@ -159,30 +178,37 @@ func run(master, statePath, markers string, n, inflight int) error {
 		var ts []*schedulerpb.Call_Reconcile_Task
 		for l, t := range st.Tasks {
 			if t.Attempt > 0 && len(t.Finished) == 0 && (all || time.Since(t.Launched) > silent) {
-				ts = append(ts, &schedulerpb.Call_Reconcile_Task{TaskId: &mesospb.TaskID{Value: proto.String(t.taskID(l))}})
+				// Naming the agent lets the master answer TASK_UNREACHABLE
+				// (or nothing, while the agent is still to re-register
+				// after a failover) rather than TASK_UNKNOWN for a task
+				// that may come back.
+				rt := &schedulerpb.Call_Reconcile_Task{TaskId: &mesospb.TaskID{Value: proto.String(t.taskID(l))}}
+				if t.Agent != "" {
+					rt.AgentId = &mesospb.AgentID{Value: proto.String(t.Agent)}
+				}
+				ts = append(ts, rt)
 			}
 		}
 		if len(ts) > 0 {
 			call("reconcile", c.Reconcile(ctx, ts...))
 		}
 	}
-	// pending are the updates whose acknowledgement has not gone
-	// through yet (no subscription, a master gone): tried again on every
-	// tick and SUBSCRIBED. A kill forgets them; the agent sends them again.
-	pending := map[string]*mesospb.TaskStatus{}
+	// An acknowledgement is written down (st.Pending, and st.Tasks[].Acked
+	// for a terminal update) before it is sent, and leaves st.Pending once
+	// a master accepted it: a kill anywhere in between makes the next run
+	// send it again, never forget it.
 	acknowledge := func() {
-		for key, s := range pending {
+		for key, a := range st.Pending {
+			s := &mesospb.TaskStatus{
+				TaskId:  &mesospb.TaskID{Value: proto.String(a.TaskID)},
+				AgentId: &mesospb.AgentID{Value: proto.String(a.AgentID)},
+				Uuid:    a.UUID,
+			}
 			if err := c.Acknowledge(ctx, s); err != nil {
 				call("acknowledge", err)
 				continue
 			}
-			delete(pending, key)
-			if mesospb.IsTerminal(s.GetState()) {
-				l, _ := logical(s.GetTaskId().GetValue())
-				if t := st.Tasks[l]; t != nil {
-					t.Acked = append(t.Acked, key)
-				}
-			}
+			delete(st.Pending, key)
 		}
 	}
 	for {
@@ -220,15 +246,22 @@ func run(master, statePath, markers string, n, inflight int) error {
 					return err
 				}
 				if len(s.GetUuid()) > 0 {
-					pending[s.GetTaskId().GetValue()+"/"+fmt.Sprintf("%x", s.GetUuid())] = s
-					acknowledge()
+					key := s.GetTaskId().GetValue() + "/" + fmt.Sprintf("%x", s.GetUuid())
+					st.Pending[key] = &Ack{TaskID: s.GetTaskId().GetValue(), AgentID: s.GetAgentId().GetValue(), UUID: s.GetUuid()}
+					if mesospb.IsTerminal(s.GetState()) {
+						l, _ := logical(s.GetTaskId().GetValue())
+						if t := st.Tasks[l]; t != nil && !slices.Contains(t.Acked, key) {
+							t.Acked = append(t.Acked, key)
+						}
+					}
 				}
 				if err := save(statePath, st); err != nil {
 					return err
 				}
+				acknowledge()
 			}
 		}
-		if allDone(st) && len(pending) == 0 {
+		if allDone(st) && len(st.Pending) == 0 {
 			st.Done = true
 			if err := save(statePath, st); err != nil {
 				return err
@@ -304,10 +337,14 @@ func update(st *State, s *mesospb.TaskStatus) error {
 		return nil // about an attempt already ended
 	}
 	t.State = state.String()
+	if a := s.GetAgentId().GetValue(); a != "" {
+		t.Agent = a
+	}
 	if ended {
 		st.Relaunched++
 		t.State = "" // launched again under the next attempt's id
 		t.Launched = time.Time{}
+		t.Agent = ""
 		t.Attempt = -t.Attempt // ended; the next launch takes -Attempt+1
 	}
 	return nil
@@ -350,6 +387,7 @@ func offers(ctx context.Context, c *scheduler.Client, st *State, statePath, mark
 			t.Attempt++
 			t.State = "STAGING"
 			t.Launched = time.Now()
+			t.Agent = o.GetAgentId().GetValue()
 			id := t.taskID(l)
 			tasks = append(tasks, &mesospb.TaskInfo{
 				Name:    proto.String(id),

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -260,7 +259,8 @@ func withID(info *mesospb.FrameworkInfo, id string) *mesospb.FrameworkInfo {
 
 // TestAgentNotBackMarkedUnreachable: after a restart, an agent that does
 // not re-register within --agent_reregister_timeout is marked unreachable
-// in the registry, and is told to start afresh when it comes back.
+// in the registry, and re-registers with its id when it comes back (an
+// unreachable agent may return; only a gone one is refused).
 func TestAgentNotBackMarkedUnreachable(t *testing.T) {
 	dir := t.TempDir()
 	rep := func() *Replicated { return fastRaft(&Replicated{Dir: dir, Bind: "127.0.0.1:0"}) }
@@ -286,14 +286,7 @@ func TestAgentNotBackMarkedUnreachable(t *testing.T) {
 			t.Fatalf("agent %s is %v after the re-register timeout", a.id, status)
 		}
 	}
-	call := &linkpb.AgentCall{Type: linkpb.AgentCall_REGISTER.Enum(), Register: &linkpb.AgentCall_Register{
-		AgentInfo: &mesospb.AgentInfo{Id: &mesospb.AgentID{Value: proto.String(a.id)}, Hostname: proto.String("host1"),
-			Resources: resources.MustParse("cpus:2;mem:256").ToProto("", false)}, Secret: proto.String(a.secret)}}
-	resp, body := post(t, second.base+"/internal/v1/link", encode(t, codec.JSON, call),
-		map[string]string{"Content-Type": codec.MediaTypeJSON, "Accept": codec.MediaTypeJSON})
-	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "SHUTDOWN_AGENT") {
-		t.Fatalf("late agent: %s %s; want SHUTDOWN_AGENT", resp.Status, body)
-	}
+	reregister(t, second.base, a, fwInfo("late"))
 }
 
 // TestThreeMastersFailover runs three masters on loopback: one leads, the

@@ -18,7 +18,7 @@ import (
 // the shell) for a REGISTER call. An error (ErrInvalid) means the call is
 // malformed and no link was opened. Otherwise the link's first message is
 // REGISTERED, or SHUTDOWN_AGENT followed by the link's closing when the
-// agent was declared lost or removed before (it must start afresh).
+// agent was marked gone (it must start afresh).
 //
 // An agent without an id is new and gets one. An agent with an id
 // re-registers: the master takes the agent's report of its frameworks,
@@ -30,6 +30,14 @@ import (
 // REASON_AGENT_REREGISTERED; tasks it reports that
 // the master did not know (after a master restart) are adopted, with their
 // frameworks if needed ("recovered" until they subscribe).
+//
+// An agent the registry records as unreachable (it was lost, see
+// agentLost) re-registers too, as in Mesos since partition awareness: the
+// tasks it reports come back. A PARTITION_AWARE framework, told
+// TASK_UNREACHABLE, gets each task's state again (a master update without
+// uuid, REASON_AGENT_REREGISTERED); a framework that is not, told
+// TASK_LOST, gets its tasks there killed (KILL_TASK: they end in the
+// agent's own TASK_KILLED). A gone agent is refused (SHUTDOWN_AGENT).
 func (c *Core) RegisterAgent(now time.Time, link string, call *linkpb.AgentCall) error {
 	if call.GetType() != linkpb.AgentCall_REGISTER || call.GetRegister() == nil {
 		return fmt.Errorf("%w: expecting a REGISTER call with 'register' present", ErrInvalid)
@@ -50,13 +58,17 @@ func (c *Core) RegisterAgent(now time.Time, link string, call *linkpb.AgentCall)
 	if err := validateID(id); err != nil {
 		return fmt.Errorf("%w: agent id: %w", ErrInvalid, err)
 	}
+	returning := false
 	if c.agents[id] == nil {
-		if st := c.cfg.Registry.AgentState(id); st == AgentUnreachable || st == AgentGone {
-			c.shutdownLink(link, fmt.Sprintf("agent %s was removed from the cluster; register again without an id", id))
+		switch c.cfg.Registry.AgentState(id) {
+		case AgentGone:
+			c.shutdownLink(link, fmt.Sprintf("agent %s was marked gone; register again without an id", id))
 			return nil
+		case AgentUnreachable:
+			returning = true
 		}
 	}
-	return c.reregisterAgent(now, link, info, total, reg)
+	return c.reregisterAgent(now, link, info, total, reg, returning)
 }
 
 func (c *Core) shutdownLink(link, msg string) {
@@ -123,7 +135,7 @@ type report struct {
 	holdings  []allocator.Holding
 }
 
-func (c *Core) reregisterAgent(now time.Time, link string, info *mesospb.AgentInfo, total resources.Resources, reg *linkpb.AgentCall_Register) error {
+func (c *Core) reregisterAgent(now time.Time, link string, info *mesospb.AgentInfo, total resources.Resources, reg *linkpb.AgentCall_Register, returning bool) error {
 	id := info.GetId().GetValue()
 	fwInfos := map[string]*mesospb.FrameworkInfo{}
 	for _, fi := range reg.GetFrameworks() {
@@ -171,9 +183,51 @@ func (c *Core) reregisterAgent(now time.Time, link string, info *mesospb.AgentIn
 	delete(c.recovering, id)
 	c.mergeReport(now, ag, rep, fwInfos)
 	c.attachLink(ag, link)
+	if returning {
+		c.log.Info("unreachable agent re-registered", "agent", id, "hostname", ag.hostname())
+		c.reachableAgain(now, ag, rep)
+	}
+	c.sendHeldAcks(ag)
 	c.metrics.agentReregistrations++
 	c.allocateSoon = true
 	return nil
+}
+
+// reachableAgain settles the tasks an unreachable agent reported when it
+// came back (see RegisterAgent): frameworks that are partition-aware learn
+// each live task's state again; the tasks of the others are killed.
+func (c *Core) reachableAgain(now time.Time, ag *agent, rep *report) {
+	for _, t := range rep.tasks {
+		fw := c.frameworks[t.fw]
+		if fw == nil {
+			continue
+		}
+		// The task is live again: the copy the master completed when it
+		// took the task away (TASK_UNREACHABLE or TASK_LOST, acknowledged)
+		// is not its end any more.
+		fw.completed = slices.DeleteFunc(fw.completed, func(old *task) bool {
+			return old.id == t.id && old.agent == ag.id && old != t
+		})
+		if mesospb.IsTerminal(t.state()) {
+			continue
+		}
+		if !fw.partitionAware {
+			c.sendAgent(ag, &linkpb.MasterEvent{
+				Type: linkpb.MasterEvent_KILL_TASK.Enum(),
+				KillTask: &linkpb.MasterEvent_KillTask{
+					FrameworkId: &mesospb.FrameworkID{Value: proto.String(fw.id)},
+					TaskId:      &mesospb.TaskID{Value: proto.String(t.id)},
+				},
+			})
+			continue
+		}
+		s := masterStatus(now, t.proto.GetTaskId(), t.proto.GetAgentId(), t.state(),
+			mesospb.TaskStatus_REASON_AGENT_REREGISTERED, "Agent re-registered after it was unreachable")
+		if t.executorID != "" {
+			s.ExecutorId = &mesospb.ExecutorID{Value: proto.String(t.executorID)}
+		}
+		c.send(fw, updateEvent(s))
+	}
 }
 
 // parseReport converts a re-registration's executors and tasks, and the
@@ -303,7 +357,12 @@ func (c *Core) mergeReport(now time.Time, ag *agent, rep *report, fwInfos map[st
 		var prev *task
 		if fw := c.frameworks[t.fw]; fw != nil {
 			if p := fw.tasks[t.id]; p != nil && p.agent == ag.id {
-				prev, t.latest = p, p.latest
+				prev = p
+				if p.held == nil {
+					// A status the master made when it took the task
+					// away (TASK_UNREACHABLE) is not the task's any more.
+					t.latest = p.latest
+				}
 			}
 		}
 		c.addTask(t)
@@ -423,8 +482,8 @@ func (c *Core) pingAgents(now time.Time) {
 // whose terminal update the framework has not acknowledged gets a final
 // update the master holds until it is acknowledged (see holdFinal); its
 // offers are rescinded; every framework gets FAILURE with the agent id; the
-// registry marks it unreachable, so that it must register afresh if it
-// comes back.
+// registry marks it unreachable (it may re-register if it comes back, see
+// RegisterAgent).
 func (c *Core) agentLost(now time.Time, ag *agent, why string) {
 	c.log.Warn("agent lost", "agent", ag.id, "hostname", ag.hostname(), "reason", why)
 	if err := c.cfg.Registry.MarkUnreachable(ag.id, now); err != nil {
@@ -521,6 +580,7 @@ func (c *Core) dropAgent(now time.Time, ag *agent, gone bool, msg string) {
 		ag.link = ""
 	}
 	delete(c.agents, ag.id)
+	delete(c.heldAcks, ag.id)
 	c.agentRemoved(ag.id)
 	c.metrics.agentsLost++
 	failure := &schedulerpb.Event{

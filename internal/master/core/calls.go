@@ -288,10 +288,22 @@ func (c *Core) acknowledge(fw *framework, a *schedulerpb.Call_Acknowledge) {
 			return
 		}
 	}
-	ag := c.agents[a.GetAgentId().GetValue()]
+	agentID := a.GetAgentId().GetValue()
+	ack := &linkpb.MasterEvent_Acknowledge{
+		FrameworkId: &mesospb.FrameworkID{Value: proto.String(fw.id)},
+		TaskId:      a.GetTaskId(),
+		Uuid:        a.GetUuid(),
+	}
+	ag := c.agents[agentID]
 	if ag == nil {
+		if c.recovering[agentID] != nil {
+			// After a failover, before the agent is back: it lands when
+			// the agent re-registers.
+			c.holdAck(agentID, ack)
+			return
+		}
 		if t == nil || t.held == nil {
-			c.log.Warn("dropping acknowledgement for an unknown agent", "framework", fw.id, "agent", a.GetAgentId().GetValue())
+			c.log.Warn("dropping acknowledgement for an unknown agent", "framework", fw.id, "agent", agentID)
 		}
 		return
 	}
@@ -299,14 +311,41 @@ func (c *Core) acknowledge(fw *framework, a *schedulerpb.Call_Acknowledge) {
 		string(t.proto.GetStatusUpdateUuid()) == string(a.GetUuid()) && mesospb.IsTerminal(t.proto.GetStatusUpdateState()) {
 		c.removeTask(fw, t)
 	}
-	c.sendAgent(ag, &linkpb.MasterEvent{
-		Type: linkpb.MasterEvent_ACKNOWLEDGE.Enum(),
-		Acknowledge: &linkpb.MasterEvent_Acknowledge{
-			FrameworkId: &mesospb.FrameworkID{Value: proto.String(fw.id)},
-			TaskId:      a.GetTaskId(),
-			Uuid:        a.GetUuid(),
-		},
-	})
+	c.sendAgent(ag, &linkpb.MasterEvent{Type: linkpb.MasterEvent_ACKNOWLEDGE.Enum(), Acknowledge: ack})
+}
+
+// maxHeldAcks bounds the acknowledgements held for one absent agent; past
+// it the oldest go (the agent sends their updates again, and they are
+// acknowledged again).
+const maxHeldAcks = 4096
+
+// holdAck keeps an acknowledgement for an agent that is away until it
+// (re-)registers (sendHeldAcks).
+func (c *Core) holdAck(agentID string, ack *linkpb.MasterEvent_Acknowledge) {
+	held := append(c.heldAcks[agentID], ack)
+	if n := len(held) - maxHeldAcks; n > 0 {
+		held = slices.Delete(held, 0, n)
+	}
+	c.heldAcks[agentID] = held
+}
+
+// sendHeldAcks sends a re-registered agent the acknowledgements made
+// while it was still to re-register, after REGISTERED; one of a terminal
+// update it reported as its last one removes the task, as acknowledge
+// does. (The agent would send those updates again, and the framework
+// acknowledge them again; an acknowledgement of an update the agent no
+// longer has is ignored there.)
+func (c *Core) sendHeldAcks(ag *agent) {
+	for _, ack := range c.heldAcks[ag.id] {
+		if fw := c.frameworks[ack.GetFrameworkId().GetValue()]; fw != nil {
+			if t := fw.tasks[ack.GetTaskId().GetValue()]; t != nil && t.agent == ag.id && t.held == nil &&
+				bytes.Equal(t.proto.GetStatusUpdateUuid(), ack.GetUuid()) && mesospb.IsTerminal(t.proto.GetStatusUpdateState()) {
+				c.removeTask(fw, t)
+			}
+		}
+		c.sendAgent(ag, &linkpb.MasterEvent{Type: linkpb.MasterEvent_ACKNOWLEDGE.Enum(), Acknowledge: ack})
+	}
+	delete(c.heldAcks, ag.id)
 }
 
 // updateFramework applies UPDATE_FRAMEWORK: new roles, suppressed roles or

@@ -177,6 +177,12 @@ type Core struct {
 	recovering         map[string]*mesospb.AgentInfo
 	recoveredAgents    int
 	reregisterDeadline time.Time
+	// heldAcks are acknowledgements for recovered agents still to
+	// re-register, by agent id, oldest first (at most maxHeldAcks per
+	// agent): sent when the agent re-registers, so that an
+	// acknowledgement made right after a failover is not lost (the agent
+	// would send the update again, but only once per retry interval).
+	heldAcks map[string][]*linkpb.MasterEvent_Acknowledge
 
 	nextFrameworkNum uint64
 	nextAgentNum     uint64
@@ -214,6 +220,7 @@ func New(cfg Config, now time.Time) (*Core, error) {
 		offers:         map[string]*offer{},
 		operators:      map[string]bool{},
 		recovering:     map[string]*mesospb.AgentInfo{},
+		heldAcks:       map[string][]*linkpb.MasterEvent_Acknowledge{},
 		nextAllocation: now.Add(cfg.AllocationInterval),
 		nextPing:       now.Add(cfg.AgentPingTimeout),
 		metrics: counters{

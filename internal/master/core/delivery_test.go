@@ -17,8 +17,9 @@ import (
 // TestTerminalDeliveryProperty drives the core with random sequences of
 // launches, status updates (queued and retried per task as an agent's
 // status update manager does), acknowledgements, framework disconnections
-// and resubscriptions, agent losses, and agents restarting without their
-// tasks, then lets everything settle. It
+// and resubscriptions, agent losses, lost agents coming back with their
+// tasks (re-registering from unreachable), and agents restarting without
+// their tasks, then lets everything settle. It
 // checks the promise of issue 8, item 2: every task reaches the framework
 // with a terminal update (or TASK_UNREACHABLE), the terminal state the
 // master knew when it knew one, and the master's books end empty once the
@@ -270,6 +271,50 @@ func (d *deliverySim) forget(ag *simAgent) {
 	}
 }
 
+// comeBack brings a lost agent back, as after a partition: it registers
+// again with its id on a new link, reporting the tasks it still tracks
+// (not terminal, or with updates not acknowledged), and sends each
+// task's oldest pending update again.
+func (d *deliverySim) comeBack(ag *simAgent) {
+	ag.lost = false
+	d.uuids++
+	ag.link = fmt.Sprintf("link-back-%d", d.uuids)
+	d.byLink[ag.link] = ag
+	call := registerCall("back", "cpus:4;mem:1024")
+	reg := call.Register
+	reg.AgentInfo.Id = &mesospb.AgentID{Value: proto.String(ag.id)}
+	info := proto.Clone(d.info).(*mesospb.FrameworkInfo)
+	info.Id = &mesospb.FrameworkID{Value: proto.String(d.fwID)}
+	reg.Frameworks = []*mesospb.FrameworkInfo{info}
+	var kept []*simTask
+	for _, st := range ag.tasks {
+		if st.terminal && len(st.pending) == 0 {
+			continue // acknowledged: the agent forgot it
+		}
+		kept = append(kept, st)
+		tp := &mesospb.Task{Name: proto.String(st.id), TaskId: &mesospb.TaskID{Value: proto.String(st.id)},
+			FrameworkId: info.Id, AgentId: reg.AgentInfo.Id, State: mesospb.TaskState_TASK_STAGING.Enum(),
+			Resources: withAllocationRole(mustRes("cpus:1;mem:32"), "*")}
+		if n := len(st.pending); n > 0 {
+			tp.State = st.pending[n-1].State
+			tp.StatusUpdateState, tp.StatusUpdateUuid = st.pending[0].State, st.pending[0].GetUuid()
+		} else if st.made > 0 {
+			tp.State = mesospb.TaskState_TASK_RUNNING.Enum()
+		}
+		reg.Tasks = append(reg.Tasks, tp)
+	}
+	ag.tasks = kept
+	if err := d.h.c.RegisterAgent(d.h.now, ag.link, call); err != nil {
+		d.t.Fatal(err)
+	}
+	d.route()
+	for _, st := range ag.tasks {
+		if len(st.pending) > 0 {
+			d.forward(ag, st)
+		}
+	}
+}
+
 // lose silences an agent and runs ping rounds until the core removes it.
 func (d *deliverySim) lose(ag *simAgent) {
 	ag.lost = true
@@ -317,6 +362,14 @@ func (d *deliverySim) step() {
 		d.lose(live[d.rnd.IntN(len(live))])
 	case n < 97 && len(live) > 0:
 		d.forget(live[d.rnd.IntN(len(live))])
+	case n < 99 && len(live) < len(d.agents):
+		var lost []*simAgent
+		for _, ag := range d.agents {
+			if ag.lost {
+				lost = append(lost, ag)
+			}
+		}
+		d.comeBack(lost[d.rnd.IntN(len(lost))])
 	default:
 		d.h.now = d.h.now.Add(DefaultAllocationInterval)
 		d.h.c.Tick(d.h.now)

@@ -56,8 +56,11 @@
 // FrameworkInfo.failover_timeout expires; 0, the default, removes it at
 // once, as Mesos does. An agent that misses --max_agent_ping_timeouts pings
 // in a row is lost: every framework gets FAILURE, and the Registry marks it
-// unreachable, so that if it comes back it is told to shut down and
-// register afresh (SHUTDOWN_AGENT).
+// unreachable. If it comes back it re-registers with its id and tasks:
+// PARTITION_AWARE frameworks (told TASK_UNREACHABLE) get each live task's
+// state again, the others (told TASK_LOST) have their tasks there killed.
+// Only an agent marked gone is told to shut down and register afresh
+// (SHUTDOWN_AGENT).
 //
 // # Terminal updates of a removed agent's tasks
 //
@@ -106,8 +109,7 @@
 // restarts the timeout on a new master, MESOS-4659). A SUBSCRIBE
 // with an id the master does not know is accepted under that id, as Mesos
 // accepts it after a master failover (ids the master assigns skip those in
-// use). Agents declared lost are not re-admitted (Mesos 1.x lets unreachable
-// agents re-register; meso's link protocol makes them start afresh). Only
+// use). Only
 // LAUNCH and LAUNCH_GROUP operations are carried out; others are dropped
 // with a log line. Command executors are not tracked (their EXECUTOR_EXITED
 // is ignored, as Mesos ignores unknown executors).

@@ -23,7 +23,10 @@ const (
 // were subscribed or failing over. Tasks and executors are not in it; the
 // agents report them when they re-register.
 type Recovery struct {
-	// Agents are the admitted agents (id set).
+	// Agents are the admitted agents (id set), the ones waited for.
+	// Unreachable and gone agents stay in the registry with their times,
+	// which the core consults (Registry.AgentState) when one registers:
+	// an unreachable agent may re-register, a gone one may not.
 	Agents []*mesospb.AgentInfo
 	// Frameworks are the frameworks not removed.
 	Frameworks []RecoveredFramework
@@ -113,6 +116,7 @@ func (c *Core) expireRecovery(now time.Time) {
 			c.log.Warn("registry refused to mark agent unreachable", "agent", id, "err", err)
 		}
 		delete(c.recovering, id)
+		delete(c.heldAcks, id)
 		c.metrics.agentsLost++
 	}
 }

@@ -677,14 +677,16 @@ func TestAgentLost(t *testing.T) {
 		if len(st.Slaves) != 1 {
 			t.Errorf("slaves = %v", st.Slaves)
 		}
-		// The lost agent comes back with its old id: it must start afresh.
+		// The lost agent comes back with its old id: an unreachable agent
+		// re-registers (with no tasks: the master forgot none it knows).
 		call := &linkpb.AgentCall{Type: linkpb.AgentCall_REGISTER.Enum(), Register: &linkpb.AgentCall_Register{
 			AgentInfo: &mesospb.AgentInfo{Hostname: proto.String("host1"), Id: &mesospb.AgentID{Value: proto.String(agentID)}}}}
 		if err := h.c.RegisterAgent(h.now, "link-back", call); err != nil {
 			t.Fatal(err)
 		}
 		h.flush()
-		if ms := h.messages("link-back"); len(ms) != 1 || ms[0].GetType() != linkpb.MasterEvent_SHUTDOWN_AGENT || !h.closedLink["link-back"] {
+		if ms := h.messages("link-back"); len(ms) != 1 || ms[0].GetType() != linkpb.MasterEvent_REGISTERED ||
+			ms[0].GetRegistered().GetAgentId().GetValue() != agentID || h.closedLink["link-back"] {
 			t.Fatalf("returning agent got %v", ms)
 		}
 		_ = fwID

@@ -36,9 +36,11 @@ import (
 //	reconcile F [T[@A]...]            implicit, or explicit for the tasks named
 //	kill F T | teardown F
 //	lose A                            A stops answering pings until it is lost
-//	reregister A RES [F/T/RES...]     A registers again with its id on a new link,
-//	                                  reporting the running tasks listed (none: it
-//	                                  lost them)
+//	reregister A RES [F/T/RES[/STATE/U]...]
+//	                                  A registers again with its id on a new link,
+//	                                  reporting the tasks listed (none: it lost
+//	                                  them), running or in STATE with update U
+//	                                  sent last and not acknowledged
 //	tick DURATION                     advance the clock and Tick
 //	tasks F                           F's tasks in State (live, unreachable, completed)
 //	restart [fresh-registry]          a new master (id m2, m3...) with the same
@@ -299,9 +301,9 @@ func (s *script) reregister(ag *scriptAgent, res string, tasks []string) {
 		Id: &mesospb.AgentID{Value: proto.String(ag.id)}, Hostname: proto.String(ag.name),
 		Resources: r.ToProto("", false)}}
 	for _, spec := range tasks {
-		parts := strings.SplitN(spec, "/", 3)
-		if len(parts) != 3 {
-			s.fail("reregister: task %q: want F/T/RES", spec)
+		parts := strings.Split(spec, "/")
+		if len(parts) != 3 && len(parts) != 5 {
+			s.fail("reregister: task %q: want F/T/RES or F/T/RES/STATE/UUID", spec)
 		}
 		fw := s.framework(parts[0])
 		tr, err := resources.Parse(parts[2])
@@ -312,11 +314,22 @@ func (s *script) reregister(ag *scriptAgent, res string, tasks []string) {
 			TaskId: &mesospb.TaskID{Value: proto.String(parts[1])}, FrameworkId: &mesospb.FrameworkID{Value: proto.String(fw.id)},
 			AgentId: &mesospb.AgentID{Value: proto.String(ag.id)}, State: mesospb.TaskState_TASK_RUNNING.Enum(),
 			Resources: withAllocationRole(tr.ToProto("", false), "*")})
+		if len(parts) == 5 {
+			// The agent's latest state, and the last update it sent (not
+			// acknowledged).
+			st, ok := mesospb.TaskState_value[parts[3]]
+			if !ok {
+				s.fail("reregister: task %q: unknown state %s", spec, parts[3])
+			}
+			tp := reg.Tasks[len(reg.Tasks)-1]
+			tp.State, tp.StatusUpdateState = mesospb.TaskState(st).Enum(), mesospb.TaskState(st).Enum()
+			tp.StatusUpdateUuid = s.uuid(parts[4])
+		}
 		info := proto.CloneOf(fw.info)
 		info.Id = &mesospb.FrameworkID{Value: proto.String(fw.id)}
 		reg.Frameworks = append(reg.Frameworks, info)
 	}
-	ag.link = s.newConn(ag.name)
+	ag.link, ag.silent = s.newConn(ag.name), false
 	s.check(s.c.RegisterAgent(s.now, ag.link, &linkpb.AgentCall{Type: linkpb.AgentCall_REGISTER.Enum(), Register: reg}))
 }
 

@@ -257,13 +257,34 @@ func (c *Core) reconcile(now time.Time, fw *framework, tasks []*schedulerpb.Call
 			c.send(fw, updateEvent(reconcileStatus(now, t)))
 			continue
 		}
-		if c.transitional(rt.GetAgentId().GetValue()) {
+		agentID := rt.GetAgentId().GetValue()
+		if agentID == "" {
+			agentID = fw.unreachableOn(rt.GetTaskId().GetValue())
+		}
+		if c.transitional(agentID) {
 			continue
 		}
-		state, msg := c.unknownTaskState(fw, rt.GetAgentId().GetValue())
-		c.send(fw, updateEvent(masterStatus(now, rt.GetTaskId(), rt.GetAgentId(), state,
+		state, msg := c.unknownTaskState(fw, agentID)
+		c.send(fw, updateEvent(masterStatus(now, rt.GetTaskId(), &mesospb.AgentID{Value: proto.String(agentID)}, state,
 			mesospb.TaskStatus_REASON_RECONCILIATION, msg)))
 	}
+}
+
+// unreachableOn returns the agent of a task whose TASK_UNREACHABLE the
+// framework acknowledged (it left the books), if it is among the
+// completed tasks kept: reconciliation then answers for that agent (still
+// unreachable: TASK_UNREACHABLE), not TASK_UNKNOWN, which would make the
+// framework run again a task that comes back when its agent does.
+func (fw *framework) unreachableOn(taskID string) string {
+	for i := len(fw.completed) - 1; i >= 0; i-- {
+		if t := fw.completed[i]; t.id == taskID {
+			if t.state() == mesospb.TaskState_TASK_UNREACHABLE {
+				return t.agent
+			}
+			return ""
+		}
+	}
+	return ""
 }
 
 // transitional reports whether an unknown task may still be reported by

@@ -218,3 +218,49 @@ func TestBatchDiverged(t *testing.T) {
 		t.Fatalf("flush = %v, want ErrDiverged", err)
 	}
 }
+
+// An agent lost before a failover stays unreachable, with its time, in
+// what the new leader recovers: Recovery does not wait for it, the Batch
+// over the recovered state (the new leader's registry) answers
+// AgentUnreachable, so the core lets it re-register when it returns, and
+// its re-admission commits.
+func TestRecoveryKeepsUnreachable(t *testing.T) {
+	lost := time.Unix(1_700_000_000, 0)
+	r := openSingle(t)
+	reg := New(r, 5*time.Second, nil)
+	for _, err := range []error{
+		reg.AdmitAgent(&mesospb.AgentInfo{Id: &mesospb.AgentID{Value: proto.String("S1")}, Hostname: proto.String("h1")}),
+		reg.AdmitAgent(&mesospb.AgentInfo{Id: &mesospb.AgentID{Value: proto.String("S3")}, Hostname: proto.String("h3")}),
+		reg.MarkUnreachable("S3", lost),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := r.State()
+	rec, err := Recovery(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Agents) != 1 || rec.Agents[0].GetId().GetValue() != "S1" {
+		t.Fatalf("agents waited for = %v; want S1 only", rec.Agents)
+	}
+	if a := st.Agent("S3"); a.Status != registry.AgentUnreachable || a.Time != lost.UnixNano() {
+		t.Fatalf("S3 recovered as %v at %d; want unreachable at %d", a.Status, a.Time, lost.UnixNano())
+	}
+	b := NewBatch(r, st, 5*time.Second, nil)
+	if s := b.AgentState("S3"); s != core.AgentUnreachable {
+		t.Fatalf("S3 is %v on the new leader", s)
+	}
+	if err := b.AdmitAgent(&mesospb.AgentInfo{Id: &mesospb.AgentID{Value: proto.String("S3")}, Hostname: proto.String("h3")}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := b.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := reg.AgentState("S3"); s != core.AgentAdmitted {
+		t.Fatalf("S3 re-admitted: %v", s)
+	}
+}
