@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -138,20 +139,7 @@ func startCluster(s *Session, masters []string) (*cluster, error) {
 	mux.HandleFunc("GET /executable/"+base, func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, self) })
 	c.srv = &http.Server{Handler: mux, Protocols: h2c(true)}
 	go c.srv.Serve(ln)
-	cmd := mesosbackend.Command{Env: env}
-	prog := "./" + base
-	if settings.ExecutorURI != "" {
-		prog = "./" + filepath.Base(settings.ExecutorURI)
-	} else {
-		cmd.URIs = []mesosbackend.URI{{Value: c.url + "/executable/" + base, Executable: true}}
-	}
-	// The executor runs with the driver's arguments, so flags parsed
-	// before rdd.Start see the same values there.
-	words := []string{shellQuote(prog)}
-	for _, a := range os.Args[1:] {
-		words = append(words, shellQuote(a))
-	}
-	cmd.Value = "exec " + strings.Join(words, " ")
+	cmd := executorCommand(settings, self, c.url, env)
 	hostname, _ := os.Hostname()
 	b, err := mesosbackend.Start(context.Background(), mesosbackend.Config{
 		Master: masters, Name: s.cfg.AppName, Hostname: hostname, Settings: settings, Command: cmd,
@@ -166,6 +154,39 @@ func startCluster(s *Session, masters []string) (*cluster, error) {
 	go c.watchHeartbeats()
 	s.log.Info("cluster mode", "masters", masters, "framework", b.FrameworkID(), "driver", c.url)
 	return c, nil
+}
+
+// executorCommand is what an executor task runs: this program with the
+// driver's arguments (so flags parsed before rdd.Start see the same values
+// there), fetched from the driver or spark.executor.uri. With a Docker
+// image and no spark.executor.uri the program is in the image (in
+// spark.mesos.executor.home, by default this program's own directory) and
+// runs without a shell, so an image FROM scratch holding a static build
+// works.
+func executorCommand(settings mesosbackend.Settings, self, driverURL string, env map[string]string) mesosbackend.Command {
+	cmd := mesosbackend.Command{Env: env}
+	base := filepath.Base(self)
+	if settings.DockerImage != "" && settings.ExecutorURI == "" {
+		home := settings.ExecutorHome
+		if home == "" {
+			home = filepath.Dir(self)
+		}
+		cmd.Value = path.Join(home, base)
+		cmd.Args = append([]string{cmd.Value}, os.Args[1:]...)
+		return cmd
+	}
+	prog := "./" + base
+	if settings.ExecutorURI != "" {
+		prog = "./" + filepath.Base(settings.ExecutorURI)
+	} else {
+		cmd.URIs = []mesosbackend.URI{{Value: driverURL + "/executable/" + base, Executable: true}}
+	}
+	words := []string{shellQuote(prog)}
+	for _, a := range os.Args[1:] {
+		words = append(words, shellQuote(a))
+	}
+	cmd.Value = "exec " + strings.Join(words, " ")
+	return cmd
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

@@ -40,6 +40,7 @@ const (
 	KeyDockerPortMaps            = "spark.mesos.executor.docker.portmaps"
 	KeyDockerForcePull           = "spark.mesos.executor.docker.forcePullImage"
 	KeyContainerizer             = "spark.mesos.containerizer"
+	KeyExecutorHome              = "spark.mesos.executor.home"
 	KeyShutdownTimeout           = "spark.mesos.coarse.shutdownTimeout"
 	KeyConnectTimeout            = "spark.mesos.connectTimeout"
 	KeyDynamicAllocation         = "spark.dynamicAllocation.enabled"
@@ -123,6 +124,10 @@ type Settings struct {
 	DockerPortMaps  []PortMap
 	DockerForcePull bool
 	Containerizer   string
+	// ExecutorHome is spark.mesos.executor.home: the directory holding the
+	// program in the executors' image (the driver uses it with a Docker
+	// image and no spark.executor.uri; empty: the driver's own directory).
+	ExecutorHome string
 	// ShutdownTimeout is spark.mesos.coarse.shutdownTimeout (10 s): how
 	// long Stop waits for executors' terminal updates.
 	ShutdownTimeout time.Duration
@@ -184,6 +189,7 @@ func ParseSettings(conf map[string]string) (Settings, error) {
 		DockerImage:       p.text(KeyDockerImage, ""),
 		DockerForcePull:   p.boolean(KeyDockerForcePull),
 		Containerizer:     p.text(KeyContainerizer, containerizerDocker),
+		ExecutorHome:      p.text(KeyExecutorHome, ""),
 		FailoverTimeout:   p.seconds(KeyFailoverTimeout),
 	}
 	s.MemoryOverheadMiB = p.mebibytes(KeyMemoryOverhead,
