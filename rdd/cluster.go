@@ -29,6 +29,19 @@ import (
 // (its process ended, its agent went away, or it stopped polling).
 var ErrExecutorLost = errors.New("rdd: executor lost")
 
+// ErrExecutorStart fails every job of a cluster session whose executors
+// keep ending before they register with the driver (an unfetchable
+// executor binary, a program that cannot run on the agents, ...): the
+// error names the last executor's Mesos status.
+var ErrExecutorStart = errors.New("rdd: executors cannot start")
+
+// maxStartFailures is how many executors in a row may end before
+// registering before the session gives up (ErrExecutorStart). An agent
+// where two failed is not used again (the backend's blacklist), so with
+// fewer than two agents the backend stops launching before this is
+// reached.
+const maxStartFailures = 4
+
 // heartbeatTimeout is how long an executor may go without polling before
 // the driver considers it lost.
 const heartbeatTimeout = 15 * time.Second
@@ -66,12 +79,13 @@ type cluster struct {
 	fail     context.CancelCauseFunc
 	done     chan struct{} // closed by stop: ends the watchers
 
-	mu       sync.Mutex
-	execs    map[string]*remoteExec // guarded by mu
-	pipeIDs  map[*task.Pipeline]int64
-	pipes    map[int64]*rddpb.Pipeline // guarded by mu; encoded once per stage
-	pipeErrs map[int64]error           // guarded by mu
-	stopping bool                      // guarded by mu
+	mu           sync.Mutex
+	execs        map[string]*remoteExec // guarded by mu
+	pipeIDs      map[*task.Pipeline]int64
+	pipes        map[int64]*rddpb.Pipeline // guarded by mu; encoded once per stage
+	pipeErrs     map[int64]error           // guarded by mu
+	stopping     bool                      // guarded by mu
+	failedStarts int                       // guarded by mu; executors in a row that ended unregistered
 }
 
 // remoteExec is a registered executor process (exec.Executor).
@@ -203,7 +217,9 @@ func (c *cluster) watchBackend() {
 			}
 			switch ev.Type {
 			case mesosbackend.EventExited:
-				c.lose(ev.Executor.ID, fmt.Sprintf("%s %s %s", ev.State, ev.Reason, ev.Message))
+				why := strings.TrimSpace(fmt.Sprintf("%s %s %s", ev.State, ev.Reason, ev.Message))
+				c.startFailed(ev.Executor.ID, why)
+				c.lose(ev.Executor.ID, why)
 			case mesosbackend.EventShortage:
 				c.s.log.Warn("no offer is big enough for an executor", "shortage", ev.Shortage.String())
 			}
@@ -232,6 +248,24 @@ func (c *cluster) watchHeartbeats() {
 				c.lose(id, fmt.Sprintf("no heartbeat for %v", heartbeatTimeout))
 			}
 		}
+	}
+}
+
+// startFailed counts an executor that ended without having registered,
+// and fails the session's jobs after maxStartFailures in a row.
+func (c *cluster) startFailed(id, why string) {
+	c.mu.Lock()
+	if c.execs[id] != nil || c.stopping {
+		c.mu.Unlock()
+		return
+	}
+	c.failedStarts++
+	n := c.failedStarts
+	c.mu.Unlock()
+	c.s.log.Warn("executor ended before registering with the driver", "executor", id, "status", why, "in_a_row", n)
+	if n >= maxStartFailures {
+		c.fail(fmt.Errorf("%w: %d executors in a row ended before registering with the driver; the last, %s: %s",
+			ErrExecutorStart, n, id, why))
 	}
 }
 
@@ -308,6 +342,7 @@ func (c *cluster) Register(ctx context.Context, req *connect.Request[rddpb.Regis
 		return nil, connect.NewError(connect.CodeAlreadyExists, fmt.Errorf("rdd: executor %s already registered or driver stopping", e.id))
 	}
 	c.execs[e.id] = e
+	c.failedStarts = 0
 	c.mu.Unlock()
 	c.pool.Add(e)
 	c.s.log.Info("executor registered", "executor", e.id, "slots", e.slots, "shuffle", e.addr, "pid", e.pid)

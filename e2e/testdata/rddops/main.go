@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"iter"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -73,7 +74,8 @@ func main() {
 }
 
 func run(master, op string, n, parts int, conf confFlag) error {
-	cfg := rdd.Config{Master: master, AppName: "rddops", ShowConsoleProgress: true}
+	cfg := rdd.Config{Master: master, AppName: "rddops", ShowConsoleProgress: true,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 	for _, kv := range conf {
 		if err := cfg.Set(kv[0], kv[1]); err != nil {
 			return err

@@ -41,6 +41,7 @@ const (
 	KeyDockerForcePull           = "spark.mesos.executor.docker.forcePullImage"
 	KeyContainerizer             = "spark.mesos.containerizer"
 	KeyExecutorHome              = "spark.mesos.executor.home"
+	KeyShortageInterval          = "spark.mesos.shortageReportInterval"
 	KeyShutdownTimeout           = "spark.mesos.coarse.shutdownTimeout"
 	KeyConnectTimeout            = "spark.mesos.connectTimeout"
 	KeyDynamicAllocation         = "spark.dynamicAllocation.enabled"
@@ -134,6 +135,10 @@ type Settings struct {
 	// ConnectTimeout (spark.mesos.connectTimeout, 30 s; not a Spark
 	// setting) bounds how long Start waits for SUBSCRIBED.
 	ConnectTimeout time.Duration
+	// ShortageInterval (spark.mesos.shortageReportInterval, 30 s; meso's
+	// own) is how long offers must have been too small for an executor
+	// before the backend says which resource is short, and how often.
+	ShortageInterval time.Duration
 	// InitialTarget is the executor count wanted at start: Unlimited, or
 	// with spark.dynamicAllocation.enabled the larger of
 	// spark.dynamicAllocation.initialExecutors and .minExecutors (default
@@ -199,6 +204,7 @@ func ParseSettings(conf map[string]string) (Settings, error) {
 	s.RejectReachedMaxCores = p.duration(KeyRejectReachedMaxCores, time.Second, s.RejectOfferDuration)
 	s.ShutdownTimeout = p.duration(KeyShutdownTimeout, time.Millisecond, defaultShutdownTimeout)
 	s.ConnectTimeout = p.duration(KeyConnectTimeout, time.Millisecond, defaultConnectTimeout)
+	s.ShortageInterval = p.duration(KeyShortageInterval, time.Second, DefaultShortageInterval)
 	if s.ConnectTimeout == 0 && p.err == nil {
 		p.fail(KeyConnectTimeout, conf[KeyConnectTimeout], "must be positive")
 	}
