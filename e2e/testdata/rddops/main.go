@@ -33,7 +33,7 @@ var Joined = rdd.Func(func(n, keys, parts int) *rdd.RDD[rdd.Pair[int64, rdd.Pair
 	right := rdd.Map(rdd.Range(0, keys, parts), func(k int) rdd.Pair[int64, string] {
 		return rdd.Pair[int64, string]{Key: int64(k), Value: fmt.Sprintf("k%d", k)}
 	})
-	return rdd.Join(waitEach(left), right, parts)
+	return waitEach(rdd.Join(waitEach(left), right, parts))
 })
 
 // Sorted sorts n random pairs by key, in parts partitions.
@@ -52,8 +52,8 @@ var Sorted = rdd.Func(func(n, parts int) *rdd.RDD[pair] {
 
 // waitEach delays each partition by --slow-ms (a flag, so executors see
 // the driver's value: they run with its arguments).
-func waitEach(r *rdd.RDD[pair]) *rdd.RDD[pair] {
-	return rdd.MapPartitions(r, func(in iter.Seq[pair]) iter.Seq[pair] {
+func waitEach[T any](r *rdd.RDD[T]) *rdd.RDD[T] {
+	return rdd.MapPartitions(r, func(in iter.Seq[T]) iter.Seq[T] {
 		time.Sleep(time.Duration(*slow) * time.Millisecond)
 		return in
 	})
