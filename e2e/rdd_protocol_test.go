@@ -195,4 +195,3 @@ type callIndex struct{}
 func contextWithCallIndex(req *http.Request, i int) context.Context {
 	return context.WithValue(req.Context(), callIndex{}, i)
 }
-
