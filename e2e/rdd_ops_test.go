@@ -126,21 +126,30 @@ func TestRDDClusterConstraints(t *testing.T) {
 
 // An executor binary that cannot be fetched (spark.executor.uri answers
 // 404): each executor's TASK_FAILED and its reason are shown, executors
-// are retried, then the job fails naming the cause instead of waiting.
+// are retried, then the job fails naming the cause instead of waiting:
+// after 4 in a row on 2 agents, and on 1 agent once it saw 2 fail (it is
+// not used again, so nothing else would be launched).
 func TestRDDClusterExecutorUnfetchable(t *testing.T) {
 	bin := buildRDDOps(t)
 	missing := httptest.NewServer(http.NotFoundHandler())
 	defer missing.Close()
-	c := newCluster(t, 2, "cpus:2;mem:2048;disk:4096;ports:[31000-32000]", masterFlags...)
-	out, err := runProgram(t, 3*time.Minute, bin, append([]string{"--op", "join", "--n", "1000"},
-		append(clusterArgs(c, t.TempDir()), "--conf", "spark.executor.uri="+missing.URL+"/rddops")...)...)
-	if err == nil {
-		t.Fatalf("the job ran without executors:\n%s", out)
-	}
-	for _, want := range []string{"TASK_FAILED", "executor ended before registering", "executors cannot start",
-		"4 executors in a row ended before registering", "404"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("output lacks %q:\n%s", want, out)
+	for _, tc := range []struct {
+		agents int
+		want   string
+	}{
+		{2, "4 executors in a row ended before registering"},
+		{1, "on each of the 1 agents tried, 2 executors ended before registering"},
+	} {
+		c := newCluster(t, tc.agents, "cpus:2;mem:2048;disk:4096;ports:[31000-32000]", masterFlags...)
+		out, err := runProgram(t, 3*time.Minute, bin, append([]string{"--op", "join", "--n", "1000"},
+			append(clusterArgs(c, t.TempDir()), "--conf", "spark.executor.uri="+missing.URL+"/rddops")...)...)
+		if err == nil {
+			t.Fatalf("%d agents: the job ran without executors:\n%s", tc.agents, out)
+		}
+		for _, want := range []string{"TASK_FAILED", "executor ended before registering", "executors cannot start", tc.want, "404"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%d agents: output lacks %q:\n%s", tc.agents, want, out)
+			}
 		}
 	}
 }

@@ -36,11 +36,15 @@ var ErrExecutorLost = errors.New("rdd: executor lost")
 var ErrExecutorStart = errors.New("rdd: executors cannot start")
 
 // maxStartFailures is how many executors in a row may end before
-// registering before the session gives up (ErrExecutorStart). An agent
-// where two failed is not used again (the backend's blacklist), so with
-// fewer than two agents the backend stops launching before this is
-// reached.
-const maxStartFailures = 4
+// registering before the session gives up (ErrExecutorStart). It also
+// gives up once every agent executors were launched on saw
+// agentStartFailures of them fail to start: the backend does not use such
+// an agent again (Spark's per-agent blacklist), so nothing would be
+// launched any more.
+const (
+	maxStartFailures   = 4
+	agentStartFailures = 2
+)
 
 // heartbeatTimeout is how long an executor may go without polling before
 // the driver considers it lost.
@@ -86,6 +90,7 @@ type cluster struct {
 	pipeErrs     map[int64]error           // guarded by mu
 	stopping     bool                      // guarded by mu
 	failedStarts int                       // guarded by mu; executors in a row that ended unregistered
+	agentStarts  map[string]int            // guarded by mu; agent -> executors launched there that ended unregistered
 }
 
 // remoteExec is a registered executor process (exec.Executor).
@@ -135,7 +140,7 @@ func startCluster(s *Session, masters []string) (*cluster, error) {
 	ctx, fail := context.WithCancelCause(context.Background())
 	c := &cluster{s: s, pool: exec.NewPool(), registry: registrySites(), ctx: ctx, fail: fail, done: make(chan struct{}),
 		execs: map[string]*remoteExec{}, pipeIDs: map[*task.Pipeline]int64{}, pipes: map[int64]*rddpb.Pipeline{},
-		pipeErrs: map[int64]error{}}
+		pipeErrs: map[int64]error{}, agentStarts: map[string]int{}}
 	c.token = rand.Text()
 	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
@@ -216,9 +221,15 @@ func (c *cluster) watchBackend() {
 				return
 			}
 			switch ev.Type {
+			case mesosbackend.EventLaunched:
+				c.mu.Lock()
+				if _, ok := c.agentStarts[ev.Executor.Agent]; !ok {
+					c.agentStarts[ev.Executor.Agent] = 0
+				}
+				c.mu.Unlock()
 			case mesosbackend.EventExited:
 				why := strings.TrimSpace(fmt.Sprintf("%s %s %s", ev.State, ev.Reason, ev.Message))
-				c.startFailed(ev.Executor.ID, why)
+				c.startFailed(ev.Executor, why)
 				c.lose(ev.Executor.ID, why)
 			case mesosbackend.EventShortage:
 				c.s.log.Warn("no offer is big enough for an executor", "shortage", ev.Shortage.String())
@@ -253,19 +264,29 @@ func (c *cluster) watchHeartbeats() {
 
 // startFailed counts an executor that ended without having registered,
 // and fails the session's jobs after maxStartFailures in a row.
-func (c *cluster) startFailed(id, why string) {
+func (c *cluster) startFailed(e mesosbackend.Executor, why string) {
 	c.mu.Lock()
-	if c.execs[id] != nil || c.stopping {
+	if c.execs[e.ID] != nil || c.stopping {
 		c.mu.Unlock()
 		return
 	}
 	c.failedStarts++
 	n := c.failedStarts
+	c.agentStarts[e.Agent]++
+	allBad := true
+	for _, f := range c.agentStarts {
+		allBad = allBad && f >= agentStartFailures
+	}
+	agents := len(c.agentStarts)
 	c.mu.Unlock()
-	c.s.log.Warn("executor ended before registering with the driver", "executor", id, "status", why, "in_a_row", n)
-	if n >= maxStartFailures {
+	c.s.log.Warn("executor ended before registering with the driver", "executor", e.ID, "agent", e.Agent, "status", why, "in_a_row", n)
+	switch {
+	case n >= maxStartFailures:
 		c.fail(fmt.Errorf("%w: %d executors in a row ended before registering with the driver; the last, %s: %s",
-			ErrExecutorStart, n, id, why))
+			ErrExecutorStart, n, e.ID, why))
+	case allBad:
+		c.fail(fmt.Errorf("%w: on each of the %d agents tried, %d executors ended before registering with the driver, so none is used again; the last, %s: %s",
+			ErrExecutorStart, agents, agentStartFailures, e.ID, why))
 	}
 }
 
