@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -27,6 +28,23 @@ import (
 // ErrExecutorLost is wrapped by the error of a task whose executor was lost
 // (its process ended, its agent went away, or it stopped polling).
 var ErrExecutorLost = errors.New("rdd: executor lost")
+
+// ErrExecutorStart fails every job of a cluster session whose executors
+// keep ending before they register with the driver (an unfetchable
+// executor binary, a program that cannot run on the agents, ...): the
+// error names the last executor's Mesos status.
+var ErrExecutorStart = errors.New("rdd: executors cannot start")
+
+// maxStartFailures is how many executors in a row may end before
+// registering before the session gives up (ErrExecutorStart). It also
+// gives up once every agent executors were launched on saw
+// agentStartFailures of them fail to start: the backend does not use such
+// an agent again (Spark's per-agent blacklist), so nothing would be
+// launched any more.
+const (
+	maxStartFailures   = 4
+	agentStartFailures = 2
+)
 
 // heartbeatTimeout is how long an executor may go without polling before
 // the driver considers it lost.
@@ -65,12 +83,14 @@ type cluster struct {
 	fail     context.CancelCauseFunc
 	done     chan struct{} // closed by stop: ends the watchers
 
-	mu       sync.Mutex
-	execs    map[string]*remoteExec // guarded by mu
-	pipeIDs  map[*task.Pipeline]int64
-	pipes    map[int64]*rddpb.Pipeline // guarded by mu; encoded once per stage
-	pipeErrs map[int64]error           // guarded by mu
-	stopping bool                      // guarded by mu
+	mu           sync.Mutex
+	execs        map[string]*remoteExec // guarded by mu
+	pipeIDs      map[*task.Pipeline]int64
+	pipes        map[int64]*rddpb.Pipeline // guarded by mu; encoded once per stage
+	pipeErrs     map[int64]error           // guarded by mu
+	stopping     bool                      // guarded by mu
+	failedStarts int                       // guarded by mu; executors in a row that ended unregistered
+	agentStarts  map[string]int            // guarded by mu; agent -> executors launched there that ended unregistered
 }
 
 // remoteExec is a registered executor process (exec.Executor).
@@ -120,7 +140,7 @@ func startCluster(s *Session, masters []string) (*cluster, error) {
 	ctx, fail := context.WithCancelCause(context.Background())
 	c := &cluster{s: s, pool: exec.NewPool(), registry: registrySites(), ctx: ctx, fail: fail, done: make(chan struct{}),
 		execs: map[string]*remoteExec{}, pipeIDs: map[*task.Pipeline]int64{}, pipes: map[int64]*rddpb.Pipeline{},
-		pipeErrs: map[int64]error{}}
+		pipeErrs: map[int64]error{}, agentStarts: map[string]int{}}
 	c.token = rand.Text()
 	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
@@ -138,20 +158,7 @@ func startCluster(s *Session, masters []string) (*cluster, error) {
 	mux.HandleFunc("GET /executable/"+base, func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, self) })
 	c.srv = &http.Server{Handler: mux, Protocols: h2c(true)}
 	go c.srv.Serve(ln)
-	cmd := mesosbackend.Command{Env: env}
-	prog := "./" + base
-	if settings.ExecutorURI != "" {
-		prog = "./" + filepath.Base(settings.ExecutorURI)
-	} else {
-		cmd.URIs = []mesosbackend.URI{{Value: c.url + "/executable/" + base, Executable: true}}
-	}
-	// The executor runs with the driver's arguments, so flags parsed
-	// before rdd.Start see the same values there.
-	words := []string{shellQuote(prog)}
-	for _, a := range os.Args[1:] {
-		words = append(words, shellQuote(a))
-	}
-	cmd.Value = "exec " + strings.Join(words, " ")
+	cmd := executorCommand(settings, self, c.url, env)
 	hostname, _ := os.Hostname()
 	b, err := mesosbackend.Start(context.Background(), mesosbackend.Config{
 		Master: masters, Name: s.cfg.AppName, Hostname: hostname, Settings: settings, Command: cmd,
@@ -168,6 +175,39 @@ func startCluster(s *Session, masters []string) (*cluster, error) {
 	return c, nil
 }
 
+// executorCommand is what an executor task runs: this program with the
+// driver's arguments (so flags parsed before rdd.Start see the same values
+// there), fetched from the driver or spark.executor.uri. With a Docker
+// image and no spark.executor.uri the program is in the image (in
+// spark.mesos.executor.home, by default this program's own directory) and
+// runs without a shell, so an image FROM scratch holding a static build
+// works.
+func executorCommand(settings mesosbackend.Settings, self, driverURL string, env map[string]string) mesosbackend.Command {
+	cmd := mesosbackend.Command{Env: env}
+	base := filepath.Base(self)
+	if settings.DockerImage != "" && settings.ExecutorURI == "" {
+		home := settings.ExecutorHome
+		if home == "" {
+			home = filepath.Dir(self)
+		}
+		cmd.Value = path.Join(home, base)
+		cmd.Args = append([]string{cmd.Value}, os.Args[1:]...)
+		return cmd
+	}
+	prog := "./" + base
+	if settings.ExecutorURI != "" {
+		prog = "./" + filepath.Base(settings.ExecutorURI)
+	} else {
+		cmd.URIs = []mesosbackend.URI{{Value: driverURL + "/executable/" + base, Executable: true}}
+	}
+	words := []string{shellQuote(prog)}
+	for _, a := range os.Args[1:] {
+		words = append(words, shellQuote(a))
+	}
+	cmd.Value = "exec " + strings.Join(words, " ")
+	return cmd
+}
+
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 // watchBackend turns executor exits into executor losses.
@@ -181,8 +221,16 @@ func (c *cluster) watchBackend() {
 				return
 			}
 			switch ev.Type {
+			case mesosbackend.EventLaunched:
+				c.mu.Lock()
+				if _, ok := c.agentStarts[ev.Executor.Agent]; !ok {
+					c.agentStarts[ev.Executor.Agent] = 0
+				}
+				c.mu.Unlock()
 			case mesosbackend.EventExited:
-				c.lose(ev.Executor.ID, fmt.Sprintf("%s %s %s", ev.State, ev.Reason, ev.Message))
+				why := strings.TrimSpace(fmt.Sprintf("%s %s %s", ev.State, ev.Reason, ev.Message))
+				c.startFailed(ev.Executor, why)
+				c.lose(ev.Executor.ID, why)
 			case mesosbackend.EventShortage:
 				c.s.log.Warn("no offer is big enough for an executor", "shortage", ev.Shortage.String())
 			}
@@ -211,6 +259,34 @@ func (c *cluster) watchHeartbeats() {
 				c.lose(id, fmt.Sprintf("no heartbeat for %v", heartbeatTimeout))
 			}
 		}
+	}
+}
+
+// startFailed counts an executor that ended without having registered,
+// and fails the session's jobs after maxStartFailures in a row.
+func (c *cluster) startFailed(e mesosbackend.Executor, why string) {
+	c.mu.Lock()
+	if c.execs[e.ID] != nil || c.stopping {
+		c.mu.Unlock()
+		return
+	}
+	c.failedStarts++
+	n := c.failedStarts
+	c.agentStarts[e.Agent]++
+	allBad := true
+	for _, f := range c.agentStarts {
+		allBad = allBad && f >= agentStartFailures
+	}
+	agents := len(c.agentStarts)
+	c.mu.Unlock()
+	c.s.log.Warn("executor ended before registering with the driver", "executor", e.ID, "agent", e.Agent, "status", why, "in_a_row", n)
+	switch {
+	case n >= maxStartFailures:
+		c.fail(fmt.Errorf("%w: %d executors in a row ended before registering with the driver; the last, %s: %s",
+			ErrExecutorStart, n, e.ID, why))
+	case allBad:
+		c.fail(fmt.Errorf("%w: on each of the %d agents tried, %d executors ended before registering with the driver, so none is used again; the last, %s: %s",
+			ErrExecutorStart, agents, agentStartFailures, e.ID, why))
 	}
 }
 
@@ -287,6 +363,7 @@ func (c *cluster) Register(ctx context.Context, req *connect.Request[rddpb.Regis
 		return nil, connect.NewError(connect.CodeAlreadyExists, fmt.Errorf("rdd: executor %s already registered or driver stopping", e.id))
 	}
 	c.execs[e.id] = e
+	c.failedStarts = 0
 	c.mu.Unlock()
 	c.pool.Add(e)
 	c.s.log.Info("executor registered", "executor", e.id, "slots", e.slots, "shuffle", e.addr, "pid", e.pid)

@@ -8,6 +8,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"time"
@@ -26,6 +27,7 @@ func main() {
 	compare := flag.Bool("compare", false, "run the engine and a hand-written Go baseline, each in a child process, and compare time and peak memory")
 	mode := flag.String("mode", "", "with -compare: engine or baseline (set by the parent process)")
 	flag.Var(&conf, "conf", "a Spark setting key=value (repeatable), e.g. spark.cores.max=4")
+	flag.TextVar(&logLevel, "log-level", slog.LevelWarn, "the engine's log lines shown on stderr from this level: DEBUG, INFO, WARN or ERROR")
 	flag.Parse()
 	var err error
 	switch {
@@ -44,12 +46,16 @@ func main() {
 	}
 }
 
-var conf sparkconf.Flag
+var (
+	conf     sparkconf.Flag
+	logLevel slog.Level
+)
 
 func run(n, parts int, master, eventLog string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	cfg := rdd.Config{Master: master, AppName: "groupby", ShowConsoleProgress: true, EventLogDir: eventLog}
+	cfg := rdd.Config{Master: master, AppName: "groupby", ShowConsoleProgress: true, EventLogDir: eventLog,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel}))}
 	if err := conf.Apply(&cfg); err != nil {
 		return err
 	}

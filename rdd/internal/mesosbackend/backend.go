@@ -1,6 +1,7 @@
 package mesosbackend
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -60,7 +61,7 @@ type Config struct {
 	HTTPClient *http.Client
 	// ShortageInterval is how long no offer must have been big enough
 	// before an EventShortage (and a warning) is given, and how often it
-	// repeats (default 30 s).
+	// repeats (default: Settings.ShortageInterval).
 	ShortageInterval time.Duration
 }
 
@@ -111,7 +112,7 @@ func Start(ctx context.Context, cfg Config) (*Backend, error) {
 		out:       make(chan Event),
 		wake:      make(chan struct{}, 1),
 	}
-	b.core.SetShortageInterval(cfg.ShortageInterval)
+	b.core.SetShortageInterval(cmp.Or(cfg.ShortageInterval, cfg.Settings.ShortageInterval))
 	var header http.Header
 	if s := cfg.Settings; s.Secret != "" {
 		header = http.Header{"Authorization": {"Basic " +

@@ -40,6 +40,8 @@ const (
 	KeyDockerPortMaps            = "spark.mesos.executor.docker.portmaps"
 	KeyDockerForcePull           = "spark.mesos.executor.docker.forcePullImage"
 	KeyContainerizer             = "spark.mesos.containerizer"
+	KeyExecutorHome              = "spark.mesos.executor.home"
+	KeyShortageInterval          = "spark.mesos.shortageReportInterval"
 	KeyShutdownTimeout           = "spark.mesos.coarse.shutdownTimeout"
 	KeyConnectTimeout            = "spark.mesos.connectTimeout"
 	KeyDynamicAllocation         = "spark.dynamicAllocation.enabled"
@@ -123,12 +125,20 @@ type Settings struct {
 	DockerPortMaps  []PortMap
 	DockerForcePull bool
 	Containerizer   string
+	// ExecutorHome is spark.mesos.executor.home: the directory holding the
+	// program in the executors' image (the driver uses it with a Docker
+	// image and no spark.executor.uri; empty: the driver's own directory).
+	ExecutorHome string
 	// ShutdownTimeout is spark.mesos.coarse.shutdownTimeout (10 s): how
 	// long Stop waits for executors' terminal updates.
 	ShutdownTimeout time.Duration
 	// ConnectTimeout (spark.mesos.connectTimeout, 30 s; not a Spark
 	// setting) bounds how long Start waits for SUBSCRIBED.
 	ConnectTimeout time.Duration
+	// ShortageInterval (spark.mesos.shortageReportInterval, 30 s; meso's
+	// own) is how long offers must have been too small for an executor
+	// before the backend says which resource is short, and how often.
+	ShortageInterval time.Duration
 	// InitialTarget is the executor count wanted at start: Unlimited, or
 	// with spark.dynamicAllocation.enabled the larger of
 	// spark.dynamicAllocation.initialExecutors and .minExecutors (default
@@ -184,6 +194,7 @@ func ParseSettings(conf map[string]string) (Settings, error) {
 		DockerImage:       p.text(KeyDockerImage, ""),
 		DockerForcePull:   p.boolean(KeyDockerForcePull),
 		Containerizer:     p.text(KeyContainerizer, containerizerDocker),
+		ExecutorHome:      p.text(KeyExecutorHome, ""),
 		FailoverTimeout:   p.seconds(KeyFailoverTimeout),
 	}
 	s.MemoryOverheadMiB = p.mebibytes(KeyMemoryOverhead,
@@ -193,6 +204,7 @@ func ParseSettings(conf map[string]string) (Settings, error) {
 	s.RejectReachedMaxCores = p.duration(KeyRejectReachedMaxCores, time.Second, s.RejectOfferDuration)
 	s.ShutdownTimeout = p.duration(KeyShutdownTimeout, time.Millisecond, defaultShutdownTimeout)
 	s.ConnectTimeout = p.duration(KeyConnectTimeout, time.Millisecond, defaultConnectTimeout)
+	s.ShortageInterval = p.duration(KeyShortageInterval, time.Second, DefaultShortageInterval)
 	if s.ConnectTimeout == 0 && p.err == nil {
 		p.fail(KeyConnectTimeout, conf[KeyConnectTimeout], "must be positive")
 	}

@@ -53,6 +53,8 @@ func TestParseSettings(t *testing.T) {
 		KeyContainerizer:          "mesos",
 		KeyDriverLabels:           "x:y",
 		KeyCheckpoint:             "true",
+		KeyExecutorHome:           "/opt/app",
+		KeyShortageInterval:       "5s",
 		"spark.unrelated.setting": "whatever",
 	})
 	if err != nil {
@@ -87,6 +89,9 @@ func TestParseSettings(t *testing.T) {
 	}
 	if s.Constraints.String() != "rack:r1;zone:a,b" {
 		t.Errorf("constraints %q", s.Constraints)
+	}
+	if s.ExecutorHome != "/opt/app" || s.ShortageInterval != 5*time.Second {
+		t.Errorf("executor home %q, shortage interval %v", s.ExecutorHome, s.ShortageInterval)
 	}
 }
 

@@ -25,7 +25,9 @@ const (
 type Command struct {
 	// Value is a shell command (run with sh -c) when Args is nil; otherwise
 	// the program, with Args as its argv (argv[0] included), as Mesos'
-	// CommandInfo with shell=false.
+	// CommandInfo with shell=false. In a Docker container (the Docker
+	// containerizer) the container's command is Value followed by Args[1:],
+	// as Mesos' Docker containerizer builds it from value and arguments.
 	Value string
 	Args  []string
 	// Env is added to the task's environment (the MESO_RDD_* variables win).
@@ -169,6 +171,9 @@ func (b *Backend) commandInfo(e Executor) *mesospb.CommandInfo {
 	if cmd.Args != nil {
 		ci.Shell = proto.Bool(false)
 		ci.Arguments = slices.Clone(cmd.Args)
+		if s.DockerImage != "" && s.Containerizer == containerizerDocker && len(ci.Arguments) > 0 {
+			ci.Arguments = ci.Arguments[1:]
+		}
 	}
 	uris := slices.Clone(cmd.URIs)
 	if s.ExecutorURI != "" {

@@ -1,6 +1,7 @@
 package mesosbackend
 
 import (
+	"slices"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -122,7 +123,17 @@ func TestContainerInfo(t *testing.T) {
 	if _, err := proto.Marshal(ci); err != nil {
 		t.Errorf("container info misses required fields: %v", err)
 	}
+	// In a Docker container the command is value then arguments (no
+	// argv[0]); the Mesos containerizer keeps argv.
+	argv := Command{Value: "/prog", Args: []string{"/prog", "--n", "5"}}
+	if cmd := testBackend(t, s, argv).commandInfo(Executor{ID: "e0"}); cmd.GetShell() ||
+		cmd.GetValue() != "/prog" || !slices.Equal(cmd.GetArguments(), []string{"--n", "5"}) {
+		t.Errorf("docker command: shell %v value %q args %q", cmd.GetShell(), cmd.GetValue(), cmd.GetArguments())
+	}
 	s = settings(t, KeyDockerImage, "example:1", KeyContainerizer, "mesos")
+	if cmd := testBackend(t, s, argv).commandInfo(Executor{ID: "e0"}); !slices.Equal(cmd.GetArguments(), argv.Args) {
+		t.Errorf("mesos containerizer command: args %q", cmd.GetArguments())
+	}
 	ci = testBackend(t, s, Command{Value: "x"}).containerInfo()
 	if ci.GetType() != mesospb.ContainerInfo_MESOS || ci.GetMesos().GetImage().GetDocker().GetName() != "example:1" ||
 		!ci.GetMesos().GetImage().GetCached() {
