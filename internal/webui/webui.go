@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -27,14 +28,14 @@ func Files() fs.FS {
 func Handler() http.Handler {
 	files := http.FileServerFS(Files())
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-			return
-		}
 		p := r.URL.Path
 		if p != "/" && !isAsset(p) {
 			http.NotFound(w, r)
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
 		}
 		secureHeaders(w)
@@ -122,17 +123,33 @@ func MasterURL(addr string) string {
 	return strings.TrimSuffix(addr, "/") + "/"
 }
 
-// CORS lets pages of other origins call h (the agent's read-only operator
-// and files endpoints, which the master's UI reads sandboxes through): it
-// answers preflight OPTIONS requests and marks answers readable by any
-// origin. Credentials are not allowed across origins, so a browser never
-// sends an operator's cookies or saved passwords with these requests.
-func CORS(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Origin") != "" {
-			w.Header().Set("Access-Control-Allow-Origin", "*")
-			w.Header().Add("Vary", "Origin")
+// MasterOrigins lists the browser origins ("http://host:port") of the
+// masters in an agent's master address list.
+func MasterOrigins(addr string) []string {
+	var out []string
+	for _, a := range strings.Split(addr, ",") {
+		if u := MasterURL(a); u != "" {
+			out = append(out, strings.TrimSuffix(u, "/"))
 		}
+	}
+	return out
+}
+
+// CORS lets pages of the given origins (the masters' web UI) call h: the
+// agent's operator and files endpoints, which the UI reads sandboxes
+// through. It answers their preflight OPTIONS requests and marks answers
+// readable by them; pages of any other origin get no such headers, so a
+// web page an operator happens to visit cannot read sandboxes through
+// their browser. Credentials are not allowed across origins.
+func CORS(h http.Handler, origins func() []string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		w.Header().Add("Vary", "Origin")
+		if origin == "" || !slices.Contains(origins(), origin) {
+			h.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Access-Control-Allow-Origin", origin)
 		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
 			w.Header().Set("Access-Control-Allow-Methods", "GET, POST")
 			w.Header().Set("Access-Control-Allow-Headers", "Content-Type, Accept, Authorization")

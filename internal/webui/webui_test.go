@@ -69,27 +69,38 @@ func TestAgentPageLinksToTheMaster(t *testing.T) {
 	}
 }
 
-func TestCORSAnswersPreflightsWithoutCredentials(t *testing.T) {
+func TestCORSAnswersTheMastersOriginsOnly(t *testing.T) {
 	served := false
-	h := webui.CORS(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { served = true }))
-	req := httptest.NewRequest("OPTIONS", "/api/v1", nil)
-	req.Header.Set("Origin", "http://master:5050")
-	req.Header.Set("Access-Control-Request-Method", "POST")
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	if rec.Code != 204 || served || rec.Header().Get("Access-Control-Allow-Origin") != "*" ||
-		!strings.Contains(rec.Header().Get("Access-Control-Allow-Headers"), "Content-Type") {
-		t.Fatalf("preflight: %d served=%v %v", rec.Code, served, rec.Header())
+	h := webui.CORS(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { served = true }),
+		func() []string { return webui.MasterOrigins("master:5050, http://other:5050") })
+	do := func(method, origin string) *httptest.ResponseRecorder {
+		served = false
+		req := httptest.NewRequest(method, "/api/v1", nil)
+		req.Header.Set("Origin", origin)
+		if method == "OPTIONS" {
+			req.Header.Set("Access-Control-Request-Method", "POST")
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
 	}
-	if rec.Header().Get("Access-Control-Allow-Credentials") != "" {
-		t.Error("credentials allowed across origins")
+	for _, origin := range []string{"http://master:5050", "http://other:5050"} {
+		rec := do("OPTIONS", origin)
+		if rec.Code != 204 || served || rec.Header().Get("Access-Control-Allow-Origin") != origin ||
+			!strings.Contains(rec.Header().Get("Access-Control-Allow-Headers"), "Content-Type") {
+			t.Fatalf("preflight from %s: %d served=%v %v", origin, rec.Code, served, rec.Header())
+		}
+		if rec.Header().Get("Access-Control-Allow-Credentials") != "" {
+			t.Error("credentials allowed across origins")
+		}
+		if rec := do("POST", origin); !served || rec.Header().Get("Access-Control-Allow-Origin") != origin {
+			t.Fatalf("POST from %s: served=%v %v", origin, served, rec.Header())
+		}
 	}
-	req = httptest.NewRequest("POST", "/api/v1", nil)
-	req.Header.Set("Origin", "http://master:5050")
-	rec = httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	if !served || rec.Header().Get("Access-Control-Allow-Origin") != "*" {
-		t.Fatalf("POST: served=%v %v", served, rec.Header())
+	for _, origin := range []string{"http://evil.example", "http://master:5051", "null"} {
+		if rec := do("OPTIONS", origin); rec.Header().Get("Access-Control-Allow-Origin") != "" || rec.Code == 204 {
+			t.Errorf("preflight from %s allowed: %d %v", origin, rec.Code, rec.Header())
+		}
 	}
 }
 
