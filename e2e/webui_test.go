@@ -1,0 +1,200 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/mesoproject/meso/api/mesospb"
+	"github.com/mesoproject/meso/internal/webui/browsertest"
+)
+
+// The master's web UI in headless Chromium against real `meso master` and
+// `meso agent` processes: a task the test launches shows on the frameworks
+// and tasks pages with its state, output it writes after the page opened
+// shows in the sandbox tail, a kill updates the page without a reload, and
+// an agent killed with SIGKILL shows as removed. Every page is
+// screenshotted into browsertest.ArtifactDir (MESO_TEST_ARTIFACTS).
+func TestWebUI(t *testing.T) {
+	ctx := browsertest.New(t, 4*time.Minute)
+	artifacts := browsertest.ArtifactDir(t)
+
+	cl := newCluster(t, 0, agentRes, fastLossFlags...)
+	// Advertised as 127.0.0.1 so the page reaches the agents by that name.
+	for range 2 {
+		cl.addAgent(agentRes, "--hostname=127.0.0.1")
+	}
+	cl.waitAgents(2)
+	base := cl.master.url("/")
+
+	shot := func(name string) {
+		t.Helper()
+		var png []byte
+		if err := chromedp.Run(ctx, chromedp.FullScreenshot(&png, 80)); err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		if err := os.WriteFile(filepath.Join(artifacts, name+".jpg"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// text returns the text of the first element matching sel ("" if none).
+	text := func(sel string) string {
+		t.Helper()
+		var s string
+		js := fmt.Sprintf(`(document.querySelector(%q) || {}).textContent || ""`, sel)
+		if err := chromedp.Run(ctx, chromedp.Evaluate(js, &s)); err != nil {
+			t.Fatalf("reading %s: %v", sel, err)
+		}
+		return s
+	}
+	// waitText polls the DOM until sel's text contains want.
+	waitText := func(bound time.Duration, sel, want string) time.Duration {
+		t.Helper()
+		start := time.Now()
+		eventually(t, bound, func() error {
+			if got := text(sel); !strings.Contains(got, want) {
+				return fmt.Errorf("%s: %q does not contain %q", sel, got, want)
+			}
+			return nil
+		})
+		return time.Since(start)
+	}
+	navigate := func(hash string) {
+		t.Helper()
+		if err := chromedp.Run(ctx, chromedp.Evaluate(fmt.Sprintf(`location.hash = %q`, hash), nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A marker on window survives hash navigation but not a reload.
+	setMarker := func() {
+		if err := chromedp.Run(ctx, chromedp.Evaluate(`window.notReloaded = true`, nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkMarker := func(what string) {
+		t.Helper()
+		var ok bool
+		if err := chromedp.Run(ctx, chromedp.Evaluate(`window.notReloaded === true`, &ok)); err != nil || !ok {
+			t.Fatalf("%s: the page was reloaded (%v)", what, err)
+		}
+	}
+
+	if err := chromedp.Run(ctx, chromedp.Navigate(base+"#/frameworks")); err != nil {
+		t.Fatal(err)
+	}
+	waitText(60*time.Second, "#conn", "live")
+	setMarker()
+	shot("frameworks-empty")
+
+	trigger := filepath.Join(t.TempDir(), "write-now")
+	f := newFramework(t, cl.master.addr, fwOptions{})
+	cmd := fmt.Sprintf(`echo started; while true; do if [ -f %s ]; then echo late-line-from-the-task; rm -f %s; fi; sleep 0.1; done`, trigger, trigger)
+	offer := f.launch("ui-task", cmd, "cpus:0.5;mem:64", "")
+	f.waitState("ui-task", mesospb.TaskState_TASK_RUNNING, 60*time.Second)
+	fid := f.client.FrameworkID().GetValue()
+	aid := offer.GetAgentId().GetValue()
+
+	// The frameworks page shows the framework with its live task, and the
+	// tasks page the task as running: pushed by the stream, no reload.
+	took := waitText(30*time.Second, fmt.Sprintf(`tr[data-id=%q] .tasks-live`, fid), "1")
+	t.Logf("framework row showed its running task %s after the task was RUNNING", took.Round(time.Millisecond))
+	shot("frameworks")
+	navigate("#/tasks")
+	took = waitText(30*time.Second, fmt.Sprintf(`tr[data-id=%q] .state`, fid+"/ui-task"), "RUNNING")
+	t.Logf("tasks page showed RUNNING after %s", took.Round(time.Millisecond))
+	shot("tasks")
+	navigate("#/frameworks/" + fid)
+	waitText(30*time.Second, "#fw-state", "active")
+	shot("framework")
+
+	// Task detail, then its stdout in the tail view; a line written after
+	// the view opened appears in it.
+	navigate("#/tasks/" + fid + "/ui-task")
+	waitText(30*time.Second, "#task-state", "RUNNING")
+	waitText(30*time.Second, "#history", "RUNNING")
+	shot("task")
+	if err := chromedp.Run(ctx, chromedp.Click("#stdout-link", chromedp.ByQuery)); err != nil {
+		t.Fatal(err)
+	}
+	waitText(30*time.Second, "#tail", "started")
+	if strings.Contains(text("#tail"), "late-line") {
+		t.Fatal("the late line is shown before the task wrote it")
+	}
+	if err := os.WriteFile(trigger, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	took = waitText(30*time.Second, "#tail", "late-line-from-the-task")
+	t.Logf("tail showed the new line %s after the trigger", took.Round(time.Millisecond))
+	shot("tail")
+	var href string
+	if err := chromedp.Run(ctx, chromedp.AttributeValue("#download", "href", &href, nil, chromedp.ByQuery)); err != nil {
+		t.Fatal(err)
+	}
+	if got := fetchText(t, href); !strings.Contains(got, "late-line-from-the-task") {
+		t.Errorf("download link %s gave %q", href, got)
+	}
+
+	// The sandbox listing.
+	sandbox := "/frameworks/" + fid + "/executors/ui-task/runs/latest"
+	navigate("#/agents/" + aid + "/browse?path=" + sandbox)
+	waitText(30*time.Second, `#files tr[data-id="stdout"]`, "stdout")
+	shot("browse")
+
+	// Killing the task changes its state on the open page.
+	navigate("#/tasks/" + fid + "/ui-task")
+	waitText(30*time.Second, "#task-state", "RUNNING")
+	if err := f.client.Kill(context.Background(), taskID("ui-task"), offer.GetAgentId()); err != nil {
+		t.Fatal(err)
+	}
+	waitText(60*time.Second, "#task-state", "KILLED")
+	waitText(30*time.Second, "#history", "KILLED")
+	checkMarker("after the kill")
+	shot("task-killed")
+
+	// The other pages render.
+	for _, p := range []struct{ hash, sel, want string }{
+		{"#/", "#version", "."},
+		{"#/agents", `[data-count="agents"]`, "2 of 2"},
+		{"#/agents/" + aid, "#agent-flags", "work_dir"},
+		{"#/roles", "#roles", "*"},
+		{"#/offers", "#offers", ""},
+		{"#/maintenance", "main", "not available"},
+	} {
+		navigate(p.hash)
+		waitText(30*time.Second, p.sel, p.want)
+		shot("page-" + strings.NewReplacer("#/", "", "/", "-").Replace(p.hash))
+	}
+	if got := text(`[data-agents="active"]`); got != "2" {
+		navigate("#/")
+		waitText(30*time.Second, `[data-agents="active"]`, "2")
+	}
+
+	// An agent killed with SIGKILL shows as removed once the master gives
+	// up on it (2 s of missed pings here).
+	var victim *proc
+	for _, a := range cl.agents {
+		var s struct {
+			ID string `json:"id"`
+		}
+		if err := getJSON(a.url("/state"), &s); err == nil && s.ID != aid {
+			victim = a
+			aid = s.ID
+		}
+	}
+	if victim == nil {
+		t.Fatal("no second agent")
+	}
+	navigate("#/agents")
+	waitText(30*time.Second, fmt.Sprintf(`tr[data-id=%q] .agent-state`, aid), "active")
+	victim.kill()
+	waitText(60*time.Second, fmt.Sprintf(`tr[data-id=%q] .agent-state`, aid), "removed")
+	checkMarker("after the agent was lost")
+	shot("agents-after-kill")
+	t.Logf("screenshots in %s", artifacts)
+}
