@@ -36,10 +36,10 @@ func TestWebUI(t *testing.T) {
 	shot := func(name string) {
 		t.Helper()
 		var png []byte
-		if err := chromedp.Run(ctx, chromedp.FullScreenshot(&png, 80)); err != nil {
+		if err := chromedp.Run(ctx, chromedp.FullScreenshot(&png, 100)); err != nil {
 			t.Fatalf("screenshot %s: %v", name, err)
 		}
-		if err := os.WriteFile(filepath.Join(artifacts, name+".jpg"), png, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(artifacts, name+".png"), png, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -159,7 +159,7 @@ func TestWebUI(t *testing.T) {
 
 	// The other pages render.
 	for _, p := range []struct{ hash, sel, want string }{
-		{"#/", "#version", "."},
+		{"#/overview", "#version", "."},
 		{"#/agents", `[data-count="agents"]`, "2 of 2"},
 		{"#/agents/" + aid, "#agent-flags", "work_dir"},
 		{"#/roles", "#roles", "*"},
