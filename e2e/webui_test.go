@@ -145,6 +145,14 @@ func TestWebUI(t *testing.T) {
 	navigate("#/agents/" + aid + "/browse?path=" + sandbox)
 	waitText(30*time.Second, `#files tr[data-id="stdout"]`, "stdout")
 	shot("browse")
+	// Deep links work on a cold load too: the tail waits for the stream's
+	// snapshot to find its agent.
+	navigate("#/agents/" + aid + "/file?path=" + sandbox + "/stdout")
+	if err := chromedp.Run(ctx, chromedp.Reload()); err != nil {
+		t.Fatal(err)
+	}
+	waitText(30*time.Second, "#tail", "late-line-from-the-task")
+	setMarker()
 
 	// Killing the task changes its state on the open page.
 	navigate("#/tasks/" + fid + "/ui-task")

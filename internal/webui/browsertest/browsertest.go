@@ -41,7 +41,6 @@ func New(t testing.TB, timeout time.Duration) context.Context {
 		chromedp.ExecPath(bin),
 		chromedp.NoSandbox, // tests run as root in CI, where Chromium's sandbox refuses to start
 		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 900),
 	)
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)

@@ -245,26 +245,26 @@ ${hist.map((s) => `<tr><td>${esc(fmtTime(s.timestamp))}</td><td>${stateBadge(s.s
   },
 
   browse(aid, query) {
-    const a = state.agents.get(aid);
     const path = query.get("path") || "/";
     return {
-      title: `Sandbox on ${a ? agentHost(a) : aid}`,
+      title: "Sandbox",
       live: false,
-      load: (signal) => browseDir(a, path, signal),
+      needsState: true,
+      load: (signal) => browseDir(state.agents.get(aid), path, signal),
       body: () => `<nav class="crumbs">${crumbs(aid, path)}</nav><div id="listing" class="muted">loading…</div>`,
     };
   },
 
   file(aid, query) {
-    const a = state.agents.get(aid);
     const path = query.get("path") || "";
     return {
       title: path.split("/").pop() || "file",
       live: false,
-      load: (signal) => tailFile(a, path, signal),
+      needsState: true,
+      load: (signal) => tailFile(state.agents.get(aid), path, signal),
       body: () => `<nav class="crumbs">${crumbs(aid, path.replace(/\/[^/]*$/, "") || "/")} / <b>${esc(path.split("/").pop())}</b></nav>
 <p><label><input type="checkbox" id="follow" checked> follow</label> ·
-${a ? `<a id="download" href="${esc(agentBase(a))}/files/download?path=${enc(path)}">download</a>` : ""} · <span id="size" class="muted"></span></p>
+<a id="download" href="#">download</a> · <span id="size" class="muted"></span></p>
 <pre id="tail" class="tail"></pre>`,
     };
   },
@@ -389,6 +389,7 @@ async function tailFile(a, path, signal) {
   const size = document.getElementById("size");
   if (!a || a.removed) { pre.textContent = "not available: the agent is not known or gone"; return; }
   const base = agentBase(a);
+  document.getElementById("download").href = `${base}/files/download?path=${enc(path)}`;
   const MAX = 64 * 1024; // per read, and the first read's look-back
   const KEEP = 1 << 20; // characters kept on the page
   let offset = -1;
@@ -454,23 +455,44 @@ function show() {
   main.innerHTML = `<h2>${esc(view.title)}</h2>${view.filter ? filterBox(...view.filter) : ""}<div id="view"></div>`;
   main.dataset.page = nav;
   document.getElementById("view").innerHTML = view.body();
-  if (view.load) view.load(abort.signal).catch((e) => console.error(e));
+  startLoad();
+}
+
+// startLoad runs the current view's one-off loading (sandbox reads, flags,
+// roles), once per visit; views about an agent wait for the first
+// SUBSCRIBED, so a deep link opened cold finds its agent.
+function startLoad() {
+  const c = current;
+  if (!c.view.load || c.loading || (c.view.needsState && !state.subscribed)) return;
+  c.loading = true;
+  c.view.load(c.abort.signal).catch((e) => console.error(e));
 }
 
 // refresh re-renders the current view from the books; live views (those
 // built from the stream) are rebuilt, so a detail page follows its object.
+// Renders are at least MIN_RENDER ms apart, so a burst of events costs a
+// few renders, not one per event.
+const MIN_RENDER = 250;
 let pending = false;
+let lastRender = 0;
 function refresh() {
   if (pending) return;
   pending = true;
-  requestAnimationFrame(() => {
-    pending = false;
-    if (!current || current.view.live === false) return;
+  const wait = Math.max(0, lastRender + MIN_RENDER - performance.now());
+  setTimeout(() => requestAnimationFrame(render), wait);
+}
+
+function render() {
+  pending = false;
+  lastRender = performance.now();
+  if (!current) return;
+  if (current.view.live !== false) {
     const [, view] = route();
     current.view = view;
     const el = document.getElementById("view");
     if (el) el.innerHTML = view.body();
-  });
+  }
+  startLoad();
 }
 
 main.addEventListener("input", (e) => {
