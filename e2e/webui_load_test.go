@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -8,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"context"
 	"github.com/chromedp/cdproto/performance"
 	"github.com/chromedp/chromedp"
 

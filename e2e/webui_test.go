@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -205,4 +206,21 @@ func TestWebUI(t *testing.T) {
 	checkMarker("after the agent was lost")
 	shot("agents-after-kill")
 	t.Logf("screenshots in %s", artifacts)
+}
+
+// `meso dev` prints where its web UI is, and the master serves it there.
+func TestDevPrintsWebUI(t *testing.T) {
+	port := freePort(t)
+	dev := start(t, "dev", port, "dev", "--port="+strconv.Itoa(port))
+	dev.waitHealthy()
+	want := fmt.Sprintf("web UI: http://127.0.0.1:%d/\n", port)
+	eventually(t, 30*time.Second, func() error {
+		if !strings.Contains(dev.out.String(), want) {
+			return fmt.Errorf("no %q in the output:\n%s", want, dev.out.String())
+		}
+		return nil
+	})
+	if page := fetchText(t, dev.url("/")); !strings.Contains(page, `src="js/app.js"`) {
+		t.Errorf("GET / is not the UI's page:\n%s", page)
+	}
 }
