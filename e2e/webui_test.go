@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/chromedp"
 
 	"github.com/mesoproject/meso/api/mesospb"
@@ -222,5 +223,56 @@ func TestDevPrintsWebUI(t *testing.T) {
 	})
 	if page := fetchText(t, dev.url("/")); !strings.Contains(page, `src="js/app.js"`) {
 		t.Errorf("GET / is not the UI's page:\n%s", page)
+	}
+}
+
+// Under --authenticate_http_readwrite the page asks for credentials when
+// the master answers 401, and goes live with them; wrong ones are asked
+// for again.
+func TestWebUIAsksForCredentials(t *testing.T) {
+	ctx := browsertest.New(t, 2*time.Minute)
+	creds := filepath.Join(t.TempDir(), "credentials")
+	if err := os.WriteFile(creds, []byte("ops s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cl := newCluster(t, 1, agentRes, "--credentials="+creds, "--authenticate_http_readwrite")
+	signIn := func(secret string) {
+		t.Helper()
+		if err := chromedp.Run(ctx,
+			chromedp.WaitVisible("#login[open] input[name=principal]", chromedp.ByQuery),
+			chromedp.SetValue("#login input[name=principal]", "ops", chromedp.ByQuery),
+			chromedp.SetValue("#login input[name=secret]", secret, chromedp.ByQuery),
+			chromedp.Click("#login button[type=submit]", chromedp.ByQuery),
+		); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Headless Chromium holds a request answered 401 with WWW-Authenticate
+	// for its own credentials dialog, which it cannot show; cancel it as a
+	// user would, so the page gets the 401 and asks with its own form.
+	chromedp.ListenTarget(ctx, func(ev any) {
+		switch ev := ev.(type) {
+		case *fetch.EventRequestPaused:
+			go chromedp.Run(ctx, fetch.ContinueRequest(ev.RequestID))
+		case *fetch.EventAuthRequired:
+			go chromedp.Run(ctx, fetch.ContinueWithAuth(ev.RequestID,
+				&fetch.AuthChallengeResponse{Response: fetch.AuthChallengeResponseResponseCancelAuth}))
+		}
+	})
+	if err := chromedp.Run(ctx,
+		fetch.Enable().WithHandleAuthRequests(true),
+		chromedp.Navigate(cl.master.url("/#/agents")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	signIn("wrong")
+	signIn("s3cret")
+	var count string
+	if err := chromedp.Run(ctx,
+		chromedp.WaitVisible(`//span[@id="conn" and text()="live"]`),
+		chromedp.WaitVisible(`//p[@data-count="agents" and text()="1 of 1"]`),
+		chromedp.Text(`[data-count="agents"]`, &count, chromedp.ByQuery),
+	); err != nil {
+		t.Fatal(err)
 	}
 }
