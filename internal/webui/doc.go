@@ -7,6 +7,6 @@
 // event to its books with a pure function (static/js/state.js: state +
 // event -> state); nothing polls the full state. Sandboxes are browsed
 // through the agent's operator API (LIST_FILES, READ_FILE), which the agent
-// answers to other origins too (see CORS). docs/webui.md describes the
+// answers for its masters' origins (see CORS). docs/webui.md describes the
 // pages.
 package webui

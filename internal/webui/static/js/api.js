@@ -16,7 +16,8 @@ let askCredentials = async () => false;
 export function setCredentialPrompt(fn) { askCredentials = fn; }
 
 export function setCredentials(principal, secret) {
-  auth = principal ? "Basic " + btoa(unescape(encodeURIComponent(`${principal}:${secret}`))) : "";
+  const utf8 = new TextEncoder().encode(`${principal}:${secret}`);
+  auth = principal ? "Basic " + btoa(String.fromCharCode(...utf8)) : "";
   if (auth) sessionStorage.setItem(KEY, auth); else sessionStorage.removeItem(KEY);
 }
 
