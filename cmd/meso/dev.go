@@ -145,6 +145,7 @@ func runDev(ctx context.Context, out io.Writer, o devOptions) error {
 		fmt.Fprintf(out, "meso dev: %d masters at %s (one leads, the others redirect)", o.masters, masterAddr)
 	}
 	fmt.Fprintf(out, " with %d agents (%s each); work dir %s\n", o.agents, res, workDir)
+	fmt.Fprintf(out, "web UI: http://%s/\n", strings.Split(masterAddr, ",")[0])
 	if !o.example {
 		fmt.Fprintf(out, "try: meso execute --master %s --name hello --command 'echo hello' --resources 'cpus:0.1;mem:32'\n", masterAddr)
 		fmt.Fprintln(out, "press Ctrl-C to stop")

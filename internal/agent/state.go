@@ -13,6 +13,7 @@ import (
 	"github.com/mesoproject/meso/internal/mesosflag"
 	"github.com/mesoproject/meso/internal/operator"
 	"github.com/mesoproject/meso/internal/present"
+	"github.com/mesoproject/meso/internal/webui"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -22,8 +23,11 @@ import (
 func (a *Agent) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc(ExecutorAPIPath, a.serveExecutor)
-	mux.HandleFunc(operator.Path, a.serveOperator)
-	mux.HandleFunc("/slave(1)"+operator.Path, a.serveOperator)
+	// The master's web UI reads sandboxes through the operator API and the
+	// files API from the master's origin: both answer its pages.
+	masters := func() []string { return webui.MasterOrigins(a.cfg.Master) }
+	mux.Handle(operator.Path, webui.CORS(http.HandlerFunc(a.serveOperator), masters))
+	mux.Handle("/slave(1)"+operator.Path, webui.CORS(http.HandlerFunc(a.serveOperator), masters))
 	mux.HandleFunc("/state", a.serveState)
 	mux.HandleFunc("/state.json", a.serveState)
 	mux.HandleFunc("/slave(1)/state", a.serveState)
@@ -36,8 +40,11 @@ func (a *Agent) Handler() http.Handler {
 	}
 	mux.HandleFunc("/version", a.serveVersion)
 	if files := a.filesHandler(); files != nil {
-		mux.Handle("/files/", files)
+		mux.Handle("/files/", webui.CORS(files, masters))
 	}
+	mux.Handle("/", webui.AgentPage(func() webui.AgentInfo {
+		return webui.AgentInfo{ID: a.ID(), Version: Version, Master: webui.MasterURL(a.cfg.Master)}
+	}))
 	return mux
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/mesoproject/meso/internal/promexport"
 	"github.com/mesoproject/meso/internal/registry"
 	"github.com/mesoproject/meso/internal/resources"
+	"github.com/mesoproject/meso/internal/webui"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -269,5 +270,8 @@ func (m *Master) routes() http.Handler {
 	mux.Handle("/metrics", ro(promexport.Handler(m.metrics)))
 	mux.HandleFunc("/master/redirect", m.handleRedirect)
 	mux.HandleFunc("/master/redirect/", m.handleRedirect)
+	// The web UI's page and files; its API calls carry their own
+	// credentials, so the page itself is public.
+	mux.Handle("/", webui.Handler())
 	return mux
 }

@@ -1,0 +1,579 @@
+// The UI: one SUBSCRIBE stream feeding state.js's books, hash routes
+// rendering views of them, and the sandbox pages talking to agents.
+
+import { apply, emptyState, sample, taskKey, totals, scalars, agentState, TERMINAL } from "./state.js";
+import { call, agentCall, subscribe, setCredentialPrompt, setCredentials, HTTPError } from "./api.js";
+
+const PAGE = 100; // rows per table page
+
+let state = emptyState();
+let master = { info: null, version: null, startTime: 0, error: "" };
+const main = document.querySelector("main");
+const lists = {}; // list name -> {filter, page}
+
+// ---- helpers -------------------------------------------------------------
+
+const esc = (v) => String(v ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+const val = (o) => (o && o.value) || "";
+const enc = encodeURIComponent;
+const fmtNum = (n) => (Number.isInteger(n) ? String(n) : n.toFixed(n < 10 ? 2 : 1));
+const fmtRes = (name, n) => (name === "mem" || name === "disk" ? fmtBytes(n * 1024 * 1024) : fmtNum(n));
+function fmtBytes(b) {
+  const u = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  while (b >= 1024 && i < u.length - 1) { b /= 1024; i++; }
+  return `${i ? b.toFixed(1) : b} ${u[i]}`;
+}
+function fmtTime(secs) {
+  if (!secs) return "";
+  return new Date(secs * 1000).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
+}
+function fmtAge(ms) {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+  return `${Math.floor(s / 86400)}d ${Math.floor((s % 86400) / 3600)}h`;
+}
+const stateBadge = (s) => `<span class="badge ${esc(badgeClass(s))}">${esc((s || "").replace(/^TASK_/, ""))}</span>`;
+function badgeClass(s) {
+  if (s === "TASK_RUNNING" || s === "active") return "ok";
+  if (s === "TASK_FINISHED") return "done";
+  if (TERMINAL.has(s) || s === "removed" || s === "unreachable" || s === "TASK_UNREACHABLE") return "bad";
+  return "wait";
+}
+const notAvailable = (what) => `<p class="muted na">${esc(what)}: not available from this master.</p>`;
+
+function bar(label, used, total, offered = 0, fmt = fmtNum) {
+  const pct = (x) => (total > 0 ? Math.min(100, (x / total) * 100) : 0);
+  return `<div class="bar-row"><span class="bar-label">${esc(label)}</span>
+<div class="bar" role="img" aria-label="${esc(label)} ${esc(fmt(used))} of ${esc(fmt(total))} used">
+<span class="used" style="width:${pct(used)}%"></span><span class="offered" style="width:${pct(offered)}%"></span></div>
+<span class="bar-value">${esc(fmt(used))} / ${esc(fmt(total))}</span></div>`;
+}
+
+// list renders a filtered, paged table. rows are objects; columns are
+// [title, row -> html, row -> text to filter on (optional)].
+function list(name, rows, columns, rowId) {
+  const l = (lists[name] ||= { filter: "", page: 0 });
+  const f = l.filter.toLowerCase();
+  const matched = f
+    ? rows.filter((r) => columns.some(([, , text]) => text && String(text(r)).toLowerCase().includes(f)))
+    : rows;
+  const pages = Math.max(1, Math.ceil(matched.length / PAGE));
+  l.page = Math.min(l.page, pages - 1);
+  const shown = matched.slice(l.page * PAGE, (l.page + 1) * PAGE);
+  const head = columns.map(([t]) => `<th>${esc(t)}</th>`).join("");
+  const body = shown.map((r) => `<tr data-id="${esc(rowId(r))}">${columns.map(([, cell]) => `<td>${cell(r)}</td>`).join("")}</tr>`).join("");
+  const pager = pages > 1
+    ? `<div class="pager"><button data-list="${name}" data-page="${l.page - 1}" ${l.page === 0 ? "disabled" : ""}>previous</button>
+<span>page ${l.page + 1} of ${pages}</span>
+<button data-list="${name}" data-page="${l.page + 1}" ${l.page >= pages - 1 ? "disabled" : ""}>next</button></div>`
+    : "";
+  return `<p class="count" data-count="${name}">${matched.length} of ${rows.length}</p>
+<table data-list="${name}"><thead><tr>${head}</tr></thead><tbody>${body || `<tr><td colspan="${columns.length}" class="muted">none</td></tr>`}</tbody></table>${pager}`;
+}
+
+const filterBox = (name, what) =>
+  `<input class="filter" type="search" data-list="${name}" placeholder="filter ${esc(what)}" value="${esc((lists[name] || {}).filter || "")}" aria-label="filter ${esc(what)}">`;
+
+// ---- views -----------------------------------------------------------------
+
+const taskCols = [
+  ["ID", (t) => `<a href="#/tasks/${enc(val(t.framework_id))}/${enc(val(t.task_id))}">${esc(val(t.task_id))}</a>`, (t) => val(t.task_id)],
+  ["Name", (t) => esc(t.name), (t) => t.name],
+  ["State", (t) => `<span class="state">${stateBadge(t.state)}</span>`, (t) => t.state],
+  ["Framework", (t) => `<a href="#/frameworks/${enc(val(t.framework_id))}">${esc(frameworkName(val(t.framework_id)))}</a>`, (t) => frameworkName(val(t.framework_id))],
+  ["Agent", (t) => `<a href="#/agents/${enc(val(t.agent_id))}">${esc(agentName(val(t.agent_id)))}</a>`, (t) => agentName(val(t.agent_id))],
+  ["Resources", (t) => esc(resText(t.resources))],
+  ["Updated", (t) => esc(fmtTime(lastStatus(t).timestamp))],
+];
+
+const frameworkName = (id) => ((state.frameworks.get(id) || {}).framework_info || {}).name || id;
+const agentName = (id) => ((state.agents.get(id) || {}).agent_info || {}).hostname || id;
+const lastStatus = (t) => (t.statuses && t.statuses[t.statuses.length - 1]) || {};
+const resText = (rs) => Object.entries(scalars(rs)).filter(([k]) => k !== "ports").map(([k, v]) => `${k}:${fmtRes(k, v)}`).join(" ");
+
+function tasksOf(pred) {
+  const out = [];
+  for (const t of state.tasks.values()) if (pred(t)) out.push(t);
+  // Live tasks first, newest update first.
+  out.sort((a, b) => (TERMINAL.has(a.state) - TERMINAL.has(b.state)) || ((lastStatus(b).timestamp || 0) - (lastStatus(a).timestamp || 0)));
+  return out;
+}
+
+function chart(series) {
+  if (series.length < 2) return `<p class="muted">collecting (one point every 10 s)</p>`;
+  const w = 600, h = 120;
+  const max = Math.max(1, ...series.map((p) => p.running));
+  const t0 = series[0].t, t1 = series[series.length - 1].t;
+  const x = (t) => ((t - t0) / Math.max(1, t1 - t0)) * w;
+  const y = (n) => h - (n / max) * (h - 10);
+  const pts = series.map((p) => `${x(p.t).toFixed(1)},${y(p.running).toFixed(1)}`).join(" ");
+  return `<svg class="chart" viewBox="0 0 ${w} ${h}" preserveAspectRatio="none" role="img" aria-label="running tasks over the last ${Math.round((t1 - t0) / 60000)} minutes, at most ${max}">
+<polyline points="${pts}" /></svg><p class="muted small">running tasks, last ${fmtAge(t1 - t0)} (max ${max})</p>`;
+}
+
+const views = {
+  overview() {
+    const agents = [...state.agents.values()];
+    const byState = {};
+    for (const a of agents) byState[agentState(a)] = (byState[agentState(a)] || 0) + 1;
+    const t = totals(state);
+    const names = Object.keys(t.total).filter((n) => n !== "ports").sort();
+    const counts = Object.entries(state.counts).sort();
+    const info = master.info || {};
+    return {
+      title: "Overview",
+      body: () => `<section class="cards">
+<div class="card"><h3>Master</h3><dl>
+<dt>leader</dt><dd id="leader">${esc(info.hostname ? `${info.hostname}:${info.port}` : "…")}</dd>
+<dt>version</dt><dd id="version">${esc(master.version || info.version || "…")}</dd>
+<dt>uptime</dt><dd>${master.startTime ? esc(fmtAge(Date.now() - master.startTime * 1000)) : "…"}</dd>
+<dt>stream</dt><dd id="stream">${state.subscribed ? `live, heartbeat ${fmtAge(Date.now() - state.heartbeatAt)} ago` : "connecting"}</dd></dl></div>
+<div class="card"><h3>Agents</h3><dl>${Object.entries(byState).sort().map(([k, v]) => `<dt>${esc(k)}</dt><dd data-agents="${esc(k)}">${v}</dd>`).join("") || "<dt>none</dt><dd></dd>"}</dl></div>
+<div class="card"><h3>Tasks</h3><dl>${counts.map(([k, v]) => `<dt>${stateBadge(k)}</dt><dd data-tasks="${esc(k)}">${v}</dd>`).join("") || "<dt>none</dt><dd></dd>"}</dl></div>
+</section>
+<section><h3>Resources <span class="legend"><i class="used"></i>used <i class="offered"></i>offered</span></h3>
+${names.map((n) => bar(n, t.used[n] || 0, t.total[n], t.offered[n] || 0, (v) => fmtRes(n, v))).join("") || `<p class="muted">no agents</p>`}
+<p class="muted small">idle: ${names.map((n) => `${esc(n)} ${esc(fmtRes(n, Math.max(0, t.total[n] - (t.used[n] || 0) - (t.offered[n] || 0))))}`).join(", ")}</p></section>
+<section><h3>Running tasks</h3>${chart(state.series)}</section>`,
+    };
+  },
+
+  frameworks() {
+    const rows = [...state.frameworks.values()].sort((a, b) => a.completed - b.completed || a.id.localeCompare(b.id));
+    const tasksBy = {};
+    for (const t of state.tasks.values()) {
+      const c = (tasksBy[val(t.framework_id)] ||= { live: 0, done: 0 });
+      if (TERMINAL.has(t.state)) c.done++; else c.live++;
+    }
+    const cols = [
+      ["ID", (f) => `<a href="#/frameworks/${enc(f.id)}">${esc(f.id)}</a>`, (f) => f.id],
+      ["Name", (f) => esc(f.framework_info.name) + (f.framework_info.webui_url ? ` <a href="${esc(safeURL(f.framework_info.webui_url))}" target="_blank" rel="noopener">UI</a>` : ""), (f) => f.framework_info.name],
+      ["State", (f) => stateBadge(fwState(f)), (f) => fwState(f)],
+      ["Roles", (f) => esc(fwRoles(f).join(", ")), (f) => fwRoles(f).join(" ")],
+      ["Principal", (f) => esc(f.framework_info.principal), (f) => f.framework_info.principal],
+      ["Used", (f) => esc(resText(f.allocated_resources))],
+      ["Offered", (f) => esc(resText(f.offered_resources))],
+      ["Tasks", (f) => `<span class="tasks-live">${(tasksBy[f.id] || {}).live || 0}</span> live, ${(tasksBy[f.id] || {}).done || 0} done`],
+    ];
+    return { title: "Frameworks", filter: ["frameworks", "frameworks"], body: () => list("frameworks", rows, cols, (f) => f.id) };
+  },
+
+  framework(id) {
+    const f = state.frameworks.get(id);
+    if (!f) return { title: `Framework ${id}`, body: () => `<p class="muted">unknown framework (yet)</p>` };
+    const info = f.framework_info;
+    const offers = f.offers || [];
+    const execs = [...state.executors.values()].filter((e) => val(e.executor_info.framework_id) === id);
+    return {
+      title: `Framework ${info.name || id}`,
+      filter: ["fwtasks", "tasks"],
+      body: () => `<dl class="kv"><dt>id</dt><dd>${esc(id)}</dd><dt>state</dt><dd id="fw-state">${stateBadge(fwState(f))}</dd>
+<dt>user</dt><dd>${esc(info.user)}</dd><dt>roles</dt><dd>${esc(fwRoles(f).join(", "))}</dd><dt>principal</dt><dd>${esc(info.principal || "")}</dd>
+<dt>failover timeout</dt><dd>${esc(info.failover_timeout || 0)} s</dd><dt>capabilities</dt><dd>${esc((info.capabilities || []).map((c) => c.type).join(", "))}</dd>
+${info.webui_url ? `<dt>web UI</dt><dd><a href="${esc(safeURL(info.webui_url))}" target="_blank" rel="noopener">${esc(info.webui_url)}</a></dd>` : ""}
+<dt>registered</dt><dd>${esc(fmtTime((f.registered_time || {}).nanoseconds / 1e9))}</dd></dl>
+<h3>Tasks</h3>${list("fwtasks", tasksOf((t) => val(t.framework_id) === id), taskCols, (t) => taskKey(val(t.framework_id), val(t.task_id)))}
+<h3>Executors</h3>${execs.length ? `<ul>${execs.map((e) => `<li>${esc(val(e.executor_info.executor_id))} on <a href="#/agents/${enc(val(e.agent_id))}">${esc(agentName(val(e.agent_id)))}</a></li>`).join("")}</ul>` : `<p class="muted">none outside the command executor</p>`}
+<h3>Offers outstanding</h3>${offers.length ? offerTable(offers) : `<p class="muted">none in the snapshot (the offers page asks the master)</p>`}`,
+    };
+  },
+
+  agents() {
+    const rows = [...state.agents.values()].sort((a, b) => (a.agent_info.hostname || "").localeCompare(b.agent_info.hostname || "") || a.id.localeCompare(b.id));
+    const cols = [
+      ["ID", (a) => `<a href="#/agents/${enc(a.id)}">${esc(a.id)}</a>`, (a) => a.id],
+      ["Host", (a) => esc(agentHost(a)), (a) => agentHost(a)],
+      ["State", (a) => `<span class="agent-state">${stateBadge(agentState(a))}</span>`, (a) => agentState(a)],
+      ["CPUs", (a) => resPair(a, "cpus")],
+      ["Memory", (a) => resPair(a, "mem")],
+      ["Disk", (a) => resPair(a, "disk")],
+      ["Attributes", (a) => esc(attrText(a)), (a) => attrText(a)],
+      ["Version", (a) => esc(a.version), (a) => a.version],
+    ];
+    return { title: "Agents", filter: ["agents", "agents"], body: () => list("agents", rows, cols, (a) => a.id) };
+  },
+
+  agent(id) {
+    const a = state.agents.get(id);
+    if (!a) return { title: `Agent ${id}`, body: () => `<p class="muted">unknown agent (yet)</p>` };
+    return {
+      title: `Agent ${agentHost(a)}`,
+      filter: ["agtasks", "tasks"],
+      load: (signal) => agentFlags(a, signal),
+      body: () => `<dl class="kv"><dt>id</dt><dd>${esc(id)}</dd><dt>state</dt><dd id="agent-state">${stateBadge(agentState(a))}</dd>
+<dt>address</dt><dd>${esc(agentHost(a))}</dd><dt>version</dt><dd>${esc(a.version)}</dd>
+<dt>registered</dt><dd>${esc(fmtTime(((a.registered_time || {}).nanoseconds || 0) / 1e9))}</dd><dt>attributes</dt><dd>${esc(attrText(a))}</dd>
+<dt>sandboxes</dt><dd>${a.removed ? "" : `<a href="#/agents/${enc(id)}/browse?path=${enc("/")}">browse</a>`}</dd></dl>
+${["cpus", "mem", "disk"].map((n) => bar(n, scalars(a.allocated_resources)[n] || 0, scalars(a.total_resources)[n] || 0, scalars(a.offered_resources)[n] || 0, (v) => fmtRes(n, v))).join("")}
+<h3>Tasks</h3>${list("agtasks", tasksOf((t) => val(t.agent_id) === id), taskCols, (t) => taskKey(val(t.framework_id), val(t.task_id)))}
+<h3>Flags</h3><div id="agent-flags">${flagCache.get(id) || `<span class="muted">loading…</span>`}</div>`,
+    };
+  },
+
+  tasks() {
+    return {
+      title: "Tasks",
+      filter: ["tasks", "tasks"],
+      body: () => list("tasks", tasksOf(() => true), taskCols, (t) => taskKey(val(t.framework_id), val(t.task_id))),
+    };
+  },
+
+  task(fid, tid) {
+    const t = state.tasks.get(taskKey(fid, tid));
+    if (!t) return { title: `Task ${tid}`, body: () => `<p class="muted">unknown task (yet)</p>` };
+    const aid = val(t.agent_id);
+    const exec = val(t.executor_id) || val(lastStatus(t).executor_id) || tid;
+    const sandbox = `/frameworks/${fid}/executors/${exec}/runs/latest`;
+    const hist = (t.statuses || []).slice().reverse();
+    const health = lastStatus(t).healthy;
+    return {
+      title: `Task ${t.name || tid}`,
+      body: () => `<dl class="kv"><dt>id</dt><dd>${esc(tid)}</dd><dt>state</dt><dd id="task-state">${stateBadge(t.state)}</dd>
+<dt>framework</dt><dd><a href="#/frameworks/${enc(fid)}">${esc(frameworkName(fid))}</a></dd>
+<dt>agent</dt><dd><a href="#/agents/${enc(aid)}">${esc(agentName(aid))}</a></dd>
+<dt>executor</dt><dd>${esc(exec)}</dd><dt>resources</dt><dd>${esc(resText(t.resources))}</dd>
+<dt>health</dt><dd>${health === undefined ? "no health check" : health ? "healthy" : "unhealthy"}</dd>
+<dt>container</dt><dd>${esc(t.container ? `${t.container.type || ""} ${(t.container.docker || {}).image || ""}` : "none")}</dd>
+<dt>network</dt><dd>${esc(((lastStatus(t).container_status || {}).network_infos || []).flatMap((n) => (n.ip_addresses || []).map((i) => i.ip_address)).join(", ") || "host")}</dd>
+<dt>sandbox</dt><dd>${aid && !(state.agents.get(aid) || {}).removed ? `<a id="sandbox-link" href="#/agents/${enc(aid)}/browse?path=${enc(sandbox)}">browse</a> · <a id="stdout-link" href="#/agents/${enc(aid)}/file?path=${enc(sandbox + "/stdout")}">stdout</a> · <a href="#/agents/${enc(aid)}/file?path=${enc(sandbox + "/stderr")}">stderr</a>` : "not available (agent gone)"}</dd></dl>
+<h3>Status history</h3><table id="history"><thead><tr><th>Time</th><th>State</th><th>Source</th><th>Reason</th><th>Message</th></tr></thead><tbody>
+${hist.map((s) => `<tr><td>${esc(fmtTime(s.timestamp))}</td><td>${stateBadge(s.state)}</td><td>${esc((s.source || "").replace(/^SOURCE_/, ""))}</td><td>${esc((s.reason || "").replace(/^REASON_/, ""))}</td><td>${esc(s.message || "")}</td></tr>`).join("") || `<tr><td colspan="5" class="muted">none yet</td></tr>`}</tbody></table>`,
+    };
+  },
+
+  browse(aid, query) {
+    const path = query.get("path") || "/";
+    return {
+      title: "Sandbox",
+      live: false,
+      needsState: true,
+      load: (signal) => browseDir(state.agents.get(aid), path, signal),
+      body: () => `<nav class="crumbs">${crumbs(aid, path)}</nav><div id="listing" class="muted">loading…</div>`,
+    };
+  },
+
+  file(aid, query) {
+    const path = query.get("path") || "";
+    return {
+      title: path.split("/").pop() || "file",
+      live: false,
+      needsState: true,
+      load: (signal) => tailFile(state.agents.get(aid), path, signal),
+      body: () => `<nav class="crumbs">${crumbs(aid, path.replace(/\/[^/]*$/, "") || "/")} / <b>${esc(path.split("/").pop())}</b></nav>
+<p><label><input type="checkbox" id="follow" checked> follow</label> ·
+<a id="download" href="#">download</a> · <span id="size" class="muted"></span></p>
+<pre id="tail" class="tail"></pre>`,
+    };
+  },
+
+  roles() {
+    return {
+      title: "Roles",
+      live: false,
+      load: async (signal) => {
+        const r = await call("GET_ROLES");
+        if (signal.aborted) return;
+        const roles = ((r.get_roles || {}).roles || []);
+        document.getElementById("roles").innerHTML = roles.length
+          ? `<table><thead><tr><th>Role</th><th>Weight</th><th>Frameworks</th><th>Allocated</th><th>Quota</th></tr></thead><tbody>
+${roles.map((x) => `<tr data-id="${esc(x.name)}"><td>${esc(x.name)}</td><td>${esc(x.weight ?? 1)}</td><td>${esc((x.frameworks || []).length)}</td><td>${esc(resText(x.resources || x.allocated))}</td><td>${esc(x.quota ? resText(x.quota.guarantee || []) || "set" : "none")}</td></tr>`).join("")}</tbody></table>`
+          : `<p class="muted">no roles in use</p>`;
+      },
+      body: () => `<div id="roles" class="muted">loading…</div><p class="muted small">Asked once when the page opens; <a href="#/roles" data-reload>refresh</a>.</p>`,
+    };
+  },
+
+  offers() {
+    return {
+      title: "Offers",
+      live: false,
+      load: async (signal) => {
+        const r = await call("GET_FRAMEWORKS");
+        if (signal.aborted) return;
+        const offers = ((r.get_frameworks || {}).frameworks || []).flatMap((f) => f.offers || []);
+        document.getElementById("offers").innerHTML = offers.length ? offerTable(offers) : `<p class="muted">no outstanding offers</p>`;
+      },
+      body: () => `<div id="offers" class="muted">loading…</div><p class="muted small">Offers come and go without operator events: this page asks the master once; <a href="#/offers" data-reload>refresh</a>.</p>`,
+    };
+  },
+
+  maintenance() {
+    const draining = [...state.agents.values()].filter((a) => a.drain_info || a.deactivated);
+    return {
+      title: "Maintenance",
+      body: () => `<h3>Schedule</h3>${notAvailable("The maintenance schedule")}
+<h3>Draining and deactivated agents</h3>${draining.length ? `<ul>${draining.map((a) => `<li><a href="#/agents/${enc(a.id)}">${esc(agentHost(a))}</a> ${stateBadge(agentState(a))}</li>`).join("")}</ul>` : `<p class="muted">none</p>`}`,
+    };
+  },
+};
+
+function offerTable(offers) {
+  const now = Date.now();
+  return `<table id="offer-table"><thead><tr><th>Offer</th><th>Framework</th><th>Agent</th><th>Resources</th><th>Age</th></tr></thead><tbody>
+${offers.map((o) => `<tr data-id="${esc(val(o.id))}"><td>${esc(val(o.id))}</td><td><a href="#/frameworks/${enc(val(o.framework_id))}">${esc(frameworkName(val(o.framework_id)))}</a></td><td><a href="#/agents/${enc(val(o.agent_id))}">${esc(o.hostname || agentName(val(o.agent_id)))}</a></td><td>${esc(resText(o.resources))}</td><td>${o.created_time ? esc(fmtAge(now - o.created_time.nanoseconds / 1e6)) : "?"}</td></tr>`).join("")}</tbody></table>`;
+}
+
+const fwState = (f) => (f.completed ? "completed" : f.active ? "active" : "inactive");
+const fwRoles = (f) => f.framework_info.roles || (f.framework_info.role ? [f.framework_info.role] : []);
+const agentHost = (a) => (a.agent_info ? `${a.agent_info.hostname || "?"}:${a.agent_info.port || 5051}` : a.id);
+const agentBase = (a) => `${location.protocol}//${a.agent_info.hostname}:${a.agent_info.port || 5051}`;
+const attrText = (a) => ((a.agent_info || {}).attributes || []).map((x) => `${x.name}:${x.text ? x.text.value : x.scalar ? x.scalar.value : ""}`).join(" ");
+function resPair(a, n) {
+  const used = scalars(a.allocated_resources)[n] || 0, total = scalars(a.total_resources)[n] || 0;
+  return `${esc(fmtRes(n, used))} / ${esc(fmtRes(n, total))}`;
+}
+const safeURL = (u) => (/^https?:\/\//i.test(u) ? u : "#");
+
+function crumbs(aid, path) {
+  const parts = path.split("/").filter(Boolean);
+  let at = "";
+  const links = [`<a href="#/agents/${enc(aid)}/browse?path=%2F">/</a>`];
+  for (const p of parts) {
+    at += "/" + p;
+    links.push(`<a href="#/agents/${enc(aid)}/browse?path=${enc(at)}">${esc(p)}</a>`);
+  }
+  return links.join(" / ");
+}
+
+// flagCache keeps each agent's flags (asked once per visit) across renders.
+const flagCache = new Map();
+
+async function agentFlags(a, signal) {
+  let html;
+  try {
+    if (a.removed) throw new Error("the agent is gone");
+    const r = await agentCall(agentBase(a), "GET_FLAGS");
+    const flags = ((r.get_flags || {}).flags || []);
+    html = `<dl class="kv flags">${flags.map((f) => `<dt>${esc(f.name)}</dt><dd>${esc(f.value)}</dd>`).join("")}</dl>`;
+  } catch (e) {
+    html = `<span class="muted">not available: ${esc(e.message)}</span>`;
+  }
+  flagCache.set(a.id, html);
+  const el = document.getElementById("agent-flags");
+  if (!signal.aborted && el) el.innerHTML = html;
+}
+
+async function browseDir(a, path, signal) {
+  const el = document.getElementById("listing");
+  if (!a || a.removed) { el.textContent = "not available: the agent is not known or gone"; return; }
+  try {
+    const r = await agentCall(agentBase(a), "LIST_FILES", { list_files: { path } });
+    if (signal.aborted) return;
+    const files = ((r.list_files || {}).file_infos || []).sort((x, y) => x.path.localeCompare(y.path));
+    const isDir = (f) => ((f.mode || 0) & 0o170000) === 0o040000;
+    el.className = "";
+    el.innerHTML = `<table id="files"><thead><tr><th>Name</th><th>Size</th><th>Modified</th><th>Mode</th><th></th></tr></thead><tbody>
+${files.map((f) => {
+  const name = f.path.split("/").pop();
+  const link = isDir(f) ? `#/agents/${enc(a.id)}/browse?path=${enc(f.path)}` : `#/agents/${enc(a.id)}/file?path=${enc(f.path)}`;
+  return `<tr data-id="${esc(name)}"><td><a href="${link}">${esc(name)}${isDir(f) ? "/" : ""}</a></td><td>${isDir(f) ? "" : esc(fmtBytes(f.size || 0))}</td><td>${esc(fmtTime((f.mtime || {}).nanoseconds / 1e9))}</td><td><code>${esc(modeText(f.mode))}</code></td>
+<td>${isDir(f) ? "" : `<a href="${esc(agentBase(a))}/files/download?path=${enc(f.path)}">download</a>`}</td></tr>`;
+}).join("") || `<tr><td colspan="5" class="muted">empty</td></tr>`}</tbody></table>`;
+  } catch (e) {
+    el.textContent = `cannot list ${path}: ${e.message}`;
+  }
+}
+
+function modeText(m = 0) {
+  const s = ((m & 0o170000) === 0o040000 ? "d" : "-") + "rwxrwxrwx".split("").map((c, i) => (m & (1 << (8 - i)) ? c : "-")).join("");
+  return s;
+}
+
+// tailFile shows the end of a file and follows it like tail -f: it asks for
+// what was appended once a second while "follow" is checked.
+async function tailFile(a, path, signal) {
+  const pre = document.getElementById("tail");
+  const size = document.getElementById("size");
+  if (!a || a.removed) { pre.textContent = "not available: the agent is not known or gone"; return; }
+  const base = agentBase(a);
+  document.getElementById("download").href = `${base}/files/download?path=${enc(path)}`;
+  const MAX = 64 * 1024; // per read, and the first read's look-back
+  const KEEP = 1 << 20; // characters kept on the page
+  let offset = -1;
+  const dec = new TextDecoder();
+  while (!signal.aborted) {
+    try {
+      if (offset < 0) {
+        const r = await agentCall(base, "READ_FILE", { read_file: { path, offset: 0, length: 0 } });
+        const total = Number((r.read_file || {}).size || 0);
+        offset = Math.max(0, total - MAX);
+      }
+      const r = await agentCall(base, "READ_FILE", { read_file: { path, offset, length: MAX } });
+      if (signal.aborted) return;
+      const rf = r.read_file || {};
+      const bytes = Uint8Array.from(atob(rf.data || ""), (c) => c.charCodeAt(0));
+      if (bytes.length) {
+        const atBottom = pre.scrollHeight - pre.scrollTop - pre.clientHeight < 40;
+        pre.textContent = (pre.textContent + dec.decode(bytes, { stream: true })).slice(-KEEP);
+        offset += bytes.length;
+        if (atBottom && document.getElementById("follow").checked) pre.scrollTop = pre.scrollHeight;
+      }
+      size.textContent = `${fmtBytes(Number(rf.size || offset))}`;
+      if (bytes.length === MAX) continue; // more is waiting
+    } catch (e) {
+      size.textContent = `read failed: ${e.message}`;
+      if (e instanceof HTTPError && e.status === 404) return;
+    }
+    if (!document.getElementById("follow").checked) {
+      await new Promise((res) => document.getElementById("follow").addEventListener("change", res, { once: true, signal }));
+    }
+    await new Promise((res) => setTimeout(res, 1000));
+  }
+}
+
+// ---- routing and rendering -------------------------------------------------
+
+let current = null; // {view, abort}
+
+function route() {
+  const hash = location.hash.replace(/^#/, "") || "/";
+  const [path, qs] = hash.split("?");
+  const q = new URLSearchParams(qs || "");
+  const p = path.split("/").filter(Boolean).map(decodeURIComponent);
+  const nav = p[0] || "overview";
+  if (p.length === 0) return ["overview", views.overview()];
+  if (p[0] === "frameworks" && p[1]) return [nav, views.framework(p[1])];
+  if (p[0] === "agents" && p[1] && p[2] === "browse") return [nav, views.browse(p[1], q)];
+  if (p[0] === "agents" && p[1] && p[2] === "file") return [nav, views.file(p[1], q)];
+  if (p[0] === "agents" && p[1]) return [nav, views.agent(p[1])];
+  if (p[0] === "tasks" && p[2]) return [nav, views.task(p[1], p[2])];
+  const v = views[p[0]];
+  if (v && v.length === 0 && !["framework", "agent", "task", "browse", "file"].includes(p[0])) return [nav, v()];
+  return [nav, { title: "Not found", body: () => `<p>No page at <code>${esc(hash)}</code>. <a href="#/">Overview</a></p>` }];
+}
+
+function show() {
+  if (current) current.abort.abort();
+  const [nav, view] = route();
+  const abort = new AbortController();
+  current = { view, abort, nav, hash: location.hash };
+  for (const a of document.querySelectorAll("header nav a")) a.classList.toggle("current", a.dataset.nav === nav);
+  document.title = `${view.title} · meso`;
+  main.innerHTML = `<h2>${esc(view.title)}</h2>${view.filter ? filterBox(...view.filter) : ""}<div id="view"></div>`;
+  main.dataset.page = nav;
+  document.getElementById("view").innerHTML = view.body();
+  startLoad();
+}
+
+// startLoad runs the current view's one-off loading (sandbox reads, flags,
+// roles), once per visit; views about an agent wait for the first
+// SUBSCRIBED, so a deep link opened cold finds its agent.
+function startLoad() {
+  const c = current;
+  if (!c.view.load || c.loading || (c.view.needsState && !state.subscribed)) return;
+  c.loading = true;
+  c.view.load(c.abort.signal).catch((e) => console.error(e));
+}
+
+// refresh re-renders the current view from the books; live views (those
+// built from the stream) are rebuilt, so a detail page follows its object.
+// Renders are at least MIN_RENDER ms apart, so a burst of events costs a
+// few renders, not one per event.
+const MIN_RENDER = 250;
+let pending = false;
+let lastRender = 0;
+function refresh() {
+  if (pending) return;
+  pending = true;
+  const wait = Math.max(0, lastRender + MIN_RENDER - performance.now());
+  setTimeout(() => requestAnimationFrame(render), wait);
+}
+
+function render() {
+  pending = false;
+  lastRender = performance.now();
+  if (!current) return;
+  if (current.view.live !== false) {
+    const [, view] = route();
+    current.view = view;
+    const el = document.getElementById("view");
+    if (el) el.innerHTML = view.body();
+  }
+  startLoad();
+}
+
+main.addEventListener("input", (e) => {
+  const name = e.target.dataset && e.target.dataset.list;
+  if (!name || !e.target.classList.contains("filter")) return;
+  lists[name] = { filter: e.target.value, page: 0 };
+  refresh();
+});
+main.addEventListener("click", (e) => {
+  const b = e.target.closest("button[data-page]");
+  if (b) { lists[b.dataset.list].page = Number(b.dataset.page); refresh(); return; }
+  if (e.target.closest("a[data-reload]")) { e.preventDefault(); show(); }
+});
+window.addEventListener("hashchange", show);
+
+// ---- the stream ------------------------------------------------------------
+
+const status = document.getElementById("conn");
+function setConn(text, ok) {
+  status.textContent = text;
+  status.className = ok ? "ok" : "bad";
+}
+
+async function run() {
+  let delay = 500;
+  for (;;) {
+    const abort = new AbortController();
+    try {
+      setConn("connecting", false);
+      await subscribe((ev) => {
+        state = apply(state, ev, Date.now());
+        if (ev.type === "SUBSCRIBED") { setConn("live", true); delay = 500; }
+        if (ev.type !== "HEARTBEAT" || current?.nav === "overview") refresh();
+      }, abort.signal);
+      setConn("stream ended; reconnecting", false);
+    } catch (e) {
+      setConn(`disconnected: ${e.message}`, false);
+    }
+    state.subscribed = false;
+    refresh();
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 2, 10000);
+  }
+}
+
+async function loadMaster() {
+  try {
+    const [m, v] = await Promise.all([call("GET_MASTER"), call("GET_VERSION")]);
+    const mi = (m.get_master || {});
+    master.info = mi.master_info || null;
+    master.startTime = mi.start_time || 0;
+    master.version = ((v.get_version || {}).version_info || {}).version || "";
+    document.getElementById("master-name").textContent = master.info ? `${master.info.hostname}:${master.info.port}` : "";
+    refresh();
+  } catch (e) {
+    master.error = e.message;
+  }
+}
+
+// ---- credentials -------------------------------------------------------------
+
+const dialog = document.getElementById("login");
+let waiting = null;
+setCredentialPrompt(() => {
+  if (!waiting) {
+    waiting = new Promise((resolve) => {
+      dialog.querySelector("form").onsubmit = (e) => {
+        e.preventDefault();
+        const f = e.target;
+        setCredentials(f.principal.value, f.secret.value);
+        dialog.close();
+        waiting = null;
+        resolve(true);
+      };
+      dialog.showModal();
+    });
+  }
+  return waiting;
+});
+
+setInterval(() => { sample(state, Date.now()); if (current?.nav === "overview") refresh(); }, 5000);
+show();
+loadMaster();
+run();
