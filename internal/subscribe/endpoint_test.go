@@ -43,7 +43,6 @@ func TestBackoffBounds(t *testing.T) {
 	}
 }
 
-
 // FuzzResolveLocation: a redirect is followed only to an http(s) URL with a
 // host, that parses back; the path the Location names is kept (only an empty one becomes the
 // scheduler API's), and so are host, query and scheme.
@@ -85,4 +84,3 @@ func FuzzResolveLocation(f *testing.F) {
 		}
 	})
 }
-
