@@ -126,6 +126,9 @@ type Config struct {
 	// HTTPClient talks to the master; nil means a client without timeouts
 	// (the link is a long-lived stream).
 	HTTPClient *http.Client
+	// MasterHeader, when set, is called on the header of every request to
+	// the master (credentials); nil adds nothing.
+	MasterHeader func(http.Header)
 	Logger     *slog.Logger
 	// LogLevel is the level Logger's handler reads, which the operator
 	// API's SET_LOGGING_LEVEL changes for a while; nil means a level of
