@@ -33,13 +33,13 @@ func TestLinkURL(t *testing.T) {
 		"http://master:5050":          "http://master:5050/internal/v1/link",
 		"https://master:5050/prefix/": "https://master:5050/prefix/internal/v1/link",
 	} {
-		if got, err := linkURL(in); err != nil || got.String() != want {
-			t.Errorf("linkURL(%q) = %q, %v; want %q", in, got, err, want)
+		if got, err := linkURLs(in); err != nil || len(got) != 1 || got[0].String() != want {
+			t.Errorf("linkURLs(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
 	for _, bad := range []string{"", "ftp://x:1", "http://"} {
-		if _, err := linkURL(bad); err == nil {
-			t.Errorf("linkURL(%q) accepted", bad)
+		if _, err := linkURLs(bad); err == nil {
+			t.Errorf("linkURLs(%q) accepted", bad)
 		}
 	}
 }

@@ -31,15 +31,6 @@ var errRelink = fmt.Errorf("agent: registering again (%w)", subscribe.ErrAgain)
 // errSilentMaster ends a session whose master stopped pinging.
 var errSilentMaster = errors.New("agent: no ping from the master")
 
-// linkURL is the link endpoint of one --master element.
-func linkURL(master string) (*url.URL, error) {
-	u, err := subscribe.ParseEndpoint(master, LinkPath)
-	if err != nil {
-		return nil, fmt.Errorf("agent: --master=%q: want host:port: %w", master, err)
-	}
-	return u, nil
-}
-
 // linkURLs parses --master: one master, or a comma-separated list of the
 // masters of a group (the agent tries them in turn and follows the 307 of
 // a master that does not lead).
@@ -77,7 +68,7 @@ func (a *Agent) linkLoop(ctx context.Context) {
 			a.mu.Unlock()
 			return registered, err
 		},
-		Log: a.log.With("link", "master"),
+		Log: a.log,
 	}
 	_ = loop.Run(ctx)
 }
