@@ -78,7 +78,7 @@ type Agent struct {
 type execKey struct{ framework, executor string }
 
 type linkState struct {
-	id         string // current session, "" when not registered
+	id         string   // current session, "" when not registered
 	url        *url.URL // the leading master's link endpoint (after redirects)
 	masterInfo *mesospb.MasterInfo
 	registered time.Time

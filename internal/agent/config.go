@@ -129,7 +129,7 @@ type Config struct {
 	// MasterHeader, when set, is called on the header of every request to
 	// the master (credentials); nil adds nothing.
 	MasterHeader func(http.Header)
-	Logger     *slog.Logger
+	Logger       *slog.Logger
 	// LogLevel is the level Logger's handler reads, which the operator
 	// API's SET_LOGGING_LEVEL changes for a while; nil means a level of
 	// the agent's own that no handler reads.
