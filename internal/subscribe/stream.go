@@ -76,13 +76,15 @@ func (s *Stream) Next(m proto.Message) error {
 	if s.dog != nil {
 		s.dog.Stop()
 	}
-	if cause := context.Cause(s.ctx); cause != nil {
-		return cause
-	}
-	switch {
-	case errors.Is(err, io.EOF):
-		return ErrEnded
-	case err != nil:
+	if err != nil {
+		// A record that was read is kept even when the stream is being
+		// cut: the cut shows on the next read.
+		if cause := context.Cause(s.ctx); cause != nil {
+			return cause
+		}
+		if errors.Is(err, io.EOF) {
+			return ErrEnded
+		}
 		return fmt.Errorf("reading event stream: %w", err)
 	}
 	if err := s.codec.Unmarshal(data, m); err != nil {
