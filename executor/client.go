@@ -1,12 +1,10 @@
 package executor
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -21,6 +19,7 @@ import (
 	"github.com/mesoproject/meso/api/executorpb"
 	"github.com/mesoproject/meso/api/mesospb"
 	"github.com/mesoproject/meso/api/recordio"
+	"github.com/mesoproject/meso/internal/subscribe"
 )
 
 // Defaults for the zero values of Config.
@@ -97,8 +96,7 @@ type Client struct {
 	log      *slog.Logger
 	endpoint *url.URL
 	cfgErr   error
-	sub      *http.Client
-	calls    *http.Client
+	conn     *subscribe.Conn
 	events   chan *executorpb.Event
 	running  atomic.Bool
 
@@ -137,13 +135,8 @@ func New(cfg Config) *Client {
 		c.cfg.EventBuffer = DefaultEventBuffer
 	}
 	c.events = make(chan *executorpb.Event, c.cfg.EventBuffer)
-	base := cfg.HTTPClient
-	if base == nil {
-		base = &http.Client{}
-	}
-	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	c.sub = &http.Client{Transport: base.Transport, CheckRedirect: noRedirect}
-	c.calls = &http.Client{Transport: base.Transport, CheckRedirect: noRedirect, Timeout: base.Timeout}
+	c.conn = subscribe.NewConn(subscribe.Options{HTTPClient: cfg.HTTPClient, Header: c.header,
+		Codec: c.codec, Path: apiPath, MaxRecordSize: c.cfg.MaxEventSize})
 	c.endpoint, c.cfgErr = parseEndpoint(cfg.AgentEndpoint)
 	if c.cfgErr == nil && (cfg.FrameworkID.GetValue() == "" || cfg.ExecutorID.GetValue() == "") {
 		c.cfgErr = fmt.Errorf("%w: FrameworkID and ExecutorID are required", ErrConfig)
@@ -151,23 +144,18 @@ func New(cfg Config) *Client {
 	return c
 }
 
+// apiPath is the executor endpoint of an agent.
+const apiPath = "/api/v1/executor"
+
 // parseEndpoint turns "host:port" or a URL into the executor API URL.
 func parseEndpoint(s string) (*url.URL, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
+	if strings.TrimSpace(s) == "" {
 		return nil, fmt.Errorf("%w: no agent endpoint", ErrConfig)
 	}
-	if !strings.Contains(s, "://") {
-		s = "http://" + s
+	u, err := subscribe.ParseEndpoint(s, apiPath)
+	if err != nil {
+		return nil, fmt.Errorf("%w: agent endpoint %q: want host:port: %w", ErrConfig, s, err)
 	}
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
-		return nil, fmt.Errorf("%w: agent endpoint %q: want host:port", ErrConfig, s)
-	}
-	if !strings.HasSuffix(u.Path, "/api/v1/executor") {
-		u.Path = strings.TrimSuffix(u.Path, "/") + "/api/v1/executor"
-	}
-	u.RawPath, u.RawQuery, u.Fragment = "", "", ""
 	return u, nil
 }
 
@@ -273,16 +261,11 @@ func (c *Client) Call(ctx context.Context, call *executorpb.Call) error {
 // send POSTs call (ids filled in) and checks for a 2xx answer.
 func (c *Client) send(ctx context.Context, call *executorpb.Call) error {
 	c.fillIDs(call)
-	resp, err := c.post(ctx, c.calls, call)
+	body, err := c.codec.Marshal(call)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: encoding %s: %w", ErrBadCall, call.GetType(), err)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return readHTTPError(resp)
-	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
-	return nil
+	return c.callError(call.GetType(), c.conn.Send(ctx, c.endpoint, body, nil))
 }
 
 func (c *Client) fillIDs(call *executorpb.Call) {
@@ -294,33 +277,26 @@ func (c *Client) fillIDs(call *executorpb.Call) {
 	}
 }
 
-// post encodes call and POSTs it with the protocol's headers.
-func (c *Client) post(ctx context.Context, hc *http.Client, call *executorpb.Call) (*http.Response, error) {
-	body, err := c.codec.Marshal(call)
-	if err != nil {
-		return nil, fmt.Errorf("%w: encoding %s: %w", ErrBadCall, call.GetType(), err)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint.String(), bytes.NewReader(body))
-	if err != nil {
-		return nil, fmt.Errorf("executor: %w", err)
-	}
-	req.Header.Set("Content-Type", c.codec.MediaType())
-	req.Header.Set("Accept", c.codec.MediaType())
+// header is the per-request hook: the executor's token, when it has one.
+func (c *Client) header(h http.Header) {
 	if c.cfg.AuthenticationToken != "" {
-		req.Header.Set("Authorization", "Bearer "+c.cfg.AuthenticationToken)
+		h.Set("Authorization", "Bearer "+c.cfg.AuthenticationToken)
 	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("executor: %s call: %w", call.GetType(), err)
-	}
-	return resp, nil
 }
 
-const maxErrorBody = 4 << 10
-
-func readHTTPError(resp *http.Response) *HTTPError {
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	return &HTTPError{Status: resp.StatusCode, Body: string(bytes.TrimSpace(data))}
+// callError gives the executor's form of a request's failure: an
+// *HTTPError for an answer that is not a success.
+func (c *Client) callError(typ executorpb.Call_Type, err error) error {
+	if err == nil {
+		return nil
+	}
+	if se, ok := errors.AsType[*subscribe.StatusError](err); ok {
+		return &HTTPError{Status: se.Status, Body: se.Body}
+	}
+	if _, ok := errors.AsType[*subscribe.Redirect](err); ok {
+		return err
+	}
+	return fmt.Errorf("executor: %s call: %w", typ, err)
 }
 
 // newUUID returns 16 random bytes (a version 4 UUID), the form of

@@ -5,22 +5,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"math/rand/v2"
-	"net/http"
+	"net/url"
 	"slices"
 	"time"
 
-	"github.com/mesoproject/meso/api/codec"
 	"github.com/mesoproject/meso/api/executorpb"
 	"github.com/mesoproject/meso/api/mesospb"
-	"github.com/mesoproject/meso/api/recordio"
+	"github.com/mesoproject/meso/internal/subscribe"
 )
 
-var (
-	errStreamEnded     = errors.New("executor: event stream ended")
-	errRecoveryTimeout = errors.New("executor: recovery timeout reached during a subscription attempt")
-)
+var errRecoveryTimeout = errors.New("executor: recovery timeout reached during a subscription attempt")
 
 // Run subscribes and keeps the subscription according to the package
 // documentation's rules. It may be called once.
@@ -32,43 +26,39 @@ func (c *Client) Run(ctx context.Context) error {
 	if c.cfgErr != nil {
 		return c.cfgErr
 	}
-	b := backoff{min: c.cfg.BackoffMin, max: c.cfg.BackoffMax}
 	rec := newRecovery(c.cfg.RecoveryTimeout, c.cfg.Checkpoint, time.Now())
-	for {
-		wasUp, err := c.session(ctx, &b, rec.deadline())
-		if ctx.Err() != nil {
-			return nil
-		}
-		if he, ok := errors.AsType[*HTTPError](err); ok && he.Status >= 400 && he.Status < 500 {
-			c.log.Error("subscription refused", "err", err)
-			return err
-		}
-		if wasUp {
-			rec.subscribed()
-		}
-		wait, giveUp := rec.next(time.Now(), b.next())
-		if giveUp != nil {
-			if wait > 0 {
-				c.log.Warn("no subscription; giving up when the recovery timeout ends", "err", err, "in", wait)
+	loop := subscribe.Loop{
+		Policy: &subscribe.Policy{
+			Route:   subscribe.NewRoute([]*url.URL{c.endpoint}, 0),
+			Backoff: subscribe.Backoff{Min: c.cfg.BackoffMin, Max: c.cfg.BackoffMax},
+		},
+		Session: func(ctx context.Context, target *url.URL) (bool, error) {
+			return c.session(ctx, target, rec.deadline())
+		},
+		End: func(_ bool, err error) (bool, error) {
+			if he, ok := errors.AsType[*HTTPError](err); ok && he.Status >= 400 && he.Status < 500 {
+				c.log.Error("subscription refused", "err", err)
+				return true, err
 			}
-			if !sleep(ctx, wait) {
-				return nil
+			return false, nil
+		},
+		// The recovery timer bounds the retries.
+		Gate: func(now time.Time, up bool, wait time.Duration) (time.Duration, error) {
+			if up {
+				rec.subscribed()
 			}
-			c.log.Error("giving up on the agent", "err", giveUp)
-			return fmt.Errorf("%w: %w", giveUp, err)
-		}
-		c.log.Warn("subscription lost; retrying", "err", err, "retry_in", wait)
-		if !sleep(ctx, wait) {
-			return nil
-		}
+			return rec.next(now, wait)
+		},
+		Log: c.log,
 	}
+	return loop.Run(ctx)
 }
 
-// session makes one subscription and reads it until it breaks; wasUp tells
-// whether SUBSCRIBED arrived. Until then the attempt is abandoned at
-// deadline (the recovery timer), whatever it is waiting for: a connection,
-// the answer, or the first event.
-func (c *Client) session(ctx context.Context, b *backoff, deadline time.Time) (wasUp bool, err error) {
+// session makes one subscription at target and reads it until it breaks;
+// wasUp tells whether SUBSCRIBED arrived. Until then the attempt is
+// abandoned at deadline (the recovery timer), whatever it is waiting for: a
+// connection, the answer, or the first event.
+func (c *Client) session(ctx context.Context, target *url.URL, deadline time.Time) (wasUp bool, err error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	timer := time.AfterFunc(time.Until(deadline), func() { cancel(errRecoveryTimeout) })
@@ -97,33 +87,28 @@ func (c *Client) session(ctx context.Context, b *backoff, deadline time.Time) (w
 		Subscribe: &executorpb.Call_Subscribe{UnacknowledgedTasks: tasks, UnacknowledgedUpdates: updates},
 	}
 	c.fillIDs(call)
-	resp, err := c.post(ctx, c.sub, call)
+	body, err := c.codec.Marshal(call)
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("%w: encoding SUBSCRIBE: %w", ErrBadCall, err)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return false, readHTTPError(resp)
-	}
-	dec, err := codec.ForContentType(resp.Header.Get("Content-Type"))
+	s, err := c.conn.Open(ctx, target, body, nil)
 	if err != nil {
-		return false, fmt.Errorf("executor: event stream: %w", err)
+		return false, c.callError(executorpb.Call_SUBSCRIBE, err)
 	}
-	rd := recordio.NewReader(resp.Body, c.cfg.MaxEventSize)
+	defer s.Close()
 	for {
 		ev := &executorpb.Event{}
-		if err := rd.ReadMessage(dec, ev); err != nil {
-			if errors.Is(err, io.EOF) {
-				err = errStreamEnded
+		if err := s.Next(ev); err != nil {
+			if ctx.Err() != nil {
+				return wasUp, err
 			}
-			return wasUp, fmt.Errorf("executor: reading event stream: %w", err)
+			return wasUp, fmt.Errorf("executor: %w", err)
 		}
 		if ev.GetType() == executorpb.Event_SUBSCRIBED {
 			if !wasUp && !timer.Stop() {
 				return false, errRecoveryTimeout // the timer won the race
 			}
 			wasUp = true
-			b.reset()
 			c.onSubscribed(ctx, gen, ev.GetSubscribed())
 		} else {
 			c.track(ev)
@@ -192,32 +177,4 @@ func (c *Client) addTaskLocked(t *mesospb.TaskInfo) {
 		c.taskOrder = append(c.taskOrder, id)
 	}
 	c.tasks[id] = t
-}
-
-// backoff yields exponentially growing delays with jitter in [d/2, d].
-type backoff struct {
-	min, max, cur time.Duration
-}
-
-func (b *backoff) next() time.Duration {
-	if b.cur == 0 {
-		b.cur = b.min
-	} else {
-		b.cur = min(2*b.cur, b.max)
-	}
-	half := b.cur / 2
-	return half + rand.N(b.cur-half+1)
-}
-
-func (b *backoff) reset() { b.cur = 0 }
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 
 	"github.com/mesoproject/meso/api/mesospb"
 	"github.com/mesoproject/meso/api/schedulerpb"
+	"github.com/mesoproject/meso/internal/subscribe"
 )
 
 // ErrBadCall: the call cannot be sent as given (SUBSCRIBE through Call, a
@@ -40,36 +40,16 @@ func (c *Client) Call(ctx context.Context, call *schedulerpb.Call) error {
 	return c.post(ctx, target, streamID, body, call.GetType())
 }
 
-// post sends body, following up to maxRedirects 307s.
+// post sends body with the stream id, following up to maxRedirects 307s.
 func (c *Client) post(ctx context.Context, target *url.URL, streamID string, body []byte, typ schedulerpb.Call_Type) error {
-	for hops := 0; ; hops++ {
-		req, err := c.newRequest(ctx, target, body, streamID)
-		if err != nil {
-			return err
-		}
-		resp, err := c.calls.Do(req)
-		if err != nil {
-			return fmt.Errorf("scheduler: %s call: %w", typ, err)
-		}
-		switch {
-		case resp.StatusCode >= 200 && resp.StatusCode < 300:
-			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
-			resp.Body.Close()
-			return nil
-		case resp.StatusCode == http.StatusTemporaryRedirect && hops < maxRedirects:
-			err := redirect(target, resp)
-			resp.Body.Close()
-			to, ok := errors.AsType[*redirectError](err)
-			if !ok {
-				return err
-			}
-			target = to.to
-		default:
-			he := readHTTPError(resp)
-			resp.Body.Close()
-			return he
-		}
+	err := c.conn.Send(ctx, target, body, http.Header{streamIDHeader: {streamID}})
+	if err == nil {
+		return nil
 	}
+	if _, ok := errors.AsType[*subscribe.StatusError](err); ok {
+		return httpError(err)
+	}
+	return fmt.Errorf("scheduler: %s call: %w", typ, err)
 }
 
 // Teardown ends the framework: the master kills its tasks and forgets it.

@@ -15,6 +15,7 @@ import (
 	"github.com/mesoproject/meso/api/mesospb"
 	"github.com/mesoproject/meso/api/recordio"
 	"github.com/mesoproject/meso/api/schedulerpb"
+	"github.com/mesoproject/meso/internal/subscribe"
 )
 
 // Defaults for the zero values of Config.
@@ -109,8 +110,7 @@ type Client struct {
 	log     *slog.Logger
 	masters []*url.URL
 	cfgErr  error
-	sub     *http.Client // SUBSCRIBE: no timeout, redirects not followed
-	calls   *http.Client // other calls: redirects not followed
+	conn    *subscribe.Conn
 	events  chan *schedulerpb.Event
 	running atomic.Bool
 
@@ -154,7 +154,8 @@ func New(cfg Config) *Client {
 	}
 	c.events = make(chan *schedulerpb.Event, c.cfg.EventBuffer)
 	c.stopped = make(chan struct{})
-	c.sub, c.calls = httpClients(cfg.HTTPClient)
+	c.conn = subscribe.NewConn(subscribe.Options{HTTPClient: cfg.HTTPClient, Header: c.header,
+		Codec: c.codec, Path: apiPath, MaxRedirects: maxRedirects, MaxRecordSize: c.cfg.MaxEventSize})
 	c.masters, c.cfgErr = parseMasters(cfg.Master)
 	if c.cfgErr == nil && cfg.Framework == nil {
 		c.cfgErr = fmt.Errorf("%w: Framework is required", ErrConfig)
@@ -163,17 +164,6 @@ func New(cfg Config) *Client {
 		c.frameworkID = id
 	}
 	return c
-}
-
-// httpClients derives the subscription and call clients from the user's.
-func httpClients(base *http.Client) (sub, calls *http.Client) {
-	if base == nil {
-		base = &http.Client{}
-	}
-	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	sub = &http.Client{Transport: base.Transport, Jar: base.Jar, CheckRedirect: noRedirect}
-	calls = &http.Client{Transport: base.Transport, Jar: base.Jar, CheckRedirect: noRedirect, Timeout: base.Timeout}
-	return sub, calls
 }
 
 // Events returns the channel on which Run delivers every event in order. It
@@ -219,33 +209,26 @@ func (c *Client) Run(ctx context.Context) error {
 	if c.cfgErr != nil {
 		return c.cfgErr
 	}
-	b := backoff{min: c.cfg.BackoffMin, max: c.cfg.BackoffMax}
-	next, redirects := 0, 0
-	target := c.masters[0]
-	for {
-		err := c.session(ctx, target, &b)
-		if ctx.Err() != nil || c.isTornDown() || (errors.Is(err, ErrRejected) && c.isTearingDown()) {
-			return nil
-		}
-		if to, ok := errors.AsType[*redirectError](err); ok && redirects < maxRedirects {
-			c.log.Info("following redirect to leading master", "from", target.String(), "to", to.to.String())
-			redirects++
-			target = to.to
-			continue
-		}
-		redirects = 0
-		if fatal(err) {
-			c.log.Error("subscription refused", "master", target.String(), "err", err)
-			return err
-		}
-		next = (next + 1) % len(c.masters)
-		target = c.masters[next]
-		wait := b.next()
-		c.log.Warn("subscription lost; retrying", "err", err, "retry_in", wait, "master", target.String())
-		if !sleep(ctx, c.stopped, wait) {
-			return nil
-		}
+	loop := subscribe.Loop{
+		Policy: &subscribe.Policy{
+			Route:   subscribe.NewRoute(c.masters, maxRedirects),
+			Backoff: subscribe.Backoff{Min: c.cfg.BackoffMin, Max: c.cfg.BackoffMax},
+		},
+		Session: c.session,
+		End: func(_ bool, err error) (bool, error) {
+			if c.isTornDown() || (errors.Is(err, ErrRejected) && c.isTearingDown()) {
+				return true, nil
+			}
+			if fatal(err) {
+				c.log.Error("subscription refused", "err", err)
+				return true, err
+			}
+			return false, nil
+		},
+		Stop: c.stopped,
+		Log:  c.log,
 	}
+	return loop.Run(ctx)
 }
 
 // fatal reports whether a session error ends Run instead of a retry.
@@ -270,19 +253,4 @@ func (c *Client) isTornDown() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.tornDown
-}
-
-// sleep waits d, or until ctx is done or stop is closed; it reports
-// whether d elapsed.
-func sleep(ctx context.Context, stop <-chan struct{}, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	case <-stop:
-		return false
-	}
 }

@@ -29,9 +29,11 @@
 //   - A 307 answer is followed to its Location (which may be scheme-relative,
 //     "//host:port/api/v1/scheduler"), and the leader found this way is used
 //     for later calls. A 503, a 5xx, a refused connection or a stream that
-//     ends makes Run try again (rotating through the comma-separated masters
-//     in Config.Master) after an exponential backoff with jitter, reset by
-//     every SUBSCRIBED.
+//     ends makes Run try again after an exponential backoff with jitter,
+//     reset by every SUBSCRIBED: a failed attempt moves to the next of the
+//     comma-separated masters in Config.Master, a subscription that was up
+//     starts again at the one it began from (package internal/subscribe
+//     holds these rules, shared with the executor client and the agent).
 //   - Heartbeat loss: when no event arrives for HeartbeatMisses times the
 //     heartbeat interval announced in SUBSCRIBED (15 s when absent), the
 //     connection is dropped and Run subscribes again.

@@ -2,10 +2,10 @@ package scheduler
 
 import (
 	"errors"
-	"net/url"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/mesoproject/meso/internal/subscribe"
 )
 
 func TestParseMasters(t *testing.T) {
@@ -40,40 +40,6 @@ func TestParseMasters(t *testing.T) {
 	}
 }
 
-func TestResolveLocation(t *testing.T) {
-	from, _ := url.Parse("https://m1:5050/api/v1/scheduler")
-	for loc, want := range map[string]string{
-		"//m2:5050/api/v1/scheduler":      "https://m2:5050/api/v1/scheduler",
-		"http://m3:5050/api/v1/scheduler": "http://m3:5050/api/v1/scheduler",
-		"//m4:5050":                       "https://m4:5050/api/v1/scheduler",
-	} {
-		got, err := resolveLocation(from, loc)
-		if err != nil || got.String() != want {
-			t.Errorf("resolveLocation(%q) = %v, %v; want %s", loc, got, err, want)
-		}
-	}
-	for _, bad := range []string{"", "mailto:x@y", "//:5050/x", "%zz"} {
-		if got, err := resolveLocation(from, bad); err == nil {
-			t.Errorf("resolveLocation(%q) = %v, want an error", bad, got)
-		}
-	}
-}
-
-func TestBackoffBounds(t *testing.T) {
-	b := backoff{min: time.Second, max: 10 * time.Second}
-	for i, d := range []time.Duration{1, 2, 4, 8, 10, 10} {
-		d *= time.Second
-		got := b.next()
-		if got < d/2 || got > d {
-			t.Errorf("delay %d = %v, want within [%v, %v]", i, got, d/2, d)
-		}
-	}
-	b.reset()
-	if got := b.next(); got > time.Second {
-		t.Errorf("delay after reset = %v, want <= 1s", got)
-	}
-}
-
 func FuzzParseMasters(f *testing.F) {
 	for _, s := range []string{"127.0.0.1:5050", "http://m:5050/x,https://n", "zk://a", "[::1]:1", "%", "//x"} {
 		f.Add(s)
@@ -87,7 +53,7 @@ func FuzzParseMasters(f *testing.F) {
 			if u.Host == "" || !strings.HasSuffix(u.Path, apiPath) {
 				t.Fatalf("parseMasters(%q) gave %v", s, u)
 			}
-			if _, err := resolveLocation(u, "//"+u.Host); err != nil {
+			if _, err := subscribe.ResolveLocation(u, "//"+u.Host, apiPath); err != nil {
 				t.Fatalf("resolveLocation on %v: %v", u, err)
 			}
 		}

@@ -1,55 +1,47 @@
 package scheduler
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"math"
 	"net/http"
 	"net/url"
 	"time"
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/mesoproject/meso/api/codec"
 	"github.com/mesoproject/meso/api/mesospb"
-	"github.com/mesoproject/meso/api/recordio"
 	"github.com/mesoproject/meso/api/schedulerpb"
+	"github.com/mesoproject/meso/internal/subscribe"
 )
 
 // streamIDHeader names the subscription in every later call.
 const streamIDHeader = "Mesos-Stream-Id"
 
 // errStreamEnded: the master closed the event stream.
-var errStreamEnded = errors.New("scheduler: event stream ended")
-
-// redirectError is a 307 from a master that is not the leader.
-type redirectError struct{ to *url.URL }
-
-func (e *redirectError) Error() string { return "scheduler: redirected to " + e.to.String() }
+var errStreamEnded = subscribe.ErrEnded
 
 // session makes one subscription to target and reads its events until it
-// breaks. It returns why it ended.
-func (c *Client) session(ctx context.Context, target *url.URL, b *backoff) error {
+// breaks. It returns whether SUBSCRIBED arrived, and why it ended.
+func (c *Client) session(ctx context.Context, target *url.URL) (up bool, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	c.mu.Lock()
 	if c.tornDown {
 		c.mu.Unlock()
-		return nil
+		return false, nil
 	}
 	c.cancel = cancel
 	fid := c.frameworkID
 	c.mu.Unlock()
 	defer c.endSession()
 
-	resp, err := c.subscribe(ctx, target, fid)
+	s, err := c.subscribe(ctx, target, fid)
 	if err != nil {
-		return err
+		return false, err
 	}
-	return c.readStream(ctx, cancel, target, resp, b)
+	defer s.Close()
+	return c.readStream(ctx, target, s)
 }
 
 // endSession forgets the stream: calls fail with ErrNotSubscribed until the
@@ -61,9 +53,8 @@ func (c *Client) endSession() {
 	c.cancel = nil
 }
 
-// subscribe sends SUBSCRIBE and returns the 200 response whose body is the
-// event stream.
-func (c *Client) subscribe(ctx context.Context, target *url.URL, fid *mesospb.FrameworkID) (*http.Response, error) {
+// subscribe sends SUBSCRIBE and returns the event stream of its 200.
+func (c *Client) subscribe(ctx context.Context, target *url.URL, fid *mesospb.FrameworkID) (*subscribe.Stream, error) {
 	info := proto.CloneOf(c.cfg.Framework)
 	info.Id = fid
 	call := &schedulerpb.Call{
@@ -78,148 +69,50 @@ func (c *Client) subscribe(ctx context.Context, target *url.URL, fid *mesospb.Fr
 	if err != nil {
 		return nil, fmt.Errorf("%w: encoding SUBSCRIBE: %w", ErrConfig, err)
 	}
-	req, err := c.newRequest(ctx, target, body, "")
-	if err != nil {
-		return nil, err
-	}
 	c.log.Debug("subscribing", "master", target.String(), "framework_id", fid.GetValue())
-	resp, err := c.sub.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("scheduler: subscribe to %s: %w", target, err)
+	s, err := c.conn.Open(ctx, target, body, nil)
+	switch {
+	case err == nil:
+		return s, nil
+	case errors.As(err, new(*subscribe.Redirect)):
+		return nil, err
+	case errors.As(err, new(*subscribe.StatusError)):
+		return nil, httpError(err)
 	}
-	if resp.StatusCode == http.StatusOK {
-		return resp, nil
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusTemporaryRedirect {
-		return nil, redirect(target, resp)
-	}
-	return nil, readHTTPError(resp)
-}
-
-// newRequest builds a POST of body to target with the protocol's headers.
-func (c *Client) newRequest(ctx context.Context, target *url.URL, body []byte, streamID string) (*http.Request, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target.String(), bytes.NewReader(body))
-	if err != nil {
-		return nil, fmt.Errorf("scheduler: %w", err)
-	}
-	for k, vs := range c.cfg.Header {
-		req.Header[k] = append([]string(nil), vs...)
-	}
-	req.Header.Set("Content-Type", c.codec.MediaType())
-	req.Header.Set("Accept", c.codec.MediaType())
-	if streamID != "" {
-		req.Header.Set(streamIDHeader, streamID)
-	}
-	return req, nil
-}
-
-// redirect turns a 307 into a redirectError, or into an HTTPError when the
-// Location header is unusable.
-func redirect(from *url.URL, resp *http.Response) error {
-	loc := resp.Header.Get("Location")
-	to, err := resolveLocation(from, loc)
-	if err != nil {
-		return &HTTPError{Status: resp.StatusCode, Body: fmt.Sprintf("bad Location %q: %v", loc, err)}
-	}
-	return &redirectError{to: to}
-}
-
-// maxErrorBody bounds how much of an error response is kept.
-const maxErrorBody = 4 << 10
-
-// readHTTPError reads (a bounded prefix of) the body into an HTTPError.
-func readHTTPError(resp *http.Response) *HTTPError {
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	return &HTTPError{Status: resp.StatusCode, Body: string(bytes.TrimSpace(data))}
-}
-
-// record is one decoded event, or the error that ended the stream.
-type record struct {
-	ev  *schedulerpb.Event
-	err error
+	return nil, fmt.Errorf("scheduler: subscribe to %s: %w", target, err)
 }
 
 // readStream delivers the events of a subscription until it breaks, the
 // heartbeat is lost, or ctx is done.
-func (c *Client) readStream(ctx context.Context, cancel context.CancelFunc, target *url.URL, resp *http.Response, b *backoff) error {
-	recs := make(chan record)
-	done := make(chan struct{})
-	defer func() {
-		cancel()
-		resp.Body.Close()
-		<-done
-	}()
-	streamID := resp.Header.Get(streamIDHeader)
+func (c *Client) readStream(ctx context.Context, target *url.URL, s *subscribe.Stream) (up bool, err error) {
+	streamID := s.Header.Get(streamIDHeader)
 	if streamID == "" {
-		close(done)
-		return fmt.Errorf("scheduler: SUBSCRIBE answer from %s lacks %s", target, streamIDHeader)
+		return false, fmt.Errorf("scheduler: SUBSCRIBE answer from %s lacks %s", target, streamIDHeader)
 	}
-	dec, err := codec.ForContentType(resp.Header.Get("Content-Type"))
-	if err != nil {
-		close(done)
-		return fmt.Errorf("scheduler: event stream from %s: %w", target, err)
-	}
-	go func() {
-		defer close(done)
-		readEvents(ctx, recordio.NewReader(resp.Body, c.cfg.MaxEventSize), dec, recs)
-	}()
-
-	silence := c.silenceLimit(0)
-	timer := time.NewTimer(silence)
-	defer timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-timer.C:
+	watch := func(silence time.Duration) {
+		s.Watch(silence, func() error {
 			return fmt.Errorf("%w: no event from %s for %v", ErrHeartbeatLost, target, silence)
-		case r := <-recs:
-			if r.err != nil {
-				return r.err
-			}
-			ev := r.ev
-			switch ev.GetType() {
-			case schedulerpb.Event_SUBSCRIBED:
-				silence = c.subscribed(target, streamID, ev.GetSubscribed())
-				b.reset()
-			case schedulerpb.Event_ERROR:
-				c.deliver(ctx, ev)
-				return fmt.Errorf("%w: %s", ErrRejected, ev.GetError().GetMessage())
-			}
-			if !c.deliver(ctx, ev) {
-				return ctx.Err()
-			}
-			timer.Reset(silence)
-		}
+		})
 	}
-}
-
-// readEvents decodes records into recs until the body fails or ctx is done.
-// A record that does not decode ends the stream (Mesos' own client does the
-// same): the next subscription starts clean.
-func readEvents(ctx context.Context, rd *recordio.Reader, dec codec.Codec, recs chan<- record) {
+	watch(c.silenceLimit(0))
 	for {
-		var r record
-		data, err := rd.ReadRecord()
-		switch {
-		case errors.Is(err, io.EOF):
-			r.err = errStreamEnded
-		case err != nil:
-			r.err = fmt.Errorf("scheduler: reading event stream: %w", err)
-		default:
-			r.ev = &schedulerpb.Event{}
-			if err := dec.Unmarshal(data, r.ev); err != nil {
-				r = record{err: fmt.Errorf("scheduler: decoding event: %w", err)}
+		ev := &schedulerpb.Event{}
+		if err := s.Next(ev); err != nil {
+			if errors.Is(err, ErrHeartbeatLost) || ctx.Err() != nil {
+				return up, err
 			}
+			return up, fmt.Errorf("scheduler: %w", err)
 		}
-		select {
-		case recs <- r:
-		case <-ctx.Done():
-			return
+		switch ev.GetType() {
+		case schedulerpb.Event_SUBSCRIBED:
+			watch(c.subscribed(target, streamID, ev.GetSubscribed()))
+			up = true
+		case schedulerpb.Event_ERROR:
+			c.deliver(ctx, ev)
+			return up, fmt.Errorf("%w: %s", ErrRejected, ev.GetError().GetMessage())
 		}
-		if r.err != nil {
-			return
+		if !c.deliver(ctx, ev) {
+			return up, ctx.Err()
 		}
 	}
 }
@@ -238,18 +131,10 @@ func (c *Client) subscribed(target *url.URL, streamID string, s *schedulerpb.Eve
 }
 
 // silenceLimit is how long the stream may stay silent, given the heartbeat
-// interval in seconds (0 or less, or NaN: the Mesos default). It saturates
-// at the longest Duration: an interval so large would otherwise wrap to a
-// negative limit, and the heartbeat would count as lost at once.
+// interval in seconds (0 or less, or NaN: the Mesos default), saturating
+// at the longest Duration.
 func (c *Client) silenceLimit(heartbeatSecs float64) time.Duration {
-	if !(heartbeatSecs > 0) {
-		heartbeatSecs = defaultHeartbeat.Seconds()
-	}
-	limit := float64(c.cfg.HeartbeatMisses) * heartbeatSecs * float64(time.Second)
-	if limit >= math.MaxInt64 {
-		return math.MaxInt64
-	}
-	return time.Duration(limit)
+	return subscribe.Silence(c.cfg.HeartbeatMisses, heartbeatSecs, defaultHeartbeat)
 }
 
 // deliver hands ev to the consumer; false when ctx ended first.
@@ -259,5 +144,12 @@ func (c *Client) deliver(ctx context.Context, ev *schedulerpb.Event) bool {
 		return true
 	case <-ctx.Done():
 		return false
+	}
+}
+
+// header is the per-request hook: Config.Header on every request.
+func (c *Client) header(h http.Header) {
+	for k, vs := range c.cfg.Header {
+		h[k] = append([]string(nil), vs...)
 	}
 }

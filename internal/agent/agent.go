@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -27,6 +28,7 @@ import (
 	"github.com/mesoproject/meso/internal/httpbound"
 	"github.com/mesoproject/meso/internal/operator"
 	"github.com/mesoproject/meso/internal/resources"
+	"github.com/mesoproject/meso/internal/subscribe"
 )
 
 // Version is reported to the master at registration.
@@ -47,9 +49,9 @@ type Agent struct {
 	bounds    *httpbound.Bounds
 	resources resources.Resources
 	// masterURLs are the link endpoints of the masters in --master, tried
-	// in turn; nextMaster is the one to try next (owned by linkLoop).
-	masterURLs []string
-	nextMaster int
+	// in turn by linkLoop; linkConn sends the link's requests.
+	masterURLs []*url.URL
+	linkConn   *subscribe.Conn
 	started    time.Time
 	store      *checkpoint.Store
 	bootID     string
@@ -76,8 +78,8 @@ type Agent struct {
 type execKey struct{ framework, executor string }
 
 type linkState struct {
-	id         string // current session, "" when not registered
-	url        string // the leading master's link endpoint (after redirects)
+	id         string   // current session, "" when not registered
+	url        *url.URL // the leading master's link endpoint (after redirects)
 	masterInfo *mesospb.MasterInfo
 	registered time.Time
 }
@@ -172,6 +174,7 @@ func New(cfg Config) (*Agent, error) {
 		bounds:     bounds,
 		resources:  resources.AgentResources(cfg.Resources, *d),
 		masterURLs: masterURLs,
+		linkConn:   newLinkConn(&cfg),
 		store:      store,
 		bootID:     bootID,
 		recovery:   rec,

@@ -33,13 +33,13 @@ func TestLinkURL(t *testing.T) {
 		"http://master:5050":          "http://master:5050/internal/v1/link",
 		"https://master:5050/prefix/": "https://master:5050/prefix/internal/v1/link",
 	} {
-		if got, err := linkURL(in); err != nil || got != want {
-			t.Errorf("linkURL(%q) = %q, %v; want %q", in, got, err, want)
+		if got, err := linkURLs(in); err != nil || len(got) != 1 || got[0].String() != want {
+			t.Errorf("linkURLs(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
 	for _, bad := range []string{"", "ftp://x:1", "http://"} {
-		if _, err := linkURL(bad); err == nil {
-			t.Errorf("linkURL(%q) accepted", bad)
+		if _, err := linkURLs(bad); err == nil {
+			t.Errorf("linkURLs(%q) accepted", bad)
 		}
 	}
 }
@@ -91,7 +91,11 @@ func TestDockerContainerizerWired(t *testing.T) {
 
 // --master takes the masters of a group as a comma list, tried in turn.
 func TestLinkURLs(t *testing.T) {
-	got, err := linkURLs("127.0.0.1:5050, 127.0.0.1:5060,http://m3:5070")
+	urls, err := linkURLs("127.0.0.1:5050, 127.0.0.1:5060,http://m3:5070")
+	var got []string
+	for _, u := range urls {
+		got = append(got, u.String())
+	}
 	want := []string{"http://127.0.0.1:5050/internal/v1/link", "http://127.0.0.1:5060/internal/v1/link", "http://m3:5070/internal/v1/link"}
 	if err != nil || !slices.Equal(got, want) {
 		t.Fatalf("linkURLs = %q, %v; want %q", got, err, want)

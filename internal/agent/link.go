@@ -1,16 +1,11 @@
 package agent
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"math"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -18,8 +13,8 @@ import (
 	"github.com/mesoproject/meso/api/codec"
 	"github.com/mesoproject/meso/api/linkpb"
 	"github.com/mesoproject/meso/api/mesospb"
-	"github.com/mesoproject/meso/api/recordio"
 	"github.com/mesoproject/meso/internal/agent/lifecycle"
+	"github.com/mesoproject/meso/internal/subscribe"
 )
 
 // LinkPath is the master's endpoint for the agent link.
@@ -29,81 +24,59 @@ const LinkPath = "/internal/v1/link"
 // beyond it (status updates are resent by the status update manager).
 const maxOutbox = 10000
 
-// errRelink ends a session on the master's request (409, SHUTDOWN_AGENT).
-var errRelink = errors.New("agent: registering again")
+// errRelink ends a session on the master's request (409, SHUTDOWN_AGENT):
+// the next one starts at once.
+var errRelink = fmt.Errorf("agent: registering again (%w)", subscribe.ErrAgain)
 
-func linkURL(master string) (string, error) {
-	raw := master
-	if !strings.Contains(raw, "://") {
-		raw = "http://" + raw
-	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return "", fmt.Errorf("agent: --master=%q: want host:port", master)
-	}
-	u.Path = strings.TrimSuffix(u.Path, "/") + LinkPath
-	return u.String(), nil
-}
+// errSilentMaster ends a session whose master stopped pinging.
+var errSilentMaster = errors.New("agent: no ping from the master")
 
 // linkURLs parses --master: one master, or a comma-separated list of the
 // masters of a group (the agent tries them in turn and follows the 307 of
 // a master that does not lead).
-func linkURLs(masters string) ([]string, error) {
-	var urls []string
-	for _, m := range strings.Split(masters, ",") {
-		if m = strings.TrimSpace(m); m == "" {
-			continue
-		}
-		u, err := linkURL(m)
-		if err != nil {
-			return nil, err
-		}
-		urls = append(urls, u)
-	}
-	if len(urls) == 0 {
-		return nil, fmt.Errorf("agent: --master=%q: want host:port", masters)
+func linkURLs(masters string) ([]*url.URL, error) {
+	urls, err := subscribe.ParseEndpoints(masters, LinkPath)
+	if err != nil {
+		return nil, fmt.Errorf("agent: --master=%q: want host:port: %w", masters, err)
 	}
 	return urls, nil
 }
 
-// linkLoop keeps the agent registered: one session at a time, with
-// randomized exponential backoff between failed attempts.
-func (a *Agent) linkLoop(ctx context.Context) {
-	bound := a.cfg.RegistrationBackoffFactor
-	for ctx.Err() == nil {
-		registered, err := a.session(ctx)
-		a.mu.Lock()
-		a.link = linkState{}
-		a.core.Disconnected()
-		a.mu.Unlock()
-		if ctx.Err() != nil {
-			return
-		}
-		if registered {
-			bound = a.cfg.RegistrationBackoffFactor
-		} else {
-			// Unreachable, or no leader known there: try the next master.
-			a.nextMaster = (a.nextMaster + 1) % len(a.masterURLs)
-		}
-		delay := rand.N(bound + 1)
-		a.log.Warn("link to master lost", "err", err, "retry_in", delay.Round(time.Millisecond))
-		if !errors.Is(err, errRelink) {
-			bound = min(2*bound, a.cfg.RegistrationBackoffMax)
-		} else {
-			delay = 0
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(delay):
-		}
-	}
+// newLinkConn is the agent's side of the link's requests: protobuf, the
+// configured client and header hook.
+func newLinkConn(cfg *Config) *subscribe.Conn {
+	return subscribe.NewConn(subscribe.Options{HTTPClient: cfg.HTTPClient, Header: cfg.MasterHeader,
+		Codec: codec.Protobuf, Path: LinkPath})
 }
 
-// session registers with the master and handles its events until the
-// stream breaks, the master goes silent, or it asks for a new session.
-// registered reports whether REGISTERED was received.
-func (a *Agent) session(ctx context.Context) (registered bool, err error) {
+// linkLoop keeps the agent registered: one session at a time, through the
+// masters of --master in turn, with randomized exponential backoff between
+// failed attempts (Mesos' registration backoff: uniform in [0, bound], the
+// bound doubling from RegistrationBackoffFactor to RegistrationBackoffMax).
+func (a *Agent) linkLoop(ctx context.Context) {
+	loop := subscribe.Loop{
+		Policy: &subscribe.Policy{
+			Route: subscribe.NewRoute(a.masterURLs, 0),
+			Backoff: subscribe.Backoff{Min: a.cfg.RegistrationBackoffFactor, Max: a.cfg.RegistrationBackoffMax,
+				Full: true},
+		},
+		Session: func(ctx context.Context, target *url.URL) (bool, error) {
+			registered, err := a.session(ctx, target)
+			a.mu.Lock()
+			a.link = linkState{}
+			a.core.Disconnected()
+			a.mu.Unlock()
+			return registered, err
+		},
+		Log: a.log,
+	}
+	_ = loop.Run(ctx)
+}
+
+// session registers with the master at target and handles its events
+// until the stream breaks, the master goes silent, or it asks for a new
+// session. registered reports whether REGISTERED was received.
+func (a *Agent) session(ctx context.Context, target *url.URL) (registered bool, err error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	select { // drop a stale request to register again
@@ -114,30 +87,20 @@ func (a *Agent) session(ctx context.Context) (registered bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("agent: encoding REGISTER: %w", err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.masterURLs[a.nextMaster], bytes.NewReader(body))
+	s, err := a.linkConn.Open(ctx, target, body, nil)
 	if err != nil {
-		return false, err
+		if _, ok := errors.AsType[*subscribe.Redirect](err); ok {
+			return false, err
+		}
+		return false, fmt.Errorf("agent: REGISTER at %s: %w", target, err)
 	}
-	req.Header.Set("Content-Type", codec.MediaTypeProtobuf)
-	req.Header.Set("Accept", codec.MediaTypeProtobuf)
-	resp, err := a.cfg.HTTPClient.Do(req)
-	if err != nil {
-		return false, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return false, fmt.Errorf("agent: master answered REGISTER with %s: %s", resp.Status, bytes.TrimSpace(msg))
-	}
-	c, err := codec.ForContentType(resp.Header.Get("Content-Type"))
-	if err != nil {
-		return false, fmt.Errorf("agent: link stream: %w", err)
-	}
+	defer s.Close()
 
 	// The watchdog ends the session when the master is silent too long.
-	silence := pingSilence(a.cfg.MasterPingTimeouts, 0)
-	watchdog := time.AfterFunc(silence, func() { cancel(errors.New("agent: no ping from the master")) })
-	defer watchdog.Stop()
+	watch := func(silence time.Duration) {
+		s.Watch(silence, func() error { return fmt.Errorf("%w for %v", errSilentMaster, silence) })
+	}
+	watch(pingSilence(a.cfg.MasterPingTimeouts, 0))
 	go func() {
 		select {
 		case <-a.relink:
@@ -146,12 +109,11 @@ func (a *Agent) session(ctx context.Context) (registered bool, err error) {
 		}
 	}()
 
-	rd := recordio.NewReader(resp.Body, recordio.DefaultMaxRecordSize)
 	for {
 		ev := &linkpb.MasterEvent{}
-		if err := rd.ReadMessage(c, ev); err != nil {
-			if cause := context.Cause(ctx); cause != nil {
-				return registered, cause
+		if err := s.Next(ev); err != nil {
+			if errors.Is(err, errSilentMaster) || context.Cause(ctx) != nil {
+				return registered, err
 			}
 			return registered, fmt.Errorf("agent: link stream: %w", err)
 		}
@@ -160,11 +122,9 @@ func (a *Agent) session(ctx context.Context) (registered bool, err error) {
 				return false, fmt.Errorf("agent: link stream began with %s, not REGISTERED", ev.GetType())
 			}
 			registered = true
-			silence = pingSilence(a.cfg.MasterPingTimeouts, ev.GetRegistered().GetPingIntervalSeconds())
-			// The client followed any 307 to the leader: calls go there.
-			a.registered(ev.GetRegistered(), resp.Request.URL.String())
+			watch(pingSilence(a.cfg.MasterPingTimeouts, ev.GetRegistered().GetPingIntervalSeconds()))
+			a.registered(ev.GetRegistered(), target)
 		}
-		watchdog.Reset(silence)
 		if err := a.handleEvent(ev); err != nil {
 			return registered, err
 		}
@@ -172,18 +132,10 @@ func (a *Agent) session(ctx context.Context) (registered bool, err error) {
 }
 
 // pingSilence is how long the master may stay silent: timeouts ping
-// intervals of the given seconds (0 or less, or NaN: the default). It
-// saturates at the longest Duration: a huge interval from the master would
-// otherwise wrap to a negative limit and end every session at once.
+// intervals of the given seconds (0 or less, or NaN: the default),
+// saturating at the longest Duration.
 func pingSilence(timeouts int, intervalSecs float64) time.Duration {
-	if !(intervalSecs > 0) {
-		intervalSecs = defaultPingInterval.Seconds()
-	}
-	limit := float64(timeouts) * intervalSecs * float64(time.Second)
-	if limit >= math.MaxInt64 {
-		return math.MaxInt64
-	}
-	return time.Duration(limit)
+	return subscribe.Silence(timeouts, intervalSecs, defaultPingInterval)
 }
 
 func (a *Agent) registerCall() *linkpb.AgentCall {
@@ -202,7 +154,7 @@ func (a *Agent) registerCall() *linkpb.AgentCall {
 	return call
 }
 
-func (a *Agent) registered(r *linkpb.MasterEvent_Registered, url string) {
+func (a *Agent) registered(r *linkpb.MasterEvent_Registered, url *url.URL) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if old := a.core.AgentID(); old != "" && old != r.GetAgentId().GetValue() {
@@ -373,11 +325,11 @@ func (a *Agent) sendLoop(ctx context.Context) {
 			}
 			call := a.outbox[0]
 			a.outbox = a.outbox[1:]
-			linkID, url := a.link.id, a.link.url
+			linkID, target := a.link.id, a.link.url
 			call.LinkId = proto.String(linkID)
 			call.AgentId = &mesospb.AgentID{Value: proto.String(a.core.AgentID())}
 			a.mu.Unlock()
-			if a.post(ctx, url, call) == http.StatusConflict {
+			if a.post(ctx, target, call) == http.StatusConflict {
 				a.relinkIfCurrent(linkID)
 			}
 		}
@@ -387,7 +339,7 @@ func (a *Agent) sendLoop(ctx context.Context) {
 // post sends one call and returns the HTTP status, 0 when there was no
 // answer. Failures are logged: status updates are retried by the status
 // update manager.
-func (a *Agent) post(ctx context.Context, url string, call *linkpb.AgentCall) int {
+func (a *Agent) post(ctx context.Context, target *url.URL, call *linkpb.AgentCall) int {
 	body, err := codec.Protobuf.Marshal(call)
 	if err != nil {
 		a.log.Error("encoding call for the master", "type", call.GetType().String(), "err", err)
@@ -395,23 +347,16 @@ func (a *Agent) post(ctx context.Context, url string, call *linkpb.AgentCall) in
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return 0
+	err = a.linkConn.Send(ctx, target, body, nil)
+	if err == nil {
+		return http.StatusAccepted
 	}
-	req.Header.Set("Content-Type", codec.MediaTypeProtobuf)
-	resp, err := a.cfg.HTTPClient.Do(req)
-	if err != nil {
-		a.log.Info("call to the master failed", "type", call.GetType().String(), "err", err)
-		return 0
+	if se, ok := errors.AsType[*subscribe.StatusError](err); ok {
+		a.log.Warn("master refused a call", "type", call.GetType().String(), "status", se.Status, "body", se.Body)
+		return se.Status
 	}
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		a.log.Warn("master refused a call", "type", call.GetType().String(), "status", resp.Status,
-			"body", string(bytes.TrimSpace(msg)))
-	}
-	return resp.StatusCode
+	a.log.Info("call to the master failed", "type", call.GetType().String(), "err", err)
+	return 0
 }
 
 // relinkIfCurrent asks for a new session when linkID, which the master

@@ -123,7 +123,7 @@ func FuzzLinkStream(f *testing.F) {
 		ctype.Store(dec.MediaType())
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		registered, err := a.session(ctx)
+		registered, err := a.session(ctx, a.masterURLs[0])
 		if ctx.Err() != nil {
 			t.Fatalf("session on %q did not end with the stream", data)
 		}

@@ -1,0 +1,188 @@
+package subscribe
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+
+	"github.com/mesoproject/meso/api/codec"
+	"github.com/mesoproject/meso/api/recordio"
+)
+
+// maxErrorBody bounds how much of an error answer is kept.
+const maxErrorBody = 4 << 10
+
+// StatusError is an answer with a status the protocol does not treat as
+// success (for Open anything but 200 and 307, for Send anything but 2xx),
+// or a 307 whose Location is unusable.
+type StatusError struct {
+	Status int    // the HTTP status code
+	Body   string // a bounded prefix of the body, trimmed
+}
+
+func (e *StatusError) Error() string {
+	msg := fmt.Sprintf("answered %d %s", e.Status, http.StatusText(e.Status))
+	if e.Body != "" {
+		msg += ": " + e.Body
+	}
+	return msg
+}
+
+// Redirect is a 307 from a peer that does not lead, naming the one that
+// does.
+type Redirect struct{ From, To *url.URL }
+
+func (e *Redirect) Error() string { return "redirected to " + e.To.String() }
+
+// Options configure a Conn.
+type Options struct {
+	// HTTPClient's Transport and Jar carry the requests (nil: a client on
+	// http.DefaultTransport). Its Timeout applies to Send only (a stream
+	// lives long); its CheckRedirect is ignored: 307s are this package's.
+	HTTPClient *http.Client
+	// Header, when set, is called on every request's header before the
+	// protocol's own (Content-Type, Accept) are set: credentials and the
+	// like.
+	Header func(http.Header)
+	// Codec encodes the bodies given to Open and Send; it is named in
+	// Content-Type and asked for in Accept. Default protobuf.
+	Codec codec.Codec
+	// Path is given to a Location without one (the API's path).
+	Path string
+	// MaxRedirects bounds the 307s Send follows (default
+	// DefaultMaxRedirects).
+	MaxRedirects int
+	// MaxRecordSize bounds one record of a Stream (default
+	// recordio.DefaultMaxRecordSize).
+	MaxRecordSize int
+}
+
+// Conn sends a client's requests; see the package documentation.
+type Conn struct {
+	opts          Options
+	stream, calls *http.Client
+}
+
+// NewConn returns a Conn for o.
+func NewConn(o Options) *Conn {
+	if o.Codec == nil {
+		o.Codec = codec.Protobuf
+	}
+	if o.MaxRedirects <= 0 {
+		o.MaxRedirects = DefaultMaxRedirects
+	}
+	if o.MaxRecordSize <= 0 {
+		o.MaxRecordSize = recordio.DefaultMaxRecordSize
+	}
+	base := o.HTTPClient
+	if base == nil {
+		base = &http.Client{}
+	}
+	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &Conn{
+		opts:   o,
+		stream: &http.Client{Transport: base.Transport, Jar: base.Jar, CheckRedirect: noRedirect},
+		calls:  &http.Client{Transport: base.Transport, Jar: base.Jar, CheckRedirect: noRedirect, Timeout: base.Timeout},
+	}
+}
+
+// Codec is the codec of the requests.
+func (c *Conn) Codec() codec.Codec { return c.opts.Codec }
+
+// request builds a POST of body to target; extra headers (a stream id)
+// are added last.
+func (c *Conn) request(ctx context.Context, target *url.URL, body []byte, extra http.Header) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target.String(), bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	if c.opts.Header != nil {
+		c.opts.Header(req.Header)
+	}
+	req.Header.Set("Content-Type", c.opts.Codec.MediaType())
+	req.Header.Set("Accept", c.opts.Codec.MediaType())
+	for k, vs := range extra {
+		req.Header[k] = vs
+	}
+	return req, nil
+}
+
+// Open sends a subscription request and returns its stream on 200. A 307
+// gives a *Redirect (or a *StatusError when its Location is unusable), any
+// other status a *StatusError. Cancelling ctx ends the stream.
+func (c *Conn) Open(ctx context.Context, target *url.URL, body []byte, extra http.Header) (*Stream, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	req, err := c.request(ctx, target, body, extra)
+	if err != nil {
+		cancel(nil)
+		return nil, err
+	}
+	resp, err := c.stream.Do(req)
+	if err != nil {
+		cancel(nil)
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer cancel(nil)
+		defer resp.Body.Close()
+		return nil, c.refusal(target, resp)
+	}
+	dec, err := codec.ForContentType(resp.Header.Get("Content-Type"))
+	if err != nil {
+		resp.Body.Close()
+		cancel(nil)
+		return nil, fmt.Errorf("event stream: %w", err)
+	}
+	return &Stream{
+		Header: resp.Header, URL: target, codec: dec, body: resp.Body,
+		rd: recordio.NewReader(resp.Body, c.opts.MaxRecordSize), ctx: ctx, cancel: cancel,
+	}, nil
+}
+
+// Send posts one call to target and returns nil on a 2xx answer. It
+// follows up to MaxRedirects 307s; any other answer gives a *StatusError.
+func (c *Conn) Send(ctx context.Context, target *url.URL, body []byte, extra http.Header) error {
+	for hops := 0; ; hops++ {
+		req, err := c.request(ctx, target, body, extra)
+		if err != nil {
+			return err
+		}
+		resp, err := c.calls.Do(req)
+		if err != nil {
+			return err
+		}
+		if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
+			resp.Body.Close()
+			return nil
+		}
+		err = c.refusal(target, resp)
+		resp.Body.Close()
+		rd, ok := errors.AsType[*Redirect](err)
+		if !ok || hops >= c.opts.MaxRedirects {
+			if ok {
+				return &StatusError{Status: http.StatusTemporaryRedirect, Body: "too many redirects, last to " + rd.To.String()}
+			}
+			return err
+		}
+		target = rd.To
+	}
+}
+
+// refusal turns an answer that is not a success into its error.
+func (c *Conn) refusal(from *url.URL, resp *http.Response) error {
+	if resp.StatusCode == http.StatusTemporaryRedirect {
+		loc := resp.Header.Get("Location")
+		to, err := ResolveLocation(from, loc, c.opts.Path)
+		if err != nil {
+			return &StatusError{Status: resp.StatusCode, Body: fmt.Sprintf("bad Location %q: %v", loc, err)}
+		}
+		return &Redirect{From: from, To: to}
+	}
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	return &StatusError{Status: resp.StatusCode, Body: string(bytes.TrimSpace(data))}
+}
