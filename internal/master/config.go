@@ -7,6 +7,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/mesoproject/meso/internal/acl"
 	"github.com/mesoproject/meso/internal/allocator"
 	"github.com/mesoproject/meso/internal/authn"
 	"github.com/mesoproject/meso/internal/httpbound"
@@ -98,6 +99,9 @@ type Config struct {
 	// /state, /master/state and their cuts, /metrics/snapshot, /metrics
 	// (--authenticate_http_readonly).
 	AuthenticateHTTPReadOnly bool
+	// ACLs authorize frameworks and operators (--acls, Mesos' format);
+	// nil allows everything. See authz.go for where each is asked.
+	ACLs *acl.ACLs
 }
 
 // Replicated configures the replicated registry (--registry=replicated_log).

@@ -85,7 +85,8 @@ func (m *Master) handleStatePart(part func(*present.MasterState) any) http.Handl
 			httpError(w, http.StatusServiceUnavailable, err.Error())
 			return
 		}
-		// Rendered off the loop: the core's answer is a copy.
+		// Filtered and rendered off the loop: the core's answer is a copy.
+		m.viewer(r).state(gs)
 		st := present.MasterStateJSON(gs, m.stateMeta())
 		m.leaderView(st)
 		writeJSON(w, part(st))

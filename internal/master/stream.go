@@ -11,6 +11,7 @@ import (
 
 	"github.com/mesoproject/meso/api/codec"
 	"github.com/mesoproject/meso/api/recordio"
+	"github.com/mesoproject/meso/internal/acl"
 	"github.com/mesoproject/meso/internal/httpbound"
 	"github.com/mesoproject/meso/internal/master/core"
 	"google.golang.org/protobuf/proto"
@@ -29,7 +30,7 @@ func statusOf(err error) int {
 	switch {
 	case errors.Is(err, core.ErrInvalid), errors.Is(err, core.ErrStream):
 		return http.StatusBadRequest
-	case errors.Is(err, core.ErrForbidden):
+	case errors.Is(err, core.ErrForbidden), errors.Is(err, acl.ErrDenied):
 		return http.StatusForbidden
 	case errors.Is(err, core.ErrStaleLink):
 		return http.StatusConflict
