@@ -19,3 +19,6 @@ func httpBoundFlags(f *pflag.FlagSet, c *httpbound.Config) {
 	mesosflag.BytesVar(f, &c.BodyMemory, "http_body_memory", httpbound.DefaultBodyMemory,
 		`memory request bodies over 64KB may hold at once, e.g. "256MB"; others wait for it until --http_body_timeout (then 503)`)
 }
+
+// aclsUsage describes --acls on master and agent.
+const aclsUsage = `ACLs in Mesos' JSON format, inline or as a file (path or file:///path), e.g. {"permissive":false,"run_tasks":[...]}; none: everything is allowed`

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/mesoproject/meso/internal/acl"
 	"github.com/mesoproject/meso/internal/authn"
 	"github.com/mesoproject/meso/internal/master"
 	"github.com/mesoproject/meso/internal/master/core"
@@ -24,7 +25,7 @@ import (
 func newMasterCmd() *cobra.Command {
 	var cfg master.Config
 	var reg registryFlags
-	var credentials string
+	var credentials, acls string
 	ip := "0.0.0.0"
 	cmd := &cobra.Command{
 		Use:   "master",
@@ -51,6 +52,13 @@ MESO_<FLAG> (e.g. MESOS_WORK_DIR); durations take the Mesos syntax
 					return fmt.Errorf("--credentials: %w", err)
 				}
 				cfg.Credentials = c
+			}
+			if acls != "" {
+				a, err := acl.Load(acls)
+				if err != nil {
+					return fmt.Errorf("--acls: %w", err)
+				}
+				cfg.ACLs = a
 			}
 			cfg.Version = version
 			cfg.Flags = flagValues(cmd.Flags())
@@ -102,6 +110,7 @@ MESO_<FLAG> (e.g. MESOS_WORK_DIR); durations take the Mesos syntax
 		"raft heartbeat and election timeout (0: raft's default, 1secs)")
 	f.StringVar(&credentials, "credentials", "",
 		`credentials file (path or file:///path): {"credentials":[{"principal":"..","secret":".."}]} or "principal secret" lines`)
+	f.StringVar(&acls, "acls", "", aclsUsage)
 	f.BoolVar(&cfg.AuthenticateFrameworks, "authenticate_frameworks", false,
 		"require HTTP Basic credentials on /api/v1/scheduler; the principal must be FrameworkInfo.principal")
 	f.BoolVar(&cfg.AuthenticateHTTPReadWrite, "authenticate_http_readwrite", false,

@@ -324,6 +324,21 @@ func sortedKeys(m map[string]json.RawMessage) []string {
 // agents, ...). The Rule says what decided. A nil *ACLs allows everything;
 // an action not in the document falls to the permissive default.
 func (a *ACLs) Authorized(action Action, subject, object string) (bool, Rule) {
+	obj := Entity{Type: Some, Values: []string{object}}
+	if actions[action].kind == implicitO {
+		obj = Entity{Type: Any}
+	}
+	return a.authorized(action, subject, obj)
+}
+
+// AuthorizedAny is Authorized for a request whose object is not known (the
+// ANY object, as Mesos asks when, say, a sandbox's framework is gone): only
+// rules whose objects are ANY or NONE apply.
+func (a *ACLs) AuthorizedAny(action Action, subject string) (bool, Rule) {
+	return a.authorized(action, subject, Entity{Type: Any})
+}
+
+func (a *ACLs) authorized(action Action, subject string, obj Entity) (bool, Rule) {
 	if a == nil {
 		return true, Rule{Action: action, Index: -1}
 	}
@@ -331,15 +346,11 @@ func (a *ACLs) Authorized(action Action, subject, object string) (bool, Rule) {
 	if subject != "" {
 		req = Entity{Type: Some, Values: []string{subject}}
 	}
-	obj := Entity{Type: Some, Values: []string{object}}
-	if actions[action].kind == implicitO {
-		obj = Entity{Type: Any}
-	}
 	anyACL := Entity{Type: Any}
 	for _, r := range a.rules[action] {
 		objects := r.objects
 		if r.recursive != "" {
-			if obj.Type != Some || !strings.HasPrefix(object, r.recursive) {
+			if obj.Type != Some || !strings.HasPrefix(obj.Values[0], r.recursive) {
 				continue
 			}
 			objects = anyACL // the prefix check did the object's part
@@ -356,15 +367,26 @@ func (a *ACLs) Authorized(action Action, subject, object string) (bool, Rule) {
 // rule (what a 403 says).
 func (a *ACLs) Check(action Action, subject, object string) error {
 	ok, r := a.Authorized(action, subject, object)
+	return denial(ok, r, subject, object)
+}
+
+// CheckAny is AuthorizedAny as an error, as Check.
+func (a *ACLs) CheckAny(action Action, subject string) error {
+	ok, r := a.AuthorizedAny(action, subject)
+	return denial(ok, r, subject, "")
+}
+
+func denial(ok bool, r Rule, subject, object string) error {
 	if ok {
 		return nil
 	}
+	action := r.Action
 	who := "an unauthenticated request"
 	if subject != "" {
 		who = fmt.Sprintf("principal '%s'", subject)
 	}
 	what := ""
-	if actions[action].kind != implicitO {
+	if actions[action].kind != implicitO && object != "" {
 		what = fmt.Sprintf(" on %s '%s'", strings.TrimSuffix(actions[action].objects, "s"), object)
 	}
 	return fmt.Errorf("%w: %s may not %s%s (%s)", ErrDenied, who, action, what, r)

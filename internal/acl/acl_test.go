@@ -173,3 +173,22 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// An unknown object (ANY) matches only rules with ANY or NONE objects.
+func TestAuthorizedAny(t *testing.T) {
+	a, err := Parse([]byte(`{"permissive": false, "access_sandboxes": [
+	  {"principals": {"values": ["web"]}, "users": {"values": ["nobody"]}},
+	  {"principals": {"values": ["ops"]}, "users": {"type": "ANY"}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, r := a.AuthorizedAny(AccessSandboxes, "web"); ok || r.Index != -1 {
+		t.Errorf("web on an unknown sandbox: %v by %v", ok, r)
+	}
+	if ok, r := a.AuthorizedAny(AccessSandboxes, "ops"); !ok || r.Index != 1 {
+		t.Errorf("ops on an unknown sandbox: %v by %v", ok, r)
+	}
+	if err := a.CheckAny(AccessSandboxes, "web"); !errors.Is(err, ErrDenied) {
+		t.Errorf("CheckAny: %v", err)
+	}
+}

@@ -21,22 +21,24 @@ import (
 // is exported so that tests and embedders can mount it elsewhere.
 func (a *Agent) Handler() http.Handler {
 	mux := http.NewServeMux()
+	ro := func(h http.Handler) http.Handler { return a.authenticate(a.cfg.AuthenticateHTTPReadOnly, h) }
+	rw := a.authenticate(a.cfg.AuthenticateHTTPReadWrite, http.HandlerFunc(a.serveOperator))
 	mux.HandleFunc(ExecutorAPIPath, a.serveExecutor)
-	mux.HandleFunc(operator.Path, a.serveOperator)
-	mux.HandleFunc("/slave(1)"+operator.Path, a.serveOperator)
-	mux.HandleFunc("/state", a.serveState)
-	mux.HandleFunc("/state.json", a.serveState)
-	mux.HandleFunc("/slave(1)/state", a.serveState)
-	mux.HandleFunc("/slave(1)/state.json", a.serveState)
+	mux.Handle(operator.Path, rw)
+	mux.Handle("/slave(1)"+operator.Path, rw)
+	state := ro(http.HandlerFunc(a.serveState))
+	for _, p := range []string{"/state", "/state.json", "/slave(1)/state", "/slave(1)/state.json"} {
+		mux.Handle(p, state)
+	}
 	mux.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
-	mux.HandleFunc("/metrics/snapshot", a.serveMetrics)
-	mux.Handle("/metrics", a.prometheusHandler())
+	mux.Handle("/metrics/snapshot", ro(http.HandlerFunc(a.serveMetrics)))
+	mux.Handle("/metrics", ro(a.prometheusHandler()))
 	for _, p := range []string{"/monitor/statistics", "/monitor/statistics.json", "/slave(1)/monitor/statistics", "/slave(1)/monitor/statistics.json"} {
-		mux.HandleFunc(p, a.serveStatistics)
+		mux.Handle(p, ro(http.HandlerFunc(a.serveStatistics)))
 	}
 	mux.HandleFunc("/version", a.serveVersion)
 	if files := a.filesHandler(); files != nil {
-		mux.Handle("/files/", files)
+		mux.Handle("/files/", ro(files))
 	}
 	return mux
 }
