@@ -10,6 +10,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -27,7 +28,7 @@ const (
 	securityMasterACLs = `{
 	  "register_frameworks": [{"principals": {"type": "ANY"}, "roles": {"values": ["*"]}},
 	                          {"principals": {"type": "ANY"}, "roles": {"type": "NONE"}}],
-	  "run_tasks": [{"principals": {"type": "ANY"}, "users": {"values": ["nobody"]}},
+	  "run_tasks": [{"principals": {"type": "ANY"}, "users": {"values": ["nobody", "no-such-user-meso"]}},
 	                {"principals": {"type": "ANY"}, "users": {"type": "NONE"}}],
 	  "view_frameworks": [{"principals": {"values": ["ops"]}, "users": {"type": "ANY"}},
 	                      {"principals": {"type": "ANY"}, "users": {"type": "NONE"}}]}`
@@ -40,7 +41,9 @@ const (
 // Attacks (e) and (f) and the ACLs around them, on real processes: a
 // framework in a role its principal may not use is refused 403; a task
 // asking for root is refused TASK_ERROR / REASON_TASK_UNAUTHORIZED by
-// run_tasks; a task asking for nobody runs as nobody (its own `id -u`); its
+// run_tasks; a user that does not exist gives TASK_FAILED naming it; a
+// task asking for nobody runs as nobody (its own `id -u`) in a sandbox
+// nobody owns; its
 // sandbox is readable by a principal with access_sandboxes and 403 to one
 // without, over /files and READ_FILE; GET_STATE shows eve no framework.
 func TestSecurityACLUsersAndSandboxes(t *testing.T) {
@@ -90,6 +93,10 @@ func TestSecurityACLUsersAndSandboxes(t *testing.T) {
 	if st := f.waitState("as-root", mesospb.TaskState_TASK_ERROR, 60*time.Second); st.GetReason() != mesospb.TaskStatus_REASON_TASK_UNAUTHORIZED {
 		t.Fatalf("root task: %v", st)
 	}
+	launchAs(f, "as-missing", "id -u", "no-such-user-meso")
+	if st := f.waitState("as-missing", mesospb.TaskState_TASK_FAILED, 60*time.Second); !strings.Contains(st.GetMessage(), "no-such-user-meso") {
+		t.Fatalf("task of a user that does not exist: %v", st)
+	}
 	launchAs(f, "as-nobody", "id -u; exec sleep 300", "nobody")
 	f.waitState("as-nobody", mesospb.TaskState_TASK_RUNNING, 60*time.Second)
 
@@ -108,7 +115,11 @@ func TestSecurityACLUsersAndSandboxes(t *testing.T) {
 	if err := json.Unmarshal(b, &state); err != nil || len(state.Frameworks) != 1 || len(state.Frameworks[0].Executors) != 1 {
 		t.Fatalf("agent /state: %v %s", err, b)
 	}
-	stdout := filepath.Join(state.Frameworks[0].Executors[0].Directory, "stdout")
+	sandbox := state.Frameworks[0].Executors[0].Directory
+	if st, err := os.Stat(sandbox); err != nil || fmt.Sprint(st.Sys().(*syscall.Stat_t).Uid) != nobody.Uid {
+		t.Errorf("sandbox %s: %v, want it owned by nobody (%s)", sandbox, err, nobody.Uid)
+	}
+	stdout := filepath.Join(sandbox, "stdout")
 	read := agent.url("/files/read?offset=0&path=" + stdout)
 	eventually(t, 60*time.Second, func() error {
 		status, b := getAs(t, read, ops)
