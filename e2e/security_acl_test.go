@@ -217,3 +217,54 @@ func doAs(t *testing.T, method, url, body string, who [2]string) (int, []byte) {
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, b
 }
+
+// With --switch_user=false a task asking for nobody runs as the agent's
+// user, and with no ACLs (Mesos' permissive default) a task may ask for
+// root.
+func TestSecurityNoSwitchUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to tell switching from not switching")
+	}
+	c := newCluster(t, 0, "", masterFlags...)
+	agent := c.addAgent("cpus:1;mem:256", "--switch_user=false")
+	c.waitAgents(1)
+	f := newFramework(t, c.master.addr, fwOptions{})
+	launchAs(f, "as-nobody", "id -u", "nobody")
+	f.waitState("as-nobody", mesospb.TaskState_TASK_FINISHED, 60*time.Second)
+	launchAs(f, "as-root", "id -u", "root")
+	f.waitState("as-root", mesospb.TaskState_TASK_FINISHED, 60*time.Second)
+	var state struct {
+		CompletedFrameworks []struct {
+			CompletedExecutors []struct {
+				Directory string `json:"directory"`
+			} `json:"completed_executors"`
+		} `json:"completed_frameworks"`
+		Frameworks []struct {
+			CompletedExecutors []struct {
+				Directory string `json:"directory"`
+			} `json:"completed_executors"`
+		} `json:"frameworks"`
+	}
+	var dirs []string
+	eventually(t, 30*time.Second, func() error {
+		if err := getJSON(agent.url("/state"), &state); err != nil {
+			return err
+		}
+		dirs = nil
+		for _, fw := range append(state.Frameworks, state.CompletedFrameworks...) {
+			for _, ex := range fw.CompletedExecutors {
+				dirs = append(dirs, ex.Directory)
+			}
+		}
+		if len(dirs) != 2 {
+			return fmt.Errorf("want 2 completed executors: %+v", state)
+		}
+		return nil
+	})
+	for _, dir := range dirs {
+		out, err := os.ReadFile(filepath.Join(dir, "stdout"))
+		if err != nil || strings.TrimSpace(string(out)) != "0" {
+			t.Errorf("%s: id -u = %q (%v), want the agent's 0", dir, out, err)
+		}
+	}
+}

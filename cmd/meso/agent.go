@@ -23,6 +23,7 @@ func newAgentCmd() *cobra.Command {
 	var cfg agent.Config
 	ip := "0.0.0.0"
 	strict := true
+	switchUser := true
 	var credentials, acls string
 	cmd := &cobra.Command{
 		Use:   "agent",
@@ -44,6 +45,7 @@ MESO_<FLAG> (e.g. MESOS_WORK_DIR); durations take the Mesos syntax
 				cfg.IP = ip
 			}
 			cfg.NonStrict = !strict
+			cfg.NoSwitchUser = !switchUser
 			if credentials != "" {
 				c, err := authn.Load(credentials)
 				if err != nil {
@@ -105,6 +107,8 @@ MESO_<FLAG> (e.g. MESOS_WORK_DIR); durations take the Mesos syntax
 	f.BoolVar(&cfg.AuthenticateHTTPReadWrite, "authenticate_http_readwrite", false,
 		"require HTTP Basic credentials on the operator API (/api/v1)")
 	f.StringVar(&acls, "acls", "", aclsUsage)
+	f.BoolVar(&switchUser, "switch_user", true,
+		"when root, run each executor and task as its user (CommandInfo.user, else FrameworkInfo.user); false runs them as the agent's user")
 	f.StringVar(&cfg.Recover, "recover", agent.RecoverReconnect,
 		`at start: "reconnect" recovers the agent id and the executors of checkpointing frameworks from --work_dir; "cleanup" kills every executor of the last run and starts as a new agent`)
 	f.BoolVar(&strict, "strict", true, "a corrupt checkpoint in --work_dir makes the start fail; with --strict=false it is logged and skipped")

@@ -20,6 +20,15 @@ func (a *Agent) authenticate(on bool, h http.Handler) http.Handler {
 	return a.cfg.Credentials.Require(h)
 }
 
+// taskUser is the user an executor runs as: the one it asks for, or with
+// --switch_user=false nobody else than the agent's own ("").
+func (a *Agent) taskUser(user string) string {
+	if a.cfg.NoSwitchUser {
+		return ""
+	}
+	return user
+}
+
 // authorizeSandbox is the files API's Authorize: a path inside the
 // sandbox tree of a framework (<agent>/frameworks/<F>/...) needs
 // access_sandboxes for the user F's executor runs as (its command's user,

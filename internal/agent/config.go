@@ -88,6 +88,13 @@ type Config struct {
 	// executor in MESOS_EXECUTOR_AUTHENTICATION_TOKEN
 	// (--authenticate_http_executors); others get 401.
 	AuthenticateHTTPExecutors bool
+	// NoSwitchUser is --switch_user=false: executors and tasks run as the
+	// agent's user, whatever CommandInfo.user and FrameworkInfo.user say.
+	// By default (Mesos' --switch_user=true) a root agent runs each
+	// executor and task as its user: the task's CommandInfo.user, else the
+	// executor's, else FrameworkInfo.user (the master's run_tasks ACL says
+	// which users a principal may ask for).
+	NoSwitchUser bool
 	// Credentials are the principals and secrets operators authenticate
 	// with over HTTP Basic (--credentials); required when
 	// AuthenticateHTTPReadOnly or AuthenticateHTTPReadWrite is set.
