@@ -192,3 +192,24 @@ func TestAuthorizedAny(t *testing.T) {
 		t.Errorf("CheckAny: %v", err)
 	}
 }
+
+// The example docs/security.md gives for forbidding root.
+func TestForbidRootExample(t *testing.T) {
+	a, err := Parse([]byte(`{
+	  "run_tasks": [
+	    {"principals": {"type": "NONE"}, "users": {"values": ["root"]}},
+	    {"principals": {"type": "ANY"}, "users": {"type": "ANY"}}
+	  ]
+	}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"", "web", "ops"} {
+		if ok, _ := a.Authorized(RunTasks, p, "root"); ok {
+			t.Errorf("principal %q may run as root", p)
+		}
+		if ok, _ := a.Authorized(RunTasks, p, "nobody"); !ok {
+			t.Errorf("principal %q may not run as nobody", p)
+		}
+	}
+}
