@@ -8,6 +8,7 @@ import (
 	"github.com/mesoproject/meso/internal/acl"
 	"github.com/mesoproject/meso/internal/authn"
 	"github.com/mesoproject/meso/internal/present"
+	"google.golang.org/protobuf/proto"
 )
 
 // The master asks Config.ACLs where Mesos' master asks its authorizer:
@@ -21,8 +22,8 @@ import (
 //     deactivate_agents, reactivate_agents, set_log_level, view_flags: the
 //     operator calls, subject the authenticated principal (403);
 //   - view_frameworks, view_tasks, view_executors: GET_STATE, GET_FRAMEWORKS,
-//     GET_TASKS, GET_EXECUTORS and /state (with its cuts) leave out what the
-//     principal may not see.
+//     GET_TASKS, GET_EXECUTORS, /state (with its cuts) and the operator
+//     SUBSCRIBE stream leave out what the principal may not see.
 
 // principal is the authenticated principal of r, "" without
 // authentication (the ANY subject).
@@ -190,4 +191,39 @@ func (v *viewer) state(gs *masterpb.Response_GetState) {
 	v.frameworks(gs.GetFrameworks)
 	v.tasks(gs.GetTasks)
 	v.executors(gs.GetExecutors)
+}
+
+// event filters one operator event for the subscriber (view_frameworks,
+// view_tasks): it returns the event to send, or false to leave it out.
+// Events are shared between subscribers: SUBSCRIBED is filtered on a copy.
+func (v *viewer) event(msg proto.Message) (proto.Message, bool) {
+	ev, ok := msg.(*masterpb.Event)
+	if !ok || v.acls == nil {
+		return msg, true
+	}
+	switch ev.GetType() {
+	case masterpb.Event_SUBSCRIBED:
+		ev = proto.Clone(ev).(*masterpb.Event)
+		v.state(ev.GetSubscribed().GetGetState())
+		return ev, true
+	case masterpb.Event_FRAMEWORK_ADDED, masterpb.Event_FRAMEWORK_UPDATED:
+		info := ev.GetFrameworkAdded().GetFramework().GetFrameworkInfo()
+		if ev.GetType() == masterpb.Event_FRAMEWORK_UPDATED {
+			info = ev.GetFrameworkUpdated().GetFramework().GetFrameworkInfo()
+		}
+		v.users[info.GetId().GetValue()] = info.GetUser()
+		return ev, v.can(acl.ViewFrameworks, info.GetUser())
+	case masterpb.Event_FRAMEWORK_REMOVED:
+		return ev, v.can(acl.ViewFrameworks, ev.GetFrameworkRemoved().GetFrameworkInfo().GetUser())
+	case masterpb.Event_TASK_ADDED:
+		t := ev.GetTaskAdded().GetTask()
+		user := v.users[t.GetFrameworkId().GetValue()]
+		if t.User != nil {
+			user = t.GetUser()
+		}
+		return ev, v.can(acl.ViewTasks, user)
+	case masterpb.Event_TASK_UPDATED:
+		return ev, v.can(acl.ViewTasks, v.users[ev.GetTaskUpdated().GetFrameworkId().GetValue()])
+	}
+	return ev, true
 }

@@ -186,3 +186,41 @@ func TestOperatorACLs(t *testing.T) {
 		t.Fatalf("ops' TEARDOWN: %d %s", status, body)
 	}
 }
+
+// An operator SUBSCRIBE stream shows eve only what view_* let her see: no
+// framework or task in SUBSCRIBED, no TASK_ADDED for a framework she may
+// not view, while agent events reach her and ops sees everything.
+func TestOperatorSubscribeFiltered(t *testing.T) {
+	cl := startCluster(t, codec.JSON, withOps(t), withACLs(t, `{
+	  "view_frameworks": [{"principals": {"values": ["ops"]}, "users": {"type": "ANY"}},
+	                      {"principals": {"type": "ANY"}, "users": {"type": "NONE"}}],
+	  "view_tasks": [{"principals": {"values": ["ops"]}, "users": {"type": "ANY"}},
+	                 {"principals": {"type": "ANY"}, "users": {"type": "NONE"}}]}`))
+	cl.launch(t, "t1")
+	open := func(who basic) *eventStream[*masterpb.Event] {
+		resp := send(t, http.MethodPost, cl.base+"/api/v1", encode(t, codec.JSON, &masterpb.Call{Type: masterpb.Call_SUBSCRIBE.Enum()}), who,
+			map[string]string{"Content-Type": codec.JSON.MediaType(), "Accept": codec.JSON.MediaType()})
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("SUBSCRIBE as %s: %s", who.user, resp.Status)
+		}
+		return newEventStream(t, resp, codec.JSON, func() *masterpb.Event { return &masterpb.Event{} },
+			func(e *masterpb.Event) bool { return e.GetType() != masterpb.Event_HEARTBEAT })
+	}
+	eve, ops := open(basic{"eve", "e-secret"}), open(basic{"ops", "o-secret"})
+	if gs := eve.next().GetSubscribed().GetGetState(); len(gs.GetGetFrameworks().GetFrameworks()) != 0 || len(gs.GetGetTasks().GetTasks()) != 0 {
+		t.Fatalf("eve's SUBSCRIBED shows %v", gs)
+	}
+	if gs := ops.next().GetSubscribed().GetGetState(); len(gs.GetGetFrameworks().GetFrameworks()) != 1 || len(gs.GetGetTasks().GetTasks()) != 1 {
+		t.Fatalf("ops' SUBSCRIBED shows %v", gs)
+	}
+	cl.launch(t, "t2")
+	for _, typ := range []masterpb.Event_Type{masterpb.Event_TASK_ADDED, masterpb.Event_TASK_UPDATED} {
+		if ev := ops.next(); ev.GetType() != typ {
+			t.Fatalf("ops: want %s, got %v", typ, ev)
+		}
+	}
+	registerAgent(t, cl.base, codec.JSON, "host2", "cpus:1;mem:128")
+	if ev := eve.next(); ev.GetType() != masterpb.Event_AGENT_ADDED {
+		t.Fatalf("eve's next event: %v, want AGENT_ADDED (t2's events are not hers to see)", ev)
+	}
+}

@@ -265,7 +265,11 @@ func (m *Master) operatorSubscribe(w http.ResponseWriter, r *http.Request, out c
 		}
 	}()
 	startStream(w, out, "", "")
-	m.streamOut(w, r, ob, out, heartbeat, operatorHeartbeat)
+	var filter func(proto.Message) (proto.Message, bool)
+	if m.cfg.ACLs != nil {
+		filter = m.viewer(r).event
+	}
+	m.streamFiltered(w, r, ob, out, heartbeat, operatorHeartbeat, filter)
 	select {
 	case <-ob.overflowed:
 		m.log.Warn("operator subscriber disconnected: it fell too far behind", "subscriber", id)
