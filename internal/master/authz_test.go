@@ -100,6 +100,7 @@ func TestRunTasksACL(t *testing.T) {
 		OfferIds: []*mesospb.OfferID{offer.GetId()},
 		Operations: []*mesospb.Offer_Operation{{Type: mesospb.Offer_Operation_LAUNCH.Enum(),
 			Launch: &mesospb.Offer_Operation_Launch{TaskInfos: []*mesospb.TaskInfo{task("as-root", "root"), task("as-alice", "")}}}},
+		Filters: &mesospb.Filters{RefuseSeconds: proto.Float64(0)},
 	}})
 	up := cl.fw.nextOf(schedulerpb.Event_UPDATE).GetUpdate().GetStatus()
 	if up.GetTaskId().GetValue() != "as-root" || up.GetState() != mesospb.TaskState_TASK_ERROR ||
@@ -108,6 +109,23 @@ func TestRunTasksACL(t *testing.T) {
 	}
 	if run := cl.agent.nextOf(linkpb.MasterEvent_RUN_TASK).GetRunTask(); run.GetTask().GetTaskId().GetValue() != "as-alice" {
 		t.Fatalf("RUN_TASK = %v, want as-alice only", run)
+	}
+
+	// A group with one task asking for root: every task of it is refused.
+	offer = cl.next(t, schedulerpb.Event_OFFERS).GetOffers().GetOffers()[0]
+	cl.fw.mustCall(&schedulerpb.Call{Type: schedulerpb.Call_ACCEPT.Enum(), Accept: &schedulerpb.Call_Accept{
+		OfferIds: []*mesospb.OfferID{offer.GetId()},
+		Operations: []*mesospb.Offer_Operation{{Type: mesospb.Offer_Operation_LAUNCH_GROUP.Enum(),
+			LaunchGroup: &mesospb.Offer_Operation_LaunchGroup{
+				Executor: &mesospb.ExecutorInfo{Type: mesospb.ExecutorInfo_DEFAULT.Enum(),
+					ExecutorId: &mesospb.ExecutorID{Value: proto.String("group")}},
+				TaskGroup: &mesospb.TaskGroupInfo{Tasks: []*mesospb.TaskInfo{task("g-alice", ""), task("g-root", "root")}}}}},
+	}})
+	for range 2 {
+		up := cl.fw.nextOf(schedulerpb.Event_UPDATE).GetUpdate().GetStatus()
+		if up.GetState() != mesospb.TaskState_TASK_ERROR || up.GetReason() != mesospb.TaskStatus_REASON_TASK_GROUP_UNAUTHORIZED {
+			t.Fatalf("group task: %v", up)
+		}
 	}
 }
 
