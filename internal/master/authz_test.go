@@ -144,8 +144,10 @@ func TestOperatorACLs(t *testing.T) {
 	  "view_frameworks": [{"principals": {"values": ["ops"]}, "users": {"type": "ANY"}},
 	                      {"principals": {"type": "ANY"}, "users": {"type": "NONE"}}],
 	  "view_tasks": [{"principals": {"values": ["ops"]}, "users": {"type": "ANY"}},
-	                 {"principals": {"type": "ANY"}, "users": {"type": "NONE"}}]
-	}`))
+	                 {"principals": {"type": "ANY"}, "users": {"type": "NONE"}}],
+	  "view_flags": [{"principals": {"values": ["ops"]}, "flags": {"type": "ANY"}},
+	                 {"principals": {"type": "ANY"}, "flags": {"type": "NONE"}}]
+	}`), func(cfg *Config) { cfg.Flags = map[string]string{"work_dir": "/m"} })
 	eve, ops := basic{"eve", "e-secret"}, basic{"ops", "o-secret"}
 	cl.launch(t, "t1")
 
@@ -176,11 +178,18 @@ func TestOperatorACLs(t *testing.T) {
 	resp := send(t, http.MethodGet, cl.base+"/master/state", nil, eve, nil)
 	var st struct {
 		Frameworks []json.RawMessage `json:"frameworks"`
+		Flags      map[string]string `json:"flags"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil || len(st.Frameworks) != 0 {
-		t.Errorf("/master/state as eve: %d frameworks (%v)", len(st.Frameworks), err)
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil || len(st.Frameworks) != 0 || len(st.Flags) != 0 {
+		t.Errorf("/master/state as eve: %d frameworks, flags %v (%v)", len(st.Frameworks), st.Flags, err)
 	}
 	resp.Body.Close()
+	if status, body := operatorAs(t, cl.base, &masterpb.Call{Type: masterpb.Call_GET_FLAGS.Enum()}, eve); status != http.StatusForbidden {
+		t.Errorf("eve's GET_FLAGS: %d %s", status, body)
+	}
+	if status, body := operatorAs(t, cl.base, &masterpb.Call{Type: masterpb.Call_GET_FLAGS.Enum()}, ops); status != http.StatusOK || !strings.Contains(string(body), "work_dir") {
+		t.Errorf("ops' GET_FLAGS: %d %s", status, body)
+	}
 
 	gone := &masterpb.Call{Type: masterpb.Call_MARK_AGENT_GONE.Enum(), MarkAgentGone: &masterpb.Call_MarkAgentGone{
 		AgentId: &mesospb.AgentID{Value: proto.String("no-such-agent")}}}
