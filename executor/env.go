@@ -3,6 +3,7 @@ package executor
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/mesoproject/meso/api/mesospb"
 	"github.com/mesoproject/meso/internal/mesosflag"
+	"github.com/mesoproject/meso/internal/tlsconf"
 )
 
 // Mesos' defaults for what the environment may leave out.
@@ -37,6 +39,12 @@ type Env struct {
 	// an agent authenticating executors sets; sent as
 	// "Authorization: Bearer <token>". Empty when the agent does not.
 	AuthenticationToken string
+	// TLS is the agent's LIBPROCESS_SSL_* settings: when enabled, the
+	// executor API is reached over https with HTTPClient, which verifies
+	// the agent against LIBPROCESS_SSL_CA_FILE and presents the
+	// certificate the variables name.
+	TLS        tlsconf.Config
+	HTTPClient *http.Client // nil without TLS
 
 	ShutdownGracePeriod    time.Duration // MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD (default 5s)
 	RecoveryTimeout        time.Duration // MESOS_RECOVERY_TIMEOUT (default 15m)
@@ -68,6 +76,16 @@ func ParseEnv(lookup func(string) (string, bool)) (Env, error) {
 		e.Sandbox = e.Directory
 	}
 	var errs []string
+	tc, err := tlsconf.FromEnv(lookup)
+	if err == nil && tc.Enabled {
+		var tr *http.Transport
+		if tr, err = tc.Transport(); err == nil {
+			e.TLS, e.HTTPClient = tc, &http.Client{Transport: tr}
+		}
+	}
+	if err != nil {
+		errs = append(errs, err.Error())
+	}
 	for _, k := range []string{"MESOS_AGENT_ENDPOINT", "MESOS_FRAMEWORK_ID", "MESOS_EXECUTOR_ID"} {
 		if get(k) == "" {
 			errs = append(errs, k+" is not set")
@@ -107,11 +125,17 @@ func ParseEnv(lookup func(string) (string, bool)) (Env, error) {
 	return e, nil
 }
 
-// Config returns a client Config for this environment (protobuf codec,
-// default HTTP client; set the other fields on the result as needed).
+// Config returns a client Config for this environment (protobuf codec;
+// https and a TLS client when the agent speaks TLS, else the default
+// HTTP client; set the other fields on the result as needed).
 func (e Env) Config() Config {
+	endpoint := e.AgentEndpoint
+	if e.TLS.Enabled && !strings.Contains(endpoint, "://") {
+		endpoint = "https://" + endpoint
+	}
 	return Config{
-		AgentEndpoint:   e.AgentEndpoint,
+		AgentEndpoint:   endpoint,
+		HTTPClient:      e.HTTPClient,
 		FrameworkID:     &mesospb.FrameworkID{Value: proto.String(e.FrameworkID)},
 		ExecutorID:      &mesospb.ExecutorID{Value: proto.String(e.ExecutorID)},
 		Checkpoint:      e.Checkpoint,

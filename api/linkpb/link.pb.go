@@ -487,12 +487,17 @@ func (x *MasterEvent) GetShutdownAgent() *MasterEvent_ShutdownAgent {
 // lists every framework, executor and task it still has, so that the
 // master can rebuild its view after either side restarted.
 type AgentCall_Register struct {
-	state         protoimpl.MessageState   `protogen:"open.v1"`
-	AgentInfo     *mesospb.AgentInfo       `protobuf:"bytes,1,req,name=agent_info,json=agentInfo" json:"agent_info,omitempty"`
-	Frameworks    []*mesospb.FrameworkInfo `protobuf:"bytes,2,rep,name=frameworks" json:"frameworks,omitempty"`
-	Executors     []*ExecutorState         `protobuf:"bytes,3,rep,name=executors" json:"executors,omitempty"`
-	Tasks         []*mesospb.Task          `protobuf:"bytes,4,rep,name=tasks" json:"tasks,omitempty"`
-	Version       *string                  `protobuf:"bytes,5,opt,name=version" json:"version,omitempty"`
+	state      protoimpl.MessageState   `protogen:"open.v1"`
+	AgentInfo  *mesospb.AgentInfo       `protobuf:"bytes,1,req,name=agent_info,json=agentInfo" json:"agent_info,omitempty"`
+	Frameworks []*mesospb.FrameworkInfo `protobuf:"bytes,2,rep,name=frameworks" json:"frameworks,omitempty"`
+	Executors  []*ExecutorState         `protobuf:"bytes,3,rep,name=executors" json:"executors,omitempty"`
+	Tasks      []*mesospb.Task          `protobuf:"bytes,4,rep,name=tasks" json:"tasks,omitempty"`
+	Version    *string                  `protobuf:"bytes,5,opt,name=version" json:"version,omitempty"`
+	// The secret the master issued to agent_info.id in its REGISTERED
+	// (agent_secret). A registration naming an id the master issued a
+	// secret to is refused (403) unless it carries that secret, so that
+	// no other connection can take over a known agent's id.
+	Secret        *string `protobuf:"bytes,6,opt,name=secret" json:"secret,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -558,6 +563,13 @@ func (x *AgentCall_Register) GetTasks() []*mesospb.Task {
 func (x *AgentCall_Register) GetVersion() string {
 	if x != nil && x.Version != nil {
 		return *x.Version
+	}
+	return ""
+}
+
+func (x *AgentCall_Register) GetSecret() string {
+	if x != nil && x.Secret != nil {
+		return *x.Secret
 	}
 	return ""
 }
@@ -808,8 +820,12 @@ type MasterEvent_Registered struct {
 	// How often the master pings; the agent re-registers after missing
 	// several pings in a row.
 	PingIntervalSeconds *float64 `protobuf:"fixed64,4,opt,name=ping_interval_seconds,json=pingIntervalSeconds" json:"ping_interval_seconds,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// Set when the master issues this agent id its secret (at its first
+	// registration): the agent keeps it (in its meta directory) and sends
+	// it in every later REGISTER as Register.secret.
+	AgentSecret   *string `protobuf:"bytes,5,opt,name=agent_secret,json=agentSecret" json:"agent_secret,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *MasterEvent_Registered) Reset() {
@@ -868,6 +884,13 @@ func (x *MasterEvent_Registered) GetPingIntervalSeconds() float64 {
 		return *x.PingIntervalSeconds
 	}
 	return 0
+}
+
+func (x *MasterEvent_Registered) GetAgentSecret() string {
+	if x != nil && x.AgentSecret != nil {
+		return *x.AgentSecret
+	}
+	return ""
 }
 
 // RunTask asks the agent to launch a task. The master has validated it and
@@ -1405,7 +1428,7 @@ var File_meso_link_v1_link_proto protoreflect.FileDescriptor
 
 const file_meso_link_v1_link_proto_rawDesc = "" +
 	"\n" +
-	"\x17meso/link/v1/link.proto\x12\fmeso.link.v1\x1a\x14mesos/v1/mesos.proto\"\xe3\n" +
+	"\x17meso/link/v1/link.proto\x12\fmeso.link.v1\x1a\x14mesos/v1/mesos.proto\"\xfb\n" +
 	"\n" +
 	"\tAgentCall\x120\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1c.meso.link.v1.AgentCall.TypeR\x04type\x12\x17\n" +
@@ -1415,7 +1438,7 @@ const file_meso_link_v1_link_proto_rawDesc = "" +
 	"\rstatus_update\x18\x05 \x01(\v2$.meso.link.v1.AgentCall.StatusUpdateR\fstatusUpdate\x120\n" +
 	"\x04pong\x18\x06 \x01(\v2\x1c.meso.link.v1.AgentCall.PongR\x04pong\x12O\n" +
 	"\x0fexecutor_exited\x18\a \x01(\v2&.meso.link.v1.AgentCall.ExecutorExitedR\x0eexecutorExited\x12U\n" +
-	"\x11framework_message\x18\b \x01(\v2(.meso.link.v1.AgentCall.FrameworkMessageR\x10frameworkMessage\x1a\xf2\x01\n" +
+	"\x11framework_message\x18\b \x01(\v2(.meso.link.v1.AgentCall.FrameworkMessageR\x10frameworkMessage\x1a\x8a\x02\n" +
 	"\bRegister\x122\n" +
 	"\n" +
 	"agent_info\x18\x01 \x02(\v2\x13.mesos.v1.AgentInfoR\tagentInfo\x127\n" +
@@ -1424,7 +1447,8 @@ const file_meso_link_v1_link_proto_rawDesc = "" +
 	"frameworks\x129\n" +
 	"\texecutors\x18\x03 \x03(\v2\x1b.meso.link.v1.ExecutorStateR\texecutors\x12$\n" +
 	"\x05tasks\x18\x04 \x03(\v2\x0e.mesos.v1.TaskR\x05tasks\x12\x18\n" +
-	"\aversion\x18\x05 \x01(\tR\aversion\x1a\xae\x01\n" +
+	"\aversion\x18\x05 \x01(\tR\aversion\x12\x16\n" +
+	"\x06secret\x18\x06 \x01(\tR\x06secret\x1a\xae\x01\n" +
 	"\fStatusUpdate\x128\n" +
 	"\fframework_id\x18\x01 \x02(\v2\x15.mesos.v1.FrameworkIDR\vframeworkId\x12,\n" +
 	"\x06status\x18\x02 \x02(\v2\x14.mesos.v1.TaskStatusR\x06status\x126\n" +
@@ -1451,7 +1475,7 @@ const file_meso_link_v1_link_proto_rawDesc = "" +
 	"\x11FRAMEWORK_MESSAGE\x10\x05\"\x86\x01\n" +
 	"\rExecutorState\x128\n" +
 	"\fframework_id\x18\x01 \x02(\v2\x15.mesos.v1.FrameworkIDR\vframeworkId\x12;\n" +
-	"\rexecutor_info\x18\x02 \x02(\v2\x16.mesos.v1.ExecutorInfoR\fexecutorInfo\"\xab\x13\n" +
+	"\rexecutor_info\x18\x02 \x02(\v2\x16.mesos.v1.ExecutorInfoR\fexecutorInfo\"\xce\x13\n" +
 	"\vMasterEvent\x122\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1e.meso.link.v1.MasterEvent.TypeR\x04type\x12D\n" +
 	"\n" +
@@ -1467,14 +1491,15 @@ const file_meso_link_v1_link_proto_rawDesc = "" +
 	"\x04ping\x18\n" +
 	" \x01(\v2\x1e.meso.link.v1.MasterEvent.PingR\x04ping\x12T\n" +
 	"\x10update_framework\x18\v \x01(\v2).meso.link.v1.MasterEvent.UpdateFrameworkR\x0fupdateFramework\x12N\n" +
-	"\x0eshutdown_agent\x18\f \x01(\v2'.meso.link.v1.MasterEvent.ShutdownAgentR\rshutdownAgent\x1a\xbe\x01\n" +
+	"\x0eshutdown_agent\x18\f \x01(\v2'.meso.link.v1.MasterEvent.ShutdownAgentR\rshutdownAgent\x1a\xe1\x01\n" +
 	"\n" +
 	"Registered\x12,\n" +
 	"\bagent_id\x18\x01 \x02(\v2\x11.mesos.v1.AgentIDR\aagentId\x12\x17\n" +
 	"\alink_id\x18\x02 \x02(\tR\x06linkId\x125\n" +
 	"\vmaster_info\x18\x03 \x02(\v2\x14.mesos.v1.MasterInfoR\n" +
 	"masterInfo\x122\n" +
-	"\x15ping_interval_seconds\x18\x04 \x01(\x01R\x13pingIntervalSeconds\x1a\x9c\x01\n" +
+	"\x15ping_interval_seconds\x18\x04 \x01(\x01R\x13pingIntervalSeconds\x12!\n" +
+	"\fagent_secret\x18\x05 \x01(\tR\vagentSecret\x1a\x9c\x01\n" +
 	"\aRunTask\x125\n" +
 	"\tframework\x18\x01 \x02(\v2\x17.mesos.v1.FrameworkInfoR\tframework\x122\n" +
 	"\bexecutor\x18\x02 \x01(\v2\x16.mesos.v1.ExecutorInfoR\bexecutor\x12&\n" +

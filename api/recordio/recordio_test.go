@@ -180,6 +180,31 @@ func TestWriterFlushesBufio(t *testing.T) {
 	}
 }
 
+// Append leaves records in the caller's buffer until Flush: a batch of
+// records is one flush, not one per record.
+func TestWriterAppendFlushesOnce(t *testing.T) {
+	var out bytes.Buffer
+	bw := bufio.NewWriter(&out)
+	w := recordio.NewWriter(bw)
+	for _, rec := range []string{"a", "bc", ""} {
+		if err := w.Append([]byte(rec)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out.Len() != 0 {
+		t.Fatalf("Append flushed: the underlying writer holds %q", out.String())
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := out.String(), "1\na2\nbc0\n"; got != want {
+		t.Fatalf("after Flush the stream is %q, want %q", got, want)
+	}
+	if err := recordio.NewWriter(&out).Flush(); err != nil {
+		t.Fatalf("Flush on a writer that cannot flush: %v", err)
+	}
+}
+
 func TestWriterError(t *testing.T) {
 	boom := errors.New("boom")
 	w := recordio.NewWriter(errWriter{boom})

@@ -22,8 +22,9 @@ type Writer struct {
 
 // NewWriter returns a Writer on w. When w can flush (an http.ResponseWriter
 // implementing http.Flusher, or a writer with a Flush() error method such as
-// a *bufio.Writer), the Writer flushes after every record, so that each
-// event reaches the client at once.
+// a *bufio.Writer), WriteRecord flushes after its record, so that each event
+// reaches the client at once; Append leaves the flush to the caller, so that
+// a batch of records goes out in as few writes as its size allows.
 func NewWriter(w io.Writer) *Writer {
 	wr := &Writer{w: w}
 	switch f := w.(type) {
@@ -37,6 +38,15 @@ func NewWriter(w io.Writer) *Writer {
 
 // WriteRecord writes one record (length prefix and data), then flushes.
 func (w *Writer) WriteRecord(data []byte) error {
+	if err := w.Append(data); err != nil {
+		return err
+	}
+	return w.Flush()
+}
+
+// Append writes one record without flushing: call Flush after the last
+// record of a batch.
+func (w *Writer) Append(data []byte) error {
 	hdr := strconv.AppendInt(w.hdr[:0], int64(len(data)), 10)
 	hdr = append(hdr, '\n')
 	if _, err := w.w.Write(hdr); err != nil {
@@ -47,6 +57,11 @@ func (w *Writer) WriteRecord(data []byte) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// Flush flushes the underlying writer, when it can flush.
+func (w *Writer) Flush() error {
 	if w.flush != nil {
 		return w.flush()
 	}

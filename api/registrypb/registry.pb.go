@@ -55,6 +55,7 @@ const (
 	Command_SET_MAINTENANCE        Command_Type = 11 // replace the maintenance schedule
 	Command_SET_RESERVATIONS       Command_Type = 12 // replace an agent's operator reservations
 	Command_BATCH                  Command_Type = 13 // several commands in one log entry, applied in order
+	Command_SET_AGENT_SECRET       Command_Type = 14 // record the digest of the secret issued to an agent
 )
 
 // Enum value maps for Command_Type.
@@ -74,6 +75,7 @@ var (
 		11: "SET_MAINTENANCE",
 		12: "SET_RESERVATIONS",
 		13: "BATCH",
+		14: "SET_AGENT_SECRET",
 	}
 	Command_Type_value = map[string]int32{
 		"UNKNOWN":                0,
@@ -90,6 +92,7 @@ var (
 		"SET_MAINTENANCE":        11,
 		"SET_RESERVATIONS":       12,
 		"BATCH":                  13,
+		"SET_AGENT_SECRET":       14,
 	}
 )
 
@@ -273,9 +276,10 @@ type Command struct {
 	SetReservations      *Command_SetReservations      `protobuf:"bytes,13,opt,name=set_reservations,json=setReservations" json:"set_reservations,omitempty"`
 	// BATCH: the commands, none of them a BATCH. Each succeeds or fails on
 	// its own, as if it had its own entry; a batch only saves fsyncs.
-	Batch         []*Command `protobuf:"bytes,14,rep,name=batch" json:"batch,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Batch          []*Command              `protobuf:"bytes,14,rep,name=batch" json:"batch,omitempty"`
+	SetAgentSecret *Command_SetAgentSecret `protobuf:"bytes,15,opt,name=set_agent_secret,json=setAgentSecret" json:"set_agent_secret,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Command) Reset() {
@@ -402,6 +406,13 @@ func (x *Command) GetSetReservations() *Command_SetReservations {
 func (x *Command) GetBatch() []*Command {
 	if x != nil {
 		return x.Batch
+	}
+	return nil
+}
+
+func (x *Command) GetSetAgentSecret() *Command_SetAgentSecret {
+	if x != nil {
+		return x.SetAgentSecret
 	}
 	return nil
 }
@@ -1147,6 +1158,60 @@ func (x *Command_SetReservations) GetResources() []byte {
 	return nil
 }
 
+type Command_SetAgentSecret struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	AgentId *string                `protobuf:"bytes,1,opt,name=agent_id,json=agentId" json:"agent_id,omitempty"`
+	// SHA-256 of the secret the master issued to the agent (the secret
+	// itself is never stored).
+	SecretDigest  []byte `protobuf:"bytes,2,opt,name=secret_digest,json=secretDigest" json:"secret_digest,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Command_SetAgentSecret) Reset() {
+	*x = Command_SetAgentSecret{}
+	mi := &file_meso_registry_v1_registry_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Command_SetAgentSecret) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Command_SetAgentSecret) ProtoMessage() {}
+
+func (x *Command_SetAgentSecret) ProtoReflect() protoreflect.Message {
+	mi := &file_meso_registry_v1_registry_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Command_SetAgentSecret.ProtoReflect.Descriptor instead.
+func (*Command_SetAgentSecret) Descriptor() ([]byte, []int) {
+	return file_meso_registry_v1_registry_proto_rawDescGZIP(), []int{0, 12}
+}
+
+func (x *Command_SetAgentSecret) GetAgentId() string {
+	if x != nil && x.AgentId != nil {
+		return *x.AgentId
+	}
+	return ""
+}
+
+func (x *Command_SetAgentSecret) GetSecretDigest() []byte {
+	if x != nil {
+		return x.SecretDigest
+	}
+	return nil
+}
+
 type Snapshot_Agent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    *string                `protobuf:"bytes,1,opt,name=id" json:"id,omitempty"`
@@ -1154,14 +1219,16 @@ type Snapshot_Agent struct {
 	// The serialized mesos.v1.AgentInfo from the latest admission.
 	Info []byte `protobuf:"bytes,3,opt,name=info" json:"info,omitempty"`
 	// When the agent became unreachable or gone; 0 while admitted.
-	TimeNanos     *int64 `protobuf:"varint,4,opt,name=time_nanos,json=timeNanos" json:"time_nanos,omitempty"`
+	TimeNanos *int64 `protobuf:"varint,4,opt,name=time_nanos,json=timeNanos" json:"time_nanos,omitempty"`
+	// SHA-256 of the secret issued to the agent; empty when none was.
+	SecretDigest  []byte `protobuf:"bytes,5,opt,name=secret_digest,json=secretDigest" json:"secret_digest,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Snapshot_Agent) Reset() {
 	*x = Snapshot_Agent{}
-	mi := &file_meso_registry_v1_registry_proto_msgTypes[15]
+	mi := &file_meso_registry_v1_registry_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1173,7 +1240,7 @@ func (x *Snapshot_Agent) String() string {
 func (*Snapshot_Agent) ProtoMessage() {}
 
 func (x *Snapshot_Agent) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_registry_v1_registry_proto_msgTypes[15]
+	mi := &file_meso_registry_v1_registry_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1217,6 +1284,13 @@ func (x *Snapshot_Agent) GetTimeNanos() int64 {
 	return 0
 }
 
+func (x *Snapshot_Agent) GetSecretDigest() []byte {
+	if x != nil {
+		return x.SecretDigest
+	}
+	return nil
+}
+
 type Snapshot_Framework struct {
 	state protoimpl.MessageState    `protogen:"open.v1"`
 	Id    *string                   `protobuf:"bytes,1,opt,name=id" json:"id,omitempty"`
@@ -1231,7 +1305,7 @@ type Snapshot_Framework struct {
 
 func (x *Snapshot_Framework) Reset() {
 	*x = Snapshot_Framework{}
-	mi := &file_meso_registry_v1_registry_proto_msgTypes[16]
+	mi := &file_meso_registry_v1_registry_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1243,7 +1317,7 @@ func (x *Snapshot_Framework) String() string {
 func (*Snapshot_Framework) ProtoMessage() {}
 
 func (x *Snapshot_Framework) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_registry_v1_registry_proto_msgTypes[16]
+	mi := &file_meso_registry_v1_registry_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1304,7 +1378,7 @@ type Snapshot_Quota struct {
 
 func (x *Snapshot_Quota) Reset() {
 	*x = Snapshot_Quota{}
-	mi := &file_meso_registry_v1_registry_proto_msgTypes[17]
+	mi := &file_meso_registry_v1_registry_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1316,7 +1390,7 @@ func (x *Snapshot_Quota) String() string {
 func (*Snapshot_Quota) ProtoMessage() {}
 
 func (x *Snapshot_Quota) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_registry_v1_registry_proto_msgTypes[17]
+	mi := &file_meso_registry_v1_registry_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1356,7 +1430,7 @@ type Snapshot_Reservations struct {
 
 func (x *Snapshot_Reservations) Reset() {
 	*x = Snapshot_Reservations{}
-	mi := &file_meso_registry_v1_registry_proto_msgTypes[18]
+	mi := &file_meso_registry_v1_registry_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1368,7 +1442,7 @@ func (x *Snapshot_Reservations) String() string {
 func (*Snapshot_Reservations) ProtoMessage() {}
 
 func (x *Snapshot_Reservations) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_registry_v1_registry_proto_msgTypes[18]
+	mi := &file_meso_registry_v1_registry_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1402,7 +1476,7 @@ var File_meso_registry_v1_registry_proto protoreflect.FileDescriptor
 
 const file_meso_registry_v1_registry_proto_rawDesc = "" +
 	"\n" +
-	"\x1fmeso/registry/v1/registry.proto\x12\x10meso.registry.v1\"\xb9\x11\n" +
+	"\x1fmeso/registry/v1/registry.proto\x12\x10meso.registry.v1\"\xf5\x12\n" +
 	"\aCommand\x122\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1e.meso.registry.v1.Command.TypeR\x04type\x12E\n" +
 	"\vadmit_agent\x18\x02 \x01(\v2$.meso.registry.v1.Command.AdmitAgentR\n" +
@@ -1420,7 +1494,8 @@ const file_meso_registry_v1_registry_proto_rawDesc = "" +
 	"\tset_quota\x18\v \x01(\v2\".meso.registry.v1.Command.SetQuotaR\bsetQuota\x12Q\n" +
 	"\x0fset_maintenance\x18\f \x01(\v2(.meso.registry.v1.Command.SetMaintenanceR\x0esetMaintenance\x12T\n" +
 	"\x10set_reservations\x18\r \x01(\v2).meso.registry.v1.Command.SetReservationsR\x0fsetReservations\x12/\n" +
-	"\x05batch\x18\x0e \x03(\v2\x19.meso.registry.v1.CommandR\x05batch\x1aF\n" +
+	"\x05batch\x18\x0e \x03(\v2\x19.meso.registry.v1.CommandR\x05batch\x12R\n" +
+	"\x10set_agent_secret\x18\x0f \x01(\v2(.meso.registry.v1.Command.SetAgentSecretR\x0esetAgentSecret\x1aF\n" +
 	"\n" +
 	"AdmitAgent\x12\x19\n" +
 	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x1d\n" +
@@ -1458,7 +1533,10 @@ const file_meso_registry_v1_registry_proto_rawDesc = "" +
 	"\bschedule\x18\x01 \x01(\fR\bschedule\x1aJ\n" +
 	"\x0fSetReservations\x12\x19\n" +
 	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x1c\n" +
-	"\tresources\x18\x02 \x01(\fR\tresources\"\x96\x02\n" +
+	"\tresources\x18\x02 \x01(\fR\tresources\x1aP\n" +
+	"\x0eSetAgentSecret\x12\x19\n" +
+	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12#\n" +
+	"\rsecret_digest\x18\x02 \x01(\fR\fsecretDigest\"\xac\x02\n" +
 	"\x04Type\x12\v\n" +
 	"\aUNKNOWN\x10\x00\x12\x0f\n" +
 	"\vADMIT_AGENT\x10\x01\x12\x1a\n" +
@@ -1474,10 +1552,11 @@ const file_meso_registry_v1_registry_proto_rawDesc = "" +
 	"\x12\x13\n" +
 	"\x0fSET_MAINTENANCE\x10\v\x12\x14\n" +
 	"\x10SET_RESERVATIONS\x10\f\x12\t\n" +
-	"\x05BATCH\x10\r\"4\n" +
+	"\x05BATCH\x10\r\x12\x14\n" +
+	"\x10SET_AGENT_SECRET\x10\x0e\"4\n" +
 	"\x06Weight\x12\x12\n" +
 	"\x04role\x18\x01 \x01(\tR\x04role\x12\x16\n" +
-	"\x06weight\x18\x02 \x01(\x01R\x06weight\"\xca\a\n" +
+	"\x06weight\x18\x02 \x01(\x01R\x06weight\"\xef\a\n" +
 	"\bSnapshot\x128\n" +
 	"\x06agents\x18\x01 \x03(\v2 .meso.registry.v1.Snapshot.AgentR\x06agents\x12D\n" +
 	"\n" +
@@ -1486,13 +1565,14 @@ const file_meso_registry_v1_registry_proto_rawDesc = "" +
 	"\aweights\x18\x03 \x03(\v2\x18.meso.registry.v1.WeightR\aweights\x128\n" +
 	"\x06quotas\x18\x04 \x03(\v2 .meso.registry.v1.Snapshot.QuotaR\x06quotas\x12 \n" +
 	"\vmaintenance\x18\x05 \x01(\fR\vmaintenance\x12K\n" +
-	"\freservations\x18\x06 \x03(\v2'.meso.registry.v1.Snapshot.ReservationsR\freservations\x1a\xc7\x01\n" +
+	"\freservations\x18\x06 \x03(\v2'.meso.registry.v1.Snapshot.ReservationsR\freservations\x1a\xec\x01\n" +
 	"\x05Agent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12<\n" +
 	"\x05state\x18\x02 \x01(\x0e2&.meso.registry.v1.Snapshot.Agent.StateR\x05state\x12\x12\n" +
 	"\x04info\x18\x03 \x01(\fR\x04info\x12\x1d\n" +
 	"\n" +
-	"time_nanos\x18\x04 \x01(\x03R\ttimeNanos\"=\n" +
+	"time_nanos\x18\x04 \x01(\x03R\ttimeNanos\x12#\n" +
+	"\rsecret_digest\x18\x05 \x01(\fR\fsecretDigest\"=\n" +
 	"\x05State\x12\v\n" +
 	"\aUNKNOWN\x10\x00\x12\f\n" +
 	"\bADMITTED\x10\x01\x12\x0f\n" +
@@ -1530,7 +1610,7 @@ func file_meso_registry_v1_registry_proto_rawDescGZIP() []byte {
 }
 
 var file_meso_registry_v1_registry_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_meso_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_meso_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_meso_registry_v1_registry_proto_goTypes = []any{
 	(Command_Type)(0),                    // 0: meso.registry.v1.Command.Type
 	(Snapshot_Agent_State)(0),            // 1: meso.registry.v1.Snapshot.Agent.State
@@ -1550,10 +1630,11 @@ var file_meso_registry_v1_registry_proto_goTypes = []any{
 	(*Command_SetQuota)(nil),             // 15: meso.registry.v1.Command.SetQuota
 	(*Command_SetMaintenance)(nil),       // 16: meso.registry.v1.Command.SetMaintenance
 	(*Command_SetReservations)(nil),      // 17: meso.registry.v1.Command.SetReservations
-	(*Snapshot_Agent)(nil),               // 18: meso.registry.v1.Snapshot.Agent
-	(*Snapshot_Framework)(nil),           // 19: meso.registry.v1.Snapshot.Framework
-	(*Snapshot_Quota)(nil),               // 20: meso.registry.v1.Snapshot.Quota
-	(*Snapshot_Reservations)(nil),        // 21: meso.registry.v1.Snapshot.Reservations
+	(*Command_SetAgentSecret)(nil),       // 18: meso.registry.v1.Command.SetAgentSecret
+	(*Snapshot_Agent)(nil),               // 19: meso.registry.v1.Snapshot.Agent
+	(*Snapshot_Framework)(nil),           // 20: meso.registry.v1.Snapshot.Framework
+	(*Snapshot_Quota)(nil),               // 21: meso.registry.v1.Snapshot.Quota
+	(*Snapshot_Reservations)(nil),        // 22: meso.registry.v1.Snapshot.Reservations
 }
 var file_meso_registry_v1_registry_proto_depIdxs = []int32{
 	0,  // 0: meso.registry.v1.Command.type:type_name -> meso.registry.v1.Command.Type
@@ -1570,19 +1651,20 @@ var file_meso_registry_v1_registry_proto_depIdxs = []int32{
 	16, // 11: meso.registry.v1.Command.set_maintenance:type_name -> meso.registry.v1.Command.SetMaintenance
 	17, // 12: meso.registry.v1.Command.set_reservations:type_name -> meso.registry.v1.Command.SetReservations
 	3,  // 13: meso.registry.v1.Command.batch:type_name -> meso.registry.v1.Command
-	18, // 14: meso.registry.v1.Snapshot.agents:type_name -> meso.registry.v1.Snapshot.Agent
-	19, // 15: meso.registry.v1.Snapshot.frameworks:type_name -> meso.registry.v1.Snapshot.Framework
-	4,  // 16: meso.registry.v1.Snapshot.weights:type_name -> meso.registry.v1.Weight
-	20, // 17: meso.registry.v1.Snapshot.quotas:type_name -> meso.registry.v1.Snapshot.Quota
-	21, // 18: meso.registry.v1.Snapshot.reservations:type_name -> meso.registry.v1.Snapshot.Reservations
-	4,  // 19: meso.registry.v1.Command.SetWeights.weights:type_name -> meso.registry.v1.Weight
-	1,  // 20: meso.registry.v1.Snapshot.Agent.state:type_name -> meso.registry.v1.Snapshot.Agent.State
-	2,  // 21: meso.registry.v1.Snapshot.Framework.state:type_name -> meso.registry.v1.Snapshot.Framework.State
-	22, // [22:22] is the sub-list for method output_type
-	22, // [22:22] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	18, // 14: meso.registry.v1.Command.set_agent_secret:type_name -> meso.registry.v1.Command.SetAgentSecret
+	19, // 15: meso.registry.v1.Snapshot.agents:type_name -> meso.registry.v1.Snapshot.Agent
+	20, // 16: meso.registry.v1.Snapshot.frameworks:type_name -> meso.registry.v1.Snapshot.Framework
+	4,  // 17: meso.registry.v1.Snapshot.weights:type_name -> meso.registry.v1.Weight
+	21, // 18: meso.registry.v1.Snapshot.quotas:type_name -> meso.registry.v1.Snapshot.Quota
+	22, // 19: meso.registry.v1.Snapshot.reservations:type_name -> meso.registry.v1.Snapshot.Reservations
+	4,  // 20: meso.registry.v1.Command.SetWeights.weights:type_name -> meso.registry.v1.Weight
+	1,  // 21: meso.registry.v1.Snapshot.Agent.state:type_name -> meso.registry.v1.Snapshot.Agent.State
+	2,  // 22: meso.registry.v1.Snapshot.Framework.state:type_name -> meso.registry.v1.Snapshot.Framework.State
+	23, // [23:23] is the sub-list for method output_type
+	23, // [23:23] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_meso_registry_v1_registry_proto_init() }
@@ -1596,7 +1678,7 @@ func file_meso_registry_v1_registry_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_meso_registry_v1_registry_proto_rawDesc), len(file_meso_registry_v1_registry_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   19,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"strconv"
 
@@ -16,11 +17,14 @@ import (
 	"github.com/mesoproject/meso/internal/authn"
 	"github.com/mesoproject/meso/internal/fetcher"
 	"github.com/mesoproject/meso/internal/mesosflag"
+	"github.com/mesoproject/meso/internal/tlsconf"
 )
 
 // newAgentCmd is `meso agent`: the Mesos-compatible agent daemon.
 func newAgentCmd() *cobra.Command {
 	var cfg agent.Config
+	var tlsf tlsFlags
+	var credential string
 	ip := "0.0.0.0"
 	strict := true
 	switchUser := true
@@ -64,11 +68,18 @@ MESO_<FLAG> (e.g. MESOS_WORK_DIR); durations take the Mesos syntax
 			agent.Version = version
 			cfg.LogLevel = new(slog.LevelVar) // SET_LOGGING_LEVEL changes it
 			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel})).With("component", "agent")
+			tc, err := tlsf.config()
+			if err != nil {
+				return err
+			}
+			if err := linkClient(&cfg, tc, credential); err != nil {
+				return err
+			}
 			a, err := agent.New(cfg)
 			if err != nil {
 				return err
 			}
-			ln, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(cfg.Port)))
+			ln, err := listen(net.JoinHostPort(ip, strconv.Itoa(cfg.Port)), tc)
 			if err != nil {
 				return fmt.Errorf("agent: %w", err)
 			}
@@ -126,6 +137,32 @@ MESO_<FLAG> (e.g. MESOS_WORK_DIR); durations take the Mesos syntax
 	mesosflag.DurationVar(f, &cfg.FetcherStallTimeout, "fetcher_stall_timeout", fetcher.DefaultStallTimeout,
 		"a download that receives no data for this long fails")
 	f.StringVar(&cfg.Launcher, "launcher", "", "path of the meso binary executors run from (default: this binary)")
+	f.StringVar(&credential, "credential", "",
+		`this agent's credential on the master's link (path or file:///path): {"principal":"..","secret":".."} or one "principal secret" line`)
+	tlsf.add(f, true)
 	httpBoundFlags(f, &cfg.HTTP)
 	return cmd
+}
+
+// linkClient gives the agent its HTTP client to the master: TLS (https
+// for masters given as host:port when TLS is on or a CA file is given),
+// and HTTP Basic with the --credential when one is given. It also hands
+// the TLS settings on to the agent for its executors.
+func linkClient(cfg *agent.Config, tc tlsconf.Config, credential string) error {
+	tr, secure, err := clientTransport(tc)
+	if err != nil {
+		return err
+	}
+	cfg.TLS = tc
+	cfg.Master = withScheme(cfg.Master, secure)
+	var rt http.RoundTripper = tr
+	if credential != "" {
+		c, err := authn.LoadOne(credential)
+		if err != nil {
+			return fmt.Errorf("--credential: %w", err)
+		}
+		rt = &basicAuth{principal: c.Principal, secret: c.Secret, next: tr}
+	}
+	cfg.HTTPClient = &http.Client{Transport: rt}
+	return nil
 }

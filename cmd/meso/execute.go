@@ -27,6 +27,7 @@ import (
 // executeFlags are the flags of `meso execute`, named after mesos-execute's.
 type executeFlags struct {
 	master         string
+	tls            tlsFlags
 	name           string
 	command        string
 	shell          bool
@@ -95,6 +96,7 @@ func newExecuteCmdWith(f *executeFlags) *cobra.Command {
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&f.master, "master", "", "master to subscribe to: host:port or http(s) URL; a comma-separated list is tried in turn (required)")
+	f.tls.add(fs, false)
 	fs.StringVar(&f.name, "name", "", "name of the task, also its task id (required unless --task)")
 	fs.StringVar(&f.command, "command", "", "command to run (required unless --task)")
 	fs.BoolVar(&f.shell, "shell", true, "run --command with /bin/sh -c; with --shell=false the command is split on white space into the program and its argv")
@@ -345,11 +347,19 @@ func runExecute(ctx context.Context, f *executeFlags, stdout, stderr io.Writer) 
 	if f.verbose {
 		logger = slog.New(slog.NewTextHandler(stderr, nil))
 	}
-	hc := &http.Client{}
+	tc, err := f.tls.config()
+	if err != nil {
+		return 1, err
+	}
+	tr, secure, err := clientTransport(tc)
+	if err != nil {
+		return 1, err
+	}
+	hc := &http.Client{Transport: tr}
 	client := scheduler.New(scheduler.Config{
-		Master: f.master, Framework: p.framework, Codec: p.codec, HTTPClient: hc, Logger: logger,
+		Master: withScheme(f.master, secure), Framework: p.framework, Codec: p.codec, HTTPClient: hc, Logger: logger,
 	})
-	x := &execution{plan: p, flags: f, client: client, http: hc, stdout: stdout, stderr: stderr}
+	x := &execution{plan: p, flags: f, client: client, http: hc, secure: secure, stdout: stdout, stderr: stderr}
 	return x.run(ctx)
 }
 
@@ -358,6 +368,7 @@ type execution struct {
 	plan   *executePlan
 	flags  *executeFlags
 	client *scheduler.Client
+	secure bool // the cluster speaks TLS: agents are reached over https
 	http   *http.Client
 	stdout io.Writer
 	stderr io.Writer

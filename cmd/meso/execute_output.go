@@ -97,6 +97,9 @@ func (x *execution) printSandbox(ctx context.Context, final *mesospb.TaskStatus)
 		fmt.Fprintf(x.stderr, "Cannot show the task's output: %v\n", err)
 		return
 	}
+	if x.secure { // the master advertises agents as http; a TLS cluster serves https
+		agent = "https://" + strings.TrimPrefix(agent, "http://")
+	}
 	fw := x.client.FrameworkID().GetValue()
 	// The command executor's id is the task id.
 	dir, err := sandboxDir(ctx, x.http, agent, fw, sandboxExecutorID(x.plan.task))

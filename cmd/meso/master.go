@@ -26,6 +26,7 @@ func newMasterCmd() *cobra.Command {
 	var cfg master.Config
 	var reg registryFlags
 	var credentials, acls string
+	var tlsf tlsFlags
 	ip := "0.0.0.0"
 	cmd := &cobra.Command{
 		Use:   "master",
@@ -64,11 +65,15 @@ MESO_<FLAG> (e.g. MESOS_WORK_DIR); durations take the Mesos syntax
 			cfg.Flags = flagValues(cmd.Flags())
 			cfg.LogLevel = new(slog.LevelVar) // SET_LOGGING_LEVEL changes it
 			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel})).With("component", "master")
+			tc, err := tlsf.config()
+			if err != nil {
+				return err
+			}
 			m, err := master.New(cfg)
 			if err != nil {
 				return err
 			}
-			ln, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(cfg.Port)))
+			ln, err := listen(net.JoinHostPort(ip, strconv.Itoa(cfg.Port)), tc)
 			if err != nil {
 				return fmt.Errorf("master: %w", err)
 			}
@@ -117,6 +122,9 @@ MESO_<FLAG> (e.g. MESOS_WORK_DIR); durations take the Mesos syntax
 		"require HTTP Basic credentials on the operator API (/api/v1)")
 	f.BoolVar(&cfg.AuthenticateHTTPReadOnly, "authenticate_http_readonly", false,
 		"require HTTP Basic credentials on /state, /master/state and its cuts, /metrics/snapshot and /metrics")
+	f.BoolVar(&cfg.AuthenticateAgents, "authenticate_agents", false,
+		"require HTTP Basic credentials (the agents' --credential) on the agent link")
+	tlsf.add(f, true)
 	httpBoundFlags(f, &cfg.HTTP)
 	return cmd
 }

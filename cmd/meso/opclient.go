@@ -37,6 +37,7 @@ type opFlags struct {
 	principal string
 	secret    string
 	timeout   time.Duration
+	tls       tlsFlags
 }
 
 // defaultMaster is where the operator commands look without --master or
@@ -49,6 +50,7 @@ func (f *opFlags) add(cmd *cobra.Command) {
 	fs.StringVar(&f.principal, "principal", "", "principal for HTTP Basic authentication (default $MESOS_PRINCIPAL)")
 	fs.StringVar(&f.secret, "secret", "", "secret for HTTP Basic authentication (default $MESOS_SECRET)")
 	fs.DurationVar(&f.timeout, "timeout", 5*time.Second, "how long to wait for each daemon's answer")
+	f.tls.add(fs, false)
 }
 
 // client builds the operator client from the flags and the environment.
@@ -60,6 +62,15 @@ func (f *opFlags) client() (*opClient, error) {
 	if m == "" {
 		m = defaultMaster
 	}
+	tc, err := f.tls.config()
+	if err != nil {
+		return nil, err
+	}
+	tr, secure, err := clientTransport(tc)
+	if err != nil {
+		return nil, err
+	}
+	m = withScheme(m, secure)
 	var masters []string
 	for _, s := range strings.Split(m, ",") {
 		s = strings.TrimSpace(s)
@@ -89,16 +100,20 @@ func (f *opFlags) client() (*opClient, error) {
 		return nil, fmt.Errorf("--timeout must be positive, got %v", f.timeout)
 	}
 	dialer := &net.Dialer{Timeout: f.timeout}
+	tr.DialContext, tr.TLSHandshakeTimeout, tr.ResponseHeaderTimeout = dialer.DialContext, f.timeout, f.timeout
+	tr.Proxy = nil // daemons are reached directly
 	hc := &http.Client{
-		Timeout: f.timeout,
-		Transport: &basicAuth{principal: principal, secret: secret, next: &http.Transport{
-			DialContext: dialer.DialContext, TLSHandshakeTimeout: f.timeout, ResponseHeaderTimeout: f.timeout,
-		}},
+		Timeout:   f.timeout,
+		Transport: &basicAuth{principal: principal, secret: secret, next: tr},
 		// Redirects are followed by hand: a 307 from a non-leading master
 		// must keep the method, the body and the credentials.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	return &opClient{masters: masters, http: hc}, nil
+	agentScheme := "http"
+	if secure || strings.HasPrefix(masters[0], "https:") {
+		agentScheme = "https"
+	}
+	return &opClient{masters: masters, http: hc, agentScheme: agentScheme}, nil
 }
 
 // baseURL turns "host:port" or an http(s) URL into "scheme://host:port".
@@ -136,6 +151,8 @@ type opClient struct {
 	masters []string
 	http    *http.Client
 	leader  string // the master that answered last
+	// agentScheme is how agents are reached: https when the masters are.
+	agentScheme string
 }
 
 // maxRedirects bounds how many 307s one call follows.

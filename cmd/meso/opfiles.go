@@ -187,10 +187,10 @@ func agentBase(ctx context.Context, c *opClient, id string) (string, error) {
 			continue
 		}
 		if _, hp, ok := strings.Cut(a.GetPid(), "@"); ok && hp != "" {
-			return "http://" + hp, nil
+			return c.agentScheme + "://" + hp, nil
 		}
 		if info.GetHostname() != "" && info.GetPort() > 0 {
-			return "http://" + net.JoinHostPort(info.GetHostname(), strconv.Itoa(int(info.GetPort()))), nil
+			return c.agentScheme + "://" + net.JoinHostPort(info.GetHostname(), strconv.Itoa(int(info.GetPort()))), nil
 		}
 		return "", fmt.Errorf("the master lists agent %s without an address", id)
 	}

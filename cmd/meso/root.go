@@ -41,6 +41,7 @@ func newRootCmd() *cobra.Command {
 		newAgentsCmd(), newFrameworksCmd(), newTasksCmd(),
 		newCatCmd(), newTailCmd(),
 		newTeardownCmd(), newDrainCmd(), newReserveCmd(),
+		newDispatcherCmd(), newSubmitCmd(),
 	)
 	return root
 }

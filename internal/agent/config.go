@@ -20,6 +20,7 @@ import (
 	"github.com/mesoproject/meso/internal/fetcher"
 	"github.com/mesoproject/meso/internal/httpbound"
 	"github.com/mesoproject/meso/internal/resources"
+	"github.com/mesoproject/meso/internal/tlsconf"
 )
 
 // Config configures an Agent. Flags of `meso agent` map 1:1 to fields; zero
@@ -146,9 +147,14 @@ type Config struct {
 	// --http_body_memory).
 	HTTP httpbound.Config
 	// HTTPClient talks to the master; nil means a client without timeouts
-	// (the link is a long-lived stream).
+	// (the link is a long-lived stream). `meso agent` gives it the TLS
+	// configuration and the --credential of the link.
 	HTTPClient *http.Client
-	Logger     *slog.Logger
+	// TLS is the TLS the agent's listener speaks (the caller wraps the
+	// listener): executors receive it as LIBPROCESS_SSL_* variables, so
+	// that they reach the executor API over TLS, as Mesos passes its own.
+	TLS    tlsconf.Config
+	Logger *slog.Logger
 	// LogLevel is the level Logger's handler reads, which the operator
 	// API's SET_LOGGING_LEVEL changes for a while; nil means a level of
 	// the agent's own that no handler reads.

@@ -301,6 +301,7 @@ func (a *Agent) executorEnvLocked(e lifecycle.LaunchExecutor, sandbox string) []
 	if a.tokenKey != nil {
 		env = append(env, "MESOS_EXECUTOR_AUTHENTICATION_TOKEN="+executorToken(a.tokenKey, e.FrameworkID, e.ExecutorID))
 	}
+	env = append(env, a.cfg.TLS.Environ()...)
 	if e.CommandExecutor {
 		env = append(env, "MESOS_HTTP_COMMAND_EXECUTOR=1")
 	}

@@ -195,6 +195,7 @@ func (a *Agent) registerCall() *linkpb.AgentCall {
 	if id := a.core.AgentID(); id != "" {
 		info.Id = &mesospb.AgentID{Value: proto.String(id)}
 		call.AgentId = info.Id
+		reg.Secret = proto.String(a.linkSecretLocked(id))
 	}
 	reg.AgentInfo = info
 	reg.Version = proto.String(Version)
@@ -212,6 +213,7 @@ func (a *Agent) registered(r *linkpb.MasterEvent_Registered, url string) {
 		a.closeStreamsLocked()
 		a.outbox = nil
 	}
+	a.keepSecretLocked(r.GetAgentId().GetValue(), r.GetAgentSecret())
 	a.link = linkState{id: r.GetLinkId(), url: url, masterInfo: r.GetMasterInfo(), registered: time.Now()}
 	a.log.Info("registered with master", "agent_id", r.GetAgentId().GetValue(), "link", r.GetLinkId(),
 		"master", r.GetMasterInfo().GetId())

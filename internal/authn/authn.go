@@ -46,16 +46,21 @@ func New(list []Credential) (*Credentials, error) {
 }
 
 // Parse reads a credentials file's content: JSON
-// {"credentials":[{"principal":..,"secret":..}]} or "principal secret"
-// lines.
+// {"credentials":[{"principal":..,"secret":..}]}, one JSON credential
+// {"principal":..,"secret":..} (the agent's --credential), or "principal
+// secret" lines.
 func Parse(data []byte) (*Credentials, error) {
 	text := strings.TrimSpace(string(data))
 	if strings.HasPrefix(text, "{") {
 		var doc struct {
 			Credentials []Credential `json:"credentials"`
+			Credential               // an agent's --credential: one object
 		}
 		if err := json.Unmarshal(data, &doc); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrCredentials, err)
+		}
+		if doc.Credentials == nil && doc.Principal != "" {
+			return New([]Credential{doc.Credential})
 		}
 		return New(doc.Credentials)
 	}

@@ -77,7 +77,10 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	ccfg := cfg.Env.Config()
-	ccfg.HTTPClient, ccfg.Logger = cfg.HTTPClient, cfg.Logger
+	ccfg.Logger = cfg.Logger
+	if cfg.HTTPClient != nil { // else the environment's (TLS when the agent speaks it)
+		ccfg.HTTPClient = cfg.HTTPClient
+	}
 	cctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
 	r := &runner{cfg: cfg, log: cfg.Logger, client: executor.New(ccfg), cctx: cctx}

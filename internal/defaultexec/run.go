@@ -79,7 +79,10 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	ccfg := cfg.Env.Config()
-	ccfg.HTTPClient, ccfg.Logger = cfg.HTTPClient, cfg.Logger
+	ccfg.Logger = cfg.Logger
+	if cfg.HTTPClient != nil { // else the environment's (TLS when the agent speaks it)
+		ccfg.HTTPClient = cfg.HTTPClient
+	}
 	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	r := &runner{

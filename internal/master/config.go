@@ -99,6 +99,11 @@ type Config struct {
 	// /state, /master/state and their cuts, /metrics/snapshot, /metrics
 	// (--authenticate_http_readonly).
 	AuthenticateHTTPReadOnly bool
+	// AuthenticateAgents requires them on every call of the agent link,
+	// /internal/v1/link (--authenticate_agents; agents send their
+	// --credential). With or without it, a re-registration must present
+	// the secret the master issued to that agent id (see link.go).
+	AuthenticateAgents bool
 	// ACLs authorize frameworks and operators (--acls, Mesos' format);
 	// nil allows everything. See authz.go for where each is asked.
 	ACLs *acl.ACLs
@@ -170,7 +175,7 @@ func (cfg *Config) validate() ([]resources.Quantities, error) {
 	if cfg.MaxAgentPingTimeouts < 0 || cfg.MaxCompletedFrameworks < 0 || cfg.MaxCompletedTasksPerFramework < 0 {
 		return nil, fmt.Errorf("%w: counts must not be negative", ErrConfig)
 	}
-	if (cfg.AuthenticateFrameworks || cfg.AuthenticateHTTPReadWrite || cfg.AuthenticateHTTPReadOnly) && cfg.Credentials.Len() == 0 {
+	if (cfg.AuthenticateFrameworks || cfg.AuthenticateHTTPReadWrite || cfg.AuthenticateHTTPReadOnly || cfg.AuthenticateAgents) && cfg.Credentials.Len() == 0 {
 		return nil, fmt.Errorf("%w: authentication needs --credentials", ErrConfig)
 	}
 	if cfg.MaxCallBytes <= 0 {

@@ -23,6 +23,10 @@
 //   - POST /internal/v1/link: the agent link (link.proto): REGISTER opens a
 //     RecordIO stream of MasterEvents with a Meso-Link-Id header; other
 //     agent calls answer 202, 400, or 409 when their link_id is stale.
+//     With Config.AuthenticateAgents every call needs HTTP Basic
+//     credentials; a REGISTER naming an agent id must carry the secret the
+//     master issued to that id in an earlier REGISTERED (403 otherwise,
+//     before the core sees the call; link.go).
 //   - GET /state and /master/state (Mesos' JSON shape, a subset), /health,
 //     /version, /metrics/snapshot (Mesos metric names), /metrics
 //     (Prometheus, meso_-prefixed names) and /master/redirect.

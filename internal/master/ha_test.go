@@ -177,14 +177,16 @@ func launchRunning(t *testing.T, f *framework, a *fakeAgent, taskID string) *mes
 		Statuses: []*mesospb.TaskStatus{status}}
 }
 
-// reregister re-registers agent id at base with its running tasks.
-func reregister(t *testing.T, base, id string, info *mesospb.FrameworkInfo, tasks ...*mesospb.Task) *fakeAgent {
+// reregister re-registers agent prev at base with its running tasks.
+func reregister(t *testing.T, base string, prev *fakeAgent, info *mesospb.FrameworkInfo, tasks ...*mesospb.Task) *fakeAgent {
 	t.Helper()
+	id := prev.id
 	call := &linkpb.AgentCall{Type: linkpb.AgentCall_REGISTER.Enum(), AgentId: &mesospb.AgentID{Value: proto.String(id)},
 		Register: &linkpb.AgentCall_Register{
 			AgentInfo: &mesospb.AgentInfo{Id: &mesospb.AgentID{Value: proto.String(id)}, Hostname: proto.String("host1"),
 				Port: proto.Int32(5051), Resources: resources.MustParse("cpus:2;mem:256").ToProto("", false)},
-			Frameworks: []*mesospb.FrameworkInfo{info}, Tasks: tasks, Version: proto.String("test")}}
+			Frameworks: []*mesospb.FrameworkInfo{info}, Tasks: tasks, Version: proto.String("test"),
+			Secret: proto.String(prev.secret)}}
 	a := registerWith(t, base, codec.JSON, call)
 	if a.id != id {
 		t.Fatalf("re-registered as %s, want %s", a.id, id)
@@ -246,7 +248,7 @@ func TestSingleMasterRestartKeepsRegistry(t *testing.T) {
 	if ev := events.next(); ev.GetType() != schedulerpb.Event_ERROR || ev.GetError().GetMessage() != "Framework has been removed" {
 		t.Fatalf("removed id after restart: %v", ev)
 	}
-	reregister(t, second.base, a.id, withID(info, f.id), task)
+	reregister(t, second.base, a, withID(info, f.id), task)
 	resubscribeKeepsTask(t, second.base, withID(info, f.id), "t1")
 }
 
@@ -286,7 +288,7 @@ func TestAgentNotBackMarkedUnreachable(t *testing.T) {
 	}
 	call := &linkpb.AgentCall{Type: linkpb.AgentCall_REGISTER.Enum(), Register: &linkpb.AgentCall_Register{
 		AgentInfo: &mesospb.AgentInfo{Id: &mesospb.AgentID{Value: proto.String(a.id)}, Hostname: proto.String("host1"),
-			Resources: resources.MustParse("cpus:2;mem:256").ToProto("", false)}}}
+			Resources: resources.MustParse("cpus:2;mem:256").ToProto("", false)}, Secret: proto.String(a.secret)}}
 	resp, body := post(t, second.base+"/internal/v1/link", encode(t, codec.JSON, call),
 		map[string]string{"Content-Type": codec.MediaTypeJSON, "Accept": codec.MediaTypeJSON})
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "SHUTDOWN_AGENT") {
@@ -381,7 +383,7 @@ func TestThreeMastersFailover(t *testing.T) {
 			}
 		}
 	}
-	reregister(t, next.base, a.id, withID(info, f.id), task)
+	reregister(t, next.base, a, withID(info, f.id), task)
 	resubscribeKeepsTask(t, next.base, withID(info, f.id), "t1")
 }
 

@@ -2,6 +2,7 @@ package master
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -237,6 +238,7 @@ type fakeAgent struct {
 	base   string
 	c      codec.Codec
 	id     string
+	secret string // issued in REGISTERED (or presented in REGISTER)
 	link   string
 	events *eventStream[*linkpb.MasterEvent]
 }
@@ -276,6 +278,7 @@ func registerWith(t *testing.T, base string, c codec.Codec, call *linkpb.AgentCa
 		t.Fatalf("first link event = %v (link header %q)", ev, a.link)
 	}
 	a.id = ev.GetRegistered().GetAgentId().GetValue()
+	a.secret = cmp.Or(ev.GetRegistered().GetAgentSecret(), call.GetRegister().GetSecret())
 	return a
 }
 

@@ -47,6 +47,9 @@ type loop struct {
 	// error the outputs are dropped and flushFailed runs. Owned by run.
 	flush       func() error
 	flushFailed func(l *loop, err error)
+	// issued holds the secrets issued in this step, by link, for their
+	// REGISTERED (issueAgentSecret); emptied by every routing pass.
+	issued map[string]string
 	// lastAllocation is the wall time of the latest tick that allocated.
 	lastAllocation time.Duration
 	allocations    uint64
@@ -94,6 +97,7 @@ func (l *loop) run(ctx context.Context) {
 			if err := l.flush(); err != nil {
 				// Nothing the step decided may go out: a new leader
 				// would not know it.
+				clear(l.issued)
 				l.flushFailed(l, err)
 				continue
 			}
@@ -123,10 +127,11 @@ func (l *loop) route(r core.Ready) {
 		}
 	}
 	for _, m := range r.Messages {
-		if ob := l.links[m.Link]; ob != nil && !ob.push(m.Event) {
+		if ob := l.links[m.Link]; ob != nil && !ob.push(l.withIssuedSecret(m.Link, m.Event)) {
 			l.log.Warn("agent link closed: too many queued messages", "link", m.Link)
 		}
 	}
+	clear(l.issued)
 	l.routeOperator(r.Operator)
 	for _, s := range r.CloseStreams {
 		if ob := l.streams[s]; ob != nil {

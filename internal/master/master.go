@@ -264,7 +264,7 @@ func (m *Master) routes() http.Handler {
 		}
 		return map[string]any{"tasks": tasks}
 	}))
-	mux.Handle("/internal/v1/link", m.leaderOnly(http.HandlerFunc(m.handleLink)))
+	mux.Handle("/internal/v1/link", m.authenticate(m.cfg.AuthenticateAgents, m.leaderOnly(http.HandlerFunc(m.handleLink))))
 	mux.HandleFunc("/version", m.handleVersion)
 	mux.Handle("/metrics/snapshot", ro(http.HandlerFunc(m.handleMetricsSnapshot)))
 	mux.Handle("/metrics", ro(promexport.Handler(m.metrics)))

@@ -124,9 +124,14 @@ func (m *Master) streamFiltered(w http.ResponseWriter, r *http.Request, ob *outb
 					continue
 				}
 			}
-			if !m.writeMessage(rw, c, msg) {
+			if !m.appendMessage(rw, c, msg) {
 				return
 			}
+		}
+		// One flush per batch: a burst of queued events costs one write
+		// (or as many as its size needs), not one per event.
+		if len(msgs) > 0 && rw.Flush() != nil {
+			return
 		}
 		if closed {
 			return
@@ -151,16 +156,21 @@ func (m *Master) streamFiltered(w http.ResponseWriter, r *http.Request, ob *outb
 	}
 }
 
-// writeMessage encodes and writes one record; false means the stream is
-// broken. A message that does not encode is a bug: it is logged and
-// skipped.
+// writeMessage encodes and writes one record and flushes it; false means
+// the stream is broken.
 func (m *Master) writeMessage(rw *recordio.Writer, c codec.Codec, msg proto.Message) bool {
+	return m.appendMessage(rw, c, msg) && rw.Flush() == nil
+}
+
+// appendMessage encodes and writes one record without flushing. A message
+// that does not encode is a bug: it is logged and skipped.
+func (m *Master) appendMessage(rw *recordio.Writer, c codec.Codec, msg proto.Message) bool {
 	data, err := c.Marshal(msg)
 	if err != nil {
 		m.log.Error("dropping a message that does not encode", "err", err)
 		return true
 	}
-	return rw.WriteRecord(data) == nil
+	return rw.Append(data) == nil
 }
 
 // startStream sends the 200 response headers of an event stream at once.

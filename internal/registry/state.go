@@ -66,6 +66,9 @@ type Agent struct {
 	// Time is when the agent became unreachable or gone (Unix ns); 0 while
 	// admitted.
 	Time int64
+	// SecretDigest is the SHA-256 of the secret the master issued to the
+	// agent (SET_AGENT_SECRET); nil when none was. Admissions keep it.
+	SecretDigest []byte
 }
 
 // Framework is the registry's record of one framework.
@@ -159,6 +162,8 @@ func (s *State) Apply(c *registrypb.Command) error {
 			}
 		}
 		return errors.Join(errs...)
+	case registrypb.Command_SET_AGENT_SECRET:
+		return s.setAgentSecret(c.GetSetAgentSecret())
 	case registrypb.Command_SET_RESERVATIONS:
 		m := c.GetSetReservations()
 		if m.GetAgentId() == "" {
@@ -199,7 +204,29 @@ func (s *State) admitAgent(m *registrypb.Command_AdmitAgent) error {
 	if s.agents[id].Status == AgentGone {
 		return fmt.Errorf("%w: %s", ErrAgentGone, id)
 	}
-	s.agents[id] = Agent{Status: AgentAdmitted, Info: m.GetAgentInfo()}
+	s.agents[id] = Agent{Status: AgentAdmitted, Info: m.GetAgentInfo(), SecretDigest: s.agents[id].SecretDigest}
+	return nil
+}
+
+// setAgentSecret records the digest of an admitted or unreachable
+// agent's secret, replacing any earlier one.
+func (s *State) setAgentSecret(m *registrypb.Command_SetAgentSecret) error {
+	id := m.GetAgentId()
+	if id == "" {
+		return fmt.Errorf("%w: set_agent_secret.agent_id is empty", ErrInvalidCommand)
+	}
+	if len(m.GetSecretDigest()) == 0 {
+		return fmt.Errorf("%w: set_agent_secret.secret_digest is empty", ErrInvalidCommand)
+	}
+	a, ok := s.agents[id]
+	switch {
+	case !ok:
+		return fmt.Errorf("%w: %s", ErrAgentUnknown, id)
+	case a.Status == AgentGone:
+		return fmt.Errorf("%w: %s", ErrAgentGone, id)
+	}
+	a.SecretDigest = m.GetSecretDigest()
+	s.agents[id] = a
 	return nil
 }
 
@@ -368,10 +395,11 @@ func (s *State) Snapshot() *registrypb.Snapshot {
 	for _, id := range slices.Sorted(maps.Keys(s.agents)) {
 		a := s.agents[id]
 		snap.Agents = append(snap.Agents, &registrypb.Snapshot_Agent{
-			Id:        proto.String(id),
-			State:     registrypb.Snapshot_Agent_State(a.Status).Enum(),
-			Info:      a.Info,
-			TimeNanos: nonZero(a.Time),
+			Id:           proto.String(id),
+			State:        registrypb.Snapshot_Agent_State(a.Status).Enum(),
+			Info:         a.Info,
+			TimeNanos:    nonZero(a.Time),
+			SecretDigest: a.SecretDigest,
 		})
 	}
 	for _, id := range slices.Sorted(maps.Keys(s.frameworks)) {
@@ -418,7 +446,8 @@ func RestoreState(snap *registrypb.Snapshot) (*State, error) {
 		if a.GetId() == "" || st < AgentAdmitted || st > AgentGone {
 			return nil, fmt.Errorf("%w: snapshot agents[%d]: id %q state %d", ErrInvalidCommand, i, a.GetId(), a.GetState())
 		}
-		s.agents[a.GetId()] = Agent{Status: st, Info: nilIfEmpty(a.GetInfo()), Time: a.GetTimeNanos()}
+		s.agents[a.GetId()] = Agent{Status: st, Info: nilIfEmpty(a.GetInfo()), Time: a.GetTimeNanos(),
+			SecretDigest: nilIfEmpty(a.GetSecretDigest())}
 	}
 	for i, f := range snap.GetFrameworks() {
 		st := FrameworkStatus(f.GetState())
@@ -456,7 +485,8 @@ func UnmarshalState(b []byte) (*State, error) {
 // Equal reports whether two states hold the same records.
 func (s *State) Equal(o *State) bool {
 	return maps.EqualFunc(s.agents, o.agents, func(a, b Agent) bool {
-		return a.Status == b.Status && a.Time == b.Time && bytes.Equal(a.Info, b.Info)
+		return a.Status == b.Status && a.Time == b.Time && bytes.Equal(a.Info, b.Info) &&
+			bytes.Equal(a.SecretDigest, b.SecretDigest)
 	}) && maps.EqualFunc(s.frameworks, o.frameworks, func(a, b Framework) bool {
 		return a.Status == b.Status && a.FailoverDeadline == b.FailoverDeadline &&
 			a.RemovedTime == b.RemovedTime && bytes.Equal(a.Info, b.Info)

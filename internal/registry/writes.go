@@ -32,6 +32,15 @@ func AdmitAgentCommand(info *mesospb.AgentInfo) (*registrypb.Command, error) {
 	}, nil
 }
 
+// SetAgentSecretCommand records the SHA-256 digest of the secret issued
+// to an admitted agent.
+func SetAgentSecretCommand(agentID string, digest []byte) *registrypb.Command {
+	return &registrypb.Command{
+		Type:           registrypb.Command_SET_AGENT_SECRET.Enum(),
+		SetAgentSecret: &registrypb.Command_SetAgentSecret{AgentId: &agentID, SecretDigest: digest},
+	}
+}
+
 // MarkAgentUnreachableCommand records that an admitted agent was lost at
 // the given time.
 func MarkAgentUnreachableCommand(agentID string, at time.Time) *registrypb.Command {

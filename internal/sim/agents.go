@@ -193,6 +193,7 @@ type simAgent struct {
 
 	mu     sync.Mutex
 	id     string                  // guarded by mu; "" until first registered
+	secret string                  // guarded by mu: the master issued it to id; REGISTER presents it
 	link   string                  // guarded by mu; "" while not registered
 	mgr    *statusupdate.Manager   // guarded by mu
 	tasks  map[taskKey]struct{}    // guarded by mu: tasks not yet finished
@@ -302,6 +303,7 @@ func (a *simAgent) registerCallLocked() *linkpb.AgentCall {
 	if a.id != "" {
 		info.Id = &mesospb.AgentID{Value: proto.String(a.id)}
 		call.AgentId = info.Id
+		call.Register.Secret = proto.String(a.secret)
 	}
 	return call
 }
@@ -317,6 +319,9 @@ func (a *simAgent) registered(r *linkpb.MasterEvent_Registered) {
 		a.mgr = a.p.newManager()
 	}
 	a.id, a.link = r.GetAgentId().GetValue(), r.GetLinkId()
+	if s := r.GetAgentSecret(); s != "" {
+		a.secret = s
+	}
 	fwd := a.mgr.Resume(now)
 	a.mu.Unlock()
 	if first {

@@ -531,3 +531,16 @@ func (c *Core) dropAgent(now time.Time, ag *agent, gone bool, msg string) {
 		c.send(c.frameworks[id], failure)
 	}
 }
+
+// LinkAgent returns the id of the agent whose session link is, or "".
+func (c *Core) LinkAgent(link string) string {
+	if ag := c.links[link]; ag != nil {
+		return ag.id
+	}
+	return ""
+}
+
+// Registry is the core's registry, for the shell's checks of agent
+// secrets (Registry.AgentSecret), made in the same loop step as the
+// core's own writes.
+func (c *Core) Registry() Registry { return c.cfg.Registry }

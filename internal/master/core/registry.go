@@ -1,6 +1,7 @@
 package core
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/mesoproject/meso/api/mesospb"
@@ -37,6 +38,12 @@ type Registry interface {
 	RemoveAgent(agentID string) error
 	// AgentState reports what is known about an agent id.
 	AgentState(agentID string) AgentState
+	// SetAgentSecret records the digest of the secret the master issued
+	// to a known agent; AgentSecret returns it (nil if none). The core
+	// does not use them: the master's shell checks agents' secrets (see
+	// internal/master, link.go) through the core's Registry.
+	SetAgentSecret(agentID string, digest []byte) error
+	AgentSecret(agentID string) []byte
 
 	// RemoveFramework records that a framework was removed (TEARDOWN, or
 	// its failover timeout expired): its id may never subscribe again.
@@ -65,6 +72,7 @@ type MemRegistry struct {
 type memAgent struct {
 	state       AgentState
 	unreachable time.Time
+	secret      []byte // digest of the agent's secret
 }
 
 // NewMemRegistry returns an empty in-memory registry. Like the core, it
@@ -75,21 +83,36 @@ func NewMemRegistry() *MemRegistry {
 
 // AdmitAgent implements Registry.
 func (r *MemRegistry) AdmitAgent(info *mesospb.AgentInfo) error {
-	r.agents[info.GetId().GetValue()] = memAgent{state: AgentAdmitted}
+	id := info.GetId().GetValue()
+	r.agents[id] = memAgent{state: AgentAdmitted, secret: r.agents[id].secret}
 	return nil
 }
 
 // MarkUnreachable implements Registry.
 func (r *MemRegistry) MarkUnreachable(agentID string, at time.Time) error {
-	r.agents[agentID] = memAgent{state: AgentUnreachable, unreachable: at}
+	r.agents[agentID] = memAgent{state: AgentUnreachable, unreachable: at, secret: r.agents[agentID].secret}
 	return nil
 }
 
 // RemoveAgent implements Registry.
 func (r *MemRegistry) RemoveAgent(agentID string) error {
-	r.agents[agentID] = memAgent{state: AgentGone}
+	r.agents[agentID] = memAgent{state: AgentGone, secret: r.agents[agentID].secret}
 	return nil
 }
+
+// SetAgentSecret implements Registry.
+func (r *MemRegistry) SetAgentSecret(agentID string, digest []byte) error {
+	a, ok := r.agents[agentID]
+	if !ok || a.state == AgentGone {
+		return fmt.Errorf("agent %s is not admitted", agentID)
+	}
+	a.secret = digest
+	r.agents[agentID] = a
+	return nil
+}
+
+// AgentSecret implements Registry.
+func (r *MemRegistry) AgentSecret(agentID string) []byte { return r.agents[agentID].secret }
 
 // AgentState implements Registry.
 func (r *MemRegistry) AgentState(agentID string) AgentState { return r.agents[agentID].state }

@@ -111,6 +111,16 @@ func (b *Batch) AgentState(agentID string) core.AgentState {
 	return agentState(b.shadow.Agent(agentID).Status)
 }
 
+// SetAgentSecret implements core.Registry.
+func (b *Batch) SetAgentSecret(agentID string, digest []byte) error {
+	return b.apply(registry.SetAgentSecretCommand(agentID, digest), nil)
+}
+
+// AgentSecret implements core.Registry from the shadow.
+func (b *Batch) AgentSecret(agentID string) []byte {
+	return b.shadow.Agent(agentID).SecretDigest
+}
+
 // AddFramework implements core.Registry.
 func (b *Batch) AddFramework(info *mesospb.FrameworkInfo) error {
 	return b.apply(registry.PutFrameworkCommand(info))

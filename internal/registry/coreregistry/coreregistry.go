@@ -79,6 +79,20 @@ func (a *Registry) AgentState(agentID string) core.AgentState {
 	return agentState(s)
 }
 
+// SetAgentSecret implements core.Registry.
+func (a *Registry) SetAgentSecret(agentID string, digest []byte) error {
+	ctx, cancel := a.ctx()
+	defer cancel()
+	return a.r.Propose(ctx, registry.SetAgentSecretCommand(agentID, digest))
+}
+
+// AgentSecret implements core.Registry from the local state.
+func (a *Registry) AgentSecret(agentID string) []byte {
+	var d []byte
+	a.r.Read(func(st *registry.State) { d = st.Agent(agentID).SecretDigest })
+	return d
+}
+
 func agentState(s registry.AgentStatus) core.AgentState {
 	switch s {
 	case registry.AgentAdmitted:

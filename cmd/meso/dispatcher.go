@@ -1,0 +1,245 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mesoproject/meso/internal/dispatcher"
+	"github.com/mesoproject/meso/internal/mesosflag"
+)
+
+func newDispatcherCmd() *cobra.Command {
+	var master, ip, workDir, name, role, principal string
+	var port int
+	var retryWaitMax time.Duration
+	cmd := &cobra.Command{
+		Use:   "dispatcher --master HOST:PORT [--port 7077]",
+		Short: "Run the cluster-mode driver dispatcher (Spark's MesosClusterDispatcher)",
+		Long: `The dispatcher is a Mesos framework that runs drivers for 'meso submit
+--deploy-mode cluster' (and for spark-submit, which speaks the same REST
+submission protocol): it queues submitted drivers, launches each as a task
+on the cluster, relaunches supervised drivers whose task failed or was lost
+(back-off 1 s doubling to --retry_wait_max), and answers status and kill
+requests. Its state (framework id, drivers) lives in --work_dir, so a
+restarted dispatcher keeps its drivers and fails over to its framework id.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := bindEnv(cmd); err != nil {
+				return err
+			}
+			if master == "" {
+				return errors.New("--master is required (the Mesos master drivers run on)")
+			}
+			if workDir == "" {
+				workDir = filepath.Join(os.TempDir(), "meso-dispatcher-"+strconv.Itoa(port))
+			}
+			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+			svc, err := dispatcher.NewService(dispatcher.Config{
+				Master: strings.TrimPrefix(master, "mesos://"), WorkDir: workDir, Name: name, Role: role,
+				Principal: principal, MaxRetryWait: retryWaitMax, Logger: log,
+			})
+			if err != nil {
+				return err
+			}
+			ln, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			srv := svc.Server()
+			go func() {
+				<-ctx.Done()
+				sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				_ = srv.Shutdown(sctx)
+			}()
+			errc := make(chan error, 2)
+			go func() { errc <- svc.Run(ctx) }()
+			go func() {
+				if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+					errc <- err
+				}
+			}()
+			fmt.Fprintf(cmd.OutOrStdout(), "dispatcher: submissions at mesos://%s (work dir %s), drivers on %s\n", ln.Addr(), workDir, master)
+			select {
+			case <-ctx.Done():
+				return nil
+			case err := <-errc:
+				return err
+			}
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&master, "master", "", "the Mesos master drivers run on: host:port or mesos://host:port, a comma-separated list for several masters")
+	fs.StringVar(&ip, "ip", "127.0.0.1", "address the submission server listens on")
+	fs.IntVar(&port, "port", 7077, "port of the submission server (Spark's default)")
+	fs.StringVar(&workDir, "work_dir", "", "where the dispatcher keeps its state (default: <tmp>/meso-dispatcher-<port>)")
+	fs.StringVar(&name, "name", "meso dispatcher", "framework name")
+	fs.StringVar(&role, "role", "*", "role the drivers' resources are taken from")
+	fs.StringVar(&principal, "principal", "", "framework principal")
+	mesosflag.DurationVar(fs, &retryWaitMax, "retry_wait_max", dispatcher.DefaultMaxRetryWait,
+		"longest wait before relaunching a supervised driver (spark.mesos.cluster.retry.wait.max)")
+	return cmd
+}
+
+func newSubmitCmd() *cobra.Command {
+	var master, deployMode, name, status, kill, driverMemory string
+	var driverCores float64
+	var supervise bool
+	var conf []string
+	cmd := &cobra.Command{
+		Use:   "submit --master mesos://DISPATCHER:7077 --deploy-mode cluster [--supervise] PROGRAM [-- ARGS...]",
+		Short: "Submit a driver to the dispatcher, or ask for its status or kill it (spark-submit)",
+		Long: `submit sends PROGRAM (a path, or a URI the agents can fetch) to the
+dispatcher, which runs it on the cluster as
+  ./PROGRAM --master mesos://<mesos master> [--conf k=v ...] ARGS...
+so the program must take --master and --conf flags, as the examples do.
+A local path is given to the agents as an absolute path (they fetch it
+when they run on this host); for other hosts give an http:// URI.
+--status ID prints a driver's state (QUEUED, RUNNING, RETRYING, FINISHED,
+FAILED, KILLED; NOT_FOUND for an unknown id); --kill ID ends it.`,
+		Example: `  meso submit --master mesos://127.0.0.1:7077 --deploy-mode cluster --supervise ./groupby -- --n 10000000
+  meso submit --master mesos://127.0.0.1:7077 --status driver-20261207010203-0001
+  meso submit --master mesos://127.0.0.1:7077 --kill driver-20261207010203-0001`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := bindEnv(cmd); err != nil {
+				return err
+			}
+			base, err := dispatcherURL(master)
+			if err != nil {
+				return err
+			}
+			client := &http.Client{Timeout: 30 * time.Second}
+			out := cmd.OutOrStdout()
+			switch {
+			case status != "":
+				return submitCall(client, http.MethodGet, base+"/v1/submissions/status/"+status, nil, out)
+			case kill != "":
+				return submitCall(client, http.MethodPost, base+"/v1/submissions/kill/"+kill, nil, out)
+			}
+			if deployMode != "cluster" {
+				return fmt.Errorf("--deploy-mode %q: only cluster mode goes through the dispatcher; in client mode run the program itself with --master mesos://<mesos master>", deployMode)
+			}
+			if len(args) == 0 {
+				return errors.New("the program to submit is required")
+			}
+			dash := cmd.ArgsLenAtDash()
+			if dash > 1 || (dash < 0 && len(args) > 1) {
+				return errors.New("give the program's own arguments after --: meso submit ... PROGRAM -- ARGS")
+			}
+			program := args[0]
+			if !strings.Contains(program, "://") {
+				abs, err := filepath.Abs(program)
+				if err != nil {
+					return err
+				}
+				if _, err := os.Stat(abs); err != nil {
+					return fmt.Errorf("program %s: %w", program, err)
+				}
+				program = abs
+			}
+			props := map[string]string{"spark.master": master, "spark.submit.deployMode": "cluster",
+				"spark.driver.cores": strconv.FormatFloat(driverCores, 'g', -1, 64), "spark.driver.memory": driverMemory}
+			if supervise {
+				props["spark.driver.supervise"] = "true"
+			}
+			if name != "" {
+				props["spark.app.name"] = name
+			}
+			for _, kv := range conf {
+				k, v, ok := strings.Cut(kv, "=")
+				if !ok || k == "" {
+					return fmt.Errorf("--conf %q: want key=value", kv)
+				}
+				props[k] = v
+			}
+			req := dispatcher.CreateRequest{Action: "CreateSubmissionRequest", AppResource: program,
+				AppArgs: args[1:], SparkProperties: props, EnvironmentVariables: map[string]string{},
+				ClientSparkVersion: dispatcher.ServerVersion}
+			body, _ := json.Marshal(req)
+			return submitCall(client, http.MethodPost, base+"/v1/submissions/create", body, out)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&master, "master", "", "the dispatcher: mesos://host:port (required)")
+	fs.StringVar(&deployMode, "deploy-mode", "cluster", "cluster: the dispatcher runs the driver on the cluster")
+	fs.BoolVar(&supervise, "supervise", false, "relaunch the driver when its task fails or is lost")
+	fs.StringVar(&name, "name", "", "application name (spark.app.name)")
+	fs.Float64Var(&driverCores, "driver-cores", 1, "cpus of the driver's task")
+	fs.StringVar(&driverMemory, "driver-memory", "1g", "memory of the driver (plus max(384m, 10%) overhead)")
+	fs.StringArrayVar(&conf, "conf", nil, "a Spark setting key=value given to the driver (repeatable)")
+	fs.StringVar(&status, "status", "", "print the state of this submission id")
+	fs.StringVar(&kill, "kill", "", "kill this submission id")
+	return cmd
+}
+
+// dispatcherURL turns mesos://host:port (or host:port, http://...) into
+// the submission server's base URL.
+func dispatcherURL(master string) (string, error) {
+	if master == "" {
+		return "", errors.New("--master mesos://DISPATCHER:PORT is required")
+	}
+	m := strings.TrimPrefix(master, "mesos://")
+	if !strings.HasPrefix(m, "http://") && !strings.HasPrefix(m, "https://") {
+		m = "http://" + m
+	}
+	return strings.TrimSuffix(m, "/"), nil
+}
+
+// submitCall sends one request of the submission protocol and prints the
+// answer; success=false or an ErrorResponse is an error.
+func submitCall(client *http.Client, method, url string, body []byte, out io.Writer) error {
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json;charset=UTF-8")
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("dispatcher unreachable: %w", err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return err
+	}
+	var r dispatcher.Response
+	if err := json.Unmarshal(data, &r); err != nil {
+		return fmt.Errorf("dispatcher answered %s: %s", resp.Status, strings.TrimSpace(string(data)))
+	}
+	switch {
+	case r.Action == "ErrorResponse":
+		return fmt.Errorf("dispatcher refused: %s", r.Message)
+	case r.Action == "CreateSubmissionResponse" && r.Success != nil && *r.Success:
+		fmt.Fprintf(out, "%s\n", r.SubmissionID)
+	case r.Action == "SubmissionStatusResponse":
+		line := r.SubmissionID + " " + r.DriverState
+		if r.Message != "" {
+			line += " (" + r.Message + ")"
+		}
+		fmt.Fprintln(out, line)
+	default:
+		fmt.Fprintf(out, "%s %s\n", r.SubmissionID, r.Message)
+	}
+	if r.Success != nil && !*r.Success {
+		return exitCode(1)
+	}
+	return nil
+}

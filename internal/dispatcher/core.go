@@ -1,0 +1,278 @@
+package dispatcher
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/mesoproject/meso/internal/resources"
+)
+
+// State is a driver's state as the submission API reports it.
+type State string
+
+// The driver states. QUEUED, RUNNING, RETRYING and FINISHED are the names
+// Spark's Mesos dispatcher reports; FAILED and KILLED are its standalone
+// names for the other ends, which Spark's Mesos dispatcher folds into
+// FINISHED with the task state in the message.
+const (
+	Queued   State = "QUEUED"
+	Running  State = "RUNNING"
+	Retrying State = "RETRYING"
+	Finished State = "FINISHED"
+	Failed   State = "FAILED"
+	Killed   State = "KILLED"
+)
+
+// Description is what a submission asks for.
+type Description struct {
+	Name      string
+	Command   string            // run by the shell
+	Env       map[string]string // environment of the driver
+	URIs      []string          // fetched into the sandbox
+	Resources resources.Resources
+	Supervise bool
+}
+
+// Driver is one submission and what became of it.
+type Driver struct {
+	ID        string
+	Desc      Description
+	State     State
+	Submitted time.Time
+	TaskID    string // the current (or last) attempt's task
+	AgentID   string
+	Retries   int           // relaunches so far
+	Wait      time.Duration // the last back-off
+	NextRetry time.Time     // when a retrying driver may launch again
+	Message   string        // the last task state and reason, for the status API
+	Killing   bool          // the user asked for a kill of the running attempt
+}
+
+// Offer is the part of a Mesos offer the core needs.
+type Offer struct {
+	ID        string
+	AgentID   string
+	Resources resources.Resources
+}
+
+// Launch asks the shell to run a driver's attempt as a task on an offer.
+type Launch struct {
+	OfferID, AgentID, TaskID, DriverID string
+	Desc                               Description
+}
+
+// TaskEnd is how a task ended, from its terminal status update.
+type TaskEnd int
+
+// The ends a status update can report.
+const (
+	EndFinished TaskEnd = iota // TASK_FINISHED
+	EndKilled                  // TASK_KILLED
+	EndError                   // TASK_ERROR: the task as described cannot run
+	EndFailed                  // any other terminal state (FAILED, LOST, DROPPED, GONE...)
+)
+
+// DefaultMaxRetryWait is spark.mesos.cluster.retry.wait.max's default.
+const DefaultMaxRetryWait = 60 * time.Second
+
+// Core is the dispatcher's state.
+type Core struct {
+	maxWait time.Duration
+	seq     int
+	drivers map[string]*Driver
+	byTask  map[string]*Driver
+	order   []string // submission order
+}
+
+// New returns an empty Core; maxWait <= 0 means DefaultMaxRetryWait.
+func New(maxWait time.Duration) *Core {
+	if maxWait <= 0 {
+		maxWait = DefaultMaxRetryWait
+	}
+	return &Core{maxWait: maxWait, drivers: map[string]*Driver{}, byTask: map[string]*Driver{}}
+}
+
+// Submit queues a driver and returns its submission id.
+func (c *Core) Submit(d Description, now time.Time) (string, error) {
+	if d.Command == "" {
+		return "", fmt.Errorf("a driver needs a command")
+	}
+	if d.Resources.IsEmpty() {
+		return "", fmt.Errorf("a driver needs resources (cpus, mem)")
+	}
+	c.seq++
+	id := fmt.Sprintf("driver-%s-%04d", now.UTC().Format("20060102150405"), c.seq)
+	c.drivers[id] = &Driver{ID: id, Desc: d, State: Queued, Submitted: now}
+	c.order = append(c.order, id)
+	return id, nil
+}
+
+// Driver returns a copy of a driver's record.
+func (c *Core) Driver(id string) (Driver, bool) {
+	d, ok := c.drivers[id]
+	if !ok {
+		return Driver{}, false
+	}
+	return *d, true
+}
+
+// Drivers returns every driver in submission order.
+func (c *Core) Drivers() []Driver {
+	out := make([]Driver, 0, len(c.order))
+	for _, id := range c.order {
+		out = append(out, *c.drivers[id])
+	}
+	return out
+}
+
+// Kill asks for a driver to end. A queued or retrying driver ends KILLED
+// at once; a running one gives the task to kill (the driver ends when its
+// update arrives). An ended driver cannot be killed.
+func (c *Core) Kill(id string) (killTask string, err error) {
+	d, ok := c.drivers[id]
+	if !ok {
+		return "", fmt.Errorf("no driver %s", id)
+	}
+	switch d.State {
+	case Queued, Retrying:
+		d.State, d.Message = Killed, "killed before it ran"
+		return "", nil
+	case Running:
+		d.Killing = true // the attempt's end is KILLED, never retried
+		return d.TaskID, nil
+	}
+	return "", fmt.Errorf("driver %s already ended (%s)", id, d.State)
+}
+
+// Wanted reports whether a driver is waiting for an offer at now, so the
+// shell knows to revive or suppress offers.
+func (c *Core) Wanted(now time.Time) bool {
+	for _, id := range c.order {
+		if c.launchable(c.drivers[id], now) {
+			return true
+		}
+	}
+	return false
+}
+
+// NextWake is the earliest time a retrying driver becomes launchable (zero
+// when none waits), for the shell's timer.
+func (c *Core) NextWake() time.Time {
+	var t time.Time
+	for _, d := range c.drivers {
+		if d.State == Retrying && (t.IsZero() || d.NextRetry.Before(t)) {
+			t = d.NextRetry
+		}
+	}
+	return t
+}
+
+func (c *Core) launchable(d *Driver, now time.Time) bool {
+	return d.State == Queued || (d.State == Retrying && !now.Before(d.NextRetry))
+}
+
+// Offers places launchable drivers, oldest first, on the offers (each offer
+// takes what fits in what is left of it) and returns the launches; offers
+// not named in a launch are the shell's to decline.
+func (c *Core) Offers(offers []Offer, now time.Time) []Launch {
+	left := make([]resources.Resources, len(offers))
+	for i, o := range offers {
+		left[i] = o.Resources
+	}
+	var out []Launch
+	for _, id := range c.order {
+		d := c.drivers[id]
+		if !c.launchable(d, now) {
+			continue
+		}
+		for i, o := range offers {
+			if !left[i].Contains(d.Desc.Resources) {
+				continue
+			}
+			left[i] = left[i].Subtract(d.Desc.Resources)
+			task := d.ID
+			if d.Retries > 0 {
+				task = fmt.Sprintf("%s-retry-%d", d.ID, d.Retries)
+			}
+			d.State, d.TaskID, d.AgentID = Running, task, o.AgentID
+			c.byTask[task] = d
+			out = append(out, Launch{OfferID: o.ID, AgentID: o.AgentID, TaskID: task, DriverID: d.ID, Desc: d.Desc})
+			break
+		}
+	}
+	return out
+}
+
+// TaskEnded applies a task's terminal update; message is the state and
+// reason as the update gave them. Updates of tasks the core does not run
+// (an older attempt, another framework's id) are ignored.
+func (c *Core) TaskEnded(taskID string, end TaskEnd, message string, now time.Time) {
+	d, ok := c.byTask[taskID]
+	if !ok {
+		return
+	}
+	delete(c.byTask, taskID)
+	if d.TaskID != taskID || d.State != Running {
+		return
+	}
+	d.Message = message
+	switch {
+	case d.Killing:
+		d.State = Killed
+	case end == EndFinished:
+		d.State = Finished
+	case end == EndKilled:
+		d.State = Killed
+	case end == EndError:
+		d.State = Failed
+	case d.Desc.Supervise:
+		d.Retries++
+		if d.Wait == 0 {
+			d.Wait = time.Second
+		} else {
+			d.Wait = min(2*d.Wait, c.maxWait)
+		}
+		d.State, d.NextRetry = Retrying, now.Add(d.Wait)
+	default:
+		d.State = Failed
+	}
+}
+
+// Running lists the task ids of running drivers, for reconciliation.
+func (c *Core) Running() []string {
+	var ids []string
+	for id, d := range c.byTask {
+		if d.State == Running && d.TaskID == id {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// Snapshot is the core's whole state, for persistence.
+type Snapshot struct {
+	Seq     int      `json:"seq"`
+	Drivers []Driver `json:"drivers"`
+}
+
+// Snapshot returns the state to persist.
+func (c *Core) Snapshot() Snapshot { return Snapshot{Seq: c.seq, Drivers: c.Drivers()} }
+
+// Restore returns a Core holding a persisted state. Running drivers keep
+// their task: the shell reconciles them with the master, which answers
+// their current state (a terminal one ends or retries them).
+func Restore(s Snapshot, maxWait time.Duration) *Core {
+	c := New(maxWait)
+	c.seq = s.Seq
+	for _, d := range s.Drivers {
+		d := d
+		c.drivers[d.ID] = &d
+		c.order = append(c.order, d.ID)
+		if d.State == Running {
+			c.byTask[d.TaskID] = &d
+		}
+	}
+	return c
+}

@@ -1,0 +1,220 @@
+package dispatcher
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/mesoproject/meso/internal/httpbound"
+	"github.com/mesoproject/meso/internal/mesosflag"
+	"github.com/mesoproject/meso/internal/resources"
+)
+
+// The submission API is Spark's REST submission protocol (what
+// `spark-submit --deploy-mode cluster --master mesos://dispatcher:7077`
+// speaks): POST /v1/submissions/create, GET /v1/submissions/status/ID,
+// POST /v1/submissions/kill/ID, JSON bodies tagged by "action".
+
+// ServerVersion is what the server reports as serverSparkVersion.
+const ServerVersion = "3.5.0"
+
+// CreateRequest is Spark's CreateSubmissionRequest.
+type CreateRequest struct {
+	Action               string            `json:"action"`
+	AppResource          string            `json:"appResource"`
+	MainClass            string            `json:"mainClass,omitempty"`
+	AppArgs              []string          `json:"appArgs"`
+	SparkProperties      map[string]string `json:"sparkProperties"`
+	EnvironmentVariables map[string]string `json:"environmentVariables"`
+	ClientSparkVersion   string            `json:"clientSparkVersion"`
+}
+
+// Response is the union of Spark's submission responses.
+type Response struct {
+	Action             string `json:"action"`
+	ServerSparkVersion string `json:"serverSparkVersion"`
+	SubmissionID       string `json:"submissionId,omitempty"`
+	Success            *bool  `json:"success,omitempty"`
+	DriverState        string `json:"driverState,omitempty"`
+	Message            string `json:"message,omitempty"`
+}
+
+// maxBody bounds a submission's body.
+const maxBody = 1 << 20
+
+// Description builds the driver a create request asks for: the program
+// (appResource, fetched into the sandbox when it is a URI or an absolute
+// path) runs as `./<name> --master mesos://<master> [--conf k=v ...] <args>`,
+// each Spark property given as --conf except those the dispatcher itself
+// consumes (spark.master, spark.submit.deployMode, spark.driver.cores,
+// spark.driver.memory, spark.mesos.driver.memoryOverhead,
+// spark.driver.supervise, spark.app.name, spark.mesos.uris).
+func (r *CreateRequest) Description(master string) (Description, error) {
+	if r.Action != "CreateSubmissionRequest" {
+		return Description{}, fmt.Errorf("action %q is not CreateSubmissionRequest", r.Action)
+	}
+	if r.AppResource == "" {
+		return Description{}, errors.New("appResource is required")
+	}
+	props := r.SparkProperties
+	cores := 1.0
+	if v, ok := props["spark.driver.cores"]; ok {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(f > 0) {
+			return Description{}, fmt.Errorf("spark.driver.cores %q is not a positive number", v)
+		}
+		cores = f
+	}
+	memMB := 1024.0
+	if v, ok := props["spark.driver.memory"]; ok {
+		n, err := sparkMemory(v)
+		if err != nil {
+			return Description{}, fmt.Errorf("spark.driver.memory: %w", err)
+		}
+		memMB = n
+	}
+	overhead := max(384, 0.1*memMB)
+	if v, ok := props["spark.mesos.driver.memoryOverhead"]; ok {
+		n, err := sparkMemory(v)
+		if err != nil {
+			return Description{}, fmt.Errorf("spark.mesos.driver.memoryOverhead: %w", err)
+		}
+		overhead = n
+	}
+	res, err := resources.Parse(fmt.Sprintf("cpus:%g;mem:%g", cores, memMB+overhead))
+	if err != nil {
+		return Description{}, err
+	}
+	name := path.Base(r.AppResource)
+	d := Description{Name: props["spark.app.name"], Env: r.EnvironmentVariables, Resources: res,
+		Supervise: props["spark.driver.supervise"] == "true"}
+	if strings.Contains(r.AppResource, "://") || strings.HasPrefix(r.AppResource, "/") {
+		d.URIs = append(d.URIs, r.AppResource)
+	}
+	for _, u := range strings.Split(props["spark.mesos.uris"], ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			d.URIs = append(d.URIs, u)
+		}
+	}
+	words := []string{"./" + name, "--master", "mesos://" + master}
+	keys := make([]string, 0, len(props))
+	for k := range props {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		switch k {
+		case "spark.master", "spark.submit.deployMode", "spark.driver.cores", "spark.driver.memory",
+			"spark.mesos.driver.memoryOverhead", "spark.driver.supervise", "spark.app.name", "spark.mesos.uris":
+			continue
+		}
+		words = append(words, "--conf", k+"="+props[k])
+	}
+	words = append(words, r.AppArgs...)
+	quoted := make([]string, len(words))
+	for i, w := range words {
+		quoted[i] = shellQuote(w)
+	}
+	d.Command = strings.Join(quoted, " ")
+	return d, nil
+}
+
+// sparkMemory parses Spark's memory strings (a plain number is MiB; k, m,
+// g, t suffixes) into MiB.
+func sparkMemory(v string) (float64, error) {
+	s := strings.ToLower(strings.TrimSpace(v))
+	if n, err := strconv.ParseFloat(s, 64); err == nil && n > 0 {
+		return n, nil
+	}
+	b, err := mesosflag.ParseBytes(strings.TrimSuffix(s, "b") + "b")
+	if err != nil || b <= 0 {
+		return 0, fmt.Errorf("%q is not a memory size (e.g. 512m, 2g)", v)
+	}
+	return float64(b) / (1 << 20), nil
+}
+
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:,+@%", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// Server returns an http.Server for the submission API under the HTTP
+// bounds every meso listener has (header, body and idle timeouts, body
+// memory budget; a body over 1 MiB is refused).
+func (s *Service) Server() *http.Server { return s.bounds.Server(s.Handler()) }
+
+// Handler serves the submission API.
+func (s *Service) Handler() http.Handler {
+	bounds := s.bounds
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/submissions/create", func(w http.ResponseWriter, r *http.Request) {
+		body, release, err := bounds.ReadBody(w, r, maxBody)
+		if err != nil {
+			reply(w, httpbound.Status(err), errorResponse(err.Error()))
+			return
+		}
+		defer release()
+		var req CreateRequest
+		if err := json.Unmarshal(body, &req); err != nil {
+			reply(w, http.StatusBadRequest, errorResponse("malformed request: "+err.Error()))
+			return
+		}
+		d, err := req.Description(s.cfg.Master)
+		if err != nil {
+			reply(w, http.StatusBadRequest, errorResponse(err.Error()))
+			return
+		}
+		id, err := s.Submit(d)
+		if err != nil {
+			reply(w, http.StatusInternalServerError, errorResponse(err.Error()))
+			return
+		}
+		reply(w, http.StatusOK, Response{Action: "CreateSubmissionResponse", SubmissionID: id, Success: ptr(true),
+			Message: "Driver queued as " + id})
+	})
+	mux.HandleFunc("GET /v1/submissions/status/{id}", func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		d, ok := s.Status(id)
+		if !ok {
+			reply(w, http.StatusOK, Response{Action: "SubmissionStatusResponse", SubmissionID: id, Success: ptr(false),
+				DriverState: "NOT_FOUND", Message: "no driver " + id})
+			return
+		}
+		msg := d.Message
+		if d.Retries > 0 {
+			msg = strings.TrimSpace(fmt.Sprintf("%s (retries: %d)", msg, d.Retries))
+		}
+		reply(w, http.StatusOK, Response{Action: "SubmissionStatusResponse", SubmissionID: id, Success: ptr(true),
+			DriverState: string(d.State), Message: msg})
+	})
+	mux.HandleFunc("POST /v1/submissions/kill/{id}", func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		msg, err := s.Kill(r.Context(), id)
+		if err != nil {
+			reply(w, http.StatusOK, Response{Action: "KillSubmissionResponse", SubmissionID: id, Success: ptr(false), Message: err.Error()})
+			return
+		}
+		reply(w, http.StatusOK, Response{Action: "KillSubmissionResponse", SubmissionID: id, Success: ptr(true), Message: msg})
+	})
+	return mux
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func errorResponse(msg string) Response { return Response{Action: "ErrorResponse", Message: msg} }
+
+func reply(w http.ResponseWriter, status int, r Response) {
+	r.ServerSparkVersion = ServerVersion
+	w.Header().Set("Content-Type", "application/json;charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(r)
+}
