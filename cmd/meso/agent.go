@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/mesoproject/meso/internal/acl"
 	"github.com/mesoproject/meso/internal/agent"
 	"github.com/mesoproject/meso/internal/agent/lifecycle"
 	"github.com/mesoproject/meso/internal/agent/statusupdate"
@@ -50,19 +49,9 @@ MESO_<FLAG> (e.g. MESOS_WORK_DIR); durations take the Mesos syntax
 			}
 			cfg.NonStrict = !strict
 			cfg.NoSwitchUser = !switchUser
-			if credentials != "" {
-				c, err := authn.Load(credentials)
-				if err != nil {
-					return fmt.Errorf("--credentials: %w", err)
-				}
-				cfg.Credentials = c
-			}
-			if acls != "" {
-				a, err := acl.Load(acls)
-				if err != nil {
-					return fmt.Errorf("--acls: %w", err)
-				}
-				cfg.ACLs = a
+			var err error
+			if cfg.Credentials, cfg.ACLs, err = loadAuth(credentials, acls); err != nil {
+				return err
 			}
 			cfg.LeaveExecutorsOnStop = true // an agent upgrade keeps checkpointing frameworks' tasks
 			agent.Version = version

@@ -13,8 +13,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/mesoproject/meso/internal/acl"
-	"github.com/mesoproject/meso/internal/authn"
 	"github.com/mesoproject/meso/internal/master"
 	"github.com/mesoproject/meso/internal/master/core"
 	"github.com/mesoproject/meso/internal/mesosflag"
@@ -47,19 +45,9 @@ MESO_<FLAG> (e.g. MESOS_WORK_DIR); durations take the Mesos syntax
 			if err := reg.apply(&cfg, ip); err != nil {
 				return err
 			}
-			if credentials != "" {
-				c, err := authn.Load(credentials)
-				if err != nil {
-					return fmt.Errorf("--credentials: %w", err)
-				}
-				cfg.Credentials = c
-			}
-			if acls != "" {
-				a, err := acl.Load(acls)
-				if err != nil {
-					return fmt.Errorf("--acls: %w", err)
-				}
-				cfg.ACLs = a
+			var err error
+			if cfg.Credentials, cfg.ACLs, err = loadAuth(credentials, acls); err != nil {
+				return err
 			}
 			cfg.Version = version
 			cfg.Flags = flagValues(cmd.Flags())

@@ -2,23 +2,12 @@ package agent
 
 import (
 	"context"
-	"net/http"
 	"strings"
 
 	"github.com/mesoproject/meso/internal/acl"
 	"github.com/mesoproject/meso/internal/agent/lifecycle"
 	"github.com/mesoproject/meso/internal/authn"
 )
-
-// authenticate wraps h with HTTP Basic authentication against
-// Config.Credentials when on; unauthenticated requests get 401 with
-// Mesos' challenge.
-func (a *Agent) authenticate(on bool, h http.Handler) http.Handler {
-	if !on {
-		return h
-	}
-	return a.cfg.Credentials.Require(h)
-}
 
 // taskUser is the user an executor runs as: the one it asks for, or with
 // --switch_user=false nobody else than the agent's own ("").

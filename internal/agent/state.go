@@ -21,8 +21,10 @@ import (
 // is exported so that tests and embedders can mount it elsewhere.
 func (a *Agent) Handler() http.Handler {
 	mux := http.NewServeMux()
-	ro := func(h http.Handler) http.Handler { return a.authenticate(a.cfg.AuthenticateHTTPReadOnly, h) }
-	rw := a.authenticate(a.cfg.AuthenticateHTTPReadWrite, http.HandlerFunc(a.serveOperator))
+	ro := func(h http.Handler) http.Handler {
+		return a.cfg.Credentials.RequireIf(a.cfg.AuthenticateHTTPReadOnly, h)
+	}
+	rw := a.cfg.Credentials.RequireIf(a.cfg.AuthenticateHTTPReadWrite, http.HandlerFunc(a.serveOperator))
 	mux.HandleFunc(ExecutorAPIPath, a.serveExecutor)
 	mux.Handle(operator.Path, rw)
 	mux.Handle("/slave(1)"+operator.Path, rw)
