@@ -26,6 +26,8 @@ func newAgentCmd() *cobra.Command {
 	var credential string
 	ip := "0.0.0.0"
 	strict := true
+	switchUser := true
+	var credentials, acls string
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Run an agent (runs tasks for the master; Mesos v1 executor API)",
@@ -46,6 +48,11 @@ MESO_<FLAG> (e.g. MESOS_WORK_DIR); durations take the Mesos syntax
 				cfg.IP = ip
 			}
 			cfg.NonStrict = !strict
+			cfg.NoSwitchUser = !switchUser
+			var err error
+			if cfg.Credentials, cfg.ACLs, err = loadAuth(credentials, acls); err != nil {
+				return err
+			}
 			cfg.LeaveExecutorsOnStop = true // an agent upgrade keeps checkpointing frameworks' tasks
 			agent.Version = version
 			cfg.LogLevel = new(slog.LevelVar) // SET_LOGGING_LEVEL changes it
@@ -93,6 +100,15 @@ MESO_<FLAG> (e.g. MESOS_WORK_DIR); durations take the Mesos syntax
 		"time executors of checkpointing frameworks wait for this agent to come back before they kill their tasks and exit (MESOS_RECOVERY_TIMEOUT); also how long a restarted agent waits for them to subscribe again")
 	f.BoolVar(&cfg.AuthenticateHTTPExecutors, "authenticate_http_executors", false,
 		"give each executor a token (MESOS_EXECUTOR_AUTHENTICATION_TOKEN) and refuse executor API calls without it (401)")
+	f.StringVar(&credentials, "credentials", "",
+		`credentials operators authenticate with (path or file:///path): {"credentials":[{"principal":"..","secret":".."}]} or "principal secret" lines`)
+	f.BoolVar(&cfg.AuthenticateHTTPReadOnly, "authenticate_http_readonly", false,
+		"require HTTP Basic credentials on /state, /metrics/snapshot, /metrics, /monitor/statistics and /files")
+	f.BoolVar(&cfg.AuthenticateHTTPReadWrite, "authenticate_http_readwrite", false,
+		"require HTTP Basic credentials on the operator API (/api/v1)")
+	f.StringVar(&acls, "acls", "", aclsUsage)
+	f.BoolVar(&switchUser, "switch_user", true,
+		"when root, run each executor and task as its user (CommandInfo.user, else FrameworkInfo.user); false runs them as the agent's user")
 	f.StringVar(&cfg.Recover, "recover", agent.RecoverReconnect,
 		`at start: "reconnect" recovers the agent id and the executors of checkpointing frameworks from --work_dir; "cleanup" kills every executor of the last run and starts as a new agent`)
 	f.BoolVar(&strict, "strict", true, "a corrupt checkpoint in --work_dir makes the start fail; with --strict=false it is logged and skipped")

@@ -8,6 +8,7 @@ import (
 
 	"github.com/mesoproject/meso/executor"
 	"github.com/mesoproject/meso/internal/defaultexec"
+	"github.com/mesoproject/meso/internal/launcher"
 )
 
 // newDefaultExecutorCmd is `meso default-executor`, the built-in default
@@ -35,7 +36,8 @@ task is left and its updates are acknowledged. Its log goes to stderr.`,
 				return err
 			}
 			log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("component", "default-executor")
-			return defaultexec.Run(cmd.Context(), defaultexec.Config{Env: env, Logger: log})
+			return defaultexec.Run(cmd.Context(), defaultexec.Config{Env: env, Logger: log,
+				NoSwitchUser: os.Getenv(launcher.NoSwitchUserEnv) == "1"})
 		},
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/mesoproject/meso/executor"
 	"github.com/mesoproject/meso/internal/commandexec"
+	"github.com/mesoproject/meso/internal/launcher"
 )
 
 // newExecutorCmd is `meso executor`, the built-in command executor that
@@ -33,7 +34,8 @@ has acknowledged the terminal update. Its log goes to stderr.`,
 				return err
 			}
 			log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("component", "command-executor")
-			return commandexec.Run(cmd.Context(), commandexec.Config{Env: env, Logger: log})
+			return commandexec.Run(cmd.Context(), commandexec.Config{Env: env, Logger: log,
+				NoSwitchUser: os.Getenv(launcher.NoSwitchUserEnv) == "1"})
 		},
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/mesoproject/meso/internal/authn"
 	"github.com/mesoproject/meso/internal/master"
 	"github.com/mesoproject/meso/internal/master/core"
 	"github.com/mesoproject/meso/internal/mesosflag"
@@ -24,7 +23,7 @@ import (
 func newMasterCmd() *cobra.Command {
 	var cfg master.Config
 	var reg registryFlags
-	var credentials string
+	var credentials, acls string
 	var tlsf tlsFlags
 	ip := "0.0.0.0"
 	cmd := &cobra.Command{
@@ -46,12 +45,9 @@ MESO_<FLAG> (e.g. MESOS_WORK_DIR); durations take the Mesos syntax
 			if err := reg.apply(&cfg, ip); err != nil {
 				return err
 			}
-			if credentials != "" {
-				c, err := authn.Load(credentials)
-				if err != nil {
-					return fmt.Errorf("--credentials: %w", err)
-				}
-				cfg.Credentials = c
+			var err error
+			if cfg.Credentials, cfg.ACLs, err = loadAuth(credentials, acls); err != nil {
+				return err
 			}
 			cfg.Version = version
 			cfg.Flags = flagValues(cmd.Flags())
@@ -107,6 +103,7 @@ MESO_<FLAG> (e.g. MESOS_WORK_DIR); durations take the Mesos syntax
 		"raft heartbeat and election timeout (0: raft's default, 1secs)")
 	f.StringVar(&credentials, "credentials", "",
 		`credentials file (path or file:///path): {"credentials":[{"principal":"..","secret":".."}]} or "principal secret" lines`)
+	f.StringVar(&acls, "acls", "", aclsUsage)
 	f.BoolVar(&cfg.AuthenticateFrameworks, "authenticate_frameworks", false,
 		"require HTTP Basic credentials on /api/v1/scheduler; the principal must be FrameworkInfo.principal")
 	f.BoolVar(&cfg.AuthenticateHTTPReadWrite, "authenticate_http_readwrite", false,

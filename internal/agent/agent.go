@@ -158,11 +158,13 @@ func New(cfg Config) (*Agent, error) {
 	if err := os.MkdirAll(slaves, 0o755); err != nil {
 		return nil, fmt.Errorf("agent: work dir: %w", err)
 	}
-	filesAPI, err := files.New(files.Config{Root: slaves, Logger: cfg.Logger.With("component", "files")})
+	var a *Agent
+	filesAPI, err := files.New(files.Config{Root: slaves, Logger: cfg.Logger.With("component", "files"),
+		Authorize: func(ctx context.Context, rel string) error { return a.authorizeSandbox(ctx, rel) }})
 	if err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
 	}
-	a := &Agent{
+	a = &Agent{
 		tokenKey:   tokenKey,
 		cfg:        cfg,
 		log:        cfg.Logger,

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mesoproject/meso/internal/acl"
+	"github.com/mesoproject/meso/internal/authn"
 	"github.com/mesoproject/meso/internal/containerizer"
 	"github.com/mesoproject/meso/internal/containerizer/docker"
 	"github.com/mesoproject/meso/internal/fetcher"
@@ -87,6 +89,26 @@ type Config struct {
 	// executor in MESOS_EXECUTOR_AUTHENTICATION_TOKEN
 	// (--authenticate_http_executors); others get 401.
 	AuthenticateHTTPExecutors bool
+	// NoSwitchUser is --switch_user=false: executors and tasks run as the
+	// agent's user, whatever CommandInfo.user and FrameworkInfo.user say.
+	// By default (Mesos' --switch_user=true) a root agent runs each
+	// executor and task as its user: the task's CommandInfo.user, else the
+	// executor's, else FrameworkInfo.user (the master's run_tasks ACL says
+	// which users a principal may ask for).
+	NoSwitchUser bool
+	// Credentials are the principals and secrets operators authenticate
+	// with over HTTP Basic (--credentials); required when
+	// AuthenticateHTTPReadOnly or AuthenticateHTTPReadWrite is set.
+	Credentials *authn.Credentials
+	// AuthenticateHTTPReadOnly requires credentials on /state, the metrics
+	// and statistics endpoints and the files API
+	// (--authenticate_http_readonly); AuthenticateHTTPReadWrite on the
+	// operator API (--authenticate_http_readwrite). Others get 401.
+	AuthenticateHTTPReadOnly  bool
+	AuthenticateHTTPReadWrite bool
+	// ACLs authorize operators (--acls, Mesos' format): access_sandboxes
+	// on the files API and LIST_FILES/READ_FILE; nil allows everything.
+	ACLs *acl.ACLs
 	// Recover is Mesos' --recover: RecoverReconnect (default) recovers
 	// what the checkpoints under WorkDir hold (the agent id, the executors
 	// of checkpointing frameworks, their tasks and unacknowledged
@@ -204,6 +226,9 @@ func (c *Config) setDefaults() error {
 			return fmt.Errorf("agent: --launcher not set and the executable's path is unknown: %w", err)
 		}
 		c.Launcher = exe
+	}
+	if (c.AuthenticateHTTPReadOnly || c.AuthenticateHTTPReadWrite) && c.Credentials.Len() == 0 {
+		return fmt.Errorf("agent: HTTP authentication needs --credentials")
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

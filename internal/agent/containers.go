@@ -11,6 +11,7 @@ import (
 
 	"github.com/mesoproject/meso/internal/agent/lifecycle"
 	"github.com/mesoproject/meso/internal/containerizer"
+	"github.com/mesoproject/meso/internal/launcher"
 	"github.com/mesoproject/meso/internal/mesosflag"
 )
 
@@ -78,7 +79,7 @@ func (a *Agent) launchLocked(e lifecycle.LaunchExecutor) {
 		Sandbox:     sandbox,
 		Command:     e.Executor.GetCommand(),
 		Env:         a.executorEnvLocked(e, sandbox),
-		User:        e.User,
+		User:        a.taskUser(e.User),
 		Resources:   e.Resources,
 		Container:   e.Executor.GetContainer(),
 	}
@@ -303,6 +304,9 @@ func (a *Agent) executorEnvLocked(e lifecycle.LaunchExecutor, sandbox string) []
 	env = append(env, a.cfg.TLS.Environ()...)
 	if e.CommandExecutor {
 		env = append(env, "MESOS_HTTP_COMMAND_EXECUTOR=1")
+	}
+	if a.cfg.NoSwitchUser {
+		env = append(env, launcher.NoSwitchUserEnv+"=1")
 	}
 	if e.Framework.GetCheckpoint() {
 		env = append(env,

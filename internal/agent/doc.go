@@ -50,5 +50,9 @@
 // /version, and /files/ when the files API is available. Every request is
 // bounded by internal/httpbound (Config.HTTP): header, body and idle
 // timeouts, and a memory budget for call bodies; executor event streams
-// outlive the body deadline.
+// outlive the body deadline. With Credentials, AuthenticateHTTPReadOnly
+// guards state, metrics, statistics and files, AuthenticateHTTPReadWrite the
+// operator API; ACLs decide access_sandboxes on the files API and
+// LIST_FILES/READ_FILE (authz.go). A root agent runs executors as their
+// user unless NoSwitchUser (--switch_user=false).
 package agent

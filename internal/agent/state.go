@@ -22,25 +22,30 @@ import (
 // is exported so that tests and embedders can mount it elsewhere.
 func (a *Agent) Handler() http.Handler {
 	mux := http.NewServeMux()
+	ro := func(h http.Handler) http.Handler {
+		return a.cfg.Credentials.RequireIf(a.cfg.AuthenticateHTTPReadOnly, h)
+	}
+	rw := a.cfg.Credentials.RequireIf(a.cfg.AuthenticateHTTPReadWrite, http.HandlerFunc(a.serveOperator))
 	mux.HandleFunc(ExecutorAPIPath, a.serveExecutor)
 	// The master's web UI reads sandboxes through the operator API and the
-	// files API from the master's origin: both answer its pages.
+	// files API from the master's origin: both answer its pages (CORS
+	// outside authentication, so that preflight requests get an answer).
 	masters := func() []string { return webui.MasterOrigins(a.cfg.Master) }
-	mux.Handle(operator.Path, webui.CORS(http.HandlerFunc(a.serveOperator), masters))
-	mux.Handle("/slave(1)"+operator.Path, webui.CORS(http.HandlerFunc(a.serveOperator), masters))
-	mux.HandleFunc("/state", a.serveState)
-	mux.HandleFunc("/state.json", a.serveState)
-	mux.HandleFunc("/slave(1)/state", a.serveState)
-	mux.HandleFunc("/slave(1)/state.json", a.serveState)
+	mux.Handle(operator.Path, webui.CORS(rw, masters))
+	mux.Handle("/slave(1)"+operator.Path, webui.CORS(rw, masters))
+	state := ro(http.HandlerFunc(a.serveState))
+	for _, p := range []string{"/state", "/state.json", "/slave(1)/state", "/slave(1)/state.json"} {
+		mux.Handle(p, state)
+	}
 	mux.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
-	mux.HandleFunc("/metrics/snapshot", a.serveMetrics)
-	mux.Handle("/metrics", a.prometheusHandler())
+	mux.Handle("/metrics/snapshot", ro(http.HandlerFunc(a.serveMetrics)))
+	mux.Handle("/metrics", ro(a.prometheusHandler()))
 	for _, p := range []string{"/monitor/statistics", "/monitor/statistics.json", "/slave(1)/monitor/statistics", "/slave(1)/monitor/statistics.json"} {
-		mux.HandleFunc(p, a.serveStatistics)
+		mux.Handle(p, ro(http.HandlerFunc(a.serveStatistics)))
 	}
 	mux.HandleFunc("/version", a.serveVersion)
 	if files := a.filesHandler(); files != nil {
-		mux.Handle("/files/", webui.CORS(files, masters))
+		mux.Handle("/files/", webui.CORS(ro(files), masters))
 	}
 	mux.Handle("/", webui.AgentPage(func() webui.AgentInfo {
 		return webui.AgentInfo{ID: a.ID(), Version: Version, Master: webui.MasterURL(a.cfg.Master)}

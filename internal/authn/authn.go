@@ -160,6 +160,15 @@ func (c *Credentials) Require(next http.Handler) http.Handler {
 	})
 }
 
+// RequireIf is Require when on, else h itself: the daemons guard each
+// endpoint group by its own --authenticate_* flag.
+func (c *Credentials) RequireIf(on bool, h http.Handler) http.Handler {
+	if !on {
+		return h
+	}
+	return c.Require(h)
+}
+
 type principalKey struct{}
 
 // WithPrincipal returns ctx carrying an authenticated principal.

@@ -34,6 +34,10 @@ type Config struct {
 	AckTimeout time.Duration
 	HTTPClient *http.Client // for the executor API (default http.DefaultTransport)
 	Logger     *slog.Logger // default: discard
+	// NoSwitchUser runs the task as the executor's user even when its
+	// CommandInfo names another (the agent's --switch_user=false, told as
+	// launcher.NoSwitchUserEnv).
+	NoSwitchUser bool
 }
 
 // runner is the executor's state, owned by the loop in Run.
@@ -218,7 +222,7 @@ func (r *runner) command(task *mesospb.TaskInfo) (*exec.Cmd, error) {
 	if err != nil {
 		return nil, err
 	}
-	if u := task.GetCommand().GetUser(); u != "" {
+	if u := task.GetCommand().GetUser(); u != "" && !r.cfg.NoSwitchUser {
 		if err := launcher.SetUser(cmd, u); errors.Is(err, launcher.ErrNotRoot) {
 			r.log.Warn("running task as the executor's user", "user", u, "err", err)
 		} else if err != nil {

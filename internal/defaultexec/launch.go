@@ -108,7 +108,7 @@ func (r *runner) prepare(t *task) error {
 	if t.cmd, err = launcher.Command(t.info.GetCommand(), t.sandbox, t.env); err != nil {
 		return err
 	}
-	if u := t.info.GetCommand().GetUser(); u != "" {
+	if u := t.info.GetCommand().GetUser(); u != "" && !r.cfg.NoSwitchUser {
 		if err := launcher.SetUser(t.cmd, u); errors.Is(err, launcher.ErrNotRoot) {
 			r.log.Warn("running task as the executor's user", "task_id", t.id(), "user", u, "err", err)
 		} else if err != nil {

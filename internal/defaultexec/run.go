@@ -38,6 +38,10 @@ type Config struct {
 	ProbeOutput io.Writer
 	HTTPClient  *http.Client // for the executor API (default http.DefaultTransport)
 	Logger      *slog.Logger // default: discard
+	// NoSwitchUser runs tasks as the executor's user even when their
+	// CommandInfo names another (the agent's --switch_user=false, told as
+	// launcher.NoSwitchUserEnv).
+	NoSwitchUser bool
 }
 
 // runner is the executor's state, owned by the loop in Run.

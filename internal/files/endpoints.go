@@ -56,7 +56,7 @@ func (h *Handler) browse(w http.ResponseWriter, r *http.Request) {
 // done. Errors carry the HTTP status to answer (Status). The operator API's
 // LIST_FILES and /files/browse both use it.
 func (h *Handler) List(ctx context.Context, p string) ([]FileInfo, error) {
-	f, st, res, err := h.openPath(p)
+	f, st, res, err := h.openPath(ctx, p)
 	if err != nil {
 		return nil, err
 	}
@@ -218,7 +218,7 @@ func (h *Handler) Read(ctx context.Context, p string, offset, length int64) ([]b
 	if offset < -1 || length < -1 {
 		return nil, 0, statusErr(http.StatusBadRequest, "offset and length must be -1 or non-negative")
 	}
-	f, st, _, err := h.openPath(p)
+	f, st, _, err := h.openPath(ctx, p)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -247,7 +247,7 @@ func (h *Handler) Read(ctx context.Context, p string, offset, length int64) ([]b
 
 func (h *Handler) download(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Query().Get("path")
-	f, st, res, err := h.openPath(p)
+	f, st, res, err := h.openPath(r.Context(), p)
 	if err != nil {
 		fail(w, err)
 		return

@@ -38,18 +38,24 @@ type Config struct {
 	// download's progress: a download whose client took no bytes for this
 	// long is ended. 0 means DefaultTimeout.
 	Timeout time.Duration
-	Logger  *slog.Logger
+	// Authorize, when set, is asked about every file or directory before
+	// it is opened, with the request's context and the path relative to
+	// Root (symlinks resolved; "." for Root); an error is answered 403
+	// with its message. The agent checks access_sandboxes with it.
+	Authorize func(ctx context.Context, rel string) error
+	Logger    *slog.Logger
 }
 
 // Handler serves the files API. Create it with New.
 type Handler struct {
-	root     string // as configured, cleaned
-	rootReal string // symlinks resolved
-	maxRead  int
-	timeout  time.Duration
-	slots    chan struct{} // one token per request being served
-	log      *slog.Logger
-	names    *nameCache
+	root      string // as configured, cleaned
+	rootReal  string // symlinks resolved
+	maxRead   int
+	timeout   time.Duration
+	slots     chan struct{} // one token per request being served
+	log       *slog.Logger
+	names     *nameCache
+	authorize func(context.Context, string) error
 
 	mu       sync.RWMutex
 	attached map[string]string // guarded by mu; virtual name -> real path inside root
@@ -81,14 +87,15 @@ func New(cfg Config) (*Handler, error) {
 		return nil, fmt.Errorf("files: root %q is not a directory", cfg.Root)
 	}
 	h := &Handler{
-		root:     abs,
-		rootReal: real,
-		maxRead:  cfg.MaxRead,
-		timeout:  cfg.Timeout,
-		slots:    make(chan struct{}, cfg.MaxRequests),
-		log:      cfg.Logger,
-		names:    newNameCache(),
-		attached: map[string]string{},
+		root:      abs,
+		rootReal:  real,
+		maxRead:   cfg.MaxRead,
+		timeout:   cfg.Timeout,
+		slots:     make(chan struct{}, cfg.MaxRequests),
+		log:       cfg.Logger,
+		names:     newNameCache(),
+		authorize: cfg.Authorize,
+		attached:  map[string]string{},
 	}
 	if h.maxRead <= 0 {
 		h.maxRead = 16 * os.Getpagesize()

@@ -1,6 +1,7 @@
 package files
 
 import (
+	"context"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -164,11 +165,17 @@ func kindOf(m os.FileMode) string {
 	}
 }
 
-// openPath resolves and opens the request path p.
-func (h *Handler) openPath(p string) (*os.File, os.FileInfo, resolved, error) {
+// openPath resolves the request path p, asks Config.Authorize about it,
+// and opens it.
+func (h *Handler) openPath(ctx context.Context, p string) (*os.File, os.FileInfo, resolved, error) {
 	r, err := h.resolve(p)
 	if err != nil {
 		return nil, nil, r, err
+	}
+	if h.authorize != nil {
+		if err := h.authorize(ctx, r.rel); err != nil {
+			return nil, nil, r, statusErr(http.StatusForbidden, "%s", err.Error())
+		}
 	}
 	f, st, err := h.open(r, p)
 	return f, st, r, err

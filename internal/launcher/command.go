@@ -179,6 +179,11 @@ func lookupEnv(env []string, key string) (string, bool) {
 	return "", false
 }
 
+// NoSwitchUserEnv is set to "1" in the environment of the built-in
+// executors when the agent runs with --switch_user=false: they then run
+// tasks as themselves, whatever CommandInfo.user says.
+const NoSwitchUserEnv = "MESO_NO_SWITCH_USER"
+
 // SetUser makes cmd run as the named user (uid, primary gid and
 // supplementary groups). The user must exist (ErrUnknownUser). Without root
 // only our own user is possible: naming another returns ErrNotRoot and

@@ -12,10 +12,7 @@ import (
 // Config.Credentials when on; unauthenticated requests get 401 with
 // Mesos' challenge.
 func (m *Master) authenticate(on bool, h http.Handler) http.Handler {
-	if !on {
-		return h
-	}
-	return m.cfg.Credentials.Require(h)
+	return m.cfg.Credentials.RequireIf(on, h)
 }
 
 // checkFrameworkPrincipal enforces, on an authenticated scheduler

@@ -7,6 +7,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/mesoproject/meso/internal/acl"
 	"github.com/mesoproject/meso/internal/allocator"
 	"github.com/mesoproject/meso/internal/authn"
 	"github.com/mesoproject/meso/internal/httpbound"
@@ -103,6 +104,9 @@ type Config struct {
 	// --credential). With or without it, a re-registration must present
 	// the secret the master issued to that agent id (see link.go).
 	AuthenticateAgents bool
+	// ACLs authorize frameworks and operators (--acls, Mesos' format);
+	// nil allows everything. See authz.go for where each is asked.
+	ACLs *acl.ACLs
 }
 
 // Replicated configures the replicated registry (--registry=replicated_log).

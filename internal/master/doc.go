@@ -65,4 +65,9 @@
 // through the loop. Serve waits for the watcher and the loop to end, closes
 // the registry, and waits for the HTTP server to shut down before it
 // returns.
+//
+// Authorization: Config.ACLs (internal/acl) is asked in the HTTP shell
+// (roles on SUBSCRIBE, operator calls, state filtering per principal) and,
+// for task users, by the core through core.Config.AuthorizeTask; authz.go
+// lists where.
 package master

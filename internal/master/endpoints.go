@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mesoproject/meso/api/masterpb"
+	"github.com/mesoproject/meso/internal/acl"
 	"github.com/mesoproject/meso/internal/present"
 )
 
@@ -85,8 +86,13 @@ func (m *Master) handleStatePart(part func(*present.MasterState) any) http.Handl
 			httpError(w, http.StatusServiceUnavailable, err.Error())
 			return
 		}
-		// Rendered off the loop: the core's answer is a copy.
+		// Filtered and rendered off the loop: the core's answer is a copy.
+		v := m.viewer(r)
+		v.state(gs)
 		st := present.MasterStateJSON(gs, m.stateMeta())
+		if !v.can(acl.ViewFlags, "") {
+			st.Flags = map[string]string{} // view_flags
+		}
 		m.leaderView(st)
 		writeJSON(w, part(st))
 	}

@@ -181,6 +181,7 @@ func (m *Master) newCore(reg core.Registry, info *mesospb.MasterInfo, now time.T
 		Allocator:                 allocator.Config{MinAllocatable: m.minAlloc},
 		Registry:                  reg,
 		DurableFrameworks:         m.cfg.Replicated != nil,
+		AuthorizeTask:             m.authorizeTask,
 		Logger:                    m.log,
 	}, now)
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/mesoproject/meso/api/codec"
 	"github.com/mesoproject/meso/api/masterpb"
+	"github.com/mesoproject/meso/internal/acl"
 	"github.com/mesoproject/meso/internal/master/core"
 	"github.com/mesoproject/meso/internal/operator"
 	"google.golang.org/protobuf/proto"
@@ -46,6 +47,9 @@ func (m *Master) handleOperator(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	typ := call.GetType()
+	if denied(w, m.authorizeOperator(r, call)) {
+		return
+	}
 	if why, ok := notBuilt[typ]; ok {
 		operator.NotImplemented(w, typ, why)
 		return
@@ -75,7 +79,7 @@ func (m *Master) handleOperator(w http.ResponseWriter, r *http.Request) {
 		masterpb.Call_DEACTIVATE_AGENT, masterpb.Call_REACTIVATE_AGENT, masterpb.Call_TEARDOWN:
 		m.operatorChange(w, r, call)
 	default:
-		m.operatorQuery(w, r, out, typ)
+		m.operatorQuery(w, r, out, typ, m.viewer(r))
 	}
 }
 
@@ -125,12 +129,22 @@ func (m *Master) operatorChange(w http.ResponseWriter, r *http.Request, call *ma
 			return
 		}
 		id := call.GetTeardown().GetFrameworkId().GetValue()
-		m.operatorApply(w, r, func(c *core.Core, now time.Time) error { return c.Teardown(now, id) })
+		who := principal(r)
+		m.operatorApply(w, r, func(c *core.Core, now time.Time) error {
+			if owner, ok := c.FrameworkPrincipal(id); ok {
+				if err := m.cfg.ACLs.Check(acl.TeardownFrameworks, who, owner); err != nil {
+					return err
+				}
+			}
+			return c.Teardown(now, id)
+		})
 	}
 }
 
 // operatorQuery answers the calls that read the core's books.
-func (m *Master) operatorQuery(w http.ResponseWriter, r *http.Request, out codec.Codec, typ masterpb.Call_Type) {
+// GET_STATE, GET_FRAMEWORKS, GET_TASKS and GET_EXECUTORS leave out what
+// v may not see.
+func (m *Master) operatorQuery(w http.ResponseWriter, r *http.Request, out codec.Codec, typ masterpb.Call_Type, v *viewer) {
 	ctx, cancel := context.WithTimeout(r.Context(), queryTimeout)
 	defer cancel()
 	var resp *masterpb.Response
@@ -140,14 +154,24 @@ func (m *Master) operatorQuery(w http.ResponseWriter, r *http.Request, out codec
 		switch typ {
 		case masterpb.Call_GET_STATE:
 			resp = &masterpb.Response{Type: masterpb.Response_GET_STATE.Enum(), GetState: c.GetState()}
+			v.state(resp.GetState)
 		case masterpb.Call_GET_AGENTS:
 			resp = &masterpb.Response{Type: masterpb.Response_GET_AGENTS.Enum(), GetAgents: c.GetAgents()}
 		case masterpb.Call_GET_FRAMEWORKS:
 			resp = &masterpb.Response{Type: masterpb.Response_GET_FRAMEWORKS.Enum(), GetFrameworks: c.GetFrameworks()}
+			v.frameworks(resp.GetFrameworks)
 		case masterpb.Call_GET_EXECUTORS:
 			resp = &masterpb.Response{Type: masterpb.Response_GET_EXECUTORS.Enum(), GetExecutors: c.GetExecutors()}
+			if v.acls != nil {
+				v.learn(c.GetFrameworks())
+			}
+			v.executors(resp.GetExecutors)
 		case masterpb.Call_GET_TASKS:
 			resp = &masterpb.Response{Type: masterpb.Response_GET_TASKS.Enum(), GetTasks: c.GetTasks()}
+			if v.acls != nil {
+				v.learn(c.GetFrameworks())
+			}
+			v.tasks(resp.GetTasks)
 		case masterpb.Call_GET_ROLES:
 			resp = &masterpb.Response{Type: masterpb.Response_GET_ROLES.Enum(), GetRoles: c.GetRoles()}
 		case masterpb.Call_GET_WEIGHTS:
@@ -241,7 +265,11 @@ func (m *Master) operatorSubscribe(w http.ResponseWriter, r *http.Request, out c
 		}
 	}()
 	startStream(w, out, "", "")
-	m.streamOut(w, r, ob, out, heartbeat, operatorHeartbeat)
+	var filter func(proto.Message) (proto.Message, bool)
+	if m.cfg.ACLs != nil {
+		filter = m.viewer(r).event
+	}
+	m.streamFiltered(w, r, ob, out, heartbeat, operatorHeartbeat, filter)
 	select {
 	case <-ob.overflowed:
 		m.log.Warn("operator subscriber disconnected: it fell too far behind", "subscriber", id)

@@ -29,7 +29,14 @@ func (m *Master) handleScheduler(w http.ResponseWriter, r *http.Request) {
 			httpError(w, http.StatusBadRequest, err.Error())
 			return
 		}
+		if denied(w, m.authorizeRoles(call.GetSubscribe().GetFrameworkInfo())) {
+			return
+		}
 		m.subscribe(w, r, req, call)
+		return
+	}
+	if call.GetType() == schedulerpb.Call_UPDATE_FRAMEWORK &&
+		denied(w, m.authorizeRoles(call.GetUpdateFramework().GetFrameworkInfo())) {
 		return
 	}
 	stream := r.Header.Get(StreamIDHeader)

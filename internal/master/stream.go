@@ -11,6 +11,7 @@ import (
 
 	"github.com/mesoproject/meso/api/codec"
 	"github.com/mesoproject/meso/api/recordio"
+	"github.com/mesoproject/meso/internal/acl"
 	"github.com/mesoproject/meso/internal/httpbound"
 	"github.com/mesoproject/meso/internal/master/core"
 	"google.golang.org/protobuf/proto"
@@ -29,7 +30,7 @@ func statusOf(err error) int {
 	switch {
 	case errors.Is(err, core.ErrInvalid), errors.Is(err, core.ErrStream):
 		return http.StatusBadRequest
-	case errors.Is(err, core.ErrForbidden):
+	case errors.Is(err, core.ErrForbidden), errors.Is(err, acl.ErrDenied):
 		return http.StatusForbidden
 	case errors.Is(err, core.ErrStaleLink):
 		return http.StatusConflict
@@ -99,6 +100,13 @@ func (m *Master) readRequest(w http.ResponseWriter, r *http.Request, limit int64
 // after the first messages, as Mesos does.
 func (m *Master) streamOut(w http.ResponseWriter, r *http.Request, ob *outbox, c codec.Codec,
 	every time.Duration, heartbeat func() proto.Message) {
+	m.streamFiltered(w, r, ob, c, every, heartbeat, nil)
+}
+
+// streamFiltered is streamOut with a filter that, when set, decides per
+// message what is written (the message, a copy, or false to skip it).
+func (m *Master) streamFiltered(w http.ResponseWriter, r *http.Request, ob *outbox, c codec.Codec,
+	every time.Duration, heartbeat func() proto.Message, filter func(proto.Message) (proto.Message, bool)) {
 	rw := recordio.NewWriter(w)
 	var tick <-chan time.Time
 	if every > 0 {
@@ -110,6 +118,12 @@ func (m *Master) streamOut(w http.ResponseWriter, r *http.Request, ob *outbox, c
 	for {
 		msgs, closed := ob.take()
 		for _, msg := range msgs {
+			if filter != nil {
+				var keep bool
+				if msg, keep = filter(msg); !keep {
+					continue
+				}
+			}
 			if !m.appendMessage(rw, c, msg) {
 				return
 			}

@@ -83,6 +83,12 @@ type Config struct {
 	// is refused; otherwise it is accepted as a failover to a new master,
 	// as Mesos does.
 	DurableFrameworks bool
+	// AuthorizeTask, when set, decides whether a framework may run a
+	// task as the user it would run as (the run_tasks ACL); a refusal
+	// answers the task TASK_ERROR with REASON_TASK_UNAUTHORIZED
+	// (REASON_TASK_GROUP_UNAUTHORIZED for every task of a group) and
+	// the error's message. It must be a pure function of its arguments.
+	AuthorizeTask func(fw *mesospb.FrameworkInfo, task *mesospb.TaskInfo, executor *mesospb.ExecutorInfo) error
 	// Logger receives warnings about dropped calls; nil discards.
 	Logger *slog.Logger
 }

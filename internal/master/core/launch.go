@@ -129,6 +129,14 @@ func (c *Core) taskError(lc *launchCtx, ti *mesospb.TaskInfo, reason mesospb.Tas
 		mesospb.TaskState_TASK_ERROR, reason, msg)))
 }
 
+// authorizeTask asks Config.AuthorizeTask, when set, about a valid task.
+func (c *Core) authorizeTask(lc *launchCtx, ti *mesospb.TaskInfo, ex *mesospb.ExecutorInfo) error {
+	if c.cfg.AuthorizeTask == nil {
+		return nil
+	}
+	return c.cfg.AuthorizeTask(lc.fw.info, ti, ex)
+}
+
 // launchTask validates and launches one task of a LAUNCH operation.
 func (c *Core) launchTask(lc *launchCtx, ti *mesospb.TaskInfo) {
 	role, need, execNew, err := c.validateTask(lc, ti)
@@ -137,6 +145,10 @@ func (c *Core) launchTask(lc *launchCtx, ti *mesospb.TaskInfo) {
 	}
 	if err != nil {
 		c.taskError(lc, ti, mesospb.TaskStatus_REASON_TASK_INVALID, err.Error())
+		return
+	}
+	if err := c.authorizeTask(lc, ti, ti.GetExecutor()); err != nil {
+		c.taskError(lc, ti, mesospb.TaskStatus_REASON_TASK_UNAUTHORIZED, err.Error())
 		return
 	}
 	lc.launched[ti.GetTaskId().GetValue()] = true
@@ -428,6 +440,14 @@ func (c *Core) launchGroup(lc *launchCtx, lg *mesospb.Offer_Operation_LaunchGrou
 			c.taskError(lc, ti, mesospb.TaskStatus_REASON_TASK_GROUP_INVALID, err.Error())
 		}
 		return
+	}
+	for _, ti := range tasks {
+		if err := c.authorizeTask(lc, ti, lg.GetExecutor()); err != nil {
+			for _, ti := range tasks {
+				c.taskError(lc, ti, mesospb.TaskStatus_REASON_TASK_GROUP_UNAUTHORIZED, err.Error())
+			}
+			return
+		}
 	}
 	c.charge(lc, role, need)
 	ex := c.useExecutor(lc, role, lg.GetExecutor(), execNew)
