@@ -66,7 +66,7 @@ func (a *Allocator) allocateAgent(ag *agent, now int64, offers []Offer, stage1 b
 		if ag.available.IsEmpty() {
 			break
 		}
-		if stage1 && (r.top == nil || !a.unmetAny(r.top)) {
+		if stage1 && (r.top == nil || !a.needsAny(r.top)) {
 			continue
 		}
 		offerable := ag.available
@@ -78,7 +78,7 @@ func (a *Allocator) allocateAgent(ag *agent, now int64, offers []Offer, stage1 b
 		}
 		offer, cut := a.capOffer(r, offerable)
 		capped = capped || cut
-		if offer.IsEmpty() || !a.allocatable(offer) || (stage1 && !a.progress(r.top, offer)) {
+		if offer.IsEmpty() || !a.allocatable(offer) || (stage1 && !a.progress(r, r.top, offer)) {
 			continue
 		}
 		for i, c := range r.members {

@@ -40,6 +40,9 @@ type quota struct {
 	q     Quota
 	guar  []qty
 	limit []qty
+	// children are the nearest guaranteed descendants: their guarantees
+	// are part of this one.
+	children []*quota
 }
 
 // ValidateQuota checks one role's quota on its own: a valid role other
@@ -211,7 +214,13 @@ func (a *Allocator) UpdateQuotas(updates map[string]Quota) error {
 	}
 	a.topGuarantees = a.topGuarantees[:0]
 	for _, role := range slices.Sorted(maps.Keys(a.quotas)) {
-		if q := a.quotas[role]; len(q.guar) > 0 && a.guaranteedAncestor(role) == nil {
+		q := a.quotas[role]
+		if len(q.guar) == 0 {
+			continue
+		}
+		if anc := a.guaranteedAncestor(role); anc != nil {
+			anc.children = append(anc.children, q)
+		} else {
 			a.topGuarantees = append(a.topGuarantees, q)
 		}
 	}
@@ -259,12 +268,31 @@ func (a *Allocator) consumed(q *quota, idx int) int64 {
 	return n.alloc[idx]
 }
 
-// unmet is how much of guarantee g of q is not consumed.
-func (a *Allocator) unmet(q *quota, g qty) int64 { return max(0, g.v-a.consumed(q, g.idx)) }
-
-func (a *Allocator) unmetAny(q *quota) bool {
+// need is what q's guarantee of name idx still needs: the unmet part of
+// its own guarantee, or what its guaranteed descendants need if that is
+// more. The role r (nil for none) is counted as holding x more.
+func (a *Allocator) need(q *quota, idx int, r *role, x int64) int64 {
+	var own int64
 	for _, g := range q.guar {
-		if a.unmet(q, g) > 0 {
+		if g.idx == idx {
+			c := a.consumed(q, idx)
+			if r != nil && (r.name == q.role || strings.HasPrefix(r.name, q.role) && r.name[len(q.role)] == '/') {
+				c += x
+			}
+			own = max(0, g.v-c)
+		}
+	}
+	var sum int64
+	for _, ch := range q.children {
+		sum += a.need(ch, idx, r, x)
+	}
+	return max(own, sum)
+}
+
+// needsAny reports whether q's guarantee, or a descendant's, is unmet.
+func (a *Allocator) needsAny(q *quota) bool {
+	for _, g := range q.guar {
+		if a.need(q, g.idx, nil, 0) > 0 {
 			return true
 		}
 	}
@@ -292,7 +320,7 @@ func (a *Allocator) prepareHeadroom() {
 	h.need = resize(h.need, len(a.names))
 	for _, q := range a.topGuarantees {
 		for _, g := range q.guar {
-			if u := a.unmet(q, g); u > 0 {
+			if u := a.need(q, g.idx, nil, 0); u > 0 {
 				h.need[g.idx] += u
 				h.on = true
 			}
@@ -340,9 +368,8 @@ func (a *Allocator) take(r *role, res resources.Resources) {
 	}
 	if q := r.top; q != nil {
 		for _, g := range q.guar {
-			before := a.unmet(q, g)
 			add := int64(res.Scalar(a.nameOf(g.idx)))
-			h.need[g.idx] -= before - max(0, before-add)
+			h.need[g.idx] -= a.need(q, g.idx, r, 0) - a.need(q, g.idx, r, add)
 		}
 	}
 }
@@ -379,18 +406,47 @@ func (a *Allocator) capOffer(r *role, offerable resources.Resources) (resources.
 	if h := &a.head; h.on {
 		for idx, need := range h.need {
 			if need > 0 {
-				head[idx] = max(0, h.free[idx]-need)
-			}
-		}
-		if q := r.top; q != nil {
-			for _, g := range q.guar {
-				if head[g.idx] >= 0 {
-					head[g.idx] += a.unmet(q, g)
-				}
+				head[idx] = a.headroomFor(r, offerable, idx)
 			}
 		}
 	}
 	return shrink(offerable, func(name string) int { return a.names[name] }, lim, head)
+}
+
+// headroomFor is the most of unreserved name idx that r may take from
+// offerable: after taking u (and the reserved v beside it), what is free
+// must still cover what guarantees need, or, when the guarantees are
+// overcommitted, the offer must only meet them (never widen the gap).
+func (a *Allocator) headroomFor(r *role, offerable resources.Resources, idx int) int64 {
+	h := &a.head
+	name := a.nameOf(idx)
+	var unres, res int64
+	for i := range offerable {
+		if x := &offerable[i]; x.Kind == resources.KindScalar && x.Name == name {
+			if x.Reserved() {
+				res += int64(x.Scalar)
+			} else {
+				unres += int64(x.Scalar)
+			}
+		}
+	}
+	q := r.top
+	if q == nil {
+		return min(unres, max(0, h.free[idx]-h.need[idx]))
+	}
+	others := h.need[idx] - a.need(q, idx, r, 0)
+	bound := max(h.free[idx], others+a.need(q, idx, r, res))
+	fits := func(u int64) bool { return u+others+a.need(q, idx, r, u+res) <= bound }
+	lo, hi := int64(0), unres // fits(lo) holds
+	for lo < hi {
+		mid := lo + (hi-lo+1)/2
+		if fits(mid) {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return lo
 }
 
 // shrink caps the scalars of r: lim bounds each name in total (reserved
@@ -435,10 +491,11 @@ func shrink(r resources.Resources, index func(string) int, lim, head []int64) (r
 	return out, true
 }
 
-// progress reports whether offering res meets part of q's unmet guarantee.
-func (a *Allocator) progress(q *quota, res resources.Resources) bool {
+// progress reports whether offering res to r meets part of what the
+// guarantee q (r's top-most) needs.
+func (a *Allocator) progress(r *role, q *quota, res resources.Resources) bool {
 	for _, g := range q.guar {
-		if a.unmet(q, g) > 0 && res.Scalar(a.nameOf(g.idx)) > 0 {
+		if add := int64(res.Scalar(a.nameOf(g.idx))); add > 0 && a.need(q, g.idx, r, add) < a.need(q, g.idx, r, 0) {
 			return true
 		}
 	}
