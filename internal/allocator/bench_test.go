@@ -150,3 +150,46 @@ func BenchmarkAllocateRevive(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAllocateQuota is ALLOC-QUOTA: 3,000 agents (cpus:24;mem:4096)
+// and 3,000 roles, each with one framework and a quota (guarantee
+// cpus:2;mem:512, limit cpus:48;mem:8192); one op is the first, full
+// allocation cycle (stage 1 meets every guarantee, stage 2 shares the
+// rest within the limits). See docs/BENCHMARKS.md for how this compares
+// with Mesos' quota benchmark.
+func BenchmarkAllocateQuota(b *testing.B) {
+	const agents, roles = 3000, 3000
+	build := func() *Allocator {
+		a := New(Config{})
+		updates := map[string]Quota{}
+		for i := range roles {
+			role := fmt.Sprintf("r%04d", i)
+			if err := a.AddFramework(fmt.Sprintf("f%04d", i), Framework{Roles: []string{role}}); err != nil {
+				b.Fatal(err)
+			}
+			updates[role] = Quota{
+				Guarantees: resources.Quantities{{Name: "cpus", Value: resources.Units(2)}, {Name: "mem", Value: resources.Units(512)}},
+				Limits:     resources.Quantities{{Name: "cpus", Value: resources.Units(48)}, {Name: "mem", Value: resources.Units(8192)}},
+			}
+		}
+		if err := a.UpdateQuotas(updates); err != nil {
+			b.Fatal(err)
+		}
+		total := resources.MustParse("cpus:24;mem:4096")
+		for i := range agents {
+			if err := a.AddAgent(fmt.Sprintf("a%05d", i), total, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return a
+	}
+	b.ReportAllocs()
+	offers := 0
+	for b.Loop() {
+		b.StopTimer()
+		a := build()
+		b.StartTimer()
+		offers = len(a.Allocate(benchEpoch))
+	}
+	b.ReportMetric(float64(offers), "offers/op")
+}
