@@ -24,7 +24,7 @@ func (a *Allocator) Allocate(now time.Time) []Offer {
 	if a.head.on {
 		// Stage 1: roles whose guarantees are unmet, and only toward them.
 		for _, ag := range order {
-			if ag.active && !ag.available.IsEmpty() && !(ag.idle && ag.idleEpoch == a.epoch && t < ag.idleUntil) {
+			if ag.active && !ag.available.IsEmpty() && !a.skipIdle(ag, t) {
 				offers = a.allocateAgent(ag, t, offers, true)
 			}
 		}
@@ -34,12 +34,17 @@ func (a *Allocator) Allocate(now time.Time) []Offer {
 		if !ag.active || ag.available.IsEmpty() {
 			continue
 		}
-		if ag.idle && ag.idleEpoch == a.epoch && t < ag.idleUntil {
+		if a.skipIdle(ag, t) {
 			continue
 		}
 		offers = a.allocateAgent(ag, t, offers, false)
 	}
 	return offers
+}
+
+// skipIdle reports whether ag's idle mark still holds at t.
+func (a *Allocator) skipIdle(ag *agent, t int64) bool {
+	return !a.noIdle && ag.idle && ag.idleEpoch == a.epoch && t < ag.idleUntil
 }
 
 // visitOrder returns the agents in this cycle's order.
@@ -55,11 +60,11 @@ func (a *Allocator) visitOrder() []*agent {
 // allocateAgent offers one agent's available resources, role by role. In
 // stage 1 it serves only roles with an unmet guarantee, with offers that
 // meet part of it. In stage 2 it marks the agent idle, with the time the
-// earliest blocking filter expires, unless a limit or the headroom held
-// something back (that can change without any event on this agent).
+// earliest blocking filter expires. What limits or the headroom held back
+// stays held back until something is released (charge), an agent is added
+// or activated, or quotas change: each of those ends every idle mark.
 func (a *Allocator) allocateAgent(ag *agent, now int64, offers []Offer, stage1 bool) []Offer {
 	until := int64(math.MaxInt64)
-	capped := false
 	reserved := ag.available.HasReserved()
 	a.roleScratch = append(a.roleScratch[:0], a.sortedRoles...)
 	for _, r := range a.roleScratch {
@@ -77,7 +82,6 @@ func (a *Allocator) allocateAgent(ag *agent, now int64, offers []Offer, stage1 b
 			}
 		}
 		offer, cut := a.capOffer(r, offerable)
-		capped = capped || cut
 		if offer.IsEmpty() || !a.allocatable(offer) || (stage1 && !a.progress(r, r.top, offer)) {
 			continue
 		}
@@ -99,7 +103,7 @@ func (a *Allocator) allocateAgent(ag *agent, now int64, offers []Offer, stage1 b
 		}
 	}
 	if !stage1 {
-		ag.idle, ag.idleEpoch, ag.idleUntil = !capped, a.epoch, until
+		ag.idle, ag.idleEpoch, ag.idleUntil = true, a.epoch, until
 	}
 	return offers
 }

@@ -128,6 +128,7 @@ type Allocator struct {
 	head          headroom
 	capLimit      []int64 // scratch for capOffer
 	capHead       []int64
+	amounts       []resources.Scalar // scratch for shrink
 	slots      []*candidate // by slot; nil when free
 	freeSlots  []int32
 
@@ -135,6 +136,10 @@ type Allocator struct {
 	nameList []string       // index -> name
 	excluded []bool         // by name index
 	total    []int64        // cluster scalar totals, by name index
+
+	// noIdle turns the idle-agent shortcut off (benchmarks measure the
+	// cycle without it).
+	noIdle bool
 
 	// epoch increases whenever a framework may have become able to receive
 	// offers it could not before; it invalidates every agent's idle mark.

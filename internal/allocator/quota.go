@@ -43,6 +43,9 @@ type quota struct {
 	// children are the nearest guaranteed descendants: their guarantees
 	// are part of this one.
 	children []*quota
+	// node is the role's node in the tree, nil while no role at or below
+	// it exists (pathOf and dropPath keep it current).
+	node *node
 }
 
 // ValidateQuota checks one role's quota on its own: a valid role other
@@ -203,7 +206,7 @@ func (a *Allocator) UpdateQuotas(updates map[string]Quota) error {
 	}
 	a.quotas = make(map[string]*quota, len(next))
 	for role, q := range next {
-		rec := &quota{role: role, q: q}
+		rec := &quota{role: role, q: q, node: a.nodes[role]}
 		for _, g := range q.Guarantees {
 			rec.guar = append(rec.guar, qty{a.nameIndex(g.Name), int64(g.Value)})
 		}
@@ -244,7 +247,7 @@ func (a *Allocator) guaranteedAncestor(role string) *quota {
 
 // bindQuota caches on r the quotas along its path.
 func (a *Allocator) bindQuota(r *role) {
-	r.limited, r.top = r.limited[:0], nil
+	r.limited, r.limitedNodes, r.top, r.topNode = r.limited[:0], r.limitedNodes[:0], nil, nil
 	for _, n := range r.path {
 		q := a.quotas[n.name]
 		if q == nil {
@@ -252,16 +255,17 @@ func (a *Allocator) bindQuota(r *role) {
 		}
 		if len(q.limit) > 0 {
 			r.limited = append(r.limited, q)
+			r.limitedNodes = append(r.limitedNodes, n)
 		}
 		if r.top == nil && len(q.guar) > 0 {
-			r.top = q
+			r.top, r.topNode = q, n
 		}
 	}
 }
 
 // consumed is what q's role and its descendants hold of name index idx.
 func (a *Allocator) consumed(q *quota, idx int) int64 {
-	n := a.nodes[q.role]
+	n := q.node
 	if n == nil || idx >= len(n.alloc) {
 		return 0
 	}
@@ -395,9 +399,14 @@ func (a *Allocator) capOffer(r *role, offerable resources.Resources) (resources.
 		lim, head = append(lim, -1), append(head, -1)
 	}
 	a.capLimit, a.capHead = lim, head
-	for _, q := range r.limited {
+	for i, q := range r.limited {
+		n := r.limitedNodes[i]
 		for _, l := range q.limit {
-			b := max(0, l.v-a.consumed(q, l.idx))
+			var used int64
+			if l.idx < len(n.alloc) {
+				used = n.alloc[l.idx]
+			}
+			b := max(0, l.v-used)
 			if lim[l.idx] < 0 || b < lim[l.idx] {
 				lim[l.idx] = b
 			}
@@ -410,7 +419,9 @@ func (a *Allocator) capOffer(r *role, offerable resources.Resources) (resources.
 			}
 		}
 	}
-	return shrink(offerable, func(name string) int { return a.names[name] }, lim, head)
+	out, cut := shrink(offerable, a.names, lim, head, a.amounts[:0])
+	a.amounts = out.amounts
+	return out.res, cut
 }
 
 // headroomFor is the most of unreserved name idx that r may take from
@@ -436,6 +447,11 @@ func (a *Allocator) headroomFor(r *role, offerable resources.Resources, idx int)
 	}
 	others := h.need[idx] - a.need(q, idx, r, 0)
 	bound := max(h.free[idx], others+a.need(q, idx, r, res))
+	if len(q.children) == 0 {
+		// need falls one for one with u until it is met, so every u up to
+		// bound-others fits (bound covers the need at u=0).
+		return min(unres, bound-others)
+	}
 	fits := func(u int64) bool { return u+others+a.need(q, idx, r, u+res) <= bound }
 	lo, hi := int64(0), unres // fits(lo) holds
 	for lo < hi {
@@ -449,19 +465,24 @@ func (a *Allocator) headroomFor(r *role, offerable resources.Resources, idx int)
 	return lo
 }
 
+type shrunk struct {
+	res     resources.Resources
+	amounts []resources.Scalar // scratch, returned for reuse
+}
+
 // shrink caps the scalars of r: lim bounds each name in total (reserved
 // pieces count first), head bounds its unreserved pieces; -1 is no bound.
-// It reports whether anything was cut.
-func shrink(r resources.Resources, index func(string) int, lim, head []int64) (resources.Resources, bool) {
-	amounts := make([]resources.Scalar, len(r))
-	cut := false
+// It reports whether anything was cut. amounts is scratch space.
+func shrink(r resources.Resources, index map[string]int, lim, head []int64, amounts []resources.Scalar) (shrunk, bool) {
+	amounts = append(amounts, make([]resources.Scalar, len(r))...)
+	cut, left := false, false
 	for pass := range 2 {
 		for i := range r {
 			x := &r[i]
 			if x.Kind != resources.KindScalar || x.Reserved() != (pass == 0) {
 				continue
 			}
-			idx := index(x.Name)
+			idx := index[x.Name]
 			v := int64(x.Scalar)
 			if lim[idx] >= 0 {
 				v = min(v, lim[idx])
@@ -472,11 +493,18 @@ func shrink(r resources.Resources, index func(string) int, lim, head []int64) (r
 				head[idx] -= v
 			}
 			cut = cut || v < int64(x.Scalar)
+			left = left || v > 0
 			amounts[i] = resources.Scalar(v)
 		}
 	}
 	if !cut {
-		return r, false
+		return shrunk{r, amounts}, false
+	}
+	for i := range r {
+		left = left || r[i].Kind != resources.KindScalar
+	}
+	if !left {
+		return shrunk{nil, amounts}, true
 	}
 	out := make(resources.Resources, 0, len(r))
 	for i, x := range r {
@@ -488,7 +516,7 @@ func shrink(r resources.Resources, index func(string) int, lim, head []int64) (r
 		}
 		out = append(out, x)
 	}
-	return out, true
+	return shrunk{out, amounts}, true
 }
 
 // progress reports whether offering res to r meets part of what the

@@ -103,6 +103,10 @@ type role struct {
 	// among them, whose unmet part the role may receive in stage 1.
 	limited []*quota
 	top     *quota
+	// limitedNodes and topNode are the nodes (on path) of those quotas'
+	// roles, whose allocation is their consumption.
+	limitedNodes []*node
+	topNode      *node
 }
 
 func (a *Allocator) candidate(fw *framework, roleName string) *candidate {
@@ -172,7 +176,13 @@ func (a *Allocator) hold(ag *agent, c *candidate, r resources.Resources, used bo
 
 // charge adds sign times r's scalars to the candidate's and role's
 // allocation and refreshes their shares.
+//
+// With quotas, a release may loosen a limit or the headroom on any agent,
+// so it ends every idle mark.
 func (a *Allocator) charge(c *candidate, r resources.Resources, sign int64) {
+	if sign < 0 && len(a.quotas) > 0 {
+		a.epoch++
+	}
 	a.addScalars(&c.alloc, r, sign)
 	a.addScalars(&c.role.alloc, r, sign)
 	c.share = a.dominantShare(c.alloc)

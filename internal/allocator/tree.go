@@ -30,6 +30,9 @@ func (a *Allocator) pathOf(role string) []*node {
 		if n == nil {
 			n = &node{name: name, weight: a.Weight(name)}
 			a.nodes[name] = n
+			if q := a.quotas[name]; q != nil {
+				q.node = n
+			}
 		}
 		n.refs++
 		path = append(path, n)
@@ -45,6 +48,9 @@ func (a *Allocator) dropPath(path []*node) {
 	for _, n := range path {
 		if n.refs--; n.refs == 0 {
 			delete(a.nodes, n.name)
+			if q := a.quotas[n.name]; q != nil {
+				q.node = nil
+			}
 		}
 	}
 }
