@@ -129,8 +129,8 @@ type Allocator struct {
 	capLimit      []int64 // scratch for capOffer
 	capHead       []int64
 	amounts       []resources.Scalar // scratch for shrink
-	slots      []*candidate // by slot; nil when free
-	freeSlots  []int32
+	slots         []*candidate       // by slot; nil when free
+	freeSlots     []int32
 
 	names    map[string]int // scalar resource name -> index
 	nameList []string       // index -> name

@@ -86,7 +86,12 @@ func TestQuotaProperties(t *testing.T) {
 					}
 				}
 				if g, ok := quantity(quo.Guarantees, "cpus"); ok && used < g && !capped {
-					var b []string; for _, id := range a.Agents() { st, _ := a.Agent(id); b = append(b, fmt.Sprintf("%+v", st)) }; t.Fatalf("seed %d cycle %d: role %s holds cpus:%v, below its guarantee %v; quotas %v\n%v", seed, cycle, role, used, g, quotas, b)
+					var b []string
+					for _, id := range a.Agents() {
+						st, _ := a.Agent(id)
+						b = append(b, fmt.Sprintf("%+v", st))
+					}
+					t.Fatalf("seed %d cycle %d: role %s holds cpus:%v, below its guarantee %v; quotas %v\n%v", seed, cycle, role, used, g, quotas, b)
 				}
 			}
 			kept := tasks[:0]
