@@ -245,6 +245,7 @@ func BenchmarkDeclineReplay(b *testing.B) {
 						}
 						declineAll(b, a, offers, benchEpoch)
 					}
+					b.StartTimer()
 				}
 				rounds := float64(sz.frameworks)
 				b.ReportMetric(float64((first+second).Microseconds())/1000/(2*rounds), "ms/round")
