@@ -19,7 +19,7 @@ import (
 // sizes) stands in the way, so the allocator must meet them, unless an
 // ancestor's limit is used up.
 func TestQuotaProperties(t *testing.T) {
-	runs := 200
+	runs := 100
 	if testing.Short() {
 		runs = 40
 	}
