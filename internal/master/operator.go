@@ -181,8 +181,8 @@ func (m *Master) operatorQuery(w http.ResponseWriter, r *http.Request, out codec
 		case masterpb.Call_GET_WEIGHTS:
 			resp = &masterpb.Response{Type: masterpb.Response_GET_WEIGHTS.Enum(), GetWeights: c.GetWeights()}
 		case masterpb.Call_GET_QUOTA:
-			// The get_quota ACL check belongs in operatorQuota's place for
-			// reads: here, before the quotas are listed.
+			// The one place for the get_quota ACL: filter the listed
+			// roles here, per principal.
 			resp = &masterpb.Response{Type: masterpb.Response_GET_QUOTA.Enum(),
 				GetQuota: &masterpb.Response_GetQuota{Status: c.GetQuota()}}
 		case masterpb.Call_GET_MASTER:
