@@ -17,6 +17,7 @@ package masterpb
 
 import (
 	mesospb "github.com/mesoproject/meso/api/mesospb"
+	quotapb "github.com/mesoproject/meso/api/quotapb"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -403,11 +404,14 @@ type Call struct {
 	ListFiles       *Call_ListFiles        `protobuf:"bytes,4,opt,name=list_files,json=listFiles" json:"list_files,omitempty"`
 	ReadFile        *Call_ReadFile         `protobuf:"bytes,5,opt,name=read_file,json=readFile" json:"read_file,omitempty"`
 	UpdateWeights   *Call_UpdateWeights    `protobuf:"bytes,6,opt,name=update_weights,json=updateWeights" json:"update_weights,omitempty"`
+	SetQuota        *Call_SetQuota         `protobuf:"bytes,14,opt,name=set_quota,json=setQuota" json:"set_quota,omitempty"`
+	RemoveQuota     *Call_RemoveQuota      `protobuf:"bytes,15,opt,name=remove_quota,json=removeQuota" json:"remove_quota,omitempty"`
 	Teardown        *Call_Teardown         `protobuf:"bytes,16,opt,name=teardown" json:"teardown,omitempty"`
 	MarkAgentGone   *Call_MarkAgentGone    `protobuf:"bytes,17,opt,name=mark_agent_gone,json=markAgentGone" json:"mark_agent_gone,omitempty"`
-	// Mesos 1.9's numbers (after grow_volume 18, shrink_volume 19,
-	// update_quota 20, drain_agent 21), not checked against a copy of the
-	// file here; JSON clients do not depend on them.
+	// Mesos 1.9's numbers: set_quota 14 and remove_quota 15 (checked
+	// against Mesos' published master.proto), then grow_volume 18,
+	// shrink_volume 19, update_quota 20, drain_agent 21.
+	UpdateQuota     *Call_UpdateQuota     `protobuf:"bytes,20,opt,name=update_quota,json=updateQuota" json:"update_quota,omitempty"`
 	DeactivateAgent *Call_DeactivateAgent `protobuf:"bytes,22,opt,name=deactivate_agent,json=deactivateAgent" json:"deactivate_agent,omitempty"`
 	ReactivateAgent *Call_ReactivateAgent `protobuf:"bytes,23,opt,name=reactivate_agent,json=reactivateAgent" json:"reactivate_agent,omitempty"`
 	unknownFields   protoimpl.UnknownFields
@@ -486,6 +490,20 @@ func (x *Call) GetUpdateWeights() *Call_UpdateWeights {
 	return nil
 }
 
+func (x *Call) GetSetQuota() *Call_SetQuota {
+	if x != nil {
+		return x.SetQuota
+	}
+	return nil
+}
+
+func (x *Call) GetRemoveQuota() *Call_RemoveQuota {
+	if x != nil {
+		return x.RemoveQuota
+	}
+	return nil
+}
+
 func (x *Call) GetTeardown() *Call_Teardown {
 	if x != nil {
 		return x.Teardown
@@ -496,6 +514,13 @@ func (x *Call) GetTeardown() *Call_Teardown {
 func (x *Call) GetMarkAgentGone() *Call_MarkAgentGone {
 	if x != nil {
 		return x.MarkAgentGone
+	}
+	return nil
+}
+
+func (x *Call) GetUpdateQuota() *Call_UpdateQuota {
+	if x != nil {
+		return x.UpdateQuota
 	}
 	return nil
 }
@@ -534,6 +559,7 @@ type Response struct {
 	GetRoles        *Response_GetRoles        `protobuf:"bytes,14,opt,name=get_roles,json=getRoles" json:"get_roles,omitempty"`
 	GetWeights      *Response_GetWeights      `protobuf:"bytes,15,opt,name=get_weights,json=getWeights" json:"get_weights,omitempty"`
 	GetMaster       *Response_GetMaster       `protobuf:"bytes,16,opt,name=get_master,json=getMaster" json:"get_master,omitempty"`
+	GetQuota        *Response_GetQuota        `protobuf:"bytes,19,opt,name=get_quota,json=getQuota" json:"get_quota,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
@@ -683,6 +709,13 @@ func (x *Response) GetGetWeights() *Response_GetWeights {
 func (x *Response) GetGetMaster() *Response_GetMaster {
 	if x != nil {
 		return x.GetMaster
+	}
+	return nil
+}
+
+func (x *Response) GetGetQuota() *Response_GetQuota {
+	if x != nil {
+		return x.GetQuota
 	}
 	return nil
 }
@@ -1219,6 +1252,151 @@ func (x *Call_ReactivateAgent) GetAgentId() *mesospb.AgentID {
 	return nil
 }
 
+// Deprecated by UpdateQuota: sets a role's guarantee (and, as Mesos
+// 1.9 does, the same amounts as its limit).
+type Call_SetQuota struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	QuotaRequest  *quotapb.QuotaRequest  `protobuf:"bytes,1,req,name=quota_request,json=quotaRequest" json:"quota_request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Call_SetQuota) Reset() {
+	*x = Call_SetQuota{}
+	mi := &file_mesos_v1_master_master_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Call_SetQuota) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Call_SetQuota) ProtoMessage() {}
+
+func (x *Call_SetQuota) ProtoReflect() protoreflect.Message {
+	mi := &file_mesos_v1_master_master_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Call_SetQuota.ProtoReflect.Descriptor instead.
+func (*Call_SetQuota) Descriptor() ([]byte, []int) {
+	return file_mesos_v1_master_master_proto_rawDescGZIP(), []int{0, 9}
+}
+
+func (x *Call_SetQuota) GetQuotaRequest() *quotapb.QuotaRequest {
+	if x != nil {
+		return x.QuotaRequest
+	}
+	return nil
+}
+
+// Deprecated by UpdateQuota: returns a role to the default quota.
+type Call_RemoveQuota struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Role          *string                `protobuf:"bytes,1,req,name=role" json:"role,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Call_RemoveQuota) Reset() {
+	*x = Call_RemoveQuota{}
+	mi := &file_mesos_v1_master_master_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Call_RemoveQuota) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Call_RemoveQuota) ProtoMessage() {}
+
+func (x *Call_RemoveQuota) ProtoReflect() protoreflect.Message {
+	mi := &file_mesos_v1_master_master_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Call_RemoveQuota.ProtoReflect.Descriptor instead.
+func (*Call_RemoveQuota) Descriptor() ([]byte, []int) {
+	return file_mesos_v1_master_master_proto_rawDescGZIP(), []int{0, 10}
+}
+
+func (x *Call_RemoveQuota) GetRole() string {
+	if x != nil && x.Role != nil {
+		return *x.Role
+	}
+	return ""
+}
+
+// Sets the quotas of several roles, all or none. `force` skips the
+// check that guarantees and limits fit the cluster.
+type Call_UpdateQuota struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Force         *bool                  `protobuf:"varint,1,opt,name=force" json:"force,omitempty"`
+	QuotaConfigs  []*quotapb.QuotaConfig `protobuf:"bytes,2,rep,name=quota_configs,json=quotaConfigs" json:"quota_configs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Call_UpdateQuota) Reset() {
+	*x = Call_UpdateQuota{}
+	mi := &file_mesos_v1_master_master_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Call_UpdateQuota) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Call_UpdateQuota) ProtoMessage() {}
+
+func (x *Call_UpdateQuota) ProtoReflect() protoreflect.Message {
+	mi := &file_mesos_v1_master_master_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Call_UpdateQuota.ProtoReflect.Descriptor instead.
+func (*Call_UpdateQuota) Descriptor() ([]byte, []int) {
+	return file_mesos_v1_master_master_proto_rawDescGZIP(), []int{0, 11}
+}
+
+func (x *Call_UpdateQuota) GetForce() bool {
+	if x != nil && x.Force != nil {
+		return *x.Force
+	}
+	return false
+}
+
+func (x *Call_UpdateQuota) GetQuotaConfigs() []*quotapb.QuotaConfig {
+	if x != nil {
+		return x.QuotaConfigs
+	}
+	return nil
+}
+
 type Response_GetHealth struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Healthy       *bool                  `protobuf:"varint,1,req,name=healthy" json:"healthy,omitempty"`
@@ -1228,7 +1406,7 @@ type Response_GetHealth struct {
 
 func (x *Response_GetHealth) Reset() {
 	*x = Response_GetHealth{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[12]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1240,7 +1418,7 @@ func (x *Response_GetHealth) String() string {
 func (*Response_GetHealth) ProtoMessage() {}
 
 func (x *Response_GetHealth) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[12]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1272,7 +1450,7 @@ type Response_GetFlags struct {
 
 func (x *Response_GetFlags) Reset() {
 	*x = Response_GetFlags{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[13]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1284,7 +1462,7 @@ func (x *Response_GetFlags) String() string {
 func (*Response_GetFlags) ProtoMessage() {}
 
 func (x *Response_GetFlags) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[13]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1316,7 +1494,7 @@ type Response_GetVersion struct {
 
 func (x *Response_GetVersion) Reset() {
 	*x = Response_GetVersion{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[14]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1328,7 +1506,7 @@ func (x *Response_GetVersion) String() string {
 func (*Response_GetVersion) ProtoMessage() {}
 
 func (x *Response_GetVersion) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[14]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1360,7 +1538,7 @@ type Response_GetMetrics struct {
 
 func (x *Response_GetMetrics) Reset() {
 	*x = Response_GetMetrics{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[15]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1372,7 +1550,7 @@ func (x *Response_GetMetrics) String() string {
 func (*Response_GetMetrics) ProtoMessage() {}
 
 func (x *Response_GetMetrics) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[15]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1404,7 +1582,7 @@ type Response_GetLoggingLevel struct {
 
 func (x *Response_GetLoggingLevel) Reset() {
 	*x = Response_GetLoggingLevel{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[16]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1416,7 +1594,7 @@ func (x *Response_GetLoggingLevel) String() string {
 func (*Response_GetLoggingLevel) ProtoMessage() {}
 
 func (x *Response_GetLoggingLevel) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[16]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1448,7 +1626,7 @@ type Response_ListFiles struct {
 
 func (x *Response_ListFiles) Reset() {
 	*x = Response_ListFiles{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[17]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1460,7 +1638,7 @@ func (x *Response_ListFiles) String() string {
 func (*Response_ListFiles) ProtoMessage() {}
 
 func (x *Response_ListFiles) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[17]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1493,7 +1671,7 @@ type Response_ReadFile struct {
 
 func (x *Response_ReadFile) Reset() {
 	*x = Response_ReadFile{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[18]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1505,7 +1683,7 @@ func (x *Response_ReadFile) String() string {
 func (*Response_ReadFile) ProtoMessage() {}
 
 func (x *Response_ReadFile) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[18]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1548,7 +1726,7 @@ type Response_GetState struct {
 
 func (x *Response_GetState) Reset() {
 	*x = Response_GetState{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[19]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1560,7 +1738,7 @@ func (x *Response_GetState) String() string {
 func (*Response_GetState) ProtoMessage() {}
 
 func (x *Response_GetState) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[19]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1615,7 +1793,7 @@ type Response_GetAgents struct {
 
 func (x *Response_GetAgents) Reset() {
 	*x = Response_GetAgents{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[20]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1627,7 +1805,7 @@ func (x *Response_GetAgents) String() string {
 func (*Response_GetAgents) ProtoMessage() {}
 
 func (x *Response_GetAgents) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[20]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1667,7 +1845,7 @@ type Response_GetFrameworks struct {
 
 func (x *Response_GetFrameworks) Reset() {
 	*x = Response_GetFrameworks{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[21]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1679,7 +1857,7 @@ func (x *Response_GetFrameworks) String() string {
 func (*Response_GetFrameworks) ProtoMessage() {}
 
 func (x *Response_GetFrameworks) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[21]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1718,7 +1896,7 @@ type Response_GetExecutors struct {
 
 func (x *Response_GetExecutors) Reset() {
 	*x = Response_GetExecutors{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[22]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1730,7 +1908,7 @@ func (x *Response_GetExecutors) String() string {
 func (*Response_GetExecutors) ProtoMessage() {}
 
 func (x *Response_GetExecutors) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[22]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1762,7 +1940,7 @@ type Response_GetOperations struct {
 
 func (x *Response_GetOperations) Reset() {
 	*x = Response_GetOperations{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[23]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1774,7 +1952,7 @@ func (x *Response_GetOperations) String() string {
 func (*Response_GetOperations) ProtoMessage() {}
 
 func (x *Response_GetOperations) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[23]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1813,7 +1991,7 @@ type Response_GetTasks struct {
 
 func (x *Response_GetTasks) Reset() {
 	*x = Response_GetTasks{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[24]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1825,7 +2003,7 @@ func (x *Response_GetTasks) String() string {
 func (*Response_GetTasks) ProtoMessage() {}
 
 func (x *Response_GetTasks) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[24]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1878,7 +2056,7 @@ type Response_GetRoles struct {
 
 func (x *Response_GetRoles) Reset() {
 	*x = Response_GetRoles{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[25]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1890,7 +2068,7 @@ func (x *Response_GetRoles) String() string {
 func (*Response_GetRoles) ProtoMessage() {}
 
 func (x *Response_GetRoles) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[25]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1922,7 +2100,7 @@ type Response_GetWeights struct {
 
 func (x *Response_GetWeights) Reset() {
 	*x = Response_GetWeights{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[26]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1934,7 +2112,7 @@ func (x *Response_GetWeights) String() string {
 func (*Response_GetWeights) ProtoMessage() {}
 
 func (x *Response_GetWeights) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[26]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1968,7 +2146,7 @@ type Response_GetMaster struct {
 
 func (x *Response_GetMaster) Reset() {
 	*x = Response_GetMaster{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[27]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1980,7 +2158,7 @@ func (x *Response_GetMaster) String() string {
 func (*Response_GetMaster) ProtoMessage() {}
 
 func (x *Response_GetMaster) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[27]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2017,6 +2195,50 @@ func (x *Response_GetMaster) GetElectedTime() float64 {
 	return 0
 }
 
+type Response_GetQuota struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Status        *quotapb.QuotaStatus   `protobuf:"bytes,1,req,name=status" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Response_GetQuota) Reset() {
+	*x = Response_GetQuota{}
+	mi := &file_mesos_v1_master_master_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Response_GetQuota) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Response_GetQuota) ProtoMessage() {}
+
+func (x *Response_GetQuota) ProtoReflect() protoreflect.Message {
+	mi := &file_mesos_v1_master_master_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Response_GetQuota.ProtoReflect.Descriptor instead.
+func (*Response_GetQuota) Descriptor() ([]byte, []int) {
+	return file_mesos_v1_master_master_proto_rawDescGZIP(), []int{1, 16}
+}
+
+func (x *Response_GetQuota) GetStatus() *quotapb.QuotaStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
 type Response_GetAgents_Agent struct {
 	state              protoimpl.MessageState          `protogen:"open.v1"`
 	AgentInfo          *mesospb.AgentInfo              `protobuf:"bytes,1,req,name=agent_info,json=agentInfo" json:"agent_info,omitempty"`
@@ -2035,7 +2257,7 @@ type Response_GetAgents_Agent struct {
 
 func (x *Response_GetAgents_Agent) Reset() {
 	*x = Response_GetAgents_Agent{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[28]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2047,7 +2269,7 @@ func (x *Response_GetAgents_Agent) String() string {
 func (*Response_GetAgents_Agent) ProtoMessage() {}
 
 func (x *Response_GetAgents_Agent) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[28]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2152,7 +2374,7 @@ type Response_GetFrameworks_Framework struct {
 
 func (x *Response_GetFrameworks_Framework) Reset() {
 	*x = Response_GetFrameworks_Framework{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[29]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2164,7 +2386,7 @@ func (x *Response_GetFrameworks_Framework) String() string {
 func (*Response_GetFrameworks_Framework) ProtoMessage() {}
 
 func (x *Response_GetFrameworks_Framework) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[29]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2267,7 +2489,7 @@ type Response_GetExecutors_Executor struct {
 
 func (x *Response_GetExecutors_Executor) Reset() {
 	*x = Response_GetExecutors_Executor{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[30]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2279,7 +2501,7 @@ func (x *Response_GetExecutors_Executor) String() string {
 func (*Response_GetExecutors_Executor) ProtoMessage() {}
 
 func (x *Response_GetExecutors_Executor) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[30]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2319,7 +2541,7 @@ type Event_Subscribed struct {
 
 func (x *Event_Subscribed) Reset() {
 	*x = Event_Subscribed{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[31]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2331,7 +2553,7 @@ func (x *Event_Subscribed) String() string {
 func (*Event_Subscribed) ProtoMessage() {}
 
 func (x *Event_Subscribed) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[31]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2370,7 +2592,7 @@ type Event_TaskAdded struct {
 
 func (x *Event_TaskAdded) Reset() {
 	*x = Event_TaskAdded{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[32]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2382,7 +2604,7 @@ func (x *Event_TaskAdded) String() string {
 func (*Event_TaskAdded) ProtoMessage() {}
 
 func (x *Event_TaskAdded) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[32]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2418,7 +2640,7 @@ type Event_TaskUpdated struct {
 
 func (x *Event_TaskUpdated) Reset() {
 	*x = Event_TaskUpdated{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[33]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2430,7 +2652,7 @@ func (x *Event_TaskUpdated) String() string {
 func (*Event_TaskUpdated) ProtoMessage() {}
 
 func (x *Event_TaskUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[33]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2476,7 +2698,7 @@ type Event_FrameworkAdded struct {
 
 func (x *Event_FrameworkAdded) Reset() {
 	*x = Event_FrameworkAdded{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[34]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2488,7 +2710,7 @@ func (x *Event_FrameworkAdded) String() string {
 func (*Event_FrameworkAdded) ProtoMessage() {}
 
 func (x *Event_FrameworkAdded) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[34]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2520,7 +2742,7 @@ type Event_FrameworkUpdated struct {
 
 func (x *Event_FrameworkUpdated) Reset() {
 	*x = Event_FrameworkUpdated{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[35]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2532,7 +2754,7 @@ func (x *Event_FrameworkUpdated) String() string {
 func (*Event_FrameworkUpdated) ProtoMessage() {}
 
 func (x *Event_FrameworkUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[35]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2564,7 +2786,7 @@ type Event_FrameworkRemoved struct {
 
 func (x *Event_FrameworkRemoved) Reset() {
 	*x = Event_FrameworkRemoved{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[36]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2576,7 +2798,7 @@ func (x *Event_FrameworkRemoved) String() string {
 func (*Event_FrameworkRemoved) ProtoMessage() {}
 
 func (x *Event_FrameworkRemoved) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[36]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2608,7 +2830,7 @@ type Event_AgentAdded struct {
 
 func (x *Event_AgentAdded) Reset() {
 	*x = Event_AgentAdded{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[37]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2620,7 +2842,7 @@ func (x *Event_AgentAdded) String() string {
 func (*Event_AgentAdded) ProtoMessage() {}
 
 func (x *Event_AgentAdded) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[37]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2652,7 +2874,7 @@ type Event_AgentRemoved struct {
 
 func (x *Event_AgentRemoved) Reset() {
 	*x = Event_AgentRemoved{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[38]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2664,7 +2886,7 @@ func (x *Event_AgentRemoved) String() string {
 func (*Event_AgentRemoved) ProtoMessage() {}
 
 func (x *Event_AgentRemoved) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[38]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2691,7 +2913,7 @@ var File_mesos_v1_master_master_proto protoreflect.FileDescriptor
 
 const file_mesos_v1_master_master_proto_rawDesc = "" +
 	"\n" +
-	"\x1cmesos/v1/master/master.proto\x12\x0fmesos.v1.master\x1a\x14mesos/v1/mesos.proto\"\xa8\x10\n" +
+	"\x1cmesos/v1/master/master.proto\x12\x0fmesos.v1.master\x1a\x14mesos/v1/mesos.proto\x1a\x1amesos/v1/quota/quota.proto\"\xca\x13\n" +
 	"\x04Call\x12.\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1a.mesos.v1.master.Call.TypeR\x04type\x12A\n" +
 	"\vget_metrics\x18\x02 \x01(\v2 .mesos.v1.master.Call.GetMetricsR\n" +
@@ -2700,9 +2922,12 @@ const file_mesos_v1_master_master_proto_rawDesc = "" +
 	"\n" +
 	"list_files\x18\x04 \x01(\v2\x1f.mesos.v1.master.Call.ListFilesR\tlistFiles\x12;\n" +
 	"\tread_file\x18\x05 \x01(\v2\x1e.mesos.v1.master.Call.ReadFileR\breadFile\x12J\n" +
-	"\x0eupdate_weights\x18\x06 \x01(\v2#.mesos.v1.master.Call.UpdateWeightsR\rupdateWeights\x12:\n" +
+	"\x0eupdate_weights\x18\x06 \x01(\v2#.mesos.v1.master.Call.UpdateWeightsR\rupdateWeights\x12;\n" +
+	"\tset_quota\x18\x0e \x01(\v2\x1e.mesos.v1.master.Call.SetQuotaR\bsetQuota\x12D\n" +
+	"\fremove_quota\x18\x0f \x01(\v2!.mesos.v1.master.Call.RemoveQuotaR\vremoveQuota\x12:\n" +
 	"\bteardown\x18\x10 \x01(\v2\x1e.mesos.v1.master.Call.TeardownR\bteardown\x12K\n" +
-	"\x0fmark_agent_gone\x18\x11 \x01(\v2#.mesos.v1.master.Call.MarkAgentGoneR\rmarkAgentGone\x12P\n" +
+	"\x0fmark_agent_gone\x18\x11 \x01(\v2#.mesos.v1.master.Call.MarkAgentGoneR\rmarkAgentGone\x12D\n" +
+	"\fupdate_quota\x18\x14 \x01(\v2!.mesos.v1.master.Call.UpdateQuotaR\vupdateQuota\x12P\n" +
 	"\x10deactivate_agent\x18\x16 \x01(\v2%.mesos.v1.master.Call.DeactivateAgentR\x0fdeactivateAgent\x12P\n" +
 	"\x10reactivate_agent\x18\x17 \x01(\v2%.mesos.v1.master.Call.ReactivateAgentR\x0freactivateAgent\x1a>\n" +
 	"\n" +
@@ -2726,7 +2951,14 @@ const file_mesos_v1_master_master_proto_rawDesc = "" +
 	"\x0fDeactivateAgent\x12,\n" +
 	"\bagent_id\x18\x01 \x02(\v2\x11.mesos.v1.AgentIDR\aagentId\x1a?\n" +
 	"\x0fReactivateAgent\x12,\n" +
-	"\bagent_id\x18\x01 \x02(\v2\x11.mesos.v1.AgentIDR\aagentId\"\x84\x06\n" +
+	"\bagent_id\x18\x01 \x02(\v2\x11.mesos.v1.AgentIDR\aagentId\x1aM\n" +
+	"\bSetQuota\x12A\n" +
+	"\rquota_request\x18\x01 \x02(\v2\x1c.mesos.v1.quota.QuotaRequestR\fquotaRequest\x1a!\n" +
+	"\vRemoveQuota\x12\x12\n" +
+	"\x04role\x18\x01 \x02(\tR\x04role\x1ae\n" +
+	"\vUpdateQuota\x12\x14\n" +
+	"\x05force\x18\x01 \x01(\bR\x05force\x12@\n" +
+	"\rquota_configs\x18\x02 \x03(\v2\x1b.mesos.v1.quota.QuotaConfigR\fquotaConfigs\"\x84\x06\n" +
 	"\x04Type\x12\v\n" +
 	"\aUNKNOWN\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -2772,7 +3004,7 @@ const file_mesos_v1_master_master_proto_rawDesc = "" +
 	"\tSET_QUOTA\x10\x1d\x12\x10\n" +
 	"\fREMOVE_QUOTA\x10\x1e\x12\f\n" +
 	"\bTEARDOWN\x10\x1f\x12\x13\n" +
-	"\x0fMARK_AGENT_GONE\x10 \"\xef\"\n" +
+	"\x0fMARK_AGENT_GONE\x10 \"\xf1#\n" +
 	"\bResponse\x122\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1e.mesos.v1.master.Response.TypeR\x04type\x12B\n" +
 	"\n" +
@@ -2798,7 +3030,8 @@ const file_mesos_v1_master_master_proto_rawDesc = "" +
 	"\vget_weights\x18\x0f \x01(\v2$.mesos.v1.master.Response.GetWeightsR\n" +
 	"getWeights\x12B\n" +
 	"\n" +
-	"get_master\x18\x10 \x01(\v2#.mesos.v1.master.Response.GetMasterR\tgetMaster\x1a%\n" +
+	"get_master\x18\x10 \x01(\v2#.mesos.v1.master.Response.GetMasterR\tgetMaster\x12?\n" +
+	"\tget_quota\x18\x13 \x01(\v2\".mesos.v1.master.Response.GetQuotaR\bgetQuota\x1a%\n" +
 	"\tGetHealth\x12\x18\n" +
 	"\ahealthy\x18\x01 \x02(\bR\ahealthy\x1a0\n" +
 	"\bGetFlags\x12$\n" +
@@ -2881,7 +3114,9 @@ const file_mesos_v1_master_master_proto_rawDesc = "" +
 	"masterInfo\x12\x1d\n" +
 	"\n" +
 	"start_time\x18\x02 \x01(\x01R\tstartTime\x12!\n" +
-	"\felected_time\x18\x03 \x01(\x01R\velectedTime\"\xec\x02\n" +
+	"\felected_time\x18\x03 \x01(\x01R\velectedTime\x1a?\n" +
+	"\bGetQuota\x123\n" +
+	"\x06status\x18\x01 \x02(\v2\x1b.mesos.v1.quota.QuotaStatusR\x06status\"\xec\x02\n" +
 	"\x04Type\x12\v\n" +
 	"\aUNKNOWN\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -2970,7 +3205,7 @@ func file_mesos_v1_master_master_proto_rawDescGZIP() []byte {
 }
 
 var file_mesos_v1_master_master_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_mesos_v1_master_master_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
+var file_mesos_v1_master_master_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
 var file_mesos_v1_master_master_proto_goTypes = []any{
 	(Call_Type)(0),                           // 0: mesos.v1.master.Call.Type
 	(Response_Type)(0),                       // 1: mesos.v1.master.Response.Type
@@ -2987,55 +3222,62 @@ var file_mesos_v1_master_master_proto_goTypes = []any{
 	(*Call_MarkAgentGone)(nil),               // 12: mesos.v1.master.Call.MarkAgentGone
 	(*Call_DeactivateAgent)(nil),             // 13: mesos.v1.master.Call.DeactivateAgent
 	(*Call_ReactivateAgent)(nil),             // 14: mesos.v1.master.Call.ReactivateAgent
-	(*Response_GetHealth)(nil),               // 15: mesos.v1.master.Response.GetHealth
-	(*Response_GetFlags)(nil),                // 16: mesos.v1.master.Response.GetFlags
-	(*Response_GetVersion)(nil),              // 17: mesos.v1.master.Response.GetVersion
-	(*Response_GetMetrics)(nil),              // 18: mesos.v1.master.Response.GetMetrics
-	(*Response_GetLoggingLevel)(nil),         // 19: mesos.v1.master.Response.GetLoggingLevel
-	(*Response_ListFiles)(nil),               // 20: mesos.v1.master.Response.ListFiles
-	(*Response_ReadFile)(nil),                // 21: mesos.v1.master.Response.ReadFile
-	(*Response_GetState)(nil),                // 22: mesos.v1.master.Response.GetState
-	(*Response_GetAgents)(nil),               // 23: mesos.v1.master.Response.GetAgents
-	(*Response_GetFrameworks)(nil),           // 24: mesos.v1.master.Response.GetFrameworks
-	(*Response_GetExecutors)(nil),            // 25: mesos.v1.master.Response.GetExecutors
-	(*Response_GetOperations)(nil),           // 26: mesos.v1.master.Response.GetOperations
-	(*Response_GetTasks)(nil),                // 27: mesos.v1.master.Response.GetTasks
-	(*Response_GetRoles)(nil),                // 28: mesos.v1.master.Response.GetRoles
-	(*Response_GetWeights)(nil),              // 29: mesos.v1.master.Response.GetWeights
-	(*Response_GetMaster)(nil),               // 30: mesos.v1.master.Response.GetMaster
-	(*Response_GetAgents_Agent)(nil),         // 31: mesos.v1.master.Response.GetAgents.Agent
-	(*Response_GetFrameworks_Framework)(nil), // 32: mesos.v1.master.Response.GetFrameworks.Framework
-	(*Response_GetExecutors_Executor)(nil),   // 33: mesos.v1.master.Response.GetExecutors.Executor
-	(*Event_Subscribed)(nil),                 // 34: mesos.v1.master.Event.Subscribed
-	(*Event_TaskAdded)(nil),                  // 35: mesos.v1.master.Event.TaskAdded
-	(*Event_TaskUpdated)(nil),                // 36: mesos.v1.master.Event.TaskUpdated
-	(*Event_FrameworkAdded)(nil),             // 37: mesos.v1.master.Event.FrameworkAdded
-	(*Event_FrameworkUpdated)(nil),           // 38: mesos.v1.master.Event.FrameworkUpdated
-	(*Event_FrameworkRemoved)(nil),           // 39: mesos.v1.master.Event.FrameworkRemoved
-	(*Event_AgentAdded)(nil),                 // 40: mesos.v1.master.Event.AgentAdded
-	(*Event_AgentRemoved)(nil),               // 41: mesos.v1.master.Event.AgentRemoved
-	(*mesospb.DurationInfo)(nil),             // 42: mesos.v1.DurationInfo
-	(*mesospb.WeightInfo)(nil),               // 43: mesos.v1.WeightInfo
-	(*mesospb.FrameworkID)(nil),              // 44: mesos.v1.FrameworkID
-	(*mesospb.AgentID)(nil),                  // 45: mesos.v1.AgentID
-	(*mesospb.Flag)(nil),                     // 46: mesos.v1.Flag
-	(*mesospb.VersionInfo)(nil),              // 47: mesos.v1.VersionInfo
-	(*mesospb.Metric)(nil),                   // 48: mesos.v1.Metric
-	(*mesospb.FileInfo)(nil),                 // 49: mesos.v1.FileInfo
-	(*mesospb.AgentInfo)(nil),                // 50: mesos.v1.AgentInfo
-	(*mesospb.Operation)(nil),                // 51: mesos.v1.Operation
-	(*mesospb.Task)(nil),                     // 52: mesos.v1.Task
-	(*mesospb.Role)(nil),                     // 53: mesos.v1.Role
-	(*mesospb.MasterInfo)(nil),               // 54: mesos.v1.MasterInfo
-	(*mesospb.TimeInfo)(nil),                 // 55: mesos.v1.TimeInfo
-	(*mesospb.Resource)(nil),                 // 56: mesos.v1.Resource
-	(*mesospb.AgentInfo_Capability)(nil),     // 57: mesos.v1.AgentInfo.Capability
-	(*mesospb.FrameworkInfo)(nil),            // 58: mesos.v1.FrameworkInfo
-	(*mesospb.Offer)(nil),                    // 59: mesos.v1.Offer
-	(*mesospb.InverseOffer)(nil),             // 60: mesos.v1.InverseOffer
-	(*mesospb.ExecutorInfo)(nil),             // 61: mesos.v1.ExecutorInfo
-	(*mesospb.TaskStatus)(nil),               // 62: mesos.v1.TaskStatus
-	(mesospb.TaskState)(0),                   // 63: mesos.v1.TaskState
+	(*Call_SetQuota)(nil),                    // 15: mesos.v1.master.Call.SetQuota
+	(*Call_RemoveQuota)(nil),                 // 16: mesos.v1.master.Call.RemoveQuota
+	(*Call_UpdateQuota)(nil),                 // 17: mesos.v1.master.Call.UpdateQuota
+	(*Response_GetHealth)(nil),               // 18: mesos.v1.master.Response.GetHealth
+	(*Response_GetFlags)(nil),                // 19: mesos.v1.master.Response.GetFlags
+	(*Response_GetVersion)(nil),              // 20: mesos.v1.master.Response.GetVersion
+	(*Response_GetMetrics)(nil),              // 21: mesos.v1.master.Response.GetMetrics
+	(*Response_GetLoggingLevel)(nil),         // 22: mesos.v1.master.Response.GetLoggingLevel
+	(*Response_ListFiles)(nil),               // 23: mesos.v1.master.Response.ListFiles
+	(*Response_ReadFile)(nil),                // 24: mesos.v1.master.Response.ReadFile
+	(*Response_GetState)(nil),                // 25: mesos.v1.master.Response.GetState
+	(*Response_GetAgents)(nil),               // 26: mesos.v1.master.Response.GetAgents
+	(*Response_GetFrameworks)(nil),           // 27: mesos.v1.master.Response.GetFrameworks
+	(*Response_GetExecutors)(nil),            // 28: mesos.v1.master.Response.GetExecutors
+	(*Response_GetOperations)(nil),           // 29: mesos.v1.master.Response.GetOperations
+	(*Response_GetTasks)(nil),                // 30: mesos.v1.master.Response.GetTasks
+	(*Response_GetRoles)(nil),                // 31: mesos.v1.master.Response.GetRoles
+	(*Response_GetWeights)(nil),              // 32: mesos.v1.master.Response.GetWeights
+	(*Response_GetMaster)(nil),               // 33: mesos.v1.master.Response.GetMaster
+	(*Response_GetQuota)(nil),                // 34: mesos.v1.master.Response.GetQuota
+	(*Response_GetAgents_Agent)(nil),         // 35: mesos.v1.master.Response.GetAgents.Agent
+	(*Response_GetFrameworks_Framework)(nil), // 36: mesos.v1.master.Response.GetFrameworks.Framework
+	(*Response_GetExecutors_Executor)(nil),   // 37: mesos.v1.master.Response.GetExecutors.Executor
+	(*Event_Subscribed)(nil),                 // 38: mesos.v1.master.Event.Subscribed
+	(*Event_TaskAdded)(nil),                  // 39: mesos.v1.master.Event.TaskAdded
+	(*Event_TaskUpdated)(nil),                // 40: mesos.v1.master.Event.TaskUpdated
+	(*Event_FrameworkAdded)(nil),             // 41: mesos.v1.master.Event.FrameworkAdded
+	(*Event_FrameworkUpdated)(nil),           // 42: mesos.v1.master.Event.FrameworkUpdated
+	(*Event_FrameworkRemoved)(nil),           // 43: mesos.v1.master.Event.FrameworkRemoved
+	(*Event_AgentAdded)(nil),                 // 44: mesos.v1.master.Event.AgentAdded
+	(*Event_AgentRemoved)(nil),               // 45: mesos.v1.master.Event.AgentRemoved
+	(*mesospb.DurationInfo)(nil),             // 46: mesos.v1.DurationInfo
+	(*mesospb.WeightInfo)(nil),               // 47: mesos.v1.WeightInfo
+	(*mesospb.FrameworkID)(nil),              // 48: mesos.v1.FrameworkID
+	(*mesospb.AgentID)(nil),                  // 49: mesos.v1.AgentID
+	(*quotapb.QuotaRequest)(nil),             // 50: mesos.v1.quota.QuotaRequest
+	(*quotapb.QuotaConfig)(nil),              // 51: mesos.v1.quota.QuotaConfig
+	(*mesospb.Flag)(nil),                     // 52: mesos.v1.Flag
+	(*mesospb.VersionInfo)(nil),              // 53: mesos.v1.VersionInfo
+	(*mesospb.Metric)(nil),                   // 54: mesos.v1.Metric
+	(*mesospb.FileInfo)(nil),                 // 55: mesos.v1.FileInfo
+	(*mesospb.AgentInfo)(nil),                // 56: mesos.v1.AgentInfo
+	(*mesospb.Operation)(nil),                // 57: mesos.v1.Operation
+	(*mesospb.Task)(nil),                     // 58: mesos.v1.Task
+	(*mesospb.Role)(nil),                     // 59: mesos.v1.Role
+	(*mesospb.MasterInfo)(nil),               // 60: mesos.v1.MasterInfo
+	(*quotapb.QuotaStatus)(nil),              // 61: mesos.v1.quota.QuotaStatus
+	(*mesospb.TimeInfo)(nil),                 // 62: mesos.v1.TimeInfo
+	(*mesospb.Resource)(nil),                 // 63: mesos.v1.Resource
+	(*mesospb.AgentInfo_Capability)(nil),     // 64: mesos.v1.AgentInfo.Capability
+	(*mesospb.FrameworkInfo)(nil),            // 65: mesos.v1.FrameworkInfo
+	(*mesospb.Offer)(nil),                    // 66: mesos.v1.Offer
+	(*mesospb.InverseOffer)(nil),             // 67: mesos.v1.InverseOffer
+	(*mesospb.ExecutorInfo)(nil),             // 68: mesos.v1.ExecutorInfo
+	(*mesospb.TaskStatus)(nil),               // 69: mesos.v1.TaskStatus
+	(mesospb.TaskState)(0),                   // 70: mesos.v1.TaskState
 }
 var file_mesos_v1_master_master_proto_depIdxs = []int32{
 	0,  // 0: mesos.v1.master.Call.type:type_name -> mesos.v1.master.Call.Type
@@ -3044,96 +3286,103 @@ var file_mesos_v1_master_master_proto_depIdxs = []int32{
 	8,  // 3: mesos.v1.master.Call.list_files:type_name -> mesos.v1.master.Call.ListFiles
 	9,  // 4: mesos.v1.master.Call.read_file:type_name -> mesos.v1.master.Call.ReadFile
 	10, // 5: mesos.v1.master.Call.update_weights:type_name -> mesos.v1.master.Call.UpdateWeights
-	11, // 6: mesos.v1.master.Call.teardown:type_name -> mesos.v1.master.Call.Teardown
-	12, // 7: mesos.v1.master.Call.mark_agent_gone:type_name -> mesos.v1.master.Call.MarkAgentGone
-	13, // 8: mesos.v1.master.Call.deactivate_agent:type_name -> mesos.v1.master.Call.DeactivateAgent
-	14, // 9: mesos.v1.master.Call.reactivate_agent:type_name -> mesos.v1.master.Call.ReactivateAgent
-	1,  // 10: mesos.v1.master.Response.type:type_name -> mesos.v1.master.Response.Type
-	15, // 11: mesos.v1.master.Response.get_health:type_name -> mesos.v1.master.Response.GetHealth
-	16, // 12: mesos.v1.master.Response.get_flags:type_name -> mesos.v1.master.Response.GetFlags
-	17, // 13: mesos.v1.master.Response.get_version:type_name -> mesos.v1.master.Response.GetVersion
-	18, // 14: mesos.v1.master.Response.get_metrics:type_name -> mesos.v1.master.Response.GetMetrics
-	19, // 15: mesos.v1.master.Response.get_logging_level:type_name -> mesos.v1.master.Response.GetLoggingLevel
-	20, // 16: mesos.v1.master.Response.list_files:type_name -> mesos.v1.master.Response.ListFiles
-	21, // 17: mesos.v1.master.Response.read_file:type_name -> mesos.v1.master.Response.ReadFile
-	22, // 18: mesos.v1.master.Response.get_state:type_name -> mesos.v1.master.Response.GetState
-	23, // 19: mesos.v1.master.Response.get_agents:type_name -> mesos.v1.master.Response.GetAgents
-	24, // 20: mesos.v1.master.Response.get_frameworks:type_name -> mesos.v1.master.Response.GetFrameworks
-	25, // 21: mesos.v1.master.Response.get_executors:type_name -> mesos.v1.master.Response.GetExecutors
-	26, // 22: mesos.v1.master.Response.get_operations:type_name -> mesos.v1.master.Response.GetOperations
-	27, // 23: mesos.v1.master.Response.get_tasks:type_name -> mesos.v1.master.Response.GetTasks
-	28, // 24: mesos.v1.master.Response.get_roles:type_name -> mesos.v1.master.Response.GetRoles
-	29, // 25: mesos.v1.master.Response.get_weights:type_name -> mesos.v1.master.Response.GetWeights
-	30, // 26: mesos.v1.master.Response.get_master:type_name -> mesos.v1.master.Response.GetMaster
-	2,  // 27: mesos.v1.master.Event.type:type_name -> mesos.v1.master.Event.Type
-	34, // 28: mesos.v1.master.Event.subscribed:type_name -> mesos.v1.master.Event.Subscribed
-	35, // 29: mesos.v1.master.Event.task_added:type_name -> mesos.v1.master.Event.TaskAdded
-	36, // 30: mesos.v1.master.Event.task_updated:type_name -> mesos.v1.master.Event.TaskUpdated
-	40, // 31: mesos.v1.master.Event.agent_added:type_name -> mesos.v1.master.Event.AgentAdded
-	41, // 32: mesos.v1.master.Event.agent_removed:type_name -> mesos.v1.master.Event.AgentRemoved
-	37, // 33: mesos.v1.master.Event.framework_added:type_name -> mesos.v1.master.Event.FrameworkAdded
-	38, // 34: mesos.v1.master.Event.framework_updated:type_name -> mesos.v1.master.Event.FrameworkUpdated
-	39, // 35: mesos.v1.master.Event.framework_removed:type_name -> mesos.v1.master.Event.FrameworkRemoved
-	42, // 36: mesos.v1.master.Call.GetMetrics.timeout:type_name -> mesos.v1.DurationInfo
-	42, // 37: mesos.v1.master.Call.SetLoggingLevel.duration:type_name -> mesos.v1.DurationInfo
-	43, // 38: mesos.v1.master.Call.UpdateWeights.weight_infos:type_name -> mesos.v1.WeightInfo
-	44, // 39: mesos.v1.master.Call.Teardown.framework_id:type_name -> mesos.v1.FrameworkID
-	45, // 40: mesos.v1.master.Call.MarkAgentGone.agent_id:type_name -> mesos.v1.AgentID
-	45, // 41: mesos.v1.master.Call.DeactivateAgent.agent_id:type_name -> mesos.v1.AgentID
-	45, // 42: mesos.v1.master.Call.ReactivateAgent.agent_id:type_name -> mesos.v1.AgentID
-	46, // 43: mesos.v1.master.Response.GetFlags.flags:type_name -> mesos.v1.Flag
-	47, // 44: mesos.v1.master.Response.GetVersion.version_info:type_name -> mesos.v1.VersionInfo
-	48, // 45: mesos.v1.master.Response.GetMetrics.metrics:type_name -> mesos.v1.Metric
-	49, // 46: mesos.v1.master.Response.ListFiles.file_infos:type_name -> mesos.v1.FileInfo
-	27, // 47: mesos.v1.master.Response.GetState.get_tasks:type_name -> mesos.v1.master.Response.GetTasks
-	25, // 48: mesos.v1.master.Response.GetState.get_executors:type_name -> mesos.v1.master.Response.GetExecutors
-	24, // 49: mesos.v1.master.Response.GetState.get_frameworks:type_name -> mesos.v1.master.Response.GetFrameworks
-	23, // 50: mesos.v1.master.Response.GetState.get_agents:type_name -> mesos.v1.master.Response.GetAgents
-	31, // 51: mesos.v1.master.Response.GetAgents.agents:type_name -> mesos.v1.master.Response.GetAgents.Agent
-	50, // 52: mesos.v1.master.Response.GetAgents.recovered_agents:type_name -> mesos.v1.AgentInfo
-	32, // 53: mesos.v1.master.Response.GetFrameworks.frameworks:type_name -> mesos.v1.master.Response.GetFrameworks.Framework
-	32, // 54: mesos.v1.master.Response.GetFrameworks.completed_frameworks:type_name -> mesos.v1.master.Response.GetFrameworks.Framework
-	33, // 55: mesos.v1.master.Response.GetExecutors.executors:type_name -> mesos.v1.master.Response.GetExecutors.Executor
-	51, // 56: mesos.v1.master.Response.GetOperations.operations:type_name -> mesos.v1.Operation
-	52, // 57: mesos.v1.master.Response.GetTasks.pending_tasks:type_name -> mesos.v1.Task
-	52, // 58: mesos.v1.master.Response.GetTasks.tasks:type_name -> mesos.v1.Task
-	52, // 59: mesos.v1.master.Response.GetTasks.unreachable_tasks:type_name -> mesos.v1.Task
-	52, // 60: mesos.v1.master.Response.GetTasks.completed_tasks:type_name -> mesos.v1.Task
-	53, // 61: mesos.v1.master.Response.GetRoles.roles:type_name -> mesos.v1.Role
-	43, // 62: mesos.v1.master.Response.GetWeights.weight_infos:type_name -> mesos.v1.WeightInfo
-	54, // 63: mesos.v1.master.Response.GetMaster.master_info:type_name -> mesos.v1.MasterInfo
-	50, // 64: mesos.v1.master.Response.GetAgents.Agent.agent_info:type_name -> mesos.v1.AgentInfo
-	55, // 65: mesos.v1.master.Response.GetAgents.Agent.registered_time:type_name -> mesos.v1.TimeInfo
-	55, // 66: mesos.v1.master.Response.GetAgents.Agent.reregistered_time:type_name -> mesos.v1.TimeInfo
-	56, // 67: mesos.v1.master.Response.GetAgents.Agent.total_resources:type_name -> mesos.v1.Resource
-	56, // 68: mesos.v1.master.Response.GetAgents.Agent.allocated_resources:type_name -> mesos.v1.Resource
-	56, // 69: mesos.v1.master.Response.GetAgents.Agent.offered_resources:type_name -> mesos.v1.Resource
-	57, // 70: mesos.v1.master.Response.GetAgents.Agent.capabilities:type_name -> mesos.v1.AgentInfo.Capability
-	58, // 71: mesos.v1.master.Response.GetFrameworks.Framework.framework_info:type_name -> mesos.v1.FrameworkInfo
-	55, // 72: mesos.v1.master.Response.GetFrameworks.Framework.registered_time:type_name -> mesos.v1.TimeInfo
-	55, // 73: mesos.v1.master.Response.GetFrameworks.Framework.reregistered_time:type_name -> mesos.v1.TimeInfo
-	55, // 74: mesos.v1.master.Response.GetFrameworks.Framework.unregistered_time:type_name -> mesos.v1.TimeInfo
-	59, // 75: mesos.v1.master.Response.GetFrameworks.Framework.offers:type_name -> mesos.v1.Offer
-	60, // 76: mesos.v1.master.Response.GetFrameworks.Framework.inverse_offers:type_name -> mesos.v1.InverseOffer
-	56, // 77: mesos.v1.master.Response.GetFrameworks.Framework.allocated_resources:type_name -> mesos.v1.Resource
-	56, // 78: mesos.v1.master.Response.GetFrameworks.Framework.offered_resources:type_name -> mesos.v1.Resource
-	61, // 79: mesos.v1.master.Response.GetExecutors.Executor.executor_info:type_name -> mesos.v1.ExecutorInfo
-	45, // 80: mesos.v1.master.Response.GetExecutors.Executor.agent_id:type_name -> mesos.v1.AgentID
-	22, // 81: mesos.v1.master.Event.Subscribed.get_state:type_name -> mesos.v1.master.Response.GetState
-	52, // 82: mesos.v1.master.Event.TaskAdded.task:type_name -> mesos.v1.Task
-	44, // 83: mesos.v1.master.Event.TaskUpdated.framework_id:type_name -> mesos.v1.FrameworkID
-	62, // 84: mesos.v1.master.Event.TaskUpdated.status:type_name -> mesos.v1.TaskStatus
-	63, // 85: mesos.v1.master.Event.TaskUpdated.state:type_name -> mesos.v1.TaskState
-	32, // 86: mesos.v1.master.Event.FrameworkAdded.framework:type_name -> mesos.v1.master.Response.GetFrameworks.Framework
-	32, // 87: mesos.v1.master.Event.FrameworkUpdated.framework:type_name -> mesos.v1.master.Response.GetFrameworks.Framework
-	58, // 88: mesos.v1.master.Event.FrameworkRemoved.framework_info:type_name -> mesos.v1.FrameworkInfo
-	31, // 89: mesos.v1.master.Event.AgentAdded.agent:type_name -> mesos.v1.master.Response.GetAgents.Agent
-	45, // 90: mesos.v1.master.Event.AgentRemoved.agent_id:type_name -> mesos.v1.AgentID
-	91, // [91:91] is the sub-list for method output_type
-	91, // [91:91] is the sub-list for method input_type
-	91, // [91:91] is the sub-list for extension type_name
-	91, // [91:91] is the sub-list for extension extendee
-	0,  // [0:91] is the sub-list for field type_name
+	15, // 6: mesos.v1.master.Call.set_quota:type_name -> mesos.v1.master.Call.SetQuota
+	16, // 7: mesos.v1.master.Call.remove_quota:type_name -> mesos.v1.master.Call.RemoveQuota
+	11, // 8: mesos.v1.master.Call.teardown:type_name -> mesos.v1.master.Call.Teardown
+	12, // 9: mesos.v1.master.Call.mark_agent_gone:type_name -> mesos.v1.master.Call.MarkAgentGone
+	17, // 10: mesos.v1.master.Call.update_quota:type_name -> mesos.v1.master.Call.UpdateQuota
+	13, // 11: mesos.v1.master.Call.deactivate_agent:type_name -> mesos.v1.master.Call.DeactivateAgent
+	14, // 12: mesos.v1.master.Call.reactivate_agent:type_name -> mesos.v1.master.Call.ReactivateAgent
+	1,  // 13: mesos.v1.master.Response.type:type_name -> mesos.v1.master.Response.Type
+	18, // 14: mesos.v1.master.Response.get_health:type_name -> mesos.v1.master.Response.GetHealth
+	19, // 15: mesos.v1.master.Response.get_flags:type_name -> mesos.v1.master.Response.GetFlags
+	20, // 16: mesos.v1.master.Response.get_version:type_name -> mesos.v1.master.Response.GetVersion
+	21, // 17: mesos.v1.master.Response.get_metrics:type_name -> mesos.v1.master.Response.GetMetrics
+	22, // 18: mesos.v1.master.Response.get_logging_level:type_name -> mesos.v1.master.Response.GetLoggingLevel
+	23, // 19: mesos.v1.master.Response.list_files:type_name -> mesos.v1.master.Response.ListFiles
+	24, // 20: mesos.v1.master.Response.read_file:type_name -> mesos.v1.master.Response.ReadFile
+	25, // 21: mesos.v1.master.Response.get_state:type_name -> mesos.v1.master.Response.GetState
+	26, // 22: mesos.v1.master.Response.get_agents:type_name -> mesos.v1.master.Response.GetAgents
+	27, // 23: mesos.v1.master.Response.get_frameworks:type_name -> mesos.v1.master.Response.GetFrameworks
+	28, // 24: mesos.v1.master.Response.get_executors:type_name -> mesos.v1.master.Response.GetExecutors
+	29, // 25: mesos.v1.master.Response.get_operations:type_name -> mesos.v1.master.Response.GetOperations
+	30, // 26: mesos.v1.master.Response.get_tasks:type_name -> mesos.v1.master.Response.GetTasks
+	31, // 27: mesos.v1.master.Response.get_roles:type_name -> mesos.v1.master.Response.GetRoles
+	32, // 28: mesos.v1.master.Response.get_weights:type_name -> mesos.v1.master.Response.GetWeights
+	33, // 29: mesos.v1.master.Response.get_master:type_name -> mesos.v1.master.Response.GetMaster
+	34, // 30: mesos.v1.master.Response.get_quota:type_name -> mesos.v1.master.Response.GetQuota
+	2,  // 31: mesos.v1.master.Event.type:type_name -> mesos.v1.master.Event.Type
+	38, // 32: mesos.v1.master.Event.subscribed:type_name -> mesos.v1.master.Event.Subscribed
+	39, // 33: mesos.v1.master.Event.task_added:type_name -> mesos.v1.master.Event.TaskAdded
+	40, // 34: mesos.v1.master.Event.task_updated:type_name -> mesos.v1.master.Event.TaskUpdated
+	44, // 35: mesos.v1.master.Event.agent_added:type_name -> mesos.v1.master.Event.AgentAdded
+	45, // 36: mesos.v1.master.Event.agent_removed:type_name -> mesos.v1.master.Event.AgentRemoved
+	41, // 37: mesos.v1.master.Event.framework_added:type_name -> mesos.v1.master.Event.FrameworkAdded
+	42, // 38: mesos.v1.master.Event.framework_updated:type_name -> mesos.v1.master.Event.FrameworkUpdated
+	43, // 39: mesos.v1.master.Event.framework_removed:type_name -> mesos.v1.master.Event.FrameworkRemoved
+	46, // 40: mesos.v1.master.Call.GetMetrics.timeout:type_name -> mesos.v1.DurationInfo
+	46, // 41: mesos.v1.master.Call.SetLoggingLevel.duration:type_name -> mesos.v1.DurationInfo
+	47, // 42: mesos.v1.master.Call.UpdateWeights.weight_infos:type_name -> mesos.v1.WeightInfo
+	48, // 43: mesos.v1.master.Call.Teardown.framework_id:type_name -> mesos.v1.FrameworkID
+	49, // 44: mesos.v1.master.Call.MarkAgentGone.agent_id:type_name -> mesos.v1.AgentID
+	49, // 45: mesos.v1.master.Call.DeactivateAgent.agent_id:type_name -> mesos.v1.AgentID
+	49, // 46: mesos.v1.master.Call.ReactivateAgent.agent_id:type_name -> mesos.v1.AgentID
+	50, // 47: mesos.v1.master.Call.SetQuota.quota_request:type_name -> mesos.v1.quota.QuotaRequest
+	51, // 48: mesos.v1.master.Call.UpdateQuota.quota_configs:type_name -> mesos.v1.quota.QuotaConfig
+	52, // 49: mesos.v1.master.Response.GetFlags.flags:type_name -> mesos.v1.Flag
+	53, // 50: mesos.v1.master.Response.GetVersion.version_info:type_name -> mesos.v1.VersionInfo
+	54, // 51: mesos.v1.master.Response.GetMetrics.metrics:type_name -> mesos.v1.Metric
+	55, // 52: mesos.v1.master.Response.ListFiles.file_infos:type_name -> mesos.v1.FileInfo
+	30, // 53: mesos.v1.master.Response.GetState.get_tasks:type_name -> mesos.v1.master.Response.GetTasks
+	28, // 54: mesos.v1.master.Response.GetState.get_executors:type_name -> mesos.v1.master.Response.GetExecutors
+	27, // 55: mesos.v1.master.Response.GetState.get_frameworks:type_name -> mesos.v1.master.Response.GetFrameworks
+	26, // 56: mesos.v1.master.Response.GetState.get_agents:type_name -> mesos.v1.master.Response.GetAgents
+	35, // 57: mesos.v1.master.Response.GetAgents.agents:type_name -> mesos.v1.master.Response.GetAgents.Agent
+	56, // 58: mesos.v1.master.Response.GetAgents.recovered_agents:type_name -> mesos.v1.AgentInfo
+	36, // 59: mesos.v1.master.Response.GetFrameworks.frameworks:type_name -> mesos.v1.master.Response.GetFrameworks.Framework
+	36, // 60: mesos.v1.master.Response.GetFrameworks.completed_frameworks:type_name -> mesos.v1.master.Response.GetFrameworks.Framework
+	37, // 61: mesos.v1.master.Response.GetExecutors.executors:type_name -> mesos.v1.master.Response.GetExecutors.Executor
+	57, // 62: mesos.v1.master.Response.GetOperations.operations:type_name -> mesos.v1.Operation
+	58, // 63: mesos.v1.master.Response.GetTasks.pending_tasks:type_name -> mesos.v1.Task
+	58, // 64: mesos.v1.master.Response.GetTasks.tasks:type_name -> mesos.v1.Task
+	58, // 65: mesos.v1.master.Response.GetTasks.unreachable_tasks:type_name -> mesos.v1.Task
+	58, // 66: mesos.v1.master.Response.GetTasks.completed_tasks:type_name -> mesos.v1.Task
+	59, // 67: mesos.v1.master.Response.GetRoles.roles:type_name -> mesos.v1.Role
+	47, // 68: mesos.v1.master.Response.GetWeights.weight_infos:type_name -> mesos.v1.WeightInfo
+	60, // 69: mesos.v1.master.Response.GetMaster.master_info:type_name -> mesos.v1.MasterInfo
+	61, // 70: mesos.v1.master.Response.GetQuota.status:type_name -> mesos.v1.quota.QuotaStatus
+	56, // 71: mesos.v1.master.Response.GetAgents.Agent.agent_info:type_name -> mesos.v1.AgentInfo
+	62, // 72: mesos.v1.master.Response.GetAgents.Agent.registered_time:type_name -> mesos.v1.TimeInfo
+	62, // 73: mesos.v1.master.Response.GetAgents.Agent.reregistered_time:type_name -> mesos.v1.TimeInfo
+	63, // 74: mesos.v1.master.Response.GetAgents.Agent.total_resources:type_name -> mesos.v1.Resource
+	63, // 75: mesos.v1.master.Response.GetAgents.Agent.allocated_resources:type_name -> mesos.v1.Resource
+	63, // 76: mesos.v1.master.Response.GetAgents.Agent.offered_resources:type_name -> mesos.v1.Resource
+	64, // 77: mesos.v1.master.Response.GetAgents.Agent.capabilities:type_name -> mesos.v1.AgentInfo.Capability
+	65, // 78: mesos.v1.master.Response.GetFrameworks.Framework.framework_info:type_name -> mesos.v1.FrameworkInfo
+	62, // 79: mesos.v1.master.Response.GetFrameworks.Framework.registered_time:type_name -> mesos.v1.TimeInfo
+	62, // 80: mesos.v1.master.Response.GetFrameworks.Framework.reregistered_time:type_name -> mesos.v1.TimeInfo
+	62, // 81: mesos.v1.master.Response.GetFrameworks.Framework.unregistered_time:type_name -> mesos.v1.TimeInfo
+	66, // 82: mesos.v1.master.Response.GetFrameworks.Framework.offers:type_name -> mesos.v1.Offer
+	67, // 83: mesos.v1.master.Response.GetFrameworks.Framework.inverse_offers:type_name -> mesos.v1.InverseOffer
+	63, // 84: mesos.v1.master.Response.GetFrameworks.Framework.allocated_resources:type_name -> mesos.v1.Resource
+	63, // 85: mesos.v1.master.Response.GetFrameworks.Framework.offered_resources:type_name -> mesos.v1.Resource
+	68, // 86: mesos.v1.master.Response.GetExecutors.Executor.executor_info:type_name -> mesos.v1.ExecutorInfo
+	49, // 87: mesos.v1.master.Response.GetExecutors.Executor.agent_id:type_name -> mesos.v1.AgentID
+	25, // 88: mesos.v1.master.Event.Subscribed.get_state:type_name -> mesos.v1.master.Response.GetState
+	58, // 89: mesos.v1.master.Event.TaskAdded.task:type_name -> mesos.v1.Task
+	48, // 90: mesos.v1.master.Event.TaskUpdated.framework_id:type_name -> mesos.v1.FrameworkID
+	69, // 91: mesos.v1.master.Event.TaskUpdated.status:type_name -> mesos.v1.TaskStatus
+	70, // 92: mesos.v1.master.Event.TaskUpdated.state:type_name -> mesos.v1.TaskState
+	36, // 93: mesos.v1.master.Event.FrameworkAdded.framework:type_name -> mesos.v1.master.Response.GetFrameworks.Framework
+	36, // 94: mesos.v1.master.Event.FrameworkUpdated.framework:type_name -> mesos.v1.master.Response.GetFrameworks.Framework
+	65, // 95: mesos.v1.master.Event.FrameworkRemoved.framework_info:type_name -> mesos.v1.FrameworkInfo
+	35, // 96: mesos.v1.master.Event.AgentAdded.agent:type_name -> mesos.v1.master.Response.GetAgents.Agent
+	49, // 97: mesos.v1.master.Event.AgentRemoved.agent_id:type_name -> mesos.v1.AgentID
+	98, // [98:98] is the sub-list for method output_type
+	98, // [98:98] is the sub-list for method input_type
+	98, // [98:98] is the sub-list for extension type_name
+	98, // [98:98] is the sub-list for extension extendee
+	0,  // [0:98] is the sub-list for field type_name
 }
 
 func init() { file_mesos_v1_master_master_proto_init() }
@@ -3147,7 +3396,7 @@ func file_mesos_v1_master_master_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mesos_v1_master_master_proto_rawDesc), len(file_mesos_v1_master_master_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   39,
+			NumMessages:   43,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -17,18 +17,34 @@ func (a *Allocator) Allocate(now time.Time) []Offer {
 	if len(a.sortedRoles) == 0 {
 		return nil
 	}
+	a.prepareHeadroom()
 	t := now.UnixNano()
+	order := a.visitOrder()
 	var offers []Offer
-	for _, ag := range a.visitOrder() {
+	if a.head.on {
+		// Stage 1: roles whose guarantees are unmet, and only toward them.
+		for _, ag := range order {
+			if ag.active && !ag.available.IsEmpty() && !a.skipIdle(ag, t) {
+				offers = a.allocateAgent(ag, t, offers, true)
+			}
+		}
+	}
+	// Stage 2: everyone, within limits and leaving the headroom.
+	for _, ag := range order {
 		if !ag.active || ag.available.IsEmpty() {
 			continue
 		}
-		if ag.idle && ag.idleEpoch == a.epoch && t < ag.idleUntil {
+		if a.skipIdle(ag, t) {
 			continue
 		}
-		offers = a.allocateAgent(ag, t, offers)
+		offers = a.allocateAgent(ag, t, offers, false)
 	}
 	return offers
+}
+
+// skipIdle reports whether ag's idle mark still holds at t.
+func (a *Allocator) skipIdle(ag *agent, t int64) bool {
+	return !a.noIdle && ag.idle && ag.idleEpoch == a.epoch && t < ag.idleUntil
 }
 
 // visitOrder returns the agents in this cycle's order.
@@ -41,15 +57,22 @@ func (a *Allocator) visitOrder() []*agent {
 	return a.visit
 }
 
-// allocateAgent offers one agent's available resources, role by role, and
-// marks it idle with the time the earliest blocking filter expires.
-func (a *Allocator) allocateAgent(ag *agent, now int64, offers []Offer) []Offer {
+// allocateAgent offers one agent's available resources, role by role. In
+// stage 1 it serves only roles with an unmet guarantee, with offers that
+// meet part of it. In stage 2 it marks the agent idle, with the time the
+// earliest blocking filter expires. What limits or the headroom held back
+// stays held back until something is released (charge), an agent is added
+// or activated, or quotas change: each of those ends every idle mark.
+func (a *Allocator) allocateAgent(ag *agent, now int64, offers []Offer, stage1 bool) []Offer {
 	until := int64(math.MaxInt64)
 	reserved := ag.available.HasReserved()
 	a.roleScratch = append(a.roleScratch[:0], a.sortedRoles...)
 	for _, r := range a.roleScratch {
 		if ag.available.IsEmpty() {
 			break
+		}
+		if stage1 && (r.top == nil || !a.needsAny(r.top)) {
+			continue
 		}
 		offerable := ag.available
 		if reserved {
@@ -58,26 +81,30 @@ func (a *Allocator) allocateAgent(ag *agent, now int64, offers []Offer) []Offer 
 				continue
 			}
 		}
-		if !a.allocatable(offerable) {
+		offer, cut := a.capOffer(r, offerable)
+		if offer.IsEmpty() || !a.allocatable(offer) || (stage1 && !a.progress(r, r.top, offer)) {
 			continue
 		}
 		for i, c := range r.members {
 			if ag.hasGPU && !c.fw.gpu && !a.cfg.OfferGPUsToAll {
 				continue
 			}
-			if blocked, exp := ag.filtered(c.slot, r, offerable, now); blocked {
+			if blocked, exp := ag.filtered(c.slot, r, offer, now, !cut); blocked {
 				until = min(until, exp)
 				continue
 			}
-			offers = append(offers, Offer{Framework: c.fw.id, Agent: ag.id, Role: r.name, Resources: offerable})
-			ag.setAvailable(ag.available.Subtract(offerable), false)
-			a.hold(ag, c, offerable, false)
+			offers = append(offers, Offer{Framework: c.fw.id, Agent: ag.id, Role: r.name, Resources: offer})
+			a.take(r, offer)
+			ag.setAvailable(ag.available.Subtract(offer), false)
+			a.hold(ag, c, offer, false)
 			a.resortMember(r, i)
 			a.resortRole(r)
 			break
 		}
 	}
-	ag.idle, ag.idleEpoch, ag.idleUntil = true, a.epoch, until
+	if !stage1 {
+		ag.idle, ag.idleEpoch, ag.idleUntil = true, a.epoch, until
+	}
 	return offers
 }
 
@@ -104,6 +131,9 @@ func (a *Allocator) prepare() {
 		}
 		for _, r := range a.roles {
 			r.share = a.dominantShare(r.alloc) / r.weight
+		}
+		for _, n := range a.nodes {
+			n.share = a.dominantShare(n.alloc) / n.weight
 		}
 		a.sharesDirty, a.orderDirty = false, true
 	}
@@ -141,23 +171,19 @@ func compareCandidates(x, y *candidate) int {
 	return strings.Compare(x.fw.id, y.fw.id)
 }
 
-func compareRoles(x, y *role) int {
-	switch {
-	case x.share < y.share:
-		return -1
-	case x.share > y.share:
-		return 1
-	}
-	return strings.Compare(x.name, y.name)
-}
-
 // resortMember moves r.members[i], whose share just grew, to its place.
 func (a *Allocator) resortMember(r *role, i int) {
 	moveRight(r.members, i, compareCandidates)
 }
 
 // resortRole moves r, whose share just grew, to its place in sortedRoles.
+// A role in a tree (with a parent or children) moves its whole subtree,
+// so the order is rebuilt.
 func (a *Allocator) resortRole(r *role) {
+	if len(r.path) > 1 || r.path[0].refs > 1 {
+		slices.SortFunc(a.sortedRoles, compareRoles)
+		return
+	}
 	i := slices.Index(a.sortedRoles, r)
 	moveRight(a.sortedRoles, i, compareRoles)
 }

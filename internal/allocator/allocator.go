@@ -119,13 +119,27 @@ type Allocator struct {
 	visit      []*agent // scratch for shuffled cycles
 	frameworks map[string]*framework
 	roles      map[string]*role
+	nodes      map[string]*node // the role tree, by role path
 	weights    map[string]float64
-	slots      []*candidate // by slot; nil when free
-	freeSlots  []int32
+	quotas     map[string]*quota
+	// topGuarantees are the quotas with guarantees and no guaranteed
+	// ancestor, sorted by role: their unmet parts make up the headroom.
+	topGuarantees []*quota
+	head          headroom
+	capLimit      []int64 // scratch for capOffer
+	capHead       []int64
+	amounts       []resources.Scalar // scratch for shrink
+	slots         []*candidate       // by slot; nil when free
+	freeSlots     []int32
 
 	names    map[string]int // scalar resource name -> index
+	nameList []string       // index -> name
 	excluded []bool         // by name index
 	total    []int64        // cluster scalar totals, by name index
+
+	// noIdle turns the idle-agent shortcut off (benchmarks measure the
+	// cycle without it).
+	noIdle bool
 
 	// epoch increases whenever a framework may have become able to receive
 	// offers it could not before; it invalidates every agent's idle mark.
@@ -148,7 +162,9 @@ func New(cfg Config) *Allocator {
 		agents:        map[string]*agent{},
 		frameworks:    map[string]*framework{},
 		roles:         map[string]*role{},
+		nodes:         map[string]*node{},
 		weights:       map[string]float64{},
+		quotas:        map[string]*quota{},
 		names:         map[string]int{},
 		epoch:         1,
 	}
@@ -168,6 +184,7 @@ func (a *Allocator) nameIndex(name string) int {
 	}
 	i := len(a.names)
 	a.names[name] = i
+	a.nameList = append(a.nameList, name)
 	a.excluded = append(a.excluded, slices.Contains(a.cfg.FairnessExcluded, name))
 	a.total = append(a.total, 0)
 	return i
@@ -224,8 +241,12 @@ func (a *Allocator) SetWeight(role string, w float64) error {
 	if r, ok := a.roles[role]; ok {
 		r.weight = w
 		r.share = a.dominantShare(r.alloc) / w
-		a.orderDirty = true
 	}
+	if n, ok := a.nodes[role]; ok {
+		n.weight = w
+		n.share = a.dominantShare(n.alloc) / w
+	}
+	a.orderDirty = true
 	return nil
 }
 

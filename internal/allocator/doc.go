@@ -12,19 +12,38 @@
 //
 // Each Allocate cycle visits the active agents (in id order, or shuffled by
 // a generator seeded from Config.ShuffleSeed). For each agent with available
-// resources it walks the roles in order of weighted dominant share (the
-// largest fraction of any scalar resource of the cluster the role holds,
-// divided by the role's weight; ties by name) and, within a role, the
-// frameworks subscribed to it in order of their own dominant share in that
-// role (ties by id). The first framework that may receive gets everything
-// on the agent that is allocatable to the role: unreserved resources plus
-// those reserved to the role or to an ancestor of it (Mesos offers whole
-// agents). A framework may not receive when it is inactive, has suppressed
-// the role, lacks the GPU_RESOURCES capability and the agent has GPUs, has a
-// live filter for the agent that covers what would be offered, or when the
-// offer would contain none of Config.MinAllocatable. Shares are updated after
-// every offer, so the next agent goes to whoever is then furthest behind.
+// resources it walks the roles in hierarchical-DRF order and, within a role,
+// the frameworks subscribed to it in order of their own dominant share in
+// that role (ties by id). Roles form a tree by their '/'-separated paths
+// (eng, eng/web): siblings are sorted by the weighted dominant share of
+// their whole subtree (the largest fraction of any scalar resource of the
+// cluster held at or below them, divided by the weight of that role path;
+// ties by name), and a role with children competes among them with its own
+// share. The first framework that may receive gets everything on the agent
+// that is allocatable to the role: unreserved resources plus those reserved
+// to the role or to an ancestor of it (Mesos offers whole agents), cut to
+// the role's quota (below). A framework may not receive when it is
+// inactive, has suppressed the role, lacks the GPU_RESOURCES capability and
+// the agent has GPUs, has a live filter for the agent that covers what
+// would be offered, or when the offer would contain none of
+// Config.MinAllocatable. Shares are updated after every offer, so the next
+// agent goes to whoever is then furthest behind.
 //
+// # Quota
+//
+// UpdateQuotas gives roles Mesos 1.9's quota: scalar guarantees and limits.
+// A role's consumption is what it and its descendants hold. A cycle with
+// unmet guarantees has two stages. Stage 1 walks the agents for the roles
+// whose top-most guaranteed path entry (the role or an ancestor) still
+// needs resources and offers them only what meets part of that need. Stage
+// 2 is the DRF walk above for every role. In both, an offer is cut so that
+// it takes no role or ancestor beyond a limit, and so that what stays free
+// (unreserved, on active agents) still covers the headroom: the unmet part
+// of every top-level guarantee, where a guarantee's need is the larger of
+// its own unmet part and the sum of its guaranteed children's needs. Limits
+// and guarantees are validated as a tree (ValidateQuota, UpdateQuotas);
+// CheckQuotaCapacity is Mesos' capacity check that a forced update skips.
+
 // Offered resources count as allocated to the framework (they weigh on its
 // share and are never offered twice) until the master reports them used
 // (Allocated) or returns them (Recover). A Recover with a refusal duration
@@ -34,12 +53,14 @@
 //
 // # Differences from Mesos
 //
-// Roles are sorted flat (each role by its own share), not as a tree;
-// reservations to an ancestor role are allocatable to its descendants.
-// There is no quota stage, no revocable or shared resources, and one filter
-// per (framework, role, agent): a newer refusal replaces the older one.
-// Offers are per (framework, agent, role); the master may merge a
-// multi-role framework's offers for one agent into one Offer message.
+// Reservations to an ancestor role are allocatable to its descendants.
+// Unallocated reservations do not count toward a role's quota consumption
+// (Mesos counts them); a hierarchical guarantee is validated against the
+// nearest ancestor that has a quota. There are no revocable or shared
+// resources, and one filter per (framework, role, agent): a newer refusal
+// replaces the older one. Offers are per (framework, agent, role); the
+// master may merge a multi-role framework's offers for one agent into one
+// Offer message.
 //
 // # Performance
 //
@@ -48,5 +69,7 @@
 // no framework could receive from is marked idle until something that could
 // change that happens: its available resources grow, a framework becomes
 // eligible or loses filters (a global epoch), or the earliest blocking
-// filter expires. Steady-state cycles therefore skip idle agents in O(1).
+// filter expires; with quotas, also any release, a new or reactivated
+// agent, or a quota change. Steady-state cycles therefore skip idle agents
+// in O(1).
 package allocator

@@ -38,6 +38,7 @@ func (a *Allocator) AddAgent(id string, total resources.Resources, used []Holdin
 	a.insertAgent(ag)
 	a.addScalars(&a.total, total, 1)
 	a.sharesDirty = true
+	a.headroomGrew()
 	for _, h := range used {
 		if h.Resources.IsEmpty() {
 			continue
@@ -70,6 +71,7 @@ func (a *Allocator) UpdateAgent(id string, total resources.Resources) error {
 	ag.hasGPU = total.Scalar("gpus") > 0
 	ag.setAvailable(total.Subtract(held), true)
 	a.sharesDirty = true
+	a.headroomGrew()
 	return nil
 }
 
@@ -110,6 +112,7 @@ func (a *Allocator) ActivateAgent(id string) error {
 	}
 	ag.active = true
 	ag.idle = false
+	a.headroomGrew()
 	return nil
 }
 
@@ -389,4 +392,12 @@ func (a *Allocator) Allocated(fwID, role, agentID string, r resources.Resources)
 	h.offered = h.offered.Subtract(r)
 	h.used = h.used.Add(r)
 	return nil
+}
+
+// headroomGrew ends every idle mark when guarantees exist: more free
+// resources may let other agents offer what the headroom held back.
+func (a *Allocator) headroomGrew() {
+	if len(a.topGuarantees) > 0 {
+		a.epoch++
+	}
 }

@@ -82,8 +82,10 @@ func (ag *agent) setFilter(slot int32, r resources.Resources, expires int64) {
 
 // filtered reports whether the filter of slot blocks offering offerable
 // (what the agent has for role r) at now (UnixNano), and if so until when.
-// Expired filters are dropped.
-func (ag *agent) filtered(slot int32, r *role, offerable resources.Resources, now int64) (bool, int64) {
+// Expired filters are dropped. memo says offerable is all the agent has for
+// r, so the coverage check may be cached against the agent's version; an
+// offer cut by quota is checked afresh.
+func (ag *agent) filtered(slot int32, r *role, offerable resources.Resources, now int64, memo bool) (bool, int64) {
 	if int(slot) >= len(ag.filters) {
 		return false, 0
 	}
@@ -96,6 +98,9 @@ func (ag *agent) filtered(slot int32, r *role, offerable resources.Resources, no
 		return false, 0
 	}
 	fr := &ag.filterRes[f.res-1]
+	if !memo {
+		return fr.res.Contains(offerable), f.expires
+	}
 	if fr.memoVersion != ag.version || fr.memoRole != r.uid {
 		fr.memoCovers = fr.res.Contains(offerable)
 		fr.memoVersion, fr.memoRole = ag.version, r.uid

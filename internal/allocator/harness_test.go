@@ -2,6 +2,7 @@ package allocator
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -166,6 +167,39 @@ func (h *harness) exec(f []string) (out string) {
 	case "weight":
 		w, _ := strconv.ParseFloat(args.pos[1], 64)
 		return errOut(h.a.SetWeight(args.pos[0], w))
+	case "quota", "check-quota":
+		// quota ROLE [guarantees=cpus:1;mem:10] [limits=...] [ROLE2 ...]:
+		// one update, all roles at once; no quantities resets the role.
+		updates := map[string]Quota{}
+		for _, role := range args.pos {
+			updates[role] = Quota{}
+		}
+		if len(args.pos) == 1 {
+			q := Quota{}
+			var err error
+			if v := args.kv["guarantees"]; v != "" {
+				if q.Guarantees, err = resources.ParseQuantities(v); err != nil {
+					return errOut(err)
+				}
+			}
+			if v := args.kv["limits"]; v != "" {
+				if q.Limits, err = resources.ParseQuantities(v); err != nil {
+					return errOut(err)
+				}
+			}
+			updates[args.pos[0]] = q
+		}
+		if cmd == "check-quota" {
+			return errOut(h.a.CheckQuotaCapacity(updates))
+		}
+		return errOut(h.a.UpdateQuotas(updates))
+	case "quotas":
+		var b strings.Builder
+		qs := h.a.Quotas()
+		for _, role := range slices.Sorted(maps.Keys(qs)) {
+			fmt.Fprintf(&b, "%s guarantees=%s limits=%s consumed=%s\n", role, qs[role].Guarantees, qs[role].Limits, h.consumed(role))
+		}
+		return b.String()
 	case "suppress":
 		return errOut(h.a.Suppress(args.pos[0], args.list("roles")))
 	case "revive":
@@ -277,4 +311,18 @@ func mustDuration(s string) time.Duration {
 		panic(err)
 	}
 	return d
+}
+
+// consumed sums what a role and its descendants hold on every agent.
+func (h *harness) consumed(role string) resources.Quantities {
+	var sum resources.Resources
+	for _, id := range h.a.Agents() {
+		st, _ := h.a.Agent(id)
+		for _, hs := range st.Holdings {
+			if hs.Role == role || strings.HasPrefix(hs.Role, role+"/") {
+				sum = sum.Add(hs.Offered).Add(hs.Used)
+			}
+		}
+	}
+	return sum.Scalars().Quantities()
 }

@@ -359,17 +359,42 @@ func (r *reference) sortedRoles() []string {
 			}
 		}
 	}
-	share := map[string]float64{}
-	for _, role := range roles {
-		share[role] = r.share(func(k refKey) bool { return k.role == role }) / r.weight(role)
-	}
-	slices.SortFunc(roles, func(x, y string) int {
-		if c := cmp.Compare(share[x], share[y]); c != 0 {
-			return c
-		}
-		return strings.Compare(x, y)
-	})
+	slices.SortFunc(roles, r.compareRoles)
 	return roles
+}
+
+// compareRoles orders roles as a walk of the role tree: at the first level
+// where their paths differ, by the weighted share of each side's subtree
+// (ties by name); a role above the other competes with its own share, and
+// goes first on a tie.
+func (r *reference) compareRoles(x, y string) int {
+	subtree := func(p string) float64 {
+		return r.share(func(k refKey) bool { return k.role == p || strings.HasPrefix(k.role, p+"/") }) / r.weight(p)
+	}
+	own := func(p string) float64 { return r.share(func(k refKey) bool { return k.role == p }) / r.weight(p) }
+	cx, cy := strings.Split(x, "/"), strings.Split(y, "/")
+	for i := 0; i < len(cx) && i < len(cy); i++ {
+		if cx[i] != cy[i] {
+			px, py := strings.Join(cx[:i+1], "/"), strings.Join(cy[:i+1], "/")
+			if c := cmp.Compare(subtree(px), subtree(py)); c != 0 {
+				return c
+			}
+			return strings.Compare(px, py)
+		}
+	}
+	switch {
+	case len(cx) == len(cy):
+		return 0
+	case len(cx) < len(cy):
+		if own(x) <= subtree(strings.Join(cy[:len(cx)+1], "/")) {
+			return -1
+		}
+		return 1
+	}
+	if own(y) <= subtree(strings.Join(cx[:len(cy)+1], "/")) {
+		return 1
+	}
+	return -1
 }
 
 func (r *reference) sortedFrameworks(role string) []string {

@@ -96,6 +96,17 @@ type role struct {
 	share   float64 // dominant share divided by weight
 	cands   []*candidate
 	members []*candidate // eligible candidates, sorted by share
+	path    []*node      // the role tree from the top down to this role
+
+	// The quotas that bound offers to this role (quota.go): those of the
+	// role and its ancestors that set limits, and the top-most guarantee
+	// among them, whose unmet part the role may receive in stage 1.
+	limited []*quota
+	top     *quota
+	// limitedNodes and topNode are the nodes (on path) of those quotas'
+	// roles, whose allocation is their consumption.
+	limitedNodes []*node
+	topNode      *node
 }
 
 func (a *Allocator) candidate(fw *framework, roleName string) *candidate {
@@ -105,8 +116,9 @@ func (a *Allocator) candidate(fw *framework, roleName string) *candidate {
 	r, ok := a.roles[roleName]
 	if !ok {
 		a.roleUIDs++
-		r = &role{uid: a.roleUIDs, name: roleName, weight: a.Weight(roleName)}
+		r = &role{uid: a.roleUIDs, name: roleName, weight: a.Weight(roleName), path: a.pathOf(roleName)}
 		a.roles[roleName] = r
+		a.bindQuota(r)
 	}
 	var slot int32
 	if n := len(a.freeSlots); n > 0 {
@@ -135,6 +147,7 @@ func (a *Allocator) gcCandidate(c *candidate) {
 	r.cands = slices.DeleteFunc(r.cands, func(x *candidate) bool { return x == c })
 	if len(r.cands) == 0 {
 		delete(a.roles, r.name)
+		a.dropPath(r.path)
 	}
 	delete(c.fw.cands, r.name)
 	a.slots[c.slot] = nil
@@ -163,11 +176,21 @@ func (a *Allocator) hold(ag *agent, c *candidate, r resources.Resources, used bo
 
 // charge adds sign times r's scalars to the candidate's and role's
 // allocation and refreshes their shares.
+//
+// With quotas, a release may loosen a limit or the headroom on any agent,
+// so it ends every idle mark.
 func (a *Allocator) charge(c *candidate, r resources.Resources, sign int64) {
+	if sign < 0 && len(a.quotas) > 0 {
+		a.epoch++
+	}
 	a.addScalars(&c.alloc, r, sign)
 	a.addScalars(&c.role.alloc, r, sign)
 	c.share = a.dominantShare(c.alloc)
 	c.role.share = a.dominantShare(c.role.alloc) / c.role.weight
+	for _, n := range c.role.path {
+		a.addScalars(&n.alloc, r, sign)
+		n.share = a.dominantShare(n.alloc) / n.weight
+	}
 }
 
 // release removes holding h (index i on ag) entirely, returning its

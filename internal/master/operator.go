@@ -30,10 +30,6 @@ var notBuilt = map[masterpb.Call_Type]string{
 	masterpb.Call_START_MAINTENANCE:           "maintenance is not built yet",
 	masterpb.Call_STOP_MAINTENANCE:            "maintenance is not built yet",
 	masterpb.Call_DRAIN_AGENT:                 "agent draining is not built yet",
-	masterpb.Call_GET_QUOTA:                   "quota is not built yet",
-	masterpb.Call_UPDATE_QUOTA:                "quota is not built yet",
-	masterpb.Call_SET_QUOTA:                   "quota is not built yet",
-	masterpb.Call_REMOVE_QUOTA:                "quota is not built yet",
 }
 
 // handleOperator serves POST /api/v1: the v1 operator API. SUBSCRIBE opens
@@ -78,6 +74,8 @@ func (m *Master) handleOperator(w http.ResponseWriter, r *http.Request) {
 	case masterpb.Call_SET_LOGGING_LEVEL, masterpb.Call_UPDATE_WEIGHTS, masterpb.Call_MARK_AGENT_GONE,
 		masterpb.Call_DEACTIVATE_AGENT, masterpb.Call_REACTIVATE_AGENT, masterpb.Call_TEARDOWN:
 		m.operatorChange(w, r, call)
+	case masterpb.Call_UPDATE_QUOTA, masterpb.Call_SET_QUOTA, masterpb.Call_REMOVE_QUOTA:
+		m.operatorQuota(w, r, call)
 	default:
 		m.operatorQuery(w, r, out, typ, m.viewer(r))
 	}
@@ -141,6 +139,36 @@ func (m *Master) operatorChange(w http.ResponseWriter, r *http.Request, call *ma
 	}
 }
 
+// operatorQuota answers UPDATE_QUOTA and the deprecated SET_QUOTA and
+// REMOVE_QUOTA: 200 with an empty body once the quotas are stored in the
+// registry and applied, 400 for a missing payload, an invalid quota, or
+// (without force) a quota the cluster cannot hold. This is the one place
+// where the update_quota ACL is to be checked, per role, before apply.
+func (m *Master) operatorQuota(w http.ResponseWriter, r *http.Request, call *masterpb.Call) {
+	var apply func(*core.Core, time.Time) error
+	switch call.GetType() {
+	case masterpb.Call_UPDATE_QUOTA:
+		if !operator.RequirePayload(w, call, "update_quota") {
+			return
+		}
+		u := call.GetUpdateQuota()
+		apply = func(c *core.Core, _ time.Time) error { return c.UpdateQuota(u.GetQuotaConfigs(), u.GetForce()) }
+	case masterpb.Call_SET_QUOTA:
+		if !operator.RequirePayload(w, call, "set_quota") {
+			return
+		}
+		req := call.GetSetQuota().GetQuotaRequest()
+		apply = func(c *core.Core, _ time.Time) error { return c.SetQuota(req) }
+	case masterpb.Call_REMOVE_QUOTA:
+		if !operator.RequirePayload(w, call, "remove_quota") {
+			return
+		}
+		role := call.GetRemoveQuota().GetRole()
+		apply = func(c *core.Core, _ time.Time) error { return c.RemoveQuota(role) }
+	}
+	m.operatorApply(w, r, apply)
+}
+
 // operatorQuery answers the calls that read the core's books.
 // GET_STATE, GET_FRAMEWORKS, GET_TASKS and GET_EXECUTORS leave out what
 // v may not see.
@@ -176,6 +204,11 @@ func (m *Master) operatorQuery(w http.ResponseWriter, r *http.Request, out codec
 			resp = &masterpb.Response{Type: masterpb.Response_GET_ROLES.Enum(), GetRoles: c.GetRoles()}
 		case masterpb.Call_GET_WEIGHTS:
 			resp = &masterpb.Response{Type: masterpb.Response_GET_WEIGHTS.Enum(), GetWeights: c.GetWeights()}
+		case masterpb.Call_GET_QUOTA:
+			// The one place for the get_quota ACL: filter the listed
+			// roles here, per principal.
+			resp = &masterpb.Response{Type: masterpb.Response_GET_QUOTA.Enum(),
+				GetQuota: &masterpb.Response_GetQuota{Status: c.GetQuota()}}
 		case masterpb.Call_GET_MASTER:
 			resp = &masterpb.Response{Type: masterpb.Response_GET_MASTER.Enum(), GetMaster: c.GetMaster()}
 		default:

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/mesoproject/meso/api/mesospb"
+	"github.com/mesoproject/meso/api/quotapb"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -30,6 +31,8 @@ type Recovery struct {
 	Agents []*mesospb.AgentInfo
 	// Frameworks are the frameworks not removed.
 	Frameworks []RecoveredFramework
+	// Quotas are the roles' non-default quotas.
+	Quotas []*quotapb.QuotaConfig
 }
 
 // RecoveredFramework is a framework the registry knows.
@@ -87,6 +90,9 @@ func (c *Core) Recover(now time.Time, rec Recovery) error {
 		}
 		c.frameworks[id] = fw
 		c.failingOver[id] = fw
+	}
+	if err := c.recoverQuotas(rec.Quotas); err != nil {
+		return err
 	}
 	c.expireFailovers(now)
 	return nil

@@ -140,3 +140,8 @@ func (b *Batch) RemoveFramework(frameworkID string) error {
 func (b *Batch) FrameworkRemoved(frameworkID string) bool {
 	return b.shadow.Framework(frameworkID).Status == registry.FrameworkRemoved
 }
+
+// SetQuota implements core.QuotaRegistry.
+func (b *Batch) SetQuota(role string, config []byte) error {
+	return b.apply(registry.SetQuotaCommand(role, config), nil)
+}

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/mesoproject/meso/api/mesospb"
+	"github.com/mesoproject/meso/api/quotapb"
 	"github.com/mesoproject/meso/internal/master/core"
 	"github.com/mesoproject/meso/internal/registry"
 	"google.golang.org/protobuf/proto"
@@ -139,6 +140,13 @@ func (a *Registry) FrameworkRemoved(frameworkID string) bool {
 	return removed
 }
 
+// SetQuota implements core.QuotaRegistry.
+func (a *Registry) SetQuota(role string, config []byte) error {
+	ctx, cancel := a.ctx()
+	defer cancel()
+	return a.r.SetQuota(ctx, role, config)
+}
+
 // Recovery reads what a newly elected master recovers from a registry
 // state (read after a Barrier): the admitted agents and the frameworks not
 // removed, with the failover deadlines of those disconnected.
@@ -166,6 +174,14 @@ func Recovery(st *registry.State) (core.Recovery, error) {
 			}
 			rec.Frameworks = append(rec.Frameworks, rf)
 		}
+	}
+	for _, role := range st.QuotaRoles() {
+		cfg := &quotapb.QuotaConfig{}
+		if err := proto.Unmarshal(st.Quota(role), cfg); err != nil {
+			return core.Recovery{}, fmt.Errorf("coreregistry: quota of %s: %w", role, err)
+		}
+		cfg.Role = proto.String(role)
+		rec.Quotas = append(rec.Quotas, cfg)
 	}
 	return rec, nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mesoproject/meso/api/mesospb"
+	"github.com/mesoproject/meso/api/quotapb"
 	"github.com/mesoproject/meso/internal/master/core"
 	"github.com/mesoproject/meso/internal/registry"
 	"google.golang.org/protobuf/proto"
@@ -262,5 +263,46 @@ func TestRecoveryKeepsUnreachable(t *testing.T) {
 	}
 	if s := reg.AgentState("S3"); s != core.AgentAdmitted {
 		t.Fatalf("S3 re-admitted: %v", s)
+	}
+}
+
+// TestQuotaRecovery: quotas an operator sets are written to the registry
+// and a new leader's core recovers them; a removed quota stays removed.
+func TestQuotaRecovery(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	r := openSingle(t)
+	reg := New(r, 5*time.Second, func() time.Time { return now })
+	newCore := func() *core.Core {
+		c, err := core.New(core.Config{MasterInfo: &mesospb.MasterInfo{Id: proto.String("m1"), Ip: proto.Uint32(1), Port: proto.Uint32(5050)},
+			Registry: reg}, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	c1 := newCore()
+	cfg := func(role string, cpus float64) *quotapb.QuotaConfig {
+		return &quotapb.QuotaConfig{Role: proto.String(role),
+			Guarantees: map[string]*mesospb.Value_Scalar{"cpus": {Value: proto.Float64(cpus)}},
+			Limits:     map[string]*mesospb.Value_Scalar{"cpus": {Value: proto.Float64(2 * cpus)}}}
+	}
+	if err := c1.UpdateQuota([]*quotapb.QuotaConfig{cfg("web", 1), cfg("eng", 4), cfg("eng/db", 2)}, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := c1.RemoveQuota("web"); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := Recovery(r.State())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2 := newCore()
+	if err := c2.Recover(now, rec); err != nil {
+		t.Fatal(err)
+	}
+	got := c2.GetQuota().GetConfigs()
+	if len(got) != 2 || got[0].GetRole() != "eng" || got[1].GetRole() != "eng/db" ||
+		got[1].GetGuarantees()["cpus"].GetValue() != 2 || got[1].GetLimits()["cpus"].GetValue() != 4 {
+		t.Fatalf("recovered quotas %v", got)
 	}
 }

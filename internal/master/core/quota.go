@@ -1,0 +1,187 @@
+package core
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/mesoproject/meso/api/mesospb"
+	"github.com/mesoproject/meso/api/quotapb"
+	"github.com/mesoproject/meso/internal/allocator"
+	"github.com/mesoproject/meso/internal/resources"
+	"google.golang.org/protobuf/proto"
+)
+
+// QuotaRegistry is implemented by registries that keep quotas durably
+// (the replicated registry does; MemRegistry does not, so an in-memory
+// master forgets quotas when it restarts, as it forgets agents).
+type QuotaRegistry interface {
+	// SetQuota records a role's serialized QuotaConfig; nil removes it.
+	SetQuota(role string, config []byte) error
+}
+
+// GetQuota answers GET_QUOTA: every non-default quota, as configs and, for
+// older clients, as guarantee-only infos.
+func (c *Core) GetQuota() *quotapb.QuotaStatus {
+	qs := c.alloc.Quotas()
+	out := &quotapb.QuotaStatus{}
+	for _, role := range slices.Sorted(maps.Keys(qs)) {
+		cfg := quotaConfig(role, qs[role])
+		out.Configs = append(out.Configs, cfg)
+		info := &quotapb.QuotaInfo{Role: proto.String(role)}
+		for _, g := range qs[role].Guarantees {
+			info.Guarantee = append(info.Guarantee, &mesospb.Resource{Name: proto.String(g.Name),
+				Type: mesospb.Value_SCALAR.Enum(), Scalar: &mesospb.Value_Scalar{Value: proto.Float64(g.Value.Float())}})
+		}
+		out.Infos = append(out.Infos, info)
+	}
+	return out
+}
+
+func quotaConfig(role string, q allocator.Quota) *quotapb.QuotaConfig {
+	cfg := &quotapb.QuotaConfig{Role: proto.String(role)}
+	for _, g := range q.Guarantees {
+		if cfg.Guarantees == nil {
+			cfg.Guarantees = map[string]*mesospb.Value_Scalar{}
+		}
+		cfg.Guarantees[g.Name] = &mesospb.Value_Scalar{Value: proto.Float64(g.Value.Float())}
+	}
+	for _, l := range q.Limits {
+		if cfg.Limits == nil {
+			cfg.Limits = map[string]*mesospb.Value_Scalar{}
+		}
+		cfg.Limits[l.Name] = &mesospb.Value_Scalar{Value: proto.Float64(l.Value.Float())}
+	}
+	return cfg
+}
+
+// quantities converts a QuotaConfig map: names non-empty, values finite
+// and not negative; zeros are dropped.
+func quantities(field string, m map[string]*mesospb.Value_Scalar) (resources.Quantities, error) {
+	var q resources.Quantities
+	for _, name := range slices.Sorted(maps.Keys(m)) {
+		v, err := resources.ScalarFromFloat(m[name].GetValue())
+		if err != nil || v < 0 || name == "" {
+			return nil, fmt.Errorf("%s[%q]: value %v must be a finite, non-negative scalar", field, name, m[name].GetValue())
+		}
+		if v > 0 {
+			q = append(q, resources.Quantity{Name: name, Value: v})
+		}
+	}
+	return q, nil
+}
+
+// UpdateQuota applies UPDATE_QUOTA: every config or none. A config with
+// no guarantees and no limits returns its role to the default. Without
+// force, the result must fit the cluster (guarantees of top-level roles
+// and every limit within the cluster's totals). The quotas are written to
+// the registry before the allocator applies them.
+func (c *Core) UpdateQuota(configs []*quotapb.QuotaConfig, force bool) error {
+	updates := map[string]allocator.Quota{}
+	for i, cfg := range configs {
+		if cfg.Role == nil {
+			return fmt.Errorf("%w: quota_configs[%d]: expecting 'role' to be present", ErrInvalid, i)
+		}
+		role := cfg.GetRole()
+		if _, dup := updates[role]; dup {
+			return fmt.Errorf("%w: quota_configs[%d]: role %q appears more than once", ErrInvalid, i, role)
+		}
+		g, err := quantities("guarantees", cfg.GetGuarantees())
+		if err != nil {
+			return fmt.Errorf("%w: quota_configs[%d]: %w", ErrInvalid, i, err)
+		}
+		l, err := quantities("limits", cfg.GetLimits())
+		if err != nil {
+			return fmt.Errorf("%w: quota_configs[%d]: %w", ErrInvalid, i, err)
+		}
+		updates[role] = allocator.Quota{Guarantees: g, Limits: l}
+	}
+	return c.applyQuotas(updates, force)
+}
+
+func (c *Core) applyQuotas(updates map[string]allocator.Quota, force bool) error {
+	check := c.alloc.CheckQuotaCapacity(updates)
+	if check != nil && (!force || !errors.Is(check, allocator.ErrCapacity)) {
+		return fmt.Errorf("%w: %w", ErrInvalid, check)
+	}
+	if reg, ok := c.cfg.Registry.(QuotaRegistry); ok {
+		for _, role := range slices.Sorted(maps.Keys(updates)) {
+			var blob []byte
+			if q := updates[role]; !q.IsZero() {
+				var err error
+				if blob, err = proto.Marshal(quotaConfig(role, q)); err != nil {
+					return err
+				}
+			}
+			if err := reg.SetQuota(role, blob); err != nil {
+				return err
+			}
+		}
+	}
+	if err := c.alloc.UpdateQuotas(updates); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err) // checked above; the allocator agrees
+	}
+	c.allocateSoon = true
+	return nil
+}
+
+// SetQuota applies the deprecated SET_QUOTA: the guarantee becomes the
+// role's guarantees and, as in Mesos 1.9, its limits too. A role that has
+// a quota already is refused (REMOVE_QUOTA it first, or use UPDATE_QUOTA).
+func (c *Core) SetQuota(req *quotapb.QuotaRequest) error {
+	role := req.GetRole()
+	if req.Role == nil {
+		return fmt.Errorf("%w: quota_request: expecting 'role' to be present", ErrInvalid)
+	}
+	if _, ok := c.alloc.Quotas()[role]; ok {
+		return fmt.Errorf("%w: role %q already has a quota", ErrInvalid, role)
+	}
+	m := map[string]*mesospb.Value_Scalar{}
+	for i, r := range req.GetGuarantee() {
+		if r.GetType() != mesospb.Value_SCALAR || r.Scalar == nil || r.Reservation != nil || len(r.GetReservations()) > 0 {
+			return fmt.Errorf("%w: quota_request.guarantee[%d]: only unreserved scalar resources are allowed", ErrInvalid, i)
+		}
+		if _, dup := m[r.GetName()]; dup {
+			return fmt.Errorf("%w: quota_request.guarantee[%d]: %q appears more than once", ErrInvalid, i, r.GetName())
+		}
+		m[r.GetName()] = r.GetScalar()
+	}
+	q, err := quantities("guarantee", m)
+	if err != nil {
+		return fmt.Errorf("%w: quota_request: %w", ErrInvalid, err)
+	}
+	if len(q) == 0 {
+		return fmt.Errorf("%w: quota_request: the guarantee is empty", ErrInvalid)
+	}
+	return c.applyQuotas(map[string]allocator.Quota{role: {Guarantees: q, Limits: q}}, req.GetForce())
+}
+
+// RemoveQuota applies the deprecated REMOVE_QUOTA.
+func (c *Core) RemoveQuota(role string) error {
+	if _, ok := c.alloc.Quotas()[role]; !ok {
+		return fmt.Errorf("%w: role %q has no quota to remove", ErrInvalid, role)
+	}
+	return c.applyQuotas(map[string]allocator.Quota{role: {}}, true)
+}
+
+// recoverQuotas applies the quotas read from the registry, without the
+// capacity check (agents have not re-registered yet).
+func (c *Core) recoverQuotas(configs []*quotapb.QuotaConfig) error {
+	updates := map[string]allocator.Quota{}
+	for _, cfg := range configs {
+		g, err := quantities("guarantees", cfg.GetGuarantees())
+		if err != nil {
+			return fmt.Errorf("%w: recovered quota of %q: %w", ErrInvalid, cfg.GetRole(), err)
+		}
+		l, err := quantities("limits", cfg.GetLimits())
+		if err != nil {
+			return fmt.Errorf("%w: recovered quota of %q: %w", ErrInvalid, cfg.GetRole(), err)
+		}
+		updates[cfg.GetRole()] = allocator.Quota{Guarantees: g, Limits: l}
+	}
+	if err := c.alloc.UpdateQuotas(updates); err != nil {
+		return fmt.Errorf("%w: recovered quotas: %w", ErrInvalid, err)
+	}
+	return nil
+}
