@@ -5,6 +5,7 @@ import (
 
 	"github.com/mesoproject/meso/api/masterpb"
 	"github.com/mesoproject/meso/api/mesospb"
+	"github.com/mesoproject/meso/api/quotapb"
 	"github.com/mesoproject/meso/internal/acl"
 	"github.com/mesoproject/meso/internal/authn"
 	"github.com/mesoproject/meso/internal/present"
@@ -87,14 +88,49 @@ func (m *Master) authorizeOperator(r *http.Request, call *masterpb.Call) error {
 	if action, ok := operatorActions[call.GetType()]; ok {
 		return m.cfg.ACLs.Check(action, who, "")
 	}
-	if call.GetType() == masterpb.Call_UPDATE_WEIGHTS {
+	var roles []string
+	action := acl.UpdateQuotas
+	switch call.GetType() {
+	case masterpb.Call_UPDATE_WEIGHTS:
+		action = acl.UpdateWeights
 		for _, wi := range call.GetUpdateWeights().GetWeightInfos() {
-			if err := m.cfg.ACLs.Check(acl.UpdateWeights, who, wi.GetRole()); err != nil {
-				return err
-			}
+			roles = append(roles, wi.GetRole())
+		}
+	case masterpb.Call_UPDATE_QUOTA:
+		for _, qc := range call.GetUpdateQuota().GetQuotaConfigs() {
+			roles = append(roles, qc.GetRole())
+		}
+	case masterpb.Call_SET_QUOTA:
+		roles = append(roles, call.GetSetQuota().GetQuotaRequest().GetRole())
+	case masterpb.Call_REMOVE_QUOTA:
+		roles = append(roles, call.GetRemoveQuota().GetRole())
+	}
+	for _, role := range roles {
+		if err := m.cfg.ACLs.Check(action, who, role); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// quota leaves out of a GET_QUOTA answer the roles whose quota v may not
+// see (get_quotas), as Mesos does.
+func (v *viewer) quota(st *quotapb.QuotaStatus) *quotapb.QuotaStatus {
+	if st == nil || v.acls == nil {
+		return st
+	}
+	out := &quotapb.QuotaStatus{}
+	for _, qc := range st.GetConfigs() {
+		if v.can(acl.GetQuotas, qc.GetRole()) {
+			out.Configs = append(out.Configs, qc)
+		}
+	}
+	for _, qi := range st.GetInfos() {
+		if v.can(acl.GetQuotas, qi.GetRole()) {
+			out.Infos = append(out.Infos, qi)
+		}
+	}
+	return out
 }
 
 // viewer filters the operator state for one principal (view_frameworks,

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/mesoproject/meso/api/linkpb"
 	"github.com/mesoproject/meso/api/masterpb"
 	"github.com/mesoproject/meso/api/mesospb"
+	"github.com/mesoproject/meso/api/quotapb"
 	"github.com/mesoproject/meso/api/schedulerpb"
 	"github.com/mesoproject/meso/internal/acl"
 	"github.com/mesoproject/meso/internal/authn"
@@ -249,5 +251,60 @@ func TestOperatorSubscribeFiltered(t *testing.T) {
 	registerAgent(t, cl.base, codec.JSON, "host2", "cpus:1;mem:128")
 	if ev := eve.next(); ev.GetType() != masterpb.Event_AGENT_ADDED {
 		t.Fatalf("eve's next event: %v, want AGENT_ADDED (t2's events are not hers to see)", ev)
+	}
+}
+
+// update_quotas decides who may set a role's quota (UPDATE_QUOTA and the
+// deprecated SET_QUOTA / REMOVE_QUOTA), get_quotas which roles' quotas a
+// principal sees in GET_QUOTA.
+func TestQuotaACLs(t *testing.T) {
+	cl := startCluster(t, codec.JSON, withOps(t), withACLs(t, `{
+	  "update_quotas": [{"principals": {"values": ["ops"]}, "roles": {"type": "ANY"}},
+	                    {"principals": {"type": "ANY"}, "roles": {"type": "NONE"}}],
+	  "get_quotas": [{"principals": {"values": ["ops"]}, "roles": {"type": "ANY"}},
+	                 {"principals": {"values": ["eve"]}, "roles": {"values": ["web"]}},
+	                 {"principals": {"type": "ANY"}, "roles": {"type": "NONE"}}]
+	}`))
+	eve, ops := basic{"eve", "e-secret"}, basic{"ops", "o-secret"}
+	update := func(who basic, role string) (int, string) {
+		status, body := operatorAs(t, cl.base, &masterpb.Call{Type: masterpb.Call_UPDATE_QUOTA.Enum(),
+			UpdateQuota: &masterpb.Call_UpdateQuota{Force: proto.Bool(true), QuotaConfigs: []*quotapb.QuotaConfig{
+				{Role: proto.String(role), Limits: scalars(map[string]float64{"cpus": 1})}}}}, who)
+		return status, string(body)
+	}
+	if status, body := update(eve, "web"); status != http.StatusForbidden || !strings.Contains(body, "update_quotas") {
+		t.Fatalf("eve's UPDATE_QUOTA: %d %s; want 403 naming update_quotas", status, body)
+	}
+	status, body := operatorAs(t, cl.base, &masterpb.Call{Type: masterpb.Call_REMOVE_QUOTA.Enum(),
+		RemoveQuota: &masterpb.Call_RemoveQuota{Role: proto.String("web")}}, eve)
+	if status != http.StatusForbidden {
+		t.Fatalf("eve's REMOVE_QUOTA: %d %s; want 403", status, body)
+	}
+	for _, role := range []string{"web", "db"} {
+		if status, body := update(ops, role); status != http.StatusOK {
+			t.Fatalf("ops' UPDATE_QUOTA %s: %d %s", role, status, body)
+		}
+	}
+	roles := func(who basic) []string {
+		status, body := operatorAs(t, cl.base, &masterpb.Call{Type: masterpb.Call_GET_QUOTA.Enum()}, who)
+		if status != http.StatusOK {
+			t.Fatalf("GET_QUOTA as %s: %d %s", who.user, status, body)
+		}
+		resp := &masterpb.Response{}
+		if err := codec.JSON.Unmarshal(body, resp); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, qc := range resp.GetGetQuota().GetStatus().GetConfigs() {
+			out = append(out, qc.GetRole())
+		}
+		slices.Sort(out)
+		return out
+	}
+	if got := roles(ops); !slices.Equal(got, []string{"db", "web"}) {
+		t.Errorf("ops sees quotas of %v, want db and web", got)
+	}
+	if got := roles(eve); !slices.Equal(got, []string{"web"}) {
+		t.Errorf("eve sees quotas of %v, want web only", got)
 	}
 }

@@ -205,10 +205,8 @@ func (m *Master) operatorQuery(w http.ResponseWriter, r *http.Request, out codec
 		case masterpb.Call_GET_WEIGHTS:
 			resp = &masterpb.Response{Type: masterpb.Response_GET_WEIGHTS.Enum(), GetWeights: c.GetWeights()}
 		case masterpb.Call_GET_QUOTA:
-			// The one place for the get_quota ACL: filter the listed
-			// roles here, per principal.
 			resp = &masterpb.Response{Type: masterpb.Response_GET_QUOTA.Enum(),
-				GetQuota: &masterpb.Response_GetQuota{Status: c.GetQuota()}}
+				GetQuota: &masterpb.Response_GetQuota{Status: v.quota(c.GetQuota())}}
 		case masterpb.Call_GET_MASTER:
 			resp = &masterpb.Response{Type: masterpb.Response_GET_MASTER.Enum(), GetMaster: c.GetMaster()}
 		default:
