@@ -453,9 +453,10 @@ func (e *remoteExec) Launch(ctx context.Context, d *task.Desc, done func(task.Re
 	}
 }
 
-// finishResult runs the action's function on the driver over the records
-// a remote executor computed for a result task (a known gap: step 2 of
-// issue 9 moves it to the executors).
+// finishResult turns a remote executor's value for a result task into the
+// partition's result: a count, an action's decoded partial result, or, for
+// jobs that return records (Collect, Take), the engine's partition function
+// run over the records the executor sent.
 func (s *Session) finishResult(d *task.Desc, res task.Result) task.Result {
 	recs, _ := res.Value.([]byte)
 	if d.Pipeline.Result == task.ResultCount { // the executor counted
@@ -474,6 +475,14 @@ func (s *Session) finishResult(d *task.Desc, res task.Result) task.Result {
 	s.mu.Unlock()
 	if jt == nil {
 		return task.Result{ID: d.ID, Executor: res.Executor, Err: fmt.Errorf("rdd: internal error: result of unknown job %d", d.Job)}
+	}
+	if d.Pipeline.Result != resultRecords { // the executor ran the action's partition function
+		v, err := jt.decode(recs)
+		if err != nil {
+			return task.Result{ID: d.ID, Executor: res.Executor, Err: err}
+		}
+		res.Value = v
+		return res
 	}
 	tc := &TaskContext{ctx: s.ctx, sess: s, pipe: jt.index[d.Pipeline], job: d.Job, stage: d.Stage,
 		partition: d.Partition, attempt: d.Attempt, fed: recs, fedNode: d.Pipeline.Target.ID}

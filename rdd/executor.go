@@ -2,7 +2,6 @@ package rdd
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -221,11 +220,15 @@ func runExecutor(ctx context.Context, driverURL string, log *slog.Logger) error 
 // addPipeline rebuilds a stage's lineage (once per Func invocation) and
 // indexes its datasets and shuffles by the rebuilt nodes.
 func (e *executor) addPipeline(pp *rddpb.Pipeline) {
-	p := pipelineFromProto(pp)
-	st := &rebuiltStage{p: p}
+	p, err := pipelineFromProto(pp)
+	st := &rebuiltStage{p: p, err: err}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.pipelines[pp.GetId()] = st
+	if err != nil {
+		st.p = &task.Pipeline{Name: pp.GetName()}
+		return
+	}
 	key := fmt.Sprint(p.Invocation.Func, p.Invocation.Args)
 	ds := e.rebuilt[key]
 	if ds == nil {
@@ -307,10 +310,7 @@ func (e *executor) run(ctx context.Context, t *rddpb.Task) task.Result {
 		if st.written != nil {
 			return st.written.writeMap(tc, id.Partition)
 		}
-		if st.p.Result == task.ResultCount {
-			return binary.AppendUvarint(nil, uint64(st.target.countPart(tc, id.Partition))), nil
-		}
-		return st.target.encodePart(tc, id.Partition), nil
+		return st.target.runResult(tc, id.Partition, st.p)
 	})
 }
 

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime"
+	"strings"
 	"sync"
 
 	"github.com/mesoproject/meso/rdd/internal/task"
@@ -21,9 +23,99 @@ var (
 )
 
 type funcValue struct {
-	index int
-	fn    reflect.Value
-	site  string
+	index  int
+	fn     reflect.Value
+	site   string
+	action bool // registered with Register: a function actions take, not a dataset builder
+}
+
+// funcPtrs finds a Register'ed function by its code pointer.
+var funcPtrs = map[uintptr]*funcValue{} // guarded by funcsMu
+
+// duringInit reports whether the caller runs while packages are being
+// initialised (before main starts): the only time the registry may grow,
+// so that every process of a binary registers the same functions in the
+// same order.
+func duringInit() bool {
+	pcs := make([]uintptr, 256)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs)])
+	for {
+		f, more := frames.Next()
+		if strings.HasPrefix(f.Function, "runtime.doInit") {
+			return true
+		}
+		if !more {
+			return false
+		}
+	}
+}
+
+func register(fv reflect.Value, site string, action bool) *funcValue {
+	v := &funcValue{fn: fv, site: site, action: action}
+	funcsMu.Lock()
+	defer funcsMu.Unlock()
+	v.index = len(funcs)
+	funcs = append(funcs, v)
+	if action {
+		if old := funcPtrs[fv.Pointer()]; old != nil {
+			panic(fmt.Sprintf("rdd.Register at %s: the function registered at %s again (closures of one function literal cannot be told apart)", site, old.site))
+		}
+		funcPtrs[fv.Pointer()] = v
+	}
+	return v
+}
+
+// Register registers fn, a function an action takes (Reduce's f, Fold's
+// and Aggregate's functions, Foreach's f, ForeachPartition's f,
+// TakeOrdered's and Top's cmp, NewAccumulator's merge), and returns it
+// unchanged. Cluster executors run a registered function over each
+// partition and send back only the partial result; an action given a
+// function that is not registered fails in cluster mode (and in local mode
+// with CheckPortable) with an error naming its call site.
+//
+// Like Func, call Register only to initialise package-level variables: it
+// panics after main has started. fn must not depend on state set after
+// initialisation (flags, variables main assigns): an executor sees its own
+// process's values.
+func Register[F any](fn F) F {
+	fv := reflect.ValueOf(fn)
+	if fv.Kind() != reflect.Func || fv.IsNil() {
+		panic(fmt.Sprintf("rdd.Register: want a function, got %T", fn))
+	}
+	site := callSite()
+	if !duringInit() {
+		panic(fmt.Sprintf("rdd.Register at %s: called after main started; register functions only in package-level variable initialisers", site))
+	}
+	register(fv, site, true)
+	return fn
+}
+
+// registered returns the registry entry of an action's function, or an
+// error wrapping ErrNotPortable naming the action's call site.
+func registered(fn any, what, site string) (*funcValue, error) {
+	fv := reflect.ValueOf(fn)
+	if fv.Kind() == reflect.Func && !fv.IsNil() {
+		funcsMu.Lock()
+		v := funcPtrs[fv.Pointer()]
+		funcsMu.Unlock()
+		if v != nil && v.fn.Type() == fv.Type() {
+			return v, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: the function %s at %s is not registered with rdd.Register, so executors cannot run it", ErrNotPortable, what, site)
+}
+
+// registeredAs returns registry entry i as an F (on an executor).
+func registeredAs[F any](i int) (F, error) {
+	funcsMu.Lock()
+	defer funcsMu.Unlock()
+	if i >= 0 && i < len(funcs) && funcs[i].action {
+		if f, ok := funcs[i].fn.Interface().(F); ok {
+			return f, nil
+		}
+	}
+	var zero F
+	return zero, fmt.Errorf("%w: registered function %d is not a %s in this binary", ErrNotPortable, i, reflect.TypeFor[F]())
 }
 
 // invocation records one call of a Func: enough to rebuild the identical
@@ -87,11 +179,11 @@ func Func[F any](fn F) F {
 	if ft.Kind() != reflect.Func || ft.NumOut() != 1 || !ft.Out(0).Implements(datasetType) || ft.IsVariadic() {
 		panic(fmt.Sprintf("rdd.Func: want a non-variadic func returning one *rdd.RDD[T], got %s", ft))
 	}
-	v := &funcValue{fn: fv, site: callSite()}
-	funcsMu.Lock()
-	v.index = len(funcs)
-	funcs = append(funcs, v)
-	funcsMu.Unlock()
+	site := callSite()
+	if !duringInit() {
+		panic(fmt.Sprintf("rdd.Func at %s: called after main started; call rdd.Func only in package-level variable initialisers, so that every process registers the same Funcs in the same order", site))
+	}
+	v := register(fv, site, false)
 	wrapper := reflect.MakeFunc(ft, func(args []reflect.Value) []reflect.Value {
 		return []reflect.Value{v.invoke(args)}
 	})
@@ -210,6 +302,9 @@ func rebuild(sp task.Invocation) (Dataset, error) {
 	}
 	fv := funcs[sp.Func]
 	funcsMu.Unlock()
+	if fv.action {
+		return nil, fmt.Errorf("%w: registry entry %d (%s) is not a Func", ErrNotPortable, sp.Func, fv.site)
+	}
 	ft := fv.fn.Type()
 	if len(sp.Args) != ft.NumIn() {
 		return nil, fmt.Errorf("%w: Func %d takes %d arguments, got %d", ErrNotPortable, sp.Func, ft.NumIn(), len(sp.Args))

@@ -2,6 +2,7 @@ package rdd
 
 import (
 	"fmt"
+	"reflect"
 	"sync"
 	"sync/atomic"
 )
@@ -43,9 +44,16 @@ func NewAccumulator[T any](s *Session, name string, zero T, merge func(a, b T) T
 	return a
 }
 
+// addInt64 is Counter's merge, registered so that executors have it.
+var addInt64 = func() func(a, b int64) int64 {
+	f := func(a, b int64) int64 { return a + b }
+	register(reflect.ValueOf(f), "rdd.Counter", true)
+	return f
+}()
+
 // Counter is an int64 accumulator that adds.
 func Counter(s *Session, name string) *Accumulator[int64] {
-	return NewAccumulator(s, name, 0, func(a, b int64) int64 { return a + b })
+	return NewAccumulator(s, name, 0, addInt64)
 }
 
 // Add adds v to the task's pending update.

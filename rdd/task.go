@@ -173,6 +173,9 @@ type jobTasks struct {
 	nodes    map[int]*node
 	shuffles map[int]*shuffleDep
 	result   func(tc *TaskContext, p int) (any, error)
+	// decode turns a remote executor's partial result into what result
+	// returns (nil for Collect-like and counting jobs).
+	decode func(b []byte) (any, error)
 	index    map[*task.Pipeline]*pipelineIndex
 }
 

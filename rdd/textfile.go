@@ -222,7 +222,8 @@ func SaveAsTextFile[T any](ctx context.Context, s *Session, r *RDD[T], dir strin
 	if err := os.MkdirAll(staging, 0o755); err != nil {
 		return fmt.Errorf("rdd: save: %w", err)
 	}
-	err := ForeachPartition(ctx, s, r, func(tc *TaskContext, in iter.Seq[T]) error {
+	act := newAction(resultSave, callSite(), nil, []any{staging}, decodeNothing)
+	err := foreachPartition(ctx, s, r, act, func(tc *TaskContext, in iter.Seq[T]) error {
 		return writePart(tc, staging, in)
 	})
 	if err == nil {

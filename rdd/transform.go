@@ -152,7 +152,7 @@ func ZipWithIndex[T any](r *RDD[T]) *RDD[Pair[T, int64]] {
 	n.prepare = func(j *jobEnv) (any, error) {
 		parts := j.s.partsOf(r.n)
 		counts := make([]int64, parts)
-		err := j.s.runJob(j.ctx, r.n, allParts(parts), task.ResultCount, func(tc *TaskContext, p int) (any, error) {
+		err := j.s.runJob(j.ctx, r.n, allParts(parts), action{kind: task.ResultCount}, func(tc *TaskContext, p int) (any, error) {
 			var c int64
 			r.iterate(tc, p, func(T) bool { c++; return true })
 			return c, nil
