@@ -176,7 +176,7 @@ type jobTasks struct {
 	// decode turns a remote executor's partial result into what result
 	// returns (nil for Collect-like and counting jobs).
 	decode func(b []byte) (any, error)
-	index    map[*task.Pipeline]*pipelineIndex
+	index  map[*task.Pipeline]*pipelineIndex
 }
 
 // localRunner computes descriptors in this process (exec.Runner): it finds
