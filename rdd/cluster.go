@@ -81,6 +81,9 @@ type remoteExec struct {
 	slots int
 	pid   int
 	wake  chan struct{} // cap 1: a task was queued or the executor was lost
+	// told is closed once a poll told the executor to stop.
+	told     chan struct{}
+	tellOnce sync.Once
 
 	// guarded by c.mu
 	queue    []*rddpb.Task
@@ -117,27 +120,17 @@ func startCluster(s *Session, masters []string) (*cluster, error) {
 	if host == "" {
 		host = "127.0.0.1"
 	}
-	ctx, fail := context.WithCancelCause(context.Background())
-	c := &cluster{s: s, pool: exec.NewPool(), registry: registrySites(), ctx: ctx, fail: fail, done: make(chan struct{}),
-		execs: map[string]*remoteExec{}, pipeIDs: map[*task.Pipeline]int64{}, pipes: map[int64]*rddpb.Pipeline{},
-		pipeErrs: map[int64]error{}}
-	c.token = rand.Text()
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	c, mux, err := newCluster(s, host)
 	if err != nil {
-		return nil, fmt.Errorf("%w: driver listener: %v", ErrConfig, err)
+		return nil, err
 	}
-	c.url = "http://" + ln.Addr().String()
 	self, err := os.Executable()
 	if err != nil {
-		ln.Close()
+		c.srv.Close()
 		return nil, fmt.Errorf("rdd: cluster mode: finding this program's executable: %w", err)
 	}
 	base := filepath.Base(self)
-	mux := http.NewServeMux()
-	mux.Handle(rddpbconnect.NewDriverServiceHandler(c))
 	mux.HandleFunc("GET /executable/"+base, func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, self) })
-	c.srv = &http.Server{Handler: mux, Protocols: h2c(true)}
-	go c.srv.Serve(ln)
 	cmd := mesosbackend.Command{Env: env}
 	prog := "./" + base
 	if settings.ExecutorURI != "" {
@@ -166,6 +159,27 @@ func startCluster(s *Session, masters []string) (*cluster, error) {
 	go c.watchHeartbeats()
 	s.log.Info("cluster mode", "masters", masters, "framework", b.FrameworkID(), "driver", c.url)
 	return c, nil
+}
+
+// newCluster starts the driver's RPC service on host (no executors yet:
+// the Mesos backend, or a test, starts them) and returns its mux for more
+// handlers.
+func newCluster(s *Session, host string) (*cluster, *http.ServeMux, error) {
+	ctx, fail := context.WithCancelCause(context.Background())
+	c := &cluster{s: s, pool: exec.NewPool(), registry: registrySites(), ctx: ctx, fail: fail, done: make(chan struct{}),
+		execs: map[string]*remoteExec{}, pipeIDs: map[*task.Pipeline]int64{}, pipes: map[int64]*rddpb.Pipeline{},
+		pipeErrs: map[int64]error{}}
+	c.token = rand.Text()
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: driver listener: %v", ErrConfig, err)
+	}
+	c.url = "http://" + ln.Addr().String()
+	mux := http.NewServeMux()
+	mux.Handle(rddpbconnect.NewDriverServiceHandler(c))
+	c.srv = &http.Server{Handler: mux, Protocols: h2c(true)}
+	go c.srv.Serve(ln)
+	return c, mux, nil
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
@@ -262,9 +276,37 @@ func (c *cluster) stop() error {
 	c.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err := c.backend.Stop(ctx)
+	var err error
+	if c.backend != nil {
+		err = c.backend.Stop(ctx)
+	} else {
+		// No framework to kill them: executors stop when their next poll
+		// says so (within pollWait).
+		c.mu.Lock()
+		var execs []*remoteExec
+		for _, e := range c.execs {
+			if !e.gone {
+				execs = append(execs, e)
+			}
+		}
+		c.mu.Unlock()
+		wait := time.NewTimer(10 * pollWait)
+		defer wait.Stop()
+		for _, e := range execs {
+			select {
+			case <-e.told:
+			case <-wait.C:
+			}
+		}
+	}
 	close(c.done)
-	c.srv.Close()
+	// Let the answers in flight (the stop of the last polls) reach the
+	// executors before the connections close.
+	sctx, scancel := context.WithTimeout(context.Background(), 2*pollWait)
+	if c.srv.Shutdown(sctx) != nil {
+		c.srv.Close()
+	}
+	scancel()
 	c.fail(ErrClosed)
 	return err
 }
@@ -279,7 +321,7 @@ func (c *cluster) Register(ctx context.Context, req *connect.Request[rddpb.Regis
 		return nil, connect.NewError(connect.CodeFailedPrecondition, err)
 	}
 	e := &remoteExec{c: c, id: m.GetExecutorId(), addr: m.GetShuffleAddress(), slots: max(int(m.GetSlots()), 1),
-		pid: int(m.GetPid()), wake: make(chan struct{}, 1), sent: map[int64]bool{}, running: map[task.ID]running{},
+		pid: int(m.GetPid()), wake: make(chan struct{}, 1), told: make(chan struct{}), sent: map[int64]bool{}, running: map[task.ID]running{},
 		lastSeen: time.Now()}
 	c.mu.Lock()
 	if old := c.execs[e.id]; old != nil && !old.gone || c.stopping {
@@ -290,7 +332,11 @@ func (c *cluster) Register(ctx context.Context, req *connect.Request[rddpb.Regis
 	c.mu.Unlock()
 	c.pool.Add(e)
 	c.s.log.Info("executor registered", "executor", e.id, "slots", e.slots, "shuffle", e.addr, "pid", e.pid)
-	return connect.NewResponse(&rddpb.RegisterResponse{AppId: c.backend.FrameworkID(), ShuffleToken: c.token,
+	appID := "local"
+	if c.backend != nil {
+		appID = c.backend.FrameworkID()
+	}
+	return connect.NewResponse(&rddpb.RegisterResponse{AppId: appID, ShuffleToken: c.token,
 		Conf: c.executorConf()}), nil
 }
 
@@ -324,6 +370,7 @@ func (c *cluster) PollTasks(ctx context.Context, req *connect.Request[rddpb.Poll
 		e.lastSeen = time.Now()
 		if e.gone || c.stopping {
 			c.mu.Unlock()
+			e.tellOnce.Do(func() { close(e.told) })
 			return connect.NewResponse(&rddpb.PollTasksResponse{Stop: true}), nil
 		}
 		if len(e.queue) > 0 {

@@ -84,7 +84,8 @@ func h2c(http1 bool) *http.Protocols {
 // rdd.Start calls it when the process was started by the driver.
 func runExecutorMain(driverURL string) {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("executor", os.Getenv(envExecutorID))
-	err := runExecutor(context.Background(), driverURL, log)
+	slots, _ := strconv.Atoi(os.Getenv(envExecutorCores))
+	err := runExecutor(context.Background(), driverURL, os.Getenv(envExecutorID), slots, os.Getenv(envHostname), log)
 	if err != nil {
 		log.Error("executor failed", "err", err)
 		os.Exit(1)
@@ -119,11 +120,10 @@ type rebuiltStage struct {
 	err     error
 }
 
-func runExecutor(ctx context.Context, driverURL string, log *slog.Logger) error {
-	id := os.Getenv(envExecutorID)
-	slots, _ := strconv.Atoi(os.Getenv(envExecutorCores))
+// runExecutor runs executor id with slots task slots, its shuffle server
+// listening on host, until the driver at driverURL stops it.
+func runExecutor(ctx context.Context, driverURL, id string, slots int, host string, log *slog.Logger) error {
 	slots = max(slots, 1)
-	host := os.Getenv(envHostname)
 	if host == "" {
 		host = "127.0.0.1"
 	}

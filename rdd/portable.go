@@ -237,10 +237,11 @@ func (r *RDD[T]) runResult(tc *TaskContext, p int, pl *task.Pipeline) ([]byte, e
 		if err1 != nil || err2 != nil {
 			return nil, fmt.Errorf("rdd: internal error: bad takeOrdered arguments")
 		}
+		order := cmp
 		if reverse {
-			cmp = func(a, b T) int { return cmp(b, a) }
+			order = func(a, b T) int { return cmp(b, a) }
 		}
-		return r.appendRecords(nil, takeOrderedPart(tc, r, p, n, cmp)), nil
+		return r.appendRecords(nil, takeOrderedPart(tc, r, p, n, order)), nil
 	case resultCountBy:
 		byKey, err := gobDecode[bool](arg(0))
 		if err != nil {
