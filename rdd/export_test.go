@@ -279,7 +279,6 @@ func StartInProcessCluster(t testing.TB, cfg Config, executors int) *Session {
 	return s
 }
 
-
 // SessionOf returns the session a task runs in: an executor's in cluster
 // mode.
 func SessionOf(tc *TaskContext) *Session { return tc.sess }
