@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"connectrpc.com/connect"
@@ -64,6 +65,8 @@ type cluster struct {
 	ctx      context.Context // cancelled with the cause that fails every job (a registry mismatch)
 	fail     context.CancelCauseFunc
 	done     chan struct{} // closed by stop: ends the watchers
+	// broadcastsServed counts broadcast values sent to executors.
+	broadcastsServed atomic.Int64
 
 	mu       sync.Mutex
 	execs    map[string]*remoteExec // guarded by mu
@@ -177,9 +180,35 @@ func newCluster(s *Session, host string) (*cluster, *http.ServeMux, error) {
 	c.url = "http://" + ln.Addr().String()
 	mux := http.NewServeMux()
 	mux.Handle(rddpbconnect.NewDriverServiceHandler(c))
+	mux.Handle("GET /broadcast/{id}", tokenOnly(c.token, http.HandlerFunc(c.serveBroadcast)))
 	c.srv = &http.Server{Handler: mux, Protocols: h2c(true)}
 	go c.srv.Serve(ln)
 	return c, mux, nil
+}
+
+// serveBroadcast sends a broadcast variable's value (gob) to an executor,
+// which keeps it: each executor asks once per variable.
+func (c *cluster) serveBroadcast(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		http.Error(w, "bad broadcast id", http.StatusBadRequest)
+		return
+	}
+	c.s.mu.Lock()
+	enc := c.s.broadcasts[id]
+	c.s.mu.Unlock()
+	if enc == nil {
+		http.Error(w, fmt.Sprintf("no broadcast %d in this session", id), http.StatusNotFound)
+		return
+	}
+	b, err := enc()
+	if err != nil {
+		http.Error(w, fmt.Sprintf("encoding broadcast %d: %v", id, err), http.StatusInternalServerError)
+		return
+	}
+	c.broadcastsServed.Add(1)
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.Write(b)
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

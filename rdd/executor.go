@@ -109,6 +109,41 @@ type executor struct {
 	mu        sync.Mutex
 	pipelines map[int64]*rebuiltStage // guarded by mu; by pipeline id
 	rebuilt   map[string]Dataset      // guarded by mu; invocation -> its rebuilt lineage, built once
+	bcasts    map[int64][]byte        // guarded by mu; broadcast values fetched from the driver, by id
+
+	driverURL string
+}
+
+// maxBroadcast bounds a broadcast value an executor accepts.
+const maxBroadcast = 1 << 30
+
+// broadcast returns broadcast id's encoded value, fetched from the driver
+// the first time (e.mu is held: the fetch is once per executor).
+func (e *executor) broadcast(id int64) ([]byte, error) {
+	if b, ok := e.bcasts[id]; ok {
+		return b, nil
+	}
+	req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/broadcast/%d", e.driverURL, id), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set(shufflenet.TokenHeader, e.token)
+	resp, err := e.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("fetching from the driver: %w", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBroadcast+1))
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("fetching from the driver: %w", err)
+	case resp.StatusCode != http.StatusOK:
+		return nil, fmt.Errorf("fetching from the driver: %s: %s", resp.Status, strings.TrimSpace(string(b)))
+	case len(b) > maxBroadcast:
+		return nil, fmt.Errorf("fetching from the driver: larger than %d bytes", maxBroadcast)
+	}
+	e.bcasts[id] = b
+	return b, nil
 }
 
 // rebuiltStage is one stage's pipeline as this executor rebuilt it.
@@ -135,7 +170,7 @@ func runExecutor(ctx context.Context, driverURL, id string, slots int, host stri
 	e := &executor{id: id, addr: ln.Addr().String(), log: log, sem: make(chan struct{}, slots),
 		client:    rddpbconnect.NewDriverServiceClient(hc, driverURL),
 		http:      &http.Client{Timeout: 30 * time.Second},
-		pipelines: map[int64]*rebuiltStage{}, rebuilt: map[string]Dataset{}}
+		pipelines: map[int64]*rebuiltStage{}, rebuilt: map[string]Dataset{}, bcasts: map[int64][]byte{}, driverURL: driverURL}
 	if dir := os.Getenv("MESO_RDD_PID_DIR"); dir != "" { // lets tests check that executors are gone
 		os.WriteFile(filepath.Join(dir, id+".pid"), []byte(strconv.Itoa(os.Getpid())), 0o644)
 	}
@@ -232,11 +267,15 @@ func (e *executor) addPipeline(pp *rddpb.Pipeline) {
 	key := fmt.Sprint(p.Invocation.Func, p.Invocation.Args)
 	ds := e.rebuilt[key]
 	if ds == nil {
-		ds, st.err = rebuild(*p.Invocation)
+		ds, st.err = rebuild(*p.Invocation, e.broadcast)
 		if st.err != nil {
 			return
 		}
 		e.rebuilt[key] = ds
+	}
+	if got := fingerprint(ds.lineage()); p.Fingerprint != "" && got != p.Fingerprint {
+		st.err = errRebuiltDiffers(p.Name, got, p.Fingerprint)
+		return
 	}
 	st.ix, st.target, st.written, st.err = indexRebuilt(ds.lineage(), p)
 }

@@ -178,7 +178,7 @@ func (rr *rebuildingRunner) Run(ctx context.Context, d *task.Desc) task.Result {
 		return rr.local.Run(ctx, d)
 	}
 	fail := func(err error) task.Result { return task.Result{ID: d.ID, Executor: d.Executor, Err: err} }
-	ds, err := rebuild(*pl.Invocation)
+	ds, err := rebuild(*pl.Invocation, nil)
 	if err != nil {
 		return fail(err)
 	}
@@ -282,3 +282,7 @@ func StartInProcessCluster(t testing.TB, cfg Config, executors int) *Session {
 // SessionOf returns the session a task runs in: an executor's in cluster
 // mode.
 func SessionOf(tc *TaskContext) *Session { return tc.sess }
+
+// BroadcastsServed returns how many broadcast values a cluster session's
+// driver sent to executors.
+func BroadcastsServed(s *Session) int64 { return s.cluster.broadcastsServed.Load() }

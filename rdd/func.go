@@ -2,7 +2,9 @@ package rdd
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/gob"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"reflect"
@@ -143,6 +145,87 @@ type invocation struct {
 	encodeOnce sync.Once // encodes the arguments once, at the first job
 	encoded    task.Invocation
 	encodeErr  error
+
+	root        *node                           // the dataset the call returned
+	fingerprint func() string                   // of root's lineage, computed once
+	checked     func() (task.Invocation, error) // CheckPortable: rebuilt once and compared
+}
+
+// fingerprint digests the datasets of root's invocation in local index
+// order: operation, call site, parents (local index, or the dataset id
+// outside the call) and what sources read (Range's bounds, Parallelize's
+// data, TextFile's path). Two processes building the same lineage from the
+// same arguments get the same fingerprint; a Func body that builds its
+// inputs from a Go map's iteration order does not.
+func fingerprint(root *node) string {
+	claimMu.Lock()
+	inv := root.inv
+	byIndex := map[int]*node{}
+	var walk func(n *node)
+	walk = func(n *node) {
+		if n.inv != inv || byIndex[n.local] == n {
+			return
+		}
+		byIndex[n.local] = n
+		for _, d := range n.deps {
+			walk(d.parent)
+		}
+	}
+	walk(root)
+	claimMu.Unlock()
+	h := sha256.New()
+	for i := range len(byIndex) {
+		n := byIndex[i]
+		if n == nil {
+			fmt.Fprintf(h, "%d:missing;", i)
+			continue
+		}
+		fmt.Fprintf(h, "%d:%s@%s(", i, n.op, n.site)
+		for _, d := range n.deps {
+			fmt.Fprintf(h, "%d/%t,", ref(d.parent).Local, d.shuffle != nil)
+		}
+		h.Write([]byte(")"))
+		if n.content != nil {
+			n.content(h)
+		}
+		h.Write([]byte(";"))
+	}
+	return hex.EncodeToString(h.Sum(nil)[:12])
+}
+
+// fingerprintOf returns the fingerprint of the invocation that built n
+// ("" when none), computed once per invocation.
+func fingerprintOf(n *node) string {
+	claimMu.Lock()
+	inv := n.inv
+	claimMu.Unlock()
+	if inv == nil || inv.fingerprint == nil {
+		return ""
+	}
+	return inv.fingerprint()
+}
+
+// errRebuiltDiffers is wrapped by the error of a stage whose Func built a
+// different lineage in another process than on the driver.
+func errRebuiltDiffers(site, got, want string) error {
+	return fmt.Errorf("%w: the Func at %s built a different lineage when called again with the same arguments "+
+		"(fingerprint %s, the driver's %s): its body must build the same datasets from the same inputs in every process "+
+		"(no Go map iteration order, clock, randomness or flag-set package state in what it builds; see docs/rdd.md)",
+		ErrNotPortable, site, got, want)
+}
+
+// checkRebuild is CheckPortable's rebuild: it calls the Func of n's
+// invocation again, as an executor would, and compares fingerprints (once
+// per invocation).
+func checkRebuild(n *node) error {
+	claimMu.Lock()
+	inv := n.inv
+	claimMu.Unlock()
+	if inv == nil || inv.checked == nil {
+		return nil
+	}
+	_, err := inv.checked()
+	return err
 }
 
 // claimMu guards node.inv and node.local, written when an invocation
@@ -198,7 +281,23 @@ func (v *funcValue) invoke(args []reflect.Value) reflect.Value {
 	out := v.fn.Call(args)[0]
 	inv.end = nodeSeq.Load()
 	if !out.IsNil() {
-		inv.claim(out.Interface().(Dataset).lineage())
+		inv.root = out.Interface().(Dataset).lineage()
+		inv.claim(inv.root)
+		inv.fingerprint = sync.OnceValue(func() string { return fingerprint(inv.root) })
+		inv.checked = sync.OnceValues(func() (task.Invocation, error) {
+			sp, err := spec(inv.root)
+			if err != nil {
+				return sp, err
+			}
+			ds, err := rebuild(sp, nil)
+			if err != nil {
+				return sp, err
+			}
+			if got, want := fingerprint(ds.lineage()), inv.fingerprint(); got != want {
+				return sp, errRebuiltDiffers(v.site, got, want)
+			}
+			return sp, nil
+		})
 	}
 	return out
 }
@@ -258,6 +357,14 @@ func spec(n *node) (task.Invocation, error) {
 func (inv *invocation) encode() (task.Invocation, error) {
 	out := task.Invocation{Func: inv.fn.index}
 	for i, a := range inv.args {
+		if acc, ok := a.(accumulatorArg); ok && !reflect.ValueOf(a).IsNil() {
+			b, err := acc.wire()
+			if err != nil {
+				return task.Invocation{}, fmt.Errorf("%w: argument %d of the Func at %s: %v", ErrNotPortable, i, inv.fn.site, err)
+			}
+			out.Args = append(out.Args, b)
+			continue
+		}
 		var buf bytes.Buffer
 		v := reflect.New(inv.fn.fn.Type().In(i))
 		v.Elem().Set(reflect.ValueOf(a))
@@ -294,7 +401,9 @@ func sharedVars(n *node) (accums, broadcasts []int64) {
 // dataset it builds, as a remote executor would. Map tasks of any shuffle in
 // its lineage can then run from the shuffle dependency alone; result tasks
 // need the typed dataset, which the caller recovers by type assertion.
-func rebuild(sp task.Invocation) (Dataset, error) {
+// broadcast, when not nil, gives the encoded value of the broadcast
+// variables among the arguments (an executor fetches them from the driver).
+func rebuild(sp task.Invocation, broadcast func(id int64) ([]byte, error)) (Dataset, error) {
 	funcsMu.Lock()
 	if sp.Func < 0 || sp.Func >= len(funcs) {
 		funcsMu.Unlock()
@@ -311,11 +420,29 @@ func rebuild(sp task.Invocation) (Dataset, error) {
 	}
 	args := make([]reflect.Value, len(sp.Args))
 	for i, b := range sp.Args {
+		if t := ft.In(i); t.Kind() == reflect.Pointer && t.Implements(reflect.TypeFor[accumulatorArg]()) {
+			v := reflect.New(t.Elem())
+			if err := v.Interface().(accumulatorArg).restore(b); err != nil {
+				return nil, fmt.Errorf("%w: argument %d: %v", ErrNotPortable, i, err)
+			}
+			args[i] = v
+			continue
+		}
 		v := reflect.New(ft.In(i))
 		if err := gob.NewDecoder(bytes.NewReader(b)).DecodeValue(v); err != nil {
 			return nil, fmt.Errorf("%w: argument %d: %v", ErrNotPortable, i, err)
 		}
 		args[i] = v.Elem()
+		if b, ok := args[i].Interface().(broadcastValue); ok && broadcast != nil {
+			id, _ := b.sharedID()
+			enc, err := broadcast(id)
+			if err == nil {
+				err = b.setEncoded(enc)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("rdd: argument %d (broadcast %d) of the Func at %s: %w", i, id, fv.site, err)
+			}
+		}
 	}
 	return fv.invoke(args).Interface().(Dataset), nil
 }

@@ -175,3 +175,52 @@ func TestRegistryClosedAfterInit(t *testing.T) {
 		}()
 	}
 }
+
+// lookupJob reads a broadcast table and adds to an accumulator once per
+// record (several Adds in every task).
+var lookupJob = Func(func(n int, table *Broadcast[map[int]string], seen *Accumulator[int64]) *RDD[string] {
+	return MapPartitionsWithContext(Range(0, n, 4), func(tc *TaskContext, in iter.Seq[int]) iter.Seq[string] {
+		return func(yield func(string) bool) {
+			for v := range in {
+				seen.Add(tc, 1)
+				if !yield(table.Value()[v%3]) {
+					return
+				}
+			}
+		}
+	})
+})
+
+// Executors fetch a broadcast value once each, whatever the number of jobs
+// and tasks; accumulators merge several Adds per task on the executor.
+func TestBroadcastsAndAccumulatorsOnExecutors(t *testing.T) {
+	ctx := context.Background()
+	s := StartInProcessCluster(t, Config{}, 2)
+	table := NewBroadcast(s, map[int]string{0: "zero", 1: "one", 2: "two"})
+	seen := Counter(s, "seen")
+	want := map[string]int{"zero": 34, "one": 33, "two": 33}
+	for _, n := range []int{100, 100, 100} {
+		got, err := Collect(ctx, s, lookupJob(n, table, seen))
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts := map[string]int{}
+		for _, v := range got {
+			counts[v]++
+		}
+		if !reflect.DeepEqual(counts, want) {
+			t.Fatalf("lookups %v, want %v", counts, want)
+		}
+	}
+	if v := seen.Value(); v != 300 {
+		t.Fatalf("counter %d, want 300 (one per record of three jobs)", v)
+	}
+	if n := BroadcastsServed(s); n < 1 || n > 2 {
+		t.Fatalf("the broadcast was fetched %d times by 2 executors over 3 jobs of 4 tasks", n)
+	}
+	unregistered := NewAccumulator(s, "loose", int64(0), func(a, b int64) int64 { return a + b })
+	_, err := Collect(ctx, s, lookupJob(10, table, unregistered))
+	if !errors.Is(err, ErrNotPortable) || !strings.Contains(err.Error(), "not registered") || !strings.Contains(err.Error(), "loose") {
+		t.Fatalf("accumulator with an unregistered merge: %v", err)
+	}
+}

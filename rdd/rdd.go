@@ -2,6 +2,7 @@ package rdd
 
 import (
 	"fmt"
+	"io"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -94,6 +95,9 @@ type node struct {
 	// bad is set at construction when the dataset can never be computed
 	// (a bad sample fraction); jobs needing it fail with it.
 	bad error
+	// content writes what a source reads (its arguments, Parallelize's
+	// data) for the invocation's fingerprint; nil for other datasets.
+	content func(h io.Writer)
 	// runResult is a cluster executor's result task on partition p: the
 	// action's partition function named by the pipeline (RDD.runResult).
 	runResult func(tc *TaskContext, p int, pl *task.Pipeline) ([]byte, error)

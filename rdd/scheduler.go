@@ -215,6 +215,13 @@ func (s *Session) runJob(ctx context.Context, target *node, parts []int, act act
 			return err
 		}
 	}
+	if s.cluster == nil && s.cfg.CheckPortable {
+		for _, sh := range slices.Sorted(mapKeys(pipelines)) {
+			if err := checkRebuild(nodes[pipelines[sh].Target.ID]); err != nil {
+				return err
+			}
+		}
+	}
 	for _, p := range pipelines {
 		jt.index[p] = newPipelineIndex(p)
 	}
@@ -306,6 +313,7 @@ func (s *Session) pipelines(target *node, shuffles map[int]*shuffleDep, res map[
 		default:
 			st.p.Invocation = &inv
 			st.p.Accumulators, st.p.Broadcasts = sharedVars(st.last)
+			st.p.Fingerprint = fingerprintOf(st.last)
 		}
 	}
 	return out
