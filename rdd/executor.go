@@ -274,7 +274,7 @@ func (e *executor) addPipeline(pp *rddpb.Pipeline) {
 		e.rebuilt[key] = ds
 	}
 	if got := fingerprint(ds.lineage()); p.Fingerprint != "" && got != p.Fingerprint {
-		st.err = errRebuiltDiffers(p.Name, got, p.Fingerprint)
+		st.err = errRebuiltDiffers("the Func of stage "+p.Name, got, p.Fingerprint)
 		return
 	}
 	st.ix, st.target, st.written, st.err = indexRebuilt(ds.lineage(), p)

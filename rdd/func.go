@@ -207,11 +207,11 @@ func fingerprintOf(n *node) string {
 
 // errRebuiltDiffers is wrapped by the error of a stage whose Func built a
 // different lineage in another process than on the driver.
-func errRebuiltDiffers(site, got, want string) error {
-	return fmt.Errorf("%w: the Func at %s built a different lineage when called again with the same arguments "+
+func errRebuiltDiffers(what, got, want string) error {
+	return fmt.Errorf("%w: %s built a different lineage when called again with the same arguments "+
 		"(fingerprint %s, the driver's %s): its body must build the same datasets from the same inputs in every process "+
 		"(no Go map iteration order, clock, randomness or flag-set package state in what it builds; see docs/rdd.md)",
-		ErrNotPortable, site, got, want)
+		ErrNotPortable, what, got, want)
 }
 
 // checkRebuild is CheckPortable's rebuild: it calls the Func of n's
@@ -294,7 +294,7 @@ func (v *funcValue) invoke(args []reflect.Value) reflect.Value {
 				return sp, err
 			}
 			if got, want := fingerprint(ds.lineage()), inv.fingerprint(); got != want {
-				return sp, errRebuiltDiffers(v.site, got, want)
+				return sp, errRebuiltDiffers("the Func at "+v.site, got, want)
 			}
 			return sp, nil
 		})

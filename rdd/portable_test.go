@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -222,5 +223,61 @@ func TestBroadcastsAndAccumulatorsOnExecutors(t *testing.T) {
 	_, err := Collect(ctx, s, lookupJob(10, table, unregistered))
 	if !errors.Is(err, ErrNotPortable) || !strings.Contains(err.Error(), "not registered") || !strings.Contains(err.Error(), "loose") {
 		t.Fatalf("accumulator with an unregistered merge: %v", err)
+	}
+}
+
+// fromMap builds its inputs by iterating a Go map: the same lineage shape
+// with the contents in another order in each call.
+var fromMap = Func(func(m map[string]int) *RDD[int] {
+	var parts []*RDD[int]
+	for _, v := range m {
+		parts = append(parts, Parallelize([]int{v}, 1))
+	}
+	return Union(parts...)
+})
+
+// fromSortedMap is fromMap made deterministic: the keys are sorted first.
+var fromSortedMap = Func(func(m map[string]int) *RDD[int] {
+	var parts []*RDD[int]
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, Parallelize([]int{m[k]}, 1))
+	}
+	return Union(parts...)
+})
+
+// The map-iteration hazard is caught: a Func rebuilt (locally with
+// CheckPortable, on executors in cluster mode) that differs from the
+// driver's build fails the job naming the Func; the deterministic version
+// always passes.
+func TestMapIterationHazardDetected(t *testing.T) {
+	ctx := context.Background()
+	m := map[string]int{}
+	for i := range 50 {
+		m[fmt.Sprint("k", i)] = i
+	}
+	local, err := Start(Config{Master: "local[2]", CheckPortable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer local.Close()
+	cl := StartInProcessCluster(t, Config{TaskMaxFailures: 1}, 1)
+	for _, s := range []*Session{local, cl} {
+		detected := 0
+		for range 10 {
+			if _, err := Count(ctx, s, fromSortedMap(m)); err != nil {
+				t.Fatalf("deterministic Func: %v", err)
+			}
+			_, err := Count(ctx, s, fromMap(m))
+			if err != nil {
+				// (An executor's error arrives as text.)
+				if !strings.Contains(err.Error(), ErrNotPortable.Error()) || !strings.Contains(err.Error(), "different lineage") {
+					t.Fatalf("map iteration: %v", err)
+				}
+				detected++
+			}
+		}
+		if detected == 0 {
+			t.Fatal("10 Funcs built from a map's iteration order all rebuilt identically")
+		}
 	}
 }
