@@ -2,7 +2,9 @@ package rdd
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"iter"
 	"slices"
 
@@ -12,34 +14,28 @@ import (
 // ErrEmpty is returned by Reduce and First on an empty dataset.
 var ErrEmpty = errors.New("rdd: empty dataset")
 
-// runAll runs f on every partition of r and passes each partition's result,
-// in partition order, to merge.
-func runAll[T, R any](ctx context.Context, s *Session, r *RDD[T], f func(tc *TaskContext, p int) (R, error),
-	merge func(p int, v R) error) error {
-	return runAllKind(ctx, s, r, "", f, merge)
-}
+// collecting is the action of jobs whose result tasks return their
+// partition's records (Collect, Take): engine functions, portable as they
+// are.
+var collecting = action{kind: resultRecords}
 
-// runAllKind is runAll with what cluster executors return (see runJob).
-func runAllKind[T, R any](ctx context.Context, s *Session, r *RDD[T], kind string, f func(tc *TaskContext, p int) (R, error),
+// runAll runs f on every partition of r and passes each partition's result,
+// in partition order, to merge. act says how a cluster executor runs f.
+func runAll[T, R any](ctx context.Context, s *Session, r *RDD[T], act action, f func(tc *TaskContext, p int) (R, error),
 	merge func(p int, v R) error) error {
 	res, err := s.resolve(r.n)
 	if err != nil {
 		return err
 	}
-	return runPartsKind(ctx, s, r, allParts(res.parts), kind, f, merge)
+	return runParts(ctx, s, r, allParts(res.parts), act, f, merge)
 }
 
 // runParts runs f on some partitions; merge sees results in partition order.
-func runParts[T, R any](ctx context.Context, s *Session, r *RDD[T], parts []int,
-	f func(tc *TaskContext, p int) (R, error), merge func(p int, v R) error) error {
-	return runPartsKind(ctx, s, r, parts, "", f, merge)
-}
-
-func runPartsKind[T, R any](ctx context.Context, s *Session, r *RDD[T], parts []int, kind string,
+func runParts[T, R any](ctx context.Context, s *Session, r *RDD[T], parts []int, act action,
 	f func(tc *TaskContext, p int) (R, error), merge func(p int, v R) error) error {
 	results := map[int]R{}
 	next := 0
-	err := s.runJob(ctx, r.n, parts, kind, func(tc *TaskContext, p int) (any, error) { return f(tc, p) },
+	err := s.runJob(ctx, r.n, parts, act, func(tc *TaskContext, p int) (any, error) { return f(tc, p) },
 		func(p int, v any) error {
 			results[p] = v.(R)
 			// Hand results over in partition order, as soon as possible.
@@ -63,7 +59,7 @@ func runPartsKind[T, R any](ctx context.Context, s *Session, r *RDD[T], parts []
 func Collect[T any](ctx context.Context, s *Session, r *RDD[T]) ([]T, error) {
 	var parts [][]T
 	total := 0
-	err := runAll(ctx, s, r, func(tc *TaskContext, p int) ([]T, error) {
+	err := runAll(ctx, s, r, collecting, func(tc *TaskContext, p int) ([]T, error) {
 		var part []T
 		r.iterate(tc, p, func(v T) bool { part = append(part, v); return true })
 		return part, nil
@@ -86,7 +82,7 @@ func Collect[T any](ctx context.Context, s *Session, r *RDD[T]) ([]T, error) {
 // Count returns the number of elements.
 func Count[T any](ctx context.Context, s *Session, r *RDD[T]) (int64, error) {
 	var total int64
-	err := runAllKind(ctx, s, r, task.ResultCount, func(tc *TaskContext, p int) (int64, error) {
+	err := runAll(ctx, s, r, action{kind: task.ResultCount}, func(tc *TaskContext, p int) (int64, error) {
 		var c int64
 		r.iterate(tc, p, func(T) bool { c++; return true })
 		return c, nil
@@ -94,20 +90,20 @@ func Count[T any](ctx context.Context, s *Session, r *RDD[T]) (int64, error) {
 	return total, err
 }
 
-// Reduce merges all elements with an associative, commutative f.
+// Reduce merges all elements with an associative, commutative f. In cluster
+// mode f must be registered (Register): executors reduce each partition
+// and send back only its result.
 func Reduce[T any](ctx context.Context, s *Session, r *RDD[T], f func(T, T) T) (T, error) {
+	act := newAction(resultReduce, callSite(), []fnArg{{"given to Reduce", f}}, nil, func(b []byte) (any, error) {
+		if len(b) == 0 || b[0] == 0 {
+			return Option[T]{}, nil
+		}
+		v, _, err := r.codec.Decode(b[1:])
+		return Option[T]{v, true}, err
+	})
 	var acc Option[T]
-	err := runAll(ctx, s, r, func(tc *TaskContext, p int) (Option[T], error) {
-		var o Option[T]
-		r.iterate(tc, p, func(v T) bool {
-			if o.Valid {
-				o.Value = f(o.Value, v)
-			} else {
-				o = Option[T]{v, true}
-			}
-			return true
-		})
-		return o, nil
+	err := runAll(ctx, s, r, act, func(tc *TaskContext, p int) (Option[T], error) {
+		return reducePart(tc, r, p, f), nil
 	}, func(_ int, o Option[T]) error {
 		switch {
 		case !o.Valid:
@@ -126,19 +122,27 @@ func Reduce[T any](ctx context.Context, s *Session, r *RDD[T], f func(T, T) T) (
 
 // Fold merges all elements with f, starting from zero in every partition and
 // in the final merge. Each use gets its own deep copy of zero, so f may
-// modify and return its first argument.
+// modify and return its first argument. In cluster mode f must be
+// registered and zero gob-encodable.
 func Fold[T any](ctx context.Context, s *Session, r *RDD[T], zero T, f func(T, T) T) (T, error) {
-	return Aggregate(ctx, s, r, zero, f, f)
+	return aggregate(ctx, s, r, zero, f, f, callSite())
 }
 
 // Aggregate folds each partition with seq from zero, then merges the
 // partitions' results with comb from zero. Each partition and the final
 // merge get their own deep copy of zero, so seq and comb may modify and
-// return their first argument (as Spark allows).
+// return their first argument (as Spark allows). In cluster mode seq must
+// be registered and zero gob-encodable (comb runs on the driver).
 func Aggregate[T, U any](ctx context.Context, s *Session, r *RDD[T], zero U, seq func(U, T) U, comb func(U, U) U) (U, error) {
+	return aggregate(ctx, s, r, zero, seq, comb, callSite())
+}
+
+func aggregate[T, U any](ctx context.Context, s *Session, r *RDD[T], zero U, seq func(U, T) U, comb func(U, U) U, site string) (U, error) {
+	act := newAction(resultAggregate, site, []fnArg{{"given to Aggregate or Fold", seq}}, []any{zero},
+		func(b []byte) (any, error) { return gobDecode[U](b) })
 	fresh := freshZero(zero)
 	acc := fresh()
-	err := runAll(ctx, s, r, func(tc *TaskContext, p int) (U, error) {
+	err := runAll(ctx, s, r, act, func(tc *TaskContext, p int) (U, error) {
 		u := fresh()
 		r.iterate(tc, p, func(v T) bool { u = seq(u, v); return true })
 		return u, nil
@@ -158,7 +162,7 @@ func Take[T any](ctx context.Context, s *Session, r *RDD[T], n int) ([]T, error)
 	for len(out) < n && scanned < res.parts {
 		parts := allParts(min(scanned+batch, res.parts))[scanned:]
 		want := n - len(out)
-		err := runParts(ctx, s, r, parts, func(tc *TaskContext, p int) ([]T, error) {
+		err := runParts(ctx, s, r, parts, collecting, func(tc *TaskContext, p int) ([]T, error) {
 			var part []T
 			r.iterate(tc, p, func(v T) bool { part = append(part, v); return len(part) < want })
 			return part, nil
@@ -188,45 +192,67 @@ func First[T any](ctx context.Context, s *Session, r *RDD[T]) (T, error) {
 	return v[0], nil
 }
 
-// Foreach calls f on every element, in the tasks.
+// Foreach calls f on every element, in the tasks. In cluster mode f must be
+// registered.
 func Foreach[T any](ctx context.Context, s *Session, r *RDD[T], f func(T)) error {
-	return ForeachPartition(ctx, s, r, func(_ *TaskContext, in iter.Seq[T]) error {
-		for v := range in {
-			f(v)
-		}
-		return nil
-	})
+	act := newAction(resultForeach, callSite(), []fnArg{{"given to Foreach", f}}, nil, decodeNothing)
+	return runAll(ctx, s, r, act, func(tc *TaskContext, p int) (struct{}, error) {
+		r.iterate(tc, p, func(v T) bool { f(v); return true })
+		return struct{}{}, nil
+	}, func(int, struct{}) error { return nil })
 }
 
+func decodeNothing([]byte) (any, error) { return struct{}{}, nil }
+
 // ForeachPartition calls f on every partition, in the tasks; an error fails
-// the task (which is retried).
+// the task (which is retried). In cluster mode f must be registered.
 func ForeachPartition[T any](ctx context.Context, s *Session, r *RDD[T], f func(tc *TaskContext, in iter.Seq[T]) error) error {
-	return runAll(ctx, s, r, func(tc *TaskContext, p int) (struct{}, error) {
+	act := newAction(resultForeachPartition, callSite(), []fnArg{{"given to ForeachPartition", f}}, nil, decodeNothing)
+	return foreachPartition(ctx, s, r, act, f)
+}
+
+func foreachPartition[T any](ctx context.Context, s *Session, r *RDD[T], act action, f func(tc *TaskContext, in iter.Seq[T]) error) error {
+	return runAll(ctx, s, r, act, func(tc *TaskContext, p int) (struct{}, error) {
 		return struct{}{}, f(tc, r.seq(tc, p))
 	}, func(int, struct{}) error { return nil })
 }
 
-// CountByKey counts the elements of each key.
+// CountByKey counts the elements of each key. Each task counts its
+// partition's keys; the driver adds the counts up.
 func CountByKey[K comparable, V any](ctx context.Context, s *Session, r *RDD[Pair[K, V]]) (map[K]int64, error) {
-	return countBy(ctx, s, r, func(p Pair[K, V]) K { return p.Key })
+	return countBy(ctx, s, r, true, func(p Pair[K, V]) K { return p.Key })
 }
 
 // CountByValue counts each distinct element.
 func CountByValue[T comparable](ctx context.Context, s *Session, r *RDD[T]) (map[T]int64, error) {
-	return countBy(ctx, s, r, func(v T) T { return v })
+	return countBy(ctx, s, r, false, func(v T) T { return v })
 }
 
-func countBy[T any, K comparable](ctx context.Context, s *Session, r *RDD[T], key func(T) K) (map[K]int64, error) {
-	ones := Map(r, func(v T) Pair[K, int64] { return Pair[K, int64]{key(v), 1} })
-	counts := ReduceByKey(ones, func(a, b int64) int64 { return a + b }, 0)
-	out := map[K]int64{}
-	err := runAll(ctx, s, counts, func(tc *TaskContext, p int) ([]Pair[K, int64], error) {
-		var part []Pair[K, int64]
-		counts.iterate(tc, p, func(v Pair[K, int64]) bool { part = append(part, v); return true })
+func countBy[T any, K comparable](ctx context.Context, s *Session, r *RDD[T], byKey bool, key func(T) K) (map[K]int64, error) {
+	act := newAction(resultCountBy, callSite(), nil, []any{byKey}, func(b []byte) (any, error) {
+		part := map[K]int64{}
+		for len(b) > 0 {
+			v, n, err := r.codec.Decode(b)
+			if err != nil {
+				return nil, fmt.Errorf("rdd: decoding counts of %s from the executor: %w", r.n, err)
+			}
+			c, m := binary.Uvarint(b[n:])
+			if m <= 0 {
+				return nil, fmt.Errorf("rdd: decoding counts of %s from the executor: bad count", r.n)
+			}
+			part[key(v)] += int64(c)
+			b = b[n+m:]
+		}
 		return part, nil
-	}, func(_ int, part []Pair[K, int64]) error {
-		for _, kv := range part {
-			out[kv.Key] += kv.Value
+	})
+	out := map[K]int64{}
+	err := runAll(ctx, s, r, act, func(tc *TaskContext, p int) (map[K]int64, error) {
+		part := map[K]int64{}
+		r.iterate(tc, p, func(v T) bool { part[key(v)]++; return true })
+		return part, nil
+	}, func(_ int, part map[K]int64) error {
+		for k, n := range part {
+			out[k] += n
 		}
 		return nil
 	})
@@ -234,35 +260,34 @@ func countBy[T any, K comparable](ctx context.Context, s *Session, r *RDD[T], ke
 }
 
 // TakeOrdered returns the n smallest elements by cmp, in order. Each task
-// keeps only its n smallest.
+// keeps only its n smallest. In cluster mode cmp must be registered.
 func TakeOrdered[T any](ctx context.Context, s *Session, r *RDD[T], n int, cmp func(a, b T) int) ([]T, error) {
+	return takeOrdered(ctx, s, r, n, cmp, false, callSite())
+}
+
+// Top returns the n largest elements by cmp, largest first. In cluster mode
+// cmp must be registered.
+func Top[T any](ctx context.Context, s *Session, r *RDD[T], n int, cmp func(a, b T) int) ([]T, error) {
+	return takeOrdered(ctx, s, r, n, cmp, true, callSite())
+}
+
+func takeOrdered[T any](ctx context.Context, s *Session, r *RDD[T], n int, cmp func(a, b T) int, reverse bool, site string) ([]T, error) {
 	if n <= 0 {
 		return nil, nil
 	}
+	act := newAction(resultTakeOrdered, site, []fnArg{{"given to TakeOrdered or Top", cmp}}, []any{n, reverse},
+		func(b []byte) (any, error) { return r.decodeRecords(b) })
+	order := cmp
+	if reverse {
+		order = func(a, b T) int { return cmp(b, a) }
+	}
 	var all []T
-	err := runAll(ctx, s, r, func(tc *TaskContext, p int) ([]T, error) {
-		var best []T // sorted, at most n
-		r.iterate(tc, p, func(v T) bool {
-			if len(best) == n && cmp(v, best[n-1]) >= 0 {
-				return true
-			}
-			i, _ := slices.BinarySearchFunc(best, v, cmp)
-			best = slices.Insert(best, i, v)
-			if len(best) > n {
-				best = best[:n]
-			}
-			return true
-		})
-		return best, nil
+	err := runAll(ctx, s, r, act, func(tc *TaskContext, p int) ([]T, error) {
+		return takeOrderedPart(tc, r, p, n, order), nil
 	}, func(_ int, best []T) error { all = append(all, best...); return nil })
 	if err != nil {
 		return nil, err
 	}
-	slices.SortStableFunc(all, cmp)
+	slices.SortStableFunc(all, order)
 	return all[:min(n, len(all))], nil
-}
-
-// Top returns the n largest elements by cmp, largest first.
-func Top[T any](ctx context.Context, s *Session, r *RDD[T], n int, cmp func(a, b T) int) ([]T, error) {
-	return TakeOrdered(ctx, s, r, n, func(a, b T) int { return cmp(b, a) })
 }

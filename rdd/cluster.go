@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"connectrpc.com/connect"
@@ -82,6 +83,8 @@ type cluster struct {
 	ctx      context.Context // cancelled with the cause that fails every job (a registry mismatch)
 	fail     context.CancelCauseFunc
 	done     chan struct{} // closed by stop: ends the watchers
+	// broadcastsServed counts broadcast values sent to executors.
+	broadcastsServed atomic.Int64
 
 	mu           sync.Mutex
 	execs        map[string]*remoteExec // guarded by mu
@@ -101,6 +104,9 @@ type remoteExec struct {
 	slots int
 	pid   int
 	wake  chan struct{} // cap 1: a task was queued or the executor was lost
+	// told is closed once a poll told the executor to stop.
+	told     chan struct{}
+	tellOnce sync.Once
 
 	// guarded by c.mu
 	queue    []*rddpb.Task
@@ -137,27 +143,17 @@ func startCluster(s *Session, masters []string) (*cluster, error) {
 	if host == "" {
 		host = "127.0.0.1"
 	}
-	ctx, fail := context.WithCancelCause(context.Background())
-	c := &cluster{s: s, pool: exec.NewPool(), registry: registrySites(), ctx: ctx, fail: fail, done: make(chan struct{}),
-		execs: map[string]*remoteExec{}, pipeIDs: map[*task.Pipeline]int64{}, pipes: map[int64]*rddpb.Pipeline{},
-		pipeErrs: map[int64]error{}, agentStarts: map[string]int{}}
-	c.token = rand.Text()
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	c, mux, err := newCluster(s, host)
 	if err != nil {
-		return nil, fmt.Errorf("%w: driver listener: %v", ErrConfig, err)
+		return nil, err
 	}
-	c.url = "http://" + ln.Addr().String()
 	self, err := os.Executable()
 	if err != nil {
-		ln.Close()
+		c.srv.Close()
 		return nil, fmt.Errorf("rdd: cluster mode: finding this program's executable: %w", err)
 	}
 	base := filepath.Base(self)
-	mux := http.NewServeMux()
-	mux.Handle(rddpbconnect.NewDriverServiceHandler(c))
 	mux.HandleFunc("GET /executable/"+base, func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, self) })
-	c.srv = &http.Server{Handler: mux, Protocols: h2c(true)}
-	go c.srv.Serve(ln)
 	cmd := executorCommand(settings, self, c.url, env)
 	hostname, _ := os.Hostname()
 	b, err := mesosbackend.Start(context.Background(), mesosbackend.Config{
@@ -206,6 +202,53 @@ func executorCommand(settings mesosbackend.Settings, self, driverURL string, env
 	}
 	cmd.Value = "exec " + strings.Join(words, " ")
 	return cmd
+}
+
+// newCluster starts the driver's RPC service on host (no executors yet:
+// the Mesos backend, or a test, starts them) and returns its mux for more
+// handlers.
+func newCluster(s *Session, host string) (*cluster, *http.ServeMux, error) {
+	ctx, fail := context.WithCancelCause(context.Background())
+	c := &cluster{s: s, pool: exec.NewPool(), registry: registrySites(), ctx: ctx, fail: fail, done: make(chan struct{}),
+		execs: map[string]*remoteExec{}, pipeIDs: map[*task.Pipeline]int64{}, pipes: map[int64]*rddpb.Pipeline{},
+		pipeErrs: map[int64]error{}, agentStarts: map[string]int{}}
+	c.token = rand.Text()
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: driver listener: %v", ErrConfig, err)
+	}
+	c.url = "http://" + ln.Addr().String()
+	mux := http.NewServeMux()
+	mux.Handle(rddpbconnect.NewDriverServiceHandler(c))
+	mux.Handle("GET /broadcast/{id}", tokenOnly(c.token, http.HandlerFunc(c.serveBroadcast)))
+	c.srv = &http.Server{Handler: mux, Protocols: h2c(true)}
+	go c.srv.Serve(ln)
+	return c, mux, nil
+}
+
+// serveBroadcast sends a broadcast variable's value (gob) to an executor,
+// which keeps it: each executor asks once per variable.
+func (c *cluster) serveBroadcast(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		http.Error(w, "bad broadcast id", http.StatusBadRequest)
+		return
+	}
+	c.s.mu.Lock()
+	enc := c.s.broadcasts[id]
+	c.s.mu.Unlock()
+	if enc == nil {
+		http.Error(w, fmt.Sprintf("no broadcast %d in this session", id), http.StatusNotFound)
+		return
+	}
+	b, err := enc()
+	if err != nil {
+		http.Error(w, fmt.Sprintf("encoding broadcast %d: %v", id, err), http.StatusInternalServerError)
+		return
+	}
+	c.broadcastsServed.Add(1)
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.Write(b)
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
@@ -338,9 +381,37 @@ func (c *cluster) stop() error {
 	c.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err := c.backend.Stop(ctx)
+	var err error
+	if c.backend != nil {
+		err = c.backend.Stop(ctx)
+	} else {
+		// No framework to kill them: executors stop when their next poll
+		// says so (within pollWait).
+		c.mu.Lock()
+		var execs []*remoteExec
+		for _, e := range c.execs {
+			if !e.gone {
+				execs = append(execs, e)
+			}
+		}
+		c.mu.Unlock()
+		wait := time.NewTimer(10 * pollWait)
+		defer wait.Stop()
+		for _, e := range execs {
+			select {
+			case <-e.told:
+			case <-wait.C:
+			}
+		}
+	}
 	close(c.done)
-	c.srv.Close()
+	// Let the answers in flight (the stop of the last polls) reach the
+	// executors before the connections close.
+	sctx, scancel := context.WithTimeout(context.Background(), 2*pollWait)
+	if c.srv.Shutdown(sctx) != nil {
+		c.srv.Close()
+	}
+	scancel()
 	c.fail(ErrClosed)
 	return err
 }
@@ -355,7 +426,7 @@ func (c *cluster) Register(ctx context.Context, req *connect.Request[rddpb.Regis
 		return nil, connect.NewError(connect.CodeFailedPrecondition, err)
 	}
 	e := &remoteExec{c: c, id: m.GetExecutorId(), addr: m.GetShuffleAddress(), slots: max(int(m.GetSlots()), 1),
-		pid: int(m.GetPid()), wake: make(chan struct{}, 1), sent: map[int64]bool{}, running: map[task.ID]running{},
+		pid: int(m.GetPid()), wake: make(chan struct{}, 1), told: make(chan struct{}), sent: map[int64]bool{}, running: map[task.ID]running{},
 		lastSeen: time.Now()}
 	c.mu.Lock()
 	if old := c.execs[e.id]; old != nil && !old.gone || c.stopping {
@@ -367,7 +438,11 @@ func (c *cluster) Register(ctx context.Context, req *connect.Request[rddpb.Regis
 	c.mu.Unlock()
 	c.pool.Add(e)
 	c.s.log.Info("executor registered", "executor", e.id, "slots", e.slots, "shuffle", e.addr, "pid", e.pid)
-	return connect.NewResponse(&rddpb.RegisterResponse{AppId: c.backend.FrameworkID(), ShuffleToken: c.token,
+	appID := "local"
+	if c.backend != nil {
+		appID = c.backend.FrameworkID()
+	}
+	return connect.NewResponse(&rddpb.RegisterResponse{AppId: appID, ShuffleToken: c.token,
 		Conf: c.executorConf()}), nil
 }
 
@@ -401,6 +476,7 @@ func (c *cluster) PollTasks(ctx context.Context, req *connect.Request[rddpb.Poll
 		e.lastSeen = time.Now()
 		if e.gone || c.stopping {
 			c.mu.Unlock()
+			e.tellOnce.Do(func() { close(e.told) })
 			return connect.NewResponse(&rddpb.PollTasksResponse{Stop: true}), nil
 		}
 		if len(e.queue) > 0 {
@@ -530,9 +606,10 @@ func (e *remoteExec) Launch(ctx context.Context, d *task.Desc, done func(task.Re
 	}
 }
 
-// finishResult runs the action's function on the driver over the records
-// a remote executor computed for a result task (a known gap: step 2 of
-// issue 9 moves it to the executors).
+// finishResult turns a remote executor's value for a result task into the
+// partition's result: a count, an action's decoded partial result, or, for
+// jobs that return records (Collect, Take), the engine's partition function
+// run over the records the executor sent.
 func (s *Session) finishResult(d *task.Desc, res task.Result) task.Result {
 	recs, _ := res.Value.([]byte)
 	if d.Pipeline.Result == task.ResultCount { // the executor counted
@@ -551,6 +628,14 @@ func (s *Session) finishResult(d *task.Desc, res task.Result) task.Result {
 	s.mu.Unlock()
 	if jt == nil {
 		return task.Result{ID: d.ID, Executor: res.Executor, Err: fmt.Errorf("rdd: internal error: result of unknown job %d", d.Job)}
+	}
+	if d.Pipeline.Result != resultRecords { // the executor ran the action's partition function
+		v, err := jt.decode(recs)
+		if err != nil {
+			return task.Result{ID: d.ID, Executor: res.Executor, Err: err}
+		}
+		res.Value = v
+		return res
 	}
 	tc := &TaskContext{ctx: s.ctx, sess: s, pipe: jt.index[d.Pipeline], job: d.Job, stage: d.Stage,
 		partition: d.Partition, attempt: d.Attempt, fed: recs, fedNode: d.Pipeline.Target.ID}

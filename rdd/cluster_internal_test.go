@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mesoproject/meso/api/rddpb"
 	"github.com/mesoproject/meso/rdd/internal/task"
 )
 
@@ -59,12 +62,25 @@ func TestWireRoundTrip(t *testing.T) {
 		Nodes: []task.Node{{NodeRef: task.NodeRef{ID: 7, Local: 2}, Partitions: 5, Prepared: []int64{0, 10, 20},
 			Splits: []task.Split{{Path: "/a", Start: 1, End: 9}}}},
 		Shuffles:     []task.Shuffle{{ID: 4, Map: task.NodeRef{ID: 6, Local: 1}, Reduce: task.NodeRef{ID: 7, Local: 2}, Maps: 5, Reducers: 3}},
-		Accumulators: []int64{11}, Broadcasts: []int64{12}, Result: task.ResultCount}
+		Accumulators: []int64{11}, Broadcasts: []int64{12}, Result: resultTakeOrdered,
+		ResultFuncs: []int{4, 0, 300}, ResultArgs: [][]byte{{1}, {}, {2, 3}}, Fingerprint: "fp"}
 	pp, err := pipelineToProto(1, p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := pipelineFromProto(pp)
+	// Through the bytes the RPC sends.
+	wire, err := proto.Marshal(pp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pp = &rddpb.Pipeline{}
+	if err := proto.Unmarshal(wire, pp); err != nil {
+		t.Fatal(err)
+	}
+	got, err := pipelineFromProto(pp)
+	if err != nil {
+		t.Fatal(err)
+	}
 	prep := got.Nodes[0].Prepared.(gobValue)
 	got.Nodes[0].Prepared = p.Nodes[0].Prepared
 	if !reflect.DeepEqual(got, p) {

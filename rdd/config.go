@@ -61,6 +61,13 @@ type Config struct {
 	Progress io.Writer
 	// Logger receives the engine's logs; nil discards them.
 	Logger *slog.Logger
+	// CheckPortable (spark.rdd.checkPortable, ours) makes a local session
+	// refuse, as cluster mode does, a job that executors could not run: a
+	// stage with a dataset built outside an rdd.Func call, an action's
+	// function not registered with Register, an argument gob cannot encode,
+	// a Func whose second build differs from its first (see docs/rdd.md).
+	// A program whose jobs pass with it runs on a cluster.
+	CheckPortable bool
 	// Cluster holds the cluster-mode settings by their Spark names
 	// (spark.cores.max, spark.executor.*, spark.mesos.*, spark.executorEnv.*),
 	// as Set stored them; they are checked when a mesos:// session starts.
@@ -170,6 +177,8 @@ func (c *Config) Set(key, value string) error {
 		c.StorageMemory, err = parseBytes(value)
 	case "spark.eventLog.dir":
 		c.EventLogDir = value
+	case "spark.rdd.checkPortable":
+		c.CheckPortable, err = strconv.ParseBool(value)
 	case "spark.ui.showConsoleProgress":
 		c.ShowConsoleProgress, err = strconv.ParseBool(value)
 	default:

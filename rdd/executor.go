@@ -2,7 +2,6 @@ package rdd
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -85,7 +84,8 @@ func h2c(http1 bool) *http.Protocols {
 // rdd.Start calls it when the process was started by the driver.
 func runExecutorMain(driverURL string) {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("executor", os.Getenv(envExecutorID))
-	err := runExecutor(context.Background(), driverURL, log)
+	slots, _ := strconv.Atoi(os.Getenv(envExecutorCores))
+	err := runExecutor(context.Background(), driverURL, os.Getenv(envExecutorID), slots, os.Getenv(envHostname), log)
 	if err != nil {
 		log.Error("executor failed", "err", err)
 		os.Exit(1)
@@ -109,6 +109,41 @@ type executor struct {
 	mu        sync.Mutex
 	pipelines map[int64]*rebuiltStage // guarded by mu; by pipeline id
 	rebuilt   map[string]Dataset      // guarded by mu; invocation -> its rebuilt lineage, built once
+	bcasts    map[int64][]byte        // guarded by mu; broadcast values fetched from the driver, by id
+
+	driverURL string
+}
+
+// maxBroadcast bounds a broadcast value an executor accepts.
+const maxBroadcast = 1 << 30
+
+// broadcast returns broadcast id's encoded value, fetched from the driver
+// the first time (e.mu is held: the fetch is once per executor).
+func (e *executor) broadcast(id int64) ([]byte, error) {
+	if b, ok := e.bcasts[id]; ok {
+		return b, nil
+	}
+	req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/broadcast/%d", e.driverURL, id), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set(shufflenet.TokenHeader, e.token)
+	resp, err := e.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("fetching from the driver: %w", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBroadcast+1))
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("fetching from the driver: %w", err)
+	case resp.StatusCode != http.StatusOK:
+		return nil, fmt.Errorf("fetching from the driver: %s: %s", resp.Status, strings.TrimSpace(string(b)))
+	case len(b) > maxBroadcast:
+		return nil, fmt.Errorf("fetching from the driver: larger than %d bytes", maxBroadcast)
+	}
+	e.bcasts[id] = b
+	return b, nil
 }
 
 // rebuiltStage is one stage's pipeline as this executor rebuilt it.
@@ -120,11 +155,10 @@ type rebuiltStage struct {
 	err     error
 }
 
-func runExecutor(ctx context.Context, driverURL string, log *slog.Logger) error {
-	id := os.Getenv(envExecutorID)
-	slots, _ := strconv.Atoi(os.Getenv(envExecutorCores))
+// runExecutor runs executor id with slots task slots, its shuffle server
+// listening on host, until the driver at driverURL stops it.
+func runExecutor(ctx context.Context, driverURL, id string, slots int, host string, log *slog.Logger) error {
 	slots = max(slots, 1)
-	host := os.Getenv(envHostname)
 	if host == "" {
 		host = "127.0.0.1"
 	}
@@ -136,7 +170,7 @@ func runExecutor(ctx context.Context, driverURL string, log *slog.Logger) error 
 	e := &executor{id: id, addr: ln.Addr().String(), log: log, sem: make(chan struct{}, slots),
 		client:    rddpbconnect.NewDriverServiceClient(hc, driverURL),
 		http:      &http.Client{Timeout: 30 * time.Second},
-		pipelines: map[int64]*rebuiltStage{}, rebuilt: map[string]Dataset{}}
+		pipelines: map[int64]*rebuiltStage{}, rebuilt: map[string]Dataset{}, bcasts: map[int64][]byte{}, driverURL: driverURL}
 	if dir := os.Getenv("MESO_RDD_PID_DIR"); dir != "" { // lets tests check that executors are gone
 		os.WriteFile(filepath.Join(dir, id+".pid"), []byte(strconv.Itoa(os.Getpid())), 0o644)
 	}
@@ -221,19 +255,27 @@ func runExecutor(ctx context.Context, driverURL string, log *slog.Logger) error 
 // addPipeline rebuilds a stage's lineage (once per Func invocation) and
 // indexes its datasets and shuffles by the rebuilt nodes.
 func (e *executor) addPipeline(pp *rddpb.Pipeline) {
-	p := pipelineFromProto(pp)
-	st := &rebuiltStage{p: p}
+	p, err := pipelineFromProto(pp)
+	st := &rebuiltStage{p: p, err: err}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.pipelines[pp.GetId()] = st
+	if err != nil {
+		st.p = &task.Pipeline{Name: pp.GetName()}
+		return
+	}
 	key := fmt.Sprint(p.Invocation.Func, p.Invocation.Args)
 	ds := e.rebuilt[key]
 	if ds == nil {
-		ds, st.err = rebuild(*p.Invocation)
+		ds, st.err = rebuild(*p.Invocation, e.broadcast)
 		if st.err != nil {
 			return
 		}
 		e.rebuilt[key] = ds
+	}
+	if got := fingerprint(ds.lineage()); p.Fingerprint != "" && got != p.Fingerprint {
+		st.err = errRebuiltDiffers("the Func of stage "+p.Name, got, p.Fingerprint)
+		return
 	}
 	st.ix, st.target, st.written, st.err = indexRebuilt(ds.lineage(), p)
 }
@@ -307,10 +349,7 @@ func (e *executor) run(ctx context.Context, t *rddpb.Task) task.Result {
 		if st.written != nil {
 			return st.written.writeMap(tc, id.Partition)
 		}
-		if st.p.Result == task.ResultCount {
-			return binary.AppendUvarint(nil, uint64(st.target.countPart(tc, id.Partition))), nil
-		}
-		return st.target.encodePart(tc, id.Partition), nil
+		return st.target.runResult(tc, id.Partition, st.p)
 	})
 }
 

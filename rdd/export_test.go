@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"testing"
+	"time"
 
 	"github.com/mesoproject/meso/rdd/internal/exec"
 	"github.com/mesoproject/meso/rdd/internal/task"
@@ -175,7 +178,7 @@ func (rr *rebuildingRunner) Run(ctx context.Context, d *task.Desc) task.Result {
 		return rr.local.Run(ctx, d)
 	}
 	fail := func(err error) task.Result { return task.Result{ID: d.ID, Executor: d.Executor, Err: err} }
-	ds, err := rebuild(*pl.Invocation)
+	ds, err := rebuild(*pl.Invocation, nil)
 	if err != nil {
 		return fail(err)
 	}
@@ -222,3 +225,64 @@ func RebuildMapTasks(s *Session) func() int64 {
 func UseExecutorSlots(s *Session, slots int) {
 	s.exec = exec.NewLocal("resized", slots, localRunner{s})
 }
+
+// StartInProcessCluster starts a driver session in cluster mode whose
+// executors are executor loops in this process (the same code a cluster's
+// executor processes run, over the real RPC and shuffle servers on
+// loopback), without Mesos.
+func StartInProcessCluster(t testing.TB, cfg Config, executors int) *Session {
+	t.Helper()
+	if cfg.Master == "" {
+		cfg.Master = "local[2]"
+	}
+	s, err := start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := newCluster(s, "127.0.0.1")
+	if err != nil {
+		s.Close()
+		t.Fatal(err)
+	}
+	s.cluster = c
+	var wg sync.WaitGroup
+	log := slog.New(slog.DiscardHandler)
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	for i := range executors {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := runExecutor(context.Background(), c.url, fmt.Sprintf("e%d", i), 2, "127.0.0.1", log); err != nil {
+				t.Errorf("executor e%d: %v", i, err)
+			}
+		}()
+	}
+	t.Cleanup(func() {
+		s.Close()
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(60 * time.Second):
+			t.Error("executors did not stop")
+		}
+	})
+	deadline := time.Now().Add(60 * time.Second)
+	for c.pool.Len() < executors {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d executors registered", c.pool.Len(), executors)
+		}
+		time.Sleep(10 * time.Millisecond) // polling for registration, with a deadline
+	}
+	return s
+}
+
+// SessionOf returns the session a task runs in: an executor's in cluster
+// mode.
+func SessionOf(tc *TaskContext) *Session { return tc.sess }
+
+// BroadcastsServed returns how many broadcast values a cluster session's
+// driver sent to executors.
+func BroadcastsServed(s *Session) int64 { return s.cluster.broadcastsServed.Load() }

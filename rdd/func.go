@@ -2,10 +2,14 @@ package rdd
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/gob"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime"
+	"strings"
 	"sync"
 
 	"github.com/mesoproject/meso/rdd/internal/task"
@@ -21,9 +25,99 @@ var (
 )
 
 type funcValue struct {
-	index int
-	fn    reflect.Value
-	site  string
+	index  int
+	fn     reflect.Value
+	site   string
+	action bool // registered with Register: a function actions take, not a dataset builder
+}
+
+// funcPtrs finds a Register'ed function by its code pointer.
+var funcPtrs = map[uintptr]*funcValue{} // guarded by funcsMu
+
+// duringInit reports whether the caller runs while packages are being
+// initialised (before main starts): the only time the registry may grow,
+// so that every process of a binary registers the same functions in the
+// same order.
+func duringInit() bool {
+	pcs := make([]uintptr, 256)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs)])
+	for {
+		f, more := frames.Next()
+		if strings.HasPrefix(f.Function, "runtime.doInit") {
+			return true
+		}
+		if !more {
+			return false
+		}
+	}
+}
+
+func register(fv reflect.Value, site string, action bool) *funcValue {
+	v := &funcValue{fn: fv, site: site, action: action}
+	funcsMu.Lock()
+	defer funcsMu.Unlock()
+	v.index = len(funcs)
+	funcs = append(funcs, v)
+	if action {
+		if old := funcPtrs[fv.Pointer()]; old != nil {
+			panic(fmt.Sprintf("rdd.Register at %s: the function registered at %s again (closures of one function literal cannot be told apart)", site, old.site))
+		}
+		funcPtrs[fv.Pointer()] = v
+	}
+	return v
+}
+
+// Register registers fn, a function an action takes (Reduce's f, Fold's
+// and Aggregate's functions, Foreach's f, ForeachPartition's f,
+// TakeOrdered's and Top's cmp, NewAccumulator's merge), and returns it
+// unchanged. Cluster executors run a registered function over each
+// partition and send back only the partial result; an action given a
+// function that is not registered fails in cluster mode (and in local mode
+// with CheckPortable) with an error naming its call site.
+//
+// Like Func, call Register only to initialise package-level variables: it
+// panics after main has started. fn must not depend on state set after
+// initialisation (flags, variables main assigns): an executor sees its own
+// process's values.
+func Register[F any](fn F) F {
+	fv := reflect.ValueOf(fn)
+	if fv.Kind() != reflect.Func || fv.IsNil() {
+		panic(fmt.Sprintf("rdd.Register: want a function, got %T", fn))
+	}
+	site := callSite()
+	if !duringInit() {
+		panic(fmt.Sprintf("rdd.Register at %s: called after main started; register functions only in package-level variable initialisers", site))
+	}
+	register(fv, site, true)
+	return fn
+}
+
+// registered returns the registry entry of an action's function, or an
+// error wrapping ErrNotPortable naming the action's call site.
+func registered(fn any, what, site string) (*funcValue, error) {
+	fv := reflect.ValueOf(fn)
+	if fv.Kind() == reflect.Func && !fv.IsNil() {
+		funcsMu.Lock()
+		v := funcPtrs[fv.Pointer()]
+		funcsMu.Unlock()
+		if v != nil && v.fn.Type() == fv.Type() {
+			return v, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: the function %s at %s is not registered with rdd.Register, so executors cannot run it", ErrNotPortable, what, site)
+}
+
+// registeredAs returns registry entry i as an F (on an executor).
+func registeredAs[F any](i int) (F, error) {
+	funcsMu.Lock()
+	defer funcsMu.Unlock()
+	if i >= 0 && i < len(funcs) && funcs[i].action {
+		if f, ok := funcs[i].fn.Interface().(F); ok {
+			return f, nil
+		}
+	}
+	var zero F
+	return zero, fmt.Errorf("%w: registered function %d is not a %s in this binary", ErrNotPortable, i, reflect.TypeFor[F]())
 }
 
 // invocation records one call of a Func: enough to rebuild the identical
@@ -51,6 +145,87 @@ type invocation struct {
 	encodeOnce sync.Once // encodes the arguments once, at the first job
 	encoded    task.Invocation
 	encodeErr  error
+
+	root        *node                           // the dataset the call returned
+	fingerprint func() string                   // of root's lineage, computed once
+	checked     func() (task.Invocation, error) // CheckPortable: rebuilt once and compared
+}
+
+// fingerprint digests the datasets of root's invocation in local index
+// order: operation, call site, parents (local index, or the dataset id
+// outside the call) and what sources read (Range's bounds, Parallelize's
+// data, TextFile's path). Two processes building the same lineage from the
+// same arguments get the same fingerprint; a Func body that builds its
+// inputs from a Go map's iteration order does not.
+func fingerprint(root *node) string {
+	claimMu.Lock()
+	inv := root.inv
+	byIndex := map[int]*node{}
+	var walk func(n *node)
+	walk = func(n *node) {
+		if n.inv != inv || byIndex[n.local] == n {
+			return
+		}
+		byIndex[n.local] = n
+		for _, d := range n.deps {
+			walk(d.parent)
+		}
+	}
+	walk(root)
+	claimMu.Unlock()
+	h := sha256.New()
+	for i := range len(byIndex) {
+		n := byIndex[i]
+		if n == nil {
+			fmt.Fprintf(h, "%d:missing;", i)
+			continue
+		}
+		fmt.Fprintf(h, "%d:%s@%s(", i, n.op, n.site)
+		for _, d := range n.deps {
+			fmt.Fprintf(h, "%d/%t,", ref(d.parent).Local, d.shuffle != nil)
+		}
+		h.Write([]byte(")"))
+		if n.content != nil {
+			n.content(h)
+		}
+		h.Write([]byte(";"))
+	}
+	return hex.EncodeToString(h.Sum(nil)[:12])
+}
+
+// fingerprintOf returns the fingerprint of the invocation that built n
+// ("" when none), computed once per invocation.
+func fingerprintOf(n *node) string {
+	claimMu.Lock()
+	inv := n.inv
+	claimMu.Unlock()
+	if inv == nil || inv.fingerprint == nil {
+		return ""
+	}
+	return inv.fingerprint()
+}
+
+// errRebuiltDiffers is wrapped by the error of a stage whose Func built a
+// different lineage in another process than on the driver.
+func errRebuiltDiffers(what, got, want string) error {
+	return fmt.Errorf("%w: %s built a different lineage when called again with the same arguments "+
+		"(fingerprint %s, the driver's %s): its body must build the same datasets from the same inputs in every process "+
+		"(no Go map iteration order, clock, randomness or flag-set package state in what it builds; see docs/rdd.md)",
+		ErrNotPortable, what, got, want)
+}
+
+// checkRebuild is CheckPortable's rebuild: it calls the Func of n's
+// invocation again, as an executor would, and compares fingerprints (once
+// per invocation).
+func checkRebuild(n *node) error {
+	claimMu.Lock()
+	inv := n.inv
+	claimMu.Unlock()
+	if inv == nil || inv.checked == nil {
+		return nil
+	}
+	_, err := inv.checked()
+	return err
 }
 
 // claimMu guards node.inv and node.local, written when an invocation
@@ -87,11 +262,11 @@ func Func[F any](fn F) F {
 	if ft.Kind() != reflect.Func || ft.NumOut() != 1 || !ft.Out(0).Implements(datasetType) || ft.IsVariadic() {
 		panic(fmt.Sprintf("rdd.Func: want a non-variadic func returning one *rdd.RDD[T], got %s", ft))
 	}
-	v := &funcValue{fn: fv, site: callSite()}
-	funcsMu.Lock()
-	v.index = len(funcs)
-	funcs = append(funcs, v)
-	funcsMu.Unlock()
+	site := callSite()
+	if !duringInit() {
+		panic(fmt.Sprintf("rdd.Func at %s: called after main started; call rdd.Func only in package-level variable initialisers, so that every process registers the same Funcs in the same order", site))
+	}
+	v := register(fv, site, false)
 	wrapper := reflect.MakeFunc(ft, func(args []reflect.Value) []reflect.Value {
 		return []reflect.Value{v.invoke(args)}
 	})
@@ -106,7 +281,23 @@ func (v *funcValue) invoke(args []reflect.Value) reflect.Value {
 	out := v.fn.Call(args)[0]
 	inv.end = nodeSeq.Load()
 	if !out.IsNil() {
-		inv.claim(out.Interface().(Dataset).lineage())
+		inv.root = out.Interface().(Dataset).lineage()
+		inv.claim(inv.root)
+		inv.fingerprint = sync.OnceValue(func() string { return fingerprint(inv.root) })
+		inv.checked = sync.OnceValues(func() (task.Invocation, error) {
+			sp, err := spec(inv.root)
+			if err != nil {
+				return sp, err
+			}
+			ds, err := rebuild(sp, nil)
+			if err != nil {
+				return sp, err
+			}
+			if got, want := fingerprint(ds.lineage()), inv.fingerprint(); got != want {
+				return sp, errRebuiltDiffers("the Func at "+v.site, got, want)
+			}
+			return sp, nil
+		})
 	}
 	return out
 }
@@ -166,6 +357,14 @@ func spec(n *node) (task.Invocation, error) {
 func (inv *invocation) encode() (task.Invocation, error) {
 	out := task.Invocation{Func: inv.fn.index}
 	for i, a := range inv.args {
+		if acc, ok := a.(accumulatorArg); ok && !reflect.ValueOf(a).IsNil() {
+			b, err := acc.wire()
+			if err != nil {
+				return task.Invocation{}, fmt.Errorf("%w: argument %d of the Func at %s: %v", ErrNotPortable, i, inv.fn.site, err)
+			}
+			out.Args = append(out.Args, b)
+			continue
+		}
 		var buf bytes.Buffer
 		v := reflect.New(inv.fn.fn.Type().In(i))
 		v.Elem().Set(reflect.ValueOf(a))
@@ -202,7 +401,9 @@ func sharedVars(n *node) (accums, broadcasts []int64) {
 // dataset it builds, as a remote executor would. Map tasks of any shuffle in
 // its lineage can then run from the shuffle dependency alone; result tasks
 // need the typed dataset, which the caller recovers by type assertion.
-func rebuild(sp task.Invocation) (Dataset, error) {
+// broadcast, when not nil, gives the encoded value of the broadcast
+// variables among the arguments (an executor fetches them from the driver).
+func rebuild(sp task.Invocation, broadcast func(id int64) ([]byte, error)) (Dataset, error) {
 	funcsMu.Lock()
 	if sp.Func < 0 || sp.Func >= len(funcs) {
 		funcsMu.Unlock()
@@ -210,17 +411,38 @@ func rebuild(sp task.Invocation) (Dataset, error) {
 	}
 	fv := funcs[sp.Func]
 	funcsMu.Unlock()
+	if fv.action {
+		return nil, fmt.Errorf("%w: registry entry %d (%s) is not a Func", ErrNotPortable, sp.Func, fv.site)
+	}
 	ft := fv.fn.Type()
 	if len(sp.Args) != ft.NumIn() {
 		return nil, fmt.Errorf("%w: Func %d takes %d arguments, got %d", ErrNotPortable, sp.Func, ft.NumIn(), len(sp.Args))
 	}
 	args := make([]reflect.Value, len(sp.Args))
 	for i, b := range sp.Args {
+		if t := ft.In(i); t.Kind() == reflect.Pointer && t.Implements(reflect.TypeFor[accumulatorArg]()) {
+			v := reflect.New(t.Elem())
+			if err := v.Interface().(accumulatorArg).restore(b); err != nil {
+				return nil, fmt.Errorf("%w: argument %d: %v", ErrNotPortable, i, err)
+			}
+			args[i] = v
+			continue
+		}
 		v := reflect.New(ft.In(i))
 		if err := gob.NewDecoder(bytes.NewReader(b)).DecodeValue(v); err != nil {
 			return nil, fmt.Errorf("%w: argument %d: %v", ErrNotPortable, i, err)
 		}
 		args[i] = v.Elem()
+		if b, ok := args[i].Interface().(broadcastValue); ok && broadcast != nil {
+			id, _ := b.sharedID()
+			enc, err := broadcast(id)
+			if err == nil {
+				err = b.setEncoded(enc)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("rdd: argument %d (broadcast %d) of the Func at %s: %w", i, id, fv.site, err)
+			}
+		}
 	}
 	return fv.invoke(args).Interface().(Dataset), nil
 }

@@ -2,6 +2,7 @@ package rdd
 
 import (
 	"fmt"
+	"io"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -94,12 +95,12 @@ type node struct {
 	// bad is set at construction when the dataset can never be computed
 	// (a bad sample fraction); jobs needing it fail with it.
 	bad error
-	// encodePart computes partition p and returns its records in the
-	// dataset's codec: a cluster executor's result task (the action's
-	// function then runs on the driver over them, see TaskContext.fed).
-	encodePart func(tc *TaskContext, p int) []byte
-	// countPart counts partition p's records (a ResultCount result task).
-	countPart func(tc *TaskContext, p int) int64
+	// content writes what a source reads (its arguments, Parallelize's
+	// data) for the invocation's fingerprint; nil for other datasets.
+	content func(h io.Writer)
+	// runResult is a cluster executor's result task on partition p: the
+	// action's partition function named by the pipeline (RDD.runResult).
+	runResult func(tc *TaskContext, p int, pl *task.Pipeline) ([]byte, error)
 }
 
 // resolution is one session's resolution of a dataset: the driver's truth,
@@ -190,16 +191,7 @@ func (r *RDD[T]) String() string { return fmt.Sprintf("RDD %d (%s)", r.n.id, r.n
 
 func newRDD[T any](n *node, compute func(tc *TaskContext, p int, yield func(T) bool)) *RDD[T] {
 	r := &RDD[T]{n: n, compute: compute, codec: codec.For[T]()}
-	n.encodePart = func(tc *TaskContext, p int) []byte {
-		var b []byte
-		r.iterate(tc, p, func(v T) bool { b = r.codec.Append(b, v); return true })
-		return b
-	}
-	n.countPart = func(tc *TaskContext, p int) int64 {
-		var c int64
-		r.iterate(tc, p, func(T) bool { c++; return true })
-		return c
-	}
+	n.runResult = r.runResult
 	return r
 }
 

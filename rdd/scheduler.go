@@ -168,10 +168,10 @@ type jobEnv struct {
 // runJob computes partitions parts of target, passing each partition's
 // result (from result) to onResult, in the order tasks finish.
 //
-// kind says what a cluster executor's result task returns (task.Pipeline's
-// Result): "" the partition's records, over which result then runs on the
-// driver; task.ResultCount their number, when result only counts them.
-func (s *Session) runJob(ctx context.Context, target *node, parts []int, kind string,
+// act says how a cluster executor's result task computes what result
+// computes in this process (see action): a job that could not run on
+// executors fails in cluster mode, and in local mode with CheckPortable.
+func (s *Session) runJob(ctx context.Context, target *node, parts []int, act action,
 	result func(tc *TaskContext, p int) (any, error), onResult func(p int, v any) error) error {
 	s.mu.Lock()
 	if s.closed {
@@ -206,9 +206,22 @@ func (s *Session) runJob(ctx context.Context, target *node, parts []int, kind st
 	}
 	res := s.resolutions(target)
 	g, nodes, shuffles := graph(target, res)
-	jt := &jobTasks{nodes: nodes, shuffles: shuffles, result: result, index: map[*task.Pipeline]*pipelineIndex{}}
+	jt := &jobTasks{nodes: nodes, shuffles: shuffles, result: result, decode: act.decode, index: map[*task.Pipeline]*pipelineIndex{}}
 	pipelines := s.pipelines(target, shuffles, res)
-	pipelines[-1].Result = kind
+	rp := pipelines[-1]
+	rp.Result, rp.ResultFuncs, rp.ResultArgs = act.kind, act.funcs, act.args
+	if s.cluster != nil || s.cfg.CheckPortable {
+		if err := checkPortable(pipelines, act); err != nil {
+			return err
+		}
+	}
+	if s.cluster == nil && s.cfg.CheckPortable {
+		for _, sh := range slices.Sorted(mapKeys(pipelines)) {
+			if err := checkRebuild(nodes[pipelines[sh].Target.ID]); err != nil {
+				return err
+			}
+		}
+	}
 	for _, p := range pipelines {
 		jt.index[p] = newPipelineIndex(p)
 	}
@@ -300,6 +313,7 @@ func (s *Session) pipelines(target *node, shuffles map[int]*shuffleDep, res map[
 		default:
 			st.p.Invocation = &inv
 			st.p.Accumulators, st.p.Broadcasts = sharedVars(st.last)
+			st.p.Fingerprint = fingerprintOf(st.last)
 		}
 	}
 	return out

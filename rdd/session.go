@@ -67,9 +67,11 @@ type Session struct {
 	nextJob  int                   // guarded by mu
 	stats    Stats                 // guarded by mu
 	accums   map[int64]accumulable // guarded by mu
-	prepared map[int]any           // guarded by mu; node id -> result of its prepare step
-	prepMu   map[int]*sync.Mutex   // guarded by mu; node id -> held while its prepare step runs
-	progress *progressBar
+	// broadcasts encode each broadcast variable's value once, for executors.
+	broadcasts map[int64]func() ([]byte, error) // guarded by mu
+	prepared   map[int]any                      // guarded by mu; node id -> result of its prepare step
+	prepMu     map[int]*sync.Mutex              // guarded by mu; node id -> held while its prepare step runs
+	progress   *progressBar
 }
 
 // Stats are a session's cumulative counters, for summaries and tests.
@@ -132,7 +134,7 @@ func start(cfg Config) (*Session, error) {
 		ctx: ctx, cancel: cancel, clean: make(chan cleanup, 1024), done: make(chan struct{}),
 		cfg: cfg, log: cfg.Logger, dir: dir, store: store, fetch: store,
 		slots: slots, res: map[int]*resolution{}, watches: map[cleanup]runtime.Cleanup{}, books: job.NewBooks(), jobTasks: map[int]*jobTasks{},
-		accums: map[int64]accumulable{}, prepared: map[int]any{}, prepMu: map[int]*sync.Mutex{},
+		accums: map[int64]accumulable{}, broadcasts: map[int64]func() ([]byte, error){}, prepared: map[int]any{}, prepMu: map[int]*sync.Mutex{},
 	}
 	s.exec = exec.NewLocal("driver", slots, localRunner{s})
 	s.cache = blocks.New(dir+"/blocks", cfg.StorageMemory)

@@ -2,6 +2,7 @@ package rdd
 
 import (
 	"fmt"
+	"reflect"
 	"sync"
 	"sync/atomic"
 )
@@ -43,9 +44,16 @@ func NewAccumulator[T any](s *Session, name string, zero T, merge func(a, b T) T
 	return a
 }
 
+// addInt64 is Counter's merge, registered so that executors have it.
+var addInt64 = func() func(a, b int64) int64 {
+	f := func(a, b int64) int64 { return a + b }
+	register(reflect.ValueOf(f), "rdd.Counter", true)
+	return f
+}()
+
 // Counter is an int64 accumulator that adds.
 func Counter(s *Session, name string) *Accumulator[int64] {
-	return NewAccumulator(s, name, 0, func(a, b int64) int64 { return a + b })
+	return NewAccumulator(s, name, 0, addInt64)
 }
 
 // Add adds v to the task's pending update.
@@ -104,9 +112,49 @@ func (s *Session) applyAccums(updates map[int64]any) error {
 	return nil
 }
 
-// Broadcast is a read-only value shared by all tasks, shipped to each
-// executor once. Make it on the driver and pass it to a Func as an argument;
-// tasks read it with Value. In local mode tasks read the driver's copy.
+// An accumulator among a Func's arguments travels as its id, name and the
+// registry index of its merge function (accumulatorWire), so that several
+// Adds in one task merge on the executor. A merge function that is not
+// registered (Register) cannot travel.
+type accumulatorArg interface {
+	wire() ([]byte, error)
+	restore(b []byte) error
+}
+
+func (a *Accumulator[T]) wire() ([]byte, error) {
+	v, err := registered(a.merge, "merging "+a.String(), "NewAccumulator")
+	if err != nil {
+		return nil, err
+	}
+	return gobEncode(accumulatorWire{ID: a.ID, Name: a.Name, Merge: v.index})
+}
+
+// restore makes a an executor's copy of the accumulator: it collects the
+// task's updates, which the driver merges into the value.
+func (a *Accumulator[T]) restore(b []byte) error {
+	w, err := gobDecode[accumulatorWire](b)
+	if err != nil {
+		return err
+	}
+	merge, err := registeredAs[func(a, b T) T](w.Merge)
+	if err != nil {
+		return fmt.Errorf("accumulator %d (%s): %w", w.ID, w.Name, err)
+	}
+	a.ID, a.Name, a.merge = w.ID, w.Name, merge
+	return nil
+}
+
+type accumulatorWire struct {
+	ID    int64
+	Name  string
+	Merge int
+}
+
+// Broadcast is a read-only value shared by all tasks. Make it on the driver
+// and pass it to a Func as an argument; tasks read it with Value. In local
+// mode tasks read the driver's copy; a cluster executor fetches the value
+// from the driver once (gob-encoded, so T must be gob-encodable) and keeps
+// it for all its tasks.
 type Broadcast[T any] struct {
 	ID    int64
 	value T
@@ -114,7 +162,27 @@ type Broadcast[T any] struct {
 
 // NewBroadcast makes a broadcast variable of a session.
 func NewBroadcast[T any](s *Session, v T) *Broadcast[T] {
-	return &Broadcast[T]{ID: sharedSeq.Add(1), value: v}
+	b := &Broadcast[T]{ID: sharedSeq.Add(1), value: v}
+	s.mu.Lock()
+	s.broadcasts[b.ID] = sync.OnceValues(func() ([]byte, error) { return gobEncode(v) })
+	s.mu.Unlock()
+	return b
+}
+
+// broadcastValue is how an executor fills in a decoded broadcast variable
+// (which carries only its id) from the driver's encoded value.
+type broadcastValue interface {
+	sharedVar
+	setEncoded(b []byte) error
+}
+
+func (b *Broadcast[T]) setEncoded(p []byte) error {
+	v, err := gobDecode[T](p)
+	if err != nil {
+		return fmt.Errorf("rdd: decoding broadcast %d: %w", b.ID, err)
+	}
+	b.value = v
+	return nil
 }
 
 // Value returns the broadcast value. Tasks must not modify it.

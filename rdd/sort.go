@@ -85,7 +85,7 @@ func sampleBounds[K cmp.Ordered, V any](j *jobEnv, r *RDD[Pair[K, V]], reducers 
 		w float64
 	}
 	var all []weighted
-	err := j.s.runJob(j.ctx, r.n, allParts(parts), "", func(tc *TaskContext, p int) (any, error) {
+	err := j.s.runJob(j.ctx, r.n, allParts(parts), collecting, func(tc *TaskContext, p int) (any, error) {
 		rng := rand.New(rand.NewPCG(uint64(p), 0x5eed))
 		s := sample{}
 		r.iterate(tc, p, func(kv Pair[K, V]) bool { // reservoir sampling

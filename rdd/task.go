@@ -173,7 +173,10 @@ type jobTasks struct {
 	nodes    map[int]*node
 	shuffles map[int]*shuffleDep
 	result   func(tc *TaskContext, p int) (any, error)
-	index    map[*task.Pipeline]*pipelineIndex
+	// decode turns a remote executor's partial result into what result
+	// returns (nil for Collect-like and counting jobs).
+	decode func(b []byte) (any, error)
+	index  map[*task.Pipeline]*pipelineIndex
 }
 
 // localRunner computes descriptors in this process (exec.Runner): it finds

@@ -37,6 +37,7 @@ const maxSplit = 32 << 20
 // matching nothing fails the job.
 func TextFile(path string, minParts int) *RDD[string] {
 	n := newNode("textFile")
+	n.content = func(h io.Writer) { fmt.Fprint(h, path, minParts) }
 	n.resolve = func(env resolveEnv) resolution {
 		splits, err := listSplits(path, positive(minParts, min(env.def.source, 2)))
 		return resolution{parts: len(splits), splits: splits, err: err}
@@ -222,7 +223,8 @@ func SaveAsTextFile[T any](ctx context.Context, s *Session, r *RDD[T], dir strin
 	if err := os.MkdirAll(staging, 0o755); err != nil {
 		return fmt.Errorf("rdd: save: %w", err)
 	}
-	err := ForeachPartition(ctx, s, r, func(tc *TaskContext, in iter.Seq[T]) error {
+	act := newAction(resultSave, callSite(), nil, []any{staging}, decodeNothing)
+	err := foreachPartition(ctx, s, r, act, func(tc *TaskContext, in iter.Seq[T]) error {
 		return writePart(tc, staging, in)
 	})
 	if err == nil {

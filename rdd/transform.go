@@ -2,11 +2,13 @@ package rdd
 
 import (
 	"fmt"
+	"io"
 	"iter"
 	"math"
 	"math/bits"
 	"math/rand/v2"
 
+	"github.com/mesoproject/meso/rdd/codec"
 	"github.com/mesoproject/meso/rdd/internal/task"
 )
 
@@ -15,6 +17,7 @@ import (
 // means the session's default parallelism.
 func Range(start, end, parts int) *RDD[int] {
 	n := newNode("range")
+	n.content = func(h io.Writer) { fmt.Fprint(h, start, end, parts) }
 	n.resolve = func(env resolveEnv) resolution { return resolution{parts: positive(parts, env.def.source)} }
 	return newRDD(n, func(tc *TaskContext, p int, yield func(int) bool) {
 		lo, hi := split(start, end, p, tc.parts(n))
@@ -53,6 +56,15 @@ func positive(n, def int) int {
 // must not be modified afterwards.
 func Parallelize[T any](data []T, parts int) *RDD[T] {
 	n := newNode("parallelize")
+	n.content = func(h io.Writer) { // the data, as the dataset's codec encodes it
+		c := codec.For[T]()
+		var b []byte
+		for _, v := range data {
+			b = c.Append(b[:0], v)
+			h.Write(b)
+		}
+		fmt.Fprint(h, len(data), parts)
+	}
 	n.resolve = func(env resolveEnv) resolution { return resolution{parts: positive(parts, env.def.source)} }
 	return newRDD(n, func(tc *TaskContext, p int, yield func(T) bool) {
 		lo, hi := split(0, len(data), p, tc.parts(n))
@@ -152,7 +164,7 @@ func ZipWithIndex[T any](r *RDD[T]) *RDD[Pair[T, int64]] {
 	n.prepare = func(j *jobEnv) (any, error) {
 		parts := j.s.partsOf(r.n)
 		counts := make([]int64, parts)
-		err := j.s.runJob(j.ctx, r.n, allParts(parts), task.ResultCount, func(tc *TaskContext, p int) (any, error) {
+		err := j.s.runJob(j.ctx, r.n, allParts(parts), action{kind: task.ResultCount}, func(tc *TaskContext, p int) (any, error) {
 			var c int64
 			r.iterate(tc, p, func(T) bool { c++; return true })
 			return c, nil

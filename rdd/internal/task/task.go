@@ -69,9 +69,17 @@ type Pipeline struct {
 	// Shuffles are the shuffles read by the pipeline, and the one written.
 	Shuffles []Shuffle
 	// Result says what a remote executor's result task returns: "" the
-	// partition's records (the action's function then runs on the driver),
-	// ResultCount their number.
-	Result       string
+	// partition's records (Collect, Take), ResultCount their number, or
+	// another action's partial result over the partition (Reduce's, ...),
+	// computed with the registered functions ResultFuncs (registry indexes)
+	// and the gob-encoded arguments ResultArgs.
+	Result      string
+	ResultFuncs []int
+	ResultArgs  [][]byte
+	// Fingerprint digests the lineage the driver built for Invocation
+	// (operations, call sites and partition counts of its datasets): an
+	// executor that rebuilt something else refuses the stage.
+	Fingerprint  string
 	Accumulators []int64 // ids of accumulators among the invocation's arguments
 	Broadcasts   []int64 // ids of broadcast variables among them
 }
