@@ -119,7 +119,7 @@ type remoteExec struct {
 type running struct {
 	d    *task.Desc
 	done func(task.Result)
-	stop func() bool // unlinks the cancellation watch
+	stop func() bool // unlinks the cancellation watch; false: the cancellation won and calls done
 }
 
 func startCluster(s *Session, masters []string) (*cluster, error) {
@@ -581,23 +581,19 @@ func (e *remoteExec) Launch(ctx context.Context, d *task.Desc, done func(task.Re
 		fail(fmt.Errorf("%w: %s", ErrExecutorLost, e.id))
 		return
 	}
+	// Exactly one of the cancellation below and the holder of r (a result,
+	// the executor's loss) calls done: whoever stops the other first. A
+	// holder whose r.stop() reports false leaves done to the cancellation,
+	// which therefore calls it whether or not r is still in e.running (a
+	// result or a loss may have taken it out just before).
 	r := running{d: d, done: done}
-	var once sync.Once
 	cancelled := context.AfterFunc(ctx, func() {
 		c.mu.Lock()
-		_, ok := e.running[d.ID]
 		delete(e.running, d.ID)
 		c.mu.Unlock()
-		if ok {
-			once.Do(func() { done(task.Result{ID: d.ID, Executor: e.id, Err: ctx.Err()}) })
-		}
+		done(task.Result{ID: d.ID, Executor: e.id, Err: ctx.Err()})
 	})
-	r.stop = func() bool {
-		if !cancelled() {
-			return false
-		}
-		return true
-	}
+	r.stop = cancelled
 	e.running[d.ID] = r
 	e.queue = append(e.queue, pt)
 	select {

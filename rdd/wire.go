@@ -8,8 +8,6 @@ import (
 	"reflect"
 	"time"
 
-	"google.golang.org/protobuf/encoding/protowire"
-
 	"github.com/mesoproject/meso/api/rddpb"
 	"github.com/mesoproject/meso/rdd/internal/task"
 )
@@ -89,90 +87,11 @@ func pipelineToProto(id int64, p *task.Pipeline) (*rddpb.Pipeline, error) {
 		out.Shuffles = append(out.Shuffles, &rddpb.Shuffle{Id: int64(s.ID), Map: refToProto(s.Map), Reduce: refToProto(s.Reduce),
 			Maps: int64(s.Maps), Reducers: int64(s.Reducers)})
 	}
-	out.ProtoReflect().SetUnknown(appendPipelineExtra(nil, p))
+	for _, f := range p.ResultFuncs {
+		out.ResultFuncs = append(out.ResultFuncs, int64(f))
+	}
+	out.ResultArgs, out.Fingerprint = p.ResultArgs, p.Fingerprint
 	return out, nil
-}
-
-// The Pipeline fields 12-14 (result_funcs, result_args, fingerprint) are
-// in rdd.proto but not yet in the generated code: they are written and read
-// here as raw fields, in the form the generated code will use.
-const (
-	fieldResultFuncs = 12
-	fieldResultArgs  = 13
-	fieldFingerprint = 14
-)
-
-func appendPipelineExtra(b []byte, p *task.Pipeline) []byte {
-	if len(p.ResultFuncs) > 0 {
-		var packed []byte
-		for _, f := range p.ResultFuncs {
-			packed = protowire.AppendVarint(packed, uint64(f))
-		}
-		b = protowire.AppendTag(b, fieldResultFuncs, protowire.BytesType)
-		b = protowire.AppendBytes(b, packed)
-	}
-	for _, a := range p.ResultArgs {
-		b = protowire.AppendTag(b, fieldResultArgs, protowire.BytesType)
-		b = protowire.AppendBytes(b, a)
-	}
-	if p.Fingerprint != "" {
-		b = protowire.AppendTag(b, fieldFingerprint, protowire.BytesType)
-		b = protowire.AppendString(b, p.Fingerprint)
-	}
-	return b
-}
-
-// readPipelineExtra reads appendPipelineExtra's fields (result_funcs packed
-// or not) into p.
-func readPipelineExtra(b []byte, p *task.Pipeline) error {
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return protowire.ParseError(n)
-		}
-		b = b[n:]
-		switch {
-		case num == fieldResultFuncs && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return protowire.ParseError(n)
-			}
-			p.ResultFuncs, b = append(p.ResultFuncs, int(v)), b[n:]
-			continue
-		case num == fieldResultFuncs && typ == protowire.BytesType:
-			packed, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return protowire.ParseError(n)
-			}
-			for len(packed) > 0 {
-				v, k := protowire.ConsumeVarint(packed)
-				if k < 0 {
-					return protowire.ParseError(k)
-				}
-				p.ResultFuncs, packed = append(p.ResultFuncs, int(v)), packed[k:]
-			}
-			b = b[n:]
-			continue
-		case (num == fieldResultArgs || num == fieldFingerprint) && typ == protowire.BytesType:
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return protowire.ParseError(n)
-			}
-			if num == fieldResultArgs {
-				p.ResultArgs = append(p.ResultArgs, bytes.Clone(v))
-			} else {
-				p.Fingerprint = string(v)
-			}
-			b = b[n:]
-			continue
-		}
-		n = protowire.ConsumeFieldValue(num, typ, b)
-		if n < 0 {
-			return protowire.ParseError(n)
-		}
-		b = b[n:]
-	}
-	return nil
 }
 
 func pipelineFromProto(p *rddpb.Pipeline) (*task.Pipeline, error) {
@@ -193,9 +112,10 @@ func pipelineFromProto(p *rddpb.Pipeline) (*task.Pipeline, error) {
 		out.Shuffles = append(out.Shuffles, task.Shuffle{ID: int(s.GetId()), Map: refFromProto(s.GetMap()), Reduce: refFromProto(s.GetReduce()),
 			Maps: int(s.GetMaps()), Reducers: int(s.GetReducers())})
 	}
-	if err := readPipelineExtra(p.ProtoReflect().GetUnknown(), out); err != nil {
-		return nil, fmt.Errorf("rdd: stage %s from the driver: %w", p.GetName(), err)
+	for _, f := range p.GetResultFuncs() {
+		out.ResultFuncs = append(out.ResultFuncs, int(f))
 	}
+	out.ResultArgs, out.Fingerprint = p.GetResultArgs(), p.GetFingerprint()
 	return out, nil
 }
 

@@ -693,7 +693,19 @@ type Pipeline struct {
 	Broadcasts   []int64                `protobuf:"varint,10,rep,packed,name=broadcasts,proto3" json:"broadcasts,omitempty"`
 	// result says what a result task returns: "" the partition's records,
 	// "count" their number (task.Pipeline.Result).
-	Result        string `protobuf:"bytes,11,opt,name=result,proto3" json:"result,omitempty"`
+	Result string `protobuf:"bytes,11,opt,name=result,proto3" json:"result,omitempty"`
+	// result_funcs are the registry indexes of the action's functions
+	// (Reduce's f, Aggregate's seq, ...) and result_args its other
+	// arguments (gob), which the executor's result task runs over the
+	// partition, returning only the partial result.
+	ResultFuncs []int64  `protobuf:"varint,12,rep,packed,name=result_funcs,json=resultFuncs,proto3" json:"result_funcs,omitempty"`
+	ResultArgs  [][]byte `protobuf:"bytes,13,rep,name=result_args,json=resultArgs,proto3" json:"result_args,omitempty"`
+	// (Fields 12-14 are written and read as raw fields by rdd/wire.go until
+	// the generated code is regenerated; TestWireRoundTrip checks both.)
+	// fingerprint digests what the driver built for the invocation (every
+	// dataset's operation, call site and partition count, in local index
+	// order): the executor compares it with what it rebuilt.
+	Fingerprint   string `protobuf:"bytes,14,opt,name=fingerprint,proto3" json:"fingerprint,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -801,6 +813,27 @@ func (x *Pipeline) GetBroadcasts() []int64 {
 func (x *Pipeline) GetResult() string {
 	if x != nil {
 		return x.Result
+	}
+	return ""
+}
+
+func (x *Pipeline) GetResultFuncs() []int64 {
+	if x != nil {
+		return x.ResultFuncs
+	}
+	return nil
+}
+
+func (x *Pipeline) GetResultArgs() [][]byte {
+	if x != nil {
+		return x.ResultArgs
+	}
+	return nil
+}
+
+func (x *Pipeline) GetFingerprint() string {
+	if x != nil {
+		return x.Fingerprint
 	}
 	return ""
 }
@@ -1264,7 +1297,7 @@ const file_meso_rdd_v1_rdd_proto_rawDesc = "" +
 	"\x03map\x18\x02 \x01(\v2\x14.meso.rdd.v1.NodeRefR\x03map\x12,\n" +
 	"\x06reduce\x18\x03 \x01(\v2\x14.meso.rdd.v1.NodeRefR\x06reduce\x12\x12\n" +
 	"\x04maps\x18\x04 \x01(\x03R\x04maps\x12\x1a\n" +
-	"\breducers\x18\x05 \x01(\x03R\breducers\"\xd5\x02\n" +
+	"\breducers\x18\x05 \x01(\x03R\breducers\"\xbb\x03\n" +
 	"\bPipeline\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
@@ -1279,7 +1312,11 @@ const file_meso_rdd_v1_rdd_proto_rawDesc = "" +
 	"broadcasts\x18\n" +
 	" \x03(\x03R\n" +
 	"broadcasts\x12\x16\n" +
-	"\x06result\x18\v \x01(\tR\x06result\"\xa7\x01\n" +
+	"\x06result\x18\v \x01(\tR\x06result\x12!\n" +
+	"\fresult_funcs\x18\f \x03(\x03R\vresultFuncs\x12\x1f\n" +
+	"\vresult_args\x18\r \x03(\fR\n" +
+	"resultArgs\x12 \n" +
+	"\vfingerprint\x18\x0e \x01(\tR\vfingerprint\"\xa7\x01\n" +
 	"\x06TaskID\x12\x10\n" +
 	"\x03job\x18\x01 \x01(\x03R\x03job\x12\x14\n" +
 	"\x05stage\x18\x02 \x01(\x03R\x05stage\x12#\n" +
