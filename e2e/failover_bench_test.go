@@ -88,7 +88,7 @@ func BenchmarkMasterFailover(b *testing.B) {
 				rest = append(rest, m)
 			}
 		}
-		next := pollLeader(b, rest)
+		next := pollLeader(b, time.Minute, 10*time.Millisecond, rest)
 		toLeader = append(toLeader, time.Since(killed))
 		// Offers made before the kill are void; wait for one made after
 		// the framework resubscribed to the new leader.
@@ -99,7 +99,7 @@ func BenchmarkMasterFailover(b *testing.B) {
 			return f.subs > subs && len(f.offers) > 0
 		})
 		toOffer = append(toOffer, time.Since(killed))
-		pollUntil(b, time.Minute, func() error { return allAgents(next) })
+		poll(b, time.Minute, 10*time.Millisecond, func() error { return allAgents(next) })
 		toAgents = append(toAgents, time.Since(killed))
 
 		b.StopTimer()
@@ -118,39 +118,4 @@ func BenchmarkMasterFailover(b *testing.B) {
 	report("leader", toLeader)
 	report("offer", toOffer)
 	report("agents", toAgents)
-}
-
-// pollLeader polls the masters every 10 ms until one leads.
-func pollLeader(t testing.TB, masters []*proc) *proc {
-	t.Helper()
-	var leader *proc
-	pollUntil(t, time.Minute, func() error {
-		for _, m := range masters {
-			var st leaderState
-			if err := getJSON(m.url("/master/state"), &st); err == nil && st.Leader != "" && st.Leader == st.PID {
-				leader = m
-				return nil
-			}
-		}
-		return fmt.Errorf("no master leads")
-	})
-	return leader
-}
-
-// pollUntil is eventually with a 10 ms period, for timings.
-func pollUntil(t testing.TB, timeout time.Duration, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met after %s: %v", timeout, err)
-		}
-		<-tick.C
-	}
 }

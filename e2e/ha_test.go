@@ -42,8 +42,14 @@ type leaderState struct {
 // waitLeader polls the masters until one leads and returns it.
 func waitLeader(t testing.TB, timeout time.Duration, masters ...*proc) *proc {
 	t.Helper()
+	return pollLeader(t, timeout, 20*time.Millisecond, masters)
+}
+
+// pollLeader is waitLeader with a chosen polling period.
+func pollLeader(t testing.TB, timeout, every time.Duration, masters []*proc) *proc {
+	t.Helper()
 	var leader *proc
-	eventually(t, timeout, func() error {
+	poll(t, timeout, every, func() error {
 		for _, m := range masters {
 			var st leaderState
 			if err := getJSON(m.url("/master/state"), &st); err == nil && st.Leader != "" && st.Leader == st.PID {

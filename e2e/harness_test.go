@@ -148,11 +148,18 @@ func (p *proc) waitHealthy() {
 	})
 }
 
-// eventually polls cond until it returns nil or the timeout passes.
+// eventually polls cond every 20 ms until it returns nil or the timeout
+// passes.
 func eventually(t testing.TB, timeout time.Duration, cond func() error) {
 	t.Helper()
+	poll(t, timeout, 20*time.Millisecond, cond)
+}
+
+// poll is eventually with a chosen period (benchmarks time with it).
+func poll(t testing.TB, timeout, every time.Duration, cond func() error) {
+	t.Helper()
 	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(20 * time.Millisecond)
+	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
 		err := cond()

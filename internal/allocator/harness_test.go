@@ -9,38 +9,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cockroachdb/datadriven"
 	"github.com/mesoproject/meso/internal/resources"
+	"github.com/mesoproject/meso/internal/scripttest"
 )
 
 // TestScenarios runs the scripts in testdata. Regenerate the expected
 // output with: go test ./internal/allocator -run TestScenarios -rewrite
 func TestScenarios(t *testing.T) {
-	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
-		h := &harness{}
-		datadriven.RunTest(t, path, func(t *testing.T, td *datadriven.TestData) string {
-			first := []string{td.Cmd}
-			for _, arg := range td.CmdArgs {
-				if len(arg.Vals) == 0 {
-					first = append(first, arg.Key)
-				} else {
-					first = append(first, arg.Key+"="+strings.Join(arg.Vals, ","))
-				}
-			}
-			var out strings.Builder
-			lines := append([]string{strings.Join(first, " ")}, strings.Split(td.Input, "\n")...)
-			for _, line := range lines {
-				if line = strings.TrimSpace(line); line == "" || strings.HasPrefix(line, "#") {
-					continue
-				}
-				out.WriteString(h.exec(strings.Fields(line)))
-			}
-			if out.Len() == 0 {
-				return "ok\n"
-			}
-			return out.String()
-		})
-	})
+	scripttest.Walk(t, "testdata", func(*testing.T) *harness { return &harness{} },
+		func(_ *testing.T, h *harness, cmd []string, out *strings.Builder) { out.WriteString(h.exec(cmd)) })
 }
 
 // harness interprets scenario commands against an Allocator.

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cockroachdb/datadriven"
 	"github.com/mesoproject/meso/internal/resources"
+	"github.com/mesoproject/meso/internal/scripttest"
 )
 
 // TestScenarios runs the scripts in testdata. Regenerate the expected
@@ -24,32 +24,12 @@ import (
 //	drivers                           prints every driver
 //	wanted                            prints whether offers are wanted, and the next wake
 func TestScenarios(t *testing.T) {
-	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
-		h := &harness{c: New(0)}
-		datadriven.RunTest(t, path, func(t *testing.T, td *datadriven.TestData) string {
-			first := []string{td.Cmd}
-			for _, arg := range td.CmdArgs {
-				if len(arg.Vals) == 0 {
-					first = append(first, arg.Key)
-				} else {
-					first = append(first, arg.Key+"="+strings.Join(arg.Vals, ","))
-				}
+	scripttest.Walk(t, "testdata", func(*testing.T) *harness { return &harness{c: New(0)} },
+		func(t *testing.T, h *harness, cmd []string, out *strings.Builder) {
+			if err := h.exec(cmd, out); err != nil {
+				fmt.Fprintf(out, "error: %v\n", err)
 			}
-			var out strings.Builder
-			for _, line := range append([]string{strings.Join(first, " ")}, strings.Split(td.Input, "\n")...) {
-				if line = strings.TrimSpace(line); line == "" || strings.HasPrefix(line, "#") {
-					continue
-				}
-				if err := h.exec(strings.Fields(line), &out); err != nil {
-					fmt.Fprintf(&out, "error: %v\n", err)
-				}
-			}
-			if out.Len() == 0 {
-				return "ok\n"
-			}
-			return out.String()
 		})
-	})
 }
 
 type harness struct {

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cockroachdb/datadriven"
+	"github.com/mesoproject/meso/internal/scripttest"
 )
 
 // TestScenarios runs the scripts in testdata. Regenerate the expected
@@ -24,33 +24,12 @@ import (
 //	tick S                    prints the decision
 //	run FROM TO               ticks every 100 ms (Spark's interval), prints changes
 func TestScenarios(t *testing.T) {
-	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
-		h := &harness{m: New(Defaults())}
-		datadriven.RunTest(t, path, func(t *testing.T, td *datadriven.TestData) string {
-			var out strings.Builder
-			first := []string{td.Cmd}
-			for _, arg := range td.CmdArgs {
-				if len(arg.Vals) == 0 {
-					first = append(first, arg.Key)
-				} else {
-					first = append(first, arg.Key+"="+strings.Join(arg.Vals, ","))
-				}
+	scripttest.Walk(t, "testdata", func(*testing.T) *harness { return &harness{m: New(Defaults())} },
+		func(t *testing.T, h *harness, cmd []string, out *strings.Builder) {
+			if err := h.exec(cmd, out); err != nil {
+				t.Fatalf("%q: %v", cmd, err)
 			}
-			lines := append([]string{strings.Join(first, " ")}, strings.Split(td.Input, "\n")...)
-			for _, line := range lines {
-				if line = strings.TrimSpace(line); line == "" || strings.HasPrefix(line, "#") {
-					continue
-				}
-				if err := h.exec(strings.Fields(line), &out); err != nil {
-					t.Fatalf("%s: %q: %v", td.Pos, line, err)
-				}
-			}
-			if out.Len() == 0 {
-				return "ok\n"
-			}
-			return out.String()
 		})
-	})
 }
 
 type harness struct {

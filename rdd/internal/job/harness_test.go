@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cockroachdb/datadriven"
+	"github.com/mesoproject/meso/internal/scripttest"
 	"github.com/mesoproject/meso/rdd/internal/plan"
 	"github.com/mesoproject/meso/rdd/internal/task"
 )
@@ -27,32 +27,10 @@ import (
 //	fail J SH:PART | fetch-failed J SH:PART shuffle=S maps=0,1
 //	tick SECONDS | abort J | outputs
 func TestScenarios(t *testing.T) {
-	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
-		h := &harness{graph: plan.Graph{}, books: NewBooks(), cached: map[[2]int]bool{},
+	scripttest.Walk(t, "testdata", func(*testing.T) *harness {
+		return &harness{graph: plan.Graph{}, books: NewBooks(), cached: map[[2]int]bool{},
 			jobs: map[int]*Job{}, launched: map[int]map[key]*task.Desc{}, start: time.Unix(1000, 0)}
-		datadriven.RunTest(t, path, func(t *testing.T, td *datadriven.TestData) string {
-			first := []string{td.Cmd}
-			for _, arg := range td.CmdArgs {
-				if len(arg.Vals) == 0 {
-					first = append(first, arg.Key)
-				} else {
-					first = append(first, arg.Key+"="+strings.Join(arg.Vals, ","))
-				}
-			}
-			var out strings.Builder
-			lines := append([]string{strings.Join(first, " ")}, strings.Split(td.Input, "\n")...)
-			for _, line := range lines {
-				if line = strings.TrimSpace(line); line == "" || strings.HasPrefix(line, "#") {
-					continue
-				}
-				out.WriteString(h.exec(t, strings.Fields(line)))
-			}
-			if out.Len() == 0 {
-				return "ok\n"
-			}
-			return out.String()
-		})
-	})
+	}, func(t *testing.T, h *harness, cmd []string, out *strings.Builder) { out.WriteString(h.exec(t, cmd)) })
 }
 
 type harness struct {
