@@ -153,11 +153,8 @@ type Config struct {
 	// TLS is the TLS the agent's listener speaks (the caller wraps the
 	// listener): executors receive it as LIBPROCESS_SSL_* variables, so
 	// that they reach the executor API over TLS, as Mesos passes its own.
-	TLS tlsconf.Config
-	// MasterHeader, when set, is called on the header of every request to
-	// the master (credentials); nil adds nothing.
-	MasterHeader func(http.Header)
-	Logger       *slog.Logger
+	TLS    tlsconf.Config
+	Logger *slog.Logger
 	// LogLevel is the level Logger's handler reads, which the operator
 	// API's SET_LOGGING_LEVEL changes for a while; nil means a level of
 	// the agent's own that no handler reads.

@@ -43,9 +43,10 @@ func linkURLs(masters string) ([]*url.URL, error) {
 }
 
 // newLinkConn is the agent's side of the link's requests: protobuf, the
-// configured client and header hook.
+// configured client (which carries TLS and the --credential: cmd/meso's
+// linkClient).
 func newLinkConn(cfg *Config) *subscribe.Conn {
-	return subscribe.NewConn(subscribe.Options{HTTPClient: cfg.HTTPClient, Header: cfg.MasterHeader,
+	return subscribe.NewConn(subscribe.Options{HTTPClient: cfg.HTTPClient,
 		Codec: codec.Protobuf, Path: LinkPath})
 }
 
