@@ -172,7 +172,11 @@ func runExecutor(ctx context.Context, driverURL, id string, slots int, host stri
 		http:      &http.Client{Timeout: 30 * time.Second},
 		pipelines: map[int64]*rebuiltStage{}, rebuilt: map[string]Dataset{}, bcasts: map[int64][]byte{}, driverURL: driverURL}
 	if dir := os.Getenv("MESO_RDD_PID_DIR"); dir != "" { // lets tests check that executors are gone
-		os.WriteFile(filepath.Join(dir, id+".pid"), []byte(strconv.Itoa(os.Getpid())), 0o644)
+		// Written whole then renamed: a reader never sees an empty file.
+		tmp := filepath.Join(dir, id+".pid.tmp")
+		if os.WriteFile(tmp, []byte(strconv.Itoa(os.Getpid())), 0o644) == nil {
+			os.Rename(tmp, filepath.Join(dir, id+".pid"))
+		}
 	}
 	hostname, _ := os.Hostname()
 	reg, err := e.client.Register(ctx, connect.NewRequest(&rddpb.RegisterRequest{ExecutorId: id, ShuffleAddress: e.addr,
