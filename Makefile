@@ -4,8 +4,11 @@ PKGS ?= ./...
 
 .PHONY: build test verify generate bench fuzz
 
+# meso-executor, the lean executor, goes beside meso: agents find it there
+# (--launcher_dir) and run command tasks in it. Static: no C library needed.
 build:
 	$(GO) build -o bin/meso ./cmd/meso
+	CGO_ENABLED=0 $(GO) build -o bin/meso-executor ./cmd/meso-executor
 
 # The end-to-end tests run after the rest, alone: they start real clusters
 # whose timing should not compete with the other packages' tests for the

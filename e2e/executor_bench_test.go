@@ -17,7 +17,8 @@ import (
 // framework acknowledges every update, and the clock stops when the last
 // task has finished and the agent holds no unacknowledged update. Reported
 // as tasks/s. The baseline, CommandTasks, runs the same flow with command
-// tasks (`true`), each in its own command executor process. Tasks take
+// tasks (`true`), each in its own command executor process: the lean
+// meso-executor, and `meso executor` as before it existed. Tasks take
 // cpus:0.1 of the agent's 8, so at most 80 run at once in both. Reproduce
 // with:
 //
@@ -36,18 +37,28 @@ func BenchmarkCustomExecutorThroughput(b *testing.B) {
 			})
 		})
 	}
-	b.Run("CommandTasks/protobuf", func(b *testing.B) {
-		benchThroughput(b, codec.Protobuf, task, func(id string) *mesospb.TaskInfo {
-			return commandTaskWithURIs(id, "true")
+	// Command tasks in the lean executor (meso-executor) and, as before it
+	// existed, in `meso executor` (--launcher_dir=none).
+	for _, v := range []struct{ name, launcherDir string }{{"lean", ""}, {"meso", "none"}} {
+		b.Run("CommandTasks/protobuf/"+v.name, func(b *testing.B) {
+			var flags []string
+			if v.launcherDir != "" {
+				flags = append(flags, "--launcher_dir="+v.launcherDir)
+			}
+			benchThroughput(b, codec.Protobuf, task, func(id string) *mesospb.TaskInfo {
+				return commandTaskWithURIs(id, "true")
+			}, flags...)
 		})
-	})
+	}
 }
 
 // benchThroughput launches b.N tasks made by newTask (of size one) as fast
 // as offers allow, after one warm-up task, and reports tasks/s until all
 // have finished and every update is acknowledged.
-func benchThroughput(b *testing.B, c codec.Codec, one resources.Resources, newTask func(id string) *mesospb.TaskInfo) {
-	cl := newCluster(b, 1, "cpus:8;mem:16384;disk:1024", "--allocation_interval=10ms")
+func benchThroughput(b *testing.B, c codec.Codec, one resources.Resources, newTask func(id string) *mesospb.TaskInfo, agentFlags ...string) {
+	cl := newCluster(b, 0, "", "--allocation_interval=10ms")
+	cl.addAgent("cpus:8;mem:16384;disk:1024", agentFlags...)
+	cl.waitAgents(1)
 	f := newFramework(b, cl.master.addr, fwOptions{codec: c})
 	// Warm up (for a custom executor: start it; its launch is not what is
 	// measured).

@@ -30,12 +30,20 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	mesoBin = filepath.Join(dir, "meso")
-	build := exec.Command("go", "build", "-o", mesoBin, "github.com/mesoproject/meso/cmd/meso")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: building meso:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
+	// meso-executor beside meso, as `make build` installs them: agents run
+	// command tasks and task groups in it (TestLeanExecutor checks both
+	// ways).
+	for _, b := range []struct{ out, pkg string }{
+		{mesoBin, "github.com/mesoproject/meso/cmd/meso"},
+		{filepath.Join(dir, "meso-executor"), "github.com/mesoproject/meso/cmd/meso-executor"},
+	} {
+		build := exec.Command("go", "build", "-o", b.out, b.pkg)
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "e2e: building", b.pkg+":", err)
+			os.RemoveAll(dir)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)

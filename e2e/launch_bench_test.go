@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -19,7 +20,8 @@ import (
 // receiving its TASK_RUNNING update, one launch at a time. Beside it,
 // BareStart measures the cost of starting and reaping the same command
 // (`/bin/sh -c true`) directly, and BareExecutor the cost of starting the
-// meso binary (which the command executor is), so the overhead of the
+// meso binary (`meso executor` without the lean executor) and
+// BareLeanExecutor of meso-executor (the command executor), so the overhead of the
 // cluster path can be read off the same run. Reproduce with:
 //
 //	go test -run '^$' -bench LaunchLatency -benchtime 1000x ./e2e
@@ -60,6 +62,9 @@ func BenchmarkLaunchLatency(b *testing.B) {
 	})
 	b.Run("BareExecutor", func(b *testing.B) {
 		benchStart(b, mesoBin, "version")
+	})
+	b.Run("BareLeanExecutor", func(b *testing.B) {
+		benchStart(b, filepath.Join(filepath.Dir(mesoBin), "meso-executor"), "version")
 	})
 }
 

@@ -126,6 +126,7 @@ MESO_<FLAG> (e.g. MESOS_WORK_DIR); durations take the Mesos syntax
 	mesosflag.DurationVar(f, &cfg.FetcherStallTimeout, "fetcher_stall_timeout", fetcher.DefaultStallTimeout,
 		"a download that receives no data for this long fails")
 	f.StringVar(&cfg.Launcher, "launcher", "", "path of the meso binary executors run from (default: this binary)")
+	f.StringVar(&cfg.LauncherDir, "launcher_dir", "", `directory holding the lean executor binary meso-executor, used for command tasks and task groups when present ("none": always the meso binary; default: this binary's directory)`)
 	f.StringVar(&credential, "credential", "",
 		`this agent's credential on the master's link (path or file:///path): {"principal":"..","secret":".."} or one "principal secret" line`)
 	tlsf.add(f, true)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/mesoproject/meso/executor"
 	"github.com/mesoproject/meso/internal/commandexec"
+	"github.com/mesoproject/meso/internal/commandexec/dockerexec"
 	"github.com/mesoproject/meso/internal/launcher"
 )
 
@@ -35,7 +36,7 @@ has acknowledged the terminal update. Its log goes to stderr.`,
 			}
 			log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("component", "command-executor")
 			return commandexec.Run(cmd.Context(), commandexec.Config{Env: env, Logger: log,
-				NoSwitchUser: os.Getenv(launcher.NoSwitchUserEnv) == "1"})
+				NoSwitchUser: os.Getenv(launcher.NoSwitchUserEnv) == "1", OpenDocker: dockerexec.Open})
 		},
 	}
 }

@@ -188,6 +188,7 @@ func New(cfg Config) (*Agent, error) {
 	}
 	a.core = lifecycle.New(lifecycle.Config{
 		Launcher:                    cfg.Launcher,
+		LeanExecutor:                cfg.leanExecutor,
 		ExecutorRegistrationTimeout: cfg.ExecutorRegistrationTimeout,
 		ExecutorShutdownGracePeriod: cfg.ExecutorShutdownGracePeriod,
 		StatusUpdateRetryMin:        cfg.StatusUpdateRetryIntervalMin,

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -128,6 +129,14 @@ type Config struct {
 	// Launcher is the path of the meso binary the command executor runs
 	// from (`<Launcher> executor`); default os.Executable().
 	Launcher string
+	// LauncherDir is where the agent looks for the lean executor binary,
+	// LeanExecutorName, as Mesos looks for mesos-executor in its
+	// --launcher_dir (default: the directory of Launcher). When the file is
+	// there, command tasks (but those in a Docker container) and task groups
+	// run in it instead of the meso binary; otherwise in the meso binary.
+	// "none" never uses it.
+	LauncherDir  string
+	leanExecutor string // the lean executor's path, found by check
 	// Containerizer runs executors; nil builds the posix one.
 	Containerizer containerizer.Containerizer
 	// Fetcher puts the URIs of an executor's command into its sandbox
@@ -224,6 +233,7 @@ func (c *Config) setDefaults() error {
 		}
 		c.Launcher = exe
 	}
+	c.leanExecutor = findLeanExecutor(c.LauncherDir, c.Launcher)
 	if (c.AuthenticateHTTPReadOnly || c.AuthenticateHTTPReadWrite) && c.Credentials.Len() == 0 {
 		return fmt.Errorf("agent: HTTP authentication needs --credentials")
 	}
@@ -269,4 +279,28 @@ func memTotal(meminfo []byte) uint64 {
 		return kb * 1024
 	}
 	return 0
+}
+
+// LeanExecutorName is the file name of the lean executor binary
+// (cmd/meso-executor) in the launcher directory.
+const LeanExecutorName = "meso-executor"
+
+// findLeanExecutor returns the path of an executable LeanExecutorName in
+// dir (default: launcher's directory), or "" when there is none or dir is
+// "none".
+func findLeanExecutor(dir, launcher string) string {
+	if dir == "none" {
+		return ""
+	}
+	if dir == "" {
+		dir = filepath.Dir(launcher)
+	}
+	p := filepath.Join(dir, LeanExecutorName)
+	if st, err := os.Stat(p); err != nil || !st.Mode().IsRegular() || st.Mode().Perm()&0o111 == 0 {
+		return ""
+	}
+	if abs, err := filepath.Abs(p); err == nil {
+		p = abs
+	}
+	return p
 }

@@ -106,3 +106,32 @@ func TestLinkURLs(t *testing.T) {
 		}
 	}
 }
+
+// The lean executor is used only when an executable meso-executor is in the
+// launcher directory (default: the launcher's), never with "none".
+func TestFindLeanExecutor(t *testing.T) {
+	dir := t.TempDir()
+	launcher := filepath.Join(dir, "meso")
+	lean := filepath.Join(dir, LeanExecutorName)
+	if got := findLeanExecutor("", launcher); got != "" {
+		t.Errorf("no file: %q, want none", got)
+	}
+	if err := os.WriteFile(lean, []byte("#!/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := findLeanExecutor("", launcher); got != "" {
+		t.Errorf("not executable: %q, want none", got)
+	}
+	if err := os.Chmod(lean, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got := findLeanExecutor("", launcher); got != lean {
+		t.Errorf("beside the launcher: %q, want %q", got, lean)
+	}
+	if got := findLeanExecutor(dir, "/elsewhere/meso"); got != lean {
+		t.Errorf("--launcher_dir: %q, want %q", got, lean)
+	}
+	if got := findLeanExecutor("none", launcher); got != "" {
+		t.Errorf("none: %q, want none", got)
+	}
+}

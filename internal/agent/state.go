@@ -167,6 +167,7 @@ func (a *Agent) flags() map[string]string {
 		"docker_socket":                    c.DockerSocket,
 		"sandbox_directory":                c.SandboxDirectory,
 		"launcher":                         c.Launcher,
+		"launcher_dir":                     c.LauncherDir,
 		"executor_registration_timeout":    durationFlag(c.ExecutorRegistrationTimeout, lifecycle.DefaultRegistrationTimeout),
 		"executor_shutdown_grace_period":   durationFlag(c.ExecutorShutdownGracePeriod, lifecycle.DefaultShutdownGracePeriod),
 		"status_update_retry_interval_min": durationFlag(c.StatusUpdateRetryIntervalMin, statusupdate.DefaultRetryMin),

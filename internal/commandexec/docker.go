@@ -14,7 +14,6 @@ import (
 
 	"github.com/mesoproject/meso/api/mesospb"
 	"github.com/mesoproject/meso/internal/containerizer"
-	"github.com/mesoproject/meso/internal/containerizer/docker"
 )
 
 // The agent tells the command executor how to reach Docker through these
@@ -43,18 +42,48 @@ func isDocker(task *mesospb.TaskInfo) bool {
 	return ci != nil && ci.GetType() == mesospb.ContainerInfo_DOCKER
 }
 
-// dockerConfigFromEnv reads the agent's Docker settings, or says why the
+// DockerEngine is what a Docker task needs from the Docker containerizer
+// (internal/containerizer/docker implements it). The package does not
+// import that containerizer itself, so that an executor binary without
+// Docker support (meso-executor) does not link the Docker client.
+type DockerEngine interface {
+	Launch(ctx context.Context, spec containerizer.Spec) error
+	Wait(ctx context.Context, id string) (containerizer.Termination, error)
+	Kill(id string, sig syscall.Signal) error
+	Destroy(ctx context.Context, id string, grace time.Duration) error
+	// Reap removes a container that a cut-short launch may have left.
+	Reap(ctx context.Context, id string) (bool, error)
+	Close() error
+}
+
+// DockerSettings are the agent's Docker settings, passed to the executor
+// in its environment (EnvDocker*).
+type DockerSettings struct {
+	Socket           string // --docker_socket
+	Owner            string // the agent's owner label
+	SandboxDirectory string // --sandbox_directory
+	CFSQuota         bool   // --cgroups_enable_cfs
+}
+
+// dockerSettingsFromEnv reads the agent's Docker settings, or says why the
 // task cannot run in Docker here.
-func dockerConfigFromEnv(lookup func(string) (string, bool), log *slog.Logger) (docker.Config, error) {
+func dockerSettingsFromEnv(lookup func(string) (string, bool)) (DockerSettings, error) {
 	socket, ok := lookup(EnvDockerSocket)
 	if !ok || socket == "" {
-		return docker.Config{}, errors.New("the agent does not run DOCKER containers (add docker to its --containerizers, e.g. --containerizers=docker,mesos)")
+		return DockerSettings{}, errors.New("the agent does not run DOCKER containers (add docker to its --containerizers, e.g. --containerizers=docker,mesos)")
 	}
 	owner, _ := lookup(EnvDockerOwner)
 	mapped, _ := lookup(EnvDockerSandboxDirectory)
 	cfs, _ := lookup(EnvDockerCFS)
-	return docker.Config{Socket: socket, Owner: owner, SandboxDirectory: mapped, CFSQuota: cfs == "1", Logger: log}, nil
+	return DockerSettings{Socket: socket, Owner: owner, SandboxDirectory: mapped, CFSQuota: cfs == "1"}, nil
 }
+
+// DockerOpener connects to the Docker engine with the agent's settings.
+type DockerOpener func(ctx context.Context, s DockerSettings, log *slog.Logger) (DockerEngine, error)
+
+// ErrNoDocker is the launch error of a Docker task given to an executor
+// built without Docker support.
+var ErrNoDocker = errors.New("this executor binary does not run DOCKER containers (the agent starts `meso executor` for them)")
 
 // dockerTask runs one task in a Docker container through the docker
 // containerizer, as mesos-docker-executor does: the container is named
@@ -63,7 +92,7 @@ func dockerConfigFromEnv(lookup func(string) (string, bool), log *slog.Logger) (
 // and removes it; done is closed after that.
 type dockerTask struct {
 	log     *slog.Logger
-	cfg     docker.Config
+	open    func(context.Context) (DockerEngine, error)
 	spec    containerizer.Spec
 	running func() // sends TASK_RUNNING; called with mu held, unless killed
 	done    chan struct{}
@@ -83,7 +112,10 @@ type dockerTask struct {
 // launchDocker starts task in a Docker container. The executor's loop sees
 // its end through r.exited, as for a process.
 func (r *runner) launchDocker(task *mesospb.TaskInfo) error {
-	cfg, err := dockerConfigFromEnv(os.LookupEnv, r.log.With("component", "docker"))
+	if r.cfg.OpenDocker == nil {
+		return ErrNoDocker
+	}
+	settings, err := dockerSettingsFromEnv(os.LookupEnv)
 	if err != nil {
 		return err
 	}
@@ -107,7 +139,9 @@ func (r *runner) launchDocker(task *mesospb.TaskInfo) error {
 	}
 	d := &dockerTask{
 		log: r.log,
-		cfg: cfg,
+		open: func(ctx context.Context) (DockerEngine, error) {
+			return r.cfg.OpenDocker(ctx, settings, r.log.With("component", "docker"))
+		},
 		spec: containerizer.Spec{
 			ContainerID: id,
 			Sandbox:     sandbox,
@@ -140,7 +174,7 @@ func (d *dockerTask) run(ctx context.Context) {
 	d.cancelLaunch = cancel
 	d.mu.Unlock()
 
-	z, err := docker.New(lctx, d.cfg)
+	z, err := d.open(lctx)
 	if err != nil {
 		d.launchErr = err
 		return
@@ -162,7 +196,7 @@ func (d *dockerTask) run(ctx context.Context) {
 		d.running()
 	}
 	d.mu.Unlock()
-	d.log.Info("task container started", "container", docker.NamePrefix+d.spec.ContainerID,
+	d.log.Info("task container started", "container", d.spec.ContainerID,
 		"image", d.spec.Container.GetDocker().GetImage())
 
 	d.term, d.waitErr = d.await(ctx, z)
@@ -175,7 +209,7 @@ func (d *dockerTask) run(ctx context.Context) {
 
 // await waits for the container to stop. A kill sends SIGTERM, then
 // SIGKILL after the grace period.
-func (d *dockerTask) await(ctx context.Context, z *docker.Containerizer) (containerizer.Termination, error) {
+func (d *dockerTask) await(ctx context.Context, z DockerEngine) (containerizer.Termination, error) {
 	type result struct {
 		term containerizer.Termination
 		err  error

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"syscall"
@@ -19,6 +20,12 @@ import (
 	"github.com/mesoproject/meso/internal/containerizer/docker"
 	"github.com/mesoproject/meso/internal/containerizer/docker/dockertest"
 )
+
+// openDocker is dockerexec.Open, which this package's tests cannot import
+// (it imports this package).
+func openDocker(ctx context.Context, s DockerSettings, log *slog.Logger) (DockerEngine, error) {
+	return docker.New(ctx, docker.Config{Socket: s.Socket, Owner: s.Owner, SandboxDirectory: s.SandboxDirectory, CFSQuota: s.CFSQuota, Logger: log})
+}
 
 func dockerTaskInfo(image, command string) *mesospb.TaskInfo {
 	task := shellTask(command)

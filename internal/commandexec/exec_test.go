@@ -44,7 +44,7 @@ func helperMain() int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if err := Run(ctx, Config{Env: env, Logger: log}); err != nil {
+	if err := Run(ctx, Config{Env: env, Logger: log, OpenDocker: openDocker}); err != nil {
 		fmt.Fprintln(os.Stderr, "executor:", err)
 		return 1
 	}

@@ -38,6 +38,9 @@ type Config struct {
 	// CommandInfo names another (the agent's --switch_user=false, told as
 	// launcher.NoSwitchUserEnv).
 	NoSwitchUser bool
+	// OpenDocker connects to Docker for a task whose ContainerInfo is
+	// DOCKER (dockerexec.Open); nil fails such tasks with ErrNoDocker.
+	OpenDocker DockerOpener
 }
 
 // runner is the executor's state, owned by the loop in Run.

@@ -41,8 +41,15 @@ type Config struct {
 	// its id is set by Registered.
 	Agent *mesospb.AgentInfo
 	// Launcher is the path of the meso binary; a command task's executor runs
-	// `<Launcher> executor`.
+	// `<Launcher> executor`, a task group's `<Launcher> default-executor`,
+	// unless LeanExecutor is set.
 	Launcher string
+	// LeanExecutor, when set, is the path of the lean executor binary
+	// (meso-executor) that runs command tasks (`<LeanExecutor>`) and task
+	// groups (`<LeanExecutor> default-executor`) instead of the meso binary;
+	// a command task in a DOCKER container still runs `<Launcher> executor`,
+	// which alone has the Docker client.
+	LeanExecutor string
 
 	ExecutorRegistrationTimeout time.Duration
 	ExecutorShutdownGracePeriod time.Duration

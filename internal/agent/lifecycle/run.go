@@ -50,10 +50,14 @@ const DefaultExecutorSubcommand = "default-executor"
 // `<Launcher> default-executor`, filled in.
 func (c *Core) DefaultExecutorInfo(info *mesospb.ExecutorInfo) *mesospb.ExecutorInfo {
 	info = proto.CloneOf(info)
+	bin := c.cfg.Launcher
+	if c.cfg.LeanExecutor != "" {
+		bin = c.cfg.LeanExecutor
+	}
 	info.Command = &mesospb.CommandInfo{
 		Shell:     proto.Bool(false),
-		Value:     proto.String(c.cfg.Launcher),
-		Arguments: []string{c.cfg.Launcher, DefaultExecutorSubcommand},
+		Value:     proto.String(bin),
+		Arguments: []string{bin, DefaultExecutorSubcommand},
 	}
 	if info.Name == nil {
 		info.Name = proto.String("Default Executor (Executor: " + info.GetExecutorId().GetValue() + ")")
@@ -225,6 +229,19 @@ func (c *Core) newTask(fw *framework, ex *executor, t *mesospb.TaskInfo) *mesosp
 	return task
 }
 
+// commandExecutorCommand is the command executor's command for task: the
+// lean executor when there is one and the task has no Docker container,
+// else `<Launcher> executor`.
+func (c *Core) commandExecutorCommand(task *mesospb.TaskInfo) *mesospb.CommandInfo {
+	// (GetType of an absent ContainerInfo is DOCKER, proto2's first value.)
+	if ci := task.GetContainer(); c.cfg.LeanExecutor != "" && (ci == nil || ci.GetType() != mesospb.ContainerInfo_DOCKER) {
+		return &mesospb.CommandInfo{Shell: proto.Bool(false), Value: proto.String(c.cfg.LeanExecutor),
+			Arguments: []string{c.cfg.LeanExecutor}}
+	}
+	return &mesospb.CommandInfo{Shell: proto.Bool(false), Value: proto.String(c.cfg.Launcher),
+		Arguments: []string{c.cfg.Launcher, "executor"}}
+}
+
 // CommandExecutorInfo returns the ExecutorInfo the agent generates for a
 // command task, as Mesos does: executor id = task id, command
 // `<launcher> executor`, the task's resources, and a descriptive name.
@@ -234,12 +251,8 @@ func (c *Core) CommandExecutorInfo(frameworkID *mesospb.FrameworkID, task *mesos
 		FrameworkId: frameworkID,
 		Name: proto.String(fmt.Sprintf("Command Executor (Task: %s) (Command: %s)",
 			task.GetTaskId().GetValue(), describeCommand(task.GetCommand()))),
-		Source: proto.String(task.GetTaskId().GetValue()),
-		Command: &mesospb.CommandInfo{
-			Shell:     proto.Bool(false),
-			Value:     proto.String(c.cfg.Launcher),
-			Arguments: []string{c.cfg.Launcher, "executor"},
-		},
+		Source:    proto.String(task.GetTaskId().GetValue()),
+		Command:   c.commandExecutorCommand(task),
 		Resources: task.GetResources(),
 		Container: task.GetContainer(),
 		Labels:    task.GetLabels(),
