@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -101,9 +103,12 @@ func TestRDDClusterDemoEqualsLocal(t *testing.T) {
 	c := newCluster(t, 3, "cpus:2;mem:2048;disk:4096;ports:[31000-32000]", masterFlags...)
 	pidDir := t.TempDir()
 	// spark.cores.max (4) is never exceeded: the cpus of the framework's
-	// live tasks in /master/state, sampled while the job runs.
+	// live tasks in /master/state, sampled while the job runs. The
+	// framework's webui_url is the driver UI, whose executors page lists
+	// the executors registered.
 	stopSampling := make(chan struct{})
 	maxCPUs := make(chan float64, 1)
+	uiExecutors := 0 // executor rows seen on the driver UI; read after maxCPUs
 	go func() {
 		peak := 0.0
 		defer func() { maxCPUs <- peak }()
@@ -119,6 +124,13 @@ func TestRDDClusterDemoEqualsLocal(t *testing.T) {
 			}
 			sum := 0.0
 			for _, f := range st.Frameworks {
+				if f.WebUIURL != "" && uiExecutors == 0 {
+					if resp, err := http.Get(f.WebUIURL + "/executors/"); err == nil {
+						body, _ := io.ReadAll(resp.Body)
+						resp.Body.Close()
+						uiExecutors = strings.Count(string(body), `<tr class="executor"`)
+					}
+				}
 				for _, tk := range f.Tasks {
 					if tk.State == "TASK_STAGING" || tk.State == "TASK_STARTING" || tk.State == "TASK_RUNNING" {
 						sum += tk.Resources.CPUs
@@ -135,6 +147,9 @@ func TestRDDClusterDemoEqualsLocal(t *testing.T) {
 	}
 	if peak := <-maxCPUs; peak > 4 || peak == 0 {
 		t.Errorf("executors held %v cpus at most, want (0, 4] (spark.cores.max=4)", peak)
+	}
+	if uiExecutors == 0 {
+		t.Errorf("the driver UI at the framework's webui_url never listed an executor")
 	}
 	if got, want := checksumOf(t, out), checksumOf(t, local); got != want {
 		t.Fatalf("cluster %s, local %s\ncluster output:\n%s", got, want, out)
@@ -296,7 +311,8 @@ func TestRDDClusterDriverKilledExecutorsExit(t *testing.T) {
 // and their resources.
 type frameworkTasks struct {
 	Frameworks []struct {
-		Tasks []struct {
+		WebUIURL string `json:"webui_url"`
+		Tasks    []struct {
 			State     string `json:"state"`
 			Resources struct {
 				CPUs float64 `json:"cpus"`

@@ -135,6 +135,9 @@ func startCluster(s *Session, masters []string) (*cluster, error) {
 			conf[k] = v
 		}
 	}
+	if s.ui != nil && conf[mesosbackend.KeyWebUIURL] == "" {
+		conf[mesosbackend.KeyWebUIURL] = s.ui.url // the framework's webui_url: the driver UI
+	}
 	settings, err := mesosbackend.ParseSettings(conf)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
@@ -351,6 +354,7 @@ func (c *cluster) lose(id, why string) {
 	n := c.s.books.ExecutorLost(id)
 	c.s.mu.Unlock()
 	c.s.log.Warn("executor lost", "executor", id, "why", why, "map_outputs_lost", n, "tasks", len(runs))
+	c.s.emit(Event{Kind: ExecutorRemoved, Executor: id, Reason: why, Shuffle: -1})
 	err := fmt.Errorf("%w: %s: %s", ErrExecutorLost, id, why)
 	for _, r := range runs {
 		if r.stop() {
@@ -438,6 +442,7 @@ func (c *cluster) Register(ctx context.Context, req *connect.Request[rddpb.Regis
 	c.mu.Unlock()
 	c.pool.Add(e)
 	c.s.log.Info("executor registered", "executor", e.id, "slots", e.slots, "shuffle", e.addr, "pid", e.pid)
+	c.s.emit(Event{Kind: ExecutorAdded, Executor: e.id, Host: e.addr, Cores: e.slots, Shuffle: -1})
 	appID := "local"
 	if c.backend != nil {
 		appID = c.backend.FrameworkID()

@@ -59,6 +59,17 @@ type Config struct {
 	ShowConsoleProgress bool
 	// Progress receives the progress line; nil means os.Stderr.
 	Progress io.Writer
+	// UIEnabled (spark.ui.enabled=true) serves the driver's web UI (jobs,
+	// stages, tasks, executors, storage, environment) on UIPort. A
+	// mesos:// session serves it unless UIDisabled (spark.ui.enabled=false);
+	// a local one only with UIEnabled, so that library use and tests open
+	// no port by default (Spark serves it in every mode).
+	UIEnabled  bool
+	UIDisabled bool
+	// UIPort (spark.ui.port) is the UI's first port to try, 4040 when 0; as
+	// Spark, the next 16 are tried when it is taken. The UI listens on
+	// spark.driver.host (default 127.0.0.1).
+	UIPort int
 	// Logger receives the engine's logs; nil discards them.
 	Logger *slog.Logger
 	// CheckPortable (spark.rdd.checkPortable, ours) makes a local session
@@ -181,6 +192,16 @@ func (c *Config) Set(key, value string) error {
 		c.CheckPortable, err = strconv.ParseBool(value)
 	case "spark.ui.showConsoleProgress":
 		c.ShowConsoleProgress, err = strconv.ParseBool(value)
+	case "spark.ui.enabled":
+		var on bool
+		if on, err = strconv.ParseBool(value); err == nil {
+			c.UIEnabled, c.UIDisabled = on, !on
+		}
+	case "spark.ui.port":
+		c.UIPort, err = strconv.Atoi(value)
+		if err == nil && (c.UIPort < 0 || c.UIPort > 65535) {
+			err = errors.New("not a port")
+		}
 	default:
 		if !isClusterKey(key) {
 			return fmt.Errorf("%w: unknown setting %q", ErrConfig, key)

@@ -28,6 +28,12 @@ const (
 	TaskEnd        EventKind = "TaskEnd"
 	StageCompleted EventKind = "StageCompleted"
 	JobEnd         EventKind = "JobEnd"
+	// Cluster mode: an executor registered with the driver (Executor, Host,
+	// Cores) or was lost or removed (Executor, Reason).
+	ExecutorAdded   EventKind = "ExecutorAdded"
+	ExecutorRemoved EventKind = "ExecutorRemoved"
+	// AppEnd is the session's last event (Close).
+	AppEnd EventKind = "AppEnd"
 )
 
 // Event is one scheduler event, as listeners and the event log see it.
@@ -47,6 +53,14 @@ type Event struct {
 	App          string       `json:"app,omitempty"`    // AppStart
 	Master       string       `json:"master,omitempty"` // AppStart
 	Slots        int          `json:"slots,omitempty"`  // AppStart
+	// Config is the session's settings by their Spark names, secrets
+	// redacted (AppStart): the driver UI's environment page.
+	Config   map[string]string `json:"config,omitempty"`
+	Parents  []int             `json:"parents,omitempty"`  // StageSubmitted: the shuffles the stage reads
+	Executor string            `json:"executor,omitempty"` // TaskEnd (cluster mode), ExecutorAdded/Removed
+	Host     string            `json:"host,omitempty"`     // ExecutorAdded: its shuffle server's address
+	Cores    int               `json:"cores,omitempty"`    // ExecutorAdded: its task slots
+	Reason   string            `json:"reason,omitempty"`   // ExecutorRemoved
 }
 
 // resolve fixes, for this session, the partition counts (and input splits)
@@ -404,7 +418,7 @@ func (h jobHooks) taskEnd(r *task.Result) error {
 		}
 	}
 	ev := Event{Kind: TaskEnd, Job: h.id, Stage: r.ID.Stage, StageAttempt: r.ID.StageAttempt, Shuffle: r.ID.Shuffle,
-		Partition: r.ID.Partition, Attempt: r.ID.Attempt, Metrics: &m}
+		Partition: r.ID.Partition, Attempt: r.ID.Attempt, Metrics: &m, Executor: r.Executor}
 	switch {
 	case r.Err == nil:
 	case r.Fetch != nil:
@@ -422,7 +436,7 @@ func (h jobHooks) taskEnd(r *task.Result) error {
 func (h jobHooks) events(evs []job.Event) {
 	s := h.s
 	for _, e := range evs {
-		ev := Event{Job: h.id, Stage: e.Stage, StageAttempt: e.StageAttempt, Name: e.Name, Shuffle: e.Shuffle, Tasks: e.Tasks}
+		ev := Event{Job: h.id, Stage: e.Stage, StageAttempt: e.StageAttempt, Name: e.Name, Shuffle: e.Shuffle, Tasks: e.Tasks, Parents: e.Parents}
 		switch e.Kind {
 		case job.StageSubmitted:
 			ev.Kind = StageSubmitted

@@ -45,6 +45,7 @@ type Session struct {
 	listenMu  sync.Mutex
 	listeners []func(Event) // guarded by listenMu
 	elog      *eventLog
+	ui        *driverUI // nil without a UI (ui.go)
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
@@ -156,15 +157,29 @@ func start(cfg Config) (*Session, error) {
 		s.progress = newProgressBar(w)
 		s.AddListener(s.progress.record)
 	}
+	if cfg.UIEnabled || masters != nil && !cfg.UIDisabled {
+		host := cfg.Cluster["spark.driver.host"]
+		if host == "" {
+			host = "127.0.0.1"
+		}
+		if s.ui, err = startUI(s, host); err != nil {
+			s.cancel()
+			os.RemoveAll(dir)
+			return nil, err
+		}
+	}
 	if masters != nil {
 		if s.cluster, err = startCluster(s, masters); err != nil {
+			if s.ui != nil {
+				s.ui.close()
+			}
 			s.cancel()
 			os.RemoveAll(dir)
 			return nil, err
 		}
 	}
 	go s.cleaner()
-	s.emit(Event{Kind: AppStart, App: cfg.AppName, Master: cfg.Master, Slots: slots, Shuffle: -1})
+	s.emit(Event{Kind: AppStart, App: cfg.AppName, Master: cfg.Master, Slots: slots, Shuffle: -1, Config: cfg.settings()})
 	s.log.Info("session started", "master", cfg.Master, "slots", slots, "dir", dir)
 	return s, nil
 }
@@ -189,6 +204,10 @@ func (s *Session) Close() error {
 	s.stopWatching()
 	<-s.done
 	s.store.Close()
+	s.emit(Event{Kind: AppEnd, Shuffle: -1})
+	if s.ui != nil {
+		s.ui.close()
+	}
 	if s.elog != nil {
 		if cerr := s.elog.close(); err == nil {
 			err = cerr

@@ -41,7 +41,7 @@ func newRootCmd() *cobra.Command {
 		newAgentsCmd(), newFrameworksCmd(), newTasksCmd(),
 		newCatCmd(), newTailCmd(),
 		newTeardownCmd(), newDrainCmd(), newReserveCmd(),
-		newDispatcherCmd(), newSubmitCmd(),
+		newDispatcherCmd(), newSubmitCmd(), newHistoryCmd(),
 	)
 	return root
 }

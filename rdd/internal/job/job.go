@@ -57,8 +57,9 @@ type Event struct {
 	Shuffle      int // the shuffle a stage writes, -1 for the result stage
 	Name         string
 	Tasks        int
-	Partition    int // TaskRequeued
-	Failures     int // TaskRequeued
+	Partition    int   // TaskRequeued
+	Failures     int   // TaskRequeued
+	Parents      []int // StageSubmitted: the shuffles the stage reads
 }
 
 // Output is one partition's result for the action, handed out once.
@@ -487,6 +488,6 @@ func (j *Job) submit(st plan.Stage) (*stageRun, error) {
 	}
 	sr.active, sr.total, sr.finished = true, len(st.Missing), 0
 	j.emit(Event{Kind: StageSubmitted, Stage: sr.id, StageAttempt: sr.attempt, Shuffle: sr.shuffle, Name: sr.name,
-		Tasks: sr.total})
+		Tasks: sr.total, Parents: st.Parents})
 	return sr, nil
 }
