@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/chromedp"
 
 	"github.com/mesoproject/meso/api/mesospb"
@@ -247,22 +246,10 @@ func TestWebUIAsksForCredentials(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Headless Chromium holds a request answered 401 with WWW-Authenticate
-	// for its own credentials dialog, which it cannot show; cancel it as a
-	// user would, so the page gets the 401 and asks with its own form.
-	chromedp.ListenTarget(ctx, func(ev any) {
-		switch ev := ev.(type) {
-		case *fetch.EventRequestPaused:
-			go chromedp.Run(ctx, fetch.ContinueRequest(ev.RequestID))
-		case *fetch.EventAuthRequired:
-			go chromedp.Run(ctx, fetch.ContinueWithAuth(ev.RequestID,
-				&fetch.AuthChallengeResponse{Response: fetch.AuthChallengeResponseResponseCancelAuth}))
-		}
-	})
-	if err := chromedp.Run(ctx,
-		fetch.Enable().WithHandleAuthRequests(true),
-		chromedp.Navigate(cl.master.url("/#/agents")),
-	); err != nil {
+	if err := cancelNativeAuth(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Run(ctx, chromedp.Navigate(cl.master.url("/#/agents"))); err != nil {
 		t.Fatal(err)
 	}
 	signIn("wrong")
