@@ -133,6 +133,20 @@ export const tests = [
     threw = false;
     try { new RecordReader(10).push(enc.encode("x1\n")); } catch { threw = true; }
     eq(threw, true, "a bad length is refused");
+    threw = false;
+    try { new RecordReader().push(enc.encode("1".repeat(30))); } catch { threw = true; }
+    eq(threw, true, "a header without its newline is refused");
+  }],
+  ["RecordIO: a big record over many small chunks, then small ones in one chunk", () => {
+    const enc = new TextEncoder();
+    const big = new Uint8Array(3 << 20).map((_, i) => 65 + (i % 26));
+    const all = new Uint8Array([...enc.encode(`${big.length}\n`), ...big, ...enc.encode("1\nx2\nyz")]);
+    const r = new RecordReader();
+    const got = [];
+    for (let i = 0; i < all.length; i += 1000) for (const rec of r.push(all.subarray(i, i + 1000))) got.push(rec);
+    eq(got.map((x) => x.length), [big.length, 1, 2], "record lengths");
+    eq(got[0].every((b, i) => b === big[i]), true, "the big record's bytes");
+    eq(new TextDecoder().decode(got[2]), "yz", "the last record");
   }],
 ];
 

@@ -130,7 +130,8 @@ export async function download(base, path, name) {
 }
 
 // subscribe opens the operator SUBSCRIBE stream and calls onEvent with
-// each decoded event until the stream ends or signal aborts it.
+// each decoded event, and its record's size and parse time ({bytes,
+// parseMs}), until the stream ends or signal aborts it.
 export async function subscribe(onEvent, signal) {
   const resp = await post("/api/v1", { type: "SUBSCRIBE" }, { signal });
   const reader = resp.body.getReader();
@@ -139,6 +140,10 @@ export async function subscribe(onEvent, signal) {
   for (;;) {
     const { value, done } = await reader.read();
     if (done) return;
-    for (const r of rec.push(value)) onEvent(JSON.parse(dec.decode(r)));
+    for (const r of rec.push(value)) {
+      const t0 = performance.now();
+      const ev = JSON.parse(dec.decode(r));
+      onEvent(ev, { bytes: r.length, parseMs: performance.now() - t0 });
+    }
   }
 }

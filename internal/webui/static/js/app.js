@@ -57,9 +57,7 @@ function bar(label, used, total, offered = 0, fmt = fmtNum) {
 function list(name, rows, columns, rowId) {
   const l = (lists[name] ||= { filter: "", page: 0 });
   const f = l.filter.toLowerCase();
-  const matched = f
-    ? rows.filter((r) => columns.some(([, , text]) => text && String(text(r)).toLowerCase().includes(f)))
-    : rows;
+  const matched = f ? rows.filter((r) => haystack(r, columns).includes(f)) : rows;
   const pages = Math.max(1, Math.ceil(matched.length / PAGE));
   l.page = Math.min(l.page, pages - 1);
   const shown = matched.slice(l.page * PAGE, (l.page + 1) * PAGE);
@@ -72,6 +70,20 @@ function list(name, rows, columns, rowId) {
     : "";
   return `<p class="count" data-count="${name}">${matched.length} of ${rows.length}</p>
 <table data-list="${name}"><thead><tr>${head}</tr></thead><tbody>${body || `<tr><td colspan="${columns.length}" class="muted">none</td></tr>`}</tbody></table>${pager}`;
+}
+
+// haystack is the lower-cased text a row is filtered on, kept per row
+// object: the books replace a task's object when it changes, so a
+// keystroke over 20,000 tasks reads 20,000 strings instead of building
+// them. (Names of frameworks and agents are read when the row is first
+// filtered.)
+const haystacks = new WeakMap(); // row -> {columns, text}
+function haystack(r, columns) {
+  const h = haystacks.get(r);
+  if (h && h.columns === columns) return h.text;
+  const text = columns.map(([, , t]) => (t ? String(t(r)) : "")).join("\n").toLowerCase();
+  haystacks.set(r, { columns, text });
+  return text;
 }
 
 const filterBox = (name, what) =>
@@ -93,6 +105,14 @@ const frameworkName = (id) => ((state.frameworks.get(id) || {}).framework_info |
 const agentName = (id) => ((state.agents.get(id) || {}).agent_info || {}).hostname || id;
 const lastStatus = (t) => (t.statuses && t.statuses[t.statuses.length - 1]) || {};
 const resText = (rs) => Object.entries(scalars(rs)).filter(([k]) => k !== "ports").map(([k, v]) => `${k}:${fmtRes(k, v)}`).join(" ");
+
+// allTasks is every task in the tasks page's order, sorted again only
+// when the books changed since.
+let sorted = { version: -1, tasks: [] };
+function allTasks() {
+  if (sorted.version !== state.version) sorted = { version: state.version, tasks: tasksOf(() => true) };
+  return sorted.tasks;
+}
 
 function tasksOf(pred) {
   const out = [];
@@ -219,7 +239,7 @@ ${["cpus", "mem", "disk"].map((n) => bar(n, scalars(a.allocated_resources)[n] ||
     return {
       title: "Tasks",
       filter: ["tasks", "tasks"],
-      body: () => list("tasks", tasksOf(() => true), taskCols, (t) => taskKey(val(t.framework_id), val(t.task_id))),
+      body: () => list("tasks", allTasks(), taskCols, (t) => taskKey(val(t.framework_id), val(t.task_id))),
     };
   },
 
@@ -606,6 +626,8 @@ function startLoad() {
 // built from the stream) are rebuilt, so a detail page follows its object.
 // Renders are at least MIN_RENDER ms apart, so a burst of events costs a
 // few renders, not one per event.
+// A keystroke in a filter box or a page button renders on the next frame
+// (renderNow): the user waits for it.
 const MIN_RENDER = 250;
 let pending = false;
 let lastRender = 0;
@@ -616,9 +638,20 @@ function refresh() {
   setTimeout(() => requestAnimationFrame(render), wait);
 }
 
+let frame = 0;
+function renderNow() {
+  if (!frame) frame = requestAnimationFrame(() => { frame = 0; render(); });
+}
+
+// stats are the page's own costs, read by the load test (TestWebUILoad)
+// and by anyone curious, from the console: mesoStats.
+const stats = { events: 0, applyMs: 0, renders: 0, renderMs: 0, maxRenderMs: 0, snapshotMs: 0, snapshotBytes: 0, snapshotParseMs: 0, snapshotApplyMs: 0 };
+window.mesoStats = stats;
+
 function render() {
   pending = false;
-  lastRender = performance.now();
+  const t0 = performance.now();
+  lastRender = t0;
   if (!current) return;
   if (current.view.live !== false) {
     const [, view] = route();
@@ -627,17 +660,21 @@ function render() {
     if (el) el.innerHTML = view.body();
   }
   startLoad();
+  const ms = performance.now() - t0;
+  stats.renders++;
+  stats.renderMs += ms;
+  stats.maxRenderMs = Math.max(stats.maxRenderMs, ms);
 }
 
 main.addEventListener("input", (e) => {
   const name = e.target.dataset && e.target.dataset.list;
   if (!name || !e.target.classList.contains("filter")) return;
   lists[name] = { filter: e.target.value, page: 0 };
-  refresh();
+  renderNow();
 });
 main.addEventListener("click", (e) => {
   const b = e.target.closest("button[data-page]");
-  if (b) { lists[b.dataset.list].page = Number(b.dataset.page); refresh(); return; }
+  if (b) { lists[b.dataset.list].page = Number(b.dataset.page); renderNow(); return; }
   if (e.target.closest("a[data-reload]")) { e.preventDefault(); show(); }
 });
 window.addEventListener("hashchange", show);
@@ -657,8 +694,15 @@ async function run() {
     streamAbort = abort;
     try {
       setConn("connecting", false);
-      await subscribe((ev) => {
+      const asked = performance.now();
+      await subscribe((ev, rec) => {
+        const t0 = performance.now();
         state = apply(state, ev, Date.now());
+        stats.events++;
+        stats.applyMs += performance.now() - t0;
+        if (ev.type === "SUBSCRIBED") {
+          Object.assign(stats, { snapshotMs: t0 - asked, snapshotBytes: rec.bytes, snapshotParseMs: rec.parseMs, snapshotApplyMs: performance.now() - t0 });
+        }
         if (ev.type === "SUBSCRIBED") { setConn("live", true); delay = 500; }
         if (ev.type !== "HEARTBEAT" || current?.nav === "overview") refresh();
       }, abort.signal);
