@@ -58,6 +58,7 @@ function list(name, rows, columns, rowId) {
   const l = (lists[name] ||= { filter: "", page: 0 });
   const f = l.filter.toLowerCase();
   const matched = f ? rows.filter((r) => haystack(r, columns).includes(f)) : rows;
+  if (!f && rows.length > PAGE) warm(rows, columns);
   const pages = Math.max(1, Math.ceil(matched.length / PAGE));
   l.page = Math.min(l.page, pages - 1);
   const shown = matched.slice(l.page * PAGE, (l.page + 1) * PAGE);
@@ -84,6 +85,19 @@ function haystack(r, columns) {
   const text = columns.map(([, , t]) => (t ? String(t(r)) : "")).join("\n").toLowerCase();
   haystacks.set(r, { columns, text });
   return text;
+}
+
+// warm builds the rows' filter text while the page is idle, so that the
+// first keystroke does not pay for 20,000 of them.
+let warming = 0;
+function warm(rows, columns) {
+  if (warming || typeof requestIdleCallback !== "function") return;
+  let i = 0;
+  const step = (deadline) => {
+    while (i < rows.length && deadline.timeRemaining() > 1) haystack(rows[i++], columns);
+    warming = i < rows.length ? requestIdleCallback(step) : 0;
+  };
+  warming = requestIdleCallback(step);
 }
 
 const filterBox = (name, what) =>
