@@ -659,7 +659,8 @@ function renderNow() {
 
 // stats are the page's own costs, read by the load test (TestWebUILoad)
 // and by anyone curious, from the console: mesoStats.
-const stats = { events: 0, applyMs: 0, renders: 0, renderMs: 0, maxRenderMs: 0, snapshotMs: 0, snapshotBytes: 0, snapshotParseMs: 0, snapshotApplyMs: 0 };
+const stats = { events: 0, applyMs: 0, renders: 0, renderMs: 0, maxRenderMs: 0, snapshotMs: 0, snapshotBytes: 0, snapshotParseMs: 0, snapshotApplyMs: 0,
+  subscribeAt: 0, firstLiveRenderAt: 0 }; // the last two: ms since the page's navigation
 window.mesoStats = stats;
 
 function render() {
@@ -675,6 +676,7 @@ function render() {
   }
   startLoad();
   const ms = performance.now() - t0;
+  if (state.subscribed && !stats.firstLiveRenderAt) stats.firstLiveRenderAt = performance.now();
   stats.renders++;
   stats.renderMs += ms;
   stats.maxRenderMs = Math.max(stats.maxRenderMs, ms);
@@ -709,6 +711,7 @@ async function run() {
     try {
       setConn("connecting", false);
       const asked = performance.now();
+      if (!stats.subscribeAt) stats.subscribeAt = asked;
       await subscribe((ev, rec) => {
         const t0 = performance.now();
         state = apply(state, ev, Date.now());
