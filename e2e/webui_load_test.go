@@ -85,13 +85,15 @@ func TestWebUILoad(t *testing.T) {
 		ApplyMs, RenderMs, MaxRenderMs float64
 		SnapshotMs, SnapshotApplyMs    float64
 		SnapshotParseMs, SnapshotBytes float64
+		SubscribeAt, FirstLiveRenderAt float64
 	}
 	readStats := func() stats {
 		var s stats
 		eval(`({Events: mesoStats.events, Renders: mesoStats.renders, ApplyMs: mesoStats.applyMs,
 			RenderMs: mesoStats.renderMs, MaxRenderMs: mesoStats.maxRenderMs, SnapshotMs: mesoStats.snapshotMs,
 			SnapshotApplyMs: mesoStats.snapshotApplyMs, SnapshotParseMs: mesoStats.snapshotParseMs,
-			SnapshotBytes: mesoStats.snapshotBytes})`, &s)
+			SnapshotBytes: mesoStats.snapshotBytes, SubscribeAt: mesoStats.subscribeAt,
+			FirstLiveRenderAt: mesoStats.firstLiveRenderAt})`, &s)
 		return s
 	}
 
@@ -187,8 +189,9 @@ func TestWebUILoad(t *testing.T) {
 	load, _ := os.ReadFile("/proc/loadavg")
 	t.Logf("%d agents, %d running tasks; loadavg %s", agents, tasks, strings.TrimSpace(string(load)))
 	t.Logf("master: SUBSCRIBED snapshot %.1f MiB read by a Go client in %s", float64(watch.snapshotBytes)/(1<<20), watch.snapshotTook.Round(time.Millisecond))
-	t.Logf("overview fully rendered %s after navigation (page: snapshot in %.0f ms after subscribing, %.1f MiB parsed in %.0f ms, applied in %.0f ms); tasks page %s",
-		firstRender.Round(time.Millisecond), first.SnapshotMs, first.SnapshotBytes/(1<<20), first.SnapshotParseMs, first.SnapshotApplyMs, tasksPage.Round(time.Millisecond))
+	t.Logf("overview fully rendered %s after navigation (page: subscribed at %.0f ms, snapshot in %.0f ms after subscribing, %.1f MiB parsed in %.0f ms, applied in %.0f ms, first render of it at %.0f ms); tasks page %s",
+		firstRender.Round(time.Millisecond), first.SubscribeAt, first.SnapshotMs, first.SnapshotBytes/(1<<20), first.SnapshotParseMs,
+		first.SnapshotApplyMs, first.FirstLiveRenderAt, tasksPage.Round(time.Millisecond))
 	t.Logf("JS heap %.1f MiB, %d DOM nodes (tasks page)", heap/(1<<20), int(nodes))
 	t.Logf("filter keystrokes: %q %.0f ms (%s), %q %.0f ms (%s), cleared %.0f ms", "f002-", k1.Ms, k1.Count, "f002-t000001", k2.Ms, k2.Count, k3.Ms)
 	t.Logf("burst: a teardown of %d tasks: the Go client's stream had every TASK_KILLED %s after the call, the overview showed them %s after it; %d events applied in %.0f ms, %d renders in %.0f ms (longest render of the run %.0f ms)",
