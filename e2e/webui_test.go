@@ -179,6 +179,40 @@ func TestWebUI(t *testing.T) {
 		waitText(30*time.Second, p.sel, p.want)
 		shot("page-" + strings.NewReplacer("#/", "", "/", "-").Replace(p.hash))
 	}
+	// Offers are asked again every few seconds while the offers page is
+	// open (the stream has no offer events): once the framework declines
+	// the ones shown, the new ones the allocator makes show without a
+	// reload.
+	navigate("#/offers")
+	shownOffers := func() map[string]bool {
+		var ids []string
+		if err := chromedp.Run(ctx, chromedp.Evaluate(`[...document.querySelectorAll("#offer-table tbody tr")].map((r) => r.dataset.id)`, &ids)); err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]bool{}
+		for _, id := range ids {
+			m[id] = true
+		}
+		return m
+	}
+	var firstOffers map[string]bool
+	eventually(t, 30*time.Second, func() error {
+		if firstOffers = shownOffers(); len(firstOffers) == 0 {
+			return fmt.Errorf("no offers shown")
+		}
+		return nil
+	})
+	f.declineAll()
+	eventually(t, 30*time.Second, func() error {
+		for id := range shownOffers() {
+			if !firstOffers[id] {
+				return nil
+			}
+		}
+		return fmt.Errorf("still the first offers %v", firstOffers)
+	})
+	checkMarker("after new offers")
+
 	if got := text(`[data-agents="active"]`); got != "2" {
 		navigate("#/")
 		waitText(30*time.Second, `[data-agents="active"]`, "2")

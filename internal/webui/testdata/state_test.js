@@ -66,6 +66,16 @@ export const tests = [
     eq(s.counts, { TASK_RUNNING: 1, TASK_FINISHED: 1, TASK_KILLED: 1 }, "counts");
     eq(t.name, "t2", "name from TASK_ADDED");
   }],
+  ["a snapshot's status history is kept in time order without duplicates", () => {
+    const ev = subscribedEvent();
+    ev.subscribed.get_state.get_tasks.tasks.push({ ...task("f1", "t5", "a1", "TASK_RUNNING"), statuses: [
+      { state: "TASK_RUNNING", timestamp: 7, uuid: "r" }, { state: "TASK_STARTING", timestamp: 6, uuid: "s" }] });
+    ev.subscribed.get_state.get_tasks.tasks.push({ ...task("f1", "t6", "a1", "TASK_RUNNING"), statuses: [
+      { state: "TASK_RUNNING", timestamp: 7, uuid: "r" }, { state: "TASK_RUNNING", timestamp: 7, uuid: "r" }] });
+    const s = apply(emptyState(), ev, 0);
+    eq(s.tasks.get("f1/t5").statuses.map((x) => x.state), ["TASK_STARTING", "TASK_RUNNING"], "sorted");
+    eq(s.tasks.get("f1/t6").statuses.length, 1, "deduplicated");
+  }],
   ["TASK_UPDATED for a task never added makes a minimal entry", () => {
     let s = apply(emptyState(), update("f9", "t9", "TASK_LOST", 3), 0);
     eq(s.tasks.get("f9/t9").state, "TASK_LOST", "state");

@@ -472,18 +472,25 @@ async function tailFile(a, path, signal) {
 // access caches, per agent and sandbox path, the agent's answer to a
 // cheap LIST_FILES of that path with the current credentials: the agent's
 // own access_sandboxes decision (internal/acl), asked once per path, not
-// guessed by the page. Signing in again empties it. Probes run PROBES at
+// guessed by the page. Signing in again empties it; answers that may
+// change soon are asked again (RETRY_PROBE). Probes run PROBES at
 // a time, so a page listing many executors does not flood an agent.
 const access = new Map(); // `${agentId} ${path}` -> {status, message}; status 0 while asked
 const PROBES = 4;
 let probing = 0;
 const probeQueue = [];
 
+// RETRY_PROBE is how old an answer that may change soon (404: a task's
+// sandbox not made yet; the agent unreachable or busy) may be before a
+// render asks again.
+const RETRY_PROBE = 5000;
+
 function sandboxAccess(a, path) {
   const key = `${a.id} ${path}`;
   let r = access.get(key);
-  if (r) return r;
-  r = { status: 0, message: "" };
+  const settled = r && [0, 200, 401, 403].includes(r.status);
+  if (r && (settled || Date.now() - r.at < RETRY_PROBE)) return r;
+  r = { status: 0, message: "", at: 0 };
   access.set(key, r);
   probeQueue.push(async () => {
     try {
@@ -493,6 +500,7 @@ function sandboxAccess(a, path) {
       r.status = e instanceof HTTPError ? e.status : -1;
       r.message = e instanceof HTTPError ? e.text : e.message;
     }
+    r.at = Date.now();
     if (access.get(key) === r) refresh();
   });
   pumpProbes();
@@ -721,7 +729,8 @@ async function run() {
           Object.assign(stats, { snapshotMs: t0 - asked, snapshotBytes: rec.bytes, snapshotParseMs: rec.parseMs, snapshotApplyMs: performance.now() - t0 });
         }
         if (ev.type === "SUBSCRIBED") { setConn("live", true); delay = 500; }
-        if (ev.type !== "HEARTBEAT" || current?.nav === "overview") refresh();
+        if (ev.type === "SUBSCRIBED") renderNow(); // the first view of the cluster: at once
+        else if (ev.type !== "HEARTBEAT" || current?.nav === "overview") refresh();
       }, abort.signal);
       setConn("stream ended; reconnecting", false);
     } catch (e) {
