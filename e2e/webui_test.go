@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/chromedp"
 
 	"github.com/mesoproject/meso/api/mesospb"
@@ -180,6 +179,40 @@ func TestWebUI(t *testing.T) {
 		waitText(30*time.Second, p.sel, p.want)
 		shot("page-" + strings.NewReplacer("#/", "", "/", "-").Replace(p.hash))
 	}
+	// Offers are asked again every few seconds while the offers page is
+	// open (the stream has no offer events): once the framework declines
+	// the ones shown, the new ones the allocator makes show without a
+	// reload.
+	navigate("#/offers")
+	shownOffers := func() map[string]bool {
+		var ids []string
+		if err := chromedp.Run(ctx, chromedp.Evaluate(`[...document.querySelectorAll("#offer-table tbody tr")].map((r) => r.dataset.id)`, &ids)); err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]bool{}
+		for _, id := range ids {
+			m[id] = true
+		}
+		return m
+	}
+	var firstOffers map[string]bool
+	eventually(t, 30*time.Second, func() error {
+		if firstOffers = shownOffers(); len(firstOffers) == 0 {
+			return fmt.Errorf("no offers shown")
+		}
+		return nil
+	})
+	f.declineAll()
+	eventually(t, 30*time.Second, func() error {
+		for id := range shownOffers() {
+			if !firstOffers[id] {
+				return nil
+			}
+		}
+		return fmt.Errorf("still the first offers %v", firstOffers)
+	})
+	checkMarker("after new offers")
+
 	if got := text(`[data-agents="active"]`); got != "2" {
 		navigate("#/")
 		waitText(30*time.Second, `[data-agents="active"]`, "2")
@@ -247,22 +280,10 @@ func TestWebUIAsksForCredentials(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Headless Chromium holds a request answered 401 with WWW-Authenticate
-	// for its own credentials dialog, which it cannot show; cancel it as a
-	// user would, so the page gets the 401 and asks with its own form.
-	chromedp.ListenTarget(ctx, func(ev any) {
-		switch ev := ev.(type) {
-		case *fetch.EventRequestPaused:
-			go chromedp.Run(ctx, fetch.ContinueRequest(ev.RequestID))
-		case *fetch.EventAuthRequired:
-			go chromedp.Run(ctx, fetch.ContinueWithAuth(ev.RequestID,
-				&fetch.AuthChallengeResponse{Response: fetch.AuthChallengeResponseResponseCancelAuth}))
-		}
-	})
-	if err := chromedp.Run(ctx,
-		fetch.Enable().WithHandleAuthRequests(true),
-		chromedp.Navigate(cl.master.url("/#/agents")),
-	); err != nil {
+	if err := cancelNativeAuth(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Run(ctx, chromedp.Navigate(cl.master.url("/#/agents"))); err != nil {
 		t.Fatal(err)
 	}
 	signIn("wrong")

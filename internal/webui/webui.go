@@ -140,7 +140,10 @@ func MasterOrigins(addr string) []string {
 // through. It answers their preflight OPTIONS requests and marks answers
 // readable by them; pages of any other origin get no such headers, so a
 // web page an operator happens to visit cannot read sandboxes through
-// their browser. Credentials are not allowed across origins.
+// their browser. The UI's own Authorization header (the credentials the
+// user entered on the page) is allowed in requests from those origins;
+// the browser's credentials (cookies, its own Basic authentication cache)
+// are not: no Access-Control-Allow-Credentials.
 func CORS(h http.Handler, origins func() []string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		origin := r.Header.Get("Origin")

@@ -87,7 +87,8 @@ func TestCORSAnswersTheMastersOriginsOnly(t *testing.T) {
 	for _, origin := range []string{"http://master:5050", "http://other:5050"} {
 		rec := do("OPTIONS", origin)
 		if rec.Code != 204 || served || rec.Header().Get("Access-Control-Allow-Origin") != origin ||
-			!strings.Contains(rec.Header().Get("Access-Control-Allow-Headers"), "Content-Type") {
+			!strings.Contains(rec.Header().Get("Access-Control-Allow-Headers"), "Content-Type") ||
+			!strings.Contains(rec.Header().Get("Access-Control-Allow-Headers"), "Authorization") {
 			t.Fatalf("preflight from %s: %d served=%v %v", origin, rec.Code, served, rec.Header())
 		}
 		if rec.Header().Get("Access-Control-Allow-Credentials") != "" {

@@ -1,7 +1,8 @@
-// Package browsertest starts headless Chromium for tests of the web UI,
-// driven through the DevTools protocol by chromedp. Tests skip, saying
-// why, when no Chromium is installed (Debian's package is `chromium`;
-// .ci/run installs it).
+// Package browsertest starts headless browsers for tests of the web UI:
+// Chromium driven through the DevTools protocol by chromedp, and Firefox
+// driven through WebDriver BiDi (Firefox). Tests skip, saying why, when
+// the browser is not installed (Debian's packages are `chromium` and
+// `firefox-esr`; .ci/run installs both).
 package browsertest
 
 import (

@@ -66,6 +66,16 @@ export const tests = [
     eq(s.counts, { TASK_RUNNING: 1, TASK_FINISHED: 1, TASK_KILLED: 1 }, "counts");
     eq(t.name, "t2", "name from TASK_ADDED");
   }],
+  ["a snapshot's status history is kept in time order without duplicates", () => {
+    const ev = subscribedEvent();
+    ev.subscribed.get_state.get_tasks.tasks.push({ ...task("f1", "t5", "a1", "TASK_RUNNING"), statuses: [
+      { state: "TASK_RUNNING", timestamp: 7, uuid: "r" }, { state: "TASK_STARTING", timestamp: 6, uuid: "s" }] });
+    ev.subscribed.get_state.get_tasks.tasks.push({ ...task("f1", "t6", "a1", "TASK_RUNNING"), statuses: [
+      { state: "TASK_RUNNING", timestamp: 7, uuid: "r" }, { state: "TASK_RUNNING", timestamp: 7, uuid: "r" }] });
+    const s = apply(emptyState(), ev, 0);
+    eq(s.tasks.get("f1/t5").statuses.map((x) => x.state), ["TASK_STARTING", "TASK_RUNNING"], "sorted");
+    eq(s.tasks.get("f1/t6").statuses.length, 1, "deduplicated");
+  }],
   ["TASK_UPDATED for a task never added makes a minimal entry", () => {
     let s = apply(emptyState(), update("f9", "t9", "TASK_LOST", 3), 0);
     eq(s.tasks.get("f9/t9").state, "TASK_LOST", "state");
@@ -133,6 +143,20 @@ export const tests = [
     threw = false;
     try { new RecordReader(10).push(enc.encode("x1\n")); } catch { threw = true; }
     eq(threw, true, "a bad length is refused");
+    threw = false;
+    try { new RecordReader().push(enc.encode("1".repeat(30))); } catch { threw = true; }
+    eq(threw, true, "a header without its newline is refused");
+  }],
+  ["RecordIO: a big record over many small chunks, then small ones in one chunk", () => {
+    const enc = new TextEncoder();
+    const big = new Uint8Array(3 << 20).map((_, i) => 65 + (i % 26));
+    const all = new Uint8Array([...enc.encode(`${big.length}\n`), ...big, ...enc.encode("1\nx2\nyz")]);
+    const r = new RecordReader();
+    const got = [];
+    for (let i = 0; i < all.length; i += 1000) for (const rec of r.push(all.subarray(i, i + 1000))) got.push(rec);
+    eq(got.map((x) => x.length), [big.length, 1, 2], "record lengths");
+    eq(got[0].every((b, i) => b === big[i]), true, "the big record's bytes");
+    eq(new TextDecoder().decode(got[2]), "yz", "the last record");
   }],
 ];
 

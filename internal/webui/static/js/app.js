@@ -2,7 +2,7 @@
 // rendering views of them, and the sandbox pages talking to agents.
 
 import { apply, emptyState, sample, taskKey, totals, scalars, agentState, TERMINAL } from "./state.js";
-import { call, agentCall, subscribe, setCredentialPrompt, setCredentials, HTTPError } from "./api.js";
+import { call, agentCall, subscribe, setCredentialPrompt, setCredentials, setAgentOrigins, currentPrincipal, hasCredentials, download, HTTPError } from "./api.js";
 
 const PAGE = 100; // rows per table page
 
@@ -57,9 +57,8 @@ function bar(label, used, total, offered = 0, fmt = fmtNum) {
 function list(name, rows, columns, rowId) {
   const l = (lists[name] ||= { filter: "", page: 0 });
   const f = l.filter.toLowerCase();
-  const matched = f
-    ? rows.filter((r) => columns.some(([, , text]) => text && String(text(r)).toLowerCase().includes(f)))
-    : rows;
+  const matched = f ? rows.filter((r) => haystack(r, columns).includes(f)) : rows;
+  if (!f && rows.length > PAGE) warm(rows, columns);
   const pages = Math.max(1, Math.ceil(matched.length / PAGE));
   l.page = Math.min(l.page, pages - 1);
   const shown = matched.slice(l.page * PAGE, (l.page + 1) * PAGE);
@@ -72,6 +71,33 @@ function list(name, rows, columns, rowId) {
     : "";
   return `<p class="count" data-count="${name}">${matched.length} of ${rows.length}</p>
 <table data-list="${name}"><thead><tr>${head}</tr></thead><tbody>${body || `<tr><td colspan="${columns.length}" class="muted">none</td></tr>`}</tbody></table>${pager}`;
+}
+
+// haystack is the lower-cased text a row is filtered on, kept per row
+// object: the books replace a task's object when it changes, so a
+// keystroke over 20,000 tasks reads 20,000 strings instead of building
+// them. (Names of frameworks and agents are read when the row is first
+// filtered.)
+const haystacks = new WeakMap(); // row -> {columns, text}
+function haystack(r, columns) {
+  const h = haystacks.get(r);
+  if (h && h.columns === columns) return h.text;
+  const text = columns.map(([, , t]) => (t ? String(t(r)) : "")).join("\n").toLowerCase();
+  haystacks.set(r, { columns, text });
+  return text;
+}
+
+// warm builds the rows' filter text while the page is idle, so that the
+// first keystroke does not pay for 20,000 of them.
+let warming = 0;
+function warm(rows, columns) {
+  if (warming || typeof requestIdleCallback !== "function") return;
+  let i = 0;
+  const step = (deadline) => {
+    while (i < rows.length && deadline.timeRemaining() > 1) haystack(rows[i++], columns);
+    warming = i < rows.length ? requestIdleCallback(step) : 0;
+  };
+  warming = requestIdleCallback(step);
 }
 
 const filterBox = (name, what) =>
@@ -93,6 +119,14 @@ const frameworkName = (id) => ((state.frameworks.get(id) || {}).framework_info |
 const agentName = (id) => ((state.agents.get(id) || {}).agent_info || {}).hostname || id;
 const lastStatus = (t) => (t.statuses && t.statuses[t.statuses.length - 1]) || {};
 const resText = (rs) => Object.entries(scalars(rs)).filter(([k]) => k !== "ports").map(([k, v]) => `${k}:${fmtRes(k, v)}`).join(" ");
+
+// allTasks is every task in the tasks page's order, sorted again only
+// when the books changed since.
+let sorted = { version: -1, tasks: [] };
+function allTasks() {
+  if (sorted.version !== state.version) sorted = { version: state.version, tasks: tasksOf(() => true) };
+  return sorted.tasks;
+}
 
 function tasksOf(pred) {
   const out = [];
@@ -165,19 +199,20 @@ ${names.map((n) => bar(n, t.used[n] || 0, t.total[n], t.offered[n] || 0, (v) => 
     const f = state.frameworks.get(id);
     if (!f) return { title: `Framework ${id}`, body: () => `<p class="muted">unknown framework (yet)</p>` };
     const info = f.framework_info;
-    const offers = f.offers || [];
+    const offers = offersSeen.at ? offersSeen.by.get(id) || [] : f.offers || [];
     const execs = [...state.executors.values()].filter((e) => val(e.executor_info.framework_id) === id);
     return {
       title: `Framework ${info.name || id}`,
       filter: ["fwtasks", "tasks"],
+      load: (signal) => pollOffers(signal),
       body: () => `<dl class="kv"><dt>id</dt><dd>${esc(id)}</dd><dt>state</dt><dd id="fw-state">${stateBadge(fwState(f))}</dd>
 <dt>user</dt><dd>${esc(info.user)}</dd><dt>roles</dt><dd>${esc(fwRoles(f).join(", "))}</dd><dt>principal</dt><dd>${esc(info.principal || "")}</dd>
 <dt>failover timeout</dt><dd>${esc(info.failover_timeout || 0)} s</dd><dt>capabilities</dt><dd>${esc((info.capabilities || []).map((c) => c.type).join(", "))}</dd>
 ${info.webui_url ? `<dt>web UI</dt><dd><a href="${esc(safeURL(info.webui_url))}" target="_blank" rel="noopener">${esc(info.webui_url)}</a></dd>` : ""}
 <dt>registered</dt><dd>${esc(fmtTime((f.registered_time || {}).nanoseconds / 1e9))}</dd></dl>
 <h3>Tasks</h3>${list("fwtasks", tasksOf((t) => val(t.framework_id) === id), taskCols, (t) => taskKey(val(t.framework_id), val(t.task_id)))}
-<h3>Executors</h3>${execs.length ? `<ul>${execs.map((e) => `<li>${esc(val(e.executor_info.executor_id))} on <a href="#/agents/${enc(val(e.agent_id))}">${esc(agentName(val(e.agent_id)))}</a></li>`).join("")}</ul>` : `<p class="muted">none outside the command executor</p>`}
-<h3>Offers outstanding</h3>${offers.length ? offerTable(offers) : `<p class="muted">none in the snapshot (the offers page asks the master)</p>`}`,
+<h3>Executors</h3>${executorList(execs)}
+<h3>Offers outstanding</h3>${offers.length ? offerTable(offers) : `<p class="muted">none</p>`}${offersNote()}`,
     };
   },
 
@@ -206,9 +241,10 @@ ${info.webui_url ? `<dt>web UI</dt><dd><a href="${esc(safeURL(info.webui_url))}"
       body: () => `<dl class="kv"><dt>id</dt><dd>${esc(id)}</dd><dt>state</dt><dd id="agent-state">${stateBadge(agentState(a))}</dd>
 <dt>address</dt><dd>${esc(agentHost(a))}</dd><dt>version</dt><dd>${esc(a.version)}</dd>
 <dt>registered</dt><dd>${esc(fmtTime(((a.registered_time || {}).nanoseconds || 0) / 1e9))}</dd><dt>attributes</dt><dd>${esc(attrText(a))}</dd>
-<dt>sandboxes</dt><dd>${a.removed ? "" : `<a href="#/agents/${enc(id)}/browse?path=${enc("/")}">browse</a>`}</dd></dl>
+<dt>sandboxes</dt><dd id="sandbox">${sandboxLinks(a, "/", () => `<a id="sandbox-link" href="#/agents/${enc(id)}/browse?path=${enc("/")}">browse</a>`)}</dd></dl>
 ${["cpus", "mem", "disk"].map((n) => bar(n, scalars(a.allocated_resources)[n] || 0, scalars(a.total_resources)[n] || 0, scalars(a.offered_resources)[n] || 0, (v) => fmtRes(n, v))).join("")}
 <h3>Tasks</h3>${list("agtasks", tasksOf((t) => val(t.agent_id) === id), taskCols, (t) => taskKey(val(t.framework_id), val(t.task_id)))}
+<h3>Executors</h3>${executorList([...state.executors.values()].filter((e) => val(e.agent_id) === id))}
 <h3>Flags</h3><div id="agent-flags">${flagCache.get(id) || `<span class="muted">loading…</span>`}</div>`,
     };
   },
@@ -217,7 +253,7 @@ ${["cpus", "mem", "disk"].map((n) => bar(n, scalars(a.allocated_resources)[n] ||
     return {
       title: "Tasks",
       filter: ["tasks", "tasks"],
-      body: () => list("tasks", tasksOf(() => true), taskCols, (t) => taskKey(val(t.framework_id), val(t.task_id))),
+      body: () => list("tasks", allTasks(), taskCols, (t) => taskKey(val(t.framework_id), val(t.task_id))),
     };
   },
 
@@ -238,7 +274,7 @@ ${["cpus", "mem", "disk"].map((n) => bar(n, scalars(a.allocated_resources)[n] ||
 <dt>health</dt><dd>${health === undefined ? "no health check" : health ? "healthy" : "unhealthy"}</dd>
 <dt>container</dt><dd>${esc(t.container ? `${t.container.type || ""} ${(t.container.docker || {}).image || ""}` : "none")}</dd>
 <dt>network</dt><dd>${esc(((lastStatus(t).container_status || {}).network_infos || []).flatMap((n) => (n.ip_addresses || []).map((i) => i.ip_address)).join(", ") || "host")}</dd>
-<dt>sandbox</dt><dd>${aid && !(state.agents.get(aid) || {}).removed ? `<a id="sandbox-link" href="#/agents/${enc(aid)}/browse?path=${enc(sandbox)}">browse</a> · <a id="stdout-link" href="#/agents/${enc(aid)}/file?path=${enc(sandbox + "/stdout")}">stdout</a> · <a href="#/agents/${enc(aid)}/file?path=${enc(sandbox + "/stderr")}">stderr</a>` : "not available (agent gone)"}</dd></dl>
+<dt>sandbox</dt><dd id="sandbox">${sandboxLinks(state.agents.get(aid), sandbox, () => `<a id="sandbox-link" href="#/agents/${enc(aid)}/browse?path=${enc(sandbox)}">browse</a> · <a id="stdout-link" href="#/agents/${enc(aid)}/file?path=${enc(sandbox + "/stdout")}">stdout</a> · <a href="#/agents/${enc(aid)}/file?path=${enc(sandbox + "/stderr")}">stderr</a>`)}</dd></dl>
 <h3>Status history</h3><table id="history"><thead><tr><th>Time</th><th>State</th><th>Source</th><th>Reason</th><th>Message</th></tr></thead><tbody>
 ${hist.map((s) => `<tr><td>${esc(fmtTime(s.timestamp))}</td><td>${stateBadge(s.state)}</td><td>${esc((s.source || "").replace(/^SOURCE_/, ""))}</td><td>${esc((s.reason || "").replace(/^REASON_/, ""))}</td><td>${esc(s.message || "")}</td></tr>`).join("") || `<tr><td colspan="5" class="muted">none yet</td></tr>`}</tbody></table>`,
     };
@@ -251,7 +287,7 @@ ${hist.map((s) => `<tr><td>${esc(fmtTime(s.timestamp))}</td><td>${stateBadge(s.s
       live: false,
       needsState: true,
       load: (signal) => browseDir(state.agents.get(aid), path, signal),
-      body: () => `<nav class="crumbs">${crumbs(aid, path)}</nav><div id="listing" class="muted">loading…</div>`,
+      body: () => `<nav class="crumbs">${crumbs(aid, path)}</nav><p id="no-access" class="denied" hidden></p><div id="listing" class="muted">loading…</div>`,
     };
   },
 
@@ -265,7 +301,7 @@ ${hist.map((s) => `<tr><td>${esc(fmtTime(s.timestamp))}</td><td>${stateBadge(s.s
       body: () => `<nav class="crumbs">${crumbs(aid, path.replace(/\/[^/]*$/, "") || "/")} / <b>${esc(path.split("/").pop())}</b></nav>
 <p><label><input type="checkbox" id="follow" checked> follow</label> ·
 <a id="download" href="#">download</a> · <span id="size" class="muted"></span></p>
-<pre id="tail" class="tail"></pre>`,
+<p id="no-access" class="denied" hidden></p><pre id="tail" class="tail"></pre>`,
     };
   },
 
@@ -290,13 +326,14 @@ ${roles.map((x) => `<tr data-id="${esc(x.name)}"><td>${esc(x.name)}</td><td>${es
     return {
       title: "Offers",
       live: false,
-      load: async (signal) => {
-        const r = await call("GET_FRAMEWORKS");
-        if (signal.aborted) return;
-        const offers = ((r.get_frameworks || {}).frameworks || []).flatMap((f) => f.offers || []);
-        document.getElementById("offers").innerHTML = offers.length ? offerTable(offers) : `<p class="muted">no outstanding offers</p>`;
-      },
-      body: () => `<div id="offers" class="muted">loading…</div><p class="muted small">Offers come and go without operator events: this page asks the master once; <a href="#/offers" data-reload>refresh</a>.</p>`,
+      load: (signal) => pollOffers(signal, () => {
+        const offers = [...offersSeen.by.values()].flat();
+        const el = document.getElementById("offers");
+        if (el) el.innerHTML = offers.length ? offerTable(offers) : `<p class="muted">no outstanding offers</p>`;
+        const note = document.getElementById("offers-note");
+        if (note) note.outerHTML = offersNote();
+      }),
+      body: () => `<div id="offers" class="muted">loading…</div>${offersNote()}`,
     };
   },
 
@@ -360,7 +397,7 @@ async function browseDir(a, path, signal) {
   const el = document.getElementById("listing");
   if (!a || a.removed) { el.textContent = "not available: the agent is not known or gone"; return; }
   try {
-    const r = await agentCall(agentBase(a), "LIST_FILES", { list_files: { path } });
+    const r = await agentCall(agentBase(a), "LIST_FILES", { list_files: { path } }, signal);
     if (signal.aborted) return;
     const files = ((r.list_files || {}).file_infos || []).sort((x, y) => x.path.localeCompare(y.path));
     const isDir = (f) => ((f.mode || 0) & 0o170000) === 0o040000;
@@ -370,10 +407,12 @@ ${files.map((f) => {
   const name = f.path.split("/").pop();
   const link = isDir(f) ? `#/agents/${enc(a.id)}/browse?path=${enc(f.path)}` : `#/agents/${enc(a.id)}/file?path=${enc(f.path)}`;
   return `<tr data-id="${esc(name)}"><td><a href="${link}">${esc(name)}${isDir(f) ? "/" : ""}</a></td><td>${isDir(f) ? "" : esc(fmtBytes(f.size || 0))}</td><td>${esc(fmtTime((f.mtime || {}).nanoseconds / 1e9))}</td><td><code>${esc(modeText(f.mode))}</code></td>
-<td>${isDir(f) ? "" : `<a href="${esc(agentBase(a))}/files/download?path=${enc(f.path)}">download</a>`}</td></tr>`;
+<td>${isDir(f) ? "" : `<a href="${esc(agentBase(a))}/files/download?path=${enc(f.path)}" data-download="${esc(f.path)}" data-agent="${esc(a.id)}">download</a>`}</td></tr>`;
 }).join("") || `<tr><td colspan="5" class="muted">empty</td></tr>`}</tbody></table>`;
   } catch (e) {
-    el.textContent = `cannot list ${path}: ${e.message}`;
+    if (signal.aborted) return;
+    el.textContent = "";
+    showAccessError(e, path);
   }
 }
 
@@ -389,7 +428,10 @@ async function tailFile(a, path, signal) {
   const size = document.getElementById("size");
   if (!a || a.removed) { pre.textContent = "not available: the agent is not known or gone"; return; }
   const base = agentBase(a);
-  document.getElementById("download").href = `${base}/files/download?path=${enc(path)}`;
+  const dl = document.getElementById("download");
+  dl.href = `${base}/files/download?path=${enc(path)}`;
+  dl.dataset.download = path;
+  dl.dataset.agent = a.id;
   const MAX = 64 * 1024; // per read, and the first read's look-back
   const KEEP = 1 << 20; // characters kept on the page
   let offset = -1;
@@ -397,11 +439,11 @@ async function tailFile(a, path, signal) {
   while (!signal.aborted) {
     try {
       if (offset < 0) {
-        const r = await agentCall(base, "READ_FILE", { read_file: { path, offset: 0, length: 0 } });
+        const r = await agentCall(base, "READ_FILE", { read_file: { path, offset: 0, length: 0 } }, signal);
         const total = Number((r.read_file || {}).size || 0);
         offset = Math.max(0, total - MAX);
       }
-      const r = await agentCall(base, "READ_FILE", { read_file: { path, offset, length: MAX } });
+      const r = await agentCall(base, "READ_FILE", { read_file: { path, offset, length: MAX } }, signal);
       if (signal.aborted) return;
       const rf = r.read_file || {};
       const bytes = Uint8Array.from(atob(rf.data || ""), (c) => c.charCodeAt(0));
@@ -414,8 +456,9 @@ async function tailFile(a, path, signal) {
       size.textContent = `${fmtBytes(Number(rf.size || offset))}`;
       if (bytes.length === MAX) continue; // more is waiting
     } catch (e) {
+      if (signal.aborted) return;
+      if (e instanceof HTTPError && [401, 403, 404].includes(e.status)) { showAccessError(e, path); return; }
       size.textContent = `read failed: ${e.message}`;
-      if (e instanceof HTTPError && e.status === 404) return;
     }
     if (!document.getElementById("follow").checked) {
       await new Promise((res) => document.getElementById("follow").addEventListener("change", res, { once: true, signal }));
@@ -423,6 +466,139 @@ async function tailFile(a, path, signal) {
     await new Promise((res) => setTimeout(res, 1000));
   }
 }
+
+// ---- sandbox access ----------------------------------------------------------
+
+// access caches, per agent and sandbox path, the agent's answer to a
+// cheap LIST_FILES of that path with the current credentials: the agent's
+// own access_sandboxes decision (internal/acl), asked once per path, not
+// guessed by the page. Signing in again empties it; answers that may
+// change soon are asked again (RETRY_PROBE). Probes run PROBES at
+// a time, so a page listing many executors does not flood an agent.
+const access = new Map(); // `${agentId} ${path}` -> {status, message}; status 0 while asked
+const PROBES = 4;
+let probing = 0;
+const probeQueue = [];
+
+// RETRY_PROBE is how old an answer that may change soon (404: a task's
+// sandbox not made yet; the agent unreachable or busy) may be before a
+// render asks again.
+const RETRY_PROBE = 5000;
+
+function sandboxAccess(a, path) {
+  const key = `${a.id} ${path}`;
+  let r = access.get(key);
+  const settled = r && [0, 200, 401, 403].includes(r.status);
+  if (r && (settled || Date.now() - r.at < RETRY_PROBE)) return r;
+  r = { status: 0, message: "", at: 0 };
+  access.set(key, r);
+  probeQueue.push(async () => {
+    try {
+      await agentCall(agentBase(a), "LIST_FILES", { list_files: { path } });
+      r.status = 200;
+    } catch (e) {
+      r.status = e instanceof HTTPError ? e.status : -1;
+      r.message = e instanceof HTTPError ? e.text : e.message;
+    }
+    r.at = Date.now();
+    if (access.get(key) === r) refresh();
+  });
+  pumpProbes();
+  return r;
+}
+
+function pumpProbes() {
+  while (probing < PROBES && probeQueue.length) {
+    probing++;
+    probeQueue.shift()().finally(() => { probing--; pumpProbes(); });
+  }
+}
+
+const whoText = () => (currentPrincipal() ? `principal "${currentPrincipal()}"` : "an anonymous user (not signed in)");
+
+// sandboxLinks renders links() once the agent said the sandbox at path
+// may be read, and otherwise why not; nothing links to a sandbox the
+// agent would refuse.
+function sandboxLinks(a, path, links) {
+  if (!a || a.removed) return `<span class="muted">not available (agent gone)</span>`;
+  const r = sandboxAccess(a, path);
+  switch (r.status) {
+    case 0: return `<span class="muted">checking access…</span>`;
+    case 200: return links();
+    case 403: return `<span class="denied">no access: the agent does not let ${esc(whoText())} read this sandbox (access_sandboxes)</span>`;
+    case 401: return `<span class="denied">${esc(r.message)} · <a href="#" data-signin>sign in</a></span>`;
+    case 404: return `<span class="muted">not on the agent (gone or garbage collected)</span>`;
+    default: return `<span class="muted">not available: ${esc(r.message)}</span>`;
+  }
+}
+
+function executorList(execs) {
+  if (!execs.length) return `<p class="muted">none outside the command executor</p>`;
+  const shown = execs.slice(0, PAGE);
+  return `<ul class="executors">${shown.map((e) => {
+    const aid = val(e.agent_id), fid = val(e.executor_info.framework_id), eid = val(e.executor_info.executor_id);
+    const path = `/frameworks/${fid}/executors/${eid}/runs/latest`;
+    return `<li data-id="${esc(eid)}">${esc(eid)} on <a href="#/agents/${enc(aid)}">${esc(agentName(aid))}</a>: <span class="sandbox">${sandboxLinks(state.agents.get(aid), path, () => `<a class="sandbox-link" href="#/agents/${enc(aid)}/browse?path=${enc(path)}">sandbox</a>`)}</span></li>`;
+  }).join("")}</ul>${execs.length > shown.length ? `<p class="muted small">${shown.length} of ${execs.length} shown</p>` : ""}`;
+}
+
+// showAccessError explains, on a sandbox page, why the agent refused.
+function showAccessError(e, path) {
+  const el = document.getElementById("no-access");
+  if (!el) return;
+  const status = e instanceof HTTPError ? e.status : 0;
+  let html;
+  if (status === 403) html = `No access: the agent does not let ${esc(whoText())} read <code>${esc(path)}</code> (access_sandboxes). <span class="muted small">${esc(e.text)}</span> · <a href="#" data-signin>sign in as someone else</a>`;
+  else if (status === 401) html = `${esc(e.text)} · <a href="#" data-signin>sign in</a>`;
+  else if (status === 404) html = `<code>${esc(path)}</code> is not on the agent (gone or garbage collected).`;
+  else html = `Cannot read <code>${esc(path)}</code>: ${esc(e.message)}`;
+  el.innerHTML = html;
+  el.hidden = false;
+}
+
+// A download with credentials goes through fetch (a link cannot carry
+// the Authorization header); without them the plain link does it.
+main.addEventListener("click", (e) => {
+  const link = e.target.closest("a[data-download]");
+  if (!link || !hasCredentials()) return;
+  e.preventDefault();
+  const a = state.agents.get(link.dataset.agent);
+  if (!a) return;
+  download(agentBase(a), link.dataset.download, link.dataset.download.split("/").pop())
+    .catch((err) => showAccessError(err, link.dataset.download));
+});
+
+// ---- offers ----------------------------------------------------------------
+
+// The operator stream carries no offer events (Mesos' has none either:
+// offers change with every allocation), so pages showing outstanding
+// offers ask GET_FRAMEWORKS when they open and every OFFERS_EVERY ms while
+// they stay open.
+const OFFERS_EVERY = 5000;
+const offersSeen = { at: 0, by: new Map(), error: "" }; // framework id -> offers
+
+async function pollOffers(signal, onUpdate = refresh) {
+  while (!signal.aborted) {
+    try {
+      const r = await call("GET_FRAMEWORKS");
+      if (signal.aborted) return;
+      offersSeen.by = new Map(((r.get_frameworks || {}).frameworks || []).map((f) => [val(f.framework_info.id), f.offers || []]));
+      offersSeen.at = Date.now();
+      offersSeen.error = "";
+    } catch (e) {
+      offersSeen.error = e.message;
+    }
+    onUpdate();
+    await sleep(OFFERS_EVERY, signal);
+  }
+}
+
+const offersNote = () => `<p class="muted small" id="offers-note">Offers change without operator events: asked every ${OFFERS_EVERY / 1000} s while this page is open${offersSeen.at ? `, last at ${esc(new Date(offersSeen.at).toLocaleTimeString())}` : ""}${offersSeen.error ? ` (failed: ${esc(offersSeen.error)})` : ""}.</p>`;
+
+const sleep = (ms, signal) => new Promise((res) => {
+  const t = setTimeout(res, ms);
+  signal.addEventListener("abort", () => { clearTimeout(t); res(); }, { once: true });
+});
 
 // ---- routing and rendering -------------------------------------------------
 
@@ -472,6 +648,8 @@ function startLoad() {
 // built from the stream) are rebuilt, so a detail page follows its object.
 // Renders are at least MIN_RENDER ms apart, so a burst of events costs a
 // few renders, not one per event.
+// A keystroke in a filter box or a page button renders on the next frame
+// (renderNow): the user waits for it.
 const MIN_RENDER = 250;
 let pending = false;
 let lastRender = 0;
@@ -482,9 +660,21 @@ function refresh() {
   setTimeout(() => requestAnimationFrame(render), wait);
 }
 
+let frame = 0;
+function renderNow() {
+  if (!frame) frame = requestAnimationFrame(() => { frame = 0; render(); });
+}
+
+// stats are the page's own costs, read by the load test (TestWebUILoad)
+// and by anyone curious, from the console: mesoStats.
+const stats = { events: 0, applyMs: 0, renders: 0, renderMs: 0, maxRenderMs: 0, snapshotMs: 0, snapshotBytes: 0, snapshotParseMs: 0, snapshotApplyMs: 0,
+  subscribeAt: 0, firstLiveRenderAt: 0 }; // the last two: ms since the page's navigation
+window.mesoStats = stats;
+
 function render() {
   pending = false;
-  lastRender = performance.now();
+  const t0 = performance.now();
+  lastRender = t0;
   if (!current) return;
   if (current.view.live !== false) {
     const [, view] = route();
@@ -493,17 +683,22 @@ function render() {
     if (el) el.innerHTML = view.body();
   }
   startLoad();
+  const ms = performance.now() - t0;
+  if (state.subscribed && !stats.firstLiveRenderAt) stats.firstLiveRenderAt = performance.now();
+  stats.renders++;
+  stats.renderMs += ms;
+  stats.maxRenderMs = Math.max(stats.maxRenderMs, ms);
 }
 
 main.addEventListener("input", (e) => {
   const name = e.target.dataset && e.target.dataset.list;
   if (!name || !e.target.classList.contains("filter")) return;
   lists[name] = { filter: e.target.value, page: 0 };
-  refresh();
+  renderNow();
 });
 main.addEventListener("click", (e) => {
   const b = e.target.closest("button[data-page]");
-  if (b) { lists[b.dataset.list].page = Number(b.dataset.page); refresh(); return; }
+  if (b) { lists[b.dataset.list].page = Number(b.dataset.page); renderNow(); return; }
   if (e.target.closest("a[data-reload]")) { e.preventDefault(); show(); }
 });
 window.addEventListener("hashchange", show);
@@ -520,12 +715,22 @@ async function run() {
   let delay = 500;
   for (;;) {
     const abort = new AbortController();
+    streamAbort = abort;
     try {
       setConn("connecting", false);
-      await subscribe((ev) => {
+      const asked = performance.now();
+      if (!stats.subscribeAt) stats.subscribeAt = asked;
+      await subscribe((ev, rec) => {
+        const t0 = performance.now();
         state = apply(state, ev, Date.now());
+        stats.events++;
+        stats.applyMs += performance.now() - t0;
+        if (ev.type === "SUBSCRIBED") {
+          Object.assign(stats, { snapshotMs: t0 - asked, snapshotBytes: rec.bytes, snapshotParseMs: rec.parseMs, snapshotApplyMs: performance.now() - t0 });
+        }
         if (ev.type === "SUBSCRIBED") { setConn("live", true); delay = 500; }
-        if (ev.type !== "HEARTBEAT" || current?.nav === "overview") refresh();
+        if (ev.type === "SUBSCRIBED") renderNow(); // the first view of the cluster: at once
+        else if (ev.type !== "HEARTBEAT" || current?.nav === "overview") refresh();
       }, abort.signal);
       setConn("stream ended; reconnecting", false);
     } catch (e) {
@@ -554,25 +759,61 @@ async function loadMaster() {
 
 // ---- credentials -------------------------------------------------------------
 
+// The form asks for a principal and secret when the master or an agent
+// answers 401, or when the user signs in from the header. The same
+// credentials go to the master and to the agents it lists (api.js).
 const dialog = document.getElementById("login");
+const form = dialog.querySelector("form");
 let waiting = null;
-setCredentialPrompt(() => {
+function prompt(why) {
   if (!waiting) {
     waiting = new Promise((resolve) => {
-      dialog.querySelector("form").onsubmit = (e) => {
+      let signedIn = false;
+      document.getElementById("login-why").textContent = why;
+      form.onsubmit = (e) => {
         e.preventDefault();
-        const f = e.target;
-        setCredentials(f.principal.value, f.secret.value);
+        setCredentials(form.principal.value, form.secret.value);
+        form.secret.value = "";
+        signedIn = true;
+        credentialsChanged();
         dialog.close();
-        waiting = null;
-        resolve(true);
       };
+      document.getElementById("login-cancel").onclick = () => dialog.close();
+      dialog.onclose = () => { waiting = null; resolve(signedIn); };
       dialog.showModal();
     });
   }
   return waiting;
+}
+setCredentialPrompt(prompt);
+
+// credentialsChanged forgets what was asked as someone else.
+function credentialsChanged() {
+  access.clear();
+  flagCache.clear();
+  document.getElementById("who").textContent = currentPrincipal() ? `signed in as ${currentPrincipal()}` : "";
+  document.getElementById("signin").textContent = currentPrincipal() ? "switch" : "sign in";
+  refresh();
+}
+
+let streamAbort = null;
+document.addEventListener("click", async (e) => {
+  if (!e.target.closest("a[data-signin]")) return;
+  e.preventDefault();
+  if (!(await prompt("Sign in"))) return;
+  // What the stream shows depends on who asks (view_* ACLs): subscribe
+  // again as the new principal; and start the open page over.
+  if (streamAbort) streamAbort.abort();
+  show();
 });
 
+// Only the cluster's agents get the credentials across origins.
+setAgentOrigins((origin) => {
+  for (const a of state.agents.values()) if (a.agent_info && !a.removed && agentBase(a) === origin) return true;
+  return false;
+});
+
+credentialsChanged();
 setInterval(() => { sample(state, Date.now()); if (current?.nav === "overview") refresh(); }, 5000);
 show();
 loadMaster();

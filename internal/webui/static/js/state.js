@@ -55,14 +55,33 @@ function count(s, state, d) {
 // timestamp when a status has none), oldest first.
 function mergeStatuses(a, b) {
   if (b.length === 0) return a;
+  if (a.length === 0 && unique(b)) return ordered(b) ? b : b.slice().sort(byTime); // a snapshot's task
   const seen = new Set(a.map(statusKey));
   const out = a.slice();
   for (const st of b) {
     const k = statusKey(st);
     if (!seen.has(k)) { seen.add(k); out.push(st); }
   }
-  out.sort((x, y) => (x.timestamp || 0) - (y.timestamp || 0));
+  out.sort(byTime);
   return out;
+}
+
+const byTime = (x, y) => (x.timestamp || 0) - (y.timestamp || 0);
+
+function ordered(list) {
+  for (let i = 1; i < list.length; i++) if (byTime(list[i - 1], list[i]) > 0) return false;
+  return true;
+}
+
+function unique(list) {
+  if (list.length < 2) return true;
+  const seen = new Set();
+  for (const st of list) {
+    const k = statusKey(st);
+    if (seen.has(k)) return false;
+    seen.add(k);
+  }
+  return true;
 }
 
 const statusKey = (st) => st.uuid || `${st.state}@${st.timestamp}`;
