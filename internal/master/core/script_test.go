@@ -50,6 +50,8 @@ import (
 //	weights ROLE=W...                 UPDATE_WEIGHTS
 //	quota ROLE RES                    UPDATE_QUOTA (forced): RES guaranteed and the limit
 //	roles                             GET_WEIGHTS, GET_ROLES and GET_QUOTA
+//	allocation A                      the allocator's view of A: available, and
+//	                                  what each framework is offered and uses
 //	failover [reregister-timeout=DUR] [removal-limit=FRACTION]
 //	                                  a new master recovering from the Registry's
 //	                                  records (Recover), as a newly elected leader
@@ -275,6 +277,8 @@ func (s *script) exec(f []string) {
 		s.quota(arg(0), arg(1))
 	case "roles":
 		s.roles()
+	case "allocation":
+		s.allocation(s.agent(arg(0)))
 	default:
 		s.fail("unknown command %q", f[0])
 	}
@@ -676,5 +680,18 @@ func (s *script) roles() {
 			g = append(g, fmt.Sprintf("%s:%v", name, cfg.GetGuarantees()[name].GetValue()))
 		}
 		s.printf("quota %s guarantees=%s", cfg.GetRole(), strings.Join(g, ";"))
+	}
+}
+
+// allocation prints the allocator's view of an agent.
+func (s *script) allocation(ag *scriptAgent) {
+	as, ok := s.c.alloc.Agent(ag.id)
+	if !ok {
+		s.printf("%s not in the allocator", ag.name)
+		return
+	}
+	s.printf("%s available=%v", ag.name, as.Available)
+	for _, h := range as.Holdings {
+		s.printf("%s %s role=%s offered=%v used=%v", ag.name, s.name(s.fwName, h.Framework), h.Role, h.Offered, h.Used)
 	}
 }
