@@ -26,8 +26,10 @@ import (
 // frameworks subscribe, disconnect, fail over (resubscribe with their id),
 // time out or tear down; offers are made (allocation ticks), accepted with
 // tasks, declined with filters, rescinded (offer timeout, agent gone);
-// tasks are launched, updated, acknowledged and killed; and now and then
-// the master fails over: a new core recovers from the registry's records,
+// tasks (command tasks, and tasks of custom executors that exit once idle)
+// are launched, updated, acknowledged and killed; the operator marks
+// agents gone, deactivates and reactivates them; and now and then the
+// master fails over: a new core recovers from the registry's records,
 // every registered agent re-registers with what it runs and every
 // subscribed framework resubscribes.
 //
@@ -111,18 +113,31 @@ type booksTask struct {
 	fw      *booksFramework
 	id      string
 	res     []*mesospb.Resource
-	state   mesospb.TaskState // the agent's latest state
-	pending []*mesospb.TaskStatus
+	state    mesospb.TaskState // the agent's latest state
+	pending  []*mesospb.TaskStatus
+	executor string // "" for a command task
 }
 
 type booksAgent struct {
-	name   string
-	id     string
-	link   string // "" while the link is down
-	lost   bool   // removed by the master for missed pings
-	gone   bool   // shut down by the master
-	tasks  []*booksTask
-	silent bool
+	name      string
+	id        string
+	link      string // "" while the link is down
+	lost      bool   // removed by the master for missed pings
+	gone      bool   // shut down by the master
+	tasks     []*booksTask
+	executors []*booksExecutor
+	silent    bool
+}
+
+// booksExecutor is a custom executor an agent runs.
+type booksExecutor struct {
+	fw   *booksFramework
+	info *mesospb.ExecutorInfo
+}
+
+func (ag *booksAgent) dropFramework(id string) {
+	ag.tasks = slices.DeleteFunc(ag.tasks, func(x *booksTask) bool { return x.fw.id == id })
+	ag.executors = slices.DeleteFunc(ag.executors, func(x *booksExecutor) bool { return x.fw.id == id })
 }
 
 type booksSim struct {
@@ -241,8 +256,17 @@ func (b *booksSim) message(ag *booksAgent, m *linkpb.MasterEvent) {
 	case linkpb.MasterEvent_RUN_TASK:
 		rt := m.GetRunTask()
 		fw := b.fwByID(rt.GetFramework().GetId().GetValue())
-		ag.tasks = append(ag.tasks, &booksTask{fw: fw, id: rt.GetTask().GetTaskId().GetValue(),
-			res: rt.GetTask().GetResources(), state: mesospb.TaskState_TASK_STAGING})
+		bt := &booksTask{fw: fw, id: rt.GetTask().GetTaskId().GetValue(),
+			res: rt.GetTask().GetResources(), state: mesospb.TaskState_TASK_STAGING}
+		ag.tasks = append(ag.tasks, bt)
+		if ex := rt.GetExecutor(); ex != nil {
+			bt.executor = ex.GetExecutorId().GetValue()
+			if !slices.ContainsFunc(ag.executors, func(e *booksExecutor) bool {
+				return e.fw == fw && e.info.GetExecutorId().GetValue() == bt.executor
+			}) {
+				ag.executors = append(ag.executors, &booksExecutor{fw: fw, info: ex})
+			}
+		}
 	case linkpb.MasterEvent_KILL_TASK:
 		if bt := ag.task(m.GetKillTask().GetFrameworkId().GetValue(), m.GetKillTask().GetTaskId().GetValue()); bt != nil &&
 			!mesospb.IsTerminal(bt.state) {
@@ -260,10 +284,9 @@ func (b *booksSim) message(ag *booksAgent, m *linkpb.MasterEvent) {
 			}
 		}
 	case linkpb.MasterEvent_SHUTDOWN_FRAMEWORK:
-		id := m.GetShutdownFramework().GetFrameworkId().GetValue()
-		ag.tasks = slices.DeleteFunc(ag.tasks, func(x *booksTask) bool { return x.fw.id == id })
+		ag.dropFramework(m.GetShutdownFramework().GetFrameworkId().GetValue())
 	case linkpb.MasterEvent_SHUTDOWN_AGENT:
-		ag.gone, ag.tasks = true, nil
+		ag.gone, ag.tasks, ag.executors = true, nil, nil
 	}
 }
 
@@ -360,10 +383,25 @@ func (b *booksSim) register(ag *booksAgent) {
 			tp := &mesospb.Task{Name: proto.String(bt.id), TaskId: &mesospb.TaskID{Value: proto.String(bt.id)},
 				FrameworkId: &mesospb.FrameworkID{Value: proto.String(bt.fw.id)}, AgentId: reg.AgentInfo.Id,
 				State: bt.state.Enum(), Resources: withAllocationRole(bt.res, bt.fw.role)}
+			if bt.executor != "" {
+				tp.ExecutorId = &mesospb.ExecutorID{Value: proto.String(bt.executor)}
+			}
 			if len(bt.pending) > 0 {
 				tp.StatusUpdateState, tp.StatusUpdateUuid = bt.pending[0].State, bt.pending[0].GetUuid()
 			}
 			reg.Tasks = append(reg.Tasks, tp)
+		}
+		for _, e := range ag.executors {
+			info := proto.Clone(e.info).(*mesospb.ExecutorInfo)
+			info.Resources = withAllocationRole(info.Resources, e.fw.role)
+			if !seen[e.fw.id] {
+				seen[e.fw.id] = true
+				fi := proto.Clone(e.fw.info).(*mesospb.FrameworkInfo)
+				fi.Id = &mesospb.FrameworkID{Value: proto.String(e.fw.id)}
+				reg.Frameworks = append(reg.Frameworks, fi)
+			}
+			reg.Executors = append(reg.Executors, &linkpb.ExecutorState{
+				FrameworkId: &mesospb.FrameworkID{Value: proto.String(e.fw.id)}, ExecutorInfo: info})
 		}
 	}
 	if err := b.c.RegisterAgent(b.now, ag.link, call); err != nil {
@@ -461,8 +499,18 @@ func (b *booksSim) step(i int) {
 		var tasks []*mesospb.TaskInfo
 		for range b.rnd.IntN(3) {
 			b.tasks++
-			tasks = append(tasks, commandTask(fmt.Sprintf("t%d", b.tasks), fw.offers[id],
-				mustRes(pick(b.rnd, []string{"cpus:1;mem:64", "cpus:0.5;mem:128", "cpus:2;mem:32"}))))
+			ti := commandTask(fmt.Sprintf("t%d", b.tasks), fw.offers[id],
+				mustRes(pick(b.rnd, []string{"cpus:1;mem:64", "cpus:0.5;mem:128", "cpus:2;mem:32"})))
+			if e := b.rnd.IntN(4); e < 2 { // a custom executor, e0 or e1
+				ti.Command = nil
+				ti.Executor = &mesospb.ExecutorInfo{
+					ExecutorId: &mesospb.ExecutorID{Value: proto.String(fmt.Sprintf("e%d", e))},
+					Type:       mesospb.ExecutorInfo_CUSTOM.Enum(),
+					Command:    &mesospb.CommandInfo{Value: proto.String("exec")},
+					Resources:  mustRes("cpus:0.5;mem:32"),
+				}
+			}
+			tasks = append(tasks, ti)
 		}
 		filters := &mesospb.Filters{RefuseSeconds: proto.Float64(float64(pick(b.rnd, []int{0, 1, 5})))}
 		what = fmt.Sprintf("%s accepts %s with %d tasks", fw.name, id, len(tasks))
@@ -493,7 +541,23 @@ func (b *booksSim) step(i int) {
 		}
 		what = fmt.Sprintf("%s: %s %s", ag.name, bt.id, next)
 		b.makeStatus(ag, bt, next)
-	case n >= 52 && n < 57 && len(registered) > 0:
+	case n >= 52 && n < 54 && len(registered) > 0:
+		ag := pick(b.rnd, registered)
+		if len(ag.executors) == 0 || ag.link == "" {
+			break
+		}
+		e := pick(b.rnd, ag.executors)
+		if slices.ContainsFunc(ag.tasks, func(bt *booksTask) bool {
+			return bt.fw == e.fw && bt.executor == e.info.GetExecutorId().GetValue() && !mesospb.IsTerminal(bt.state)
+		}) {
+			break // it exits once its tasks ended
+		}
+		ag.executors = slices.DeleteFunc(ag.executors, func(x *booksExecutor) bool { return x == e })
+		what = fmt.Sprintf("%s: executor %s of %s exited", ag.name, e.info.GetExecutorId().GetValue(), e.fw.name)
+		b.agentCall(ag, &linkpb.AgentCall{Type: linkpb.AgentCall_EXECUTOR_EXITED.Enum(),
+			ExecutorExited: &linkpb.AgentCall_ExecutorExited{FrameworkId: &mesospb.FrameworkID{Value: proto.String(e.fw.id)},
+				ExecutorId: e.info.GetExecutorId(), Status: proto.Int32(0)}})
+	case n >= 54 && n < 57 && len(registered) > 0:
 		ag := pick(b.rnd, registered)
 		what = "retry updates " + ag.name
 		for _, bt := range ag.tasks {
@@ -547,7 +611,7 @@ func (b *booksSim) step(i int) {
 	case n >= 86 && n < 87 && len(registered) > 0:
 		ag := pick(b.rnd, registered)
 		what = "restart without tasks " + ag.name
-		ag.tasks = nil
+		ag.tasks, ag.executors = nil, nil
 		b.register(ag)
 	case n >= 87 && n < 89 && len(registered) > 1:
 		ag := pick(b.rnd, registered)
@@ -562,11 +626,31 @@ func (b *booksSim) step(i int) {
 		what = "failover"
 		b.logf("%d: %s", i, what)
 		b.failover()
-	case n >= 93 && n < 95:
+	case n >= 93 && n < 94 && len(registered) > 1:
+		ag := pick(b.rnd, registered)
+		what = "operator marks gone " + ag.name
+		if err := b.c.MarkAgentGone(b.now, ag.id); err != nil {
+			b.t.Fatalf("MARK_AGENT_GONE %s: %v", ag.name, err)
+		}
+		ag.gone = true
+	case n >= 94 && n < 95 && len(registered) > 0:
+		ag := pick(b.rnd, registered)
+		if b.c.agents[ag.id].deactivated {
+			what = "operator reactivates " + ag.name
+			if err := b.c.ReactivateAgent(ag.id); err != nil {
+				b.t.Fatalf("REACTIVATE_AGENT %s: %v", ag.name, err)
+			}
+		} else {
+			what = "operator deactivates " + ag.name
+			if err := b.c.DeactivateAgent(b.now, ag.id); err != nil {
+				b.t.Fatalf("DEACTIVATE_AGENT %s: %v", ag.name, err)
+			}
+		}
+	case n >= 95 && n < 96:
 		what = "tick 30s"
 		b.now = b.now.Add(30 * time.Second)
 		b.c.Tick(b.now)
-	case n >= 95:
+	case n >= 96:
 		what = "tick"
 		b.now = b.now.Add(DefaultAllocationInterval)
 		b.c.Tick(b.now)
