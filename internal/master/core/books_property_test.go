@@ -110,9 +110,9 @@ type booksFramework struct {
 }
 
 type booksTask struct {
-	fw      *booksFramework
-	id      string
-	res     []*mesospb.Resource
+	fw       *booksFramework
+	id       string
+	res      []*mesospb.Resource
 	state    mesospb.TaskState // the agent's latest state
 	pending  []*mesospb.TaskStatus
 	executor string // "" for a command task
