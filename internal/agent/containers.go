@@ -116,7 +116,11 @@ func (a *Agent) launchFailedLocked(e lifecycle.LaunchExecutor, msg string) {
 }
 
 // runContainer fetches the executor's URIs, launches its container, then
-// waits for its end. launchCtx is canceled when the container is destroyed
+// waits for its end. The container's handle is checkpointed before the
+// container is marked launched, and an executor may subscribe only then
+// (see subscribe): an agent killed between the fork and the checkpoint
+// leaves an executor that never got a task, so the task the restarted
+// agent reports as failed never ran (no double run). launchCtx is canceled when the container is destroyed
 // while launching; ctx when the agent stops.
 func (a *Agent) runContainer(ctx, launchCtx context.Context, e lifecycle.LaunchExecutor, spec containerizer.Spec) {
 	err := a.fetch.Fetch(launchCtx, spec.Command.GetUris(), spec.Sandbox, spec.User)

@@ -170,6 +170,14 @@ func (a *Agent) subscribe(w http.ResponseWriter, r *http.Request, call *executor
 	fw, ex := call.GetFrameworkId().GetValue(), call.GetExecutorId().GetValue()
 	key := execKey{fw, ex}
 	a.mu.Lock()
+	if run := a.containers[a.core.ContainerID(fw, ex)]; run != nil && run.launching {
+		// The container's handle (pid, start time) is not checkpointed
+		// yet: an agent killed now would not find this executor again,
+		// so it must not get a task before (see runContainer). It retries.
+		a.mu.Unlock()
+		http.Error(w, "the executor's container is still launching; retry", http.StatusServiceUnavailable)
+		return
+	}
 	st := newEventStream(out, a.core.ContainerID(fw, ex))
 	var effs []lifecycle.Effect
 	err = a.applyLocked("executor subscription", func(now time.Time) ([]lifecycle.Effect, error) {

@@ -249,6 +249,10 @@ type fakeContainerizer struct {
 	failNext  error
 	launched  chan containerizer.Spec
 	destroyed chan string
+	// hold, when set, keeps Launch from returning (the container runs)
+	// until it is closed or the launch is canceled: the window between the
+	// fork and the agent's checkpoint of the container's handle.
+	hold chan struct{}
 }
 
 func newFakeContainerizer() *fakeContainerizer {
@@ -256,15 +260,24 @@ func newFakeContainerizer() *fakeContainerizer {
 		launched: make(chan containerizer.Spec, 64), destroyed: make(chan string, 64)}
 }
 
-func (f *fakeContainerizer) Launch(_ context.Context, spec containerizer.Spec) error {
+func (f *fakeContainerizer) Launch(ctx context.Context, spec containerizer.Spec) error {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	if err := f.failNext; err != nil {
 		f.failNext = nil
+		f.mu.Unlock()
 		return err
 	}
 	f.running[spec.ContainerID] = make(chan containerizer.Termination, 1)
 	f.launched <- spec
+	hold := f.hold
+	f.mu.Unlock()
+	if hold != nil {
+		select {
+		case <-hold:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	return nil
 }
 
@@ -478,9 +491,17 @@ func (e *execClient) post(call *executorpb.Call, accept string) *http.Response {
 	return resp
 }
 
+// subscribe subscribes, retrying a 503 (the container is still launching)
+// as the executor client does.
 func (e *execClient) subscribe() {
 	e.t.Helper()
 	resp := e.post(e.newCall(executorpb.Call_SUBSCRIBE), e.c.MediaType())
+	deadline := time.Now().Add(waitLimit)
+	for resp.StatusCode == http.StatusServiceUnavailable && time.Now().Before(deadline) {
+		resp.Body.Close()
+		<-time.After(5 * time.Millisecond) // the executor client's back-off
+		resp = e.post(e.newCall(executorpb.Call_SUBSCRIBE), e.c.MediaType())
+	}
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(resp.Body)
 		e.t.Fatalf("SUBSCRIBE: %s: %s", resp.Status, msg)

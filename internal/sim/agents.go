@@ -9,7 +9,9 @@ import (
 	"io"
 	mrand "math/rand/v2"
 	"net/http"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -40,7 +42,7 @@ type taskKey struct{ framework, task string }
 // unacknowledged updates, and one timer (finisher) ends every task.
 type agentPool struct {
 	r      *runner
-	url    string
+	urls   []string // the link endpoint of every master given; agents start at urls[i%len]
 	client *http.Client
 	out    *callQueue
 	agents []*simAgent
@@ -64,10 +66,20 @@ func (p *agentPool) newManager() *statusupdate.Manager {
 	return statusupdate.New(p.r.cfg.UpdateRetry, 0)
 }
 
-func newAgentPool(r *runner, master string, client *http.Client) *agentPool {
+// newAgentPool makes the agents of a run; masters is a comma-separated
+// list of host:port. An agent whose link breaks (or that is refused: 503
+// while no master leads) tries the next master; a follower's 307 is
+// followed to the leader, whose URL the agent then keeps.
+func newAgentPool(r *runner, masters string, client *http.Client) *agentPool {
+	var urls []string
+	for _, m := range strings.Split(masters, ",") {
+		if m = strings.TrimSpace(m); m != "" {
+			urls = append(urls, "http://"+m+linkPath)
+		}
+	}
 	p := &agentPool{
 		r:      r,
-		url:    "http://" + master + linkPath,
+		urls:   urls,
 		client: client,
 		out:    newCallQueue(),
 		timers: newFinisher(),
@@ -81,7 +93,8 @@ func newAgentPool(r *runner, master string, client *http.Client) *agentPool {
 	for i := range p.agents {
 		ai := proto.CloneOf(info)
 		ai.Hostname = proto.String(fmt.Sprintf("sim-agent-%05d", i+1))
-		p.agents[i] = &simAgent{p: p, info: ai, mgr: p.newManager(), tasks: map[taskKey]struct{}{}}
+		p.agents[i] = &simAgent{p: p, info: ai, mgr: p.newManager(), tasks: map[taskKey]struct{}{},
+			url: urls[i%len(urls)], next: i}
 	}
 	return p
 }
@@ -122,7 +135,7 @@ func (p *agentPool) sender(ctx context.Context, waits *[]time.Duration) {
 func (p *agentPool) post(ctx context.Context, oc outCall) {
 	a := oc.a
 	a.mu.Lock()
-	link, id := a.link, a.id
+	link, id, url := a.link, a.id, a.url
 	a.mu.Unlock()
 	if link == "" {
 		return
@@ -140,7 +153,7 @@ func (p *agentPool) post(ctx context.Context, oc outCall) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return
 	}
@@ -198,6 +211,12 @@ type simAgent struct {
 	mgr    *statusupdate.Manager   // guarded by mu
 	tasks  map[taskKey]struct{}    // guarded by mu: tasks not yet finished
 	cancel context.CancelCauseFunc // guarded by mu: ends the current session
+	url    string                  // guarded by mu: the link endpoint registered with (or to try next)
+	next   int                     // guarded by mu: index into p.urls of the master to try after url
+
+	// linkedAt is runner.since at the agent's latest REGISTERED (0: never);
+	// sentAt when the REGISTER it answered was sent.
+	linkedAt, sentAt atomic.Int64
 }
 
 // run keeps the agent registered until ctx ends, registering again with
@@ -217,6 +236,12 @@ func (a *simAgent) run(ctx context.Context) {
 		a.p.r.log.Warn("simulated agent lost its link", "agent", a.info.GetHostname(), "err", err)
 		if registered {
 			backoff = 100 * time.Millisecond
+		}
+		if len(a.p.urls) > 1 {
+			a.mu.Lock()
+			a.next = (a.next + 1) % len(a.p.urls)
+			a.url = a.p.urls[a.next]
+			a.mu.Unlock()
 		}
 		select {
 		case <-ctx.Done():
@@ -247,18 +272,20 @@ func (a *simAgent) session(ctx context.Context) (registered bool, err error) {
 	a.mu.Lock()
 	a.cancel = cancel
 	call := a.registerCallLocked()
+	url := a.url
 	a.mu.Unlock()
 	body, err := codec.Protobuf.Marshal(call)
 	if err != nil {
 		return false, fmt.Errorf("sim: encoding REGISTER: %w", err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.p.url, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return false, err
 	}
 	req.Header.Set("Content-Type", codec.MediaTypeProtobuf)
 	req.Header.Set("Accept", codec.MediaTypeProtobuf)
-	a.p.r.c.firstRegister.first(a.p.r.since())
+	sent := a.p.r.since()
+	a.p.r.c.firstRegister.first(sent)
 	resp, err := a.p.client.Do(req)
 	if err != nil {
 		return false, err
@@ -267,6 +294,11 @@ func (a *simAgent) session(ctx context.Context) (registered bool, err error) {
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		return false, fmt.Errorf("sim: master answered REGISTER with %s: %s", resp.Status, bytes.TrimSpace(msg))
+	}
+	if final := resp.Request.URL.String(); final != url { // followed a 307 to the leader
+		a.mu.Lock()
+		a.url = final
+		a.mu.Unlock()
 	}
 	rd := recordio.NewReader(resp.Body, recordio.DefaultMaxRecordSize)
 	for {
@@ -282,6 +314,7 @@ func (a *simAgent) session(ctx context.Context) (registered bool, err error) {
 				return false, fmt.Errorf("sim: link stream began with %s, not REGISTERED", ev.GetType())
 			}
 			registered = true
+			a.sentAt.Store(int64(sent))
 			a.registered(ev.GetRegistered())
 			release()
 			continue
@@ -324,6 +357,7 @@ func (a *simAgent) registered(r *linkpb.MasterEvent_Registered) {
 	}
 	fwd := a.mgr.Resume(now)
 	a.mu.Unlock()
+	a.linkedAt.Store(int64(a.p.r.since()))
 	if first {
 		a.p.r.c.registered.Add(1)
 		a.p.r.c.lastRegistered.last(a.p.r.since())

@@ -133,6 +133,23 @@ type report struct {
 	tasks     []*task
 	executors []*executor
 	holdings  []allocator.Holding
+	// removed are frameworks the report names that were removed (torn
+	// down, or their failover timeout expired): their tasks and executors
+	// are left out, and the agent is told to shut them down, as Mesos
+	// does for completed frameworks.
+	removed []string
+}
+
+// removedFramework reports whether a framework named in a report was
+// removed, noting it once in rep.removed.
+func (c *Core) removedFramework(rep *report, fwID string) bool {
+	if c.frameworks[fwID] != nil || !c.cfg.Registry.FrameworkRemoved(fwID) {
+		return false
+	}
+	if !slices.Contains(rep.removed, fwID) {
+		rep.removed = append(rep.removed, fwID)
+	}
+	return true
 }
 
 func (c *Core) reregisterAgent(now time.Time, link string, info *mesospb.AgentInfo, total resources.Resources, reg *linkpb.AgentCall_Register, returning bool) error {
@@ -183,6 +200,9 @@ func (c *Core) reregisterAgent(now time.Time, link string, info *mesospb.AgentIn
 	delete(c.recovering, id)
 	c.mergeReport(now, ag, rep, fwInfos)
 	c.attachLink(ag, link)
+	for _, fwID := range rep.removed {
+		c.shutdownFrameworkOn(ag, fwID)
+	}
 	if returning {
 		c.log.Info("unreachable agent re-registered", "agent", id, "hostname", ag.hostname())
 		c.reachableAgain(now, ag, rep)
@@ -249,6 +269,9 @@ func (c *Core) parseReport(agentID string, reg *linkpb.AgentCall_Register, fwInf
 	for _, es := range reg.GetExecutors() {
 		ei := es.GetExecutorInfo()
 		fwID := es.GetFrameworkId().GetValue()
+		if c.removedFramework(rep, fwID) {
+			continue
+		}
 		res, err := resources.FromProto(ei.GetResources())
 		if err != nil {
 			return nil, fmt.Errorf("executor %s: %w", ei.GetExecutorId().GetValue(), err)
@@ -264,6 +287,9 @@ func (c *Core) parseReport(agentID string, reg *linkpb.AgentCall_Register, fwInf
 	}
 	for _, tp := range reg.GetTasks() {
 		fwID := tp.GetFrameworkId().GetValue()
+		if c.removedFramework(rep, fwID) {
+			continue
+		}
 		res, err := resources.FromProto(tp.GetResources())
 		if err != nil {
 			return nil, fmt.Errorf("task %s: %w", tp.GetTaskId().GetValue(), err)

@@ -337,11 +337,20 @@ func (c *Core) removeFramework(now time.Time, fw *framework, why string) {
 			c.setState(t, mesospb.TaskState_TASK_KILLED)
 			c.taskUpdated(now, t, nil)
 		}
+		if fw.recovered {
+			// The allocator holds a recovered framework's resources
+			// (from its agents' re-registrations) without knowing the
+			// framework: RemoveFramework below does not return them.
+			c.freeTask(now, t)
+		}
 		c.removeTask(fw, t)
 	}
 	for k, e := range fw.executors {
 		agents[k.agent] = true
 		c.forgetExecutor(e)
+		if fw.recovered {
+			c.release(e.fw, e.role, e.agent, e.res)
+		}
 	}
 	for _, agentID := range sortedKeys(agents) {
 		c.sendAgent(c.agents[agentID], &linkpb.MasterEvent{

@@ -21,6 +21,13 @@ type QuotaRegistry interface {
 	SetQuota(role string, config []byte) error
 }
 
+// WeightRegistry is implemented by registries that keep roles' weights
+// durably (the replicated registry does; MemRegistry does not).
+type WeightRegistry interface {
+	// SetWeights records the given roles' weights; other roles keep theirs.
+	SetWeights(weights map[string]float64) error
+}
+
 // GetQuota answers GET_QUOTA: every non-default quota, as configs and, for
 // older clients, as guarantee-only infos.
 func (c *Core) GetQuota() *quotapb.QuotaStatus {
@@ -182,6 +189,16 @@ func (c *Core) recoverQuotas(configs []*quotapb.QuotaConfig) error {
 	}
 	if err := c.alloc.UpdateQuotas(updates); err != nil {
 		return fmt.Errorf("%w: recovered quotas: %w", ErrInvalid, err)
+	}
+	return nil
+}
+
+// recoverWeights applies the weights read from the registry.
+func (c *Core) recoverWeights(weights map[string]float64) error {
+	for _, role := range slices.Sorted(maps.Keys(weights)) {
+		if err := c.alloc.SetWeight(role, weights[role]); err != nil {
+			return fmt.Errorf("%w: recovered weight of %q: %w", ErrInvalid, role, err)
+		}
 	}
 	return nil
 }

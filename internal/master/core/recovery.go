@@ -33,6 +33,8 @@ type Recovery struct {
 	Frameworks []RecoveredFramework
 	// Quotas are the roles' non-default quotas.
 	Quotas []*quotapb.QuotaConfig
+	// Weights are the roles' weights set by UPDATE_WEIGHTS.
+	Weights map[string]float64
 }
 
 // RecoveredFramework is a framework the registry knows.
@@ -92,6 +94,9 @@ func (c *Core) Recover(now time.Time, rec Recovery) error {
 		c.failingOver[id] = fw
 	}
 	if err := c.recoverQuotas(rec.Quotas); err != nil {
+		return err
+	}
+	if err := c.recoverWeights(rec.Weights); err != nil {
 		return err
 	}
 	c.expireFailovers(now)

@@ -1,11 +1,13 @@
 package core
 
 import (
+	"maps"
 	"testing"
 	"time"
 
 	"github.com/mesoproject/meso/api/linkpb"
 	"github.com/mesoproject/meso/api/mesospb"
+	"github.com/mesoproject/meso/api/quotapb"
 	"github.com/mesoproject/meso/api/schedulerpb"
 	"github.com/mesoproject/meso/internal/resources"
 	"google.golang.org/protobuf/proto"
@@ -19,11 +21,14 @@ type recordingRegistry struct {
 	agentInfos   map[string]*mesospb.AgentInfo
 	frameworks   map[string]*mesospb.FrameworkInfo
 	disconnected map[string]time.Time
+	quotas       map[string][]byte
+	weights      map[string]float64
 }
 
 func newRecordingRegistry() *recordingRegistry {
 	return &recordingRegistry{MemRegistry: NewMemRegistry(), agentInfos: map[string]*mesospb.AgentInfo{},
-		frameworks: map[string]*mesospb.FrameworkInfo{}, disconnected: map[string]time.Time{}}
+		frameworks: map[string]*mesospb.FrameworkInfo{}, disconnected: map[string]time.Time{},
+		quotas: map[string][]byte{}, weights: map[string]float64{}}
 }
 
 func (r *recordingRegistry) AdmitAgent(info *mesospb.AgentInfo) error {
@@ -48,7 +53,33 @@ func (r *recordingRegistry) recovery() Recovery {
 	for _, id := range sortedKeys(r.frameworks) {
 		rec.Frameworks = append(rec.Frameworks, RecoveredFramework{Info: r.frameworks[id], FailoverDeadline: r.disconnected[id]})
 	}
+	for _, role := range sortedKeys(r.quotas) {
+		cfg := &quotapb.QuotaConfig{}
+		if err := proto.Unmarshal(r.quotas[role], cfg); err != nil {
+			panic(err) // the core marshalled it
+		}
+		rec.Quotas = append(rec.Quotas, cfg)
+	}
+	if len(r.weights) > 0 {
+		rec.Weights = maps.Clone(r.weights)
+	}
 	return rec
+}
+
+// SetQuota implements QuotaRegistry.
+func (r *recordingRegistry) SetQuota(role string, config []byte) error {
+	if config == nil {
+		delete(r.quotas, role)
+	} else {
+		r.quotas[role] = config
+	}
+	return nil
+}
+
+// SetWeights implements WeightRegistry.
+func (r *recordingRegistry) SetWeights(weights map[string]float64) error {
+	maps.Copy(r.weights, weights)
+	return nil
 }
 
 func (r *recordingRegistry) AddFramework(info *mesospb.FrameworkInfo) error {

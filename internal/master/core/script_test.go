@@ -2,6 +2,7 @@ package core
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/cockroachdb/datadriven"
 	"github.com/mesoproject/meso/api/linkpb"
 	"github.com/mesoproject/meso/api/mesospb"
+	"github.com/mesoproject/meso/api/quotapb"
 	"github.com/mesoproject/meso/api/schedulerpb"
 	"github.com/mesoproject/meso/internal/present"
 	"github.com/mesoproject/meso/internal/resources"
@@ -45,6 +47,11 @@ import (
 //	tasks F                           F's tasks in State (live, unreachable, completed)
 //	restart [fresh-registry]          a new master (id m2, m3...) with the same
 //	                                  Registry (as a durable one would be), or a new one
+//	weights ROLE=W...                 UPDATE_WEIGHTS
+//	quota ROLE RES                    UPDATE_QUOTA (forced): RES guaranteed and the limit
+//	roles                             GET_WEIGHTS, GET_ROLES and GET_QUOTA
+//	allocation A                      the allocator's view of A: available, and
+//	                                  what each framework is offered and uses
 //	failover [reregister-timeout=DUR] [removal-limit=FRACTION]
 //	                                  a new master recovering from the Registry's
 //	                                  records (Recover), as a newly elected leader
@@ -256,6 +263,22 @@ func (s *script) exec(f []string) {
 		s.printf("master m%d", s.masters)
 	case "failover":
 		s.failover(kv)
+	case "weights":
+		var infos []*mesospb.WeightInfo
+		for _, role := range slices.Sorted(maps.Keys(kv)) {
+			w, err := strconv.ParseFloat(kv[role], 64)
+			if err != nil {
+				s.fail("weights %s=%s: %v", role, kv[role], err)
+			}
+			infos = append(infos, &mesospb.WeightInfo{Role: proto.String(role), Weight: proto.Float64(w)})
+		}
+		s.check(s.c.UpdateWeights(infos))
+	case "quota":
+		s.quota(arg(0), arg(1))
+	case "roles":
+		s.roles()
+	case "allocation":
+		s.allocation(s.agent(arg(0)))
 	default:
 		s.fail("unknown command %q", f[0])
 	}
@@ -622,5 +645,53 @@ func (s *script) printMessage(to string, m *linkpb.MasterEvent) {
 		s.printf("%s <- SHUTDOWN_FRAMEWORK %s", to, s.name(s.fwName, m.GetShutdownFramework().GetFrameworkId().GetValue()))
 	default:
 		s.printf("%s <- %s", to, m.GetType())
+	}
+}
+
+func (s *script) quota(role, text string) {
+	r, err := resources.Parse(text)
+	if err != nil {
+		s.fail("quota %s %s: %v", role, text, err)
+	}
+	cfg := &quotapb.QuotaConfig{Role: proto.String(role), Guarantees: map[string]*mesospb.Value_Scalar{},
+		Limits: map[string]*mesospb.Value_Scalar{}}
+	for _, q := range r.Quantities() {
+		cfg.Guarantees[q.Name] = &mesospb.Value_Scalar{Value: proto.Float64(q.Value.Float())}
+		cfg.Limits[q.Name] = &mesospb.Value_Scalar{Value: proto.Float64(q.Value.Float())}
+	}
+	s.check(s.c.UpdateQuota([]*quotapb.QuotaConfig{cfg}, true))
+}
+
+// roles prints what GET_WEIGHTS, GET_ROLES and GET_QUOTA answer.
+func (s *script) roles() {
+	for _, w := range s.c.GetWeights().GetWeightInfos() {
+		s.printf("weight %s=%v", w.GetRole(), w.GetWeight())
+	}
+	for _, r := range s.c.GetRoles().GetRoles() {
+		var fws []string
+		for _, id := range r.GetFrameworks() {
+			fws = append(fws, s.name(s.fwName, id.GetValue()))
+		}
+		s.printf("role %s weight=%v frameworks=%s", r.GetName(), r.GetWeight(), strings.Join(fws, ","))
+	}
+	for _, cfg := range s.c.GetQuota().GetConfigs() {
+		var g []string
+		for _, name := range slices.Sorted(maps.Keys(cfg.GetGuarantees())) {
+			g = append(g, fmt.Sprintf("%s:%v", name, cfg.GetGuarantees()[name].GetValue()))
+		}
+		s.printf("quota %s guarantees=%s", cfg.GetRole(), strings.Join(g, ";"))
+	}
+}
+
+// allocation prints the allocator's view of an agent.
+func (s *script) allocation(ag *scriptAgent) {
+	as, ok := s.c.alloc.Agent(ag.id)
+	if !ok {
+		s.printf("%s not in the allocator", ag.name)
+		return
+	}
+	s.printf("%s available=%v", ag.name, as.Available)
+	for _, h := range as.Holdings {
+		s.printf("%s %s role=%s offered=%v used=%v", ag.name, s.name(s.fwName, h.Framework), h.Role, h.Offered, h.Used)
 	}
 }

@@ -159,8 +159,9 @@ func (c *Core) GetWeights() *masterpb.Response_GetWeights {
 
 // UpdateWeights applies an operator's UPDATE_WEIGHTS: all of them, or
 // none when one is invalid (a missing or invalid role, a weight that is
-// not positive and finite). Weights live in the allocator only: a master
-// restart forgets them until the registry keeps them.
+// not positive and finite). They are written to the registry (when it is a
+// WeightRegistry) before the allocator applies them, so a restarted master
+// or a new leader recovers them (Recovery.Weights).
 func (c *Core) UpdateWeights(infos []*mesospb.WeightInfo) error {
 	for i, wi := range infos {
 		w := wi.GetWeight()
@@ -172,6 +173,15 @@ func (c *Core) UpdateWeights(infos []*mesospb.WeightInfo) error {
 		}
 		if !(w > 0) || math.IsInf(w, 0) {
 			return fmt.Errorf("%w: weight_infos[%d]: weight %v must be positive and finite", ErrInvalid, i, w)
+		}
+	}
+	if reg, ok := c.cfg.Registry.(WeightRegistry); ok && len(infos) > 0 {
+		weights := make(map[string]float64, len(infos))
+		for _, wi := range infos {
+			weights[wi.GetRole()] = wi.GetWeight()
+		}
+		if err := reg.SetWeights(weights); err != nil {
+			return err
 		}
 	}
 	for _, wi := range infos {

@@ -145,3 +145,8 @@ func (b *Batch) FrameworkRemoved(frameworkID string) bool {
 func (b *Batch) SetQuota(role string, config []byte) error {
 	return b.apply(registry.SetQuotaCommand(role, config), nil)
 }
+
+// SetWeights implements core.WeightRegistry.
+func (b *Batch) SetWeights(weights map[string]float64) error {
+	return b.apply(registry.SetWeightsCommand(weights), nil)
+}

@@ -147,6 +147,13 @@ func (a *Registry) SetQuota(role string, config []byte) error {
 	return a.r.SetQuota(ctx, role, config)
 }
 
+// SetWeights implements core.WeightRegistry.
+func (a *Registry) SetWeights(weights map[string]float64) error {
+	ctx, cancel := a.ctx()
+	defer cancel()
+	return a.r.SetWeights(ctx, weights)
+}
+
 // Recovery reads what a newly elected master recovers from a registry
 // state (read after a Barrier): the admitted agents and the frameworks not
 // removed, with the failover deadlines of those disconnected.
@@ -182,6 +189,9 @@ func Recovery(st *registry.State) (core.Recovery, error) {
 		}
 		cfg.Role = proto.String(role)
 		rec.Quotas = append(rec.Quotas, cfg)
+	}
+	if w := st.Weights(); len(w) > 0 {
+		rec.Weights = w
 	}
 	return rec, nil
 }
