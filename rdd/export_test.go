@@ -178,7 +178,7 @@ func (rr *rebuildingRunner) Run(ctx context.Context, d *task.Desc) task.Result {
 		return rr.local.Run(ctx, d)
 	}
 	fail := func(err error) task.Result { return task.Result{ID: d.ID, Executor: d.Executor, Err: err} }
-	ds, err := rebuild(*pl.Invocation, nil)
+	ds, err := rebuild(*pl.Invocation, nil, nil, nil)
 	if err != nil {
 		return fail(err)
 	}
