@@ -85,7 +85,8 @@ type cluster struct {
 	done     chan struct{} // closed by stop: ends the watchers
 	// broadcastsServed counts broadcast values sent to executors.
 	broadcastsServed atomic.Int64
-	cached           *cacheBook // where executors' cached partitions are; driver data served
+	cached           *cacheBook   // where executors' cached partitions are; driver data served
+	resultBytes      atomic.Int64 // result task values received from executors
 
 	mu           sync.Mutex
 	execs        map[string]*remoteExec // guarded by mu
@@ -511,6 +512,7 @@ func (c *cluster) ReportResults(ctx context.Context, req *connect.Request[rddpb.
 	id := req.Msg.GetExecutorId()
 	for _, pr := range req.Msg.GetResults() {
 		res := resultFromProto(id, pr)
+		c.resultBytes.Add(int64(len(pr.GetValue())))
 		c.mu.Lock()
 		e := c.execs[id]
 		var r running

@@ -316,3 +316,7 @@ func EncodedSize[T any](data []T) int {
 	}
 	return len(b)
 }
+
+// ResultBytes returns the bytes of result task values a cluster session's
+// driver received.
+func ResultBytes(s *Session) int64 { return s.cluster.resultBytes.Load() }
