@@ -4,6 +4,7 @@ import (
 	"reflect"
 
 	"github.com/mesoproject/meso/rdd/internal/blocks"
+	"github.com/mesoproject/meso/rdd/internal/task"
 )
 
 // cachedIterate serves partition p of a persisted dataset from the cache,
@@ -11,7 +12,13 @@ import (
 func cachedIterate[T any](tc *TaskContext, r *RDD[T], p int, yield func(T) bool) {
 	bm := tc.sess.cache
 	k := blocks.Key{Node: tc.node(r.n).ID, Part: p} // the driver's id, also in a rebuilt lineage
-	if vals, ok := readCached(tc, r, k); ok {
+	vals, ok := readCached(tc, r, k)
+	if !ok && tc.remoteBlock != nil {
+		if b, found := tc.remoteBlock(k); found {
+			vals, ok = decodeCached(tc, r, k, b)
+		}
+	}
+	if ok {
 		tc.metrics.CacheHits++
 		for _, v := range vals {
 			if !yield(v) {
@@ -38,6 +45,9 @@ func cachedIterate[T any](tc *TaskContext, r *RDD[T], p int, yield func(T) bool)
 		tc.fail(err)
 		return
 	}
+	if bm.Has(k) {
+		tc.cached = append(tc.cached, task.CachedBlock{Node: k.Node, Part: k.Part})
+	}
 	for _, v := range all {
 		if !yield(v) {
 			return
@@ -63,12 +73,21 @@ func readCached[T any](tc *TaskContext, r *RDD[T], k blocks.Key) ([]T, bool) {
 		vals, _ := data.([]T)
 		return vals, true
 	}
-	var vals []T
+	vals, ok := decodeCached(tc, r, k, encoded)
+	if !ok {
+		bm.RemoveIf(b)
+	}
+	return vals, ok
+}
+
+// decodeCached decodes an encoded cached partition; false when it is
+// corrupt (the caller recomputes it).
+func decodeCached[T any](tc *TaskContext, r *RDD[T], k blocks.Key, encoded []byte) ([]T, bool) {
+	vals := []T{}
 	for len(encoded) > 0 {
 		v, n, err := r.codec.Decode(encoded)
 		if err != nil {
 			tc.sess.log.Warn("cached block corrupt, recomputing", "rdd", k.Node, "partition", k.Part, "err", err)
-			bm.RemoveIf(b)
 			return nil, false
 		}
 		vals = append(vals, v)
@@ -100,4 +119,7 @@ func estimateSize[T any](r *RDD[T], all []T) int64 {
 func Unpersist[T any](s *Session, r *RDD[T]) {
 	r.n.level.Store(int32(None))
 	s.cache.RemoveNode(r.n.id)
+	if s.cluster != nil {
+		s.cluster.cached.forget(r.n.id)
+	}
 }

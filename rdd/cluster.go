@@ -85,6 +85,8 @@ type cluster struct {
 	done     chan struct{} // closed by stop: ends the watchers
 	// broadcastsServed counts broadcast values sent to executors.
 	broadcastsServed atomic.Int64
+	cached           *cacheBook   // where executors' cached partitions are; driver data served
+	resultBytes      atomic.Int64 // result task values received from executors
 
 	mu           sync.Mutex
 	execs        map[string]*remoteExec // guarded by mu
@@ -214,7 +216,7 @@ func newCluster(s *Session, host string) (*cluster, *http.ServeMux, error) {
 	ctx, fail := context.WithCancelCause(context.Background())
 	c := &cluster{s: s, pool: exec.NewPool(), registry: registrySites(), ctx: ctx, fail: fail, done: make(chan struct{}),
 		execs: map[string]*remoteExec{}, pipeIDs: map[*task.Pipeline]int64{}, pipes: map[int64]*rddpb.Pipeline{},
-		pipeErrs: map[int64]error{}, agentStarts: map[string]int{}}
+		pipeErrs: map[int64]error{}, agentStarts: map[string]int{}, cached: newCacheBook()}
 	c.token = rand.Text()
 	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
@@ -224,6 +226,8 @@ func newCluster(s *Session, host string) (*cluster, *http.ServeMux, error) {
 	mux := http.NewServeMux()
 	mux.Handle(rddpbconnect.NewDriverServiceHandler(c))
 	mux.Handle("GET /broadcast/{id}", tokenOnly(c.token, http.HandlerFunc(c.serveBroadcast)))
+	mux.Handle("GET /data/{node}/{part}", tokenOnly(c.token, http.HandlerFunc(c.serveData)))
+	mux.Handle("GET /cache-locations/{node}/{part}", tokenOnly(c.token, http.HandlerFunc(c.serveCacheLocations)))
 	c.srv = &http.Server{Handler: mux, Protocols: h2c(true)}
 	go c.srv.Serve(ln)
 	return c, mux, nil
@@ -350,6 +354,7 @@ func (c *cluster) lose(id, why string) {
 	e.running = map[task.ID]running{}
 	c.mu.Unlock()
 	c.pool.Remove(id)
+	c.cached.lose(id)
 	c.s.mu.Lock()
 	n := c.s.books.ExecutorLost(id)
 	c.s.mu.Unlock()
@@ -512,6 +517,7 @@ func (c *cluster) ReportResults(ctx context.Context, req *connect.Request[rddpb.
 	id := req.Msg.GetExecutorId()
 	for _, pr := range req.Msg.GetResults() {
 		res := resultFromProto(id, pr)
+		c.resultBytes.Add(int64(len(pr.GetValue())))
 		c.mu.Lock()
 		e := c.execs[id]
 		var r running
@@ -525,9 +531,13 @@ func (c *cluster) ReportResults(ctx context.Context, req *connect.Request[rddpb.
 		if !ok || !r.stop() {
 			continue // the executor was lost, or the job cancelled the task
 		}
+		if res.Err == nil {
+			c.cached.add(id, res.Cached)
+		}
 		if res.Err == nil && res.ID.Shuffle < 0 {
 			res = c.s.finishResult(r.d, res)
 		}
+		c.s.explainRebuild(r.d, res.Err, id)
 		r.done(res)
 	}
 	return connect.NewResponse(&rddpb.ReportResultsResponse{}), nil

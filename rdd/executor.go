@@ -108,14 +108,12 @@ type executor struct {
 
 	mu        sync.Mutex
 	pipelines map[int64]*rebuiltStage // guarded by mu; by pipeline id
-	rebuilt   map[string]Dataset      // guarded by mu; invocation -> its rebuilt lineage, built once
+	rebuilt   map[int64]Dataset       // guarded by mu; the driver's invocation id -> its rebuilt lineage, built once
+	proxies   map[int]Dataset         // guarded by mu; stand-ins of driver data (Parallelize handles) by the driver's id
 	bcasts    map[int64][]byte        // guarded by mu; broadcast values fetched from the driver, by id
 
 	driverURL string
 }
-
-// maxBroadcast bounds a broadcast value an executor accepts.
-const maxBroadcast = 1 << 30
 
 // broadcast returns broadcast id's encoded value, fetched from the driver
 // the first time (e.mu is held: the fetch is once per executor).
@@ -123,24 +121,9 @@ func (e *executor) broadcast(id int64) ([]byte, error) {
 	if b, ok := e.bcasts[id]; ok {
 		return b, nil
 	}
-	req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/broadcast/%d", e.driverURL, id), nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set(shufflenet.TokenHeader, e.token)
-	resp, err := e.http.Do(req)
+	b, err := e.get(fmt.Sprintf("%s/broadcast/%d", e.driverURL, id))
 	if err != nil {
 		return nil, fmt.Errorf("fetching from the driver: %w", err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBroadcast+1))
-	switch {
-	case err != nil:
-		return nil, fmt.Errorf("fetching from the driver: %w", err)
-	case resp.StatusCode != http.StatusOK:
-		return nil, fmt.Errorf("fetching from the driver: %s: %s", resp.Status, strings.TrimSpace(string(b)))
-	case len(b) > maxBroadcast:
-		return nil, fmt.Errorf("fetching from the driver: larger than %d bytes", maxBroadcast)
 	}
 	e.bcasts[id] = b
 	return b, nil
@@ -170,7 +153,7 @@ func runExecutor(ctx context.Context, driverURL, id string, slots int, host stri
 	e := &executor{id: id, addr: ln.Addr().String(), log: log, sem: make(chan struct{}, slots),
 		client:    rddpbconnect.NewDriverServiceClient(hc, driverURL),
 		http:      &http.Client{Timeout: 30 * time.Second},
-		pipelines: map[int64]*rebuiltStage{}, rebuilt: map[string]Dataset{}, bcasts: map[int64][]byte{}, driverURL: driverURL}
+		pipelines: map[int64]*rebuiltStage{}, rebuilt: map[int64]Dataset{}, proxies: map[int]Dataset{}, bcasts: map[int64][]byte{}, driverURL: driverURL}
 	if dir := os.Getenv("MESO_RDD_PID_DIR"); dir != "" { // lets tests check that executors are gone
 		// Written whole then renamed: a reader never sees an empty file.
 		tmp := filepath.Join(dir, id+".pid.tmp")
@@ -213,6 +196,7 @@ func runExecutor(ctx context.Context, driverURL, id string, slots int, host stri
 	mux := http.NewServeMux()
 	mux.Handle(shufflenet.PathPrefix, shufflenet.NewServer(s.store, shufflenet.ServerConfig{Token: token, Logger: log}))
 	mux.Handle("/block/", tokenOnly(token, shuffleHandler(s.store)))
+	mux.Handle("GET /cache/{node}/{part}", tokenOnly(token, cacheHandler(s.cache)))
 	srv := &http.Server{Handler: mux}
 	go srv.Serve(ln)
 	defer srv.Close()
@@ -268,43 +252,73 @@ func (e *executor) addPipeline(pp *rddpb.Pipeline) {
 		st.p = &task.Pipeline{Name: pp.GetName()}
 		return
 	}
-	key := fmt.Sprint(p.Invocation.Func, p.Invocation.Args)
+	key := p.Invocation.ID
 	ds := e.rebuilt[key]
 	if ds == nil {
-		ds, st.err = rebuild(*p.Invocation, e.broadcast)
+		ds, st.err = rebuild(*p.Invocation, e.broadcast, e.handle, nil)
 		if st.err != nil {
 			return
 		}
 		e.rebuilt[key] = ds
 	}
-	if got := fingerprint(ds.lineage()); p.Fingerprint != "" && got != p.Fingerprint {
-		st.err = errRebuiltDiffers("the Func of stage "+p.Name, got, p.Fingerprint)
+	if got := fingerprintEntries(ds.lineage()); p.Fingerprint != "" && digestEntries(got) != p.Fingerprint {
+		st.err = &RebuildError{Func: funcSite(p.Invocation.Func), Stage: p.Name, Inv: key, Rebuilt: got}
 		return
 	}
-	st.ix, st.target, st.written, st.err = indexRebuilt(ds.lineage(), p)
+	st.ix, st.target, st.written, st.err = indexRebuilt(e.lookupLocked, p)
 }
 
-// indexRebuilt finds a pipeline's datasets and shuffles in a rebuilt
-// lineage by their local indexes: the stage's target and, for a map stage,
-// the shuffle it writes.
-func indexRebuilt(root *node, p *task.Pipeline) (*pipelineIndex, *node, *shuffleDep, error) {
+// lookupLocked finds a pipeline's dataset among the lineages this executor
+// rebuilt (e.mu is held): by its invocation and local index, or a driver
+// data stand-in by the driver's id.
+func (e *executor) lookupLocked(r task.NodeRef) *node {
+	if r.Inv == 0 {
+		if ds := e.proxies[r.ID]; ds != nil {
+			return ds.lineage()
+		}
+		return nil
+	}
+	ds := e.rebuilt[r.Inv]
+	if ds == nil {
+		return nil
+	}
+	return byLocal(ds.lineage(), r.Local)
+}
+
+// funcSite returns the call site of registry entry i.
+func funcSite(i int) string {
+	funcsMu.Lock()
+	defer funcsMu.Unlock()
+	if i >= 0 && i < len(funcs) {
+		return funcs[i].site
+	}
+	return fmt.Sprintf("Func %d", i)
+}
+
+// indexRebuilt finds a pipeline's datasets and shuffles in the rebuilt
+// lineages (lookup): the stage's target and, for a map stage, the shuffle
+// it writes. Each dataset takes the driver's storage level.
+func indexRebuilt(lookup func(task.NodeRef) *node, p *task.Pipeline) (*pipelineIndex, *node, *shuffleDep, error) {
 	ix := &pipelineIndex{p: p, nodes: map[int]*task.Node{}, shuffles: map[int]*task.Shuffle{}}
 	for i := range p.Nodes {
-		n := byLocal(root, p.Nodes[i].Local)
+		n := lookup(p.Nodes[i].NodeRef)
 		if n == nil {
 			return nil, nil, nil, fmt.Errorf("%w: no dataset %d in the rebuilt lineage of stage %s", ErrNotPortable, p.Nodes[i].Local, p.Name)
 		}
 		ix.nodes[n.id] = &p.Nodes[i]
+		if p.Nodes[i].Inv != 0 {
+			n.level.Store(int32(p.Nodes[i].Level))
+		}
 	}
 	var written *shuffleDep
 	for i := range p.Shuffles {
 		sh := &p.Shuffles[i]
-		red := byLocal(root, sh.Reduce.Local)
+		red := lookup(sh.Reduce)
 		if red == nil {
 			return nil, nil, nil, fmt.Errorf("%w: no dataset %d in the rebuilt lineage of stage %s", ErrNotPortable, sh.Reduce.Local, p.Name)
 		}
 		for _, dep := range red.deps {
-			if dep.shuffle != nil && byLocalIs(dep.shuffle.mapNode, sh.Map.Local) {
+			if dep.shuffle != nil && dep.shuffle.mapNode == lookup(sh.Map) {
 				ix.shuffles[dep.shuffle.id] = sh
 				if sh.ID == p.Shuffle {
 					written = dep.shuffle
@@ -315,18 +329,11 @@ func indexRebuilt(root *node, p *task.Pipeline) (*pipelineIndex, *node, *shuffle
 	if p.Shuffle >= 0 && written == nil {
 		return nil, nil, nil, fmt.Errorf("%w: shuffle %d not in the rebuilt lineage of stage %s", ErrNotPortable, p.Shuffle, p.Name)
 	}
-	target := byLocal(root, p.Target.Local)
+	target := lookup(p.Target)
 	if target == nil {
 		return nil, nil, nil, fmt.Errorf("%w: no target dataset %d in the rebuilt lineage of stage %s", ErrNotPortable, p.Target.Local, p.Name)
 	}
 	return ix, target, written, nil
-}
-
-// byLocalIs reports whether n has local index local.
-func byLocalIs(n *node, local int) bool {
-	claimMu.Lock()
-	defer claimMu.Unlock()
-	return n.local == local
 }
 
 // run runs one task from the driver.
@@ -348,7 +355,7 @@ func (e *executor) run(ctx context.Context, t *rddpb.Task) task.Result {
 		locs[int(l.GetShuffle())] = l
 	}
 	tc := &TaskContext{ctx: ctx, sess: e.s, pipe: st.ix, job: id.Job, stage: id.Stage, partition: id.Partition,
-		attempt: id.Attempt, fetch: &netFetcher{e: e, locs: locs, part: id.Partition}}
+		attempt: id.Attempt, fetch: &netFetcher{e: e, locs: locs, part: id.Partition}, remoteBlock: e.remoteBlock}
 	return runTask(tc, d, func(tc *TaskContext) (any, error) {
 		if st.written != nil {
 			return st.written.writeMap(tc, id.Partition)

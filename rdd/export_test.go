@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mesoproject/meso/rdd/codec"
 	"github.com/mesoproject/meso/rdd/internal/exec"
 	"github.com/mesoproject/meso/rdd/internal/task"
 )
@@ -178,7 +181,7 @@ func (rr *rebuildingRunner) Run(ctx context.Context, d *task.Desc) task.Result {
 		return rr.local.Run(ctx, d)
 	}
 	fail := func(err error) task.Result { return task.Result{ID: d.ID, Executor: d.Executor, Err: err} }
-	ds, err := rebuild(*pl.Invocation, nil)
+	ds, err := rebuild(*pl.Invocation, nil, nil, nil)
 	if err != nil {
 		return fail(err)
 	}
@@ -286,3 +289,34 @@ func SessionOf(tc *TaskContext) *Session { return tc.sess }
 // BroadcastsServed returns how many broadcast values a cluster session's
 // driver sent to executors.
 func BroadcastsServed(s *Session) int64 { return s.cluster.broadcastsServed.Load() }
+
+// PipelineBytes returns the encoded size of every pipeline a cluster
+// session's driver built for its executors.
+func PipelineBytes(s *Session) int {
+	c := s.cluster
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, p := range c.pipes {
+		n += proto.Size(p)
+	}
+	return n
+}
+
+// DataServed returns the bytes of driver data (Parallelize partitions) a
+// cluster session's driver sent to executors.
+func DataServed(s *Session) int64 { return s.cluster.cached.dataServed.Load() }
+
+// EncodedSize is the size of data in its codec.
+func EncodedSize[T any](data []T) int {
+	c := codec.For[T]()
+	var b []byte
+	for _, v := range data {
+		b = c.Append(b, v)
+	}
+	return len(b)
+}
+
+// ResultBytes returns the bytes of result task values a cluster session's
+// driver received.
+func ResultBytes(s *Session) int64 { return s.cluster.resultBytes.Load() }

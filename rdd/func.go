@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/mesoproject/meso/rdd/internal/task"
 )
@@ -135,29 +137,46 @@ func registeredAs[F any](i int) (F, error) {
 // recorded as foreign and makes the call not portable. Datasets derived
 // from the result after the call returned belong to no call.
 type invocation struct {
+	id      int64 // unique in the process (task.Invocation.ID, NodeRef.Inv)
 	fn      *funcValue
 	args    []any
-	start   int64 // last dataset id before the call
-	end     int64 // last dataset id when the call returned
-	nodes   int   // datasets claimed
-	foreign *node // a dataset reachable from the result but built before the call
+	handles map[*node]bool // the datasets among args (driver dataset handles)
+	start   int64          // last dataset id before the call
+	end     int64          // last dataset id when the call returned
+	nodes   int            // datasets claimed
+	foreign *node          // a dataset reachable from the result but built before the call
 
 	encodeOnce sync.Once // encodes the arguments once, at the first job
 	encoded    task.Invocation
 	encodeErr  error
 
-	root        *node                           // the dataset the call returned
-	fingerprint func() string                   // of root's lineage, computed once
-	checked     func() (task.Invocation, error) // CheckPortable: rebuilt once and compared
+	root    *node                           // the dataset the call returned
+	entries func() []string                 // fingerprintEntries of root's lineage, computed once
+	checked func() (task.Invocation, error) // CheckPortable: rebuilt once and compared
 }
 
-// fingerprint digests the datasets of root's invocation in local index
-// order: operation, call site, parents (local index, or the dataset id
-// outside the call) and what sources read (Range's bounds, Parallelize's
-// data, TextFile's path). Two processes building the same lineage from the
+// fingerprint digests the datasets of root's invocation (see
+// fingerprintEntries). Two processes building the same lineage from the
 // same arguments get the same fingerprint; a Func body that builds its
 // inputs from a Go map's iteration order does not.
-func fingerprint(root *node) string {
+func fingerprint(root *node) string { return digestEntries(fingerprintEntries(root)) }
+
+func digestEntries(entries []string) string {
+	h := sha256.New()
+	for _, e := range entries {
+		h.Write([]byte(e))
+		h.Write([]byte(";"))
+	}
+	return hex.EncodeToString(h.Sum(nil)[:12])
+}
+
+// fingerprintEntries describes the datasets of root's invocation in local
+// index order, one entry each: operation, call site, parents (local index,
+// or the dataset's index in its own invocation when it is a handle
+// argument) and a digest of what sources read (Range's bounds,
+// Parallelize's data, TextFile's path). A rebuild that differs is explained
+// by the first entry that differs (RebuildError).
+func fingerprintEntries(root *node) []string {
 	claimMu.Lock()
 	inv := root.inv
 	byIndex := map[int]*node{}
@@ -173,24 +192,39 @@ func fingerprint(root *node) string {
 	}
 	walk(root)
 	claimMu.Unlock()
-	h := sha256.New()
+	out := make([]string, 0, len(byIndex))
 	for i := range len(byIndex) {
 		n := byIndex[i]
 		if n == nil {
-			fmt.Fprintf(h, "%d:missing;", i)
+			out = append(out, fmt.Sprintf("%d: missing", i))
 			continue
 		}
-		fmt.Fprintf(h, "%d:%s@%s(", i, n.op, n.site)
-		for _, d := range n.deps {
-			fmt.Fprintf(h, "%d/%t,", ref(d.parent).Local, d.shuffle != nil)
+		var b strings.Builder
+		fmt.Fprintf(&b, "%d: %s at %s (", i, n.op, n.site)
+		for j, d := range n.deps {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			r := ref(d.parent)
+			switch {
+			case r.Inv != 0 && r.Inv != inv.id:
+				fmt.Fprintf(&b, "argument dataset %d", r.Local)
+			default:
+				fmt.Fprintf(&b, "%d", r.Local)
+			}
+			if d.shuffle != nil {
+				b.WriteString(" shuffled")
+			}
 		}
-		h.Write([]byte(")"))
+		b.WriteString(")")
 		if n.content != nil {
+			h := sha256.New()
 			n.content(h)
+			fmt.Fprintf(&b, " content %s", hex.EncodeToString(h.Sum(nil)[:6]))
 		}
-		h.Write([]byte(";"))
+		out = append(out, b.String())
 	}
-	return hex.EncodeToString(h.Sum(nil)[:12])
+	return out
 }
 
 // fingerprintOf returns the fingerprint of the invocation that built n
@@ -199,19 +233,10 @@ func fingerprintOf(n *node) string {
 	claimMu.Lock()
 	inv := n.inv
 	claimMu.Unlock()
-	if inv == nil || inv.fingerprint == nil {
+	if inv == nil || inv.entries == nil {
 		return ""
 	}
-	return inv.fingerprint()
-}
-
-// errRebuiltDiffers is wrapped by the error of a stage whose Func built a
-// different lineage in another process than on the driver.
-func errRebuiltDiffers(what, got, want string) error {
-	return fmt.Errorf("%w: %s built a different lineage when called again with the same arguments "+
-		"(fingerprint %s, the driver's %s): its body must build the same datasets from the same inputs in every process "+
-		"(no Go map iteration order, clock, randomness or flag-set package state in what it builds; see docs/rdd.md)",
-		ErrNotPortable, what, got, want)
+	return digestEntries(inv.entries())
 }
 
 // checkRebuild is CheckPortable's rebuild: it calls the Func of n's
@@ -273,28 +298,35 @@ func Func[F any](fn F) F {
 	return wrapper.Interface().(F)
 }
 
+// invSeq numbers invocations, like nodeSeq datasets.
+var invSeq atomic.Int64
+
 func (v *funcValue) invoke(args []reflect.Value) reflect.Value {
-	inv := &invocation{fn: v, start: nodeSeq.Load()}
+	inv := &invocation{id: invSeq.Add(1), fn: v, handles: map[*node]bool{}}
 	for _, a := range args {
 		inv.args = append(inv.args, a.Interface())
+		if h := handleNode(a); h != nil {
+			inv.handles[h] = true
+		}
 	}
+	inv.start = nodeSeq.Load()
 	out := v.fn.Call(args)[0]
 	inv.end = nodeSeq.Load()
 	if !out.IsNil() {
 		inv.root = out.Interface().(Dataset).lineage()
 		inv.claim(inv.root)
-		inv.fingerprint = sync.OnceValue(func() string { return fingerprint(inv.root) })
+		inv.entries = sync.OnceValue(func() []string { return fingerprintEntries(inv.root) })
 		inv.checked = sync.OnceValues(func() (task.Invocation, error) {
 			sp, err := spec(inv.root)
 			if err != nil {
 				return sp, err
 			}
-			ds, err := rebuild(sp, nil)
+			ds, err := rebuild(sp, nil, nil, inv)
 			if err != nil {
 				return sp, err
 			}
-			if got, want := fingerprint(ds.lineage()), inv.fingerprint(); got != want {
-				return sp, errRebuiltDiffers("the Func at "+v.site, got, want)
+			if got, want := fingerprintEntries(ds.lineage()), inv.entries(); !slices.Equal(got, want) {
+				return sp, &RebuildError{Func: v.site, Driver: want, Rebuilt: got}
 			}
 			return sp, nil
 		})
@@ -315,6 +347,9 @@ func (inv *invocation) claim(root *node) {
 			return
 		}
 		seen[n] = true
+		if inv.handles[n] {
+			return // a dataset passed as an argument: rebuilt from its handle
+		}
 		if int64(n.id) <= inv.start {
 			// Built before the call, like all its ancestors (a dataset is
 			// built after its parents).
@@ -355,8 +390,16 @@ func spec(n *node) (task.Invocation, error) {
 }
 
 func (inv *invocation) encode() (task.Invocation, error) {
-	out := task.Invocation{Func: inv.fn.index}
+	out := task.Invocation{ID: inv.id, Func: inv.fn.index}
 	for i, a := range inv.args {
+		if h := handleNode(reflect.ValueOf(a)); h != nil {
+			b, err := encodeHandle(h)
+			if err != nil {
+				return task.Invocation{}, fmt.Errorf("%w: argument %d of the Func at %s: %v", ErrNotPortable, i, inv.fn.site, err)
+			}
+			out.Args = append(out.Args, b)
+			continue
+		}
 		if acc, ok := a.(accumulatorArg); ok && !reflect.ValueOf(a).IsNil() {
 			b, err := acc.wire()
 			if err != nil {
@@ -403,7 +446,12 @@ func sharedVars(n *node) (accums, broadcasts []int64) {
 // need the typed dataset, which the caller recovers by type assertion.
 // broadcast, when not nil, gives the encoded value of the broadcast
 // variables among the arguments (an executor fetches them from the driver).
-func rebuild(sp task.Invocation, broadcast func(id int64) ([]byte, error)) (Dataset, error) {
+//
+// handle, when not nil, turns a dataset argument's handle into the dataset
+// (an executor rebuilds the handle's own invocation, or fetches driver
+// data); nil keeps the arguments of the driver's call orig (CheckPortable's
+// second call).
+func rebuild(sp task.Invocation, broadcast func(id int64) ([]byte, error), handle func(h handleArg, t reflect.Type) (reflect.Value, error), orig *invocation) (Dataset, error) {
 	funcsMu.Lock()
 	if sp.Func < 0 || sp.Func >= len(funcs) {
 		funcsMu.Unlock()
@@ -420,6 +468,23 @@ func rebuild(sp task.Invocation, broadcast func(id int64) ([]byte, error)) (Data
 	}
 	args := make([]reflect.Value, len(sp.Args))
 	for i, b := range sp.Args {
+		if t := ft.In(i); t.Implements(datasetType) {
+			if handle == nil && orig != nil && i < len(orig.args) {
+				args[i] = reflect.ValueOf(orig.args[i])
+				continue
+			}
+			h, err := gobDecode[handleArg](b)
+			if err == nil && handle == nil {
+				err = errors.New("no way to rebuild a dataset argument here")
+			}
+			if err == nil {
+				args[i], err = handle(h, t)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("rdd: argument %d (a dataset) of the Func at %s: %w", i, fv.site, err)
+			}
+			continue
+		}
 		if t := ft.In(i); t.Kind() == reflect.Pointer && t.Implements(reflect.TypeFor[accumulatorArg]()) {
 			v := reflect.New(t.Elem())
 			if err := v.Interface().(accumulatorArg).restore(b); err != nil {

@@ -92,7 +92,7 @@ func TestRebuildFromSpec(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ds, err := rebuild(sp, nil)
+	ds, err := rebuild(sp, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,10 +156,10 @@ func TestRebuildFromSpec(t *testing.T) {
 	if _, err := spec(Range(0, 1, 1).n); !errors.Is(err, ErrNotPortable) {
 		t.Fatalf("spec of a free dataset: %v", err)
 	}
-	if _, err := rebuild(task.Invocation{Func: 1 << 20}, nil); !errors.Is(err, ErrNotPortable) {
+	if _, err := rebuild(task.Invocation{Func: 1 << 20}, nil, nil, nil); !errors.Is(err, ErrNotPortable) {
 		t.Fatalf("unknown func: %v", err)
 	}
-	if _, err := rebuild(task.Invocation{Func: sp.Func, Args: [][]byte{{1, 2}}}, nil); !errors.Is(err, ErrNotPortable) {
+	if _, err := rebuild(task.Invocation{Func: sp.Func, Args: [][]byte{{1, 2}}}, nil, nil, nil); !errors.Is(err, ErrNotPortable) {
 		t.Fatalf("bad args: %v", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"slices"
 
+	"github.com/mesoproject/meso/rdd/codec"
 	"github.com/mesoproject/meso/rdd/internal/task"
 )
 
@@ -24,6 +25,7 @@ const (
 	resultTakeOrdered      = "takeOrdered" // the partition's n smallest records
 	resultCountBy          = "countBy"     // one record per key with its count
 	resultSave             = "saveAsTextFile"
+	resultSample           = "sample" // a sort's key sample: the record count (uvarint) and the sampled keys
 )
 
 // action says how a job's result tasks run on a cluster executor: which
@@ -129,6 +131,11 @@ func takeOrderedPart[T any](tc *TaskContext, r *RDD[T], p, n int, cmp func(a, b 
 type keyed interface{ pairKey() any }
 
 func (p Pair[K, V]) pairKey() any { return p.Key }
+
+// keyAppender is implemented by Pair: a sort's sample sends only keys.
+type keyAppender interface{ appendKey(b []byte) []byte }
+
+func (p Pair[K, V]) appendKey(b []byte) []byte { return codec.For[K]().Append(b, p.Key) }
 
 // countedRecord is one key of a partition's counts as an executor sends it:
 // a record with that key (the dataset's codec carries the key) and the
@@ -250,6 +257,21 @@ func (r *RDD[T]) runResult(tc *TaskContext, p int, pl *task.Pipeline) ([]byte, e
 		var b []byte
 		for _, c := range countPart(tc, r, p, byKey) {
 			b = binary.AppendUvarint(r.codec.Append(b, c.rec), uint64(c.n))
+		}
+		return b, nil
+	case resultSample:
+		n, err := gobDecode[int](arg(0))
+		if err != nil {
+			return nil, fmt.Errorf("rdd: internal error: bad sample argument")
+		}
+		recs, count := reservoir(tc, r, p, n)
+		b := binary.AppendUvarint(nil, uint64(count))
+		for _, v := range recs {
+			k, ok := any(v).(keyAppender)
+			if !ok {
+				return nil, fmt.Errorf("rdd: internal error: sampling the keys of %s, not a pair dataset", r.n)
+			}
+			b = k.appendKey(b)
 		}
 		return b, nil
 	case resultSave:

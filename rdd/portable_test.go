@@ -260,7 +260,18 @@ func TestMapIterationHazardDetected(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer local.Close()
-	cl := StartInProcessCluster(t, Config{TaskMaxFailures: 1}, 1)
+	// The default spark.task.maxFailures (4): a rebuild that differs fails
+	// the job at its first failure all the same.
+	cl := StartInProcessCluster(t, Config{}, 1)
+	var mu sync.Mutex
+	retried := map[int]bool{} // jobs with a task attempt after the first
+	cl.AddListener(func(ev Event) {
+		if ev.Kind == TaskStart && ev.Attempt > 0 {
+			mu.Lock()
+			retried[ev.Job] = true
+			mu.Unlock()
+		}
+	})
 	for _, s := range []*Session{local, cl} {
 		detected := 0
 		for range 10 {
@@ -268,16 +279,31 @@ func TestMapIterationHazardDetected(t *testing.T) {
 				t.Fatalf("deterministic Func: %v", err)
 			}
 			_, err := Count(ctx, s, fromMap(m))
-			if err != nil {
-				// (An executor's error arrives as text.)
-				if !strings.Contains(err.Error(), ErrNotPortable.Error()) || !strings.Contains(err.Error(), "different lineage") {
-					t.Fatalf("map iteration: %v", err)
-				}
-				detected++
+			if err == nil {
+				continue
+			}
+			if detected++; detected == 1 {
+				t.Logf("%v", err)
+			}
+			var re *RebuildError
+			if !errors.As(err, &re) || !errors.Is(err, ErrNotPortable) {
+				t.Fatalf("map iteration: %T %v", err, err)
+			}
+			if !strings.HasPrefix(re.Func, "portable_test.go:") || !strings.Contains(re.Differs(), "parallelize at portable_test.go:") ||
+				len(re.Driver) != len(re.Rebuilt) || len(re.Driver) != 51 {
+				t.Fatalf("map iteration: %v (func %q, %d datasets on the driver, %d rebuilt)", err, re.Func, len(re.Driver), len(re.Rebuilt))
+			}
+			if s == cl && (re.Executor != "e0" || re.Stage == "") {
+				t.Fatalf("map iteration on the cluster: executor %q, stage %q: %v", re.Executor, re.Stage, err)
 			}
 		}
 		if detected == 0 {
 			t.Fatal("10 Funcs built from a map's iteration order all rebuilt identically")
 		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(retried) > 0 {
+		t.Fatalf("jobs %v retried a task after a rebuild differed", retried)
 	}
 }

@@ -98,6 +98,9 @@ type node struct {
 	// content writes what a source reads (its arguments, Parallelize's
 	// data) for the invocation's fingerprint; nil for other datasets.
 	content func(h io.Writer)
+	// driverPart encodes partition p (of parts) of a dataset the driver
+	// holds (Parallelize), for executors that read it through a handle.
+	driverPart func(p, parts int) []byte
 	// runResult is a cluster executor's result task on partition p: the
 	// action's partition function named by the pipeline (RDD.runResult).
 	runResult func(tc *TaskContext, p int, pl *task.Pipeline) ([]byte, error)

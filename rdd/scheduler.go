@@ -253,7 +253,7 @@ func (s *Session) runJob(ctx context.Context, target *node, parts []int, act act
 	core := job.New(job.Config{
 		ID: id, Graph: g, Target: plan.NodeID(target.id), Partitions: parts, Pipelines: pipelines,
 		MaxTaskFailures: s.cfg.TaskMaxFailures, MaxStageAttempts: s.cfg.StageMaxConsecutiveAttempts,
-	}, s.books, cacheState{s.cache}, time.Now())
+	}, s.books, s.cacheState(), time.Now())
 	s.emit(Event{Kind: JobStart, Job: id, Name: target.String(), Tasks: len(sortedUnique(parts)), Shuffle: -1})
 	h := jobHooks{s: s, id: id}
 	ej := exec.Job{
@@ -284,50 +284,66 @@ func sortedUnique(parts []int) []int {
 	return slices.Compact(out)
 }
 
-// cacheState is the planner's view of the session's cache.
-type cacheState struct{ bm *blocks.Manager }
+// cacheState is the planner's view of the session's cache (see
+// Session.cacheState).
+type cacheState struct {
+	bm   *blocks.Manager
+	book *cacheBook // cluster mode: the executors' cached partitions
+}
 
 func (c cacheState) Cached(n plan.NodeID, p int) bool {
-	return c.bm.Has(blocks.Key{Node: int(n), Part: p})
+	k := blocks.Key{Node: int(n), Part: p}
+	if c.book != nil {
+		return len(c.book.holders(k)) > 0
+	}
+	return c.bm.Has(k)
 }
 
 // pipelines describes every stage a job on target may run: the result
 // stage (-1) and the map stage of every shuffle in its lineage, from the
 // session's resolution and prepared values.
 func (s *Session) pipelines(target *node, shuffles map[int]*shuffleDep, res map[int]*resolution) map[int]*task.Pipeline {
+	// A stage's invocation is that of its last dataset (the holder), or
+	// for a map stage that of the shuffle's reduce side, whose dependency
+	// holds the map function: the executor rebuilds it, with the datasets
+	// passed to it as arguments (its scope). A dataset outside that scope
+	// makes the stage not portable.
 	type stage struct {
 		p       *task.Pipeline
-		last    *node
-		foreign *node // a dataset of the stage built by another call than last
+		holder  *node
+		foreign *node // a dataset of the stage outside the holder's scope
+	}
+	scopes := map[*node]stageScope{}
+	scope := func(n *node) stageScope {
+		if sc, ok := scopes[n]; ok {
+			return sc
+		}
+		scopes[n] = scopeOf(n)
+		return scopes[n]
 	}
 	s.mu.Lock() // guards s.prepared
-	p, foreign := s.pipelineLocked(target, -1, res)
+	p, foreign := s.pipelineLocked(target, -1, res, scope(target))
 	stages := []stage{{p, target, foreign}}
 	for id, d := range shuffles {
-		p, foreign := s.pipelineLocked(d.mapNode, id, res)
-		// A remote executor finds the map function on the reduce side's
-		// dependency, so that dataset must come from the same call.
+		p, foreign := s.pipelineLocked(d.mapNode, id, res, scope(d.reduceNode))
 		p.Nodes = append(p.Nodes, s.nodeDescLocked(d.reduceNode, res))
 		p.Shuffles = append(p.Shuffles, shuffleDesc(d, res))
-		if foreign == nil && !sameInvocation(d.reduceNode, d.mapNode) {
-			foreign = d.reduceNode
-		}
-		stages = append(stages, stage{p, d.mapNode, foreign})
+		stages = append(stages, stage{p, d.reduceNode, foreign})
 	}
 	s.mu.Unlock()
 	out := map[int]*task.Pipeline{}
 	for _, st := range stages {
 		out[st.p.Shuffle] = st.p
-		inv, err := spec(st.last) // may encode the arguments: not under mu
+		inv, err := spec(st.holder) // may encode the arguments: not under mu
 		switch {
 		case err != nil:
 			st.p.NotPortable = err.Error()
 		case st.foreign != nil:
-			st.p.NotPortable = fmt.Sprintf("%s belongs to another Func call than %s", st.foreign, st.last)
+			st.p.NotPortable = fmt.Sprintf("%s belongs to another Func call than %s and is not passed to it as an argument", st.foreign, st.holder)
 		default:
 			st.p.Invocation = &inv
-			st.p.Accumulators, st.p.Broadcasts = sharedVars(st.last)
-			st.p.Fingerprint = fingerprintOf(st.last)
+			st.p.Accumulators, st.p.Broadcasts = sharedVars(st.holder)
+			st.p.Fingerprint = fingerprintOf(st.holder)
 		}
 	}
 	return out
@@ -339,19 +355,19 @@ func ref(n *node) task.NodeRef {
 	if n.inv == nil {
 		return task.NodeRef{ID: n.id, Local: -1}
 	}
-	return task.NodeRef{ID: n.id, Local: n.local}
+	return task.NodeRef{ID: n.id, Local: n.local, Inv: n.inv.id}
 }
 
 func (s *Session) nodeDescLocked(n *node, res map[int]*resolution) task.Node {
 	r := res[n.id]
-	return task.Node{NodeRef: ref(n), Partitions: r.parts, Splits: r.splits, Prepared: s.prepared[n.id]}
+	return task.Node{NodeRef: ref(n), Partitions: r.parts, Splits: r.splits, Prepared: s.prepared[n.id], Level: int(n.level.Load())}
 }
 
 // pipelineLocked describes the stage whose last dataset is last (writing
 // shuffle sh, or -1): its narrow lineage and the shuffles it reads. It also
 // returns a dataset of the stage that another Func call than last's built
 // (or none), which makes the stage not portable.
-func (s *Session) pipelineLocked(last *node, sh int, res map[int]*resolution) (*task.Pipeline, *node) {
+func (s *Session) pipelineLocked(last *node, sh int, res map[int]*resolution, sc stageScope) (*task.Pipeline, *node) {
 	p := &task.Pipeline{Name: last.String(), Target: ref(last), Shuffle: sh}
 	seen := map[*node]bool{}
 	var foreign *node
@@ -361,7 +377,7 @@ func (s *Session) pipelineLocked(last *node, sh int, res map[int]*resolution) (*
 			return
 		}
 		seen[n] = true
-		if foreign == nil && n != last && !sameInvocation(n, last) {
+		if foreign == nil && !sc.has(n) {
 			foreign = n
 		}
 		p.Nodes = append(p.Nodes, s.nodeDescLocked(n, res))
@@ -375,13 +391,6 @@ func (s *Session) pipelineLocked(last *node, sh int, res map[int]*resolution) (*
 	}
 	walk(last)
 	return p, foreign
-}
-
-// sameInvocation reports whether a and b were built by one Func call.
-func sameInvocation(a, b *node) bool {
-	claimMu.Lock()
-	defer claimMu.Unlock()
-	return a.inv != nil && a.inv == b.inv
 }
 
 func shuffleDesc(d *shuffleDep, res map[int]*resolution) task.Shuffle {

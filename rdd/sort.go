@@ -2,6 +2,8 @@ package rdd
 
 import (
 	"cmp"
+	"encoding/binary"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 
@@ -67,6 +69,31 @@ func SortBy[T any, K cmp.Ordered](r *RDD[T], f func(T) K, ascending bool, parts 
 	return out
 }
 
+// keySample is one partition's sample of keys and its record count.
+type keySample[K any] struct {
+	keys  []K
+	count int64
+}
+
+// reservoir samples up to n records of partition p uniformly (the same
+// records in every process: the generator is seeded by the partition) and
+// counts them all.
+func reservoir[T any](tc *TaskContext, r *RDD[T], p, n int) ([]T, int64) {
+	rng := rand.New(rand.NewPCG(uint64(p), 0x5eed))
+	var recs []T
+	var count int64
+	r.iterate(tc, p, func(v T) bool {
+		count++
+		if len(recs) < n {
+			recs = append(recs, v)
+		} else if i := rng.Int64N(count); i < int64(n) {
+			recs[i] = v
+		}
+		return true
+	})
+	return recs, count
+}
+
 // sampleBounds runs a job sampling the keys of r and returns reducers-1 (or
 // fewer, when keys repeat) upper bounds splitting them evenly, weighting each
 // partition's sample by the partition's size.
@@ -76,30 +103,39 @@ func sampleBounds[K cmp.Ordered, V any](j *jobEnv, r *RDD[Pair[K, V]], reducers 
 	}
 	parts := j.s.partsOf(r.n)
 	perPart := (3*min(20*reducers, 1_000_000) + parts - 1) / max(parts, 1)
-	type sample struct {
-		keys  []K
-		count int64
-	}
 	type weighted struct {
 		k K
 		w float64
 	}
 	var all []weighted
-	err := j.s.runJob(j.ctx, r.n, allParts(parts), collecting, func(tc *TaskContext, p int) (any, error) {
-		rng := rand.New(rand.NewPCG(uint64(p), 0x5eed))
-		s := sample{}
-		r.iterate(tc, p, func(kv Pair[K, V]) bool { // reservoir sampling
-			s.count++
-			if len(s.keys) < perPart {
-				s.keys = append(s.keys, kv.Key)
-			} else if i := rng.Int64N(s.count); i < int64(perPart) {
-				s.keys[i] = kv.Key
+	kc := codec.For[K]()
+	// Like Spark's RangePartitioner sketch, each task sends only its
+	// reservoir sample of keys and its record count, never its records.
+	act := newAction(resultSample, "", nil, []any{perPart}, func(b []byte) (any, error) {
+		var s keySample[K]
+		c, n := binary.Uvarint(b)
+		if n <= 0 {
+			return nil, fmt.Errorf("rdd: a bad key sample of %s from the executor", r.n)
+		}
+		s.count, b = int64(c), b[n:]
+		for len(b) > 0 {
+			k, n, err := kc.Decode(b)
+			if err != nil {
+				return nil, fmt.Errorf("rdd: decoding a key sample of %s from the executor: %w", r.n, err)
 			}
-			return true
-		})
+			s.keys, b = append(s.keys, k), b[n:]
+		}
+		return s, nil
+	})
+	err := j.s.runJob(j.ctx, r.n, allParts(parts), act, func(tc *TaskContext, p int) (any, error) {
+		recs, count := reservoir(tc, r, p, perPart)
+		s := keySample[K]{count: count}
+		for _, kv := range recs {
+			s.keys = append(s.keys, kv.Key)
+		}
 		return s, nil
 	}, func(_ int, v any) error {
-		s := v.(sample)
+		s := v.(keySample[K])
 		for _, k := range s.keys {
 			all = append(all, weighted{k, float64(s.count) / float64(len(s.keys))})
 		}

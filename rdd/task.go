@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/mesoproject/meso/rdd/internal/blocks"
 	"github.com/mesoproject/meso/rdd/internal/shuffle"
 	"github.com/mesoproject/meso/rdd/internal/task"
 )
@@ -34,6 +35,11 @@ type TaskContext struct {
 	// the action's function runs over them on the driver.
 	fed     []byte
 	fedNode int
+	// remoteBlock reads a cached partition from another executor (cluster
+	// executors; nil in local mode).
+	remoteBlock func(k blocks.Key) ([]byte, bool)
+	// cached lists the partitions the task stored in the cache.
+	cached []task.CachedBlock
 }
 
 // fetcher returns the service the task fetches shuffle blocks from.
@@ -219,7 +225,7 @@ func runTask(tc *TaskContext, d *task.Desc, body func(tc *TaskContext) (any, err
 		tc.metrics.Duration = time.Since(start)
 		res.Metrics = task.Metrics(tc.metrics)
 		if res.Err == nil {
-			res.Accums = tc.accums
+			res.Accums, res.Cached = tc.accums, tc.cached
 		}
 	}()
 	v, err := body(tc)

@@ -66,6 +66,15 @@ func Parallelize[T any](data []T, parts int) *RDD[T] {
 		fmt.Fprint(h, len(data), parts)
 	}
 	n.resolve = func(env resolveEnv) resolution { return resolution{parts: positive(parts, env.def.source)} }
+	n.driverPart = func(p, parts int) []byte {
+		c := codec.For[T]()
+		lo, hi := split(0, len(data), p, parts)
+		var b []byte
+		for _, v := range data[lo:hi] {
+			b = c.Append(b, v)
+		}
+		return b
+	}
 	return newRDD(n, func(tc *TaskContext, p int, yield func(T) bool) {
 		lo, hi := split(0, len(data), p, tc.parts(n))
 		for _, v := range data[lo:hi] {

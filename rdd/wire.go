@@ -51,11 +51,11 @@ func preparedAs[T any](tc *TaskContext, n *node) T {
 }
 
 func refToProto(r task.NodeRef) *rddpb.NodeRef {
-	return &rddpb.NodeRef{Id: int64(r.ID), Local: int64(r.Local)}
+	return &rddpb.NodeRef{Id: int64(r.ID), Local: int64(r.Local), Inv: r.Inv}
 }
 
 func refFromProto(r *rddpb.NodeRef) task.NodeRef {
-	return task.NodeRef{ID: int(r.GetId()), Local: int(r.GetLocal())}
+	return task.NodeRef{ID: int(r.GetId()), Local: int(r.GetLocal()), Inv: r.GetInv()}
 }
 
 // errNoInvocation fails the tasks of a stage a remote executor cannot
@@ -66,11 +66,11 @@ func pipelineToProto(id int64, p *task.Pipeline) (*rddpb.Pipeline, error) {
 	if p.Invocation == nil {
 		return nil, fmt.Errorf("%w: stage %s: %s", errNoInvocation, p.Name, p.NotPortable)
 	}
-	out := &rddpb.Pipeline{Id: id, Name: p.Name, Func: int64(p.Invocation.Func), Args: p.Invocation.Args,
+	out := &rddpb.Pipeline{Id: id, Name: p.Name, Func: int64(p.Invocation.Func), Args: p.Invocation.Args, Invocation: p.Invocation.ID,
 		Target: refToProto(p.Target), Shuffle: int64(p.Shuffle), Accumulators: p.Accumulators, Broadcasts: p.Broadcasts,
 		Result: p.Result}
 	for _, n := range p.Nodes {
-		pn := &rddpb.Node{Ref: refToProto(n.NodeRef), Partitions: int64(n.Partitions)}
+		pn := &rddpb.Node{Ref: refToProto(n.NodeRef), Partitions: int64(n.Partitions), Level: int32(n.Level)}
 		for _, s := range n.Splits {
 			pn.Splits = append(pn.Splits, &rddpb.Split{Path: s.Path, Start: s.Start, End: s.End})
 		}
@@ -95,11 +95,11 @@ func pipelineToProto(id int64, p *task.Pipeline) (*rddpb.Pipeline, error) {
 }
 
 func pipelineFromProto(p *rddpb.Pipeline) (*task.Pipeline, error) {
-	out := &task.Pipeline{Name: p.GetName(), Invocation: &task.Invocation{Func: int(p.GetFunc()), Args: p.GetArgs()},
+	out := &task.Pipeline{Name: p.GetName(), Invocation: &task.Invocation{ID: p.GetInvocation(), Func: int(p.GetFunc()), Args: p.GetArgs()},
 		Target: refFromProto(p.GetTarget()), Shuffle: int(p.GetShuffle()), Accumulators: p.GetAccumulators(), Broadcasts: p.GetBroadcasts(),
 		Result: p.GetResult()}
 	for _, n := range p.GetNodes() {
-		tn := task.Node{NodeRef: refFromProto(n.GetRef()), Partitions: int(n.GetPartitions())}
+		tn := task.Node{NodeRef: refFromProto(n.GetRef()), Partitions: int(n.GetPartitions()), Level: int(n.GetLevel())}
 		for _, s := range n.GetSplits() {
 			tn.Splits = append(tn.Splits, task.Split{Path: s.GetPath(), Start: s.GetStart(), End: s.GetEnd()})
 		}
@@ -146,7 +146,15 @@ func resultToProto(r task.Result) *rddpb.TaskResult {
 		return out
 	case r.Err != nil:
 		out.Kind, out.Error = rddpb.TaskResult_TASK_ERROR, r.Err.Error()
+		var re *RebuildError
+		if errors.As(r.Err, &re) {
+			out.Kind = rddpb.TaskResult_NOT_PORTABLE
+			out.Rebuild = &rddpb.Rebuild{Func: re.Func, Stage: re.Stage, Datasets: re.Rebuilt, Invocation: re.Inv}
+		}
 		return out
+	}
+	for _, c := range r.Cached {
+		out.Cached = append(out.Cached, &rddpb.CachedBlock{Node: int64(c.Node), Partition: int64(c.Part)})
 	}
 	switch v := r.Value.(type) {
 	case []int64:
@@ -192,6 +200,13 @@ func resultFromProto(exec string, r *rddpb.TaskResult) task.Result {
 	case rddpb.TaskResult_TASK_ERROR:
 		out.Err = fmt.Errorf("%w %s: %s", errRemote, exec, r.GetError())
 		return out
+	case rddpb.TaskResult_NOT_PORTABLE:
+		rb := r.GetRebuild()
+		out.Err = &RebuildError{Func: rb.GetFunc(), Stage: rb.GetStage(), Executor: exec, Inv: rb.GetInvocation(), Rebuilt: rb.GetDatasets()}
+		return out
+	}
+	for _, c := range r.GetCached() {
+		out.Cached = append(out.Cached, task.CachedBlock{Node: int(c.GetNode()), Part: int(c.GetPartition())})
 	}
 	if out.ID.Shuffle >= 0 {
 		out.Value = r.GetBlockSizes()

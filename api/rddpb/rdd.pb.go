@@ -38,6 +38,7 @@ const (
 	TaskResult_OK           TaskResult_Kind = 0
 	TaskResult_TASK_ERROR   TaskResult_Kind = 1 // the task failed: retried up to spark.task.maxFailures
 	TaskResult_FETCH_FAILED TaskResult_Kind = 2 // map outputs could not be fetched: recomputed
+	TaskResult_NOT_PORTABLE TaskResult_Kind = 3 // the Func rebuilt differently (rebuild): the job fails at once
 )
 
 // Enum value maps for TaskResult_Kind.
@@ -46,11 +47,13 @@ var (
 		0: "OK",
 		1: "TASK_ERROR",
 		2: "FETCH_FAILED",
+		3: "NOT_PORTABLE",
 	}
 	TaskResult_Kind_value = map[string]int32{
 		"OK":           0,
 		"TASK_ERROR":   1,
 		"FETCH_FAILED": 2,
+		"NOT_PORTABLE": 3,
 	}
 )
 
@@ -424,9 +427,13 @@ func (*ReportResultsResponse) Descriptor() ([]byte, []int) {
 }
 
 type NodeRef struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	Local         int64                  `protobuf:"varint,2,opt,name=local,proto3" json:"local,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Local int64                  `protobuf:"varint,2,opt,name=local,proto3" json:"local,omitempty"`
+	// The driver's id of the Func invocation that built the dataset (0: none).
+	// A pipeline's datasets come from its own invocation and from those of
+	// the driver datasets passed to it as arguments (handles).
+	Inv           int64 `protobuf:"varint,3,opt,name=inv,proto3" json:"inv,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -471,6 +478,13 @@ func (x *NodeRef) GetId() int64 {
 func (x *NodeRef) GetLocal() int64 {
 	if x != nil {
 		return x.Local
+	}
+	return 0
+}
+
+func (x *NodeRef) GetInv() int64 {
+	if x != nil {
+		return x.Inv
 	}
 	return 0
 }
@@ -541,6 +555,7 @@ type Node struct {
 	Partitions    int64                  `protobuf:"varint,2,opt,name=partitions,proto3" json:"partitions,omitempty"`
 	Splits        []*Split               `protobuf:"bytes,3,rep,name=splits,proto3" json:"splits,omitempty"`
 	Prepared      []byte                 `protobuf:"bytes,4,opt,name=prepared,proto3" json:"prepared,omitempty"` // gob of the prepared value; empty when none
+	Level         int32                  `protobuf:"varint,5,opt,name=level,proto3" json:"level,omitempty"`      // the driver's storage level (rdd.StorageLevel)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -601,6 +616,13 @@ func (x *Node) GetPrepared() []byte {
 		return x.Prepared
 	}
 	return nil
+}
+
+func (x *Node) GetLevel() int32 {
+	if x != nil {
+		return x.Level
+	}
+	return 0
 }
 
 type Shuffle struct {
@@ -705,7 +727,10 @@ type Pipeline struct {
 	// fingerprint digests what the driver built for the invocation (every
 	// dataset's operation, call site and partition count, in local index
 	// order): the executor compares it with what it rebuilt.
-	Fingerprint   string `protobuf:"bytes,14,opt,name=fingerprint,proto3" json:"fingerprint,omitempty"`
+	Fingerprint string `protobuf:"bytes,14,opt,name=fingerprint,proto3" json:"fingerprint,omitempty"`
+	// The driver's id of the invocation func and args encode (NodeRef.inv of
+	// its datasets).
+	Invocation    int64 `protobuf:"varint,15,opt,name=invocation,proto3" json:"invocation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -836,6 +861,13 @@ func (x *Pipeline) GetFingerprint() string {
 		return x.Fingerprint
 	}
 	return ""
+}
+
+func (x *Pipeline) GetInvocation() int64 {
+	if x != nil {
+		return x.Invocation
+	}
+	return 0
 }
 
 type TaskID struct {
@@ -1149,6 +1181,8 @@ type TaskResult struct {
 	FetchMaps     []int64                `protobuf:"varint,7,rep,packed,name=fetch_maps,json=fetchMaps,proto3" json:"fetch_maps,omitempty"`
 	Metrics       *Metrics               `protobuf:"bytes,8,opt,name=metrics,proto3" json:"metrics,omitempty"`
 	Accumulators  map[int64][]byte       `protobuf:"bytes,9,rep,name=accumulators,proto3" json:"accumulators,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"` // gob of each accumulator's update
+	Rebuild       *Rebuild               `protobuf:"bytes,10,opt,name=rebuild,proto3" json:"rebuild,omitempty"`                                                                                     // NOT_PORTABLE: what the executor rebuilt
+	Cached        []*CachedBlock         `protobuf:"bytes,11,rep,name=cached,proto3" json:"cached,omitempty"`                                                                                       // partitions of persisted datasets the task stored
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1246,6 +1280,143 @@ func (x *TaskResult) GetAccumulators() map[int64][]byte {
 	return nil
 }
 
+func (x *TaskResult) GetRebuild() *Rebuild {
+	if x != nil {
+		return x.Rebuild
+	}
+	return nil
+}
+
+func (x *TaskResult) GetCached() []*CachedBlock {
+	if x != nil {
+		return x.Cached
+	}
+	return nil
+}
+
+// Rebuild is what an executor's rebuild of a Func built, when it differs
+// from the driver's fingerprint.
+type Rebuild struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Func          string                 `protobuf:"bytes,1,opt,name=func,proto3" json:"func,omitempty"`              // the Func's call site
+	Stage         string                 `protobuf:"bytes,2,opt,name=stage,proto3" json:"stage,omitempty"`            // the stage's name
+	Datasets      []string               `protobuf:"bytes,3,rep,name=datasets,proto3" json:"datasets,omitempty"`      // one entry per dataset of the rebuilt lineage
+	Invocation    int64                  `protobuf:"varint,4,opt,name=invocation,proto3" json:"invocation,omitempty"` // the driver's id of the invocation
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Rebuild) Reset() {
+	*x = Rebuild{}
+	mi := &file_meso_rdd_v1_rdd_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Rebuild) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Rebuild) ProtoMessage() {}
+
+func (x *Rebuild) ProtoReflect() protoreflect.Message {
+	mi := &file_meso_rdd_v1_rdd_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Rebuild.ProtoReflect.Descriptor instead.
+func (*Rebuild) Descriptor() ([]byte, []int) {
+	return file_meso_rdd_v1_rdd_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *Rebuild) GetFunc() string {
+	if x != nil {
+		return x.Func
+	}
+	return ""
+}
+
+func (x *Rebuild) GetStage() string {
+	if x != nil {
+		return x.Stage
+	}
+	return ""
+}
+
+func (x *Rebuild) GetDatasets() []string {
+	if x != nil {
+		return x.Datasets
+	}
+	return nil
+}
+
+func (x *Rebuild) GetInvocation() int64 {
+	if x != nil {
+		return x.Invocation
+	}
+	return 0
+}
+
+// CachedBlock names a cached partition by the driver's dataset id.
+type CachedBlock struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Node          int64                  `protobuf:"varint,1,opt,name=node,proto3" json:"node,omitempty"`
+	Partition     int64                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CachedBlock) Reset() {
+	*x = CachedBlock{}
+	mi := &file_meso_rdd_v1_rdd_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CachedBlock) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CachedBlock) ProtoMessage() {}
+
+func (x *CachedBlock) ProtoReflect() protoreflect.Message {
+	mi := &file_meso_rdd_v1_rdd_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CachedBlock.ProtoReflect.Descriptor instead.
+func (*CachedBlock) Descriptor() ([]byte, []int) {
+	return file_meso_rdd_v1_rdd_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *CachedBlock) GetNode() int64 {
+	if x != nil {
+		return x.Node
+	}
+	return 0
+}
+
+func (x *CachedBlock) GetPartition() int64 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
 var File_meso_rdd_v1_rdd_proto protoreflect.FileDescriptor
 
 const file_meso_rdd_v1_rdd_proto_rawDesc = "" +
@@ -1277,27 +1448,29 @@ const file_meso_rdd_v1_rdd_proto_rawDesc = "" +
 	"\vexecutor_id\x18\x01 \x01(\tR\n" +
 	"executorId\x121\n" +
 	"\aresults\x18\x02 \x03(\v2\x17.meso.rdd.v1.TaskResultR\aresults\"\x17\n" +
-	"\x15ReportResultsResponse\"/\n" +
+	"\x15ReportResultsResponse\"A\n" +
 	"\aNodeRef\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x14\n" +
-	"\x05local\x18\x02 \x01(\x03R\x05local\"C\n" +
+	"\x05local\x18\x02 \x01(\x03R\x05local\x12\x10\n" +
+	"\x03inv\x18\x03 \x01(\x03R\x03inv\"C\n" +
 	"\x05Split\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x14\n" +
 	"\x05start\x18\x02 \x01(\x03R\x05start\x12\x10\n" +
-	"\x03end\x18\x03 \x01(\x03R\x03end\"\x96\x01\n" +
+	"\x03end\x18\x03 \x01(\x03R\x03end\"\xac\x01\n" +
 	"\x04Node\x12&\n" +
 	"\x03ref\x18\x01 \x01(\v2\x14.meso.rdd.v1.NodeRefR\x03ref\x12\x1e\n" +
 	"\n" +
 	"partitions\x18\x02 \x01(\x03R\n" +
 	"partitions\x12*\n" +
 	"\x06splits\x18\x03 \x03(\v2\x12.meso.rdd.v1.SplitR\x06splits\x12\x1a\n" +
-	"\bprepared\x18\x04 \x01(\fR\bprepared\"\x9f\x01\n" +
+	"\bprepared\x18\x04 \x01(\fR\bprepared\x12\x14\n" +
+	"\x05level\x18\x05 \x01(\x05R\x05level\"\x9f\x01\n" +
 	"\aShuffle\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12&\n" +
 	"\x03map\x18\x02 \x01(\v2\x14.meso.rdd.v1.NodeRefR\x03map\x12,\n" +
 	"\x06reduce\x18\x03 \x01(\v2\x14.meso.rdd.v1.NodeRefR\x06reduce\x12\x12\n" +
 	"\x04maps\x18\x04 \x01(\x03R\x04maps\x12\x1a\n" +
-	"\breducers\x18\x05 \x01(\x03R\breducers\"\xbb\x03\n" +
+	"\breducers\x18\x05 \x01(\x03R\breducers\"\xdb\x03\n" +
 	"\bPipeline\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
@@ -1316,7 +1489,10 @@ const file_meso_rdd_v1_rdd_proto_rawDesc = "" +
 	"\fresult_funcs\x18\f \x03(\x03R\vresultFuncs\x12\x1f\n" +
 	"\vresult_args\x18\r \x03(\fR\n" +
 	"resultArgs\x12 \n" +
-	"\vfingerprint\x18\x0e \x01(\tR\vfingerprint\"\xa7\x01\n" +
+	"\vfingerprint\x18\x0e \x01(\tR\vfingerprint\x12\x1e\n" +
+	"\n" +
+	"invocation\x18\x0f \x01(\x03R\n" +
+	"invocation\"\xa7\x01\n" +
 	"\x06TaskID\x12\x10\n" +
 	"\x03job\x18\x01 \x01(\x03R\x03job\x12\x14\n" +
 	"\x05stage\x18\x02 \x01(\x03R\x05stage\x12#\n" +
@@ -1342,7 +1518,7 @@ const file_meso_rdd_v1_rdd_proto_rawDesc = "" +
 	"spillBytes\x12\x1d\n" +
 	"\n" +
 	"cache_hits\x18\x06 \x01(\x03R\tcacheHits\x12!\n" +
-	"\fcache_misses\x18\a \x01(\x03R\vcacheMisses\"\xe6\x03\n" +
+	"\fcache_misses\x18\a \x01(\x03R\vcacheMisses\"\xda\x04\n" +
 	"\n" +
 	"TaskResult\x12#\n" +
 	"\x02id\x18\x01 \x01(\v2\x13.meso.rdd.v1.TaskIDR\x02id\x120\n" +
@@ -1355,15 +1531,29 @@ const file_meso_rdd_v1_rdd_proto_rawDesc = "" +
 	"\n" +
 	"fetch_maps\x18\a \x03(\x03R\tfetchMaps\x12.\n" +
 	"\ametrics\x18\b \x01(\v2\x14.meso.rdd.v1.MetricsR\ametrics\x12M\n" +
-	"\faccumulators\x18\t \x03(\v2).meso.rdd.v1.TaskResult.AccumulatorsEntryR\faccumulators\x1a?\n" +
+	"\faccumulators\x18\t \x03(\v2).meso.rdd.v1.TaskResult.AccumulatorsEntryR\faccumulators\x12.\n" +
+	"\arebuild\x18\n" +
+	" \x01(\v2\x14.meso.rdd.v1.RebuildR\arebuild\x120\n" +
+	"\x06cached\x18\v \x03(\v2\x18.meso.rdd.v1.CachedBlockR\x06cached\x1a?\n" +
 	"\x11AccumulatorsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\x03R\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01\"0\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01\"B\n" +
 	"\x04Kind\x12\x06\n" +
 	"\x02OK\x10\x00\x12\x0e\n" +
 	"\n" +
 	"TASK_ERROR\x10\x01\x12\x10\n" +
-	"\fFETCH_FAILED\x10\x022\xfc\x01\n" +
+	"\fFETCH_FAILED\x10\x02\x12\x10\n" +
+	"\fNOT_PORTABLE\x10\x03\"o\n" +
+	"\aRebuild\x12\x12\n" +
+	"\x04func\x18\x01 \x01(\tR\x04func\x12\x14\n" +
+	"\x05stage\x18\x02 \x01(\tR\x05stage\x12\x1a\n" +
+	"\bdatasets\x18\x03 \x03(\tR\bdatasets\x12\x1e\n" +
+	"\n" +
+	"invocation\x18\x04 \x01(\x03R\n" +
+	"invocation\"?\n" +
+	"\vCachedBlock\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\x03R\x04node\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\x03R\tpartition2\xfc\x01\n" +
 	"\rDriverService\x12G\n" +
 	"\bRegister\x12\x1c.meso.rdd.v1.RegisterRequest\x1a\x1d.meso.rdd.v1.RegisterResponse\x12J\n" +
 	"\tPollTasks\x12\x1d.meso.rdd.v1.PollTasksRequest\x1a\x1e.meso.rdd.v1.PollTasksResponse\x12V\n" +
@@ -1382,7 +1572,7 @@ func file_meso_rdd_v1_rdd_proto_rawDescGZIP() []byte {
 }
 
 var file_meso_rdd_v1_rdd_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_meso_rdd_v1_rdd_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_meso_rdd_v1_rdd_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_meso_rdd_v1_rdd_proto_goTypes = []any{
 	(TaskResult_Kind)(0),          // 0: meso.rdd.v1.TaskResult.Kind
 	(*RegisterRequest)(nil),       // 1: meso.rdd.v1.RegisterRequest
@@ -1401,11 +1591,13 @@ var file_meso_rdd_v1_rdd_proto_goTypes = []any{
 	(*Task)(nil),                  // 14: meso.rdd.v1.Task
 	(*Metrics)(nil),               // 15: meso.rdd.v1.Metrics
 	(*TaskResult)(nil),            // 16: meso.rdd.v1.TaskResult
-	nil,                           // 17: meso.rdd.v1.RegisterResponse.ConfEntry
-	nil,                           // 18: meso.rdd.v1.TaskResult.AccumulatorsEntry
+	(*Rebuild)(nil),               // 17: meso.rdd.v1.Rebuild
+	(*CachedBlock)(nil),           // 18: meso.rdd.v1.CachedBlock
+	nil,                           // 19: meso.rdd.v1.RegisterResponse.ConfEntry
+	nil,                           // 20: meso.rdd.v1.TaskResult.AccumulatorsEntry
 }
 var file_meso_rdd_v1_rdd_proto_depIdxs = []int32{
-	17, // 0: meso.rdd.v1.RegisterResponse.conf:type_name -> meso.rdd.v1.RegisterResponse.ConfEntry
+	19, // 0: meso.rdd.v1.RegisterResponse.conf:type_name -> meso.rdd.v1.RegisterResponse.ConfEntry
 	11, // 1: meso.rdd.v1.PollTasksResponse.pipelines:type_name -> meso.rdd.v1.Pipeline
 	14, // 2: meso.rdd.v1.PollTasksResponse.tasks:type_name -> meso.rdd.v1.Task
 	16, // 3: meso.rdd.v1.ReportResultsRequest.results:type_name -> meso.rdd.v1.TaskResult
@@ -1421,18 +1613,20 @@ var file_meso_rdd_v1_rdd_proto_depIdxs = []int32{
 	12, // 13: meso.rdd.v1.TaskResult.id:type_name -> meso.rdd.v1.TaskID
 	0,  // 14: meso.rdd.v1.TaskResult.kind:type_name -> meso.rdd.v1.TaskResult.Kind
 	15, // 15: meso.rdd.v1.TaskResult.metrics:type_name -> meso.rdd.v1.Metrics
-	18, // 16: meso.rdd.v1.TaskResult.accumulators:type_name -> meso.rdd.v1.TaskResult.AccumulatorsEntry
-	1,  // 17: meso.rdd.v1.DriverService.Register:input_type -> meso.rdd.v1.RegisterRequest
-	3,  // 18: meso.rdd.v1.DriverService.PollTasks:input_type -> meso.rdd.v1.PollTasksRequest
-	5,  // 19: meso.rdd.v1.DriverService.ReportResults:input_type -> meso.rdd.v1.ReportResultsRequest
-	2,  // 20: meso.rdd.v1.DriverService.Register:output_type -> meso.rdd.v1.RegisterResponse
-	4,  // 21: meso.rdd.v1.DriverService.PollTasks:output_type -> meso.rdd.v1.PollTasksResponse
-	6,  // 22: meso.rdd.v1.DriverService.ReportResults:output_type -> meso.rdd.v1.ReportResultsResponse
-	20, // [20:23] is the sub-list for method output_type
-	17, // [17:20] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	20, // 16: meso.rdd.v1.TaskResult.accumulators:type_name -> meso.rdd.v1.TaskResult.AccumulatorsEntry
+	17, // 17: meso.rdd.v1.TaskResult.rebuild:type_name -> meso.rdd.v1.Rebuild
+	18, // 18: meso.rdd.v1.TaskResult.cached:type_name -> meso.rdd.v1.CachedBlock
+	1,  // 19: meso.rdd.v1.DriverService.Register:input_type -> meso.rdd.v1.RegisterRequest
+	3,  // 20: meso.rdd.v1.DriverService.PollTasks:input_type -> meso.rdd.v1.PollTasksRequest
+	5,  // 21: meso.rdd.v1.DriverService.ReportResults:input_type -> meso.rdd.v1.ReportResultsRequest
+	2,  // 22: meso.rdd.v1.DriverService.Register:output_type -> meso.rdd.v1.RegisterResponse
+	4,  // 23: meso.rdd.v1.DriverService.PollTasks:output_type -> meso.rdd.v1.PollTasksResponse
+	6,  // 24: meso.rdd.v1.DriverService.ReportResults:output_type -> meso.rdd.v1.ReportResultsResponse
+	22, // [22:25] is the sub-list for method output_type
+	19, // [19:22] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_meso_rdd_v1_rdd_proto_init() }
@@ -1446,7 +1640,7 @@ func file_meso_rdd_v1_rdd_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_meso_rdd_v1_rdd_proto_rawDesc), len(file_meso_rdd_v1_rdd_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   18,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

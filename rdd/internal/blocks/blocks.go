@@ -236,3 +236,17 @@ func (bm *Manager) Len() int {
 	defer bm.mu.Unlock()
 	return len(bm.blocks)
 }
+
+// Encoded returns block k's bytes as its encode function writes them (read
+// from disk, or encoded from memory), for another executor; false when k is
+// not cached here.
+func (bm *Manager) Encoded(k Key) ([]byte, bool, error) {
+	data, encoded, b, err := bm.Get(k)
+	if err != nil || b == nil {
+		return nil, false, err
+	}
+	if encoded != nil {
+		return encoded, true, nil
+	}
+	return b.encode(data), true, nil
+}

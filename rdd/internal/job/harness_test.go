@@ -184,6 +184,8 @@ func (h *harness) exec(t *testing.T, f []string) string {
 		return h.show(id, j.TaskSucceeded(d.ID, v))
 	case "fail":
 		return h.show(id, j.TaskFailed(d.ID, errors.New("boom")))
+	case "fail-noretry":
+		return h.show(id, j.TaskFailed(d.ID, fmt.Errorf("rebuilt differently: %w", ErrNoRetry)))
 	case "fetch-failed":
 		return h.show(id, j.FetchFailed(d.ID, atoi(args["shuffle"]), ints(args["maps"])))
 	}

@@ -224,14 +224,24 @@ func (j *Job) TaskSucceeded(id task.ID, value any) Ready {
 	return j.step()
 }
 
+// ErrNoRetry is wrapped by task errors that a retry would only repeat (a
+// Func rebuilt differently on an executor): TaskFailed fails the job at
+// once.
+var ErrNoRetry = errors.New("job: task error is not retryable")
+
 // TaskFailed reports a failed task attempt: it is retried, or the job fails
-// after MaxTaskFailures failures of the partition.
+// after MaxTaskFailures failures of the partition, or at once when err
+// wraps ErrNoRetry.
 func (j *Job) TaskFailed(id task.ID, err error) Ready {
 	k := key{id.Shuffle, id.Partition}
 	if _, ok := j.take(k, id); !ok {
 		return j.step()
 	}
 	j.failures[k]++
+	if errors.Is(err, ErrNoRetry) {
+		j.fail(fmt.Errorf("%w: %w", ErrFailed, err))
+		return j.step()
+	}
 	if n := j.failures[k]; n >= j.cfg.MaxTaskFailures {
 		j.fail(fmt.Errorf("%w: task failed %d times: %w", ErrFailed, n, err))
 		return j.step()

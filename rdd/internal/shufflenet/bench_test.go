@@ -2,12 +2,17 @@ package shufflenet
 
 import (
 	"context"
+	"os"
 	"testing"
 )
 
 // BenchmarkFetch reads every block of a 200-map x 50-reducer shuffle
-// (about 100 MB) once per iteration: from the local Store directly, and
-// over loopback HTTP from 3 servers. Run with
+// (about 100 MB) once per iteration, three ways in the same run:
+// local-store (the Store's memory-mapped files, CRC checked: what a
+// reducer does with its own executor's outputs), local-files (the same
+// map output files read with os.ReadFile, no CRC: the file system's
+// speed), and loopback (a Fetcher's batches over HTTP from 3 servers).
+// Run with
 //
 //	go test -run '^$' -bench Fetch -benchtime 3x ./rdd/internal/shufflenet
 func BenchmarkFetch(b *testing.B) {
@@ -19,7 +24,7 @@ func BenchmarkFetch(b *testing.B) {
 			total += n
 		}
 	}
-	b.Run("local", func(b *testing.B) {
+	b.Run("local-store", func(b *testing.B) {
 		b.SetBytes(total)
 		for b.Loop() {
 			for r := range c.reducers {
@@ -31,6 +36,27 @@ func BenchmarkFetch(b *testing.B) {
 					release()
 				}
 			}
+		}
+	})
+	b.Run("local-files", func(b *testing.B) {
+		var files []string
+		for m, owner := range c.owner {
+			files = append(files, c.nodes[owner].store.Path(c.shuffle, m))
+		}
+		var read int64
+		b.SetBytes(total)
+		for b.Loop() {
+			read = 0
+			for _, f := range files {
+				data, err := os.ReadFile(f)
+				if err != nil {
+					b.Fatal(err)
+				}
+				read += int64(len(data))
+			}
+		}
+		if read < total {
+			b.Fatalf("read %d bytes of %d", read, total)
 		}
 	})
 	b.Run("loopback", func(b *testing.B) {

@@ -9,17 +9,21 @@ import (
 // registry (the same binary registers the same Funcs in the same order) and
 // each argument gob-encoded as its parameter type.
 type Invocation struct {
+	ID   int64 // the driver's id of the call (NodeRef.Inv); an executor rebuilds each call once
 	Func int
 	Args [][]byte
 }
 
 // NodeRef names a dataset both ways: by its id in the driver process (the
 // local executor's lookup) and by its local index in the invocation that
-// built it (a remote executor's lookup after rebuilding the lineage; -1
-// when the dataset belongs to no invocation).
+// built it, Inv (a remote executor's lookup after rebuilding the lineage;
+// Local is -1 and Inv 0 when the dataset belongs to no invocation). A
+// pipeline's datasets come from its own invocation and from those of the
+// driver datasets passed to it as arguments.
 type NodeRef struct {
 	ID    int
 	Local int
+	Inv   int64
 }
 
 // Split is a byte range of an input file; a line belongs to the split where
@@ -38,6 +42,10 @@ type Node struct {
 	// driver (zipWithIndex's partition offsets, a sort's range bounds), or
 	// nil.
 	Prepared any
+	// Level is the driver's storage level of the dataset (rdd.StorageLevel):
+	// an executor caches what the driver persisted, even after the Func
+	// returned (Cache called in main).
+	Level int
 }
 
 // Shuffle is one shuffle a pipeline writes (map stage) or reads.
@@ -137,4 +145,13 @@ type Result struct {
 	Fetch   *FetchFailure // set when Err is a failure to fetch map outputs
 	Metrics Metrics
 	Accums  map[int64]any // accumulator updates of a successful attempt
+	// Cached lists the partitions of persisted datasets the attempt stored
+	// in its executor's cache (by the driver's dataset ids): the driver
+	// keeps where each is.
+	Cached []CachedBlock
+}
+
+// CachedBlock is a cached partition of a dataset (the driver's id).
+type CachedBlock struct {
+	Node, Part int
 }
