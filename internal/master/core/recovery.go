@@ -33,6 +33,9 @@ type Recovery struct {
 	Frameworks []RecoveredFramework
 	// Quotas are the roles' non-default quotas.
 	Quotas []*quotapb.QuotaConfig
+	// Reservations are the agents' dynamic reservations and persistent
+	// volumes, by agent id: the master's view when each re-registers.
+	Reservations map[string][]*mesospb.Resource
 }
 
 // RecoveredFramework is a framework the registry knows.
@@ -92,6 +95,9 @@ func (c *Core) Recover(now time.Time, rec Recovery) error {
 		c.failingOver[id] = fw
 	}
 	if err := c.recoverQuotas(rec.Quotas); err != nil {
+		return err
+	}
+	if err := c.recoverReservations(rec.Reservations); err != nil {
 		return err
 	}
 	c.expireFailovers(now)

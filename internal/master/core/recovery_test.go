@@ -19,11 +19,13 @@ type recordingRegistry struct {
 	agentInfos   map[string]*mesospb.AgentInfo
 	frameworks   map[string]*mesospb.FrameworkInfo
 	disconnected map[string]time.Time
+	reservations map[string][]byte // SetReservations (reservations_script_test.go)
 }
 
 func newRecordingRegistry() *recordingRegistry {
 	return &recordingRegistry{MemRegistry: NewMemRegistry(), agentInfos: map[string]*mesospb.AgentInfo{},
-		frameworks: map[string]*mesospb.FrameworkInfo{}, disconnected: map[string]time.Time{}}
+		frameworks: map[string]*mesospb.FrameworkInfo{}, disconnected: map[string]time.Time{},
+		reservations: map[string][]byte{}}
 }
 
 func (r *recordingRegistry) AdmitAgent(info *mesospb.AgentInfo) error {
@@ -48,6 +50,7 @@ func (r *recordingRegistry) recovery() Recovery {
 	for _, id := range sortedKeys(r.frameworks) {
 		rec.Frameworks = append(rec.Frameworks, RecoveredFramework{Info: r.frameworks[id], FailoverDeadline: r.disconnected[id]})
 	}
+	rec.Reservations = r.recoveredReservations()
 	return rec
 }
 

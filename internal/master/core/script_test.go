@@ -91,6 +91,9 @@ type scriptAgent struct {
 	id     string
 	link   string
 	silent bool
+	// ckpt is the last CHECKPOINT_RESOURCES list, reported when the agent
+	// registers again (as a real agent's checkpoint is).
+	ckpt []*mesospb.Resource
 }
 
 // script interprets scenario commands against a Core.
@@ -256,6 +259,8 @@ func (s *script) exec(f []string) {
 		s.printf("master m%d", s.masters)
 	case "failover":
 		s.failover(kv)
+	case "accept", "operator", "offers", "forget-checkpoint", "operations":
+		s.reservationCommand(f[0], pos, kv)
 	default:
 		s.fail("unknown command %q", f[0])
 	}
@@ -299,7 +304,7 @@ func (s *script) reregister(ag *scriptAgent, res string, tasks []string) {
 	}
 	reg := &linkpb.AgentCall_Register{AgentInfo: &mesospb.AgentInfo{
 		Id: &mesospb.AgentID{Value: proto.String(ag.id)}, Hostname: proto.String(ag.name),
-		Resources: r.ToProto("", false)}}
+		Resources: r.ToProto("", false)}, CheckpointedResources: ag.ckpt}
 	for _, spec := range tasks {
 		parts := strings.Split(spec, "/")
 		if len(parts) != 3 && len(parts) != 5 {
@@ -368,6 +373,12 @@ func (s *script) subscribe(name string, flags []string, kv map[string]string) {
 	fw := s.fws[name]
 	if fw == nil {
 		info := &mesospb.FrameworkInfo{User: proto.String("alice"), Name: proto.String(name)}
+		if v, ok := kv["role"]; ok {
+			info.Role = proto.String(v)
+		}
+		if v, ok := kv["principal"]; ok {
+			info.Principal = proto.String(v)
+		}
 		if slices.Contains(flags, "partition-aware") {
 			info.Capabilities = []*mesospb.FrameworkInfo_Capability{
 				{Type: mesospb.FrameworkInfo_Capability_PARTITION_AWARE.Enum()}}
@@ -582,6 +593,8 @@ func (s *script) printEvent(to string, ev *schedulerpb.Event) {
 		s.printf("%s <- FAILURE agent=%s", to, s.name(s.agName, ev.GetFailure().GetAgentId().GetValue()))
 	case schedulerpb.Event_ERROR:
 		s.printf("%s <- ERROR %q", to, ev.GetError().GetMessage())
+	case schedulerpb.Event_UPDATE_OPERATION_STATUS:
+		s.printf("%s <- UPDATE_OPERATION_STATUS %s", to, s.operationStatus(ev.GetUpdateOperationStatus().GetStatus()))
 	default:
 		s.printf("%s <- %s", to, ev.GetType())
 	}
@@ -618,6 +631,15 @@ func (s *script) printMessage(to string, m *linkpb.MasterEvent) {
 		s.printf("%s <- ACKNOWLEDGE %s uuid=%s", to, a.GetTaskId().GetValue(), s.nameUUID(a.GetUuid()))
 	case linkpb.MasterEvent_KILL_TASK:
 		s.printf("%s <- KILL_TASK %s", to, m.GetKillTask().GetTaskId().GetValue())
+	case linkpb.MasterEvent_CHECKPOINT_RESOURCES:
+		r, err := resources.FromProto(m.GetCheckpointResources().GetResources())
+		if err != nil {
+			s.fail("CHECKPOINT_RESOURCES: %v", err)
+		}
+		if ag := s.agents[to]; ag != nil {
+			ag.ckpt = m.GetCheckpointResources().GetResources()
+		}
+		s.printf("%s <- CHECKPOINT_RESOURCES %s", to, r)
 	case linkpb.MasterEvent_SHUTDOWN_FRAMEWORK:
 		s.printf("%s <- SHUTDOWN_FRAMEWORK %s", to, s.name(s.fwName, m.GetShutdownFramework().GetFrameworkId().GetValue()))
 	default:
