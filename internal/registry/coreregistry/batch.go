@@ -145,3 +145,8 @@ func (b *Batch) FrameworkRemoved(frameworkID string) bool {
 func (b *Batch) SetQuota(role string, config []byte) error {
 	return b.apply(registry.SetQuotaCommand(role, config), nil)
 }
+
+// SetReservations implements core.ReservationRegistry.
+func (b *Batch) SetReservations(agentID string, resources []byte) error {
+	return b.apply(registry.SetReservationsCommand(agentID, resources), nil)
+}
