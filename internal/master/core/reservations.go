@@ -81,7 +81,9 @@ func ParseCheckpointedList(b []byte) (resources.Resources, error) {
 }
 
 // agentTotal is an agent's total at registration: its --resources with
-// the dynamic reservations and volumes carved out of them. For a known
+// the dynamic reservations and volumes carved out of them (a new agent may
+// report some too: as in Mesos, an agent that starts afresh under a new id
+// keeps its checkpointed resources and its volumes). For a known
 // agent, the master's list wins over the agent's when they differ (and
 // the agent is sent the master's once registered), unless it does not
 // fit the agent's resources.
@@ -89,9 +91,6 @@ func (c *Core) agentTotal(id string, static resources.Resources, reg *linkpb.Age
 	reported, err := resources.FromProto(reg.GetCheckpointedResources())
 	if err != nil {
 		return nil, fmt.Errorf("checkpointed_resources: %w", err)
-	}
-	if id == "" {
-		reported = nil // a new agent has none
 	}
 	if want, ok := c.knownCheckpoint(id); ok && !want.Equal(reported) {
 		if total, err := resources.ApplyCheckpointed(static, want); err == nil {

@@ -1,0 +1,133 @@
+package agent
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/mesoproject/meso/api/mesospb"
+	"github.com/mesoproject/meso/internal/resources"
+)
+
+// Dynamic reservations and persistent volumes on the agent, as Mesos'
+// agent keeps them: the master sends the whole list of the agent's
+// dynamically reserved resources and volumes (CHECKPOINT_RESOURCES); the
+// agent makes the directories of new volumes, checkpoints the list
+// (checkpoint.Store.WriteResources), removes the directories of volumes no
+// longer listed (DESTROY), and reports the list when it registers again
+// (after a restart too). A persistent volume is the directory
+//
+//	<work_dir>/volumes/roles/<role>/<persistence_id>
+//
+// ('/' in a hierarchical role written as "%2F"), kept when tasks end. A
+// task that uses a volume sees it at its container_path inside the
+// sandbox, as a symbolic link to that directory (Mesos bind-mounts it;
+// the link needs no privileges; a read-only volume is not enforced).
+
+// volumeDir is the directory of a persistent volume.
+func volumeDir(workDir, role, id string) string {
+	return filepath.Join(workDir, "volumes", "roles", strings.ReplaceAll(role, "/", "%2F"), id)
+}
+
+// loadCheckpointedResources reads the list at start; it must fit the
+// agent's --resources, as in Mesos (an agent whose resources shrank
+// below its reservations refuses to start).
+func (a *Agent) loadCheckpointedResources() error {
+	list, err := a.store.LoadResources()
+	if err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	ckpt, err := resources.FromProto(list)
+	if err != nil {
+		return fmt.Errorf("agent: checkpointed resources: %w", err)
+	}
+	if _, err := resources.ApplyCheckpointed(a.resources, ckpt); err != nil {
+		return fmt.Errorf("agent: checkpointed resources are incompatible with --resources: %w", err)
+	}
+	if err := makeVolumes(a.cfg.WorkDir, ckpt); err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	a.ckpt = ckpt
+	return nil
+}
+
+// checkpointResources applies a CHECKPOINT_RESOURCES list. One that does
+// not fit the agent's resources, or cannot be written, is logged and
+// ignored: the agent reports its old list when it registers again, and
+// the master sends its own again then.
+func (a *Agent) checkpointResources(list []*mesospb.Resource) {
+	ckpt, err := resources.FromProto(list)
+	if err == nil {
+		_, err = resources.ApplyCheckpointed(a.resources, ckpt)
+	}
+	if err == nil {
+		err = makeVolumes(a.cfg.WorkDir, ckpt)
+	}
+	if err == nil {
+		err = a.store.WriteResources(ckpt.ToProto("", false))
+	}
+	if err != nil {
+		a.log.Warn("cannot apply the master's reservations and volumes", "err", err)
+		return
+	}
+	a.mu.Lock()
+	old := a.ckpt
+	a.ckpt = ckpt
+	a.mu.Unlock()
+	keep := map[string]bool{}
+	for _, v := range ckpt.Volumes() {
+		keep[volumeDir(a.cfg.WorkDir, v.Role, v.Volume.ID)] = true
+	}
+	for _, v := range old.Volumes() {
+		if dir := volumeDir(a.cfg.WorkDir, v.Role, v.Volume.ID); !keep[dir] {
+			a.log.Info("destroying persistent volume", "role", v.Role, "id", v.Volume.ID, "dir", dir)
+			if err := os.RemoveAll(dir); err != nil {
+				a.log.Warn("cannot remove a destroyed volume", "dir", dir, "err", err)
+			}
+		}
+	}
+	a.log.Info("checkpointed reservations and volumes", "resources", ckpt.String())
+}
+
+// checkpointedLocked is the list the agent reports when it registers.
+func (a *Agent) checkpointedLocked() []*mesospb.Resource {
+	return a.ckpt.ToProto("", false)
+}
+
+func makeVolumes(workDir string, r resources.Resources) error {
+	for _, v := range r.Volumes() {
+		if err := os.MkdirAll(volumeDir(workDir, v.Role, v.Volume.ID), 0o755); err != nil {
+			return fmt.Errorf("persistent volume %s: %w", v.Volume.ID, err)
+		}
+	}
+	return nil
+}
+
+// linkVolumes makes the persistent volumes in an executor's resources
+// (its own and its tasks') visible in its sandbox at their container
+// paths.
+func (a *Agent) linkVolumes(sandbox string, list []*mesospb.Resource) error {
+	res, err := resources.FromProto(list)
+	if err != nil {
+		return err
+	}
+	for _, v := range res.Volumes() {
+		path := v.Volume.ContainerPath
+		if !filepath.IsLocal(path) {
+			return fmt.Errorf("persistent volume %s: container_path %q must be a relative path inside the sandbox", v.Volume.ID, path)
+		}
+		dir := volumeDir(a.cfg.WorkDir, v.Role, v.Volume.ID)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("persistent volume %s: %w", v.Volume.ID, err)
+		}
+		target := filepath.Join(sandbox, path)
+		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+			return fmt.Errorf("persistent volume %s: %w", v.Volume.ID, err)
+		}
+		if err := os.Symlink(dir, target); err != nil {
+			return fmt.Errorf("persistent volume %s: %w", v.Volume.ID, err)
+		}
+	}
+	return nil
+}
