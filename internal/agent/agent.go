@@ -70,9 +70,9 @@ type Agent struct {
 	info       *mesospb.AgentInfo       // guarded by mu: set by Serve
 	// ckpt are the dynamic reservations and volumes (reservations.go);
 	// guarded by mu.
-	ckpt resources.Resources
-	endpoint   string                   // guarded by mu: host:port for executors
-	runCtx     context.Context          // guarded by mu: Serve's context
+	ckpt     resources.Resources
+	endpoint string          // guarded by mu: host:port for executors
+	runCtx   context.Context // guarded by mu: Serve's context
 	// savedAgentID is the agent id in the checkpoints; guarded by mu.
 	savedAgentID string
 	tasks        sync.WaitGroup // goroutines started by dispatch
