@@ -67,6 +67,8 @@ func (c *Core) accept(now time.Time, fw *framework, acc *schedulerpb.Call_Accept
 			c.offerOperation(lc, op)
 		default:
 			c.log.Warn("dropping unsupported offer operation", "framework", fw.id, "type", op.GetType().String())
+			c.operationStatus(fw, lc.agent.id, op, mesospb.OperationState_OPERATION_ERROR,
+				fmt.Sprintf("meso does not support %v operations", op.GetType()), nil)
 		}
 	}
 	refuse := refuseDuration(acc.GetFilters())
