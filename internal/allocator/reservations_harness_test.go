@@ -20,10 +20,7 @@ import (
 func (h *harness) convert(cmd string, args cmdArgs) error {
 	agentID := args.pos[0]
 	plain := resources.MustParse(args.pos[1])
-	push := func(r resources.Resource) resources.Resource {
-		return r.PushReservation(args.kv["role"], args.kv["principal"])
-	}
-	reserved, err := plain.Map(push)
+	reserved, err := plain.PushReservation(args.kv["role"], args.kv["principal"])
 	if err != nil {
 		return err
 	}

@@ -239,6 +239,11 @@ func (m *Master) operatorMetrics(w http.ResponseWriter, r *http.Request, out cod
 // operatorApply runs a call that changes the core and answers 200 with an
 // empty body, or the error's status.
 func (m *Master) operatorApply(w http.ResponseWriter, r *http.Request, apply func(*core.Core, time.Time) error) {
+	m.operatorApplyStatus(w, r, http.StatusOK, apply)
+}
+
+// operatorApplyStatus is operatorApply answering status on success.
+func (m *Master) operatorApplyStatus(w http.ResponseWriter, r *http.Request, status int, apply func(*core.Core, time.Time) error) {
 	var err error
 	if derr := m.loop.do(r.Context(), func(l *loop, now time.Time) {
 		err = apply(l.core, now)
@@ -249,7 +254,7 @@ func (m *Master) operatorApply(w http.ResponseWriter, r *http.Request, apply fun
 		httpError(w, statusOf(err), err.Error())
 		return
 	}
-	w.WriteHeader(http.StatusOK)
+	w.WriteHeader(status)
 }
 
 // operatorSubscribe opens an operator event stream: SUBSCRIBED (the whole

@@ -8,6 +8,7 @@ import (
 	"github.com/mesoproject/meso/api/masterpb"
 	"github.com/mesoproject/meso/api/mesospb"
 	"github.com/mesoproject/meso/internal/acl"
+	"github.com/mesoproject/meso/internal/master/core"
 	"github.com/mesoproject/meso/internal/operator"
 	"github.com/mesoproject/meso/internal/resources"
 )
@@ -26,17 +27,9 @@ func (m *Master) operatorConversion(w http.ResponseWriter, r *http.Request, call
 	if denied(w, authorizeConversion(m.cfg.ACLs, who, op)) {
 		return
 	}
-	var err error
-	if derr := m.loop.do(r.Context(), func(l *loop, now time.Time) {
-		err = l.core.OperatorOperation(now, agentID, op, who)
-	}); derr != nil {
-		err = derr
-	}
-	if err != nil {
-		httpError(w, statusOf(err), err.Error())
-		return
-	}
-	w.WriteHeader(http.StatusAccepted)
+	m.operatorApplyStatus(w, r, http.StatusAccepted, func(c *core.Core, now time.Time) error {
+		return c.OperatorOperation(now, agentID, op, who)
+	})
 }
 
 // conversionOf reads an operator conversion call as the equivalent offer

@@ -17,7 +17,7 @@ import (
 // dynamic returns r dynamically reserved to role by principal.
 func dynamic(t *testing.T, r, role, principal string) resources.Resources {
 	t.Helper()
-	out, err := resources.MustParse(r).Map(func(x resources.Resource) resources.Resource { return x.PushReservation(role, principal) })
+	out, err := resources.MustParse(r).PushReservation(role, principal)
 	if err != nil {
 		t.Fatal(err)
 	}

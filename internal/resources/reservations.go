@@ -96,6 +96,12 @@ func (r Resource) Base() Resource {
 	return r.withStack(stack)
 }
 
+// PushReservation returns r with every entry dynamically reserved
+// (refined) to role by principal.
+func (r Resources) PushReservation(role, principal string) (Resources, error) {
+	return r.Map(func(x Resource) Resource { return x.PushReservation(role, principal) })
+}
+
 // Map returns f applied to every entry of r, normalized.
 func (r Resources) Map(f func(Resource) Resource) (Resources, error) {
 	out := make([]Resource, len(r))

@@ -36,11 +36,11 @@ func TestReservationStack(t *testing.T) {
 
 func TestReservationsKeepApart(t *testing.T) {
 	un := MustParse("cpus:4;disk:100")
-	reserved, err := un.Map(func(r Resource) Resource { return r.PushReservation("db", "ops") })
+	reserved, err := un.PushReservation("db", "ops")
 	if err != nil {
 		t.Fatal(err)
 	}
-	half, _ := MustParse("cpus:2;disk:50").Map(func(r Resource) Resource { return r.PushReservation("db", "ops") })
+	half, _ := MustParse("cpus:2;disk:50").PushReservation("db", "ops")
 	total := un.Add(half)
 	if total.String() != "cpus:4;cpus(db,ops):2;disk:100;disk(db,ops):50" {
 		t.Fatalf("add: %v", total)

@@ -80,7 +80,7 @@ func (s *script) spec(text string) resources.Resources {
 	if len(parts) > 1 && parts[1] != "" {
 		var role string
 		role, principal, _ = strings.Cut(parts[1], ",")
-		r, err = r.Map(func(x resources.Resource) resources.Resource { return x.PushReservation(role, principal) })
+		r, err = r.PushReservation(role, principal)
 		if err != nil {
 			s.fail("spec %q: %v", text, err)
 		}

@@ -40,9 +40,7 @@ func TestReservationsRecovery(t *testing.T) {
 	c1 := newCore("m1")
 	register(c1, "l1", "")
 	agentID := c1.GetAgents().GetAgents()[0].GetAgentInfo().GetId().GetValue()
-	want, _ := resources.MustParse("cpus:1;disk:100").Map(func(x resources.Resource) resources.Resource {
-		return x.PushReservation("db", "ops")
-	})
+	want, _ := resources.MustParse("cpus:1;disk:100").PushReservation("db", "ops")
 	op := &mesospb.Offer_Operation{Type: mesospb.Offer_Operation_RESERVE.Enum(),
 		Reserve: &mesospb.Offer_Operation_Reserve{Resources: want.ToProto("", false)}}
 	if err := c1.OperatorOperation(now, agentID, op, "ops"); err != nil {
