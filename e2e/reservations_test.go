@@ -126,6 +126,12 @@ func TestReservationsAndVolumes(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(agent.dir, "meta", "resources.pb")); err != nil {
 		t.Errorf("the agent's checkpoint of its reservations: %v", err)
 	}
+	var st struct {
+		Reserved map[string]map[string]any `json:"reserved_resources"`
+	}
+	if err := getJSON(agent.proc.url("/state"), &st); err != nil || st.Reserved["db"]["disk"] != 512.0 {
+		t.Errorf("the agent's /state reserved_resources = %v, %v; want db with disk 512", st.Reserved, err)
+	}
 
 	// The master crashes and comes back on its work dir (its registry):
 	// the agent re-registers and the reservation and volume are offered

@@ -103,7 +103,7 @@ func (a *Agent) view() present.AgentView {
 func (a *Agent) agentInfo() *mesospb.AgentInfo {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	info := proto.Clone(a.info).(*mesospb.AgentInfo)
+	info := a.totalInfoLocked()
 	if id := a.core.Snapshot().AgentID; id != "" {
 		info.Id = &mesospb.AgentID{Value: proto.String(id)}
 	}

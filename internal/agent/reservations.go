@@ -8,6 +8,7 @@ import (
 
 	"github.com/mesoproject/meso/api/mesospb"
 	"github.com/mesoproject/meso/internal/resources"
+	"google.golang.org/protobuf/proto"
 )
 
 // Dynamic reservations and persistent volumes on the agent, as Mesos'
@@ -93,6 +94,18 @@ func (a *Agent) checkpointResources(list []*mesospb.Resource) {
 // checkpointedLocked is the list the agent reports when it registers.
 func (a *Agent) checkpointedLocked() []*mesospb.Resource {
 	return a.ckpt.ToProto("", false)
+}
+
+// totalInfoLocked is a copy of the agent's AgentInfo whose resources
+// include the dynamic reservations and volumes (what /state and GET_AGENT
+// show, as Mesos' agent does); registration sends the --resources and the
+// list apart.
+func (a *Agent) totalInfoLocked() *mesospb.AgentInfo {
+	info := proto.CloneOf(a.info)
+	if total, err := resources.ApplyCheckpointed(a.resources, a.ckpt); err == nil && info != nil {
+		info.Resources = total.ToProto("", false)
+	}
+	return info
 }
 
 func makeVolumes(workDir string, r resources.Resources) error {
