@@ -313,6 +313,9 @@ func (c *Core) validateReserve(conv *conversion, res resources.Resources, source
 		if fw != nil && r.Role != conv.role {
 			return fmt.Errorf("a reserve operation was attempted for role %q, but the resources are allocated to role %q", r.Role, conv.role)
 		}
+		if fw != nil && len(r.Stack()) > 1 && !mesospb.HasCapability(fw.info, mesospb.FrameworkInfo_Capability_RESERVATION_REFINEMENT) {
+			return fmt.Errorf("refining the reservation of %v needs the RESERVATION_REFINEMENT capability", r)
+		}
 	}
 	var err error
 	if conv.from, err = res.Map(resources.Resource.PopReservation); err != nil {

@@ -28,10 +28,10 @@ import (
 //	forget-checkpoint A               A loses its checkpointed list
 //	operations                        GET_OPERATIONS
 //
-// SPEC is plain resources, then optionally /ROLE,PRINCIPAL (dynamically
-// reserved) and /ID,PATH (its disk a persistent volume at container path
-// PATH):
-// "cpus:1;mem:64/db,ops", "disk:50/db,ops/v1,data", "disk:5//v2,x" (an
+// SPEC is plain resources, then optionally @ROLE,PRINCIPAL (dynamically
+// reserved; refinements follow after '|': @eng,ops|eng/web,ops) and
+// @ID,PATH (its disk a persistent volume at container path PATH):
+// "cpus:1;mem:64@db,ops", "disk:50@db,ops@v1,data", "disk:5@@v2,x" (an
 // unreserved volume, which is invalid). A reserve converts
 // SPEC without its reservation into SPEC; unreserve the reverse; create
 // converts SPEC without its volume into SPEC; destroy the reverse.
@@ -71,18 +71,19 @@ func (s *script) reservationCommand(cmd string, pos []string, kv map[string]stri
 
 // spec parses a SPEC (see reservationCommand).
 func (s *script) spec(text string) resources.Resources {
-	parts := strings.Split(text, "/")
+	parts := strings.Split(text, "@")
 	r, err := resources.Parse(parts[0])
 	if err != nil {
 		s.fail("spec %q: %v", text, err)
 	}
 	principal := ""
 	if len(parts) > 1 && parts[1] != "" {
-		var role string
-		role, principal, _ = strings.Cut(parts[1], ",")
-		r, err = r.PushReservation(role, principal)
-		if err != nil {
-			s.fail("spec %q: %v", text, err)
+		for _, res := range strings.Split(parts[1], "|") {
+			var role string
+			role, principal, _ = strings.Cut(res, ",")
+			if r, err = r.PushReservation(role, principal); err != nil {
+				s.fail("spec %q: %v", text, err)
+			}
 		}
 	}
 	if len(parts) > 2 {

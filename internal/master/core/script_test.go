@@ -24,7 +24,7 @@ import (
 // Commands (names stand for ids; the script never sees real ids):
 //
 //	agent A RES                       register a new agent
-//	subscribe F [partition-aware] [failover=SECS] [id=ID]
+//	subscribe F [partition-aware] [refinement] [failover=SECS] [id=ID] [role=R] [principal=P]
 //	                                  subscribe (again, with F's id, if F is known;
 //	                                  id= names any id, made up or not)
 //	disconnect F                      F's stream closes
@@ -375,6 +375,10 @@ func (s *script) subscribe(name string, flags []string, kv map[string]string) {
 		info := &mesospb.FrameworkInfo{User: proto.String("alice"), Name: proto.String(name)}
 		if v, ok := kv["role"]; ok {
 			info.Role = proto.String(v)
+		}
+		if slices.Contains(flags, "refinement") {
+			info.Capabilities = append(info.Capabilities, &mesospb.FrameworkInfo_Capability{
+				Type: mesospb.FrameworkInfo_Capability_RESERVATION_REFINEMENT.Enum()})
 		}
 		if v, ok := kv["principal"]; ok {
 			info.Principal = proto.String(v)
