@@ -66,7 +66,7 @@ func (a *Agent) launchLocked(e lifecycle.LaunchExecutor) {
 		a.launchFailedLocked(e, fmt.Sprintf("cannot create sandbox: %v", err))
 		return
 	}
-	if err := a.linkVolumes(sandbox, e.Resources); err != nil {
+	if err := a.linkVolumes(sandbox, e.Resources, a.taskUser(e.User)); err != nil {
 		a.launchFailedLocked(e, err.Error())
 		return
 	}

@@ -3,10 +3,12 @@ package agent
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 
 	"github.com/mesoproject/meso/api/mesospb"
+	"github.com/mesoproject/meso/internal/launcher"
 	"github.com/mesoproject/meso/internal/resources"
 	"google.golang.org/protobuf/proto"
 )
@@ -24,7 +26,8 @@ import (
 // ('/' in a hierarchical role written as "%2F"), kept when tasks end. A
 // task that uses a volume sees it at its container_path inside the
 // sandbox, as a symbolic link to that directory (Mesos bind-mounts it;
-// the link needs no privileges; a read-only volume is not enforced).
+// the link needs no privileges; a read-only volume is not enforced), and
+// the directory belongs to the user the executor runs as.
 
 // volumeDir is the directory of a persistent volume.
 func volumeDir(workDir, role, id string) string {
@@ -108,6 +111,21 @@ func (a *Agent) totalInfoLocked() *mesospb.AgentInfo {
 	return info
 }
 
+// chownToUser gives dir to user when the agent can run as that user (the
+// launcher's rule: root, and the user exists); otherwise it leaves dir
+// alone and the launch reports the user problem.
+func chownToUser(dir, user string) error {
+	if user == "" {
+		return nil
+	}
+	var cmd exec.Cmd
+	if launcher.SetUser(&cmd, user) != nil || cmd.SysProcAttr == nil || cmd.SysProcAttr.Credential == nil {
+		return nil
+	}
+	cred := cmd.SysProcAttr.Credential
+	return os.Chown(dir, int(cred.Uid), int(cred.Gid))
+}
+
 func makeVolumes(workDir string, r resources.Resources) error {
 	for _, v := range r.Volumes() {
 		if err := os.MkdirAll(volumeDir(workDir, v.Role, v.Volume.ID), 0o755); err != nil {
@@ -119,8 +137,10 @@ func makeVolumes(workDir string, r resources.Resources) error {
 
 // linkVolumes makes the persistent volumes in an executor's resources
 // (its own and its tasks') visible in its sandbox at their container
-// paths.
-func (a *Agent) linkVolumes(sandbox string, list []*mesospb.Resource) error {
+// paths. When the executor runs as another user (a root agent switching
+// users), the volume's directory is handed to that user, as Mesos hands a
+// volume to the user of the task that uses it.
+func (a *Agent) linkVolumes(sandbox string, list []*mesospb.Resource, user string) error {
 	res, err := resources.FromProto(list)
 	if err != nil {
 		return err
@@ -132,6 +152,9 @@ func (a *Agent) linkVolumes(sandbox string, list []*mesospb.Resource) error {
 		}
 		dir := volumeDir(a.cfg.WorkDir, v.Role, v.Volume.ID)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("persistent volume %s: %w", v.Volume.ID, err)
+		}
+		if err := chownToUser(dir, user); err != nil {
 			return fmt.Errorf("persistent volume %s: %w", v.Volume.ID, err)
 		}
 		target := filepath.Join(sandbox, path)

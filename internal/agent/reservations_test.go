@@ -3,7 +3,10 @@ package agent
 import (
 	"log/slog"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
+	"syscall"
 	"testing"
 
 	"github.com/mesoproject/meso/internal/agent/checkpoint"
@@ -56,14 +59,25 @@ func TestCheckpointResources(t *testing.T) {
 		t.Fatalf("restarted agent's list = %v, %v; want %v", b.ckpt, err, vol)
 	}
 	sandbox := t.TempDir()
-	if err := b.linkVolumes(sandbox, vol.ToProto("db", true)); err != nil {
+	if err := b.linkVolumes(sandbox, vol.ToProto("db", true), ""); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := os.ReadFile(filepath.Join(sandbox, "data", "f")); err != nil || string(got) != "kept" {
 		t.Fatalf("volume in the sandbox: %q, %v", got, err)
 	}
-	if err := b.linkVolumes(t.TempDir(), testVolume(t, "disk:1", "v1", "../escape").ToProto("", false)); err == nil {
+	if err := b.linkVolumes(t.TempDir(), testVolume(t, "disk:1", "v1", "../escape").ToProto("", false), ""); err == nil {
 		t.Error("a container path outside the sandbox was linked")
+	}
+	// Used by a task running as another user (root agents only), the
+	// volume becomes that user's.
+	if u, err := user.Lookup("nobody"); err == nil && os.Geteuid() == 0 {
+		if err := b.linkVolumes(t.TempDir(), vol.ToProto("", false), "nobody"); err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Stat(vdir)
+		if err != nil || strconv.Itoa(int(fi.Sys().(*syscall.Stat_t).Uid)) != u.Uid {
+			t.Errorf("volume owner after a task as nobody: %v %v", fi.Sys(), err)
+		}
 	}
 	b.checkpointResources(testVolume(t, "disk:5000", "v2", "x").ToProto("", false))
 	if !b.ckpt.Equal(vol) {
