@@ -38,6 +38,7 @@ func (a *Allocator) ConvertAvailable(agentID string, from, to resources.Resource
 	}
 	ag.total = ag.total.Subtract(from).Add(to)
 	ag.setAvailable(ag.available.Subtract(from).Add(to), true)
+	a.headroomGrew() // what stays unreserved changed: quota headroom too
 	return nil
 }
 
