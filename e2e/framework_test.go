@@ -30,8 +30,9 @@ type framework struct {
 	cond    *sync.Cond
 	offers  map[string]*mesospb.Offer // outstanding, by offer id
 	updates []*mesospb.TaskStatus     // every update, in order
-	events  []*schedulerpb.Event      // every FAILURE / RESCIND / MESSAGE event
+	events  []*schedulerpb.Event      // every FAILURE / RESCIND / MESSAGE / UPDATE_OPERATION_STATUS event
 	subs    int                       // SUBSCRIBED events seen
+	seen    []*mesospb.Offer          // every offer ever received
 }
 
 type fwOptions struct {
@@ -41,6 +42,7 @@ type fwOptions struct {
 	codec           codec.Codec
 	checkpoint      bool
 	capabilities    []mesospb.FrameworkInfo_Capability_Type // declared in addition to the above
+	role, principal string                                  // FrameworkInfo's (default "*", none)
 }
 
 func newFramework(t testing.TB, master string, o fwOptions) *framework {
@@ -53,6 +55,12 @@ func newFramework(t testing.TB, master string, o fwOptions) *framework {
 	}
 	if o.checkpoint {
 		fi.Checkpoint = proto.Bool(true)
+	}
+	if o.role != "" {
+		fi.Role = proto.String(o.role)
+	}
+	if o.principal != "" {
+		fi.Principal = proto.String(o.principal)
 	}
 	if o.failoverTimeout > 0 {
 		fi.FailoverTimeout = proto.Float64(o.failoverTimeout)
@@ -97,6 +105,7 @@ func (f *framework) loop(ctx context.Context) {
 		case schedulerpb.Event_OFFERS:
 			for _, o := range ev.GetOffers().GetOffers() {
 				f.offers[o.GetId().GetValue()] = o
+				f.seen = append(f.seen, o)
 			}
 		case schedulerpb.Event_RESCIND:
 			delete(f.offers, ev.GetRescind().GetOfferId().GetValue())
@@ -107,7 +116,7 @@ func (f *framework) loop(ctx context.Context) {
 			if len(st.GetUuid()) > 0 {
 				go f.client.Acknowledge(ctx, st)
 			}
-		case schedulerpb.Event_FAILURE, schedulerpb.Event_MESSAGE:
+		case schedulerpb.Event_FAILURE, schedulerpb.Event_MESSAGE, schedulerpb.Event_UPDATE_OPERATION_STATUS:
 			f.events = append(f.events, ev)
 		}
 		f.cond.Broadcast()

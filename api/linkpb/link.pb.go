@@ -123,6 +123,11 @@ const (
 	// The master forgot the agent (it was declared lost or gone): the agent
 	// must kill everything it runs and register afresh.
 	MasterEvent_SHUTDOWN_AGENT MasterEvent_Type = 11
+	// The agent's dynamic reservations and persistent volumes changed
+	// (Mesos' CheckpointResourcesMessage): the agent checkpoints the new
+	// list, makes and removes volume directories, and reports the list
+	// when it registers again.
+	MasterEvent_CHECKPOINT_RESOURCES MasterEvent_Type = 20
 )
 
 // Enum value maps for MasterEvent_Type.
@@ -140,20 +145,22 @@ var (
 		9:  "PING",
 		10: "UPDATE_FRAMEWORK",
 		11: "SHUTDOWN_AGENT",
+		20: "CHECKPOINT_RESOURCES",
 	}
 	MasterEvent_Type_value = map[string]int32{
-		"UNKNOWN":            0,
-		"REGISTERED":         1,
-		"RUN_TASK":           2,
-		"RUN_TASK_GROUP":     3,
-		"KILL_TASK":          4,
-		"ACKNOWLEDGE":        5,
-		"FRAMEWORK_MESSAGE":  6,
-		"SHUTDOWN_EXECUTOR":  7,
-		"SHUTDOWN_FRAMEWORK": 8,
-		"PING":               9,
-		"UPDATE_FRAMEWORK":   10,
-		"SHUTDOWN_AGENT":     11,
+		"UNKNOWN":              0,
+		"REGISTERED":           1,
+		"RUN_TASK":             2,
+		"RUN_TASK_GROUP":       3,
+		"KILL_TASK":            4,
+		"ACKNOWLEDGE":          5,
+		"FRAMEWORK_MESSAGE":    6,
+		"SHUTDOWN_EXECUTOR":    7,
+		"SHUTDOWN_FRAMEWORK":   8,
+		"PING":                 9,
+		"UPDATE_FRAMEWORK":     10,
+		"SHUTDOWN_AGENT":       11,
+		"CHECKPOINT_RESOURCES": 20,
 	}
 )
 
@@ -351,21 +358,22 @@ func (x *ExecutorState) GetExecutorInfo() *mesospb.ExecutorInfo {
 
 // MasterEvent is streamed by the master to an agent on its link.
 type MasterEvent struct {
-	state             protoimpl.MessageState         `protogen:"open.v1"`
-	Type              *MasterEvent_Type              `protobuf:"varint,1,opt,name=type,enum=meso.link.v1.MasterEvent_Type" json:"type,omitempty"`
-	Registered        *MasterEvent_Registered        `protobuf:"bytes,2,opt,name=registered" json:"registered,omitempty"`
-	RunTask           *MasterEvent_RunTask           `protobuf:"bytes,3,opt,name=run_task,json=runTask" json:"run_task,omitempty"`
-	RunTaskGroup      *MasterEvent_RunTaskGroup      `protobuf:"bytes,4,opt,name=run_task_group,json=runTaskGroup" json:"run_task_group,omitempty"`
-	KillTask          *MasterEvent_KillTask          `protobuf:"bytes,5,opt,name=kill_task,json=killTask" json:"kill_task,omitempty"`
-	Acknowledge       *MasterEvent_Acknowledge       `protobuf:"bytes,6,opt,name=acknowledge" json:"acknowledge,omitempty"`
-	FrameworkMessage  *MasterEvent_FrameworkMessage  `protobuf:"bytes,7,opt,name=framework_message,json=frameworkMessage" json:"framework_message,omitempty"`
-	ShutdownExecutor  *MasterEvent_ShutdownExecutor  `protobuf:"bytes,8,opt,name=shutdown_executor,json=shutdownExecutor" json:"shutdown_executor,omitempty"`
-	ShutdownFramework *MasterEvent_ShutdownFramework `protobuf:"bytes,9,opt,name=shutdown_framework,json=shutdownFramework" json:"shutdown_framework,omitempty"`
-	Ping              *MasterEvent_Ping              `protobuf:"bytes,10,opt,name=ping" json:"ping,omitempty"`
-	UpdateFramework   *MasterEvent_UpdateFramework   `protobuf:"bytes,11,opt,name=update_framework,json=updateFramework" json:"update_framework,omitempty"`
-	ShutdownAgent     *MasterEvent_ShutdownAgent     `protobuf:"bytes,12,opt,name=shutdown_agent,json=shutdownAgent" json:"shutdown_agent,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	state               protoimpl.MessageState           `protogen:"open.v1"`
+	Type                *MasterEvent_Type                `protobuf:"varint,1,opt,name=type,enum=meso.link.v1.MasterEvent_Type" json:"type,omitempty"`
+	Registered          *MasterEvent_Registered          `protobuf:"bytes,2,opt,name=registered" json:"registered,omitempty"`
+	RunTask             *MasterEvent_RunTask             `protobuf:"bytes,3,opt,name=run_task,json=runTask" json:"run_task,omitempty"`
+	RunTaskGroup        *MasterEvent_RunTaskGroup        `protobuf:"bytes,4,opt,name=run_task_group,json=runTaskGroup" json:"run_task_group,omitempty"`
+	KillTask            *MasterEvent_KillTask            `protobuf:"bytes,5,opt,name=kill_task,json=killTask" json:"kill_task,omitempty"`
+	Acknowledge         *MasterEvent_Acknowledge         `protobuf:"bytes,6,opt,name=acknowledge" json:"acknowledge,omitempty"`
+	FrameworkMessage    *MasterEvent_FrameworkMessage    `protobuf:"bytes,7,opt,name=framework_message,json=frameworkMessage" json:"framework_message,omitempty"`
+	ShutdownExecutor    *MasterEvent_ShutdownExecutor    `protobuf:"bytes,8,opt,name=shutdown_executor,json=shutdownExecutor" json:"shutdown_executor,omitempty"`
+	ShutdownFramework   *MasterEvent_ShutdownFramework   `protobuf:"bytes,9,opt,name=shutdown_framework,json=shutdownFramework" json:"shutdown_framework,omitempty"`
+	Ping                *MasterEvent_Ping                `protobuf:"bytes,10,opt,name=ping" json:"ping,omitempty"`
+	UpdateFramework     *MasterEvent_UpdateFramework     `protobuf:"bytes,11,opt,name=update_framework,json=updateFramework" json:"update_framework,omitempty"`
+	ShutdownAgent       *MasterEvent_ShutdownAgent       `protobuf:"bytes,12,opt,name=shutdown_agent,json=shutdownAgent" json:"shutdown_agent,omitempty"`
+	CheckpointResources *MasterEvent_CheckpointResources `protobuf:"bytes,20,opt,name=checkpoint_resources,json=checkpointResources" json:"checkpoint_resources,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *MasterEvent) Reset() {
@@ -482,6 +490,13 @@ func (x *MasterEvent) GetShutdownAgent() *MasterEvent_ShutdownAgent {
 	return nil
 }
 
+func (x *MasterEvent) GetCheckpointResources() *MasterEvent_CheckpointResources {
+	if x != nil {
+		return x.CheckpointResources
+	}
+	return nil
+}
+
 // Register opens the link. A new agent leaves agent_info.id unset and the
 // master assigns one; an agent that was registered before sets it and
 // lists every framework, executor and task it still has, so that the
@@ -497,9 +512,13 @@ type AgentCall_Register struct {
 	// (agent_secret). A registration naming an id the master issued a
 	// secret to is refused (403) unless it carries that secret, so that
 	// no other connection can take over a known agent's id.
-	Secret        *string `protobuf:"bytes,6,opt,name=secret" json:"secret,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Secret *string `protobuf:"bytes,6,opt,name=secret" json:"secret,omitempty"`
+	// The dynamic reservations and persistent volumes the agent
+	// checkpointed (the last CHECKPOINT_RESOURCES it applied). The agent's
+	// total is agent_info.resources with these carved out of it.
+	CheckpointedResources []*mesospb.Resource `protobuf:"bytes,7,rep,name=checkpointed_resources,json=checkpointedResources" json:"checkpointed_resources,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *AgentCall_Register) Reset() {
@@ -572,6 +591,13 @@ func (x *AgentCall_Register) GetSecret() string {
 		return *x.Secret
 	}
 	return ""
+}
+
+func (x *AgentCall_Register) GetCheckpointedResources() []*mesospb.Resource {
+	if x != nil {
+		return x.CheckpointedResources
+	}
+	return nil
 }
 
 type AgentCall_StatusUpdate struct {
@@ -1424,12 +1450,57 @@ func (x *MasterEvent_ShutdownAgent) GetMessage() string {
 	return ""
 }
 
+type MasterEvent_CheckpointResources struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Every dynamically reserved resource and persistent volume of the
+	// agent (the whole list, not a change).
+	Resources     []*mesospb.Resource `protobuf:"bytes,1,rep,name=resources" json:"resources,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MasterEvent_CheckpointResources) Reset() {
+	*x = MasterEvent_CheckpointResources{}
+	mi := &file_meso_link_v1_link_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MasterEvent_CheckpointResources) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MasterEvent_CheckpointResources) ProtoMessage() {}
+
+func (x *MasterEvent_CheckpointResources) ProtoReflect() protoreflect.Message {
+	mi := &file_meso_link_v1_link_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MasterEvent_CheckpointResources.ProtoReflect.Descriptor instead.
+func (*MasterEvent_CheckpointResources) Descriptor() ([]byte, []int) {
+	return file_meso_link_v1_link_proto_rawDescGZIP(), []int{2, 11}
+}
+
+func (x *MasterEvent_CheckpointResources) GetResources() []*mesospb.Resource {
+	if x != nil {
+		return x.Resources
+	}
+	return nil
+}
+
 var File_meso_link_v1_link_proto protoreflect.FileDescriptor
 
 const file_meso_link_v1_link_proto_rawDesc = "" +
 	"\n" +
-	"\x17meso/link/v1/link.proto\x12\fmeso.link.v1\x1a\x14mesos/v1/mesos.proto\"\xfb\n" +
-	"\n" +
+	"\x17meso/link/v1/link.proto\x12\fmeso.link.v1\x1a\x14mesos/v1/mesos.proto\"\xc6\v\n" +
 	"\tAgentCall\x120\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1c.meso.link.v1.AgentCall.TypeR\x04type\x12\x17\n" +
 	"\alink_id\x18\x02 \x01(\tR\x06linkId\x12,\n" +
@@ -1438,7 +1509,7 @@ const file_meso_link_v1_link_proto_rawDesc = "" +
 	"\rstatus_update\x18\x05 \x01(\v2$.meso.link.v1.AgentCall.StatusUpdateR\fstatusUpdate\x120\n" +
 	"\x04pong\x18\x06 \x01(\v2\x1c.meso.link.v1.AgentCall.PongR\x04pong\x12O\n" +
 	"\x0fexecutor_exited\x18\a \x01(\v2&.meso.link.v1.AgentCall.ExecutorExitedR\x0eexecutorExited\x12U\n" +
-	"\x11framework_message\x18\b \x01(\v2(.meso.link.v1.AgentCall.FrameworkMessageR\x10frameworkMessage\x1a\x8a\x02\n" +
+	"\x11framework_message\x18\b \x01(\v2(.meso.link.v1.AgentCall.FrameworkMessageR\x10frameworkMessage\x1a\xd5\x02\n" +
 	"\bRegister\x122\n" +
 	"\n" +
 	"agent_info\x18\x01 \x02(\v2\x13.mesos.v1.AgentInfoR\tagentInfo\x127\n" +
@@ -1448,7 +1519,8 @@ const file_meso_link_v1_link_proto_rawDesc = "" +
 	"\texecutors\x18\x03 \x03(\v2\x1b.meso.link.v1.ExecutorStateR\texecutors\x12$\n" +
 	"\x05tasks\x18\x04 \x03(\v2\x0e.mesos.v1.TaskR\x05tasks\x12\x18\n" +
 	"\aversion\x18\x05 \x01(\tR\aversion\x12\x16\n" +
-	"\x06secret\x18\x06 \x01(\tR\x06secret\x1a\xae\x01\n" +
+	"\x06secret\x18\x06 \x01(\tR\x06secret\x12I\n" +
+	"\x16checkpointed_resources\x18\a \x03(\v2\x12.mesos.v1.ResourceR\x15checkpointedResources\x1a\xae\x01\n" +
 	"\fStatusUpdate\x128\n" +
 	"\fframework_id\x18\x01 \x02(\v2\x15.mesos.v1.FrameworkIDR\vframeworkId\x12,\n" +
 	"\x06status\x18\x02 \x02(\v2\x14.mesos.v1.TaskStatusR\x06status\x126\n" +
@@ -1475,7 +1547,7 @@ const file_meso_link_v1_link_proto_rawDesc = "" +
 	"\x11FRAMEWORK_MESSAGE\x10\x05\"\x86\x01\n" +
 	"\rExecutorState\x128\n" +
 	"\fframework_id\x18\x01 \x02(\v2\x15.mesos.v1.FrameworkIDR\vframeworkId\x12;\n" +
-	"\rexecutor_info\x18\x02 \x02(\v2\x16.mesos.v1.ExecutorInfoR\fexecutorInfo\"\xce\x13\n" +
+	"\rexecutor_info\x18\x02 \x02(\v2\x16.mesos.v1.ExecutorInfoR\fexecutorInfo\"\x93\x15\n" +
 	"\vMasterEvent\x122\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1e.meso.link.v1.MasterEvent.TypeR\x04type\x12D\n" +
 	"\n" +
@@ -1491,7 +1563,8 @@ const file_meso_link_v1_link_proto_rawDesc = "" +
 	"\x04ping\x18\n" +
 	" \x01(\v2\x1e.meso.link.v1.MasterEvent.PingR\x04ping\x12T\n" +
 	"\x10update_framework\x18\v \x01(\v2).meso.link.v1.MasterEvent.UpdateFrameworkR\x0fupdateFramework\x12N\n" +
-	"\x0eshutdown_agent\x18\f \x01(\v2'.meso.link.v1.MasterEvent.ShutdownAgentR\rshutdownAgent\x1a\xe1\x01\n" +
+	"\x0eshutdown_agent\x18\f \x01(\v2'.meso.link.v1.MasterEvent.ShutdownAgentR\rshutdownAgent\x12`\n" +
+	"\x14checkpoint_resources\x18\x14 \x01(\v2-.meso.link.v1.MasterEvent.CheckpointResourcesR\x13checkpointResources\x1a\xe1\x01\n" +
 	"\n" +
 	"Registered\x12,\n" +
 	"\bagent_id\x18\x01 \x02(\v2\x11.mesos.v1.AgentIDR\aagentId\x12\x17\n" +
@@ -1534,7 +1607,9 @@ const file_meso_link_v1_link_proto_rawDesc = "" +
 	"\x0fUpdateFramework\x125\n" +
 	"\tframework\x18\x01 \x02(\v2\x17.mesos.v1.FrameworkInfoR\tframework\x1a)\n" +
 	"\rShutdownAgent\x12\x18\n" +
-	"\amessage\x18\x01 \x01(\tR\amessage\"\xdf\x01\n" +
+	"\amessage\x18\x01 \x01(\tR\amessage\x1aG\n" +
+	"\x13CheckpointResources\x120\n" +
+	"\tresources\x18\x01 \x03(\v2\x12.mesos.v1.ResourceR\tresources\"\xf9\x01\n" +
 	"\x04Type\x12\v\n" +
 	"\aUNKNOWN\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -1549,7 +1624,8 @@ const file_meso_link_v1_link_proto_rawDesc = "" +
 	"\x04PING\x10\t\x12\x14\n" +
 	"\x10UPDATE_FRAMEWORK\x10\n" +
 	"\x12\x12\n" +
-	"\x0eSHUTDOWN_AGENT\x10\vB/Z-github.com/mesoproject/meso/api/linkpb;linkpb"
+	"\x0eSHUTDOWN_AGENT\x10\v\x12\x18\n" +
+	"\x14CHECKPOINT_RESOURCES\x10\x14B/Z-github.com/mesoproject/meso/api/linkpb;linkpb"
 
 var (
 	file_meso_link_v1_link_proto_rawDescOnce sync.Once
@@ -1564,54 +1640,56 @@ func file_meso_link_v1_link_proto_rawDescGZIP() []byte {
 }
 
 var file_meso_link_v1_link_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_meso_link_v1_link_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_meso_link_v1_link_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_meso_link_v1_link_proto_goTypes = []any{
-	(AgentCall_Type)(0),                   // 0: meso.link.v1.AgentCall.Type
-	(MasterEvent_Type)(0),                 // 1: meso.link.v1.MasterEvent.Type
-	(*AgentCall)(nil),                     // 2: meso.link.v1.AgentCall
-	(*ExecutorState)(nil),                 // 3: meso.link.v1.ExecutorState
-	(*MasterEvent)(nil),                   // 4: meso.link.v1.MasterEvent
-	(*AgentCall_Register)(nil),            // 5: meso.link.v1.AgentCall.Register
-	(*AgentCall_StatusUpdate)(nil),        // 6: meso.link.v1.AgentCall.StatusUpdate
-	(*AgentCall_Pong)(nil),                // 7: meso.link.v1.AgentCall.Pong
-	(*AgentCall_ExecutorExited)(nil),      // 8: meso.link.v1.AgentCall.ExecutorExited
-	(*AgentCall_FrameworkMessage)(nil),    // 9: meso.link.v1.AgentCall.FrameworkMessage
-	(*MasterEvent_Registered)(nil),        // 10: meso.link.v1.MasterEvent.Registered
-	(*MasterEvent_RunTask)(nil),           // 11: meso.link.v1.MasterEvent.RunTask
-	(*MasterEvent_RunTaskGroup)(nil),      // 12: meso.link.v1.MasterEvent.RunTaskGroup
-	(*MasterEvent_KillTask)(nil),          // 13: meso.link.v1.MasterEvent.KillTask
-	(*MasterEvent_Acknowledge)(nil),       // 14: meso.link.v1.MasterEvent.Acknowledge
-	(*MasterEvent_FrameworkMessage)(nil),  // 15: meso.link.v1.MasterEvent.FrameworkMessage
-	(*MasterEvent_ShutdownExecutor)(nil),  // 16: meso.link.v1.MasterEvent.ShutdownExecutor
-	(*MasterEvent_ShutdownFramework)(nil), // 17: meso.link.v1.MasterEvent.ShutdownFramework
-	(*MasterEvent_Ping)(nil),              // 18: meso.link.v1.MasterEvent.Ping
-	(*MasterEvent_UpdateFramework)(nil),   // 19: meso.link.v1.MasterEvent.UpdateFramework
-	(*MasterEvent_ShutdownAgent)(nil),     // 20: meso.link.v1.MasterEvent.ShutdownAgent
-	(*mesospb.AgentID)(nil),               // 21: mesos.v1.AgentID
-	(*mesospb.FrameworkID)(nil),           // 22: mesos.v1.FrameworkID
-	(*mesospb.ExecutorInfo)(nil),          // 23: mesos.v1.ExecutorInfo
-	(*mesospb.AgentInfo)(nil),             // 24: mesos.v1.AgentInfo
-	(*mesospb.FrameworkInfo)(nil),         // 25: mesos.v1.FrameworkInfo
-	(*mesospb.Task)(nil),                  // 26: mesos.v1.Task
-	(*mesospb.TaskStatus)(nil),            // 27: mesos.v1.TaskStatus
-	(mesospb.TaskState)(0),                // 28: mesos.v1.TaskState
-	(*mesospb.ExecutorID)(nil),            // 29: mesos.v1.ExecutorID
-	(*mesospb.MasterInfo)(nil),            // 30: mesos.v1.MasterInfo
-	(*mesospb.TaskInfo)(nil),              // 31: mesos.v1.TaskInfo
-	(*mesospb.TaskGroupInfo)(nil),         // 32: mesos.v1.TaskGroupInfo
-	(*mesospb.TaskID)(nil),                // 33: mesos.v1.TaskID
-	(*mesospb.KillPolicy)(nil),            // 34: mesos.v1.KillPolicy
+	(AgentCall_Type)(0),                     // 0: meso.link.v1.AgentCall.Type
+	(MasterEvent_Type)(0),                   // 1: meso.link.v1.MasterEvent.Type
+	(*AgentCall)(nil),                       // 2: meso.link.v1.AgentCall
+	(*ExecutorState)(nil),                   // 3: meso.link.v1.ExecutorState
+	(*MasterEvent)(nil),                     // 4: meso.link.v1.MasterEvent
+	(*AgentCall_Register)(nil),              // 5: meso.link.v1.AgentCall.Register
+	(*AgentCall_StatusUpdate)(nil),          // 6: meso.link.v1.AgentCall.StatusUpdate
+	(*AgentCall_Pong)(nil),                  // 7: meso.link.v1.AgentCall.Pong
+	(*AgentCall_ExecutorExited)(nil),        // 8: meso.link.v1.AgentCall.ExecutorExited
+	(*AgentCall_FrameworkMessage)(nil),      // 9: meso.link.v1.AgentCall.FrameworkMessage
+	(*MasterEvent_Registered)(nil),          // 10: meso.link.v1.MasterEvent.Registered
+	(*MasterEvent_RunTask)(nil),             // 11: meso.link.v1.MasterEvent.RunTask
+	(*MasterEvent_RunTaskGroup)(nil),        // 12: meso.link.v1.MasterEvent.RunTaskGroup
+	(*MasterEvent_KillTask)(nil),            // 13: meso.link.v1.MasterEvent.KillTask
+	(*MasterEvent_Acknowledge)(nil),         // 14: meso.link.v1.MasterEvent.Acknowledge
+	(*MasterEvent_FrameworkMessage)(nil),    // 15: meso.link.v1.MasterEvent.FrameworkMessage
+	(*MasterEvent_ShutdownExecutor)(nil),    // 16: meso.link.v1.MasterEvent.ShutdownExecutor
+	(*MasterEvent_ShutdownFramework)(nil),   // 17: meso.link.v1.MasterEvent.ShutdownFramework
+	(*MasterEvent_Ping)(nil),                // 18: meso.link.v1.MasterEvent.Ping
+	(*MasterEvent_UpdateFramework)(nil),     // 19: meso.link.v1.MasterEvent.UpdateFramework
+	(*MasterEvent_ShutdownAgent)(nil),       // 20: meso.link.v1.MasterEvent.ShutdownAgent
+	(*MasterEvent_CheckpointResources)(nil), // 21: meso.link.v1.MasterEvent.CheckpointResources
+	(*mesospb.AgentID)(nil),                 // 22: mesos.v1.AgentID
+	(*mesospb.FrameworkID)(nil),             // 23: mesos.v1.FrameworkID
+	(*mesospb.ExecutorInfo)(nil),            // 24: mesos.v1.ExecutorInfo
+	(*mesospb.AgentInfo)(nil),               // 25: mesos.v1.AgentInfo
+	(*mesospb.FrameworkInfo)(nil),           // 26: mesos.v1.FrameworkInfo
+	(*mesospb.Task)(nil),                    // 27: mesos.v1.Task
+	(*mesospb.Resource)(nil),                // 28: mesos.v1.Resource
+	(*mesospb.TaskStatus)(nil),              // 29: mesos.v1.TaskStatus
+	(mesospb.TaskState)(0),                  // 30: mesos.v1.TaskState
+	(*mesospb.ExecutorID)(nil),              // 31: mesos.v1.ExecutorID
+	(*mesospb.MasterInfo)(nil),              // 32: mesos.v1.MasterInfo
+	(*mesospb.TaskInfo)(nil),                // 33: mesos.v1.TaskInfo
+	(*mesospb.TaskGroupInfo)(nil),           // 34: mesos.v1.TaskGroupInfo
+	(*mesospb.TaskID)(nil),                  // 35: mesos.v1.TaskID
+	(*mesospb.KillPolicy)(nil),              // 36: mesos.v1.KillPolicy
 }
 var file_meso_link_v1_link_proto_depIdxs = []int32{
 	0,  // 0: meso.link.v1.AgentCall.type:type_name -> meso.link.v1.AgentCall.Type
-	21, // 1: meso.link.v1.AgentCall.agent_id:type_name -> mesos.v1.AgentID
+	22, // 1: meso.link.v1.AgentCall.agent_id:type_name -> mesos.v1.AgentID
 	5,  // 2: meso.link.v1.AgentCall.register:type_name -> meso.link.v1.AgentCall.Register
 	6,  // 3: meso.link.v1.AgentCall.status_update:type_name -> meso.link.v1.AgentCall.StatusUpdate
 	7,  // 4: meso.link.v1.AgentCall.pong:type_name -> meso.link.v1.AgentCall.Pong
 	8,  // 5: meso.link.v1.AgentCall.executor_exited:type_name -> meso.link.v1.AgentCall.ExecutorExited
 	9,  // 6: meso.link.v1.AgentCall.framework_message:type_name -> meso.link.v1.AgentCall.FrameworkMessage
-	22, // 7: meso.link.v1.ExecutorState.framework_id:type_name -> mesos.v1.FrameworkID
-	23, // 8: meso.link.v1.ExecutorState.executor_info:type_name -> mesos.v1.ExecutorInfo
+	23, // 7: meso.link.v1.ExecutorState.framework_id:type_name -> mesos.v1.FrameworkID
+	24, // 8: meso.link.v1.ExecutorState.executor_info:type_name -> mesos.v1.ExecutorInfo
 	1,  // 9: meso.link.v1.MasterEvent.type:type_name -> meso.link.v1.MasterEvent.Type
 	10, // 10: meso.link.v1.MasterEvent.registered:type_name -> meso.link.v1.MasterEvent.Registered
 	11, // 11: meso.link.v1.MasterEvent.run_task:type_name -> meso.link.v1.MasterEvent.RunTask
@@ -1624,41 +1702,44 @@ var file_meso_link_v1_link_proto_depIdxs = []int32{
 	18, // 18: meso.link.v1.MasterEvent.ping:type_name -> meso.link.v1.MasterEvent.Ping
 	19, // 19: meso.link.v1.MasterEvent.update_framework:type_name -> meso.link.v1.MasterEvent.UpdateFramework
 	20, // 20: meso.link.v1.MasterEvent.shutdown_agent:type_name -> meso.link.v1.MasterEvent.ShutdownAgent
-	24, // 21: meso.link.v1.AgentCall.Register.agent_info:type_name -> mesos.v1.AgentInfo
-	25, // 22: meso.link.v1.AgentCall.Register.frameworks:type_name -> mesos.v1.FrameworkInfo
-	3,  // 23: meso.link.v1.AgentCall.Register.executors:type_name -> meso.link.v1.ExecutorState
-	26, // 24: meso.link.v1.AgentCall.Register.tasks:type_name -> mesos.v1.Task
-	22, // 25: meso.link.v1.AgentCall.StatusUpdate.framework_id:type_name -> mesos.v1.FrameworkID
-	27, // 26: meso.link.v1.AgentCall.StatusUpdate.status:type_name -> mesos.v1.TaskStatus
-	28, // 27: meso.link.v1.AgentCall.StatusUpdate.latest_state:type_name -> mesos.v1.TaskState
-	22, // 28: meso.link.v1.AgentCall.ExecutorExited.framework_id:type_name -> mesos.v1.FrameworkID
-	29, // 29: meso.link.v1.AgentCall.ExecutorExited.executor_id:type_name -> mesos.v1.ExecutorID
-	22, // 30: meso.link.v1.AgentCall.FrameworkMessage.framework_id:type_name -> mesos.v1.FrameworkID
-	29, // 31: meso.link.v1.AgentCall.FrameworkMessage.executor_id:type_name -> mesos.v1.ExecutorID
-	21, // 32: meso.link.v1.MasterEvent.Registered.agent_id:type_name -> mesos.v1.AgentID
-	30, // 33: meso.link.v1.MasterEvent.Registered.master_info:type_name -> mesos.v1.MasterInfo
-	25, // 34: meso.link.v1.MasterEvent.RunTask.framework:type_name -> mesos.v1.FrameworkInfo
-	23, // 35: meso.link.v1.MasterEvent.RunTask.executor:type_name -> mesos.v1.ExecutorInfo
-	31, // 36: meso.link.v1.MasterEvent.RunTask.task:type_name -> mesos.v1.TaskInfo
-	25, // 37: meso.link.v1.MasterEvent.RunTaskGroup.framework:type_name -> mesos.v1.FrameworkInfo
-	23, // 38: meso.link.v1.MasterEvent.RunTaskGroup.executor:type_name -> mesos.v1.ExecutorInfo
-	32, // 39: meso.link.v1.MasterEvent.RunTaskGroup.task_group:type_name -> mesos.v1.TaskGroupInfo
-	22, // 40: meso.link.v1.MasterEvent.KillTask.framework_id:type_name -> mesos.v1.FrameworkID
-	33, // 41: meso.link.v1.MasterEvent.KillTask.task_id:type_name -> mesos.v1.TaskID
-	34, // 42: meso.link.v1.MasterEvent.KillTask.kill_policy:type_name -> mesos.v1.KillPolicy
-	22, // 43: meso.link.v1.MasterEvent.Acknowledge.framework_id:type_name -> mesos.v1.FrameworkID
-	33, // 44: meso.link.v1.MasterEvent.Acknowledge.task_id:type_name -> mesos.v1.TaskID
-	22, // 45: meso.link.v1.MasterEvent.FrameworkMessage.framework_id:type_name -> mesos.v1.FrameworkID
-	29, // 46: meso.link.v1.MasterEvent.FrameworkMessage.executor_id:type_name -> mesos.v1.ExecutorID
-	22, // 47: meso.link.v1.MasterEvent.ShutdownExecutor.framework_id:type_name -> mesos.v1.FrameworkID
-	29, // 48: meso.link.v1.MasterEvent.ShutdownExecutor.executor_id:type_name -> mesos.v1.ExecutorID
-	22, // 49: meso.link.v1.MasterEvent.ShutdownFramework.framework_id:type_name -> mesos.v1.FrameworkID
-	25, // 50: meso.link.v1.MasterEvent.UpdateFramework.framework:type_name -> mesos.v1.FrameworkInfo
-	51, // [51:51] is the sub-list for method output_type
-	51, // [51:51] is the sub-list for method input_type
-	51, // [51:51] is the sub-list for extension type_name
-	51, // [51:51] is the sub-list for extension extendee
-	0,  // [0:51] is the sub-list for field type_name
+	21, // 21: meso.link.v1.MasterEvent.checkpoint_resources:type_name -> meso.link.v1.MasterEvent.CheckpointResources
+	25, // 22: meso.link.v1.AgentCall.Register.agent_info:type_name -> mesos.v1.AgentInfo
+	26, // 23: meso.link.v1.AgentCall.Register.frameworks:type_name -> mesos.v1.FrameworkInfo
+	3,  // 24: meso.link.v1.AgentCall.Register.executors:type_name -> meso.link.v1.ExecutorState
+	27, // 25: meso.link.v1.AgentCall.Register.tasks:type_name -> mesos.v1.Task
+	28, // 26: meso.link.v1.AgentCall.Register.checkpointed_resources:type_name -> mesos.v1.Resource
+	23, // 27: meso.link.v1.AgentCall.StatusUpdate.framework_id:type_name -> mesos.v1.FrameworkID
+	29, // 28: meso.link.v1.AgentCall.StatusUpdate.status:type_name -> mesos.v1.TaskStatus
+	30, // 29: meso.link.v1.AgentCall.StatusUpdate.latest_state:type_name -> mesos.v1.TaskState
+	23, // 30: meso.link.v1.AgentCall.ExecutorExited.framework_id:type_name -> mesos.v1.FrameworkID
+	31, // 31: meso.link.v1.AgentCall.ExecutorExited.executor_id:type_name -> mesos.v1.ExecutorID
+	23, // 32: meso.link.v1.AgentCall.FrameworkMessage.framework_id:type_name -> mesos.v1.FrameworkID
+	31, // 33: meso.link.v1.AgentCall.FrameworkMessage.executor_id:type_name -> mesos.v1.ExecutorID
+	22, // 34: meso.link.v1.MasterEvent.Registered.agent_id:type_name -> mesos.v1.AgentID
+	32, // 35: meso.link.v1.MasterEvent.Registered.master_info:type_name -> mesos.v1.MasterInfo
+	26, // 36: meso.link.v1.MasterEvent.RunTask.framework:type_name -> mesos.v1.FrameworkInfo
+	24, // 37: meso.link.v1.MasterEvent.RunTask.executor:type_name -> mesos.v1.ExecutorInfo
+	33, // 38: meso.link.v1.MasterEvent.RunTask.task:type_name -> mesos.v1.TaskInfo
+	26, // 39: meso.link.v1.MasterEvent.RunTaskGroup.framework:type_name -> mesos.v1.FrameworkInfo
+	24, // 40: meso.link.v1.MasterEvent.RunTaskGroup.executor:type_name -> mesos.v1.ExecutorInfo
+	34, // 41: meso.link.v1.MasterEvent.RunTaskGroup.task_group:type_name -> mesos.v1.TaskGroupInfo
+	23, // 42: meso.link.v1.MasterEvent.KillTask.framework_id:type_name -> mesos.v1.FrameworkID
+	35, // 43: meso.link.v1.MasterEvent.KillTask.task_id:type_name -> mesos.v1.TaskID
+	36, // 44: meso.link.v1.MasterEvent.KillTask.kill_policy:type_name -> mesos.v1.KillPolicy
+	23, // 45: meso.link.v1.MasterEvent.Acknowledge.framework_id:type_name -> mesos.v1.FrameworkID
+	35, // 46: meso.link.v1.MasterEvent.Acknowledge.task_id:type_name -> mesos.v1.TaskID
+	23, // 47: meso.link.v1.MasterEvent.FrameworkMessage.framework_id:type_name -> mesos.v1.FrameworkID
+	31, // 48: meso.link.v1.MasterEvent.FrameworkMessage.executor_id:type_name -> mesos.v1.ExecutorID
+	23, // 49: meso.link.v1.MasterEvent.ShutdownExecutor.framework_id:type_name -> mesos.v1.FrameworkID
+	31, // 50: meso.link.v1.MasterEvent.ShutdownExecutor.executor_id:type_name -> mesos.v1.ExecutorID
+	23, // 51: meso.link.v1.MasterEvent.ShutdownFramework.framework_id:type_name -> mesos.v1.FrameworkID
+	26, // 52: meso.link.v1.MasterEvent.UpdateFramework.framework:type_name -> mesos.v1.FrameworkInfo
+	28, // 53: meso.link.v1.MasterEvent.CheckpointResources.resources:type_name -> mesos.v1.Resource
+	54, // [54:54] is the sub-list for method output_type
+	54, // [54:54] is the sub-list for method input_type
+	54, // [54:54] is the sub-list for extension type_name
+	54, // [54:54] is the sub-list for extension extendee
+	0,  // [0:54] is the sub-list for field type_name
 }
 
 func init() { file_meso_link_v1_link_proto_init() }
@@ -1672,7 +1753,7 @@ func file_meso_link_v1_link_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_meso_link_v1_link_proto_rawDesc), len(file_meso_link_v1_link_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   19,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -397,17 +397,21 @@ func (Event_Type) EnumDescriptor() ([]byte, []int) {
 
 // A call to the master's operator API. `type` says which payload is set.
 type Call struct {
-	state           protoimpl.MessageState `protogen:"open.v1"`
-	Type            *Call_Type             `protobuf:"varint,1,opt,name=type,enum=mesos.v1.master.Call_Type" json:"type,omitempty"`
-	GetMetrics      *Call_GetMetrics       `protobuf:"bytes,2,opt,name=get_metrics,json=getMetrics" json:"get_metrics,omitempty"`
-	SetLoggingLevel *Call_SetLoggingLevel  `protobuf:"bytes,3,opt,name=set_logging_level,json=setLoggingLevel" json:"set_logging_level,omitempty"`
-	ListFiles       *Call_ListFiles        `protobuf:"bytes,4,opt,name=list_files,json=listFiles" json:"list_files,omitempty"`
-	ReadFile        *Call_ReadFile         `protobuf:"bytes,5,opt,name=read_file,json=readFile" json:"read_file,omitempty"`
-	UpdateWeights   *Call_UpdateWeights    `protobuf:"bytes,6,opt,name=update_weights,json=updateWeights" json:"update_weights,omitempty"`
-	SetQuota        *Call_SetQuota         `protobuf:"bytes,14,opt,name=set_quota,json=setQuota" json:"set_quota,omitempty"`
-	RemoveQuota     *Call_RemoveQuota      `protobuf:"bytes,15,opt,name=remove_quota,json=removeQuota" json:"remove_quota,omitempty"`
-	Teardown        *Call_Teardown         `protobuf:"bytes,16,opt,name=teardown" json:"teardown,omitempty"`
-	MarkAgentGone   *Call_MarkAgentGone    `protobuf:"bytes,17,opt,name=mark_agent_gone,json=markAgentGone" json:"mark_agent_gone,omitempty"`
+	state              protoimpl.MessageState   `protogen:"open.v1"`
+	Type               *Call_Type               `protobuf:"varint,1,opt,name=type,enum=mesos.v1.master.Call_Type" json:"type,omitempty"`
+	GetMetrics         *Call_GetMetrics         `protobuf:"bytes,2,opt,name=get_metrics,json=getMetrics" json:"get_metrics,omitempty"`
+	SetLoggingLevel    *Call_SetLoggingLevel    `protobuf:"bytes,3,opt,name=set_logging_level,json=setLoggingLevel" json:"set_logging_level,omitempty"`
+	ListFiles          *Call_ListFiles          `protobuf:"bytes,4,opt,name=list_files,json=listFiles" json:"list_files,omitempty"`
+	ReadFile           *Call_ReadFile           `protobuf:"bytes,5,opt,name=read_file,json=readFile" json:"read_file,omitempty"`
+	UpdateWeights      *Call_UpdateWeights      `protobuf:"bytes,6,opt,name=update_weights,json=updateWeights" json:"update_weights,omitempty"`
+	ReserveResources   *Call_ReserveResources   `protobuf:"bytes,7,opt,name=reserve_resources,json=reserveResources" json:"reserve_resources,omitempty"`
+	UnreserveResources *Call_UnreserveResources `protobuf:"bytes,8,opt,name=unreserve_resources,json=unreserveResources" json:"unreserve_resources,omitempty"`
+	CreateVolumes      *Call_CreateVolumes      `protobuf:"bytes,9,opt,name=create_volumes,json=createVolumes" json:"create_volumes,omitempty"`
+	DestroyVolumes     *Call_DestroyVolumes     `protobuf:"bytes,10,opt,name=destroy_volumes,json=destroyVolumes" json:"destroy_volumes,omitempty"`
+	SetQuota           *Call_SetQuota           `protobuf:"bytes,14,opt,name=set_quota,json=setQuota" json:"set_quota,omitempty"`
+	RemoveQuota        *Call_RemoveQuota        `protobuf:"bytes,15,opt,name=remove_quota,json=removeQuota" json:"remove_quota,omitempty"`
+	Teardown           *Call_Teardown           `protobuf:"bytes,16,opt,name=teardown" json:"teardown,omitempty"`
+	MarkAgentGone      *Call_MarkAgentGone      `protobuf:"bytes,17,opt,name=mark_agent_gone,json=markAgentGone" json:"mark_agent_gone,omitempty"`
 	// Mesos 1.9's numbers: set_quota 14 and remove_quota 15 (checked
 	// against Mesos' published master.proto), then grow_volume 18,
 	// shrink_volume 19, update_quota 20, drain_agent 21.
@@ -486,6 +490,34 @@ func (x *Call) GetReadFile() *Call_ReadFile {
 func (x *Call) GetUpdateWeights() *Call_UpdateWeights {
 	if x != nil {
 		return x.UpdateWeights
+	}
+	return nil
+}
+
+func (x *Call) GetReserveResources() *Call_ReserveResources {
+	if x != nil {
+		return x.ReserveResources
+	}
+	return nil
+}
+
+func (x *Call) GetUnreserveResources() *Call_UnreserveResources {
+	if x != nil {
+		return x.UnreserveResources
+	}
+	return nil
+}
+
+func (x *Call) GetCreateVolumes() *Call_CreateVolumes {
+	if x != nil {
+		return x.CreateVolumes
+	}
+	return nil
+}
+
+func (x *Call) GetDestroyVolumes() *Call_DestroyVolumes {
+	if x != nil {
+		return x.DestroyVolumes
 	}
 	return nil
 }
@@ -1076,6 +1108,226 @@ func (x *Call_UpdateWeights) GetWeightInfos() []*mesospb.WeightInfo {
 	return nil
 }
 
+// Dynamic reservations and persistent volumes on one agent: the
+// resources in their converted form (reserved, or volumes), as in the
+// offer operations RESERVE, UNRESERVE, CREATE and DESTROY. `source`
+// (Mesos 1.10) optionally names what a reservation refines.
+type Call_ReserveResources struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AgentId       *mesospb.AgentID       `protobuf:"bytes,1,req,name=agent_id,json=agentId" json:"agent_id,omitempty"`
+	Source        []*mesospb.Resource    `protobuf:"bytes,3,rep,name=source" json:"source,omitempty"`
+	Resources     []*mesospb.Resource    `protobuf:"bytes,2,rep,name=resources" json:"resources,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Call_ReserveResources) Reset() {
+	*x = Call_ReserveResources{}
+	mi := &file_mesos_v1_master_master_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Call_ReserveResources) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Call_ReserveResources) ProtoMessage() {}
+
+func (x *Call_ReserveResources) ProtoReflect() protoreflect.Message {
+	mi := &file_mesos_v1_master_master_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Call_ReserveResources.ProtoReflect.Descriptor instead.
+func (*Call_ReserveResources) Descriptor() ([]byte, []int) {
+	return file_mesos_v1_master_master_proto_rawDescGZIP(), []int{0, 5}
+}
+
+func (x *Call_ReserveResources) GetAgentId() *mesospb.AgentID {
+	if x != nil {
+		return x.AgentId
+	}
+	return nil
+}
+
+func (x *Call_ReserveResources) GetSource() []*mesospb.Resource {
+	if x != nil {
+		return x.Source
+	}
+	return nil
+}
+
+func (x *Call_ReserveResources) GetResources() []*mesospb.Resource {
+	if x != nil {
+		return x.Resources
+	}
+	return nil
+}
+
+type Call_UnreserveResources struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AgentId       *mesospb.AgentID       `protobuf:"bytes,1,req,name=agent_id,json=agentId" json:"agent_id,omitempty"`
+	Resources     []*mesospb.Resource    `protobuf:"bytes,2,rep,name=resources" json:"resources,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Call_UnreserveResources) Reset() {
+	*x = Call_UnreserveResources{}
+	mi := &file_mesos_v1_master_master_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Call_UnreserveResources) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Call_UnreserveResources) ProtoMessage() {}
+
+func (x *Call_UnreserveResources) ProtoReflect() protoreflect.Message {
+	mi := &file_mesos_v1_master_master_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Call_UnreserveResources.ProtoReflect.Descriptor instead.
+func (*Call_UnreserveResources) Descriptor() ([]byte, []int) {
+	return file_mesos_v1_master_master_proto_rawDescGZIP(), []int{0, 6}
+}
+
+func (x *Call_UnreserveResources) GetAgentId() *mesospb.AgentID {
+	if x != nil {
+		return x.AgentId
+	}
+	return nil
+}
+
+func (x *Call_UnreserveResources) GetResources() []*mesospb.Resource {
+	if x != nil {
+		return x.Resources
+	}
+	return nil
+}
+
+type Call_CreateVolumes struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AgentId       *mesospb.AgentID       `protobuf:"bytes,1,req,name=agent_id,json=agentId" json:"agent_id,omitempty"`
+	Volumes       []*mesospb.Resource    `protobuf:"bytes,2,rep,name=volumes" json:"volumes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Call_CreateVolumes) Reset() {
+	*x = Call_CreateVolumes{}
+	mi := &file_mesos_v1_master_master_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Call_CreateVolumes) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Call_CreateVolumes) ProtoMessage() {}
+
+func (x *Call_CreateVolumes) ProtoReflect() protoreflect.Message {
+	mi := &file_mesos_v1_master_master_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Call_CreateVolumes.ProtoReflect.Descriptor instead.
+func (*Call_CreateVolumes) Descriptor() ([]byte, []int) {
+	return file_mesos_v1_master_master_proto_rawDescGZIP(), []int{0, 7}
+}
+
+func (x *Call_CreateVolumes) GetAgentId() *mesospb.AgentID {
+	if x != nil {
+		return x.AgentId
+	}
+	return nil
+}
+
+func (x *Call_CreateVolumes) GetVolumes() []*mesospb.Resource {
+	if x != nil {
+		return x.Volumes
+	}
+	return nil
+}
+
+type Call_DestroyVolumes struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AgentId       *mesospb.AgentID       `protobuf:"bytes,1,req,name=agent_id,json=agentId" json:"agent_id,omitempty"`
+	Volumes       []*mesospb.Resource    `protobuf:"bytes,2,rep,name=volumes" json:"volumes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Call_DestroyVolumes) Reset() {
+	*x = Call_DestroyVolumes{}
+	mi := &file_mesos_v1_master_master_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Call_DestroyVolumes) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Call_DestroyVolumes) ProtoMessage() {}
+
+func (x *Call_DestroyVolumes) ProtoReflect() protoreflect.Message {
+	mi := &file_mesos_v1_master_master_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Call_DestroyVolumes.ProtoReflect.Descriptor instead.
+func (*Call_DestroyVolumes) Descriptor() ([]byte, []int) {
+	return file_mesos_v1_master_master_proto_rawDescGZIP(), []int{0, 8}
+}
+
+func (x *Call_DestroyVolumes) GetAgentId() *mesospb.AgentID {
+	if x != nil {
+		return x.AgentId
+	}
+	return nil
+}
+
+func (x *Call_DestroyVolumes) GetVolumes() []*mesospb.Resource {
+	if x != nil {
+		return x.Volumes
+	}
+	return nil
+}
+
 type Call_Teardown struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	FrameworkId   *mesospb.FrameworkID   `protobuf:"bytes,1,req,name=framework_id,json=frameworkId" json:"framework_id,omitempty"`
@@ -1085,7 +1337,7 @@ type Call_Teardown struct {
 
 func (x *Call_Teardown) Reset() {
 	*x = Call_Teardown{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[8]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1097,7 +1349,7 @@ func (x *Call_Teardown) String() string {
 func (*Call_Teardown) ProtoMessage() {}
 
 func (x *Call_Teardown) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[8]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1110,7 +1362,7 @@ func (x *Call_Teardown) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Call_Teardown.ProtoReflect.Descriptor instead.
 func (*Call_Teardown) Descriptor() ([]byte, []int) {
-	return file_mesos_v1_master_master_proto_rawDescGZIP(), []int{0, 5}
+	return file_mesos_v1_master_master_proto_rawDescGZIP(), []int{0, 9}
 }
 
 func (x *Call_Teardown) GetFrameworkId() *mesospb.FrameworkID {
@@ -1129,7 +1381,7 @@ type Call_MarkAgentGone struct {
 
 func (x *Call_MarkAgentGone) Reset() {
 	*x = Call_MarkAgentGone{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[9]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1141,7 +1393,7 @@ func (x *Call_MarkAgentGone) String() string {
 func (*Call_MarkAgentGone) ProtoMessage() {}
 
 func (x *Call_MarkAgentGone) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[9]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1154,7 +1406,7 @@ func (x *Call_MarkAgentGone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Call_MarkAgentGone.ProtoReflect.Descriptor instead.
 func (*Call_MarkAgentGone) Descriptor() ([]byte, []int) {
-	return file_mesos_v1_master_master_proto_rawDescGZIP(), []int{0, 6}
+	return file_mesos_v1_master_master_proto_rawDescGZIP(), []int{0, 10}
 }
 
 func (x *Call_MarkAgentGone) GetAgentId() *mesospb.AgentID {
@@ -1173,7 +1425,7 @@ type Call_DeactivateAgent struct {
 
 func (x *Call_DeactivateAgent) Reset() {
 	*x = Call_DeactivateAgent{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[10]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1185,7 +1437,7 @@ func (x *Call_DeactivateAgent) String() string {
 func (*Call_DeactivateAgent) ProtoMessage() {}
 
 func (x *Call_DeactivateAgent) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[10]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1198,7 +1450,7 @@ func (x *Call_DeactivateAgent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Call_DeactivateAgent.ProtoReflect.Descriptor instead.
 func (*Call_DeactivateAgent) Descriptor() ([]byte, []int) {
-	return file_mesos_v1_master_master_proto_rawDescGZIP(), []int{0, 7}
+	return file_mesos_v1_master_master_proto_rawDescGZIP(), []int{0, 11}
 }
 
 func (x *Call_DeactivateAgent) GetAgentId() *mesospb.AgentID {
@@ -1217,7 +1469,7 @@ type Call_ReactivateAgent struct {
 
 func (x *Call_ReactivateAgent) Reset() {
 	*x = Call_ReactivateAgent{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[11]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1229,7 +1481,7 @@ func (x *Call_ReactivateAgent) String() string {
 func (*Call_ReactivateAgent) ProtoMessage() {}
 
 func (x *Call_ReactivateAgent) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[11]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1242,7 +1494,7 @@ func (x *Call_ReactivateAgent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Call_ReactivateAgent.ProtoReflect.Descriptor instead.
 func (*Call_ReactivateAgent) Descriptor() ([]byte, []int) {
-	return file_mesos_v1_master_master_proto_rawDescGZIP(), []int{0, 8}
+	return file_mesos_v1_master_master_proto_rawDescGZIP(), []int{0, 12}
 }
 
 func (x *Call_ReactivateAgent) GetAgentId() *mesospb.AgentID {
@@ -1263,7 +1515,7 @@ type Call_SetQuota struct {
 
 func (x *Call_SetQuota) Reset() {
 	*x = Call_SetQuota{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[12]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1275,7 +1527,7 @@ func (x *Call_SetQuota) String() string {
 func (*Call_SetQuota) ProtoMessage() {}
 
 func (x *Call_SetQuota) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[12]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1288,7 +1540,7 @@ func (x *Call_SetQuota) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Call_SetQuota.ProtoReflect.Descriptor instead.
 func (*Call_SetQuota) Descriptor() ([]byte, []int) {
-	return file_mesos_v1_master_master_proto_rawDescGZIP(), []int{0, 9}
+	return file_mesos_v1_master_master_proto_rawDescGZIP(), []int{0, 13}
 }
 
 func (x *Call_SetQuota) GetQuotaRequest() *quotapb.QuotaRequest {
@@ -1308,7 +1560,7 @@ type Call_RemoveQuota struct {
 
 func (x *Call_RemoveQuota) Reset() {
 	*x = Call_RemoveQuota{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[13]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1320,7 +1572,7 @@ func (x *Call_RemoveQuota) String() string {
 func (*Call_RemoveQuota) ProtoMessage() {}
 
 func (x *Call_RemoveQuota) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[13]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1333,7 +1585,7 @@ func (x *Call_RemoveQuota) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Call_RemoveQuota.ProtoReflect.Descriptor instead.
 func (*Call_RemoveQuota) Descriptor() ([]byte, []int) {
-	return file_mesos_v1_master_master_proto_rawDescGZIP(), []int{0, 10}
+	return file_mesos_v1_master_master_proto_rawDescGZIP(), []int{0, 14}
 }
 
 func (x *Call_RemoveQuota) GetRole() string {
@@ -1355,7 +1607,7 @@ type Call_UpdateQuota struct {
 
 func (x *Call_UpdateQuota) Reset() {
 	*x = Call_UpdateQuota{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[14]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1367,7 +1619,7 @@ func (x *Call_UpdateQuota) String() string {
 func (*Call_UpdateQuota) ProtoMessage() {}
 
 func (x *Call_UpdateQuota) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[14]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1380,7 +1632,7 @@ func (x *Call_UpdateQuota) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Call_UpdateQuota.ProtoReflect.Descriptor instead.
 func (*Call_UpdateQuota) Descriptor() ([]byte, []int) {
-	return file_mesos_v1_master_master_proto_rawDescGZIP(), []int{0, 11}
+	return file_mesos_v1_master_master_proto_rawDescGZIP(), []int{0, 15}
 }
 
 func (x *Call_UpdateQuota) GetForce() bool {
@@ -1406,7 +1658,7 @@ type Response_GetHealth struct {
 
 func (x *Response_GetHealth) Reset() {
 	*x = Response_GetHealth{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[15]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1418,7 +1670,7 @@ func (x *Response_GetHealth) String() string {
 func (*Response_GetHealth) ProtoMessage() {}
 
 func (x *Response_GetHealth) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[15]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1450,7 +1702,7 @@ type Response_GetFlags struct {
 
 func (x *Response_GetFlags) Reset() {
 	*x = Response_GetFlags{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[16]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1462,7 +1714,7 @@ func (x *Response_GetFlags) String() string {
 func (*Response_GetFlags) ProtoMessage() {}
 
 func (x *Response_GetFlags) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[16]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1494,7 +1746,7 @@ type Response_GetVersion struct {
 
 func (x *Response_GetVersion) Reset() {
 	*x = Response_GetVersion{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[17]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1506,7 +1758,7 @@ func (x *Response_GetVersion) String() string {
 func (*Response_GetVersion) ProtoMessage() {}
 
 func (x *Response_GetVersion) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[17]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1538,7 +1790,7 @@ type Response_GetMetrics struct {
 
 func (x *Response_GetMetrics) Reset() {
 	*x = Response_GetMetrics{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[18]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1550,7 +1802,7 @@ func (x *Response_GetMetrics) String() string {
 func (*Response_GetMetrics) ProtoMessage() {}
 
 func (x *Response_GetMetrics) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[18]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1582,7 +1834,7 @@ type Response_GetLoggingLevel struct {
 
 func (x *Response_GetLoggingLevel) Reset() {
 	*x = Response_GetLoggingLevel{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[19]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1594,7 +1846,7 @@ func (x *Response_GetLoggingLevel) String() string {
 func (*Response_GetLoggingLevel) ProtoMessage() {}
 
 func (x *Response_GetLoggingLevel) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[19]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1626,7 +1878,7 @@ type Response_ListFiles struct {
 
 func (x *Response_ListFiles) Reset() {
 	*x = Response_ListFiles{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[20]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1638,7 +1890,7 @@ func (x *Response_ListFiles) String() string {
 func (*Response_ListFiles) ProtoMessage() {}
 
 func (x *Response_ListFiles) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[20]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1671,7 +1923,7 @@ type Response_ReadFile struct {
 
 func (x *Response_ReadFile) Reset() {
 	*x = Response_ReadFile{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[21]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1683,7 +1935,7 @@ func (x *Response_ReadFile) String() string {
 func (*Response_ReadFile) ProtoMessage() {}
 
 func (x *Response_ReadFile) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[21]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1726,7 +1978,7 @@ type Response_GetState struct {
 
 func (x *Response_GetState) Reset() {
 	*x = Response_GetState{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[22]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1738,7 +1990,7 @@ func (x *Response_GetState) String() string {
 func (*Response_GetState) ProtoMessage() {}
 
 func (x *Response_GetState) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[22]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1793,7 +2045,7 @@ type Response_GetAgents struct {
 
 func (x *Response_GetAgents) Reset() {
 	*x = Response_GetAgents{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[23]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1805,7 +2057,7 @@ func (x *Response_GetAgents) String() string {
 func (*Response_GetAgents) ProtoMessage() {}
 
 func (x *Response_GetAgents) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[23]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1845,7 +2097,7 @@ type Response_GetFrameworks struct {
 
 func (x *Response_GetFrameworks) Reset() {
 	*x = Response_GetFrameworks{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[24]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1857,7 +2109,7 @@ func (x *Response_GetFrameworks) String() string {
 func (*Response_GetFrameworks) ProtoMessage() {}
 
 func (x *Response_GetFrameworks) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[24]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1896,7 +2148,7 @@ type Response_GetExecutors struct {
 
 func (x *Response_GetExecutors) Reset() {
 	*x = Response_GetExecutors{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[25]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1908,7 +2160,7 @@ func (x *Response_GetExecutors) String() string {
 func (*Response_GetExecutors) ProtoMessage() {}
 
 func (x *Response_GetExecutors) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[25]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1940,7 +2192,7 @@ type Response_GetOperations struct {
 
 func (x *Response_GetOperations) Reset() {
 	*x = Response_GetOperations{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[26]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1952,7 +2204,7 @@ func (x *Response_GetOperations) String() string {
 func (*Response_GetOperations) ProtoMessage() {}
 
 func (x *Response_GetOperations) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[26]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1991,7 +2243,7 @@ type Response_GetTasks struct {
 
 func (x *Response_GetTasks) Reset() {
 	*x = Response_GetTasks{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[27]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2003,7 +2255,7 @@ func (x *Response_GetTasks) String() string {
 func (*Response_GetTasks) ProtoMessage() {}
 
 func (x *Response_GetTasks) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[27]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2056,7 +2308,7 @@ type Response_GetRoles struct {
 
 func (x *Response_GetRoles) Reset() {
 	*x = Response_GetRoles{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[28]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2068,7 +2320,7 @@ func (x *Response_GetRoles) String() string {
 func (*Response_GetRoles) ProtoMessage() {}
 
 func (x *Response_GetRoles) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[28]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2100,7 +2352,7 @@ type Response_GetWeights struct {
 
 func (x *Response_GetWeights) Reset() {
 	*x = Response_GetWeights{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[29]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2112,7 +2364,7 @@ func (x *Response_GetWeights) String() string {
 func (*Response_GetWeights) ProtoMessage() {}
 
 func (x *Response_GetWeights) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[29]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2146,7 +2398,7 @@ type Response_GetMaster struct {
 
 func (x *Response_GetMaster) Reset() {
 	*x = Response_GetMaster{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[30]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2158,7 +2410,7 @@ func (x *Response_GetMaster) String() string {
 func (*Response_GetMaster) ProtoMessage() {}
 
 func (x *Response_GetMaster) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[30]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2204,7 +2456,7 @@ type Response_GetQuota struct {
 
 func (x *Response_GetQuota) Reset() {
 	*x = Response_GetQuota{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[31]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2216,7 +2468,7 @@ func (x *Response_GetQuota) String() string {
 func (*Response_GetQuota) ProtoMessage() {}
 
 func (x *Response_GetQuota) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[31]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2257,7 +2509,7 @@ type Response_GetAgents_Agent struct {
 
 func (x *Response_GetAgents_Agent) Reset() {
 	*x = Response_GetAgents_Agent{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[32]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2269,7 +2521,7 @@ func (x *Response_GetAgents_Agent) String() string {
 func (*Response_GetAgents_Agent) ProtoMessage() {}
 
 func (x *Response_GetAgents_Agent) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[32]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2374,7 +2626,7 @@ type Response_GetFrameworks_Framework struct {
 
 func (x *Response_GetFrameworks_Framework) Reset() {
 	*x = Response_GetFrameworks_Framework{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[33]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2386,7 +2638,7 @@ func (x *Response_GetFrameworks_Framework) String() string {
 func (*Response_GetFrameworks_Framework) ProtoMessage() {}
 
 func (x *Response_GetFrameworks_Framework) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[33]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2489,7 +2741,7 @@ type Response_GetExecutors_Executor struct {
 
 func (x *Response_GetExecutors_Executor) Reset() {
 	*x = Response_GetExecutors_Executor{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[34]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2501,7 +2753,7 @@ func (x *Response_GetExecutors_Executor) String() string {
 func (*Response_GetExecutors_Executor) ProtoMessage() {}
 
 func (x *Response_GetExecutors_Executor) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[34]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2541,7 +2793,7 @@ type Event_Subscribed struct {
 
 func (x *Event_Subscribed) Reset() {
 	*x = Event_Subscribed{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[35]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2553,7 +2805,7 @@ func (x *Event_Subscribed) String() string {
 func (*Event_Subscribed) ProtoMessage() {}
 
 func (x *Event_Subscribed) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[35]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2592,7 +2844,7 @@ type Event_TaskAdded struct {
 
 func (x *Event_TaskAdded) Reset() {
 	*x = Event_TaskAdded{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[36]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2604,7 +2856,7 @@ func (x *Event_TaskAdded) String() string {
 func (*Event_TaskAdded) ProtoMessage() {}
 
 func (x *Event_TaskAdded) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[36]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2640,7 +2892,7 @@ type Event_TaskUpdated struct {
 
 func (x *Event_TaskUpdated) Reset() {
 	*x = Event_TaskUpdated{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[37]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2652,7 +2904,7 @@ func (x *Event_TaskUpdated) String() string {
 func (*Event_TaskUpdated) ProtoMessage() {}
 
 func (x *Event_TaskUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[37]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2698,7 +2950,7 @@ type Event_FrameworkAdded struct {
 
 func (x *Event_FrameworkAdded) Reset() {
 	*x = Event_FrameworkAdded{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[38]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2710,7 +2962,7 @@ func (x *Event_FrameworkAdded) String() string {
 func (*Event_FrameworkAdded) ProtoMessage() {}
 
 func (x *Event_FrameworkAdded) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[38]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2742,7 +2994,7 @@ type Event_FrameworkUpdated struct {
 
 func (x *Event_FrameworkUpdated) Reset() {
 	*x = Event_FrameworkUpdated{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[39]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2754,7 +3006,7 @@ func (x *Event_FrameworkUpdated) String() string {
 func (*Event_FrameworkUpdated) ProtoMessage() {}
 
 func (x *Event_FrameworkUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[39]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2786,7 +3038,7 @@ type Event_FrameworkRemoved struct {
 
 func (x *Event_FrameworkRemoved) Reset() {
 	*x = Event_FrameworkRemoved{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[40]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2798,7 +3050,7 @@ func (x *Event_FrameworkRemoved) String() string {
 func (*Event_FrameworkRemoved) ProtoMessage() {}
 
 func (x *Event_FrameworkRemoved) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[40]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2830,7 +3082,7 @@ type Event_AgentAdded struct {
 
 func (x *Event_AgentAdded) Reset() {
 	*x = Event_AgentAdded{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[41]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2842,7 +3094,7 @@ func (x *Event_AgentAdded) String() string {
 func (*Event_AgentAdded) ProtoMessage() {}
 
 func (x *Event_AgentAdded) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[41]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2874,7 +3126,7 @@ type Event_AgentRemoved struct {
 
 func (x *Event_AgentRemoved) Reset() {
 	*x = Event_AgentRemoved{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[42]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2886,7 +3138,7 @@ func (x *Event_AgentRemoved) String() string {
 func (*Event_AgentRemoved) ProtoMessage() {}
 
 func (x *Event_AgentRemoved) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[42]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2913,7 +3165,7 @@ var File_mesos_v1_master_master_proto protoreflect.FileDescriptor
 
 const file_mesos_v1_master_master_proto_rawDesc = "" +
 	"\n" +
-	"\x1cmesos/v1/master/master.proto\x12\x0fmesos.v1.master\x1a\x14mesos/v1/mesos.proto\x1a\x1amesos/v1/quota/quota.proto\"\xca\x13\n" +
+	"\x1cmesos/v1/master/master.proto\x12\x0fmesos.v1.master\x1a\x14mesos/v1/mesos.proto\x1a\x1amesos/v1/quota/quota.proto\"\x87\x1a\n" +
 	"\x04Call\x12.\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1a.mesos.v1.master.Call.TypeR\x04type\x12A\n" +
 	"\vget_metrics\x18\x02 \x01(\v2 .mesos.v1.master.Call.GetMetricsR\n" +
@@ -2922,7 +3174,12 @@ const file_mesos_v1_master_master_proto_rawDesc = "" +
 	"\n" +
 	"list_files\x18\x04 \x01(\v2\x1f.mesos.v1.master.Call.ListFilesR\tlistFiles\x12;\n" +
 	"\tread_file\x18\x05 \x01(\v2\x1e.mesos.v1.master.Call.ReadFileR\breadFile\x12J\n" +
-	"\x0eupdate_weights\x18\x06 \x01(\v2#.mesos.v1.master.Call.UpdateWeightsR\rupdateWeights\x12;\n" +
+	"\x0eupdate_weights\x18\x06 \x01(\v2#.mesos.v1.master.Call.UpdateWeightsR\rupdateWeights\x12S\n" +
+	"\x11reserve_resources\x18\a \x01(\v2&.mesos.v1.master.Call.ReserveResourcesR\x10reserveResources\x12Y\n" +
+	"\x13unreserve_resources\x18\b \x01(\v2(.mesos.v1.master.Call.UnreserveResourcesR\x12unreserveResources\x12J\n" +
+	"\x0ecreate_volumes\x18\t \x01(\v2#.mesos.v1.master.Call.CreateVolumesR\rcreateVolumes\x12M\n" +
+	"\x0fdestroy_volumes\x18\n" +
+	" \x01(\v2$.mesos.v1.master.Call.DestroyVolumesR\x0edestroyVolumes\x12;\n" +
 	"\tset_quota\x18\x0e \x01(\v2\x1e.mesos.v1.master.Call.SetQuotaR\bsetQuota\x12D\n" +
 	"\fremove_quota\x18\x0f \x01(\v2!.mesos.v1.master.Call.RemoveQuotaR\vremoveQuota\x12:\n" +
 	"\bteardown\x18\x10 \x01(\v2\x1e.mesos.v1.master.Call.TeardownR\bteardown\x12K\n" +
@@ -2943,7 +3200,20 @@ const file_mesos_v1_master_master_proto_rawDesc = "" +
 	"\x06offset\x18\x02 \x02(\x04R\x06offset\x12\x16\n" +
 	"\x06length\x18\x03 \x01(\x04R\x06length\x1aH\n" +
 	"\rUpdateWeights\x127\n" +
-	"\fweight_infos\x18\x01 \x03(\v2\x14.mesos.v1.WeightInfoR\vweightInfos\x1aD\n" +
+	"\fweight_infos\x18\x01 \x03(\v2\x14.mesos.v1.WeightInfoR\vweightInfos\x1a\x9e\x01\n" +
+	"\x10ReserveResources\x12,\n" +
+	"\bagent_id\x18\x01 \x02(\v2\x11.mesos.v1.AgentIDR\aagentId\x12*\n" +
+	"\x06source\x18\x03 \x03(\v2\x12.mesos.v1.ResourceR\x06source\x120\n" +
+	"\tresources\x18\x02 \x03(\v2\x12.mesos.v1.ResourceR\tresources\x1at\n" +
+	"\x12UnreserveResources\x12,\n" +
+	"\bagent_id\x18\x01 \x02(\v2\x11.mesos.v1.AgentIDR\aagentId\x120\n" +
+	"\tresources\x18\x02 \x03(\v2\x12.mesos.v1.ResourceR\tresources\x1ak\n" +
+	"\rCreateVolumes\x12,\n" +
+	"\bagent_id\x18\x01 \x02(\v2\x11.mesos.v1.AgentIDR\aagentId\x12,\n" +
+	"\avolumes\x18\x02 \x03(\v2\x12.mesos.v1.ResourceR\avolumes\x1al\n" +
+	"\x0eDestroyVolumes\x12,\n" +
+	"\bagent_id\x18\x01 \x02(\v2\x11.mesos.v1.AgentIDR\aagentId\x12,\n" +
+	"\avolumes\x18\x02 \x03(\v2\x12.mesos.v1.ResourceR\avolumes\x1aD\n" +
 	"\bTeardown\x128\n" +
 	"\fframework_id\x18\x01 \x02(\v2\x15.mesos.v1.FrameworkIDR\vframeworkId\x1a=\n" +
 	"\rMarkAgentGone\x12,\n" +
@@ -3205,7 +3475,7 @@ func file_mesos_v1_master_master_proto_rawDescGZIP() []byte {
 }
 
 var file_mesos_v1_master_master_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_mesos_v1_master_master_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
+var file_mesos_v1_master_master_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
 var file_mesos_v1_master_master_proto_goTypes = []any{
 	(Call_Type)(0),                           // 0: mesos.v1.master.Call.Type
 	(Response_Type)(0),                       // 1: mesos.v1.master.Response.Type
@@ -3218,171 +3488,188 @@ var file_mesos_v1_master_master_proto_goTypes = []any{
 	(*Call_ListFiles)(nil),                   // 8: mesos.v1.master.Call.ListFiles
 	(*Call_ReadFile)(nil),                    // 9: mesos.v1.master.Call.ReadFile
 	(*Call_UpdateWeights)(nil),               // 10: mesos.v1.master.Call.UpdateWeights
-	(*Call_Teardown)(nil),                    // 11: mesos.v1.master.Call.Teardown
-	(*Call_MarkAgentGone)(nil),               // 12: mesos.v1.master.Call.MarkAgentGone
-	(*Call_DeactivateAgent)(nil),             // 13: mesos.v1.master.Call.DeactivateAgent
-	(*Call_ReactivateAgent)(nil),             // 14: mesos.v1.master.Call.ReactivateAgent
-	(*Call_SetQuota)(nil),                    // 15: mesos.v1.master.Call.SetQuota
-	(*Call_RemoveQuota)(nil),                 // 16: mesos.v1.master.Call.RemoveQuota
-	(*Call_UpdateQuota)(nil),                 // 17: mesos.v1.master.Call.UpdateQuota
-	(*Response_GetHealth)(nil),               // 18: mesos.v1.master.Response.GetHealth
-	(*Response_GetFlags)(nil),                // 19: mesos.v1.master.Response.GetFlags
-	(*Response_GetVersion)(nil),              // 20: mesos.v1.master.Response.GetVersion
-	(*Response_GetMetrics)(nil),              // 21: mesos.v1.master.Response.GetMetrics
-	(*Response_GetLoggingLevel)(nil),         // 22: mesos.v1.master.Response.GetLoggingLevel
-	(*Response_ListFiles)(nil),               // 23: mesos.v1.master.Response.ListFiles
-	(*Response_ReadFile)(nil),                // 24: mesos.v1.master.Response.ReadFile
-	(*Response_GetState)(nil),                // 25: mesos.v1.master.Response.GetState
-	(*Response_GetAgents)(nil),               // 26: mesos.v1.master.Response.GetAgents
-	(*Response_GetFrameworks)(nil),           // 27: mesos.v1.master.Response.GetFrameworks
-	(*Response_GetExecutors)(nil),            // 28: mesos.v1.master.Response.GetExecutors
-	(*Response_GetOperations)(nil),           // 29: mesos.v1.master.Response.GetOperations
-	(*Response_GetTasks)(nil),                // 30: mesos.v1.master.Response.GetTasks
-	(*Response_GetRoles)(nil),                // 31: mesos.v1.master.Response.GetRoles
-	(*Response_GetWeights)(nil),              // 32: mesos.v1.master.Response.GetWeights
-	(*Response_GetMaster)(nil),               // 33: mesos.v1.master.Response.GetMaster
-	(*Response_GetQuota)(nil),                // 34: mesos.v1.master.Response.GetQuota
-	(*Response_GetAgents_Agent)(nil),         // 35: mesos.v1.master.Response.GetAgents.Agent
-	(*Response_GetFrameworks_Framework)(nil), // 36: mesos.v1.master.Response.GetFrameworks.Framework
-	(*Response_GetExecutors_Executor)(nil),   // 37: mesos.v1.master.Response.GetExecutors.Executor
-	(*Event_Subscribed)(nil),                 // 38: mesos.v1.master.Event.Subscribed
-	(*Event_TaskAdded)(nil),                  // 39: mesos.v1.master.Event.TaskAdded
-	(*Event_TaskUpdated)(nil),                // 40: mesos.v1.master.Event.TaskUpdated
-	(*Event_FrameworkAdded)(nil),             // 41: mesos.v1.master.Event.FrameworkAdded
-	(*Event_FrameworkUpdated)(nil),           // 42: mesos.v1.master.Event.FrameworkUpdated
-	(*Event_FrameworkRemoved)(nil),           // 43: mesos.v1.master.Event.FrameworkRemoved
-	(*Event_AgentAdded)(nil),                 // 44: mesos.v1.master.Event.AgentAdded
-	(*Event_AgentRemoved)(nil),               // 45: mesos.v1.master.Event.AgentRemoved
-	(*mesospb.DurationInfo)(nil),             // 46: mesos.v1.DurationInfo
-	(*mesospb.WeightInfo)(nil),               // 47: mesos.v1.WeightInfo
-	(*mesospb.FrameworkID)(nil),              // 48: mesos.v1.FrameworkID
-	(*mesospb.AgentID)(nil),                  // 49: mesos.v1.AgentID
-	(*quotapb.QuotaRequest)(nil),             // 50: mesos.v1.quota.QuotaRequest
-	(*quotapb.QuotaConfig)(nil),              // 51: mesos.v1.quota.QuotaConfig
-	(*mesospb.Flag)(nil),                     // 52: mesos.v1.Flag
-	(*mesospb.VersionInfo)(nil),              // 53: mesos.v1.VersionInfo
-	(*mesospb.Metric)(nil),                   // 54: mesos.v1.Metric
-	(*mesospb.FileInfo)(nil),                 // 55: mesos.v1.FileInfo
-	(*mesospb.AgentInfo)(nil),                // 56: mesos.v1.AgentInfo
-	(*mesospb.Operation)(nil),                // 57: mesos.v1.Operation
-	(*mesospb.Task)(nil),                     // 58: mesos.v1.Task
-	(*mesospb.Role)(nil),                     // 59: mesos.v1.Role
-	(*mesospb.MasterInfo)(nil),               // 60: mesos.v1.MasterInfo
-	(*quotapb.QuotaStatus)(nil),              // 61: mesos.v1.quota.QuotaStatus
-	(*mesospb.TimeInfo)(nil),                 // 62: mesos.v1.TimeInfo
-	(*mesospb.Resource)(nil),                 // 63: mesos.v1.Resource
-	(*mesospb.AgentInfo_Capability)(nil),     // 64: mesos.v1.AgentInfo.Capability
-	(*mesospb.FrameworkInfo)(nil),            // 65: mesos.v1.FrameworkInfo
-	(*mesospb.Offer)(nil),                    // 66: mesos.v1.Offer
-	(*mesospb.InverseOffer)(nil),             // 67: mesos.v1.InverseOffer
-	(*mesospb.ExecutorInfo)(nil),             // 68: mesos.v1.ExecutorInfo
-	(*mesospb.TaskStatus)(nil),               // 69: mesos.v1.TaskStatus
-	(mesospb.TaskState)(0),                   // 70: mesos.v1.TaskState
+	(*Call_ReserveResources)(nil),            // 11: mesos.v1.master.Call.ReserveResources
+	(*Call_UnreserveResources)(nil),          // 12: mesos.v1.master.Call.UnreserveResources
+	(*Call_CreateVolumes)(nil),               // 13: mesos.v1.master.Call.CreateVolumes
+	(*Call_DestroyVolumes)(nil),              // 14: mesos.v1.master.Call.DestroyVolumes
+	(*Call_Teardown)(nil),                    // 15: mesos.v1.master.Call.Teardown
+	(*Call_MarkAgentGone)(nil),               // 16: mesos.v1.master.Call.MarkAgentGone
+	(*Call_DeactivateAgent)(nil),             // 17: mesos.v1.master.Call.DeactivateAgent
+	(*Call_ReactivateAgent)(nil),             // 18: mesos.v1.master.Call.ReactivateAgent
+	(*Call_SetQuota)(nil),                    // 19: mesos.v1.master.Call.SetQuota
+	(*Call_RemoveQuota)(nil),                 // 20: mesos.v1.master.Call.RemoveQuota
+	(*Call_UpdateQuota)(nil),                 // 21: mesos.v1.master.Call.UpdateQuota
+	(*Response_GetHealth)(nil),               // 22: mesos.v1.master.Response.GetHealth
+	(*Response_GetFlags)(nil),                // 23: mesos.v1.master.Response.GetFlags
+	(*Response_GetVersion)(nil),              // 24: mesos.v1.master.Response.GetVersion
+	(*Response_GetMetrics)(nil),              // 25: mesos.v1.master.Response.GetMetrics
+	(*Response_GetLoggingLevel)(nil),         // 26: mesos.v1.master.Response.GetLoggingLevel
+	(*Response_ListFiles)(nil),               // 27: mesos.v1.master.Response.ListFiles
+	(*Response_ReadFile)(nil),                // 28: mesos.v1.master.Response.ReadFile
+	(*Response_GetState)(nil),                // 29: mesos.v1.master.Response.GetState
+	(*Response_GetAgents)(nil),               // 30: mesos.v1.master.Response.GetAgents
+	(*Response_GetFrameworks)(nil),           // 31: mesos.v1.master.Response.GetFrameworks
+	(*Response_GetExecutors)(nil),            // 32: mesos.v1.master.Response.GetExecutors
+	(*Response_GetOperations)(nil),           // 33: mesos.v1.master.Response.GetOperations
+	(*Response_GetTasks)(nil),                // 34: mesos.v1.master.Response.GetTasks
+	(*Response_GetRoles)(nil),                // 35: mesos.v1.master.Response.GetRoles
+	(*Response_GetWeights)(nil),              // 36: mesos.v1.master.Response.GetWeights
+	(*Response_GetMaster)(nil),               // 37: mesos.v1.master.Response.GetMaster
+	(*Response_GetQuota)(nil),                // 38: mesos.v1.master.Response.GetQuota
+	(*Response_GetAgents_Agent)(nil),         // 39: mesos.v1.master.Response.GetAgents.Agent
+	(*Response_GetFrameworks_Framework)(nil), // 40: mesos.v1.master.Response.GetFrameworks.Framework
+	(*Response_GetExecutors_Executor)(nil),   // 41: mesos.v1.master.Response.GetExecutors.Executor
+	(*Event_Subscribed)(nil),                 // 42: mesos.v1.master.Event.Subscribed
+	(*Event_TaskAdded)(nil),                  // 43: mesos.v1.master.Event.TaskAdded
+	(*Event_TaskUpdated)(nil),                // 44: mesos.v1.master.Event.TaskUpdated
+	(*Event_FrameworkAdded)(nil),             // 45: mesos.v1.master.Event.FrameworkAdded
+	(*Event_FrameworkUpdated)(nil),           // 46: mesos.v1.master.Event.FrameworkUpdated
+	(*Event_FrameworkRemoved)(nil),           // 47: mesos.v1.master.Event.FrameworkRemoved
+	(*Event_AgentAdded)(nil),                 // 48: mesos.v1.master.Event.AgentAdded
+	(*Event_AgentRemoved)(nil),               // 49: mesos.v1.master.Event.AgentRemoved
+	(*mesospb.DurationInfo)(nil),             // 50: mesos.v1.DurationInfo
+	(*mesospb.WeightInfo)(nil),               // 51: mesos.v1.WeightInfo
+	(*mesospb.AgentID)(nil),                  // 52: mesos.v1.AgentID
+	(*mesospb.Resource)(nil),                 // 53: mesos.v1.Resource
+	(*mesospb.FrameworkID)(nil),              // 54: mesos.v1.FrameworkID
+	(*quotapb.QuotaRequest)(nil),             // 55: mesos.v1.quota.QuotaRequest
+	(*quotapb.QuotaConfig)(nil),              // 56: mesos.v1.quota.QuotaConfig
+	(*mesospb.Flag)(nil),                     // 57: mesos.v1.Flag
+	(*mesospb.VersionInfo)(nil),              // 58: mesos.v1.VersionInfo
+	(*mesospb.Metric)(nil),                   // 59: mesos.v1.Metric
+	(*mesospb.FileInfo)(nil),                 // 60: mesos.v1.FileInfo
+	(*mesospb.AgentInfo)(nil),                // 61: mesos.v1.AgentInfo
+	(*mesospb.Operation)(nil),                // 62: mesos.v1.Operation
+	(*mesospb.Task)(nil),                     // 63: mesos.v1.Task
+	(*mesospb.Role)(nil),                     // 64: mesos.v1.Role
+	(*mesospb.MasterInfo)(nil),               // 65: mesos.v1.MasterInfo
+	(*quotapb.QuotaStatus)(nil),              // 66: mesos.v1.quota.QuotaStatus
+	(*mesospb.TimeInfo)(nil),                 // 67: mesos.v1.TimeInfo
+	(*mesospb.AgentInfo_Capability)(nil),     // 68: mesos.v1.AgentInfo.Capability
+	(*mesospb.FrameworkInfo)(nil),            // 69: mesos.v1.FrameworkInfo
+	(*mesospb.Offer)(nil),                    // 70: mesos.v1.Offer
+	(*mesospb.InverseOffer)(nil),             // 71: mesos.v1.InverseOffer
+	(*mesospb.ExecutorInfo)(nil),             // 72: mesos.v1.ExecutorInfo
+	(*mesospb.TaskStatus)(nil),               // 73: mesos.v1.TaskStatus
+	(mesospb.TaskState)(0),                   // 74: mesos.v1.TaskState
 }
 var file_mesos_v1_master_master_proto_depIdxs = []int32{
-	0,  // 0: mesos.v1.master.Call.type:type_name -> mesos.v1.master.Call.Type
-	6,  // 1: mesos.v1.master.Call.get_metrics:type_name -> mesos.v1.master.Call.GetMetrics
-	7,  // 2: mesos.v1.master.Call.set_logging_level:type_name -> mesos.v1.master.Call.SetLoggingLevel
-	8,  // 3: mesos.v1.master.Call.list_files:type_name -> mesos.v1.master.Call.ListFiles
-	9,  // 4: mesos.v1.master.Call.read_file:type_name -> mesos.v1.master.Call.ReadFile
-	10, // 5: mesos.v1.master.Call.update_weights:type_name -> mesos.v1.master.Call.UpdateWeights
-	15, // 6: mesos.v1.master.Call.set_quota:type_name -> mesos.v1.master.Call.SetQuota
-	16, // 7: mesos.v1.master.Call.remove_quota:type_name -> mesos.v1.master.Call.RemoveQuota
-	11, // 8: mesos.v1.master.Call.teardown:type_name -> mesos.v1.master.Call.Teardown
-	12, // 9: mesos.v1.master.Call.mark_agent_gone:type_name -> mesos.v1.master.Call.MarkAgentGone
-	17, // 10: mesos.v1.master.Call.update_quota:type_name -> mesos.v1.master.Call.UpdateQuota
-	13, // 11: mesos.v1.master.Call.deactivate_agent:type_name -> mesos.v1.master.Call.DeactivateAgent
-	14, // 12: mesos.v1.master.Call.reactivate_agent:type_name -> mesos.v1.master.Call.ReactivateAgent
-	1,  // 13: mesos.v1.master.Response.type:type_name -> mesos.v1.master.Response.Type
-	18, // 14: mesos.v1.master.Response.get_health:type_name -> mesos.v1.master.Response.GetHealth
-	19, // 15: mesos.v1.master.Response.get_flags:type_name -> mesos.v1.master.Response.GetFlags
-	20, // 16: mesos.v1.master.Response.get_version:type_name -> mesos.v1.master.Response.GetVersion
-	21, // 17: mesos.v1.master.Response.get_metrics:type_name -> mesos.v1.master.Response.GetMetrics
-	22, // 18: mesos.v1.master.Response.get_logging_level:type_name -> mesos.v1.master.Response.GetLoggingLevel
-	23, // 19: mesos.v1.master.Response.list_files:type_name -> mesos.v1.master.Response.ListFiles
-	24, // 20: mesos.v1.master.Response.read_file:type_name -> mesos.v1.master.Response.ReadFile
-	25, // 21: mesos.v1.master.Response.get_state:type_name -> mesos.v1.master.Response.GetState
-	26, // 22: mesos.v1.master.Response.get_agents:type_name -> mesos.v1.master.Response.GetAgents
-	27, // 23: mesos.v1.master.Response.get_frameworks:type_name -> mesos.v1.master.Response.GetFrameworks
-	28, // 24: mesos.v1.master.Response.get_executors:type_name -> mesos.v1.master.Response.GetExecutors
-	29, // 25: mesos.v1.master.Response.get_operations:type_name -> mesos.v1.master.Response.GetOperations
-	30, // 26: mesos.v1.master.Response.get_tasks:type_name -> mesos.v1.master.Response.GetTasks
-	31, // 27: mesos.v1.master.Response.get_roles:type_name -> mesos.v1.master.Response.GetRoles
-	32, // 28: mesos.v1.master.Response.get_weights:type_name -> mesos.v1.master.Response.GetWeights
-	33, // 29: mesos.v1.master.Response.get_master:type_name -> mesos.v1.master.Response.GetMaster
-	34, // 30: mesos.v1.master.Response.get_quota:type_name -> mesos.v1.master.Response.GetQuota
-	2,  // 31: mesos.v1.master.Event.type:type_name -> mesos.v1.master.Event.Type
-	38, // 32: mesos.v1.master.Event.subscribed:type_name -> mesos.v1.master.Event.Subscribed
-	39, // 33: mesos.v1.master.Event.task_added:type_name -> mesos.v1.master.Event.TaskAdded
-	40, // 34: mesos.v1.master.Event.task_updated:type_name -> mesos.v1.master.Event.TaskUpdated
-	44, // 35: mesos.v1.master.Event.agent_added:type_name -> mesos.v1.master.Event.AgentAdded
-	45, // 36: mesos.v1.master.Event.agent_removed:type_name -> mesos.v1.master.Event.AgentRemoved
-	41, // 37: mesos.v1.master.Event.framework_added:type_name -> mesos.v1.master.Event.FrameworkAdded
-	42, // 38: mesos.v1.master.Event.framework_updated:type_name -> mesos.v1.master.Event.FrameworkUpdated
-	43, // 39: mesos.v1.master.Event.framework_removed:type_name -> mesos.v1.master.Event.FrameworkRemoved
-	46, // 40: mesos.v1.master.Call.GetMetrics.timeout:type_name -> mesos.v1.DurationInfo
-	46, // 41: mesos.v1.master.Call.SetLoggingLevel.duration:type_name -> mesos.v1.DurationInfo
-	47, // 42: mesos.v1.master.Call.UpdateWeights.weight_infos:type_name -> mesos.v1.WeightInfo
-	48, // 43: mesos.v1.master.Call.Teardown.framework_id:type_name -> mesos.v1.FrameworkID
-	49, // 44: mesos.v1.master.Call.MarkAgentGone.agent_id:type_name -> mesos.v1.AgentID
-	49, // 45: mesos.v1.master.Call.DeactivateAgent.agent_id:type_name -> mesos.v1.AgentID
-	49, // 46: mesos.v1.master.Call.ReactivateAgent.agent_id:type_name -> mesos.v1.AgentID
-	50, // 47: mesos.v1.master.Call.SetQuota.quota_request:type_name -> mesos.v1.quota.QuotaRequest
-	51, // 48: mesos.v1.master.Call.UpdateQuota.quota_configs:type_name -> mesos.v1.quota.QuotaConfig
-	52, // 49: mesos.v1.master.Response.GetFlags.flags:type_name -> mesos.v1.Flag
-	53, // 50: mesos.v1.master.Response.GetVersion.version_info:type_name -> mesos.v1.VersionInfo
-	54, // 51: mesos.v1.master.Response.GetMetrics.metrics:type_name -> mesos.v1.Metric
-	55, // 52: mesos.v1.master.Response.ListFiles.file_infos:type_name -> mesos.v1.FileInfo
-	30, // 53: mesos.v1.master.Response.GetState.get_tasks:type_name -> mesos.v1.master.Response.GetTasks
-	28, // 54: mesos.v1.master.Response.GetState.get_executors:type_name -> mesos.v1.master.Response.GetExecutors
-	27, // 55: mesos.v1.master.Response.GetState.get_frameworks:type_name -> mesos.v1.master.Response.GetFrameworks
-	26, // 56: mesos.v1.master.Response.GetState.get_agents:type_name -> mesos.v1.master.Response.GetAgents
-	35, // 57: mesos.v1.master.Response.GetAgents.agents:type_name -> mesos.v1.master.Response.GetAgents.Agent
-	56, // 58: mesos.v1.master.Response.GetAgents.recovered_agents:type_name -> mesos.v1.AgentInfo
-	36, // 59: mesos.v1.master.Response.GetFrameworks.frameworks:type_name -> mesos.v1.master.Response.GetFrameworks.Framework
-	36, // 60: mesos.v1.master.Response.GetFrameworks.completed_frameworks:type_name -> mesos.v1.master.Response.GetFrameworks.Framework
-	37, // 61: mesos.v1.master.Response.GetExecutors.executors:type_name -> mesos.v1.master.Response.GetExecutors.Executor
-	57, // 62: mesos.v1.master.Response.GetOperations.operations:type_name -> mesos.v1.Operation
-	58, // 63: mesos.v1.master.Response.GetTasks.pending_tasks:type_name -> mesos.v1.Task
-	58, // 64: mesos.v1.master.Response.GetTasks.tasks:type_name -> mesos.v1.Task
-	58, // 65: mesos.v1.master.Response.GetTasks.unreachable_tasks:type_name -> mesos.v1.Task
-	58, // 66: mesos.v1.master.Response.GetTasks.completed_tasks:type_name -> mesos.v1.Task
-	59, // 67: mesos.v1.master.Response.GetRoles.roles:type_name -> mesos.v1.Role
-	47, // 68: mesos.v1.master.Response.GetWeights.weight_infos:type_name -> mesos.v1.WeightInfo
-	60, // 69: mesos.v1.master.Response.GetMaster.master_info:type_name -> mesos.v1.MasterInfo
-	61, // 70: mesos.v1.master.Response.GetQuota.status:type_name -> mesos.v1.quota.QuotaStatus
-	56, // 71: mesos.v1.master.Response.GetAgents.Agent.agent_info:type_name -> mesos.v1.AgentInfo
-	62, // 72: mesos.v1.master.Response.GetAgents.Agent.registered_time:type_name -> mesos.v1.TimeInfo
-	62, // 73: mesos.v1.master.Response.GetAgents.Agent.reregistered_time:type_name -> mesos.v1.TimeInfo
-	63, // 74: mesos.v1.master.Response.GetAgents.Agent.total_resources:type_name -> mesos.v1.Resource
-	63, // 75: mesos.v1.master.Response.GetAgents.Agent.allocated_resources:type_name -> mesos.v1.Resource
-	63, // 76: mesos.v1.master.Response.GetAgents.Agent.offered_resources:type_name -> mesos.v1.Resource
-	64, // 77: mesos.v1.master.Response.GetAgents.Agent.capabilities:type_name -> mesos.v1.AgentInfo.Capability
-	65, // 78: mesos.v1.master.Response.GetFrameworks.Framework.framework_info:type_name -> mesos.v1.FrameworkInfo
-	62, // 79: mesos.v1.master.Response.GetFrameworks.Framework.registered_time:type_name -> mesos.v1.TimeInfo
-	62, // 80: mesos.v1.master.Response.GetFrameworks.Framework.reregistered_time:type_name -> mesos.v1.TimeInfo
-	62, // 81: mesos.v1.master.Response.GetFrameworks.Framework.unregistered_time:type_name -> mesos.v1.TimeInfo
-	66, // 82: mesos.v1.master.Response.GetFrameworks.Framework.offers:type_name -> mesos.v1.Offer
-	67, // 83: mesos.v1.master.Response.GetFrameworks.Framework.inverse_offers:type_name -> mesos.v1.InverseOffer
-	63, // 84: mesos.v1.master.Response.GetFrameworks.Framework.allocated_resources:type_name -> mesos.v1.Resource
-	63, // 85: mesos.v1.master.Response.GetFrameworks.Framework.offered_resources:type_name -> mesos.v1.Resource
-	68, // 86: mesos.v1.master.Response.GetExecutors.Executor.executor_info:type_name -> mesos.v1.ExecutorInfo
-	49, // 87: mesos.v1.master.Response.GetExecutors.Executor.agent_id:type_name -> mesos.v1.AgentID
-	25, // 88: mesos.v1.master.Event.Subscribed.get_state:type_name -> mesos.v1.master.Response.GetState
-	58, // 89: mesos.v1.master.Event.TaskAdded.task:type_name -> mesos.v1.Task
-	48, // 90: mesos.v1.master.Event.TaskUpdated.framework_id:type_name -> mesos.v1.FrameworkID
-	69, // 91: mesos.v1.master.Event.TaskUpdated.status:type_name -> mesos.v1.TaskStatus
-	70, // 92: mesos.v1.master.Event.TaskUpdated.state:type_name -> mesos.v1.TaskState
-	36, // 93: mesos.v1.master.Event.FrameworkAdded.framework:type_name -> mesos.v1.master.Response.GetFrameworks.Framework
-	36, // 94: mesos.v1.master.Event.FrameworkUpdated.framework:type_name -> mesos.v1.master.Response.GetFrameworks.Framework
-	65, // 95: mesos.v1.master.Event.FrameworkRemoved.framework_info:type_name -> mesos.v1.FrameworkInfo
-	35, // 96: mesos.v1.master.Event.AgentAdded.agent:type_name -> mesos.v1.master.Response.GetAgents.Agent
-	49, // 97: mesos.v1.master.Event.AgentRemoved.agent_id:type_name -> mesos.v1.AgentID
-	98, // [98:98] is the sub-list for method output_type
-	98, // [98:98] is the sub-list for method input_type
-	98, // [98:98] is the sub-list for extension type_name
-	98, // [98:98] is the sub-list for extension extendee
-	0,  // [0:98] is the sub-list for field type_name
+	0,   // 0: mesos.v1.master.Call.type:type_name -> mesos.v1.master.Call.Type
+	6,   // 1: mesos.v1.master.Call.get_metrics:type_name -> mesos.v1.master.Call.GetMetrics
+	7,   // 2: mesos.v1.master.Call.set_logging_level:type_name -> mesos.v1.master.Call.SetLoggingLevel
+	8,   // 3: mesos.v1.master.Call.list_files:type_name -> mesos.v1.master.Call.ListFiles
+	9,   // 4: mesos.v1.master.Call.read_file:type_name -> mesos.v1.master.Call.ReadFile
+	10,  // 5: mesos.v1.master.Call.update_weights:type_name -> mesos.v1.master.Call.UpdateWeights
+	11,  // 6: mesos.v1.master.Call.reserve_resources:type_name -> mesos.v1.master.Call.ReserveResources
+	12,  // 7: mesos.v1.master.Call.unreserve_resources:type_name -> mesos.v1.master.Call.UnreserveResources
+	13,  // 8: mesos.v1.master.Call.create_volumes:type_name -> mesos.v1.master.Call.CreateVolumes
+	14,  // 9: mesos.v1.master.Call.destroy_volumes:type_name -> mesos.v1.master.Call.DestroyVolumes
+	19,  // 10: mesos.v1.master.Call.set_quota:type_name -> mesos.v1.master.Call.SetQuota
+	20,  // 11: mesos.v1.master.Call.remove_quota:type_name -> mesos.v1.master.Call.RemoveQuota
+	15,  // 12: mesos.v1.master.Call.teardown:type_name -> mesos.v1.master.Call.Teardown
+	16,  // 13: mesos.v1.master.Call.mark_agent_gone:type_name -> mesos.v1.master.Call.MarkAgentGone
+	21,  // 14: mesos.v1.master.Call.update_quota:type_name -> mesos.v1.master.Call.UpdateQuota
+	17,  // 15: mesos.v1.master.Call.deactivate_agent:type_name -> mesos.v1.master.Call.DeactivateAgent
+	18,  // 16: mesos.v1.master.Call.reactivate_agent:type_name -> mesos.v1.master.Call.ReactivateAgent
+	1,   // 17: mesos.v1.master.Response.type:type_name -> mesos.v1.master.Response.Type
+	22,  // 18: mesos.v1.master.Response.get_health:type_name -> mesos.v1.master.Response.GetHealth
+	23,  // 19: mesos.v1.master.Response.get_flags:type_name -> mesos.v1.master.Response.GetFlags
+	24,  // 20: mesos.v1.master.Response.get_version:type_name -> mesos.v1.master.Response.GetVersion
+	25,  // 21: mesos.v1.master.Response.get_metrics:type_name -> mesos.v1.master.Response.GetMetrics
+	26,  // 22: mesos.v1.master.Response.get_logging_level:type_name -> mesos.v1.master.Response.GetLoggingLevel
+	27,  // 23: mesos.v1.master.Response.list_files:type_name -> mesos.v1.master.Response.ListFiles
+	28,  // 24: mesos.v1.master.Response.read_file:type_name -> mesos.v1.master.Response.ReadFile
+	29,  // 25: mesos.v1.master.Response.get_state:type_name -> mesos.v1.master.Response.GetState
+	30,  // 26: mesos.v1.master.Response.get_agents:type_name -> mesos.v1.master.Response.GetAgents
+	31,  // 27: mesos.v1.master.Response.get_frameworks:type_name -> mesos.v1.master.Response.GetFrameworks
+	32,  // 28: mesos.v1.master.Response.get_executors:type_name -> mesos.v1.master.Response.GetExecutors
+	33,  // 29: mesos.v1.master.Response.get_operations:type_name -> mesos.v1.master.Response.GetOperations
+	34,  // 30: mesos.v1.master.Response.get_tasks:type_name -> mesos.v1.master.Response.GetTasks
+	35,  // 31: mesos.v1.master.Response.get_roles:type_name -> mesos.v1.master.Response.GetRoles
+	36,  // 32: mesos.v1.master.Response.get_weights:type_name -> mesos.v1.master.Response.GetWeights
+	37,  // 33: mesos.v1.master.Response.get_master:type_name -> mesos.v1.master.Response.GetMaster
+	38,  // 34: mesos.v1.master.Response.get_quota:type_name -> mesos.v1.master.Response.GetQuota
+	2,   // 35: mesos.v1.master.Event.type:type_name -> mesos.v1.master.Event.Type
+	42,  // 36: mesos.v1.master.Event.subscribed:type_name -> mesos.v1.master.Event.Subscribed
+	43,  // 37: mesos.v1.master.Event.task_added:type_name -> mesos.v1.master.Event.TaskAdded
+	44,  // 38: mesos.v1.master.Event.task_updated:type_name -> mesos.v1.master.Event.TaskUpdated
+	48,  // 39: mesos.v1.master.Event.agent_added:type_name -> mesos.v1.master.Event.AgentAdded
+	49,  // 40: mesos.v1.master.Event.agent_removed:type_name -> mesos.v1.master.Event.AgentRemoved
+	45,  // 41: mesos.v1.master.Event.framework_added:type_name -> mesos.v1.master.Event.FrameworkAdded
+	46,  // 42: mesos.v1.master.Event.framework_updated:type_name -> mesos.v1.master.Event.FrameworkUpdated
+	47,  // 43: mesos.v1.master.Event.framework_removed:type_name -> mesos.v1.master.Event.FrameworkRemoved
+	50,  // 44: mesos.v1.master.Call.GetMetrics.timeout:type_name -> mesos.v1.DurationInfo
+	50,  // 45: mesos.v1.master.Call.SetLoggingLevel.duration:type_name -> mesos.v1.DurationInfo
+	51,  // 46: mesos.v1.master.Call.UpdateWeights.weight_infos:type_name -> mesos.v1.WeightInfo
+	52,  // 47: mesos.v1.master.Call.ReserveResources.agent_id:type_name -> mesos.v1.AgentID
+	53,  // 48: mesos.v1.master.Call.ReserveResources.source:type_name -> mesos.v1.Resource
+	53,  // 49: mesos.v1.master.Call.ReserveResources.resources:type_name -> mesos.v1.Resource
+	52,  // 50: mesos.v1.master.Call.UnreserveResources.agent_id:type_name -> mesos.v1.AgentID
+	53,  // 51: mesos.v1.master.Call.UnreserveResources.resources:type_name -> mesos.v1.Resource
+	52,  // 52: mesos.v1.master.Call.CreateVolumes.agent_id:type_name -> mesos.v1.AgentID
+	53,  // 53: mesos.v1.master.Call.CreateVolumes.volumes:type_name -> mesos.v1.Resource
+	52,  // 54: mesos.v1.master.Call.DestroyVolumes.agent_id:type_name -> mesos.v1.AgentID
+	53,  // 55: mesos.v1.master.Call.DestroyVolumes.volumes:type_name -> mesos.v1.Resource
+	54,  // 56: mesos.v1.master.Call.Teardown.framework_id:type_name -> mesos.v1.FrameworkID
+	52,  // 57: mesos.v1.master.Call.MarkAgentGone.agent_id:type_name -> mesos.v1.AgentID
+	52,  // 58: mesos.v1.master.Call.DeactivateAgent.agent_id:type_name -> mesos.v1.AgentID
+	52,  // 59: mesos.v1.master.Call.ReactivateAgent.agent_id:type_name -> mesos.v1.AgentID
+	55,  // 60: mesos.v1.master.Call.SetQuota.quota_request:type_name -> mesos.v1.quota.QuotaRequest
+	56,  // 61: mesos.v1.master.Call.UpdateQuota.quota_configs:type_name -> mesos.v1.quota.QuotaConfig
+	57,  // 62: mesos.v1.master.Response.GetFlags.flags:type_name -> mesos.v1.Flag
+	58,  // 63: mesos.v1.master.Response.GetVersion.version_info:type_name -> mesos.v1.VersionInfo
+	59,  // 64: mesos.v1.master.Response.GetMetrics.metrics:type_name -> mesos.v1.Metric
+	60,  // 65: mesos.v1.master.Response.ListFiles.file_infos:type_name -> mesos.v1.FileInfo
+	34,  // 66: mesos.v1.master.Response.GetState.get_tasks:type_name -> mesos.v1.master.Response.GetTasks
+	32,  // 67: mesos.v1.master.Response.GetState.get_executors:type_name -> mesos.v1.master.Response.GetExecutors
+	31,  // 68: mesos.v1.master.Response.GetState.get_frameworks:type_name -> mesos.v1.master.Response.GetFrameworks
+	30,  // 69: mesos.v1.master.Response.GetState.get_agents:type_name -> mesos.v1.master.Response.GetAgents
+	39,  // 70: mesos.v1.master.Response.GetAgents.agents:type_name -> mesos.v1.master.Response.GetAgents.Agent
+	61,  // 71: mesos.v1.master.Response.GetAgents.recovered_agents:type_name -> mesos.v1.AgentInfo
+	40,  // 72: mesos.v1.master.Response.GetFrameworks.frameworks:type_name -> mesos.v1.master.Response.GetFrameworks.Framework
+	40,  // 73: mesos.v1.master.Response.GetFrameworks.completed_frameworks:type_name -> mesos.v1.master.Response.GetFrameworks.Framework
+	41,  // 74: mesos.v1.master.Response.GetExecutors.executors:type_name -> mesos.v1.master.Response.GetExecutors.Executor
+	62,  // 75: mesos.v1.master.Response.GetOperations.operations:type_name -> mesos.v1.Operation
+	63,  // 76: mesos.v1.master.Response.GetTasks.pending_tasks:type_name -> mesos.v1.Task
+	63,  // 77: mesos.v1.master.Response.GetTasks.tasks:type_name -> mesos.v1.Task
+	63,  // 78: mesos.v1.master.Response.GetTasks.unreachable_tasks:type_name -> mesos.v1.Task
+	63,  // 79: mesos.v1.master.Response.GetTasks.completed_tasks:type_name -> mesos.v1.Task
+	64,  // 80: mesos.v1.master.Response.GetRoles.roles:type_name -> mesos.v1.Role
+	51,  // 81: mesos.v1.master.Response.GetWeights.weight_infos:type_name -> mesos.v1.WeightInfo
+	65,  // 82: mesos.v1.master.Response.GetMaster.master_info:type_name -> mesos.v1.MasterInfo
+	66,  // 83: mesos.v1.master.Response.GetQuota.status:type_name -> mesos.v1.quota.QuotaStatus
+	61,  // 84: mesos.v1.master.Response.GetAgents.Agent.agent_info:type_name -> mesos.v1.AgentInfo
+	67,  // 85: mesos.v1.master.Response.GetAgents.Agent.registered_time:type_name -> mesos.v1.TimeInfo
+	67,  // 86: mesos.v1.master.Response.GetAgents.Agent.reregistered_time:type_name -> mesos.v1.TimeInfo
+	53,  // 87: mesos.v1.master.Response.GetAgents.Agent.total_resources:type_name -> mesos.v1.Resource
+	53,  // 88: mesos.v1.master.Response.GetAgents.Agent.allocated_resources:type_name -> mesos.v1.Resource
+	53,  // 89: mesos.v1.master.Response.GetAgents.Agent.offered_resources:type_name -> mesos.v1.Resource
+	68,  // 90: mesos.v1.master.Response.GetAgents.Agent.capabilities:type_name -> mesos.v1.AgentInfo.Capability
+	69,  // 91: mesos.v1.master.Response.GetFrameworks.Framework.framework_info:type_name -> mesos.v1.FrameworkInfo
+	67,  // 92: mesos.v1.master.Response.GetFrameworks.Framework.registered_time:type_name -> mesos.v1.TimeInfo
+	67,  // 93: mesos.v1.master.Response.GetFrameworks.Framework.reregistered_time:type_name -> mesos.v1.TimeInfo
+	67,  // 94: mesos.v1.master.Response.GetFrameworks.Framework.unregistered_time:type_name -> mesos.v1.TimeInfo
+	70,  // 95: mesos.v1.master.Response.GetFrameworks.Framework.offers:type_name -> mesos.v1.Offer
+	71,  // 96: mesos.v1.master.Response.GetFrameworks.Framework.inverse_offers:type_name -> mesos.v1.InverseOffer
+	53,  // 97: mesos.v1.master.Response.GetFrameworks.Framework.allocated_resources:type_name -> mesos.v1.Resource
+	53,  // 98: mesos.v1.master.Response.GetFrameworks.Framework.offered_resources:type_name -> mesos.v1.Resource
+	72,  // 99: mesos.v1.master.Response.GetExecutors.Executor.executor_info:type_name -> mesos.v1.ExecutorInfo
+	52,  // 100: mesos.v1.master.Response.GetExecutors.Executor.agent_id:type_name -> mesos.v1.AgentID
+	29,  // 101: mesos.v1.master.Event.Subscribed.get_state:type_name -> mesos.v1.master.Response.GetState
+	63,  // 102: mesos.v1.master.Event.TaskAdded.task:type_name -> mesos.v1.Task
+	54,  // 103: mesos.v1.master.Event.TaskUpdated.framework_id:type_name -> mesos.v1.FrameworkID
+	73,  // 104: mesos.v1.master.Event.TaskUpdated.status:type_name -> mesos.v1.TaskStatus
+	74,  // 105: mesos.v1.master.Event.TaskUpdated.state:type_name -> mesos.v1.TaskState
+	40,  // 106: mesos.v1.master.Event.FrameworkAdded.framework:type_name -> mesos.v1.master.Response.GetFrameworks.Framework
+	40,  // 107: mesos.v1.master.Event.FrameworkUpdated.framework:type_name -> mesos.v1.master.Response.GetFrameworks.Framework
+	69,  // 108: mesos.v1.master.Event.FrameworkRemoved.framework_info:type_name -> mesos.v1.FrameworkInfo
+	39,  // 109: mesos.v1.master.Event.AgentAdded.agent:type_name -> mesos.v1.master.Response.GetAgents.Agent
+	52,  // 110: mesos.v1.master.Event.AgentRemoved.agent_id:type_name -> mesos.v1.AgentID
+	111, // [111:111] is the sub-list for method output_type
+	111, // [111:111] is the sub-list for method input_type
+	111, // [111:111] is the sub-list for extension type_name
+	111, // [111:111] is the sub-list for extension extendee
+	0,   // [0:111] is the sub-list for field type_name
 }
 
 func init() { file_mesos_v1_master_master_proto_init() }
@@ -3396,7 +3683,7 @@ func file_mesos_v1_master_master_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mesos_v1_master_master_proto_rawDesc), len(file_mesos_v1_master_master_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   43,
+			NumMessages:   47,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -7,7 +7,6 @@ import (
 
 	"github.com/mesoproject/meso/api/masterpb"
 	"github.com/mesoproject/meso/api/mesospb"
-	"github.com/mesoproject/meso/internal/resources"
 )
 
 // newActionCmd makes an operator command that sends one call built from
@@ -67,31 +66,4 @@ answer 501; the master's message is printed and drain exits 1.`,
 			// with its type only until draining is built.
 			return masterCall(masterpb.Call_DRAIN_AGENT), nil
 		}, nil)
-}
-
-func newReserveCmd() *cobra.Command {
-	var res string
-	return newActionCmd("reserve AGENT_ID --resources 'cpus(role):1;mem(role):512'",
-		"Reserve an agent's resources for a role (operator RESERVE_RESOURCES)",
-		`reserve sends RESERVE_RESOURCES for the agent. Masters that do not implement
-dynamic reservations answer 501; the master's message is printed and reserve
-exits 1.`,
-		"resources of agent %s reserved", cobra.ExactArgs(1), masterpb.Call_GET_AGENTS, agentIDs,
-		func(_ *opFlags, args []string) (*masterpb.Call, error) {
-			if res == "" {
-				return nil, fmt.Errorf("--resources is required")
-			}
-			r, err := resources.Parse(res)
-			if err != nil {
-				return nil, fmt.Errorf("--resources: %w", err)
-			}
-			if !r.HasReserved() {
-				return nil, fmt.Errorf("--resources %q names no role to reserve for: write name(role):value", res)
-			}
-			// masterpb declares no ReserveResources payload yet: the call
-			// goes with its type only until reservations are built.
-			return masterCall(masterpb.Call_RESERVE_RESOURCES), nil
-		}, func(cmd *cobra.Command) {
-			cmd.Flags().StringVar(&res, "resources", "", "resources to reserve, with their role: 'cpus(role):1;mem(role):512' (required)")
-		})
 }

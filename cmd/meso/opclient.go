@@ -235,7 +235,7 @@ func (c *opClient) post(ctx context.Context, base string, body []byte, master bo
 		}
 		msg := strings.TrimSpace(string(data))
 		switch {
-		case resp.StatusCode == http.StatusOK:
+		case resp.StatusCode == http.StatusOK, resp.StatusCode == http.StatusAccepted:
 			if master {
 				c.leader = base
 			}

@@ -40,7 +40,7 @@ func newRootCmd() *cobra.Command {
 		newBenchCmd(),
 		newAgentsCmd(), newFrameworksCmd(), newTasksCmd(),
 		newCatCmd(), newTailCmd(),
-		newTeardownCmd(), newDrainCmd(), newReserveCmd(),
+		newTeardownCmd(), newDrainCmd(), newReserveCmd(), newUnreserveCmd(),
 		newDispatcherCmd(), newSubmitCmd(), newHistoryCmd(),
 	)
 	return root

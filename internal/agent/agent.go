@@ -68,8 +68,11 @@ type Agent struct {
 	link       linkState                // guarded by mu
 	outbox     []*linkpb.AgentCall      // guarded by mu: calls for the master
 	info       *mesospb.AgentInfo       // guarded by mu: set by Serve
-	endpoint   string                   // guarded by mu: host:port for executors
-	runCtx     context.Context          // guarded by mu: Serve's context
+	// ckpt are the dynamic reservations and volumes (reservations.go);
+	// guarded by mu.
+	ckpt     resources.Resources
+	endpoint string          // guarded by mu: host:port for executors
+	runCtx   context.Context // guarded by mu: Serve's context
 	// savedAgentID is the agent id in the checkpoints; guarded by mu.
 	savedAgentID string
 	tasks        sync.WaitGroup // goroutines started by dispatch
@@ -196,6 +199,9 @@ func New(cfg Config) (*Agent, error) {
 		NewUUID:                     mesospb.NewUUID,
 		NewContainerID:              func() string { return mesospb.UUIDString(mesospb.NewUUID()) },
 	})
+	if err := a.loadCheckpointedResources(); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 

@@ -66,6 +66,10 @@ func (a *Agent) launchLocked(e lifecycle.LaunchExecutor) {
 		a.launchFailedLocked(e, fmt.Sprintf("cannot create sandbox: %v", err))
 		return
 	}
+	if err := a.linkVolumes(sandbox, e.Resources, a.taskUser(e.User)); err != nil {
+		a.launchFailedLocked(e, err.Error())
+		return
+	}
 	// Mesos' virtual path for the newest run of an executor.
 	virtual := "/frameworks/" + e.FrameworkID + "/executors/" + e.ExecutorID + "/runs/latest"
 	if err := a.files.Attach(virtual, sandbox); err != nil {

@@ -152,6 +152,7 @@ func (a *Agent) registerCall() *linkpb.AgentCall {
 	}
 	reg.AgentInfo = info
 	reg.Version = proto.String(Version)
+	reg.CheckpointedResources = a.checkpointedLocked()
 	return call
 }
 
@@ -202,6 +203,9 @@ func (a *Agent) handleEvent(ev *linkpb.MasterEvent) error {
 		a.dispatchLocked(c.Reset())
 		a.mu.Unlock()
 		return errRelink
+	case linkpb.MasterEvent_CHECKPOINT_RESOURCES:
+		a.checkpointResources(ev.GetCheckpointResources().GetResources())
+		return nil
 	case linkpb.MasterEvent_RUN_TASK:
 		rt := ev.GetRunTask()
 		what, in = "run task", func(now time.Time) ([]lifecycle.Effect, error) {

@@ -83,7 +83,8 @@ func (a *Agent) serveOperator(w http.ResponseWriter, r *http.Request) {
 	case agentpb.Call_GET_AGENT:
 		resp.GetAgent = &agentpb.Response_GetAgent{AgentInfo: a.agentInfo()}
 	case agentpb.Call_GET_OPERATIONS:
-		// The agent applies no offer operations beyond launches.
+		// The master applies the conversions and sends the agent their
+		// result (CHECKPOINT_RESOURCES); the agent tracks none pending.
 		resp.GetOperations = &agentpb.Response_GetOperations{}
 	default:
 		operator.NotImplemented(w, typ, "meso does not know this call")
@@ -103,7 +104,7 @@ func (a *Agent) view() present.AgentView {
 func (a *Agent) agentInfo() *mesospb.AgentInfo {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	info := proto.Clone(a.info).(*mesospb.AgentInfo)
+	info := a.totalInfoLocked()
 	if id := a.core.Snapshot().AgentID; id != "" {
 		info.Id = &mesospb.AgentID{Value: proto.String(id)}
 	}

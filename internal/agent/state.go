@@ -80,7 +80,7 @@ func (a *Agent) stateMetaLocked() present.AgentMeta {
 		StartTime:      float64(a.started.UnixNano()) / 1e9,
 		ID:             a.core.Snapshot().AgentID,
 		PID:            "slave(1)@" + a.endpoint,
-		Info:           a.info,
+		Info:           a.totalInfoLocked(),
 		MasterHostname: a.link.masterInfo.GetHostname(),
 		Flags:          a.flags(),
 	}

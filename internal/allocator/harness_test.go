@@ -183,6 +183,8 @@ func (h *harness) exec(f []string) (out string) {
 		return errOut(h.a.Revive(args.pos[0], args.list("roles")))
 	case "decline", "recover", "release", "accept", "launch":
 		return errOut(h.giveBack(cmd, args, now))
+	case "reserve", "unreserve", "create", "destroy":
+		return errOut(h.convert(cmd, args))
 	case "allocate":
 		return formatOffers(h.a.Allocate(now))
 	case "state":

@@ -22,6 +22,11 @@ import (
 //   - teardown_frameworks, update_weights, mark_agents_gone, drain_agents,
 //     deactivate_agents, reactivate_agents, set_log_level, view_flags: the
 //     operator calls, subject the authenticated principal (403);
+//   - reserve_resources, unreserve_resources, create_volumes,
+//     destroy_volumes: RESERVE_RESOURCES and the others, subject the
+//     authenticated principal, and the RESERVE, UNRESERVE, CREATE and
+//     DESTROY operations of ACCEPT (core.Config's AuthorizeOperation),
+//     subject the framework's principal (reservations.go);
 //   - view_frameworks, view_tasks, view_executors: GET_STATE, GET_FRAMEWORKS,
 //     GET_TASKS, GET_EXECUTORS, /state (with its cuts) and the operator
 //     SUBSCRIBE stream leave out what the principal may not see.

@@ -182,6 +182,7 @@ func (m *Master) newCore(reg core.Registry, info *mesospb.MasterInfo, now time.T
 		Registry:                  reg,
 		DurableFrameworks:         m.cfg.Replicated != nil,
 		AuthorizeTask:             m.authorizeTask,
+		AuthorizeOperation:        m.authorizeOperation,
 		Logger:                    m.log,
 	}, now)
 }

@@ -18,12 +18,8 @@ import (
 var notBuilt = map[masterpb.Call_Type]string{
 	masterpb.Call_LIST_FILES:                  "the master serves no files",
 	masterpb.Call_READ_FILE:                   "the master serves no files",
-	masterpb.Call_RESERVE_RESOURCES:           "dynamic reservations are not built yet",
-	masterpb.Call_UNRESERVE_RESOURCES:         "dynamic reservations are not built yet",
-	masterpb.Call_CREATE_VOLUMES:              "persistent volumes are not built yet",
-	masterpb.Call_DESTROY_VOLUMES:             "persistent volumes are not built yet",
-	masterpb.Call_GROW_VOLUME:                 "persistent volumes are not built yet",
-	masterpb.Call_SHRINK_VOLUME:               "persistent volumes are not built yet",
+	masterpb.Call_GROW_VOLUME:                 "resizing persistent volumes is not built yet",
+	masterpb.Call_SHRINK_VOLUME:               "resizing persistent volumes is not built yet",
 	masterpb.Call_GET_MAINTENANCE_STATUS:      "maintenance is not built yet",
 	masterpb.Call_GET_MAINTENANCE_SCHEDULE:    "maintenance is not built yet",
 	masterpb.Call_UPDATE_MAINTENANCE_SCHEDULE: "maintenance is not built yet",
@@ -68,9 +64,10 @@ func (m *Master) handleOperator(w http.ResponseWriter, r *http.Request) {
 		operator.Respond(w, out, &masterpb.Response{Type: masterpb.Response_GET_LOGGING_LEVEL.Enum(),
 			GetLoggingLevel: &masterpb.Response_GetLoggingLevel{Level: proto.Uint32(m.logLevel.Verbosity())}})
 	case masterpb.Call_GET_OPERATIONS:
-		// meso applies no offer operations beyond launches: none to list.
-		operator.Respond(w, out, &masterpb.Response{Type: masterpb.Response_GET_OPERATIONS.Enum(),
-			GetOperations: &masterpb.Response_GetOperations{}})
+		m.operatorOperations(w, r, out)
+	case masterpb.Call_RESERVE_RESOURCES, masterpb.Call_UNRESERVE_RESOURCES,
+		masterpb.Call_CREATE_VOLUMES, masterpb.Call_DESTROY_VOLUMES:
+		m.operatorConversion(w, r, call)
 	case masterpb.Call_SET_LOGGING_LEVEL, masterpb.Call_UPDATE_WEIGHTS, masterpb.Call_MARK_AGENT_GONE,
 		masterpb.Call_DEACTIVATE_AGENT, masterpb.Call_REACTIVATE_AGENT, masterpb.Call_TEARDOWN:
 		m.operatorChange(w, r, call)
@@ -242,6 +239,11 @@ func (m *Master) operatorMetrics(w http.ResponseWriter, r *http.Request, out cod
 // operatorApply runs a call that changes the core and answers 200 with an
 // empty body, or the error's status.
 func (m *Master) operatorApply(w http.ResponseWriter, r *http.Request, apply func(*core.Core, time.Time) error) {
+	m.operatorApplyStatus(w, r, http.StatusOK, apply)
+}
+
+// operatorApplyStatus is operatorApply answering status on success.
+func (m *Master) operatorApplyStatus(w http.ResponseWriter, r *http.Request, status int, apply func(*core.Core, time.Time) error) {
 	var err error
 	if derr := m.loop.do(r.Context(), func(l *loop, now time.Time) {
 		err = apply(l.core, now)
@@ -252,7 +254,7 @@ func (m *Master) operatorApply(w http.ResponseWriter, r *http.Request, apply fun
 		httpError(w, statusOf(err), err.Error())
 		return
 	}
-	w.WriteHeader(http.StatusOK)
+	w.WriteHeader(status)
 }
 
 // operatorSubscribe opens an operator event stream: SUBSCRIBED (the whole

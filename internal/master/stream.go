@@ -32,7 +32,7 @@ func statusOf(err error) int {
 		return http.StatusBadRequest
 	case errors.Is(err, core.ErrForbidden), errors.Is(err, acl.ErrDenied):
 		return http.StatusForbidden
-	case errors.Is(err, core.ErrStaleLink):
+	case errors.Is(err, core.ErrStaleLink), errors.Is(err, core.ErrConflict):
 		return http.StatusConflict
 	case errors.Is(err, core.ErrNotFound):
 		return http.StatusNotFound

@@ -12,10 +12,12 @@ import (
 // accepts each of Mesos' three reservation formats: "pre-refinement" (the
 // role field, default "*"), "post-refinement" (the reservations stack) and
 // "endpoint" (both, kept consistent). allocation_info is ignored: the
-// caller knows the allocation role. Dynamic or refined reservations, disk
-// info, revocable, shared and resource-provider resources are not supported
-// and are reported as errors wrapping ErrInvalid, as are missing required
-// fields, text values, negative or non-finite scalars and inverted ranges.
+// caller knows the allocation role. Dynamic and refined reservations and
+// persistent volumes (disk info with persistence and volume) are read;
+// reservation labels, disk sources, revocable, shared and resource-provider
+// resources are not supported and are reported as errors wrapping
+// ErrInvalid, as are missing required fields, text values, negative or
+// non-finite scalars and inverted ranges.
 func FromProto(in []*mesospb.Resource) (Resources, error) {
 	list := make([]Resource, 0, len(in))
 	for _, p := range in {
@@ -37,8 +39,6 @@ func fromProto(p *mesospb.Resource) (Resource, error) {
 		return fmt.Errorf("%w: %s: %s", ErrInvalid, name, fmt.Sprintf(format, args...))
 	}
 	switch {
-	case p.Disk != nil:
-		return Resource{}, bad("disk info (volumes, disk sources) is not supported")
 	case p.Revocable != nil:
 		return Resource{}, bad("revocable resources are not supported")
 	case p.Shared != nil:
@@ -46,11 +46,14 @@ func fromProto(p *mesospb.Resource) (Resource, error) {
 	case p.ProviderId != nil:
 		return Resource{}, bad("resource providers are not supported")
 	}
-	role, err := protoRole(p)
+	stack, err := protoStack(p)
 	if err != nil {
 		return Resource{}, bad("%v", err)
 	}
-	r := Resource{Name: name, Role: role}
+	r := Resource{Name: name}.withStack(stack)
+	if r.Volume, err = protoVolume(p.Disk); err != nil {
+		return Resource{}, bad("%v", err)
+	}
 	switch p.GetType() {
 	case mesospb.Value_SCALAR:
 		if p.Scalar == nil || p.Scalar.Value == nil {
@@ -80,32 +83,77 @@ func fromProto(p *mesospb.Resource) (Resource, error) {
 	return r, nil
 }
 
-// protoRole reads the reservation role from either format.
-func protoRole(p *mesospb.Resource) (string, error) {
+// protoStack reads the reservation stack from any of the formats.
+func protoStack(p *mesospb.Resource) ([]Reservation, error) {
+	for _, res := range append([]*mesospb.Resource_ReservationInfo{p.Reservation}, p.Reservations...) {
+		if res != nil && res.Labels != nil && len(res.Labels.GetLabels()) > 0 {
+			return nil, fmt.Errorf("reservation labels are not supported")
+		}
+	}
 	if n := len(p.Reservations); n > 0 {
-		if n > 1 {
-			return "", fmt.Errorf("refined reservations are not supported")
+		stack := make([]Reservation, n)
+		for i, res := range p.Reservations {
+			switch res.GetType() {
+			case mesospb.Resource_ReservationInfo_STATIC, mesospb.Resource_ReservationInfo_DYNAMIC:
+			default:
+				return nil, fmt.Errorf("reservation type %v is neither STATIC nor DYNAMIC", res.GetType())
+			}
+			if res.Role == nil {
+				return nil, fmt.Errorf("reservation without a role")
+			}
+			stack[i] = Reservation{Role: res.GetRole(), Principal: res.GetPrincipal(),
+				Dynamic: res.GetType() == mesospb.Resource_ReservationInfo_DYNAMIC}
 		}
-		res := p.Reservations[0]
-		if res.GetType() != mesospb.Resource_ReservationInfo_STATIC {
-			return "", fmt.Errorf("only static reservations are supported, not %v", res.GetType())
+		if p.Role != nil && p.GetRole() != stack[n-1].Role {
+			return nil, fmt.Errorf("role %q disagrees with reservation to %q", p.GetRole(), stack[n-1].Role)
 		}
-		if p.Role != nil && p.GetRole() != res.GetRole() {
-			return "", fmt.Errorf("role %q disagrees with reservation to %q", p.GetRole(), res.GetRole())
-		}
-		return res.GetRole(), nil
+		return stack, nil
 	}
-	if p.Reservation != nil {
-		return "", fmt.Errorf("dynamic reservations are not supported")
+	role := p.GetRole() // the field's default is "*"
+	switch {
+	case p.Reservation != nil && role == Unreserved:
+		return nil, fmt.Errorf("a dynamic reservation needs a role")
+	case p.Reservation != nil:
+		return []Reservation{{Role: role, Principal: p.Reservation.GetPrincipal(), Dynamic: true}}, nil
+	case role == Unreserved:
+		return nil, nil
 	}
-	return p.GetRole(), nil // the field's default is "*"
+	return []Reservation{{Role: role}}, nil
+}
+
+// protoVolume reads a persistent volume's disk info.
+func protoVolume(d *mesospb.Resource_DiskInfo) (Volume, error) {
+	switch {
+	case d == nil:
+		return Volume{}, nil
+	case d.Source != nil:
+		return Volume{}, fmt.Errorf("disk sources (MOUNT, PATH, BLOCK, RAW) are not supported")
+	case d.Persistence == nil && d.Volume == nil:
+		return Volume{}, nil
+	case d.Persistence == nil:
+		return Volume{}, fmt.Errorf("disk info with a volume but no persistence")
+	case d.Persistence.GetId() == "":
+		return Volume{}, fmt.Errorf("persistence id is empty")
+	case d.Volume == nil:
+		return Volume{}, fmt.Errorf("persistent volume %q without a volume (container_path, mode)", d.Persistence.GetId())
+	case d.Volume.GetContainerPath() == "":
+		return Volume{}, fmt.Errorf("persistent volume %q without a container_path", d.Persistence.GetId())
+	case d.Volume.HostPath != nil || d.Volume.Image != nil || d.Volume.Source != nil:
+		return Volume{}, fmt.Errorf("persistent volume %q must not set host_path, image or source", d.Persistence.GetId())
+	}
+	return Volume{
+		ID: d.Persistence.GetId(), Principal: d.Persistence.GetPrincipal(),
+		ContainerPath: d.Volume.GetContainerPath(), ReadOnly: d.Volume.GetMode() == mesospb.Volume_RO,
+	}, nil
 }
 
 // ToProto converts r to wire resources in Mesos' "endpoint" format, which
 // frameworks with and without the RESERVATION_REFINEMENT capability both
 // read: the role field is always set ("*" when unreserved) and reserved
-// resources also carry a one-entry STATIC reservations stack naming the
-// same role. For MULTI_ROLE frameworks every resource carries
+// resources also carry the reservations stack (a one-entry STATIC one for
+// static reservations; a single dynamic reservation also sets the
+// pre-refinement reservation field with its principal). Persistent
+// volumes carry disk info with persistence and volume. For MULTI_ROLE frameworks every resource carries
 // allocation_info{role: allocationRole}; for others there is none.
 func (r Resources) ToProto(allocationRole string, multiRole bool) []*mesospb.Resource {
 	out := make([]*mesospb.Resource, len(r))
@@ -126,11 +174,30 @@ func (r Resources) ToProto(allocationRole string, multiRole bool) []*mesospb.Res
 			p.Type = mesospb.Value_SET.Enum()
 			p.Set = &mesospb.Value_Set{Item: append([]string(nil), x.Set...)}
 		}
-		if x.Role != Unreserved {
-			p.Reservations = []*mesospb.Resource_ReservationInfo{{
+		stack := x.Stack()
+		for _, res := range stack {
+			info := &mesospb.Resource_ReservationInfo{
 				Type: mesospb.Resource_ReservationInfo_STATIC.Enum(),
-				Role: proto.String(x.Role),
-			}}
+				Role: proto.String(res.Role),
+			}
+			if res.Dynamic {
+				info.Type = mesospb.Resource_ReservationInfo_DYNAMIC.Enum()
+				info.Principal = proto.String(res.Principal)
+			}
+			p.Reservations = append(p.Reservations, info)
+		}
+		if len(stack) == 1 && stack[0].Dynamic {
+			p.Reservation = &mesospb.Resource_ReservationInfo{Principal: proto.String(stack[0].Principal)}
+		}
+		if v := x.Volume; v.ID != "" {
+			mode := mesospb.Volume_RW
+			if v.ReadOnly {
+				mode = mesospb.Volume_RO
+			}
+			p.Disk = &mesospb.Resource_DiskInfo{
+				Persistence: &mesospb.Resource_DiskInfo_Persistence{Id: proto.String(v.ID), Principal: proto.String(v.Principal)},
+				Volume:      &mesospb.Volume{ContainerPath: proto.String(v.ContainerPath), Mode: mode.Enum()},
+			}
 		}
 		if multiRole {
 			p.AllocationInfo = &mesospb.Resource_AllocationInfo{Role: proto.String(allocationRole)}

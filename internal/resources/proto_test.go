@@ -63,6 +63,12 @@ func TestFromProtoFormats(t *testing.T) {
 		`[{"name":"cpus","type":"SCALAR","scalar":{"value":0.1}},{"name":"cpus","type":"SCALAR","scalar":{"value":0.2},"role":"web","reservations":[{"type":"STATIC","role":"web"}]},{"name":"cpus","type":"SCALAR","scalar":{"value":0.2}}]`: "cpus:0.3;cpus(web):0.2",
 		`[{"name":"ports","type":"RANGES","ranges":{"range":[{"begin":5,"end":6},{"begin":1,"end":4}]}}]`:                                                                                                                                     "ports:[1-6]",
 		`[{"name":"cpus","type":"SCALAR","scalar":{"value":1},"allocation_info":{"role":"x"}}]`:                                                                                                                                               "cpus:1",
+		`[{"name":"disk","type":"SCALAR","scalar":{"value":1},"disk":{}}]`:                                                                                                                                                                    "disk:1",
+		// dynamic reservations: pre-refinement and post-refinement.
+		`[{"name":"cpus","type":"SCALAR","scalar":{"value":1},"role":"web","reservation":{"principal":"p"}}]`:                                                                                                  "cpus(web,p):1",
+		`[{"name":"cpus","type":"SCALAR","scalar":{"value":1},"reservations":[{"type":"DYNAMIC","role":"web"}]}]`:                                                                                              "cpus(web,):1",
+		`[{"name":"cpus","type":"SCALAR","scalar":{"value":1},"reservations":[{"type":"STATIC","role":"a"},{"type":"DYNAMIC","role":"a/b","principal":"p"}]}]`:                                                 "cpus(a|a/b,p):1",
+		`[{"name":"disk","type":"SCALAR","scalar":{"value":8},"role":"db","reservation":{"principal":"p"},"disk":{"persistence":{"id":"v1","principal":"p"},"volume":{"container_path":"data","mode":"RW"}}}]`: "disk(db,p)[v1,data]:8",
 	}
 	for in, want := range ok {
 		got, err := FromProto(decodeList(t, in))
@@ -75,12 +81,16 @@ func TestFromProtoFormats(t *testing.T) {
 		`[{"name":"cpus","type":"SCALAR"}]`,
 		`[{"name":"cpus","type":"TEXT"}]`,
 		`[{"name":"ports","type":"RANGES","ranges":{"range":[{"begin":5,"end":1}]}}]`,
-		`[{"name":"cpus","type":"SCALAR","scalar":{"value":1},"role":"web","reservation":{"principal":"p"}}]`,
-		`[{"name":"cpus","type":"SCALAR","scalar":{"value":1},"reservations":[{"type":"DYNAMIC","role":"web"}]}]`,
+		`[{"name":"cpus","type":"SCALAR","scalar":{"value":1},"reservation":{"principal":"p"}}]`,
+		`[{"name":"cpus","type":"SCALAR","scalar":{"value":1},"reservations":[{"type":"DYNAMIC","role":"a"},{"type":"DYNAMIC","role":"b"}]}]`,
+		`[{"name":"cpus","type":"SCALAR","scalar":{"value":1},"reservations":[{"type":"DYNAMIC","role":"a","labels":{"labels":[{"key":"k"}]}}]}]`,
+		`[{"name":"cpus","type":"SCALAR","scalar":{"value":1},"role":"web","disk":{"persistence":{"id":"v"},"volume":{"container_path":"d","mode":"RW"}}}]`,
+		`[{"name":"disk","type":"SCALAR","scalar":{"value":1},"role":"web","disk":{"persistence":{"id":"v"}}}]`,
+		`[{"name":"disk","type":"SCALAR","scalar":{"value":1},"role":"web","disk":{"persistence":{"id":"a/b"},"volume":{"container_path":"d","mode":"RW"}}}]`,
+		`[{"name":"disk","type":"SCALAR","scalar":{"value":1},"disk":{"source":{"type":"MOUNT"}}}]`,
 		`[{"name":"cpus","type":"SCALAR","scalar":{"value":1},"reservations":[{"type":"STATIC","role":"a"},{"type":"STATIC","role":"a/b"}]}]`,
 		`[{"name":"cpus","type":"SCALAR","scalar":{"value":1},"role":"x","reservations":[{"type":"STATIC","role":"web"}]}]`,
 		`[{"name":"cpus","type":"SCALAR","scalar":{"value":1},"role":"-bad"}]`,
-		`[{"name":"disk","type":"SCALAR","scalar":{"value":1},"disk":{}}]`,
 		`[{"name":"cpus","type":"SCALAR","scalar":{"value":1},"revocable":{}}]`,
 		`[{"name":"","type":"SCALAR","scalar":{"value":1}}]`,
 	}

@@ -52,6 +52,12 @@ type Resource struct {
 	Scalar Scalar
 	Ranges []Range
 	Set    []string
+	// Reservations is the reservation stack, outermost first, when any
+	// reservation in it is dynamic (its last entry names Role); nil for
+	// unreserved and statically reserved resources. See reservations.go.
+	Reservations []Reservation
+	// Volume makes a disk resource a persistent volume when its ID is set.
+	Volume Volume
 }
 
 // IsEmpty reports whether r holds nothing.
@@ -81,9 +87,14 @@ func (r Resource) format(b *strings.Builder) {
 	b.WriteString(r.Name)
 	if r.Role != Unreserved {
 		b.WriteByte('(')
-		b.WriteString(r.Role)
+		if r.Reservations == nil {
+			b.WriteString(r.Role)
+		} else {
+			formatReservations(b, r.Reservations)
+		}
 		b.WriteByte(')')
 	}
+	formatVolume(b, r.Volume)
 	b.WriteByte(':')
 	switch r.Kind {
 	case KindScalar:
@@ -116,7 +127,13 @@ func compareKey(a, b *Resource) int {
 	if c := cmp.Compare(a.Role, b.Role); c != 0 {
 		return c
 	}
-	return cmp.Compare(a.Kind, b.Kind)
+	if c := cmp.Compare(a.Kind, b.Kind); c != 0 {
+		return c
+	}
+	if c := slices.CompareFunc(a.Reservations, b.Reservations, compareReservation); c != 0 {
+		return c
+	}
+	return compareVolume(a.Volume, b.Volume)
 }
 
 // Resources is a normalized, immutable list of resources; see the package
@@ -158,6 +175,11 @@ func New(list ...Resource) (Resources, error) {
 // normalized returns r with private, normalized copies of its value and the
 // fields of other kinds cleared.
 func normalized(r Resource) Resource {
+	if len(r.Reservations) == 0 {
+		r.Reservations = nil
+	} else {
+		r.Reservations = slices.Clone(r.Reservations)
+	}
 	switch r.Kind {
 	case KindScalar:
 		r.Ranges, r.Set = nil, nil
@@ -176,6 +198,9 @@ func validate(r *Resource) error {
 		return err
 	}
 	if err := ValidateRole(r.Role); err != nil {
+		return err
+	}
+	if err := validateReservations(r); err != nil {
 		return err
 	}
 	switch r.Kind {

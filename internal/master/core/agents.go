@@ -47,11 +47,15 @@ func (c *Core) RegisterAgent(now time.Time, link string, call *linkpb.AgentCall)
 	}
 	reg := call.GetRegister()
 	info := proto.Clone(reg.GetAgentInfo()).(*mesospb.AgentInfo)
-	total, err := resources.FromProto(info.GetResources())
+	static, err := resources.FromProto(info.GetResources())
 	if err != nil {
 		return fmt.Errorf("%w: agent_info: %w", ErrInvalid, err)
 	}
 	id := info.GetId().GetValue()
+	total, err := c.agentTotal(id, static, reg)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
 	if id == "" {
 		return c.addAgent(now, link, info, total, reg.GetVersion())
 	}
@@ -126,6 +130,7 @@ func (c *Core) attachLink(ag *agent, link string) {
 			PingIntervalSeconds: proto.Float64(c.cfg.AgentPingTimeout.Seconds()),
 		},
 	})
+	c.registeredWithCheckpoint(ag)
 }
 
 // report is an agent's re-registration, parsed.

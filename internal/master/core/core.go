@@ -89,6 +89,12 @@ type Config struct {
 	// (REASON_TASK_GROUP_UNAUTHORIZED for every task of a group) and
 	// the error's message. It must be a pure function of its arguments.
 	AuthorizeTask func(fw *mesospb.FrameworkInfo, task *mesospb.TaskInfo, executor *mesospb.ExecutorInfo) error
+	// AuthorizeOperation, when set, decides whether a framework's
+	// principal may apply a RESERVE, UNRESERVE, CREATE or DESTROY of an
+	// ACCEPT (the reserve_resources ACL and the others); a refusal drops
+	// the operation (OPERATION_ERROR when it has an id). Pure, like
+	// AuthorizeTask.
+	AuthorizeOperation func(principal string, op *mesospb.Offer_Operation) error
 	// Logger receives warnings about dropped calls; nil discards.
 	Logger *slog.Logger
 }
@@ -203,6 +209,7 @@ type Core struct {
 
 	out     Ready
 	metrics counters
+	resv    reservationBook // dynamic reservations and volumes (reservations.go)
 }
 
 // New returns a core with no agents or frameworks; now is the master's

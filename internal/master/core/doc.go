@@ -109,8 +109,8 @@
 // restarts the timeout on a new master, MESOS-4659). A SUBSCRIBE
 // with an id the master does not know is accepted under that id, as Mesos
 // accepts it after a master failover (ids the master assigns skip those in
-// use). Only
-// LAUNCH and LAUNCH_GROUP operations are carried out; others are dropped
-// with a log line. Command executors are not tracked (their EXECUTOR_EXITED
+// use). LAUNCH, LAUNCH_GROUP, RESERVE, UNRESERVE, CREATE and DESTROY
+// are carried out (see reservations.go); others are dropped with a log
+// line (OPERATION_ERROR when they have an id). Command executors are not tracked (their EXECUTOR_EXITED
 // is ignored, as Mesos ignores unknown executors).
 package core

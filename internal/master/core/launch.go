@@ -46,6 +46,7 @@ func (c *Core) accept(now time.Time, fw *framework, acc *schedulerpb.Call_Accept
 			c.send(fw, updateEvent(masterStatus(now, ti.GetTaskId(), ti.GetAgentId(), state,
 				mesospb.TaskStatus_REASON_INVALID_OFFERS, msg)))
 		}
+		c.dropOperations(fw, acc.GetOperations(), msg)
 		return
 	}
 	lc := &launchCtx{now: now, fw: fw, agent: offers[0].agent, avail: map[string]resources.Resources{}, launched: map[string]bool{}}
@@ -61,8 +62,13 @@ func (c *Core) accept(now time.Time, fw *framework, acc *schedulerpb.Call_Accept
 			}
 		case mesospb.Offer_Operation_LAUNCH_GROUP:
 			c.launchGroup(lc, op.GetLaunchGroup())
+		case mesospb.Offer_Operation_RESERVE, mesospb.Offer_Operation_UNRESERVE,
+			mesospb.Offer_Operation_CREATE, mesospb.Offer_Operation_DESTROY:
+			c.offerOperation(lc, op)
 		default:
 			c.log.Warn("dropping unsupported offer operation", "framework", fw.id, "type", op.GetType().String())
+			c.operationStatus(fw, lc.agent.id, op, mesospb.OperationState_OPERATION_ERROR,
+				fmt.Sprintf("meso does not support %v operations", op.GetType()), nil)
 		}
 	}
 	refuse := refuseDuration(acc.GetFilters())

@@ -35,6 +35,9 @@ type Recovery struct {
 	Quotas []*quotapb.QuotaConfig
 	// Weights are the roles' weights set by UPDATE_WEIGHTS.
 	Weights map[string]float64
+	// Reservations are the agents' dynamic reservations and persistent
+	// volumes, by agent id: the master's view when each re-registers.
+	Reservations map[string][]*mesospb.Resource
 }
 
 // RecoveredFramework is a framework the registry knows.
@@ -97,6 +100,9 @@ func (c *Core) Recover(now time.Time, rec Recovery) error {
 		return err
 	}
 	if err := c.recoverWeights(rec.Weights); err != nil {
+		return err
+	}
+	if err := c.recoverReservations(rec.Reservations); err != nil {
 		return err
 	}
 	c.expireFailovers(now)

@@ -23,12 +23,14 @@ type recordingRegistry struct {
 	disconnected map[string]time.Time
 	quotas       map[string][]byte
 	weights      map[string]float64
+	reservations map[string][]byte // SetReservations (reservations_script_test.go)
 }
 
 func newRecordingRegistry() *recordingRegistry {
 	return &recordingRegistry{MemRegistry: NewMemRegistry(), agentInfos: map[string]*mesospb.AgentInfo{},
 		frameworks: map[string]*mesospb.FrameworkInfo{}, disconnected: map[string]time.Time{},
-		quotas: map[string][]byte{}, weights: map[string]float64{}}
+		quotas: map[string][]byte{}, weights: map[string]float64{},
+		reservations: map[string][]byte{}}
 }
 
 func (r *recordingRegistry) AdmitAgent(info *mesospb.AgentInfo) error {
@@ -63,6 +65,7 @@ func (r *recordingRegistry) recovery() Recovery {
 	if len(r.weights) > 0 {
 		rec.Weights = maps.Clone(r.weights)
 	}
+	rec.Reservations = r.recoveredReservations()
 	return rec
 }
 

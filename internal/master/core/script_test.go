@@ -26,7 +26,7 @@ import (
 // Commands (names stand for ids; the script never sees real ids):
 //
 //	agent A RES                       register a new agent
-//	subscribe F [partition-aware] [failover=SECS] [id=ID]
+//	subscribe F [partition-aware] [refinement] [failover=SECS] [id=ID] [role=R] [principal=P]
 //	                                  subscribe (again, with F's id, if F is known;
 //	                                  id= names any id, made up or not)
 //	disconnect F                      F's stream closes
@@ -98,6 +98,9 @@ type scriptAgent struct {
 	id     string
 	link   string
 	silent bool
+	// ckpt is the last CHECKPOINT_RESOURCES list, reported when the agent
+	// registers again (as a real agent's checkpoint is).
+	ckpt []*mesospb.Resource
 }
 
 // script interprets scenario commands against a Core.
@@ -279,6 +282,8 @@ func (s *script) exec(f []string) {
 		s.roles()
 	case "allocation":
 		s.allocation(s.agent(arg(0)))
+	case "accept", "operator", "offers", "forget-checkpoint", "operations":
+		s.reservationCommand(f[0], pos, kv)
 	default:
 		s.fail("unknown command %q", f[0])
 	}
@@ -322,7 +327,7 @@ func (s *script) reregister(ag *scriptAgent, res string, tasks []string) {
 	}
 	reg := &linkpb.AgentCall_Register{AgentInfo: &mesospb.AgentInfo{
 		Id: &mesospb.AgentID{Value: proto.String(ag.id)}, Hostname: proto.String(ag.name),
-		Resources: r.ToProto("", false)}}
+		Resources: r.ToProto("", false)}, CheckpointedResources: ag.ckpt}
 	for _, spec := range tasks {
 		parts := strings.Split(spec, "/")
 		if len(parts) != 3 && len(parts) != 5 {
@@ -391,6 +396,16 @@ func (s *script) subscribe(name string, flags []string, kv map[string]string) {
 	fw := s.fws[name]
 	if fw == nil {
 		info := &mesospb.FrameworkInfo{User: proto.String("alice"), Name: proto.String(name)}
+		if v, ok := kv["role"]; ok {
+			info.Role = proto.String(v)
+		}
+		if slices.Contains(flags, "refinement") {
+			info.Capabilities = append(info.Capabilities, &mesospb.FrameworkInfo_Capability{
+				Type: mesospb.FrameworkInfo_Capability_RESERVATION_REFINEMENT.Enum()})
+		}
+		if v, ok := kv["principal"]; ok {
+			info.Principal = proto.String(v)
+		}
 		if slices.Contains(flags, "partition-aware") {
 			info.Capabilities = []*mesospb.FrameworkInfo_Capability{
 				{Type: mesospb.FrameworkInfo_Capability_PARTITION_AWARE.Enum()}}
@@ -605,6 +620,8 @@ func (s *script) printEvent(to string, ev *schedulerpb.Event) {
 		s.printf("%s <- FAILURE agent=%s", to, s.name(s.agName, ev.GetFailure().GetAgentId().GetValue()))
 	case schedulerpb.Event_ERROR:
 		s.printf("%s <- ERROR %q", to, ev.GetError().GetMessage())
+	case schedulerpb.Event_UPDATE_OPERATION_STATUS:
+		s.printf("%s <- UPDATE_OPERATION_STATUS %s", to, s.operationStatus(ev.GetUpdateOperationStatus().GetStatus()))
 	default:
 		s.printf("%s <- %s", to, ev.GetType())
 	}
@@ -641,6 +658,15 @@ func (s *script) printMessage(to string, m *linkpb.MasterEvent) {
 		s.printf("%s <- ACKNOWLEDGE %s uuid=%s", to, a.GetTaskId().GetValue(), s.nameUUID(a.GetUuid()))
 	case linkpb.MasterEvent_KILL_TASK:
 		s.printf("%s <- KILL_TASK %s", to, m.GetKillTask().GetTaskId().GetValue())
+	case linkpb.MasterEvent_CHECKPOINT_RESOURCES:
+		r, err := resources.FromProto(m.GetCheckpointResources().GetResources())
+		if err != nil {
+			s.fail("CHECKPOINT_RESOURCES: %v", err)
+		}
+		if ag := s.agents[to]; ag != nil {
+			ag.ckpt = m.GetCheckpointResources().GetResources()
+		}
+		s.printf("%s <- CHECKPOINT_RESOURCES %s", to, r)
 	case linkpb.MasterEvent_SHUTDOWN_FRAMEWORK:
 		s.printf("%s <- SHUTDOWN_FRAMEWORK %s", to, s.name(s.fwName, m.GetShutdownFramework().GetFrameworkId().GetValue()))
 	default:

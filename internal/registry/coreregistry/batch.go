@@ -150,3 +150,8 @@ func (b *Batch) SetQuota(role string, config []byte) error {
 func (b *Batch) SetWeights(weights map[string]float64) error {
 	return b.apply(registry.SetWeightsCommand(weights), nil)
 }
+
+// SetReservations implements core.ReservationRegistry.
+func (b *Batch) SetReservations(agentID string, resources []byte) error {
+	return b.apply(registry.SetReservationsCommand(agentID, resources), nil)
+}

@@ -27,7 +27,11 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-var _ core.Registry = (*Registry)(nil)
+var (
+	_ core.Registry            = (*Registry)(nil)
+	_ core.ReservationRegistry = (*Registry)(nil)
+	_ core.ReservationRegistry = (*Batch)(nil)
+)
 
 // Registry implements core.Registry on a replicated registry.
 type Registry struct {
@@ -154,6 +158,13 @@ func (a *Registry) SetWeights(weights map[string]float64) error {
 	return a.r.SetWeights(ctx, weights)
 }
 
+// SetReservations implements core.ReservationRegistry.
+func (a *Registry) SetReservations(agentID string, resources []byte) error {
+	ctx, cancel := a.ctx()
+	defer cancel()
+	return a.r.SetReservations(ctx, agentID, resources)
+}
+
 // Recovery reads what a newly elected master recovers from a registry
 // state (read after a Barrier): the admitted agents and the frameworks not
 // removed, with the failover deadlines of those disconnected.
@@ -192,6 +203,16 @@ func Recovery(st *registry.State) (core.Recovery, error) {
 	}
 	if w := st.Weights(); len(w) > 0 {
 		rec.Weights = w
+	}
+	for _, id := range st.ReservationAgents() {
+		list, err := core.ParseCheckpointedList(st.Reservations(id))
+		if err != nil {
+			return core.Recovery{}, fmt.Errorf("coreregistry: reservations of agent %s: %w", id, err)
+		}
+		if rec.Reservations == nil {
+			rec.Reservations = map[string][]*mesospb.Resource{}
+		}
+		rec.Reservations[id] = list.ToProto("", false)
 	}
 	return rec, nil
 }
