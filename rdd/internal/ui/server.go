@@ -72,7 +72,7 @@ type historyApp struct {
 }
 
 // maxLogLine bounds one event-log line (a task's error with its stack is the
-// longest); longer lines are skipped.
+// longest); a longer line fails the log's load with an error naming the file.
 const maxLogLine = 4 << 20
 
 // ServeHTTP serves the list and the applications' pages.
