@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -95,6 +96,7 @@ type dcontainer struct {
 	done     chan struct{} // closed once it has stopped and its output is in
 	term     containerizer.Termination
 	// term is written once, before done is closed, and read only after.
+	signalled atomic.Bool // we sent it a signal: a SIGKILL death is ours, not the OOM killer's
 }
 
 func (c *dcontainer) ended() bool {
@@ -374,22 +376,61 @@ func (z *Containerizer) watch(c *dcontainer, wait client.ContainerWaitResult) {
 	if c.out != nil {
 		c.out.drain(drainTimeout)
 	}
-	st := exitState{code: code}
-	ctx, cancel := context.WithTimeout(z.ctx, callTimeout)
-	defer cancel()
-	if res, err := z.cli.ContainerInspect(ctx, c.dockerID, client.ContainerInspectOptions{}); err == nil && res.Container.State != nil {
-		s := res.Container.State
-		st = exitState{code: int64(s.ExitCode), oomKilled: s.OOMKilled, err: s.Error}
-		if res.Container.HostConfig != nil {
-			st.memLimit = res.Container.HostConfig.Memory
-		}
-	}
+	st := z.exitState(c, code)
 	c.term = termination(st)
 	if code < 0 {
 		c.term = containerizer.Termination{Status: -1, Message: "Container disappeared from Docker"}
 	}
 	close(c.done)
 	z.log.Info("docker container stopped", "container", c.id, "message", c.term.Message)
+}
+
+// oomGrace bounds how long exitState looks for an OOM event Docker did not
+// fold into the container's state.
+const oomGrace = time.Second
+
+// exitState asks Docker how c, which exited with code, ended. Docker learns
+// of an OOM kill from an event of its own; when that event comes after the
+// exit event (a loaded daemon), Docker 20.10 never sets State.OOMKilled, yet
+// it still logs an "oom" event for the container. So a container that died
+// of SIGKILL under a memory limit, with no signal sent by us, is looked up in
+// the daemon's event log (for up to oomGrace): without this an OOM-killed
+// task is reported as merely killed, and the framework loses
+// REASON_CONTAINER_LIMITATION_MEMORY.
+func (z *Containerizer) exitState(c *dcontainer, code int64) exitState {
+	st := exitState{code: code}
+	ctx, cancel := context.WithTimeout(z.ctx, callTimeout)
+	defer cancel()
+	res, err := z.cli.ContainerInspect(ctx, c.dockerID, client.ContainerInspectOptions{})
+	if err != nil || res.Container.State == nil {
+		return st
+	}
+	s := res.Container.State
+	st = exitState{code: int64(s.ExitCode), oomKilled: s.OOMKilled, err: s.Error}
+	if res.Container.HostConfig != nil {
+		st.memLimit = res.Container.HostConfig.Memory
+	}
+	if !st.oomKilled && st.memLimit > 0 && st.code == 128+int64(syscall.SIGKILL) && !c.signalled.Load() {
+		st.oomKilled = z.oomEvent(c.dockerID, s.StartedAt)
+	}
+	return st
+}
+
+// oomEvent reports whether the daemon logged an OOM event for the container
+// since it started.
+func (z *Containerizer) oomEvent(dockerID, since string) bool {
+	ctx, cancel := context.WithTimeout(z.ctx, oomGrace)
+	defer cancel()
+	ev := z.cli.Events(ctx, client.EventsListOptions{
+		Since:   since,
+		Filters: make(client.Filters).Add("type", "container").Add("container", dockerID).Add("event", "oom"),
+	})
+	select {
+	case <-ev.Messages:
+		return true
+	case <-ev.Err:
+		return false
+	}
 }
 
 // awaitStop returns c's exit code once it is not running (-1 if it was
@@ -462,6 +503,7 @@ func (z *Containerizer) signal(ctx context.Context, c *dcontainer, sig string) e
 	if c.ended() {
 		return fmt.Errorf("%w: %q", containerizer.ErrNotRunning, c.id)
 	}
+	c.signalled.Store(true)
 	_, err := z.cli.ContainerKill(ctx, c.dockerID, client.ContainerKillOptions{Signal: sig})
 	switch {
 	case err == nil:

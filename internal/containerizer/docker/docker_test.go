@@ -356,6 +356,27 @@ func TestResourceLimitsAndUsage(t *testing.T) {
 	gone(t, s.ContainerID)
 }
 
+// A task SIGKILLed by someone else under a memory limit is not reported as
+// an OOM kill (the daemon's event log has no OOM for it).
+func TestForeignKillUnderMemoryLimitIsNoOOM(t *testing.T) {
+	t.Parallel()
+	z := newContainerizer(t, Config{})
+	s := dspec(t, "echo ready; exec sleep 60")
+	s.Resources = []*mesospb.Resource{scalar("mem", 32)}
+	launch(t, z, s)
+	pollFile(t, filepath.Join(s.Sandbox, "stdout"), "ready\n")
+	if _, err := testCli.ContainerKill(ctxT(t), NamePrefix+s.ContainerID, client.ContainerKillOptions{Signal: "KILL"}); err != nil {
+		t.Fatal(err)
+	}
+	term := wait(t, z, s.ContainerID)
+	if term.Limited || term.Reason == mesospb.TaskStatus_REASON_CONTAINER_LIMITATION_MEMORY || term.Message != "Command terminated with signal Killed" {
+		t.Errorf("termination %+v, want a plain SIGKILL", term)
+	}
+	if err := z.Destroy(ctxT(t), s.ContainerID, 0); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestMemoryLimitOOMKill(t *testing.T) {
 	t.Parallel()
 	z := newContainerizer(t, Config{})
@@ -367,6 +388,15 @@ func TestMemoryLimitOOMKill(t *testing.T) {
 	term := wait(t, z, s.ContainerID)
 	if !term.Limited || term.Reason != mesospb.TaskStatus_REASON_CONTAINER_LIMITATION_MEMORY || !strings.HasPrefix(term.Message, "Memory limit exceeded: Requested: 32MB") {
 		t.Errorf("termination %+v, want a memory limitation", term)
+	}
+	// The fallback for a daemon that saw the exit before the OOM: the OOM
+	// is in its event log.
+	res, err := testCli.ContainerInspect(ctxT(t), NamePrefix+s.ContainerID, client.ContainerInspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !z.oomEvent(res.Container.ID, res.Container.State.StartedAt) {
+		t.Error("no oom event in the daemon's log for an OOM-killed container")
 	}
 	if err := z.Destroy(ctxT(t), s.ContainerID, 0); err != nil {
 		t.Fatal(err)

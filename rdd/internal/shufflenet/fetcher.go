@@ -10,6 +10,7 @@ import (
 	"hash/crc32"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"slices"
 	"sync"
@@ -435,7 +436,10 @@ func (f *Fetcher) attempt(ctx context.Context, shuffleID int, addr string, wants
 	wrap := func(err error) error {
 		mu.Lock()
 		defer mu.Unlock()
-		if timedOut {
+		// The watchdog and the transport's ResponseHeaderTimeout bound the
+		// same silence; whichever fires first, it is a timeout.
+		var ne net.Error
+		if timedOut || errors.As(err, &ne) && ne.Timeout() {
 			err = fmt.Errorf("%w after %v: %w", ErrTimeout, f.cfg.Timeout, err)
 		}
 		return errRetryable{err}

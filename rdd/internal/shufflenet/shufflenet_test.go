@@ -359,6 +359,25 @@ func TestUnansweringServerTimesOut(t *testing.T) {
 	}
 }
 
+// The transport's response-header timeout can fire before the fetcher's
+// watchdog (both bound the same silence, and a loaded machine picks either);
+// it is a timeout too, not an unreachable executor.
+func TestTransportHeaderTimeoutIsATimeout(t *testing.T) {
+	stop := make(chan struct{})
+	n := startNode(t, ServerConfig{}, func(http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-stop })
+	})
+	t.Cleanup(func() { close(stop) })
+	cfg := testConfig()
+	cfg.Timeout = time.Minute
+	cfg.Client = &http.Client{Transport: &http.Transport{ResponseHeaderTimeout: 100 * time.Millisecond}}
+	err := NewFetcher(cfg).Fetch(context.Background(), 1, []Want{{Map: 0, Addr: n.addr, Size: 10}},
+		func(b Block) error { b.Release(); return nil })
+	if !errors.Is(err, ErrTimeout) || errors.Is(err, ErrUnreachable) {
+		t.Fatalf("err = %v, want ErrTimeout only", err)
+	}
+}
+
 func TestRetryAfterBusyServer(t *testing.T) {
 	var calls atomic.Int32
 	n := startNode(t, ServerConfig{}, func(h http.Handler) http.Handler {
