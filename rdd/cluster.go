@@ -54,6 +54,9 @@ const heartbeatTimeout = 15 * time.Second
 // pollWait bounds one long poll of an executor.
 const pollWait = time.Second
 
+// compressMinBytes is the smallest driver RPC answer that is gzipped.
+const compressMinBytes = 64 << 10
+
 // clusterSlots is a cluster session's default parallelism for sources when
 // spark.default.parallelism is unset: spark.cores.max when set, else 2
 // (fixed at Start, so that a plan never depends on which executors
@@ -224,7 +227,11 @@ func newCluster(s *Session, host string) (*cluster, *http.ServeMux, error) {
 	}
 	c.url = "http://" + ln.Addr().String()
 	mux := http.NewServeMux()
-	mux.Handle(rddpbconnect.NewDriverServiceHandler(c))
+	// Task feeds and acknowledgements are small and cross loopback or a
+	// LAN: gzip on every one cost more CPU than it saved bytes (flate's
+	// per-message reset showed in the executors' profiles). Only large
+	// answers (a first feed carrying pipelines) are compressed.
+	mux.Handle(rddpbconnect.NewDriverServiceHandler(c, connect.WithCompressMinBytes(compressMinBytes)))
 	mux.Handle("GET /broadcast/{id}", tokenOnly(c.token, http.HandlerFunc(c.serveBroadcast)))
 	mux.Handle("GET /data/{node}/{part}", tokenOnly(c.token, http.HandlerFunc(c.serveData)))
 	mux.Handle("GET /cache-locations/{node}/{part}", tokenOnly(c.token, http.HandlerFunc(c.serveCacheLocations)))
