@@ -303,6 +303,10 @@ func PipelineBytes(s *Session) int {
 	return n
 }
 
+// RemoteCacheReads returns how many of a cluster session's tasks missed
+// their executor's cache while another executor held the partition.
+func RemoteCacheReads(s *Session) int64 { return s.cluster.cached.remote.Load() }
+
 // DataServed returns the bytes of driver data (Parallelize partitions) a
 // cluster session's driver sent to executors.
 func DataServed(s *Session) int64 { return s.cluster.cached.dataServed.Load() }
