@@ -162,6 +162,7 @@ func startCluster(s *Session, masters []string) (*cluster, error) {
 	}
 	base := filepath.Base(self)
 	mux.HandleFunc("GET /executable/"+base, func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, self) })
+	env[envAuthToken] = c.token // every call to the driver must carry it
 	cmd := executorCommand(settings, self, c.url, env)
 	hostname, _ := os.Hostname()
 	b, err := mesosbackend.Start(context.Background(), mesosbackend.Config{
@@ -231,7 +232,10 @@ func newCluster(s *Session, host string) (*cluster, *http.ServeMux, error) {
 	// LAN: gzip on every one cost more CPU than it saved bytes (flate's
 	// per-message reset showed in the executors' profiles). Only large
 	// answers (a first feed carrying pipelines) are compressed.
-	mux.Handle(rddpbconnect.NewDriverServiceHandler(c, connect.WithCompressMinBytes(compressMinBytes)))
+	// Only the application's executors may call the driver: they got the
+	// token in their environment (MESO_RDD_AUTH_TOKEN), not over the wire.
+	rpcPath, rpc := rddpbconnect.NewDriverServiceHandler(c, connect.WithCompressMinBytes(compressMinBytes))
+	mux.Handle(rpcPath, tokenOnly(c.token, rpc))
 	mux.Handle("GET /broadcast/{id}", tokenOnly(c.token, http.HandlerFunc(c.serveBroadcast)))
 	mux.Handle("GET /data/{node}/{part}", tokenOnly(c.token, http.HandlerFunc(c.serveData)))
 	mux.Handle("GET /cache-locations/{node}/{part}", tokenOnly(c.token, http.HandlerFunc(c.serveCacheLocations)))
@@ -459,8 +463,7 @@ func (c *cluster) Register(ctx context.Context, req *connect.Request[rddpb.Regis
 	if c.backend != nil {
 		appID = c.backend.FrameworkID()
 	}
-	return connect.NewResponse(&rddpb.RegisterResponse{AppId: appID, ShuffleToken: c.token,
-		Conf: c.executorConf()}), nil
+	return connect.NewResponse(&rddpb.RegisterResponse{AppId: appID, Conf: c.executorConf()}), nil
 }
 
 // executorConf is what executors take from the driver's settings.

@@ -257,7 +257,7 @@ func StartInProcessCluster(t testing.TB, cfg Config, executors int) *Session {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := runExecutor(context.Background(), c.url, fmt.Sprintf("e%d", i), 2, "127.0.0.1", log); err != nil {
+			if err := runExecutor(context.Background(), c.url, c.token, fmt.Sprintf("e%d", i), 2, "127.0.0.1", log); err != nil {
 				t.Errorf("executor e%d: %v", i, err)
 			}
 		}()
