@@ -401,3 +401,62 @@ func (a *Allocator) headroomGrew() {
 		a.epoch++
 	}
 }
+
+// Transfer moves offered resources r on an agent from one framework's
+// holding under fromRole to another's under toRole: with optimistic
+// offers, the framework of a shadow offer accepted first, so the
+// resources become its own. The receiving framework must be registered
+// and subscribed to toRole.
+func (a *Allocator) Transfer(fromFw, fromRole, toFw, toRole, agentID string, r resources.Resources) error {
+	ag, c, h, err := a.lookupHolding(fromFw, fromRole, agentID)
+	if err != nil {
+		return err
+	}
+	if h == nil || !h.offered.Contains(r) {
+		return fmt.Errorf("%w: framework %q role %q on agent %q was not offered %v", ErrNotHeld, fromFw, fromRole, agentID, r)
+	}
+	fw, err := a.registered(toFw)
+	if err != nil {
+		return err
+	}
+	to := fw.cands[toRole]
+	if to == nil || !to.subscribed {
+		return fmt.Errorf("%w: framework %q is not subscribed to role %q", ErrInvalid, toFw, toRole)
+	}
+	if to == c {
+		return nil
+	}
+	h.offered = h.offered.Subtract(r)
+	a.charge(c, r, -1)
+	if h.offered.IsEmpty() && h.used.IsEmpty() {
+		i := slices.IndexFunc(ag.holdings, func(x holding) bool { return x.cand == c })
+		ag.holdings = slices.Delete(ag.holdings, i, i+1)
+		c.holdings--
+	}
+	a.hold(ag, to, r, false)
+	a.orderDirty = true
+	a.gcCandidate(c)
+	return nil
+}
+
+// Refuse installs the filter a Recover of r with refuse would, without
+// returning anything: a framework declined a shadow offer (Offer.Shadow),
+// whose resources it never held.
+func (a *Allocator) Refuse(fwID, role, agentID string, r resources.Resources, refuse time.Duration, now time.Time) error {
+	ag, ok := a.agents[agentID]
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrUnknownAgent, agentID)
+	}
+	fw, err := a.registered(fwID)
+	if err != nil {
+		return err
+	}
+	c := fw.cands[role]
+	if c == nil || !c.subscribed {
+		return fmt.Errorf("%w: framework %q is not subscribed to role %q", ErrInvalid, fwID, role)
+	}
+	if d := a.refuseDuration(refuse); d > 0 && !r.IsEmpty() {
+		ag.setFilter(c.slot, r, now.Add(d).UnixNano())
+	}
+	return nil
+}
