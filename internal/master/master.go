@@ -178,7 +178,7 @@ func (m *Master) newCore(reg core.Registry, info *mesospb.MasterInfo, now time.T
 		MaxCompletedTasks:         m.cfg.MaxCompletedTasksPerFramework,
 		AgentReregisterTimeout:    m.cfg.AgentReregisterTimeout,
 		RecoveryAgentRemovalLimit: m.cfg.RecoveryAgentRemovalLimit,
-		Allocator:                 allocator.Config{MinAllocatable: m.minAlloc},
+		Allocator:                 allocator.Config{MinAllocatable: m.minAlloc, OfferFanout: m.cfg.offerFanout()},
 		Registry:                  reg,
 		DurableFrameworks:         m.cfg.Replicated != nil,
 		AuthorizeTask:             m.authorizeTask,

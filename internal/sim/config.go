@@ -44,6 +44,14 @@ type Config struct {
 	// AllocationInterval is the in-process master's
 	// --allocation_interval (default the master's, 1 s).
 	AllocationInterval time.Duration
+	// OfferMode and OfferFanout are the in-process master's --offer_mode
+	// and --offer_fanout (master.Config); an external master has its own.
+	OfferMode   string
+	OfferFanout int
+	// DecisionTime is the simulated frameworks' think time: every ACCEPT
+	// and DECLINE is sent this long after its offers arrived. An offer
+	// rescinded meanwhile is not answered (its tasks wait for the next).
+	DecisionTime time.Duration
 
 	Agents     int
 	Frameworks int
@@ -100,6 +108,10 @@ func (cfg *Config) validate() error {
 		return fmt.Errorf("%w: --task_duration must not be negative", ErrConfig)
 	case cfg.MasterPID < 0:
 		return fmt.Errorf("%w: --master_pid must not be negative", ErrConfig)
+	case cfg.DecisionTime < 0:
+		return fmt.Errorf("%w: --decision_time must not be negative", ErrConfig)
+	case cfg.OfferMode != "" && cfg.Master != "":
+		return fmt.Errorf("%w: --offer_mode sets the in-process master's; an external master (--master) has its own", ErrConfig)
 	case cfg.MasterPID > 0 && cfg.Master == "":
 		return fmt.Errorf("%w: --master_pid needs --master", ErrConfig)
 	}

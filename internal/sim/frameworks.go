@@ -44,6 +44,10 @@ type simFramework struct {
 	done   chan struct{} // closed when every task of the share is terminal
 	// lost counts tasks of LAUNCH calls that failed, to launch again.
 	lost atomic.Int64
+	// rescinded holds the offers rescinded while a decision on them
+	// waits (Config.DecisionTime), by id.
+	rescindMu sync.Mutex
+	rescinded map[string]bool
 
 	// Owned by the events goroutine.
 	launched   int
@@ -62,6 +66,8 @@ func newFramework(r *runner, idx int, master string, hc *http.Client) *simFramew
 		calls: make(chan func(context.Context) error, 1024),
 		done:  make(chan struct{}),
 		seen:  map[string]uint8{},
+
+		rescinded: map[string]bool{},
 	}
 	f.client = scheduler.New(scheduler.Config{
 		Master: master,
@@ -106,6 +112,32 @@ func (f *simFramework) worker(ctx context.Context) {
 	}
 }
 
+// decide queues fn, the answer to offers, after Config.DecisionTime;
+// when one of the offers was rescinded meanwhile, it calls gone instead.
+func (f *simFramework) decide(ctx context.Context, offers []*mesospb.OfferID, gone func(), fn func(context.Context) error) {
+	d := f.r.cfg.DecisionTime
+	if d <= 0 {
+		f.call(ctx, fn)
+		return
+	}
+	time.AfterFunc(d, func() {
+		f.rescindMu.Lock()
+		stale := false
+		for _, id := range offers {
+			if f.rescinded[id.GetValue()] {
+				stale = true
+				delete(f.rescinded, id.GetValue())
+			}
+		}
+		f.rescindMu.Unlock()
+		if stale {
+			gone()
+			return
+		}
+		f.call(ctx, fn)
+	})
+}
+
 // call queues fn for the workers, so that the events goroutine never
 // waits for an HTTP answer.
 func (f *simFramework) call(ctx context.Context, fn func(context.Context) error) {
@@ -121,6 +153,13 @@ func (f *simFramework) events(ctx context.Context) {
 		switch ev.GetType() {
 		case schedulerpb.Event_OFFERS:
 			f.offers(ctx, ev.GetOffers().GetOffers())
+		case schedulerpb.Event_RESCIND:
+			f.r.c.rescinded.Add(1)
+			if f.r.cfg.DecisionTime > 0 {
+				f.rescindMu.Lock()
+				f.rescinded[ev.GetRescind().GetOfferId().GetValue()] = true
+				f.rescindMu.Unlock()
+			}
 		case schedulerpb.Event_UPDATE:
 			f.update(ctx, ev.GetUpdate().GetStatus())
 		case schedulerpb.Event_ERROR:
@@ -163,7 +202,7 @@ func (f *simFramework) offers(ctx context.Context, offers []*mesospb.Offer) {
 	if done {
 		refuse = refuseWhenDone
 	}
-	f.call(ctx, func(ctx context.Context) error {
+	f.decide(ctx, unused, func() {}, func(ctx context.Context) error {
 		return ignoreGone(f.client.Decline(ctx, unused, &mesospb.Filters{RefuseSeconds: proto.Float64(refuse)}))
 	})
 	if done && !f.suppressed {
@@ -205,7 +244,7 @@ func (f *simFramework) launch(ctx context.Context, o *mesospb.Offer) bool {
 		Launch: &mesospb.Offer_Operation_Launch{TaskInfos: tasks},
 	}
 	ids := []*mesospb.OfferID{o.GetId()}
-	f.call(ctx, func(ctx context.Context) error {
+	f.decide(ctx, ids, func() { f.lost.Add(int64(n)) }, func(ctx context.Context) error {
 		err := f.client.Accept(ctx, ids, []*mesospb.Offer_Operation{op},
 			&mesospb.Filters{RefuseSeconds: proto.Float64(refuseWhileLaunching)})
 		if err != nil {
@@ -227,6 +266,14 @@ func (f *simFramework) update(ctx context.Context, st *mesospb.TaskStatus) {
 		f.latencies = append(f.latencies, d)
 	}
 	id := st.GetTaskId().GetValue()
+	if st.GetReason() == mesospb.TaskStatus_REASON_INVALID_OFFERS && st.GetSource() == mesospb.TaskStatus_SOURCE_MASTER {
+		// Its offer went to another framework first (optimistic
+		// offers): launch it again.
+		c.conflicts.Add(1)
+		c.launched.Add(-1)
+		f.lost.Add(1)
+		return
+	}
 	flags := f.seen[id]
 	switch state := st.GetState(); {
 	case state == mesospb.TaskState_TASK_RUNNING && flags&(seenRunning|seenTerminal) == 0:
