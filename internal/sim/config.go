@@ -49,7 +49,8 @@ type Config struct {
 	OfferMode   string
 	OfferFanout int
 	// DecisionTime is the simulated frameworks' think time: every ACCEPT
-	// and DECLINE is sent this long after its offers arrived. An offer
+	// and DECLINE is sent about this long (uniform from half to one and
+	// a half times it) after its offers arrived. An offer
 	// rescinded meanwhile is not answered (its tasks wait for the next).
 	DecisionTime time.Duration
 

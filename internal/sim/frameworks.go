@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -112,7 +113,7 @@ func (f *simFramework) worker(ctx context.Context) {
 	}
 }
 
-// decide queues fn, the answer to offers, after Config.DecisionTime;
+// decide queues fn, the answer to offers, after about Config.DecisionTime;
 // when one of the offers was rescinded meanwhile, it calls gone instead.
 func (f *simFramework) decide(ctx context.Context, offers []*mesospb.OfferID, gone func(), fn func(context.Context) error) {
 	d := f.r.cfg.DecisionTime
@@ -120,6 +121,8 @@ func (f *simFramework) decide(ctx context.Context, offers []*mesospb.OfferID, go
 		f.call(ctx, fn)
 		return
 	}
+	// Frameworks do not all think alike: uniform in [d/2, 3d/2).
+	d = d/2 + rand.N(d)
 	time.AfterFunc(d, func() {
 		f.rescindMu.Lock()
 		stale := false
