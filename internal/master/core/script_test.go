@@ -722,7 +722,7 @@ func (s *script) quota(role, text string) {
 		cfg.Guarantees[q.Name] = &mesospb.Value_Scalar{Value: proto.Float64(q.Value.Float())}
 		cfg.Limits[q.Name] = &mesospb.Value_Scalar{Value: proto.Float64(q.Value.Float())}
 	}
-	s.check(s.c.UpdateQuota([]*quotapb.QuotaConfig{cfg}, true))
+	s.check(s.c.UpdateQuota(s.now, []*quotapb.QuotaConfig{cfg}, true))
 }
 
 // roles prints what GET_WEIGHTS, GET_ROLES and GET_QUOTA answer.
