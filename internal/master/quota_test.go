@@ -40,7 +40,7 @@ func TestOperatorQuota(t *testing.T) {
 				cfg   *quotapb.QuotaConfig
 				want  string
 			}{
-				"over capacity":   {false, &quotapb.QuotaConfig{Role: proto.String("web"), Guarantees: scalars(map[string]float64{"cpus": 5})}, "capacity"},
+				"over capacity":   {false, &quotapb.QuotaConfig{Role: proto.String("web"), Guarantees: scalars(map[string]float64{"cpus": 5})}, "Invalid QuotaConfig: total quota guarantees 'cpus:5' exceed cluster capacity 'cpus:4"},
 				"guarantee>limit": {true, &quotapb.QuotaConfig{Role: proto.String("web"), Guarantees: scalars(map[string]float64{"cpus": 2}), Limits: scalars(map[string]float64{"cpus": 1})}, "above the limit"},
 				"star role":       {true, &quotapb.QuotaConfig{Role: proto.String("*"), Limits: scalars(map[string]float64{"cpus": 1})}, "cannot be set"},
 				"bad role":        {true, &quotapb.QuotaConfig{Role: proto.String("a b"), Limits: scalars(map[string]float64{"cpus": 1})}, "role"},
