@@ -247,7 +247,14 @@ func (f *simFramework) launch(ctx context.Context, o *mesospb.Offer) bool {
 		Launch: &mesospb.Offer_Operation_Launch{TaskInfos: tasks},
 	}
 	ids := []*mesospb.OfferID{o.GetId()}
-	f.decide(ctx, ids, func() { f.lost.Add(int64(n)) }, func(ctx context.Context) error {
+	f.decide(ctx, ids, func() {
+		// The offer was rescinded while the framework thought: the
+		// tasks wait for the next offer (revive, in case the events
+		// goroutine had suppressed offers; it takes the tasks back at
+		// its next event).
+		f.lost.Add(int64(n))
+		f.call(ctx, func(ctx context.Context) error { return ignoreGone(f.client.Revive(ctx)) })
+	}, func(ctx context.Context) error {
 		err := f.client.Accept(ctx, ids, []*mesospb.Offer_Operation{op},
 			&mesospb.Filters{RefuseSeconds: proto.Float64(refuseWhileLaunching)})
 		if err != nil {
@@ -275,6 +282,7 @@ func (f *simFramework) update(ctx context.Context, st *mesospb.TaskStatus) {
 		c.conflicts.Add(1)
 		c.launched.Add(-1)
 		f.lost.Add(1)
+		f.relaunchLost(ctx)
 		return
 	}
 	flags := f.seen[id]
