@@ -138,6 +138,8 @@ Flags may be written with '_' or '-' (--task_duration, --task-duration).`,
 	f.StringVar(&offerMode, "offer_mode", offerMode,
 		"the in-process master's --offer_mode: pessimistic, optimistic, or compare (both, one after the other, in this run)")
 	f.IntVar(&cfg.OfferFanout, "offer_fanout", master.DefaultOfferFanout, "the in-process master's --offer_fanout (optimistic offers)")
+	f.Float64Var(&cfg.DeclineFraction, "decline_fraction", 0,
+		"share of the offers (0 to 1) each framework declines although its tasks fit (picky frameworks)")
 	mesosflag.DurationVar(f, &cfg.DecisionTime, "decision_time", 0,
 		"the frameworks' think time: each ACCEPT or DECLINE goes this long after its offers arrived")
 	f.StringVar(&cfg.ProfileDir, "profile", "", "write cpu.pprof and heap.pprof of the in-process master (and simulator) into this directory")

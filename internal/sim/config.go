@@ -53,6 +53,10 @@ type Config struct {
 	// a half times it) after its offers arrived. An offer
 	// rescinded meanwhile is not answered (its tasks wait for the next).
 	DecisionTime time.Duration
+	// DeclineFraction is the share (0 to 1) of offers a simulated
+	// framework declines although its tasks would fit: picky frameworks
+	// (placement constraints the simulator does not model otherwise).
+	DeclineFraction float64
 
 	Agents     int
 	Frameworks int
@@ -109,6 +113,8 @@ func (cfg *Config) validate() error {
 		return fmt.Errorf("%w: --task_duration must not be negative", ErrConfig)
 	case cfg.MasterPID < 0:
 		return fmt.Errorf("%w: --master_pid must not be negative", ErrConfig)
+	case cfg.DeclineFraction < 0 || cfg.DeclineFraction >= 1:
+		return fmt.Errorf("%w: --decline_fraction must be in [0, 1)", ErrConfig)
 	case cfg.DecisionTime < 0:
 		return fmt.Errorf("%w: --decision_time must not be negative", ErrConfig)
 	case cfg.OfferMode != "" && cfg.Master != "":

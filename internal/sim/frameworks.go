@@ -225,7 +225,7 @@ func (f *simFramework) launch(ctx context.Context, o *mesospb.Offer) bool {
 			f.r.log.Warn("offer with bad resources", "offer", o.GetId().GetValue(), "err", err)
 		}
 	}
-	if n == 0 {
+	if n == 0 || (f.r.cfg.DeclineFraction > 0 && rand.Float64() < f.r.cfg.DeclineFraction) {
 		return false
 	}
 	tasks := make([]*mesospb.TaskInfo, n)

@@ -271,7 +271,7 @@ func TestRunOptimistic(t *testing.T) {
 		TaskDuration:       10 * time.Millisecond,
 		AllocationInterval: 50 * time.Millisecond,
 		OfferMode:          master.OfferOptimistic, OfferFanout: 3,
-		DecisionTime: 5 * time.Millisecond,
+		DecisionTime: 5 * time.Millisecond, DeclineFraction: 0.3,
 		UpdateRetry:  time.Hour,
 	})
 	if err != nil {
