@@ -272,7 +272,7 @@ func TestRunOptimistic(t *testing.T) {
 		AllocationInterval: 50 * time.Millisecond,
 		OfferMode:          master.OfferOptimistic, OfferFanout: 3,
 		DecisionTime: 5 * time.Millisecond, DeclineFraction: 0.3,
-		UpdateRetry:  time.Hour,
+		UpdateRetry: time.Hour,
 	})
 	if err != nil {
 		t.Fatal(err)
