@@ -372,11 +372,30 @@ func (a *Allocator) unhold(ag *agent, c *candidate, h *holding, r resources.Reso
 	a.charge(c, r, -1)
 	a.orderDirty = true
 	ag.setAvailable(ag.available.Add(r), true)
+	dropIfEmpty(ag, c, h)
+}
+
+// dropIfEmpty removes c's holding h from ag once it holds nothing.
+func dropIfEmpty(ag *agent, c *candidate, h *holding) {
 	if h.offered.IsEmpty() && h.used.IsEmpty() {
 		i := slices.IndexFunc(ag.holdings, func(x holding) bool { return x.cand == c })
 		ag.holdings = slices.Delete(ag.holdings, i, i+1)
 		c.holdings--
 	}
+}
+
+// subscribed returns the registered framework's candidate for a role it
+// subscribes to.
+func (a *Allocator) subscribed(fwID, role string) (*candidate, error) {
+	fw, err := a.registered(fwID)
+	if err != nil {
+		return nil, err
+	}
+	c := fw.cands[role]
+	if c == nil || !c.subscribed {
+		return nil, fmt.Errorf("%w: framework %q is not subscribed to role %q", ErrInvalid, fwID, role)
+	}
+	return c, nil
 }
 
 // Allocated records that the framework now uses r, out of what it was
@@ -415,24 +434,16 @@ func (a *Allocator) Transfer(fromFw, fromRole, toFw, toRole, agentID string, r r
 	if h == nil || !h.offered.Contains(r) {
 		return fmt.Errorf("%w: framework %q role %q on agent %q was not offered %v", ErrNotHeld, fromFw, fromRole, agentID, r)
 	}
-	fw, err := a.registered(toFw)
+	to, err := a.subscribed(toFw, toRole)
 	if err != nil {
 		return err
-	}
-	to := fw.cands[toRole]
-	if to == nil || !to.subscribed {
-		return fmt.Errorf("%w: framework %q is not subscribed to role %q", ErrInvalid, toFw, toRole)
 	}
 	if to == c {
 		return nil
 	}
 	h.offered = h.offered.Subtract(r)
 	a.charge(c, r, -1)
-	if h.offered.IsEmpty() && h.used.IsEmpty() {
-		i := slices.IndexFunc(ag.holdings, func(x holding) bool { return x.cand == c })
-		ag.holdings = slices.Delete(ag.holdings, i, i+1)
-		c.holdings--
-	}
+	dropIfEmpty(ag, c, h)
 	a.hold(ag, to, r, false)
 	a.orderDirty = true
 	a.gcCandidate(c)
@@ -447,13 +458,9 @@ func (a *Allocator) Refuse(fwID, role, agentID string, r resources.Resources, re
 	if !ok {
 		return fmt.Errorf("%w: %q", ErrUnknownAgent, agentID)
 	}
-	fw, err := a.registered(fwID)
+	c, err := a.subscribed(fwID, role)
 	if err != nil {
 		return err
-	}
-	c := fw.cands[role]
-	if c == nil || !c.subscribed {
-		return fmt.Errorf("%w: framework %q is not subscribed to role %q", ErrInvalid, fwID, role)
 	}
 	if d := a.refuseDuration(refuse); d > 0 && !r.IsEmpty() {
 		ag.setFilter(c.slot, r, now.Add(d).UnixNano())
