@@ -195,7 +195,7 @@ func runExecutor(ctx context.Context, driverURL, id string, slots int, host stri
 	token := reg.Msg.GetShuffleToken()
 	mux := http.NewServeMux()
 	mux.Handle(shufflenet.PathPrefix, shufflenet.NewServer(s.store, shufflenet.ServerConfig{Token: token, Logger: log}))
-	mux.Handle("/block/", tokenOnly(token, shuffleHandler(s.store)))
+	mux.Handle("/block/", tokenOnly(token, shufflenet.BlockHandler(s.store)))
 	mux.Handle("GET /cache/{node}/{part}", tokenOnly(token, cacheHandler(s.cache)))
 	srv := &http.Server{Handler: mux}
 	go srv.Serve(ln)
@@ -362,33 +362,6 @@ func (e *executor) run(ctx context.Context, t *rddpb.Task) task.Result {
 		}
 		return st.target.runResult(tc, id.Partition, st.p)
 	})
-}
-
-// shuffleHandler serves single map output blocks: GET /block/{shuffle}/{map}/{reduce}.
-func shuffleHandler(store *shuffle.Store) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /block/{s}/{m}/{r}", func(w http.ResponseWriter, r *http.Request) {
-		var id shuffle.BlockID
-		var err error
-		for _, f := range []struct {
-			name string
-			to   *int
-		}{{"s", &id.Shuffle}, {"m", &id.Map}, {"r", &id.Reduce}} {
-			if *f.to, err = strconv.Atoi(r.PathValue(f.name)); err != nil {
-				http.Error(w, "bad block id", http.StatusBadRequest)
-				return
-			}
-		}
-		b, release, err := store.Fetch(id)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusNotFound)
-			return
-		}
-		defer release()
-		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-		w.Write(b)
-	})
-	return mux
 }
 
 // fetcherConfig maps the network-shuffle settings onto shufflenet's.

@@ -69,7 +69,7 @@ type app struct {
 type executor struct {
 	dir   string
 	store *shuffle.Store
-	srv   *shufflenet.Server
+	h     http.Handler // shufflenet's batch fetch and single blocks, below the executor's address
 }
 
 // New returns a service.
@@ -279,13 +279,24 @@ func (s *Service) registerExecutor(w http.ResponseWriter, r *http.Request, appID
 	}
 	fc := s.cfg.Fetch
 	fc.Token, fc.Prefix, fc.Logger = a.token, shufflenet.PathPrefix, s.log
-	a.execs[execID] = &executor{dir: req.Dir, store: store, srv: shufflenet.NewServer(store, fc)}
+	mux := http.NewServeMux()
+	mux.Handle(shufflenet.PathPrefix, shufflenet.NewServer(store, fc))
+	blocks := shufflenet.BlockHandler(store)
+	tok := a.token
+	mux.Handle("/block/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get(shufflenet.TokenHeader)), []byte(tok)) != 1 {
+			http.Error(w, "shuffleservice: missing or wrong "+shufflenet.TokenHeader, http.StatusUnauthorized)
+			return
+		}
+		blocks.ServeHTTP(w, r)
+	}))
+	a.execs[execID] = &executor{dir: req.Dir, store: store, h: mux}
 	s.log.Info("executor registered", "app", appID, "executor", execID, "dir", req.Dir)
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// fetch hands a fetch call to the executor's shufflenet server, with the
-// path below the executor's address.
+// fetch hands a fetch call to the executor's shufflenet handlers, with
+// the path below the executor's address.
 func (s *Service) fetch(w http.ResponseWriter, r *http.Request, appID, execID string) {
 	s.mu.Lock()
 	var e *executor
@@ -299,7 +310,7 @@ func (s *Service) fetch(w http.ResponseWriter, r *http.Request, appID, execID st
 		http.Error(w, "shufflenet: unknown executor "+execID, http.StatusNotFound)
 		return
 	}
-	http.StripPrefix(strings.TrimSuffix(Addr("", appID, execID), "/"), e.srv).ServeHTTP(w, r)
+	http.StripPrefix(Addr("", appID, execID), e.h).ServeHTTP(w, r)
 }
 
 // Clean removes the applications whose last heartbeat is older than their

@@ -203,3 +203,24 @@ func TestCleanerDeletesAnAppWhoseHeartbeatsStopped(t *testing.T) {
 		t.Errorf("apps left: %v", apps)
 	}
 }
+
+func TestServesSingleBlocks(t *testing.T) {
+	_, hp := serve(t)
+	dir := executorDir(t, 2, 2)
+	mustCall(t, "POST", "http://"+hp+Prefix+"apps/a/executors/e1", token, fmt.Sprintf(`{"dir": %q}`, dir), http.StatusNoContent)
+	url := "http://" + Addr(hp, "a", "e1") + "/block/0/1/0"
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set(shufflenet.TokenHeader, token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	b.ReadFrom(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || b.String() != "1.0" {
+		t.Errorf("block: %s %q, want 200 \"1.0\"", resp.Status, b.String())
+	}
+	mustCall(t, "GET", url, "other", "", http.StatusUnauthorized)
+	mustCall(t, "GET", "http://"+Addr(hp, "a", "e1")+"/block/0/7/0", token, "", http.StatusNotFound)
+}
