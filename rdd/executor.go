@@ -204,6 +204,12 @@ func runExecutor(ctx context.Context, driverURL, id string, slots int, host stri
 	fc.Token, fc.LocalAddr, fc.Local = token, e.addr, s.store
 	e.batch = shufflenet.NewFetcher(fc)
 	defer e.batch.Close()
+	if on, _ := strconv.ParseBool(conf[keyShuffleService]); on {
+		if err := e.useShuffleService(ctx, conf, reg.Msg.GetAppId(), s.dir, host); err != nil {
+			return err
+		}
+		s.keepShuffle.Store(true) // the service deletes it when the application ends
+	}
 	log.Info("registered", "driver", driverURL, "slots", slots, "shuffle", e.addr)
 	lastOK := time.Now()
 	var wg sync.WaitGroup

@@ -4,6 +4,7 @@ package job
 // its jobs. Not safe for concurrent use: the caller serialises access.
 type Books struct {
 	outputs   map[int]*shuffleOutputs // shuffle id -> its map outputs
+	kept      map[string]bool         // executors whose outputs outlive them (an external shuffle service serves them)
 	stageOf   map[int]int             // shuffle id -> stage id
 	nextStage int
 }
@@ -69,8 +70,22 @@ func (b *Books) Unregister(sh, m int) bool {
 	return true
 }
 
-// ExecutorLost forgets every map output held by exec and returns how many.
+// KeepOutputs makes exec's map outputs outlive it: ExecutorLost leaves
+// them registered (an external shuffle service serves them; a failed fetch
+// unregisters them one by one).
+func (b *Books) KeepOutputs(exec string) {
+	if b.kept == nil {
+		b.kept = map[string]bool{}
+	}
+	b.kept[exec] = true
+}
+
+// ExecutorLost forgets every map output held by exec and returns how many
+// (none when its outputs are kept).
 func (b *Books) ExecutorLost(exec string) int {
+	if b.kept[exec] {
+		return 0
+	}
 	n := 0
 	for sh, o := range b.outputs {
 		for m, e := range o.exec {
