@@ -110,7 +110,9 @@ func newESSDriver(conf map[string]string, app, token string, log func(string, ..
 	return d, nil
 }
 
-func (d *essDriver) url(svc string) string { return "http://" + svc + shuffleservice.Prefix + "apps/" + d.app }
+func (d *essDriver) url(svc string) string {
+	return "http://" + svc + shuffleservice.Prefix + "apps/" + d.app
+}
 
 // register registers the application with svc (once per service).
 func (d *essDriver) register(ctx context.Context, svc string) error {
