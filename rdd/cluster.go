@@ -185,7 +185,7 @@ func startCluster(s *Session, masters []string) (*cluster, error) {
 	}
 	c.backend = b
 	if essOn {
-		if c.ess, err = newESSDriver(s.cfg.Cluster, b.FrameworkID(), c.token, s.log.Warn); err != nil {
+		if c.ess, err = newESSDriver(s.cfg.Cluster, b.FrameworkID(), c.token, s.log); err != nil {
 			b.Stop(context.Background())
 			c.srv.Close()
 			return nil, err
@@ -193,7 +193,7 @@ func startCluster(s *Session, masters []string) (*cluster, error) {
 		go c.ess.run(c.done)
 	}
 	if dynOn {
-		c.dyn = newDynAlloc(dcfg, b, s.log.Info)
+		c.dyn = newDynAlloc(dcfg, b, s.log)
 		s.AddListener(c.dyn.event)
 		go c.dyn.run(c.done)
 	}

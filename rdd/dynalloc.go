@@ -2,6 +2,7 @@ package rdd
 
 import (
 	"fmt"
+	"log/slog"
 	"math"
 	"strconv"
 	"strings"
@@ -112,7 +113,7 @@ type dynAlloc struct {
 		SetTarget(int) error
 		Kill(string) error
 	}
-	log  func(msg string, args ...any)
+	log  *slog.Logger
 	idle time.Duration // for the removal reason
 
 	mu       sync.Mutex
@@ -125,7 +126,7 @@ type dynAlloc struct {
 func newDynAlloc(cfg dynalloc.Config, backend interface {
 	SetTarget(int) error
 	Kill(string) error
-}, log func(string, ...any)) *dynAlloc {
+}, log *slog.Logger) *dynAlloc {
 	m := dynalloc.New(cfg)
 	return &dynAlloc{backend: backend, log: log, idle: cfg.IdleTimeout, m: m, target: -1, // the first tick sets it
 		killed: map[string]bool{}, jobStage: map[int][]int{}}
@@ -195,15 +196,15 @@ func (d *dynAlloc) tick(now time.Time) {
 	}
 	d.mu.Unlock()
 	if changed {
-		d.log("dynamic allocation: executor target", "target", dec.Target)
+		d.log.Info("dynamic allocation: executor target", "target", dec.Target)
 		if err := d.backend.SetTarget(dec.Target); err != nil {
-			d.log("dynamic allocation: setting the target", "err", err)
+			d.log.Warn("dynamic allocation: setting the target", "err", err)
 		}
 	}
 	for _, id := range dec.Kill {
-		d.log("dynamic allocation: releasing an idle executor", "executor", id, "idle_timeout", d.idle)
+		d.log.Info("dynamic allocation: releasing an idle executor", "executor", id, "idle_timeout", d.idle)
 		if err := d.backend.Kill(id); err != nil {
-			d.log("dynamic allocation: killing an executor", "executor", id, "err", err)
+			d.log.Warn("dynamic allocation: killing an executor", "executor", id, "err", err)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -77,13 +78,13 @@ type essDriver struct {
 	interval   time.Duration
 	timeout    time.Duration
 	hc         *http.Client
-	log        func(string, ...any)
+	log        *slog.Logger
 
 	mu       sync.Mutex
 	services map[string]bool // guarded by mu; host:port -> registered
 }
 
-func newESSDriver(conf map[string]string, app, token string, log func(string, ...any)) (*essDriver, error) {
+func newESSDriver(conf map[string]string, app, token string, log *slog.Logger) (*essDriver, error) {
 	d := &essDriver{app: app, token: token, interval: 10 * time.Second, timeout: 120 * time.Second,
 		hc: &http.Client{}, log: log, services: map[string]bool{}}
 	if v, ok := conf[keyHeartbeatInterval]; ok {
@@ -129,7 +130,7 @@ func (d *essDriver) register(ctx context.Context, svc string) error {
 	d.mu.Lock()
 	d.services[svc] = true
 	d.mu.Unlock()
-	d.log("registered with the external shuffle service", "service", svc, "heartbeat_timeout", d.timeout)
+	d.log.Info("registered with the external shuffle service", "service", svc, "heartbeat_timeout", d.timeout)
 	return nil
 }
 
@@ -154,7 +155,7 @@ func (d *essDriver) run(done <-chan struct{}) {
 		case <-t.C:
 			for _, svc := range d.list() {
 				if err := essCall(context.Background(), d.hc, http.MethodPost, d.url(svc)+"/heartbeat", d.token, nil); err != nil {
-					d.log("shuffle service heartbeat", "service", svc, "err", err)
+					d.log.Warn("shuffle service heartbeat", "service", svc, "err", err)
 				}
 			}
 		}
@@ -165,7 +166,7 @@ func (d *essDriver) run(done <-chan struct{}) {
 func (d *essDriver) stop() {
 	for _, svc := range d.list() {
 		if err := essCall(context.Background(), d.hc, http.MethodDelete, d.url(svc), d.token, nil); err != nil {
-			d.log("unregistering from the shuffle service", "service", svc, "err", err)
+			d.log.Warn("unregistering from the shuffle service", "service", svc, "err", err)
 		}
 	}
 }

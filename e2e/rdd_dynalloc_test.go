@@ -1,0 +1,243 @@
+package e2e
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// dynAllocCluster is a 3-agent cluster, 1 cpu each (one 1-cpu executor
+// per agent), each agent with an external shuffle service whose cleaner
+// runs every 500 ms.
+func dynAllocCluster(t *testing.T) *cluster {
+	t.Helper()
+	c := newCluster(t, 0, "", masterFlags...)
+	for range 3 {
+		c.addAgent("cpus:1;mem:1024;disk:4096;ports:[31000-32000]",
+			"--shuffle_service="+strconv.Itoa(freePort(t)), "--shuffle_service_cleaner_interval=500ms")
+	}
+	c.waitAgents(3)
+	return c
+}
+
+// dynAllocArgs are the seed talk's settings with short timeouts.
+func dynAllocArgs(c *cluster, pidDir, tmpDir, idle string) []string {
+	return []string{"--master", "mesos://" + c.master.addr,
+		"--conf", "spark.executor.cores=1", "--conf", "spark.executor.memory=256m",
+		"--conf", "spark.dynamicAllocation.enabled=true", "--conf", "spark.shuffle.service.enabled=true",
+		"--conf", "spark.dynamicAllocation.minExecutors=1", "--conf", "spark.dynamicAllocation.maxExecutors=3",
+		"--conf", "spark.dynamicAllocation.schedulerBacklogTimeout=200ms",
+		"--conf", "spark.dynamicAllocation.executorIdleTimeout=" + idle,
+		"--conf", "spark.dynamicAllocation.cachedExecutorIdleTimeout=" + idle,
+		"--conf", "spark.executor.heartbeatInterval=300ms", "--conf", "spark.storage.blockManagerSlaveTimeoutMs=2000",
+		"--conf", "spark.shuffle.io.retryWait=200ms", "--conf", "spark.shuffle.io.maxRetries=1",
+		"--conf", "spark.executorEnv.MESO_RDD_PID_DIR=" + pidDir, "--conf", "spark.executorEnv.TMPDIR=" + tmpDir}
+}
+
+// interactiveDriver is groupby --interactive with its stdin held by the test.
+type interactiveDriver struct {
+	t     *testing.T
+	cmd   *exec.Cmd
+	stdin interface{ Write([]byte) (int, error) }
+	out   *syncBuffer
+	done  chan struct{}
+}
+
+func startInteractive(t *testing.T, bin string, args ...string) *interactiveDriver {
+	t.Helper()
+	d := &interactiveDriver{t: t, cmd: exec.Command(bin, args...), out: &syncBuffer{}, done: make(chan struct{})}
+	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
+	in, err := d.cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.stdin = in
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { d.cmd.Wait(); close(d.done) }()
+	t.Cleanup(func() {
+		d.cmd.Process.Kill()
+		<-d.done
+		if t.Failed() {
+			t.Logf("--- driver output:\n%s", d.out.String())
+		}
+	})
+	return d
+}
+
+// waitFor waits until the output matches re and returns the first match.
+func (d *interactiveDriver) waitFor(timeout time.Duration, re *regexp.Regexp) []string {
+	d.t.Helper()
+	var m []string
+	eventually(d.t, timeout, func() error {
+		if m = re.FindStringSubmatch(d.out.String()); m != nil {
+			return nil
+		}
+		select {
+		case <-d.done:
+			return errors.New("the driver exited")
+		default:
+		}
+		return fmt.Errorf("no %q in the driver's output yet", re)
+	})
+	return m
+}
+
+// runningExecutors counts the framework's TASK_RUNNING tasks in /master/state.
+func runningExecutors(c *cluster) int {
+	var st frameworkTasks
+	if getJSON(c.master.url("/master/state"), &st) != nil {
+		return -1
+	}
+	n := 0
+	for _, f := range st.Frameworks {
+		for _, tk := range f.Tasks {
+			if tk.State == "TASK_RUNNING" {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// sampler records the peak of runningExecutors while it runs.
+type sampler struct {
+	mu   sync.Mutex
+	peak int
+	stop chan struct{}
+}
+
+func sample(c *cluster) *sampler {
+	s := &sampler{stop: make(chan struct{})}
+	go func() {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.stop:
+				return
+			case <-t.C:
+			}
+			n := runningExecutors(c)
+			s.mu.Lock()
+			s.peak = max(s.peak, n)
+			s.mu.Unlock()
+		}
+	}()
+	return s
+}
+
+func (s *sampler) Peak() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.peak
+}
+
+var actionLine = regexp.MustCompile(`action (\d+): (\d+) stages run, (\d+) skipped, (\d+) map tasks run`)
+
+// The seed talk's scenario with short timeouts: dynamic allocation ramps
+// the executors from min (1) to max (3) under the first action's backlog
+// and back to 1 once they idle; the last executor is then SIGKILLed (lost,
+// its agent alive); the second action runs on new executors, skips the
+// map stage (the shuffle services serve the removed and lost executors'
+// outputs), runs no map task, and gives the exact result. Killing the
+// driver (no more heartbeats) makes the services delete the application's
+// shuffle files.
+func TestRDDDynamicAllocationShuffleService(t *testing.T) {
+	bin := buildExample(t, "groupby")
+	const n, parts = "3000000", "60"
+	local, err := runProgram(t, 3*time.Minute, bin, "--n", n, "--parts", parts, "--master", "local[2]")
+	if err != nil {
+		t.Fatalf("local run: %v\n%s", err, local)
+	}
+	c := dynAllocCluster(t)
+	pidDir, tmpDir, logDir := t.TempDir(), t.TempDir(), t.TempDir()
+	d := startInteractive(t, bin, append([]string{"--interactive", "--n", n, "--parts", parts, "--event-log", logDir},
+		dynAllocArgs(c, pidDir, tmpDir, "2s")...)...)
+	d.waitFor(60*time.Second, regexp.MustCompile(`press Enter to run action 1`))
+	eventually(t, 30*time.Second, func() error { // initialExecutors = minExecutors = 1
+		if got := runningExecutors(c); got != 1 {
+			return fmt.Errorf("%d executors running, want 1 (min) before any job", got)
+		}
+		return nil
+	})
+
+	s := sample(c)
+	d.stdin.Write([]byte("\n"))
+	first := d.waitFor(3*time.Minute, actionLine)
+	close(s.stop)
+	if got := s.Peak(); got != 3 {
+		t.Errorf("peak of %d executors during the first action, want 3 (maxExecutors)", got)
+	}
+	if first[4] == "0" {
+		t.Fatalf("the first action ran no map task: %s", first[0])
+	}
+	eventually(t, 30*time.Second, func() error { // idle 2 s: back to min
+		if got := runningExecutors(c); got != 1 {
+			return fmt.Errorf("%d executors running, want 1 (minExecutors) after the idle timeout", got)
+		}
+		return nil
+	})
+	// The last one is lost: its outputs stay served by its agent's service.
+	for id, pid := range executorPIDs(t, pidDir) {
+		if alive(pid) {
+			t.Logf("SIGKILL executor %s (pid %d)", id, pid)
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	d.stdin.Write([]byte("\n"))
+	second := d.waitFor(3*time.Minute, regexp.MustCompile(`action 2: (\d+) stages run, (\d+) skipped, (\d+) map tasks run`))
+	if second[2] == "0" || second[3] != "0" {
+		t.Errorf("second action: %s; want the map stage skipped and no map task run", second[0])
+	}
+	checks := checksumLine.FindAllString(d.out.String(), -1)
+	want := checksumOf(t, local)
+	if len(checks) != 2 || checks[0] != want || checks[1] != want {
+		t.Errorf("checksums %v, want %s twice (local mode's)", checks, want)
+	}
+	logs, _ := filepath.Glob(filepath.Join(logDir, "*"))
+	var elog []byte
+	for _, f := range logs {
+		b, _ := os.ReadFile(f)
+		elog = append(elog, b...)
+	}
+	if !strings.Contains(string(elog), `"reason":"Executor killed by driver.`) {
+		t.Errorf("the event log has no ExecutorRemoved with reason \"Executor killed by driver.\"")
+	}
+
+	dirs, _ := filepath.Glob(filepath.Join(tmpDir, "rdd-*", "shuffle"))
+	if len(dirs) == 0 {
+		t.Fatalf("no executor shuffle directory under %s", tmpDir)
+	}
+	d.cmd.Process.Kill() // no DELETE, no more heartbeats
+	<-d.done
+	eventually(t, 30*time.Second, func() error {
+		if left, _ := filepath.Glob(filepath.Join(tmpDir, "rdd-*")); len(left) > 0 {
+			return fmt.Errorf("executor directories left: %v", left)
+		}
+		return nil
+	})
+}
+
+// Dynamic allocation without the shuffle service is refused with Spark's
+// message.
+func TestRDDDynamicAllocationNeedsShuffleService(t *testing.T) {
+	bin := buildExample(t, "groupby")
+	c := newCluster(t, 1, "cpus:1;mem:1024;disk:4096;ports:[31000-32000]", masterFlags...)
+	out, err := runProgram(t, time.Minute, bin, "--n", "1000", "--parts", "2", "--master", "mesos://"+c.master.addr,
+		"--conf", "spark.dynamicAllocation.enabled=true")
+	if err == nil || !strings.Contains(out, "Dynamic allocation of executors requires the external shuffle service. You may enable this through spark.shuffle.service.enabled.") {
+		t.Fatalf("err %v, output:\n%s", err, out)
+	}
+}
+
