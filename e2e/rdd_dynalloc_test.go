@@ -240,4 +240,3 @@ func TestRDDDynamicAllocationNeedsShuffleService(t *testing.T) {
 		t.Fatalf("err %v, output:\n%s", err, out)
 	}
 }
-
