@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -45,14 +46,14 @@ func dynAllocArgs(c *cluster, pidDir, tmpDir, idle string) []string {
 
 // interactiveDriver is groupby --interactive with its stdin held by the test.
 type interactiveDriver struct {
-	t     *testing.T
+	t     testing.TB
 	cmd   *exec.Cmd
 	stdin interface{ Write([]byte) (int, error) }
 	out   *syncBuffer
 	done  chan struct{}
 }
 
-func startInteractive(t *testing.T, bin string, args ...string) *interactiveDriver {
+func startInteractive(t testing.TB, bin string, args ...string) *interactiveDriver {
 	t.Helper()
 	d := &interactiveDriver{t: t, cmd: exec.Command(bin, args...), out: &syncBuffer{}, done: make(chan struct{})}
 	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
@@ -239,4 +240,138 @@ func TestRDDDynamicAllocationNeedsShuffleService(t *testing.T) {
 	if err == nil || !strings.Contains(out, "Dynamic allocation of executors requires the external shuffle service. You may enable this through spark.shuffle.service.enabled.") {
 		t.Fatalf("err %v, output:\n%s", err, out)
 	}
+}
+
+// BenchmarkRDDExecutorRamp measures dynamic allocation on a real cluster:
+// per iteration, one collect of the seed demo (the talk's 10M/500, or
+// MESO_E2E_RAMP_N integers in MESO_E2E_RAMP_PARTS partitions) from 1
+// executor (min) with Spark's default backlog timeouts (1 s): the time
+// from the action's start to 3 executors (max) running in /master/state,
+// and from its end to 1 again with executorIdleTimeout=5s. Reported: ramp-s,
+// release-s and release-overhead-s (release-s minus the 5 s timeout).
+func BenchmarkRDDExecutorRamp(b *testing.B) {
+	n, parts := "10000000", "500"
+	if v := os.Getenv("MESO_E2E_RAMP_N"); v != "" {
+		n = v
+	}
+	if v := os.Getenv("MESO_E2E_RAMP_PARTS"); v != "" {
+		parts = v
+	}
+	bin := buildExample(b, "groupby")
+	c := newCluster(b, 0, "", masterFlags...)
+	for range 3 {
+		c.addAgent("cpus:1;mem:1024;disk:4096;ports:[31000-32000]", "--shuffle_service="+strconv.Itoa(freePort(b)))
+	}
+	c.waitAgents(3)
+	const idle = 5 * time.Second
+	logDir := b.TempDir()
+	args := []string{"--interactive", "--n", n, "--parts", parts, "--master", "mesos://" + c.master.addr, "--event-log", logDir,
+		"--conf", "spark.executor.cores=1", "--conf", "spark.executor.memory=256m",
+		"--conf", "spark.dynamicAllocation.enabled=true", "--conf", "spark.shuffle.service.enabled=true",
+		"--conf", "spark.dynamicAllocation.minExecutors=1", "--conf", "spark.dynamicAllocation.maxExecutors=3",
+		"--conf", "spark.dynamicAllocation.executorIdleTimeout=5s", "--conf", "spark.dynamicAllocation.cachedExecutorIdleTimeout=5s"}
+	d := startInteractive(b, bin, args...)
+	d.waitFor(time.Minute, regexp.MustCompile(`press Enter to run action 1`))
+	waitExecutors := func(want int, timeout time.Duration) time.Time {
+		deadline := time.Now().Add(timeout)
+		tick := time.NewTicker(20 * time.Millisecond) // the measurement's resolution
+		defer tick.Stop()
+		for now := range tick.C {
+			if runningExecutors(c) == want {
+				return now
+			}
+			if now.After(deadline) {
+				break
+			}
+		}
+		b.Fatalf("not %d executors within %v", want, timeout)
+		return time.Time{}
+	}
+	waitExecutors(1, time.Minute)
+	var ramp, release time.Duration
+	b.ResetTimer()
+	for i := range b.N {
+		action := i + 1
+		start := time.Now()
+		reached := make(chan time.Time, 1)
+		stop := make(chan struct{})
+		go func() { // the first moment 3 run, sampled every 20 ms
+			tick := time.NewTicker(20 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case now := <-tick.C:
+					if runningExecutors(c) == 3 {
+						reached <- now
+						return
+					}
+				}
+			}
+		}()
+		d.stdin.Write([]byte("\n"))
+		d.waitFor(10*time.Minute, regexp.MustCompile(fmt.Sprintf(`action %d: \d+ stages run`, action)))
+		end := time.Now()
+		close(stop)
+		select {
+		case at := <-reached:
+			ramp += at.Sub(start)
+		default:
+			b.Fatalf("action %d ended (%v) before 3 executors ran: use a bigger MESO_E2E_RAMP_N", action, end.Sub(start))
+		}
+		release += waitExecutors(1, time.Minute).Sub(end)
+	}
+	b.StopTimer()
+	b.ReportMetric(ramp.Seconds()/float64(b.N), "ramp-s")
+	// Two rounds of the 1 s backlog timeout (1 -> 2 -> 3) are the least.
+	b.ReportMetric(ramp.Seconds()/float64(b.N)-2, "ramp-overhead-s")
+	b.ReportMetric(release.Seconds()/float64(b.N), "release-s")
+	// Idle to released, per released executor, from the event log: its
+	// ExecutorRemoved minus its last TaskEnd, minus the timeout.
+	over, k := idleOverhead(b, logDir, idle)
+	if k > 0 {
+		b.ReportMetric(over.Seconds(), "idle-release-overhead-s")
+	}
+}
+
+// idleOverhead reads an event log directory and returns the mean time by
+// which executors released as idle outlived their last task plus idle,
+// and how many there were.
+func idleOverhead(t testing.TB, dir string, idle time.Duration) (time.Duration, int) {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "*"))
+	lastTask := map[string]time.Time{}
+	var sum time.Duration
+	k := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			var ev struct {
+				Event    string    `json:"event"`
+				Time     time.Time `json:"time"`
+				Executor string    `json:"executor"`
+				Reason   string    `json:"reason"`
+			}
+			if json.Unmarshal([]byte(line), &ev) != nil {
+				continue
+			}
+			switch {
+			case ev.Event == "TaskEnd" && ev.Executor != "":
+				lastTask[ev.Executor] = ev.Time
+			case ev.Event == "ExecutorRemoved" && strings.HasPrefix(ev.Reason, "Executor killed by driver."):
+				if at, ok := lastTask[ev.Executor]; ok {
+					sum += ev.Time.Sub(at) - idle
+					k++
+				}
+			}
+		}
+	}
+	if k == 0 {
+		return 0, 0
+	}
+	return sum / time.Duration(k), k
 }
