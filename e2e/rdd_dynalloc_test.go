@@ -154,7 +154,19 @@ var actionLine = regexp.MustCompile(`action (\d+): (\d+) stages run, (\d+) skipp
 // outputs), runs no map task, and gives the exact result. Killing the
 // driver (no more heartbeats) makes the services delete the application's
 // shuffle files.
-func TestRDDDynamicAllocationShuffleService(t *testing.T) {
+// dynAllocRun is a driver after its first action and back to min.
+type dynAllocRun struct {
+	c                      *cluster
+	d                      *interactiveDriver
+	local                  string // local mode's output
+	pidDir, tmpDir, logDir string
+	first                  []string // the first action's actionLine match
+}
+
+// firstDynAllocAction starts the interactive demo with dynamic allocation,
+// runs the first action, and checks the ramp 1 -> 3 -> 1.
+func firstDynAllocAction(t *testing.T) dynAllocRun {
+	t.Helper()
 	bin := buildExample(t, "groupby")
 	const n, parts = "3000000", "60"
 	local, err := runProgram(t, 3*time.Minute, bin, "--n", n, "--parts", parts, "--master", "local[2]")
@@ -189,8 +201,14 @@ func TestRDDDynamicAllocationShuffleService(t *testing.T) {
 		}
 		return nil
 	})
+	return dynAllocRun{c: c, d: d, local: local, pidDir: pidDir, tmpDir: tmpDir, logDir: logDir, first: first}
+}
+
+func TestRDDDynamicAllocationShuffleService(t *testing.T) {
+	r := firstDynAllocAction(t)
+	d := r.d
 	// The last one is lost: its outputs stay served by its agent's service.
-	for id, pid := range executorPIDs(t, pidDir) {
+	for id, pid := range executorPIDs(t, r.pidDir) {
 		if alive(pid) {
 			t.Logf("SIGKILL executor %s (pid %d)", id, pid)
 			syscall.Kill(pid, syscall.SIGKILL)
@@ -202,11 +220,11 @@ func TestRDDDynamicAllocationShuffleService(t *testing.T) {
 		t.Errorf("second action: %s; want the map stage skipped and no map task run", second[0])
 	}
 	checks := checksumLine.FindAllString(d.out.String(), -1)
-	want := checksumOf(t, local)
+	want := checksumOf(t, r.local)
 	if len(checks) != 2 || checks[0] != want || checks[1] != want {
 		t.Errorf("checksums %v, want %s twice (local mode's)", checks, want)
 	}
-	logs, _ := filepath.Glob(filepath.Join(logDir, "*"))
+	logs, _ := filepath.Glob(filepath.Join(r.logDir, "*"))
 	var elog []byte
 	for _, f := range logs {
 		b, _ := os.ReadFile(f)
@@ -216,14 +234,14 @@ func TestRDDDynamicAllocationShuffleService(t *testing.T) {
 		t.Errorf("the event log has no ExecutorRemoved with reason \"Executor killed by driver.\"")
 	}
 
-	dirs, _ := filepath.Glob(filepath.Join(tmpDir, "rdd-*", "shuffle"))
+	dirs, _ := filepath.Glob(filepath.Join(r.tmpDir, "rdd-*", "shuffle"))
 	if len(dirs) == 0 {
-		t.Fatalf("no executor shuffle directory under %s", tmpDir)
+		t.Fatalf("no executor shuffle directory under %s", r.tmpDir)
 	}
 	d.cmd.Process.Kill() // no DELETE, no more heartbeats
 	<-d.done
 	eventually(t, 30*time.Second, func() error {
-		if left, _ := filepath.Glob(filepath.Join(tmpDir, "rdd-*")); len(left) > 0 {
+		if left, _ := filepath.Glob(filepath.Join(r.tmpDir, "rdd-*")); len(left) > 0 {
 			return fmt.Errorf("executor directories left: %v", left)
 		}
 		return nil
@@ -374,4 +392,62 @@ func idleOverhead(t testing.TB, dir string, idle time.Duration) (time.Duration, 
 		return 0, 0
 	}
 	return sum / time.Duration(k), k
+}
+
+// An agent lost with its shuffle service takes the map outputs it served:
+// the second action recomputes exactly those (FetchFailed), no others, and
+// gives the exact result.
+func TestRDDDynamicAllocationAgentLost(t *testing.T) {
+	r := firstDynAllocAction(t)
+	var st taskAgents
+	if err := getJSON(r.c.master.url("/master/state"), &st); err != nil {
+		t.Fatal(err)
+	}
+	agentOf := map[string]string{}
+	for _, tk := range st.tasks() {
+		agentOf[tk.ID] = tk.SlaveID
+	}
+	victim := agentOf["e0"] // the first executor ran map tasks from the start
+	if victim == "" {
+		t.Fatalf("no agent for executor e0 in /master/state: %v", agentOf)
+	}
+	// The first action's map tasks on the victim's executors, from the
+	// event log (flushed at each job's end).
+	onVictim := 0
+	logs, _ := filepath.Glob(filepath.Join(r.logDir, "*"))
+	for _, f := range logs {
+		b, _ := os.ReadFile(f)
+		for _, line := range strings.Split(string(b), "\n") {
+			var ev struct {
+				Event    string `json:"event"`
+				Shuffle  int    `json:"shuffle"`
+				Executor string `json:"executor"`
+				Error    string `json:"error"`
+			}
+			if json.Unmarshal([]byte(line), &ev) == nil && ev.Event == "TaskEnd" && ev.Shuffle >= 0 && ev.Error == "" &&
+				agentOf[ev.Executor] == victim {
+				onVictim++
+			}
+		}
+	}
+	if onVictim == 0 {
+		t.Fatal("no map task ran on e0's agent")
+	}
+	pids := executorPIDs(t, r.pidDir)
+	r.c.agentByID(t, victim).cmd.Process.Signal(syscall.SIGKILL)
+	for id, pid := range pids {
+		if agentOf[id] == victim && alive(pid) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	r.d.stdin.Write([]byte("\n"))
+	second := r.d.waitFor(3*time.Minute, regexp.MustCompile(`action 2: (\d+) stages run, (\d+) skipped, (\d+) map tasks run`))
+	t.Logf("%d map tasks ran on the lost agent; %s", onVictim, second[0])
+	if got := second[3]; got != strconv.Itoa(onVictim) {
+		t.Errorf("second action: %s; want the %d map outputs of the lost agent recomputed, no others", second[0], onVictim)
+	}
+	checks := checksumLine.FindAllString(r.d.out.String(), -1)
+	if want := checksumOf(t, r.local); len(checks) != 2 || checks[1] != want {
+		t.Errorf("checksums %v, want the second %s (local mode's)", checks, want)
+	}
 }

@@ -82,11 +82,12 @@ type essDriver struct {
 
 	mu       sync.Mutex
 	services map[string]bool // guarded by mu; host:port -> registered
+	failing  map[string]bool // run's only: services whose last heartbeat failed (logged once)
 }
 
 func newESSDriver(conf map[string]string, app, token string, log *slog.Logger) (*essDriver, error) {
 	d := &essDriver{app: app, token: token, interval: 10 * time.Second, timeout: 120 * time.Second,
-		hc: &http.Client{}, log: log, services: map[string]bool{}}
+		hc: &http.Client{}, log: log, services: map[string]bool{}, failing: map[string]bool{}}
 	if v, ok := conf[keyHeartbeatInterval]; ok {
 		t, err := mesosbackend.ParseDuration(v, time.Millisecond)
 		if err != nil || t <= 0 {
@@ -154,9 +155,14 @@ func (d *essDriver) run(done <-chan struct{}) {
 			return
 		case <-t.C:
 			for _, svc := range d.list() {
-				if err := essCall(context.Background(), d.hc, http.MethodPost, d.url(svc)+"/heartbeat", d.token, nil); err != nil {
-					d.log.Warn("shuffle service heartbeat", "service", svc, "err", err)
+				err := essCall(context.Background(), d.hc, http.MethodPost, d.url(svc)+"/heartbeat", d.token, nil)
+				switch {
+				case err != nil && !d.failing[svc]:
+					d.log.Warn("shuffle service heartbeat failed (its agent may be lost); retrying quietly", "service", svc, "err", err)
+				case err == nil && d.failing[svc]:
+					d.log.Info("shuffle service heartbeat answered again", "service", svc)
 				}
+				d.failing[svc] = err != nil
 			}
 		}
 	}
