@@ -21,7 +21,7 @@ import (
 
 // The external shuffle service in cluster mode
 // (spark.shuffle.service.enabled): each executor registers its local
-// directory with the service on its agent (MESO_SHUFFLE_SERVICE, else
+// directory with the service on its agent (MESO_SHUFFLE_SERVICE_ADDR, else
 // MESO_RDD_HOSTNAME:spark.shuffle.service.port), keeps it when it exits,
 // and tells the driver the service's address; the driver registers the
 // application with every such service, sends heartbeats, and from then on

@@ -143,7 +143,7 @@ MESO_<FLAG> (e.g. MESOS_WORK_DIR); durations take the Mesos syntax
 	f.StringVar(&credential, "credential", "",
 		`this agent's credential on the master's link (path or file:///path): {"principal":"..","secret":".."} or one "principal secret" line`)
 	f.IntVar(&shufflePort, "shuffle_service", 0,
-		"run the external shuffle service on this port beside the agent (--shuffle_service alone: 7337); executors learn it from MESO_SHUFFLE_SERVICE")
+		"run the external shuffle service on this port beside the agent (--shuffle_service alone: 7337); executors learn it from MESO_SHUFFLE_SERVICE_ADDR")
 	f.Lookup("shuffle_service").NoOptDefVal = strconv.Itoa(shuffleservice.DefaultPort)
 	mesosflag.DurationVar(f, &shuffleCleaner, "shuffle_service_cleaner_interval", shuffleservice.DefaultCleanerInterval,
 		"how often the shuffle service deletes the files of applications whose driver stopped sending heartbeats (spark.shuffle.cleaner.interval)")

@@ -82,7 +82,7 @@ every task finished.`,
 	f.IntVar(&o.demoN, "example-demo-n", 1_000_000, "with --example: integers of the demo job (the seed talk's is 10000000)")
 	f.IntVar(&o.demoParts, "example-demo-parts", 100, "with --example: partitions of the demo job (the seed talk's is 500)")
 	f.BoolVar(&o.verbose, "verbose", false, "log what the master and agents do to stderr")
-	f.BoolVar(&o.shuffle, "shuffle_service", false, "run an external shuffle service beside each agent (on a free port each; executors learn it from MESO_SHUFFLE_SERVICE)")
+	f.BoolVar(&o.shuffle, "shuffle_service", false, "run an external shuffle service beside each agent (on a free port each; executors learn it from MESO_SHUFFLE_SERVICE_ADDR)")
 	mesosflag.DurationVar(f, &o.shuffleCleaner, "shuffle_service_cleaner_interval", shuffleservice.DefaultCleanerInterval,
 		"with --shuffle_service: how often the services delete the files of applications whose driver stopped sending heartbeats")
 	return cmd

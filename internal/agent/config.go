@@ -48,7 +48,7 @@ type Config struct {
 	Attributes resources.Attributes
 	// ShuffleService is the external shuffle service running beside this
 	// agent, "host:port" (--shuffle_service), given to every executor as
-	// MESO_SHUFFLE_SERVICE; empty: none.
+	// MESO_SHUFFLE_SERVICE_ADDR; empty: none.
 	ShuffleService string
 	// Isolation and Containerizers are the Mesos flags; they configure the
 	// containerizers built when Containerizer is nil.

@@ -31,8 +31,9 @@ const (
 )
 
 // EnvAddr is the variable the agent gives every task: this agent's
-// service as host:port.
-const EnvAddr = "MESO_SHUFFLE_SERVICE"
+// service as host:port (not MESO_SHUFFLE_SERVICE, which would set the
+// agent's own --shuffle_service flag from the environment).
+const EnvAddr = "MESO_SHUFFLE_SERVICE_ADDR"
 
 // Config configures a Service. Zero fields take the defaults.
 type Config struct {
