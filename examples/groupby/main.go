@@ -62,15 +62,20 @@ var (
 	logLevel slog.Level
 )
 
+// startSession starts the session of run and interact, with the --conf settings.
+func startSession(master, eventLog string, progress bool) (*rdd.Session, error) {
+	cfg := rdd.Config{Master: master, AppName: "groupby", ShowConsoleProgress: progress, EventLogDir: eventLog,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel}))}
+	if err := conf.Apply(&cfg); err != nil {
+		return nil, err
+	}
+	return rdd.Start(cfg)
+}
+
 func run(n, parts int, master, eventLog string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	cfg := rdd.Config{Master: master, AppName: "groupby", ShowConsoleProgress: true, EventLogDir: eventLog,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel}))}
-	if err := conf.Apply(&cfg); err != nil {
-		return err
-	}
-	s, err := rdd.Start(cfg)
+	s, err := startSession(master, eventLog, true)
 	if err != nil {
 		return err
 	}
@@ -104,12 +109,7 @@ func run(n, parts int, master, eventLog string) error {
 func interact(n, parts int, master, eventLog string, in io.Reader) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	cfg := rdd.Config{Master: master, AppName: "groupby", EventLogDir: eventLog,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel}))}
-	if err := conf.Apply(&cfg); err != nil {
-		return err
-	}
-	s, err := rdd.Start(cfg)
+	s, err := startSession(master, eventLog, false)
 	if err != nil {
 		return err
 	}
