@@ -633,9 +633,6 @@ func (e *remoteExec) Launch(ctx context.Context, d *task.Desc, done func(task.Re
 		fail(fmt.Errorf("%w: %s", ErrExecutorLost, e.id))
 		return
 	}
-	if c.dyn != nil {
-		c.dyn.taskStarted(d.Stage, d.Partition, e.id)
-	}
 	// Exactly one of the cancellation below and the holder of r (a result,
 	// the executor's loss) calls done: whoever stops the other first. A
 	// holder whose r.stop() reports false leaves done to the cancellation,

@@ -120,6 +120,7 @@ type dynAlloc struct {
 	m        *dynalloc.Manager // guarded by mu
 	target   int               // guarded by mu; the last target given to the backend
 	killed   map[string]bool   // guarded by mu; executors the policy asked to kill
+	known    map[string]bool   // guarded by mu; executors ever added (not the driver's local one)
 	jobStage map[int][]int     // guarded by mu; job -> its submitted stages
 }
 
@@ -129,7 +130,7 @@ func newDynAlloc(cfg dynalloc.Config, backend interface {
 }, log *slog.Logger) *dynAlloc {
 	m := dynalloc.New(cfg)
 	return &dynAlloc{backend: backend, log: log, idle: cfg.IdleTimeout, m: m, target: -1, // the first tick sets it
-		killed: map[string]bool{}, jobStage: map[int][]int{}}
+		killed: map[string]bool{}, known: map[string]bool{}, jobStage: map[int][]int{}}
 }
 
 // event feeds the policy a session event (a listener).
@@ -142,8 +143,14 @@ func (d *dynAlloc) event(e Event) {
 		d.jobStage[e.Job] = append(d.jobStage[e.Job], e.Stage)
 	case StageCompleted:
 		d.m.StageCompleted(e.Stage)
+	case TaskStart:
+		if d.known[e.Executor] { // a stage run on the driver holds no executor
+			d.m.TaskStarted(e.Stage, e.Partition, e.Executor, e.Time)
+		}
 	case TaskEnd:
-		d.m.TaskEnded(e.Stage, e.Partition, e.Executor, e.Error == "", e.Time)
+		if d.known[e.Executor] {
+			d.m.TaskEnded(e.Stage, e.Partition, e.Executor, e.Error == "", e.Time)
+		}
 	case JobEnd: // an aborted job's stages complete no more
 		for _, st := range d.jobStage[e.Job] {
 			d.m.StageCompleted(st)
@@ -152,16 +159,9 @@ func (d *dynAlloc) event(e Event) {
 	}
 }
 
-// taskStarted records a task launched on an executor (the TaskStart
-// event does not name it).
-func (d *dynAlloc) taskStarted(stage, part int, exec string) {
-	d.mu.Lock()
-	d.m.TaskStarted(stage, part, exec, time.Now())
-	d.mu.Unlock()
-}
-
 func (d *dynAlloc) executorAdded(id string) {
 	d.mu.Lock()
+	d.known[id] = true
 	d.m.ExecutorAdded(id, time.Now())
 	d.mu.Unlock()
 }

@@ -87,7 +87,8 @@ func TestDynAllocDrivesTheBackend(t *testing.T) {
 	d.executorAdded("e2")
 	for p := range 10 {
 		ex := []string{"e0", "e1", "e2"}[p%3]
-		d.taskStarted(0, p, ex)
+		d.event(Event{Kind: TaskStart, Stage: 0, Partition: p, Executor: ex, Time: t0.Add(3 * time.Second)})
+		d.event(Event{Kind: TaskStart, Stage: 0, Partition: p, Executor: "driver", Time: t0.Add(3 * time.Second)}) // ignored
 		d.event(Event{Kind: TaskEnd, Stage: 0, Partition: p, Executor: ex, Time: t0.Add(4 * time.Second)})
 	}
 	d.event(Event{Kind: StageCompleted, Stage: 0})
