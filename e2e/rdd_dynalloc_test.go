@@ -248,14 +248,21 @@ func TestRDDDynamicAllocationShuffleService(t *testing.T) {
 }
 
 // Dynamic allocation without the shuffle service is refused with Spark's
-// message.
+// message; with it on but no service on the agent, the job fails saying
+// so (instead of executors exiting one after another).
 func TestRDDDynamicAllocationNeedsShuffleService(t *testing.T) {
 	bin := buildExample(t, "groupby")
 	c := newCluster(t, 1, "cpus:1;mem:1024;disk:4096;ports:[31000-32000]", masterFlags...)
-	out, err := runProgram(t, time.Minute, bin, "--n", "1000", "--parts", "2", "--master", "mesos://"+c.master.addr,
-		"--conf", "spark.dynamicAllocation.enabled=true")
+	args := []string{"--n", "1000", "--parts", "2", "--master", "mesos://" + c.master.addr, "--conf", "spark.executor.memory=256m",
+		"--conf", "spark.dynamicAllocation.enabled=true"}
+	out, err := runProgram(t, time.Minute, bin, args...)
 	if err == nil || !strings.Contains(out, "Dynamic allocation of executors requires the external shuffle service. You may enable this through spark.shuffle.service.enabled.") {
 		t.Fatalf("err %v, output:\n%s", err, out)
+	}
+	out, err = runProgram(t, time.Minute, bin, append(args, "--conf", "spark.shuffle.service.enabled=true",
+		"--conf", "spark.shuffle.service.port="+strconv.Itoa(freePort(t)))...)
+	if err == nil || !strings.Contains(out, "cannot use the external shuffle service on its agent") {
+		t.Fatalf("no service on the agent: err %v, output:\n%s", err, out)
 	}
 }
 

@@ -180,14 +180,25 @@ func (d *essDriver) stop() {
 // serveShuffleService is POST /shuffle-service/{exec}: an executor says
 // which service holds its outputs. The driver registers the application
 // there before it answers, and keeps the executor's outputs past its
-// removal.
+// removal. With ?failed=1 the body is why the executor could not register
+// with its agent's service: a setup error (the agent runs none, or not on
+// that port) that fails the session's jobs, as executors that cannot
+// start do, instead of launching executors that exit one after another.
 func (c *cluster) serveShuffleService(w http.ResponseWriter, r *http.Request) {
 	if c.ess == nil {
 		http.Error(w, "spark.shuffle.service.enabled is off", http.StatusConflict)
 		return
 	}
 	id := r.PathValue("exec")
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 512))
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1024))
+	if err == nil && r.URL.Query().Get("failed") == "1" {
+		err := fmt.Errorf("%w: executor %s cannot use the external shuffle service on its agent (spark.shuffle.service.enabled; does the agent run --shuffle_service?): %s",
+			ErrExecutorStart, id, bytes.TrimSpace(b))
+		c.s.log.Error("external shuffle service unusable", "executor", id, "err", err)
+		c.fail(err)
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
 	svc := string(b)
 	if err == nil {
 		_, _, err = net.SplitHostPort(svc)
@@ -231,23 +242,37 @@ func (e *executor) useShuffleService(ctx context.Context, conf map[string]string
 	hc := &http.Client{}
 	url := "http://" + shuffleservice.Addr(svc, app, e.id)
 	if err := essCall(ctx, hc, http.MethodPost, url, e.token, map[string]string{"dir": dir}); err != nil {
-		return fmt.Errorf("rdd: executor %s: registering with the external shuffle service: %w", e.id, err)
+		err = fmt.Errorf("registering with the external shuffle service at %s: %w", svc, err)
+		msg := err.Error()
+		if len(msg) > 900 {
+			msg = msg[:900]
+		}
+		e.tellDriver(ctx, hc, "?failed=1", msg) // best effort: the executor exits anyway
+		return fmt.Errorf("rdd: executor %s: %w", e.id, err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.driverURL+"/shuffle-service/"+e.id, bytes.NewReader([]byte(svc)))
+	if err := e.tellDriver(ctx, hc, "", svc); err != nil {
+		return fmt.Errorf("rdd: executor %s: telling the driver its shuffle service: %w", e.id, err)
+	}
+	e.log.Info("outputs served by the external shuffle service", "service", svc, "dir", dir)
+	return nil
+}
+
+// tellDriver posts body to the driver's /shuffle-service/{exec}.
+func (e *executor) tellDriver(ctx context.Context, hc *http.Client, query, body string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.driverURL+"/shuffle-service/"+e.id+query, bytes.NewReader([]byte(body)))
 	if err != nil {
 		return err
 	}
 	req.Header.Set(shufflenet.TokenHeader, e.token)
 	resp, err := hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("rdd: executor %s: telling the driver its shuffle service: %w", e.id, err)
+		return err
 	}
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusNoContent {
-		return fmt.Errorf("rdd: executor %s: telling the driver its shuffle service: %s: %s", e.id, resp.Status, bytes.TrimSpace(msg))
+		return fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(msg))
 	}
-	e.log.Info("outputs served by the external shuffle service", "service", svc, "dir", dir)
 	return nil
 }
 
