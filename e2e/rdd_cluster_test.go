@@ -17,7 +17,7 @@ import (
 )
 
 // buildExample builds one of ./examples into a temporary directory.
-func buildExample(t *testing.T, name string) string {
+func buildExample(t testing.TB, name string) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), name)
 	cmd := exec.Command("go", "build", "-o", bin, "github.com/mesoproject/meso/examples/"+name)

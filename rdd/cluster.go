@@ -99,6 +99,9 @@ type cluster struct {
 	stopping     bool                      // guarded by mu
 	failedStarts int                       // guarded by mu; executors in a row that ended unregistered
 	agentStarts  map[string]int            // guarded by mu; agent -> executors launched there that ended unregistered
+
+	dyn *dynAlloc  // spark.dynamicAllocation.enabled, else nil
+	ess *essDriver // spark.shuffle.service.enabled, else nil
 }
 
 // remoteExec is a registered executor process (exec.Executor).
@@ -108,7 +111,10 @@ type remoteExec struct {
 	addr  string // its shuffle server
 	slots int
 	pid   int
-	wake  chan struct{} // cap 1: a task was queued or the executor was lost
+	// service is the external shuffle service holding its outputs
+	// (guarded by c.mu; "" when none).
+	service string
+	wake    chan struct{} // cap 1: a task was queued or the executor was lost
 	// told is closed once a poll told the executor to stop.
 	told     chan struct{}
 	tellOnce sync.Once
@@ -147,6 +153,14 @@ func startCluster(s *Session, masters []string) (*cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
+	dcfg, dynOn, err := dynAllocConfig(s.cfg.Cluster)
+	if err != nil {
+		return nil, err
+	}
+	essOn, err := boolSetting(s.cfg.Cluster, keyShuffleService)
+	if err != nil {
+		return nil, err
+	}
 	host := s.cfg.Cluster["spark.driver.host"]
 	if host == "" {
 		host = "127.0.0.1"
@@ -174,6 +188,19 @@ func startCluster(s *Session, masters []string) (*cluster, error) {
 		return nil, err
 	}
 	c.backend = b
+	if essOn {
+		if c.ess, err = newESSDriver(s.cfg.Cluster, b.FrameworkID(), c.token, s.log); err != nil {
+			b.Stop(context.Background())
+			c.srv.Close()
+			return nil, err
+		}
+		go c.ess.run(c.done)
+	}
+	if dynOn {
+		c.dyn = newDynAlloc(dcfg, b, s.log)
+		s.AddListener(c.dyn.event)
+		go c.dyn.run(c.done)
+	}
 	go c.watchBackend()
 	go c.watchHeartbeats()
 	s.log.Info("cluster mode", "masters", masters, "framework", b.FrameworkID(), "driver", c.url)
@@ -239,6 +266,7 @@ func newCluster(s *Session, host string) (*cluster, *http.ServeMux, error) {
 	mux.Handle("GET /broadcast/{id}", tokenOnly(c.token, http.HandlerFunc(c.serveBroadcast)))
 	mux.Handle("GET /data/{node}/{part}", tokenOnly(c.token, http.HandlerFunc(c.serveData)))
 	mux.Handle("GET /cache-locations/{node}/{part}", tokenOnly(c.token, http.HandlerFunc(c.serveCacheLocations)))
+	mux.Handle("POST /shuffle-service/{exec}", tokenOnly(c.token, http.HandlerFunc(c.serveShuffleService)))
 	c.srv = &http.Server{Handler: mux, Protocols: h2c(true)}
 	go c.srv.Serve(ln)
 	return c, mux, nil
@@ -364,6 +392,9 @@ func (c *cluster) lose(id, why string) {
 	runs := e.running
 	e.running = map[task.ID]running{}
 	c.mu.Unlock()
+	if c.dyn != nil {
+		why = c.dyn.executorRemoved(id, why)
+	}
 	c.pool.Remove(id)
 	c.cached.lose(id)
 	c.s.mu.Lock()
@@ -425,6 +456,9 @@ func (c *cluster) stop() error {
 		}
 	}
 	close(c.done)
+	if c.ess != nil {
+		c.ess.stop()
+	}
 	// Let the answers in flight (the stop of the last polls) reach the
 	// executors before the connections close.
 	sctx, scancel := context.WithTimeout(context.Background(), 2*pollWait)
@@ -456,6 +490,9 @@ func (c *cluster) Register(ctx context.Context, req *connect.Request[rddpb.Regis
 	c.execs[e.id] = e
 	c.failedStarts = 0
 	c.mu.Unlock()
+	if c.dyn != nil {
+		c.dyn.executorAdded(e.id)
+	}
 	c.pool.Add(e)
 	c.s.log.Info("executor registered", "executor", e.id, "slots", e.slots, "shuffle", e.addr, "pid", e.pid)
 	c.s.emit(Event{Kind: ExecutorAdded, Executor: e.id, Host: e.addr, Cores: e.slots, Shuffle: -1})
@@ -474,7 +511,8 @@ func (c *cluster) executorConf() map[string]string {
 		"spark.storage.memory": fmt.Sprint(cfg.StorageMemory),
 	}
 	for k, v := range cfg.Cluster {
-		if strings.HasPrefix(k, "spark.reducer.") || strings.HasPrefix(k, "spark.shuffle.io.") || k == "spark.network.timeout" {
+		if strings.HasPrefix(k, "spark.reducer.") || strings.HasPrefix(k, "spark.shuffle.io.") || k == "spark.network.timeout" ||
+			strings.HasPrefix(k, "spark.shuffle.service.") {
 			out[k] = v
 		}
 	}
@@ -543,6 +581,9 @@ func (c *cluster) ReportResults(ctx context.Context, req *connect.Request[rddpb.
 		}
 		if res.Err == nil {
 			c.cached.add(id, res.Cached)
+			if c.dyn != nil && len(res.Cached) > 0 {
+				c.dyn.cachedBlocks(id)
+			}
 		}
 		if res.Err == nil && res.ID.Shuffle < 0 {
 			res = c.s.finishResult(r.d, res)
@@ -583,11 +624,7 @@ func (e *remoteExec) Launch(ctx context.Context, d *task.Desc, done func(task.Re
 	defer c.mu.Unlock()
 	for _, ml := range locs {
 		for i, ex := range ml.Addresses {
-			if x := c.execs[ex]; x != nil && !x.gone {
-				ml.Addresses[i] = x.addr
-			} else {
-				ml.Addresses[i] = ""
-			}
+			ml.Addresses[i] = c.outputAddrLocked(ex)
 		}
 	}
 	pt.Locations = locs

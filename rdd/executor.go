@@ -196,7 +196,7 @@ func runExecutor(ctx context.Context, driverURL, token, id string, slots int, ho
 	// The token came with the environment; Register does not hand it out.
 	mux := http.NewServeMux()
 	mux.Handle(shufflenet.PathPrefix, shufflenet.NewServer(s.store, shufflenet.ServerConfig{Token: token, Logger: log}))
-	mux.Handle("/block/", tokenOnly(token, shuffleHandler(s.store)))
+	mux.Handle("/block/", tokenOnly(token, shufflenet.BlockHandler(s.store)))
 	mux.Handle("GET /cache/{node}/{part}", tokenOnly(token, cacheHandler(s.cache)))
 	srv := &http.Server{Handler: mux}
 	go srv.Serve(ln)
@@ -205,6 +205,12 @@ func runExecutor(ctx context.Context, driverURL, token, id string, slots int, ho
 	fc.Token, fc.LocalAddr, fc.Local = token, e.addr, s.store
 	e.batch = shufflenet.NewFetcher(fc)
 	defer e.batch.Close()
+	if on, _ := strconv.ParseBool(conf[keyShuffleService]); on {
+		if err := e.useShuffleService(ctx, conf, reg.Msg.GetAppId(), s.dir, host); err != nil {
+			return err
+		}
+		s.keepShuffle.Store(true) // the service deletes it when the application ends
+	}
 	log.Info("registered", "driver", driverURL, "slots", slots, "shuffle", e.addr)
 	lastOK := time.Now()
 	var wg sync.WaitGroup
@@ -363,33 +369,6 @@ func (e *executor) run(ctx context.Context, t *rddpb.Task) task.Result {
 		}
 		return st.target.runResult(tc, id.Partition, st.p)
 	})
-}
-
-// shuffleHandler serves single map output blocks: GET /block/{shuffle}/{map}/{reduce}.
-func shuffleHandler(store *shuffle.Store) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /block/{s}/{m}/{r}", func(w http.ResponseWriter, r *http.Request) {
-		var id shuffle.BlockID
-		var err error
-		for _, f := range []struct {
-			name string
-			to   *int
-		}{{"s", &id.Shuffle}, {"m", &id.Map}, {"r", &id.Reduce}} {
-			if *f.to, err = strconv.Atoi(r.PathValue(f.name)); err != nil {
-				http.Error(w, "bad block id", http.StatusBadRequest)
-				return
-			}
-		}
-		b, release, err := store.Fetch(id)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusNotFound)
-			return
-		}
-		defer release()
-		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-		w.Write(b)
-	})
-	return mux
 }
 
 // fetcherConfig maps the network-shuffle settings onto shufflenet's.

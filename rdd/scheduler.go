@@ -57,7 +57,7 @@ type Event struct {
 	// redacted (AppStart): the driver UI's environment page.
 	Config   map[string]string `json:"config,omitempty"`
 	Parents  []int             `json:"parents,omitempty"`  // StageSubmitted: the shuffles the stage reads
-	Executor string            `json:"executor,omitempty"` // TaskEnd (cluster mode), ExecutorAdded/Removed
+	Executor string            `json:"executor,omitempty"` // TaskStart, TaskEnd (cluster mode), ExecutorAdded/Removed
 	Host     string            `json:"host,omitempty"`     // ExecutorAdded: its shuffle server's address
 	Cores    int               `json:"cores,omitempty"`    // ExecutorAdded: its task slots
 	Reason   string            `json:"reason,omitempty"`   // ExecutorRemoved

@@ -114,6 +114,7 @@ type stageRun struct {
 type attempt struct {
 	n    int
 	exec string
+	seq  int64 // Books.Seq at launch: outputs registered later are unknown to it
 }
 
 type executor struct {
@@ -278,7 +279,8 @@ func (j *Job) TaskFailed(id task.ID, err error) Ready {
 // task failure.
 func (j *Job) FetchFailed(id task.ID, sh int, maps []int) Ready {
 	k := key{id.Shuffle, id.Partition}
-	if _, ok := j.take(k, id); !ok {
+	a, ok := j.take(k, id)
+	if !ok {
 		return j.step()
 	}
 	// The task runs again (the replan queues it). A report from an older
@@ -290,8 +292,13 @@ func (j *Job) FetchFailed(id task.ID, sh int, maps []int) Ready {
 	if id.StageAttempt != cur.attempt {
 		return j.step()
 	}
+	// An output registered after the task's launch is a recomputed one
+	// the task never tried (another reducer's report had it recomputed
+	// first): it stays, as Spark keeps an output whose location changed.
 	for _, m := range maps {
-		j.books.Unregister(sh, m)
+		if !j.books.RegisteredAfter(sh, m, a.seq) {
+			j.books.Unregister(sh, m)
+		}
 	}
 	// A completed producer is inactive and gets a new attempt at the
 	// replan; one already being resubmitted just gets one more task, so
@@ -530,7 +537,7 @@ func (j *Job) start(k key, e *executor) {
 	}
 	j.attempts[k]++
 	e.busy++
-	j.running[k] = attempt{n: d.Attempt, exec: e.id}
+	j.running[k] = attempt{n: d.Attempt, exec: e.id, seq: j.books.Seq()}
 	j.out.Launch = append(j.out.Launch, d)
 }
 
