@@ -51,6 +51,10 @@ func (c *Core) RegisterAgent(now time.Time, link string, call *linkpb.AgentCall)
 	if err != nil {
 		return fmt.Errorf("%w: agent_info: %w", ErrInvalid, err)
 	}
+	if c.MachineMode(info.GetHostname()) == mesospb.MachineInfo_DOWN {
+		c.shutdownLink(link, "Agent attempted to register on a machine that is in maintenance (DOWN)")
+		return nil
+	}
 	id := info.GetId().GetValue()
 	total, err := c.agentTotal(id, static, reg)
 	if err != nil {

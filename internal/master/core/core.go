@@ -173,6 +173,8 @@ type Core struct {
 	started  time.Time
 
 	frameworks map[string]*framework // by id
+	// maint: the maintenance schedule and machine modes (maintenance.go).
+	maint maintenance
 	// failingOver holds the disconnected frameworks whose failover
 	// timeout runs.
 	failingOver map[string]*framework
@@ -233,6 +235,7 @@ func New(cfg Config, now time.Time) (*Core, error) {
 		offers:         map[string]*offer{},
 		operators:      map[string]bool{},
 		recovering:     map[string]*mesospb.AgentInfo{},
+		maint:          newMaintenance(),
 		heldAcks:       map[string][]*linkpb.MasterEvent_Acknowledge{},
 		nextAllocation: now.Add(cfg.AllocationInterval),
 		nextPing:       now.Add(cfg.AgentPingTimeout),
