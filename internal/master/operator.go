@@ -262,10 +262,11 @@ func (m *Master) operatorApply(w http.ResponseWriter, r *http.Request, apply fun
 	m.operatorApplyStatus(w, r, http.StatusOK, apply)
 }
 
-// operatorApplyStatus is operatorApply answering status on success.
+// operatorApplyStatus is operatorApply answering status on success. The
+// answer waits for the registry commit of the change (loop.doCommitted).
 func (m *Master) operatorApplyStatus(w http.ResponseWriter, r *http.Request, status int, apply func(*core.Core, time.Time) error) {
 	var err error
-	if derr := m.loop.do(r.Context(), func(l *loop, now time.Time) {
+	if derr := m.loop.doCommitted(r.Context(), func(l *loop, now time.Time) {
 		err = apply(l.core, now)
 	}); derr != nil {
 		err = derr
