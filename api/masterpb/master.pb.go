@@ -2841,8 +2841,12 @@ type Response_GetAgents_Agent struct {
 	AllocatedResources []*mesospb.Resource             `protobuf:"bytes,8,rep,name=allocated_resources,json=allocatedResources" json:"allocated_resources,omitempty"`
 	OfferedResources   []*mesospb.Resource             `protobuf:"bytes,9,rep,name=offered_resources,json=offeredResources" json:"offered_resources,omitempty"`
 	Capabilities       []*mesospb.AgentInfo_Capability `protobuf:"bytes,10,rep,name=capabilities" json:"capabilities,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// DEACTIVATE_AGENT or DRAIN_AGENT holds the agent back from offers.
+	Deactivated *bool `protobuf:"varint,12,opt,name=deactivated" json:"deactivated,omitempty"`
+	// Set while the agent drains or is drained (DRAIN_AGENT).
+	DrainInfo     *mesospb.DrainInfo `protobuf:"bytes,13,opt,name=drain_info,json=drainInfo" json:"drain_info,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Response_GetAgents_Agent) Reset() {
@@ -2941,6 +2945,20 @@ func (x *Response_GetAgents_Agent) GetOfferedResources() []*mesospb.Resource {
 func (x *Response_GetAgents_Agent) GetCapabilities() []*mesospb.AgentInfo_Capability {
 	if x != nil {
 		return x.Capabilities
+	}
+	return nil
+}
+
+func (x *Response_GetAgents_Agent) GetDeactivated() bool {
+	if x != nil && x.Deactivated != nil {
+		return *x.Deactivated
+	}
+	return false
+}
+
+func (x *Response_GetAgents_Agent) GetDrainInfo() *mesospb.DrainInfo {
+	if x != nil {
+		return x.DrainInfo
 	}
 	return nil
 }
@@ -3628,7 +3646,7 @@ const file_mesos_v1_master_master_proto_rawDesc = "" +
 	"\tSET_QUOTA\x10\x1d\x12\x10\n" +
 	"\fREMOVE_QUOTA\x10\x1e\x12\f\n" +
 	"\bTEARDOWN\x10\x1f\x12\x13\n" +
-	"\x0fMARK_AGENT_GONE\x10 \"\xee&\n" +
+	"\x0fMARK_AGENT_GONE\x10 \"\xc4'\n" +
 	"\bResponse\x122\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1e.mesos.v1.master.Response.TypeR\x04type\x12B\n" +
 	"\n" +
@@ -3681,10 +3699,10 @@ const file_mesos_v1_master_master_proto_rawDesc = "" +
 	"\rget_executors\x18\x02 \x01(\v2&.mesos.v1.master.Response.GetExecutorsR\fgetExecutors\x12N\n" +
 	"\x0eget_frameworks\x18\x03 \x01(\v2'.mesos.v1.master.Response.GetFrameworksR\rgetFrameworks\x12B\n" +
 	"\n" +
-	"get_agents\x18\x04 \x01(\v2#.mesos.v1.master.Response.GetAgentsR\tgetAgents\x1a\x95\x05\n" +
+	"get_agents\x18\x04 \x01(\v2#.mesos.v1.master.Response.GetAgentsR\tgetAgents\x1a\xeb\x05\n" +
 	"\tGetAgents\x12A\n" +
 	"\x06agents\x18\x01 \x03(\v2).mesos.v1.master.Response.GetAgents.AgentR\x06agents\x12>\n" +
-	"\x10recovered_agents\x18\x02 \x03(\v2\x13.mesos.v1.AgentInfoR\x0frecoveredAgents\x1a\x84\x04\n" +
+	"\x10recovered_agents\x18\x02 \x03(\v2\x13.mesos.v1.AgentInfoR\x0frecoveredAgents\x1a\xda\x04\n" +
 	"\x05Agent\x122\n" +
 	"\n" +
 	"agent_info\x18\x01 \x02(\v2\x13.mesos.v1.AgentInfoR\tagentInfo\x12\x16\n" +
@@ -3697,7 +3715,10 @@ const file_mesos_v1_master_master_proto_rawDesc = "" +
 	"\x13allocated_resources\x18\b \x03(\v2\x12.mesos.v1.ResourceR\x12allocatedResources\x12?\n" +
 	"\x11offered_resources\x18\t \x03(\v2\x12.mesos.v1.ResourceR\x10offeredResources\x12B\n" +
 	"\fcapabilities\x18\n" +
-	" \x03(\v2\x1e.mesos.v1.AgentInfo.CapabilityR\fcapabilities\x1a\x97\x06\n" +
+	" \x03(\v2\x1e.mesos.v1.AgentInfo.CapabilityR\fcapabilities\x12 \n" +
+	"\vdeactivated\x18\f \x01(\bR\vdeactivated\x122\n" +
+	"\n" +
+	"drain_info\x18\r \x01(\v2\x13.mesos.v1.DrainInfoR\tdrainInfo\x1a\x97\x06\n" +
 	"\rGetFrameworks\x12Q\n" +
 	"\n" +
 	"frameworks\x18\x01 \x03(\v21.mesos.v1.master.Response.GetFrameworks.FrameworkR\n" +
@@ -3915,12 +3936,13 @@ var file_mesos_v1_master_master_proto_goTypes = []any{
 	(*quotapb.QuotaStatus)(nil),              // 75: mesos.v1.quota.QuotaStatus
 	(*mesospb.TimeInfo)(nil),                 // 76: mesos.v1.TimeInfo
 	(*mesospb.AgentInfo_Capability)(nil),     // 77: mesos.v1.AgentInfo.Capability
-	(*mesospb.FrameworkInfo)(nil),            // 78: mesos.v1.FrameworkInfo
-	(*mesospb.Offer)(nil),                    // 79: mesos.v1.Offer
-	(*mesospb.InverseOffer)(nil),             // 80: mesos.v1.InverseOffer
-	(*mesospb.ExecutorInfo)(nil),             // 81: mesos.v1.ExecutorInfo
-	(*mesospb.TaskStatus)(nil),               // 82: mesos.v1.TaskStatus
-	(mesospb.TaskState)(0),                   // 83: mesos.v1.TaskState
+	(*mesospb.DrainInfo)(nil),                // 78: mesos.v1.DrainInfo
+	(*mesospb.FrameworkInfo)(nil),            // 79: mesos.v1.FrameworkInfo
+	(*mesospb.Offer)(nil),                    // 80: mesos.v1.Offer
+	(*mesospb.InverseOffer)(nil),             // 81: mesos.v1.InverseOffer
+	(*mesospb.ExecutorInfo)(nil),             // 82: mesos.v1.ExecutorInfo
+	(*mesospb.TaskStatus)(nil),               // 83: mesos.v1.TaskStatus
+	(mesospb.TaskState)(0),                   // 84: mesos.v1.TaskState
 }
 var file_mesos_v1_master_master_proto_depIdxs = []int32{
 	0,   // 0: mesos.v1.master.Call.type:type_name -> mesos.v1.master.Call.Type
@@ -4027,31 +4049,32 @@ var file_mesos_v1_master_master_proto_depIdxs = []int32{
 	59,  // 101: mesos.v1.master.Response.GetAgents.Agent.allocated_resources:type_name -> mesos.v1.Resource
 	59,  // 102: mesos.v1.master.Response.GetAgents.Agent.offered_resources:type_name -> mesos.v1.Resource
 	77,  // 103: mesos.v1.master.Response.GetAgents.Agent.capabilities:type_name -> mesos.v1.AgentInfo.Capability
-	78,  // 104: mesos.v1.master.Response.GetFrameworks.Framework.framework_info:type_name -> mesos.v1.FrameworkInfo
-	76,  // 105: mesos.v1.master.Response.GetFrameworks.Framework.registered_time:type_name -> mesos.v1.TimeInfo
-	76,  // 106: mesos.v1.master.Response.GetFrameworks.Framework.reregistered_time:type_name -> mesos.v1.TimeInfo
-	76,  // 107: mesos.v1.master.Response.GetFrameworks.Framework.unregistered_time:type_name -> mesos.v1.TimeInfo
-	79,  // 108: mesos.v1.master.Response.GetFrameworks.Framework.offers:type_name -> mesos.v1.Offer
-	80,  // 109: mesos.v1.master.Response.GetFrameworks.Framework.inverse_offers:type_name -> mesos.v1.InverseOffer
-	59,  // 110: mesos.v1.master.Response.GetFrameworks.Framework.allocated_resources:type_name -> mesos.v1.Resource
-	59,  // 111: mesos.v1.master.Response.GetFrameworks.Framework.offered_resources:type_name -> mesos.v1.Resource
-	81,  // 112: mesos.v1.master.Response.GetExecutors.Executor.executor_info:type_name -> mesos.v1.ExecutorInfo
-	58,  // 113: mesos.v1.master.Response.GetExecutors.Executor.agent_id:type_name -> mesos.v1.AgentID
-	33,  // 114: mesos.v1.master.Event.Subscribed.get_state:type_name -> mesos.v1.master.Response.GetState
-	71,  // 115: mesos.v1.master.Event.TaskAdded.task:type_name -> mesos.v1.Task
-	60,  // 116: mesos.v1.master.Event.TaskUpdated.framework_id:type_name -> mesos.v1.FrameworkID
-	82,  // 117: mesos.v1.master.Event.TaskUpdated.status:type_name -> mesos.v1.TaskStatus
-	83,  // 118: mesos.v1.master.Event.TaskUpdated.state:type_name -> mesos.v1.TaskState
-	46,  // 119: mesos.v1.master.Event.FrameworkAdded.framework:type_name -> mesos.v1.master.Response.GetFrameworks.Framework
-	46,  // 120: mesos.v1.master.Event.FrameworkUpdated.framework:type_name -> mesos.v1.master.Response.GetFrameworks.Framework
-	78,  // 121: mesos.v1.master.Event.FrameworkRemoved.framework_info:type_name -> mesos.v1.FrameworkInfo
-	45,  // 122: mesos.v1.master.Event.AgentAdded.agent:type_name -> mesos.v1.master.Response.GetAgents.Agent
-	58,  // 123: mesos.v1.master.Event.AgentRemoved.agent_id:type_name -> mesos.v1.AgentID
-	124, // [124:124] is the sub-list for method output_type
-	124, // [124:124] is the sub-list for method input_type
-	124, // [124:124] is the sub-list for extension type_name
-	124, // [124:124] is the sub-list for extension extendee
-	0,   // [0:124] is the sub-list for field type_name
+	78,  // 104: mesos.v1.master.Response.GetAgents.Agent.drain_info:type_name -> mesos.v1.DrainInfo
+	79,  // 105: mesos.v1.master.Response.GetFrameworks.Framework.framework_info:type_name -> mesos.v1.FrameworkInfo
+	76,  // 106: mesos.v1.master.Response.GetFrameworks.Framework.registered_time:type_name -> mesos.v1.TimeInfo
+	76,  // 107: mesos.v1.master.Response.GetFrameworks.Framework.reregistered_time:type_name -> mesos.v1.TimeInfo
+	76,  // 108: mesos.v1.master.Response.GetFrameworks.Framework.unregistered_time:type_name -> mesos.v1.TimeInfo
+	80,  // 109: mesos.v1.master.Response.GetFrameworks.Framework.offers:type_name -> mesos.v1.Offer
+	81,  // 110: mesos.v1.master.Response.GetFrameworks.Framework.inverse_offers:type_name -> mesos.v1.InverseOffer
+	59,  // 111: mesos.v1.master.Response.GetFrameworks.Framework.allocated_resources:type_name -> mesos.v1.Resource
+	59,  // 112: mesos.v1.master.Response.GetFrameworks.Framework.offered_resources:type_name -> mesos.v1.Resource
+	82,  // 113: mesos.v1.master.Response.GetExecutors.Executor.executor_info:type_name -> mesos.v1.ExecutorInfo
+	58,  // 114: mesos.v1.master.Response.GetExecutors.Executor.agent_id:type_name -> mesos.v1.AgentID
+	33,  // 115: mesos.v1.master.Event.Subscribed.get_state:type_name -> mesos.v1.master.Response.GetState
+	71,  // 116: mesos.v1.master.Event.TaskAdded.task:type_name -> mesos.v1.Task
+	60,  // 117: mesos.v1.master.Event.TaskUpdated.framework_id:type_name -> mesos.v1.FrameworkID
+	83,  // 118: mesos.v1.master.Event.TaskUpdated.status:type_name -> mesos.v1.TaskStatus
+	84,  // 119: mesos.v1.master.Event.TaskUpdated.state:type_name -> mesos.v1.TaskState
+	46,  // 120: mesos.v1.master.Event.FrameworkAdded.framework:type_name -> mesos.v1.master.Response.GetFrameworks.Framework
+	46,  // 121: mesos.v1.master.Event.FrameworkUpdated.framework:type_name -> mesos.v1.master.Response.GetFrameworks.Framework
+	79,  // 122: mesos.v1.master.Event.FrameworkRemoved.framework_info:type_name -> mesos.v1.FrameworkInfo
+	45,  // 123: mesos.v1.master.Event.AgentAdded.agent:type_name -> mesos.v1.master.Response.GetAgents.Agent
+	58,  // 124: mesos.v1.master.Event.AgentRemoved.agent_id:type_name -> mesos.v1.AgentID
+	125, // [125:125] is the sub-list for method output_type
+	125, // [125:125] is the sub-list for method input_type
+	125, // [125:125] is the sub-list for extension type_name
+	125, // [125:125] is the sub-list for extension extendee
+	0,   // [0:125] is the sub-list for field type_name
 }
 
 func init() { file_mesos_v1_master_master_proto_init() }

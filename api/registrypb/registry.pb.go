@@ -565,7 +565,8 @@ type MaintenanceRecord struct {
 	Schedule []byte `protobuf:"bytes,1,opt,name=schedule" json:"schedule,omitempty"`
 	// The serialized mesos.v1.MachineIDs of the machines brought DOWN
 	// (START_MAINTENANCE); the others of the schedule are DRAINING.
-	DownMachines  [][]byte `protobuf:"bytes,2,rep,name=down_machines,json=downMachines" json:"down_machines,omitempty"`
+	DownMachines  [][]byte                        `protobuf:"bytes,2,rep,name=down_machines,json=downMachines" json:"down_machines,omitempty"`
+	Drains        []*MaintenanceRecord_AgentDrain `protobuf:"bytes,3,rep,name=drains" json:"drains,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -610,6 +611,13 @@ func (x *MaintenanceRecord) GetSchedule() []byte {
 func (x *MaintenanceRecord) GetDownMachines() [][]byte {
 	if x != nil {
 		return x.DownMachines
+	}
+	return nil
+}
+
+func (x *MaintenanceRecord) GetDrains() []*MaintenanceRecord_AgentDrain {
+	if x != nil {
+		return x.Drains
 	}
 	return nil
 }
@@ -1530,6 +1538,61 @@ func (x *Snapshot_Reservations) GetResources() []byte {
 	return nil
 }
 
+// An agent an operator drains (DRAIN_AGENT) until REACTIVATE_AGENT or
+// until it is gone.
+type MaintenanceRecord_AgentDrain struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	AgentId *string                `protobuf:"bytes,1,opt,name=agent_id,json=agentId" json:"agent_id,omitempty"`
+	// A serialized mesos.v1.DrainInfo.
+	DrainInfo     []byte `protobuf:"bytes,2,opt,name=drain_info,json=drainInfo" json:"drain_info,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MaintenanceRecord_AgentDrain) Reset() {
+	*x = MaintenanceRecord_AgentDrain{}
+	mi := &file_meso_registry_v1_registry_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MaintenanceRecord_AgentDrain) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MaintenanceRecord_AgentDrain) ProtoMessage() {}
+
+func (x *MaintenanceRecord_AgentDrain) ProtoReflect() protoreflect.Message {
+	mi := &file_meso_registry_v1_registry_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MaintenanceRecord_AgentDrain.ProtoReflect.Descriptor instead.
+func (*MaintenanceRecord_AgentDrain) Descriptor() ([]byte, []int) {
+	return file_meso_registry_v1_registry_proto_rawDescGZIP(), []int{3, 0}
+}
+
+func (x *MaintenanceRecord_AgentDrain) GetAgentId() string {
+	if x != nil && x.AgentId != nil {
+		return *x.AgentId
+	}
+	return ""
+}
+
+func (x *MaintenanceRecord_AgentDrain) GetDrainInfo() []byte {
+	if x != nil {
+		return x.DrainInfo
+	}
+	return nil
+}
+
 var File_meso_registry_v1_registry_proto protoreflect.FileDescriptor
 
 const file_meso_registry_v1_registry_proto_rawDesc = "" +
@@ -1653,10 +1716,16 @@ const file_meso_registry_v1_registry_proto_rawDesc = "" +
 	"\x06config\x18\x02 \x01(\fR\x06config\x1aG\n" +
 	"\fReservations\x12\x19\n" +
 	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x1c\n" +
-	"\tresources\x18\x02 \x01(\fR\tresources\"T\n" +
+	"\tresources\x18\x02 \x01(\fR\tresources\"\xe4\x01\n" +
 	"\x11MaintenanceRecord\x12\x1a\n" +
 	"\bschedule\x18\x01 \x01(\fR\bschedule\x12#\n" +
-	"\rdown_machines\x18\x02 \x03(\fR\fdownMachinesB7Z5github.com/mesoproject/meso/api/registrypb;registrypb"
+	"\rdown_machines\x18\x02 \x03(\fR\fdownMachines\x12F\n" +
+	"\x06drains\x18\x03 \x03(\v2..meso.registry.v1.MaintenanceRecord.AgentDrainR\x06drains\x1aF\n" +
+	"\n" +
+	"AgentDrain\x12\x19\n" +
+	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x1d\n" +
+	"\n" +
+	"drain_info\x18\x02 \x01(\fR\tdrainInfoB7Z5github.com/mesoproject/meso/api/registrypb;registrypb"
 
 var (
 	file_meso_registry_v1_registry_proto_rawDescOnce sync.Once
@@ -1671,7 +1740,7 @@ func file_meso_registry_v1_registry_proto_rawDescGZIP() []byte {
 }
 
 var file_meso_registry_v1_registry_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_meso_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_meso_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_meso_registry_v1_registry_proto_goTypes = []any{
 	(Command_Type)(0),                    // 0: meso.registry.v1.Command.Type
 	(Snapshot_Agent_State)(0),            // 1: meso.registry.v1.Snapshot.Agent.State
@@ -1697,6 +1766,7 @@ var file_meso_registry_v1_registry_proto_goTypes = []any{
 	(*Snapshot_Framework)(nil),           // 21: meso.registry.v1.Snapshot.Framework
 	(*Snapshot_Quota)(nil),               // 22: meso.registry.v1.Snapshot.Quota
 	(*Snapshot_Reservations)(nil),        // 23: meso.registry.v1.Snapshot.Reservations
+	(*MaintenanceRecord_AgentDrain)(nil), // 24: meso.registry.v1.MaintenanceRecord.AgentDrain
 }
 var file_meso_registry_v1_registry_proto_depIdxs = []int32{
 	0,  // 0: meso.registry.v1.Command.type:type_name -> meso.registry.v1.Command.Type
@@ -1719,14 +1789,15 @@ var file_meso_registry_v1_registry_proto_depIdxs = []int32{
 	4,  // 17: meso.registry.v1.Snapshot.weights:type_name -> meso.registry.v1.Weight
 	22, // 18: meso.registry.v1.Snapshot.quotas:type_name -> meso.registry.v1.Snapshot.Quota
 	23, // 19: meso.registry.v1.Snapshot.reservations:type_name -> meso.registry.v1.Snapshot.Reservations
-	4,  // 20: meso.registry.v1.Command.SetWeights.weights:type_name -> meso.registry.v1.Weight
-	1,  // 21: meso.registry.v1.Snapshot.Agent.state:type_name -> meso.registry.v1.Snapshot.Agent.State
-	2,  // 22: meso.registry.v1.Snapshot.Framework.state:type_name -> meso.registry.v1.Snapshot.Framework.State
-	23, // [23:23] is the sub-list for method output_type
-	23, // [23:23] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	24, // 20: meso.registry.v1.MaintenanceRecord.drains:type_name -> meso.registry.v1.MaintenanceRecord.AgentDrain
+	4,  // 21: meso.registry.v1.Command.SetWeights.weights:type_name -> meso.registry.v1.Weight
+	1,  // 22: meso.registry.v1.Snapshot.Agent.state:type_name -> meso.registry.v1.Snapshot.Agent.State
+	2,  // 23: meso.registry.v1.Snapshot.Framework.state:type_name -> meso.registry.v1.Snapshot.Framework.State
+	24, // [24:24] is the sub-list for method output_type
+	24, // [24:24] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_meso_registry_v1_registry_proto_init() }
@@ -1740,7 +1811,7 @@ func file_meso_registry_v1_registry_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_meso_registry_v1_registry_proto_rawDesc), len(file_meso_registry_v1_registry_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   21,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -65,7 +65,8 @@ func (m *Master) handleOperator(w http.ResponseWriter, r *http.Request) {
 		m.operatorConversion(w, r, call)
 	case masterpb.Call_SET_LOGGING_LEVEL, masterpb.Call_UPDATE_WEIGHTS, masterpb.Call_MARK_AGENT_GONE,
 		masterpb.Call_DEACTIVATE_AGENT, masterpb.Call_REACTIVATE_AGENT, masterpb.Call_TEARDOWN,
-		masterpb.Call_UPDATE_MAINTENANCE_SCHEDULE, masterpb.Call_START_MAINTENANCE, masterpb.Call_STOP_MAINTENANCE:
+		masterpb.Call_UPDATE_MAINTENANCE_SCHEDULE, masterpb.Call_START_MAINTENANCE, masterpb.Call_STOP_MAINTENANCE,
+		masterpb.Call_DRAIN_AGENT:
 		m.operatorChange(w, r, call)
 	case masterpb.Call_UPDATE_QUOTA, masterpb.Call_SET_QUOTA, masterpb.Call_REMOVE_QUOTA:
 		m.operatorQuota(w, r, call)
@@ -115,6 +116,14 @@ func (m *Master) operatorChange(w http.ResponseWriter, r *http.Request, call *ma
 		}
 		id := call.GetReactivateAgent().GetAgentId().GetValue()
 		m.operatorApply(w, r, func(c *core.Core, now time.Time) error { return c.ReactivateAgent(id) })
+	case masterpb.Call_DRAIN_AGENT:
+		if !operator.RequirePayload(w, call, "drain_agent") {
+			return
+		}
+		d := call.GetDrainAgent()
+		m.operatorApply(w, r, func(c *core.Core, now time.Time) error {
+			return c.DrainAgent(now, d.GetAgentId().GetValue(), d.GetMaxGracePeriod(), d.GetMarkGone())
+		})
 	case masterpb.Call_UPDATE_MAINTENANCE_SCHEDULE:
 		if !operator.RequirePayload(w, call, "update_maintenance_schedule") {
 			return

@@ -217,6 +217,7 @@ func (c *Core) reregisterAgent(now time.Time, link string, info *mesospb.AgentIn
 		c.reachableAgain(now, ag, rep)
 	}
 	c.sendHeldAcks(ag)
+	c.drainReregistered(now, ag)
 	c.metrics.agentReregistrations++
 	c.allocateSoon = true
 	return nil
@@ -559,6 +560,9 @@ func (c *Core) MarkAgentGone(now time.Time, agentID string) error {
 	c.log.Warn("agent marked gone by the operator", "agent", ag.id, "hostname", ag.hostname())
 	if err := c.cfg.Registry.RemoveAgent(ag.id); err != nil {
 		return fmt.Errorf("%w: registry refused to mark agent %s gone: %w", ErrInvalid, ag.id, err)
+	}
+	if err := c.setDrain(ag.id, nil); err != nil {
+		return err
 	}
 	if ag.link != "" {
 		c.sendAgent(ag, &linkpb.MasterEvent{

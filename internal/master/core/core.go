@@ -173,8 +173,11 @@ type Core struct {
 	started  time.Time
 
 	frameworks map[string]*framework // by id
-	// maint: the maintenance schedule and machine modes (maintenance.go).
-	maint maintenance
+	// maint: the maintenance schedule, machine modes and agent drains
+	// (maintenance.go, drain.go); drainCheck: a draining agent may have
+	// drained (Tick checks).
+	maint      maintenance
+	drainCheck bool
 	// failingOver holds the disconnected frameworks whose failover
 	// timeout runs.
 	failingOver map[string]*framework
@@ -261,6 +264,10 @@ func (c *Core) HeartbeatInterval() time.Duration { return c.cfg.HeartbeatInterva
 // agent pings and liveness, offer timeouts, and an allocation cycle. It
 // reports whether an allocation cycle ran.
 func (c *Core) Tick(now time.Time) (allocated bool) {
+	if c.drainCheck {
+		c.drainCheck = false
+		c.finishDrains(now)
+	}
 	c.expireFailovers(now)
 	c.expireRecovery(now)
 	if !now.Before(c.nextPing) {

@@ -38,10 +38,24 @@ func keyOf(id *mesospb.MachineID) machineKey {
 type maintenance struct {
 	schedule *maintenancepb.Schedule // never nil
 	down     map[machineKey]bool
+	// drains are the agents an operator drains, by id (drain.go).
+	drains map[string]*mesospb.DrainInfo
 }
 
 func newMaintenance() maintenance {
-	return maintenance{schedule: &maintenancepb.Schedule{}, down: map[machineKey]bool{}}
+	return maintenance{schedule: &maintenancepb.Schedule{}, down: map[machineKey]bool{}, drains: map[string]*mesospb.DrainInfo{}}
+}
+
+// clone copies the maps (the messages in them are never changed in place).
+func (m maintenance) clone() maintenance {
+	out := maintenance{schedule: m.schedule, down: make(map[machineKey]bool, len(m.down)), drains: make(map[string]*mesospb.DrainInfo, len(m.drains))}
+	for k := range m.down {
+		out.down[k] = true
+	}
+	for k, d := range m.drains {
+		out.drains[k] = d
+	}
+	return out
 }
 
 // window returns the window scheduling a machine, or nil.
@@ -180,7 +194,8 @@ func (c *Core) UpdateMaintenanceSchedule(s *maintenancepb.Schedule) error {
 				ErrInvalid, describe(&mesospb.MachineID{Hostname: nonEmpty(k.hostname), Ip: nonEmpty(k.ip)}))
 		}
 	}
-	next := maintenance{schedule: proto.Clone(s).(*maintenancepb.Schedule), down: c.maint.down}
+	next := c.maint.clone()
+	next.schedule = proto.Clone(s).(*maintenancepb.Schedule)
 	if next.schedule.Windows == nil {
 		next.schedule.Windows = []*maintenancepb.Window{}
 	}
@@ -204,14 +219,11 @@ func (c *Core) StartMaintenance(now time.Time, ids []*mesospb.MachineID) error {
 			return fmt.Errorf("%w: Machine '%s' is not in DRAINING mode and cannot be brought down", ErrInvalid, describe(id))
 		}
 	}
-	down := make(map[machineKey]bool, len(c.maint.down)+len(ids))
-	for k := range c.maint.down {
-		down[k] = true
-	}
+	next := c.maint.clone()
 	for _, id := range ids {
-		down[keyOf(id)] = true
+		next.down[keyOf(id)] = true
 	}
-	if err := c.commitMaintenance(maintenance{schedule: c.maint.schedule, down: down}); err != nil {
+	if err := c.commitMaintenance(next); err != nil {
 		return err
 	}
 	for _, agID := range sortedKeys(c.agents) {
@@ -251,11 +263,10 @@ func (c *Core) StopMaintenance(ids []*mesospb.MachineID) error {
 		}
 		up[k] = true
 	}
-	next := maintenance{schedule: &maintenancepb.Schedule{Windows: []*maintenancepb.Window{}}, down: map[machineKey]bool{}}
-	for k := range c.maint.down {
-		if !up[k] {
-			next.down[k] = true
-		}
+	next := c.maint.clone()
+	next.schedule = &maintenancepb.Schedule{Windows: []*maintenancepb.Window{}}
+	for k := range up {
+		delete(next.down, k)
 	}
 	for _, w := range c.maint.schedule.GetWindows() {
 		kept := &maintenancepb.Window{Unavailability: w.GetUnavailability()}
@@ -288,7 +299,7 @@ func (c *Core) commitMaintenance(next maintenance) error {
 }
 
 func encodeMaintenance(m maintenance) ([]byte, error) {
-	if len(m.schedule.GetWindows()) == 0 && len(m.down) == 0 {
+	if len(m.schedule.GetWindows()) == 0 && len(m.down) == 0 && len(m.drains) == 0 {
 		return nil, nil
 	}
 	sched, err := proto.Marshal(m.schedule)
@@ -306,6 +317,13 @@ func encodeMaintenance(m maintenance) ([]byte, error) {
 				rec.DownMachines = append(rec.DownMachines, b)
 			}
 		}
+	}
+	for _, id := range sortedKeys(m.drains) {
+		b, err := proto.Marshal(m.drains[id])
+		if err != nil {
+			return nil, err
+		}
+		rec.Drains = append(rec.Drains, &registrypb.MaintenanceRecord_AgentDrain{AgentId: proto.String(id), DrainInfo: b})
 	}
 	return proto.Marshal(rec)
 }
@@ -329,6 +347,13 @@ func (c *Core) recoverMaintenance(record []byte) error {
 			return fmt.Errorf("%w: down machine: %w", ErrInvalid, err)
 		}
 		c.maint.down[keyOf(id)] = true
+	}
+	for _, d := range rec.GetDrains() {
+		info := &mesospb.DrainInfo{}
+		if err := proto.Unmarshal(d.GetDrainInfo(), info); err != nil {
+			return fmt.Errorf("%w: drain of agent %s: %w", ErrInvalid, d.GetAgentId(), err)
+		}
+		c.maint.drains[d.GetAgentId()] = info
 	}
 	return nil
 }

@@ -242,6 +242,8 @@ func (c *Core) agentEntry(ag *agent) *masterpb.Response_GetAgents_Agent {
 	return &masterpb.Response_GetAgents_Agent{
 		AgentInfo:          proto.Clone(ag.info).(*mesospb.AgentInfo),
 		Active:             proto.Bool(ag.link != "" && !ag.deactivated),
+		Deactivated:        proto.Bool(ag.deactivated),
+		DrainInfo:          c.maint.drains[ag.id],
 		Version:            proto.String(ag.version),
 		Pid:                proto.String("slave(1)@" + hostport),
 		RegisteredTime:     timeInfo(ag.registered),
