@@ -284,6 +284,8 @@ func (s *script) exec(f []string) {
 		s.allocation(s.agent(arg(0)))
 	case "accept", "operator", "offers", "forget-checkpoint", "operations":
 		s.reservationCommand(f[0], pos, kv)
+	case "maint", "drain", "reactivate", "agent-status":
+		s.maintenanceCommand(f[0], pos, kv)
 	default:
 		s.fail("unknown command %q", f[0])
 	}
@@ -657,7 +659,11 @@ func (s *script) printMessage(to string, m *linkpb.MasterEvent) {
 		a := m.GetAcknowledge()
 		s.printf("%s <- ACKNOWLEDGE %s uuid=%s", to, a.GetTaskId().GetValue(), s.nameUUID(a.GetUuid()))
 	case linkpb.MasterEvent_KILL_TASK:
-		s.printf("%s <- KILL_TASK %s", to, m.GetKillTask().GetTaskId().GetValue())
+		if g := m.GetKillTask().GetKillPolicy().GetGracePeriod(); g != nil {
+			s.printf("%s <- KILL_TASK %s grace=%v", to, m.GetKillTask().GetTaskId().GetValue(), time.Duration(g.GetNanoseconds()))
+		} else {
+			s.printf("%s <- KILL_TASK %s", to, m.GetKillTask().GetTaskId().GetValue())
+		}
 	case linkpb.MasterEvent_CHECKPOINT_RESOURCES:
 		r, err := resources.FromProto(m.GetCheckpointResources().GetResources())
 		if err != nil {

@@ -1,0 +1,116 @@
+package core
+
+import (
+	"strings"
+	"time"
+
+	"github.com/mesoproject/meso/api/maintenancepb"
+	"github.com/mesoproject/meso/api/mesospb"
+	"google.golang.org/protobuf/proto"
+)
+
+// The script commands of maintenance and draining (see TestScripts; an
+// agent's hostname is its script name):
+//
+//	maint schedule [H,H...]...        UPDATE_MAINTENANCE_SCHEDULE: one window per
+//	                                  argument (its machines by hostname), from
+//	                                  time 0 for an hour; no argument: empty
+//	maint start H... | maint stop H...
+//	                                  START_MAINTENANCE / STOP_MAINTENANCE
+//	maint status                      GET_MAINTENANCE_STATUS, machine by machine
+//	drain A [grace=DUR] [gone]        DRAIN_AGENT, max_grace_period DUR, mark_gone
+//	reactivate A                      REACTIVATE_AGENT
+//	agent-status A                    GET_AGENTS' active, deactivated, drain_info
+func (s *script) maintenanceCommand(cmd string, pos []string, kv map[string]string) {
+	arg := func(i int) string {
+		if i >= len(pos) {
+			s.fail("%s: missing argument %d", cmd, i+1)
+		}
+		return pos[i]
+	}
+	machines := func(hosts []string) []*mesospb.MachineID {
+		var ids []*mesospb.MachineID
+		for _, h := range hosts {
+			ids = append(ids, &mesospb.MachineID{Hostname: proto.String(h)})
+		}
+		return ids
+	}
+	switch cmd {
+	case "maint":
+		switch arg(0) {
+		case "schedule":
+			sched := &maintenancepb.Schedule{}
+			for _, w := range pos[1:] {
+				sched.Windows = append(sched.Windows, &maintenancepb.Window{MachineIds: machines(strings.Split(w, ",")),
+					Unavailability: &mesospb.Unavailability{Start: &mesospb.TimeInfo{Nanoseconds: proto.Int64(0)},
+						Duration: &mesospb.DurationInfo{Nanoseconds: proto.Int64(int64(time.Hour))}}})
+			}
+			s.accepted(s.c.UpdateMaintenanceSchedule(sched))
+		case "start":
+			s.accepted(s.c.StartMaintenance(s.now, machines(pos[1:])))
+		case "stop":
+			s.accepted(s.c.StopMaintenance(machines(pos[1:])))
+		case "status":
+			st := s.c.GetMaintenanceStatus()
+			for _, d := range st.GetDrainingMachines() {
+				s.printf("draining %s", d.GetId().GetHostname())
+			}
+			for _, id := range st.GetDownMachines() {
+				s.printf("down %s", id.GetHostname())
+			}
+		default:
+			s.fail("maint %s: unknown", arg(0))
+		}
+	case "drain":
+		var grace *mesospb.DurationInfo
+		if g, ok := kv["grace"]; ok {
+			d, err := time.ParseDuration(g)
+			if err != nil {
+				s.fail("drain grace=%s: %v", g, err)
+			}
+			grace = &mesospb.DurationInfo{Nanoseconds: proto.Int64(int64(d))}
+		}
+		gone := len(pos) > 1 && pos[1] == "gone"
+		s.accepted(s.c.DrainAgent(s.now, s.agentID(arg(0)), grace, gone))
+	case "reactivate":
+		s.accepted(s.c.ReactivateAgent(s.agentID(arg(0))))
+	case "agent-status":
+		id := s.agentID(arg(0))
+		for _, a := range s.c.GetAgents().GetAgents() {
+			if a.GetAgentInfo().GetId().GetValue() != id {
+				continue
+			}
+			line := "agent " + arg(0) + " active=" + boolText(a.GetActive()) + " deactivated=" + boolText(a.GetDeactivated())
+			if d := a.GetDrainInfo(); d != nil {
+				line += " drain=" + d.GetState().String()
+			}
+			s.printf("%s", line)
+			return
+		}
+		s.printf("agent %s not registered", arg(0))
+	}
+}
+
+// agentID is a script agent's id, or its name when it has none (an agent
+// the script never registered: the core answers not found).
+func (s *script) agentID(name string) string {
+	if ag := s.agents[name]; ag != nil {
+		return ag.id
+	}
+	return name
+}
+
+func (s *script) accepted(err error) {
+	if err != nil {
+		s.printf("error: %v", err)
+		return
+	}
+	s.printf("accepted")
+}
+
+func boolText(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
+}
