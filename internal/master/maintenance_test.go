@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -336,5 +337,116 @@ func TestOperatorAnswerFollowsCommit(t *testing.T) {
 	status, _, body = operatorCall(t, base, codec.JSON, updateSchedule(window(1, 0, machine("b", ""))))
 	if status != http.StatusServiceUnavailable || !strings.Contains(string(body), "disk full") {
 		t.Fatalf("UPDATE_MAINTENANCE_SCHEDULE with a failing commit: %d %s; want 503", status, body)
+	}
+}
+
+func drainCall(agentID string, grace time.Duration, markGone bool) *masterpb.Call {
+	d := &masterpb.Call_DrainAgent{AgentId: &mesospb.AgentID{Value: proto.String(agentID)}}
+	if grace != 0 {
+		d.MaxGracePeriod = &mesospb.DurationInfo{Nanoseconds: proto.Int64(int64(grace))}
+	}
+	if markGone {
+		d.MarkGone = proto.Bool(true)
+	}
+	return &masterpb.Call{Type: masterpb.Call_DRAIN_AGENT.Enum(), DrainAgent: d}
+}
+
+// agentView is an agent in GET_AGENTS (nil if absent).
+func agentView(t *testing.T, base string, c codec.Codec, id string) *masterpb.Response_GetAgents_Agent {
+	t.Helper()
+	for _, a := range query(t, base, c, masterpb.Call_GET_AGENTS).GetGetAgents().GetAgents() {
+		if a.GetAgentInfo().GetId().GetValue() == id {
+			return a
+		}
+	}
+	return nil
+}
+
+// TestOperatorDrainAgent over real HTTP in both codecs: DRAIN_AGENT
+// deactivates the agent and kills its task with the capped grace period;
+// the agent is DRAINING until the task is gone, then DRAINED; REACTIVATE
+// ends the drain. mark_gone removes a drained agent for good. Bad input is
+// 400 (404 for an unknown agent).
+func TestOperatorDrainAgent(t *testing.T) {
+	for _, c := range codecs {
+		t.Run(c.MediaType(), func(t *testing.T) {
+			cl := startCluster(t, c)
+			cl.launch(t, "t1")
+			mustOK(t, cl.base, c, drainCall(cl.agent.id, 3*time.Second, false))
+			kill := cl.agent.nextOf(linkpb.MasterEvent_KILL_TASK).GetKillTask()
+			if kill.GetTaskId().GetValue() != "t1" || kill.GetKillPolicy().GetGracePeriod().GetNanoseconds() != int64(3*time.Second) {
+				t.Fatalf("KILL_TASK = %v; want t1 with a 3s grace period", kill)
+			}
+			a := agentView(t, cl.base, c, cl.agent.id)
+			if a.GetActive() || !a.GetDeactivated() || a.GetDrainInfo().GetState() != mesospb.DrainState_DRAINING ||
+				a.GetDrainInfo().GetConfig().GetMaxGracePeriod().GetNanoseconds() != int64(3*time.Second) {
+				t.Fatalf("agent while draining = %v", a)
+			}
+			cl.update(t, "t1", mesospb.TaskState_TASK_KILLED, "drained")
+			deadline := time.Now().Add(waitFor)
+			for agentView(t, cl.base, c, cl.agent.id).GetDrainInfo().GetState() != mesospb.DrainState_DRAINED {
+				if time.Now().After(deadline) {
+					t.Fatal("the agent never became DRAINED")
+				}
+				runtime.Gosched()
+			}
+			mustOK(t, cl.base, c, &masterpb.Call{Type: masterpb.Call_REACTIVATE_AGENT.Enum(),
+				ReactivateAgent: &masterpb.Call_ReactivateAgent{AgentId: &mesospb.AgentID{Value: proto.String(cl.agent.id)}}})
+			if a := agentView(t, cl.base, c, cl.agent.id); !a.GetActive() || a.GetDeactivated() || a.DrainInfo != nil {
+				t.Fatalf("agent after REACTIVATE = %v", a)
+			}
+
+			other := registerAgent(t, cl.base, c, "host2", "cpus:1;mem:64")
+			mustOK(t, cl.base, c, drainCall(other.id, 0, true))
+			other.nextOf(linkpb.MasterEvent_SHUTDOWN_AGENT)
+			if a := agentView(t, cl.base, c, other.id); a != nil {
+				t.Fatalf("agent drained with mark_gone still listed: %v", a)
+			}
+
+			for _, tc := range []struct {
+				call   *masterpb.Call
+				status int
+				want   string
+			}{
+				{&masterpb.Call{Type: masterpb.Call_DRAIN_AGENT.Enum()}, http.StatusBadRequest, "drain_agent"},
+				{drainCall(cl.agent.id, -time.Second, false), http.StatusBadRequest, "max_grace_period must not be negative"},
+				{drainCall("no-such-agent", 0, false), http.StatusNotFound, "no-such-agent"},
+				{drainCall(other.id, 0, false), http.StatusNotFound, other.id},
+			} {
+				if status, _, body := operatorCall(t, cl.base, c, tc.call); status != tc.status || !strings.Contains(string(body), tc.want) {
+					t.Errorf("%v: %d %s; want %d with %q", tc.call, status, body, tc.status, tc.want)
+				}
+			}
+		})
+	}
+}
+
+// TestDrainSurvivesRestart: a drain is in the registry; after a restart
+// the agent that re-registers with its task is still deactivated and
+// DRAINING, and the task is killed again.
+func TestDrainSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	rep := func() *Replicated { return fastRaft(&Replicated{Dir: dir, Bind: "127.0.0.1:0"}) }
+	first := serveHA(t, listen(t), rep())
+	waitLeading(t, first)
+	a := registerAgent(t, first.base, codec.JSON, "host1", "cpus:2;mem:256")
+	info := fwInfo("web")
+	info.FailoverTimeout = proto.Float64(3600)
+	f := subscribe(t, first.base, codec.JSON, info)
+	task := launchRunning(t, f, a, "t1")
+	mustOK(t, first.base, codec.JSON, drainCall(a.id, time.Minute, false))
+	a.nextOf(linkpb.MasterEvent_KILL_TASK)
+	first.stop()
+
+	second := serveHA(t, listen(t), rep())
+	waitLeading(t, second)
+	b := reregister(t, second.base, a, withID(info, f.id), task)
+	if k := b.nextOf(linkpb.MasterEvent_KILL_TASK).GetKillTask(); k.GetTaskId().GetValue() != "t1" ||
+		k.GetKillPolicy().GetGracePeriod().GetNanoseconds() != int64(time.Minute) {
+		t.Fatalf("KILL_TASK after restart = %v", k)
+	}
+	v := agentView(t, second.base, codec.JSON, a.id)
+	if v.GetActive() || !v.GetDeactivated() || v.GetDrainInfo().GetState() != mesospb.DrainState_DRAINING {
+		t.Fatalf("agent after restart = %v; want deactivated and DRAINING", v)
 	}
 }

@@ -20,7 +20,6 @@ var notBuilt = map[masterpb.Call_Type]string{
 	masterpb.Call_READ_FILE:     "the master serves no files",
 	masterpb.Call_GROW_VOLUME:   "resizing persistent volumes is not built yet",
 	masterpb.Call_SHRINK_VOLUME: "resizing persistent volumes is not built yet",
-	masterpb.Call_DRAIN_AGENT:   "agent draining is not built yet",
 }
 
 // handleOperator serves POST /api/v1: the v1 operator API. SUBSCRIBE opens
