@@ -178,6 +178,8 @@ type Core struct {
 	// drained (Tick checks).
 	maint      maintenance
 	drainCheck bool
+	// inverse: the inverse offers of maintenance (inverse.go).
+	inverse inverseBooks
 	// failingOver holds the disconnected frameworks whose failover
 	// timeout runs.
 	failingOver map[string]*framework
@@ -276,6 +278,7 @@ func (c *Core) Tick(now time.Time) (allocated bool) {
 	}
 	c.expireOffers(now)
 	if c.allocateSoon || !now.Before(c.nextAllocation) {
+		c.sendInverseOffers(now)
 		c.allocate(now)
 		c.allocateSoon = false
 		c.nextAllocation = now.Add(c.cfg.AllocationInterval)

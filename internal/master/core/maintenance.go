@@ -114,8 +114,8 @@ func (c *Core) GetMaintenanceSchedule() *maintenancepb.Schedule {
 }
 
 // GetMaintenanceStatus answers GET_MAINTENANCE_STATUS: the scheduled
-// machines by mode, in schedule order. meso sends no inverse offers yet,
-// so a draining machine lists no framework statuses.
+// machines by mode, in schedule order; a draining machine lists the
+// frameworks' answers to its agents' inverse offers (inverse.go).
 func (c *Core) GetMaintenanceStatus() *maintenancepb.ClusterStatus {
 	out := &maintenancepb.ClusterStatus{}
 	for _, w := range c.maint.schedule.GetWindows() {
@@ -124,7 +124,8 @@ func (c *Core) GetMaintenanceStatus() *maintenancepb.ClusterStatus {
 			if c.maint.down[keyOf(id)] {
 				out.DownMachines = append(out.DownMachines, id)
 			} else {
-				out.DrainingMachines = append(out.DrainingMachines, &maintenancepb.ClusterStatus_DrainingMachine{Id: id})
+				out.DrainingMachines = append(out.DrainingMachines, &maintenancepb.ClusterStatus_DrainingMachine{Id: id,
+					Statuses: c.inverseStatuses(keyOf(id))})
 			}
 		}
 	}
@@ -188,10 +189,11 @@ func (c *Core) UpdateMaintenanceSchedule(s *maintenancepb.Schedule) error {
 			seen[keyOf(id)] = true
 		}
 	}
-	for k := range c.maint.down {
-		if !seen[k] {
-			return fmt.Errorf("%w: Machine '%s' is deactivated and cannot be removed from the schedule",
-				ErrInvalid, describe(&mesospb.MachineID{Hostname: nonEmpty(k.hostname), Ip: nonEmpty(k.ip)}))
+	for _, w := range c.maint.schedule.GetWindows() {
+		for _, id := range w.GetMachineIds() {
+			if k := keyOf(id); c.maint.down[k] && !seen[k] {
+				return fmt.Errorf("%w: Machine '%s' is deactivated and cannot be removed from the schedule", ErrInvalid, describe(id))
+			}
 		}
 	}
 	next := c.maint.clone()
@@ -295,6 +297,7 @@ func (c *Core) commitMaintenance(next maintenance) error {
 		}
 	}
 	c.maint = next
+	c.allocateSoon = true // inverse offers and offers' unavailability follow the books
 	return nil
 }
 
@@ -356,11 +359,4 @@ func (c *Core) recoverMaintenance(record []byte) error {
 		c.maint.drains[d.GetAgentId()] = info
 	}
 	return nil
-}
-
-func nonEmpty(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/mesoproject/meso/api/maintenancepb"
 	"github.com/mesoproject/meso/api/mesospb"
+	"github.com/mesoproject/meso/api/schedulerpb"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -21,6 +22,11 @@ import (
 //	drain A [grace=DUR] [gone]        DRAIN_AGENT, max_grace_period DUR, mark_gone
 //	reactivate A                      REACTIVATE_AGENT
 //	agent-status A                    GET_AGENTS' active, deactivated, drain_info
+//	accept-inverse F A | decline-inverse F A
+//	                                  F answers its inverse offer for A
+//
+// maint status prints each framework's answer after a draining machine;
+// INVERSE_OFFERS print the agent and the window's start and duration.
 func (s *script) maintenanceCommand(cmd string, pos []string, kv map[string]string) {
 	arg := func(i int) string {
 		if i >= len(pos) {
@@ -53,7 +59,11 @@ func (s *script) maintenanceCommand(cmd string, pos []string, kv map[string]stri
 		case "status":
 			st := s.c.GetMaintenanceStatus()
 			for _, d := range st.GetDrainingMachines() {
-				s.printf("draining %s", d.GetId().GetHostname())
+				line := "draining " + d.GetId().GetHostname()
+				for _, io := range d.GetStatuses() {
+					line += " " + s.name(s.fwName, io.GetFrameworkId().GetValue()) + "=" + io.GetStatus().String()
+				}
+				s.printf("%s", line)
 			}
 			for _, id := range st.GetDownMachines() {
 				s.printf("down %s", id.GetHostname())
@@ -72,6 +82,20 @@ func (s *script) maintenanceCommand(cmd string, pos []string, kv map[string]stri
 		}
 		gone := len(pos) > 1 && pos[1] == "gone"
 		s.accepted(s.c.DrainAgent(s.now, s.agentID(arg(0)), grace, gone))
+	case "accept-inverse", "decline-inverse":
+		fw := s.framework(arg(0))
+		id, ok := s.inverseIDs[arg(0)+"/"+arg(1)]
+		if !ok {
+			s.fail("%s has no inverse offer for %s", arg(0), arg(1))
+		}
+		ids := []*mesospb.OfferID{{Value: proto.String(id)}}
+		call := &schedulerpb.Call{Type: schedulerpb.Call_ACCEPT_INVERSE_OFFERS.Enum(),
+			AcceptInverseOffers: &schedulerpb.Call_AcceptInverseOffers{InverseOfferIds: ids}}
+		if cmd == "decline-inverse" {
+			call = &schedulerpb.Call{Type: schedulerpb.Call_DECLINE_INVERSE_OFFERS.Enum(),
+				DeclineInverseOffers: &schedulerpb.Call_DeclineInverseOffers{InverseOfferIds: ids}}
+		}
+		s.call(fw, call)
 	case "reactivate":
 		s.accepted(s.c.ReactivateAgent(s.agentID(arg(0))))
 	case "agent-status":
@@ -88,6 +112,27 @@ func (s *script) maintenanceCommand(cmd string, pos []string, kv map[string]stri
 			return
 		}
 		s.printf("agent %s not registered", arg(0))
+	}
+}
+
+func (s *script) printInverse(to string, ev *schedulerpb.Event) {
+	if s.inverseIDs == nil {
+		s.inverseIDs = map[string]string{}
+	}
+	if r := ev.GetRescindInverseOffer(); r != nil {
+		for k, id := range s.inverseIDs {
+			if id == r.GetInverseOfferId().GetValue() {
+				delete(s.inverseIDs, k)
+				s.printf("%s <- RESCIND_INVERSE_OFFER %s", to, strings.TrimPrefix(k, to+"/"))
+			}
+		}
+		return
+	}
+	for _, io := range ev.GetInverseOffers().GetInverseOffers() {
+		ag := s.name(s.agName, io.GetAgentId().GetValue())
+		s.inverseIDs[to+"/"+ag] = io.GetId().GetValue()
+		u := io.GetUnavailability()
+		s.printf("%s <- INVERSE_OFFERS %s start=%d duration=%v", to, ag, u.GetStart().GetNanoseconds(), time.Duration(u.GetDuration().GetNanoseconds()))
 	}
 }
 

@@ -116,6 +116,8 @@ type script struct {
 	agents   map[string]*scriptAgent
 	fwName   map[string]string // framework id -> name
 	agName   map[string]string // agent id -> name
+	// inverseIDs are the outstanding inverse offers, "F/A" -> id.
+	inverseIDs map[string]string
 	conn     map[string]string // stream or link id -> name
 	uuidName map[string]string // uuid bytes -> name
 	uuids    map[string][]byte // name -> uuid bytes
@@ -284,7 +286,7 @@ func (s *script) exec(f []string) {
 		s.allocation(s.agent(arg(0)))
 	case "accept", "operator", "offers", "forget-checkpoint", "operations":
 		s.reservationCommand(f[0], pos, kv)
-	case "maint", "drain", "reactivate", "agent-status":
+	case "maint", "drain", "reactivate", "agent-status", "accept-inverse", "decline-inverse":
 		s.maintenanceCommand(f[0], pos, kv)
 	default:
 		s.fail("unknown command %q", f[0])
@@ -607,6 +609,8 @@ func (s *script) printEvent(to string, ev *schedulerpb.Event) {
 			on = append(on, agName)
 		}
 		s.printf("%s <- OFFERS %s", to, strings.Join(on, " "))
+	case schedulerpb.Event_INVERSE_OFFERS, schedulerpb.Event_RESCIND_INVERSE_OFFER:
+		s.printInverse(to, ev)
 	case schedulerpb.Event_RESCIND:
 		if fw := s.fws[to]; fw != nil {
 			for a, id := range fw.offers {
