@@ -2,6 +2,7 @@ package master
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"github.com/mesoproject/meso/api/masterpb"
 	"github.com/mesoproject/meso/api/mesospb"
 	"github.com/mesoproject/meso/api/schedulerpb"
+	"github.com/mesoproject/meso/internal/present"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -382,6 +384,10 @@ func TestOperatorDrainAgent(t *testing.T) {
 				a.GetDrainInfo().GetConfig().GetMaxGracePeriod().GetNanoseconds() != int64(3*time.Second) {
 				t.Fatalf("agent while draining = %v", a)
 			}
+			if st := masterStateAgents(t, cl.base); len(st) != 1 || !st[cl.agent.id].Deactivated || st[cl.agent.id].DrainInfo == nil ||
+				st[cl.agent.id].DrainInfo.State != "DRAINING" || st[cl.agent.id].DrainInfo.Config.MaxGracePeriod.Nanoseconds != int64(3*time.Second) {
+				t.Fatalf("/master/state slaves while draining = %+v", st)
+			}
 			cl.update(t, "t1", mesospb.TaskState_TASK_KILLED, "drained")
 			deadline := time.Now().Add(waitFor)
 			for agentView(t, cl.base, c, cl.agent.id).GetDrainInfo().GetState() != mesospb.DrainState_DRAINED {
@@ -419,6 +425,25 @@ func TestOperatorDrainAgent(t *testing.T) {
 			}
 		})
 	}
+}
+
+// masterStateAgents reads /master/state's slaves by id.
+func masterStateAgents(t *testing.T, base string) map[string]present.MasterAgent {
+	t.Helper()
+	resp, err := http.Get(base + "/master/state")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st present.MasterState
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]present.MasterAgent{}
+	for _, a := range st.Slaves {
+		out[a.ID] = a
+	}
+	return out
 }
 
 // TestDrainSurvivesRestart: a drain is in the registry; after a restart
