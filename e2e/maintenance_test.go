@@ -78,6 +78,17 @@ func TestMaintenanceAndDrain(t *testing.T) {
 			if len(io) != 1 || io[0].GetAgentId().GetValue() != agentID || io[0].GetUnavailability().GetStart().GetNanoseconds() != start {
 				t.Fatalf("INVERSE_OFFERS = %v", ev)
 			}
+			inverseListed := func() int {
+				_, resp, _ := operatorDo(t, cl.master, c, &masterpb.Call{Type: masterpb.Call_GET_FRAMEWORKS.Enum()})
+				fws := resp.GetGetFrameworks().GetFrameworks()
+				if len(fws) != 1 {
+					t.Fatalf("GET_FRAMEWORKS = %v", resp)
+				}
+				return len(fws[0].GetInverseOffers())
+			}
+			if n := inverseListed(); n != 1 {
+				t.Fatalf("GET_FRAMEWORKS lists %d inverse offers, want the outstanding one", n)
+			}
 			s.accepted("accept_inverse_offers.json", "INVERSE_OFFER_ID", io[0].GetId().GetValue())
 			eventually(t, 10*time.Second, func() error {
 				_, resp, body := operatorDo(t, cl.master, c, &masterpb.Call{Type: masterpb.Call_GET_MAINTENANCE_STATUS.Enum()})
@@ -88,6 +99,9 @@ func TestMaintenanceAndDrain(t *testing.T) {
 				}
 				return nil
 			})
+			if n := inverseListed(); n != 0 {
+				t.Fatalf("GET_FRAMEWORKS lists %d inverse offers after the answer", n)
+			}
 
 			drain := &masterpb.Call{Type: masterpb.Call_DRAIN_AGENT.Enum(), DrainAgent: &masterpb.Call_DrainAgent{
 				AgentId: &mesospb.AgentID{Value: proto.String(agentID)}, MaxGracePeriod: &mesospb.DurationInfo{Nanoseconds: proto.Int64(int64(time.Second))}}}

@@ -26,6 +26,7 @@ type inverseBooks struct {
 
 type inverseOffer struct {
 	id, fw, agent string
+	proto         *mesospb.InverseOffer
 }
 
 func (b *inverseBooks) status(agentID, fwID string) *maintenancepb.InverseOfferStatus {
@@ -151,6 +152,18 @@ func (c *Core) inverseStatuses(k machineKey) []*maintenancepb.InverseOfferStatus
 		}
 		for _, fwID := range sortedKeys(c.inverse.statuses[agID]) {
 			out = append(out, proto.Clone(c.inverse.statuses[agID][fwID]).(*maintenancepb.InverseOfferStatus))
+		}
+	}
+	return out
+}
+
+// frameworkInverseOffers lists a framework's outstanding inverse offers
+// (GET_FRAMEWORKS' inverse_offers).
+func (c *Core) frameworkInverseOffers(fwID string) []*mesospb.InverseOffer {
+	var out []*mesospb.InverseOffer
+	for _, id := range sortedKeys(c.inverse.offers) {
+		if io := c.inverse.offers[id]; io.fw == fwID {
+			out = append(out, proto.Clone(io.proto).(*mesospb.InverseOffer))
 		}
 	}
 	return out

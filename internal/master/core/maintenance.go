@@ -243,6 +243,9 @@ func (c *Core) StartMaintenance(now time.Time, ids []*mesospb.MachineID) error {
 		if err := c.cfg.Registry.RemoveAgent(ag.id); err != nil {
 			c.log.Warn("registry refused to remove a downed agent", "agent", ag.id, "err", err)
 		}
+		if err := c.setDrain(ag.id, nil); err != nil {
+			c.log.Warn("cannot forget the drain of a downed agent", "agent", ag.id, "err", err)
+		}
 		c.dropAgent(now, ag, true, "Operator initiated 'Machine DOWN'")
 	}
 	return nil

@@ -112,16 +112,16 @@ type script struct {
 	masters  int
 	nextConn int
 
-	fws      map[string]*scriptFramework
-	agents   map[string]*scriptAgent
-	fwName   map[string]string // framework id -> name
-	agName   map[string]string // agent id -> name
+	fws    map[string]*scriptFramework
+	agents map[string]*scriptAgent
+	fwName map[string]string // framework id -> name
+	agName map[string]string // agent id -> name
 	// inverseIDs are the outstanding inverse offers, "F/A" -> id.
 	inverseIDs map[string]string
-	conn     map[string]string // stream or link id -> name
-	uuidName map[string]string // uuid bytes -> name
-	uuids    map[string][]byte // name -> uuid bytes
-	masterU  int               // master-made uuids named so far
+	conn       map[string]string // stream or link id -> name
+	uuidName   map[string]string // uuid bytes -> name
+	uuids      map[string][]byte // name -> uuid bytes
+	masterU    int               // master-made uuids named so far
 
 	out strings.Builder
 }

@@ -279,6 +279,9 @@ func (c *Core) frameworkEntry(fw *framework) *masterpb.Response_GetFrameworks_Fr
 		allocated.add(ex.role, ex.res)
 	}
 	e.AllocatedResources, e.OfferedResources = allocated.proto(), offered.proto()
+	if len(c.inverse.offers) > 0 {
+		e.InverseOffers = c.frameworkInverseOffers(fw.id)
+	}
 	return e
 }
 
