@@ -79,10 +79,10 @@ func TestMaintenanceAndDrain(t *testing.T) {
 				t.Fatalf("INVERSE_OFFERS = %v", ev)
 			}
 			inverseListed := func() int {
-				_, resp, _ := operatorDo(t, cl.master, c, &masterpb.Call{Type: masterpb.Call_GET_FRAMEWORKS.Enum()})
+				status, resp, body := operatorDo(t, cl.master, c, &masterpb.Call{Type: masterpb.Call_GET_FRAMEWORKS.Enum()})
 				fws := resp.GetGetFrameworks().GetFrameworks()
 				if len(fws) != 1 {
-					t.Fatalf("GET_FRAMEWORKS = %v", resp)
+					t.Fatalf("GET_FRAMEWORKS: %d %v %s", status, resp, body)
 				}
 				return len(fws[0].GetInverseOffers())
 			}

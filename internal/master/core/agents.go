@@ -242,13 +242,7 @@ func (c *Core) reachableAgain(now time.Time, ag *agent, rep *report) {
 			continue
 		}
 		if !fw.partitionAware {
-			c.sendAgent(ag, &linkpb.MasterEvent{
-				Type: linkpb.MasterEvent_KILL_TASK.Enum(),
-				KillTask: &linkpb.MasterEvent_KillTask{
-					FrameworkId: &mesospb.FrameworkID{Value: proto.String(fw.id)},
-					TaskId:      &mesospb.TaskID{Value: proto.String(t.id)},
-				},
-			})
+			c.sendAgent(ag, killTask(fw.id, t.id, nil))
 			continue
 		}
 		s := masterStatus(now, t.proto.GetTaskId(), t.proto.GetAgentId(), t.state(),

@@ -233,14 +233,7 @@ func (c *Core) kill(now time.Time, fw *framework, k *schedulerpb.Call_Kill) {
 	if policy == nil {
 		policy = t.proto.GetKillPolicy()
 	}
-	c.sendAgent(c.agents[t.agent], &linkpb.MasterEvent{
-		Type: linkpb.MasterEvent_KILL_TASK.Enum(),
-		KillTask: &linkpb.MasterEvent_KillTask{
-			FrameworkId: &mesospb.FrameworkID{Value: proto.String(fw.id)},
-			TaskId:      &mesospb.TaskID{Value: proto.String(t.id)},
-			KillPolicy:  policy,
-		},
-	})
+	c.sendAgent(c.agents[t.agent], killTask(fw.id, t.id, policy))
 }
 
 func (c *Core) shutdownExecutor(fw *framework, s *schedulerpb.Call_Shutdown) {

@@ -80,14 +80,20 @@ func (c *Core) killForDrain(ag *agent) {
 			}
 			policy = &mesospb.KillPolicy{GracePeriod: proto.Clone(grace).(*mesospb.DurationInfo)}
 		}
-		c.sendAgent(ag, &linkpb.MasterEvent{
-			Type: linkpb.MasterEvent_KILL_TASK.Enum(),
-			KillTask: &linkpb.MasterEvent_KillTask{
-				FrameworkId: &mesospb.FrameworkID{Value: proto.String(t.fw)},
-				TaskId:      &mesospb.TaskID{Value: proto.String(t.id)},
-				KillPolicy:  policy,
-			},
-		})
+		c.sendAgent(ag, killTask(t.fw, t.id, policy))
+	}
+}
+
+// killTask is the KILL_TASK message of a task (policy nil: the agent
+// applies the task's own).
+func killTask(fwID, taskID string, policy *mesospb.KillPolicy) *linkpb.MasterEvent {
+	return &linkpb.MasterEvent{
+		Type: linkpb.MasterEvent_KILL_TASK.Enum(),
+		KillTask: &linkpb.MasterEvent_KillTask{
+			FrameworkId: &mesospb.FrameworkID{Value: proto.String(fwID)},
+			TaskId:      &mesospb.TaskID{Value: proto.String(taskID)},
+			KillPolicy:  policy,
+		},
 	}
 }
 

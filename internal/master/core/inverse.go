@@ -81,16 +81,17 @@ func (c *Core) sendInverseOffers(now time.Time) {
 			if c.inverse.offers == nil {
 				c.inverse.offers = map[string]*inverseOffer{}
 			}
-			c.inverse.offers[id] = &inverseOffer{id: id, fw: fwID, agent: agID}
+			p := &mesospb.InverseOffer{
+				Id:             &mesospb.OfferID{Value: proto.String(id)},
+				Url:            &mesospb.URL{Scheme: proto.String("http"), Address: &mesospb.Address{Hostname: proto.String(ag.hostname()), Port: proto.Int32(ag.info.GetPort())}, Path: proto.String("/slave(1)")},
+				FrameworkId:    &mesospb.FrameworkID{Value: proto.String(fwID)},
+				AgentId:        &mesospb.AgentID{Value: proto.String(agID)},
+				Unavailability: proto.Clone(unav).(*mesospb.Unavailability),
+			}
+			c.inverse.offers[id] = &inverseOffer{id: id, fw: fwID, agent: agID, proto: p}
 			c.inverse.setStatus(agID, fwID, maintenancepb.InverseOfferStatus_UNKNOWN, now)
 			c.send(fw, &schedulerpb.Event{Type: schedulerpb.Event_INVERSE_OFFERS.Enum(),
-				InverseOffers: &schedulerpb.Event_InverseOffers{InverseOffers: []*mesospb.InverseOffer{{
-					Id:             &mesospb.OfferID{Value: proto.String(id)},
-					Url:            &mesospb.URL{Scheme: proto.String("http"), Address: &mesospb.Address{Hostname: proto.String(ag.hostname()), Port: proto.Int32(ag.info.GetPort())}, Path: proto.String("/slave(1)")},
-					FrameworkId:    &mesospb.FrameworkID{Value: proto.String(fwID)},
-					AgentId:        &mesospb.AgentID{Value: proto.String(agID)},
-					Unavailability: proto.Clone(unav).(*mesospb.Unavailability),
-				}}}})
+				InverseOffers: &schedulerpb.Event_InverseOffers{InverseOffers: []*mesospb.InverseOffer{proto.Clone(p).(*mesospb.InverseOffer)}}})
 		}
 	}
 }

@@ -22,6 +22,7 @@ import (
 //	drain A [grace=DUR] [gone]        DRAIN_AGENT, max_grace_period DUR, mark_gone
 //	reactivate A                      REACTIVATE_AGENT
 //	agent-status A                    GET_AGENTS' active, deactivated, drain_info
+//	inverse-offers F                  GET_FRAMEWORKS' inverse_offers of F (marshalled)
 //	accept-inverse F A | decline-inverse F A
 //	                                  F answers its inverse offer for A
 //
@@ -82,6 +83,20 @@ func (s *script) maintenanceCommand(cmd string, pos []string, kv map[string]stri
 		}
 		gone := len(pos) > 1 && pos[1] == "gone"
 		s.accepted(s.c.DrainAgent(s.now, s.agentID(arg(0)), grace, gone))
+	case "inverse-offers":
+		fw := s.framework(arg(0))
+		gf := s.c.GetFrameworks()
+		if _, err := proto.Marshal(gf); err != nil {
+			s.fail("GET_FRAMEWORKS does not marshal: %v", err)
+		}
+		for _, f := range gf.GetFrameworks() {
+			if f.GetFrameworkInfo().GetId().GetValue() != fw.id {
+				continue
+			}
+			for _, io := range f.GetInverseOffers() {
+				s.printf("inverse offer of %s on %s", arg(0), s.name(s.agName, io.GetAgentId().GetValue()))
+			}
+		}
 	case "accept-inverse", "decline-inverse":
 		fw := s.framework(arg(0))
 		id, ok := s.inverseIDs[arg(0)+"/"+arg(1)]

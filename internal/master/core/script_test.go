@@ -286,7 +286,7 @@ func (s *script) exec(f []string) {
 		s.allocation(s.agent(arg(0)))
 	case "accept", "operator", "offers", "forget-checkpoint", "operations":
 		s.reservationCommand(f[0], pos, kv)
-	case "maint", "drain", "reactivate", "agent-status", "accept-inverse", "decline-inverse":
+	case "maint", "drain", "reactivate", "agent-status", "accept-inverse", "decline-inverse", "inverse-offers":
 		s.maintenanceCommand(f[0], pos, kv)
 	default:
 		s.fail("unknown command %q", f[0])
