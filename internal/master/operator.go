@@ -128,7 +128,7 @@ func (m *Master) operatorChange(w http.ResponseWriter, r *http.Request, call *ma
 			return
 		}
 		s := call.GetUpdateMaintenanceSchedule().GetSchedule()
-		m.operatorApply(w, r, func(c *core.Core, now time.Time) error { return c.UpdateMaintenanceSchedule(s) })
+		m.operatorApply(w, r, func(c *core.Core, now time.Time) error { return c.UpdateMaintenanceSchedule(now, s) })
 	case masterpb.Call_START_MAINTENANCE:
 		if !operator.RequirePayload(w, call, "start_maintenance") {
 			return
@@ -140,7 +140,7 @@ func (m *Master) operatorChange(w http.ResponseWriter, r *http.Request, call *ma
 			return
 		}
 		ids := call.GetStopMaintenance().GetMachines()
-		m.operatorApply(w, r, func(c *core.Core, now time.Time) error { return c.StopMaintenance(ids) })
+		m.operatorApply(w, r, func(c *core.Core, now time.Time) error { return c.StopMaintenance(now, ids) })
 	case masterpb.Call_TEARDOWN:
 		if !operator.RequirePayload(w, call, "teardown") {
 			return

@@ -124,6 +124,19 @@ func (c *Core) rescindStaleInverse() {
 	}
 }
 
+// rescindInverse rescinds an agent's outstanding inverse offers and
+// forgets the answers (its window changed).
+func (c *Core) rescindInverse(agentID string) {
+	for _, id := range sortedKeys(c.inverse.offers) {
+		if io := c.inverse.offers[id]; io.agent == agentID {
+			delete(c.inverse.offers, id)
+			c.send(c.frameworks[io.fw], &schedulerpb.Event{Type: schedulerpb.Event_RESCIND_INVERSE_OFFER.Enum(),
+				RescindInverseOffer: &schedulerpb.Event_RescindInverseOffer{InverseOfferId: &mesospb.OfferID{Value: proto.String(id)}}})
+		}
+	}
+	delete(c.inverse.statuses, agentID)
+}
+
 // answerInverse applies ACCEPT_INVERSE_OFFERS or DECLINE_INVERSE_OFFERS:
 // each of the framework's outstanding inverse offers named gets its
 // status; other ids are ignored, as Mesos does.

@@ -167,7 +167,7 @@ func (c *Core) machineOf(hostname string) (machineKey, bool) {
 // window names machines, no negative duration, each machine valid and in
 // one window only, no DOWN machine left out). Newly scheduled machines
 // are DRAINING; DOWN machines stay DOWN.
-func (c *Core) UpdateMaintenanceSchedule(s *maintenancepb.Schedule) error {
+func (c *Core) UpdateMaintenanceSchedule(now time.Time, s *maintenancepb.Schedule) error {
 	seen := map[machineKey]bool{}
 	for i, w := range s.GetWindows() {
 		if len(w.GetMachineIds()) == 0 {
@@ -201,7 +201,12 @@ func (c *Core) UpdateMaintenanceSchedule(s *maintenancepb.Schedule) error {
 	if next.schedule.Windows == nil {
 		next.schedule.Windows = []*maintenancepb.Window{}
 	}
-	return c.commitMaintenance(next)
+	before := c.unavailabilities()
+	if err := c.commitMaintenance(next); err != nil {
+		return err
+	}
+	c.unavailabilityChanged(now, before)
+	return nil
 }
 
 // StartMaintenance applies START_MAINTENANCE: DRAINING machines go DOWN,
@@ -253,7 +258,7 @@ func (c *Core) StartMaintenance(now time.Time, ids []*mesospb.MachineID) error {
 
 // StopMaintenance applies STOP_MAINTENANCE: DOWN machines come back UP
 // and leave the schedule (an emptied window goes too).
-func (c *Core) StopMaintenance(ids []*mesospb.MachineID) error {
+func (c *Core) StopMaintenance(now time.Time, ids []*mesospb.MachineID) error {
 	if err := validateMachines(ids); err != nil {
 		return err
 	}
@@ -284,7 +289,39 @@ func (c *Core) StopMaintenance(ids []*mesospb.MachineID) error {
 			next.schedule.Windows = append(next.schedule.Windows, kept)
 		}
 	}
-	return c.commitMaintenance(next)
+	before := c.unavailabilities()
+	if err := c.commitMaintenance(next); err != nil {
+		return err
+	}
+	c.unavailabilityChanged(now, before)
+	return nil
+}
+
+// unavailabilities records each agent's window (unavailability).
+func (c *Core) unavailabilities() map[string]*mesospb.Unavailability {
+	out := map[string]*mesospb.Unavailability{}
+	for id, ag := range c.agents {
+		if u := c.unavailability(ag); u != nil {
+			out[id] = u
+		}
+	}
+	return out
+}
+
+// unavailabilityChanged rescinds, as Mesos does, the offers and inverse
+// offers of the agents whose window a schedule change changed: the next
+// ones carry the new window (or none), and frameworks are asked again.
+func (c *Core) unavailabilityChanged(now time.Time, before map[string]*mesospb.Unavailability) {
+	for _, id := range sortedKeys(c.agents) {
+		ag := c.agents[id]
+		if proto.Equal(before[id], c.unavailability(ag)) {
+			continue
+		}
+		for _, oid := range sortedKeys(ag.offers) {
+			c.rescind(now, ag.offers[oid], true)
+		}
+		c.rescindInverse(id)
+	}
 }
 
 // commitMaintenance writes the books to the registry (when it keeps them)

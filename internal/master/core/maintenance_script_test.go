@@ -52,11 +52,11 @@ func (s *script) maintenanceCommand(cmd string, pos []string, kv map[string]stri
 					Unavailability: &mesospb.Unavailability{Start: &mesospb.TimeInfo{Nanoseconds: proto.Int64(0)},
 						Duration: &mesospb.DurationInfo{Nanoseconds: proto.Int64(int64(time.Hour))}}})
 			}
-			s.accepted(s.c.UpdateMaintenanceSchedule(sched))
+			s.accepted(s.c.UpdateMaintenanceSchedule(s.now, sched))
 		case "start":
 			s.accepted(s.c.StartMaintenance(s.now, machines(pos[1:])))
 		case "stop":
-			s.accepted(s.c.StopMaintenance(machines(pos[1:])))
+			s.accepted(s.c.StopMaintenance(s.now, machines(pos[1:])))
 		case "status":
 			st := s.c.GetMaintenanceStatus()
 			for _, d := range st.GetDrainingMachines() {
