@@ -100,6 +100,19 @@ func TestOperatorMaintenance(t *testing.T) {
 			if got := maintenanceModes(t, cl.base, c); len(got) != 2 || got["HOST1/"] != "DRAINING" || got["/10.0.0.9"] != "DRAINING" {
 				t.Fatalf("status = %v; want both DRAINING", got)
 			}
+			// The framework with a task on host1 is asked to leave it; its
+			// DECLINE shows in the status.
+			io := cl.next(t, schedulerpb.Event_INVERSE_OFFERS).GetInverseOffers().GetInverseOffers()
+			if len(io) != 1 || io[0].GetAgentId().GetValue() != cl.agent.id || io[0].GetUnavailability().GetStart().GetNanoseconds() != start {
+				t.Fatalf("INVERSE_OFFERS = %v", io)
+			}
+			cl.fw.mustCall(&schedulerpb.Call{Type: schedulerpb.Call_DECLINE_INVERSE_OFFERS.Enum(),
+				DeclineInverseOffers: &schedulerpb.Call_DeclineInverseOffers{InverseOfferIds: []*mesospb.OfferID{io[0].GetId()}}})
+			st := query(t, cl.base, c, masterpb.Call_GET_MAINTENANCE_STATUS).GetGetMaintenanceStatus().GetStatus()
+			if d := st.GetDrainingMachines(); len(d) != 2 || len(d[0].GetStatuses()) != 1 ||
+				d[0].GetStatuses()[0].GetStatus() != maintenancepb.InverseOfferStatus_DECLINE || d[0].GetStatuses()[0].GetFrameworkId().GetValue() != cl.fw.id {
+				t.Fatalf("status after DECLINE_INVERSE_OFFERS = %v", st)
+			}
 
 			mustOK(t, cl.base, c, startMaint(machine("host1", "")))
 			if got := maintenanceModes(t, cl.base, c); got["HOST1/"] != "DOWN" || got["/10.0.0.9"] != "DRAINING" {
