@@ -19,6 +19,7 @@ import (
 	"github.com/mesoproject/meso/api/mesospb"
 	"github.com/mesoproject/meso/api/schedulerpb"
 	"github.com/mesoproject/meso/internal/present"
+	"github.com/mesoproject/meso/internal/registry"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -486,5 +487,49 @@ func TestDrainSurvivesRestart(t *testing.T) {
 	v := agentView(t, second.base, codec.JSON, a.id)
 	if v.GetActive() || !v.GetDeactivated() || v.GetDrainInfo().GetState() != mesospb.DrainState_DRAINING {
 		t.Fatalf("agent after restart = %v; want deactivated and DRAINING", v)
+	}
+}
+
+// TestMaintenanceAndDrainSurviveFailover: with three masters, the
+// schedule, a DOWN machine and a drain written by the leader are what the
+// next leader serves once the first one stops.
+func TestMaintenanceAndDrainSurviveFailover(t *testing.T) {
+	var https, rafts []net.Listener
+	var peers []registry.Peer
+	for range 3 {
+		h, r := listen(t), listen(t)
+		https, rafts = append(https, h), append(rafts, r)
+		peers = append(peers, registry.Peer{ID: h.Addr().String(), Addr: r.Addr().String()})
+	}
+	var ms []*haMaster
+	for i := range 3 {
+		ms = append(ms, serveHA(t, https[i], fastRaft(&Replicated{Dir: t.TempDir(), Listener: rafts[i], Peers: peers})))
+	}
+	leader := waitLeading(t, ms...)
+	c := codec.JSON
+	a := registerAgent(t, leader.base, c, "host1", "cpus:2;mem:256")
+	mustOK(t, leader.base, c, updateSchedule(window(5, 7, machine("a", "")), window(9, 0, machine("b", ""))))
+	mustOK(t, leader.base, c, startMaint(machine("a", "")))
+	mustOK(t, leader.base, c, drainCall(a.id, time.Minute, false))
+	want := query(t, leader.base, c, masterpb.Call_GET_MAINTENANCE_SCHEDULE).GetGetMaintenanceSchedule().GetSchedule()
+	var followers []*haMaster
+	for _, h := range ms {
+		if h != leader {
+			followers = append(followers, h)
+		}
+	}
+	leader.stop()
+	next := waitLeading(t, followers...)
+	if got := query(t, next.base, c, masterpb.Call_GET_MAINTENANCE_SCHEDULE).GetGetMaintenanceSchedule().GetSchedule(); !proto.Equal(got, want) {
+		t.Fatalf("schedule on the new leader = %v; want %v", got, want)
+	}
+	if modes := maintenanceModes(t, next.base, c); len(modes) != 2 || modes["a/"] != "DOWN" || modes["b/"] != "DRAINING" {
+		t.Fatalf("status on the new leader = %v", modes)
+	}
+	registerWith(t, next.base, c, &linkpb.AgentCall{Type: linkpb.AgentCall_REGISTER.Enum(), AgentId: &mesospb.AgentID{Value: proto.String(a.id)},
+		Register: &linkpb.AgentCall_Register{AgentInfo: &mesospb.AgentInfo{Id: &mesospb.AgentID{Value: proto.String(a.id)},
+			Hostname: proto.String("host1"), Port: proto.Int32(5051)}, Version: proto.String("test"), Secret: proto.String(a.secret)}})
+	if v := agentView(t, next.base, c, a.id); !v.GetDeactivated() || v.GetDrainInfo().GetState() != mesospb.DrainState_DRAINED {
+		t.Fatalf("agent on the new leader = %v; want deactivated and DRAINED", v)
 	}
 }
