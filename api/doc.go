@@ -18,6 +18,8 @@
 //	                                    Response, Event (SUBSCRIBE stream)
 //	api/agentpb      mesos.v1.agent     operator API of the agent: Call,
 //	                                    Response
+//	api/maintenancepb mesos.v1.maintenance maintenance schedule, windows,
+//	                                    cluster status (operator API)
 //
 // proto2 `required` fields are enforced by the protobuf runtime:
 // proto.Marshal and proto.Unmarshal fail when one is missing, exactly as

@@ -6,6 +6,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mesoproject/meso/api/agentpb"
+	"github.com/mesoproject/meso/api/maintenancepb"
 	"github.com/mesoproject/meso/api/masterpb"
 	"github.com/mesoproject/meso/api/mesospb"
 )
@@ -19,6 +20,30 @@ func masterCallGoldens() []golden {
 	dur := &mesospb.DurationInfo{Nanoseconds: proto.Int64(5)}
 	return []golden{
 		{"GET_STATE", call(masterpb.Call_GET_STATE), fVarint(1, 9)},
+		{"UPDATE_MAINTENANCE_SCHEDULE", func() *masterpb.Call {
+			c := call(masterpb.Call_UPDATE_MAINTENANCE_SCHEDULE)
+			c.UpdateMaintenanceSchedule = &masterpb.Call_UpdateMaintenanceSchedule{Schedule: &maintenancepb.Schedule{Windows: []*maintenancepb.Window{{
+				MachineIds:     []*mesospb.MachineID{{Hostname: str("h"), Ip: str("1.2.3.4")}},
+				Unavailability: &mesospb.Unavailability{Start: &mesospb.TimeInfo{Nanoseconds: proto.Int64(5)}, Duration: dur},
+			}}}}
+			return c
+		}(), cat(fVarint(1, 25), fMsg(11, fMsg(1, fMsg(1, fMsg(1, fStr(1, "h"), fStr(2, "1.2.3.4")),
+			fMsg(2, fMsg(1, fVarint(1, 5)), fMsg(2, fVarint(1, 5)))))))},
+		{"START_MAINTENANCE", func() *masterpb.Call {
+			c := call(masterpb.Call_START_MAINTENANCE)
+			c.StartMaintenance = &masterpb.Call_StartMaintenance{Machines: []*mesospb.MachineID{{Hostname: str("h")}}}
+			return c
+		}(), cat(fVarint(1, 26), fMsg(12, fMsg(1, fStr(1, "h"))))},
+		{"STOP_MAINTENANCE", func() *masterpb.Call {
+			c := call(masterpb.Call_STOP_MAINTENANCE)
+			c.StopMaintenance = &masterpb.Call_StopMaintenance{Machines: []*mesospb.MachineID{{Ip: str("1.2.3.4")}}}
+			return c
+		}(), cat(fVarint(1, 27), fMsg(13, fMsg(1, fStr(2, "1.2.3.4"))))},
+		{"DRAIN_AGENT", func() *masterpb.Call {
+			c := call(masterpb.Call_DRAIN_AGENT)
+			c.DrainAgent = &masterpb.Call_DrainAgent{AgentId: &mesospb.AgentID{Value: str("a")}, MaxGracePeriod: dur, MarkGone: proto.Bool(true)}
+			return c
+		}(), cat(fVarint(1, 37), fMsg(21, fID(1, "a"), fMsg(2, fVarint(1, 5)), fVarint(3, 1)))},
 		{"GET_OPERATIONS", call(masterpb.Call_GET_OPERATIONS), fVarint(1, 33)},
 		{"SUBSCRIBE", call(masterpb.Call_SUBSCRIBE), fVarint(1, 18)},
 		{"GET_METRICS", func() *masterpb.Call {
@@ -107,6 +132,22 @@ func wireFrameworkEntry() []byte {
 func masterResponseGoldens() []golden {
 	resp := func(t masterpb.Response_Type) *masterpb.Response { return &masterpb.Response{Type: t.Enum()} }
 	return []golden{
+		{"GET_MAINTENANCE_STATUS", func() *masterpb.Response {
+			r := resp(masterpb.Response_GET_MAINTENANCE_STATUS)
+			r.GetMaintenanceStatus = &masterpb.Response_GetMaintenanceStatus{Status: &maintenancepb.ClusterStatus{
+				DrainingMachines: []*maintenancepb.ClusterStatus_DrainingMachine{{Id: &mesospb.MachineID{Hostname: str("h")},
+					Statuses: []*maintenancepb.InverseOfferStatus{{Status: maintenancepb.InverseOfferStatus_ACCEPT.Enum(),
+						FrameworkId: &mesospb.FrameworkID{Value: str("f")}, Timestamp: &mesospb.TimeInfo{Nanoseconds: proto.Int64(5)}}}}},
+				DownMachines: []*mesospb.MachineID{{Hostname: str("d")}},
+			}}
+			return r
+		}(), cat(fVarint(1, 16), fMsg(17, fMsg(1, fMsg(1, fMsg(1, fStr(1, "h")), fMsg(2, fVarint(1, 2), fID(2, "f"), fMsg(3, fVarint(1, 5)))),
+			fMsg(2, fStr(1, "d")))))},
+		{"GET_MAINTENANCE_SCHEDULE", func() *masterpb.Response {
+			r := resp(masterpb.Response_GET_MAINTENANCE_SCHEDULE)
+			r.GetMaintenanceSchedule = &masterpb.Response_GetMaintenanceSchedule{Schedule: &maintenancepb.Schedule{}}
+			return r
+		}(), cat(fVarint(1, 17), fMsg(18, fMsg(1)))},
 		{"GET_HEALTH", func() *masterpb.Response {
 			r := resp(masterpb.Response_GET_HEALTH)
 			r.GetHealth = &masterpb.Response_GetHealth{Healthy: proto.Bool(true)}

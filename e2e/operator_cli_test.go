@@ -122,7 +122,7 @@ func TestOperatorCLI(t *testing.T) {
 		{[]string{"tasks", m, "-o", "yaml"}, "-o/--output must be table or json"},
 		{[]string{"cat", m, "ticker", "../../etc/passwd"}, "inside the sandbox"},
 		{[]string{"tasks", "--master=127.0.0.1:1"}, "no master answered"},
-		{[]string{"drain", m, "some-agent"}, "501 Not Implemented: DRAIN_AGENT is not implemented"},
+		{[]string{"drain", m, "some-agent"}, `404 Not Found: not found: no agent "some-agent" is registered`},
 		{[]string{"reserve", m, "some-agent", "--resources", "cpus(web):1"}, "no agent found"},
 		{[]string{"teardown", m, "no-such-framework"}, "400 Bad Request"},
 	} {

@@ -16,6 +16,7 @@
 package masterpb
 
 import (
+	maintenancepb "github.com/mesoproject/meso/api/maintenancepb"
 	mesospb "github.com/mesoproject/meso/api/mesospb"
 	quotapb "github.com/mesoproject/meso/api/quotapb"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
@@ -397,25 +398,29 @@ func (Event_Type) EnumDescriptor() ([]byte, []int) {
 
 // A call to the master's operator API. `type` says which payload is set.
 type Call struct {
-	state              protoimpl.MessageState   `protogen:"open.v1"`
-	Type               *Call_Type               `protobuf:"varint,1,opt,name=type,enum=mesos.v1.master.Call_Type" json:"type,omitempty"`
-	GetMetrics         *Call_GetMetrics         `protobuf:"bytes,2,opt,name=get_metrics,json=getMetrics" json:"get_metrics,omitempty"`
-	SetLoggingLevel    *Call_SetLoggingLevel    `protobuf:"bytes,3,opt,name=set_logging_level,json=setLoggingLevel" json:"set_logging_level,omitempty"`
-	ListFiles          *Call_ListFiles          `protobuf:"bytes,4,opt,name=list_files,json=listFiles" json:"list_files,omitempty"`
-	ReadFile           *Call_ReadFile           `protobuf:"bytes,5,opt,name=read_file,json=readFile" json:"read_file,omitempty"`
-	UpdateWeights      *Call_UpdateWeights      `protobuf:"bytes,6,opt,name=update_weights,json=updateWeights" json:"update_weights,omitempty"`
-	ReserveResources   *Call_ReserveResources   `protobuf:"bytes,7,opt,name=reserve_resources,json=reserveResources" json:"reserve_resources,omitempty"`
-	UnreserveResources *Call_UnreserveResources `protobuf:"bytes,8,opt,name=unreserve_resources,json=unreserveResources" json:"unreserve_resources,omitempty"`
-	CreateVolumes      *Call_CreateVolumes      `protobuf:"bytes,9,opt,name=create_volumes,json=createVolumes" json:"create_volumes,omitempty"`
-	DestroyVolumes     *Call_DestroyVolumes     `protobuf:"bytes,10,opt,name=destroy_volumes,json=destroyVolumes" json:"destroy_volumes,omitempty"`
-	SetQuota           *Call_SetQuota           `protobuf:"bytes,14,opt,name=set_quota,json=setQuota" json:"set_quota,omitempty"`
-	RemoveQuota        *Call_RemoveQuota        `protobuf:"bytes,15,opt,name=remove_quota,json=removeQuota" json:"remove_quota,omitempty"`
-	Teardown           *Call_Teardown           `protobuf:"bytes,16,opt,name=teardown" json:"teardown,omitempty"`
-	MarkAgentGone      *Call_MarkAgentGone      `protobuf:"bytes,17,opt,name=mark_agent_gone,json=markAgentGone" json:"mark_agent_gone,omitempty"`
+	state                     protoimpl.MessageState          `protogen:"open.v1"`
+	Type                      *Call_Type                      `protobuf:"varint,1,opt,name=type,enum=mesos.v1.master.Call_Type" json:"type,omitempty"`
+	GetMetrics                *Call_GetMetrics                `protobuf:"bytes,2,opt,name=get_metrics,json=getMetrics" json:"get_metrics,omitempty"`
+	SetLoggingLevel           *Call_SetLoggingLevel           `protobuf:"bytes,3,opt,name=set_logging_level,json=setLoggingLevel" json:"set_logging_level,omitempty"`
+	ListFiles                 *Call_ListFiles                 `protobuf:"bytes,4,opt,name=list_files,json=listFiles" json:"list_files,omitempty"`
+	ReadFile                  *Call_ReadFile                  `protobuf:"bytes,5,opt,name=read_file,json=readFile" json:"read_file,omitempty"`
+	UpdateWeights             *Call_UpdateWeights             `protobuf:"bytes,6,opt,name=update_weights,json=updateWeights" json:"update_weights,omitempty"`
+	ReserveResources          *Call_ReserveResources          `protobuf:"bytes,7,opt,name=reserve_resources,json=reserveResources" json:"reserve_resources,omitempty"`
+	UnreserveResources        *Call_UnreserveResources        `protobuf:"bytes,8,opt,name=unreserve_resources,json=unreserveResources" json:"unreserve_resources,omitempty"`
+	CreateVolumes             *Call_CreateVolumes             `protobuf:"bytes,9,opt,name=create_volumes,json=createVolumes" json:"create_volumes,omitempty"`
+	DestroyVolumes            *Call_DestroyVolumes            `protobuf:"bytes,10,opt,name=destroy_volumes,json=destroyVolumes" json:"destroy_volumes,omitempty"`
+	UpdateMaintenanceSchedule *Call_UpdateMaintenanceSchedule `protobuf:"bytes,11,opt,name=update_maintenance_schedule,json=updateMaintenanceSchedule" json:"update_maintenance_schedule,omitempty"`
+	StartMaintenance          *Call_StartMaintenance          `protobuf:"bytes,12,opt,name=start_maintenance,json=startMaintenance" json:"start_maintenance,omitempty"`
+	StopMaintenance           *Call_StopMaintenance           `protobuf:"bytes,13,opt,name=stop_maintenance,json=stopMaintenance" json:"stop_maintenance,omitempty"`
+	SetQuota                  *Call_SetQuota                  `protobuf:"bytes,14,opt,name=set_quota,json=setQuota" json:"set_quota,omitempty"`
+	RemoveQuota               *Call_RemoveQuota               `protobuf:"bytes,15,opt,name=remove_quota,json=removeQuota" json:"remove_quota,omitempty"`
+	Teardown                  *Call_Teardown                  `protobuf:"bytes,16,opt,name=teardown" json:"teardown,omitempty"`
+	MarkAgentGone             *Call_MarkAgentGone             `protobuf:"bytes,17,opt,name=mark_agent_gone,json=markAgentGone" json:"mark_agent_gone,omitempty"`
 	// Mesos 1.9's numbers: set_quota 14 and remove_quota 15 (checked
 	// against Mesos' published master.proto), then grow_volume 18,
 	// shrink_volume 19, update_quota 20, drain_agent 21.
 	UpdateQuota     *Call_UpdateQuota     `protobuf:"bytes,20,opt,name=update_quota,json=updateQuota" json:"update_quota,omitempty"`
+	DrainAgent      *Call_DrainAgent      `protobuf:"bytes,21,opt,name=drain_agent,json=drainAgent" json:"drain_agent,omitempty"`
 	DeactivateAgent *Call_DeactivateAgent `protobuf:"bytes,22,opt,name=deactivate_agent,json=deactivateAgent" json:"deactivate_agent,omitempty"`
 	ReactivateAgent *Call_ReactivateAgent `protobuf:"bytes,23,opt,name=reactivate_agent,json=reactivateAgent" json:"reactivate_agent,omitempty"`
 	unknownFields   protoimpl.UnknownFields
@@ -522,6 +527,27 @@ func (x *Call) GetDestroyVolumes() *Call_DestroyVolumes {
 	return nil
 }
 
+func (x *Call) GetUpdateMaintenanceSchedule() *Call_UpdateMaintenanceSchedule {
+	if x != nil {
+		return x.UpdateMaintenanceSchedule
+	}
+	return nil
+}
+
+func (x *Call) GetStartMaintenance() *Call_StartMaintenance {
+	if x != nil {
+		return x.StartMaintenance
+	}
+	return nil
+}
+
+func (x *Call) GetStopMaintenance() *Call_StopMaintenance {
+	if x != nil {
+		return x.StopMaintenance
+	}
+	return nil
+}
+
 func (x *Call) GetSetQuota() *Call_SetQuota {
 	if x != nil {
 		return x.SetQuota
@@ -557,6 +583,13 @@ func (x *Call) GetUpdateQuota() *Call_UpdateQuota {
 	return nil
 }
 
+func (x *Call) GetDrainAgent() *Call_DrainAgent {
+	if x != nil {
+		return x.DrainAgent
+	}
+	return nil
+}
+
 func (x *Call) GetDeactivateAgent() *Call_DeactivateAgent {
 	if x != nil {
 		return x.DeactivateAgent
@@ -573,27 +606,29 @@ func (x *Call) GetReactivateAgent() *Call_ReactivateAgent {
 
 // The synchronous answer to every call but SUBSCRIBE.
 type Response struct {
-	state           protoimpl.MessageState    `protogen:"open.v1"`
-	Type            *Response_Type            `protobuf:"varint,1,opt,name=type,enum=mesos.v1.master.Response_Type" json:"type,omitempty"`
-	GetHealth       *Response_GetHealth       `protobuf:"bytes,2,opt,name=get_health,json=getHealth" json:"get_health,omitempty"`
-	GetFlags        *Response_GetFlags        `protobuf:"bytes,3,opt,name=get_flags,json=getFlags" json:"get_flags,omitempty"`
-	GetVersion      *Response_GetVersion      `protobuf:"bytes,4,opt,name=get_version,json=getVersion" json:"get_version,omitempty"`
-	GetMetrics      *Response_GetMetrics      `protobuf:"bytes,5,opt,name=get_metrics,json=getMetrics" json:"get_metrics,omitempty"`
-	GetLoggingLevel *Response_GetLoggingLevel `protobuf:"bytes,6,opt,name=get_logging_level,json=getLoggingLevel" json:"get_logging_level,omitempty"`
-	ListFiles       *Response_ListFiles       `protobuf:"bytes,7,opt,name=list_files,json=listFiles" json:"list_files,omitempty"`
-	ReadFile        *Response_ReadFile        `protobuf:"bytes,8,opt,name=read_file,json=readFile" json:"read_file,omitempty"`
-	GetState        *Response_GetState        `protobuf:"bytes,9,opt,name=get_state,json=getState" json:"get_state,omitempty"`
-	GetAgents       *Response_GetAgents       `protobuf:"bytes,10,opt,name=get_agents,json=getAgents" json:"get_agents,omitempty"`
-	GetFrameworks   *Response_GetFrameworks   `protobuf:"bytes,11,opt,name=get_frameworks,json=getFrameworks" json:"get_frameworks,omitempty"`
-	GetExecutors    *Response_GetExecutors    `protobuf:"bytes,12,opt,name=get_executors,json=getExecutors" json:"get_executors,omitempty"`
-	GetOperations   *Response_GetOperations   `protobuf:"bytes,20,opt,name=get_operations,json=getOperations" json:"get_operations,omitempty"`
-	GetTasks        *Response_GetTasks        `protobuf:"bytes,13,opt,name=get_tasks,json=getTasks" json:"get_tasks,omitempty"`
-	GetRoles        *Response_GetRoles        `protobuf:"bytes,14,opt,name=get_roles,json=getRoles" json:"get_roles,omitempty"`
-	GetWeights      *Response_GetWeights      `protobuf:"bytes,15,opt,name=get_weights,json=getWeights" json:"get_weights,omitempty"`
-	GetMaster       *Response_GetMaster       `protobuf:"bytes,16,opt,name=get_master,json=getMaster" json:"get_master,omitempty"`
-	GetQuota        *Response_GetQuota        `protobuf:"bytes,19,opt,name=get_quota,json=getQuota" json:"get_quota,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	state                  protoimpl.MessageState           `protogen:"open.v1"`
+	Type                   *Response_Type                   `protobuf:"varint,1,opt,name=type,enum=mesos.v1.master.Response_Type" json:"type,omitempty"`
+	GetHealth              *Response_GetHealth              `protobuf:"bytes,2,opt,name=get_health,json=getHealth" json:"get_health,omitempty"`
+	GetFlags               *Response_GetFlags               `protobuf:"bytes,3,opt,name=get_flags,json=getFlags" json:"get_flags,omitempty"`
+	GetVersion             *Response_GetVersion             `protobuf:"bytes,4,opt,name=get_version,json=getVersion" json:"get_version,omitempty"`
+	GetMetrics             *Response_GetMetrics             `protobuf:"bytes,5,opt,name=get_metrics,json=getMetrics" json:"get_metrics,omitempty"`
+	GetLoggingLevel        *Response_GetLoggingLevel        `protobuf:"bytes,6,opt,name=get_logging_level,json=getLoggingLevel" json:"get_logging_level,omitempty"`
+	ListFiles              *Response_ListFiles              `protobuf:"bytes,7,opt,name=list_files,json=listFiles" json:"list_files,omitempty"`
+	ReadFile               *Response_ReadFile               `protobuf:"bytes,8,opt,name=read_file,json=readFile" json:"read_file,omitempty"`
+	GetState               *Response_GetState               `protobuf:"bytes,9,opt,name=get_state,json=getState" json:"get_state,omitempty"`
+	GetAgents              *Response_GetAgents              `protobuf:"bytes,10,opt,name=get_agents,json=getAgents" json:"get_agents,omitempty"`
+	GetFrameworks          *Response_GetFrameworks          `protobuf:"bytes,11,opt,name=get_frameworks,json=getFrameworks" json:"get_frameworks,omitempty"`
+	GetExecutors           *Response_GetExecutors           `protobuf:"bytes,12,opt,name=get_executors,json=getExecutors" json:"get_executors,omitempty"`
+	GetOperations          *Response_GetOperations          `protobuf:"bytes,20,opt,name=get_operations,json=getOperations" json:"get_operations,omitempty"`
+	GetTasks               *Response_GetTasks               `protobuf:"bytes,13,opt,name=get_tasks,json=getTasks" json:"get_tasks,omitempty"`
+	GetRoles               *Response_GetRoles               `protobuf:"bytes,14,opt,name=get_roles,json=getRoles" json:"get_roles,omitempty"`
+	GetWeights             *Response_GetWeights             `protobuf:"bytes,15,opt,name=get_weights,json=getWeights" json:"get_weights,omitempty"`
+	GetMaster              *Response_GetMaster              `protobuf:"bytes,16,opt,name=get_master,json=getMaster" json:"get_master,omitempty"`
+	GetMaintenanceStatus   *Response_GetMaintenanceStatus   `protobuf:"bytes,17,opt,name=get_maintenance_status,json=getMaintenanceStatus" json:"get_maintenance_status,omitempty"`
+	GetMaintenanceSchedule *Response_GetMaintenanceSchedule `protobuf:"bytes,18,opt,name=get_maintenance_schedule,json=getMaintenanceSchedule" json:"get_maintenance_schedule,omitempty"`
+	GetQuota               *Response_GetQuota               `protobuf:"bytes,19,opt,name=get_quota,json=getQuota" json:"get_quota,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
 }
 
 func (x *Response) Reset() {
@@ -741,6 +776,20 @@ func (x *Response) GetGetWeights() *Response_GetWeights {
 func (x *Response) GetGetMaster() *Response_GetMaster {
 	if x != nil {
 		return x.GetMaster
+	}
+	return nil
+}
+
+func (x *Response) GetGetMaintenanceStatus() *Response_GetMaintenanceStatus {
+	if x != nil {
+		return x.GetMaintenanceStatus
+	}
+	return nil
+}
+
+func (x *Response) GetGetMaintenanceSchedule() *Response_GetMaintenanceSchedule {
+	if x != nil {
+		return x.GetMaintenanceSchedule
 	}
 	return nil
 }
@@ -1372,6 +1421,207 @@ func (x *Call_Teardown) GetFrameworkId() *mesospb.FrameworkID {
 	return nil
 }
 
+// Replaces the maintenance schedule.
+type Call_UpdateMaintenanceSchedule struct {
+	state         protoimpl.MessageState  `protogen:"open.v1"`
+	Schedule      *maintenancepb.Schedule `protobuf:"bytes,1,req,name=schedule" json:"schedule,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Call_UpdateMaintenanceSchedule) Reset() {
+	*x = Call_UpdateMaintenanceSchedule{}
+	mi := &file_mesos_v1_master_master_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Call_UpdateMaintenanceSchedule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Call_UpdateMaintenanceSchedule) ProtoMessage() {}
+
+func (x *Call_UpdateMaintenanceSchedule) ProtoReflect() protoreflect.Message {
+	mi := &file_mesos_v1_master_master_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Call_UpdateMaintenanceSchedule.ProtoReflect.Descriptor instead.
+func (*Call_UpdateMaintenanceSchedule) Descriptor() ([]byte, []int) {
+	return file_mesos_v1_master_master_proto_rawDescGZIP(), []int{0, 10}
+}
+
+func (x *Call_UpdateMaintenanceSchedule) GetSchedule() *maintenancepb.Schedule {
+	if x != nil {
+		return x.Schedule
+	}
+	return nil
+}
+
+// Brings DRAINING machines DOWN.
+type Call_StartMaintenance struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Machines      []*mesospb.MachineID   `protobuf:"bytes,1,rep,name=machines" json:"machines,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Call_StartMaintenance) Reset() {
+	*x = Call_StartMaintenance{}
+	mi := &file_mesos_v1_master_master_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Call_StartMaintenance) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Call_StartMaintenance) ProtoMessage() {}
+
+func (x *Call_StartMaintenance) ProtoReflect() protoreflect.Message {
+	mi := &file_mesos_v1_master_master_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Call_StartMaintenance.ProtoReflect.Descriptor instead.
+func (*Call_StartMaintenance) Descriptor() ([]byte, []int) {
+	return file_mesos_v1_master_master_proto_rawDescGZIP(), []int{0, 11}
+}
+
+func (x *Call_StartMaintenance) GetMachines() []*mesospb.MachineID {
+	if x != nil {
+		return x.Machines
+	}
+	return nil
+}
+
+// Brings DOWN machines back UP, out of the schedule.
+type Call_StopMaintenance struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Machines      []*mesospb.MachineID   `protobuf:"bytes,1,rep,name=machines" json:"machines,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Call_StopMaintenance) Reset() {
+	*x = Call_StopMaintenance{}
+	mi := &file_mesos_v1_master_master_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Call_StopMaintenance) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Call_StopMaintenance) ProtoMessage() {}
+
+func (x *Call_StopMaintenance) ProtoReflect() protoreflect.Message {
+	mi := &file_mesos_v1_master_master_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Call_StopMaintenance.ProtoReflect.Descriptor instead.
+func (*Call_StopMaintenance) Descriptor() ([]byte, []int) {
+	return file_mesos_v1_master_master_proto_rawDescGZIP(), []int{0, 12}
+}
+
+func (x *Call_StopMaintenance) GetMachines() []*mesospb.MachineID {
+	if x != nil {
+		return x.Machines
+	}
+	return nil
+}
+
+// Kills an agent's tasks and keeps it from offers.
+type Call_DrainAgent struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	AgentId        *mesospb.AgentID       `protobuf:"bytes,1,req,name=agent_id,json=agentId" json:"agent_id,omitempty"`
+	MaxGracePeriod *mesospb.DurationInfo  `protobuf:"bytes,2,opt,name=max_grace_period,json=maxGracePeriod" json:"max_grace_period,omitempty"`
+	MarkGone       *bool                  `protobuf:"varint,3,opt,name=mark_gone,json=markGone,def=0" json:"mark_gone,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+// Default values for Call_DrainAgent fields.
+const (
+	Default_Call_DrainAgent_MarkGone = bool(false)
+)
+
+func (x *Call_DrainAgent) Reset() {
+	*x = Call_DrainAgent{}
+	mi := &file_mesos_v1_master_master_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Call_DrainAgent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Call_DrainAgent) ProtoMessage() {}
+
+func (x *Call_DrainAgent) ProtoReflect() protoreflect.Message {
+	mi := &file_mesos_v1_master_master_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Call_DrainAgent.ProtoReflect.Descriptor instead.
+func (*Call_DrainAgent) Descriptor() ([]byte, []int) {
+	return file_mesos_v1_master_master_proto_rawDescGZIP(), []int{0, 13}
+}
+
+func (x *Call_DrainAgent) GetAgentId() *mesospb.AgentID {
+	if x != nil {
+		return x.AgentId
+	}
+	return nil
+}
+
+func (x *Call_DrainAgent) GetMaxGracePeriod() *mesospb.DurationInfo {
+	if x != nil {
+		return x.MaxGracePeriod
+	}
+	return nil
+}
+
+func (x *Call_DrainAgent) GetMarkGone() bool {
+	if x != nil && x.MarkGone != nil {
+		return *x.MarkGone
+	}
+	return Default_Call_DrainAgent_MarkGone
+}
+
 type Call_MarkAgentGone struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	AgentId       *mesospb.AgentID       `protobuf:"bytes,1,req,name=agent_id,json=agentId" json:"agent_id,omitempty"`
@@ -1381,7 +1631,7 @@ type Call_MarkAgentGone struct {
 
 func (x *Call_MarkAgentGone) Reset() {
 	*x = Call_MarkAgentGone{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[13]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1393,7 +1643,7 @@ func (x *Call_MarkAgentGone) String() string {
 func (*Call_MarkAgentGone) ProtoMessage() {}
 
 func (x *Call_MarkAgentGone) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[13]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1406,7 +1656,7 @@ func (x *Call_MarkAgentGone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Call_MarkAgentGone.ProtoReflect.Descriptor instead.
 func (*Call_MarkAgentGone) Descriptor() ([]byte, []int) {
-	return file_mesos_v1_master_master_proto_rawDescGZIP(), []int{0, 10}
+	return file_mesos_v1_master_master_proto_rawDescGZIP(), []int{0, 14}
 }
 
 func (x *Call_MarkAgentGone) GetAgentId() *mesospb.AgentID {
@@ -1425,7 +1675,7 @@ type Call_DeactivateAgent struct {
 
 func (x *Call_DeactivateAgent) Reset() {
 	*x = Call_DeactivateAgent{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[14]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1437,7 +1687,7 @@ func (x *Call_DeactivateAgent) String() string {
 func (*Call_DeactivateAgent) ProtoMessage() {}
 
 func (x *Call_DeactivateAgent) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[14]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1450,7 +1700,7 @@ func (x *Call_DeactivateAgent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Call_DeactivateAgent.ProtoReflect.Descriptor instead.
 func (*Call_DeactivateAgent) Descriptor() ([]byte, []int) {
-	return file_mesos_v1_master_master_proto_rawDescGZIP(), []int{0, 11}
+	return file_mesos_v1_master_master_proto_rawDescGZIP(), []int{0, 15}
 }
 
 func (x *Call_DeactivateAgent) GetAgentId() *mesospb.AgentID {
@@ -1469,7 +1719,7 @@ type Call_ReactivateAgent struct {
 
 func (x *Call_ReactivateAgent) Reset() {
 	*x = Call_ReactivateAgent{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[15]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1481,7 +1731,7 @@ func (x *Call_ReactivateAgent) String() string {
 func (*Call_ReactivateAgent) ProtoMessage() {}
 
 func (x *Call_ReactivateAgent) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[15]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1494,7 +1744,7 @@ func (x *Call_ReactivateAgent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Call_ReactivateAgent.ProtoReflect.Descriptor instead.
 func (*Call_ReactivateAgent) Descriptor() ([]byte, []int) {
-	return file_mesos_v1_master_master_proto_rawDescGZIP(), []int{0, 12}
+	return file_mesos_v1_master_master_proto_rawDescGZIP(), []int{0, 16}
 }
 
 func (x *Call_ReactivateAgent) GetAgentId() *mesospb.AgentID {
@@ -1515,7 +1765,7 @@ type Call_SetQuota struct {
 
 func (x *Call_SetQuota) Reset() {
 	*x = Call_SetQuota{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[16]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1527,7 +1777,7 @@ func (x *Call_SetQuota) String() string {
 func (*Call_SetQuota) ProtoMessage() {}
 
 func (x *Call_SetQuota) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[16]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1540,7 +1790,7 @@ func (x *Call_SetQuota) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Call_SetQuota.ProtoReflect.Descriptor instead.
 func (*Call_SetQuota) Descriptor() ([]byte, []int) {
-	return file_mesos_v1_master_master_proto_rawDescGZIP(), []int{0, 13}
+	return file_mesos_v1_master_master_proto_rawDescGZIP(), []int{0, 17}
 }
 
 func (x *Call_SetQuota) GetQuotaRequest() *quotapb.QuotaRequest {
@@ -1560,7 +1810,7 @@ type Call_RemoveQuota struct {
 
 func (x *Call_RemoveQuota) Reset() {
 	*x = Call_RemoveQuota{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[17]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1572,7 +1822,7 @@ func (x *Call_RemoveQuota) String() string {
 func (*Call_RemoveQuota) ProtoMessage() {}
 
 func (x *Call_RemoveQuota) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[17]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1585,7 +1835,7 @@ func (x *Call_RemoveQuota) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Call_RemoveQuota.ProtoReflect.Descriptor instead.
 func (*Call_RemoveQuota) Descriptor() ([]byte, []int) {
-	return file_mesos_v1_master_master_proto_rawDescGZIP(), []int{0, 14}
+	return file_mesos_v1_master_master_proto_rawDescGZIP(), []int{0, 18}
 }
 
 func (x *Call_RemoveQuota) GetRole() string {
@@ -1607,7 +1857,7 @@ type Call_UpdateQuota struct {
 
 func (x *Call_UpdateQuota) Reset() {
 	*x = Call_UpdateQuota{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[18]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1619,7 +1869,7 @@ func (x *Call_UpdateQuota) String() string {
 func (*Call_UpdateQuota) ProtoMessage() {}
 
 func (x *Call_UpdateQuota) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[18]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1632,7 +1882,7 @@ func (x *Call_UpdateQuota) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Call_UpdateQuota.ProtoReflect.Descriptor instead.
 func (*Call_UpdateQuota) Descriptor() ([]byte, []int) {
-	return file_mesos_v1_master_master_proto_rawDescGZIP(), []int{0, 15}
+	return file_mesos_v1_master_master_proto_rawDescGZIP(), []int{0, 19}
 }
 
 func (x *Call_UpdateQuota) GetForce() bool {
@@ -1658,7 +1908,7 @@ type Response_GetHealth struct {
 
 func (x *Response_GetHealth) Reset() {
 	*x = Response_GetHealth{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[19]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1670,7 +1920,7 @@ func (x *Response_GetHealth) String() string {
 func (*Response_GetHealth) ProtoMessage() {}
 
 func (x *Response_GetHealth) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[19]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1702,7 +1952,7 @@ type Response_GetFlags struct {
 
 func (x *Response_GetFlags) Reset() {
 	*x = Response_GetFlags{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[20]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1714,7 +1964,7 @@ func (x *Response_GetFlags) String() string {
 func (*Response_GetFlags) ProtoMessage() {}
 
 func (x *Response_GetFlags) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[20]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1746,7 +1996,7 @@ type Response_GetVersion struct {
 
 func (x *Response_GetVersion) Reset() {
 	*x = Response_GetVersion{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[21]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1758,7 +2008,7 @@ func (x *Response_GetVersion) String() string {
 func (*Response_GetVersion) ProtoMessage() {}
 
 func (x *Response_GetVersion) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[21]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1790,7 +2040,7 @@ type Response_GetMetrics struct {
 
 func (x *Response_GetMetrics) Reset() {
 	*x = Response_GetMetrics{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[22]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1802,7 +2052,7 @@ func (x *Response_GetMetrics) String() string {
 func (*Response_GetMetrics) ProtoMessage() {}
 
 func (x *Response_GetMetrics) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[22]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1834,7 +2084,7 @@ type Response_GetLoggingLevel struct {
 
 func (x *Response_GetLoggingLevel) Reset() {
 	*x = Response_GetLoggingLevel{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[23]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1846,7 +2096,7 @@ func (x *Response_GetLoggingLevel) String() string {
 func (*Response_GetLoggingLevel) ProtoMessage() {}
 
 func (x *Response_GetLoggingLevel) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[23]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1878,7 +2128,7 @@ type Response_ListFiles struct {
 
 func (x *Response_ListFiles) Reset() {
 	*x = Response_ListFiles{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[24]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1890,7 +2140,7 @@ func (x *Response_ListFiles) String() string {
 func (*Response_ListFiles) ProtoMessage() {}
 
 func (x *Response_ListFiles) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[24]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1923,7 +2173,7 @@ type Response_ReadFile struct {
 
 func (x *Response_ReadFile) Reset() {
 	*x = Response_ReadFile{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[25]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1935,7 +2185,7 @@ func (x *Response_ReadFile) String() string {
 func (*Response_ReadFile) ProtoMessage() {}
 
 func (x *Response_ReadFile) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[25]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1978,7 +2228,7 @@ type Response_GetState struct {
 
 func (x *Response_GetState) Reset() {
 	*x = Response_GetState{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[26]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1990,7 +2240,7 @@ func (x *Response_GetState) String() string {
 func (*Response_GetState) ProtoMessage() {}
 
 func (x *Response_GetState) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[26]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2045,7 +2295,7 @@ type Response_GetAgents struct {
 
 func (x *Response_GetAgents) Reset() {
 	*x = Response_GetAgents{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[27]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2057,7 +2307,7 @@ func (x *Response_GetAgents) String() string {
 func (*Response_GetAgents) ProtoMessage() {}
 
 func (x *Response_GetAgents) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[27]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2097,7 +2347,7 @@ type Response_GetFrameworks struct {
 
 func (x *Response_GetFrameworks) Reset() {
 	*x = Response_GetFrameworks{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[28]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2109,7 +2359,7 @@ func (x *Response_GetFrameworks) String() string {
 func (*Response_GetFrameworks) ProtoMessage() {}
 
 func (x *Response_GetFrameworks) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[28]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2148,7 +2398,7 @@ type Response_GetExecutors struct {
 
 func (x *Response_GetExecutors) Reset() {
 	*x = Response_GetExecutors{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[29]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2160,7 +2410,7 @@ func (x *Response_GetExecutors) String() string {
 func (*Response_GetExecutors) ProtoMessage() {}
 
 func (x *Response_GetExecutors) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[29]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2192,7 +2442,7 @@ type Response_GetOperations struct {
 
 func (x *Response_GetOperations) Reset() {
 	*x = Response_GetOperations{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[30]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2204,7 +2454,7 @@ func (x *Response_GetOperations) String() string {
 func (*Response_GetOperations) ProtoMessage() {}
 
 func (x *Response_GetOperations) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[30]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2243,7 +2493,7 @@ type Response_GetTasks struct {
 
 func (x *Response_GetTasks) Reset() {
 	*x = Response_GetTasks{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[31]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2255,7 +2505,7 @@ func (x *Response_GetTasks) String() string {
 func (*Response_GetTasks) ProtoMessage() {}
 
 func (x *Response_GetTasks) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[31]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2308,7 +2558,7 @@ type Response_GetRoles struct {
 
 func (x *Response_GetRoles) Reset() {
 	*x = Response_GetRoles{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[32]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2320,7 +2570,7 @@ func (x *Response_GetRoles) String() string {
 func (*Response_GetRoles) ProtoMessage() {}
 
 func (x *Response_GetRoles) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[32]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2352,7 +2602,7 @@ type Response_GetWeights struct {
 
 func (x *Response_GetWeights) Reset() {
 	*x = Response_GetWeights{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[33]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2364,7 +2614,7 @@ func (x *Response_GetWeights) String() string {
 func (*Response_GetWeights) ProtoMessage() {}
 
 func (x *Response_GetWeights) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[33]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2398,7 +2648,7 @@ type Response_GetMaster struct {
 
 func (x *Response_GetMaster) Reset() {
 	*x = Response_GetMaster{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[34]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2410,7 +2660,7 @@ func (x *Response_GetMaster) String() string {
 func (*Response_GetMaster) ProtoMessage() {}
 
 func (x *Response_GetMaster) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[34]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2447,6 +2697,94 @@ func (x *Response_GetMaster) GetElectedTime() float64 {
 	return 0
 }
 
+type Response_GetMaintenanceStatus struct {
+	state         protoimpl.MessageState       `protogen:"open.v1"`
+	Status        *maintenancepb.ClusterStatus `protobuf:"bytes,1,req,name=status" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Response_GetMaintenanceStatus) Reset() {
+	*x = Response_GetMaintenanceStatus{}
+	mi := &file_mesos_v1_master_master_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Response_GetMaintenanceStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Response_GetMaintenanceStatus) ProtoMessage() {}
+
+func (x *Response_GetMaintenanceStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_mesos_v1_master_master_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Response_GetMaintenanceStatus.ProtoReflect.Descriptor instead.
+func (*Response_GetMaintenanceStatus) Descriptor() ([]byte, []int) {
+	return file_mesos_v1_master_master_proto_rawDescGZIP(), []int{1, 16}
+}
+
+func (x *Response_GetMaintenanceStatus) GetStatus() *maintenancepb.ClusterStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+type Response_GetMaintenanceSchedule struct {
+	state         protoimpl.MessageState  `protogen:"open.v1"`
+	Schedule      *maintenancepb.Schedule `protobuf:"bytes,1,req,name=schedule" json:"schedule,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Response_GetMaintenanceSchedule) Reset() {
+	*x = Response_GetMaintenanceSchedule{}
+	mi := &file_mesos_v1_master_master_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Response_GetMaintenanceSchedule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Response_GetMaintenanceSchedule) ProtoMessage() {}
+
+func (x *Response_GetMaintenanceSchedule) ProtoReflect() protoreflect.Message {
+	mi := &file_mesos_v1_master_master_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Response_GetMaintenanceSchedule.ProtoReflect.Descriptor instead.
+func (*Response_GetMaintenanceSchedule) Descriptor() ([]byte, []int) {
+	return file_mesos_v1_master_master_proto_rawDescGZIP(), []int{1, 17}
+}
+
+func (x *Response_GetMaintenanceSchedule) GetSchedule() *maintenancepb.Schedule {
+	if x != nil {
+		return x.Schedule
+	}
+	return nil
+}
+
 type Response_GetQuota struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Status        *quotapb.QuotaStatus   `protobuf:"bytes,1,req,name=status" json:"status,omitempty"`
@@ -2456,7 +2794,7 @@ type Response_GetQuota struct {
 
 func (x *Response_GetQuota) Reset() {
 	*x = Response_GetQuota{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[35]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2468,7 +2806,7 @@ func (x *Response_GetQuota) String() string {
 func (*Response_GetQuota) ProtoMessage() {}
 
 func (x *Response_GetQuota) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[35]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2481,7 +2819,7 @@ func (x *Response_GetQuota) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Response_GetQuota.ProtoReflect.Descriptor instead.
 func (*Response_GetQuota) Descriptor() ([]byte, []int) {
-	return file_mesos_v1_master_master_proto_rawDescGZIP(), []int{1, 16}
+	return file_mesos_v1_master_master_proto_rawDescGZIP(), []int{1, 18}
 }
 
 func (x *Response_GetQuota) GetStatus() *quotapb.QuotaStatus {
@@ -2503,13 +2841,17 @@ type Response_GetAgents_Agent struct {
 	AllocatedResources []*mesospb.Resource             `protobuf:"bytes,8,rep,name=allocated_resources,json=allocatedResources" json:"allocated_resources,omitempty"`
 	OfferedResources   []*mesospb.Resource             `protobuf:"bytes,9,rep,name=offered_resources,json=offeredResources" json:"offered_resources,omitempty"`
 	Capabilities       []*mesospb.AgentInfo_Capability `protobuf:"bytes,10,rep,name=capabilities" json:"capabilities,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// DEACTIVATE_AGENT or DRAIN_AGENT holds the agent back from offers.
+	Deactivated *bool `protobuf:"varint,12,opt,name=deactivated" json:"deactivated,omitempty"`
+	// Set while the agent drains or is drained (DRAIN_AGENT).
+	DrainInfo     *mesospb.DrainInfo `protobuf:"bytes,13,opt,name=drain_info,json=drainInfo" json:"drain_info,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Response_GetAgents_Agent) Reset() {
 	*x = Response_GetAgents_Agent{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[36]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2521,7 +2863,7 @@ func (x *Response_GetAgents_Agent) String() string {
 func (*Response_GetAgents_Agent) ProtoMessage() {}
 
 func (x *Response_GetAgents_Agent) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[36]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2607,6 +2949,20 @@ func (x *Response_GetAgents_Agent) GetCapabilities() []*mesospb.AgentInfo_Capabi
 	return nil
 }
 
+func (x *Response_GetAgents_Agent) GetDeactivated() bool {
+	if x != nil && x.Deactivated != nil {
+		return *x.Deactivated
+	}
+	return false
+}
+
+func (x *Response_GetAgents_Agent) GetDrainInfo() *mesospb.DrainInfo {
+	if x != nil {
+		return x.DrainInfo
+	}
+	return nil
+}
+
 type Response_GetFrameworks_Framework struct {
 	state              protoimpl.MessageState  `protogen:"open.v1"`
 	FrameworkInfo      *mesospb.FrameworkInfo  `protobuf:"bytes,1,req,name=framework_info,json=frameworkInfo" json:"framework_info,omitempty"`
@@ -2626,7 +2982,7 @@ type Response_GetFrameworks_Framework struct {
 
 func (x *Response_GetFrameworks_Framework) Reset() {
 	*x = Response_GetFrameworks_Framework{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[37]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2638,7 +2994,7 @@ func (x *Response_GetFrameworks_Framework) String() string {
 func (*Response_GetFrameworks_Framework) ProtoMessage() {}
 
 func (x *Response_GetFrameworks_Framework) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[37]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2741,7 +3097,7 @@ type Response_GetExecutors_Executor struct {
 
 func (x *Response_GetExecutors_Executor) Reset() {
 	*x = Response_GetExecutors_Executor{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[38]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2753,7 +3109,7 @@ func (x *Response_GetExecutors_Executor) String() string {
 func (*Response_GetExecutors_Executor) ProtoMessage() {}
 
 func (x *Response_GetExecutors_Executor) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[38]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2793,7 +3149,7 @@ type Event_Subscribed struct {
 
 func (x *Event_Subscribed) Reset() {
 	*x = Event_Subscribed{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[39]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2805,7 +3161,7 @@ func (x *Event_Subscribed) String() string {
 func (*Event_Subscribed) ProtoMessage() {}
 
 func (x *Event_Subscribed) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[39]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2844,7 +3200,7 @@ type Event_TaskAdded struct {
 
 func (x *Event_TaskAdded) Reset() {
 	*x = Event_TaskAdded{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[40]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2856,7 +3212,7 @@ func (x *Event_TaskAdded) String() string {
 func (*Event_TaskAdded) ProtoMessage() {}
 
 func (x *Event_TaskAdded) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[40]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2892,7 +3248,7 @@ type Event_TaskUpdated struct {
 
 func (x *Event_TaskUpdated) Reset() {
 	*x = Event_TaskUpdated{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[41]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2904,7 +3260,7 @@ func (x *Event_TaskUpdated) String() string {
 func (*Event_TaskUpdated) ProtoMessage() {}
 
 func (x *Event_TaskUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[41]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2950,7 +3306,7 @@ type Event_FrameworkAdded struct {
 
 func (x *Event_FrameworkAdded) Reset() {
 	*x = Event_FrameworkAdded{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[42]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2962,7 +3318,7 @@ func (x *Event_FrameworkAdded) String() string {
 func (*Event_FrameworkAdded) ProtoMessage() {}
 
 func (x *Event_FrameworkAdded) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[42]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2994,7 +3350,7 @@ type Event_FrameworkUpdated struct {
 
 func (x *Event_FrameworkUpdated) Reset() {
 	*x = Event_FrameworkUpdated{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[43]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3006,7 +3362,7 @@ func (x *Event_FrameworkUpdated) String() string {
 func (*Event_FrameworkUpdated) ProtoMessage() {}
 
 func (x *Event_FrameworkUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[43]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3038,7 +3394,7 @@ type Event_FrameworkRemoved struct {
 
 func (x *Event_FrameworkRemoved) Reset() {
 	*x = Event_FrameworkRemoved{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[44]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3050,7 +3406,7 @@ func (x *Event_FrameworkRemoved) String() string {
 func (*Event_FrameworkRemoved) ProtoMessage() {}
 
 func (x *Event_FrameworkRemoved) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[44]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3082,7 +3438,7 @@ type Event_AgentAdded struct {
 
 func (x *Event_AgentAdded) Reset() {
 	*x = Event_AgentAdded{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[45]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3094,7 +3450,7 @@ func (x *Event_AgentAdded) String() string {
 func (*Event_AgentAdded) ProtoMessage() {}
 
 func (x *Event_AgentAdded) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[45]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3126,7 +3482,7 @@ type Event_AgentRemoved struct {
 
 func (x *Event_AgentRemoved) Reset() {
 	*x = Event_AgentRemoved{}
-	mi := &file_mesos_v1_master_master_proto_msgTypes[46]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3138,7 +3494,7 @@ func (x *Event_AgentRemoved) String() string {
 func (*Event_AgentRemoved) ProtoMessage() {}
 
 func (x *Event_AgentRemoved) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_master_master_proto_msgTypes[46]
+	mi := &file_mesos_v1_master_master_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3165,7 +3521,7 @@ var File_mesos_v1_master_master_proto protoreflect.FileDescriptor
 
 const file_mesos_v1_master_master_proto_rawDesc = "" +
 	"\n" +
-	"\x1cmesos/v1/master/master.proto\x12\x0fmesos.v1.master\x1a\x14mesos/v1/mesos.proto\x1a\x1amesos/v1/quota/quota.proto\"\x87\x1a\n" +
+	"\x1cmesos/v1/master/master.proto\x12\x0fmesos.v1.master\x1a\x14mesos/v1/mesos.proto\x1a&mesos/v1/maintenance/maintenance.proto\x1a\x1amesos/v1/quota/quota.proto\"\xe7\x1f\n" +
 	"\x04Call\x12.\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1a.mesos.v1.master.Call.TypeR\x04type\x12A\n" +
 	"\vget_metrics\x18\x02 \x01(\v2 .mesos.v1.master.Call.GetMetricsR\n" +
@@ -3179,12 +3535,17 @@ const file_mesos_v1_master_master_proto_rawDesc = "" +
 	"\x13unreserve_resources\x18\b \x01(\v2(.mesos.v1.master.Call.UnreserveResourcesR\x12unreserveResources\x12J\n" +
 	"\x0ecreate_volumes\x18\t \x01(\v2#.mesos.v1.master.Call.CreateVolumesR\rcreateVolumes\x12M\n" +
 	"\x0fdestroy_volumes\x18\n" +
-	" \x01(\v2$.mesos.v1.master.Call.DestroyVolumesR\x0edestroyVolumes\x12;\n" +
+	" \x01(\v2$.mesos.v1.master.Call.DestroyVolumesR\x0edestroyVolumes\x12o\n" +
+	"\x1bupdate_maintenance_schedule\x18\v \x01(\v2/.mesos.v1.master.Call.UpdateMaintenanceScheduleR\x19updateMaintenanceSchedule\x12S\n" +
+	"\x11start_maintenance\x18\f \x01(\v2&.mesos.v1.master.Call.StartMaintenanceR\x10startMaintenance\x12P\n" +
+	"\x10stop_maintenance\x18\r \x01(\v2%.mesos.v1.master.Call.StopMaintenanceR\x0fstopMaintenance\x12;\n" +
 	"\tset_quota\x18\x0e \x01(\v2\x1e.mesos.v1.master.Call.SetQuotaR\bsetQuota\x12D\n" +
 	"\fremove_quota\x18\x0f \x01(\v2!.mesos.v1.master.Call.RemoveQuotaR\vremoveQuota\x12:\n" +
 	"\bteardown\x18\x10 \x01(\v2\x1e.mesos.v1.master.Call.TeardownR\bteardown\x12K\n" +
 	"\x0fmark_agent_gone\x18\x11 \x01(\v2#.mesos.v1.master.Call.MarkAgentGoneR\rmarkAgentGone\x12D\n" +
-	"\fupdate_quota\x18\x14 \x01(\v2!.mesos.v1.master.Call.UpdateQuotaR\vupdateQuota\x12P\n" +
+	"\fupdate_quota\x18\x14 \x01(\v2!.mesos.v1.master.Call.UpdateQuotaR\vupdateQuota\x12A\n" +
+	"\vdrain_agent\x18\x15 \x01(\v2 .mesos.v1.master.Call.DrainAgentR\n" +
+	"drainAgent\x12P\n" +
 	"\x10deactivate_agent\x18\x16 \x01(\v2%.mesos.v1.master.Call.DeactivateAgentR\x0fdeactivateAgent\x12P\n" +
 	"\x10reactivate_agent\x18\x17 \x01(\v2%.mesos.v1.master.Call.ReactivateAgentR\x0freactivateAgent\x1a>\n" +
 	"\n" +
@@ -3215,7 +3576,18 @@ const file_mesos_v1_master_master_proto_rawDesc = "" +
 	"\bagent_id\x18\x01 \x02(\v2\x11.mesos.v1.AgentIDR\aagentId\x12,\n" +
 	"\avolumes\x18\x02 \x03(\v2\x12.mesos.v1.ResourceR\avolumes\x1aD\n" +
 	"\bTeardown\x128\n" +
-	"\fframework_id\x18\x01 \x02(\v2\x15.mesos.v1.FrameworkIDR\vframeworkId\x1a=\n" +
+	"\fframework_id\x18\x01 \x02(\v2\x15.mesos.v1.FrameworkIDR\vframeworkId\x1aW\n" +
+	"\x19UpdateMaintenanceSchedule\x12:\n" +
+	"\bschedule\x18\x01 \x02(\v2\x1e.mesos.v1.maintenance.ScheduleR\bschedule\x1aC\n" +
+	"\x10StartMaintenance\x12/\n" +
+	"\bmachines\x18\x01 \x03(\v2\x13.mesos.v1.MachineIDR\bmachines\x1aB\n" +
+	"\x0fStopMaintenance\x12/\n" +
+	"\bmachines\x18\x01 \x03(\v2\x13.mesos.v1.MachineIDR\bmachines\x1a\xa0\x01\n" +
+	"\n" +
+	"DrainAgent\x12,\n" +
+	"\bagent_id\x18\x01 \x02(\v2\x11.mesos.v1.AgentIDR\aagentId\x12@\n" +
+	"\x10max_grace_period\x18\x02 \x01(\v2\x16.mesos.v1.DurationInfoR\x0emaxGracePeriod\x12\"\n" +
+	"\tmark_gone\x18\x03 \x01(\b:\x05falseR\bmarkGone\x1a=\n" +
 	"\rMarkAgentGone\x12,\n" +
 	"\bagent_id\x18\x01 \x02(\v2\x11.mesos.v1.AgentIDR\aagentId\x1a?\n" +
 	"\x0fDeactivateAgent\x12,\n" +
@@ -3274,7 +3646,7 @@ const file_mesos_v1_master_master_proto_rawDesc = "" +
 	"\tSET_QUOTA\x10\x1d\x12\x10\n" +
 	"\fREMOVE_QUOTA\x10\x1e\x12\f\n" +
 	"\bTEARDOWN\x10\x1f\x12\x13\n" +
-	"\x0fMARK_AGENT_GONE\x10 \"\xf1#\n" +
+	"\x0fMARK_AGENT_GONE\x10 \"\xc4'\n" +
 	"\bResponse\x122\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1e.mesos.v1.master.Response.TypeR\x04type\x12B\n" +
 	"\n" +
@@ -3300,7 +3672,9 @@ const file_mesos_v1_master_master_proto_rawDesc = "" +
 	"\vget_weights\x18\x0f \x01(\v2$.mesos.v1.master.Response.GetWeightsR\n" +
 	"getWeights\x12B\n" +
 	"\n" +
-	"get_master\x18\x10 \x01(\v2#.mesos.v1.master.Response.GetMasterR\tgetMaster\x12?\n" +
+	"get_master\x18\x10 \x01(\v2#.mesos.v1.master.Response.GetMasterR\tgetMaster\x12d\n" +
+	"\x16get_maintenance_status\x18\x11 \x01(\v2..mesos.v1.master.Response.GetMaintenanceStatusR\x14getMaintenanceStatus\x12j\n" +
+	"\x18get_maintenance_schedule\x18\x12 \x01(\v20.mesos.v1.master.Response.GetMaintenanceScheduleR\x16getMaintenanceSchedule\x12?\n" +
 	"\tget_quota\x18\x13 \x01(\v2\".mesos.v1.master.Response.GetQuotaR\bgetQuota\x1a%\n" +
 	"\tGetHealth\x12\x18\n" +
 	"\ahealthy\x18\x01 \x02(\bR\ahealthy\x1a0\n" +
@@ -3325,10 +3699,10 @@ const file_mesos_v1_master_master_proto_rawDesc = "" +
 	"\rget_executors\x18\x02 \x01(\v2&.mesos.v1.master.Response.GetExecutorsR\fgetExecutors\x12N\n" +
 	"\x0eget_frameworks\x18\x03 \x01(\v2'.mesos.v1.master.Response.GetFrameworksR\rgetFrameworks\x12B\n" +
 	"\n" +
-	"get_agents\x18\x04 \x01(\v2#.mesos.v1.master.Response.GetAgentsR\tgetAgents\x1a\x95\x05\n" +
+	"get_agents\x18\x04 \x01(\v2#.mesos.v1.master.Response.GetAgentsR\tgetAgents\x1a\xeb\x05\n" +
 	"\tGetAgents\x12A\n" +
 	"\x06agents\x18\x01 \x03(\v2).mesos.v1.master.Response.GetAgents.AgentR\x06agents\x12>\n" +
-	"\x10recovered_agents\x18\x02 \x03(\v2\x13.mesos.v1.AgentInfoR\x0frecoveredAgents\x1a\x84\x04\n" +
+	"\x10recovered_agents\x18\x02 \x03(\v2\x13.mesos.v1.AgentInfoR\x0frecoveredAgents\x1a\xda\x04\n" +
 	"\x05Agent\x122\n" +
 	"\n" +
 	"agent_info\x18\x01 \x02(\v2\x13.mesos.v1.AgentInfoR\tagentInfo\x12\x16\n" +
@@ -3341,7 +3715,10 @@ const file_mesos_v1_master_master_proto_rawDesc = "" +
 	"\x13allocated_resources\x18\b \x03(\v2\x12.mesos.v1.ResourceR\x12allocatedResources\x12?\n" +
 	"\x11offered_resources\x18\t \x03(\v2\x12.mesos.v1.ResourceR\x10offeredResources\x12B\n" +
 	"\fcapabilities\x18\n" +
-	" \x03(\v2\x1e.mesos.v1.AgentInfo.CapabilityR\fcapabilities\x1a\x97\x06\n" +
+	" \x03(\v2\x1e.mesos.v1.AgentInfo.CapabilityR\fcapabilities\x12 \n" +
+	"\vdeactivated\x18\f \x01(\bR\vdeactivated\x122\n" +
+	"\n" +
+	"drain_info\x18\r \x01(\v2\x13.mesos.v1.DrainInfoR\tdrainInfo\x1a\x97\x06\n" +
 	"\rGetFrameworks\x12Q\n" +
 	"\n" +
 	"frameworks\x18\x01 \x03(\v21.mesos.v1.master.Response.GetFrameworks.FrameworkR\n" +
@@ -3384,7 +3761,11 @@ const file_mesos_v1_master_master_proto_rawDesc = "" +
 	"masterInfo\x12\x1d\n" +
 	"\n" +
 	"start_time\x18\x02 \x01(\x01R\tstartTime\x12!\n" +
-	"\felected_time\x18\x03 \x01(\x01R\velectedTime\x1a?\n" +
+	"\felected_time\x18\x03 \x01(\x01R\velectedTime\x1aS\n" +
+	"\x14GetMaintenanceStatus\x12;\n" +
+	"\x06status\x18\x01 \x02(\v2#.mesos.v1.maintenance.ClusterStatusR\x06status\x1aT\n" +
+	"\x16GetMaintenanceSchedule\x12:\n" +
+	"\bschedule\x18\x01 \x02(\v2\x1e.mesos.v1.maintenance.ScheduleR\bschedule\x1a?\n" +
 	"\bGetQuota\x123\n" +
 	"\x06status\x18\x01 \x02(\v2\x1b.mesos.v1.quota.QuotaStatusR\x06status\"\xec\x02\n" +
 	"\x04Type\x12\v\n" +
@@ -3475,7 +3856,7 @@ func file_mesos_v1_master_master_proto_rawDescGZIP() []byte {
 }
 
 var file_mesos_v1_master_master_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_mesos_v1_master_master_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
+var file_mesos_v1_master_master_proto_msgTypes = make([]protoimpl.MessageInfo, 53)
 var file_mesos_v1_master_master_proto_goTypes = []any{
 	(Call_Type)(0),                           // 0: mesos.v1.master.Call.Type
 	(Response_Type)(0),                       // 1: mesos.v1.master.Response.Type
@@ -3493,65 +3874,75 @@ var file_mesos_v1_master_master_proto_goTypes = []any{
 	(*Call_CreateVolumes)(nil),               // 13: mesos.v1.master.Call.CreateVolumes
 	(*Call_DestroyVolumes)(nil),              // 14: mesos.v1.master.Call.DestroyVolumes
 	(*Call_Teardown)(nil),                    // 15: mesos.v1.master.Call.Teardown
-	(*Call_MarkAgentGone)(nil),               // 16: mesos.v1.master.Call.MarkAgentGone
-	(*Call_DeactivateAgent)(nil),             // 17: mesos.v1.master.Call.DeactivateAgent
-	(*Call_ReactivateAgent)(nil),             // 18: mesos.v1.master.Call.ReactivateAgent
-	(*Call_SetQuota)(nil),                    // 19: mesos.v1.master.Call.SetQuota
-	(*Call_RemoveQuota)(nil),                 // 20: mesos.v1.master.Call.RemoveQuota
-	(*Call_UpdateQuota)(nil),                 // 21: mesos.v1.master.Call.UpdateQuota
-	(*Response_GetHealth)(nil),               // 22: mesos.v1.master.Response.GetHealth
-	(*Response_GetFlags)(nil),                // 23: mesos.v1.master.Response.GetFlags
-	(*Response_GetVersion)(nil),              // 24: mesos.v1.master.Response.GetVersion
-	(*Response_GetMetrics)(nil),              // 25: mesos.v1.master.Response.GetMetrics
-	(*Response_GetLoggingLevel)(nil),         // 26: mesos.v1.master.Response.GetLoggingLevel
-	(*Response_ListFiles)(nil),               // 27: mesos.v1.master.Response.ListFiles
-	(*Response_ReadFile)(nil),                // 28: mesos.v1.master.Response.ReadFile
-	(*Response_GetState)(nil),                // 29: mesos.v1.master.Response.GetState
-	(*Response_GetAgents)(nil),               // 30: mesos.v1.master.Response.GetAgents
-	(*Response_GetFrameworks)(nil),           // 31: mesos.v1.master.Response.GetFrameworks
-	(*Response_GetExecutors)(nil),            // 32: mesos.v1.master.Response.GetExecutors
-	(*Response_GetOperations)(nil),           // 33: mesos.v1.master.Response.GetOperations
-	(*Response_GetTasks)(nil),                // 34: mesos.v1.master.Response.GetTasks
-	(*Response_GetRoles)(nil),                // 35: mesos.v1.master.Response.GetRoles
-	(*Response_GetWeights)(nil),              // 36: mesos.v1.master.Response.GetWeights
-	(*Response_GetMaster)(nil),               // 37: mesos.v1.master.Response.GetMaster
-	(*Response_GetQuota)(nil),                // 38: mesos.v1.master.Response.GetQuota
-	(*Response_GetAgents_Agent)(nil),         // 39: mesos.v1.master.Response.GetAgents.Agent
-	(*Response_GetFrameworks_Framework)(nil), // 40: mesos.v1.master.Response.GetFrameworks.Framework
-	(*Response_GetExecutors_Executor)(nil),   // 41: mesos.v1.master.Response.GetExecutors.Executor
-	(*Event_Subscribed)(nil),                 // 42: mesos.v1.master.Event.Subscribed
-	(*Event_TaskAdded)(nil),                  // 43: mesos.v1.master.Event.TaskAdded
-	(*Event_TaskUpdated)(nil),                // 44: mesos.v1.master.Event.TaskUpdated
-	(*Event_FrameworkAdded)(nil),             // 45: mesos.v1.master.Event.FrameworkAdded
-	(*Event_FrameworkUpdated)(nil),           // 46: mesos.v1.master.Event.FrameworkUpdated
-	(*Event_FrameworkRemoved)(nil),           // 47: mesos.v1.master.Event.FrameworkRemoved
-	(*Event_AgentAdded)(nil),                 // 48: mesos.v1.master.Event.AgentAdded
-	(*Event_AgentRemoved)(nil),               // 49: mesos.v1.master.Event.AgentRemoved
-	(*mesospb.DurationInfo)(nil),             // 50: mesos.v1.DurationInfo
-	(*mesospb.WeightInfo)(nil),               // 51: mesos.v1.WeightInfo
-	(*mesospb.AgentID)(nil),                  // 52: mesos.v1.AgentID
-	(*mesospb.Resource)(nil),                 // 53: mesos.v1.Resource
-	(*mesospb.FrameworkID)(nil),              // 54: mesos.v1.FrameworkID
-	(*quotapb.QuotaRequest)(nil),             // 55: mesos.v1.quota.QuotaRequest
-	(*quotapb.QuotaConfig)(nil),              // 56: mesos.v1.quota.QuotaConfig
-	(*mesospb.Flag)(nil),                     // 57: mesos.v1.Flag
-	(*mesospb.VersionInfo)(nil),              // 58: mesos.v1.VersionInfo
-	(*mesospb.Metric)(nil),                   // 59: mesos.v1.Metric
-	(*mesospb.FileInfo)(nil),                 // 60: mesos.v1.FileInfo
-	(*mesospb.AgentInfo)(nil),                // 61: mesos.v1.AgentInfo
-	(*mesospb.Operation)(nil),                // 62: mesos.v1.Operation
-	(*mesospb.Task)(nil),                     // 63: mesos.v1.Task
-	(*mesospb.Role)(nil),                     // 64: mesos.v1.Role
-	(*mesospb.MasterInfo)(nil),               // 65: mesos.v1.MasterInfo
-	(*quotapb.QuotaStatus)(nil),              // 66: mesos.v1.quota.QuotaStatus
-	(*mesospb.TimeInfo)(nil),                 // 67: mesos.v1.TimeInfo
-	(*mesospb.AgentInfo_Capability)(nil),     // 68: mesos.v1.AgentInfo.Capability
-	(*mesospb.FrameworkInfo)(nil),            // 69: mesos.v1.FrameworkInfo
-	(*mesospb.Offer)(nil),                    // 70: mesos.v1.Offer
-	(*mesospb.InverseOffer)(nil),             // 71: mesos.v1.InverseOffer
-	(*mesospb.ExecutorInfo)(nil),             // 72: mesos.v1.ExecutorInfo
-	(*mesospb.TaskStatus)(nil),               // 73: mesos.v1.TaskStatus
-	(mesospb.TaskState)(0),                   // 74: mesos.v1.TaskState
+	(*Call_UpdateMaintenanceSchedule)(nil),   // 16: mesos.v1.master.Call.UpdateMaintenanceSchedule
+	(*Call_StartMaintenance)(nil),            // 17: mesos.v1.master.Call.StartMaintenance
+	(*Call_StopMaintenance)(nil),             // 18: mesos.v1.master.Call.StopMaintenance
+	(*Call_DrainAgent)(nil),                  // 19: mesos.v1.master.Call.DrainAgent
+	(*Call_MarkAgentGone)(nil),               // 20: mesos.v1.master.Call.MarkAgentGone
+	(*Call_DeactivateAgent)(nil),             // 21: mesos.v1.master.Call.DeactivateAgent
+	(*Call_ReactivateAgent)(nil),             // 22: mesos.v1.master.Call.ReactivateAgent
+	(*Call_SetQuota)(nil),                    // 23: mesos.v1.master.Call.SetQuota
+	(*Call_RemoveQuota)(nil),                 // 24: mesos.v1.master.Call.RemoveQuota
+	(*Call_UpdateQuota)(nil),                 // 25: mesos.v1.master.Call.UpdateQuota
+	(*Response_GetHealth)(nil),               // 26: mesos.v1.master.Response.GetHealth
+	(*Response_GetFlags)(nil),                // 27: mesos.v1.master.Response.GetFlags
+	(*Response_GetVersion)(nil),              // 28: mesos.v1.master.Response.GetVersion
+	(*Response_GetMetrics)(nil),              // 29: mesos.v1.master.Response.GetMetrics
+	(*Response_GetLoggingLevel)(nil),         // 30: mesos.v1.master.Response.GetLoggingLevel
+	(*Response_ListFiles)(nil),               // 31: mesos.v1.master.Response.ListFiles
+	(*Response_ReadFile)(nil),                // 32: mesos.v1.master.Response.ReadFile
+	(*Response_GetState)(nil),                // 33: mesos.v1.master.Response.GetState
+	(*Response_GetAgents)(nil),               // 34: mesos.v1.master.Response.GetAgents
+	(*Response_GetFrameworks)(nil),           // 35: mesos.v1.master.Response.GetFrameworks
+	(*Response_GetExecutors)(nil),            // 36: mesos.v1.master.Response.GetExecutors
+	(*Response_GetOperations)(nil),           // 37: mesos.v1.master.Response.GetOperations
+	(*Response_GetTasks)(nil),                // 38: mesos.v1.master.Response.GetTasks
+	(*Response_GetRoles)(nil),                // 39: mesos.v1.master.Response.GetRoles
+	(*Response_GetWeights)(nil),              // 40: mesos.v1.master.Response.GetWeights
+	(*Response_GetMaster)(nil),               // 41: mesos.v1.master.Response.GetMaster
+	(*Response_GetMaintenanceStatus)(nil),    // 42: mesos.v1.master.Response.GetMaintenanceStatus
+	(*Response_GetMaintenanceSchedule)(nil),  // 43: mesos.v1.master.Response.GetMaintenanceSchedule
+	(*Response_GetQuota)(nil),                // 44: mesos.v1.master.Response.GetQuota
+	(*Response_GetAgents_Agent)(nil),         // 45: mesos.v1.master.Response.GetAgents.Agent
+	(*Response_GetFrameworks_Framework)(nil), // 46: mesos.v1.master.Response.GetFrameworks.Framework
+	(*Response_GetExecutors_Executor)(nil),   // 47: mesos.v1.master.Response.GetExecutors.Executor
+	(*Event_Subscribed)(nil),                 // 48: mesos.v1.master.Event.Subscribed
+	(*Event_TaskAdded)(nil),                  // 49: mesos.v1.master.Event.TaskAdded
+	(*Event_TaskUpdated)(nil),                // 50: mesos.v1.master.Event.TaskUpdated
+	(*Event_FrameworkAdded)(nil),             // 51: mesos.v1.master.Event.FrameworkAdded
+	(*Event_FrameworkUpdated)(nil),           // 52: mesos.v1.master.Event.FrameworkUpdated
+	(*Event_FrameworkRemoved)(nil),           // 53: mesos.v1.master.Event.FrameworkRemoved
+	(*Event_AgentAdded)(nil),                 // 54: mesos.v1.master.Event.AgentAdded
+	(*Event_AgentRemoved)(nil),               // 55: mesos.v1.master.Event.AgentRemoved
+	(*mesospb.DurationInfo)(nil),             // 56: mesos.v1.DurationInfo
+	(*mesospb.WeightInfo)(nil),               // 57: mesos.v1.WeightInfo
+	(*mesospb.AgentID)(nil),                  // 58: mesos.v1.AgentID
+	(*mesospb.Resource)(nil),                 // 59: mesos.v1.Resource
+	(*mesospb.FrameworkID)(nil),              // 60: mesos.v1.FrameworkID
+	(*maintenancepb.Schedule)(nil),           // 61: mesos.v1.maintenance.Schedule
+	(*mesospb.MachineID)(nil),                // 62: mesos.v1.MachineID
+	(*quotapb.QuotaRequest)(nil),             // 63: mesos.v1.quota.QuotaRequest
+	(*quotapb.QuotaConfig)(nil),              // 64: mesos.v1.quota.QuotaConfig
+	(*mesospb.Flag)(nil),                     // 65: mesos.v1.Flag
+	(*mesospb.VersionInfo)(nil),              // 66: mesos.v1.VersionInfo
+	(*mesospb.Metric)(nil),                   // 67: mesos.v1.Metric
+	(*mesospb.FileInfo)(nil),                 // 68: mesos.v1.FileInfo
+	(*mesospb.AgentInfo)(nil),                // 69: mesos.v1.AgentInfo
+	(*mesospb.Operation)(nil),                // 70: mesos.v1.Operation
+	(*mesospb.Task)(nil),                     // 71: mesos.v1.Task
+	(*mesospb.Role)(nil),                     // 72: mesos.v1.Role
+	(*mesospb.MasterInfo)(nil),               // 73: mesos.v1.MasterInfo
+	(*maintenancepb.ClusterStatus)(nil),      // 74: mesos.v1.maintenance.ClusterStatus
+	(*quotapb.QuotaStatus)(nil),              // 75: mesos.v1.quota.QuotaStatus
+	(*mesospb.TimeInfo)(nil),                 // 76: mesos.v1.TimeInfo
+	(*mesospb.AgentInfo_Capability)(nil),     // 77: mesos.v1.AgentInfo.Capability
+	(*mesospb.DrainInfo)(nil),                // 78: mesos.v1.DrainInfo
+	(*mesospb.FrameworkInfo)(nil),            // 79: mesos.v1.FrameworkInfo
+	(*mesospb.Offer)(nil),                    // 80: mesos.v1.Offer
+	(*mesospb.InverseOffer)(nil),             // 81: mesos.v1.InverseOffer
+	(*mesospb.ExecutorInfo)(nil),             // 82: mesos.v1.ExecutorInfo
+	(*mesospb.TaskStatus)(nil),               // 83: mesos.v1.TaskStatus
+	(mesospb.TaskState)(0),                   // 84: mesos.v1.TaskState
 }
 var file_mesos_v1_master_master_proto_depIdxs = []int32{
 	0,   // 0: mesos.v1.master.Call.type:type_name -> mesos.v1.master.Call.Type
@@ -3564,112 +3955,126 @@ var file_mesos_v1_master_master_proto_depIdxs = []int32{
 	12,  // 7: mesos.v1.master.Call.unreserve_resources:type_name -> mesos.v1.master.Call.UnreserveResources
 	13,  // 8: mesos.v1.master.Call.create_volumes:type_name -> mesos.v1.master.Call.CreateVolumes
 	14,  // 9: mesos.v1.master.Call.destroy_volumes:type_name -> mesos.v1.master.Call.DestroyVolumes
-	19,  // 10: mesos.v1.master.Call.set_quota:type_name -> mesos.v1.master.Call.SetQuota
-	20,  // 11: mesos.v1.master.Call.remove_quota:type_name -> mesos.v1.master.Call.RemoveQuota
-	15,  // 12: mesos.v1.master.Call.teardown:type_name -> mesos.v1.master.Call.Teardown
-	16,  // 13: mesos.v1.master.Call.mark_agent_gone:type_name -> mesos.v1.master.Call.MarkAgentGone
-	21,  // 14: mesos.v1.master.Call.update_quota:type_name -> mesos.v1.master.Call.UpdateQuota
-	17,  // 15: mesos.v1.master.Call.deactivate_agent:type_name -> mesos.v1.master.Call.DeactivateAgent
-	18,  // 16: mesos.v1.master.Call.reactivate_agent:type_name -> mesos.v1.master.Call.ReactivateAgent
-	1,   // 17: mesos.v1.master.Response.type:type_name -> mesos.v1.master.Response.Type
-	22,  // 18: mesos.v1.master.Response.get_health:type_name -> mesos.v1.master.Response.GetHealth
-	23,  // 19: mesos.v1.master.Response.get_flags:type_name -> mesos.v1.master.Response.GetFlags
-	24,  // 20: mesos.v1.master.Response.get_version:type_name -> mesos.v1.master.Response.GetVersion
-	25,  // 21: mesos.v1.master.Response.get_metrics:type_name -> mesos.v1.master.Response.GetMetrics
-	26,  // 22: mesos.v1.master.Response.get_logging_level:type_name -> mesos.v1.master.Response.GetLoggingLevel
-	27,  // 23: mesos.v1.master.Response.list_files:type_name -> mesos.v1.master.Response.ListFiles
-	28,  // 24: mesos.v1.master.Response.read_file:type_name -> mesos.v1.master.Response.ReadFile
-	29,  // 25: mesos.v1.master.Response.get_state:type_name -> mesos.v1.master.Response.GetState
-	30,  // 26: mesos.v1.master.Response.get_agents:type_name -> mesos.v1.master.Response.GetAgents
-	31,  // 27: mesos.v1.master.Response.get_frameworks:type_name -> mesos.v1.master.Response.GetFrameworks
-	32,  // 28: mesos.v1.master.Response.get_executors:type_name -> mesos.v1.master.Response.GetExecutors
-	33,  // 29: mesos.v1.master.Response.get_operations:type_name -> mesos.v1.master.Response.GetOperations
-	34,  // 30: mesos.v1.master.Response.get_tasks:type_name -> mesos.v1.master.Response.GetTasks
-	35,  // 31: mesos.v1.master.Response.get_roles:type_name -> mesos.v1.master.Response.GetRoles
-	36,  // 32: mesos.v1.master.Response.get_weights:type_name -> mesos.v1.master.Response.GetWeights
-	37,  // 33: mesos.v1.master.Response.get_master:type_name -> mesos.v1.master.Response.GetMaster
-	38,  // 34: mesos.v1.master.Response.get_quota:type_name -> mesos.v1.master.Response.GetQuota
-	2,   // 35: mesos.v1.master.Event.type:type_name -> mesos.v1.master.Event.Type
-	42,  // 36: mesos.v1.master.Event.subscribed:type_name -> mesos.v1.master.Event.Subscribed
-	43,  // 37: mesos.v1.master.Event.task_added:type_name -> mesos.v1.master.Event.TaskAdded
-	44,  // 38: mesos.v1.master.Event.task_updated:type_name -> mesos.v1.master.Event.TaskUpdated
-	48,  // 39: mesos.v1.master.Event.agent_added:type_name -> mesos.v1.master.Event.AgentAdded
-	49,  // 40: mesos.v1.master.Event.agent_removed:type_name -> mesos.v1.master.Event.AgentRemoved
-	45,  // 41: mesos.v1.master.Event.framework_added:type_name -> mesos.v1.master.Event.FrameworkAdded
-	46,  // 42: mesos.v1.master.Event.framework_updated:type_name -> mesos.v1.master.Event.FrameworkUpdated
-	47,  // 43: mesos.v1.master.Event.framework_removed:type_name -> mesos.v1.master.Event.FrameworkRemoved
-	50,  // 44: mesos.v1.master.Call.GetMetrics.timeout:type_name -> mesos.v1.DurationInfo
-	50,  // 45: mesos.v1.master.Call.SetLoggingLevel.duration:type_name -> mesos.v1.DurationInfo
-	51,  // 46: mesos.v1.master.Call.UpdateWeights.weight_infos:type_name -> mesos.v1.WeightInfo
-	52,  // 47: mesos.v1.master.Call.ReserveResources.agent_id:type_name -> mesos.v1.AgentID
-	53,  // 48: mesos.v1.master.Call.ReserveResources.source:type_name -> mesos.v1.Resource
-	53,  // 49: mesos.v1.master.Call.ReserveResources.resources:type_name -> mesos.v1.Resource
-	52,  // 50: mesos.v1.master.Call.UnreserveResources.agent_id:type_name -> mesos.v1.AgentID
-	53,  // 51: mesos.v1.master.Call.UnreserveResources.resources:type_name -> mesos.v1.Resource
-	52,  // 52: mesos.v1.master.Call.CreateVolumes.agent_id:type_name -> mesos.v1.AgentID
-	53,  // 53: mesos.v1.master.Call.CreateVolumes.volumes:type_name -> mesos.v1.Resource
-	52,  // 54: mesos.v1.master.Call.DestroyVolumes.agent_id:type_name -> mesos.v1.AgentID
-	53,  // 55: mesos.v1.master.Call.DestroyVolumes.volumes:type_name -> mesos.v1.Resource
-	54,  // 56: mesos.v1.master.Call.Teardown.framework_id:type_name -> mesos.v1.FrameworkID
-	52,  // 57: mesos.v1.master.Call.MarkAgentGone.agent_id:type_name -> mesos.v1.AgentID
-	52,  // 58: mesos.v1.master.Call.DeactivateAgent.agent_id:type_name -> mesos.v1.AgentID
-	52,  // 59: mesos.v1.master.Call.ReactivateAgent.agent_id:type_name -> mesos.v1.AgentID
-	55,  // 60: mesos.v1.master.Call.SetQuota.quota_request:type_name -> mesos.v1.quota.QuotaRequest
-	56,  // 61: mesos.v1.master.Call.UpdateQuota.quota_configs:type_name -> mesos.v1.quota.QuotaConfig
-	57,  // 62: mesos.v1.master.Response.GetFlags.flags:type_name -> mesos.v1.Flag
-	58,  // 63: mesos.v1.master.Response.GetVersion.version_info:type_name -> mesos.v1.VersionInfo
-	59,  // 64: mesos.v1.master.Response.GetMetrics.metrics:type_name -> mesos.v1.Metric
-	60,  // 65: mesos.v1.master.Response.ListFiles.file_infos:type_name -> mesos.v1.FileInfo
-	34,  // 66: mesos.v1.master.Response.GetState.get_tasks:type_name -> mesos.v1.master.Response.GetTasks
-	32,  // 67: mesos.v1.master.Response.GetState.get_executors:type_name -> mesos.v1.master.Response.GetExecutors
-	31,  // 68: mesos.v1.master.Response.GetState.get_frameworks:type_name -> mesos.v1.master.Response.GetFrameworks
-	30,  // 69: mesos.v1.master.Response.GetState.get_agents:type_name -> mesos.v1.master.Response.GetAgents
-	39,  // 70: mesos.v1.master.Response.GetAgents.agents:type_name -> mesos.v1.master.Response.GetAgents.Agent
-	61,  // 71: mesos.v1.master.Response.GetAgents.recovered_agents:type_name -> mesos.v1.AgentInfo
-	40,  // 72: mesos.v1.master.Response.GetFrameworks.frameworks:type_name -> mesos.v1.master.Response.GetFrameworks.Framework
-	40,  // 73: mesos.v1.master.Response.GetFrameworks.completed_frameworks:type_name -> mesos.v1.master.Response.GetFrameworks.Framework
-	41,  // 74: mesos.v1.master.Response.GetExecutors.executors:type_name -> mesos.v1.master.Response.GetExecutors.Executor
-	62,  // 75: mesos.v1.master.Response.GetOperations.operations:type_name -> mesos.v1.Operation
-	63,  // 76: mesos.v1.master.Response.GetTasks.pending_tasks:type_name -> mesos.v1.Task
-	63,  // 77: mesos.v1.master.Response.GetTasks.tasks:type_name -> mesos.v1.Task
-	63,  // 78: mesos.v1.master.Response.GetTasks.unreachable_tasks:type_name -> mesos.v1.Task
-	63,  // 79: mesos.v1.master.Response.GetTasks.completed_tasks:type_name -> mesos.v1.Task
-	64,  // 80: mesos.v1.master.Response.GetRoles.roles:type_name -> mesos.v1.Role
-	51,  // 81: mesos.v1.master.Response.GetWeights.weight_infos:type_name -> mesos.v1.WeightInfo
-	65,  // 82: mesos.v1.master.Response.GetMaster.master_info:type_name -> mesos.v1.MasterInfo
-	66,  // 83: mesos.v1.master.Response.GetQuota.status:type_name -> mesos.v1.quota.QuotaStatus
-	61,  // 84: mesos.v1.master.Response.GetAgents.Agent.agent_info:type_name -> mesos.v1.AgentInfo
-	67,  // 85: mesos.v1.master.Response.GetAgents.Agent.registered_time:type_name -> mesos.v1.TimeInfo
-	67,  // 86: mesos.v1.master.Response.GetAgents.Agent.reregistered_time:type_name -> mesos.v1.TimeInfo
-	53,  // 87: mesos.v1.master.Response.GetAgents.Agent.total_resources:type_name -> mesos.v1.Resource
-	53,  // 88: mesos.v1.master.Response.GetAgents.Agent.allocated_resources:type_name -> mesos.v1.Resource
-	53,  // 89: mesos.v1.master.Response.GetAgents.Agent.offered_resources:type_name -> mesos.v1.Resource
-	68,  // 90: mesos.v1.master.Response.GetAgents.Agent.capabilities:type_name -> mesos.v1.AgentInfo.Capability
-	69,  // 91: mesos.v1.master.Response.GetFrameworks.Framework.framework_info:type_name -> mesos.v1.FrameworkInfo
-	67,  // 92: mesos.v1.master.Response.GetFrameworks.Framework.registered_time:type_name -> mesos.v1.TimeInfo
-	67,  // 93: mesos.v1.master.Response.GetFrameworks.Framework.reregistered_time:type_name -> mesos.v1.TimeInfo
-	67,  // 94: mesos.v1.master.Response.GetFrameworks.Framework.unregistered_time:type_name -> mesos.v1.TimeInfo
-	70,  // 95: mesos.v1.master.Response.GetFrameworks.Framework.offers:type_name -> mesos.v1.Offer
-	71,  // 96: mesos.v1.master.Response.GetFrameworks.Framework.inverse_offers:type_name -> mesos.v1.InverseOffer
-	53,  // 97: mesos.v1.master.Response.GetFrameworks.Framework.allocated_resources:type_name -> mesos.v1.Resource
-	53,  // 98: mesos.v1.master.Response.GetFrameworks.Framework.offered_resources:type_name -> mesos.v1.Resource
-	72,  // 99: mesos.v1.master.Response.GetExecutors.Executor.executor_info:type_name -> mesos.v1.ExecutorInfo
-	52,  // 100: mesos.v1.master.Response.GetExecutors.Executor.agent_id:type_name -> mesos.v1.AgentID
-	29,  // 101: mesos.v1.master.Event.Subscribed.get_state:type_name -> mesos.v1.master.Response.GetState
-	63,  // 102: mesos.v1.master.Event.TaskAdded.task:type_name -> mesos.v1.Task
-	54,  // 103: mesos.v1.master.Event.TaskUpdated.framework_id:type_name -> mesos.v1.FrameworkID
-	73,  // 104: mesos.v1.master.Event.TaskUpdated.status:type_name -> mesos.v1.TaskStatus
-	74,  // 105: mesos.v1.master.Event.TaskUpdated.state:type_name -> mesos.v1.TaskState
-	40,  // 106: mesos.v1.master.Event.FrameworkAdded.framework:type_name -> mesos.v1.master.Response.GetFrameworks.Framework
-	40,  // 107: mesos.v1.master.Event.FrameworkUpdated.framework:type_name -> mesos.v1.master.Response.GetFrameworks.Framework
-	69,  // 108: mesos.v1.master.Event.FrameworkRemoved.framework_info:type_name -> mesos.v1.FrameworkInfo
-	39,  // 109: mesos.v1.master.Event.AgentAdded.agent:type_name -> mesos.v1.master.Response.GetAgents.Agent
-	52,  // 110: mesos.v1.master.Event.AgentRemoved.agent_id:type_name -> mesos.v1.AgentID
-	111, // [111:111] is the sub-list for method output_type
-	111, // [111:111] is the sub-list for method input_type
-	111, // [111:111] is the sub-list for extension type_name
-	111, // [111:111] is the sub-list for extension extendee
-	0,   // [0:111] is the sub-list for field type_name
+	16,  // 10: mesos.v1.master.Call.update_maintenance_schedule:type_name -> mesos.v1.master.Call.UpdateMaintenanceSchedule
+	17,  // 11: mesos.v1.master.Call.start_maintenance:type_name -> mesos.v1.master.Call.StartMaintenance
+	18,  // 12: mesos.v1.master.Call.stop_maintenance:type_name -> mesos.v1.master.Call.StopMaintenance
+	23,  // 13: mesos.v1.master.Call.set_quota:type_name -> mesos.v1.master.Call.SetQuota
+	24,  // 14: mesos.v1.master.Call.remove_quota:type_name -> mesos.v1.master.Call.RemoveQuota
+	15,  // 15: mesos.v1.master.Call.teardown:type_name -> mesos.v1.master.Call.Teardown
+	20,  // 16: mesos.v1.master.Call.mark_agent_gone:type_name -> mesos.v1.master.Call.MarkAgentGone
+	25,  // 17: mesos.v1.master.Call.update_quota:type_name -> mesos.v1.master.Call.UpdateQuota
+	19,  // 18: mesos.v1.master.Call.drain_agent:type_name -> mesos.v1.master.Call.DrainAgent
+	21,  // 19: mesos.v1.master.Call.deactivate_agent:type_name -> mesos.v1.master.Call.DeactivateAgent
+	22,  // 20: mesos.v1.master.Call.reactivate_agent:type_name -> mesos.v1.master.Call.ReactivateAgent
+	1,   // 21: mesos.v1.master.Response.type:type_name -> mesos.v1.master.Response.Type
+	26,  // 22: mesos.v1.master.Response.get_health:type_name -> mesos.v1.master.Response.GetHealth
+	27,  // 23: mesos.v1.master.Response.get_flags:type_name -> mesos.v1.master.Response.GetFlags
+	28,  // 24: mesos.v1.master.Response.get_version:type_name -> mesos.v1.master.Response.GetVersion
+	29,  // 25: mesos.v1.master.Response.get_metrics:type_name -> mesos.v1.master.Response.GetMetrics
+	30,  // 26: mesos.v1.master.Response.get_logging_level:type_name -> mesos.v1.master.Response.GetLoggingLevel
+	31,  // 27: mesos.v1.master.Response.list_files:type_name -> mesos.v1.master.Response.ListFiles
+	32,  // 28: mesos.v1.master.Response.read_file:type_name -> mesos.v1.master.Response.ReadFile
+	33,  // 29: mesos.v1.master.Response.get_state:type_name -> mesos.v1.master.Response.GetState
+	34,  // 30: mesos.v1.master.Response.get_agents:type_name -> mesos.v1.master.Response.GetAgents
+	35,  // 31: mesos.v1.master.Response.get_frameworks:type_name -> mesos.v1.master.Response.GetFrameworks
+	36,  // 32: mesos.v1.master.Response.get_executors:type_name -> mesos.v1.master.Response.GetExecutors
+	37,  // 33: mesos.v1.master.Response.get_operations:type_name -> mesos.v1.master.Response.GetOperations
+	38,  // 34: mesos.v1.master.Response.get_tasks:type_name -> mesos.v1.master.Response.GetTasks
+	39,  // 35: mesos.v1.master.Response.get_roles:type_name -> mesos.v1.master.Response.GetRoles
+	40,  // 36: mesos.v1.master.Response.get_weights:type_name -> mesos.v1.master.Response.GetWeights
+	41,  // 37: mesos.v1.master.Response.get_master:type_name -> mesos.v1.master.Response.GetMaster
+	42,  // 38: mesos.v1.master.Response.get_maintenance_status:type_name -> mesos.v1.master.Response.GetMaintenanceStatus
+	43,  // 39: mesos.v1.master.Response.get_maintenance_schedule:type_name -> mesos.v1.master.Response.GetMaintenanceSchedule
+	44,  // 40: mesos.v1.master.Response.get_quota:type_name -> mesos.v1.master.Response.GetQuota
+	2,   // 41: mesos.v1.master.Event.type:type_name -> mesos.v1.master.Event.Type
+	48,  // 42: mesos.v1.master.Event.subscribed:type_name -> mesos.v1.master.Event.Subscribed
+	49,  // 43: mesos.v1.master.Event.task_added:type_name -> mesos.v1.master.Event.TaskAdded
+	50,  // 44: mesos.v1.master.Event.task_updated:type_name -> mesos.v1.master.Event.TaskUpdated
+	54,  // 45: mesos.v1.master.Event.agent_added:type_name -> mesos.v1.master.Event.AgentAdded
+	55,  // 46: mesos.v1.master.Event.agent_removed:type_name -> mesos.v1.master.Event.AgentRemoved
+	51,  // 47: mesos.v1.master.Event.framework_added:type_name -> mesos.v1.master.Event.FrameworkAdded
+	52,  // 48: mesos.v1.master.Event.framework_updated:type_name -> mesos.v1.master.Event.FrameworkUpdated
+	53,  // 49: mesos.v1.master.Event.framework_removed:type_name -> mesos.v1.master.Event.FrameworkRemoved
+	56,  // 50: mesos.v1.master.Call.GetMetrics.timeout:type_name -> mesos.v1.DurationInfo
+	56,  // 51: mesos.v1.master.Call.SetLoggingLevel.duration:type_name -> mesos.v1.DurationInfo
+	57,  // 52: mesos.v1.master.Call.UpdateWeights.weight_infos:type_name -> mesos.v1.WeightInfo
+	58,  // 53: mesos.v1.master.Call.ReserveResources.agent_id:type_name -> mesos.v1.AgentID
+	59,  // 54: mesos.v1.master.Call.ReserveResources.source:type_name -> mesos.v1.Resource
+	59,  // 55: mesos.v1.master.Call.ReserveResources.resources:type_name -> mesos.v1.Resource
+	58,  // 56: mesos.v1.master.Call.UnreserveResources.agent_id:type_name -> mesos.v1.AgentID
+	59,  // 57: mesos.v1.master.Call.UnreserveResources.resources:type_name -> mesos.v1.Resource
+	58,  // 58: mesos.v1.master.Call.CreateVolumes.agent_id:type_name -> mesos.v1.AgentID
+	59,  // 59: mesos.v1.master.Call.CreateVolumes.volumes:type_name -> mesos.v1.Resource
+	58,  // 60: mesos.v1.master.Call.DestroyVolumes.agent_id:type_name -> mesos.v1.AgentID
+	59,  // 61: mesos.v1.master.Call.DestroyVolumes.volumes:type_name -> mesos.v1.Resource
+	60,  // 62: mesos.v1.master.Call.Teardown.framework_id:type_name -> mesos.v1.FrameworkID
+	61,  // 63: mesos.v1.master.Call.UpdateMaintenanceSchedule.schedule:type_name -> mesos.v1.maintenance.Schedule
+	62,  // 64: mesos.v1.master.Call.StartMaintenance.machines:type_name -> mesos.v1.MachineID
+	62,  // 65: mesos.v1.master.Call.StopMaintenance.machines:type_name -> mesos.v1.MachineID
+	58,  // 66: mesos.v1.master.Call.DrainAgent.agent_id:type_name -> mesos.v1.AgentID
+	56,  // 67: mesos.v1.master.Call.DrainAgent.max_grace_period:type_name -> mesos.v1.DurationInfo
+	58,  // 68: mesos.v1.master.Call.MarkAgentGone.agent_id:type_name -> mesos.v1.AgentID
+	58,  // 69: mesos.v1.master.Call.DeactivateAgent.agent_id:type_name -> mesos.v1.AgentID
+	58,  // 70: mesos.v1.master.Call.ReactivateAgent.agent_id:type_name -> mesos.v1.AgentID
+	63,  // 71: mesos.v1.master.Call.SetQuota.quota_request:type_name -> mesos.v1.quota.QuotaRequest
+	64,  // 72: mesos.v1.master.Call.UpdateQuota.quota_configs:type_name -> mesos.v1.quota.QuotaConfig
+	65,  // 73: mesos.v1.master.Response.GetFlags.flags:type_name -> mesos.v1.Flag
+	66,  // 74: mesos.v1.master.Response.GetVersion.version_info:type_name -> mesos.v1.VersionInfo
+	67,  // 75: mesos.v1.master.Response.GetMetrics.metrics:type_name -> mesos.v1.Metric
+	68,  // 76: mesos.v1.master.Response.ListFiles.file_infos:type_name -> mesos.v1.FileInfo
+	38,  // 77: mesos.v1.master.Response.GetState.get_tasks:type_name -> mesos.v1.master.Response.GetTasks
+	36,  // 78: mesos.v1.master.Response.GetState.get_executors:type_name -> mesos.v1.master.Response.GetExecutors
+	35,  // 79: mesos.v1.master.Response.GetState.get_frameworks:type_name -> mesos.v1.master.Response.GetFrameworks
+	34,  // 80: mesos.v1.master.Response.GetState.get_agents:type_name -> mesos.v1.master.Response.GetAgents
+	45,  // 81: mesos.v1.master.Response.GetAgents.agents:type_name -> mesos.v1.master.Response.GetAgents.Agent
+	69,  // 82: mesos.v1.master.Response.GetAgents.recovered_agents:type_name -> mesos.v1.AgentInfo
+	46,  // 83: mesos.v1.master.Response.GetFrameworks.frameworks:type_name -> mesos.v1.master.Response.GetFrameworks.Framework
+	46,  // 84: mesos.v1.master.Response.GetFrameworks.completed_frameworks:type_name -> mesos.v1.master.Response.GetFrameworks.Framework
+	47,  // 85: mesos.v1.master.Response.GetExecutors.executors:type_name -> mesos.v1.master.Response.GetExecutors.Executor
+	70,  // 86: mesos.v1.master.Response.GetOperations.operations:type_name -> mesos.v1.Operation
+	71,  // 87: mesos.v1.master.Response.GetTasks.pending_tasks:type_name -> mesos.v1.Task
+	71,  // 88: mesos.v1.master.Response.GetTasks.tasks:type_name -> mesos.v1.Task
+	71,  // 89: mesos.v1.master.Response.GetTasks.unreachable_tasks:type_name -> mesos.v1.Task
+	71,  // 90: mesos.v1.master.Response.GetTasks.completed_tasks:type_name -> mesos.v1.Task
+	72,  // 91: mesos.v1.master.Response.GetRoles.roles:type_name -> mesos.v1.Role
+	57,  // 92: mesos.v1.master.Response.GetWeights.weight_infos:type_name -> mesos.v1.WeightInfo
+	73,  // 93: mesos.v1.master.Response.GetMaster.master_info:type_name -> mesos.v1.MasterInfo
+	74,  // 94: mesos.v1.master.Response.GetMaintenanceStatus.status:type_name -> mesos.v1.maintenance.ClusterStatus
+	61,  // 95: mesos.v1.master.Response.GetMaintenanceSchedule.schedule:type_name -> mesos.v1.maintenance.Schedule
+	75,  // 96: mesos.v1.master.Response.GetQuota.status:type_name -> mesos.v1.quota.QuotaStatus
+	69,  // 97: mesos.v1.master.Response.GetAgents.Agent.agent_info:type_name -> mesos.v1.AgentInfo
+	76,  // 98: mesos.v1.master.Response.GetAgents.Agent.registered_time:type_name -> mesos.v1.TimeInfo
+	76,  // 99: mesos.v1.master.Response.GetAgents.Agent.reregistered_time:type_name -> mesos.v1.TimeInfo
+	59,  // 100: mesos.v1.master.Response.GetAgents.Agent.total_resources:type_name -> mesos.v1.Resource
+	59,  // 101: mesos.v1.master.Response.GetAgents.Agent.allocated_resources:type_name -> mesos.v1.Resource
+	59,  // 102: mesos.v1.master.Response.GetAgents.Agent.offered_resources:type_name -> mesos.v1.Resource
+	77,  // 103: mesos.v1.master.Response.GetAgents.Agent.capabilities:type_name -> mesos.v1.AgentInfo.Capability
+	78,  // 104: mesos.v1.master.Response.GetAgents.Agent.drain_info:type_name -> mesos.v1.DrainInfo
+	79,  // 105: mesos.v1.master.Response.GetFrameworks.Framework.framework_info:type_name -> mesos.v1.FrameworkInfo
+	76,  // 106: mesos.v1.master.Response.GetFrameworks.Framework.registered_time:type_name -> mesos.v1.TimeInfo
+	76,  // 107: mesos.v1.master.Response.GetFrameworks.Framework.reregistered_time:type_name -> mesos.v1.TimeInfo
+	76,  // 108: mesos.v1.master.Response.GetFrameworks.Framework.unregistered_time:type_name -> mesos.v1.TimeInfo
+	80,  // 109: mesos.v1.master.Response.GetFrameworks.Framework.offers:type_name -> mesos.v1.Offer
+	81,  // 110: mesos.v1.master.Response.GetFrameworks.Framework.inverse_offers:type_name -> mesos.v1.InverseOffer
+	59,  // 111: mesos.v1.master.Response.GetFrameworks.Framework.allocated_resources:type_name -> mesos.v1.Resource
+	59,  // 112: mesos.v1.master.Response.GetFrameworks.Framework.offered_resources:type_name -> mesos.v1.Resource
+	82,  // 113: mesos.v1.master.Response.GetExecutors.Executor.executor_info:type_name -> mesos.v1.ExecutorInfo
+	58,  // 114: mesos.v1.master.Response.GetExecutors.Executor.agent_id:type_name -> mesos.v1.AgentID
+	33,  // 115: mesos.v1.master.Event.Subscribed.get_state:type_name -> mesos.v1.master.Response.GetState
+	71,  // 116: mesos.v1.master.Event.TaskAdded.task:type_name -> mesos.v1.Task
+	60,  // 117: mesos.v1.master.Event.TaskUpdated.framework_id:type_name -> mesos.v1.FrameworkID
+	83,  // 118: mesos.v1.master.Event.TaskUpdated.status:type_name -> mesos.v1.TaskStatus
+	84,  // 119: mesos.v1.master.Event.TaskUpdated.state:type_name -> mesos.v1.TaskState
+	46,  // 120: mesos.v1.master.Event.FrameworkAdded.framework:type_name -> mesos.v1.master.Response.GetFrameworks.Framework
+	46,  // 121: mesos.v1.master.Event.FrameworkUpdated.framework:type_name -> mesos.v1.master.Response.GetFrameworks.Framework
+	79,  // 122: mesos.v1.master.Event.FrameworkRemoved.framework_info:type_name -> mesos.v1.FrameworkInfo
+	45,  // 123: mesos.v1.master.Event.AgentAdded.agent:type_name -> mesos.v1.master.Response.GetAgents.Agent
+	58,  // 124: mesos.v1.master.Event.AgentRemoved.agent_id:type_name -> mesos.v1.AgentID
+	125, // [125:125] is the sub-list for method output_type
+	125, // [125:125] is the sub-list for method input_type
+	125, // [125:125] is the sub-list for extension type_name
+	125, // [125:125] is the sub-list for extension extendee
+	0,   // [0:125] is the sub-list for field type_name
 }
 
 func init() { file_mesos_v1_master_master_proto_init() }
@@ -3683,7 +4088,7 @@ func file_mesos_v1_master_master_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mesos_v1_master_master_proto_rawDesc), len(file_mesos_v1_master_master_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   47,
+			NumMessages:   53,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

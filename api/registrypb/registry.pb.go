@@ -556,6 +556,72 @@ func (x *Snapshot) GetReservations() []*Snapshot_Reservations {
 	return nil
 }
 
+// What SetMaintenance stores: the master's maintenance books (see
+// internal/master/core, maintenance.go). The Mesos messages are kept
+// serialized, as elsewhere in the registry.
+type MaintenanceRecord struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A serialized mesos.v1.maintenance.Schedule.
+	Schedule []byte `protobuf:"bytes,1,opt,name=schedule" json:"schedule,omitempty"`
+	// The serialized mesos.v1.MachineIDs of the machines brought DOWN
+	// (START_MAINTENANCE); the others of the schedule are DRAINING.
+	DownMachines  [][]byte                        `protobuf:"bytes,2,rep,name=down_machines,json=downMachines" json:"down_machines,omitempty"`
+	Drains        []*MaintenanceRecord_AgentDrain `protobuf:"bytes,3,rep,name=drains" json:"drains,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MaintenanceRecord) Reset() {
+	*x = MaintenanceRecord{}
+	mi := &file_meso_registry_v1_registry_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MaintenanceRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MaintenanceRecord) ProtoMessage() {}
+
+func (x *MaintenanceRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_meso_registry_v1_registry_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MaintenanceRecord.ProtoReflect.Descriptor instead.
+func (*MaintenanceRecord) Descriptor() ([]byte, []int) {
+	return file_meso_registry_v1_registry_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *MaintenanceRecord) GetSchedule() []byte {
+	if x != nil {
+		return x.Schedule
+	}
+	return nil
+}
+
+func (x *MaintenanceRecord) GetDownMachines() [][]byte {
+	if x != nil {
+		return x.DownMachines
+	}
+	return nil
+}
+
+func (x *MaintenanceRecord) GetDrains() []*MaintenanceRecord_AgentDrain {
+	if x != nil {
+		return x.Drains
+	}
+	return nil
+}
+
 type Command_AdmitAgent struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	AgentId *string                `protobuf:"bytes,1,opt,name=agent_id,json=agentId" json:"agent_id,omitempty"`
@@ -567,7 +633,7 @@ type Command_AdmitAgent struct {
 
 func (x *Command_AdmitAgent) Reset() {
 	*x = Command_AdmitAgent{}
-	mi := &file_meso_registry_v1_registry_proto_msgTypes[3]
+	mi := &file_meso_registry_v1_registry_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -579,7 +645,7 @@ func (x *Command_AdmitAgent) String() string {
 func (*Command_AdmitAgent) ProtoMessage() {}
 
 func (x *Command_AdmitAgent) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_registry_v1_registry_proto_msgTypes[3]
+	mi := &file_meso_registry_v1_registry_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -619,7 +685,7 @@ type Command_MarkAgentUnreachable struct {
 
 func (x *Command_MarkAgentUnreachable) Reset() {
 	*x = Command_MarkAgentUnreachable{}
-	mi := &file_meso_registry_v1_registry_proto_msgTypes[4]
+	mi := &file_meso_registry_v1_registry_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -631,7 +697,7 @@ func (x *Command_MarkAgentUnreachable) String() string {
 func (*Command_MarkAgentUnreachable) ProtoMessage() {}
 
 func (x *Command_MarkAgentUnreachable) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_registry_v1_registry_proto_msgTypes[4]
+	mi := &file_meso_registry_v1_registry_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -671,7 +737,7 @@ type Command_MarkAgentGone struct {
 
 func (x *Command_MarkAgentGone) Reset() {
 	*x = Command_MarkAgentGone{}
-	mi := &file_meso_registry_v1_registry_proto_msgTypes[5]
+	mi := &file_meso_registry_v1_registry_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -683,7 +749,7 @@ func (x *Command_MarkAgentGone) String() string {
 func (*Command_MarkAgentGone) ProtoMessage() {}
 
 func (x *Command_MarkAgentGone) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_registry_v1_registry_proto_msgTypes[5]
+	mi := &file_meso_registry_v1_registry_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -723,7 +789,7 @@ type Command_PruneAgents struct {
 
 func (x *Command_PruneAgents) Reset() {
 	*x = Command_PruneAgents{}
-	mi := &file_meso_registry_v1_registry_proto_msgTypes[6]
+	mi := &file_meso_registry_v1_registry_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -735,7 +801,7 @@ func (x *Command_PruneAgents) String() string {
 func (*Command_PruneAgents) ProtoMessage() {}
 
 func (x *Command_PruneAgents) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_registry_v1_registry_proto_msgTypes[6]
+	mi := &file_meso_registry_v1_registry_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -769,7 +835,7 @@ type Command_PutFramework struct {
 
 func (x *Command_PutFramework) Reset() {
 	*x = Command_PutFramework{}
-	mi := &file_meso_registry_v1_registry_proto_msgTypes[7]
+	mi := &file_meso_registry_v1_registry_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -781,7 +847,7 @@ func (x *Command_PutFramework) String() string {
 func (*Command_PutFramework) ProtoMessage() {}
 
 func (x *Command_PutFramework) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_registry_v1_registry_proto_msgTypes[7]
+	mi := &file_meso_registry_v1_registry_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -823,7 +889,7 @@ type Command_DisconnectFramework struct {
 
 func (x *Command_DisconnectFramework) Reset() {
 	*x = Command_DisconnectFramework{}
-	mi := &file_meso_registry_v1_registry_proto_msgTypes[8]
+	mi := &file_meso_registry_v1_registry_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -835,7 +901,7 @@ func (x *Command_DisconnectFramework) String() string {
 func (*Command_DisconnectFramework) ProtoMessage() {}
 
 func (x *Command_DisconnectFramework) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_registry_v1_registry_proto_msgTypes[8]
+	mi := &file_meso_registry_v1_registry_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -875,7 +941,7 @@ type Command_RemoveFramework struct {
 
 func (x *Command_RemoveFramework) Reset() {
 	*x = Command_RemoveFramework{}
-	mi := &file_meso_registry_v1_registry_proto_msgTypes[9]
+	mi := &file_meso_registry_v1_registry_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -887,7 +953,7 @@ func (x *Command_RemoveFramework) String() string {
 func (*Command_RemoveFramework) ProtoMessage() {}
 
 func (x *Command_RemoveFramework) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_registry_v1_registry_proto_msgTypes[9]
+	mi := &file_meso_registry_v1_registry_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -927,7 +993,7 @@ type Command_PruneFrameworks struct {
 
 func (x *Command_PruneFrameworks) Reset() {
 	*x = Command_PruneFrameworks{}
-	mi := &file_meso_registry_v1_registry_proto_msgTypes[10]
+	mi := &file_meso_registry_v1_registry_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -939,7 +1005,7 @@ func (x *Command_PruneFrameworks) String() string {
 func (*Command_PruneFrameworks) ProtoMessage() {}
 
 func (x *Command_PruneFrameworks) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_registry_v1_registry_proto_msgTypes[10]
+	mi := &file_meso_registry_v1_registry_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -971,7 +1037,7 @@ type Command_SetWeights struct {
 
 func (x *Command_SetWeights) Reset() {
 	*x = Command_SetWeights{}
-	mi := &file_meso_registry_v1_registry_proto_msgTypes[11]
+	mi := &file_meso_registry_v1_registry_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -983,7 +1049,7 @@ func (x *Command_SetWeights) String() string {
 func (*Command_SetWeights) ProtoMessage() {}
 
 func (x *Command_SetWeights) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_registry_v1_registry_proto_msgTypes[11]
+	mi := &file_meso_registry_v1_registry_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1017,7 +1083,7 @@ type Command_SetQuota struct {
 
 func (x *Command_SetQuota) Reset() {
 	*x = Command_SetQuota{}
-	mi := &file_meso_registry_v1_registry_proto_msgTypes[12]
+	mi := &file_meso_registry_v1_registry_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1029,7 +1095,7 @@ func (x *Command_SetQuota) String() string {
 func (*Command_SetQuota) ProtoMessage() {}
 
 func (x *Command_SetQuota) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_registry_v1_registry_proto_msgTypes[12]
+	mi := &file_meso_registry_v1_registry_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1069,7 +1135,7 @@ type Command_SetMaintenance struct {
 
 func (x *Command_SetMaintenance) Reset() {
 	*x = Command_SetMaintenance{}
-	mi := &file_meso_registry_v1_registry_proto_msgTypes[13]
+	mi := &file_meso_registry_v1_registry_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1081,7 +1147,7 @@ func (x *Command_SetMaintenance) String() string {
 func (*Command_SetMaintenance) ProtoMessage() {}
 
 func (x *Command_SetMaintenance) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_registry_v1_registry_proto_msgTypes[13]
+	mi := &file_meso_registry_v1_registry_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1116,7 +1182,7 @@ type Command_SetReservations struct {
 
 func (x *Command_SetReservations) Reset() {
 	*x = Command_SetReservations{}
-	mi := &file_meso_registry_v1_registry_proto_msgTypes[14]
+	mi := &file_meso_registry_v1_registry_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1128,7 +1194,7 @@ func (x *Command_SetReservations) String() string {
 func (*Command_SetReservations) ProtoMessage() {}
 
 func (x *Command_SetReservations) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_registry_v1_registry_proto_msgTypes[14]
+	mi := &file_meso_registry_v1_registry_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1170,7 +1236,7 @@ type Command_SetAgentSecret struct {
 
 func (x *Command_SetAgentSecret) Reset() {
 	*x = Command_SetAgentSecret{}
-	mi := &file_meso_registry_v1_registry_proto_msgTypes[15]
+	mi := &file_meso_registry_v1_registry_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1182,7 +1248,7 @@ func (x *Command_SetAgentSecret) String() string {
 func (*Command_SetAgentSecret) ProtoMessage() {}
 
 func (x *Command_SetAgentSecret) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_registry_v1_registry_proto_msgTypes[15]
+	mi := &file_meso_registry_v1_registry_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1228,7 +1294,7 @@ type Snapshot_Agent struct {
 
 func (x *Snapshot_Agent) Reset() {
 	*x = Snapshot_Agent{}
-	mi := &file_meso_registry_v1_registry_proto_msgTypes[16]
+	mi := &file_meso_registry_v1_registry_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1240,7 +1306,7 @@ func (x *Snapshot_Agent) String() string {
 func (*Snapshot_Agent) ProtoMessage() {}
 
 func (x *Snapshot_Agent) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_registry_v1_registry_proto_msgTypes[16]
+	mi := &file_meso_registry_v1_registry_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1305,7 +1371,7 @@ type Snapshot_Framework struct {
 
 func (x *Snapshot_Framework) Reset() {
 	*x = Snapshot_Framework{}
-	mi := &file_meso_registry_v1_registry_proto_msgTypes[17]
+	mi := &file_meso_registry_v1_registry_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1317,7 +1383,7 @@ func (x *Snapshot_Framework) String() string {
 func (*Snapshot_Framework) ProtoMessage() {}
 
 func (x *Snapshot_Framework) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_registry_v1_registry_proto_msgTypes[17]
+	mi := &file_meso_registry_v1_registry_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1378,7 +1444,7 @@ type Snapshot_Quota struct {
 
 func (x *Snapshot_Quota) Reset() {
 	*x = Snapshot_Quota{}
-	mi := &file_meso_registry_v1_registry_proto_msgTypes[18]
+	mi := &file_meso_registry_v1_registry_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1390,7 +1456,7 @@ func (x *Snapshot_Quota) String() string {
 func (*Snapshot_Quota) ProtoMessage() {}
 
 func (x *Snapshot_Quota) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_registry_v1_registry_proto_msgTypes[18]
+	mi := &file_meso_registry_v1_registry_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1430,7 +1496,7 @@ type Snapshot_Reservations struct {
 
 func (x *Snapshot_Reservations) Reset() {
 	*x = Snapshot_Reservations{}
-	mi := &file_meso_registry_v1_registry_proto_msgTypes[19]
+	mi := &file_meso_registry_v1_registry_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1442,7 +1508,7 @@ func (x *Snapshot_Reservations) String() string {
 func (*Snapshot_Reservations) ProtoMessage() {}
 
 func (x *Snapshot_Reservations) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_registry_v1_registry_proto_msgTypes[19]
+	mi := &file_meso_registry_v1_registry_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1468,6 +1534,61 @@ func (x *Snapshot_Reservations) GetAgentId() string {
 func (x *Snapshot_Reservations) GetResources() []byte {
 	if x != nil {
 		return x.Resources
+	}
+	return nil
+}
+
+// An agent an operator drains (DRAIN_AGENT) until REACTIVATE_AGENT or
+// until it is gone.
+type MaintenanceRecord_AgentDrain struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	AgentId *string                `protobuf:"bytes,1,opt,name=agent_id,json=agentId" json:"agent_id,omitempty"`
+	// A serialized mesos.v1.DrainInfo.
+	DrainInfo     []byte `protobuf:"bytes,2,opt,name=drain_info,json=drainInfo" json:"drain_info,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MaintenanceRecord_AgentDrain) Reset() {
+	*x = MaintenanceRecord_AgentDrain{}
+	mi := &file_meso_registry_v1_registry_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MaintenanceRecord_AgentDrain) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MaintenanceRecord_AgentDrain) ProtoMessage() {}
+
+func (x *MaintenanceRecord_AgentDrain) ProtoReflect() protoreflect.Message {
+	mi := &file_meso_registry_v1_registry_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MaintenanceRecord_AgentDrain.ProtoReflect.Descriptor instead.
+func (*MaintenanceRecord_AgentDrain) Descriptor() ([]byte, []int) {
+	return file_meso_registry_v1_registry_proto_rawDescGZIP(), []int{3, 0}
+}
+
+func (x *MaintenanceRecord_AgentDrain) GetAgentId() string {
+	if x != nil && x.AgentId != nil {
+		return *x.AgentId
+	}
+	return ""
+}
+
+func (x *MaintenanceRecord_AgentDrain) GetDrainInfo() []byte {
+	if x != nil {
+		return x.DrainInfo
 	}
 	return nil
 }
@@ -1595,7 +1716,16 @@ const file_meso_registry_v1_registry_proto_rawDesc = "" +
 	"\x06config\x18\x02 \x01(\fR\x06config\x1aG\n" +
 	"\fReservations\x12\x19\n" +
 	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x1c\n" +
-	"\tresources\x18\x02 \x01(\fR\tresourcesB7Z5github.com/mesoproject/meso/api/registrypb;registrypb"
+	"\tresources\x18\x02 \x01(\fR\tresources\"\xe4\x01\n" +
+	"\x11MaintenanceRecord\x12\x1a\n" +
+	"\bschedule\x18\x01 \x01(\fR\bschedule\x12#\n" +
+	"\rdown_machines\x18\x02 \x03(\fR\fdownMachines\x12F\n" +
+	"\x06drains\x18\x03 \x03(\v2..meso.registry.v1.MaintenanceRecord.AgentDrainR\x06drains\x1aF\n" +
+	"\n" +
+	"AgentDrain\x12\x19\n" +
+	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x1d\n" +
+	"\n" +
+	"drain_info\x18\x02 \x01(\fR\tdrainInfoB7Z5github.com/mesoproject/meso/api/registrypb;registrypb"
 
 var (
 	file_meso_registry_v1_registry_proto_rawDescOnce sync.Once
@@ -1610,7 +1740,7 @@ func file_meso_registry_v1_registry_proto_rawDescGZIP() []byte {
 }
 
 var file_meso_registry_v1_registry_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_meso_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_meso_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_meso_registry_v1_registry_proto_goTypes = []any{
 	(Command_Type)(0),                    // 0: meso.registry.v1.Command.Type
 	(Snapshot_Agent_State)(0),            // 1: meso.registry.v1.Snapshot.Agent.State
@@ -1618,53 +1748,56 @@ var file_meso_registry_v1_registry_proto_goTypes = []any{
 	(*Command)(nil),                      // 3: meso.registry.v1.Command
 	(*Weight)(nil),                       // 4: meso.registry.v1.Weight
 	(*Snapshot)(nil),                     // 5: meso.registry.v1.Snapshot
-	(*Command_AdmitAgent)(nil),           // 6: meso.registry.v1.Command.AdmitAgent
-	(*Command_MarkAgentUnreachable)(nil), // 7: meso.registry.v1.Command.MarkAgentUnreachable
-	(*Command_MarkAgentGone)(nil),        // 8: meso.registry.v1.Command.MarkAgentGone
-	(*Command_PruneAgents)(nil),          // 9: meso.registry.v1.Command.PruneAgents
-	(*Command_PutFramework)(nil),         // 10: meso.registry.v1.Command.PutFramework
-	(*Command_DisconnectFramework)(nil),  // 11: meso.registry.v1.Command.DisconnectFramework
-	(*Command_RemoveFramework)(nil),      // 12: meso.registry.v1.Command.RemoveFramework
-	(*Command_PruneFrameworks)(nil),      // 13: meso.registry.v1.Command.PruneFrameworks
-	(*Command_SetWeights)(nil),           // 14: meso.registry.v1.Command.SetWeights
-	(*Command_SetQuota)(nil),             // 15: meso.registry.v1.Command.SetQuota
-	(*Command_SetMaintenance)(nil),       // 16: meso.registry.v1.Command.SetMaintenance
-	(*Command_SetReservations)(nil),      // 17: meso.registry.v1.Command.SetReservations
-	(*Command_SetAgentSecret)(nil),       // 18: meso.registry.v1.Command.SetAgentSecret
-	(*Snapshot_Agent)(nil),               // 19: meso.registry.v1.Snapshot.Agent
-	(*Snapshot_Framework)(nil),           // 20: meso.registry.v1.Snapshot.Framework
-	(*Snapshot_Quota)(nil),               // 21: meso.registry.v1.Snapshot.Quota
-	(*Snapshot_Reservations)(nil),        // 22: meso.registry.v1.Snapshot.Reservations
+	(*MaintenanceRecord)(nil),            // 6: meso.registry.v1.MaintenanceRecord
+	(*Command_AdmitAgent)(nil),           // 7: meso.registry.v1.Command.AdmitAgent
+	(*Command_MarkAgentUnreachable)(nil), // 8: meso.registry.v1.Command.MarkAgentUnreachable
+	(*Command_MarkAgentGone)(nil),        // 9: meso.registry.v1.Command.MarkAgentGone
+	(*Command_PruneAgents)(nil),          // 10: meso.registry.v1.Command.PruneAgents
+	(*Command_PutFramework)(nil),         // 11: meso.registry.v1.Command.PutFramework
+	(*Command_DisconnectFramework)(nil),  // 12: meso.registry.v1.Command.DisconnectFramework
+	(*Command_RemoveFramework)(nil),      // 13: meso.registry.v1.Command.RemoveFramework
+	(*Command_PruneFrameworks)(nil),      // 14: meso.registry.v1.Command.PruneFrameworks
+	(*Command_SetWeights)(nil),           // 15: meso.registry.v1.Command.SetWeights
+	(*Command_SetQuota)(nil),             // 16: meso.registry.v1.Command.SetQuota
+	(*Command_SetMaintenance)(nil),       // 17: meso.registry.v1.Command.SetMaintenance
+	(*Command_SetReservations)(nil),      // 18: meso.registry.v1.Command.SetReservations
+	(*Command_SetAgentSecret)(nil),       // 19: meso.registry.v1.Command.SetAgentSecret
+	(*Snapshot_Agent)(nil),               // 20: meso.registry.v1.Snapshot.Agent
+	(*Snapshot_Framework)(nil),           // 21: meso.registry.v1.Snapshot.Framework
+	(*Snapshot_Quota)(nil),               // 22: meso.registry.v1.Snapshot.Quota
+	(*Snapshot_Reservations)(nil),        // 23: meso.registry.v1.Snapshot.Reservations
+	(*MaintenanceRecord_AgentDrain)(nil), // 24: meso.registry.v1.MaintenanceRecord.AgentDrain
 }
 var file_meso_registry_v1_registry_proto_depIdxs = []int32{
 	0,  // 0: meso.registry.v1.Command.type:type_name -> meso.registry.v1.Command.Type
-	6,  // 1: meso.registry.v1.Command.admit_agent:type_name -> meso.registry.v1.Command.AdmitAgent
-	7,  // 2: meso.registry.v1.Command.mark_agent_unreachable:type_name -> meso.registry.v1.Command.MarkAgentUnreachable
-	8,  // 3: meso.registry.v1.Command.mark_agent_gone:type_name -> meso.registry.v1.Command.MarkAgentGone
-	9,  // 4: meso.registry.v1.Command.prune_agents:type_name -> meso.registry.v1.Command.PruneAgents
-	10, // 5: meso.registry.v1.Command.put_framework:type_name -> meso.registry.v1.Command.PutFramework
-	11, // 6: meso.registry.v1.Command.disconnect_framework:type_name -> meso.registry.v1.Command.DisconnectFramework
-	12, // 7: meso.registry.v1.Command.remove_framework:type_name -> meso.registry.v1.Command.RemoveFramework
-	13, // 8: meso.registry.v1.Command.prune_frameworks:type_name -> meso.registry.v1.Command.PruneFrameworks
-	14, // 9: meso.registry.v1.Command.set_weights:type_name -> meso.registry.v1.Command.SetWeights
-	15, // 10: meso.registry.v1.Command.set_quota:type_name -> meso.registry.v1.Command.SetQuota
-	16, // 11: meso.registry.v1.Command.set_maintenance:type_name -> meso.registry.v1.Command.SetMaintenance
-	17, // 12: meso.registry.v1.Command.set_reservations:type_name -> meso.registry.v1.Command.SetReservations
+	7,  // 1: meso.registry.v1.Command.admit_agent:type_name -> meso.registry.v1.Command.AdmitAgent
+	8,  // 2: meso.registry.v1.Command.mark_agent_unreachable:type_name -> meso.registry.v1.Command.MarkAgentUnreachable
+	9,  // 3: meso.registry.v1.Command.mark_agent_gone:type_name -> meso.registry.v1.Command.MarkAgentGone
+	10, // 4: meso.registry.v1.Command.prune_agents:type_name -> meso.registry.v1.Command.PruneAgents
+	11, // 5: meso.registry.v1.Command.put_framework:type_name -> meso.registry.v1.Command.PutFramework
+	12, // 6: meso.registry.v1.Command.disconnect_framework:type_name -> meso.registry.v1.Command.DisconnectFramework
+	13, // 7: meso.registry.v1.Command.remove_framework:type_name -> meso.registry.v1.Command.RemoveFramework
+	14, // 8: meso.registry.v1.Command.prune_frameworks:type_name -> meso.registry.v1.Command.PruneFrameworks
+	15, // 9: meso.registry.v1.Command.set_weights:type_name -> meso.registry.v1.Command.SetWeights
+	16, // 10: meso.registry.v1.Command.set_quota:type_name -> meso.registry.v1.Command.SetQuota
+	17, // 11: meso.registry.v1.Command.set_maintenance:type_name -> meso.registry.v1.Command.SetMaintenance
+	18, // 12: meso.registry.v1.Command.set_reservations:type_name -> meso.registry.v1.Command.SetReservations
 	3,  // 13: meso.registry.v1.Command.batch:type_name -> meso.registry.v1.Command
-	18, // 14: meso.registry.v1.Command.set_agent_secret:type_name -> meso.registry.v1.Command.SetAgentSecret
-	19, // 15: meso.registry.v1.Snapshot.agents:type_name -> meso.registry.v1.Snapshot.Agent
-	20, // 16: meso.registry.v1.Snapshot.frameworks:type_name -> meso.registry.v1.Snapshot.Framework
+	19, // 14: meso.registry.v1.Command.set_agent_secret:type_name -> meso.registry.v1.Command.SetAgentSecret
+	20, // 15: meso.registry.v1.Snapshot.agents:type_name -> meso.registry.v1.Snapshot.Agent
+	21, // 16: meso.registry.v1.Snapshot.frameworks:type_name -> meso.registry.v1.Snapshot.Framework
 	4,  // 17: meso.registry.v1.Snapshot.weights:type_name -> meso.registry.v1.Weight
-	21, // 18: meso.registry.v1.Snapshot.quotas:type_name -> meso.registry.v1.Snapshot.Quota
-	22, // 19: meso.registry.v1.Snapshot.reservations:type_name -> meso.registry.v1.Snapshot.Reservations
-	4,  // 20: meso.registry.v1.Command.SetWeights.weights:type_name -> meso.registry.v1.Weight
-	1,  // 21: meso.registry.v1.Snapshot.Agent.state:type_name -> meso.registry.v1.Snapshot.Agent.State
-	2,  // 22: meso.registry.v1.Snapshot.Framework.state:type_name -> meso.registry.v1.Snapshot.Framework.State
-	23, // [23:23] is the sub-list for method output_type
-	23, // [23:23] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	22, // 18: meso.registry.v1.Snapshot.quotas:type_name -> meso.registry.v1.Snapshot.Quota
+	23, // 19: meso.registry.v1.Snapshot.reservations:type_name -> meso.registry.v1.Snapshot.Reservations
+	24, // 20: meso.registry.v1.MaintenanceRecord.drains:type_name -> meso.registry.v1.MaintenanceRecord.AgentDrain
+	4,  // 21: meso.registry.v1.Command.SetWeights.weights:type_name -> meso.registry.v1.Weight
+	1,  // 22: meso.registry.v1.Snapshot.Agent.state:type_name -> meso.registry.v1.Snapshot.Agent.State
+	2,  // 23: meso.registry.v1.Snapshot.Framework.state:type_name -> meso.registry.v1.Snapshot.Framework.State
+	24, // [24:24] is the sub-list for method output_type
+	24, // [24:24] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_meso_registry_v1_registry_proto_init() }
@@ -1678,7 +1811,7 @@ func file_meso_registry_v1_registry_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_meso_registry_v1_registry_proto_rawDesc), len(file_meso_registry_v1_registry_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   20,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

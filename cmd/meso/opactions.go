@@ -2,11 +2,13 @@ package main
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mesoproject/meso/api/masterpb"
 	"github.com/mesoproject/meso/api/mesospb"
+	"google.golang.org/protobuf/proto"
 )
 
 // newActionCmd makes an operator command that sends one call built from
@@ -57,13 +59,40 @@ func newTeardownCmd() *cobra.Command {
 }
 
 func newDrainCmd() *cobra.Command {
+	var grace time.Duration
+	var markGone bool
 	return newActionCmd("drain AGENT_ID", "Drain an agent: stop offering it and kill its tasks (operator DRAIN_AGENT)",
-		`drain sends DRAIN_AGENT for the agent. Masters that do not implement draining
-answer 501; the master's message is printed and drain exits 1.`,
+		`drain sends DRAIN_AGENT for the agent: the master stops offering it and kills
+its tasks, each with its own kill policy's grace period, at most
+--max_grace_period when given. The agent is DRAINING until its tasks are gone,
+then DRAINED (meso agents shows it); with --mark_gone it is then marked gone
+for good. meso reactivate ends a drain.`,
 		"agent %s draining", cobra.ExactArgs(1), masterpb.Call_GET_AGENTS, agentIDs,
 		func(_ *opFlags, args []string) (*masterpb.Call, error) {
-			// masterpb declares no DrainAgent payload yet: the call goes
-			// with its type only until draining is built.
-			return masterCall(masterpb.Call_DRAIN_AGENT), nil
+			if grace < 0 {
+				return nil, fmt.Errorf("--max_grace_period %v is negative", grace)
+			}
+			c := masterCall(masterpb.Call_DRAIN_AGENT)
+			c.DrainAgent = &masterpb.Call_DrainAgent{AgentId: &mesospb.AgentID{Value: strp(args[0])}}
+			if grace > 0 {
+				c.DrainAgent.MaxGracePeriod = &mesospb.DurationInfo{Nanoseconds: proto.Int64(int64(grace))}
+			}
+			if markGone {
+				c.DrainAgent.MarkGone = proto.Bool(true)
+			}
+			return c, nil
+		}, func(cmd *cobra.Command) {
+			cmd.Flags().DurationVar(&grace, "max_grace_period", 0, "the longest grace period a task gets to end (0: each task's own)")
+			cmd.Flags().BoolVar(&markGone, "mark_gone", false, "mark the agent gone once it is drained")
+		})
+}
+
+func newReactivateCmd() *cobra.Command {
+	return newActionCmd("reactivate AGENT_ID", "Offer an agent again, ending a drain or a deactivation (operator REACTIVATE_AGENT)", "",
+		"agent %s reactivated", cobra.ExactArgs(1), masterpb.Call_GET_AGENTS, agentIDs,
+		func(_ *opFlags, args []string) (*masterpb.Call, error) {
+			c := masterCall(masterpb.Call_REACTIVATE_AGENT)
+			c.ReactivateAgent = &masterpb.Call_ReactivateAgent{AgentId: &mesospb.AgentID{Value: strp(args[0])}}
+			return c, nil
 		}, nil)
 }

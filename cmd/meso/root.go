@@ -40,7 +40,7 @@ func newRootCmd() *cobra.Command {
 		newBenchCmd(),
 		newAgentsCmd(), newFrameworksCmd(), newTasksCmd(),
 		newCatCmd(), newTailCmd(),
-		newTeardownCmd(), newDrainCmd(), newReserveCmd(), newUnreserveCmd(),
+		newTeardownCmd(), newDrainCmd(), newReactivateCmd(), newReserveCmd(), newUnreserveCmd(),
 		newDispatcherCmd(), newSubmitCmd(), newHistoryCmd(),
 	)
 	return root

@@ -44,6 +44,12 @@ const (
 	DeactivateAgents   Action = "deactivate_agents"
 	ReactivateAgents   Action = "reactivate_agents"
 	MarkAgentsGone     Action = "mark_agents_gone"
+
+	UpdateMaintenanceSchedules Action = "update_maintenance_schedules"
+	GetMaintenanceSchedules    Action = "get_maintenance_schedules"
+	StartMaintenances          Action = "start_maintenances"
+	StopMaintenances           Action = "stop_maintenances"
+	GetMaintenanceStatuses     Action = "get_maintenance_statuses"
 )
 
 // objectKind says how an action's object is given.
@@ -92,11 +98,11 @@ var actions = map[Action]actionSpec{
 	SetLogLevel:                                               {"level", implicitO},
 	"remove_nested_containers":                                {"users", explicit},
 	"register_agents":                                         {"agents", implicitO},
-	"update_maintenance_schedules":                            {"machines", implicitO},
-	"get_maintenance_schedules":                               {"machines", implicitO},
-	"start_maintenances":                                      {"machines", implicitO},
-	"stop_maintenances":                                       {"machines", implicitO},
-	"get_maintenance_statuses":                                {"machines", implicitO},
+	UpdateMaintenanceSchedules:                                {"machines", implicitO},
+	GetMaintenanceSchedules:                                   {"machines", implicitO},
+	StartMaintenances:                                         {"machines", implicitO},
+	StopMaintenances:                                          {"machines", implicitO},
+	GetMaintenanceStatuses:                                    {"machines", implicitO},
 	DrainAgents:                                               {"agents", implicitO},
 	DeactivateAgents:                                          {"agents", implicitO},
 	ReactivateAgents:                                          {"agents", implicitO},

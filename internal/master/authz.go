@@ -20,8 +20,11 @@ import (
 //     AuthorizeTask), subject the framework's principal, object the user
 //     the task runs as (TASK_ERROR, REASON_TASK_UNAUTHORIZED);
 //   - teardown_frameworks, update_weights, mark_agents_gone, drain_agents,
-//     deactivate_agents, reactivate_agents, set_log_level, view_flags: the
-//     operator calls, subject the authenticated principal (403);
+//     deactivate_agents, reactivate_agents, set_log_level, view_flags,
+//     update_maintenance_schedules, get_maintenance_schedules,
+//     start_maintenances, stop_maintenances, get_maintenance_statuses: the
+//     operator calls, subject the authenticated principal, object ANY
+//     (403);
 //   - reserve_resources, unreserve_resources, create_volumes,
 //     destroy_volumes: RESERVE_RESOURCES and the others, subject the
 //     authenticated principal, and the RESERVE, UNRESERVE, CREATE and
@@ -83,6 +86,12 @@ var operatorActions = map[masterpb.Call_Type]acl.Action{
 	masterpb.Call_REACTIVATE_AGENT:  acl.ReactivateAgents,
 	masterpb.Call_SET_LOGGING_LEVEL: acl.SetLogLevel,
 	masterpb.Call_GET_FLAGS:         acl.ViewFlags,
+
+	masterpb.Call_UPDATE_MAINTENANCE_SCHEDULE: acl.UpdateMaintenanceSchedules,
+	masterpb.Call_GET_MAINTENANCE_SCHEDULE:    acl.GetMaintenanceSchedules,
+	masterpb.Call_START_MAINTENANCE:           acl.StartMaintenances,
+	masterpb.Call_STOP_MAINTENANCE:            acl.StopMaintenances,
+	masterpb.Call_GET_MAINTENANCE_STATUS:      acl.GetMaintenanceStatuses,
 }
 
 // authorizeOperator checks the ACLs an operator call needs before it is

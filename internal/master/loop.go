@@ -3,6 +3,7 @@ package master
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -47,6 +48,9 @@ type loop struct {
 	// error the outputs are dropped and flushFailed runs. Owned by run.
 	flush       func() error
 	flushFailed func(l *loop, err error)
+	// committed are the answers of this step's inputs that wait for its
+	// registry commit (doCommitted); owned by run.
+	committed []chan<- error
 	// issued holds the secrets issued in this step, by link, for their
 	// REGISTERED (issueAgentSecret); emptied by every routing pass.
 	issued map[string]string
@@ -99,11 +103,23 @@ func (l *loop) run(ctx context.Context) {
 				// would not know it.
 				clear(l.issued)
 				l.flushFailed(l, err)
+				l.answer(fmt.Errorf("%w: the registry did not commit the change: %w", errNotLeading, err))
 				continue
 			}
 		}
 		l.route(r)
+		l.answer(nil)
 	}
+}
+
+// answer tells the inputs waiting in doCommitted how their step's registry
+// commit went.
+func (l *loop) answer(err error) {
+	for _, c := range l.committed {
+		c <- err
+	}
+	clear(l.committed)
+	l.committed = l.committed[:0]
 }
 
 // drain applies the inputs already queued, up to maxBatch, so that a burst
@@ -211,6 +227,31 @@ func (l *loop) do(ctx context.Context, f input) error {
 		select {
 		case <-ran:
 			return nil
+		default:
+			return errStopped
+		}
+	}
+}
+
+// doCommitted runs f on the loop and waits until the registry writes of
+// its step are committed (or the commit failed: errNotLeading), so that
+// an answer never tells of a change a new leader would not know. Without
+// a registry it returns once the step's outputs are routed.
+func (l *loop) doCommitted(ctx context.Context, f input) error {
+	res := make(chan error, 1)
+	if err := l.do(ctx, func(l *loop, now time.Time) {
+		f(l, now)
+		l.committed = append(l.committed, res)
+	}); err != nil {
+		return err
+	}
+	select {
+	case err := <-res:
+		return err
+	case <-l.done:
+		select {
+		case err := <-res:
+			return err
 		default:
 			return errStopped
 		}

@@ -16,16 +16,10 @@ import (
 // notBuilt says why the master answers a call 501: the feature behind it
 // does not exist in meso yet (docs/master.md lists them).
 var notBuilt = map[masterpb.Call_Type]string{
-	masterpb.Call_LIST_FILES:                  "the master serves no files",
-	masterpb.Call_READ_FILE:                   "the master serves no files",
-	masterpb.Call_GROW_VOLUME:                 "resizing persistent volumes is not built yet",
-	masterpb.Call_SHRINK_VOLUME:               "resizing persistent volumes is not built yet",
-	masterpb.Call_GET_MAINTENANCE_STATUS:      "maintenance is not built yet",
-	masterpb.Call_GET_MAINTENANCE_SCHEDULE:    "maintenance is not built yet",
-	masterpb.Call_UPDATE_MAINTENANCE_SCHEDULE: "maintenance is not built yet",
-	masterpb.Call_START_MAINTENANCE:           "maintenance is not built yet",
-	masterpb.Call_STOP_MAINTENANCE:            "maintenance is not built yet",
-	masterpb.Call_DRAIN_AGENT:                 "agent draining is not built yet",
+	masterpb.Call_LIST_FILES:    "the master serves no files",
+	masterpb.Call_READ_FILE:     "the master serves no files",
+	masterpb.Call_GROW_VOLUME:   "resizing persistent volumes is not built yet",
+	masterpb.Call_SHRINK_VOLUME: "resizing persistent volumes is not built yet",
 }
 
 // handleOperator serves POST /api/v1: the v1 operator API. SUBSCRIBE opens
@@ -69,7 +63,9 @@ func (m *Master) handleOperator(w http.ResponseWriter, r *http.Request) {
 		masterpb.Call_CREATE_VOLUMES, masterpb.Call_DESTROY_VOLUMES:
 		m.operatorConversion(w, r, call)
 	case masterpb.Call_SET_LOGGING_LEVEL, masterpb.Call_UPDATE_WEIGHTS, masterpb.Call_MARK_AGENT_GONE,
-		masterpb.Call_DEACTIVATE_AGENT, masterpb.Call_REACTIVATE_AGENT, masterpb.Call_TEARDOWN:
+		masterpb.Call_DEACTIVATE_AGENT, masterpb.Call_REACTIVATE_AGENT, masterpb.Call_TEARDOWN,
+		masterpb.Call_UPDATE_MAINTENANCE_SCHEDULE, masterpb.Call_START_MAINTENANCE, masterpb.Call_STOP_MAINTENANCE,
+		masterpb.Call_DRAIN_AGENT:
 		m.operatorChange(w, r, call)
 	case masterpb.Call_UPDATE_QUOTA, masterpb.Call_SET_QUOTA, masterpb.Call_REMOVE_QUOTA:
 		m.operatorQuota(w, r, call)
@@ -119,6 +115,32 @@ func (m *Master) operatorChange(w http.ResponseWriter, r *http.Request, call *ma
 		}
 		id := call.GetReactivateAgent().GetAgentId().GetValue()
 		m.operatorApply(w, r, func(c *core.Core, now time.Time) error { return c.ReactivateAgent(id) })
+	case masterpb.Call_DRAIN_AGENT:
+		if !operator.RequirePayload(w, call, "drain_agent") {
+			return
+		}
+		d := call.GetDrainAgent()
+		m.operatorApply(w, r, func(c *core.Core, now time.Time) error {
+			return c.DrainAgent(now, d.GetAgentId().GetValue(), d.GetMaxGracePeriod(), d.GetMarkGone())
+		})
+	case masterpb.Call_UPDATE_MAINTENANCE_SCHEDULE:
+		if !operator.RequirePayload(w, call, "update_maintenance_schedule") {
+			return
+		}
+		s := call.GetUpdateMaintenanceSchedule().GetSchedule()
+		m.operatorApply(w, r, func(c *core.Core, now time.Time) error { return c.UpdateMaintenanceSchedule(now, s) })
+	case masterpb.Call_START_MAINTENANCE:
+		if !operator.RequirePayload(w, call, "start_maintenance") {
+			return
+		}
+		ids := call.GetStartMaintenance().GetMachines()
+		m.operatorApply(w, r, func(c *core.Core, now time.Time) error { return c.StartMaintenance(now, ids) })
+	case masterpb.Call_STOP_MAINTENANCE:
+		if !operator.RequirePayload(w, call, "stop_maintenance") {
+			return
+		}
+		ids := call.GetStopMaintenance().GetMachines()
+		m.operatorApply(w, r, func(c *core.Core, now time.Time) error { return c.StopMaintenance(now, ids) })
 	case masterpb.Call_TEARDOWN:
 		if !operator.RequirePayload(w, call, "teardown") {
 			return
@@ -204,6 +226,12 @@ func (m *Master) operatorQuery(w http.ResponseWriter, r *http.Request, out codec
 		case masterpb.Call_GET_QUOTA:
 			resp = &masterpb.Response{Type: masterpb.Response_GET_QUOTA.Enum(),
 				GetQuota: &masterpb.Response_GetQuota{Status: v.quota(c.GetQuota())}}
+		case masterpb.Call_GET_MAINTENANCE_SCHEDULE:
+			resp = &masterpb.Response{Type: masterpb.Response_GET_MAINTENANCE_SCHEDULE.Enum(),
+				GetMaintenanceSchedule: &masterpb.Response_GetMaintenanceSchedule{Schedule: c.GetMaintenanceSchedule()}}
+		case masterpb.Call_GET_MAINTENANCE_STATUS:
+			resp = &masterpb.Response{Type: masterpb.Response_GET_MAINTENANCE_STATUS.Enum(),
+				GetMaintenanceStatus: &masterpb.Response_GetMaintenanceStatus{Status: c.GetMaintenanceStatus()}}
 		case masterpb.Call_GET_MASTER:
 			resp = &masterpb.Response{Type: masterpb.Response_GET_MASTER.Enum(), GetMaster: c.GetMaster()}
 		default:
@@ -242,10 +270,11 @@ func (m *Master) operatorApply(w http.ResponseWriter, r *http.Request, apply fun
 	m.operatorApplyStatus(w, r, http.StatusOK, apply)
 }
 
-// operatorApplyStatus is operatorApply answering status on success.
+// operatorApplyStatus is operatorApply answering status on success. The
+// answer waits for the registry commit of the change (loop.doCommitted).
 func (m *Master) operatorApplyStatus(w http.ResponseWriter, r *http.Request, status int, apply func(*core.Core, time.Time) error) {
 	var err error
-	if derr := m.loop.do(r.Context(), func(l *loop, now time.Time) {
+	if derr := m.loop.doCommitted(r.Context(), func(l *loop, now time.Time) {
 		err = apply(l.core, now)
 	}); derr != nil {
 		err = derr

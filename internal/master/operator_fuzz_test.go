@@ -26,6 +26,11 @@ func FuzzOperatorAPI(f *testing.F) {
 				Duration: &mesospb.DurationInfo{Nanoseconds: proto.Int64(1)}}},
 			{Type: masterpb.Call_TEARDOWN.Enum(), Teardown: &masterpb.Call_Teardown{FrameworkId: &mesospb.FrameworkID{Value: proto.String("f")}}},
 			{Type: masterpb.Call_RESERVE_RESOURCES.Enum()},
+			updateSchedule(window(1, 2, machine("h", "10.0.0.1")), window(3, 0, machine("g", ""))),
+			startMaint(machine("h", "10.0.0.1")),
+			stopMaint(machine("h", "10.0.0.1")),
+			{Type: masterpb.Call_GET_MAINTENANCE_STATUS.Enum()},
+			drainCall("a", 1, true),
 		} {
 			b, err := c.Marshal(m)
 			if err != nil {

@@ -64,7 +64,37 @@ type MasterAgent struct {
 	UnreservedResources map[string]any `json:"unreserved_resources"`
 	Attributes          map[string]any `json:"attributes"`
 	Active              bool           `json:"active"`
+	Deactivated         bool           `json:"deactivated"`
+	DrainInfo           *DrainInfo     `json:"drain_info,omitempty"`
 	Version             string         `json:"version"`
+}
+
+// DrainInfo is an agent's drain (DRAIN_AGENT), as Mesos shows it.
+type DrainInfo struct {
+	State  string      `json:"state"`
+	Config DrainConfig `json:"config"`
+}
+
+// DrainConfig is a drain's configuration.
+type DrainConfig struct {
+	MaxGracePeriod *Nanoseconds `json:"max_grace_period,omitempty"`
+	MarkGone       bool         `json:"mark_gone"`
+}
+
+// Nanoseconds is a DurationInfo in JSON.
+type Nanoseconds struct {
+	Nanoseconds int64 `json:"nanoseconds"`
+}
+
+func drainInfoJSON(d *mesospb.DrainInfo) *DrainInfo {
+	if d == nil {
+		return nil
+	}
+	out := &DrainInfo{State: d.GetState().String(), Config: DrainConfig{MarkGone: d.GetConfig().GetMarkGone()}}
+	if g := d.GetConfig().GetMaxGracePeriod(); g != nil {
+		out.Config.MaxGracePeriod = &Nanoseconds{Nanoseconds: g.GetNanoseconds()}
+	}
+	return out
 }
 
 // MasterFramework is an entry of the master's "frameworks".
@@ -190,6 +220,7 @@ func MasterAgentJSON(ag *masterpb.Response_GetAgents_Agent) MasterAgent {
 		UnreservedResources: Resources(UnreservedResources(total)),
 		Attributes:          Attributes(info.GetAttributes()),
 		Active:              ag.GetActive(), Version: ag.GetVersion(),
+		Deactivated: ag.GetDeactivated(), DrainInfo: drainInfoJSON(ag.GetDrainInfo()),
 	}
 }
 

@@ -51,6 +51,10 @@ func (c *Core) RegisterAgent(now time.Time, link string, call *linkpb.AgentCall)
 	if err != nil {
 		return fmt.Errorf("%w: agent_info: %w", ErrInvalid, err)
 	}
+	if c.MachineMode(info.GetHostname()) == mesospb.MachineInfo_DOWN {
+		c.shutdownLink(link, "Agent attempted to register on a machine that is in maintenance (DOWN)")
+		return nil
+	}
 	id := info.GetId().GetValue()
 	total, err := c.agentTotal(id, static, reg)
 	if err != nil {
@@ -213,6 +217,7 @@ func (c *Core) reregisterAgent(now time.Time, link string, info *mesospb.AgentIn
 		c.reachableAgain(now, ag, rep)
 	}
 	c.sendHeldAcks(ag)
+	c.drainReregistered(now, ag)
 	c.metrics.agentReregistrations++
 	c.allocateSoon = true
 	return nil
@@ -237,13 +242,7 @@ func (c *Core) reachableAgain(now time.Time, ag *agent, rep *report) {
 			continue
 		}
 		if !fw.partitionAware {
-			c.sendAgent(ag, &linkpb.MasterEvent{
-				Type: linkpb.MasterEvent_KILL_TASK.Enum(),
-				KillTask: &linkpb.MasterEvent_KillTask{
-					FrameworkId: &mesospb.FrameworkID{Value: proto.String(fw.id)},
-					TaskId:      &mesospb.TaskID{Value: proto.String(t.id)},
-				},
-			})
+			c.sendAgent(ag, killTask(fw.id, t.id, nil))
 			continue
 		}
 		s := masterStatus(now, t.proto.GetTaskId(), t.proto.GetAgentId(), t.state(),
@@ -555,6 +554,9 @@ func (c *Core) MarkAgentGone(now time.Time, agentID string) error {
 	c.log.Warn("agent marked gone by the operator", "agent", ag.id, "hostname", ag.hostname())
 	if err := c.cfg.Registry.RemoveAgent(ag.id); err != nil {
 		return fmt.Errorf("%w: registry refused to mark agent %s gone: %w", ErrInvalid, ag.id, err)
+	}
+	if err := c.setDrain(ag.id, nil); err != nil {
+		return err
 	}
 	if ag.link != "" {
 		c.sendAgent(ag, &linkpb.MasterEvent{

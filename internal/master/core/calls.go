@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mesoproject/meso/api/linkpb"
+	"github.com/mesoproject/meso/api/maintenancepb"
 	"github.com/mesoproject/meso/api/mesospb"
 	"github.com/mesoproject/meso/api/schedulerpb"
 	"github.com/mesoproject/meso/internal/allocator"
@@ -156,10 +157,13 @@ func (c *Core) dispatch(now time.Time, fw *framework, call *schedulerpb.Call) er
 		c.frameworkMessage(fw, call.GetMessage())
 	case schedulerpb.Call_UPDATE_FRAMEWORK:
 		return c.updateFramework(now, fw, call.GetUpdateFramework())
-	case schedulerpb.Call_REQUEST, schedulerpb.Call_ACCEPT_INVERSE_OFFERS, schedulerpb.Call_DECLINE_INVERSE_OFFERS,
-		schedulerpb.Call_ACKNOWLEDGE_OPERATION_STATUS, schedulerpb.Call_RECONCILE_OPERATIONS:
-		// REQUEST is ignored by Mesos' allocator too. meso sends no inverse
-		// offers and tracks no operations, so there is nothing to do.
+	case schedulerpb.Call_ACCEPT_INVERSE_OFFERS:
+		c.answerInverse(now, fw, call.GetAcceptInverseOffers().GetInverseOfferIds(), maintenancepb.InverseOfferStatus_ACCEPT)
+	case schedulerpb.Call_DECLINE_INVERSE_OFFERS:
+		c.answerInverse(now, fw, call.GetDeclineInverseOffers().GetInverseOfferIds(), maintenancepb.InverseOfferStatus_DECLINE)
+	case schedulerpb.Call_REQUEST, schedulerpb.Call_ACKNOWLEDGE_OPERATION_STATUS, schedulerpb.Call_RECONCILE_OPERATIONS:
+		// REQUEST is ignored by Mesos' allocator too. meso tracks no
+		// operations, so there is nothing to do.
 	}
 	return nil
 }
@@ -228,14 +232,7 @@ func (c *Core) kill(now time.Time, fw *framework, k *schedulerpb.Call_Kill) {
 	if policy == nil {
 		policy = t.proto.GetKillPolicy()
 	}
-	c.sendAgent(c.agents[t.agent], &linkpb.MasterEvent{
-		Type: linkpb.MasterEvent_KILL_TASK.Enum(),
-		KillTask: &linkpb.MasterEvent_KillTask{
-			FrameworkId: &mesospb.FrameworkID{Value: proto.String(fw.id)},
-			TaskId:      &mesospb.TaskID{Value: proto.String(t.id)},
-			KillPolicy:  policy,
-		},
-	})
+	c.sendAgent(c.agents[t.agent], killTask(fw.id, t.id, policy))
 }
 
 func (c *Core) shutdownExecutor(fw *framework, s *schedulerpb.Call_Shutdown) {

@@ -173,6 +173,13 @@ type Core struct {
 	started  time.Time
 
 	frameworks map[string]*framework // by id
+	// maint: the maintenance schedule, machine modes and agent drains
+	// (maintenance.go, drain.go); drainCheck: a draining agent may have
+	// drained (Tick checks).
+	maint      maintenance
+	drainCheck bool
+	// inverse: the inverse offers of maintenance (inverse.go).
+	inverse inverseBooks
 	// failingOver holds the disconnected frameworks whose failover
 	// timeout runs.
 	failingOver map[string]*framework
@@ -237,6 +244,7 @@ func New(cfg Config, now time.Time) (*Core, error) {
 		offers:         map[string]*offer{},
 		operators:      map[string]bool{},
 		recovering:     map[string]*mesospb.AgentInfo{},
+		maint:          newMaintenance(),
 		heldAcks:       map[string][]*linkpb.MasterEvent_Acknowledge{},
 		nextAllocation: now.Add(cfg.AllocationInterval),
 		nextPing:       now.Add(cfg.AgentPingTimeout),
@@ -262,6 +270,10 @@ func (c *Core) HeartbeatInterval() time.Duration { return c.cfg.HeartbeatInterva
 // agent pings and liveness, offer timeouts, and an allocation cycle. It
 // reports whether an allocation cycle ran.
 func (c *Core) Tick(now time.Time) (allocated bool) {
+	if c.drainCheck {
+		c.drainCheck = false
+		c.finishDrains(now)
+	}
 	c.expireFailovers(now)
 	c.expireRecovery(now)
 	if !now.Before(c.nextPing) {
@@ -270,6 +282,7 @@ func (c *Core) Tick(now time.Time) (allocated bool) {
 	}
 	c.expireOffers(now)
 	if c.allocateSoon || !now.Before(c.nextAllocation) {
+		c.sendInverseOffers(now)
 		c.allocate(now)
 		c.allocateSoon = false
 		c.nextAllocation = now.Add(c.cfg.AllocationInterval)

@@ -88,6 +88,8 @@ func (c *Core) newOffer(now time.Time, fw *framework, ag *agent, d allocator.Off
 		Domain:     ag.info.Domain,
 		Resources:  d.Resources.ToProto(d.Role, fw.multiRole),
 		Attributes: ag.info.Attributes,
+		// A DRAINING machine's window (maintenance, inverse.go).
+		Unavailability: c.unavailability(ag),
 	}
 	if fw.multiRole {
 		p.AllocationInfo = &mesospb.Resource_AllocationInfo{Role: proto.String(d.Role)}

@@ -151,6 +151,9 @@ func (c *Core) ReactivateAgent(agentID string) error {
 	if ag == nil {
 		return fmt.Errorf("%w: no agent %q is registered", ErrNotFound, agentID)
 	}
+	if err := c.setDrain(agentID, nil); err != nil { // a drain ends, as in Mesos
+		return err
+	}
 	if !ag.deactivated {
 		return nil
 	}

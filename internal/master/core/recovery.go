@@ -38,6 +38,9 @@ type Recovery struct {
 	// Reservations are the agents' dynamic reservations and persistent
 	// volumes, by agent id: the master's view when each re-registers.
 	Reservations map[string][]*mesospb.Resource
+	// Maintenance is the serialized registrypb.MaintenanceRecord (nil if
+	// none): the schedule and the DOWN machines.
+	Maintenance []byte
 }
 
 // RecoveredFramework is a framework the registry knows.
@@ -103,6 +106,9 @@ func (c *Core) Recover(now time.Time, rec Recovery) error {
 		return err
 	}
 	if err := c.recoverReservations(rec.Reservations); err != nil {
+		return err
+	}
+	if err := c.recoverMaintenance(rec.Maintenance); err != nil {
 		return err
 	}
 	c.expireFailovers(now)

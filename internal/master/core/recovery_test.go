@@ -23,6 +23,7 @@ type recordingRegistry struct {
 	disconnected map[string]time.Time
 	quotas       map[string][]byte
 	weights      map[string]float64
+	maintenance  []byte
 	reservations map[string][]byte // SetReservations (reservations_script_test.go)
 }
 
@@ -62,6 +63,7 @@ func (r *recordingRegistry) recovery() Recovery {
 		}
 		rec.Quotas = append(rec.Quotas, cfg)
 	}
+	rec.Maintenance = r.maintenance
 	if len(r.weights) > 0 {
 		rec.Weights = maps.Clone(r.weights)
 	}
@@ -76,6 +78,12 @@ func (r *recordingRegistry) SetQuota(role string, config []byte) error {
 	} else {
 		r.quotas[role] = config
 	}
+	return nil
+}
+
+// SetMaintenance implements MaintenanceRegistry.
+func (r *recordingRegistry) SetMaintenance(record []byte) error {
+	r.maintenance = record
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/mesoproject/meso/api/mesospb"
 	"github.com/mesoproject/meso/api/schedulerpb"
@@ -57,6 +58,10 @@ func (s *script) reservationCommand(cmd string, pos []string, kv map[string]stri
 		fw := s.framework(arg(0))
 		for _, agName := range slices.Sorted(maps.Keys(fw.offers)) {
 			o := s.c.offers[fw.offers[agName]]
+			if u := o.proto.GetUnavailability(); u != nil {
+				s.printf("offer %s role=%s %s unavailability=%d+%v", agName, o.role, o.res, u.GetStart().GetNanoseconds(), time.Duration(u.GetDuration().GetNanoseconds()))
+				continue
+			}
 			s.printf("offer %s role=%s %s", agName, o.role, o.res)
 		}
 	case "forget-checkpoint":

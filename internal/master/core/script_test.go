@@ -118,14 +118,16 @@ type script struct {
 	masters  int
 	nextConn int
 
-	fws      map[string]*scriptFramework
-	agents   map[string]*scriptAgent
-	fwName   map[string]string // framework id -> name
-	agName   map[string]string // agent id -> name
-	conn     map[string]string // stream or link id -> name
-	uuidName map[string]string // uuid bytes -> name
-	uuids    map[string][]byte // name -> uuid bytes
-	masterU  int               // master-made uuids named so far
+	fws    map[string]*scriptFramework
+	agents map[string]*scriptAgent
+	fwName map[string]string // framework id -> name
+	agName map[string]string // agent id -> name
+	// inverseIDs are the outstanding inverse offers, "F/A" -> id.
+	inverseIDs map[string]string
+	conn       map[string]string // stream or link id -> name
+	uuidName   map[string]string // uuid bytes -> name
+	uuids      map[string][]byte // name -> uuid bytes
+	masterU    int               // master-made uuids named so far
 
 	out strings.Builder
 }
@@ -310,6 +312,8 @@ func (s *script) exec(f []string) {
 		s.allocation(s.agent(arg(0)))
 	case "accept", "operator", "offers", "forget-checkpoint", "operations":
 		s.reservationCommand(f[0], pos, kv)
+	case "maint", "drain", "reactivate", "agent-status", "accept-inverse", "decline-inverse", "inverse-offers":
+		s.maintenanceCommand(f[0], pos, kv)
 	default:
 		s.fail("unknown command %q", f[0])
 	}
@@ -635,6 +639,8 @@ func (s *script) printEvent(to string, ev *schedulerpb.Event) {
 			on = append(on, agName)
 		}
 		s.printf("%s <- OFFERS %s", to, strings.Join(on, " "))
+	case schedulerpb.Event_INVERSE_OFFERS, schedulerpb.Event_RESCIND_INVERSE_OFFER:
+		s.printInverse(to, ev)
 	case schedulerpb.Event_RESCIND:
 		if fw := s.fws[to]; fw != nil {
 			for a, id := range fw.offers {
@@ -694,7 +700,11 @@ func (s *script) printMessage(to string, m *linkpb.MasterEvent) {
 		a := m.GetAcknowledge()
 		s.printf("%s <- ACKNOWLEDGE %s uuid=%s", to, a.GetTaskId().GetValue(), s.nameUUID(a.GetUuid()))
 	case linkpb.MasterEvent_KILL_TASK:
-		s.printf("%s <- KILL_TASK %s", to, m.GetKillTask().GetTaskId().GetValue())
+		if g := m.GetKillTask().GetKillPolicy().GetGracePeriod(); g != nil {
+			s.printf("%s <- KILL_TASK %s grace=%v", to, m.GetKillTask().GetTaskId().GetValue(), time.Duration(g.GetNanoseconds()))
+		} else {
+			s.printf("%s <- KILL_TASK %s", to, m.GetKillTask().GetTaskId().GetValue())
+		}
 	case linkpb.MasterEvent_CHECKPOINT_RESOURCES:
 		r, err := resources.FromProto(m.GetCheckpointResources().GetResources())
 		if err != nil {

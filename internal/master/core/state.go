@@ -249,6 +249,8 @@ func (c *Core) agentEntry(ag *agent) *masterpb.Response_GetAgents_Agent {
 	return &masterpb.Response_GetAgents_Agent{
 		AgentInfo:          proto.Clone(ag.info).(*mesospb.AgentInfo),
 		Active:             proto.Bool(ag.link != "" && !ag.deactivated),
+		Deactivated:        proto.Bool(ag.deactivated),
+		DrainInfo:          c.maint.drains[ag.id],
 		Version:            proto.String(ag.version),
 		Pid:                proto.String("slave(1)@" + hostport),
 		RegisteredTime:     timeInfo(ag.registered),
@@ -284,6 +286,9 @@ func (c *Core) frameworkEntry(fw *framework) *masterpb.Response_GetFrameworks_Fr
 		allocated.add(ex.role, ex.res)
 	}
 	e.AllocatedResources, e.OfferedResources = allocated.proto(), offered.proto()
+	if len(c.inverse.offers) > 0 {
+		e.InverseOffers = c.frameworkInverseOffers(fw.id)
+	}
 	return e
 }
 

@@ -82,6 +82,9 @@ func (c *Core) removeTask(fw *framework, t *task) {
 	delete(fw.tasks, t.id)
 	if ag := c.agents[t.agent]; ag != nil {
 		delete(ag.tasks, taskKey{t.fw, t.id})
+		if c.maint.drains[ag.id] != nil {
+			c.drainCheck, c.allocateSoon = true, true // Tick runs now
+		}
 	}
 	fw.completed = append(fw.completed, t)
 	if n := len(fw.completed) - c.cfg.MaxCompletedTasks; n > 0 {

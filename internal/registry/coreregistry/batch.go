@@ -151,6 +151,11 @@ func (b *Batch) SetWeights(weights map[string]float64) error {
 	return b.apply(registry.SetWeightsCommand(weights), nil)
 }
 
+// SetMaintenance implements core.MaintenanceRegistry.
+func (b *Batch) SetMaintenance(record []byte) error {
+	return b.apply(registry.SetMaintenanceCommand(record), nil)
+}
+
 // SetReservations implements core.ReservationRegistry.
 func (b *Batch) SetReservations(agentID string, resources []byte) error {
 	return b.apply(registry.SetReservationsCommand(agentID, resources), nil)

@@ -31,6 +31,8 @@ var (
 	_ core.Registry            = (*Registry)(nil)
 	_ core.ReservationRegistry = (*Registry)(nil)
 	_ core.ReservationRegistry = (*Batch)(nil)
+	_ core.MaintenanceRegistry = (*Registry)(nil)
+	_ core.MaintenanceRegistry = (*Batch)(nil)
 )
 
 // Registry implements core.Registry on a replicated registry.
@@ -158,6 +160,13 @@ func (a *Registry) SetWeights(weights map[string]float64) error {
 	return a.r.SetWeights(ctx, weights)
 }
 
+// SetMaintenance implements core.MaintenanceRegistry.
+func (a *Registry) SetMaintenance(record []byte) error {
+	ctx, cancel := a.ctx()
+	defer cancel()
+	return a.r.SetMaintenance(ctx, record)
+}
+
 // SetReservations implements core.ReservationRegistry.
 func (a *Registry) SetReservations(agentID string, resources []byte) error {
 	ctx, cancel := a.ctx()
@@ -204,6 +213,7 @@ func Recovery(st *registry.State) (core.Recovery, error) {
 	if w := st.Weights(); len(w) > 0 {
 		rec.Weights = w
 	}
+	rec.Maintenance = st.Maintenance()
 	for _, id := range st.ReservationAgents() {
 		list, err := core.ParseCheckpointedList(st.Reservations(id))
 		if err != nil {
