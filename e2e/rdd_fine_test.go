@@ -1,6 +1,11 @@
 package e2e
 
 import (
+	"context"
+	"errors"
+	"os/exec"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -33,5 +38,152 @@ func TestRDDFineDemoEqualsLocal(t *testing.T) {
 	}
 	if got, want := checksumOf(t, out), checksumOf(t, local); got != want {
 		t.Fatalf("fine-grained %s, local %s\noutput:\n%s", got, want, out)
+	}
+}
+
+// fineUse is the fine-grained framework's part of /master/state.
+type fineUse struct {
+	Frameworks []struct {
+		Name string `json:"name"`
+		Used struct {
+			CPUs float64 `json:"cpus"`
+		} `json:"used_resources"`
+		Tasks          []struct{} `json:"tasks"`
+		CompletedTasks []struct{} `json:"completed_tasks"`
+	} `json:"frameworks"`
+}
+
+// Cpus go back to the master as tasks end: the framework's used cpus,
+// sampled from /master/state while the job runs, rise above what its
+// executors hold (1 cpu each) and fall back while it is still registered,
+// and every rdd task was a Mesos task of its own.
+func TestRDDFineCPUsReturned(t *testing.T) {
+	bin := buildRDDOps(t)
+	c := newCluster(t, 2, "cpus:3;mem:2048;disk:4096;ports:[31000-32000]", masterFlags...)
+	stop := make(chan struct{})
+	type sample struct {
+		cpus  float64
+		tasks int
+	}
+	samples := make(chan []sample, 1)
+	go func() {
+		var got []sample
+		defer func() { samples <- got }()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			var st fineUse
+			if getJSON(c.master.url("/master/state"), &st) != nil {
+				continue
+			}
+			for _, f := range st.Frameworks {
+				if f.Name == "rddops" {
+					got = append(got, sample{f.Used.CPUs, len(f.Tasks) + len(f.CompletedTasks)})
+				}
+			}
+		}
+	}()
+	out, err := runProgram(t, 5*time.Minute, bin, append([]string{"--op", "join", "--n", "100000", "--parts", "8", "--slow-ms", "300"},
+		fineArgs(c, t.TempDir())...)...)
+	close(stop)
+	got := <-samples
+	if err != nil {
+		t.Fatalf("fine-grained run: %v\n%s", err, out)
+	}
+	peak, peakAt := 0.0, 0
+	for i, s := range got {
+		if s.cpus > peak {
+			peak, peakAt = s.cpus, i
+		}
+	}
+	if peak <= 2 {
+		t.Fatalf("the framework held at most %v cpus: its tasks never took cpus beyond the 2 executors' (samples %v)", peak, got)
+	}
+	low := peak
+	for _, s := range got[peakAt:] {
+		low = min(low, s.cpus)
+	}
+	if low >= peak {
+		t.Errorf("used cpus never fell after the peak of %v: cpus not returned as tasks end (samples %v)", peak, got)
+	}
+	// 8 + 8 map tasks and 8 reduce tasks, each its own Mesos task.
+	if n := got[len(got)-1].tasks; n < 24 {
+		t.Errorf("the framework had %d Mesos tasks, want one per rdd task (at least 24)", n)
+	}
+	t.Logf("peak %v cpus, then down to %v; %d Mesos tasks", peak, low, got[len(got)-1].tasks)
+}
+
+
+// Task failures in fine-grained mode are retried per spark.task.maxFailures:
+// each partition failing twice still gives the exact result; failing as
+// many times as allowed fails the job, saying so.
+func TestRDDFineTaskRetries(t *testing.T) {
+	bin := buildRDDOps(t)
+	args := []string{"--op", "join", "--n", "40000", "--parts", "4"}
+	local, err := runProgram(t, 2*time.Minute, bin, append(args, "--master", "local[2]")...)
+	if err != nil {
+		t.Fatalf("local run: %v\n%s", err, local)
+	}
+	c := newCluster(t, 2, "cpus:3;mem:2048;disk:4096;ports:[31000-32000]", masterFlags...)
+	retry := append(args, "--fail-dir", t.TempDir(), "--fail-times", "2")
+	out, err := runProgram(t, 3*time.Minute, bin, append(retry, fineArgs(c, t.TempDir(), "spark.task.maxFailures=4")...)...)
+	if err != nil {
+		t.Fatalf("fine-grained run with 2 failures per partition: %v\n%s", err, out)
+	}
+	if got, want := checksumOf(t, out), checksumOf(t, local); got != want {
+		t.Fatalf("fine-grained %s, local %s\noutput:\n%s", got, want, out)
+	}
+	fail := append(args, "--fail-dir", t.TempDir(), "--fail-times", "3")
+	out, err = runProgram(t, 3*time.Minute, bin, append(fail, fineArgs(c, t.TempDir(), "spark.task.maxFailures=3")...)...)
+	if err == nil || !strings.Contains(out, "task failed 3 times") || !strings.Contains(out, "injected failure 3") {
+		t.Fatalf("3 failures with spark.task.maxFailures=3: err %v, want the job failed after 3 attempts; output:\n%s", err, out)
+	}
+}
+
+// SIGKILL of a fine-grained executor mid-job: its Mesos tasks end FAILED,
+// they run again (on a new executor incarnation or the other agent), its
+// map outputs are recomputed, and the result is exact.
+func TestRDDFineExecutorKilledMidJob(t *testing.T) {
+	bin := buildRDDOps(t)
+	args := []string{"--op", "join", "--n", "100000", "--parts", "8", "--slow-ms", "400"}
+	local, err := runProgram(t, 2*time.Minute, bin, append(args, "--master", "local[2]")...)
+	if err != nil {
+		t.Fatalf("local run: %v\n%s", err, local)
+	}
+	c := newCluster(t, 2, "cpus:3;mem:2048;disk:4096;ports:[31000-32000]", masterFlags...)
+	pidDir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, append(args, fineArgs(c, pidDir)...)...)
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var victim int
+	eventually(t, 2*time.Minute, func() error {
+		pids := executorPIDs(t, pidDir)
+		if len(pids) < 2 || !strings.Contains(out.String(), "Stage") {
+			return errors.New("executors not running tasks yet")
+		}
+		for _, pid := range pids {
+			victim = pid
+			break
+		}
+		return nil
+	})
+	if err := syscall.Kill(victim, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("fine-grained run: %v\n%s", err, out.String())
+	}
+	if got, want := checksumOf(t, out.String()), checksumOf(t, local); got != want {
+		t.Fatalf("fine-grained %s, local %s\noutput:\n%s", got, want, out.String())
 	}
 }
