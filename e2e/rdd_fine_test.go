@@ -186,4 +186,7 @@ func TestRDDFineExecutorKilledMidJob(t *testing.T) {
 	if got, want := checksumOf(t, out.String()), checksumOf(t, local); got != want {
 		t.Fatalf("fine-grained %s, local %s\noutput:\n%s", got, want, out.String())
 	}
+	if !strings.Contains(out.String(), `msg="executor lost"`) {
+		t.Errorf("the driver never saw the killed executor go; output:\n%s", out.String())
+	}
 }
