@@ -231,6 +231,9 @@ func (c *Core) ExecutorGone(agentID, executor string) {
 // Ready returns and clears the decisions made since the last call.
 func (c *Core) Ready() Ready {
 	r := c.out
+	// Only the last of a suppression and a revival made since matters.
+	r.Suppress = r.Suppress && c.suppressed
+	r.Revive = r.Revive && !c.suppressed
 	c.out = Ready{}
 	return r
 }
