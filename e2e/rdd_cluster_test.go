@@ -17,7 +17,7 @@ import (
 )
 
 // buildExample builds one of ./examples into a temporary directory.
-func buildExample(t *testing.T, name string) string {
+func buildExample(t testing.TB, name string) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), name)
 	cmd := exec.Command("go", "build", "-o", bin, "github.com/mesoproject/meso/examples/"+name)
@@ -28,7 +28,7 @@ func buildExample(t *testing.T, name string) string {
 }
 
 // runProgram runs an rdd program to completion and returns its output.
-func runProgram(t *testing.T, timeout time.Duration, bin string, args ...string) (string, error) {
+func runProgram(t testing.TB, timeout time.Duration, bin string, args ...string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
