@@ -3,7 +3,11 @@ package e2e
 import (
 	"context"
 	"errors"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -32,12 +36,61 @@ func TestRDDFineDemoEqualsLocal(t *testing.T) {
 		t.Fatalf("local run: %v\n%s", err, local)
 	}
 	c := newCluster(t, 2, "cpus:3;mem:2048;disk:4096;ports:[31000-32000]", masterFlags...)
-	out, err := runProgram(t, 5*time.Minute, bin, append(args, fineArgs(c, t.TempDir())...)...)
+	pidDir := t.TempDir()
+	out, err := runProgram(t, 5*time.Minute, bin, append(args, fineArgs(c, pidDir)...)...)
 	if err != nil {
 		t.Fatalf("fine-grained run: %v\n%s", err, out)
 	}
 	if got, want := checksumOf(t, out), checksumOf(t, local); got != want {
 		t.Fatalf("fine-grained %s, local %s\noutput:\n%s", got, want, out)
+	}
+	wantGroups := regexp.MustCompile(`collected \d+ groups`).FindString(local)
+	if !strings.Contains(out, wantGroups) {
+		t.Fatalf("fine-grained output lacks %q:\n%s", wantGroups, out)
+	}
+	// One Mesos executor per agent, and none left once the driver exited.
+	pids := executorPIDs(t, pidDir)
+	if len(pids) != 2 {
+		t.Errorf("%d executors ran (%v), want one per agent", len(pids), pids)
+	}
+	eventually(t, 20*time.Second, func() error {
+		for id, pid := range pids {
+			if alive(pid) {
+				return errors.New("executor " + id + " (pid " + strconv.Itoa(pid) + ") still runs")
+			}
+		}
+		return nil
+	})
+}
+
+// Results larger than a status update may carry (1 MiB) are kept by the
+// executor and fetched by the driver; the result is exact.
+func TestRDDFineLargeResults(t *testing.T) {
+	bin := buildRDDOps(t)
+	args := []string{"--op", "join", "--n", "300000", "--parts", "2"}
+	local, err := runProgram(t, 2*time.Minute, bin, append(args, "--master", "local[2]")...)
+	if err != nil {
+		t.Fatalf("local run: %v\n%s", err, local)
+	}
+	c := newCluster(t, 1, "cpus:3;mem:2048;disk:4096;ports:[31000-32000]", masterFlags...)
+	out, err := runProgram(t, 3*time.Minute, bin, append(args, fineArgs(c, t.TempDir())...)...)
+	if err != nil {
+		t.Fatalf("fine-grained run: %v\n%s", err, out)
+	}
+	if got, want := checksumOf(t, out), checksumOf(t, local); got != want {
+		t.Fatalf("fine-grained %s, local %s\noutput:\n%s", got, want, out)
+	}
+	logs, _ := filepath.Glob(filepath.Join(c.dir, "*", "slaves", "*", "frameworks", "*", "executors", "*", "runs", "*", "stderr"))
+	kept := 0
+	for _, l := range logs {
+		b, err := os.ReadFile(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept += strings.Count(string(b), "result kept for the driver to fetch")
+	}
+	if kept == 0 {
+		t.Errorf("no result went through the fetch path (executor logs %v)", logs)
 	}
 }
 

@@ -128,6 +128,7 @@ func (e *executor) runMesos(ctx context.Context, big *fineResults) error {
 					big.m[id] = b
 					big.mu.Unlock()
 					data = append([]byte{resultIndirect}, "/result/"+id...)
+					e.log.Info("result kept for the driver to fetch", "task", id, "bytes", len(b))
 				}
 				update(id, state, data, "")
 			}()
