@@ -126,6 +126,8 @@ func (b *Backend) loop(subscribed chan struct{}) {
 		select {
 		case ev, ok := <-b.client.Events():
 			if !ok {
+				b.core.Abandon("the framework's subscription ended")
+				b.flush()
 				return
 			}
 			if ev.GetType() == schedulerpb.Event_SUBSCRIBED && first {

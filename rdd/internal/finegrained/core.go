@@ -2,6 +2,7 @@ package finegrained
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"time"
@@ -132,6 +133,18 @@ func (c *Core) Stop() {
 	for _, id := range slices.Clone(c.pending) {
 		c.Kill(id)
 	}
+	c.stopped = true
+}
+
+// Abandon ends every pending and running task as TASK_LOST with why (the
+// subscription ended for good: no update will come).
+func (c *Core) Abandon(why string) {
+	ids := append(slices.Clone(c.pending), slices.Sorted(maps.Keys(c.running))...)
+	for _, id := range ids {
+		c.out.Ended = append(c.out.Ended, End{Task: id, Executor: c.running[id].executor,
+			Status: Status{TaskID: id, State: mesospb.TaskState_TASK_LOST, Message: why}})
+	}
+	c.pending, c.queued, c.running = nil, map[string]bool{}, map[string]running{}
 	c.stopped = true
 }
 

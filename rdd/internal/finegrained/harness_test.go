@@ -20,7 +20,7 @@ import (
 // Commands (one per line):
 //
 //	settings [exec-cpus=1] [exec-mem=512] [task-cpus=1] [reject=120s]
-//	submit t1 [t2 ...]      kill t1      stop      subscribed
+//	submit t1 [t2 ...]      kill t1      stop      subscribed      abandon
 //	offer o1 agent=a1 cpus=4 mem=8192     (offers queue until decide)
 //	decide
 //	update t1 finished|failed|killed|lost [reason=REASON_EXECUTOR_TERMINATED] [data=x]
@@ -99,6 +99,8 @@ func (h *harness) exec(t *testing.T, f []string) {
 		h.c.Kill(pos[0])
 	case "stop":
 		h.c.Stop()
+	case "abandon":
+		h.c.Abandon("subscription ended")
 	case "subscribed":
 		h.c.Subscribed()
 	case "offer":
