@@ -169,7 +169,6 @@ func TestRDDFineCPUsReturned(t *testing.T) {
 	t.Logf("peak %v cpus, then down to %v; %d Mesos tasks", peak, low, got[len(got)-1].tasks)
 }
 
-
 // Task failures in fine-grained mode are retried per spark.task.maxFailures:
 // each partition failing twice still gives the exact result; failing as
 // many times as allowed fails the job, saying so.
