@@ -207,9 +207,23 @@ func TestRDDFineExecutorKilledMidJob(t *testing.T) {
 	}
 	c := newCluster(t, 2, "cpus:3;mem:2048;disk:4096;ports:[31000-32000]", masterFlags...)
 	pidDir := t.TempDir()
+	out := killAnExecutorMidJob(t, bin, append(args, fineArgs(c, pidDir)...), pidDir)
+	if got, want := checksumOf(t, out), checksumOf(t, local); got != want {
+		t.Fatalf("fine-grained %s, local %s\noutput:\n%s", got, want, out)
+	}
+	if !strings.Contains(out, `msg="executor lost"`) {
+		t.Errorf("the driver never saw the killed executor go; output:\n%s", out)
+	}
+}
+
+// killAnExecutorMidJob runs bin with args, SIGKILLs one executor (pids in
+// pidDir) once two run and a stage shows on the progress line, and returns
+// the output of the run, which must succeed.
+func killAnExecutorMidJob(t *testing.T, bin string, args []string, pidDir string) string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, append(args, fineArgs(c, pidDir)...)...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	var out syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -233,12 +247,7 @@ func TestRDDFineExecutorKilledMidJob(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := <-done; err != nil {
-		t.Fatalf("fine-grained run: %v\n%s", err, out.String())
+		t.Fatalf("run: %v\n%s", err, out.String())
 	}
-	if got, want := checksumOf(t, out.String()), checksumOf(t, local); got != want {
-		t.Fatalf("fine-grained %s, local %s\noutput:\n%s", got, want, out.String())
-	}
-	if !strings.Contains(out.String(), `msg="executor lost"`) {
-		t.Errorf("the driver never saw the killed executor go; output:\n%s", out.String())
-	}
+	return out.String()
 }
