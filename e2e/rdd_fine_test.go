@@ -251,3 +251,60 @@ func killAnExecutorMidJob(t *testing.T, bin string, args []string, pidDir string
 	}
 	return out.String()
 }
+
+// An agent killed (SIGKILL of `meso agent` and of the executor it ran)
+// while a join's reduce stage runs in fine-grained mode: its tasks end
+// lost, the driver loses that executor with its map outputs, the tasks run
+// again on the other agent, and the result is exact.
+func TestRDDFineAgentKilledMidJob(t *testing.T) {
+	bin := buildRDDOps(t)
+	args := []string{"--op", "join", "--n", "200000", "--parts", "8", "--slow-ms", "1500"}
+	local, err := runProgram(t, 3*time.Minute, bin, append(args, "--master", "local[2]")...)
+	if err != nil {
+		t.Fatalf("local run: %v\n%s", err, local)
+	}
+	c := newCluster(t, 2, "cpus:3;mem:2048;disk:4096;ports:[31000-32000]", fastLossFlags...)
+	pidDir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, append(args, fineArgs(c, pidDir)...)...)
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	// Executor ids are "<agent id>-f<n>": once the reduce stage runs, kill
+	// the agent of one executor, and the executor.
+	var victim *proc
+	var victimPID int
+	eventually(t, 3*time.Minute, func() error {
+		if !strings.Contains(out.String(), "[Stage 1") {
+			return errors.New("reduce stage not running yet")
+		}
+		for id, pid := range executorPIDs(t, pidDir) {
+			for _, a := range c.agents {
+				if strings.HasPrefix(id, agentIDOf(a)+"-f") {
+					victim, victimPID = a, pid
+					return nil
+				}
+			}
+		}
+		return errors.New("no executor pid yet")
+	})
+	if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	syscall.Kill(victimPID, syscall.SIGKILL)
+	if err := <-done; err != nil {
+		t.Fatalf("fine-grained run: %v\n%s", err, out.String())
+	}
+	s := out.String()
+	if got, want := checksumOf(t, s), checksumOf(t, local); got != want {
+		t.Fatalf("fine-grained %s, local %s\noutput:\n%s", got, want, s)
+	}
+	if !strings.Contains(s, `msg="executor lost"`) {
+		t.Errorf("the driver never lost the killed agent's executor; output:\n%s", s)
+	}
+}

@@ -219,12 +219,15 @@ func (c *Core) LaunchFailed(l Launch) {
 // with REASON_EXECUTOR_TERMINATED, its executor).
 func (c *Core) Update(st Status) {
 	r, ok := c.running[st.TaskID]
-	if !ok || !mesospb.IsTerminal(st.State) {
+	// Unreachable is final too: the framework is not partition aware, and
+	// a task that comes back is not waited for (its attempt is retried).
+	if !ok || !mesospb.IsTerminal(st.State) && st.State != mesospb.TaskState_TASK_UNREACHABLE {
 		return
 	}
 	delete(c.running, st.TaskID)
 	c.out.Ended = append(c.out.Ended, End{Task: st.TaskID, Executor: r.executor, Status: st})
 	if st.Reason == mesospb.TaskStatus_REASON_EXECUTOR_TERMINATED || st.State == mesospb.TaskState_TASK_LOST ||
+		st.State == mesospb.TaskState_TASK_UNREACHABLE ||
 		st.State == mesospb.TaskState_TASK_GONE || st.Reason == mesospb.TaskStatus_REASON_AGENT_REMOVED {
 		c.ExecutorGone(r.agent, r.executor)
 	}

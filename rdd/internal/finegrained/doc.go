@@ -21,8 +21,10 @@
 //     no task is pending (and offers are suppressed), with no filter when
 //     they were too small. A task submitted while suppressed revives.
 //   - An executor incarnation is named "<agent>-f<n>"; once the agent says
-//     it ended (a task update with REASON_EXECUTOR_TERMINATED, or a FAILURE
-//     event), the next task there starts a new incarnation. Its running
+//     it ended (a task update with REASON_EXECUTOR_TERMINATED, a task lost,
+//     gone or unreachable, or a FAILURE event), the next task there starts
+//     a new incarnation. TASK_UNREACHABLE ends a task: the framework is not
+//     partition aware. Its running
 //     tasks end with the agent's updates.
 //
 // # Shell
