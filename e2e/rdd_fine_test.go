@@ -211,8 +211,10 @@ func TestRDDFineExecutorKilledMidJob(t *testing.T) {
 	if got, want := checksumOf(t, out), checksumOf(t, local); got != want {
 		t.Fatalf("fine-grained %s, local %s\noutput:\n%s", got, want, out)
 	}
-	if !strings.Contains(out, `msg="executor lost"`) {
-		t.Errorf("the driver never saw the killed executor go; output:\n%s", out)
+	// Its tasks failed as lost (it may have died before registering with
+	// the driver, so the driver's own "executor lost" line is not sure).
+	if !strings.Contains(out, "rdd: executor lost: ") {
+		t.Errorf("no task of the killed executor failed as lost; output:\n%s", out)
 	}
 }
 
@@ -304,7 +306,7 @@ func TestRDDFineAgentKilledMidJob(t *testing.T) {
 	if got, want := checksumOf(t, s), checksumOf(t, local); got != want {
 		t.Fatalf("fine-grained %s, local %s\noutput:\n%s", got, want, s)
 	}
-	if !strings.Contains(s, `msg="executor lost"`) {
-		t.Errorf("the driver never lost the killed agent's executor; output:\n%s", s)
+	if !regexp.MustCompile(`executor lost.*why=.*map_outputs_lost=[1-9]`).MatchString(s) {
+		t.Errorf("the driver never lost the killed agent's executor with its map outputs; output:\n%s", s)
 	}
 }
