@@ -257,7 +257,7 @@ func killAnExecutorMidJob(t *testing.T, bin string, args []string, pidDir string
 // An agent killed (SIGKILL of `meso agent` and of the executor it ran)
 // while a join's reduce stage runs in fine-grained mode: its tasks end
 // lost, the driver loses that executor with its map outputs, the tasks run
-// again on the other agent, and the result is exact.
+// again on the other agents, and the result is exact.
 func TestRDDFineAgentKilledMidJob(t *testing.T) {
 	bin := buildRDDOps(t)
 	args := []string{"--op", "join", "--n", "200000", "--parts", "8", "--slow-ms", "1500"}
@@ -265,7 +265,7 @@ func TestRDDFineAgentKilledMidJob(t *testing.T) {
 	if err != nil {
 		t.Fatalf("local run: %v\n%s", err, local)
 	}
-	c := newCluster(t, 2, "cpus:3;mem:2048;disk:4096;ports:[31000-32000]", fastLossFlags...)
+	c := newCluster(t, 3, "cpus:3;mem:2048;disk:4096;ports:[31000-32000]", fastLossFlags...)
 	pidDir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -299,9 +299,11 @@ func TestRDDFineAgentKilledMidJob(t *testing.T) {
 		t.Fatal(err)
 	}
 	syscall.Kill(victimPID, syscall.SIGKILL)
+	killed := time.Now()
 	if err := <-done; err != nil {
 		t.Fatalf("fine-grained run: %v\n%s", err, out.String())
 	}
+	t.Logf("the run ended %v after the kill", time.Since(killed).Round(time.Millisecond))
 	s := out.String()
 	if got, want := checksumOf(t, s), checksumOf(t, local); got != want {
 		t.Fatalf("fine-grained %s, local %s\noutput:\n%s", got, want, s)
