@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -27,27 +26,11 @@ import (
 func BenchmarkMasterFailover(b *testing.B) {
 	const agents = 4
 	dir := b.TempDir()
-	var ports []int
-	var list []string
-	for range 3 {
-		p := freePortPair(b, haRaftOffset)
-		ports = append(ports, p)
-		list = append(list, "127.0.0.1:"+strconv.Itoa(p))
-	}
-	masterList := strings.Join(list, ",")
-	masterArgs := func(i int) []string {
-		return append([]string{"master", "--ip=127.0.0.1", "--port=" + strconv.Itoa(ports[i]),
-			"--work_dir=" + filepath.Join(dir, fmt.Sprintf("master%d", i+1)), "--masters=" + masterList,
-			"--registry_port_offset=" + strconv.Itoa(haRaftOffset)}, masterFlags...)
-	}
-	ms := make([]*proc, 3)
-	for i := range ms {
-		ms[i] = start(b, fmt.Sprintf("master%d", i+1), ports[i], masterArgs(i)...)
-	}
-	leader := waitLeader(b, time.Minute, ms...)
+	g := startHAGroup(b, dir)
+	leader := waitLeader(b, time.Minute, g.ms...)
 	for i := range agents {
 		port := freePort(b)
-		start(b, fmt.Sprintf("agent%d", i+1), port, "agent", "--master="+masterList, "--ip=127.0.0.1",
+		start(b, fmt.Sprintf("agent%d", i+1), port, "agent", "--master="+g.list, "--ip=127.0.0.1",
 			"--port="+strconv.Itoa(port), "--work_dir="+filepath.Join(dir, fmt.Sprintf("agent%d", i+1)),
 			"--resources="+agentRes).waitHealthy()
 	}
@@ -71,9 +54,17 @@ func BenchmarkMasterFailover(b *testing.B) {
 		return nil
 	}
 	eventually(b, time.Minute, func() error { return allAgents(leader) })
-	f := newFramework(b, masterList, fwOptions{failoverTimeout: 3600})
+	f := newFramework(b, g.list, fwOptions{failoverTimeout: 3600})
 	f.takeOffer(resources.Resources{})
+	benchFailovers(b, g, leader, f, time.Minute, func(next *proc, _ time.Time) error { return allAgents(next) })
+}
 
+// benchFailovers SIGKILLs g's leader b.N times and reports, from each kill,
+// the time to a new leader, to f's first offer from it (after f
+// resubscribed) and to back(next, killed) returning nil: the benchmark's
+// "agents are back" condition. Waits are bounded by timeout. The killed
+// master is restarted (outside the timer) before the next round.
+func benchFailovers(b *testing.B, g *haGroup, leader *proc, f *framework, timeout time.Duration, back func(next *proc, killed time.Time) error) {
 	var toLeader, toOffer, toAgents []time.Duration
 	b.ResetTimer()
 	for range b.N {
@@ -82,30 +73,22 @@ func BenchmarkMasterFailover(b *testing.B) {
 		f.mu.Unlock()
 		killed := time.Now()
 		leader.kill()
-		var rest []*proc
-		for _, m := range ms {
-			if m != leader {
-				rest = append(rest, m)
-			}
-		}
-		next := pollLeader(b, time.Minute, 10*time.Millisecond, rest)
+		next := pollLeader(b, time.Minute, 10*time.Millisecond, g.others(leader))
 		toLeader = append(toLeader, time.Since(killed))
 		// Offers made before the kill are void; wait for one made after
 		// the framework resubscribed to the new leader.
-		f.waitFor(time.Minute, "resubscription and an offer from the new leader", func() bool {
+		f.waitFor(timeout, "resubscription and an offer from the new leader", func() bool {
 			if f.subs == subs {
 				clear(f.offers)
 			}
 			return f.subs > subs && len(f.offers) > 0
 		})
 		toOffer = append(toOffer, time.Since(killed))
-		poll(b, time.Minute, 10*time.Millisecond, func() error { return allAgents(next) })
+		poll(b, timeout, 10*time.Millisecond, func() error { return back(next, killed) })
 		toAgents = append(toAgents, time.Since(killed))
 
 		b.StopTimer()
-		i := slices.Index(ms, leader)
-		ms[i] = start(b, leader.name, ports[i], masterArgs(i)...)
-		ms[i].waitHealthy()
+		g.restart(leader)
 		leader = next
 		b.StartTimer()
 	}

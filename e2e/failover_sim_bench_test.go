@@ -4,10 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
-	"slices"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -44,27 +41,10 @@ func BenchmarkMasterFailoverSimulated(b *testing.B) {
 }
 
 func benchFailoverSimulated(b *testing.B, agents int) {
-	dir := b.TempDir()
-	var ports []int
-	var list []string
-	for range 3 {
-		p := freePortPair(b, haRaftOffset)
-		ports = append(ports, p)
-		list = append(list, "127.0.0.1:"+strconv.Itoa(p))
-	}
-	masterList := strings.Join(list, ",")
-	masterArgs := func(i int) []string {
-		return append([]string{"master", "--ip=127.0.0.1", "--port=" + strconv.Itoa(ports[i]),
-			"--work_dir=" + filepath.Join(dir, fmt.Sprintf("master%d", i+1)), "--masters=" + masterList,
-			"--registry_port_offset=" + strconv.Itoa(haRaftOffset)}, masterFlags...)
-	}
-	ms := make([]*proc, 3)
-	for i := range ms {
-		ms[i] = start(b, fmt.Sprintf("master%d", i+1), ports[i], masterArgs(i)...)
-	}
-	leader := waitLeader(b, time.Minute, ms...)
+	g := startHAGroup(b, b.TempDir())
+	leader := waitLeader(b, time.Minute, g.ms...)
 
-	fleet, err := sim.StartFleet(context.Background(), sim.Config{Master: masterList, Agents: agents,
+	fleet, err := sim.StartFleet(context.Background(), sim.Config{Master: g.list, Agents: agents,
 		AgentResources: resources.MustParse("cpus:4;mem:4096")}, "127.0.0.2")
 	if err != nil {
 		b.Fatal(err)
@@ -77,57 +57,15 @@ func benchFailoverSimulated(b *testing.B, agents int) {
 		return nil
 	})
 	b.Logf("%d simulated agents registered in %v", agents, fleet.RegistrationTime().Round(time.Millisecond))
-	f := newFramework(b, masterList, fwOptions{failoverTimeout: 3600})
+	f := newFramework(b, g.list, fwOptions{failoverTimeout: 3600})
 	f.takeOffer(resources.Resources{})
-
-	var toLeader, toOffer, toAgents []time.Duration
-	b.ResetTimer()
-	for range b.N {
-		f.mu.Lock()
-		subs := f.subs
-		f.mu.Unlock()
-		killed := time.Now()
-		leader.kill()
-		var rest []*proc
-		for _, m := range ms {
-			if m != leader {
-				rest = append(rest, m)
-			}
+	benchFailovers(b, g, leader, f, 10*time.Minute, func(_ *proc, killed time.Time) error {
+		if got := fleet.LinkedSince(killed); got < agents {
+			return fmt.Errorf("%d of %d simulated agents re-registered", got, agents)
 		}
-		next := pollLeader(b, time.Minute, 10*time.Millisecond, rest)
-		toLeader = append(toLeader, time.Since(killed))
-		f.waitFor(5*time.Minute, "resubscription and an offer from the new leader", func() bool {
-			if f.subs == subs {
-				clear(f.offers)
-			}
-			return f.subs > subs && len(f.offers) > 0
-		})
-		toOffer = append(toOffer, time.Since(killed))
-		poll(b, 10*time.Minute, 10*time.Millisecond, func() error {
-			if got := fleet.LinkedSince(killed); got < agents {
-				return fmt.Errorf("%d of %d simulated agents re-registered", got, agents)
-			}
-			return nil
-		})
-		toAgents = append(toAgents, time.Since(killed))
 		lastSent, slowest := fleet.LinkTimes(killed)
 		b.Logf("%d agents: the last successful REGISTER was sent %v after the kill; the slowest took %v to answer",
 			agents, lastSent.Round(time.Millisecond), slowest.Round(time.Millisecond))
-
-		b.StopTimer()
-		i := slices.Index(ms, leader)
-		ms[i] = start(b, leader.name, ports[i], masterArgs(i)...)
-		ms[i].waitHealthy()
-		leader = next
-		b.StartTimer()
-	}
-	b.StopTimer()
-	report := func(name string, d []time.Duration) {
-		slices.Sort(d)
-		b.ReportMetric(float64(d[len(d)/2].Milliseconds()), name+"-p50-ms")
-		b.ReportMetric(float64(d[len(d)-1].Milliseconds()), name+"-max-ms")
-	}
-	report("leader", toLeader)
-	report("offer", toOffer)
-	report("agents", toAgents)
+		return nil
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -30,6 +31,62 @@ func freePortPair(t testing.TB, offset int) int {
 	}
 	t.Fatal("no free pair of loopback ports")
 	return 0
+}
+
+// haGroup is three `meso master` processes sharing one replicated
+// registry, on loopback ports whose raft ports are free too.
+type haGroup struct {
+	tb    testing.TB
+	dir   string
+	ports []int
+	list  string   // the --masters value
+	extra []string // flags given to every master (before masterFlags)
+	ms    []*proc
+}
+
+// startHAGroup starts the three masters with work dirs under dir.
+func startHAGroup(tb testing.TB, dir string, extra ...string) *haGroup {
+	tb.Helper()
+	g := &haGroup{tb: tb, dir: dir, extra: extra}
+	var addrs []string
+	for range 3 {
+		p := freePortPair(tb, haRaftOffset)
+		g.ports = append(g.ports, p)
+		addrs = append(addrs, "127.0.0.1:"+strconv.Itoa(p))
+	}
+	g.list = strings.Join(addrs, ",")
+	g.ms = make([]*proc, len(g.ports))
+	for i := range g.ms {
+		g.ms[i] = g.start(i)
+	}
+	return g
+}
+
+func (g *haGroup) start(i int) *proc {
+	args := append([]string{"master", "--ip=127.0.0.1", "--port=" + strconv.Itoa(g.ports[i]),
+		"--work_dir=" + filepath.Join(g.dir, fmt.Sprintf("master%d", i+1)), "--masters=" + g.list,
+		"--registry_port_offset=" + strconv.Itoa(haRaftOffset)}, g.extra...)
+	return start(g.tb, fmt.Sprintf("master%d", i+1), g.ports[i], append(args, masterFlags...)...)
+}
+
+// restart starts the (killed) master m again on its work dir and waits
+// until it is healthy.
+func (g *haGroup) restart(m *proc) *proc {
+	i := slices.Index(g.ms, m)
+	g.ms[i] = g.start(i)
+	g.ms[i].waitHealthy()
+	return g.ms[i]
+}
+
+// others is the group without m.
+func (g *haGroup) others(m *proc) []*proc {
+	var rest []*proc
+	for _, o := range g.ms {
+		if o != m {
+			rest = append(rest, o)
+		}
+	}
+	return rest
 }
 
 // leaderState is the part of /master/state about leadership.
@@ -69,22 +126,9 @@ func pollLeader(t testing.TB, timeout, every time.Duration, masters []*proc) *pr
 // running and reported, and offers resume.
 func TestMasterFailoverKeepsTasks(t *testing.T) {
 	dir := t.TempDir()
-	var ports []int
-	var list []string
-	for range 3 {
-		p := freePortPair(t, haRaftOffset)
-		ports = append(ports, p)
-		list = append(list, "127.0.0.1:"+strconv.Itoa(p))
-	}
-	masters := strings.Join(list, ",")
-	var ms []*proc
-	for i, p := range ports {
-		args := append([]string{"master", "--ip=127.0.0.1", "--port=" + strconv.Itoa(p),
-			"--work_dir=" + filepath.Join(dir, fmt.Sprintf("master%d", i+1)), "--masters=" + masters,
-			"--registry_port_offset=" + strconv.Itoa(haRaftOffset), "--registry_election_timeout=300ms"}, masterFlags...)
-		ms = append(ms, start(t, fmt.Sprintf("master%d", i+1), p, args...))
-	}
-	leader := waitLeader(t, 30*time.Second, ms...)
+	g := startHAGroup(t, dir, "--registry_election_timeout=300ms")
+	masters := g.list
+	leader := waitLeader(t, 30*time.Second, g.ms...)
 
 	aport := freePort(t)
 	agent := start(t, "agent1", aport, "agent", "--master="+masters, "--ip=127.0.0.1",
@@ -103,13 +147,7 @@ func TestMasterFailoverKeepsTasks(t *testing.T) {
 
 	killed := time.Now()
 	leader.kill()
-	var rest []*proc
-	for _, m := range ms {
-		if m != leader {
-			rest = append(rest, m)
-		}
-	}
-	next := waitLeader(t, 30*time.Second, rest...)
+	next := waitLeader(t, 30*time.Second, g.others(leader)...)
 	t.Logf("%s leads %s after the SIGKILL", next.name, time.Since(killed).Round(time.Millisecond))
 
 	f.waitFor(30*time.Second, "resubscription to the new leader", func() bool { return f.subs >= 2 })

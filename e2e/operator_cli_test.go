@@ -152,20 +152,8 @@ func TestOperatorCLI(t *testing.T) {
 // followed, and a dead address first in --master is skipped.
 func TestOperatorCLIFollowsTheLeader(t *testing.T) {
 	dir := t.TempDir()
-	var ports []int
-	var list []string
-	for range 3 {
-		p := freePortPair(t, haRaftOffset)
-		ports = append(ports, p)
-		list = append(list, "127.0.0.1:"+strconv.Itoa(p))
-	}
-	var ms []*proc
-	for i, p := range ports {
-		args := append([]string{"master", "--ip=127.0.0.1", "--port=" + strconv.Itoa(p),
-			"--work_dir=" + filepath.Join(dir, fmt.Sprintf("master%d", i+1)), "--masters=" + strings.Join(list, ","),
-			"--registry_port_offset=" + strconv.Itoa(haRaftOffset), "--registry_election_timeout=300ms"}, masterFlags...)
-		ms = append(ms, start(t, fmt.Sprintf("master%d", i+1), p, args...))
-	}
+	g := startHAGroup(t, dir, "--registry_election_timeout=300ms")
+	ms := g.ms
 	leader := waitLeader(t, 30*time.Second, ms...)
 	var follower *proc
 	for _, m := range ms {
@@ -175,7 +163,7 @@ func TestOperatorCLIFollowsTheLeader(t *testing.T) {
 		}
 	}
 	aport := freePort(t)
-	agent := start(t, "agent1", aport, "agent", "--master="+strings.Join(list, ","), "--ip=127.0.0.1",
+	agent := start(t, "agent1", aport, "agent", "--master="+g.list, "--ip=127.0.0.1",
 		"--port="+strconv.Itoa(aport), "--work_dir="+filepath.Join(dir, "agent1"), "--resources=cpus:1;mem:128",
 		"--registration_backoff_factor=100ms")
 	agent.waitHealthy()

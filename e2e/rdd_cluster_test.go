@@ -96,10 +96,12 @@ func demoSize() (string, string) {
 func TestRDDClusterDemoEqualsLocal(t *testing.T) {
 	bin := buildExample(t, "groupby")
 	n, parts := demoSize()
+	began := time.Now()
 	local, err := runProgram(t, 5*time.Minute, bin, "--n", n, "--parts", parts, "--master", "local[2]")
 	if err != nil {
 		t.Fatalf("local run: %v\n%s", err, local)
 	}
+	localTime := time.Since(began)
 	c := newCluster(t, 3, "cpus:2;mem:2048;disk:4096;ports:[31000-32000]", masterFlags...)
 	pidDir := t.TempDir()
 	// spark.cores.max (4) is never exceeded: the cpus of the framework's
@@ -140,11 +142,15 @@ func TestRDDClusterDemoEqualsLocal(t *testing.T) {
 			peak = max(peak, sum)
 		}
 	}()
+	began = time.Now()
 	out, err := runProgram(t, 5*time.Minute, bin, append([]string{"--n", n, "--parts", parts}, clusterArgs(c, pidDir)...)...)
 	close(stopSampling)
 	if err != nil {
 		t.Fatalf("cluster run: %v\n%s", err, out)
 	}
+	// The figures of docs/BENCHMARKS.md "The demo on the cluster": whole
+	// program runs, process start to exit.
+	t.Logf("demo %s/%s: local[2] %v, cluster %v", n, parts, localTime.Round(10*time.Millisecond), time.Since(began).Round(10*time.Millisecond))
 	if peak := <-maxCPUs; peak > 4 || peak == 0 {
 		t.Errorf("executors held %v cpus at most, want (0, 4] (spark.cores.max=4)", peak)
 	}

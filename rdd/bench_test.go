@@ -147,3 +147,29 @@ func BenchmarkPairCodec(b *testing.B) {
 	}
 	b.SetBytes(int64(len(buf)))
 }
+
+// The per-task cost of cluster mode: tiny tasks (one element each) over
+// the real driver <-> executor RPC, two in-process executors of two slots,
+// against the same job in local[4]. The difference per task is the cluster
+// round trip: result report, the job loop, the next task's feed.
+// Run: go test -run '^$' -bench 'TaskRoundTrip' -benchtime 3x ./rdd/
+func BenchmarkTaskRoundTrip(b *testing.B) {
+	const tasks = 2000
+	for _, mode := range []string{"local", "cluster"} {
+		b.Run(mode, func(b *testing.B) {
+			var s *rdd.Session
+			if mode == "local" {
+				s = startSession(b, rdd.Config{Master: "local[4]"})
+			} else {
+				s = rdd.StartInProcessCluster(b, rdd.Config{}, 2)
+			}
+			for b.Loop() {
+				n, err := rdd.Count(context.Background(), s, ints(tasks, tasks))
+				if err != nil || n != tasks {
+					b.Fatal(n, err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*tasks), "µs/task")
+		})
+	}
+}

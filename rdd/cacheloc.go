@@ -34,6 +34,10 @@ type cacheBook struct {
 	// dataServed counts the bytes of driver data (Parallelize partitions)
 	// sent to executors.
 	dataServed atomic.Int64
+	// remote counts the tasks that missed their executor's cache while
+	// another executor held the partition (cache-location answers naming
+	// a holder).
+	remote atomic.Int64
 }
 
 func newCacheBook() *cacheBook { return &cacheBook{locs: map[blocks.Key]map[string]bool{}} }
@@ -130,6 +134,9 @@ func (c *cluster) serveCacheLocations(w http.ResponseWriter, r *http.Request) {
 			addrs = append(addrs, id+" "+e.addr)
 		}
 		c.mu.Unlock()
+	}
+	if len(addrs) > 0 {
+		c.cached.remote.Add(1)
 	}
 	io.WriteString(w, strings.Join(addrs, "\n"))
 }

@@ -54,6 +54,9 @@ const heartbeatTimeout = 15 * time.Second
 // pollWait bounds one long poll of an executor.
 const pollWait = time.Second
 
+// compressMinBytes is the smallest driver RPC answer that is gzipped.
+const compressMinBytes = 64 << 10
+
 // clusterSlots is a cluster session's default parallelism for sources when
 // spark.default.parallelism is unset: spark.cores.max when set, else 2
 // (fixed at Start, so that a plan never depends on which executors
@@ -97,6 +100,9 @@ type cluster struct {
 	stopping     bool                      // guarded by mu
 	failedStarts int                       // guarded by mu; executors in a row that ended unregistered
 	agentStarts  map[string]int            // guarded by mu; agent -> executors launched there that ended unregistered
+
+	dyn *dynAlloc  // spark.dynamicAllocation.enabled, else nil
+	ess *essDriver // spark.shuffle.service.enabled, else nil
 }
 
 // remoteExec is a registered executor process (exec.Executor).
@@ -106,7 +112,10 @@ type remoteExec struct {
 	addr  string // its shuffle server
 	slots int
 	pid   int
-	wake  chan struct{} // cap 1: a task was queued or the executor was lost
+	// service is the external shuffle service holding its outputs
+	// (guarded by c.mu; "" when none).
+	service string
+	wake    chan struct{} // cap 1: a task was queued or the executor was lost
 	// told is closed once a poll told the executor to stop.
 	told     chan struct{}
 	tellOnce sync.Once
@@ -145,6 +154,14 @@ func startCluster(s *Session, masters []string) (*cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
+	dcfg, dynOn, err := dynAllocConfig(s.cfg.Cluster)
+	if err != nil {
+		return nil, err
+	}
+	essOn, err := boolSetting(s.cfg.Cluster, keyShuffleService)
+	if err != nil {
+		return nil, err
+	}
 	host := s.cfg.Cluster["spark.driver.host"]
 	if host == "" {
 		host = "127.0.0.1"
@@ -160,9 +177,15 @@ func startCluster(s *Session, masters []string) (*cluster, error) {
 	}
 	base := filepath.Base(self)
 	mux.HandleFunc("GET /executable/"+base, func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, self) })
+	env[envAuthToken] = c.token // every call to the driver must carry it
 	cmd := executorCommand(settings, self, c.url, env)
 	hostname, _ := os.Hostname()
 	if conf[keyCoarse] == "false" {
+		if dynOn || essOn { // as Spark: both need coarse-grained executors
+			c.srv.Close()
+			return nil, fmt.Errorf("%w: %s and %s need coarse-grained mode (%s=false given)", ErrConfig,
+				"spark.dynamicAllocation.enabled", keyShuffleService, keyCoarse)
+		}
 		if err := c.startFine(conf, settings, cmd, masters, hostname); err != nil {
 			c.srv.Close()
 			return nil, err
@@ -180,6 +203,19 @@ func startCluster(s *Session, masters []string) (*cluster, error) {
 		return nil, err
 	}
 	c.backend = b
+	if essOn {
+		if c.ess, err = newESSDriver(s.cfg.Cluster, b.FrameworkID(), c.token, s.log); err != nil {
+			b.Stop(context.Background())
+			c.srv.Close()
+			return nil, err
+		}
+		go c.ess.run(c.done)
+	}
+	if dynOn {
+		c.dyn = newDynAlloc(dcfg, b, s.log)
+		s.AddListener(c.dyn.event)
+		go c.dyn.run(c.done)
+	}
 	go c.watchBackend()
 	go c.watchHeartbeats()
 	s.log.Info("cluster mode", "masters", masters, "framework", b.FrameworkID(), "driver", c.url)
@@ -234,10 +270,18 @@ func newCluster(s *Session, host string) (*cluster, *http.ServeMux, error) {
 	}
 	c.url = "http://" + ln.Addr().String()
 	mux := http.NewServeMux()
-	mux.Handle(rddpbconnect.NewDriverServiceHandler(c))
+	// Task feeds and acknowledgements are small and cross loopback or a
+	// LAN: gzip on every one cost more CPU than it saved bytes (flate's
+	// per-message reset showed in the executors' profiles). Only large
+	// answers (a first feed carrying pipelines) are compressed.
+	// Only the application's executors may call the driver: they got the
+	// token in their environment (MESO_RDD_AUTH_TOKEN), not over the wire.
+	rpcPath, rpc := rddpbconnect.NewDriverServiceHandler(c, connect.WithCompressMinBytes(compressMinBytes))
+	mux.Handle(rpcPath, tokenOnly(c.token, rpc))
 	mux.Handle("GET /broadcast/{id}", tokenOnly(c.token, http.HandlerFunc(c.serveBroadcast)))
 	mux.Handle("GET /data/{node}/{part}", tokenOnly(c.token, http.HandlerFunc(c.serveData)))
 	mux.Handle("GET /cache-locations/{node}/{part}", tokenOnly(c.token, http.HandlerFunc(c.serveCacheLocations)))
+	mux.Handle("POST /shuffle-service/{exec}", tokenOnly(c.token, http.HandlerFunc(c.serveShuffleService)))
 	c.srv = &http.Server{Handler: mux, Protocols: h2c(true)}
 	go c.srv.Serve(ln)
 	return c, mux, nil
@@ -363,6 +407,9 @@ func (c *cluster) lose(id, why string) {
 	runs := e.running
 	e.running = map[task.ID]running{}
 	c.mu.Unlock()
+	if c.dyn != nil {
+		why = c.dyn.executorRemoved(id, why)
+	}
 	c.pool.Remove(id)
 	c.cached.lose(id)
 	c.s.mu.Lock()
@@ -427,6 +474,9 @@ func (c *cluster) stop() error {
 		}
 	}
 	close(c.done)
+	if c.ess != nil {
+		c.ess.stop()
+	}
 	// Let the answers in flight (the stop of the last polls) reach the
 	// executors before the connections close.
 	sctx, scancel := context.WithTimeout(context.Background(), 2*pollWait)
@@ -458,6 +508,9 @@ func (c *cluster) Register(ctx context.Context, req *connect.Request[rddpb.Regis
 	c.execs[e.id] = e
 	c.failedStarts = 0
 	c.mu.Unlock()
+	if c.dyn != nil {
+		c.dyn.executorAdded(e.id)
+	}
 	if c.fine == nil { // a fine-grained executor gets its tasks from Mesos
 		c.pool.Add(e)
 	}
@@ -469,8 +522,7 @@ func (c *cluster) Register(ctx context.Context, req *connect.Request[rddpb.Regis
 	} else if c.fine != nil {
 		appID = c.fine.backend.FrameworkID()
 	}
-	return connect.NewResponse(&rddpb.RegisterResponse{AppId: appID, ShuffleToken: c.token,
-		Conf: c.executorConf()}), nil
+	return connect.NewResponse(&rddpb.RegisterResponse{AppId: appID, Conf: c.executorConf()}), nil
 }
 
 // executorConf is what executors take from the driver's settings.
@@ -481,7 +533,8 @@ func (c *cluster) executorConf() map[string]string {
 		"spark.storage.memory": fmt.Sprint(cfg.StorageMemory),
 	}
 	for k, v := range cfg.Cluster {
-		if strings.HasPrefix(k, "spark.reducer.") || strings.HasPrefix(k, "spark.shuffle.io.") || k == "spark.network.timeout" {
+		if strings.HasPrefix(k, "spark.reducer.") || strings.HasPrefix(k, "spark.shuffle.io.") || k == "spark.network.timeout" ||
+			strings.HasPrefix(k, "spark.shuffle.service.") {
 			out[k] = v
 		}
 	}
@@ -557,6 +610,9 @@ func (c *cluster) ReportResults(ctx context.Context, req *connect.Request[rddpb.
 func (c *cluster) finish(id string, r running, res task.Result) {
 	if res.Err == nil {
 		c.cached.add(id, res.Cached)
+		if c.dyn != nil && len(res.Cached) > 0 {
+			c.dyn.cachedBlocks(id)
+		}
 	}
 	if res.Err == nil && res.ID.Shuffle < 0 {
 		res = c.s.finishResult(r.d, res)
@@ -632,16 +688,12 @@ func (c *cluster) mapLocations(d *task.Desc) []*rddpb.MapLocations {
 	return locs
 }
 
-// addressesLocked replaces executor ids by their shuffle servers ("" for
-// an executor that is gone).
+// addressesLocked replaces executor ids by where their outputs are served
+// (outputAddrLocked).
 func (c *cluster) addressesLocked(locs []*rddpb.MapLocations) {
 	for _, ml := range locs {
 		for i, ex := range ml.Addresses {
-			if x := c.execs[ex]; x != nil && !x.gone {
-				ml.Addresses[i] = x.addr
-			} else {
-				ml.Addresses[i] = ""
-			}
+			ml.Addresses[i] = c.outputAddrLocked(ex)
 		}
 	}
 }

@@ -2,14 +2,17 @@ package rdd
 
 import (
 	"errors"
+	"net/http"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"connectrpc.com/connect"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mesoproject/meso/api/rddpb"
+	"github.com/mesoproject/meso/api/rddpb/rddpbconnect"
 	"github.com/mesoproject/meso/rdd/internal/task"
 )
 
@@ -137,5 +140,49 @@ func TestFetcherConfig(t *testing.T) {
 	var c Config
 	if err := c.Set("spark.reducer.maxSizeInFlight", "4m"); err != nil || c.Cluster["spark.reducer.maxSizeInFlight"] != "4m" {
 		t.Fatalf("Set: %v", err)
+	}
+}
+
+// The driver's RPC serves only the application's executors: a client
+// without the token (anyone who can reach the driver's port) cannot
+// register, take tasks or report results, and Register does not hand the
+// token out; with the token, Register works.
+func TestDriverRPCNeedsTheToken(t *testing.T) {
+	s, err := Start(Config{Master: "local[1]", LocalDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c, _, err := newCluster(s, "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.srv.Close()
+	ctx := t.Context()
+	for _, tok := range []string{"", "wrong"} {
+		cl := rddpbconnect.NewDriverServiceClient(&http.Client{Transport: withToken{tok, &http.Transport{Protocols: h2c(false)}}}, c.url)
+		_, err := cl.Register(ctx, connect.NewRequest(&rddpb.RegisterRequest{ExecutorId: "rogue", Slots: 1000, Registry: registrySites()}))
+		if connect.CodeOf(err) != connect.CodeUnauthenticated {
+			t.Errorf("token %q: Register: %v, want unauthenticated", tok, err)
+		}
+		_, err = cl.PollTasks(ctx, connect.NewRequest(&rddpb.PollTasksRequest{ExecutorId: "rogue"}))
+		if connect.CodeOf(err) != connect.CodeUnauthenticated {
+			t.Errorf("token %q: PollTasks: %v, want unauthenticated", tok, err)
+		}
+		_, err = cl.ReportResults(ctx, connect.NewRequest(&rddpb.ReportResultsRequest{ExecutorId: "rogue"}))
+		if connect.CodeOf(err) != connect.CodeUnauthenticated {
+			t.Errorf("token %q: ReportResults: %v, want unauthenticated", tok, err)
+		}
+	}
+	if n := c.pool.Len(); n != 0 {
+		t.Fatalf("%d executors registered without the token", n)
+	}
+	cl := rddpbconnect.NewDriverServiceClient(&http.Client{Transport: withToken{c.token, &http.Transport{Protocols: h2c(false)}}}, c.url)
+	resp, err := cl.Register(ctx, connect.NewRequest(&rddpb.RegisterRequest{ExecutorId: "e0", Slots: 1, Registry: registrySites()}))
+	if err != nil {
+		t.Fatalf("Register with the token: %v", err)
+	}
+	if resp.Msg.GetShuffleToken() != "" {
+		t.Fatal("Register handed out the application's token")
 	}
 }

@@ -10,6 +10,9 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/mesoproject/meso/rdd/internal/mesosbackend"
 )
 
 // Config configures a Session. Settings carry Spark's names where Spark has
@@ -35,6 +38,12 @@ type Config struct {
 	// StageMaxConsecutiveAttempts (spark.stage.maxConsecutiveAttempts) bounds
 	// how often a stage is resubmitted after lost map outputs. 0 means 4.
 	StageMaxConsecutiveAttempts int
+	// LocalityWait (spark.locality.wait) is how long a stage keeps a task
+	// whose cached input is on a busy executor waiting for a slot there,
+	// since the stage last launched a task where its input is, before
+	// running it elsewhere (Spark's delay scheduling; cluster mode). 0
+	// means 3 s; negative: no waiting (spark.locality.wait=0).
+	LocalityWait time.Duration
 	// LocalDir (spark.local.dir) holds shuffle files, spills and disk-cached
 	// partitions, in a fresh subdirectory removed by Close. Empty: the
 	// system temporary directory.
@@ -89,7 +98,8 @@ type Config struct {
 // Config.Cluster.
 func isClusterKey(key string) bool {
 	for _, p := range []string{"spark.cores.max", "spark.executor.", "spark.executorEnv.", "spark.mesos.", "spark.driver.host",
-		"spark.reducer.maxSizeInFlight", "spark.shuffle.io.", "spark.network.timeout", "spark.task.cpus"} {
+		"spark.reducer.maxSizeInFlight", "spark.shuffle.io.", "spark.network.timeout",
+		"spark.dynamicAllocation.", "spark.shuffle.service.", "spark.storage.blockManagerSlaveTimeoutMs", "spark.task.cpus"} {
 		if strings.HasPrefix(key, p) {
 			return true
 		}
@@ -147,6 +157,9 @@ func (c Config) withDefaults() Config {
 	if c.StageMaxConsecutiveAttempts <= 0 {
 		c.StageMaxConsecutiveAttempts = 4
 	}
+	if c.LocalityWait == 0 {
+		c.LocalityWait = 3 * time.Second
+	}
 	if c.ShuffleMemory <= 0 {
 		c.ShuffleMemory = 64 << 20
 	}
@@ -180,6 +193,14 @@ func (c *Config) Set(key, value string) error {
 		c.StageMaxConsecutiveAttempts, err = strconv.Atoi(value)
 	case "spark.local.dir":
 		c.LocalDir = value
+	case "spark.locality.wait":
+		var d time.Duration
+		if d, err = mesosbackend.ParseDuration(value, time.Millisecond); err == nil {
+			c.LocalityWait = d
+			if d == 0 {
+				c.LocalityWait = -1 // no waiting, as Spark's 0
+			}
+		}
 	case "spark.shuffle.memory":
 		c.ShuffleMemory, err = parseBytes(value)
 	case "spark.shuffle.spill":

@@ -28,6 +28,7 @@ import (
 // The environment of an executor process, set by the Mesos backend.
 const (
 	envDriverURL     = "MESO_RDD_DRIVER_URL"
+	envAuthToken     = "MESO_RDD_AUTH_TOKEN" // the application's token: driver calls, shuffle blocks, broadcasts
 	envExecutorID    = "MESO_RDD_EXECUTOR_ID"
 	envExecutorCores = "MESO_RDD_EXECUTOR_CORES"
 	envHostname      = "MESO_RDD_HOSTNAME"
@@ -85,7 +86,7 @@ func h2c(http1 bool) *http.Protocols {
 func runExecutorMain(driverURL string) {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("executor", os.Getenv(envExecutorID))
 	slots, _ := strconv.Atoi(os.Getenv(envExecutorCores))
-	err := runExecutor(context.Background(), driverURL, os.Getenv(envExecutorID), slots, os.Getenv(envHostname), log)
+	err := runExecutor(context.Background(), driverURL, os.Getenv(envAuthToken), os.Getenv(envExecutorID), slots, os.Getenv(envHostname), log)
 	if err != nil {
 		log.Error("executor failed", "err", err)
 		os.Exit(1)
@@ -140,7 +141,7 @@ type rebuiltStage struct {
 
 // runExecutor runs executor id with slots task slots, its shuffle server
 // listening on host, until the driver at driverURL stops it.
-func runExecutor(ctx context.Context, driverURL, id string, slots int, host string, log *slog.Logger) error {
+func runExecutor(ctx context.Context, driverURL, token, id string, slots int, host string, log *slog.Logger) error {
 	slots = max(slots, 1)
 	if host == "" {
 		host = "127.0.0.1"
@@ -149,7 +150,7 @@ func runExecutor(ctx context.Context, driverURL, id string, slots int, host stri
 	if err != nil {
 		return fmt.Errorf("rdd: executor %s: shuffle server: %w", id, err)
 	}
-	hc := &http.Client{Transport: &http.Transport{Protocols: h2c(false)}}
+	hc := &http.Client{Transport: withToken{token, &http.Transport{Protocols: h2c(false)}}}
 	e := &executor{id: id, addr: ln.Addr().String(), log: log, sem: make(chan struct{}, slots),
 		client:    rddpbconnect.NewDriverServiceClient(hc, driverURL),
 		http:      &http.Client{Timeout: 30 * time.Second},
@@ -192,10 +193,10 @@ func runExecutor(ctx context.Context, driverURL, id string, slots int, host stri
 	e.s = s
 	// Map outputs: batches for other executors' fetchers (shufflenet, with
 	// the application's token), single blocks for the fallback path.
-	token := reg.Msg.GetShuffleToken()
+	// The token came with the environment; Register does not hand it out.
 	mux := http.NewServeMux()
 	mux.Handle(shufflenet.PathPrefix, shufflenet.NewServer(s.store, shufflenet.ServerConfig{Token: token, Logger: log}))
-	mux.Handle("/block/", tokenOnly(token, shuffleHandler(s.store)))
+	mux.Handle("/block/", tokenOnly(token, shufflenet.BlockHandler(s.store)))
 	mux.Handle("GET /cache/{node}/{part}", tokenOnly(token, cacheHandler(s.cache)))
 	big := &fineResults{m: map[string][]byte{}}
 	mux.Handle("GET /result/{task}", tokenOnly(token, big))
@@ -206,6 +207,12 @@ func runExecutor(ctx context.Context, driverURL, id string, slots int, host stri
 	fc.Token, fc.LocalAddr, fc.Local = token, e.addr, s.store
 	e.batch = shufflenet.NewFetcher(fc)
 	defer e.batch.Close()
+	if on, _ := strconv.ParseBool(conf[keyShuffleService]); on {
+		if err := e.useShuffleService(ctx, conf, reg.Msg.GetAppId(), s.dir, host); err != nil {
+			return err
+		}
+		s.keepShuffle.Store(true) // the service deletes it when the application ends
+	}
 	log.Info("registered", "driver", driverURL, "slots", slots, "shuffle", e.addr)
 	lastOK := time.Now()
 	var wg sync.WaitGroup
@@ -382,33 +389,6 @@ func (e *executor) run(ctx context.Context, t *rddpb.Task) task.Result {
 	})
 }
 
-// shuffleHandler serves single map output blocks: GET /block/{shuffle}/{map}/{reduce}.
-func shuffleHandler(store *shuffle.Store) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /block/{s}/{m}/{r}", func(w http.ResponseWriter, r *http.Request) {
-		var id shuffle.BlockID
-		var err error
-		for _, f := range []struct {
-			name string
-			to   *int
-		}{{"s", &id.Shuffle}, {"m", &id.Map}, {"r", &id.Reduce}} {
-			if *f.to, err = strconv.Atoi(r.PathValue(f.name)); err != nil {
-				http.Error(w, "bad block id", http.StatusBadRequest)
-				return
-			}
-		}
-		b, release, err := store.Fetch(id)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusNotFound)
-			return
-		}
-		defer release()
-		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-		w.Write(b)
-	})
-	return mux
-}
-
 // fetcherConfig maps the network-shuffle settings onto shufflenet's.
 func fetcherConfig(conf map[string]string) (shufflenet.Config, error) {
 	var fc shufflenet.Config
@@ -442,11 +422,23 @@ func fetcherConfig(conf map[string]string) (shufflenet.Config, error) {
 	return fc, nil
 }
 
-// tokenOnly refuses requests without the application's shuffle token.
+// withToken sends the application's token on every request.
+type withToken struct {
+	token string
+	next  http.RoundTripper
+}
+
+func (t withToken) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set(shufflenet.TokenHeader, t.token)
+	return t.next.RoundTrip(r)
+}
+
+// tokenOnly refuses requests without the application's token.
 func tokenOnly(token string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get(shufflenet.TokenHeader) != token {
-			http.Error(w, "bad shuffle token", http.StatusUnauthorized)
+			http.Error(w, "bad application token", http.StatusUnauthorized)
 			return
 		}
 		h.ServeHTTP(w, r)

@@ -257,7 +257,7 @@ func StartInProcessCluster(t testing.TB, cfg Config, executors int) *Session {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := runExecutor(context.Background(), c.url, fmt.Sprintf("e%d", i), 2, "127.0.0.1", log); err != nil {
+			if err := runExecutor(context.Background(), c.url, c.token, fmt.Sprintf("e%d", i), 2, "127.0.0.1", log); err != nil {
 				t.Errorf("executor e%d: %v", i, err)
 			}
 		}()
@@ -302,6 +302,10 @@ func PipelineBytes(s *Session) int {
 	}
 	return n
 }
+
+// RemoteCacheReads returns how many of a cluster session's tasks missed
+// their executor's cache while another executor held the partition.
+func RemoteCacheReads(s *Session) int64 { return s.cluster.cached.remote.Load() }
 
 // DataServed returns the bytes of driver data (Parallelize partitions) a
 // cluster session's driver sent to executors.

@@ -82,6 +82,12 @@ func TestIterationsOverCachedInputComputeItOnce(t *testing.T) {
 	if st := cl.Stats(); st.CacheHits < 4*4 {
 		t.Fatalf("%d cached partitions read over 4 iterations of 4 partitions", st.CacheHits)
 	}
+	// Delay scheduling: every task reading a cached partition ran on the
+	// executor holding it (all slots are free when each iteration
+	// starts), so none read it from another executor.
+	if n := RemoteCacheReads(cl); n != 0 {
+		t.Fatalf("%d tasks read a cached partition from another executor", n)
+	}
 }
 
 // scaled multiplies a driver dataset by k.
@@ -127,5 +133,35 @@ func TestParallelizeDataFetchedPerPartition(t *testing.T) {
 	// Each partition at most once per executor over the 3 jobs.
 	if served := DataServed(cl); served < encoded || served > 2*encoded {
 		t.Fatalf("the driver served %d bytes of a %d-byte dataset to 2 executors over 3 jobs", served, encoded)
+	}
+}
+
+// withExtra puts a one-partition dataset before input: the union's tasks
+// are [extra, input 0, input 1], so in queue order the executor that
+// cached input's partition 0 would not get it.
+var withExtra = Func(func(input *RDD[Pair[int, int]]) *RDD[Pair[int, int]] {
+	extra := Map(Range(0, 10, 1), func(v int) Pair[int, int] { return Pair[int, int]{v, v} })
+	return Union(extra, input)
+})
+
+// Delay scheduling (spark.locality.wait): a task reading a cached
+// partition runs on the executor holding it. Queue order would send the
+// union's first cached partition to the second executor (see withExtra).
+func TestTasksRunWhereTheirCachedInputIs(t *testing.T) {
+	ctx := context.Background()
+	cl := StartInProcessCluster(t, Config{}, 2)
+	computed := Counter(cl, "input records computed")
+	input := loadInput(1_000, 2, computed).Cache()
+	if n, err := Count(ctx, cl, input); err != nil || n != 1_000 {
+		t.Fatalf("count %d, %v", n, err)
+	}
+	if n, err := Count(ctx, cl, withExtra(input)); err != nil || n != 1_010 {
+		t.Fatalf("count of the union %d, %v", n, err)
+	}
+	if n := computed.Value(); n != 1_000 {
+		t.Fatalf("input computed %d records, want 1000 (once)", n)
+	}
+	if n := RemoteCacheReads(cl); n != 0 {
+		t.Fatalf("%d tasks read a cached partition from another executor", n)
 	}
 }

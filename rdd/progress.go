@@ -43,11 +43,19 @@ func (b *progressBar) record(e Event) {
 			st.running++
 		}
 	case TaskEnd:
-		if st != nil {
-			st.running--
-			if e.Error == "" {
-				st.done++
-			}
+		if st == nil {
+			return
+		}
+		st.running--
+		if e.Error == "" {
+			st.done++
+		}
+		// A slot that frees is refilled at once while tasks are
+		// pending: drawing now would show one running task too few
+		// (with one slot per core, always "+ N-1"). Draw when the next
+		// task starts, or when nothing runs any more.
+		if st.running > 0 {
+			return
 		}
 	case StageCompleted:
 		delete(b.stages, e.Stage)

@@ -2,6 +2,7 @@ package rdd
 
 import (
 	"errors"
+	"fmt"
 	"iter"
 	"log/slog"
 	"strings"
@@ -22,6 +23,38 @@ func TestProgressForgetsStagesOfEndedJobs(t *testing.T) {
 	b.record(Event{Kind: StageSubmitted, Time: at.Add(time.Second), Job: 1, Stage: 1, Tasks: 2})
 	if line := out.String(); strings.Contains(line, "Stage 0") || !strings.Contains(line, "[Stage 1:") {
 		t.Fatalf("progress after a failed job: %q", line)
+	}
+}
+
+// With every slot busy, a task that ends is replaced by the next one: the
+// line shows all slots running, not one fewer (it is drawn at the start,
+// not at the end that comes just before it).
+func TestProgressCountsEveryBusySlot(t *testing.T) {
+	var out strings.Builder
+	b := newProgressBar(&out)
+	at := time.Unix(0, 0)
+	b.record(Event{Kind: StageSubmitted, Time: at, Job: 0, Stage: 0, Tasks: 10})
+	b.record(Event{Kind: TaskStart, Time: at, Job: 0, Stage: 0})
+	b.record(Event{Kind: TaskStart, Time: at, Job: 0, Stage: 0})
+	for i := 1; i <= 8; i++ {
+		at = at.Add(time.Second)
+		out.Reset()
+		b.record(Event{Kind: TaskEnd, Time: at, Job: 0, Stage: 0})
+		if out.Len() != 0 {
+			t.Fatalf("drawn at a task end while another runs: %q", out.String())
+		}
+		b.record(Event{Kind: TaskStart, Time: at, Job: 0, Stage: 0})
+		if want := fmt.Sprintf("(%d + 2) / 10]", i); !strings.Contains(out.String(), want) {
+			t.Fatalf("after %d ends: %q, want %q", i, out.String(), want)
+		}
+	}
+	at = at.Add(time.Second)
+	b.record(Event{Kind: TaskEnd, Time: at, Job: 0, Stage: 0})
+	at = at.Add(time.Second)
+	out.Reset()
+	b.record(Event{Kind: TaskEnd, Time: at, Job: 0, Stage: 0})
+	if !strings.Contains(out.String(), "(10 + 0) / 10]") {
+		t.Fatalf("after the last end: %q", out.String())
 	}
 }
 

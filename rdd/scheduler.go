@@ -57,7 +57,7 @@ type Event struct {
 	// redacted (AppStart): the driver UI's environment page.
 	Config   map[string]string `json:"config,omitempty"`
 	Parents  []int             `json:"parents,omitempty"`  // StageSubmitted: the shuffles the stage reads
-	Executor string            `json:"executor,omitempty"` // TaskEnd (cluster mode), ExecutorAdded/Removed
+	Executor string            `json:"executor,omitempty"` // TaskStart, TaskEnd (cluster mode), ExecutorAdded/Removed
 	Host     string            `json:"host,omitempty"`     // ExecutorAdded: its shuffle server's address
 	Cores    int               `json:"cores,omitempty"`    // ExecutorAdded: its task slots
 	Reason   string            `json:"reason,omitempty"`   // ExecutorRemoved
@@ -253,6 +253,7 @@ func (s *Session) runJob(ctx context.Context, target *node, parts []int, act act
 	core := job.New(job.Config{
 		ID: id, Graph: g, Target: plan.NodeID(target.id), Partitions: parts, Pipelines: pipelines,
 		MaxTaskFailures: s.cfg.TaskMaxFailures, MaxStageAttempts: s.cfg.StageMaxConsecutiveAttempts,
+		LocalityWait: max(s.cfg.LocalityWait, 0),
 	}, s.books, s.cacheState(), time.Now())
 	s.emit(Event{Kind: JobStart, Job: id, Name: target.String(), Tasks: len(sortedUnique(parts)), Shuffle: -1})
 	h := jobHooks{s: s, id: id}
@@ -289,6 +290,17 @@ func sortedUnique(parts []int) []int {
 type cacheState struct {
 	bm   *blocks.Manager
 	book *cacheBook // cluster mode: the executors' cached partitions
+}
+
+// Holders lists the executors holding a cached partition, in cluster
+// mode (job.Locator: tasks prefer them); nil locally.
+func (c cacheState) Holders(n plan.NodeID, p int) []string {
+	if c.book == nil {
+		return nil
+	}
+	hs := c.book.holders(blocks.Key{Node: int(n), Part: p})
+	slices.Sort(hs)
+	return hs
 }
 
 func (c cacheState) Cached(n plan.NodeID, p int) bool {
@@ -407,7 +419,7 @@ type jobHooks struct {
 
 func (h jobHooks) launch(d *task.Desc) {
 	h.s.emit(Event{Kind: TaskStart, Job: h.id, Stage: d.Stage, StageAttempt: d.StageAttempt, Shuffle: d.Shuffle,
-		Partition: d.Partition, Attempt: d.Attempt})
+		Partition: d.Partition, Attempt: d.Attempt, Executor: d.Executor})
 }
 
 func (h jobHooks) taskEnd(r *task.Result) error {

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mesoproject/meso/rdd/internal/blocks"
@@ -41,6 +43,9 @@ type Session struct {
 	// cluster runs the executors of a mesos:// session; nil in local mode.
 	cluster *cluster
 	cache   *blocks.Manager
+	// keepShuffle: Close leaves the shuffle files (an executor's, served
+	// by the external shuffle service, which deletes them).
+	keepShuffle atomic.Bool
 
 	listenMu  sync.Mutex
 	listeners []func(Event) // guarded by listenMu
@@ -213,7 +218,11 @@ func (s *Session) Close() error {
 			err = cerr
 		}
 	}
-	if rerr := os.RemoveAll(s.dir); err == nil {
+	rm := s.dir
+	if s.keepShuffle.Load() {
+		rm = filepath.Join(s.dir, "blocks")
+	}
+	if rerr := os.RemoveAll(rm); err == nil {
 		err = rerr
 	}
 	return err

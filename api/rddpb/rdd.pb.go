@@ -173,8 +173,9 @@ func (x *RegisterRequest) GetHostname() string {
 type RegisterResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	AppId string                 `protobuf:"bytes,1,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
-	// shuffle_token must accompany shuffle fetches between this
-	// application's executors.
+	// shuffle_token is no longer sent: executors take the application's
+	// token from their environment (MESO_RDD_AUTH_TOKEN), and every call to
+	// the driver must carry it already. Kept so the number is not reused.
 	ShuffleToken string `protobuf:"bytes,2,opt,name=shuffle_token,json=shuffleToken,proto3" json:"shuffle_token,omitempty"`
 	// conf holds the driver's settings that executors use (Spark names:
 	// spark.shuffle.memory, spark.reducer.maxSizeInFlight, ...).

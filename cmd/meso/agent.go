@@ -1,12 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -17,6 +19,7 @@ import (
 	"github.com/mesoproject/meso/internal/fetcher"
 	"github.com/mesoproject/meso/internal/mesosflag"
 	"github.com/mesoproject/meso/internal/tlsconf"
+	"github.com/mesoproject/meso/rdd/shuffleservice"
 )
 
 // newAgentCmd is `meso agent`: the Mesos-compatible agent daemon.
@@ -28,6 +31,8 @@ func newAgentCmd() *cobra.Command {
 	strict := true
 	switchUser := true
 	var credentials, acls string
+	var shufflePort int
+	var shuffleCleaner time.Duration
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Run an agent (runs tasks for the master; Mesos v1 executor API)",
@@ -63,6 +68,14 @@ MESO_<FLAG> (e.g. MESOS_WORK_DIR); durations take the Mesos syntax
 			}
 			if err := linkClient(&cfg, tc, credential); err != nil {
 				return err
+			}
+			if shufflePort > 0 {
+				advertise := cmp.Or(cfg.IP, cfg.Hostname, "127.0.0.1")
+				cfg.ShuffleService, _, err = startShuffleService(cmd.Context(), ip, shufflePort, advertise,
+					shuffleCleaner, cfg.HTTP, cfg.Logger.With("component", "shuffle-service"))
+				if err != nil {
+					return err
+				}
 			}
 			a, err := agent.New(cfg)
 			if err != nil {
@@ -129,6 +142,11 @@ MESO_<FLAG> (e.g. MESOS_WORK_DIR); durations take the Mesos syntax
 	f.StringVar(&cfg.LauncherDir, "launcher_dir", "", `directory holding the lean executor binary meso-executor, used for command tasks and task groups when present ("none": always the meso binary; default: this binary's directory)`)
 	f.StringVar(&credential, "credential", "",
 		`this agent's credential on the master's link (path or file:///path): {"principal":"..","secret":".."} or one "principal secret" line`)
+	f.IntVar(&shufflePort, "shuffle_service", 0,
+		"run the external shuffle service on this port beside the agent (--shuffle_service alone: 7337); executors learn it from MESO_SHUFFLE_SERVICE_ADDR")
+	f.Lookup("shuffle_service").NoOptDefVal = strconv.Itoa(shuffleservice.DefaultPort)
+	mesosflag.DurationVar(f, &shuffleCleaner, "shuffle_service_cleaner_interval", shuffleservice.DefaultCleanerInterval,
+		"how often the shuffle service deletes the files of applications whose driver stopped sending heartbeats (spark.shuffle.cleaner.interval)")
 	tlsf.add(f, true)
 	httpBoundFlags(f, &cfg.HTTP)
 	return cmd

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/mesoproject/meso/internal/master"
 	"github.com/mesoproject/meso/internal/mesosflag"
 	"github.com/mesoproject/meso/internal/resources"
 	"github.com/mesoproject/meso/internal/sim"
@@ -25,6 +27,7 @@ func newBenchCmd() *cobra.Command {
 	var output string
 	stateInterval := sim.DefaultStateInterval
 	var quiet, verbose bool
+	offerMode := master.OfferPessimistic
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure a master with thousands of simulated agents and frameworks",
@@ -60,15 +63,51 @@ Flags may be written with '_' or '-' (--task_duration, --task-duration).`,
 			if verbose {
 				cfg.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 			}
-			rep, err := sim.Run(cmd.Context(), cfg)
-			if rep != nil {
-				write := rep.WriteTable
+			modes := []string{offerMode}
+			switch offerMode {
+			case master.OfferPessimistic, master.OfferOptimistic:
+			case "compare":
+				modes = []string{master.OfferPessimistic, master.OfferOptimistic}
+			default:
+				return fmt.Errorf("--offer_mode %q: want pessimistic, optimistic or compare", offerMode)
+			}
+			if cfg.Master != "" && cmd.Flags().Changed("offer_mode") {
+				return errors.New("--offer_mode sets the in-process master's; an external master (--master) has its own")
+			}
+			var err error
+			reports := map[string]*sim.Report{}
+			for i, mode := range modes {
+				run := cfg
+				if cfg.Master == "" {
+					run.OfferMode = mode
+				}
+				var rep *sim.Report
+				rep, err = sim.Run(cmd.Context(), run)
+				if rep == nil {
+					break
+				}
+				reports[mode] = rep
 				if output == "json" {
-					write = rep.WriteJSON
+					if len(modes) == 1 {
+						err = errors.Join(err, rep.WriteJSON(cmd.OutOrStdout()))
+					}
+				} else {
+					if len(modes) > 1 {
+						if i > 0 {
+							fmt.Fprintln(cmd.OutOrStdout())
+						}
+						fmt.Fprintf(cmd.OutOrStdout(), "# offer_mode=%s\n", mode)
+					}
+					err = errors.Join(err, rep.WriteTable(cmd.OutOrStdout()))
 				}
-				if werr := write(cmd.OutOrStdout()); werr != nil && err == nil {
-					err = werr
+				if err != nil {
+					break
 				}
+			}
+			if output == "json" && len(modes) > 1 && len(reports) > 0 {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				err = errors.Join(err, enc.Encode(reports))
 			}
 			if errors.Is(err, sim.ErrIncomplete) {
 				fmt.Fprintln(cmd.ErrOrStderr(), "meso bench:", err)
@@ -96,6 +135,13 @@ Flags may be written with '_' or '-' (--task_duration, --task-duration).`,
 		"first retry interval of the simulated agents' unacknowledged status updates, doubling (0: Mesos' 10secs)")
 	mesosflag.DurationVar(f, &stateInterval, "state_interval", stateInterval,
 		"pause between the end of one GET /master/state and the next while tasks run (0: no queries)")
+	f.StringVar(&offerMode, "offer_mode", offerMode,
+		"the in-process master's --offer_mode: pessimistic, optimistic, or compare (both, one after the other, in this run)")
+	f.IntVar(&cfg.OfferFanout, "offer_fanout", master.DefaultOfferFanout, "the in-process master's --offer_fanout (optimistic offers)")
+	f.Float64Var(&cfg.DeclineFraction, "decline_fraction", 0,
+		"share of the offers (0 to 1) each framework declines although its tasks fit (picky frameworks)")
+	mesosflag.DurationVar(f, &cfg.DecisionTime, "decision_time", 0,
+		"the frameworks' think time: each ACCEPT or DECLINE goes this long after its offers arrived")
 	f.StringVar(&cfg.ProfileDir, "profile", "", "write cpu.pprof and heap.pprof of the in-process master (and simulator) into this directory")
 	f.StringVarP(&output, "output", "o", "table", "output format: table or json")
 	f.BoolVar(&quiet, "quiet", false, "no progress line")

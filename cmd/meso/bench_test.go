@@ -73,3 +73,44 @@ func TestBenchFlagErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchCompare runs both offer modes in one bench: two tables, each
+// under its header, and as JSON one report per mode.
+func TestBenchCompare(t *testing.T) {
+	small := []string{"--agents", "5", "--frameworks", "3", "--tasks", "60", "--task-duration", "10ms",
+		"--allocation_interval", "100ms", "--offer_mode", "compare", "--decision_time", "5ms", "--quiet", "--state_interval", "0"}
+	out, errOut, err := runBench(t, small...)
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, errOut)
+	}
+	parts := strings.Split(out, "# offer_mode=optimistic\n")
+	if len(parts) != 2 || !strings.HasPrefix(parts[0], "# offer_mode=pessimistic\n") {
+		t.Fatalf("want a pessimistic then an optimistic table:\n%s", out)
+	}
+	for i, part := range parts {
+		figs, err := sim.ParseTable(strings.TrimPrefix(part, "# offer_mode=pessimistic\n"))
+		if err != nil {
+			t.Fatalf("table %d: %v\n%s", i, err, part)
+		}
+		if figs["tasks FINISHED (acked)"].Value != 60 || figs["decision time"].Value <= 0 {
+			t.Errorf("table %d: finished %v, decision time %v", i, figs["tasks FINISHED (acked)"].Value, figs["decision time"].Value)
+		}
+		if i == 0 && figs["offers rescinded"].Value != 0 {
+			t.Errorf("pessimistic offers were rescinded: %v", figs["offers rescinded"].Value)
+		}
+	}
+	out, errOut, err = runBench(t, append(small, "-o", "json")...)
+	if err != nil {
+		t.Fatalf("bench -o json: %v\n%s", err, errOut)
+	}
+	var reps map[string]sim.Report
+	if err := json.Unmarshal([]byte(out), &reps); err != nil {
+		t.Fatalf("-o json: %v\n%s", err, out)
+	}
+	if reps["pessimistic"].OfferMode != "pessimistic" || reps["optimistic"].OfferMode != "optimistic" || reps["optimistic"].FinishedAcked != 60 || reps["optimistic"].DecisionTime != 0.005 {
+		t.Errorf("JSON reports: %+v", reps)
+	}
+	if _, _, err := runBench(t, "--offer_mode", "sideways"); err == nil || !strings.Contains(err.Error(), "want pessimistic, optimistic or compare") {
+		t.Errorf("--offer_mode sideways: %v", err)
+	}
+}

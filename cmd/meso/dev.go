@@ -20,10 +20,13 @@ import (
 	"github.com/mesoproject/meso/examples/seeddemo"
 	"github.com/mesoproject/meso/internal/agent"
 	"github.com/mesoproject/meso/internal/batch"
+	"github.com/mesoproject/meso/internal/httpbound"
 	"github.com/mesoproject/meso/internal/master"
+	"github.com/mesoproject/meso/internal/mesosflag"
 	"github.com/mesoproject/meso/internal/registry"
 	"github.com/mesoproject/meso/internal/resources"
 	"github.com/mesoproject/meso/rdd"
+	"github.com/mesoproject/meso/rdd/shuffleservice"
 )
 
 // devOptions are the flags of `meso dev`.
@@ -39,6 +42,11 @@ type devOptions struct {
 	demoN     int
 	demoParts int
 	verbose   bool
+	// shuffle runs an external shuffle service beside each agent, on a
+	// free port (agents share the host); shuffleCleaner is its cleaner
+	// interval.
+	shuffle        bool
+	shuffleCleaner time.Duration
 }
 
 func newDevCmd() *cobra.Command {
@@ -74,6 +82,9 @@ every task finished.`,
 	f.IntVar(&o.demoN, "example-demo-n", 1_000_000, "with --example: integers of the demo job (the seed talk's is 10000000)")
 	f.IntVar(&o.demoParts, "example-demo-parts", 100, "with --example: partitions of the demo job (the seed talk's is 500)")
 	f.BoolVar(&o.verbose, "verbose", false, "log what the master and agents do to stderr")
+	f.BoolVar(&o.shuffle, "shuffle_service", false, "run an external shuffle service beside each agent (on a free port each; executors learn it from MESO_SHUFFLE_SERVICE_ADDR)")
+	mesosflag.DurationVar(f, &o.shuffleCleaner, "shuffle_service_cleaner_interval", shuffleservice.DefaultCleanerInterval,
+		"with --shuffle_service: how often the services delete the files of applications whose driver stopped sending heartbeats")
 	return cmd
 }
 
@@ -121,10 +132,22 @@ func runDev(ctx context.Context, out io.Writer, o devOptions) error {
 			g.Wait()
 			return fmt.Errorf("agent %d: %w", i+1, err)
 		}
+		var shuffleAddr string
+		if o.shuffle {
+			if shuffleAddr, _, err = startShuffleService(gctx, o.ip, 0, o.ip, o.shuffleCleaner, httpbound.Config{},
+				log.With("component", "shuffle-service", "agent", i+1)); err != nil {
+				aln.Close()
+				cancel()
+				g.Wait()
+				return err
+			}
+			fmt.Fprintf(out, "meso dev: agent %d's shuffle service at %s\n", i+1, shuffleAddr)
+		}
 		a, err := agent.New(agent.Config{
-			Master:    masterAddr,
-			WorkDir:   filepath.Join(workDir, fmt.Sprintf("agent%d", i+1)),
-			Resources: res,
+			ShuffleService: shuffleAddr,
+			Master:         masterAddr,
+			WorkDir:        filepath.Join(workDir, fmt.Sprintf("agent%d", i+1)),
+			Resources:      res,
 			// Executors prove who they are (MESOS_EXECUTOR_AUTHENTICATION_TOKEN).
 			AuthenticateHTTPExecutors: true,
 			Logger:                    log.With("component", "agent", "agent", i+1),

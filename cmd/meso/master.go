@@ -81,6 +81,10 @@ MESO_<FLAG> (e.g. MESOS_WORK_DIR); durations take the Mesos syntax
 		"missed pings in a row after which an agent is lost")
 	f.StringVar(&cfg.MinAllocatableResources, "min_allocatable_resources", "",
 		`smallest offers worth making, e.g. "cpus:0.01|mem:32" (alternatives separated by '|')`)
+	f.StringVar(&cfg.OfferMode, "offer_mode", master.OfferPessimistic,
+		`"pessimistic" (Mesos': an agent's resources go to one framework at a time) or "optimistic" (to --offer_fanout frameworks at once; the first ACCEPT wins, the others are rescinded)`)
+	f.IntVar(&cfg.OfferFanout, "offer_fanout", master.DefaultOfferFanout,
+		"with --offer_mode=optimistic: how many frameworks are offered the same resources at once")
 	mesosflag.DurationVar(f, &cfg.HeartbeatInterval, "heartbeat_interval", core.DefaultHeartbeatInterval,
 		"interval of HEARTBEAT events on scheduler streams")
 	mesosflag.DurationVar(f, &cfg.OfferTimeout, "offer_timeout", 0,

@@ -83,7 +83,10 @@ func TestCommandTaskLifecycle(t *testing.T) {
 
 func testCommandTask(t *testing.T, c codec.Codec) {
 	m := newFakeMaster(t)
-	a := startAgent(t, m, func(cfg *Config) { cfg.StatusUpdateRetryIntervalMin = 20 * time.Millisecond })
+	a := startAgent(t, m, func(cfg *Config) {
+		cfg.StatusUpdateRetryIntervalMin = 20 * time.Millisecond
+		cfg.ShuffleService = "agent-host:7337"
+	})
 	s := m.session()
 
 	reg := s.register.GetRegister()
@@ -119,6 +122,7 @@ func testCommandTask(t *testing.T, c codec.Codec) {
 		"MESOS_FRAMEWORK_ID": "f1", "MESOS_EXECUTOR_ID": "t1", "MESOS_AGENT_ENDPOINT": strings.TrimPrefix(a.url, "http://"),
 		"MESOS_DIRECTORY": spec.Sandbox, "MESOS_SANDBOX": spec.Sandbox, "MESOS_CHECKPOINT": "0",
 		"MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD": "5secs", "MESOS_SLAVE_ID": "a1", "MESOS_AGENT_ID": "a1",
+		"MESO_SHUFFLE_SERVICE_ADDR": "agent-host:7337",
 	} {
 		if env[k] != want {
 			t.Errorf("%s=%q, want %q", k, env[k], want)

@@ -46,6 +46,10 @@ type Config struct {
 	// Attributes describe the agent (--attributes).
 	Resources  resources.Resources
 	Attributes resources.Attributes
+	// ShuffleService is the external shuffle service running beside this
+	// agent, "host:port" (--shuffle_service), given to every executor as
+	// MESO_SHUFFLE_SERVICE_ADDR; empty: none.
+	ShuffleService string
 	// Isolation and Containerizers are the Mesos flags; they configure the
 	// containerizers built when Containerizer is nil.
 	Isolation      string // default "posix/cpu,posix/mem"; cgroups/cpu, cgroups/mem, cgroups/pids, cgroups/all

@@ -310,6 +310,9 @@ func (a *Agent) executorEnvLocked(e lifecycle.LaunchExecutor, sandbox string) []
 		env = append(env, "MESOS_EXECUTOR_AUTHENTICATION_TOKEN="+executorToken(a.tokenKey, e.FrameworkID, e.ExecutorID))
 	}
 	env = append(env, a.cfg.TLS.Environ()...)
+	if a.cfg.ShuffleService != "" {
+		env = append(env, "MESO_SHUFFLE_SERVICE_ADDR="+a.cfg.ShuffleService)
+	}
 	if e.CommandExecutor {
 		env = append(env, "MESOS_HTTP_COMMAND_EXECUTOR=1")
 	}

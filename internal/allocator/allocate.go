@@ -93,7 +93,11 @@ func (a *Allocator) allocateAgent(ag *agent, now int64, offers []Offer, stage1 b
 				until = min(until, exp)
 				continue
 			}
-			offers = append(offers, Offer{Framework: c.fw.id, Agent: ag.id, Role: r.name, Resources: offer})
+			if a.cfg.OfferFanout > 1 && !stage1 {
+				offers = a.fanOut(ag, r, i, offer, cut, now, offers)
+			} else {
+				offers = append(offers, Offer{Framework: c.fw.id, Agent: ag.id, Role: r.name, Resources: offer})
+			}
 			a.take(r, offer)
 			ag.setAvailable(ag.available.Subtract(offer), false)
 			a.hold(ag, c, offer, false)
@@ -201,4 +205,58 @@ func moveRight[T any](s []T, i int, cmp func(T, T) int) {
 	})
 	copy(s[i:i+n], rest[:n])
 	s[i+n] = x
+}
+
+// fanOut appends the offer of ag's resources to r.members[i] and, for
+// optimistic offers, the same offer to up to Config.OfferFanout-1 more
+// candidates of other frameworks: the next members of r in DRF order,
+// then, when no quota shapes offers, the members of the other roles (in
+// DRF order) for whom the agent's allocatable resources are exactly the
+// offer. Each must pass the rules the holder passed (GPUs, filters). The
+// shadows are not charged; a lone offer gets no group.
+func (a *Allocator) fanOut(ag *agent, r *role, i int, offer resources.Resources, cut bool, now int64, offers []Offer) []Offer {
+	picked := append(a.picked[:0], r.members[i])
+	try := func(c *candidate, cr *role, memo bool) {
+		if len(picked) >= a.cfg.OfferFanout || slices.ContainsFunc(picked, func(p *candidate) bool { return p.fw == c.fw }) {
+			return
+		}
+		if ag.hasGPU && !c.fw.gpu && !a.cfg.OfferGPUsToAll {
+			return
+		}
+		if blocked, _ := ag.filtered(c.slot, cr, offer, now, memo); blocked {
+			return
+		}
+		picked = append(picked, c)
+	}
+	for _, c := range r.members[i+1:] {
+		try(c, r, !cut)
+	}
+	if !cut && !a.head.on {
+		reserved := ag.available.HasReserved()
+		for _, r2 := range a.roleScratch {
+			if len(picked) >= a.cfg.OfferFanout {
+				break
+			}
+			if r2 == r || len(r2.limited) > 0 {
+				continue
+			}
+			if reserved && !ag.available.AllocatableTo(r2.name).Equal(offer) {
+				continue
+			}
+			for _, c := range r2.members {
+				try(c, r2, true)
+			}
+		}
+	}
+	a.picked = picked[:0]
+	var group uint64
+	if len(picked) > 1 {
+		a.groups++
+		group = a.groups
+	}
+	for k, c := range picked {
+		offers = append(offers, Offer{Framework: c.fw.id, Agent: ag.id, Role: c.role.name, Resources: offer,
+			Group: group, Shadow: k > 0})
+	}
+	return offers
 }

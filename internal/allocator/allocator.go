@@ -55,6 +55,13 @@ type Config struct {
 	// cycle with a generator seeded from it, so that no agent is always
 	// first; the order stays deterministic. Zero visits agents by id.
 	ShuffleSeed uint64
+	// OfferFanout, when above 1, makes offers optimistic (meso's
+	// --offer_mode=optimistic, after Omega's shared state; Mesos never
+	// shipped it, MESOS-1607): the resources of each stage-2 offer are
+	// also offered to up to OfferFanout-1 more frameworks, the next ones
+	// in DRF order that may receive them (filters, suppression and GPU
+	// rules apply to each). See Offer.Group.
+	OfferFanout int
 }
 
 // ParseMinAllocatable parses the --min_allocatable_resources syntax:
@@ -102,6 +109,13 @@ type Offer struct {
 	Agent     string
 	Role      string
 	Resources resources.Resources
+	// Group is non-zero for optimistic offers (Config.OfferFanout): the
+	// offers of one group name the same Agent and Resources. The first
+	// of a group holds them (they count against its framework); the
+	// others have Shadow set and hold nothing until the master moves the
+	// holding to them with Transfer (their framework accepted first).
+	Group  uint64
+	Shadow bool
 }
 
 func (o Offer) String() string {
@@ -145,7 +159,9 @@ type Allocator struct {
 	// offers it could not before; it invalidates every agent's idle mark.
 	epoch uint64
 
-	roleUIDs uint64 // last role uid handed out
+	roleUIDs uint64       // last role uid handed out
+	groups   uint64       // last optimistic offer group handed out
+	picked   []*candidate // scratch for fanOut
 
 	sharesDirty  bool // totals changed: recompute every share
 	membersDirty bool // eligibility changed: rebuild role member lists

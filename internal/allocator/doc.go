@@ -51,6 +51,17 @@
 // resources from that agent under that role that the declined resources
 // contain, as Mesos' refused-resources filter does.
 //
+// # Optimistic offers
+//
+// With Config.OfferFanout > 1, each stage-2 offer is also made, as shadow
+// offers (Offer.Group, Offer.Shadow), to up to OfferFanout-1 more
+// frameworks: the next eligible members of the role in DRF order, then
+// members of other roles for whom the agent's allocatable resources are
+// exactly the offer (only when no quota shapes it). Only the first is
+// charged; the master moves the holding to the framework whose ACCEPT
+// comes first (Transfer) and installs a shadow's decline filter with
+// Refuse. Mesos has no such mode (MESOS-1607).
+//
 // # Differences from Mesos
 //
 // Reservations to an ancestor role are allocatable to its descendants.

@@ -372,11 +372,30 @@ func (a *Allocator) unhold(ag *agent, c *candidate, h *holding, r resources.Reso
 	a.charge(c, r, -1)
 	a.orderDirty = true
 	ag.setAvailable(ag.available.Add(r), true)
+	dropIfEmpty(ag, c, h)
+}
+
+// dropIfEmpty removes c's holding h from ag once it holds nothing.
+func dropIfEmpty(ag *agent, c *candidate, h *holding) {
 	if h.offered.IsEmpty() && h.used.IsEmpty() {
 		i := slices.IndexFunc(ag.holdings, func(x holding) bool { return x.cand == c })
 		ag.holdings = slices.Delete(ag.holdings, i, i+1)
 		c.holdings--
 	}
+}
+
+// subscribed returns the registered framework's candidate for a role it
+// subscribes to.
+func (a *Allocator) subscribed(fwID, role string) (*candidate, error) {
+	fw, err := a.registered(fwID)
+	if err != nil {
+		return nil, err
+	}
+	c := fw.cands[role]
+	if c == nil || !c.subscribed {
+		return nil, fmt.Errorf("%w: framework %q is not subscribed to role %q", ErrInvalid, fwID, role)
+	}
+	return c, nil
 }
 
 // Allocated records that the framework now uses r, out of what it was
@@ -400,4 +419,51 @@ func (a *Allocator) headroomGrew() {
 	if len(a.topGuarantees) > 0 {
 		a.epoch++
 	}
+}
+
+// Transfer moves offered resources r on an agent from one framework's
+// holding under fromRole to another's under toRole: with optimistic
+// offers, the framework of a shadow offer accepted first, so the
+// resources become its own. The receiving framework must be registered
+// and subscribed to toRole.
+func (a *Allocator) Transfer(fromFw, fromRole, toFw, toRole, agentID string, r resources.Resources) error {
+	ag, c, h, err := a.lookupHolding(fromFw, fromRole, agentID)
+	if err != nil {
+		return err
+	}
+	if h == nil || !h.offered.Contains(r) {
+		return fmt.Errorf("%w: framework %q role %q on agent %q was not offered %v", ErrNotHeld, fromFw, fromRole, agentID, r)
+	}
+	to, err := a.subscribed(toFw, toRole)
+	if err != nil {
+		return err
+	}
+	if to == c {
+		return nil
+	}
+	h.offered = h.offered.Subtract(r)
+	a.charge(c, r, -1)
+	dropIfEmpty(ag, c, h)
+	a.hold(ag, to, r, false)
+	a.orderDirty = true
+	a.gcCandidate(c)
+	return nil
+}
+
+// Refuse installs the filter a Recover of r with refuse would, without
+// returning anything: a framework declined a shadow offer (Offer.Shadow),
+// whose resources it never held.
+func (a *Allocator) Refuse(fwID, role, agentID string, r resources.Resources, refuse time.Duration, now time.Time) error {
+	ag, ok := a.agents[agentID]
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrUnknownAgent, agentID)
+	}
+	c, err := a.subscribed(fwID, role)
+	if err != nil {
+		return err
+	}
+	if d := a.refuseDuration(refuse); d > 0 && !r.IsEmpty() {
+		ag.setFilter(c.slot, r, now.Add(d).UnixNano())
+	}
+	return nil
 }

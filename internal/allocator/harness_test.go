@@ -100,6 +100,9 @@ func (h *harness) exec(f []string) (out string) {
 		}
 		cfg.FairnessExcluded = args.list("exclude")
 		cfg.OfferGPUsToAll = args.has("gpus-to-all")
+		if v, ok := args.kv["fanout"]; ok {
+			cfg.OfferFanout, _ = strconv.Atoi(v)
+		}
 		h.init(cfg)
 	case "add-agent":
 		var used []Holding
@@ -187,6 +190,17 @@ func (h *harness) exec(f []string) (out string) {
 		return errOut(h.convert(cmd, args))
 	case "allocate":
 		return formatOffers(h.a.Allocate(now))
+	case "transfer": // transfer FROM TO AGENT [from-role=R] [to-role=R]: all FROM is offered there
+		from, to, agentID := args.pos[0], args.pos[1], args.pos[2]
+		fr, tr := h.roleOf(from, args.kv["from-role"]), h.roleOf(to, args.kv["to-role"])
+		return errOut(h.a.Transfer(from, fr, to, tr, agentID, h.offered(from, fr, agentID)))
+	case "refuse": // refuse F AGENT RES [role=R] [refuse=D]
+		refuse := UseDefaultRefuse
+		if v, ok := args.kv["refuse"]; ok {
+			refuse = mustDuration(v)
+		}
+		fw := args.pos[0]
+		return errOut(h.a.Refuse(fw, h.roleOf(fw, args.kv["role"]), args.pos[1], resources.MustParse(args.pos[2]), refuse, now))
 	case "state":
 		return h.state(args.pos)
 	case "roles":
@@ -236,6 +250,14 @@ func (h *harness) giveBack(cmd string, args cmdArgs, now time.Time) error {
 	return h.a.Recover(fw, role, agentID, offered.Subtract(given), refuse, now)
 }
 
+// roleOf is role, or the framework's first role when role is empty.
+func (h *harness) roleOf(fw, role string) string {
+	if role == "" && len(h.roles[fw]) > 0 {
+		return h.roles[fw][0]
+	}
+	return role
+}
+
 func (h *harness) offered(fw, role, agentID string) resources.Resources {
 	st, _ := h.a.Agent(agentID)
 	for _, hs := range st.Holdings {
@@ -276,6 +298,12 @@ func formatOffers(offers []Offer) string {
 	var b strings.Builder
 	for _, o := range offers {
 		b.WriteString(o.String())
+		if o.Group != 0 {
+			fmt.Fprintf(&b, " group=%d", o.Group)
+			if o.Shadow {
+				b.WriteString(" shadow")
+			}
+		}
 		b.WriteByte('\n')
 	}
 	return b.String()

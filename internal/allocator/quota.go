@@ -176,7 +176,7 @@ func (a *Allocator) CheckQuotaCapacity(updates map[string]Quota) error {
 	for _, role := range slices.Sorted(maps.Keys(next)) {
 		for _, l := range next[role].Limits {
 			if l.Value > total(l.Name) {
-				return fmt.Errorf("%w: role %q: limit %s:%v is above the cluster's %s:%v", ErrCapacity, role, l.Name, l.Value, l.Name, total(l.Name))
+				return fmt.Errorf("%w: role %q: limit %s:%v is above the cluster's %s:%v (use 'force' flag to bypass this check)", ErrCapacity, role, l.Name, l.Value, l.Name, total(l.Name))
 			}
 		}
 		if _, nested := nearestQuotaAncestor(next, role); !nested {
@@ -187,7 +187,18 @@ func (a *Allocator) CheckQuotaCapacity(updates map[string]Quota) error {
 	}
 	for _, name := range slices.Sorted(maps.Keys(sum)) {
 		if sum[name] > total(name) {
-			return fmt.Errorf("%w: guarantees add up to %s:%v, the cluster has %s:%v", ErrCapacity, name, sum[name], name, total(name))
+			// Mesos' message (names sorted, "; " between them).
+			var want, have []string
+			for _, n := range slices.Sorted(maps.Keys(sum)) {
+				want = append(want, fmt.Sprintf("%s:%v", n, sum[n]))
+			}
+			for _, n := range slices.Sorted(maps.Keys(a.names)) {
+				if v := total(n); v > 0 {
+					have = append(have, fmt.Sprintf("%s:%v", n, v))
+				}
+			}
+			return fmt.Errorf("%w: Invalid QuotaConfig: total quota guarantees '%s' exceed cluster capacity '%s' (use 'force' flag to bypass this check)",
+				ErrCapacity, strings.Join(want, "; "), strings.Join(have, "; "))
 		}
 	}
 	return nil

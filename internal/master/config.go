@@ -34,6 +34,14 @@ type Config struct {
 	// "cpus:0.01|mem:32" (alternatives separated by '|'); empty means any
 	// non-empty resources may be offered.
 	MinAllocatableResources string
+	// OfferMode is --offer_mode: "pessimistic" (the default, Mesos'
+	// behaviour: an agent's resources are offered to one framework at a
+	// time) or "optimistic" (the same resources to up to OfferFanout
+	// frameworks at once; the first ACCEPT wins).
+	OfferMode string
+	// OfferFanout is --offer_fanout: how many frameworks an optimistic
+	// offer goes to (default DefaultOfferFanout; ignored when pessimistic).
+	OfferFanout int
 	// HeartbeatInterval is the interval of HEARTBEAT events on scheduler
 	// streams (--heartbeat_interval, meso's; Mesos fixes it at 15secs).
 	HeartbeatInterval time.Duration
@@ -143,6 +151,24 @@ type Leadership interface {
 // DefaultMaxCallBytes is the default bound of a scheduler call body.
 const DefaultMaxCallBytes = 16 << 20
 
+// The --offer_mode values, and the default --offer_fanout.
+const (
+	OfferPessimistic   = "pessimistic"
+	OfferOptimistic    = "optimistic"
+	DefaultOfferFanout = 3
+)
+
+// offerFanout is the allocator's OfferFanout for the configured mode.
+func (cfg *Config) offerFanout() int {
+	switch {
+	case cfg.OfferMode != OfferOptimistic:
+		return 0
+	case cfg.OfferFanout == 0:
+		return DefaultOfferFanout
+	}
+	return cfg.OfferFanout
+}
+
 func (cfg *Config) validate() ([]resources.Quantities, error) {
 	if cfg.Port < 0 || cfg.Port > 65535 {
 		return nil, fmt.Errorf("%w: port %d out of range", ErrConfig, cfg.Port)
@@ -183,6 +209,15 @@ func (cfg *Config) validate() ([]resources.Quantities, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	switch cfg.OfferMode {
+	case "", OfferPessimistic:
+	case OfferOptimistic:
+		if cfg.OfferFanout < 0 || cfg.OfferFanout == 1 {
+			return nil, fmt.Errorf("%w: --offer_fanout %d: an optimistic offer goes to at least 2 frameworks", ErrConfig, cfg.OfferFanout)
+		}
+	default:
+		return nil, fmt.Errorf("%w: --offer_mode %q: want %s or %s", ErrConfig, cfg.OfferMode, OfferPessimistic, OfferOptimistic)
 	}
 	if cfg.MinAllocatableResources == "" {
 		return nil, nil

@@ -178,7 +178,7 @@ func (m *Master) newCore(reg core.Registry, info *mesospb.MasterInfo, now time.T
 		MaxCompletedTasks:         m.cfg.MaxCompletedTasksPerFramework,
 		AgentReregisterTimeout:    m.cfg.AgentReregisterTimeout,
 		RecoveryAgentRemovalLimit: m.cfg.RecoveryAgentRemovalLimit,
-		Allocator:                 allocator.Config{MinAllocatable: m.minAlloc},
+		Allocator:                 allocator.Config{MinAllocatable: m.minAlloc, OfferFanout: m.cfg.offerFanout()},
 		Registry:                  reg,
 		DurableFrameworks:         m.cfg.Replicated != nil,
 		AuthorizeTask:             m.authorizeTask,
@@ -246,6 +246,7 @@ func (m *Master) routes() http.Handler {
 		mux.HandleFunc(prefix+"/health", m.handleHealth)
 		mux.Handle(prefix+"/state", ro(http.HandlerFunc(m.handleState)))
 		mux.Handle(prefix+"/state.json", ro(http.HandlerFunc(m.handleState))) // legacy name
+		mux.Handle(prefix+"/roles", ro(m.leaderOnly(http.HandlerFunc(m.handleRoles))))
 	}
 	// The cuts of the state are the leader's (307 elsewhere); /state
 	// itself is served by every master, showing who leads.

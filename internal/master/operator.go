@@ -149,19 +149,19 @@ func (m *Master) operatorQuota(w http.ResponseWriter, r *http.Request, call *mas
 			return
 		}
 		u := call.GetUpdateQuota()
-		apply = func(c *core.Core, _ time.Time) error { return c.UpdateQuota(u.GetQuotaConfigs(), u.GetForce()) }
+		apply = func(c *core.Core, now time.Time) error { return c.UpdateQuota(now, u.GetQuotaConfigs(), u.GetForce()) }
 	case masterpb.Call_SET_QUOTA:
 		if !operator.RequirePayload(w, call, "set_quota") {
 			return
 		}
 		req := call.GetSetQuota().GetQuotaRequest()
-		apply = func(c *core.Core, _ time.Time) error { return c.SetQuota(req) }
+		apply = func(c *core.Core, now time.Time) error { return c.SetQuota(now, req) }
 	case masterpb.Call_REMOVE_QUOTA:
 		if !operator.RequirePayload(w, call, "remove_quota") {
 			return
 		}
 		role := call.GetRemoveQuota().GetRole()
-		apply = func(c *core.Core, _ time.Time) error { return c.RemoveQuota(role) }
+		apply = func(c *core.Core, now time.Time) error { return c.RemoveQuota(now, role) }
 	}
 	m.operatorApply(w, r, apply)
 }

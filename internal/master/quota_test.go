@@ -40,7 +40,7 @@ func TestOperatorQuota(t *testing.T) {
 				cfg   *quotapb.QuotaConfig
 				want  string
 			}{
-				"over capacity":   {false, &quotapb.QuotaConfig{Role: proto.String("web"), Guarantees: scalars(map[string]float64{"cpus": 5})}, "capacity"},
+				"over capacity":   {false, &quotapb.QuotaConfig{Role: proto.String("web"), Guarantees: scalars(map[string]float64{"cpus": 5})}, "Invalid QuotaConfig: total quota guarantees 'cpus:5' exceed cluster capacity 'cpus:4"},
 				"guarantee>limit": {true, &quotapb.QuotaConfig{Role: proto.String("web"), Guarantees: scalars(map[string]float64{"cpus": 2}), Limits: scalars(map[string]float64{"cpus": 1})}, "above the limit"},
 				"star role":       {true, &quotapb.QuotaConfig{Role: proto.String("*"), Limits: scalars(map[string]float64{"cpus": 1})}, "cannot be set"},
 				"bad role":        {true, &quotapb.QuotaConfig{Role: proto.String("a b"), Limits: scalars(map[string]float64{"cpus": 1})}, "role"},
@@ -61,6 +61,25 @@ func TestOperatorQuota(t *testing.T) {
 			if len(st.GetConfigs()) != 1 || st.GetConfigs()[0].GetRole() != "web" || st.GetConfigs()[0].GetLimits()["mem"].GetValue() != 512 ||
 				st.GetConfigs()[0].GetGuarantees()["cpus"].GetValue() != 1 || len(st.GetInfos()) != 1 || len(st.GetInfos()[0].GetGuarantee()) != 1 {
 				t.Fatalf("GET_QUOTA: %v", st)
+			}
+			// /master/roles shows the quota as Mesos' /roles does.
+			var roles struct {
+				Roles []struct {
+					Name       string
+					Frameworks []string
+					Quota      *struct {
+						Role             string
+						Guarantee, Limit map[string]float64
+					}
+				}
+			}
+			getJSON(t, base+"/master/roles", &roles)
+			// The framework is in role "*" (no quota); web has a quota only.
+			if len(roles.Roles) != 2 || roles.Roles[0].Name != "*" || len(roles.Roles[0].Frameworks) != 1 || roles.Roles[0].Quota != nil {
+				t.Errorf("/master/roles: %+v", roles)
+			} else if web := roles.Roles[1]; web.Name != "web" || len(web.Frameworks) != 0 || web.Quota == nil ||
+				web.Quota.Role != "web" || web.Quota.Guarantee["cpus"] != 1 || web.Quota.Limit["mem"] != 512 || len(web.Quota.Guarantee) != 1 {
+				t.Errorf("/master/roles web: %+v", web)
 			}
 			// The deprecated calls: SET_QUOTA refuses a role with a quota;
 			// REMOVE_QUOTA refuses one without.

@@ -44,6 +44,19 @@ type Config struct {
 	// AllocationInterval is the in-process master's
 	// --allocation_interval (default the master's, 1 s).
 	AllocationInterval time.Duration
+	// OfferMode and OfferFanout are the in-process master's --offer_mode
+	// and --offer_fanout (master.Config); an external master has its own.
+	OfferMode   string
+	OfferFanout int
+	// DecisionTime is the simulated frameworks' think time: every ACCEPT
+	// and DECLINE is sent about this long (uniform from half to one and
+	// a half times it) after its offers arrived. An offer
+	// rescinded meanwhile is not answered (its tasks wait for the next).
+	DecisionTime time.Duration
+	// DeclineFraction is the share (0 to 1) of offers a simulated
+	// framework declines although its tasks would fit: picky frameworks
+	// (placement constraints the simulator does not model otherwise).
+	DeclineFraction float64
 
 	Agents     int
 	Frameworks int
@@ -100,6 +113,12 @@ func (cfg *Config) validate() error {
 		return fmt.Errorf("%w: --task_duration must not be negative", ErrConfig)
 	case cfg.MasterPID < 0:
 		return fmt.Errorf("%w: --master_pid must not be negative", ErrConfig)
+	case cfg.DeclineFraction < 0 || cfg.DeclineFraction >= 1:
+		return fmt.Errorf("%w: --decline_fraction must be in [0, 1)", ErrConfig)
+	case cfg.DecisionTime < 0:
+		return fmt.Errorf("%w: --decision_time must not be negative", ErrConfig)
+	case cfg.OfferMode != "" && cfg.Master != "":
+		return fmt.Errorf("%w: --offer_mode sets the in-process master's; an external master (--master) has its own", ErrConfig)
 	case cfg.MasterPID > 0 && cfg.Master == "":
 		return fmt.Errorf("%w: --master_pid needs --master", ErrConfig)
 	}

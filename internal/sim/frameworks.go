@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -44,6 +45,10 @@ type simFramework struct {
 	done   chan struct{} // closed when every task of the share is terminal
 	// lost counts tasks of LAUNCH calls that failed, to launch again.
 	lost atomic.Int64
+	// rescinded holds the offers rescinded while a decision on them
+	// waits (Config.DecisionTime), by id.
+	rescindMu sync.Mutex
+	rescinded map[string]bool
 
 	// Owned by the events goroutine.
 	launched   int
@@ -62,6 +67,8 @@ func newFramework(r *runner, idx int, master string, hc *http.Client) *simFramew
 		calls: make(chan func(context.Context) error, 1024),
 		done:  make(chan struct{}),
 		seen:  map[string]uint8{},
+
+		rescinded: map[string]bool{},
 	}
 	f.client = scheduler.New(scheduler.Config{
 		Master: master,
@@ -106,6 +113,34 @@ func (f *simFramework) worker(ctx context.Context) {
 	}
 }
 
+// decide queues fn, the answer to offers, after about Config.DecisionTime;
+// when one of the offers was rescinded meanwhile, it calls gone instead.
+func (f *simFramework) decide(ctx context.Context, offers []*mesospb.OfferID, gone func(), fn func(context.Context) error) {
+	d := f.r.cfg.DecisionTime
+	if d <= 0 {
+		f.call(ctx, fn)
+		return
+	}
+	// Frameworks do not all think alike: uniform in [d/2, 3d/2).
+	d = d/2 + rand.N(d)
+	time.AfterFunc(d, func() {
+		f.rescindMu.Lock()
+		stale := false
+		for _, id := range offers {
+			if f.rescinded[id.GetValue()] {
+				stale = true
+				delete(f.rescinded, id.GetValue())
+			}
+		}
+		f.rescindMu.Unlock()
+		if stale {
+			gone()
+			return
+		}
+		f.call(ctx, fn)
+	})
+}
+
 // call queues fn for the workers, so that the events goroutine never
 // waits for an HTTP answer.
 func (f *simFramework) call(ctx context.Context, fn func(context.Context) error) {
@@ -121,6 +156,13 @@ func (f *simFramework) events(ctx context.Context) {
 		switch ev.GetType() {
 		case schedulerpb.Event_OFFERS:
 			f.offers(ctx, ev.GetOffers().GetOffers())
+		case schedulerpb.Event_RESCIND:
+			f.r.c.rescinded.Add(1)
+			if f.r.cfg.DecisionTime > 0 {
+				f.rescindMu.Lock()
+				f.rescinded[ev.GetRescind().GetOfferId().GetValue()] = true
+				f.rescindMu.Unlock()
+			}
 		case schedulerpb.Event_UPDATE:
 			f.update(ctx, ev.GetUpdate().GetStatus())
 		case schedulerpb.Event_ERROR:
@@ -163,7 +205,7 @@ func (f *simFramework) offers(ctx context.Context, offers []*mesospb.Offer) {
 	if done {
 		refuse = refuseWhenDone
 	}
-	f.call(ctx, func(ctx context.Context) error {
+	f.decide(ctx, unused, func() {}, func(ctx context.Context) error {
 		return ignoreGone(f.client.Decline(ctx, unused, &mesospb.Filters{RefuseSeconds: proto.Float64(refuse)}))
 	})
 	if done && !f.suppressed {
@@ -183,7 +225,7 @@ func (f *simFramework) launch(ctx context.Context, o *mesospb.Offer) bool {
 			f.r.log.Warn("offer with bad resources", "offer", o.GetId().GetValue(), "err", err)
 		}
 	}
-	if n == 0 {
+	if n == 0 || (f.r.cfg.DeclineFraction > 0 && rand.Float64() < f.r.cfg.DeclineFraction) {
 		return false
 	}
 	tasks := make([]*mesospb.TaskInfo, n)
@@ -205,7 +247,14 @@ func (f *simFramework) launch(ctx context.Context, o *mesospb.Offer) bool {
 		Launch: &mesospb.Offer_Operation_Launch{TaskInfos: tasks},
 	}
 	ids := []*mesospb.OfferID{o.GetId()}
-	f.call(ctx, func(ctx context.Context) error {
+	f.decide(ctx, ids, func() {
+		// The offer was rescinded while the framework thought: the
+		// tasks wait for the next offer (revive, in case the events
+		// goroutine had suppressed offers; it takes the tasks back at
+		// its next event).
+		f.lost.Add(int64(n))
+		f.call(ctx, func(ctx context.Context) error { return ignoreGone(f.client.Revive(ctx)) })
+	}, func(ctx context.Context) error {
 		err := f.client.Accept(ctx, ids, []*mesospb.Offer_Operation{op},
 			&mesospb.Filters{RefuseSeconds: proto.Float64(refuseWhileLaunching)})
 		if err != nil {
@@ -227,6 +276,15 @@ func (f *simFramework) update(ctx context.Context, st *mesospb.TaskStatus) {
 		f.latencies = append(f.latencies, d)
 	}
 	id := st.GetTaskId().GetValue()
+	if st.GetReason() == mesospb.TaskStatus_REASON_INVALID_OFFERS && st.GetSource() == mesospb.TaskStatus_SOURCE_MASTER {
+		// Its offer went to another framework first (optimistic
+		// offers): launch it again.
+		c.conflicts.Add(1)
+		c.launched.Add(-1)
+		f.lost.Add(1)
+		f.relaunchLost(ctx)
+		return
+	}
 	flags := f.seen[id]
 	switch state := st.GetState(); {
 	case state == mesospb.TaskState_TASK_RUNNING && flags&(seenRunning|seenTerminal) == 0:

@@ -22,6 +22,11 @@ type Report struct {
 	Frameworks   int     `json:"frameworks"`
 	Tasks        int     `json:"tasks"`
 	TaskDuration float64 `json:"task_duration_s"`
+	// OfferMode and OfferFanout are the in-process master's ("" and 0:
+	// its defaults, pessimistic); DecisionTime the frameworks' think time.
+	OfferMode    string  `json:"offer_mode,omitempty"`
+	OfferFanout  int     `json:"offer_fanout,omitempty"`
+	DecisionTime float64 `json:"decision_time_s"`
 
 	// Registration: from the first REGISTER sent to the last REGISTERED
 	// received.
@@ -40,6 +45,11 @@ type Report struct {
 	FinishedAcked  int64   `json:"tasks_finished_acked"`
 	ToFinishedRate float64 `json:"to_finished_acked_tasks_per_s"`
 	Failed         int64   `json:"tasks_failed"`
+	// Rescinded counts RESCIND events the frameworks got; Conflicts the
+	// tasks the master dropped because another framework's ACCEPT of the
+	// same resources came first (optimistic offers; launched again).
+	Rescinded int64 `json:"offers_rescinded"`
+	Conflicts int64 `json:"tasks_dropped_conflicts"`
 
 	UpdatesSent    int64 `json:"updates_sent"`
 	UpdatesRetried int64 `json:"updates_retried"`
@@ -127,6 +137,9 @@ func (r *Report) Figures() []Figure {
 		{"to FINISHED (acked)", r.ToFinishedRate, "tasks/s"},
 		{"tasks FINISHED (acked)", float64(r.FinishedAcked), ""},
 		{"tasks failed", float64(r.Failed), ""},
+		{"decision time", r.DecisionTime, "s"},
+		{"offers rescinded", float64(r.Rescinded), ""},
+		{"tasks dropped (offer conflicts)", float64(r.Conflicts), ""},
 		{"run time", r.RunTime, "s"},
 		{"update latency p50", r.UpdateLatency.P50, "ms"},
 		{"update latency p90", r.UpdateLatency.P90, "ms"},

@@ -76,6 +76,8 @@ func (r *runner) run(parent context.Context, conns int) (*Report, error) {
 		Mode: "external", Master: cfg.Master,
 		Agents: cfg.Agents, Frameworks: cfg.Frameworks, Tasks: cfg.Tasks,
 		TaskDuration: cfg.TaskDuration.Seconds(),
+		OfferMode:    cfg.OfferMode, OfferFanout: cfg.OfferFanout,
+		DecisionTime: cfg.DecisionTime.Seconds(),
 		LoadStart:    loadAverage(),
 	}
 	ctx, cancel := context.WithTimeout(parent, cfg.Timeout)
@@ -206,6 +208,7 @@ func (r *runner) fill(rep *Report, fws []*simFramework, phase time.Duration) {
 	rep.Running, rep.ToRunningRate = c.running.Load(), rate(c.running.Load(), toRunning)
 	rep.FinishedAcked, rep.ToFinishedRate = c.finishedAcked.Load(), rate(c.finishedAcked.Load(), toFinished)
 	rep.Failed = c.failed.Load()
+	rep.Rescinded, rep.Conflicts = c.rescinded.Load(), c.conflicts.Load()
 	rep.UpdatesSent, rep.UpdatesRetried, rep.RetriesDropped = c.updatesSent.Load(), c.updatesRetried.Load(), c.retriesDropped.Load()
 	rep.UpdatesReceived = c.updatesReceived.Load()
 	rep.AcksReceived, rep.UnexpectedAcks = c.acks.Load(), c.unexpectedAcks.Load()
@@ -251,6 +254,8 @@ func (r *runner) startMaster() (addr string, stop func(), err error) {
 	}
 	m, err := master.New(master.Config{
 		AllocationInterval: r.cfg.AllocationInterval,
+		OfferMode:          r.cfg.OfferMode,
+		OfferFanout:        r.cfg.OfferFanout,
 		Version:            r.cfg.Version,
 		Logger:             r.log.With("component", "master"),
 	})

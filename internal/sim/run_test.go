@@ -254,3 +254,41 @@ func statFile(path string) (int64, error) {
 	}
 	return fi.Size(), nil
 }
+
+// TestRunOptimistic runs the simulator against a master with optimistic
+// offers and a framework think time: the other offers of a group are
+// rescinded, tasks of accepts that lose a conflict are launched again, and
+// still every task runs once and finishes.
+func TestRunOptimistic(t *testing.T) {
+	tasks := 600
+	if raceEnabled {
+		tasks = 200
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rep, _, err := run(ctx, Config{
+		Agents: 20, Frameworks: 5, Tasks: tasks,
+		TaskDuration:       10 * time.Millisecond,
+		AllocationInterval: 50 * time.Millisecond,
+		OfferMode:          master.OfferOptimistic, OfferFanout: 3,
+		DecisionTime: 5 * time.Millisecond, DeclineFraction: 0.3,
+		UpdateRetry: time.Hour,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int(rep.Launched) != tasks || int(rep.Running) != tasks || int(rep.FinishedAcked) != tasks || rep.Failed != 0 {
+		t.Errorf("launched %d, running %d, finished and acked %d, failed %d; want %d, %d, %d, 0",
+			rep.Launched, rep.Running, rep.FinishedAcked, rep.Failed, tasks, tasks, tasks)
+	}
+	if rep.UnexpectedAcks != 0 || rep.CallErrors != 0 || int(rep.UpdatesSent) != 3*tasks {
+		t.Errorf("unexpected acks %d, call errors %d, updates sent %d (want %d)", rep.UnexpectedAcks, rep.CallErrors, rep.UpdatesSent, 3*tasks)
+	}
+	if rep.Rescinded == 0 {
+		t.Error("no offer was rescinded: the offers were not optimistic")
+	}
+	if rep.OfferMode != master.OfferOptimistic || rep.DecisionTime != 0.005 {
+		t.Errorf("report says offer mode %q, decision time %v", rep.OfferMode, rep.DecisionTime)
+	}
+	t.Logf("rescinded %d, conflicts %d", rep.Rescinded, rep.Conflicts)
+}

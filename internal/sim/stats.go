@@ -19,6 +19,9 @@ type counters struct {
 	unexpectedAcks                                    atomic.Int64
 	finishedAcked, terminalAcked, linkFailures        atomic.Int64
 	callErrors                                        atomic.Int64
+	// Optimistic offers: RESCINDs the frameworks got, and tasks the
+	// master dropped because their offer had gone to another framework.
+	rescinded, conflicts atomic.Int64
 
 	firstRegister, lastRegistered stamp
 	firstLaunch, lastRunning      stamp

@@ -16,6 +16,7 @@ import (
 	"github.com/mesoproject/meso/api/linkpb"
 	"github.com/mesoproject/meso/api/mesospb"
 	"github.com/mesoproject/meso/api/schedulerpb"
+	"github.com/mesoproject/meso/internal/allocator"
 	"github.com/mesoproject/meso/internal/resources"
 	"google.golang.org/protobuf/proto"
 )
@@ -43,7 +44,26 @@ import (
 //
 // MESO_BOOKS_SEEDS=N runs N seeds (default 150); MESO_BOOKS_SEED=S runs
 // only seed S.
-func TestBooksProperty(t *testing.T) {
+func TestBooksProperty(t *testing.T) { runBooks(t, 0, 150) }
+
+// TestBooksPropertyOptimistic is TestBooksProperty with optimistic offers
+// (fanout 3): the books count each offer group once, at its holder; no
+// agent's offered and used resources ever exceed its total (nothing is
+// offered as held, or used, twice); frameworks also accept offers that
+// were rescinded as conflicts, which must change nothing. Across the
+// seeds, conflicts must have happened. MESO_BOOKS_SEEDS (default 60)
+// and MESO_BOOKS_SEED apply.
+func TestBooksPropertyOptimistic(t *testing.T) {
+	conflicts := runBooks(t, 3, 60)
+	t.Logf("%d offer conflicts", conflicts)
+	if conflicts == 0 && !t.Failed() {
+		t.Error("no optimistic offer conflict happened in any seed")
+	}
+}
+
+// runBooks runs the books simulation over the seeds with the given offer
+// fanout and returns the offer conflicts the cores counted.
+func runBooks(t *testing.T, fanout, defaultSeeds int) (conflicts uint64) {
 	seeds := []uint64{}
 	if s := os.Getenv("MESO_BOOKS_SEED"); s != "" {
 		v, err := strconv.ParseUint(s, 10, 64)
@@ -52,7 +72,7 @@ func TestBooksProperty(t *testing.T) {
 		}
 		seeds = append(seeds, v)
 	} else {
-		n := 150
+		n := defaultSeeds
 		if s := os.Getenv("MESO_BOOKS_SEEDS"); s != "" {
 			v, err := strconv.Atoi(s)
 			if err != nil {
@@ -66,7 +86,8 @@ func TestBooksProperty(t *testing.T) {
 	}
 	for _, seed := range seeds {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
-			b := newBooksSim(t, seed)
+			b := newBooksSim(t, seed, fanout)
+			defer func() { conflicts += b.conflicts + b.c.metrics.offerConflicts }()
 			for i := range 250 {
 				b.step(i)
 				if t.Failed() {
@@ -76,6 +97,7 @@ func TestBooksProperty(t *testing.T) {
 			}
 		})
 	}
+	return conflicts
 }
 
 // refusals is a slog.Handler recording the core's warnings that mean its
@@ -105,6 +127,7 @@ type booksFramework struct {
 	id      string
 	stream  string            // "" while disconnected
 	offers  map[string]string // offer id -> agent id
+	stale   map[string]string // rescinded offers (the latest few)
 	toAck   []*mesospb.TaskStatus
 	removed bool
 }
@@ -152,15 +175,19 @@ type booksSim struct {
 	uuids   int
 	warns   []string
 	trace   []string
+	// fanout is the allocator's OfferFanout; conflicts sums the offer
+	// conflicts of the masters that failed over.
+	fanout    int
+	conflicts uint64
 
 	fws    []*booksFramework
 	agents []*booksAgent
 	byLink map[string]*booksAgent
 }
 
-func newBooksSim(t *testing.T, seed uint64) *booksSim {
+func newBooksSim(t *testing.T, seed uint64, fanout int) *booksSim {
 	b := &booksSim{t: t, rnd: rand.New(rand.NewPCG(seed, 10)), reg: newRecordingRegistry(), now: epoch,
-		byLink: map[string]*booksAgent{}}
+		byLink: map[string]*booksAgent{}, fanout: fanout}
 	b.newMaster()
 	return b
 }
@@ -172,10 +199,14 @@ func (b *booksSim) logf(format string, args ...any) {
 // newMaster starts a core on the registry (its id m1, m2, ...).
 func (b *booksSim) newMaster() {
 	b.masters++
+	if b.c != nil {
+		b.conflicts += b.c.metrics.offerConflicts
+	}
 	info := testMasterInfo()
 	info.Id = proto.String(fmt.Sprintf("m%d", b.masters))
 	c, err := New(Config{MasterInfo: info, Registry: b.reg, OfferTimeout: 30 * time.Second,
-		AgentReregisterTimeout: time.Minute, Logger: slog.New(refusals{&b.warns})}, b.now)
+		AgentReregisterTimeout: time.Minute, Logger: slog.New(refusals{&b.warns}),
+		Allocator: allocator.Config{OfferFanout: b.fanout}}, b.now)
 	if err != nil {
 		b.t.Fatal(err)
 	}
@@ -236,7 +267,14 @@ func (b *booksSim) event(fw *booksFramework, ev *schedulerpb.Event) {
 			fw.offers[o.GetId().GetValue()] = o.GetAgentId().GetValue()
 		}
 	case schedulerpb.Event_RESCIND:
-		delete(fw.offers, ev.GetRescind().GetOfferId().GetValue())
+		id := ev.GetRescind().GetOfferId().GetValue()
+		if ag, ok := fw.offers[id]; ok && len(fw.stale) < 4 {
+			if fw.stale == nil {
+				fw.stale = map[string]string{}
+			}
+			fw.stale[id] = ag
+		}
+		delete(fw.offers, id)
 	case schedulerpb.Event_UPDATE:
 		if s := ev.GetUpdate().GetStatus(); len(s.GetUuid()) > 0 {
 			fw.toAck = append(fw.toAck, s)
@@ -492,14 +530,18 @@ func (b *booksSim) step(i int) {
 		b.subscribe(fw)
 	case n >= 7 && n < 30 && len(subscribed) > 0:
 		fw := pick(b.rnd, subscribed)
-		if len(fw.offers) == 0 {
+		offers := fw.offers
+		if len(fw.stale) > 0 && b.rnd.IntN(4) == 0 {
+			offers = fw.stale // a late accept of a rescinded offer
+		}
+		if len(offers) == 0 {
 			break
 		}
-		id := pick(b.rnd, sortedKeys(fw.offers))
+		id := pick(b.rnd, sortedKeys(offers))
 		var tasks []*mesospb.TaskInfo
 		for range b.rnd.IntN(3) {
 			b.tasks++
-			ti := commandTask(fmt.Sprintf("t%d", b.tasks), fw.offers[id],
+			ti := commandTask(fmt.Sprintf("t%d", b.tasks), offers[id],
 				mustRes(pick(b.rnd, []string{"cpus:1;mem:64", "cpus:0.5;mem:128", "cpus:2;mem:32"})))
 			if e := b.rnd.IntN(4); e < 2 { // a custom executor, e0 or e1
 				ti.Command = nil
@@ -516,6 +558,7 @@ func (b *booksSim) step(i int) {
 		what = fmt.Sprintf("%s accepts %s with %d tasks", fw.name, id, len(tasks))
 		b.call(fw, acceptCall([]string{id}, filters, tasks...))
 		delete(fw.offers, id)
+		delete(fw.stale, id)
 	case n >= 30 && n < 36 && len(subscribed) > 0:
 		fw := pick(b.rnd, subscribed)
 		if len(fw.offers) == 0 {
@@ -680,7 +723,18 @@ func (b *booksSim) check(after string) {
 		ag := c.agents[id]
 		type key struct{ fw, role string }
 		offered, used := map[key]resources.Resources{}, map[key]resources.Resources{}
+		var all resources.Resources // held offers and used, each counted once
 		for _, o := range ag.offers {
+			if g := o.group; g != nil {
+				if !slices.Contains(g.members, o) || !slices.Contains(g.members, g.holder) || len(g.members) < 2 ||
+					g.holder.agent != o.agent || !g.holder.res.Equal(o.res) {
+					b.t.Errorf("after %s: offer %s has a bad group (holder %s, %d members)", after, o.id, g.holder.id, len(g.members))
+				}
+				if g.holder != o {
+					continue // its resources are the holder's
+				}
+			}
+			all = all.Add(o.res)
 			k := key{o.fw.id, o.role}
 			offered[k] = offered[k].Add(o.res)
 			if c.offers[o.id] != o {
@@ -691,13 +745,18 @@ func (b *booksSim) check(after string) {
 			if !t.freed {
 				k := key{t.fw, t.role}
 				used[k] = used[k].Add(t.res)
+				all = all.Add(t.res)
 			}
 		}
 		for fwID, es := range ag.executors {
 			for _, e := range es {
 				k := key{fwID, e.role}
 				used[k] = used[k].Add(e.res)
+				all = all.Add(e.res)
 			}
+		}
+		if !ag.total.Contains(all) {
+			b.t.Errorf("after %s: agent %s has %v offered and used, more than its total %v", after, id, all, ag.total)
 		}
 		as, ok := c.alloc.Agent(id)
 		if !ok {

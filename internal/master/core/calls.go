@@ -186,8 +186,7 @@ func (c *Core) decline(now time.Time, fw *framework, ids []*mesospb.OfferID, fil
 		if o == nil || o.fw != fw {
 			continue
 		}
-		c.dropOffer(o)
-		c.recover(now, fw.id, o.role, o.agent.id, o.res, refuse)
+		c.returnOffer(now, o, refuse)
 	}
 }
 

@@ -199,9 +199,13 @@ type Core struct {
 	nextFrameworkNum uint64
 	nextAgentNum     uint64
 	nextOfferNum     uint64
-	pingSeq          uint64
-	heldSeq          uint64 // last task.heldSeq given
-	uuidSeq          uint64 // uuids made by newUUID
+	// conflicts says why optimistic offers were rescinded (conflicts.go),
+	// by offer id; conflictOrder is their ids, oldest first.
+	conflicts     map[string]string
+	conflictOrder []string
+	pingSeq       uint64
+	heldSeq       uint64 // last task.heldSeq given
+	uuidSeq       uint64 // uuids made by newUUID
 
 	nextAllocation time.Time
 	allocateSoon   bool

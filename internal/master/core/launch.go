@@ -33,8 +33,7 @@ func (c *Core) accept(now time.Time, fw *framework, acc *schedulerpb.Call_Accept
 	offers, err := c.validateOffers(fw, acc.GetOfferIds())
 	if err != nil {
 		for _, o := range offers {
-			c.dropOffer(o)
-			c.recover(now, fw.id, o.role, o.agent.id, o.res, 0)
+			c.returnOffer(now, o, 0)
 		}
 		state := mesospb.TaskState_TASK_LOST
 		if fw.partitionAware {
@@ -51,6 +50,7 @@ func (c *Core) accept(now time.Time, fw *framework, acc *schedulerpb.Call_Accept
 	}
 	lc := &launchCtx{now: now, fw: fw, agent: offers[0].agent, avail: map[string]resources.Resources{}, launched: map[string]bool{}}
 	for _, o := range offers {
+		c.claim(o)
 		c.dropOffer(o)
 		lc.avail[o.role] = lc.avail[o.role].Add(o.res)
 	}
@@ -104,6 +104,8 @@ func (c *Core) validateOffers(fw *framework, ids []*mesospb.OfferID) ([]*offer, 
 		seen[v] = true
 		o := c.offers[v]
 		switch {
+		case o == nil && c.conflicts[v] != "":
+			errs = append(errs, fmt.Errorf("offer %s is no longer valid: %s", v, c.conflicts[v]))
 		case o == nil:
 			errs = append(errs, fmt.Errorf("offer %s is no longer valid", v))
 		case o.fw != fw:

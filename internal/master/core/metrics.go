@@ -21,6 +21,7 @@ type counters struct {
 	tasksLaunched        uint64
 	offersSent           uint64
 	offersRescinded      uint64
+	offerConflicts       uint64
 	allocationRuns       uint64
 	agentRegistrations   uint64
 	agentReregistrations uint64
@@ -80,6 +81,7 @@ func (c *Core) Metrics(now time.Time) map[string]float64 {
 		"master/tasks_launched":                       float64(c.metrics.tasksLaunched),
 		"master/offers_sent":                          float64(c.metrics.offersSent),
 		"master/offers_rescinded":                     float64(c.metrics.offersRescinded),
+		"master/offers_conflicted":                    float64(c.metrics.offerConflicts),
 		"master/events_sent":                          float64(c.metrics.eventsSent),
 		"master/slave_registrations":                  float64(c.metrics.agentRegistrations),
 		"master/slave_reregistrations":                float64(c.metrics.agentReregistrations),

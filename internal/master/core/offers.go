@@ -1,6 +1,7 @@
 package core
 
 import (
+	"slices"
 	"time"
 
 	"github.com/mesoproject/meso/api/mesospb"
@@ -19,8 +20,25 @@ func (c *Core) allocate(now time.Time) {
 	}
 	var order []*framework
 	batches := map[*framework][]*mesospb.Offer{}
+	groups := map[uint64]*offerGroup{}
 	for _, d := range decisions {
 		fw, ag := c.frameworks[d.Framework], c.agents[d.Agent]
+		if d.Shadow {
+			// A shadow holds nothing: one the books cannot make (its
+			// holder was not made, or its framework is gone) is skipped.
+			g := groups[d.Group]
+			if g == nil || fw == nil || ag == nil || !fw.connected() {
+				continue
+			}
+			o := c.newOffer(now, fw, ag, d)
+			o.group = g
+			g.members = append(g.members, o)
+			if _, ok := batches[fw]; !ok {
+				order = append(order, fw)
+			}
+			batches[fw] = append(batches[fw], o.proto)
+			continue
+		}
 		if fw == nil || ag == nil || !fw.connected() {
 			// Cannot happen while the books agree; give it back.
 			c.log.Warn("allocator offered to an unknown or inactive party", "offer", d.String())
@@ -30,10 +48,19 @@ func (c *Core) allocate(now time.Time) {
 			continue
 		}
 		o := c.newOffer(now, fw, ag, d)
+		if d.Group != 0 {
+			g := &offerGroup{holder: o, members: []*offer{o}}
+			groups[d.Group], o.group = g, g
+		}
 		if _, ok := batches[fw]; !ok {
 			order = append(order, fw)
 		}
 		batches[fw] = append(batches[fw], o.proto)
+	}
+	for _, g := range groups {
+		if len(g.members) == 1 {
+			g.holder.group = nil // every shadow was skipped
+		}
 	}
 	for _, fw := range order {
 		c.metrics.offersSent += uint64(len(batches[fw]))
@@ -76,17 +103,52 @@ func (c *Core) newOffer(now time.Time, fw *framework, ag *agent, d allocator.Off
 }
 
 // dropOffer removes an offer from the books (used, declined or rescinded).
-func (c *Core) dropOffer(o *offer) {
+// It reports whether the allocator still charges the offer's resources to
+// its framework: always, unless the offer is optimistic and other offers
+// of its group remain, in which case the holding moves to one of them
+// (when o held it) and o's framework holds nothing.
+func (c *Core) dropOffer(o *offer) bool {
 	delete(c.offers, o.id)
 	delete(o.fw.offers, o.id)
 	delete(o.agent.offers, o.id)
+	g := o.group
+	if g == nil {
+		return true
+	}
+	o.group = nil
+	g.members = slices.DeleteFunc(g.members, func(m *offer) bool { return m == o })
+	if len(g.members) == 0 {
+		return g.holder == o
+	}
+	if g.holder == o {
+		c.transfer(g, o, g.members[0])
+	}
+	if len(g.members) == 1 {
+		g.members[0].group = nil
+	}
+	return false
+}
+
+// returnOffer drops an offer its framework did not use (declined,
+// rescinded, invalid) and gives its resources back with the filter, or,
+// for an optimistic offer whose group lives on, installs only the filter.
+func (c *Core) returnOffer(now time.Time, o *offer, refuse time.Duration) {
+	if c.dropOffer(o) {
+		c.recover(now, o.fw.id, o.role, o.agent.id, o.res, refuse)
+		return
+	}
+	if refuse == 0 {
+		return
+	}
+	if err := c.alloc.Refuse(o.fw.id, o.role, o.agent.id, o.res, refuse, now); err != nil {
+		c.log.Warn("allocator refused a filter", "framework", o.fw.id, "agent", o.agent.id, "err", err)
+	}
 }
 
 // rescind withdraws an offer: its resources go back without a filter, and
 // the framework gets RESCIND when notify is set.
 func (c *Core) rescind(now time.Time, o *offer, notify bool) {
-	c.dropOffer(o)
-	c.recover(now, o.fw.id, o.role, o.agent.id, o.res, 0)
+	c.returnOffer(now, o, 0)
 	if notify {
 		c.sendRescind(o)
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
+	"time"
 
 	"github.com/mesoproject/meso/api/mesospb"
 	"github.com/mesoproject/meso/api/quotapb"
@@ -84,7 +86,7 @@ func quantities(field string, m map[string]*mesospb.Value_Scalar) (resources.Qua
 // force, the result must fit the cluster (guarantees of top-level roles
 // and every limit within the cluster's totals). The quotas are written to
 // the registry before the allocator applies them.
-func (c *Core) UpdateQuota(configs []*quotapb.QuotaConfig, force bool) error {
+func (c *Core) UpdateQuota(now time.Time, configs []*quotapb.QuotaConfig, force bool) error {
 	updates := map[string]allocator.Quota{}
 	for i, cfg := range configs {
 		if cfg.Role == nil {
@@ -104,10 +106,10 @@ func (c *Core) UpdateQuota(configs []*quotapb.QuotaConfig, force bool) error {
 		}
 		updates[role] = allocator.Quota{Guarantees: g, Limits: l}
 	}
-	return c.applyQuotas(updates, force)
+	return c.applyQuotas(now, updates, force)
 }
 
-func (c *Core) applyQuotas(updates map[string]allocator.Quota, force bool) error {
+func (c *Core) applyQuotas(now time.Time, updates map[string]allocator.Quota, force bool) error {
 	check := c.alloc.CheckQuotaCapacity(updates)
 	if check != nil && (!force || !errors.Is(check, allocator.ErrCapacity)) {
 		return fmt.Errorf("%w: %w", ErrInvalid, check)
@@ -126,9 +128,11 @@ func (c *Core) applyQuotas(updates map[string]allocator.Quota, force bool) error
 			}
 		}
 	}
+	old := c.alloc.Quotas()
 	if err := c.alloc.UpdateQuotas(updates); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err) // checked above; the allocator agrees
 	}
+	c.rescindForQuotas(now, old, updates)
 	c.allocateSoon = true
 	return nil
 }
@@ -136,7 +140,7 @@ func (c *Core) applyQuotas(updates map[string]allocator.Quota, force bool) error
 // SetQuota applies the deprecated SET_QUOTA: the guarantee becomes the
 // role's guarantees and, as in Mesos 1.9, its limits too. A role that has
 // a quota already is refused (REMOVE_QUOTA it first, or use UPDATE_QUOTA).
-func (c *Core) SetQuota(req *quotapb.QuotaRequest) error {
+func (c *Core) SetQuota(now time.Time, req *quotapb.QuotaRequest) error {
 	role := req.GetRole()
 	if req.Role == nil {
 		return fmt.Errorf("%w: quota_request: expecting 'role' to be present", ErrInvalid)
@@ -161,15 +165,15 @@ func (c *Core) SetQuota(req *quotapb.QuotaRequest) error {
 	if len(q) == 0 {
 		return fmt.Errorf("%w: quota_request: the guarantee is empty", ErrInvalid)
 	}
-	return c.applyQuotas(map[string]allocator.Quota{role: {Guarantees: q, Limits: q}}, req.GetForce())
+	return c.applyQuotas(now, map[string]allocator.Quota{role: {Guarantees: q, Limits: q}}, req.GetForce())
 }
 
 // RemoveQuota applies the deprecated REMOVE_QUOTA.
-func (c *Core) RemoveQuota(role string) error {
+func (c *Core) RemoveQuota(now time.Time, role string) error {
 	if _, ok := c.alloc.Quotas()[role]; !ok {
 		return fmt.Errorf("%w: role %q has no quota to remove", ErrInvalid, role)
 	}
-	return c.applyQuotas(map[string]allocator.Quota{role: {}}, true)
+	return c.applyQuotas(now, map[string]allocator.Quota{role: {}}, true)
 }
 
 // recoverQuotas applies the quotas read from the registry, without the
@@ -201,4 +205,90 @@ func (c *Core) recoverWeights(weights map[string]float64) error {
 		}
 	}
 	return nil
+}
+
+// rescindForQuotas rescinds the outstanding offers a quota update makes
+// stale, as Mesos rescinds offers when a quota is set:
+//
+//   - a role whose limits were set or lowered loses the offers made to it
+//     and its descendants (they may take it beyond the new limit);
+//   - a role whose guarantees grew gets room: offers of other roles are
+//     rescinded, whole agents at a time in agent id order, until the
+//     rescinded resources cover the growth and come from at least as many
+//     agents as the role has frameworks (Mesos' rules).
+//
+// A removed quota rescinds nothing.
+func (c *Core) rescindForQuotas(now time.Time, old, updates map[string]allocator.Quota) {
+	under := func(o *offer, role string) bool { return o.role == role || strings.HasPrefix(o.role, role+"/") }
+	for _, role := range slices.Sorted(maps.Keys(updates)) {
+		q, was := updates[role], old[role]
+		if len(q.Limits) > 0 && !notLowered(was.Limits, q.Limits) {
+			for _, id := range sortedKeys(c.offers) {
+				if o := c.offers[id]; o != nil && under(o, role) {
+					c.rescind(now, o, true)
+				}
+			}
+		}
+		growth := grown(was.Guarantees, q.Guarantees)
+		if len(growth) == 0 {
+			continue
+		}
+		frameworks := 0
+		for _, fw := range c.frameworks {
+			if slices.ContainsFunc(fw.roles, func(r string) bool { return r == role || strings.HasPrefix(r, role+"/") }) {
+				frameworks++
+			}
+		}
+		var freed resources.Resources
+		agents := 0
+		for _, agID := range sortedKeys(c.agents) {
+			if freed.ContainsQuantities(growth) && agents >= max(1, frameworks) {
+				break
+			}
+			ag := c.agents[agID]
+			if !slices.ContainsFunc(slices.Collect(maps.Values(ag.offers)), func(o *offer) bool { return !under(o, role) }) {
+				continue
+			}
+			agents++
+			for _, id := range sortedKeys(ag.offers) {
+				o := ag.offers[id]
+				if o.group == nil || o.group.holder == o {
+					freed = freed.Add(o.res)
+				}
+				c.rescind(now, o, true)
+			}
+		}
+	}
+}
+
+// notLowered reports whether every limit in now was set before and is
+// not lower now (a name missing from before had no limit).
+func notLowered(before, now resources.Quantities) bool {
+	for _, l := range now {
+		if v, ok := quantity(before, l.Name); !ok || l.Value < v {
+			return false
+		}
+	}
+	return true
+}
+
+// grown is what the guarantees in now add to those of before.
+func grown(before, now resources.Quantities) resources.Quantities {
+	var out resources.Quantities
+	for _, g := range now {
+		v, _ := quantity(before, g.Name)
+		if g.Value > v {
+			out = append(out, resources.Quantity{Name: g.Name, Value: g.Value - v})
+		}
+	}
+	return out
+}
+
+func quantity(q resources.Quantities, name string) (resources.Scalar, bool) {
+	for _, e := range q {
+		if e.Name == name {
+			return e.Value, true
+		}
+	}
+	return 0, false
 }

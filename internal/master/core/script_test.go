@@ -30,7 +30,9 @@ import (
 //	                                  subscribe (again, with F's id, if F is known;
 //	                                  id= names any id, made up or not)
 //	disconnect F                      F's stream closes
-//	launch F A T RES                  accept F's offer on A with command task T
+//	launch F A T RES [stale]          accept F's offer on A with command task T
+//	                                  (stale: the offer on A rescinded last)
+//	decline F A [refuse=SECS]         decline F's offer on A
 //	update A F T STATE [uuid=U] [latest=STATE] [reason=REASON]
 //	                                  STATUS_UPDATE from A (no uuid= means none)
 //	ack F A T U                       ACKNOWLEDGE uuid U (a script's u1.. or the
@@ -45,8 +47,10 @@ import (
 //	                                  sent last and not acknowledged
 //	tick DURATION                     advance the clock and Tick
 //	tasks F                           F's tasks in State (live, unreachable, completed)
-//	restart [fresh-registry]          a new master (id m2, m3...) with the same
-//	                                  Registry (as a durable one would be), or a new one
+//	restart [fresh-registry] [fanout=N]
+//	                                  a new master (id m2, m3...) with the same
+//	                                  Registry (as a durable one would be), or a new
+//	                                  one; fanout=N: optimistic offers to N frameworks
 //	weights ROLE=W...                 UPDATE_WEIGHTS
 //	quota ROLE RES                    UPDATE_QUOTA (forced): RES guaranteed and the limit
 //	roles                             GET_WEIGHTS, GET_ROLES and GET_QUOTA
@@ -91,6 +95,8 @@ type scriptFramework struct {
 	stream string
 	info   *mesospb.FrameworkInfo
 	offers map[string]string // agent name -> outstanding offer id
+	// rescinded is the offer on each agent rescinded last.
+	rescinded map[string]string
 }
 
 type scriptAgent struct {
@@ -229,7 +235,19 @@ func (s *script) exec(f []string) {
 		s.c.StreamClosed(s.now, fw.stream)
 		fw.stream = ""
 	case "launch":
-		s.launch(s.framework(arg(0)), s.agent(arg(1)), arg(2), arg(3))
+		s.launch(s.framework(arg(0)), s.agent(arg(1)), arg(2), arg(3), slices.Contains(pos, "stale"))
+	case "decline":
+		fw, ag := s.framework(arg(0)), s.agent(arg(1))
+		offer, ok := fw.offers[ag.name]
+		if !ok {
+			s.fail("decline: %s has no offer on %s", fw.name, ag.name)
+		}
+		delete(fw.offers, ag.name)
+		refuse := 5.0
+		if v, ok := kv["refuse"]; ok {
+			refuse, _ = strconv.ParseFloat(v, 64)
+		}
+		s.call(fw, declineCall(offer, proto.Float64(refuse)))
 	case "update":
 		s.update(s.agent(arg(0)), s.framework(arg(1)), arg(2), arg(3), kv)
 	case "ack":
@@ -262,7 +280,15 @@ func (s *script) exec(f []string) {
 		if slices.Contains(pos, "fresh-registry") {
 			reg = newRecordingRegistry()
 		}
-		s.restart(reg, Config{})
+		var cfg Config
+		if v, ok := kv["fanout"]; ok {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				s.fail("restart fanout=%s: %v", v, err)
+			}
+			cfg.Allocator.OfferFanout = n
+		}
+		s.restart(reg, cfg)
 		s.printf("master m%d", s.masters)
 	case "failover":
 		s.failover(kv)
@@ -440,12 +466,16 @@ func (s *script) call(fw *scriptFramework, call *schedulerpb.Call) {
 	s.check(s.c.Call(s.now, fw.stream, call))
 }
 
-func (s *script) launch(fw *scriptFramework, ag *scriptAgent, task, res string) {
-	offer, ok := fw.offers[ag.name]
+func (s *script) launch(fw *scriptFramework, ag *scriptAgent, task, res string, stale bool) {
+	offers := fw.offers
+	if stale {
+		offers = fw.rescinded
+	}
+	offer, ok := offers[ag.name]
 	if !ok {
 		s.fail("launch: %s has no offer on %s", fw.name, ag.name)
 	}
-	delete(fw.offers, ag.name)
+	delete(offers, ag.name)
 	r, err := resources.Parse(res)
 	if err != nil {
 		s.fail("launch: %v", err)
@@ -610,6 +640,10 @@ func (s *script) printEvent(to string, ev *schedulerpb.Event) {
 			for a, id := range fw.offers {
 				if id == ev.GetRescind().GetOfferId().GetValue() {
 					delete(fw.offers, a)
+					if fw.rescinded == nil {
+						fw.rescinded = map[string]string{}
+					}
+					fw.rescinded[a] = id
 				}
 			}
 		}
@@ -638,6 +672,9 @@ func (s *script) status(st *mesospb.TaskStatus) string {
 	}
 	if st.UnreachableTime != nil {
 		line += " unreachable_time"
+	}
+	if st.GetReason() == mesospb.TaskStatus_REASON_INVALID_OFFERS {
+		line += fmt.Sprintf(" message=%q", st.GetMessage())
 	}
 	return line
 }
@@ -685,7 +722,7 @@ func (s *script) quota(role, text string) {
 		cfg.Guarantees[q.Name] = &mesospb.Value_Scalar{Value: proto.Float64(q.Value.Float())}
 		cfg.Limits[q.Name] = &mesospb.Value_Scalar{Value: proto.Float64(q.Value.Float())}
 	}
-	s.check(s.c.UpdateQuota([]*quotapb.QuotaConfig{cfg}, true))
+	s.check(s.c.UpdateQuota(s.now, []*quotapb.QuotaConfig{cfg}, true))
 }
 
 // roles prints what GET_WEIGHTS, GET_ROLES and GET_QUOTA answer.

@@ -140,6 +140,13 @@ func (c *Core) GetRoles() *masterpb.Response_GetRoles {
 			roles[name] = &mesospb.Role{Name: proto.String(name), Weight: proto.Float64(w)}
 		}
 	}
+	// Roles with a quota are listed too, as Mesos lists them. Mesos' Role
+	// message has no quota field (GET_QUOTA has the quotas).
+	for name := range c.alloc.Quotas() {
+		if roles[name] == nil {
+			roles[name] = &mesospb.Role{Name: proto.String(name), Weight: proto.Float64(c.alloc.Weight(name))}
+		}
+	}
 	out := &masterpb.Response_GetRoles{}
 	for _, name := range sortedKeys(roles) {
 		out.Roles = append(out.Roles, roles[name])

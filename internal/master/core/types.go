@@ -79,6 +79,17 @@ type offer struct {
 	res     resources.Resources
 	created time.Time
 	proto   *mesospb.Offer
+	// group is set for an optimistic offer made to several frameworks
+	// at once (Config.Allocator.OfferFanout); nil otherwise.
+	group *offerGroup
+}
+
+// offerGroup is the outstanding offers of the same resources on one agent
+// to several frameworks (optimistic offers). The allocator charges them
+// to holder only; the first ACCEPT takes them (conflicts.go).
+type offerGroup struct {
+	holder  *offer
+	members []*offer // outstanding, holder included
 }
 
 // task is a task the master knows.

@@ -286,10 +286,10 @@ func TestQuotaRecovery(t *testing.T) {
 			Guarantees: map[string]*mesospb.Value_Scalar{"cpus": {Value: proto.Float64(cpus)}},
 			Limits:     map[string]*mesospb.Value_Scalar{"cpus": {Value: proto.Float64(2 * cpus)}}}
 	}
-	if err := c1.UpdateQuota([]*quotapb.QuotaConfig{cfg("web", 1), cfg("eng", 4), cfg("eng/db", 2)}, true); err != nil {
+	if err := c1.UpdateQuota(time.Unix(0, 0), []*quotapb.QuotaConfig{cfg("web", 1), cfg("eng", 4), cfg("eng/db", 2)}, true); err != nil {
 		t.Fatal(err)
 	}
-	if err := c1.RemoveQuota("web"); err != nil {
+	if err := c1.RemoveQuota(time.Unix(0, 0), "web"); err != nil {
 		t.Fatal(err)
 	}
 	rec, err := Recovery(r.State())

@@ -4,13 +4,16 @@ package job
 // its jobs. Not safe for concurrent use: the caller serialises access.
 type Books struct {
 	outputs   map[int]*shuffleOutputs // shuffle id -> its map outputs
+	kept      map[string]bool         // executors whose outputs outlive them (an external shuffle service serves them)
 	stageOf   map[int]int             // shuffle id -> stage id
 	nextStage int
+	seq       int64 // registrations so far: orders outputs against task launches
 }
 
 type shuffleOutputs struct {
 	exec  []string  // per map: the executor holding the output, "" when missing
 	sizes [][]int64 // per map, per reducer
+	at    []int64   // per map: Books.seq of its registration
 	count int
 }
 
@@ -47,14 +50,27 @@ func (b *Books) Sizes(sh, m int) []int64 {
 func (b *Books) Register(sh, maps, m int, exec string, sizes []int64) (complete bool) {
 	o := b.outputs[sh]
 	if o == nil {
-		o = &shuffleOutputs{exec: make([]string, maps), sizes: make([][]int64, maps)}
+		o = &shuffleOutputs{exec: make([]string, maps), sizes: make([][]int64, maps), at: make([]int64, maps)}
 		b.outputs[sh] = o
 	}
 	if o.exec[m] == "" {
 		o.count++
 	}
 	o.exec[m], o.sizes[m] = exec, sizes
+	b.seq++
+	o.at[m] = b.seq
 	return o.count == len(o.exec)
+}
+
+// Seq orders registrations: a map output registered after Seq returned n
+// reports RegisteredAfter(sh, m, n).
+func (b *Books) Seq() int64 { return b.seq }
+
+// RegisteredAfter reports whether map output m of shuffle sh is registered
+// and was registered after Seq returned seq.
+func (b *Books) RegisteredAfter(sh, m int, seq int64) bool {
+	o := b.outputs[sh]
+	return o != nil && m < len(o.exec) && o.exec[m] != "" && o.at[m] > seq
 }
 
 // Unregister forgets a lost map output and reports whether it was
@@ -69,8 +85,22 @@ func (b *Books) Unregister(sh, m int) bool {
 	return true
 }
 
-// ExecutorLost forgets every map output held by exec and returns how many.
+// KeepOutputs makes exec's map outputs outlive it: ExecutorLost leaves
+// them registered (an external shuffle service serves them; a failed fetch
+// unregisters them one by one).
+func (b *Books) KeepOutputs(exec string) {
+	if b.kept == nil {
+		b.kept = map[string]bool{}
+	}
+	b.kept[exec] = true
+}
+
+// ExecutorLost forgets every map output held by exec and returns how many
+// (none when its outputs are kept).
 func (b *Books) ExecutorLost(exec string) int {
+	if b.kept[exec] {
+		return 0
+	}
 	n := 0
 	for sh, o := range b.outputs {
 		for m, e := range o.exec {

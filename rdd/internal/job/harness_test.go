@@ -20,8 +20,8 @@ import (
 // Commands (one per line; a block's output is the Ready of each line):
 //
 //	node ID parts=N [narrow=P,...] [shuffle=P:SH,...]   add a dataset to the graph
-//	cache ID:PART                                      mark a partition cached
-//	job J target=ID [parts=0,1] [maxfail=N] [maxstage=N] start job J
+//	cache ID:PART [at=E1,E2]                           mark a partition cached (held by executors)
+//	job J target=ID [parts=0,1] [maxfail=N] [maxstage=N] [wait=SECONDS] start job J
 //	executor-added E slots=N | executor-lost E
 //	succeed J SH:PART [sizes=1,2]   (SH is r for the result stage)
 //	fail J SH:PART | fetch-failed J SH:PART shuffle=S maps=0,1
@@ -37,6 +37,7 @@ type harness struct {
 	graph    plan.Graph
 	books    *Books
 	cached   map[[2]int]bool
+	holders  map[[2]int][]string
 	jobs     map[int]*Job
 	launched map[int]map[key]*task.Desc // job -> latest launch per task
 	execs    []string                   // registered executors, for jobs started later
@@ -46,6 +47,8 @@ type harness struct {
 }
 
 func (h *harness) Cached(n plan.NodeID, p int) bool { return h.cached[[2]int{int(n), p}] }
+
+func (h *harness) Holders(n plan.NodeID, p int) []string { return h.holders[[2]int{int(n), p}] }
 
 func kv(fields []string) map[string]string {
 	m := map[string]string{}
@@ -115,6 +118,12 @@ func (h *harness) exec(t *testing.T, f []string) string {
 	case "cache":
 		k := ints(strings.Replace(f[1], ":", ",", 1))
 		h.cached[[2]int{k[0], k[1]}] = true
+		if at := args["at"]; at != "" {
+			if h.holders == nil {
+				h.holders = map[[2]int][]string{}
+			}
+			h.holders[[2]int{k[0], k[1]}] = strings.Split(at, ",")
+		}
 		return ""
 	case "job":
 		id := atoi(f[1])
@@ -132,6 +141,9 @@ func (h *harness) exec(t *testing.T, f []string) string {
 		}
 		if v, ok := args["maxstage"]; ok {
 			cfg.MaxStageAttempts = atoi(v)
+		}
+		if v, ok := args["wait"]; ok {
+			cfg.LocalityWait = time.Duration(atoi(v)) * time.Second
 		}
 		j := New(cfg, h.books, h, h.start.Add(h.now))
 		h.jobs[id] = j
@@ -151,6 +163,7 @@ func (h *harness) exec(t *testing.T, f []string) string {
 		return h.each(func(id int, j *Job) Ready { return j.ExecutorAdded(f[1], h.slots[f[1]]) })
 	case "executor-lost":
 		h.execs = slices.DeleteFunc(h.execs, func(e string) bool { return e == f[1] })
+		delete(h.slots, f[1]) // so that it registers again when re-added
 		return h.each(func(id int, j *Job) Ready { return j.ExecutorLost(f[1]) })
 	case "tick":
 		h.now += time.Duration(atoi(f[1])) * time.Second

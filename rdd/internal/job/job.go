@@ -27,11 +27,26 @@ type Config struct {
 	MaxTaskFailures   int           // spark.task.maxFailures
 	MaxStageAttempts  int           // spark.stage.maxConsecutiveAttempts
 	StarvationTimeout time.Duration // how long tasks wait for an executor before Starved; 0: 15 s
+	// LocalityWait (spark.locality.wait) is how long a stage holds back
+	// tasks whose cached input is on busy executors, since it last
+	// launched a task where its input is, before it runs them anywhere
+	// (Spark's delay scheduling). 0: they run anywhere at once, though a
+	// free slot still takes a task whose input it holds first.
+	LocalityWait time.Duration
 }
 
 // Cache tells which partitions are cached (plan.State's other half).
 type Cache interface {
 	Cached(n plan.NodeID, p int) bool
+}
+
+// Locator is a Cache that knows which executors hold a cached partition
+// (cluster mode). With one, a task prefers the executors holding the
+// cached partition its stage reads first (Spark's preferred locations of
+// a narrow lineage), and a stage waits up to Config.LocalityWait for them.
+type Locator interface {
+	Cache
+	Holders(n plan.NodeID, p int) []string
 }
 
 // EventKind names what a job reports besides launches and results.
@@ -90,11 +105,16 @@ type stageRun struct {
 	active   bool
 	total    int
 	finished int
+	node     plan.NodeID // the stage's last dataset
+	// localAt is when the stage was submitted or last launched a task
+	// where its cached input is: the start of its locality wait.
+	localAt time.Time
 }
 
 type attempt struct {
 	n    int
 	exec string
+	seq  int64 // Books.Seq at launch: outputs registered later are unknown to it
 }
 
 type executor struct {
@@ -115,7 +135,8 @@ type Job struct {
 	running   map[key]attempt
 	queue     []key
 	queued    map[key]bool
-	attempts  map[key]int // launches so far
+	prefs     map[key][]string // queued tasks' preferred executors, when they have any
+	attempts  map[key]int      // launches so far
 	failures  map[key]int
 	stages    map[int]*stageRun // by shuffle id; -1 = result stage
 	skipped   map[int]bool
@@ -134,7 +155,7 @@ func New(cfg Config, books *Books, cache Cache, now time.Time) *Job {
 		cfg.StarvationTimeout = 15 * time.Second
 	}
 	j := &Job{cfg: cfg, books: books, cache: cache, now: now, mapNode: map[int]plan.NodeID{},
-		remaining: map[int]bool{}, running: map[key]attempt{}, queued: map[key]bool{},
+		remaining: map[int]bool{}, running: map[key]attempt{}, queued: map[key]bool{}, prefs: map[key][]string{},
 		attempts: map[key]int{}, failures: map[key]int{}, stages: map[int]*stageRun{}, skipped: map[int]bool{}}
 	for _, n := range cfg.Graph {
 		for _, d := range n.Deps {
@@ -267,7 +288,8 @@ func (j *Job) TaskFailed(id task.ID, err error) Ready {
 // task failure.
 func (j *Job) FetchFailed(id task.ID, sh int, maps []int) Ready {
 	k := key{id.Shuffle, id.Partition}
-	if _, ok := j.take(k, id); !ok {
+	a, ok := j.take(k, id)
+	if !ok {
 		return j.step()
 	}
 	// The task runs again (the replan queues it). A report from an older
@@ -279,8 +301,13 @@ func (j *Job) FetchFailed(id task.ID, sh int, maps []int) Ready {
 	if id.StageAttempt != cur.attempt {
 		return j.step()
 	}
+	// An output registered after the task's launch is a recomputed one
+	// the task never tried (another reducer's report had it recomputed
+	// first): it stays, as Spark keeps an output whose location changed.
 	for _, m := range maps {
-		j.books.Unregister(sh, m)
+		if !j.books.RegisteredAfter(sh, m, a.seq) {
+			j.books.Unregister(sh, m)
+		}
 	}
 	// A completed producer is inactive and gets a new attempt at the
 	// replan; one already being resubmitted just gets one more task, so
@@ -346,6 +373,11 @@ func (j *Job) enqueue(k key) {
 	if !j.queued[k] {
 		j.queued[k] = true
 		j.queue = append(j.queue, k)
+		if loc, ok := j.cache.(Locator); ok {
+			if prefs := j.preferred(loc, k); len(prefs) > 0 {
+				j.prefs[k] = prefs
+			}
+		}
 	}
 }
 
@@ -388,33 +420,134 @@ func (j *Job) slots() int {
 	return n
 }
 
-// launch starts queued tasks while executors have free slots, each on the
-// executor with the most free slots.
+// launch starts queued tasks while executors have free slots. A free
+// slot takes, in queue order, a task whose cached input its executor holds,
+// else a task with no live preference, else one of a stage whose locality
+// wait is over; the executor with the most free slots goes first.
 func (j *Job) launch() {
 	for len(j.queue) > 0 {
-		var e *executor
-		for _, x := range j.execs {
-			if x.busy < x.slots && (e == nil || x.slots-x.busy > e.slots-e.busy) {
-				e = x
+		placed := false
+		for _, e := range j.byFreeSlots() {
+			if e.busy >= e.slots {
+				break
 			}
+			i := j.pick(e)
+			if i < 0 {
+				continue
+			}
+			k := j.queue[i]
+			j.queue = slices.Delete(j.queue, i, i+1)
+			delete(j.queued, k)
+			j.start(k, e)
+			placed = true
+			break // free slots changed: order again
 		}
-		if e == nil {
+		if !placed {
 			return
 		}
-		k := j.queue[0]
-		j.queue = j.queue[1:]
-		delete(j.queued, k)
-		sr := j.stages[k.shuffle]
-		d := &task.Desc{
-			ID: task.ID{Job: j.cfg.ID, Stage: sr.id, StageAttempt: sr.attempt, Shuffle: k.shuffle,
-				Partition: k.part, Attempt: j.attempts[k]},
-			Executor: e.id, Pipeline: j.cfg.Pipelines[k.shuffle],
-		}
-		j.attempts[k]++
-		e.busy++
-		j.running[k] = attempt{n: d.Attempt, exec: e.id}
-		j.out.Launch = append(j.out.Launch, d)
 	}
+}
+
+// byFreeSlots lists the executors by free slots, most first, ties in
+// registration order.
+func (j *Job) byFreeSlots() []*executor {
+	out := slices.Clone(j.execs)
+	slices.SortStableFunc(out, func(a, b *executor) int { return (b.slots - b.busy) - (a.slots - a.busy) })
+	return out
+}
+
+// pick returns the index in the queue of the task e's free slot takes, or
+// -1 when it should stay free for now.
+func (j *Job) pick(e *executor) int {
+	if len(j.prefs) == 0 {
+		return 0 // no queued task prefers an executor: queue order
+	}
+	anyOK, free := -1, -1
+	for i, k := range j.queue {
+		prefs := j.livePrefs(k)
+		switch {
+		case slices.Contains(prefs, e.id):
+			return i
+		case len(prefs) == 0:
+			if free < 0 {
+				free = i
+			}
+		case anyOK < 0:
+			if sr := j.stages[k.shuffle]; j.now.Sub(sr.localAt) >= j.cfg.LocalityWait {
+				anyOK = i
+			}
+		}
+	}
+	if free >= 0 {
+		return free
+	}
+	return anyOK
+}
+
+// livePrefs is k's preferred executors that are still registered.
+func (j *Job) livePrefs(k key) []string {
+	prefs := j.prefs[k]
+	for _, p := range prefs {
+		if j.executor(p) == nil {
+			return slices.DeleteFunc(slices.Clone(prefs), func(p string) bool { return j.executor(p) == nil })
+		}
+	}
+	return prefs
+}
+
+// preferred lists the live executors holding the cached partition task k
+// reads first: its stage's last dataset's partition if cached, else the
+// first cached partition along its narrow dependencies (depth first).
+func (j *Job) preferred(loc Locator, k key) []string {
+	var walk func(n plan.NodeID, p, depth int) []string
+	walk = func(n plan.NodeID, p, depth int) []string {
+		if depth > 64 {
+			return nil
+		}
+		var live []string
+		for _, h := range loc.Holders(n, p) {
+			if j.executor(h) != nil {
+				live = append(live, h)
+			}
+		}
+		if len(live) > 0 {
+			return live
+		}
+		for _, d := range j.cfg.Graph[n].Deps {
+			if d.Shuffle >= 0 {
+				continue
+			}
+			parents := []int{p}
+			if d.Parents != nil {
+				parents = d.Parents(p)
+			}
+			for _, pp := range parents {
+				if hs := walk(d.Parent, pp, depth+1); len(hs) > 0 {
+					return hs
+				}
+			}
+		}
+		return nil
+	}
+	return walk(j.stages[k.shuffle].node, k.part, 0)
+}
+
+// start launches task k on e.
+func (j *Job) start(k key, e *executor) {
+	sr := j.stages[k.shuffle]
+	if slices.Contains(j.prefs[k], e.id) {
+		sr.localAt = j.now
+	}
+	delete(j.prefs, k)
+	d := &task.Desc{
+		ID: task.ID{Job: j.cfg.ID, Stage: sr.id, StageAttempt: sr.attempt, Shuffle: k.shuffle,
+			Partition: k.part, Attempt: j.attempts[k]},
+		Executor: e.id, Pipeline: j.cfg.Pipelines[k.shuffle],
+	}
+	j.attempts[k]++
+	e.busy++
+	j.running[k] = attempt{n: d.Attempt, exec: e.id, seq: j.books.Seq()}
+	j.out.Launch = append(j.out.Launch, d)
 }
 
 type state struct {
@@ -439,7 +572,7 @@ func (j *Job) plan() error {
 	if err := j.noteSkipped(p); err != nil {
 		return err
 	}
-	j.queue, j.queued = j.queue[:0], map[key]bool{}
+	j.queue, j.queued, j.prefs = j.queue[:0], map[key]bool{}, map[key][]string{}
 	for _, st := range p.Ready() {
 		sr, err := j.submit(st)
 		if err != nil {
@@ -505,7 +638,7 @@ func (j *Job) submit(st plan.Stage) (*stageRun, error) {
 		return nil, fmt.Errorf("%w: job %d: stage %d (%s) resubmitted %d times after lost map outputs",
 			ErrFailed, j.cfg.ID, sr.id, sr.name, sr.attempt)
 	}
-	sr.active, sr.total, sr.finished = true, len(st.Missing), 0
+	sr.active, sr.total, sr.finished, sr.node, sr.localAt = true, len(st.Missing), 0, st.Node, j.now
 	j.emit(Event{Kind: StageSubmitted, Stage: sr.id, StageAttempt: sr.attempt, Shuffle: sr.shuffle, Name: sr.name,
 		Tasks: sr.total, Parents: st.Parents})
 	return sr, nil

@@ -39,8 +39,21 @@ func randomRun(t *testing.T, seed uint64) {
 		parts[i] = i
 	}
 	pipelines := map[int]*task.Pipeline{-1: {Name: "result"}, 10: {Name: "map10"}, 20: {Name: "map20"}}
+	// Every other seed, node 1's partitions are held by executors (some
+	// never registered, some lost later) and stages wait for them
+	// (delay scheduling): still every slot bound holds and the job ends.
+	var cache Cache = noCache{}
+	var wait time.Duration
+	if seed%2 == 1 {
+		h := holders{}
+		for p := range a {
+			h[p] = []string{fmt.Sprintf("e%d", rng.IntN(6))}
+		}
+		cache, wait = h, time.Duration(rng.IntN(4))*time.Second
+	}
+	now := time.Unix(0, 0)
 	j := New(Config{ID: 1, Graph: g, Target: 3, Partitions: parts, Pipelines: pipelines,
-		MaxTaskFailures: 1 << 30, MaxStageAttempts: 1 << 30}, NewBooks(), noCache{}, time.Unix(0, 0))
+		MaxTaskFailures: 1 << 30, MaxStageAttempts: 1 << 30, LocalityWait: wait}, NewBooks(), cache, now)
 
 	slots := map[string]int{}
 	busy := map[string]int{}
@@ -81,6 +94,11 @@ func randomRun(t *testing.T, seed uint64) {
 		if step > 100_000 {
 			t.Fatal("the job does not finish")
 		}
+		if rng.IntN(15) == 0 {
+			now = now.Add(time.Second)
+			apply(j.Tick(now))
+			continue
+		}
 		if len(slots) == 0 || rng.IntN(20) == 0 {
 			addExec()
 			continue
@@ -103,6 +121,8 @@ func randomRun(t *testing.T, seed uint64) {
 			continue
 		}
 		if len(running) == 0 {
+			// Delay scheduling never idles every slot: a task waits
+			// only for a busy executor.
 			t.Fatalf("step %d: nothing runs and the job is not done", step)
 		}
 		keys := make([]key, 0, len(running))
@@ -136,3 +156,14 @@ func randomRun(t *testing.T, seed uint64) {
 type noCache struct{}
 
 func (noCache) Cached(plan.NodeID, int) bool { return false }
+
+// holders places node 1's partitions on executors, for delay scheduling.
+type holders map[int][]string
+
+func (holders) Cached(plan.NodeID, int) bool { return false }
+func (h holders) Holders(n plan.NodeID, p int) []string {
+	if n != 1 {
+		return nil
+	}
+	return h[p]
+}
