@@ -171,7 +171,8 @@ func TestRDDFineCPUsReturned(t *testing.T) {
 
 // Task failures in fine-grained mode are retried per spark.task.maxFailures:
 // each partition failing twice still gives the exact result; failing as
-// many times as allowed fails the job, saying so.
+// many times as allowed fails the job, saying so. The shuffle service is
+// refused in fine-grained mode.
 func TestRDDFineTaskRetries(t *testing.T) {
 	bin := buildRDDOps(t)
 	args := []string{"--op", "join", "--n", "40000", "--parts", "4"}
@@ -192,6 +193,12 @@ func TestRDDFineTaskRetries(t *testing.T) {
 	out, err = runProgram(t, 3*time.Minute, bin, append(fail, fineArgs(c, t.TempDir(), "spark.task.maxFailures=3")...)...)
 	if err == nil || !strings.Contains(out, "task failed 3 times") || !strings.Contains(out, "injected failure 3") {
 		t.Fatalf("3 failures with spark.task.maxFailures=3: err %v, want the job failed after 3 attempts; output:\n%s", err, out)
+	}
+	// The external shuffle service (and so dynamic allocation) needs
+	// coarse-grained executors, as in Spark.
+	out, err = runProgram(t, time.Minute, bin, append(args, fineArgs(c, t.TempDir(), "spark.shuffle.service.enabled=true")...)...)
+	if err == nil || !strings.Contains(out, "need coarse-grained mode") {
+		t.Fatalf("fine-grained with the shuffle service: err %v, want it refused; output:\n%s", err, out)
 	}
 }
 
