@@ -28,7 +28,7 @@ func buildExample(t testing.TB, name string) string {
 }
 
 // runProgram runs an rdd program to completion and returns its output.
-func runProgram(t *testing.T, timeout time.Duration, bin string, args ...string) (string, error) {
+func runProgram(t testing.TB, timeout time.Duration, bin string, args ...string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -219,38 +219,9 @@ func TestRDDClusterExecutorKilledMidJob(t *testing.T) {
 	}
 	c := newCluster(t, 3, "cpus:2;mem:2048;disk:4096;ports:[31000-32000]", masterFlags...)
 	pidDir := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, append(args, clusterArgs(c, pidDir)...)...)
-	var out syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	// Kill the first executor once both have registered and tasks run
-	// (the progress line shows a stage).
-	var victim int
-	eventually(t, 2*time.Minute, func() error {
-		pids := executorPIDs(t, pidDir)
-		if len(pids) < 2 || !strings.Contains(out.String(), "Stage") {
-			return errors.New("executors not running tasks yet")
-		}
-		for _, pid := range pids {
-			victim = pid
-			break
-		}
-		return nil
-	})
-	if err := syscall.Kill(victim, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-done; err != nil {
-		t.Fatalf("cluster run: %v\n%s", err, out.String())
-	}
-	if got, want := checksumOf(t, out.String()), checksumOf(t, local); got != want {
-		t.Fatalf("cluster %s, local %s\ncluster output:\n%s", got, want, out.String())
+	out := killAnExecutorMidJob(t, bin, append(args, clusterArgs(c, pidDir)...), pidDir)
+	if got, want := checksumOf(t, out), checksumOf(t, local); got != want {
+		t.Fatalf("cluster %s, local %s\ncluster output:\n%s", got, want, out)
 	}
 	if n := len(executorPIDs(t, pidDir)); n < 3 {
 		t.Errorf("%d executors ran, want a replacement for the killed one", n)

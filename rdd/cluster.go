@@ -78,6 +78,7 @@ func clusterSlots(cfg Config) (int, error) {
 type cluster struct {
 	s        *Session
 	backend  *mesosbackend.Backend
+	fine     *fineExec // fine-grained mode (spark.mesos.coarse=false) instead of backend
 	srv      *http.Server
 	url      string
 	pool     *exec.Pool
@@ -179,6 +180,20 @@ func startCluster(s *Session, masters []string) (*cluster, error) {
 	env[envAuthToken] = c.token // every call to the driver must carry it
 	cmd := executorCommand(settings, self, c.url, env)
 	hostname, _ := os.Hostname()
+	if conf[keyCoarse] == "false" {
+		if dynOn || essOn { // as Spark: both need coarse-grained executors
+			c.srv.Close()
+			return nil, fmt.Errorf("%w: %s and %s need coarse-grained mode (%s=false given)", ErrConfig,
+				"spark.dynamicAllocation.enabled", keyShuffleService, keyCoarse)
+		}
+		if err := c.startFine(conf, settings, cmd, masters, hostname); err != nil {
+			c.srv.Close()
+			return nil, err
+		}
+		go c.watchHeartbeats()
+		s.log.Info("cluster mode, fine-grained", "masters", masters, "framework", c.fine.backend.FrameworkID(), "driver", c.url)
+		return c, nil
+	}
 	b, err := mesosbackend.Start(context.Background(), mesosbackend.Config{
 		Master: masters, Name: s.cfg.AppName, Hostname: hostname, Settings: settings, Command: cmd,
 		DriverURL: c.url, Logger: s.log.With("component", "mesos"),
@@ -433,9 +448,12 @@ func (c *cluster) stop() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var err error
-	if c.backend != nil {
+	switch {
+	case c.backend != nil:
 		err = c.backend.Stop(ctx)
-	} else {
+	case c.fine != nil:
+		err = c.fine.backend.Stop(ctx)
+	default:
 		// No framework to kill them: executors stop when their next poll
 		// says so (within pollWait).
 		c.mu.Lock()
@@ -493,12 +511,16 @@ func (c *cluster) Register(ctx context.Context, req *connect.Request[rddpb.Regis
 	if c.dyn != nil {
 		c.dyn.executorAdded(e.id)
 	}
-	c.pool.Add(e)
+	if c.fine == nil { // a fine-grained executor gets its tasks from Mesos
+		c.pool.Add(e)
+	}
 	c.s.log.Info("executor registered", "executor", e.id, "slots", e.slots, "shuffle", e.addr, "pid", e.pid)
 	c.s.emit(Event{Kind: ExecutorAdded, Executor: e.id, Host: e.addr, Cores: e.slots, Shuffle: -1})
 	appID := "local"
 	if c.backend != nil {
 		appID = c.backend.FrameworkID()
+	} else if c.fine != nil {
+		appID = c.fine.backend.FrameworkID()
 	}
 	return connect.NewResponse(&rddpb.RegisterResponse{AppId: appID, Conf: c.executorConf()}), nil
 }
@@ -579,19 +601,24 @@ func (c *cluster) ReportResults(ctx context.Context, req *connect.Request[rddpb.
 		if !ok || !r.stop() {
 			continue // the executor was lost, or the job cancelled the task
 		}
-		if res.Err == nil {
-			c.cached.add(id, res.Cached)
-			if c.dyn != nil && len(res.Cached) > 0 {
-				c.dyn.cachedBlocks(id)
-			}
-		}
-		if res.Err == nil && res.ID.Shuffle < 0 {
-			res = c.s.finishResult(r.d, res)
-		}
-		c.s.explainRebuild(r.d, res.Err, id)
-		r.done(res)
+		c.finish(id, r, res)
 	}
 	return connect.NewResponse(&rddpb.ReportResultsResponse{}), nil
+}
+
+// finish completes a task executor id ran with its result.
+func (c *cluster) finish(id string, r running, res task.Result) {
+	if res.Err == nil {
+		c.cached.add(id, res.Cached)
+		if c.dyn != nil && len(res.Cached) > 0 {
+			c.dyn.cachedBlocks(id)
+		}
+	}
+	if res.Err == nil && res.ID.Shuffle < 0 {
+		res = c.s.finishResult(r.d, res)
+	}
+	c.s.explainRebuild(r.d, res.Err, id)
+	r.done(res)
 }
 
 func (e *remoteExec) ID() string { return e.id }
@@ -602,39 +629,13 @@ func (e *remoteExec) Launch(ctx context.Context, d *task.Desc, done func(task.Re
 	c := e.c
 	fail := func(err error) { go done(task.Result{ID: d.ID, Executor: e.id, Err: err}) }
 	pt := &rddpb.Task{Id: idToProto(d.ID)}
-	// Where each map output of the shuffles the stage reads is.
-	var locs []*rddpb.MapLocations
-	c.s.mu.Lock()
-	for _, sh := range d.Pipeline.Shuffles {
-		if sh.ID == d.Pipeline.Shuffle {
-			continue
-		}
-		ml := &rddpb.MapLocations{Shuffle: int64(sh.ID), Addresses: make([]string, sh.Maps), Sizes: make([]int64, sh.Maps)}
-		for m := range sh.Maps {
-			ml.Addresses[m] = c.s.books.Location(sh.ID, m)
-			ml.Sizes[m] = -1
-			if sizes := c.s.books.Sizes(sh.ID, m); d.Partition < len(sizes) {
-				ml.Sizes[m] = sizes[d.Partition]
-			}
-		}
-		locs = append(locs, ml)
-	}
-	c.s.mu.Unlock()
+	locs := c.mapLocations(d)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, ml := range locs {
-		for i, ex := range ml.Addresses {
-			ml.Addresses[i] = c.outputAddrLocked(ex)
-		}
-	}
+	c.addressesLocked(locs)
 	pt.Locations = locs
-	pid, ok := c.pipeIDs[d.Pipeline]
-	if !ok {
-		pid = int64(len(c.pipeIDs) + 1)
-		c.pipeIDs[d.Pipeline] = pid
-		c.pipes[pid], c.pipeErrs[pid] = pipelineToProto(pid, d.Pipeline)
-	}
-	if err := c.pipeErrs[pid]; err != nil {
+	pid, err := c.pipelineLocked(d)
+	if err != nil {
 		fail(err)
 		return
 	}
@@ -662,6 +663,51 @@ func (e *remoteExec) Launch(ctx context.Context, d *task.Desc, done func(task.Re
 	case e.wake <- struct{}{}:
 	default:
 	}
+}
+
+// mapLocations says where each map output of the shuffles d's stage reads
+// is, by executor id (addressesLocked turns them into addresses).
+func (c *cluster) mapLocations(d *task.Desc) []*rddpb.MapLocations {
+	var locs []*rddpb.MapLocations
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	for _, sh := range d.Pipeline.Shuffles {
+		if sh.ID == d.Pipeline.Shuffle {
+			continue
+		}
+		ml := &rddpb.MapLocations{Shuffle: int64(sh.ID), Addresses: make([]string, sh.Maps), Sizes: make([]int64, sh.Maps)}
+		for m := range sh.Maps {
+			ml.Addresses[m] = c.s.books.Location(sh.ID, m)
+			ml.Sizes[m] = -1
+			if sizes := c.s.books.Sizes(sh.ID, m); d.Partition < len(sizes) {
+				ml.Sizes[m] = sizes[d.Partition]
+			}
+		}
+		locs = append(locs, ml)
+	}
+	return locs
+}
+
+// addressesLocked replaces executor ids by where their outputs are served
+// (outputAddrLocked).
+func (c *cluster) addressesLocked(locs []*rddpb.MapLocations) {
+	for _, ml := range locs {
+		for i, ex := range ml.Addresses {
+			ml.Addresses[i] = c.outputAddrLocked(ex)
+		}
+	}
+}
+
+// pipelineLocked returns the id of d's pipeline, encoding it the first
+// time.
+func (c *cluster) pipelineLocked(d *task.Desc) (int64, error) {
+	pid, ok := c.pipeIDs[d.Pipeline]
+	if !ok {
+		pid = int64(len(c.pipeIDs) + 1)
+		c.pipeIDs[d.Pipeline] = pid
+		c.pipes[pid], c.pipeErrs[pid] = pipelineToProto(pid, d.Pipeline)
+	}
+	return pid, c.pipeErrs[pid]
 }
 
 // finishResult turns a remote executor's value for a result task into the

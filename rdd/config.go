@@ -99,7 +99,7 @@ type Config struct {
 func isClusterKey(key string) bool {
 	for _, p := range []string{"spark.cores.max", "spark.executor.", "spark.executorEnv.", "spark.mesos.", "spark.driver.host",
 		"spark.reducer.maxSizeInFlight", "spark.shuffle.io.", "spark.network.timeout",
-		"spark.dynamicAllocation.", "spark.shuffle.service.", "spark.storage.blockManagerSlaveTimeoutMs"} {
+		"spark.dynamicAllocation.", "spark.shuffle.service.", "spark.storage.blockManagerSlaveTimeoutMs", "spark.task.cpus"} {
 		if strings.HasPrefix(key, p) {
 			return true
 		}

@@ -198,6 +198,8 @@ func runExecutor(ctx context.Context, driverURL, token, id string, slots int, ho
 	mux.Handle(shufflenet.PathPrefix, shufflenet.NewServer(s.store, shufflenet.ServerConfig{Token: token, Logger: log}))
 	mux.Handle("/block/", tokenOnly(token, shufflenet.BlockHandler(s.store)))
 	mux.Handle("GET /cache/{node}/{part}", tokenOnly(token, cacheHandler(s.cache)))
+	big := &fineResults{m: map[string][]byte{}}
+	mux.Handle("GET /result/{task}", tokenOnly(token, big))
 	srv := &http.Server{Handler: mux}
 	go srv.Serve(ln)
 	defer srv.Close()
@@ -215,8 +217,24 @@ func runExecutor(ctx context.Context, driverURL, token, id string, slots int, ho
 	lastOK := time.Now()
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	if fineMode() { // tasks come from the agent; the poll below is the heartbeat
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer cancel()
+			if err := e.runMesos(ctx, big); err != nil {
+				log.Warn("mesos executor ended", "err", err)
+			}
+		}()
+	}
 	for {
 		resp, err := e.client.PollTasks(ctx, connect.NewRequest(&rddpb.PollTasksRequest{ExecutorId: id}))
+		if ctx.Err() != nil {
+			return nil // the agent shut the fine-grained executor down
+		}
 		if err != nil {
 			if time.Since(lastOK) > driverTimeout {
 				return fmt.Errorf("rdd: executor %s: driver unreachable for %v: %w", id, driverTimeout, err)

@@ -24,6 +24,14 @@ type pair = rdd.Pair[int64, int64]
 
 var slow = flag.Int("slow-ms", 0, "milliseconds each partition of the inputs waits (to keep a job running)")
 
+// With --fail-dir, each partition of the join's left input fails its first
+// --fail-times attempts (counted by files made there, so the count is
+// shared by every process on the machine).
+var (
+	failDir   = flag.String("fail-dir", "", "directory counting injected task failures")
+	failTimes = flag.Int("fail-times", 0, "attempts of each left-input partition that fail")
+)
+
 // Joined joins n pairs keyed by i%keys with keys pairs keyed by k, in parts
 // partitions.
 var Joined = rdd.Func(func(n, keys, parts int) *rdd.RDD[rdd.Pair[int64, rdd.Pair[int64, string]]] {
@@ -33,7 +41,7 @@ var Joined = rdd.Func(func(n, keys, parts int) *rdd.RDD[rdd.Pair[int64, rdd.Pair
 	right := rdd.Map(rdd.Range(0, keys, parts), func(k int) rdd.Pair[int64, string] {
 		return rdd.Pair[int64, string]{Key: int64(k), Value: fmt.Sprintf("k%d", k)}
 	})
-	return waitEach(rdd.Join(waitEach(left), right, parts))
+	return waitEach(rdd.Join(failFirst(waitEach(left)), right, parts))
 })
 
 // Sorted sorts n random pairs by key, in parts partitions.
@@ -56,6 +64,31 @@ func waitEach[T any](r *rdd.RDD[T]) *rdd.RDD[T] {
 	return rdd.MapPartitions(r, func(in iter.Seq[T]) iter.Seq[T] {
 		time.Sleep(time.Duration(*slow) * time.Millisecond)
 		return in
+	})
+}
+
+// failFirst panics in the first --fail-times attempts of each partition
+// (named by its first record's value).
+func failFirst(r *rdd.RDD[pair]) *rdd.RDD[pair] {
+	return rdd.MapPartitions(r, func(in iter.Seq[pair]) iter.Seq[pair] {
+		return func(yield func(pair) bool) {
+			first := true
+			for p := range in {
+				if first && *failDir != "" {
+					first = false
+					for k := range *failTimes {
+						f, err := os.OpenFile(fmt.Sprintf("%s/%d-%d", *failDir, p.Value, k), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+						if err == nil {
+							f.Close()
+							panic(fmt.Sprintf("injected failure %d of the partition starting at %d", k+1, p.Value))
+						}
+					}
+				}
+				if !yield(p) {
+					return
+				}
+			}
+		}
 	})
 }
 

@@ -229,7 +229,7 @@ func (l *loop) report(r task.Result) {
 	}
 	switch {
 	case r.Err == nil:
-		l.core(func() job.Ready { return l.Core.TaskSucceeded(r.ID, r.Value) })
+		l.core(func() job.Ready { return l.Core.TaskSucceededAt(r.ID, r.Executor, r.Value) })
 	case l.ctx.Err() != nil:
 		l.core(func() job.Ready { return l.Core.Abort(l.ctx.Err()) })
 	case r.Fetch != nil:

@@ -213,11 +213,20 @@ func (j *Job) ExecutorLost(id string) Ready {
 
 // TaskSucceeded reports a finished task attempt: value is a map task's
 // block sizes ([]int64) or a result task's value.
-func (j *Job) TaskSucceeded(id task.ID, value any) Ready {
+func (j *Job) TaskSucceeded(id task.ID, value any) Ready { return j.TaskSucceededAt(id, "", value) }
+
+// TaskSucceededAt is TaskSucceeded for a task whose map output is held by
+// executor at rather than by the executor it was placed on (fine-grained
+// mode places tasks on Mesos, and an agent's executor runs them); "" means
+// the placement.
+func (j *Job) TaskSucceededAt(id task.ID, at string, value any) Ready {
 	k := key{id.Shuffle, id.Partition}
 	a, ok := j.take(k, id)
 	if !ok {
 		return j.step()
+	}
+	if at != "" {
+		a.exec = at
 	}
 	sr := j.stages[k.shuffle]
 	sr.finished++

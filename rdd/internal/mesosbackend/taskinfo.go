@@ -152,16 +152,23 @@ func labelsProto(ls []Label) *mesospb.Labels {
 }
 
 func (b *Backend) commandInfo(e Executor) *mesospb.CommandInfo {
-	s, cmd := b.cfg.Settings, b.cfg.Command
+	return CommandInfo(b.cfg.Settings, b.cfg.Command, b.cfg.DriverURL, b.client.FrameworkID().GetValue(), e)
+}
+
+// CommandInfo is the Mesos command of executor e (its ID, Slots and
+// Hostname are used) of application appID: cmd with the MESO_RDD_*
+// variables, spark.executor.uri and spark.mesos.uris. Fine-grained mode
+// uses it for its Mesos executors.
+func CommandInfo(s Settings, cmd Command, driverURL, appID string, e Executor) *mesospb.CommandInfo {
 	env := maps.Clone(cmd.Env)
 	if env == nil {
 		env = map[string]string{}
 	}
-	env[EnvDriverURL] = b.cfg.DriverURL
+	env[EnvDriverURL] = driverURL
 	env[EnvExecutorID] = e.ID
 	env[EnvExecutorCores] = strconv.Itoa(e.Slots)
 	env[EnvExecutorMemory] = strconv.Itoa(s.ExecutorMemoryMiB)
-	env[EnvAppID] = b.client.FrameworkID().GetValue()
+	env[EnvAppID] = appID
 	env[EnvHostname] = e.Hostname
 	ci := &mesospb.CommandInfo{Value: proto.String(cmd.Value), Environment: &mesospb.Environment{}}
 	for _, k := range slices.Sorted(maps.Keys(env)) {
@@ -201,8 +208,11 @@ func (b *Backend) commandInfo(e Executor) *mesospb.CommandInfo {
 // containerInfo is spark.mesos.executor.docker.image and friends, nil
 // without an image: the Docker containerizer by default, or the Mesos
 // containerizer with a Docker image (spark.mesos.containerizer=mesos).
-func (b *Backend) containerInfo() *mesospb.ContainerInfo {
-	s := b.cfg.Settings
+func (b *Backend) containerInfo() *mesospb.ContainerInfo { return ContainerInfo(b.cfg.Settings) }
+
+// ContainerInfo is the container executors run in (nil without
+// spark.mesos.executor.docker.image).
+func ContainerInfo(s Settings) *mesospb.ContainerInfo {
 	if s.DockerImage == "" {
 		return nil
 	}
