@@ -15,9 +15,10 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// The master's state as the v1 operator API presents it. Every message
-// returned is a fresh copy: the core never modifies it afterwards, so the
-// shell may encode it on another goroutine.
+// The master's state as the v1 operator API presents it. The core never
+// modifies a message it returned, so the shell may encode it on another
+// goroutine; tasks are shared views (taskProto), so neither may the shell
+// modify them (it may rebuild the lists that hold them).
 
 // GetState is GET_STATE's answer and SUBSCRIBED's snapshot.
 func (c *Core) GetState() *masterpb.Response_GetState {
@@ -49,11 +50,19 @@ func (c *Core) GetAgents() *masterpb.Response_GetAgents {
 // most recently removed first.
 func (c *Core) GetFrameworks() *masterpb.Response_GetFrameworks {
 	out := &masterpb.Response_GetFrameworks{}
+	byFw := c.frameworksHeld()
 	for _, id := range sortedKeys(c.frameworks) {
-		out.Frameworks = append(out.Frameworks, c.frameworkEntry(c.frameworks[id]))
+		fw := c.frameworks[id]
+		h, ok := byFw[id]
+		if byFw == nil {
+			h = recountFramework(fw)
+		} else if !ok {
+			h = newHeld()
+		}
+		out.Frameworks = append(out.Frameworks, frameworkEntryWith(fw, h))
 	}
 	for _, fw := range slices.Backward(c.completed) {
-		out.CompletedFrameworks = append(out.CompletedFrameworks, c.frameworkEntry(fw))
+		out.CompletedFrameworks = append(out.CompletedFrameworks, frameworkEntryWith(fw, recountFramework(fw)))
 	}
 	return out
 }
@@ -223,37 +232,121 @@ func (b byRole) proto() []*mesospb.Resource {
 	return out
 }
 
-func (c *Core) agentEntry(ag *agent) *masterpb.Response_GetAgents_Agent {
-	allocated, offered := byRole{}, byRole{}
+// held is what the allocator's books say a framework holds under a role:
+// its tasks (not yet freed) and executors, and its outstanding offers. The
+// allocator keeps them as the core's books change, so state queries and
+// metrics sum a few holdings per agent rather than every task's resources
+// (TestBooksProperty checks them against a recount after every step).
+type held struct{ allocated, offered byRole }
+
+func newHeld() held { return held{byRole{}, byRole{}} }
+
+func (h held) add(role string, used, offered resources.Resources) {
+	if !used.IsEmpty() {
+		h.allocated.add(role, used)
+	}
+	if !offered.IsEmpty() {
+		h.offered.add(role, offered)
+	}
+}
+
+// agentHeld is what is held on an agent, from the allocator's books (a
+// recount when the allocator does not know the agent).
+func (c *Core) agentHeld(ag *agent) held {
+	as, ok := c.alloc.Agent(ag.id)
+	if !ok {
+		return recountAgent(ag)
+	}
+	h := newHeld()
+	for _, x := range as.Holdings {
+		h.add(x.Role, x.Used, x.Offered)
+	}
+	return h
+}
+
+// recountAgent sums what is held on an agent from its tasks, executors and
+// offers: the reference the allocator's books must equal.
+func recountAgent(ag *agent) held {
+	h := newHeld()
 	for _, t := range ag.tasks {
 		if !t.freed {
-			allocated.add(t.role, t.res)
+			h.allocated.add(t.role, t.res)
 		}
 	}
 	for _, byID := range ag.executors {
 		for _, e := range byID {
-			allocated.add(e.role, e.res)
+			h.allocated.add(e.role, e.res)
 		}
 	}
 	for _, o := range ag.offers {
-		offered.add(o.role, o.res)
+		h.offered.add(o.role, o.res)
 	}
+	return h
+}
+
+// frameworksHeld is what each known framework holds, summed over the
+// allocator's books of every agent.
+func (c *Core) frameworksHeld() map[string]held {
+	out := map[string]held{}
+	for _, ag := range c.agents {
+		as, ok := c.alloc.Agent(ag.id)
+		if !ok {
+			return nil // the caller recounts
+		}
+		for _, x := range as.Holdings {
+			h, ok := out[x.Framework]
+			if !ok {
+				h = newHeld()
+				out[x.Framework] = h
+			}
+			h.add(x.Role, x.Used, x.Offered)
+		}
+	}
+	return out
+}
+
+// recountFramework sums what a framework holds from its tasks, executors
+// and offers.
+func recountFramework(fw *framework) held {
+	h := newHeld()
+	for _, t := range fw.tasks {
+		if !t.freed {
+			h.allocated.add(t.role, t.res)
+		}
+	}
+	for _, ex := range fw.executors {
+		h.allocated.add(ex.role, ex.res)
+	}
+	for _, o := range fw.offers {
+		h.offered.add(o.role, o.res)
+	}
+	return h
+}
+
+func (c *Core) agentEntry(ag *agent) *masterpb.Response_GetAgents_Agent {
+	return agentEntryWith(ag, c.agentHeld(ag))
+}
+
+func agentEntryWith(ag *agent, h held) *masterpb.Response_GetAgents_Agent {
 	hostport := net.JoinHostPort(ag.hostname(), fmt.Sprint(ag.info.GetPort()))
 	return &masterpb.Response_GetAgents_Agent{
-		AgentInfo:          proto.Clone(ag.info).(*mesospb.AgentInfo),
+		AgentInfo:          ag.info, // shared: never modified
 		Active:             proto.Bool(ag.link != "" && !ag.deactivated),
 		Version:            proto.String(ag.version),
 		Pid:                proto.String("slave(1)@" + hostport),
 		RegisteredTime:     timeInfo(ag.registered),
 		ReregisteredTime:   timeInfo(ag.reregistered),
 		TotalResources:     ag.total.ToProto("", false),
-		AllocatedResources: allocated.proto(),
-		OfferedResources:   offered.proto(),
+		AllocatedResources: h.allocated.proto(),
+		OfferedResources:   h.offered.proto(),
 	}
 }
 
 func (c *Core) frameworkEntry(fw *framework) *masterpb.Response_GetFrameworks_Framework {
-	allocated, offered := byRole{}, byRole{}
+	return frameworkEntryWith(fw, recountFramework(fw))
+}
+
+func frameworkEntryWith(fw *framework, h held) *masterpb.Response_GetFrameworks_Framework {
 	e := &masterpb.Response_GetFrameworks_Framework{
 		FrameworkInfo:    proto.Clone(fw.info).(*mesospb.FrameworkInfo),
 		Active:           proto.Bool(fw.connected()),
@@ -264,25 +357,24 @@ func (c *Core) frameworkEntry(fw *framework) *masterpb.Response_GetFrameworks_Fr
 		UnregisteredTime: timeInfo(fw.unregistered),
 	}
 	for _, id := range sortedKeys(fw.offers) {
-		o := fw.offers[id]
-		offered.add(o.role, o.res)
-		e.Offers = append(e.Offers, proto.Clone(o.proto).(*mesospb.Offer))
+		e.Offers = append(e.Offers, proto.Clone(fw.offers[id].proto).(*mesospb.Offer))
 	}
-	for _, t := range fw.tasks {
-		if !t.freed {
-			allocated.add(t.role, t.res)
-		}
-	}
-	for _, ex := range fw.executors {
-		allocated.add(ex.role, ex.res)
-	}
-	e.AllocatedResources, e.OfferedResources = allocated.proto(), offered.proto()
+	e.AllocatedResources, e.OfferedResources = h.allocated.proto(), h.offered.proto()
 	return e
 }
 
-// taskProto is a copy of the task's record, its resources carrying their
-// allocation role.
+// taskProto is the task's record as the operator API shows it, its
+// resources carrying their allocation role: the task's shared view (a copy
+// of its record made once per change), which nobody may modify.
 func taskProto(t *task) *mesospb.Task {
+	if t.view == nil {
+		t.view = newTaskView(t)
+	}
+	return t.view
+}
+
+// newTaskView copies the task's record for taskProto.
+func newTaskView(t *task) *mesospb.Task {
 	p := proto.Clone(t.proto).(*mesospb.Task)
 	if t.role != "" && allocationRoleOf(p.GetResources()) == "" {
 		p.Resources = withAllocationRole(p.Resources, t.role)
