@@ -178,8 +178,8 @@ func (m *Master) operatorQuery(w http.ResponseWriter, r *http.Request, out codec
 		c := l.core
 		switch typ {
 		case masterpb.Call_GET_STATE:
+			// Filtered off the loop, below: the core's answer is ours.
 			resp = &masterpb.Response{Type: masterpb.Response_GET_STATE.Enum(), GetState: c.GetState()}
-			v.state(resp.GetState)
 		case masterpb.Call_GET_AGENTS:
 			resp = &masterpb.Response{Type: masterpb.Response_GET_AGENTS.Enum(), GetAgents: c.GetAgents()}
 		case masterpb.Call_GET_FRAMEWORKS:
@@ -210,6 +210,9 @@ func (m *Master) operatorQuery(w http.ResponseWriter, r *http.Request, out codec
 			known = false
 		}
 	})
+	if err == nil && typ == masterpb.Call_GET_STATE {
+		v.state(resp.GetState)
+	}
 	switch {
 	case err != nil:
 		httpError(w, statusOf(err), err.Error())
