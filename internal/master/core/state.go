@@ -21,12 +21,21 @@ import (
 // modify them (it may rebuild the lists that hold them).
 
 // GetState is GET_STATE's answer and SUBSCRIBED's snapshot.
-func (c *Core) GetState() *masterpb.Response_GetState {
-	return &masterpb.Response_GetState{
-		GetTasks:      c.GetTasks(),
+func (c *Core) GetState() *masterpb.Response_GetState { return c.StateQuery()() }
+
+// StateQuery is GetState in two parts: it takes what the answer needs now
+// (on the loop) and returns the rest, which may run on any goroutine
+// once: sorting the tasks, the largest lists, by id.
+func (c *Core) StateQuery() func() *masterpb.Response_GetState {
+	tasks := c.taskLists()
+	gs := &masterpb.Response_GetState{
 		GetExecutors:  c.GetExecutors(),
 		GetFrameworks: c.GetFrameworks(),
 		GetAgents:     c.GetAgents(),
+	}
+	return func() *masterpb.Response_GetState {
+		gs.GetTasks = tasks.sorted()
+		return gs
 	}
 }
 
@@ -97,17 +106,30 @@ func (c *Core) GetExecutors() *masterpb.Response_GetExecutors {
 // GetTasks lists the tasks of the known and the completed frameworks:
 // live ones (terminal but unacknowledged included), those held for an
 // unreachable agent, and completed ones (most recent first).
-func (c *Core) GetTasks() *masterpb.Response_GetTasks {
-	out := &masterpb.Response_GetTasks{}
+func (c *Core) GetTasks() *masterpb.Response_GetTasks { return c.taskLists().sorted() }
+
+// taskLists is GetTasks before its live and unreachable tasks are sorted
+// by id within each framework: runs of one framework's tasks, frameworks
+// in order. Its views are shared (see taskProto), so it may be finished
+// on another goroutine.
+type taskLists struct {
+	out                   *masterpb.Response_GetTasks
+	liveRuns, unreachRuns []int // where each framework's run ends
+}
+
+func (c *Core) taskLists() taskLists {
+	l := taskLists{out: &masterpb.Response_GetTasks{}}
+	out := l.out
 	add := func(fw *framework) {
-		for _, id := range sortedKeys(fw.tasks) {
-			t := fw.tasks[id]
+		for _, t := range fw.tasks {
 			if t.held != nil && t.state() == mesospb.TaskState_TASK_UNREACHABLE {
 				out.UnreachableTasks = append(out.UnreachableTasks, taskProto(t))
 				continue
 			}
 			out.Tasks = append(out.Tasks, taskProto(t))
 		}
+		l.liveRuns = append(l.liveRuns, len(out.Tasks))
+		l.unreachRuns = append(l.unreachRuns, len(out.UnreachableTasks))
 		for _, t := range slices.Backward(fw.completed) {
 			out.CompletedTasks = append(out.CompletedTasks, taskProto(t))
 		}
@@ -118,7 +140,24 @@ func (c *Core) GetTasks() *masterpb.Response_GetTasks {
 	for _, fw := range slices.Backward(c.completed) {
 		add(fw)
 	}
-	return out
+	return l
+}
+
+// sorted sorts each framework's run by task id and returns the list.
+func (l taskLists) sorted() *masterpb.Response_GetTasks {
+	byID := func(a, b *mesospb.Task) int {
+		return strings.Compare(a.GetTaskId().GetValue(), b.GetTaskId().GetValue())
+	}
+	sortRuns := func(list []*mesospb.Task, ends []int) {
+		start := 0
+		for _, end := range ends {
+			slices.SortFunc(list[start:end], byID)
+			start = end
+		}
+	}
+	sortRuns(l.out.Tasks, l.liveRuns)
+	sortRuns(l.out.UnreachableTasks, l.unreachRuns)
+	return l.out
 }
 
 // GetRoles lists the allocator's roles with their weights and frameworks,
