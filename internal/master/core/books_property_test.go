@@ -142,6 +142,11 @@ func (ag *booksAgent) dropFramework(id string) {
 }
 
 type booksSim struct {
+	// finishing is closed when the previous step's state query, finished
+	// on another goroutine while this step runs, is done (see checkHeld):
+	// under -race, a core change that reaches what a query shares fails.
+	finishing chan struct{}
+
 	t       *testing.T
 	rnd     *rand.Rand
 	reg     *recordingRegistry
@@ -829,6 +834,16 @@ func (b *booksSim) failover() {
 func (b *booksSim) checkHeld(after string) {
 	b.t.Helper()
 	c := b.c
+	if b.finishing != nil {
+		<-b.finishing
+	}
+	finish, done := c.StateQuery(), make(chan struct{})
+	b.finishing = done
+	go func() {
+		defer close(done)
+		gs := finish()
+		_, _ = proto.Marshal(gs) // reads every field, as the handler's encoding does
+	}()
 	var used [4]float64
 	for _, id := range sortedKeys(c.agents) {
 		ag := c.agents[id]

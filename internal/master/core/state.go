@@ -25,18 +25,47 @@ func (c *Core) GetState() *masterpb.Response_GetState { return c.StateQuery()() 
 
 // StateQuery is GetState in two parts: it takes what the answer needs now
 // (on the loop) and returns the rest, which may run on any goroutine
-// once: sorting the tasks, the largest lists, by id.
+// once: sorting the tasks, the largest lists, by id, and building the
+// agents' entries from copies of their records.
 func (c *Core) StateQuery() func() *masterpb.Response_GetState {
 	tasks := c.taskLists()
+	agents := c.agentSnaps()
 	gs := &masterpb.Response_GetState{
 		GetExecutors:  c.GetExecutors(),
 		GetFrameworks: c.GetFrameworks(),
-		GetAgents:     c.GetAgents(),
 	}
 	return func() *masterpb.Response_GetState {
 		gs.GetTasks = tasks.sorted()
+		gs.GetAgents = agents.entries()
 		return gs
 	}
+}
+
+// agentSnaps are copies of the agents' records (their info and total are
+// replaced, never modified, so the copies may be read on any goroutine;
+// their maps must not be) with what they hold, in id order.
+type agentSnaps []agentSnap
+
+type agentSnap struct {
+	ag   agent
+	held held
+}
+
+func (c *Core) agentSnaps() agentSnaps {
+	out := make(agentSnaps, 0, len(c.agents))
+	for _, id := range sortedKeys(c.agents) {
+		ag := c.agents[id]
+		out = append(out, agentSnap{ag: *ag, held: c.agentHeld(ag)})
+	}
+	return out
+}
+
+func (s agentSnaps) entries() *masterpb.Response_GetAgents {
+	out := &masterpb.Response_GetAgents{Agents: make([]*masterpb.Response_GetAgents_Agent, 0, len(s))}
+	for i := range s {
+		out.Agents = append(out.Agents, agentEntryWith(&s[i].ag, s[i].held))
+	}
+	return out
 }
 
 // State builds the /state document from GetState.
@@ -47,13 +76,7 @@ func (c *Core) State(now time.Time, version string, flags map[string]string) *pr
 }
 
 // GetAgents lists the registered agents by id.
-func (c *Core) GetAgents() *masterpb.Response_GetAgents {
-	out := &masterpb.Response_GetAgents{}
-	for _, id := range sortedKeys(c.agents) {
-		out.Agents = append(out.Agents, c.agentEntry(c.agents[id]))
-	}
-	return out
-}
+func (c *Core) GetAgents() *masterpb.Response_GetAgents { return c.agentSnaps().entries() }
 
 // GetFrameworks lists the known frameworks by id, and the completed ones,
 // most recently removed first.
