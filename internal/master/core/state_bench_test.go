@@ -49,37 +49,33 @@ func loadedCluster(b *testing.B, agents, frameworks, tasksPerAgent int) *benchCl
 // stays on the loop.
 func BenchmarkStateOnLoop(b *testing.B) {
 	bc := loadedCluster(b, 5000, 10, 10)
-	b.Run("GetState/changed", func(b *testing.B) {
-		for b.Loop() {
-			for _, fw := range bc.c.frameworks {
-				for _, t := range fw.tasks {
-					t.changed()
-				}
+	changeAll := func() {
+		for _, fw := range bc.c.frameworks {
+			for _, t := range fw.tasks {
+				t.changed()
 			}
-			_ = bc.c.GetState()
 		}
-	})
-	b.Run("GetState/unchanged", func(b *testing.B) {
-		for b.Loop() {
-			_ = bc.c.GetState()
-		}
-	})
-	// The loop's part of GetState (StateQuery; the handler sorts the tasks).
-	b.Run("StateQuery/changed", func(b *testing.B) {
-		for b.Loop() {
-			for _, fw := range bc.c.frameworks {
-				for _, t := range fw.tasks {
-					t.changed()
-				}
+	}
+	// The loop's part of GetState is StateQuery (the handler finishes it).
+	for _, q := range []struct {
+		name string
+		run  func()
+	}{
+		{"GetState", func() { _ = bc.c.GetState() }},
+		{"StateQuery", func() { _ = bc.c.StateQuery() }},
+	} {
+		b.Run(q.name+"/changed", func(b *testing.B) {
+			for b.Loop() {
+				changeAll()
+				q.run()
 			}
-			_ = bc.c.StateQuery()
-		}
-	})
-	b.Run("StateQuery/unchanged", func(b *testing.B) {
-		for b.Loop() {
-			_ = bc.c.StateQuery()
-		}
-	})
+		})
+		b.Run(q.name+"/unchanged", func(b *testing.B) {
+			for b.Loop() {
+				q.run()
+			}
+		})
+	}
 	b.Run("Metrics", func(b *testing.B) {
 		for b.Loop() {
 			_ = bc.c.Metrics(bc.now)
