@@ -198,7 +198,7 @@ func (a *Agent) subscribe(w http.ResponseWriter, r *http.Request, call *executor
 		http.Error(w, errorText(err), callStatus(err))
 		return
 	}
-	a.log.Info("executor subscribed", "framework", fw, "executor", ex, "codec", out.MediaType())
+	a.log.Debug("executor subscribed", "framework", fw, "executor", ex, "codec", out.MediaType())
 	w.Header().Set("Content-Type", out.MediaType())
 	w.WriteHeader(http.StatusOK)
 	if f, ok := w.(http.Flusher); ok {
@@ -212,7 +212,7 @@ func (a *Agent) subscribe(w http.ResponseWriter, r *http.Request, call *executor
 		// executor's next subscription.
 		a.core.ExecutorDisconnected(fw, ex, append(unsent, st.queue...)...)
 		st.queue = nil
-		a.log.Info("executor disconnected", "framework", fw, "executor", ex)
+		a.log.Debug("executor disconnected", "framework", fw, "executor", ex)
 	}
 	a.mu.Unlock()
 }

@@ -80,13 +80,15 @@ func (m *Master) handleStatePart(part func(*present.MasterState) any) http.Handl
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), queryTimeout)
 		defer cancel()
-		var gs *masterpb.Response_GetState
-		err := m.loop.do(ctx, func(l *loop, now time.Time) { gs = l.core.GetState() })
+		var finish func() *masterpb.Response_GetState
+		err := m.loop.do(ctx, func(l *loop, now time.Time) { finish = l.core.StateQuery() })
 		if err != nil {
 			httpError(w, http.StatusServiceUnavailable, err.Error())
 			return
 		}
-		// Filtered and rendered off the loop: the core's answer is a copy.
+		// Finished, filtered and rendered off the loop: the core's answer
+		// is ours.
+		gs := finish()
 		v := m.viewer(r)
 		v.state(gs)
 		st := present.MasterStateJSON(gs, m.stateMeta())

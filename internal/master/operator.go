@@ -195,13 +195,15 @@ func (m *Master) operatorQuery(w http.ResponseWriter, r *http.Request, out codec
 	ctx, cancel := context.WithTimeout(r.Context(), queryTimeout)
 	defer cancel()
 	var resp *masterpb.Response
+	var finishState func() *masterpb.Response_GetState
 	known := true
 	err := m.loop.do(ctx, func(l *loop, now time.Time) {
 		c := l.core
 		switch typ {
 		case masterpb.Call_GET_STATE:
-			resp = &masterpb.Response{Type: masterpb.Response_GET_STATE.Enum(), GetState: c.GetState()}
-			v.state(resp.GetState)
+			// Finished and filtered off the loop, below.
+			finishState = c.StateQuery()
+			resp = &masterpb.Response{Type: masterpb.Response_GET_STATE.Enum()}
 		case masterpb.Call_GET_AGENTS:
 			resp = &masterpb.Response{Type: masterpb.Response_GET_AGENTS.Enum(), GetAgents: c.GetAgents()}
 		case masterpb.Call_GET_FRAMEWORKS:
@@ -238,6 +240,10 @@ func (m *Master) operatorQuery(w http.ResponseWriter, r *http.Request, out codec
 			known = false
 		}
 	})
+	if err == nil && finishState != nil {
+		resp.GetState = finishState()
+		v.state(resp.GetState)
+	}
 	switch {
 	case err != nil:
 		httpError(w, statusOf(err), err.Error())

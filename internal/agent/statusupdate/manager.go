@@ -3,6 +3,7 @@ package statusupdate
 import (
 	"bytes"
 	"cmp"
+	"container/heap"
 	"errors"
 	"fmt"
 	"slices"
@@ -61,6 +62,7 @@ type stream struct {
 	sent       bool                  // the head was forwarded at least once
 	backoff    time.Duration         // the current retry interval
 	next       time.Time             // when the head is due again
+	seq        uint64                // bumped whenever next is set (see due)
 }
 
 // Manager holds the streams of every task. The zero value is not usable;
@@ -69,6 +71,12 @@ type Manager struct {
 	min, max time.Duration
 	paused   bool
 	streams  map[Key]*stream
+	// due orders the streams' retry times, so that Tick and NextDeadline
+	// look at the streams whose time came, not at all of them. Entries
+	// are never updated in place: setting next pushes a new one, and an
+	// entry whose stream is gone, not in flight or rescheduled since
+	// (another seq) is stale and dropped when it surfaces (see live).
+	due dueHeap
 }
 
 // New returns a paused manager (no link to the master yet) with the given
@@ -150,7 +158,7 @@ func (m *Manager) sendHead(key Key, s *stream, now time.Time) []Forward {
 	}
 	s.sent = true
 	s.backoff = m.min
-	s.next = now.Add(s.backoff)
+	m.schedule(key, s, now.Add(s.backoff))
 	return []Forward{forward(key, s)}
 }
 
@@ -169,9 +177,14 @@ func (m *Manager) Tick(now time.Time) []Forward {
 		return nil
 	}
 	var due []Key
-	for key, s := range m.streams {
-		if len(s.pending) > 0 && s.sent && !now.Before(s.next) {
-			due = append(due, key)
+	for len(m.due) > 0 {
+		e := m.due[0]
+		if m.live(e) && now.Before(e.at) {
+			break
+		}
+		heap.Pop(&m.due)
+		if m.live(e) {
+			due = append(due, e.key)
 		}
 	}
 	slices.SortFunc(due, compareKeys)
@@ -179,7 +192,7 @@ func (m *Manager) Tick(now time.Time) []Forward {
 	for _, key := range due {
 		s := m.streams[key]
 		s.backoff = min(2*s.backoff, m.max)
-		s.next = now.Add(s.backoff)
+		m.schedule(key, s, now.Add(s.backoff))
 		out = append(out, forward(key, s))
 	}
 	return out
@@ -191,15 +204,58 @@ func (m *Manager) NextDeadline() (t time.Time, ok bool) {
 	if m.paused {
 		return time.Time{}, false
 	}
-	for _, s := range m.streams {
-		if len(s.pending) == 0 || !s.sent {
-			continue
+	for len(m.due) > 0 {
+		if e := m.due[0]; m.live(e) {
+			return e.at, true
 		}
-		if !ok || s.next.Before(t) {
-			t, ok = s.next, true
-		}
+		heap.Pop(&m.due)
 	}
-	return t, ok
+	return time.Time{}, false
+}
+
+// schedule sets the stream's next retry time.
+func (m *Manager) schedule(key Key, s *stream, at time.Time) {
+	s.next = at
+	s.seq++
+	heap.Push(&m.due, dueEntry{at: at, key: key, s: s, seq: s.seq})
+	if len(m.due) > 2*len(m.streams)+64 { // mostly stale: rebuild
+		m.due = m.due[:0]
+		for key, s := range m.streams {
+			if len(s.pending) > 0 && s.sent {
+				m.due = append(m.due, dueEntry{at: s.next, key: key, s: s, seq: s.seq})
+			}
+		}
+		heap.Init(&m.due)
+	}
+}
+
+// live reports whether e is the current retry time of a stream in flight.
+func (m *Manager) live(e dueEntry) bool {
+	s := e.s
+	return m.streams[e.key] == s && s.seq == e.seq && s.sent && len(s.pending) > 0
+}
+
+// dueEntry is one retry time in Manager.due.
+type dueEntry struct {
+	at  time.Time
+	key Key
+	s   *stream
+	seq uint64
+}
+
+// dueHeap is a container/heap of dueEntry, earliest first.
+type dueHeap []dueEntry
+
+func (h dueHeap) Len() int           { return len(h) }
+func (h dueHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h dueHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *dueHeap) Push(x any)        { *h = append(*h, x.(dueEntry)) }
+func (h *dueHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	old[len(old)-1] = dueEntry{}
+	*h = old[:len(old)-1]
+	return e
 }
 
 // Pause stops forwarding (the link to the master is down).

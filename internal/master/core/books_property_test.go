@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -164,6 +165,11 @@ func (ag *booksAgent) dropFramework(id string) {
 }
 
 type booksSim struct {
+	// finishing is closed when the previous step's state query, finished
+	// on another goroutine while this step runs, is done (see checkHeld):
+	// under -race, a core change that reaches what a query shares fails.
+	finishing chan struct{}
+
 	t       *testing.T
 	rnd     *rand.Rand
 	reg     *recordingRegistry
@@ -782,6 +788,7 @@ func (b *booksSim) check(after string) {
 			}
 		}
 	}
+	b.checkHeld(after)
 	for oid, o := range c.offers {
 		if c.agents[o.agent.id] != o.agent || o.agent.offers[oid] != o {
 			b.t.Errorf("after %s: offer %s names agent %s which does not hold it", after, oid, o.agent.id)
@@ -876,4 +883,67 @@ func (b *booksSim) failover() {
 		b.t.Errorf("failover: allocator usage %v, before %v", after.used, before.used)
 	}
 	b.check("failover")
+}
+
+// checkHeld compares what state queries and metrics take from the
+// allocator's books (held) with a full recount of tasks, executors and
+// offers: agents' and frameworks' allocated and offered resources, and the
+// master/*_used metrics; and that the tasks' shared views (taskProto) are
+// those of their records.
+func (b *booksSim) checkHeld(after string) {
+	b.t.Helper()
+	c := b.c
+	if b.finishing != nil {
+		<-b.finishing
+	}
+	finish, done := c.StateQuery(), make(chan struct{})
+	b.finishing = done
+	go func() {
+		defer close(done)
+		gs := finish()
+		_, _ = proto.Marshal(gs) // reads every field, as the handler's encoding does
+	}()
+	var used [4]float64
+	for _, id := range sortedKeys(c.agents) {
+		ag := c.agents[id]
+		want := recountAgent(ag)
+		if got := c.agentEntry(ag); !proto.Equal(got, agentEntryWith(ag, want, c.maint.drains[id])) {
+			b.t.Errorf("after %s: agent %s: state says allocated %v offered %v; recount %v %v", after, id,
+				got.GetAllocatedResources(), got.GetOfferedResources(), want.allocated, want.offered)
+		}
+		for _, r := range want.allocated {
+			for i, name := range metricScalars {
+				used[i] += r.Scalar(name).Float()
+			}
+		}
+	}
+	byFw := c.frameworksHeld()
+	if byFw == nil {
+		b.t.Errorf("after %s: the allocator lacks an agent", after)
+	}
+	for _, id := range sortedKeys(c.frameworks) {
+		fw := c.frameworks[id]
+		h, ok := byFw[id]
+		if !ok {
+			h = newHeld()
+		}
+		if got, want := frameworkEntryWith(fw, h, c.frameworkInverseOffers(fw.id)), c.frameworkEntry(fw); !proto.Equal(got, want) {
+			b.t.Errorf("after %s: framework %s: state says allocated %v offered %v; recount %v %v", after, id,
+				got.GetAllocatedResources(), got.GetOfferedResources(), want.GetAllocatedResources(), want.GetOfferedResources())
+		}
+	}
+	for _, id := range sortedKeys(c.frameworks) {
+		for _, t := range c.frameworks[id].tasks {
+			if t.view != nil && !proto.Equal(t.view, newTaskView(t)) {
+				b.t.Errorf("after %s: task %s: the shared view is stale: %v, the record says %v", after, t.id, t.view, newTaskView(t))
+			}
+			taskProto(t) // every step checks the views of the one before
+		}
+	}
+	m := c.Metrics(b.now)
+	for i, name := range metricScalars {
+		if got := m["master/"+name+"_used"]; math.Abs(got-used[i]) > 1e-9 {
+			b.t.Errorf("after %s: master/%s_used %v, recount %v", after, name, got, used[i])
+		}
+	}
 }

@@ -174,6 +174,9 @@ func (c *Core) inverseStatuses(k machineKey) []*maintenancepb.InverseOfferStatus
 // frameworkInverseOffers lists a framework's outstanding inverse offers
 // (GET_FRAMEWORKS' inverse_offers).
 func (c *Core) frameworkInverseOffers(fwID string) []*mesospb.InverseOffer {
+	if len(c.inverse.offers) == 0 {
+		return nil
+	}
 	var out []*mesospb.InverseOffer
 	for _, id := range sortedKeys(c.inverse.offers) {
 		if io := c.inverse.offers[id]; io.fw == fwID {

@@ -5,7 +5,6 @@ import (
 
 	"github.com/mesoproject/meso/api/mesospb"
 	"github.com/mesoproject/meso/api/schedulerpb"
-	"github.com/mesoproject/meso/internal/resources"
 )
 
 // counters are the monotonically increasing numbers behind the metrics.
@@ -123,24 +122,30 @@ func (c *Core) frameworkMetrics(m map[string]float64) {
 	m["master/frameworks_disconnected"] = disconnected
 }
 
+// metricScalars are the resources with master/<name>_total, _used and
+// _percent metrics.
+var metricScalars = []string{"cpus", "mem", "disk", "gpus"}
+
 func (c *Core) agentMetrics(m map[string]float64) {
 	var active, inactive float64
-	var total, used resources.Resources
+	var total, used [4]float64 // by metricScalars
 	for _, ag := range c.agents {
 		if ag.link != "" {
 			active++
 		} else {
 			inactive++
 		}
-		total = total.Add(ag.total)
-		used = used.Add(c.usedOn(ag))
+		for i, name := range metricScalars {
+			total[i] += ag.total.Scalar(name).Float()
+		}
+		c.usedOn(ag, &used)
 	}
 	m["master/slaves_active"] = active
 	m["master/slaves_inactive"] = inactive
 	m["master/slaves_connected"] = active
 	m["master/slaves_disconnected"] = inactive
-	for _, name := range []string{"cpus", "mem", "disk", "gpus"} {
-		t, u := total.Scalar(name).Float(), used.Scalar(name).Float()
+	for i, name := range metricScalars {
+		t, u := total[i], used[i]
 		m["master/"+name+"_total"] = t
 		m["master/"+name+"_used"] = u
 		pct := 0.0
@@ -151,18 +156,13 @@ func (c *Core) agentMetrics(m map[string]float64) {
 	}
 }
 
-// usedOn is what tasks (not yet terminal) and executors use on an agent.
-func (c *Core) usedOn(ag *agent) resources.Resources {
-	var used resources.Resources
-	for _, t := range ag.tasks {
-		if !t.freed {
-			used = used.Add(t.res)
+// usedOn adds what tasks (not yet terminal) and executors use on an agent
+// to used, from the allocator's books (see held): a few holdings per agent,
+// not every task.
+func (c *Core) usedOn(ag *agent, used *[4]float64) {
+	for _, r := range c.agentHeld(ag).allocated {
+		for i, name := range metricScalars {
+			used[i] += r.Scalar(name).Float()
 		}
 	}
-	for _, byID := range ag.executors {
-		for _, e := range byID {
-			used = used.Add(e.res)
-		}
-	}
-	return used
 }

@@ -15,18 +15,58 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// The master's state as the v1 operator API presents it. Every message
-// returned is a fresh copy: the core never modifies it afterwards, so the
-// shell may encode it on another goroutine.
+// The master's state as the v1 operator API presents it. The core never
+// modifies a message it returned, so the shell may encode it on another
+// goroutine; tasks are shared views (taskProto), so neither may the shell
+// modify them (it may rebuild the lists that hold them).
 
 // GetState is GET_STATE's answer and SUBSCRIBED's snapshot.
-func (c *Core) GetState() *masterpb.Response_GetState {
-	return &masterpb.Response_GetState{
-		GetTasks:      c.GetTasks(),
+func (c *Core) GetState() *masterpb.Response_GetState { return c.StateQuery()() }
+
+// StateQuery is GetState in two parts: it takes what the answer needs now
+// (on the loop) and returns the rest, which may run on any goroutine
+// once: sorting the tasks, the largest lists, by id, and building the
+// agents' entries from copies of their records.
+func (c *Core) StateQuery() func() *masterpb.Response_GetState {
+	tasks := c.taskLists()
+	agents := c.agentSnaps()
+	gs := &masterpb.Response_GetState{
 		GetExecutors:  c.GetExecutors(),
 		GetFrameworks: c.GetFrameworks(),
-		GetAgents:     c.GetAgents(),
 	}
+	return func() *masterpb.Response_GetState {
+		gs.GetTasks = tasks.sorted()
+		gs.GetAgents = agents.entries()
+		return gs
+	}
+}
+
+// agentSnaps are copies of the agents' records (their info and total are
+// replaced, never modified, so the copies may be read on any goroutine;
+// their maps must not be) with what they hold, in id order.
+type agentSnaps []agentSnap
+
+type agentSnap struct {
+	ag    agent
+	held  held
+	drain *mesospb.DrainInfo // replaced, never modified
+}
+
+func (c *Core) agentSnaps() agentSnaps {
+	out := make(agentSnaps, 0, len(c.agents))
+	for _, id := range sortedKeys(c.agents) {
+		ag := c.agents[id]
+		out = append(out, agentSnap{ag: *ag, held: c.agentHeld(ag), drain: c.maint.drains[id]})
+	}
+	return out
+}
+
+func (s agentSnaps) entries() *masterpb.Response_GetAgents {
+	out := &masterpb.Response_GetAgents{Agents: make([]*masterpb.Response_GetAgents_Agent, 0, len(s))}
+	for i := range s {
+		out.Agents = append(out.Agents, agentEntryWith(&s[i].ag, s[i].held, s[i].drain))
+	}
+	return out
 }
 
 // State builds the /state document from GetState.
@@ -37,23 +77,25 @@ func (c *Core) State(now time.Time, version string, flags map[string]string) *pr
 }
 
 // GetAgents lists the registered agents by id.
-func (c *Core) GetAgents() *masterpb.Response_GetAgents {
-	out := &masterpb.Response_GetAgents{}
-	for _, id := range sortedKeys(c.agents) {
-		out.Agents = append(out.Agents, c.agentEntry(c.agents[id]))
-	}
-	return out
-}
+func (c *Core) GetAgents() *masterpb.Response_GetAgents { return c.agentSnaps().entries() }
 
 // GetFrameworks lists the known frameworks by id, and the completed ones,
 // most recently removed first.
 func (c *Core) GetFrameworks() *masterpb.Response_GetFrameworks {
 	out := &masterpb.Response_GetFrameworks{}
+	byFw := c.frameworksHeld()
 	for _, id := range sortedKeys(c.frameworks) {
-		out.Frameworks = append(out.Frameworks, c.frameworkEntry(c.frameworks[id]))
+		fw := c.frameworks[id]
+		h, ok := byFw[id]
+		if byFw == nil {
+			h = recountFramework(fw)
+		} else if !ok {
+			h = newHeld()
+		}
+		out.Frameworks = append(out.Frameworks, frameworkEntryWith(fw, h, c.frameworkInverseOffers(id)))
 	}
 	for _, fw := range slices.Backward(c.completed) {
-		out.CompletedFrameworks = append(out.CompletedFrameworks, c.frameworkEntry(fw))
+		out.CompletedFrameworks = append(out.CompletedFrameworks, frameworkEntryWith(fw, recountFramework(fw), nil))
 	}
 	return out
 }
@@ -88,17 +130,30 @@ func (c *Core) GetExecutors() *masterpb.Response_GetExecutors {
 // GetTasks lists the tasks of the known and the completed frameworks:
 // live ones (terminal but unacknowledged included), those held for an
 // unreachable agent, and completed ones (most recent first).
-func (c *Core) GetTasks() *masterpb.Response_GetTasks {
-	out := &masterpb.Response_GetTasks{}
+func (c *Core) GetTasks() *masterpb.Response_GetTasks { return c.taskLists().sorted() }
+
+// taskLists is GetTasks before its live and unreachable tasks are sorted
+// by id within each framework: runs of one framework's tasks, frameworks
+// in order. Its views are shared (see taskProto), so it may be finished
+// on another goroutine.
+type taskLists struct {
+	out                   *masterpb.Response_GetTasks
+	liveRuns, unreachRuns []int // where each framework's run ends
+}
+
+func (c *Core) taskLists() taskLists {
+	l := taskLists{out: &masterpb.Response_GetTasks{}}
+	out := l.out
 	add := func(fw *framework) {
-		for _, id := range sortedKeys(fw.tasks) {
-			t := fw.tasks[id]
+		for _, t := range fw.tasks {
 			if t.held != nil && t.state() == mesospb.TaskState_TASK_UNREACHABLE {
 				out.UnreachableTasks = append(out.UnreachableTasks, taskProto(t))
 				continue
 			}
 			out.Tasks = append(out.Tasks, taskProto(t))
 		}
+		l.liveRuns = append(l.liveRuns, len(out.Tasks))
+		l.unreachRuns = append(l.unreachRuns, len(out.UnreachableTasks))
 		for _, t := range slices.Backward(fw.completed) {
 			out.CompletedTasks = append(out.CompletedTasks, taskProto(t))
 		}
@@ -109,7 +164,24 @@ func (c *Core) GetTasks() *masterpb.Response_GetTasks {
 	for _, fw := range slices.Backward(c.completed) {
 		add(fw)
 	}
-	return out
+	return l
+}
+
+// sorted sorts each framework's run by task id and returns the list.
+func (l taskLists) sorted() *masterpb.Response_GetTasks {
+	byID := func(a, b *mesospb.Task) int {
+		return strings.Compare(a.GetTaskId().GetValue(), b.GetTaskId().GetValue())
+	}
+	sortRuns := func(list []*mesospb.Task, ends []int) {
+		start := 0
+		for _, end := range ends {
+			slices.SortFunc(list[start:end], byID)
+			start = end
+		}
+	}
+	sortRuns(l.out.Tasks, l.liveRuns)
+	sortRuns(l.out.UnreachableTasks, l.unreachRuns)
+	return l.out
 }
 
 // GetRoles lists the allocator's roles with their weights and frameworks,
@@ -230,39 +302,143 @@ func (b byRole) proto() []*mesospb.Resource {
 	return out
 }
 
-func (c *Core) agentEntry(ag *agent) *masterpb.Response_GetAgents_Agent {
-	allocated, offered := byRole{}, byRole{}
+// held is what the allocator's books say a framework holds under a role:
+// its tasks (not yet freed) and executors, and its outstanding offers. The
+// allocator keeps them as the core's books change, so state queries and
+// metrics sum a few holdings per agent rather than every task's resources
+// (TestBooksProperty checks them against a recount after every step).
+type held struct{ allocated, offered byRole }
+
+func newHeld() held { return held{byRole{}, byRole{}} }
+
+func (h held) add(role string, used, offered resources.Resources) {
+	if !used.IsEmpty() {
+		h.allocated.add(role, used)
+	}
+	if !offered.IsEmpty() {
+		h.offered.add(role, offered)
+	}
+}
+
+// agentHeld is what is held on an agent, from the allocator's books (a
+// recount when the allocator does not know the agent).
+func (c *Core) agentHeld(ag *agent) held {
+	as, ok := c.alloc.Agent(ag.id)
+	if !ok {
+		return recountAgent(ag)
+	}
+	h := newHeld()
+	for _, x := range as.Holdings {
+		h.add(x.Role, x.Used, x.Offered)
+	}
+	return h
+}
+
+// recountAgent sums what is held on an agent from its tasks, executors and
+// offers: the reference the allocator's books must equal.
+func recountAgent(ag *agent) held {
+	h := newHeld()
 	for _, t := range ag.tasks {
 		if !t.freed {
-			allocated.add(t.role, t.res)
+			h.allocated.add(t.role, t.res)
 		}
 	}
 	for _, byID := range ag.executors {
 		for _, e := range byID {
-			allocated.add(e.role, e.res)
+			h.allocated.add(e.role, e.res)
 		}
 	}
 	for _, o := range ag.offers {
-		offered.add(o.role, o.res)
+		if o.group != nil && o.group.holder != o {
+			continue // an optimistic offer's resources are counted once, at its holder
+		}
+		h.offered.add(o.role, o.res)
 	}
+	return h
+}
+
+// frameworksHeld is what each known framework holds, summed over the
+// allocator's books of every agent.
+func (c *Core) frameworksHeld() map[string]held {
+	out := map[string]held{}
+	for _, ag := range c.agents {
+		as, ok := c.alloc.Agent(ag.id)
+		if !ok {
+			return nil // the caller recounts
+		}
+		for _, x := range as.Holdings {
+			h, ok := out[x.Framework]
+			if !ok {
+				h = newHeld()
+				out[x.Framework] = h
+			}
+			h.add(x.Role, x.Used, x.Offered)
+		}
+	}
+	// The allocator charges an optimistic offer group to its holder
+	// only; every framework it went to holds its own offer of them.
+	for id, fw := range c.frameworks {
+		for _, o := range fw.offers {
+			if o.group == nil || o.group.holder == o {
+				continue
+			}
+			h, ok := out[id]
+			if !ok {
+				h = newHeld()
+				out[id] = h
+			}
+			h.offered.add(o.role, o.res)
+		}
+	}
+	return out
+}
+
+// recountFramework sums what a framework holds from its tasks, executors
+// and offers.
+func recountFramework(fw *framework) held {
+	h := newHeld()
+	for _, t := range fw.tasks {
+		if !t.freed {
+			h.allocated.add(t.role, t.res)
+		}
+	}
+	for _, ex := range fw.executors {
+		h.allocated.add(ex.role, ex.res)
+	}
+	for _, o := range fw.offers {
+		h.offered.add(o.role, o.res)
+	}
+	return h
+}
+
+func (c *Core) agentEntry(ag *agent) *masterpb.Response_GetAgents_Agent {
+	return agentEntryWith(ag, c.agentHeld(ag), c.maint.drains[ag.id])
+}
+
+func agentEntryWith(ag *agent, h held, drain *mesospb.DrainInfo) *masterpb.Response_GetAgents_Agent {
 	hostport := net.JoinHostPort(ag.hostname(), fmt.Sprint(ag.info.GetPort()))
 	return &masterpb.Response_GetAgents_Agent{
-		AgentInfo:          proto.Clone(ag.info).(*mesospb.AgentInfo),
+		AgentInfo:          ag.info, // shared: never modified
 		Active:             proto.Bool(ag.link != "" && !ag.deactivated),
 		Deactivated:        proto.Bool(ag.deactivated),
-		DrainInfo:          c.maint.drains[ag.id],
+		DrainInfo:          drain,
 		Version:            proto.String(ag.version),
 		Pid:                proto.String("slave(1)@" + hostport),
 		RegisteredTime:     timeInfo(ag.registered),
 		ReregisteredTime:   timeInfo(ag.reregistered),
 		TotalResources:     ag.total.ToProto("", false),
-		AllocatedResources: allocated.proto(),
-		OfferedResources:   offered.proto(),
+		AllocatedResources: h.allocated.proto(),
+		OfferedResources:   h.offered.proto(),
 	}
 }
 
 func (c *Core) frameworkEntry(fw *framework) *masterpb.Response_GetFrameworks_Framework {
-	allocated, offered := byRole{}, byRole{}
+	return frameworkEntryWith(fw, recountFramework(fw), c.frameworkInverseOffers(fw.id))
+}
+
+// frameworkEntryWith builds a framework's entry from what it holds and its
+// outstanding inverse offers.
+func frameworkEntryWith(fw *framework, h held, inverse []*mesospb.InverseOffer) *masterpb.Response_GetFrameworks_Framework {
 	e := &masterpb.Response_GetFrameworks_Framework{
 		FrameworkInfo:    proto.Clone(fw.info).(*mesospb.FrameworkInfo),
 		Active:           proto.Bool(fw.connected()),
@@ -273,28 +449,27 @@ func (c *Core) frameworkEntry(fw *framework) *masterpb.Response_GetFrameworks_Fr
 		UnregisteredTime: timeInfo(fw.unregistered),
 	}
 	for _, id := range sortedKeys(fw.offers) {
-		o := fw.offers[id]
-		offered.add(o.role, o.res)
-		e.Offers = append(e.Offers, proto.Clone(o.proto).(*mesospb.Offer))
+		e.Offers = append(e.Offers, proto.Clone(fw.offers[id].proto).(*mesospb.Offer))
 	}
-	for _, t := range fw.tasks {
-		if !t.freed {
-			allocated.add(t.role, t.res)
-		}
-	}
-	for _, ex := range fw.executors {
-		allocated.add(ex.role, ex.res)
-	}
-	e.AllocatedResources, e.OfferedResources = allocated.proto(), offered.proto()
-	if len(c.inverse.offers) > 0 {
-		e.InverseOffers = c.frameworkInverseOffers(fw.id)
+	e.AllocatedResources, e.OfferedResources = h.allocated.proto(), h.offered.proto()
+	if len(inverse) > 0 {
+		e.InverseOffers = inverse
 	}
 	return e
 }
 
-// taskProto is a copy of the task's record, its resources carrying their
-// allocation role.
+// taskProto is the task's record as the operator API shows it, its
+// resources carrying their allocation role: the task's shared view (a copy
+// of its record made once per change), which nobody may modify.
 func taskProto(t *task) *mesospb.Task {
+	if t.view == nil {
+		t.view = newTaskView(t)
+	}
+	return t.view
+}
+
+// newTaskView copies the task's record for taskProto.
+func newTaskView(t *task) *mesospb.Task {
 	p := proto.Clone(t.proto).(*mesospb.Task)
 	if t.role != "" && allocationRoleOf(p.GetResources()) == "" {
 		p.Resources = withAllocationRole(p.Resources, t.role)

@@ -46,6 +46,7 @@ func (c *Core) setState(t *task, s mesospb.TaskState) {
 		return
 	}
 	t.proto.State = s.Enum()
+	t.changed()
 	if mesospb.IsTerminal(s) && !mesospb.IsTerminal(old) {
 		c.metrics.terminal[s]++
 	}
@@ -57,6 +58,7 @@ func (c *Core) recordStatus(t *task, s *mesospb.TaskStatus) {
 	kept := proto.Clone(s).(*mesospb.TaskStatus)
 	kept.Data = nil
 	t.latest = kept
+	t.changed()
 	t.proto.Statuses = append(t.proto.Statuses, kept)
 	if n := len(t.proto.Statuses) - maxStatusesPerTask; n > 0 {
 		t.proto.Statuses = slices.Delete(t.proto.Statuses, 0, n)
@@ -119,6 +121,7 @@ func (c *Core) statusUpdate(now time.Time, ag *agent, su *linkpb.AgentCall_Statu
 		if len(status.GetUuid()) > 0 {
 			t.proto.StatusUpdateState = status.State
 			t.proto.StatusUpdateUuid = status.Uuid
+			t.changed()
 		}
 		if mesospb.IsTerminal(latest) {
 			c.freeTask(now, t)
@@ -176,6 +179,7 @@ func (c *Core) holdFinal(now time.Time, fw *framework, t *task, notTerminal *mes
 	t.freed = true // the allocator dropped the agent, or rebuilt it from the report
 	t.proto.StatusUpdateState = s.GetState().Enum()
 	t.proto.StatusUpdateUuid = s.GetUuid()
+	t.changed()
 	c.taskUpdated(now, t, s)
 	c.send(fw, updateEvent(s))
 }

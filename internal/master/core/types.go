@@ -46,7 +46,7 @@ type taskKey struct{ framework, task string }
 // agent is a registered agent.
 type agent struct {
 	id      string
-	info    *mesospb.AgentInfo // with id set
+	info    *mesospb.AgentInfo // with id set; replaced, never modified (state queries and offers share it)
 	total   resources.Resources
 	version string
 
@@ -104,6 +104,11 @@ type task struct {
 	freed bool
 
 	proto *mesospb.Task // state, statuses, status_update_* kept current
+	// view is the task as the operator API presents it (taskProto), built
+	// on demand and shared by every state query until the task changes:
+	// whatever changes proto calls changed, which drops it. Nobody modifies
+	// a view, so queries hand it out without copying (copy-on-write).
+	view *mesospb.Task
 	// latest is the last status received (data stripped); nil before the
 	// first update.
 	latest *mesospb.TaskStatus
@@ -116,6 +121,9 @@ type task struct {
 }
 
 func (t *task) state() mesospb.TaskState { return t.proto.GetState() }
+
+// changed drops the task's shared view: call it whenever proto changes.
+func (t *task) changed() { t.view = nil }
 
 // executor is a framework's executor on an agent (command executors are
 // not tracked, as in Mesos).
