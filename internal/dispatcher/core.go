@@ -47,6 +47,27 @@ type Driver struct {
 	NextRetry time.Time     // when a retrying driver may launch again
 	Message   string        // the last task state and reason, for the status API
 	Killing   bool          // the user asked for a kill of the running attempt
+	TaskState string        // the current attempt's last Mesos task state
+	History   []Transition  // every state the driver went through, oldest first
+}
+
+// Transition is one entry of a driver's state history.
+type Transition struct {
+	Time    time.Time `json:"time"`
+	State   State     `json:"state"`
+	Message string    `json:"message,omitempty"`
+}
+
+// maxHistory bounds a driver's history (a supervised driver that fails
+// for ever keeps its latest transitions).
+const maxHistory = 100
+
+func (d *Driver) enter(s State, msg string, now time.Time) {
+	d.State = s
+	d.History = append(d.History, Transition{Time: now, State: s, Message: msg})
+	if len(d.History) > maxHistory {
+		d.History = append(d.History[:0:0], d.History[len(d.History)-maxHistory:]...)
+	}
 }
 
 // Offer is the part of a Mesos offer the core needs.
@@ -103,7 +124,9 @@ func (c *Core) Submit(d Description, now time.Time) (string, error) {
 	}
 	c.seq++
 	id := fmt.Sprintf("driver-%s-%04d", now.UTC().Format("20060102150405"), c.seq)
-	c.drivers[id] = &Driver{ID: id, Desc: d, State: Queued, Submitted: now}
+	drv := &Driver{ID: id, Desc: d, Submitted: now}
+	drv.enter(Queued, "submitted", now)
+	c.drivers[id] = drv
 	c.order = append(c.order, id)
 	return id, nil
 }
@@ -129,14 +152,15 @@ func (c *Core) Drivers() []Driver {
 // Kill asks for a driver to end. A queued or retrying driver ends KILLED
 // at once; a running one gives the task to kill (the driver ends when its
 // update arrives). An ended driver cannot be killed.
-func (c *Core) Kill(id string) (killTask string, err error) {
+func (c *Core) Kill(id string, now time.Time) (killTask string, err error) {
 	d, ok := c.drivers[id]
 	if !ok {
 		return "", fmt.Errorf("no driver %s", id)
 	}
 	switch d.State {
 	case Queued, Retrying:
-		d.State, d.Message = Killed, "killed before it ran"
+		d.Message = "killed before it ran"
+		d.enter(Killed, d.Message, now)
 		return "", nil
 	case Running:
 		d.Killing = true // the attempt's end is KILLED, never retried
@@ -195,7 +219,8 @@ func (c *Core) Offers(offers []Offer, now time.Time) []Launch {
 			if d.Retries > 0 {
 				task = fmt.Sprintf("%s-retry-%d", d.ID, d.Retries)
 			}
-			d.State, d.TaskID, d.AgentID = Running, task, o.AgentID
+			d.TaskID, d.AgentID, d.TaskState = task, o.AgentID, ""
+			d.enter(Running, "launched as task "+task+" on "+o.AgentID, now)
 			c.byTask[task] = d
 			out = append(out, Launch{OfferID: o.ID, AgentID: o.AgentID, TaskID: task, DriverID: d.ID, Desc: d.Desc})
 			break
@@ -216,16 +241,16 @@ func (c *Core) TaskEnded(taskID string, end TaskEnd, message string, now time.Ti
 	if d.TaskID != taskID || d.State != Running {
 		return
 	}
-	d.Message = message
+	d.Message, d.TaskState = message, ""
 	switch {
 	case d.Killing:
-		d.State = Killed
+		d.enter(Killed, message, now)
 	case end == EndFinished:
-		d.State = Finished
+		d.enter(Finished, message, now)
 	case end == EndKilled:
-		d.State = Killed
+		d.enter(Killed, message, now)
 	case end == EndError:
-		d.State = Failed
+		d.enter(Failed, message, now)
 	case d.Desc.Supervise:
 		d.Retries++
 		if d.Wait == 0 {
@@ -233,9 +258,19 @@ func (c *Core) TaskEnded(taskID string, end TaskEnd, message string, now time.Ti
 		} else {
 			d.Wait = min(2*d.Wait, c.maxWait)
 		}
-		d.State, d.NextRetry = Retrying, now.Add(d.Wait)
+		d.NextRetry = now.Add(d.Wait)
+		d.enter(Retrying, fmt.Sprintf("%s; retry %d after %s", message, d.Retries, d.Wait), now)
 	default:
-		d.State = Failed
+		d.enter(Failed, message, now)
+	}
+}
+
+// TaskUpdate records a running attempt's latest Mesos task state (what
+// the web UI shows beside a launched driver). Terminal states go through
+// TaskEnded.
+func (c *Core) TaskUpdate(taskID, state string) {
+	if d, ok := c.byTask[taskID]; ok && d.TaskID == taskID && d.State == Running {
+		d.TaskState = state
 	}
 }
 

@@ -22,6 +22,8 @@ import (
 //	end TASK finished|killed|error|failed [MESSAGE...]
 //	kill ID                           prints the task to kill, if any
 //	drivers                           prints every driver
+//	history ID                        prints a driver's state history
+//	taskstate TASK STATE              a non-terminal status update
 //	wanted                            prints whether offers are wanted, and the next wake
 func TestScenarios(t *testing.T) {
 	scripttest.Walk(t, "testdata", func(*testing.T) *harness { return &harness{c: New(0)} },
@@ -80,7 +82,7 @@ func (h *harness) exec(f []string, out *strings.Builder) error {
 		}
 		h.c.TaskEnded(f[1], end, strings.Join(f[3:], " "), h.at())
 	case "kill":
-		task, err := h.c.Kill(f[1])
+		task, err := h.c.Kill(f[1], h.at())
 		if err != nil {
 			return err
 		}
@@ -101,6 +103,19 @@ func (h *harness) exec(f []string, out *strings.Builder) error {
 			}
 			fmt.Fprintln(out)
 		}
+	case "history":
+		d, ok := h.c.Driver(f[1])
+		if !ok {
+			return fmt.Errorf("no driver %s", f[1])
+		}
+		for _, tr := range d.History {
+			fmt.Fprintf(out, "%.0fs %s %s\n", tr.Time.Sub(epoch).Seconds(), tr.State, tr.Message)
+		}
+		if d.TaskState != "" {
+			fmt.Fprintf(out, "task state %s\n", d.TaskState)
+		}
+	case "taskstate":
+		h.c.TaskUpdate(f[1], f[2])
 	case "wanted":
 		w := h.c.NextWake()
 		next := "none"

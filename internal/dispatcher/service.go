@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/mesoproject/meso/api/mesospb"
 	"github.com/mesoproject/meso/api/schedulerpb"
+	"github.com/mesoproject/meso/internal/authn"
 	"github.com/mesoproject/meso/internal/httpbound"
 	"github.com/mesoproject/meso/internal/resources"
 	"github.com/mesoproject/meso/scheduler"
@@ -29,7 +31,11 @@ type Config struct {
 	WorkDir         string        // holds dispatcher.json, the persisted state
 	Name            string        // framework name (default "meso dispatcher")
 	Role            string        // default "*"
-	Principal       string        // FrameworkInfo.principal
+	Principal       string        // FrameworkInfo.principal, and who the dispatcher authenticates to the master as
+	Secret          string        // the principal's secret (HTTP Basic on the scheduler API)
+	// Credentials, when set, are the principals allowed to submit, query
+	// and kill drivers and to see the web UI (HTTP Basic; others get 401).
+	Credentials *authn.Credentials
 	FailoverTimeout time.Duration // default one week: drivers outlive a dispatcher restart
 	MaxRetryWait    time.Duration // spark.mesos.cluster.retry.wait.max (60 s)
 	Scheduler       scheduler.Config
@@ -158,7 +164,7 @@ func (s *Service) Status(id string) (Driver, bool) {
 // killRetry until the task's terminal update arrives.
 func (s *Service) Kill(ctx context.Context, id string) (string, error) {
 	s.mu.Lock()
-	task, err := s.core.Kill(id)
+	task, err := s.core.Kill(id, time.Now())
 	if err == nil {
 		err = s.saveLocked()
 	}
@@ -232,6 +238,15 @@ func (s *Service) Run(ctx context.Context) error {
 	sc.Master, sc.Framework = s.cfg.Master, fi
 	if sc.Logger == nil {
 		sc.Logger = s.log
+	}
+	if s.cfg.Principal != "" && s.cfg.Secret != "" {
+		sc.Header = sc.Header.Clone()
+		if sc.Header == nil {
+			sc.Header = http.Header{}
+		}
+		r := &http.Request{Header: http.Header{}}
+		r.SetBasicAuth(s.cfg.Principal, s.cfg.Secret)
+		sc.Header.Set("Authorization", r.Header.Get("Authorization"))
 	}
 	c := scheduler.New(sc)
 	errc := make(chan error, 1)
@@ -311,7 +326,11 @@ func (s *Service) event(ctx context.Context, c *scheduler.Client, ev *schedulerp
 		s.offers(ctx, c, ev.GetOffers().GetOffers())
 	case schedulerpb.Event_UPDATE:
 		st := ev.GetUpdate().GetStatus()
-		if mesospb.IsTerminal(st.GetState()) {
+		if !mesospb.IsTerminal(st.GetState()) {
+			s.mu.Lock()
+			s.core.TaskUpdate(st.GetTaskId().GetValue(), st.GetState().String())
+			s.mu.Unlock()
+		} else {
 			msg := st.GetState().String()
 			if st.GetMessage() != "" {
 				msg += ": " + st.GetMessage()
