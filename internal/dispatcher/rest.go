@@ -152,10 +152,12 @@ func shellQuote(s string) string {
 // memory budget; a body over 1 MiB is refused).
 func (s *Service) Server() *http.Server { return s.bounds.Server(s.Handler()) }
 
-// Handler serves the submission API.
+// Handler serves the submission API and the web UI (ui.go); with
+// Config.Credentials, only to requests with valid HTTP Basic credentials.
 func (s *Service) Handler() http.Handler {
 	bounds := s.bounds
 	mux := http.NewServeMux()
+	s.uiHandlers(mux)
 	mux.HandleFunc("POST /v1/submissions/create", func(w http.ResponseWriter, r *http.Request) {
 		body, release, err := bounds.ReadBody(w, r, maxBody)
 		if err != nil {
@@ -205,7 +207,7 @@ func (s *Service) Handler() http.Handler {
 		}
 		reply(w, http.StatusOK, Response{Action: "KillSubmissionResponse", SubmissionID: id, Success: ptr(true), Message: msg})
 	})
-	return mux
+	return s.cfg.Credentials.RequireIf(s.cfg.Credentials != nil, mux)
 }
 
 func ptr[T any](v T) *T { return &v }
