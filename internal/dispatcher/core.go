@@ -31,7 +31,10 @@ type Description struct {
 	Env       map[string]string // environment of the driver
 	URIs      []string          // fetched into the sandbox
 	Resources resources.Resources
-	Supervise bool
+	// Constraints (spark.mesos.driver.constraints) are what the agent's
+	// attributes must match for the driver to run there.
+	Constraints resources.Constraints `json:",omitempty"`
+	Supervise   bool
 }
 
 // Driver is one submission and what became of it.
@@ -72,9 +75,10 @@ func (d *Driver) enter(s State, msg string, now time.Time) {
 
 // Offer is the part of a Mesos offer the core needs.
 type Offer struct {
-	ID        string
-	AgentID   string
-	Resources resources.Resources
+	ID         string
+	AgentID    string
+	Resources  resources.Resources
+	Attributes resources.Attributes // the agent's
 }
 
 // Launch asks the shell to run a driver's attempt as a task on an offer.
@@ -197,7 +201,8 @@ func (c *Core) launchable(d *Driver, now time.Time) bool {
 }
 
 // Offers places launchable drivers, oldest first, on the offers (each offer
-// takes what fits in what is left of it) and returns the launches; offers
+// takes what fits in what is left of it, on agents whose attributes match
+// the driver's constraints) and returns the launches; offers
 // not named in a launch are the shell's to decline.
 func (c *Core) Offers(offers []Offer, now time.Time) []Launch {
 	left := make([]resources.Resources, len(offers))
@@ -211,7 +216,7 @@ func (c *Core) Offers(offers []Offer, now time.Time) []Launch {
 			continue
 		}
 		for i, o := range offers {
-			if !left[i].Contains(d.Desc.Resources) {
+			if !left[i].Contains(d.Desc.Resources) || !d.Desc.Constraints.Match(o.Attributes) {
 				continue
 			}
 			left[i] = left[i].Subtract(d.Desc.Resources)

@@ -53,7 +53,8 @@ const maxBody = 1 << 20
 // each Spark property given as --conf except those the dispatcher itself
 // consumes (spark.master, spark.submit.deployMode, spark.driver.cores,
 // spark.driver.memory, spark.mesos.driver.memoryOverhead,
-// spark.driver.supervise, spark.app.name, spark.mesos.uris).
+// spark.driver.supervise, spark.app.name, spark.mesos.uris,
+// spark.mesos.driver.constraints).
 func (r *CreateRequest) Description(master string) (Description, error) {
 	if r.Action != "CreateSubmissionRequest" {
 		return Description{}, fmt.Errorf("action %q is not CreateSubmissionRequest", r.Action)
@@ -90,8 +91,12 @@ func (r *CreateRequest) Description(master string) (Description, error) {
 	if err != nil {
 		return Description{}, err
 	}
+	cons, err := resources.ParseConstraints(props["spark.mesos.driver.constraints"])
+	if err != nil {
+		return Description{}, fmt.Errorf("spark.mesos.driver.constraints: %w", err)
+	}
 	name := path.Base(r.AppResource)
-	d := Description{Name: props["spark.app.name"], Env: r.EnvironmentVariables, Resources: res,
+	d := Description{Name: props["spark.app.name"], Env: r.EnvironmentVariables, Resources: res, Constraints: cons,
 		Supervise: props["spark.driver.supervise"] == "true"}
 	if strings.Contains(r.AppResource, "://") || strings.HasPrefix(r.AppResource, "/") {
 		d.URIs = append(d.URIs, r.AppResource)
@@ -110,7 +115,8 @@ func (r *CreateRequest) Description(master string) (Description, error) {
 	for _, k := range keys {
 		switch k {
 		case "spark.master", "spark.submit.deployMode", "spark.driver.cores", "spark.driver.memory",
-			"spark.mesos.driver.memoryOverhead", "spark.driver.supervise", "spark.app.name", "spark.mesos.uris":
+			"spark.mesos.driver.memoryOverhead", "spark.driver.supervise", "spark.app.name", "spark.mesos.uris",
+			"spark.mesos.driver.constraints":
 			continue
 		}
 		words = append(words, "--conf", k+"="+props[k])

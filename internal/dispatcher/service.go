@@ -374,7 +374,8 @@ func (s *Service) offers(ctx context.Context, c *scheduler.Client, offers []*mes
 			continue
 		}
 		byID[o.GetId().GetValue()] = o
-		in = append(in, Offer{ID: o.GetId().GetValue(), AgentID: o.GetAgentId().GetValue(), Resources: res.AllocatableTo(s.cfg.Role)})
+		in = append(in, Offer{ID: o.GetId().GetValue(), AgentID: o.GetAgentId().GetValue(), Resources: res.AllocatableTo(s.cfg.Role),
+			Attributes: resources.AttributesFromProto(o.GetAttributes())})
 	}
 	s.mu.Lock()
 	launches := s.core.Offers(in, time.Now())
