@@ -209,7 +209,6 @@ FAILED, KILLED; NOT_FOUND for an unknown id); --kill ID ends it.`,
 	return cmd
 }
 
-
 // dispatcherURL turns mesos://host:port (or host:port, http://...) into
 // the submission server's base URL.
 func dispatcherURL(master string) (string, error) {

@@ -27,15 +27,15 @@ import (
 
 // Config configures a Service.
 type Config struct {
-	Master          string        // the Mesos master(s) drivers run on, host:port[,host:port]
-	WorkDir         string        // holds dispatcher.json, the persisted state
-	Name            string        // framework name (default "meso dispatcher")
-	Role            string        // default "*"
-	Principal       string        // FrameworkInfo.principal, and who the dispatcher authenticates to the master as
-	Secret          string        // the principal's secret (HTTP Basic on the scheduler API)
+	Master    string // the Mesos master(s) drivers run on, host:port[,host:port]
+	WorkDir   string // holds dispatcher.json, the persisted state
+	Name      string // framework name (default "meso dispatcher")
+	Role      string // default "*"
+	Principal string // FrameworkInfo.principal, and who the dispatcher authenticates to the master as
+	Secret    string // the principal's secret (HTTP Basic on the scheduler API)
 	// Credentials, when set, are the principals allowed to submit, query
 	// and kill drivers and to see the web UI (HTTP Basic; others get 401).
-	Credentials *authn.Credentials
+	Credentials     *authn.Credentials
 	FailoverTimeout time.Duration // default one week: drivers outlive a dispatcher restart
 	MaxRetryWait    time.Duration // spark.mesos.cluster.retry.wait.max (60 s)
 	Scheduler       scheduler.Config
