@@ -28,18 +28,22 @@ func uiService(t *testing.T, creds *authn.Credentials) (*Service, *httptest.Serv
 	}
 	now := time.Now()
 	res := resources.MustParse("cpus:1;mem:1408")
+	rack1, err := resources.ParseAttributes("rack:r1")
+	if err != nil {
+		t.Fatal(err)
+	}
 	s.mu.Lock()
 	s.fwID = "fw-dispatcher"
 	var ids []string
 	for _, name := range []string{"running", "retrying", "failing", "queued"} {
 		id, err := s.core.Submit(Description{Name: name, Command: "./" + name + " --master mesos://127.0.0.1:5050",
-			Resources: res, Supervise: name == "retrying"}, now)
+			Resources: res, Supervise: name == "retrying", Constraints: resources.Constraints{{Attr: "rack", Values: []string{"r1"}}}}, now)
 		if err != nil {
 			t.Fatal(err)
 		}
 		ids = append(ids, id)
 		if name != "queued" {
-			s.core.Offers([]Offer{{ID: "o-" + name, AgentID: "agent-" + name, Resources: resources.MustParse("cpus:4;mem:8192")}}, now)
+			s.core.Offers([]Offer{{ID: "o-" + name, AgentID: "agent-" + name, Resources: resources.MustParse("cpus:4;mem:8192"), Attributes: rack1}}, now)
 		}
 	}
 	s.core.TaskUpdate(ids[0], "TASK_RUNNING")
@@ -93,13 +97,14 @@ func TestDispatcherUIInABrowser(t *testing.T) {
 	}
 	_ = os.WriteFile(filepath.Join(browsertest.ArtifactDir(t), "drivers.jpg"), shot, 0o644)
 
-	var id, state, resourcesText, history, taskHref, agentHref string
+	var id, state, resourcesText, constraints, history, taskHref, agentHref string
 	if err := chromedp.Run(ctx,
 		chromedp.Click(`#retrying a.driver`, chromedp.NodeVisible),
 		chromedp.WaitVisible("#history"),
 		chromedp.Text("#driver-id", &id),
 		chromedp.Text("#state", &state),
 		chromedp.Text("#resources", &resourcesText),
+		chromedp.Text("#constraints", &constraints),
 		chromedp.Text("#history tbody", &history),
 		chromedp.AttributeValue("#task-link", "href", &taskHref, nil),
 		chromedp.AttributeValue("#agent-link", "href", &agentHref, nil),
@@ -110,6 +115,9 @@ func TestDispatcherUIInABrowser(t *testing.T) {
 	_ = os.WriteFile(filepath.Join(browsertest.ArtifactDir(t), "driver.jpg"), shot, 0o644)
 	if id != ids[1] || state != "RETRYING" || !strings.Contains(resourcesText, "cpus:1") || !strings.Contains(resourcesText, "mem:1408") {
 		t.Errorf("driver page: %q %q %q", id, state, resourcesText)
+	}
+	if constraints != "rack:r1" {
+		t.Errorf("constraints %q", constraints)
 	}
 	for _, want := range []string{"QUEUED", "RUNNING", "RETRYING", "TASK_FAILED: exit status 1; retry 1 after 1s"} {
 		if !strings.Contains(history, want) {
