@@ -51,6 +51,9 @@ type Driver struct {
 	Message   string        // the last task state and reason, for the status API
 	Killing   bool          // the user asked for a kill of the running attempt
 	TaskState string        // the current attempt's last Mesos task state
+	// FrameworkID is the driver's own framework (found by its submission
+	// label after an attempt ended); a relaunch fails over to it.
+	FrameworkID string `json:",omitempty"`
 	History   []Transition  // every state the driver went through, oldest first
 }
 
@@ -84,6 +87,7 @@ type Offer struct {
 // Launch asks the shell to run a driver's attempt as a task on an offer.
 type Launch struct {
 	OfferID, AgentID, TaskID, DriverID string
+	FrameworkID                        string // the previous attempt's framework, to fail over to
 	Desc                               Description
 }
 
@@ -227,7 +231,8 @@ func (c *Core) Offers(offers []Offer, now time.Time) []Launch {
 			d.TaskID, d.AgentID, d.TaskState = task, o.AgentID, ""
 			d.enter(Running, "launched as task "+task+" on "+o.AgentID, now)
 			c.byTask[task] = d
-			out = append(out, Launch{OfferID: o.ID, AgentID: o.AgentID, TaskID: task, DriverID: d.ID, Desc: d.Desc})
+			out = append(out, Launch{OfferID: o.ID, AgentID: o.AgentID, TaskID: task, DriverID: d.ID,
+				FrameworkID: d.FrameworkID, Desc: d.Desc})
 			break
 		}
 	}
@@ -276,6 +281,14 @@ func (c *Core) TaskEnded(taskID string, end TaskEnd, message string, now time.Ti
 func (c *Core) TaskUpdate(taskID, state string) {
 	if d, ok := c.byTask[taskID]; ok && d.TaskID == taskID && d.State == Running {
 		d.TaskState = state
+	}
+}
+
+// SetFrameworkID records the framework a driver's attempts registered
+// as, for its relaunches.
+func (c *Core) SetFrameworkID(id, frameworkID string) {
+	if d, ok := c.drivers[id]; ok {
+		d.FrameworkID = frameworkID
 	}
 }
 

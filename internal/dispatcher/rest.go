@@ -54,7 +54,8 @@ const maxBody = 1 << 20
 // consumes (spark.master, spark.submit.deployMode, spark.driver.cores,
 // spark.driver.memory, spark.mesos.driver.memoryOverhead,
 // spark.driver.supervise, spark.app.name, spark.mesos.uris,
-// spark.mesos.driver.constraints).
+// spark.mesos.driver.constraints, spark.mesos.driver.frameworkId), and
+// spark.mesos.driver.labels, given on with the submission's label added.
 func (r *CreateRequest) Description(master string) (Description, error) {
 	if r.Action != "CreateSubmissionRequest" {
 		return Description{}, fmt.Errorf("action %q is not CreateSubmissionRequest", r.Action)
@@ -116,7 +117,7 @@ func (r *CreateRequest) Description(master string) (Description, error) {
 		switch k {
 		case "spark.master", "spark.submit.deployMode", "spark.driver.cores", "spark.driver.memory",
 			"spark.mesos.driver.memoryOverhead", "spark.driver.supervise", "spark.app.name", "spark.mesos.uris",
-			"spark.mesos.driver.constraints":
+			"spark.mesos.driver.constraints", "spark.mesos.driver.labels", "spark.mesos.driver.frameworkId":
 			continue
 		}
 		words = append(words, "--conf", k+"="+props[k])
@@ -126,9 +127,26 @@ func (r *CreateRequest) Description(master string) (Description, error) {
 	for i, w := range words {
 		quoted[i] = shellQuote(w)
 	}
-	d.Command = strings.Join(quoted, " ")
+	// The driver's framework is labelled with its submission id, and a
+	// relaunch fails over to the previous attempt's framework: both from
+	// the task's environment (EnvSubmissionID, EnvFrameworkID), so that
+	// one command serves every attempt.
+	labels := "spark.mesos.driver.labels="
+	if user := props["spark.mesos.driver.labels"]; user != "" {
+		labels += user + ","
+	}
+	tail := append([]string{"${" + EnvFrameworkID + ":+--conf spark.mesos.driver.frameworkId=$" + EnvFrameworkID + "}",
+		"--conf", shellQuote(labels) + `"` + SubmissionLabel + `:$` + EnvSubmissionID + `"`}, quoted[3:]...)
+	d.Command = strings.Join(append(quoted[:3:3], tail...), " ")
 	return d, nil
 }
+
+// The environment of a driver's task, and the label its framework gets.
+const (
+	EnvSubmissionID = "MESO_SUBMISSION_ID" // the driver's submission id
+	EnvFrameworkID  = "MESO_FRAMEWORK_ID"  // a relaunch: the previous attempt's framework id
+	SubmissionLabel = "meso.dispatcher.submission"
+)
 
 // sparkMemory parses Spark's memory strings (a plain number is MiB; k, m,
 // g, t suffixes) into MiB.

@@ -19,7 +19,8 @@ func TestCreateRequestDescription(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := `./groupby --master mesos://10.0.0.1:5050 --conf spark.cores.max=4 --n 1000 'it'\''s'`; d.Command != want {
+	if want := `./groupby --master mesos://10.0.0.1:5050 ${MESO_FRAMEWORK_ID:+--conf spark.mesos.driver.frameworkId=$MESO_FRAMEWORK_ID} ` +
+		`--conf spark.mesos.driver.labels="meso.dispatcher.submission:$MESO_SUBMISSION_ID" --conf spark.cores.max=4 --n 1000 'it'\''s'`; d.Command != want {
 		t.Fatalf("command %s, want %s", d.Command, want)
 	}
 	if got := d.Resources.String(); !strings.Contains(got, "cpus:2") || !strings.Contains(got, "mem:2432") {

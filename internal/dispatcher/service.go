@@ -348,9 +348,18 @@ func (s *Service) event(ctx context.Context, c *scheduler.Client, ev *schedulerp
 			s.core.TaskEnded(st.GetTaskId().GetValue(), end, msg, time.Now())
 			delete(s.agents, st.GetTaskId().GetValue())
 			err := s.saveLocked()
+			var retry string
+			for _, d := range s.core.Drivers() {
+				if d.State == Retrying && d.TaskID == st.GetTaskId().GetValue() {
+					retry = d.ID
+				}
+			}
 			s.mu.Unlock()
 			if err != nil {
 				return err
+			}
+			if retry != "" {
+				go s.findFramework(ctx, c.Leader(), retry)
 			}
 			s.log.Info("driver task ended", "task", st.GetTaskId().GetValue(), "state", msg)
 		}
@@ -428,18 +437,25 @@ func taskInfo(l Launch, role string) *mesospb.TaskInfo {
 	for _, u := range l.Desc.URIs {
 		cmd.Uris = append(cmd.Uris, &mesospb.CommandInfo_URI{Value: proto.String(u), Executable: proto.Bool(true)})
 	}
-	if len(l.Desc.Env) > 0 {
-		env := &mesospb.Environment{}
-		keys := make([]string, 0, len(l.Desc.Env))
-		for k := range l.Desc.Env {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			env.Variables = append(env.Variables, &mesospb.Environment_Variable{Name: proto.String(k), Value: proto.String(l.Desc.Env[k])})
-		}
-		cmd.Environment = env
+	vars := map[string]string{}
+	for k, v := range l.Desc.Env {
+		vars[k] = v
 	}
+	vars[EnvSubmissionID] = l.DriverID
+	delete(vars, EnvFrameworkID)
+	if l.FrameworkID != "" {
+		vars[EnvFrameworkID] = l.FrameworkID
+	}
+	keys := make([]string, 0, len(vars))
+	for k := range vars {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	env := &mesospb.Environment{}
+	for _, k := range keys {
+		env.Variables = append(env.Variables, &mesospb.Environment_Variable{Name: proto.String(k), Value: proto.String(vars[k])})
+	}
+	cmd.Environment = env
 	name := l.Desc.Name
 	if name == "" {
 		name = l.DriverID
