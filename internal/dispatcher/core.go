@@ -53,8 +53,8 @@ type Driver struct {
 	TaskState string        // the current attempt's last Mesos task state
 	// FrameworkID is the driver's own framework (found by its submission
 	// label after an attempt ended); a relaunch fails over to it.
-	FrameworkID string `json:",omitempty"`
-	History   []Transition  // every state the driver went through, oldest first
+	FrameworkID string       `json:",omitempty"`
+	History     []Transition // every state the driver went through, oldest first
 }
 
 // Transition is one entry of a driver's state history.
