@@ -97,7 +97,8 @@ func TestDispatcherSupervise(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "--master mesos://" + cl.master.addr + " --conf spark.cores.max=2 hello world"; strings.TrimSpace(string(args)) != want {
+	if want := "--master mesos://" + cl.master.addr + " --conf spark.mesos.driver.labels=meso.dispatcher.submission:" + id +
+		" --conf spark.cores.max=2 hello world"; strings.TrimSpace(string(args)) != want {
 		t.Fatalf("driver arguments %q, want %q", args, want)
 	}
 

@@ -20,12 +20,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mesoproject/meso/internal/authn"
 	"github.com/mesoproject/meso/internal/dispatcher"
 	"github.com/mesoproject/meso/internal/mesosflag"
 )
 
 func newDispatcherCmd() *cobra.Command {
-	var master, ip, workDir, name, role, principal string
+	var master, ip, workDir, name, role, principal, secret, credentials string
 	var port int
 	var retryWaitMax time.Duration
 	cmd := &cobra.Command{
@@ -49,10 +50,21 @@ restarted dispatcher keeps its drivers and fails over to its framework id.`,
 			if workDir == "" {
 				workDir = filepath.Join(os.TempDir(), "meso-dispatcher-"+strconv.Itoa(port))
 			}
+			if secret != "" && principal == "" {
+				return errors.New("--secret needs --principal")
+			}
+			var creds *authn.Credentials
+			if credentials != "" {
+				c, err := authn.Load(credentials)
+				if err != nil {
+					return err
+				}
+				creds = c
+			}
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
 			svc, err := dispatcher.NewService(dispatcher.Config{
 				Master: strings.TrimPrefix(master, "mesos://"), WorkDir: workDir, Name: name, Role: role,
-				Principal: principal, MaxRetryWait: retryWaitMax, Logger: log,
+				Principal: principal, Secret: secret, Credentials: creds, MaxRetryWait: retryWaitMax, Logger: log,
 			})
 			if err != nil {
 				return err
@@ -93,14 +105,16 @@ restarted dispatcher keeps its drivers and fails over to its framework id.`,
 	fs.StringVar(&workDir, "work_dir", "", "where the dispatcher keeps its state (default: <tmp>/meso-dispatcher-<port>)")
 	fs.StringVar(&name, "name", "meso dispatcher", "framework name")
 	fs.StringVar(&role, "role", "*", "role the drivers' resources are taken from")
-	fs.StringVar(&principal, "principal", "", "framework principal")
+	fs.StringVar(&principal, "principal", "", "framework principal; with --secret, the dispatcher authenticates to the master as it (MESOS_PRINCIPAL)")
+	fs.StringVar(&secret, "secret", "", "the principal's secret (MESOS_SECRET)")
+	fs.StringVar(&credentials, "credentials", "", "credentials file (path or file:///path, JSON or 'principal secret' lines): submissions, status, kills and the web UI need HTTP Basic credentials from it")
 	mesosflag.DurationVar(fs, &retryWaitMax, "retry_wait_max", dispatcher.DefaultMaxRetryWait,
 		"longest wait before relaunching a supervised driver (spark.mesos.cluster.retry.wait.max)")
 	return cmd
 }
 
 func newSubmitCmd() *cobra.Command {
-	var master, deployMode, name, status, kill, driverMemory string
+	var master, deployMode, name, status, kill, driverMemory, principal, secret string
 	var driverCores float64
 	var supervise bool
 	var conf []string
@@ -126,7 +140,10 @@ FAILED, KILLED; NOT_FOUND for an unknown id); --kill ID ends it.`,
 			if err != nil {
 				return err
 			}
-			client := &http.Client{Timeout: 30 * time.Second}
+			if (principal == "") != (secret == "") {
+				return errors.New("--principal and --secret go together")
+			}
+			client := &http.Client{Timeout: 30 * time.Second, Transport: &basicAuth{principal, secret, http.DefaultTransport}}
 			out := cmd.OutOrStdout()
 			switch {
 			case status != "":
@@ -187,6 +204,8 @@ FAILED, KILLED; NOT_FOUND for an unknown id); --kill ID ends it.`,
 	fs.StringArrayVar(&conf, "conf", nil, "a Spark setting key=value given to the driver (repeatable)")
 	fs.StringVar(&status, "status", "", "print the state of this submission id")
 	fs.StringVar(&kill, "kill", "", "kill this submission id")
+	fs.StringVar(&principal, "principal", "", "principal to authenticate to the dispatcher as (HTTP Basic; MESOS_PRINCIPAL)")
+	fs.StringVar(&secret, "secret", "", "the principal's secret (MESOS_SECRET)")
 	return cmd
 }
 
@@ -216,6 +235,9 @@ func submitCall(client *http.Client, method, url string, body []byte, out io.Wri
 		return fmt.Errorf("dispatcher unreachable: %w", err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusUnauthorized {
+		return errors.New("dispatcher refused: 401 Unauthorized (give --principal and --secret, or MESOS_PRINCIPAL and MESOS_SECRET)")
+	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
 		return err

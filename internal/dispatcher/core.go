@@ -31,7 +31,10 @@ type Description struct {
 	Env       map[string]string // environment of the driver
 	URIs      []string          // fetched into the sandbox
 	Resources resources.Resources
-	Supervise bool
+	// Constraints (spark.mesos.driver.constraints) are what the agent's
+	// attributes must match for the driver to run there.
+	Constraints resources.Constraints `json:",omitempty"`
+	Supervise   bool
 }
 
 // Driver is one submission and what became of it.
@@ -47,18 +50,44 @@ type Driver struct {
 	NextRetry time.Time     // when a retrying driver may launch again
 	Message   string        // the last task state and reason, for the status API
 	Killing   bool          // the user asked for a kill of the running attempt
+	TaskState string        // the current attempt's last Mesos task state
+	// FrameworkID is the driver's own framework (found by its submission
+	// label after an attempt ended); a relaunch fails over to it.
+	FrameworkID string       `json:",omitempty"`
+	History     []Transition // every state the driver went through, oldest first
+}
+
+// Transition is one entry of a driver's state history.
+type Transition struct {
+	Time    time.Time `json:"time"`
+	State   State     `json:"state"`
+	Message string    `json:"message,omitempty"`
+}
+
+// maxHistory bounds a driver's history (a supervised driver that fails
+// for ever keeps its latest transitions).
+const maxHistory = 100
+
+func (d *Driver) enter(s State, msg string, now time.Time) {
+	d.State = s
+	d.History = append(d.History, Transition{Time: now, State: s, Message: msg})
+	if len(d.History) > maxHistory {
+		d.History = append(d.History[:0:0], d.History[len(d.History)-maxHistory:]...)
+	}
 }
 
 // Offer is the part of a Mesos offer the core needs.
 type Offer struct {
-	ID        string
-	AgentID   string
-	Resources resources.Resources
+	ID         string
+	AgentID    string
+	Resources  resources.Resources
+	Attributes resources.Attributes // the agent's
 }
 
 // Launch asks the shell to run a driver's attempt as a task on an offer.
 type Launch struct {
 	OfferID, AgentID, TaskID, DriverID string
+	FrameworkID                        string // the previous attempt's framework, to fail over to
 	Desc                               Description
 }
 
@@ -103,7 +132,9 @@ func (c *Core) Submit(d Description, now time.Time) (string, error) {
 	}
 	c.seq++
 	id := fmt.Sprintf("driver-%s-%04d", now.UTC().Format("20060102150405"), c.seq)
-	c.drivers[id] = &Driver{ID: id, Desc: d, State: Queued, Submitted: now}
+	drv := &Driver{ID: id, Desc: d, Submitted: now}
+	drv.enter(Queued, "submitted", now)
+	c.drivers[id] = drv
 	c.order = append(c.order, id)
 	return id, nil
 }
@@ -129,14 +160,15 @@ func (c *Core) Drivers() []Driver {
 // Kill asks for a driver to end. A queued or retrying driver ends KILLED
 // at once; a running one gives the task to kill (the driver ends when its
 // update arrives). An ended driver cannot be killed.
-func (c *Core) Kill(id string) (killTask string, err error) {
+func (c *Core) Kill(id string, now time.Time) (killTask string, err error) {
 	d, ok := c.drivers[id]
 	if !ok {
 		return "", fmt.Errorf("no driver %s", id)
 	}
 	switch d.State {
 	case Queued, Retrying:
-		d.State, d.Message = Killed, "killed before it ran"
+		d.Message = "killed before it ran"
+		d.enter(Killed, d.Message, now)
 		return "", nil
 	case Running:
 		d.Killing = true // the attempt's end is KILLED, never retried
@@ -173,7 +205,8 @@ func (c *Core) launchable(d *Driver, now time.Time) bool {
 }
 
 // Offers places launchable drivers, oldest first, on the offers (each offer
-// takes what fits in what is left of it) and returns the launches; offers
+// takes what fits in what is left of it, on agents whose attributes match
+// the driver's constraints) and returns the launches; offers
 // not named in a launch are the shell's to decline.
 func (c *Core) Offers(offers []Offer, now time.Time) []Launch {
 	left := make([]resources.Resources, len(offers))
@@ -187,7 +220,7 @@ func (c *Core) Offers(offers []Offer, now time.Time) []Launch {
 			continue
 		}
 		for i, o := range offers {
-			if !left[i].Contains(d.Desc.Resources) {
+			if !left[i].Contains(d.Desc.Resources) || !d.Desc.Constraints.Match(o.Attributes) {
 				continue
 			}
 			left[i] = left[i].Subtract(d.Desc.Resources)
@@ -195,9 +228,11 @@ func (c *Core) Offers(offers []Offer, now time.Time) []Launch {
 			if d.Retries > 0 {
 				task = fmt.Sprintf("%s-retry-%d", d.ID, d.Retries)
 			}
-			d.State, d.TaskID, d.AgentID = Running, task, o.AgentID
+			d.TaskID, d.AgentID, d.TaskState = task, o.AgentID, ""
+			d.enter(Running, "launched as task "+task+" on "+o.AgentID, now)
 			c.byTask[task] = d
-			out = append(out, Launch{OfferID: o.ID, AgentID: o.AgentID, TaskID: task, DriverID: d.ID, Desc: d.Desc})
+			out = append(out, Launch{OfferID: o.ID, AgentID: o.AgentID, TaskID: task, DriverID: d.ID,
+				FrameworkID: d.FrameworkID, Desc: d.Desc})
 			break
 		}
 	}
@@ -216,16 +251,16 @@ func (c *Core) TaskEnded(taskID string, end TaskEnd, message string, now time.Ti
 	if d.TaskID != taskID || d.State != Running {
 		return
 	}
-	d.Message = message
+	d.Message, d.TaskState = message, ""
 	switch {
 	case d.Killing:
-		d.State = Killed
+		d.enter(Killed, message, now)
 	case end == EndFinished:
-		d.State = Finished
+		d.enter(Finished, message, now)
 	case end == EndKilled:
-		d.State = Killed
+		d.enter(Killed, message, now)
 	case end == EndError:
-		d.State = Failed
+		d.enter(Failed, message, now)
 	case d.Desc.Supervise:
 		d.Retries++
 		if d.Wait == 0 {
@@ -233,9 +268,27 @@ func (c *Core) TaskEnded(taskID string, end TaskEnd, message string, now time.Ti
 		} else {
 			d.Wait = min(2*d.Wait, c.maxWait)
 		}
-		d.State, d.NextRetry = Retrying, now.Add(d.Wait)
+		d.NextRetry = now.Add(d.Wait)
+		d.enter(Retrying, fmt.Sprintf("%s; retry %d after %s", message, d.Retries, d.Wait), now)
 	default:
-		d.State = Failed
+		d.enter(Failed, message, now)
+	}
+}
+
+// TaskUpdate records a running attempt's latest Mesos task state (what
+// the web UI shows beside a launched driver). Terminal states go through
+// TaskEnded.
+func (c *Core) TaskUpdate(taskID, state string) {
+	if d, ok := c.byTask[taskID]; ok && d.TaskID == taskID && d.State == Running {
+		d.TaskState = state
+	}
+}
+
+// SetFrameworkID records the framework a driver's attempts registered
+// as, for its relaunches.
+func (c *Core) SetFrameworkID(id, frameworkID string) {
+	if d, ok := c.drivers[id]; ok {
+		d.FrameworkID = frameworkID
 	}
 }
 

@@ -9,7 +9,9 @@
 // time in; launches and kills out. No goroutines, locks or clock inside.
 // Service is the shell: the framework on the scheduler client, the state
 // file in its work dir, and the submission server (rest.go), which speaks
-// Spark's REST submission protocol. See docs/dispatcher.md.
+// Spark's REST submission protocol, and the web UI (ui.go), both behind
+// HTTP Basic authentication when Config.Credentials is set. See
+// docs/dispatcher.md.
 //
 // The rules, as Spark's Mesos cluster scheduler:
 //

@@ -53,7 +53,9 @@ const maxBody = 1 << 20
 // each Spark property given as --conf except those the dispatcher itself
 // consumes (spark.master, spark.submit.deployMode, spark.driver.cores,
 // spark.driver.memory, spark.mesos.driver.memoryOverhead,
-// spark.driver.supervise, spark.app.name, spark.mesos.uris).
+// spark.driver.supervise, spark.app.name, spark.mesos.uris,
+// spark.mesos.driver.constraints, spark.mesos.driver.frameworkId), and
+// spark.mesos.driver.labels, given on with the submission's label added.
 func (r *CreateRequest) Description(master string) (Description, error) {
 	if r.Action != "CreateSubmissionRequest" {
 		return Description{}, fmt.Errorf("action %q is not CreateSubmissionRequest", r.Action)
@@ -90,8 +92,12 @@ func (r *CreateRequest) Description(master string) (Description, error) {
 	if err != nil {
 		return Description{}, err
 	}
+	cons, err := resources.ParseConstraints(props["spark.mesos.driver.constraints"])
+	if err != nil {
+		return Description{}, fmt.Errorf("spark.mesos.driver.constraints: %w", err)
+	}
 	name := path.Base(r.AppResource)
-	d := Description{Name: props["spark.app.name"], Env: r.EnvironmentVariables, Resources: res,
+	d := Description{Name: props["spark.app.name"], Env: r.EnvironmentVariables, Resources: res, Constraints: cons,
 		Supervise: props["spark.driver.supervise"] == "true"}
 	if strings.Contains(r.AppResource, "://") || strings.HasPrefix(r.AppResource, "/") {
 		d.URIs = append(d.URIs, r.AppResource)
@@ -110,7 +116,8 @@ func (r *CreateRequest) Description(master string) (Description, error) {
 	for _, k := range keys {
 		switch k {
 		case "spark.master", "spark.submit.deployMode", "spark.driver.cores", "spark.driver.memory",
-			"spark.mesos.driver.memoryOverhead", "spark.driver.supervise", "spark.app.name", "spark.mesos.uris":
+			"spark.mesos.driver.memoryOverhead", "spark.driver.supervise", "spark.app.name", "spark.mesos.uris",
+			"spark.mesos.driver.constraints", "spark.mesos.driver.labels", "spark.mesos.driver.frameworkId":
 			continue
 		}
 		words = append(words, "--conf", k+"="+props[k])
@@ -120,9 +127,26 @@ func (r *CreateRequest) Description(master string) (Description, error) {
 	for i, w := range words {
 		quoted[i] = shellQuote(w)
 	}
-	d.Command = strings.Join(quoted, " ")
+	// The driver's framework is labelled with its submission id, and a
+	// relaunch fails over to the previous attempt's framework: both from
+	// the task's environment (EnvSubmissionID, EnvFrameworkID), so that
+	// one command serves every attempt.
+	labels := "spark.mesos.driver.labels="
+	if user := props["spark.mesos.driver.labels"]; user != "" {
+		labels += user + ","
+	}
+	tail := append([]string{"${" + EnvFrameworkID + ":+--conf spark.mesos.driver.frameworkId=$" + EnvFrameworkID + "}",
+		"--conf", shellQuote(labels) + `"` + SubmissionLabel + `:$` + EnvSubmissionID + `"`}, quoted[3:]...)
+	d.Command = strings.Join(append(quoted[:3:3], tail...), " ")
 	return d, nil
 }
+
+// The environment of a driver's task, and the label its framework gets.
+const (
+	EnvSubmissionID = "MESO_SUBMISSION_ID" // the driver's submission id
+	EnvFrameworkID  = "MESO_FRAMEWORK_ID"  // a relaunch: the previous attempt's framework id
+	SubmissionLabel = "meso.dispatcher.submission"
+)
 
 // sparkMemory parses Spark's memory strings (a plain number is MiB; k, m,
 // g, t suffixes) into MiB.
@@ -152,10 +176,12 @@ func shellQuote(s string) string {
 // memory budget; a body over 1 MiB is refused).
 func (s *Service) Server() *http.Server { return s.bounds.Server(s.Handler()) }
 
-// Handler serves the submission API.
+// Handler serves the submission API and the web UI (ui.go); with
+// Config.Credentials, only to requests with valid HTTP Basic credentials.
 func (s *Service) Handler() http.Handler {
 	bounds := s.bounds
 	mux := http.NewServeMux()
+	s.uiHandlers(mux)
 	mux.HandleFunc("POST /v1/submissions/create", func(w http.ResponseWriter, r *http.Request) {
 		body, release, err := bounds.ReadBody(w, r, maxBody)
 		if err != nil {
@@ -205,7 +231,7 @@ func (s *Service) Handler() http.Handler {
 		}
 		reply(w, http.StatusOK, Response{Action: "KillSubmissionResponse", SubmissionID: id, Success: ptr(true), Message: msg})
 	})
-	return mux
+	return s.cfg.Credentials.RequireIf(s.cfg.Credentials != nil, mux)
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -17,11 +17,14 @@ import (
 // Commands (times in seconds since the start):
 //
 //	at S                              the time of what follows
-//	submit NAME RES [supervise]       prints the id
+//	submit NAME RES [supervise] [constraints=C]   prints the id
+//	attributes AGENT TEXT             the agent's attributes in later offers
 //	offer AGENT RES [AGENT RES ...]   one offer per pair; prints launches
 //	end TASK finished|killed|error|failed [MESSAGE...]
 //	kill ID                           prints the task to kill, if any
 //	drivers                           prints every driver
+//	history ID                        prints a driver's state history
+//	taskstate TASK STATE              a non-terminal status update
 //	wanted                            prints whether offers are wanted, and the next wake
 func TestScenarios(t *testing.T) {
 	scripttest.Walk(t, "testdata", func(*testing.T) *harness { return &harness{c: New(0)} },
@@ -36,6 +39,7 @@ type harness struct {
 	c      *Core
 	now    time.Duration
 	offers int
+	attrs  map[string]resources.Attributes
 }
 
 var epoch = time.Date(2026, 12, 7, 1, 2, 3, 0, time.UTC)
@@ -53,8 +57,17 @@ func (h *harness) exec(f []string, out *strings.Builder) error {
 		if err != nil {
 			return err
 		}
-		id, err := h.c.Submit(Description{Name: f[1], Command: "./" + f[1], Resources: res,
-			Supervise: len(f) > 3 && f[3] == "supervise"}, h.at())
+		d := Description{Name: f[1], Command: "./" + f[1], Resources: res}
+		for _, opt := range f[3:] {
+			if c, ok := strings.CutPrefix(opt, "constraints="); ok {
+				if d.Constraints, err = resources.ParseConstraints(c); err != nil {
+					return err
+				}
+			} else {
+				d.Supervise = opt == "supervise"
+			}
+		}
+		id, err := h.c.Submit(d, h.at())
 		if err != nil {
 			return err
 		}
@@ -67,7 +80,7 @@ func (h *harness) exec(f []string, out *strings.Builder) error {
 				return err
 			}
 			h.offers++
-			offers = append(offers, Offer{ID: fmt.Sprintf("o%d", h.offers), AgentID: f[i], Resources: res})
+			offers = append(offers, Offer{ID: fmt.Sprintf("o%d", h.offers), AgentID: f[i], Resources: res, Attributes: h.attrs[f[i]]})
 		}
 		for _, l := range h.c.Offers(offers, h.at()) {
 			fmt.Fprintf(out, "launch %s on %s (%s) from %s\n", l.TaskID, l.AgentID, l.DriverID, l.OfferID)
@@ -80,7 +93,7 @@ func (h *harness) exec(f []string, out *strings.Builder) error {
 		}
 		h.c.TaskEnded(f[1], end, strings.Join(f[3:], " "), h.at())
 	case "kill":
-		task, err := h.c.Kill(f[1])
+		task, err := h.c.Kill(f[1], h.at())
 		if err != nil {
 			return err
 		}
@@ -101,6 +114,28 @@ func (h *harness) exec(f []string, out *strings.Builder) error {
 			}
 			fmt.Fprintln(out)
 		}
+	case "attributes":
+		a, err := resources.ParseAttributes(f[2])
+		if err != nil {
+			return err
+		}
+		if h.attrs == nil {
+			h.attrs = map[string]resources.Attributes{}
+		}
+		h.attrs[f[1]] = a
+	case "history":
+		d, ok := h.c.Driver(f[1])
+		if !ok {
+			return fmt.Errorf("no driver %s", f[1])
+		}
+		for _, tr := range d.History {
+			fmt.Fprintf(out, "%.0fs %s %s\n", tr.Time.Sub(epoch).Seconds(), tr.State, tr.Message)
+		}
+		if d.TaskState != "" {
+			fmt.Fprintf(out, "task state %s\n", d.TaskState)
+		}
+	case "taskstate":
+		h.c.TaskUpdate(f[1], f[2])
 	case "wanted":
 		w := h.c.NextWake()
 		next := "none"

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/mesoproject/meso/api/mesospb"
 	"github.com/mesoproject/meso/api/schedulerpb"
+	"github.com/mesoproject/meso/internal/authn"
 	"github.com/mesoproject/meso/internal/httpbound"
 	"github.com/mesoproject/meso/internal/resources"
 	"github.com/mesoproject/meso/scheduler"
@@ -25,11 +27,15 @@ import (
 
 // Config configures a Service.
 type Config struct {
-	Master          string        // the Mesos master(s) drivers run on, host:port[,host:port]
-	WorkDir         string        // holds dispatcher.json, the persisted state
-	Name            string        // framework name (default "meso dispatcher")
-	Role            string        // default "*"
-	Principal       string        // FrameworkInfo.principal
+	Master    string // the Mesos master(s) drivers run on, host:port[,host:port]
+	WorkDir   string // holds dispatcher.json, the persisted state
+	Name      string // framework name (default "meso dispatcher")
+	Role      string // default "*"
+	Principal string // FrameworkInfo.principal, and who the dispatcher authenticates to the master as
+	Secret    string // the principal's secret (HTTP Basic on the scheduler API)
+	// Credentials, when set, are the principals allowed to submit, query
+	// and kill drivers and to see the web UI (HTTP Basic; others get 401).
+	Credentials     *authn.Credentials
 	FailoverTimeout time.Duration // default one week: drivers outlive a dispatcher restart
 	MaxRetryWait    time.Duration // spark.mesos.cluster.retry.wait.max (60 s)
 	Scheduler       scheduler.Config
@@ -158,7 +164,7 @@ func (s *Service) Status(id string) (Driver, bool) {
 // killRetry until the task's terminal update arrives.
 func (s *Service) Kill(ctx context.Context, id string) (string, error) {
 	s.mu.Lock()
-	task, err := s.core.Kill(id)
+	task, err := s.core.Kill(id, time.Now())
 	if err == nil {
 		err = s.saveLocked()
 	}
@@ -232,6 +238,15 @@ func (s *Service) Run(ctx context.Context) error {
 	sc.Master, sc.Framework = s.cfg.Master, fi
 	if sc.Logger == nil {
 		sc.Logger = s.log
+	}
+	if s.cfg.Principal != "" && s.cfg.Secret != "" {
+		sc.Header = sc.Header.Clone()
+		if sc.Header == nil {
+			sc.Header = http.Header{}
+		}
+		r := &http.Request{Header: http.Header{}}
+		r.SetBasicAuth(s.cfg.Principal, s.cfg.Secret)
+		sc.Header.Set("Authorization", r.Header.Get("Authorization"))
 	}
 	c := scheduler.New(sc)
 	errc := make(chan error, 1)
@@ -311,7 +326,11 @@ func (s *Service) event(ctx context.Context, c *scheduler.Client, ev *schedulerp
 		s.offers(ctx, c, ev.GetOffers().GetOffers())
 	case schedulerpb.Event_UPDATE:
 		st := ev.GetUpdate().GetStatus()
-		if mesospb.IsTerminal(st.GetState()) {
+		if !mesospb.IsTerminal(st.GetState()) {
+			s.mu.Lock()
+			s.core.TaskUpdate(st.GetTaskId().GetValue(), st.GetState().String())
+			s.mu.Unlock()
+		} else {
 			msg := st.GetState().String()
 			if st.GetMessage() != "" {
 				msg += ": " + st.GetMessage()
@@ -329,9 +348,18 @@ func (s *Service) event(ctx context.Context, c *scheduler.Client, ev *schedulerp
 			s.core.TaskEnded(st.GetTaskId().GetValue(), end, msg, time.Now())
 			delete(s.agents, st.GetTaskId().GetValue())
 			err := s.saveLocked()
+			var retry string
+			for _, d := range s.core.Drivers() {
+				if d.State == Retrying && d.TaskID == st.GetTaskId().GetValue() {
+					retry = d.ID
+				}
+			}
 			s.mu.Unlock()
 			if err != nil {
 				return err
+			}
+			if retry != "" {
+				go s.findFramework(ctx, c.Leader(), retry)
 			}
 			s.log.Info("driver task ended", "task", st.GetTaskId().GetValue(), "state", msg)
 		}
@@ -355,7 +383,8 @@ func (s *Service) offers(ctx context.Context, c *scheduler.Client, offers []*mes
 			continue
 		}
 		byID[o.GetId().GetValue()] = o
-		in = append(in, Offer{ID: o.GetId().GetValue(), AgentID: o.GetAgentId().GetValue(), Resources: res.AllocatableTo(s.cfg.Role)})
+		in = append(in, Offer{ID: o.GetId().GetValue(), AgentID: o.GetAgentId().GetValue(), Resources: res.AllocatableTo(s.cfg.Role),
+			Attributes: resources.AttributesFromProto(o.GetAttributes())})
 	}
 	s.mu.Lock()
 	launches := s.core.Offers(in, time.Now())
@@ -408,18 +437,25 @@ func taskInfo(l Launch, role string) *mesospb.TaskInfo {
 	for _, u := range l.Desc.URIs {
 		cmd.Uris = append(cmd.Uris, &mesospb.CommandInfo_URI{Value: proto.String(u), Executable: proto.Bool(true)})
 	}
-	if len(l.Desc.Env) > 0 {
-		env := &mesospb.Environment{}
-		keys := make([]string, 0, len(l.Desc.Env))
-		for k := range l.Desc.Env {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			env.Variables = append(env.Variables, &mesospb.Environment_Variable{Name: proto.String(k), Value: proto.String(l.Desc.Env[k])})
-		}
-		cmd.Environment = env
+	vars := map[string]string{}
+	for k, v := range l.Desc.Env {
+		vars[k] = v
 	}
+	vars[EnvSubmissionID] = l.DriverID
+	delete(vars, EnvFrameworkID)
+	if l.FrameworkID != "" {
+		vars[EnvFrameworkID] = l.FrameworkID
+	}
+	keys := make([]string, 0, len(vars))
+	for k := range vars {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	env := &mesospb.Environment{}
+	for _, k := range keys {
+		env.Variables = append(env.Variables, &mesospb.Environment_Variable{Name: proto.String(k), Value: proto.String(vars[k])})
+	}
+	cmd.Environment = env
 	name := l.Desc.Name
 	if name == "" {
 		name = l.DriverID

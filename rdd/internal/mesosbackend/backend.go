@@ -228,6 +228,9 @@ func (b *Backend) frameworkInfo() *mesospb.FrameworkInfo {
 	if s.Principal != "" {
 		fi.Principal = proto.String(s.Principal)
 	}
+	if s.FrameworkID != "" {
+		fi.Id = &mesospb.FrameworkID{Value: proto.String(s.FrameworkID)}
+	}
 	if s.WebUIURL != "" {
 		fi.WebuiUrl = proto.String(s.WebUIURL)
 	}

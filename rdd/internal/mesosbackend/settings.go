@@ -28,6 +28,7 @@ const (
 	KeyRejectUnmetConstraints    = "spark.mesos.rejectOfferDurationForUnmetConstraints"
 	KeyRejectReachedMaxCores     = "spark.mesos.rejectOfferDurationForReachedMaxCores"
 	KeyFailoverTimeout           = "spark.mesos.driver.failoverTimeout"
+	KeyFrameworkID               = "spark.mesos.driver.frameworkId"
 	KeyWebUIURL                  = "spark.mesos.driver.webui.url"
 	KeyTaskLabels                = "spark.mesos.task.labels"
 	KeyDriverLabels              = "spark.mesos.driver.labels"
@@ -99,6 +100,10 @@ type Settings struct {
 	// FailoverTimeout is spark.mesos.driver.failoverTimeout (seconds,
 	// default 0).
 	FailoverTimeout time.Duration
+	// FrameworkID is spark.mesos.driver.frameworkId: the id to subscribe
+	// with, so that a relaunched driver (the dispatcher sets it) fails
+	// over to its previous framework within its failover timeout.
+	FrameworkID string
 	// WebUIURL is spark.mesos.driver.webui.url.
 	WebUIURL string
 	// TaskLabels (spark.mesos.task.labels, on every executor task) and
@@ -196,6 +201,7 @@ func ParseSettings(conf map[string]string) (Settings, error) {
 		Containerizer:     p.text(KeyContainerizer, containerizerDocker),
 		ExecutorHome:      p.text(KeyExecutorHome, ""),
 		FailoverTimeout:   p.seconds(KeyFailoverTimeout),
+		FrameworkID:       p.text(KeyFrameworkID, ""),
 	}
 	s.MemoryOverheadMiB = p.mebibytes(KeyMemoryOverhead,
 		max(minMemoryOverheadMiB, s.ExecutorMemoryMiB/overheadFractionDenominator), 0)

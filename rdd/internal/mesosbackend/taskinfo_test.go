@@ -146,13 +146,15 @@ func TestContainerInfo(t *testing.T) {
 
 func TestFrameworkInfo(t *testing.T) {
 	s := settings(t, KeyRole, "spark", KeyPrincipal, "me", KeyFailoverTimeout, "60",
-		KeyWebUIURL, "http://127.0.0.1:4040", KeyDriverLabels, "a:b", KeyTaskLabels, "c:d,e:f", KeyCheckpoint, "true")
+		KeyWebUIURL, "http://127.0.0.1:4040", KeyDriverLabels, "a:b", KeyTaskLabels, "c:d,e:f", KeyCheckpoint, "true",
+		KeyFrameworkID, "fw-7")
 	b := testBackend(t, s, Command{Value: "x"})
 	b.cfg.User = "alice"
 	fi := b.frameworkInfo()
 	if fi.GetUser() != "alice" || fi.GetName() != "app" || fi.GetRole() != "spark" || fi.GetPrincipal() != "me" ||
 		fi.GetFailoverTimeout() != 60 || fi.GetWebuiUrl() != "http://127.0.0.1:4040" || !fi.GetCheckpoint() ||
-		len(fi.GetLabels().GetLabels()) != 1 || len(fi.GetRoles()) != 0 || len(fi.GetCapabilities()) != 0 {
+		len(fi.GetLabels().GetLabels()) != 1 || len(fi.GetRoles()) != 0 || len(fi.GetCapabilities()) != 0 ||
+		fi.GetId().GetValue() != "fw-7" {
 		t.Errorf("framework info %v", fi)
 	}
 	if _, err := proto.Marshal(fi); err != nil {
