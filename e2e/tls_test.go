@@ -2,9 +2,14 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -109,4 +114,57 @@ func TestTLSClusterRunsTask(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "-S0") {
 		t.Fatalf("meso agents over TLS exited %d:\n%s", code, out)
 	}
+}
+
+// Three `meso master` processes with TLS talk raft over mutual TLS: they
+// elect a leader (seen over https), and after the leader's SIGKILL another
+// leads. A group whose raft did not speak the same TLS on both sides would
+// never elect one.
+func TestHAOverTLS(t *testing.T) {
+	f := tlstest.Write(t)
+	client := tlsconf.Config{CAFile: f.CA, CertFile: f.Cert, KeyFile: f.Key}
+	g := startHAGroup(t, t.TempDir(), "--registry_election_timeout=300ms",
+		"--ssl_cert_file="+f.Cert, "--ssl_key_file="+f.Key, "--ssl_ca_file="+f.CA)
+	leaderOf := func(ms []*proc) *proc {
+		var leader *proc
+		eventually(t, 60*time.Second, func() error {
+			for _, m := range ms {
+				code, body, err := httpsDo(t, client, http.MethodGet, "https://"+m.addr+"/master/state", "")
+				if err != nil || code != 200 {
+					continue
+				}
+				var st leaderState
+				if json.Unmarshal([]byte(body), &st) == nil && st.Leader != "" && st.Leader == st.PID {
+					leader = m
+					return nil
+				}
+			}
+			return errors.New("no master leads")
+		})
+		return leader
+	}
+	first := leaderOf(g.ms)
+	// The raft port speaks TLS and wants a certificate of the authority.
+	raftAddr := "127.0.0.1:" + strconv.Itoa(g.ports[0]+haRaftOffset)
+	good, err := client.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", raftAddr, good)
+	if err != nil {
+		t.Fatalf("TLS handshake with a master's raft port: %v", err)
+	}
+	conn.Close()
+	noCert := &tls.Config{RootCAs: good.RootCAs}
+	if conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", raftAddr, noCert); err == nil {
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, err = conn.Read(make([]byte, 1))
+		conn.Close()
+		if err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("the raft port served a client without a certificate: %v", err)
+		}
+	}
+	first.kill()
+	next := leaderOf(g.others(first))
+	t.Logf("%s led, then %s", first.name, next.name)
 }

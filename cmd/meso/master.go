@@ -1,7 +1,9 @@
 package main
 
 import (
+	"crypto/tls"
 	"fmt"
+	"github.com/mesoproject/meso/internal/tlsconf"
 	"log/slog"
 	"net"
 	"os"
@@ -55,6 +57,9 @@ MESO_<FLAG> (e.g. MESOS_WORK_DIR); durations take the Mesos syntax
 			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel})).With("component", "master")
 			tc, err := tlsf.config()
 			if err != nil {
+				return err
+			}
+			if err := raftTLS(cfg.Replicated, tc); err != nil {
 				return err
 			}
 			m, err := master.New(cfg)
@@ -204,4 +209,25 @@ func flagValues(fs *pflag.FlagSet) map[string]string {
 	out := map[string]string{}
 	fs.VisitAll(func(f *pflag.Flag) { out[f.Name] = f.Value.String() })
 	return out
+}
+
+// raftTLS makes a group of masters with TLS talk raft over mutual TLS:
+// each master presents its certificate and requires a peer's, verified
+// against --ssl_ca_file (or the system roots), so that only the group's
+// masters can join the raft traffic. A single master dials nobody.
+func raftTLS(rep *master.Replicated, tc tlsconf.Config) error {
+	if rep == nil || len(rep.Peers) == 0 || !tc.Enabled {
+		return nil
+	}
+	srv, err := tc.Server()
+	if err != nil {
+		return err
+	}
+	cli, err := tc.Client()
+	if err != nil {
+		return err
+	}
+	srv.ClientAuth = tls.RequireAndVerifyClientCert
+	rep.ServerTLS, rep.ClientTLS = srv, cli
+	return nil
 }

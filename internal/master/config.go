@@ -1,6 +1,7 @@
 package master
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -136,6 +137,9 @@ type Replicated struct {
 	HeartbeatTimeout, ElectionTimeout, LeaderLeaseTimeout time.Duration
 	// WriteTimeout bounds each registry write of the core (default 10 s).
 	WriteTimeout time.Duration
+	// ServerTLS and ClientTLS make the raft traffic between the masters
+	// TLS (see registry.Config); nil: plain TCP.
+	ServerTLS, ClientTLS *tls.Config
 }
 
 // Leadership tells the HTTP shell which master leads, so that a

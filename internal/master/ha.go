@@ -84,6 +84,7 @@ func (m *Master) openRegistry() error {
 		Logger:           m.log,
 		HeartbeatTimeout: rc.HeartbeatTimeout, ElectionTimeout: rc.ElectionTimeout,
 		LeaderLeaseTimeout: rc.LeaderLeaseTimeout,
+		ServerTLS:          rc.ServerTLS, ClientTLS: rc.ClientTLS,
 	})
 	if err != nil {
 		return fmt.Errorf("master: registry: %w", err)

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -87,6 +88,12 @@ type Config struct {
 	// NoSync skips bbolt's fsync after each log write. Unsafe: a crashed
 	// machine may lose committed entries. For benchmarks only.
 	NoSync bool
+	// ServerTLS and ClientTLS, when set, make every raft connection TLS:
+	// ServerTLS for the ones this server accepts (it should require and
+	// verify client certificates: mutual TLS between masters), ClientTLS
+	// for the ones it dials (verifying the peer's address). Both or
+	// neither.
+	ServerTLS, ClientTLS *tls.Config
 }
 
 // Leader names the raft leader as one server sees it. A zero Leader (ID
@@ -155,7 +162,14 @@ func Open(cfg Config) (*Registry, error) {
 			return nil, fmt.Errorf("registry: listen on %s: %w", cfg.Bind, err)
 		}
 	}
+	if (cfg.ServerTLS == nil) != (cfg.ClientTLS == nil) {
+		ln.Close()
+		return nil, fmt.Errorf("%w: raft TLS needs both a server and a client configuration", ErrConfig)
+	}
 	addr := ln.Addr().String()
+	if cfg.ServerTLS != nil {
+		ln = tls.NewListener(ln, cfg.ServerTLS)
+	}
 	id := cfg.ID
 	if id == "" {
 		id = addr
@@ -179,7 +193,7 @@ func Open(cfg Config) (*Registry, error) {
 		done:    make(chan struct{}),
 	}
 	r.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream: &streamLayer{Listener: ln}, MaxPool: 3, Timeout: 10 * time.Second, Logger: hlog,
+		Stream: &streamLayer{Listener: ln, tls: cfg.ClientTLS}, MaxPool: 3, Timeout: 10 * time.Second, Logger: hlog,
 	})
 	fail := func(err error) (*Registry, error) {
 		r.trans.Close()
@@ -535,11 +549,22 @@ func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 
 func (s *fsmSnapshot) Release() {}
 
-// streamLayer is raft's TCP stream layer over a listener we own.
-type streamLayer struct{ net.Listener }
+// streamLayer is raft's TCP stream layer over a listener we own (a TLS
+// listener when the group speaks TLS); tls, when set, is the dialing
+// side's configuration.
+type streamLayer struct {
+	net.Listener
+	tls *tls.Config
+}
 
 func (s *streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	return net.DialTimeout("tcp", string(addr), timeout)
+	d := &net.Dialer{Timeout: timeout}
+	if s.tls == nil {
+		return d.Dial("tcp", string(addr))
+	}
+	// The handshake is part of the dial, bounded by the same timeout, so
+	// a peer that is not a master of this group fails here.
+	return tls.DialWithDialer(d, "tcp", string(addr), s.tls)
 }
 
 // newRaftLogger forwards raft's hclog lines to slog, keeping levels and
