@@ -3,7 +3,9 @@ package rdd
 import (
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -93,6 +95,35 @@ func (b *cacheBook) forget(node int) {
 			delete(b.locs, k)
 		}
 	}
+}
+
+// bookEntry is one dataset's partitions cached on executors.
+type bookEntry struct {
+	node, parts int
+	executors   []string // sorted
+}
+
+// summary lists, by dataset id, how many partitions executors cache and
+// which executors hold them.
+func (b *cacheBook) summary() []bookEntry {
+	b.mu.Lock()
+	parts := map[int]int{}
+	execs := map[int]map[string]bool{}
+	for k, ex := range b.locs {
+		parts[k.Node]++
+		if execs[k.Node] == nil {
+			execs[k.Node] = map[string]bool{}
+		}
+		for id := range ex {
+			execs[k.Node][id] = true
+		}
+	}
+	b.mu.Unlock()
+	var out []bookEntry
+	for _, n := range slices.Sorted(maps.Keys(parts)) {
+		out = append(out, bookEntry{node: n, parts: parts[n], executors: slices.Sorted(maps.Keys(execs[n]))})
+	}
+	return out
 }
 
 // holders lists the executors holding k.

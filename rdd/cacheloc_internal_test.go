@@ -1,10 +1,14 @@
 package rdd
 
 import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/mesoproject/meso/rdd/internal/blocks"
 	"github.com/mesoproject/meso/rdd/internal/task"
+	"github.com/mesoproject/meso/rdd/internal/ui"
 )
 
 // TestCacheBookForgets shows the driver's cache-location book shrinks back
@@ -50,5 +54,23 @@ func TestCacheBookForgets(t *testing.T) {
 	b.forget(7)
 	if n := b.size(); n != 0 {
 		t.Fatalf("after forgetting dataset 7 the book holds %d partitions, want 0", n)
+	}
+}
+
+// TestStoragePageShowsExecutorCache shows the UI's storage page lists the
+// partitions executors cache, from the driver's cache locations, with the
+// executors holding them.
+func TestStoragePageShowsExecutorCache(t *testing.T) {
+	b := newCacheBook()
+	b.add("e1", []task.CachedBlock{{Node: 5, Part: 0}, {Node: 5, Part: 1}})
+	b.add("e2", []task.CachedBlock{{Node: 5, Part: 2}})
+	live := ui.NewLive(func() []ui.Cached { return bookCached(b.summary()) })
+	rec := httptest.NewRecorder()
+	live.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/storage/", nil))
+	body := rec.Body.String()
+	for _, w := range []string{`data-dataset="5"`, `<td class="num">3</td>`, `<span class="executor">e1</span>, <span class="executor">e2</span>`} {
+		if !strings.Contains(body, w) {
+			t.Errorf("no %q on the storage page:\n%s", w, body)
+		}
 	}
 }

@@ -107,12 +107,27 @@ func (s *Session) UIURL() string {
 	return s.ui.url
 }
 
-// storageSummary lists the partitions the driver's block manager caches.
+// storageSummary lists the partitions the driver's block manager caches
+// and, in cluster mode, those the executors cache (the driver's cache
+// locations).
 func (s *Session) storageSummary() []ui.Cached {
 	var out []ui.Cached
 	for _, b := range s.cache.Summaries() {
 		out = append(out, ui.Cached{Dataset: b.Node, Name: fmt.Sprintf("dataset %d", b.Node), Level: b.Level.String(),
 			Partitions: b.Partitions, Memory: b.Memory, Disk: b.Disk})
+	}
+	if s.cluster != nil {
+		out = append(out, bookCached(s.cluster.cached.summary())...)
+	}
+	return out
+}
+
+// bookCached is the storage page's rows for partitions cached on executors.
+func bookCached(entries []bookEntry) []ui.Cached {
+	var out []ui.Cached
+	for _, e := range entries {
+		out = append(out, ui.Cached{Dataset: e.node, Name: fmt.Sprintf("dataset %d", e.node), Level: "on executors",
+			Partitions: e.parts, Executors: e.executors})
 	}
 	return out
 }
