@@ -12,6 +12,18 @@ import (
 	"github.com/mesoproject/meso/rdd"
 )
 
+var (
+	// groupedMod groups [0, n) by v % mod.
+	groupedMod = rdd.Func(func(n, parts, mod int) *rdd.RDD[rdd.Pair[int, []int]] {
+		return rdd.GroupByKey(rdd.KeyBy(rdd.Range(0, n, parts), func(v int) int { return v % mod }), 4)
+	})
+	// groupSizes is each group's size.
+	groupSizes = rdd.Func(func(g *rdd.RDD[rdd.Pair[int, []int]]) *rdd.RDD[int] {
+		return rdd.Map(g, func(p rdd.Pair[int, []int]) int { return len(p.Value) })
+	})
+	addInts = rdd.Register(func(a, b int) int { return a + b })
+)
+
 // A second action on a dataset downstream of a shuffle reuses the shuffle's
 // map outputs: the map stage is skipped, nothing is written again.
 func TestShuffleOutputsReusedAcrossJobs(t *testing.T) {
@@ -23,13 +35,12 @@ func TestShuffleOutputsReusedAcrossJobs(t *testing.T) {
 		}
 	})
 	ctx := context.Background()
-	g := rdd.GroupByKey(rdd.KeyBy(rdd.Range(0, 10_000, 8), func(v int) int { return v % 13 }), 4)
+	g := groupedMod(10_000, 8, 13)
 	if n, err := rdd.Count(ctx, s, g); err != nil || n != 13 {
 		t.Fatalf("count: %d, %v", n, err)
 	}
 	before := s.Stats()
-	sizes := rdd.Map(g, func(p rdd.Pair[int, []int]) int { return len(p.Value) })
-	total, err := rdd.Reduce(ctx, s, sizes, func(a, b int) int { return a + b })
+	total, err := rdd.Reduce(ctx, s, groupSizes(g), addInts)
 	if err != nil || total != 10_000 {
 		t.Fatalf("reduce: %d, %v", total, err)
 	}
