@@ -56,6 +56,17 @@ func demoLike(r *rdd.RDD[int]) *rdd.RDD[rdd.Pair[int, []rdd.Pair[int, int64]]] {
 	return rdd.GroupBy(rdd.ZipWithIndex(r), func(p rdd.Pair[int, int64]) int { return p.Key / 100 })
 }
 
+var (
+	// demoOver is demoLike over Range(1, n+1, parts), built in a Func.
+	demoOver = rdd.Func(func(n, parts int) *rdd.RDD[rdd.Pair[int, []rdd.Pair[int, int64]]] {
+		return demoLike(rdd.Range(1, n+1, parts))
+	})
+	// scrambledSort sorts [0, n) descending by (v * 7919) % n.
+	scrambledSort = rdd.Func(func(n, parts int) *rdd.RDD[int] {
+		return rdd.SortBy(rdd.Range(0, n, parts), func(v int) int { return (v * 7919) % n }, false, 2)
+	})
+)
+
 // Map outputs deleted or corrupted after their stage completed, behind the
 // scheduler's back: reducers fail to fetch them, the producing stage is
 // resubmitted for the lost outputs, and the result is exact.
@@ -147,15 +158,14 @@ func TestCancellation(t *testing.T) {
 // A shuffle several times larger than the shuffle memory: map outputs,
 // aggregation state and sort runs spill, and results are exact.
 func TestShuffleLargerThanBudget(t *testing.T) {
-	s := startLocalOnly(t, rdd.Config{ShuffleMemory: 64 << 10}, "builds its datasets in the test body, not yet in a Func (issue 9)")
+	s := startSession(t, rdd.Config{ShuffleMemory: 64 << 10})
 	const n = 300_000
-	got, err := rdd.Collect(context.Background(), s, demoLike(rdd.Range(1, n+1, 4)))
+	got, err := rdd.Collect(context.Background(), s, demoOver(n, 4))
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkDemo(t, n, got)
-	sorted, err := rdd.Collect(context.Background(), s,
-		rdd.SortBy(rdd.Range(0, n, 3), func(v int) int { return (v * 7919) % n }, false, 2))
+	sorted, err := rdd.Collect(context.Background(), s, scrambledSort(n, 3))
 	if err != nil {
 		t.Fatal(err)
 	}
