@@ -26,6 +26,13 @@ func partitionSizes[T any](t *testing.T, s *rdd.Session, r *rdd.RDD[T]) []int {
 	}))
 }
 
+// hotJoin joins [0, n), all on key 0, with two records, one of key 0.
+var hotJoin = rdd.Func(func(n int) *rdd.RDD[rdd.Pair[int, rdd.Pair[int, string]]] {
+	left := rdd.KeyBy(rdd.Range(0, n, 2), func(int) int { return 0 })
+	right := rdd.Parallelize([]rdd.Pair[int, string]{{0, "x"}, {1, "y"}}, 1)
+	return rdd.Join(left, right, 2)
+})
+
 // Range over spans and partition counts whose products overflow 64 bits:
 // partition p starts at start + floor(size*p/parts), computed here with
 // big integers.
@@ -183,10 +190,8 @@ func TestSortSkewedKeys(t *testing.T) {
 // by one (no map-side combine holding the key's values in memory) and the
 // reducer, spilling, pairs them all.
 func TestJoinOneHotKey(t *testing.T) {
-	s := startLocalOnly(t, rdd.Config{ShuffleMemory: 4096}, "builds its datasets in the test body, not yet in a Func (issue 9)")
-	left := rdd.KeyBy(rdd.Range(0, 20_000, 2), func(int) int { return 0 })
-	right := rdd.Parallelize([]rdd.Pair[int, string]{{0, "x"}, {1, "y"}}, 1)
-	got := collect(t, s, rdd.Join(left, right, 2))
+	s := startSession(t, rdd.Config{ShuffleMemory: 4096})
+	got := collect(t, s, hotJoin(20_000))
 	if len(got) != 20_000 {
 		t.Fatalf("%d pairs", len(got))
 	}
