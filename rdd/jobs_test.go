@@ -91,7 +91,7 @@ func TestConcurrentJobs(t *testing.T) {
 // Close during a job cancels it (ErrClosed), waits for its tasks, and only
 // then removes the shuffle files they read.
 func TestCloseDuringJob(t *testing.T) {
-	s := startSession(t, rdd.Config{})
+	s := startLocalOnly(t, rdd.Config{}, "its task signals the test through a channel the closure captures, which only an in-process task can")
 	started := make(chan struct{})
 	var once sync.Once
 	slow := rdd.MapPartitionsWithContext(rdd.Range(0, 100, 4), func(tc *rdd.TaskContext, in iter.Seq[int]) iter.Seq[int] {
@@ -105,7 +105,11 @@ func TestCloseDuringJob(t *testing.T) {
 		_, err := rdd.Collect(context.Background(), s, slow)
 		done <- err
 	}()
-	<-started
+	select {
+	case <-started:
+	case err := <-done:
+		t.Fatalf("the job ended before Close: %v", err)
+	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
