@@ -12,7 +12,7 @@ import (
 // read sees a whole partition (memory or disk), and -race finds no race
 // between a reader and the eviction.
 func TestCacheReadsRaceEvictions(t *testing.T) {
-	s := startSession(t, rdd.Config{Master: "local[4]", StorageMemory: 40_000})
+	s := startLocalOnly(t, rdd.Config{Master: "local[4]", StorageMemory: 40_000}, "races the local block manager's reads with its evictions, closures over the loop variable")
 	ctx := context.Background()
 	var sets []*rdd.RDD[int]
 	for i := range 3 {

@@ -3,7 +3,9 @@ package rdd
 import (
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,7 +25,10 @@ import (
 // and reads it from that executor (GET /cache/{node}/{part}, the
 // application's token); when no holder answers, it recomputes the partition
 // from the lineage (and caches it in turn). An executor's loss forgets its
-// partitions.
+// partitions; Unpersist and the cleaner (a dataset that is garbage) forget
+// a dataset's. The book is bounded (maxCacheLocs): past it a new location
+// is not recorded, which costs only a recomputation. The book belongs to
+// the session, so it ends with the application.
 
 // cacheBook is the driver's record of which executors hold which cached
 // partitions.
@@ -40,19 +45,37 @@ type cacheBook struct {
 	remote atomic.Int64
 }
 
+// maxCacheLocs bounds the cached partitions the driver records.
+const maxCacheLocs = 1 << 20
+
 func newCacheBook() *cacheBook { return &cacheBook{locs: map[blocks.Key]map[string]bool{}} }
 
-// add records that executor holds the partitions.
-func (b *cacheBook) add(executor string, cached []task.CachedBlock) {
+// add records that executor holds the partitions; a partition new to the
+// book is not recorded once it holds maxCacheLocs (it reports whether all
+// were).
+func (b *cacheBook) add(executor string, cached []task.CachedBlock) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	all := true
 	for _, c := range cached {
 		k := blocks.Key{Node: c.Node, Part: c.Part}
 		if b.locs[k] == nil {
+			if len(b.locs) >= maxCacheLocs {
+				all = false
+				continue
+			}
 			b.locs[k] = map[string]bool{}
 		}
 		b.locs[k][executor] = true
 	}
+	return all
+}
+
+// size is the number of cached partitions recorded.
+func (b *cacheBook) size() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.locs)
 }
 
 // lose forgets what an executor held.
@@ -76,6 +99,35 @@ func (b *cacheBook) forget(node int) {
 			delete(b.locs, k)
 		}
 	}
+}
+
+// bookEntry is one dataset's partitions cached on executors.
+type bookEntry struct {
+	node, parts int
+	executors   []string // sorted
+}
+
+// summary lists, by dataset id, how many partitions executors cache and
+// which executors hold them.
+func (b *cacheBook) summary() []bookEntry {
+	b.mu.Lock()
+	parts := map[int]int{}
+	execs := map[int]map[string]bool{}
+	for k, ex := range b.locs {
+		parts[k.Node]++
+		if execs[k.Node] == nil {
+			execs[k.Node] = map[string]bool{}
+		}
+		for id := range ex {
+			execs[k.Node][id] = true
+		}
+	}
+	b.mu.Unlock()
+	var out []bookEntry
+	for _, n := range slices.Sorted(maps.Keys(parts)) {
+		out = append(out, bookEntry{node: n, parts: parts[n], executors: slices.Sorted(maps.Keys(execs[n]))})
+	}
+	return out
 }
 
 // holders lists the executors holding k.

@@ -71,6 +71,9 @@ func (s *Session) cleaner() {
 			s.resMu.Unlock()
 			if c.node >= 0 {
 				s.cache.RemoveNode(c.node)
+				if s.cluster != nil {
+					s.cluster.cached.forget(c.node)
+				}
 				s.mu.Lock()
 				delete(s.prepared, c.node)
 				delete(s.prepMu, c.node)

@@ -13,7 +13,28 @@ var demo = rdd.Func(func(n, parts int) *rdd.RDD[rdd.Pair[int, []rdd.Pair[int, in
 	return rdd.GroupBy(withIdx, func(p rdd.Pair[int, int64]) int { return p.Key / 100 }).Cache()
 })
 
+// startSession starts a local session for a test, with CheckPortable on:
+// a job that executors could not run (a stage built outside an rdd.Func,
+// an unregistered action function, a Func whose rebuild differs) fails as
+// on a cluster, so a test that passes is known to run there too.
 func startSession(t testing.TB, cfg rdd.Config) *rdd.Session {
+	t.Helper()
+	cfg.CheckPortable = true
+	return startAnySession(t, cfg)
+}
+
+// startLocalOnly starts a local session without CheckPortable, for a test
+// whose jobs are about local-only behaviour or build their datasets in the
+// test body; why says which, and is the opt-out's record.
+func startLocalOnly(t testing.TB, cfg rdd.Config, why string) *rdd.Session {
+	t.Helper()
+	if why == "" {
+		t.Fatal("startLocalOnly needs a reason")
+	}
+	return startAnySession(t, cfg)
+}
+
+func startAnySession(t testing.TB, cfg rdd.Config) *rdd.Session {
 	t.Helper()
 	if cfg.Master == "" {
 		cfg.Master = "local[2]"

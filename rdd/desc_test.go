@@ -118,7 +118,7 @@ func TestResolutionPerSession(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s := startSession(t, rdd.Config{Master: "local[2]", DefaultParallelism: par})
+			s := startLocalOnly(t, rdd.Config{Master: "local[2]", DefaultParallelism: par}, "the driver's per-session resolution of datasets shared by two sessions, built in the test")
 			got, err := rdd.Collect(t.Context(), s, parts)
 			if err != nil {
 				t.Error(err)
@@ -136,7 +136,7 @@ func TestResolutionPerSession(t *testing.T) {
 // the executors': an executor with more slots changes where tasks run, not
 // the plan.
 func TestExecutorSlotsDoNotChangeThePlan(t *testing.T) {
-	s := startSession(t, rdd.Config{Master: "local[2]"})
+	s := startLocalOnly(t, rdd.Config{Master: "local[2]"}, "the driver's resolution against the local executor's slots")
 	rdd.UseExecutorSlots(s, 8)
 	r := rdd.Parallelize([]int{1, 2, 3, 4, 5, 6, 7, 8, 9}, 0)
 	if got := collect(t, s, r); len(got) != 9 || r.NumPartitions() != 2 {
@@ -157,14 +157,14 @@ func TestTextFileListedOncePerSession(t *testing.T) {
 	write("a.txt", "a1\na2\n")
 	write("b.txt", "b1\n")
 	lines := rdd.TextFile(dir, 2)
-	s1 := startSession(t, rdd.Config{})
+	s1 := startLocalOnly(t, rdd.Config{}, "the driver lists a TextFile once per session; the dataset is shared by sessions")
 	first := collect(t, s1, lines)
 	write("c.txt", "c1\n")
 	again := collect(t, s1, lines)
 	if !slices.Equal(first, again) || len(first) != 3 {
 		t.Fatalf("same session: %v, then %v", first, again)
 	}
-	s2 := startSession(t, rdd.Config{})
+	s2 := startLocalOnly(t, rdd.Config{}, "the driver lists a TextFile once per session; the dataset is shared by sessions")
 	if got := collect(t, s2, lines); len(got) != 4 {
 		t.Fatalf("new session: %v, want the new file's line too", got)
 	}
@@ -209,7 +209,7 @@ var keyedRange = rdd.Func(func(n int) *rdd.RDD[rdd.Pair[int, int]] {
 // invocation, and its descriptor says why; a stage wholly inside the call
 // has one.
 func TestNotPortableStagesSayWhy(t *testing.T) {
-	s := startSession(t, rdd.Config{Master: "local[2]"})
+	s := startLocalOnly(t, rdd.Config{Master: "local[2]"}, "it checks the reason recorded for a stage built outside a Func")
 	descs := rdd.RecordTasks(s)
 	groups := collect(t, s, rdd.GroupByKey(keyedRange(30), 2))
 	if len(groups) != 3 {

@@ -15,7 +15,7 @@ import (
 // still gives exactly the right answer, and accumulators count each
 // successful task once.
 func TestRandomTaskFailures(t *testing.T) {
-	s := startSession(t, rdd.Config{TaskMaxFailures: 30, ShuffleMemory: 4096})
+	s := startLocalOnly(t, rdd.Config{TaskMaxFailures: 30, ShuffleMemory: 4096}, "builds its datasets in the test body, not yet in a Func (issue 9)")
 	rdd.InjectTaskFailures(s, 0.25, 1)
 	const n = 20_000
 	acc := rdd.Counter(s, "records")
@@ -55,6 +55,17 @@ func TestRandomTaskFailures(t *testing.T) {
 func demoLike(r *rdd.RDD[int]) *rdd.RDD[rdd.Pair[int, []rdd.Pair[int, int64]]] {
 	return rdd.GroupBy(rdd.ZipWithIndex(r), func(p rdd.Pair[int, int64]) int { return p.Key / 100 })
 }
+
+var (
+	// demoOver is demoLike over Range(1, n+1, parts), built in a Func.
+	demoOver = rdd.Func(func(n, parts int) *rdd.RDD[rdd.Pair[int, []rdd.Pair[int, int64]]] {
+		return demoLike(rdd.Range(1, n+1, parts))
+	})
+	// scrambledSort sorts [0, n) descending by (v * 7919) % n.
+	scrambledSort = rdd.Func(func(n, parts int) *rdd.RDD[int] {
+		return rdd.SortBy(rdd.Range(0, n, parts), func(v int) int { return (v * 7919) % n }, false, 2)
+	})
+)
 
 // Map outputs deleted or corrupted after their stage completed, behind the
 // scheduler's back: reducers fail to fetch them, the producing stage is
@@ -98,7 +109,7 @@ func TestLostAndCorruptMapOutputs(t *testing.T) {
 }
 
 func TestUserPanicNamesStageAndPartition(t *testing.T) {
-	s := startSession(t, rdd.Config{})
+	s := startLocalOnly(t, rdd.Config{}, "builds its datasets in the test body, not yet in a Func (issue 9)")
 	r := rdd.Map(rdd.Range(0, 100, 5), func(v int) int {
 		if v == 63 {
 			panic("boom at 63")
@@ -123,7 +134,7 @@ func TestUserPanicNamesStageAndPartition(t *testing.T) {
 }
 
 func TestCancellation(t *testing.T) {
-	s := startSession(t, rdd.Config{})
+	s := startLocalOnly(t, rdd.Config{}, "builds its datasets in the test body, not yet in a Func (issue 9)")
 	ctx, cancel := context.WithCancel(context.Background())
 	s.AddListener(func(e rdd.Event) {
 		if e.Kind == rdd.TaskStart {
@@ -149,13 +160,12 @@ func TestCancellation(t *testing.T) {
 func TestShuffleLargerThanBudget(t *testing.T) {
 	s := startSession(t, rdd.Config{ShuffleMemory: 64 << 10})
 	const n = 300_000
-	got, err := rdd.Collect(context.Background(), s, demoLike(rdd.Range(1, n+1, 4)))
+	got, err := rdd.Collect(context.Background(), s, demoOver(n, 4))
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkDemo(t, n, got)
-	sorted, err := rdd.Collect(context.Background(), s,
-		rdd.SortBy(rdd.Range(0, n, 3), func(v int) int { return (v * 7919) % n }, false, 2))
+	sorted, err := rdd.Collect(context.Background(), s, scrambledSort(n, 3))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +183,7 @@ func TestShuffleLargerThanBudget(t *testing.T) {
 // A user function that panics on the driver (Reduce merging partition
 // results) fails the job with an error; it does not crash the program.
 func TestDriverSidePanic(t *testing.T) {
-	s := startSession(t, rdd.Config{})
+	s := startLocalOnly(t, rdd.Config{}, "an unregistered Reduce function panicking in the driver's merge, which local mode runs")
 	_, err := rdd.Reduce(context.Background(), s, rdd.Range(0, 100, 4), func(a, b int) int {
 		if b >= 300 { // a partition's sum: only the driver merges those
 			panic("driver boom")

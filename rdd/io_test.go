@@ -18,7 +18,7 @@ import (
 )
 
 func TestTextFileSplitsNeverBreakLines(t *testing.T) {
-	s := startSession(t, rdd.Config{})
+	s := startLocalOnly(t, rdd.Config{}, "builds its datasets in the test body, not yet in a Func (issue 9)")
 	dir := t.TempDir()
 	var want []string
 	for f := range 3 {
@@ -52,7 +52,7 @@ func TestTextFileSplitsNeverBreakLines(t *testing.T) {
 }
 
 func TestSaveAsTextFileCommitsAtomically(t *testing.T) {
-	s := startSession(t, rdd.Config{})
+	s := startLocalOnly(t, rdd.Config{}, "builds its datasets in the test body, not yet in a Func (issue 9)")
 	ctx := context.Background()
 	base := t.TempDir()
 	out := filepath.Join(base, "out")
@@ -94,7 +94,7 @@ func TestPersistLevels(t *testing.T) {
 	for _, level := range []rdd.StorageLevel{rdd.MemoryOnly, rdd.MemoryAndDisk, rdd.DiskOnly} {
 		t.Run(level.String(), func(t *testing.T) {
 			// Storage memory for about two of the eight partitions.
-			s := startSession(t, rdd.Config{StorageMemory: 2 * 1000 * 40})
+			s := startLocalOnly(t, rdd.Config{StorageMemory: 2 * 1000 * 40}, "builds its datasets in the test body, not yet in a Func (issue 9)")
 			calls := rdd.Counter(s, "computed")
 			r := rdd.MapPartitionsWithContext(rdd.Range(0, 8000, 8), func(tc *rdd.TaskContext, in iter.Seq[int]) iter.Seq[string] {
 				return func(yield func(string) bool) {
@@ -219,7 +219,7 @@ func TestConfigSet(t *testing.T) {
 			t.Fatalf("master %q: %v", m, err)
 		}
 	}
-	s := startSession(t, rdd.Config{Master: "local[3]", DefaultParallelism: 5})
+	s := startLocalOnly(t, rdd.Config{Master: "local[3]", DefaultParallelism: 5}, "builds its datasets in the test body, not yet in a Func (issue 9)")
 	r := rdd.Parallelize([]int{1, 2, 3}, 0)
 	if got := collect(t, s, r); !slices.Equal(got, []int{1, 2, 3}) || r.NumPartitions() != 5 {
 		t.Fatalf("default parallelism: %v in %d partitions", got, r.NumPartitions())
@@ -229,7 +229,7 @@ func TestConfigSet(t *testing.T) {
 // Disk-cached blocks deleted behind the cache's back are recomputed from
 // lineage.
 func TestLostDiskBlocksAreRecomputed(t *testing.T) {
-	s := startSession(t, rdd.Config{})
+	s := startLocalOnly(t, rdd.Config{}, "builds its datasets in the test body, not yet in a Func (issue 9)")
 	r := rdd.Map(rdd.Range(0, 5000, 5), func(v int) string { return fmt.Sprint(v) }).Persist(rdd.DiskOnly)
 	first := collect(t, s, r)
 	if n := rdd.DeleteCachedBlocks(s); n != 5 {
@@ -246,7 +246,7 @@ func TestLostDiskBlocksAreRecomputed(t *testing.T) {
 }
 
 func TestTextFileGzip(t *testing.T) {
-	s := startSession(t, rdd.Config{})
+	s := startLocalOnly(t, rdd.Config{}, "builds its datasets in the test body, not yet in a Func (issue 9)")
 	dir := t.TempDir()
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)

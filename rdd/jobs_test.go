@@ -12,6 +12,18 @@ import (
 	"github.com/mesoproject/meso/rdd"
 )
 
+var (
+	// groupedMod groups [0, n) by v % mod.
+	groupedMod = rdd.Func(func(n, parts, mod int) *rdd.RDD[rdd.Pair[int, []int]] {
+		return rdd.GroupByKey(rdd.KeyBy(rdd.Range(0, n, parts), func(v int) int { return v % mod }), 4)
+	})
+	// groupSizes is each group's size.
+	groupSizes = rdd.Func(func(g *rdd.RDD[rdd.Pair[int, []int]]) *rdd.RDD[int] {
+		return rdd.Map(g, func(p rdd.Pair[int, []int]) int { return len(p.Value) })
+	})
+	addInts = rdd.Register(func(a, b int) int { return a + b })
+)
+
 // A second action on a dataset downstream of a shuffle reuses the shuffle's
 // map outputs: the map stage is skipped, nothing is written again.
 func TestShuffleOutputsReusedAcrossJobs(t *testing.T) {
@@ -23,13 +35,12 @@ func TestShuffleOutputsReusedAcrossJobs(t *testing.T) {
 		}
 	})
 	ctx := context.Background()
-	g := rdd.GroupByKey(rdd.KeyBy(rdd.Range(0, 10_000, 8), func(v int) int { return v % 13 }), 4)
+	g := groupedMod(10_000, 8, 13)
 	if n, err := rdd.Count(ctx, s, g); err != nil || n != 13 {
 		t.Fatalf("count: %d, %v", n, err)
 	}
 	before := s.Stats()
-	sizes := rdd.Map(g, func(p rdd.Pair[int, []int]) int { return len(p.Value) })
-	total, err := rdd.Reduce(ctx, s, sizes, func(a, b int) int { return a + b })
+	total, err := rdd.Reduce(ctx, s, groupSizes(g), addInts)
 	if err != nil || total != 10_000 {
 		t.Fatalf("reduce: %d, %v", total, err)
 	}
@@ -80,7 +91,7 @@ func TestConcurrentJobs(t *testing.T) {
 // Close during a job cancels it (ErrClosed), waits for its tasks, and only
 // then removes the shuffle files they read.
 func TestCloseDuringJob(t *testing.T) {
-	s := startSession(t, rdd.Config{})
+	s := startLocalOnly(t, rdd.Config{}, "its task signals the test through a channel the closure captures, which only an in-process task can")
 	started := make(chan struct{})
 	var once sync.Once
 	slow := rdd.MapPartitionsWithContext(rdd.Range(0, 100, 4), func(tc *rdd.TaskContext, in iter.Seq[int]) iter.Seq[int] {
@@ -94,7 +105,11 @@ func TestCloseDuringJob(t *testing.T) {
 		_, err := rdd.Collect(context.Background(), s, slow)
 		done <- err
 	}()
-	<-started
+	select {
+	case <-started:
+	case err := <-done:
+		t.Fatalf("the job ended before Close: %v", err)
+	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +158,7 @@ func TestUnreachableDatasetsAreCleaned(t *testing.T) {
 // While a job runs all along, shuffles of datasets the program dropped are
 // still removed, and their files unmapped (their disk space given back).
 func TestDroppedShufflesUnmappedWhileJobsRun(t *testing.T) {
-	s := startSession(t, rdd.Config{Master: "local[3]"})
+	s := startLocalOnly(t, rdd.Config{Master: "local[3]"}, "builds its datasets in the test body, not yet in a Func (issue 9)")
 	hold := make(chan struct{})
 	blocker := rdd.MapPartitionsWithContext(rdd.Range(0, 1, 1), func(tc *rdd.TaskContext, in iter.Seq[int]) iter.Seq[int] {
 		return func(yield func(int) bool) { <-hold }

@@ -49,20 +49,8 @@ func startUI(s *Session, host string) (*driverUI, error) {
 		return nil, fmt.Errorf("%w: driver UI (spark.ui.port=%d and the %d after it): %v", ErrConfig, port, uiPortRetries, err)
 	}
 	u := &driverUI{live: ui.NewLive(s.storageSummary), url: "http://" + ln.Addr().String()}
-	sem := make(chan struct{}, uiMaxConcurrent)
 	u.srv = &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			select {
-			case sem <- struct{}{}:
-				defer func() { <-sem }()
-			default:
-				w.Header().Set("Retry-After", "1")
-				http.Error(w, "too many requests", http.StatusServiceUnavailable)
-				return
-			}
-			r.Body = http.MaxBytesReader(w, r.Body, 1<<10) // pages take no body
-			u.live.ServeHTTP(w, r)
-		}),
+		Handler:           boundUI(u.live, uiMaxConcurrent),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -73,6 +61,27 @@ func startUI(s *Session, host string) (*driverUI, error) {
 	s.AddListener(u.record)
 	s.log.Info("driver UI", "url", u.url)
 	return u, nil
+}
+
+// uiMaxBody bounds a request body the UI reads (its pages take none).
+const uiMaxBody = 1 << 10
+
+// boundUI serves h with at most max requests in progress (more get 503
+// with Retry-After) and bodies of at most uiMaxBody bytes.
+func boundUI(h http.Handler, max int) http.Handler {
+	sem := make(chan struct{}, max)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case sem <- struct{}{}:
+			defer func() { <-sem }()
+		default:
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "too many requests", http.StatusServiceUnavailable)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, uiMaxBody)
+		h.ServeHTTP(w, r)
+	})
 }
 
 // record feeds one event to the UI in its event-log form.
@@ -98,12 +107,27 @@ func (s *Session) UIURL() string {
 	return s.ui.url
 }
 
-// storageSummary lists the partitions the driver's block manager caches.
+// storageSummary lists the partitions the driver's block manager caches
+// and, in cluster mode, those the executors cache (the driver's cache
+// locations).
 func (s *Session) storageSummary() []ui.Cached {
 	var out []ui.Cached
 	for _, b := range s.cache.Summaries() {
 		out = append(out, ui.Cached{Dataset: b.Node, Name: fmt.Sprintf("dataset %d", b.Node), Level: b.Level.String(),
 			Partitions: b.Partitions, Memory: b.Memory, Disk: b.Disk})
+	}
+	if s.cluster != nil {
+		out = append(out, bookCached(s.cluster.cached.summary())...)
+	}
+	return out
+}
+
+// bookCached is the storage page's rows for partitions cached on executors.
+func bookCached(entries []bookEntry) []ui.Cached {
+	var out []ui.Cached
+	for _, e := range entries {
+		out = append(out, ui.Cached{Dataset: e.node, Name: fmt.Sprintf("dataset %d", e.node), Level: "on executors",
+			Partitions: e.parts, Executors: e.executors})
 	}
 	return out
 }

@@ -39,6 +39,10 @@ type Cached struct {
 	Partitions int
 	Memory     int64
 	Disk       int64
+	// Executors, in cluster mode, are the executors holding the partitions
+	// (from the driver's cache locations; their sizes are not reported, so
+	// Memory and Disk are 0); empty for the driver's own block manager.
+	Executors []string
 }
 
 // view is what every page template gets.

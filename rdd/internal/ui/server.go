@@ -14,13 +14,27 @@ import (
 	"time"
 )
 
-// Live is a running driver's UI: events go in through Apply, pages come out
-// of ServeHTTP. Safe for concurrent use.
+// Live is a running driver's UI: events go in through ApplyJSON, pages
+// come out of ServeHTTP. Safe for concurrent use.
+//
+// The driver emits events synchronously from its scheduler, so ApplyJSON
+// never waits for a page: when a render holds the state, the event waits
+// in a bounded queue that the next ApplyJSON or render folds in. Past
+// maxPending queued events (a render stuck on a slow client while a job
+// runs) new events are dropped and counted (Dropped), rather than stall
+// the scheduler.
 type Live struct {
-	mu      sync.Mutex
+	mu      sync.Mutex // the state; held by renders
 	state   *State
 	storage func() []Cached // may be nil
+
+	qmu     sync.Mutex // the queue; never held while rendering
+	pending [][]byte
+	dropped int
 }
+
+// maxPending bounds the events queued while a render holds the state.
+const maxPending = 1 << 16
 
 // NewLive returns an empty live UI; storage, when not nil, lists the
 // partitions cached now (asked on each storage page).
@@ -28,11 +42,38 @@ func NewLive(storage func() []Cached) *Live {
 	return &Live{state: NewState(), storage: storage}
 }
 
-// ApplyJSON folds one event (its event-log JSON) into the UI.
+// ApplyJSON folds one event (its event-log JSON) into the UI, or queues it
+// when a render holds the state; it never blocks on a render.
 func (l *Live) ApplyJSON(line []byte) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.state.ApplyJSON(line)
+	l.qmu.Lock()
+	if len(l.pending) >= maxPending {
+		l.dropped++
+	} else {
+		l.pending = append(l.pending, line)
+	}
+	l.qmu.Unlock()
+	if l.mu.TryLock() {
+		l.drainLocked()
+		l.mu.Unlock()
+	}
+}
+
+// drainLocked folds the queued events into the state; l.mu is held.
+func (l *Live) drainLocked() {
+	l.qmu.Lock()
+	q := l.pending
+	l.pending = nil
+	l.qmu.Unlock()
+	for _, line := range q {
+		l.state.ApplyJSON(line)
+	}
+}
+
+// Dropped is the number of events dropped because the queue was full.
+func (l *Live) Dropped() int {
+	l.qmu.Lock()
+	defer l.qmu.Unlock()
+	return l.dropped
 }
 
 // ServeHTTP serves the application's pages.
@@ -51,6 +92,7 @@ func (l *Live) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.drainLocked()
 	render(w, r, l.state, "", r.URL.Path, cached)
 }
 

@@ -8,7 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 func get(t *testing.T, h http.Handler, path string) (int, string) {
@@ -97,5 +99,61 @@ func TestHistory(t *testing.T) {
 		if code, _ := get(t, h, p); code != http.StatusNotFound {
 			t.Errorf("%s: %d, want 404", p, code)
 		}
+	}
+}
+
+// stuckWriter is a client that takes no bytes until released: a render
+// writing to it holds the live state.
+type stuckWriter struct {
+	httptest.ResponseRecorder
+	writing chan struct{} // closed at the first Write
+	release chan struct{}
+	once    sync.Once
+}
+
+func (w *stuckWriter) Write(b []byte) (int, error) {
+	w.once.Do(func() { close(w.writing) })
+	<-w.release
+	return w.ResponseRecorder.Write(b)
+}
+
+// TestLiveEventsFlowDuringRender shows a render stuck on a slow client does
+// not hold up the events the scheduler emits: ApplyJSON returns while the
+// render holds the state, the events are queued (past the bound dropped
+// and counted), and the next page shows the queued ones.
+func TestLiveEventsFlowDuringRender(t *testing.T) {
+	l := NewLive(nil)
+	w := &stuckWriter{ResponseRecorder: *httptest.NewRecorder(), writing: make(chan struct{}), release: make(chan struct{})}
+	rendered := make(chan struct{})
+	go func() {
+		defer close(rendered)
+		l.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/jobs/", nil))
+	}()
+	<-w.writing // the render holds the state now
+
+	applied := make(chan struct{})
+	go func() {
+		defer close(applied)
+		for _, e := range events() {
+			b, _ := json.Marshal(e)
+			l.ApplyJSON(b)
+		}
+		for range maxPending {
+			l.ApplyJSON([]byte(`{"Kind":"JobStart","Job":99,"Name":"flood"}`))
+		}
+	}()
+	select {
+	case <-applied:
+	case <-time.After(20 * time.Second):
+		t.Fatal("ApplyJSON blocked behind a render")
+	}
+	if d := l.Dropped(); d != len(events()) {
+		t.Errorf("dropped %d events past the queue's bound, want %d", d, len(events()))
+	}
+	close(w.release)
+	<-rendered
+	code, body := get(t, l, "/jobs/")
+	if code != 200 || !strings.Contains(body, `data-job="0" data-status="SUCCEEDED"`) || !strings.Contains(body, `data-job="1" data-status="FAILED"`) {
+		t.Fatalf("after the render the queued events are not on the page (%d):\n%s", code, body)
 	}
 }

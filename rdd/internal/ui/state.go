@@ -121,7 +121,6 @@ type Executor struct {
 	Added     time.Time
 	Removed   time.Time // zero while alive
 	Reason    string
-	Active    int
 	Completed int
 	Failed    int
 	Read      int64
@@ -221,9 +220,6 @@ func (s *State) Apply(e Event) {
 		st.TaskRows = append(st.TaskRows, t)
 		st.Running++
 		s.running[taskKey{e.Job, e.Stage, e.StageAttempt, e.Partition, e.Attempt}] = t
-		if x := s.Executors[e.Executor]; x != nil {
-			x.Active++
-		}
 	case "TaskEnd":
 		st := s.stage(e)
 		k := taskKey{e.Job, e.Stage, e.StageAttempt, e.Partition, e.Attempt}
@@ -234,9 +230,6 @@ func (s *State) Apply(e Event) {
 		} else {
 			delete(s.running, k)
 			st.Running--
-			if x := s.Executors[t.Executor]; x != nil {
-				x.Active--
-			}
 		}
 		if e.Executor != "" {
 			t.Executor = e.Executor
