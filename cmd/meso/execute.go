@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -37,6 +38,7 @@ type executeFlags struct {
 	role           string
 	frameworkName  string
 	principal      string
+	secret         string
 	checkpoint     bool
 	partitionAware bool
 	capabilities   []string
@@ -105,7 +107,8 @@ func newExecuteCmdWith(f *executeFlags) *cobra.Command {
 	fs.StringVar(&f.task, "task", "", "a whole TaskInfo in Mesos JSON, or the path of a file holding one ('file:///path' or '/path'); agent_id need not be set; excludes --name, --command, --env, --resources")
 	fs.StringVar(&f.role, "role", "*", "role to subscribe with")
 	fs.StringVar(&f.frameworkName, "framework_name", "meso-execute instance", "name of the framework")
-	fs.StringVar(&f.principal, "principal", "", "principal of the framework (FrameworkInfo.principal)")
+	fs.StringVar(&f.principal, "principal", "", "principal of the framework (FrameworkInfo.principal) and of its HTTP Basic credential (default $MESOS_PRINCIPAL)")
+	fs.StringVar(&f.secret, "secret", "", "secret of the principal, sent as HTTP Basic on every scheduler call (default $MESOS_SECRET)")
 	fs.BoolVar(&f.checkpoint, "checkpoint", false, "ask agents to checkpoint the framework's tasks")
 	fs.BoolVar(&f.partitionAware, "partition_aware", true, "declare the PARTITION_AWARE capability (TASK_UNREACHABLE instead of TASK_LOST)")
 	fs.StringSliceVar(&f.capabilities, "framework_capabilities", nil, "extra framework capabilities, comma-separated (only GPU_RESOURCES; TASK_KILLING_STATE and RESERVATION_REFINEMENT are always declared)")
@@ -273,8 +276,8 @@ func (f *executeFlags) frameworkInfo(username string) (*mesospb.FrameworkInfo, e
 		Role:       proto.String(f.role),
 		Checkpoint: proto.Bool(f.checkpoint),
 	}
-	if f.principal != "" {
-		fw.Principal = proto.String(f.principal)
+	if principal := cmp.Or(f.principal, os.Getenv("MESOS_PRINCIPAL")); principal != "" {
+		fw.Principal = proto.String(principal)
 	}
 	for _, c := range caps {
 		fw.Capabilities = append(fw.Capabilities, &mesospb.FrameworkInfo_Capability{Type: c.Enum()})
@@ -356,8 +359,18 @@ func runExecute(ctx context.Context, f *executeFlags, stdout, stderr io.Writer) 
 		return 1, err
 	}
 	hc := &http.Client{Transport: tr}
+	var header http.Header
+	if principal, secret := p.framework.GetPrincipal(), cmp.Or(f.secret, os.Getenv("MESOS_SECRET")); secret != "" {
+		if principal == "" {
+			return 1, errors.New("--secret given without --principal (or MESOS_PRINCIPAL)")
+		}
+		req := &http.Request{Header: http.Header{}}
+		req.SetBasicAuth(principal, secret)
+		header = req.Header
+	}
 	client := scheduler.New(scheduler.Config{
 		Master: withScheme(f.master, secure), Framework: p.framework, Codec: p.codec, HTTPClient: hc, Logger: logger,
+		Header: header,
 	})
 	x := &execution{plan: p, flags: f, client: client, http: hc, secure: secure, stdout: stdout, stderr: stderr}
 	return x.run(ctx)

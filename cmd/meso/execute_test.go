@@ -155,7 +155,7 @@ func TestExecuteHelpDocumentsEveryFlag(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, flag := range []string{"master", "name", "command", "shell", "env", "resources", "task", "role",
-		"framework_name", "principal", "checkpoint", "partition_aware", "framework_capabilities", "content_type",
+		"framework_name", "principal", "secret", "checkpoint", "partition_aware", "framework_capabilities", "content_type",
 		"kill_after", "verbose"} {
 		if !strings.Contains(out.String(), "--"+flag+" ") {
 			t.Errorf("help lacks --%s", flag)
