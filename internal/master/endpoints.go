@@ -51,6 +51,22 @@ func (m *Master) handleRedirect(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusTemporaryRedirect)
 }
 
+// uiOnLeader serves the web UI's page ("/") only on the leading master
+// (or when no master leads, so the page can say so); another master
+// answers 307 to the leader's page. Its files are served everywhere.
+func (m *Master) uiOnLeader(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/" {
+			if hostport, self := m.leader(); !self && hostport != "" {
+				w.Header().Set("Location", "//"+hostport+"/")
+				w.WriteHeader(http.StatusTemporaryRedirect)
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
 // handleHealth serves /health: 200 with an empty body.
 func (m *Master) handleHealth(w http.ResponseWriter, _ *http.Request) {
 	w.WriteHeader(http.StatusOK)

@@ -375,6 +375,20 @@ func TestThreeMastersFailover(t *testing.T) {
 				t.Fatalf("/master/redirect after failover: %s %q; want //%s", resp.Status, loc, next.addr)
 			}
 		}
+		// The web UI's page: the follower sends visitors to the leader's.
+		resp, err := noRedirects.Get(h.base + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusTemporaryRedirect || resp.Header.Get("Location") != "//"+next.addr+"/" {
+			t.Fatalf("web UI on a follower: %s %q; want 307 to //%s/", resp.Status, resp.Header.Get("Location"), next.addr)
+		}
+	}
+	if resp, err := noRedirects.Get(next.base + "/"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("web UI on the leader: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 	reregister(t, next.base, a, withID(info, f.id), task)
 	resubscribeKeepsTask(t, next.base, withID(info, f.id), "t1")

@@ -274,7 +274,10 @@ func (m *Master) routes() http.Handler {
 	mux.HandleFunc("/master/redirect", m.handleRedirect)
 	mux.HandleFunc("/master/redirect/", m.handleRedirect)
 	// The web UI's page and files; its API calls carry their own
-	// credentials, so the page itself is public.
-	mux.Handle("/", webui.Handler())
+	// credentials, so the page itself is public. A master that does not
+	// lead sends the page's visitors to the leader's (as Mesos' UI does):
+	// the page talks to its own origin, and a follower's 307s to another
+	// origin fail the browser's CORS checks.
+	mux.Handle("/", m.uiOnLeader(webui.Handler()))
 	return mux
 }
