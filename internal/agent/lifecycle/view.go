@@ -96,15 +96,17 @@ func (ex *executor) view() ExecutorView {
 }
 
 // Registration returns what the agent reports when it registers again with
-// a master: its frameworks, its executors that have not terminated, and
-// every task it still tracks (queued ones as TASK_STAGING). The messages are
-// copies.
+// a master: its frameworks, its executors that have not terminated (but the
+// command executors it generated for command tasks, which the master never
+// knew of: as a Mesos agent, it does not report them, or the master would
+// count their resources on top of their tasks'), and every task it still
+// tracks (queued ones as TASK_STAGING). The messages are copies.
 func (c *Core) Registration() *linkpb.AgentCall_Register {
 	reg := &linkpb.AgentCall_Register{}
 	for _, fw := range c.sortedFrameworks() {
 		reg.Frameworks = append(reg.Frameworks, proto.CloneOf(fw.info))
 		for _, ex := range fw.sortedExecutors() {
-			if ex.state != ExecutorTerminated {
+			if ex.state != ExecutorTerminated && !ex.command {
 				reg.Executors = append(reg.Executors, &linkpb.ExecutorState{
 					FrameworkId:  &mesospb.FrameworkID{Value: proto.String(fw.id)},
 					ExecutorInfo: proto.CloneOf(ex.info),
