@@ -205,9 +205,13 @@ func (j *Job) ExecutorLost(id string) Ready {
 		delete(j.running, k)
 		j.enqueue(k)
 	}
-	if j.books.ExecutorLost(id) > 0 {
-		j.replan = true
-	}
+	// Replan whether or not this call unregistered anything: the books are
+	// the session's, and the cluster driver (or another job) may have
+	// forgotten the executor's map outputs before this job heard of the
+	// loss; a job that did not replan then waited for outputs nobody
+	// recomputed ("nothing to run", seen in CI).
+	j.books.ExecutorLost(id)
+	j.replan = true
 	return j.step()
 }
 
