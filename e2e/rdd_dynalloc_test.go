@@ -267,14 +267,16 @@ func TestRDDDynamicAllocationNeedsShuffleService(t *testing.T) {
 }
 
 // BenchmarkRDDExecutorRamp measures dynamic allocation on a real cluster:
-// per iteration, one collect of the seed demo (the talk's 10M/500, or
-// MESO_E2E_RAMP_N integers in MESO_E2E_RAMP_PARTS partitions) from 1
+// per iteration, one collect of the seed demo (30M integers in 500
+// partitions: on a quiet machine the talk's 10M ends before the ramp can
+// reach 3 executors; or MESO_E2E_RAMP_N integers in MESO_E2E_RAMP_PARTS
+// partitions) from 1
 // executor (min) with Spark's default backlog timeouts (1 s): the time
 // from the action's start to 3 executors (max) running in /master/state,
 // and from its end to 1 again with executorIdleTimeout=5s. Reported: ramp-s,
 // release-s and release-overhead-s (release-s minus the 5 s timeout).
 func BenchmarkRDDExecutorRamp(b *testing.B) {
-	n, parts := "10000000", "500"
+	n, parts := "30000000", "500"
 	if v := os.Getenv("MESO_E2E_RAMP_N"); v != "" {
 		n = v
 	}
