@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"os/exec"
 	"regexp"
 	"strings"
 	"syscall"
@@ -26,16 +24,7 @@ func TestRDDClusterAgentKilledMidJob(t *testing.T) {
 	}
 	c := newCluster(t, 3, "cpus:2;mem:2048;disk:4096;ports:[31000-32000]", fastLossFlags...)
 	pidDir := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, append(args, clusterArgs(c, pidDir)...)...)
-	var out syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	out, done := startProgram(t, 5*time.Minute, bin, append(args, clusterArgs(c, pidDir)...)...)
 	// Once the reduce stage runs (the map outputs exist on both
 	// executors), kill the agent of one executor and its processes.
 	var victim string

@@ -37,6 +37,24 @@ func runProgram(t testing.TB, timeout time.Duration, bin string, args ...string)
 	return string(out), err
 }
 
+// startProgram starts bin with args, bounded by timeout, and returns its
+// combined output as it grows and a channel with its exit.
+func startProgram(t testing.TB, timeout time.Duration, bin string, args ...string) (*syncBuffer, <-chan error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	cmd := exec.CommandContext(ctx, bin, args...)
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait(); cancel() }()
+	t.Cleanup(func() { cancel() }) // never outlives the test
+	return out, done
+}
+
 var checksumLine = regexp.MustCompile(`(?m)^checksum [0-9a-f]+$`)
 
 func checksumOf(t *testing.T, out string) string {

@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -230,16 +228,7 @@ func TestRDDFineExecutorKilledMidJob(t *testing.T) {
 // the output of the run, which must succeed.
 func killAnExecutorMidJob(t *testing.T, bin string, args []string, pidDir string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	var out syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	out, done := startProgram(t, 5*time.Minute, bin, args...)
 	var victim int
 	eventually(t, 2*time.Minute, func() error {
 		pids := executorPIDs(t, pidDir)
@@ -274,16 +263,7 @@ func TestRDDFineAgentKilledMidJob(t *testing.T) {
 	}
 	c := newCluster(t, 3, "cpus:3;mem:2048;disk:4096;ports:[31000-32000]", fastLossFlags...)
 	pidDir := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, append(args, fineArgs(c, pidDir)...)...)
-	var out syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	out, done := startProgram(t, 5*time.Minute, bin, append(args, fineArgs(c, pidDir)...)...)
 	// Executor ids are "<agent id>-f<n>": once the reduce stage runs, kill
 	// the agent of one executor, and the executor.
 	var victim *proc
