@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mesoproject/meso/rdd"
 )
@@ -209,7 +210,15 @@ func TestConfigSet(t *testing.T) {
 		c.StorageMemory != 2<<30 {
 		t.Fatalf("%+v", c)
 	}
-	for _, bad := range [][2]string{{"spark.nope", "1"}, {"spark.task.maxFailures", "x"}, {"spark.shuffle.memory", "-1"}} {
+	// spark.locality.wait: Spark's time syntax (plain number: ms), 0 is
+	// "no waiting".
+	for v, want := range map[string]time.Duration{"5s": 5 * time.Second, "250": 250 * time.Millisecond, "0": -1} {
+		if err := c.Set("spark.locality.wait", v); err != nil || c.LocalityWait != want {
+			t.Fatalf("spark.locality.wait=%s: %v, %v; want %v", v, c.LocalityWait, err, want)
+		}
+	}
+	for _, bad := range [][2]string{{"spark.nope", "1"}, {"spark.task.maxFailures", "x"}, {"spark.shuffle.memory", "-1"},
+		{"spark.locality.wait", "-3s"}, {"spark.locality.wait", "soon"}} {
 		if err := c.Set(bad[0], bad[1]); !errors.Is(err, rdd.ErrConfig) {
 			t.Fatalf("Set(%q, %q): %v", bad[0], bad[1], err)
 		}
