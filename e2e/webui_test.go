@@ -146,6 +146,27 @@ func TestWebUI(t *testing.T) {
 	navigate("#/agents/" + aid + "/browse?path=" + sandbox)
 	waitText(30*time.Second, `#files tr[data-id="stdout"]`, "stdout")
 	shot("browse")
+	// The agent page's sandboxes row browses the agent's sandbox tree,
+	// framework by framework, down to the task's files; the crumbs lead
+	// back up.
+	navigate("#/agents/" + aid)
+	waitText(30*time.Second, "#sandbox", "browse")
+	click := func(sel string) {
+		t.Helper()
+		if err := chromedp.Run(ctx, chromedp.Click(sel, chromedp.ByQuery)); err != nil {
+			t.Fatalf("click %s: %v", sel, err)
+		}
+	}
+	click("#sandbox-link")
+	waitText(30*time.Second, fmt.Sprintf(`#files tr[data-id=%q]`, fid), fid)
+	shot("agent-sandboxes")
+	for _, dir := range []string{fid, "executors", "ui-task", "runs"} {
+		click(fmt.Sprintf(`#files tr[data-id=%q] a`, dir))
+		waitText(30*time.Second, ".crumbs", dir)
+	}
+	waitText(30*time.Second, `#files tr[data-id="latest"]`, "latest")
+	click(`.crumbs a[href*="frameworks%2F` + fid + `"]:not([href*="executors"])`)
+	waitText(30*time.Second, `#files tr[data-id="executors"]`, "executors")
 	// Deep links work on a cold load too: the tail waits for the stream's
 	// snapshot to find its agent.
 	navigate("#/agents/" + aid + "/file?path=" + sandbox + "/stdout")

@@ -241,7 +241,7 @@ ${info.webui_url ? `<dt>web UI</dt><dd><a href="${esc(safeURL(info.webui_url))}"
       body: () => `<dl class="kv"><dt>id</dt><dd>${esc(id)}</dd><dt>state</dt><dd id="agent-state">${stateBadge(agentState(a))}</dd>
 <dt>address</dt><dd>${esc(agentHost(a))}</dd><dt>version</dt><dd>${esc(a.version)}</dd>
 <dt>registered</dt><dd>${esc(fmtTime(((a.registered_time || {}).nanoseconds || 0) / 1e9))}</dd><dt>attributes</dt><dd>${esc(attrText(a))}</dd>
-<dt>sandboxes</dt><dd id="sandbox">${sandboxLinks(a, "/", () => `<a id="sandbox-link" href="#/agents/${enc(id)}/browse?path=${enc("/")}">browse</a>`)}</dd></dl>
+<dt>sandboxes</dt><dd id="sandbox">${sandboxLinks(a, agentSandboxes(id), () => `<a id="sandbox-link" href="#/agents/${enc(id)}/browse?path=${enc(agentSandboxes(id))}">browse</a>`)}</dd></dl>
 ${["cpus", "mem", "disk"].map((n) => bar(n, scalars(a.allocated_resources)[n] || 0, scalars(a.total_resources)[n] || 0, scalars(a.offered_resources)[n] || 0, (v) => fmtRes(n, v))).join("")}
 <h3>Tasks</h3>${list("agtasks", tasksOf((t) => val(t.agent_id) === id), taskCols, (t) => taskKey(val(t.framework_id), val(t.task_id)))}
 <h3>Executors</h3>${executorList([...state.executors.values()].filter((e) => val(e.agent_id) === id))}
@@ -364,15 +364,27 @@ function resPair(a, n) {
 }
 const safeURL = (u) => (/^https?:\/\//i.test(u) ? u : "#");
 
+// agentSandboxes is the agent's directory of framework sandboxes, as a
+// path relative to the root its files API serves (<work_dir>/slaves):
+// <agent id>/frameworks. Listing it needs no access_sandboxes; each
+// framework's directory below does.
+const agentSandboxes = (aid) => `${aid}/frameworks`;
+
+// crumbs links each browsable ancestor of path. The agent serves two kinds
+// of path: relative to its sandbox root (agentSandboxes' form; every
+// ancestor is browsable down from <agent id>) and Mesos' virtual names
+// (/frameworks/F/executors/E/runs/latest), of which only the whole name and
+// what lies below it exist: the elements above it are shown, not linked.
 function crumbs(aid, path) {
+  const link = (at, name) => `<a href="#/agents/${enc(aid)}/browse?path=${enc(at)}">${esc(name)}</a>`;
   const parts = path.split("/").filter(Boolean);
+  const virtual = path.startsWith("/");
+  const top = virtual && parts[0] === "frameworks" ? 5 : 0; // frameworks/F/executors/E/runs/latest
   let at = "";
-  const links = [`<a href="#/agents/${enc(aid)}/browse?path=%2F">/</a>`];
-  for (const p of parts) {
-    at += "/" + p;
-    links.push(`<a href="#/agents/${enc(aid)}/browse?path=${enc(at)}">${esc(p)}</a>`);
-  }
-  return links.join(" / ");
+  return parts.map((p, i) => {
+    at += (virtual || i > 0 ? "/" : "") + p;
+    return virtual && i < top ? esc(p) : link(at, p);
+  }).join(" / ");
 }
 
 // flagCache keeps each agent's flags (asked once per visit) across renders.
@@ -525,7 +537,7 @@ function sandboxLinks(a, path, links) {
   switch (r.status) {
     case 0: return `<span class="muted">checking access…</span>`;
     case 200: return links();
-    case 403: return `<span class="denied">no access: the agent does not let ${esc(whoText())} read this sandbox (access_sandboxes)</span>`;
+    case 403: return `<span class="denied">no access: the agent does not let ${esc(whoText())} read this sandbox (access_sandboxes)</span> <span class="muted small">${esc(r.message)}</span>`;
     case 401: return `<span class="denied">${esc(r.message)} · <a href="#" data-signin>sign in</a></span>`;
     case 404: return `<span class="muted">not on the agent (gone or garbage collected)</span>`;
     default: return `<span class="muted">not available: ${esc(r.message)}</span>`;
