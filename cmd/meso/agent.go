@@ -49,6 +49,10 @@ MESO_<FLAG> (e.g. MESOS_WORK_DIR); durations take the Mesos syntax
 			if err := bindEnv(cmd); err != nil {
 				return err
 			}
+			if shufflePort < 0 || shufflePort > 65535 {
+				// Refused before anything starts, not at listen time.
+				return fmt.Errorf("--shuffle_service=%d: a port is 1-65535 (0 or absent: no shuffle service)", shufflePort)
+			}
 			if ip != "0.0.0.0" && ip != "::" {
 				cfg.IP = ip
 			}
