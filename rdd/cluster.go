@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -332,7 +333,7 @@ func (c *cluster) watchBackend() {
 				}
 				c.mu.Unlock()
 			case mesosbackend.EventExited:
-				why := strings.TrimSpace(fmt.Sprintf("%s %s %s", ev.State, ev.Reason, ev.Message))
+				why := strings.Join(slices.DeleteFunc([]string{ev.State, ev.Reason, ev.Message}, func(s string) bool { return s == "" }), " ")
 				c.startFailed(ev.Executor, why)
 				c.lose(ev.Executor.ID, why)
 			case mesosbackend.EventShortage:
@@ -406,6 +407,7 @@ func (c *cluster) lose(id, why string) {
 	e.gone = true
 	runs := e.running
 	e.running = map[task.ID]running{}
+	stopping := c.stopping
 	c.mu.Unlock()
 	if c.dyn != nil {
 		why = c.dyn.executorRemoved(id, why)
@@ -415,7 +417,12 @@ func (c *cluster) lose(id, why string) {
 	c.s.mu.Lock()
 	n := c.s.books.ExecutorLost(id)
 	c.s.mu.Unlock()
-	c.s.log.Warn("executor lost", "executor", id, "why", why, "map_outputs_lost", n, "tasks", len(runs))
+	if stopping {
+		// The driver's own teardown: expected, not worth a warning.
+		c.s.log.Debug("executor stopped", "executor", id, "why", why)
+	} else {
+		c.s.log.Warn("executor lost", "executor", id, "why", why, "map_outputs_lost", n, "tasks", len(runs))
+	}
 	c.s.emit(Event{Kind: ExecutorRemoved, Executor: id, Reason: why, Shuffle: -1})
 	err := fmt.Errorf("%w: %s: %s", ErrExecutorLost, id, why)
 	for _, r := range runs {
