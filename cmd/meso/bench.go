@@ -142,6 +142,8 @@ Flags may be written with '_' or '-' (--task_duration, --task-duration).`,
 		"share of the offers (0 to 1) each framework declines although its tasks fit (picky frameworks)")
 	mesosflag.DurationVar(f, &cfg.DecisionTime, "decision_time", 0,
 		"the frameworks' think time: each ACCEPT or DECLINE goes this long after its offers arrived")
+	f.BoolVar(&cfg.HTTP2, "http2", false,
+		"put the agents' links on HTTP/2 without TLS, many per connection, so the run is not bounded by open files (an external master needs --http2_cleartext); real agents use one HTTP/1.1 connection each")
 	f.StringVar(&cfg.ProfileDir, "profile", "", "write cpu.pprof and heap.pprof of the in-process master (and simulator) into this directory")
 	f.StringVarP(&output, "output", "o", "table", "output format: table or json")
 	f.BoolVar(&quiet, "quiet", false, "no progress line")

@@ -22,6 +22,8 @@ func httpBoundFlags(f *pflag.FlagSet, c *httpbound.Config) {
 		"a keep-alive connection idle this long between requests is closed")
 	mesosflag.BytesVar(f, &c.BodyMemory, "http_body_memory", httpbound.DefaultBodyMemory,
 		`memory request bodies over 64KB may hold at once, e.g. "256MB"; others wait for it until --http_body_timeout (then 503)`)
+	f.BoolVar(&c.HTTP2Cleartext, "http2_cleartext", false,
+		fmt.Sprintf("also serve HTTP/2 without TLS to clients that start with its preface (at most %d requests at once per connection); off: HTTP/1.1 only, as Mesos", httpbound.MaxStreams))
 }
 
 // aclsUsage describes --acls on master and agent.

@@ -47,7 +47,17 @@ type Config struct {
 	// BodyMemory bounds the bytes of request bodies held at once, over the
 	// SmallBody each one reads freely (--http_body_memory).
 	BodyMemory int64
+	// HTTP2Cleartext also serves HTTP/2 without TLS to clients that start
+	// with its preface (prior knowledge, no Upgrade), at most MaxStreams
+	// requests at once per connection (--http2_cleartext). Off by default:
+	// Mesos clients speak HTTP/1.1; the simulator uses it to put thousands
+	// of agents' links on a few connections.
+	HTTP2Cleartext bool
 }
+
+// MaxStreams bounds the concurrent requests (streams) of one HTTP/2
+// connection when Config.HTTP2Cleartext is on.
+const MaxStreams = 1000
 
 // withDefaults checks c and fills in its zero fields.
 func (c Config) withDefaults() (Config, error) {
@@ -98,12 +108,19 @@ func (b *Bounds) Config() Config { return b.cfg }
 // Server returns an http.Server serving h under the bounds. The caller
 // may set ErrorLog, BaseContext and the like before serving.
 func (b *Bounds) Server(h http.Handler) *http.Server {
-	return &http.Server{
+	srv := &http.Server{
 		Handler:           b.Handler(h),
 		ReadHeaderTimeout: b.cfg.HeaderTimeout,
 		IdleTimeout:       b.cfg.IdleTimeout,
 		MaxHeaderBytes:    MaxHeaderBytes,
 	}
+	if b.cfg.HTTP2Cleartext {
+		srv.Protocols = new(http.Protocols)
+		srv.Protocols.SetHTTP1(true)
+		srv.Protocols.SetUnencryptedHTTP2(true)
+		srv.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: MaxStreams}
+	}
+	return srv
 }
 
 // deadlineKey is the context key of a request's body deadline.

@@ -259,3 +259,62 @@ func TestBusyBudget(t *testing.T) {
 		}
 	}
 }
+
+// h2c returns a client that speaks HTTP/2 without TLS only (prior
+// knowledge), as the simulator's agents do with --http2.
+func h2c() *http.Client {
+	p := new(http.Protocols)
+	p.SetUnencryptedHTTP2(true)
+	return &http.Client{Transport: &http.Transport{Protocols: p}, Timeout: 10 * time.Second}
+}
+
+// HTTP2Cleartext serves HTTP/2 to clients that start with its preface,
+// under the same bounds: a stream outlives the body deadline, a trickled
+// body is cut with 408. Off (the default) a server speaks HTTP/1.1 only.
+func TestHTTP2Cleartext(t *testing.T) {
+	const timeout = 200 * time.Millisecond
+	_, addr := serve(t, httpbound.Config{BodyTimeout: timeout, HTTP2Cleartext: true})
+	c := h2c()
+	resp, err := c.Post("http://"+addr+"/stream", "text/plain", strings.NewReader("subscribe"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := 0
+	for sc := bufio.NewScanner(resp.Body); sc.Scan(); lines++ {
+	}
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 || lines != 15 {
+		t.Fatalf("stream over %s: %d of 15 lines", resp.Proto, lines)
+	}
+
+	pr, pw := io.Pipe()
+	go func() {
+		defer pw.Close()
+		for range 100 {
+			if _, err := pw.Write([]byte("x")); err != nil {
+				return
+			}
+			time.Sleep(20 * time.Millisecond) // the trickle itself, not a wait
+		}
+	}()
+	start := time.Now()
+	resp, err = c.Post("http://"+addr+"/read", "application/octet-stream", pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if took := time.Since(start); resp.ProtoMajor != 2 || resp.StatusCode != http.StatusRequestTimeout || took > 5*time.Second {
+		t.Fatalf("trickled body over %s: %d after %s; want 408 soon after %s", resp.Proto, resp.StatusCode, took, timeout)
+	}
+
+	_, plain := serve(t, httpbound.Config{})
+	if resp, err := h2c().Get("http://" + plain + "/ignore"); err == nil {
+		resp.Body.Close()
+		if resp.ProtoMajor == 2 {
+			t.Fatal("a default server spoke HTTP/2")
+		}
+	}
+	if status, _ := post(t, "http://"+plain+"/read", strings.NewReader("hello")); status != 200 {
+		t.Fatalf("HTTP/1.1 on a default server: %d", status)
+	}
+}

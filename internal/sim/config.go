@@ -77,6 +77,13 @@ type Config struct {
 	// CallWorkers is how many calls each framework has in flight (16).
 	Senders, Registering, CallWorkers int
 
+	// HTTP2 puts the agents' links and calls on HTTP/2 without TLS, many
+	// per connection (up to httpbound.MaxStreams), so that a run is not
+	// bounded by open files at one connection per agent. The master must
+	// serve it (--http2_cleartext; the in-process one does then). Real
+	// Mesos agents keep one HTTP/1.1 connection each: label such figures.
+	HTTP2 bool
+
 	// Timeout bounds the whole run (default 30 min).
 	Timeout time.Duration
 	// StateInterval is the pause between the end of one GET /master/state

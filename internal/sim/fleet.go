@@ -37,7 +37,7 @@ func StartFleet(ctx context.Context, cfg Config, localIP string) (*Fleet, error)
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	conns := cfg.Agents + cfg.Senders + 8
+	conns := cfg.agentConns() + 8
 	if err := checkOpenFiles(uint64(conns+128), false); err != nil {
 		return nil, err
 	}
@@ -50,14 +50,7 @@ func StartFleet(ctx context.Context, cfg Config, localIP string) (*Fleet, error)
 		}
 		dialer.LocalAddr = &net.TCPAddr{IP: ip}
 	}
-	f.tr = &http.Transport{
-		DialContext:         dialer.DialContext,
-		MaxConnsPerHost:     conns,
-		MaxIdleConns:        conns,
-		MaxIdleConnsPerHost: cfg.Senders,
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,
-	}
+	f.tr = cfg.transport(dialer, conns, cfg.Senders)
 	ctx, f.cancel = context.WithCancel(ctx)
 	f.r.pool = newAgentPool(f.r, cfg.Master, &http.Client{Transport: f.tr})
 	f.r.pool.start(ctx, &f.wg)

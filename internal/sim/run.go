@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mesoproject/meso/internal/httpbound"
 	"github.com/mesoproject/meso/internal/master"
 )
 
@@ -54,7 +55,7 @@ func run(ctx context.Context, cfg Config) (*Report, *runner, error) {
 	if cfg.ProfileDir != "" && cfg.Master != "" {
 		return nil, nil, fmt.Errorf("%w: --profile profiles the in-process master; it cannot be used with --master", ErrConfig)
 	}
-	conns := cfg.Agents + cfg.Senders + cfg.Frameworks*(cfg.CallWorkers+1) + 8
+	conns := cfg.agentConns() + cfg.Frameworks*(cfg.CallWorkers+1) + 8
 	need := uint64(conns + 128)
 	if cfg.Master == "" {
 		need += uint64(conns) // the master's ends of the connections
@@ -91,14 +92,7 @@ func (r *runner) run(parent context.Context, conns int) (*Report, error) {
 		rep.Mode, rep.Master = "in-process", addr
 	}
 
-	tr := &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxConnsPerHost:     conns,
-		MaxIdleConns:        conns,
-		MaxIdleConnsPerHost: conns - cfg.Agents,
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,
-	}
+	tr := cfg.transport(&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}, conns, conns-cfg.Agents)
 	defer tr.CloseIdleConnections()
 	hc := &http.Client{Transport: tr}
 
@@ -256,6 +250,7 @@ func (r *runner) startMaster() (addr string, stop func(), err error) {
 		AllocationInterval: r.cfg.AllocationInterval,
 		OfferMode:          r.cfg.OfferMode,
 		OfferFanout:        r.cfg.OfferFanout,
+		HTTP:               httpbound.Config{HTTP2Cleartext: r.cfg.HTTP2},
 		Version:            r.cfg.Version,
 		Logger:             r.log.With("component", "master"),
 	})
@@ -435,4 +430,33 @@ func (s *sampler) query(ctx context.Context) (time.Duration, error) {
 func (s *sampler) summary() StateLatency {
 	l := summarize(s.state)
 	return StateLatency{Queries: len(s.state), Errors: s.errors, P50: l.P50, Max: l.Max}
+}
+
+// agentConns is how many connections the agents' links and senders take.
+func (cfg *Config) agentConns() int {
+	if cfg.HTTP2 {
+		streams := cfg.Agents + cfg.Senders
+		return (streams+httpbound.MaxStreams-1)/httpbound.MaxStreams + 1
+	}
+	return cfg.Agents + cfg.Senders
+}
+
+// transport is the agents' (and frameworks') HTTP transport: at most
+// conns connections to a master, idle ones kept for the senders; over
+// HTTP/2 without TLS only when cfg.HTTP2 (the Transport then opens another
+// connection when one carries as many streams as the master allows).
+func (cfg *Config) transport(dialer *net.Dialer, conns, idle int) *http.Transport {
+	tr := &http.Transport{
+		DialContext:         dialer.DialContext,
+		MaxConnsPerHost:     conns,
+		MaxIdleConns:        conns,
+		MaxIdleConnsPerHost: idle,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}
+	if cfg.HTTP2 {
+		tr.Protocols = new(http.Protocols)
+		tr.Protocols.SetUnencryptedHTTP2(true)
+	}
+	return tr
 }

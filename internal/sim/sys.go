@@ -101,5 +101,6 @@ func checkOpenFiles(need uint64, inProcess bool) error {
 	if inProcess {
 		hint += ", or run the master as its own process (meso master) and pass --master (and --master_pid)"
 	}
+	hint += ", or put the links on a few connections with --http2 (an external master needs --http2_cleartext)"
 	return fmt.Errorf("%w: this run needs about %d open files and the limit is %d: %s", ErrConfig, need, lim.Cur, hint)
 }

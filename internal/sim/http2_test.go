@@ -1,0 +1,57 @@
+package sim
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+)
+
+// With HTTP2, the agents' links share a few connections: a run of 400
+// agents completes exactly as over HTTP/1.1 while this process (master
+// and simulator, both ends of every connection) holds fewer descriptors
+// than there are agents (over HTTP/1.1: two per agent).
+func TestRunHTTP2(t *testing.T) {
+	const agents, tasks = 400, 400
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	peak := make(chan int)
+	done := make(chan struct{})
+	go func() {
+		most := 0
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if fds, err := os.ReadDir("/proc/self/fd"); err == nil {
+				most = max(most, len(fds))
+			}
+			select {
+			case <-tick.C:
+			case <-done:
+				peak <- most
+				return
+			}
+		}
+	}()
+	rep, err := Run(ctx, Config{
+		Agents: agents, Frameworks: 2, Tasks: tasks,
+		TaskDuration:       10 * time.Millisecond,
+		AllocationInterval: 100 * time.Millisecond,
+		UpdateRetry:        time.Hour,
+		Senders:            16,
+		HTTP2:              true,
+	})
+	close(done)
+	fds := <-peak
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int(rep.FinishedAcked) != tasks || rep.LinkFailures != 0 || rep.CallErrors != 0 || rep.UnexpectedAcks != 0 {
+		t.Fatalf("finished and acked %d of %d, link failures %d, call errors %d, unexpected acks %d",
+			rep.FinishedAcked, tasks, rep.LinkFailures, rep.CallErrors, rep.UnexpectedAcks)
+	}
+	if fds >= agents { // one connection per agent: 2 per agent here (879 measured)
+		t.Fatalf("peak %d open files for %d agents over HTTP/2: the links do not share connections", fds, agents)
+	}
+	t.Logf("%d agents over HTTP/2: peak %d open files in master and simulator", agents, fds)
+}
