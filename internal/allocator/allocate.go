@@ -85,11 +85,20 @@ func (a *Allocator) allocateAgent(ag *agent, now int64, offers []Offer, stage1 b
 		if offer.IsEmpty() || !a.allocatable(offer) || (stage1 && !a.progress(r, r.top, offer)) {
 			continue
 		}
+		// With uniform filters (filters.go), a member is passed on one bit.
+		fast, covered := false, false
+		if !cut {
+			fast, covered = ag.uniformFilters(r, offer, now)
+		}
 		for i, c := range r.members {
 			if ag.hasGPU && !c.fw.gpu && !a.cfg.OfferGPUsToAll {
 				continue
 			}
-			if blocked, exp := ag.filtered(c.slot, r, offer, now, !cut); blocked {
+			blocked, exp := covered && ag.hasFilter(c.slot), ag.minExpires
+			if !fast {
+				blocked, exp = ag.filtered(c.slot, r, offer, now, !cut)
+			}
+			if blocked {
 				until = min(until, exp)
 				continue
 			}

@@ -20,6 +20,15 @@ type agent struct {
 	// resources the filters refer to.
 	filters   []filter
 	filterRes []filterRes
+	// The allocation loop's fast path over filters (filtered): a bit per
+	// slot with a filter, so that passing a filtered candidate reads one
+	// bit instead of its filter record; how many filterRes are in use and,
+	// when one is, which (sole); and a time before which none of the
+	// agent's filters expires (a lower bound: 0 when unknown).
+	filterBits []uint64
+	liveRes    int32
+	sole       int32
+	minExpires int64
 
 	// version changes whenever available changes; filters cache their
 	// coverage check against it.
