@@ -97,8 +97,11 @@ func (x *execution) printSandbox(ctx context.Context, final *mesospb.TaskStatus)
 		fmt.Fprintf(x.stderr, "Cannot show the task's output: %v\n", err)
 		return
 	}
-	if x.secure { // the master advertises agents as http; a TLS cluster serves https
-		agent = "https://" + strings.TrimPrefix(agent, "http://")
+	// Offers say https for a TLS agent; /master/state's pid (the fallback)
+	// and an older master's offers say nothing or http, and a TLS cluster
+	// serves https.
+	if rest, ok := strings.CutPrefix(agent, "http://"); ok && x.secure {
+		agent = "https://" + rest
 	}
 	fw := x.client.FrameworkID().GetValue()
 	// The command executor's id is the task id.
