@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os/user"
 	"sync"
 	"testing"
@@ -43,6 +44,7 @@ type fwOptions struct {
 	checkpoint      bool
 	capabilities    []mesospb.FrameworkInfo_Capability_Type // declared in addition to the above
 	role, principal string                                  // FrameworkInfo's (default "*", none)
+	httpClient      *http.Client                            // to the master (default: plain HTTP)
 }
 
 func newFramework(t testing.TB, master string, o fwOptions) *framework {
@@ -75,7 +77,7 @@ func newFramework(t testing.TB, master string, o fwOptions) *framework {
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &framework{
 		t:      t,
-		client: scheduler.New(scheduler.Config{Master: master, Framework: fi, Codec: o.codec}),
+		client: scheduler.New(scheduler.Config{Master: master, Framework: fi, Codec: o.codec, HTTPClient: o.httpClient}),
 		cancel: cancel,
 		done:   make(chan error, 1),
 		offers: map[string]*mesospb.Offer{},

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mesoproject/meso/internal/resources"
 	"github.com/mesoproject/meso/internal/tlsconf"
 	"github.com/mesoproject/meso/internal/tlsconf/tlstest"
 )
@@ -95,6 +96,20 @@ func TestTLSClusterRunsTask(t *testing.T) {
 	if _, _, err := httpsDo(t, tlsconf.Config{CAFile: f.OtherCA, CertFile: f.Cert, KeyFile: f.Key}, http.MethodGet, abase+"/health", ""); err == nil {
 		t.Error("a client trusting another CA accepted the agent")
 	}
+
+	// Offers locate the agent with url.scheme "https": it serves only TLS.
+	tr, err := client.Transport()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw := newFramework(t, mbase, fwOptions{httpClient: &http.Client{Transport: tr}})
+	offer := fw.takeOffer(resources.MustParse("cpus:0.01"))
+	if u := offer.GetUrl(); u.GetScheme() != "https" || u.GetAddress().GetPort() != int32(aport) {
+		t.Errorf("offer url = %v; want scheme https and the agent's port %d", u, aport)
+	}
+	fw.decline(t, offer)
+	fw.stop()
+	tr.CloseIdleConnections()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

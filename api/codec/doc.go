@@ -53,7 +53,8 @@
 //     for a required field. On input a name or a number is accepted (Mesos
 //     takes only names). A name or number the enum does not define is an
 //     error for a required field and leaves an optional field unset (drops
-//     the element of a repeated field), as Mesos does.
+//     the element of a repeated field), as Mesos does; RawValue tells an
+//     API which value was sent, so its 400 can name it.
 //   - bytes are standard base64 with padding. On input padding is optional
 //     and the URL-safe alphabet is accepted too.
 //   - Strings are written as UTF-8 with control characters escaped; invalid

@@ -517,8 +517,11 @@ type AgentCall_Register struct {
 	// checkpointed (the last CHECKPOINT_RESOURCES it applied). The agent's
 	// total is agent_info.resources with these carved out of it.
 	CheckpointedResources []*mesospb.Resource `protobuf:"bytes,7,rep,name=checkpointed_resources,json=checkpointedResources" json:"checkpointed_resources,omitempty"`
-	unknownFields         protoimpl.UnknownFields
-	sizeCache             protoimpl.SizeCache
+	// The scheme of the agent's HTTP API: "https" when its listener speaks
+	// TLS; unset means "http". The master puts it in offers' url.scheme.
+	Scheme        *string `protobuf:"bytes,8,opt,name=scheme" json:"scheme,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AgentCall_Register) Reset() {
@@ -598,6 +601,13 @@ func (x *AgentCall_Register) GetCheckpointedResources() []*mesospb.Resource {
 		return x.CheckpointedResources
 	}
 	return nil
+}
+
+func (x *AgentCall_Register) GetScheme() string {
+	if x != nil && x.Scheme != nil {
+		return *x.Scheme
+	}
+	return ""
 }
 
 type AgentCall_StatusUpdate struct {
@@ -1500,7 +1510,7 @@ var File_meso_link_v1_link_proto protoreflect.FileDescriptor
 
 const file_meso_link_v1_link_proto_rawDesc = "" +
 	"\n" +
-	"\x17meso/link/v1/link.proto\x12\fmeso.link.v1\x1a\x14mesos/v1/mesos.proto\"\xc6\v\n" +
+	"\x17meso/link/v1/link.proto\x12\fmeso.link.v1\x1a\x14mesos/v1/mesos.proto\"\xde\v\n" +
 	"\tAgentCall\x120\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1c.meso.link.v1.AgentCall.TypeR\x04type\x12\x17\n" +
 	"\alink_id\x18\x02 \x01(\tR\x06linkId\x12,\n" +
@@ -1509,7 +1519,7 @@ const file_meso_link_v1_link_proto_rawDesc = "" +
 	"\rstatus_update\x18\x05 \x01(\v2$.meso.link.v1.AgentCall.StatusUpdateR\fstatusUpdate\x120\n" +
 	"\x04pong\x18\x06 \x01(\v2\x1c.meso.link.v1.AgentCall.PongR\x04pong\x12O\n" +
 	"\x0fexecutor_exited\x18\a \x01(\v2&.meso.link.v1.AgentCall.ExecutorExitedR\x0eexecutorExited\x12U\n" +
-	"\x11framework_message\x18\b \x01(\v2(.meso.link.v1.AgentCall.FrameworkMessageR\x10frameworkMessage\x1a\xd5\x02\n" +
+	"\x11framework_message\x18\b \x01(\v2(.meso.link.v1.AgentCall.FrameworkMessageR\x10frameworkMessage\x1a\xed\x02\n" +
 	"\bRegister\x122\n" +
 	"\n" +
 	"agent_info\x18\x01 \x02(\v2\x13.mesos.v1.AgentInfoR\tagentInfo\x127\n" +
@@ -1520,7 +1530,8 @@ const file_meso_link_v1_link_proto_rawDesc = "" +
 	"\x05tasks\x18\x04 \x03(\v2\x0e.mesos.v1.TaskR\x05tasks\x12\x18\n" +
 	"\aversion\x18\x05 \x01(\tR\aversion\x12\x16\n" +
 	"\x06secret\x18\x06 \x01(\tR\x06secret\x12I\n" +
-	"\x16checkpointed_resources\x18\a \x03(\v2\x12.mesos.v1.ResourceR\x15checkpointedResources\x1a\xae\x01\n" +
+	"\x16checkpointed_resources\x18\a \x03(\v2\x12.mesos.v1.ResourceR\x15checkpointedResources\x12\x16\n" +
+	"\x06scheme\x18\b \x01(\tR\x06scheme\x1a\xae\x01\n" +
 	"\fStatusUpdate\x128\n" +
 	"\fframework_id\x18\x01 \x02(\v2\x15.mesos.v1.FrameworkIDR\vframeworkId\x12,\n" +
 	"\x06status\x18\x02 \x02(\v2\x14.mesos.v1.TaskStatusR\x06status\x126\n" +

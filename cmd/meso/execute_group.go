@@ -206,27 +206,31 @@ func (x *execution) printGroupOutput(ctx context.Context, agentID string) {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	agent, err := x.agentURL(ctx, agentID)
-	if err == nil {
-		var dir string
-		dir, err = sandboxDir(ctx, x.http, agent, x.client.FrameworkID().GetValue(), groupExecutorID)
-		if err == nil {
-			for _, t := range x.plan.group.group.GetTasks() {
-				x.printTaskFiles(ctx, agent, dir+"/tasks/"+t.GetTaskId().GetValue(), t.GetTaskId().GetValue())
-			}
+	if err != nil {
+		fmt.Fprintf(x.stderr, "Cannot show the tasks' output: %v\n", err)
+		return
+	}
+	dir, gone := sandboxDir(ctx, x.http, agent, x.client.FrameworkID().GetValue(), groupExecutorID)
+	for _, t := range x.plan.group.group.GetTasks() {
+		if !x.printTaskFiles(ctx, agent, dir+"/tasks/"+t.GetTaskId().GetValue(), t.GetTaskId().GetValue(), gone) {
 			return
 		}
 	}
-	fmt.Fprintf(x.stderr, "Cannot show the tasks' output: %v\n", err)
 }
 
 // printTaskFiles prints the stdout and stderr files in dir under headers
-// naming the task.
-func (x *execution) printTaskFiles(ctx context.Context, agent, dir, taskID string) {
+// naming the task. When a read fails and gone explains why (the agent no
+// longer lists the executor), it prints that once and returns false.
+func (x *execution) printTaskFiles(ctx context.Context, agent, dir, taskID string, gone error) bool {
 	for _, out := range []struct {
 		file string
 		w    io.Writer
 	}{{"stdout", x.stdout}, {"stderr", x.stderr}} {
 		data, err := readSandboxFile(ctx, x.http, agent, dir+"/"+out.file)
+		if errors.Is(err, errRefused) && gone != nil {
+			fmt.Fprintf(x.stderr, "Cannot show the tasks' output: %v\n", gone)
+			return false
+		}
 		if err != nil {
 			fmt.Fprintf(x.stderr, "Cannot read the %s of task '%s': %v\n", out.file, taskID, err)
 			continue
@@ -237,4 +241,5 @@ func (x *execution) printTaskFiles(ctx context.Context, agent, dir, taskID strin
 			fmt.Fprintln(out.w)
 		}
 	}
+	return true
 }

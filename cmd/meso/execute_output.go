@@ -97,21 +97,24 @@ func (x *execution) printSandbox(ctx context.Context, final *mesospb.TaskStatus)
 		fmt.Fprintf(x.stderr, "Cannot show the task's output: %v\n", err)
 		return
 	}
-	if x.secure { // the master advertises agents as http; a TLS cluster serves https
-		agent = "https://" + strings.TrimPrefix(agent, "http://")
+	// Offers say https for a TLS agent; /master/state's pid (the fallback)
+	// and an older master's offers say nothing or http, and a TLS cluster
+	// serves https.
+	if rest, ok := strings.CutPrefix(agent, "http://"); ok && x.secure {
+		agent = "https://" + rest
 	}
 	fw := x.client.FrameworkID().GetValue()
 	// The command executor's id is the task id.
-	dir, err := sandboxDir(ctx, x.http, agent, fw, sandboxExecutorID(x.plan.task))
-	if err != nil {
-		fmt.Fprintf(x.stderr, "Cannot show the task's output: %v\n", err)
-		return
-	}
+	dir, gone := sandboxDir(ctx, x.http, agent, fw, sandboxExecutorID(x.plan.task))
 	for _, out := range []struct {
 		file string
 		w    io.Writer
 	}{{"stdout", x.stdout}, {"stderr", x.stderr}} {
 		data, err := readSandboxFile(ctx, x.http, agent, dir+"/"+out.file)
+		if errors.Is(err, errRefused) && gone != nil {
+			fmt.Fprintf(x.stderr, "Cannot show the task's output: %v\n", gone)
+			return
+		}
 		if err != nil {
 			fmt.Fprintf(x.stderr, "Cannot read the task's %s: %v\n", out.file, err)
 			continue
@@ -195,8 +198,11 @@ type stateExecutor struct {
 }
 
 // sandboxDir finds an executor's sandbox directory in the agent's /state,
-// falling back to the virtual path Mesos agents also serve.
-func sandboxDir(ctx context.Context, hc *http.Client, agent, frameworkID, executorID string) (string, error) {
+// falling back to the virtual path Mesos agents also serve. gone is nil
+// when /state lists the executor; otherwise it says why reading from the
+// fallback is likely to fail, for the caller to give instead of the files
+// API's answer (which can only say the path is not served).
+func sandboxDir(ctx context.Context, hc *http.Client, agent, frameworkID, executorID string) (dir string, gone error) {
 	var state agentState
 	if err := getJSON(ctx, hc, agent+"/state", &state); err == nil {
 		for _, fw := range slices.Concat(state.Frameworks, state.CompletedFrameworks) {
@@ -210,7 +216,11 @@ func sandboxDir(ctx context.Context, hc *http.Client, agent, frameworkID, execut
 			}
 		}
 	}
-	return "/frameworks/" + frameworkID + "/executors/" + executorID + "/runs/latest", nil
+	return "/frameworks/" + frameworkID + "/executors/" + executorID + "/runs/latest",
+		fmt.Errorf("the agent at %s no longer knows executor '%s' of framework %s, so its sandbox cannot be read: "+
+			"the agent restarted without recovering it (a framework that does not checkpoint loses its tasks and "+
+			"sandboxes when the agent restarts; meso execute --checkpoint keeps them) or removed the sandbox",
+			agent, executorID, frameworkID)
 }
 
 // filesChunk is how much one /files/read request asks for.
@@ -240,6 +250,13 @@ func readSandboxFile(ctx context.Context, hc *http.Client, agent, path string) (
 	return out, nil
 }
 
+// refusal is an error status answered to a GET; it matches errRefused.
+type refusal string
+
+func (r refusal) Error() string { return string(r) }
+
+func (r refusal) Is(target error) bool { return target == errRefused }
+
 // getJSON GETs u and decodes its JSON body into v.
 func getJSON(ctx context.Context, hc *http.Client, u string, v any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
@@ -253,7 +270,7 @@ func getJSON(ctx context.Context, hc *http.Client, u string, v any) error {
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return fmt.Errorf("GET %s: %s: %s", u, resp.Status, strings.TrimSpace(string(body)))
+		return refusal(fmt.Sprintf("GET %s: %s: %s", u, resp.Status, strings.TrimSpace(string(body))))
 	}
 	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
 		return fmt.Errorf("GET %s: %w", u, err)

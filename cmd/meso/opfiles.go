@@ -105,6 +105,7 @@ type sandboxFile struct {
 	c     *opClient
 	agent string // scheme://host:port
 	path  string // absolute path on the agent
+	gone  error  // why reads fail when the agent does not list the executor (sandboxDir)
 }
 
 // locate finds the file args name: TASK [FILE].
@@ -134,11 +135,8 @@ func (f *sandboxFlags) locate(ctx context.Context, args []string) (*sandboxFile,
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	dir, err := sandboxDir(ctx, c.http, agent, task.GetFrameworkId().GetValue(), exec)
-	if err != nil {
-		return nil, err
-	}
-	return &sandboxFile{c: c, agent: agent, path: dir + "/" + file}, nil
+	dir, gone := sandboxDir(ctx, c.http, agent, task.GetFrameworkId().GetValue(), exec)
+	return &sandboxFile{c: c, agent: agent, path: dir + "/" + file, gone: gone}, nil
 }
 
 // findTask finds the task of id (of framework fw when given): a live one
@@ -220,6 +218,9 @@ func (s *sandboxFile) read(ctx context.Context, off int64, length int64) ([]byte
 				return nil, 0, werr
 			}
 			continue
+		}
+		if errors.Is(err, errRefused) && s.gone != nil {
+			return nil, 0, s.gone
 		}
 		if err != nil {
 			return nil, 0, fmt.Errorf("%s: %w", s.path, err)

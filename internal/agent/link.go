@@ -153,6 +153,9 @@ func (a *Agent) registerCall() *linkpb.AgentCall {
 	reg.AgentInfo = info
 	reg.Version = proto.String(Version)
 	reg.CheckpointedResources = a.checkpointedLocked()
+	if a.cfg.TLS.Enabled {
+		reg.Scheme = proto.String(a.cfg.TLS.Scheme()) // offers then say https
+	}
 	return call
 }
 

@@ -33,7 +33,7 @@ func (h *Handler) resolve(p string) (resolved, error) {
 			if !lexicallyWithin(h.root, real) && !lexicallyWithin(h.rootReal, real) {
 				// Refused before touching the file system, so the answer
 				// says nothing about what exists out there.
-				return resolved{}, statusErr(http.StatusForbidden, "%q is outside the served directory", p)
+				return resolved{}, statusErr(http.StatusForbidden, "%q is outside the served directory and under no attached path (such as the sandbox of an executor the daemon knows)", p)
 			}
 		} else {
 			real = filepath.Join(h.rootReal, p)

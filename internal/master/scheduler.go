@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/mesoproject/meso/api/schedulerpb"
+	"github.com/mesoproject/meso/internal/operator"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -20,8 +21,15 @@ func (m *Master) handleScheduler(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	call := &schedulerpb.Call{}
+	body := req.body
 	if err := req.decode(call); err != nil {
 		httpError(w, http.StatusBadRequest, "Failed to parse body into Call protobuf: "+err.Error())
+		return
+	}
+	msg := operator.CheckCallType(req.in, body, call)
+	body = nil // the stream of a SUBSCRIBE must not hold it
+	if msg != "" {
+		httpError(w, http.StatusBadRequest, msg)
 		return
 	}
 	if call.GetType() == schedulerpb.Call_SUBSCRIBE {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/mesoproject/meso/api/codec"
@@ -60,32 +61,46 @@ func ReadCall(w http.ResponseWriter, r *http.Request, b *httpbound.Bounds, limit
 		Error(w, httpbound.Status(err), err.Error())
 		return nil, false
 	}
-	err = in.Unmarshal(body, call)
-	release()
-	if err != nil {
-		Error(w, http.StatusBadRequest, "Failed to parse body into Call protobuf: "+err.Error())
-		return nil, false
+	msg := ""
+	if err := in.Unmarshal(body, call); err != nil {
+		msg = "Failed to parse body into Call protobuf: " + err.Error()
+	} else {
+		msg = CheckCallType(in, body, call)
 	}
-	if msg := checkType(call); msg != "" {
+	release()
+	if msg != "" {
 		Error(w, http.StatusBadRequest, msg)
 		return nil, false
 	}
 	return out, true
 }
 
-// checkType says what is wrong with a call's `type`: unset, UNKNOWN, or a
-// number the enum does not define ("" when it is fine).
-func checkType(call proto.Message) string {
+// CheckCallType says what is wrong with the `type` of a call (an operator
+// or a scheduler call) decoded by c from body, "" when it is fine: unset,
+// UNKNOWN, or a value the enum does not define. The decoders leave an
+// optional enum unset on a value they do not know (Mesos does too, and
+// then answers "Expecting 'type' to be present"); body tells which value
+// was sent, so the answer names it.
+func CheckCallType(c codec.Codec, body []byte, call proto.Message) string {
 	m := call.ProtoReflect()
 	fd := m.Descriptor().Fields().ByName("type")
-	if fd == nil || !m.Has(fd) {
+	if fd == nil {
+		return ""
+	}
+	unknown := func(v string) string {
+		return fmt.Sprintf("Failed to parse body into Call protobuf: unknown call type %s in field 'type' (%s has no such value)",
+			v, fd.Enum().FullName())
+	}
+	if !m.Has(fd) {
+		if raw, ok := codec.RawValue(c, body, fd); ok {
+			return unknown(raw)
+		}
 		return "Expecting 'type' to be present"
 	}
 	n := m.Get(fd).Enum()
-	v := fd.Enum().Values().ByNumber(n)
 	switch {
-	case v == nil:
-		return fmt.Sprintf("Unknown call type %d", n)
+	case fd.Enum().Values().ByNumber(n) == nil:
+		return unknown(strconv.Itoa(int(n)))
 	case n == 0:
 		return "Expecting 'type' to be a known call type, got UNKNOWN"
 	}

@@ -55,13 +55,16 @@ func (c *Core) RegisterAgent(now time.Time, link string, call *linkpb.AgentCall)
 		c.shutdownLink(link, "Agent attempted to register on a machine that is in maintenance (DOWN)")
 		return nil
 	}
+	if sc := reg.GetScheme(); sc != "" && sc != "http" && sc != "https" {
+		return fmt.Errorf("%w: register.scheme %q is neither \"http\" nor \"https\"", ErrInvalid, sc)
+	}
 	id := info.GetId().GetValue()
 	total, err := c.agentTotal(id, static, reg)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	if id == "" {
-		return c.addAgent(now, link, info, total, reg.GetVersion())
+		return c.addAgent(now, link, info, total, reg)
 	}
 	if err := validateID(id); err != nil {
 		return fmt.Errorf("%w: agent id: %w", ErrInvalid, err)
@@ -87,16 +90,16 @@ func (c *Core) shutdownLink(link, msg string) {
 	c.out.CloseLinks = append(c.out.CloseLinks, link)
 }
 
-func newAgent(id string, info *mesospb.AgentInfo, total resources.Resources, version string) *agent {
+func newAgent(id string, info *mesospb.AgentInfo, total resources.Resources, reg *linkpb.AgentCall_Register) *agent {
 	return &agent{
-		id: id, info: info, total: total, version: version,
+		id: id, info: info, total: total, version: reg.GetVersion(), scheme: reg.GetScheme(),
 		offers:    map[string]*offer{},
 		tasks:     map[taskKey]*task{},
 		executors: map[string]map[string]*executor{},
 	}
 }
 
-func (c *Core) addAgent(now time.Time, link string, info *mesospb.AgentInfo, total resources.Resources, version string) error {
+func (c *Core) addAgent(now time.Time, link string, info *mesospb.AgentInfo, total resources.Resources, reg *linkpb.AgentCall_Register) error {
 	id := c.agentID(c.nextAgentNum)
 	info.Id = &mesospb.AgentID{Value: proto.String(id)}
 	if err := c.cfg.Registry.AdmitAgent(info); err != nil {
@@ -106,7 +109,7 @@ func (c *Core) addAgent(now time.Time, link string, info *mesospb.AgentInfo, tot
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	c.nextAgentNum++
-	ag := newAgent(id, info, total, version)
+	ag := newAgent(id, info, total, reg)
 	ag.registered = now
 	c.agents[id] = ag
 	c.agentAdded(ag)
@@ -198,12 +201,12 @@ func (c *Core) reregisterAgent(now time.Time, link string, info *mesospb.AgentIn
 	}
 	ag := old
 	if ag == nil {
-		ag = newAgent(id, info, total, reg.GetVersion())
+		ag = newAgent(id, info, total, reg)
 		ag.registered = now
 		c.agents[id] = ag
 		c.agentAdded(ag)
 	} else {
-		ag.info, ag.total, ag.version = info, total, reg.GetVersion()
+		ag.info, ag.total, ag.version, ag.scheme = info, total, reg.GetVersion(), reg.GetScheme()
 		ag.reregistered = now
 	}
 	delete(c.recovering, id)

@@ -333,10 +333,19 @@ func (c *Core) removeFramework(now time.Time, fw *framework, why string) {
 	for _, id := range sortedKeys(fw.tasks) {
 		t := fw.tasks[id]
 		agents[t.agent] = true
+		// As Mesos does, the master records TASK_KILLED in the task's
+		// statuses (not sent: the framework is gone); a task already
+		// terminal keeps its state.
+		killed := masterStatus(now, t.proto.GetTaskId(), t.proto.GetAgentId(), mesospb.TaskState_TASK_KILLED,
+			mesospb.TaskStatus_REASON_FRAMEWORK_REMOVED, "Framework "+fw.id+" removed")
+		if e := t.proto.GetExecutorId(); e != nil {
+			killed.ExecutorId = &mesospb.ExecutorID{Value: proto.String(e.GetValue())}
+		}
 		if !mesospb.IsTerminal(t.state()) {
 			c.setState(t, mesospb.TaskState_TASK_KILLED)
-			c.taskUpdated(now, t, nil)
+			c.taskUpdated(now, t, killed)
 		}
+		c.recordStatus(t, killed)
 		if fw.recovered {
 			// The allocator holds a recovered framework's resources
 			// (from its agents' re-registrations) without knowing the

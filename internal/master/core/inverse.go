@@ -83,7 +83,7 @@ func (c *Core) sendInverseOffers(now time.Time) {
 			}
 			p := &mesospb.InverseOffer{
 				Id:             &mesospb.OfferID{Value: proto.String(id)},
-				Url:            &mesospb.URL{Scheme: proto.String("http"), Address: &mesospb.Address{Hostname: proto.String(ag.hostname()), Port: proto.Int32(ag.info.GetPort())}, Path: proto.String("/slave(1)")},
+				Url:            ag.url(),
 				FrameworkId:    &mesospb.FrameworkID{Value: proto.String(fwID)},
 				AgentId:        &mesospb.AgentID{Value: proto.String(agID)},
 				Unavailability: proto.Clone(unav).(*mesospb.Unavailability),

@@ -80,14 +80,10 @@ func (c *Core) newOffer(now time.Time, fw *framework, ag *agent, d allocator.Off
 		FrameworkId: &mesospb.FrameworkID{Value: proto.String(fw.id)},
 		AgentId:     &mesospb.AgentID{Value: proto.String(ag.id)},
 		Hostname:    proto.String(ag.hostname()),
-		Url: &mesospb.URL{
-			Scheme:  proto.String("http"),
-			Address: &mesospb.Address{Hostname: proto.String(ag.hostname()), Port: proto.Int32(ag.info.GetPort())},
-			Path:    proto.String("/slave(1)"),
-		},
-		Domain:     ag.info.Domain,
-		Resources:  d.Resources.ToProto(d.Role, fw.multiRole),
-		Attributes: ag.info.Attributes,
+		Url:         ag.url(),
+		Domain:      ag.info.Domain,
+		Resources:   d.Resources.ToProto(d.Role, fw.multiRole),
+		Attributes:  ag.info.Attributes,
 		// A DRAINING machine's window (maintenance, inverse.go).
 		Unavailability: c.unavailability(ag),
 	}

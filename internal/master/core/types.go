@@ -1,10 +1,12 @@
 package core
 
 import (
+	"cmp"
 	"time"
 
 	"github.com/mesoproject/meso/api/mesospb"
 	"github.com/mesoproject/meso/internal/resources"
+	"google.golang.org/protobuf/proto"
 )
 
 // framework is a subscribed (or recovered, or failing over) framework.
@@ -49,6 +51,7 @@ type agent struct {
 	info    *mesospb.AgentInfo // with id set; replaced, never modified (state queries and offers share it)
 	total   resources.Resources
 	version string
+	scheme  string // of its HTTP API, from REGISTER: "https" or "http" ("" too)
 
 	// link is the current link session; "" when disconnected.
 	link string
@@ -68,6 +71,16 @@ type agent struct {
 }
 
 func (ag *agent) hostname() string { return ag.info.GetHostname() }
+
+// url is where the agent's API is, as offers and inverse offers give it:
+// Mesos' form (path "/slave(1)"), with the scheme the agent registered.
+func (ag *agent) url() *mesospb.URL {
+	return &mesospb.URL{
+		Scheme:  proto.String(cmp.Or(ag.scheme, "http")),
+		Address: &mesospb.Address{Hostname: proto.String(ag.hostname()), Port: proto.Int32(ag.info.GetPort())},
+		Path:    proto.String("/slave(1)"),
+	}
+}
 
 // offer is an outstanding offer: resources on one agent allocated to one
 // framework under one role.

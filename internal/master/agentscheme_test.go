@@ -1,0 +1,54 @@
+package master
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/mesoproject/meso/api/codec"
+	"github.com/mesoproject/meso/api/linkpb"
+	"github.com/mesoproject/meso/api/mesospb"
+	"github.com/mesoproject/meso/api/schedulerpb"
+	"github.com/mesoproject/meso/internal/resources"
+	"google.golang.org/protobuf/proto"
+)
+
+// An agent registering with scheme "https" (it serves TLS) is offered with
+// url.scheme "https"; one without says "http"; another scheme is 400.
+func TestOfferURLSchemeFromRegister(t *testing.T) {
+	_, base := startMaster(t)
+	reg := func(host, scheme string) *linkpb.AgentCall {
+		r := resources.MustParse("cpus:1;mem:64")
+		call := &linkpb.AgentCall{Type: linkpb.AgentCall_REGISTER.Enum(), Register: &linkpb.AgentCall_Register{
+			AgentInfo: &mesospb.AgentInfo{Hostname: proto.String(host), Port: proto.Int32(5051), Resources: r.ToProto("", false)}}}
+		if scheme != "" {
+			call.Register.Scheme = proto.String(scheme)
+		}
+		return call
+	}
+	registerWith(t, base, codec.JSON, reg("secure", "https"))
+	registerWith(t, base, codec.JSON, reg("plain", ""))
+	f := subscribe(t, base, codec.JSON, fwInfo("web"))
+	want := map[string]string{"secure": "https", "plain": "http"}
+	for len(want) > 0 {
+		for _, o := range f.nextOf(schedulerpb.Event_OFFERS).GetOffers().GetOffers() {
+			if s, ok := want[o.GetHostname()]; ok {
+				if got := o.GetUrl().GetScheme(); got != s {
+					t.Errorf("offer of %s: url.scheme %q, want %q", o.GetHostname(), got, s)
+				}
+				delete(want, o.GetHostname())
+			}
+		}
+	}
+	resp, err := http.Post(base+"/internal/v1/link", codec.MediaTypeJSON, bytes.NewReader(encode(t, codec.JSON, reg("odd", "ftp"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), `"ftp"`) {
+		t.Errorf("REGISTER with scheme ftp: %d %s", resp.StatusCode, body)
+	}
+}
