@@ -110,9 +110,9 @@ func (c *Core) frameworkMetrics(m map[string]float64) {
 		} else {
 			disconnected++
 		}
-		for _, t := range fw.tasks {
-			if name, ok := liveMetricNames[t.state()]; ok {
-				m[name]++
+		for s, n := range fw.views.states { // kept by setState, addTask, removeTask
+			if name, ok := liveMetricNames[s]; ok {
+				m[name] += float64(n)
 			}
 		}
 	}

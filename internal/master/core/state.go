@@ -132,28 +132,20 @@ func (c *Core) GetExecutors() *masterpb.Response_GetExecutors {
 // unreachable agent, and completed ones (most recent first).
 func (c *Core) GetTasks() *masterpb.Response_GetTasks { return c.taskLists().sorted() }
 
-// taskLists is GetTasks before its live and unreachable tasks are sorted
-// by id within each framework: runs of one framework's tasks, frameworks
-// in order. Its views are shared (see taskProto), so it may be finished
-// on another goroutine.
+// taskLists is GetTasks before its live and unreachable tasks are listed
+// and sorted by id within each framework: a snapshot of each framework's
+// taskViews, frameworks in order, and the completed tasks. Its views are
+// shared (see taskProto), so it may be finished on another goroutine.
 type taskLists struct {
-	out                   *masterpb.Response_GetTasks
-	liveRuns, unreachRuns []int // where each framework's run ends
+	out  *masterpb.Response_GetTasks
+	runs []viewSnap // by framework
 }
 
 func (c *Core) taskLists() taskLists {
 	l := taskLists{out: &masterpb.Response_GetTasks{}}
 	out := l.out
 	add := func(fw *framework) {
-		for _, t := range fw.tasks {
-			if t.held != nil && t.state() == mesospb.TaskState_TASK_UNREACHABLE {
-				out.UnreachableTasks = append(out.UnreachableTasks, taskProto(t))
-				continue
-			}
-			out.Tasks = append(out.Tasks, taskProto(t))
-		}
-		l.liveRuns = append(l.liveRuns, len(out.Tasks))
-		l.unreachRuns = append(l.unreachRuns, len(out.UnreachableTasks))
+		l.runs = append(l.runs, fw.views.snapshot())
 		for _, t := range slices.Backward(fw.completed) {
 			out.CompletedTasks = append(out.CompletedTasks, taskProto(t))
 		}
@@ -167,20 +159,18 @@ func (c *Core) taskLists() taskLists {
 	return l
 }
 
-// sorted sorts each framework's run by task id and returns the list.
+// sorted lists each framework's live and unreachable tasks by task id and
+// returns the list.
 func (l taskLists) sorted() *masterpb.Response_GetTasks {
 	byID := func(a, b *mesospb.Task) int {
 		return strings.Compare(a.GetTaskId().GetValue(), b.GetTaskId().GetValue())
 	}
-	sortRuns := func(list []*mesospb.Task, ends []int) {
-		start := 0
-		for _, end := range ends {
-			slices.SortFunc(list[start:end], byID)
-			start = end
-		}
+	for _, run := range l.runs {
+		live, unreach := len(l.out.Tasks), len(l.out.UnreachableTasks)
+		l.out.Tasks, l.out.UnreachableTasks = run.split(l.out.Tasks, l.out.UnreachableTasks)
+		slices.SortFunc(l.out.Tasks[live:], byID)
+		slices.SortFunc(l.out.UnreachableTasks[unreach:], byID)
 	}
-	sortRuns(l.out.Tasks, l.liveRuns)
-	sortRuns(l.out.UnreachableTasks, l.unreachRuns)
 	return l.out
 }
 
