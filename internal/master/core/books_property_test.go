@@ -903,12 +903,20 @@ func (b *booksSim) checkHeld(after string) {
 		<-b.finishing
 	}
 	wantTasks := rebuildTasks(c) // before the query, which makes the views
+	wantAgents := &masterpb.Response_GetAgents{Agents: []*masterpb.Response_GetAgents_Agent{}}
+	for _, id := range sortedKeys(c.agents) {
+		ag := c.agents[id]
+		wantAgents.Agents = append(wantAgents.Agents, agentEntryWith(ag, recountAgent(ag), c.maint.drains[id]))
+	}
 	finish, done := c.StateQuery(), make(chan struct{})
 	b.finishing = done
 	go func() {
 		defer close(done)
 		gs := finish()
 		_, _ = proto.Marshal(gs) // reads every field, as the handler's encoding does
+		if !proto.Equal(gs.GetGetAgents(), wantAgents) {
+			b.t.Errorf("after %s: the agents' cached snapshots are not a rebuild's:\n%v\nrebuild:\n%v", after, gs.GetGetAgents(), wantAgents)
+		}
 		if !proto.Equal(gs.GetGetTasks(), wantTasks) {
 			b.t.Errorf("after %s: the tasks' incremental views are not a rebuild's:\n%v\nrebuild:\n%v", after, gs.GetGetTasks(), wantTasks)
 		}
@@ -928,17 +936,10 @@ func (b *booksSim) checkHeld(after string) {
 			}
 		}
 	}
-	byFw := c.frameworksHeld()
-	if byFw == nil {
-		b.t.Errorf("after %s: the allocator lacks an agent", after)
-	}
-	for _, id := range sortedKeys(c.frameworks) {
+	fws := c.GetFrameworks().GetFrameworks()
+	for i, id := range sortedKeys(c.frameworks) {
 		fw := c.frameworks[id]
-		h, ok := byFw[id]
-		if !ok {
-			h = newHeld()
-		}
-		if got, want := frameworkEntryWith(fw, h, c.frameworkInverseOffers(fw.id)), c.frameworkEntry(fw); !proto.Equal(got, want) {
+		if got, want := fws[i], c.frameworkEntry(fw); !proto.Equal(got, want) {
 			b.t.Errorf("after %s: framework %s: state says allocated %v offered %v; recount %v %v", after, id,
 				got.GetAllocatedResources(), got.GetOfferedResources(), want.GetAllocatedResources(), want.GetOfferedResources())
 		}

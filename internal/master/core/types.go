@@ -66,6 +66,8 @@ type agent struct {
 	offers    map[string]*offer
 	tasks     map[taskKey]*task
 	executors map[string]map[string]*executor // framework id -> executor id -> executor
+
+	snap *agentSnap // the last state queries took (agentSnapOf)
 }
 
 func (ag *agent) hostname() string { return ag.info.GetHostname() }
