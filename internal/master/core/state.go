@@ -56,6 +56,9 @@ type agentSnap struct {
 	holdings []allocator.HoldingState // from the allocator's books
 	recount  *held                    // the allocator did not know the agent: counted from its tasks
 	drain    *mesospb.DrainInfo       // replaced, never modified
+	// total and used are the metricScalars of the agent's total and of
+	// what its tasks and executors use (scalars).
+	total, used [4]float64
 }
 
 // agentSnaps are the agents' snapshots, in no order.
@@ -77,8 +80,31 @@ func (c *Core) agentSnapOf(ag *agent) *agentSnap {
 		h := recountAgent(ag)
 		s.recount = &h
 	}
+	s.scalars()
 	ag.snap = s
 	return s
+}
+
+// scalars sums the metricScalars of the agent's total and of what its
+// tasks and executors use, for the metrics.
+func (s *agentSnap) scalars() {
+	for i, name := range metricScalars {
+		s.total[i] = s.ag.total.Scalar(name).Float()
+	}
+	add := func(r resources.Resources) {
+		for i, name := range metricScalars {
+			s.used[i] += r.Scalar(name).Float()
+		}
+	}
+	if s.recount != nil {
+		for _, r := range s.recount.allocated {
+			add(r)
+		}
+		return
+	}
+	for _, x := range s.holdings {
+		add(x.Used)
+	}
 }
 
 // shows says whether the snapshot has the fields of the agent's record
