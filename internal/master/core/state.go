@@ -553,11 +553,27 @@ func taskProto(t *task) *mesospb.Task {
 	return t.view
 }
 
-// newTaskView copies the task's record for taskProto.
+// newTaskView copies the task's record for taskProto: a shallow copy,
+// sharing the record's fields (the core replaces them, never modifies
+// them in place) except the status list, which recordStatus trims in
+// place; the resources with their allocation role are made once per task.
 func newTaskView(t *task) *mesospb.Task {
-	p := proto.Clone(t.proto).(*mesospb.Task)
+	r := t.proto
+	p := &mesospb.Task{ // every field (TestTaskViewFields)
+		Name: r.Name, TaskId: r.TaskId, FrameworkId: r.FrameworkId, ExecutorId: r.ExecutorId,
+		AgentId: r.AgentId, State: r.State, Resources: r.Resources, Statuses: slices.Clone(r.Statuses),
+		StatusUpdateState: r.StatusUpdateState, StatusUpdateUuid: r.StatusUpdateUuid,
+		Labels: r.Labels, Discovery: r.Discovery, Container: r.Container, HealthCheck: r.HealthCheck,
+		KillPolicy: r.KillPolicy, User: r.User, Limits: r.Limits,
+	}
+	if u := r.ProtoReflect().GetUnknown(); u != nil {
+		p.ProtoReflect().SetUnknown(u)
+	}
 	if t.role != "" && allocationRoleOf(p.GetResources()) == "" {
-		p.Resources = withAllocationRole(p.Resources, t.role)
+		if t.viewRes == nil {
+			t.viewRes = withAllocationRole(r.Resources, t.role)
+		}
+		p.Resources = t.viewRes
 	}
 	return p
 }

@@ -112,6 +112,9 @@ type task struct {
 	// whatever changes proto calls changed, which drops it. Nobody modifies
 	// a view, so queries hand it out without copying (copy-on-write).
 	view *mesospb.Task
+	// viewRes is proto.Resources with their allocation role, for views
+	// (made once: a task's resources never change).
+	viewRes []*mesospb.Resource
 	// views is the table of its framework's live tasks it has slot in
 	// (nil once it left fw.tasks); dirty says the slot is stale.
 	views *taskViews
