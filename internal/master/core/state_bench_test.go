@@ -47,8 +47,14 @@ func loadedCluster(b *testing.B, agents, frameworks, tasksPerAgent int) *benchCl
 // changed has every task changed since the previous query (no shared task
 // view reused), changed500 500 of them (1%), unchanged none. StateQuery
 // is the part of GetState that stays on the loop.
-func BenchmarkStateOnLoop(b *testing.B) {
-	bc := loadedCluster(b, 5000, 10, 10)
+func BenchmarkStateOnLoop(b *testing.B) { benchStateOnLoop(b, 5000) }
+
+// BenchmarkStateOnLoop10k is BenchmarkStateOnLoop at the size:
+// 10,000 agents / 100,000 tasks.
+func BenchmarkStateOnLoop10k(b *testing.B) { benchStateOnLoop(b, 10000) }
+
+func benchStateOnLoop(b *testing.B, agents int) {
+	bc := loadedCluster(b, agents, 10, 10)
 	changeAll := func() {
 		for _, fw := range bc.c.frameworks {
 			for _, t := range fw.tasks {
