@@ -128,14 +128,16 @@ type Allocator struct {
 	defaultRefuse time.Duration
 	rng           *rand.Rand
 
-	agents     map[string]*agent
-	agentOrder []*agent // sorted by id
-	visit      []*agent // scratch for shuffled cycles
-	frameworks map[string]*framework
-	roles      map[string]*role
-	nodes      map[string]*node // the role tree, by role path
-	weights    map[string]float64
-	quotas     map[string]*quota
+	agents map[string]*agent
+	// agentsAdded counts AddAgent calls (agent.books starts from it).
+	agentsAdded uint64
+	agentOrder  []*agent // sorted by id
+	visit       []*agent // scratch for shuffled cycles
+	frameworks  map[string]*framework
+	roles       map[string]*role
+	nodes       map[string]*node // the role tree, by role path
+	weights     map[string]float64
+	quotas      map[string]*quota
 	// topGuarantees are the quotas with guarantees and no guaranteed
 	// ancestor, sorted by role: their unmet parts make up the headroom.
 	topGuarantees []*quota

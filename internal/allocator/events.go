@@ -34,6 +34,8 @@ func (a *Allocator) AddAgent(id string, total resources.Resources, used []Holdin
 	}
 	ag := &agent{id: id, total: total, available: total.Subtract(sum), active: true,
 		hasGPU: total.Scalar("gpus") > 0, version: 1}
+	a.agentsAdded++
+	ag.books = a.agentsAdded << 32
 	a.agents[id] = ag
 	a.insertAgent(ag)
 	a.addScalars(&a.total, total, 1)
@@ -101,6 +103,7 @@ func (a *Allocator) DeactivateAgent(id string) error {
 		return fmt.Errorf("%w: %q", ErrUnknownAgent, id)
 	}
 	ag.active = false
+	ag.books++
 	return nil
 }
 
@@ -111,6 +114,7 @@ func (a *Allocator) ActivateAgent(id string) error {
 		return fmt.Errorf("%w: %q", ErrUnknownAgent, id)
 	}
 	ag.active = true
+	ag.books++
 	ag.idle = false
 	a.headroomGrew()
 	return nil
@@ -380,6 +384,7 @@ func dropIfEmpty(ag *agent, c *candidate, h *holding) {
 	if h.offered.IsEmpty() && h.used.IsEmpty() {
 		i := slices.IndexFunc(ag.holdings, func(x holding) bool { return x.cand == c })
 		ag.holdings = slices.Delete(ag.holdings, i, i+1)
+		ag.books++
 		c.holdings--
 	}
 }
@@ -401,7 +406,7 @@ func (a *Allocator) subscribed(fwID, role string) (*candidate, error) {
 // Allocated records that the framework now uses r, out of what it was
 // offered on the agent under role (tasks or executors were launched).
 func (a *Allocator) Allocated(fwID, role, agentID string, r resources.Resources) error {
-	_, _, h, err := a.lookupHolding(fwID, role, agentID)
+	ag, _, h, err := a.lookupHolding(fwID, role, agentID)
 	if err != nil {
 		return err
 	}
@@ -410,6 +415,7 @@ func (a *Allocator) Allocated(fwID, role, agentID string, r resources.Resources)
 	}
 	h.offered = h.offered.Subtract(r)
 	h.used = h.used.Add(r)
+	ag.books++
 	return nil
 }
 
@@ -442,6 +448,7 @@ func (a *Allocator) Transfer(fromFw, fromRole, toFw, toRole, agentID string, r r
 		return nil
 	}
 	h.offered = h.offered.Subtract(r)
+	ag.books++
 	a.charge(c, r, -1)
 	dropIfEmpty(ag, c, h)
 	a.hold(ag, to, r, false)

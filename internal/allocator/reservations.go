@@ -60,6 +60,7 @@ func (a *Allocator) ConvertOffered(fwID, role, agentID string, from, to resource
 	h.offered = h.offered.Subtract(from).Add(to)
 	ag.total = ag.total.Subtract(from).Add(to)
 	ag.version++
+	ag.books++
 	return nil
 }
 

@@ -33,6 +33,10 @@ type agent struct {
 	// version changes whenever available changes; filters cache their
 	// coverage check against it.
 	version uint32
+	// books changes whenever what Agent reports changes (holdings, total,
+	// active), so that callers may cache what they build from it; it
+	// starts at a value no earlier agent of the same id reached.
+	books uint64
 
 	// idle means no framework could receive anything here as of epoch
 	// idleEpoch; it holds until idleUntil (UnixNano), when the earliest
@@ -63,6 +67,7 @@ func (ag *agent) holding(c *candidate) *holding {
 func (ag *agent) setAvailable(r resources.Resources, grew bool) {
 	ag.available = r
 	ag.version++
+	ag.books++
 	if grew {
 		ag.idle = false
 	}
@@ -175,6 +180,7 @@ func (a *Allocator) hold(ag *agent, c *candidate, r resources.Resources, used bo
 		h = &ag.holdings[len(ag.holdings)-1]
 		c.holdings++
 	}
+	ag.books++
 	if used {
 		h.used = h.used.Add(r)
 	} else {

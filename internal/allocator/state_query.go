@@ -44,6 +44,16 @@ func (a *Allocator) Agent(id string) (AgentState, bool) {
 	return s, true
 }
 
+// AgentBooks returns a number that changes whenever what Agent returns
+// for the agent changes, and whether the allocator knows the agent.
+func (a *Allocator) AgentBooks(id string) (uint64, bool) {
+	ag, ok := a.agents[id]
+	if !ok {
+		return 0, false
+	}
+	return ag.books, true
+}
+
 // Agents returns the ids of all agents, sorted.
 func (a *Allocator) Agents() []string {
 	ids := make([]string, len(a.agentOrder))

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mesoproject/meso/api/linkpb"
+	"github.com/mesoproject/meso/api/masterpb"
 	"github.com/mesoproject/meso/api/mesospb"
 	"github.com/mesoproject/meso/api/schedulerpb"
 	"github.com/mesoproject/meso/internal/allocator"
@@ -89,6 +90,11 @@ func runBooks(t *testing.T, fanout, defaultSeeds int) (conflicts uint64) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			b := newBooksSim(t, seed, fanout)
 			defer func() { conflicts += b.conflicts + b.c.metrics.offerConflicts }()
+			defer func() { // the last step's query reports before the test ends
+				if b.finishing != nil {
+					<-b.finishing
+				}
+			}()
 			for i := range 250 {
 				b.step(i)
 				if t.Failed() {
@@ -896,13 +902,26 @@ func (b *booksSim) checkHeld(after string) {
 	if b.finishing != nil {
 		<-b.finishing
 	}
+	wantTasks := rebuildTasks(c) // before the query, which makes the views
+	wantAgents := &masterpb.Response_GetAgents{Agents: []*masterpb.Response_GetAgents_Agent{}}
+	for _, id := range sortedKeys(c.agents) {
+		ag := c.agents[id]
+		wantAgents.Agents = append(wantAgents.Agents, agentEntryWith(ag, recountAgent(ag), c.maint.drains[id]))
+	}
 	finish, done := c.StateQuery(), make(chan struct{})
 	b.finishing = done
 	go func() {
 		defer close(done)
 		gs := finish()
 		_, _ = proto.Marshal(gs) // reads every field, as the handler's encoding does
+		if !proto.Equal(gs.GetGetAgents(), wantAgents) {
+			b.t.Errorf("after %s: the agents' cached snapshots are not a rebuild's:\n%v\nrebuild:\n%v", after, gs.GetGetAgents(), wantAgents)
+		}
+		if !proto.Equal(gs.GetGetTasks(), wantTasks) {
+			b.t.Errorf("after %s: the tasks' incremental views are not a rebuild's:\n%v\nrebuild:\n%v", after, gs.GetGetTasks(), wantTasks)
+		}
 	}()
+	checkTaskStates(b.t, after, c)
 	var used [4]float64
 	for _, id := range sortedKeys(c.agents) {
 		ag := c.agents[id]
@@ -917,17 +936,10 @@ func (b *booksSim) checkHeld(after string) {
 			}
 		}
 	}
-	byFw := c.frameworksHeld()
-	if byFw == nil {
-		b.t.Errorf("after %s: the allocator lacks an agent", after)
-	}
-	for _, id := range sortedKeys(c.frameworks) {
+	fws := c.GetFrameworks().GetFrameworks()
+	for i, id := range sortedKeys(c.frameworks) {
 		fw := c.frameworks[id]
-		h, ok := byFw[id]
-		if !ok {
-			h = newHeld()
-		}
-		if got, want := frameworkEntryWith(fw, h, c.frameworkInverseOffers(fw.id)), c.frameworkEntry(fw); !proto.Equal(got, want) {
+		if got, want := fws[i], c.frameworkEntry(fw); !proto.Equal(got, want) {
 			b.t.Errorf("after %s: framework %s: state says allocated %v offered %v; recount %v %v", after, id,
 				got.GetAllocatedResources(), got.GetOfferedResources(), want.GetAllocatedResources(), want.GetOfferedResources())
 		}
@@ -944,6 +956,65 @@ func (b *booksSim) checkHeld(after string) {
 	for i, name := range metricScalars {
 		if got := m["master/"+name+"_used"]; math.Abs(got-used[i]) > 1e-9 {
 			b.t.Errorf("after %s: master/%s_used %v, recount %v", after, name, got, used[i])
+		}
+	}
+}
+
+// rebuildTasks is GetTasks from scratch: every task's record copied again
+// (newTaskView), not the frameworks' taskViews.
+func rebuildTasks(c *Core) *masterpb.Response_GetTasks {
+	out := &masterpb.Response_GetTasks{}
+	byID := func(a, b *mesospb.Task) int {
+		return strings.Compare(a.GetTaskId().GetValue(), b.GetTaskId().GetValue())
+	}
+	add := func(fw *framework) {
+		var live, unreach []*mesospb.Task
+		for _, t := range fw.tasks {
+			if t.held != nil && t.state() == mesospb.TaskState_TASK_UNREACHABLE {
+				unreach = append(unreach, newTaskView(t))
+			} else {
+				live = append(live, newTaskView(t))
+			}
+		}
+		slices.SortFunc(live, byID)
+		slices.SortFunc(unreach, byID)
+		out.Tasks = append(out.Tasks, live...)
+		out.UnreachableTasks = append(out.UnreachableTasks, unreach...)
+		for _, t := range slices.Backward(fw.completed) {
+			out.CompletedTasks = append(out.CompletedTasks, newTaskView(t))
+		}
+	}
+	for _, id := range sortedKeys(c.frameworks) {
+		add(c.frameworks[id])
+	}
+	for _, fw := range slices.Backward(c.completed) {
+		add(fw)
+	}
+	return out
+}
+
+// checkTaskStates compares the master/tasks_* gauges, counted as tasks
+// change (taskViews.states), and each table's slots with a recount.
+func checkTaskStates(t *testing.T, after string, c *Core) {
+	t.Helper()
+	want := map[string]float64{}
+	for _, fw := range c.frameworks {
+		for _, tk := range fw.tasks {
+			if name, ok := liveMetricNames[tk.state()]; ok {
+				want[name]++
+			}
+			if tk.views != &fw.views || fw.views.tasks[tk.slot] != tk {
+				t.Errorf("after %s: task %s is not in its framework's slot %d", after, tk.id, tk.slot)
+			}
+		}
+		if len(fw.views.tasks) != len(fw.tasks) {
+			t.Errorf("after %s: framework %s: %d slots for %d tasks", after, fw.id, len(fw.views.tasks), len(fw.tasks))
+		}
+	}
+	m := c.Metrics(time.Time{})
+	for _, name := range liveMetricNames {
+		if m[name] != want[name] {
+			t.Errorf("after %s: %s %v, recount %v", after, name, m[name], want[name])
 		}
 	}
 }

@@ -428,7 +428,11 @@ func taskFromInfo(fw *framework, ti *mesospb.TaskInfo) *mesospb.Task {
 
 func (c *Core) addTask(t *task) {
 	if fw := c.frameworks[t.fw]; fw != nil {
+		if old := fw.tasks[t.id]; old != nil && old.views == &fw.views {
+			fw.views.drop(old)
+		}
 		fw.tasks[t.id] = t
+		fw.views.put(t)
 	}
 	if ag := c.agents[t.agent]; ag != nil {
 		ag.tasks[taskKey{t.fw, t.id}] = t

@@ -110,9 +110,9 @@ func (c *Core) frameworkMetrics(m map[string]float64) {
 		} else {
 			disconnected++
 		}
-		for _, t := range fw.tasks {
-			if name, ok := liveMetricNames[t.state()]; ok {
-				m[name]++
+		for s, n := range fw.views.states { // kept by setState, addTask, removeTask
+			if name, ok := liveMetricNames[s]; ok {
+				m[name] += float64(n)
 			}
 		}
 	}
@@ -135,10 +135,11 @@ func (c *Core) agentMetrics(m map[string]float64) {
 		} else {
 			inactive++
 		}
-		for i, name := range metricScalars {
-			total[i] += ag.total.Scalar(name).Float()
+		s := c.agentSnapOf(ag) // rebuilt only when the agent changed
+		for i := range metricScalars {
+			total[i] += s.total[i]
+			used[i] += s.used[i]
 		}
-		c.usedOn(ag, &used)
 	}
 	m["master/slaves_active"] = active
 	m["master/slaves_inactive"] = inactive
@@ -153,16 +154,5 @@ func (c *Core) agentMetrics(m map[string]float64) {
 			pct = u / t
 		}
 		m["master/"+name+"_percent"] = pct
-	}
-}
-
-// usedOn adds what tasks (not yet terminal) and executors use on an agent
-// to used, from the allocator's books (see held): a few holdings per agent,
-// not every task.
-func (c *Core) usedOn(ag *agent, used *[4]float64) {
-	for _, r := range c.agentHeld(ag).allocated {
-		for i, name := range metricScalars {
-			used[i] += r.Scalar(name).Float()
-		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/mesoproject/meso/api/masterpb"
 	"github.com/mesoproject/meso/api/mesospb"
+	"github.com/mesoproject/meso/internal/allocator"
 	"github.com/mesoproject/meso/internal/present"
 	"github.com/mesoproject/meso/internal/resources"
 	"google.golang.org/protobuf/proto"
@@ -25,46 +26,127 @@ func (c *Core) GetState() *masterpb.Response_GetState { return c.StateQuery()() 
 
 // StateQuery is GetState in two parts: it takes what the answer needs now
 // (on the loop) and returns the rest, which may run on any goroutine
-// once: sorting the tasks, the largest lists, by id, and building the
-// agents' entries from copies of their records.
+// once. The loop's part is small: a snapshot of each framework's task
+// views (taskViews), each agent's cached record (agentSnap, rebuilt only
+// when it changed), the frameworks and the executors. The rest lists and
+// sorts the tasks by id, builds the agents' entries and sums what each
+// framework holds.
 func (c *Core) StateQuery() func() *masterpb.Response_GetState {
 	tasks := c.taskLists()
 	agents := c.agentSnaps()
-	gs := &masterpb.Response_GetState{
-		GetExecutors:  c.GetExecutors(),
-		GetFrameworks: c.GetFrameworks(),
-	}
+	fws := c.frameworksQuery(agents)
+	gs := &masterpb.Response_GetState{GetExecutors: c.GetExecutors()}
 	return func() *masterpb.Response_GetState {
 		gs.GetTasks = tasks.sorted()
+		gs.GetFrameworks = fws()
 		gs.GetAgents = agents.entries()
 		return gs
 	}
 }
 
-// agentSnaps are copies of the agents' records (their info and total are
-// replaced, never modified, so the copies may be read on any goroutine;
-// their maps must not be) with what they hold, in id order.
-type agentSnaps []agentSnap
-
+// agentSnap is an agent as state queries show it: a copy of its record
+// without its maps (its info and total are replaced, never modified, so
+// the copy may be read on any goroutine), what the allocator's books say
+// it holds, and its drain. Nobody modifies one: each agent keeps the last
+// one built (agent.snap), which queries reuse until the record's shown
+// fields, the drain or the allocator's books of the agent change.
 type agentSnap struct {
-	ag    agent
-	held  held
-	drain *mesospb.DrainInfo // replaced, never modified
+	ag       agent
+	books    uint64                   // allocator.AgentBooks when built
+	holdings []allocator.HoldingState // from the allocator's books
+	recount  *held                    // the allocator did not know the agent: counted from its tasks
+	drain    *mesospb.DrainInfo       // replaced, never modified
+	// total and used are the metricScalars of the agent's total and of
+	// what its tasks and executors use (scalars).
+	total, used [4]float64
+}
+
+// agentSnaps are the agents' snapshots, in no order.
+type agentSnaps []*agentSnap
+
+// agentSnapOf returns the agent's snapshot, building a new one only when
+// something it shows changed.
+func (c *Core) agentSnapOf(ag *agent) *agentSnap {
+	books, known := c.alloc.AgentBooks(ag.id)
+	drain := c.maint.drains[ag.id]
+	if s := ag.snap; s != nil && known && s.recount == nil && s.books == books && s.drain == drain && s.shows(ag) {
+		return s
+	}
+	s := &agentSnap{ag: *ag, books: books, drain: drain}
+	s.ag.offers, s.ag.tasks, s.ag.executors, s.ag.snap = nil, nil, nil, nil
+	if as, ok := c.alloc.Agent(ag.id); known && ok {
+		s.holdings = as.Holdings
+	} else {
+		h := recountAgent(ag)
+		s.recount = &h
+	}
+	s.scalars()
+	ag.snap = s
+	return s
+}
+
+// scalars sums the metricScalars of the agent's total and of what its
+// tasks and executors use, for the metrics.
+func (s *agentSnap) scalars() {
+	for i, name := range metricScalars {
+		s.total[i] = s.ag.total.Scalar(name).Float()
+	}
+	add := func(r resources.Resources) {
+		for i, name := range metricScalars {
+			s.used[i] += r.Scalar(name).Float()
+		}
+	}
+	if s.recount != nil {
+		for _, r := range s.recount.allocated {
+			add(r)
+		}
+		return
+	}
+	for _, x := range s.holdings {
+		add(x.Used)
+	}
+}
+
+// shows says whether the snapshot has the fields of the agent's record
+// that agentEntryWith shows.
+func (s *agentSnap) shows(ag *agent) bool {
+	a := &s.ag
+	return a.info == ag.info && a.link == ag.link && a.deactivated == ag.deactivated &&
+		a.version == ag.version && a.registered == ag.registered && a.reregistered == ag.reregistered &&
+		sameSlice(a.total, ag.total)
+}
+
+// sameSlice says whether two slices are the same one (replaced, never
+// modified: the same slice has the same contents).
+func sameSlice[T any](a, b []T) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
+
+func (s *agentSnap) held() held {
+	if s.recount != nil {
+		return *s.recount
+	}
+	h := newHeld()
+	for _, x := range s.holdings {
+		h.add(x.Role, x.Used, x.Offered)
+	}
+	return h
 }
 
 func (c *Core) agentSnaps() agentSnaps {
 	out := make(agentSnaps, 0, len(c.agents))
-	for _, id := range sortedKeys(c.agents) {
-		ag := c.agents[id]
-		out = append(out, agentSnap{ag: *ag, held: c.agentHeld(ag), drain: c.maint.drains[id]})
+	for _, ag := range c.agents {
+		out = append(out, c.agentSnapOf(ag))
 	}
 	return out
 }
 
+// entries sorts the snapshots by agent id and lists their entries.
 func (s agentSnaps) entries() *masterpb.Response_GetAgents {
+	slices.SortFunc(s, func(a, b *agentSnap) int { return strings.Compare(a.ag.id, b.ag.id) })
 	out := &masterpb.Response_GetAgents{Agents: make([]*masterpb.Response_GetAgents_Agent, 0, len(s))}
-	for i := range s {
-		out.Agents = append(out.Agents, agentEntryWith(&s[i].ag, s[i].held, s[i].drain))
+	for _, x := range s {
+		out.Agents = append(out.Agents, agentEntryWith(&x.ag, x.held(), x.drain))
 	}
 	return out
 }
@@ -82,22 +164,71 @@ func (c *Core) GetAgents() *masterpb.Response_GetAgents { return c.agentSnaps().
 // GetFrameworks lists the known frameworks by id, and the completed ones,
 // most recently removed first.
 func (c *Core) GetFrameworks() *masterpb.Response_GetFrameworks {
+	return c.frameworksQuery(c.agentSnaps())()
+}
+
+// frameworksQuery is GetFrameworks in two parts, as StateQuery: the
+// frameworks' entries are built on the loop, what the known ones hold is
+// summed from the agents' snapshots by the returned function.
+func (c *Core) frameworksQuery(agents agentSnaps) func() *masterpb.Response_GetFrameworks {
 	out := &masterpb.Response_GetFrameworks{}
-	byFw := c.frameworksHeld()
-	for _, id := range sortedKeys(c.frameworks) {
+	recount := false
+	for _, s := range agents {
+		recount = recount || s.recount != nil
+	}
+	ids := sortedKeys(c.frameworks)
+	for _, id := range ids {
 		fw := c.frameworks[id]
-		h, ok := byFw[id]
-		if byFw == nil {
+		h := held{}
+		if recount {
 			h = recountFramework(fw)
-		} else if !ok {
-			h = newHeld()
 		}
 		out.Frameworks = append(out.Frameworks, frameworkEntryWith(fw, h, c.frameworkInverseOffers(id)))
 	}
 	for _, fw := range slices.Backward(c.completed) {
 		out.CompletedFrameworks = append(out.CompletedFrameworks, frameworkEntryWith(fw, recountFramework(fw), nil))
 	}
-	return out
+	if recount {
+		return func() *masterpb.Response_GetFrameworks { return out }
+	}
+	// The allocator charges an optimistic offer group to its holder
+	// only; every framework it went to holds its own offer of them.
+	type groupOffer struct {
+		fw, role string
+		res      resources.Resources
+	}
+	var group []groupOffer
+	for _, id := range ids {
+		for _, o := range c.frameworks[id].offers {
+			if o.group != nil && o.group.holder != o {
+				group = append(group, groupOffer{id, o.role, o.res})
+			}
+		}
+	}
+	return func() *masterpb.Response_GetFrameworks {
+		byFw := map[string]held{}
+		get := func(id string) held {
+			h, ok := byFw[id]
+			if !ok {
+				h = newHeld()
+				byFw[id] = h
+			}
+			return h
+		}
+		for _, s := range agents {
+			for _, x := range s.holdings {
+				get(x.Framework).add(x.Role, x.Used, x.Offered)
+			}
+		}
+		for _, g := range group {
+			get(g.fw).offered.add(g.role, g.res)
+		}
+		for i, id := range ids {
+			h := get(id)
+			out.Frameworks[i].AllocatedResources, out.Frameworks[i].OfferedResources = h.allocated.proto(), h.offered.proto()
+		}
+		return out
+	}
 }
 
 // GetExecutors lists the executors of the known frameworks (by framework,
@@ -132,28 +263,20 @@ func (c *Core) GetExecutors() *masterpb.Response_GetExecutors {
 // unreachable agent, and completed ones (most recent first).
 func (c *Core) GetTasks() *masterpb.Response_GetTasks { return c.taskLists().sorted() }
 
-// taskLists is GetTasks before its live and unreachable tasks are sorted
-// by id within each framework: runs of one framework's tasks, frameworks
-// in order. Its views are shared (see taskProto), so it may be finished
-// on another goroutine.
+// taskLists is GetTasks before its live and unreachable tasks are listed
+// and sorted by id within each framework: a snapshot of each framework's
+// taskViews, frameworks in order, and the completed tasks. Its views are
+// shared (see taskProto), so it may be finished on another goroutine.
 type taskLists struct {
-	out                   *masterpb.Response_GetTasks
-	liveRuns, unreachRuns []int // where each framework's run ends
+	out  *masterpb.Response_GetTasks
+	runs []viewSnap // by framework
 }
 
 func (c *Core) taskLists() taskLists {
 	l := taskLists{out: &masterpb.Response_GetTasks{}}
 	out := l.out
 	add := func(fw *framework) {
-		for _, t := range fw.tasks {
-			if t.held != nil && t.state() == mesospb.TaskState_TASK_UNREACHABLE {
-				out.UnreachableTasks = append(out.UnreachableTasks, taskProto(t))
-				continue
-			}
-			out.Tasks = append(out.Tasks, taskProto(t))
-		}
-		l.liveRuns = append(l.liveRuns, len(out.Tasks))
-		l.unreachRuns = append(l.unreachRuns, len(out.UnreachableTasks))
+		l.runs = append(l.runs, fw.views.snapshot())
 		for _, t := range slices.Backward(fw.completed) {
 			out.CompletedTasks = append(out.CompletedTasks, taskProto(t))
 		}
@@ -167,20 +290,18 @@ func (c *Core) taskLists() taskLists {
 	return l
 }
 
-// sorted sorts each framework's run by task id and returns the list.
+// sorted lists each framework's live and unreachable tasks by task id and
+// returns the list.
 func (l taskLists) sorted() *masterpb.Response_GetTasks {
 	byID := func(a, b *mesospb.Task) int {
 		return strings.Compare(a.GetTaskId().GetValue(), b.GetTaskId().GetValue())
 	}
-	sortRuns := func(list []*mesospb.Task, ends []int) {
-		start := 0
-		for _, end := range ends {
-			slices.SortFunc(list[start:end], byID)
-			start = end
-		}
+	for _, run := range l.runs {
+		live, unreach := len(l.out.Tasks), len(l.out.UnreachableTasks)
+		l.out.Tasks, l.out.UnreachableTasks = run.split(l.out.Tasks, l.out.UnreachableTasks)
+		slices.SortFunc(l.out.Tasks[live:], byID)
+		slices.SortFunc(l.out.UnreachableTasks[unreach:], byID)
 	}
-	sortRuns(l.out.Tasks, l.liveRuns)
-	sortRuns(l.out.UnreachableTasks, l.unreachRuns)
 	return l.out
 }
 
@@ -357,42 +478,6 @@ func recountAgent(ag *agent) held {
 	return h
 }
 
-// frameworksHeld is what each known framework holds, summed over the
-// allocator's books of every agent.
-func (c *Core) frameworksHeld() map[string]held {
-	out := map[string]held{}
-	for _, ag := range c.agents {
-		as, ok := c.alloc.Agent(ag.id)
-		if !ok {
-			return nil // the caller recounts
-		}
-		for _, x := range as.Holdings {
-			h, ok := out[x.Framework]
-			if !ok {
-				h = newHeld()
-				out[x.Framework] = h
-			}
-			h.add(x.Role, x.Used, x.Offered)
-		}
-	}
-	// The allocator charges an optimistic offer group to its holder
-	// only; every framework it went to holds its own offer of them.
-	for id, fw := range c.frameworks {
-		for _, o := range fw.offers {
-			if o.group == nil || o.group.holder == o {
-				continue
-			}
-			h, ok := out[id]
-			if !ok {
-				h = newHeld()
-				out[id] = h
-			}
-			h.offered.add(o.role, o.res)
-		}
-	}
-	return out
-}
-
 // recountFramework sums what a framework holds from its tasks, executors
 // and offers.
 func recountFramework(fw *framework) held {
@@ -468,11 +553,27 @@ func taskProto(t *task) *mesospb.Task {
 	return t.view
 }
 
-// newTaskView copies the task's record for taskProto.
+// newTaskView copies the task's record for taskProto: a shallow copy,
+// sharing the record's fields (the core replaces them, never modifies
+// them in place) except the status list, which recordStatus trims in
+// place; the resources with their allocation role are made once per task.
 func newTaskView(t *task) *mesospb.Task {
-	p := proto.Clone(t.proto).(*mesospb.Task)
+	r := t.proto
+	p := &mesospb.Task{ // every field (TestTaskViewFields)
+		Name: r.Name, TaskId: r.TaskId, FrameworkId: r.FrameworkId, ExecutorId: r.ExecutorId,
+		AgentId: r.AgentId, State: r.State, Resources: r.Resources, Statuses: slices.Clone(r.Statuses),
+		StatusUpdateState: r.StatusUpdateState, StatusUpdateUuid: r.StatusUpdateUuid,
+		Labels: r.Labels, Discovery: r.Discovery, Container: r.Container, HealthCheck: r.HealthCheck,
+		KillPolicy: r.KillPolicy, User: r.User, Limits: r.Limits,
+	}
+	if u := r.ProtoReflect().GetUnknown(); u != nil {
+		p.ProtoReflect().SetUnknown(u)
+	}
 	if t.role != "" && allocationRoleOf(p.GetResources()) == "" {
-		p.Resources = withAllocationRole(p.Resources, t.role)
+		if t.viewRes == nil {
+			t.viewRes = withAllocationRole(r.Resources, t.role)
+		}
+		p.Resources = t.viewRes
 	}
 	return p
 }

@@ -45,10 +45,16 @@ func loadedCluster(b *testing.B, agents, frameworks, tasksPerAgent int) *benchCl
 // metrics cost the master's loop at 5,000 agents / 50,000 tasks: the part
 // that runs on the loop goroutine (nothing else is served meanwhile).
 // changed has every task changed since the previous query (no shared task
-// view reused), unchanged none. StateQuery is the part of GetState that
-// stays on the loop.
-func BenchmarkStateOnLoop(b *testing.B) {
-	bc := loadedCluster(b, 5000, 10, 10)
+// view reused), changed500 500 of them (1%), unchanged none. StateQuery
+// is the part of GetState that stays on the loop.
+func BenchmarkStateOnLoop(b *testing.B) { benchStateOnLoop(b, 5000) }
+
+// BenchmarkStateOnLoop10k is BenchmarkStateOnLoop at the size:
+// 10,000 agents / 100,000 tasks.
+func BenchmarkStateOnLoop10k(b *testing.B) { benchStateOnLoop(b, 10000) }
+
+func benchStateOnLoop(b *testing.B, agents int) {
+	bc := loadedCluster(b, agents, 10, 10)
 	changeAll := func() {
 		for _, fw := range bc.c.frameworks {
 			for _, t := range fw.tasks {
@@ -76,6 +82,23 @@ func BenchmarkStateOnLoop(b *testing.B) {
 			}
 		})
 	}
+	// Steady churn: 1% of the tasks changed between two queries.
+	var some []*task
+	for _, fw := range bc.c.frameworks {
+		for _, t := range fw.tasks {
+			if len(some) < 500 {
+				some = append(some, t)
+			}
+		}
+	}
+	b.Run("StateQuery/changed500", func(b *testing.B) {
+		for b.Loop() {
+			for _, t := range some {
+				t.changed()
+			}
+			_ = bc.c.StateQuery()
+		}
+	})
 	b.Run("Metrics", func(b *testing.B) {
 		for b.Loop() {
 			_ = bc.c.Metrics(bc.now)

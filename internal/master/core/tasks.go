@@ -45,6 +45,10 @@ func (c *Core) setState(t *task, s mesospb.TaskState) {
 	if old == s {
 		return
 	}
+	if t.views != nil {
+		t.views.count(old, -1)
+		t.views.count(s, 1)
+	}
 	t.proto.State = s.Enum()
 	t.changed()
 	if mesospb.IsTerminal(s) && !mesospb.IsTerminal(old) {
@@ -81,6 +85,9 @@ func (c *Core) freeTask(now time.Time, t *task) {
 // completed tasks. Its resources are the caller's business.
 func (c *Core) removeTask(fw *framework, t *task) {
 	t.freed = true
+	if cur := fw.tasks[t.id]; cur != nil && cur.views == &fw.views {
+		fw.views.drop(cur)
+	}
 	delete(fw.tasks, t.id)
 	if ag := c.agents[t.agent]; ag != nil {
 		delete(ag.tasks, taskKey{t.fw, t.id})

@@ -32,6 +32,7 @@ type framework struct {
 
 	offers    map[string]*offer // by offer id
 	tasks     map[string]*task  // live tasks (incl. terminal, unacknowledged), by task id
+	views     taskViews         // fw.tasks as state queries show them (addTask, removeTask)
 	executors map[execKey]*executor
 	completed []*task // terminal tasks, oldest first, capped
 }
@@ -68,6 +69,8 @@ type agent struct {
 	offers    map[string]*offer
 	tasks     map[taskKey]*task
 	executors map[string]map[string]*executor // framework id -> executor id -> executor
+
+	snap *agentSnap // the last state queries took (agentSnapOf)
 }
 
 func (ag *agent) hostname() string { return ag.info.GetHostname() }
@@ -122,6 +125,14 @@ type task struct {
 	// whatever changes proto calls changed, which drops it. Nobody modifies
 	// a view, so queries hand it out without copying (copy-on-write).
 	view *mesospb.Task
+	// viewRes is proto.Resources with their allocation role, for views
+	// (made once: a task's resources never change).
+	viewRes []*mesospb.Resource
+	// views is the table of its framework's live tasks it has slot in
+	// (nil once it left fw.tasks); dirty says the slot is stale.
+	views *taskViews
+	slot  int
+	dirty bool
 	// latest is the last status received (data stripped); nil before the
 	// first update.
 	latest *mesospb.TaskStatus
@@ -135,8 +146,14 @@ type task struct {
 
 func (t *task) state() mesospb.TaskState { return t.proto.GetState() }
 
-// changed drops the task's shared view: call it whenever proto changes.
-func (t *task) changed() { t.view = nil }
+// changed drops the task's shared view and marks its slot in its
+// framework's taskViews stale: call it whenever proto or held changes.
+func (t *task) changed() {
+	t.view = nil
+	if t.views != nil {
+		t.views.markDirty(t)
+	}
+}
 
 // executor is a framework's executor on an agent (command executors are
 // not tracked, as in Mesos).
