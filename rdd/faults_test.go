@@ -80,10 +80,10 @@ var (
 			return v
 		})
 	})
-	// blocked is [0, n) in 4 partitions whose tasks wait for their
+	// blocked is [0, n) in parts partitions whose tasks wait for their
 	// cancellation (a long task that honours it).
-	blocked = rdd.Func(func(n int) *rdd.RDD[int] {
-		return rdd.MapPartitionsWithContext(rdd.Range(0, n, 4), func(tc *rdd.TaskContext, in iter.Seq[int]) iter.Seq[int] {
+	blocked = rdd.Func(func(n, parts int) *rdd.RDD[int] {
+		return rdd.MapPartitionsWithContext(rdd.Range(0, n, parts), func(tc *rdd.TaskContext, in iter.Seq[int]) iter.Seq[int] {
 			return func(yield func(int) bool) {
 				<-tc.Context().Done()
 			}
@@ -163,7 +163,7 @@ func TestCancellation(t *testing.T) {
 			cancel()
 		}
 	})
-	if _, err := rdd.Collect(ctx, s, blocked(10)); !errors.Is(err, context.Canceled) {
+	if _, err := rdd.Collect(ctx, s, blocked(10, 4)); !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v, want context.Canceled", err)
 	}
 	// The session still works.
