@@ -16,6 +16,12 @@ import (
 
 type kv = rdd.Pair[int, int]
 
+var (
+	// intsOf and pairsOf are Parallelize built in a Func.
+	intsOf  = rdd.Func(func(xs []int, parts int) *rdd.RDD[int] { return rdd.Parallelize(xs, parts) })
+	pairsOf = rdd.Func(func(xs []kv, parts int) *rdd.RDD[kv] { return rdd.Parallelize(xs, parts) })
+)
+
 // dataset is one random input: values, pairs with skewed keys, and a
 // partition count (sometimes larger than the data, giving empty partitions).
 type dataset struct {
