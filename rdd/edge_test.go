@@ -218,7 +218,7 @@ func TestSortSkewedKeys(t *testing.T) {
 				pairs = append(pairs, rdd.KV(k, i))
 			}
 			for _, asc := range []bool{true, false} {
-				got := collect(t, s, rdd.SortByKey(rdd.Parallelize(pairs, 5), asc, 4))
+				got := collect(t, s, sortedByKey(pairsOf(pairs, 5), asc, 4))
 				if len(got) != len(pairs) {
 					t.Fatalf("%s skew %d: %d records", name, skew, len(got))
 				}
