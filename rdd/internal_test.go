@@ -1,6 +1,8 @@
 package rdd
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -262,5 +264,28 @@ func TestInvocationContract(t *testing.T) {
 	}
 	if _, err := spec(returnsBase(1).n); !errors.Is(err, ErrNotPortable) || !strings.Contains(err.Error(), "range at") {
 		t.Fatalf("spec of a call returning a package-level dataset: %v", err)
+	}
+}
+
+// contentDigest is what a source puts in its invocation's fingerprint.
+func contentDigest(n *node) string {
+	h := sha256.New()
+	n.content(h)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Sources whose arguments differ have different fingerprint contents, even
+// when the arguments printed side by side read the same (a TextFile's path
+// is followed by its partition count).
+func TestSourceContentsTellArgumentsApart(t *testing.T) {
+	for _, c := range [][2]*node{
+		{TextFile("in-1", 23).n, TextFile("in-12", 3).n},
+		{TextFile("a 1", 2).n, TextFile("a", 12).n},
+		{Range(1, 23, 4).n, Range(12, 3, 4).n},
+		{Parallelize([]string{"a1"}, 2).n, Parallelize([]string{"a"}, 12).n},
+	} {
+		if contentDigest(c[0]) == contentDigest(c[1]) {
+			t.Errorf("%s and %s have the same content digest", c[0], c[1])
+		}
 	}
 }
