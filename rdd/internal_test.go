@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -286,6 +288,36 @@ func TestSourceContentsTellArgumentsApart(t *testing.T) {
 	} {
 		if contentDigest(c[0]) == contentDigest(c[1]) {
 			t.Errorf("%s and %s have the same content digest", c[0], c[1])
+		}
+	}
+}
+
+// sameBits, which names an argument gob changed: floats by representation,
+// unexported fields included, nil and empty alike.
+func TestSameBits(t *testing.T) {
+	type hidden struct {
+		Shown  int
+		hidden string
+	}
+	nan := math.NaN()
+	for _, c := range []struct {
+		a, b any
+		want bool
+	}{
+		{[]float64{nan, 1}, []float64{nan, 1}, true},
+		{[]float64{math.Copysign(0, -1)}, []float64{0}, false},
+		{Pair[float64, int]{0, 1}, Pair[float64, int]{0, 1}, true},
+		{hidden{1, "x"}, hidden{1, ""}, false},
+		{[]int(nil), []int{}, true},
+		{map[string][]int{"a": {1}}, map[string][]int{"a": {1}}, true},
+		{map[string][]int{"a": {1}}, map[string][]int{"a": {2}}, false},
+		{map[float64]int{nan: 1}, map[float64]int{nan: 1}, true},
+		{[]any{1, "s"}, []any{1, "s"}, true},
+		{[]any{1}, []any{int64(1)}, false},
+		{&hidden{2, "y"}, &hidden{2, "y"}, true},
+	} {
+		if got := sameBits(reflect.ValueOf(c.a), reflect.ValueOf(c.b), 0); got != c.want {
+			t.Errorf("sameBits(%#v, %#v) = %v", c.a, c.b, got)
 		}
 	}
 }
