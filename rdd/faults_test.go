@@ -137,7 +137,11 @@ func TestLostAndCorruptMapOutputs(t *testing.T) {
 }
 
 func TestUserPanicNamesStageAndPartition(t *testing.T) {
-	s := startSession(t, rdd.Config{})
+	t.Run("local", func(t *testing.T) { userPanicNamesStageAndPartition(t, startSession(t, rdd.Config{})) })
+	t.Run("cluster", func(t *testing.T) { userPanicNamesStageAndPartition(t, rdd.StartInProcessCluster(t, rdd.Config{}, 2)) })
+}
+
+func userPanicNamesStageAndPartition(t *testing.T, s *rdd.Session) {
 	_, err := rdd.Collect(context.Background(), s, panicAt(100, 63))
 	var te *rdd.TaskError
 	if !errors.Is(err, rdd.ErrJobFailed) || !errors.As(err, &te) {

@@ -37,7 +37,11 @@ var (
 // partition and every key starts from its own copy, so the results match
 // plain Go.
 func TestMutableZeroValues(t *testing.T) {
-	s := startSession(t, rdd.Config{Master: "local[4]"})
+	t.Run("local", func(t *testing.T) { mutableZeroValues(t, startSession(t, rdd.Config{Master: "local[4]"})) })
+	t.Run("cluster", func(t *testing.T) { mutableZeroValues(t, rdd.StartInProcessCluster(t, rdd.Config{}, 2)) })
+}
+
+func mutableZeroValues(t *testing.T, s *rdd.Session) {
 	ctx := context.Background()
 	const n = 5000
 	want := map[int]int{}
