@@ -78,7 +78,11 @@ func TestTextFileSplitsNeverBreakLines(t *testing.T) {
 }
 
 func TestSaveAsTextFileCommitsAtomically(t *testing.T) {
-	s := startSession(t, rdd.Config{})
+	t.Run("local", func(t *testing.T) { saveAsTextFileCommitsAtomically(t, startSession(t, rdd.Config{})) })
+	t.Run("cluster", func(t *testing.T) { saveAsTextFileCommitsAtomically(t, rdd.StartInProcessCluster(t, rdd.Config{}, 2)) })
+}
+
+func saveAsTextFileCommitsAtomically(t *testing.T, s *rdd.Session) {
 	ctx := context.Background()
 	base := t.TempDir()
 	out := filepath.Join(base, "out")
