@@ -2,6 +2,7 @@ package rdd
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"reflect"
 	"strings"
@@ -107,6 +108,19 @@ func TestWireRoundTrip(t *testing.T) {
 	f := resultFromProto("e1", resultToProto(task.Result{ID: id, Err: errors.New("gone"), Fetch: &task.FetchFailure{Shuffle: 4, Maps: []int{1, 3}}}))
 	if f.Fetch == nil || f.Fetch.Shuffle != 4 || !reflect.DeepEqual(f.Fetch.Maps, []int{1, 3}) || !strings.Contains(f.Err.Error(), "gone") {
 		t.Fatalf("fetch failure %+v", f)
+	}
+	// A task error keeps its TaskError: a panic's value as text, its stack.
+	for _, te := range []*TaskError{
+		{Job: 1, Stage: 2, StageName: "map at x.go:3", Partition: 3, Attempt: 2, Panic: 63, Stack: "x.go:4", Err: errPanic},
+		{Job: 1, Stage: 2, StageName: "map at x.go:3", Partition: 3, Attempt: 2, Err: errors.New("bad input")},
+	} {
+		e := resultFromProto("e1", resultToProto(task.Result{ID: id, Err: fmt.Errorf("wrapped: %w", te)})).Err
+		var got *TaskError
+		if !errors.As(e, &got) || !errors.Is(e, errRemote) || got.Job != 1 || got.Stage != 2 || got.StageName != te.StageName ||
+			got.Partition != 3 || got.Attempt != 2 || got.Stack != te.Stack || got.Error() != te.Error() ||
+			(te.Panic != nil) != (got.Panic == "63") || !strings.Contains(e.Error(), "on the executor e1") {
+			t.Fatalf("task error %v: got %#v (%v)", te, got, e)
+		}
 	}
 }
 

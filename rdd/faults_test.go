@@ -3,6 +3,7 @@ package rdd_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"iter"
 	"strings"
 	"sync"
@@ -15,21 +16,11 @@ import (
 // still gives exactly the right answer, and accumulators count each
 // successful task once.
 func TestRandomTaskFailures(t *testing.T) {
-	s := startLocalOnly(t, rdd.Config{TaskMaxFailures: 30, ShuffleMemory: 4096}, "builds its datasets in the test body, not yet in a Func (issue 9)")
+	s := startSession(t, rdd.Config{TaskMaxFailures: 30, ShuffleMemory: 4096})
 	rdd.InjectTaskFailures(s, 0.25, 1)
 	const n = 20_000
 	acc := rdd.Counter(s, "records")
-	counted := rdd.MapPartitionsWithContext(rdd.Range(1, n+1, 20), func(tc *rdd.TaskContext, in iter.Seq[int]) iter.Seq[int] {
-		return func(yield func(int) bool) {
-			for v := range in {
-				acc.Add(tc, 1)
-				if !yield(v) {
-					return
-				}
-			}
-		}
-	})
-	got, err := rdd.Collect(context.Background(), s, demoLike(counted))
+	got, err := rdd.Collect(context.Background(), s, countedDemo(n, acc))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +32,7 @@ func TestRandomTaskFailures(t *testing.T) {
 	if st.TasksFailed == 0 {
 		t.Fatal("no task failed: the injection did nothing")
 	}
-	sorted, err := rdd.Collect(context.Background(), s, rdd.SortBy(rdd.Range(0, n, 10), func(v int) int { return -v }, true, 7))
+	sorted, err := rdd.Collect(context.Background(), s, descending(n))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,6 +51,43 @@ var (
 	// demoOver is demoLike over Range(1, n+1, parts), built in a Func.
 	demoOver = rdd.Func(func(n, parts int) *rdd.RDD[rdd.Pair[int, []rdd.Pair[int, int64]]] {
 		return demoLike(rdd.Range(1, n+1, parts))
+	})
+	// countedDemo is demoOver(n, 20) whose source counts its records into
+	// acc.
+	countedDemo = rdd.Func(func(n int, acc *rdd.Accumulator[int64]) *rdd.RDD[rdd.Pair[int, []rdd.Pair[int, int64]]] {
+		counted := rdd.MapPartitionsWithContext(rdd.Range(1, n+1, 20), func(tc *rdd.TaskContext, in iter.Seq[int]) iter.Seq[int] {
+			return func(yield func(int) bool) {
+				for v := range in {
+					acc.Add(tc, 1)
+					if !yield(v) {
+						return
+					}
+				}
+			}
+		})
+		return demoLike(counted)
+	})
+	// descending sorts [0, n) (10 partitions) descending, into 7.
+	descending = rdd.Func(func(n int) *rdd.RDD[int] {
+		return rdd.SortBy(rdd.Range(0, n, 10), func(v int) int { return -v }, true, 7)
+	})
+	// panicAt is [0, n) in 5 partitions, whose map panics at bad.
+	panicAt = rdd.Func(func(n, bad int) *rdd.RDD[int] {
+		return rdd.Map(rdd.Range(0, n, 5), func(v int) int {
+			if v == bad {
+				panic(fmt.Sprintf("boom at %d", bad))
+			}
+			return v
+		})
+	})
+	// blocked is [0, n) in parts partitions whose tasks wait for their
+	// cancellation (a long task that honours it).
+	blocked = rdd.Func(func(n, parts int) *rdd.RDD[int] {
+		return rdd.MapPartitionsWithContext(rdd.Range(0, n, parts), func(tc *rdd.TaskContext, in iter.Seq[int]) iter.Seq[int] {
+			return func(yield func(int) bool) {
+				<-tc.Context().Done()
+			}
+		})
 	})
 	// scrambledSort sorts [0, n) descending by (v * 7919) % n.
 	scrambledSort = rdd.Func(func(n, parts int) *rdd.RDD[int] {
@@ -109,14 +137,12 @@ func TestLostAndCorruptMapOutputs(t *testing.T) {
 }
 
 func TestUserPanicNamesStageAndPartition(t *testing.T) {
-	s := startLocalOnly(t, rdd.Config{}, "builds its datasets in the test body, not yet in a Func (issue 9)")
-	r := rdd.Map(rdd.Range(0, 100, 5), func(v int) int {
-		if v == 63 {
-			panic("boom at 63")
-		}
-		return v
-	})
-	_, err := rdd.Collect(context.Background(), s, r)
+	t.Run("local", func(t *testing.T) { userPanicNamesStageAndPartition(t, startSession(t, rdd.Config{})) })
+	t.Run("cluster", func(t *testing.T) { userPanicNamesStageAndPartition(t, rdd.StartInProcessCluster(t, rdd.Config{}, 2)) })
+}
+
+func userPanicNamesStageAndPartition(t *testing.T, s *rdd.Session) {
+	_, err := rdd.Collect(context.Background(), s, panicAt(100, 63))
 	var te *rdd.TaskError
 	if !errors.Is(err, rdd.ErrJobFailed) || !errors.As(err, &te) {
 		t.Fatalf("got %v", err)
@@ -134,23 +160,18 @@ func TestUserPanicNamesStageAndPartition(t *testing.T) {
 }
 
 func TestCancellation(t *testing.T) {
-	s := startLocalOnly(t, rdd.Config{}, "builds its datasets in the test body, not yet in a Func (issue 9)")
+	s := startSession(t, rdd.Config{})
 	ctx, cancel := context.WithCancel(context.Background())
 	s.AddListener(func(e rdd.Event) {
 		if e.Kind == rdd.TaskStart {
 			cancel()
 		}
 	})
-	blocked := rdd.MapPartitionsWithContext(rdd.Range(0, 10, 4), func(tc *rdd.TaskContext, in iter.Seq[int]) iter.Seq[int] {
-		return func(yield func(int) bool) {
-			<-tc.Context().Done() // a long task that honours cancellation
-		}
-	})
-	if _, err := rdd.Collect(ctx, s, blocked); !errors.Is(err, context.Canceled) {
+	if _, err := rdd.Collect(ctx, s, blocked(10, 4)); !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v, want context.Canceled", err)
 	}
 	// The session still works.
-	if n, err := rdd.Count(context.Background(), s, rdd.Range(0, 10, 2)); err != nil || n != 10 {
+	if n, err := rdd.Count(context.Background(), s, ints(10, 2)); err != nil || n != 10 {
 		t.Fatalf("after cancel: %d, %v", n, err)
 	}
 }

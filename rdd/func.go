@@ -326,7 +326,7 @@ func (v *funcValue) invoke(args []reflect.Value) reflect.Value {
 				return sp, err
 			}
 			if got, want := fingerprintEntries(ds.lineage()), inv.entries(); !slices.Equal(got, want) {
-				return sp, &RebuildError{Func: v.site, Driver: want, Rebuilt: got}
+				return sp, &RebuildError{Func: v.site, Driver: want, Rebuilt: got, Lossy: lossyArgument(v, inv.args, sp.Args)}
 			}
 			return sp, nil
 		})

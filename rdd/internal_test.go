@@ -1,8 +1,12 @@
 package rdd
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -262,5 +266,58 @@ func TestInvocationContract(t *testing.T) {
 	}
 	if _, err := spec(returnsBase(1).n); !errors.Is(err, ErrNotPortable) || !strings.Contains(err.Error(), "range at") {
 		t.Fatalf("spec of a call returning a package-level dataset: %v", err)
+	}
+}
+
+// contentDigest is what a source puts in its invocation's fingerprint.
+func contentDigest(n *node) string {
+	h := sha256.New()
+	n.content(h)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Sources whose arguments differ have different fingerprint contents, even
+// when the arguments printed side by side read the same (a TextFile's path
+// is followed by its partition count).
+func TestSourceContentsTellArgumentsApart(t *testing.T) {
+	for _, c := range [][2]*node{
+		{TextFile("in-1", 23).n, TextFile("in-12", 3).n},
+		{TextFile("a 1", 2).n, TextFile("a", 12).n},
+		{Range(1, 23, 4).n, Range(12, 3, 4).n},
+		{Parallelize([]string{"a1"}, 2).n, Parallelize([]string{"a"}, 12).n},
+	} {
+		if contentDigest(c[0]) == contentDigest(c[1]) {
+			t.Errorf("%s and %s have the same content digest", c[0], c[1])
+		}
+	}
+}
+
+// sameBits, which names an argument gob changed: floats by representation,
+// unexported fields included, nil and empty alike.
+func TestSameBits(t *testing.T) {
+	type hidden struct {
+		Shown  int
+		hidden string
+	}
+	nan := math.NaN()
+	for _, c := range []struct {
+		a, b any
+		want bool
+	}{
+		{[]float64{nan, 1}, []float64{nan, 1}, true},
+		{[]float64{math.Copysign(0, -1)}, []float64{0}, false},
+		{Pair[float64, int]{0, 1}, Pair[float64, int]{0, 1}, true},
+		{hidden{1, "x"}, hidden{1, ""}, false},
+		{[]int(nil), []int{}, true},
+		{map[string][]int{"a": {1}}, map[string][]int{"a": {1}}, true},
+		{map[string][]int{"a": {1}}, map[string][]int{"a": {2}}, false},
+		{map[float64]int{nan: 1}, map[float64]int{nan: 1}, true},
+		{[]any{1, "s"}, []any{1, "s"}, true},
+		{[]any{1}, []any{int64(1)}, false},
+		{&hidden{2, "y"}, &hidden{2, "y"}, true},
+	} {
+		if got := sameBits(reflect.ValueOf(c.a), reflect.ValueOf(c.b), 0); got != c.want {
+			t.Errorf("sameBits(%#v, %#v) = %v", c.a, c.b, got)
+		}
 	}
 }

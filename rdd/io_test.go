@@ -18,8 +18,33 @@ import (
 	"github.com/mesoproject/meso/rdd"
 )
 
+var (
+	// labelled pairs each of [0, n) (4 partitions) with "v".
+	labelled = rdd.Func(func(n int) *rdd.RDD[rdd.Pair[int, string]] {
+		return rdd.Map(rdd.Range(0, n, 4), func(v int) rdd.Pair[int, string] { return rdd.KV(v, "v") })
+	})
+	// persistedValues formats [0, n) (8 partitions), counting each record
+	// computed into calls, persisted at level.
+	persistedValues = rdd.Func(func(n int, level rdd.StorageLevel, calls *rdd.Accumulator[int64]) *rdd.RDD[string] {
+		return rdd.MapPartitionsWithContext(rdd.Range(0, n, 8), func(tc *rdd.TaskContext, in iter.Seq[int]) iter.Seq[string] {
+			return func(yield func(string) bool) {
+				for v := range in {
+					calls.Add(tc, 1)
+					if !yield(fmt.Sprintf("value-%06d", v)) {
+						return
+					}
+				}
+			}
+		}).Persist(level)
+	})
+	// onDisk is [0, n) (5 partitions) as strings, cached on disk.
+	onDisk = rdd.Func(func(n int) *rdd.RDD[string] {
+		return rdd.Map(rdd.Range(0, n, 5), func(v int) string { return fmt.Sprint(v) }).Persist(rdd.DiskOnly)
+	})
+)
+
 func TestTextFileSplitsNeverBreakLines(t *testing.T) {
-	s := startLocalOnly(t, rdd.Config{}, "builds its datasets in the test body, not yet in a Func (issue 9)")
+	s := startSession(t, rdd.Config{})
 	dir := t.TempDir()
 	var want []string
 	for f := range 3 {
@@ -39,25 +64,29 @@ func TestTextFileSplitsNeverBreakLines(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "no-final-newline.txt"), []byte("a\nb"), 0o644)
 	want = append(want, "a", "b")
 	for _, parts := range []int{1, 2, 7, 64, 1000} {
-		r := rdd.TextFile(dir, parts)
+		r := textLines(dir, parts, false)
 		same(t, fmt.Sprintf("directory, %d parts", parts), collect(t, s, r), want)
 		if parts > 1 && r.NumPartitions() < min(parts, 8) {
 			t.Fatalf("asked for %d partitions, got %d", parts, r.NumPartitions())
 		}
 	}
-	same(t, "glob", collect(t, s, rdd.TextFile(filepath.Join(dir, "in-1*"), 3)), want[500:1037])
-	same(t, "one file", collect(t, s, rdd.TextFile(filepath.Join(dir, "no-final-newline.txt"), 4)), []string{"a", "b"})
-	if _, err := rdd.Collect(context.Background(), s, rdd.TextFile(filepath.Join(dir, "missing"), 1)); err == nil {
+	same(t, "glob", collect(t, s, textLines(filepath.Join(dir, "in-1*"), 3, false)), want[500:1037])
+	same(t, "one file", collect(t, s, textLines(filepath.Join(dir, "no-final-newline.txt"), 4, false)), []string{"a", "b"})
+	if _, err := rdd.Collect(context.Background(), s, textLines(filepath.Join(dir, "missing"), 1, false)); err == nil {
 		t.Fatal("missing input: no error")
 	}
 }
 
 func TestSaveAsTextFileCommitsAtomically(t *testing.T) {
-	s := startLocalOnly(t, rdd.Config{}, "builds its datasets in the test body, not yet in a Func (issue 9)")
+	t.Run("local", func(t *testing.T) { saveAsTextFileCommitsAtomically(t, startSession(t, rdd.Config{})) })
+	t.Run("cluster", func(t *testing.T) { saveAsTextFileCommitsAtomically(t, rdd.StartInProcessCluster(t, rdd.Config{}, 2)) })
+}
+
+func saveAsTextFileCommitsAtomically(t *testing.T, s *rdd.Session) {
 	ctx := context.Background()
 	base := t.TempDir()
 	out := filepath.Join(base, "out")
-	r := rdd.Map(rdd.Range(0, 1000, 4), func(v int) rdd.Pair[int, string] { return rdd.KV(v, "v") })
+	r := labelled(1000)
 	if err := rdd.SaveAsTextFile(ctx, s, r, out); err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +95,7 @@ func TestSaveAsTextFileCommitsAtomically(t *testing.T) {
 		names[i] = filepath.Base(names[i])
 	}
 	same(t, "output files", names, []string{"_SUCCESS", "part-00000", "part-00001", "part-00002", "part-00003"})
-	back := collect(t, s, rdd.TextFile(out, 2))
+	back := collect(t, s, textLines(out, 2, false))
 	if len(back) != 1000 || back[0] != "{0 v}" || back[999] != "{999 v}" {
 		t.Fatalf("read back %d lines: %v ...", len(back), back[:min(3, len(back))])
 	}
@@ -74,12 +103,7 @@ func TestSaveAsTextFileCommitsAtomically(t *testing.T) {
 		t.Fatalf("existing output: %v", err)
 	}
 	// A job that fails after some partitions were written leaves nothing.
-	failing := rdd.Map(rdd.Range(0, 1000, 4), func(v int) int {
-		if v == 900 {
-			panic("late failure")
-		}
-		return v
-	})
+	failing := panicAt(1000, 900) // in the last of 5 partitions
 	out2 := filepath.Join(base, "out2")
 	if err := rdd.SaveAsTextFile(ctx, s, failing, out2); !errors.Is(err, rdd.ErrJobFailed) {
 		t.Fatalf("failing job: %v", err)
@@ -95,18 +119,9 @@ func TestPersistLevels(t *testing.T) {
 	for _, level := range []rdd.StorageLevel{rdd.MemoryOnly, rdd.MemoryAndDisk, rdd.DiskOnly} {
 		t.Run(level.String(), func(t *testing.T) {
 			// Storage memory for about two of the eight partitions.
-			s := startLocalOnly(t, rdd.Config{StorageMemory: 2 * 1000 * 40}, "builds its datasets in the test body, not yet in a Func (issue 9)")
+			s := startSession(t, rdd.Config{StorageMemory: 2 * 1000 * 40})
 			calls := rdd.Counter(s, "computed")
-			r := rdd.MapPartitionsWithContext(rdd.Range(0, 8000, 8), func(tc *rdd.TaskContext, in iter.Seq[int]) iter.Seq[string] {
-				return func(yield func(string) bool) {
-					for v := range in {
-						calls.Add(tc, 1)
-						if !yield(fmt.Sprintf("value-%06d", v)) {
-							return
-						}
-					}
-				}
-			}).Persist(level)
+			r := persistedValues(8000, level, calls)
 			for range 3 {
 				got := collect(t, s, r)
 				if len(got) != 8000 || got[7999] != "value-007999" {
@@ -228,8 +243,8 @@ func TestConfigSet(t *testing.T) {
 			t.Fatalf("master %q: %v", m, err)
 		}
 	}
-	s := startLocalOnly(t, rdd.Config{Master: "local[3]", DefaultParallelism: 5}, "builds its datasets in the test body, not yet in a Func (issue 9)")
-	r := rdd.Parallelize([]int{1, 2, 3}, 0)
+	s := startSession(t, rdd.Config{Master: "local[3]", DefaultParallelism: 5})
+	r := intsOf([]int{1, 2, 3}, 0)
 	if got := collect(t, s, r); !slices.Equal(got, []int{1, 2, 3}) || r.NumPartitions() != 5 {
 		t.Fatalf("default parallelism: %v in %d partitions", got, r.NumPartitions())
 	}
@@ -238,8 +253,8 @@ func TestConfigSet(t *testing.T) {
 // Disk-cached blocks deleted behind the cache's back are recomputed from
 // lineage.
 func TestLostDiskBlocksAreRecomputed(t *testing.T) {
-	s := startLocalOnly(t, rdd.Config{}, "builds its datasets in the test body, not yet in a Func (issue 9)")
-	r := rdd.Map(rdd.Range(0, 5000, 5), func(v int) string { return fmt.Sprint(v) }).Persist(rdd.DiskOnly)
+	s := startSession(t, rdd.Config{})
+	r := onDisk(5000)
 	first := collect(t, s, r)
 	if n := rdd.DeleteCachedBlocks(s); n != 5 {
 		t.Fatalf("deleted %d blocks", n)
@@ -255,7 +270,7 @@ func TestLostDiskBlocksAreRecomputed(t *testing.T) {
 }
 
 func TestTextFileGzip(t *testing.T) {
-	s := startLocalOnly(t, rdd.Config{}, "builds its datasets in the test body, not yet in a Func (issue 9)")
+	s := startSession(t, rdd.Config{})
 	dir := t.TempDir()
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
@@ -267,10 +282,10 @@ func TestTextFileGzip(t *testing.T) {
 	zw.Close()
 	os.WriteFile(filepath.Join(dir, "a.txt.gz"), buf.Bytes(), 0o644)
 	os.WriteFile(filepath.Join(dir, "b.txt"), []byte("plain\n"), 0o644)
-	r := rdd.TextFile(dir, 8)
+	r := textLines(dir, 8, false)
 	same(t, "gzip + plain", collect(t, s, r), append(want, "plain"))
 	os.WriteFile(filepath.Join(dir, "c.gz"), []byte("not gzip"), 0o644)
-	if _, err := rdd.Collect(context.Background(), s, rdd.TextFile(filepath.Join(dir, "c.gz"), 1)); err == nil ||
+	if _, err := rdd.Collect(context.Background(), s, textLines(filepath.Join(dir, "c.gz"), 1, false)); err == nil ||
 		!strings.Contains(err.Error(), "c.gz") {
 		t.Fatalf("bad gzip: %v", err)
 	}

@@ -158,17 +158,14 @@ func TestUnreachableDatasetsAreCleaned(t *testing.T) {
 // While a job runs all along, shuffles of datasets the program dropped are
 // still removed, and their files unmapped (their disk space given back).
 func TestDroppedShufflesUnmappedWhileJobsRun(t *testing.T) {
-	s := startLocalOnly(t, rdd.Config{Master: "local[3]"}, "builds its datasets in the test body, not yet in a Func (issue 9)")
-	hold := make(chan struct{})
-	blocker := rdd.MapPartitionsWithContext(rdd.Range(0, 1, 1), func(tc *rdd.TaskContext, in iter.Seq[int]) iter.Seq[int] {
-		return func(yield func(int) bool) { <-hold }
-	})
-	blocked := make(chan error, 1)
-	go func() { _, err := rdd.Collect(context.Background(), s, blocker); blocked <- err }()
+	s := startSession(t, rdd.Config{Master: "local[3]"})
+	hold, release := context.WithCancel(context.Background())
+	blockerDone := make(chan error, 1)
+	go func() { _, err := rdd.Collect(hold, s, blocked(1, 1)); blockerDone <- err }()
 	defer func() {
-		close(hold)
-		if err := <-blocked; err != nil {
-			t.Error(err)
+		release()
+		if err := <-blockerDone; !errors.Is(err, context.Canceled) {
+			t.Errorf("the blocking job: %v, want context.Canceled", err)
 		}
 	}()
 	func() {

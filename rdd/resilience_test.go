@@ -15,6 +15,38 @@ import (
 	"github.com/mesoproject/meso/rdd"
 )
 
+var (
+	// panickyMerge sums keys 1..n (one record each, in map task 0, so the
+	// reducer spills many runs), then key 0 twice (value 7, from map tasks
+	// 1 and 2): merged in memory, where the merge panics.
+	panickyMerge = rdd.Func(func(n int) *rdd.RDD[rdd.Pair[int, int]] {
+		var data []rdd.Pair[int, int]
+		for k := 1; k <= n; k++ {
+			data = append(data, rdd.KV(k, k))
+		}
+		data = append(data, rdd.KV(0, 7), rdd.KV(0, 7))
+		parts := rdd.Union(rdd.Parallelize(data[:n], 1), rdd.Parallelize(data[n:], 2))
+		return rdd.CombineByKey(parts, func(v int) int { return v }, func(c, v int) int { return c + v },
+			func(a, b int) int {
+				if a == 7 && b == 7 {
+					panic("merge bug")
+				}
+				return a + b
+			}, 1)
+	})
+	// panickyKeys groups [0, n) in 4 partitions by v % 100; keying bad
+	// panics.
+	panickyKeys = rdd.Func(func(n, bad int) *rdd.RDD[rdd.Pair[int, []int]] {
+		keyed := rdd.KeyBy(rdd.Range(0, n, 4), func(v int) int {
+			if v == bad {
+				panic("key bug")
+			}
+			return v % 100
+		})
+		return rdd.GroupByKey(keyed, 3)
+	})
+)
+
 // noTempFiles fails when the shuffle directory holds a half-written file.
 func noTempFiles(t *testing.T, s *rdd.Session) {
 	t.Helper()
@@ -29,10 +61,10 @@ func noTempFiles(t *testing.T, s *rdd.Session) {
 // that names the stage and wraps ENOSPC, leaves no half-written files, and
 // the session computes the same job exactly once there is room again.
 func TestDiskFullFailsJobCleanly(t *testing.T) {
-	s := startLocalOnly(t, rdd.Config{ShuffleMemory: 4096}, "builds its datasets in the test body, not yet in a Func (issue 9)")
+	s := startSession(t, rdd.Config{ShuffleMemory: 4096})
 	const n = 50_000
 	rdd.InjectDiskFull(s, 64<<10)
-	_, err := rdd.Collect(context.Background(), s, demoLike(rdd.Range(1, n+1, 6)))
+	_, err := rdd.Collect(context.Background(), s, demoOver(n, 6))
 	var te *rdd.TaskError
 	if !errors.Is(err, rdd.ErrJobFailed) || !errors.Is(err, syscall.ENOSPC) || !errors.As(err, &te) ||
 		!strings.Contains(te.StageName, "keyBy at faults_test.go") {
@@ -40,7 +72,7 @@ func TestDiskFullFailsJobCleanly(t *testing.T) {
 	}
 	noTempFiles(t, s)
 	rdd.InjectDiskFull(s, -1)
-	got, err := rdd.Collect(context.Background(), s, demoLike(rdd.Range(1, n+1, 6)))
+	got, err := rdd.Collect(context.Background(), s, demoOver(n, 6))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +83,7 @@ func TestDiskFullFailsJobCleanly(t *testing.T) {
 // context.Canceled once every task stopped, no half-written file remains,
 // and the session works.
 func TestCancelMidShuffle(t *testing.T) {
-	s := startLocalOnly(t, rdd.Config{ShuffleMemory: 8192}, "builds its datasets in the test body, not yet in a Func (issue 9)")
+	s := startSession(t, rdd.Config{ShuffleMemory: 8192})
 	ctx, cancel := context.WithCancel(context.Background())
 	var once sync.Once
 	s.AddListener(func(e rdd.Event) {
@@ -59,12 +91,12 @@ func TestCancelMidShuffle(t *testing.T) {
 			once.Do(cancel) // the first map output is written; others are in flight
 		}
 	})
-	_, err := rdd.Collect(ctx, s, demoLike(rdd.Range(1, 400_001, 40)))
+	_, err := rdd.Collect(ctx, s, demoOver(400_000, 40))
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled mid-shuffle: %v", err)
 	}
 	noTempFiles(t, s)
-	got, err := rdd.Collect(context.Background(), s, demoLike(rdd.Range(1, 20_001, 4)))
+	got, err := rdd.Collect(context.Background(), s, demoOver(20_000, 4))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,22 +169,8 @@ func openFiles(t *testing.T) int {
 // with the panic, and each attempt's spilled runs are closed at once rather
 // than left open for the garbage collector.
 func TestReducerPanicAfterSpill(t *testing.T) {
-	s := startLocalOnly(t, rdd.Config{ShuffleMemory: 2048}, "builds its datasets in the test body, not yet in a Func (issue 9)")
-	// Map task 0 sends 3000 keys (the reducer spills many runs), then map
-	// tasks 1 and 2 send key 0 each: merged in memory, where it panics.
-	var data []rdd.Pair[int, int]
-	for k := 1; k <= 3000; k++ {
-		data = append(data, rdd.KV(k, k))
-	}
-	data = append(data, rdd.KV(0, 7), rdd.KV(0, 7))
-	parts := rdd.Union(rdd.Parallelize(data[:3000], 1), rdd.Parallelize(data[3000:], 2))
-	sums := rdd.CombineByKey(parts, func(v int) int { return v }, func(c, v int) int { return c + v },
-		func(a, b int) int {
-			if a == 7 && b == 7 {
-				panic("merge bug")
-			}
-			return a + b
-		}, 1)
+	s := startSession(t, rdd.Config{ShuffleMemory: 2048})
+	sums := panickyMerge(3000)
 	defer debug.SetGCPercent(debug.SetGCPercent(-1)) // no finalizer closes a leaked file meanwhile
 	before := openFiles(t)
 	_, err := rdd.Collect(context.Background(), s, sums)
@@ -169,14 +187,8 @@ func TestReducerPanicAfterSpill(t *testing.T) {
 // output: the error names the map stage and the panic, and no spill or
 // half-written output is left behind.
 func TestMapSidePanicWhileWritingShuffle(t *testing.T) {
-	s := startLocalOnly(t, rdd.Config{ShuffleMemory: 2048}, "builds its datasets in the test body, not yet in a Func (issue 9)")
-	keyed := rdd.KeyBy(rdd.Range(0, 20_000, 4), func(v int) int {
-		if v == 12_345 {
-			panic("key bug")
-		}
-		return v % 100
-	})
-	_, err := rdd.Collect(context.Background(), s, rdd.GroupByKey(keyed, 3))
+	s := startSession(t, rdd.Config{ShuffleMemory: 2048})
+	_, err := rdd.Collect(context.Background(), s, panickyKeys(20_000, 12_345))
 	var te *rdd.TaskError
 	if !errors.As(err, &te) || te.Panic != "key bug" || te.Partition != 2 || !strings.Contains(te.StageName, "keyBy at resilience_test.go") {
 		t.Fatalf("got %v", err)

@@ -37,7 +37,7 @@ const maxSplit = 32 << 20
 // matching nothing fails the job.
 func TextFile(path string, minParts int) *RDD[string] {
 	n := newNode("textFile")
-	n.content = func(h io.Writer) { fmt.Fprint(h, path, minParts) }
+	n.content = func(h io.Writer) { fmt.Fprintf(h, "%q %d", path, minParts) } // quoted: ("a1", 2) is not ("a", 12)
 	n.resolve = func(env resolveEnv) resolution {
 		splits, err := listSplits(path, positive(minParts, min(env.def.source, 2)))
 		return resolution{parts: len(splits), splits: splits, err: err}

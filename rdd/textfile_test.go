@@ -14,6 +14,15 @@ import (
 	"github.com/mesoproject/meso/rdd"
 )
 
+// textLines reads path's lines, upper-cased when upper.
+var textLines = rdd.Func(func(path string, minParts int, upper bool) *rdd.RDD[string] {
+	lines := rdd.TextFile(path, minParts)
+	if upper {
+		return rdd.Map(lines, strings.ToUpper)
+	}
+	return lines
+})
+
 // linesOf is the reference: the lines of a file's content, "\n" or "\r\n"
 // ended, the last one possibly without an end.
 func linesOf(content string) []string {
@@ -31,7 +40,7 @@ func linesOf(content string) []string {
 // files) read with many split counts give exactly the lines plain Go finds,
 // in order: no line is lost, doubled or cut at a split boundary.
 func TestTextFileMatchesPlainGo(t *testing.T) {
-	s := startLocalOnly(t, rdd.Config{}, "builds its datasets in the test body, not yet in a Func (issue 9)")
+	s := startSession(t, rdd.Config{})
 	rng := rand.New(rand.NewPCG(3, 9))
 	for round := range 12 {
 		dir := t.TempDir()
@@ -61,7 +70,7 @@ func TestTextFileMatchesPlainGo(t *testing.T) {
 			}
 		}
 		for _, parts := range []int{1, 2, 3, 5, 17, 200} {
-			got := collect(t, s, rdd.TextFile(dir, parts))
+			got := collect(t, s, textLines(dir, parts, false))
 			same(t, fmt.Sprintf("round %d, %d parts", round, parts), got, want)
 		}
 	}
@@ -70,7 +79,7 @@ func TestTextFileMatchesPlainGo(t *testing.T) {
 // Split boundaries exactly at line starts, inside a line, and between the
 // "\r" and "\n" of a line end.
 func TestTextFileSplitBoundaries(t *testing.T) {
-	s := startLocalOnly(t, rdd.Config{}, "builds its datasets in the test body, not yet in a Func (issue 9)")
+	s := startSession(t, rdd.Config{})
 	dir := t.TempDir()
 	var b strings.Builder
 	for i := range 100 {
@@ -80,14 +89,14 @@ func TestTextFileSplitBoundaries(t *testing.T) {
 	os.WriteFile(path, []byte(b.String()), 0o644)
 	want := linesOf(b.String())
 	for _, parts := range []int{1, 4, 10, 20, 100, 111, 1000} {
-		same(t, fmt.Sprintf("%d parts", parts), collect(t, s, rdd.TextFile(path, parts)), want)
+		same(t, fmt.Sprintf("%d parts", parts), collect(t, s, textLines(path, parts, false)), want)
 	}
 }
 
 // Empty inputs: an empty file, an empty gzip file and an empty directory
 // are empty datasets; a missing file fails every job that needs it.
 func TestTextFileEmptyAndMissing(t *testing.T) {
-	s := startLocalOnly(t, rdd.Config{}, "builds its datasets in the test body, not yet in a Func (issue 9)")
+	s := startSession(t, rdd.Config{})
 	ctx := context.Background()
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "empty.txt"), nil, 0o644)
@@ -97,18 +106,18 @@ func TestTextFileEmptyAndMissing(t *testing.T) {
 	zw.Close() // a valid gzip stream of nothing
 	os.WriteFile(filepath.Join(dir, "nothing.gz"), gz.Bytes(), 0o644)
 	for _, p := range []string{dir, filepath.Join(dir, "empty.gz"), filepath.Join(dir, "*.txt"), t.TempDir()} {
-		n, err := rdd.Count(ctx, s, rdd.TextFile(p, 3))
+		n, err := rdd.Count(ctx, s, textLines(p, 3, false))
 		if err != nil || n != 0 {
 			t.Fatalf("%s: %d lines, %v", p, n, err)
 		}
 	}
-	missing := rdd.Map(rdd.TextFile(filepath.Join(dir, "missing.txt"), 2), strings.ToUpper)
+	missing := textLines(filepath.Join(dir, "missing.txt"), 2, true)
 	for attempt := range 2 { // the second job must fail too, not see an empty dataset
 		if _, err := rdd.Collect(ctx, s, missing); err == nil || !strings.Contains(err.Error(), "missing.txt") {
 			t.Fatalf("job %d on a missing file: %v", attempt, err)
 		}
 	}
-	if _, err := rdd.Count(ctx, s, rdd.TextFile(filepath.Join(dir, "*.csv"), 1)); err == nil {
+	if _, err := rdd.Count(ctx, s, textLines(filepath.Join(dir, "*.csv"), 1, false)); err == nil {
 		t.Fatal("a glob matching nothing: no error")
 	}
 }

@@ -147,9 +147,17 @@ func resultToProto(r task.Result) *rddpb.TaskResult {
 	case r.Err != nil:
 		out.Kind, out.Error = rddpb.TaskResult_TASK_ERROR, r.Err.Error()
 		var re *RebuildError
-		if errors.As(r.Err, &re) {
+		var te *TaskError
+		switch {
+		case errors.As(r.Err, &re):
 			out.Kind = rddpb.TaskResult_NOT_PORTABLE
 			out.Rebuild = &rddpb.Rebuild{Func: re.Func, Stage: re.Stage, Datasets: re.Rebuilt, Invocation: re.Inv}
+		case errors.As(r.Err, &te):
+			out.Failure = &rddpb.TaskFailure{Job: int64(te.Job), Stage: int64(te.Stage), StageName: te.StageName,
+				Partition: int64(te.Partition), Attempt: int64(te.Attempt), Stack: te.Stack, Error: fmt.Sprint(te.Err)}
+			if te.Panic != nil {
+				out.Failure.Panicked, out.Failure.Panic = true, fmt.Sprint(te.Panic)
+			}
 		}
 		return out
 	}
@@ -180,6 +188,17 @@ func resultToProto(r task.Result) *rddpb.TaskResult {
 // errRemote is wrapped by errors a remote executor reported.
 var errRemote = errors.New("on the executor")
 
+// taskErrorFromProto rebuilds an executor's TaskError: its panic value
+// as text, its other error as text (the type does not cross).
+func taskErrorFromProto(f *rddpb.TaskFailure) *TaskError {
+	te := &TaskError{Job: int(f.GetJob()), Stage: int(f.GetStage()), StageName: f.GetStageName(),
+		Partition: int(f.GetPartition()), Attempt: int(f.GetAttempt()), Stack: f.GetStack(), Err: errors.New(f.GetError())}
+	if f.GetPanicked() {
+		te.Panic, te.Err = f.GetPanic(), errPanic
+	}
+	return te
+}
+
 // resultFromProto decodes a result for the driver; Value stays encoded
 // (sizes for a map task, records for a result task), accumulator updates
 // stay gob (gobValue) for the session to decode by accumulator.
@@ -199,6 +218,9 @@ func resultFromProto(exec string, r *rddpb.TaskResult) task.Result {
 		return out
 	case rddpb.TaskResult_TASK_ERROR:
 		out.Err = fmt.Errorf("%w %s: %s", errRemote, exec, r.GetError())
+		if f := r.GetFailure(); f != nil {
+			out.Err = fmt.Errorf("%w %s: %w", errRemote, exec, taskErrorFromProto(f))
+		}
 		return out
 	case rddpb.TaskResult_NOT_PORTABLE:
 		rb := r.GetRebuild()

@@ -1184,6 +1184,7 @@ type TaskResult struct {
 	Accumulators  map[int64][]byte       `protobuf:"bytes,9,rep,name=accumulators,proto3" json:"accumulators,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"` // gob of each accumulator's update
 	Rebuild       *Rebuild               `protobuf:"bytes,10,opt,name=rebuild,proto3" json:"rebuild,omitempty"`                                                                                     // NOT_PORTABLE: what the executor rebuilt
 	Cached        []*CachedBlock         `protobuf:"bytes,11,rep,name=cached,proto3" json:"cached,omitempty"`                                                                                       // partitions of persisted datasets the task stored
+	Failure       *TaskFailure           `protobuf:"bytes,12,opt,name=failure,proto3" json:"failure,omitempty"`                                                                                     // TASK_ERROR: the rdd.TaskError, field by field
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1295,6 +1296,123 @@ func (x *TaskResult) GetCached() []*CachedBlock {
 	return nil
 }
 
+func (x *TaskResult) GetFailure() *TaskFailure {
+	if x != nil {
+		return x.Failure
+	}
+	return nil
+}
+
+// TaskFailure is a failed task's rdd.TaskError, so that the driver's job
+// error carries it as in local mode.
+type TaskFailure struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Job           int64                  `protobuf:"varint,1,opt,name=job,proto3" json:"job,omitempty"`
+	Stage         int64                  `protobuf:"varint,2,opt,name=stage,proto3" json:"stage,omitempty"`
+	StageName     string                 `protobuf:"bytes,3,opt,name=stage_name,json=stageName,proto3" json:"stage_name,omitempty"` // operation and call site of the stage's last dataset
+	Partition     int64                  `protobuf:"varint,4,opt,name=partition,proto3" json:"partition,omitempty"`
+	Attempt       int64                  `protobuf:"varint,5,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	Panicked      bool                   `protobuf:"varint,6,opt,name=panicked,proto3" json:"panicked,omitempty"` // a user function panicked
+	Panic         string                 `protobuf:"bytes,7,opt,name=panic,proto3" json:"panic,omitempty"`        // the recovered value, as text
+	Stack         string                 `protobuf:"bytes,8,opt,name=stack,proto3" json:"stack,omitempty"`        // the panic's stack
+	Error         string                 `protobuf:"bytes,9,opt,name=error,proto3" json:"error,omitempty"`        // the task's error otherwise
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TaskFailure) Reset() {
+	*x = TaskFailure{}
+	mi := &file_meso_rdd_v1_rdd_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TaskFailure) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TaskFailure) ProtoMessage() {}
+
+func (x *TaskFailure) ProtoReflect() protoreflect.Message {
+	mi := &file_meso_rdd_v1_rdd_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TaskFailure.ProtoReflect.Descriptor instead.
+func (*TaskFailure) Descriptor() ([]byte, []int) {
+	return file_meso_rdd_v1_rdd_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *TaskFailure) GetJob() int64 {
+	if x != nil {
+		return x.Job
+	}
+	return 0
+}
+
+func (x *TaskFailure) GetStage() int64 {
+	if x != nil {
+		return x.Stage
+	}
+	return 0
+}
+
+func (x *TaskFailure) GetStageName() string {
+	if x != nil {
+		return x.StageName
+	}
+	return ""
+}
+
+func (x *TaskFailure) GetPartition() int64 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *TaskFailure) GetAttempt() int64 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+func (x *TaskFailure) GetPanicked() bool {
+	if x != nil {
+		return x.Panicked
+	}
+	return false
+}
+
+func (x *TaskFailure) GetPanic() string {
+	if x != nil {
+		return x.Panic
+	}
+	return ""
+}
+
+func (x *TaskFailure) GetStack() string {
+	if x != nil {
+		return x.Stack
+	}
+	return ""
+}
+
+func (x *TaskFailure) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 // Rebuild is what an executor's rebuild of a Func built, when it differs
 // from the driver's fingerprint.
 type Rebuild struct {
@@ -1309,7 +1427,7 @@ type Rebuild struct {
 
 func (x *Rebuild) Reset() {
 	*x = Rebuild{}
-	mi := &file_meso_rdd_v1_rdd_proto_msgTypes[16]
+	mi := &file_meso_rdd_v1_rdd_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1321,7 +1439,7 @@ func (x *Rebuild) String() string {
 func (*Rebuild) ProtoMessage() {}
 
 func (x *Rebuild) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_rdd_v1_rdd_proto_msgTypes[16]
+	mi := &file_meso_rdd_v1_rdd_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1334,7 +1452,7 @@ func (x *Rebuild) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Rebuild.ProtoReflect.Descriptor instead.
 func (*Rebuild) Descriptor() ([]byte, []int) {
-	return file_meso_rdd_v1_rdd_proto_rawDescGZIP(), []int{16}
+	return file_meso_rdd_v1_rdd_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Rebuild) GetFunc() string {
@@ -1376,7 +1494,7 @@ type CachedBlock struct {
 
 func (x *CachedBlock) Reset() {
 	*x = CachedBlock{}
-	mi := &file_meso_rdd_v1_rdd_proto_msgTypes[17]
+	mi := &file_meso_rdd_v1_rdd_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1388,7 +1506,7 @@ func (x *CachedBlock) String() string {
 func (*CachedBlock) ProtoMessage() {}
 
 func (x *CachedBlock) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_rdd_v1_rdd_proto_msgTypes[17]
+	mi := &file_meso_rdd_v1_rdd_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1401,7 +1519,7 @@ func (x *CachedBlock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CachedBlock.ProtoReflect.Descriptor instead.
 func (*CachedBlock) Descriptor() ([]byte, []int) {
-	return file_meso_rdd_v1_rdd_proto_rawDescGZIP(), []int{17}
+	return file_meso_rdd_v1_rdd_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CachedBlock) GetNode() int64 {
@@ -1519,7 +1637,7 @@ const file_meso_rdd_v1_rdd_proto_rawDesc = "" +
 	"spillBytes\x12\x1d\n" +
 	"\n" +
 	"cache_hits\x18\x06 \x01(\x03R\tcacheHits\x12!\n" +
-	"\fcache_misses\x18\a \x01(\x03R\vcacheMisses\"\xda\x04\n" +
+	"\fcache_misses\x18\a \x01(\x03R\vcacheMisses\"\x8e\x05\n" +
 	"\n" +
 	"TaskResult\x12#\n" +
 	"\x02id\x18\x01 \x01(\v2\x13.meso.rdd.v1.TaskIDR\x02id\x120\n" +
@@ -1535,7 +1653,8 @@ const file_meso_rdd_v1_rdd_proto_rawDesc = "" +
 	"\faccumulators\x18\t \x03(\v2).meso.rdd.v1.TaskResult.AccumulatorsEntryR\faccumulators\x12.\n" +
 	"\arebuild\x18\n" +
 	" \x01(\v2\x14.meso.rdd.v1.RebuildR\arebuild\x120\n" +
-	"\x06cached\x18\v \x03(\v2\x18.meso.rdd.v1.CachedBlockR\x06cached\x1a?\n" +
+	"\x06cached\x18\v \x03(\v2\x18.meso.rdd.v1.CachedBlockR\x06cached\x122\n" +
+	"\afailure\x18\f \x01(\v2\x18.meso.rdd.v1.TaskFailureR\afailure\x1a?\n" +
 	"\x11AccumulatorsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\x03R\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01\"B\n" +
@@ -1544,7 +1663,18 @@ const file_meso_rdd_v1_rdd_proto_rawDesc = "" +
 	"\n" +
 	"TASK_ERROR\x10\x01\x12\x10\n" +
 	"\fFETCH_FAILED\x10\x02\x12\x10\n" +
-	"\fNOT_PORTABLE\x10\x03\"o\n" +
+	"\fNOT_PORTABLE\x10\x03\"\xea\x01\n" +
+	"\vTaskFailure\x12\x10\n" +
+	"\x03job\x18\x01 \x01(\x03R\x03job\x12\x14\n" +
+	"\x05stage\x18\x02 \x01(\x03R\x05stage\x12\x1d\n" +
+	"\n" +
+	"stage_name\x18\x03 \x01(\tR\tstageName\x12\x1c\n" +
+	"\tpartition\x18\x04 \x01(\x03R\tpartition\x12\x18\n" +
+	"\aattempt\x18\x05 \x01(\x03R\aattempt\x12\x1a\n" +
+	"\bpanicked\x18\x06 \x01(\bR\bpanicked\x12\x14\n" +
+	"\x05panic\x18\a \x01(\tR\x05panic\x12\x14\n" +
+	"\x05stack\x18\b \x01(\tR\x05stack\x12\x14\n" +
+	"\x05error\x18\t \x01(\tR\x05error\"o\n" +
 	"\aRebuild\x12\x12\n" +
 	"\x04func\x18\x01 \x01(\tR\x04func\x12\x14\n" +
 	"\x05stage\x18\x02 \x01(\tR\x05stage\x12\x1a\n" +
@@ -1573,7 +1703,7 @@ func file_meso_rdd_v1_rdd_proto_rawDescGZIP() []byte {
 }
 
 var file_meso_rdd_v1_rdd_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_meso_rdd_v1_rdd_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_meso_rdd_v1_rdd_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_meso_rdd_v1_rdd_proto_goTypes = []any{
 	(TaskResult_Kind)(0),          // 0: meso.rdd.v1.TaskResult.Kind
 	(*RegisterRequest)(nil),       // 1: meso.rdd.v1.RegisterRequest
@@ -1592,13 +1722,14 @@ var file_meso_rdd_v1_rdd_proto_goTypes = []any{
 	(*Task)(nil),                  // 14: meso.rdd.v1.Task
 	(*Metrics)(nil),               // 15: meso.rdd.v1.Metrics
 	(*TaskResult)(nil),            // 16: meso.rdd.v1.TaskResult
-	(*Rebuild)(nil),               // 17: meso.rdd.v1.Rebuild
-	(*CachedBlock)(nil),           // 18: meso.rdd.v1.CachedBlock
-	nil,                           // 19: meso.rdd.v1.RegisterResponse.ConfEntry
-	nil,                           // 20: meso.rdd.v1.TaskResult.AccumulatorsEntry
+	(*TaskFailure)(nil),           // 17: meso.rdd.v1.TaskFailure
+	(*Rebuild)(nil),               // 18: meso.rdd.v1.Rebuild
+	(*CachedBlock)(nil),           // 19: meso.rdd.v1.CachedBlock
+	nil,                           // 20: meso.rdd.v1.RegisterResponse.ConfEntry
+	nil,                           // 21: meso.rdd.v1.TaskResult.AccumulatorsEntry
 }
 var file_meso_rdd_v1_rdd_proto_depIdxs = []int32{
-	19, // 0: meso.rdd.v1.RegisterResponse.conf:type_name -> meso.rdd.v1.RegisterResponse.ConfEntry
+	20, // 0: meso.rdd.v1.RegisterResponse.conf:type_name -> meso.rdd.v1.RegisterResponse.ConfEntry
 	11, // 1: meso.rdd.v1.PollTasksResponse.pipelines:type_name -> meso.rdd.v1.Pipeline
 	14, // 2: meso.rdd.v1.PollTasksResponse.tasks:type_name -> meso.rdd.v1.Task
 	16, // 3: meso.rdd.v1.ReportResultsRequest.results:type_name -> meso.rdd.v1.TaskResult
@@ -1614,20 +1745,21 @@ var file_meso_rdd_v1_rdd_proto_depIdxs = []int32{
 	12, // 13: meso.rdd.v1.TaskResult.id:type_name -> meso.rdd.v1.TaskID
 	0,  // 14: meso.rdd.v1.TaskResult.kind:type_name -> meso.rdd.v1.TaskResult.Kind
 	15, // 15: meso.rdd.v1.TaskResult.metrics:type_name -> meso.rdd.v1.Metrics
-	20, // 16: meso.rdd.v1.TaskResult.accumulators:type_name -> meso.rdd.v1.TaskResult.AccumulatorsEntry
-	17, // 17: meso.rdd.v1.TaskResult.rebuild:type_name -> meso.rdd.v1.Rebuild
-	18, // 18: meso.rdd.v1.TaskResult.cached:type_name -> meso.rdd.v1.CachedBlock
-	1,  // 19: meso.rdd.v1.DriverService.Register:input_type -> meso.rdd.v1.RegisterRequest
-	3,  // 20: meso.rdd.v1.DriverService.PollTasks:input_type -> meso.rdd.v1.PollTasksRequest
-	5,  // 21: meso.rdd.v1.DriverService.ReportResults:input_type -> meso.rdd.v1.ReportResultsRequest
-	2,  // 22: meso.rdd.v1.DriverService.Register:output_type -> meso.rdd.v1.RegisterResponse
-	4,  // 23: meso.rdd.v1.DriverService.PollTasks:output_type -> meso.rdd.v1.PollTasksResponse
-	6,  // 24: meso.rdd.v1.DriverService.ReportResults:output_type -> meso.rdd.v1.ReportResultsResponse
-	22, // [22:25] is the sub-list for method output_type
-	19, // [19:22] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	21, // 16: meso.rdd.v1.TaskResult.accumulators:type_name -> meso.rdd.v1.TaskResult.AccumulatorsEntry
+	18, // 17: meso.rdd.v1.TaskResult.rebuild:type_name -> meso.rdd.v1.Rebuild
+	19, // 18: meso.rdd.v1.TaskResult.cached:type_name -> meso.rdd.v1.CachedBlock
+	17, // 19: meso.rdd.v1.TaskResult.failure:type_name -> meso.rdd.v1.TaskFailure
+	1,  // 20: meso.rdd.v1.DriverService.Register:input_type -> meso.rdd.v1.RegisterRequest
+	3,  // 21: meso.rdd.v1.DriverService.PollTasks:input_type -> meso.rdd.v1.PollTasksRequest
+	5,  // 22: meso.rdd.v1.DriverService.ReportResults:input_type -> meso.rdd.v1.ReportResultsRequest
+	2,  // 23: meso.rdd.v1.DriverService.Register:output_type -> meso.rdd.v1.RegisterResponse
+	4,  // 24: meso.rdd.v1.DriverService.PollTasks:output_type -> meso.rdd.v1.PollTasksResponse
+	6,  // 25: meso.rdd.v1.DriverService.ReportResults:output_type -> meso.rdd.v1.ReportResultsResponse
+	23, // [23:26] is the sub-list for method output_type
+	20, // [20:23] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_meso_rdd_v1_rdd_proto_init() }
@@ -1641,7 +1773,7 @@ func file_meso_rdd_v1_rdd_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_meso_rdd_v1_rdd_proto_rawDesc), len(file_meso_rdd_v1_rdd_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   20,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
