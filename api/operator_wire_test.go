@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/mesoproject/meso/api/agentpb"
 	"github.com/mesoproject/meso/api/maintenancepb"
@@ -41,9 +42,12 @@ func masterCallGoldens() []golden {
 		}(), cat(fVarint(1, 27), fMsg(13, fMsg(1, fStr(2, "1.2.3.4"))))},
 		{"DRAIN_AGENT", func() *masterpb.Call {
 			c := call(masterpb.Call_DRAIN_AGENT)
-			c.DrainAgent = &masterpb.Call_DrainAgent{AgentId: &mesospb.AgentID{Value: str("a")}, MaxGracePeriod: dur, MarkGone: proto.Bool(true)}
+			// max_grace_period is a google.protobuf.Duration in Mesos:
+			// seconds 1, nanos 2.
+			c.DrainAgent = &masterpb.Call_DrainAgent{AgentId: &mesospb.AgentID{Value: str("a")},
+				MaxGracePeriod: &durationpb.Duration{Seconds: 5, Nanos: 7}, MarkGone: proto.Bool(true)}
 			return c
-		}(), cat(fVarint(1, 37), fMsg(21, fID(1, "a"), fMsg(2, fVarint(1, 5)), fVarint(3, 1)))},
+		}(), cat(fVarint(1, 37), fMsg(21, fID(1, "a"), fMsg(2, fVarint(1, 5), fVarint(2, 7)), fVarint(3, 1)))},
 		{"GET_OPERATIONS", call(masterpb.Call_GET_OPERATIONS), fVarint(1, 33)},
 		{"SUBSCRIBE", call(masterpb.Call_SUBSCRIBE), fVarint(1, 18)},
 		{"GET_METRICS", func() *masterpb.Call {
@@ -143,6 +147,19 @@ func masterResponseGoldens() []golden {
 			return r
 		}(), cat(fVarint(1, 16), fMsg(17, fMsg(1, fMsg(1, fMsg(1, fStr(1, "h")), fMsg(2, fVarint(1, 2), fID(2, "f"), fMsg(3, fVarint(1, 5)))),
 			fMsg(2, fStr(1, "d")))))},
+		// GetAgents.Agent: deactivated 12, drain_info 13 (DrainInfo: state
+		// 1, config 2; DrainConfig: max_grace_period 1 as DurationInfo,
+		// mark_gone 2).
+		{"GET_AGENTS drain", func() *masterpb.Response {
+			r := resp(masterpb.Response_GET_AGENTS)
+			r.GetAgents = &masterpb.Response_GetAgents{Agents: []*masterpb.Response_GetAgents_Agent{{
+				AgentInfo: &mesospb.AgentInfo{Hostname: str("h")}, Active: proto.Bool(false), Version: str("v"),
+				Deactivated: proto.Bool(true),
+				DrainInfo: &mesospb.DrainInfo{State: mesospb.DrainState_DRAINED.Enum(), Config: &mesospb.DrainConfig{
+					MaxGracePeriod: &mesospb.DurationInfo{Nanoseconds: proto.Int64(5)}, MarkGone: proto.Bool(true)}},
+			}}}
+			return r
+		}(), cat(fVarint(1, 9), fMsg(10, fMsg(1, fMsg(1, fStr(1, "h")), fVarint(2, 0), fStr(3, "v"), fVarint(12, 1), fMsg(13, fVarint(1, 2), fMsg(2, fMsg(1, fVarint(1, 5)), fVarint(2, 1))))))},
 		{"GET_MAINTENANCE_SCHEDULE", func() *masterpb.Response {
 			r := resp(masterpb.Response_GET_MAINTENANCE_SCHEDULE)
 			r.GetMaintenanceSchedule = &masterpb.Response_GetMaintenanceSchedule{Schedule: &maintenancepb.Schedule{}}

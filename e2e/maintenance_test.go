@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/mesoproject/meso/api/codec"
 	"github.com/mesoproject/meso/api/maintenancepb"
@@ -104,7 +105,7 @@ func TestMaintenanceAndDrain(t *testing.T) {
 			}
 
 			drain := &masterpb.Call{Type: masterpb.Call_DRAIN_AGENT.Enum(), DrainAgent: &masterpb.Call_DrainAgent{
-				AgentId: &mesospb.AgentID{Value: proto.String(agentID)}, MaxGracePeriod: &mesospb.DurationInfo{Nanoseconds: proto.Int64(int64(time.Second))}}}
+				AgentId: &mesospb.AgentID{Value: proto.String(agentID)}, MaxGracePeriod: durationpb.New(time.Second)}}
 			if status, _, body := operatorDo(t, cl.master, c, drain); status != http.StatusOK {
 				t.Fatalf("DRAIN_AGENT: %d %s", status, body)
 			}

@@ -21,6 +21,7 @@ import (
 	quotapb "github.com/mesoproject/meso/api/quotapb"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -1556,11 +1557,14 @@ func (x *Call_StopMaintenance) GetMachines() []*mesospb.MachineID {
 	return nil
 }
 
-// Kills an agent's tasks and keeps it from offers.
+// Kills an agent's tasks and keeps it from offers. Mesos declares
+// max_grace_period a google.protobuf.Duration here (seconds 1, nanos 2
+// on the wire; JSON {"seconds":N,"nanos":M}), unlike DrainConfig's
+// DurationInfo.
 type Call_DrainAgent struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	AgentId        *mesospb.AgentID       `protobuf:"bytes,1,req,name=agent_id,json=agentId" json:"agent_id,omitempty"`
-	MaxGracePeriod *mesospb.DurationInfo  `protobuf:"bytes,2,opt,name=max_grace_period,json=maxGracePeriod" json:"max_grace_period,omitempty"`
+	MaxGracePeriod *durationpb.Duration   `protobuf:"bytes,2,opt,name=max_grace_period,json=maxGracePeriod" json:"max_grace_period,omitempty"`
 	MarkGone       *bool                  `protobuf:"varint,3,opt,name=mark_gone,json=markGone,def=0" json:"mark_gone,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
@@ -1608,7 +1612,7 @@ func (x *Call_DrainAgent) GetAgentId() *mesospb.AgentID {
 	return nil
 }
 
-func (x *Call_DrainAgent) GetMaxGracePeriod() *mesospb.DurationInfo {
+func (x *Call_DrainAgent) GetMaxGracePeriod() *durationpb.Duration {
 	if x != nil {
 		return x.MaxGracePeriod
 	}
@@ -3521,7 +3525,7 @@ var File_mesos_v1_master_master_proto protoreflect.FileDescriptor
 
 const file_mesos_v1_master_master_proto_rawDesc = "" +
 	"\n" +
-	"\x1cmesos/v1/master/master.proto\x12\x0fmesos.v1.master\x1a\x14mesos/v1/mesos.proto\x1a&mesos/v1/maintenance/maintenance.proto\x1a\x1amesos/v1/quota/quota.proto\"\xe7\x1f\n" +
+	"\x1cmesos/v1/master/master.proto\x12\x0fmesos.v1.master\x1a\x1egoogle/protobuf/duration.proto\x1a\x14mesos/v1/mesos.proto\x1a&mesos/v1/maintenance/maintenance.proto\x1a\x1amesos/v1/quota/quota.proto\"\xea\x1f\n" +
 	"\x04Call\x12.\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1a.mesos.v1.master.Call.TypeR\x04type\x12A\n" +
 	"\vget_metrics\x18\x02 \x01(\v2 .mesos.v1.master.Call.GetMetricsR\n" +
@@ -3582,11 +3586,11 @@ const file_mesos_v1_master_master_proto_rawDesc = "" +
 	"\x10StartMaintenance\x12/\n" +
 	"\bmachines\x18\x01 \x03(\v2\x13.mesos.v1.MachineIDR\bmachines\x1aB\n" +
 	"\x0fStopMaintenance\x12/\n" +
-	"\bmachines\x18\x01 \x03(\v2\x13.mesos.v1.MachineIDR\bmachines\x1a\xa0\x01\n" +
+	"\bmachines\x18\x01 \x03(\v2\x13.mesos.v1.MachineIDR\bmachines\x1a\xa3\x01\n" +
 	"\n" +
 	"DrainAgent\x12,\n" +
-	"\bagent_id\x18\x01 \x02(\v2\x11.mesos.v1.AgentIDR\aagentId\x12@\n" +
-	"\x10max_grace_period\x18\x02 \x01(\v2\x16.mesos.v1.DurationInfoR\x0emaxGracePeriod\x12\"\n" +
+	"\bagent_id\x18\x01 \x02(\v2\x11.mesos.v1.AgentIDR\aagentId\x12C\n" +
+	"\x10max_grace_period\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x0emaxGracePeriod\x12\"\n" +
 	"\tmark_gone\x18\x03 \x01(\b:\x05falseR\bmarkGone\x1a=\n" +
 	"\rMarkAgentGone\x12,\n" +
 	"\bagent_id\x18\x01 \x02(\v2\x11.mesos.v1.AgentIDR\aagentId\x1a?\n" +
@@ -3921,28 +3925,29 @@ var file_mesos_v1_master_master_proto_goTypes = []any{
 	(*mesospb.FrameworkID)(nil),              // 60: mesos.v1.FrameworkID
 	(*maintenancepb.Schedule)(nil),           // 61: mesos.v1.maintenance.Schedule
 	(*mesospb.MachineID)(nil),                // 62: mesos.v1.MachineID
-	(*quotapb.QuotaRequest)(nil),             // 63: mesos.v1.quota.QuotaRequest
-	(*quotapb.QuotaConfig)(nil),              // 64: mesos.v1.quota.QuotaConfig
-	(*mesospb.Flag)(nil),                     // 65: mesos.v1.Flag
-	(*mesospb.VersionInfo)(nil),              // 66: mesos.v1.VersionInfo
-	(*mesospb.Metric)(nil),                   // 67: mesos.v1.Metric
-	(*mesospb.FileInfo)(nil),                 // 68: mesos.v1.FileInfo
-	(*mesospb.AgentInfo)(nil),                // 69: mesos.v1.AgentInfo
-	(*mesospb.Operation)(nil),                // 70: mesos.v1.Operation
-	(*mesospb.Task)(nil),                     // 71: mesos.v1.Task
-	(*mesospb.Role)(nil),                     // 72: mesos.v1.Role
-	(*mesospb.MasterInfo)(nil),               // 73: mesos.v1.MasterInfo
-	(*maintenancepb.ClusterStatus)(nil),      // 74: mesos.v1.maintenance.ClusterStatus
-	(*quotapb.QuotaStatus)(nil),              // 75: mesos.v1.quota.QuotaStatus
-	(*mesospb.TimeInfo)(nil),                 // 76: mesos.v1.TimeInfo
-	(*mesospb.AgentInfo_Capability)(nil),     // 77: mesos.v1.AgentInfo.Capability
-	(*mesospb.DrainInfo)(nil),                // 78: mesos.v1.DrainInfo
-	(*mesospb.FrameworkInfo)(nil),            // 79: mesos.v1.FrameworkInfo
-	(*mesospb.Offer)(nil),                    // 80: mesos.v1.Offer
-	(*mesospb.InverseOffer)(nil),             // 81: mesos.v1.InverseOffer
-	(*mesospb.ExecutorInfo)(nil),             // 82: mesos.v1.ExecutorInfo
-	(*mesospb.TaskStatus)(nil),               // 83: mesos.v1.TaskStatus
-	(mesospb.TaskState)(0),                   // 84: mesos.v1.TaskState
+	(*durationpb.Duration)(nil),              // 63: google.protobuf.Duration
+	(*quotapb.QuotaRequest)(nil),             // 64: mesos.v1.quota.QuotaRequest
+	(*quotapb.QuotaConfig)(nil),              // 65: mesos.v1.quota.QuotaConfig
+	(*mesospb.Flag)(nil),                     // 66: mesos.v1.Flag
+	(*mesospb.VersionInfo)(nil),              // 67: mesos.v1.VersionInfo
+	(*mesospb.Metric)(nil),                   // 68: mesos.v1.Metric
+	(*mesospb.FileInfo)(nil),                 // 69: mesos.v1.FileInfo
+	(*mesospb.AgentInfo)(nil),                // 70: mesos.v1.AgentInfo
+	(*mesospb.Operation)(nil),                // 71: mesos.v1.Operation
+	(*mesospb.Task)(nil),                     // 72: mesos.v1.Task
+	(*mesospb.Role)(nil),                     // 73: mesos.v1.Role
+	(*mesospb.MasterInfo)(nil),               // 74: mesos.v1.MasterInfo
+	(*maintenancepb.ClusterStatus)(nil),      // 75: mesos.v1.maintenance.ClusterStatus
+	(*quotapb.QuotaStatus)(nil),              // 76: mesos.v1.quota.QuotaStatus
+	(*mesospb.TimeInfo)(nil),                 // 77: mesos.v1.TimeInfo
+	(*mesospb.AgentInfo_Capability)(nil),     // 78: mesos.v1.AgentInfo.Capability
+	(*mesospb.DrainInfo)(nil),                // 79: mesos.v1.DrainInfo
+	(*mesospb.FrameworkInfo)(nil),            // 80: mesos.v1.FrameworkInfo
+	(*mesospb.Offer)(nil),                    // 81: mesos.v1.Offer
+	(*mesospb.InverseOffer)(nil),             // 82: mesos.v1.InverseOffer
+	(*mesospb.ExecutorInfo)(nil),             // 83: mesos.v1.ExecutorInfo
+	(*mesospb.TaskStatus)(nil),               // 84: mesos.v1.TaskStatus
+	(mesospb.TaskState)(0),                   // 85: mesos.v1.TaskState
 }
 var file_mesos_v1_master_master_proto_depIdxs = []int32{
 	0,   // 0: mesos.v1.master.Call.type:type_name -> mesos.v1.master.Call.Type
@@ -4012,62 +4017,62 @@ var file_mesos_v1_master_master_proto_depIdxs = []int32{
 	62,  // 64: mesos.v1.master.Call.StartMaintenance.machines:type_name -> mesos.v1.MachineID
 	62,  // 65: mesos.v1.master.Call.StopMaintenance.machines:type_name -> mesos.v1.MachineID
 	58,  // 66: mesos.v1.master.Call.DrainAgent.agent_id:type_name -> mesos.v1.AgentID
-	56,  // 67: mesos.v1.master.Call.DrainAgent.max_grace_period:type_name -> mesos.v1.DurationInfo
+	63,  // 67: mesos.v1.master.Call.DrainAgent.max_grace_period:type_name -> google.protobuf.Duration
 	58,  // 68: mesos.v1.master.Call.MarkAgentGone.agent_id:type_name -> mesos.v1.AgentID
 	58,  // 69: mesos.v1.master.Call.DeactivateAgent.agent_id:type_name -> mesos.v1.AgentID
 	58,  // 70: mesos.v1.master.Call.ReactivateAgent.agent_id:type_name -> mesos.v1.AgentID
-	63,  // 71: mesos.v1.master.Call.SetQuota.quota_request:type_name -> mesos.v1.quota.QuotaRequest
-	64,  // 72: mesos.v1.master.Call.UpdateQuota.quota_configs:type_name -> mesos.v1.quota.QuotaConfig
-	65,  // 73: mesos.v1.master.Response.GetFlags.flags:type_name -> mesos.v1.Flag
-	66,  // 74: mesos.v1.master.Response.GetVersion.version_info:type_name -> mesos.v1.VersionInfo
-	67,  // 75: mesos.v1.master.Response.GetMetrics.metrics:type_name -> mesos.v1.Metric
-	68,  // 76: mesos.v1.master.Response.ListFiles.file_infos:type_name -> mesos.v1.FileInfo
+	64,  // 71: mesos.v1.master.Call.SetQuota.quota_request:type_name -> mesos.v1.quota.QuotaRequest
+	65,  // 72: mesos.v1.master.Call.UpdateQuota.quota_configs:type_name -> mesos.v1.quota.QuotaConfig
+	66,  // 73: mesos.v1.master.Response.GetFlags.flags:type_name -> mesos.v1.Flag
+	67,  // 74: mesos.v1.master.Response.GetVersion.version_info:type_name -> mesos.v1.VersionInfo
+	68,  // 75: mesos.v1.master.Response.GetMetrics.metrics:type_name -> mesos.v1.Metric
+	69,  // 76: mesos.v1.master.Response.ListFiles.file_infos:type_name -> mesos.v1.FileInfo
 	38,  // 77: mesos.v1.master.Response.GetState.get_tasks:type_name -> mesos.v1.master.Response.GetTasks
 	36,  // 78: mesos.v1.master.Response.GetState.get_executors:type_name -> mesos.v1.master.Response.GetExecutors
 	35,  // 79: mesos.v1.master.Response.GetState.get_frameworks:type_name -> mesos.v1.master.Response.GetFrameworks
 	34,  // 80: mesos.v1.master.Response.GetState.get_agents:type_name -> mesos.v1.master.Response.GetAgents
 	45,  // 81: mesos.v1.master.Response.GetAgents.agents:type_name -> mesos.v1.master.Response.GetAgents.Agent
-	69,  // 82: mesos.v1.master.Response.GetAgents.recovered_agents:type_name -> mesos.v1.AgentInfo
+	70,  // 82: mesos.v1.master.Response.GetAgents.recovered_agents:type_name -> mesos.v1.AgentInfo
 	46,  // 83: mesos.v1.master.Response.GetFrameworks.frameworks:type_name -> mesos.v1.master.Response.GetFrameworks.Framework
 	46,  // 84: mesos.v1.master.Response.GetFrameworks.completed_frameworks:type_name -> mesos.v1.master.Response.GetFrameworks.Framework
 	47,  // 85: mesos.v1.master.Response.GetExecutors.executors:type_name -> mesos.v1.master.Response.GetExecutors.Executor
-	70,  // 86: mesos.v1.master.Response.GetOperations.operations:type_name -> mesos.v1.Operation
-	71,  // 87: mesos.v1.master.Response.GetTasks.pending_tasks:type_name -> mesos.v1.Task
-	71,  // 88: mesos.v1.master.Response.GetTasks.tasks:type_name -> mesos.v1.Task
-	71,  // 89: mesos.v1.master.Response.GetTasks.unreachable_tasks:type_name -> mesos.v1.Task
-	71,  // 90: mesos.v1.master.Response.GetTasks.completed_tasks:type_name -> mesos.v1.Task
-	72,  // 91: mesos.v1.master.Response.GetRoles.roles:type_name -> mesos.v1.Role
+	71,  // 86: mesos.v1.master.Response.GetOperations.operations:type_name -> mesos.v1.Operation
+	72,  // 87: mesos.v1.master.Response.GetTasks.pending_tasks:type_name -> mesos.v1.Task
+	72,  // 88: mesos.v1.master.Response.GetTasks.tasks:type_name -> mesos.v1.Task
+	72,  // 89: mesos.v1.master.Response.GetTasks.unreachable_tasks:type_name -> mesos.v1.Task
+	72,  // 90: mesos.v1.master.Response.GetTasks.completed_tasks:type_name -> mesos.v1.Task
+	73,  // 91: mesos.v1.master.Response.GetRoles.roles:type_name -> mesos.v1.Role
 	57,  // 92: mesos.v1.master.Response.GetWeights.weight_infos:type_name -> mesos.v1.WeightInfo
-	73,  // 93: mesos.v1.master.Response.GetMaster.master_info:type_name -> mesos.v1.MasterInfo
-	74,  // 94: mesos.v1.master.Response.GetMaintenanceStatus.status:type_name -> mesos.v1.maintenance.ClusterStatus
+	74,  // 93: mesos.v1.master.Response.GetMaster.master_info:type_name -> mesos.v1.MasterInfo
+	75,  // 94: mesos.v1.master.Response.GetMaintenanceStatus.status:type_name -> mesos.v1.maintenance.ClusterStatus
 	61,  // 95: mesos.v1.master.Response.GetMaintenanceSchedule.schedule:type_name -> mesos.v1.maintenance.Schedule
-	75,  // 96: mesos.v1.master.Response.GetQuota.status:type_name -> mesos.v1.quota.QuotaStatus
-	69,  // 97: mesos.v1.master.Response.GetAgents.Agent.agent_info:type_name -> mesos.v1.AgentInfo
-	76,  // 98: mesos.v1.master.Response.GetAgents.Agent.registered_time:type_name -> mesos.v1.TimeInfo
-	76,  // 99: mesos.v1.master.Response.GetAgents.Agent.reregistered_time:type_name -> mesos.v1.TimeInfo
+	76,  // 96: mesos.v1.master.Response.GetQuota.status:type_name -> mesos.v1.quota.QuotaStatus
+	70,  // 97: mesos.v1.master.Response.GetAgents.Agent.agent_info:type_name -> mesos.v1.AgentInfo
+	77,  // 98: mesos.v1.master.Response.GetAgents.Agent.registered_time:type_name -> mesos.v1.TimeInfo
+	77,  // 99: mesos.v1.master.Response.GetAgents.Agent.reregistered_time:type_name -> mesos.v1.TimeInfo
 	59,  // 100: mesos.v1.master.Response.GetAgents.Agent.total_resources:type_name -> mesos.v1.Resource
 	59,  // 101: mesos.v1.master.Response.GetAgents.Agent.allocated_resources:type_name -> mesos.v1.Resource
 	59,  // 102: mesos.v1.master.Response.GetAgents.Agent.offered_resources:type_name -> mesos.v1.Resource
-	77,  // 103: mesos.v1.master.Response.GetAgents.Agent.capabilities:type_name -> mesos.v1.AgentInfo.Capability
-	78,  // 104: mesos.v1.master.Response.GetAgents.Agent.drain_info:type_name -> mesos.v1.DrainInfo
-	79,  // 105: mesos.v1.master.Response.GetFrameworks.Framework.framework_info:type_name -> mesos.v1.FrameworkInfo
-	76,  // 106: mesos.v1.master.Response.GetFrameworks.Framework.registered_time:type_name -> mesos.v1.TimeInfo
-	76,  // 107: mesos.v1.master.Response.GetFrameworks.Framework.reregistered_time:type_name -> mesos.v1.TimeInfo
-	76,  // 108: mesos.v1.master.Response.GetFrameworks.Framework.unregistered_time:type_name -> mesos.v1.TimeInfo
-	80,  // 109: mesos.v1.master.Response.GetFrameworks.Framework.offers:type_name -> mesos.v1.Offer
-	81,  // 110: mesos.v1.master.Response.GetFrameworks.Framework.inverse_offers:type_name -> mesos.v1.InverseOffer
+	78,  // 103: mesos.v1.master.Response.GetAgents.Agent.capabilities:type_name -> mesos.v1.AgentInfo.Capability
+	79,  // 104: mesos.v1.master.Response.GetAgents.Agent.drain_info:type_name -> mesos.v1.DrainInfo
+	80,  // 105: mesos.v1.master.Response.GetFrameworks.Framework.framework_info:type_name -> mesos.v1.FrameworkInfo
+	77,  // 106: mesos.v1.master.Response.GetFrameworks.Framework.registered_time:type_name -> mesos.v1.TimeInfo
+	77,  // 107: mesos.v1.master.Response.GetFrameworks.Framework.reregistered_time:type_name -> mesos.v1.TimeInfo
+	77,  // 108: mesos.v1.master.Response.GetFrameworks.Framework.unregistered_time:type_name -> mesos.v1.TimeInfo
+	81,  // 109: mesos.v1.master.Response.GetFrameworks.Framework.offers:type_name -> mesos.v1.Offer
+	82,  // 110: mesos.v1.master.Response.GetFrameworks.Framework.inverse_offers:type_name -> mesos.v1.InverseOffer
 	59,  // 111: mesos.v1.master.Response.GetFrameworks.Framework.allocated_resources:type_name -> mesos.v1.Resource
 	59,  // 112: mesos.v1.master.Response.GetFrameworks.Framework.offered_resources:type_name -> mesos.v1.Resource
-	82,  // 113: mesos.v1.master.Response.GetExecutors.Executor.executor_info:type_name -> mesos.v1.ExecutorInfo
+	83,  // 113: mesos.v1.master.Response.GetExecutors.Executor.executor_info:type_name -> mesos.v1.ExecutorInfo
 	58,  // 114: mesos.v1.master.Response.GetExecutors.Executor.agent_id:type_name -> mesos.v1.AgentID
 	33,  // 115: mesos.v1.master.Event.Subscribed.get_state:type_name -> mesos.v1.master.Response.GetState
-	71,  // 116: mesos.v1.master.Event.TaskAdded.task:type_name -> mesos.v1.Task
+	72,  // 116: mesos.v1.master.Event.TaskAdded.task:type_name -> mesos.v1.Task
 	60,  // 117: mesos.v1.master.Event.TaskUpdated.framework_id:type_name -> mesos.v1.FrameworkID
-	83,  // 118: mesos.v1.master.Event.TaskUpdated.status:type_name -> mesos.v1.TaskStatus
-	84,  // 119: mesos.v1.master.Event.TaskUpdated.state:type_name -> mesos.v1.TaskState
+	84,  // 118: mesos.v1.master.Event.TaskUpdated.status:type_name -> mesos.v1.TaskStatus
+	85,  // 119: mesos.v1.master.Event.TaskUpdated.state:type_name -> mesos.v1.TaskState
 	46,  // 120: mesos.v1.master.Event.FrameworkAdded.framework:type_name -> mesos.v1.master.Response.GetFrameworks.Framework
 	46,  // 121: mesos.v1.master.Event.FrameworkUpdated.framework:type_name -> mesos.v1.master.Response.GetFrameworks.Framework
-	79,  // 122: mesos.v1.master.Event.FrameworkRemoved.framework_info:type_name -> mesos.v1.FrameworkInfo
+	80,  // 122: mesos.v1.master.Event.FrameworkRemoved.framework_info:type_name -> mesos.v1.FrameworkInfo
 	45,  // 123: mesos.v1.master.Event.AgentAdded.agent:type_name -> mesos.v1.master.Response.GetAgents.Agent
 	58,  // 124: mesos.v1.master.Event.AgentRemoved.agent_id:type_name -> mesos.v1.AgentID
 	125, // [125:125] is the sub-list for method output_type

@@ -6,7 +6,6 @@ import (
 	"github.com/mesoproject/meso/internal/tlsconf"
 	"log/slog"
 	"net"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -25,7 +24,7 @@ import (
 func newMasterCmd() *cobra.Command {
 	var cfg master.Config
 	var reg registryFlags
-	var credentials, acls string
+	var credentials, acls, logDir string
 	var tlsf tlsFlags
 	ip := "0.0.0.0"
 	cmd := &cobra.Command{
@@ -54,7 +53,12 @@ MESO_<FLAG> (e.g. MESOS_WORK_DIR); durations take the Mesos syntax
 			cfg.Version = version
 			cfg.Flags = flagValues(cmd.Flags())
 			cfg.LogLevel = new(slog.LevelVar) // SET_LOGGING_LEVEL changes it
-			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel})).With("component", "master")
+			logOut, logFile, err := logWriter(logDir, "meso-master.log")
+			if err != nil {
+				return err
+			}
+			cfg.LogFile = logFile
+			cfg.Logger = slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: cfg.LogLevel})).With("component", "master")
 			tc, err := tlsf.config()
 			if err != nil {
 				return err
@@ -78,6 +82,7 @@ MESO_<FLAG> (e.g. MESOS_WORK_DIR); durations take the Mesos syntax
 	f.IntVar(&cfg.Port, "port", 5050, "port to listen on")
 	f.StringVar(&cfg.Hostname, "hostname", "", "hostname to advertise (default: the IP)")
 	f.StringVar(&cfg.WorkDir, "work_dir", "", "directory for the master's durable state")
+	f.StringVar(&logDir, "log_dir", "", "directory to write the master's log to (meso-master.log, besides stderr); the files API then serves it as /master/log")
 	mesosflag.DurationVar(f, &cfg.AllocationInterval, "allocation_interval", core.DefaultAllocationInterval,
 		"interval between allocation cycles")
 	mesosflag.DurationVar(f, &cfg.AgentPingTimeout, "agent_ping_timeout", core.DefaultAgentPingTimeout,

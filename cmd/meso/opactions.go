@@ -9,6 +9,7 @@ import (
 	"github.com/mesoproject/meso/api/masterpb"
 	"github.com/mesoproject/meso/api/mesospb"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 )
 
 // newActionCmd makes an operator command that sends one call built from
@@ -75,7 +76,7 @@ for good. meso reactivate ends a drain.`,
 			c := masterCall(masterpb.Call_DRAIN_AGENT)
 			c.DrainAgent = &masterpb.Call_DrainAgent{AgentId: &mesospb.AgentID{Value: strp(args[0])}}
 			if grace > 0 {
-				c.DrainAgent.MaxGracePeriod = &mesospb.DurationInfo{Nanoseconds: proto.Int64(int64(grace))}
+				c.DrainAgent.MaxGracePeriod = durationpb.New(grace)
 			}
 			if markGone {
 				c.DrainAgent.MarkGone = proto.Bool(true)

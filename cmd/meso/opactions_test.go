@@ -39,13 +39,13 @@ func TestDrainAndReactivate(t *testing.T) {
 	c := <-calls
 	d := c.GetDrainAgent()
 	if c.GetType() != masterpb.Call_DRAIN_AGENT || d.GetAgentId().GetValue() != "S1" ||
-		d.GetMaxGracePeriod().GetNanoseconds() != int64(5*time.Second) || !d.GetMarkGone() {
+		d.GetMaxGracePeriod().AsDuration() != 5*time.Second || !d.GetMarkGone() {
 		t.Fatalf("meso drain sent %v", c)
 	}
 	if _, err := runCLI(t, ctx, "drain", "S2", "--master", srv.URL); err != nil {
 		t.Fatal(err)
 	}
-	if c := <-calls; c.GetDrainAgent().GetAgentId().GetValue() != "S2" || c.GetDrainAgent().GetMaxGracePeriod().GetNanoseconds() != 0 || c.GetDrainAgent().GetMarkGone() {
+	if c := <-calls; c.GetDrainAgent().GetAgentId().GetValue() != "S2" || c.GetDrainAgent().GetMaxGracePeriod() != nil || c.GetDrainAgent().GetMarkGone() {
 		t.Fatalf("meso drain without flags sent %v", c)
 	}
 	if _, err := runCLI(t, ctx, "drain", "S1", "--max_grace_period", "-1s", "--master", srv.URL); err == nil || !strings.Contains(err.Error(), "negative") {

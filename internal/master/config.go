@@ -27,6 +27,10 @@ type Config struct {
 	Port     int    // --port: advertised port (default: the listener's)
 	Hostname string // --hostname: advertised hostname (default: the IP)
 	WorkDir  string // --work_dir: created when set; the replicated registry lives in its "registry" subdirectory
+	// LogFile is the file the master's log is written to (`meso master
+	// --log_dir`); when set, the files API serves it as /master/log, as
+	// Mesos does, to principals the access_mesos_logs ACL allows.
+	LogFile string
 
 	AllocationInterval   time.Duration // --allocation_interval (1secs)
 	AgentPingTimeout     time.Duration // --agent_ping_timeout (15secs)

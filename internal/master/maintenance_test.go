@@ -21,6 +21,7 @@ import (
 	"github.com/mesoproject/meso/internal/present"
 	"github.com/mesoproject/meso/internal/registry"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 )
 
 func machine(host, ip string) *mesospb.MachineID {
@@ -359,7 +360,7 @@ func TestOperatorAnswerFollowsCommit(t *testing.T) {
 func drainCall(agentID string, grace time.Duration, markGone bool) *masterpb.Call {
 	d := &masterpb.Call_DrainAgent{AgentId: &mesospb.AgentID{Value: proto.String(agentID)}}
 	if grace != 0 {
-		d.MaxGracePeriod = &mesospb.DurationInfo{Nanoseconds: proto.Int64(int64(grace))}
+		d.MaxGracePeriod = durationpb.New(grace)
 	}
 	if markGone {
 		d.MarkGone = proto.Bool(true)

@@ -267,6 +267,8 @@ func (m *Master) routes() http.Handler {
 		}
 		return map[string]any{"tasks": tasks}
 	}))
+	m.maintenanceRoutes(mux)
+	m.logRoutes(mux)
 	mux.Handle("/internal/v1/link", m.authenticate(m.cfg.AuthenticateAgents, m.leaderOnly(http.HandlerFunc(m.handleLink))))
 	mux.HandleFunc("/version", m.handleVersion)
 	mux.Handle("/metrics/snapshot", ro(http.HandlerFunc(m.handleMetricsSnapshot)))

@@ -2,15 +2,18 @@ package master
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/mesoproject/meso/api/codec"
 	"github.com/mesoproject/meso/api/masterpb"
+	"github.com/mesoproject/meso/api/mesospb"
 	"github.com/mesoproject/meso/internal/acl"
 	"github.com/mesoproject/meso/internal/master/core"
 	"github.com/mesoproject/meso/internal/operator"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 )
 
 // notBuilt says why the master answers a call 501: the feature behind it
@@ -120,8 +123,13 @@ func (m *Master) operatorChange(w http.ResponseWriter, r *http.Request, call *ma
 			return
 		}
 		d := call.GetDrainAgent()
+		grace, err := drainGrace(d.GetMaxGracePeriod())
+		if err != nil {
+			httpError(w, http.StatusBadRequest, err.Error())
+			return
+		}
 		m.operatorApply(w, r, func(c *core.Core, now time.Time) error {
-			return c.DrainAgent(now, d.GetAgentId().GetValue(), d.GetMaxGracePeriod(), d.GetMarkGone())
+			return c.DrainAgent(now, d.GetAgentId().GetValue(), grace, d.GetMarkGone())
 		})
 	case masterpb.Call_UPDATE_MAINTENANCE_SCHEDULE:
 		if !operator.RequirePayload(w, call, "update_maintenance_schedule") {
@@ -347,4 +355,17 @@ func (m *Master) operatorSubscribe(w http.ResponseWriter, r *http.Request, out c
 
 func operatorHeartbeat() proto.Message {
 	return &masterpb.Event{Type: masterpb.Event_HEARTBEAT.Enum()}
+}
+
+// drainGrace converts DRAIN_AGENT's max_grace_period (a
+// google.protobuf.Duration, as in Mesos) to the DurationInfo its
+// DrainConfig keeps; nil stays nil.
+func drainGrace(d *durationpb.Duration) (*mesospb.DurationInfo, error) {
+	if d == nil {
+		return nil, nil
+	}
+	if err := d.CheckValid(); err != nil {
+		return nil, fmt.Errorf("drain_agent.max_grace_period: %w", err)
+	}
+	return &mesospb.DurationInfo{Nanoseconds: proto.Int64(int64(d.AsDuration()))}, nil
 }

@@ -541,6 +541,9 @@ func (c *Core) MarkAgentGone(now time.Time, agentID string) error {
 		if err := c.cfg.Registry.RemoveAgent(agentID); err != nil {
 			return fmt.Errorf("%w: registry refused to mark agent %s gone: %w", ErrInvalid, agentID, err)
 		}
+		if err := c.setDrain(agentID, nil); err != nil {
+			return err
+		}
 		// Its tasks held as TASK_UNREACHABLE end now.
 		msg := fmt.Sprintf("Agent %s was marked gone by the operator", agentID)
 		for _, fwID := range sortedKeys(c.frameworks) {

@@ -158,9 +158,9 @@ func (c *Core) dispatch(now time.Time, fw *framework, call *schedulerpb.Call) er
 	case schedulerpb.Call_UPDATE_FRAMEWORK:
 		return c.updateFramework(now, fw, call.GetUpdateFramework())
 	case schedulerpb.Call_ACCEPT_INVERSE_OFFERS:
-		c.answerInverse(now, fw, call.GetAcceptInverseOffers().GetInverseOfferIds(), maintenancepb.InverseOfferStatus_ACCEPT)
+		c.answerInverse(now, fw, call.GetAcceptInverseOffers().GetInverseOfferIds(), call.GetAcceptInverseOffers().GetFilters(), maintenancepb.InverseOfferStatus_ACCEPT)
 	case schedulerpb.Call_DECLINE_INVERSE_OFFERS:
-		c.answerInverse(now, fw, call.GetDeclineInverseOffers().GetInverseOfferIds(), maintenancepb.InverseOfferStatus_DECLINE)
+		c.answerInverse(now, fw, call.GetDeclineInverseOffers().GetInverseOfferIds(), call.GetDeclineInverseOffers().GetFilters(), maintenancepb.InverseOfferStatus_DECLINE)
 	case schedulerpb.Call_REQUEST, schedulerpb.Call_ACKNOWLEDGE_OPERATION_STATUS, schedulerpb.Call_RECONCILE_OPERATIONS:
 		// REQUEST is ignored by Mesos' allocator too. meso tracks no
 		// operations, so there is nothing to do.

@@ -17,16 +17,18 @@ import (
 // then marked gone (MarkAgentGone). The drain is kept in the registry with
 // the maintenance books: an agent that re-registers, also with a new
 // leader, is still deactivated and its tasks are killed again, until
-// REACTIVATE_AGENT. Draining a draining agent replaces its config. An
-// agent that is not registered is ErrNotFound (Mesos also drains an
-// unreachable agent once it returns; meso does not yet).
+// REACTIVATE_AGENT. Draining a draining agent replaces its config. As in
+// Mesos, an unreachable agent (the registry still knows it) may be
+// drained: the drain is recorded, and when the agent comes back it is
+// deactivated and its tasks are killed (MARK_AGENT_GONE in between forgets
+// the drain). An agent neither registered nor unreachable is ErrNotFound.
 func (c *Core) DrainAgent(now time.Time, agentID string, maxGrace *mesospb.DurationInfo, markGone bool) error {
 	if maxGrace.GetNanoseconds() < 0 {
 		return fmt.Errorf("%w: max_grace_period must not be negative", ErrInvalid)
 	}
 	ag := c.agents[agentID]
-	if ag == nil {
-		return fmt.Errorf("%w: no agent %q is registered", ErrNotFound, agentID)
+	if ag == nil && c.cfg.Registry.AgentState(agentID) != AgentUnreachable {
+		return fmt.Errorf("%w: no agent %q is registered or unreachable", ErrNotFound, agentID)
 	}
 	cfg := &mesospb.DrainConfig{MarkGone: proto.Bool(markGone)}
 	if maxGrace != nil {
@@ -34,6 +36,10 @@ func (c *Core) DrainAgent(now time.Time, agentID string, maxGrace *mesospb.Durat
 	}
 	if err := c.setDrain(agentID, &mesospb.DrainInfo{State: mesospb.DrainState_DRAINING.Enum(), Config: cfg}); err != nil {
 		return err
+	}
+	if ag == nil {
+		c.log.Info("draining an unreachable agent: its tasks are killed when it returns", "agent", agentID, "max_grace_period", time.Duration(maxGrace.GetNanoseconds()), "mark_gone", markGone)
+		return nil
 	}
 	c.log.Info("draining agent", "agent", agentID, "hostname", ag.hostname(), "max_grace_period", time.Duration(maxGrace.GetNanoseconds()), "mark_gone", markGone)
 	if err := c.DeactivateAgent(now, agentID); err != nil {

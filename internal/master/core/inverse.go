@@ -6,6 +6,7 @@ import (
 	"github.com/mesoproject/meso/api/maintenancepb"
 	"github.com/mesoproject/meso/api/mesospb"
 	"github.com/mesoproject/meso/api/schedulerpb"
+	"github.com/mesoproject/meso/internal/allocator"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -15,13 +16,39 @@ import (
 // at the next allocation, and its answer (ACCEPT_INVERSE_OFFERS,
 // DECLINE_INVERSE_OFFERS) is kept as its status, shown by
 // GET_MAINTENANCE_STATUS. As in Mesos, the statuses live in memory only:
-// a new leader sends the inverse offers again. Beyond Mesos' allocator,
-// which sends an answered inverse offer again once the answer's filter
-// expires, meso sends one per (agent, framework) until the agent's machine
-// leaves DRAINING; then outstanding ones are rescinded.
+// a new leader sends the inverse offers again. As Mesos' allocator does,
+// an answer installs a filter of its Filters.refuse_seconds (5 s unset);
+// once it expires the framework gets a new inverse offer for the agent
+// (its last answer stays its status until it answers again). When the
+// agent's machine leaves DRAINING, outstanding ones are rescinded.
 type inverseBooks struct {
 	offers   map[string]*inverseOffer                                // outstanding, by id
 	statuses map[string]map[string]*maintenancepb.InverseOfferStatus // agent id -> framework id -> status
+	refused  map[inverseKey]time.Time                                // answered: no new inverse offer before then
+}
+
+// inverseKey names the inverse offers of one agent to one framework.
+type inverseKey struct{ agent, fw string }
+
+// outstanding reports whether the framework holds an inverse offer for
+// the agent.
+func (b *inverseBooks) outstanding(agentID, fwID string) bool {
+	for _, io := range b.offers {
+		if io.agent == agentID && io.fw == fwID {
+			return true
+		}
+	}
+	return false
+}
+
+// forgetAgent drops an agent's statuses and filters.
+func (b *inverseBooks) forgetAgent(agentID string) {
+	delete(b.statuses, agentID)
+	for k := range b.refused {
+		if k.agent == agentID {
+			delete(b.refused, k)
+		}
+	}
 }
 
 type inverseOffer struct {
@@ -73,8 +100,14 @@ func (c *Core) sendInverseOffers(now time.Time) {
 		}
 		for _, fwID := range sortedKeys(fws) {
 			fw := c.frameworks[fwID]
-			if fw == nil || !fw.connected() || c.inverse.status(agID, fwID) != nil {
+			if fw == nil || !fw.connected() || c.inverse.outstanding(agID, fwID) {
 				continue
+			}
+			if until, ok := c.inverse.refused[inverseKey{agID, fwID}]; ok {
+				if now.Before(until) {
+					continue
+				}
+				delete(c.inverse.refused, inverseKey{agID, fwID})
 			}
 			id := c.offerID(c.nextOfferNum)
 			c.nextOfferNum++
@@ -89,7 +122,9 @@ func (c *Core) sendInverseOffers(now time.Time) {
 				Unavailability: proto.Clone(unav).(*mesospb.Unavailability),
 			}
 			c.inverse.offers[id] = &inverseOffer{id: id, fw: fwID, agent: agID, proto: p}
-			c.inverse.setStatus(agID, fwID, maintenancepb.InverseOfferStatus_UNKNOWN, now)
+			if c.inverse.status(agID, fwID) == nil {
+				c.inverse.setStatus(agID, fwID, maintenancepb.InverseOfferStatus_UNKNOWN, now)
+			}
 			c.send(fw, &schedulerpb.Event{Type: schedulerpb.Event_INVERSE_OFFERS.Enum(),
 				InverseOffers: &schedulerpb.Event_InverseOffers{InverseOffers: []*mesospb.InverseOffer{proto.Clone(p).(*mesospb.InverseOffer)}}})
 		}
@@ -113,12 +148,13 @@ func (c *Core) rescindStaleInverse() {
 	for _, agID := range sortedKeys(c.inverse.statuses) {
 		ag := c.agents[agID]
 		if ag == nil || c.unavailability(ag) == nil {
-			delete(c.inverse.statuses, agID)
+			c.inverse.forgetAgent(agID)
 			continue
 		}
 		for fwID := range c.inverse.statuses[agID] {
 			if c.frameworks[fwID] == nil {
 				delete(c.inverse.statuses[agID], fwID)
+				delete(c.inverse.refused, inverseKey{agID, fwID})
 			}
 		}
 	}
@@ -134,13 +170,18 @@ func (c *Core) rescindInverse(agentID string) {
 				RescindInverseOffer: &schedulerpb.Event_RescindInverseOffer{InverseOfferId: &mesospb.OfferID{Value: proto.String(id)}}})
 		}
 	}
-	delete(c.inverse.statuses, agentID)
+	c.inverse.forgetAgent(agentID)
 }
 
 // answerInverse applies ACCEPT_INVERSE_OFFERS or DECLINE_INVERSE_OFFERS:
 // each of the framework's outstanding inverse offers named gets its
-// status; other ids are ignored, as Mesos does.
-func (c *Core) answerInverse(now time.Time, fw *framework, ids []*mesospb.OfferID, s maintenancepb.InverseOfferStatus_Status) {
+// status and a filter of the answer's refuse_seconds (see inverseBooks);
+// other ids are ignored, as Mesos does.
+func (c *Core) answerInverse(now time.Time, fw *framework, ids []*mesospb.OfferID, filters *mesospb.Filters, s maintenancepb.InverseOfferStatus_Status) {
+	refuse := refuseDuration(filters)
+	if refuse == allocator.UseDefaultRefuse {
+		refuse = allocator.DefaultRefuse
+	}
 	for _, oid := range ids {
 		io := c.inverse.offers[oid.GetValue()]
 		if io == nil || io.fw != fw.id {
@@ -149,6 +190,10 @@ func (c *Core) answerInverse(now time.Time, fw *framework, ids []*mesospb.OfferI
 		}
 		delete(c.inverse.offers, io.id)
 		c.inverse.setStatus(io.agent, io.fw, s, now)
+		if c.inverse.refused == nil {
+			c.inverse.refused = map[inverseKey]time.Time{}
+		}
+		c.inverse.refused[inverseKey{io.agent, io.fw}] = now.Add(refuse)
 	}
 }
 

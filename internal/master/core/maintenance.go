@@ -146,15 +146,19 @@ func (c *Core) MachineMode(hostname string) mesospb.MachineInfo_Mode {
 }
 
 // machineOf finds the scheduled machine an agent's hostname belongs to.
-// The core knows an agent by its AgentInfo.hostname only: a machine id
-// matches when each field it sets matches that hostname (the ip field
-// when the hostname is that IP literal).
+// Mesos knows an agent's machine as its hostname and the IP its agent
+// process binds, and a MachineID names it by either or both; the core
+// knows an agent by AgentInfo.hostname only, so a machine id matches when
+// a field it sets matches: the hostname without regard to case, or the
+// IP when the agent's hostname is that IP literal. An id giving both
+// matches an agent of that hostname whatever its IP (meso cannot check
+// the IP), and one of that IP literal.
 func (c *Core) machineOf(hostname string) (machineKey, bool) {
 	host := strings.ToLower(hostname)
 	for _, w := range c.maint.schedule.GetWindows() {
 		for _, id := range w.GetMachineIds() {
 			k := keyOf(id)
-			if (k.hostname == "" || k.hostname == host) && (k.ip == "" || k.ip == hostname) {
+			if (k.hostname != "" && k.hostname == host) || (k.ip != "" && k.ip == hostname) {
 				return k, true
 			}
 		}

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,8 +24,9 @@ import (
 //	reactivate A                      REACTIVATE_AGENT
 //	agent-status A                    GET_AGENTS' active, deactivated, drain_info
 //	inverse-offers F                  GET_FRAMEWORKS' inverse_offers of F (marshalled)
-//	accept-inverse F A | decline-inverse F A
-//	                                  F answers its inverse offer for A
+//	accept-inverse F A [refuse=SECS] | decline-inverse F A [refuse=SECS]
+//	                                  F answers its inverse offer for A (filters'
+//	                                  refuse_seconds SECS)
 //
 // maint status prints each framework's answer after a draining machine;
 // INVERSE_OFFERS print the agent and the window's start and duration.
@@ -104,11 +106,19 @@ func (s *script) maintenanceCommand(cmd string, pos []string, kv map[string]stri
 			s.fail("%s has no inverse offer for %s", arg(0), arg(1))
 		}
 		ids := []*mesospb.OfferID{{Value: proto.String(id)}}
+		var filters *mesospb.Filters
+		if r, ok := kv["refuse"]; ok {
+			secs, err := strconv.ParseFloat(r, 64)
+			if err != nil {
+				s.fail("%s refuse=%s: %v", cmd, r, err)
+			}
+			filters = &mesospb.Filters{RefuseSeconds: proto.Float64(secs)}
+		}
 		call := &schedulerpb.Call{Type: schedulerpb.Call_ACCEPT_INVERSE_OFFERS.Enum(),
-			AcceptInverseOffers: &schedulerpb.Call_AcceptInverseOffers{InverseOfferIds: ids}}
+			AcceptInverseOffers: &schedulerpb.Call_AcceptInverseOffers{InverseOfferIds: ids, Filters: filters}}
 		if cmd == "decline-inverse" {
 			call = &schedulerpb.Call{Type: schedulerpb.Call_DECLINE_INVERSE_OFFERS.Enum(),
-				DeclineInverseOffers: &schedulerpb.Call_DeclineInverseOffers{InverseOfferIds: ids}}
+				DeclineInverseOffers: &schedulerpb.Call_DeclineInverseOffers{InverseOfferIds: ids, Filters: filters}}
 		}
 		s.call(fw, call)
 	case "reactivate":
