@@ -50,7 +50,7 @@ func TestDispatcherDockerDriver(t *testing.T) {
 		out, code := runMeso(t, bg, "submit", "--master", dmaster, "--supervise", "--driver-memory", "256m",
 			"--conf", "spark.mesos.executor.docker.image="+tag, "--conf", "spark.mesos.executor.home=/",
 			"--conf", "spark.cores.max=2", "--conf", "spark.executor.cores=1", "--conf", "spark.executor.memory=256m",
-			"local:///groupby", "--", "--n", "20000000", "--parts", "20")
+			"local:///groupby", "--", "--n", "3000000", "--parts", "8")
 		if code != 0 {
 			return fmt.Errorf("submit: exit %d: %s", code, out)
 		}
@@ -58,6 +58,16 @@ func TestDispatcherDockerDriver(t *testing.T) {
 		return nil
 	})
 	t.Cleanup(func() { runMeso(t, bg, "submit", "--master", dmaster, "--kill", id) })
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		logs, _ := filepath.Glob(filepath.Join(cl.dir, "*", "slaves", "*", "frameworks", "*", "executors", id+"*", "runs", "latest", "std*"))
+		for _, p := range logs {
+			data, _ := os.ReadFile(p)
+			t.Logf("--- %s:\n%s", p, data[max(0, len(data)-3000):])
+		}
+	})
 	status := func() string {
 		out, _ := runMeso(t, bg, "submit", "--master", dmaster, "--status", id)
 		return strings.TrimSpace(out)

@@ -62,6 +62,7 @@ type Service struct {
 	agents map[string]string // task id -> agent id, for kills
 	wake   chan struct{}     // something wants offers again
 	leader string            // the master the framework is subscribed to (http://host:port)
+	user   string            // who the dispatcher runs as: its framework's user
 
 	uploads chan struct{} // bounds the uploads read at once
 	keyOnce sync.Once
@@ -107,6 +108,9 @@ func NewService(cfg Config) (*Service, error) {
 	}
 	s := &Service{cfg: cfg, log: cfg.Logger, path: filepath.Join(cfg.WorkDir, "dispatcher.json"), bounds: bounds,
 		core: New(cfg.MaxRetryWait), agents: map[string]string{}, wake: make(chan struct{}, 1), uploads: make(chan struct{}, maxUploads)}
+	if u, err := user.Current(); err == nil {
+		s.user = u.Username
+	}
 	data, err := os.ReadFile(s.path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -229,12 +233,11 @@ func (s *Service) poke() {
 // reconciles running drivers, launches drivers on offers and follows their
 // updates until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
-	u, err := user.Current()
-	if err != nil {
-		return err
+	if s.user == "" {
+		return errors.New("dispatcher: the current user is unknown")
 	}
 	fi := &mesospb.FrameworkInfo{
-		User: proto.String(u.Username), Name: proto.String(s.cfg.Name),
+		User: proto.String(s.user), Name: proto.String(s.cfg.Name),
 		Roles:           []string{s.cfg.Role},
 		Checkpoint:      proto.Bool(true),
 		FailoverTimeout: proto.Float64(s.cfg.FailoverTimeout.Seconds()),
@@ -472,6 +475,9 @@ func (s *Service) taskInfo(l Launch) (*mesospb.TaskInfo, error) {
 		vars[k] = v
 	}
 	vars[EnvSubmissionID] = l.DriverID
+	if vars["USER"] == "" && s.user != "" {
+		vars["USER"] = s.user // the task's user; an image may know no user at all
+	}
 	delete(vars, EnvFrameworkID)
 	if l.FrameworkID != "" {
 		vars[EnvFrameworkID] = l.FrameworkID
