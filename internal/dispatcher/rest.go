@@ -52,14 +52,17 @@ type Response struct {
 const maxBody = 1 << 20
 
 // Description builds the driver a create request asks for: the program
-// (appResource, fetched into the sandbox when it is a URI or an absolute
-// path) runs as `./<name> --master mesos://<master> [--conf k=v ...] <args>`,
+// (appResource: fetched into the sandbox when it is an upload:// program,
+// a URI or an absolute path; local:///path is a path on the agent or in
+// the driver's image) runs as `./<name> --master mesos://<master> [--conf k=v ...] <args>`,
 // each Spark property given as --conf except those the dispatcher itself
 // consumes (spark.master, spark.submit.deployMode, spark.driver.cores,
 // spark.driver.memory, spark.mesos.driver.memoryOverhead,
 // spark.driver.supervise, spark.app.name, spark.mesos.uris,
 // spark.mesos.driver.constraints, spark.mesos.driver.frameworkId), and
 // spark.mesos.driver.labels, given on with the submission's label added.
+// The Docker settings (spark.mesos.executor.docker.image and friends) give
+// the driver its container too.
 func (r *CreateRequest) Description(master string) (Description, error) {
 	if r.Action != "CreateSubmissionRequest" {
 		return Description{}, fmt.Errorf("action %q is not CreateSubmissionRequest", r.Action)
