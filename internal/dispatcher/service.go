@@ -43,8 +43,8 @@ type Config struct {
 	// fetcher gets uploaded programs (http://host:port).
 	URL       string
 	MaxUpload int64 // the largest uploaded program (DefaultMaxUpload)
-	Scheduler       scheduler.Config
-	Logger          *slog.Logger
+	Scheduler scheduler.Config
+	Logger    *slog.Logger
 }
 
 // Service is a running dispatcher: the core under a lock, persisted after
