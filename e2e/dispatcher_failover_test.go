@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -74,6 +76,38 @@ func TestDispatcherDriverFailover(t *testing.T) {
 			return fmt.Errorf("driver framework %q active %v: %v", fw, active, err)
 		}
 		first = fw
+		return nil
+	})
+	// The dispatcher's page links the running driver to its own web UI:
+	// its framework's webui_url in the master's state.
+	eventually(t, 30*time.Second, func() error {
+		var st struct {
+			Frameworks []struct {
+				ID    string `json:"id"`
+				WebUI string `json:"webui_url"`
+			} `json:"frameworks"`
+		}
+		if err := getJSON(cl.master.url("/master/state"), &st); err != nil {
+			return err
+		}
+		var ui string
+		for _, f := range st.Frameworks {
+			if f.ID == first {
+				ui = f.WebUI
+			}
+		}
+		if !strings.HasPrefix(ui, "http://") {
+			return fmt.Errorf("driver framework's webui_url %q", ui)
+		}
+		resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		page, _ := io.ReadAll(resp.Body)
+		if !bytes.Contains(page, []byte(`<td class="driver-ui"><a href="`+ui+`">`)) {
+			return fmt.Errorf("the dispatcher's page lacks a link to %s", ui)
+		}
 		return nil
 	})
 	pid := driverPID(t, id)

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -26,7 +27,7 @@ import (
 )
 
 func newDispatcherCmd() *cobra.Command {
-	var master, ip, workDir, name, role, principal, secret, credentials string
+	var master, ip, workDir, name, role, principal, secret, credentials, advertise, maxUpload string
 	var port int
 	var retryWaitMax time.Duration
 	cmd := &cobra.Command{
@@ -61,16 +62,34 @@ restarted dispatcher keeps its drivers and fails over to its framework id.`,
 				}
 				creds = c
 			}
+			limit, err := mesosflag.ParseBytes(maxUpload)
+			if err != nil || limit <= 0 {
+				return fmt.Errorf("--max_upload_size %q: want a positive size such as 512MB", maxUpload)
+			}
+			if advertise != "" && !strings.HasPrefix(advertise, "http://") && !strings.HasPrefix(advertise, "https://") {
+				return fmt.Errorf("--advertise_url %q: want http://host:port", advertise)
+			}
+			ln, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
+			if err != nil {
+				return err
+			}
+			if advertise == "" {
+				host := ip
+				if a := net.ParseIP(ip); a != nil && a.IsUnspecified() {
+					if host, err = os.Hostname(); err != nil {
+						return err
+					}
+				}
+				advertise = "http://" + net.JoinHostPort(host, strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
+			}
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
 			svc, err := dispatcher.NewService(dispatcher.Config{
 				Master: strings.TrimPrefix(master, "mesos://"), WorkDir: workDir, Name: name, Role: role,
 				Principal: principal, Secret: secret, Credentials: creds, MaxRetryWait: retryWaitMax, Logger: log,
+				URL: advertise, MaxUpload: int64(limit),
 			})
 			if err != nil {
-				return err
-			}
-			ln, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
-			if err != nil {
+				ln.Close()
 				return err
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -108,6 +127,8 @@ restarted dispatcher keeps its drivers and fails over to its framework id.`,
 	fs.StringVar(&principal, "principal", "", "framework principal; with --secret, the dispatcher authenticates to the master as it (MESOS_PRINCIPAL)")
 	fs.StringVar(&secret, "secret", "", "the principal's secret (MESOS_SECRET)")
 	fs.StringVar(&credentials, "credentials", "", "credentials file (path or file:///path, JSON or 'principal secret' lines): submissions, status, kills and the web UI need HTTP Basic credentials from it")
+	fs.StringVar(&advertise, "advertise_url", "", "the dispatcher's address as the agents reach it, where they fetch uploaded programs (default http://<ip>:<port>, the host name for 0.0.0.0)")
+	fs.StringVar(&maxUpload, "max_upload_size", "512MB", "the largest program 'meso submit' may upload")
 	mesosflag.DurationVar(fs, &retryWaitMax, "retry_wait_max", dispatcher.DefaultMaxRetryWait,
 		"longest wait before relaunching a supervised driver (spark.mesos.cluster.retry.wait.max)")
 	return cmd
@@ -121,12 +142,13 @@ func newSubmitCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "submit --master mesos://DISPATCHER:7077 --deploy-mode cluster [--supervise] PROGRAM [-- ARGS...]",
 		Short: "Submit a driver to the dispatcher, or ask for its status or kill it (spark-submit)",
-		Long: `submit sends PROGRAM (a path, or a URI the agents can fetch) to the
-dispatcher, which runs it on the cluster as
+		Long: `submit sends PROGRAM to the dispatcher, which runs it on the cluster as
   ./PROGRAM --master mesos://<mesos master> [--conf k=v ...] ARGS...
 so the program must take --master and --conf flags, as the examples do.
-A local path is given to the agents as an absolute path (they fetch it
-when they run on this host); for other hosts give an http:// URI.
+A local path is uploaded to the dispatcher, which serves it to the agents;
+a URI (http://...) is fetched by the agents as it is; local:///path names
+a program already on the agents (or in the driver's Docker image, set by
+--conf spark.mesos.executor.docker.image=IMAGE).
 --status ID prints a driver's state (QUEUED, RUNNING, RETRYING, FINISHED,
 FAILED, KILLED; NOT_FOUND for an unknown id); --kill ID ends it.`,
 		Example: `  meso submit --master mesos://127.0.0.1:7077 --deploy-mode cluster --supervise ./groupby -- --n 10000000
@@ -163,14 +185,10 @@ FAILED, KILLED; NOT_FOUND for an unknown id); --kill ID ends it.`,
 			}
 			program := args[0]
 			if !strings.Contains(program, "://") {
-				abs, err := filepath.Abs(program)
-				if err != nil {
+				uploadClient := &http.Client{Timeout: 10 * time.Minute, Transport: client.Transport}
+				if program, err = uploadProgram(uploadClient, base, program); err != nil {
 					return err
 				}
-				if _, err := os.Stat(abs); err != nil {
-					return fmt.Errorf("program %s: %w", program, err)
-				}
-				program = abs
 			}
 			props := map[string]string{"spark.master": master, "spark.submit.deployMode": "cluster",
 				"spark.driver.cores": strconv.FormatFloat(driverCores, 'g', -1, 64), "spark.driver.memory": driverMemory}
@@ -207,6 +225,49 @@ FAILED, KILLED; NOT_FOUND for an unknown id); --kill ID ends it.`,
 	fs.StringVar(&principal, "principal", "", "principal to authenticate to the dispatcher as (HTTP Basic; MESOS_PRINCIPAL)")
 	fs.StringVar(&secret, "secret", "", "the principal's secret (MESOS_SECRET)")
 	return cmd
+}
+
+// uploadProgram sends a local program to the dispatcher and returns the
+// appResource that names it there.
+func uploadProgram(client *http.Client, base, program string) (string, error) {
+	f, err := os.Open(program)
+	if err != nil {
+		return "", fmt.Errorf("program %s: %w", program, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	if !fi.Mode().IsRegular() {
+		return "", fmt.Errorf("program %s is not a regular file", program)
+	}
+	req, err := http.NewRequest(http.MethodPost, base+"/v1/binaries?name="+url.QueryEscape(filepath.Base(program)), f)
+	if err != nil {
+		return "", err
+	}
+	req.ContentLength = fi.Size()
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("uploading %s: dispatcher unreachable: %w", program, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusUnauthorized {
+		return "", errors.New("dispatcher refused the upload: 401 Unauthorized (give --principal and --secret, or MESOS_PRINCIPAL and MESOS_SECRET)")
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return "", err
+	}
+	var r dispatcher.Response
+	if err := json.Unmarshal(data, &r); err != nil {
+		return "", fmt.Errorf("uploading %s: dispatcher answered %s: %s", program, resp.Status, strings.TrimSpace(string(data)))
+	}
+	if resp.StatusCode != http.StatusOK || r.AppResource == "" {
+		return "", fmt.Errorf("dispatcher refused the upload of %s: %s", program, r.Message)
+	}
+	return r.AppResource, nil
 }
 
 // dispatcherURL turns mesos://host:port (or host:port, http://...) into

@@ -35,6 +35,35 @@ type Description struct {
 	// attributes must match for the driver to run there.
 	Constraints resources.Constraints `json:",omitempty"`
 	Supervise   bool
+	// Argv is the command's words without a shell: the program, --master
+	// and the master, then the --conf settings and the program's
+	// arguments; argv adds the framework and label settings of an
+	// attempt. Drivers in a Docker image run it (there may be no shell).
+	Argv []string `json:",omitempty"`
+	// Labels are the user's spark.mesos.driver.labels.
+	Labels string `json:",omitempty"`
+	// Container holds the Docker settings of the driver's container
+	// (spark.mesos.executor.docker.image, .volumes, .forcePullImage,
+	// spark.mesos.containerizer); empty: no container.
+	Container map[string]string `json:",omitempty"`
+}
+
+// argv is the words of an attempt: Argv with the framework to fail over
+// to, when there is one, and the label naming the submission.
+func (d Description) argv(driverID, frameworkID string) []string {
+	if len(d.Argv) < 3 {
+		return d.Argv
+	}
+	out := append([]string{}, d.Argv[:3]...)
+	if frameworkID != "" {
+		out = append(out, "--conf", "spark.mesos.driver.frameworkId="+frameworkID)
+	}
+	labels := "spark.mesos.driver.labels="
+	if d.Labels != "" {
+		labels += d.Labels + ","
+	}
+	out = append(out, "--conf", labels+SubmissionLabel+":"+driverID)
+	return append(out, d.Argv[3:]...)
 }
 
 // Driver is one submission and what became of it.

@@ -10,8 +10,9 @@
 // Service is the shell: the framework on the scheduler client, the state
 // file in its work dir, and the submission server (rest.go), which speaks
 // Spark's REST submission protocol, and the web UI (ui.go), both behind
-// HTTP Basic authentication when Config.Credentials is set. See
-// docs/dispatcher.md.
+// HTTP Basic authentication when Config.Credentials is set, and the store
+// of uploaded programs (binaries.go), content-addressed in the work dir and
+// served to the agents' fetcher under a token. See docs/dispatcher.md.
 //
 // The rules, as Spark's Mesos cluster scheduler:
 //

@@ -45,13 +45,34 @@ func (s *Service) findFramework(ctx context.Context, leader, driverID string) {
 }
 
 func (s *Service) frameworkOf(ctx context.Context, leader, driverID string) (string, error) {
-	body, err := proto.Marshal(&masterpb.Call{Type: masterpb.Call_GET_FRAMEWORKS.Enum()})
+	fws, err := s.frameworks(ctx, leader)
 	if err != nil {
 		return "", err
 	}
+	for _, f := range fws {
+		if f.driver == driverID {
+			return f.id, nil
+		}
+	}
+	return "", nil
+}
+
+// driverFramework is a driver's framework as the master knows it.
+type driverFramework struct {
+	driver, id, webUI string
+	active            bool
+}
+
+// frameworks lists the frameworks of the master at leader that carry a
+// SubmissionLabel (the drivers'), from its operator API.
+func (s *Service) frameworks(ctx context.Context, leader string) ([]driverFramework, error) {
+	body, err := proto.Marshal(&masterpb.Call{Type: masterpb.Call_GET_FRAMEWORKS.Enum()})
+	if err != nil {
+		return nil, err
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, leader+"/api/v1", bytes.NewReader(body))
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	req.Header.Set("Content-Type", codec.MediaTypeProtobuf)
 	req.Header.Set("Accept", codec.MediaTypeProtobuf)
@@ -60,26 +81,29 @@ func (s *Service) frameworkOf(ctx context.Context, leader, driverID string) (str
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("GET_FRAMEWORKS: %s: %s", resp.Status, bytes.TrimSpace(data[:min(len(data), 200)]))
+		return nil, fmt.Errorf("GET_FRAMEWORKS: %s: %s", resp.Status, bytes.TrimSpace(data[:min(len(data), 200)]))
 	}
 	var r masterpb.Response
 	if err := proto.Unmarshal(data, &r); err != nil {
-		return "", err
+		return nil, err
 	}
+	var out []driverFramework
 	for _, f := range r.GetGetFrameworks().GetFrameworks() {
-		for _, l := range f.GetFrameworkInfo().GetLabels().GetLabels() {
-			if l.GetKey() == SubmissionLabel && l.GetValue() == driverID {
-				return f.GetFrameworkInfo().GetId().GetValue(), nil
+		fi := f.GetFrameworkInfo()
+		for _, l := range fi.GetLabels().GetLabels() {
+			if l.GetKey() == SubmissionLabel {
+				out = append(out, driverFramework{driver: l.GetValue(), id: fi.GetId().GetValue(),
+					webUI: fi.GetWebuiUrl(), active: f.GetActive()})
 			}
 		}
 	}
-	return "", nil
+	return out, nil
 }

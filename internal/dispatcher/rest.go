@@ -13,6 +13,7 @@ import (
 	"github.com/mesoproject/meso/internal/httpbound"
 	"github.com/mesoproject/meso/internal/mesosflag"
 	"github.com/mesoproject/meso/internal/resources"
+	"github.com/mesoproject/meso/rdd"
 )
 
 // The submission API is Spark's REST submission protocol (what
@@ -42,20 +43,26 @@ type Response struct {
 	Success            *bool  `json:"success,omitempty"`
 	DriverState        string `json:"driverState,omitempty"`
 	Message            string `json:"message,omitempty"`
+	// AppResource answers an upload (not a Spark field): the appResource
+	// that names the uploaded program.
+	AppResource string `json:"appResource,omitempty"`
 }
 
 // maxBody bounds a submission's body.
 const maxBody = 1 << 20
 
 // Description builds the driver a create request asks for: the program
-// (appResource, fetched into the sandbox when it is a URI or an absolute
-// path) runs as `./<name> --master mesos://<master> [--conf k=v ...] <args>`,
+// (appResource: fetched into the sandbox when it is an upload:// program,
+// a URI or an absolute path; local:///path is a path on the agent or in
+// the driver's image) runs as `./<name> --master mesos://<master> [--conf k=v ...] <args>`,
 // each Spark property given as --conf except those the dispatcher itself
 // consumes (spark.master, spark.submit.deployMode, spark.driver.cores,
 // spark.driver.memory, spark.mesos.driver.memoryOverhead,
 // spark.driver.supervise, spark.app.name, spark.mesos.uris,
 // spark.mesos.driver.constraints, spark.mesos.driver.frameworkId), and
 // spark.mesos.driver.labels, given on with the submission's label added.
+// The Docker settings (spark.mesos.executor.docker.image and friends) give
+// the driver its container too.
 func (r *CreateRequest) Description(master string) (Description, error) {
 	if r.Action != "CreateSubmissionRequest" {
 		return Description{}, fmt.Errorf("action %q is not CreateSubmissionRequest", r.Action)
@@ -96,18 +103,47 @@ func (r *CreateRequest) Description(master string) (Description, error) {
 	if err != nil {
 		return Description{}, fmt.Errorf("spark.mesos.driver.constraints: %w", err)
 	}
-	name := path.Base(r.AppResource)
 	d := Description{Name: props["spark.app.name"], Env: r.EnvironmentVariables, Resources: res, Constraints: cons,
-		Supervise: props["spark.driver.supervise"] == "true"}
-	if strings.Contains(r.AppResource, "://") || strings.HasPrefix(r.AppResource, "/") {
+		Supervise: props["spark.driver.supervise"] == "true", Labels: props["spark.mesos.driver.labels"]}
+	program := "./" + path.Base(r.AppResource)
+	switch {
+	case strings.HasPrefix(r.AppResource, "local://"):
+		// Spark's local: a path on the agent, or in the driver's image.
+		p := strings.TrimPrefix(r.AppResource, "local://")
+		if !strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") {
+			return Description{}, fmt.Errorf("appResource %q: want local:///absolute/path", r.AppResource)
+		}
+		program = p
+	case strings.HasPrefix(r.AppResource, UploadScheme):
+		_, name, err := ParseUpload(r.AppResource)
+		if err != nil {
+			return Description{}, err
+		}
+		program = "./" + name
 		d.URIs = append(d.URIs, r.AppResource)
+	case strings.Contains(r.AppResource, "://") || strings.HasPrefix(r.AppResource, "/"):
+		d.URIs = append(d.URIs, r.AppResource)
+	}
+	for _, k := range []string{"spark.mesos.executor.docker.image", "spark.mesos.executor.docker.volumes",
+		"spark.mesos.executor.docker.forcePullImage", "spark.mesos.containerizer"} {
+		if v, ok := props[k]; ok {
+			if d.Container == nil {
+				d.Container = map[string]string{}
+			}
+			d.Container[k] = v
+		}
+	}
+	if ci, err := rdd.DockerContainer(d.Container); err != nil {
+		return Description{}, err
+	} else if ci == nil {
+		d.Container = nil // settings without an image: no container
 	}
 	for _, u := range strings.Split(props["spark.mesos.uris"], ",") {
 		if u = strings.TrimSpace(u); u != "" {
 			d.URIs = append(d.URIs, u)
 		}
 	}
-	words := []string{"./" + name, "--master", "mesos://" + master}
+	words := []string{program, "--master", "mesos://" + master}
 	keys := make([]string, 0, len(props))
 	for k := range props {
 		keys = append(keys, k)
@@ -123,6 +159,7 @@ func (r *CreateRequest) Description(master string) (Description, error) {
 		words = append(words, "--conf", k+"="+props[k])
 	}
 	words = append(words, r.AppArgs...)
+	d.Argv = words
 	quoted := make([]string, len(words))
 	for i, w := range words {
 		quoted[i] = shellQuote(w)
@@ -199,6 +236,10 @@ func (s *Service) Handler() http.Handler {
 			reply(w, http.StatusBadRequest, errorResponse(err.Error()))
 			return
 		}
+		if hash, _, err := ParseUpload(req.AppResource); err == nil && !s.hasBinary(hash) {
+			reply(w, http.StatusBadRequest, errorResponse("appResource "+req.AppResource+": no such uploaded program (POST it to /v1/binaries first)"))
+			return
+		}
 		id, err := s.Submit(d)
 		if err != nil {
 			reply(w, http.StatusInternalServerError, errorResponse(err.Error()))
@@ -231,7 +272,13 @@ func (s *Service) Handler() http.Handler {
 		}
 		reply(w, http.StatusOK, Response{Action: "KillSubmissionResponse", SubmissionID: id, Success: ptr(true), Message: msg})
 	})
-	return s.cfg.Credentials.RequireIf(s.cfg.Credentials != nil, mux)
+	mux.HandleFunc("POST /v1/binaries", s.upload)
+	// The agents' fetcher has no credentials: an uploaded program is
+	// served to whoever holds its token.
+	top := http.NewServeMux()
+	top.HandleFunc("GET /v1/binaries/{hash}/{token}/{name}", s.serveBinary)
+	top.Handle("/", s.cfg.Credentials.RequireIf(s.cfg.Credentials != nil, mux))
+	return top
 }
 
 func ptr[T any](v T) *T { return &v }

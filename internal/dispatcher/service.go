@@ -22,6 +22,7 @@ import (
 	"github.com/mesoproject/meso/internal/authn"
 	"github.com/mesoproject/meso/internal/httpbound"
 	"github.com/mesoproject/meso/internal/resources"
+	"github.com/mesoproject/meso/rdd"
 	"github.com/mesoproject/meso/scheduler"
 )
 
@@ -38,8 +39,12 @@ type Config struct {
 	Credentials     *authn.Credentials
 	FailoverTimeout time.Duration // default one week: drivers outlive a dispatcher restart
 	MaxRetryWait    time.Duration // spark.mesos.cluster.retry.wait.max (60 s)
-	Scheduler       scheduler.Config
-	Logger          *slog.Logger
+	// URL is the dispatcher's address as the agents reach it, where their
+	// fetcher gets uploaded programs (http://host:port).
+	URL       string
+	MaxUpload int64 // the largest uploaded program (DefaultMaxUpload)
+	Scheduler scheduler.Config
+	Logger    *slog.Logger
 }
 
 // Service is a running dispatcher: the core under a lock, persisted after
@@ -56,6 +61,13 @@ type Service struct {
 	fwID   string
 	agents map[string]string // task id -> agent id, for kills
 	wake   chan struct{}     // something wants offers again
+	leader string            // the master the framework is subscribed to (http://host:port)
+	user   string            // who the dispatcher runs as: its framework's user
+
+	uploads chan struct{} // bounds the uploads read at once
+	keyOnce sync.Once
+	key     []byte
+	keyErr  error
 }
 
 // state is the persisted file.
@@ -81,6 +93,9 @@ func NewService(cfg Config) (*Service, error) {
 	if cfg.FailoverTimeout <= 0 {
 		cfg.FailoverTimeout = 7 * 24 * time.Hour
 	}
+	if cfg.MaxUpload <= 0 {
+		cfg.MaxUpload = DefaultMaxUpload
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -92,7 +107,10 @@ func NewService(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{cfg: cfg, log: cfg.Logger, path: filepath.Join(cfg.WorkDir, "dispatcher.json"), bounds: bounds,
-		core: New(cfg.MaxRetryWait), agents: map[string]string{}, wake: make(chan struct{}, 1)}
+		core: New(cfg.MaxRetryWait), agents: map[string]string{}, wake: make(chan struct{}, 1), uploads: make(chan struct{}, maxUploads)}
+	if u, err := user.Current(); err == nil {
+		s.user = u.Username
+	}
 	data, err := os.ReadFile(s.path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -215,12 +233,11 @@ func (s *Service) poke() {
 // reconciles running drivers, launches drivers on offers and follows their
 // updates until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
-	u, err := user.Current()
-	if err != nil {
-		return err
+	if s.user == "" {
+		return errors.New("dispatcher: the current user is unknown")
 	}
 	fi := &mesospb.FrameworkInfo{
-		User: proto.String(u.Username), Name: proto.String(s.cfg.Name),
+		User: proto.String(s.user), Name: proto.String(s.cfg.Name),
 		Roles:           []string{s.cfg.Role},
 		Checkpoint:      proto.Bool(true),
 		FailoverTimeout: proto.Float64(s.cfg.FailoverTimeout.Seconds()),
@@ -301,6 +318,7 @@ func (s *Service) event(ctx context.Context, c *scheduler.Client, ev *schedulerp
 	case schedulerpb.Event_SUBSCRIBED:
 		s.mu.Lock()
 		s.fwID = ev.GetSubscribed().GetFrameworkId().GetValue()
+		s.leader = c.Leader()
 		err := s.saveLocked()
 		var tasks []*schedulerpb.Call_Reconcile_Task
 		for _, id := range s.core.Running() {
@@ -400,7 +418,16 @@ func (s *Service) offers(ctx context.Context, c *scheduler.Client, offers []*mes
 	}
 	tasks := map[string][]*mesospb.TaskInfo{}
 	for _, l := range launches {
-		tasks[l.OfferID] = append(tasks[l.OfferID], taskInfo(l, s.cfg.Role))
+		t, err := s.taskInfo(l)
+		if err != nil {
+			s.log.Error("driver task", "driver", l.DriverID, "err", err)
+			s.mu.Lock()
+			s.core.TaskEnded(l.TaskID, EndError, "TASK_ERROR: "+err.Error(), time.Now())
+			_ = s.saveLocked()
+			s.mu.Unlock()
+			continue // its offer is declined
+		}
+		tasks[l.OfferID] = append(tasks[l.OfferID], t)
 	}
 	ids := make([]string, 0, len(byID))
 	for id := range byID {
@@ -431,17 +458,26 @@ func (s *Service) offers(ctx context.Context, c *scheduler.Client, offers []*mes
 }
 
 // taskInfo is a driver attempt as a command task: the program fetched from
-// its URIs and run by the shell.
-func taskInfo(l Launch, role string) *mesospb.TaskInfo {
+// its URIs (an uploaded one from the dispatcher itself) and run by the
+// shell, or, in a Docker image (which need not have a shell), run as
+// value and arguments.
+func (s *Service) taskInfo(l Launch) (*mesospb.TaskInfo, error) {
 	cmd := &mesospb.CommandInfo{Value: proto.String(l.Desc.Command)}
 	for _, u := range l.Desc.URIs {
-		cmd.Uris = append(cmd.Uris, &mesospb.CommandInfo_URI{Value: proto.String(u), Executable: proto.Bool(true)})
+		fu, err := s.fetchURI(u)
+		if err != nil {
+			return nil, err
+		}
+		cmd.Uris = append(cmd.Uris, &mesospb.CommandInfo_URI{Value: proto.String(fu), Executable: proto.Bool(true)})
 	}
 	vars := map[string]string{}
 	for k, v := range l.Desc.Env {
 		vars[k] = v
 	}
 	vars[EnvSubmissionID] = l.DriverID
+	if vars["USER"] == "" && s.user != "" {
+		vars["USER"] = s.user // the task's user; an image may know no user at all
+	}
 	delete(vars, EnvFrameworkID)
 	if l.FrameworkID != "" {
 		vars[EnvFrameworkID] = l.FrameworkID
@@ -456,6 +492,24 @@ func taskInfo(l Launch, role string) *mesospb.TaskInfo {
 		env.Variables = append(env.Variables, &mesospb.Environment_Variable{Name: proto.String(k), Value: proto.String(vars[k])})
 	}
 	cmd.Environment = env
+	var container *mesospb.ContainerInfo
+	if len(l.Desc.Container) > 0 {
+		var err error
+		if container, err = rdd.DockerContainer(l.Desc.Container); err != nil {
+			return nil, err
+		}
+	}
+	if container != nil {
+		argv := l.Desc.argv(l.DriverID, l.FrameworkID)
+		cmd.Shell = proto.Bool(false)
+		cmd.Value = proto.String(argv[0])
+		// Docker runs value followed by the arguments; the Mesos
+		// containerizer execs value with the arguments as argv.
+		if container.GetType() == mesospb.ContainerInfo_DOCKER {
+			argv = argv[1:]
+		}
+		cmd.Arguments = argv
+	}
 	name := l.Desc.Name
 	if name == "" {
 		name = l.DriverID
@@ -464,7 +518,8 @@ func taskInfo(l Launch, role string) *mesospb.TaskInfo {
 		Name:      proto.String("Driver for " + strings.TrimSpace(name)),
 		TaskId:    &mesospb.TaskID{Value: proto.String(l.TaskID)},
 		AgentId:   &mesospb.AgentID{Value: proto.String(l.AgentID)},
-		Resources: l.Desc.Resources.ToProto(role, true),
+		Resources: l.Desc.Resources.ToProto(s.cfg.Role, true),
 		Command:   cmd,
-	}
+		Container: container,
+	}, nil
 }

@@ -1,6 +1,7 @@
 package dispatcher
 
 import (
+	"context"
 	"embed"
 	"html/template"
 	"net/http"
@@ -34,6 +35,9 @@ var uiPages = template.Must(template.New("").Funcs(template.FuncMap{
 type uiDriver struct {
 	Driver
 	TaskURL, AgentURL string // in the master's web UI; empty when unknown
+	// DriverUI is the running driver's own web UI: its framework's
+	// webui_url, as the master reports it.
+	DriverUI string
 }
 
 type uiPage struct {
@@ -43,14 +47,47 @@ type uiPage struct {
 	Driver                                *uiDriver
 }
 
-func (s *Service) page() uiPage {
+// driverUITimeout bounds the master query a page makes for the drivers'
+// web UIs; a page without an answer shows no links.
+const driverUITimeout = 2 * time.Second
+
+// driverUIs maps the running drivers to their web UIs, read from the
+// master's frameworks (an active framework whose label names the driver).
+func (s *Service) driverUIs(ctx context.Context) map[string]string {
+	s.mu.Lock()
+	leader := s.leader
+	s.mu.Unlock()
+	if leader == "" {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, driverUITimeout)
+	defer cancel()
+	fws, err := s.frameworks(ctx, leader)
+	if err != nil {
+		s.log.Warn("reading the drivers' web UIs", "err", err)
+		return nil
+	}
+	out := map[string]string{}
+	for _, f := range fws {
+		if u, err := url.Parse(f.webUI); f.active && err == nil && (u.Scheme == "http" || u.Scheme == "https") {
+			out[f.driver] = f.webUI
+		}
+	}
+	return out
+}
+
+func (s *Service) page(ctx context.Context) uiPage {
 	p := uiPage{Title: "Dispatcher", Master: s.cfg.Master, MasterURL: webui.MasterURL(s.cfg.Master)}
 	s.mu.Lock()
 	p.FrameworkID = s.fwID
 	drivers := s.core.Drivers()
 	s.mu.Unlock()
+	uis := s.driverUIs(ctx)
 	for _, d := range drivers {
 		u := s.uiDriver(d, p.MasterURL, p.FrameworkID)
+		if d.State == Running {
+			u.DriverUI = uis[d.ID]
+		}
 		switch d.State {
 		case Queued:
 			p.Queued = append(p.Queued, u)
@@ -79,10 +116,10 @@ func (s *Service) uiDriver(d Driver, master, fwID string) uiDriver {
 func (s *Service) uiHandlers(mux *http.ServeMux) {
 	mux.Handle("GET /static/style.css", http.StripPrefix("/static/", http.FileServerFS(webui.Files())))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		render(w, http.StatusOK, "index.html", s.page())
+		render(w, http.StatusOK, "index.html", s.page(r.Context()))
 	})
 	mux.HandleFunc("GET /driver/{id}", func(w http.ResponseWriter, r *http.Request) {
-		p := s.page()
+		p := s.page(r.Context())
 		s.mu.Lock()
 		d, ok := s.core.Driver(r.PathValue("id"))
 		s.mu.Unlock()
@@ -92,6 +129,11 @@ func (s *Service) uiHandlers(mux *http.ServeMux) {
 			return
 		}
 		u := s.uiDriver(d, p.MasterURL, p.FrameworkID)
+		for _, l := range p.Launched {
+			if l.ID == d.ID {
+				u.DriverUI = l.DriverUI
+			}
+		}
 		p.Title, p.Driver = "Driver "+d.ID, &u
 		render(w, http.StatusOK, "driver.html", p)
 	})
