@@ -51,6 +51,7 @@ type fakeMaster struct {
 	// hold, when set, blocks every request until it is closed. Guarded
 	// by mu.
 	hold chan struct{}
+	held int // guarded by mu: calls in requests waiting for hold
 
 	stop       chan struct{} // closed when this server instance goes away
 	registered chan *masterSession
@@ -116,6 +117,9 @@ func (m *fakeMaster) serve(w http.ResponseWriter, r *http.Request, stop chan str
 		}
 		m.mu.Lock()
 		hold := m.hold
+		if hold != nil {
+			m.held += len(calls)
+		}
 		m.mu.Unlock()
 		if hold != nil {
 			<-hold
