@@ -11,6 +11,10 @@
 //   - Every other AgentCall is a separate POST /internal/v1/link with the
 //     session's id in link_id, answered 202 (or 400/409 when the session is
 //     unknown or stale, which makes the agent register again).
+//   - Link version 2: a master whose REGISTERED carries link_version >= 2
+//     also takes a BATCH call, several calls in one POST, applied in order
+//     as if each had been posted alone. An agent sends BATCH only to such
+//     a master; an older master never sees one (and would answer 400).
 //   - Either side restarting breaks the stream; the agent registers again
 //     with backoff, listing what it still runs.
 
@@ -47,6 +51,7 @@ const (
 	AgentCall_PONG              AgentCall_Type = 3 // answer to a PING
 	AgentCall_EXECUTOR_EXITED   AgentCall_Type = 4 // an executor process ended
 	AgentCall_FRAMEWORK_MESSAGE AgentCall_Type = 5 // executor -> scheduler message
+	AgentCall_BATCH             AgentCall_Type = 6 // several of the above in one request (link version 2)
 )
 
 // Enum value maps for AgentCall_Type.
@@ -58,6 +63,7 @@ var (
 		3: "PONG",
 		4: "EXECUTOR_EXITED",
 		5: "FRAMEWORK_MESSAGE",
+		6: "BATCH",
 	}
 	AgentCall_Type_value = map[string]int32{
 		"UNKNOWN":           0,
@@ -66,6 +72,7 @@ var (
 		"PONG":              3,
 		"EXECUTOR_EXITED":   4,
 		"FRAMEWORK_MESSAGE": 5,
+		"BATCH":             6,
 	}
 )
 
@@ -213,6 +220,7 @@ type AgentCall struct {
 	Pong             *AgentCall_Pong             `protobuf:"bytes,6,opt,name=pong" json:"pong,omitempty"`
 	ExecutorExited   *AgentCall_ExecutorExited   `protobuf:"bytes,7,opt,name=executor_exited,json=executorExited" json:"executor_exited,omitempty"`
 	FrameworkMessage *AgentCall_FrameworkMessage `protobuf:"bytes,8,opt,name=framework_message,json=frameworkMessage" json:"framework_message,omitempty"`
+	Batch            *AgentCall_Batch            `protobuf:"bytes,9,opt,name=batch" json:"batch,omitempty"`
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
 }
@@ -299,6 +307,13 @@ func (x *AgentCall) GetExecutorExited() *AgentCall_ExecutorExited {
 func (x *AgentCall) GetFrameworkMessage() *AgentCall_FrameworkMessage {
 	if x != nil {
 		return x.FrameworkMessage
+	}
+	return nil
+}
+
+func (x *AgentCall) GetBatch() *AgentCall_Batch {
+	if x != nil {
+		return x.Batch
 	}
 	return nil
 }
@@ -848,6 +863,56 @@ func (x *AgentCall_FrameworkMessage) GetData() []byte {
 	return nil
 }
 
+// Batch carries calls of the types above but REGISTER and BATCH, in the
+// order they were made. The master applies them in that order, each as
+// if posted alone (one failing does not stop the rest), and answers 202
+// when all were taken, else the status of the first refused one (409
+// when the session is stale). The calls may leave link_id and agent_id
+// unset: they are the batch's.
+type AgentCall_Batch struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Calls         []*AgentCall           `protobuf:"bytes,1,rep,name=calls" json:"calls,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentCall_Batch) Reset() {
+	*x = AgentCall_Batch{}
+	mi := &file_meso_link_v1_link_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentCall_Batch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentCall_Batch) ProtoMessage() {}
+
+func (x *AgentCall_Batch) ProtoReflect() protoreflect.Message {
+	mi := &file_meso_link_v1_link_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentCall_Batch.ProtoReflect.Descriptor instead.
+func (*AgentCall_Batch) Descriptor() ([]byte, []int) {
+	return file_meso_link_v1_link_proto_rawDescGZIP(), []int{0, 5}
+}
+
+func (x *AgentCall_Batch) GetCalls() []*AgentCall {
+	if x != nil {
+		return x.Calls
+	}
+	return nil
+}
+
 type MasterEvent_Registered struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	AgentId    *mesospb.AgentID       `protobuf:"bytes,1,req,name=agent_id,json=agentId" json:"agent_id,omitempty"`
@@ -859,14 +924,17 @@ type MasterEvent_Registered struct {
 	// Set when the master issues this agent id its secret (at its first
 	// registration): the agent keeps it (in its meta directory) and sends
 	// it in every later REGISTER as Register.secret.
-	AgentSecret   *string `protobuf:"bytes,5,opt,name=agent_secret,json=agentSecret" json:"agent_secret,omitempty"`
+	AgentSecret *string `protobuf:"bytes,5,opt,name=agent_secret,json=agentSecret" json:"agent_secret,omitempty"`
+	// The link protocol version the master speaks: unset or 1, one call
+	// per POST; 2, the master also takes BATCH.
+	LinkVersion   *uint32 `protobuf:"varint,6,opt,name=link_version,json=linkVersion" json:"link_version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *MasterEvent_Registered) Reset() {
 	*x = MasterEvent_Registered{}
-	mi := &file_meso_link_v1_link_proto_msgTypes[8]
+	mi := &file_meso_link_v1_link_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -878,7 +946,7 @@ func (x *MasterEvent_Registered) String() string {
 func (*MasterEvent_Registered) ProtoMessage() {}
 
 func (x *MasterEvent_Registered) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_link_v1_link_proto_msgTypes[8]
+	mi := &file_meso_link_v1_link_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -929,6 +997,13 @@ func (x *MasterEvent_Registered) GetAgentSecret() string {
 	return ""
 }
 
+func (x *MasterEvent_Registered) GetLinkVersion() uint32 {
+	if x != nil && x.LinkVersion != nil {
+		return *x.LinkVersion
+	}
+	return 0
+}
+
 // RunTask asks the agent to launch a task. The master has validated it and
 // filled in the executor: for a command task (TaskInfo.command set and no
 // executor) executor is unset and the agent builds the command executor.
@@ -943,7 +1018,7 @@ type MasterEvent_RunTask struct {
 
 func (x *MasterEvent_RunTask) Reset() {
 	*x = MasterEvent_RunTask{}
-	mi := &file_meso_link_v1_link_proto_msgTypes[9]
+	mi := &file_meso_link_v1_link_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -955,7 +1030,7 @@ func (x *MasterEvent_RunTask) String() string {
 func (*MasterEvent_RunTask) ProtoMessage() {}
 
 func (x *MasterEvent_RunTask) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_link_v1_link_proto_msgTypes[9]
+	mi := &file_meso_link_v1_link_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1003,7 +1078,7 @@ type MasterEvent_RunTaskGroup struct {
 
 func (x *MasterEvent_RunTaskGroup) Reset() {
 	*x = MasterEvent_RunTaskGroup{}
-	mi := &file_meso_link_v1_link_proto_msgTypes[10]
+	mi := &file_meso_link_v1_link_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1015,7 +1090,7 @@ func (x *MasterEvent_RunTaskGroup) String() string {
 func (*MasterEvent_RunTaskGroup) ProtoMessage() {}
 
 func (x *MasterEvent_RunTaskGroup) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_link_v1_link_proto_msgTypes[10]
+	mi := &file_meso_link_v1_link_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1063,7 +1138,7 @@ type MasterEvent_KillTask struct {
 
 func (x *MasterEvent_KillTask) Reset() {
 	*x = MasterEvent_KillTask{}
-	mi := &file_meso_link_v1_link_proto_msgTypes[11]
+	mi := &file_meso_link_v1_link_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1075,7 +1150,7 @@ func (x *MasterEvent_KillTask) String() string {
 func (*MasterEvent_KillTask) ProtoMessage() {}
 
 func (x *MasterEvent_KillTask) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_link_v1_link_proto_msgTypes[11]
+	mi := &file_meso_link_v1_link_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1123,7 +1198,7 @@ type MasterEvent_Acknowledge struct {
 
 func (x *MasterEvent_Acknowledge) Reset() {
 	*x = MasterEvent_Acknowledge{}
-	mi := &file_meso_link_v1_link_proto_msgTypes[12]
+	mi := &file_meso_link_v1_link_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1135,7 +1210,7 @@ func (x *MasterEvent_Acknowledge) String() string {
 func (*MasterEvent_Acknowledge) ProtoMessage() {}
 
 func (x *MasterEvent_Acknowledge) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_link_v1_link_proto_msgTypes[12]
+	mi := &file_meso_link_v1_link_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1183,7 +1258,7 @@ type MasterEvent_FrameworkMessage struct {
 
 func (x *MasterEvent_FrameworkMessage) Reset() {
 	*x = MasterEvent_FrameworkMessage{}
-	mi := &file_meso_link_v1_link_proto_msgTypes[13]
+	mi := &file_meso_link_v1_link_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1195,7 +1270,7 @@ func (x *MasterEvent_FrameworkMessage) String() string {
 func (*MasterEvent_FrameworkMessage) ProtoMessage() {}
 
 func (x *MasterEvent_FrameworkMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_link_v1_link_proto_msgTypes[13]
+	mi := &file_meso_link_v1_link_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1242,7 +1317,7 @@ type MasterEvent_ShutdownExecutor struct {
 
 func (x *MasterEvent_ShutdownExecutor) Reset() {
 	*x = MasterEvent_ShutdownExecutor{}
-	mi := &file_meso_link_v1_link_proto_msgTypes[14]
+	mi := &file_meso_link_v1_link_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1254,7 +1329,7 @@ func (x *MasterEvent_ShutdownExecutor) String() string {
 func (*MasterEvent_ShutdownExecutor) ProtoMessage() {}
 
 func (x *MasterEvent_ShutdownExecutor) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_link_v1_link_proto_msgTypes[14]
+	mi := &file_meso_link_v1_link_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1293,7 +1368,7 @@ type MasterEvent_ShutdownFramework struct {
 
 func (x *MasterEvent_ShutdownFramework) Reset() {
 	*x = MasterEvent_ShutdownFramework{}
-	mi := &file_meso_link_v1_link_proto_msgTypes[15]
+	mi := &file_meso_link_v1_link_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1305,7 +1380,7 @@ func (x *MasterEvent_ShutdownFramework) String() string {
 func (*MasterEvent_ShutdownFramework) ProtoMessage() {}
 
 func (x *MasterEvent_ShutdownFramework) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_link_v1_link_proto_msgTypes[15]
+	mi := &file_meso_link_v1_link_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1337,7 +1412,7 @@ type MasterEvent_Ping struct {
 
 func (x *MasterEvent_Ping) Reset() {
 	*x = MasterEvent_Ping{}
-	mi := &file_meso_link_v1_link_proto_msgTypes[16]
+	mi := &file_meso_link_v1_link_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1349,7 +1424,7 @@ func (x *MasterEvent_Ping) String() string {
 func (*MasterEvent_Ping) ProtoMessage() {}
 
 func (x *MasterEvent_Ping) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_link_v1_link_proto_msgTypes[16]
+	mi := &file_meso_link_v1_link_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1381,7 +1456,7 @@ type MasterEvent_UpdateFramework struct {
 
 func (x *MasterEvent_UpdateFramework) Reset() {
 	*x = MasterEvent_UpdateFramework{}
-	mi := &file_meso_link_v1_link_proto_msgTypes[17]
+	mi := &file_meso_link_v1_link_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1393,7 +1468,7 @@ func (x *MasterEvent_UpdateFramework) String() string {
 func (*MasterEvent_UpdateFramework) ProtoMessage() {}
 
 func (x *MasterEvent_UpdateFramework) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_link_v1_link_proto_msgTypes[17]
+	mi := &file_meso_link_v1_link_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1425,7 +1500,7 @@ type MasterEvent_ShutdownAgent struct {
 
 func (x *MasterEvent_ShutdownAgent) Reset() {
 	*x = MasterEvent_ShutdownAgent{}
-	mi := &file_meso_link_v1_link_proto_msgTypes[18]
+	mi := &file_meso_link_v1_link_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1437,7 +1512,7 @@ func (x *MasterEvent_ShutdownAgent) String() string {
 func (*MasterEvent_ShutdownAgent) ProtoMessage() {}
 
 func (x *MasterEvent_ShutdownAgent) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_link_v1_link_proto_msgTypes[18]
+	mi := &file_meso_link_v1_link_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1471,7 +1546,7 @@ type MasterEvent_CheckpointResources struct {
 
 func (x *MasterEvent_CheckpointResources) Reset() {
 	*x = MasterEvent_CheckpointResources{}
-	mi := &file_meso_link_v1_link_proto_msgTypes[19]
+	mi := &file_meso_link_v1_link_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1483,7 +1558,7 @@ func (x *MasterEvent_CheckpointResources) String() string {
 func (*MasterEvent_CheckpointResources) ProtoMessage() {}
 
 func (x *MasterEvent_CheckpointResources) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_link_v1_link_proto_msgTypes[19]
+	mi := &file_meso_link_v1_link_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1510,7 +1585,7 @@ var File_meso_link_v1_link_proto protoreflect.FileDescriptor
 
 const file_meso_link_v1_link_proto_rawDesc = "" +
 	"\n" +
-	"\x17meso/link/v1/link.proto\x12\fmeso.link.v1\x1a\x14mesos/v1/mesos.proto\"\xde\v\n" +
+	"\x17meso/link/v1/link.proto\x12\fmeso.link.v1\x1a\x14mesos/v1/mesos.proto\"\xd6\f\n" +
 	"\tAgentCall\x120\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1c.meso.link.v1.AgentCall.TypeR\x04type\x12\x17\n" +
 	"\alink_id\x18\x02 \x01(\tR\x06linkId\x12,\n" +
@@ -1519,7 +1594,8 @@ const file_meso_link_v1_link_proto_rawDesc = "" +
 	"\rstatus_update\x18\x05 \x01(\v2$.meso.link.v1.AgentCall.StatusUpdateR\fstatusUpdate\x120\n" +
 	"\x04pong\x18\x06 \x01(\v2\x1c.meso.link.v1.AgentCall.PongR\x04pong\x12O\n" +
 	"\x0fexecutor_exited\x18\a \x01(\v2&.meso.link.v1.AgentCall.ExecutorExitedR\x0eexecutorExited\x12U\n" +
-	"\x11framework_message\x18\b \x01(\v2(.meso.link.v1.AgentCall.FrameworkMessageR\x10frameworkMessage\x1a\xed\x02\n" +
+	"\x11framework_message\x18\b \x01(\v2(.meso.link.v1.AgentCall.FrameworkMessageR\x10frameworkMessage\x123\n" +
+	"\x05batch\x18\t \x01(\v2\x1d.meso.link.v1.AgentCall.BatchR\x05batch\x1a\xed\x02\n" +
 	"\bRegister\x122\n" +
 	"\n" +
 	"agent_info\x18\x01 \x02(\v2\x13.mesos.v1.AgentInfoR\tagentInfo\x127\n" +
@@ -1548,17 +1624,20 @@ const file_meso_link_v1_link_proto_rawDesc = "" +
 	"\fframework_id\x18\x01 \x02(\v2\x15.mesos.v1.FrameworkIDR\vframeworkId\x125\n" +
 	"\vexecutor_id\x18\x02 \x02(\v2\x14.mesos.v1.ExecutorIDR\n" +
 	"executorId\x12\x12\n" +
-	"\x04data\x18\x03 \x02(\fR\x04data\"j\n" +
+	"\x04data\x18\x03 \x02(\fR\x04data\x1a6\n" +
+	"\x05Batch\x12-\n" +
+	"\x05calls\x18\x01 \x03(\v2\x17.meso.link.v1.AgentCallR\x05calls\"u\n" +
 	"\x04Type\x12\v\n" +
 	"\aUNKNOWN\x10\x00\x12\f\n" +
 	"\bREGISTER\x10\x01\x12\x11\n" +
 	"\rSTATUS_UPDATE\x10\x02\x12\b\n" +
 	"\x04PONG\x10\x03\x12\x13\n" +
 	"\x0fEXECUTOR_EXITED\x10\x04\x12\x15\n" +
-	"\x11FRAMEWORK_MESSAGE\x10\x05\"\x86\x01\n" +
+	"\x11FRAMEWORK_MESSAGE\x10\x05\x12\t\n" +
+	"\x05BATCH\x10\x06\"\x86\x01\n" +
 	"\rExecutorState\x128\n" +
 	"\fframework_id\x18\x01 \x02(\v2\x15.mesos.v1.FrameworkIDR\vframeworkId\x12;\n" +
-	"\rexecutor_info\x18\x02 \x02(\v2\x16.mesos.v1.ExecutorInfoR\fexecutorInfo\"\x93\x15\n" +
+	"\rexecutor_info\x18\x02 \x02(\v2\x16.mesos.v1.ExecutorInfoR\fexecutorInfo\"\xb6\x15\n" +
 	"\vMasterEvent\x122\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1e.meso.link.v1.MasterEvent.TypeR\x04type\x12D\n" +
 	"\n" +
@@ -1575,7 +1654,7 @@ const file_meso_link_v1_link_proto_rawDesc = "" +
 	" \x01(\v2\x1e.meso.link.v1.MasterEvent.PingR\x04ping\x12T\n" +
 	"\x10update_framework\x18\v \x01(\v2).meso.link.v1.MasterEvent.UpdateFrameworkR\x0fupdateFramework\x12N\n" +
 	"\x0eshutdown_agent\x18\f \x01(\v2'.meso.link.v1.MasterEvent.ShutdownAgentR\rshutdownAgent\x12`\n" +
-	"\x14checkpoint_resources\x18\x14 \x01(\v2-.meso.link.v1.MasterEvent.CheckpointResourcesR\x13checkpointResources\x1a\xe1\x01\n" +
+	"\x14checkpoint_resources\x18\x14 \x01(\v2-.meso.link.v1.MasterEvent.CheckpointResourcesR\x13checkpointResources\x1a\x84\x02\n" +
 	"\n" +
 	"Registered\x12,\n" +
 	"\bagent_id\x18\x01 \x02(\v2\x11.mesos.v1.AgentIDR\aagentId\x12\x17\n" +
@@ -1583,7 +1662,8 @@ const file_meso_link_v1_link_proto_rawDesc = "" +
 	"\vmaster_info\x18\x03 \x02(\v2\x14.mesos.v1.MasterInfoR\n" +
 	"masterInfo\x122\n" +
 	"\x15ping_interval_seconds\x18\x04 \x01(\x01R\x13pingIntervalSeconds\x12!\n" +
-	"\fagent_secret\x18\x05 \x01(\tR\vagentSecret\x1a\x9c\x01\n" +
+	"\fagent_secret\x18\x05 \x01(\tR\vagentSecret\x12!\n" +
+	"\flink_version\x18\x06 \x01(\rR\vlinkVersion\x1a\x9c\x01\n" +
 	"\aRunTask\x125\n" +
 	"\tframework\x18\x01 \x02(\v2\x17.mesos.v1.FrameworkInfoR\tframework\x122\n" +
 	"\bexecutor\x18\x02 \x01(\v2\x16.mesos.v1.ExecutorInfoR\bexecutor\x12&\n" +
@@ -1651,7 +1731,7 @@ func file_meso_link_v1_link_proto_rawDescGZIP() []byte {
 }
 
 var file_meso_link_v1_link_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_meso_link_v1_link_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_meso_link_v1_link_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_meso_link_v1_link_proto_goTypes = []any{
 	(AgentCall_Type)(0),                     // 0: meso.link.v1.AgentCall.Type
 	(MasterEvent_Type)(0),                   // 1: meso.link.v1.MasterEvent.Type
@@ -1663,94 +1743,97 @@ var file_meso_link_v1_link_proto_goTypes = []any{
 	(*AgentCall_Pong)(nil),                  // 7: meso.link.v1.AgentCall.Pong
 	(*AgentCall_ExecutorExited)(nil),        // 8: meso.link.v1.AgentCall.ExecutorExited
 	(*AgentCall_FrameworkMessage)(nil),      // 9: meso.link.v1.AgentCall.FrameworkMessage
-	(*MasterEvent_Registered)(nil),          // 10: meso.link.v1.MasterEvent.Registered
-	(*MasterEvent_RunTask)(nil),             // 11: meso.link.v1.MasterEvent.RunTask
-	(*MasterEvent_RunTaskGroup)(nil),        // 12: meso.link.v1.MasterEvent.RunTaskGroup
-	(*MasterEvent_KillTask)(nil),            // 13: meso.link.v1.MasterEvent.KillTask
-	(*MasterEvent_Acknowledge)(nil),         // 14: meso.link.v1.MasterEvent.Acknowledge
-	(*MasterEvent_FrameworkMessage)(nil),    // 15: meso.link.v1.MasterEvent.FrameworkMessage
-	(*MasterEvent_ShutdownExecutor)(nil),    // 16: meso.link.v1.MasterEvent.ShutdownExecutor
-	(*MasterEvent_ShutdownFramework)(nil),   // 17: meso.link.v1.MasterEvent.ShutdownFramework
-	(*MasterEvent_Ping)(nil),                // 18: meso.link.v1.MasterEvent.Ping
-	(*MasterEvent_UpdateFramework)(nil),     // 19: meso.link.v1.MasterEvent.UpdateFramework
-	(*MasterEvent_ShutdownAgent)(nil),       // 20: meso.link.v1.MasterEvent.ShutdownAgent
-	(*MasterEvent_CheckpointResources)(nil), // 21: meso.link.v1.MasterEvent.CheckpointResources
-	(*mesospb.AgentID)(nil),                 // 22: mesos.v1.AgentID
-	(*mesospb.FrameworkID)(nil),             // 23: mesos.v1.FrameworkID
-	(*mesospb.ExecutorInfo)(nil),            // 24: mesos.v1.ExecutorInfo
-	(*mesospb.AgentInfo)(nil),               // 25: mesos.v1.AgentInfo
-	(*mesospb.FrameworkInfo)(nil),           // 26: mesos.v1.FrameworkInfo
-	(*mesospb.Task)(nil),                    // 27: mesos.v1.Task
-	(*mesospb.Resource)(nil),                // 28: mesos.v1.Resource
-	(*mesospb.TaskStatus)(nil),              // 29: mesos.v1.TaskStatus
-	(mesospb.TaskState)(0),                  // 30: mesos.v1.TaskState
-	(*mesospb.ExecutorID)(nil),              // 31: mesos.v1.ExecutorID
-	(*mesospb.MasterInfo)(nil),              // 32: mesos.v1.MasterInfo
-	(*mesospb.TaskInfo)(nil),                // 33: mesos.v1.TaskInfo
-	(*mesospb.TaskGroupInfo)(nil),           // 34: mesos.v1.TaskGroupInfo
-	(*mesospb.TaskID)(nil),                  // 35: mesos.v1.TaskID
-	(*mesospb.KillPolicy)(nil),              // 36: mesos.v1.KillPolicy
+	(*AgentCall_Batch)(nil),                 // 10: meso.link.v1.AgentCall.Batch
+	(*MasterEvent_Registered)(nil),          // 11: meso.link.v1.MasterEvent.Registered
+	(*MasterEvent_RunTask)(nil),             // 12: meso.link.v1.MasterEvent.RunTask
+	(*MasterEvent_RunTaskGroup)(nil),        // 13: meso.link.v1.MasterEvent.RunTaskGroup
+	(*MasterEvent_KillTask)(nil),            // 14: meso.link.v1.MasterEvent.KillTask
+	(*MasterEvent_Acknowledge)(nil),         // 15: meso.link.v1.MasterEvent.Acknowledge
+	(*MasterEvent_FrameworkMessage)(nil),    // 16: meso.link.v1.MasterEvent.FrameworkMessage
+	(*MasterEvent_ShutdownExecutor)(nil),    // 17: meso.link.v1.MasterEvent.ShutdownExecutor
+	(*MasterEvent_ShutdownFramework)(nil),   // 18: meso.link.v1.MasterEvent.ShutdownFramework
+	(*MasterEvent_Ping)(nil),                // 19: meso.link.v1.MasterEvent.Ping
+	(*MasterEvent_UpdateFramework)(nil),     // 20: meso.link.v1.MasterEvent.UpdateFramework
+	(*MasterEvent_ShutdownAgent)(nil),       // 21: meso.link.v1.MasterEvent.ShutdownAgent
+	(*MasterEvent_CheckpointResources)(nil), // 22: meso.link.v1.MasterEvent.CheckpointResources
+	(*mesospb.AgentID)(nil),                 // 23: mesos.v1.AgentID
+	(*mesospb.FrameworkID)(nil),             // 24: mesos.v1.FrameworkID
+	(*mesospb.ExecutorInfo)(nil),            // 25: mesos.v1.ExecutorInfo
+	(*mesospb.AgentInfo)(nil),               // 26: mesos.v1.AgentInfo
+	(*mesospb.FrameworkInfo)(nil),           // 27: mesos.v1.FrameworkInfo
+	(*mesospb.Task)(nil),                    // 28: mesos.v1.Task
+	(*mesospb.Resource)(nil),                // 29: mesos.v1.Resource
+	(*mesospb.TaskStatus)(nil),              // 30: mesos.v1.TaskStatus
+	(mesospb.TaskState)(0),                  // 31: mesos.v1.TaskState
+	(*mesospb.ExecutorID)(nil),              // 32: mesos.v1.ExecutorID
+	(*mesospb.MasterInfo)(nil),              // 33: mesos.v1.MasterInfo
+	(*mesospb.TaskInfo)(nil),                // 34: mesos.v1.TaskInfo
+	(*mesospb.TaskGroupInfo)(nil),           // 35: mesos.v1.TaskGroupInfo
+	(*mesospb.TaskID)(nil),                  // 36: mesos.v1.TaskID
+	(*mesospb.KillPolicy)(nil),              // 37: mesos.v1.KillPolicy
 }
 var file_meso_link_v1_link_proto_depIdxs = []int32{
 	0,  // 0: meso.link.v1.AgentCall.type:type_name -> meso.link.v1.AgentCall.Type
-	22, // 1: meso.link.v1.AgentCall.agent_id:type_name -> mesos.v1.AgentID
+	23, // 1: meso.link.v1.AgentCall.agent_id:type_name -> mesos.v1.AgentID
 	5,  // 2: meso.link.v1.AgentCall.register:type_name -> meso.link.v1.AgentCall.Register
 	6,  // 3: meso.link.v1.AgentCall.status_update:type_name -> meso.link.v1.AgentCall.StatusUpdate
 	7,  // 4: meso.link.v1.AgentCall.pong:type_name -> meso.link.v1.AgentCall.Pong
 	8,  // 5: meso.link.v1.AgentCall.executor_exited:type_name -> meso.link.v1.AgentCall.ExecutorExited
 	9,  // 6: meso.link.v1.AgentCall.framework_message:type_name -> meso.link.v1.AgentCall.FrameworkMessage
-	23, // 7: meso.link.v1.ExecutorState.framework_id:type_name -> mesos.v1.FrameworkID
-	24, // 8: meso.link.v1.ExecutorState.executor_info:type_name -> mesos.v1.ExecutorInfo
-	1,  // 9: meso.link.v1.MasterEvent.type:type_name -> meso.link.v1.MasterEvent.Type
-	10, // 10: meso.link.v1.MasterEvent.registered:type_name -> meso.link.v1.MasterEvent.Registered
-	11, // 11: meso.link.v1.MasterEvent.run_task:type_name -> meso.link.v1.MasterEvent.RunTask
-	12, // 12: meso.link.v1.MasterEvent.run_task_group:type_name -> meso.link.v1.MasterEvent.RunTaskGroup
-	13, // 13: meso.link.v1.MasterEvent.kill_task:type_name -> meso.link.v1.MasterEvent.KillTask
-	14, // 14: meso.link.v1.MasterEvent.acknowledge:type_name -> meso.link.v1.MasterEvent.Acknowledge
-	15, // 15: meso.link.v1.MasterEvent.framework_message:type_name -> meso.link.v1.MasterEvent.FrameworkMessage
-	16, // 16: meso.link.v1.MasterEvent.shutdown_executor:type_name -> meso.link.v1.MasterEvent.ShutdownExecutor
-	17, // 17: meso.link.v1.MasterEvent.shutdown_framework:type_name -> meso.link.v1.MasterEvent.ShutdownFramework
-	18, // 18: meso.link.v1.MasterEvent.ping:type_name -> meso.link.v1.MasterEvent.Ping
-	19, // 19: meso.link.v1.MasterEvent.update_framework:type_name -> meso.link.v1.MasterEvent.UpdateFramework
-	20, // 20: meso.link.v1.MasterEvent.shutdown_agent:type_name -> meso.link.v1.MasterEvent.ShutdownAgent
-	21, // 21: meso.link.v1.MasterEvent.checkpoint_resources:type_name -> meso.link.v1.MasterEvent.CheckpointResources
-	25, // 22: meso.link.v1.AgentCall.Register.agent_info:type_name -> mesos.v1.AgentInfo
-	26, // 23: meso.link.v1.AgentCall.Register.frameworks:type_name -> mesos.v1.FrameworkInfo
-	3,  // 24: meso.link.v1.AgentCall.Register.executors:type_name -> meso.link.v1.ExecutorState
-	27, // 25: meso.link.v1.AgentCall.Register.tasks:type_name -> mesos.v1.Task
-	28, // 26: meso.link.v1.AgentCall.Register.checkpointed_resources:type_name -> mesos.v1.Resource
-	23, // 27: meso.link.v1.AgentCall.StatusUpdate.framework_id:type_name -> mesos.v1.FrameworkID
-	29, // 28: meso.link.v1.AgentCall.StatusUpdate.status:type_name -> mesos.v1.TaskStatus
-	30, // 29: meso.link.v1.AgentCall.StatusUpdate.latest_state:type_name -> mesos.v1.TaskState
-	23, // 30: meso.link.v1.AgentCall.ExecutorExited.framework_id:type_name -> mesos.v1.FrameworkID
-	31, // 31: meso.link.v1.AgentCall.ExecutorExited.executor_id:type_name -> mesos.v1.ExecutorID
-	23, // 32: meso.link.v1.AgentCall.FrameworkMessage.framework_id:type_name -> mesos.v1.FrameworkID
-	31, // 33: meso.link.v1.AgentCall.FrameworkMessage.executor_id:type_name -> mesos.v1.ExecutorID
-	22, // 34: meso.link.v1.MasterEvent.Registered.agent_id:type_name -> mesos.v1.AgentID
-	32, // 35: meso.link.v1.MasterEvent.Registered.master_info:type_name -> mesos.v1.MasterInfo
-	26, // 36: meso.link.v1.MasterEvent.RunTask.framework:type_name -> mesos.v1.FrameworkInfo
-	24, // 37: meso.link.v1.MasterEvent.RunTask.executor:type_name -> mesos.v1.ExecutorInfo
-	33, // 38: meso.link.v1.MasterEvent.RunTask.task:type_name -> mesos.v1.TaskInfo
-	26, // 39: meso.link.v1.MasterEvent.RunTaskGroup.framework:type_name -> mesos.v1.FrameworkInfo
-	24, // 40: meso.link.v1.MasterEvent.RunTaskGroup.executor:type_name -> mesos.v1.ExecutorInfo
-	34, // 41: meso.link.v1.MasterEvent.RunTaskGroup.task_group:type_name -> mesos.v1.TaskGroupInfo
-	23, // 42: meso.link.v1.MasterEvent.KillTask.framework_id:type_name -> mesos.v1.FrameworkID
-	35, // 43: meso.link.v1.MasterEvent.KillTask.task_id:type_name -> mesos.v1.TaskID
-	36, // 44: meso.link.v1.MasterEvent.KillTask.kill_policy:type_name -> mesos.v1.KillPolicy
-	23, // 45: meso.link.v1.MasterEvent.Acknowledge.framework_id:type_name -> mesos.v1.FrameworkID
-	35, // 46: meso.link.v1.MasterEvent.Acknowledge.task_id:type_name -> mesos.v1.TaskID
-	23, // 47: meso.link.v1.MasterEvent.FrameworkMessage.framework_id:type_name -> mesos.v1.FrameworkID
-	31, // 48: meso.link.v1.MasterEvent.FrameworkMessage.executor_id:type_name -> mesos.v1.ExecutorID
-	23, // 49: meso.link.v1.MasterEvent.ShutdownExecutor.framework_id:type_name -> mesos.v1.FrameworkID
-	31, // 50: meso.link.v1.MasterEvent.ShutdownExecutor.executor_id:type_name -> mesos.v1.ExecutorID
-	23, // 51: meso.link.v1.MasterEvent.ShutdownFramework.framework_id:type_name -> mesos.v1.FrameworkID
-	26, // 52: meso.link.v1.MasterEvent.UpdateFramework.framework:type_name -> mesos.v1.FrameworkInfo
-	28, // 53: meso.link.v1.MasterEvent.CheckpointResources.resources:type_name -> mesos.v1.Resource
-	54, // [54:54] is the sub-list for method output_type
-	54, // [54:54] is the sub-list for method input_type
-	54, // [54:54] is the sub-list for extension type_name
-	54, // [54:54] is the sub-list for extension extendee
-	0,  // [0:54] is the sub-list for field type_name
+	10, // 7: meso.link.v1.AgentCall.batch:type_name -> meso.link.v1.AgentCall.Batch
+	24, // 8: meso.link.v1.ExecutorState.framework_id:type_name -> mesos.v1.FrameworkID
+	25, // 9: meso.link.v1.ExecutorState.executor_info:type_name -> mesos.v1.ExecutorInfo
+	1,  // 10: meso.link.v1.MasterEvent.type:type_name -> meso.link.v1.MasterEvent.Type
+	11, // 11: meso.link.v1.MasterEvent.registered:type_name -> meso.link.v1.MasterEvent.Registered
+	12, // 12: meso.link.v1.MasterEvent.run_task:type_name -> meso.link.v1.MasterEvent.RunTask
+	13, // 13: meso.link.v1.MasterEvent.run_task_group:type_name -> meso.link.v1.MasterEvent.RunTaskGroup
+	14, // 14: meso.link.v1.MasterEvent.kill_task:type_name -> meso.link.v1.MasterEvent.KillTask
+	15, // 15: meso.link.v1.MasterEvent.acknowledge:type_name -> meso.link.v1.MasterEvent.Acknowledge
+	16, // 16: meso.link.v1.MasterEvent.framework_message:type_name -> meso.link.v1.MasterEvent.FrameworkMessage
+	17, // 17: meso.link.v1.MasterEvent.shutdown_executor:type_name -> meso.link.v1.MasterEvent.ShutdownExecutor
+	18, // 18: meso.link.v1.MasterEvent.shutdown_framework:type_name -> meso.link.v1.MasterEvent.ShutdownFramework
+	19, // 19: meso.link.v1.MasterEvent.ping:type_name -> meso.link.v1.MasterEvent.Ping
+	20, // 20: meso.link.v1.MasterEvent.update_framework:type_name -> meso.link.v1.MasterEvent.UpdateFramework
+	21, // 21: meso.link.v1.MasterEvent.shutdown_agent:type_name -> meso.link.v1.MasterEvent.ShutdownAgent
+	22, // 22: meso.link.v1.MasterEvent.checkpoint_resources:type_name -> meso.link.v1.MasterEvent.CheckpointResources
+	26, // 23: meso.link.v1.AgentCall.Register.agent_info:type_name -> mesos.v1.AgentInfo
+	27, // 24: meso.link.v1.AgentCall.Register.frameworks:type_name -> mesos.v1.FrameworkInfo
+	3,  // 25: meso.link.v1.AgentCall.Register.executors:type_name -> meso.link.v1.ExecutorState
+	28, // 26: meso.link.v1.AgentCall.Register.tasks:type_name -> mesos.v1.Task
+	29, // 27: meso.link.v1.AgentCall.Register.checkpointed_resources:type_name -> mesos.v1.Resource
+	24, // 28: meso.link.v1.AgentCall.StatusUpdate.framework_id:type_name -> mesos.v1.FrameworkID
+	30, // 29: meso.link.v1.AgentCall.StatusUpdate.status:type_name -> mesos.v1.TaskStatus
+	31, // 30: meso.link.v1.AgentCall.StatusUpdate.latest_state:type_name -> mesos.v1.TaskState
+	24, // 31: meso.link.v1.AgentCall.ExecutorExited.framework_id:type_name -> mesos.v1.FrameworkID
+	32, // 32: meso.link.v1.AgentCall.ExecutorExited.executor_id:type_name -> mesos.v1.ExecutorID
+	24, // 33: meso.link.v1.AgentCall.FrameworkMessage.framework_id:type_name -> mesos.v1.FrameworkID
+	32, // 34: meso.link.v1.AgentCall.FrameworkMessage.executor_id:type_name -> mesos.v1.ExecutorID
+	2,  // 35: meso.link.v1.AgentCall.Batch.calls:type_name -> meso.link.v1.AgentCall
+	23, // 36: meso.link.v1.MasterEvent.Registered.agent_id:type_name -> mesos.v1.AgentID
+	33, // 37: meso.link.v1.MasterEvent.Registered.master_info:type_name -> mesos.v1.MasterInfo
+	27, // 38: meso.link.v1.MasterEvent.RunTask.framework:type_name -> mesos.v1.FrameworkInfo
+	25, // 39: meso.link.v1.MasterEvent.RunTask.executor:type_name -> mesos.v1.ExecutorInfo
+	34, // 40: meso.link.v1.MasterEvent.RunTask.task:type_name -> mesos.v1.TaskInfo
+	27, // 41: meso.link.v1.MasterEvent.RunTaskGroup.framework:type_name -> mesos.v1.FrameworkInfo
+	25, // 42: meso.link.v1.MasterEvent.RunTaskGroup.executor:type_name -> mesos.v1.ExecutorInfo
+	35, // 43: meso.link.v1.MasterEvent.RunTaskGroup.task_group:type_name -> mesos.v1.TaskGroupInfo
+	24, // 44: meso.link.v1.MasterEvent.KillTask.framework_id:type_name -> mesos.v1.FrameworkID
+	36, // 45: meso.link.v1.MasterEvent.KillTask.task_id:type_name -> mesos.v1.TaskID
+	37, // 46: meso.link.v1.MasterEvent.KillTask.kill_policy:type_name -> mesos.v1.KillPolicy
+	24, // 47: meso.link.v1.MasterEvent.Acknowledge.framework_id:type_name -> mesos.v1.FrameworkID
+	36, // 48: meso.link.v1.MasterEvent.Acknowledge.task_id:type_name -> mesos.v1.TaskID
+	24, // 49: meso.link.v1.MasterEvent.FrameworkMessage.framework_id:type_name -> mesos.v1.FrameworkID
+	32, // 50: meso.link.v1.MasterEvent.FrameworkMessage.executor_id:type_name -> mesos.v1.ExecutorID
+	24, // 51: meso.link.v1.MasterEvent.ShutdownExecutor.framework_id:type_name -> mesos.v1.FrameworkID
+	32, // 52: meso.link.v1.MasterEvent.ShutdownExecutor.executor_id:type_name -> mesos.v1.ExecutorID
+	24, // 53: meso.link.v1.MasterEvent.ShutdownFramework.framework_id:type_name -> mesos.v1.FrameworkID
+	27, // 54: meso.link.v1.MasterEvent.UpdateFramework.framework:type_name -> mesos.v1.FrameworkInfo
+	29, // 55: meso.link.v1.MasterEvent.CheckpointResources.resources:type_name -> mesos.v1.Resource
+	56, // [56:56] is the sub-list for method output_type
+	56, // [56:56] is the sub-list for method input_type
+	56, // [56:56] is the sub-list for extension type_name
+	56, // [56:56] is the sub-list for extension extendee
+	0,  // [0:56] is the sub-list for field type_name
 }
 
 func init() { file_meso_link_v1_link_proto_init() }
@@ -1764,7 +1847,7 @@ func file_meso_link_v1_link_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_meso_link_v1_link_proto_rawDesc), len(file_meso_link_v1_link_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   20,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

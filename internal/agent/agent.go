@@ -85,6 +85,7 @@ type linkState struct {
 	url        *url.URL // the leading master's link endpoint (after redirects)
 	masterInfo *mesospb.MasterInfo
 	registered time.Time
+	version    uint32 // the master's link_version (0: before versions, one call per POST)
 }
 
 // containerRun is the shell's record of one executor container.

@@ -42,6 +42,16 @@ type fakeMaster struct {
 	conflict bool           // guarded by mu: answer 409 to the next call
 	ping     float64        // guarded by mu: ping interval announced, seconds
 	pings    uint64         // guarded by mu: PINGs sent by sync
+	version  uint32         // guarded by mu: link_version announced (2: takes BATCH)
+	sizes    []int          // guarded by mu: calls per request taken, in order
+	// refuse, when set, may fail a request: it answers status (0: take
+	// the request) after taking only the first deliver of its calls, as a
+	// master that fails in the middle of a batch. Guarded by mu.
+	refuse func(calls []*linkpb.AgentCall) (deliver, status int)
+	// hold, when set, blocks every request until it is closed. Guarded
+	// by mu.
+	hold chan struct{}
+	held int // guarded by mu: calls in requests waiting for hold
 
 	stop       chan struct{} // closed when this server instance goes away
 	registered chan *masterSession
@@ -56,7 +66,7 @@ type masterSession struct {
 }
 
 func newFakeMaster(t *testing.T) *fakeMaster {
-	m := &fakeMaster{t: t, agentID: "a1", ping: 15,
+	m := &fakeMaster{t: t, agentID: "a1", ping: 15, version: 2,
 		registered: make(chan *masterSession, 16), calls: make(chan *linkpb.AgentCall, 1024)}
 	m.stop = make(chan struct{})
 	m.srv = httptest.NewServer(m.handler(m.stop))
@@ -94,16 +104,53 @@ func (m *fakeMaster) serve(w http.ResponseWriter, r *http.Request, stop chan str
 		return
 	}
 	if call.GetType() != linkpb.AgentCall_REGISTER {
+		calls := []*linkpb.AgentCall{call}
+		if call.GetType() == linkpb.AgentCall_BATCH {
+			calls = call.GetBatch().GetCalls()
+			for _, c := range calls {
+				if c.LinkId != nil || c.GetType() == linkpb.AgentCall_BATCH {
+					http.Error(w, "bad batch", http.StatusBadRequest)
+					return
+				}
+				c.LinkId, c.AgentId = call.LinkId, call.AgentId
+			}
+		}
+		m.mu.Lock()
+		hold := m.hold
+		if hold != nil {
+			m.held += len(calls)
+		}
+		m.mu.Unlock()
+		if hold != nil {
+			<-hold
+		}
 		m.mu.Lock()
 		stale := m.current == nil || call.GetLinkId() != m.current.linkID || m.conflict
 		m.conflict = false
-		m.mu.Unlock()
-		if stale {
-			http.Error(w, "stale link", http.StatusConflict)
-			return
+		deliver, status := len(calls), 0
+		if m.refuse != nil && !stale {
+			if d, st := m.refuse(calls); st != 0 {
+				deliver, status = d, st
+			}
 		}
-		m.calls <- call
-		w.WriteHeader(http.StatusAccepted)
+		if !stale && status == 0 {
+			m.sizes = append(m.sizes, len(calls))
+		}
+		m.mu.Unlock()
+		switch {
+		case stale:
+			http.Error(w, "stale link", http.StatusConflict)
+		case status != 0:
+			for _, c := range calls[:deliver] {
+				m.calls <- c
+			}
+			http.Error(w, "refused", status)
+		default:
+			for _, c := range calls {
+				m.calls <- c
+			}
+			w.WriteHeader(http.StatusAccepted)
+		}
 		return
 	}
 	m.mu.Lock()
@@ -114,7 +161,7 @@ func (m *fakeMaster) serve(w http.ResponseWriter, r *http.Request, stop chan str
 		close(old.drop)
 	}
 	m.current = s
-	id, ping := m.agentID, m.ping
+	id, ping, version := m.agentID, m.ping, m.version
 	m.mu.Unlock()
 	w.Header().Set("Content-Type", codec.MediaTypeProtobuf)
 	w.WriteHeader(http.StatusOK)
@@ -126,6 +173,7 @@ func (m *fakeMaster) serve(w http.ResponseWriter, r *http.Request, stop chan str
 			LinkId:              proto.String(s.linkID),
 			MasterInfo:          &mesospb.MasterInfo{Id: proto.String("m1"), Ip: proto.Uint32(0), Port: proto.Uint32(5050), Hostname: proto.String("master")},
 			PingIntervalSeconds: proto.Float64(ping),
+			LinkVersion:         proto.Uint32(version),
 		},
 	})
 	m.registered <- s

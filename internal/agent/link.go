@@ -171,7 +171,8 @@ func (a *Agent) registered(r *linkpb.MasterEvent_Registered, url *url.URL) {
 		a.outbox = nil
 	}
 	a.keepSecretLocked(r.GetAgentId().GetValue(), r.GetAgentSecret())
-	a.link = linkState{id: r.GetLinkId(), url: url, masterInfo: r.GetMasterInfo(), registered: time.Now()}
+	a.link = linkState{id: r.GetLinkId(), url: url, masterInfo: r.GetMasterInfo(), registered: time.Now(),
+		version: r.GetLinkVersion()}
 	a.log.Info("registered with master", "agent_id", r.GetAgentId().GetValue(), "link", r.GetLinkId(),
 		"master", r.GetMasterInfo().GetId())
 	_ = a.applyLocked("registration", func(now time.Time) ([]lifecycle.Effect, error) {
@@ -316,8 +317,24 @@ func (a *Agent) pokeSender() {
 	}
 }
 
+// Bounds of one BATCH the agent sends: the calls waiting when the sender
+// gets to them, up to maxBatchCalls and about maxBatchBytes encoded (a
+// larger call goes alone). The master takes up to its MaxBatchCalls in a
+// body of up to 4x its --max_call_bytes.
+const (
+	maxBatchCalls = 256
+	maxBatchBytes = 1 << 20
+)
+
+// batchLinkVersion is the first master link_version that takes BATCH.
+const batchLinkVersion = 2
+
 // sendLoop posts queued calls to the master, in order, while the link is
-// up.
+// up: to a master that takes BATCH, every call waiting in one request
+// (nextBatch), else one call per request. A call whose request fails is
+// not sent again (status updates are retried by the status update
+// manager, as when one call failed alone); no call is sent before the
+// ones queued ahead of it were answered.
 func (a *Agent) sendLoop(ctx context.Context) {
 	for {
 		select {
@@ -331,26 +348,64 @@ func (a *Agent) sendLoop(ctx context.Context) {
 				a.mu.Unlock()
 				break
 			}
-			call := a.outbox[0]
-			a.outbox = a.outbox[1:]
+			n := 1
+			if a.link.version >= batchLinkVersion {
+				n = nextBatch(a.outbox)
+			}
+			calls := a.outbox[:n:n]
+			a.outbox = a.outbox[n:]
 			linkID, target := a.link.id, a.link.url
-			call.LinkId = proto.String(linkID)
-			call.AgentId = &mesospb.AgentID{Value: proto.String(a.core.AgentID())}
+			agentID := &mesospb.AgentID{Value: proto.String(a.core.AgentID())}
 			a.mu.Unlock()
-			if a.post(ctx, target, call) == http.StatusConflict {
+			if a.post(ctx, target, linkCall(calls, linkID, agentID)) == http.StatusConflict {
 				a.relinkIfCurrent(linkID)
 			}
 		}
 	}
 }
 
-// post sends one call and returns the HTTP status, 0 when there was no
+// nextBatch is how many of the calls at the head of outbox go in the
+// next request: at least one, at most maxBatchCalls, and no more than
+// about maxBatchBytes of them.
+func nextBatch(outbox []*linkpb.AgentCall) int {
+	n, size := 0, 0
+	for _, c := range outbox[:min(len(outbox), maxBatchCalls)] {
+		size += proto.Size(c)
+		if n > 0 && size > maxBatchBytes {
+			break
+		}
+		n++
+	}
+	return n
+}
+
+// linkCall is the request carrying calls on the session linkID: the call
+// itself when there is one, else a BATCH of them (which carries the
+// session for all).
+func linkCall(calls []*linkpb.AgentCall, linkID string, agentID *mesospb.AgentID) *linkpb.AgentCall {
+	if len(calls) == 1 {
+		call := calls[0]
+		call.LinkId, call.AgentId = proto.String(linkID), agentID
+		return call
+	}
+	for _, c := range calls {
+		c.LinkId, c.AgentId = nil, nil
+	}
+	return &linkpb.AgentCall{Type: linkpb.AgentCall_BATCH.Enum(), LinkId: proto.String(linkID), AgentId: agentID,
+		Batch: &linkpb.AgentCall_Batch{Calls: calls}}
+}
+
+// post sends one request and returns the HTTP status, 0 when there was no
 // answer. Failures are logged: status updates are retried by the status
 // update manager.
 func (a *Agent) post(ctx context.Context, target *url.URL, call *linkpb.AgentCall) int {
+	what := call.GetType().String()
+	if n := len(call.GetBatch().GetCalls()); n > 0 {
+		what = fmt.Sprintf("%s of %d", what, n)
+	}
 	body, err := codec.Protobuf.Marshal(call)
 	if err != nil {
-		a.log.Error("encoding call for the master", "type", call.GetType().String(), "err", err)
+		a.log.Error("encoding call for the master", "type", what, "err", err)
 		return 0
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -360,10 +415,10 @@ func (a *Agent) post(ctx context.Context, target *url.URL, call *linkpb.AgentCal
 		return http.StatusAccepted
 	}
 	if se, ok := errors.AsType[*subscribe.StatusError](err); ok {
-		a.log.Warn("master refused a call", "type", call.GetType().String(), "status", se.Status, "body", se.Body)
+		a.log.Warn("master refused a call", "type", what, "status", se.Status, "body", se.Body)
 		return se.Status
 	}
-	a.log.Info("call to the master failed", "type", call.GetType().String(), "err", err)
+	a.log.Info("call to the master failed", "type", what, "err", err)
 	return 0
 }
 

@@ -57,9 +57,12 @@ func linkSeeds(f *testing.F, c codec.Codec) [][]byte {
 		FrameworkId: &mesospb.FrameworkID{Value: proto.String("f1")}, TaskId: &mesospb.TaskID{Value: proto.String("t1")}}}
 	shut := &linkpb.MasterEvent{Type: linkpb.MasterEvent_SHUTDOWN_AGENT.Enum(), ShutdownAgent: &linkpb.MasterEvent_ShutdownAgent{}}
 	noPayload := &linkpb.MasterEvent{Type: linkpb.MasterEvent_ACKNOWLEDGE.Enum()}
+	v2 := reg(15) // a master that takes BATCH (link version 2)
+	v2.Registered.LinkVersion = proto.Uint32(2)
 	var out [][]byte
 	for _, evs := range [][]*linkpb.MasterEvent{
 		{reg(15), ping, run, kill, ping},
+		{v2, ping, ping, run, ping, kill},
 		{reg(1e300), ping},
 		{reg(math.Inf(1))},
 		{reg(-1), noPayload, shut, ping},

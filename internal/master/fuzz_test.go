@@ -45,6 +45,9 @@ func FuzzCallDecoding(f *testing.F) {
 				Decline: &schedulerpb.Call_Decline{OfferIds: []*mesospb.OfferID{{Value: proto.String("o")}}}},
 			&schedulerpb.Call{Type: schedulerpb.Call_ACKNOWLEDGE.Enum(), FrameworkId: &mesospb.FrameworkID{Value: proto.String("x")}},
 			&linkpb.AgentCall{Type: linkpb.AgentCall_PONG.Enum(), LinkId: proto.String("l"), Pong: &linkpb.AgentCall_Pong{Seq: proto.Uint64(1)}},
+			&linkpb.AgentCall{Type: linkpb.AgentCall_BATCH.Enum(), LinkId: proto.String("l"), Batch: &linkpb.AgentCall_Batch{
+				Calls: []*linkpb.AgentCall{{Type: linkpb.AgentCall_PONG.Enum(), Pong: &linkpb.AgentCall_Pong{Seq: proto.Uint64(2)}},
+					{Type: linkpb.AgentCall_BATCH.Enum()}}}},
 			&linkpb.AgentCall{Type: linkpb.AgentCall_REGISTER.Enum(), Register: &linkpb.AgentCall_Register{
 				AgentInfo: &mesospb.AgentInfo{Hostname: proto.String("h")}}},
 		} {

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -16,6 +17,58 @@ import (
 
 // LinkIDHeader names an agent link session in REGISTER's response.
 const LinkIDHeader = "Meso-Link-Id"
+
+// LinkVersion is the link protocol version this master speaks, sent in
+// every REGISTERED (link.proto): 2 takes BATCH calls.
+const LinkVersion = 2
+
+// MaxBatchCalls bounds the calls of one BATCH (the body is bounded too).
+const MaxBatchCalls = 1024
+
+// batchCalls is the calls one request carries: call itself, or a BATCH's
+// calls with the batch's link_id and agent_id filled in where unset.
+func batchCalls(call *linkpb.AgentCall) ([]*linkpb.AgentCall, error) {
+	if call.GetType() != linkpb.AgentCall_BATCH {
+		return []*linkpb.AgentCall{call}, nil
+	}
+	calls := call.GetBatch().GetCalls()
+	switch {
+	case len(calls) == 0:
+		return nil, errors.New("BATCH: expecting 'batch.calls' to hold at least one call")
+	case len(calls) > MaxBatchCalls:
+		return nil, fmt.Errorf("BATCH: %d calls, at most %d", len(calls), MaxBatchCalls)
+	}
+	for i, c := range calls {
+		switch c.GetType() {
+		case linkpb.AgentCall_REGISTER, linkpb.AgentCall_BATCH:
+			return nil, fmt.Errorf("BATCH: call %d is a %s, which cannot be batched", i, c.GetType())
+		}
+		if c.LinkId == nil {
+			c.LinkId = call.LinkId
+		}
+		if c.AgentId == nil {
+			c.AgentId = call.AgentId
+		}
+	}
+	return calls, nil
+}
+
+// applyAgentCalls applies calls in order, each as if posted alone: one
+// refused does not stop the rest. It returns the first refusal, naming
+// the call when there were several. Runs on the loop.
+func applyAgentCalls(c *core.Core, now time.Time, calls []*linkpb.AgentCall) error {
+	var first error
+	for i, call := range calls {
+		err := c.AgentCall(now, call)
+		if err != nil && first == nil {
+			first = err
+			if len(calls) > 1 {
+				first = fmt.Errorf("call %d of %d (%s): %w", i, len(calls), call.GetType(), err)
+			}
+		}
+	}
+	return first
+}
 
 // handleLink serves POST /internal/v1/link (see link.proto): REGISTER opens
 // a stream of MasterEvents; every other agent call is answered 202, or 409
@@ -34,9 +87,13 @@ func (m *Master) handleLink(w http.ResponseWriter, r *http.Request) {
 		m.register(w, r, req, call)
 		return
 	}
-	var err error
+	calls, err := batchCalls(call)
+	if err != nil {
+		httpError(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	if derr := m.loop.do(r.Context(), func(l *loop, now time.Time) {
-		err = l.core.AgentCall(now, call)
+		err = applyAgentCalls(l.core, now, calls)
 	}); derr != nil {
 		err = derr
 	}
@@ -138,15 +195,18 @@ func (l *loop) issueAgentSecret(reg core.Registry, link string) {
 	l.issued[link] = secret
 }
 
-// withIssuedSecret returns ev with the secret issued to link set when ev
-// is that link's REGISTERED (a copy: the core's events are shared).
+// withIssuedSecret returns ev, when it is link's REGISTERED, as a copy
+// (the core's events are shared) with the master's LinkVersion and the
+// secret issued to link, if any, set.
 func (l *loop) withIssuedSecret(link string, ev *linkpb.MasterEvent) *linkpb.MasterEvent {
-	secret, ok := l.issued[link]
-	if !ok || ev.GetType() != linkpb.MasterEvent_REGISTERED {
+	if ev.GetType() != linkpb.MasterEvent_REGISTERED {
 		return ev
 	}
-	delete(l.issued, link)
 	ev = proto.CloneOf(ev)
-	ev.Registered.AgentSecret = proto.String(secret)
+	ev.Registered.LinkVersion = proto.Uint32(LinkVersion)
+	if secret, ok := l.issued[link]; ok {
+		delete(l.issued, link)
+		ev.Registered.AgentSecret = proto.String(secret)
+	}
 	return ev
 }
