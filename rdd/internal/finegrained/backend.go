@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mesoproject/meso/api/mesospb"
 	"github.com/mesoproject/meso/api/schedulerpb"
+	"github.com/mesoproject/meso/rdd/internal/relay"
 	"github.com/mesoproject/meso/scheduler"
 )
 
@@ -53,9 +53,7 @@ type Backend struct {
 	execs  map[string]*mesospb.ExecutorInfo // loop only: the ExecutorInfo of each incarnation
 	data   map[string][]byte                // loop only: task data until launched
 
-	mu    sync.Mutex
-	queue []func() // guarded by mu: callbacks not yet run
-	wake  chan struct{}
+	callbacks *relay.Relay[func()] // OnEnd and OnGone calls not yet made
 }
 
 // Start subscribes and returns once SUBSCRIBED arrived.
@@ -64,7 +62,7 @@ func Start(ctx context.Context, cfg Config) (*Backend, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	b := &Backend{cfg: cfg, log: cfg.Logger, core: NewCore(cfg.Settings), cmds: make(chan func()), done: make(chan struct{}),
-		execs: map[string]*mesospb.ExecutorInfo{}, data: map[string][]byte{}, wake: make(chan struct{}, 1)}
+		execs: map[string]*mesospb.ExecutorInfo{}, data: map[string][]byte{}, callbacks: relay.New[func()]()}
 	b.client = scheduler.New(scheduler.Config{Master: strings.Join(cfg.Master, ","), Framework: cfg.Framework,
 		Logger: cfg.Logger.With("component", "scheduler")})
 	runCtx, cancel := context.WithCancel(context.Background())
@@ -72,7 +70,7 @@ func Start(ctx context.Context, cfg Config) (*Backend, error) {
 	subscribed := make(chan struct{})
 	go b.client.Run(runCtx)
 	go b.loop(subscribed)
-	go b.forward()
+	go b.callbacks.Run(b.done, func(f func()) { f() })
 	t := time.NewTimer(cfg.ConnectTimeout)
 	defer t.Stop()
 	select {
@@ -236,13 +234,13 @@ func (b *Backend) flush() {
 		for _, g := range r.Gone {
 			delete(b.execs, g)
 			if b.cfg.OnGone != nil {
-				b.post(func() { b.cfg.OnGone(g) })
+				b.callbacks.Post(func() { b.cfg.OnGone(g) })
 			}
 		}
 		for _, e := range r.Ended {
 			delete(b.data, e.Task)
 			if b.cfg.OnEnd != nil {
-				b.post(func() { b.cfg.OnEnd(e) })
+				b.callbacks.Post(func() { b.cfg.OnEnd(e) })
 			}
 		}
 	}
@@ -297,41 +295,4 @@ func (b *Backend) call(what string, f func(ctx context.Context) error) error {
 		b.log.Warn("scheduler call failed", "call", what, "err", err)
 	}
 	return err
-}
-
-// post queues a callback for the forwarder.
-func (b *Backend) post(f func()) {
-	b.mu.Lock()
-	b.queue = append(b.queue, f)
-	b.mu.Unlock()
-	select {
-	case b.wake <- struct{}{}:
-	default:
-	}
-}
-
-// forward runs callbacks in order, off the loop.
-func (b *Backend) forward() {
-	for {
-		b.mu.Lock()
-		q := b.queue
-		b.queue = nil
-		b.mu.Unlock()
-		for _, f := range q {
-			f()
-		}
-		if len(q) > 0 {
-			continue
-		}
-		select {
-		case <-b.wake:
-		case <-b.done:
-			b.mu.Lock()
-			n := len(b.queue)
-			b.mu.Unlock()
-			if n == 0 {
-				return
-			}
-		}
-	}
 }

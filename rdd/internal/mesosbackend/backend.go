@@ -20,6 +20,7 @@ import (
 	"github.com/mesoproject/meso/api/mesospb"
 	"github.com/mesoproject/meso/api/schedulerpb"
 	"github.com/mesoproject/meso/internal/resources"
+	"github.com/mesoproject/meso/rdd/internal/relay"
 	"github.com/mesoproject/meso/scheduler"
 )
 
@@ -83,11 +84,10 @@ type Backend struct {
 	offers map[string]*mesospb.Offer
 
 	out     chan Event
+	events  *relay.Relay[Event] // events not yet handed to out
 	mu      sync.Mutex
-	queue   []Event       // guarded by mu; events not yet handed to out
-	wake    chan struct{} // signals the forwarder (cap 1)
-	runErr  error         // guarded by mu; what scheduler.Client.Run returned
-	stopped bool          // guarded by mu
+	runErr  error // guarded by mu; what scheduler.Client.Run returned
+	stopped bool  // guarded by mu
 }
 
 // Start subscribes to the master and returns once SUBSCRIBED arrived, with
@@ -110,7 +110,7 @@ func Start(ctx context.Context, cfg Config) (*Backend, error) {
 		subscribe: make(chan struct{}),
 		core:      NewCore(cfg.Settings),
 		out:       make(chan Event),
-		wake:      make(chan struct{}, 1),
+		events:    relay.New[Event](),
 	}
 	b.core.SetShortageInterval(cmp.Or(cfg.ShortageInterval, cfg.Settings.ShortageInterval))
 	var header http.Header
@@ -136,7 +136,11 @@ func Start(ctx context.Context, cfg Config) (*Backend, error) {
 		close(runDone)
 	}()
 	go b.loop()
-	go b.forward()
+	go func() {
+		// Events is closed once the loop has ended and all was delivered.
+		defer close(b.out)
+		b.events.Run(b.loopDone, func(ev Event) { b.out <- ev })
+	}()
 	if err := b.awaitSubscribed(ctx, runDone); err != nil {
 		return nil, err
 	}
@@ -345,7 +349,6 @@ func (b *Backend) Stop(ctx context.Context) error {
 // carries out what it decides.
 func (b *Backend) loop() {
 	defer close(b.loopDone)
-	defer b.emit(nil) // wake the forwarder to deliver the rest and close
 	ticker := time.NewTicker(tickInterval)
 	defer ticker.Stop()
 	subscribed, drained := false, false
@@ -469,11 +472,11 @@ func (b *Backend) carryOut(r Ready) {
 		b.call("REVIVE", func(ctx context.Context) error { return b.client.Revive(ctx) })
 	}
 	for _, ev := range r.Events {
-		b.emit(&ev)
+		b.events.Post(ev)
 	}
 	if sh := r.Shortage; sh != nil {
 		b.log.Warn(sh.String())
-		b.emit(&Event{Type: EventShortage, Shortage: sh})
+		b.events.Post(Event{Type: EventShortage, Shortage: sh})
 	}
 }
 
@@ -511,45 +514,4 @@ func (b *Backend) call(what string, f func(ctx context.Context) error) error {
 		b.log.Warn("scheduler call failed", "call", what, "err", err)
 	}
 	return err
-}
-
-// emit queues an event for the driver; nil only wakes the forwarder.
-func (b *Backend) emit(ev *Event) {
-	if ev != nil {
-		b.mu.Lock()
-		b.queue = append(b.queue, *ev)
-		b.mu.Unlock()
-	}
-	select {
-	case b.wake <- struct{}{}:
-	default:
-	}
-}
-
-// forward hands queued events to Events in order, and closes it once the
-// loop has ended and the queue is empty.
-func (b *Backend) forward() {
-	defer close(b.out)
-	for {
-		b.mu.Lock()
-		batch := b.queue
-		b.queue = nil
-		b.mu.Unlock()
-		for _, ev := range batch {
-			b.out <- ev
-		}
-		if len(batch) > 0 {
-			continue
-		}
-		select {
-		case <-b.wake:
-		case <-b.loopDone:
-			b.mu.Lock()
-			n := len(b.queue)
-			b.mu.Unlock()
-			if n == 0 {
-				return
-			}
-		}
-	}
 }
