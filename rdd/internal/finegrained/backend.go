@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/mesoproject/meso/api/mesospb"
 	"github.com/mesoproject/meso/api/schedulerpb"
+	"github.com/mesoproject/meso/internal/resources"
 	"github.com/mesoproject/meso/rdd/internal/relay"
 	"github.com/mesoproject/meso/scheduler"
 )
@@ -25,7 +27,10 @@ const callTimeout = 10 * time.Second
 type Config struct {
 	Master    []string
 	Framework *mesospb.FrameworkInfo
-	Settings  Settings
+	// Header is sent with every scheduler call (the principal's
+	// credentials).
+	Header   http.Header
+	Settings Settings
 	// Executor returns the ExecutorInfo of a new executor incarnation (its
 	// resources are added by the backend) on the offer's host.
 	Executor func(id, hostname string) *mesospb.ExecutorInfo
@@ -64,7 +69,7 @@ func Start(ctx context.Context, cfg Config) (*Backend, error) {
 	b := &Backend{cfg: cfg, log: cfg.Logger, core: NewCore(cfg.Settings), cmds: make(chan func()), done: make(chan struct{}),
 		execs: map[string]*mesospb.ExecutorInfo{}, data: map[string][]byte{}, callbacks: relay.New[func()]()}
 	b.client = scheduler.New(scheduler.Config{Master: strings.Join(cfg.Master, ","), Framework: cfg.Framework,
-		Logger: cfg.Logger.With("component", "scheduler")})
+		Header: cfg.Header, Logger: cfg.Logger.With("component", "scheduler")})
 	runCtx, cancel := context.WithCancel(context.Background())
 	b.cancel = cancel
 	subscribed := make(chan struct{})
@@ -143,6 +148,7 @@ func (b *Backend) loop(subscribed chan struct{}) {
 func (b *Backend) handle(ev *schedulerpb.Event) {
 	switch ev.GetType() {
 	case schedulerpb.Event_SUBSCRIBED:
+		b.log.Info("subscribed", "framework", ev.GetSubscribed().GetFrameworkId().GetValue())
 		b.core.Subscribed()
 	case schedulerpb.Event_OFFERS:
 		b.offers = map[string]*mesospb.Offer{}
@@ -150,7 +156,8 @@ func (b *Backend) handle(ev *schedulerpb.Event) {
 		for _, o := range ev.GetOffers().GetOffers() {
 			b.offers[o.GetId().GetValue()] = o
 			cpus, mem := scalar(o.GetResources(), "cpus"), scalar(o.GetResources(), "mem")
-			batch = append(batch, Offer{ID: o.GetId().GetValue(), Agent: o.GetAgentId().GetValue(), Hostname: o.GetHostname(), CPUs: cpus, MemMiB: mem})
+			batch = append(batch, Offer{ID: o.GetId().GetValue(), Agent: o.GetAgentId().GetValue(), Hostname: o.GetHostname(),
+				CPUs: cpus, MemMiB: mem, Attributes: resources.AttributesFromProto(o.GetAttributes())})
 		}
 		b.core.Offers(batch)
 	case schedulerpb.Event_UPDATE:
@@ -162,7 +169,12 @@ func (b *Backend) handle(ev *schedulerpb.Event) {
 		}
 	case schedulerpb.Event_FAILURE:
 		f := ev.GetFailure()
-		if f.ExecutorId != nil {
+		switch {
+		case f.ExecutorId == nil:
+		case f.GetStatus() != 0: // it exited with an error or a signal
+			b.log.Info("executor failed", "executor", f.GetExecutorId().GetValue(), "agent", f.GetAgentId().GetValue(), "status", f.GetStatus())
+			b.core.ExecutorFailed(f.GetAgentId().GetValue(), f.GetExecutorId().GetValue())
+		default:
 			b.core.ExecutorGone(f.GetAgentId().GetValue(), f.GetExecutorId().GetValue())
 		}
 	}
@@ -205,7 +217,7 @@ func take(left []*mesospb.Resource, name string, amount float64) []*mesospb.Reso
 func (b *Backend) flush() {
 	for {
 		r := b.core.Ready()
-		if len(r.Launch)+len(r.Decline)+len(r.Kill)+len(r.Ended)+len(r.Gone) == 0 && !r.Suppress && !r.Revive {
+		if len(r.Launch)+len(r.Decline)+len(r.Kill)+len(r.Ended)+len(r.Gone)+len(r.Reconcile) == 0 && !r.Suppress && !r.Revive {
 			b.offers = nil
 			return
 		}
@@ -224,6 +236,15 @@ func (b *Backend) flush() {
 			b.call("KILL", func(ctx context.Context) error {
 				return b.client.Kill(ctx, &mesospb.TaskID{Value: proto.String(k.Task)}, &mesospb.AgentID{Value: proto.String(k.Agent)})
 			})
+		}
+		if len(r.Reconcile) > 0 {
+			var tasks []*schedulerpb.Call_Reconcile_Task
+			for _, t := range r.Reconcile {
+				tasks = append(tasks, &schedulerpb.Call_Reconcile_Task{TaskId: &mesospb.TaskID{Value: proto.String(t.Task)},
+					AgentId: &mesospb.AgentID{Value: proto.String(t.Agent)}})
+			}
+			b.log.Info("reconciling running tasks", "tasks", len(tasks))
+			b.call("RECONCILE", func(ctx context.Context) error { return b.client.Reconcile(ctx, tasks...) })
 		}
 		if r.Suppress {
 			b.call("SUPPRESS", func(ctx context.Context) error { return b.client.Suppress(ctx) })

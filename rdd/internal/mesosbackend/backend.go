@@ -113,16 +113,11 @@ func Start(ctx context.Context, cfg Config) (*Backend, error) {
 		events:    relay.New[Event](),
 	}
 	b.core.SetShortageInterval(cmp.Or(cfg.ShortageInterval, cfg.Settings.ShortageInterval))
-	var header http.Header
-	if s := cfg.Settings; s.Secret != "" {
-		header = http.Header{"Authorization": {"Basic " +
-			base64.StdEncoding.EncodeToString([]byte(s.Principal+":"+s.Secret))}}
-	}
 	b.client = scheduler.New(scheduler.Config{
 		Master:     strings.Join(cfg.Master, ","),
 		Framework:  b.frameworkInfo(),
 		HTTPClient: cfg.HTTPClient,
-		Header:     header,
+		Header:     AuthHeader(cfg.Settings),
 		Logger:     cfg.Logger.With("component", "scheduler"),
 	})
 	runCtx, cancel := context.WithCancel(context.Background())
@@ -221,10 +216,16 @@ func probe(masters []string) string {
 }
 
 func (b *Backend) frameworkInfo() *mesospb.FrameworkInfo {
-	s := b.cfg.Settings
+	return FrameworkInfo(b.cfg.Settings, b.cfg.Name, b.cfg.User, b.cfg.Hostname)
+}
+
+// FrameworkInfo is the framework both modes subscribe: name, user, role,
+// principal, failover timeout, checkpointing, framework id, web UI and
+// labels from s (hostname optional).
+func FrameworkInfo(s Settings, name, user, hostname string) *mesospb.FrameworkInfo {
 	fi := &mesospb.FrameworkInfo{
-		User:            proto.String(b.cfg.User),
-		Name:            proto.String(b.cfg.Name),
+		User:            proto.String(user),
+		Name:            proto.String(name),
 		Role:            proto.String(s.Role),
 		FailoverTimeout: proto.Float64(s.FailoverTimeout.Seconds()),
 		Checkpoint:      proto.Bool(s.Checkpoint),
@@ -238,11 +239,20 @@ func (b *Backend) frameworkInfo() *mesospb.FrameworkInfo {
 	if s.WebUIURL != "" {
 		fi.WebuiUrl = proto.String(s.WebUIURL)
 	}
-	if b.cfg.Hostname != "" {
-		fi.Hostname = proto.String(b.cfg.Hostname)
+	if hostname != "" {
+		fi.Hostname = proto.String(hostname)
 	}
 	fi.Labels = labelsProto(s.DriverLabels)
 	return fi
+}
+
+// AuthHeader is the HTTP basic authentication of spark.mesos.principal and
+// spark.mesos.secret (nil without a secret).
+func AuthHeader(s Settings) http.Header {
+	if s.Secret == "" {
+		return nil
+	}
+	return http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(s.Principal+":"+s.Secret))}}
 }
 
 // Events delivers executor events (and shortage reports) in order. It is
