@@ -200,6 +200,44 @@ func TestRDDFineTaskRetries(t *testing.T) {
 	}
 }
 
+// spark.mesos.constraints in fine-grained mode: every Mesos task (and so
+// every executor) is on the one agent with zone:a.
+func TestRDDFineConstraints(t *testing.T) {
+	runConstrained(t, func(c *cluster) []string { return fineArgs(c, t.TempDir()) })
+}
+
+// Against a master with --authenticate_frameworks, fine-grained mode
+// subscribes with spark.mesos.principal and spark.mesos.secret and gives
+// the exact result; with a wrong secret the run fails saying the master
+// refused it (401).
+func TestRDDFineAuthenticates(t *testing.T) {
+	bin := buildRDDOps(t)
+	args := []string{"--op", "join", "--n", "20000", "--parts", "2"}
+	local, err := runProgram(t, 2*time.Minute, bin, append(args, "--master", "local[2]")...)
+	if err != nil {
+		t.Fatalf("local run: %v\n%s", err, local)
+	}
+	creds := filepath.Join(t.TempDir(), "credentials")
+	if err := os.WriteFile(creds, []byte("rdd s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := newCluster(t, 1, "cpus:3;mem:2048;disk:4096;ports:[31000-32000]",
+		append(masterFlags, "--authenticate_frameworks", "--credentials="+creds)...)
+	out, err := runProgram(t, 3*time.Minute, bin, append(args, fineArgs(c, t.TempDir(),
+		"spark.mesos.principal=rdd", "spark.mesos.secret=s3cret")...)...)
+	if err != nil {
+		t.Fatalf("fine-grained run with the principal's secret: %v\n%s", err, out)
+	}
+	if got, want := checksumOf(t, out), checksumOf(t, local); got != want {
+		t.Fatalf("fine-grained %s, local %s\noutput:\n%s", got, want, out)
+	}
+	out, err = runProgram(t, 2*time.Minute, bin, append(args, fineArgs(c, t.TempDir(),
+		"spark.mesos.principal=rdd", "spark.mesos.secret=nope")...)...)
+	if err == nil || !strings.Contains(out, "401") {
+		t.Fatalf("fine-grained run with a wrong secret: err %v, want it refused with 401; output:\n%s", err, out)
+	}
+}
+
 // SIGKILL of a fine-grained executor mid-job: its Mesos tasks end FAILED,
 // they run again (on a new executor incarnation or the other agent), its
 // map outputs are recomputed, and the result is exact.

@@ -73,7 +73,8 @@ func Start(ctx context.Context, cfg Config) (*Backend, error) {
 	runCtx, cancel := context.WithCancel(context.Background())
 	b.cancel = cancel
 	subscribed := make(chan struct{})
-	go b.client.Run(runCtx)
+	runErr := make(chan error, 1)
+	go func() { runErr <- b.client.Run(runCtx) }()
 	go b.loop(subscribed)
 	go b.callbacks.Run(b.done, func(f func()) { f() })
 	t := time.NewTimer(cfg.ConnectTimeout)
@@ -83,7 +84,9 @@ func Start(ctx context.Context, cfg Config) (*Backend, error) {
 		return b, nil
 	case <-t.C:
 	case <-ctx.Done():
-	case <-b.done:
+	case <-b.done: // the master refused the framework
+		cancel()
+		return nil, fmt.Errorf("%w: %s: %w", ErrConnect, strings.Join(cfg.Master, ","), <-runErr)
 	}
 	cancel()
 	return nil, fmt.Errorf("%w: %s within %v", ErrConnect, strings.Join(cfg.Master, ","), cfg.ConnectTimeout)
