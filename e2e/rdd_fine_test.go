@@ -293,46 +293,18 @@ func killAnExecutorMidJob(t *testing.T, bin string, args []string, pidDir string
 // lost, the driver loses that executor with its map outputs, the tasks run
 // again on the other agents, and the result is exact.
 func TestRDDFineAgentKilledMidJob(t *testing.T) {
-	bin := buildRDDOps(t)
-	args := []string{"--op", "join", "--n", "200000", "--parts", "8", "--slow-ms", "1500"}
-	local, err := runProgram(t, 3*time.Minute, bin, append(args, "--master", "local[2]")...)
-	if err != nil {
-		t.Fatalf("local run: %v\n%s", err, local)
-	}
-	c := newCluster(t, 3, "cpus:3;mem:2048;disk:4096;ports:[31000-32000]", fastLossFlags...)
 	pidDir := t.TempDir()
-	out, done := startProgram(t, 5*time.Minute, bin, append(args, fineArgs(c, pidDir)...)...)
-	// Executor ids are "<agent id>-f<n>": once the reduce stage runs, kill
-	// the agent of one executor, and the executor.
-	var victim *proc
-	var victimPID int
-	eventually(t, 3*time.Minute, func() error {
-		if !strings.Contains(out.String(), "[Stage 1") {
-			return errors.New("reduce stage not running yet")
-		}
-		for id, pid := range executorPIDs(t, pidDir) {
+	s := killAgentMidJob(t, "cpus:3;mem:2048;disk:4096;ports:[31000-32000]",
+		func(c *cluster) []string { return fineArgs(c, pidDir) }, pidDir,
+		// Executor ids are "<agent id>-f<n>".
+		func(c *cluster, _ taskAgents, exec string) string {
 			for _, a := range c.agents {
-				if strings.HasPrefix(id, agentIDOf(a)+"-f") {
-					victim, victimPID = a, pid
-					return nil
+				if id := agentIDOf(a); strings.HasPrefix(exec, id+"-f") {
+					return id
 				}
 			}
-		}
-		return errors.New("no executor pid yet")
-	})
-	if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	syscall.Kill(victimPID, syscall.SIGKILL)
-	killed := time.Now()
-	if err := <-done; err != nil {
-		t.Fatalf("fine-grained run: %v\n%s", err, out.String())
-	}
-	t.Logf("the run ended %v after the kill", time.Since(killed).Round(time.Millisecond))
-	s := out.String()
-	if got, want := checksumOf(t, s), checksumOf(t, local); got != want {
-		t.Fatalf("fine-grained %s, local %s\noutput:\n%s", got, want, s)
-	}
+			return ""
+		})
 	if !regexp.MustCompile(`executor lost.*why=.*map_outputs_lost=[1-9]`).MatchString(s) {
 		t.Errorf("the driver never lost the killed agent's executor with its map outputs; output:\n%s", s)
 	}
