@@ -200,6 +200,44 @@ func TestRDDFineTaskRetries(t *testing.T) {
 	}
 }
 
+// spark.mesos.constraints in fine-grained mode: every Mesos task (and so
+// every executor) is on the one agent with zone:a.
+func TestRDDFineConstraints(t *testing.T) {
+	runConstrained(t, func(c *cluster) []string { return fineArgs(c, t.TempDir()) })
+}
+
+// Against a master with --authenticate_frameworks, fine-grained mode
+// subscribes with spark.mesos.principal and spark.mesos.secret and gives
+// the exact result; with a wrong secret the run fails saying the master
+// refused it (401).
+func TestRDDFineAuthenticates(t *testing.T) {
+	bin := buildRDDOps(t)
+	args := []string{"--op", "join", "--n", "20000", "--parts", "2"}
+	local, err := runProgram(t, 2*time.Minute, bin, append(args, "--master", "local[2]")...)
+	if err != nil {
+		t.Fatalf("local run: %v\n%s", err, local)
+	}
+	creds := filepath.Join(t.TempDir(), "credentials")
+	if err := os.WriteFile(creds, []byte("rdd s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := newCluster(t, 1, "cpus:3;mem:2048;disk:4096;ports:[31000-32000]",
+		append(masterFlags, "--authenticate_frameworks", "--credentials="+creds)...)
+	out, err := runProgram(t, 3*time.Minute, bin, append(args, fineArgs(c, t.TempDir(),
+		"spark.mesos.principal=rdd", "spark.mesos.secret=s3cret")...)...)
+	if err != nil {
+		t.Fatalf("fine-grained run with the principal's secret: %v\n%s", err, out)
+	}
+	if got, want := checksumOf(t, out), checksumOf(t, local); got != want {
+		t.Fatalf("fine-grained %s, local %s\noutput:\n%s", got, want, out)
+	}
+	out, err = runProgram(t, 2*time.Minute, bin, append(args, fineArgs(c, t.TempDir(),
+		"spark.mesos.principal=rdd", "spark.mesos.secret=nope")...)...)
+	if err == nil || !strings.Contains(out, "401") {
+		t.Fatalf("fine-grained run with a wrong secret: err %v, want it refused with 401; output:\n%s", err, out)
+	}
+}
+
 // SIGKILL of a fine-grained executor mid-job: its Mesos tasks end FAILED,
 // they run again (on a new executor incarnation or the other agent), its
 // map outputs are recomputed, and the result is exact.
@@ -255,46 +293,18 @@ func killAnExecutorMidJob(t *testing.T, bin string, args []string, pidDir string
 // lost, the driver loses that executor with its map outputs, the tasks run
 // again on the other agents, and the result is exact.
 func TestRDDFineAgentKilledMidJob(t *testing.T) {
-	bin := buildRDDOps(t)
-	args := []string{"--op", "join", "--n", "200000", "--parts", "8", "--slow-ms", "1500"}
-	local, err := runProgram(t, 3*time.Minute, bin, append(args, "--master", "local[2]")...)
-	if err != nil {
-		t.Fatalf("local run: %v\n%s", err, local)
-	}
-	c := newCluster(t, 3, "cpus:3;mem:2048;disk:4096;ports:[31000-32000]", fastLossFlags...)
 	pidDir := t.TempDir()
-	out, done := startProgram(t, 5*time.Minute, bin, append(args, fineArgs(c, pidDir)...)...)
-	// Executor ids are "<agent id>-f<n>": once the reduce stage runs, kill
-	// the agent of one executor, and the executor.
-	var victim *proc
-	var victimPID int
-	eventually(t, 3*time.Minute, func() error {
-		if !strings.Contains(out.String(), "[Stage 1") {
-			return errors.New("reduce stage not running yet")
-		}
-		for id, pid := range executorPIDs(t, pidDir) {
+	s := killAgentMidJob(t, "cpus:3;mem:2048;disk:4096;ports:[31000-32000]",
+		func(c *cluster) []string { return fineArgs(c, pidDir) }, pidDir,
+		// Executor ids are "<agent id>-f<n>".
+		func(c *cluster, _ taskAgents, exec string) string {
 			for _, a := range c.agents {
-				if strings.HasPrefix(id, agentIDOf(a)+"-f") {
-					victim, victimPID = a, pid
-					return nil
+				if id := agentIDOf(a); strings.HasPrefix(exec, id+"-f") {
+					return id
 				}
 			}
-		}
-		return errors.New("no executor pid yet")
-	})
-	if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	syscall.Kill(victimPID, syscall.SIGKILL)
-	killed := time.Now()
-	if err := <-done; err != nil {
-		t.Fatalf("fine-grained run: %v\n%s", err, out.String())
-	}
-	t.Logf("the run ended %v after the kill", time.Since(killed).Round(time.Millisecond))
-	s := out.String()
-	if got, want := checksumOf(t, s), checksumOf(t, local); got != want {
-		t.Fatalf("fine-grained %s, local %s\noutput:\n%s", got, want, s)
-	}
+			return ""
+		})
 	if !regexp.MustCompile(`executor lost.*why=.*map_outputs_lost=[1-9]`).MatchString(s) {
 		t.Errorf("the driver never lost the killed agent's executor with its map outputs; output:\n%s", s)
 	}

@@ -85,6 +85,14 @@ func (s taskAgents) tasks() []taskAgent {
 // spark.mesos.constraints keeps executors off the agents without the
 // attribute: of three agents only the one with zone:a runs them.
 func TestRDDClusterConstraints(t *testing.T) {
+	runConstrained(t, func(c *cluster) []string { return clusterArgs(c, t.TempDir()) })
+}
+
+// runConstrained runs a join with spark.mesos.constraints=zone:a (and
+// the mode's args) on three agents, of which one has zone:a, and checks
+// that every Mesos task of the run was on that agent.
+func runConstrained(t *testing.T, modeArgs func(c *cluster) []string) {
+	t.Helper()
 	bin := buildRDDOps(t)
 	c := newCluster(t, 0, "", masterFlags...)
 	res := "cpus:2;mem:2048;disk:4096;ports:[31000-32000]"
@@ -106,20 +114,20 @@ func TestRDDClusterConstraints(t *testing.T) {
 		t.Fatalf("no agent with zone:a in %+v", st.Slaves)
 	}
 	out, err := runProgram(t, 3*time.Minute, bin, append([]string{"--op", "join", "--n", "50000"},
-		append(clusterArgs(c, t.TempDir()), "--conf", "spark.mesos.constraints=zone:a")...)...)
+		append(modeArgs(c), "--conf", "spark.mesos.constraints=zone:a")...)...)
 	if err != nil {
-		t.Fatalf("cluster run: %v\n%s", err, out)
+		t.Fatalf("run: %v\n%s", err, out)
 	}
 	if err := getJSON(c.master.url("/master/state"), &st); err != nil {
 		t.Fatal(err)
 	}
 	tasks := st.tasks()
 	if len(tasks) == 0 {
-		t.Fatal("no executor task in /master/state")
+		t.Fatal("no task in /master/state")
 	}
 	for _, tk := range tasks {
 		if tk.SlaveID != want {
-			t.Errorf("executor %s ran on agent %s, which lacks zone:a (want %s)", tk.ID, tk.SlaveID, want)
+			t.Errorf("task %s ran on agent %s, which lacks zone:a (want %s)", tk.ID, tk.SlaveID, want)
 		}
 	}
 }

@@ -47,7 +47,8 @@ type fineExec struct {
 // fineSettings reads the fine-grained settings from conf.
 func fineSettings(conf map[string]string, s mesosbackend.Settings) (finegrained.Settings, error) {
 	fs := finegrained.Settings{ExecutorCPUs: 1, TaskCPUs: 1, RejectFor: s.RejectOfferDuration,
-		ExecutorMemMiB: float64(s.ExecutorMemoryMiB + s.MemoryOverheadMiB)}
+		ExecutorMemMiB: float64(s.ExecutorMemoryMiB + s.MemoryOverheadMiB),
+		Constraints:    s.Constraints, RejectUnmet: s.RejectUnmetConstraints}
 	for key, p := range map[string]*float64{keyMesosExecutorCPUs: &fs.ExecutorCPUs, keyTaskCPUs: &fs.TaskCPUs} {
 		if v, ok := conf[key]; ok {
 			f, err := strconv.ParseFloat(v, 64)
@@ -76,18 +77,14 @@ func (c *cluster) startFine(conf map[string]string, settings mesosbackend.Settin
 		cmd.Env = map[string]string{}
 	}
 	cmd.Env[envFine] = "1"
-	fi := &mesospb.FrameworkInfo{User: proto.String(currentUser()), Name: proto.String(c.s.cfg.AppName),
-		Role: proto.String(settings.Role), Hostname: proto.String(hostname)}
-	if settings.WebUIURL != "" {
-		fi.WebuiUrl = proto.String(settings.WebUIURL)
-	}
-	if settings.Principal != "" {
-		fi.Principal = proto.String(settings.Principal)
-	}
+	// The framework is coarse mode's: role, principal and secret, failover
+	// timeout, checkpointing, framework id, labels.
+	fi := mesosbackend.FrameworkInfo(settings, c.s.cfg.AppName, currentUser(), hostname)
 	var b *finegrained.Backend
 	b, err = finegrained.Start(context.Background(), finegrained.Config{
-		Master: masters, Framework: fi, Settings: fs, ConnectTimeout: settings.ConnectTimeout,
-		Logger: c.s.log.With("component", "mesos"),
+		Master: masters, Framework: fi, Header: mesosbackend.AuthHeader(settings), Settings: fs,
+		ConnectTimeout: settings.ConnectTimeout,
+		Logger:         c.s.log.With("component", "mesos"),
 		Executor: func(id, host string) *mesospb.ExecutorInfo {
 			return &mesospb.ExecutorInfo{Type: mesospb.ExecutorInfo_CUSTOM.Enum(), Name: proto.String("rdd executor " + id),
 				Command: mesosbackend.CommandInfo(settings, cmd, c.url, b.FrameworkID(),

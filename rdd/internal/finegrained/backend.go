@@ -5,14 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mesoproject/meso/api/mesospb"
 	"github.com/mesoproject/meso/api/schedulerpb"
+	"github.com/mesoproject/meso/internal/resources"
+	"github.com/mesoproject/meso/rdd/internal/relay"
 	"github.com/mesoproject/meso/scheduler"
 )
 
@@ -25,7 +27,10 @@ const callTimeout = 10 * time.Second
 type Config struct {
 	Master    []string
 	Framework *mesospb.FrameworkInfo
-	Settings  Settings
+	// Header is sent with every scheduler call (the principal's
+	// credentials).
+	Header   http.Header
+	Settings Settings
 	// Executor returns the ExecutorInfo of a new executor incarnation (its
 	// resources are added by the backend) on the offer's host.
 	Executor func(id, hostname string) *mesospb.ExecutorInfo
@@ -53,9 +58,7 @@ type Backend struct {
 	execs  map[string]*mesospb.ExecutorInfo // loop only: the ExecutorInfo of each incarnation
 	data   map[string][]byte                // loop only: task data until launched
 
-	mu    sync.Mutex
-	queue []func() // guarded by mu: callbacks not yet run
-	wake  chan struct{}
+	callbacks *relay.Relay[func()] // OnEnd and OnGone calls not yet made
 }
 
 // Start subscribes and returns once SUBSCRIBED arrived.
@@ -64,15 +67,16 @@ func Start(ctx context.Context, cfg Config) (*Backend, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	b := &Backend{cfg: cfg, log: cfg.Logger, core: NewCore(cfg.Settings), cmds: make(chan func()), done: make(chan struct{}),
-		execs: map[string]*mesospb.ExecutorInfo{}, data: map[string][]byte{}, wake: make(chan struct{}, 1)}
+		execs: map[string]*mesospb.ExecutorInfo{}, data: map[string][]byte{}, callbacks: relay.New[func()]()}
 	b.client = scheduler.New(scheduler.Config{Master: strings.Join(cfg.Master, ","), Framework: cfg.Framework,
-		Logger: cfg.Logger.With("component", "scheduler")})
+		Header: cfg.Header, Logger: cfg.Logger.With("component", "scheduler")})
 	runCtx, cancel := context.WithCancel(context.Background())
 	b.cancel = cancel
 	subscribed := make(chan struct{})
-	go b.client.Run(runCtx)
+	runErr := make(chan error, 1)
+	go func() { runErr <- b.client.Run(runCtx) }()
 	go b.loop(subscribed)
-	go b.forward()
+	go b.callbacks.Run(b.done, func(f func()) { f() })
 	t := time.NewTimer(cfg.ConnectTimeout)
 	defer t.Stop()
 	select {
@@ -80,7 +84,9 @@ func Start(ctx context.Context, cfg Config) (*Backend, error) {
 		return b, nil
 	case <-t.C:
 	case <-ctx.Done():
-	case <-b.done:
+	case <-b.done: // the master refused the framework
+		cancel()
+		return nil, fmt.Errorf("%w: %s: %w", ErrConnect, strings.Join(cfg.Master, ","), <-runErr)
 	}
 	cancel()
 	return nil, fmt.Errorf("%w: %s within %v", ErrConnect, strings.Join(cfg.Master, ","), cfg.ConnectTimeout)
@@ -145,6 +151,7 @@ func (b *Backend) loop(subscribed chan struct{}) {
 func (b *Backend) handle(ev *schedulerpb.Event) {
 	switch ev.GetType() {
 	case schedulerpb.Event_SUBSCRIBED:
+		b.log.Info("subscribed", "framework", ev.GetSubscribed().GetFrameworkId().GetValue())
 		b.core.Subscribed()
 	case schedulerpb.Event_OFFERS:
 		b.offers = map[string]*mesospb.Offer{}
@@ -152,7 +159,8 @@ func (b *Backend) handle(ev *schedulerpb.Event) {
 		for _, o := range ev.GetOffers().GetOffers() {
 			b.offers[o.GetId().GetValue()] = o
 			cpus, mem := scalar(o.GetResources(), "cpus"), scalar(o.GetResources(), "mem")
-			batch = append(batch, Offer{ID: o.GetId().GetValue(), Agent: o.GetAgentId().GetValue(), Hostname: o.GetHostname(), CPUs: cpus, MemMiB: mem})
+			batch = append(batch, Offer{ID: o.GetId().GetValue(), Agent: o.GetAgentId().GetValue(), Hostname: o.GetHostname(),
+				CPUs: cpus, MemMiB: mem, Attributes: resources.AttributesFromProto(o.GetAttributes())})
 		}
 		b.core.Offers(batch)
 	case schedulerpb.Event_UPDATE:
@@ -164,7 +172,12 @@ func (b *Backend) handle(ev *schedulerpb.Event) {
 		}
 	case schedulerpb.Event_FAILURE:
 		f := ev.GetFailure()
-		if f.ExecutorId != nil {
+		switch {
+		case f.ExecutorId == nil:
+		case f.GetStatus() != 0: // it exited with an error or a signal
+			b.log.Info("executor failed", "executor", f.GetExecutorId().GetValue(), "agent", f.GetAgentId().GetValue(), "status", f.GetStatus())
+			b.core.ExecutorFailed(f.GetAgentId().GetValue(), f.GetExecutorId().GetValue())
+		default:
 			b.core.ExecutorGone(f.GetAgentId().GetValue(), f.GetExecutorId().GetValue())
 		}
 	}
@@ -207,7 +220,7 @@ func take(left []*mesospb.Resource, name string, amount float64) []*mesospb.Reso
 func (b *Backend) flush() {
 	for {
 		r := b.core.Ready()
-		if len(r.Launch)+len(r.Decline)+len(r.Kill)+len(r.Ended)+len(r.Gone) == 0 && !r.Suppress && !r.Revive {
+		if len(r.Launch)+len(r.Decline)+len(r.Kill)+len(r.Ended)+len(r.Gone)+len(r.Reconcile) == 0 && !r.Suppress && !r.Revive {
 			b.offers = nil
 			return
 		}
@@ -227,6 +240,15 @@ func (b *Backend) flush() {
 				return b.client.Kill(ctx, &mesospb.TaskID{Value: proto.String(k.Task)}, &mesospb.AgentID{Value: proto.String(k.Agent)})
 			})
 		}
+		if len(r.Reconcile) > 0 {
+			var tasks []*schedulerpb.Call_Reconcile_Task
+			for _, t := range r.Reconcile {
+				tasks = append(tasks, &schedulerpb.Call_Reconcile_Task{TaskId: &mesospb.TaskID{Value: proto.String(t.Task)},
+					AgentId: &mesospb.AgentID{Value: proto.String(t.Agent)}})
+			}
+			b.log.Info("reconciling running tasks", "tasks", len(tasks))
+			b.call("RECONCILE", func(ctx context.Context) error { return b.client.Reconcile(ctx, tasks...) })
+		}
 		if r.Suppress {
 			b.call("SUPPRESS", func(ctx context.Context) error { return b.client.Suppress(ctx) })
 		}
@@ -236,13 +258,13 @@ func (b *Backend) flush() {
 		for _, g := range r.Gone {
 			delete(b.execs, g)
 			if b.cfg.OnGone != nil {
-				b.post(func() { b.cfg.OnGone(g) })
+				b.callbacks.Post(func() { b.cfg.OnGone(g) })
 			}
 		}
 		for _, e := range r.Ended {
 			delete(b.data, e.Task)
 			if b.cfg.OnEnd != nil {
-				b.post(func() { b.cfg.OnEnd(e) })
+				b.callbacks.Post(func() { b.cfg.OnEnd(e) })
 			}
 		}
 	}
@@ -297,41 +319,4 @@ func (b *Backend) call(what string, f func(ctx context.Context) error) error {
 		b.log.Warn("scheduler call failed", "call", what, "err", err)
 	}
 	return err
-}
-
-// post queues a callback for the forwarder.
-func (b *Backend) post(f func()) {
-	b.mu.Lock()
-	b.queue = append(b.queue, f)
-	b.mu.Unlock()
-	select {
-	case b.wake <- struct{}{}:
-	default:
-	}
-}
-
-// forward runs callbacks in order, off the loop.
-func (b *Backend) forward() {
-	for {
-		b.mu.Lock()
-		q := b.queue
-		b.queue = nil
-		b.mu.Unlock()
-		for _, f := range q {
-			f()
-		}
-		if len(q) > 0 {
-			continue
-		}
-		select {
-		case <-b.wake:
-		case <-b.done:
-			b.mu.Lock()
-			n := len(b.queue)
-			b.mu.Unlock()
-			if n == 0 {
-				return
-			}
-		}
-	}
 }

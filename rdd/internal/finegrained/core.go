@@ -8,7 +8,13 @@ import (
 	"time"
 
 	"github.com/mesoproject/meso/api/mesospb"
+	"github.com/mesoproject/meso/internal/resources"
 )
+
+// MaxAgentFailures is how many executor incarnations may fail (or be lost)
+// on an agent before it is not used again (Spark's MAX_SLAVE_FAILURES, as
+// in coarse mode).
+const MaxAgentFailures = 2
 
 // Settings size executors and tasks.
 type Settings struct {
@@ -16,12 +22,18 @@ type Settings struct {
 	ExecutorMemMiB float64       // spark.executor.memory + overhead
 	TaskCPUs       float64       // spark.task.cpus (1)
 	RejectFor      time.Duration // spark.mesos.rejectOfferDuration: decline filter when idle
+	// Constraints is spark.mesos.constraints: offers of agents whose
+	// attributes do not match are declined with RejectUnmet
+	// (spark.mesos.rejectOfferDurationForUnmetConstraints).
+	Constraints resources.Constraints
+	RejectUnmet time.Duration
 }
 
 // Offer is the part of a Mesos offer the core decides on.
 type Offer struct {
 	ID, Agent, Hostname string
 	CPUs, MemMiB        float64
+	Attributes          resources.Attributes
 }
 
 // Status is a task's Mesos status update.
@@ -69,11 +81,15 @@ type Ready struct {
 	Ended    []End
 	// Gone lists executor incarnations that ended.
 	Gone []string
+	// Reconcile lists the running tasks to ask the master about (after a
+	// re-subscription: updates sent meanwhile may be lost).
+	Reconcile []Kill
 }
 
 type agent struct {
 	incarnation int
 	live        string // the live executor's id ("" when none)
+	failures    int    // executor incarnations that failed or were lost
 }
 
 type running struct {
@@ -89,6 +105,7 @@ type Core struct {
 	agents     map[string]*agent
 	suppressed bool
 	stopped    bool
+	subscribed bool // a SUBSCRIBED came before
 	out        Ready
 }
 
@@ -151,8 +168,24 @@ func (c *Core) Abandon(why string) {
 // Running is how many launched tasks have not ended.
 func (c *Core) Running() int { return len(c.running) }
 
-// Subscribed forgets the suppression (a new subscription is unsuppressed).
-func (c *Core) Subscribed() { c.suppressed = false }
+// Subscribed forgets the suppression (a new subscription is unsuppressed);
+// on a re-subscription it asks to reconcile every running task, so that a
+// terminal update lost while the stream was down is sent again.
+func (c *Core) Subscribed() {
+	c.suppressed = false
+	if c.subscribed {
+		for _, id := range slices.Sorted(maps.Keys(c.running)) {
+			c.out.Reconcile = append(c.out.Reconcile, Kill{Task: id, Agent: c.running[id].agent})
+		}
+	}
+	c.subscribed = true
+}
+
+// Blacklisted reports whether MaxAgentFailures executors failed on agent.
+func (c *Core) Blacklisted(agentID string) bool {
+	a := c.agents[agentID]
+	return a != nil && a.failures >= MaxAgentFailures
+}
 
 func round(f float64) float64 { return math.Round(f*1000) / 1000 }
 
@@ -163,6 +196,14 @@ func (c *Core) Offers(batch []Offer) {
 		if a == nil {
 			a = &agent{}
 			c.agents[o.Agent] = a
+		}
+		switch {
+		case !c.s.Constraints.Match(o.Attributes):
+			c.out.Decline = append(c.out.Decline, Decline{OfferID: o.ID, Filter: c.s.RejectUnmet})
+			continue
+		case a.failures >= MaxAgentFailures:
+			c.out.Decline = append(c.out.Decline, Decline{OfferID: o.ID, Filter: c.s.RejectFor})
+			continue
 		}
 		cpus, mem := o.CPUs, o.MemMiB
 		l := Launch{OfferID: o.ID, Agent: o.Agent, Hostname: o.Hostname, Executor: a.live}
@@ -229,8 +270,17 @@ func (c *Core) Update(st Status) {
 	if st.Reason == mesospb.TaskStatus_REASON_EXECUTOR_TERMINATED || st.State == mesospb.TaskState_TASK_LOST ||
 		st.State == mesospb.TaskState_TASK_UNREACHABLE ||
 		st.State == mesospb.TaskState_TASK_GONE || st.Reason == mesospb.TaskStatus_REASON_AGENT_REMOVED {
-		c.ExecutorGone(r.agent, r.executor)
+		c.ExecutorFailed(r.agent, r.executor)
 	}
+}
+
+// ExecutorFailed ends an executor incarnation that failed or was lost and
+// counts it against its agent (once per incarnation).
+func (c *Core) ExecutorFailed(agentID, executor string) {
+	if a := c.agents[agentID]; a != nil && a.live == executor && executor != "" {
+		a.failures++
+	}
+	c.ExecutorGone(agentID, executor)
 }
 
 // ExecutorGone records that an executor incarnation ended: the next task

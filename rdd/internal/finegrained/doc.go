@@ -9,7 +9,7 @@
 //
 // Core is pure (no goroutines, clock or I/O). Inputs: Submit(task),
 // Kill(task), Offers(batch), Update(status), ExecutorGone(agent, id),
-// LaunchFailed(tasks). Ready() returns what to do: launches (a task with,
+// ExecutorFailed(agent, id), Subscribed(), LaunchFailed(tasks). Ready() returns what to do: launches (a task with,
 // on an agent without a live executor, a new executor incarnation),
 // declines, kills, SUPPRESS/REVIVE, and tasks that ended (with their
 // status data). Rules:
@@ -26,9 +26,17 @@
 //     a new incarnation. TASK_UNREACHABLE ends a task: the framework is not
 //     partition aware. Its running
 //     tasks end with the agent's updates.
+//   - Offers of agents that do not match Settings.Constraints are declined
+//     with RejectUnmet; an agent where MaxAgentFailures incarnations failed
+//     or were lost (ExecutorFailed, or the task states above) is declined
+//     with RejectFor and never used again.
+//   - A SUBSCRIBED after the first asks to reconcile every running task
+//     (Ready.Reconcile).
 //
 // # Shell
 //
-// Start subscribes through the public scheduler package and runs the core;
-// task data and status data are opaque bytes (the driver's business).
+// Start subscribes through the public scheduler package (with the
+// FrameworkInfo and credentials the caller gives) and runs the core; task
+// data and status data are opaque bytes (the driver's business). OnEnd
+// and OnGone are called through rdd/internal/relay, off the loop.
 package finegrained

@@ -10,6 +10,7 @@ import (
 	"github.com/cockroachdb/datadriven"
 
 	"github.com/mesoproject/meso/api/mesospb"
+	"github.com/mesoproject/meso/internal/resources"
 )
 
 // TestScenarios runs the scripts in testdata, the readable spec of the
@@ -19,12 +20,13 @@ import (
 //
 // Commands (one per line):
 //
-//	settings [exec-cpus=1] [exec-mem=512] [task-cpus=1] [reject=120s]
+//	settings [exec-cpus=1] [exec-mem=512] [task-cpus=1] [reject=120s] [constraints=zone:a] [reject-unmet=120s]
 //	submit t1 [t2 ...]      kill t1      stop      subscribed      abandon
-//	offer o1 agent=a1 cpus=4 mem=8192     (offers queue until decide)
+//	offer o1 agent=a1 cpus=4 mem=8192 [attrs=zone:a;rack:r1]   (offers queue until decide)
 //	decide
 //	update t1 finished|failed|killed|lost [reason=REASON_EXECUTOR_TERMINATED] [data=x]
-//	gone a1 a1-f1          (a FAILURE event: the executor ended)
+//	gone a1 a1-f1          (the executor ended)
+//	failed a1 a1-f1        (the executor failed: counts against a1)
 //	launch-failed          (the last launch's ACCEPT failed)
 //	state
 func TestScenarios(t *testing.T) {
@@ -89,8 +91,16 @@ func (h *harness) exec(t *testing.T, f []string) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		unmet, err := time.ParseDuration(cmpOr(args["reject-unmet"], "120s"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs, err := resources.ParseConstraints(args["constraints"])
+		if err != nil {
+			t.Fatal(err)
+		}
 		h.c = NewCore(Settings{ExecutorCPUs: num("exec-cpus", 1), ExecutorMemMiB: num("exec-mem", 512),
-			TaskCPUs: num("task-cpus", 1), RejectFor: d})
+			TaskCPUs: num("task-cpus", 1), RejectFor: d, Constraints: cs, RejectUnmet: unmet})
 	case "submit":
 		for _, id := range pos {
 			h.c.Submit(id)
@@ -104,8 +114,12 @@ func (h *harness) exec(t *testing.T, f []string) {
 	case "subscribed":
 		h.c.Subscribed()
 	case "offer":
+		attrs, err := resources.ParseAttributes(args["attrs"])
+		if err != nil {
+			t.Fatal(err)
+		}
 		h.queued = append(h.queued, Offer{ID: pos[0], Agent: args["agent"], Hostname: "h-" + args["agent"],
-			CPUs: num("cpus", 0), MemMiB: num("mem", 0)})
+			CPUs: num("cpus", 0), MemMiB: num("mem", 0), Attributes: attrs})
 	case "decide":
 		h.c.Offers(h.queued)
 		h.queued = nil
@@ -121,6 +135,8 @@ func (h *harness) exec(t *testing.T, f []string) {
 		h.c.Update(s)
 	case "gone":
 		h.c.ExecutorGone(pos[0], pos[1])
+	case "failed":
+		h.c.ExecutorFailed(pos[0], pos[1])
 	case "launch-failed":
 		h.c.LaunchFailed(h.last)
 	case "state":
@@ -180,6 +196,9 @@ func (h *harness) ready() string {
 	}
 	for _, g := range r.Gone {
 		fmt.Fprintf(&b, "gone %s\n", g)
+	}
+	for _, k := range r.Reconcile {
+		fmt.Fprintf(&b, "reconcile %s on %s\n", k.Task, k.Agent)
 	}
 	if state {
 		fmt.Fprintf(&b, "pending %v running %d\n", h.c.pending, h.c.Running())

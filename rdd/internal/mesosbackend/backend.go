@@ -20,6 +20,7 @@ import (
 	"github.com/mesoproject/meso/api/mesospb"
 	"github.com/mesoproject/meso/api/schedulerpb"
 	"github.com/mesoproject/meso/internal/resources"
+	"github.com/mesoproject/meso/rdd/internal/relay"
 	"github.com/mesoproject/meso/scheduler"
 )
 
@@ -83,11 +84,10 @@ type Backend struct {
 	offers map[string]*mesospb.Offer
 
 	out     chan Event
+	events  *relay.Relay[Event] // events not yet handed to out
 	mu      sync.Mutex
-	queue   []Event       // guarded by mu; events not yet handed to out
-	wake    chan struct{} // signals the forwarder (cap 1)
-	runErr  error         // guarded by mu; what scheduler.Client.Run returned
-	stopped bool          // guarded by mu
+	runErr  error // guarded by mu; what scheduler.Client.Run returned
+	stopped bool  // guarded by mu
 }
 
 // Start subscribes to the master and returns once SUBSCRIBED arrived, with
@@ -110,19 +110,14 @@ func Start(ctx context.Context, cfg Config) (*Backend, error) {
 		subscribe: make(chan struct{}),
 		core:      NewCore(cfg.Settings),
 		out:       make(chan Event),
-		wake:      make(chan struct{}, 1),
+		events:    relay.New[Event](),
 	}
 	b.core.SetShortageInterval(cmp.Or(cfg.ShortageInterval, cfg.Settings.ShortageInterval))
-	var header http.Header
-	if s := cfg.Settings; s.Secret != "" {
-		header = http.Header{"Authorization": {"Basic " +
-			base64.StdEncoding.EncodeToString([]byte(s.Principal+":"+s.Secret))}}
-	}
 	b.client = scheduler.New(scheduler.Config{
 		Master:     strings.Join(cfg.Master, ","),
 		Framework:  b.frameworkInfo(),
 		HTTPClient: cfg.HTTPClient,
-		Header:     header,
+		Header:     AuthHeader(cfg.Settings),
 		Logger:     cfg.Logger.With("component", "scheduler"),
 	})
 	runCtx, cancel := context.WithCancel(context.Background())
@@ -136,7 +131,11 @@ func Start(ctx context.Context, cfg Config) (*Backend, error) {
 		close(runDone)
 	}()
 	go b.loop()
-	go b.forward()
+	go func() {
+		// Events is closed once the loop has ended and all was delivered.
+		defer close(b.out)
+		b.events.Run(b.loopDone, func(ev Event) { b.out <- ev })
+	}()
 	if err := b.awaitSubscribed(ctx, runDone); err != nil {
 		return nil, err
 	}
@@ -217,10 +216,16 @@ func probe(masters []string) string {
 }
 
 func (b *Backend) frameworkInfo() *mesospb.FrameworkInfo {
-	s := b.cfg.Settings
+	return FrameworkInfo(b.cfg.Settings, b.cfg.Name, b.cfg.User, b.cfg.Hostname)
+}
+
+// FrameworkInfo is the framework both modes subscribe: name, user, role,
+// principal, failover timeout, checkpointing, framework id, web UI and
+// labels from s (hostname optional).
+func FrameworkInfo(s Settings, name, user, hostname string) *mesospb.FrameworkInfo {
 	fi := &mesospb.FrameworkInfo{
-		User:            proto.String(b.cfg.User),
-		Name:            proto.String(b.cfg.Name),
+		User:            proto.String(user),
+		Name:            proto.String(name),
 		Role:            proto.String(s.Role),
 		FailoverTimeout: proto.Float64(s.FailoverTimeout.Seconds()),
 		Checkpoint:      proto.Bool(s.Checkpoint),
@@ -234,11 +239,20 @@ func (b *Backend) frameworkInfo() *mesospb.FrameworkInfo {
 	if s.WebUIURL != "" {
 		fi.WebuiUrl = proto.String(s.WebUIURL)
 	}
-	if b.cfg.Hostname != "" {
-		fi.Hostname = proto.String(b.cfg.Hostname)
+	if hostname != "" {
+		fi.Hostname = proto.String(hostname)
 	}
 	fi.Labels = labelsProto(s.DriverLabels)
 	return fi
+}
+
+// AuthHeader is the HTTP basic authentication of spark.mesos.principal and
+// spark.mesos.secret (nil without a secret).
+func AuthHeader(s Settings) http.Header {
+	if s.Secret == "" {
+		return nil
+	}
+	return http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(s.Principal+":"+s.Secret))}}
 }
 
 // Events delivers executor events (and shortage reports) in order. It is
@@ -345,7 +359,6 @@ func (b *Backend) Stop(ctx context.Context) error {
 // carries out what it decides.
 func (b *Backend) loop() {
 	defer close(b.loopDone)
-	defer b.emit(nil) // wake the forwarder to deliver the rest and close
 	ticker := time.NewTicker(tickInterval)
 	defer ticker.Stop()
 	subscribed, drained := false, false
@@ -469,11 +482,11 @@ func (b *Backend) carryOut(r Ready) {
 		b.call("REVIVE", func(ctx context.Context) error { return b.client.Revive(ctx) })
 	}
 	for _, ev := range r.Events {
-		b.emit(&ev)
+		b.events.Post(ev)
 	}
 	if sh := r.Shortage; sh != nil {
 		b.log.Warn(sh.String())
-		b.emit(&Event{Type: EventShortage, Shortage: sh})
+		b.events.Post(Event{Type: EventShortage, Shortage: sh})
 	}
 }
 
@@ -511,45 +524,4 @@ func (b *Backend) call(what string, f func(ctx context.Context) error) error {
 		b.log.Warn("scheduler call failed", "call", what, "err", err)
 	}
 	return err
-}
-
-// emit queues an event for the driver; nil only wakes the forwarder.
-func (b *Backend) emit(ev *Event) {
-	if ev != nil {
-		b.mu.Lock()
-		b.queue = append(b.queue, *ev)
-		b.mu.Unlock()
-	}
-	select {
-	case b.wake <- struct{}{}:
-	default:
-	}
-}
-
-// forward hands queued events to Events in order, and closes it once the
-// loop has ended and the queue is empty.
-func (b *Backend) forward() {
-	defer close(b.out)
-	for {
-		b.mu.Lock()
-		batch := b.queue
-		b.queue = nil
-		b.mu.Unlock()
-		for _, ev := range batch {
-			b.out <- ev
-		}
-		if len(batch) > 0 {
-			continue
-		}
-		select {
-		case <-b.wake:
-		case <-b.loopDone:
-			b.mu.Lock()
-			n := len(b.queue)
-			b.mu.Unlock()
-			if n == 0 {
-				return
-			}
-		}
-	}
 }
