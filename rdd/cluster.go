@@ -626,6 +626,7 @@ func (c *cluster) finish(id string, r running, res task.Result) {
 }
 
 func (e *remoteExec) ID() string { return e.id }
+
 // Slots is what the job core may keep assigned to the executor: its cores
 // plus taskPrefetch tasks per core queued behind them, so that an executor
 // starts its next task as soon as one ends instead of waiting a round trip
