@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"time"
 
@@ -32,6 +31,7 @@ func newAgentCmd() *cobra.Command {
 	switchUser := true
 	var credentials, acls string
 	var shufflePort int
+	var logDir string
 	var shuffleCleaner time.Duration
 	cmd := &cobra.Command{
 		Use:   "agent",
@@ -65,7 +65,12 @@ MESO_<FLAG> (e.g. MESOS_WORK_DIR); durations take the Mesos syntax
 			cfg.LeaveExecutorsOnStop = true // an agent upgrade keeps checkpointing frameworks' tasks
 			agent.Version = version
 			cfg.LogLevel = new(slog.LevelVar) // SET_LOGGING_LEVEL changes it
-			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel})).With("component", "agent")
+			logOut, logFile, err := logWriter(logDir, "meso-agent.log")
+			if err != nil {
+				return err
+			}
+			cfg.LogFile = logFile
+			cfg.Logger = slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: cfg.LogLevel})).With("component", "agent")
 			tc, err := tlsf.config()
 			if err != nil {
 				return err
@@ -146,6 +151,7 @@ MESO_<FLAG> (e.g. MESOS_WORK_DIR); durations take the Mesos syntax
 	f.StringVar(&cfg.LauncherDir, "launcher_dir", "", `directory holding the lean executor binary meso-executor, used for command tasks and task groups when present ("none": always the meso binary; default: this binary's directory)`)
 	f.StringVar(&credential, "credential", "",
 		`this agent's credential on the master's link (path or file:///path): {"principal":"..","secret":".."} or one "principal secret" line`)
+	f.StringVar(&logDir, "log_dir", "", "directory to write the agent's log to (meso-agent.log, besides stderr); the files API then serves it as /slave/log")
 	f.IntVar(&shufflePort, "shuffle_service", 0,
 		"run the external shuffle service on this port beside the agent (--shuffle_service alone: 7337); executors learn it from MESO_SHUFFLE_SERVICE_ADDR")
 	f.Lookup("shuffle_service").NoOptDefVal = strconv.Itoa(shuffleservice.DefaultPort)

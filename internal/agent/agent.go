@@ -45,6 +45,7 @@ type Agent struct {
 	fetch     *fetcher.Fetcher
 	docker    *docker.Containerizer // nil unless built by New; closed by Serve
 	files     *files.Handler
+	logs      *files.Handler // the agent's log as /slave/log; nil without Config.LogFile
 	logLevel  *operator.LogLevel
 	bounds    *httpbound.Bounds
 	resources resources.Resources
@@ -168,7 +169,14 @@ func New(cfg Config) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
 	}
+	var logs *files.Handler
+	if cfg.LogFile != "" {
+		if logs, err = files.ForLog(logPath, cfg.LogFile, cfg.Logger.With("component", "files")); err != nil {
+			return nil, fmt.Errorf("agent: the log file: %w", err)
+		}
+	}
 	a = &Agent{
+		logs:       logs,
 		tokenKey:   tokenKey,
 		cfg:        cfg,
 		log:        cfg.Logger,

@@ -112,8 +112,13 @@ type Config struct {
 	AuthenticateHTTPReadOnly  bool
 	AuthenticateHTTPReadWrite bool
 	// ACLs authorize operators (--acls, Mesos' format): access_sandboxes
-	// on the files API and LIST_FILES/READ_FILE; nil allows everything.
+	// on the files API and LIST_FILES/READ_FILE, access_mesos_logs on the
+	// agent's log; nil allows everything.
 	ACLs *acl.ACLs
+	// LogFile is the file the agent's log is written to (`meso agent
+	// --log_dir`); when set, the files API and LIST_FILES/READ_FILE serve
+	// it as /slave/log, as Mesos does.
+	LogFile string
 	// Recover is Mesos' --recover: RecoverReconnect (default) recovers
 	// what the checkpoints under WorkDir hold (the agent id, the executors
 	// of checkpointing frameworks, their tasks and unacknowledged

@@ -132,7 +132,12 @@ func (a *Agent) operatorFiles(ctx context.Context, w http.ResponseWriter, out co
 		if !operator.RequirePayload(w, call, "list_files") {
 			return
 		}
-		list, err := a.files.List(ctx, call.GetListFiles().GetPath())
+		h, err := a.filesFor(ctx, call.GetListFiles().GetPath())
+		if err != nil {
+			operator.Error(w, http.StatusForbidden, err.Error())
+			return
+		}
+		list, err := h.List(ctx, call.GetListFiles().GetPath())
 		if err != nil {
 			operator.Error(w, files.Status(err), err.Error())
 			return
@@ -156,7 +161,12 @@ func (a *Agent) operatorFiles(ctx context.Context, w http.ResponseWriter, out co
 	if rf.Length != nil {
 		length = int64(min(rf.GetLength(), 1<<62))
 	}
-	data, size, err := a.files.Read(ctx, rf.GetPath(), int64(min(rf.GetOffset(), 1<<62)), length)
+	h, err := a.filesFor(ctx, rf.GetPath())
+	if err != nil {
+		operator.Error(w, http.StatusForbidden, err.Error())
+		return
+	}
+	data, size, err := h.Read(ctx, rf.GetPath(), int64(min(rf.GetOffset(), 1<<62)), length)
 	if err != nil {
 		operator.Error(w, files.Status(err), err.Error())
 		return

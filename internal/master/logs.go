@@ -1,10 +1,7 @@
 package master
 
 import (
-	"context"
-	"fmt"
 	"net/http"
-	"path/filepath"
 
 	"github.com/mesoproject/meso/internal/acl"
 	"github.com/mesoproject/meso/internal/files"
@@ -24,24 +21,9 @@ func (m *Master) logRoutes(mux *http.ServeMux) {
 	if m.cfg.LogFile == "" {
 		return
 	}
-	logFile, err := filepath.Abs(m.cfg.LogFile)
+	h, err := files.ForLog(logPath, m.cfg.LogFile, m.log.With("component", "files"))
 	if err != nil {
 		m.log.Warn("the master's log is not served", "log_file", m.cfg.LogFile, "err", err)
-		return
-	}
-	name := filepath.Base(logFile)
-	h, err := files.New(files.Config{Root: filepath.Dir(logFile), Logger: m.log.With("component", "files"),
-		Authorize: func(_ context.Context, rel string) error {
-			if rel != name {
-				return fmt.Errorf("only %s (the master's log) is served here", logPath)
-			}
-			return nil
-		}})
-	if err == nil {
-		err = h.Attach(logPath, logFile)
-	}
-	if err != nil {
-		m.log.Warn("the master's log is not served", "log_file", logFile, "err", err)
 		return
 	}
 	guarded := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
