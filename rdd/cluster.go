@@ -55,10 +55,6 @@ const heartbeatTimeout = 15 * time.Second
 // pollWait bounds one long poll of an executor.
 const pollWait = time.Second
 
-// taskPrefetch is how many tasks per core an executor holds queued behind
-// its running ones (remoteExec.Slots).
-const taskPrefetch = 1
-
 // compressMinBytes is the smallest driver RPC answer that is gzipped.
 const compressMinBytes = 64 << 10
 
@@ -633,13 +629,7 @@ func (c *cluster) finish(id string, r running, res task.Result) {
 }
 
 func (e *remoteExec) ID() string { return e.id }
-
-// Slots is what the job core may keep assigned to the executor: its cores
-// plus taskPrefetch tasks per core queued behind them, so that an executor
-// starts its next task as soon as one ends instead of waiting a round trip
-// (result report, job loop, task feed) per task. The executor still runs
-// at most its cores at once; the driver stays the only one that assigns.
-func (e *remoteExec) Slots() int { return e.slots * (1 + taskPrefetch) }
+func (e *remoteExec) Slots() int { return e.slots }
 
 // Launch queues d for the executor's next poll.
 func (e *remoteExec) Launch(ctx context.Context, d *task.Desc, done func(task.Result)) {

@@ -254,8 +254,8 @@ func runExecutor(ctx context.Context, driverURL, token, id string, slots int, ho
 			go func() { // never blocks the poll loop, which is the heartbeat
 				defer wg.Done()
 				e.sem <- struct{}{}
+				defer func() { <-e.sem }()
 				res := e.run(ctx, t)
-				<-e.sem // the next queued task starts while this result travels
 				if _, err := e.client.ReportResults(ctx, connect.NewRequest(&rddpb.ReportResultsRequest{
 					ExecutorId: id, Results: []*rddpb.TaskResult{resultToProto(res)}})); err != nil {
 					log.Warn("reporting a result", "task", res.ID, "err", err)
