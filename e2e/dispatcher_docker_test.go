@@ -13,7 +13,6 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/mesoproject/meso/internal/containerizer/docker"
-	"github.com/mesoproject/meso/internal/containerizer/docker/dockertest"
 )
 
 // TestDispatcherDockerDriver: a supervised driver submitted with
@@ -24,19 +23,7 @@ import (
 // dispatcher relaunches it (retry 1) and the relaunch runs the job to
 // the end: FINISHED, with the job's checksum in its sandbox's stdout.
 func TestDispatcherDockerDriver(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	cli, err := client.New(client.WithHost("unix://" + dockertest.Socket))
-	if err == nil {
-		_, err = cli.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true})
-	}
-	cancel()
-	if err != nil {
-		t.Skipf("Docker driver test skipped: no Docker daemon at %s: %v", dockertest.Socket, err)
-	}
-	defer cli.Close()
-	bin := buildStaticExample(t, "groupby")
-	tag := fmt.Sprintf("meso-e2e-driver:%d-%d", os.Getpid(), time.Now().UnixNano())
-	buildProgramImage(t, cli, bin, tag)
+	cli, _, tag := groupbyImage(t, "meso-e2e-driver")
 	cl := newCluster(t, 0, "", masterFlags...)
 	cl.addAgent("cpus:4;mem:4096;disk:4096;ports:[31000-32000]", "--containerizers=docker,mesos")
 	cl.waitAgents(1)
@@ -105,7 +92,7 @@ func TestDispatcherDockerDriver(t *testing.T) {
 		return nil
 	})
 	rmCtx, rmCancel := context.WithTimeout(bg, time.Minute)
-	_, err = cli.ContainerRemove(rmCtx, first, client.ContainerRemoveOptions{Force: true})
+	_, err := cli.ContainerRemove(rmCtx, first, client.ContainerRemoveOptions{Force: true})
 	rmCancel()
 	if err != nil {
 		t.Fatalf("removing the driver's container: %v", err)

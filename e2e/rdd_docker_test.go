@@ -90,19 +90,7 @@ func buildProgramImage(t *testing.T, cli *client.Client, bin, tag string) {
 // Mesos), so they reach the driver at 127.0.0.1; the result equals local
 // mode and no container is left.
 func TestRDDClusterDockerExecutors(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	cli, err := client.New(client.WithHost("unix://" + dockertest.Socket))
-	if err == nil {
-		_, err = cli.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true})
-	}
-	cancel()
-	if err != nil {
-		t.Skipf("no Docker daemon at %s: %v", dockertest.Socket, err)
-	}
-	defer cli.Close()
-	bin := buildStaticExample(t, "groupby")
-	tag := fmt.Sprintf("meso-e2e-rdd:%d-%d", os.Getpid(), time.Now().UnixNano())
-	buildProgramImage(t, cli, bin, tag)
+	cli, bin, tag := groupbyImage(t, "meso-e2e-rdd")
 	args := []string{"--n", "100000", "--parts", "6"}
 	local, err := runProgram(t, 3*time.Minute, bin, append(args, "--master", "local[2]")...)
 	if err != nil {
@@ -125,4 +113,26 @@ func TestRDDClusterDockerExecutors(t *testing.T) {
 	// The program is at / only in the image: the executors ran there.
 	d := &dockerEnv{cli: cli, image: tag}
 	d.noContainersLeft(t, c)
+}
+
+// groupbyImage connects to the Docker daemon (skipping the test, saying
+// why, without one) and builds an image FROM scratch holding a static
+// build of examples/groupby at /groupby, tagged prefix:<unique>. It
+// returns the client (closed at the test's end), the binary and the tag.
+func groupbyImage(t *testing.T, prefix string) (cli *client.Client, bin, tag string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	cli, err := client.New(client.WithHost("unix://" + dockertest.Socket))
+	if err == nil {
+		_, err = cli.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true})
+	}
+	cancel()
+	if err != nil {
+		t.Skipf("skipped: no Docker daemon at %s: %v", dockertest.Socket, err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	bin = buildStaticExample(t, "groupby")
+	tag = fmt.Sprintf("%s:%d-%d", prefix, os.Getpid(), time.Now().UnixNano())
+	buildProgramImage(t, cli, bin, tag)
+	return cli, bin, tag
 }
