@@ -51,6 +51,9 @@ func StartFleet(ctx context.Context, cfg Config, localIP string) (*Fleet, error)
 		dialer.LocalAddr = &net.TCPAddr{IP: ip}
 	}
 	f.tr = cfg.transport(dialer, conns, cfg.Senders)
+	if err := cfg.probeHTTP2(ctx, strings.TrimSpace(strings.Split(cfg.Master, ",")[0]), &http.Client{Transport: f.tr}); err != nil {
+		return nil, err
+	}
 	ctx, f.cancel = context.WithCancel(ctx)
 	f.r.pool = newAgentPool(f.r, cfg.Master, &http.Client{Transport: f.tr})
 	f.r.pool.start(ctx, &f.wg)

@@ -2,7 +2,10 @@ package sim
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -54,4 +57,22 @@ func TestRunHTTP2(t *testing.T) {
 		t.Fatalf("peak %d open files for %d agents over HTTP/2: the links do not share connections", fds, agents)
 	}
 	t.Logf("%d agents over HTTP/2: peak %d open files in master and simulator", agents, fds)
+}
+
+// With HTTP2 against a master that speaks HTTP/1.1 only, the run fails at
+// once naming the master flag, instead of waiting for agents that never
+// register.
+func TestRunHTTP2NeedsTheMastersFlag(t *testing.T) {
+	plain := &runner{cfg: Config{}, log: slog.New(slog.DiscardHandler)}
+	addr, stop, err := plain.startMaster()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err = Run(ctx, Config{Master: addr, Agents: 1, Frameworks: 1, Tasks: 1, HTTP2: true})
+	if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "--http2_cleartext") {
+		t.Fatalf("Run over HTTP/2 against an HTTP/1.1 master: %v; want ErrConfig naming --http2_cleartext", err)
+	}
 }

@@ -95,6 +95,9 @@ func (r *runner) run(parent context.Context, conns int) (*Report, error) {
 	tr := cfg.transport(&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}, conns, conns-cfg.Agents)
 	defer tr.CloseIdleConnections()
 	hc := &http.Client{Transport: tr}
+	if err := cfg.probeHTTP2(ctx, rep.Master, hc); err != nil {
+		return nil, err
+	}
 
 	simCtx, stopSim := context.WithCancel(ctx)
 	defer stopSim()
@@ -459,4 +462,25 @@ func (cfg *Config) transport(dialer *net.Dialer, conns, idle int) *http.Transpor
 		tr.Protocols.SetUnencryptedHTTP2(true)
 	}
 	return tr
+}
+
+// probeHTTP2 checks, with cfg.HTTP2, that the master at addr speaks HTTP/2
+// without TLS, so that a master started without --http2_cleartext is a
+// clear error at once rather than agents that never register.
+func (cfg *Config) probeHTTP2(ctx context.Context, addr string, hc *http.Client) error {
+	if !cfg.HTTP2 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/health", nil)
+	if err != nil {
+		return fmt.Errorf("%w: --master %q: %v", ErrConfig, addr, err)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("%w: --http2: the master at %s does not answer HTTP/2 without TLS (start it with --http2_cleartext): %v", ErrConfig, addr, err)
+	}
+	resp.Body.Close()
+	return nil
 }
