@@ -73,40 +73,11 @@ func (a *Agent) reapDockerTask(ctx context.Context, containerID string) {
 	if a.docker == nil {
 		return
 	}
-	if a.reapOnce(ctx, containerID) {
-		return
-	}
-	// An executor killed while its ContainerCreate was in flight: the
-	// daemon finishes the create after the executor is gone (and after the
-	// look above), leaving a container in state "created" that nothing
-	// would start or remove. Look once more when any such create has
-	// ended; an agent stopping first leaves it to the next start's orphan
-	// removal.
-	go func() {
-		t := time.NewTimer(reapRecheck)
-		defer t.Stop()
-		select {
-		case <-ctx.Done():
-		case <-t.C:
-			a.reapOnce(ctx, containerID)
-		}
-	}()
-}
-
-// reapRecheck is how long after an executor's end its task's container is
-// looked for a second time: longer than a ContainerCreate takes.
-const reapRecheck = 10 * time.Second
-
-// reapOnce removes the task container of the executor of containerID if
-// there is one, and reports whether there was.
-func (a *Agent) reapOnce(ctx context.Context, containerID string) bool {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), reapDockerTaskTimeout)
 	defer cancel()
-	found, err := a.docker.Reap(ctx, containerID)
-	if err != nil {
+	if found, err := a.docker.Reap(ctx, containerID); err != nil {
 		a.log.Warn("cannot remove the docker container of an executor's task", "container", containerID, "err", err)
 	} else if found {
 		a.log.Info("removed the docker container the executor left", "container", containerID)
 	}
-	return found
 }
