@@ -300,7 +300,17 @@ func (z *Containerizer) start(ctx context.Context, spec containerizer.Spec, p ru
 	if err != nil {
 		return nil, launchErr("%v", err)
 	}
-	created, err := z.cli.ContainerCreate(ctx, client.ContainerCreateOptions{Name: p.name, Config: p.config, HostConfig: p.host})
+	// The create is not cut short by ctx: a create whose request was
+	// abandoned still completes in the daemon, after any look for it,
+	// leaving a container in state "created" that nothing starts or
+	// removes. Waited for, it is removed here when ctx ended meanwhile.
+	cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
+	created, err := z.cli.ContainerCreate(cctx, client.ContainerCreateOptions{Name: p.name, Config: p.config, HostConfig: p.host})
+	ccancel()
+	if err == nil && ctx.Err() != nil {
+		z.remove(created.ID)
+		err = ctx.Err()
+	}
 	if err != nil {
 		stdout.Close()
 		stderr.Close()

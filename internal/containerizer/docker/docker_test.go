@@ -562,3 +562,25 @@ func TestNewWithoutDaemon(t *testing.T) {
 		t.Errorf("New = %v, want ErrNoDaemon naming %s", err, sock)
 	}
 }
+
+// A launch whose context ends at any moment leaves no container behind:
+// the daemon completes a create whose request was abandoned, so the
+// create is waited for and its container removed. Cancelled after 0 to
+// 60 ms, some launches end before the create, some during it, some after
+// the start.
+func TestCancelledLaunchLeavesNothing(t *testing.T) {
+	t.Parallel()
+	z := newContainerizer(t, Config{})
+	for i := range 16 {
+		s := dspec(t, "sleep 30")
+		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(i*4)*time.Millisecond)
+		err := z.Launch(ctx, s)
+		cancel()
+		if err == nil {
+			if err := z.Destroy(ctxT(t), s.ContainerID, 0); err != nil {
+				t.Fatalf("destroy %s: %v", s.ContainerID, err)
+			}
+		}
+		gone(t, s.ContainerID)
+	}
+}
