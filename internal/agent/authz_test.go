@@ -38,19 +38,7 @@ func TestAgentAuthenticationAndSandboxACL(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(spec.Sandbox, "stdout"), []byte("secret output\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	get := func(path, user, pass string) (int, string) {
-		req, _ := http.NewRequest(http.MethodGet, a.url+path, nil)
-		if user != "" {
-			req.SetBasicAuth(user, pass)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	get := func(path, user, pass string) (int, string) { return basicGet(t, a.url+path, user, pass) }
 	read := "/files/read?offset=0&path=" + url.QueryEscape(filepath.Join(spec.Sandbox, "stdout"))
 	for _, p := range []string{"/state", read, "/metrics/snapshot"} {
 		if code, _ := get(p, "", ""); code != http.StatusUnauthorized {
@@ -81,4 +69,21 @@ func TestAgentAuthenticationAndSandboxACL(t *testing.T) {
 	if code, _ := get("/health", "", ""); code != http.StatusOK {
 		t.Errorf("/health: %d, want it open", code)
 	}
+}
+
+// basicGet GETs url with HTTP Basic credentials (none for user "") and
+// returns the status and the body.
+func basicGet(t *testing.T, url, user, pass string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	if user != "" {
+		req.SetBasicAuth(user, pass)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }

@@ -2,7 +2,6 @@ package agent
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -50,17 +49,7 @@ func TestAgentLogFile(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(spec.Sandbox, "stdout"), []byte("task output\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	get := func(path, user, pass string) (int, string) {
-		req, _ := http.NewRequest(http.MethodGet, a.url+path, nil)
-		req.SetBasicAuth(user, pass)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	get := func(path, user, pass string) (int, string) { return basicGet(t, a.url+path, user, pass) }
 	code, body := get("/files/read?offset=0&path=/slave/log", "ops", "o")
 	var read struct{ Data string }
 	if code != http.StatusOK || json.Unmarshal([]byte(body), &read) != nil || !strings.Contains(read.Data, "agent-hello") {
