@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -307,5 +309,27 @@ func TestRDDFineAgentKilledMidJob(t *testing.T) {
 		})
 	if !regexp.MustCompile(`executor lost.*why=.*map_outputs_lost=[1-9]`).MatchString(s) {
 		t.Errorf("the driver never lost the killed agent's executor with its map outputs; output:\n%s", s)
+	}
+}
+
+// An executor binary that cannot be fetched in fine-grained mode: each
+// task's TASK_FAILED is shown, the agent is blacklisted after 2 failed
+// executors, and once every agent offered is, the job fails naming the
+// cause instead of waiting for offers it declines (as coarse mode does,
+// TestRDDClusterExecutorUnfetchable).
+func TestRDDFineExecutorUnfetchable(t *testing.T) {
+	bin := buildRDDOps(t)
+	missing := httptest.NewServer(http.NotFoundHandler())
+	defer missing.Close()
+	c := newCluster(t, 1, "cpus:3;mem:2048;disk:4096;ports:[31000-32000]", masterFlags...)
+	out, err := runProgram(t, 3*time.Minute, bin, append([]string{"--op", "join", "--n", "1000", "--parts", "2"},
+		fineArgs(c, t.TempDir(), "spark.executor.uri="+missing.URL+"/rddops", "spark.task.maxFailures=100")...)...)
+	if err == nil {
+		t.Fatalf("the job ran without executors:\n%s", out)
+	}
+	for _, want := range []string{"executors cannot start", "on each of the 1 agents offered, 2 executors failed"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
 	}
 }

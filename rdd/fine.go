@@ -93,6 +93,9 @@ func (c *cluster) startFine(conf map[string]string, settings mesosbackend.Settin
 		},
 		OnEnd:  f.ended,
 		OnGone: func(id string) { c.lose(id, "its Mesos executor ended") },
+		// Coarse mode gives up the same way when its agents are all
+		// blacklisted (startFailed).
+		OnExhausted: func(why string) { c.fail(fmt.Errorf("%w: %s", ErrExecutorStart, why)) },
 	})
 	if err != nil {
 		return err

@@ -39,6 +39,9 @@ type Config struct {
 	// never on the backend's loop (they may call Submit).
 	OnEnd  func(End)
 	OnGone func(executor string)
+	// OnExhausted says why no waiting task can launch any more (every
+	// agent offered is blacklisted); called once, like OnEnd.
+	OnExhausted func(why string)
 	// ConnectTimeout bounds the wait for SUBSCRIBED.
 	ConnectTimeout time.Duration
 	Logger         *slog.Logger
@@ -220,7 +223,8 @@ func take(left []*mesospb.Resource, name string, amount float64) []*mesospb.Reso
 func (b *Backend) flush() {
 	for {
 		r := b.core.Ready()
-		if len(r.Launch)+len(r.Decline)+len(r.Kill)+len(r.Ended)+len(r.Gone)+len(r.Reconcile) == 0 && !r.Suppress && !r.Revive {
+		if len(r.Launch)+len(r.Decline)+len(r.Kill)+len(r.Ended)+len(r.Gone)+len(r.Reconcile) == 0 && !r.Suppress && !r.Revive &&
+			r.Exhausted == "" {
 			b.offers = nil
 			return
 		}
@@ -265,6 +269,12 @@ func (b *Backend) flush() {
 			delete(b.data, e.Task)
 			if b.cfg.OnEnd != nil {
 				b.callbacks.Post(func() { b.cfg.OnEnd(e) })
+			}
+		}
+		if r.Exhausted != "" {
+			b.log.Warn("no task can launch", "why", r.Exhausted)
+			if b.cfg.OnExhausted != nil {
+				b.callbacks.Post(func() { b.cfg.OnExhausted(r.Exhausted) })
 			}
 		}
 	}

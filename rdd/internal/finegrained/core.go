@@ -84,6 +84,10 @@ type Ready struct {
 	// Reconcile lists the running tasks to ask the master about (after a
 	// re-subscription: updates sent meanwhile may be lost).
 	Reconcile []Kill
+	// Exhausted is set, once, when tasks wait but every agent offers came
+	// from is blacklisted and nothing runs: no task would launch again
+	// (coarse mode gives up the same way). It says why.
+	Exhausted string
 }
 
 type agent struct {
@@ -106,6 +110,7 @@ type Core struct {
 	suppressed bool
 	stopped    bool
 	subscribed bool // a SUBSCRIBED came before
+	exhausted  bool // Ready.Exhausted was set
 	out        Ready
 }
 
@@ -236,6 +241,27 @@ func (c *Core) Offers(batch []Offer) {
 		c.suppressed = true
 		c.out.Suppress = true
 	}
+	c.checkExhausted()
+}
+
+// checkExhausted sets Ready.Exhausted when, after a batch of offers, tasks
+// wait, nothing runs, no executor is live, and every agent offers ever
+// came from is blacklisted. It is decided on offers, not on the failure
+// that blacklisted the last agent: the master offers every agent with
+// free resources in its allocation cycles, so an agent that has not
+// offered yet gets one batch's chance first.
+func (c *Core) checkExhausted() {
+	if c.exhausted || c.stopped || len(c.pending) == 0 || len(c.running) > 0 || len(c.agents) == 0 {
+		return
+	}
+	for _, a := range c.agents {
+		if a.failures < MaxAgentFailures || a.live != "" {
+			return
+		}
+	}
+	c.exhausted = true
+	c.out.Exhausted = fmt.Sprintf("on each of the %d agents offered, %d executors failed or were lost, so none is used again; %d tasks cannot launch",
+		len(c.agents), MaxAgentFailures, len(c.pending))
 }
 
 // LaunchFailed puts tasks whose ACCEPT failed back at the head of the

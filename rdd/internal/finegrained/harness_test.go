@@ -200,6 +200,9 @@ func (h *harness) ready() string {
 	for _, k := range r.Reconcile {
 		fmt.Fprintf(&b, "reconcile %s on %s\n", k.Task, k.Agent)
 	}
+	if r.Exhausted != "" {
+		fmt.Fprintf(&b, "exhausted: %s\n", r.Exhausted)
+	}
 	if state {
 		fmt.Fprintf(&b, "pending %v running %d\n", h.c.pending, h.c.Running())
 	}
