@@ -103,11 +103,38 @@ func start(t testing.TB, name string, port int, args ...string) *proc {
 	go func() { p.cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
 		p.stop()
+		for _, a := range args {
+			if dir, ok := strings.CutPrefix(a, "--work_dir="); ok {
+				killUnder(t, dir)
+			}
+		}
 		if t.Failed() {
 			t.Logf("--- output of %s:\n%s", name, p.out.String())
 		}
 	})
 	return p
+}
+
+// killUnder SIGKILLs, by PID, every process whose working directory is in
+// dir: the executors of checkpointing frameworks leave the agent's process
+// group and outlive an agent stopped by SIGTERM (as Mesos' do), waiting
+// for it up to --recovery_timeout (15 minutes).
+func killUnder(t testing.TB, dir string) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return
+	}
+	cwds, _ := filepath.Glob("/proc/[0-9]*/cwd")
+	for _, link := range cwds {
+		cwd, err := os.Readlink(link)
+		if err != nil || cwd != dir && !strings.HasPrefix(cwd, dir+"/") {
+			continue
+		}
+		if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(link))); err == nil && pid != os.Getpid() {
+			t.Logf("killing pid %d left running in %s", pid, cwd)
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
 }
 
 // stop ends the process gently, then by force; executors it started are in
