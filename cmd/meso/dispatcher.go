@@ -30,6 +30,7 @@ func newDispatcherCmd() *cobra.Command {
 	var master, ip, workDir, name, role, principal, secret, credentials, advertise, maxUpload string
 	var port int
 	var retryWaitMax time.Duration
+	var maxDrivers, retainedDrivers int
 	cmd := &cobra.Command{
 		Use:   "dispatcher --master HOST:PORT [--port 7077]",
 		Short: "Run the cluster-mode driver dispatcher (Spark's MesosClusterDispatcher)",
@@ -86,6 +87,7 @@ restarted dispatcher keeps its drivers and fails over to its framework id.`,
 			svc, err := dispatcher.NewService(dispatcher.Config{
 				Master: strings.TrimPrefix(master, "mesos://"), WorkDir: workDir, Name: name, Role: role,
 				Principal: principal, Secret: secret, Credentials: creds, MaxRetryWait: retryWaitMax, Logger: log,
+				MaxDrivers: maxDrivers, RetainedDrivers: retainedDrivers,
 				URL: advertise, MaxUpload: int64(limit),
 			})
 			if err != nil {
@@ -131,6 +133,10 @@ restarted dispatcher keeps its drivers and fails over to its framework id.`,
 	fs.StringVar(&maxUpload, "max_upload_size", "512MB", "the largest program 'meso submit' may upload")
 	mesosflag.DurationVar(fs, &retryWaitMax, "retry_wait_max", dispatcher.DefaultMaxRetryWait,
 		"longest wait before relaunching a supervised driver (spark.mesos.cluster.retry.wait.max)")
+	fs.IntVar(&maxDrivers, "max_drivers", dispatcher.DefaultMaxDrivers,
+		"submissions are refused while this many drivers are queued (spark.mesos.maxDrivers)")
+	fs.IntVar(&retainedDrivers, "retained_drivers", dispatcher.DefaultRetainedDrivers,
+		"ended drivers kept for status queries and the web UI, the oldest ended forgotten first (spark.mesos.retainedDrivers)")
 	return cmd
 }
 

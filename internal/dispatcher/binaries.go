@@ -39,6 +39,19 @@ const (
 	maxUploads    = 4
 )
 
+// An uploaded program no driver the dispatcher keeps (queued, running,
+// retrying, or among the retained ended ones) names is deleted once it is
+// UploadGrace old (a program is uploaded just before its submission, and
+// uploading it again makes it new); sweepEvery is how often Run looks.
+const (
+	UploadGrace = time.Hour
+	sweepEvery  = 10 * time.Minute
+)
+
+// ErrNoProgram refuses a submission naming an upload the dispatcher does
+// not hold (never uploaded, or deleted after UploadGrace unused).
+var ErrNoProgram = errors.New("no such uploaded program (POST it to /v1/binaries first)")
+
 var (
 	hashRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
 	nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$`)
@@ -175,6 +188,61 @@ func (s *Service) upload(w http.ResponseWriter, r *http.Request) {
 	s.log.Info("program uploaded", "name", name, "sha256", hash, "bytes", n)
 	reply(w, http.StatusOK, Response{Action: "UploadBinaryResponse", Success: ptr(true),
 		AppResource: UploadScheme + hash + "/" + name, Message: fmt.Sprintf("%d bytes stored as %s", n, hash)})
+}
+
+// checkUploadsLocked refuses a description naming an upload the
+// dispatcher does not hold (s.mu is held, so a sweep cannot delete it
+// between this check and the submission).
+func (s *Service) checkUploadsLocked(d Description) error {
+	for _, u := range d.URIs {
+		if hash, _, err := ParseUpload(u); err == nil && !s.hasBinary(hash) {
+			return fmt.Errorf("appResource %s: %w", u, ErrNoProgram)
+		}
+	}
+	return nil
+}
+
+// SweepBinaries deletes the uploaded programs no driver names that are
+// older than UploadGrace, and uploads' temporary files older than twice
+// uploadTimeout (a crash mid-upload leaves one). It returns the programs
+// deleted.
+func (s *Service) SweepBinaries(now time.Time) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	used := map[string]bool{}
+	for _, d := range s.core.Drivers() {
+		for _, u := range d.Desc.URIs {
+			if hash, _, err := ParseUpload(u); err == nil {
+				used[hash] = true
+			}
+		}
+	}
+	entries, err := os.ReadDir(s.binaryDir())
+	if err != nil {
+		return nil
+	}
+	var gone []string
+	for _, e := range entries {
+		fi, err := e.Info()
+		if err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
+		age, name := now.Sub(fi.ModTime()), e.Name()
+		switch {
+		case hashRE.MatchString(name) && !used[name] && age > UploadGrace:
+			gone = append(gone, name)
+		case strings.HasPrefix(name, ".upload-") && age > 2*uploadTimeout:
+		default:
+			continue
+		}
+		if err := os.Remove(filepath.Join(s.binaryDir(), name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			s.log.Warn("deleting an unused upload", "file", name, "err", err)
+		}
+	}
+	if len(gone) > 0 {
+		s.log.Info("deleted uploaded programs no driver names", "sha256", gone)
+	}
+	return gone
 }
 
 // serveBinary serves an uploaded program to a fetcher holding its token.

@@ -8,8 +8,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mesoproject/meso/api/mesospb"
 	"github.com/mesoproject/meso/internal/authn"
@@ -200,5 +204,91 @@ func TestDockerDriver(t *testing.T) {
 		if _, err := r.Description("m:5050"); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("%v: error %v, want one naming %s", bad.props, err, bad.want)
 		}
+	}
+}
+
+// Uploaded programs no driver names are deleted once UploadGrace old; a
+// program a driver names (queued here) is kept however old, a young one
+// too, and so is a recent upload's temp file but not a stale one. A
+// submission naming a deleted program is refused as never uploaded.
+func TestSweepBinaries(t *testing.T) {
+	dir := t.TempDir()
+	s, err := NewService(Config{Master: "127.0.0.1:5050", WorkDir: dir, URL: "http://127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	upload := func(body string) string {
+		code, r, data := call(t, "POST", srv.URL+"/v1/binaries?name=prog", "", "", []byte(body))
+		if code != http.StatusOK {
+			t.Fatalf("upload: %d %s", code, data)
+		}
+		return r.AppResource
+	}
+	create := func(resource string) (int, Response) {
+		b, _ := json.Marshal(CreateRequest{Action: "CreateSubmissionRequest", AppResource: resource,
+			SparkProperties: map[string]string{"spark.driver.memory": "64m"}})
+		code, r, _ := call(t, "POST", srv.URL+"/v1/submissions/create", "", "", b)
+		return code, r
+	}
+	named, unused, young := upload("named"), upload("unused"), upload("young")
+	if code, r := create(named); code != http.StatusOK {
+		t.Fatalf("create: %d %+v", code, r)
+	}
+	hashOf := func(resource string) string { h, _, _ := ParseUpload(resource); return h }
+	now := time.Now()
+	old := now.Add(-UploadGrace - time.Minute)
+	bin := filepath.Join(dir, "binaries")
+	for _, f := range []string{hashOf(named), hashOf(unused)} {
+		if err := os.Chtimes(filepath.Join(bin, f), old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, mtime := range map[string]time.Time{".upload-stale": old, ".upload-fresh": now} {
+		p := filepath.Join(bin, name)
+		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if gone := s.SweepBinaries(now); !slices.Equal(gone, []string{hashOf(unused)}) {
+		t.Fatalf("deleted %v, want only %s", gone, hashOf(unused))
+	}
+	var left []string
+	entries, _ := os.ReadDir(bin)
+	for _, e := range entries {
+		left = append(left, e.Name())
+	}
+	want := []string{".upload-fresh", hashOf(named), hashOf(young)}
+	slices.Sort(want)
+	if !slices.Equal(left, want) {
+		t.Fatalf("left %v, want %v", left, want)
+	}
+	if code, r := create(unused); code != http.StatusBadRequest || !strings.Contains(r.Message, "no such uploaded program") {
+		t.Fatalf("a submission of the deleted program: %d %q", code, r.Message)
+	}
+}
+
+// spark.mesos.maxDrivers over the submission API: a full queue refuses a
+// submission as Spark's dispatcher does (200, success false, saying why).
+func TestQueueFull(t *testing.T) {
+	s, err := NewService(Config{Master: "127.0.0.1:5050", WorkDir: t.TempDir(), MaxDrivers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	b, _ := json.Marshal(CreateRequest{Action: "CreateSubmissionRequest", AppResource: "http://x/prog",
+		SparkProperties: map[string]string{"spark.driver.memory": "64m"}})
+	if code, r, data := call(t, "POST", srv.URL+"/v1/submissions/create", "", "", b); code != http.StatusOK || r.Success == nil || !*r.Success {
+		t.Fatalf("first submission: %d %s", code, data)
+	}
+	code, r, data := call(t, "POST", srv.URL+"/v1/submissions/create", "", "", b)
+	if code != http.StatusOK || r.Action != "CreateSubmissionResponse" || r.Success == nil || *r.Success ||
+		!strings.Contains(r.Message, "queue is full") {
+		t.Fatalf("second submission: %d %s", code, data)
 	}
 }

@@ -1,6 +1,7 @@
 package dispatcher
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -137,18 +138,46 @@ const DefaultMaxRetryWait = 60 * time.Second
 // Core is the dispatcher's state.
 type Core struct {
 	maxWait time.Duration
+	limits  Limits
 	seq     int
 	drivers map[string]*Driver
 	byTask  map[string]*Driver
 	order   []string // submission order
 }
 
-// New returns an empty Core; maxWait <= 0 means DefaultMaxRetryWait.
-func New(maxWait time.Duration) *Core {
-	if maxWait <= 0 {
-		maxWait = DefaultMaxRetryWait
+// Limits bound what a Core holds.
+type Limits struct {
+	MaxRetryWait time.Duration // spark.mesos.cluster.retry.wait.max; <= 0: DefaultMaxRetryWait
+	// MaxQueued is spark.mesos.maxDrivers: a submission finding this many
+	// drivers queued is refused; <= 0: DefaultMaxDrivers.
+	MaxQueued int
+	// Retained is spark.mesos.retainedDrivers: how many ended drivers
+	// (finished, failed, killed) are kept for the status API and the web
+	// UI; the oldest ended go first; <= 0: DefaultRetainedDrivers.
+	Retained int
+}
+
+// Spark's defaults for Limits.
+const (
+	DefaultMaxDrivers      = 200
+	DefaultRetainedDrivers = 200
+)
+
+// ErrQueueFull refuses a submission when MaxQueued drivers are queued.
+var ErrQueueFull = errors.New("the dispatcher's queue is full")
+
+// New returns an empty Core.
+func New(l Limits) *Core {
+	if l.MaxRetryWait <= 0 {
+		l.MaxRetryWait = DefaultMaxRetryWait
 	}
-	return &Core{maxWait: maxWait, drivers: map[string]*Driver{}, byTask: map[string]*Driver{}}
+	if l.MaxQueued <= 0 {
+		l.MaxQueued = DefaultMaxDrivers
+	}
+	if l.Retained <= 0 {
+		l.Retained = DefaultRetainedDrivers
+	}
+	return &Core{maxWait: l.MaxRetryWait, limits: l, drivers: map[string]*Driver{}, byTask: map[string]*Driver{}}
 }
 
 // Submit queues a driver and returns its submission id.
@@ -158,6 +187,15 @@ func (c *Core) Submit(d Description, now time.Time) (string, error) {
 	}
 	if d.Resources.IsEmpty() {
 		return "", fmt.Errorf("a driver needs resources (cpus, mem)")
+	}
+	queued := 0
+	for _, x := range c.drivers {
+		if x.State == Queued {
+			queued++
+		}
+	}
+	if queued >= c.limits.MaxQueued {
+		return "", fmt.Errorf("%w: %d drivers wait to be launched (--max_drivers, spark.mesos.maxDrivers)", ErrQueueFull, queued)
 	}
 	c.seq++
 	id := fmt.Sprintf("driver-%s-%04d", now.UTC().Format("20060102150405"), c.seq)
@@ -198,6 +236,7 @@ func (c *Core) Kill(id string, now time.Time) (killTask string, err error) {
 	case Queued, Retrying:
 		d.Message = "killed before it ran"
 		d.enter(Killed, d.Message, now)
+		defer c.trim()
 		return "", nil
 	case Running:
 		d.Killing = true // the attempt's end is KILLED, never retried
@@ -276,6 +315,7 @@ func (c *Core) TaskEnded(taskID string, end TaskEnd, message string, now time.Ti
 	if !ok {
 		return
 	}
+	defer c.trim()
 	delete(c.byTask, taskID)
 	if d.TaskID != taskID || d.State != Running {
 		return
@@ -345,8 +385,8 @@ func (c *Core) Snapshot() Snapshot { return Snapshot{Seq: c.seq, Drivers: c.Driv
 // Restore returns a Core holding a persisted state. Running drivers keep
 // their task: the shell reconciles them with the master, which answers
 // their current state (a terminal one ends or retries them).
-func Restore(s Snapshot, maxWait time.Duration) *Core {
-	c := New(maxWait)
+func Restore(s Snapshot, l Limits) *Core {
+	c := New(l)
 	c.seq = s.Seq
 	for _, d := range s.Drivers {
 		d := d
@@ -356,5 +396,34 @@ func Restore(s Snapshot, maxWait time.Duration) *Core {
 			c.byTask[d.TaskID] = &d
 		}
 	}
+	c.trim()
 	return c
+}
+
+// ended reports whether a driver is in a final state.
+func (d *Driver) ended() bool { return d.State == Finished || d.State == Failed || d.State == Killed }
+
+// trim forgets the oldest ended drivers beyond Limits.Retained (by when
+// they ended).
+func (c *Core) trim() {
+	var ended []*Driver
+	for _, id := range c.order {
+		if d := c.drivers[id]; d.ended() {
+			ended = append(ended, d)
+		}
+	}
+	if len(ended) <= c.limits.Retained {
+		return
+	}
+	endedAt := func(d *Driver) time.Time {
+		if len(d.History) == 0 {
+			return d.Submitted
+		}
+		return d.History[len(d.History)-1].Time
+	}
+	slices.SortStableFunc(ended, func(a, b *Driver) int { return endedAt(a).Compare(endedAt(b)) })
+	for _, d := range ended[:len(ended)-c.limits.Retained] {
+		delete(c.drivers, d.ID)
+	}
+	c.order = slices.DeleteFunc(c.order, func(id string) bool { return c.drivers[id] == nil })
 }

@@ -236,11 +236,15 @@ func (s *Service) Handler() http.Handler {
 			reply(w, http.StatusBadRequest, errorResponse(err.Error()))
 			return
 		}
-		if hash, _, err := ParseUpload(req.AppResource); err == nil && !s.hasBinary(hash) {
-			reply(w, http.StatusBadRequest, errorResponse("appResource "+req.AppResource+": no such uploaded program (POST it to /v1/binaries first)"))
+		id, err := s.Submit(d)
+		if errors.Is(err, ErrNoProgram) {
+			reply(w, http.StatusBadRequest, errorResponse(err.Error()))
 			return
 		}
-		id, err := s.Submit(d)
+		if errors.Is(err, ErrQueueFull) { // as Spark's dispatcher: a refused submission, not an error
+			reply(w, http.StatusOK, Response{Action: "CreateSubmissionResponse", Success: ptr(false), Message: err.Error()})
+			return
+		}
 		if err != nil {
 			reply(w, http.StatusInternalServerError, errorResponse(err.Error()))
 			return

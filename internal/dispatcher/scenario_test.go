@@ -26,8 +26,9 @@ import (
 //	history ID                        prints a driver's state history
 //	taskstate TASK STATE              a non-terminal status update
 //	wanted                            prints whether offers are wanted, and the next wake
+//	limits QUEUED RETAINED            a new, empty core with these Limits
 func TestScenarios(t *testing.T) {
-	scripttest.Walk(t, "testdata", func(*testing.T) *harness { return &harness{c: New(0)} },
+	scripttest.Walk(t, "testdata", func(*testing.T) *harness { return &harness{c: New(Limits{})} },
 		func(t *testing.T, h *harness, cmd []string, out *strings.Builder) {
 			if err := h.exec(cmd, out); err != nil {
 				fmt.Fprintf(out, "error: %v\n", err)
@@ -136,6 +137,16 @@ func (h *harness) exec(f []string, out *strings.Builder) error {
 		}
 	case "taskstate":
 		h.c.TaskUpdate(f[1], f[2])
+	case "limits":
+		q, err := strconv.Atoi(f[1])
+		if err != nil {
+			return err
+		}
+		r, err := strconv.Atoi(f[2])
+		if err != nil {
+			return err
+		}
+		h.c = New(Limits{MaxQueued: q, Retained: r})
 	case "wanted":
 		w := h.c.NextWake()
 		next := "none"
@@ -152,7 +163,7 @@ func (h *harness) exec(f []string, out *strings.Builder) error {
 // A restored core carries on where the persisted one stopped: queued
 // drivers launch, running ones take their updates, ids keep counting.
 func TestSnapshotRestore(t *testing.T) {
-	c := New(0)
+	c := New(Limits{})
 	now := epoch
 	res := resources.MustParse("cpus:1;mem:64")
 	a, _ := c.Submit(Description{Name: "a", Command: "./a", Resources: res, Supervise: true}, now)
@@ -160,7 +171,7 @@ func TestSnapshotRestore(t *testing.T) {
 		t.Fatalf("launches %v", l)
 	}
 	b, _ := c.Submit(Description{Name: "b", Command: "./b", Resources: res}, now)
-	r := Restore(c.Snapshot(), 0)
+	r := Restore(c.Snapshot(), Limits{})
 	r.TaskEnded(a, EndFailed, "TASK_LOST", now)
 	if d, _ := r.Driver(a); d.State != Retrying {
 		t.Fatalf("restored running driver after TASK_LOST: %+v", d)

@@ -43,6 +43,10 @@ type Config struct {
 	// fetcher gets uploaded programs (http://host:port).
 	URL       string
 	MaxUpload int64 // the largest uploaded program (DefaultMaxUpload)
+	// MaxDrivers and RetainedDrivers are spark.mesos.maxDrivers (queued
+	// drivers at most) and spark.mesos.retainedDrivers (ended drivers
+	// kept); <= 0: Spark's defaults, 200 each.
+	MaxDrivers, RetainedDrivers int
 	Scheduler scheduler.Config
 	Logger    *slog.Logger
 }
@@ -76,6 +80,10 @@ type state struct {
 	Core        Snapshot `json:"core"`
 }
 
+func (cfg Config) limits() Limits {
+	return Limits{MaxRetryWait: cfg.MaxRetryWait, MaxQueued: cfg.MaxDrivers, Retained: cfg.RetainedDrivers}
+}
+
 // NewService loads the persisted state of cfg.WorkDir, if any.
 func NewService(cfg Config) (*Service, error) {
 	if cfg.Master == "" {
@@ -107,7 +115,7 @@ func NewService(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{cfg: cfg, log: cfg.Logger, path: filepath.Join(cfg.WorkDir, "dispatcher.json"), bounds: bounds,
-		core: New(cfg.MaxRetryWait), agents: map[string]string{}, wake: make(chan struct{}, 1), uploads: make(chan struct{}, maxUploads)}
+		core: New(cfg.limits()), agents: map[string]string{}, wake: make(chan struct{}, 1), uploads: make(chan struct{}, maxUploads)}
 	if u, err := user.Current(); err == nil {
 		s.user = u.Username
 	}
@@ -121,7 +129,7 @@ func NewService(cfg Config) (*Service, error) {
 		if err := json.Unmarshal(data, &st); err != nil {
 			return nil, fmt.Errorf("dispatcher: %s: %w", s.path, err)
 		}
-		s.fwID, s.core = st.FrameworkID, Restore(st.Core, cfg.MaxRetryWait)
+		s.fwID, s.core = st.FrameworkID, Restore(st.Core, cfg.limits())
 		for _, d := range s.core.Drivers() {
 			if d.State == Running {
 				s.agents[d.TaskID] = d.AgentID
@@ -158,6 +166,9 @@ func (s *Service) saveLocked() error {
 func (s *Service) Submit(d Description) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.checkUploadsLocked(d); err != nil {
+		return "", err
+	}
 	id, err := s.core.Submit(d, time.Now())
 	if err != nil {
 		return "", err
@@ -272,6 +283,9 @@ func (s *Service) Run(ctx context.Context) error {
 	defer timer.Stop()
 	kills := time.NewTicker(killRetry)
 	defer kills.Stop()
+	s.SweepBinaries(time.Now())
+	sweep := time.NewTicker(sweepEvery)
+	defer sweep.Stop()
 	for {
 		s.mu.Lock()
 		next := s.core.NextWake()
@@ -289,6 +303,8 @@ func (s *Service) Run(ctx context.Context) error {
 			s.sendKills(ctx, c)
 		case <-kills.C:
 			s.sendKills(ctx, c)
+		case now := <-sweep.C:
+			s.SweepBinaries(now)
 		case <-timer.C:
 			s.revive(ctx, c)
 		case ev, ok := <-c.Events():
