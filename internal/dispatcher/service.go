@@ -47,8 +47,8 @@ type Config struct {
 	// drivers at most) and spark.mesos.retainedDrivers (ended drivers
 	// kept); <= 0: Spark's defaults, 200 each.
 	MaxDrivers, RetainedDrivers int
-	Scheduler scheduler.Config
-	Logger    *slog.Logger
+	Scheduler                   scheduler.Config
+	Logger                      *slog.Logger
 }
 
 // Service is a running dispatcher: the core under a lock, persisted after
