@@ -403,7 +403,10 @@ func (a *Agent) post(ctx context.Context, target *url.URL, call *linkpb.AgentCal
 	if n := len(call.GetBatch().GetCalls()); n > 0 {
 		what = fmt.Sprintf("%s of %d", what, n)
 	}
-	body, err := codec.Protobuf.Marshal(call)
+	body, dropped, err := encodeLinkCall(call)
+	for _, d := range dropped {
+		a.log.Error("encoding call for the master: sending the rest of its batch without it", "type", d.GetType().String(), "err", d.err)
+	}
 	if err != nil {
 		a.log.Error("encoding call for the master", "type", what, "err", err)
 		return 0
@@ -420,6 +423,39 @@ func (a *Agent) post(ctx context.Context, target *url.URL, call *linkpb.AgentCal
 	}
 	a.log.Info("call to the master failed", "type", what, "err", err)
 	return 0
+}
+
+// droppedCall is a call of a batch that could not be encoded.
+type droppedCall struct {
+	*linkpb.AgentCall
+	err error
+}
+
+// encodeLinkCall encodes a request. A batch holding a call that cannot be
+// encoded (a required field unset) goes without that call instead of not
+// at all: the rest are other executors' and tasks' calls.
+func encodeLinkCall(call *linkpb.AgentCall) ([]byte, []droppedCall, error) {
+	body, err := codec.Protobuf.Marshal(call)
+	calls := call.GetBatch().GetCalls()
+	if err == nil || len(calls) == 0 {
+		return body, nil, err
+	}
+	var keep []*linkpb.AgentCall
+	var dropped []droppedCall
+	for _, c := range calls {
+		if _, cerr := codec.Protobuf.Marshal(c); cerr != nil {
+			dropped = append(dropped, droppedCall{c, cerr})
+		} else {
+			keep = append(keep, c)
+		}
+	}
+	if len(keep) == 0 {
+		return nil, dropped, err
+	}
+	rest := proto.CloneOf(call)
+	rest.Batch.Calls = keep
+	body, err = codec.Protobuf.Marshal(rest)
+	return body, dropped, err
 }
 
 // relinkIfCurrent asks for a new session when linkID, which the master

@@ -153,3 +153,32 @@ func TestBatchFailureRetries(t *testing.T) {
 		})
 	}
 }
+
+// A batch holding a call that cannot be encoded (a status update without
+// its required framework id) goes without it, the others in order; a lone
+// bad call is an error.
+func TestBatchDropsUnencodableCall(t *testing.T) {
+	pong := func(seq uint64) *linkpb.AgentCall {
+		return &linkpb.AgentCall{Type: linkpb.AgentCall_PONG.Enum(), Pong: &linkpb.AgentCall_Pong{Seq: proto.Uint64(seq)}}
+	}
+	bad := &linkpb.AgentCall{Type: linkpb.AgentCall_STATUS_UPDATE.Enum(), StatusUpdate: &linkpb.AgentCall_StatusUpdate{}}
+	agentID := &mesospb.AgentID{Value: proto.String("a1")}
+	body, dropped, err := encodeLinkCall(linkCall([]*linkpb.AgentCall{pong(1), bad, pong(2)}, "l1", agentID))
+	if err != nil || len(dropped) != 1 || dropped[0].AgentCall != bad {
+		t.Fatalf("err %v, dropped %v", err, dropped)
+	}
+	var got linkpb.AgentCall
+	if err := codec.Protobuf.Unmarshal(body, &got); err != nil {
+		t.Fatal(err)
+	}
+	calls := got.GetBatch().GetCalls()
+	if got.GetLinkId() != "l1" || len(calls) != 2 || calls[0].GetPong().GetSeq() != 1 || calls[1].GetPong().GetSeq() != 2 {
+		t.Fatalf("sent %v", &got)
+	}
+	if _, _, err := encodeLinkCall(linkCall([]*linkpb.AgentCall{bad}, "l1", agentID)); err == nil {
+		t.Fatal("a lone unencodable call encoded")
+	}
+	if _, dropped, err := encodeLinkCall(linkCall([]*linkpb.AgentCall{bad, proto.CloneOf(bad)}, "l1", agentID)); err == nil || len(dropped) != 2 {
+		t.Fatalf("a batch of only bad calls: err %v, dropped %d", err, len(dropped))
+	}
+}
