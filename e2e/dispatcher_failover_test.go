@@ -119,6 +119,9 @@ func TestDispatcherDriverFailover(t *testing.T) {
 		if !strings.Contains(out, " RUNNING") || !strings.Contains(out, "retries: 1") {
 			return fmt.Errorf("status %q, want RUNNING after 1 retry", out)
 		}
+		if !strings.Contains(out, "sandbox: http://"+cl.master.addr+"/#/tasks/") || !strings.Contains(out, "-retry-1 on agent ") {
+			return fmt.Errorf("status %q, want the relaunched task, its agent and its sandbox page", out)
+		}
 		return nil
 	})
 	eventually(t, 60*time.Second, func() error {

@@ -324,6 +324,12 @@ func submitCall(client *http.Client, method, url string, body []byte, out io.Wri
 			line += " (" + r.Message + ")"
 		}
 		fmt.Fprintln(out, line)
+		if r.TaskID != "" {
+			fmt.Fprintf(out, "task: %s on agent %s\n", r.TaskID, r.WorkerID)
+		}
+		if r.TaskURL != "" {
+			fmt.Fprintf(out, "sandbox: %s (or: meso cat --master <mesos master> %s stdout)\n", r.TaskURL, r.TaskID)
+		}
 	default:
 		fmt.Fprintf(out, "%s %s\n", r.SubmissionID, r.Message)
 	}

@@ -292,3 +292,30 @@ func TestQueueFull(t *testing.T) {
 		t.Fatalf("second submission: %d %s", code, data)
 	}
 }
+
+// The status of a launched driver names its agent (Spark's workerId), its
+// Mesos task and the task's page in the master's web UI (its sandbox).
+func TestStatusNamesTheTask(t *testing.T) {
+	s, err := NewService(Config{Master: "127.0.0.1:5050", WorkDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	b, _ := json.Marshal(CreateRequest{Action: "CreateSubmissionRequest", AppResource: "http://x/prog",
+		SparkProperties: map[string]string{"spark.driver.memory": "64m"}})
+	_, r, _ := call(t, "POST", srv.URL+"/v1/submissions/create", "", "", b)
+	id := r.SubmissionID
+	s.mu.Lock()
+	s.fwID = "fw1"
+	l := s.core.Offers([]Offer{{ID: "o1", AgentID: "ag1", Resources: resources.MustParse("cpus:2;mem:2048")}}, time.Now())
+	s.mu.Unlock()
+	if len(l) != 1 {
+		t.Fatalf("launches %v", l)
+	}
+	_, r, data := call(t, "GET", srv.URL+"/v1/submissions/status/"+id, "", "", nil)
+	if r.DriverState != "RUNNING" || r.WorkerID != "ag1" || r.TaskID != l[0].TaskID ||
+		r.TaskURL != "http://127.0.0.1:5050/#/tasks/fw1/"+l[0].TaskID {
+		t.Fatalf("status %s", data)
+	}
+}

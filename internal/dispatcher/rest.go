@@ -13,6 +13,7 @@ import (
 	"github.com/mesoproject/meso/internal/httpbound"
 	"github.com/mesoproject/meso/internal/mesosflag"
 	"github.com/mesoproject/meso/internal/resources"
+	"github.com/mesoproject/meso/internal/webui"
 	"github.com/mesoproject/meso/rdd"
 )
 
@@ -46,6 +47,13 @@ type Response struct {
 	// AppResource answers an upload (not a Spark field): the appResource
 	// that names the uploaded program.
 	AppResource string `json:"appResource,omitempty"`
+	// WorkerID is Spark's field for where the driver runs: the Mesos
+	// agent of its current (or last) attempt.
+	WorkerID string `json:"workerId,omitempty"`
+	// TaskID and TaskURL (not Spark fields) name the attempt's Mesos task
+	// and its page in the master's web UI, which browses its sandbox.
+	TaskID  string `json:"taskId,omitempty"`
+	TaskURL string `json:"taskUrl,omitempty"`
 }
 
 // maxBody bounds a submission's body.
@@ -264,8 +272,12 @@ func (s *Service) Handler() http.Handler {
 		if d.Retries > 0 {
 			msg = strings.TrimSpace(fmt.Sprintf("%s (retries: %d)", msg, d.Retries))
 		}
+		s.mu.Lock()
+		fwID := s.fwID
+		s.mu.Unlock()
+		u := s.uiDriver(d, webui.MasterURL(s.cfg.Master), fwID)
 		reply(w, http.StatusOK, Response{Action: "SubmissionStatusResponse", SubmissionID: id, Success: ptr(true),
-			DriverState: string(d.State), Message: msg})
+			DriverState: string(d.State), Message: msg, WorkerID: d.AgentID, TaskID: d.TaskID, TaskURL: u.TaskURL})
 	})
 	mux.HandleFunc("POST /v1/submissions/kill/{id}", func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
