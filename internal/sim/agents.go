@@ -718,20 +718,20 @@ func (q *callQueue) pop() (*simAgent, []outCall, bool) {
 // nextLocked is the next agent whose calls a sender may take, nil when
 // none; it drops the stale entries it passes.
 func (q *callQueue) nextLocked() *simAgent {
-	for len(q.urgent) > 0 {
-		a := q.urgent[0]
-		q.urgent[0] = nil
-		q.urgent = q.urgent[1:]
-		a.q.inUrgent = false
-		if !a.q.sending && len(a.q.calls) > 0 {
-			return a
-		}
+	if a := takeAgent(&q.urgent, func(aq *agentQueue) { aq.inUrgent = false }); a != nil {
+		return a
 	}
-	for len(q.ready) > 0 {
-		a := q.ready[0]
-		q.ready[0] = nil
-		q.ready = q.ready[1:]
-		a.q.inReady = false
+	return takeAgent(&q.ready, func(aq *agentQueue) { aq.inReady = false })
+}
+
+// takeAgent pops entries of list (unmarking each with unlist) until one
+// names an agent whose calls a sender may take.
+func takeAgent(list *[]*simAgent, unlist func(*agentQueue)) *simAgent {
+	for len(*list) > 0 {
+		a := (*list)[0]
+		(*list)[0] = nil
+		*list = (*list)[1:]
+		unlist(&a.q)
 		if !a.q.sending && len(a.q.calls) > 0 {
 			return a
 		}
