@@ -120,42 +120,76 @@ func (p *agentPool) start(ctx context.Context, wg *sync.WaitGroup) {
 // each waited in waits (read once the sender has returned).
 func (p *agentPool) sender(ctx context.Context, waits *[]time.Duration) {
 	for {
-		oc, ok := p.out.pop()
+		a, calls, ok := p.out.pop()
 		if !ok {
 			return
 		}
-		*waits = append(*waits, p.r.since()-oc.at)
-		p.post(ctx, oc)
+		now := p.r.since()
+		for _, oc := range calls {
+			*waits = append(*waits, now-oc.at)
+		}
+		p.post(ctx, a, calls)
+		p.out.done(a)
 	}
 }
 
-// post sends one agent call on the agent's current link. Calls made for
-// a link that has gone are dropped: the status update manager sends its
-// updates again after registration, and a pong is pointless then.
-func (p *agentPool) post(ctx context.Context, oc outCall) {
-	a := oc.a
+// batchLinkVersion is the first master link_version that takes BATCH.
+const batchLinkVersion = 2
+
+// post sends calls, queued in that order by agent a, on its current
+// link: in one BATCH request when there are several and the master takes
+// BATCH, else one request per call. Calls made for a link that has gone
+// are dropped: the status update manager sends its updates again after
+// registration, and a pong is pointless then.
+func (p *agentPool) post(ctx context.Context, a *simAgent, calls []outCall) {
 	a.mu.Lock()
-	link, id, url := a.link, a.id, a.url
+	link, id, url, version := a.link, a.id, a.url, a.linkVersion
 	a.mu.Unlock()
 	if link == "" {
 		return
 	}
-	call := oc.call
-	call.LinkId = proto.String(link)
-	call.AgentId = &mesospb.AgentID{Value: proto.String(id)}
+	for _, oc := range calls {
+		if oc.first {
+			p.r.lat.sent(oc.call.GetStatusUpdate().GetStatus().GetUuid(), p.r.since())
+		}
+	}
+	if len(calls) > 1 && version >= batchLinkVersion {
+		batch := make([]*linkpb.AgentCall, len(calls))
+		for i, oc := range calls {
+			batch[i] = oc.call
+			oc.call.LinkId, oc.call.AgentId = nil, nil
+		}
+		p.r.c.agentRequests.Add(1)
+		p.send(ctx, a, link, url, &linkpb.AgentCall{
+			Type: linkpb.AgentCall_BATCH.Enum(), LinkId: proto.String(link),
+			AgentId: &mesospb.AgentID{Value: proto.String(id)},
+			Batch:   &linkpb.AgentCall_Batch{Calls: batch},
+		})
+		return
+	}
+	for _, oc := range calls {
+		call := oc.call
+		call.LinkId = proto.String(link)
+		call.AgentId = &mesospb.AgentID{Value: proto.String(id)}
+		p.r.c.agentRequests.Add(1)
+		if !p.send(ctx, a, link, url, call) {
+			return
+		}
+	}
+}
+
+// send posts one request on link; false when the link is stale (409).
+func (p *agentPool) send(ctx context.Context, a *simAgent, link, url string, call *linkpb.AgentCall) bool {
 	body, err := codec.Protobuf.Marshal(call)
 	if err != nil {
 		p.r.log.Error("encoding agent call", "type", call.GetType().String(), "err", err)
-		return
-	}
-	if oc.first {
-		p.r.lat.sent(call.GetStatusUpdate().GetStatus().GetUuid(), p.r.since())
+		return true
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return
+		return true
 	}
 	req.Header.Set("Content-Type", codec.MediaTypeProtobuf)
 	resp, err := p.client.Do(req)
@@ -164,19 +198,21 @@ func (p *agentPool) post(ctx context.Context, oc outCall) {
 			p.r.c.callErrors.Add(1)
 			p.r.log.Warn("agent call failed", "type", call.GetType().String(), "err", err)
 		}
-		return
+		return true
 	}
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	resp.Body.Close()
 	if resp.StatusCode/100 == 2 {
-		return
+		return true
 	}
 	p.r.c.callErrors.Add(1)
 	p.r.log.Warn("master refused an agent call", "type", call.GetType().String(),
 		"status", resp.Status, "body", string(bytes.TrimSpace(msg)))
 	if resp.StatusCode == http.StatusConflict {
 		a.relink(link)
+		return false
 	}
+	return true
 }
 
 // retryLoop sends again the updates whose acknowledgement is overdue,
@@ -212,7 +248,13 @@ type simAgent struct {
 	tasks  map[taskKey]struct{}    // guarded by mu: tasks not yet finished
 	cancel context.CancelCauseFunc // guarded by mu: ends the current session
 	url    string                  // guarded by mu: the link endpoint registered with (or to try next)
-	next   int                     // guarded by mu: index into p.urls of the master to try after url
+	// linkVersion is the master's link_version in the latest REGISTERED
+	// (2 and up take BATCH); guarded by mu.
+	linkVersion uint32
+	next        int // guarded by mu: index into p.urls of the master to try after url
+
+	// q holds the agent's calls waiting for a sender; guarded by p.out.mu.
+	q agentQueue
 
 	// linkedAt is runner.since at the agent's latest REGISTERED (0: never);
 	// sentAt when the REGISTER it answered was sent.
@@ -351,7 +393,7 @@ func (a *simAgent) registered(r *linkpb.MasterEvent_Registered) {
 		a.tasks = map[taskKey]struct{}{}
 		a.mgr = a.p.newManager()
 	}
-	a.id, a.link = r.GetAgentId().GetValue(), r.GetLinkId()
+	a.id, a.link, a.linkVersion = r.GetAgentId().GetValue(), r.GetLinkId(), r.GetLinkVersion()
 	if s := r.GetAgentSecret(); s != "" {
 		a.secret = s
 	}
@@ -553,22 +595,39 @@ func (a *simAgent) relink(link string) {
 	}
 }
 
-// callQueue is the agents' calls waiting for a sender, first in first
-// out and unbounded: an agent never waits for the shared senders (a real
-// agent has its own), so its link stream is always read. PONGs go first:
-// a real agent's PONG waits behind its own calls only, never behind
+// maxBatchCalls bounds the calls of one BATCH, as the agent's own link
+// does (internal/agent).
+const maxBatchCalls = 256
+
+// callQueue is the agents' calls waiting for a sender, unbounded: an
+// agent never waits for the shared senders (a real agent has its own), so
+// its link stream is always read. Calls queue per agent, as on a real
+// agent's link: a sender takes every call one agent has waiting (up to
+// maxBatchCalls) and posts them in one request (a BATCH when the master
+// takes it), and no other sender takes that agent's calls until the
+// request is answered (done). Agents are served in the order their
+// calls arrived, except that an agent with a PONG waiting goes first: a
+// real agent's PONG waits behind its own calls only, never behind
 // thousands of other agents' updates, and a late one gets the agent
-// declared lost. A retry of a
-// status update that is still queued is dropped: the update has not been
-// sent yet, and the wait is the simulator's (a real agent's own queue
-// would be short), so it must not add load to the master.
+// declared lost. A retry of a status update that is still queued is
+// dropped: the update has not been sent yet, and the wait is the
+// simulator's (a real agent's own queue would be short), so it must not
+// add load to the master.
 type callQueue struct {
 	mu     sync.Mutex
 	cond   *sync.Cond
-	pongs  []outCall             // guarded by mu: served before items
-	items  []outCall             // guarded by mu
-	queued map[[16]byte]struct{} // guarded by mu: uuids of the status updates in items
+	urgent []*simAgent           // guarded by mu: agents with a PONG queued, served first
+	ready  []*simAgent           // guarded by mu: agents with calls queued
+	queued map[[16]byte]struct{} // guarded by mu: uuids of the status updates queued
+	n      int                   // guarded by mu: calls queued
 	closed bool                  // guarded by mu
+}
+
+// agentQueue is one agent's part of the callQueue, guarded by its mu.
+type agentQueue struct {
+	calls             []outCall
+	inUrgent, inReady bool // has an entry in urgent / ready (perhaps stale)
+	sending           bool // a sender holds this agent's calls
 }
 
 func newCallQueue() *callQueue {
@@ -589,39 +648,104 @@ func (q *callQueue) push(oc outCall) bool {
 		q.queued[uuid] = struct{}{}
 	}
 	oc.at = oc.a.p.r.since()
-	if oc.call.GetType() == linkpb.AgentCall_PONG {
-		q.pongs = append(q.pongs, oc)
-	} else {
-		q.items = append(q.items, oc)
-	}
+	aq := &oc.a.q
+	aq.calls = append(aq.calls, oc)
+	q.n++
+	q.scheduleLocked(oc.a)
 	q.mu.Unlock()
-	q.cond.Signal()
 	return true
 }
 
-// pop waits for a call; false once the queue is closed.
-func (q *callQueue) pop() (outCall, bool) {
+// scheduleLocked puts a, when it has calls and no sender holds them, in
+// the lists the senders take agents from.
+func (q *callQueue) scheduleLocked(a *simAgent) {
+	aq := &a.q
+	if aq.sending || len(aq.calls) == 0 {
+		return
+	}
+	if !aq.inUrgent && hasPong(aq.calls) {
+		aq.inUrgent = true
+		q.urgent = append(q.urgent, a)
+	}
+	if !aq.inReady {
+		aq.inReady = true
+		q.ready = append(q.ready, a)
+	}
+	q.cond.Signal()
+}
+
+func hasPong(calls []outCall) bool {
+	for _, oc := range calls {
+		if oc.call.GetType() == linkpb.AgentCall_PONG {
+			return true
+		}
+	}
+	return false
+}
+
+// pop waits for an agent with calls and takes them (at most
+// maxBatchCalls, in the order queued); false once the queue is closed.
+// The caller must call done(a) once it has sent them.
+func (q *callQueue) pop() (*simAgent, []outCall, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	for len(q.pongs) == 0 && len(q.items) == 0 && !q.closed {
+	for {
+		if q.closed {
+			return nil, nil, false
+		}
+		if a := q.nextLocked(); a != nil {
+			aq := &a.q
+			k := min(len(aq.calls), maxBatchCalls)
+			calls := aq.calls[:k:k]
+			if k == len(aq.calls) {
+				aq.calls = nil
+			} else {
+				aq.calls = aq.calls[k:]
+			}
+			aq.sending = true
+			q.n -= k
+			for _, oc := range calls {
+				if uuid, ok := updateKey(oc.call); ok {
+					delete(q.queued, uuid)
+				}
+			}
+			return a, calls, true
+		}
 		q.cond.Wait()
 	}
-	if q.closed {
-		return outCall{}, false
+}
+
+// nextLocked is the next agent whose calls a sender may take, nil when
+// none; it drops the stale entries it passes.
+func (q *callQueue) nextLocked() *simAgent {
+	if a := takeAgent(&q.urgent, func(aq *agentQueue) { aq.inUrgent = false }); a != nil {
+		return a
 	}
-	if len(q.pongs) > 0 {
-		oc := q.pongs[0]
-		q.pongs[0] = outCall{}
-		q.pongs = q.pongs[1:]
-		return oc, true
+	return takeAgent(&q.ready, func(aq *agentQueue) { aq.inReady = false })
+}
+
+// takeAgent pops entries of list (unmarking each with unlist) until one
+// names an agent whose calls a sender may take.
+func takeAgent(list *[]*simAgent, unlist func(*agentQueue)) *simAgent {
+	for len(*list) > 0 {
+		a := (*list)[0]
+		(*list)[0] = nil
+		*list = (*list)[1:]
+		unlist(&a.q)
+		if !a.q.sending && len(a.q.calls) > 0 {
+			return a
+		}
 	}
-	oc := q.items[0]
-	q.items[0] = outCall{}
-	q.items = q.items[1:]
-	if uuid, ok := updateKey(oc.call); ok {
-		delete(q.queued, uuid)
-	}
-	return oc, true
+	return nil
+}
+
+// done gives a's calls back to the senders once the request carrying
+// the ones popped was answered.
+func (q *callQueue) done(a *simAgent) {
+	q.mu.Lock()
+	a.q.sending = false
+	q.scheduleLocked(a)
+	q.mu.Unlock()
 }
 
 func updateKey(call *linkpb.AgentCall) ([16]byte, bool) {
@@ -637,7 +761,7 @@ func updateKey(call *linkpb.AgentCall) ([16]byte, bool) {
 func (q *callQueue) len() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return len(q.pongs) + len(q.items)
+	return q.n
 }
 
 func (q *callQueue) close() {

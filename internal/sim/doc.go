@@ -31,14 +31,19 @@
 //
 // Each agent needs its own link stream, so an agent is one connection and
 // one goroutine reading it. Everything else is shared: Config.Senders
-// goroutines post every agent's calls, taken from one unbounded FIFO (so
-// that an agent never stops reading its link), over kept-alive
-// connections of one http.Transport; one goroutine asks every status
-// update manager for overdue retries (a retry of an update still in the
-// FIFO is dropped: the wait is the simulator's); and one timer (a heap of
-// due times) ends every task. The report's "agent queue wait" says how
-// long calls sat in the FIFO: when it grows, the simulator's sending, not
-// the master, bounds the run.
+// goroutines post every agent's calls over kept-alive connections of one
+// http.Transport. Calls queue per agent, unbounded (so that an agent
+// never stops reading its link), and are sent as a real agent sends
+// them: one request in flight per agent, carrying every call the agent
+// has waiting (up to 256) in one BATCH when the master's link_version
+// is 2 or more, one call per request to an older master; agents take
+// turns in the order their calls came, an agent with a PONG waiting
+// first. One goroutine asks every status update manager for overdue
+// retries (a retry of an update still queued is dropped: the wait is the
+// simulator's); and one timer (a heap of due times) ends every task. The
+// report's "agent queue wait" says how long calls sat in the queue: when
+// it grows, the simulator's sending, not the master, bounds the run;
+// "agent requests" counts the link requests (REGISTER aside).
 // An agent's own state is its ids, its status update manager and the set
 // of tasks it runs. In-process, the master holds the other end of every
 // connection, so a run needs about twice Config.Agents open files (Run

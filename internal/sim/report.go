@@ -63,6 +63,9 @@ type Report struct {
 	// CallErrors counts calls (agents' and frameworks') that failed or
 	// were refused.
 	CallErrors int64 `json:"call_errors"`
+	// AgentRequests counts the agents' link requests other than REGISTER
+	// (a BATCH carries every call one agent had waiting).
+	AgentRequests int64 `json:"agent_requests"`
 
 	// UpdateLatency is from a simulated agent first sending a status
 	// update to a simulated framework receiving it, in milliseconds.
@@ -156,6 +159,7 @@ func (r *Report) Figures() []Figure {
 		{"unexpected acks", float64(r.UnexpectedAcks), ""},
 		{"link failures", float64(r.LinkFailures), ""},
 		{"call errors", float64(r.CallErrors), ""},
+		{"agent requests", float64(r.AgentRequests), ""},
 		{"state queries", float64(r.StateLatency.Queries), ""},
 		{"state query errors", float64(r.StateLatency.Errors), ""},
 		{"state latency p50", r.StateLatency.P50, "ms"},

@@ -221,36 +221,68 @@ func TestLatencyBook(t *testing.T) {
 
 func TestCallQueue(t *testing.T) {
 	r := &runner{epoch: time.Now()}
-	a := &simAgent{p: &agentPool{r: r}}
+	p := &agentPool{r: r}
+	a1, a2 := &simAgent{p: p}, &simAgent{p: p}
 	q := newCallQueue()
-	update := func(uuid byte) outCall {
+	update := func(a *simAgent, uuid int) outCall {
 		st := newStatus("a1", "t1", mesospb.TaskState_TASK_RUNNING, time.Now())
-		st.Uuid = bytes.Repeat([]byte{uuid}, 16)
+		st.Uuid = make([]byte, 16)
+		st.Uuid[0], st.Uuid[1] = byte(uuid), byte(uuid>>8)
 		return outCall{a: a, call: &linkpb.AgentCall{StatusUpdate: &linkpb.AgentCall_StatusUpdate{Status: st}}}
 	}
-	pong := outCall{a: a, call: &linkpb.AgentCall{Type: linkpb.AgentCall_PONG.Enum()}}
-	if !q.push(update(1)) || !q.push(pong) || !q.push(pong) || !q.push(update(2)) {
+	uuidOf := func(oc outCall) byte { return oc.call.GetStatusUpdate().GetStatus().GetUuid()[0] }
+	pong := outCall{a: a2, call: &linkpb.AgentCall{Type: linkpb.AgentCall_PONG.Enum()}}
+	if !q.push(update(a1, 1)) || !q.push(update(a1, 2)) || !q.push(pong) {
 		t.Fatal("a first push was refused")
 	}
-	if q.push(update(1)) {
+	if q.push(update(a1, 1)) {
 		t.Error("a retry of a queued update was queued again")
 	}
-	for range 2 {
-		if oc, ok := q.pop(); !ok || oc.call.GetType() != linkpb.AgentCall_PONG {
-			t.Fatalf("pop = %v, %v; want the PONGs first", oc.call, ok)
-		}
+	if q.len() != 3 {
+		t.Errorf("len = %d, want 3", q.len())
 	}
-	if oc, ok := q.pop(); !ok || !bytes.Equal(oc.call.GetStatusUpdate().GetStatus().GetUuid(), update(1).call.GetStatusUpdate().GetStatus().GetUuid()) {
-		t.Fatalf("pop = %v, %v; want update 1 after the PONGs", oc.call, ok)
+	if a, calls, ok := q.pop(); !ok || a != a2 || len(calls) != 1 || calls[0].call.GetType() != linkpb.AgentCall_PONG {
+		t.Fatalf("pop = %v; want the agent with a PONG first", calls)
 	}
-	if !q.push(update(1)) {
+	q.done(a2)
+	a, calls, ok := q.pop()
+	if !ok || a != a1 || len(calls) != 2 || uuidOf(calls[0]) != 1 || uuidOf(calls[1]) != 2 {
+		t.Fatalf("pop = %v; want both of agent 1's updates, in order, in one batch", calls)
+	}
+	if !q.push(update(a1, 1)) {
 		t.Error("a retry of a sent update was refused")
 	}
-	if q.len() != 2 {
-		t.Errorf("len = %d, want 2", q.len())
+	q.push(update(a2, 3))
+	// Agent 1's request is not answered yet: its new call waits.
+	if a, calls, ok := q.pop(); !ok || a != a2 || len(calls) != 1 || uuidOf(calls[0]) != 3 {
+		t.Fatalf("pop = %v; want agent 2's update, agent 1 being busy", calls)
+	}
+	popped := make(chan []outCall)
+	go func() {
+		_, calls, _ := q.pop()
+		popped <- calls
+	}()
+	q.done(a1)
+	if calls := <-popped; len(calls) != 1 || uuidOf(calls[0]) != 1 {
+		t.Fatalf("pop after done = %v; want agent 1's retry", calls)
+	}
+	q.done(a1)
+	q.done(a2)
+	for i := range maxBatchCalls + 1 {
+		q.push(update(a1, 1000+i))
+	}
+	if _, calls, _ := q.pop(); len(calls) != maxBatchCalls {
+		t.Errorf("batch of %d calls, want at most %d", len(calls), maxBatchCalls)
+	}
+	q.done(a1)
+	if _, calls, _ := q.pop(); len(calls) != 1 {
+		t.Errorf("batch of %d calls, want the 1 left", len(calls))
+	}
+	if q.len() != 0 {
+		t.Errorf("len = %d, want 0", q.len())
 	}
 	q.close()
-	if _, ok := q.pop(); ok {
+	if _, _, ok := q.pop(); ok {
 		t.Error("pop after close returned a call")
 	}
 }

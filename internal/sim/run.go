@@ -211,6 +211,7 @@ func (r *runner) fill(rep *Report, fws []*simFramework, phase time.Duration) {
 	rep.AcksReceived, rep.UnexpectedAcks = c.acks.Load(), c.unexpectedAcks.Load()
 	rep.LinkFailures = c.linkFailures.Load()
 	rep.CallErrors = c.callErrors.Load()
+	rep.AgentRequests = c.agentRequests.Load()
 	var lat []time.Duration
 	for _, f := range fws {
 		lat = append(lat, f.latencies...)

@@ -19,6 +19,7 @@ type counters struct {
 	unexpectedAcks                                    atomic.Int64
 	finishedAcked, terminalAcked, linkFailures        atomic.Int64
 	callErrors                                        atomic.Int64
+	agentRequests                                     atomic.Int64 // link POSTs other than REGISTER
 	// Optimistic offers: RESCINDs the frameworks got, and tasks the
 	// master dropped because their offer had gone to another framework.
 	rescinded, conflicts atomic.Int64
