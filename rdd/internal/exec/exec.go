@@ -132,6 +132,7 @@ func Run(ctx context.Context, j Job) error {
 			l.inflight--
 			l.applyChanges() // a loss published before this result comes first
 			l.report(r)
+			handled(r)
 		case <-ctx.Done():
 			l.core(func() job.Ready { return j.Core.Abort(ctx.Err()) })
 		case now := <-tick.C:
@@ -141,9 +142,16 @@ func Run(ctx context.Context, j Job) error {
 	// Never leave a task of this job running after it returns.
 	cancel()
 	for ; l.inflight > 0; l.inflight-- {
-		<-l.queue()
+		handled(<-l.queue())
 	}
 	return l.err
+}
+
+// handled tells the result's sender that the loop acted on it.
+func handled(r task.Result) {
+	if r.Handled != nil {
+		r.Handled()
+	}
 }
 
 // queue returns the channel of the next result: results are buffered in
