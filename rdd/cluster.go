@@ -691,11 +691,29 @@ func (c *cluster) finish(id string, r running, res task.Result, handled func()) 
 		}
 	}
 	if res.Err == nil && res.ID.Shuffle < 0 {
-		res = c.s.finishResult(r.d, res)
+		res = c.s.finishResult(r.d, res, true)
 	}
 	c.s.explainRebuild(r.d, res.Err, id)
 	res.Handled = handled
 	r.done(res)
+}
+
+// pendingResult is a result task's value the driver is still decoding
+// (finishResult).
+type pendingResult struct {
+	done chan struct{} // closed once v or err is set
+	v    any
+	err  error
+}
+
+// resolved returns v, or the value p stands for once decoded.
+func resolved(v any) (any, error) {
+	p, ok := v.(*pendingResult)
+	if !ok {
+		return v, nil
+	}
+	<-p.done
+	return p.v, p.err
 }
 
 func (e *remoteExec) ID() string { return e.id }
@@ -790,8 +808,12 @@ func (c *cluster) pipelineLocked(d *task.Desc) (int64, error) {
 // finishResult turns a remote executor's value for a result task into the
 // partition's result: a count, an action's decoded partial result, or, for
 // jobs that return records (Collect, Take), the engine's partition function
-// run over the records the executor sent.
-func (s *Session) finishResult(d *task.Desc, res task.Result) task.Result {
+// run over the records the executor sent. With later, the decoding runs on
+// a goroutine of its own and the result's Value is its *pendingResult: the
+// job launches the executor's next task meanwhile, and the action's merge
+// waits for the value (a value that cannot be decoded fails the job, as in
+// Spark).
+func (s *Session) finishResult(d *task.Desc, res task.Result, later bool) task.Result {
 	recs, _ := res.Value.([]byte)
 	if d.Pipeline.Result == task.ResultCount { // the executor counted
 		n, k := binary.Uvarint(recs)
@@ -799,6 +821,16 @@ func (s *Session) finishResult(d *task.Desc, res task.Result) task.Result {
 			return task.Result{ID: d.ID, Executor: res.Executor, Err: fmt.Errorf("rdd: executor %s sent a bad count for %v", res.Executor, d.ID)}
 		}
 		res.Value = int64(n)
+		return res
+	}
+	if later {
+		p := &pendingResult{done: make(chan struct{})}
+		go func() {
+			defer close(p.done)
+			out := s.finishResult(d, res, false)
+			p.v, p.err = out.Value, out.Err
+		}()
+		res.Value = p
 		return res
 	}
 	if recs == nil {
