@@ -825,9 +825,10 @@ func (s *Session) finishResult(d *task.Desc, res task.Result, later bool) task.R
 	}
 	if later {
 		p := &pendingResult{done: make(chan struct{})}
+		sent := res // res itself changes below
 		go func() {
 			defer close(p.done)
-			out := s.finishResult(d, res, false)
+			out := s.finishResult(d, sent, false)
 			p.v, p.err = out.Value, out.Err
 		}()
 		res.Value = p
