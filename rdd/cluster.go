@@ -92,6 +92,9 @@ type cluster struct {
 	broadcastsServed atomic.Int64
 	cached           *cacheBook   // where executors' cached partitions are; driver data served
 	resultBytes      atomic.Int64 // result task values received from executors
+	// tasksByReport and tasksByPoll count the tasks handed to executors in
+	// result reports' answers and in long polls' answers.
+	tasksByReport, tasksByPoll atomic.Int64
 
 	mu           sync.Mutex
 	execs        map[string]*remoteExec // guarded by mu
@@ -127,6 +130,10 @@ type remoteExec struct {
 	running  map[task.ID]running
 	lastSeen time.Time
 	gone     bool
+	// reports counts result reports waiting for their jobs to act on them
+	// (ReportResults with want_tasks): while there are any, the long poll
+	// leaves the queue to them.
+	reports int
 }
 
 type running struct {
@@ -566,16 +573,11 @@ func (c *cluster) PollTasks(ctx context.Context, req *connect.Request[rddpb.Poll
 			e.tellOnce.Do(func() { close(e.told) })
 			return connect.NewResponse(&rddpb.PollTasksResponse{Stop: true}), nil
 		}
-		if len(e.queue) > 0 {
-			out := &rddpb.PollTasksResponse{Tasks: e.queue}
-			e.queue = nil
-			for _, tk := range out.Tasks {
-				if id := tk.GetPipeline(); !e.sent[id] {
-					e.sent[id] = true
-					out.Pipelines = append(out.Pipelines, c.pipes[id])
-				}
-			}
+		if len(e.queue) > 0 && e.reports == 0 {
+			out := &rddpb.PollTasksResponse{}
+			out.Tasks, out.Pipelines = c.takeLocked(e)
 			c.mu.Unlock()
+			c.tasksByPoll.Add(int64(len(out.Tasks)))
 			return connect.NewResponse(out), nil
 		}
 		c.mu.Unlock()
@@ -589,14 +591,47 @@ func (c *cluster) PollTasks(ctx context.Context, req *connect.Request[rddpb.Poll
 	}
 }
 
-// ReportResults completes tasks with an executor's results.
+// takeLocked empties e's queue: its tasks, and the pipelines of theirs
+// not sent to e before.
+func (c *cluster) takeLocked(e *remoteExec) ([]*rddpb.Task, []*rddpb.Pipeline) {
+	tasks := e.queue
+	e.queue = nil
+	var pipes []*rddpb.Pipeline
+	for _, tk := range tasks {
+		if id := tk.GetPipeline(); !e.sent[id] {
+			e.sent[id] = true
+			pipes = append(pipes, c.pipes[id])
+		}
+	}
+	return tasks, pipes
+}
+
+// ReportResults completes tasks with an executor's results. A report that
+// wants tasks is answered once the jobs have acted on its results (at most
+// pollWait later), with the tasks queued for the executor by then: the
+// slot the results freed gets its next task without waiting on the long
+// poll's own answer.
 func (c *cluster) ReportResults(ctx context.Context, req *connect.Request[rddpb.ReportResultsRequest]) (*connect.Response[rddpb.ReportResultsResponse], error) {
 	id := req.Msg.GetExecutorId()
+	c.mu.Lock()
+	e := c.execs[id]
+	want := req.Msg.GetWantTasks() && e != nil && !e.gone && !c.stopping
+	if want {
+		e.reports++
+		e.lastSeen = time.Now()
+	}
+	c.mu.Unlock()
+	var handled chan struct{}
+	var signal func()
+	if want {
+		handled = make(chan struct{}, len(req.Msg.GetResults()))
+		signal = func() { handled <- struct{}{} }
+	}
+	waits := 0
 	for _, pr := range req.Msg.GetResults() {
 		res := resultFromProto(id, pr)
 		c.resultBytes.Add(int64(len(pr.GetValue())))
 		c.mu.Lock()
-		e := c.execs[id]
 		var r running
 		ok := false
 		if e != nil {
@@ -608,13 +643,47 @@ func (c *cluster) ReportResults(ctx context.Context, req *connect.Request[rddpb.
 		if !ok || !r.stop() {
 			continue // the executor was lost, or the job cancelled the task
 		}
-		c.finish(id, r, res)
+		if want {
+			waits++
+		}
+		c.finish(id, r, res, signal)
 	}
-	return connect.NewResponse(&rddpb.ReportResultsResponse{}), nil
+	out := &rddpb.ReportResultsResponse{}
+	if !want {
+		return connect.NewResponse(out), nil
+	}
+	t := time.NewTimer(pollWait)
+	defer t.Stop()
+wait:
+	for ; waits > 0; waits-- {
+		select {
+		case <-handled:
+		case <-t.C:
+			break wait
+		case <-ctx.Done():
+			break wait
+		}
+	}
+	c.mu.Lock()
+	e.reports--
+	if !e.gone && !c.stopping && ctx.Err() == nil {
+		out.Tasks, out.Pipelines = c.takeLocked(e)
+	}
+	left := len(e.queue) > 0 || e.gone || c.stopping
+	c.mu.Unlock()
+	c.tasksByReport.Add(int64(len(out.Tasks)))
+	if left { // the long poll takes them, or says stop
+		select {
+		case e.wake <- struct{}{}:
+		default:
+		}
+	}
+	return connect.NewResponse(out), nil
 }
 
-// finish completes a task executor id ran with its result.
-func (c *cluster) finish(id string, r running, res task.Result) {
+// finish completes a task executor id ran with its result; handled, when
+// set, is called once the job acted on it (task.Result.Handled).
+func (c *cluster) finish(id string, r running, res task.Result, handled func()) {
 	if res.Err == nil {
 		c.cached.add(id, res.Cached)
 		if c.dyn != nil && len(res.Cached) > 0 {
@@ -622,10 +691,29 @@ func (c *cluster) finish(id string, r running, res task.Result) {
 		}
 	}
 	if res.Err == nil && res.ID.Shuffle < 0 {
-		res = c.s.finishResult(r.d, res)
+		res = c.s.finishResult(r.d, res, true)
 	}
 	c.s.explainRebuild(r.d, res.Err, id)
+	res.Handled = handled
 	r.done(res)
+}
+
+// pendingResult is a result task's value the driver is still decoding
+// (finishResult).
+type pendingResult struct {
+	done chan struct{} // closed once v or err is set
+	v    any
+	err  error
+}
+
+// resolved returns v, or the value p stands for once decoded.
+func resolved(v any) (any, error) {
+	p, ok := v.(*pendingResult)
+	if !ok {
+		return v, nil
+	}
+	<-p.done
+	return p.v, p.err
 }
 
 func (e *remoteExec) ID() string { return e.id }
@@ -720,8 +808,12 @@ func (c *cluster) pipelineLocked(d *task.Desc) (int64, error) {
 // finishResult turns a remote executor's value for a result task into the
 // partition's result: a count, an action's decoded partial result, or, for
 // jobs that return records (Collect, Take), the engine's partition function
-// run over the records the executor sent.
-func (s *Session) finishResult(d *task.Desc, res task.Result) task.Result {
+// run over the records the executor sent. With later, the decoding runs on
+// a goroutine of its own and the result's Value is its *pendingResult: the
+// job launches the executor's next task meanwhile, and the action's merge
+// waits for the value (a value that cannot be decoded fails the job, as in
+// Spark).
+func (s *Session) finishResult(d *task.Desc, res task.Result, later bool) task.Result {
 	recs, _ := res.Value.([]byte)
 	if d.Pipeline.Result == task.ResultCount { // the executor counted
 		n, k := binary.Uvarint(recs)
@@ -729,6 +821,17 @@ func (s *Session) finishResult(d *task.Desc, res task.Result) task.Result {
 			return task.Result{ID: d.ID, Executor: res.Executor, Err: fmt.Errorf("rdd: executor %s sent a bad count for %v", res.Executor, d.ID)}
 		}
 		res.Value = int64(n)
+		return res
+	}
+	if later {
+		p := &pendingResult{done: make(chan struct{})}
+		sent := res // res itself changes below
+		go func() {
+			defer close(p.done)
+			out := s.finishResult(d, sent, false)
+			p.v, p.err = out.Value, out.Err
+		}()
+		res.Value = p
 		return res
 	}
 	if recs == nil {

@@ -246,22 +246,41 @@ func runExecutor(ctx context.Context, driverURL, token, id string, slots int, ho
 		if resp.Msg.GetStop() {
 			return nil
 		}
-		for _, p := range resp.Msg.GetPipelines() {
-			e.addPipeline(p)
-		}
-		for _, t := range resp.Msg.GetTasks() {
-			wg.Add(1)
-			go func() { // never blocks the poll loop, which is the heartbeat
-				defer wg.Done()
-				e.sem <- struct{}{}
-				defer func() { <-e.sem }()
+		e.start(ctx, &wg, resp.Msg.GetPipelines(), resp.Msg.GetTasks())
+	}
+}
+
+// start runs tasks from the driver (after adding the pipelines that came
+// with them), each on its own goroutine once a slot is free: the poll loop,
+// which is the heartbeat, never waits for a slot. A task's goroutine
+// reports its result asking for tasks, and runs the first the answer
+// carries in the slot it holds (the others start as new goroutines), so
+// that a slot's next task needs no other round trip to the driver.
+func (e *executor) start(ctx context.Context, wg *sync.WaitGroup, pipes []*rddpb.Pipeline, tasks []*rddpb.Task) {
+	for _, p := range pipes {
+		e.addPipeline(p)
+	}
+	for _, t := range tasks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e.sem <- struct{}{}
+			defer func() { <-e.sem }()
+			for t != nil {
 				res := e.run(ctx, t)
-				if _, err := e.client.ReportResults(ctx, connect.NewRequest(&rddpb.ReportResultsRequest{
-					ExecutorId: id, Results: []*rddpb.TaskResult{resultToProto(res)}})); err != nil {
-					log.Warn("reporting a result", "task", res.ID, "err", err)
+				resp, err := e.client.ReportResults(ctx, connect.NewRequest(&rddpb.ReportResultsRequest{
+					ExecutorId: e.id, Results: []*rddpb.TaskResult{resultToProto(res)}, WantTasks: true}))
+				if err != nil {
+					e.log.Warn("reporting a result", "task", res.ID, "err", err)
+					return
 				}
-			}()
-		}
+				t = nil
+				if next := resp.Msg.GetTasks(); len(next) > 0 {
+					t = next[0]
+					e.start(ctx, wg, resp.Msg.GetPipelines(), next[1:])
+				}
+			}
+		}()
 	}
 }
 

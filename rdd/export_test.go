@@ -324,3 +324,9 @@ func EncodedSize[T any](data []T) int {
 // ResultBytes returns the bytes of result task values a cluster session's
 // driver received.
 func ResultBytes(s *Session) int64 { return s.cluster.resultBytes.Load() }
+
+// TasksHandedOut returns how many tasks the driver handed to executors in
+// the answers of result reports and of long polls.
+func TasksHandedOut(s *Session) (byReport, byPoll int64) {
+	return s.cluster.tasksByReport.Load(), s.cluster.tasksByPoll.Load()
+}

@@ -169,7 +169,7 @@ func (f *fineExec) ended(e finegrained.End) {
 	default:
 		res := resultFromProto(exec, pr)
 		f.c.resultBytes.Add(int64(len(pr.GetValue())))
-		f.c.finish(exec, r, res)
+		f.c.finish(exec, r, res, nil)
 	}
 }
 

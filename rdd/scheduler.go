@@ -494,6 +494,9 @@ func (h jobHooks) safeOnResult(onResult func(p int, v any) error) func(p int, v 
 					ErrJobFailed, h.id, p, x)
 			}
 		}()
+		if v, err = resolved(v); err != nil {
+			return fmt.Errorf("%w: job %d: partition %d's result: %w", ErrJobFailed, h.id, p, err)
+		}
 		return onResult(p, v)
 	}
 }

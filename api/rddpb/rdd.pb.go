@@ -4,7 +4,10 @@
 //
 // An executor calls Register once, then PollTasks in a loop (a long poll of
 // at most a second, which is also its heartbeat) and ReportResults when
-// tasks end. The driver sends each stage's Pipeline once per executor and
+// tasks end. A report that frees a task slot asks for tasks (want_tasks):
+// the driver answers it, once its jobs have acted on the results, with the
+// tasks queued for the executor by then, so that the next task of a slot
+// does not wait on the long poll's separate answer. The driver sends each stage's Pipeline once per executor and
 // refers to it by id from every task; values the executor cannot rebuild
 // (Func arguments, prepared values, result values, accumulator updates) are
 // gob-encoded.
@@ -340,9 +343,13 @@ func (x *PollTasksResponse) GetStop() bool {
 }
 
 type ReportResultsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ExecutorId    string                 `protobuf:"bytes,1,opt,name=executor_id,json=executorId,proto3" json:"executor_id,omitempty"`
-	Results       []*TaskResult          `protobuf:"bytes,2,rep,name=results,proto3" json:"results,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	ExecutorId string                 `protobuf:"bytes,1,opt,name=executor_id,json=executorId,proto3" json:"executor_id,omitempty"`
+	Results    []*TaskResult          `protobuf:"bytes,2,rep,name=results,proto3" json:"results,omitempty"`
+	// want_tasks: the executor runs the tasks of the answer (these results
+	// freed a slot); the driver then answers once its jobs have acted on the
+	// results, with the tasks queued for the executor by then.
+	WantTasks     bool `protobuf:"varint,3,opt,name=want_tasks,json=wantTasks,proto3" json:"want_tasks,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -391,8 +398,20 @@ func (x *ReportResultsRequest) GetResults() []*TaskResult {
 	return nil
 }
 
+func (x *ReportResultsRequest) GetWantTasks() bool {
+	if x != nil {
+		return x.WantTasks
+	}
+	return false
+}
+
+// ReportResultsResponse carries, for a report that wanted tasks, what a
+// PollTasksResponse would: the tasks queued for the executor and the
+// pipelines of theirs not sent to it before.
 type ReportResultsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
+	Pipelines     []*Pipeline            `protobuf:"bytes,1,rep,name=pipelines,proto3" json:"pipelines,omitempty"`
+	Tasks         []*Task                `protobuf:"bytes,2,rep,name=tasks,proto3" json:"tasks,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -425,6 +444,20 @@ func (x *ReportResultsResponse) ProtoReflect() protoreflect.Message {
 // Deprecated: Use ReportResultsResponse.ProtoReflect.Descriptor instead.
 func (*ReportResultsResponse) Descriptor() ([]byte, []int) {
 	return file_meso_rdd_v1_rdd_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ReportResultsResponse) GetPipelines() []*Pipeline {
+	if x != nil {
+		return x.Pipelines
+	}
+	return nil
+}
+
+func (x *ReportResultsResponse) GetTasks() []*Task {
+	if x != nil {
+		return x.Tasks
+	}
+	return nil
 }
 
 type NodeRef struct {
@@ -1562,12 +1595,16 @@ const file_meso_rdd_v1_rdd_proto_rawDesc = "" +
 	"\x11PollTasksResponse\x123\n" +
 	"\tpipelines\x18\x01 \x03(\v2\x15.meso.rdd.v1.PipelineR\tpipelines\x12'\n" +
 	"\x05tasks\x18\x02 \x03(\v2\x11.meso.rdd.v1.TaskR\x05tasks\x12\x12\n" +
-	"\x04stop\x18\x03 \x01(\bR\x04stop\"j\n" +
+	"\x04stop\x18\x03 \x01(\bR\x04stop\"\x89\x01\n" +
 	"\x14ReportResultsRequest\x12\x1f\n" +
 	"\vexecutor_id\x18\x01 \x01(\tR\n" +
 	"executorId\x121\n" +
-	"\aresults\x18\x02 \x03(\v2\x17.meso.rdd.v1.TaskResultR\aresults\"\x17\n" +
-	"\x15ReportResultsResponse\"A\n" +
+	"\aresults\x18\x02 \x03(\v2\x17.meso.rdd.v1.TaskResultR\aresults\x12\x1d\n" +
+	"\n" +
+	"want_tasks\x18\x03 \x01(\bR\twantTasks\"u\n" +
+	"\x15ReportResultsResponse\x123\n" +
+	"\tpipelines\x18\x01 \x03(\v2\x15.meso.rdd.v1.PipelineR\tpipelines\x12'\n" +
+	"\x05tasks\x18\x02 \x03(\v2\x11.meso.rdd.v1.TaskR\x05tasks\"A\n" +
 	"\aNodeRef\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x14\n" +
 	"\x05local\x18\x02 \x01(\x03R\x05local\x12\x10\n" +
@@ -1733,33 +1770,35 @@ var file_meso_rdd_v1_rdd_proto_depIdxs = []int32{
 	11, // 1: meso.rdd.v1.PollTasksResponse.pipelines:type_name -> meso.rdd.v1.Pipeline
 	14, // 2: meso.rdd.v1.PollTasksResponse.tasks:type_name -> meso.rdd.v1.Task
 	16, // 3: meso.rdd.v1.ReportResultsRequest.results:type_name -> meso.rdd.v1.TaskResult
-	7,  // 4: meso.rdd.v1.Node.ref:type_name -> meso.rdd.v1.NodeRef
-	8,  // 5: meso.rdd.v1.Node.splits:type_name -> meso.rdd.v1.Split
-	7,  // 6: meso.rdd.v1.Shuffle.map:type_name -> meso.rdd.v1.NodeRef
-	7,  // 7: meso.rdd.v1.Shuffle.reduce:type_name -> meso.rdd.v1.NodeRef
-	7,  // 8: meso.rdd.v1.Pipeline.target:type_name -> meso.rdd.v1.NodeRef
-	9,  // 9: meso.rdd.v1.Pipeline.nodes:type_name -> meso.rdd.v1.Node
-	10, // 10: meso.rdd.v1.Pipeline.shuffles:type_name -> meso.rdd.v1.Shuffle
-	12, // 11: meso.rdd.v1.Task.id:type_name -> meso.rdd.v1.TaskID
-	13, // 12: meso.rdd.v1.Task.locations:type_name -> meso.rdd.v1.MapLocations
-	12, // 13: meso.rdd.v1.TaskResult.id:type_name -> meso.rdd.v1.TaskID
-	0,  // 14: meso.rdd.v1.TaskResult.kind:type_name -> meso.rdd.v1.TaskResult.Kind
-	15, // 15: meso.rdd.v1.TaskResult.metrics:type_name -> meso.rdd.v1.Metrics
-	21, // 16: meso.rdd.v1.TaskResult.accumulators:type_name -> meso.rdd.v1.TaskResult.AccumulatorsEntry
-	18, // 17: meso.rdd.v1.TaskResult.rebuild:type_name -> meso.rdd.v1.Rebuild
-	19, // 18: meso.rdd.v1.TaskResult.cached:type_name -> meso.rdd.v1.CachedBlock
-	17, // 19: meso.rdd.v1.TaskResult.failure:type_name -> meso.rdd.v1.TaskFailure
-	1,  // 20: meso.rdd.v1.DriverService.Register:input_type -> meso.rdd.v1.RegisterRequest
-	3,  // 21: meso.rdd.v1.DriverService.PollTasks:input_type -> meso.rdd.v1.PollTasksRequest
-	5,  // 22: meso.rdd.v1.DriverService.ReportResults:input_type -> meso.rdd.v1.ReportResultsRequest
-	2,  // 23: meso.rdd.v1.DriverService.Register:output_type -> meso.rdd.v1.RegisterResponse
-	4,  // 24: meso.rdd.v1.DriverService.PollTasks:output_type -> meso.rdd.v1.PollTasksResponse
-	6,  // 25: meso.rdd.v1.DriverService.ReportResults:output_type -> meso.rdd.v1.ReportResultsResponse
-	23, // [23:26] is the sub-list for method output_type
-	20, // [20:23] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	11, // 4: meso.rdd.v1.ReportResultsResponse.pipelines:type_name -> meso.rdd.v1.Pipeline
+	14, // 5: meso.rdd.v1.ReportResultsResponse.tasks:type_name -> meso.rdd.v1.Task
+	7,  // 6: meso.rdd.v1.Node.ref:type_name -> meso.rdd.v1.NodeRef
+	8,  // 7: meso.rdd.v1.Node.splits:type_name -> meso.rdd.v1.Split
+	7,  // 8: meso.rdd.v1.Shuffle.map:type_name -> meso.rdd.v1.NodeRef
+	7,  // 9: meso.rdd.v1.Shuffle.reduce:type_name -> meso.rdd.v1.NodeRef
+	7,  // 10: meso.rdd.v1.Pipeline.target:type_name -> meso.rdd.v1.NodeRef
+	9,  // 11: meso.rdd.v1.Pipeline.nodes:type_name -> meso.rdd.v1.Node
+	10, // 12: meso.rdd.v1.Pipeline.shuffles:type_name -> meso.rdd.v1.Shuffle
+	12, // 13: meso.rdd.v1.Task.id:type_name -> meso.rdd.v1.TaskID
+	13, // 14: meso.rdd.v1.Task.locations:type_name -> meso.rdd.v1.MapLocations
+	12, // 15: meso.rdd.v1.TaskResult.id:type_name -> meso.rdd.v1.TaskID
+	0,  // 16: meso.rdd.v1.TaskResult.kind:type_name -> meso.rdd.v1.TaskResult.Kind
+	15, // 17: meso.rdd.v1.TaskResult.metrics:type_name -> meso.rdd.v1.Metrics
+	21, // 18: meso.rdd.v1.TaskResult.accumulators:type_name -> meso.rdd.v1.TaskResult.AccumulatorsEntry
+	18, // 19: meso.rdd.v1.TaskResult.rebuild:type_name -> meso.rdd.v1.Rebuild
+	19, // 20: meso.rdd.v1.TaskResult.cached:type_name -> meso.rdd.v1.CachedBlock
+	17, // 21: meso.rdd.v1.TaskResult.failure:type_name -> meso.rdd.v1.TaskFailure
+	1,  // 22: meso.rdd.v1.DriverService.Register:input_type -> meso.rdd.v1.RegisterRequest
+	3,  // 23: meso.rdd.v1.DriverService.PollTasks:input_type -> meso.rdd.v1.PollTasksRequest
+	5,  // 24: meso.rdd.v1.DriverService.ReportResults:input_type -> meso.rdd.v1.ReportResultsRequest
+	2,  // 25: meso.rdd.v1.DriverService.Register:output_type -> meso.rdd.v1.RegisterResponse
+	4,  // 26: meso.rdd.v1.DriverService.PollTasks:output_type -> meso.rdd.v1.PollTasksResponse
+	6,  // 27: meso.rdd.v1.DriverService.ReportResults:output_type -> meso.rdd.v1.ReportResultsResponse
+	25, // [25:28] is the sub-list for method output_type
+	22, // [22:25] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_meso_rdd_v1_rdd_proto_init() }

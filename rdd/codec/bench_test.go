@@ -57,6 +57,18 @@ func BenchmarkCodec(b *testing.B) {
 	b.Run("string/fast", func(b *testing.B) { benchCodec(b, For[string](), "the quick brown fox") })
 	b.Run("string/gob-stream", func(b *testing.B) { benchGob(b, "the quick brown fox") })
 	b.Run("pair-struct/flat", func(b *testing.B) { benchCodec(b, For[benchPair](), benchPair{42, 4200}) })
+	group := make([]benchPair, 100) // a demo group's members
+	for i := range group {
+		group[i] = benchPair{i * 7, int64(i) * 1000}
+	}
+	b.Run("group-100/flat-slice", func(b *testing.B) { benchCodec(b, For[[]benchPair](), group) })
+	b.Run("group-100/reflect", func(b *testing.B) {
+		enc, err := compile(reflect.TypeFor[[]benchPair](), 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchCodec(b, Codec[[]benchPair](reflectCodec[[]benchPair]{enc}), group)
+	})
 	b.Run("pair-struct/reflect", func(b *testing.B) {
 		enc, _ := compile(reflect.TypeFor[benchPair](), 0)
 		benchCodec[benchPair](b, reflectCodec[benchPair]{enc}, benchPair{42, 4200})

@@ -76,6 +76,11 @@ func build[T any](t reflect.Type) Codec[T] {
 		if fields, ok := flatFields(t, 0, 0); ok {
 			return flatCodec[T]{fields}
 		}
+		if t.Kind() == reflect.Slice {
+			if fields, ok := flatFields(t.Elem(), 0, 1); ok {
+				return flatSliceCodec[T]{t: t, size: t.Elem().Size(), fields: fields}
+			}
+		}
 		if enc, err := compile(t, 0); err == nil {
 			return reflectCodec[T]{enc}
 		}

@@ -198,3 +198,47 @@ func TestFlatCodec(t *testing.T) {
 		t.Fatalf("int8 overflow: %v", err)
 	}
 }
+
+// Slices of flat structs (a group's members) use the flat field table over
+// the backing array, write exactly what the reflective codec writes, and
+// read it back; truncated or overflowing input is corrupt.
+func TestFlatSliceCodec(t *testing.T) {
+	if _, ok := For[[]flatAll]().(flatSliceCodec[[]flatAll]); !ok {
+		t.Fatalf("[]flatAll: got %T", For[[]flatAll]())
+	}
+	type pair struct {
+		K int
+		V int64
+	}
+	type members []pair // a named slice type
+	vals := [][]flatAll{nil, {{}}, {{I: -1, I8: -128, U64: math.MaxUint64, F32: 1.5, In: flatInner{true, "héllo"}, N: 3.5}, {I: 7, In: flatInner{S: "x"}}}}
+	roundTrip(t, vals...)
+	roundTrip(t, members(nil), members{{1, 0}, {2, -1}, {math.MaxInt, math.MinInt64}})
+	enc, err := compile(reflect.TypeFor[[]flatAll](), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := reflectCodec[[]flatAll]{enc}
+	for _, v := range vals {
+		a, b := For[[]flatAll]().Append(nil, v), rc.Append(nil, v)
+		if string(a) != string(b) {
+			t.Fatalf("encodings differ: %x vs %x", a, b)
+		}
+		if got, _, err := rc.Decode(a); err != nil || !reflect.DeepEqual(got, v) {
+			t.Fatalf("reflective decode of flat slice encoding: %+v, %v", got, err)
+		}
+	}
+	full := For[members]().Append(nil, members{{1, 2}, {3, 4}})
+	for i := range len(full) {
+		if _, _, err := For[members]().Decode(full[:i]); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("truncated to %d of %d bytes: %v", i, len(full), err)
+		}
+	}
+	wide := For[[]pair]().Append(nil, []pair{{1000, 1}})
+	if _, _, err := For[[]struct {
+		K int8
+		V int64
+	}]().Decode(wide); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("int8 overflow: %v", err)
+	}
+}

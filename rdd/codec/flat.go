@@ -77,8 +77,64 @@ func flatFields(t reflect.Type, base uintptr, depth int) ([]flatField, bool) {
 }
 
 func (c flatCodec[T]) Append(dst []byte, v T) []byte {
-	p := unsafe.Pointer(&v)
-	for _, f := range c.fields {
+	return appendFlat(dst, unsafe.Pointer(&v), c.fields)
+}
+
+func (c flatCodec[T]) Decode(src []byte) (T, int, error) {
+	var v T
+	n, err := decodeFlat(src, unsafe.Pointer(&v), c.fields)
+	if err != nil {
+		return v, 0, err
+	}
+	return v, n, nil
+}
+
+// flatSliceCodec encodes slices of flat structs (a group's members, say):
+// the reflective codec's encoding (the length, then each element), with
+// the element's field table walked over the backing array.
+type flatSliceCodec[T any] struct {
+	t      reflect.Type // T, a slice type
+	size   uintptr      // of an element
+	fields []flatField
+}
+
+// sliceHeader is the layout of a Go slice.
+type sliceHeader struct {
+	data     unsafe.Pointer
+	len, cap int
+}
+
+func (c flatSliceCodec[T]) Append(dst []byte, v T) []byte {
+	h := (*sliceHeader)(unsafe.Pointer(&v))
+	dst = binary.AppendUvarint(dst, uint64(h.len))
+	for i := range h.len {
+		dst = appendFlat(dst, unsafe.Add(h.data, uintptr(i)*c.size), c.fields)
+	}
+	return dst
+}
+
+func (c flatSliceCodec[T]) Decode(src []byte) (T, int, error) {
+	var v T
+	l, n, err := count(src, c.size)
+	if err != nil || l == 0 {
+		return v, n, err
+	}
+	s := reflect.MakeSlice(c.t, l, l)
+	p := s.UnsafePointer()
+	for i := range l {
+		m, err := decodeFlat(src[n:], unsafe.Add(p, uintptr(i)*c.size), c.fields)
+		if err != nil {
+			return v, 0, err
+		}
+		n += m
+	}
+	reflect.ValueOf(&v).Elem().Set(s)
+	return v, n, nil
+}
+
+// appendFlat appends the encoding of the flat struct at p.
+func appendFlat(dst []byte, p unsafe.Pointer, fields []flatField) []byte {
+	for _, f := range fields {
 		fp := unsafe.Add(p, f.off)
 		switch f.kind {
 		case fInt:
@@ -98,54 +154,53 @@ func (c flatCodec[T]) Append(dst []byte, v T) []byte {
 	return dst
 }
 
-func (c flatCodec[T]) Decode(src []byte) (T, int, error) {
-	var v T
-	p := unsafe.Pointer(&v)
+// decodeFlat decodes a flat struct into p, returning the bytes consumed.
+func decodeFlat(src []byte, p unsafe.Pointer, fields []flatField) (int, error) {
 	n := 0
-	for _, f := range c.fields {
+	for _, f := range fields {
 		fp := unsafe.Add(p, f.off)
 		var m int
 		switch f.kind {
 		case fInt:
 			x, k := binary.Varint(src[n:])
 			if k <= 0 || !storeInt(fp, f.size, x) {
-				return v, 0, fmt.Errorf("%w: bad field %s", ErrCorrupt, f.name)
+				return 0, fmt.Errorf("%w: bad field %s", ErrCorrupt, f.name)
 			}
 			m = k
 		case fUint:
 			x, k := binary.Uvarint(src[n:])
 			if k <= 0 || !storeUint(fp, f.size, x) {
-				return v, 0, fmt.Errorf("%w: bad field %s", ErrCorrupt, f.name)
+				return 0, fmt.Errorf("%w: bad field %s", ErrCorrupt, f.name)
 			}
 			m = k
 		case fFloat32:
 			x, k, err := float32Codec{}.Decode(src[n:])
 			if err != nil {
-				return v, 0, err
+				return 0, err
 			}
 			*(*float32)(fp), m = x, k
 		case fFloat64:
 			x, k, err := float64Codec{}.Decode(src[n:])
 			if err != nil {
-				return v, 0, err
+				return 0, err
 			}
 			*(*float64)(fp), m = x, k
 		case fBool:
 			x, k, err := boolCodec{}.Decode(src[n:])
 			if err != nil {
-				return v, 0, err
+				return 0, err
 			}
 			*(*bool)(fp), m = x, k
 		case fString:
 			x, k, err := stringCodec{}.Decode(src[n:])
 			if err != nil {
-				return v, 0, err
+				return 0, err
 			}
 			*(*string)(fp), m = x, k
 		}
 		n += m
 	}
-	return v, n, nil
+	return n, nil
 }
 
 func loadInt(p unsafe.Pointer, size uintptr) int64 {

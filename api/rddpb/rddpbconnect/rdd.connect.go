@@ -4,7 +4,10 @@
 //
 // An executor calls Register once, then PollTasks in a loop (a long poll of
 // at most a second, which is also its heartbeat) and ReportResults when
-// tasks end. The driver sends each stage's Pipeline once per executor and
+// tasks end. A report that frees a task slot asks for tasks (want_tasks):
+// the driver answers it, once its jobs have acted on the results, with the
+// tasks queued for the executor by then, so that the next task of a slot
+// does not wait on the long poll's separate answer. The driver sends each stage's Pipeline once per executor and
 // refers to it by id from every task; values the executor cannot rebuild
 // (Func arguments, prepared values, result values, accumulator updates) are
 // gob-encoded.

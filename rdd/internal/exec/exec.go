@@ -95,6 +95,10 @@ type loop struct {
 	inflight int
 	done     bool
 	err      error
+	// handled is the Handled of the result being reported, called (once)
+	// as soon as the tasks started in answer were launched: before the
+	// action merges the result.
+	handled func()
 }
 
 // Run runs the job until it ends and every task it started has returned.
@@ -131,7 +135,9 @@ func Run(ctx context.Context, j Job) error {
 		case r := <-l.queue():
 			l.inflight--
 			l.applyChanges() // a loss published before this result comes first
+			l.handled = r.Handled
 			l.report(r)
+			l.ack()
 		case <-ctx.Done():
 			l.core(func() job.Ready { return j.Core.Abort(ctx.Err()) })
 		case now := <-tick.C:
@@ -141,9 +147,20 @@ func Run(ctx context.Context, j Job) error {
 	// Never leave a task of this job running after it returns.
 	cancel()
 	for ; l.inflight > 0; l.inflight-- {
-		<-l.queue()
+		if r := <-l.queue(); r.Handled != nil {
+			r.Handled()
+		}
 	}
 	return l.err
+}
+
+// ack tells the sender of the result being reported that the loop acted
+// on it.
+func (l *loop) ack() {
+	if h := l.handled; h != nil {
+		l.handled = nil
+		h()
+	}
 }
 
 // queue returns the channel of the next result: results are buffered in
@@ -184,7 +201,9 @@ func (l *loop) applyChanges() {
 	}
 }
 
-// core calls the core under Mu and acts on its Ready.
+// core calls the core under Mu and acts on its Ready: the stage events,
+// the tasks to launch, then the results to merge (a slow merge does not
+// hold back the next tasks).
 func (l *loop) core(f func() job.Ready) {
 	l.Mu.Lock()
 	r := f()
@@ -192,22 +211,24 @@ func (l *loop) core(f func() job.Ready) {
 	if l.done {
 		return
 	}
+	l.OnEvents(r.Events)
+	if !r.Done {
+		for _, d := range r.Launch {
+			e := l.execs[d.Executor]
+			l.inflight++
+			l.OnLaunch(d)
+			e.Launch(l.ctx, d, l.deliver)
+		}
+	}
+	l.ack()
 	for _, o := range r.Results {
 		if err := l.OnResult(o.Partition, o.Value); err != nil {
 			l.abort(err)
 			return
 		}
 	}
-	l.OnEvents(r.Events)
 	if r.Done {
 		l.done, l.err = true, r.Err
-		return
-	}
-	for _, d := range r.Launch {
-		e := l.execs[d.Executor]
-		l.inflight++
-		l.OnLaunch(d)
-		e.Launch(l.ctx, d, l.deliver)
 	}
 }
 

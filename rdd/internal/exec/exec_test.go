@@ -3,6 +3,7 @@ package exec
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -141,5 +142,56 @@ func TestPoolExecutorsJoinAndLeave(t *testing.T) {
 	}
 	if len(results) != 2 || pool.Len() != 1 {
 		t.Fatalf("results %v, %d executors", results, pool.Len())
+	}
+}
+
+// A result's Handled is called once per result, after the tasks started in
+// answer were launched and before the action merges the result: with one
+// slot, the second result task is launched before Handled of the first
+// result task's result, and its merge comes after.
+func TestRunHandledBeforeMerge(t *testing.T) {
+	var mu sync.Mutex
+	var order []string
+	note := func(s string) { mu.Lock(); order = append(order, s); mu.Unlock() }
+	var calls atomic.Int32
+	run := runnerFunc(func(ctx context.Context, d *task.Desc) task.Result {
+		r := task.Result{ID: d.ID, Executor: d.Executor, Value: []int64{1, 1}}
+		if d.Shuffle < 0 {
+			r.Value = d.Partition
+			p := d.Partition
+			r.Handled = func() { calls.Add(1); note(fmt.Sprint("handled ", p)) }
+		}
+		return r
+	})
+	var jmu sync.Mutex
+	results := map[int]any{}
+	j := hooks(newJob(job.NewBooks()), results, &jmu)
+	j.OnLaunch = func(d *task.Desc) {
+		if d.Shuffle < 0 {
+			note(fmt.Sprint("launch ", d.Partition))
+		}
+	}
+	j.OnResult = func(p int, v any) error { note(fmt.Sprint("merge ", p)); results[p] = v; return nil }
+	j.Executors = []Executor{NewLocal("local", 1, run)}
+	if err := Run(t.Context(), j); err != nil {
+		t.Fatal(err)
+	}
+	if calls.Load() != 2 {
+		t.Fatalf("Handled called %d times, want 2", calls.Load())
+	}
+	// Partition order depends on the core; find the first result's steps.
+	pos := map[string]int{}
+	for i, s := range order {
+		pos[s] = i
+	}
+	first, second := order[0][len(order[0])-1:], ""
+	for _, s := range order {
+		if p := s[len(s)-1:]; p != first {
+			second = p
+			break
+		}
+	}
+	if !(pos["launch "+second] < pos["handled "+first] && pos["handled "+first] < pos["merge "+first]) {
+		t.Fatalf("order %v: want the next task launched, then Handled, then the merge", order)
 	}
 }

@@ -149,6 +149,11 @@ type Result struct {
 	// in its executor's cache (by the driver's dataset ids): the driver
 	// keeps where each is.
 	Cached []CachedBlock
+	// Handled, when set, is called once the job loop (exec.Run) has acted
+	// on the result: the core saw it and every task it started in answer
+	// was given to its executor's Launch. A cluster executor's result
+	// report waits for it, and is answered with those tasks.
+	Handled func()
 }
 
 // CachedBlock is a cached partition of a dataset (the driver's id).
