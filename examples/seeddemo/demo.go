@@ -3,8 +3,8 @@
 package seeddemo
 
 import (
-	"fmt"
 	"hash/fnv"
+	"strconv"
 
 	"github.com/mesoproject/meso/rdd"
 )
@@ -22,12 +22,21 @@ type Groups = []rdd.Pair[int, []rdd.Pair[int, int64]]
 
 // Checksum digests the groups independently of their order (and of the
 // order of each group's members), to compare runs.
+// Each member's digest is FNV-1a of "<group key> <value> <index>" in
+// decimal (what fmt.Fprint of the three wrote, at a tenth of the cost).
 func Checksum(groups Groups) uint64 {
 	var sum uint64
+	h := fnv.New64a()
+	var buf []byte
 	for _, g := range groups {
 		for _, m := range g.Value {
-			h := fnv.New64a()
-			fmt.Fprint(h, g.Key, m.Key, m.Value)
+			buf = strconv.AppendInt(buf[:0], int64(g.Key), 10)
+			buf = append(buf, ' ')
+			buf = strconv.AppendInt(buf, int64(m.Key), 10)
+			buf = append(buf, ' ')
+			buf = strconv.AppendInt(buf, m.Value, 10)
+			h.Reset()
+			h.Write(buf)
 			sum += h.Sum64()
 		}
 	}
