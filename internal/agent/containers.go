@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/mesoproject/meso/internal/cpuprofile"
 	"os"
 	"path/filepath"
 	"sync"
@@ -318,6 +319,9 @@ func (a *Agent) executorEnvLocked(e lifecycle.LaunchExecutor, sandbox string) []
 	}
 	if a.cfg.NoSwitchUser {
 		env = append(env, launcher.NoSwitchUserEnv+"=1")
+	}
+	if dir := os.Getenv(cpuprofile.Env); dir != "" {
+		env = append(env, cpuprofile.Env+"="+dir) // profiling the agent profiles its executors too
 	}
 	if e.Framework.GetCheckpoint() {
 		env = append(env,
