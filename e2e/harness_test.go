@@ -33,11 +33,18 @@ func TestMain(m *testing.M) {
 	// meso-executor beside meso, as `make build` installs them: agents run
 	// command tasks and task groups in it (TestLeanExecutor checks both
 	// ways).
-	for _, b := range []struct{ out, pkg string }{
-		{mesoBin, "github.com/mesoproject/meso/cmd/meso"},
-		{filepath.Join(dir, "meso-executor"), "github.com/mesoproject/meso/cmd/meso-executor"},
+	// meso-executor is static (CGO_ENABLED=0), as `make build` makes it:
+	// without the dynamic loader and libc each executor starts in about
+	// 6 ms less CPU (docs/BENCHMARKS.md, "Command tasks: profiled").
+	for _, b := range []struct {
+		out, pkg string
+		env      []string
+	}{
+		{mesoBin, "github.com/mesoproject/meso/cmd/meso", nil},
+		{filepath.Join(dir, "meso-executor"), "github.com/mesoproject/meso/cmd/meso-executor", []string{"CGO_ENABLED=0"}},
 	} {
 		build := exec.Command("go", "build", "-o", b.out, b.pkg)
+		build.Env = append(os.Environ(), b.env...)
 		build.Stdout, build.Stderr = os.Stderr, os.Stderr
 		if err := build.Run(); err != nil {
 			fmt.Fprintln(os.Stderr, "e2e: building", b.pkg+":", err)

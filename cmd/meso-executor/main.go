@@ -25,6 +25,7 @@ import (
 
 	"github.com/mesoproject/meso/executor"
 	"github.com/mesoproject/meso/internal/commandexec"
+	"github.com/mesoproject/meso/internal/cpuprofile"
 	"github.com/mesoproject/meso/internal/defaultexec"
 	"github.com/mesoproject/meso/internal/launcher"
 )
@@ -38,7 +39,10 @@ func main() {
 		fmt.Println("meso-executor", version)
 		return
 	}
-	if err := run(os.Args[1:]); err != nil {
+	stopProfile := cpuprofile.Start("meso-executor") // MESO_CPUPROFILE_DIR (benchmarks)
+	err := run(os.Args[1:])
+	stopProfile()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "meso-executor:", err)
 		os.Exit(1)
 	}

@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/mesoproject/meso/internal/cpuprofile"
 	"github.com/mesoproject/meso/rdd"
 )
 
@@ -23,9 +24,15 @@ func main() {
 		// the same environment.
 		rdd.Start(rdd.Config{})
 	}
+	role := "meso"
+	if len(os.Args) > 1 {
+		role = os.Args[1]
+	}
+	stopProfile := cpuprofile.Start(role) // MESO_CPUPROFILE_DIR (benchmarks)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRootCmd().ExecuteContext(ctx)
 	stop()
+	stopProfile()
 	if err != nil {
 		var ec exitCode
 		if asExitCode(err, &ec) {

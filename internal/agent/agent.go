@@ -93,7 +93,8 @@ type linkState struct {
 type containerRun struct {
 	frameworkID, executorID string
 	sandbox                 string
-	launching               bool // Launch has not returned yet
+	launching               bool          // Launch has not returned yet
+	launched                chan struct{} // closed when launching becomes false (nil for a recovered run)
 	cancelLaunch            context.CancelFunc
 	destroyAfterLaunch      bool
 	destroying              bool

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/mesoproject/meso/internal/cpuprofile"
 	"os"
 	"path/filepath"
 	"sync"
@@ -76,7 +77,8 @@ func (a *Agent) launchLocked(e lifecycle.LaunchExecutor) {
 		a.log.Warn("cannot attach sandbox to the files API", "sandbox", sandbox, "err", err)
 	}
 	ctx, cancel := context.WithCancel(a.runCtx)
-	run := &containerRun{frameworkID: e.FrameworkID, executorID: e.ExecutorID, sandbox: sandbox, launching: true, cancelLaunch: cancel}
+	run := &containerRun{frameworkID: e.FrameworkID, executorID: e.ExecutorID, sandbox: sandbox, launching: true,
+		launched: make(chan struct{}), cancelLaunch: cancel}
 	a.containers[e.ContainerID] = run
 	spec := containerizer.Spec{
 		ContainerID: e.ContainerID,
@@ -131,9 +133,15 @@ func (a *Agent) runContainer(ctx, launchCtx context.Context, e lifecycle.LaunchE
 	if err == nil {
 		err = a.cz.Launch(launchCtx, spec)
 	}
+	if err == nil {
+		// Outside the agent's lock: the write's two fsyncs take
+		// milliseconds, and every other input waited for them.
+		a.saveHandle(e.FrameworkID, e.ExecutorID, e.ContainerID)
+	}
 	a.mu.Lock()
 	run := a.containers[e.ContainerID]
 	run.launching = false
+	close(run.launched)
 	run.cancelLaunch()
 	if err != nil {
 		delete(a.containers, e.ContainerID)
@@ -141,7 +149,6 @@ func (a *Agent) runContainer(ctx, launchCtx context.Context, e lifecycle.LaunchE
 		a.mu.Unlock()
 		return
 	}
-	a.saveHandleLocked(e.FrameworkID, e.ExecutorID, e.ContainerID)
 	if run.destroyAfterLaunch {
 		a.destroyLocked(e.ContainerID)
 	}
@@ -318,6 +325,9 @@ func (a *Agent) executorEnvLocked(e lifecycle.LaunchExecutor, sandbox string) []
 	}
 	if a.cfg.NoSwitchUser {
 		env = append(env, launcher.NoSwitchUserEnv+"=1")
+	}
+	if dir := os.Getenv(cpuprofile.Env); dir != "" {
+		env = append(env, cpuprofile.Env+"="+dir) // profiling the agent profiles its executors too
 	}
 	if e.Framework.GetCheckpoint() {
 		env = append(env,

@@ -160,6 +160,14 @@ func errorText(err error) string {
 	return err.Error()
 }
 
+// launchWait bounds how long a SUBSCRIBE waits for its container's launch
+// to be checkpointed before it is answered 503 (retry); testHookLaunchWait,
+// when set (tests), is called as one starts waiting.
+var (
+	launchWait         = 2 * time.Second
+	testHookLaunchWait func()
+)
+
 // subscribe answers SUBSCRIBE with the executor's event stream.
 func (a *Agent) subscribe(w http.ResponseWriter, r *http.Request, call *executorpb.Call) {
 	out, err := codec.Negotiate(r.Header.Get("Accept"), nil)
@@ -173,10 +181,27 @@ func (a *Agent) subscribe(w http.ResponseWriter, r *http.Request, call *executor
 	if run := a.containers[a.core.ContainerID(fw, ex)]; run != nil && run.launching {
 		// The container's handle (pid, start time) is not checkpointed
 		// yet: an agent killed now would not find this executor again,
-		// so it must not get a task before (see runContainer). It retries.
+		// so it must not get a task before (see runContainer). Wait for
+		// that (a few ms: the handle's fsyncs) rather than have the
+		// executor retry after its backoff (100 ms at least); past
+		// launchWait it retries.
 		a.mu.Unlock()
-		http.Error(w, "the executor's container is still launching; retry", http.StatusServiceUnavailable)
-		return
+		if testHookLaunchWait != nil {
+			testHookLaunchWait()
+		}
+		t := time.NewTimer(launchWait)
+		select {
+		case <-run.launched:
+		case <-t.C:
+		case <-r.Context().Done():
+		}
+		t.Stop()
+		a.mu.Lock()
+		if run := a.containers[a.core.ContainerID(fw, ex)]; run != nil && run.launching {
+			a.mu.Unlock()
+			http.Error(w, "the executor's container is still launching; retry", http.StatusServiceUnavailable)
+			return
+		}
 	}
 	st := newEventStream(out, a.core.ContainerID(fw, ex))
 	var effs []lifecycle.Effect

@@ -66,6 +66,20 @@ func FuzzExecutorAPI(f *testing.F) {
 	_ = a.apply("run task", func(now time.Time) ([]lifecycle.Effect, error) {
 		return a.core.RunTask(frameworkInfo("f1"), nil, commandTask("t1", "true"), now)
 	})
+	// The fake containerizer's launch returns at once, but in the
+	// background: SUBSCRIBE is answered 503 until it has.
+	if err := pollUntil(func() bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		for _, run := range a.containers {
+			if run.launching {
+				return false
+			}
+		}
+		return len(a.containers) > 0
+	}); err != nil {
+		f.Fatal("the task's container never launched")
+	}
 	h := a.Handler()
 	done, cancel := context.WithCancel(context.Background())
 	cancel() // streams end as soon as they have written what is queued

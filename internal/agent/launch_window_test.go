@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"github.com/mesoproject/meso/api/executorpb"
 	"github.com/mesoproject/meso/api/linkpb"
 	"github.com/mesoproject/meso/api/mesospb"
+	"github.com/mesoproject/meso/api/recordio"
 )
 
 // TestNoTaskBeforeContainerCheckpointed is the suspected double run of the
@@ -24,8 +26,8 @@ import (
 // run on while the framework, told it failed, launched it again.
 //
 // The fake containerizer holds Launch in that window. The executor's
-// SUBSCRIBE is refused there with 503 (the executor client retries), so it
-// gets no task. The agent is then "killed": a copy of its work dir as it
+// SUBSCRIBE waits there, and past launchWait is refused with 503 (the
+// executor client retries), so it gets no task. The agent is then "killed": a copy of its work dir as it
 // is at that instant is what a restarted agent finds. The restarted agent
 // reports the task TASK_FAILED (it never ran), and the orphan executor's
 // resubscription gets SHUTDOWN, on which the executor exits. Once Launch returns, the first agent checkpoints the handle and
@@ -36,6 +38,8 @@ func TestNoTaskBeforeContainerCheckpointed(t *testing.T) {
 	cz := newFakeContainerizer()
 	cz.hold = make(chan struct{})
 	first := startAgent(t, m, func(c *Config) { c.WorkDir = dir; c.Containerizer = cz })
+	defer func(d time.Duration) { launchWait = d }(launchWait)
+	launchWait = 20 * time.Millisecond
 	s := m.session()
 	s.send(checkpointingRunTask("f1", commandTask("t1", "sleep 600")))
 	spec := cz.launch(t) // forked; Launch has not returned
@@ -108,4 +112,73 @@ func pollUntil(cond func() bool) error {
 		}
 	}
 	return nil
+}
+
+// TestSubscribeWaitsForTheLaunch: a SUBSCRIBE that arrives while its
+// container's launch is being checkpointed is held until that is done and
+// then served (SUBSCRIBED, then the task), not refused: a refused executor
+// retries only after its backoff (100 ms at least), which every command
+// task paid whenever its executor was quicker than the agent's fsyncs.
+func TestSubscribeWaitsForTheLaunch(t *testing.T) {
+	m := newFakeMaster(t)
+	cz := newFakeContainerizer()
+	cz.hold = make(chan struct{})
+	a := startAgent(t, m, func(c *Config) { c.Containerizer = cz })
+	waiting := make(chan struct{}, 1)
+	testHookLaunchWait = func() { waiting <- struct{}{} }
+	defer func() { testHookLaunchWait = nil }()
+	s := m.session()
+	s.send(checkpointingRunTask("f1", commandTask("t1", "sleep 600")))
+	cz.launch(t) // forked; Launch has not returned
+
+	ex := newExecClient(t, a.url, codec.Protobuf, "f1", "t1")
+	body, err := codec.Protobuf.Marshal(ex.newCall(executorpb.Call_SUBSCRIBE))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		resp *http.Response
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		req, err := http.NewRequest(http.MethodPost, ex.url, bytes.NewReader(body))
+		if err != nil {
+			done <- result{nil, err}
+			return
+		}
+		req.Header.Set("Content-Type", codec.Protobuf.MediaType())
+		req.Header.Set("Accept", codec.Protobuf.MediaType())
+		resp, err := http.DefaultClient.Do(req)
+		done <- result{resp, err}
+	}()
+	select {
+	case <-waiting:
+	case r := <-done:
+		t.Fatalf("SUBSCRIBE answered while the launch is held: %v %v", r.resp, r.err)
+	case <-time.After(waitLimit):
+		t.Fatal("SUBSCRIBE never started waiting for the launch")
+	}
+	close(cz.hold)
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(waitLimit):
+		t.Fatal("SUBSCRIBE not answered after the launch")
+	}
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	defer r.resp.Body.Close()
+	if r.resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(r.resp.Body)
+		t.Fatalf("SUBSCRIBE after waiting: %s: %s", r.resp.Status, msg)
+	}
+	ex.events = recordio.NewReader(r.resp.Body, recordio.DefaultMaxRecordSize)
+	if ev := ex.event(); ev.GetType() != executorpb.Event_SUBSCRIBED {
+		t.Fatalf("first event %v", ev)
+	}
+	if ev := ex.event(); ev.GetType() != executorpb.Event_LAUNCH {
+		t.Fatalf("second event %v", ev)
+	}
 }

@@ -218,8 +218,10 @@ func (a *Agent) persistLocked() {
 	}
 }
 
-// saveHandleLocked checkpoints how to find a launched container again.
-func (a *Agent) saveHandleLocked(frameworkID, executorID, containerID string) {
+// saveHandle checkpoints how to find a launched container again. It needs
+// no lock: the store serialises its changes to the tree, and only the
+// container's runContainer writes its handle.
+func (a *Agent) saveHandle(frameworkID, executorID, containerID string) {
 	adopter, ok := a.cz.(containerizer.Adopter)
 	if !ok {
 		return

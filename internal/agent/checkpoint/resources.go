@@ -26,7 +26,7 @@ func (s *Store) WriteResources(list []*mesospb.Resource) error {
 	if err != nil {
 		return fmt.Errorf("checkpoint: resources: %w", err)
 	}
-	return WriteFile(filepath.Join(s.dir, resourcesFile), data)
+	return s.write(filepath.Join(s.dir, resourcesFile), data, 0o644)
 }
 
 // LoadResources reads the checkpointed resources (none when the file does

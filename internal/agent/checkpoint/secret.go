@@ -25,7 +25,7 @@ func (s *Store) WriteAgentSecret(id, secret string) error {
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	return writeFile(filepath.Join(s.dir, secretFile), data, 0o600)
+	return s.write(filepath.Join(s.dir, secretFile), data, 0o600)
 }
 
 // AgentSecret returns the secret recorded for agent id; "" when none is

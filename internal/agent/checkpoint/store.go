@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -46,10 +47,16 @@ type Agent struct {
 	BootID  string `json:"boot_id"`
 }
 
-// Store reads and writes the checkpoints under <work_dir>/meta. Not safe
-// for concurrent use; the agent serialises calls.
+// Store reads and writes the checkpoints under <work_dir>/meta. Calls may
+// run concurrently, but not two writes of the same file: the steps that
+// change the tree (creating directories, creating and renaming a file,
+// removing) are serialised on tree, and the fsyncs run outside it, so one
+// write's fsyncs do not hold up another call (the agent writes a
+// container's handle outside its own lock; docs/BENCHMARKS.md, "Command
+// tasks: profiled").
 type Store struct {
-	dir string
+	dir  string
+	tree sync.Mutex
 }
 
 // New returns the store of a work directory, creating <work_dir>/meta.
@@ -83,15 +90,25 @@ func checkIDs(ids ...string) error {
 // WriteFile replaces path with data atomically and durably: data goes to a
 // temporary file in the same directory, which is synced, renamed over
 // path, and the directory synced. Missing directories are created.
-func WriteFile(path string, data []byte) error { return writeFile(path, data, 0o644) }
+func WriteFile(path string, data []byte) error { return writeFile(path, data, 0o644, nil) }
 
-func writeFile(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
+// writeFile is WriteFile with a permission; tree, when not nil, is held
+// around the steps that change the directory tree, not around the fsyncs.
+// A directory holding the temporary file, or the file, is not empty, so
+// Store's pruning of empty directories cannot remove it meanwhile.
+func writeFile(path string, data []byte, perm os.FileMode, tree sync.Locker) error {
+	if tree == nil {
+		tree = noLock{}
 	}
+	dir := filepath.Dir(path)
 	tmp := path + tmpSuffix
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	tree.Lock()
+	err := os.MkdirAll(dir, 0o755)
+	var f *os.File
+	if err == nil {
+		f, err = os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	}
+	tree.Unlock()
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
@@ -102,17 +119,31 @@ func writeFile(path string, data []byte, perm os.FileMode) error {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
+	tree.Lock()
 	if err == nil {
 		err = os.Rename(tmp, path)
 	}
 	if err != nil {
 		_ = os.Remove(tmp)
+	}
+	tree.Unlock()
+	if err != nil {
 		return fmt.Errorf("checkpoint: write %s: %w", path, err)
 	}
 	if err := syncDir(dir); err != nil {
 		return fmt.Errorf("checkpoint: write %s: %w", path, err)
 	}
 	return nil
+}
+
+type noLock struct{}
+
+func (noLock) Lock()   {}
+func (noLock) Unlock() {}
+
+// write is writeFile under the store's tree lock.
+func (s *Store) write(path string, data []byte, perm os.FileMode) error {
+	return writeFile(path, data, perm, &s.tree)
 }
 
 func syncDir(dir string) error {
@@ -130,7 +161,7 @@ func (s *Store) WriteAgent(a Agent) error {
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	return WriteFile(filepath.Join(s.dir, agentFile), data)
+	return s.write(filepath.Join(s.dir, agentFile), data, 0o644)
 }
 
 // WriteFramework records a checkpointing framework's info.
@@ -143,7 +174,7 @@ func (s *Store) WriteFramework(info *mesospb.FrameworkInfo) error {
 	if err != nil {
 		return fmt.Errorf("checkpoint: framework %s: %w", fid, err)
 	}
-	return WriteFile(filepath.Join(s.frameworkDir(fid), frameworkFile), data)
+	return s.write(filepath.Join(s.frameworkDir(fid), frameworkFile), data, 0o644)
 }
 
 // WriteExecutor records the core's record of an executor run.
@@ -155,7 +186,7 @@ func (s *Store) WriteExecutor(cp lifecycle.ExecutorCheckpoint) error {
 	if err != nil {
 		return err
 	}
-	return WriteFile(filepath.Join(s.runDir(cp.FrameworkID, cp.ExecutorID, cp.ContainerID), executorFile), data)
+	return s.write(filepath.Join(s.runDir(cp.FrameworkID, cp.ExecutorID, cp.ContainerID), executorFile), data, 0o644)
 }
 
 // WriteContainer records how to find an executor's running container.
@@ -167,7 +198,7 @@ func (s *Store) WriteContainer(fid, eid string, h containerizer.Handle) error {
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	return WriteFile(filepath.Join(s.runDir(fid, eid, h.ContainerID), containerFile), data)
+	return s.write(filepath.Join(s.runDir(fid, eid, h.ContainerID), containerFile), data, 0o644)
 }
 
 // RemoveContainer forgets a container that ended (its run's core record,
@@ -177,6 +208,8 @@ func (s *Store) RemoveContainer(fid, eid, cid string) error {
 		return err
 	}
 	run := s.runDir(fid, eid, cid)
+	s.tree.Lock()
+	defer s.tree.Unlock()
 	if err := os.Remove(filepath.Join(run, containerFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
@@ -185,7 +218,8 @@ func (s *Store) RemoveContainer(fid, eid, cid string) error {
 }
 
 // prune removes dir and its parents up to the frameworks directory while
-// they are empty; it returns the first directory it kept.
+// they are empty; it returns the first directory it kept. Callers hold
+// the tree lock.
 func (s *Store) prune(dir string) string {
 	stop := filepath.Join(s.dir, "frameworks")
 	for dir != stop && strings.HasPrefix(dir, stop) {
@@ -210,10 +244,16 @@ func (s *Store) Remove(fid, eid, cid string) error {
 		}
 		dir = s.runDir(fid, eid, cid)
 	}
-	if err := os.RemoveAll(dir); err != nil {
+	s.tree.Lock()
+	err := os.RemoveAll(dir)
+	kept := dir
+	if err == nil {
+		kept = s.prune(filepath.Dir(dir))
+	}
+	s.tree.Unlock()
+	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	kept := s.prune(filepath.Dir(dir))
 	if err := syncDir(kept); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
@@ -222,6 +262,8 @@ func (s *Store) Remove(fid, eid, cid string) error {
 
 // Clear deletes every checkpoint: the agent starts as a new one.
 func (s *Store) Clear() error {
+	s.tree.Lock()
+	defer s.tree.Unlock()
 	for _, p := range []string{filepath.Join(s.dir, "frameworks"), filepath.Join(s.dir, agentFile)} {
 		if err := os.RemoveAll(p); err != nil {
 			return fmt.Errorf("checkpoint: %w", err)

@@ -2,8 +2,11 @@ package checkpoint
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -194,5 +197,57 @@ func TestBootID(t *testing.T) {
 	}
 	if len(id) < 16 {
 		t.Fatalf("boot id %q", id)
+	}
+}
+
+// TestConcurrentContainerWrites: the agent writes a container's handle
+// outside its lock, beside its other checkpoint calls. Handles written
+// while sibling runs of the same framework are removed (the pruning of
+// empty directories racing the creation of new ones) all succeed and are
+// all read back; the removed ones are gone and leave no directory.
+func TestConcurrentContainerWrites(t *testing.T) {
+	s, err := New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 40
+	handle := func(i int) containerizer.Handle {
+		return containerizer.Handle{ContainerID: fmt.Sprintf("c%d", i), Kind: containerizer.NameMesos, Pid: 100 + i}
+	}
+	errs := make(chan error, 3*n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { errs <- s.WriteContainer("f1", fmt.Sprintf("e%d", i), handle(i)) })
+		wg.Go(func() {
+			// a sibling run that comes and goes
+			err := s.WriteContainer("f1", fmt.Sprintf("gone%d", i), handle(n+i))
+			if err == nil {
+				err = s.RemoveContainer("f1", fmt.Sprintf("gone%d", i), fmt.Sprintf("c%d", n+i))
+			}
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	st, err := s.Load(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Containers) != n {
+		t.Fatalf("%d containers read back, want %d: %+v", len(st.Containers), n, st.Containers)
+	}
+	for _, c := range st.Containers {
+		if !strings.HasPrefix(c.ExecutorID, "e") {
+			t.Errorf("removed run read back: %+v", c)
+		}
+	}
+	left, err := filepath.Glob(filepath.Join(s.Dir(), "frameworks", "f1", "executors", "gone*"))
+	if err != nil || len(left) > 0 {
+		t.Errorf("removed runs left directories: %v %v", left, err)
 	}
 }
