@@ -119,6 +119,14 @@ func readShuffleBatched[K, W any](tc *TaskContext, nf *netFetcher, d *shuffleDep
 	err := nf.e.batch.Fetch(tc.ctx, id, wants, func(b shufflenet.Block) error {
 		defer b.Release()
 		tc.metrics.ShuffleBytesRead += int64(len(b.Data))
+		switch b.From {
+		case shufflenet.Local:
+			tc.metrics.ShuffleLocalBlocks++
+		case shufflenet.HostLocal:
+			tc.metrics.ShuffleHostLocalBlocks++
+		default:
+			tc.metrics.ShuffleRemoteBlocks++
+		}
 		if !decodeBlock(tc, id, b.Map, r, b.Data, kc, wc, yield) {
 			return errStopFetch
 		}
