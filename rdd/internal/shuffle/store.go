@@ -83,7 +83,8 @@ type Store struct {
 	open   map[[2]int]*list.Element // guarded by mu; (shuffle, map) -> *openOutput
 	lru    *list.List               // guarded by mu; front = most recent
 	limit  int
-	mapped int // guarded by mu; mappings not yet unmapped
+	mapped int  // guarded by mu; mappings not yet unmapped
+	closed bool // guarded by mu; no mapping is kept after Close
 
 	bufPool sync.Pool // [][]byte: writers' per-reducer buffers, reused
 
@@ -264,6 +265,10 @@ func (s *Store) output(shuffle, mapID int) (*openOutput, error) {
 	o := &openOutput{key: key, data: data[:len(data)-len(index)-footerSize], unmap: unmap, index: index, file: file}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		unmap()
+		return nil, errors.New("store closed")
+	}
 	if e, ok := s.open[key]; ok { // another reducer opened it meanwhile
 		if o2 := e.Value.(*openOutput); !s.peer || sameFile(o2.file, file) {
 			unmap()
@@ -353,6 +358,7 @@ func (s *Store) RemoveShuffle(shuffle, maps int) {
 func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.closed = true
 	var err error
 	for key, e := range s.open {
 		o := e.Value.(*openOutput)
