@@ -136,7 +136,7 @@ func resultToProto(r task.Result) *rddpb.TaskResult {
 	out := &rddpb.TaskResult{Id: idToProto(r.ID), Metrics: &rddpb.Metrics{DurationNs: int64(m.Duration),
 		ShuffleBytesWritten: m.ShuffleBytesWritten, ShuffleRecords: m.ShuffleRecords, ShuffleBytesRead: m.ShuffleBytesRead,
 		SpillBytes: m.SpillBytes, CacheHits: int64(m.CacheHits), CacheMisses: int64(m.CacheMisses),
-		ShuffleLocalBlocks: m.ShuffleLocalBlocks, ShuffleHostLocalBlocks: m.ShuffleHostLocalBlocks, ShuffleRemoteBlocks: m.ShuffleRemoteBlocks}}
+		ShuffleLocalBlocks: m.ShuffleLocalBlocks, ShuffleHostLocalBlocks: m.ShuffleHostLocalBlocks, ShuffleRemoteBlocks: m.ShuffleRemoteBlocks, ShuffleFetchWaitNs: int64(m.ShuffleFetchWait)}}
 	switch {
 	case r.Err != nil && r.Fetch != nil:
 		out.Kind, out.Error = rddpb.TaskResult_FETCH_FAILED, r.Err.Error()
@@ -210,7 +210,7 @@ func resultFromProto(exec string, r *rddpb.TaskResult) task.Result {
 		ShuffleRecords: m.GetShuffleRecords(), ShuffleBytesRead: m.GetShuffleBytesRead(), SpillBytes: m.GetSpillBytes(),
 		CacheHits: int(m.GetCacheHits()), CacheMisses: int(m.GetCacheMisses()),
 		ShuffleLocalBlocks: m.GetShuffleLocalBlocks(), ShuffleHostLocalBlocks: m.GetShuffleHostLocalBlocks(),
-		ShuffleRemoteBlocks: m.GetShuffleRemoteBlocks()}}
+		ShuffleRemoteBlocks: m.GetShuffleRemoteBlocks(), ShuffleFetchWait: time.Duration(m.GetShuffleFetchWaitNs())}}
 	switch r.GetKind() {
 	case rddpb.TaskResult_FETCH_FAILED:
 		out.Err = fmt.Errorf("%w %s: %s", errRemote, exec, r.GetError())

@@ -1093,8 +1093,10 @@ type Metrics struct {
 	ShuffleLocalBlocks     int64 `protobuf:"varint,8,opt,name=shuffle_local_blocks,json=shuffleLocalBlocks,proto3" json:"shuffle_local_blocks,omitempty"`
 	ShuffleHostLocalBlocks int64 `protobuf:"varint,9,opt,name=shuffle_host_local_blocks,json=shuffleHostLocalBlocks,proto3" json:"shuffle_host_local_blocks,omitempty"`
 	ShuffleRemoteBlocks    int64 `protobuf:"varint,10,opt,name=shuffle_remote_blocks,json=shuffleRemoteBlocks,proto3" json:"shuffle_remote_blocks,omitempty"`
-	unknownFields          protoimpl.UnknownFields
-	sizeCache              protoimpl.SizeCache
+	// time a reduce task's batched fetch spent waiting for or reading blocks
+	ShuffleFetchWaitNs int64 `protobuf:"varint,11,opt,name=shuffle_fetch_wait_ns,json=shuffleFetchWaitNs,proto3" json:"shuffle_fetch_wait_ns,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *Metrics) Reset() {
@@ -1193,6 +1195,13 @@ func (x *Metrics) GetShuffleHostLocalBlocks() int64 {
 func (x *Metrics) GetShuffleRemoteBlocks() int64 {
 	if x != nil {
 		return x.ShuffleRemoteBlocks
+	}
+	return 0
+}
+
+func (x *Metrics) GetShuffleFetchWaitNs() int64 {
+	if x != nil {
+		return x.ShuffleFetchWaitNs
 	}
 	return 0
 }
@@ -1652,7 +1661,7 @@ const file_meso_rdd_v1_rdd_proto_rawDesc = "" +
 	"\x04Task\x12#\n" +
 	"\x02id\x18\x01 \x01(\v2\x13.meso.rdd.v1.TaskIDR\x02id\x12\x1a\n" +
 	"\bpipeline\x18\x02 \x01(\x03R\bpipeline\x127\n" +
-	"\tlocations\x18\x03 \x03(\v2\x19.meso.rdd.v1.MapLocationsR\tlocations\"\xb9\x03\n" +
+	"\tlocations\x18\x03 \x03(\v2\x19.meso.rdd.v1.MapLocationsR\tlocations\"\xec\x03\n" +
 	"\aMetrics\x12\x1f\n" +
 	"\vduration_ns\x18\x01 \x01(\x03R\n" +
 	"durationNs\x122\n" +
@@ -1667,7 +1676,8 @@ const file_meso_rdd_v1_rdd_proto_rawDesc = "" +
 	"\x14shuffle_local_blocks\x18\b \x01(\x03R\x12shuffleLocalBlocks\x129\n" +
 	"\x19shuffle_host_local_blocks\x18\t \x01(\x03R\x16shuffleHostLocalBlocks\x122\n" +
 	"\x15shuffle_remote_blocks\x18\n" +
-	" \x01(\x03R\x13shuffleRemoteBlocks\"\x8e\x05\n" +
+	" \x01(\x03R\x13shuffleRemoteBlocks\x121\n" +
+	"\x15shuffle_fetch_wait_ns\x18\v \x01(\x03R\x12shuffleFetchWaitNs\"\x8e\x05\n" +
 	"\n" +
 	"TaskResult\x12#\n" +
 	"\x02id\x18\x01 \x01(\v2\x13.meso.rdd.v1.TaskIDR\x02id\x120\n" +

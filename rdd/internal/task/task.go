@@ -132,6 +132,10 @@ type Metrics struct {
 	ShuffleLocalBlocks     int64 `json:"shuffle_local_blocks,omitempty"`
 	ShuffleHostLocalBlocks int64 `json:"shuffle_host_local_blocks,omitempty"`
 	ShuffleRemoteBlocks    int64 `json:"shuffle_remote_blocks,omitempty"`
+	// ShuffleFetchWait is the time a reduce task's batched fetch spent
+	// outside the task's own decoding: waiting for blocks (HTTP) or
+	// reading them (disk); Spark's fetch wait time.
+	ShuffleFetchWait time.Duration `json:"shuffle_fetch_wait_ns,omitempty"`
 }
 
 // FetchFailure says which map outputs of a shuffle a reducer could not
