@@ -150,7 +150,7 @@ func startCluster(s *Session, masters []string) (*cluster, error) {
 		case strings.HasPrefix(k, "spark.executorEnv."):
 			env[strings.TrimPrefix(k, "spark.executorEnv.")] = v
 		case k == "spark.driver.host", strings.HasPrefix(k, "spark.reducer."), strings.HasPrefix(k, "spark.shuffle.io."),
-			k == "spark.network.timeout":
+			k == "spark.network.timeout", k == keyReadHostLocalDisk:
 		default:
 			conf[k] = v
 		}
@@ -168,6 +168,9 @@ func startCluster(s *Session, masters []string) (*cluster, error) {
 	}
 	essOn, err := boolSetting(s.cfg.Cluster, keyShuffleService)
 	if err != nil {
+		return nil, err
+	}
+	if _, err := boolSetting(s.cfg.Cluster, keyReadHostLocalDisk); err != nil {
 		return nil, err
 	}
 	host := s.cfg.Cluster["spark.driver.host"]
@@ -548,7 +551,7 @@ func (c *cluster) executorConf() map[string]string {
 	}
 	for k, v := range cfg.Cluster {
 		if strings.HasPrefix(k, "spark.reducer.") || strings.HasPrefix(k, "spark.shuffle.io.") || k == "spark.network.timeout" ||
-			strings.HasPrefix(k, "spark.shuffle.service.") {
+			strings.HasPrefix(k, "spark.shuffle.service.") || k == keyReadHostLocalDisk {
 			out[k] = v
 		}
 	}

@@ -145,14 +145,23 @@ func TestFetcherConfig(t *testing.T) {
 	if err != nil || fc.MaxBytesInFlight != 4<<20 || fc.MaxRetries != -1 || fc.RetryWait != time.Second || fc.Timeout != 2*time.Minute {
 		t.Fatalf("%+v, %v", fc, err)
 	}
+	if !fc.HostLocal { // spark.shuffle.readHostLocalDisk defaults to true, as in Spark 3
+		t.Error("host-local reads off by default")
+	}
+	if fc, err := fetcherConfig(map[string]string{keyReadHostLocalDisk: "false"}); err != nil || fc.HostLocal {
+		t.Errorf("%s=false: HostLocal %v, %v", keyReadHostLocalDisk, fc.HostLocal, err)
+	}
 	for k, v := range map[string]string{"spark.reducer.maxSizeInFlight": "-1", "spark.shuffle.io.maxRetries": "x",
-		"spark.shuffle.io.retryWait": "soon", "spark.network.timeout": "0"} {
+		"spark.shuffle.io.retryWait": "soon", "spark.network.timeout": "0", keyReadHostLocalDisk: "maybe"} {
 		if _, err := fetcherConfig(map[string]string{k: v}); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), k) {
 			t.Errorf("%s=%s: %v", k, v, err)
 		}
 	}
 	var c Config
 	if err := c.Set("spark.reducer.maxSizeInFlight", "4m"); err != nil || c.Cluster["spark.reducer.maxSizeInFlight"] != "4m" {
+		t.Fatalf("Set: %v", err)
+	}
+	if err := c.Set(keyReadHostLocalDisk, "false"); err != nil || c.Cluster[keyReadHostLocalDisk] != "false" {
 		t.Fatalf("Set: %v", err)
 	}
 }

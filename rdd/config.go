@@ -98,7 +98,7 @@ type Config struct {
 // Config.Cluster.
 func isClusterKey(key string) bool {
 	for _, p := range []string{"spark.cores.max", "spark.executor.", "spark.executorEnv.", "spark.mesos.", "spark.driver.host",
-		"spark.reducer.maxSizeInFlight", "spark.shuffle.io.", "spark.network.timeout",
+		"spark.reducer.maxSizeInFlight", "spark.shuffle.io.", "spark.network.timeout", keyReadHostLocalDisk,
 		"spark.dynamicAllocation.", "spark.shuffle.service.", "spark.storage.blockManagerSlaveTimeoutMs", "spark.task.cpus"} {
 		if strings.HasPrefix(key, p) {
 			return true

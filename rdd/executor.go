@@ -9,10 +9,13 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"connectrpc.com/connect"
@@ -32,7 +35,43 @@ const (
 	envExecutorID    = "MESO_RDD_EXECUTOR_ID"
 	envExecutorCores = "MESO_RDD_EXECUTOR_CORES"
 	envHostname      = "MESO_RDD_HOSTNAME"
+	// envExecutorCPUProfile names a directory where the executor writes a
+	// CPU profile of its whole life, <id>.pprof (set it with
+	// --conf spark.executorEnv.MESO_RDD_EXECUTOR_CPUPROFILE=DIR).
+	envExecutorCPUProfile = "MESO_RDD_EXECUTOR_CPUPROFILE"
 )
+
+// keyReadHostLocalDisk turns off (false) reading the map outputs of other
+// executors on the same host from their directories (Spark's name; on by
+// default, as in Spark 3).
+const keyReadHostLocalDisk = "spark.shuffle.readHostLocalDisk"
+
+// executorCPUProfile starts a CPU profile into dir/<id>.pprof when dir is
+// set, and returns what stops it.
+func executorCPUProfile(dir, id string, log *slog.Logger) func() {
+	if dir == "" {
+		return func() {}
+	}
+	f, err := os.Create(filepath.Join(dir, id+".pprof"))
+	if err == nil {
+		err = pprof.StartCPUProfile(f)
+	}
+	if err != nil {
+		log.Warn("no CPU profile", "err", err)
+		return func() {}
+	}
+	stop := sync.OnceFunc(func() { pprof.StopCPUProfile(); f.Close() })
+	// The agent may kill the executor before it returns: write the
+	// profile on SIGTERM too.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM)
+	go func() {
+		<-sig
+		stop()
+		os.Exit(0)
+	}()
+	return stop
+}
 
 // driverTimeout is how long an executor keeps trying to reach a driver
 // that does not answer before it exits.
@@ -86,7 +125,9 @@ func h2c(http1 bool) *http.Protocols {
 func runExecutorMain(driverURL string) {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("executor", os.Getenv(envExecutorID))
 	slots, _ := strconv.Atoi(os.Getenv(envExecutorCores))
+	stopProfile := executorCPUProfile(os.Getenv(envExecutorCPUProfile), os.Getenv(envExecutorID), log)
 	err := runExecutor(context.Background(), driverURL, os.Getenv(envAuthToken), os.Getenv(envExecutorID), slots, os.Getenv(envHostname), log)
+	stopProfile()
 	if err != nil {
 		log.Error("executor failed", "err", err)
 		os.Exit(1)
@@ -194,8 +235,16 @@ func runExecutor(ctx context.Context, driverURL, token, id string, slots int, ho
 	// Map outputs: batches for other executors' fetchers (shufflenet, with
 	// the application's token), single blocks for the fallback path.
 	// The token came with the environment; Register does not hand it out.
+	// The marker lets reducers on this host that can read the directory
+	// read its files directly (spark.shuffle.readHostLocalDisk).
+	scfg := shufflenet.ServerConfig{Token: token, Logger: log}
+	if ann, err := shufflenet.WriteMarker(s.store.Dir(), hostname); err != nil {
+		log.Warn("no host-local shuffle reads of this executor's outputs", "err", err)
+	} else {
+		scfg.Announce = &ann
+	}
 	mux := http.NewServeMux()
-	mux.Handle(shufflenet.PathPrefix, shufflenet.NewServer(s.store, shufflenet.ServerConfig{Token: token, Logger: log}))
+	mux.Handle(shufflenet.PathPrefix, shufflenet.NewServer(s.store, scfg))
 	mux.Handle("/block/", tokenOnly(token, shufflenet.BlockHandler(s.store)))
 	mux.Handle("GET /cache/{node}/{part}", tokenOnly(token, cacheHandler(s.cache)))
 	big := &fineResults{m: map[string][]byte{}}
@@ -205,8 +254,15 @@ func runExecutor(ctx context.Context, driverURL, token, id string, slots int, ho
 	defer srv.Close()
 	e.token = token
 	fc.Token, fc.LocalAddr, fc.Local = token, e.addr, s.store
+	fc.OnPeer = func(addr string, disk bool, why string) {
+		log.Info("shuffle blocks of a peer", "peer", addr, "from_disk", disk, "why", why)
+	}
 	e.batch = shufflenet.NewFetcher(fc)
-	defer e.batch.Close()
+	defer func() {
+		st := e.batch.Stats()
+		log.Info("shuffle blocks read", "local", st.Local, "host_local", st.HostLocal, "remote", st.Remote, "fallbacks", st.Fallbacks)
+		e.batch.Close()
+	}()
 	if on, _ := strconv.ParseBool(conf[keyShuffleService]); on {
 		if err := e.useShuffleService(ctx, conf, reg.Msg.GetAppId(), s.dir, host); err != nil {
 			return err
@@ -410,8 +466,13 @@ func (e *executor) run(ctx context.Context, t *rddpb.Task) task.Result {
 
 // fetcherConfig maps the network-shuffle settings onto shufflenet's.
 func fetcherConfig(conf map[string]string) (shufflenet.Config, error) {
-	var fc shufflenet.Config
+	fc := shufflenet.Config{HostLocal: true}
 	var err error
+	if v, ok := conf[keyReadHostLocalDisk]; ok {
+		if fc.HostLocal, err = strconv.ParseBool(strings.TrimSpace(v)); err != nil {
+			return fc, fmt.Errorf("%w: %s=%q: want true or false", ErrConfig, keyReadHostLocalDisk, v)
+		}
+	}
 	if v, ok := conf["spark.reducer.maxSizeInFlight"]; ok {
 		if fc.MaxBytesInFlight, err = mesosbackend.ParseSize(v, 1<<20); err != nil || fc.MaxBytesInFlight <= 0 {
 			return fc, fmt.Errorf("%w: spark.reducer.maxSizeInFlight=%q: want a positive size", ErrConfig, v)

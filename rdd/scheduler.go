@@ -508,4 +508,7 @@ func (s *Session) addMetricsLocked(m TaskMetrics) {
 	s.stats.SpillBytes += m.SpillBytes
 	s.stats.CacheHits += m.CacheHits
 	s.stats.CacheMisses += m.CacheMisses
+	s.stats.ShuffleLocalBlocks += m.ShuffleLocalBlocks
+	s.stats.ShuffleHostLocalBlocks += m.ShuffleHostLocalBlocks
+	s.stats.ShuffleRemoteBlocks += m.ShuffleRemoteBlocks
 }

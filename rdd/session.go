@@ -94,7 +94,10 @@ type Stats struct {
 	SpillBytes          int64
 	CacheHits           int // partitions served from the cache
 	CacheMisses         int // persisted partitions computed and stored
-	JobTime             time.Duration
+	// Shuffle blocks of batched fetches (cluster mode) by where they were
+	// read: own store, another executor's directory on this host, HTTP.
+	ShuffleLocalBlocks, ShuffleHostLocalBlocks, ShuffleRemoteBlocks int64
+	JobTime                                                         time.Duration
 }
 
 // Start opens a session. In a process the cluster-mode driver started as

@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/mesoproject/meso/rdd/codec"
@@ -116,9 +117,22 @@ var errStopFetch = errors.New("rdd: consumer stopped")
 func readShuffleBatched[K, W any](tc *TaskContext, nf *netFetcher, d *shuffleDep, r int, wants []shufflenet.Want,
 	kc codec.Codec[K], wc codec.Codec[W], yield func(k K, v W, size int) bool) {
 	id := tc.shuffle(d).ID
+	began := time.Now()
+	var decoding time.Duration
+	defer func() { tc.metrics.ShuffleFetchWait += time.Since(began) - decoding }()
 	err := nf.e.batch.Fetch(tc.ctx, id, wants, func(b shufflenet.Block) error {
+		t0 := time.Now()
+		defer func() { decoding += time.Since(t0) }()
 		defer b.Release()
 		tc.metrics.ShuffleBytesRead += int64(len(b.Data))
+		switch b.From {
+		case shufflenet.Local:
+			tc.metrics.ShuffleLocalBlocks++
+		case shufflenet.HostLocal:
+			tc.metrics.ShuffleHostLocalBlocks++
+		default:
+			tc.metrics.ShuffleRemoteBlocks++
+		}
 		if !decodeBlock(tc, id, b.Map, r, b.Data, kc, wc, yield) {
 			return errStopFetch
 		}

@@ -135,7 +135,8 @@ func resultToProto(r task.Result) *rddpb.TaskResult {
 	m := r.Metrics
 	out := &rddpb.TaskResult{Id: idToProto(r.ID), Metrics: &rddpb.Metrics{DurationNs: int64(m.Duration),
 		ShuffleBytesWritten: m.ShuffleBytesWritten, ShuffleRecords: m.ShuffleRecords, ShuffleBytesRead: m.ShuffleBytesRead,
-		SpillBytes: m.SpillBytes, CacheHits: int64(m.CacheHits), CacheMisses: int64(m.CacheMisses)}}
+		SpillBytes: m.SpillBytes, CacheHits: int64(m.CacheHits), CacheMisses: int64(m.CacheMisses),
+		ShuffleLocalBlocks: m.ShuffleLocalBlocks, ShuffleHostLocalBlocks: m.ShuffleHostLocalBlocks, ShuffleRemoteBlocks: m.ShuffleRemoteBlocks, ShuffleFetchWaitNs: int64(m.ShuffleFetchWait)}}
 	switch {
 	case r.Err != nil && r.Fetch != nil:
 		out.Kind, out.Error = rddpb.TaskResult_FETCH_FAILED, r.Err.Error()
@@ -207,7 +208,9 @@ func resultFromProto(exec string, r *rddpb.TaskResult) task.Result {
 	out := task.Result{ID: idFromProto(r.GetId()), Executor: exec, Metrics: task.Metrics{
 		Duration: time.Duration(m.GetDurationNs()), ShuffleBytesWritten: m.GetShuffleBytesWritten(),
 		ShuffleRecords: m.GetShuffleRecords(), ShuffleBytesRead: m.GetShuffleBytesRead(), SpillBytes: m.GetSpillBytes(),
-		CacheHits: int(m.GetCacheHits()), CacheMisses: int(m.GetCacheMisses())}}
+		CacheHits: int(m.GetCacheHits()), CacheMisses: int(m.GetCacheMisses()),
+		ShuffleLocalBlocks: m.GetShuffleLocalBlocks(), ShuffleHostLocalBlocks: m.GetShuffleHostLocalBlocks(),
+		ShuffleRemoteBlocks: m.GetShuffleRemoteBlocks(), ShuffleFetchWait: time.Duration(m.GetShuffleFetchWaitNs())}}
 	switch r.GetKind() {
 	case rddpb.TaskResult_FETCH_FAILED:
 		out.Err = fmt.Errorf("%w %s: %s", errRemote, exec, r.GetError())

@@ -1121,8 +1121,15 @@ type Metrics struct {
 	SpillBytes          int64                  `protobuf:"varint,5,opt,name=spill_bytes,json=spillBytes,proto3" json:"spill_bytes,omitempty"`
 	CacheHits           int64                  `protobuf:"varint,6,opt,name=cache_hits,json=cacheHits,proto3" json:"cache_hits,omitempty"`
 	CacheMisses         int64                  `protobuf:"varint,7,opt,name=cache_misses,json=cacheMisses,proto3" json:"cache_misses,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// shuffle blocks a reduce task read from its executor's own store, from
+	// another executor's directory on the same host, and over HTTP.
+	ShuffleLocalBlocks     int64 `protobuf:"varint,8,opt,name=shuffle_local_blocks,json=shuffleLocalBlocks,proto3" json:"shuffle_local_blocks,omitempty"`
+	ShuffleHostLocalBlocks int64 `protobuf:"varint,9,opt,name=shuffle_host_local_blocks,json=shuffleHostLocalBlocks,proto3" json:"shuffle_host_local_blocks,omitempty"`
+	ShuffleRemoteBlocks    int64 `protobuf:"varint,10,opt,name=shuffle_remote_blocks,json=shuffleRemoteBlocks,proto3" json:"shuffle_remote_blocks,omitempty"`
+	// time a reduce task's batched fetch spent waiting for or reading blocks
+	ShuffleFetchWaitNs int64 `protobuf:"varint,11,opt,name=shuffle_fetch_wait_ns,json=shuffleFetchWaitNs,proto3" json:"shuffle_fetch_wait_ns,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *Metrics) Reset() {
@@ -1200,6 +1207,34 @@ func (x *Metrics) GetCacheHits() int64 {
 func (x *Metrics) GetCacheMisses() int64 {
 	if x != nil {
 		return x.CacheMisses
+	}
+	return 0
+}
+
+func (x *Metrics) GetShuffleLocalBlocks() int64 {
+	if x != nil {
+		return x.ShuffleLocalBlocks
+	}
+	return 0
+}
+
+func (x *Metrics) GetShuffleHostLocalBlocks() int64 {
+	if x != nil {
+		return x.ShuffleHostLocalBlocks
+	}
+	return 0
+}
+
+func (x *Metrics) GetShuffleRemoteBlocks() int64 {
+	if x != nil {
+		return x.ShuffleRemoteBlocks
+	}
+	return 0
+}
+
+func (x *Metrics) GetShuffleFetchWaitNs() int64 {
+	if x != nil {
+		return x.ShuffleFetchWaitNs
 	}
 	return 0
 }
@@ -1663,7 +1698,7 @@ const file_meso_rdd_v1_rdd_proto_rawDesc = "" +
 	"\x04Task\x12#\n" +
 	"\x02id\x18\x01 \x01(\v2\x13.meso.rdd.v1.TaskIDR\x02id\x12\x1a\n" +
 	"\bpipeline\x18\x02 \x01(\x03R\bpipeline\x127\n" +
-	"\tlocations\x18\x03 \x03(\v2\x19.meso.rdd.v1.MapLocationsR\tlocations\"\x98\x02\n" +
+	"\tlocations\x18\x03 \x03(\v2\x19.meso.rdd.v1.MapLocationsR\tlocations\"\xec\x03\n" +
 	"\aMetrics\x12\x1f\n" +
 	"\vduration_ns\x18\x01 \x01(\x03R\n" +
 	"durationNs\x122\n" +
@@ -1674,7 +1709,12 @@ const file_meso_rdd_v1_rdd_proto_rawDesc = "" +
 	"spillBytes\x12\x1d\n" +
 	"\n" +
 	"cache_hits\x18\x06 \x01(\x03R\tcacheHits\x12!\n" +
-	"\fcache_misses\x18\a \x01(\x03R\vcacheMisses\"\x8e\x05\n" +
+	"\fcache_misses\x18\a \x01(\x03R\vcacheMisses\x120\n" +
+	"\x14shuffle_local_blocks\x18\b \x01(\x03R\x12shuffleLocalBlocks\x129\n" +
+	"\x19shuffle_host_local_blocks\x18\t \x01(\x03R\x16shuffleHostLocalBlocks\x122\n" +
+	"\x15shuffle_remote_blocks\x18\n" +
+	" \x01(\x03R\x13shuffleRemoteBlocks\x121\n" +
+	"\x15shuffle_fetch_wait_ns\x18\v \x01(\x03R\x12shuffleFetchWaitNs\"\x8e\x05\n" +
 	"\n" +
 	"TaskResult\x12#\n" +
 	"\x02id\x18\x01 \x01(\v2\x13.meso.rdd.v1.TaskIDR\x02id\x120\n" +

@@ -182,3 +182,62 @@ func TestMappingsFollowTheirBlocks(t *testing.T) {
 		t.Fatalf("%d mapped with a cache of 2", s.MappedOutputs())
 	}
 }
+
+// A peer store (another process's directory) never serves a cached
+// mapping of a file that was replaced or removed since: a retried map task
+// rewrites the output, the executor removes a shuffle, without telling.
+func TestPeerStoreSeesReplacedAndRemovedOutputs(t *testing.T) {
+	dir := t.TempDir()
+	s, err := NewStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	p, err := OpenPeer(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	read := func() []byte {
+		t.Helper()
+		b, release, err := p.Fetch(BlockID{3, 0, 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer release()
+		return append([]byte(nil), b...)
+	}
+	first := writeOutput(t, s, 3, 0, 2, 1<<20, [][2]int{{1, 5}, {1, 6}})
+	held, release, err := p.Fetch(BlockID{3, 0, 1}) // keeps the first mapping referenced
+	if err != nil || !bytes.Equal(held, first[1]) {
+		t.Fatalf("first read: %v %v", held, err)
+	}
+	second := writeOutput(t, s, 3, 0, 2, 1<<20, [][2]int{{1, 7}, {1, 8}, {1, 9}})
+	if got := read(); !bytes.Equal(got, second[1]) {
+		t.Errorf("after the output was replaced: %v, want %v", got, second[1])
+	}
+	if !bytes.Equal(held, first[1]) {
+		t.Errorf("a block held across the replacement changed: %v", held)
+	}
+	release()
+	if err := s.Remove(3, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := p.Fetch(BlockID{3, 0, 1}); !errors.Is(err, os.ErrNotExist) || !errors.Is(err, ErrFetchFailed) {
+		t.Errorf("after removal: err = %v, want not exist", err)
+	}
+	if n := p.MappedOutputs(); n != 0 {
+		t.Errorf("%d outputs still mapped after removal", n)
+	}
+	if _, err := OpenPeer(dir + "/none"); err == nil {
+		t.Error("OpenPeer of a missing directory succeeded")
+	}
+	// Damaged content is ErrDamaged; a missing file is not.
+	os.WriteFile(s.Path(4, 0), []byte("not a map output"), 0o644)
+	if _, _, err := p.Fetch(BlockID{4, 0, 0}); !errors.Is(err, ErrDamaged) {
+		t.Errorf("bad footer: err = %v, want ErrDamaged", err)
+	}
+	if _, _, err := p.Fetch(BlockID{5, 0, 0}); err == nil || errors.Is(err, ErrDamaged) {
+		t.Errorf("missing output: err = %v, want an error that is not ErrDamaged", err)
+	}
+}

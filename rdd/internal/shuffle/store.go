@@ -18,6 +18,17 @@ import (
 // is missing or damaged; the map output must be recomputed.
 var ErrFetchFailed = errors.New("shuffle: fetch failed")
 
+// ErrDamaged is wrapped by the errors of a map output that exists but
+// whose content is bad (footer, index, CRC), as opposed to one that could
+// not be opened or mapped.
+var ErrDamaged = errors.New("shuffle: damaged map output")
+
+// damaged is an error of a map output's content; it is ErrDamaged.
+type damaged string
+
+func (d damaged) Error() string        { return string(d) }
+func (d damaged) Is(target error) bool { return target == ErrDamaged }
+
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // A map output file holds the blocks, then the index (one entry per
@@ -72,11 +83,17 @@ type Store struct {
 	open   map[[2]int]*list.Element // guarded by mu; (shuffle, map) -> *openOutput
 	lru    *list.List               // guarded by mu; front = most recent
 	limit  int
-	mapped int // guarded by mu; mappings not yet unmapped
+	mapped int  // guarded by mu; mappings not yet unmapped
+	closed bool // guarded by mu; no mapping is kept after Close
 
 	bufPool sync.Pool // [][]byte: writers' per-reducer buffers, reused
 
 	fault atomic.Pointer[func(io.Writer) io.Writer] // see InjectWriteFault
+
+	// peer: the directory belongs to another process (OpenPeer), which may
+	// remove or replace its files without telling: a cached mapping is
+	// used only while the file at its path is still the one mapped.
+	peer bool
 }
 
 // InjectWriteFault makes the spill and map output files written from now on
@@ -103,8 +120,9 @@ type openOutput struct {
 	data  []byte // the data file, memory-mapped
 	unmap func() error
 	index []byte
-	refs  int  // guarded by Store.mu; blocks fetched and not released
-	gone  bool // guarded by Store.mu; out of the cache: unmap at refs == 0
+	file  os.FileInfo // of the file mapped, for a peer store's checks
+	refs  int         // guarded by Store.mu; blocks fetched and not released
+	gone  bool        // guarded by Store.mu; out of the cache: unmap at refs == 0
 }
 
 // NewStore returns a store over dir, creating it.
@@ -113,6 +131,23 @@ func NewStore(dir string) (*Store, error) {
 		return nil, fmt.Errorf("shuffle: %w", err)
 	}
 	return &Store{dir: dir, open: map[[2]int]*list.Element{}, lru: list.New(), limit: 2048}, nil
+}
+
+// OpenPeer returns a read-only store over dir, a directory that another
+// process (an executor on the same host) writes map outputs into. It
+// creates nothing. Its cache is checked against the directory on every
+// fetch: a cached mapping whose path no longer names the same file (removed,
+// or replaced by a retried map task) is dropped and the path opened again.
+// Writers must not be made from it.
+func OpenPeer(dir string) (*Store, error) {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("shuffle: %w", err)
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("shuffle: %s is not a directory", dir)
+	}
+	return &Store{dir: dir, open: map[[2]int]*list.Element{}, lru: list.New(), limit: 2048, peer: true}, nil
 }
 
 // Dir returns the store's directory.
@@ -135,7 +170,7 @@ func (s *Store) Fetch(b BlockID) ([]byte, func(), error) {
 	if crc32.Checksum(buf, castagnoli) != sum {
 		release()
 		s.forget([2]int{b.Shuffle, b.Map})
-		return nil, nil, &FetchError{b, errors.New("checksum mismatch")}
+		return nil, nil, &FetchError{b, damaged("checksum mismatch")}
 	}
 	return buf, release, nil
 }
@@ -152,7 +187,7 @@ func (s *Store) FetchRaw(b BlockID) ([]byte, uint32, func(), error) {
 	release := func() { s.release(o) }
 	if b.Reduce < 0 || (b.Reduce+1)*indexEntrySize > len(o.index) {
 		release()
-		return nil, 0, nil, &FetchError{b, errors.New("reducer out of range of the index")}
+		return nil, 0, nil, &FetchError{b, damaged("reducer out of range of the index")}
 	}
 	e := o.index[b.Reduce*indexEntrySize:]
 	off, n := binary.LittleEndian.Uint64(e), binary.LittleEndian.Uint64(e[8:])
@@ -160,7 +195,7 @@ func (s *Store) FetchRaw(b BlockID) ([]byte, uint32, func(), error) {
 	if off > uint64(len(o.data)) || n > uint64(len(o.data))-off {
 		release()
 		s.forget(o.key)
-		return nil, 0, nil, &FetchError{b, errors.New("index points past the data file")}
+		return nil, 0, nil, &FetchError{b, damaged("index points past the data file")}
 	}
 	return o.data[off : off+n : off+n], sum, sync.OnceFunc(release), nil
 }
@@ -186,18 +221,36 @@ func (s *Store) MappedOutputs() int {
 
 func (s *Store) output(shuffle, mapID int) (*openOutput, error) {
 	key := [2]int{shuffle, mapID}
+	var now os.FileInfo
+	if s.peer { // is the cached mapping still the file at the path?
+		var err error
+		if now, err = os.Stat(s.Path(shuffle, mapID)); err != nil {
+			s.forget(key)
+			return nil, err
+		}
+	}
 	s.mu.Lock()
 	if e, ok := s.open[key]; ok {
-		s.lru.MoveToFront(e)
 		o := e.Value.(*openOutput)
-		o.refs++
-		s.mu.Unlock()
-		return o, nil
+		if !s.peer || sameFile(o.file, now) {
+			s.lru.MoveToFront(e)
+			o.refs++
+			s.mu.Unlock()
+			return o, nil
+		}
+		s.dropLocked(key)
 	}
 	s.mu.Unlock()
 	f, err := os.Open(s.Path(shuffle, mapID))
 	if err != nil {
 		return nil, err
+	}
+	var file os.FileInfo
+	if s.peer {
+		if file, err = f.Stat(); err != nil {
+			f.Close()
+			return nil, err
+		}
 	}
 	data, unmap, err := mapFile(f)
 	f.Close()
@@ -209,15 +262,21 @@ func (s *Store) output(shuffle, mapID int) (*openOutput, error) {
 		unmap()
 		return nil, err
 	}
-	o := &openOutput{key: key, data: data[:len(data)-len(index)-footerSize], unmap: unmap, index: index}
+	o := &openOutput{key: key, data: data[:len(data)-len(index)-footerSize], unmap: unmap, index: index, file: file}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if e, ok := s.open[key]; ok { // another reducer opened it meanwhile
+	if s.closed {
 		unmap()
-		s.lru.MoveToFront(e)
-		o := e.Value.(*openOutput)
-		o.refs++
-		return o, nil
+		return nil, errors.New("store closed")
+	}
+	if e, ok := s.open[key]; ok { // another reducer opened it meanwhile
+		if o2 := e.Value.(*openOutput); !s.peer || sameFile(o2.file, file) {
+			unmap()
+			s.lru.MoveToFront(e)
+			o2.refs++
+			return o2, nil
+		}
+		s.dropLocked(key)
 	}
 	o.refs = 1
 	s.mapped++
@@ -229,14 +288,19 @@ func (s *Store) output(shuffle, mapID int) (*openOutput, error) {
 	return o, nil
 }
 
+// sameFile reports whether a and b describe the same unchanged file.
+func sameFile(a, b os.FileInfo) bool {
+	return a != nil && b != nil && os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
+}
+
 // splitIndex checks a map output's footer and returns its index.
 func splitIndex(data []byte) ([]byte, error) {
 	if len(data) < footerSize || binary.LittleEndian.Uint32(data[len(data)-4:]) != footerMagic {
-		return nil, errors.New("bad map output footer")
+		return nil, damaged("bad map output footer")
 	}
 	r := binary.LittleEndian.Uint64(data[len(data)-footerSize:])
 	if r > uint64(len(data)-footerSize)/indexEntrySize {
-		return nil, errors.New("bad map output index size")
+		return nil, damaged("bad map output index size")
 	}
 	end := len(data) - footerSize
 	return data[end-int(r)*indexEntrySize : end], nil
@@ -294,6 +358,7 @@ func (s *Store) RemoveShuffle(shuffle, maps int) {
 func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.closed = true
 	var err error
 	for key, e := range s.open {
 		o := e.Value.(*openOutput)

@@ -11,7 +11,9 @@ import (
 // local-store (the Store's memory-mapped files, CRC checked: what a
 // reducer does with its own executor's outputs), local-files (the same
 // map output files read with os.ReadFile, no CRC: the file system's
-// speed), and loopback (a Fetcher's batches over HTTP from 3 servers).
+// speed), host-local (a Fetcher with HostLocal reading the 3 servers'
+// directories, as an executor on their host) and loopback (a Fetcher's
+// batches over HTTP from 3 servers).
 // Run with
 //
 //	go test -run '^$' -bench Fetch -benchtime 3x ./rdd/internal/shufflenet
@@ -57,6 +59,37 @@ func BenchmarkFetch(b *testing.B) {
 		}
 		if read < total {
 			b.Fatalf("read %d bytes of %d", read, total)
+		}
+	})
+	b.Run("host-local", func(b *testing.B) { // the same three servers' files read as an executor on their host does
+		var anns []Announcement
+		for _, n := range nodes {
+			a, err := WriteMarker(n.store.Dir(), "h")
+			if err != nil {
+				b.Fatal(err)
+			}
+			anns = append(anns, a)
+		}
+		for i, n := range nodes {
+			n.srv.cfg.Announce = &anns[i]
+			n.srv.announce = announceHandler(&anns[i])
+		}
+		f := NewFetcher(Config{HostLocal: true})
+		defer f.Close()
+		b.SetBytes(total)
+		for b.Loop() {
+			for r := range c.reducers {
+				err := f.Fetch(context.Background(), c.shuffle, c.wants(r), func(bl Block) error {
+					if bl.From != HostLocal {
+						b.Fatalf("block from %v", bl.From)
+					}
+					bl.Release()
+					return nil
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
 		}
 	})
 	b.Run("loopback", func(b *testing.B) {

@@ -21,6 +21,21 @@
 // never stalls a server. Blocks whose address is LocalAddr are read from the
 // Local store directly (memory-mapped, outside the budget).
 //
+// # Host-local reads
+//
+// With HostLocal, the first Fetch that meets an address asks its server for
+// its Announcement (GET {Prefix}local: directory, marker token) and reads
+// Dir/MarkerName; only when it holds the announced token (this process sees
+// that directory) are the address's blocks read from disk from then on,
+// through a shuffle.OpenPeer store, outside the budget like local ones.
+// Anything else (no announcement, another token, an unreadable marker, a
+// probe cut by ctx: asked again next time) leaves the address on HTTP. A
+// block whose file does not exist there is fetched over HTTP; a file that
+// exists but cannot be opened or mapped sends that block and the address's
+// later ones over HTTP for good (OnPeer is told). A damaged file (footer,
+// index, CRC) or a length other than the map task reported is ErrCorrupt,
+// as over the network. Block.From and Stats say where blocks were read.
+//
 // fn is called from Fetch's goroutine with each block, in arrival order; it
 // must call Block.Release exactly once, then or later (from any goroutine).
 // A consumer that holds blocks unreleased while it waits for more must keep

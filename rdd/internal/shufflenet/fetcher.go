@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mesoproject/meso/rdd/internal/shuffle"
@@ -55,6 +56,15 @@ type Config struct {
 	// Observe, when set, is called with a Fetch's bytes in flight after
 	// every change (for tests and metrics); calls are serialized per Fetch.
 	Observe func(inFlight int64)
+	// HostLocal reads the blocks of other executors on the same host from
+	// their directories instead of over HTTP (spark.shuffle.readHostLocalDisk):
+	// an executor whose server announces its directory, and whose marker
+	// this process reads there with the announced token. A block that
+	// cannot be opened that way is fetched over HTTP.
+	HostLocal bool
+	// OnPeer, when set, is told how an address's blocks will be read from
+	// now on (disk true: from its directory) and why, for logs and tests.
+	OnPeer func(addr string, disk bool, why string)
 }
 
 func (c Config) withDefaults() Config {
@@ -106,6 +116,7 @@ type Want struct {
 type Block struct {
 	shuffle.BlockID
 	Addr    string
+	From    Source
 	Data    []byte
 	release func()
 }
@@ -118,14 +129,25 @@ func (b Block) Release() { b.release() }
 // concurrent use; every Fetch has its own in-flight budget.
 type Fetcher struct {
 	cfg Config
+
+	mu    sync.Mutex
+	peers map[string]*peer // guarded by mu; by address, with HostLocal
+
+	stats struct{ local, hostLocal, remote, fallbacks atomic.Int64 }
 }
 
 // NewFetcher returns a fetcher.
-func NewFetcher(cfg Config) *Fetcher { return &Fetcher{cfg: cfg.withDefaults()} }
+func NewFetcher(cfg Config) *Fetcher {
+	return &Fetcher{cfg: cfg.withDefaults(), peers: map[string]*peer{}}
+}
 
 // Close closes the fetcher's idle connections (Fetch calls may continue
-// and open new ones).
-func (f *Fetcher) Close() { f.cfg.Client.CloseIdleConnections() }
+// and open new ones) and its host-local stores: no host-local block may
+// be used afterwards.
+func (f *Fetcher) Close() {
+	f.cfg.Client.CloseIdleConnections()
+	f.closePeers()
+}
 
 // batch is one request's worth of wanted blocks from one address.
 type batch struct {
@@ -198,6 +220,23 @@ func (f *Fetcher) Fetch(ctx context.Context, shuffleID int, wants []Want, fn fun
 			byAddr[w.Addr] = append(byAddr[w.Addr], w)
 		}
 	}
+	// Executors on this host: read their directories (outside the budget,
+	// like the local store), falling back to HTTP block by block.
+	type onDisk struct {
+		addr  string
+		store *shuffle.Store
+		wants []Want
+	}
+	var disk []onDisk
+	if f.cfg.HostLocal {
+		for addr, ws := range byAddr {
+			if st := f.hostLocal(ctx, addr); st != nil {
+				disk = append(disk, onDisk{addr, st, ws})
+				delete(byAddr, addr)
+			}
+		}
+		slices.SortFunc(disk, func(a, b onDisk) int { return cmp.Compare(a.addr, b.addr) })
+	}
 	pending := map[string][]*batch{}
 	var addrs []string
 	for addr, ws := range byAddr {
@@ -214,7 +253,11 @@ func (f *Fetcher) Fetch(ctx context.Context, shuffleID int, wants []Want, fn fun
 	for _, q := range pending {
 		nb += len(q)
 	}
-	events := make(chan event, len(wants)+nb)
+	maxBatches := nb // those of the host-local blocks that fall back below
+	for _, d := range disk {
+		maxBatches += len(d.wants)
+	}
+	events := make(chan event, len(wants)+maxBatches)
 	var wg sync.WaitGroup
 	defer func() {
 		cancel()
@@ -274,8 +317,54 @@ func (f *Fetcher) Fetch(ctx context.Context, shuffleID int, wants []Want, fn fun
 			fails.add(Failure{Map: w.Map, Addr: w.Addr, Err: fmt.Errorf("%w: %w", kind, err)})
 			continue
 		}
-		if err := fn(Block{BlockID: id, Addr: w.Addr, Data: data, release: release}); err != nil {
+		f.stats.local.Add(1)
+		if err := fn(Block{BlockID: id, Addr: w.Addr, From: Local, Data: data, release: release}); err != nil {
 			return err
+		}
+	}
+	for _, d := range disk {
+		var back []Want // to fetch over HTTP
+		for i, w := range d.wants {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			id := blockID(shuffleID, w)
+			data, release, err := d.store.Fetch(id)
+			if err != nil && !errors.Is(err, shuffle.ErrDamaged) {
+				// Not opened or mapped: the server answers for it. A
+				// directory this process may not read (another user) or
+				// map is not tried again.
+				if errors.Is(err, fs.ErrNotExist) {
+					back = append(back, w)
+					continue
+				}
+				f.demote(d.addr, d.store, "reading its directory: "+err.Error())
+				back = append(back, d.wants[i:]...)
+				break
+			}
+			if err == nil && int64(len(data)) != w.Size {
+				release()
+				err = fmt.Errorf("reduce %d: %d bytes, the map task reported %d", w.Reduce, len(data), w.Size)
+			}
+			if err != nil {
+				fails.add(Failure{Map: w.Map, Addr: w.Addr, Err: fmt.Errorf("%w: %w", ErrCorrupt, err)})
+				continue
+			}
+			f.stats.hostLocal.Add(1)
+			if err := fn(Block{BlockID: id, Addr: w.Addr, From: HostLocal, Data: data, release: release}); err != nil {
+				return err
+			}
+		}
+		if len(back) > 0 {
+			f.stats.fallbacks.Add(int64(len(back)))
+			bs := f.batches(d.addr, back)
+			if _, ok := pending[d.addr]; !ok {
+				addrs = append(addrs, d.addr)
+				slices.Sort(addrs)
+			}
+			pending[d.addr] = append(pending[d.addr], bs...)
+			nb += len(bs)
+			launch()
 		}
 	}
 	// With nothing running and batches pending, the consumer holds the
@@ -519,9 +608,10 @@ func (f *Fetcher) attempt(ctx context.Context, shuffleID int, addr string, wants
 			continue
 		}
 		size := w.Size
+		f.stats.remote.Add(1)
 		blk := &Block{
 			BlockID: shuffle.BlockID{Shuffle: shuffleID, Map: w.Map, Reduce: w.Reduce},
-			Addr:    addr, Data: data,
+			Addr:    addr, From: Remote, Data: data,
 			release: sync.OnceFunc(func() { bud.give(size) }),
 		}
 		if !send(event{block: blk}) {

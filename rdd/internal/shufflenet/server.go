@@ -42,6 +42,10 @@ type ServerConfig struct {
 	WriteTimeout time.Duration
 	// Logger receives one line per refused or failed request (discarded).
 	Logger *slog.Logger
+	// Announce, when set, is answered on GET Prefix+"local" (see
+	// Announcement): reducers on the same host read the store's files
+	// directly. Without it that path is 404 and they use HTTP.
+	Announce *Announcement
 }
 
 func (c ServerConfig) withDefaults() ServerConfig {
@@ -71,12 +75,18 @@ type Server struct {
 	store *shuffle.Store
 	cfg   ServerConfig
 	slots chan struct{} // one per request being served
+	// announce answers GET Prefix+"local" (cfg.Announce set)
+	announce http.HandlerFunc
 }
 
 // NewServer returns a server of store's blocks.
 func NewServer(store *shuffle.Store, cfg ServerConfig) *Server {
 	cfg = cfg.withDefaults()
-	return &Server{store: store, cfg: cfg, slots: make(chan struct{}, cfg.MaxConcurrent)}
+	s := &Server{store: store, cfg: cfg, slots: make(chan struct{}, cfg.MaxConcurrent)}
+	if cfg.Announce != nil {
+		s.announce = announceHandler(cfg.Announce)
+	}
+	return s
 }
 
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, code int, msg string) {
@@ -84,19 +94,29 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, code int, msg st
 	http.Error(w, "shufflenet: "+msg, code)
 }
 
-// ServeHTTP answers POST Prefix+"fetch".
+// ServeHTTP answers POST Prefix+"fetch" and, with an announcement,
+// GET Prefix+"local".
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != s.cfg.Prefix+"fetch" {
+	method := http.MethodPost
+	switch {
+	case r.URL.Path == s.cfg.Prefix+"fetch":
+	case r.URL.Path == s.cfg.Prefix+"local" && s.cfg.Announce != nil:
+		method = http.MethodGet
+	default:
 		s.refuse(w, r, http.StatusNotFound, "no such endpoint "+strconv.Quote(r.URL.Path))
 		return
 	}
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
+	if r.Method != method {
+		w.Header().Set("Allow", method)
 		s.refuse(w, r, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed")
 		return
 	}
 	if s.cfg.Token != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get(TokenHeader)), []byte(s.cfg.Token)) != 1 {
 		s.refuse(w, r, http.StatusUnauthorized, "missing or wrong "+TokenHeader)
+		return
+	}
+	if method == http.MethodGet {
+		s.announce(w, r)
 		return
 	}
 	select {

@@ -125,6 +125,17 @@ type Metrics struct {
 	SpillBytes          int64         `json:"spill_bytes"`
 	CacheHits           int           `json:"cache_hits"`
 	CacheMisses         int           `json:"cache_misses"`
+	// Shuffle blocks a reduce task's batched fetch read (cluster mode):
+	// from its executor's own store, from the directory of another
+	// executor on the same host (spark.shuffle.readHostLocalDisk), and
+	// over HTTP.
+	ShuffleLocalBlocks     int64 `json:"shuffle_local_blocks,omitempty"`
+	ShuffleHostLocalBlocks int64 `json:"shuffle_host_local_blocks,omitempty"`
+	ShuffleRemoteBlocks    int64 `json:"shuffle_remote_blocks,omitempty"`
+	// ShuffleFetchWait is the time a reduce task's batched fetch spent
+	// outside the task's own decoding: waiting for blocks (HTTP) or
+	// reading them (disk); Spark's fetch wait time.
+	ShuffleFetchWait time.Duration `json:"shuffle_fetch_wait_ns,omitempty"`
 }
 
 // FetchFailure says which map outputs of a shuffle a reducer could not
