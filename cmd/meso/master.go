@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -25,6 +26,7 @@ func newMasterCmd() *cobra.Command {
 	var cfg master.Config
 	var reg registryFlags
 	var credentials, acls, logDir string
+	var memoryLimit int64
 	var tlsf tlsFlags
 	ip := "0.0.0.0"
 	cmd := &cobra.Command{
@@ -43,6 +45,9 @@ MESO_<FLAG> (e.g. MESOS_WORK_DIR); durations take the Mesos syntax
 				return err
 			}
 			cfg.IP = ip
+			if err := applyMemoryLimit(memoryLimit); err != nil {
+				return err
+			}
 			if err := reg.apply(&cfg, ip); err != nil {
 				return err
 			}
@@ -126,9 +131,23 @@ MESO_<FLAG> (e.g. MESOS_WORK_DIR); durations take the Mesos syntax
 		"require HTTP Basic credentials on /state, /master/state and its cuts, /metrics/snapshot and /metrics")
 	f.BoolVar(&cfg.AuthenticateAgents, "authenticate_agents", false,
 		"require HTTP Basic credentials (the agents' --credential) on the agent link")
+	mesosflag.BytesVar(f, &memoryLimit, "memory_limit", 0,
+		`soft limit on the master process's memory, e.g. "1GB" (0: none): near it the Go garbage collector runs more often instead of letting the heap grow to twice the live data, for a master in a container or on a host with a memory cap (costs CPU when the live data approaches it; it is not a hard limit)`)
 	tlsf.add(f, true)
 	httpBoundFlags(f, &cfg.HTTP)
 	return cmd
+}
+
+// applyMemoryLimit sets the Go runtime's soft memory limit to n bytes
+// (--memory_limit; 0 leaves the runtime's, which GOMEMLIMIT may set).
+func applyMemoryLimit(n int64) error {
+	switch {
+	case n < 0:
+		return fmt.Errorf("%w: --memory_limit must not be negative", master.ErrConfig)
+	case n > 0:
+		debug.SetMemoryLimit(n)
+	}
+	return nil
 }
 
 // The --registry values.

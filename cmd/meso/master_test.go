@@ -3,9 +3,13 @@ package main
 import (
 	"errors"
 	"path/filepath"
+	"runtime/debug"
 	"testing"
 
+	"github.com/spf13/pflag"
+
 	"github.com/mesoproject/meso/internal/master"
+	"github.com/mesoproject/meso/internal/mesosflag"
 	"github.com/mesoproject/meso/internal/registry"
 )
 
@@ -57,5 +61,27 @@ func TestRegistryFlags(t *testing.T) {
 		if err := rf.apply(&cfg, "127.0.0.1"); !errors.Is(err, master.ErrConfig) {
 			t.Errorf("%s: %v; want ErrConfig", name, err)
 		}
+	}
+}
+
+// --memory_limit sets the runtime's soft memory limit; 0 leaves it, a
+// negative value is a configuration error.
+func TestMemoryLimitFlag(t *testing.T) {
+	prev := debug.SetMemoryLimit(-1)
+	defer debug.SetMemoryLimit(prev)
+	if err := applyMemoryLimit(0); err != nil || debug.SetMemoryLimit(-1) != prev {
+		t.Fatalf("--memory_limit=0: %v, limit %d; want the runtime's %d left", err, debug.SetMemoryLimit(-1), prev)
+	}
+	var n int64
+	fs := pflag.NewFlagSet("master", pflag.ContinueOnError)
+	mesosflag.BytesVar(fs, &n, "memory_limit", 0, "")
+	if err := fs.Parse([]string{"--memory_limit=1GB"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := applyMemoryLimit(n); err != nil || debug.SetMemoryLimit(-1) != 1<<30 {
+		t.Fatalf("--memory_limit=1GB: %v, limit %d; want %d", err, debug.SetMemoryLimit(-1), 1<<30)
+	}
+	if err := applyMemoryLimit(-1); !errors.Is(err, master.ErrConfig) {
+		t.Fatalf("--memory_limit=-1: %v; want ErrConfig", err)
 	}
 }

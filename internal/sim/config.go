@@ -94,9 +94,10 @@ type Config struct {
 
 	// Progress, when set, gets a progress line every second.
 	Progress io.Writer
-	// ProfileDir, when set, receives cpu.pprof (while tasks run) and
-	// heap.pprof (at the end) of this process: in-process, the master's
-	// with the simulator's.
+	// ProfileDir, when set, receives register.pprof (CPU while the agents
+	// register), heap-registered.pprof (the live heap once all are
+	// registered), cpu.pprof (while tasks run) and heap.pprof (at the
+	// end) of this process: in-process, the master's with the simulator's.
 	ProfileDir string
 	// Version is sent as the agents' version in REGISTER.
 	Version string

@@ -67,7 +67,7 @@ func TestRunSmall(t *testing.T) {
 		t.Errorf("memory %+v", rep.Memory)
 	}
 	checkAudit(t, r.audit, tasks)
-	for _, name := range []string{"cpu.pprof", "heap.pprof"} {
+	for _, name := range []string{"register.pprof", "heap-registered.pprof", "cpu.pprof", "heap.pprof"} {
 		if fi, err := statFile(filepath.Join(r.cfg.ProfileDir, name)); err != nil || fi == 0 {
 			t.Errorf("profile %s: %d bytes, %v", name, fi, err)
 		}
