@@ -534,7 +534,12 @@ type AgentCall_Register struct {
 	CheckpointedResources []*mesospb.Resource `protobuf:"bytes,7,rep,name=checkpointed_resources,json=checkpointedResources" json:"checkpointed_resources,omitempty"`
 	// The scheme of the agent's HTTP API: "https" when its listener speaks
 	// TLS; unset means "http". The master puts it in offers' url.scheme.
-	Scheme        *string `protobuf:"bytes,8,opt,name=scheme" json:"scheme,omitempty"`
+	Scheme *string `protobuf:"bytes,8,opt,name=scheme" json:"scheme,omitempty"`
+	// The IP address the agent's API is reached at (its --ip, the
+	// listener's address otherwise), as Mesos knows an agent by the IP of
+	// its pid: offers' url.address.ip, the agent's pid in state, and the
+	// ip of its maintenance MachineID.
+	Ip            *string `protobuf:"bytes,9,opt,name=ip" json:"ip,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -621,6 +626,13 @@ func (x *AgentCall_Register) GetCheckpointedResources() []*mesospb.Resource {
 func (x *AgentCall_Register) GetScheme() string {
 	if x != nil && x.Scheme != nil {
 		return *x.Scheme
+	}
+	return ""
+}
+
+func (x *AgentCall_Register) GetIp() string {
+	if x != nil && x.Ip != nil {
+		return *x.Ip
 	}
 	return ""
 }
@@ -1585,7 +1597,7 @@ var File_meso_link_v1_link_proto protoreflect.FileDescriptor
 
 const file_meso_link_v1_link_proto_rawDesc = "" +
 	"\n" +
-	"\x17meso/link/v1/link.proto\x12\fmeso.link.v1\x1a\x14mesos/v1/mesos.proto\"\xd6\f\n" +
+	"\x17meso/link/v1/link.proto\x12\fmeso.link.v1\x1a\x14mesos/v1/mesos.proto\"\xe6\f\n" +
 	"\tAgentCall\x120\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1c.meso.link.v1.AgentCall.TypeR\x04type\x12\x17\n" +
 	"\alink_id\x18\x02 \x01(\tR\x06linkId\x12,\n" +
@@ -1595,7 +1607,7 @@ const file_meso_link_v1_link_proto_rawDesc = "" +
 	"\x04pong\x18\x06 \x01(\v2\x1c.meso.link.v1.AgentCall.PongR\x04pong\x12O\n" +
 	"\x0fexecutor_exited\x18\a \x01(\v2&.meso.link.v1.AgentCall.ExecutorExitedR\x0eexecutorExited\x12U\n" +
 	"\x11framework_message\x18\b \x01(\v2(.meso.link.v1.AgentCall.FrameworkMessageR\x10frameworkMessage\x123\n" +
-	"\x05batch\x18\t \x01(\v2\x1d.meso.link.v1.AgentCall.BatchR\x05batch\x1a\xed\x02\n" +
+	"\x05batch\x18\t \x01(\v2\x1d.meso.link.v1.AgentCall.BatchR\x05batch\x1a\xfd\x02\n" +
 	"\bRegister\x122\n" +
 	"\n" +
 	"agent_info\x18\x01 \x02(\v2\x13.mesos.v1.AgentInfoR\tagentInfo\x127\n" +
@@ -1607,7 +1619,8 @@ const file_meso_link_v1_link_proto_rawDesc = "" +
 	"\aversion\x18\x05 \x01(\tR\aversion\x12\x16\n" +
 	"\x06secret\x18\x06 \x01(\tR\x06secret\x12I\n" +
 	"\x16checkpointed_resources\x18\a \x03(\v2\x12.mesos.v1.ResourceR\x15checkpointedResources\x12\x16\n" +
-	"\x06scheme\x18\b \x01(\tR\x06scheme\x1a\xae\x01\n" +
+	"\x06scheme\x18\b \x01(\tR\x06scheme\x12\x0e\n" +
+	"\x02ip\x18\t \x01(\tR\x02ip\x1a\xae\x01\n" +
 	"\fStatusUpdate\x128\n" +
 	"\fframework_id\x18\x01 \x02(\v2\x15.mesos.v1.FrameworkIDR\vframeworkId\x12,\n" +
 	"\x06status\x18\x02 \x02(\v2\x14.mesos.v1.TaskStatusR\x06status\x126\n" +

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"time"
@@ -155,6 +156,9 @@ func (a *Agent) registerCall() *linkpb.AgentCall {
 	reg.CheckpointedResources = a.checkpointedLocked()
 	if a.cfg.TLS.Enabled {
 		reg.Scheme = proto.String(a.cfg.TLS.Scheme()) // offers then say https
+	}
+	if host, _, err := net.SplitHostPort(a.endpoint); err == nil && net.ParseIP(host) != nil {
+		reg.Ip = proto.String(host)
 	}
 	return call
 }

@@ -52,3 +52,54 @@ func TestOfferURLSchemeFromRegister(t *testing.T) {
 		t.Errorf("REGISTER with scheme ftp: %d %s", resp.StatusCode, body)
 	}
 }
+
+// An agent registering with its IP is offered with url.address.ip and
+// listed with Mesos' pid slave(1)@IP:port (GET_AGENTS and /master/state);
+// one without keeps its hostname in the pid; an ip that is not an IP
+// address is 400.
+func TestAgentIPFromRegister(t *testing.T) {
+	_, base := startMaster(t)
+	reg := func(host, ip string) *linkpb.AgentCall {
+		r := resources.MustParse("cpus:1;mem:64")
+		call := &linkpb.AgentCall{Type: linkpb.AgentCall_REGISTER.Enum(), Register: &linkpb.AgentCall_Register{
+			AgentInfo: &mesospb.AgentInfo{Hostname: proto.String(host), Port: proto.Int32(5051), Resources: r.ToProto("", false)}}}
+		if ip != "" {
+			call.Register.Ip = proto.String(ip)
+		}
+		return call
+	}
+	registerWith(t, base, codec.JSON, reg("withip", "10.1.2.3"))
+	registerWith(t, base, codec.JSON, reg("noip", ""))
+	f := subscribe(t, base, codec.JSON, fwInfo("web"))
+	want := map[string]string{"withip": "10.1.2.3", "noip": ""}
+	for len(want) > 0 {
+		for _, o := range f.nextOf(schedulerpb.Event_OFFERS).GetOffers().GetOffers() {
+			if ip, ok := want[o.GetHostname()]; ok {
+				if got := o.GetUrl().GetAddress().GetIp(); got != ip {
+					t.Errorf("offer of %s: url.address.ip %q, want %q", o.GetHostname(), got, ip)
+				}
+				delete(want, o.GetHostname())
+			}
+		}
+	}
+	resp, err := http.Get(base + "/master/state")
+	if err != nil {
+		t.Fatal(err)
+	}
+	state, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, pid := range []string{`"pid":"slave(1)@10.1.2.3:5051"`, `"pid":"slave(1)@noip:5051"`} {
+		if !bytes.Contains(state, []byte(pid)) {
+			t.Errorf("/master/state lacks %s:\n%s", pid, state)
+		}
+	}
+	resp, err = http.Post(base+"/internal/v1/link", codec.MediaTypeJSON, bytes.NewReader(encode(t, codec.JSON, reg("odd", "not-an-ip"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), `"not-an-ip"`) {
+		t.Errorf("REGISTER with ip not-an-ip: %d %s", resp.StatusCode, body)
+	}
+}

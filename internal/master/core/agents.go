@@ -3,6 +3,7 @@ package core
 import (
 	"cmp"
 	"fmt"
+	"net"
 	"slices"
 	"time"
 
@@ -51,7 +52,10 @@ func (c *Core) RegisterAgent(now time.Time, link string, call *linkpb.AgentCall)
 	if err != nil {
 		return fmt.Errorf("%w: agent_info: %w", ErrInvalid, err)
 	}
-	if c.MachineMode(info.GetHostname()) == mesospb.MachineInfo_DOWN {
+	if ip := reg.GetIp(); ip != "" && net.ParseIP(ip) == nil {
+		return fmt.Errorf("%w: register.ip %q is not an IP address", ErrInvalid, ip)
+	}
+	if c.MachineMode(info.GetHostname(), reg.GetIp()) == mesospb.MachineInfo_DOWN {
 		c.shutdownLink(link, "Agent attempted to register on a machine that is in maintenance (DOWN)")
 		return nil
 	}
@@ -92,7 +96,7 @@ func (c *Core) shutdownLink(link, msg string) {
 
 func newAgent(id string, info *mesospb.AgentInfo, total resources.Resources, reg *linkpb.AgentCall_Register) *agent {
 	return &agent{
-		id: id, info: info, total: total, version: reg.GetVersion(), scheme: reg.GetScheme(),
+		id: id, info: info, total: total, version: reg.GetVersion(), scheme: reg.GetScheme(), ip: reg.GetIp(),
 		offers:    map[string]*offer{},
 		tasks:     map[taskKey]*task{},
 		executors: map[string]map[string]*executor{},
@@ -206,7 +210,7 @@ func (c *Core) reregisterAgent(now time.Time, link string, info *mesospb.AgentIn
 		c.agents[id] = ag
 		c.agentAdded(ag)
 	} else {
-		ag.info, ag.total, ag.version, ag.scheme = info, total, reg.GetVersion(), reg.GetScheme()
+		ag.info, ag.total, ag.version, ag.scheme, ag.ip = info, total, reg.GetVersion(), reg.GetScheme(), reg.GetIp()
 		ag.reregistered = now
 	}
 	delete(c.recovering, id)

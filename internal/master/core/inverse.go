@@ -74,7 +74,7 @@ func (b *inverseBooks) setStatus(agentID, fwID string, s maintenancepb.InverseOf
 // unavailability is the window of the machine an agent is on while the
 // machine is DRAINING (nil otherwise): offers of the agent carry it.
 func (c *Core) unavailability(ag *agent) *mesospb.Unavailability {
-	k, ok := c.machineOf(ag.hostname())
+	k, ok := c.machineOf(ag.hostname(), ag.ip)
 	if !ok || c.maint.down[k] {
 		return nil
 	}
@@ -206,7 +206,7 @@ func (c *Core) inverseStatuses(k machineKey) []*maintenancepb.InverseOfferStatus
 		if ag == nil {
 			continue
 		}
-		if mk, ok := c.machineOf(ag.hostname()); !ok || mk != k {
+		if mk, ok := c.machineOf(ag.hostname(), ag.ip); !ok || mk != k {
 			continue
 		}
 		for _, fwID := range sortedKeys(c.inverse.statuses[agID]) {

@@ -132,10 +132,10 @@ func (c *Core) GetMaintenanceStatus() *maintenancepb.ClusterStatus {
 	return out
 }
 
-// MachineMode is the mode of the machine an agent with this hostname
-// runs on: UP unless a scheduled machine matches it (see machineOf).
-func (c *Core) MachineMode(hostname string) mesospb.MachineInfo_Mode {
-	k, ok := c.machineOf(hostname)
+// MachineMode is the mode of the machine an agent with this hostname and
+// IP runs on: UP unless a scheduled machine matches it (see machineOf).
+func (c *Core) MachineMode(hostname, ip string) mesospb.MachineInfo_Mode {
+	k, ok := c.machineOf(hostname, ip)
 	switch {
 	case !ok:
 		return mesospb.MachineInfo_UP
@@ -145,20 +145,25 @@ func (c *Core) MachineMode(hostname string) mesospb.MachineInfo_Mode {
 	return mesospb.MachineInfo_DRAINING
 }
 
-// machineOf finds the scheduled machine an agent's hostname belongs to.
-// Mesos knows an agent's machine as its hostname and the IP its agent
-// process binds, and a MachineID names it by either or both; the core
-// knows an agent by AgentInfo.hostname only, so a machine id matches when
-// a field it sets matches: the hostname without regard to case, or the
-// IP when the agent's hostname is that IP literal. An id giving both
-// matches an agent of that hostname whatever its IP (meso cannot check
-// the IP), and one of that IP literal.
-func (c *Core) machineOf(hostname string) (machineKey, bool) {
+// machineOf finds the scheduled machine an agent belongs to. Mesos knows
+// an agent's machine as its hostname and the IP of its pid and compares
+// whole MachineIDs; meso matches an id when every field it sets matches:
+// the hostname without regard to case, the IP as the agent registered it
+// (REGISTER's ip; for an agent that gave none, its hostname when that is
+// an IP literal). So {hostname, ip} matches as in Mesos, and an id naming
+// one of them matches by that one. An agent whose IP is not known (an
+// older agent) matches {hostname, ip} by the hostname alone.
+func (c *Core) machineOf(hostname, ip string) (machineKey, bool) {
 	host := strings.ToLower(hostname)
+	if ip == "" && net.ParseIP(hostname) != nil {
+		ip = hostname
+	}
 	for _, w := range c.maint.schedule.GetWindows() {
 		for _, id := range w.GetMachineIds() {
 			k := keyOf(id)
-			if (k.hostname != "" && k.hostname == host) || (k.ip != "" && k.ip == hostname) {
+			hostOK := k.hostname == "" || k.hostname == host
+			ipOK := k.ip == "" || k.ip == ip || ip == "" && k.hostname != ""
+			if hostOK && ipOK {
 				return k, true
 			}
 		}
@@ -239,7 +244,7 @@ func (c *Core) StartMaintenance(now time.Time, ids []*mesospb.MachineID) error {
 	}
 	for _, agID := range sortedKeys(c.agents) {
 		ag := c.agents[agID]
-		if c.MachineMode(ag.hostname()) != mesospb.MachineInfo_DOWN {
+		if c.MachineMode(ag.hostname(), ag.ip) != mesospb.MachineInfo_DOWN {
 			continue
 		}
 		c.log.Warn("agent removed: its machine is down for maintenance", "agent", ag.id, "hostname", ag.hostname())

@@ -15,8 +15,9 @@ import (
 // agent's hostname is its script name):
 //
 //	maint schedule [H,H...]...        UPDATE_MAINTENANCE_SCHEDULE: one window per
-//	                                  argument (its machines by hostname), from
-//	                                  time 0 for an hour; no argument: empty
+//	                                  argument (its machines by hostname, H@IP
+//	                                  or @IP with an ip), from time 0 for an
+//	                                  hour; no argument: empty
 //	maint start H... | maint stop H...
 //	                                  START_MAINTENANCE / STOP_MAINTENANCE
 //	maint status                      GET_MAINTENANCE_STATUS, machine by machine
@@ -40,7 +41,15 @@ func (s *script) maintenanceCommand(cmd string, pos []string, kv map[string]stri
 	machines := func(hosts []string) []*mesospb.MachineID {
 		var ids []*mesospb.MachineID
 		for _, h := range hosts {
-			ids = append(ids, &mesospb.MachineID{Hostname: proto.String(h)})
+			host, ip, _ := strings.Cut(h, "@")
+			id := &mesospb.MachineID{}
+			if host != "" {
+				id.Hostname = proto.String(host)
+			}
+			if ip != "" {
+				id.Ip = proto.String(ip)
+			}
+			ids = append(ids, id)
 		}
 		return ids
 	}

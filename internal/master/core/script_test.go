@@ -229,7 +229,7 @@ func (s *script) exec(f []string) {
 	}
 	switch f[0] {
 	case "agent":
-		s.registerAgent(arg(0), arg(1))
+		s.registerAgent(arg(0), arg(1), kv["ip"])
 	case "subscribe":
 		s.subscribe(arg(0), pos[1:], kv)
 	case "disconnect":
@@ -338,16 +338,18 @@ func (s *script) check(err error) {
 	}
 }
 
-func (s *script) registerAgent(name, res string) {
+func (s *script) registerAgent(name, res, ip string) {
 	r, err := resources.Parse(res)
 	if err != nil {
 		s.fail("agent %s: %v", name, err)
 	}
 	ag := &scriptAgent{name: name, link: s.newConn(name)}
 	s.agents[name] = ag
-	s.check(s.c.RegisterAgent(s.now, ag.link, &linkpb.AgentCall{Type: linkpb.AgentCall_REGISTER.Enum(),
-		Register: &linkpb.AgentCall_Register{AgentInfo: &mesospb.AgentInfo{
-			Hostname: proto.String(name), Resources: r.ToProto("", false)}}}))
+	reg := &linkpb.AgentCall_Register{AgentInfo: &mesospb.AgentInfo{Hostname: proto.String(name), Resources: r.ToProto("", false)}}
+	if ip != "" {
+		reg.Ip = proto.String(ip)
+	}
+	s.check(s.c.RegisterAgent(s.now, ag.link, &linkpb.AgentCall{Type: linkpb.AgentCall_REGISTER.Enum(), Register: reg}))
 }
 
 func (s *script) reregister(ag *scriptAgent, res string, tasks []string) {

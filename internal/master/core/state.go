@@ -3,7 +3,6 @@ package core
 import (
 	"fmt"
 	"math"
-	"net"
 	"slices"
 	"strings"
 	"time"
@@ -501,14 +500,13 @@ func (c *Core) agentEntry(ag *agent) *masterpb.Response_GetAgents_Agent {
 }
 
 func agentEntryWith(ag *agent, h held, drain *mesospb.DrainInfo) *masterpb.Response_GetAgents_Agent {
-	hostport := net.JoinHostPort(ag.hostname(), fmt.Sprint(ag.info.GetPort()))
 	return &masterpb.Response_GetAgents_Agent{
 		AgentInfo:          ag.info, // shared: never modified
 		Active:             proto.Bool(ag.link != "" && !ag.deactivated),
 		Deactivated:        proto.Bool(ag.deactivated),
 		DrainInfo:          drain,
 		Version:            proto.String(ag.version),
-		Pid:                proto.String("slave(1)@" + hostport),
+		Pid:                proto.String(ag.pid()),
 		RegisteredTime:     timeInfo(ag.registered),
 		ReregisteredTime:   timeInfo(ag.reregistered),
 		TotalResources:     ag.total.ToProto("", false),

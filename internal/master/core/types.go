@@ -2,6 +2,8 @@ package core
 
 import (
 	"cmp"
+	"net"
+	"strconv"
 	"time"
 
 	"github.com/mesoproject/meso/api/mesospb"
@@ -53,6 +55,7 @@ type agent struct {
 	total   resources.Resources
 	version string
 	scheme  string // of its HTTP API, from REGISTER: "https" or "http" ("" too)
+	ip      string // of its HTTP API, from REGISTER ("" when not given)
 
 	// link is the current link session; "" when disconnected.
 	link string
@@ -75,12 +78,25 @@ type agent struct {
 
 func (ag *agent) hostname() string { return ag.info.GetHostname() }
 
+func (ag *agent) ipOrNil() *string {
+	if ag.ip == "" {
+		return nil
+	}
+	return proto.String(ag.ip)
+}
+
+// pid is the agent's libprocess-style pid, slave(1)@ip:port as Mesos
+// gives it (the hostname when the agent named no IP).
+func (ag *agent) pid() string {
+	return "slave(1)@" + net.JoinHostPort(cmp.Or(ag.ip, ag.hostname()), strconv.Itoa(int(ag.info.GetPort())))
+}
+
 // url is where the agent's API is, as offers and inverse offers give it:
 // Mesos' form (path "/slave(1)"), with the scheme the agent registered.
 func (ag *agent) url() *mesospb.URL {
 	return &mesospb.URL{
 		Scheme:  proto.String(cmp.Or(ag.scheme, "http")),
-		Address: &mesospb.Address{Hostname: proto.String(ag.hostname()), Port: proto.Int32(ag.info.GetPort())},
+		Address: &mesospb.Address{Hostname: proto.String(ag.hostname()), Ip: ag.ipOrNil(), Port: proto.Int32(ag.info.GetPort())},
 		Path:    proto.String("/slave(1)"),
 	}
 }
