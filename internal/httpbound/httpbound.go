@@ -130,7 +130,11 @@ func (b *Bounds) Handler(h http.Handler) http.Handler {
 			deadline := time.Now().Add(b.cfg.BodyTimeout)
 			rc := http.NewResponseController(w)
 			if rc.SetReadDeadline(deadline) == nil {
-				r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc, deadline: deadline}
+				// A copy: the server's own request must keep its body, or
+				// it reads what the handler left of it before answering.
+				wrapped := *r
+				wrapped.Body = &deadlineBody{ReadCloser: r.Body, rc: rc, deadline: deadline}
+				r = &wrapped
 			}
 		}
 		h.ServeHTTP(w, r)
