@@ -25,7 +25,7 @@ func (c *Client) Call(ctx context.Context, call *schedulerpb.Call) error {
 		return fmt.Errorf("%w: SUBSCRIBE is sent by Run", ErrBadCall)
 	}
 	c.mu.Lock()
-	streamID, target, fid := c.streamID, c.endpoint, c.frameworkID
+	streamID, hdr, target, fid := c.streamID, c.streamHeader, c.endpoint, c.frameworkID
 	c.mu.Unlock()
 	if streamID == "" {
 		return ErrNotSubscribed
@@ -37,12 +37,13 @@ func (c *Client) Call(ctx context.Context, call *schedulerpb.Call) error {
 	if err != nil {
 		return fmt.Errorf("%w: encoding %s: %w", ErrBadCall, call.GetType(), err)
 	}
-	return c.post(ctx, target, streamID, body, call.GetType())
+	return c.post(ctx, target, hdr, body, call.GetType())
 }
 
-// post sends body with the stream id, following up to maxRedirects 307s.
-func (c *Client) post(ctx context.Context, target *url.URL, streamID string, body []byte, typ schedulerpb.Call_Type) error {
-	err := c.conn.Send(ctx, target, body, http.Header{streamIDHeader: {streamID}})
+// post sends body with the stream's header, following up to maxRedirects
+// 307s.
+func (c *Client) post(ctx context.Context, target *url.URL, hdr http.Header, body []byte, typ schedulerpb.Call_Type) error {
+	err := c.conn.Send(ctx, target, body, hdr)
 	if err == nil {
 		return nil
 	}

@@ -81,8 +81,10 @@ type Config struct {
 	SuppressedRoles []string
 	// Codec encodes calls and is asked for in Accept; default protobuf.
 	Codec codec.Codec
-	// HTTPClient sends the requests (default: a client on
-	// http.DefaultTransport). Its Timeout, if any, applies to calls only;
+	// HTTPClient sends the requests (default, and with a nil Transport:
+	// subscribe.DefaultTransport, http.DefaultTransport's settings keeping
+	// up to 64 idle connections per master so that concurrent calls reuse
+	// them). Its Timeout, if any, applies to calls only;
 	// redirects are always handled by this package.
 	HTTPClient *http.Client
 	// Header is added to every request (e.g. Authorization).
@@ -117,9 +119,12 @@ type Client struct {
 	mu          sync.Mutex
 	frameworkID *mesospb.FrameworkID // guarded by mu; nil until assigned
 	streamID    string               // guarded by mu; "" when not subscribed
-	endpoint    *url.URL             // guarded by mu; the subscribed master's endpoint
-	cancel      context.CancelFunc   // guarded by mu; ends the current session
-	tornDown    bool                 // guarded by mu
+	// streamHeader carries streamID in every call (shared, read-only);
+	// guarded by mu.
+	streamHeader http.Header
+	endpoint     *url.URL           // guarded by mu; the subscribed master's endpoint
+	cancel       context.CancelFunc // guarded by mu; ends the current session
+	tornDown     bool               // guarded by mu
 	// tearingDown is set while a TEARDOWN call is in flight (and after):
 	// the master may end the stream with an ERROR before the call's own
 	// answer arrives, and that ERROR is then the teardown, not a refusal.

@@ -50,6 +50,7 @@ func (c *Client) endSession() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.streamID = ""
+	c.streamHeader = nil
 	c.cancel = nil
 }
 
@@ -122,6 +123,7 @@ func (c *Client) subscribed(target *url.URL, streamID string, s *schedulerpb.Eve
 	c.mu.Lock()
 	c.frameworkID = s.GetFrameworkId()
 	c.streamID = streamID
+	c.streamHeader = http.Header{streamIDHeader: {streamID}}
 	c.endpoint = target
 	c.mu.Unlock()
 	secs := s.GetHeartbeatIntervalSeconds()

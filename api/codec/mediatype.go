@@ -60,7 +60,7 @@ func Negotiate(accept string, fallback Codec) (Codec, error) {
 func acceptQuality(accept, mediaType string) int {
 	typ, sub, _ := strings.Cut(mediaType, "/")
 	best, bestSpec := 0, -1
-	for _, rng := range strings.Split(accept, ",") {
+	for rng := range strings.SplitSeq(accept, ",") {
 		mr, params, _ := strings.Cut(rng, ";")
 		rt, rs, ok := strings.Cut(strings.TrimSpace(mr), "/")
 		if !ok {

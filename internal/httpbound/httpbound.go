@@ -1,7 +1,6 @@
 package httpbound
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -123,9 +122,6 @@ func (b *Bounds) Server(h http.Handler) *http.Server {
 	return srv
 }
 
-// deadlineKey is the context key of a request's body deadline.
-type deadlineKey struct{}
-
 // Handler gives every request of h that has a body a read deadline of
 // BodyTimeout, lifted when the body has been read to its end.
 func (b *Bounds) Handler(h http.Handler) http.Handler {
@@ -134,8 +130,11 @@ func (b *Bounds) Handler(h http.Handler) http.Handler {
 			deadline := time.Now().Add(b.cfg.BodyTimeout)
 			rc := http.NewResponseController(w)
 			if rc.SetReadDeadline(deadline) == nil {
-				r = r.WithContext(context.WithValue(r.Context(), deadlineKey{}, deadline))
-				r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc}
+				// A copy: the server's own request must keep its body, or
+				// it reads what the handler left of it before answering.
+				wrapped := *r
+				wrapped.Body = &deadlineBody{ReadCloser: r.Body, rc: rc, deadline: deadline}
+				r = &wrapped
 			}
 		}
 		h.ServeHTTP(w, r)
@@ -143,10 +142,13 @@ func (b *Bounds) Handler(h http.Handler) http.Handler {
 }
 
 // deadlineBody lifts the connection's read deadline when the body ends.
+// It carries the deadline for ReadBody (in the body rather than the
+// request's context, which would cost a copy of the request each time).
 type deadlineBody struct {
 	io.ReadCloser
-	rc     *http.ResponseController
-	lifted bool
+	rc       *http.ResponseController
+	deadline time.Time
+	lifted   bool
 }
 
 func (d *deadlineBody) Read(p []byte) (int, error) {
@@ -161,8 +163,8 @@ func (d *deadlineBody) Read(p []byte) (int, error) {
 // bodyDeadline is the deadline Handler gave r's body, or BodyTimeout from
 // now when r did not come through Handler.
 func (b *Bounds) bodyDeadline(r *http.Request) time.Time {
-	if d, ok := r.Context().Value(deadlineKey{}).(time.Time); ok {
-		return d
+	if d, ok := r.Body.(*deadlineBody); ok {
+		return d.deadline
 	}
 	return time.Now().Add(b.cfg.BodyTimeout)
 }

@@ -28,7 +28,7 @@ const waitFor = 10 * time.Second
 var codecs = []codec.Codec{codec.JSON, codec.Protobuf}
 
 // startMaster serves a master on a loopback port until the test ends.
-func startMaster(t *testing.T, mutate ...func(*Config)) (*Master, string) {
+func startMaster(t testing.TB, mutate ...func(*Config)) (*Master, string) {
 	t.Helper()
 	cfg := Config{Version: "test", HeartbeatInterval: time.Hour}
 	for _, f := range mutate {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/mesoproject/meso/internal/master/core"
@@ -21,6 +22,25 @@ var errNotLeading = errors.New("master: not the leader")
 // the core and the current time.
 type input func(l *loop, now time.Time)
 
+// job is an input in the inbox; ran, when set, is signalled once the
+// input has run (do waits on it).
+type job struct {
+	f   input
+	ran chan struct{}
+}
+
+// run applies the job and signals its waiter.
+func (j job) run(l *loop, now time.Time) {
+	j.f(l, now)
+	if j.ran != nil {
+		j.ran <- struct{}{}
+	}
+}
+
+// ranPool recycles the signal channels of do (capacity 1, so the loop
+// never blocks on a waiter that went away).
+var ranPool = sync.Pool{New: func() any { return make(chan struct{}, 1) }}
+
 // maxBatch bounds the inputs taken at once before the core ticks and
 // outputs are routed.
 const maxBatch = 256
@@ -31,7 +51,7 @@ const maxBatch = 256
 type loop struct {
 	core  *core.Core
 	log   *slog.Logger
-	inbox chan input    // written by HTTP handlers, read by run
+	inbox chan job      // written by HTTP handlers, read by run
 	done  chan struct{} // closed when run returns
 
 	streams map[string]*outbox // framework streams by Mesos-Stream-Id; owned by run
@@ -62,7 +82,7 @@ type loop struct {
 func newLoop(c *core.Core, log *slog.Logger) *loop {
 	return &loop{
 		core: c, log: log,
-		inbox:   make(chan input, 1024),
+		inbox:   make(chan job, 1024),
 		done:    make(chan struct{}),
 		streams: map[string]*outbox{},
 		links:   map[string]*outbox{},
@@ -85,7 +105,7 @@ func (l *loop) run(ctx context.Context) {
 			l.closeAll()
 			return
 		case in := <-l.inbox:
-			in(l, time.Now())
+			in.run(l, time.Now())
 			l.drain()
 		case <-timer.C:
 		}
@@ -128,7 +148,7 @@ func (l *loop) drain() {
 	for range maxBatch {
 		select {
 		case in := <-l.inbox:
-			in(l, time.Now())
+			in.run(l, time.Now())
 		default:
 			return
 		}
@@ -208,26 +228,27 @@ func (l *loop) closeAll() {
 // do runs f on the loop and waits until it has run. It fails only when the
 // master is stopping or ctx ends before f was queued.
 func (l *loop) do(ctx context.Context, f input) error {
-	ran := make(chan struct{})
-	wrapped := func(l *loop, now time.Time) {
-		defer close(ran)
-		f(l, now)
-	}
+	ran := ranPool.Get().(chan struct{})
 	select {
-	case l.inbox <- wrapped:
+	case l.inbox <- job{f: f, ran: ran}:
 	case <-ctx.Done():
+		ranPool.Put(ran)
 		return ctx.Err()
 	case <-l.done:
+		ranPool.Put(ran)
 		return errStopped
 	}
 	select {
 	case <-ran:
+		ranPool.Put(ran)
 		return nil
 	case <-l.done:
 		select {
 		case <-ran:
+			ranPool.Put(ran)
 			return nil
 		default:
+			// The job may still be signalled: the channel is not reused.
 			return errStopped
 		}
 	}
@@ -262,7 +283,7 @@ func (l *loop) doCommitted(ctx context.Context, f input) error {
 // stream); it is dropped when the master is stopping.
 func (l *loop) post(f input) {
 	select {
-	case l.inbox <- f:
+	case l.inbox <- job{f: f}:
 	case <-l.done:
 	}
 }

@@ -41,6 +41,7 @@ type Master struct {
 	// Set by Serve before the HTTP server starts; read-only afterwards.
 	loop     *loop
 	info     *mesospb.MasterInfo
+	hostport string // info's address as host:port (advertised)
 	started  time.Time
 	stopping chan struct{} // closed when Serve's ctx is done
 
@@ -142,6 +143,7 @@ func (m *Master) Serve(ctx context.Context, ln net.Listener) error {
 func (m *Master) setup(addr net.Addr) error {
 	m.started = time.Now()
 	m.info = m.masterInfo(addr)
+	m.hostport = net.JoinHostPort(m.info.GetAddress().GetIp(), strconv.Itoa(int(m.info.GetPort())))
 	if m.cfg.Replicated != nil {
 		if err := m.openRegistry(); err != nil {
 			return err
@@ -188,9 +190,7 @@ func (m *Master) newCore(reg core.Registry, info *mesospb.MasterInfo, now time.T
 }
 
 // advertised is this master's advertised host:port.
-func (m *Master) advertised() string {
-	return net.JoinHostPort(m.info.GetAddress().GetIp(), strconv.Itoa(int(m.info.GetPort())))
-}
+func (m *Master) advertised() string { return m.hostport }
 
 // masterInfo builds this master's MasterInfo from the config and the
 // listener's address.

@@ -40,9 +40,10 @@ func (e *Redirect) Error() string { return "redirected to " + e.To.String() }
 
 // Options configure a Conn.
 type Options struct {
-	// HTTPClient's Transport and Jar carry the requests (nil: a client on
-	// http.DefaultTransport). Its Timeout applies to Send only (a stream
-	// lives long); its CheckRedirect is ignored: 307s are this package's.
+	// HTTPClient's Transport and Jar carry the requests (nil, or a nil
+	// Transport: DefaultTransport). Its Timeout applies to Send only (a
+	// stream lives long); its CheckRedirect is ignored: 307s are this
+	// package's.
 	HTTPClient *http.Client
 	// Header, when set, is called on every request's header before the
 	// protocol's own (Content-Type, Accept) are set: credentials and the
@@ -61,10 +62,32 @@ type Options struct {
 	MaxRecordSize int
 }
 
+// DefaultMaxIdleConnsPerHost is how many idle keep-alive connections
+// DefaultTransport keeps per host: enough for a client with many calls in
+// flight to reuse its connections (http.DefaultTransport keeps 2, so that
+// concurrent calls close and open TCP connections all the time).
+const DefaultMaxIdleConnsPerHost = 64
+
+// DefaultTransport is the transport of a Conn whose HTTPClient has none:
+// http.DefaultTransport's settings (proxies from the environment, dial
+// and TLS timeouts, HTTP/2 over TLS) with DefaultMaxIdleConnsPerHost. It
+// is shared by every such Conn.
+var DefaultTransport http.RoundTripper = newDefaultTransport()
+
+func newDefaultTransport() *http.Transport {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = DefaultMaxIdleConnsPerHost
+	tr.MaxIdleConns = max(tr.MaxIdleConns, DefaultMaxIdleConnsPerHost)
+	return tr
+}
+
 // Conn sends a client's requests; see the package documentation.
 type Conn struct {
 	opts          Options
 	stream, calls *http.Client
+	// mediaType is the codec's media type as a header value, shared by
+	// every request's Content-Type and Accept (read-only).
+	mediaType []string
 }
 
 // NewConn returns a Conn for o.
@@ -82,11 +105,16 @@ func NewConn(o Options) *Conn {
 	if base == nil {
 		base = &http.Client{}
 	}
+	tr := base.Transport
+	if tr == nil {
+		tr = DefaultTransport
+	}
 	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &Conn{
-		opts:   o,
-		stream: &http.Client{Transport: base.Transport, Jar: base.Jar, CheckRedirect: noRedirect},
-		calls:  &http.Client{Transport: base.Transport, Jar: base.Jar, CheckRedirect: noRedirect, Timeout: base.Timeout},
+		opts:      o,
+		stream:    &http.Client{Transport: tr, Jar: base.Jar, CheckRedirect: noRedirect},
+		calls:     &http.Client{Transport: tr, Jar: base.Jar, CheckRedirect: noRedirect, Timeout: base.Timeout},
+		mediaType: []string{o.Codec.MediaType()},
 	}
 }
 
@@ -103,8 +131,8 @@ func (c *Conn) request(ctx context.Context, target *url.URL, body []byte, extra 
 	if c.opts.Header != nil {
 		c.opts.Header(req.Header)
 	}
-	req.Header.Set("Content-Type", c.opts.Codec.MediaType())
-	req.Header.Set("Accept", c.opts.Codec.MediaType())
+	req.Header["Content-Type"] = c.mediaType
+	req.Header["Accept"] = c.mediaType
 	for k, vs := range extra {
 		req.Header[k] = vs
 	}
@@ -156,7 +184,9 @@ func (c *Conn) Send(ctx context.Context, target *url.URL, body []byte, extra htt
 			return err
 		}
 		if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
+			if resp.ContentLength != 0 { // read for the connection's reuse
+				_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
+			}
 			resp.Body.Close()
 			return nil
 		}

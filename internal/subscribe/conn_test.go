@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -262,4 +264,57 @@ func TestLoopFollowsLeader(t *testing.T) {
 			t.Fatalf("sessions at %v, want %v", targets, want)
 		}
 	}
+}
+
+// TestSendReusesConnections: without a Transport of the caller's, a Conn
+// keeps enough idle connections that calls in flight together reuse them
+// instead of opening new ones (http.DefaultTransport keeps 2 per host),
+// and a 2xx answer's body does not keep a connection from its reuse.
+func TestSendReusesConnections(t *testing.T) {
+	var opened atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Content-Type") != codec.MediaTypeJSON || r.Header.Get("Accept") != codec.MediaTypeJSON {
+			t.Errorf("Content-Type %q, Accept %q", r.Header.Get("Content-Type"), r.Header.Get("Accept"))
+		}
+		w.WriteHeader(http.StatusAccepted)
+		if r.URL.Query().Get("body") != "" {
+			_, _ = io.WriteString(w, "accepted")
+		}
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			opened.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	for _, client := range []*http.Client{nil, {Timeout: time.Minute}} {
+		opened.Store(0)
+		c := NewConn(Options{HTTPClient: client, Codec: codec.JSON, Header: func(h http.Header) {
+			h.Set("Content-Type", "text/plain") // the protocol's own win
+		}})
+		const workers, rounds = 16, 100
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Go(func() {
+				target := endpoint(t, srv)
+				if w%2 == 0 {
+					target.RawQuery = "body=1"
+				}
+				for range rounds {
+					if err := c.Send(context.Background(), target, []byte("{}"), nil); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		// At most one connection per worker, give or take the dials that
+		// race a connection's return to the pool.
+		if n := opened.Load(); n > 2*workers {
+			t.Errorf("client %v: %d calls opened %d connections, want at most %d", client, workers*rounds, n, 2*workers)
+		}
+	}
+	DefaultTransport.(*http.Transport).CloseIdleConnections()
 }

@@ -29,7 +29,10 @@
 //     Transport and Jar: TLS, proxies and the like are the caller's) that
 //     never follows redirects itself, with the protocol's Content-Type and
 //     Accept and a per-request header hook (Authorization and the like).
-//     Open sends a subscription (SUBSCRIBE, REGISTER) and returns the
+//     Without a Transport of the caller's it uses DefaultTransport, which
+//     keeps DefaultMaxIdleConnsPerHost idle connections per host (net/http
+//     keeps 2, so concurrent calls would open new connections all the
+//     time). Open sends a subscription (SUBSCRIBE, REGISTER) and returns the
 //     Stream on 200, a *Redirect on 307 and a *StatusError on anything
 //     else; Send posts one call, following 307s, and returns nil on 2xx.
 //   - Stream reads the records of the answer, decoded by the codec its

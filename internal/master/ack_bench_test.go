@@ -1,0 +1,85 @@
+package master
+
+import (
+	"context"
+	"net/http/httptrace"
+	"sync/atomic"
+	"testing"
+
+	"github.com/mesoproject/meso/api/codec"
+	"github.com/mesoproject/meso/api/mesospb"
+	"github.com/mesoproject/meso/api/schedulerpb"
+	"github.com/mesoproject/meso/scheduler"
+	"google.golang.org/protobuf/proto"
+)
+
+// BenchmarkAcknowledge measures the round trip of one ACKNOWLEDGE from a
+// scheduler.Client to a real master on loopback: encoding, the HTTP
+// request on a kept-alive connection, the master's decode, checks and hop
+// onto its loop, and the 202. The acknowledged agent is unknown to the
+// master (the core drops the acknowledgement after its lookups), so
+// what is measured is the call path, not an agent link. "parallel" sends
+// from GOMAXPROCS*4 goroutines through one client, as a framework with
+// many call workers does; conns/op counts the TCP connections the master
+// opened per call (near 0 when keep-alive connections are reused).
+func BenchmarkAcknowledge(b *testing.B) {
+	for _, cdc := range []codec.Codec{codec.Protobuf, codec.JSON} {
+		for _, parallel := range []bool{false, true} {
+			name := cdc.MediaType()
+			if parallel {
+				name += "/parallel"
+			}
+			b.Run(name, func(b *testing.B) { benchAcknowledge(b, cdc, parallel) })
+		}
+	}
+}
+
+func benchAcknowledge(b *testing.B, cdc codec.Codec, parallel bool) {
+	var conns atomic.Int64
+	_, base := startMaster(b)
+	c := scheduler.New(scheduler.Config{Master: base, Codec: cdc,
+		Framework: &mesospb.FrameworkInfo{User: proto.String("bench"), Name: proto.String("bench")}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	for ev := range c.Events() {
+		if ev.GetType() == schedulerpb.Event_SUBSCRIBED {
+			break
+		}
+	}
+	status := &mesospb.TaskStatus{
+		TaskId:  &mesospb.TaskID{Value: proto.String("task-1")},
+		AgentId: &mesospb.AgentID{Value: proto.String("no-such-agent")},
+		State:   mesospb.TaskState_TASK_RUNNING.Enum(),
+		Uuid:    make([]byte, 16),
+	}
+	callCtx := httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) {
+		if !i.Reused {
+			conns.Add(1)
+		}
+	}})
+	ack := func() {
+		if err := c.Acknowledge(callCtx, status); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ack() // the first call's connection
+	start := conns.Load()
+	b.ReportAllocs()
+	b.ResetTimer()
+	if parallel {
+		b.SetParallelism(4)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				ack()
+			}
+		})
+	} else {
+		for range b.N {
+			ack()
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(conns.Load()-start)/float64(b.N), "conns/op")
+}
