@@ -262,7 +262,12 @@ func (c *Core) GetExecutors() *masterpb.Response_GetExecutors {
 // GetTasks lists the tasks of the known and the completed frameworks:
 // live ones (terminal but unacknowledged included), those held for an
 // unreachable agent, and completed ones (most recent first).
-func (c *Core) GetTasks() *masterpb.Response_GetTasks { return c.taskLists().sorted() }
+func (c *Core) GetTasks() *masterpb.Response_GetTasks { return c.TasksQuery()() }
+
+// TasksQuery is GetTasks in two parts, as StateQuery: the loop's part is a
+// snapshot of the frameworks' task tables (taskLists); the returned
+// function, which may run on any goroutine once, lists and sorts them.
+func (c *Core) TasksQuery() func() *masterpb.Response_GetTasks { return c.taskLists().sorted }
 
 // taskLists is GetTasks before it is listed: a snapshot of each
 // framework's taskViews and completed tasks, frameworks in order. Taking
