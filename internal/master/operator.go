@@ -204,6 +204,7 @@ func (m *Master) operatorQuery(w http.ResponseWriter, r *http.Request, out codec
 	defer cancel()
 	var resp *masterpb.Response
 	var finishState func() *masterpb.Response_GetState
+	var finishTasks func() *masterpb.Response_GetTasks
 	known := true
 	err := m.loop.do(ctx, func(l *loop, now time.Time) {
 		c := l.core
@@ -224,11 +225,12 @@ func (m *Master) operatorQuery(w http.ResponseWriter, r *http.Request, out codec
 			}
 			v.executors(resp.GetExecutors)
 		case masterpb.Call_GET_TASKS:
-			resp = &masterpb.Response{Type: masterpb.Response_GET_TASKS.Enum(), GetTasks: c.GetTasks()}
+			// Listed and filtered off the loop, below.
+			finishTasks = c.TasksQuery()
+			resp = &masterpb.Response{Type: masterpb.Response_GET_TASKS.Enum()}
 			if v.acls != nil {
 				v.learn(c.GetFrameworks())
 			}
-			v.tasks(resp.GetTasks)
 		case masterpb.Call_GET_ROLES:
 			resp = &masterpb.Response{Type: masterpb.Response_GET_ROLES.Enum(), GetRoles: c.GetRoles()}
 		case masterpb.Call_GET_WEIGHTS:
@@ -251,6 +253,10 @@ func (m *Master) operatorQuery(w http.ResponseWriter, r *http.Request, out codec
 	if err == nil && finishState != nil {
 		resp.GetState = finishState()
 		v.state(resp.GetState)
+	}
+	if err == nil && finishTasks != nil {
+		resp.GetTasks = finishTasks()
+		v.tasks(resp.GetTasks)
 	}
 	switch {
 	case err != nil:

@@ -242,7 +242,7 @@ func (c *Core) reachableAgain(now time.Time, ag *agent, rep *report) {
 		// The task is live again: the copy the master completed when it
 		// took the task away (TASK_UNREACHABLE or TASK_LOST, acknowledged)
 		// is not its end any more.
-		fw.completed = slices.DeleteFunc(fw.completed, func(old *task) bool {
+		fw.completed.remove(func(old *task) bool {
 			return old.id == t.id && old.agent == ag.id && old != t
 		})
 		if mesospb.IsTerminal(t.state()) {
@@ -310,8 +310,13 @@ func (c *Core) parseReport(agentID string, reg *linkpb.AgentCall_Register, fwInf
 			return nil, fmt.Errorf("task %s: %w", tp.GetTaskId().GetValue(), err)
 		}
 		t := &task{id: tp.GetTaskId().GetValue(), fw: fwID, agent: agentID, role: role, res: res,
-			executorID: tp.GetExecutorId().GetValue(), proto: proto.Clone(tp).(*mesospb.Task)}
+			executorID: tp.GetExecutorId().GetValue(), proto: proto.Clone(tp).(*mesospb.Task), recGen: c.recGen}
 		t.proto.AgentId = &mesospb.AgentID{Value: proto.String(agentID)}
+		if role != "" && allocationRoleOf(t.proto.Resources) == "" {
+			// The record is the task's view: its resources carry their
+			// allocation role, as those of the tasks the master launched.
+			t.proto.Resources = withAllocationRole(t.proto.Resources, role)
+		}
 		if n := len(t.proto.Statuses); n > 0 {
 			t.latest = t.proto.Statuses[n-1]
 		}

@@ -127,6 +127,11 @@ func (r refusals) Handle(_ context.Context, rec slog.Record) error {
 func (r refusals) WithAttrs([]slog.Attr) slog.Handler { return r }
 func (r refusals) WithGroup(string) slog.Handler      { return r }
 
+type keptState struct {
+	after    string
+	gs, copy proto.Message
+}
+
 type booksFramework struct {
 	name    string
 	role    string
@@ -175,6 +180,10 @@ type booksSim struct {
 	// on another goroutine while this step runs, is done (see checkHeld):
 	// under -race, a core change that reaches what a query shares fails.
 	finishing chan struct{}
+	// answered is that query's answer and a deep copy of it, made on its
+	// goroutine; kept is the one before, checked unchanged at the next step.
+	answered keptState
+	kept     []keptState
 
 	t       *testing.T
 	rnd     *rand.Rand
@@ -894,15 +903,27 @@ func (b *booksSim) failover() {
 // checkHeld compares what state queries and metrics take from the
 // allocator's books (held) with a full recount of tasks, executors and
 // offers: agents' and frameworks' allocated and offered resources, and the
-// master/*_used metrics; and that the tasks' shared views (taskProto) are
-// those of their records.
+// master/*_used metrics; that a query lists every task's current record
+// (a rebuild); and that the records and sub-messages earlier queries
+// shared were not modified since (kept).
 func (b *booksSim) checkHeld(after string) {
 	b.t.Helper()
 	c := b.c
 	if b.finishing != nil {
 		<-b.finishing
 	}
-	wantTasks := rebuildTasks(c) // before the query, which makes the views
+	// What earlier queries answered is as it was: nothing the core shared
+	// with them (task records, their sub-messages) was modified in place.
+	for _, k := range b.kept {
+		if !proto.Equal(k.gs, k.copy) {
+			b.t.Errorf("after %s: the state a query answered after %s changed since:\n%v\nthen:\n%v", after, k.after, k.gs, k.copy)
+		}
+	}
+	if b.answered.gs != nil {
+		b.kept = append(b.kept[:0], b.answered) // the last one (more costs the test minutes under -race)
+		b.answered = keptState{}
+	}
+	wantTasks := rebuildTasks(c) // before the query
 	wantAgents := &masterpb.Response_GetAgents{Agents: []*masterpb.Response_GetAgents_Agent{}}
 	for _, id := range sortedKeys(c.agents) {
 		ag := c.agents[id]
@@ -920,6 +941,7 @@ func (b *booksSim) checkHeld(after string) {
 		if !proto.Equal(gs.GetGetTasks(), wantTasks) {
 			b.t.Errorf("after %s: the tasks' incremental views are not a rebuild's:\n%v\nrebuild:\n%v", after, gs.GetGetTasks(), wantTasks)
 		}
+		b.answered = keptState{after, gs, proto.Clone(gs)}
 	}()
 	checkTaskStates(b.t, after, c)
 	var used [4]float64
@@ -946,10 +968,9 @@ func (b *booksSim) checkHeld(after string) {
 	}
 	for _, id := range sortedKeys(c.frameworks) {
 		for _, t := range c.frameworks[id].tasks {
-			if t.view != nil && !proto.Equal(t.view, newTaskView(t)) {
-				b.t.Errorf("after %s: task %s: the shared view is stale: %v, the record says %v", after, t.id, t.view, newTaskView(t))
+			if t.role != "" && allocationRoleOf(t.proto.GetResources()) != t.role {
+				b.t.Errorf("after %s: task %s: the record's resources %v lack their allocation role %s", after, t.id, t.proto.GetResources(), t.role)
 			}
-			taskProto(t) // every step checks the views of the one before
 		}
 	}
 	m := c.Metrics(b.now)
@@ -960,28 +981,30 @@ func (b *booksSim) checkHeld(after string) {
 	}
 }
 
-// rebuildTasks is GetTasks from scratch: every task's record copied again
-// (newTaskView), not the frameworks' taskViews.
+// rebuildTasks is GetTasks from scratch: every task's current record
+// copied (not the frameworks' taskViews, nor the records the completed
+// lists took).
 func rebuildTasks(c *Core) *masterpb.Response_GetTasks {
 	out := &masterpb.Response_GetTasks{}
 	byID := func(a, b *mesospb.Task) int {
 		return strings.Compare(a.GetTaskId().GetValue(), b.GetTaskId().GetValue())
 	}
+	view := func(t *task) *mesospb.Task { return proto.Clone(t.proto).(*mesospb.Task) }
 	add := func(fw *framework) {
 		var live, unreach []*mesospb.Task
 		for _, t := range fw.tasks {
 			if t.held != nil && t.state() == mesospb.TaskState_TASK_UNREACHABLE {
-				unreach = append(unreach, newTaskView(t))
+				unreach = append(unreach, view(t))
 			} else {
-				live = append(live, newTaskView(t))
+				live = append(live, view(t))
 			}
 		}
 		slices.SortFunc(live, byID)
 		slices.SortFunc(unreach, byID)
 		out.Tasks = append(out.Tasks, live...)
 		out.UnreachableTasks = append(out.UnreachableTasks, unreach...)
-		for _, t := range slices.Backward(fw.completed) {
-			out.CompletedTasks = append(out.CompletedTasks, newTaskView(t))
+		for _, d := range slices.Backward(fw.completed) {
+			out.CompletedTasks = append(out.CompletedTasks, view(d.t))
 		}
 	}
 	for _, id := range sortedKeys(c.frameworks) {

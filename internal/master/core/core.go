@@ -213,6 +213,10 @@ type Core struct {
 	pingSeq       uint64
 	heldSeq       uint64 // last task.heldSeq given
 	uuidSeq       uint64 // uuids made by newUUID
+	// recGen is the generation of task records: a task's record made in
+	// the current one (task.recGen) is not shared yet and may be modified
+	// in place; every state query's snapshot starts a new one (taskviews.go).
+	recGen uint64
 
 	nextAllocation time.Time
 	allocateSoon   bool
@@ -236,6 +240,7 @@ func New(cfg Config, now time.Time) (*Core, error) {
 		alloc:          allocator.New(cfg.Allocator),
 		log:            cfg.Logger,
 		started:        now,
+		recGen:         1,
 		frameworks:     map[string]*framework{},
 		streams:        map[string]*framework{},
 		failingOver:    map[string]*framework{},

@@ -388,7 +388,7 @@ func (c *Core) addLaunchedTask(lc *launchCtx, role string, ti *mesospb.TaskInfo,
 	res, _ := resources.FromProto(ti.GetResources()) // validated
 	t := &task{
 		id: ti.GetTaskId().GetValue(), fw: lc.fw.id, agent: lc.agent.id, role: role, res: res,
-		proto: taskFromInfo(lc.fw, send),
+		proto: taskFromInfo(lc.fw, send), recGen: c.recGen,
 	}
 	if ex != nil {
 		t.executorID = ex.GetExecutorId().GetValue()

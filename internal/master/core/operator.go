@@ -61,7 +61,7 @@ func (c *Core) broadcast(make func() *masterpb.Event) {
 func (c *Core) taskAdded(t *task) {
 	c.broadcast(func() *masterpb.Event {
 		return &masterpb.Event{Type: masterpb.Event_TASK_ADDED.Enum(),
-			TaskAdded: &masterpb.Event_TaskAdded{Task: taskProto(t)}}
+			TaskAdded: &masterpb.Event_TaskAdded{Task: shareRecord(t)}}
 	})
 }
 

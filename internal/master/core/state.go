@@ -17,8 +17,9 @@ import (
 
 // The master's state as the v1 operator API presents it. The core never
 // modifies a message it returned, so the shell may encode it on another
-// goroutine; tasks are shared views (taskProto), so neither may the shell
-// modify them (it may rebuild the lists that hold them).
+// goroutine; tasks are the core's shared records (taskviews.go), so
+// neither may the shell modify them (it may rebuild the lists that hold
+// them).
 
 // GetState is GET_STATE's answer and SUBSCRIBED's snapshot.
 func (c *Core) GetState() *masterpb.Response_GetState { return c.StateQuery()() }
@@ -260,25 +261,31 @@ func (c *Core) GetExecutors() *masterpb.Response_GetExecutors {
 // GetTasks lists the tasks of the known and the completed frameworks:
 // live ones (terminal but unacknowledged included), those held for an
 // unreachable agent, and completed ones (most recent first).
-func (c *Core) GetTasks() *masterpb.Response_GetTasks { return c.taskLists().sorted() }
+func (c *Core) GetTasks() *masterpb.Response_GetTasks { return c.TasksQuery()() }
 
-// taskLists is GetTasks before its live and unreachable tasks are listed
-// and sorted by id within each framework: a snapshot of each framework's
-// taskViews, frameworks in order, and the completed tasks. Its views are
-// shared (see taskProto), so it may be finished on another goroutine.
+// TasksQuery is GetTasks in two parts, as StateQuery: the loop's part is a
+// snapshot of the frameworks' task tables (taskLists); the returned
+// function, which may run on any goroutine once, lists and sorts them.
+func (c *Core) TasksQuery() func() *masterpb.Response_GetTasks { return c.taskLists().sorted }
+
+// taskLists is GetTasks before it is listed: a snapshot of each
+// framework's taskViews and completed tasks, frameworks in order. Taking
+// it costs the loop a copy of each table's index and shares the records
+// it holds (Core.recGen advances), so it may be finished on another
+// goroutine.
 type taskLists struct {
-	out  *masterpb.Response_GetTasks
-	runs []viewSnap // by framework
+	runs []taskRun // by framework
+}
+
+type taskRun struct {
+	live      viewSnap
+	completed completedTasks
 }
 
 func (c *Core) taskLists() taskLists {
-	l := taskLists{out: &masterpb.Response_GetTasks{}}
-	out := l.out
+	var l taskLists
 	add := func(fw *framework) {
-		l.runs = append(l.runs, fw.views.snapshot())
-		for _, t := range slices.Backward(fw.completed) {
-			out.CompletedTasks = append(out.CompletedTasks, taskProto(t))
-		}
+		l.runs = append(l.runs, taskRun{fw.views.snapshot(), fw.completed})
 	}
 	for _, id := range sortedKeys(c.frameworks) {
 		add(c.frameworks[id])
@@ -286,22 +293,27 @@ func (c *Core) taskLists() taskLists {
 	for _, fw := range slices.Backward(c.completed) {
 		add(fw)
 	}
+	c.recGen++
 	return l
 }
 
 // sorted lists each framework's live and unreachable tasks by task id and
-// returns the list.
+// its completed tasks, most recent first.
 func (l taskLists) sorted() *masterpb.Response_GetTasks {
+	out := &masterpb.Response_GetTasks{}
 	byID := func(a, b *mesospb.Task) int {
 		return strings.Compare(a.GetTaskId().GetValue(), b.GetTaskId().GetValue())
 	}
 	for _, run := range l.runs {
-		live, unreach := len(l.out.Tasks), len(l.out.UnreachableTasks)
-		l.out.Tasks, l.out.UnreachableTasks = run.split(l.out.Tasks, l.out.UnreachableTasks)
-		slices.SortFunc(l.out.Tasks[live:], byID)
-		slices.SortFunc(l.out.UnreachableTasks[unreach:], byID)
+		live, unreach := len(out.Tasks), len(out.UnreachableTasks)
+		out.Tasks, out.UnreachableTasks = run.live.split(out.Tasks, out.UnreachableTasks)
+		slices.SortFunc(out.Tasks[live:], byID)
+		slices.SortFunc(out.UnreachableTasks[unreach:], byID)
+		for _, d := range slices.Backward(run.completed) {
+			out.CompletedTasks = append(out.CompletedTasks, d.view)
+		}
 	}
-	return l.out
+	return out
 }
 
 // GetRoles lists the allocator's roles with their weights and frameworks,
@@ -539,41 +551,6 @@ func frameworkEntryWith(fw *framework, h held, inverse []*mesospb.InverseOffer) 
 		e.InverseOffers = inverse
 	}
 	return e
-}
-
-// taskProto is the task's record as the operator API shows it, its
-// resources carrying their allocation role: the task's shared view (a copy
-// of its record made once per change), which nobody may modify.
-func taskProto(t *task) *mesospb.Task {
-	if t.view == nil {
-		t.view = newTaskView(t)
-	}
-	return t.view
-}
-
-// newTaskView copies the task's record for taskProto: a shallow copy,
-// sharing the record's fields (the core replaces them, never modifies
-// them in place) except the status list, which recordStatus trims in
-// place; the resources with their allocation role are made once per task.
-func newTaskView(t *task) *mesospb.Task {
-	r := t.proto
-	p := &mesospb.Task{ // every field (TestTaskViewFields)
-		Name: r.Name, TaskId: r.TaskId, FrameworkId: r.FrameworkId, ExecutorId: r.ExecutorId,
-		AgentId: r.AgentId, State: r.State, Resources: r.Resources, Statuses: slices.Clone(r.Statuses),
-		StatusUpdateState: r.StatusUpdateState, StatusUpdateUuid: r.StatusUpdateUuid,
-		Labels: r.Labels, Discovery: r.Discovery, Container: r.Container, HealthCheck: r.HealthCheck,
-		KillPolicy: r.KillPolicy, User: r.User, Limits: r.Limits,
-	}
-	if u := r.ProtoReflect().GetUnknown(); u != nil {
-		p.ProtoReflect().SetUnknown(u)
-	}
-	if t.role != "" && allocationRoleOf(p.GetResources()) == "" {
-		if t.viewRes == nil {
-			t.viewRes = withAllocationRole(r.Resources, t.role)
-		}
-		p.Resources = t.viewRes
-	}
-	return p
 }
 
 func allocationRoleOf(list []*mesospb.Resource) string {

@@ -49,7 +49,7 @@ func (c *Core) setState(t *task, s mesospb.TaskState) {
 		t.views.count(old, -1)
 		t.views.count(s, 1)
 	}
-	t.proto.State = s.Enum()
+	c.editTask(t).State = s.Enum()
 	t.changed()
 	if mesospb.IsTerminal(s) && !mesospb.IsTerminal(old) {
 		c.metrics.terminal[s]++
@@ -62,11 +62,12 @@ func (c *Core) recordStatus(t *task, s *mesospb.TaskStatus) {
 	kept := proto.Clone(s).(*mesospb.TaskStatus)
 	kept.Data = nil
 	t.latest = kept
-	t.changed()
-	t.proto.Statuses = append(t.proto.Statuses, kept)
-	if n := len(t.proto.Statuses) - maxStatusesPerTask; n > 0 {
-		t.proto.Statuses = slices.Delete(t.proto.Statuses, 0, n)
+	r := c.editTask(t)
+	r.Statuses = append(r.Statuses, kept)
+	if n := len(r.Statuses) - maxStatusesPerTask; n > 0 {
+		r.Statuses = slices.Delete(r.Statuses, 0, n)
 	}
+	t.changed()
 }
 
 // maxStatusesPerTask bounds a task's status history.
@@ -95,10 +96,7 @@ func (c *Core) removeTask(fw *framework, t *task) {
 			c.drainCheck, c.allocateSoon = true, true // Tick runs now
 		}
 	}
-	fw.completed = append(fw.completed, t)
-	if n := len(fw.completed) - c.cfg.MaxCompletedTasks; n > 0 {
-		fw.completed = slices.Delete(fw.completed, 0, n)
-	}
+	fw.completed.add(t, c.cfg.MaxCompletedTasks)
 }
 
 // statusUpdate handles an agent's STATUS_UPDATE: the task's state moves to
@@ -126,8 +124,8 @@ func (c *Core) statusUpdate(now time.Time, ag *agent, su *linkpb.AgentCall_Statu
 		c.recordStatus(t, status)
 		c.taskUpdated(now, t, status)
 		if len(status.GetUuid()) > 0 {
-			t.proto.StatusUpdateState = status.State
-			t.proto.StatusUpdateUuid = status.Uuid
+			r := c.editTask(t)
+			r.StatusUpdateState, r.StatusUpdateUuid = status.State, status.Uuid
 			t.changed()
 		}
 		if mesospb.IsTerminal(latest) {
@@ -184,8 +182,8 @@ func (c *Core) holdFinal(now time.Time, fw *framework, t *task, notTerminal *mes
 	c.heldSeq++
 	t.held, t.heldSeq = s, c.heldSeq
 	t.freed = true // the allocator dropped the agent, or rebuilt it from the report
-	t.proto.StatusUpdateState = s.GetState().Enum()
-	t.proto.StatusUpdateUuid = s.GetUuid()
+	r := c.editTask(t)
+	r.StatusUpdateState, r.StatusUpdateUuid = s.GetState().Enum(), s.GetUuid()
 	t.changed()
 	c.taskUpdated(now, t, s)
 	c.send(fw, updateEvent(s))
@@ -291,7 +289,7 @@ func (c *Core) reconcile(now time.Time, fw *framework, tasks []*schedulerpb.Call
 // framework run again a task that comes back when its agent does.
 func (fw *framework) unreachableOn(taskID string) string {
 	for i := len(fw.completed) - 1; i >= 0; i-- {
-		if t := fw.completed[i]; t.id == taskID {
+		if t := fw.completed[i].t; t.id == taskID {
 			if t.state() == mesospb.TaskState_TASK_UNREACHABLE {
 				return t.agent
 			}

@@ -6,18 +6,31 @@ import (
 	"github.com/mesoproject/meso/api/mesospb"
 )
 
-// taskViews is a framework's live tasks as state queries show them, kept
-// up to date as the core changes them, so that a query's share of the
-// loop is the tasks changed since the previous query plus a copy of a
-// short index (one pointer per viewChunkSize tasks), not every task.
+// Task records and what state queries share of them.
 //
-// Each task has a slot. The slots live in fixed-size chunks; a query
-// (snapshot) shares the chunks it took, and the first write to a shared
-// chunk copies it (copy-on-write: a chunk made or copied since the last
-// snapshot carries the current gen and is written in place). A task that
-// changes is marked dirty (task.changed) and gets its new view at the next
-// snapshot, so a task changed many times between two queries is copied
-// once.
+// A task's record (task.proto) is also its view: what the operator API
+// shows (its resources carry their allocation role). State queries and
+// operator events hand records out as they are, to be read on other
+// goroutines, so a record is immutable once shared: the core changes a
+// task's record only through Core.editTask, which gives a shared record's
+// task a fresh copy first (versioned records; Core.recGen says which are
+// shared). Sub-messages are shared between a record and its copies and
+// are never modified in place either: the core replaces them
+// (TestRecordsNotEditedInPlace).
+//
+// Each framework's live tasks sit in a copy-on-write table of their
+// current records (taskViews), written as each task changes (publish), so
+// that the loop's share of a query is a copy of the table's index (one
+// pointer per viewChunkSize tasks), not one operation per task, however
+// many tasks changed since the previous query.
+
+// taskViews is a framework's live tasks as state queries show them, kept
+// up to date as the core changes them.
+//
+// Each task has a slot holding its current record. The slots live in
+// fixed-size chunks; a query (snapshot) shares the chunks it took, and the
+// first write to a shared chunk copies it (a chunk made or copied since
+// the last snapshot carries the current gen and is written in place).
 //
 // It also counts the tasks by state (setState keeps the counts) for the
 // master/tasks_* gauges.
@@ -25,7 +38,6 @@ type taskViews struct {
 	chunks []*viewChunk
 	tasks  []*task // by slot
 	gen    uint64  // chunks with an older gen are shared with a snapshot
-	dirty  []*task // tasks whose slot is stale (task.dirty set)
 	states map[mesospb.TaskState]int
 }
 
@@ -36,8 +48,8 @@ type viewChunk struct {
 	entries [viewChunkSize]viewEntry
 }
 
-// viewEntry is one slot: the task's shared view (taskProto) and whether
-// it is listed among the unreachable tasks rather than the live ones.
+// viewEntry is one slot: the task's record and whether it is listed among
+// the unreachable tasks rather than the live ones.
 type viewEntry struct {
 	view    *mesospb.Task
 	unreach bool
@@ -51,7 +63,7 @@ func (v *taskViews) put(t *task) {
 		v.chunks = append(v.chunks, &viewChunk{gen: v.gen})
 	}
 	v.count(t.state(), 1)
-	v.markDirty(t)
+	v.publish(t)
 }
 
 // drop takes a task out of the table: the last slot's task moves into its
@@ -79,11 +91,12 @@ func (v *taskViews) count(s mesospb.TaskState, n int) {
 	v.states[s] += n
 }
 
-func (v *taskViews) markDirty(t *task) {
-	if !t.dirty {
-		t.dirty = true
-		v.dirty = append(v.dirty, t)
-	}
+// publish writes the task's current record into its slot.
+func (v *taskViews) publish(t *task) {
+	v.set(t.slot, viewEntry{
+		view:    t.proto,
+		unreach: t.held != nil && t.state() == mesospb.TaskState_TASK_UNREACHABLE,
+	})
 }
 
 // set writes slot i, copying its chunk first when a snapshot shares it.
@@ -98,26 +111,10 @@ func (v *taskViews) set(i int, e viewEntry) {
 	ch.entries[i%viewChunkSize] = e
 }
 
-// flush gives the dirty tasks still in the table their current views.
-func (v *taskViews) flush() {
-	for _, t := range v.dirty {
-		t.dirty = false
-		if t.views != v {
-			continue // dropped since
-		}
-		v.set(t.slot, viewEntry{
-			view:    taskProto(t),
-			unreach: t.held != nil && t.state() == mesospb.TaskState_TASK_UNREACHABLE,
-		})
-	}
-	clear(v.dirty)
-	v.dirty = v.dirty[:0]
-}
-
 // snapshot is the table as of now, which the core will not modify: it may
-// be read on any goroutine.
+// be read on any goroutine. The records it holds are shared from now on:
+// the caller advances Core.recGen (taskLists).
 func (v *taskViews) snapshot() viewSnap {
-	v.flush()
 	s := viewSnap{chunks: slices.Clone(v.chunks), n: len(v.tasks)}
 	v.gen++
 	return s
@@ -140,4 +137,69 @@ func (s viewSnap) split(live, unreach []*mesospb.Task) ([]*mesospb.Task, []*meso
 		}
 	}
 	return live, unreach
+}
+
+// editTask returns the task's record for the caller to modify in place:
+// the record itself while nothing shares it, else (a state query or an
+// operator event took it) a copy that replaces it. The copy is shallow:
+// it shares the record's sub-messages, which nobody modifies, but not its
+// status list (recordStatus appends to and trims it in place). The caller
+// publishes the change (task.changed) once done.
+func (c *Core) editTask(t *task) *mesospb.Task {
+	if t.recGen != c.recGen {
+		t.proto, t.recGen = copyRecord(t.proto), c.recGen
+	}
+	return t.proto
+}
+
+// shareRecord returns the task's record to hand out (an operator event):
+// from now on it is immutable (editTask copies it).
+func shareRecord(t *task) *mesospb.Task {
+	t.recGen = 0
+	return t.proto
+}
+
+// copyRecord is a shallow copy of a task record, its status list copied.
+func copyRecord(r *mesospb.Task) *mesospb.Task {
+	p := &mesospb.Task{ // every field (TestCopyRecordFields)
+		Name: r.Name, TaskId: r.TaskId, FrameworkId: r.FrameworkId, ExecutorId: r.ExecutorId,
+		AgentId: r.AgentId, State: r.State, Resources: r.Resources,
+		Statuses:          slices.Clone(r.Statuses),
+		StatusUpdateState: r.StatusUpdateState, StatusUpdateUuid: r.StatusUpdateUuid,
+		Labels: r.Labels, Discovery: r.Discovery, Container: r.Container, HealthCheck: r.HealthCheck,
+		KillPolicy: r.KillPolicy, User: r.User, Limits: r.Limits,
+	}
+	if u := r.ProtoReflect().GetUnknown(); u != nil {
+		p.ProtoReflect().SetUnknown(u)
+	}
+	return p
+}
+
+// doneTask is a completed task and its record as of its removal.
+type doneTask struct {
+	t    *task
+	view *mesospb.Task
+}
+
+// completedTasks is a framework's completed tasks, oldest first, capped.
+// State queries share the list as it is (taskLists), so the core never
+// writes an element a query may read: it appends, trims the front by
+// reslicing, and builds a new list to take a task out of the middle.
+type completedTasks []doneTask
+
+// add appends a removed task (its record shared from now on), keeping at
+// most max.
+func (l *completedTasks) add(t *task, max int) {
+	*l = append(*l, doneTask{t, shareRecord(t)})
+	if n := len(*l) - max; n > 0 {
+		*l = (*l)[n:] // not cleared: a query may hold them; the next growth drops them
+	}
+}
+
+// remove takes out the tasks drop says to, into a new list.
+func (l *completedTasks) remove(drop func(*task) bool) {
+	if !slices.ContainsFunc(*l, func(d doneTask) bool { return drop(d.t) }) {
+		return
+	}
+	*l = slices.DeleteFunc(slices.Clone(*l), func(d doneTask) bool { return drop(d.t) })
 }

@@ -4,15 +4,14 @@ import (
 	"testing"
 
 	"github.com/mesoproject/meso/api/mesospb"
-	"github.com/mesoproject/meso/internal/resources"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
-// TestTaskViewFields checks that newTaskView copies every field of Task
-// (it names them one by one): a record with every field set has a view
-// equal to a deep copy of it.
-func TestTaskViewFields(t *testing.T) {
+// TestCopyRecordFields checks that copyRecord copies every field of Task
+// (it names them one by one): a record with every field set has a copy
+// equal to it, with a status list of its own.
+func TestCopyRecordFields(t *testing.T) {
 	rec := &mesospb.Task{}
 	m := rec.ProtoReflect()
 	fields := m.Descriptor().Fields()
@@ -38,15 +37,45 @@ func TestTaskViewFields(t *testing.T) {
 		}
 	}
 	m.SetUnknown(protoreflect.RawFields{0xf8, 0x7f, 0x01}) // field 2047, varint 1
-	tk := &task{proto: rec}
-	if got := newTaskView(tk); !proto.Equal(got, rec) {
-		t.Errorf("the view misses fields:\n%v\nrecord:\n%v", got, rec)
+	cp := copyRecord(rec)
+	if !proto.Equal(cp, rec) {
+		t.Errorf("the copy misses fields:\n%v\nrecord:\n%v", cp, rec)
 	}
-	// With a role, the resources carry it; the record keeps its own.
-	tk = &task{proto: proto.Clone(rec).(*mesospb.Task), role: "web"}
-	tk.proto.Resources = resources.MustParse("cpus:1").ToProto("", false)
-	v := newTaskView(tk)
-	if allocationRoleOf(v.GetResources()) != "web" || allocationRoleOf(tk.proto.GetResources()) != "" {
-		t.Errorf("view resources %v, record %v", v.GetResources(), tk.proto.GetResources())
+	if &cp.Statuses[0] == &rec.Statuses[0] {
+		t.Error("the copy shares the record's status list")
+	}
+}
+
+// TestEditTaskCopiesShared checks editTask: a record nothing took is
+// modified in place; once a state query or an event took it, the task
+// gets a copy and what was taken stays as it was.
+func TestEditTaskCopiesShared(t *testing.T) {
+	c := &Core{recGen: 1}
+	fw := &framework{}
+	tk := &task{id: "t", proto: &mesospb.Task{State: mesospb.TaskState_TASK_STAGING.Enum()}, recGen: c.recGen}
+	fw.views.put(tk)
+	rec := tk.proto
+	if c.editTask(tk) != rec {
+		t.Fatal("an unshared record was copied")
+	}
+	snap := fw.views.snapshot()
+	c.recGen++ // as taskLists does
+	r := c.editTask(tk)
+	r.State = mesospb.TaskState_TASK_RUNNING.Enum()
+	r.Statuses = append(r.Statuses, &mesospb.TaskStatus{})
+	tk.changed()
+	if r == rec || rec.GetState() != mesospb.TaskState_TASK_STAGING || len(rec.Statuses) != 0 {
+		t.Fatalf("the shared record was modified: %v", rec)
+	}
+	live, _ := snap.split(nil, nil)
+	if len(live) != 1 || live[0] != rec {
+		t.Fatalf("the snapshot lists %v, want the record it took", live)
+	}
+	if live, _ := fw.views.snapshot().split(nil, nil); len(live) != 1 || live[0] != r {
+		t.Fatalf("a new snapshot lists %v, want the new record", live)
+	}
+	c.recGen++
+	if ev := shareRecord(tk); ev != r || c.editTask(tk) == r {
+		t.Fatal("a record handed to an event was not copied on the next edit")
 	}
 }

@@ -36,7 +36,7 @@ type framework struct {
 	tasks     map[string]*task  // live tasks (incl. terminal, unacknowledged), by task id
 	views     taskViews         // fw.tasks as state queries show them (addTask, removeTask)
 	executors map[execKey]*executor
-	completed []*task // terminal tasks, oldest first, capped
+	completed completedTasks // terminal tasks, oldest first, capped
 }
 
 func (fw *framework) connected() bool { return fw.stream != "" }
@@ -135,20 +135,18 @@ type task struct {
 	// freed: res went back to the allocator (terminal state reached).
 	freed bool
 
-	proto *mesospb.Task // state, statuses, status_update_* kept current
-	// view is the task as the operator API presents it (taskProto), built
-	// on demand and shared by every state query until the task changes:
-	// whatever changes proto calls changed, which drops it. Nobody modifies
-	// a view, so queries hand it out without copying (copy-on-write).
-	view *mesospb.Task
-	// viewRes is proto.Resources with their allocation role, for views
-	// (made once: a task's resources never change).
-	viewRes []*mesospb.Resource
+	// proto is the task's record, state, statuses and status_update_*
+	// kept current, and its view: state queries and operator events share
+	// it as it is, so it is modified only through Core.editTask (see
+	// taskviews.go). Its resources carry their allocation role.
+	proto *mesospb.Task
+	// recGen is the Core.recGen the record was made in: it may be modified
+	// in place while they are equal (nothing took it since).
+	recGen uint64
 	// views is the table of its framework's live tasks it has slot in
-	// (nil once it left fw.tasks); dirty says the slot is stale.
+	// (nil once it left fw.tasks).
 	views *taskViews
 	slot  int
-	dirty bool
 	// latest is the last status received (data stripped); nil before the
 	// first update.
 	latest *mesospb.TaskStatus
@@ -162,12 +160,11 @@ type task struct {
 
 func (t *task) state() mesospb.TaskState { return t.proto.GetState() }
 
-// changed drops the task's shared view and marks its slot in its
-// framework's taskViews stale: call it whenever proto or held changes.
+// changed publishes the task's record to its slot in its framework's
+// taskViews: call it whenever proto (editTask) or held changed.
 func (t *task) changed() {
-	t.view = nil
 	if t.views != nil {
-		t.views.markDirty(t)
+		t.views.publish(t)
 	}
 }
 
