@@ -213,7 +213,7 @@ func BenchmarkGroupCodec(b *testing.B) {
 	for i := range 100 {
 		g.Value = append(g.Value, rdd.KV(5432100+i, int64(5432099+i)))
 	}
-	var buf []byte
+	buf := c.Append(nil, g)
 	b.Run("encode", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
