@@ -148,6 +148,15 @@ func BenchmarkPairCodec(b *testing.B) {
 	b.SetBytes(int64(len(buf)))
 }
 
+// benchSession starts a session for mode: local (master) or cluster (two
+// in-process executors of two slots over the real RPC).
+func benchSession(b *testing.B, mode, master string) *rdd.Session {
+	if mode == "local" {
+		return startSession(b, rdd.Config{Master: master})
+	}
+	return rdd.StartInProcessCluster(b, rdd.Config{}, 2)
+}
+
 // The per-task cost of cluster mode: tiny tasks (one element each) over
 // the real driver <-> executor RPC, two in-process executors of two slots,
 // against the same job in local[4]. The difference per task is the cluster
@@ -157,12 +166,7 @@ func BenchmarkTaskRoundTrip(b *testing.B) {
 	const tasks = 2000
 	for _, mode := range []string{"local", "cluster"} {
 		b.Run(mode, func(b *testing.B) {
-			var s *rdd.Session
-			if mode == "local" {
-				s = startSession(b, rdd.Config{Master: "local[4]"})
-			} else {
-				s = rdd.StartInProcessCluster(b, rdd.Config{}, 2)
-			}
+			s := benchSession(b, mode, "local[4]")
 			for b.Loop() {
 				n, err := rdd.Count(context.Background(), s, ints(tasks, tasks))
 				if err != nil || n != tasks {
@@ -183,12 +187,7 @@ func BenchmarkCollectGroups(b *testing.B) {
 	const n, parts = 1_000_000, 50
 	for _, mode := range []string{"local", "cluster"} {
 		b.Run(mode, func(b *testing.B) {
-			var s *rdd.Session
-			if mode == "local" {
-				s = startSession(b, rdd.Config{Master: "local[2]"})
-			} else {
-				s = rdd.StartInProcessCluster(b, rdd.Config{}, 2)
-			}
+			s := benchSession(b, mode, "local[2]")
 			ds := demo(n, parts)
 			if c, err := rdd.Count(context.Background(), s, ds); err != nil || c != n/100+1 {
 				b.Fatal(c, err)
