@@ -322,8 +322,9 @@ func (e *executor) start(ctx context.Context, wg *sync.WaitGroup, pipes []*rddpb
 			defer wg.Done()
 			e.sem <- struct{}{}
 			defer func() { <-e.sem }()
+			var buf []byte // the slot's result buffer (records), reused once a result is sent
 			for t != nil {
-				res := e.run(ctx, t)
+				res := e.run(ctx, t, &buf)
 				resp, err := e.client.ReportResults(ctx, connect.NewRequest(&rddpb.ReportResultsRequest{
 					ExecutorId: e.id, Results: []*rddpb.TaskResult{resultToProto(res)}, WantTasks: true}))
 				if err != nil {
@@ -437,7 +438,11 @@ func indexRebuilt(lookup func(task.NodeRef) *node, p *task.Pipeline) (*pipelineI
 }
 
 // run runs one task from the driver.
-func (e *executor) run(ctx context.Context, t *rddpb.Task) task.Result {
+//
+// A task returning records encodes them into *buf and leaves the bytes
+// there for the slot's next task, to be reused once this result was sent;
+// buf may be nil.
+func (e *executor) run(ctx context.Context, t *rddpb.Task, buf *[]byte) task.Result {
 	id := idFromProto(t.GetId())
 	e.mu.Lock()
 	st := e.pipelines[t.GetPipeline()]
@@ -456,12 +461,20 @@ func (e *executor) run(ctx context.Context, t *rddpb.Task) task.Result {
 	}
 	tc := &TaskContext{ctx: ctx, sess: e.s, pipe: st.ix, job: id.Job, stage: id.Stage, partition: id.Partition,
 		attempt: id.Attempt, fetch: &netFetcher{e: e, locs: locs, part: id.Partition}, remoteBlock: e.remoteBlock}
-	return runTask(tc, d, func(tc *TaskContext) (any, error) {
+	records := st.written == nil && st.p.Result == resultRecords && buf != nil
+	if records {
+		tc.resultBuf = *buf
+	}
+	res := runTask(tc, d, func(tc *TaskContext) (any, error) {
 		if st.written != nil {
 			return st.written.writeMap(tc, id.Partition)
 		}
 		return st.target.runResult(tc, id.Partition, st.p)
 	})
+	if b, ok := res.Value.([]byte); ok && records && cap(b) > cap(*buf) {
+		*buf = b
+	}
+	return res
 }
 
 // fetcherConfig maps the network-shuffle settings onto shufflenet's.

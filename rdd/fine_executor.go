@@ -104,7 +104,7 @@ func (e *executor) runMesos(ctx context.Context, big *fineResults) error {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				res := e.run(tctx, msg.GetTasks()[0])
+				res := e.run(tctx, msg.GetTasks()[0], nil)
 				mu.Lock()
 				delete(kills, id)
 				mu.Unlock()

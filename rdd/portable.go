@@ -203,7 +203,7 @@ func (r *RDD[T]) runResult(tc *TaskContext, p int, pl *task.Pipeline) ([]byte, e
 	}
 	switch pl.Result {
 	case resultRecords:
-		var b []byte
+		b := tc.resultBuf[:0]
 		r.iterate(tc, p, func(v T) bool { b = r.codec.Append(b, v); return true })
 		return b, nil
 	case task.ResultCount:

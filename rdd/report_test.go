@@ -2,6 +2,8 @@ package rdd_test
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -57,4 +59,34 @@ func TestResultReportCarriesNextTask(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkDemo(t, 20_000, got)
+}
+
+// Descending record sizes: a slot's next result is encoded into the
+// buffer of its previous, larger one.
+var shrinking = rdd.Func(func(n, parts int) *rdd.RDD[string] {
+	return rdd.Map(rdd.Range(0, n, parts), func(i int) string { return strings.Repeat("x", (n-i)/50) + strconv.Itoa(i) })
+})
+
+// An executor's slot reuses the bytes of its last result, once sent, for
+// the next: results of every size in a row, of different types and jobs,
+// arrive exactly (in-process executors over the real RPC).
+func TestResultBuffersReused(t *testing.T) {
+	s := rdd.StartInProcessCluster(t, rdd.Config{}, 2)
+	for round := range 3 {
+		n := 20_000 - 5_000*round
+		got, err := rdd.Collect(context.Background(), s, shrinking(n, 40))
+		if err != nil || len(got) != n {
+			t.Fatal(len(got), err)
+		}
+		for i, v := range got {
+			if want := strings.Repeat("x", (n-i)/50) + strconv.Itoa(i); v != want {
+				t.Fatalf("round %d, record %d: %q, want %q", round, i, v, want)
+			}
+		}
+		groups, err := rdd.Collect(context.Background(), s, demo(100_000, 50))
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkDemo(t, 100_000, groups)
+	}
 }

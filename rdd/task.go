@@ -40,6 +40,9 @@ type TaskContext struct {
 	remoteBlock func(k blocks.Key) ([]byte, bool)
 	// cached lists the partitions the task stored in the cache.
 	cached []task.CachedBlock
+	// resultBuf is room a cluster executor's slot kept from its last
+	// result (already sent): a result of records is encoded into it.
+	resultBuf []byte
 }
 
 // fetcher returns the service the task fetches shuffle blocks from.

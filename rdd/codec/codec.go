@@ -78,7 +78,7 @@ func build[T any](t reflect.Type) Codec[T] {
 		}
 		if t.Kind() == reflect.Slice {
 			if fields, ok := flatFields(t.Elem(), 0, 1); ok {
-				return flatSliceCodec[T]{t: t, size: t.Elem().Size(), fields: fields}
+				return newFlatSliceCodec[T](t, fields)
 			}
 		}
 		if enc, err := compile(t, 0); err == nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"unsafe"
 )
 
@@ -96,7 +97,34 @@ type flatSliceCodec[T any] struct {
 	t      reflect.Type // T, a slice type
 	size   uintptr      // of an element
 	fields []flatField
+	ints   bool // every field is a 64-bit integer: the unrolled loops below
+	max    int  // most bytes an element takes, or 0 (it has strings)
 }
+
+// newFlatSliceCodec makes the codec of T, a slice of flat elements.
+func newFlatSliceCodec[T any](t reflect.Type, fields []flatField) flatSliceCodec[T] {
+	c := flatSliceCodec[T]{t: t, size: t.Elem().Size(), fields: fields, ints: true}
+	for _, f := range fields {
+		c.ints = c.ints && (f.kind == fInt || f.kind == fUint) && f.size == 8
+		switch f.kind {
+		case fInt, fUint:
+			c.max += binary.MaxVarintLen64
+		case fFloat32:
+			c.max += 4
+		case fFloat64:
+			c.max += 8
+		case fBool:
+			c.max++
+		case fString:
+			c.max = math.MinInt // no bound
+		}
+	}
+	c.max = max(c.max, 0)
+	return c
+}
+
+// growChunk is how many elements' room Append reserves at a time.
+const growChunk = 256
 
 // sliceHeader is the layout of a Go slice.
 type sliceHeader struct {
@@ -107,8 +135,34 @@ type sliceHeader struct {
 func (c flatSliceCodec[T]) Append(dst []byte, v T) []byte {
 	h := (*sliceHeader)(unsafe.Pointer(&v))
 	dst = binary.AppendUvarint(dst, uint64(h.len))
-	for i := range h.len {
-		dst = appendFlat(dst, unsafe.Add(h.data, uintptr(i)*c.size), c.fields)
+	if c.max == 0 {
+		for i := range h.len {
+			dst = appendFlat(dst, unsafe.Add(h.data, uintptr(i)*c.size), c.fields)
+		}
+		return dst
+	}
+	// Reserve room for a chunk of elements at a time and write into it:
+	// one capacity check per chunk instead of one per byte.
+	for i := 0; i < h.len; {
+		k := min(h.len-i, growChunk)
+		dst = slices.Grow(dst, k*c.max)
+		n := len(dst)
+		buf := dst[:cap(dst)]
+		for ; k > 0; k, i = k-1, i+1 {
+			p := unsafe.Add(h.data, uintptr(i)*c.size)
+			if c.ints {
+				for _, f := range c.fields {
+					x := *(*uint64)(unsafe.Add(p, f.off))
+					if f.kind == fInt {
+						x = uint64(int64(x)<<1) ^ uint64(int64(x)>>63) // zigzag, as binary.PutVarint
+					}
+					n += binary.PutUvarint(buf[n:], x)
+				}
+				continue
+			}
+			n = len(appendFlat(buf[:n], p, c.fields))
+		}
+		dst = buf[:n]
 	}
 	return dst
 }
@@ -121,6 +175,14 @@ func (c flatSliceCodec[T]) Decode(src []byte) (T, int, error) {
 	}
 	s := reflect.MakeSlice(c.t, l, l)
 	p := s.UnsafePointer()
+	if c.ints {
+		m, err := decodeInts(src[n:], p, l, c.size, c.fields)
+		if err != nil {
+			return v, 0, err
+		}
+		*(*sliceHeader)(unsafe.Pointer(&v)) = sliceHeader{p, l, l}
+		return v, n + m, nil
+	}
 	for i := range l {
 		m, err := decodeFlat(src[n:], unsafe.Add(p, uintptr(i)*c.size), c.fields)
 		if err != nil {
@@ -130,6 +192,27 @@ func (c flatSliceCodec[T]) Decode(src []byte) (T, int, error) {
 	}
 	reflect.ValueOf(&v).Elem().Set(s)
 	return v, n, nil
+}
+
+// decodeInts decodes l elements made only of 64-bit integers into the
+// array at p, returning the bytes consumed.
+func decodeInts(src []byte, p unsafe.Pointer, l int, size uintptr, fields []flatField) (int, error) {
+	n := 0
+	for i := range l {
+		ep := unsafe.Add(p, uintptr(i)*size)
+		for _, f := range fields {
+			x, k := binary.Uvarint(src[n:])
+			if k <= 0 {
+				return 0, fmt.Errorf("%w: bad field %s", ErrCorrupt, f.name)
+			}
+			if f.kind == fInt {
+				x = uint64(int64(x>>1) ^ -int64(x&1)) // zigzag, as binary.Varint
+			}
+			*(*uint64)(unsafe.Add(ep, f.off)) = x
+			n += k
+		}
+	}
+	return n, nil
 }
 
 // appendFlat appends the encoding of the flat struct at p.
