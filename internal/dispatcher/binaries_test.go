@@ -40,6 +40,26 @@ func call(t *testing.T, method, url, user, pass string, body []byte) (int, Respo
 	return resp.StatusCode, r, data
 }
 
+// serve starts a Service of cfg behind a test server.
+func serve(t *testing.T, cfg Config) (*Service, *httptest.Server) {
+	t.Helper()
+	s, err := NewService(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	return s, srv
+}
+
+// submit creates a submission of a driver of resource (64m of memory) as user.
+func submit(t *testing.T, base, user, pass, resource string) (int, Response, []byte) {
+	t.Helper()
+	b, _ := json.Marshal(CreateRequest{Action: "CreateSubmissionRequest", AppResource: resource,
+		SparkProperties: map[string]string{"spark.driver.memory": "64m"}})
+	return call(t, "POST", base+"/v1/submissions/create", user, pass, b)
+}
+
 // An uploaded program is stored under its sha256 and answered as an
 // upload:// appResource; a driver's task fetches it from the dispatcher's
 // URL with a token, which a dispatcher restarted on the same work dir
@@ -88,9 +108,7 @@ func TestUploadedProgram(t *testing.T) {
 	}
 
 	create := func(resource string) (int, Response) {
-		b, _ := json.Marshal(CreateRequest{Action: "CreateSubmissionRequest", AppResource: resource,
-			SparkProperties: map[string]string{"spark.driver.memory": "64m"}})
-		code, r, _ := call(t, "POST", srv.URL+"/v1/submissions/create", "alice", "s3cret", b)
+		code, r, _ := submit(t, srv.URL, "alice", "s3cret", resource)
 		return code, r
 	}
 	if code, r := create(UploadScheme + strings.Repeat("0", 64) + "/prog"); code != http.StatusBadRequest || !strings.Contains(r.Message, "no such uploaded program") {
@@ -213,12 +231,7 @@ func TestDockerDriver(t *testing.T) {
 // submission naming a deleted program is refused as never uploaded.
 func TestSweepBinaries(t *testing.T) {
 	dir := t.TempDir()
-	s, err := NewService(Config{Master: "127.0.0.1:5050", WorkDir: dir, URL: "http://127.0.0.1:1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(s.Handler())
-	defer srv.Close()
+	s, srv := serve(t, Config{Master: "127.0.0.1:5050", WorkDir: dir, URL: "http://127.0.0.1:1"})
 	upload := func(body string) string {
 		code, r, data := call(t, "POST", srv.URL+"/v1/binaries?name=prog", "", "", []byte(body))
 		if code != http.StatusOK {
@@ -227,9 +240,7 @@ func TestSweepBinaries(t *testing.T) {
 		return r.AppResource
 	}
 	create := func(resource string) (int, Response) {
-		b, _ := json.Marshal(CreateRequest{Action: "CreateSubmissionRequest", AppResource: resource,
-			SparkProperties: map[string]string{"spark.driver.memory": "64m"}})
-		code, r, _ := call(t, "POST", srv.URL+"/v1/submissions/create", "", "", b)
+		code, r, _ := submit(t, srv.URL, "", "", resource)
 		return code, r
 	}
 	named, unused, young := upload("named"), upload("unused"), upload("young")
@@ -275,18 +286,11 @@ func TestSweepBinaries(t *testing.T) {
 // spark.mesos.maxDrivers over the submission API: a full queue refuses a
 // submission as Spark's dispatcher does (200, success false, saying why).
 func TestQueueFull(t *testing.T) {
-	s, err := NewService(Config{Master: "127.0.0.1:5050", WorkDir: t.TempDir(), MaxDrivers: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(s.Handler())
-	defer srv.Close()
-	b, _ := json.Marshal(CreateRequest{Action: "CreateSubmissionRequest", AppResource: "http://x/prog",
-		SparkProperties: map[string]string{"spark.driver.memory": "64m"}})
-	if code, r, data := call(t, "POST", srv.URL+"/v1/submissions/create", "", "", b); code != http.StatusOK || r.Success == nil || !*r.Success {
+	_, srv := serve(t, Config{Master: "127.0.0.1:5050", WorkDir: t.TempDir(), MaxDrivers: 1})
+	if code, r, data := submit(t, srv.URL, "", "", "http://x/prog"); code != http.StatusOK || r.Success == nil || !*r.Success {
 		t.Fatalf("first submission: %d %s", code, data)
 	}
-	code, r, data := call(t, "POST", srv.URL+"/v1/submissions/create", "", "", b)
+	code, r, data := submit(t, srv.URL, "", "", "http://x/prog")
 	if code != http.StatusOK || r.Action != "CreateSubmissionResponse" || r.Success == nil || *r.Success ||
 		!strings.Contains(r.Message, "queue is full") {
 		t.Fatalf("second submission: %d %s", code, data)
@@ -296,15 +300,8 @@ func TestQueueFull(t *testing.T) {
 // The status of a launched driver names its agent (Spark's workerId), its
 // Mesos task and the task's page in the master's web UI (its sandbox).
 func TestStatusNamesTheTask(t *testing.T) {
-	s, err := NewService(Config{Master: "127.0.0.1:5050", WorkDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(s.Handler())
-	defer srv.Close()
-	b, _ := json.Marshal(CreateRequest{Action: "CreateSubmissionRequest", AppResource: "http://x/prog",
-		SparkProperties: map[string]string{"spark.driver.memory": "64m"}})
-	_, r, _ := call(t, "POST", srv.URL+"/v1/submissions/create", "", "", b)
+	s, srv := serve(t, Config{Master: "127.0.0.1:5050", WorkDir: t.TempDir()})
+	_, r, _ := submit(t, srv.URL, "", "", "http://x/prog")
 	id := r.SubmissionID
 	s.mu.Lock()
 	s.fwID = "fw1"

@@ -15,18 +15,26 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
+// registerOf is a new agent's REGISTER on host (port 5051, 1 cpu, 64 MiB),
+// with what set adds.
+func registerOf(host string, set func(*linkpb.AgentCall_Register)) *linkpb.AgentCall {
+	r := resources.MustParse("cpus:1;mem:64")
+	call := &linkpb.AgentCall{Type: linkpb.AgentCall_REGISTER.Enum(), Register: &linkpb.AgentCall_Register{
+		AgentInfo: &mesospb.AgentInfo{Hostname: proto.String(host), Port: proto.Int32(5051), Resources: r.ToProto("", false)}}}
+	set(call.Register)
+	return call
+}
+
 // An agent registering with scheme "https" (it serves TLS) is offered with
 // url.scheme "https"; one without says "http"; another scheme is 400.
 func TestOfferURLSchemeFromRegister(t *testing.T) {
 	_, base := startMaster(t)
 	reg := func(host, scheme string) *linkpb.AgentCall {
-		r := resources.MustParse("cpus:1;mem:64")
-		call := &linkpb.AgentCall{Type: linkpb.AgentCall_REGISTER.Enum(), Register: &linkpb.AgentCall_Register{
-			AgentInfo: &mesospb.AgentInfo{Hostname: proto.String(host), Port: proto.Int32(5051), Resources: r.ToProto("", false)}}}
-		if scheme != "" {
-			call.Register.Scheme = proto.String(scheme)
-		}
-		return call
+		return registerOf(host, func(r *linkpb.AgentCall_Register) {
+			if scheme != "" {
+				r.Scheme = proto.String(scheme)
+			}
+		})
 	}
 	registerWith(t, base, codec.JSON, reg("secure", "https"))
 	registerWith(t, base, codec.JSON, reg("plain", ""))
@@ -60,13 +68,11 @@ func TestOfferURLSchemeFromRegister(t *testing.T) {
 func TestAgentIPFromRegister(t *testing.T) {
 	_, base := startMaster(t)
 	reg := func(host, ip string) *linkpb.AgentCall {
-		r := resources.MustParse("cpus:1;mem:64")
-		call := &linkpb.AgentCall{Type: linkpb.AgentCall_REGISTER.Enum(), Register: &linkpb.AgentCall_Register{
-			AgentInfo: &mesospb.AgentInfo{Hostname: proto.String(host), Port: proto.Int32(5051), Resources: r.ToProto("", false)}}}
-		if ip != "" {
-			call.Register.Ip = proto.String(ip)
-		}
-		return call
+		return registerOf(host, func(r *linkpb.AgentCall_Register) {
+			if ip != "" {
+				r.Ip = proto.String(ip)
+			}
+		})
 	}
 	registerWith(t, base, codec.JSON, reg("withip", "10.1.2.3"))
 	registerWith(t, base, codec.JSON, reg("noip", ""))
