@@ -67,6 +67,9 @@ restarted dispatcher keeps its drivers and fails over to its framework id.`,
 			if err != nil || limit <= 0 {
 				return fmt.Errorf("--max_upload_size %q: want a positive size such as 512MB", maxUpload)
 			}
+			if maxDrivers < 1 || retainedDrivers < 1 {
+				return fmt.Errorf("--max_drivers %d, --retained_drivers %d: want at least 1 each", maxDrivers, retainedDrivers)
+			}
 			if advertise != "" && !strings.HasPrefix(advertise, "http://") && !strings.HasPrefix(advertise, "https://") {
 				return fmt.Errorf("--advertise_url %q: want http://host:port", advertise)
 			}
