@@ -39,25 +39,38 @@ func TestOfferURLSchemeFromRegister(t *testing.T) {
 	registerWith(t, base, codec.JSON, reg("secure", "https"))
 	registerWith(t, base, codec.JSON, reg("plain", ""))
 	f := subscribe(t, base, codec.JSON, fwInfo("web"))
-	want := map[string]string{"secure": "https", "plain": "http"}
+	offersSay(t, f, "url.scheme", func(o *mesospb.Offer) string { return o.GetUrl().GetScheme() },
+		map[string]string{"secure": "https", "plain": "http"})
+	refused(t, base, reg("odd", "ftp"), `"ftp"`)
+}
+
+// offersSay reads offers until one of each host in want came, checking
+// field (named what) of each against want.
+func offersSay(t *testing.T, f *framework, what string, field func(*mesospb.Offer) string, want map[string]string) {
+	t.Helper()
 	for len(want) > 0 {
 		for _, o := range f.nextOf(schedulerpb.Event_OFFERS).GetOffers().GetOffers() {
-			if s, ok := want[o.GetHostname()]; ok {
-				if got := o.GetUrl().GetScheme(); got != s {
-					t.Errorf("offer of %s: url.scheme %q, want %q", o.GetHostname(), got, s)
+			if w, ok := want[o.GetHostname()]; ok {
+				if got := field(o); got != w {
+					t.Errorf("offer of %s: %s %q, want %q", o.GetHostname(), what, got, w)
 				}
 				delete(want, o.GetHostname())
 			}
 		}
 	}
-	resp, err := http.Post(base+"/internal/v1/link", codec.MediaTypeJSON, bytes.NewReader(encode(t, codec.JSON, reg("odd", "ftp"))))
+}
+
+// refused posts a REGISTER that the link must answer 400 naming want.
+func refused(t *testing.T, base string, call *linkpb.AgentCall, want string) {
+	t.Helper()
+	resp, err := http.Post(base+"/internal/v1/link", codec.MediaTypeJSON, bytes.NewReader(encode(t, codec.JSON, call)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), `"ftp"`) {
-		t.Errorf("REGISTER with scheme ftp: %d %s", resp.StatusCode, body)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), want) {
+		t.Errorf("REGISTER %v: %d %s, want 400 naming %s", call.GetRegister(), resp.StatusCode, body, want)
 	}
 }
 
@@ -77,17 +90,8 @@ func TestAgentIPFromRegister(t *testing.T) {
 	registerWith(t, base, codec.JSON, reg("withip", "10.1.2.3"))
 	registerWith(t, base, codec.JSON, reg("noip", ""))
 	f := subscribe(t, base, codec.JSON, fwInfo("web"))
-	want := map[string]string{"withip": "10.1.2.3", "noip": ""}
-	for len(want) > 0 {
-		for _, o := range f.nextOf(schedulerpb.Event_OFFERS).GetOffers().GetOffers() {
-			if ip, ok := want[o.GetHostname()]; ok {
-				if got := o.GetUrl().GetAddress().GetIp(); got != ip {
-					t.Errorf("offer of %s: url.address.ip %q, want %q", o.GetHostname(), got, ip)
-				}
-				delete(want, o.GetHostname())
-			}
-		}
-	}
+	offersSay(t, f, "url.address.ip", func(o *mesospb.Offer) string { return o.GetUrl().GetAddress().GetIp() },
+		map[string]string{"withip": "10.1.2.3", "noip": ""})
 	resp, err := http.Get(base + "/master/state")
 	if err != nil {
 		t.Fatal(err)
@@ -99,13 +103,5 @@ func TestAgentIPFromRegister(t *testing.T) {
 			t.Errorf("/master/state lacks %s:\n%s", pid, state)
 		}
 	}
-	resp, err = http.Post(base+"/internal/v1/link", codec.MediaTypeJSON, bytes.NewReader(encode(t, codec.JSON, reg("odd", "not-an-ip"))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), `"not-an-ip"`) {
-		t.Errorf("REGISTER with ip not-an-ip: %d %s", resp.StatusCode, body)
-	}
+	refused(t, base, reg("odd", "not-an-ip"), `"not-an-ip"`)
 }
