@@ -12,6 +12,7 @@ import (
 	"github.com/mesoproject/meso/api/codec"
 	"github.com/mesoproject/meso/api/executorpb"
 	"github.com/mesoproject/meso/api/mesospb"
+	"github.com/mesoproject/meso/internal/memnet"
 )
 
 func TestSubscribeUpdateAcknowledge(t *testing.T) {
@@ -198,10 +199,10 @@ func TestRecoveryTimeout(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				a := newFakeAgent(t)
-				ln := newMemListener()
+				ln := memnet.Listen("agent.test:5051")
 				srv := &http.Server{Handler: a}
 				go srv.Serve(ln)
-				tr := &http.Transport{DialContext: ln.dial}
+				tr := &http.Transport{DialContext: ln.Dial}
 				cfg := testConfig("agent.test:5051")
 				cfg.HTTPClient = &http.Client{Transport: tr}
 				cfg.Checkpoint = true
@@ -255,10 +256,10 @@ func TestRecoveryTimeoutBeforeFirstSubscribe(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		a := newFakeAgent(t)
 		a.subStatus = []int{statusHang}
-		ln := newMemListener()
+		ln := memnet.Listen("agent.test:5051")
 		srv := &http.Server{Handler: a}
 		go srv.Serve(ln)
-		tr := &http.Transport{DialContext: ln.dial}
+		tr := &http.Transport{DialContext: ln.Dial}
 		cfg := testConfig("agent.test:5051")
 		cfg.HTTPClient = &http.Client{Transport: tr}
 		cfg.RecoveryTimeout = 30 * time.Second

@@ -2,10 +2,8 @@ package scheduler
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -18,6 +16,7 @@ import (
 	"github.com/mesoproject/meso/api/mesospb"
 	"github.com/mesoproject/meso/api/recordio"
 	"github.com/mesoproject/meso/api/schedulerpb"
+	"github.com/mesoproject/meso/internal/memnet"
 )
 
 // fakeMaster is a Mesos master double: it checks the wire form of what the
@@ -304,63 +303,18 @@ func runClient(ctx context.Context, c *Client) <-chan error {
 	return done
 }
 
-// memListener is an in-memory net.Listener for tests inside a synctest
-// bubble, where real sockets must not be used.
-type memListener struct {
-	conns  chan net.Conn
-	closed chan struct{}
-	once   sync.Once
-}
-
-func newMemListener() *memListener {
-	return &memListener{conns: make(chan net.Conn), closed: make(chan struct{})}
-}
-
-func (l *memListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.conns:
-		return c, nil
-	case <-l.closed:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *memListener) Close() error {
-	l.once.Do(func() { close(l.closed) })
-	return nil
-}
-
-func (l *memListener) Addr() net.Addr { return memAddr{} }
-
-func (l *memListener) dial(ctx context.Context, _, _ string) (net.Conn, error) {
-	client, server := net.Pipe()
-	select {
-	case l.conns <- server:
-		return client, nil
-	case <-l.closed:
-		return nil, errors.New("memnet: connection refused")
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-type memAddr struct{}
-
-func (memAddr) Network() string { return "mem" }
-func (memAddr) String() string  { return "master.test:5050" }
-
 // serveMem serves m on an in-memory listener and returns an HTTP client that
 // reaches it at any address. Call from inside a synctest bubble; the returned
 // stop must run before the bubble ends.
 func (m *fakeMaster) serveMem() (hc *http.Client, stop func()) {
-	ln := newMemListener()
+	ln := memnet.Listen("master.test:5050")
 	srv := &http.Server{Handler: m}
 	served := make(chan struct{})
 	go func() {
 		defer close(served)
 		_ = srv.Serve(ln)
 	}()
-	tr := &http.Transport{DialContext: ln.dial}
+	tr := &http.Transport{DialContext: ln.Dial}
 	return &http.Client{Transport: tr}, func() {
 		close(m.quit)
 		srv.Close()
