@@ -2,6 +2,7 @@ package master
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptrace"
 	"sync/atomic"
 	"testing"
@@ -22,6 +23,8 @@ import (
 // from GOMAXPROCS*4 goroutines through one client, as a framework with
 // many call workers does; conns/op counts the TCP connections the master
 // opened per call (near 0 when keep-alive connections are reused).
+// "h2c" puts the calls on HTTP/2 without TLS (--http2_cleartext), all on
+// one connection.
 func BenchmarkAcknowledge(b *testing.B) {
 	for _, cdc := range []codec.Codec{codec.Protobuf, codec.JSON} {
 		for _, parallel := range []bool{false, true} {
@@ -29,15 +32,28 @@ func BenchmarkAcknowledge(b *testing.B) {
 			if parallel {
 				name += "/parallel"
 			}
-			b.Run(name, func(b *testing.B) { benchAcknowledge(b, cdc, parallel) })
+			b.Run(name, func(b *testing.B) { benchAcknowledge(b, cdc, parallel, false) })
 		}
+	}
+	for _, parallel := range []bool{false, true} {
+		name := "h2c/" + codec.Protobuf.MediaType()
+		if parallel {
+			name += "/parallel"
+		}
+		b.Run(name, func(b *testing.B) { benchAcknowledge(b, codec.Protobuf, parallel, true) })
 	}
 }
 
-func benchAcknowledge(b *testing.B, cdc codec.Codec, parallel bool) {
+func benchAcknowledge(b *testing.B, cdc codec.Codec, parallel, h2c bool) {
 	var conns atomic.Int64
-	_, base := startMaster(b)
-	c := scheduler.New(scheduler.Config{Master: base, Codec: cdc,
+	_, base := startMaster(b, func(cfg *Config) { cfg.HTTP.HTTP2Cleartext = h2c })
+	var hc *http.Client
+	if h2c {
+		tr := &http.Transport{Protocols: new(http.Protocols)}
+		tr.Protocols.SetUnencryptedHTTP2(true)
+		hc = &http.Client{Transport: tr}
+	}
+	c := scheduler.New(scheduler.Config{Master: base, Codec: cdc, HTTPClient: hc,
 		Framework: &mesospb.FrameworkInfo{User: proto.String("bench"), Name: proto.String("bench")}})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
