@@ -35,8 +35,8 @@ func newBenchCmd() *cobra.Command {
 --agents simulated agents that speak the real agent link protocol, then runs
 --tasks tasks through --frameworks simulated frameworks on the scheduler
 API. A task runs for --task_duration (nothing is executed): the agent
-reports TASK_STARTING and TASK_RUNNING at once and TASK_FINISHED after it,
-and the framework acknowledges every update.
+reports TASK_RUNNING at once (after TASK_STARTING with --task_starting) and
+TASK_FINISHED after it, and the framework acknowledges every update.
 
 A progress line goes to stderr every second; the figures go to stdout when
 the run ends, one per line ("to RUNNING: 23,456 tasks/s"), or as JSON with
@@ -128,6 +128,8 @@ Flags may be written with '_' or '-' (--task_duration, --task-duration).`,
 	mesosflag.DurationVar(f, &cfg.TaskDuration, "task_duration", cfg.TaskDuration, "how long each task runs (e.g. 2secs, 500ms)")
 	mesosflag.ResourcesVar(f, &cfg.AgentResources, "agent_resources", cfg.AgentResources, "resources of each agent")
 	mesosflag.ResourcesVar(f, &cfg.TaskResources, "task_resources", cfg.TaskResources, "resources of each task (scalars only)")
+	f.BoolVar(&cfg.TaskStarting, "task_starting", false,
+		"the simulated executor reports TASK_STARTING before TASK_RUNNING, as Mesos' command executor does (3 updates per task); by default TASK_RUNNING then TASK_FINISHED, as Spark's and most custom executors")
 	mesosflag.DurationVar(f, &cfg.AllocationInterval, "allocation_interval", 0,
 		"--allocation_interval of the in-process master (0: the master's default, 1secs)")
 	mesosflag.DurationVar(f, &cfg.Timeout, "timeout", sim.DefaultTimeout, "give up after this long")

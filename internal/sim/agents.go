@@ -234,8 +234,8 @@ func (p *agentPool) retryLoop(ctx context.Context) {
 
 // simAgent is one simulated agent: its identity, its status update
 // manager and the tasks it runs. Tasks are not run: RUN_TASK gives
-// TASK_STARTING and TASK_RUNNING at once and TASK_FINISHED after
-// Config.TaskDuration.
+// TASK_RUNNING at once (after TASK_STARTING with Config.TaskStarting)
+// and TASK_FINISHED after Config.TaskDuration.
 type simAgent struct {
 	p    *agentPool
 	info *mesospb.AgentInfo // read-only; REGISTER sends a copy with the id
@@ -442,14 +442,18 @@ func (a *simAgent) handle(ev *linkpb.MasterEvent) error {
 	return nil
 }
 
-// runTask starts a task: TASK_STARTING and TASK_RUNNING now (the second
-// goes out when the first is acknowledged), TASK_FINISHED later.
+// runTask starts a task: TASK_RUNNING now (with Config.TaskStarting,
+// TASK_STARTING first, and TASK_RUNNING goes out when it is
+// acknowledged), TASK_FINISHED later.
 func (a *simAgent) runTask(framework, task string) {
 	now := time.Now()
 	key := taskKey{framework, task}
 	a.mu.Lock()
 	a.tasks[key] = struct{}{}
-	fwd := a.updateLocked(key, mesospb.TaskState_TASK_STARTING, now)
+	var fwd []statusupdate.Forward
+	if a.p.r.cfg.TaskStarting {
+		fwd = a.updateLocked(key, mesospb.TaskState_TASK_STARTING, now)
+	}
 	fwd = append(fwd, a.updateLocked(key, mesospb.TaskState_TASK_RUNNING, now)...)
 	a.mu.Unlock()
 	a.p.timers.add(now.Add(a.p.r.cfg.TaskDuration), a, key)

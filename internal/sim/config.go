@@ -63,6 +63,12 @@ type Config struct {
 	Tasks      int // over all frameworks, shared out evenly
 	// TaskDuration is how long a task runs from RUN_TASK to TASK_FINISHED.
 	TaskDuration time.Duration
+	// TaskStarting makes the simulated executor report TASK_STARTING
+	// before TASK_RUNNING, as Mesos' command executor does: three
+	// updates (and acknowledgements) per task instead of two. Off by
+	// default, as for Spark's and most custom executors, which send
+	// TASK_RUNNING and then a terminal state.
+	TaskStarting bool
 
 	AgentResources resources.Resources // each agent's; default DefaultAgentResources
 	TaskResources  resources.Resources // each task's, scalars only; default DefaultTaskResources

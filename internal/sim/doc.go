@@ -11,8 +11,10 @@
 //   - A simulated agent opens its link as a real agent does (link.proto):
 //     POST /internal/v1/link with REGISTER, then reads the RecordIO stream
 //     of MasterEvents, answering PING with PONG. RUN_TASK gives
-//     TASK_STARTING and TASK_RUNNING at once and TASK_FINISHED after
-//     Config.TaskDuration (nothing is executed); KILL_TASK gives
+//     TASK_RUNNING at once (after TASK_STARTING with Config.TaskStarting,
+//     as Mesos' command executor; Spark's and most custom executors send
+//     none) and TASK_FINISHED after Config.TaskDuration (nothing is
+//     executed); KILL_TASK gives
 //     TASK_KILLED. Updates carry what the agent's own updates carry
 //     (source SOURCE_EXECUTOR, agent_id, executor_id = task id as for
 //     command tasks, timestamp, a 16-byte uuid, latest_state) and go

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -22,8 +23,15 @@ import (
 
 // TestRunSmall runs the simulator end to end over loopback and checks
 // that the run was correct: every task finished, every update was
-// acknowledged exactly once, and the report says so in both forms.
+// acknowledged exactly once, and the report says so in both forms; with
+// and without TASK_STARTING.
 func TestRunSmall(t *testing.T) {
+	for _, starting := range []bool{false, true} {
+		t.Run(fmt.Sprintf("task_starting=%v", starting), func(t *testing.T) { testRunSmall(t, starting) })
+	}
+}
+
+func testRunSmall(t *testing.T, starting bool) {
 	agents, frameworks, tasks := 50, 3, 2000
 	if raceEnabled {
 		tasks = 500
@@ -33,6 +41,7 @@ func TestRunSmall(t *testing.T) {
 	rep, r, err := run(ctx, Config{
 		Agents: agents, Frameworks: frameworks, Tasks: tasks,
 		TaskDuration:       10 * time.Millisecond,
+		TaskStarting:       starting,
 		AllocationInterval: 100 * time.Millisecond,
 		ProfileDir:         t.TempDir(),
 		UpdateRetry:        time.Hour, // no retries: each update is delivered once
@@ -51,12 +60,16 @@ func TestRunSmall(t *testing.T) {
 	if rep.UnexpectedAcks != 0 || rep.LinkFailures != 0 || rep.CallErrors != 0 {
 		t.Errorf("unexpected acks %d, link failures %d, call errors %d", rep.UnexpectedAcks, rep.LinkFailures, rep.CallErrors)
 	}
-	// STARTING, RUNNING and FINISHED per task.
-	if int(rep.UpdatesSent) != 3*tasks || int(rep.AcksReceived) != 3*tasks || int(rep.UpdatesReceived) != 3*tasks {
-		t.Errorf("updates sent %d, received %d, acks %d; want %d each",
-			rep.UpdatesSent, rep.UpdatesReceived, rep.AcksReceived, 3*tasks)
+	// RUNNING and FINISHED per task, STARTING first when asked for.
+	perTask := 2
+	if starting {
+		perTask = 3
 	}
-	if rep.UpdateLatency.Samples != 3*tasks || rep.UpdateLatency.P50 <= 0 || rep.UpdateLatency.P99 < rep.UpdateLatency.P50 {
+	if int(rep.UpdatesSent) != perTask*tasks || int(rep.AcksReceived) != perTask*tasks || int(rep.UpdatesReceived) != perTask*tasks {
+		t.Errorf("updates sent %d, received %d, acks %d; want %d each",
+			rep.UpdatesSent, rep.UpdatesReceived, rep.AcksReceived, perTask*tasks)
+	}
+	if rep.UpdateLatency.Samples != perTask*tasks || rep.UpdateLatency.P50 <= 0 || rep.UpdateLatency.P99 < rep.UpdateLatency.P50 {
 		t.Errorf("update latency %+v", rep.UpdateLatency)
 	}
 	if rep.ToRunningRate <= 0 || rep.ToFinishedRate <= 0 || rep.RegistrationRate <= 0 || rep.Offers == 0 {
@@ -66,7 +79,7 @@ func TestRunSmall(t *testing.T) {
 	if rep.Memory == nil || rep.Memory.Scope != "master+sim" || rep.Memory.RSSBytes == 0 || rep.Memory.HeapBytes == 0 {
 		t.Errorf("memory %+v", rep.Memory)
 	}
-	checkAudit(t, r.audit, tasks)
+	checkAudit(t, r.audit, tasks, starting)
 	for _, name := range []string{"register.pprof", "heap-registered.pprof", "cpu.pprof", "heap.pprof"} {
 		if fi, err := statFile(filepath.Join(r.cfg.ProfileDir, name)); err != nil || fi == 0 {
 			t.Errorf("profile %s: %d bytes, %v", name, fi, err)
@@ -115,8 +128,8 @@ func TestRunSmall(t *testing.T) {
 }
 
 // checkAudit: every update the agents made was acknowledged exactly once,
-// and every task had STARTING, RUNNING and FINISHED.
-func checkAudit(t *testing.T, au *audit, tasks int) {
+// and every task had RUNNING and FINISHED, and STARTING when starting.
+func checkAudit(t *testing.T, au *audit, tasks int, starting bool) {
 	t.Helper()
 	au.mu.Lock()
 	defer au.mu.Unlock()
@@ -135,15 +148,16 @@ func checkAudit(t *testing.T, au *audit, tasks int) {
 	if len(states) != tasks {
 		t.Errorf("%d tasks had updates, want %d", len(states), tasks)
 	}
-	want := map[mesospb.TaskState]bool{
-		mesospb.TaskState_TASK_STARTING: true, mesospb.TaskState_TASK_RUNNING: true, mesospb.TaskState_TASK_FINISHED: true,
+	want := map[mesospb.TaskState]bool{mesospb.TaskState_TASK_RUNNING: true, mesospb.TaskState_TASK_FINISHED: true}
+	if starting {
+		want[mesospb.TaskState_TASK_STARTING] = true
 	}
 	for key, ss := range states {
 		got := map[mesospb.TaskState]bool{}
 		for _, s := range ss {
 			got[s] = true
 		}
-		if len(ss) != 3 || !reflect.DeepEqual(got, want) {
+		if len(ss) != len(want) || !reflect.DeepEqual(got, want) {
 			t.Errorf("task %s had updates %v", key.task, ss)
 		}
 	}
@@ -281,8 +295,8 @@ func TestRunOptimistic(t *testing.T) {
 		t.Errorf("launched %d, running %d, finished and acked %d, failed %d; want %d, %d, %d, 0",
 			rep.Launched, rep.Running, rep.FinishedAcked, rep.Failed, tasks, tasks, tasks)
 	}
-	if rep.UnexpectedAcks != 0 || rep.CallErrors != 0 || int(rep.UpdatesSent) != 3*tasks {
-		t.Errorf("unexpected acks %d, call errors %d, updates sent %d (want %d)", rep.UnexpectedAcks, rep.CallErrors, rep.UpdatesSent, 3*tasks)
+	if rep.UnexpectedAcks != 0 || rep.CallErrors != 0 || int(rep.UpdatesSent) != 2*tasks {
+		t.Errorf("unexpected acks %d, call errors %d, updates sent %d (want %d)", rep.UnexpectedAcks, rep.CallErrors, rep.UpdatesSent, 2*tasks)
 	}
 	if rep.Rescinded == 0 {
 		t.Error("no offer was rescinded: the offers were not optimistic")
