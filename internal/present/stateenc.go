@@ -25,90 +25,130 @@ import (
 // document). Filtering (the view ACLs) happens before: a document holds
 // only the tasks it is given, whatever the cache holds.
 //
+// Agents' entries are kept the same way, by their message: the master's
+// core hands out the same entry for an agent that did not change.
+//
 // A StateEncoder is safe for concurrent use; the zero value is ready.
 type StateEncoder struct {
-	mu       sync.Mutex
-	cur, old map[taskKey][]byte // guarded by mu
-	largest  int                // guarded by mu: the most tasks one document wrote
+	mu     sync.Mutex
+	tasks  renderCache[*mesospb.Task]                      // guarded by mu
+	agents renderCache[*masterpb.Response_GetAgents_Agent] // guarded by mu
 }
 
-type taskKey struct {
-	t        *mesospb.Task
+// renderCache keeps renderings in two generations: found in the older,
+// one moves to the newer; the older is dropped when the newer holds twice
+// the renderings of the largest document (at least minGeneration).
+type renderCache[K comparable] struct {
+	cur, old map[K]rendering
+	largest  int // the most renderings one document used
+}
+
+// rendering is a value's JSON, and the fallback role it was rendered with
+// (tasks).
+type rendering struct {
 	fallback string
+	js       []byte
 }
 
-// flushSize is how much a document buffers before writing to its writer.
-const flushSize = 64 << 10
+func (c *renderCache[K]) get(k K, fallback string) ([]byte, bool) {
+	r, ok := c.cur[k]
+	if !ok {
+		if r, ok = c.old[k]; ok {
+			delete(c.old, k)
+			c.put(k, r)
+		}
+	}
+	if !ok || r.fallback != fallback {
+		return nil, false
+	}
+	return r.js, true
+}
+
+func (c *renderCache[K]) put(k K, r rendering) {
+	if c.cur == nil {
+		c.cur = map[K]rendering{}
+	}
+	c.cur[k] = r
+}
+
+// done ends a document that used n renderings.
+func (c *renderCache[K]) done(n int) {
+	c.largest = max(c.largest, n)
+	if len(c.cur) > max(2*c.largest, minGeneration) {
+		c.old, c.cur = c.cur, make(map[K]rendering, c.largest)
+	}
+}
 
 // minGeneration is the fewest renderings the newer generation holds
 // before the older one may be dropped.
 const minGeneration = 4096
 
+// flushSize is how much a document buffers before writing to its writer.
+const flushSize = 64 << 10
+
 // task appends the JSON of t (TaskJSON(t, fallback)), from the cache when
 // it has it.
 func (e *StateEncoder) task(b []byte, t *mesospb.Task, fallback string, rs *resScratch) []byte {
-	k := taskKey{t, fallback}
 	e.mu.Lock()
-	js, ok := e.cur[k]
-	if !ok {
-		if js, ok = e.old[k]; ok {
-			delete(e.old, k)
-			e.cur[k] = js
-		}
-	}
+	js, ok := e.tasks.get(t, fallback)
 	e.mu.Unlock()
 	if ok {
 		return append(b, js...)
 	}
 	start := len(b)
 	b = appendTask(b, t, fallback, rs)
-	js = append([]byte(nil), b[start:]...)
+	r := rendering{fallback, append([]byte(nil), b[start:]...)}
 	e.mu.Lock()
-	if e.cur == nil {
-		e.cur = map[taskKey][]byte{}
-	}
-	e.cur[k] = js
+	e.tasks.put(t, r)
 	e.mu.Unlock()
 	return b
 }
 
-// done ends a document that wrote n tasks: it drops the older generation
-// once the newer one has grown well past what documents use.
-func (e *StateEncoder) done(n int) {
+// agent appends the JSON of an agent's entry, from the cache when it has
+// it.
+func (e *StateEncoder) agent(b []byte, ag *masterpb.Response_GetAgents_Agent, rs *resScratch) []byte {
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.largest = max(e.largest, n)
-	if len(e.cur) > max(2*e.largest, minGeneration) {
-		e.old, e.cur = e.cur, make(map[taskKey][]byte, e.largest)
+	js, ok := e.agents.get(ag, "")
+	e.mu.Unlock()
+	if ok {
+		return append(b, js...)
 	}
+	start := len(b)
+	b = rs.appendAgent(b, ag)
+	r := rendering{"", append([]byte(nil), b[start:]...)}
+	e.mu.Lock()
+	e.agents.put(ag, r)
+	e.mu.Unlock()
+	return b
 }
 
-// Cached is how many task renderings the encoder holds.
-func (e *StateEncoder) Cached() int {
+// done ends a document that wrote tasks and agents.
+func (e *StateEncoder) done(tasks, agents int) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return len(e.cur) + len(e.old)
+	e.tasks.done(tasks)
+	e.agents.done(agents)
+}
+
+// Cached is how many task and agent renderings the encoder holds.
+func (e *StateEncoder) Cached() (tasks, agents int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.tasks.cur) + len(e.tasks.old), len(e.agents.cur) + len(e.agents.old)
 }
 
 // doc is one document being written.
 type doc struct {
-	e     *StateEncoder
-	w     io.Writer
-	b     []byte
-	err   error
-	rs    resScratch
-	tasks int
-	byFW  map[string]*frameworkParts // grouped once per document
+	e               *StateEncoder
+	w               io.Writer
+	b               []byte
+	err             error
+	rs              resScratch
+	nTasks, nAgents int                        // written
+	byFW            map[string]*frameworkParts // grouped once per document
 }
 
 func (e *StateEncoder) newDoc(w io.Writer) *doc {
-	if e.cur == nil {
-		e.mu.Lock()
-		if e.cur == nil {
-			e.cur = map[taskKey][]byte{}
-		}
-		e.mu.Unlock()
-	}
 	return &doc{e: e, w: w, b: make([]byte, 0, flushSize+flushSize/4)}
 }
 
@@ -128,13 +168,13 @@ func (d *doc) flush(end bool) {
 func (d *doc) finish() error {
 	d.b = append(d.b, '\n') // as json.Encoder.Encode
 	d.flush(true)
-	d.e.done(d.tasks)
+	d.e.done(d.nTasks, d.nAgents)
 	return d.err
 }
 
 func (d *doc) task(t *mesospb.Task, fallback string) {
 	d.b = d.e.task(d.b, t, fallback, &d.rs)
-	d.tasks++
+	d.nTasks++
 	d.flush(false)
 }
 
@@ -269,7 +309,8 @@ func (d *doc) agents(gs *masterpb.Response_GetState) {
 		if i > 0 {
 			d.b = append(d.b, ',')
 		}
-		d.b = d.rs.appendAgent(d.b, ag)
+		d.b = d.e.agent(d.b, ag, &d.rs)
+		d.nAgents++
 		d.flush(false)
 	}
 	d.b = append(d.b, ']')
