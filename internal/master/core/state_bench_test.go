@@ -44,6 +44,17 @@ func loadedCluster(b *testing.B, agents, frameworks, tasksPerAgent int) *benchCl
 	return bc
 }
 
+// tasks lists the cluster's live tasks.
+func (bc *benchCluster) tasks() []*task {
+	var all []*task
+	for _, fw := range bc.c.frameworks {
+		for _, t := range fw.tasks {
+			all = append(all, t)
+		}
+	}
+	return all
+}
+
 // BenchmarkStateOnLoop measures what /master/state, GET_STATE and the
 // metrics cost the master's loop at 5,000 agents / 50,000 tasks: the part
 // that runs on the loop goroutine (nothing else is served meanwhile).
@@ -60,12 +71,7 @@ func BenchmarkStateOnLoop10k(b *testing.B) { benchStateOnLoop(b, 10000) }
 
 func benchStateOnLoop(b *testing.B, agents int) {
 	bc := loadedCluster(b, agents, 10, 10)
-	var all []*task
-	for _, fw := range bc.c.frameworks {
-		for _, t := range fw.tasks {
-			all = append(all, t)
-		}
-	}
+	all := bc.tasks()
 	// change edits a task's record as a status update's acknowledgement
 	// state does (the first edit after a query copies the record).
 	change := func(ts []*task) {
@@ -148,12 +154,7 @@ func BenchmarkStateRender10k(b *testing.B) { benchStateRender(b, 10000) }
 
 func benchStateRender(b *testing.B, agents int) {
 	bc := loadedCluster(b, agents, 10, 10)
-	var all []*task
-	for _, fw := range bc.c.frameworks {
-		for _, t := range fw.tasks {
-			all = append(all, t)
-		}
-	}
+	all := bc.tasks()
 	meta := present.MasterMeta{Info: bc.c.cfg.MasterInfo, Version: "bench", Started: bc.now}
 	var enc present.StateEncoder
 	write := func(e *present.StateEncoder) {
