@@ -308,3 +308,41 @@ func TestQuotaACLs(t *testing.T) {
 		t.Errorf("eve sees quotas of %v, want web only", got)
 	}
 }
+
+// /master/state and its cuts keep filtering by view_tasks with the
+// encoder's cache of rendered tasks: once ops' documents rendered the
+// task, eve (who may view the framework but no task) still gets none of
+// it, before and after ops asks again, and ops still gets it.
+func TestStateACLsWithCachedTasks(t *testing.T) {
+	cl := startCluster(t, codec.JSON, withOps(t), withACLs(t, `{
+	  "view_frameworks": [{"principals": {"type": "ANY"}, "users": {"type": "ANY"}}],
+	  "view_tasks": [{"principals": {"values": ["ops"]}, "users": {"type": "ANY"}},
+	                 {"principals": {"type": "ANY"}, "users": {"type": "NONE"}}]
+	}`))
+	eve, ops := basic{"eve", "e-secret"}, basic{"ops", "o-secret"}
+	cl.launch(t, "secret-task")
+	get := func(path string, who basic) string {
+		t.Helper()
+		resp := send(t, http.MethodGet, cl.base+path, nil, who, nil)
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != http.StatusOK || !json.Valid(b) {
+			t.Fatalf("%s as %s: %d %v %s", path, who.user, resp.StatusCode, err, b)
+		}
+		return string(b)
+	}
+	for round := range 2 {
+		for _, path := range []string{"/master/state", "/master/frameworks", "/master/tasks"} {
+			if body := get(path, ops); !strings.Contains(body, `"id":"secret-task"`) {
+				t.Errorf("round %d: %s as ops lacks the task: %s", round, path, body)
+			}
+			body := get(path, eve)
+			if strings.Contains(body, "secret-task") {
+				t.Errorf("round %d: %s as eve shows the task: %s", round, path, body)
+			}
+			if path != "/master/tasks" && !strings.Contains(body, cl.fw.id) {
+				t.Errorf("round %d: %s as eve lacks the framework: %s", round, path, body)
+			}
+		}
+	}
+}

@@ -3,6 +3,7 @@ package master
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -87,12 +88,15 @@ const queryTimeout = 10 * time.Second
 
 // handleState serves /state and /master/state.
 func (m *Master) handleState(w http.ResponseWriter, r *http.Request) {
-	m.handleStatePart(func(s *present.MasterState) any { return s })(w, r)
+	m.handleStatePart(func(w io.Writer, head *present.MasterState, gs *masterpb.Response_GetState) error {
+		return m.stateEnc.WriteMasterState(w, head, gs)
+	})(w, r)
 }
 
 // handleStatePart serves a document cut from the state (/master/slaves,
-// /master/frameworks, /master/tasks).
-func (m *Master) handleStatePart(part func(*present.MasterState) any) http.HandlerFunc {
+// /master/frameworks, /master/tasks): write streams it from the filtered
+// state (gs) and the document's head.
+func (m *Master) handleStatePart(write func(w io.Writer, head *present.MasterState, gs *masterpb.Response_GetState) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), queryTimeout)
 		defer cancel()
@@ -103,16 +107,18 @@ func (m *Master) handleStatePart(part func(*present.MasterState) any) http.Handl
 			return
 		}
 		// Finished, filtered and rendered off the loop: the core's answer
-		// is ours.
+		// is ours. Its task records are immutable (the encoder caches
+		// their JSON).
 		gs := finish()
 		v := m.viewer(r)
 		v.state(gs)
-		st := present.MasterStateJSON(gs, m.stateMeta())
+		head := present.MasterStateHead(gs, m.stateMeta())
 		if !v.can(acl.ViewFlags, "") {
-			st.Flags = map[string]string{} // view_flags
+			head.Flags = map[string]string{} // view_flags
 		}
-		m.leaderView(st)
-		writeJSON(w, part(st))
+		m.leaderView(head)
+		w.Header().Set("Content-Type", "application/json")
+		_ = write(w, head, gs)
 	}
 }
 

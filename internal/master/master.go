@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mesoproject/meso/api/masterpb"
 	"github.com/mesoproject/meso/api/mesospb"
 	"github.com/mesoproject/meso/internal/allocator"
 	"github.com/mesoproject/meso/internal/httpbound"
@@ -50,6 +52,10 @@ type Master struct {
 	reg        *registry.Registry
 	leadership *raftLeadership
 	retake     chan struct{} // cap 1: the loop asks the election watcher to recover again
+
+	// stateEnc writes the state documents, keeping each task's JSON
+	// (safe for concurrent use).
+	stateEnc present.StateEncoder
 }
 
 // New checks cfg and returns a Master.
@@ -250,23 +256,14 @@ func (m *Master) routes() http.Handler {
 	}
 	// The cuts of the state are the leader's (307 elsewhere); /state
 	// itself is served by every master, showing who leads.
-	leaderPart := func(part func(*present.MasterState) any) http.Handler {
-		return ro(m.leaderOnly(m.handleStatePart(part)))
+	leaderPart := func(write func(io.Writer, *masterpb.Response_GetState) error) http.Handler {
+		return ro(m.leaderOnly(m.handleStatePart(func(w io.Writer, _ *present.MasterState, gs *masterpb.Response_GetState) error {
+			return write(w, gs)
+		})))
 	}
-	mux.Handle("/master/slaves", leaderPart(func(s *present.MasterState) any {
-		return map[string]any{"slaves": s.Slaves}
-	}))
-	mux.Handle("/master/frameworks", leaderPart(func(s *present.MasterState) any {
-		return map[string]any{"frameworks": s.Frameworks, "completed_frameworks": s.CompletedFrameworks}
-	}))
-	mux.Handle("/master/tasks", leaderPart(func(s *present.MasterState) any {
-		tasks := []present.Task{}
-		for _, f := range s.Frameworks {
-			tasks = append(tasks, f.Tasks...)
-			tasks = append(tasks, f.CompletedTasks...)
-		}
-		return map[string]any{"tasks": tasks}
-	}))
+	mux.Handle("/master/slaves", leaderPart(m.stateEnc.WriteSlaves))
+	mux.Handle("/master/frameworks", leaderPart(m.stateEnc.WriteFrameworks))
+	mux.Handle("/master/tasks", leaderPart(m.stateEnc.WriteTasks))
 	m.maintenanceRoutes(mux)
 	m.logRoutes(mux)
 	mux.Handle("/internal/v1/link", m.authenticate(m.cfg.AuthenticateAgents, m.leaderOnly(http.HandlerFunc(m.handleLink))))

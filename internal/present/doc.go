@@ -15,5 +15,13 @@
 // and Value.Set), attributes likewise, timestamps as seconds, enums by
 // name, and empty lists written as [] rather than null.
 //
-// The package has no state and does no I/O.
+// The master writes its documents with a StateEncoder: the same bytes as
+// encoding/json's encoding of MasterStateJSON, appended straight from the
+// GetState value into a buffer streamed to the response, with each task's
+// (and agent's) JSON kept by its record, which the master never modifies
+// once a query took it; MasterStateJSON stays as the reference the
+// encoder is tested against (and for the core's own callers).
+//
+// The package does no I/O but writing to the io.Writer it is given; a
+// StateEncoder's cache is its only state, owned by its caller.
 package present

@@ -170,13 +170,31 @@ func FrameworkRoles(info *mesospb.FrameworkInfo) []string {
 }
 
 // MasterStateJSON derives the /state document from the operator state gs.
+// (StateEncoder writes the same document without building it.)
 func MasterStateJSON(gs *masterpb.Response_GetState, meta MasterMeta) *MasterState {
+	s := MasterStateHead(gs, meta)
+	s.Slaves, s.Frameworks, s.CompletedFrameworks = []MasterAgent{}, []MasterFramework{}, []MasterFramework{}
+	for _, ag := range gs.GetGetAgents().GetAgents() {
+		s.Slaves = append(s.Slaves, MasterAgentJSON(ag))
+	}
+	byFW := groupByFramework(gs.GetGetTasks(), gs.GetGetExecutors())
+	for _, fw := range gs.GetGetFrameworks().GetFrameworks() {
+		s.Frameworks = append(s.Frameworks, masterFrameworkJSON(fw, byFW))
+	}
+	for _, fw := range gs.GetGetFrameworks().GetCompletedFrameworks() {
+		s.CompletedFrameworks = append(s.CompletedFrameworks, masterFrameworkJSON(fw, byFW))
+	}
+	return s
+}
+
+// MasterStateHead is the /state document without its lists of agents
+// and frameworks (the agents counted).
+func MasterStateHead(gs *masterpb.Response_GetState, meta MasterMeta) *MasterState {
 	mi := meta.Info
 	s := &MasterState{
 		Version: meta.Version, StartTime: seconds(meta.Started), ElectedTime: seconds(meta.Started),
 		ID: mi.GetId(), PID: mi.GetPid(), Hostname: mi.GetHostname(), Leader: mi.GetPid(),
 		Flags: meta.Flags, LeaderInfo: masterInfoJSON(mi),
-		Slaves: []MasterAgent{}, Frameworks: []MasterFramework{}, CompletedFrameworks: []MasterFramework{},
 		OrphanTasks: []Task{}, UnregisteredFramework: []string{},
 	}
 	if s.Flags == nil {
@@ -188,14 +206,6 @@ func MasterStateJSON(gs *masterpb.Response_GetState, meta MasterMeta) *MasterSta
 		} else {
 			s.DeactivatedSlaves++
 		}
-		s.Slaves = append(s.Slaves, MasterAgentJSON(ag))
-	}
-	byFW := groupByFramework(gs.GetGetTasks(), gs.GetGetExecutors())
-	for _, fw := range gs.GetGetFrameworks().GetFrameworks() {
-		s.Frameworks = append(s.Frameworks, masterFrameworkJSON(fw, byFW))
-	}
-	for _, fw := range gs.GetGetFrameworks().GetCompletedFrameworks() {
-		s.CompletedFrameworks = append(s.CompletedFrameworks, masterFrameworkJSON(fw, byFW))
 	}
 	return s
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/mesoproject/meso/api/masterpb"
@@ -59,6 +60,23 @@ type agentSnap struct {
 	// total and used are the metricScalars of the agent's total and of
 	// what its tasks and executors use (scalars).
 	total, used [4]float64
+
+	// entry is the agent's GET_AGENTS entry, built (entryOf) by the first
+	// query to finish with this snapshot and shared by every later one,
+	// so an agent that did not change is the same message in every answer
+	// (the state presenter keeps its JSON by that message). Queries finish
+	// off the loop, perhaps two at once: the first to store its entry
+	// wins (no lock).
+	entry atomic.Pointer[masterpb.Response_GetAgents_Agent]
+}
+
+// entryOf returns the snapshot's GET_AGENTS entry (never modified).
+func (s *agentSnap) entryOf() *masterpb.Response_GetAgents_Agent {
+	if e := s.entry.Load(); e != nil {
+		return e
+	}
+	s.entry.CompareAndSwap(nil, agentEntryWith(&s.ag, s.held(), s.drain))
+	return s.entry.Load()
 }
 
 // agentSnaps are the agents' snapshots, in no order.
@@ -146,7 +164,7 @@ func (s agentSnaps) entries() *masterpb.Response_GetAgents {
 	slices.SortFunc(s, func(a, b *agentSnap) int { return strings.Compare(a.ag.id, b.ag.id) })
 	out := &masterpb.Response_GetAgents{Agents: make([]*masterpb.Response_GetAgents_Agent, 0, len(s))}
 	for _, x := range s {
-		out.Agents = append(out.Agents, agentEntryWith(&x.ag, x.held(), x.drain))
+		out.Agents = append(out.Agents, x.entryOf())
 	}
 	return out
 }

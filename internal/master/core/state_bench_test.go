@@ -1,10 +1,13 @@
 package core
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"testing"
 
 	"github.com/mesoproject/meso/api/mesospb"
+	"github.com/mesoproject/meso/internal/present"
 	"github.com/mesoproject/meso/internal/resources"
 )
 
@@ -41,6 +44,17 @@ func loadedCluster(b *testing.B, agents, frameworks, tasksPerAgent int) *benchCl
 	return bc
 }
 
+// tasks lists the cluster's live tasks.
+func (bc *benchCluster) tasks() []*task {
+	var all []*task
+	for _, fw := range bc.c.frameworks {
+		for _, t := range fw.tasks {
+			all = append(all, t)
+		}
+	}
+	return all
+}
+
 // BenchmarkStateOnLoop measures what /master/state, GET_STATE and the
 // metrics cost the master's loop at 5,000 agents / 50,000 tasks: the part
 // that runs on the loop goroutine (nothing else is served meanwhile).
@@ -57,12 +71,7 @@ func BenchmarkStateOnLoop10k(b *testing.B) { benchStateOnLoop(b, 10000) }
 
 func benchStateOnLoop(b *testing.B, agents int) {
 	bc := loadedCluster(b, agents, 10, 10)
-	var all []*task
-	for _, fw := range bc.c.frameworks {
-		for _, t := range fw.tasks {
-			all = append(all, t)
-		}
-	}
+	all := bc.tasks()
 	// change edits a task's record as a status update's acknowledgement
 	// state does (the first edit after a query copies the record).
 	change := func(ts []*task) {
@@ -125,6 +134,71 @@ func benchStateOnLoop(b *testing.B, agents int) {
 	b.Run("Metrics", func(b *testing.B) {
 		for b.Loop() {
 			_ = bc.c.Metrics(bc.now)
+		}
+	})
+}
+
+// BenchmarkStateRender measures the off-loop part of /master/state at
+// 5,000 agents / 50,000 tasks: finishing the state query (StateQuery's
+// returned function: listing and sorting the tasks, the agents' entries)
+// and writing the JSON document. json is how the handler wrote it before
+// StateEncoder (MasterStateJSON's structs through encoding/json); encoder
+// is StateEncoder with its cache of task renderings warm (unchanged), with
+// 500 tasks (1%) changed since the previous document (changed500), and a
+// fresh encoder every time (cold). finish is the query's part alone.
+func BenchmarkStateRender(b *testing.B) { benchStateRender(b, 5000) }
+
+// BenchmarkStateRender10k is BenchmarkStateRender at the size:
+// 10,000 agents / 100,000 tasks.
+func BenchmarkStateRender10k(b *testing.B) { benchStateRender(b, 10000) }
+
+func benchStateRender(b *testing.B, agents int) {
+	bc := loadedCluster(b, agents, 10, 10)
+	all := bc.tasks()
+	meta := present.MasterMeta{Info: bc.c.cfg.MasterInfo, Version: "bench", Started: bc.now}
+	var enc present.StateEncoder
+	write := func(e *present.StateEncoder) {
+		gs := bc.c.StateQuery()()
+		if err := e.WriteMasterState(io.Discard, present.MasterStateHead(gs, meta), gs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	write(&enc) // warm: every task rendered once
+	b.Run("finish", func(b *testing.B) {
+		for b.Loop() {
+			_ = bc.c.StateQuery()()
+		}
+	})
+	b.Run("json", func(b *testing.B) {
+		for b.Loop() {
+			gs := bc.c.StateQuery()()
+			if err := json.NewEncoder(io.Discard).Encode(present.MasterStateJSON(gs, meta)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoder/unchanged", func(b *testing.B) {
+		for b.Loop() {
+			write(&enc)
+		}
+	})
+	b.Run("encoder/changed500", func(b *testing.B) {
+		n := 0
+		for b.Loop() {
+			b.StopTimer()
+			for range 500 {
+				t := all[n%len(all)]
+				n++
+				bc.c.editTask(t).StatusUpdateState = mesospb.TaskState_TASK_STAGING.Enum()
+				t.changed()
+			}
+			b.StartTimer()
+			write(&enc)
+		}
+	})
+	b.Run("encoder/cold", func(b *testing.B) {
+		for b.Loop() {
+			write(&present.StateEncoder{})
 		}
 	})
 }
