@@ -3,7 +3,6 @@ package e2e
 import (
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/mesoproject/meso/api/codec"
 	"github.com/mesoproject/meso/api/mesospb"
@@ -32,28 +31,9 @@ func BenchmarkCommandTasks(b *testing.B) {
 			}
 			cl.waitAgents(2)
 			f := newFramework(b, cl.master.addr, fwOptions{codec: codec.Protobuf, checkpoint: checkpoint})
-			f.launchOn(f.takeOffer(task), commandTaskWithURIs("warmup", "true"))
-			f.waitState("warmup", mesospb.TaskState_TASK_FINISHED, time.Minute)
-
-			b.ResetTimer()
-			start := time.Now()
-			for launched := 0; launched < b.N; {
-				offer := f.takeOffer(task)
-				n := min(fitCount(offer, task), b.N-launched)
-				tasks := make([]*mesospb.TaskInfo, n)
-				for i := range tasks {
-					tasks[i] = commandTaskWithURIs(fmt.Sprintf("t%06d", launched+i), "true")
-				}
-				f.launchOn(offer, tasks...)
-				launched += n
-			}
-			f.waitFinished(b.N + 1)
-			for _, a := range cl.agents {
-				eventually(b, time.Minute, func() error { return pendingUpdates(a) })
-			}
-			elapsed := time.Since(start)
-			b.StopTimer()
-			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "tasks/s")
+			measureLaunches(b, f, cl.agents, task, func(id string) *mesospb.TaskInfo {
+				return commandTaskWithURIs(id, "true")
+			})
 		})
 	}
 }
