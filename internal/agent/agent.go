@@ -84,6 +84,7 @@ type Agent struct {
 	// loop is committing a batch taken from them while committing.
 	committer   bool
 	committing  bool
+	inFlight    []pendingInput // the queue being committed
 	commitQueue []pendingInput
 	commitBatch *checkpoint.Batch
 	tasks       sync.WaitGroup // goroutines started by dispatch

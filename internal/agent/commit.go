@@ -158,6 +158,7 @@ func (a *Agent) commitRound() {
 		return
 	}
 	a.committing = true
+	a.inFlight = queue
 	a.mu.Unlock()
 	if testHookCommit != nil {
 		testHookCommit()
@@ -168,10 +169,11 @@ func (a *Agent) commitRound() {
 		}
 	}
 	a.mu.Lock()
-	for _, p := range queue {
+	for _, p := range a.inFlight {
 		a.carryOutLocked(p.effs, p.streams)
 		close(p.done)
 	}
+	a.inFlight = nil
 	a.committing = false
 	if len(a.commitQueue) > 0 {
 		select {
@@ -180,4 +182,24 @@ func (a *Agent) commitRound() {
 		}
 	}
 	a.mu.Unlock()
+}
+
+// forgetQueuedLocked drops, from the effects waiting for a commit (queued
+// or in flight), those meant for the agent's old identity when the master
+// gave it a new one: calls for the master, events for executors and
+// launches. Destroying containers stays.
+func (a *Agent) forgetQueuedLocked() {
+	for _, list := range [][]pendingInput{a.inFlight, a.commitQueue} {
+		for i := range list {
+			p := &list[i]
+			var effs []lifecycle.Effect
+			var streams []*eventStream
+			for j, e := range p.effs {
+				if _, ok := e.(lifecycle.DestroyContainer); ok {
+					effs, streams = append(effs, e), append(streams, p.streams[j])
+				}
+			}
+			p.effs, p.streams = effs, streams
+		}
+	}
 }
