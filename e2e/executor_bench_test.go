@@ -60,6 +60,14 @@ func benchThroughput(b *testing.B, c codec.Codec, one resources.Resources, newTa
 	cl.addAgent("cpus:8;mem:16384;disk:1024", agentFlags...)
 	cl.waitAgents(1)
 	f := newFramework(b, cl.master.addr, fwOptions{codec: c})
+	measureLaunches(b, f, cl.agents, one, newTask)
+}
+
+// measureLaunches launches, after one warm-up task, b.N tasks made by
+// newTask (of size one) as fast as f's offers allow, and reports tasks/s
+// until all have finished and none of agents holds an unacknowledged
+// update.
+func measureLaunches(b *testing.B, f *framework, agents []*proc, one resources.Resources, newTask func(id string) *mesospb.TaskInfo) {
 	// Warm up (for a custom executor: start it; its launch is not what is
 	// measured).
 	f.launchOn(f.takeOffer(executorRes.Add(one)), newTask("warmup"))
@@ -78,7 +86,9 @@ func benchThroughput(b *testing.B, c codec.Codec, one resources.Resources, newTa
 		launched += n
 	}
 	f.waitFinished(b.N + 1) // and the warm-up task
-	eventually(b, time.Minute, func() error { return pendingUpdates(cl.agents[0]) })
+	for _, a := range agents {
+		eventually(b, time.Minute, func() error { return pendingUpdates(a) })
+	}
 	elapsed := time.Since(start)
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "tasks/s")

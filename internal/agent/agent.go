@@ -61,6 +61,8 @@ type Agent struct {
 	wake     chan struct{} // pokes the timer loop; cap 1
 	outReady chan struct{} // pokes the link sender; cap 1
 	relink   chan struct{} // asks the link loop to register again; cap 1
+	// commitWake pokes the commit loop (commit.go); cap 1.
+	commitWake chan struct{}
 
 	mu         sync.Mutex
 	core       *lifecycle.Core          // guarded by mu
@@ -76,7 +78,16 @@ type Agent struct {
 	runCtx   context.Context // guarded by mu: Serve's context
 	// savedAgentID is the agent id in the checkpoints; guarded by mu.
 	savedAgentID string
-	tasks        sync.WaitGroup // goroutines started by dispatch
+	// The group commit (commit.go), guarded by mu: committer is set while
+	// the commit loop runs; commitQueue are the inputs whose effects wait
+	// for commitBatch (their checkpoints) or for an earlier input's; the
+	// loop is committing a batch taken from them while committing.
+	committer   bool
+	committing  bool
+	inFlight    []pendingInput // the queue being committed
+	commitQueue []pendingInput
+	commitBatch *checkpoint.Batch
+	tasks       sync.WaitGroup // goroutines started by dispatch
 }
 
 type execKey struct{ framework, executor string }
@@ -196,6 +207,7 @@ func New(cfg Config) (*Agent, error) {
 		wake:       make(chan struct{}, 1),
 		outReady:   make(chan struct{}, 1),
 		relink:     make(chan struct{}, 1),
+		commitWake: make(chan struct{}, 1),
 		streams:    make(map[execKey]*eventStream),
 		containers: make(map[string]*containerRun),
 	}
@@ -293,7 +305,11 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 
+	a.mu.Lock()
+	a.committer = true // from now on checkpoints are group-committed
+	a.mu.Unlock()
 	var loops sync.WaitGroup
+	loops.Go(func() { a.commitLoop(ctx) })
 	loops.Go(func() { a.timerLoop(ctx) })
 	loops.Go(func() { a.sendLoop(ctx) })
 	loops.Go(func() { a.linkLoop(ctx) })
@@ -388,17 +404,41 @@ func (a *Agent) Registered() bool {
 	return a.link.id != ""
 }
 
-// apply runs one input against the core and carries out its effects, all
-// under the lock so that effects reach queues in the core's order.
+// apply runs one input against the core and has its effects carried out
+// in the core's order: at once, or after the checkpoints of this and
+// earlier inputs are committed (commit.go).
 func (a *Agent) apply(what string, input func(now time.Time) ([]lifecycle.Effect, error)) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.applyLocked(what, input)
+	_, err := a.applyInputLocked(what, input)
+	return err
+}
+
+// applyDurable is apply that returns only once the input's effects are
+// carried out, so after its checkpoints are durable: for executor calls,
+// answered when what they changed is on disk.
+func (a *Agent) applyDurable(what string, input func(now time.Time) ([]lifecycle.Effect, error)) error {
+	a.mu.Lock()
+	done, err := a.applyInputLocked(what, input)
+	ctx := a.runCtx
+	a.mu.Unlock()
+	if done != nil && ctx != nil {
+		select {
+		case <-done:
+		case <-ctx.Done():
+		}
+	}
+	return err
 }
 
 func (a *Agent) applyLocked(what string, input func(now time.Time) ([]lifecycle.Effect, error)) error {
+	_, err := a.applyInputLocked(what, input)
+	return err
+}
+
+func (a *Agent) applyInputLocked(what string, input func(now time.Time) ([]lifecycle.Effect, error)) (<-chan struct{}, error) {
 	effs, err := input(time.Now())
-	a.dispatchLocked(effs)
+	done := a.dispatchLocked(effs)
 	if err != nil {
 		level := slog.LevelWarn
 		if errors.Is(err, lifecycle.ErrIgnored) {
@@ -410,28 +450,7 @@ func (a *Agent) applyLocked(what string, input func(now time.Time) ([]lifecycle.
 	case a.wake <- struct{}{}:
 	default:
 	}
-	return err
-}
-
-func (a *Agent) dispatchLocked(effs []lifecycle.Effect) {
-	a.persistLocked()
-	for _, e := range effs {
-		switch e := e.(type) {
-		case lifecycle.LaunchExecutor:
-			a.launchLocked(e)
-		case lifecycle.SendExecutor:
-			if st := a.streams[execKey{e.FrameworkID, e.ExecutorID}]; st != nil {
-				st.push(e.Event)
-			} else {
-				a.log.Info("dropping event for disconnected executor", "framework", e.FrameworkID,
-					"executor", e.ExecutorID, "event", e.Event.GetType().String())
-			}
-		case lifecycle.SendMaster:
-			a.enqueueLocked(e.Call)
-		case lifecycle.DestroyContainer:
-			a.destroyLocked(e.ContainerID)
-		}
-	}
+	return done, err
 }
 
 // timerLoop calls Tick whenever the core has something due.

@@ -9,10 +9,12 @@
 // executor call, a container's end, a timer) is applied to the core under
 // one mutex, and the core's effects are carried out in order: events are
 // queued on executor streams, calls for the master are queued on the
-// outbox, containers are launched and destroyed in the background. The
-// only I/O under the mutex is checkpointing: what the core's Checkpoints
-// returns after an input is written (package checkpoint) before the
-// input's effects are carried out.
+// outbox, containers are launched and destroyed in the background. What
+// the core's Checkpoints returns after an input is written (package
+// checkpoint) before the input's effects are carried out: while Serve
+// runs, by group commit outside the mutex (commit.go: the input's effects,
+// and those of every input after it, wait for the commit, then are
+// carried out in order); before it, at once under the mutex.
 //
 // Embedding: New(Config) validates the configuration, detects resources
 // and reads the checkpoints; Serve(ctx, listener) recovers what they hold,

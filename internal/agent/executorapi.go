@@ -106,7 +106,7 @@ func (a *Agent) serveExecutor(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "Expecting 'update' to be present", http.StatusBadRequest)
 			return
 		}
-		a.answer(w, a.apply("executor update", func(now time.Time) ([]lifecycle.Effect, error) {
+		a.answer(w, a.applyDurable("executor update", func(now time.Time) ([]lifecycle.Effect, error) {
 			return a.core.ExecutorUpdate(fw, ex, call.GetUpdate().GetStatus(), now)
 		}))
 	case executorpb.Call_MESSAGE:
@@ -114,7 +114,7 @@ func (a *Agent) serveExecutor(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "Expecting 'message' to be present", http.StatusBadRequest)
 			return
 		}
-		a.answer(w, a.apply("executor message", func(time.Time) ([]lifecycle.Effect, error) {
+		a.answer(w, a.applyDurable("executor message", func(time.Time) ([]lifecycle.Effect, error) {
 			return a.core.ExecutorMessage(fw, ex, call.GetMessage().GetData())
 		}))
 	default:

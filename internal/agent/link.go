@@ -173,6 +173,7 @@ func (a *Agent) registered(r *linkpb.MasterEvent_Registered, url *url.URL) {
 		a.log.Warn("master gave this agent a new id; killing everything", "old", old, "new", r.GetAgentId().GetValue())
 		a.closeStreamsLocked()
 		a.outbox = nil
+		a.forgetQueuedLocked()
 	}
 	a.keepSecretLocked(r.GetAgentId().GetValue(), r.GetAgentSecret())
 	a.link = linkState{id: r.GetLinkId(), url: url, masterInfo: r.GetMasterInfo(), registered: time.Now(),

@@ -183,20 +183,25 @@ func (a *Agent) recoverLocked(now time.Time) error {
 	return nil
 }
 
-// persistLocked writes what the core asks to checkpoint, and the agent's
-// own record when its id changed. It runs before the effects of each
-// input are carried out, so nothing is acknowledged or forwarded before
-// it is on disk. A failed write is logged: the agent goes on, and a
-// restart may then lose what was not written.
-func (a *Agent) persistLocked() {
+// checkpointsLocked collects what the core asks to checkpoint after an
+// input, and the agent's own record when its id changed, as a batch to
+// commit before the input's effects are carried out (commit.go); nil when
+// there is nothing to write. A change that cannot be encoded is logged:
+// the agent goes on, and a restart may then lose it.
+func (a *Agent) checkpointsLocked() *checkpoint.Batch {
+	var b *checkpoint.Batch
+	batch := func() *checkpoint.Batch {
+		if b == nil {
+			b = a.store.NewBatch()
+		}
+		return b
+	}
 	if id := a.core.AgentID(); id != a.savedAgentID {
 		if a.savedAgentID != "" {
-			if err := a.store.Clear(); err != nil {
-				a.log.Error("cannot clear checkpoints of the old agent id", "err", err)
-			}
+			batch().Clear() // the checkpoints of the old agent id
 		}
 		if id != "" {
-			if err := a.store.WriteAgent(checkpoint.Agent{AgentID: id, BootID: a.bootID}); err != nil {
+			if err := batch().WriteAgent(checkpoint.Agent{AgentID: id, BootID: a.bootID}); err != nil {
 				a.log.Error("cannot checkpoint the agent id", "err", err)
 			}
 		}
@@ -206,16 +211,17 @@ func (a *Agent) persistLocked() {
 		var err error
 		switch e := e.(type) {
 		case lifecycle.CheckpointFramework:
-			err = a.store.WriteFramework(e.Info)
+			err = batch().WriteFramework(e.Info)
 		case lifecycle.CheckpointExecutor:
-			err = a.store.WriteExecutor(e.Executor)
+			err = batch().WriteExecutor(e.Executor)
 		case lifecycle.RemoveCheckpoint:
-			err = a.store.Remove(e.FrameworkID, e.ExecutorID, e.ContainerID)
+			err = batch().Remove(e.FrameworkID, e.ExecutorID, e.ContainerID)
 		}
 		if err != nil {
 			a.log.Error("checkpoint failed", "err", err)
 		}
 	}
+	return b
 }
 
 // saveHandle checkpoints how to find a launched container again. It needs

@@ -15,7 +15,11 @@
 //
 // Every file is replaced atomically (WriteFile: a temporary file in the
 // same directory, fsync, rename over the old one, fsync of the directory),
-// so a crash leaves the old or the new content, never a mix. Load reads it
+// so a crash leaves the old or the new content, never a mix. A Batch
+// commits several changes together (the agent's group commit): writes a
+// later change supersedes are skipped, the others are fsynced in
+// parallel before all are renamed, and each directory is synced once.
+// Load reads it
 // all back; a file that cannot be decoded, or whose content does not
 // match its place in the tree, is corrupt: an error wrapping ErrCorrupt
 // when strict, else skipped and listed in State.Skipped.

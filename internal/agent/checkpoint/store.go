@@ -157,36 +157,26 @@ func syncDir(dir string) error {
 
 // WriteAgent records the agent's id and the boot id it runs under.
 func (s *Store) WriteAgent(a Agent) error {
-	data, err := json.Marshal(a)
-	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	return s.write(filepath.Join(s.dir, agentFile), data, 0o644)
+	return s.one(func(b *Batch) error { return b.WriteAgent(a) })
 }
 
 // WriteFramework records a checkpointing framework's info.
 func (s *Store) WriteFramework(info *mesospb.FrameworkInfo) error {
-	fid := info.GetId().GetValue()
-	if err := checkIDs(fid); err != nil {
-		return err
-	}
-	data, err := marshal.Marshal(info)
-	if err != nil {
-		return fmt.Errorf("checkpoint: framework %s: %w", fid, err)
-	}
-	return s.write(filepath.Join(s.frameworkDir(fid), frameworkFile), data, 0o644)
+	return s.one(func(b *Batch) error { return b.WriteFramework(info) })
 }
 
 // WriteExecutor records the core's record of an executor run.
 func (s *Store) WriteExecutor(cp lifecycle.ExecutorCheckpoint) error {
-	if err := checkIDs(cp.FrameworkID, cp.ExecutorID, cp.ContainerID); err != nil {
+	return s.one(func(b *Batch) error { return b.WriteExecutor(cp) })
+}
+
+// one commits a batch of the one change add makes.
+func (s *Store) one(add func(*Batch) error) error {
+	b := s.NewBatch()
+	if err := add(b); err != nil {
 		return err
 	}
-	data, err := encodeExecutor(cp)
-	if err != nil {
-		return err
-	}
-	return s.write(filepath.Join(s.runDir(cp.FrameworkID, cp.ExecutorID, cp.ContainerID), executorFile), data, 0o644)
+	return b.Commit()
 }
 
 // WriteContainer records how to find an executor's running container.
@@ -234,43 +224,11 @@ func (s *Store) prune(dir string) string {
 // Remove deletes the records of one executor run, or of a whole framework
 // when eid is empty.
 func (s *Store) Remove(fid, eid, cid string) error {
-	if err := checkIDs(fid); err != nil {
-		return err
-	}
-	dir := s.frameworkDir(fid)
-	if eid != "" {
-		if err := checkIDs(eid, cid); err != nil {
-			return err
-		}
-		dir = s.runDir(fid, eid, cid)
-	}
-	s.tree.Lock()
-	err := os.RemoveAll(dir)
-	kept := dir
-	if err == nil {
-		kept = s.prune(filepath.Dir(dir))
-	}
-	s.tree.Unlock()
-	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	if err := syncDir(kept); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	return nil
+	return s.one(func(b *Batch) error { return b.Remove(fid, eid, cid) })
 }
 
 // Clear deletes every checkpoint: the agent starts as a new one.
-func (s *Store) Clear() error {
-	s.tree.Lock()
-	defer s.tree.Unlock()
-	for _, p := range []string{filepath.Join(s.dir, "frameworks"), filepath.Join(s.dir, agentFile)} {
-		if err := os.RemoveAll(p); err != nil {
-			return fmt.Errorf("checkpoint: %w", err)
-		}
-	}
-	return syncDir(s.dir)
-}
+func (s *Store) Clear() error { return s.clear() }
 
 // State is what Load read.
 type State struct {
