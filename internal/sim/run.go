@@ -451,6 +451,9 @@ func (s *sampler) summary() StateLatency {
 
 // agentConns is how many connections the agents' links and senders take.
 func (cfg *Config) agentConns() int {
+	if cfg.LinkMux > 0 {
+		return (cfg.Agents+cfg.LinkMux-1)/cfg.LinkMux + 1
+	}
 	if cfg.HTTP2 {
 		streams := cfg.Agents + cfg.Senders
 		return (streams+httpbound.MaxStreams-1)/httpbound.MaxStreams + 1
