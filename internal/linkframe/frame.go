@@ -149,3 +149,9 @@ func Append(buf []byte, m proto.Message) ([]byte, error) {
 	binary.BigEndian.PutUint32(buf[start:], uint32(n))
 	return buf, nil
 }
+
+// AppendEncoded appends data, a message's encoding, as one frame to buf.
+func AppendEncoded(buf, data []byte) []byte {
+	buf = binary.BigEndian.AppendUint32(buf, uint32(len(data)))
+	return append(buf, data...)
+}
