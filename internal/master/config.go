@@ -63,7 +63,7 @@ type Config struct {
 	// NoFramedLink serves the agent link in its HTTP form only (link
 	// version 2: an agent's Upgrade to meso-link/3 is ignored), as a
 	// master before version 3 did: for tests of old masters and for
-	// comparisons (--agent_link=http).
+	// comparisons.
 	NoFramedLink bool
 	// HTTP bounds the HTTP server: header, body and idle timeouts and the
 	// memory request bodies may hold at once (--http_header_timeout,
