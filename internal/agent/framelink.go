@@ -120,4 +120,3 @@ func (a *Agent) framedSession(ctx context.Context, cancel context.CancelCauseFun
 		}
 	}
 }
-
