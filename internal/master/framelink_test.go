@@ -168,7 +168,8 @@ func waitLinks(t *testing.T, base string, want, wantConns float64) {
 // calls on a closed channel are refused 409 with the session closed.
 func TestFramedLink(t *testing.T) {
 	_, base := startMaster(t, func(c *Config) {
-		c.AgentPingTimeout, c.MaxAgentPingTimeouts = 20*time.Millisecond, 3
+		// Frequent pings, and room for a loaded machine to answer late.
+		c.AgentPingTimeout, c.MaxAgentPingTimeouts = 50*time.Millisecond, 20
 	})
 	a, resp := dialFramed(t, base, registerOf("f0", func(*linkpb.AgentCall_Register) {}))
 	if resp.StatusCode != http.StatusSwitchingProtocols || resp.Header.Get("Upgrade") != linkframe.Protocol || a.link == "" {
