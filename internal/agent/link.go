@@ -94,6 +94,15 @@ func (a *Agent) session(ctx context.Context, target *url.URL) (registered bool, 
 	if framed != nil {
 		return a.framedSession(ctx, cancel, target, framed)
 	}
+	if _, answered := errors.AsType[*subscribe.StatusError](err); err != nil && !answered && ctx.Err() == nil {
+		if _, ok := errors.AsType[*subscribe.Redirect](err); !ok {
+			// No answer: a transport that cannot send an Upgrade (HTTP/2
+			// negotiated with a TLS proxy refuses the header) or a
+			// connection that failed; try the HTTP form once.
+			a.log.Debug("REGISTER with the Upgrade failed; trying the HTTP form", "err", err)
+			s, err = a.linkConn.Open(ctx, target, body, nil)
+		}
+	}
 	if err != nil {
 		if _, ok := errors.AsType[*subscribe.Redirect](err); ok {
 			return false, err
