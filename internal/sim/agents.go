@@ -394,7 +394,11 @@ func (a *simAgent) session(ctx context.Context) (registered bool, err error) {
 // registerCallLocked is REGISTER; an agent registered before sends its id
 // but reports no tasks (it dropped them, see registered).
 func (a *simAgent) registerCallLocked() *linkpb.AgentCall {
-	info := proto.CloneOf(a.info)
+	// A new message sharing a.info's fields (read-only, only encoded): a
+	// deep copy of the resources was a quarter of a 20,000-agent
+	// registration's CPU, master and simulator together.
+	info := &mesospb.AgentInfo{Hostname: a.info.Hostname, Port: a.info.Port, Resources: a.info.Resources,
+		Attributes: a.info.Attributes}
 	call := &linkpb.AgentCall{
 		Type:     linkpb.AgentCall_REGISTER.Enum(),
 		Register: &linkpb.AgentCall_Register{AgentInfo: info, Version: proto.String(a.p.r.cfg.Version)},
