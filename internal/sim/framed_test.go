@@ -7,14 +7,9 @@ import (
 	"time"
 )
 
-// TestRunFramedLink: with LinkMux the agents share framed link
-// connections (LinkMux per connection, their calls on them too), every
-// task is finished and acknowledged once, and the run holds about one
-// descriptor per connection rather than per agent.
-func TestRunFramedLink(t *testing.T) {
-	const agents, tasks, mux = 400, 400, 100
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+// watchOpenFiles samples this process's open descriptors every 20 ms
+// until the returned func is called, which returns the most seen.
+func watchOpenFiles() func() int {
 	peak := make(chan int)
 	done := make(chan struct{})
 	go func() {
@@ -33,6 +28,21 @@ func TestRunFramedLink(t *testing.T) {
 			}
 		}
 	}()
+	return func() int {
+		close(done)
+		return <-peak
+	}
+}
+
+// TestRunFramedLink: with LinkMux the agents share framed link
+// connections (LinkMux per connection, their calls on them too), every
+// task is finished and acknowledged once, and the run holds about one
+// descriptor per connection rather than per agent.
+func TestRunFramedLink(t *testing.T) {
+	const agents, tasks, mux = 400, 400, 100
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	stopWatch := watchOpenFiles()
 	rep, r, err := run(ctx, Config{
 		Agents: agents, Frameworks: 2, Tasks: tasks,
 		TaskDuration:       10 * time.Millisecond,
@@ -42,8 +52,7 @@ func TestRunFramedLink(t *testing.T) {
 		LinkMux:            mux,
 		Audit:              true,
 	})
-	close(done)
-	fds := <-peak
+	fds := stopWatch()
 	if err != nil {
 		t.Fatal(err)
 	}
