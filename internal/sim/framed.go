@@ -174,7 +174,8 @@ func (mc *muxConn) handshake(u *url.URL, resp *http.Response) error {
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		return nil
 	}
-	defer resp.Body.Close()
+	// The body is not closed (that would read a stream to its end): the
+	// caller closes the connection.
 	if resp.StatusCode == http.StatusTemporaryRedirect {
 		if to, err := u.Parse(resp.Header.Get("Location")); err == nil {
 			mc.mu.Lock()
@@ -183,8 +184,11 @@ func (mc *muxConn) handshake(u *url.URL, resp *http.Response) error {
 		}
 	}
 	if resp.StatusCode == http.StatusOK {
-		// A master before link version 3: it ignored the Upgrade.
-		return fmt.Errorf("sim: the master at %s does not serve the framed link (link version 3): run without --link_mux", u.Host)
+		// A master before link version 3: it ignored the Upgrade. The run
+		// cannot go on.
+		err := fmt.Errorf("%w: --link_mux: the master at %s does not serve the framed link (link version 3); run without --link_mux", ErrConfig, u.Host)
+		mc.p.r.abort(err)
+		return err
 	}
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	return fmt.Errorf("sim: master answered REGISTER with %s: %s", resp.Status, bytes.TrimSpace(msg))

@@ -2,9 +2,14 @@ package sim
 
 import (
 	"context"
+	"errors"
+	"net"
 	"os"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/mesoproject/meso/internal/master"
 )
 
 // watchOpenFiles samples this process's open descriptors every 20 ms
@@ -65,4 +70,28 @@ func TestRunFramedLink(t *testing.T) {
 		t.Fatalf("peak %d open files for %d agents, %d per connection: the links do not share connections", fds, agents, mux)
 	}
 	t.Logf("%d agents, %d per framed connection: peak %d open files in master and simulator", agents, mux, fds)
+}
+
+// TestRunFramedLinkNeedsVersion3: against a master that serves only the
+// HTTP form of the link (as before link version 3), a LinkMux run fails
+// at once naming the flag, instead of agents that never register.
+func TestRunFramedLinkNeedsVersion3(t *testing.T) {
+	m, err := master.New(master.Config{NoFramedLink: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	served := make(chan error, 1)
+	mctx, stop := context.WithCancel(ctx)
+	go func() { served <- m.Serve(mctx, ln) }()
+	defer func() { stop(); <-served }()
+	_, err = Run(ctx, Config{Master: ln.Addr().String(), Agents: 20, Frameworks: 1, Tasks: 1, LinkMux: 10})
+	if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "link version 3") {
+		t.Fatalf("run against an HTTP-only master: %v", err)
+	}
 }
