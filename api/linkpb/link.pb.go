@@ -15,6 +15,23 @@
 //     also takes a BATCH call, several calls in one POST, applied in order
 //     as if each had been posted alone. An agent sends BATCH only to such
 //     a master; an older master never sees one (and would answer 400).
+//   - Link version 3, the framed link: an agent may send its REGISTER POST
+//     with `Connection: Upgrade` and `Upgrade: meso-link/3` (HTTP/1.1 only,
+//     protobuf only). A master that speaks version 3 answers
+//     `101 Switching Protocols` (same Upgrade and Meso-Link-Id headers) once
+//     the registration is taken, and from then on the connection carries
+//     frames both ways: a 4-byte big-endian length, then that many bytes of
+//     an AgentFrame (agent to master) or a MasterFrame (master to agent).
+//     The first MasterFrame is the REGISTERED of channel 0, the handshake's
+//     session. Calls travel as AgentFrames on their session's channel
+//     (link_id and agent_id may be left unset: the channel's); nothing
+//     answers a call that was taken, a refused one gets a MasterFrame with
+//     error set. A REGISTER on an unused channel opens another session on
+//     the same connection (the simulator puts many agents on one
+//     connection; a real agent uses channel 0 only). A master that does not
+//     speak version 3 ignores the Upgrade header and answers 200 with the
+//     RecordIO stream above; the agent then uses that form (POSTed calls).
+//     Refusals of the handshake itself are the HTTP statuses above.
 //   - Either side restarting breaks the stream; the agent registers again
 //     with backoff, listing what it still runs.
 
@@ -512,6 +529,144 @@ func (x *MasterEvent) GetCheckpointResources() *MasterEvent_CheckpointResources 
 	return nil
 }
 
+// AgentFrame is one frame from the agent on a framed link (link version 3).
+type AgentFrame struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The session: 0 is the handshake's; a REGISTER on another channel opens
+	// a session there. At most MaxChannels (the master's) per connection.
+	Channel *uint32 `protobuf:"varint,1,opt,name=channel" json:"channel,omitempty"`
+	// A call of the session (REGISTER only on an unused channel).
+	Call *AgentCall `protobuf:"bytes,2,opt,name=call" json:"call,omitempty"`
+	// The agent ends the session on this channel (as closing the stream
+	// does in the HTTP form); the channel may then be registered again.
+	Close         *bool `protobuf:"varint,3,opt,name=close" json:"close,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentFrame) Reset() {
+	*x = AgentFrame{}
+	mi := &file_meso_link_v1_link_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentFrame) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentFrame) ProtoMessage() {}
+
+func (x *AgentFrame) ProtoReflect() protoreflect.Message {
+	mi := &file_meso_link_v1_link_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentFrame.ProtoReflect.Descriptor instead.
+func (*AgentFrame) Descriptor() ([]byte, []int) {
+	return file_meso_link_v1_link_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *AgentFrame) GetChannel() uint32 {
+	if x != nil && x.Channel != nil {
+		return *x.Channel
+	}
+	return 0
+}
+
+func (x *AgentFrame) GetCall() *AgentCall {
+	if x != nil {
+		return x.Call
+	}
+	return nil
+}
+
+func (x *AgentFrame) GetClose() bool {
+	if x != nil && x.Close != nil {
+		return *x.Close
+	}
+	return false
+}
+
+// MasterFrame is one frame from the master on a framed link.
+type MasterFrame struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Channel *uint32                `protobuf:"varint,1,opt,name=channel" json:"channel,omitempty"`
+	Event   *MasterEvent           `protobuf:"bytes,2,opt,name=event" json:"event,omitempty"`
+	Refused *MasterFrame_Refused   `protobuf:"bytes,3,opt,name=refused" json:"refused,omitempty"`
+	// The session on this channel is over (the master closed the link, or a
+	// call was refused 409 as stale, or its REGISTER was refused): the agent
+	// registers again. The connection stays open for other channels.
+	Closed        *bool `protobuf:"varint,4,opt,name=closed" json:"closed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MasterFrame) Reset() {
+	*x = MasterFrame{}
+	mi := &file_meso_link_v1_link_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MasterFrame) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MasterFrame) ProtoMessage() {}
+
+func (x *MasterFrame) ProtoReflect() protoreflect.Message {
+	mi := &file_meso_link_v1_link_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MasterFrame.ProtoReflect.Descriptor instead.
+func (*MasterFrame) Descriptor() ([]byte, []int) {
+	return file_meso_link_v1_link_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *MasterFrame) GetChannel() uint32 {
+	if x != nil && x.Channel != nil {
+		return *x.Channel
+	}
+	return 0
+}
+
+func (x *MasterFrame) GetEvent() *MasterEvent {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
+func (x *MasterFrame) GetRefused() *MasterFrame_Refused {
+	if x != nil {
+		return x.Refused
+	}
+	return nil
+}
+
+func (x *MasterFrame) GetClosed() bool {
+	if x != nil && x.Closed != nil {
+		return *x.Closed
+	}
+	return false
+}
+
 // Register opens the link. A new agent leaves agent_info.id unset and the
 // master assigns one; an agent that was registered before sets it and
 // lists every framework, executor and task it still has, so that the
@@ -546,7 +701,7 @@ type AgentCall_Register struct {
 
 func (x *AgentCall_Register) Reset() {
 	*x = AgentCall_Register{}
-	mi := &file_meso_link_v1_link_proto_msgTypes[3]
+	mi := &file_meso_link_v1_link_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -558,7 +713,7 @@ func (x *AgentCall_Register) String() string {
 func (*AgentCall_Register) ProtoMessage() {}
 
 func (x *AgentCall_Register) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_link_v1_link_proto_msgTypes[3]
+	mi := &file_meso_link_v1_link_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -652,7 +807,7 @@ type AgentCall_StatusUpdate struct {
 
 func (x *AgentCall_StatusUpdate) Reset() {
 	*x = AgentCall_StatusUpdate{}
-	mi := &file_meso_link_v1_link_proto_msgTypes[4]
+	mi := &file_meso_link_v1_link_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -664,7 +819,7 @@ func (x *AgentCall_StatusUpdate) String() string {
 func (*AgentCall_StatusUpdate) ProtoMessage() {}
 
 func (x *AgentCall_StatusUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_link_v1_link_proto_msgTypes[4]
+	mi := &file_meso_link_v1_link_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -710,7 +865,7 @@ type AgentCall_Pong struct {
 
 func (x *AgentCall_Pong) Reset() {
 	*x = AgentCall_Pong{}
-	mi := &file_meso_link_v1_link_proto_msgTypes[5]
+	mi := &file_meso_link_v1_link_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -722,7 +877,7 @@ func (x *AgentCall_Pong) String() string {
 func (*AgentCall_Pong) ProtoMessage() {}
 
 func (x *AgentCall_Pong) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_link_v1_link_proto_msgTypes[5]
+	mi := &file_meso_link_v1_link_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -759,7 +914,7 @@ type AgentCall_ExecutorExited struct {
 
 func (x *AgentCall_ExecutorExited) Reset() {
 	*x = AgentCall_ExecutorExited{}
-	mi := &file_meso_link_v1_link_proto_msgTypes[6]
+	mi := &file_meso_link_v1_link_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -771,7 +926,7 @@ func (x *AgentCall_ExecutorExited) String() string {
 func (*AgentCall_ExecutorExited) ProtoMessage() {}
 
 func (x *AgentCall_ExecutorExited) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_link_v1_link_proto_msgTypes[6]
+	mi := &file_meso_link_v1_link_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -826,7 +981,7 @@ type AgentCall_FrameworkMessage struct {
 
 func (x *AgentCall_FrameworkMessage) Reset() {
 	*x = AgentCall_FrameworkMessage{}
-	mi := &file_meso_link_v1_link_proto_msgTypes[7]
+	mi := &file_meso_link_v1_link_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -838,7 +993,7 @@ func (x *AgentCall_FrameworkMessage) String() string {
 func (*AgentCall_FrameworkMessage) ProtoMessage() {}
 
 func (x *AgentCall_FrameworkMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_link_v1_link_proto_msgTypes[7]
+	mi := &file_meso_link_v1_link_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -890,7 +1045,7 @@ type AgentCall_Batch struct {
 
 func (x *AgentCall_Batch) Reset() {
 	*x = AgentCall_Batch{}
-	mi := &file_meso_link_v1_link_proto_msgTypes[8]
+	mi := &file_meso_link_v1_link_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -902,7 +1057,7 @@ func (x *AgentCall_Batch) String() string {
 func (*AgentCall_Batch) ProtoMessage() {}
 
 func (x *AgentCall_Batch) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_link_v1_link_proto_msgTypes[8]
+	mi := &file_meso_link_v1_link_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -938,7 +1093,8 @@ type MasterEvent_Registered struct {
 	// it in every later REGISTER as Register.secret.
 	AgentSecret *string `protobuf:"bytes,5,opt,name=agent_secret,json=agentSecret" json:"agent_secret,omitempty"`
 	// The link protocol version the master speaks: unset or 1, one call
-	// per POST; 2, the master also takes BATCH.
+	// per POST; 2, the master also takes BATCH; 3, the master also serves
+	// the framed link (an Upgrade to meso-link/3).
 	LinkVersion   *uint32 `protobuf:"varint,6,opt,name=link_version,json=linkVersion" json:"link_version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -946,7 +1102,7 @@ type MasterEvent_Registered struct {
 
 func (x *MasterEvent_Registered) Reset() {
 	*x = MasterEvent_Registered{}
-	mi := &file_meso_link_v1_link_proto_msgTypes[9]
+	mi := &file_meso_link_v1_link_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -958,7 +1114,7 @@ func (x *MasterEvent_Registered) String() string {
 func (*MasterEvent_Registered) ProtoMessage() {}
 
 func (x *MasterEvent_Registered) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_link_v1_link_proto_msgTypes[9]
+	mi := &file_meso_link_v1_link_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1030,7 +1186,7 @@ type MasterEvent_RunTask struct {
 
 func (x *MasterEvent_RunTask) Reset() {
 	*x = MasterEvent_RunTask{}
-	mi := &file_meso_link_v1_link_proto_msgTypes[10]
+	mi := &file_meso_link_v1_link_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1042,7 +1198,7 @@ func (x *MasterEvent_RunTask) String() string {
 func (*MasterEvent_RunTask) ProtoMessage() {}
 
 func (x *MasterEvent_RunTask) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_link_v1_link_proto_msgTypes[10]
+	mi := &file_meso_link_v1_link_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1090,7 +1246,7 @@ type MasterEvent_RunTaskGroup struct {
 
 func (x *MasterEvent_RunTaskGroup) Reset() {
 	*x = MasterEvent_RunTaskGroup{}
-	mi := &file_meso_link_v1_link_proto_msgTypes[11]
+	mi := &file_meso_link_v1_link_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1102,7 +1258,7 @@ func (x *MasterEvent_RunTaskGroup) String() string {
 func (*MasterEvent_RunTaskGroup) ProtoMessage() {}
 
 func (x *MasterEvent_RunTaskGroup) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_link_v1_link_proto_msgTypes[11]
+	mi := &file_meso_link_v1_link_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1150,7 +1306,7 @@ type MasterEvent_KillTask struct {
 
 func (x *MasterEvent_KillTask) Reset() {
 	*x = MasterEvent_KillTask{}
-	mi := &file_meso_link_v1_link_proto_msgTypes[12]
+	mi := &file_meso_link_v1_link_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1162,7 +1318,7 @@ func (x *MasterEvent_KillTask) String() string {
 func (*MasterEvent_KillTask) ProtoMessage() {}
 
 func (x *MasterEvent_KillTask) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_link_v1_link_proto_msgTypes[12]
+	mi := &file_meso_link_v1_link_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1210,7 +1366,7 @@ type MasterEvent_Acknowledge struct {
 
 func (x *MasterEvent_Acknowledge) Reset() {
 	*x = MasterEvent_Acknowledge{}
-	mi := &file_meso_link_v1_link_proto_msgTypes[13]
+	mi := &file_meso_link_v1_link_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1222,7 +1378,7 @@ func (x *MasterEvent_Acknowledge) String() string {
 func (*MasterEvent_Acknowledge) ProtoMessage() {}
 
 func (x *MasterEvent_Acknowledge) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_link_v1_link_proto_msgTypes[13]
+	mi := &file_meso_link_v1_link_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1270,7 +1426,7 @@ type MasterEvent_FrameworkMessage struct {
 
 func (x *MasterEvent_FrameworkMessage) Reset() {
 	*x = MasterEvent_FrameworkMessage{}
-	mi := &file_meso_link_v1_link_proto_msgTypes[14]
+	mi := &file_meso_link_v1_link_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1282,7 +1438,7 @@ func (x *MasterEvent_FrameworkMessage) String() string {
 func (*MasterEvent_FrameworkMessage) ProtoMessage() {}
 
 func (x *MasterEvent_FrameworkMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_link_v1_link_proto_msgTypes[14]
+	mi := &file_meso_link_v1_link_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1329,7 +1485,7 @@ type MasterEvent_ShutdownExecutor struct {
 
 func (x *MasterEvent_ShutdownExecutor) Reset() {
 	*x = MasterEvent_ShutdownExecutor{}
-	mi := &file_meso_link_v1_link_proto_msgTypes[15]
+	mi := &file_meso_link_v1_link_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1341,7 +1497,7 @@ func (x *MasterEvent_ShutdownExecutor) String() string {
 func (*MasterEvent_ShutdownExecutor) ProtoMessage() {}
 
 func (x *MasterEvent_ShutdownExecutor) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_link_v1_link_proto_msgTypes[15]
+	mi := &file_meso_link_v1_link_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1380,7 +1536,7 @@ type MasterEvent_ShutdownFramework struct {
 
 func (x *MasterEvent_ShutdownFramework) Reset() {
 	*x = MasterEvent_ShutdownFramework{}
-	mi := &file_meso_link_v1_link_proto_msgTypes[16]
+	mi := &file_meso_link_v1_link_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1392,7 +1548,7 @@ func (x *MasterEvent_ShutdownFramework) String() string {
 func (*MasterEvent_ShutdownFramework) ProtoMessage() {}
 
 func (x *MasterEvent_ShutdownFramework) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_link_v1_link_proto_msgTypes[16]
+	mi := &file_meso_link_v1_link_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1424,7 +1580,7 @@ type MasterEvent_Ping struct {
 
 func (x *MasterEvent_Ping) Reset() {
 	*x = MasterEvent_Ping{}
-	mi := &file_meso_link_v1_link_proto_msgTypes[17]
+	mi := &file_meso_link_v1_link_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1436,7 +1592,7 @@ func (x *MasterEvent_Ping) String() string {
 func (*MasterEvent_Ping) ProtoMessage() {}
 
 func (x *MasterEvent_Ping) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_link_v1_link_proto_msgTypes[17]
+	mi := &file_meso_link_v1_link_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1468,7 +1624,7 @@ type MasterEvent_UpdateFramework struct {
 
 func (x *MasterEvent_UpdateFramework) Reset() {
 	*x = MasterEvent_UpdateFramework{}
-	mi := &file_meso_link_v1_link_proto_msgTypes[18]
+	mi := &file_meso_link_v1_link_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1480,7 +1636,7 @@ func (x *MasterEvent_UpdateFramework) String() string {
 func (*MasterEvent_UpdateFramework) ProtoMessage() {}
 
 func (x *MasterEvent_UpdateFramework) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_link_v1_link_proto_msgTypes[18]
+	mi := &file_meso_link_v1_link_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1512,7 +1668,7 @@ type MasterEvent_ShutdownAgent struct {
 
 func (x *MasterEvent_ShutdownAgent) Reset() {
 	*x = MasterEvent_ShutdownAgent{}
-	mi := &file_meso_link_v1_link_proto_msgTypes[19]
+	mi := &file_meso_link_v1_link_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1524,7 +1680,7 @@ func (x *MasterEvent_ShutdownAgent) String() string {
 func (*MasterEvent_ShutdownAgent) ProtoMessage() {}
 
 func (x *MasterEvent_ShutdownAgent) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_link_v1_link_proto_msgTypes[19]
+	mi := &file_meso_link_v1_link_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1558,7 +1714,7 @@ type MasterEvent_CheckpointResources struct {
 
 func (x *MasterEvent_CheckpointResources) Reset() {
 	*x = MasterEvent_CheckpointResources{}
-	mi := &file_meso_link_v1_link_proto_msgTypes[20]
+	mi := &file_meso_link_v1_link_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1570,7 +1726,7 @@ func (x *MasterEvent_CheckpointResources) String() string {
 func (*MasterEvent_CheckpointResources) ProtoMessage() {}
 
 func (x *MasterEvent_CheckpointResources) ProtoReflect() protoreflect.Message {
-	mi := &file_meso_link_v1_link_proto_msgTypes[20]
+	mi := &file_meso_link_v1_link_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1591,6 +1747,61 @@ func (x *MasterEvent_CheckpointResources) GetResources() []*mesospb.Resource {
 		return x.Resources
 	}
 	return nil
+}
+
+// Refused says why the master refused a call (or a REGISTER) on the
+// channel: the HTTP status the POST form would have answered (400, 403,
+// 409, 503, ...) and its message.
+type MasterFrame_Refused struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Status        *uint32                `protobuf:"varint,1,req,name=status" json:"status,omitempty"`
+	Message       *string                `protobuf:"bytes,2,opt,name=message" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MasterFrame_Refused) Reset() {
+	*x = MasterFrame_Refused{}
+	mi := &file_meso_link_v1_link_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MasterFrame_Refused) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MasterFrame_Refused) ProtoMessage() {}
+
+func (x *MasterFrame_Refused) ProtoReflect() protoreflect.Message {
+	mi := &file_meso_link_v1_link_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MasterFrame_Refused.ProtoReflect.Descriptor instead.
+func (*MasterFrame_Refused) Descriptor() ([]byte, []int) {
+	return file_meso_link_v1_link_proto_rawDescGZIP(), []int{4, 0}
+}
+
+func (x *MasterFrame_Refused) GetStatus() uint32 {
+	if x != nil && x.Status != nil {
+		return *x.Status
+	}
+	return 0
+}
+
+func (x *MasterFrame_Refused) GetMessage() string {
+	if x != nil && x.Message != nil {
+		return *x.Message
+	}
+	return ""
 }
 
 var File_meso_link_v1_link_proto protoreflect.FileDescriptor
@@ -1729,7 +1940,20 @@ const file_meso_link_v1_link_proto_rawDesc = "" +
 	"\x10UPDATE_FRAMEWORK\x10\n" +
 	"\x12\x12\n" +
 	"\x0eSHUTDOWN_AGENT\x10\v\x12\x18\n" +
-	"\x14CHECKPOINT_RESOURCES\x10\x14B/Z-github.com/mesoproject/meso/api/linkpb;linkpb"
+	"\x14CHECKPOINT_RESOURCES\x10\x14\"i\n" +
+	"\n" +
+	"AgentFrame\x12\x18\n" +
+	"\achannel\x18\x01 \x01(\rR\achannel\x12+\n" +
+	"\x04call\x18\x02 \x01(\v2\x17.meso.link.v1.AgentCallR\x04call\x12\x14\n" +
+	"\x05close\x18\x03 \x01(\bR\x05close\"\xea\x01\n" +
+	"\vMasterFrame\x12\x18\n" +
+	"\achannel\x18\x01 \x01(\rR\achannel\x12/\n" +
+	"\x05event\x18\x02 \x01(\v2\x19.meso.link.v1.MasterEventR\x05event\x12;\n" +
+	"\arefused\x18\x03 \x01(\v2!.meso.link.v1.MasterFrame.RefusedR\arefused\x12\x16\n" +
+	"\x06closed\x18\x04 \x01(\bR\x06closed\x1a;\n" +
+	"\aRefused\x12\x16\n" +
+	"\x06status\x18\x01 \x02(\rR\x06status\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessageB/Z-github.com/mesoproject/meso/api/linkpb;linkpb"
 
 var (
 	file_meso_link_v1_link_proto_rawDescOnce sync.Once
@@ -1744,109 +1968,115 @@ func file_meso_link_v1_link_proto_rawDescGZIP() []byte {
 }
 
 var file_meso_link_v1_link_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_meso_link_v1_link_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_meso_link_v1_link_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_meso_link_v1_link_proto_goTypes = []any{
 	(AgentCall_Type)(0),                     // 0: meso.link.v1.AgentCall.Type
 	(MasterEvent_Type)(0),                   // 1: meso.link.v1.MasterEvent.Type
 	(*AgentCall)(nil),                       // 2: meso.link.v1.AgentCall
 	(*ExecutorState)(nil),                   // 3: meso.link.v1.ExecutorState
 	(*MasterEvent)(nil),                     // 4: meso.link.v1.MasterEvent
-	(*AgentCall_Register)(nil),              // 5: meso.link.v1.AgentCall.Register
-	(*AgentCall_StatusUpdate)(nil),          // 6: meso.link.v1.AgentCall.StatusUpdate
-	(*AgentCall_Pong)(nil),                  // 7: meso.link.v1.AgentCall.Pong
-	(*AgentCall_ExecutorExited)(nil),        // 8: meso.link.v1.AgentCall.ExecutorExited
-	(*AgentCall_FrameworkMessage)(nil),      // 9: meso.link.v1.AgentCall.FrameworkMessage
-	(*AgentCall_Batch)(nil),                 // 10: meso.link.v1.AgentCall.Batch
-	(*MasterEvent_Registered)(nil),          // 11: meso.link.v1.MasterEvent.Registered
-	(*MasterEvent_RunTask)(nil),             // 12: meso.link.v1.MasterEvent.RunTask
-	(*MasterEvent_RunTaskGroup)(nil),        // 13: meso.link.v1.MasterEvent.RunTaskGroup
-	(*MasterEvent_KillTask)(nil),            // 14: meso.link.v1.MasterEvent.KillTask
-	(*MasterEvent_Acknowledge)(nil),         // 15: meso.link.v1.MasterEvent.Acknowledge
-	(*MasterEvent_FrameworkMessage)(nil),    // 16: meso.link.v1.MasterEvent.FrameworkMessage
-	(*MasterEvent_ShutdownExecutor)(nil),    // 17: meso.link.v1.MasterEvent.ShutdownExecutor
-	(*MasterEvent_ShutdownFramework)(nil),   // 18: meso.link.v1.MasterEvent.ShutdownFramework
-	(*MasterEvent_Ping)(nil),                // 19: meso.link.v1.MasterEvent.Ping
-	(*MasterEvent_UpdateFramework)(nil),     // 20: meso.link.v1.MasterEvent.UpdateFramework
-	(*MasterEvent_ShutdownAgent)(nil),       // 21: meso.link.v1.MasterEvent.ShutdownAgent
-	(*MasterEvent_CheckpointResources)(nil), // 22: meso.link.v1.MasterEvent.CheckpointResources
-	(*mesospb.AgentID)(nil),                 // 23: mesos.v1.AgentID
-	(*mesospb.FrameworkID)(nil),             // 24: mesos.v1.FrameworkID
-	(*mesospb.ExecutorInfo)(nil),            // 25: mesos.v1.ExecutorInfo
-	(*mesospb.AgentInfo)(nil),               // 26: mesos.v1.AgentInfo
-	(*mesospb.FrameworkInfo)(nil),           // 27: mesos.v1.FrameworkInfo
-	(*mesospb.Task)(nil),                    // 28: mesos.v1.Task
-	(*mesospb.Resource)(nil),                // 29: mesos.v1.Resource
-	(*mesospb.TaskStatus)(nil),              // 30: mesos.v1.TaskStatus
-	(mesospb.TaskState)(0),                  // 31: mesos.v1.TaskState
-	(*mesospb.ExecutorID)(nil),              // 32: mesos.v1.ExecutorID
-	(*mesospb.MasterInfo)(nil),              // 33: mesos.v1.MasterInfo
-	(*mesospb.TaskInfo)(nil),                // 34: mesos.v1.TaskInfo
-	(*mesospb.TaskGroupInfo)(nil),           // 35: mesos.v1.TaskGroupInfo
-	(*mesospb.TaskID)(nil),                  // 36: mesos.v1.TaskID
-	(*mesospb.KillPolicy)(nil),              // 37: mesos.v1.KillPolicy
+	(*AgentFrame)(nil),                      // 5: meso.link.v1.AgentFrame
+	(*MasterFrame)(nil),                     // 6: meso.link.v1.MasterFrame
+	(*AgentCall_Register)(nil),              // 7: meso.link.v1.AgentCall.Register
+	(*AgentCall_StatusUpdate)(nil),          // 8: meso.link.v1.AgentCall.StatusUpdate
+	(*AgentCall_Pong)(nil),                  // 9: meso.link.v1.AgentCall.Pong
+	(*AgentCall_ExecutorExited)(nil),        // 10: meso.link.v1.AgentCall.ExecutorExited
+	(*AgentCall_FrameworkMessage)(nil),      // 11: meso.link.v1.AgentCall.FrameworkMessage
+	(*AgentCall_Batch)(nil),                 // 12: meso.link.v1.AgentCall.Batch
+	(*MasterEvent_Registered)(nil),          // 13: meso.link.v1.MasterEvent.Registered
+	(*MasterEvent_RunTask)(nil),             // 14: meso.link.v1.MasterEvent.RunTask
+	(*MasterEvent_RunTaskGroup)(nil),        // 15: meso.link.v1.MasterEvent.RunTaskGroup
+	(*MasterEvent_KillTask)(nil),            // 16: meso.link.v1.MasterEvent.KillTask
+	(*MasterEvent_Acknowledge)(nil),         // 17: meso.link.v1.MasterEvent.Acknowledge
+	(*MasterEvent_FrameworkMessage)(nil),    // 18: meso.link.v1.MasterEvent.FrameworkMessage
+	(*MasterEvent_ShutdownExecutor)(nil),    // 19: meso.link.v1.MasterEvent.ShutdownExecutor
+	(*MasterEvent_ShutdownFramework)(nil),   // 20: meso.link.v1.MasterEvent.ShutdownFramework
+	(*MasterEvent_Ping)(nil),                // 21: meso.link.v1.MasterEvent.Ping
+	(*MasterEvent_UpdateFramework)(nil),     // 22: meso.link.v1.MasterEvent.UpdateFramework
+	(*MasterEvent_ShutdownAgent)(nil),       // 23: meso.link.v1.MasterEvent.ShutdownAgent
+	(*MasterEvent_CheckpointResources)(nil), // 24: meso.link.v1.MasterEvent.CheckpointResources
+	(*MasterFrame_Refused)(nil),             // 25: meso.link.v1.MasterFrame.Refused
+	(*mesospb.AgentID)(nil),                 // 26: mesos.v1.AgentID
+	(*mesospb.FrameworkID)(nil),             // 27: mesos.v1.FrameworkID
+	(*mesospb.ExecutorInfo)(nil),            // 28: mesos.v1.ExecutorInfo
+	(*mesospb.AgentInfo)(nil),               // 29: mesos.v1.AgentInfo
+	(*mesospb.FrameworkInfo)(nil),           // 30: mesos.v1.FrameworkInfo
+	(*mesospb.Task)(nil),                    // 31: mesos.v1.Task
+	(*mesospb.Resource)(nil),                // 32: mesos.v1.Resource
+	(*mesospb.TaskStatus)(nil),              // 33: mesos.v1.TaskStatus
+	(mesospb.TaskState)(0),                  // 34: mesos.v1.TaskState
+	(*mesospb.ExecutorID)(nil),              // 35: mesos.v1.ExecutorID
+	(*mesospb.MasterInfo)(nil),              // 36: mesos.v1.MasterInfo
+	(*mesospb.TaskInfo)(nil),                // 37: mesos.v1.TaskInfo
+	(*mesospb.TaskGroupInfo)(nil),           // 38: mesos.v1.TaskGroupInfo
+	(*mesospb.TaskID)(nil),                  // 39: mesos.v1.TaskID
+	(*mesospb.KillPolicy)(nil),              // 40: mesos.v1.KillPolicy
 }
 var file_meso_link_v1_link_proto_depIdxs = []int32{
 	0,  // 0: meso.link.v1.AgentCall.type:type_name -> meso.link.v1.AgentCall.Type
-	23, // 1: meso.link.v1.AgentCall.agent_id:type_name -> mesos.v1.AgentID
-	5,  // 2: meso.link.v1.AgentCall.register:type_name -> meso.link.v1.AgentCall.Register
-	6,  // 3: meso.link.v1.AgentCall.status_update:type_name -> meso.link.v1.AgentCall.StatusUpdate
-	7,  // 4: meso.link.v1.AgentCall.pong:type_name -> meso.link.v1.AgentCall.Pong
-	8,  // 5: meso.link.v1.AgentCall.executor_exited:type_name -> meso.link.v1.AgentCall.ExecutorExited
-	9,  // 6: meso.link.v1.AgentCall.framework_message:type_name -> meso.link.v1.AgentCall.FrameworkMessage
-	10, // 7: meso.link.v1.AgentCall.batch:type_name -> meso.link.v1.AgentCall.Batch
-	24, // 8: meso.link.v1.ExecutorState.framework_id:type_name -> mesos.v1.FrameworkID
-	25, // 9: meso.link.v1.ExecutorState.executor_info:type_name -> mesos.v1.ExecutorInfo
+	26, // 1: meso.link.v1.AgentCall.agent_id:type_name -> mesos.v1.AgentID
+	7,  // 2: meso.link.v1.AgentCall.register:type_name -> meso.link.v1.AgentCall.Register
+	8,  // 3: meso.link.v1.AgentCall.status_update:type_name -> meso.link.v1.AgentCall.StatusUpdate
+	9,  // 4: meso.link.v1.AgentCall.pong:type_name -> meso.link.v1.AgentCall.Pong
+	10, // 5: meso.link.v1.AgentCall.executor_exited:type_name -> meso.link.v1.AgentCall.ExecutorExited
+	11, // 6: meso.link.v1.AgentCall.framework_message:type_name -> meso.link.v1.AgentCall.FrameworkMessage
+	12, // 7: meso.link.v1.AgentCall.batch:type_name -> meso.link.v1.AgentCall.Batch
+	27, // 8: meso.link.v1.ExecutorState.framework_id:type_name -> mesos.v1.FrameworkID
+	28, // 9: meso.link.v1.ExecutorState.executor_info:type_name -> mesos.v1.ExecutorInfo
 	1,  // 10: meso.link.v1.MasterEvent.type:type_name -> meso.link.v1.MasterEvent.Type
-	11, // 11: meso.link.v1.MasterEvent.registered:type_name -> meso.link.v1.MasterEvent.Registered
-	12, // 12: meso.link.v1.MasterEvent.run_task:type_name -> meso.link.v1.MasterEvent.RunTask
-	13, // 13: meso.link.v1.MasterEvent.run_task_group:type_name -> meso.link.v1.MasterEvent.RunTaskGroup
-	14, // 14: meso.link.v1.MasterEvent.kill_task:type_name -> meso.link.v1.MasterEvent.KillTask
-	15, // 15: meso.link.v1.MasterEvent.acknowledge:type_name -> meso.link.v1.MasterEvent.Acknowledge
-	16, // 16: meso.link.v1.MasterEvent.framework_message:type_name -> meso.link.v1.MasterEvent.FrameworkMessage
-	17, // 17: meso.link.v1.MasterEvent.shutdown_executor:type_name -> meso.link.v1.MasterEvent.ShutdownExecutor
-	18, // 18: meso.link.v1.MasterEvent.shutdown_framework:type_name -> meso.link.v1.MasterEvent.ShutdownFramework
-	19, // 19: meso.link.v1.MasterEvent.ping:type_name -> meso.link.v1.MasterEvent.Ping
-	20, // 20: meso.link.v1.MasterEvent.update_framework:type_name -> meso.link.v1.MasterEvent.UpdateFramework
-	21, // 21: meso.link.v1.MasterEvent.shutdown_agent:type_name -> meso.link.v1.MasterEvent.ShutdownAgent
-	22, // 22: meso.link.v1.MasterEvent.checkpoint_resources:type_name -> meso.link.v1.MasterEvent.CheckpointResources
-	26, // 23: meso.link.v1.AgentCall.Register.agent_info:type_name -> mesos.v1.AgentInfo
-	27, // 24: meso.link.v1.AgentCall.Register.frameworks:type_name -> mesos.v1.FrameworkInfo
-	3,  // 25: meso.link.v1.AgentCall.Register.executors:type_name -> meso.link.v1.ExecutorState
-	28, // 26: meso.link.v1.AgentCall.Register.tasks:type_name -> mesos.v1.Task
-	29, // 27: meso.link.v1.AgentCall.Register.checkpointed_resources:type_name -> mesos.v1.Resource
-	24, // 28: meso.link.v1.AgentCall.StatusUpdate.framework_id:type_name -> mesos.v1.FrameworkID
-	30, // 29: meso.link.v1.AgentCall.StatusUpdate.status:type_name -> mesos.v1.TaskStatus
-	31, // 30: meso.link.v1.AgentCall.StatusUpdate.latest_state:type_name -> mesos.v1.TaskState
-	24, // 31: meso.link.v1.AgentCall.ExecutorExited.framework_id:type_name -> mesos.v1.FrameworkID
-	32, // 32: meso.link.v1.AgentCall.ExecutorExited.executor_id:type_name -> mesos.v1.ExecutorID
-	24, // 33: meso.link.v1.AgentCall.FrameworkMessage.framework_id:type_name -> mesos.v1.FrameworkID
-	32, // 34: meso.link.v1.AgentCall.FrameworkMessage.executor_id:type_name -> mesos.v1.ExecutorID
-	2,  // 35: meso.link.v1.AgentCall.Batch.calls:type_name -> meso.link.v1.AgentCall
-	23, // 36: meso.link.v1.MasterEvent.Registered.agent_id:type_name -> mesos.v1.AgentID
-	33, // 37: meso.link.v1.MasterEvent.Registered.master_info:type_name -> mesos.v1.MasterInfo
-	27, // 38: meso.link.v1.MasterEvent.RunTask.framework:type_name -> mesos.v1.FrameworkInfo
-	25, // 39: meso.link.v1.MasterEvent.RunTask.executor:type_name -> mesos.v1.ExecutorInfo
-	34, // 40: meso.link.v1.MasterEvent.RunTask.task:type_name -> mesos.v1.TaskInfo
-	27, // 41: meso.link.v1.MasterEvent.RunTaskGroup.framework:type_name -> mesos.v1.FrameworkInfo
-	25, // 42: meso.link.v1.MasterEvent.RunTaskGroup.executor:type_name -> mesos.v1.ExecutorInfo
-	35, // 43: meso.link.v1.MasterEvent.RunTaskGroup.task_group:type_name -> mesos.v1.TaskGroupInfo
-	24, // 44: meso.link.v1.MasterEvent.KillTask.framework_id:type_name -> mesos.v1.FrameworkID
-	36, // 45: meso.link.v1.MasterEvent.KillTask.task_id:type_name -> mesos.v1.TaskID
-	37, // 46: meso.link.v1.MasterEvent.KillTask.kill_policy:type_name -> mesos.v1.KillPolicy
-	24, // 47: meso.link.v1.MasterEvent.Acknowledge.framework_id:type_name -> mesos.v1.FrameworkID
-	36, // 48: meso.link.v1.MasterEvent.Acknowledge.task_id:type_name -> mesos.v1.TaskID
-	24, // 49: meso.link.v1.MasterEvent.FrameworkMessage.framework_id:type_name -> mesos.v1.FrameworkID
-	32, // 50: meso.link.v1.MasterEvent.FrameworkMessage.executor_id:type_name -> mesos.v1.ExecutorID
-	24, // 51: meso.link.v1.MasterEvent.ShutdownExecutor.framework_id:type_name -> mesos.v1.FrameworkID
-	32, // 52: meso.link.v1.MasterEvent.ShutdownExecutor.executor_id:type_name -> mesos.v1.ExecutorID
-	24, // 53: meso.link.v1.MasterEvent.ShutdownFramework.framework_id:type_name -> mesos.v1.FrameworkID
-	27, // 54: meso.link.v1.MasterEvent.UpdateFramework.framework:type_name -> mesos.v1.FrameworkInfo
-	29, // 55: meso.link.v1.MasterEvent.CheckpointResources.resources:type_name -> mesos.v1.Resource
-	56, // [56:56] is the sub-list for method output_type
-	56, // [56:56] is the sub-list for method input_type
-	56, // [56:56] is the sub-list for extension type_name
-	56, // [56:56] is the sub-list for extension extendee
-	0,  // [0:56] is the sub-list for field type_name
+	13, // 11: meso.link.v1.MasterEvent.registered:type_name -> meso.link.v1.MasterEvent.Registered
+	14, // 12: meso.link.v1.MasterEvent.run_task:type_name -> meso.link.v1.MasterEvent.RunTask
+	15, // 13: meso.link.v1.MasterEvent.run_task_group:type_name -> meso.link.v1.MasterEvent.RunTaskGroup
+	16, // 14: meso.link.v1.MasterEvent.kill_task:type_name -> meso.link.v1.MasterEvent.KillTask
+	17, // 15: meso.link.v1.MasterEvent.acknowledge:type_name -> meso.link.v1.MasterEvent.Acknowledge
+	18, // 16: meso.link.v1.MasterEvent.framework_message:type_name -> meso.link.v1.MasterEvent.FrameworkMessage
+	19, // 17: meso.link.v1.MasterEvent.shutdown_executor:type_name -> meso.link.v1.MasterEvent.ShutdownExecutor
+	20, // 18: meso.link.v1.MasterEvent.shutdown_framework:type_name -> meso.link.v1.MasterEvent.ShutdownFramework
+	21, // 19: meso.link.v1.MasterEvent.ping:type_name -> meso.link.v1.MasterEvent.Ping
+	22, // 20: meso.link.v1.MasterEvent.update_framework:type_name -> meso.link.v1.MasterEvent.UpdateFramework
+	23, // 21: meso.link.v1.MasterEvent.shutdown_agent:type_name -> meso.link.v1.MasterEvent.ShutdownAgent
+	24, // 22: meso.link.v1.MasterEvent.checkpoint_resources:type_name -> meso.link.v1.MasterEvent.CheckpointResources
+	2,  // 23: meso.link.v1.AgentFrame.call:type_name -> meso.link.v1.AgentCall
+	4,  // 24: meso.link.v1.MasterFrame.event:type_name -> meso.link.v1.MasterEvent
+	25, // 25: meso.link.v1.MasterFrame.refused:type_name -> meso.link.v1.MasterFrame.Refused
+	29, // 26: meso.link.v1.AgentCall.Register.agent_info:type_name -> mesos.v1.AgentInfo
+	30, // 27: meso.link.v1.AgentCall.Register.frameworks:type_name -> mesos.v1.FrameworkInfo
+	3,  // 28: meso.link.v1.AgentCall.Register.executors:type_name -> meso.link.v1.ExecutorState
+	31, // 29: meso.link.v1.AgentCall.Register.tasks:type_name -> mesos.v1.Task
+	32, // 30: meso.link.v1.AgentCall.Register.checkpointed_resources:type_name -> mesos.v1.Resource
+	27, // 31: meso.link.v1.AgentCall.StatusUpdate.framework_id:type_name -> mesos.v1.FrameworkID
+	33, // 32: meso.link.v1.AgentCall.StatusUpdate.status:type_name -> mesos.v1.TaskStatus
+	34, // 33: meso.link.v1.AgentCall.StatusUpdate.latest_state:type_name -> mesos.v1.TaskState
+	27, // 34: meso.link.v1.AgentCall.ExecutorExited.framework_id:type_name -> mesos.v1.FrameworkID
+	35, // 35: meso.link.v1.AgentCall.ExecutorExited.executor_id:type_name -> mesos.v1.ExecutorID
+	27, // 36: meso.link.v1.AgentCall.FrameworkMessage.framework_id:type_name -> mesos.v1.FrameworkID
+	35, // 37: meso.link.v1.AgentCall.FrameworkMessage.executor_id:type_name -> mesos.v1.ExecutorID
+	2,  // 38: meso.link.v1.AgentCall.Batch.calls:type_name -> meso.link.v1.AgentCall
+	26, // 39: meso.link.v1.MasterEvent.Registered.agent_id:type_name -> mesos.v1.AgentID
+	36, // 40: meso.link.v1.MasterEvent.Registered.master_info:type_name -> mesos.v1.MasterInfo
+	30, // 41: meso.link.v1.MasterEvent.RunTask.framework:type_name -> mesos.v1.FrameworkInfo
+	28, // 42: meso.link.v1.MasterEvent.RunTask.executor:type_name -> mesos.v1.ExecutorInfo
+	37, // 43: meso.link.v1.MasterEvent.RunTask.task:type_name -> mesos.v1.TaskInfo
+	30, // 44: meso.link.v1.MasterEvent.RunTaskGroup.framework:type_name -> mesos.v1.FrameworkInfo
+	28, // 45: meso.link.v1.MasterEvent.RunTaskGroup.executor:type_name -> mesos.v1.ExecutorInfo
+	38, // 46: meso.link.v1.MasterEvent.RunTaskGroup.task_group:type_name -> mesos.v1.TaskGroupInfo
+	27, // 47: meso.link.v1.MasterEvent.KillTask.framework_id:type_name -> mesos.v1.FrameworkID
+	39, // 48: meso.link.v1.MasterEvent.KillTask.task_id:type_name -> mesos.v1.TaskID
+	40, // 49: meso.link.v1.MasterEvent.KillTask.kill_policy:type_name -> mesos.v1.KillPolicy
+	27, // 50: meso.link.v1.MasterEvent.Acknowledge.framework_id:type_name -> mesos.v1.FrameworkID
+	39, // 51: meso.link.v1.MasterEvent.Acknowledge.task_id:type_name -> mesos.v1.TaskID
+	27, // 52: meso.link.v1.MasterEvent.FrameworkMessage.framework_id:type_name -> mesos.v1.FrameworkID
+	35, // 53: meso.link.v1.MasterEvent.FrameworkMessage.executor_id:type_name -> mesos.v1.ExecutorID
+	27, // 54: meso.link.v1.MasterEvent.ShutdownExecutor.framework_id:type_name -> mesos.v1.FrameworkID
+	35, // 55: meso.link.v1.MasterEvent.ShutdownExecutor.executor_id:type_name -> mesos.v1.ExecutorID
+	27, // 56: meso.link.v1.MasterEvent.ShutdownFramework.framework_id:type_name -> mesos.v1.FrameworkID
+	30, // 57: meso.link.v1.MasterEvent.UpdateFramework.framework:type_name -> mesos.v1.FrameworkInfo
+	32, // 58: meso.link.v1.MasterEvent.CheckpointResources.resources:type_name -> mesos.v1.Resource
+	59, // [59:59] is the sub-list for method output_type
+	59, // [59:59] is the sub-list for method input_type
+	59, // [59:59] is the sub-list for extension type_name
+	59, // [59:59] is the sub-list for extension extendee
+	0,  // [0:59] is the sub-list for field type_name
 }
 
 func init() { file_meso_link_v1_link_proto_init() }
@@ -1860,7 +2090,7 @@ func file_meso_link_v1_link_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_meso_link_v1_link_proto_rawDesc), len(file_meso_link_v1_link_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   21,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -98,6 +98,9 @@ type linkState struct {
 	masterInfo *mesospb.MasterInfo
 	registered time.Time
 	version    uint32 // the master's link_version (0: before versions, one call per POST)
+	// frames writes the calls on a framed link (link version 3); nil on
+	// the HTTP form, whose calls are POSTs.
+	frames *frameWriter
 }
 
 // containerRun is the shell's record of one executor container.

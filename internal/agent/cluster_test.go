@@ -2,9 +2,11 @@ package agent_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -70,13 +72,24 @@ func serve(t *testing.T, run func(context.Context) error) {
 
 // TestWithMasterAndRealExecutors runs a master, an agent with the posix
 // containerizer and the real command executor (this binary), and a
-// framework: tasks finish, fail with their exit status, and get killed.
+// framework: tasks finish, fail with their exit status, and get killed;
+// over the framed link (link version 3), and over the HTTP form against
+// a master that serves only that (as one before version 3).
 func TestWithMasterAndRealExecutors(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
+	for _, httpOnly := range []bool{false, true} {
+		t.Run(map[bool]string{false: "framed", true: "http"}[httpOnly], func(t *testing.T) {
+			withMasterAndRealExecutors(t, httpOnly)
+		})
+	}
+}
+
+func withMasterAndRealExecutors(t *testing.T, httpOnly bool) {
 	logger := slog.New(slog.NewTextHandler(t.Output(), nil))
-	m, err := master.New(master.Config{AllocationInterval: 50 * time.Millisecond, Logger: logger.With("component", "master")})
+	m, err := master.New(master.Config{AllocationInterval: 50 * time.Millisecond, Logger: logger.With("component", "master"),
+		NoFramedLink: httpOnly})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,5 +196,17 @@ func TestWithMasterAndRealExecutors(t *testing.T) {
 		"executors", "ok", "runs", "latest", "stdout"))
 	if err != nil || !strings.Contains(string(out), "hello from the task") {
 		t.Errorf("task stdout %q (%v)", out, err)
+	}
+	resp, err := http.Get("http://" + mln.Addr().String() + "/metrics/snapshot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var snap map[string]float64
+	if err := json.NewDecoder(resp.Body).Decode(&snap); err != nil {
+		t.Fatal(err)
+	}
+	if want := map[bool]float64{false: 1, true: 0}[httpOnly]; snap["master/link_connections_framed"] != want || snap["master/links_open"] != 1 {
+		t.Errorf("framed link connections %v, links %v; want %v, 1", snap["master/link_connections_framed"], snap["master/links_open"], want)
 	}
 }

@@ -25,7 +25,11 @@
 // The link to the master (POST /internal/v1/link, see
 // docs/ARCHITECTURE.md): the agent posts REGISTER and reads a RecordIO
 // stream of MasterEvents, REGISTERED first. Other calls are separate POSTs
-// carrying the session's link id; a 409 makes the agent register again. A
+// carrying the session's link id; a 409 makes the agent register again.
+// The REGISTER asks for the framed link (link version 3, framelink.go):
+// a master that switches (101) gets the calls as frames on the same
+// connection and sends its events as frames; one that does not answers
+// with the stream above. A
 // broken stream, or no PING for MasterPingTimeouts ping intervals, makes it
 // register again with randomized exponential backoff
 // (RegistrationBackoffFactor doubling up to RegistrationBackoffMax),

@@ -15,6 +15,7 @@ import (
 	"github.com/mesoproject/meso/api/linkpb"
 	"github.com/mesoproject/meso/api/mesospb"
 	"github.com/mesoproject/meso/internal/agent/lifecycle"
+	"github.com/mesoproject/meso/internal/linkframe"
 	"github.com/mesoproject/meso/internal/subscribe"
 )
 
@@ -89,7 +90,19 @@ func (a *Agent) session(ctx context.Context, target *url.URL) (registered bool, 
 	if err != nil {
 		return false, fmt.Errorf("agent: encoding REGISTER: %w", err)
 	}
-	s, err := a.linkConn.Open(ctx, target, body, nil)
+	s, framed, err := a.linkConn.OpenUpgrade(ctx, target, body, linkframe.Protocol)
+	if framed != nil {
+		return a.framedSession(ctx, cancel, target, framed)
+	}
+	if _, answered := errors.AsType[*subscribe.StatusError](err); err != nil && !answered && ctx.Err() == nil {
+		if _, ok := errors.AsType[*subscribe.Redirect](err); !ok {
+			// No answer: a transport that cannot send an Upgrade (HTTP/2
+			// negotiated with a TLS proxy refuses the header) or a
+			// connection that failed; try the HTTP form once.
+			a.log.Debug("REGISTER with the Upgrade failed; trying the HTTP form", "err", err)
+			s, err = a.linkConn.Open(ctx, target, body, nil)
+		}
+	}
 	if err != nil {
 		if _, ok := errors.AsType[*subscribe.Redirect](err); ok {
 			return false, err
@@ -125,7 +138,7 @@ func (a *Agent) session(ctx context.Context, target *url.URL) (registered bool, 
 			}
 			registered = true
 			watch(pingSilence(a.cfg.MasterPingTimeouts, ev.GetRegistered().GetPingIntervalSeconds()))
-			a.registered(ev.GetRegistered(), target)
+			a.registered(ev.GetRegistered(), target, nil)
 		}
 		if err := a.handleEvent(ev); err != nil {
 			return registered, err
@@ -163,7 +176,7 @@ func (a *Agent) registerCall() *linkpb.AgentCall {
 	return call
 }
 
-func (a *Agent) registered(r *linkpb.MasterEvent_Registered, url *url.URL) {
+func (a *Agent) registered(r *linkpb.MasterEvent_Registered, url *url.URL, frames *frameWriter) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if old := a.core.AgentID(); old != "" && old != r.GetAgentId().GetValue() {
@@ -177,7 +190,7 @@ func (a *Agent) registered(r *linkpb.MasterEvent_Registered, url *url.URL) {
 	}
 	a.keepSecretLocked(r.GetAgentId().GetValue(), r.GetAgentSecret())
 	a.link = linkState{id: r.GetLinkId(), url: url, masterInfo: r.GetMasterInfo(), registered: time.Now(),
-		version: r.GetLinkVersion()}
+		version: r.GetLinkVersion(), frames: frames}
 	a.log.Info("registered with master", "agent_id", r.GetAgentId().GetValue(), "link", r.GetLinkId(),
 		"master", r.GetMasterInfo().GetId())
 	_ = a.applyLocked("registration", func(now time.Time) ([]lifecycle.Effect, error) {
@@ -359,9 +372,13 @@ func (a *Agent) sendLoop(ctx context.Context) {
 			}
 			calls := a.outbox[:n:n]
 			a.outbox = a.outbox[n:]
-			linkID, target := a.link.id, a.link.url
+			linkID, target, frames := a.link.id, a.link.url, a.link.frames
 			agentID := &mesospb.AgentID{Value: proto.String(a.core.AgentID())}
 			a.mu.Unlock()
+			if frames != nil {
+				frames.send(a, linkCall(calls, linkID, agentID))
+				continue
+			}
 			if a.post(ctx, target, linkCall(calls, linkID, agentID)) == http.StatusConflict {
 				a.relinkIfCurrent(linkID)
 			}

@@ -60,6 +60,11 @@ type Config struct {
 	// MaxCallBytes bounds request bodies of scheduler calls (default 16 MiB)
 	// and agent link calls (4x that); bigger ones get 413.
 	MaxCallBytes int64
+	// NoFramedLink serves the agent link in its HTTP form only (link
+	// version 2: an agent's Upgrade to meso-link/3 is ignored), as a
+	// master before version 3 did: for tests of old masters and for
+	// comparisons.
+	NoFramedLink bool
 	// HTTP bounds the HTTP server: header, body and idle timeouts and the
 	// memory request bodies may hold at once (--http_header_timeout,
 	// --http_body_timeout, --http_idle_timeout, --http_body_memory).

@@ -22,7 +22,10 @@
 //     operator events, on a bounded outbox); calls not built answer 501.
 //   - POST /internal/v1/link: the agent link (link.proto): REGISTER opens a
 //     RecordIO stream of MasterEvents with a Meso-Link-Id header; other
-//     agent calls answer 202, 400, or 409 when their link_id is stale.
+//     agent calls answer 202, 400, or 409 when their link_id is stale. A
+//     REGISTER asking for `Upgrade: meso-link/3` over HTTP/1.1 gets the
+//     framed link instead (framelink.go): 101, then frames both ways on
+//     the connection, no handler goroutine kept per link.
 //     With Config.AuthenticateAgents every call needs HTTP Basic
 //     credentials; a REGISTER naming an agent id must carry the secret the
 //     master issued to that id in an earlier REGISTERED (403 otherwise,

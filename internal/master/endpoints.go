@@ -142,6 +142,11 @@ func (m *Master) metrics(ctx context.Context) (map[string]float64, error) {
 			snap["master/elected"] = 0
 		}
 	})
+	if err == nil {
+		m.framedMu.Lock()
+		snap["master/link_connections_framed"] = float64(len(m.framed))
+		m.framedMu.Unlock()
+	}
 	return snap, err
 }
 

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mesoproject/meso/api/linkpb"
+	"github.com/mesoproject/meso/internal/linkframe"
 	"github.com/mesoproject/meso/internal/master/core"
 )
 
@@ -19,8 +20,9 @@ import (
 const LinkIDHeader = "Meso-Link-Id"
 
 // LinkVersion is the link protocol version this master speaks, sent in
-// every REGISTERED (link.proto): 2 takes BATCH calls.
-const LinkVersion = 2
+// every REGISTERED (link.proto): 2 takes BATCH calls, 3 also serves the
+// framed link.
+const LinkVersion = linkframe.Version
 
 // MaxBatchCalls bounds the calls of one BATCH (the body is bounded too).
 const MaxBatchCalls = 1024
@@ -84,6 +86,10 @@ func (m *Master) handleLink(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if call.GetType() == linkpb.AgentCall_REGISTER {
+		if m.wantsFramedLink(r) {
+			m.serveFramedLink(w, r, call)
+			return
+		}
 		m.register(w, r, req, call)
 		return
 	}
@@ -110,20 +116,7 @@ func (m *Master) register(w http.ResponseWriter, r *http.Request, req *request, 
 	ob := newOutbox()
 	var err error
 	if derr := m.loop.do(r.Context(), func(l *loop, now time.Time) {
-		if !l.leading {
-			err = errNotLeading
-			return
-		}
-		reg := l.core.Registry()
-		if err = checkAgentSecret(reg, call); err != nil {
-			m.log.Warn("agent registration refused", "agent", call.GetRegister().GetAgentInfo().GetId().GetValue(),
-				"remote", r.RemoteAddr, "err", err)
-			return
-		}
-		if err = l.core.RegisterAgent(now, link, call); err == nil {
-			l.links[link] = ob
-			l.issueAgentSecret(reg, link)
-		}
+		err = l.registerLink(now, link, ob, call, r.RemoteAddr)
 	}); derr != nil {
 		err = derr
 	}
@@ -131,12 +124,7 @@ func (m *Master) register(w http.ResponseWriter, r *http.Request, req *request, 
 		httpError(w, statusOf(err), err.Error())
 		return
 	}
-	defer m.loop.post(func(l *loop, now time.Time) {
-		if l.links[link] == ob {
-			delete(l.links, link)
-		}
-		l.core.LinkClosed(now, link)
-	})
+	defer m.loop.post(func(l *loop, now time.Time) { l.unlink(now, link, ob) })
 	defer ob.close()
 	startStream(w, req.out, LinkIDHeader, link)
 	m.streamOut(w, r, ob, req.out, 0, nil)
@@ -203,7 +191,7 @@ func (l *loop) withIssuedSecret(link string, ev *linkpb.MasterEvent) *linkpb.Mas
 		return ev
 	}
 	ev = proto.CloneOf(ev)
-	ev.Registered.LinkVersion = proto.Uint32(LinkVersion)
+	ev.Registered.LinkVersion = proto.Uint32(l.linkVersion)
 	if secret, ok := l.issued[link]; ok {
 		delete(l.issued, link)
 		ev.Registered.AgentSecret = proto.String(secret)

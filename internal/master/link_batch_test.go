@@ -98,7 +98,7 @@ func TestLinkBatch(t *testing.T) {
 // TestRegisteredLinkVersion: every REGISTERED tells the agent it may
 // batch, with or without a secret issued; other events pass unchanged.
 func TestRegisteredLinkVersion(t *testing.T) {
-	l := &loop{issued: map[string]string{"L1": "s"}}
+	l := &loop{issued: map[string]string{"L1": "s"}, linkVersion: LinkVersion}
 	reg := &linkpb.MasterEvent{Type: linkpb.MasterEvent_REGISTERED.Enum(), Registered: &linkpb.MasterEvent_Registered{}}
 	for _, link := range []string{"L1", "L2"} {
 		ev := l.withIssuedSecret(link, reg)

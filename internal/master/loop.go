@@ -54,8 +54,8 @@ type loop struct {
 	inbox chan job      // written by HTTP handlers, read by run
 	done  chan struct{} // closed when run returns
 
-	streams map[string]*outbox // framework streams by Mesos-Stream-Id; owned by run
-	links   map[string]*outbox // agent links by link id; owned by run
+	streams map[string]*outbox  // framework streams by Mesos-Stream-Id; owned by run
+	links   map[string]linkSink // agent links by link id; owned by run
 	// operators are the operator SUBSCRIBE streams by subscriber id, once
 	// their SUBSCRIBED was routed; pendingOperators wait for it. Owned by run.
 	operators, pendingOperators map[string]*outbox
@@ -75,6 +75,9 @@ type loop struct {
 	// REGISTERED (issueAgentSecret); emptied by every routing pass.
 	issued map[string]string
 	// lastAllocation is the wall time of the latest tick that allocated.
+	// linkVersion is the link version REGISTERED announces (LinkVersion,
+	// or 2 with Config.NoFramedLink); read-only.
+	linkVersion    uint32
 	lastAllocation time.Duration
 	allocations    uint64
 }
@@ -85,11 +88,12 @@ func newLoop(c *core.Core, log *slog.Logger) *loop {
 		inbox:   make(chan job, 1024),
 		done:    make(chan struct{}),
 		streams: map[string]*outbox{},
-		links:   map[string]*outbox{},
+		links:   map[string]linkSink{},
 
 		operators:        map[string]*outbox{},
 		pendingOperators: map[string]*outbox{},
 		leading:          true,
+		linkVersion:      LinkVersion,
 	}
 }
 

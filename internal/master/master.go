@@ -47,6 +47,9 @@ type Master struct {
 	started  time.Time
 	stopping chan struct{} // closed when Serve's ctx is done
 
+	framedMu sync.Mutex
+	framed   map[*frameConn]struct{} // guarded by framedMu: the framed link connections
+
 	// With Config.Replicated: reg is set by Serve before the HTTP server
 	// starts; leadership by New.
 	reg        *registry.Registry
@@ -121,7 +124,10 @@ func (m *Master) Serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	case err = <-served:
 	}
+	m.framedMu.Lock()
 	close(m.stopping) // streaming handlers return
+	m.framedMu.Unlock()
+	m.closeFramed()
 	m.logLevel.Stop()
 	stopElection()
 	<-electionDone
@@ -168,6 +174,9 @@ func (m *Master) setup(addr net.Addr) error {
 		return err
 	}
 	m.loop = newLoop(c, m.log)
+	if m.cfg.NoFramedLink {
+		m.loop.linkVersion = 2
+	}
 	m.loop.leading = m.reg == nil
 	m.stopping = make(chan struct{})
 	return nil

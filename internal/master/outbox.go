@@ -23,6 +23,14 @@ type outbox struct {
 	overflowed chan struct{}
 }
 
+// linkSink is where the loop routes an agent link's messages: an outbox
+// read by the link's streaming handler (the HTTP form) or a session of a
+// framed link connection.
+type linkSink interface {
+	push(m proto.Message) bool // false: the sink overflowed and closed
+	close()                    // the link is over once its messages are out
+}
+
 func newOutbox() *outbox { return newBoundedOutbox(maxQueued) }
 
 // newBoundedOutbox makes an outbox holding at most limit messages

@@ -89,6 +89,13 @@ type Config struct {
 	// serve it (--http2_cleartext; the in-process one does then). Real
 	// Mesos agents keep one HTTP/1.1 connection each: label such figures.
 	HTTP2 bool
+	// LinkMux, when positive, puts the agents on the framed link (link
+	// version 3, an HTTP/1.1 Upgrade), LinkMux agents per connection,
+	// their calls on the link's connection too. A real agent has a
+	// connection of its own (LinkMux 1); more per connection is how a
+	// run gets past the open-file limit with the master's per-link cost
+	// that of a session, not a connection: label such figures.
+	LinkMux int
 
 	// Timeout bounds the whole run (default 30 min).
 	Timeout time.Duration
@@ -133,6 +140,10 @@ func (cfg *Config) validate() error {
 		return fmt.Errorf("%w: --decision_time must not be negative", ErrConfig)
 	case cfg.OfferMode != "" && cfg.Master != "":
 		return fmt.Errorf("%w: --offer_mode sets the in-process master's; an external master (--master) has its own", ErrConfig)
+	case cfg.LinkMux < 0:
+		return fmt.Errorf("%w: --link_mux must not be negative", ErrConfig)
+	case cfg.LinkMux > 0 && cfg.HTTP2:
+		return fmt.Errorf("%w: --link_mux and --http2 exclude each other (the framed link is HTTP/1.1)", ErrConfig)
 	case cfg.MasterPID > 0 && cfg.Master == "":
 		return fmt.Errorf("%w: --master_pid needs --master", ErrConfig)
 	}

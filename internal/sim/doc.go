@@ -10,7 +10,9 @@
 //
 //   - A simulated agent opens its link as a real agent does (link.proto):
 //     POST /internal/v1/link with REGISTER, then reads the RecordIO stream
-//     of MasterEvents, answering PING with PONG. RUN_TASK gives
+//     of MasterEvents, answering PING with PONG; with Config.LinkMux it
+//     uses the framed link (link version 3), LinkMux agents to a
+//     connection, each on its own channel (framed.go). RUN_TASK gives
 //     TASK_RUNNING at once (after TASK_STARTING with Config.TaskStarting,
 //     as Mesos' command executor; Spark's and most custom executors send
 //     none) and TASK_FINISHED after Config.TaskDuration (nothing is

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -18,24 +17,7 @@ func TestRunHTTP2(t *testing.T) {
 	const agents, tasks = 400, 400
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	peak := make(chan int)
-	done := make(chan struct{})
-	go func() {
-		most := 0
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			if fds, err := os.ReadDir("/proc/self/fd"); err == nil {
-				most = max(most, len(fds))
-			}
-			select {
-			case <-tick.C:
-			case <-done:
-				peak <- most
-				return
-			}
-		}
-	}()
+	stopWatch := watchOpenFiles()
 	rep, err := Run(ctx, Config{
 		Agents: agents, Frameworks: 2, Tasks: tasks,
 		TaskDuration:       10 * time.Millisecond,
@@ -44,8 +26,7 @@ func TestRunHTTP2(t *testing.T) {
 		Senders:            16,
 		HTTP2:              true,
 	})
-	close(done)
-	fds := <-peak
+	fds := stopWatch()
 	if err != nil {
 		t.Fatal(err)
 	}

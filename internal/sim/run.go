@@ -32,6 +32,9 @@ type runner struct {
 	lat   *latencyBook
 	audit *audit // nil unless cfg.Audit
 	pool  *agentPool
+	// abort ends the run with its cause (a master that cannot serve the
+	// run: Config.LinkMux against a master before link version 3).
+	abort context.CancelCauseFunc
 }
 
 // since is the time since the run began on the monotonic clock, never 0
@@ -83,6 +86,8 @@ func (r *runner) run(parent context.Context, conns int) (*Report, error) {
 	}
 	ctx, cancel := context.WithTimeout(parent, cfg.Timeout)
 	defer cancel()
+	ctx, r.abort = context.WithCancelCause(ctx)
+	defer r.abort(nil)
 	if cfg.Master == "" {
 		addr, stop, err := r.startMaster()
 		if err != nil {
@@ -196,7 +201,7 @@ func (r *runner) waitFor(ctx context.Context, cond func() bool) error {
 	for !cond() {
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return context.Cause(ctx)
 		case <-t.C:
 		}
 	}
@@ -451,6 +456,9 @@ func (s *sampler) summary() StateLatency {
 
 // agentConns is how many connections the agents' links and senders take.
 func (cfg *Config) agentConns() int {
+	if cfg.LinkMux > 0 {
+		return (cfg.Agents+cfg.LinkMux-1)/cfg.LinkMux + 1
+	}
 	if cfg.HTTP2 {
 		streams := cfg.Agents + cfg.Senders
 		return (streams+httpbound.MaxStreams-1)/httpbound.MaxStreams + 1

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/mesoproject/meso/api/codec"
 	"github.com/mesoproject/meso/api/recordio"
@@ -154,6 +155,54 @@ func (c *Conn) Open(ctx context.Context, target *url.URL, body []byte, extra htt
 		cancel(nil)
 		return nil, err
 	}
+	return c.openStream(target, resp, ctx, cancel)
+}
+
+// OpenUpgrade is Open asking the peer to switch the connection to
+// protocol (HTTP/1.1 Upgrade). A peer that switches (101) gives the
+// connection, closed by the caller (cancelling ctx may close it too); a
+// peer that ignores the Upgrade answers as to Open, whose stream it
+// gives.
+func (c *Conn) OpenUpgrade(ctx context.Context, target *url.URL, body []byte, protocol string) (*Stream, io.ReadWriteCloser, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	req, err := c.request(ctx, target, body, http.Header{"Connection": {"Upgrade"}, "Upgrade": {protocol}})
+	if err != nil {
+		cancel(nil)
+		return nil, nil, err
+	}
+	resp, err := c.stream.Do(req)
+	if err != nil {
+		cancel(nil)
+		return nil, nil, err
+	}
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		rwc, ok := resp.Body.(io.ReadWriteCloser)
+		if !ok || !strings.EqualFold(resp.Header.Get("Upgrade"), protocol) {
+			resp.Body.Close()
+			cancel(nil)
+			return nil, nil, fmt.Errorf("switching protocols: to %q, asked for %q", resp.Header.Get("Upgrade"), protocol)
+		}
+		return nil, &upgraded{ReadWriteCloser: rwc, cancel: cancel}, nil
+	}
+	s, err := c.openStream(target, resp, ctx, cancel)
+	return s, nil, err
+}
+
+// upgraded is a switched connection; closing it releases its request's
+// context.
+type upgraded struct {
+	io.ReadWriteCloser
+	cancel context.CancelCauseFunc
+}
+
+func (u *upgraded) Close() error {
+	err := u.ReadWriteCloser.Close()
+	u.cancel(nil)
+	return err
+}
+
+// openStream turns the answer to a subscription into its stream.
+func (c *Conn) openStream(target *url.URL, resp *http.Response, ctx context.Context, cancel context.CancelCauseFunc) (*Stream, error) {
 	if resp.StatusCode != http.StatusOK {
 		defer cancel(nil)
 		defer resp.Body.Close()
