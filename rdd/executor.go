@@ -39,6 +39,10 @@ const (
 	// CPU profile of its whole life, <id>.pprof (set it with
 	// --conf spark.executorEnv.MESO_RDD_EXECUTOR_CPUPROFILE=DIR).
 	envExecutorCPUProfile = "MESO_RDD_EXECUTOR_CPUPROFILE"
+	// envDriverCPUProfile names a directory where a driver (rdd.Start,
+	// not an executor) writes a CPU profile from Start to Close,
+	// driver-<pid>.pprof.
+	envDriverCPUProfile = "MESO_RDD_DRIVER_CPUPROFILE"
 )
 
 // keyReadHostLocalDisk turns off (false) reading the map outputs of other
@@ -46,21 +50,45 @@ const (
 // default, as in Spark 3).
 const keyReadHostLocalDisk = "spark.shuffle.readHostLocalDisk"
 
+// startCPUProfile starts a CPU profile into path.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		os.Remove(path)
+		return nil, err
+	}
+	return sync.OnceFunc(func() { pprof.StopCPUProfile(); f.Close() }), nil
+}
+
+// driverCPUProfile starts a CPU profile into dir/driver-<pid>.pprof when
+// dir is set, and returns what stops it.
+func driverCPUProfile(dir string, log *slog.Logger) func() {
+	if dir == "" {
+		return func() {}
+	}
+	stop, err := startCPUProfile(filepath.Join(dir, fmt.Sprintf("driver-%d.pprof", os.Getpid())))
+	if err != nil {
+		log.Warn("no CPU profile of the driver", "err", err)
+		return func() {}
+	}
+	return stop
+}
+
 // executorCPUProfile starts a CPU profile into dir/<id>.pprof when dir is
 // set, and returns what stops it.
 func executorCPUProfile(dir, id string, log *slog.Logger) func() {
 	if dir == "" {
 		return func() {}
 	}
-	f, err := os.Create(filepath.Join(dir, id+".pprof"))
-	if err == nil {
-		err = pprof.StartCPUProfile(f)
-	}
+	stop, err := startCPUProfile(filepath.Join(dir, id+".pprof"))
 	if err != nil {
 		log.Warn("no CPU profile", "err", err)
 		return func() {}
 	}
-	stop := sync.OnceFunc(func() { pprof.StopCPUProfile(); f.Close() })
 	// The agent may kill the executor before it returns: write the
 	// profile on SIGTERM too.
 	sig := make(chan os.Signal, 1)
