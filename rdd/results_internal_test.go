@@ -3,7 +3,12 @@ package rdd
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -99,4 +104,48 @@ func FuzzReadReport(f *testing.F) {
 			t.Fatalf("values of %d bytes from a body of %d", n, len(body))
 		}
 	})
+}
+
+// An executor's report that does not reach the driver (the connection
+// breaks) is sent again, whole, until it does; one the driver refuses
+// (4xx) is not.
+func TestReportRetried(t *testing.T) {
+	var attempts, cut atomic.Int32
+	cut.Store(2)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		attempts.Add(1)
+		if cut.Add(-1) >= 0 { // break the connection mid-report
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+			return
+		}
+		if r.Header.Get("X-Meso-Shuffle-Token") != "tok" {
+			http.Error(w, "bad application token", http.StatusUnauthorized)
+			return
+		}
+		req, err := readReport(r.Body, r.ContentLength, func(n int) []byte { return make([]byte, n) })
+		if err != nil || len(req.GetResults()) != 1 || string(req.GetResults()[0].GetValue()) != "records" {
+			http.Error(w, fmt.Sprint("bad report: ", req, err), http.StatusBadRequest)
+			return
+		}
+		b, _ := proto.Marshal(&rddpb.ReportResultsResponse{Tasks: []*rddpb.Task{{Pipeline: 7}}})
+		w.Write(b)
+	}))
+	defer srv.Close()
+	e := &executor{driverURL: srv.URL, results: resultsClient("tok", 1), log: slog.New(slog.DiscardHandler)}
+	out, err := e.report(t.Context(), reportOf([]byte("records")))
+	if err != nil || len(out.GetTasks()) != 1 || out.GetTasks()[0].GetPipeline() != 7 {
+		t.Fatalf("report: %v, %v", out, err)
+	}
+	if n := attempts.Load(); n != 3 {
+		t.Fatalf("%d attempts, want 3 (two cut off)", n)
+	}
+	attempts.Store(0)
+	e.results = resultsClient("wrong", 1)
+	_, err = e.report(t.Context(), reportOf([]byte("records")))
+	if re := (*errReport)(nil); !errors.As(err, &re) || attempts.Load() != 1 {
+		t.Fatalf("refused report: %v after %d attempts, want errReport after 1", err, attempts.Load())
+	}
 }
