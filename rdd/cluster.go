@@ -132,7 +132,7 @@ type remoteExec struct {
 	lastSeen time.Time
 	gone     bool
 	// reports counts result reports waiting for their jobs to act on them
-	// (ReportResults with want_tasks): while there are any, the long poll
+	// (posted to /results with want_tasks): while there are any, the long poll
 	// leaves the queue to them.
 	reports int
 }
