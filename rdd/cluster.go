@@ -92,6 +92,7 @@ type cluster struct {
 	broadcastsServed atomic.Int64
 	cached           *cacheBook   // where executors' cached partitions are; driver data served
 	resultBytes      atomic.Int64 // result task values received from executors
+	values           valueBufs    // buffers of received values, reused once decoded
 	// tasksByReport and tasksByPoll count the tasks handed to executors in
 	// result reports' answers and in long polls' answers.
 	tasksByReport, tasksByPoll atomic.Int64
@@ -131,7 +132,7 @@ type remoteExec struct {
 	lastSeen time.Time
 	gone     bool
 	// reports counts result reports waiting for their jobs to act on them
-	// (ReportResults with want_tasks): while there are any, the long poll
+	// (posted to /results with want_tasks): while there are any, the long poll
 	// leaves the queue to them.
 	reports int
 }
@@ -289,6 +290,7 @@ func newCluster(s *Session, host string) (*cluster, *http.ServeMux, error) {
 	// token in their environment (MESO_RDD_AUTH_TOKEN), not over the wire.
 	rpcPath, rpc := rddpbconnect.NewDriverServiceHandler(c, connect.WithCompressMinBytes(compressMinBytes))
 	mux.Handle(rpcPath, tokenOnly(c.token, rpc))
+	mux.Handle("POST "+resultsPath, tokenOnly(c.token, http.HandlerFunc(c.serveResults)))
 	mux.Handle("GET /broadcast/{id}", tokenOnly(c.token, http.HandlerFunc(c.serveBroadcast)))
 	mux.Handle("GET /data/{node}/{part}", tokenOnly(c.token, http.HandlerFunc(c.serveData)))
 	mux.Handle("GET /cache-locations/{node}/{part}", tokenOnly(c.token, http.HandlerFunc(c.serveCacheLocations)))
@@ -609,16 +611,18 @@ func (c *cluster) takeLocked(e *remoteExec) ([]*rddpb.Task, []*rddpb.Pipeline) {
 	return tasks, pipes
 }
 
-// ReportResults completes tasks with an executor's results. A report that
-// wants tasks is answered once the jobs have acted on its results (at most
-// pollWait later), with the tasks queued for the executor by then: the
-// slot the results freed gets its next task without waiting on the long
-// poll's own answer.
-func (c *cluster) ReportResults(ctx context.Context, req *connect.Request[rddpb.ReportResultsRequest]) (*connect.Response[rddpb.ReportResultsResponse], error) {
-	id := req.Msg.GetExecutorId()
+// report completes tasks with an executor's results (posted to /results,
+// serveResults). A report that wants tasks is answered once the jobs have
+// acted on its results (at most pollWait later), with the tasks queued for
+// the executor by then: the slot the results freed gets its next task
+// without waiting on the long poll's own answer. A result of a task the
+// executor no longer runs for the driver (already reported, cancelled, or
+// the executor was lost) is ignored.
+func (c *cluster) report(ctx context.Context, req *rddpb.ReportResultsRequest) *rddpb.ReportResultsResponse {
+	id := req.GetExecutorId()
 	c.mu.Lock()
 	e := c.execs[id]
-	want := req.Msg.GetWantTasks() && e != nil && !e.gone && !c.stopping
+	want := req.GetWantTasks() && e != nil && !e.gone && !c.stopping
 	if want {
 		e.reports++
 		e.lastSeen = time.Now()
@@ -627,11 +631,11 @@ func (c *cluster) ReportResults(ctx context.Context, req *connect.Request[rddpb.
 	var handled chan struct{}
 	var signal func()
 	if want {
-		handled = make(chan struct{}, len(req.Msg.GetResults()))
+		handled = make(chan struct{}, len(req.GetResults()))
 		signal = func() { handled <- struct{}{} }
 	}
 	waits := 0
-	for _, pr := range req.Msg.GetResults() {
+	for _, pr := range req.GetResults() {
 		res := resultFromProto(id, pr)
 		c.resultBytes.Add(int64(len(pr.GetValue())))
 		c.mu.Lock()
@@ -653,7 +657,7 @@ func (c *cluster) ReportResults(ctx context.Context, req *connect.Request[rddpb.
 	}
 	out := &rddpb.ReportResultsResponse{}
 	if !want {
-		return connect.NewResponse(out), nil
+		return out
 	}
 	t := time.NewTimer(pollWait)
 	defer t.Stop()
@@ -681,7 +685,7 @@ wait:
 		default:
 		}
 	}
-	return connect.NewResponse(out), nil
+	return out
 }
 
 // finish completes a task executor id ran with its result; handled, when
@@ -694,7 +698,7 @@ func (c *cluster) finish(id string, r running, res task.Result, handled func()) 
 		}
 	}
 	if res.Err == nil && res.ID.Shuffle < 0 {
-		res = c.s.finishResult(r.d, res, true)
+		res = c.s.finishResult(r.d, res, c.values.put)
 	}
 	c.s.explainRebuild(r.d, res.Err, id)
 	res.Handled = handled
@@ -811,12 +815,12 @@ func (c *cluster) pipelineLocked(d *task.Desc) (int64, error) {
 // finishResult turns a remote executor's value for a result task into the
 // partition's result: a count, an action's decoded partial result, or, for
 // jobs that return records (Collect, Take), the engine's partition function
-// run over the records the executor sent. With later, the decoding runs on
-// a goroutine of its own and the result's Value is its *pendingResult: the
-// job launches the executor's next task meanwhile, and the action's merge
-// waits for the value (a value that cannot be decoded fails the job, as in
-// Spark).
-func (s *Session) finishResult(d *task.Desc, res task.Result, later bool) task.Result {
+// run over the records the executor sent. With later set, the decoding runs
+// on a goroutine of its own and the result's Value is its *pendingResult:
+// the job launches the executor's next task meanwhile, and the action's
+// merge waits for the value (a value that cannot be decoded fails the job,
+// as in Spark); later then gets the value's bytes back once decoded.
+func (s *Session) finishResult(d *task.Desc, res task.Result, later func([]byte)) task.Result {
 	recs, _ := res.Value.([]byte)
 	if d.Pipeline.Result == task.ResultCount { // the executor counted
 		n, k := binary.Uvarint(recs)
@@ -826,13 +830,14 @@ func (s *Session) finishResult(d *task.Desc, res task.Result, later bool) task.R
 		res.Value = int64(n)
 		return res
 	}
-	if later {
+	if later != nil {
 		p := &pendingResult{done: make(chan struct{})}
 		sent := res // res itself changes below
 		go func() {
 			defer close(p.done)
-			out := s.finishResult(d, sent, false)
+			out := s.finishResult(d, sent, nil)
 			p.v, p.err = out.Value, out.Err
+			later(recs) // decoded: nothing refers to the bytes
 		}()
 		res.Value = p
 		return res

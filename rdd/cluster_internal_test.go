@@ -192,9 +192,10 @@ func TestDriverRPCNeedsTheToken(t *testing.T) {
 		if connect.CodeOf(err) != connect.CodeUnauthenticated {
 			t.Errorf("token %q: PollTasks: %v, want unauthenticated", tok, err)
 		}
-		_, err = cl.ReportResults(ctx, connect.NewRequest(&rddpb.ReportResultsRequest{ExecutorId: "rogue"}))
-		if connect.CodeOf(err) != connect.CodeUnauthenticated {
-			t.Errorf("token %q: ReportResults: %v, want unauthenticated", tok, err)
+		rogue := &executor{driverURL: c.url, results: resultsClient(tok, 1)}
+		_, err = rogue.report(ctx, &rddpb.ReportResultsRequest{ExecutorId: "rogue"})
+		if re := (*errReport)(nil); !errors.As(err, &re) || re.status != "401 Unauthorized" {
+			t.Errorf("token %q: result report: %v, want 401", tok, err)
 		}
 	}
 	if n := c.pool.Len(); n != 0 {

@@ -39,6 +39,10 @@ const (
 	// CPU profile of its whole life, <id>.pprof (set it with
 	// --conf spark.executorEnv.MESO_RDD_EXECUTOR_CPUPROFILE=DIR).
 	envExecutorCPUProfile = "MESO_RDD_EXECUTOR_CPUPROFILE"
+	// envDriverCPUProfile names a directory where a driver (rdd.Start,
+	// not an executor) writes a CPU profile from Start to Close,
+	// driver-<pid>.pprof.
+	envDriverCPUProfile = "MESO_RDD_DRIVER_CPUPROFILE"
 )
 
 // keyReadHostLocalDisk turns off (false) reading the map outputs of other
@@ -46,21 +50,45 @@ const (
 // default, as in Spark 3).
 const keyReadHostLocalDisk = "spark.shuffle.readHostLocalDisk"
 
+// startCPUProfile starts a CPU profile into path.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		os.Remove(path)
+		return nil, err
+	}
+	return sync.OnceFunc(func() { pprof.StopCPUProfile(); f.Close() }), nil
+}
+
+// driverCPUProfile starts a CPU profile into dir/driver-<pid>.pprof when
+// dir is set, and returns what stops it.
+func driverCPUProfile(dir string, log *slog.Logger) func() {
+	if dir == "" {
+		return func() {}
+	}
+	stop, err := startCPUProfile(filepath.Join(dir, fmt.Sprintf("driver-%d.pprof", os.Getpid())))
+	if err != nil {
+		log.Warn("no CPU profile of the driver", "err", err)
+		return func() {}
+	}
+	return stop
+}
+
 // executorCPUProfile starts a CPU profile into dir/<id>.pprof when dir is
 // set, and returns what stops it.
 func executorCPUProfile(dir, id string, log *slog.Logger) func() {
 	if dir == "" {
 		return func() {}
 	}
-	f, err := os.Create(filepath.Join(dir, id+".pprof"))
-	if err == nil {
-		err = pprof.StartCPUProfile(f)
-	}
+	stop, err := startCPUProfile(filepath.Join(dir, id+".pprof"))
 	if err != nil {
 		log.Warn("no CPU profile", "err", err)
 		return func() {}
 	}
-	stop := sync.OnceFunc(func() { pprof.StopCPUProfile(); f.Close() })
 	// The agent may kill the executor before it returns: write the
 	// profile on SIGTERM too.
 	sig := make(chan os.Signal, 1)
@@ -141,12 +169,16 @@ type executor struct {
 	id     string
 	s      *Session // the local session whose store, cache and config tasks use
 	client rddpbconnect.DriverServiceClient
-	addr   string // the shuffle server's host:port
-	log    *slog.Logger
-	sem    chan struct{}
-	http   *http.Client // fetches single blocks from other executors
-	batch  *shufflenet.Fetcher
-	token  string // the application's shuffle token
+	// results posts result reports (results.go); fail stops the executor
+	// with its error (a report that could not be delivered).
+	results *http.Client
+	fail    context.CancelCauseFunc
+	addr    string // the shuffle server's host:port
+	log     *slog.Logger
+	sem     chan struct{}
+	http    *http.Client // fetches single blocks from other executors
+	batch   *shufflenet.Fetcher
+	token   string // the application's shuffle token
 
 	mu        sync.Mutex
 	pipelines map[int64]*rebuiltStage // guarded by mu; by pipeline id
@@ -192,8 +224,10 @@ func runExecutor(ctx context.Context, driverURL, token, id string, slots int, ho
 		return fmt.Errorf("rdd: executor %s: shuffle server: %w", id, err)
 	}
 	hc := &http.Client{Transport: withToken{token, &http.Transport{Protocols: h2c(false)}}}
+	ctx, fail := context.WithCancelCause(ctx)
+	defer fail(nil)
 	e := &executor{id: id, addr: ln.Addr().String(), log: log, sem: make(chan struct{}, slots),
-		client:    rddpbconnect.NewDriverServiceClient(hc, driverURL),
+		client: rddpbconnect.NewDriverServiceClient(hc, driverURL), results: resultsClient(token, slots), fail: fail,
 		http:      &http.Client{Timeout: 30 * time.Second},
 		pipelines: map[int64]*rebuiltStage{}, rebuilt: map[int64]Dataset{}, proxies: map[int]Dataset{}, bcasts: map[int64][]byte{}, driverURL: driverURL}
 	if dir := os.Getenv("MESO_RDD_PID_DIR"); dir != "" { // lets tests check that executors are gone
@@ -289,6 +323,9 @@ func runExecutor(ctx context.Context, driverURL, token, id string, slots int, ho
 	for {
 		resp, err := e.client.PollTasks(ctx, connect.NewRequest(&rddpb.PollTasksRequest{ExecutorId: id}))
 		if ctx.Err() != nil {
+			if cause := context.Cause(ctx); !errors.Is(cause, context.Canceled) {
+				return cause // e.fail: a result could not be reported
+			}
 			return nil // the agent shut the fine-grained executor down
 		}
 		if err != nil {
@@ -325,16 +362,21 @@ func (e *executor) start(ctx context.Context, wg *sync.WaitGroup, pipes []*rddpb
 			var buf []byte // the slot's result buffer (records), reused once a result is sent
 			for t != nil {
 				res := e.run(ctx, t, &buf)
-				resp, err := e.client.ReportResults(ctx, connect.NewRequest(&rddpb.ReportResultsRequest{
-					ExecutorId: e.id, Results: []*rddpb.TaskResult{resultToProto(res)}, WantTasks: true}))
+				resp, err := e.report(ctx, &rddpb.ReportResultsRequest{
+					ExecutorId: e.id, Results: []*rddpb.TaskResult{resultToProto(res)}, WantTasks: true})
 				if err != nil {
-					e.log.Warn("reporting a result", "task", res.ID, "err", err)
+					if ctx.Err() == nil {
+						// The task's result is lost with the report: the
+						// executor stops, and the driver runs the task
+						// again once it sees the executor lost.
+						e.fail(fmt.Errorf("rdd: executor %s: reporting the result of %v: %w", e.id, res.ID, err))
+					}
 					return
 				}
 				t = nil
-				if next := resp.Msg.GetTasks(); len(next) > 0 {
+				if next := resp.GetTasks(); len(next) > 0 {
 					t = next[0]
-					e.start(ctx, wg, resp.Msg.GetPipelines(), next[1:])
+					e.start(ctx, wg, resp.GetPipelines(), next[1:])
 				}
 			}
 		}()

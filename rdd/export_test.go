@@ -16,6 +16,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/mesoproject/meso/api/rddpb"
 	"github.com/mesoproject/meso/rdd/codec"
 	"github.com/mesoproject/meso/rdd/internal/exec"
 	"github.com/mesoproject/meso/rdd/internal/task"
@@ -330,3 +331,37 @@ func ResultBytes(s *Session) int64 { return s.cluster.resultBytes.Load() }
 func TasksHandedOut(s *Session) (byReport, byPoll int64) {
 	return s.cluster.tasksByReport.Load(), s.cluster.tasksByPoll.Load()
 }
+
+// DriverEndpoint returns a cluster session's driver URL and application
+// token, for tests that act as an executor.
+func DriverEndpoint(s *Session) (url, token string) { return s.cluster.url, s.cluster.token }
+
+// RegistrySites lists the call sites of the registered Funcs, as an
+// executor registers them.
+func RegistrySites() []string { return registrySites() }
+
+// LoseExecutor takes an executor out of a cluster session as the Mesos
+// backend does when its process ends.
+func LoseExecutor(s *Session, id, why string) { s.cluster.lose(id, why) }
+
+// RunningOn returns how many tasks the driver thinks executor id runs.
+func RunningOn(s *Session, id string) int {
+	c := s.cluster
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.execs[id].running)
+}
+
+// ReportBody encodes a result report as an executor posts it to the
+// driver's ResultsPath.
+func ReportBody(req *rddpb.ReportResultsRequest) ([]byte, error) {
+	b, err := newReportBody(req)
+	if err != nil {
+		return nil, err
+	}
+	return io.ReadAll(b.reader())
+}
+
+// ResultsPath and ResultsContentType are where and how executors post
+// their results.
+const ResultsPath, ResultsContentType = resultsPath, resultsContentType

@@ -78,6 +78,9 @@ type Session struct {
 	prepared   map[int]any                      // guarded by mu; node id -> result of its prepare step
 	prepMu     map[int]*sync.Mutex              // guarded by mu; node id -> held while its prepare step runs
 	progress   *progressBar
+	// stopProfile ends the driver's CPU profile (MESO_RDD_DRIVER_CPUPROFILE);
+	// nil without one.
+	stopProfile func()
 }
 
 // Stats are a session's cumulative counters, for summaries and tests.
@@ -108,7 +111,18 @@ func Start(cfg Config) (*Session, error) {
 	if url := os.Getenv(envDriverURL); url != "" {
 		runExecutorMain(url)
 	}
-	return start(cfg)
+	log := cfg.Logger
+	if log == nil { // the profile was asked for: say why there is none
+		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	stop := driverCPUProfile(os.Getenv(envDriverCPUProfile), log)
+	s, err := start(cfg)
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	s.stopProfile = stop
+	return s, nil
 }
 
 func start(cfg Config) (*Session, error) {
@@ -227,6 +241,9 @@ func (s *Session) Close() error {
 	}
 	if rerr := os.RemoveAll(rm); err == nil {
 		err = rerr
+	}
+	if s.stopProfile != nil {
+		s.stopProfile()
 	}
 	return err
 }

@@ -18,7 +18,9 @@ type Codec[T any] interface {
 	// Append appends the encoding of v to dst and returns the extended slice.
 	Append(dst []byte, v T) []byte
 	// Decode decodes one value from the front of src and returns it with the
-	// number of bytes consumed.
+	// number of bytes consumed. The value must not refer to src's bytes:
+	// the engine unmaps or reuses what it decodes from (shuffle blocks,
+	// results received from executors).
 	Decode(src []byte) (v T, n int, err error)
 }
 
