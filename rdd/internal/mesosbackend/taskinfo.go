@@ -152,25 +152,8 @@ func labelsProto(ls []Label) *mesospb.Labels {
 }
 
 func (b *Backend) commandInfo(e Executor) *mesospb.CommandInfo {
-	cmd := b.cfg.Command
-	if _, set := cmd.Env[EnvGOMAXPROCS]; !set {
-		cmd.Env = maps.Clone(cmd.Env)
-		if cmd.Env == nil {
-			cmd.Env = map[string]string{}
-		}
-		cmd.Env[EnvGOMAXPROCS] = strconv.Itoa(max(e.CPUs, 1))
-	}
-	return CommandInfo(b.cfg.Settings, cmd, b.cfg.DriverURL, b.client.FrameworkID().GetValue(), e)
+	return CommandInfo(b.cfg.Settings, b.cfg.Command, b.cfg.DriverURL, b.client.FrameworkID().GetValue(), e)
 }
-
-// EnvGOMAXPROCS is Go's variable bounding the threads that run Go code at
-// once. A coarse-grained executor gets the cpus Mesos granted it, unless
-// spark.executorEnv.GOMAXPROCS says otherwise: without isolation (or with
-// cpu shares rather than a quota, which Go does not read) a Go executor
-// would otherwise run its garbage collector and idle scheduler threads on
-// every core of the host, taking CPU from the driver and the other
-// executors there.
-const EnvGOMAXPROCS = "GOMAXPROCS"
 
 // CommandInfo is the Mesos command of executor e (its ID, Slots and
 // Hostname are used) of application appID: cmd with the MESO_RDD_*

@@ -85,7 +85,7 @@ func TestCommandInfo(t *testing.T) {
 		env[v.GetName()] = v.GetValue()
 	}
 	want := map[string]string{"A": "1", EnvExecutorID: "e7", EnvExecutorCores: "4", EnvExecutorMemory: "2048",
-		EnvDriverURL: "http://d", EnvHostname: "h1", EnvAppID: "", EnvGOMAXPROCS: "2"}
+		EnvDriverURL: "http://d", EnvHostname: "h1", EnvAppID: ""}
 	for k, v := range want {
 		if got, ok := env[k]; !ok || got != v {
 			t.Errorf("env %s=%q, want %q", k, got, v)
@@ -105,15 +105,6 @@ func TestCommandInfo(t *testing.T) {
 	shell := testBackend(t, DefaultSettings(), Command{Value: "echo hi"}).commandInfo(Executor{ID: "e0"})
 	if shell.Shell != nil || shell.GetUris() != nil {
 		t.Errorf("shell form: %v", shell)
-	}
-	// spark.executorEnv.GOMAXPROCS (in the command's environment) wins
-	// over the cpus granted.
-	own := testBackend(t, DefaultSettings(), Command{Value: "x", Env: map[string]string{EnvGOMAXPROCS: "8"}}).
-		commandInfo(Executor{ID: "e1", CPUs: 2})
-	for _, v := range own.GetEnvironment().GetVariables() {
-		if v.GetName() == EnvGOMAXPROCS && v.GetValue() != "8" {
-			t.Errorf("GOMAXPROCS=%s, want the user's 8", v.GetValue())
-		}
 	}
 }
 
