@@ -241,38 +241,3 @@ func TestPeerStoreSeesReplacedAndRemovedOutputs(t *testing.T) {
 		t.Errorf("missing output: err = %v, want an error that is not ErrDamaged", err)
 	}
 }
-
-// A closed peer store fails its fetches as fetch failures: its directory's
-// descriptor is gone, and no later descriptor of that number is used.
-func TestPeerStoreAfterClose(t *testing.T) {
-	dir := t.TempDir()
-	s, err := NewStore(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	writeOutput(t, s, 1, 0, 1, 1<<20, [][2]int{{0, 5}})
-	p, err := OpenPeer(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, release, err := p.Fetch(BlockID{1, 0, 0}); err != nil {
-		t.Fatal(err)
-	} else {
-		release()
-	}
-	if err := p.Close(); err != nil {
-		t.Fatal(err)
-	}
-	other, err := os.Open(t.TempDir()) // may take the closed descriptor's number
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	if _, _, err := p.Fetch(BlockID{1, 0, 0}); !errors.Is(err, os.ErrClosed) || !errors.Is(err, ErrFetchFailed) {
-		t.Errorf("fetch after close: err = %v, want a fetch failure for a closed store", err)
-	}
-	if err := p.Close(); err != nil {
-		t.Errorf("second close: %v", err)
-	}
-}

@@ -92,9 +92,8 @@ type Store struct {
 
 	// peer: the directory belongs to another process (OpenPeer), which may
 	// remove or replace its files without telling: a cached mapping is
-	// used only while the file at its path is still the one mapped. The
-	// directory is held open (peerDir) for those checks.
-	peer *peerDir
+	// used only while the file at its path is still the one mapped.
+	peer bool
 }
 
 // InjectWriteFault makes the spill and map output files written from now on
@@ -121,9 +120,9 @@ type openOutput struct {
 	data  []byte // the data file, memory-mapped
 	unmap func() error
 	index []byte
-	file  fileID // of the file mapped, for a peer store's checks
-	refs  int    // guarded by Store.mu; blocks fetched and not released
-	gone  bool   // guarded by Store.mu; out of the cache: unmap at refs == 0
+	file  os.FileInfo // of the file mapped, for a peer store's checks
+	refs  int         // guarded by Store.mu; blocks fetched and not released
+	gone  bool        // guarded by Store.mu; out of the cache: unmap at refs == 0
 }
 
 // NewStore returns a store over dir, creating it.
@@ -148,11 +147,7 @@ func OpenPeer(dir string) (*Store, error) {
 	if !st.IsDir() {
 		return nil, fmt.Errorf("shuffle: %s is not a directory", dir)
 	}
-	pd, err := openPeerDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("shuffle: %w", err)
-	}
-	return &Store{dir: dir, open: map[[2]int]*list.Element{}, lru: list.New(), limit: 2048, peer: pd}, nil
+	return &Store{dir: dir, open: map[[2]int]*list.Element{}, lru: list.New(), limit: 2048, peer: true}, nil
 }
 
 // Dir returns the store's directory.
@@ -164,11 +159,6 @@ func (s *Store) base(shuffle, mapID int) string {
 
 // Path names a map output's file.
 func (s *Store) Path(shuffle, mapID int) string { return s.base(shuffle, mapID) + ".data" }
-
-// dataName is the base name of Path.
-func dataName(shuffle, mapID int) string {
-	return "shuffle_" + strconv.Itoa(shuffle) + "_" + strconv.Itoa(mapID) + ".data"
-}
 
 // Fetch returns one block, checking its CRC. The bytes are read-only and
 // valid until release is called (see Service).
@@ -231,10 +221,10 @@ func (s *Store) MappedOutputs() int {
 
 func (s *Store) output(shuffle, mapID int) (*openOutput, error) {
 	key := [2]int{shuffle, mapID}
-	var now fileID
-	if s.peer != nil { // is the cached mapping still the file at the path?
+	var now os.FileInfo
+	if s.peer { // is the cached mapping still the file at the path?
 		var err error
-		if now, err = s.peer.stat(dataName(shuffle, mapID)); err != nil {
+		if now, err = os.Stat(s.Path(shuffle, mapID)); err != nil {
 			s.forget(key)
 			return nil, err
 		}
@@ -242,7 +232,7 @@ func (s *Store) output(shuffle, mapID int) (*openOutput, error) {
 	s.mu.Lock()
 	if e, ok := s.open[key]; ok {
 		o := e.Value.(*openOutput)
-		if s.peer == nil || o.file.same(now) {
+		if !s.peer || sameFile(o.file, now) {
 			s.lru.MoveToFront(e)
 			o.refs++
 			s.mu.Unlock()
@@ -255,9 +245,9 @@ func (s *Store) output(shuffle, mapID int) (*openOutput, error) {
 	if err != nil {
 		return nil, err
 	}
-	var file fileID
-	if s.peer != nil {
-		if file, err = openedID(f); err != nil {
+	var file os.FileInfo
+	if s.peer {
+		if file, err = f.Stat(); err != nil {
 			f.Close()
 			return nil, err
 		}
@@ -280,7 +270,7 @@ func (s *Store) output(shuffle, mapID int) (*openOutput, error) {
 		return nil, errors.New("store closed")
 	}
 	if e, ok := s.open[key]; ok { // another reducer opened it meanwhile
-		if o2 := e.Value.(*openOutput); s.peer == nil || o2.file.same(file) {
+		if o2 := e.Value.(*openOutput); !s.peer || sameFile(o2.file, file) {
 			unmap()
 			s.lru.MoveToFront(e)
 			o2.refs++
@@ -296,6 +286,11 @@ func (s *Store) output(shuffle, mapID int) (*openOutput, error) {
 		s.dropLocked(s.lru.Back().Value.(*openOutput).key)
 	}
 	return o, nil
+}
+
+// sameFile reports whether a and b describe the same unchanged file.
+func sameFile(a, b os.FileInfo) bool {
+	return a != nil && b != nil && os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
 }
 
 // splitIndex checks a map output's footer and returns its index.
@@ -363,11 +358,8 @@ func (s *Store) RemoveShuffle(shuffle, maps int) {
 func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var err error
-	if s.peer != nil && !s.closed {
-		err = s.peer.close()
-	}
 	s.closed = true
+	var err error
 	for key, e := range s.open {
 		o := e.Value.(*openOutput)
 		s.lru.Remove(e)
