@@ -105,3 +105,37 @@ func TestFloatKeysFollowGoEquality(t *testing.T) {
 		})
 	}
 }
+
+// floatGroups groups floatPairs' values by key, in memory (no spill).
+var floatGroups = rdd.Func(func(r *rdd.RDD[floatKV]) *rdd.RDD[rdd.Pair[float64, []int]] { return rdd.GroupByKey(r, 5) })
+
+// GroupByKey puts every value in its own key's group, NaN keys included
+// (each NaN record a group of its own holding its value): the values are
+// the records' 0..n-1, so each must appear once, under its key.
+func TestGroupByKeyValuesUnderFloatKeys(t *testing.T) {
+	pairs := floatKeyed(4000)
+	for name, s := range sessions(t) {
+		t.Run(name, func(t *testing.T) {
+			seen := make([]bool, len(pairs))
+			for _, g := range collect(t, s, floatGroups(floatPairs(4000, 6))) {
+				if g.Key != g.Key && len(g.Value) != 1 {
+					t.Fatalf("a NaN group of %d values", len(g.Value))
+				}
+				for _, v := range g.Value {
+					if v < 0 || v >= len(pairs) {
+						t.Fatalf("value %d under key %v: no such record", v, g.Key)
+					}
+					if k := pairs[v].Key; seen[v] || (k != g.Key && !(k != k && g.Key != g.Key)) {
+						t.Fatalf("value %d under key %v: its key is %v (seen before %v)", v, g.Key, k, seen[v])
+					}
+					seen[v] = true
+				}
+			}
+			for v, ok := range seen {
+				if !ok {
+					t.Fatalf("value %d (key %v) in no group", v, pairs[v].Key)
+				}
+			}
+		})
+	}
+}

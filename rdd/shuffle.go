@@ -8,6 +8,7 @@ import (
 	"hash/fnv"
 	"math"
 	"reflect"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -534,17 +535,35 @@ func reduceGroup[K comparable, V any](tc *TaskContext, kc codec.Codec[K], cc cod
 		return
 	}
 	// Count per key, carve one backing array into capped groups, fill them.
+	// Each record's group is noted in the counting pass, so the filling
+	// pass needs no lookup, and a key unequal to itself (a NaN, never
+	// found in a map: a group per record) fills its own group. Records of
+	// one key tend to arrive together (a block holds a map task's records
+	// in their input order): the last key's group is tried before the map.
+	gpool := poolFor[int]()
+	gbuf := gpool.Get().(*[]int)
+	group := slices.Grow((*gbuf)[:0], len(recs))[:len(recs)]
+	defer func() {
+		*gbuf = group[:0]
+		gpool.Put(gbuf)
+	}()
 	index := map[K]int{}
 	var keys []K
 	var counts []int
-	for _, r := range recs {
-		i, ok := index[r.Key]
-		if !ok {
-			i = len(keys)
-			index[r.Key] = i
-			keys = append(keys, r.Key)
-			counts = append(counts, 0)
+	last, lastI := *new(K), -1
+	for j, r := range recs {
+		i := lastI
+		if i < 0 || r.Key != last {
+			var ok bool
+			if i, ok = index[r.Key]; !ok {
+				i = len(keys)
+				index[r.Key] = i
+				keys = append(keys, r.Key)
+				counts = append(counts, 0)
+			}
+			last, lastI = r.Key, i
 		}
+		group[j] = i
 		counts[i]++
 	}
 	backing := make([]V, len(recs))
@@ -554,8 +573,8 @@ func reduceGroup[K comparable, V any](tc *TaskContext, kc codec.Codec[K], cc cod
 	}
 	next := counts[:0] // reuse: next free slot of each group
 	next = append(next, starts[:len(keys)]...)
-	for _, r := range recs {
-		i := index[r.Key]
+	for j, r := range recs {
+		i := group[j]
 		backing[next[i]] = r.Value
 		next[i]++
 	}

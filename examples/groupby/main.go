@@ -24,6 +24,7 @@ import (
 	"github.com/mesoproject/meso/examples/internal/benchrun"
 	"github.com/mesoproject/meso/examples/internal/sparkconf"
 	"github.com/mesoproject/meso/examples/seeddemo"
+	"github.com/mesoproject/meso/internal/cpuprofile"
 	"github.com/mesoproject/meso/rdd"
 )
 
@@ -80,6 +81,9 @@ func run(n, parts int, master, eventLog string) error {
 		return err
 	}
 	defer s.Close()
+	// The driver's CPU profile when MESO_CPUPROFILE_DIR is set (started
+	// here, after rdd.Start: an executor process never returns from it).
+	defer cpuprofile.Start("groupby")()
 
 	groups := seeddemo.Demo(n, parts)
 	start := time.Now()
