@@ -182,6 +182,11 @@ type executor struct {
 
 	mu        sync.Mutex
 	pipelines map[int64]*rebuiltStage // guarded by mu; by pipeline id
+	// pipeAdded is closed (and replaced) when a pipeline is added: a task
+	// can arrive before its pipeline, which the driver sends once per
+	// executor in whichever answer (poll or report) takes the first of its
+	// tasks, and two answers are read concurrently.
+	pipeAdded chan struct{} // guarded by mu
 	rebuilt   map[int64]Dataset       // guarded by mu; the driver's invocation id -> its rebuilt lineage, built once
 	proxies   map[int]Dataset         // guarded by mu; stand-ins of driver data (Parallelize handles) by the driver's id
 	bcasts    map[int64][]byte        // guarded by mu; broadcast values fetched from the driver, by id
@@ -391,6 +396,10 @@ func (e *executor) addPipeline(pp *rddpb.Pipeline) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.pipelines[pp.GetId()] = st
+	if e.pipeAdded != nil {
+		close(e.pipeAdded)
+		e.pipeAdded = nil
+	}
 	if err != nil {
 		st.p = &task.Pipeline{Name: pp.GetName()}
 		return
@@ -479,6 +488,41 @@ func indexRebuilt(lookup func(task.NodeRef) *node, p *task.Pipeline) (*pipelineI
 	return ix, target, written, nil
 }
 
+// pipelineWait bounds how long a task waits for its pipeline to arrive in
+// the other answer that carries it (milliseconds in practice).
+const pipelineWait = 30 * time.Second
+
+// pipeline returns pipeline id, waiting for it if the answer that carries
+// it is still being read: a task of a pipeline new to this executor may
+// come in a report's answer while the poll's answer holding the pipeline
+// is read on another goroutine.
+func (e *executor) pipeline(ctx context.Context, id int64) (*rebuiltStage, error) {
+	timeout := time.NewTimer(pipelineWait)
+	defer timeout.Stop()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for {
+		if st := e.pipelines[id]; st != nil {
+			return st, nil
+		}
+		if e.pipeAdded == nil {
+			e.pipeAdded = make(chan struct{})
+		}
+		added := e.pipeAdded
+		e.mu.Unlock()
+		select {
+		case <-added:
+		case <-ctx.Done():
+			e.mu.Lock()
+			return nil, ctx.Err()
+		case <-timeout.C:
+			e.mu.Lock()
+			return nil, fmt.Errorf("rdd: internal error: pipeline %d did not arrive within %v of its task", id, pipelineWait)
+		}
+		e.mu.Lock()
+	}
+}
+
 // run runs one task from the driver.
 //
 // A task returning records encodes them into *buf and leaves the bytes
@@ -486,12 +530,10 @@ func indexRebuilt(lookup func(task.NodeRef) *node, p *task.Pipeline) (*pipelineI
 // buf may be nil.
 func (e *executor) run(ctx context.Context, t *rddpb.Task, buf *[]byte) task.Result {
 	id := idFromProto(t.GetId())
-	e.mu.Lock()
-	st := e.pipelines[t.GetPipeline()]
-	e.mu.Unlock()
+	st, err := e.pipeline(ctx, t.GetPipeline())
 	d := &task.Desc{ID: id, Executor: e.id}
-	if st == nil {
-		return task.Result{ID: id, Executor: e.id, Err: fmt.Errorf("rdd: internal error: unknown pipeline %d", t.GetPipeline())}
+	if err != nil {
+		return task.Result{ID: id, Executor: e.id, Err: err}
 	}
 	d.Pipeline = st.p
 	if st.err != nil {
