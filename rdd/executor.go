@@ -186,10 +186,10 @@ type executor struct {
 	// can arrive before its pipeline, which the driver sends once per
 	// executor in whichever answer (poll or report) takes the first of its
 	// tasks, and two answers are read concurrently.
-	pipeAdded chan struct{} // guarded by mu
-	rebuilt   map[int64]Dataset       // guarded by mu; the driver's invocation id -> its rebuilt lineage, built once
-	proxies   map[int]Dataset         // guarded by mu; stand-ins of driver data (Parallelize handles) by the driver's id
-	bcasts    map[int64][]byte        // guarded by mu; broadcast values fetched from the driver, by id
+	pipeAdded chan struct{}     // guarded by mu
+	rebuilt   map[int64]Dataset // guarded by mu; the driver's invocation id -> its rebuilt lineage, built once
+	proxies   map[int]Dataset   // guarded by mu; stand-ins of driver data (Parallelize handles) by the driver's id
+	bcasts    map[int64][]byte  // guarded by mu; broadcast values fetched from the driver, by id
 
 	driverURL string
 }
