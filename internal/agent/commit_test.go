@@ -11,6 +11,7 @@ import (
 	"github.com/mesoproject/meso/api/linkpb"
 	"github.com/mesoproject/meso/api/mesospb"
 	"github.com/mesoproject/meso/internal/agent/checkpoint"
+	"github.com/mesoproject/meso/internal/agent/lifecycle"
 )
 
 // With group commit, an executor's update of a checkpointing framework's
@@ -92,4 +93,39 @@ func TestGroupCommitBeforeEffects(t *testing.T) {
 	if up := m.call(linkpb.AgentCall_STATUS_UPDATE); !bytes.Equal(up.GetStatusUpdate().GetStatus().GetUuid(), uuidOf("u1")) {
 		t.Fatalf("forwarded %v", up)
 	}
+}
+
+// A new agent id from the master (the old identity is gone) drops, from
+// the effects still waiting for a commit, those meant for the old
+// identity: calls for the master, events for executors, launches. The
+// containers' destruction stays, with its stream slot, in order.
+func TestNewAgentIDForgetsQueuedEffects(t *testing.T) {
+	s1, s2 := &eventStream{}, &eventStream{}
+	destroy1 := lifecycle.DestroyContainer{FrameworkID: "f", ExecutorID: "e1", ContainerID: "c1"}
+	destroy2 := lifecycle.DestroyContainer{FrameworkID: "f", ExecutorID: "e2", ContainerID: "c2"}
+	a := &Agent{
+		inFlight: []pendingInput{{
+			effs:    []lifecycle.Effect{lifecycle.SendMaster{}, destroy1, lifecycle.LaunchExecutor{ExecutorID: "e3"}},
+			streams: []*eventStream{nil, s1, nil},
+		}},
+		commitQueue: []pendingInput{
+			{effs: []lifecycle.Effect{lifecycle.SendExecutor{ExecutorID: "e1"}}, streams: []*eventStream{s2}},
+			{effs: []lifecycle.Effect{destroy2, lifecycle.SendMaster{}}, streams: []*eventStream{s2, nil}},
+		},
+	}
+	a.forgetQueuedLocked()
+	check := func(name string, p pendingInput, effs []lifecycle.Effect, streams []*eventStream) {
+		t.Helper()
+		if len(p.effs) != len(effs) || len(p.streams) != len(streams) {
+			t.Fatalf("%s: %d effects and %d streams left, want %d", name, len(p.effs), len(p.streams), len(effs))
+		}
+		for i := range effs {
+			if p.effs[i] != effs[i] || p.streams[i] != streams[i] {
+				t.Fatalf("%s: effect %d is %#v (stream %p), want %#v (stream %p)", name, i, p.effs[i], p.streams[i], effs[i], streams[i])
+			}
+		}
+	}
+	check("in flight", a.inFlight[0], []lifecycle.Effect{destroy1}, []*eventStream{s1})
+	check("queued 1", a.commitQueue[0], nil, nil)
+	check("queued 2", a.commitQueue[1], []lifecycle.Effect{destroy2}, []*eventStream{s2})
 }
