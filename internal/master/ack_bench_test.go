@@ -59,24 +59,15 @@ func benchAcknowledge(b *testing.B, cdc codec.Codec, parallel, h2c bool) {
 		tr.Protocols.SetUnencryptedHTTP2(true)
 		hc = &http.Client{Transport: tr}
 	}
-	c := scheduler.New(scheduler.Config{Master: base, Codec: cdc, HTTPClient: hc,
-		Framework: &mesospb.FrameworkInfo{User: proto.String("bench"), Name: proto.String("bench")}})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	for ev := range c.Events() {
-		if ev.GetType() == schedulerpb.Event_SUBSCRIBED {
-			break
-		}
-	}
+	c, stop := subscribedBench(scheduler.Config{Master: base, Codec: cdc, HTTPClient: hc})
+	defer stop()
 	status := &mesospb.TaskStatus{
 		TaskId:  &mesospb.TaskID{Value: proto.String("task-1")},
 		AgentId: &mesospb.AgentID{Value: proto.String("no-such-agent")},
 		State:   mesospb.TaskState_TASK_RUNNING.Enum(),
 		Uuid:    make([]byte, 16),
 	}
-	callCtx := httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) {
+	callCtx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) {
 		if !i.Reused {
 			conns.Add(1)
 		}
@@ -115,17 +106,8 @@ func benchAcknowledge(b *testing.B, cdc codec.Codec, parallel, h2c bool) {
 func BenchmarkAcknowledgePipelined(b *testing.B) {
 	const depth = 16
 	_, base := startMaster(b)
-	c := scheduler.New(scheduler.Config{Master: base,
-		Framework: &mesospb.FrameworkInfo{User: proto.String("bench"), Name: proto.String("bench")}})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	for ev := range c.Events() {
-		if ev.GetType() == schedulerpb.Event_SUBSCRIBED {
-			break
-		}
-	}
+	c, stop := subscribedBench(scheduler.Config{Master: base})
+	defer stop()
 	body, err := proto.Marshal(&schedulerpb.Call{
 		Type:        schedulerpb.Call_ACKNOWLEDGE.Enum(),
 		FrameworkId: c.FrameworkID(),
@@ -171,4 +153,20 @@ func BenchmarkAcknowledgePipelined(b *testing.B) {
 	for left := b.N; left > 0; left -= depth {
 		round(min(left, depth))
 	}
+}
+
+// subscribedBench runs a scheduler client of a framework named "bench" on
+// cfg until it is SUBSCRIBED; stop ends it.
+func subscribedBench(cfg scheduler.Config) (c *scheduler.Client, stop func()) {
+	cfg.Framework = &mesospb.FrameworkInfo{User: proto.String("bench"), Name: proto.String("bench")}
+	c = scheduler.New(cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	for ev := range c.Events() {
+		if ev.GetType() == schedulerpb.Event_SUBSCRIBED {
+			break
+		}
+	}
+	return c, func() { cancel(); <-done }
 }
