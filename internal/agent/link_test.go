@@ -216,6 +216,48 @@ func TestLaunchFailure(t *testing.T) {
 	}
 }
 
+// TestSandboxFailure: a sandbox that cannot be made (made in the launch
+// goroutine, outside the agent's lock) fails its task without launching a
+// container, and the agent goes on launching others.
+func TestSandboxFailure(t *testing.T) {
+	m := newFakeMaster(t)
+	a := startAgent(t, m, nil)
+	s := m.session()
+	// A regular file where the executor's directory belongs.
+	var agentID string
+	if err := pollUntil(func() bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		agentID = a.core.AgentID()
+		return agentID != ""
+	}); err != nil {
+		t.Fatal(err)
+	}
+	dir := a.executorDir(agentID, "f1", "t1")
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.send(runTask("f1", commandTask("t1", "true")))
+	st := m.call(linkpb.AgentCall_STATUS_UPDATE).GetStatusUpdate().GetStatus()
+	if st.GetState() != mesospb.TaskState_TASK_FAILED || st.GetReason() != mesospb.TaskStatus_REASON_CONTAINER_LAUNCH_FAILED ||
+		!strings.Contains(st.GetMessage(), "cannot create sandbox") {
+		t.Fatalf("update: %v", st)
+	}
+	if x := m.call(linkpb.AgentCall_EXECUTOR_EXITED).GetExecutorExited(); x.GetStatus() != -1 {
+		t.Fatalf("EXECUTOR_EXITED: %v", x)
+	}
+	s.send(runTask("f1", commandTask("t2", "true")))
+	if spec := a.cz.launch(t); filepath.Base(filepath.Dir(filepath.Dir(spec.Sandbox))) != "t2" {
+		t.Fatalf("second launch: %+v", spec)
+	}
+	if fi, err := os.Lstat(filepath.Join(a.executorDir(agentID, "f1", "t2"), "runs", "latest")); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("latest link: %v, %v", fi, err)
+	}
+}
+
 // TestMessages: scheduler -> executor and executor -> scheduler.
 func TestMessages(t *testing.T) {
 	m := newFakeMaster(t)
