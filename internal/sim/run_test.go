@@ -27,14 +27,11 @@ import (
 // and without TASK_STARTING.
 func TestRunSmall(t *testing.T) {
 	for _, starting := range []bool{false, true} {
-		t.Run(fmt.Sprintf("task_starting=%v", starting), func(t *testing.T) { testRunSmall(t, starting, 0) })
+		t.Run(fmt.Sprintf("task_starting=%v", starting), func(t *testing.T) { testRunSmall(t, starting) })
 	}
-	// The frameworks' calls pipelined over two connections each: every
-	// acknowledgement still arrives once.
-	t.Run("pipeline_calls=2", func(t *testing.T) { testRunSmall(t, false, 2) })
 }
 
-func testRunSmall(t *testing.T, starting bool, pipeline int) {
+func testRunSmall(t *testing.T, starting bool) {
 	agents, frameworks, tasks := 50, 3, 2000
 	if raceEnabled {
 		tasks = 500
@@ -45,7 +42,6 @@ func testRunSmall(t *testing.T, starting bool, pipeline int) {
 		Agents: agents, Frameworks: frameworks, Tasks: tasks,
 		TaskDuration:       10 * time.Millisecond,
 		TaskStarting:       starting,
-		PipelineCalls:      pipeline,
 		AllocationInterval: 100 * time.Millisecond,
 		ProfileDir:         t.TempDir(),
 		UpdateRetry:        time.Hour, // no retries: each update is delivered once
