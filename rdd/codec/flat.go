@@ -215,7 +215,7 @@ func (c flatSliceCodec[T]) decode(src []byte, a *Arena) (T, int, error) {
 		}
 	}
 	var p unsafe.Pointer
-	if a != nil && c.size > 0 {
+	if a != nil && c.size > 0 && w > 0 {
 		p = a.alloc(uintptr(l)*c.size, (len(src)-n)/w*int(c.size))
 	} else {
 		p = reflect.MakeSlice(c.t, l, l).UnsafePointer()
