@@ -1,6 +1,7 @@
 package rdd
 
 import (
+	"github.com/mesoproject/meso/rdd/codec"
 	"reflect"
 
 	"github.com/mesoproject/meso/rdd/internal/blocks"
@@ -84,8 +85,9 @@ func readCached[T any](tc *TaskContext, r *RDD[T], k blocks.Key) ([]T, bool) {
 // corrupt (the caller recomputes it).
 func decodeCached[T any](tc *TaskContext, r *RDD[T], k blocks.Key, encoded []byte) ([]T, bool) {
 	vals := []T{}
+	var a codec.Arena
 	for len(encoded) > 0 {
-		v, n, err := r.codec.Decode(encoded)
+		v, n, err := codec.DecodeIn(r.codec, encoded, &a)
 		if err != nil {
 			tc.sess.log.Warn("cached block corrupt, recomputing", "rdd", k.Node, "partition", k.Part, "err", err)
 			return nil, false

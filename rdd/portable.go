@@ -175,8 +175,9 @@ func (r *RDD[T]) appendRecords(b []byte, recs []T) []byte {
 // decodeRecords decodes what appendRecords encoded.
 func (r *RDD[T]) decodeRecords(b []byte) ([]T, error) {
 	var out []T
+	var a codec.Arena
 	for len(b) > 0 {
-		v, n, err := r.codec.Decode(b)
+		v, n, err := codec.DecodeIn(r.codec, b, &a)
 		if err != nil {
 			return nil, fmt.Errorf("rdd: decoding a partial result of %s from the executor: %w", r.n, err)
 		}

@@ -44,6 +44,20 @@ func (c pairCodec[K, V]) Decode(src []byte) (Pair[K, V], int, error) {
 	return Pair[K, V]{k, v}, n + m, nil
 }
 
+// DecodeArena decodes like Decode, the fields' slices of fixed-size
+// elements taking their backing arrays from a.
+func (c pairCodec[K, V]) DecodeArena(src []byte, a *codec.Arena) (Pair[K, V], int, error) {
+	k, n, err := codec.DecodeIn(c.k, src, a)
+	if err != nil {
+		return Pair[K, V]{}, 0, err
+	}
+	v, m, err := codec.DecodeIn(c.v, src[n:], a)
+	if err != nil {
+		return Pair[K, V]{}, 0, err
+	}
+	return Pair[K, V]{k, v}, n + m, nil
+}
+
 // KV makes a Pair.
 func KV[K, V any](k K, v V) Pair[K, V] { return Pair[K, V]{k, v} }
 
@@ -268,8 +282,9 @@ func graph(n *node, res map[int]*resolution) (plan.Graph, map[int]*node, map[int
 // target partition (TaskContext.fed).
 func (r *RDD[T]) iterateFed(tc *TaskContext, yield func(T) bool) {
 	b := tc.fed
+	var a codec.Arena // the groups' members of one partition in one array
 	for len(b) > 0 {
-		v, n, err := r.codec.Decode(b)
+		v, n, err := codec.DecodeIn(r.codec, b, &a)
 		if err != nil {
 			tc.fail(fmt.Errorf("rdd: decoding the records of %s from the executor: %w", r.n, err))
 			return

@@ -7,6 +7,7 @@ import (
 	"math"
 	"reflect"
 	"sync"
+	"unsafe"
 )
 
 // ErrCorrupt is wrapped by every decoding error: the input is truncated or
@@ -81,6 +82,9 @@ func build[T any](t reflect.Type) Codec[T] {
 		if t.Kind() == reflect.Slice {
 			if fields, ok := flatFields(t.Elem(), 0, 1); ok {
 				return newFlatSliceCodec[T](t, fields)
+			}
+			if f, ok := leafField(t.Elem(), 0, "element"); ok && f.kind != fString {
+				return newFlatSliceCodec[T](t, []flatField{f}) // []int, []float64 ...
 			}
 		}
 		if enc, err := compile(t, 0); err == nil {
@@ -248,4 +252,49 @@ func (bytesCodec) Decode(src []byte) ([]byte, int, error) {
 	b := make([]byte, l)
 	copy(b, src[n:n+l])
 	return b, n + l, nil
+}
+
+// An Arena holds the backing arrays of the slices of fixed-size elements
+// that DecodeIn decodes: the records of one buffer (a partition sent by an
+// executor, a cached block) share a few large allocations instead of one
+// per slice. The zero Arena is ready; it is not safe for concurrent use.
+// A chunk stays allocated while any slice in it is reachable.
+type Arena struct {
+	free []uint64 // the current chunk's unused part (8-byte aligned, no pointers)
+}
+
+// arenaChunk bounds an arena's chunk; a larger slice gets its own.
+const arenaChunk = 8 << 20
+
+// alloc returns size bytes (size > 0), 8-byte aligned, zeroed, for
+// elements without pointers; hint is what the rest of the input is likely
+// to need, the size of a new chunk (within arenaChunk).
+func (a *Arena) alloc(size uintptr, hint int) unsafe.Pointer {
+	words := int((size + 7) / 8)
+	if words > len(a.free) {
+		n := words
+		if size < arenaChunk {
+			n = max(words, min(hint, arenaChunk)/8+1)
+		}
+		a.free = make([]uint64, n)
+	}
+	p := unsafe.Pointer(unsafe.SliceData(a.free))
+	a.free = a.free[words:]
+	return p
+}
+
+// An ArenaDecoder decodes like Decode, taking the backing arrays of the
+// slices of fixed-size elements it decodes from a. Codecs composing others
+// (rdd.Pair's) implement it with DecodeIn.
+type ArenaDecoder[T any] interface {
+	DecodeArena(src []byte, a *Arena) (v T, n int, err error)
+}
+
+// DecodeIn decodes one value of c from the front of src, with a's backing
+// arrays where c can use them (an ArenaDecoder), else with c.Decode.
+func DecodeIn[T any](c Codec[T], src []byte, a *Arena) (T, int, error) {
+	if d, ok := c.(ArenaDecoder[T]); ok && a != nil {
+		return d.DecodeArena(src, a)
+	}
+	return c.Decode(src)
 }

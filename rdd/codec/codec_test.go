@@ -1,6 +1,7 @@
 package codec
 
 import (
+	"encoding/binary"
 	"errors"
 	"math"
 	"math/rand/v2"
@@ -132,6 +133,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte{1, 2, 3})
 	f.Add(For[withIface]().Append(nil, withIface{V: 1.5}))
 	f.Add(For[flatAll]().Append(nil, flatAll{I: 5, In: flatInner{S: "s"}}))
+	f.Add(For[[]fuzzPair]().Append(nil, []fuzzPair{{1, -2}, {3, 4}}))
+	f.Add(For[[]fuzzMixed]().Append(nil, []fuzzMixed{{A: -1, T: true, F: 1.5}}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		// Decoding arbitrary bytes must return an error or a value, never panic,
 		// and a decoded value must re-encode to a prefix-consistent length.
@@ -146,7 +149,47 @@ func FuzzDecode(f *testing.F) {
 		For[withIface]().Decode(b)
 		For[int64]().Decode(b)
 		For[flatAll]().Decode(b)
+		fuzzFixed[fuzzPair](t, b)
+		fuzzFixed[fuzzMixed](t, b)
+		fuzzFixed[bool](t, b)
 	})
+}
+
+type fuzzPair struct {
+	K int
+	V int64
+}
+
+type fuzzMixed struct {
+	A int16
+	T bool
+	F float32
+	U uint
+}
+
+// fuzzFixed decodes b as a []E in the fixed-size form, alone and from an
+// arena: an error or a value whose encoding is the bytes consumed.
+func fuzzFixed[E any](t *testing.T, b []byte) {
+	c := For[[]E]()
+	var a Arena
+	v1, n1, err1 := c.Decode(b)
+	v2, n2, err2 := DecodeIn(c, b, &a)
+	if (err1 == nil) != (err2 == nil) || n1 != n2 || string(c.Append(nil, v1)) != string(c.Append(nil, v2)) { // NaNs are not DeepEqual
+		t.Fatalf("[]%T: Decode and DecodeIn disagree: %v, %v", *new(E), err1, err2)
+	}
+	if err1 != nil {
+		if !errors.Is(err1, ErrCorrupt) {
+			t.Fatalf("[]%T: %v does not wrap ErrCorrupt", *new(E), err1)
+		}
+		return
+	}
+	// The count may be a longer varint than Append writes; the elements'
+	// bytes are the only ones of their values.
+	re := c.Append(nil, v1)
+	k := len(re) - len(binary.AppendUvarint(nil, uint64(len(v1))))
+	if string(re[len(re)-k:]) != string(b[n1-k:n1]) {
+		t.Fatalf("[]%T: re-encoding %x, consumed %x", *new(E), re, b[:n1])
+	}
 }
 
 type flatInner struct {
@@ -201,8 +244,9 @@ func TestFlatCodec(t *testing.T) {
 }
 
 // Slices of flat structs (a group's members) use the flat field table over
-// the backing array, write exactly what the reflective codec writes, and
-// read it back; truncated or overflowing input is corrupt.
+// the backing array; those with strings write exactly what the reflective
+// codec writes, those of fixed-size elements the fixed-size form. Both read
+// back; truncated or overflowing input is corrupt.
 func TestFlatSliceCodec(t *testing.T) {
 	if _, ok := For[[]flatAll]().(flatSliceCodec[[]flatAll]); !ok {
 		t.Fatalf("[]flatAll: got %T", For[[]flatAll]())
@@ -229,30 +273,63 @@ func TestFlatSliceCodec(t *testing.T) {
 			t.Fatalf("reflective decode of flat slice encoding: %+v, %v", got, err)
 		}
 	}
+	// The fixed-size form, byte for byte: the count, then each field
+	// little-endian at its full width.
+	got := For[members]().Append(nil, members{{1, -2}, {0x0102030405060708, math.MinInt64}})
+	want := []byte{2,
+		1, 0, 0, 0, 0, 0, 0, 0, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+		8, 7, 6, 5, 4, 3, 2, 1, 0, 0, 0, 0, 0, 0, 0, 0x80}
+	if string(got) != string(want) {
+		t.Fatalf("fixed-size form %x, want %x", got, want)
+	}
 	full := For[members]().Append(nil, members{{1, 2}, {3, 4}})
 	for i := range len(full) {
 		if _, _, err := For[members]().Decode(full[:i]); !errors.Is(err, ErrCorrupt) {
 			t.Fatalf("truncated to %d of %d bytes: %v", i, len(full), err)
 		}
 	}
-	wide := For[[]pair]().Append(nil, []pair{{1000, 1}})
-	if _, _, err := For[[]struct {
+	type narrow struct {
 		K int8
 		V int64
-	}]().Decode(wide); !errors.Is(err, ErrCorrupt) {
-		t.Fatalf("int8 overflow: %v", err)
+	}
+	// A count the bytes left cannot hold is corrupt, whatever it claims.
+	for _, in := range [][]byte{{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}, append([]byte{3}, make([]byte, 47)...)} {
+		if _, _, err := For[members]().Decode(in); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("count beyond the input %x: %v", in[:1], err)
+		}
+	}
+	// A bool byte other than 0 or 1 is corrupt, in the copied form too.
+	type flags struct {
+		On  bool
+		Off bool
+	}
+	if c := For[[]flags]().(flatSliceCodec[[]flags]); !c.mem {
+		t.Fatalf("[]flags: %+v, want the copied form", c)
+	}
+	if _, _, err := For[[]flags]().Decode([]byte{1, 0, 2}); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("bool 2: %v", err)
+	}
+	if _, _, err := For[[]narrow]().Decode([]byte{1, 0xff, 0, 0, 0, 0, 0, 0, 0, 0}); err != nil {
+		t.Fatalf("narrow: %v", err)
 	}
 }
 
-// The flat slice codec's fast loops (64-bit integer elements; elements
-// without strings written into reserved room, a chunk at a time) write
-// exactly the reflective codec's bytes and read them back, for random
-// values and lengths across chunk boundaries, appending after a prefix.
-func TestFlatSliceCodecProperty(t *testing.T) {
+// The fixed-size form: copied where it is the element's memory, written by
+// the loop over fields elsewhere (padding, narrow fields, int as 8 bytes),
+// the same bytes either way; random values round-trip for every shape,
+// at lengths around the arena's and after a prefix, with and without an
+// arena.
+func TestFixedSliceProperty(t *testing.T) {
 	type ints struct {
 		K int
 		U uint64
 		V int64
+	}
+	type padded struct { // padding after A and T
+		A int8
+		V int
+		T bool
+		F float64
 	}
 	type mixed struct {
 		A int32
@@ -262,43 +339,105 @@ func TestFlatSliceCodecProperty(t *testing.T) {
 		T bool
 		V int
 	}
-	if c := For[[]ints]().(flatSliceCodec[[]ints]); !c.ints || c.max != 30 {
+	type nested struct {
+		P ints
+		E struct{} // no leaves
+	}
+	if c := For[[]ints]().(flatSliceCodec[[]ints]); !c.fixed || c.mem != littleEndian || c.wsize != 24 {
 		t.Fatalf("[]ints: %+v", c)
 	}
-	if c := For[[]mixed]().(flatSliceCodec[[]mixed]); c.ints || c.max == 0 {
+	if c := For[[]padded]().(flatSliceCodec[[]padded]); !c.fixed || c.mem || c.wsize != 18 {
+		t.Fatalf("[]padded: %+v", c)
+	}
+	if c := For[[]mixed]().(flatSliceCodec[[]mixed]); !c.fixed || c.mem || c.wsize != 26 {
 		t.Fatalf("[]mixed: %+v", c)
 	}
-	if c := For[[]flatAll]().(flatSliceCodec[[]flatAll]); c.ints || c.max != 0 {
+	if c := For[[]flatAll]().(flatSliceCodec[[]flatAll]); c.fixed {
 		t.Fatalf("[]flatAll: %+v", c)
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
-	wide := func() uint64 { return rng.Uint64() >> rng.IntN(64) } // every varint length
-	for _, n := range []int{0, 1, 2, growChunk - 1, growChunk, growChunk + 1, 3*growChunk + 7} {
-		a, b := make([]ints, n), make([]mixed, n)
+	wide := func() uint64 { return rng.Uint64() >> rng.IntN(64) }
+	for _, n := range []int{0, 1, 2, 255, 256, 3000} {
+		a, b, c := make([]ints, n), make([]padded, n), make([]mixed, n)
 		for i := range n {
 			a[i] = ints{int(wide()), wide(), -int64(wide())}
-			b[i] = mixed{int32(wide()), uint8(wide()), rng.NormFloat64(), float32(rng.NormFloat64()), rng.IntN(2) == 1, int(wide())}
+			b[i] = padded{int8(wide()), int(wide()), rng.IntN(2) == 1, rng.NormFloat64()}
+			c[i] = mixed{int32(wide()), uint8(wide()), rng.NormFloat64(), float32(rng.NormFloat64()), rng.IntN(2) == 1, int(wide())}
 		}
-		checkFlatSlice(t, a)
-		checkFlatSlice(t, b)
+		checkFixedSlice(t, a)
+		checkFixedSlice(t, b)
+		checkFixedSlice(t, c)
+		checkFixedSlice(t, []float32{float32(rng.NormFloat64()), float32(math.Inf(-1))})
 	}
-	checkFlatSlice(t, []ints{{math.MinInt, math.MaxUint64, math.MaxInt64}, {math.MaxInt, 0, math.MinInt64}})
+	checkFixedSlice(t, []ints{{math.MinInt, math.MaxUint64, math.MaxInt64}, {math.MaxInt, 0, math.MinInt64}})
+	checkFixedSlice(t, []bool{true, false, true})
+	checkFixedSlice(t, []int{math.MinInt, -1, 0, 1, math.MaxInt})
+	checkFixedSlice(t, []nested{{P: ints{1, 2, 3}}})
+	checkFixedSlice(t, []struct{}{{}, {}})
 }
 
-func checkFlatSlice[E any](t *testing.T, v []E) {
+// checkFixedSlice checks that v's encoding is the loop's bytes (so the
+// copied form matches the portable one), and that it decodes back, alone
+// and from an arena, after a prefix.
+func checkFixedSlice[E any](t *testing.T, v []E) {
 	t.Helper()
-	enc, err := compile(reflect.TypeFor[[]E](), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := For[[]E]().(flatSliceCodec[[]E])
 	prefix := []byte("abc")
-	got := For[[]E]().Append(prefix[:len(prefix):len(prefix)], v)
-	want := reflectCodec[[]E]{enc}.Append(prefix, v)
-	if string(got) != string(want) {
-		t.Fatalf("%d elements: encodings differ", len(v))
+	got := c.Append(prefix[:len(prefix):len(prefix)], v)
+	loop := c
+	loop.mem = false
+	if want := loop.Append(prefix, v); string(got) != string(want) {
+		t.Fatalf("[]%T, %d elements: the copied form differs from the loop's", *new(E), len(v))
 	}
-	back, n, err := For[[]E]().Decode(got[len(prefix):])
-	if err != nil || n != len(got)-len(prefix) || len(back) != len(v) || (len(v) > 0 && !reflect.DeepEqual(back, v)) {
-		t.Fatalf("%d elements: decoded %d of %d bytes, %d elements, %v", len(v), n, len(got)-len(prefix), len(back), err)
+	var a Arena
+	for _, dec := range []func([]byte) ([]E, int, error){c.Decode, loop.Decode,
+		func(b []byte) ([]E, int, error) { return DecodeIn[[]E](c, b, &a) }} {
+		back, n, err := dec(got[len(prefix):])
+		if err != nil || n != len(got)-len(prefix) || len(back) != len(v) || (len(v) > 0 && !reflect.DeepEqual(back, v)) {
+			t.Fatalf("[]%T, %d elements: decoded %d of %d bytes, %d elements, %v", *new(E), len(v), n, len(got)-len(prefix), len(back), err)
+		}
+	}
+}
+
+// Records decoded with one arena share its chunks: a partition of groups
+// takes one allocation for all its members, and each group keeps its own
+// length and capacity (appending to one does not overwrite the next).
+func TestArena(t *testing.T) {
+	type pair struct {
+		K int
+		V int64
+	}
+	c := For[[]pair]()
+	var buf []byte
+	groups := make([][]pair, 200)
+	for i := range groups {
+		for j := range 100 {
+			groups[i] = append(groups[i], pair{i*100 + j, int64(j)})
+		}
+		buf = c.Append(buf, groups[i])
+	}
+	var a Arena
+	var out [][]pair
+	allocs := testing.AllocsPerRun(1, func() {
+		out = out[:0]
+		a = Arena{}
+		b := buf
+		for len(b) > 0 {
+			v, n, err := DecodeIn(c, b, &a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, b = append(out, v), b[n:]
+		}
+	})
+	if allocs > 3 {
+		t.Fatalf("%v allocations decoding 200 groups with an arena", allocs)
+	}
+	if !reflect.DeepEqual(out, groups) {
+		t.Fatal("decoded groups differ")
+	}
+	out[0] = append(out[0], pair{-1, -1})
+	if out[1][0] != (pair{100, 0}) {
+		t.Fatalf("appending to a group overwrote the next: %+v", out[1][0])
 	}
 }

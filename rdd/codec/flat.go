@@ -33,6 +33,7 @@ type flatField struct {
 	off  uintptr
 	kind flatKind
 	size uintptr // bytes of integer fields
+	wire uintptr // bytes in the fixed-size form: 8 for int, uint and uintptr on every platform
 	name string  // for errors
 }
 
@@ -48,33 +49,48 @@ func flatFields(t reflect.Type, base uintptr, depth int) ([]flatField, bool) {
 		if !f.IsExported() {
 			return nil, false
 		}
-		ff := flatField{off: base + f.Offset, size: f.Type.Size(), name: f.Name}
-		switch f.Type.Kind() {
-		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-			ff.kind = fInt
-		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-			ff.kind = fUint
-		case reflect.Float32:
-			ff.kind = fFloat32
-		case reflect.Float64:
-			ff.kind = fFloat64
-		case reflect.Bool:
-			ff.kind = fBool
-		case reflect.String:
-			ff.kind = fString
-		case reflect.Struct:
+		if f.Type.Kind() == reflect.Struct {
 			sub, ok := flatFields(f.Type, base+f.Offset, depth+1)
 			if !ok {
 				return nil, false
 			}
 			out = append(out, sub...)
 			continue
-		default:
+		}
+		ff, ok := leafField(f.Type, base+f.Offset, f.Name)
+		if !ok {
 			return nil, false
 		}
 		out = append(out, ff)
 	}
 	return out, true
+}
+
+// leafField describes a scalar or string at offset off, or reports false
+// for other kinds.
+func leafField(t reflect.Type, off uintptr, name string) (flatField, bool) {
+	ff := flatField{off: off, size: t.Size(), wire: t.Size(), name: name}
+	switch t.Kind() {
+	case reflect.Int, reflect.Uint, reflect.Uintptr:
+		ff.wire = 8
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		ff.kind = fInt
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		ff.kind = fUint
+	case reflect.Float32:
+		ff.kind = fFloat32
+	case reflect.Float64:
+		ff.kind = fFloat64
+	case reflect.Bool:
+		ff.kind = fBool
+	case reflect.String:
+		ff.kind = fString
+	default:
+		return ff, false
+	}
+	return ff, true
 }
 
 func (c flatCodec[T]) Append(dst []byte, v T) []byte {
@@ -90,41 +106,49 @@ func (c flatCodec[T]) Decode(src []byte) (T, int, error) {
 	return v, n, nil
 }
 
-// flatSliceCodec encodes slices of flat structs (a group's members, say):
-// the reflective codec's encoding (the length, then each element), with
-// the element's field table walked over the backing array.
+// flatSliceCodec encodes slices of flat structs (a group's members, say).
+// Elements with strings take the reflective codec's encoding: the length,
+// then each element. Elements of fixed size (integers, floats and bools
+// only) take the fixed-size form: the length, then each element's fields
+// little-endian at their full width (int, uint and uintptr as 8 bytes on
+// every platform), without padding. Where that is the element's memory
+// layout (a little-endian host, no padding, 64-bit int), a slice is
+// written and read as one copy of its backing array; elsewhere a loop
+// over the fields writes the same bytes.
 type flatSliceCodec[T any] struct {
 	t      reflect.Type // T, a slice type
-	size   uintptr      // of an element
+	size   uintptr      // of an element in memory
 	fields []flatField
-	ints   bool // every field is a 64-bit integer: the unrolled loops below
-	max    int  // most bytes an element takes, or 0 (it has strings)
+	fixed  bool      // no strings: the fixed-size form
+	wsize  uintptr   // bytes of an element in the fixed-size form
+	mem    bool      // the fixed-size form is the element's memory
+	bools  []uintptr // offsets of the bool fields in the fixed-size form (checked on decode)
 }
+
+// littleEndian says whether this host stores integers little-endian.
+var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 
 // newFlatSliceCodec makes the codec of T, a slice of flat elements.
 func newFlatSliceCodec[T any](t reflect.Type, fields []flatField) flatSliceCodec[T] {
-	c := flatSliceCodec[T]{t: t, size: t.Elem().Size(), fields: fields, ints: true}
+	c := flatSliceCodec[T]{t: t, size: t.Elem().Size(), fields: fields, fixed: true}
+	packed := true // fields in order, at their wire width, no padding
 	for _, f := range fields {
-		c.ints = c.ints && (f.kind == fInt || f.kind == fUint) && f.size == 8
-		switch f.kind {
-		case fInt, fUint:
-			c.max += binary.MaxVarintLen64
-		case fFloat32:
-			c.max += 4
-		case fFloat64:
-			c.max += 8
-		case fBool:
-			c.max++
-		case fString:
-			c.max = math.MinInt // no bound
+		if f.kind == fString {
+			c.fixed = false
+			break
 		}
+		if f.kind == fBool {
+			c.bools = append(c.bools, c.wsize)
+		}
+		packed = packed && f.off == c.wsize && f.size == f.wire
+		c.wsize += f.wire
 	}
-	c.max = max(c.max, 0)
+	c.mem = c.fixed && littleEndian && packed && c.wsize == c.size
+	if !c.fixed {
+		c.wsize, c.bools = 0, nil
+	}
 	return c
 }
-
-// growChunk is how many elements' room Append reserves at a time.
-const growChunk = 256
 
 // sliceHeader is the layout of a Go slice.
 type sliceHeader struct {
@@ -135,84 +159,172 @@ type sliceHeader struct {
 func (c flatSliceCodec[T]) Append(dst []byte, v T) []byte {
 	h := (*sliceHeader)(unsafe.Pointer(&v))
 	dst = binary.AppendUvarint(dst, uint64(h.len))
-	if c.max == 0 {
+	switch {
+	case !c.fixed:
 		for i := range h.len {
 			dst = appendFlat(dst, unsafe.Add(h.data, uintptr(i)*c.size), c.fields)
 		}
 		return dst
+	case c.mem:
+		return append(dst, unsafe.Slice((*byte)(h.data), uintptr(h.len)*c.size)...)
 	}
-	// Reserve room for a chunk of elements at a time and write into it:
-	// one capacity check per chunk instead of one per byte.
-	for i := 0; i < h.len; {
-		k := min(h.len-i, growChunk)
-		dst = slices.Grow(dst, k*c.max)
-		n := len(dst)
-		buf := dst[:cap(dst)]
-		for ; k > 0; k, i = k-1, i+1 {
-			p := unsafe.Add(h.data, uintptr(i)*c.size)
-			if c.ints {
-				for _, f := range c.fields {
-					x := *(*uint64)(unsafe.Add(p, f.off))
-					if f.kind == fInt {
-						x = uint64(int64(x)<<1) ^ uint64(int64(x)>>63) // zigzag, as binary.PutVarint
-					}
-					n += binary.PutUvarint(buf[n:], x)
-				}
-				continue
-			}
-			n = len(appendFlat(buf[:n], p, c.fields))
-		}
-		dst = buf[:n]
+	n, w := len(dst), int(c.wsize)
+	dst = slices.Grow(dst, h.len*w)[:n+h.len*w]
+	for i := range h.len {
+		putFixed(dst[n+i*w:], unsafe.Add(h.data, uintptr(i)*c.size), c.fields)
 	}
 	return dst
 }
 
-func (c flatSliceCodec[T]) Decode(src []byte) (T, int, error) {
+func (c flatSliceCodec[T]) Decode(src []byte) (T, int, error) { return c.decode(src, nil) }
+
+// DecodeArena decodes like Decode, taking the backing array of a slice of
+// fixed-size elements from a.
+func (c flatSliceCodec[T]) DecodeArena(src []byte, a *Arena) (T, int, error) { return c.decode(src, a) }
+
+func (c flatSliceCodec[T]) decode(src []byte, a *Arena) (T, int, error) {
 	var v T
-	l, n, err := count(src, c.size)
+	if !c.fixed {
+		l, n, err := count(src, c.size)
+		if err != nil || l == 0 {
+			return v, n, err
+		}
+		s := reflect.MakeSlice(c.t, l, l)
+		p := s.UnsafePointer()
+		for i := range l {
+			m, err := decodeFlat(src[n:], unsafe.Add(p, uintptr(i)*c.size), c.fields)
+			if err != nil {
+				return v, 0, err
+			}
+			n += m
+		}
+		h := sliceHeader{p, l, l}
+		return *(*T)(unsafe.Pointer(&h)), n, nil
+	}
+	l, n, err := fixedCount(src, c.wsize)
 	if err != nil || l == 0 {
 		return v, n, err
 	}
-	s := reflect.MakeSlice(c.t, l, l)
-	p := s.UnsafePointer()
-	if c.ints {
-		m, err := decodeInts(src[n:], p, l, c.size, c.fields)
-		if err != nil {
-			return v, 0, err
+	w := int(c.wsize)
+	body := src[n : n+l*w]
+	for _, off := range c.bools {
+		for i := int(off); i < len(body); i += w {
+			if body[i] > 1 {
+				return v, 0, fmt.Errorf("%w: bad bool", ErrCorrupt)
+			}
 		}
-		*(*sliceHeader)(unsafe.Pointer(&v)) = sliceHeader{p, l, l}
-		return v, n + m, nil
 	}
-	for i := range l {
-		m, err := decodeFlat(src[n:], unsafe.Add(p, uintptr(i)*c.size), c.fields)
-		if err != nil {
-			return v, 0, err
+	var p unsafe.Pointer
+	if a != nil && c.size > 0 && w > 0 {
+		p = a.alloc(uintptr(l)*c.size, (len(src)-n)/w*int(c.size))
+	} else {
+		p = reflect.MakeSlice(c.t, l, l).UnsafePointer()
+	}
+	if c.mem {
+		copy(unsafe.Slice((*byte)(p), len(body)), body)
+	} else {
+		for i := range l {
+			if err := getFixed(body[i*w:], unsafe.Add(p, uintptr(i)*c.size), c.fields); err != nil {
+				return v, 0, err
+			}
 		}
-		n += m
 	}
-	reflect.ValueOf(&v).Elem().Set(s)
-	return v, n, nil
+	h := sliceHeader{p, l, l}
+	return *(*T)(unsafe.Pointer(&h)), n + len(body), nil
 }
 
-// decodeInts decodes l elements made only of 64-bit integers into the
-// array at p, returning the bytes consumed.
-func decodeInts(src []byte, p unsafe.Pointer, l int, size uintptr, fields []flatField) (int, error) {
-	n := 0
-	for i := range l {
-		ep := unsafe.Add(p, uintptr(i)*size)
-		for _, f := range fields {
-			x, k := binary.Uvarint(src[n:])
-			if k <= 0 {
-				return 0, fmt.Errorf("%w: bad field %s", ErrCorrupt, f.name)
-			}
-			if f.kind == fInt {
-				x = uint64(int64(x>>1) ^ -int64(x&1)) // zigzag, as binary.Varint
-			}
-			*(*uint64)(unsafe.Add(ep, f.off)) = x
-			n += k
-		}
+// fixedCount decodes the element count of the fixed-size form, bounded by
+// the bytes left (elements of zero size: by 1<<20, as count does).
+func fixedCount(src []byte, wsize uintptr) (int, int, error) {
+	c, n := binary.Uvarint(src)
+	if n <= 0 {
+		return 0, 0, fmt.Errorf("%w: bad element count", ErrCorrupt)
 	}
-	return n, nil
+	limit := uint64(1 << 20)
+	if wsize > 0 {
+		limit = uint64(len(src)-n) / uint64(wsize)
+	}
+	if c > limit {
+		return 0, 0, fmt.Errorf("%w: element count %d, %d bytes left", ErrCorrupt, c, len(src)-n)
+	}
+	return int(c), n, nil
+}
+
+// putFixed writes the fixed-size form of the flat struct at p (no strings)
+// to the front of dst.
+func putFixed(dst []byte, p unsafe.Pointer, fields []flatField) {
+	off := 0
+	for _, f := range fields {
+		fp := unsafe.Add(p, f.off)
+		var x uint64
+		switch f.kind {
+		case fInt:
+			x = uint64(loadInt(fp, f.size))
+		case fUint:
+			x = loadUint(fp, f.size)
+		case fFloat32:
+			x = uint64(*(*uint32)(fp))
+		case fFloat64:
+			x = *(*uint64)(fp)
+		case fBool:
+			x = uint64(*(*uint8)(fp))
+		}
+		switch f.wire {
+		case 1:
+			dst[off] = byte(x)
+		case 2:
+			binary.LittleEndian.PutUint16(dst[off:], uint16(x))
+		case 4:
+			binary.LittleEndian.PutUint32(dst[off:], uint32(x))
+		default:
+			binary.LittleEndian.PutUint64(dst[off:], x)
+		}
+		off += int(f.wire)
+	}
+}
+
+// getFixed reads what putFixed wrote into the flat struct at p; an integer
+// too wide for its field (an int of a 64-bit host read on a 32-bit one) is
+// corrupt input.
+func getFixed(src []byte, p unsafe.Pointer, fields []flatField) error {
+	off := 0
+	for _, f := range fields {
+		fp := unsafe.Add(p, f.off)
+		b := src[off:]
+		var x uint64
+		var sx int64 // x sign-extended
+		switch f.wire {
+		case 1:
+			x, sx = uint64(b[0]), int64(int8(b[0]))
+		case 2:
+			u := binary.LittleEndian.Uint16(b)
+			x, sx = uint64(u), int64(int16(u))
+		case 4:
+			u := binary.LittleEndian.Uint32(b)
+			x, sx = uint64(u), int64(int32(u))
+		default:
+			x = binary.LittleEndian.Uint64(b)
+			sx = int64(x)
+		}
+		ok := true
+		switch f.kind {
+		case fInt:
+			ok = storeInt(fp, f.size, sx)
+		case fUint:
+			ok = storeUint(fp, f.size, x)
+		case fFloat32:
+			*(*uint32)(fp) = uint32(x)
+		case fFloat64:
+			*(*uint64)(fp) = x
+		case fBool:
+			*(*uint8)(fp), ok = uint8(x), x <= 1
+		}
+		if !ok {
+			return fmt.Errorf("%w: bad field %s", ErrCorrupt, f.name)
+		}
+		off += int(f.wire)
+	}
+	return nil
 }
 
 // appendFlat appends the encoding of the flat struct at p.
