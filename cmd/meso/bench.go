@@ -136,7 +136,9 @@ Flags may be written with '_' or '-' (--task_duration, --task-duration).`,
 	mesosflag.DurationVar(f, &cfg.UpdateRetry, "update_retry", 0,
 		"first retry interval of the simulated agents' unacknowledged status updates, doubling (0: Mesos' 10secs)")
 	mesosflag.DurationVar(f, &stateInterval, "state_interval", stateInterval,
-		"pause between the end of one GET /master/state and the next while tasks run (0: no queries)")
+		"pause between the end of one state query and the next while tasks run (0: no queries)")
+	f.StringVar(&cfg.StateQuery, "state_query", sim.StateQueryHTTP,
+		"the state query: state (GET /master/state) or operator (the v1 operator API's GET_STATE, JSON)")
 	f.StringVar(&offerMode, "offer_mode", offerMode,
 		"the in-process master's --offer_mode: pessimistic, optimistic, or compare (both, one after the other, in this run)")
 	f.IntVar(&cfg.OfferFanout, "offer_fanout", master.DefaultOfferFanout, "the in-process master's --offer_fanout (optimistic offers)")

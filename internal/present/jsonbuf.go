@@ -76,11 +76,15 @@ func appendString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// appendFloat writes f as encoding/json does; a value JSON cannot hold
-// (NaN, ±Inf: encoding/json fails the whole document) is written as 0.
+// appendFloat writes f as encoding/json does. A value JSON cannot hold
+// (NaN, ±Inf) is written as null: Mesos' writer (stout's jsonify, printf
+// "%#.15g") puts out nan, inf or -inf, which no JSON parser accepts, and
+// encoding/json fails the whole document; null is the closest valid
+// JSON (what JavaScript's JSON.stringify writes) and, unlike 0, is not
+// mistaken for a value.
 func appendFloat(b []byte, f float64) []byte {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return append(b, '0')
+		return append(b, "null"...)
 	}
 	format := byte('f')
 	if a := math.Abs(f); a != 0 && (a < 1e-6 || a >= 1e21) {

@@ -436,24 +436,50 @@ func FuzzStateEncoder(f *testing.F) {
 }
 
 // A non-finite number (which encoding/json refuses, failing the whole
-// document) is written as 0: the document stays valid JSON.
+// document, and Mesos writes as a bare nan or inf) is written as null,
+// wherever it is: the document stays valid JSON and finite numbers next
+// to it keep their values.
 func TestStateEncoderNonFinite(t *testing.T) {
-	gs := &masterpb.Response_GetState{GetFrameworks: &masterpb.Response_GetFrameworks{Frameworks: []*masterpb.Response_GetFrameworks_Framework{{
-		FrameworkInfo: &mesospb.FrameworkInfo{Id: &mesospb.FrameworkID{Value: proto.String("f")}, FailoverTimeout: proto.Float64(math.NaN())}}}}}
-	var e StateEncoder
-	var buf bytes.Buffer
-	if err := e.WriteMasterState(&buf, MasterStateHead(gs, MasterMeta{}), gs); err != nil {
-		t.Fatal(err)
-	}
-	var doc struct {
-		Frameworks []struct {
-			FailoverTimeout *float64 `json:"failover_timeout"`
-		} `json:"frameworks"`
-	}
-	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
-		t.Fatalf("%v: %s", err, buf.Bytes())
-	}
-	if len(doc.Frameworks) != 1 || doc.Frameworks[0].FailoverTimeout == nil || *doc.Frameworks[0].FailoverTimeout != 0 {
-		t.Fatalf("frameworks = %s", buf.Bytes())
+	for _, v := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		fid := &mesospb.FrameworkID{Value: proto.String("f")}
+		gs := &masterpb.Response_GetState{
+			GetFrameworks: &masterpb.Response_GetFrameworks{Frameworks: []*masterpb.Response_GetFrameworks_Framework{{
+				FrameworkInfo: &mesospb.FrameworkInfo{Id: fid, FailoverTimeout: proto.Float64(v)}}}},
+			GetTasks: &masterpb.Response_GetTasks{Tasks: []*mesospb.Task{{
+				Name: proto.String("t"), TaskId: &mesospb.TaskID{Value: proto.String("t")}, FrameworkId: fid,
+				AgentId: &mesospb.AgentID{Value: proto.String("a")}, State: mesospb.TaskState_TASK_RUNNING.Enum(),
+				Statuses: []*mesospb.TaskStatus{
+					{State: mesospb.TaskState_TASK_STARTING.Enum(), Timestamp: proto.Float64(v)},
+					{State: mesospb.TaskState_TASK_RUNNING.Enum(), Timestamp: proto.Float64(2.5)},
+				}}}},
+		}
+		var e StateEncoder
+		var buf bytes.Buffer
+		if err := e.WriteMasterState(&buf, MasterStateHead(gs, MasterMeta{}), gs); err != nil {
+			t.Fatal(err)
+		}
+		var doc struct {
+			Frameworks []struct {
+				FailoverTimeout *float64 `json:"failover_timeout"`
+				Tasks           []struct {
+					Statuses []struct {
+						Timestamp *float64 `json:"timestamp"`
+					} `json:"statuses"`
+				} `json:"tasks"`
+			} `json:"frameworks"`
+		}
+		if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
+			t.Fatalf("%v: %v: %s", v, err, buf.Bytes())
+		}
+		if !bytes.Contains(buf.Bytes(), []byte(`"failover_timeout":null`)) || !bytes.Contains(buf.Bytes(), []byte(`"timestamp":null`)) {
+			t.Fatalf("%v: no nulls in %s", v, buf.Bytes())
+		}
+		if len(doc.Frameworks) != 1 || doc.Frameworks[0].FailoverTimeout != nil || len(doc.Frameworks[0].Tasks) != 1 {
+			t.Fatalf("%v: frameworks = %s", v, buf.Bytes())
+		}
+		st := doc.Frameworks[0].Tasks[0].Statuses
+		if len(st) != 2 || st[0].Timestamp != nil || st[1].Timestamp == nil || *st[1].Timestamp != 2.5 {
+			t.Fatalf("%v: statuses = %s", v, buf.Bytes())
+		}
 	}
 }

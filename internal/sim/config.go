@@ -33,6 +33,12 @@ const (
 	DefaultStateInterval  = time.Second
 )
 
+// The state queries the sampler can ask (Config.StateQuery).
+const (
+	StateQueryHTTP     = "state"    // GET /master/state
+	StateQueryOperator = "operator" // POST /api/v1 GET_STATE, JSON
+)
+
 // Config configures a run. Agents, Frameworks and Tasks are required.
 type Config struct {
 	// Master is the host:port of an external master; "" starts one in
@@ -104,6 +110,10 @@ type Config struct {
 	// the queries never run back to back; negative: no queries. Memory is
 	// sampled at the same pace.
 	StateInterval time.Duration
+	// StateQuery is what the sampler asks: StateQueryHTTP (default, GET
+	// /master/state) or StateQueryOperator (the v1 operator API's
+	// GET_STATE, POST /api/v1 in JSON).
+	StateQuery string
 
 	// Progress, when set, gets a progress line every second.
 	Progress io.Writer
@@ -172,6 +182,13 @@ func (cfg *Config) validate() error {
 	}
 	if cfg.StateInterval == 0 {
 		cfg.StateInterval = DefaultStateInterval
+	}
+	switch cfg.StateQuery {
+	case "":
+		cfg.StateQuery = StateQueryHTTP
+	case StateQueryHTTP, StateQueryOperator:
+	default:
+		return fmt.Errorf("%w: --state_query %q: want %s or %s", ErrConfig, cfg.StateQuery, StateQueryHTTP, StateQueryOperator)
 	}
 	if cfg.Version == "" {
 		cfg.Version = "sim"

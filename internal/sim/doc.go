@@ -58,7 +58,8 @@
 // Run registers every agent (REGISTERs in flight bounded by
 // Config.Registering), then starts the frameworks and waits until every
 // task ended and the acknowledgement of every TASK_FINISHED reached its
-// agent. While tasks run, a sampler GETs /master/state (one query at a
+// agent. While tasks run, a sampler GETs /master/state (or asks the
+// operator API for GET_STATE: Config.StateQuery; one query at a
 // time, Config.StateInterval after the previous one ended, so that it
 // never keeps the master's loop busy back to back) and reads memory. Every time is read on this
 // process's monotonic clock, which is also what makes the update latency

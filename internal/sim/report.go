@@ -74,7 +74,7 @@ type Report struct {
 	// one of its shared senders, in milliseconds: when it grows, the
 	// simulator, not the master, bounds the run (see Config.Senders).
 	QueueWait Latency `json:"agent_queue_wait_ms"`
-	// StateLatency is the time of GET /master/state, sampled every second
+	// StateLatency is the time of the state query (Config.StateQuery), sampled every second
 	// while tasks run, in milliseconds.
 	StateLatency StateLatency `json:"state_latency_ms"`
 
@@ -93,7 +93,7 @@ type Latency struct {
 	Max     float64 `json:"max"`
 }
 
-// StateLatency summarises the /master/state queries, in milliseconds.
+// StateLatency summarises the state queries, in milliseconds.
 type StateLatency struct {
 	Queries int     `json:"queries"`
 	Errors  int     `json:"errors"`

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"strings"
 	"sync"
 	"time"
 
@@ -134,7 +135,7 @@ func (r *runner) run(parent context.Context, conns int) (*Report, error) {
 	}
 
 	sampleCtx, stopSampling := context.WithCancel(simCtx)
-	s := &sampler{r: r, url: "http://" + rep.Master + "/master/state", client: hc, done: make(chan struct{})}
+	s := &sampler{r: r, master: rep.Master, client: hc, done: make(chan struct{})}
 	go s.run(sampleCtx)
 	stopProfile, err := r.startCPUProfile("cpu.pprof")
 	if err != nil {
@@ -378,11 +379,11 @@ func (r *runner) progressLine() string {
 		formatNumber(float64(c.offers.Load())), formatNumber(float64(r.pool.out.len())))
 }
 
-// sampler queries /master/state and reads memory while tasks run, one
-// StateInterval after the previous query ended.
+// sampler queries the state (Config.StateQuery) and reads memory while
+// tasks run, one StateInterval after the previous query ended.
 type sampler struct {
 	r      *runner
-	url    string
+	master string // host:port
 	client *http.Client
 	done   chan struct{} // closed when run returns
 
@@ -416,7 +417,7 @@ func (s *sampler) run(ctx context.Context) {
 			}
 			if err != nil {
 				s.errors++
-				s.r.log.Warn("querying /master/state", "err", err)
+				s.r.log.Warn("querying the state", "query", s.r.cfg.StateQuery, "err", err)
 			} else {
 				s.state = append(s.state, d)
 			}
@@ -428,7 +429,14 @@ func (s *sampler) run(ctx context.Context) {
 func (s *sampler) query(ctx context.Context) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.master+"/master/state", nil)
+	if s.r.cfg.StateQuery == StateQueryOperator {
+		req, err = http.NewRequestWithContext(ctx, http.MethodPost, "http://"+s.master+"/api/v1", strings.NewReader(`{"type":"GET_STATE"}`))
+		if err == nil {
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Accept", "application/json")
+		}
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -444,7 +452,7 @@ func (s *sampler) query(ctx context.Context) (time.Duration, error) {
 		return 0, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("sim: /master/state answered %s", resp.Status)
+		return 0, fmt.Errorf("sim: the %s query answered %s", s.r.cfg.StateQuery, resp.Status)
 	}
 	return d, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -305,4 +306,32 @@ func TestRunOptimistic(t *testing.T) {
 		t.Errorf("report says offer mode %q, decision time %v", rep.OfferMode, rep.DecisionTime)
 	}
 	t.Logf("rescinded %d, conflicts %d", rep.Rescinded, rep.Conflicts)
+}
+
+// The sampler asks either state query while tasks run, and both are
+// answered (an unanswered or refused query counts as an error).
+func TestRunStateQueries(t *testing.T) {
+	for _, q := range []string{StateQueryHTTP, StateQueryOperator} {
+		t.Run(q, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			rep, _, err := run(ctx, Config{
+				Agents: 5, Frameworks: 1, Tasks: 20,
+				TaskDuration:       time.Second,
+				AllocationInterval: 100 * time.Millisecond,
+				UpdateRetry:        time.Hour,
+				StateInterval:      time.Millisecond,
+				StateQuery:         q,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.StateLatency.Queries == 0 || rep.StateLatency.Errors != 0 || rep.StateLatency.P50 <= 0 {
+				t.Fatalf("state queries %+v", rep.StateLatency)
+			}
+		})
+	}
+	if err := (&Config{Agents: 1, Frameworks: 1, Tasks: 1, StateQuery: "GET_STATE"}).validate(); !errors.Is(err, ErrConfig) {
+		t.Fatalf("an unknown state query: %v", err)
+	}
 }

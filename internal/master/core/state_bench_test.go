@@ -6,6 +6,8 @@ import (
 	"io"
 	"testing"
 
+	"github.com/mesoproject/meso/api/codec"
+	"github.com/mesoproject/meso/api/masterpb"
 	"github.com/mesoproject/meso/api/mesospb"
 	"github.com/mesoproject/meso/internal/present"
 	"github.com/mesoproject/meso/internal/resources"
@@ -201,4 +203,16 @@ func benchStateRender(b *testing.B, agents int) {
 			write(&present.StateEncoder{})
 		}
 	})
+	// The operator API's GET_STATE: the same query, its Response encoded
+	// whole by the negotiated codec (what operator.Respond does).
+	for name, c := range map[string]codec.Codec{"json": codec.JSON, "protobuf": codec.Protobuf} {
+		b.Run("operator/"+name, func(b *testing.B) {
+			for b.Loop() {
+				resp := &masterpb.Response{Type: masterpb.Response_GET_STATE.Enum(), GetState: bc.c.StateQuery()()}
+				if _, err := c.Marshal(resp); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
