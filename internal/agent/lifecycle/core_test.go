@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -240,6 +241,13 @@ func (h *harness) run(d *datadriven.TestData) string {
 		}
 		if s := h.arg(d, "source", ""); s != "" {
 			st.Source = mesospb.TaskStatus_Source(mesospb.TaskStatus_Source_value[s]).Enum()
+		}
+		if ts := h.arg(d, "timestamp", ""); ts != "" {
+			f, err := strconv.ParseFloat(ts, 64)
+			if err != nil {
+				h.t.Fatalf("timestamp: %v", err)
+			}
+			st.Timestamp = proto.Float64(f)
 		}
 		if e := h.arg(d, "status-executor", ""); e != "" {
 			st.ExecutorId = &mesospb.ExecutorID{Value: proto.String(e)}

@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -163,6 +164,10 @@ func validateUpdate(executorID string, st *mesospb.TaskStatus) error {
 	case st.Source != nil && st.GetSource() != mesospb.TaskStatus_SOURCE_EXECUTOR:
 		return fmt.Errorf("%w: status from executor %s with source %s, expecting SOURCE_EXECUTOR",
 			ErrInvalidCall, executorID, st.GetSource())
+	case math.IsNaN(st.GetTimestamp()) || math.IsInf(st.GetTimestamp(), 0) || st.GetTimestamp() < 0:
+		// JSON has no such numbers: the state and the operator API could
+		// not show the task.
+		return fmt.Errorf("%w: 'status.timestamp' must be a finite number of seconds, got %v", ErrInvalidCall, st.GetTimestamp())
 	}
 	return nil
 }
