@@ -97,25 +97,25 @@ func build[T any](t reflect.Type) Codec[T] {
 func fastCodec(zero any) (any, bool) {
 	switch zero.(type) {
 	case int:
-		return intCodec[int]{}, true
+		return intCodec[int]{w: 8}, true
 	case int8:
-		return intCodec[int8]{}, true
+		return intCodec[int8]{w: 1}, true
 	case int16:
-		return intCodec[int16]{}, true
+		return intCodec[int16]{w: 2}, true
 	case int32:
-		return intCodec[int32]{}, true
+		return intCodec[int32]{w: 4}, true
 	case int64:
-		return intCodec[int64]{}, true
+		return intCodec[int64]{w: 8}, true
 	case uint:
-		return uintCodec[uint]{}, true
+		return uintCodec[uint]{w: 8}, true
 	case uint8:
-		return uintCodec[uint8]{}, true
+		return uintCodec[uint8]{w: 1}, true
 	case uint16:
-		return uintCodec[uint16]{}, true
+		return uintCodec[uint16]{w: 2}, true
 	case uint32:
-		return uintCodec[uint32]{}, true
+		return uintCodec[uint32]{w: 4}, true
 	case uint64:
-		return uintCodec[uint64]{}, true
+		return uintCodec[uint64]{w: 8}, true
 	case float64:
 		return float64Codec{}, true
 	case float32:
@@ -138,34 +138,71 @@ type unsigned interface {
 	~uint | ~uint8 | ~uint16 | ~uint32 | ~uint64
 }
 
-type intCodec[T signed] struct{}
+// Integers are written little-endian at their wire width: their size, and
+// 8 bytes for int and uint on every platform (as in the fixed-size form of
+// slices). Fixed width costs bytes for small values but no varint loop on
+// either side, which measured cheaper for whole jobs (docs/BENCHMARKS.md).
+type intCodec[T signed] struct{ w uintptr }
 
-func (intCodec[T]) Append(dst []byte, v T) []byte { return binary.AppendVarint(dst, int64(v)) }
+func (c intCodec[T]) Append(dst []byte, v T) []byte { return appendWire(dst, uint64(v), c.w) }
 
-func (intCodec[T]) Decode(src []byte) (T, int, error) {
-	v, n := binary.Varint(src)
-	if n <= 0 {
-		return 0, 0, fmt.Errorf("%w: bad varint", ErrCorrupt)
+func (c intCodec[T]) Decode(src []byte) (T, int, error) {
+	_, v, ok := readWire(src, c.w)
+	if !ok {
+		return 0, 0, fmt.Errorf("%w: short %T", ErrCorrupt, T(0))
 	}
 	if int64(T(v)) != v {
 		return 0, 0, fmt.Errorf("%w: integer %d overflows %T", ErrCorrupt, v, T(0))
 	}
-	return T(v), n, nil
+	return T(v), int(c.w), nil
 }
 
-type uintCodec[T unsigned] struct{}
+type uintCodec[T unsigned] struct{ w uintptr }
 
-func (uintCodec[T]) Append(dst []byte, v T) []byte { return binary.AppendUvarint(dst, uint64(v)) }
+func (c uintCodec[T]) Append(dst []byte, v T) []byte { return appendWire(dst, uint64(v), c.w) }
 
-func (uintCodec[T]) Decode(src []byte) (T, int, error) {
-	v, n := binary.Uvarint(src)
-	if n <= 0 {
-		return 0, 0, fmt.Errorf("%w: bad uvarint", ErrCorrupt)
+func (c uintCodec[T]) Decode(src []byte) (T, int, error) {
+	v, _, ok := readWire(src, c.w)
+	if !ok {
+		return 0, 0, fmt.Errorf("%w: short %T", ErrCorrupt, T(0))
 	}
 	if uint64(T(v)) != v {
 		return 0, 0, fmt.Errorf("%w: integer %d overflows %T", ErrCorrupt, v, T(0))
 	}
-	return T(v), n, nil
+	return T(v), int(c.w), nil
+}
+
+// appendWire appends the low w bytes (1, 2, 4 or 8) of x, little-endian.
+func appendWire(dst []byte, x uint64, w uintptr) []byte {
+	switch w {
+	case 1:
+		return append(dst, byte(x))
+	case 2:
+		return binary.LittleEndian.AppendUint16(dst, uint16(x))
+	case 4:
+		return binary.LittleEndian.AppendUint32(dst, uint32(x))
+	}
+	return binary.LittleEndian.AppendUint64(dst, x)
+}
+
+// readWire reads what appendWire wrote: x zero-extended and sx
+// sign-extended; ok is false when src is too short.
+func readWire(src []byte, w uintptr) (x uint64, sx int64, ok bool) {
+	if uintptr(len(src)) < w {
+		return 0, 0, false
+	}
+	switch w {
+	case 1:
+		return uint64(src[0]), int64(int8(src[0])), true
+	case 2:
+		u := binary.LittleEndian.Uint16(src)
+		return uint64(u), int64(int16(u)), true
+	case 4:
+		u := binary.LittleEndian.Uint32(src)
+		return uint64(u), int64(int32(u)), true
+	}
+	x = binary.LittleEndian.Uint64(src)
+	return x, int64(x), true
 }
 
 type float64Codec struct{}

@@ -115,7 +115,8 @@ func TestCorrupt(t *testing.T) {
 		in   []byte
 	}{
 		{"int empty", func(b []byte) error { _, _, err := For[int]().Decode(b); return err }, nil},
-		{"int8 overflow", func(b []byte) error { _, _, err := For[int8]().Decode(b); return err }, For[int]().Append(nil, 300)},
+		{"int64 short", func(b []byte) error { _, _, err := For[int64]().Decode(b); return err }, For[int]().Append(nil, 300)[:7]},
+		{"uint16 short", func(b []byte) error { _, _, err := For[uint16]().Decode(b); return err }, []byte{1}},
 		{"string short", func(b []byte) error { _, _, err := For[string]().Decode(b); return err }, []byte{5, 'a'}},
 		{"slice huge count", func(b []byte) error { _, _, err := For[[]int]().Decode(b); return err }, []byte{0xff, 0xff, 0xff, 0x7f}},
 		{"struct truncated", func(b []byte) error { _, _, err := For[record]().Decode(b); return err }, []byte{7}},
@@ -236,10 +237,13 @@ func TestFlatCodec(t *testing.T) {
 			t.Fatalf("reflective decode of flat encoding: %+v, %v", got, err)
 		}
 	}
-	// Overflow of a narrow field is corrupt input.
-	big := For[int]().Append(nil, 1000)
-	if _, _, err := For[struct{ X int8 }]().Decode(big); !errors.Is(err, ErrCorrupt) {
-		t.Fatalf("int8 overflow: %v", err)
+	// Integers are fixed width: a field cut short is corrupt input.
+	cut := For[struct{ X, Y int16 }]().Append(nil, struct{ X, Y int16 }{1, -2})
+	if len(cut) != 4 {
+		t.Fatalf("two int16 fields in %d bytes, want 4", len(cut))
+	}
+	if _, _, err := For[struct{ X, Y int16 }]().Decode(cut[:3]); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("short int16 field: %v", err)
 	}
 }
 
@@ -440,4 +444,36 @@ func TestArena(t *testing.T) {
 	if out[1][0] != (pair{100, 0}) {
 		t.Fatalf("appending to a group overwrote the next: %+v", out[1][0])
 	}
+}
+
+// Integers are written little-endian at their wire width (int and uint at
+// 8 bytes everywhere) and read back with their sign, extremes included.
+func TestIntegerWidths(t *testing.T) {
+	check := func(name string, b []byte, want int) {
+		t.Helper()
+		if len(b) != want {
+			t.Errorf("%s: %d bytes, want %d", name, len(b), want)
+		}
+	}
+	check("int8", For[int8]().Append(nil, -1), 1)
+	check("uint16", For[uint16]().Append(nil, 7), 2)
+	check("int32", For[int32]().Append(nil, 7), 4)
+	check("int", For[int]().Append(nil, 1), 8)
+	check("uint", For[uint]().Append(nil, 1), 8)
+	if b := For[int16]().Append(nil, -2); b[0] != 0xfe || b[1] != 0xff {
+		t.Errorf("int16 -2 as %x, want little-endian fffe", b)
+	}
+	roundTrip[int8](t, math.MinInt8, -1, 0, math.MaxInt8)
+	roundTrip[int16](t, math.MinInt16, -300, math.MaxInt16)
+	roundTrip[int32](t, math.MinInt32, -70000, math.MaxInt32)
+	roundTrip[int](t, math.MinInt, -1, math.MaxInt)
+	roundTrip[uint8](t, 0, 255)
+	roundTrip[uint32](t, 0, math.MaxUint32)
+	roundTrip[uint64](t, 0, math.MaxUint64)
+	type named struct {
+		A int8
+		B []int16 // not flat: the reflective codec
+		C uint
+	}
+	roundTrip[named](t, named{A: -128, B: []int16{-1, 32767}, C: math.MaxUint})
 }

@@ -7,8 +7,9 @@
 // record ends.
 //
 // For returns the fastest codec available for T:
-//   - hand-written codecs for bool, all integer kinds (zig-zag varints),
-//     float32/64 (fixed width), string and []byte (length-prefixed);
+//   - hand-written codecs for bool, all integer kinds and float32/64
+//     (little-endian at their width; int and uint as 8 bytes on every
+//     platform), string and []byte (length-prefixed);
 //   - a codec registered with Register, or produced by T's MakeCodec method
 //     (types such as rdd.Pair use this to compose their fields' codecs
 //     without reflection);

@@ -333,9 +333,9 @@ func appendFlat(dst []byte, p unsafe.Pointer, fields []flatField) []byte {
 		fp := unsafe.Add(p, f.off)
 		switch f.kind {
 		case fInt:
-			dst = binary.AppendVarint(dst, loadInt(fp, f.size))
+			dst = appendWire(dst, uint64(loadInt(fp, f.size)), f.wire)
 		case fUint:
-			dst = binary.AppendUvarint(dst, loadUint(fp, f.size))
+			dst = appendWire(dst, loadUint(fp, f.size), f.wire)
 		case fFloat32:
 			dst = binary.LittleEndian.AppendUint32(dst, math.Float32bits(*(*float32)(fp)))
 		case fFloat64:
@@ -357,17 +357,17 @@ func decodeFlat(src []byte, p unsafe.Pointer, fields []flatField) (int, error) {
 		var m int
 		switch f.kind {
 		case fInt:
-			x, k := binary.Varint(src[n:])
-			if k <= 0 || !storeInt(fp, f.size, x) {
+			_, x, ok := readWire(src[n:], f.wire)
+			if !ok || !storeInt(fp, f.size, x) {
 				return 0, fmt.Errorf("%w: bad field %s", ErrCorrupt, f.name)
 			}
-			m = k
+			m = int(f.wire)
 		case fUint:
-			x, k := binary.Uvarint(src[n:])
-			if k <= 0 || !storeUint(fp, f.size, x) {
+			x, _, ok := readWire(src[n:], f.wire)
+			if !ok || !storeUint(fp, f.size, x) {
 				return 0, fmt.Errorf("%w: bad field %s", ErrCorrupt, f.name)
 			}
-			m = k
+			m = int(f.wire)
 		case fFloat32:
 			x, k, err := float32Codec{}.Decode(src[n:])
 			if err != nil {

@@ -44,9 +44,9 @@ func compile(t reflect.Type, depth int) (*valueCodec, error) {
 	case reflect.Bool:
 		return boolValue(), nil
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return intValue(), nil
+		return intValue(t), nil
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		return uintValue(), nil
+		return uintValue(t), nil
 	case reflect.Float32, reflect.Float64:
 		return floatValue(t.Kind() == reflect.Float32), nil
 	case reflect.String:
@@ -79,30 +79,42 @@ func boolValue() *valueCodec {
 	}
 }
 
-func intValue() *valueCodec {
+// wireWidth is the bytes an integer of type t takes (appendWire): its
+// size, and 8 for int, uint and uintptr on every platform.
+func wireWidth(t reflect.Type) uintptr {
+	switch t.Kind() {
+	case reflect.Int, reflect.Uint, reflect.Uintptr:
+		return 8
+	}
+	return t.Size()
+}
+
+func intValue(t reflect.Type) *valueCodec {
+	w := wireWidth(t)
 	return &valueCodec{
-		enc: func(dst []byte, v reflect.Value) []byte { return binary.AppendVarint(dst, v.Int()) },
+		enc: func(dst []byte, v reflect.Value) []byte { return appendWire(dst, uint64(v.Int()), w) },
 		dec: func(src []byte, v reflect.Value) (int, error) {
-			x, n := binary.Varint(src)
-			if n <= 0 || v.OverflowInt(x) {
+			_, x, ok := readWire(src, w)
+			if !ok || v.OverflowInt(x) {
 				return 0, fmt.Errorf("%w: bad %s", ErrCorrupt, v.Type())
 			}
 			v.SetInt(x)
-			return n, nil
+			return int(w), nil
 		},
 	}
 }
 
-func uintValue() *valueCodec {
+func uintValue(t reflect.Type) *valueCodec {
+	w := wireWidth(t)
 	return &valueCodec{
-		enc: func(dst []byte, v reflect.Value) []byte { return binary.AppendUvarint(dst, v.Uint()) },
+		enc: func(dst []byte, v reflect.Value) []byte { return appendWire(dst, v.Uint(), w) },
 		dec: func(src []byte, v reflect.Value) (int, error) {
-			x, n := binary.Uvarint(src)
-			if n <= 0 || v.OverflowUint(x) {
+			x, _, ok := readWire(src, w)
+			if !ok || v.OverflowUint(x) {
 				return 0, fmt.Errorf("%w: bad %s", ErrCorrupt, v.Type())
 			}
 			v.SetUint(x)
-			return n, nil
+			return int(w), nil
 		},
 	}
 }
