@@ -199,15 +199,7 @@ func TestPeerStoreSeesReplacedAndRemovedOutputs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	read := func() []byte {
-		t.Helper()
-		b, release, err := p.Fetch(BlockID{3, 0, 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer release()
-		return append([]byte(nil), b...)
-	}
+	read := func() []byte { return fetchCopy(t, p, BlockID{3, 0, 1}) }
 	first := writeOutput(t, s, 3, 0, 2, 1<<20, [][2]int{{1, 5}, {1, 6}})
 	held, release, err := p.Fetch(BlockID{3, 0, 1}) // keeps the first mapping referenced
 	if err != nil || !bytes.Equal(held, first[1]) {
@@ -265,15 +257,7 @@ func TestPeerStoreChecksOnlyAfterChanges(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer p.Close()
-			read := func() []byte {
-				t.Helper()
-				b, release, err := p.Fetch(BlockID{3, 0, 1})
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer release()
-				return append([]byte(nil), b...)
-			}
+			read := func() []byte { return fetchCopy(t, p, BlockID{3, 0, 1}) }
 			first := writeOutput(t, s, 3, 0, 2, 1<<20, [][2]int{{1, 5}})
 			if got := read(); !bytes.Equal(got, first[1]) {
 				t.Fatalf("first read %v, want %v", got, first[1])
@@ -307,4 +291,15 @@ func TestPeerStoreChecksOnlyAfterChanges(t *testing.T) {
 			}
 		})
 	}
+}
+
+// fetchCopy fetches b from p and returns a copy of its bytes.
+func fetchCopy(t *testing.T, p *Store, b BlockID) []byte {
+	t.Helper()
+	buf, release, err := p.Fetch(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	return append([]byte(nil), buf...)
 }
