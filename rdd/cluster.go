@@ -734,8 +734,7 @@ func (e *remoteExec) Launch(ctx context.Context, d *task.Desc, done func(task.Re
 	locs := c.mapLocations(d)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.addressesLocked(locs)
-	pt.Locations = locs
+	pt.Locations = c.addressesLocked(locs)
 	pid, err := c.pipelineLocked(d)
 	if err != nil {
 		fail(err)
@@ -769,17 +768,17 @@ func (e *remoteExec) Launch(ctx context.Context, d *task.Desc, done func(task.Re
 
 // mapLocations says where each map output of the shuffles d's stage reads
 // is, by executor id (addressesLocked turns them into addresses).
-func (c *cluster) mapLocations(d *task.Desc) []*rddpb.MapLocations {
-	var locs []*rddpb.MapLocations
+func (c *cluster) mapLocations(d *task.Desc) []mapLocs {
+	var locs []mapLocs
 	c.s.mu.Lock()
 	defer c.s.mu.Unlock()
 	for _, sh := range d.Pipeline.Shuffles {
 		if sh.ID == d.Pipeline.Shuffle {
 			continue
 		}
-		ml := &rddpb.MapLocations{Shuffle: int64(sh.ID), Addresses: make([]string, sh.Maps), Sizes: make([]int64, sh.Maps)}
+		ml := mapLocs{&rddpb.MapLocations{Shuffle: int64(sh.ID), Sizes: make([]int64, sh.Maps)}, make([]string, sh.Maps)}
 		for m := range sh.Maps {
-			ml.Addresses[m] = c.s.books.Location(sh.ID, m)
+			ml.execs[m] = c.s.books.Location(sh.ID, m)
 			ml.Sizes[m] = -1
 			if sizes := c.s.books.Sizes(sh.ID, m); d.Partition < len(sizes) {
 				ml.Sizes[m] = sizes[d.Partition]
@@ -790,14 +789,53 @@ func (c *cluster) mapLocations(d *task.Desc) []*rddpb.MapLocations {
 	return locs
 }
 
-// addressesLocked replaces executor ids by where their outputs are served
-// (outputAddrLocked).
-func (c *cluster) addressesLocked(locs []*rddpb.MapLocations) {
+// mapLocs is a shuffle's MapLocations being built: the executor holding
+// each map output ("" when missing).
+type mapLocs struct {
+	*rddpb.MapLocations
+	execs []string
+}
+
+// addressesLocked fills in the servers of the executors holding the map
+// outputs (outputAddrLocked), each distinct address once.
+func (c *cluster) addressesLocked(locs []mapLocs) []*rddpb.MapLocations {
+	out := make([]*rddpb.MapLocations, 0, len(locs))
 	for _, ml := range locs {
-		for i, ex := range ml.Addresses {
-			ml.Addresses[i] = c.outputAddrLocked(ex)
+		ml.Server = make([]int32, len(ml.execs))
+		for i, ex := range ml.execs {
+			if ex == "" {
+				continue
+			}
+			addr := c.outputAddrLocked(ex)
+			if addr == "" {
+				continue
+			}
+			k := slices.Index(ml.Servers, addr)
+			if k < 0 {
+				k = len(ml.Servers)
+				ml.Servers = append(ml.Servers, addr)
+			}
+			ml.Server[i] = int32(k + 1)
+		}
+		out = append(out, ml.MapLocations)
+	}
+	return out
+}
+
+// mapAddresses returns the address of each map output in l ("" when
+// missing), or false when l does not parse.
+func mapAddresses(l *rddpb.MapLocations) ([]string, bool) {
+	servers := l.GetServers()
+	out := make([]string, len(l.GetServer()))
+	for m, k := range l.GetServer() {
+		if k < 0 || int(k) > len(servers) {
+			return nil, false
+		}
+		if k > 0 {
+			out[m] = servers[k-1]
 		}
 	}
+	return out, true
 }
 
 // pipelineLocked returns the id of d's pipeline, encoding it the first

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -208,5 +209,37 @@ func TestDriverRPCNeedsTheToken(t *testing.T) {
 	}
 	if resp.Msg.GetShuffleToken() != "" {
 		t.Fatal("Register handed out the application's token")
+	}
+}
+
+// A task's map locations name each distinct server once, and the executor
+// reads back every map output's address: missing outputs and outputs of a
+// lost executor have none, and a server index out of the table is refused.
+func TestMapLocationsServerTable(t *testing.T) {
+	c := &cluster{execs: map[string]*remoteExec{
+		"e0": {addr: "127.0.0.1:1"}, "e1": {addr: "127.0.0.1:2"}, "e2": {addr: "127.0.0.1:3", gone: true},
+	}}
+	execs := []string{"e0", "e1", "", "e1", "e2", "e0", "e9"}
+	ml := mapLocs{&rddpb.MapLocations{Shuffle: 3, Sizes: []int64{1, 2, 3, 4, 5, 6, 7}}, execs}
+	locs := c.addressesLocked([]mapLocs{ml})
+	if len(locs) != 1 || len(locs[0].GetServers()) != 2 {
+		t.Fatalf("servers %v, want the 2 live executors' addresses once each", locs[0].GetServers())
+	}
+	b, err := proto.Marshal(locs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	back := &rddpb.MapLocations{}
+	if err := proto.Unmarshal(b, back); err != nil {
+		t.Fatal(err)
+	}
+	got, ok := mapAddresses(back)
+	want := []string{"127.0.0.1:1", "127.0.0.1:2", "", "127.0.0.1:2", "", "127.0.0.1:1", ""}
+	if !ok || !slices.Equal(got, want) {
+		t.Fatalf("addresses %q (%v), want %q", got, ok, want)
+	}
+	back.Server[1] = 3
+	if _, ok := mapAddresses(back); ok {
+		t.Fatal("a server index past the table was accepted")
 	}
 }

@@ -539,9 +539,11 @@ func (e *executor) run(ctx context.Context, t *rddpb.Task, buf *[]byte) task.Res
 	if st.err != nil {
 		return task.Result{ID: id, Executor: e.id, Err: st.err}
 	}
-	locs := map[int]*rddpb.MapLocations{}
+	locs := map[int]taskLocs{}
 	for _, l := range t.GetLocations() {
-		locs[int(l.GetShuffle())] = l
+		if addrs, ok := mapAddresses(l); ok { // otherwise: no location, a fetch failure
+			locs[int(l.GetShuffle())] = taskLocs{addrs, l.GetSizes()}
+		}
 	}
 	tc := &TaskContext{ctx: ctx, sess: e.s, pipe: st.ix, job: id.Job, stage: id.Stage, partition: id.Partition,
 		attempt: id.Attempt, fetch: &netFetcher{e: e, locs: locs, part: id.Partition}, remoteBlock: e.remoteBlock}
@@ -628,20 +630,27 @@ func tokenOnly(token string, h http.Handler) http.Handler {
 // local store serves this executor's own).
 type netFetcher struct {
 	e    *executor
-	locs map[int]*rddpb.MapLocations
+	locs map[int]taskLocs
 	part int
+}
+
+// taskLocs is a shuffle's MapLocations as a task reads them: the address
+// of each map output ("" when missing) and its block's size.
+type taskLocs struct {
+	addrs []string
+	sizes []int64
 }
 
 // wants returns the batched fetcher's wants for reducer r of shuffle sh,
 // or false when their sizes are not known (r is not the task's partition).
 func (f *netFetcher) wants(sh, r int) ([]shufflenet.Want, bool) {
-	l := f.locs[sh]
-	if l == nil || r != f.part || len(l.GetSizes()) != len(l.GetAddresses()) {
+	l, ok := f.locs[sh]
+	if !ok || r != f.part || len(l.sizes) != len(l.addrs) {
 		return nil, false
 	}
 	var out []shufflenet.Want
-	for m, addr := range l.GetAddresses() {
-		size := l.GetSizes()[m]
+	for m, addr := range l.addrs {
+		size := l.sizes[m]
 		if addr == "" || size < 0 {
 			return nil, false
 		}
@@ -653,10 +662,7 @@ func (f *netFetcher) wants(sh, r int) ([]shufflenet.Want, bool) {
 }
 
 func (f *netFetcher) Fetch(b shuffle.BlockID) ([]byte, func(), error) {
-	var addrs []string
-	if l := f.locs[b.Shuffle]; l != nil {
-		addrs = l.GetAddresses()
-	}
+	addrs := f.locs[b.Shuffle].addrs
 	if b.Map >= len(addrs) || addrs[b.Map] == "" {
 		return nil, nil, &shuffle.FetchError{Block: b, Err: errors.New("no location for the map output")}
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -91,9 +92,17 @@ func DeleteCachedBlocks(s *Session) int { return s.cache.RemoveDiskFiles() }
 
 // ShuffleFiles counts the map output files on disk; CachedBlocks counts the
 // blocks in the cache.
+// ShuffleFiles counts the shuffle files in the session's store (map
+// outputs, spills, temporary files; not the directory's change counter).
 func ShuffleFiles(s *Session) int {
 	entries, _ := os.ReadDir(s.store.Dir())
-	return len(entries)
+	n := 0
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "shuffle_") {
+			n++
+		}
+	}
+	return n
 }
 
 func CachedBlocks(s *Session) int { return s.cache.Len() }

@@ -114,9 +114,10 @@ func (f *fineExec) Slots() int { return f.slots }
 func (f *fineExec) Launch(ctx context.Context, d *task.Desc, done func(task.Result)) {
 	c := f.c
 	fail := func(err error) { go done(task.Result{ID: d.ID, Executor: f.ID(), Err: err}) }
-	pt := &rddpb.Task{Id: idToProto(d.ID), Locations: c.mapLocations(d)}
+	pt := &rddpb.Task{Id: idToProto(d.ID)}
+	locs := c.mapLocations(d)
 	c.mu.Lock()
-	c.addressesLocked(pt.Locations)
+	pt.Locations = c.addressesLocked(locs)
 	pid, err := c.pipelineLocked(d)
 	pipe := c.pipes[pid]
 	c.mu.Unlock()

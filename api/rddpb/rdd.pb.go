@@ -1003,11 +1003,16 @@ func (x *TaskID) GetAttempt() int64 {
 }
 
 // MapLocations says which shuffle server holds each map output of a shuffle
-// the task reads ("" when missing).
+// the task reads: servers lists the distinct addresses once, and server
+// says, per map output, 1 + its address's index in servers (0 when the
+// output is missing). Every task of a stage carries them, and a shuffle
+// of 500 map outputs on 2 executors would otherwise repeat 2 addresses
+// 500 times in each task.
 type MapLocations struct {
-	state     protoimpl.MessageState `protogen:"open.v1"`
-	Shuffle   int64                  `protobuf:"varint,1,opt,name=shuffle,proto3" json:"shuffle,omitempty"`
-	Addresses []string               `protobuf:"bytes,2,rep,name=addresses,proto3" json:"addresses,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Shuffle int64                  `protobuf:"varint,1,opt,name=shuffle,proto3" json:"shuffle,omitempty"`
+	Servers []string               `protobuf:"bytes,4,rep,name=servers,proto3" json:"servers,omitempty"`
+	Server  []int32                `protobuf:"varint,5,rep,packed,name=server,proto3" json:"server,omitempty"`
 	// sizes are the block sizes, per map, of reducer partition (the task's
 	// own partition): what the batched fetcher needs; -1 when unknown.
 	Sizes         []int64 `protobuf:"varint,3,rep,packed,name=sizes,proto3" json:"sizes,omitempty"`
@@ -1052,9 +1057,16 @@ func (x *MapLocations) GetShuffle() int64 {
 	return 0
 }
 
-func (x *MapLocations) GetAddresses() []string {
+func (x *MapLocations) GetServers() []string {
 	if x != nil {
-		return x.Addresses
+		return x.Servers
+	}
+	return nil
+}
+
+func (x *MapLocations) GetServer() []int32 {
+	if x != nil {
+		return x.Server
 	}
 	return nil
 }
@@ -1714,11 +1726,12 @@ const file_meso_rdd_v1_rdd_proto_rawDesc = "" +
 	"\rstage_attempt\x18\x03 \x01(\x03R\fstageAttempt\x12\x18\n" +
 	"\ashuffle\x18\x04 \x01(\x03R\ashuffle\x12\x1c\n" +
 	"\tpartition\x18\x05 \x01(\x03R\tpartition\x12\x18\n" +
-	"\aattempt\x18\x06 \x01(\x03R\aattempt\"\\\n" +
+	"\aattempt\x18\x06 \x01(\x03R\aattempt\"v\n" +
 	"\fMapLocations\x12\x18\n" +
-	"\ashuffle\x18\x01 \x01(\x03R\ashuffle\x12\x1c\n" +
-	"\taddresses\x18\x02 \x03(\tR\taddresses\x12\x14\n" +
-	"\x05sizes\x18\x03 \x03(\x03R\x05sizes\"\x80\x01\n" +
+	"\ashuffle\x18\x01 \x01(\x03R\ashuffle\x12\x18\n" +
+	"\aservers\x18\x04 \x03(\tR\aservers\x12\x16\n" +
+	"\x06server\x18\x05 \x03(\x05R\x06server\x12\x14\n" +
+	"\x05sizes\x18\x03 \x03(\x03R\x05sizesJ\x04\b\x02\x10\x03\"\x80\x01\n" +
 	"\x04Task\x12#\n" +
 	"\x02id\x18\x01 \x01(\v2\x13.meso.rdd.v1.TaskIDR\x02id\x12\x1a\n" +
 	"\bpipeline\x18\x02 \x01(\x03R\bpipeline\x127\n" +

@@ -11,7 +11,11 @@
 // content. Reducers read outputs through a memory mapping; each fetched block
 // holds a reference to it until the reducer releases the block, and a mapping
 // whose file was removed, replaced or evicted from the cache is unmapped at
-// its last release.
+// its last release. A store over another process's directory (OpenPeer)
+// checks a cached mapping against the file at its path only after the
+// directory's change counter moved: a page of the file "changes", mapped
+// shared, that the writing store increments after each commit over an old
+// output and each removal.
 //
 // Reduce side: a Service fetches one block (shuffle, map, reducer) as bytes.
 // Store is the local-disk Service; an external shuffle service (HTTP) is

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 )
@@ -198,15 +199,7 @@ func TestPeerStoreSeesReplacedAndRemovedOutputs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	read := func() []byte {
-		t.Helper()
-		b, release, err := p.Fetch(BlockID{3, 0, 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer release()
-		return append([]byte(nil), b...)
-	}
+	read := func() []byte { return fetchCopy(t, p, BlockID{3, 0, 1}) }
 	first := writeOutput(t, s, 3, 0, 2, 1<<20, [][2]int{{1, 5}, {1, 6}})
 	held, release, err := p.Fetch(BlockID{3, 0, 1}) // keeps the first mapping referenced
 	if err != nil || !bytes.Equal(held, first[1]) {
@@ -240,4 +233,73 @@ func TestPeerStoreSeesReplacedAndRemovedOutputs(t *testing.T) {
 	if _, _, err := p.Fetch(BlockID{5, 0, 0}); err == nil || errors.Is(err, ErrDamaged) {
 		t.Errorf("missing output: err = %v, want an error that is not ErrDamaged", err)
 	}
+}
+
+// With the directory's change counter a peer store checks a cached
+// mapping against its path only after the writer replaced or removed an
+// output: a file swapped in behind the writer's back goes unseen (no stat
+// per block), the writer's next commit or removal is seen. Without the
+// counter (a directory whose writer has none) every fetch checks.
+func TestPeerStoreChecksOnlyAfterChanges(t *testing.T) {
+	for _, counter := range []bool{true, false} {
+		t.Run(map[bool]string{true: "counter", false: "none"}[counter], func(t *testing.T) {
+			dir := t.TempDir()
+			s, err := NewStore(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if !counter {
+				os.Remove(filepath.Join(dir, counterName))
+			}
+			p, err := OpenPeer(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			read := func() []byte { return fetchCopy(t, p, BlockID{3, 0, 1}) }
+			first := writeOutput(t, s, 3, 0, 2, 1<<20, [][2]int{{1, 5}})
+			if got := read(); !bytes.Equal(got, first[1]) {
+				t.Fatalf("first read %v, want %v", got, first[1])
+			}
+			// Another output renamed over the path without the writer knowing.
+			other, err := NewStore(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer other.Close()
+			swapped := writeOutput(t, other, 3, 0, 2, 1<<20, [][2]int{{1, 6}, {1, 7}})
+			if err := os.Rename(other.Path(3, 0), s.Path(3, 0)); err != nil {
+				t.Fatal(err)
+			}
+			want := swapped[1]
+			if counter {
+				want = first[1] // not checked: nothing told the peer
+			}
+			if got := read(); !bytes.Equal(got, want) {
+				t.Fatalf("after a silent swap: %v, want %v", got, want)
+			}
+			third := writeOutput(t, s, 3, 0, 2, 1<<20, [][2]int{{1, 8}, {1, 9}, {1, 10}})
+			if got := read(); !bytes.Equal(got, third[1]) {
+				t.Fatalf("after the writer's commit: %v, want %v", got, third[1])
+			}
+			if err := s.Remove(3, 0); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := p.Fetch(BlockID{3, 0, 1}); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("after the writer's removal: err = %v, want not exist", err)
+			}
+		})
+	}
+}
+
+// fetchCopy fetches b from p and returns a copy of its bytes.
+func fetchCopy(t *testing.T, p *Store, b BlockID) []byte {
+	t.Helper()
+	buf, release, err := p.Fetch(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	return append([]byte(nil), buf...)
 }

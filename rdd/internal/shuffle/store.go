@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -94,6 +95,58 @@ type Store struct {
 	// remove or replace its files without telling: a cached mapping is
 	// used only while the file at its path is still the one mapped.
 	peer bool
+
+	// changes is the directory's change counter (mapChanges), shared
+	// with every store over the directory; nil without one. Its page stays
+	// mapped until the store is garbage (a fetch racing Close may read it).
+	changes *atomic.Uint64
+}
+
+// The change counter: a file of the directory, mapped shared by the
+// writing store and the peer stores reading it, that the writer increments
+// after every map output it replaces or removes. A peer store checks a
+// cached mapping against its path (a stat) only when the counter moved
+// since the last check, not on every block: a reduce stage reading 500
+// map outputs of a peer that writes nothing meanwhile stats each once.
+const (
+	counterName = "changes"
+	counterSize = 8
+)
+
+// mapChanges maps the directory's change counter, creating it when create is
+// set. Without one (not available, or not created by the writer) a peer
+// store checks every fetch's file.
+func (s *Store) mapChanges(create bool) {
+	flag := os.O_RDWR
+	if create {
+		flag |= os.O_CREATE
+	}
+	name := filepath.Join(s.dir, counterName)
+	f, err := os.OpenFile(name, flag, 0o644)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || (st.Size() < counterSize && (!create || f.Truncate(counterSize) != nil)) {
+		return
+	}
+	c, unmap, err := mapCounter(f)
+	if err != nil {
+		if create { // peers must not trust a counter no one increments
+			os.Remove(name)
+		}
+		return
+	}
+	s.changes = c
+	runtime.AddCleanup(s, func(unmap func() error) { unmap() }, unmap)
+}
+
+// changed tells the store's peers that a map output was replaced or
+// removed.
+func (s *Store) changed() {
+	if s.changes != nil {
+		s.changes.Add(1)
+	}
 }
 
 // InjectWriteFault makes the spill and map output files written from now on
@@ -121,8 +174,11 @@ type openOutput struct {
 	unmap func() error
 	index []byte
 	file  os.FileInfo // of the file mapped, for a peer store's checks
-	refs  int         // guarded by Store.mu; blocks fetched and not released
-	gone  bool        // guarded by Store.mu; out of the cache: unmap at refs == 0
+	// checked is the change counter's value when file was last found to
+	// be the file at the path (a peer store with a counter).
+	checked uint64
+	refs    int  // guarded by Store.mu; blocks fetched and not released
+	gone    bool // guarded by Store.mu; out of the cache: unmap at refs == 0
 }
 
 // NewStore returns a store over dir, creating it.
@@ -130,7 +186,9 @@ func NewStore(dir string) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("shuffle: %w", err)
 	}
-	return &Store{dir: dir, open: map[[2]int]*list.Element{}, lru: list.New(), limit: 2048}, nil
+	s := &Store{dir: dir, open: map[[2]int]*list.Element{}, lru: list.New(), limit: 2048}
+	s.mapChanges(true)
+	return s, nil
 }
 
 // OpenPeer returns a read-only store over dir, a directory that another
@@ -138,6 +196,8 @@ func NewStore(dir string) (*Store, error) {
 // creates nothing. Its cache is checked against the directory on every
 // fetch: a cached mapping whose path no longer names the same file (removed,
 // or replaced by a retried map task) is dropped and the path opened again.
+// With the directory's change counter (its writer's NewStore made one) the
+// path is checked only after the writer replaced or removed an output.
 // Writers must not be made from it.
 func OpenPeer(dir string) (*Store, error) {
 	st, err := os.Stat(dir)
@@ -147,7 +207,9 @@ func OpenPeer(dir string) (*Store, error) {
 	if !st.IsDir() {
 		return nil, fmt.Errorf("shuffle: %s is not a directory", dir)
 	}
-	return &Store{dir: dir, open: map[[2]int]*list.Element{}, lru: list.New(), limit: 2048, peer: true}, nil
+	s := &Store{dir: dir, open: map[[2]int]*list.Element{}, lru: list.New(), limit: 2048, peer: true}
+	s.mapChanges(false)
+	return s, nil
 }
 
 // Dir returns the store's directory.
@@ -221,26 +283,23 @@ func (s *Store) MappedOutputs() int {
 
 func (s *Store) output(shuffle, mapID int) (*openOutput, error) {
 	key := [2]int{shuffle, mapID}
-	var now os.FileInfo
+	var gen uint64 // read before any check: a change after it is seen next time
+	if s.changes != nil {
+		gen = s.changes.Load()
+	}
+	if o := s.cached(key, gen, nil); o != nil {
+		return o, nil
+	}
 	if s.peer { // is the cached mapping still the file at the path?
-		var err error
-		if now, err = os.Stat(s.Path(shuffle, mapID)); err != nil {
+		now, err := os.Stat(s.Path(shuffle, mapID))
+		if err != nil {
 			s.forget(key)
 			return nil, err
 		}
-	}
-	s.mu.Lock()
-	if e, ok := s.open[key]; ok {
-		o := e.Value.(*openOutput)
-		if !s.peer || sameFile(o.file, now) {
-			s.lru.MoveToFront(e)
-			o.refs++
-			s.mu.Unlock()
+		if o := s.cached(key, gen, now); o != nil {
 			return o, nil
 		}
-		s.dropLocked(key)
 	}
-	s.mu.Unlock()
 	f, err := os.Open(s.Path(shuffle, mapID))
 	if err != nil {
 		return nil, err
@@ -262,7 +321,7 @@ func (s *Store) output(shuffle, mapID int) (*openOutput, error) {
 		unmap()
 		return nil, err
 	}
-	o := &openOutput{key: key, data: data[:len(data)-len(index)-footerSize], unmap: unmap, index: index, file: file}
+	o := &openOutput{key: key, data: data[:len(data)-len(index)-footerSize], unmap: unmap, index: index, file: file, checked: gen}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -286,6 +345,35 @@ func (s *Store) output(shuffle, mapID int) (*openOutput, error) {
 		s.dropLocked(s.lru.Back().Value.(*openOutput).key)
 	}
 	return o, nil
+}
+
+// cached returns the cached mapping of key, referenced, when it can be
+// used: always in the writer's own store; in a peer store when now (the
+// file at its path) is the file mapped, or, without now, when the change
+// counter has not moved (gen) since it was last found so. A peer's mapping
+// that now shows stale is dropped.
+func (s *Store) cached(key [2]int, gen uint64, now os.FileInfo) *openOutput {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.open[key]
+	if !ok {
+		return nil
+	}
+	o := e.Value.(*openOutput)
+	switch {
+	case !s.peer:
+	case now != nil && sameFile(o.file, now):
+		o.checked = gen
+	case now == nil && s.changes != nil && o.checked == gen:
+	case now == nil:
+		return nil // check the path first
+	default:
+		s.dropLocked(key)
+		return nil
+	}
+	s.lru.MoveToFront(e)
+	o.refs++
+	return o
 }
 
 // sameFile reports whether a and b describe the same unchanged file.
@@ -341,7 +429,9 @@ func (s *Store) HasShuffle(shuffle int) bool {
 // Remove deletes one map output (a lost executor, or a test's fault).
 func (s *Store) Remove(shuffle, mapID int) error {
 	s.forget([2]int{shuffle, mapID})
-	if err := os.Remove(s.Path(shuffle, mapID)); err != nil && !os.IsNotExist(err) {
+	err := os.Remove(s.Path(shuffle, mapID))
+	s.changed()
+	if err != nil && !os.IsNotExist(err) {
 		return err
 	}
 	return nil
