@@ -26,7 +26,7 @@
 //     session. Calls travel as AgentFrames on their session's channel
 //     (link_id and agent_id may be left unset: the channel's); nothing
 //     answers a call that was taken, a refused one gets a MasterFrame with
-//     error set. A REGISTER on an unused channel opens another session on
+//     refused set. A REGISTER on an unused channel opens another session on
 //     the same connection (the simulator puts many agents on one
 //     connection; a real agent uses channel 0 only). A master that does not
 //     speak version 3 ignores the Upgrade header and answers 200 with the
