@@ -290,23 +290,10 @@ func getFixed(src []byte, p unsafe.Pointer, fields []flatField) error {
 	off := 0
 	for _, f := range fields {
 		fp := unsafe.Add(p, f.off)
-		b := src[off:]
-		var x uint64
-		var sx int64 // x sign-extended
-		switch f.wire {
-		case 1:
-			x, sx = uint64(b[0]), int64(int8(b[0]))
-		case 2:
-			u := binary.LittleEndian.Uint16(b)
-			x, sx = uint64(u), int64(int16(u))
-		case 4:
-			u := binary.LittleEndian.Uint32(b)
-			x, sx = uint64(u), int64(int32(u))
-		default:
-			x = binary.LittleEndian.Uint64(b)
-			sx = int64(x)
+		x, sx, ok := readWire(src[off:], f.wire) // sx: x sign-extended
+		if !ok {
+			return fmt.Errorf("%w: short field %s", ErrCorrupt, f.name)
 		}
-		ok := true
 		switch f.kind {
 		case fInt:
 			ok = storeInt(fp, f.size, sx)
