@@ -3,7 +3,6 @@ package codec
 import (
 	"encoding/binary"
 	"fmt"
-	"math"
 	"reflect"
 	"slices"
 	"unsafe"
@@ -255,20 +254,7 @@ func fixedCount(src []byte, wsize uintptr) (int, int, error) {
 func putFixed(dst []byte, p unsafe.Pointer, fields []flatField) {
 	off := 0
 	for _, f := range fields {
-		fp := unsafe.Add(p, f.off)
-		var x uint64
-		switch f.kind {
-		case fInt:
-			x = uint64(loadInt(fp, f.size))
-		case fUint:
-			x = loadUint(fp, f.size)
-		case fFloat32:
-			x = uint64(*(*uint32)(fp))
-		case fFloat64:
-			x = *(*uint64)(fp)
-		case fBool:
-			x = uint64(*(*uint8)(fp))
-		}
+		x := loadField(unsafe.Add(p, f.off), f)
 		switch f.wire {
 		case 1:
 			dst[off] = byte(x)
@@ -289,24 +275,11 @@ func putFixed(dst []byte, p unsafe.Pointer, fields []flatField) {
 func getFixed(src []byte, p unsafe.Pointer, fields []flatField) error {
 	off := 0
 	for _, f := range fields {
-		fp := unsafe.Add(p, f.off)
-		x, sx, ok := readWire(src[off:], f.wire) // sx: x sign-extended
+		x, sx, ok := readWire(src[off:], f.wire)
 		if !ok {
 			return fmt.Errorf("%w: short field %s", ErrCorrupt, f.name)
 		}
-		switch f.kind {
-		case fInt:
-			ok = storeInt(fp, f.size, sx)
-		case fUint:
-			ok = storeUint(fp, f.size, x)
-		case fFloat32:
-			*(*uint32)(fp) = uint32(x)
-		case fFloat64:
-			*(*uint64)(fp) = x
-		case fBool:
-			*(*uint8)(fp), ok = uint8(x), x <= 1
-		}
-		if !ok {
+		if !storeField(unsafe.Add(p, f.off), f, x, sx) {
 			return fmt.Errorf("%w: bad field %s", ErrCorrupt, f.name)
 		}
 		off += int(f.wire)
@@ -314,24 +287,54 @@ func getFixed(src []byte, p unsafe.Pointer, fields []flatField) error {
 	return nil
 }
 
+// loadField reads the scalar field f at fp as the bits its wire form
+// carries (integers widened, floats as their IEEE bits, bools as 0 or 1).
+func loadField(fp unsafe.Pointer, f flatField) uint64 {
+	switch f.kind {
+	case fInt:
+		return uint64(loadInt(fp, f.size))
+	case fUint:
+		return loadUint(fp, f.size)
+	case fFloat32:
+		return uint64(*(*uint32)(fp))
+	case fFloat64:
+		return *(*uint64)(fp)
+	case fBool:
+		return uint64(*(*uint8)(fp))
+	}
+	return 0
+}
+
+// storeField stores what loadField read (x, and sx, x sign-extended from
+// its wire width) into the scalar field f at fp, reporting false for a
+// value the field cannot hold (an integer too wide: an int of a 64-bit host
+// read on a 32-bit one; a bool other than 0 or 1).
+func storeField(fp unsafe.Pointer, f flatField, x uint64, sx int64) bool {
+	switch f.kind {
+	case fInt:
+		return storeInt(fp, f.size, sx)
+	case fUint:
+		return storeUint(fp, f.size, x)
+	case fFloat32:
+		*(*uint32)(fp) = uint32(x)
+	case fFloat64:
+		*(*uint64)(fp) = x
+	case fBool:
+		*(*uint8)(fp) = uint8(x)
+		return x <= 1
+	}
+	return true
+}
+
 // appendFlat appends the encoding of the flat struct at p.
 func appendFlat(dst []byte, p unsafe.Pointer, fields []flatField) []byte {
 	for _, f := range fields {
 		fp := unsafe.Add(p, f.off)
-		switch f.kind {
-		case fInt:
-			dst = appendWire(dst, uint64(loadInt(fp, f.size)), f.wire)
-		case fUint:
-			dst = appendWire(dst, loadUint(fp, f.size), f.wire)
-		case fFloat32:
-			dst = binary.LittleEndian.AppendUint32(dst, math.Float32bits(*(*float32)(fp)))
-		case fFloat64:
-			dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(*(*float64)(fp)))
-		case fBool:
-			dst = boolCodec{}.Append(dst, *(*bool)(fp))
-		case fString:
+		if f.kind == fString {
 			dst = stringCodec{}.Append(dst, *(*string)(fp))
+			continue
 		}
+		dst = appendWire(dst, loadField(fp, f), f.wire)
 	}
 	return dst
 }
@@ -341,46 +344,20 @@ func decodeFlat(src []byte, p unsafe.Pointer, fields []flatField) (int, error) {
 	n := 0
 	for _, f := range fields {
 		fp := unsafe.Add(p, f.off)
-		var m int
-		switch f.kind {
-		case fInt:
-			_, x, ok := readWire(src[n:], f.wire)
-			if !ok || !storeInt(fp, f.size, x) {
-				return 0, fmt.Errorf("%w: bad field %s", ErrCorrupt, f.name)
-			}
-			m = int(f.wire)
-		case fUint:
-			x, _, ok := readWire(src[n:], f.wire)
-			if !ok || !storeUint(fp, f.size, x) {
-				return 0, fmt.Errorf("%w: bad field %s", ErrCorrupt, f.name)
-			}
-			m = int(f.wire)
-		case fFloat32:
-			x, k, err := float32Codec{}.Decode(src[n:])
-			if err != nil {
-				return 0, err
-			}
-			*(*float32)(fp), m = x, k
-		case fFloat64:
-			x, k, err := float64Codec{}.Decode(src[n:])
-			if err != nil {
-				return 0, err
-			}
-			*(*float64)(fp), m = x, k
-		case fBool:
-			x, k, err := boolCodec{}.Decode(src[n:])
-			if err != nil {
-				return 0, err
-			}
-			*(*bool)(fp), m = x, k
-		case fString:
+		if f.kind == fString {
 			x, k, err := stringCodec{}.Decode(src[n:])
 			if err != nil {
 				return 0, err
 			}
-			*(*string)(fp), m = x, k
+			*(*string)(fp) = x
+			n += k
+			continue
 		}
-		n += m
+		x, sx, ok := readWire(src[n:], f.wire)
+		if !ok || !storeField(fp, f, x, sx) {
+			return 0, fmt.Errorf("%w: bad field %s", ErrCorrupt, f.name)
+		}
+		n += int(f.wire)
 	}
 	return n, nil
 }
