@@ -43,8 +43,13 @@
 //     back to the same value, with ".0" on whole numbers as Mesos writes
 //     them ("2.0", "0.1", "1024.5"), and an exponent below 1e-6 or from
 //     1e21 up ("1e-7", "1e+21"). Mesos prints 15 significant digits, so the
-//     two agree on every value with no more. NaN and infinities cannot be
-//     written: encoding them is an error.
+//     two agree on every value with no more. NaN and the infinities, which
+//     JSON numbers cannot carry, are written as the strings "NaN",
+//     "Infinity" and "-Infinity" (protobuf's JSON mapping; Mesos prints bare
+//     nan and inf, which no JSON parser reads), and those three strings are
+//     read back into float fields, so one non-finite value stored anywhere
+//     (a framework's failover_timeout of +Inf) cannot make a whole state
+//     query fail.
 //   - Enums are written by value name. The Go runtime keeps an enum number
 //     it does not know in the field (a peer's newer value, decoded from
 //     protobuf), where the C++ runtime moves it to the unknown fields; so

@@ -105,14 +105,14 @@ func FuzzProtobufUnmarshal(f *testing.F) {
 
 // checkJSONAgrees checks that a message decoded from protobuf survives a
 // JSON round trip, up to what JSON cannot carry: unknown fields, invalid
-// UTF-8 (replaced), unset defaults (written) and non-finite floats (refused).
+// UTF-8 (replaced) and unset defaults (written).
 func checkJSONAgrees(t *testing.T, m proto.Message) {
 	t.Helper()
 	want := proto.Clone(m)
 	normalize(want.ProtoReflect())
 	b, err := codec.MarshalJSON(m)
 	if err != nil {
-		if !strings.Contains(err.Error(), "cannot encode") && !strings.Contains(err.Error(), "has no name") {
+		if !strings.Contains(err.Error(), "has no name") {
 			t.Fatalf("JSON encoding failed: %v", err)
 		}
 		return

@@ -442,7 +442,7 @@ func (d *decoder) scalar(fp *fieldPlan, fd protoreflect.FieldDescriptor) (v prot
 	case protoreflect.EnumKind:
 		return d.enum(fp, fd)
 	}
-	lit, err := d.numberText()
+	lit, err := d.numberText(fd.Kind())
 	if err != nil {
 		return v, false, err
 	}
@@ -452,8 +452,9 @@ func (d *decoder) scalar(fp *fieldPlan, fd protoreflect.FieldDescriptor) (v prot
 
 // numberText returns the text of a JSON number, or of a string holding one
 // (accepted for every numeric field, as protobuf's JSON mapping writes 64-bit
-// integers that way).
-func (d *decoder) numberText() ([]byte, error) {
+// integers that way). For a float field of kind k the strings "NaN",
+// "Infinity" and "-Infinity" are also taken (see nonFinite).
+func (d *decoder) numberText(k protoreflect.Kind) ([]byte, error) {
 	switch c := d.peek(); {
 	case c == '-' || (c >= '0' && c <= '9'):
 		n, ok := scanNumber(d.data[d.pos:])
@@ -468,6 +469,9 @@ func (d *decoder) numberText() ([]byte, error) {
 		s, err := d.stringBytes()
 		if err != nil {
 			return nil, err
+		}
+		if isFloatKind(k) && nonFiniteName(s) {
+			return s, nil
 		}
 		if n, ok := scanNumber(s); !ok || n != len(s) {
 			return nil, &pathError{msg: "invalid number " + strconv.Quote(string(s))}
@@ -491,7 +495,7 @@ func (d *decoder) enum(fp *fieldPlan, fd protoreflect.FieldDescriptor) (protoref
 		}
 		name = strconv.Quote(string(b))
 	case c == '-' || (c >= '0' && c <= '9'):
-		lit, err := d.numberText()
+		lit, err := d.numberText(protoreflect.Int32Kind)
 		if err != nil {
 			return v, false, err
 		}
@@ -684,7 +688,7 @@ func (d *decoder) skipValue(depth int) error {
 	case c == 'n':
 		return d.literal("null")
 	case c == '-' || (c >= '0' && c <= '9'):
-		_, err := d.numberText()
+		_, err := d.numberText(protoreflect.Int32Kind)
 		return err
 	}
 	return d.syntaxError("expected a value")

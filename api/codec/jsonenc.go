@@ -14,8 +14,8 @@ import (
 )
 
 // MarshalJSON encodes m as Mesos JSON. See the package documentation for
-// the rules. It fails when a required field is unset, when a float is NaN or
-// infinite, or when an enum field holds a number with no name.
+// the rules. It fails when a required field is unset or when a required enum
+// field holds a number with no name.
 func MarshalJSON(m proto.Message) ([]byte, error) {
 	return AppendJSON(nil, m)
 }
@@ -234,10 +234,12 @@ func (e *encoder) value(fp *fieldPlan, fd protoreflect.FieldDescriptor, v protor
 
 // float writes a finite number in the shortest form that reads back to the
 // same value. Whole numbers get a ".0", as Mesos writes them ("2.0"), and
-// very large or small magnitudes use an exponent.
+// very large or small magnitudes use an exponent. NaN and the infinities are
+// written as strings (see nonFiniteText).
 func (e *encoder) float(f float64, bits int) error {
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return &pathError{msg: fmt.Sprintf("cannot encode %v as a JSON number", f)}
+	if name := nonFiniteText(f); name != "" {
+		e.buf = appendString(e.buf, name)
+		return nil
 	}
 	abs := math.Abs(f)
 	format := byte('f')

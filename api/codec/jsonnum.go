@@ -62,6 +62,12 @@ func parseNumber(lit []byte, k protoreflect.Kind) (protoreflect.Value, error) {
 		if k == protoreflect.FloatKind {
 			bits = 32
 		}
+		if f, ok := nonFiniteValue(lit); ok {
+			if bits == 32 {
+				return protoreflect.ValueOfFloat32(float32(f)), nil
+			}
+			return protoreflect.ValueOfFloat64(f), nil
+		}
 		f, err := strconv.ParseFloat(string(lit), bits)
 		if err != nil {
 			return protoreflect.Value{}, &pathError{msg: fmt.Sprintf("number %s out of range for %s", lit, k)}
@@ -204,4 +210,48 @@ func (s digitSeq) at(i int) byte {
 		return s[0][i]
 	}
 	return s[1][i-len(s[0])]
+}
+
+// Non-finite floats have no JSON number. They are written, and read back, as
+// protobuf's JSON mapping spells them: the strings "NaN", "Infinity" and
+// "-Infinity". (Mesos prints bare nan and inf, which no JSON parser takes.)
+const (
+	jsonNaN    = "NaN"
+	jsonInf    = "Infinity"
+	jsonNegInf = "-Infinity"
+)
+
+func isFloatKind(k protoreflect.Kind) bool {
+	return k == protoreflect.FloatKind || k == protoreflect.DoubleKind
+}
+
+func nonFiniteName(s []byte) bool {
+	_, ok := nonFiniteValue(s)
+	return ok
+}
+
+// nonFiniteValue returns the value one of the three names stands for.
+func nonFiniteValue(s []byte) (float64, bool) {
+	switch string(s) {
+	case jsonNaN:
+		return math.NaN(), true
+	case jsonInf:
+		return math.Inf(1), true
+	case jsonNegInf:
+		return math.Inf(-1), true
+	}
+	return 0, false
+}
+
+// nonFiniteText returns the name of a non-finite f, or "" for a finite one.
+func nonFiniteText(f float64) string {
+	switch {
+	case math.IsNaN(f):
+		return jsonNaN
+	case math.IsInf(f, 1):
+		return jsonInf
+	case math.IsInf(f, -1):
+		return jsonNegInf
+	}
+	return ""
 }

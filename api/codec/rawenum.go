@@ -45,7 +45,7 @@ func rawJSON(data []byte, fd protoreflect.FieldDescriptor) (string, bool) {
 			text, found = strconv.Quote(string(b)), true
 			return nil
 		case c == '-' || (c >= '0' && c <= '9'):
-			lit, err := d.numberText()
+			lit, err := d.numberText(protoreflect.Int32Kind)
 			if err != nil {
 				return err
 			}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"runtime"
@@ -617,4 +618,26 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// A framework may subscribe with failover_timeout +Inf (never remove it, as
+// Mesos accepts): the operator API's JSON then carries it as "Infinity",
+// the proto3 JSON spelling, instead of failing every GET_STATE, and it
+// decodes back to +Inf.
+func TestOperatorStateWithInfiniteFailoverTimeout(t *testing.T) {
+	_, base := startMaster(t)
+	info := fwInfo("forever")
+	info.FailoverTimeout = proto.Float64(math.Inf(1))
+	subscribe(t, base, codec.Protobuf, info)
+	status, _, body := operatorCall(t, base, codec.JSON, &masterpb.Call{Type: masterpb.Call_GET_FRAMEWORKS.Enum()})
+	if status != http.StatusOK || !strings.Contains(string(body), `"failover_timeout":"Infinity"`) {
+		t.Fatalf("GET_FRAMEWORKS: %d %s", status, body)
+	}
+	for _, c := range codecs {
+		resp := query(t, base, c, masterpb.Call_GET_STATE)
+		fws := resp.GetGetState().GetGetFrameworks().GetFrameworks()
+		if len(fws) != 1 || !math.IsInf(fws[0].GetFrameworkInfo().GetFailoverTimeout(), 1) {
+			t.Fatalf("%s: GET_STATE frameworks %v", c.MediaType(), fws)
+		}
+	}
 }

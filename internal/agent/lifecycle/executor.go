@@ -165,8 +165,8 @@ func validateUpdate(executorID string, st *mesospb.TaskStatus) error {
 		return fmt.Errorf("%w: status from executor %s with source %s, expecting SOURCE_EXECUTOR",
 			ErrInvalidCall, executorID, st.GetSource())
 	case math.IsNaN(st.GetTimestamp()) || math.IsInf(st.GetTimestamp(), 0) || st.GetTimestamp() < 0:
-		// JSON has no such numbers: the state and the operator API could
-		// not show the task.
+		// A timestamp is a point in time since the epoch: NaN, the
+		// infinities and negatives are no such point.
 		return fmt.Errorf("%w: 'status.timestamp' must be a finite number of seconds, got %v", ErrInvalidCall, st.GetTimestamp())
 	}
 	return nil
