@@ -19,6 +19,7 @@ import (
 
 	"github.com/mesoproject/meso/api/mesospb"
 	"github.com/mesoproject/meso/internal/containerizer"
+	"github.com/mesoproject/meso/internal/cpuprofile"
 	"github.com/mesoproject/meso/internal/launcher"
 	"google.golang.org/protobuf/proto"
 )
@@ -249,6 +250,9 @@ func (c *Containerizer) startHost(ctx context.Context, fw string) error {
 		Command: &mesospb.CommandInfo{Shell: proto.Bool(false), Value: proto.String(c.cfg.Executor),
 			Arguments: []string{c.cfg.Executor, HostArg}},
 		Env: []string{SocketEnv + "=" + socket}}
+	if dir := os.Getenv(cpuprofile.Env); dir != "" {
+		spec.Env = append(spec.Env, cpuprofile.Env+"="+dir) // profiling the agent profiles its hosts too
+	}
 	if err := c.cfg.Inner.Launch(context.WithoutCancel(ctx), spec); err != nil {
 		os.RemoveAll(sandbox)
 		return err
