@@ -186,6 +186,13 @@ func (c *Containerizer) Launch(ctx context.Context, spec containerizer.Spec) err
 		err = errors.New(ans.Err)
 	}
 	if err != nil {
+		if ctx.Err() != nil { // the host may run it: end it there
+			go func() {
+				kctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				_, _ = h.call(kctx, msg{Op: opKill, ID: e.id, Signal: int(syscall.SIGKILL)})
+			}()
+		}
 		c.mu.Lock()
 		if c.execs[e.id] == e {
 			delete(c.execs, e.id)
@@ -411,9 +418,11 @@ func (c *Containerizer) exited(h *hostConn, id string, term containerizer.Termin
 	c.mu.Lock()
 	e := c.execs[id]
 	if e == nil || e.host != h {
-		h.mu.Lock()
-		h.early[id] = term.Status
-		h.mu.Unlock()
+		if h.framework == "" { // an adopted host: Adopt may be about to ask for it
+			h.mu.Lock()
+			h.early[id] = term.Status
+			h.mu.Unlock()
+		}
 		c.mu.Unlock()
 		return
 	}
