@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,12 +45,6 @@ type host struct {
 	changed chan struct{}      // poked when execs or cur change
 	exit    bool               // the agent told us to exit
 	wg      sync.WaitGroup
-
-	// client is the executors' HTTP client to the agent when it speaks
-	// plain HTTP: one connection pool for all of them, so that an
-	// executor's calls and subscription reuse the connections of those
-	// that ended instead of each opening its own.
-	client *http.Client
 }
 
 type hosted struct {
@@ -72,11 +65,7 @@ func Serve(ctx context.Context, ln net.Listener, cfg HostConfig) error {
 	if cfg.Run == nil {
 		cfg.Run = commandexec.Run
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 1024, 1024
-	h := &host{cfg: cfg, log: cfg.Logger, execs: map[string]*hosted{}, changed: make(chan struct{}, 1),
-		client: &http.Client{Transport: tr}}
-	defer tr.CloseIdleConnections()
+	h := &host{cfg: cfg, log: cfg.Logger, execs: map[string]*hosted{}, changed: make(chan struct{}, 1)}
 	go h.accept(ln)
 	defer h.wg.Wait()
 	defer ln.Close()
@@ -276,9 +265,6 @@ func (h *host) launch(m msg) error {
 		Logger:       slog.New(slog.NewTextHandler(stderr, nil)).With("component", "command-executor"),
 		NoSwitchUser: noSwitch == "1",
 		Abort:        e.abort,
-	}
-	if env.HTTPClient == nil { // plain HTTP (TLS executors keep the client of their environment)
-		cfg.HTTPClient = h.client
 	}
 	go func() {
 		defer h.wg.Done()
