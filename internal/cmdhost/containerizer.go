@@ -91,6 +91,7 @@ type hostConn struct {
 	n       int            // executors registered (guarded by Containerizer.mu)
 	idle    *time.Timer    // guarded by Containerizer.mu
 	gone    chan struct{}  // closed when the connection ended
+	reaped  chan struct{}  // closed once the host's process is gone and forgotten (nil when adopted)
 }
 
 type hexec struct {
@@ -272,7 +273,9 @@ func (c *Containerizer) startHost(ctx context.Context, fw string) error {
 		}
 	}
 	exited := make(chan struct{})
+	h.reaped = make(chan struct{})
 	go func() {
+		defer close(h.reaped)
 		_, _ = c.cfg.Inner.Wait(context.Background(), id)
 		close(exited)
 		_ = c.cfg.Inner.Destroy(context.Background(), id, 0)
@@ -695,21 +698,38 @@ func (c *Containerizer) Usage(ctx context.Context, id string) (containerizer.Usa
 }
 
 // Close ends the connections to the hosts (the agent stops): a host that
-// runs nothing exits then; one that runs executors of checkpointing
-// frameworks left for the next agent run keeps them.
+// runs nothing exits then, and Close waits (up to CloseWait) until it is
+// gone; one that runs executors of checkpointing frameworks left for the
+// next agent run keeps them.
 func (c *Containerizer) Close() {
 	c.mu.Lock()
 	c.closed = true
-	var hs []*hostConn
+	var hs, idle []*hostConn
 	for h := range c.all {
 		hs = append(hs, h)
 		if h.idle != nil {
 			h.idle.Stop()
 			h.idle = nil
 		}
+		if h.n == 0 && h.reaped != nil {
+			idle = append(idle, h)
+		}
 	}
 	c.mu.Unlock()
 	for _, h := range hs {
 		h.w.c.Close()
 	}
+	deadline := time.NewTimer(CloseWait)
+	defer deadline.Stop()
+	for _, h := range idle {
+		select {
+		case <-h.reaped:
+		case <-deadline.C:
+			c.log.Warn("a command executor host did not exit", "pid", h.pid)
+			return
+		}
+	}
 }
+
+// CloseWait bounds Close's wait for idle hosts to exit.
+const CloseWait = 10 * time.Second
