@@ -92,6 +92,22 @@ func TestCommandExecutorHost(t *testing.T) {
 		t.Errorf("TASK_FAILED %s %q, want the exit status from the executor", st.GetSource(), st.GetMessage())
 	}
 	f.waitState("sleeper", mesospb.TaskState_TASK_RUNNING, 30*time.Second)
+	// /monitor/statistics lists the hosted task: its process group's
+	// usage (a busy shell) and its limits.
+	f.launch("busy", "while :; do :; done", "cpus:0.1;mem:16", "")
+	f.waitState("busy", mesospb.TaskState_TASK_RUNNING, 30*time.Second)
+	eventually(t, 30*time.Second, func() error {
+		st := executorStatistics(t, cl.agents[0], "busy").Statistics
+		if st["processes"] < 1 || st["cpus_user_time_secs"] <= 0 || st["mem_rss_bytes"] <= 0 ||
+			st["cpus_limit"] != 0.1 || st["mem_limit_bytes"] != 16<<20 {
+			return fmt.Errorf("busy's statistics %v", st)
+		}
+		return nil
+	})
+	if err := f.client.Kill(context.Background(), taskID("busy"), offer.GetAgentId()); err != nil {
+		t.Fatal(err)
+	}
+	f.waitState("busy", mesospb.TaskState_TASK_KILLED, 30*time.Second)
 	if err := f.client.Kill(context.Background(), taskID("sleeper"), offer.GetAgentId()); err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/mesoproject/meso/api/mesospb"
 	"github.com/mesoproject/meso/internal/containerizer"
+	"github.com/mesoproject/meso/internal/containerizer/posix"
 	"github.com/mesoproject/meso/internal/cpuprofile"
 	"github.com/mesoproject/meso/internal/launcher"
 	"google.golang.org/protobuf/proto"
@@ -103,6 +104,7 @@ type hexec struct {
 	done     chan struct{}
 	term     containerizer.Termination // final once done is closed
 	ended    bool                      // guarded by Containerizer.mu
+	taskPid  int                       // the task's process group, once started; guarded by Containerizer.mu
 }
 
 // New returns a Containerizer over cfg.Inner.
@@ -371,6 +373,14 @@ func (c *Containerizer) readLoop(h *hostConn) {
 		m, err := h.w.read()
 		if err != nil {
 			break
+		}
+		if m.Op == opStarted {
+			c.mu.Lock()
+			if e := c.execs[m.ID]; e != nil && e.host == h {
+				e.taskPid = m.Pid
+			}
+			c.mu.Unlock()
+			continue
 		}
 		if m.Op == opExited {
 			c.exited(h, m.ID, containerizer.Termination{Status: m.Status,
@@ -684,11 +694,24 @@ func (c *Containerizer) adoptHost(hd containerizer.Handle) (*hostConn, error) {
 	return h, nil
 }
 
-// Usage implements containerizer.UsageReporter for the inner containers;
-// hosted ones are not measured (ErrUnsupported).
+// Usage implements containerizer.UsageReporter. A hosted container's
+// usage is its task's process group's (/proc, as posix measures a
+// container's), with the limits of its resources; the executor's own
+// share of the host is not counted.
 func (c *Containerizer) Usage(ctx context.Context, id string) (containerizer.Usage, error) {
-	if c.lookup(id) != nil {
-		return containerizer.Usage{}, fmt.Errorf("%w: usage of hosted container %q", containerizer.ErrUnsupported, id)
+	if e := c.lookup(id); e != nil {
+		c.mu.Lock()
+		pid, ended := e.taskPid, e.ended
+		c.mu.Unlock()
+		u := containerizer.Usage{Timestamp: time.Now()}
+		if pid > 0 && !ended {
+			var err error
+			if u, err = posix.GroupUsage(ctx, pid); err != nil {
+				return containerizer.Usage{}, fmt.Errorf("cmdhost: usage of %q: %w", id, err)
+			}
+		}
+		u.CPUsLimit, u.MemLimitBytes = e.cpus, e.memBytes
+		return u, nil
 	}
 	u, ok := c.cfg.Inner.(containerizer.UsageReporter)
 	if !ok {

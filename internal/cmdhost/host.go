@@ -265,6 +265,14 @@ func (h *host) launch(m msg) error {
 		Logger:       slog.New(slog.NewTextHandler(stderr, nil)).With("component", "command-executor"),
 		NoSwitchUser: noSwitch == "1",
 		Abort:        e.abort,
+		OnStart: func(pid int) {
+			h.mu.Lock()
+			cur := h.cur
+			h.mu.Unlock()
+			if cur != nil {
+				_ = cur.write(msg{Op: opStarted, ID: m.ID, Pid: pid})
+			}
+		},
 	}
 	go func() {
 		defer h.wg.Done()

@@ -16,6 +16,7 @@ const (
 	opList     = "list" // agent: which executors run; host answers opList with IDs
 	opExit     = "exit" // agent: exit when idle; host answers opExit (Err when busy), then exits
 	opExited   = "exited"
+	opStarted  = "started" // host: the task of executor ID runs as process group Pid
 )
 
 // msg is one message either way. Seq pairs an answer with its request;
@@ -30,6 +31,7 @@ type msg struct {
 	Err     string   `json:"err,omitempty"`
 	Status  int      `json:"status,omitempty"` // opExited: the wait status an executor process would have had
 	IDs     []string `json:"ids,omitempty"`
+	Pid     int      `json:"pid,omitempty"`
 }
 
 // maxLine bounds one message (an executor's environment).

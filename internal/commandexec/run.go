@@ -48,6 +48,10 @@ type Config struct {
 	// (package cmdhost) uses it for the agent's hard kill of one hosted
 	// executor. Nil never fires.
 	Abort <-chan struct{}
+	// OnStart, when set, is called with the pid of the task's process
+	// (the leader of its process group) once it started; a command
+	// executor host measures the task's usage by it.
+	OnStart func(pid int)
 }
 
 // runner is the executor's state, owned by the loop in Run.
@@ -228,6 +232,9 @@ func (r *runner) launch(task *mesospb.TaskInfo) {
 		return
 	}
 	r.log.Info("forked command", "pid", r.proc.Pid())
+	if r.cfg.OnStart != nil {
+		r.cfg.OnStart(r.proc.Pid())
+	}
 	r.update(task.GetTaskId(), mesospb.TaskState_TASK_RUNNING, "", nil)
 	r.startChecks()
 }
