@@ -17,6 +17,15 @@ import (
 // that tests see hosts exit.
 var hostFlags = []string{"--command_executor_host", "--command_executor_host_idle=1s"}
 
+// requireHosted fails t unless the process pid is a command executor host.
+func requireHosted(t *testing.T, pid int) {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil || !strings.Contains(string(b), "command-host") {
+		t.Fatalf("process %d (%q, %v) is not a command executor host", pid, b, err)
+	}
+}
+
 // parentOf reads "<pid> <ppid> <ppid's cmdline>" a task wrote.
 func parentOf(t *testing.T, file string) (ppid int, cmdline string) {
 	t.Helper()

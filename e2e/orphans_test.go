@@ -116,6 +116,10 @@ func testNoOrphansAfterAgentKill(t *testing.T, flags ...string) {
 		}
 	}
 
+	if len(flags) > 0 { // the command tasks' parents (their executors) are hosts
+		requireHosted(t, procs["ckpt-cmd"][1].pid)
+		requireHosted(t, procs["plain-cmd"][1].pid)
+	}
 	agent.kill()
 	killed := time.Now()
 
