@@ -365,3 +365,35 @@ func TestHostGoneEndsItsContainers(t *testing.T) {
 	}
 	started(t, execs, "r")
 }
+
+// A launch whose host dies before answering is tried once more in a new
+// host.
+func TestLaunchRetriedWhenTheHostDies(t *testing.T) {
+	execs := newFakeExecs()
+	inner := newFakeInner(t, execs)
+	c := newTestContainerizer(t, inner, time.Hour)
+	ctx := context.Background()
+	if err := c.Launch(ctx, spec(t, "A", "first")); err != nil {
+		t.Fatal(err)
+	}
+	started(t, execs, "first")
+	c.mu.Lock()
+	h := c.hosts["A"]
+	c.mu.Unlock()
+	// The host dies as the next launch is sent to it.
+	c.beforeLaunch = func(hc *hostConn, id string) {
+		if hc == h && id == "second" {
+			h.w.c.Close()
+		}
+	}
+	if err := c.Launch(ctx, spec(t, "A", "second")); err != nil {
+		t.Fatalf("launch while the host died: %v", err)
+	}
+	started(t, execs, "second")
+	if n := inner.hostCount(); n != 2 {
+		t.Errorf("%d hosts, want a second for the retried launch", n)
+	}
+	if term := waitTerm(t, c, "first"); term.Status != -1 {
+		t.Errorf("first: %+v, want ended with its host", term)
+	}
+}

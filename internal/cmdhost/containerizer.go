@@ -66,6 +66,8 @@ type Containerizer struct {
 	hostIDs map[string]bool // inner container ids of hosts
 	execs   map[string]*hexec
 	closed  bool
+
+	beforeLaunch func(*hostConn, string) // tests: called before a launch request is sent
 }
 
 var (
@@ -179,16 +181,25 @@ func (c *Containerizer) Launch(ctx context.Context, spec containerizer.Spec) err
 	}
 	fw := envValue(spec.Env, "MESOS_FRAMEWORK_ID")
 	cpus, mem := containerizer.Limits(spec.Resources)
-	e := &hexec{id: spec.ContainerID, sandbox: spec.Sandbox, cpus: cpus, memBytes: mem, done: make(chan struct{})}
-	h, err := c.register(ctx, fw, e)
-	if err != nil {
-		return err
-	}
-	ans, err := h.call(ctx, msg{Op: opLaunch, ID: e.id, Sandbox: spec.Sandbox, Env: cmd.Env})
-	if err == nil && ans.Err != "" {
-		err = errors.New(ans.Err)
-	}
-	if err != nil {
+	// A host that dies while the launch is under way (its other tasks'
+	// trouble, not this one's) costs one more try in a new host.
+	for attempt := 0; ; attempt++ {
+		e := &hexec{id: spec.ContainerID, sandbox: spec.Sandbox, cpus: cpus, memBytes: mem, done: make(chan struct{})}
+		h, err := c.register(ctx, fw, e)
+		if err != nil {
+			return err
+		}
+		if c.beforeLaunch != nil {
+			c.beforeLaunch(h, e.id)
+		}
+		ans, err := h.call(ctx, msg{Op: opLaunch, ID: e.id, Sandbox: spec.Sandbox, Env: cmd.Env})
+		if err == nil && ans.Err == "" {
+			c.log.Debug("launched hosted container", "container", e.id, "host_pid", h.pid)
+			return nil
+		}
+		if err == nil {
+			err = errors.New(ans.Err)
+		}
 		if ctx.Err() != nil { // the host may run it: end it there
 			go func() {
 				kctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -199,13 +210,19 @@ func (c *Containerizer) Launch(ctx context.Context, spec containerizer.Spec) err
 		c.mu.Lock()
 		if c.execs[e.id] == e {
 			delete(c.execs, e.id)
-			c.unrefLocked(h)
+			if !e.ended { // else the host's end counted it already
+				e.ended = true
+				close(e.done)
+				c.unrefLocked(h)
+			}
 		}
 		c.mu.Unlock()
+		if attempt == 0 && ctx.Err() == nil && h.isDead() {
+			c.log.Info("command executor host exited during a launch; trying a new one", "container", e.id)
+			continue
+		}
 		return fmt.Errorf("%w: command executor host: %w", containerizer.ErrLaunchFailed, err)
 	}
-	c.log.Debug("launched hosted container", "container", e.id, "host_pid", h.pid)
-	return nil
 }
 
 // register adds e to the framework's host, starting one when needed.
