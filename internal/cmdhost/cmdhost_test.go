@@ -43,6 +43,9 @@ func (f *fakeExecs) chans(id string) (chan struct{}, chan error) {
 func (f *fakeExecs) run(ctx context.Context, cfg commandexec.Config) error {
 	started, finish := f.chans(cfg.Env.ExecutorID)
 	fmt.Fprintln(cfg.Stdout, "hosted", cfg.Env.ExecutorID)
+	if cfg.OnStart != nil {
+		cfg.OnStart(syscall.Getpgrp()) // "the task" is the test's process group
+	}
 	close(started)
 	select {
 	case err := <-finish:
@@ -320,6 +323,11 @@ func TestAdoptAfterRestart(t *testing.T) {
 	}
 	if err := c2.Adopt(ctx, handles[0]); err != nil {
 		t.Fatalf("adopt: %v", err)
+	}
+	// The adopted container's usage is its task's, whose pid the host
+	// still knows.
+	if u, err := c2.Usage(ctx, "keep"); err != nil || u.Processes < 1 {
+		t.Errorf("usage of the adopted container: %+v %v", u, err)
 	}
 	select {
 	case <-hostDone:

@@ -668,6 +668,9 @@ func (c *Containerizer) Adopt(ctx context.Context, hd containerizer.Handle) erro
 		c.mu.Unlock()
 		return fmt.Errorf("%w: %q: its host no longer runs it", containerizer.ErrUnknownContainer, e.id)
 	}
+	if i := slices.Index(ans.IDs, e.id); i < len(ans.Pids) {
+		e.taskPid = ans.Pids[i]
+	}
 	c.execs[e.id] = e
 	c.refLocked(h)
 	c.mu.Unlock()

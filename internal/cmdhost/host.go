@@ -48,6 +48,7 @@ type host struct {
 }
 
 type hosted struct {
+	pid    int                // the task's process, once started; guarded by host.mu
 	cancel context.CancelFunc // "shut down" (SIGTERM)
 	abort  chan struct{}      // hard kill (SIGKILL)
 	once   sync.Once
@@ -191,8 +192,9 @@ func (h *host) serve(w *wire) {
 			}
 		case opList:
 			h.mu.Lock()
-			for id := range h.execs {
+			for id, e := range h.execs {
 				ans.IDs = append(ans.IDs, id)
+				ans.Pids = append(ans.Pids, e.pid)
 			}
 			h.mu.Unlock()
 		case opExit:
@@ -267,6 +269,7 @@ func (h *host) launch(m msg) error {
 		Abort:        e.abort,
 		OnStart: func(pid int) {
 			h.mu.Lock()
+			e.pid = pid
 			cur := h.cur
 			h.mu.Unlock()
 			if cur != nil {

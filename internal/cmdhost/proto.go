@@ -32,6 +32,7 @@ type msg struct {
 	Status  int      `json:"status,omitempty"` // opExited: the wait status an executor process would have had
 	IDs     []string `json:"ids,omitempty"`
 	Pid     int      `json:"pid,omitempty"`
+	Pids    []int    `json:"pids,omitempty"` // opList: the task pid of each of IDs (0: not started)
 }
 
 // maxLine bounds one message (an executor's environment).
