@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"fmt"
 	"testing"
 
 	"github.com/mesoproject/meso/api/codec"
@@ -23,11 +22,22 @@ import (
 //	go test -run '^$' -bench CommandTasks/ -benchtime 300x ./e2e
 func BenchmarkCommandTasks(b *testing.B) {
 	task := resources.MustParse("cpus:0.1;mem:16")
-	for _, checkpoint := range []bool{false, true} {
-		b.Run(fmt.Sprintf("agents=2/checkpoint=%v", checkpoint), func(b *testing.B) {
+	for _, v := range []struct {
+		name       string
+		checkpoint bool
+		flags      []string
+	}{
+		{"agents=2/checkpoint=false", false, nil},
+		{"agents=2/checkpoint=true", true, nil},
+		// In one command executor host per framework and agent.
+		{"agents=2/host/checkpoint=false", false, []string{"--command_executor_host"}},
+		{"agents=2/host/checkpoint=true", true, []string{"--command_executor_host"}},
+	} {
+		checkpoint := v.checkpoint
+		b.Run(v.name, func(b *testing.B) {
 			cl := newCluster(b, 0, "", "--allocation_interval=10ms")
 			for range 2 {
-				cl.addAgent("cpus:8;mem:16384;disk:1024")
+				cl.addAgent("cpus:8;mem:16384;disk:1024", v.flags...)
 			}
 			cl.waitAgents(2)
 			f := newFramework(b, cl.master.addr, fwOptions{codec: codec.Protobuf, checkpoint: checkpoint})

@@ -38,12 +38,19 @@ func BenchmarkCustomExecutorThroughput(b *testing.B) {
 		})
 	}
 	// Command tasks in the lean executor (meso-executor) and, as before it
-	// existed, in `meso executor` (--launcher_dir=none).
-	for _, v := range []struct{ name, launcherDir string }{{"lean", ""}, {"meso", "none"}} {
+	// existed, in `meso executor` (--launcher_dir=none); "host" runs them
+	// in one command executor host (--command_executor_host).
+	for _, v := range []struct {
+		name, launcherDir string
+		host              bool
+	}{{"lean", "", false}, {"meso", "none", false}, {"host", "", true}} {
 		b.Run("CommandTasks/protobuf/"+v.name, func(b *testing.B) {
 			var flags []string
 			if v.launcherDir != "" {
 				flags = append(flags, "--launcher_dir="+v.launcherDir)
+			}
+			if v.host {
+				flags = append(flags, "--command_executor_host")
 			}
 			benchThroughput(b, codec.Protobuf, task, func(id string) *mesospb.TaskInfo {
 				return commandTaskWithURIs(id, "true")

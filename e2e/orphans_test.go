@@ -26,13 +26,21 @@ import (
 // task group (default executor). Processes are counted by PID: every task
 // writes its own pid, its parent's (the executor's) and its child's (a
 // process of its group) to a file.
-func TestNoOrphansAfterAgentKill(t *testing.T) {
+func TestNoOrphansAfterAgentKill(t *testing.T) { testNoOrphansAfterAgentKill(t) }
+
+// The same with the command tasks' executors in command executor hosts:
+// the hosts (the tasks' parents) go too.
+func TestNoOrphansAfterAgentKillCommandHost(t *testing.T) {
+	testNoOrphansAfterAgentKill(t, hostFlags...)
+}
+
+func testNoOrphansAfterAgentKill(t *testing.T, flags ...string) {
 	const recovery = 4 * time.Second
 	if _, err := os.Stat("/proc/self/stat"); err != nil {
 		t.Skip("counting processes needs /proc, which this machine lacks:", err)
 	}
 	cl := newCluster(t, 0, executorAgentRes, masterFlags...)
-	agent := cl.addAgent(executorAgentRes, "--recovery_timeout=4secs")
+	agent := cl.addAgent(executorAgentRes, append([]string{"--recovery_timeout=4secs"}, flags...)...)
 	cl.waitAgents(1)
 	pidDir := t.TempDir()
 	record := func(name string) string {
@@ -108,6 +116,10 @@ func TestNoOrphansAfterAgentKill(t *testing.T) {
 		}
 	}
 
+	if len(flags) > 0 { // the command tasks' parents (their executors) are hosts
+		requireHosted(t, procs["ckpt-cmd"][1].pid)
+		requireHosted(t, procs["plain-cmd"][1].pid)
+	}
 	agent.kill()
 	killed := time.Now()
 

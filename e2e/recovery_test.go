@@ -383,12 +383,19 @@ func TestAgentRecoveryDocker(t *testing.T) {
 // `meso agent` stopped gracefully (SIGTERM, as for an upgrade) leaves the
 // executors of checkpointing frameworks running and destroys the others;
 // started again, it recovers the former.
-func TestAgentRestartGraceful(t *testing.T) {
+func TestAgentRestartGraceful(t *testing.T) { testAgentRestartGraceful(t) }
+
+// The same with command executor hosts: the checkpointing framework's host
+// (the task's parent) stays with its task through the stop, the other's
+// goes with its task.
+func TestAgentRestartGracefulCommandHost(t *testing.T) { testAgentRestartGraceful(t, hostFlags...) }
+
+func testAgentRestartGraceful(t *testing.T, flags ...string) {
 	if _, err := os.Stat("/proc/self/stat"); err != nil {
 		t.Skip("counting processes needs /proc, which this machine lacks:", err)
 	}
 	cl := newCluster(t, 0, executorAgentRes, masterFlags...)
-	agent := newRecoveryAgent(cl)
+	agent := newRecoveryAgent(cl, flags...)
 	agentID := agent.id()
 	pidDir := t.TempDir()
 	record := func(name string) string {
@@ -418,6 +425,10 @@ func TestAgentRestartGraceful(t *testing.T) {
 		}
 	})
 
+	if len(flags) > 0 { // the tasks' parents (their executors) are hosts
+		requireHosted(t, procs["cmd"][1].pid)
+		requireHosted(t, procs["plain"][1].pid)
+	}
 	agent.proc.stop()
 	eventually(t, 20*time.Second, func() error {
 		for i, p := range procs["plain"] {

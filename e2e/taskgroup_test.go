@@ -253,12 +253,19 @@ func offeredPort(t *testing.T, o *mesospb.Offer) uint32 {
 // a group, with a sidecar) and by the command executor: reported healthy
 // once it serves, then, when it stops answering, reported unhealthy at each
 // of the configured consecutive failures and killed; the terminal update
-// says healthy=false. The sidecar of the group goes with it.
+// says healthy=false. The sidecar of the group goes with it. command-host
+// is the command executor in a command executor host.
 func TestHealthCheckKillsUnresponsiveServer(t *testing.T) {
 	server := healthServer(t)
-	for _, mode := range []string{"group", "command"} {
+	for _, mode := range []string{"group", "command", "command-host"} {
 		t.Run(mode, func(t *testing.T) {
-			cl := newCluster(t, 1, executorAgentRes, masterFlags...)
+			var flags []string
+			if mode == "command-host" {
+				flags = hostFlags
+			}
+			cl := newCluster(t, 0, executorAgentRes, masterFlags...)
+			cl.addAgent(executorAgentRes, flags...)
+			cl.waitAgents(1)
 			f := newFramework(t, cl.master.addr, fwOptions{})
 			offer := f.takeOffer(executorRes.Add(smallTask).Add(smallTask).Add(resources.MustParse("ports:[31000-31100]")))
 			port := offeredPort(t, offer)
@@ -310,9 +317,13 @@ func TestHealthCheckKillsUnresponsiveServer(t *testing.T) {
 			if killed.Healthy == nil || killed.GetHealthy() {
 				t.Errorf("terminal update %v: want healthy=false", killed)
 			}
-			var unhealthy int
+			// Counted by uuid: the agent sends an update again when its
+			// acknowledgement is slow (after 200 ms here), so the
+			// framework may see one twice.
+			unhealthy, seen := 0, map[string]bool{}
 			for _, u := range f.updatesOf("web") {
-				if u.GetState() == mesospb.TaskState_TASK_RUNNING && u.Healthy != nil && !u.GetHealthy() {
+				if u.GetState() == mesospb.TaskState_TASK_RUNNING && u.Healthy != nil && !u.GetHealthy() && !seen[string(u.GetUuid())] {
+					seen[string(u.GetUuid())] = true
 					unhealthy++
 				}
 			}

@@ -12,6 +12,7 @@
 //
 //	meso-executor                     # the command executor
 //	meso-executor default-executor    # the default executor (task groups)
+//	meso-executor command-host        # a command executor host (package cmdhost)
 //	meso-executor version             # prints its version and exits
 package main
 
@@ -19,11 +20,14 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/mesoproject/meso/executor"
+	"github.com/mesoproject/meso/internal/cmdhost"
 	"github.com/mesoproject/meso/internal/commandexec"
 	"github.com/mesoproject/meso/internal/cpuprofile"
 	"github.com/mesoproject/meso/internal/defaultexec"
@@ -49,12 +53,15 @@ func main() {
 }
 
 func run(args []string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if len(args) == 1 && args[0] == cmdhost.HostArg {
+		return runHost(ctx)
+	}
 	env, err := executor.EnvFromOS()
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	noSwitchUser := os.Getenv(launcher.NoSwitchUserEnv) == "1"
 	switch {
 	case len(args) == 0:
@@ -66,4 +73,20 @@ func run(args []string) error {
 	default:
 		return fmt.Errorf("unexpected arguments %q: run by agents with no arguments (command executor) or default-executor", args)
 	}
+}
+
+// runHost serves as a command executor host on the abstract unix socket
+// the agent named in cmdhost.SocketEnv.
+func runHost(ctx context.Context) error {
+	socket := os.Getenv(cmdhost.SocketEnv)
+	if !strings.HasPrefix(socket, "@") {
+		return fmt.Errorf("%s=%q: want an abstract socket name (@name)", cmdhost.SocketEnv, socket)
+	}
+	ln, err := net.Listen("unix", socket)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("component", "command-executor-host")
+	log.Info("command executor host listening", "socket", socket, "pid", os.Getpid())
+	return cmdhost.Serve(ctx, ln, cmdhost.HostConfig{Logger: log})
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/mesoproject/meso/api/mesospb"
 	"github.com/mesoproject/meso/internal/agent/checkpoint"
 	"github.com/mesoproject/meso/internal/agent/lifecycle"
+	"github.com/mesoproject/meso/internal/cmdhost"
 	"github.com/mesoproject/meso/internal/containerizer"
 	"github.com/mesoproject/meso/internal/containerizer/docker"
 	"github.com/mesoproject/meso/internal/containerizer/posix"
@@ -43,7 +44,8 @@ type Agent struct {
 	log       *slog.Logger
 	cz        containerizer.Containerizer
 	fetch     *fetcher.Fetcher
-	docker    *docker.Containerizer // nil unless built by New; closed by Serve
+	docker    *docker.Containerizer  // nil unless built by New; closed by Serve
+	hosts     *cmdhost.Containerizer // the command executor hosts (wraps the containerizers New builds); nil otherwise
 	files     *files.Handler
 	logs      *files.Handler // the agent's log as /slave/log; nil without Config.LogFile
 	logLevel  *operator.LogLevel
@@ -156,11 +158,19 @@ func New(cfg Config) (*Agent, error) {
 	}
 	cz := cfg.Containerizer
 	var dz *docker.Containerizer
+	var hosts *cmdhost.Containerizer
 	if cz == nil {
 		cz, dz, err = newContainerizer(cfg, rec.known())
 		if err != nil {
 			return nil, err
 		}
+		// Always wrapped, so that hosted containers of an earlier run
+		// are adopted (or killed) even when hosting is now off.
+		hosts = cmdhost.New(cmdhost.Config{Inner: cz, Executor: cfg.leanExecutor,
+			Enabled: cfg.CommandExecutorHost && cfg.leanExecutor != "" && !cgroupsIsolation(cfg.Isolation),
+			Dir:     filepath.Join(cfg.WorkDir, "cmdhosts"), IdleTimeout: cfg.CommandExecutorHostIdle,
+			Logger: cfg.Logger.With("component", "cmdhost")})
+		cz = hosts
 	}
 	fetch := cfg.Fetcher
 	if fetch == nil {
@@ -198,6 +208,7 @@ func New(cfg Config) (*Agent, error) {
 		cz:         cz,
 		fetch:      fetch,
 		docker:     dz,
+		hosts:      hosts,
 		files:      filesAPI,
 		logLevel:   operator.NewLogLevel(cfg.LogLevel),
 		bounds:     bounds,

@@ -20,6 +20,7 @@ import (
 	"github.com/mesoproject/meso/api/schedulerpb"
 	"github.com/mesoproject/meso/executor"
 	"github.com/mesoproject/meso/internal/agent"
+	"github.com/mesoproject/meso/internal/cmdhost"
 	"github.com/mesoproject/meso/internal/commandexec"
 	"github.com/mesoproject/meso/internal/master"
 	"github.com/mesoproject/meso/scheduler"
@@ -27,8 +28,18 @@ import (
 
 // TestMain lets this test binary be the agent's launcher: `<binary>
 // executor` runs the built-in command executor, as `meso executor` does.
+//
+// Run as meso-executor (a link to it in a launcher directory), it is the
+// lean executor: no argument runs the command executor, command-host a
+// command executor host.
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == "executor" {
+		os.Exit(runExecutor())
+	}
+	if filepath.Base(os.Args[0]) == agent.LeanExecutorName {
+		if len(os.Args) == 2 && os.Args[1] == cmdhost.HostArg {
+			os.Exit(runHost())
+		}
 		os.Exit(runExecutor())
 	}
 	os.Exit(m.Run())
@@ -42,6 +53,20 @@ func runExecutor() int {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	if err := commandexec.Run(context.Background(), commandexec.Config{Env: env, Logger: log}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+func runHost() int {
+	ln, err := net.Listen("unix", os.Getenv(cmdhost.SocketEnv))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if err := cmdhost.Serve(context.Background(), ln, cmdhost.HostConfig{Logger: log}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -81,12 +106,23 @@ func TestWithMasterAndRealExecutors(t *testing.T) {
 	}
 	for _, httpOnly := range []bool{false, true} {
 		t.Run(map[bool]string{false: "framed", true: "http"}[httpOnly], func(t *testing.T) {
-			withMasterAndRealExecutors(t, httpOnly)
+			withMasterAndRealExecutors(t, httpOnly, false)
 		})
 	}
 }
 
-func withMasterAndRealExecutors(t *testing.T, httpOnly bool) {
+// TestCommandExecutorHostReal is the same with CommandExecutorHost: the
+// tasks' command executors run in one command executor host (this binary
+// as meso-executor), which the tasks see as their parent, and every
+// outcome is the same.
+func TestCommandExecutorHostReal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	withMasterAndRealExecutors(t, false, true)
+}
+
+func withMasterAndRealExecutors(t *testing.T, httpOnly, host bool) {
 	logger := slog.New(slog.NewTextHandler(t.Output(), nil))
 	m, err := master.New(master.Config{AllocationInterval: 50 * time.Millisecond, Logger: logger.With("component", "master"),
 		NoFramedLink: httpOnly})
@@ -101,13 +137,21 @@ func withMasterAndRealExecutors(t *testing.T, httpOnly bool) {
 		t.Fatal(err)
 	}
 	workDir := t.TempDir()
-	a, err := agent.New(agent.Config{
+	cfg := agent.Config{
 		Master:                      mln.Addr().String(),
 		WorkDir:                     workDir,
 		Launcher:                    self,
 		ExecutorShutdownGracePeriod: 2 * time.Second,
 		Logger:                      logger.With("component", "agent"),
-	})
+	}
+	if host {
+		cfg.LauncherDir = t.TempDir()
+		if err := os.Symlink(self, filepath.Join(cfg.LauncherDir, agent.LeanExecutorName)); err != nil {
+			t.Fatal(err)
+		}
+		cfg.CommandExecutorHost = true
+	}
+	a, err := agent.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +171,7 @@ func withMasterAndRealExecutors(t *testing.T, httpOnly bool) {
 	})
 	go func() { _ = sched.Run(ctx) }()
 
-	commands := map[string]string{"ok": "echo hello from the task", "bad": "exit 3", "long": "sleep 100"}
+	commands := map[string]string{"ok": "echo hello from the task; tr '\\0' ' ' < /proc/$PPID/cmdline", "bad": "exit 3", "long": "sleep 100"}
 	launched := false
 	final := map[string]*mesospb.TaskStatus{}
 	killed := false
@@ -196,6 +240,9 @@ func withMasterAndRealExecutors(t *testing.T, httpOnly bool) {
 		"executors", "ok", "runs", "latest", "stdout"))
 	if err != nil || !strings.Contains(string(out), "hello from the task") {
 		t.Errorf("task stdout %q (%v)", out, err)
+	}
+	if hosted := strings.Contains(string(out), agent.LeanExecutorName+" "+cmdhost.HostArg); hosted != host {
+		t.Errorf("task's parent (in its stdout %q): hosted %v, want %v", out, hosted, host)
 	}
 	resp, err := http.Get("http://" + mln.Addr().String() + "/metrics/snapshot")
 	if err != nil {

@@ -16,8 +16,10 @@ import (
 
 	"github.com/mesoproject/meso/internal/acl"
 	"github.com/mesoproject/meso/internal/authn"
+	"github.com/mesoproject/meso/internal/cgroups"
 	"github.com/mesoproject/meso/internal/containerizer"
 	"github.com/mesoproject/meso/internal/containerizer/docker"
+	"github.com/mesoproject/meso/internal/containerizer/posix"
 	"github.com/mesoproject/meso/internal/fetcher"
 	"github.com/mesoproject/meso/internal/httpbound"
 	"github.com/mesoproject/meso/internal/resources"
@@ -146,6 +148,18 @@ type Config struct {
 	// "none" never uses it.
 	LauncherDir  string
 	leanExecutor string // the lean executor's path, found by check
+	// CommandExecutorHost (--command_executor_host) runs the command
+	// executors of a framework's command tasks in one long-lived process,
+	// a command executor host (package cmdhost), instead of a lean
+	// executor process per task; each task keeps its executor id,
+	// sandbox, updates and acknowledgements. It needs the lean executor,
+	// and is not used with cgroups isolation, for tasks with a
+	// ContainerInfo, or when a root agent would switch to a user: those
+	// run in their own process as before. CommandExecutorHostIdle
+	// (--command_executor_host_idle, default 30 s) is how long a host
+	// with no executor is kept.
+	CommandExecutorHost     bool
+	CommandExecutorHostIdle time.Duration
 	// Containerizer runs executors; nil builds the posix one.
 	Containerizer containerizer.Containerizer
 	// Fetcher puts the URIs of an executor's command into its sandbox
@@ -312,4 +326,10 @@ func findLeanExecutor(dir, launcher string) string {
 		p = abs
 	}
 	return p
+}
+
+// cgroupsIsolation reports whether the --isolation flag puts containers in
+// cgroups.
+func cgroupsIsolation(flag string) bool {
+	return len(cgroups.Select(posix.ParseIsolation(flag)).Controllers) > 0
 }

@@ -282,6 +282,9 @@ func (a *Agent) destroyAll() {
 	for _, id := range tasks {
 		a.reapDockerTask(ctx, id)
 	}
+	if a.hosts != nil {
+		a.hosts.Close() // hosts running nothing exit; those holding left executors stay for the next run
+	}
 }
 
 // forgetEnded drops from leave the containers that have ended already

@@ -3,7 +3,6 @@ package commandexec
 import (
 	"fmt"
 	"github.com/mesoproject/meso/internal/execpolicy"
-	"os"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -59,7 +58,7 @@ func (r *runner) startChecks() {
 		TaskID: r.task.GetTaskId().GetValue(),
 		Health: c.healthSpec,
 		Check:  c.checkSpec,
-		Prober: &health.Prober{Env: r.cfg.TaskEnv, Dir: r.cfg.Env.Sandbox, Output: os.Stderr},
+		Prober: &health.Prober{Env: r.cfg.TaskEnv, Dir: r.cfg.Env.Sandbox, Output: r.cfg.Stderr},
 		Logger: r.log,
 	}, c.updates)
 }

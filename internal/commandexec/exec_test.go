@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -44,7 +45,11 @@ func helperMain() int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if err := Run(ctx, Config{Env: env, Logger: log, OpenDocker: openDocker}); err != nil {
+	abort := make(chan struct{})
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1) // Config.Abort, for TestAbort
+	go func() { <-usr1; close(abort) }()
+	if err := Run(ctx, Config{Env: env, Logger: log, OpenDocker: openDocker, Abort: abort}); err != nil {
 		fmt.Fprintln(os.Stderr, "executor:", err)
 		return 1
 	}
@@ -391,4 +396,30 @@ func TestShutdownWithoutTask(t *testing.T) {
 	p := startExecutor(t, a)
 	a.toExec <- &executorpb.Event{Type: executorpb.Event_SHUTDOWN.Enum()}
 	p.expectExit(t)
+}
+
+// TestAbort: Config.Abort ends the executor at once, its task killed with
+// SIGKILL (even one that ignores SIGTERM) and no update sent.
+func TestAbort(t *testing.T) {
+	a := newFakeAgent(t, shellTask(`trap "" TERM; echo $$ > pid; touch ready; while :; do sleep 0.1; done`))
+	p := startExecutor(t, a)
+	expectUpdate(t, a, p, mesospb.TaskState_TASK_STARTING)
+	expectUpdate(t, a, p, mesospb.TaskState_TASK_RUNNING)
+	p.waitFile(t, "ready")
+	pid, err := strconv.Atoi(strings.TrimSpace(p.file(t, "pid")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	p.expectExit(t)
+	select {
+	case st := <-a.updates:
+		t.Errorf("update %s after the abort", st.GetState())
+	default:
+	}
+	if err := syscall.Kill(pid, 0); err == nil {
+		t.Errorf("task %d still runs after the abort", pid)
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"syscall"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -41,6 +42,16 @@ type Config struct {
 	// OpenDocker connects to Docker for a task whose ContainerInfo is
 	// DOCKER (dockerexec.Open); nil fails such tasks with ErrNoDocker.
 	OpenDocker DockerOpener
+	// Abort, when closed, ends Run at once: the task's process group is
+	// killed with SIGKILL and no further update is sent, as when the
+	// executor process itself is killed. A command executor host
+	// (package cmdhost) uses it for the agent's hard kill of one hosted
+	// executor. Nil never fires.
+	Abort <-chan struct{}
+	// OnStart, when set, is called with the pid of the task's process
+	// (the leader of its process group) once it started; a command
+	// executor host measures the task's usage by it.
+	OnStart func(pid int)
 }
 
 // runner is the executor's state, owned by the loop in Run.
@@ -120,6 +131,16 @@ func (r *runner) loop(ctx context.Context, clientDone <-chan error) error {
 			r.finish()
 		case u := <-r.checks.updates:
 			r.checked(u)
+		case <-r.cfg.Abort:
+			r.log.Info("aborted: killing the task's processes")
+			r.stopChecks()
+			if r.exited != nil && r.proc != nil {
+				_ = r.proc.Signal(syscall.SIGKILL)
+			}
+			if r.docker != nil {
+				r.docker.kill(0)
+			}
+			return nil
 		case <-r.ackWait:
 			r.log.Warn("no acknowledgement of the terminal update; exiting", "timeout", r.cfg.AckTimeout)
 			return nil
@@ -211,6 +232,9 @@ func (r *runner) launch(task *mesospb.TaskInfo) {
 		return
 	}
 	r.log.Info("forked command", "pid", r.proc.Pid())
+	if r.cfg.OnStart != nil {
+		r.cfg.OnStart(r.proc.Pid())
+	}
 	r.update(task.GetTaskId(), mesospb.TaskState_TASK_RUNNING, "", nil)
 	r.startChecks()
 }

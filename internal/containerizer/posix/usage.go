@@ -82,16 +82,35 @@ func (z *Containerizer) Usage(ctx context.Context, id string) (containerizer.Usa
 		return u, nil // nothing left to measure
 	default:
 	}
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
+	if err := addGroupUsage(ctx, &u, c.proc.Pid()); err != nil {
 		return containerizer.Usage{}, fmt.Errorf("posix: usage of %q: %w", id, err)
 	}
-	pgid := c.proc.Pid()
+	if c.cg != nil {
+		if err := overlayCgroup(&u, c.cg); err != nil {
+			return containerizer.Usage{}, err
+		}
+	}
+	return u, nil
+}
+
+// GroupUsage is Usage's /proc part for one process group: CPU time, RSS,
+// process and thread counts of its processes, stamped now.
+func GroupUsage(ctx context.Context, pgid int) (containerizer.Usage, error) {
+	u := containerizer.Usage{Timestamp: time.Now()}
+	err := addGroupUsage(ctx, &u, pgid)
+	return u, err
+}
+
+func addGroupUsage(ctx context.Context, u *containerizer.Usage, pgid int) error {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return err
+	}
 	page := uint64(os.Getpagesize())
 	var utime, stime uint64
 	for _, e := range entries {
 		if err := ctx.Err(); err != nil {
-			return containerizer.Usage{}, err
+			return err
 		}
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
@@ -113,12 +132,7 @@ func (z *Containerizer) Usage(ctx context.Context, id string) (containerizer.Usa
 	}
 	u.CPUUser = ticks(utime)
 	u.CPUSystem = ticks(stime)
-	if c.cg != nil {
-		if err := overlayCgroup(&u, c.cg); err != nil {
-			return containerizer.Usage{}, err
-		}
-	}
-	return u, nil
+	return nil
 }
 
 // overlayCgroup replaces the /proc figures with the cgroup's, which count
