@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -66,12 +67,61 @@ func newReportBody(req *rddpb.ReportResultsRequest) (*reportBody, error) {
 }
 
 // reader returns the body from its start.
-func (b *reportBody) reader() io.Reader {
-	rs := []io.Reader{bytes.NewReader(b.head)}
+func (b *reportBody) reader() *reportReader {
+	r := &reportReader{bufs: make(net.Buffers, 0, 1+len(b.values)), left: b.n}
+	r.bufs = append(r.bufs, b.head)
 	for _, v := range b.values {
-		rs = append(rs, bytes.NewReader(v))
+		if len(v) > 0 {
+			r.bufs = append(r.bufs, v)
+		}
 	}
-	return io.MultiReader(rs...)
+	return r
+}
+
+// reportReader reads a report's body. On the results connection
+// (reportConn) what is left of it is written with one gathered write
+// instead of being copied through net/http's 32 KiB buffer: for the demo's
+// 320 KB results, 2 writes (the headers, the body) instead of 12, and as
+// many fewer wake-ups of the driver reading them.
+type reportReader struct {
+	bufs net.Buffers // what is left: the message, then the values
+	left int64
+}
+
+func (r *reportReader) Read(p []byte) (int, error) {
+	n, err := r.bufs.Read(p)
+	r.left -= int64(n)
+	return n, err
+}
+
+// Close makes the reader the request's body as it is: net/http reaches
+// it through the request's wrapping, not through io.NopCloser's.
+func (r *reportReader) Close() error { return nil }
+
+// writeTo writes what is left of the body to w, gathered when w is a
+// TCP connection.
+func (r *reportReader) writeTo(w io.Writer) (int64, error) {
+	n, err := r.bufs.WriteTo(w)
+	r.left -= n
+	return n, err
+}
+
+// reportConn is a results connection: a report's body that net/http
+// copies to it goes out with one gathered write (reportReader).
+type reportConn struct{ net.Conn }
+
+// ReadFrom takes net/http's copy of a request body: the body, limited to
+// the request's Content-Length. A report's body of exactly that length
+// is written gathered; anything else is copied.
+func (c reportConn) ReadFrom(src io.Reader) (int64, error) {
+	if lr, ok := src.(*io.LimitedReader); ok {
+		if rr, ok := lr.R.(*reportReader); ok && rr.left == lr.N {
+			n, err := rr.writeTo(c.Conn)
+			lr.N -= n
+			return n, err
+		}
+	}
+	return io.Copy(struct{ io.Writer }{c.Conn}, src)
 }
 
 // valueBufs holds the buffers of results the driver has decoded, for the
@@ -178,8 +228,19 @@ func (c *cluster) serveResults(w http.ResponseWriter, r *http.Request) {
 func resultsClient(token string, slots int) *http.Client {
 	return &http.Client{Transport: withToken{token, &http.Transport{
 		MaxIdleConnsPerHost: slots + 1, DisableCompression: true, WriteBufferSize: 64 << 10,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dialResults(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return reportConn{c}, nil
+		},
 	}}}
 }
+
+// dialResults dials the results connections (a test counts their
+// writes).
+var dialResults = (&net.Dialer{}).DialContext
 
 // errReport is the error of a report the driver refused (4xx): not
 // retried.
@@ -225,7 +286,7 @@ func (e *executor) post(ctx context.Context, body *reportBody) (*rddpb.ReportRes
 		return nil, err
 	}
 	hr.ContentLength = body.n
-	hr.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(body.reader()), nil }
+	hr.GetBody = func() (io.ReadCloser, error) { return body.reader(), nil }
 	hr.Header.Set("Content-Type", resultsContentType)
 	// The driver ignores a task's result it already has, so the transport
 	// may resend a report on a connection found closed (nil: the header is

@@ -124,9 +124,46 @@ func (w *Writer) writeData(name string) ([]int64, error) {
 		return nil, fmt.Errorf("shuffle: commit: %w", err)
 	}
 	defer f.Close()
-	bw := bufio.NewWriterSize(w.store.sink(f), 1<<16)
+	var sizes []int64
+	if len(w.spills) == 0 {
+		sizes, err = w.writeBuffers(w.store.sink(f))
+	} else {
+		sizes, err = w.writeMerged(w.store.sink(f))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("shuffle: commit: %w", err)
+	}
+	return sizes, f.Close()
+}
+
+// writeBuffers writes a map output that nothing was spilled of: the
+// index is computed from the reducers' buffers, then the buffers and the
+// index go to out as they are (on a file, one writev per IOV_MAX
+// buffers), without a copy into a write buffer.
+func (w *Writer) writeBuffers(out io.Writer) ([]int64, error) {
 	sizes := make([]int64, len(w.bufs))
-	index := make([]byte, 0, len(w.bufs)*indexEntrySize)
+	index := make([]byte, 0, len(w.bufs)*indexEntrySize+footerSize)
+	iov := make([][]byte, 0, len(w.bufs)+1)
+	var off int64
+	for r, b := range w.bufs {
+		n := int64(len(b))
+		sizes[r] = n
+		index = appendIndexEntry(index, off, n, crc32.Checksum(b, castagnoli))
+		off += n
+		if n > 0 {
+			iov = append(iov, b)
+		}
+	}
+	index = appendFooter(index, len(w.bufs))
+	return sizes, writeAll(out, append(iov, index))
+}
+
+// writeMerged writes a map output with spills: each reducer's segments
+// of the spill files, then its buffer, through a write buffer.
+func (w *Writer) writeMerged(dst io.Writer) ([]int64, error) {
+	bw := bufio.NewWriterSize(dst, 1<<16)
+	sizes := make([]int64, len(w.bufs))
+	index := make([]byte, 0, len(w.bufs)*indexEntrySize+footerSize)
 	var off int64
 	crc := crc32.New(castagnoli)
 	out := io.MultiWriter(bw, crc)
@@ -136,29 +173,63 @@ func (w *Writer) writeData(name string) ([]int64, error) {
 		for _, sp := range w.spills {
 			seg := sp.segs[r]
 			if err := copySegment(out, sp.f, seg.off, seg.n); err != nil {
-				return nil, fmt.Errorf("shuffle: commit: %w", err)
+				return nil, err
 			}
 			n += seg.n
 		}
 		if _, err := out.Write(b); err != nil {
-			return nil, fmt.Errorf("shuffle: commit: %w", err)
+			return nil, err
 		}
 		n += int64(len(b))
 		sizes[r] = n
-		index = binary.LittleEndian.AppendUint64(index, uint64(off))
-		index = binary.LittleEndian.AppendUint64(index, uint64(n))
-		index = binary.LittleEndian.AppendUint32(index, crc.Sum32())
+		index = appendIndexEntry(index, off, n, crc.Sum32())
 		off += n
 	}
-	index = binary.LittleEndian.AppendUint64(index, uint64(len(w.bufs)))
-	index = binary.LittleEndian.AppendUint32(index, footerMagic)
-	if _, err := bw.Write(index); err != nil {
-		return nil, fmt.Errorf("shuffle: commit: %w", err)
+	if _, err := bw.Write(appendFooter(index, len(w.bufs))); err != nil {
+		return nil, err
 	}
-	if err := bw.Flush(); err != nil {
-		return nil, fmt.Errorf("shuffle: commit: %w", err)
+	return sizes, bw.Flush()
+}
+
+func appendIndexEntry(index []byte, off, n int64, sum uint32) []byte {
+	index = binary.LittleEndian.AppendUint64(index, uint64(off))
+	index = binary.LittleEndian.AppendUint64(index, uint64(n))
+	return binary.LittleEndian.AppendUint32(index, sum)
+}
+
+func appendFooter(index []byte, reducers int) []byte {
+	index = binary.LittleEndian.AppendUint64(index, uint64(reducers))
+	return binary.LittleEndian.AppendUint32(index, footerMagic)
+}
+
+// writeAll writes bufs to out in order: gathered (writeFile) when out is
+// a file, one Write each otherwise (a test's faulty writer).
+func writeAll(out io.Writer, bufs [][]byte) error {
+	if f, ok := out.(*os.File); ok {
+		return writeFile(f, bufs)
 	}
-	return sizes, f.Close()
+	for _, b := range bufs {
+		if _, err := out.Write(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// advance drops the first n bytes of bufs (a short gathered write's).
+func advance(bufs [][]byte, n int) [][]byte {
+	for n > 0 && len(bufs) > 0 {
+		if n < len(bufs[0]) {
+			bufs[0] = bufs[0][n:]
+			return bufs
+		}
+		n -= len(bufs[0])
+		bufs = bufs[1:]
+	}
+	for len(bufs) > 0 && len(bufs[0]) == 0 {
+		bufs = bufs[1:]
+	}
+	return bufs
 }
 
 // Abort releases the writer's spill files; it is safe after Commit.
