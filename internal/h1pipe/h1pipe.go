@@ -18,6 +18,7 @@ package h1pipe
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"net"
@@ -69,17 +70,19 @@ type Server struct {
 	mu      sync.Mutex
 	conns   map[*conn]struct{}
 	closing atomic.Bool
+	served  atomic.Int64
 	idle    sync.Cond // signalled when conns shrinks
 }
 
 // New returns a Server for srv (its Handler answers every request; its
 // other settings apply to the connections handed to it).
 func New(srv *http.Server, cfg Config) *Server {
+	// As net/http: ReadTimeout stands in for the other two.
 	if cfg.HeaderTimeout == 0 {
-		cfg.HeaderTimeout = srv.ReadHeaderTimeout
+		cfg.HeaderTimeout = cmp.Or(srv.ReadHeaderTimeout, srv.ReadTimeout)
 	}
 	if cfg.IdleTimeout == 0 {
-		cfg.IdleTimeout = srv.IdleTimeout
+		cfg.IdleTimeout = cmp.Or(srv.IdleTimeout, srv.ReadTimeout)
 	}
 	s := &Server{cfg: cfg, srv: srv, paths: map[string]bool{}, conns: map[*conn]struct{}{}}
 	s.idle.L = &s.mu
@@ -114,7 +117,11 @@ func (s *Server) Serve(ln net.Listener) error {
 				continue
 			}
 			s.handoff.fail(err)
-			return <-served
+			serr := <-served
+			if s.closing.Load() {
+				return http.ErrServerClosed
+			}
+			return serr
 		}
 		delay = 0
 		if _, plain := nc.(*net.TCPConn); !plain || s.closing.Load() {
@@ -129,6 +136,9 @@ func (s *Server) Serve(ln net.Listener) error {
 		go c.serve()
 	}
 }
+
+// Served is the number of requests answered here (not by net/http).
+func (s *Server) Served() int64 { return s.served.Load() }
 
 // Shutdown stops serving: the connections served here close once their
 // current request is answered (idle ones at once), and srv shuts down with
@@ -222,6 +232,8 @@ type conn struct {
 	out  []byte // responses not written yet
 	keys map[string]string
 	date dateCache
+
+	answered bool // a request was answered
 }
 
 func (c *conn) serve() {
@@ -260,6 +272,7 @@ func (c *conn) serve() {
 		}
 		c.off += n
 		keep := c.answer(req)
+		c.answered = true
 		if c.off == len(c.in) {
 			c.in, c.off = c.in[:0], 0
 		}
@@ -316,9 +329,13 @@ func (c *conn) next() (*parsed, int, verdict) {
 		now := time.Now()
 		var deadline time.Time
 		if c.off == len(c.in) {
-			if d := c.s.cfg.IdleTimeout; d > 0 {
-				deadline = now.Add(d)
-			} else if d := c.s.cfg.HeaderTimeout; d > 0 {
+			// Between requests the idle timeout (none when zero); before
+			// the first one the header timeout, as net/http.
+			d := c.s.cfg.IdleTimeout
+			if !c.answered {
+				d = c.s.cfg.HeaderTimeout
+			}
+			if d > 0 {
 				deadline = now.Add(d)
 			}
 		} else if !headDone.IsZero() {
@@ -425,6 +442,7 @@ func (c *conn) answer(p *parsed) bool {
 	req = req.WithContext(c.ctx)
 	c.s.srv.Handler.ServeHTTP(w, req)
 	w.finish()
+	c.s.served.Add(1)
 	return !w.closeAfter
 }
 
@@ -458,7 +476,16 @@ func (b *body) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-func (b *body) Close() error { b.closed = true; return nil }
+// Close is net/http's for a short body: the rest is read (so the next
+// request follows), unless reading it failed.
+func (b *body) Close() error {
+	if !b.closed && b.err == nil {
+		b.b = nil
+		b.sawEOF = true
+	}
+	b.closed = true
+	return nil
+}
 
 // dateCache formats net/http's Date once a second.
 type dateCache struct {

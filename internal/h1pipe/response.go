@@ -187,6 +187,7 @@ func (cw *chunkWriter) finalTrailers() http.Header {
 func (cw *chunkWriter) writeHeader(p []byte) {
 	cw.wroteHeader = true
 	w := cw.res
+	w.keepAlive = !w.c.s.closing.Load() // net/http's doKeepAlives
 	header := w.snap
 	owned := header != nil
 	if !owned {

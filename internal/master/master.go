@@ -13,6 +13,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mesoproject/meso/api/masterpb"
@@ -36,6 +37,7 @@ type Master struct {
 	log      *slog.Logger
 	minAlloc []resources.Quantities
 	bounds   *httpbound.Bounds
+	fast     atomic.Pointer[h1pipe.Server] // the scheduler calls' path, once serving
 	logLevel *operator.LogLevel
 
 	mu      sync.Mutex
@@ -123,6 +125,7 @@ func (m *Master) Serve(ctx context.Context, ln net.Listener) error {
 		Match:       notSubscribe,
 		BodyTimeout: m.bounds.Config().BodyTimeout,
 	})
+	m.fast.Store(fast)
 	served := make(chan error, 1)
 	go func() { served <- fast.Serve(ln) }()
 	m.log.Info("master serving", "id", m.info.GetId(), "address", ln.Addr().String())
