@@ -87,6 +87,11 @@ type Config struct {
 	// them). Its Timeout, if any, applies to calls only;
 	// redirects are always handled by this package.
 	HTTPClient *http.Client
+	// CallTransport, when set, carries the calls (not the subscription):
+	// e.g. a subscribe.Pipeline, which pipelines them over a few
+	// keep-alive connections (HTTP/1.1; one write for many calls).
+	// Default HTTPClient's transport.
+	CallTransport http.RoundTripper
 	// Header is added to every request (e.g. Authorization).
 	Header http.Header
 	// Logger receives the client's log lines (default: discarded).
@@ -159,7 +164,7 @@ func New(cfg Config) *Client {
 	}
 	c.events = make(chan *schedulerpb.Event, c.cfg.EventBuffer)
 	c.stopped = make(chan struct{})
-	c.conn = subscribe.NewConn(subscribe.Options{HTTPClient: cfg.HTTPClient, Header: c.header,
+	c.conn = subscribe.NewConn(subscribe.Options{HTTPClient: cfg.HTTPClient, CallTransport: cfg.CallTransport, Header: c.header,
 		Codec: c.codec, Path: apiPath, MaxRedirects: maxRedirects, MaxRecordSize: c.cfg.MaxEventSize})
 	c.masters, c.cfgErr = parseMasters(cfg.Master)
 	if c.cfgErr == nil && cfg.Framework == nil {

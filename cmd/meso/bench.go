@@ -148,6 +148,8 @@ Flags may be written with '_' or '-' (--task_duration, --task-duration).`,
 		"the frameworks' think time: each ACCEPT or DECLINE goes this long after its offers arrived")
 	f.BoolVar(&cfg.HTTP2, "http2", false,
 		"put the agents' links on HTTP/2 without TLS, many per connection, so the run is not bounded by open files (an external master needs --http2_cleartext); real agents use one HTTP/1.1 connection each")
+	f.IntVar(&cfg.PipelineCalls, "pipeline_calls", 4,
+		"pipeline each framework's calls (HTTP/1.1) over this many connections, the calls waiting for one in one write (subscribe.Pipeline as scheduler.Config.CallTransport; the master answers them together); 0: net/http's client, one request per connection at a time")
 	f.IntVar(&cfg.LinkMux, "link_mux", 0,
 		"put the agents on the framed link (link version 3), this many per connection (1: one connection per agent, as real agents; 0: the link's HTTP form)")
 	f.StringVar(&cfg.ProfileDir, "profile", "", "write CPU and heap profiles of the in-process master (and simulator) into this directory: register.pprof and heap-registered.pprof for the registration, cpu.pprof and heap.pprof for the tasks")

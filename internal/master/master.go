@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/mesoproject/meso/internal/h1pipe"
 	"io"
 	"log/slog"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mesoproject/meso/api/masterpb"
@@ -35,6 +37,7 @@ type Master struct {
 	log      *slog.Logger
 	minAlloc []resources.Quantities
 	bounds   *httpbound.Bounds
+	fast     atomic.Pointer[h1pipe.Server] // the scheduler calls' path, once serving
 	logLevel *operator.LogLevel
 
 	mu      sync.Mutex
@@ -115,8 +118,16 @@ func (m *Master) Serve(ctx context.Context, ln net.Listener) error {
 
 	srv := m.bounds.Server(m.routes())
 	srv.ErrorLog = slog.NewLogLogger(m.log.Handler(), slog.LevelWarn)
+	// Scheduler calls on plain connections: pipelined requests answered
+	// together (h1pipe); everything else, and TLS, on net/http.
+	fast := h1pipe.New(srv, h1pipe.Config{
+		Paths:       []string{"/api/v1/scheduler", "/master/api/v1/scheduler"},
+		Match:       notSubscribe,
+		BodyTimeout: m.bounds.Config().BodyTimeout,
+	})
+	m.fast.Store(fast)
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() { served <- fast.Serve(ln) }()
 	m.log.Info("master serving", "id", m.info.GetId(), "address", ln.Addr().String())
 
 	var err error
@@ -140,8 +151,8 @@ func (m *Master) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if serr := srv.Shutdown(shutCtx); serr != nil {
-		srv.Close()
+	if serr := fast.Shutdown(shutCtx); serr != nil {
+		fast.Close()
 	}
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err

@@ -89,6 +89,13 @@ type Config struct {
 	// CallWorkers is how many calls each framework has in flight (16).
 	Senders, Registering, CallWorkers int
 
+	// PipelineCalls, when positive, sends each framework's calls through
+	// a subscribe.Pipeline of that many connections (HTTP/1.1 pipelining:
+	// the calls waiting for a connection in one write, answers in order);
+	// zero: net/http's client, one request per connection at a time. Not
+	// with HTTP2.
+	PipelineCalls int
+
 	// HTTP2 puts the agents' links and calls on HTTP/2 without TLS, many
 	// per connection (up to httpbound.MaxStreams), so that a run is not
 	// bounded by open files at one connection per agent. The master must

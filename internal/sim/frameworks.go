@@ -15,6 +15,7 @@ import (
 	"github.com/mesoproject/meso/api/mesospb"
 	"github.com/mesoproject/meso/api/schedulerpb"
 	"github.com/mesoproject/meso/internal/resources"
+	"github.com/mesoproject/meso/internal/subscribe"
 	"github.com/mesoproject/meso/scheduler"
 )
 
@@ -39,6 +40,7 @@ type simFramework struct {
 	idx    int
 	share  int
 	client *scheduler.Client
+	pipe   *subscribe.Pipeline // the calls' transport, or nil
 	need   resources.Quantities
 	res    []*mesospb.Resource // one task's resources
 	calls  chan func(context.Context) error
@@ -70,6 +72,11 @@ func newFramework(r *runner, idx int, master string, hc *http.Client) *simFramew
 
 		rescinded: map[string]bool{},
 	}
+	var callTr http.RoundTripper // nil: hc's
+	if r.cfg.PipelineCalls > 0 && !r.cfg.HTTP2 {
+		f.pipe = &subscribe.Pipeline{Conns: r.cfg.PipelineCalls}
+		callTr = f.pipe
+	}
 	f.client = scheduler.New(scheduler.Config{
 		Master: master,
 		Framework: &mesospb.FrameworkInfo{
@@ -77,9 +84,10 @@ func newFramework(r *runner, idx int, master string, hc *http.Client) *simFramew
 			Name: proto.String(fmt.Sprintf("sim-framework-%03d", idx+1)),
 			Role: proto.String("*"),
 		},
-		HTTPClient:  hc,
-		Logger:      r.log.With("framework", idx+1),
-		EventBuffer: 1024,
+		HTTPClient:    hc,
+		CallTransport: callTr,
+		Logger:        r.log.With("framework", idx+1),
+		EventBuffer:   1024,
 	})
 	return f
 }
@@ -91,6 +99,9 @@ func (f *simFramework) start(ctx, work context.Context, wg *sync.WaitGroup) {
 	wg.Go(func() {
 		if err := f.client.Run(ctx); err != nil {
 			f.r.log.Warn("simulated framework stopped", "framework", f.idx+1, "err", err)
+		}
+		if f.pipe != nil {
+			f.pipe.Close()
 		}
 	})
 	wg.Go(func() { f.events(work) })

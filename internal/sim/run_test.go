@@ -28,11 +28,14 @@ import (
 // and without TASK_STARTING.
 func TestRunSmall(t *testing.T) {
 	for _, starting := range []bool{false, true} {
-		t.Run(fmt.Sprintf("task_starting=%v", starting), func(t *testing.T) { testRunSmall(t, starting) })
+		t.Run(fmt.Sprintf("task_starting=%v", starting), func(t *testing.T) { testRunSmall(t, starting, 0) })
 	}
+	// The frameworks' calls pipelined over two connections each: every
+	// acknowledgement still arrives once.
+	t.Run("pipeline_calls=2", func(t *testing.T) { testRunSmall(t, false, 2) })
 }
 
-func testRunSmall(t *testing.T, starting bool) {
+func testRunSmall(t *testing.T, starting bool, pipeline int) {
 	agents, frameworks, tasks := 50, 3, 2000
 	if raceEnabled {
 		tasks = 500
@@ -43,6 +46,7 @@ func testRunSmall(t *testing.T, starting bool) {
 		Agents: agents, Frameworks: frameworks, Tasks: tasks,
 		TaskDuration:       10 * time.Millisecond,
 		TaskStarting:       starting,
+		PipelineCalls:      pipeline,
 		AllocationInterval: 100 * time.Millisecond,
 		ProfileDir:         t.TempDir(),
 		UpdateRetry:        time.Hour, // no retries: each update is delivered once

@@ -46,6 +46,9 @@ type Options struct {
 	// stream lives long); its CheckRedirect is ignored: 307s are this
 	// package's.
 	HTTPClient *http.Client
+	// CallTransport, when set, carries Send's requests (not the streams):
+	// a Pipeline, say. Default HTTPClient's.
+	CallTransport http.RoundTripper
 	// Header, when set, is called on every request's header before the
 	// protocol's own (Content-Type, Accept) are set: credentials and the
 	// like.
@@ -110,11 +113,15 @@ func NewConn(o Options) *Conn {
 	if tr == nil {
 		tr = DefaultTransport
 	}
+	callTr := o.CallTransport
+	if callTr == nil {
+		callTr = tr
+	}
 	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &Conn{
 		opts:      o,
 		stream:    &http.Client{Transport: tr, Jar: base.Jar, CheckRedirect: noRedirect},
-		calls:     &http.Client{Transport: tr, Jar: base.Jar, CheckRedirect: noRedirect, Timeout: base.Timeout},
+		calls:     &http.Client{Transport: callTr, Jar: base.Jar, CheckRedirect: noRedirect, Timeout: base.Timeout},
 		mediaType: []string{o.Codec.MediaType()},
 	}
 }
