@@ -21,7 +21,7 @@ import (
 //
 //	node ID parts=N [narrow=P,...] [shuffle=P:SH,...]   add a dataset to the graph
 //	cache ID:PART [at=E1,E2]                           mark a partition cached (held by executors)
-//	job J target=ID [parts=0,1] [maxfail=N] [maxstage=N] [wait=SECONDS] start job J
+//	job J target=ID [parts=0,1] [maxfail=N] [maxstage=N] [wait=SECONDS] [prefetch=N] start job J
 //	executor-added E slots=N | executor-lost E
 //	succeed J SH:PART [sizes=1,2]   (SH is r for the result stage)
 //	fail J SH:PART | fetch-failed J SH:PART shuffle=S maps=0,1
@@ -141,6 +141,9 @@ func (h *harness) exec(t *testing.T, f []string) string {
 		}
 		if v, ok := args["maxstage"]; ok {
 			cfg.MaxStageAttempts = atoi(v)
+		}
+		if v, ok := args["prefetch"]; ok {
+			cfg.Prefetch = atoi(v)
 		}
 		if v, ok := args["wait"]; ok {
 			cfg.LocalityWait = time.Duration(atoi(v)) * time.Second
