@@ -162,11 +162,19 @@ func benchSession(b *testing.B, mode, master string) *rdd.Session {
 // against the same job in local[4]. The difference per task is the cluster
 // round trip: result report, the job loop, the next task's feed.
 // Run: go test -run '^$' -bench 'TaskRoundTrip' -benchtime 3x ./rdd/
+//
+// cluster-noprefetch is cluster with spark.rdd.taskPrefetch=0: a slot's
+// next task comes with its last one's report answer, not before.
 func BenchmarkTaskRoundTrip(b *testing.B) {
 	const tasks = 2000
-	for _, mode := range []string{"local", "cluster"} {
+	for _, mode := range []string{"local", "cluster", "cluster-noprefetch"} {
 		b.Run(mode, func(b *testing.B) {
-			s := benchSession(b, mode, "local[4]")
+			var s *rdd.Session
+			if mode == "cluster-noprefetch" {
+				s = rdd.StartInProcessCluster(b, rdd.Config{TaskPrefetch: -1}, 2)
+			} else {
+				s = benchSession(b, mode, "local[4]")
+			}
 			for b.Loop() {
 				n, err := rdd.Count(context.Background(), s, ints(tasks, tasks))
 				if err != nil || n != tasks {

@@ -754,6 +754,9 @@ func (e *remoteExec) Launch(ctx context.Context, d *task.Desc, done func(task.Re
 	cancelled := context.AfterFunc(ctx, func() {
 		c.mu.Lock()
 		delete(e.running, d.ID)
+		// Not sent yet (a prefetched task waits for a report's answer):
+		// it is not sent at all.
+		e.queue = slices.DeleteFunc(e.queue, func(t *rddpb.Task) bool { return t == pt })
 		c.mu.Unlock()
 		done(task.Result{ID: d.ID, Executor: e.id, Err: ctx.Err()})
 	})

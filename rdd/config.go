@@ -44,6 +44,12 @@ type Config struct {
 	// running it elsewhere (Spark's delay scheduling; cluster mode). 0
 	// means 3 s; negative: no waiting (spark.locality.wait=0).
 	LocalityWait time.Duration
+	// TaskPrefetch (spark.rdd.taskPrefetch, ours) is how many tasks a
+	// coarse-grained cluster executor is given per slot beyond the one the
+	// slot runs, so that it starts the next as soon as one ends instead of
+	// a report round trip later (docs/rdd.md, "Task dispatch"). 0 means 1;
+	// negative: none. Local and fine-grained mode do not prefetch.
+	TaskPrefetch int
 	// LocalDir (spark.local.dir) holds shuffle files, spills and disk-cached
 	// partitions, in a fresh subdirectory removed by Close. Empty: the
 	// system temporary directory.
@@ -160,6 +166,9 @@ func (c Config) withDefaults() Config {
 	if c.LocalityWait == 0 {
 		c.LocalityWait = 3 * time.Second
 	}
+	if c.TaskPrefetch == 0 {
+		c.TaskPrefetch = 1
+	}
 	if c.ShuffleMemory <= 0 {
 		c.ShuffleMemory = 64 << 20
 	}
@@ -209,6 +218,10 @@ func (c *Config) Set(key, value string) error {
 		c.StorageMemory, err = parseBytes(value)
 	case "spark.eventLog.dir":
 		c.EventLogDir = value
+	case "spark.rdd.taskPrefetch":
+		if c.TaskPrefetch, err = strconv.Atoi(value); err == nil && c.TaskPrefetch == 0 {
+			c.TaskPrefetch = -1
+		}
 	case "spark.rdd.checkPortable":
 		c.CheckPortable, err = strconv.ParseBool(value)
 	case "spark.ui.showConsoleProgress":

@@ -176,9 +176,17 @@ type executor struct {
 	addr    string // the shuffle server's host:port
 	log     *slog.Logger
 	sem     chan struct{}
-	http    *http.Client // fetches single blocks from other executors
-	batch   *shufflenet.Fetcher
-	token   string // the application's shuffle token
+	bufs    chan []byte // result buffers free for the next task (run)
+
+	// Results not reported yet (finished): reporting reports are on their
+	// way, at most maxReports.
+	rmu                   sync.Mutex
+	unsent                []*rddpb.TaskResult // guarded by rmu
+	unsentBufs            [][]byte            // guarded by rmu
+	reporting, maxReports int                 // guarded by rmu
+	http                  *http.Client        // fetches single blocks from other executors
+	batch                 *shufflenet.Fetcher
+	token                 string // the application's shuffle token
 
 	mu        sync.Mutex
 	pipelines map[int64]*rebuiltStage // guarded by mu; by pipeline id
@@ -231,7 +239,7 @@ func runExecutor(ctx context.Context, driverURL, token, id string, slots int, ho
 	hc := &http.Client{Transport: withToken{token, &http.Transport{Protocols: h2c(false)}}}
 	ctx, fail := context.WithCancelCause(ctx)
 	defer fail(nil)
-	e := &executor{id: id, addr: ln.Addr().String(), log: log, sem: make(chan struct{}, slots),
+	e := &executor{id: id, addr: ln.Addr().String(), log: log, sem: make(chan struct{}, slots), bufs: make(chan []byte, slots), maxReports: reportsInFlight(slots),
 		client: rddpbconnect.NewDriverServiceClient(hc, driverURL), results: resultsClient(token, slots), fail: fail,
 		http:      &http.Client{Timeout: 30 * time.Second},
 		pipelines: map[int64]*rebuiltStage{}, rebuilt: map[int64]Dataset{}, proxies: map[int]Dataset{}, bcasts: map[int64][]byte{}, driverURL: driverURL}
@@ -350,10 +358,13 @@ func runExecutor(ctx context.Context, driverURL, token, id string, slots int, ho
 
 // start runs tasks from the driver (after adding the pipelines that came
 // with them), each on its own goroutine once a slot is free: the poll loop,
-// which is the heartbeat, never waits for a slot. A task's goroutine
-// reports its result asking for tasks, and runs the first the answer
-// carries in the slot it holds (the others start as new goroutines), so
-// that a slot's next task needs no other round trip to the driver.
+// which is the heartbeat, never waits for a slot. The driver gives an
+// executor more tasks than it has slots (spark.rdd.taskPrefetch): a task
+// waits for a slot here, and a slot is given up as soon as its task has
+// run, so the next task starts while the result is being reported
+// (finished). A report asks for tasks, and those its answer carries start
+// the same way, so that a slot's next tasks need no other round trip to
+// the driver.
 func (e *executor) start(ctx context.Context, wg *sync.WaitGroup, pipes []*rddpb.Pipeline, tasks []*rddpb.Task) {
 	for _, p := range pipes {
 		e.addPipeline(p)
@@ -362,30 +373,84 @@ func (e *executor) start(ctx context.Context, wg *sync.WaitGroup, pipes []*rddpb
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			e.sem <- struct{}{}
-			defer func() { <-e.sem }()
-			var buf []byte // the slot's result buffer (records), reused once a result is sent
-			for t != nil {
-				res := e.run(ctx, t, &buf)
-				resp, err := e.report(ctx, &rddpb.ReportResultsRequest{
-					ExecutorId: e.id, Results: []*rddpb.TaskResult{resultToProto(res)}, WantTasks: true})
-				if err != nil {
-					if ctx.Err() == nil {
-						// The task's result is lost with the report: the
-						// executor stops, and the driver runs the task
-						// again once it sees the executor lost.
-						e.fail(fmt.Errorf("rdd: executor %s: reporting the result of %v: %w", e.id, res.ID, err))
-					}
-					return
-				}
-				t = nil
-				if next := resp.GetTasks(); len(next) > 0 {
-					t = next[0]
-					e.start(ctx, wg, resp.GetPipelines(), next[1:])
-				}
+			select {
+			case e.sem <- struct{}{}:
+			case <-ctx.Done():
+				return
 			}
+			// A result buffer (records) of a task whose result was sent,
+			// reused.
+			var buf []byte
+			select {
+			case buf = <-e.bufs:
+			default:
+			}
+			res := e.run(ctx, t, &buf)
+			<-e.sem
+			e.finished(ctx, wg, res, buf)
 		}()
 	}
+}
+
+// finished reports a task's result: at once when fewer than maxReports
+// reports are on their way to the driver, else with the next report one
+// of those sends once answered, together with every other result finished
+// by then. Short tasks' results (and the tasks the answers carry) thus
+// travel several to a message when the driver is slower than the slots.
+// buf is the task's result buffer, reused once the result was sent.
+func (e *executor) finished(ctx context.Context, wg *sync.WaitGroup, res task.Result, buf []byte) {
+	pr := resultToProto(res)
+	e.rmu.Lock()
+	e.unsent = append(e.unsent, pr)
+	if buf != nil {
+		e.unsentBufs = append(e.unsentBufs, buf)
+	}
+	if e.reporting >= e.maxReports {
+		e.rmu.Unlock()
+		return
+	}
+	e.reporting++
+	for {
+		results, bufs := e.unsent, e.unsentBufs
+		e.unsent, e.unsentBufs = nil, nil
+		if len(results) == 0 {
+			e.reporting--
+			e.rmu.Unlock()
+			return
+		}
+		e.rmu.Unlock()
+		resp, err := e.report(ctx, &rddpb.ReportResultsRequest{ExecutorId: e.id, Results: results, WantTasks: true})
+		if err != nil {
+			if ctx.Err() == nil {
+				// The results are lost with the report: the executor
+				// stops, and the driver runs the tasks again once it
+				// sees the executor lost.
+				e.fail(fmt.Errorf("rdd: executor %s: reporting the results of %d tasks (%v first): %w",
+					e.id, len(results), idFromProto(results[0].GetId()), err))
+			}
+			e.rmu.Lock()
+			e.reporting--
+			e.rmu.Unlock()
+			return
+		}
+		for _, b := range bufs {
+			select {
+			case e.bufs <- b:
+			default:
+			}
+		}
+		e.start(ctx, wg, resp.GetPipelines(), resp.GetTasks())
+		e.rmu.Lock()
+	}
+}
+
+// reportsInFlight is how many result reports an executor of slots slots
+// has on their way to the driver at most (finished).
+func reportsInFlight(slots int) int {
+	if n, err := strconv.Atoi(os.Getenv("MESO_RDD_REPORTS_IN_FLIGHT")); err == nil && n > 0 {
+		return n // experiments
+	}
+	return slots
 }
 
 // addPipeline rebuilds a stage's lineage (once per Func invocation) and

@@ -253,7 +253,7 @@ func (s *Session) runJob(ctx context.Context, target *node, parts []int, act act
 	core := job.New(job.Config{
 		ID: id, Graph: g, Target: plan.NodeID(target.id), Partitions: parts, Pipelines: pipelines,
 		MaxTaskFailures: s.cfg.TaskMaxFailures, MaxStageAttempts: s.cfg.StageMaxConsecutiveAttempts,
-		LocalityWait: max(s.cfg.LocalityWait, 0),
+		LocalityWait: max(s.cfg.LocalityWait, 0), Prefetch: s.prefetch(),
 	}, s.books, s.cacheState(), time.Now())
 	s.emit(Event{Kind: JobStart, Job: id, Name: target.String(), Tasks: len(sortedUnique(parts)), Shuffle: -1})
 	h := jobHooks{s: s, id: id}
@@ -277,6 +277,17 @@ func (s *Session) runJob(ctx context.Context, target *node, parts []int, act act
 	}
 	s.emit(ev)
 	return err
+}
+
+// prefetch is the job core's Config.Prefetch: spark.rdd.taskPrefetch in
+// coarse-grained cluster mode, where a task's next costs a report round
+// trip; none locally (a local slot starts its next task at once) or in
+// fine-grained mode (Mesos places each task).
+func (s *Session) prefetch() int {
+	if s.cluster == nil || s.cluster.fine != nil {
+		return 0
+	}
+	return max(s.cfg.TaskPrefetch, 0)
 }
 
 func sortedUnique(parts []int) []int {
