@@ -175,8 +175,13 @@ type executor struct {
 	fail    context.CancelCauseFunc
 	addr    string // the shuffle server's host:port
 	log     *slog.Logger
-	sem     chan struct{}
 	bufs    chan []byte // result buffers free for the next task (run)
+
+	// Tasks from the driver waiting for a slot, in the order they came
+	// (start), and the slots free.
+	qmu   sync.Mutex
+	ready []*rddpb.Task // guarded by qmu
+	free  int           // guarded by qmu
 
 	// Results not reported yet (finished): reporting reports are on their
 	// way, at most maxReports.
@@ -239,7 +244,7 @@ func runExecutor(ctx context.Context, driverURL, token, id string, slots int, ho
 	hc := &http.Client{Transport: withToken{token, &http.Transport{Protocols: h2c(false)}}}
 	ctx, fail := context.WithCancelCause(ctx)
 	defer fail(nil)
-	e := &executor{id: id, addr: ln.Addr().String(), log: log, sem: make(chan struct{}, slots), bufs: make(chan []byte, slots), maxReports: reportsInFlight(slots),
+	e := &executor{id: id, addr: ln.Addr().String(), log: log, free: slots, bufs: make(chan []byte, slots), maxReports: reportsInFlight(slots),
 		client: rddpbconnect.NewDriverServiceClient(hc, driverURL), results: resultsClient(token, slots), fail: fail,
 		http:      &http.Client{Timeout: 30 * time.Second},
 		pipelines: map[int64]*rebuiltStage{}, rebuilt: map[int64]Dataset{}, proxies: map[int]Dataset{}, bcasts: map[int64][]byte{}, driverURL: driverURL}
@@ -357,38 +362,52 @@ func runExecutor(ctx context.Context, driverURL, token, id string, slots int, ho
 }
 
 // start runs tasks from the driver (after adding the pipelines that came
-// with them), each on its own goroutine once a slot is free: the poll loop,
-// which is the heartbeat, never waits for a slot. The driver gives an
-// executor more tasks than it has slots (spark.rdd.taskPrefetch): a task
-// waits for a slot here, and a slot is given up as soon as its task has
-// run, so the next task starts while the result is being reported
-// (finished). A report asks for tasks, and those its answer carries start
-// the same way, so that a slot's next tasks need no other round trip to
-// the driver.
+// with them) in free slots, each slot on a goroutine of its own: the poll
+// loop, which is the heartbeat, never waits for a slot. The driver gives
+// an executor more tasks than it has slots (spark.rdd.taskPrefetch): those
+// wait here, in the order they came, and a slot whose task has run takes
+// the next at once while the result is being reported (finished). A
+// report asks for tasks, and those its answer carries start the same way,
+// so that a slot's next tasks need no other round trip to the driver.
 func (e *executor) start(ctx context.Context, wg *sync.WaitGroup, pipes []*rddpb.Pipeline, tasks []*rddpb.Task) {
 	for _, p := range pipes {
 		e.addPipeline(p)
 	}
+	e.qmu.Lock()
+	defer e.qmu.Unlock()
 	for _, t := range tasks {
+		if e.free == 0 {
+			e.ready = append(e.ready, t)
+			continue
+		}
+		e.free--
 		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case e.sem <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
-			// A result buffer (records) of a task whose result was sent,
-			// reused.
-			var buf []byte
-			select {
-			case buf = <-e.bufs:
-			default:
-			}
-			res := e.run(ctx, t, &buf)
-			<-e.sem
-			e.finished(ctx, wg, res, buf)
-		}()
+		go e.slot(ctx, wg, t)
+	}
+}
+
+// slot runs t, then the tasks waiting for a slot, until none waits.
+func (e *executor) slot(ctx context.Context, wg *sync.WaitGroup, t *rddpb.Task) {
+	defer wg.Done()
+	for t != nil && ctx.Err() == nil {
+		// A result buffer (records) of a task whose result was sent,
+		// reused.
+		var buf []byte
+		select {
+		case buf = <-e.bufs:
+		default:
+		}
+		res := e.run(ctx, t, &buf)
+		e.qmu.Lock()
+		t = nil
+		if len(e.ready) > 0 {
+			t = e.ready[0]
+			e.ready = e.ready[1:]
+		} else {
+			e.free++
+		}
+		e.qmu.Unlock()
+		e.finished(ctx, wg, res, buf)
 	}
 }
 
@@ -401,15 +420,23 @@ func (e *executor) start(ctx context.Context, wg *sync.WaitGroup, pipes []*rddpb
 func (e *executor) finished(ctx context.Context, wg *sync.WaitGroup, res task.Result, buf []byte) {
 	pr := resultToProto(res)
 	e.rmu.Lock()
+	defer e.rmu.Unlock()
 	e.unsent = append(e.unsent, pr)
 	if buf != nil {
 		e.unsentBufs = append(e.unsentBufs, buf)
 	}
 	if e.reporting >= e.maxReports {
-		e.rmu.Unlock()
 		return
 	}
 	e.reporting++
+	wg.Add(1)
+	go e.reportLoop(ctx, wg)
+}
+
+// reportLoop posts the unsent results until none is left.
+func (e *executor) reportLoop(ctx context.Context, wg *sync.WaitGroup) {
+	defer wg.Done()
+	e.rmu.Lock()
 	for {
 		results, bufs := e.unsent, e.unsentBufs
 		e.unsent, e.unsentBufs = nil, nil

@@ -61,6 +61,11 @@ type Event struct {
 	Host     string            `json:"host,omitempty"`     // ExecutorAdded: its shuffle server's address
 	Cores    int               `json:"cores,omitempty"`    // ExecutorAdded: its task slots
 	Reason   string            `json:"reason,omitempty"`   // ExecutorRemoved
+	// Prefetched marks a TaskStart of a task handed to an executor beyond
+	// its free slots (spark.rdd.taskPrefetch): it waits there for one of
+	// its tasks to end. The progress line and the UI count it as running
+	// from that executor's next TaskEnd (its slots take tasks in order).
+	Prefetched bool `json:"prefetched,omitempty"`
 }
 
 // resolve fixes, for this session, the partition counts (and input splits)
@@ -430,7 +435,7 @@ type jobHooks struct {
 
 func (h jobHooks) launch(d *task.Desc) {
 	h.s.emit(Event{Kind: TaskStart, Job: h.id, Stage: d.Stage, StageAttempt: d.StageAttempt, Shuffle: d.Shuffle,
-		Partition: d.Partition, Attempt: d.Attempt, Executor: d.Executor})
+		Partition: d.Partition, Attempt: d.Attempt, Executor: d.Executor, Prefetched: d.Prefetched})
 }
 
 func (h jobHooks) taskEnd(r *task.Result) error {

@@ -255,8 +255,12 @@ func (h *harness) show(id int, r Ready) string {
 	for _, d := range r.Launch {
 		k := key{d.Shuffle, d.Partition}
 		h.launched[id][k] = d
-		fmt.Fprintf(&b, "job %d: launch %s stage %d.%d attempt %d on %s\n", id, keyString(k), d.Stage,
-			d.StageAttempt, d.Attempt, d.Executor)
+		pre := ""
+		if d.Prefetched {
+			pre = " prefetched"
+		}
+		fmt.Fprintf(&b, "job %d: launch %s stage %d.%d attempt %d on %s%s\n", id, keyString(k), d.Stage,
+			d.StageAttempt, d.Attempt, d.Executor, pre)
 	}
 	for _, o := range r.Results {
 		fmt.Fprintf(&b, "job %d: result %d\n", id, o.Partition)

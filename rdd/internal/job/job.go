@@ -461,7 +461,7 @@ func (j *Job) fill(per int) {
 			k := j.queue[i]
 			j.queue = slices.Delete(j.queue, i, i+1)
 			delete(j.queued, k)
-			j.start(k, e)
+			j.start(k, e, per > 1)
 			placed = true
 			break // free slots changed: order again
 		}
@@ -558,8 +558,8 @@ func (j *Job) preferred(loc Locator, k key) []string {
 	return walk(j.stages[k.shuffle].node, k.part, 0)
 }
 
-// start launches task k on e.
-func (j *Job) start(k key, e *executor) {
+// start launches task k on e, prefetched or into a free slot.
+func (j *Job) start(k key, e *executor, prefetched bool) {
 	sr := j.stages[k.shuffle]
 	if slices.Contains(j.prefs[k], e.id) {
 		sr.localAt = j.now
@@ -568,7 +568,7 @@ func (j *Job) start(k key, e *executor) {
 	d := &task.Desc{
 		ID: task.ID{Job: j.cfg.ID, Stage: sr.id, StageAttempt: sr.attempt, Shuffle: k.shuffle,
 			Partition: k.part, Attempt: j.attempts[k]},
-		Executor: e.id, Pipeline: j.cfg.Pipelines[k.shuffle],
+		Executor: e.id, Pipeline: j.cfg.Pipelines[k.shuffle], Prefetched: prefetched,
 	}
 	j.attempts[k]++
 	e.busy++
