@@ -163,16 +163,23 @@ func benchSession(b *testing.B, mode, master string) *rdd.Session {
 // round trip: result report, the job loop, the next task's feed.
 // Run: go test -run '^$' -bench 'TaskRoundTrip' -benchtime 3x ./rdd/
 //
-// cluster-noprefetch is cluster with spark.rdd.taskPrefetch=0: a slot's
-// next task comes with its last one's report answer, not before.
+// The cluster-1x... variants are the demo's shape, 2 executors of 1 slot,
+// with spark.rdd.taskPrefetch 0 (none), 1, 2 and 3.
 func BenchmarkTaskRoundTrip(b *testing.B) {
 	const tasks = 2000
-	for _, mode := range []string{"local", "cluster", "cluster-noprefetch"} {
+	for _, mode := range []string{"local", "cluster", "cluster-1x-p0", "cluster-1x-p1", "cluster-1x-p2", "cluster-1x-p3"} {
 		b.Run(mode, func(b *testing.B) {
 			var s *rdd.Session
-			if mode == "cluster-noprefetch" {
-				s = rdd.StartInProcessCluster(b, rdd.Config{TaskPrefetch: -1}, 2)
-			} else {
+			switch mode {
+			case "cluster-1x-p0":
+				s = rdd.StartInProcessClusterSlots(b, rdd.Config{TaskPrefetch: -1}, 2, 1)
+			case "cluster-1x-p1":
+				s = rdd.StartInProcessClusterSlots(b, rdd.Config{TaskPrefetch: 1}, 2, 1)
+			case "cluster-1x-p2":
+				s = rdd.StartInProcessClusterSlots(b, rdd.Config{TaskPrefetch: 2}, 2, 1)
+			case "cluster-1x-p3":
+				s = rdd.StartInProcessClusterSlots(b, rdd.Config{TaskPrefetch: 3}, 2, 1)
+			default:
 				s = benchSession(b, mode, "local[4]")
 			}
 			for b.Loop() {

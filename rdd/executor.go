@@ -244,7 +244,7 @@ func runExecutor(ctx context.Context, driverURL, token, id string, slots int, ho
 	hc := &http.Client{Transport: withToken{token, &http.Transport{Protocols: h2c(false)}}}
 	ctx, fail := context.WithCancelCause(ctx)
 	defer fail(nil)
-	e := &executor{id: id, addr: ln.Addr().String(), log: log, free: slots, bufs: make(chan []byte, slots), maxReports: reportsInFlight(slots),
+	e := &executor{id: id, addr: ln.Addr().String(), log: log, free: slots, bufs: make(chan []byte, slots), maxReports: slots,
 		client: rddpbconnect.NewDriverServiceClient(hc, driverURL), results: resultsClient(token, slots), fail: fail,
 		http:      &http.Client{Timeout: 30 * time.Second},
 		pipelines: map[int64]*rebuiltStage{}, rebuilt: map[int64]Dataset{}, proxies: map[int]Dataset{}, bcasts: map[int64][]byte{}, driverURL: driverURL}
@@ -469,15 +469,6 @@ func (e *executor) reportLoop(ctx context.Context, wg *sync.WaitGroup) {
 		e.start(ctx, wg, resp.GetPipelines(), resp.GetTasks())
 		e.rmu.Lock()
 	}
-}
-
-// reportsInFlight is how many result reports an executor of slots slots
-// has on their way to the driver at most (finished).
-func reportsInFlight(slots int) int {
-	if n, err := strconv.Atoi(os.Getenv("MESO_RDD_REPORTS_IN_FLIGHT")); err == nil && n > 0 {
-		return n // experiments
-	}
-	return slots
 }
 
 // addPipeline rebuilds a stage's lineage (once per Func invocation) and
