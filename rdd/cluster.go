@@ -550,6 +550,7 @@ func (c *cluster) executorConf() map[string]string {
 	out := map[string]string{
 		"spark.shuffle.memory": fmt.Sprint(cfg.ShuffleMemory),
 		"spark.storage.memory": fmt.Sprint(cfg.StorageMemory),
+		keyTaskPrefetch:        fmt.Sprint(c.s.prefetch()),
 	}
 	for k, v := range cfg.Cluster {
 		if strings.HasPrefix(k, "spark.reducer.") || strings.HasPrefix(k, "spark.shuffle.io.") || k == "spark.network.timeout" ||

@@ -47,7 +47,7 @@ type Config struct {
 	// TaskPrefetch (spark.rdd.taskPrefetch, ours) is how many tasks a
 	// coarse-grained cluster executor is given per slot beyond the one the
 	// slot runs, so that it starts the next as soon as one ends instead of
-	// a report round trip later (docs/rdd.md, "Task dispatch"). 0 means 1;
+	// a report round trip later (docs/rdd.md, "Task dispatch"). 0 means 2;
 	// negative: none. Local and fine-grained mode do not prefetch.
 	TaskPrefetch int
 	// LocalDir (spark.local.dir) holds shuffle files, spills and disk-cached
@@ -99,6 +99,9 @@ type Config struct {
 	// as Set stored them; they are checked when a mesos:// session starts.
 	Cluster map[string]string
 }
+
+// keyTaskPrefetch is Config.TaskPrefetch's setting (ours).
+const keyTaskPrefetch = "spark.rdd.taskPrefetch"
 
 // isClusterKey reports whether key is a cluster-mode setting kept in
 // Config.Cluster.
@@ -167,7 +170,7 @@ func (c Config) withDefaults() Config {
 		c.LocalityWait = 3 * time.Second
 	}
 	if c.TaskPrefetch == 0 {
-		c.TaskPrefetch = 1
+		c.TaskPrefetch = 2
 	}
 	if c.ShuffleMemory <= 0 {
 		c.ShuffleMemory = 64 << 20
@@ -218,7 +221,7 @@ func (c *Config) Set(key, value string) error {
 		c.StorageMemory, err = parseBytes(value)
 	case "spark.eventLog.dir":
 		c.EventLogDir = value
-	case "spark.rdd.taskPrefetch":
+	case keyTaskPrefetch:
 		if c.TaskPrefetch, err = strconv.Atoi(value); err == nil && c.TaskPrefetch == 0 {
 			c.TaskPrefetch = -1
 		}

@@ -245,7 +245,7 @@ func runExecutor(ctx context.Context, driverURL, token, id string, slots int, ho
 	ctx, fail := context.WithCancelCause(ctx)
 	defer fail(nil)
 	e := &executor{id: id, addr: ln.Addr().String(), log: log, free: slots, bufs: make(chan []byte, slots), maxReports: slots,
-		client: rddpbconnect.NewDriverServiceClient(hc, driverURL), results: resultsClient(token, slots), fail: fail,
+		client: rddpbconnect.NewDriverServiceClient(hc, driverURL), fail: fail,
 		http:      &http.Client{Timeout: 30 * time.Second},
 		pipelines: map[int64]*rebuiltStage{}, rebuilt: map[int64]Dataset{}, proxies: map[int]Dataset{}, bcasts: map[int64][]byte{}, driverURL: driverURL}
 	if dir := os.Getenv("MESO_RDD_PID_DIR"); dir != "" { // lets tests check that executors are gone
@@ -263,6 +263,13 @@ func runExecutor(ctx context.Context, driverURL, token, id string, slots int, ho
 		return fmt.Errorf("rdd: executor %s: register with the driver at %s: %w", id, driverURL, err)
 	}
 	conf := reg.Msg.GetConf()
+	// With prefetched tasks (spark.rdd.taskPrefetch, the driver's
+	// effective value) each task held may have its report in flight: the
+	// next result goes out at once rather than a round trip later.
+	if n, err := strconv.Atoi(conf[keyTaskPrefetch]); err == nil && n > 0 {
+		e.maxReports = slots * (1 + n)
+	}
+	e.results = resultsClient(token, e.maxReports)
 	cfg := Config{Master: fmt.Sprintf("local[%d]", slots), AppName: "executor-" + id, Logger: log}
 	for _, k := range []string{"spark.shuffle.memory", "spark.storage.memory"} {
 		if v, ok := conf[k]; ok {
@@ -412,11 +419,11 @@ func (e *executor) slot(ctx context.Context, wg *sync.WaitGroup, t *rddpb.Task) 
 }
 
 // finished reports a task's result: at once when fewer than maxReports
-// reports are on their way to the driver, else with the next report one
-// of those sends once answered, together with every other result finished
-// by then. Short tasks' results (and the tasks the answers carry) thus
-// travel several to a message when the driver is slower than the slots.
-// buf is the task's result buffer, reused once the result was sent.
+// reports are on their way to the driver (one per task the driver gives
+// the executor at a time, slots*(1+spark.rdd.taskPrefetch)), else with the
+// next report one of those sends once answered, together with every other
+// result finished by then (several jobs' tasks at once can be more). buf
+// is the task's result buffer, reused once the result was sent.
 func (e *executor) finished(ctx context.Context, wg *sync.WaitGroup, res task.Result, buf []byte) {
 	pr := resultToProto(res)
 	e.rmu.Lock()

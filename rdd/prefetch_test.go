@@ -40,10 +40,10 @@ func waitRunningOn(t *testing.T, s *rdd.Session, id string, n int) {
 	}
 }
 
-// An executor of one slot is given two tasks (spark.rdd.taskPrefetch=1):
-// the one its slot runs and one prefetched, never more before it reports.
-// Lost with both (neither reported, the prefetched one never started), it
-// has both run again elsewhere and the result is exact.
+// An executor of one slot is given three tasks (spark.rdd.taskPrefetch=2,
+// the default): the one its slot runs and two prefetched, never more
+// before it reports. Lost with them (none reported, the prefetched ones
+// never started), it has all run again elsewhere and the result is exact.
 func TestPrefetchedTaskLostWithItsExecutor(t *testing.T) {
 	s := rdd.StartInProcessCluster(t, rdd.Config{}, 1)
 	rpc := fakeExecutor(t, s, "dying")
@@ -59,9 +59,9 @@ func TestPrefetchedTaskLostWithItsExecutor(t *testing.T) {
 	}()
 	var taken []*rddpb.Task
 	deadline := time.Now().Add(30 * time.Second)
-	for len(taken) < 2 {
+	for len(taken) < 3 {
 		if time.Now().After(deadline) {
-			t.Fatalf("the executor got %d tasks, want 2", len(taken))
+			t.Fatalf("the executor got %d tasks, want 3", len(taken))
 		}
 		resp, err := rpc.PollTasks(t.Context(), connect.NewRequest(&rddpb.PollTasksRequest{ExecutorId: "dying"}))
 		if err != nil {
@@ -69,8 +69,8 @@ func TestPrefetchedTaskLostWithItsExecutor(t *testing.T) {
 		}
 		taken = append(taken, resp.Msg.GetTasks()...)
 	}
-	if len(taken) != 2 || rdd.RunningOn(s, "dying") != 2 {
-		t.Fatalf("a one-slot executor was given %d tasks (%d running at the driver), want 2", len(taken), rdd.RunningOn(s, "dying"))
+	if len(taken) != 3 || rdd.RunningOn(s, "dying") != 3 {
+		t.Fatalf("a one-slot executor was given %d tasks (%d running at the driver), want 3", len(taken), rdd.RunningOn(s, "dying"))
 	}
 	var mu sync.Mutex
 	lost := 0
@@ -96,8 +96,8 @@ func TestPrefetchedTaskLostWithItsExecutor(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if lost != 2 {
-		t.Fatalf("%d of the lost executor's tasks ended as lost, want 2", lost)
+	if lost != 3 {
+		t.Fatalf("%d of the lost executor's tasks ended as lost, want 3", lost)
 	}
 }
 
@@ -105,7 +105,7 @@ func TestPrefetchedTaskLostWithItsExecutor(t *testing.T) {
 // not sent yet (the executor had not polled) are not sent at all; the
 // session runs its next job exactly.
 func TestCancelledQueuedTasksAreNotSent(t *testing.T) {
-	s := rdd.StartInProcessCluster(t, rdd.Config{}, 0)
+	s := rdd.StartInProcessCluster(t, rdd.Config{TaskPrefetch: 1}, 0)
 	rpc := fakeExecutor(t, s, "slow")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -173,12 +173,11 @@ func (c *cluster) serveResults(w http.ResponseWriter, r *http.Request) {
 
 // resultsClient is what executors post their reports with: HTTP/1.1
 // (plain, so that a report's values are written as they are), a
-// connection kept per report a slot may have in flight (its task's and,
-// prefetched, the next one's), and a write buffer that sends a result in
-// a few writes.
-func resultsClient(token string, slots int) *http.Client {
+// connection kept per report that may be in flight, and a write buffer
+// that sends a result in a few writes.
+func resultsClient(token string, reports int) *http.Client {
 	return &http.Client{Transport: withToken{token, &http.Transport{
-		MaxIdleConnsPerHost: 2*slots + 1, DisableCompression: true, WriteBufferSize: 64 << 10,
+		MaxIdleConnsPerHost: reports + 1, DisableCompression: true, WriteBufferSize: 64 << 10,
 	}}}
 }
 
