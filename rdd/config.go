@@ -222,8 +222,14 @@ func (c *Config) Set(key, value string) error {
 	case "spark.eventLog.dir":
 		c.EventLogDir = value
 	case keyTaskPrefetch:
-		if c.TaskPrefetch, err = strconv.Atoi(value); err == nil && c.TaskPrefetch == 0 {
-			c.TaskPrefetch = -1
+		var n int
+		switch n, err = strconv.Atoi(value); {
+		case err == nil && n < 0:
+			err = errors.New("want 0 or more")
+		case err == nil && n == 0:
+			c.TaskPrefetch = -1 // none
+		case err == nil:
+			c.TaskPrefetch = n
 		}
 	case "spark.rdd.checkPortable":
 		c.CheckPortable, err = strconv.ParseBool(value)
