@@ -175,6 +175,9 @@ type executor struct {
 	fail    context.CancelCauseFunc
 	addr    string // the shuffle server's host:port
 	log     *slog.Logger
+	http    *http.Client // fetches single blocks from other executors
+	batch   *shufflenet.Fetcher
+	token   string      // the application's shuffle token
 	bufs    chan []byte // result buffers free for the next task (run)
 
 	// Tasks from the driver waiting for a slot, in the order they came
@@ -189,9 +192,6 @@ type executor struct {
 	unsent                []*rddpb.TaskResult // guarded by rmu
 	unsentBufs            [][]byte            // guarded by rmu
 	reporting, maxReports int                 // guarded by rmu
-	http                  *http.Client        // fetches single blocks from other executors
-	batch                 *shufflenet.Fetcher
-	token                 string // the application's shuffle token
 
 	mu        sync.Mutex
 	pipelines map[int64]*rebuiltStage // guarded by mu; by pipeline id
