@@ -162,11 +162,26 @@ func benchSession(b *testing.B, mode, master string) *rdd.Session {
 // against the same job in local[4]. The difference per task is the cluster
 // round trip: result report, the job loop, the next task's feed.
 // Run: go test -run '^$' -bench 'TaskRoundTrip' -benchtime 3x ./rdd/
+//
+// The cluster-1x... variants are the demo's shape, 2 executors of 1 slot,
+// with spark.rdd.taskPrefetch 0 (none), 1, 2 and 3.
 func BenchmarkTaskRoundTrip(b *testing.B) {
 	const tasks = 2000
-	for _, mode := range []string{"local", "cluster"} {
+	for _, mode := range []string{"local", "cluster", "cluster-1x-p0", "cluster-1x-p1", "cluster-1x-p2", "cluster-1x-p3"} {
 		b.Run(mode, func(b *testing.B) {
-			s := benchSession(b, mode, "local[4]")
+			var s *rdd.Session
+			switch mode {
+			case "cluster-1x-p0":
+				s = rdd.StartInProcessClusterSlots(b, rdd.Config{TaskPrefetch: -1}, 2, 1)
+			case "cluster-1x-p1":
+				s = rdd.StartInProcessClusterSlots(b, rdd.Config{TaskPrefetch: 1}, 2, 1)
+			case "cluster-1x-p2":
+				s = rdd.StartInProcessClusterSlots(b, rdd.Config{TaskPrefetch: 2}, 2, 1)
+			case "cluster-1x-p3":
+				s = rdd.StartInProcessClusterSlots(b, rdd.Config{TaskPrefetch: 3}, 2, 1)
+			default:
+				s = benchSession(b, mode, "local[4]")
+			}
 			for b.Loop() {
 				n, err := rdd.Count(context.Background(), s, ints(tasks, tasks))
 				if err != nil || n != tasks {

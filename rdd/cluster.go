@@ -550,6 +550,7 @@ func (c *cluster) executorConf() map[string]string {
 	out := map[string]string{
 		"spark.shuffle.memory": fmt.Sprint(cfg.ShuffleMemory),
 		"spark.storage.memory": fmt.Sprint(cfg.StorageMemory),
+		keyTaskPrefetch:        fmt.Sprint(c.s.prefetch()),
 	}
 	for k, v := range cfg.Cluster {
 		if strings.HasPrefix(k, "spark.reducer.") || strings.HasPrefix(k, "spark.shuffle.io.") || k == "spark.network.timeout" ||
@@ -754,6 +755,9 @@ func (e *remoteExec) Launch(ctx context.Context, d *task.Desc, done func(task.Re
 	cancelled := context.AfterFunc(ctx, func() {
 		c.mu.Lock()
 		delete(e.running, d.ID)
+		// Not sent yet (a prefetched task waits for a report's answer):
+		// it is not sent at all.
+		e.queue = slices.DeleteFunc(e.queue, func(t *rddpb.Task) bool { return t == pt })
 		c.mu.Unlock()
 		done(task.Result{ID: d.ID, Executor: e.id, Err: ctx.Err()})
 	})

@@ -44,6 +44,12 @@ type Config struct {
 	// running it elsewhere (Spark's delay scheduling; cluster mode). 0
 	// means 3 s; negative: no waiting (spark.locality.wait=0).
 	LocalityWait time.Duration
+	// TaskPrefetch (spark.rdd.taskPrefetch, ours) is how many tasks a
+	// coarse-grained cluster executor is given per slot beyond the one the
+	// slot runs, so that it starts the next as soon as one ends instead of
+	// a report round trip later (docs/rdd.md, "Task dispatch"). 0 means 2;
+	// negative: none. Local and fine-grained mode do not prefetch.
+	TaskPrefetch int
 	// LocalDir (spark.local.dir) holds shuffle files, spills and disk-cached
 	// partitions, in a fresh subdirectory removed by Close. Empty: the
 	// system temporary directory.
@@ -93,6 +99,9 @@ type Config struct {
 	// as Set stored them; they are checked when a mesos:// session starts.
 	Cluster map[string]string
 }
+
+// keyTaskPrefetch is Config.TaskPrefetch's setting (ours).
+const keyTaskPrefetch = "spark.rdd.taskPrefetch"
 
 // isClusterKey reports whether key is a cluster-mode setting kept in
 // Config.Cluster.
@@ -160,6 +169,9 @@ func (c Config) withDefaults() Config {
 	if c.LocalityWait == 0 {
 		c.LocalityWait = 3 * time.Second
 	}
+	if c.TaskPrefetch == 0 {
+		c.TaskPrefetch = 2
+	}
 	if c.ShuffleMemory <= 0 {
 		c.ShuffleMemory = 64 << 20
 	}
@@ -209,6 +221,16 @@ func (c *Config) Set(key, value string) error {
 		c.StorageMemory, err = parseBytes(value)
 	case "spark.eventLog.dir":
 		c.EventLogDir = value
+	case keyTaskPrefetch:
+		var n int
+		switch n, err = strconv.Atoi(value); {
+		case err == nil && n < 0:
+			err = errors.New("want 0 or more")
+		case err == nil && n == 0:
+			c.TaskPrefetch = -1 // none
+		case err == nil:
+			c.TaskPrefetch = n
+		}
 	case "spark.rdd.checkPortable":
 		c.CheckPortable, err = strconv.ParseBool(value)
 	case "spark.ui.showConsoleProgress":

@@ -175,10 +175,23 @@ type executor struct {
 	fail    context.CancelCauseFunc
 	addr    string // the shuffle server's host:port
 	log     *slog.Logger
-	sem     chan struct{}
 	http    *http.Client // fetches single blocks from other executors
 	batch   *shufflenet.Fetcher
-	token   string // the application's shuffle token
+	token   string      // the application's shuffle token
+	bufs    chan []byte // result buffers free for the next task (run)
+
+	// Tasks from the driver waiting for a slot, in the order they came
+	// (start), and the slots free.
+	qmu   sync.Mutex
+	ready []*rddpb.Task // guarded by qmu
+	free  int           // guarded by qmu
+
+	// Results not reported yet (finished): reporting reports are on their
+	// way, at most maxReports.
+	rmu                   sync.Mutex
+	unsent                []*rddpb.TaskResult // guarded by rmu
+	unsentBufs            [][]byte            // guarded by rmu
+	reporting, maxReports int                 // guarded by rmu
 
 	mu        sync.Mutex
 	pipelines map[int64]*rebuiltStage // guarded by mu; by pipeline id
@@ -231,8 +244,8 @@ func runExecutor(ctx context.Context, driverURL, token, id string, slots int, ho
 	hc := &http.Client{Transport: withToken{token, &http.Transport{Protocols: h2c(false)}}}
 	ctx, fail := context.WithCancelCause(ctx)
 	defer fail(nil)
-	e := &executor{id: id, addr: ln.Addr().String(), log: log, sem: make(chan struct{}, slots),
-		client: rddpbconnect.NewDriverServiceClient(hc, driverURL), results: resultsClient(token, slots), fail: fail,
+	e := &executor{id: id, addr: ln.Addr().String(), log: log, free: slots, bufs: make(chan []byte, slots), maxReports: slots,
+		client: rddpbconnect.NewDriverServiceClient(hc, driverURL), fail: fail,
 		http:      &http.Client{Timeout: 30 * time.Second},
 		pipelines: map[int64]*rebuiltStage{}, rebuilt: map[int64]Dataset{}, proxies: map[int]Dataset{}, bcasts: map[int64][]byte{}, driverURL: driverURL}
 	if dir := os.Getenv("MESO_RDD_PID_DIR"); dir != "" { // lets tests check that executors are gone
@@ -250,6 +263,13 @@ func runExecutor(ctx context.Context, driverURL, token, id string, slots int, ho
 		return fmt.Errorf("rdd: executor %s: register with the driver at %s: %w", id, driverURL, err)
 	}
 	conf := reg.Msg.GetConf()
+	// With prefetched tasks (spark.rdd.taskPrefetch, the driver's
+	// effective value) each task held may have its report in flight: the
+	// next result goes out at once rather than a round trip later.
+	if n, err := strconv.Atoi(conf[keyTaskPrefetch]); err == nil && n > 0 {
+		e.maxReports = slots * (1 + n)
+	}
+	e.results = resultsClient(token, e.maxReports)
 	cfg := Config{Master: fmt.Sprintf("local[%d]", slots), AppName: "executor-" + id, Logger: log}
 	for _, k := range []string{"spark.shuffle.memory", "spark.storage.memory"} {
 		if v, ok := conf[k]; ok {
@@ -349,42 +369,112 @@ func runExecutor(ctx context.Context, driverURL, token, id string, slots int, ho
 }
 
 // start runs tasks from the driver (after adding the pipelines that came
-// with them), each on its own goroutine once a slot is free: the poll loop,
-// which is the heartbeat, never waits for a slot. A task's goroutine
-// reports its result asking for tasks, and runs the first the answer
-// carries in the slot it holds (the others start as new goroutines), so
-// that a slot's next task needs no other round trip to the driver.
+// with them) in free slots, each slot on a goroutine of its own: the poll
+// loop, which is the heartbeat, never waits for a slot. The driver gives
+// an executor more tasks than it has slots (spark.rdd.taskPrefetch): those
+// wait here, in the order they came, and a slot whose task has run takes
+// the next at once while the result is being reported (finished). A
+// report asks for tasks, and those its answer carries start the same way,
+// so that a slot's next tasks need no other round trip to the driver.
 func (e *executor) start(ctx context.Context, wg *sync.WaitGroup, pipes []*rddpb.Pipeline, tasks []*rddpb.Task) {
 	for _, p := range pipes {
 		e.addPipeline(p)
 	}
+	e.qmu.Lock()
+	defer e.qmu.Unlock()
 	for _, t := range tasks {
+		if e.free == 0 {
+			e.ready = append(e.ready, t)
+			continue
+		}
+		e.free--
 		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			e.sem <- struct{}{}
-			defer func() { <-e.sem }()
-			var buf []byte // the slot's result buffer (records), reused once a result is sent
-			for t != nil {
-				res := e.run(ctx, t, &buf)
-				resp, err := e.report(ctx, &rddpb.ReportResultsRequest{
-					ExecutorId: e.id, Results: []*rddpb.TaskResult{resultToProto(res)}, WantTasks: true})
-				if err != nil {
-					if ctx.Err() == nil {
-						// The task's result is lost with the report: the
-						// executor stops, and the driver runs the task
-						// again once it sees the executor lost.
-						e.fail(fmt.Errorf("rdd: executor %s: reporting the result of %v: %w", e.id, res.ID, err))
-					}
-					return
-				}
-				t = nil
-				if next := resp.GetTasks(); len(next) > 0 {
-					t = next[0]
-					e.start(ctx, wg, resp.GetPipelines(), next[1:])
-				}
+		go e.slot(ctx, wg, t)
+	}
+}
+
+// slot runs t, then the tasks waiting for a slot, until none waits.
+func (e *executor) slot(ctx context.Context, wg *sync.WaitGroup, t *rddpb.Task) {
+	defer wg.Done()
+	for t != nil && ctx.Err() == nil {
+		// A result buffer (records) of a task whose result was sent,
+		// reused.
+		var buf []byte
+		select {
+		case buf = <-e.bufs:
+		default:
+		}
+		res := e.run(ctx, t, &buf)
+		e.qmu.Lock()
+		t = nil
+		if len(e.ready) > 0 {
+			t = e.ready[0]
+			e.ready = e.ready[1:]
+		} else {
+			e.free++
+		}
+		e.qmu.Unlock()
+		e.finished(ctx, wg, res, buf)
+	}
+}
+
+// finished reports a task's result: at once when fewer than maxReports
+// reports are on their way to the driver (one per task the driver gives
+// the executor at a time, slots*(1+spark.rdd.taskPrefetch)), else with the
+// next report one of those sends once answered, together with every other
+// result finished by then (several jobs' tasks at once can be more). buf
+// is the task's result buffer, reused once the result was sent.
+func (e *executor) finished(ctx context.Context, wg *sync.WaitGroup, res task.Result, buf []byte) {
+	pr := resultToProto(res)
+	e.rmu.Lock()
+	defer e.rmu.Unlock()
+	e.unsent = append(e.unsent, pr)
+	if buf != nil {
+		e.unsentBufs = append(e.unsentBufs, buf)
+	}
+	if e.reporting >= e.maxReports {
+		return
+	}
+	e.reporting++
+	wg.Add(1)
+	go e.reportLoop(ctx, wg)
+}
+
+// reportLoop posts the unsent results until none is left.
+func (e *executor) reportLoop(ctx context.Context, wg *sync.WaitGroup) {
+	defer wg.Done()
+	e.rmu.Lock()
+	for {
+		results, bufs := e.unsent, e.unsentBufs
+		e.unsent, e.unsentBufs = nil, nil
+		if len(results) == 0 {
+			e.reporting--
+			e.rmu.Unlock()
+			return
+		}
+		e.rmu.Unlock()
+		resp, err := e.report(ctx, &rddpb.ReportResultsRequest{ExecutorId: e.id, Results: results, WantTasks: true})
+		if err != nil {
+			if ctx.Err() == nil {
+				// The results are lost with the report: the executor
+				// stops, and the driver runs the tasks again once it
+				// sees the executor lost.
+				e.fail(fmt.Errorf("rdd: executor %s: reporting the results of %d tasks (%v first): %w",
+					e.id, len(results), idFromProto(results[0].GetId()), err))
 			}
-		}()
+			e.rmu.Lock()
+			e.reporting--
+			e.rmu.Unlock()
+			return
+		}
+		for _, b := range bufs {
+			select {
+			case e.bufs <- b:
+			default:
+			}
+		}
+		e.start(ctx, wg, resp.GetPipelines(), resp.GetTasks())
+		e.rmu.Lock()
 	}
 }
 

@@ -245,6 +245,13 @@ func UseExecutorSlots(s *Session, slots int) {
 // loopback), without Mesos.
 func StartInProcessCluster(t testing.TB, cfg Config, executors int) *Session {
 	t.Helper()
+	return StartInProcessClusterSlots(t, cfg, executors, 2)
+}
+
+// StartInProcessClusterSlots is StartInProcessCluster with executors of
+// slots slots.
+func StartInProcessClusterSlots(t testing.TB, cfg Config, executors, slots int) *Session {
+	t.Helper()
 	if cfg.Master == "" {
 		cfg.Master = "local[2]"
 	}
@@ -267,7 +274,7 @@ func StartInProcessCluster(t testing.TB, cfg Config, executors int) *Session {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := runExecutor(context.Background(), c.url, c.token, fmt.Sprintf("e%d", i), 2, "127.0.0.1", log); err != nil {
+			if err := runExecutor(context.Background(), c.url, c.token, fmt.Sprintf("e%d", i), slots, "127.0.0.1", log); err != nil {
 				t.Errorf("executor e%d: %v", i, err)
 			}
 		}()

@@ -232,8 +232,14 @@ func TestConfigSet(t *testing.T) {
 			t.Fatalf("spark.locality.wait=%s: %v, %v; want %v", v, c.LocalityWait, err, want)
 		}
 	}
+	// spark.rdd.taskPrefetch (ours): 0 is none (the field's 0 is the default).
+	for v, want := range map[string]int{"3": 3, "1": 1, "0": -1} {
+		if err := c.Set("spark.rdd.taskPrefetch", v); err != nil || c.TaskPrefetch != want {
+			t.Fatalf("spark.rdd.taskPrefetch=%s: %v, %v; want %v", v, c.TaskPrefetch, err, want)
+		}
+	}
 	for _, bad := range [][2]string{{"spark.nope", "1"}, {"spark.task.maxFailures", "x"}, {"spark.shuffle.memory", "-1"},
-		{"spark.locality.wait", "-3s"}, {"spark.locality.wait", "soon"}} {
+		{"spark.locality.wait", "-3s"}, {"spark.locality.wait", "soon"}, {"spark.rdd.taskPrefetch", "-1"}, {"spark.rdd.taskPrefetch", "x"}} {
 		if err := c.Set(bad[0], bad[1]); !errors.Is(err, rdd.ErrConfig) {
 			t.Fatalf("Set(%q, %q): %v", bad[0], bad[1], err)
 		}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/mesoproject/meso/rdd/internal/ui"
 )
 
 // progressBar draws Spark's console progress line: one
@@ -18,8 +20,11 @@ type progressBar struct {
 
 	mu     sync.Mutex
 	stages map[int]*stageProgress // guarded by mu; by stage id
-	last   time.Time              // guarded by mu
-	shown  bool                   // guarded by mu
+	// waiting holds the prefetched tasks not started yet (guarded by mu):
+	// they are not drawn as running.
+	waiting ui.Waiting
+	last    time.Time // guarded by mu
+	shown   bool      // guarded by mu
 }
 
 type stageProgress struct {
@@ -39,14 +44,20 @@ func (b *progressBar) record(e Event) {
 	case StageSubmitted:
 		b.stages[e.Stage] = &stageProgress{job: e.Job, total: e.Tasks}
 	case TaskStart:
-		if st != nil {
+		if b.waiting.Start(e.Executor, taskID(e), e.Prefetched) && st != nil {
 			st.running++
 		}
 	case TaskEnd:
+		wasRunning, next, started := b.waiting.End(e.Executor, taskID(e))
+		if ns := b.stages[next.Stage]; started && ns != nil {
+			ns.running++ // a prefetched task took the slot
+		}
 		if st == nil {
 			return
 		}
-		st.running--
+		if wasRunning {
+			st.running--
+		}
 		if e.Error == "" {
 			st.done++
 		}
@@ -81,6 +92,10 @@ func (b *progressBar) record(e Event) {
 	}
 	b.last = e.Time
 	b.drawLocked()
+}
+
+func taskID(e Event) ui.TaskID {
+	return ui.TaskID{Job: e.Job, Stage: e.Stage, StageAttempt: e.StageAttempt, Partition: e.Partition, Attempt: e.Attempt}
 }
 
 func (b *progressBar) drawLocked() {

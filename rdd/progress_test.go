@@ -108,3 +108,36 @@ func TestAccumulatorMergePanic(t *testing.T) {
 		t.Fatalf("after: %d, %v", n, err)
 	}
 }
+
+// Prefetched tasks (one per slot beyond the slots) are not drawn as
+// running: with 2 one-slot executors the line says "+ 2", not "+ 4", and
+// a prefetched task counts from its executor's task end on.
+func TestProgressLeavesPrefetchedTasksOut(t *testing.T) {
+	var out strings.Builder
+	b := newProgressBar(&out)
+	at := time.Unix(0, 0)
+	b.record(Event{Kind: StageSubmitted, Time: at, Job: 0, Stage: 0, Tasks: 10})
+	next := 0
+	start := func(exec string, prefetched bool) {
+		at = at.Add(200 * time.Millisecond) // past the redraw interval
+		b.record(Event{Kind: TaskStart, Time: at, Job: 0, Stage: 0, Partition: next, Executor: exec, Prefetched: prefetched})
+		next++
+	}
+	start("e1", false)
+	start("e2", false)
+	start("e1", true)
+	out.Reset()
+	start("e2", true)
+	if !strings.Contains(out.String(), "(0 + 2) / 10]") {
+		t.Fatalf("with 2 tasks running, 2 prefetched: %q", out.String())
+	}
+	for p := range 6 { // e1 and e2 in turn: each end starts a prefetched task and prefetches one
+		at = at.Add(time.Second)
+		b.record(Event{Kind: TaskEnd, Time: at, Job: 0, Stage: 0, Partition: p, Executor: []string{"e1", "e2"}[p%2]})
+		out.Reset()
+		start([]string{"e1", "e2"}[p%2], true)
+		if want := fmt.Sprintf("(%d + 2) / 10]", p+1); !strings.Contains(out.String(), want) {
+			t.Fatalf("after %d ends: %q, want %q", p+1, out.String(), want)
+		}
+	}
+}

@@ -223,11 +223,11 @@ func (c *cluster) serveResults(w http.ResponseWriter, r *http.Request) {
 
 // resultsClient is what executors post their reports with: HTTP/1.1
 // (plain, so that a report's values are written as they are), a
-// connection kept per slot, and a write buffer that sends a result in a
-// few writes.
-func resultsClient(token string, slots int) *http.Client {
+// connection kept per report that may be in flight, and a write buffer
+// that sends a result in a few writes.
+func resultsClient(token string, reports int) *http.Client {
 	return &http.Client{Transport: withToken{token, &http.Transport{
-		MaxIdleConnsPerHost: slots + 1, DisableCompression: true, WriteBufferSize: 64 << 10,
+		MaxIdleConnsPerHost: reports + 1, DisableCompression: true, WriteBufferSize: 64 << 10,
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			c, err := dialResults(ctx, network, addr)
 			if err != nil {

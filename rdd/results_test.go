@@ -67,7 +67,8 @@ var squares = rdd.Func(func(n, parts int) *rdd.RDD[int] {
 // executor's end, its tasks run again elsewhere and the job's result is
 // exact.
 func TestCutReportThenExecutorLost(t *testing.T) {
-	s := rdd.StartInProcessCluster(t, rdd.Config{}, 1)
+	// No prefetched tasks: the executor holds exactly its 4 slots' tasks.
+	s := rdd.StartInProcessCluster(t, rdd.Config{TaskPrefetch: -1}, 1)
 	url, token := rdd.DriverEndpoint(s)
 	ctx := t.Context()
 	rpc := rddpbconnect.NewDriverServiceClient(&http.Client{Transport: &http2Only{token: token}}, url)

@@ -61,6 +61,11 @@ type Event struct {
 	Host     string            `json:"host,omitempty"`     // ExecutorAdded: its shuffle server's address
 	Cores    int               `json:"cores,omitempty"`    // ExecutorAdded: its task slots
 	Reason   string            `json:"reason,omitempty"`   // ExecutorRemoved
+	// Prefetched marks a TaskStart of a task handed to an executor beyond
+	// its free slots (spark.rdd.taskPrefetch): it waits there for one of
+	// its tasks to end. The progress line and the UI count it as running
+	// from that executor's next TaskEnd (its slots take tasks in order).
+	Prefetched bool `json:"prefetched,omitempty"`
 }
 
 // resolve fixes, for this session, the partition counts (and input splits)
@@ -253,7 +258,7 @@ func (s *Session) runJob(ctx context.Context, target *node, parts []int, act act
 	core := job.New(job.Config{
 		ID: id, Graph: g, Target: plan.NodeID(target.id), Partitions: parts, Pipelines: pipelines,
 		MaxTaskFailures: s.cfg.TaskMaxFailures, MaxStageAttempts: s.cfg.StageMaxConsecutiveAttempts,
-		LocalityWait: max(s.cfg.LocalityWait, 0),
+		LocalityWait: max(s.cfg.LocalityWait, 0), Prefetch: s.prefetch(),
 	}, s.books, s.cacheState(), time.Now())
 	s.emit(Event{Kind: JobStart, Job: id, Name: target.String(), Tasks: len(sortedUnique(parts)), Shuffle: -1})
 	h := jobHooks{s: s, id: id}
@@ -277,6 +282,17 @@ func (s *Session) runJob(ctx context.Context, target *node, parts []int, act act
 	}
 	s.emit(ev)
 	return err
+}
+
+// prefetch is the job core's Config.Prefetch: spark.rdd.taskPrefetch in
+// coarse-grained cluster mode, where a task's next costs a report round
+// trip; none locally (a local slot starts its next task at once) or in
+// fine-grained mode (Mesos places each task).
+func (s *Session) prefetch() int {
+	if s.cluster == nil || s.cluster.fine != nil {
+		return 0
+	}
+	return max(s.cfg.TaskPrefetch, 0)
 }
 
 func sortedUnique(parts []int) []int {
@@ -419,7 +435,7 @@ type jobHooks struct {
 
 func (h jobHooks) launch(d *task.Desc) {
 	h.s.emit(Event{Kind: TaskStart, Job: h.id, Stage: d.Stage, StageAttempt: d.StageAttempt, Shuffle: d.Shuffle,
-		Partition: d.Partition, Attempt: d.Attempt, Executor: d.Executor})
+		Partition: d.Partition, Attempt: d.Attempt, Executor: d.Executor, Prefetched: d.Prefetched})
 }
 
 func (h jobHooks) taskEnd(r *task.Result) error {

@@ -21,6 +21,11 @@
 //     running tasks are retried elsewhere (not counted as task failures) and
 //     its map outputs are unregistered, so the stages that wrote them run
 //     again for those partitions only.
+//   - Prefetch (Config): once every free slot is filled, each executor is
+//     given up to Prefetch more tasks per slot, which it runs as its slots
+//     free (cluster mode: no report round trip between a slot's tasks). A
+//     prefetched task is a launched attempt like any other: lost with its
+//     executor, retried after a failure, ended with the job.
 //   - Tick: with tasks waiting and no executor at all for StarvationTimeout,
 //     the job reports that it is starved (Spark's "Initial job has not
 //     accepted any resources").

@@ -21,7 +21,7 @@ import (
 //
 //	node ID parts=N [narrow=P,...] [shuffle=P:SH,...]   add a dataset to the graph
 //	cache ID:PART [at=E1,E2]                           mark a partition cached (held by executors)
-//	job J target=ID [parts=0,1] [maxfail=N] [maxstage=N] [wait=SECONDS] start job J
+//	job J target=ID [parts=0,1] [maxfail=N] [maxstage=N] [wait=SECONDS] [prefetch=N] start job J
 //	executor-added E slots=N | executor-lost E
 //	succeed J SH:PART [sizes=1,2]   (SH is r for the result stage)
 //	fail J SH:PART | fetch-failed J SH:PART shuffle=S maps=0,1
@@ -142,6 +142,9 @@ func (h *harness) exec(t *testing.T, f []string) string {
 		if v, ok := args["maxstage"]; ok {
 			cfg.MaxStageAttempts = atoi(v)
 		}
+		if v, ok := args["prefetch"]; ok {
+			cfg.Prefetch = atoi(v)
+		}
 		if v, ok := args["wait"]; ok {
 			cfg.LocalityWait = time.Duration(atoi(v)) * time.Second
 		}
@@ -252,8 +255,12 @@ func (h *harness) show(id int, r Ready) string {
 	for _, d := range r.Launch {
 		k := key{d.Shuffle, d.Partition}
 		h.launched[id][k] = d
-		fmt.Fprintf(&b, "job %d: launch %s stage %d.%d attempt %d on %s\n", id, keyString(k), d.Stage,
-			d.StageAttempt, d.Attempt, d.Executor)
+		pre := ""
+		if d.Prefetched {
+			pre = " prefetched"
+		}
+		fmt.Fprintf(&b, "job %d: launch %s stage %d.%d attempt %d on %s%s\n", id, keyString(k), d.Stage,
+			d.StageAttempt, d.Attempt, d.Executor, pre)
 	}
 	for _, o := range r.Results {
 		fmt.Fprintf(&b, "job %d: result %d\n", id, o.Partition)

@@ -33,6 +33,14 @@ type Config struct {
 	// (Spark's delay scheduling). 0: they run anywhere at once, though a
 	// free slot still takes a task whose input it holds first.
 	LocalityWait time.Duration
+	// Prefetch is how many tasks an executor is given per slot beyond the
+	// ones its slots run (0: none): a cluster executor then starts its
+	// next task as soon as one ends, while that one's report is still on
+	// its way to the driver. A prefetched task counts as running here
+	// (launched, an attempt, lost with its executor, its report awaited);
+	// free slots are filled on every executor before any is given a
+	// prefetched task.
+	Prefetch int
 }
 
 // Cache tells which partitions are cached (plan.State's other half).
@@ -246,7 +254,7 @@ func (j *Job) TaskSucceededAt(id task.ID, at string, value any) Ready {
 		}
 		return j.step()
 	}
-	if j.remaining[k.part] {
+	if j.remaining[k.part] && !j.done { // an ended job hands out nothing more
 		delete(j.remaining, k.part)
 		j.out.Results = append(j.out.Results, Output{Partition: k.part, Value: value})
 	}
@@ -427,12 +435,23 @@ func (j *Job) slots() int {
 // launch starts queued tasks while executors have free slots. A free
 // slot takes, in queue order, a task whose cached input its executor holds,
 // else a task with no live preference, else one of a stage whose locality
-// wait is over; the executor with the most free slots goes first.
+// wait is over; the executor with the most free slots goes first. Then,
+// with Config.Prefetch, the same order gives executors their prefetched
+// tasks, up to slots*(1+Prefetch) each.
 func (j *Job) launch() {
+	j.fill(1)
+	if j.cfg.Prefetch > 0 {
+		j.fill(1 + j.cfg.Prefetch)
+	}
+}
+
+// fill launches queued tasks while executors have fewer than slots*per
+// tasks.
+func (j *Job) fill(per int) {
 	for len(j.queue) > 0 {
 		placed := false
-		for _, e := range j.byFreeSlots() {
-			if e.busy >= e.slots {
+		for _, e := range j.byFree(per) {
+			if e.busy >= e.slots*per {
 				break
 			}
 			i := j.pick(e)
@@ -442,7 +461,7 @@ func (j *Job) launch() {
 			k := j.queue[i]
 			j.queue = slices.Delete(j.queue, i, i+1)
 			delete(j.queued, k)
-			j.start(k, e)
+			j.start(k, e, per > 1)
 			placed = true
 			break // free slots changed: order again
 		}
@@ -452,11 +471,11 @@ func (j *Job) launch() {
 	}
 }
 
-// byFreeSlots lists the executors by free slots, most first, ties in
-// registration order.
-func (j *Job) byFreeSlots() []*executor {
+// byFree lists the executors by room for tasks (slots*per - busy), most
+// first, ties in registration order.
+func (j *Job) byFree(per int) []*executor {
 	out := slices.Clone(j.execs)
-	slices.SortStableFunc(out, func(a, b *executor) int { return (b.slots - b.busy) - (a.slots - a.busy) })
+	slices.SortStableFunc(out, func(a, b *executor) int { return (b.slots*per - b.busy) - (a.slots*per - a.busy) })
 	return out
 }
 
@@ -539,8 +558,8 @@ func (j *Job) preferred(loc Locator, k key) []string {
 	return walk(j.stages[k.shuffle].node, k.part, 0)
 }
 
-// start launches task k on e.
-func (j *Job) start(k key, e *executor) {
+// start launches task k on e, prefetched or into a free slot.
+func (j *Job) start(k key, e *executor, prefetched bool) {
 	sr := j.stages[k.shuffle]
 	if slices.Contains(j.prefs[k], e.id) {
 		sr.localAt = j.now
@@ -549,7 +568,7 @@ func (j *Job) start(k key, e *executor) {
 	d := &task.Desc{
 		ID: task.ID{Job: j.cfg.ID, Stage: sr.id, StageAttempt: sr.attempt, Shuffle: k.shuffle,
 			Partition: k.part, Attempt: j.attempts[k]},
-		Executor: e.id, Pipeline: j.cfg.Pipelines[k.shuffle],
+		Executor: e.id, Pipeline: j.cfg.Pipelines[k.shuffle], Prefetched: prefetched,
 	}
 	j.attempts[k]++
 	e.busy++

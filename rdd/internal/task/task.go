@@ -114,6 +114,9 @@ type Desc struct {
 	ID
 	Executor string // the executor chosen by the job core
 	Pipeline *Pipeline
+	// Prefetched is set on a task the core gave an executor beyond its
+	// free slots: it waits there for a slot (job.Config.Prefetch).
+	Prefetched bool
 }
 
 // Metrics are what one task attempt did.

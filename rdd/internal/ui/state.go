@@ -31,6 +31,7 @@ type Event struct {
 	Cores        int               `json:"cores"`
 	Reason       string            `json:"reason"`
 	Config       map[string]string `json:"config"`
+	Prefetched   bool              `json:"prefetched"`
 }
 
 // Metrics are a task's metrics (rdd.TaskMetrics' JSON form).
@@ -47,6 +48,7 @@ type Metrics struct {
 // Status of a job or a stage attempt.
 const (
 	Running   = "RUNNING"
+	Queued    = "QUEUED" // a prefetched task waiting on its executor for a slot
 	Succeeded = "SUCCEEDED"
 	Failed    = "FAILED"
 	Skipped   = "SKIPPED"
@@ -135,9 +137,10 @@ type State struct {
 	Jobs      map[int]*Job
 	Stages    map[StageKey]*Stage
 	Executors map[string]*Executor
-	order     []string    // executor ids in the order they were added
-	byShuffle map[int]int // shuffle -> stage id, from the events seen
-	running   map[taskKey]*Task
+	order     []string          // executor ids in the order they were added
+	byShuffle map[int]int       // shuffle -> stage id, from the events seen
+	running   map[taskKey]*Task // started or queued
+	waiting   Waiting
 	bad       int // events that did not decode
 }
 
@@ -218,7 +221,11 @@ func (s *State) Apply(e Event) {
 		st := s.stage(e)
 		t := &Task{Partition: e.Partition, Attempt: e.Attempt, Executor: e.Executor, Status: Running, Start: e.Time}
 		st.TaskRows = append(st.TaskRows, t)
-		st.Running++
+		if s.waiting.Start(e.Executor, TaskID{e.Job, e.Stage, e.StageAttempt, e.Partition, e.Attempt}, e.Prefetched) {
+			st.Running++
+		} else {
+			t.Status = Queued
+		}
 		s.running[taskKey{e.Job, e.Stage, e.StageAttempt, e.Partition, e.Attempt}] = t
 	case "TaskEnd":
 		st := s.stage(e)
@@ -229,7 +236,16 @@ func (s *State) Apply(e Event) {
 			st.TaskRows = append(st.TaskRows, t)
 		} else {
 			delete(s.running, k)
-			st.Running--
+			wasRunning, next, started := s.waiting.End(t.Executor, TaskID{e.Job, e.Stage, e.StageAttempt, e.Partition, e.Attempt})
+			if wasRunning {
+				st.Running--
+			}
+			if nt := s.running[taskKey{next.Job, next.Stage, next.StageAttempt, next.Partition, next.Attempt}]; started && nt != nil {
+				nt.Status, nt.Start = Running, e.Time
+				if ns := s.Stages[StageKey{next.Stage, next.StageAttempt}]; ns != nil {
+					ns.Running++
+				}
+			}
 		}
 		if e.Executor != "" {
 			t.Executor = e.Executor

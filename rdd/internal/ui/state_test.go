@@ -2,6 +2,7 @@ package ui
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -107,5 +108,43 @@ func TestStateToleratesMissingStarts(t *testing.T) {
 	tl := newTimeline(s.ExecutorList(), App{Start: time.Now().Add(-time.Minute)})
 	if svg := string(tl.svg()); strings.Contains(svg, "e<9>") || !strings.Contains(svg, "e&lt;9&gt;") {
 		t.Errorf("timeline svg not escaped: %s", svg)
+	}
+}
+
+// A prefetched task (handed to an executor beyond its free slots) is
+// QUEUED, not running, until one of its executor's tasks ends; one that
+// ends while queued (its executor lost) was never counted as running.
+func TestStateQueuesPrefetchedTasks(t *testing.T) {
+	s := NewState()
+	at := time.Unix(100, 0)
+	s.Apply(Event{Kind: "StageSubmitted", Job: 0, Stage: 0, Tasks: 4, Time: at})
+	s.Apply(Event{Kind: "TaskStart", Job: 0, Stage: 0, Partition: 0, Executor: "e1", Time: at})
+	s.Apply(Event{Kind: "TaskStart", Job: 0, Stage: 0, Partition: 1, Executor: "e1", Prefetched: true, Time: at})
+	s.Apply(Event{Kind: "TaskStart", Job: 0, Stage: 0, Partition: 2, Executor: "e2", Time: at})
+	s.Apply(Event{Kind: "TaskStart", Job: 0, Stage: 0, Partition: 3, Executor: "e2", Prefetched: true, Time: at})
+	st := s.Stages[StageKey{0, 0}]
+	status := func() []string {
+		var out []string
+		for _, r := range st.TaskRows {
+			out = append(out, r.Status)
+		}
+		return out
+	}
+	if st.Running != 2 || !slices.Equal(status(), []string{Running, Queued, Running, Queued}) {
+		t.Fatalf("after the starts: running %d, %v", st.Running, status())
+	}
+	s.Apply(Event{Kind: "TaskEnd", Job: 0, Stage: 0, Partition: 0, Executor: "e1", Time: at.Add(time.Second)})
+	if st.Running != 2 || st.TaskRows[1].Status != Running || !st.TaskRows[1].Start.Equal(at.Add(time.Second)) {
+		t.Fatalf("after e1's task ended: running %d, %v, started %v", st.Running, status(), st.TaskRows[1].Start)
+	}
+	// e2 lost: its queued task ends first, then its running one.
+	s.Apply(Event{Kind: "TaskEnd", Job: 0, Stage: 0, Partition: 3, Executor: "e2", Error: "lost", Time: at.Add(2 * time.Second)})
+	s.Apply(Event{Kind: "TaskEnd", Job: 0, Stage: 0, Partition: 2, Executor: "e2", Error: "lost", Time: at.Add(2 * time.Second)})
+	if st.Running != 1 || st.Failed != 2 {
+		t.Fatalf("after e2 was lost: running %d, failed %d, %v", st.Running, st.Failed, status())
+	}
+	s.Apply(Event{Kind: "TaskEnd", Job: 0, Stage: 0, Partition: 1, Executor: "e1", Time: at.Add(3 * time.Second)})
+	if st.Running != 0 || s.waiting.Len() != 0 {
+		t.Fatalf("at the end: running %d, %d waiting", st.Running, s.waiting.Len())
 	}
 }
