@@ -33,8 +33,36 @@ func AppendJSON(dst []byte, m proto.Message) ([]byte, error) {
 	return e.buf, nil
 }
 
+// MessageCache lends AppendJSONCached the JSON of messages it wrote
+// before. Get returns m's JSON when the cache has it; Put offers the JSON
+// just written for m (js is valid only during the call: keep a copy).
+// The cache decides which messages it keeps (by their type, say), and
+// must keep only messages nobody modifies afterwards: a cached message is
+// written as it was when cached.
+type MessageCache interface {
+	Get(m proto.Message) (js []byte, ok bool)
+	Put(m proto.Message, js []byte)
+}
+
+// AppendJSONCached is AppendJSON asking c for every message value (the
+// top-level message excepted) before encoding it, and offering c each
+// message it encoded: the output is AppendJSON's when c gives back what
+// it was given.
+func AppendJSONCached(dst []byte, m proto.Message, c MessageCache) ([]byte, error) {
+	if m == nil {
+		return dst, errors.New("codec: json: nil message")
+	}
+	e := encoder{buf: dst, cache: c}
+	rm := m.ProtoReflect()
+	if err := e.message(rm, planFor(rm.Descriptor()), 0); err != nil {
+		return dst, err
+	}
+	return e.buf, nil
+}
+
 type encoder struct {
-	buf []byte
+	buf   []byte
+	cache MessageCache // nil: none
 }
 
 func (e *encoder) message(m protoreflect.Message, p *msgPlan, depth int) error {
@@ -227,7 +255,19 @@ func (e *encoder) value(fp *fieldPlan, fd protoreflect.FieldDescriptor, v protor
 		}
 		e.buf = appendString(e.buf, string(ev.Name()))
 	case protoreflect.MessageKind, protoreflect.GroupKind:
-		return e.message(v.Message(), fp.childPlan(), depth+1)
+		if e.cache == nil {
+			return e.message(v.Message(), fp.childPlan(), depth+1)
+		}
+		pm := v.Message().Interface()
+		if js, ok := e.cache.Get(pm); ok {
+			e.buf = append(e.buf, js...)
+			return nil
+		}
+		start := len(e.buf)
+		if err := e.message(v.Message(), fp.childPlan(), depth+1); err != nil {
+			return err
+		}
+		e.cache.Put(pm, e.buf[start:])
 	}
 	return nil
 }
