@@ -263,6 +263,17 @@ func (m *Master) operatorQuery(w http.ResponseWriter, r *http.Request, out codec
 		httpError(w, statusOf(err), err.Error())
 	case !known:
 		operator.NotImplemented(w, typ, "meso does not know this call")
+	case resp.GetState != nil || resp.GetTasks != nil || resp.GetAgents != nil:
+		// Their tasks and agent entries are the core's immutable
+		// records: encoded once, kept by the encoder.
+		data, err := m.opEnc.Marshal(out, resp)
+		if err != nil {
+			operator.Error(w, http.StatusInternalServerError, "failed to encode the response: "+err.Error())
+			return
+		}
+		w.Header().Set("Content-Type", out.MediaType())
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(data)
 	default:
 		operator.Respond(w, out, resp)
 	}
