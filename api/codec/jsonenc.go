@@ -34,20 +34,29 @@ func AppendJSON(dst []byte, m proto.Message) ([]byte, error) {
 }
 
 // MessageCache lends AppendJSONCached the JSON of messages it wrote
-// before. Get returns m's JSON when the cache has it; Put offers the JSON
-// just written for m (js is valid only during the call: keep a copy).
-// The cache decides which messages it keeps (by their type, say), and
-// must keep only messages nobody modifies afterwards: a cached message is
-// written as it was when cached.
+// before. Get returns m's JSON when the cache has it (found), and whether
+// it keeps m's kind at all (keep); Put gets the JSON just written for a
+// message Get said it keeps and did not find (js is valid only during the
+// call: keep a copy). The cache must keep only messages nobody modifies
+// afterwards: a cached message is written as it was when cached.
+//
+// When the output so far holds at least flushSize bytes after a message
+// value and no Put is pending, Flush gets it, writes it out and returns
+// the buffer to go on with (length 0); AppendJSONCached then returns only
+// what followed the last Flush.
 type MessageCache interface {
-	Get(m proto.Message) (js []byte, ok bool)
+	Get(m proto.Message) (js []byte, found, keep bool)
 	Put(m proto.Message, js []byte)
+	Flush(b []byte) []byte
 }
 
+// flushSize is how much AppendJSONCached buffers before MessageCache.Flush.
+const flushSize = 64 << 10
+
 // AppendJSONCached is AppendJSON asking c for every message value (the
-// top-level message excepted) before encoding it, and offering c each
-// message it encoded: the output is AppendJSON's when c gives back what
-// it was given.
+// top-level message excepted) before encoding it, and offering c the
+// messages of the kinds it keeps: the output (all that c.Flush got, then
+// what is returned) is AppendJSON's when c gives back what it was given.
 func AppendJSONCached(dst []byte, m proto.Message, c MessageCache) ([]byte, error) {
 	if m == nil {
 		return dst, errors.New("codec: json: nil message")
@@ -61,8 +70,9 @@ func AppendJSONCached(dst []byte, m proto.Message, c MessageCache) ([]byte, erro
 }
 
 type encoder struct {
-	buf   []byte
-	cache MessageCache // nil: none
+	buf       []byte
+	cache     MessageCache // nil: none
+	recording int          // messages being written for cache.Put
 }
 
 func (e *encoder) message(m protoreflect.Message, p *msgPlan, depth int) error {
@@ -259,15 +269,27 @@ func (e *encoder) value(fp *fieldPlan, fd protoreflect.FieldDescriptor, v protor
 			return e.message(v.Message(), fp.childPlan(), depth+1)
 		}
 		pm := v.Message().Interface()
-		if js, ok := e.cache.Get(pm); ok {
+		js, found, keep := e.cache.Get(pm)
+		switch {
+		case found:
 			e.buf = append(e.buf, js...)
-			return nil
+		case keep:
+			start := len(e.buf)
+			e.recording++
+			err := e.message(v.Message(), fp.childPlan(), depth+1)
+			e.recording--
+			if err != nil {
+				return err
+			}
+			e.cache.Put(pm, e.buf[start:])
+		default:
+			if err := e.message(v.Message(), fp.childPlan(), depth+1); err != nil {
+				return err
+			}
 		}
-		start := len(e.buf)
-		if err := e.message(v.Message(), fp.childPlan(), depth+1); err != nil {
-			return err
+		if e.recording == 0 && len(e.buf) >= flushSize {
+			e.buf = e.cache.Flush(e.buf)
 		}
-		e.cache.Put(pm, e.buf[start:])
 	}
 	return nil
 }

@@ -1,7 +1,9 @@
 package operator
 
 import (
+	"bytes"
 	"cmp"
+	"io"
 	"slices"
 	"sync"
 
@@ -30,31 +32,69 @@ type StateEncoder struct {
 	mu    sync.Mutex
 	json  msgCache // guarded by mu
 	proto msgCache // guarded by mu
+	// scratch holds protoWriters' slices for the next answer.
+	scratch sync.Pool
 }
 
 // Marshal encodes resp as c does.
 func (e *StateEncoder) Marshal(c codec.Codec, resp *masterpb.Response) ([]byte, error) {
+	var b bytes.Buffer
+	if err := e.Encode(&b, c, resp); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// Encode writes resp to w as c encodes it. JSON goes out in pieces of
+// about 64 KiB as it is written (a GET_STATE at 10,000 agents / 100,000
+// tasks is over 100 MB of JSON), so an error of the codec may come after
+// some of it was written ; protobuf is written
+// whole (its size is known first).
+func (e *StateEncoder) Encode(w io.Writer, c codec.Codec, resp *masterpb.Response) error {
 	switch c {
 	case codec.JSON:
-		use := &jsonUse{e: e}
-		b, err := codec.AppendJSONCached(nil, resp, use)
+		use := &jsonUse{e: e, w: w}
+		b, err := codec.AppendJSONCached(make([]byte, 0, 80<<10), resp, use)
 		e.mu.Lock()
 		e.json.done(use.n)
 		e.mu.Unlock()
-		return b, err
+		if err != nil {
+			return err
+		}
+		if use.err != nil {
+			return use.err
+		}
+		_, err = w.Write(b)
+		return err
 	case codec.Protobuf:
-		w := &protoWriter{e: e}
+		pw := w
+		w, _ := e.scratch.Get().(*protoWriter)
+		if w == nil {
+			w = &protoWriter{}
+		}
+		*w = protoWriter{e: e, sizes: w.sizes[:0], leaves: w.leaves[:0]}
+		defer func() {
+			clear(w.leaves) // hold no cached bytes
+			w.e = nil
+			e.scratch.Put(w)
+		}()
 		if err := w.prepare(resp.ProtoReflect()); err != nil {
-			return nil, err
+			return err
 		}
 		b := make([]byte, 0, w.sizes[0])
 		b = w.write(b, resp.ProtoReflect())
 		e.mu.Lock()
 		e.proto.done(w.n)
 		e.mu.Unlock()
-		return b, nil
+		_, err := pw.Write(b)
+		return err
 	}
-	return c.Marshal(resp)
+	b, err := c.Marshal(resp)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
 }
 
 // Cached is how many JSON and protobuf encodings the encoder holds.
@@ -111,19 +151,28 @@ func (c *msgCache) done(n int) {
 
 // jsonUse is the codec.MessageCache of one JSON answer.
 type jsonUse struct {
-	e *StateEncoder
-	n int // cached kinds written
+	e   *StateEncoder
+	n   int // cached kinds written
+	w   io.Writer
+	err error // the first write's error
 }
 
-func (u *jsonUse) Get(m proto.Message) ([]byte, bool) {
+func (u *jsonUse) Get(m proto.Message) (js []byte, found, keep bool) {
 	if !cachedKind(m) {
-		return nil, false
+		return nil, false, false
 	}
 	u.n++
 	u.e.mu.Lock()
 	b, ok := u.e.json.get(m)
 	u.e.mu.Unlock()
-	return b, ok
+	return b, ok, true
+}
+
+func (u *jsonUse) Flush(b []byte) []byte {
+	if u.err == nil {
+		_, u.err = u.w.Write(b)
+	}
+	return b[:0]
 }
 
 func (u *jsonUse) Put(m proto.Message, js []byte) {

@@ -224,3 +224,43 @@ func TestStateEncoderKeepsByMessage(t *testing.T) {
 		t.Fatal("the cached task was encoded again")
 	}
 }
+
+// countWriter counts the writes it gets.
+type countWriter struct {
+	bytes.Buffer
+	writes int
+}
+
+func (w *countWriter) Write(p []byte) (int, error) {
+	w.writes++
+	return w.Buffer.Write(p)
+}
+
+// An answer of many megabytes of JSON goes out in pieces, and the
+// pieces make the codec's answer; twice, the second from the cache.
+func TestStateEncoderLargeStreams(t *testing.T) {
+	f := &filler{r: rand.New(rand.NewPCG(21, 22))}
+	var tasks []*mesospb.Task
+	for range 3000 {
+		tasks = append(tasks, f.task())
+	}
+	resp := f.state(tasks, []*masterpb.Response_GetAgents_Agent{f.agent(), f.agent()})
+	want, err := codec.JSON.Marshal(resp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e StateEncoder
+	for round := range 2 {
+		var w countWriter
+		if err := e.Encode(&w, codec.JSON, resp); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(w.Bytes(), want) {
+			t.Fatalf("round %d: %d bytes, the codec's %d", round, w.Len(), len(want))
+		}
+		if min := len(want) / (80 << 10); w.writes < min {
+			t.Fatalf("round %d: %d writes for %d bytes: not streamed", round, w.writes, len(want))
+		}
+	}
+	checkEqualsCodec(t, &e, resp)
+}

@@ -220,7 +220,7 @@ func benchStateRender(b *testing.B, agents int) {
 		var enc operator.StateEncoder
 		encode := func() {
 			resp := &masterpb.Response{Type: masterpb.Response_GET_STATE.Enum(), GetState: bc.c.StateQuery()()}
-			if _, err := enc.Marshal(c, resp); err != nil {
+			if err := enc.Encode(io.Discard, c, resp); err != nil {
 				b.Fatal(err)
 			}
 		}
