@@ -195,18 +195,25 @@ func (c *Core) frameworksQuery(agents agentSnaps) func() *masterpb.Response_GetF
 		recount = recount || s.recount != nil
 	}
 	ids := sortedKeys(c.frameworks)
-	for _, id := range ids {
+	// The outstanding offers (thousands under load) are listed on the
+	// loop, sorted by the returned function.
+	offers := make([][]*mesospb.Offer, len(ids))
+	for i, id := range ids {
 		fw := c.frameworks[id]
 		h := held{}
 		if recount {
 			h = recountFramework(fw)
 		}
-		out.Frameworks = append(out.Frameworks, frameworkEntryWith(fw, h, c.frameworkInverseOffers(id)))
+		out.Frameworks = append(out.Frameworks, frameworkHead(fw, h, c.frameworkInverseOffers(id)))
+		offers[i] = offerList(fw)
 	}
 	for _, fw := range slices.Backward(c.completed) {
 		out.CompletedFrameworks = append(out.CompletedFrameworks, frameworkEntryWith(fw, recountFramework(fw), nil))
 	}
 	if recount {
+		for i, list := range offers {
+			out.Frameworks[i].Offers = sortOffers(list)
+		}
 		return func() *masterpb.Response_GetFrameworks { return out }
 	}
 	// The allocator charges an optimistic offer group to its holder
@@ -252,6 +259,7 @@ func (c *Core) frameworksQuery(agents agentSnaps) func() *masterpb.Response_GetF
 		for i, id := range ids {
 			h := get(id)
 			out.Frameworks[i].AllocatedResources, out.Frameworks[i].OfferedResources = h.allocated.proto(), h.offered.proto()
+			out.Frameworks[i].Offers = sortOffers(offers[i])
 		}
 		return out
 	}
@@ -597,6 +605,33 @@ func (c *Core) frameworkEntry(fw *framework) *masterpb.Response_GetFrameworks_Fr
 // frameworkEntryWith builds a framework's entry from what it holds and its
 // outstanding inverse offers.
 func frameworkEntryWith(fw *framework, h held, inverse []*mesospb.InverseOffer) *masterpb.Response_GetFrameworks_Framework {
+	e := frameworkHead(fw, h, inverse)
+	e.Offers = sortOffers(offerList(fw))
+	return e
+}
+
+// offerList is the framework's outstanding offers' messages, in no order.
+// They are shared, not copied: an offer's message is never modified once
+// made (it went out in an OFFERS event already).
+func offerList(fw *framework) []*mesospb.Offer {
+	if len(fw.offers) == 0 {
+		return nil
+	}
+	out := make([]*mesospb.Offer, 0, len(fw.offers))
+	for _, o := range fw.offers {
+		out = append(out, o.proto)
+	}
+	return out
+}
+
+// sortOffers sorts offers by id, in place, and returns them.
+func sortOffers(offers []*mesospb.Offer) []*mesospb.Offer {
+	slices.SortFunc(offers, func(a, b *mesospb.Offer) int { return strings.Compare(a.GetId().GetValue(), b.GetId().GetValue()) })
+	return offers
+}
+
+// frameworkHead is frameworkEntryWith without the offers.
+func frameworkHead(fw *framework, h held, inverse []*mesospb.InverseOffer) *masterpb.Response_GetFrameworks_Framework {
 	e := &masterpb.Response_GetFrameworks_Framework{
 		FrameworkInfo:    proto.Clone(fw.info).(*mesospb.FrameworkInfo),
 		Active:           proto.Bool(fw.connected()),
@@ -605,9 +640,6 @@ func frameworkEntryWith(fw *framework, h held, inverse []*mesospb.InverseOffer) 
 		RegisteredTime:   timeInfo(fw.registered),
 		ReregisteredTime: timeInfo(fw.reregistered),
 		UnregisteredTime: timeInfo(fw.unregistered),
-	}
-	for _, id := range sortedKeys(fw.offers) {
-		e.Offers = append(e.Offers, proto.Clone(fw.offers[id].proto).(*mesospb.Offer))
 	}
 	e.AllocatedResources, e.OfferedResources = h.allocated.proto(), h.offered.proto()
 	if len(inverse) > 0 {
