@@ -33,8 +33,46 @@ func AppendJSON(dst []byte, m proto.Message) ([]byte, error) {
 	return e.buf, nil
 }
 
+// MessageCache lends AppendJSONCached the JSON of messages it wrote
+// before. Get returns m's JSON when the cache has it (found), and whether
+// it keeps m's kind at all (keep); Put gets the JSON just written for a
+// message Get said it keeps and did not find (js is valid only during the
+// call: keep a copy). The cache must keep only messages nobody modifies
+// afterwards: a cached message is written as it was when cached.
+//
+// When the output so far holds at least flushSize bytes after a message
+// value and no Put is pending, Flush gets it, writes it out and returns
+// the buffer to go on with (length 0); AppendJSONCached then returns only
+// what followed the last Flush.
+type MessageCache interface {
+	Get(m proto.Message) (js []byte, found, keep bool)
+	Put(m proto.Message, js []byte)
+	Flush(b []byte) []byte
+}
+
+// flushSize is how much AppendJSONCached buffers before MessageCache.Flush.
+const flushSize = 64 << 10
+
+// AppendJSONCached is AppendJSON asking c for every message value (the
+// top-level message excepted) before encoding it, and offering c the
+// messages of the kinds it keeps: the output (all that c.Flush got, then
+// what is returned) is AppendJSON's when c gives back what it was given.
+func AppendJSONCached(dst []byte, m proto.Message, c MessageCache) ([]byte, error) {
+	if m == nil {
+		return dst, errors.New("codec: json: nil message")
+	}
+	e := encoder{buf: dst, cache: c}
+	rm := m.ProtoReflect()
+	if err := e.message(rm, planFor(rm.Descriptor()), 0); err != nil {
+		return dst, err
+	}
+	return e.buf, nil
+}
+
 type encoder struct {
-	buf []byte
+	buf       []byte
+	cache     MessageCache // nil: none
+	recording int          // messages being written for cache.Put
 }
 
 func (e *encoder) message(m protoreflect.Message, p *msgPlan, depth int) error {
@@ -227,7 +265,31 @@ func (e *encoder) value(fp *fieldPlan, fd protoreflect.FieldDescriptor, v protor
 		}
 		e.buf = appendString(e.buf, string(ev.Name()))
 	case protoreflect.MessageKind, protoreflect.GroupKind:
-		return e.message(v.Message(), fp.childPlan(), depth+1)
+		if e.cache == nil {
+			return e.message(v.Message(), fp.childPlan(), depth+1)
+		}
+		pm := v.Message().Interface()
+		js, found, keep := e.cache.Get(pm)
+		switch {
+		case found:
+			e.buf = append(e.buf, js...)
+		case keep:
+			start := len(e.buf)
+			e.recording++
+			err := e.message(v.Message(), fp.childPlan(), depth+1)
+			e.recording--
+			if err != nil {
+				return err
+			}
+			e.cache.Put(pm, e.buf[start:])
+		default:
+			if err := e.message(v.Message(), fp.childPlan(), depth+1); err != nil {
+				return err
+			}
+		}
+		if e.recording == 0 && len(e.buf) >= flushSize {
+			e.buf = e.cache.Flush(e.buf)
+		}
 	}
 	return nil
 }

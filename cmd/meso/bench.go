@@ -137,6 +137,10 @@ Flags may be written with '_' or '-' (--task_duration, --task-duration).`,
 		"first retry interval of the simulated agents' unacknowledged status updates, doubling (0: Mesos' 10secs)")
 	mesosflag.DurationVar(f, &stateInterval, "state_interval", stateInterval,
 		"pause between the end of one state query and the next while tasks run (0: no queries)")
+	f.Float64Var(&cfg.LaunchRate, "launch_rate", 0,
+		"tasks/s of a steady phase: --tasks are launched first and held running, then this many tasks a second more (each running --task_duration) for --steady_duration; the steady figures and the state queries are that phase's (0: no steady phase, --tasks as one burst)")
+	mesosflag.DurationVar(f, &cfg.SteadyDuration, "steady_duration", 0,
+		"how long the steady phase launches (with --launch_rate; 0: 60secs)")
 	f.StringVar(&cfg.StateQuery, "state_query", sim.StateQueryHTTP,
 		"the state query: state (GET /master/state) or operator (the v1 operator API's GET_STATE, JSON)")
 	f.StringVar(&offerMode, "offer_mode", offerMode,

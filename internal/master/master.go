@@ -62,6 +62,10 @@ type Master struct {
 	// stateEnc writes the state documents, keeping each task's JSON
 	// (safe for concurrent use).
 	stateEnc present.StateEncoder
+	// opEnc encodes the operator API's GET_STATE, GET_TASKS and
+	// GET_AGENTS, keeping each task's and agent entry's encodings (safe
+	// for concurrent use).
+	opEnc operator.StateEncoder
 }
 
 // New checks cfg and returns a Master.

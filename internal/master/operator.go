@@ -263,6 +263,24 @@ func (m *Master) operatorQuery(w http.ResponseWriter, r *http.Request, out codec
 		httpError(w, statusOf(err), err.Error())
 	case !known:
 		operator.NotImplemented(w, typ, "meso does not know this call")
+	case resp.GetState != nil || resp.GetTasks != nil || resp.GetAgents != nil:
+		// Their tasks and agent entries are the core's immutable
+		// records: encoded once, kept by the encoder.
+		// JSON is written in pieces as it is encoded.
+		lw := &lazyOK{w: w, mediaType: out.MediaType()}
+		if err := m.opEnc.Encode(lw, out, resp); err != nil {
+			if !lw.started {
+				operator.Error(w, http.StatusInternalServerError, "failed to encode the response: "+err.Error())
+				return
+			}
+			// Part of the answer went out: cut the response rather
+			// than end a body that would look whole.
+			m.log.Warn("operator answer cut short", "call", typ.String(), "err", err)
+			panic(http.ErrAbortHandler)
+		}
+		if !lw.started {
+			lw.Write(nil)
+		}
 	default:
 		operator.Respond(w, out, resp)
 	}
@@ -374,4 +392,20 @@ func drainGrace(d *durationpb.Duration) (*mesospb.DurationInfo, error) {
 		return nil, fmt.Errorf("drain_agent.max_grace_period: %w", err)
 	}
 	return &mesospb.DurationInfo{Nanoseconds: proto.Int64(int64(d.AsDuration()))}, nil
+}
+
+// lazyOK answers 200 with its content type at the first write.
+type lazyOK struct {
+	w         http.ResponseWriter
+	mediaType string
+	started   bool
+}
+
+func (l *lazyOK) Write(p []byte) (int, error) {
+	if !l.started {
+		l.started = true
+		l.w.Header().Set("Content-Type", l.mediaType)
+		l.w.WriteHeader(http.StatusOK)
+	}
+	return l.w.Write(p)
 }

@@ -250,18 +250,28 @@ func groupByFramework(tasks *masterpb.Response_GetTasks, execs *masterpb.Respons
 		}
 		return p
 	}
-	for _, t := range tasks.GetTasks() {
-		p := get(t.GetFrameworkId().GetValue())
-		p.tasks = append(p.tasks, t)
+	// The core lists each framework's tasks together: a framework's run
+	// of tasks is a subslice (capped, so that a later run of the same
+	// framework, if any, is appended to a copy).
+	group := func(list []*mesospb.Task, part func(*frameworkParts) *[]*mesospb.Task) {
+		for i := 0; i < len(list); {
+			id := list[i].GetFrameworkId().GetValue()
+			j := i + 1
+			for j < len(list) && list[j].GetFrameworkId().GetValue() == id {
+				j++
+			}
+			dst := part(get(id))
+			if len(*dst) == 0 {
+				*dst = list[i:j:j]
+			} else {
+				*dst = append(*dst, list[i:j]...)
+			}
+			i = j
+		}
 	}
-	for _, t := range tasks.GetUnreachableTasks() {
-		p := get(t.GetFrameworkId().GetValue())
-		p.unreachable = append(p.unreachable, t)
-	}
-	for _, t := range tasks.GetCompletedTasks() {
-		p := get(t.GetFrameworkId().GetValue())
-		p.completed = append(p.completed, t)
-	}
+	group(tasks.GetTasks(), func(p *frameworkParts) *[]*mesospb.Task { return &p.tasks })
+	group(tasks.GetUnreachableTasks(), func(p *frameworkParts) *[]*mesospb.Task { return &p.unreachable })
+	group(tasks.GetCompletedTasks(), func(p *frameworkParts) *[]*mesospb.Task { return &p.completed })
 	for _, e := range execs.GetExecutors() {
 		p := get(e.GetExecutorInfo().GetFrameworkId().GetValue())
 		p.executors = append(p.executors, e)

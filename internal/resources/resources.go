@@ -516,3 +516,49 @@ func (r Resources) String() string {
 	}
 	return b.String()
 }
+
+// Sum is a running total of resources that allocates little: adding
+// resources with the keys the total has already (the common case when
+// summing many holdings of the same kinds, such as every holding of cpus
+// and mem) adds their scalars in place into a slice the Sum owns; other
+// additions merge as Add does. The zero value is an empty total.
+type Sum struct {
+	r     Resources
+	owned bool // r is this Sum's own slice, its scalars writable
+}
+
+// Add adds o to the total.
+func (s *Sum) Add(o Resources) {
+	if len(o) == 0 {
+		return
+	}
+	if s.owned && len(s.r) == len(o) {
+		same := true
+		for i := range o {
+			if o[i].Kind != KindScalar || compareKey(&s.r[i], &o[i]) != 0 {
+				same = false
+				break
+			}
+		}
+		if same {
+			for i := range o {
+				s.r[i].Scalar += o[i].Scalar
+			}
+			return
+		}
+	}
+	if len(s.r) == 0 {
+		// Copy o, so that the next addition may write in place (the
+		// entries' ranges and sets are shared, never written).
+		s.r, s.owned = slices.Clone(o), true
+		return
+	}
+	s.r, s.owned = s.r.Add(o), true // Add of two non-empty lists is a new slice
+}
+
+// Resources returns the total, immutable as every Resources: adding to
+// the Sum afterwards makes a new slice rather than write this one.
+func (s *Sum) Resources() Resources {
+	s.owned = false
+	return s.r
+}

@@ -2,6 +2,7 @@ package resources
 
 import (
 	"errors"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -283,5 +284,59 @@ func TestValidateRole(t *testing.T) {
 	}
 	if !IsAllocatableTo("eng", "eng/web") || IsAllocatableTo("eng", "engine") || IsAllocatableTo("eng/web", "eng") {
 		t.Error("IsAllocatableTo ancestry wrong")
+	}
+}
+
+// A Sum equals folding Add over the same lists, in place or not, and
+// writes none of the lists added nor a total it returned.
+func TestSum(t *testing.T) {
+	lists := []string{
+		"cpus:0.1;mem:32", "cpus:0.1;mem:32", "cpus:2;mem:64;disk:10",
+		"cpus(web):1", "ports:[31000-31005]", "cpus:0.1;mem:32", "ports:[31010-31020];zones:{a}",
+		"", "cpus:0.5;mem:1", "cpus:0.5;mem:1",
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for round := range 200 {
+		var s Sum
+		var want Resources
+		var added []Resources
+		var copies []string
+		var got []Resources
+		var gotWas []string
+		for range rng.IntN(12) {
+			r := MustParse(lists[rng.IntN(len(lists))])
+			added, copies = append(added, r), append(copies, r.String())
+			s.Add(r)
+			want = want.Add(r)
+			if rng.IntN(4) == 0 {
+				got = append(got, s.Resources())
+				gotWas = append(gotWas, want.String())
+				if g := got[len(got)-1]; !g.Equal(want) {
+					t.Fatalf("round %d: sum %v, want %v", round, g, want)
+				}
+			}
+		}
+		if g := s.Resources(); !g.Equal(want) {
+			t.Fatalf("round %d: sum %v, want %v", round, g, want)
+		}
+		for i, r := range added {
+			if r.String() != copies[i] {
+				t.Fatalf("round %d: an added list changed: %v, was %s", round, r, copies[i])
+			}
+		}
+		for i, g := range got {
+			if g.String() != gotWas[i] {
+				t.Fatalf("round %d: a total returned changed: %v, was %s", round, g, gotWas[i])
+			}
+		}
+	}
+	// A total returned is not written by later additions.
+	var s Sum
+	s.Add(MustParse("cpus:1;mem:2"))
+	s.Add(MustParse("cpus:1;mem:2"))
+	first := s.Resources()
+	s.Add(MustParse("cpus:1;mem:2"))
+	if first.String() != MustParse("cpus:2;mem:4").String() || s.Resources().String() != MustParse("cpus:3;mem:6").String() {
+		t.Fatalf("first %v, then %v", first, s.Resources())
 	}
 }

@@ -486,7 +486,9 @@ func (a *simAgent) runTask(framework, task string) {
 	}
 	fwd = append(fwd, a.updateLocked(key, mesospb.TaskState_TASK_RUNNING, now)...)
 	a.mu.Unlock()
-	a.p.timers.add(now.Add(a.p.r.cfg.TaskDuration), a, key)
+	if a.p.r.cfg.LaunchRate <= 0 || !heldTask(task) {
+		a.p.timers.add(now.Add(a.p.r.cfg.TaskDuration), a, key)
+	}
 	a.forward(fwd, true)
 }
 

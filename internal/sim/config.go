@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
+	"strings"
 	"time"
 
 	"github.com/mesoproject/meso/internal/resources"
@@ -31,6 +33,7 @@ const (
 	DefaultRegistering    = 256
 	DefaultCallWorkers    = 16
 	DefaultStateInterval  = time.Second
+	DefaultSteadyDuration = time.Minute
 )
 
 // The state queries the sampler can ask (Config.StateQuery).
@@ -110,6 +113,20 @@ type Config struct {
 	// that of a session, not a connection: label such figures.
 	LinkMux int
 
+	// LaunchRate, when positive, adds a steady phase to the run: the
+	// Tasks tasks are launched first (one burst, as without it) and held
+	// running until the run ends; once every one of them runs, the
+	// frameworks launch LaunchRate more tasks per second (over all of
+	// them, shared evenly; launched when offers arrive, so in steps of
+	// the allocation interval), each running TaskDuration, for
+	// SteadyDuration. Report.Steady has that phase's figures, and the
+	// state queries run only in it: launches at a sustainable pace with
+	// the cluster at its full size, instead of one burst that saturates
+	// the machine.
+	LaunchRate float64
+	// SteadyDuration is how long the steady phase launches (default 60 s).
+	SteadyDuration time.Duration
+
 	// Timeout bounds the whole run (default 30 min).
 	Timeout time.Duration
 	// StateInterval is the pause between the end of one GET /master/state
@@ -161,6 +178,10 @@ func (cfg *Config) validate() error {
 		return fmt.Errorf("%w: --link_mux must not be negative", ErrConfig)
 	case cfg.LinkMux > 0 && cfg.HTTP2:
 		return fmt.Errorf("%w: --link_mux and --http2 exclude each other (the framed link is HTTP/1.1)", ErrConfig)
+	case cfg.LaunchRate < 0 || math.IsNaN(cfg.LaunchRate) || math.IsInf(cfg.LaunchRate, 0):
+		return fmt.Errorf("%w: --launch_rate must be a finite number, not negative", ErrConfig)
+	case cfg.SteadyDuration < 0:
+		return fmt.Errorf("%w: --steady_duration must not be negative", ErrConfig)
 	case cfg.MasterPID > 0 && cfg.Master == "":
 		return fmt.Errorf("%w: --master_pid needs --master", ErrConfig)
 	}
@@ -197,6 +218,14 @@ func (cfg *Config) validate() error {
 	default:
 		return fmt.Errorf("%w: --state_query %q: want %s or %s", ErrConfig, cfg.StateQuery, StateQueryHTTP, StateQueryOperator)
 	}
+	if cfg.LaunchRate > 0 {
+		if cfg.SteadyDuration == 0 {
+			cfg.SteadyDuration = DefaultSteadyDuration
+		}
+		if n := cfg.steadyTasks(); n < cfg.Frameworks {
+			return fmt.Errorf("%w: --launch_rate x --steady_duration is %d tasks, fewer than --frameworks (%d)", ErrConfig, n, cfg.Frameworks)
+		}
+	}
 	if cfg.Version == "" {
 		cfg.Version = "sim"
 	}
@@ -221,3 +250,18 @@ func share(n, m, i int) int {
 	}
 	return s
 }
+
+// steadyTasks is how many tasks the steady phase launches (Config.LaunchRate).
+func (cfg *Config) steadyTasks() int {
+	if cfg.LaunchRate <= 0 {
+		return 0
+	}
+	return int(math.Round(cfg.LaunchRate * cfg.SteadyDuration.Seconds()))
+}
+
+// heldTaskMark is in the ids of the tasks a run with a steady phase holds
+// running until it ends (Config.LaunchRate): the simulated agents never
+// finish them.
+const heldTaskMark = "-h"
+
+func heldTask(id string) bool { return strings.Contains(id, heldTaskMark) }

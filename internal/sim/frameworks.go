@@ -24,6 +24,11 @@ import (
 const (
 	refuseWhileLaunching = 0
 	refuseWhenDone       = 3600
+	// refuseSteady: in the steady phase (Config.LaunchRate) an offer
+	// the framework has no task for now is declined for Mesos' default
+	// 5 s, so that a framework launching a few tasks a second does not
+	// decline every agent every allocation cycle.
+	refuseSteady = 5
 )
 
 // Flags of a task in simFramework.seen.
@@ -52,6 +57,16 @@ type simFramework struct {
 	rescindMu sync.Mutex
 	rescinded map[string]bool
 
+	// The steady phase (Config.LaunchRate): held of the share are the
+	// tasks held running, the rest launched at perSec from the phase's
+	// start; ends is how many tasks of the share end (all without a
+	// steady phase, the steady ones with it). launchAt has the time
+	// each steady task's ACCEPT was sent, until its TASK_RUNNING.
+	held, ends int
+	perSec     float64
+	launchMu   sync.Mutex
+	launchAt   map[string]time.Duration // guarded by launchMu
+
 	// Owned by the events goroutine.
 	launched   int
 	seq        int
@@ -59,6 +74,9 @@ type simFramework struct {
 	suppressed bool
 	seen       map[string]uint8
 	latencies  []time.Duration
+	// In the steady phase: ACCEPT sent to TASK_RUNNING received of the
+	// steady tasks, and the latencies of the updates sent in the phase.
+	launchLatencies, steadyLatencies []time.Duration
 }
 
 func newFramework(r *runner, idx int, master string, hc *http.Client) *simFramework {
@@ -71,6 +89,14 @@ func newFramework(r *runner, idx int, master string, hc *http.Client) *simFramew
 		seen:  map[string]uint8{},
 
 		rescinded: map[string]bool{},
+		launchAt:  map[string]time.Duration{},
+	}
+	f.ends = f.share
+	if n := r.cfg.steadyTasks(); n > 0 {
+		f.held = f.share
+		f.ends = share(n, r.cfg.Frameworks, idx)
+		f.share += f.ends
+		f.perSec = r.cfg.LaunchRate * float64(f.ends) / float64(n)
 	}
 	var callTr http.RoundTripper // nil: hc's
 	if r.cfg.PipelineCalls > 0 && !r.cfg.HTTP2 {
@@ -215,6 +241,8 @@ func (f *simFramework) offers(ctx context.Context, offers []*mesospb.Offer) {
 	refuse := float64(refuseWhileLaunching)
 	if done {
 		refuse = refuseWhenDone
+	} else if f.held > 0 && f.launched >= f.held {
+		refuse = refuseSteady
 	}
 	f.decide(ctx, unused, func() {}, func(ctx context.Context) error {
 		return ignoreGone(f.client.Decline(ctx, unused, &mesospb.Filters{RefuseSeconds: proto.Float64(refuse)}))
@@ -229,7 +257,7 @@ func (f *simFramework) offers(ctx context.Context, offers []*mesospb.Offer) {
 // does.
 func (f *simFramework) launch(ctx context.Context, o *mesospb.Offer) bool {
 	n := 0
-	if waiting := f.share - f.launched; waiting > 0 {
+	if waiting := f.waiting(); waiting > 0 {
 		if avail, err := resources.FromProto(o.GetResources()); err == nil {
 			n = fits(avail.Quantities(), f.need, waiting)
 		} else {
@@ -240,9 +268,17 @@ func (f *simFramework) launch(ctx context.Context, o *mesospb.Offer) bool {
 		return false
 	}
 	tasks := make([]*mesospb.TaskInfo, n)
+	var steady []string
 	for i := range tasks {
 		f.seq++
 		id := fmt.Sprintf("f%03d-t%07d", f.idx+1, f.seq)
+		if f.held > 0 {
+			if f.launched+i < f.held {
+				id = fmt.Sprintf("f%03d%s%07d", f.idx+1, heldTaskMark, f.seq)
+			} else {
+				steady = append(steady, id)
+			}
+		}
 		tasks[i] = &mesospb.TaskInfo{
 			Name:      proto.String(id),
 			TaskId:    &mesospb.TaskID{Value: proto.String(id)},
@@ -266,6 +302,14 @@ func (f *simFramework) launch(ctx context.Context, o *mesospb.Offer) bool {
 		f.lost.Add(int64(n))
 		f.call(ctx, func(ctx context.Context) error { return ignoreGone(f.client.Revive(ctx)) })
 	}, func(ctx context.Context) error {
+		if len(steady) > 0 {
+			now := f.r.since()
+			f.launchMu.Lock()
+			for _, id := range steady {
+				f.launchAt[id] = now
+			}
+			f.launchMu.Unlock()
+		}
 		err := f.client.Accept(ctx, ids, []*mesospb.Offer_Operation{op},
 			&mesospb.Filters{RefuseSeconds: proto.Float64(refuseWhileLaunching)})
 		if err != nil {
@@ -283,10 +327,13 @@ func (f *simFramework) update(ctx context.Context, st *mesospb.TaskStatus) {
 	now := f.r.since()
 	c := &f.r.c
 	c.updatesReceived.Add(1)
+	id := st.GetTaskId().GetValue()
 	if d, ok := f.r.lat.received(st.GetUuid(), now); ok {
 		f.latencies = append(f.latencies, d)
+		if start := c.steadyStart.get(); start != 0 && now-d >= start && !heldTask(id) {
+			f.steadyLatencies = append(f.steadyLatencies, d)
+		}
 	}
-	id := st.GetTaskId().GetValue()
 	if st.GetReason() == mesospb.TaskStatus_REASON_INVALID_OFFERS && st.GetSource() == mesospb.TaskStatus_SOURCE_MASTER {
 		// Its offer went to another framework first (optimistic
 		// offers): launch it again.
@@ -300,9 +347,12 @@ func (f *simFramework) update(ctx context.Context, st *mesospb.TaskStatus) {
 	switch state := st.GetState(); {
 	case state == mesospb.TaskState_TASK_RUNNING && flags&(seenRunning|seenTerminal) == 0:
 		flags |= seenRunning
-		c.running.Add(1)
+		n := c.running.Add(1)
 		c.active.Add(1)
 		c.lastRunning.last(now)
+		if f.held > 0 {
+			f.steadyRunning(id, n, now)
+		}
 	case mesospb.IsTerminal(state) && flags&seenTerminal == 0:
 		if flags&seenRunning != 0 {
 			c.active.Add(-1)
@@ -314,9 +364,11 @@ func (f *simFramework) update(ctx context.Context, st *mesospb.TaskStatus) {
 			c.failed.Add(1)
 			f.r.log.Warn("task failed", "task", id, "state", state.String(), "message", st.GetMessage())
 		}
-		f.terminal++
-		if f.terminal == f.share {
-			close(f.done)
+		if f.held == 0 || !heldTask(id) {
+			f.terminal++
+			if f.terminal == f.ends {
+				close(f.done)
+			}
 		}
 	}
 	f.seen[id] = flags
@@ -332,4 +384,45 @@ func ignoreGone(err error) error {
 		return nil
 	}
 	return err
+}
+
+// waiting is how many tasks the framework may launch now: the rest of
+// its share, or in a run with a steady phase, the held tasks first and
+// then the steady ones at perSec from the phase's start.
+func (f *simFramework) waiting() int {
+	if f.held == 0 || f.launched < f.held {
+		if f.held > 0 {
+			return f.held - f.launched
+		}
+		return f.share - f.launched
+	}
+	start := f.r.c.steadyStart.get()
+	if start == 0 {
+		return 0
+	}
+	due := int(f.perSec * (f.r.since() - start).Seconds())
+	return min(f.held+due, f.share) - f.launched
+}
+
+// steadyRunning notes a TASK_RUNNING in a run with a steady phase:
+// running is the run's count of tasks that reached RUNNING, so the
+// phase starts when it reaches the held tasks (none of the steady ones
+// is launched before); a steady task's launch latency is taken.
+func (f *simFramework) steadyRunning(id string, running int64, now time.Duration) {
+	c := &f.r.c
+	if running == int64(f.r.cfg.Tasks) {
+		c.steadyStart.first(now)
+	}
+	if heldTask(id) {
+		return
+	}
+	c.steadyRunning.Add(1)
+	c.lastSteadyRunning.last(now)
+	f.launchMu.Lock()
+	at, ok := f.launchAt[id]
+	delete(f.launchAt, id)
+	f.launchMu.Unlock()
+	if ok {
+		f.launchLatencies = append(f.launchLatencies, now-at)
+	}
 }

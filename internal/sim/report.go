@@ -78,6 +78,10 @@ type Report struct {
 	// while tasks run, in milliseconds.
 	StateLatency StateLatency `json:"state_latency_ms"`
 
+	// Steady has the figures of the steady phase (Config.LaunchRate);
+	// nil without one.
+	Steady *Steady `json:"steady,omitempty"`
+
 	Memory *Memory `json:"memory,omitempty"`
 
 	LoadStart [3]float64 `json:"load_average_start"`
@@ -93,11 +97,30 @@ type Latency struct {
 	Max     float64 `json:"max"`
 }
 
+// Steady is the steady phase of a run (Config.LaunchRate): Report.Tasks
+// held running, Tasks more launched at LaunchRate per second.
+type Steady struct {
+	LaunchRate float64 `json:"launch_rate_tasks_per_s"` // asked for
+	Duration   float64 `json:"duration_s"`              // of the launches
+	Tasks      int64   `json:"tasks"`                   // to launch in the phase
+	Running    int64   `json:"tasks_reached_running"`
+	// ToRunningRate is Running over the time from the phase's start
+	// (every held task running) to the last steady TASK_RUNNING.
+	ToRunningRate float64 `json:"to_running_tasks_per_s"`
+	// LaunchLatency is from the framework sending the ACCEPT of a task to
+	// it receiving the task's TASK_RUNNING, in milliseconds.
+	LaunchLatency Latency `json:"launch_latency_ms"`
+	// UpdateLatency is UpdateLatency's of the steady tasks' updates sent
+	// in the phase.
+	UpdateLatency Latency `json:"update_latency_ms"`
+}
+
 // StateLatency summarises the state queries, in milliseconds.
 type StateLatency struct {
 	Queries int     `json:"queries"`
 	Errors  int     `json:"errors"`
 	P50     float64 `json:"p50"`
+	P99     float64 `json:"p99"`
 	Max     float64 `json:"max"`
 }
 
@@ -163,7 +186,22 @@ func (r *Report) Figures() []Figure {
 		{"state queries", float64(r.StateLatency.Queries), ""},
 		{"state query errors", float64(r.StateLatency.Errors), ""},
 		{"state latency p50", r.StateLatency.P50, "ms"},
+		{"state latency p99", r.StateLatency.P99, "ms"},
 		{"state latency max", r.StateLatency.Max, "ms"},
+	}
+	if st := r.Steady; st != nil {
+		f = append(f,
+			Figure{"steady launch rate asked", st.LaunchRate, "tasks/s"},
+			Figure{"steady duration", st.Duration, "s"},
+			Figure{"steady tasks", float64(st.Tasks), ""},
+			Figure{"steady tasks reached RUNNING", float64(st.Running), ""},
+			Figure{"steady to RUNNING", st.ToRunningRate, "tasks/s"},
+			Figure{"steady launch latency p50", st.LaunchLatency.P50, "ms"},
+			Figure{"steady launch latency p90", st.LaunchLatency.P90, "ms"},
+			Figure{"steady launch latency p99", st.LaunchLatency.P99, "ms"},
+			Figure{"steady launch latency max", st.LaunchLatency.Max, "ms"},
+			Figure{"steady update latency p50", st.UpdateLatency.P50, "ms"},
+			Figure{"steady update latency p99", st.UpdateLatency.P99, "ms"})
 	}
 	if m := r.Memory; m != nil {
 		f = append(f,

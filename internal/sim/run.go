@@ -233,6 +233,20 @@ func (r *runner) fill(rep *Report, fws []*simFramework, phase time.Duration) {
 		lat = append(lat, f.latencies...)
 	}
 	rep.UpdateLatency = summarize(lat)
+	if r.cfg.LaunchRate > 0 {
+		var launch, upd []time.Duration
+		for _, f := range fws {
+			launch = append(launch, f.launchLatencies...)
+			upd = append(upd, f.steadyLatencies...)
+		}
+		n := c.steadyRunning.Load()
+		rep.Steady = &Steady{
+			LaunchRate: r.cfg.LaunchRate, Duration: r.cfg.SteadyDuration.Seconds(),
+			Tasks: int64(r.cfg.steadyTasks()), Running: n,
+			ToRunningRate: rate(n, span(&c.steadyStart, &c.lastSteadyRunning)),
+			LaunchLatency: summarize(launch), UpdateLatency: summarize(upd),
+		}
+	}
 	var waits []time.Duration
 	if r.pool != nil {
 		for _, w := range r.pool.waits {
@@ -410,7 +424,8 @@ func (s *sampler) run(ctx context.Context) {
 		if s.r.cfg.Master == "" {
 			s.heapPeak = max(s.heapPeak, heapBytes())
 		}
-		if s.r.cfg.StateInterval > 0 {
+		// With a steady phase (Config.LaunchRate), queries run in it only.
+		if s.r.cfg.StateInterval > 0 && (s.r.cfg.LaunchRate <= 0 || s.r.c.steadyStart.get() != 0) {
 			d, err := s.query(ctx)
 			if ctx.Err() != nil {
 				return
@@ -459,7 +474,7 @@ func (s *sampler) query(ctx context.Context) (time.Duration, error) {
 
 func (s *sampler) summary() StateLatency {
 	l := summarize(s.state)
-	return StateLatency{Queries: len(s.state), Errors: s.errors, P50: l.P50, Max: l.Max}
+	return StateLatency{Queries: len(s.state), Errors: s.errors, P50: l.P50, P99: l.P99, Max: l.Max}
 }
 
 // agentConns is how many connections the agents' links and senders take.

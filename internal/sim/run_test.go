@@ -339,3 +339,70 @@ func TestRunStateQueries(t *testing.T) {
 		t.Fatalf("an unknown state query: %v", err)
 	}
 }
+
+// With a steady phase the held tasks run until the end (none finishes),
+// the steady tasks are launched at the asked pace once every held task
+// runs, each one's launch latency is taken, and the state queries run.
+func TestRunSteadyPhase(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	const held, rate, steadyFor = 100, 40.0, 1500 * time.Millisecond
+	rep, r, err := run(ctx, Config{
+		Agents: 20, Frameworks: 2, Tasks: held,
+		TaskDuration:       200 * time.Millisecond,
+		AllocationInterval: 50 * time.Millisecond,
+		UpdateRetry:        time.Hour,
+		StateInterval:      20 * time.Millisecond,
+		LaunchRate:         rate,
+		SteadyDuration:     steadyFor,
+		Audit:              true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := rep.Steady
+	steady := int64(rate * steadyFor.Seconds())
+	if st == nil || st.Tasks != steady || st.Running != steady || st.LaunchRate != rate {
+		t.Fatalf("steady phase %+v, want %d tasks", st, steady)
+	}
+	if rep.Launched != held+steady || rep.Running != held+steady || rep.FinishedAcked != steady || rep.Failed != 0 || rep.CallErrors != 0 {
+		t.Errorf("launched %d, running %d, finished and acked %d, failed %d, call errors %d; want %d, %d, %d, 0, 0",
+			rep.Launched, rep.Running, rep.FinishedAcked, rep.Failed, rep.CallErrors, held+steady, held+steady, steady)
+	}
+	if st.LaunchLatency.Samples != int(steady) || st.LaunchLatency.P50 <= 0 || st.UpdateLatency.Samples != 2*int(steady) {
+		t.Errorf("launch latency %+v, update latency %+v", st.LaunchLatency, st.UpdateLatency)
+	}
+	// Paced: the steady tasks reach RUNNING over about steadyFor, not at once.
+	if span := float64(st.Running) / st.ToRunningRate; span < 0.8*steadyFor.Seconds() {
+		t.Errorf("steady tasks reached RUNNING within %.2f s, want about %v", span, steadyFor)
+	}
+	if rep.StateLatency.Queries == 0 || rep.StateLatency.Errors != 0 {
+		t.Errorf("state queries %+v", rep.StateLatency)
+	}
+	heldSeen := 0
+	for _, u := range r.audit.updates {
+		if heldTask(u.key.task) {
+			heldSeen++
+			if u.state != mesospb.TaskState_TASK_RUNNING {
+				t.Errorf("held task %s got %v", u.key.task, u.state)
+			}
+		}
+	}
+	if heldSeen != held {
+		t.Errorf("%d updates of held tasks, want %d (TASK_RUNNING each)", heldSeen, held)
+	}
+	var table bytes.Buffer
+	if err := rep.WriteTable(&table); err != nil {
+		t.Fatal(err)
+	}
+	figs, err := ParseTable(table.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if figs["steady tasks reached RUNNING"].Value != float64(steady) || figs["steady launch latency p99"].Unit != "ms" {
+		t.Errorf("table: %v", figs["steady tasks reached RUNNING"])
+	}
+	if err := (&Config{Agents: 1, Frameworks: 2, Tasks: 2, LaunchRate: 1, SteadyDuration: time.Second}).validate(); !errors.Is(err, ErrConfig) {
+		t.Errorf("a steady phase of fewer tasks than frameworks: %v", err)
+	}
+}

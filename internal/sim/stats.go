@@ -27,6 +27,10 @@ type counters struct {
 	firstRegister, lastRegistered stamp
 	firstLaunch, lastRunning      stamp
 	lastFinishedAck               stamp
+	// The steady phase (Config.LaunchRate): from every held task
+	// running to the last steady task's TASK_RUNNING.
+	steadyStart, lastSteadyRunning stamp
+	steadyRunning                  atomic.Int64
 }
 
 // stamp is a point in time as an offset from the run's epoch (runner.since),

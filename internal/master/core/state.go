@@ -195,18 +195,25 @@ func (c *Core) frameworksQuery(agents agentSnaps) func() *masterpb.Response_GetF
 		recount = recount || s.recount != nil
 	}
 	ids := sortedKeys(c.frameworks)
-	for _, id := range ids {
+	// The outstanding offers (thousands under load) are listed on the
+	// loop, sorted by the returned function.
+	offers := make([][]*mesospb.Offer, len(ids))
+	for i, id := range ids {
 		fw := c.frameworks[id]
 		h := held{}
 		if recount {
 			h = recountFramework(fw)
 		}
-		out.Frameworks = append(out.Frameworks, frameworkEntryWith(fw, h, c.frameworkInverseOffers(id)))
+		out.Frameworks = append(out.Frameworks, frameworkHead(fw, h, c.frameworkInverseOffers(id)))
+		offers[i] = offerList(fw)
 	}
 	for _, fw := range slices.Backward(c.completed) {
 		out.CompletedFrameworks = append(out.CompletedFrameworks, frameworkEntryWith(fw, recountFramework(fw), nil))
 	}
 	if recount {
+		for i, list := range offers {
+			out.Frameworks[i].Offers = sortOffers(list)
+		}
 		return func() *masterpb.Response_GetFrameworks { return out }
 	}
 	// The allocator charges an optimistic offer group to its holder
@@ -224,18 +231,26 @@ func (c *Core) frameworksQuery(agents agentSnaps) func() *masterpb.Response_GetF
 		}
 	}
 	return func() *masterpb.Response_GetFrameworks {
-		byFw := map[string]held{}
-		get := func(id string) held {
+		// Running totals (resources.Sum): the holdings of one framework
+		// and role mostly have the same kinds, added in place.
+		byFw := map[string]*heldSum{}
+		get := func(id string) *heldSum {
 			h, ok := byFw[id]
 			if !ok {
-				h = newHeld()
+				h = &heldSum{}
 				byFw[id] = h
 			}
 			return h
 		}
 		for _, s := range agents {
 			for _, x := range s.holdings {
-				get(x.Framework).add(x.Role, x.Used, x.Offered)
+				h := get(x.Framework)
+				if !x.Used.IsEmpty() {
+					h.allocated.add(x.Role, x.Used)
+				}
+				if !x.Offered.IsEmpty() {
+					h.offered.add(x.Role, x.Offered)
+				}
 			}
 		}
 		for _, g := range group {
@@ -244,6 +259,7 @@ func (c *Core) frameworksQuery(agents agentSnaps) func() *masterpb.Response_GetF
 		for i, id := range ids {
 			h := get(id)
 			out.Frameworks[i].AllocatedResources, out.Frameworks[i].OfferedResources = h.allocated.proto(), h.offered.proto()
+			out.Frameworks[i].Offers = sortOffers(offers[i])
 		}
 		return out
 	}
@@ -318,7 +334,17 @@ func (c *Core) taskLists() taskLists {
 // sorted lists each framework's live and unreachable tasks by task id and
 // its completed tasks, most recent first.
 func (l taskLists) sorted() *masterpb.Response_GetTasks {
-	out := &masterpb.Response_GetTasks{}
+	// Sized at once (the unreachable are few): growing a list of
+	// 100,000 pointers by appends allocated about twice its size.
+	live, completed := 0, 0
+	for _, run := range l.runs {
+		live += run.live.n
+		completed += len(run.completed)
+	}
+	out := &masterpb.Response_GetTasks{Tasks: make([]*mesospb.Task, 0, live)}
+	if completed > 0 {
+		out.CompletedTasks = make([]*mesospb.Task, 0, completed)
+	}
 	byID := func(a, b *mesospb.Task) int {
 		return strings.Compare(a.GetTaskId().GetValue(), b.GetTaskId().GetValue())
 	}
@@ -452,6 +478,33 @@ func (b byRole) proto() []*mesospb.Resource {
 	return out
 }
 
+// heldSum is held as running totals (resources.Sum) by role, for summing
+// many holdings.
+type heldSum struct{ allocated, offered sumByRole }
+
+type sumByRole map[string]*resources.Sum
+
+func (b *sumByRole) add(role string, r resources.Resources) {
+	if *b == nil {
+		*b = sumByRole{}
+	}
+	s := (*b)[role]
+	if s == nil {
+		s = &resources.Sum{}
+		(*b)[role] = s
+	}
+	s.Add(r)
+}
+
+// proto is byRole.proto of the totals.
+func (b sumByRole) proto() []*mesospb.Resource {
+	var out []*mesospb.Resource
+	for _, role := range sortedKeys(b) {
+		out = append(out, b[role].Resources().ToProto(role, true)...)
+	}
+	return out
+}
+
 // held is what the allocator's books say a framework holds under a role:
 // its tasks (not yet freed) and executors, and its outstanding offers. The
 // allocator keeps them as the core's books change, so state queries and
@@ -552,6 +605,33 @@ func (c *Core) frameworkEntry(fw *framework) *masterpb.Response_GetFrameworks_Fr
 // frameworkEntryWith builds a framework's entry from what it holds and its
 // outstanding inverse offers.
 func frameworkEntryWith(fw *framework, h held, inverse []*mesospb.InverseOffer) *masterpb.Response_GetFrameworks_Framework {
+	e := frameworkHead(fw, h, inverse)
+	e.Offers = sortOffers(offerList(fw))
+	return e
+}
+
+// offerList is the framework's outstanding offers' messages, in no order.
+// They are shared, not copied: an offer's message is never modified once
+// made (it went out in an OFFERS event already).
+func offerList(fw *framework) []*mesospb.Offer {
+	if len(fw.offers) == 0 {
+		return nil
+	}
+	out := make([]*mesospb.Offer, 0, len(fw.offers))
+	for _, o := range fw.offers {
+		out = append(out, o.proto)
+	}
+	return out
+}
+
+// sortOffers sorts offers by id, in place, and returns them.
+func sortOffers(offers []*mesospb.Offer) []*mesospb.Offer {
+	slices.SortFunc(offers, func(a, b *mesospb.Offer) int { return strings.Compare(a.GetId().GetValue(), b.GetId().GetValue()) })
+	return offers
+}
+
+// frameworkHead is frameworkEntryWith without the offers.
+func frameworkHead(fw *framework, h held, inverse []*mesospb.InverseOffer) *masterpb.Response_GetFrameworks_Framework {
 	e := &masterpb.Response_GetFrameworks_Framework{
 		FrameworkInfo:    proto.Clone(fw.info).(*mesospb.FrameworkInfo),
 		Active:           proto.Bool(fw.connected()),
@@ -560,9 +640,6 @@ func frameworkEntryWith(fw *framework, h held, inverse []*mesospb.InverseOffer) 
 		RegisteredTime:   timeInfo(fw.registered),
 		ReregisteredTime: timeInfo(fw.reregistered),
 		UnregisteredTime: timeInfo(fw.unregistered),
-	}
-	for _, id := range sortedKeys(fw.offers) {
-		e.Offers = append(e.Offers, proto.Clone(fw.offers[id].proto).(*mesospb.Offer))
 	}
 	e.AllocatedResources, e.OfferedResources = h.allocated.proto(), h.offered.proto()
 	if len(inverse) > 0 {
