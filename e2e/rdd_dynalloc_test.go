@@ -36,7 +36,7 @@ func dynAllocArgs(c *cluster, pidDir, tmpDir, idle string) []string {
 		"--conf", "spark.executor.cores=1", "--conf", "spark.executor.memory=256m",
 		"--conf", "spark.dynamicAllocation.enabled=true", "--conf", "spark.shuffle.service.enabled=true",
 		"--conf", "spark.dynamicAllocation.minExecutors=1", "--conf", "spark.dynamicAllocation.maxExecutors=3",
-		"--conf", "spark.dynamicAllocation.schedulerBacklogTimeout=200ms",
+		"--conf", "spark.dynamicAllocation.schedulerBacklogTimeout=100ms",
 		"--conf", "spark.dynamicAllocation.executorIdleTimeout=" + idle,
 		"--conf", "spark.dynamicAllocation.cachedExecutorIdleTimeout=" + idle,
 		"--conf", "spark.executor.heartbeatInterval=300ms", "--conf", "spark.storage.blockManagerSlaveTimeoutMs=2000",
@@ -204,7 +204,11 @@ func firstDynAllocAction(t *testing.T, n, parts string) dynAllocRun {
 }
 
 func TestRDDDynamicAllocationShuffleService(t *testing.T) {
-	r := firstDynAllocAction(t, "3000000", "60")
+	// A first action long enough for the ramp to 3 executors (two backlog
+	// timeouts and an executor start) on a fast build: with prefetched
+	// tasks 3M records in 60 partitions took 0.56 s and the third
+	// executor came after the job.
+	r := firstDynAllocAction(t, "6000000", "120")
 	d := r.d
 	// The last one is lost: its outputs stay served by its agent's service.
 	for id, pid := range executorPIDs(t, r.pidDir) {
