@@ -54,6 +54,9 @@ MESO_<FLAG> (e.g. MESOS_WORK_DIR); durations take the Mesos syntax
 				// Refused before anything starts, not at listen time.
 				return fmt.Errorf("--shuffle_service=%d: a port is 1-65535 (0 or absent: no shuffle service)", shufflePort)
 			}
+			if cfg.CommandExecutorHostIdle <= 0 {
+				return fmt.Errorf("--command_executor_host_idle=%v: a host's idle time must be positive", cfg.CommandExecutorHostIdle)
+			}
 			if ip != "0.0.0.0" && ip != "::" {
 				cfg.IP = ip
 			}

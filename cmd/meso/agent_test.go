@@ -15,3 +15,14 @@ func TestAgentRefusesBadShuffleServicePort(t *testing.T) {
 		}
 	}
 }
+
+// A command executor host's idle time of zero or below is refused (it
+// used to fall back to the default silently).
+func TestAgentRefusesNonPositiveHostIdle(t *testing.T) {
+	for _, d := range []string{"0s", "-5s"} {
+		err := newRootCmdRun(t, "agent", "--master", "127.0.0.1:1", "--work_dir", t.TempDir(), "--command_executor_host_idle="+d)
+		if err == nil || !strings.Contains(err.Error(), "--command_executor_host_idle") || !strings.Contains(err.Error(), "positive") {
+			t.Errorf("--command_executor_host_idle=%s: %v; want an error naming the flag", d, err)
+		}
+	}
+}
