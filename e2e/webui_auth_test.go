@@ -188,7 +188,7 @@ func TestWebUISandboxAccess(t *testing.T) {
 	switchTo("ops", "o-secret")
 	p.navigate(taskPage)
 	p.waitText("#sandbox", "stdout")
-	if err := chromedp.Run(ctx, chromedp.Click("#stdout-link", chromedp.ByQuery)); err != nil {
+	if err := clickLive(ctx, "#stdout-link"); err != nil {
 		t.Fatal(err)
 	}
 	p.waitText("#tail", "started")

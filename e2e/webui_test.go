@@ -120,7 +120,7 @@ func TestWebUI(t *testing.T) {
 	waitText(30*time.Second, "#task-state", "RUNNING")
 	waitText(30*time.Second, "#history", "RUNNING")
 	shot("task")
-	if err := chromedp.Run(ctx, chromedp.Click("#stdout-link", chromedp.ByQuery)); err != nil {
+	if err := clickLive(ctx, "#stdout-link"); err != nil {
 		t.Fatal(err)
 	}
 	waitText(30*time.Second, "#tail", "started")
@@ -153,7 +153,7 @@ func TestWebUI(t *testing.T) {
 	waitText(30*time.Second, "#sandbox", "browse")
 	click := func(sel string) {
 		t.Helper()
-		if err := chromedp.Run(ctx, chromedp.Click(sel, chromedp.ByQuery)); err != nil {
+		if err := clickLive(ctx, sel); err != nil {
 			t.Fatalf("click %s: %v", sel, err)
 		}
 	}
@@ -264,6 +264,20 @@ func TestWebUI(t *testing.T) {
 }
 
 // `meso dev` prints where its web UI is, and the master serves it there.
+// clickLive clicks the element sel on a page that re-renders as events
+// arrive: when the node found is replaced before the click reaches it
+// (CDP's "Could not find node with given id"), it finds the new one and
+// clicks again, for at most 30 s.
+func clickLive(ctx context.Context, sel string) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := chromedp.Run(ctx, chromedp.Click(sel, chromedp.ByQuery))
+		if err == nil || !strings.Contains(err.Error(), "Could not find node with given id") || time.Now().After(deadline) {
+			return err
+		}
+	}
+}
+
 func TestDevPrintsWebUI(t *testing.T) {
 	port := freePort(t)
 	dev := start(t, "dev", port, "dev", "--port="+strconv.Itoa(port))
