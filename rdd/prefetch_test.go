@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -48,15 +47,7 @@ func TestPrefetchedTaskLostWithItsExecutor(t *testing.T) {
 	s := rdd.StartInProcessCluster(t, rdd.Config{}, 1)
 	rpc := fakeExecutor(t, s, "dying")
 	const n, parts = 4000, 40
-	type out struct {
-		v   []int
-		err error
-	}
-	done := make(chan out, 1)
-	go func() {
-		v, err := rdd.Collect(context.Background(), s, squares(n, parts))
-		done <- out{v, err}
-	}()
+	job := collectSquaresInBackground(s, n, parts)
 	var taken []*rddpb.Task
 	deadline := time.Now().Add(30 * time.Second)
 	for len(taken) < 3 {
@@ -72,31 +63,7 @@ func TestPrefetchedTaskLostWithItsExecutor(t *testing.T) {
 	if len(taken) != 3 || rdd.RunningOn(s, "dying") != 3 {
 		t.Fatalf("a one-slot executor was given %d tasks (%d running at the driver), want 3", len(taken), rdd.RunningOn(s, "dying"))
 	}
-	var mu sync.Mutex
-	lost := 0
-	s.AddListener(func(e rdd.Event) {
-		if e.Kind == rdd.TaskEnd && e.Executor == "dying" && e.Error != "" {
-			mu.Lock()
-			lost++
-			mu.Unlock()
-		}
-	})
-	rdd.LoseExecutor(s, "dying", "killed")
-	o := <-done
-	if o.err != nil {
-		t.Fatal(o.err)
-	}
-	if len(o.v) != n {
-		t.Fatalf("%d records, want %d", len(o.v), n)
-	}
-	for i, v := range o.v {
-		if v != i*i {
-			t.Fatalf("record %d = %d", i, v)
-		}
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if lost != 3 {
+	if lost := job.loseExecutor(t, "dying", "killed"); lost != 3 {
 		t.Fatalf("%d of the lost executor's tasks ended as lost, want 3", lost)
 	}
 }

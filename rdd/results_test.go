@@ -77,15 +77,7 @@ func TestCutReportThenExecutorLost(t *testing.T) {
 		t.Fatal(err)
 	}
 	const n, parts = 4000, 40
-	type out struct {
-		v   []int
-		err error
-	}
-	done := make(chan out, 1)
-	go func() {
-		v, err := rdd.Collect(context.Background(), s, squares(n, parts))
-		done <- out{v, err}
-	}()
+	job := collectSquaresInBackground(s, n, parts)
 	// Take tasks as the dying executor until its 4 slots are full (the
 	// job has 40: a poll may answer before the driver filled them all), and
 	// post each report cut off in its value.
@@ -116,35 +108,11 @@ func TestCutReportThenExecutorLost(t *testing.T) {
 		t.Fatalf("%d of the %d tasks of the cut reports still run on the dying executor, want all", stillRunning, len(taken))
 	}
 	select {
-	case o := <-done:
+	case o := <-job.done:
 		t.Fatalf("the job ended before its tasks' results arrived: %d records, %v", len(o.v), o.err)
 	default:
 	}
-	var mu sync.Mutex
-	lost := 0
-	s.AddListener(func(e rdd.Event) {
-		if e.Kind == rdd.TaskEnd && e.Executor == "dying" && strings.Contains(e.Error, rdd.ErrExecutorLost.Error()) {
-			mu.Lock()
-			lost++
-			mu.Unlock()
-		}
-	})
-	rdd.LoseExecutor(s, "dying", "killed while posting its results")
-	o := <-done
-	if o.err != nil {
-		t.Fatal(o.err)
-	}
-	if len(o.v) != n {
-		t.Fatalf("%d records, want %d", len(o.v), n)
-	}
-	for i, v := range o.v {
-		if v != i*i {
-			t.Fatalf("record %d is %d, want %d", i, v, i*i)
-		}
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if lost != len(taken) {
+	if lost := job.loseExecutor(t, "dying", "killed while posting its results"); lost != len(taken) {
 		t.Fatalf("%d tasks ended as lost with the executor, want %d", lost, len(taken))
 	}
 }
@@ -188,4 +156,57 @@ func (h *http2Only) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context())
 	r.Header.Set("X-Meso-Shuffle-Token", h.token)
 	return h.rt.RoundTrip(r)
+}
+
+// squaresJob is Collect of squares(n, parts) running in the background.
+type squaresJob struct {
+	s    *rdd.Session
+	n    int
+	done chan squaresResult
+}
+
+type squaresResult struct {
+	v   []int
+	err error
+}
+
+func collectSquaresInBackground(s *rdd.Session, n, parts int) *squaresJob {
+	j := &squaresJob{s: s, n: n, done: make(chan squaresResult, 1)}
+	go func() {
+		v, err := rdd.Collect(context.Background(), s, squares(n, parts))
+		j.done <- squaresResult{v, err}
+	}()
+	return j
+}
+
+// loseExecutor loses executor id, waits for the job, checks its result is
+// exact and returns how many of id's tasks ended lost with it
+// (rdd.ErrExecutorLost).
+func (j *squaresJob) loseExecutor(t *testing.T, id, why string) int {
+	t.Helper()
+	var mu sync.Mutex
+	lost := 0
+	j.s.AddListener(func(e rdd.Event) {
+		if e.Kind == rdd.TaskEnd && e.Executor == id && strings.Contains(e.Error, rdd.ErrExecutorLost.Error()) {
+			mu.Lock()
+			lost++
+			mu.Unlock()
+		}
+	})
+	rdd.LoseExecutor(j.s, id, why)
+	o := <-j.done
+	if o.err != nil {
+		t.Fatal(o.err)
+	}
+	if len(o.v) != j.n {
+		t.Fatalf("%d records, want %d", len(o.v), j.n)
+	}
+	for i, v := range o.v {
+		if v != i*i {
+			t.Fatalf("record %d is %d, want %d", i, v, i*i)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return lost
 }
