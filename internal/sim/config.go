@@ -182,6 +182,10 @@ func (cfg *Config) validate() error {
 		return fmt.Errorf("%w: --launch_rate must be a finite number, not negative", ErrConfig)
 	case cfg.SteadyDuration < 0:
 		return fmt.Errorf("%w: --steady_duration must not be negative", ErrConfig)
+	case cfg.SteadyDuration > 0 && cfg.LaunchRate == 0:
+		return fmt.Errorf("%w: --steady_duration needs --launch_rate (there is no steady phase without it)", ErrConfig)
+	case cfg.PipelineCalls < 0:
+		return fmt.Errorf("%w: --pipeline_calls must not be negative (0: one request per connection at a time)", ErrConfig)
 	case cfg.MasterPID > 0 && cfg.Master == "":
 		return fmt.Errorf("%w: --master_pid needs --master", ErrConfig)
 	}

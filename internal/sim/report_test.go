@@ -179,6 +179,8 @@ func TestConfigErrors(t *testing.T) {
 		{Agents: 1, Frameworks: 1, Tasks: 1, TaskResources: resources.MustParse("ports:[1-2]")},
 		{Agents: 1, Frameworks: 1, Tasks: 1, TaskResources: resources.MustParse("cpus:100")},
 		{Agents: 1, Frameworks: 1, Tasks: 1, MasterPID: 42},
+		{Agents: 1, Frameworks: 1, Tasks: 1, SteadyDuration: time.Second},
+		{Agents: 1, Frameworks: 1, Tasks: 1, PipelineCalls: -1},
 	} {
 		if err := cfg.validate(); !errors.Is(err, ErrConfig) {
 			t.Errorf("validate(%+v) = %v, want ErrConfig", cfg, err)
