@@ -67,6 +67,17 @@ type simFramework struct {
 	launchMu   sync.Mutex
 	launchAt   map[string]time.Duration // guarded by launchMu
 
+	// placedAt has, per launched task until it ends, when the framework
+	// received the offer it was first placed on and when its
+	// TASK_RUNNING came; retryFrom the first placement times of tasks
+	// whose launch was lost (offer conflict, offer rescinded while the
+	// framework thought, ACCEPT failed), which the tasks launched next
+	// take over (tasks of a framework are alike), so that the offer to
+	// RUNNING latency of a task counts its failed attempts.
+	placeMu   sync.Mutex
+	placedAt  map[string]placement // guarded by placeMu
+	retryFrom []time.Duration      // guarded by placeMu
+
 	// Owned by the events goroutine.
 	launched   int
 	seq        int
@@ -77,7 +88,14 @@ type simFramework struct {
 	// In the steady phase: ACCEPT sent to TASK_RUNNING received of the
 	// steady tasks, and the latencies of the updates sent in the phase.
 	launchLatencies, steadyLatencies []time.Duration
+	// Offer to TASK_RUNNING of every task, and the task-seconds between
+	// TASK_RUNNING and the terminal update (Report.Utilisation).
+	placeLatencies []time.Duration
+	busy           time.Duration
 }
+
+// placement is a launched task's times (simFramework.placedAt).
+type placement struct{ offered, running time.Duration }
 
 func newFramework(r *runner, idx int, master string, hc *http.Client) *simFramework {
 	f := &simFramework{
@@ -90,6 +108,7 @@ func newFramework(r *runner, idx int, master string, hc *http.Client) *simFramew
 
 		rescinded: map[string]bool{},
 		launchAt:  map[string]time.Duration{},
+		placedAt:  map[string]placement{},
 	}
 	f.ends = f.share
 	if n := r.cfg.steadyTasks(); n > 0 {
@@ -269,6 +288,8 @@ func (f *simFramework) launch(ctx context.Context, o *mesospb.Offer) bool {
 	}
 	tasks := make([]*mesospb.TaskInfo, n)
 	var steady []string
+	offered := f.r.since()
+	f.placeMu.Lock()
 	for i := range tasks {
 		f.seq++
 		id := fmt.Sprintf("f%03d-t%07d", f.idx+1, f.seq)
@@ -279,6 +300,11 @@ func (f *simFramework) launch(ctx context.Context, o *mesospb.Offer) bool {
 				steady = append(steady, id)
 			}
 		}
+		at := offered
+		if len(f.retryFrom) > 0 {
+			at, f.retryFrom = f.retryFrom[0], f.retryFrom[1:]
+		}
+		f.placedAt[id] = placement{offered: at}
 		tasks[i] = &mesospb.TaskInfo{
 			Name:      proto.String(id),
 			TaskId:    &mesospb.TaskID{Value: proto.String(id)},
@@ -287,6 +313,7 @@ func (f *simFramework) launch(ctx context.Context, o *mesospb.Offer) bool {
 			Command:   &mesospb.CommandInfo{Value: proto.String("true")},
 		}
 	}
+	f.placeMu.Unlock()
 	f.launched += n
 	f.r.c.firstLaunch.first(f.r.since())
 	op := &mesospb.Offer_Operation{
@@ -299,6 +326,7 @@ func (f *simFramework) launch(ctx context.Context, o *mesospb.Offer) bool {
 		// tasks wait for the next offer (revive, in case the events
 		// goroutine had suppressed offers; it takes the tasks back at
 		// its next event).
+		f.retry(tasks)
 		f.lost.Add(int64(n))
 		f.call(ctx, func(ctx context.Context) error { return ignoreGone(f.client.Revive(ctx)) })
 	}, func(ctx context.Context) error {
@@ -313,6 +341,7 @@ func (f *simFramework) launch(ctx context.Context, o *mesospb.Offer) bool {
 		err := f.client.Accept(ctx, ids, []*mesospb.Offer_Operation{op},
 			&mesospb.Filters{RefuseSeconds: proto.Float64(refuseWhileLaunching)})
 		if err != nil {
+			f.retry(tasks)
 			f.lost.Add(int64(n))
 			return err
 		}
@@ -339,6 +368,7 @@ func (f *simFramework) update(ctx context.Context, st *mesospb.TaskStatus) {
 		// offers): launch it again.
 		c.conflicts.Add(1)
 		c.launched.Add(-1)
+		f.retry([]*mesospb.TaskInfo{{TaskId: st.GetTaskId()}})
 		f.lost.Add(1)
 		f.relaunchLost(ctx)
 		return
@@ -350,6 +380,13 @@ func (f *simFramework) update(ctx context.Context, st *mesospb.TaskStatus) {
 		n := c.running.Add(1)
 		c.active.Add(1)
 		c.lastRunning.last(now)
+		f.placeMu.Lock()
+		if p, ok := f.placedAt[id]; ok {
+			f.placeLatencies = append(f.placeLatencies, now-p.offered)
+			p.running = now
+			f.placedAt[id] = p
+		}
+		f.placeMu.Unlock()
 		if f.held > 0 {
 			f.steadyRunning(id, n, now)
 		}
@@ -358,6 +395,12 @@ func (f *simFramework) update(ctx context.Context, st *mesospb.TaskStatus) {
 			c.active.Add(-1)
 		}
 		flags |= seenTerminal
+		f.placeMu.Lock()
+		if p, ok := f.placedAt[id]; ok && p.running != 0 {
+			f.busy += now - p.running
+		}
+		delete(f.placedAt, id)
+		f.placeMu.Unlock()
 		if state == mesospb.TaskState_TASK_FINISHED {
 			c.finishedSeen.Add(1)
 		} else {
@@ -374,6 +417,20 @@ func (f *simFramework) update(ctx context.Context, st *mesospb.TaskStatus) {
 	f.seen[id] = flags
 	if len(st.GetUuid()) > 0 {
 		f.call(ctx, func(ctx context.Context) error { return ignoreGone(f.client.Acknowledge(ctx, st)) })
+	}
+}
+
+// retry hands the first placement times of tasks whose launch was lost
+// to the tasks launched next (placedAt).
+func (f *simFramework) retry(tasks []*mesospb.TaskInfo) {
+	f.placeMu.Lock()
+	defer f.placeMu.Unlock()
+	for _, t := range tasks {
+		id := t.GetTaskId().GetValue()
+		if p, ok := f.placedAt[id]; ok {
+			f.retryFrom = append(f.retryFrom, p.offered)
+			delete(f.placedAt, id)
+		}
 	}
 }
 

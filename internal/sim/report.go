@@ -50,6 +50,18 @@ type Report struct {
 	// same resources came first (optimistic offers; launched again).
 	Rescinded int64 `json:"offers_rescinded"`
 	Conflicts int64 `json:"tasks_dropped_conflicts"`
+	// OfferToRunning is a task's scheduling latency: from its framework
+	// receiving the offer the task was first placed on to the framework
+	// receiving its TASK_RUNNING, in milliseconds; a launch that was lost
+	// (offer conflict, offer rescinded while the framework thought,
+	// ACCEPT refused) counts towards the task launched again in its place.
+	OfferToRunning Latency `json:"offer_to_running_ms"`
+	// Utilisation is the share of the cluster's task slots (how many
+	// tasks of TaskResources fit into the agents' AgentResources) busy
+	// over RunTime, a task busy from its TASK_RUNNING to its terminal
+	// update as its framework received them; 0 with a steady phase
+	// (the held tasks end with the run).
+	Utilisation float64 `json:"utilisation"`
 
 	UpdatesSent    int64 `json:"updates_sent"`
 	UpdatesRetried int64 `json:"updates_retried"`
@@ -166,6 +178,9 @@ func (r *Report) Figures() []Figure {
 		{"decision time", r.DecisionTime, "s"},
 		{"offers rescinded", float64(r.Rescinded), ""},
 		{"tasks dropped (offer conflicts)", float64(r.Conflicts), ""},
+		{"offer to RUNNING p50", r.OfferToRunning.P50, "ms"},
+		{"offer to RUNNING p99", r.OfferToRunning.P99, "ms"},
+		{"utilisation", 100 * r.Utilisation, "%"},
 		{"run time", r.RunTime, "s"},
 		{"update latency p50", r.UpdateLatency.P50, "ms"},
 		{"update latency p90", r.UpdateLatency.P90, "ms"},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -233,6 +234,16 @@ func (r *runner) fill(rep *Report, fws []*simFramework, phase time.Duration) {
 		lat = append(lat, f.latencies...)
 	}
 	rep.UpdateLatency = summarize(lat)
+	var place []time.Duration
+	var busy time.Duration
+	for _, f := range fws {
+		place = append(place, f.placeLatencies...)
+		busy += f.busy
+	}
+	rep.OfferToRunning = summarize(place)
+	if slots := r.cfg.Agents * fits(r.cfg.AgentResources.Quantities(), r.cfg.TaskResources.Quantities(), math.MaxInt32); r.cfg.LaunchRate == 0 && slots > 0 && toFinished > 0 {
+		rep.Utilisation = busy.Seconds() / (float64(slots) * toFinished.Seconds())
+	}
 	if r.cfg.LaunchRate > 0 {
 		var launch, upd []time.Duration
 		for _, f := range fws {

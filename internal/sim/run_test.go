@@ -81,6 +81,14 @@ func testRunSmall(t *testing.T, starting bool, pipeline int) {
 		t.Errorf("rates: running %v, finished %v, registration %v, offers %d",
 			rep.ToRunningRate, rep.ToFinishedRate, rep.RegistrationRate, rep.Offers)
 	}
+	// Every task's offer to RUNNING is measured once; the slots of 50
+	// agents are far from busy with 10 ms tasks.
+	if rep.OfferToRunning.Samples != tasks || rep.OfferToRunning.P50 <= 0 || rep.OfferToRunning.P99 < rep.OfferToRunning.P50 {
+		t.Errorf("offer to RUNNING %+v, want %d samples", rep.OfferToRunning, tasks)
+	}
+	if rep.Utilisation <= 0 || rep.Utilisation >= 1 {
+		t.Errorf("utilisation %v, want in (0, 1)", rep.Utilisation)
+	}
 	if rep.Memory == nil || rep.Memory.Scope != "master+sim" || rep.Memory.RSSBytes == 0 || rep.Memory.HeapBytes == 0 {
 		t.Errorf("memory %+v", rep.Memory)
 	}
@@ -309,7 +317,12 @@ func TestRunOptimistic(t *testing.T) {
 	if rep.OfferMode != master.OfferOptimistic || rep.DecisionTime != 0.005 {
 		t.Errorf("report says offer mode %q, decision time %v", rep.OfferMode, rep.DecisionTime)
 	}
-	t.Logf("rescinded %d, conflicts %d", rep.Rescinded, rep.Conflicts)
+	// A task is placed once it reaches RUNNING, after at least one think
+	// time (2.5 ms at the least) and more when a launch was lost.
+	if rep.OfferToRunning.Samples != tasks || rep.OfferToRunning.P50 < 2.5 {
+		t.Errorf("offer to RUNNING %+v, want %d samples, p50 >= 2.5 ms", rep.OfferToRunning, tasks)
+	}
+	t.Logf("rescinded %d, conflicts %d, offer to RUNNING %+v, utilisation %.3f", rep.Rescinded, rep.Conflicts, rep.OfferToRunning, rep.Utilisation)
 }
 
 // The sampler asks either state query while tasks run, and both are
