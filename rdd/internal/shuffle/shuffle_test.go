@@ -303,3 +303,31 @@ func fetchCopy(t *testing.T, p *Store, b BlockID) []byte {
 	defer release()
 	return append([]byte(nil), buf...)
 }
+
+// An output replaced while a reducer was opening the old file: the
+// reducer's mapping of the old file is not cached, so that reducers read
+// the new output from then on (a recomputed map output was served as the
+// corrupt one it replaced: TestLostAndCorruptMapOutputs, rdd).
+func TestOpenRacingCommitReadsTheNewOutput(t *testing.T) {
+	s, err := NewStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	writeOutput(t, s, 1, 0, 1, 1<<20, [][2]int{{0, 1}})
+	var want []byte
+	s.afterMap = func() {
+		s.afterMap = nil // the open that follows maps the new file
+		want = writeOutput(t, s, 1, 0, 1, 1<<20, [][2]int{{0, 2}, {0, 3}})[0]
+	}
+	for i := range 2 {
+		got, release, err := s.Fetch(BlockID{1, 0, 0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("fetch %d after the replacing commit: %x, want %x", i, got, want)
+		}
+		release()
+	}
+}

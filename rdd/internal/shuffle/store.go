@@ -84,8 +84,15 @@ type Store struct {
 	open   map[[2]int]*list.Element // guarded by mu; (shuffle, map) -> *openOutput
 	lru    *list.List               // guarded by mu; front = most recent
 	limit  int
-	mapped int  // guarded by mu; mappings not yet unmapped
-	closed bool // guarded by mu; no mapping is kept after Close
+	mapped int // guarded by mu; mappings not yet unmapped
+	// replaced counts the outputs replaced or removed (Commit, Remove),
+	// after the file changed: an open that raced one (it may have mapped
+	// the old file) does not cache its mapping and opens again.
+	replaced uint64 // guarded by mu
+	// afterMap, when set (tests), runs after an open mapped a file and
+	// before its mapping is cached.
+	afterMap func()
+	closed   bool // guarded by mu; no mapping is kept after Close
 
 	bufPool sync.Pool // [][]byte: writers' per-reducer buffers, reused
 
@@ -287,7 +294,8 @@ func (s *Store) output(shuffle, mapID int) (*openOutput, error) {
 	if s.changes != nil {
 		gen = s.changes.Load()
 	}
-	if o := s.cached(key, gen, nil); o != nil {
+	o, start := s.cached(key, gen, nil)
+	if o != nil {
 		return o, nil
 	}
 	if s.peer { // is the cached mapping still the file at the path?
@@ -296,7 +304,7 @@ func (s *Store) output(shuffle, mapID int) (*openOutput, error) {
 			s.forget(key)
 			return nil, err
 		}
-		if o := s.cached(key, gen, now); o != nil {
+		if o, start = s.cached(key, gen, now); o != nil {
 			return o, nil
 		}
 	}
@@ -321,8 +329,18 @@ func (s *Store) output(shuffle, mapID int) (*openOutput, error) {
 		unmap()
 		return nil, err
 	}
-	o := &openOutput{key: key, data: data[:len(data)-len(index)-footerSize], unmap: unmap, index: index, file: file, checked: gen}
+	if s.afterMap != nil {
+		s.afterMap()
+	}
+	o = &openOutput{key: key, data: data[:len(data)-len(index)-footerSize], unmap: unmap, index: index, file: file, checked: gen}
 	s.mu.Lock()
+	if s.replaced != start && !s.closed {
+		// An output was replaced or removed since the check: what was
+		// mapped may be the old file of this one.
+		s.mu.Unlock()
+		unmap()
+		return s.output(shuffle, mapID)
+	}
 	defer s.mu.Unlock()
 	if s.closed {
 		unmap()
@@ -352,12 +370,12 @@ func (s *Store) output(shuffle, mapID int) (*openOutput, error) {
 // file at its path) is the file mapped, or, without now, when the change
 // counter has not moved (gen) since it was last found so. A peer's mapping
 // that now shows stale is dropped.
-func (s *Store) cached(key [2]int, gen uint64, now os.FileInfo) *openOutput {
+func (s *Store) cached(key [2]int, gen uint64, now os.FileInfo) (*openOutput, uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, ok := s.open[key]
 	if !ok {
-		return nil
+		return nil, s.replaced
 	}
 	o := e.Value.(*openOutput)
 	switch {
@@ -366,14 +384,14 @@ func (s *Store) cached(key [2]int, gen uint64, now os.FileInfo) *openOutput {
 		o.checked = gen
 	case now == nil && s.changes != nil && o.checked == gen:
 	case now == nil:
-		return nil // check the path first
+		return nil, s.replaced // check the path first
 	default:
 		s.dropLocked(key)
-		return nil
+		return nil, s.replaced
 	}
 	s.lru.MoveToFront(e)
 	o.refs++
-	return o
+	return o, s.replaced
 }
 
 // sameFile reports whether a and b describe the same unchanged file.
@@ -392,6 +410,17 @@ func splitIndex(data []byte) ([]byte, error) {
 	}
 	end := len(data) - footerSize
 	return data[end-int(r)*indexEntrySize : end], nil
+}
+
+// replace records that key's file was replaced or removed: its cached
+// mapping is dropped, an open racing the change opens again, and the
+// store's peers are told.
+func (s *Store) replace(key [2]int) {
+	s.mu.Lock()
+	s.dropLocked(key)
+	s.replaced++
+	s.mu.Unlock()
+	s.changed()
 }
 
 // forget closes a cached output (after an error, or before removal).
@@ -430,7 +459,7 @@ func (s *Store) HasShuffle(shuffle int) bool {
 func (s *Store) Remove(shuffle, mapID int) error {
 	s.forget([2]int{shuffle, mapID})
 	err := os.Remove(s.Path(shuffle, mapID))
-	s.changed()
+	s.replace([2]int{shuffle, mapID})
 	if err != nil && !os.IsNotExist(err) {
 		return err
 	}

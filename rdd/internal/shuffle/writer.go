@@ -109,7 +109,9 @@ func (w *Writer) Commit() (sizes []int64, err error) {
 	s := w.store
 	s.forget([2]int{w.shuffle, w.mapID})
 	err = os.Rename(tmp, s.Path(w.shuffle, w.mapID))
-	s.changed() // after the rename: a peer's check from now on sees the new file
+	// After the rename: an open or a peer's check from now on sees the
+	// new file, one that raced the rename opens again.
+	s.replace([2]int{w.shuffle, w.mapID})
 	if err != nil {
 		os.Remove(tmp)
 		return nil, fmt.Errorf("shuffle: commit: %w", err)
