@@ -20,6 +20,49 @@ type parsed struct {
 	head   int         // bytes before the body
 
 	bodyErr error // the body did not arrive whole: this ends it
+
+	vals [8]string // backs the header's values (one each, the usual case)
+}
+
+// interner keeps a connection's canonical header names (by the name as
+// sent) and recent header values, so that the requests of a connection,
+// whose heads mostly repeat, do not allocate them again.
+type interner struct {
+	keys map[string]string
+	vals map[string]string
+}
+
+func newInterner() *interner {
+	return &interner{keys: map[string]string{}, vals: map[string]string{}}
+}
+
+// maxInterned bounds each of an interner's maps; maxInternedValue the
+// length of a value kept.
+const (
+	maxInterned      = 256
+	maxInternedValue = 128
+)
+
+func (in *interner) key(name []byte) string {
+	if key, ok := in.keys[string(name)]; ok {
+		return key
+	}
+	key := canonical(name)
+	if len(in.keys) < maxInterned {
+		in.keys[string(name)] = key
+	}
+	return key
+}
+
+func (in *interner) value(v []byte) string {
+	if s, ok := in.vals[string(v)]; ok {
+		return s
+	}
+	s := string(v)
+	if len(v) <= maxInternedValue && len(in.vals) < maxInterned {
+		in.vals[s] = s
+	}
+	return s
 }
 
 func (p *parsed) url() *url.URL { return &url.URL{Path: p.path} }
@@ -65,9 +108,9 @@ func headComplete(b []byte) bool {
 // without control bytes, one Host, at most one Content-Length (digits, at
 // most MaxBody) and none of Transfer-Encoding, Expect, Upgrade, Trailer,
 // TE, Pragma, HTTP2-Settings or a Connection other than keep-alive; with
-// parseOK it returns the request and its length in b. keys interns the
-// canonical header names.
-func parse(b []byte, paths map[string]bool, keys map[string]string) (*parsed, int, parseStatus) {
+// parseOK it returns the request and its length in b. in interns the
+// canonical header names and values.
+func parse(b []byte, paths map[string]bool, in *interner) (*parsed, int, parseStatus) {
 	n := min(len(b), len(prefix))
 	if string(b[:n]) != prefix[:n] {
 		return nil, 0, parseNotMine
@@ -92,7 +135,7 @@ func parse(b []byte, paths map[string]bool, keys map[string]string) (*parsed, in
 		return nil, 0, parseNotMine
 	}
 	p := &parsed{path: path, header: make(http.Header, 8)}
-	hosts, lengths := 0, 0
+	hosts, lengths, nvals := 0, 0, 0
 	cl := int64(0)
 	rest := head[lineEnd+2:]
 	for len(rest) > 0 {
@@ -114,15 +157,7 @@ func parse(b []byte, paths map[string]bool, keys map[string]string) (*parsed, in
 				return nil, 0, parseNotMine
 			}
 		}
-		key, ok := keys[string(name)]
-		if !ok {
-			if len(keys) >= 256 {
-				key = canonical(name)
-			} else {
-				key = canonical(name)
-				keys[string(name)] = key
-			}
-		}
+		key := in.key(name)
 		switch key {
 		case "Host":
 			hosts++
@@ -145,7 +180,14 @@ func parse(b []byte, paths map[string]bool, keys map[string]string) (*parsed, in
 				return nil, 0, parseNotMine
 			}
 		}
-		p.header[key] = append(p.header[key], string(value))
+		v := in.value(value)
+		if prev, ok := p.header[key]; ok || nvals == len(p.vals) {
+			p.header[key] = append(prev, v)
+		} else {
+			p.vals[nvals] = v
+			p.header[key] = p.vals[nvals : nvals+1 : nvals+1]
+			nvals++
+		}
 	}
 	if hosts != 1 || lengths > 1 {
 		return nil, 0, parseNotMine
