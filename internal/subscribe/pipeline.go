@@ -246,13 +246,18 @@ func (c *pipeConn) writeLoop() {
 // readLoop reads the answers in the order their requests were written.
 func (c *pipeConn) readLoop() {
 	br := bufio.NewReaderSize(c.nc, 16<<10)
+	var names headerInterner
 	var broken error
 	for call := range c.inflight {
 		if broken != nil {
 			call.done <- pipeResult{err: broken}
 			continue
 		}
-		resp, err := readWhole(br, call.req)
+		resp, ok := readBuffered(br, call.req, &names)
+		var err error
+		if !ok {
+			resp, err = readWhole(br, call.req)
+		}
 		if err != nil {
 			c.fail(err)
 			broken = fmt.Errorf("%w: %w", ErrPipelineBroken, err)
