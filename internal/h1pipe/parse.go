@@ -90,7 +90,10 @@ func headComplete(b []byte) bool {
 		return len(b) >= MaxHead
 	}
 	cl := int64(0)
-	for _, line := range bytes.Split(b[:end], crlf)[1:] {
+	_, lines, _ := bytes.Cut(b[:end], crlf)
+	for len(lines) > 0 {
+		var line []byte
+		line, lines, _ = bytes.Cut(lines, crlf)
 		name, value, ok := bytes.Cut(line, []byte(":"))
 		if ok && strings.EqualFold(string(name), "Content-Length") {
 			v, ok := parseLength(trimOWS(value))
