@@ -214,6 +214,7 @@ func (c *pipeConn) writeLoop() {
 	}()
 	bw := bufio.NewWriterSize(c.nc, 16<<10)
 	var batch []*pipeCall
+	keys := make([]string, 0, 16) // writePlain's
 	for range c.wake {
 		c.mu.Lock()
 		batch, c.queue = c.queue, batch[:0]
@@ -227,7 +228,11 @@ func (c *pipeConn) writeLoop() {
 		}
 		for i, call := range batch {
 			c.inflight <- call // before its bytes: the reader expects it
-			if err := call.req.Write(bw); err != nil {
+			ok, err := writePlain(bw, call.req, keys)
+			if !ok {
+				err = call.req.Write(bw)
+			}
+			if err != nil {
 				c.fail(err)
 				for _, rest := range batch[i+1:] {
 					rest.done <- pipeResult{err: fmt.Errorf("%w: %w", ErrPipelineBroken, err)}
