@@ -462,6 +462,7 @@ type body struct {
 	b      []byte
 	closed bool
 	sawEOF bool
+	read   bool  // some of b was read (or taken)
 	err    error // after b, instead of EOF: a read that timed out
 }
 
@@ -478,7 +479,20 @@ func (b *body) Read(p []byte) (int, error) {
 	}
 	n := copy(p, b.b)
 	b.b = b.b[n:]
+	b.read = true
 	return n, nil
+}
+
+// TakeWhole gives the body's bytes when it arrived whole and none was read
+// (httpbound.InMemoryBody): they alias the connection's buffer, valid
+// until the handler returns.
+func (b *body) TakeWhole() ([]byte, bool) {
+	if b.closed || b.sawEOF || b.err != nil || b.read {
+		return nil, false
+	}
+	whole := b.b
+	b.b, b.sawEOF, b.read = nil, true, true
+	return whole, true
 }
 
 // Close is net/http's for a short body: the rest is read (so the next
