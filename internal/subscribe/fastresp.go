@@ -54,6 +54,8 @@ func readBuffered(br *bufio.Reader, req *http.Request, in *headerInterner) (resp
 		}
 	}
 	header := make(http.Header, 4)
+	vals := make([]string, bytes.Count(rest, []byte("\r\n"))) // backs the values, one each
+	nvals := 0
 	length := int64(-1)
 	for len(rest) > 0 {
 		i := bytes.Index(rest, []byte("\r\n"))
@@ -83,7 +85,14 @@ func readBuffered(br *bufio.Reader, req *http.Request, in *headerInterner) (resp
 		case "Transfer-Encoding", "Connection", "Trailer", "Pragma":
 			return nil, false
 		}
-		header[key] = append(header[key], in.intern(value))
+		v := in.intern(value)
+		if prev, ok := header[key]; ok {
+			header[key] = append(prev, v)
+		} else {
+			vals[nvals] = v
+			header[key] = vals[nvals : nvals+1 : nvals+1]
+			nvals++
+		}
 	}
 	if length < 0 || int64(len(buf)-(end+4)) < length {
 		return nil, false
