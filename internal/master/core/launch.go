@@ -419,7 +419,7 @@ func taskFromInfo(fw *framework, ti *mesospb.TaskInfo) *mesospb.Task {
 	t := &mesospb.Task{
 		Name:        ti.Name,
 		TaskId:      ti.TaskId,
-		FrameworkId: &mesospb.FrameworkID{Value: proto.String(fw.id)},
+		FrameworkId: fw.idProto(),
 		AgentId:     ti.AgentId,
 		State:       mesospb.TaskState_TASK_STAGING.Enum(),
 		Resources:   ti.Resources,
