@@ -28,16 +28,49 @@ type parsed struct {
 // sent) and recent header values, so that the requests of a connection,
 // whose heads mostly repeat, do not allocate them again.
 type interner struct {
-	keys map[string]string
-	vals map[string]string
+	keys  map[string]string     // canonical names by the name as sent
+	lines map[string]headerLine // header lines already taken, as sent
 }
 
+// headerLine is a header line the parser took before: its canonical name
+// and its value.
+type headerLine struct{ key, value string }
+
 func newInterner() *interner {
-	return &interner{keys: map[string]string{}, vals: map[string]string{}}
+	return &interner{keys: map[string]string{}, lines: map[string]headerLine{}}
+}
+
+// line splits a header line (without its CRLF) into its canonical name
+// and value (OWS trimmed); false when the name is not a token or the value
+// holds control bytes. A line seen before is found whole.
+func (in *interner) line(line []byte) (key, value string, ok bool) {
+	if hl, ok := in.lines[string(line)]; ok {
+		return hl.key, hl.value, true
+	}
+	colon := bytes.IndexByte(line, ':')
+	if colon <= 0 {
+		return "", "", false
+	}
+	name, v := line[:colon], trimOWS(line[colon+1:])
+	for _, c := range name {
+		if !isTchar(c) {
+			return "", "", false
+		}
+	}
+	for _, c := range v {
+		if (c < 0x20 && c != '\t') || c == 0x7f {
+			return "", "", false
+		}
+	}
+	key, value = in.key(name), string(v)
+	if len(line) <= maxInternedValue && len(in.lines) < maxInterned {
+		in.lines[string(line)] = headerLine{key, value}
+	}
+	return key, value, true
 }
 
 // maxInterned bounds each of an interner's maps; maxInternedValue the
-// length of a value kept.
+// length of a header line kept.
 const (
 	maxInterned      = 256
 	maxInternedValue = 128
@@ -52,17 +85,6 @@ func (in *interner) key(name []byte) string {
 		in.keys[string(name)] = key
 	}
 	return key
-}
-
-func (in *interner) value(v []byte) string {
-	if s, ok := in.vals[string(v)]; ok {
-		return s
-	}
-	s := string(v)
-	if len(v) <= maxInternedValue && len(in.vals) < maxInterned {
-		in.vals[s] = s
-	}
-	return s
 }
 
 func (p *parsed) url() *url.URL { return &url.URL{Path: p.path} }
@@ -145,29 +167,17 @@ func parse(b []byte, paths map[string]bool, in *interner) (*parsed, int, parseSt
 		i := bytes.Index(rest, crlf)
 		line := rest[:i]
 		rest = rest[i+2:]
-		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 {
+		key, value, ok := in.line(line)
+		if !ok {
 			return nil, 0, parseNotMine
 		}
-		name, value := line[:colon], trimOWS(line[colon+1:])
-		for _, c := range name {
-			if !isTchar(c) {
-				return nil, 0, parseNotMine
-			}
-		}
-		for _, c := range value {
-			if (c < 0x20 && c != '\t') || c == 0x7f {
-				return nil, 0, parseNotMine
-			}
-		}
-		key := in.key(name)
 		switch key {
 		case "Host":
 			hosts++
 			if len(value) == 0 || !validHost(value) {
 				return nil, 0, parseNotMine
 			}
-			p.host = string(value)
+			p.host = value
 			continue
 		case "Content-Length":
 			lengths++
@@ -179,11 +189,11 @@ func parse(b []byte, paths map[string]bool, in *interner) (*parsed, int, parseSt
 		case "Transfer-Encoding", "Expect", "Upgrade", "Trailer", "Te", "Pragma", "Http2-Settings":
 			return nil, 0, parseNotMine
 		case "Connection":
-			if !strings.EqualFold(string(value), "keep-alive") {
+			if !strings.EqualFold(value, "keep-alive") {
 				return nil, 0, parseNotMine
 			}
 		}
-		v := in.value(value)
+		v := value
 		if prev, ok := p.header[key]; ok || nvals == len(p.vals) {
 			p.header[key] = append(prev, v)
 		} else {
@@ -224,12 +234,13 @@ func requestPath(line []byte, paths map[string]bool) (string, bool) {
 	return "", false
 }
 
-func parseLength(v []byte) (int64, bool) {
+func parseLength[T string | []byte](v T) (int64, bool) {
 	if len(v) == 0 || len(v) > 10 {
 		return 0, false
 	}
 	var n int64
-	for _, c := range v {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
 		if c < '0' || c > '9' {
 			return 0, false
 		}
@@ -258,8 +269,9 @@ func isTchar(c byte) bool {
 }
 
 // validHost takes the plain host[:port] forms only.
-func validHost(b []byte) bool {
-	for _, c := range b {
+func validHost(b string) bool {
+	for i := 0; i < len(b); i++ {
+		c := b[i]
 		switch {
 		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
 		case c == '.' || c == '-' || c == ':' || c == '[' || c == ']' || c == '_':
