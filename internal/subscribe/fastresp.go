@@ -61,23 +61,16 @@ func readBuffered(br *bufio.Reader, req *http.Request, in *headerInterner) (resp
 		i := bytes.Index(rest, []byte("\r\n"))
 		hl := rest[:i]
 		rest = rest[i+2:]
-		colon := bytes.IndexByte(hl, ':')
-		if colon <= 0 || !canonicalToken(hl[:colon]) {
+		key, v, ok := in.line(hl)
+		if !ok {
 			return nil, false
 		}
-		name, value := hl[:colon], trimSpaceTab(hl[colon+1:])
-		for _, c := range value {
-			if (c < 0x20 && c != '\t') || c == 0x7f {
-				return nil, false
-			}
-		}
-		key := in.intern(name)
 		switch key {
 		case "Content-Length":
 			if length >= 0 {
 				return nil, false
 			}
-			n, ok := digits(value)
+			n, ok := digits(v)
 			if !ok {
 				return nil, false
 			}
@@ -85,7 +78,6 @@ func readBuffered(br *bufio.Reader, req *http.Request, in *headerInterner) (resp
 		case "Transfer-Encoding", "Connection", "Trailer", "Pragma":
 			return nil, false
 		}
-		v := in.intern(value)
 		if prev, ok := header[key]; ok {
 			header[key] = append(prev, v)
 		} else {
@@ -117,21 +109,35 @@ func readBuffered(br *bufio.Reader, req *http.Request, in *headerInterner) (resp
 	}, true
 }
 
-// headerInterner keeps a connection's recent header names and values.
-type headerInterner struct{ m map[string]string }
+// headerInterner keeps the header lines of a connection's answers seen
+// before (they mostly repeat), by the line as sent.
+type headerInterner struct{ m map[string][2]string }
 
-func (in *headerInterner) intern(b []byte) string {
-	if s, ok := in.m[string(b)]; ok {
-		return s
+// line splits a header line into its name and value (spaces and tabs
+// trimmed); false unless the name is a canonical token and the value has
+// no control bytes.
+func (in *headerInterner) line(hl []byte) (key, value string, ok bool) {
+	if kv, ok := in.m[string(hl)]; ok {
+		return kv[0], kv[1], true
 	}
-	s := string(b)
-	if len(b) <= 128 && len(in.m) < 256 {
-		if in.m == nil {
-			in.m = map[string]string{}
+	colon := bytes.IndexByte(hl, ':')
+	if colon <= 0 || !canonicalToken(hl[:colon]) {
+		return "", "", false
+	}
+	v := trimSpaceTab(hl[colon+1:])
+	for _, c := range v {
+		if (c < 0x20 && c != '\t') || c == 0x7f {
+			return "", "", false
 		}
-		in.m[s] = s
 	}
-	return s
+	key, value = string(hl[:colon]), string(v)
+	if len(hl) <= 128 && len(in.m) < 256 {
+		if in.m == nil {
+			in.m = map[string][2]string{}
+		}
+		in.m[string(hl)] = [2]string{key, value}
+	}
+	return key, value, true
 }
 
 // canonicalToken reports whether name is a header name made of token
@@ -168,12 +174,13 @@ func trimSpaceTab(b []byte) []byte {
 }
 
 // digits parses a Content-Length of at most 10 digits.
-func digits(v []byte) (int64, bool) {
+func digits(v string) (int64, bool) {
 	if len(v) == 0 || len(v) > 10 {
 		return 0, false
 	}
 	var n int64
-	for _, c := range v {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
 		if c < '0' || c > '9' {
 			return 0, false
 		}
