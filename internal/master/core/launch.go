@@ -20,6 +20,9 @@ type launchCtx struct {
 	agent    *agent
 	avail    map[string]resources.Resources
 	launched map[string]bool
+	// owned marks the avail entries this ACCEPT made itself (shared
+	// with nothing), which later launches subtract in place.
+	owned map[string]bool
 }
 
 // accept applies an ACCEPT call. Invalid offers drop every task of the call
@@ -182,7 +185,17 @@ func (c *Core) launchTask(lc *launchCtx, ti *mesospb.TaskInfo) {
 
 // charge moves resources from the offer pool to the framework's use.
 func (c *Core) charge(lc *launchCtx, role string, need resources.Resources) {
-	lc.avail[role] = lc.avail[role].Subtract(need)
+	if cur := lc.avail[role]; lc.owned[role] {
+		lc.avail[role] = cur.SubtractInPlace(need)
+	} else {
+		lc.avail[role] = cur.Subtract(need)
+		if len(cur) > 0 && len(need) > 0 { // a new slice (or nil)
+			if lc.owned == nil {
+				lc.owned = map[string]bool{}
+			}
+			lc.owned[role] = true
+		}
+	}
 	if need.IsEmpty() {
 		return
 	}
