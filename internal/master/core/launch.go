@@ -23,9 +23,6 @@ type launchCtx struct {
 	// owned marks the avail entries this ACCEPT made itself (shared
 	// with nothing), which later launches subtract in place.
 	owned map[string]bool
-	// charged is what the operation's launches took, per role, not yet
-	// told to the allocator (flushCharges, once per operation).
-	charged map[string]resources.Resources
 }
 
 // accept applies an ACCEPT call. Invalid offers drop every task of the call
@@ -66,10 +63,8 @@ func (c *Core) accept(now time.Time, fw *framework, acc *schedulerpb.Call_Accept
 			for _, ti := range op.GetLaunch().GetTaskInfos() {
 				c.launchTask(lc, ti)
 			}
-			c.flushCharges(lc)
 		case mesospb.Offer_Operation_LAUNCH_GROUP:
 			c.launchGroup(lc, op.GetLaunchGroup())
-			c.flushCharges(lc)
 		case mesospb.Offer_Operation_RESERVE, mesospb.Offer_Operation_UNRESERVE,
 			mesospb.Offer_Operation_CREATE, mesospb.Offer_Operation_DESTROY:
 			c.offerOperation(lc, op)
@@ -188,8 +183,7 @@ func (c *Core) launchTask(lc *launchCtx, ti *mesospb.TaskInfo) {
 	})
 }
 
-// charge moves resources from the offer pool to the framework's use: in
-// the ACCEPT's books at once, in the allocator's when the operation ends.
+// charge moves resources from the offer pool to the framework's use.
 func (c *Core) charge(lc *launchCtx, role string, need resources.Resources) {
 	if cur := lc.avail[role]; lc.owned[role] {
 		lc.avail[role] = cur.SubtractInPlace(need)
@@ -205,22 +199,9 @@ func (c *Core) charge(lc *launchCtx, role string, need resources.Resources) {
 	if need.IsEmpty() {
 		return
 	}
-	if lc.charged == nil {
-		lc.charged = map[string]resources.Resources{}
+	if err := c.alloc.Allocated(lc.fw.id, role, lc.agent.id, need); err != nil {
+		c.log.Warn("allocator refused allocation", "framework", lc.fw.id, "agent", lc.agent.id, "err", err)
 	}
-	lc.charged[role] = lc.charged[role].Add(need)
-}
-
-// flushCharges tells the allocator what the operation's launches took: one
-// call per role instead of one per task (nothing reads the allocator's
-// books between the launches of one operation).
-func (c *Core) flushCharges(lc *launchCtx) {
-	for _, role := range sortedKeys(lc.charged) {
-		if err := c.alloc.Allocated(lc.fw.id, role, lc.agent.id, lc.charged[role]); err != nil {
-			c.log.Warn("allocator refused allocation", "framework", lc.fw.id, "agent", lc.agent.id, "err", err)
-		}
-	}
-	clear(lc.charged)
 }
 
 // validateTask checks a TaskInfo of a LAUNCH. It returns the role the task
