@@ -29,6 +29,21 @@ func (protobufCodec) Marshal(m proto.Message) ([]byte, error) {
 	return b, nil
 }
 
+// MarshalAppend is Marshal appending to b (the same bytes after b).
+func (protobufCodec) MarshalAppend(b []byte, m proto.Message) ([]byte, error) {
+	if m == nil {
+		return b, errors.New("codec: protobuf: nil message")
+	}
+	if err := checkRequired("protobuf", m); err != nil {
+		return b, err
+	}
+	out, err := proto.MarshalOptions{AllowPartial: true}.MarshalAppend(b, m)
+	if err != nil {
+		return b, fmt.Errorf("codec: protobuf: %w", err)
+	}
+	return out, nil
+}
+
 // Unmarshal decodes the protobuf wire format into m (after resetting it) and
 // checks that every required field is set. Unknown fields are kept.
 func (protobufCodec) Unmarshal(data []byte, m proto.Message) error {

@@ -28,8 +28,11 @@ func FuzzParse(f *testing.F) {
 	}
 	paths := map[string]bool{"/call": true}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		keys := map[string]string{}
+		keys := newInterner()
 		p, n, st := parse(b, paths, keys)
+		if p2, n2, st2 := parse(b, paths, keys); st2 != st || n2 != n || (p != nil && !reflect.DeepEqual(p.header, p2.header)) {
+			t.Fatalf("%q parsed again with the names interned: %v %d, first %v %d", b, st2, n2, st, n)
+		}
 		if st == parseShort && headComplete(b) && p == nil {
 			// A head still short while complete is a contradiction only
 			// for a request parse could take: it would never finish.

@@ -207,7 +207,7 @@ func (s *Server) newConn(nc net.Conn) *conn {
 	ctx = context.WithValue(ctx, http.ServerContextKey, s.srv)
 	ctx = context.WithValue(ctx, http.LocalAddrContextKey, nc.LocalAddr())
 	c := &conn{s: s, nc: nc, ctx: ctx, cancel: cancel, remote: nc.RemoteAddr().String(),
-		in: make([]byte, 0, 4<<10), keys: map[string]string{}}
+		in: make([]byte, 0, 4<<10), names: newInterner()}
 	s.conns[c] = struct{}{}
 	return c
 }
@@ -227,11 +227,12 @@ type conn struct {
 	cancel context.CancelFunc
 	remote string
 
-	in   []byte // read, not consumed: in[off:]
-	off  int
-	out  []byte // responses not written yet
-	keys map[string]string
-	date dateCache
+	in    []byte // read, not consumed: in[off:]
+	off   int
+	out   []byte // responses not written yet
+	names *interner
+	base  *http.Request // with ctx; each request is a copy
+	date  dateCache
 
 	answered bool // a request was answered
 }
@@ -307,7 +308,7 @@ func (c *conn) next() (*parsed, int, verdict) {
 	var partial *parsed
 	for {
 		if c.off < len(c.in) {
-			p, n, st := parse(c.in[c.off:], c.s.paths, c.keys)
+			p, n, st := parse(c.in[c.off:], c.s.paths, c.names)
 			switch st {
 			case parseOK:
 				if c.s.cfg.Match != nil && !c.s.cfg.Match(p.path, p.header, p.body) {
@@ -421,25 +422,29 @@ func (c *conn) flush() error {
 // answer runs the handler for p and appends its response to c.out. It
 // reports whether the connection stays open.
 func (c *conn) answer(p *parsed) bool {
-	req := &http.Request{
-		Method:        http.MethodPost,
-		URL:           p.url(),
-		Proto:         "HTTP/1.1",
-		ProtoMajor:    1,
-		ProtoMinor:    1,
-		Header:        p.header,
-		ContentLength: p.length,
-		Host:          p.host,
-		RemoteAddr:    c.remote,
-		RequestURI:    p.path,
-		Body:          http.NoBody,
+	if c.base == nil {
+		// The connection's context is set once (WithContext copies).
+		c.base = (&http.Request{
+			Method:     http.MethodPost,
+			Proto:      "HTTP/1.1",
+			ProtoMajor: 1,
+			ProtoMinor: 1,
+			RemoteAddr: c.remote,
+		}).WithContext(c.ctx)
 	}
+	req := new(http.Request)
+	*req = *c.base
+	req.URL = p.url()
+	req.Header = p.header
+	req.ContentLength = p.length
+	req.Host = p.host
+	req.RequestURI = p.path
+	req.Body = http.NoBody
 	w := &response{c: c, header: http.Header{}, keepAlive: !c.s.closing.Load()}
 	if req.ContentLength > 0 {
 		w.cw.reqBody = &body{b: p.body, err: p.bodyErr}
 		req.Body = w.cw.reqBody
 	}
-	req = req.WithContext(c.ctx)
 	c.s.srv.Handler.ServeHTTP(w, req)
 	w.finish()
 	c.s.served.Add(1)
@@ -457,6 +462,7 @@ type body struct {
 	b      []byte
 	closed bool
 	sawEOF bool
+	read   bool  // some of b was read (or taken)
 	err    error // after b, instead of EOF: a read that timed out
 }
 
@@ -473,7 +479,20 @@ func (b *body) Read(p []byte) (int, error) {
 	}
 	n := copy(p, b.b)
 	b.b = b.b[n:]
+	b.read = true
 	return n, nil
+}
+
+// TakeWhole gives the body's bytes when it arrived whole and none was read
+// (httpbound.InMemoryBody): they alias the connection's buffer, valid
+// until the handler returns.
+func (b *body) TakeWhole() ([]byte, bool) {
+	if b.closed || b.sawEOF || b.err != nil || b.read {
+		return nil, false
+	}
+	whole := b.b
+	b.b, b.sawEOF, b.read = nil, true, true
+	return whole, true
 }
 
 // Close is net/http's for a short body: the rest is read (so the next

@@ -20,6 +20,71 @@ type parsed struct {
 	head   int         // bytes before the body
 
 	bodyErr error // the body did not arrive whole: this ends it
+
+	vals [8]string // backs the header's values (one each, the usual case)
+}
+
+// interner keeps a connection's canonical header names (by the name as
+// sent) and recent header values, so that the requests of a connection,
+// whose heads mostly repeat, do not allocate them again.
+type interner struct {
+	keys  map[string]string     // canonical names by the name as sent
+	lines map[string]headerLine // header lines already taken, as sent
+}
+
+// headerLine is a header line the parser took before: its canonical name
+// and its value.
+type headerLine struct{ key, value string }
+
+func newInterner() *interner {
+	return &interner{keys: map[string]string{}, lines: map[string]headerLine{}}
+}
+
+// line splits a header line (without its CRLF) into its canonical name
+// and value (OWS trimmed); false when the name is not a token or the value
+// holds control bytes. A line seen before is found whole.
+func (in *interner) line(line []byte) (key, value string, ok bool) {
+	if hl, ok := in.lines[string(line)]; ok {
+		return hl.key, hl.value, true
+	}
+	colon := bytes.IndexByte(line, ':')
+	if colon <= 0 {
+		return "", "", false
+	}
+	name, v := line[:colon], trimOWS(line[colon+1:])
+	for _, c := range name {
+		if !isTchar(c) {
+			return "", "", false
+		}
+	}
+	for _, c := range v {
+		if (c < 0x20 && c != '\t') || c == 0x7f {
+			return "", "", false
+		}
+	}
+	key, value = in.key(name), string(v)
+	if len(line) <= maxInternedValue && len(in.lines) < maxInterned {
+		in.lines[string(line)] = headerLine{key, value}
+	}
+	return key, value, true
+}
+
+// maxInterned bounds each of an interner's maps; maxInternedValue the
+// length of a header line kept.
+const (
+	maxInterned      = 256
+	maxInternedValue = 128
+)
+
+func (in *interner) key(name []byte) string {
+	if key, ok := in.keys[string(name)]; ok {
+		return key
+	}
+	key := canonical(name)
+	if len(in.keys) < maxInterned {
+		in.keys[string(name)] = key
+	}
+	return key
 }
 
 func (p *parsed) url() *url.URL { return &url.URL{Path: p.path} }
@@ -47,7 +112,10 @@ func headComplete(b []byte) bool {
 		return len(b) >= MaxHead
 	}
 	cl := int64(0)
-	for _, line := range bytes.Split(b[:end], crlf)[1:] {
+	_, lines, _ := bytes.Cut(b[:end], crlf)
+	for len(lines) > 0 {
+		var line []byte
+		line, lines, _ = bytes.Cut(lines, crlf)
 		name, value, ok := bytes.Cut(line, []byte(":"))
 		if ok && strings.EqualFold(string(name), "Content-Length") {
 			v, ok := parseLength(trimOWS(value))
@@ -65,9 +133,9 @@ func headComplete(b []byte) bool {
 // without control bytes, one Host, at most one Content-Length (digits, at
 // most MaxBody) and none of Transfer-Encoding, Expect, Upgrade, Trailer,
 // TE, Pragma, HTTP2-Settings or a Connection other than keep-alive; with
-// parseOK it returns the request and its length in b. keys interns the
-// canonical header names.
-func parse(b []byte, paths map[string]bool, keys map[string]string) (*parsed, int, parseStatus) {
+// parseOK it returns the request and its length in b. in interns the
+// canonical header names and values.
+func parse(b []byte, paths map[string]bool, in *interner) (*parsed, int, parseStatus) {
 	n := min(len(b), len(prefix))
 	if string(b[:n]) != prefix[:n] {
 		return nil, 0, parseNotMine
@@ -92,36 +160,16 @@ func parse(b []byte, paths map[string]bool, keys map[string]string) (*parsed, in
 		return nil, 0, parseNotMine
 	}
 	p := &parsed{path: path, header: make(http.Header, 8)}
-	hosts, lengths := 0, 0
+	hosts, lengths, nvals := 0, 0, 0
 	cl := int64(0)
 	rest := head[lineEnd+2:]
 	for len(rest) > 0 {
 		i := bytes.Index(rest, crlf)
 		line := rest[:i]
 		rest = rest[i+2:]
-		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 {
-			return nil, 0, parseNotMine
-		}
-		name, value := line[:colon], trimOWS(line[colon+1:])
-		for _, c := range name {
-			if !isTchar(c) {
-				return nil, 0, parseNotMine
-			}
-		}
-		for _, c := range value {
-			if (c < 0x20 && c != '\t') || c == 0x7f {
-				return nil, 0, parseNotMine
-			}
-		}
-		key, ok := keys[string(name)]
+		key, value, ok := in.line(line)
 		if !ok {
-			if len(keys) >= 256 {
-				key = canonical(name)
-			} else {
-				key = canonical(name)
-				keys[string(name)] = key
-			}
+			return nil, 0, parseNotMine
 		}
 		switch key {
 		case "Host":
@@ -129,7 +177,7 @@ func parse(b []byte, paths map[string]bool, keys map[string]string) (*parsed, in
 			if len(value) == 0 || !validHost(value) {
 				return nil, 0, parseNotMine
 			}
-			p.host = string(value)
+			p.host = value
 			continue
 		case "Content-Length":
 			lengths++
@@ -141,11 +189,18 @@ func parse(b []byte, paths map[string]bool, keys map[string]string) (*parsed, in
 		case "Transfer-Encoding", "Expect", "Upgrade", "Trailer", "Te", "Pragma", "Http2-Settings":
 			return nil, 0, parseNotMine
 		case "Connection":
-			if !strings.EqualFold(string(value), "keep-alive") {
+			if !strings.EqualFold(value, "keep-alive") {
 				return nil, 0, parseNotMine
 			}
 		}
-		p.header[key] = append(p.header[key], string(value))
+		v := value
+		if prev, ok := p.header[key]; ok || nvals == len(p.vals) {
+			p.header[key] = append(prev, v)
+		} else {
+			p.vals[nvals] = v
+			p.header[key] = p.vals[nvals : nvals+1 : nvals+1]
+			nvals++
+		}
 	}
 	if hosts != 1 || lengths > 1 {
 		return nil, 0, parseNotMine
@@ -179,12 +234,13 @@ func requestPath(line []byte, paths map[string]bool) (string, bool) {
 	return "", false
 }
 
-func parseLength(v []byte) (int64, bool) {
+func parseLength[T string | []byte](v T) (int64, bool) {
 	if len(v) == 0 || len(v) > 10 {
 		return 0, false
 	}
 	var n int64
-	for _, c := range v {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
 		if c < '0' || c > '9' {
 			return 0, false
 		}
@@ -213,8 +269,9 @@ func isTchar(c byte) bool {
 }
 
 // validHost takes the plain host[:port] forms only.
-func validHost(b []byte) bool {
-	for _, c := range b {
+func validHost(b string) bool {
+	for i := 0; i < len(b); i++ {
+		c := b[i]
 		switch {
 		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
 		case c == '.' || c == '-' || c == ':' || c == '[' || c == ']' || c == '_':

@@ -10,6 +10,14 @@ import (
 	"sync"
 )
 
+// InMemoryBody is a request body a server already holds whole in memory
+// (h1pipe's): TakeWhole gives its bytes, valid until the handler returns,
+// when none of it was read yet, and counts them read; ReadBody then does
+// not copy them.
+type InMemoryBody interface {
+	TakeWhole() ([]byte, bool)
+}
+
 // ReadBody reads r's body, of at most limit bytes, under the bounds (see
 // the package doc). On success the caller must call release once it no
 // longer needs the body's bytes (after decoding them); release is a no-op
@@ -22,6 +30,11 @@ func (b *Bounds) ReadBody(w http.ResponseWriter, r *http.Request, limit int64) (
 			ErrTooLarge, r.ContentLength, limit)
 	}
 	known := r.ContentLength >= 0
+	if wb, ok := r.Body.(InMemoryBody); ok && known {
+		if body, ok := wb.TakeWhole(); ok && int64(len(body)) == r.ContentLength {
+			return body, release, nil
+		}
+	}
 	size := limit // what a body of unknown length may grow to
 	if known {
 		size = r.ContentLength

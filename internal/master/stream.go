@@ -108,6 +108,7 @@ func (m *Master) streamOut(w http.ResponseWriter, r *http.Request, ob *outbox, c
 func (m *Master) streamFiltered(w http.ResponseWriter, r *http.Request, ob *outbox, c codec.Codec,
 	every time.Duration, heartbeat func() proto.Message, filter func(proto.Message) (proto.Message, bool)) {
 	rw := recordio.NewWriter(w)
+	var scratch []byte // the records' encoding, reused (rw copies it)
 	var tick <-chan time.Time
 	if every > 0 {
 		t := time.NewTicker(every)
@@ -124,7 +125,7 @@ func (m *Master) streamFiltered(w http.ResponseWriter, r *http.Request, ob *outb
 					continue
 				}
 			}
-			if !m.appendMessage(rw, c, msg) {
+			if !m.appendMessageBuf(rw, c, msg, &scratch) {
 				return
 			}
 		}
@@ -160,6 +161,26 @@ func (m *Master) streamFiltered(w http.ResponseWriter, r *http.Request, ob *outb
 // the stream is broken.
 func (m *Master) writeMessage(rw *recordio.Writer, c codec.Codec, msg proto.Message) bool {
 	return m.appendMessage(rw, c, msg) && rw.Flush() == nil
+}
+
+// appendMessageBuf is appendMessage encoding into *scratch when the codec
+// can append (the same bytes; rw's writer copies them before the next).
+func (m *Master) appendMessageBuf(rw *recordio.Writer, c codec.Codec, msg proto.Message, scratch *[]byte) bool {
+	ac, ok := c.(interface {
+		MarshalAppend([]byte, proto.Message) ([]byte, error)
+	})
+	if !ok {
+		return m.appendMessage(rw, c, msg)
+	}
+	data, err := ac.MarshalAppend((*scratch)[:0], msg)
+	if err != nil {
+		m.log.Error("dropping a message that does not encode", "err", err)
+		return true
+	}
+	if cap(data) <= 64<<10 {
+		*scratch = data
+	}
+	return rw.Append(data) == nil
 }
 
 // appendMessage encodes and writes one record without flushing. A message

@@ -181,6 +181,9 @@ func TestArithmeticAgainstModel(t *testing.T) {
 		if got, want := toModel(a.Subtract(b)), ma.sub(mb); !same(got, want) {
 			t.Fatalf("#%d %v - %v = %v, model %v", i, a, b, a.Subtract(b), want)
 		}
+		if owned := slices.Clone(a); !owned.SubtractInPlace(b).Equal(a.Subtract(b)) {
+			t.Fatalf("#%d %v - %v in place differs from Subtract", i, a, b)
+		}
 		if got, want := a.Contains(b), ma.contains(mb); got != want {
 			t.Fatalf("#%d %v contains %v = %v, model %v", i, a, b, got, want)
 		}

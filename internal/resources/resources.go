@@ -346,6 +346,43 @@ func (r Resources) Subtract(o Resources) Resources {
 	return out
 }
 
+// SubtractInPlace is Subtract written over r's own array, without
+// allocating: only for an r the caller alone holds (a copy it made), which
+// the result replaces.
+func (r Resources) SubtractInPlace(o Resources) Resources {
+	if len(o) == 0 || len(r) == 0 {
+		return r
+	}
+	if sameSlice(r, o) {
+		return nil
+	}
+	out := r[:0] // written at or behind the element read
+	i, j := 0, 0
+	for i < len(r) {
+		if j == len(o) {
+			out = append(out, r[i:]...)
+			break
+		}
+		switch c := compareKey(&r[i], &o[j]); {
+		case c < 0:
+			out = append(out, r[i])
+			i++
+		case c > 0:
+			j++
+		default:
+			if d := minus(r[i], o[j]); !d.IsEmpty() {
+				out = append(out, d)
+			}
+			i, j = i+1, j+1
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	clear(r[len(out):]) // no stale references past the end
+	return out
+}
+
 // Intersect returns what r and o both hold (the minimum of scalars, the
 // common values of ranges and sets).
 func (r Resources) Intersect(o Resources) Resources {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 
 	"github.com/mesoproject/meso/api/codec"
 	"github.com/mesoproject/meso/api/recordio"
@@ -92,6 +93,25 @@ type Conn struct {
 	// mediaType is the codec's media type as a header value, shared by
 	// every request's Content-Type and Accept (read-only).
 	mediaType []string
+	// direct is the calls' transport when calls can skip http.Client
+	// (no cookie jar, no timeout: the client would add nothing but
+	// copies); nil otherwise.
+	direct http.RoundTripper
+	// tmpl is the request made for the last target; requests to it are
+	// copies (the URL is not printed and parsed again for each).
+	tmpl atomic.Pointer[reqTemplate]
+}
+
+// reqTemplate is a POST to target as http.NewRequest makes it, without a
+// body; its URL is shared (read-only) by the requests copied from it.
+type reqTemplate struct {
+	target                       *url.URL
+	scheme, host, path, rawQuery string
+	req                          *http.Request
+}
+
+func (t *reqTemplate) matches(u *url.URL) bool {
+	return t.target == u && t.scheme == u.Scheme && t.host == u.Host && t.path == u.Path && t.rawQuery == u.RawQuery
 }
 
 // NewConn returns a Conn for o.
@@ -118,12 +138,16 @@ func NewConn(o Options) *Conn {
 		callTr = tr
 	}
 	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &Conn{
+	c := &Conn{
 		opts:      o,
 		stream:    &http.Client{Transport: tr, Jar: base.Jar, CheckRedirect: noRedirect},
 		calls:     &http.Client{Transport: callTr, Jar: base.Jar, CheckRedirect: noRedirect, Timeout: base.Timeout},
 		mediaType: []string{o.Codec.MediaType()},
 	}
+	if base.Jar == nil && base.Timeout == 0 {
+		c.direct = callTr
+	}
+	return c
 }
 
 // Codec is the codec of the requests.
@@ -132,9 +156,26 @@ func (c *Conn) Codec() codec.Codec { return c.opts.Codec }
 // request builds a POST of body to target; extra headers (a stream id)
 // are added last.
 func (c *Conn) request(ctx context.Context, target *url.URL, body []byte, extra http.Header) (*http.Request, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target.String(), bytes.NewReader(body))
-	if err != nil {
-		return nil, err
+	t := c.tmpl.Load()
+	if t == nil || !t.matches(target) {
+		r, err := http.NewRequest(http.MethodPost, target.String(), nil)
+		if err != nil {
+			return nil, err
+		}
+		t = &reqTemplate{target: target, scheme: target.Scheme, host: target.Host, path: target.Path,
+			rawQuery: target.RawQuery, req: r}
+		c.tmpl.Store(t)
+	}
+	// As http.NewRequestWithContext with a *bytes.Reader of body.
+	req := t.req.WithContext(ctx)
+	req.Header = make(http.Header, 4)
+	if len(body) > 0 {
+		req.ContentLength = int64(len(body))
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	} else {
+		req.Body = http.NoBody
+		req.GetBody = func() (io.ReadCloser, error) { return http.NoBody, nil }
 	}
 	if c.opts.Header != nil {
 		c.opts.Header(req.Header)
@@ -235,7 +276,7 @@ func (c *Conn) Send(ctx context.Context, target *url.URL, body []byte, extra htt
 		if err != nil {
 			return err
 		}
-		resp, err := c.calls.Do(req)
+		resp, err := c.do(req)
 		if err != nil {
 			return err
 		}
@@ -257,6 +298,29 @@ func (c *Conn) Send(ctx context.Context, target *url.URL, body []byte, extra htt
 		}
 		target = rd.To
 	}
+}
+
+// do sends a call: straight to the transport when http.Client would add
+// nothing (no jar, no timeout, no user in the URL; redirects are Send's),
+// its errors wrapped as the client wraps them.
+func (c *Conn) do(req *http.Request) (*http.Response, error) {
+	if c.direct == nil || req.URL.User != nil {
+		return c.calls.Do(req)
+	}
+	resp, err := c.direct.RoundTrip(req)
+	if err == nil && resp == nil {
+		err = fmt.Errorf("http: RoundTripper implementation (%T) returned a nil *Response with a nil error", c.direct)
+	}
+	if err != nil {
+		if resp != nil && resp.Body != nil {
+			resp.Body.Close()
+		}
+		return nil, &url.Error{Op: "Post", URL: req.URL.String(), Err: err}
+	}
+	if resp.Body == nil {
+		resp.Body = http.NoBody
+	}
+	return resp, nil
 }
 
 // refusal turns an answer that is not a success into its error.

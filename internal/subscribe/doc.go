@@ -35,6 +35,16 @@
 //     time). Open sends a subscription (SUBSCRIBE, REGISTER) and returns the
 //     Stream on 200, a *Redirect on 307 and a *StatusError on anything
 //     else; Send posts one call, following 307s, and returns nil on 2xx.
+//     A call's request is a copy of a template made once per target, and
+//     goes straight to the transport when the client would add nothing
+//     (no Jar, no Timeout, no user in the URL), errors wrapped as
+//     http.Client wraps them.
+//   - Pipeline, an http.RoundTripper for calls, pipelines them over a few
+//     connections per host. Plain calls are written without req.Write
+//     (writePlain: the same bytes, compared and fuzzed against it) and
+//     answers of the plain shape already whole in the buffer are read
+//     without http.ReadResponse (readBuffered: the same answer, fuzzed
+//     against it); anything else takes net/http's path.
 //   - Stream reads the records of the answer, decoded by the codec its
 //     Content-Type names. Watch arms a silence watchdog: when no record
 //     arrives for the limit the stream is cut and Next returns the cause the

@@ -214,6 +214,7 @@ func (c *pipeConn) writeLoop() {
 	}()
 	bw := bufio.NewWriterSize(c.nc, 16<<10)
 	var batch []*pipeCall
+	keys := make([]string, 0, 16) // writePlain's
 	for range c.wake {
 		c.mu.Lock()
 		batch, c.queue = c.queue, batch[:0]
@@ -227,7 +228,11 @@ func (c *pipeConn) writeLoop() {
 		}
 		for i, call := range batch {
 			c.inflight <- call // before its bytes: the reader expects it
-			if err := call.req.Write(bw); err != nil {
+			ok, err := writePlain(bw, call.req, keys)
+			if !ok {
+				err = call.req.Write(bw)
+			}
+			if err != nil {
 				c.fail(err)
 				for _, rest := range batch[i+1:] {
 					rest.done <- pipeResult{err: fmt.Errorf("%w: %w", ErrPipelineBroken, err)}
@@ -246,13 +251,18 @@ func (c *pipeConn) writeLoop() {
 // readLoop reads the answers in the order their requests were written.
 func (c *pipeConn) readLoop() {
 	br := bufio.NewReaderSize(c.nc, 16<<10)
+	var names headerInterner
 	var broken error
 	for call := range c.inflight {
 		if broken != nil {
 			call.done <- pipeResult{err: broken}
 			continue
 		}
-		resp, err := readWhole(br, call.req)
+		resp, ok := readBuffered(br, call.req, &names)
+		var err error
+		if !ok {
+			resp, err = readWhole(br, call.req)
+		}
 		if err != nil {
 			c.fail(err)
 			broken = fmt.Errorf("%w: %w", ErrPipelineBroken, err)

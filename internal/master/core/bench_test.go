@@ -109,3 +109,93 @@ func BenchmarkMasterIdleCycle(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkTaskLifecycle measures the core's part of a task's life as
+// meso bench drives it: an offer cycle, ACCEPTs launching as many tasks
+// as each offer holds, then TASK_RUNNING and TASK_FINISHED from the agent,
+// each acknowledged by the framework. One iteration is one task; the
+// calls are built before the timer (decoding is not the core's part).
+func BenchmarkTaskLifecycle(b *testing.B) {
+	const agents, frameworks = 100, 10
+	bc := newBenchCluster(b, agents, frameworks)
+	res := resources.MustParse("cpus:0.1;mem:32").ToProto("", false)
+	fwStream := map[string]string{}
+	for s, id := range bc.streams {
+		fwStream[id] = s
+	}
+	links := map[string]string{} // agent id -> link
+	for i := range agents {
+		link := fmt.Sprintf("link%d", i)
+		links[bc.c.LinkAgent(link)] = link
+	}
+	type live struct{ fw, agent, id string }
+	seq := 0
+	b.ReportAllocs()
+	b.ResetTimer()
+	for done := 0; done < b.N; {
+		b.StopTimer()
+		bc.now = bc.now.Add(time.Second)
+		bc.c.Tick(bc.now)
+		var accepts []struct {
+			stream string
+			call   *schedulerpb.Call
+		}
+		var tasks []live
+		for _, ev := range bc.c.Ready().Events {
+			for _, o := range ev.Event.GetOffers().GetOffers() {
+				var tis []*mesospb.TaskInfo
+				for range 80 {
+					seq++
+					id := fmt.Sprintf("t%07d", seq)
+					tis = append(tis, commandTask(id, o.GetAgentId().GetValue(), res))
+					tasks = append(tasks, live{bc.streams[ev.Stream], o.GetAgentId().GetValue(), id})
+				}
+				call := acceptCall([]string{o.GetId().GetValue()}, nil, tis...)
+				call.FrameworkId = &mesospb.FrameworkID{Value: proto.String(bc.streams[ev.Stream])}
+				accepts = append(accepts, struct {
+					stream string
+					call   *schedulerpb.Call
+				}{ev.Stream, call})
+			}
+		}
+		if len(tasks) == 0 {
+			b.Fatal("no offers")
+		}
+		calls := make([][4]any, len(tasks))
+		for i, t := range tasks {
+			for j, st := range []mesospb.TaskState{mesospb.TaskState_TASK_RUNNING, mesospb.TaskState_TASK_FINISHED} {
+				u := statusCall(t.fw, t.id, st, byte(j+1))
+				u.LinkId = proto.String(links[t.agent])
+				ack := ackCall(t.agent, t.id, byte(j+1))
+				ack.FrameworkId = &mesospb.FrameworkID{Value: proto.String(t.fw)}
+				calls[i][2*j], calls[i][2*j+1] = u, ack
+			}
+		}
+		b.StartTimer()
+		for _, a := range accepts {
+			if err := bc.c.Call(bc.now, a.stream, a.call); err != nil {
+				b.Fatal(err)
+			}
+		}
+		bc.c.Ready()
+		for i, t := range tasks {
+			for j := range 4 {
+				var err error
+				switch c := calls[i][j].(type) {
+				case *linkpb.AgentCall:
+					err = bc.c.AgentCall(bc.now, c)
+				case *schedulerpb.Call:
+					err = bc.c.Call(bc.now, fwStream[t.fw], c)
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			if i%64 == 63 {
+				bc.c.Ready()
+			}
+		}
+		bc.c.Ready()
+		done += len(tasks)
+	}
+}

@@ -286,7 +286,7 @@ func (c *Core) acknowledge(fw *framework, a *schedulerpb.Call_Acknowledge) {
 	}
 	agentID := a.GetAgentId().GetValue()
 	ack := &linkpb.MasterEvent_Acknowledge{
-		FrameworkId: &mesospb.FrameworkID{Value: proto.String(fw.id)},
+		FrameworkId: fw.idProto(),
 		TaskId:      a.GetTaskId(),
 		Uuid:        a.GetUuid(),
 	}

@@ -20,6 +20,9 @@ type launchCtx struct {
 	agent    *agent
 	avail    map[string]resources.Resources
 	launched map[string]bool
+	// owned marks the avail entries this ACCEPT made itself (shared
+	// with nothing), which later launches subtract in place.
+	owned map[string]bool
 }
 
 // accept applies an ACCEPT call. Invalid offers drop every task of the call
@@ -165,7 +168,11 @@ func (c *Core) launchTask(lc *launchCtx, ti *mesospb.TaskInfo) {
 	if ti.Executor != nil {
 		ex = c.useExecutor(lc, role, ti.GetExecutor(), execNew)
 	}
-	t := c.addLaunchedTask(lc, role, ti, ex)
+	res := need // the task's own resources unless a new executor's are in
+	if execNew {
+		res, _ = resources.FromProto(ti.GetResources()) // validated
+	}
+	t := c.addLaunchedTask(lc, role, ti, ex, res)
 	c.sendAgent(lc.agent, &linkpb.MasterEvent{
 		Type: linkpb.MasterEvent_RUN_TASK.Enum(),
 		RunTask: &linkpb.MasterEvent_RunTask{
@@ -178,7 +185,17 @@ func (c *Core) launchTask(lc *launchCtx, ti *mesospb.TaskInfo) {
 
 // charge moves resources from the offer pool to the framework's use.
 func (c *Core) charge(lc *launchCtx, role string, need resources.Resources) {
-	lc.avail[role] = lc.avail[role].Subtract(need)
+	if cur := lc.avail[role]; lc.owned[role] {
+		lc.avail[role] = cur.SubtractInPlace(need)
+	} else {
+		lc.avail[role] = cur.Subtract(need)
+		if len(cur) > 0 && len(need) > 0 { // a new slice (or nil)
+			if lc.owned == nil {
+				lc.owned = map[string]bool{}
+			}
+			lc.owned[role] = true
+		}
+	}
 	if need.IsEmpty() {
 		return
 	}
@@ -378,14 +395,14 @@ func (c *Core) forgetExecutor(e *executor) {
 }
 
 // addLaunchedTask records a task in TASK_STAGING and returns the TaskInfo
-// to send to the agent (allocation_info set on its resources).
-func (c *Core) addLaunchedTask(lc *launchCtx, role string, ti *mesospb.TaskInfo, ex *mesospb.ExecutorInfo) *mesospb.TaskInfo {
-	send := proto.Clone(ti).(*mesospb.TaskInfo)
-	send.Resources = withAllocationRole(send.Resources, role)
+// to send to the agent (allocation_info set on its resources); res is the
+// task's own resources.
+func (c *Core) addLaunchedTask(lc *launchCtx, role string, ti *mesospb.TaskInfo, ex *mesospb.ExecutorInfo, res resources.Resources) *mesospb.TaskInfo {
+	send := cloneTaskInfo(ti)
+	send.Resources = withAllocationRole(ti.Resources, role)
 	if ex != nil {
 		send.Executor = ex
 	}
-	res, _ := resources.FromProto(ti.GetResources()) // validated
 	t := &task{
 		id: ti.GetTaskId().GetValue(), fw: lc.fw.id, agent: lc.agent.id, role: role, res: res,
 		proto: taskFromInfo(lc.fw, send), recGen: c.recGen,
@@ -399,12 +416,23 @@ func (c *Core) addLaunchedTask(lc *launchCtx, role string, ti *mesospb.TaskInfo,
 	return send
 }
 
+// cloneTaskInfo deep-copies ti but for its resources (nil in the copy),
+// which the caller replaces: they are not copied twice. ti is the call's
+// (the loop's alone while it runs); its resources are put back at once.
+func cloneTaskInfo(ti *mesospb.TaskInfo) *mesospb.TaskInfo {
+	rs := ti.Resources
+	ti.Resources = nil
+	send := proto.Clone(ti).(*mesospb.TaskInfo)
+	ti.Resources = rs
+	return send
+}
+
 // taskFromInfo builds the master's Task record of a launched TaskInfo.
 func taskFromInfo(fw *framework, ti *mesospb.TaskInfo) *mesospb.Task {
 	t := &mesospb.Task{
 		Name:        ti.Name,
 		TaskId:      ti.TaskId,
-		FrameworkId: &mesospb.FrameworkID{Value: proto.String(fw.id)},
+		FrameworkId: fw.idProto(),
 		AgentId:     ti.AgentId,
 		State:       mesospb.TaskState_TASK_STAGING.Enum(),
 		Resources:   ti.Resources,
@@ -466,7 +494,8 @@ func (c *Core) launchGroup(lc *launchCtx, lg *mesospb.Offer_Operation_LaunchGrou
 	group := &mesospb.TaskGroupInfo{}
 	for _, ti := range tasks {
 		lc.launched[ti.GetTaskId().GetValue()] = true
-		group.Tasks = append(group.Tasks, c.addLaunchedTask(lc, role, ti, ex))
+		res, _ := resources.FromProto(ti.GetResources()) // validated
+		group.Tasks = append(group.Tasks, c.addLaunchedTask(lc, role, ti, ex, res))
 	}
 	// Tasks in a group name their executor through the group, not
 	// TaskInfo.executor.

@@ -77,7 +77,7 @@ func (c *Core) newOffer(now time.Time, fw *framework, ag *agent, d allocator.Off
 	o := &offer{id: id, fw: fw, agent: ag, role: d.Role, res: d.Resources, created: now}
 	p := &mesospb.Offer{
 		Id:          &mesospb.OfferID{Value: proto.String(id)},
-		FrameworkId: &mesospb.FrameworkID{Value: proto.String(fw.id)},
+		FrameworkId: fw.idProto(),
 		AgentId:     &mesospb.AgentID{Value: proto.String(ag.id)},
 		Hostname:    proto.String(ag.hostname()),
 		Url:         ag.url(),

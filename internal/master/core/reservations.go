@@ -205,6 +205,7 @@ func (c *Core) offerOperation(lc *launchCtx, op *mesospb.Offer_Operation) {
 		return
 	}
 	lc.avail[conv.role] = lc.avail[conv.role].Subtract(conv.from).Add(conv.to)
+	delete(lc.owned, conv.role) // Add may give conv.to itself
 	lc.agent.total = lc.agent.total.Subtract(conv.from).Add(conv.to)
 	c.checkpoint(lc.agent)
 	c.operationStatus(lc.fw, lc.agent.id, op, mesospb.OperationState_OPERATION_FINISHED, "",

@@ -22,11 +22,16 @@ func allocationRoles(list []*mesospb.Resource) map[string][]*mesospb.Resource {
 // withAllocationRole returns deep copies of list with allocation_info.role
 // set to role on every resource (what the master does to the resources of
 // launched tasks and executors, so that agents can report their role back).
+// The copies share one AllocationInfo (records are never edited in place).
 func withAllocationRole(list []*mesospb.Resource, role string) []*mesospb.Resource {
 	out := make([]*mesospb.Resource, len(list))
+	if len(list) == 0 {
+		return out
+	}
+	info := &mesospb.Resource_AllocationInfo{Role: proto.String(role)}
 	for i, p := range list {
 		c := proto.Clone(p).(*mesospb.Resource)
-		c.AllocationInfo = &mesospb.Resource_AllocationInfo{Role: proto.String(role)}
+		c.AllocationInfo = info
 		out[i] = c
 	}
 	return out

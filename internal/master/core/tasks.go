@@ -59,8 +59,11 @@ func (c *Core) setState(t *task, s mesospb.TaskState) {
 // recordStatus appends a status to the task's history (without its data,
 // as Mesos stores it) and makes it the latest.
 func (c *Core) recordStatus(t *task, s *mesospb.TaskStatus) {
-	kept := proto.Clone(s).(*mesospb.TaskStatus)
-	kept.Data = nil
+	kept := s // statuses are never edited once given to the core
+	if s.Data != nil {
+		kept = proto.Clone(s).(*mesospb.TaskStatus)
+		kept.Data = nil
+	}
 	t.latest = kept
 	r := c.editTask(t)
 	r.Statuses = append(r.Statuses, kept)

@@ -11,6 +11,15 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
+// idProto is the framework's id as a message: its info's, shared (records
+// and events are never edited in place).
+func (fw *framework) idProto() *mesospb.FrameworkID {
+	if id := fw.info.GetId(); id != nil && id.GetValue() == fw.id {
+		return id
+	}
+	return &mesospb.FrameworkID{Value: proto.String(fw.id)}
+}
+
 // framework is a subscribed (or recovered, or failing over) framework.
 type framework struct {
 	id   string
