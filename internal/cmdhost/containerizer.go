@@ -776,12 +776,15 @@ func (c *Containerizer) adoptHost(hd containerizer.Handle) (*hostConn, error) {
 	c.all[h] = true
 	c.mu.Unlock()
 	go c.readLoop(h)
-	// Told to exit once idle, as the hosts this run starts.
+	// Told to exit once idle: after IdleTimeout if none of its executors
+	// is adopted, at once when the last adopted one ends (an adopted host
+	// takes no new launches).
 	c.mu.Lock()
 	if h.n == 0 && h.idle == nil {
 		h.n = 1
 		c.unrefLocked(h)
 	}
+	h.retired = true
 	c.mu.Unlock()
 	c.log.Info("reconnected to a command executor host of an earlier run", "pid", hd.Pid)
 	return h, nil
