@@ -88,5 +88,5 @@ func runHost(ctx context.Context) error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("component", "command-executor-host")
 	log.Info("command executor host listening", "socket", socket, "pid", os.Getpid())
-	return cmdhost.Serve(ctx, ln, cmdhost.HostConfig{Logger: log, Verifier: os.Getenv(cmdhost.VerifierEnv)})
+	return cmdhost.Serve(ctx, ln, cmdhost.HostConfig{Logger: log})
 }

@@ -32,9 +32,9 @@ type HostConfig struct {
 	Logger *slog.Logger
 	// Run runs one executor; default commandexec.Run (tests replace it).
 	Run func(context.Context, commandexec.Config) error
-	// Verifier (VerifierEnv) checks the token a connection's first
-	// message must carry; a connection without it is closed and never
-	// replaces the agent's. Required.
+	// Verifier checks the token a connection's first message must carry;
+	// a connection without it is closed and never replaces the agent's.
+	// Default: VerifierEnv, as the agent starts a host; there must be one.
 	Verifier string
 }
 
@@ -69,6 +69,9 @@ func Serve(ctx context.Context, ln net.Listener, cfg HostConfig) error {
 	}
 	if cfg.Run == nil {
 		cfg.Run = commandexec.Run
+	}
+	if cfg.Verifier == "" {
+		cfg.Verifier = os.Getenv(VerifierEnv)
 	}
 	if cfg.Verifier == "" {
 		ln.Close()
