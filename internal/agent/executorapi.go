@@ -182,7 +182,7 @@ func (a *Agent) subscribe(w http.ResponseWriter, r *http.Request, call *executor
 		// The container's handle (pid, start time) is not checkpointed
 		// yet: an agent killed now would not find this executor again,
 		// so it must not get a task before (see runContainer). Wait for
-		// that (the host or fork and the handle's write) rather than have the
+		// that (a few ms: the handle's fsyncs) rather than have the
 		// executor retry after its backoff (100 ms at least); past
 		// launchWait it retries.
 		a.mu.Unlock()

@@ -15,10 +15,7 @@
 //
 // Every file is replaced atomically (WriteFile: a temporary file in the
 // same directory, fsync, rename over the old one, fsync of the directory),
-// so a crash leaves the old or the new content, never a mix. Container
-// handles are the exception: renamed into place without fsyncs (they name
-// processes of this boot, which a crash of the machine ends; a crash of
-// the agent loses nothing), and a torn one is always skipped by Load. A Batch
+// so a crash leaves the old or the new content, never a mix. A Batch
 // commits several changes together (the agent's group commit): writes a
 // later change supersedes are skipped, the others are fsynced in
 // parallel before all are renamed, and each directory is synced once.

@@ -97,12 +97,6 @@ func WriteFile(path string, data []byte) error { return writeFile(path, data, 0o
 // A directory holding the temporary file, or the file, is not empty, so
 // Store's pruning of empty directories cannot remove it meanwhile.
 func writeFile(path string, data []byte, perm os.FileMode, tree sync.Locker) error {
-	return writeFileSync(path, data, perm, tree, true)
-}
-
-// writeFileSync is writeFile; without durable it does not fsync (the file
-// is still replaced atomically for the processes of this boot).
-func writeFileSync(path string, data []byte, perm os.FileMode, tree sync.Locker, durable bool) error {
 	if tree == nil {
 		tree = noLock{}
 	}
@@ -119,7 +113,7 @@ func writeFileSync(path string, data []byte, perm os.FileMode, tree sync.Locker,
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	_, err = f.Write(data)
-	if err == nil && durable {
+	if err == nil {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
@@ -135,9 +129,6 @@ func writeFileSync(path string, data []byte, perm os.FileMode, tree sync.Locker,
 	tree.Unlock()
 	if err != nil {
 		return fmt.Errorf("checkpoint: write %s: %w", path, err)
-	}
-	if !durable {
-		return nil
 	}
 	if err := syncDir(dir); err != nil {
 		return fmt.Errorf("checkpoint: write %s: %w", path, err)
@@ -197,13 +188,7 @@ func (s *Store) WriteContainer(fid, eid string, h containerizer.Handle) error {
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	// Atomic, not durable (no fsync): a handle names processes of this
-	// boot only. A crash of the agent loses nothing the kernel took; after
-	// a crash of the machine the handles are never used (the containers
-	// died with it, and the boot id differs), and Load skips one that is
-	// torn. Its two fsyncs were on every launch's path (an executor gets
-	// its task once its handle is written).
-	return writeFileSync(filepath.Join(s.runDir(fid, eid, h.ContainerID), containerFile), data, 0o644, &s.tree, false)
+	return s.write(filepath.Join(s.runDir(fid, eid, h.ContainerID), containerFile), data, 0o644)
 }
 
 // RemoveContainer forgets a container that ended (its run's core record,
@@ -370,10 +355,9 @@ func (s *Store) loadFramework(st *State, fid string, corrupt func(string, error)
 					if err == nil {
 						err = fmt.Errorf("handle of container %q in the directory of %q", h.ContainerID, cid)
 					}
-					// Skipped even when strict: handles are not fsynced
-					// (WriteContainer), so one torn by a crash of the
-					// machine names a container that died with it.
-					st.Skipped = append(st.Skipped, fmt.Errorf("%w: %s: %w", ErrCorrupt, rel(filepath.Join(run, containerFile)), err))
+					if e := corrupt(rel(filepath.Join(run, containerFile)), err); e != nil {
+						return e
+					}
 				} else {
 					st.Containers = append(st.Containers, Container{FrameworkID: fid, ExecutorID: eid, Handle: h})
 				}

@@ -148,7 +148,7 @@ func TestWriteFileAtomic(t *testing.T) {
 }
 
 // Corrupt files fail a strict Load, naming the file, and are skipped by a
-// lenient one; a corrupt container handle is skipped by both.
+// lenient one.
 func TestCorrupt(t *testing.T) {
 	cases := []struct {
 		name string
@@ -165,7 +165,6 @@ func TestCorrupt(t *testing.T) {
 		{"executor-state", func(s *Store) string { return filepath.Join(s.runDir("f1", "e1", "c1"), executorFile) }, `{"state":"DANCING"}`, true, 1, 0, 2},
 		{"executor-misplaced", func(s *Store) string { return filepath.Join(s.runDir("f1", "e1", "c1"), executorFile) },
 			`{"framework_id":"f1","executor_id":"e9","container_id":"c1","state":"RUNNING"}`, true, 1, 0, 2},
-		// A torn handle (they are not fsynced) is skipped even when strict.
 		{"container", func(s *Store) string { return filepath.Join(s.runDir("f1", "e1", "c1"), containerFile) }, "", true, 1, 1, 1},
 	}
 	for _, c := range cases {
@@ -175,13 +174,10 @@ func TestCorrupt(t *testing.T) {
 			if err := os.WriteFile(c.file(s), []byte(c.data), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			strictSkips := c.name == "container"
-			if _, err := s.Load(true); !strictSkips && !errors.Is(err, ErrCorrupt) {
+			if _, err := s.Load(true); !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("strict Load: %v, want ErrCorrupt", err)
-			} else if strictSkips && err != nil {
-				t.Fatalf("strict Load of a torn handle: %v, want it skipped", err)
 			}
-			st, err := s.Load(strictSkips) // lenient, or strict for the handle
+			st, err := s.Load(false)
 			if err != nil {
 				t.Fatal(err)
 			}
