@@ -214,9 +214,21 @@ func (h *host) serve(w *wire) {
 		switch m.Op {
 		case opLaunch:
 			ans.Op = opLaunched
-			if err := h.launch(m); err != nil {
+			start, err := h.launch(m)
+			if err != nil {
 				ans.Err = err.Error()
+				break
 			}
+			// Its files are opened, and the answer sent, off this loop: a
+			// burst of launches does not wait for one another's opens.
+			go func() {
+				a := ans
+				if err := start(); err != nil {
+					a.Err = err.Error()
+				}
+				_ = w.write(a)
+			}()
+			continue
 		case opKill:
 			ans.Op = opKilled
 			if err := h.kill(m.ID, syscall.Signal(m.Signal)); err != nil {
@@ -247,8 +259,8 @@ func (h *host) serve(w *wire) {
 	}
 }
 
-// launch starts one executor.
-func (h *host) launch(m msg) error {
+// launch registers one executor and returns what starts it.
+func (h *host) launch(m msg) (start func() error, err error) {
 	lookup := func(k string) (string, bool) {
 		for i := len(m.Env) - 1; i >= 0; i-- {
 			if v, ok := strings.CutPrefix(m.Env[i], k+"="); ok {
@@ -259,16 +271,7 @@ func (h *host) launch(m msg) error {
 	}
 	env, err := executor.ParseEnv(lookup)
 	if err != nil {
-		return err
-	}
-	stdout, err := os.OpenFile(filepath.Join(m.Sandbox, "stdout"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-	if err != nil {
-		return err
-	}
-	stderr, err := os.OpenFile(filepath.Join(m.Sandbox, "stderr"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-	if err != nil {
-		stdout.Close()
-		return err
+		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &hosted{cancel: cancel, abort: make(chan struct{})}
@@ -276,20 +279,41 @@ func (h *host) launch(m msg) error {
 	if h.exit {
 		h.mu.Unlock()
 		cancel()
-		stdout.Close()
-		stderr.Close()
-		return errors.New("exiting")
+		return nil, errors.New("exiting")
 	}
 	if _, ok := h.execs[m.ID]; ok {
 		h.mu.Unlock()
 		cancel()
-		stdout.Close()
-		stderr.Close()
-		return fmt.Errorf("executor %q runs already", m.ID)
+		return nil, fmt.Errorf("executor %q runs already", m.ID)
 	}
+	// Registered now, so a kill that follows reaches it; the rest (its
+	// files, its goroutine) is start's, off the connection's loop.
 	h.execs[m.ID] = e
 	h.wg.Add(1)
 	h.mu.Unlock()
+	return func() error { return h.start(ctx, m, e, env, lookup) }, nil
+}
+
+// start opens a registered executor's outputs and runs it.
+func (h *host) start(ctx context.Context, m msg, e *hosted, env executor.Env, lookup func(string) (string, bool)) error {
+	cancel := e.cancel
+	stdout, err := os.OpenFile(filepath.Join(m.Sandbox, "stdout"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	var stderr *os.File
+	if err == nil {
+		stderr, err = os.OpenFile(filepath.Join(m.Sandbox, "stderr"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			stdout.Close()
+		}
+	}
+	if err != nil {
+		cancel()
+		h.mu.Lock()
+		delete(h.execs, m.ID)
+		h.mu.Unlock()
+		h.wg.Done()
+		h.poke()
+		return err
+	}
 	noSwitch, _ := lookup(launcher.NoSwitchUserEnv)
 	cfg := commandexec.Config{
 		Env:          env,
