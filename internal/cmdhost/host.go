@@ -214,21 +214,9 @@ func (h *host) serve(w *wire) {
 		switch m.Op {
 		case opLaunch:
 			ans.Op = opLaunched
-			start, err := h.launch(m)
-			if err != nil {
+			if err := h.launch(m); err != nil {
 				ans.Err = err.Error()
-				break
 			}
-			// Its files are opened, and the answer sent, off this loop: a
-			// burst of launches does not wait for one another's opens.
-			go func() {
-				a := ans
-				if err := start(); err != nil {
-					a.Err = err.Error()
-				}
-				_ = w.write(a)
-			}()
-			continue
 		case opKill:
 			ans.Op = opKilled
 			if err := h.kill(m.ID, syscall.Signal(m.Signal)); err != nil {
@@ -259,8 +247,8 @@ func (h *host) serve(w *wire) {
 	}
 }
 
-// launch registers one executor and returns what starts it.
-func (h *host) launch(m msg) (start func() error, err error) {
+// launch starts one executor.
+func (h *host) launch(m msg) error {
 	lookup := func(k string) (string, bool) {
 		for i := len(m.Env) - 1; i >= 0; i-- {
 			if v, ok := strings.CutPrefix(m.Env[i], k+"="); ok {
@@ -271,7 +259,16 @@ func (h *host) launch(m msg) (start func() error, err error) {
 	}
 	env, err := executor.ParseEnv(lookup)
 	if err != nil {
-		return nil, err
+		return err
+	}
+	stdout, err := os.OpenFile(filepath.Join(m.Sandbox, "stdout"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	stderr, err := os.OpenFile(filepath.Join(m.Sandbox, "stderr"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		stdout.Close()
+		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &hosted{cancel: cancel, abort: make(chan struct{})}
@@ -279,41 +276,20 @@ func (h *host) launch(m msg) (start func() error, err error) {
 	if h.exit {
 		h.mu.Unlock()
 		cancel()
-		return nil, errors.New("exiting")
+		stdout.Close()
+		stderr.Close()
+		return errors.New("exiting")
 	}
 	if _, ok := h.execs[m.ID]; ok {
 		h.mu.Unlock()
 		cancel()
-		return nil, fmt.Errorf("executor %q runs already", m.ID)
+		stdout.Close()
+		stderr.Close()
+		return fmt.Errorf("executor %q runs already", m.ID)
 	}
-	// Registered now, so a kill that follows reaches it; the rest (its
-	// files, its goroutine) is start's, off the connection's loop.
 	h.execs[m.ID] = e
 	h.wg.Add(1)
 	h.mu.Unlock()
-	return func() error { return h.start(ctx, m, e, env, lookup) }, nil
-}
-
-// start opens a registered executor's outputs and runs it.
-func (h *host) start(ctx context.Context, m msg, e *hosted, env executor.Env, lookup func(string) (string, bool)) error {
-	cancel := e.cancel
-	stdout, err := os.OpenFile(filepath.Join(m.Sandbox, "stdout"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-	var stderr *os.File
-	if err == nil {
-		stderr, err = os.OpenFile(filepath.Join(m.Sandbox, "stderr"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-		if err != nil {
-			stdout.Close()
-		}
-	}
-	if err != nil {
-		cancel()
-		h.mu.Lock()
-		delete(h.execs, m.ID)
-		h.mu.Unlock()
-		h.wg.Done()
-		h.poke()
-		return err
-	}
 	noSwitch, _ := lookup(launcher.NoSwitchUserEnv)
 	cfg := commandexec.Config{
 		Env:          env,
