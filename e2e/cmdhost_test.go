@@ -209,3 +209,47 @@ func TestCommandExecutorHostKilled(t *testing.T) {
 func TestAgentRecoveryCommandHost(t *testing.T) {
 	testAgentRecovery(t, nil, hostFlags...)
 }
+
+// Hosting is on by default, and a framework torn down retires its host
+// as soon as its executors are gone (no wait for the idle time, an hour
+// here); another framework's host stays.
+func TestCommandExecutorHostRetiredWithFramework(t *testing.T) {
+	cl := newCluster(t, 0, agentRes, masterFlags...)
+	cl.addAgent(agentRes, "--command_executor_host_idle=1h")
+	cl.waitAgents(1)
+	out := t.TempDir()
+	record := func(id string) string {
+		return fmt.Sprintf(`echo $$ $PPID $(tr '\0' ' ' < /proc/$PPID/cmdline) > %s.tmp; mv %s.tmp %s; exec sleep 1000`,
+			filepath.Join(out, id), filepath.Join(out, id), filepath.Join(out, id))
+	}
+	var hosts []procID
+	var fws []*framework
+	for _, id := range []string{"a", "b"} {
+		f := newFramework(t, cl.master.addr, fwOptions{})
+		fws = append(fws, f)
+		f.launch(id, record(id), "cpus:0.1;mem:16", "")
+		f.waitState(id, mesospb.TaskState_TASK_RUNNING, 30*time.Second)
+		ppid, cmdline := parentOf(t, filepath.Join(out, id))
+		if !strings.Contains(cmdline, "command-host") {
+			t.Fatalf("%s ran under %q, want a command executor host (the default)", id, cmdline)
+		}
+		h := procID{pid: ppid}
+		_, h.start, _ = procStat(ppid)
+		hosts = append(hosts, h)
+	}
+	if hosts[0].pid == hosts[1].pid {
+		t.Fatalf("both frameworks' tasks ran under host %d", hosts[0].pid)
+	}
+	if err := fws[0].client.Teardown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, func() error {
+		if hosts[0].alive() {
+			return fmt.Errorf("the torn down framework's host %d still runs", hosts[0].pid)
+		}
+		return nil
+	})
+	if !hosts[1].alive() {
+		t.Errorf("the other framework's host %d exited", hosts[1].pid)
+	}
+}

@@ -27,11 +27,12 @@ func BenchmarkCommandTasks(b *testing.B) {
 		checkpoint bool
 		flags      []string
 	}{
-		{"agents=2/checkpoint=false", false, nil},
-		{"agents=2/checkpoint=true", true, nil},
-		// In one command executor host per framework and agent.
-		{"agents=2/host/checkpoint=false", false, []string{"--command_executor_host"}},
-		{"agents=2/host/checkpoint=true", true, []string{"--command_executor_host"}},
+		// A lean executor process per task.
+		{"agents=2/checkpoint=false", false, []string{"--command_executor_host=false"}},
+		{"agents=2/checkpoint=true", true, []string{"--command_executor_host=false"}},
+		// In one command executor host per framework and agent (the default).
+		{"agents=2/host/checkpoint=false", false, []string{"--command_executor_host=true"}},
+		{"agents=2/host/checkpoint=true", true, []string{"--command_executor_host=true"}},
 	} {
 		checkpoint := v.checkpoint
 		b.Run(v.name, func(b *testing.B) {

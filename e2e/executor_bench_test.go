@@ -38,8 +38,9 @@ func BenchmarkCustomExecutorThroughput(b *testing.B) {
 		})
 	}
 	// Command tasks in the lean executor (meso-executor) and, as before it
-	// existed, in `meso executor` (--launcher_dir=none); "host" runs them
-	// in one command executor host (--command_executor_host).
+	// existed, in `meso executor` (--launcher_dir=none), each in its own
+	// process (--command_executor_host=false); "host" runs them in one
+	// command executor host (the default).
 	for _, v := range []struct {
 		name, launcherDir string
 		host              bool
@@ -49,9 +50,7 @@ func BenchmarkCustomExecutorThroughput(b *testing.B) {
 			if v.launcherDir != "" {
 				flags = append(flags, "--launcher_dir="+v.launcherDir)
 			}
-			if v.host {
-				flags = append(flags, "--command_executor_host")
-			}
+			flags = append(flags, fmt.Sprintf("--command_executor_host=%t", v.host))
 			benchThroughput(b, codec.Protobuf, task, func(id string) *mesospb.TaskInfo {
 				return commandTaskWithURIs(id, "true")
 			}, flags...)

@@ -152,8 +152,8 @@ MESO_<FLAG> (e.g. MESOS_WORK_DIR); durations take the Mesos syntax
 	mesosflag.DurationVar(f, &cfg.FetcherStallTimeout, "fetcher_stall_timeout", fetcher.DefaultStallTimeout,
 		"a download that receives no data for this long fails")
 	f.StringVar(&cfg.Launcher, "launcher", "", "path of the meso binary executors run from (default: this binary)")
-	f.BoolVar(&cfg.CommandExecutorHost, "command_executor_host", false,
-		`run the command executors of a framework's command tasks in one long-lived process (a command executor host) instead of a process per task; each task keeps its executor id, sandbox and updates (not with cgroups isolation; needs meso-executor in --launcher_dir)`)
+	f.BoolVar(&cfg.CommandExecutorHost, "command_executor_host", true,
+		`run the command executors of a framework's command tasks in one long-lived process (a command executor host) instead of a process per task; each task keeps its executor id, sandbox and updates (not with cgroups isolation; needs meso-executor in --launcher_dir; false: a process per task)`)
 	mesosflag.DurationVar(f, &cfg.CommandExecutorHostIdle, "command_executor_host_idle", cmdhost.DefaultIdleTimeout,
 		"how long a command executor host with no executor is kept before it is told to exit")
 	f.StringVar(&cfg.LauncherDir, "launcher_dir", "", `directory holding the lean executor binary meso-executor, used for command tasks and task groups when present ("none": always the meso binary; default: this binary's directory)`)

@@ -157,7 +157,9 @@ type Config struct {
 	// ContainerInfo, or when a root agent would switch to a user: those
 	// run in their own process as before. CommandExecutorHostIdle
 	// (--command_executor_host_idle, default 30 s) is how long a host
-	// with no executor is kept.
+	// with no executor is kept. The meso agent command turns it on by
+	// default (--command_executor_host=false: a process per task); the
+	// zero Config keeps it off.
 	CommandExecutorHost     bool
 	CommandExecutorHostIdle time.Duration
 	// Containerizer runs executors; nil builds the posix one.

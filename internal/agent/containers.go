@@ -147,8 +147,8 @@ func (a *Agent) runContainer(ctx, launchCtx context.Context, e lifecycle.LaunchE
 		err = a.cz.Launch(launchCtx, spec)
 	}
 	if err == nil {
-		// Outside the agent's lock: the write's two fsyncs take
-		// milliseconds, and every other input waited for them.
+		// Outside the agent's lock: a file's write and rename (not
+		// fsynced: checkpoint.Store.WriteContainer).
 		a.saveHandle(e.FrameworkID, e.ExecutorID, e.ContainerID)
 	}
 	a.mu.Lock()
@@ -191,12 +191,16 @@ func (a *Agent) waitContainer(ctx context.Context, frameworkID, executorID, cont
 	}
 	a.log.Info("executor exited", "framework", frameworkID, "executor", executorID,
 		"container", containerID, "status", term.Message)
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	delete(a.containers, containerID)
+	// Outside the agent's lock: the unlink and the pruning of the run's
+	// directories are syscalls every other input would wait for. The
+	// store serialises its changes to the tree; the container has ended,
+	// and a new run of the executor has a new container id.
 	if err := a.store.RemoveContainer(frameworkID, executorID, containerID); err != nil {
 		a.log.Warn("cannot remove the container's checkpoint", "container", containerID, "err", err)
 	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.containers, containerID)
 	key := execKey{frameworkID, executorID}
 	if st := a.streams[key]; st != nil && st.containerID == containerID {
 		st.close()

@@ -277,6 +277,9 @@ func (a *Agent) handleEvent(ev *linkpb.MasterEvent) error {
 		return nil
 	}
 	_ = a.apply(what, in)
+	if s := ev.GetShutdownFramework(); s != nil && a.hosts != nil {
+		a.hosts.RetireFramework(s.GetFrameworkId().GetValue()) // its command executor host exits once its executors have
+	}
 	return nil
 }
 

@@ -95,7 +95,7 @@ func (z *fakeInner) Launch(ctx context.Context, spec containerizer.Spec) error {
 	z.mu.Unlock()
 	go func() {
 		defer close(done)
-		_ = Serve(sctx, ln, HostConfig{Run: z.execs.run})
+		_ = Serve(sctx, ln, HostConfig{Run: z.execs.run, Verifier: envValue(spec.Env, VerifierEnv)})
 	}()
 	return nil
 }
@@ -287,7 +287,8 @@ func TestIdleHostExits(t *testing.T) {
 func TestAdoptAfterRestart(t *testing.T) {
 	execs := newFakeExecs()
 	inner := newFakeInner(t, execs)
-	c1 := New(Config{Inner: inner, Executor: "/bin/true", Enabled: true, Dir: t.TempDir()})
+	dir := t.TempDir() // the agent's work dir: its next run finds the hosts' key there
+	c1 := New(Config{Inner: inner, Executor: "/bin/true", Enabled: true, Dir: dir})
 	ctx := context.Background()
 	var handles []containerizer.Handle
 	for _, id := range []string{"keep", "ends"} {
@@ -306,7 +307,8 @@ func TestAdoptAfterRestart(t *testing.T) {
 	fin <- nil // while no agent is connected
 	hostDone := inner.host(inner.Containers()[0])
 
-	c2 := newTestContainerizer(t, inner, time.Hour)
+	c2 := New(Config{Inner: inner, Executor: "/bin/true", Enabled: true, Dir: dir, IdleTimeout: time.Hour})
+	t.Cleanup(c2.Close)
 	// The host may not have seen "ends" return yet: poll until it is gone.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -339,11 +341,12 @@ func TestAdoptAfterRestart(t *testing.T) {
 	if term := waitTerm(t, c2, "keep"); term.Status != 0 {
 		t.Errorf("keep: %+v", term)
 	}
-	c2.Close()
+	// Its last adopted executor gone, the host is told to exit at once
+	// (IdleTimeout is an hour): it takes no new launches.
 	select {
 	case <-hostDone:
 	case <-time.After(10 * time.Second):
-		t.Fatal("the host did not exit with nothing to run and no agent")
+		t.Fatal("the adopted host did not exit once idle")
 	}
 }
 
@@ -403,5 +406,159 @@ func TestLaunchRetriedWhenTheHostDies(t *testing.T) {
 	}
 	if term := waitTerm(t, c, "first"); term.Status != -1 {
 		t.Errorf("first: %+v, want ended with its host", term)
+	}
+}
+
+// Only the agent's connection is served: a connection with a wrong
+// token, none, or only the verifier is closed, and the agent's stays.
+func TestForeignConnectionRefused(t *testing.T) {
+	execs := newFakeExecs()
+	inner := newFakeInner(t, execs)
+	c := newTestContainerizer(t, inner, time.Hour)
+	ctx := context.Background()
+	if err := c.Launch(ctx, spec(t, "A", "a1")); err != nil {
+		t.Fatal(err)
+	}
+	started(t, execs, "a1")
+	hd, err := c.Handle("a1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := loadKey(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.startMu.Lock()
+	key := c.key
+	c.startMu.Unlock()
+	for name, first := range map[string]*msg{
+		"no hello":         {Op: opList},
+		"wrong token":      {Op: opHello, Token: token(other, hd.Name)},
+		"the verifier":     {Op: opHello, Token: verifier(token(key, hd.Name))},
+		"empty token":      {Op: opHello},
+		"closed at once":   nil,
+		"another's socket": {Op: opHello, Token: token(key, hd.Name+"x")},
+	} {
+		conn, err := net.Dial("unix", hd.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first == nil {
+			conn.Close()
+			continue
+		}
+		w := newWire(conn)
+		if err := w.write(*first); err != nil {
+			t.Fatal(err)
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if ans, err := w.read(); err == nil {
+			t.Errorf("%s: answered %+v; want the connection closed", name, ans)
+		} else if errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Errorf("%s: the host neither answered nor closed the connection", name)
+		}
+		conn.Close()
+	}
+	// A connection that says nothing does not replace the agent's either.
+	idle, err := net.Dial("unix", hd.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	// The agent's connection still works: it launches, kills and hears
+	// the ends of its executors.
+	if err := c.Launch(ctx, spec(t, "A", "a2")); err != nil {
+		t.Fatal(err)
+	}
+	started(t, execs, "a2")
+	if err := c.Kill("a1", syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if term := waitTerm(t, c, "a1"); term.Status != int(syscall.SIGKILL) {
+		t.Errorf("a1: %+v", term)
+	}
+	if inner.hostCount() != 1 {
+		t.Errorf("%d hosts; the agent's connection to the first was lost", inner.hostCount())
+	}
+	// The agent's token is accepted (a restarted agent presents it).
+	conn, err := net.Dial("unix", hd.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hello(conn, key, hd.Name); err != nil {
+		t.Errorf("the agent's token: %v", err)
+	}
+	conn.Close()
+}
+
+// A host without a verifier serves no one.
+func TestServeNeedsVerifier(t *testing.T) {
+	ln, err := net.Listen("unix", "@meso-cmdhost-test-"+t.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Serve(context.Background(), ln, HostConfig{}); err == nil {
+		t.Fatal("Serve with no verifier returned nil")
+	}
+}
+
+// A framework shut down retires its host as soon as it runs nothing (no
+// wait for IdleTimeout); its next launch starts a new host.
+func TestRetireFramework(t *testing.T) {
+	execs := newFakeExecs()
+	inner := newFakeInner(t, execs)
+	c := newTestContainerizer(t, inner, time.Hour)
+	ctx := context.Background()
+	for _, id := range []string{"a1", "b1"} {
+		if err := c.Launch(ctx, spec(t, strings.ToUpper(id[:1]), id)); err != nil {
+			t.Fatal(err)
+		}
+		started(t, execs, id)
+	}
+	hostOf := func(id string) chan struct{} {
+		hd, err := c.Handle(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, hid := range inner.Containers() {
+			if "@meso-"+hid == hd.Name {
+				return inner.host(hid)
+			}
+		}
+		t.Fatalf("no host for %s", id)
+		return nil
+	}
+	hostA, hostB := hostOf("a1"), hostOf("b1")
+	c.RetireFramework("A") // a1 still runs: the host stays until it ends
+	c.RetireFramework("nobody")
+	select {
+	case <-hostA:
+		t.Fatal("the retired host exited while it ran an executor")
+	default:
+	}
+	_, fin := execs.chans("a1")
+	fin <- nil
+	waitTerm(t, c, "a1")
+	select {
+	case <-hostA:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the retired host did not exit once idle")
+	}
+	// An idle host is retired at once.
+	_, fin = execs.chans("b1")
+	fin <- nil
+	waitTerm(t, c, "b1")
+	c.RetireFramework("B")
+	select {
+	case <-hostB:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the idle retired host did not exit")
+	}
+	if err := c.Launch(ctx, spec(t, "A", "a2")); err != nil {
+		t.Fatal(err)
+	}
+	started(t, execs, "a2")
+	if inner.hostCount() != 3 {
+		t.Errorf("%d hosts started, want a new one for A", inner.hostCount())
 	}
 }

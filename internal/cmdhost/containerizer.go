@@ -59,6 +59,7 @@ type Containerizer struct {
 	log *slog.Logger
 
 	startMu sync.Mutex // one host start or adoption at a time (a burst of launches starts one host)
+	key     []byte     // the hosts' tokens' key (keyFile in Dir); guarded by startMu
 
 	mu      sync.Mutex
 	hosts   map[string]*hostConn // the host new launches of a framework go to
@@ -93,6 +94,7 @@ type hostConn struct {
 	early   map[string]int // exits of containers not yet registered
 	n       int            // executors registered (guarded by Containerizer.mu)
 	idle    *time.Timer    // guarded by Containerizer.mu
+	retired bool           // its framework was shut down: exit once it runs nothing (guarded by Containerizer.mu)
 	gone    chan struct{}  // closed when the connection ended
 	reaped  chan struct{}  // closed once the host's process is gone and forgotten (nil when adopted)
 }
@@ -265,6 +267,10 @@ func (c *Containerizer) startHost(ctx context.Context, fw string) error {
 		return errors.New("the agent is stopping")
 	}
 	c.mu.Unlock()
+	key, err := c.loadKey()
+	if err != nil {
+		return err
+	}
 	var rnd [12]byte
 	_, _ = rand.Read(rnd[:])
 	id := "cmdhost-" + hex.EncodeToString(rnd[:])
@@ -276,7 +282,7 @@ func (c *Containerizer) startHost(ctx context.Context, fw string) error {
 	spec := containerizer.Spec{ContainerID: id, Sandbox: sandbox,
 		Command: &mesospb.CommandInfo{Shell: proto.Bool(false), Value: proto.String(c.cfg.Executor),
 			Arguments: []string{c.cfg.Executor, HostArg}},
-		Env: []string{SocketEnv + "=" + socket}}
+		Env: []string{SocketEnv + "=" + socket, VerifierEnv + "=" + verifier(token(key, socket))}}
 	if dir := os.Getenv(cpuprofile.Env); dir != "" {
 		spec.Env = append(spec.Env, cpuprofile.Env+"="+dir) // profiling the agent profiles its hosts too
 	}
@@ -307,11 +313,13 @@ func (c *Containerizer) startHost(ctx context.Context, fw string) error {
 	c.hostIDs[id] = true
 	c.mu.Unlock()
 	conn, err := dialHost(ctx, socket, exited)
+	if err == nil {
+		h.w, err = hello(conn, key, socket)
+	}
 	if err != nil {
 		_ = c.cfg.Inner.Kill(id, syscall.SIGKILL)
 		return err
 	}
-	h.w = newWire(conn)
 	c.mu.Lock()
 	c.hosts[fw] = h
 	c.all[h] = true
@@ -319,6 +327,39 @@ func (c *Containerizer) startHost(ctx context.Context, fw string) error {
 	go c.readLoop(h)
 	c.log.Info("started command executor host", "framework", fw, "container", id, "pid", h.pid)
 	return nil
+}
+
+// loadKey returns the key of the hosts' tokens; startMu is held.
+func (c *Containerizer) loadKey() ([]byte, error) {
+	if c.key == nil {
+		k, err := loadKey(c.cfg.Dir)
+		if err != nil {
+			return nil, fmt.Errorf("the hosts' key: %w", err)
+		}
+		c.key = k
+	}
+	return c.key, nil
+}
+
+// hello presents the agent's token on a new connection to a host and
+// waits for its answer.
+func hello(conn net.Conn, key []byte, socket string) (*wire, error) {
+	w := newWire(conn)
+	_ = conn.SetDeadline(time.Now().Add(handshakeTimeout))
+	err := w.write(msg{Op: opHello, Token: token(key, socket)})
+	var ans msg
+	if err == nil {
+		ans, err = w.read()
+	}
+	if err == nil && (ans.Op != opHello || ans.Err != "") {
+		err = fmt.Errorf("unexpected answer to hello: %+v", ans)
+	}
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("the host refused the agent's token: %w", err)
+	}
+	_ = conn.SetDeadline(time.Time{})
+	return w, nil
 }
 
 // dialHost connects to a host that is starting, polling until it listens,
@@ -486,7 +527,31 @@ func (c *Containerizer) unrefLocked(h *hostConn) {
 	if h.n > 0 || h.idle != nil || c.closed {
 		return
 	}
-	h.idle = time.AfterFunc(c.cfg.IdleTimeout, func() { c.retire(h) })
+	wait := c.cfg.IdleTimeout
+	if h.retired {
+		wait = 0
+	}
+	h.idle = time.AfterFunc(wait, func() { c.retire(h) })
+}
+
+// RetireFramework is called when framework fw was shut down: its host
+// takes no new executor and is told to exit as soon as it runs none,
+// without waiting for IdleTimeout.
+func (c *Containerizer) RetireFramework(fw string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	h := c.hosts[fw]
+	if h == nil {
+		return
+	}
+	delete(c.hosts, fw) // a later launch of fw starts a new host
+	h.retired = true
+	if h.n == 0 && !c.closed {
+		if h.idle != nil {
+			h.idle.Stop()
+		}
+		h.idle = time.AfterFunc(0, func() { c.retire(h) })
+	}
 }
 
 // retire tells an idle host to exit.
@@ -693,22 +758,33 @@ func (c *Containerizer) adoptHost(hd containerizer.Handle) (*hostConn, error) {
 	if !strings.HasPrefix(hd.Name, "@meso-cmdhost-") {
 		return nil, fmt.Errorf("not a host socket: %q", hd.Name)
 	}
+	key, err := c.loadKey()
+	if err != nil {
+		return nil, err
+	}
 	conn, err := net.Dial("unix", hd.Name)
 	if err != nil {
 		return nil, err
 	}
-	h := &hostConn{framework: "", socket: hd.Name, pid: hd.Pid, start: hd.StartTime, w: newWire(conn),
+	w, err := hello(conn, key, hd.Name)
+	if err != nil {
+		return nil, err
+	}
+	h := &hostConn{framework: "", socket: hd.Name, pid: hd.Pid, start: hd.StartTime, w: w,
 		pending: map[uint64]chan msg{}, early: map[string]int{}, gone: make(chan struct{})}
 	c.mu.Lock()
 	c.all[h] = true
 	c.mu.Unlock()
 	go c.readLoop(h)
-	// Told to exit once idle, as the hosts this run starts.
+	// Told to exit once idle: after IdleTimeout if none of its executors
+	// is adopted, at once when the last adopted one ends (an adopted host
+	// takes no new launches).
 	c.mu.Lock()
 	if h.n == 0 && h.idle == nil {
 		h.n = 1
 		c.unrefLocked(h)
 	}
+	h.retired = true
 	c.mu.Unlock()
 	c.log.Info("reconnected to a command executor host of an earlier run", "pid", hd.Pid)
 	return h, nil

@@ -1,10 +1,14 @@
 // Package cmdhost runs many command executors in one long-lived process,
 // the command executor host, instead of one process per command task.
 //
-// The agent (with --command_executor_host) starts one host per framework
-// through its posix containerizer (`meso-executor command-host`) and asks
-// it, over a unix socket in the abstract namespace (only peers with the
-// host's uid are served), to run each command task's executor. A hosted
+// The agent (--command_executor_host, on by default) starts one host per
+// framework through its posix containerizer (`meso-executor command-host`)
+// and asks it, over a unix socket in the abstract namespace, to run each
+// command task's executor. Only the agent is served there: a peer of the
+// host's uid whose first message carries the agent's token
+// (HMAC-SHA256 of the socket name under the agent's key, Config.Dir/key;
+// the host holds only its SHA-256, VerifierEnv). Any other connection is
+// closed and never replaces the agent's. A hosted
 // executor is commandexec.Run in a goroutine of the host with the
 // container's own environment, sandbox, stdout and stderr: it keeps its
 // executor id, subscribes to the agent's executor API over HTTP, sends its
@@ -23,6 +27,7 @@
 // KindHosted) names the host's socket, so an agent that restarts finds
 // the host again and adopts the executors still running there.
 //
-// A host exits when the agent tells it to (no executor for IdleTimeout),
-// or when it has no agent connection and runs nothing.
+// A host exits when the agent tells it to (no executor for IdleTimeout,
+// or its framework was shut down: RetireFramework, as soon as it runs
+// nothing), or when it has no agent connection and runs nothing.
 package cmdhost

@@ -32,6 +32,10 @@ type HostConfig struct {
 	Logger *slog.Logger
 	// Run runs one executor; default commandexec.Run (tests replace it).
 	Run func(context.Context, commandexec.Config) error
+	// Verifier checks the token a connection's first message must carry;
+	// a connection without it is closed and never replaces the agent's.
+	// Default: VerifierEnv, as the agent starts a host; there must be one.
+	Verifier string
 }
 
 // host is the host process's state.
@@ -65,6 +69,13 @@ func Serve(ctx context.Context, ln net.Listener, cfg HostConfig) error {
 	}
 	if cfg.Run == nil {
 		cfg.Run = commandexec.Run
+	}
+	if cfg.Verifier == "" {
+		cfg.Verifier = os.Getenv(VerifierEnv)
+	}
+	if cfg.Verifier == "" {
+		ln.Close()
+		return fmt.Errorf("cmdhost: no verifier (%s) to check the agent's connections with", VerifierEnv)
 	}
 	h := &host{cfg: cfg, log: cfg.Logger, execs: map[string]*hosted{}, changed: make(chan struct{}, 1)}
 	go h.accept(ln)
@@ -124,17 +135,38 @@ func (h *host) accept(ln net.Listener) {
 			c.Close()
 			continue
 		}
-		w := newWire(c)
-		h.mu.Lock()
-		old := h.cur
-		h.cur = w
-		h.mu.Unlock()
-		if old != nil {
-			old.c.Close() // the newest agent connection wins
-		}
-		h.poke()
-		go h.serve(w)
+		go h.handshake(c)
 	}
+}
+
+// handshake serves c once its first message carries the agent's token;
+// the newest such connection is the agent's. Any other is closed.
+func (h *host) handshake(c net.Conn) {
+	w := newWire(c)
+	_ = c.SetReadDeadline(time.Now().Add(handshakeTimeout))
+	m, err := w.read()
+	if err != nil || m.Op != opHello || !verify(h.cfg.Verifier, m.Token) {
+		if err == nil {
+			err = errors.New("no valid token")
+		}
+		h.log.Warn("refusing connection", "err", err)
+		c.Close()
+		return
+	}
+	_ = c.SetReadDeadline(time.Time{})
+	if err := w.write(msg{Op: opHello, Seq: m.Seq}); err != nil {
+		c.Close()
+		return
+	}
+	h.mu.Lock()
+	old := h.cur
+	h.cur = w
+	h.mu.Unlock()
+	if old != nil {
+		old.c.Close() // the newest agent connection wins
+	}
+	h.poke()
+	h.serve(w)
 }
 
 // checkPeer serves only processes of our own user (or root).

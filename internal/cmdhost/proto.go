@@ -9,6 +9,7 @@ import (
 
 // Operations of the agent <-> host protocol: one JSON object per line.
 const (
+	opHello    = "hello"    // agent, first on a connection: Token; host answers opHello, or closes a connection whose token is wrong
 	opLaunch   = "launch"   // agent: run the executor ID (Sandbox, Env); host answers opLaunched
 	opLaunched = "launched" // host: Err empty when running
 	opKill     = "kill"     // agent: Signal to ID (SIGTERM: shut down, SIGKILL: abort); host answers opKilled
@@ -33,6 +34,7 @@ type msg struct {
 	IDs     []string `json:"ids,omitempty"`
 	Pid     int      `json:"pid,omitempty"`
 	Pids    []int    `json:"pids,omitempty"` // opList: the task pid of each of IDs (0: not started)
+	Token   string   `json:"token,omitempty"`
 }
 
 // maxLine bounds one message (an executor's environment).

@@ -59,6 +59,7 @@ type runner struct {
 	cfg    Config
 	log    *slog.Logger
 	client *executor.Client
+	out    *sender         // sends the updates, in order
 	cctx   context.Context // for calls to the agent; outlives Run's ctx
 
 	task     *mesospb.TaskInfo
@@ -98,11 +99,13 @@ func Run(ctx context.Context, cfg Config) error {
 	cctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
 	r := &runner{cfg: cfg, log: cfg.Logger, client: executor.New(ccfg), cctx: cctx}
+	r.out = newSender(cctx, r.client, r.log)
 
 	clientDone := make(chan error, 1)
 	go func() { clientDone <- r.client.Run(cctx) }()
 	err := r.loop(ctx, clientDone)
 	r.stopChecks()
+	r.out.drain(cfg.AckTimeout, cfg.Abort) // the updates made so far go out before the executor ends
 	stop()
 	if r.exited != nil {
 		<-r.exited
@@ -330,8 +333,9 @@ func (r *runner) finish() {
 // armAckTimeout starts the bounded wait for the terminal update's ACK.
 func (r *runner) armAckTimeout() { r.ackWait = time.After(r.cfg.AckTimeout) }
 
-// update sends a status update and returns its uuid. A failure to send is
-// logged: the update stays with the client and is re-sent on resubscribe.
+// update sends a status update and returns its uuid. It is queued (the
+// sender sends the updates in order); a failure to send is logged: the
+// update stays with the client and is re-sent on resubscribe.
 func (r *runner) update(id *mesospb.TaskID, state mesospb.TaskState, msg string, reason *mesospb.TaskStatus_Reason) []byte {
 	st := &mesospb.TaskStatus{TaskId: id, State: state.Enum(), Reason: reason}
 	if msg != "" {
@@ -344,9 +348,10 @@ func (r *runner) update(id *mesospb.TaskID, state mesospb.TaskState, msg string,
 // and health) and returns its uuid.
 func (r *runner) send(st *mesospb.TaskStatus) []byte {
 	r.decorate(st)
-	if err := r.client.Update(r.cctx, st); err != nil {
-		r.log.Warn("sending status update", "state", st.GetState().String(), "err", err)
+	if len(st.Uuid) == 0 {
+		st.Uuid = mesospb.NewUUID()
 	}
+	r.out.send(proto.CloneOf(st)) // the client fills in the copy it sends; st is the task's last status
 	if r.task != nil && st.GetTaskId().GetValue() == r.task.GetTaskId().GetValue() {
 		r.checks.last = st
 	}
