@@ -53,7 +53,6 @@ func (c *Core) StateQuery() func() *masterpb.Response_GetState {
 // fields, the drain or the allocator's books of the agent change.
 type agentSnap struct {
 	ag       agent
-	books    uint64                   // allocator.AgentBooks when built
 	holdings []allocator.HoldingState // from the allocator's books
 	recount  *held                    // the allocator did not know the agent: counted from its tasks
 	drain    *mesospb.DrainInfo       // replaced, never modified
@@ -79,27 +78,43 @@ func (s *agentSnap) entryOf() *masterpb.Response_GetAgents_Agent {
 	return s.entry.Load()
 }
 
-// agentSnaps are the agents' snapshots, in no order.
+// agentSnaps are agents' snapshots.
 type agentSnaps []*agentSnap
 
 // agentSnapOf returns the agent's snapshot, building a new one only when
-// something it shows changed.
+// something it shows changed. Offers made and declined since the last one
+// change the allocator's books but not the holdings (AgentHoldings), so
+// the snapshot, its entry and the entry's JSON stay.
 func (c *Core) agentSnapOf(ag *agent) *agentSnap {
-	books, known := c.alloc.AgentBooks(ag.id)
-	drain := c.maint.drains[ag.id]
-	if s := ag.snap; s != nil && known && s.recount == nil && s.books == books && s.drain == drain && s.shows(ag) {
-		return s
+	var drain *mesospb.DrainInfo
+	if len(c.maint.drains) > 0 {
+		drain = c.maint.drains[ag.id]
 	}
-	s := &agentSnap{ag: *ag, books: books, drain: drain}
+	s := ag.snap
+	var books uint64
+	var holdings []allocator.HoldingState
+	var known bool
+	if s != nil {
+		books, holdings, known = c.alloc.AgentHoldings(ag.id, ag.snapBooks, s.holdings)
+		if known && s.recount == nil && sameSlice(holdings, s.holdings) && s.drain == drain && s.shows(ag) {
+			ag.snapBooks = books
+			return s
+		}
+	} else {
+		books, known = c.alloc.AgentBooks(ag.id)
+		as, _ := c.alloc.Agent(ag.id)
+		holdings = as.Holdings
+	}
+	s = &agentSnap{ag: *ag, drain: drain}
 	s.ag.offers, s.ag.tasks, s.ag.executors, s.ag.snap = nil, nil, nil, nil
-	if as, ok := c.alloc.Agent(ag.id); known && ok {
-		s.holdings = as.Holdings
+	if known {
+		s.holdings = holdings
 	} else {
 		h := recountAgent(ag)
 		s.recount = &h
 	}
 	s.scalars()
-	ag.snap = s
+	ag.snap, ag.snapBooks = s, books
 	return s
 }
 
@@ -151,17 +166,24 @@ func (s *agentSnap) held() held {
 	return h
 }
 
+// agentSnaps are the agents' snapshots, by agent id.
 func (c *Core) agentSnaps() agentSnaps {
-	out := make(agentSnaps, 0, len(c.agents))
-	for _, ag := range c.agents {
+	if len(c.agentOrder) != len(c.agents) {
+		c.agentOrder = c.agentOrder[:0]
+		for _, ag := range c.agents {
+			c.agentOrder = append(c.agentOrder, ag)
+		}
+		slices.SortFunc(c.agentOrder, func(a, b *agent) int { return strings.Compare(a.id, b.id) })
+	}
+	out := make(agentSnaps, 0, len(c.agentOrder))
+	for _, ag := range c.agentOrder {
 		out = append(out, c.agentSnapOf(ag))
 	}
 	return out
 }
 
-// entries sorts the snapshots by agent id and lists their entries.
+// entries lists the snapshots' entries (in their order: by agent id).
 func (s agentSnaps) entries() *masterpb.Response_GetAgents {
-	slices.SortFunc(s, func(a, b *agentSnap) int { return strings.Compare(a.ag.id, b.ag.id) })
 	out := &masterpb.Response_GetAgents{Agents: make([]*masterpb.Response_GetAgents_Agent, 0, len(s))}
 	for _, x := range s {
 		out.Agents = append(out.Agents, x.entryOf())

@@ -12,6 +12,7 @@ import (
 	"github.com/mesoproject/meso/internal/operator"
 	"github.com/mesoproject/meso/internal/present"
 	"github.com/mesoproject/meso/internal/resources"
+	"google.golang.org/protobuf/proto"
 )
 
 // loadedCluster is a bench cluster with tasksPerAgent command tasks
@@ -45,6 +46,28 @@ func loadedCluster(b *testing.B, agents, frameworks, tasksPerAgent int) *benchCl
 		bc.c.Ready()
 	}
 	return bc
+}
+
+// churnOffers runs one allocation cycle and declines every offer it made
+// (with a filter of 0 s, so the next cycle offers them again): what the
+// frameworks of a steady launch phase do with the offers they have no task
+// for. Every agent's books change; what it holds is as before.
+func (bc *benchCluster) churnOffers(b *testing.B) int {
+	bc.now = bc.now.Add(1e9)
+	bc.c.Tick(bc.now)
+	n := 0
+	for _, ev := range bc.c.Ready().Events {
+		for _, o := range ev.Event.GetOffers().GetOffers() {
+			call := declineCall(o.GetId().GetValue(), proto.Float64(0))
+			call.FrameworkId = o.GetFrameworkId()
+			if err := bc.c.Call(bc.now, ev.Stream, call); err != nil {
+				b.Fatal(err)
+			}
+			n++
+		}
+	}
+	bc.c.Ready()
+	return n
 }
 
 // tasks lists the cluster's live tasks.
@@ -134,6 +157,18 @@ func benchStateOnLoop(b *testing.B, agents int) {
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(all)), "ns/task")
 	})
+	// Every agent offered and declined since the previous query (every
+	// allocation cycle of a steady launch phase).
+	b.Run("StateQuery/offerChurn", func(b *testing.B) {
+		n := 0
+		for b.Loop() {
+			b.StopTimer()
+			n += bc.churnOffers(b)
+			b.StartTimer()
+			_ = bc.c.StateQuery()
+		}
+		b.ReportMetric(float64(n)/float64(b.N), "declined/op")
+	})
 	b.Run("Metrics", func(b *testing.B) {
 		for b.Loop() {
 			_ = bc.c.Metrics(bc.now)
@@ -207,6 +242,15 @@ func benchStateRender(b *testing.B, agents int) {
 				bc.c.editTask(t).StatusUpdateState = mesospb.TaskState_TASK_STAGING.Enum()
 				t.changed()
 			}
+			b.StartTimer()
+			write(&enc)
+		}
+	})
+	// Every agent offered and declined since the previous document.
+	b.Run("encoder/offerChurn", func(b *testing.B) {
+		for b.Loop() {
+			b.StopTimer()
+			bc.churnOffers(b)
 			b.StartTimer()
 			write(&enc)
 		}
