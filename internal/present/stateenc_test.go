@@ -368,6 +368,22 @@ func TestStateEncoderEqualsJSON(t *testing.T) {
 			fw.FrameworkInfo = info
 		}
 		checkEqualsJSON(t, &e, gs, meta)
+		// New entries for the agents sharing the old ones' other fields
+		// (what the master's core does when only an agent's holdings
+		// changed): their heads and tails from the cache, their holdings
+		// new; some with a new drain (another head and tail).
+		for i, ag := range gs.GetGetAgents().GetAgents() {
+			n := &masterpb.Response_GetAgents_Agent{
+				AgentInfo: ag.AgentInfo, Active: ag.Active, Deactivated: ag.Deactivated, DrainInfo: ag.DrainInfo,
+				Version: ag.Version, Pid: ag.Pid, RegisteredTime: ag.RegisteredTime, ReregisteredTime: ag.ReregisteredTime,
+				TotalResources: ag.TotalResources, AllocatedResources: g.resources(), OfferedResources: g.resources(),
+			}
+			if g.r.IntN(4) == 0 {
+				n.DrainInfo = &mesospb.DrainInfo{State: mesospb.DrainState(g.enum(3)).Enum()}
+			}
+			gs.GetAgents.Agents[i] = n
+		}
+		checkEqualsJSON(t, &e, gs, meta)
 	}
 }
 

@@ -67,6 +67,11 @@ type agentSnap struct {
 	// off the loop, perhaps two at once: the first to store its entry
 	// wins (no lock).
 	entry atomic.Pointer[masterpb.Response_GetAgents_Agent]
+	// base is the previous snapshot's entry when only the holdings changed
+	// since (nil when it was not built, or more changed): the new entry
+	// shares its other fields (the same messages, which the state
+	// presenter keeps the JSON of), and only the holdings are built anew.
+	base *masterpb.Response_GetAgents_Agent
 }
 
 // entryOf returns the snapshot's GET_AGENTS entry (never modified).
@@ -74,7 +79,20 @@ func (s *agentSnap) entryOf() *masterpb.Response_GetAgents_Agent {
 	if e := s.entry.Load(); e != nil {
 		return e
 	}
-	s.entry.CompareAndSwap(nil, agentEntryWith(&s.ag, s.held(), s.drain))
+	var e *masterpb.Response_GetAgents_Agent
+	if b := s.base; b != nil {
+		h := s.held()
+		e = &masterpb.Response_GetAgents_Agent{
+			AgentInfo: b.AgentInfo, Active: b.Active, Deactivated: b.Deactivated, DrainInfo: b.DrainInfo,
+			Version: b.Version, Pid: b.Pid, RegisteredTime: b.RegisteredTime, ReregisteredTime: b.ReregisteredTime,
+			TotalResources:     b.TotalResources,
+			AllocatedResources: h.allocated.proto(),
+			OfferedResources:   h.offered.proto(),
+		}
+	} else {
+		e = agentEntryWith(&s.ag, s.held(), s.drain)
+	}
+	s.entry.CompareAndSwap(nil, e)
 	return s.entry.Load()
 }
 
@@ -105,7 +123,11 @@ func (c *Core) agentSnapOf(ag *agent) *agentSnap {
 		as, _ := c.alloc.Agent(ag.id)
 		holdings = as.Holdings
 	}
-	s = &agentSnap{ag: *ag, drain: drain}
+	var base *masterpb.Response_GetAgents_Agent
+	if s != nil && s.drain == drain && s.shows(ag) {
+		base = s.entry.Load()
+	}
+	s = &agentSnap{ag: *ag, drain: drain, base: base}
 	s.ag.offers, s.ag.tasks, s.ag.executors, s.ag.snap = nil, nil, nil, nil
 	if known {
 		s.holdings = holdings

@@ -53,10 +53,21 @@ func loadedCluster(b *testing.B, agents, frameworks, tasksPerAgent int) *benchCl
 // frameworks of a steady launch phase do with the offers they have no task
 // for. Every agent's books change; what it holds is as before.
 func (bc *benchCluster) churnOffers(b *testing.B) int {
+	return bc.declineAll(b, bc.offerAll())
+}
+
+// offerAll runs one allocation cycle and returns its offers' events.
+func (bc *benchCluster) offerAll() []FrameworkEvent {
 	bc.now = bc.now.Add(1e9)
 	bc.c.Tick(bc.now)
+	return bc.c.Ready().Events
+}
+
+// declineAll declines the offers of events (filter 0 s) and returns how
+// many.
+func (bc *benchCluster) declineAll(b *testing.B, events []FrameworkEvent) int {
 	n := 0
-	for _, ev := range bc.c.Ready().Events {
+	for _, ev := range events {
 		for _, o := range ev.Event.GetOffers().GetOffers() {
 			call := declineCall(o.GetId().GetValue(), proto.Float64(0))
 			call.FrameworkId = o.GetFrameworkId()
@@ -253,6 +264,25 @@ func benchStateRender(b *testing.B, agents int) {
 			bc.churnOffers(b)
 			b.StartTimer()
 			write(&enc)
+		}
+	})
+	// Every agent's holdings changed since the previous document: offers
+	// outstanding on every agent, then all declined, in turn.
+	b.Run("encoder/holdings", func(b *testing.B) {
+		var out []FrameworkEvent
+		for b.Loop() {
+			b.StopTimer()
+			if out == nil {
+				out = bc.offerAll()
+			} else {
+				bc.declineAll(b, out)
+				out = nil
+			}
+			b.StartTimer()
+			write(&enc)
+		}
+		if out != nil {
+			bc.declineAll(b, out)
 		}
 	})
 	b.Run("encoder/cold", func(b *testing.B) {
