@@ -3,6 +3,9 @@ package core
 import (
 	"bytes"
 	"encoding/json"
+	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -147,4 +150,46 @@ func TestStateQueryAgentsIncremental(t *testing.T) {
 	if drain = entries[agents[2]].GetDrainInfo(); drain == nil {
 		t.Errorf("draining agent shows no drain info: %v", entries[agents[2]])
 	}
+}
+
+// sortByID orders tasks as sorting by the ids' strings does, over random
+// ids with long shared prefixes, prefixes of one another, zero bytes and
+// ids that differ past the keys' 8 bytes.
+func TestSortByID(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	alphabet := []byte{0, 1, '0', '9', 'a', 'z', 0xff}
+	var scratch []keyedTask
+	for round := range 500 {
+		prefix := strings.Repeat("f001-t", r.IntN(3))
+		n := r.IntN(40)
+		tasks := make([]*mesospb.Task, n)
+		for i := range tasks {
+			b := []byte(prefix)
+			for range r.IntN(14) {
+				b = append(b, alphabet[r.IntN(len(alphabet))])
+			}
+			if round%3 == 0 && i > 0 && r.IntN(2) == 0 { // a duplicate or an extension of another
+				b = append([]byte(tasks[r.IntN(i)].GetTaskId().GetValue()), b[len(prefix):]...)
+			}
+			tasks[i] = &mesospb.Task{TaskId: &mesospb.TaskID{Value: proto.String(string(b))}}
+		}
+		want := slices.Clone(tasks)
+		slices.SortStableFunc(want, func(a, b *mesospb.Task) int {
+			return strings.Compare(a.GetTaskId().GetValue(), b.GetTaskId().GetValue())
+		})
+		scratch = sortByID(tasks, scratch)
+		for i := range tasks {
+			if tasks[i].GetTaskId().GetValue() != want[i].GetTaskId().GetValue() {
+				t.Fatalf("round %d: sorted %q, want %q", round, ids(tasks), ids(want))
+			}
+		}
+	}
+}
+
+func ids(tasks []*mesospb.Task) []string {
+	var out []string
+	for _, t := range tasks {
+		out = append(out, t.GetTaskId().GetValue())
+	}
+	return out
 }
