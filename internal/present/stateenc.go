@@ -20,9 +20,9 @@ import (
 // because the master's task records are immutable once a state query took
 // them (core's versioned records: a changed task is a new record); the
 // caller must not hand it records it or anyone modifies afterwards.
-// Renderings not used for a while are dropped (two generations, the older
-// one dropped when the newer holds twice the tasks of the largest
-// document). Filtering (the view ACLs) happens before: a document holds
+// Renderings not used for a while are dropped (two generations, about
+// 1.25 times the largest document's renderings in all: renderCache.done).
+// Filtering (the view ACLs) happens before: a document holds
 // only the tasks it is given, whatever the cache holds.
 //
 // Agents' entries are kept the same way, by their message: the master's
@@ -44,8 +44,7 @@ type StateEncoder struct {
 }
 
 // renderCache keeps renderings in two generations: found in the older,
-// one moves to the newer; the older is dropped when the newer holds twice
-// the renderings of the largest document (at least minGeneration).
+// one moves to the newer (done says when each is dropped).
 type renderCache[K comparable] struct {
 	cur, old map[K]rendering
 	largest  int // the most renderings one document used
@@ -86,10 +85,20 @@ func (c *renderCache[K]) put(k K, r rendering) {
 	c.cur[k] = r
 }
 
-// done ends a document that used n renderings.
+// done ends a document that used n renderings. The older generation is
+// dropped after the first document that used most of the largest one's
+// renderings since it became the older: what that document did not take from
+// it, no whole document used since. The newer becomes the older once it
+// holds a quarter more than the largest document used (at least
+// minGeneration): with the renderings a document takes from the older moved
+// to the newer, the cache holds about 1.25 times the largest document's
+// (the two generations each up to twice that before).
 func (c *renderCache[K]) done(n int) {
 	c.largest = max(c.largest, n)
-	if len(c.cur) > max(2*c.largest, minGeneration) {
+	if c.old != nil && 2*n >= c.largest {
+		c.old = nil
+	}
+	if len(c.cur) > max(c.largest+c.largest/4, minGeneration) {
 		c.old, c.cur = c.cur, make(map[K]rendering, c.largest)
 	}
 }
