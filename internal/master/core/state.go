@@ -421,7 +421,7 @@ func sortByID(tasks []*mesospb.Task, scratch []keyedTask) []keyedTask {
 	if len(tasks) < 2 {
 		return scratch
 	}
-	keys := scratch[:0]
+	keys := slices.Grow(scratch[:0], len(tasks))
 	prefix := tasks[0].GetTaskId().GetValue()
 	for _, t := range tasks {
 		id := t.GetTaskId().GetValue()
