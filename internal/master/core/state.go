@@ -390,12 +390,8 @@ func (l taskLists) sorted() *masterpb.Response_GetTasks {
 	if completed > 0 {
 		out.CompletedTasks = make([]*mesospb.Task, 0, completed)
 	}
-	var keys []keyedTask
 	for _, run := range l.runs {
-		live, unreach := len(out.Tasks), len(out.UnreachableTasks)
-		out.Tasks, out.UnreachableTasks = run.live.split(out.Tasks, out.UnreachableTasks)
-		keys = sortByID(out.Tasks[live:], keys)
-		keys = sortByID(out.UnreachableTasks[unreach:], keys)
+		out.Tasks, out.UnreachableTasks = run.live.sorted(out.Tasks, out.UnreachableTasks)
 		for _, d := range slices.Backward(run.completed) {
 			out.CompletedTasks = append(out.CompletedTasks, d.view)
 		}
@@ -404,58 +400,49 @@ func (l taskLists) sorted() *masterpb.Response_GetTasks {
 }
 
 // keyedTask is a task with its id and a number that orders the ids where
-// it can (sortByID).
+// it can (sortEntries).
 type keyedTask struct {
 	key uint64
 	id  string
 	t   *mesospb.Task
 }
 
-// sortByID sorts tasks by task id, in place, with scratch for its keys
-// (returned for reuse). A framework's ids mostly share a prefix
-// ("f001-t0012345"): each task is keyed by the 8 bytes after the prefix
-// all share (big-endian, zero-padded), so most comparisons are of two
-// numbers in one array rather than of two strings behind two pointers
-// each; equal keys fall back to the ids.
-func sortByID(tasks []*mesospb.Task, scratch []keyedTask) []keyedTask {
-	if len(tasks) < 2 {
-		return scratch
+// sortEntries sorts entries by task id, in place. A framework's ids
+// mostly share a prefix ("f001-t0012345"): each is keyed by the 8 bytes
+// after the prefix all share (big-endian, zero-padded), so most
+// comparisons are of two numbers in one array rather than of two strings
+// behind a pointer each; equal keys fall back to the ids.
+func sortEntries(entries []orderEntry) {
+	if len(entries) < 2 {
+		return
 	}
-	keys := slices.Grow(scratch[:0], len(tasks))
-	prefix := tasks[0].GetTaskId().GetValue()
-	for _, t := range tasks {
-		id := t.GetTaskId().GetValue()
-		if !strings.HasPrefix(id, prefix) {
+	prefix := entries[0].id
+	for i := range entries {
+		if id := entries[i].id; !strings.HasPrefix(id, prefix) {
 			n := 0
 			for n < len(prefix) && n < len(id) && prefix[n] == id[n] {
 				n++
 			}
 			prefix = prefix[:n]
 		}
-		keys = append(keys, keyedTask{id: id, t: t})
 	}
-	for i := range keys {
+	for i := range entries {
 		var k uint64
-		rest := keys[i].id[len(prefix):]
+		rest := entries[i].id[len(prefix):]
 		for j := range 8 {
 			k <<= 8
 			if j < len(rest) {
 				k |= uint64(rest[j])
 			}
 		}
-		keys[i].key = k
+		entries[i].key = k
 	}
-	slices.SortFunc(keys, func(a, b keyedTask) int {
+	slices.SortFunc(entries, func(a, b orderEntry) int {
 		if a.key != b.key {
 			return cmp.Compare(a.key, b.key)
 		}
 		return strings.Compare(a.id, b.id)
 	})
-	for i := range keys {
-		tasks[i] = keys[i].t
-	}
-	clear(keys) // hold no tasks
-	return keys
 }
 
 // GetRoles lists the allocator's roles with their weights and frameworks,

@@ -152,13 +152,12 @@ func TestStateQueryAgentsIncremental(t *testing.T) {
 	}
 }
 
-// sortByID orders tasks as sorting by the ids' strings does, over random
-// ids with long shared prefixes, prefixes of one another, zero bytes and
-// ids that differ past the keys' 8 bytes.
-func TestSortByID(t *testing.T) {
+// sortEntries orders tasks as sorting by the ids' strings does, over
+// random ids with long shared prefixes, prefixes of one another, zero
+// bytes and ids that differ past the keys' 8 bytes.
+func TestSortEntries(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	alphabet := []byte{0, 1, '0', '9', 'a', 'z', 0xff}
-	var scratch []keyedTask
 	for round := range 500 {
 		prefix := strings.Repeat("f001-t", r.IntN(3))
 		n := r.IntN(40)
@@ -177,7 +176,14 @@ func TestSortByID(t *testing.T) {
 		slices.SortStableFunc(want, func(a, b *mesospb.Task) int {
 			return strings.Compare(a.GetTaskId().GetValue(), b.GetTaskId().GetValue())
 		})
-		scratch = sortByID(tasks, scratch)
+		entries := make([]orderEntry, len(tasks))
+		for i, t := range tasks {
+			entries[i].id, entries[i].t = t.GetTaskId().GetValue(), t
+		}
+		sortEntries(entries)
+		for i := range entries {
+			tasks[i] = entries[i].t
+		}
 		for i := range tasks {
 			if tasks[i].GetTaskId().GetValue() != want[i].GetTaskId().GetValue() {
 				t.Fatalf("round %d: sorted %q, want %q", round, ids(tasks), ids(want))
