@@ -44,6 +44,49 @@ func (a *Allocator) Agent(id string) (AgentState, bool) {
 	return s, true
 }
 
+// AgentHoldings is Agent's Holdings for callers that keep what an earlier
+// call returned: books is AgentBooks' number, and when the agent's books
+// are still prevBooks, or its holdings are the same as prev (the same
+// framework and role pairs, each with the same Offered and Used slices,
+// which the allocator replaces and never modifies, or both empty), it
+// returns prev itself without building a new list. Offers made and
+// declined between two calls change the books but leave the holdings as
+// they were.
+func (a *Allocator) AgentHoldings(id string, prevBooks uint64, prev []HoldingState) (books uint64, holdings []HoldingState, known bool) {
+	ag, ok := a.agents[id]
+	if !ok {
+		return 0, nil, false
+	}
+	if ag.books == prevBooks || sameHoldings(ag.holdings, prev) {
+		return ag.books, prev, true
+	}
+	s, _ := a.Agent(id)
+	return ag.books, s.Holdings, true
+}
+
+// sameHoldings says whether hs holds what list (sorted by framework and
+// role, as Agent returns it) says, the same resource slices each.
+func sameHoldings(hs []holding, list []HoldingState) bool {
+	if len(hs) != len(list) {
+		return false
+	}
+	for i := range hs {
+		h := &hs[i]
+		fw, role := h.cand.fw.id, h.cand.role.name
+		// Holdings are few on an agent (one per framework and role).
+		j := slices.IndexFunc(list, func(x HoldingState) bool { return x.Framework == fw && x.Role == role })
+		if j < 0 || !sameResources(h.offered, list[j].Offered) || !sameResources(h.used, list[j].Used) {
+			return false
+		}
+	}
+	return true
+}
+
+// sameResources says whether a and b are the same slice (or both empty).
+func sameResources(a, b resources.Resources) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
+
 // AgentBooks returns a number that changes whenever what Agent returns
 // for the agent changes, and whether the allocator knows the agent.
 func (a *Allocator) AgentBooks(id string) (uint64, bool) {

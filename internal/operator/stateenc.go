@@ -25,8 +25,8 @@ import (
 // or anyone modifies afterwards. The output is byte for byte the codec's
 // (codec.JSON.Marshal, proto.Marshal): TestStateEncoderEqualsCodec.
 //
-// Encodings not used for a while are dropped (two generations, the older
-// dropped when the newer holds twice the messages of the largest answer).
+// Encodings not used for a while are dropped (two generations, about 1.25
+// times the largest answer's encodings in all: msgCache.done).
 // A StateEncoder is safe for concurrent use; the zero value is ready.
 type StateEncoder struct {
 	mu    sync.Mutex
@@ -114,8 +114,7 @@ func cachedKind(m proto.Message) bool {
 }
 
 // msgCache keeps encodings in two generations: found in the older, one
-// moves to the newer; the older is dropped when the newer holds twice the
-// encodings of the largest answer (at least minGeneration).
+// moves to the newer (done says when each is dropped).
 type msgCache struct {
 	cur, old map[proto.Message][]byte
 	largest  int
@@ -141,10 +140,20 @@ func (c *msgCache) put(m proto.Message, b []byte) {
 	c.cur[m] = b
 }
 
-// done ends an answer that used n encodings.
+// done ends an answer that used n encodings. The older generation is
+// dropped after the first answer that used most of the largest one's
+// encodings since it became the older: what that answer did not take from
+// it, no whole answer used since. The newer becomes the older once it
+// holds a quarter more than the largest answer used (at least
+// minGeneration): with the encodings an answer takes from the older moved
+// to the newer, the cache holds about 1.25 times the largest answer's
+// (the two generations each up to twice that before).
 func (c *msgCache) done(n int) {
 	c.largest = max(c.largest, n)
-	if len(c.cur) > max(2*c.largest, minGeneration) {
+	if c.old != nil && 2*n >= c.largest {
+		c.old = nil
+	}
+	if len(c.cur) > max(c.largest+c.largest/4, minGeneration) {
 		c.old, c.cur = c.cur, make(map[proto.Message][]byte, c.largest)
 	}
 }

@@ -20,37 +20,54 @@ import (
 // because the master's task records are immutable once a state query took
 // them (core's versioned records: a changed task is a new record); the
 // caller must not hand it records it or anyone modifies afterwards.
-// Renderings not used for a while are dropped (two generations, the older
-// one dropped when the newer holds twice the tasks of the largest
-// document). Filtering (the view ACLs) happens before: a document holds
+// Renderings not used for a while are dropped (two generations, about
+// 1.25 times the largest document's renderings in all: renderCache.done).
+// Filtering (the view ACLs) happens before: a document holds
 // only the tasks it is given, whatever the cache holds.
 //
 // Agents' entries are kept the same way, by their message: the master's
-// core hands out the same entry for an agent that did not change.
+// core hands out the same entry for an agent that did not change. An
+// agent whose holdings alone changed gets a new entry sharing the old
+// one's other messages (info, total resources, times, drain): the JSON
+// around its holdings is kept by those (agentStatic), so only the used
+// and offered resources are written again. The same rule holds for them:
+// nobody modifies them once handed over.
 //
 // A StateEncoder is safe for concurrent use; the zero value is ready.
 type StateEncoder struct {
 	mu     sync.Mutex
 	tasks  renderCache[*mesospb.Task]                      // guarded by mu
 	agents renderCache[*masterpb.Response_GetAgents_Agent] // guarded by mu
+	// statics keeps agents' heads and tails (appendAgentHead and
+	// appendAgentTail), for an agent whose holdings alone changed.
+	statics renderCache[agentStatic] // guarded by mu
 }
 
 // renderCache keeps renderings in two generations: found in the older,
-// one moves to the newer; the older is dropped when the newer holds twice
-// the renderings of the largest document (at least minGeneration).
+// one moves to the newer (done says when each is dropped).
 type renderCache[K comparable] struct {
 	cur, old map[K]rendering
 	largest  int // the most renderings one document used
 }
 
 // rendering is a value's JSON, and the fallback role it was rendered with
-// (tasks).
+// (tasks), or where the holdings go in it (agents' statics: head, then
+// tail).
 type rendering struct {
 	fallback string
+	split    int
 	js       []byte
 }
 
 func (c *renderCache[K]) get(k K, fallback string) ([]byte, bool) {
+	r, ok := c.getRendering(k)
+	if !ok || r.fallback != fallback {
+		return nil, false
+	}
+	return r.js, true
+}
+
+func (c *renderCache[K]) getRendering(k K) (rendering, bool) {
 	r, ok := c.cur[k]
 	if !ok {
 		if r, ok = c.old[k]; ok {
@@ -58,10 +75,7 @@ func (c *renderCache[K]) get(k K, fallback string) ([]byte, bool) {
 			c.put(k, r)
 		}
 	}
-	if !ok || r.fallback != fallback {
-		return nil, false
-	}
-	return r.js, true
+	return r, ok
 }
 
 func (c *renderCache[K]) put(k K, r rendering) {
@@ -71,10 +85,20 @@ func (c *renderCache[K]) put(k K, r rendering) {
 	c.cur[k] = r
 }
 
-// done ends a document that used n renderings.
+// done ends a document that used n renderings. The older generation is
+// dropped after the first document that used most of the largest one's
+// renderings since it became the older: what that document did not take from
+// it, no whole document used since. The newer becomes the older once it
+// holds a quarter more than the largest document used (at least
+// minGeneration): with the renderings a document takes from the older moved
+// to the newer, the cache holds about 1.25 times the largest document's
+// (the two generations each up to twice that before).
 func (c *renderCache[K]) done(n int) {
 	c.largest = max(c.largest, n)
-	if len(c.cur) > max(2*c.largest, minGeneration) {
+	if c.old != nil && 2*n >= c.largest {
+		c.old = nil
+	}
+	if len(c.cur) > max(c.largest+c.largest/4, minGeneration) {
 		c.old, c.cur = c.cur, make(map[K]rendering, c.largest)
 	}
 }
@@ -97,7 +121,7 @@ func (e *StateEncoder) task(b []byte, t *mesospb.Task, fallback string, rs *resS
 	}
 	start := len(b)
 	b = appendTask(b, t, fallback, rs)
-	r := rendering{fallback, append([]byte(nil), b[start:]...)}
+	r := rendering{fallback: fallback, js: append([]byte(nil), b[start:]...)}
 	e.mu.Lock()
 	e.tasks.put(t, r)
 	e.mu.Unlock()
@@ -114,8 +138,27 @@ func (e *StateEncoder) agent(b []byte, ag *masterpb.Response_GetAgents_Agent, rs
 		return append(b, js...)
 	}
 	start := len(b)
-	b = rs.appendAgent(b, ag)
-	r := rendering{"", append([]byte(nil), b[start:]...)}
+	k := staticOf(ag)
+	e.mu.Lock()
+	st, ok := e.statics.getRendering(k)
+	e.mu.Unlock()
+	if ok {
+		b = append(b, st.js[:st.split]...)
+		b = rs.appendAgentHoldings(b, ag)
+		b = append(b, st.js[st.split:]...)
+	} else {
+		b = rs.appendAgentHead(b, ag)
+		head := len(b)
+		b = rs.appendAgentHoldings(b, ag)
+		tail := len(b)
+		b = rs.appendAgentTail(b, ag)
+		st = rendering{split: head - start, js: make([]byte, 0, head-start+len(b)-tail)}
+		st.js = append(append(st.js, b[start:head]...), b[tail:]...)
+		e.mu.Lock()
+		e.statics.put(k, st)
+		e.mu.Unlock()
+	}
+	r := rendering{js: append([]byte(nil), b[start:]...)}
 	e.mu.Lock()
 	e.agents.put(ag, r)
 	e.mu.Unlock()
@@ -128,6 +171,7 @@ func (e *StateEncoder) done(tasks, agents int) {
 	defer e.mu.Unlock()
 	e.tasks.done(tasks)
 	e.agents.done(agents)
+	e.statics.done(agents)
 }
 
 // Cached is how many task and agent renderings the encoder holds.
@@ -317,8 +361,42 @@ func (d *doc) agents(gs *masterpb.Response_GetState) {
 }
 
 func (rs *resScratch) appendAgent(b []byte, ag *masterpb.Response_GetAgents_Agent) []byte {
+	b = rs.appendAgentHead(b, ag)
+	b = rs.appendAgentHoldings(b, ag)
+	return rs.appendAgentTail(b, ag)
+}
+
+// An agent's entry in three parts: the head (up to its total resources)
+// and the tail (from its reserved resources on) are what agentStatic
+// keys, the holdings between them change with every launch and offer.
+
+// agentStatic is what an agent's head and tail are written from: the
+// master's core shares these messages between an agent's entries while
+// they are the same (its holdings change more often).
+type agentStatic struct {
+	info                *mesospb.AgentInfo
+	total               **mesospb.Resource // the list's backing array, and its length
+	nTotal              int
+	registered, rereg   *mesospb.TimeInfo
+	drain               *mesospb.DrainInfo
+	active, deactivated bool
+	pid, version        string
+}
+
+func staticOf(ag *masterpb.Response_GetAgents_Agent) agentStatic {
+	k := agentStatic{
+		info: ag.GetAgentInfo(), nTotal: len(ag.GetTotalResources()),
+		registered: ag.GetRegisteredTime(), rereg: ag.GetReregisteredTime(), drain: ag.GetDrainInfo(),
+		active: ag.GetActive(), deactivated: ag.GetDeactivated(), pid: ag.GetPid(), version: ag.GetVersion(),
+	}
+	if k.nTotal > 0 {
+		k.total = &ag.GetTotalResources()[0]
+	}
+	return k
+}
+
+func (rs *resScratch) appendAgentHead(b []byte, ag *masterpb.Response_GetAgents_Agent) []byte {
 	info := ag.GetAgentInfo()
-	total := ag.GetTotalResources()
 	b = append(b, '{')
 	b = strField(b, "id", info.GetId().GetValue())
 	b = strField(b, "pid", ag.GetPid())
@@ -328,9 +406,19 @@ func (rs *resScratch) appendAgent(b []byte, ag *masterpb.Response_GetAgents_Agen
 	if s := Seconds(ag.GetReregisteredTime()); s != 0 {
 		b = floatField(b, "reregistered_time", s)
 	}
-	b = rs.appendResources(key(b, "resources"), total)
+	return rs.appendResources(key(b, "resources"), ag.GetTotalResources())
+}
+
+func (rs *resScratch) appendAgentHoldings(b []byte, ag *masterpb.Response_GetAgents_Agent) []byte {
 	b = rs.appendResources(key(b, "used_resources"), ag.GetAllocatedResources())
-	b = rs.appendResources(key(b, "offered_resources"), ag.GetOfferedResources())
+	return rs.appendResources(key(b, "offered_resources"), ag.GetOfferedResources())
+}
+
+// appendAgentTail writes the entry's fields after the holdings; b ends
+// inside the object (never with '{').
+func (rs *resScratch) appendAgentTail(b []byte, ag *masterpb.Response_GetAgents_Agent) []byte {
+	info := ag.GetAgentInfo()
+	total := ag.GetTotalResources()
 	b = rs.appendReserved(key(b, "reserved_resources"), total)
 	b = rs.appendUnreserved(key(b, "unreserved_resources"), total)
 	b = appendAttributes(key(b, "attributes"), info.GetAttributes())

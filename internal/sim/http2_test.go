@@ -25,6 +25,7 @@ func TestRunHTTP2(t *testing.T) {
 		UpdateRetry:        time.Hour,
 		Senders:            16,
 		HTTP2:              true,
+		StateInterval:      10 * time.Millisecond, // on a connection of their own
 	})
 	fds := stopWatch()
 	if err != nil {
@@ -33,6 +34,9 @@ func TestRunHTTP2(t *testing.T) {
 	if int(rep.FinishedAcked) != tasks || rep.LinkFailures != 0 || rep.CallErrors != 0 || rep.UnexpectedAcks != 0 {
 		t.Fatalf("finished and acked %d of %d, link failures %d, call errors %d, unexpected acks %d",
 			rep.FinishedAcked, tasks, rep.LinkFailures, rep.CallErrors, rep.UnexpectedAcks)
+	}
+	if rep.StateLatency.Queries == 0 || rep.StateLatency.Errors != 0 {
+		t.Fatalf("state queries over HTTP/2 %+v", rep.StateLatency)
 	}
 	if fds >= agents { // one connection per agent: 2 per agent here (879 measured)
 		t.Fatalf("peak %d open files for %d agents over HTTP/2: the links do not share connections", fds, agents)

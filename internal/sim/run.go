@@ -135,8 +135,14 @@ func (r *runner) run(parent context.Context, conns int) (*Report, error) {
 		return rep, fmt.Errorf("%w: %d of %d agents registered: %w", ErrIncomplete, r.c.registered.Load(), cfg.Agents, err)
 	}
 
+	// The state queries have a connection of their own, as an operator's
+	// client does: over HTTP/2 a query's tens of megabytes sharing the
+	// agents' and frameworks' connections held their messages back behind
+	// it (head-of-line blocking in the connection, not the master's work).
+	str := cfg.transport(&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}, 1, 1)
+	defer str.CloseIdleConnections()
 	sampleCtx, stopSampling := context.WithCancel(simCtx)
-	s := &sampler{r: r, master: rep.Master, client: hc, done: make(chan struct{})}
+	s := &sampler{r: r, master: rep.Master, client: &http.Client{Transport: str}, done: make(chan struct{})}
 	go s.run(sampleCtx)
 	stopProfile, err := r.startCPUProfile("cpu.pprof")
 	if err != nil {

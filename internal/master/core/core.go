@@ -190,6 +190,11 @@ type Core struct {
 	offers      map[string]*offer     // by offer id
 	operators   map[string]bool       // operator SUBSCRIBE streams, by shell id
 
+	// agentOrder is agents sorted by id, for state queries; nil once an
+	// agent was added or removed (agentAdded, agentRemoved), rebuilt by
+	// the next query (agentSnaps).
+	agentOrder []*agent
+
 	// recovering holds the agents recovered from the registry that have
 	// not re-registered yet; they are marked unreachable at
 	// reregisterDeadline (zero: never).

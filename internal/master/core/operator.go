@@ -106,6 +106,7 @@ func (c *Core) frameworkRemoved(fw *framework) {
 }
 
 func (c *Core) agentAdded(ag *agent) {
+	c.agentOrder = nil
 	c.broadcast(func() *masterpb.Event {
 		e := c.agentEntry(ag)
 		e.Active = proto.Bool(true) // its link is attached in the same step
@@ -115,6 +116,7 @@ func (c *Core) agentAdded(ag *agent) {
 }
 
 func (c *Core) agentRemoved(id string) {
+	c.agentOrder = nil
 	c.broadcast(func() *masterpb.Event {
 		return &masterpb.Event{Type: masterpb.Event_AGENT_REMOVED.Enum(),
 			AgentRemoved: &masterpb.Event_AgentRemoved{AgentId: &mesospb.AgentID{Value: proto.String(id)}}}

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -53,7 +54,6 @@ func (c *Core) StateQuery() func() *masterpb.Response_GetState {
 // fields, the drain or the allocator's books of the agent change.
 type agentSnap struct {
 	ag       agent
-	books    uint64                   // allocator.AgentBooks when built
 	holdings []allocator.HoldingState // from the allocator's books
 	recount  *held                    // the allocator did not know the agent: counted from its tasks
 	drain    *mesospb.DrainInfo       // replaced, never modified
@@ -68,6 +68,11 @@ type agentSnap struct {
 	// off the loop, perhaps two at once: the first to store its entry
 	// wins (no lock).
 	entry atomic.Pointer[masterpb.Response_GetAgents_Agent]
+	// base is the previous snapshot's entry when only the holdings changed
+	// since (nil when it was not built, or more changed): the new entry
+	// shares its other fields (the same messages, which the state
+	// presenter keeps the JSON of), and only the holdings are built anew.
+	base *masterpb.Response_GetAgents_Agent
 }
 
 // entryOf returns the snapshot's GET_AGENTS entry (never modified).
@@ -75,31 +80,64 @@ func (s *agentSnap) entryOf() *masterpb.Response_GetAgents_Agent {
 	if e := s.entry.Load(); e != nil {
 		return e
 	}
-	s.entry.CompareAndSwap(nil, agentEntryWith(&s.ag, s.held(), s.drain))
+	var e *masterpb.Response_GetAgents_Agent
+	if b := s.base; b != nil {
+		h := s.held()
+		e = &masterpb.Response_GetAgents_Agent{
+			AgentInfo: b.AgentInfo, Active: b.Active, Deactivated: b.Deactivated, DrainInfo: b.DrainInfo,
+			Version: b.Version, Pid: b.Pid, RegisteredTime: b.RegisteredTime, ReregisteredTime: b.ReregisteredTime,
+			TotalResources:     b.TotalResources,
+			AllocatedResources: h.allocated.proto(),
+			OfferedResources:   h.offered.proto(),
+		}
+	} else {
+		e = agentEntryWith(&s.ag, s.held(), s.drain)
+	}
+	s.entry.CompareAndSwap(nil, e)
 	return s.entry.Load()
 }
 
-// agentSnaps are the agents' snapshots, in no order.
+// agentSnaps are agents' snapshots.
 type agentSnaps []*agentSnap
 
 // agentSnapOf returns the agent's snapshot, building a new one only when
-// something it shows changed.
+// something it shows changed. Offers made and declined since the last one
+// change the allocator's books but not the holdings (AgentHoldings), so
+// the snapshot, its entry and the entry's JSON stay.
 func (c *Core) agentSnapOf(ag *agent) *agentSnap {
-	books, known := c.alloc.AgentBooks(ag.id)
-	drain := c.maint.drains[ag.id]
-	if s := ag.snap; s != nil && known && s.recount == nil && s.books == books && s.drain == drain && s.shows(ag) {
-		return s
+	var drain *mesospb.DrainInfo
+	if len(c.maint.drains) > 0 {
+		drain = c.maint.drains[ag.id]
 	}
-	s := &agentSnap{ag: *ag, books: books, drain: drain}
+	s := ag.snap
+	var books uint64
+	var holdings []allocator.HoldingState
+	var known bool
+	if s != nil {
+		books, holdings, known = c.alloc.AgentHoldings(ag.id, ag.snapBooks, s.holdings)
+		if known && s.recount == nil && sameSlice(holdings, s.holdings) && s.drain == drain && s.shows(ag) {
+			ag.snapBooks = books
+			return s
+		}
+	} else {
+		books, known = c.alloc.AgentBooks(ag.id)
+		as, _ := c.alloc.Agent(ag.id)
+		holdings = as.Holdings
+	}
+	var base *masterpb.Response_GetAgents_Agent
+	if s != nil && s.drain == drain && s.shows(ag) {
+		base = s.entry.Load()
+	}
+	s = &agentSnap{ag: *ag, drain: drain, base: base}
 	s.ag.offers, s.ag.tasks, s.ag.executors, s.ag.snap = nil, nil, nil, nil
-	if as, ok := c.alloc.Agent(ag.id); known && ok {
-		s.holdings = as.Holdings
+	if known {
+		s.holdings = holdings
 	} else {
 		h := recountAgent(ag)
 		s.recount = &h
 	}
 	s.scalars()
-	ag.snap = s
+	ag.snap, ag.snapBooks = s, books
 	return s
 }
 
@@ -151,17 +189,24 @@ func (s *agentSnap) held() held {
 	return h
 }
 
+// agentSnaps are the agents' snapshots, by agent id.
 func (c *Core) agentSnaps() agentSnaps {
-	out := make(agentSnaps, 0, len(c.agents))
-	for _, ag := range c.agents {
+	if len(c.agentOrder) != len(c.agents) {
+		c.agentOrder = c.agentOrder[:0]
+		for _, ag := range c.agents {
+			c.agentOrder = append(c.agentOrder, ag)
+		}
+		slices.SortFunc(c.agentOrder, func(a, b *agent) int { return strings.Compare(a.id, b.id) })
+	}
+	out := make(agentSnaps, 0, len(c.agentOrder))
+	for _, ag := range c.agentOrder {
 		out = append(out, c.agentSnapOf(ag))
 	}
 	return out
 }
 
-// entries sorts the snapshots by agent id and lists their entries.
+// entries lists the snapshots' entries (in their order: by agent id).
 func (s agentSnaps) entries() *masterpb.Response_GetAgents {
-	slices.SortFunc(s, func(a, b *agentSnap) int { return strings.Compare(a.ag.id, b.ag.id) })
 	out := &masterpb.Response_GetAgents{Agents: make([]*masterpb.Response_GetAgents_Agent, 0, len(s))}
 	for _, x := range s {
 		out.Agents = append(out.Agents, x.entryOf())
@@ -345,19 +390,59 @@ func (l taskLists) sorted() *masterpb.Response_GetTasks {
 	if completed > 0 {
 		out.CompletedTasks = make([]*mesospb.Task, 0, completed)
 	}
-	byID := func(a, b *mesospb.Task) int {
-		return strings.Compare(a.GetTaskId().GetValue(), b.GetTaskId().GetValue())
-	}
 	for _, run := range l.runs {
-		live, unreach := len(out.Tasks), len(out.UnreachableTasks)
-		out.Tasks, out.UnreachableTasks = run.live.split(out.Tasks, out.UnreachableTasks)
-		slices.SortFunc(out.Tasks[live:], byID)
-		slices.SortFunc(out.UnreachableTasks[unreach:], byID)
+		out.Tasks, out.UnreachableTasks = run.live.sorted(out.Tasks, out.UnreachableTasks)
 		for _, d := range slices.Backward(run.completed) {
 			out.CompletedTasks = append(out.CompletedTasks, d.view)
 		}
 	}
 	return out
+}
+
+// keyedTask is a task with its id and a number that orders the ids where
+// it can (sortEntries).
+type keyedTask struct {
+	key uint64
+	id  string
+	t   *mesospb.Task
+}
+
+// sortEntries sorts entries by task id, in place. A framework's ids
+// mostly share a prefix ("f001-t0012345"): each is keyed by the 8 bytes
+// after the prefix all share (big-endian, zero-padded), so most
+// comparisons are of two numbers in one array rather than of two strings
+// behind a pointer each; equal keys fall back to the ids.
+func sortEntries(entries []orderEntry) {
+	if len(entries) < 2 {
+		return
+	}
+	prefix := entries[0].id
+	for i := range entries {
+		if id := entries[i].id; !strings.HasPrefix(id, prefix) {
+			n := 0
+			for n < len(prefix) && n < len(id) && prefix[n] == id[n] {
+				n++
+			}
+			prefix = prefix[:n]
+		}
+	}
+	for i := range entries {
+		var k uint64
+		rest := entries[i].id[len(prefix):]
+		for j := range 8 {
+			k <<= 8
+			if j < len(rest) {
+				k |= uint64(rest[j])
+			}
+		}
+		entries[i].key = k
+	}
+	slices.SortFunc(entries, func(a, b orderEntry) int {
+		if a.key != b.key {
+			return cmp.Compare(a.key, b.key)
+		}
+		return strings.Compare(a.id, b.id)
+	})
 }
 
 // GetRoles lists the allocator's roles with their weights and frameworks,

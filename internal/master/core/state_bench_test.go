@@ -12,6 +12,7 @@ import (
 	"github.com/mesoproject/meso/internal/operator"
 	"github.com/mesoproject/meso/internal/present"
 	"github.com/mesoproject/meso/internal/resources"
+	"google.golang.org/protobuf/proto"
 )
 
 // loadedCluster is a bench cluster with tasksPerAgent command tasks
@@ -45,6 +46,39 @@ func loadedCluster(b *testing.B, agents, frameworks, tasksPerAgent int) *benchCl
 		bc.c.Ready()
 	}
 	return bc
+}
+
+// churnOffers runs one allocation cycle and declines every offer it made
+// (with a filter of 0 s, so the next cycle offers them again): what the
+// frameworks of a steady launch phase do with the offers they have no task
+// for. Every agent's books change; what it holds is as before.
+func (bc *benchCluster) churnOffers(b *testing.B) int {
+	return bc.declineAll(b, bc.offerAll())
+}
+
+// offerAll runs one allocation cycle and returns its offers' events.
+func (bc *benchCluster) offerAll() []FrameworkEvent {
+	bc.now = bc.now.Add(1e9)
+	bc.c.Tick(bc.now)
+	return bc.c.Ready().Events
+}
+
+// declineAll declines the offers of events (filter 0 s) and returns how
+// many.
+func (bc *benchCluster) declineAll(b *testing.B, events []FrameworkEvent) int {
+	n := 0
+	for _, ev := range events {
+		for _, o := range ev.Event.GetOffers().GetOffers() {
+			call := declineCall(o.GetId().GetValue(), proto.Float64(0))
+			call.FrameworkId = o.GetFrameworkId()
+			if err := bc.c.Call(bc.now, ev.Stream, call); err != nil {
+				b.Fatal(err)
+			}
+			n++
+		}
+	}
+	bc.c.Ready()
+	return n
 }
 
 // tasks lists the cluster's live tasks.
@@ -134,6 +168,18 @@ func benchStateOnLoop(b *testing.B, agents int) {
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(all)), "ns/task")
 	})
+	// Every agent offered and declined since the previous query (every
+	// allocation cycle of a steady launch phase).
+	b.Run("StateQuery/offerChurn", func(b *testing.B) {
+		n := 0
+		for b.Loop() {
+			b.StopTimer()
+			n += bc.churnOffers(b)
+			b.StartTimer()
+			_ = bc.c.StateQuery()
+		}
+		b.ReportMetric(float64(n)/float64(b.N), "declined/op")
+	})
 	b.Run("Metrics", func(b *testing.B) {
 		for b.Loop() {
 			_ = bc.c.Metrics(bc.now)
@@ -209,6 +255,34 @@ func benchStateRender(b *testing.B, agents int) {
 			}
 			b.StartTimer()
 			write(&enc)
+		}
+	})
+	// Every agent offered and declined since the previous document.
+	b.Run("encoder/offerChurn", func(b *testing.B) {
+		for b.Loop() {
+			b.StopTimer()
+			bc.churnOffers(b)
+			b.StartTimer()
+			write(&enc)
+		}
+	})
+	// Every agent's holdings changed since the previous document: offers
+	// outstanding on every agent, then all declined, in turn.
+	b.Run("encoder/holdings", func(b *testing.B) {
+		var out []FrameworkEvent
+		for b.Loop() {
+			b.StopTimer()
+			if out == nil {
+				out = bc.offerAll()
+			} else {
+				bc.declineAll(b, out)
+				out = nil
+			}
+			b.StartTimer()
+			write(&enc)
+		}
+		if out != nil {
+			bc.declineAll(b, out)
 		}
 	})
 	b.Run("encoder/cold", func(b *testing.B) {

@@ -2,6 +2,8 @@ package core
 
 import (
 	"slices"
+	"strings"
+	"sync"
 
 	"github.com/mesoproject/meso/api/mesospb"
 )
@@ -39,6 +41,9 @@ type taskViews struct {
 	tasks  []*task // by slot
 	gen    uint64  // chunks with an older gen are shared with a snapshot
 	states map[mesospb.TaskState]int
+	// order is the table's tasks by id as the last finished query sorted
+	// them, for the next (viewSnap.sorted).
+	order *viewOrder
 }
 
 const viewChunkSize = 128
@@ -115,7 +120,10 @@ func (v *taskViews) set(i int, e viewEntry) {
 // be read on any goroutine. The records it holds are shared from now on:
 // the caller advances Core.recGen (taskLists).
 func (v *taskViews) snapshot() viewSnap {
-	s := viewSnap{chunks: slices.Clone(v.chunks), n: len(v.tasks)}
+	if v.order == nil {
+		v.order = &viewOrder{}
+	}
+	s := viewSnap{chunks: slices.Clone(v.chunks), n: len(v.tasks), order: v.order}
 	v.gen++
 	return s
 }
@@ -124,6 +132,87 @@ func (v *taskViews) snapshot() viewSnap {
 type viewSnap struct {
 	chunks []*viewChunk
 	n      int
+	order  *viewOrder // the table's, shared by its snapshots
+}
+
+// viewOrder is a table's tasks sorted by id as of one snapshot (chunks,
+// n), kept between queries: a chunk that is the same in the next snapshot
+// (shared chunks are never written: the same pointer, the same entries)
+// keeps its tasks' places, so a query sorts only the tasks of the chunks
+// written since and merges them in. Queries finish on any goroutine,
+// perhaps two at once: mu guards it.
+type viewOrder struct {
+	mu     sync.Mutex
+	chunks []*viewChunk
+	n      int
+	list   []orderEntry // by id
+	spare  []orderEntry // the list before, written over by the next
+}
+
+// orderEntry is a slot's task in a viewOrder.
+type orderEntry struct {
+	keyedTask
+	slot    int
+	unreach bool
+}
+
+// used is how many slots of chunk i a table of n tasks uses.
+func used(n, i int) int { return min(max(n-i*viewChunkSize, 0), viewChunkSize) }
+
+// sorted appends the snapshot's views to the live and unreachable lists,
+// each sorted by task id: the order kept from the previous query for the
+// chunks that did not change, the others' tasks sorted and merged in.
+func (s viewSnap) sorted(live, unreach []*mesospb.Task) ([]*mesospb.Task, []*mesospb.Task) {
+	o := s.order
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	same := func(i int) bool {
+		return i < len(o.chunks) && i < len(s.chunks) && o.chunks[i] == s.chunks[i] && used(o.n, i) == used(s.n, i)
+	}
+	kept := o.list[:0]
+	for _, e := range o.list {
+		if same(e.slot / viewChunkSize) {
+			kept = append(kept, e)
+		}
+	}
+	changed := 0
+	for i := range s.chunks {
+		if !same(i) {
+			changed++
+		}
+	}
+	added := make([]orderEntry, 0, changed*viewChunkSize)
+	for i, ch := range s.chunks {
+		if same(i) {
+			continue
+		}
+		for j := range used(s.n, i) {
+			e := ch.entries[j]
+			added = append(added, orderEntry{keyedTask{id: e.view.GetTaskId().GetValue(), t: e.view}, i*viewChunkSize + j, e.unreach})
+		}
+	}
+	sortEntries(added)
+	// Merge: each added task's place found by binary search in what is
+	// kept (few added, many kept, in the steady state).
+	list := slices.Grow(o.spare[:0], len(kept)+len(added))
+	k := 0
+	for _, a := range added {
+		at, _ := slices.BinarySearchFunc(kept[k:], a.id, func(e orderEntry, id string) int { return strings.Compare(e.id, id) })
+		list = append(append(list, kept[k:k+at]...), a)
+		k += at
+	}
+	list = append(list, kept[k:]...)
+	// The old list is the next one's room (it holds records no longer
+	// current until then).
+	o.chunks, o.n, o.list, o.spare = s.chunks, s.n, list, o.list
+	for _, e := range list {
+		if e.unreach {
+			unreach = append(unreach, e.t)
+		} else {
+			live = append(live, e.t)
+		}
+	}
+	return live, unreach
 }
 
 // split appends the snapshot's views to the live and unreachable lists.

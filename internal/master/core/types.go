@@ -83,6 +83,9 @@ type agent struct {
 	executors map[string]map[string]*executor // framework id -> executor id -> executor
 
 	snap *agentSnap // the last state queries took (agentSnapOf)
+	// snapBooks is the allocator's books number of the agent when snap
+	// was last found current (AgentHoldings).
+	snapBooks uint64
 }
 
 func (ag *agent) hostname() string { return ag.info.GetHostname() }
