@@ -781,13 +781,7 @@ func (c *cluster) mapLocations(d *task.Desc) []mapLocs {
 			continue
 		}
 		ml := mapLocs{&rddpb.MapLocations{Shuffle: int64(sh.ID), Sizes: make([]int64, sh.Maps)}, make([]string, sh.Maps)}
-		for m := range sh.Maps {
-			ml.execs[m] = c.s.books.Location(sh.ID, m)
-			ml.Sizes[m] = -1
-			if sizes := c.s.books.Sizes(sh.ID, m); d.Partition < len(sizes) {
-				ml.Sizes[m] = sizes[d.Partition]
-			}
-		}
+		c.s.books.Column(sh.ID, d.Partition, ml.execs, ml.Sizes)
 		locs = append(locs, ml)
 	}
 	return locs

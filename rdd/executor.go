@@ -744,7 +744,7 @@ func (f *netFetcher) wants(sh, r int) ([]shufflenet.Want, bool) {
 	if !ok || r != f.part || len(l.sizes) != len(l.addrs) {
 		return nil, false
 	}
-	var out []shufflenet.Want
+	out := make([]shufflenet.Want, 0, len(l.addrs))
 	for m, addr := range l.addrs {
 		size := l.sizes[m]
 		if addr == "" || size < 0 {
