@@ -781,13 +781,7 @@ func (c *cluster) mapLocations(d *task.Desc) []mapLocs {
 			continue
 		}
 		ml := mapLocs{&rddpb.MapLocations{Shuffle: int64(sh.ID), Sizes: make([]int64, sh.Maps)}, make([]string, sh.Maps)}
-		for m := range sh.Maps {
-			ml.execs[m] = c.s.books.Location(sh.ID, m)
-			ml.Sizes[m] = -1
-			if sizes := c.s.books.Sizes(sh.ID, m); d.Partition < len(sizes) {
-				ml.Sizes[m] = sizes[d.Partition]
-			}
-		}
+		c.s.books.Column(sh.ID, d.Partition, ml.execs, ml.Sizes)
 		locs = append(locs, ml)
 	}
 	return locs
@@ -806,20 +800,29 @@ func (c *cluster) addressesLocked(locs []mapLocs) []*rddpb.MapLocations {
 	out := make([]*rddpb.MapLocations, 0, len(locs))
 	for _, ml := range locs {
 		ml.Server = make([]int32, len(ml.execs))
+		server := map[string]int32{} // by executor: ml.Server's value for its outputs, each looked up once
+		last, lastK := "", int32(0)  // consecutive outputs are often one executor's
 		for i, ex := range ml.execs {
 			if ex == "" {
 				continue
 			}
-			addr := c.outputAddrLocked(ex)
-			if addr == "" {
+			if ex == last {
+				ml.Server[i] = lastK
 				continue
 			}
-			k := slices.Index(ml.Servers, addr)
-			if k < 0 {
-				k = len(ml.Servers)
-				ml.Servers = append(ml.Servers, addr)
+			k, ok := server[ex]
+			if !ok {
+				if addr := c.outputAddrLocked(ex); addr != "" {
+					j := slices.Index(ml.Servers, addr)
+					if j < 0 {
+						j = len(ml.Servers)
+						ml.Servers = append(ml.Servers, addr)
+					}
+					k = int32(j + 1)
+				}
+				server[ex] = k
 			}
-			ml.Server[i] = int32(k + 1)
+			ml.Server[i], last, lastK = k, ex, k
 		}
 		out = append(out, ml.MapLocations)
 	}

@@ -610,3 +610,47 @@ func moreJoinAndSetOps(t *testing.T, s *rdd.Session, d dataset) {
 	same(t, "subtract", sortedBy(collect(t, s, setOp(ka, kb, false, 0)), cmp.Compare), sortedBy(wantSubtract, cmp.Compare))
 	same(t, "intersection", sortedBy(collect(t, s, setOp(ka, kb, true, 3)), cmp.Compare), slices.Sorted(maps.Keys(inter)))
 }
+
+var (
+	zipRange = rdd.Func(func(lo, hi, parts int) *rdd.RDD[rdd.Pair[int, int64]] {
+		return rdd.ZipWithIndex(rdd.Range(lo, hi, parts))
+	})
+	zipParallel = rdd.Func(func(xs []int, parts int) *rdd.RDD[rdd.Pair[int, int64]] {
+		return rdd.ZipWithIndex(rdd.Parallelize(xs, parts))
+	})
+	zipMapped = rdd.Func(func(lo, hi, parts int) *rdd.RDD[rdd.Pair[int, int64]] {
+		return rdd.ZipWithIndex(rdd.Map(rdd.Range(lo, hi, parts), func(x int) int { return x }))
+	})
+)
+
+// TestZipWithIndexKnownSizes: zipWithIndex straight on a Range or a
+// Parallelize takes the partitions' sizes from the driver (one job, the
+// collect), other parents are counted first (two jobs); the indexes are the
+// same, also with empty and uneven partitions and the default partition
+// count.
+func TestZipWithIndexKnownSizes(t *testing.T) {
+	s := startSession(t, rdd.Config{Master: "local[3]"})
+	for _, c := range []struct{ lo, hi, parts int }{{0, 10, 3}, {5, 8, 7}, {-4, 1000, 13}, {3, 3, 4}, {1, 50, 0}} {
+		var want []rdd.Pair[int, int64]
+		xs := []int{}
+		for i := c.lo; i < c.hi; i++ {
+			want = append(want, rdd.Pair[int, int64]{Key: i, Value: int64(i - c.lo)})
+			xs = append(xs, i)
+		}
+		for _, z := range []struct {
+			name string
+			r    *rdd.RDD[rdd.Pair[int, int64]]
+			jobs int
+		}{
+			{"range", zipRange(c.lo, c.hi, c.parts), 1},
+			{"parallelize", zipParallel(xs, c.parts), 1},
+			{"mapped range", zipMapped(c.lo, c.hi, c.parts), 2},
+		} {
+			before := s.Stats().Jobs
+			same(t, fmt.Sprintf("%s %+v", z.name, c), collect(t, s, z.r), want)
+			if got := s.Stats().Jobs - before; got != z.jobs {
+				t.Errorf("%s %+v: %d jobs, want %d", z.name, c, got, z.jobs)
+			}
+		}
+	}
+}

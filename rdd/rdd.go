@@ -115,6 +115,10 @@ type node struct {
 	// driverPart encodes partition p (of parts) of a dataset the driver
 	// holds (Parallelize), for executors that read it through a handle.
 	driverPart func(p, parts int) []byte
+	// sizes returns the element count of each of parts partitions when
+	// the driver knows them without computing the dataset (Range,
+	// Parallelize); nil otherwise. ZipWithIndex then runs no counting job.
+	sizes func(parts int) []int64
 	// runResult is a cluster executor's result task on partition p: the
 	// action's partition function named by the pipeline (RDD.runResult).
 	runResult func(tc *TaskContext, p int, pl *task.Pipeline) ([]byte, error)

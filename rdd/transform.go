@@ -19,6 +19,7 @@ func Range(start, end, parts int) *RDD[int] {
 	n := newNode("range")
 	n.content = func(h io.Writer) { fmt.Fprint(h, start, end, parts) }
 	n.resolve = func(env resolveEnv) resolution { return resolution{parts: positive(parts, env.def.source)} }
+	n.sizes = func(parts int) []int64 { return splitSizes(start, end, parts) }
 	return newRDD(n, func(tc *TaskContext, p int, yield func(int) bool) {
 		lo, hi := split(start, end, p, tc.parts(n))
 		for i := lo; i < hi && tc.alive(); i++ {
@@ -42,6 +43,17 @@ func split(start, end, p, parts int) (int, int) {
 		return int(uint64(start) + off)
 	}
 	return at(p), at(p + 1)
+}
+
+// splitSizes returns the length of each of parts shares of [start, end)
+// (split).
+func splitSizes(start, end, parts int) []int64 {
+	out := make([]int64, parts)
+	for p := range out {
+		lo, hi := split(start, end, p, parts)
+		out[p] = int64(uint64(hi) - uint64(lo)) // hi >= lo; the difference fits when end-start does
+	}
+	return out
 }
 
 func positive(n, def int) int {
@@ -75,6 +87,7 @@ func Parallelize[T any](data []T, parts int) *RDD[T] {
 		}
 		return b
 	}
+	n.sizes = func(parts int) []int64 { return splitSizes(0, len(data), parts) }
 	return newRDD(n, func(tc *TaskContext, p int, yield func(T) bool) {
 		lo, hi := split(0, len(data), p, tc.parts(n))
 		for _, v := range data[lo:hi] {
@@ -167,11 +180,15 @@ func MapValues[K, V, W any](r *RDD[Pair[K, V]], f func(V) W) *RDD[Pair[K, W]] {
 
 // ZipWithIndex pairs every element with its position in the dataset
 // (partition by partition). Like Spark, it first runs a job counting the
-// elements of each partition when its partitions are first needed.
+// elements of each partition when its partitions are first needed, unless
+// the driver knows the counts: r straight from Range or Parallelize.
 func ZipWithIndex[T any](r *RDD[T]) *RDD[Pair[T, int64]] {
 	n := newNode("zipWithIndex", dep{parent: r.n})
 	n.prepare = func(j *jobEnv) (any, error) {
 		parts := j.s.partsOf(r.n)
+		if r.n.sizes != nil { // known on the driver: no counting job
+			return offsetsOf(r.n.sizes(parts)), nil
+		}
 		counts := make([]int64, parts)
 		err := j.s.runJob(j.ctx, r.n, allParts(parts), action{kind: task.ResultCount}, func(tc *TaskContext, p int) (any, error) {
 			var c int64
@@ -181,11 +198,7 @@ func ZipWithIndex[T any](r *RDD[T]) *RDD[Pair[T, int64]] {
 		if err != nil {
 			return nil, err
 		}
-		offsets := make([]int64, len(counts))
-		for i := 1; i < len(counts); i++ {
-			offsets[i] = offsets[i-1] + counts[i-1]
-		}
-		return offsets, nil
+		return offsetsOf(counts), nil
 	}
 	return newRDD(n, func(tc *TaskContext, p int, yield func(Pair[T, int64]) bool) {
 		i := preparedAs[[]int64](tc, n)[p]
@@ -195,6 +208,16 @@ func ZipWithIndex[T any](r *RDD[T]) *RDD[Pair[T, int64]] {
 			return ok
 		})
 	})
+}
+
+// offsetsOf returns the index of each partition's first element, given
+// the partitions' element counts.
+func offsetsOf(counts []int64) []int64 {
+	offsets := make([]int64, len(counts))
+	for i := 1; i < len(counts); i++ {
+		offsets[i] = offsets[i-1] + counts[i-1]
+	}
+	return offsets
 }
 
 func allParts(n int) []int {

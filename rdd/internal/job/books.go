@@ -29,20 +29,24 @@ func (b *Books) MapOutput(sh, m int) bool {
 	return o != nil && m < len(o.exec) && o.exec[m] != ""
 }
 
-// Location returns the executor holding map output m of shuffle sh, or "".
-func (b *Books) Location(sh, m int) string {
-	if o := b.outputs[sh]; o != nil && m < len(o.exec) {
-		return o.exec[m]
+// Column fills, for reducer r of shuffle sh, each map output's executor
+// (Location) into execs and its block size for r into sizes (-1 when the
+// output or its size is missing): what a reduce task's locations need, one
+// lookup of the shuffle for all its maps.
+func (b *Books) Column(sh, r int, execs []string, sizes []int64) {
+	o := b.outputs[sh]
+	for m := range execs {
+		execs[m], sizes[m] = "", -1
+		if o == nil {
+			continue
+		}
+		if m < len(o.exec) {
+			execs[m] = o.exec[m]
+		}
+		if m < len(o.sizes) && r < len(o.sizes[m]) {
+			sizes[m] = o.sizes[m][r]
+		}
 	}
-	return ""
-}
-
-// Sizes returns the block sizes of map output m of shuffle sh, or nil.
-func (b *Books) Sizes(sh, m int) []int64 {
-	if o := b.outputs[sh]; o != nil && m < len(o.sizes) {
-		return o.sizes[m]
-	}
-	return nil
 }
 
 // Register records map output m of shuffle sh (of maps map tasks) on

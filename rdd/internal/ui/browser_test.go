@@ -19,10 +19,10 @@ import (
 )
 
 // TestDriverUIInABrowser runs, on a local session with the UI on, the seed
-// demo (jobs 0 and 1: zipWithIndex's sizes, then the groups, cached) and a
-// count of its cached groups (job 2), then a groupBy without cache twice
-// (jobs 3 and 4: the second finds the shuffle's outputs, so its map stage
-// is skipped); then reads every page in headless Chromium, asserting on the
+// demo (job 0: the groups, cached; zipWithIndex of a range needs no job for
+// its sizes) and a count of its cached groups (job 1), then a groupBy
+// without cache twice (jobs 2 and 3: the second finds the shuffle's
+// outputs, so its map stage is skipped); then reads every page in headless Chromium, asserting on the
 // DOM; then the history server shows the same application from its event
 // log. Screenshots go to MESO_TEST_ARTIFACTS.
 func TestDriverUIInABrowser(t *testing.T) {
@@ -80,8 +80,8 @@ func TestDriverUIInABrowser(t *testing.T) {
 		err := chromedp.Run(ctx,
 			chromedp.Navigate(prefix+"/jobs/"), chromedp.WaitVisible("#jobs", chromedp.ByQuery),
 			count(`tr.job[data-status="SUCCEEDED"]`, &jobs), text("#jobs", &jobsText), shot(tag+"-jobs"),
-			chromedp.Navigate(prefix+"/jobs/job/?id=4"), chromedp.WaitVisible("svg.dag", chromedp.ByQuery),
-			count(`svg.dag g.stage-node.skipped`, &skippedNodes), shot(tag+"-job4"),
+			chromedp.Navigate(prefix+"/jobs/job/?id=3"), chromedp.WaitVisible("svg.dag", chromedp.ByQuery),
+			count(`svg.dag g.stage-node.skipped`, &skippedNodes), shot(tag+"-job3"),
 			chromedp.Navigate(prefix+"/stages/"), chromedp.WaitVisible("table.stages", chromedp.ByQuery),
 			count(`tr.stage`, &stageRows), shot(tag+"-stages"),
 			chromedp.Navigate(prefix+"/stages/stage/?id=0&attempt=0"), chromedp.WaitVisible("#tasks", chromedp.ByQuery),
@@ -95,14 +95,14 @@ func TestDriverUIInABrowser(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", prefix, err)
 		}
-		if jobs != 5 || !strings.Contains(jobsText, "1 skipped") {
+		if jobs != 4 || !strings.Contains(jobsText, "1 skipped") {
 			t.Errorf("%s jobs: %d succeeded, text %q", prefix, jobs, jobsText)
 		}
 		if skippedNodes != 1 {
-			t.Errorf("%s job 4 DAG: %d skipped stage nodes, want 1", prefix, skippedNodes)
+			t.Errorf("%s job 3 DAG: %d skipped stage nodes, want 1", prefix, skippedNodes)
 		}
-		if stageRows != 8 || taskRows != 8 {
-			t.Errorf("%s: %d stage rows (want 7 run and 1 skipped), %d succeeded tasks of stage 0 (want 8)", prefix, stageRows, taskRows)
+		if stageRows != 7 || taskRows != 8 {
+			t.Errorf("%s: %d stage rows (want 6 run and 1 skipped), %d succeeded tasks of stage 0 (want 8)", prefix, stageRows, taskRows)
 		}
 		if !strings.Contains(envText, "spark.app.name") || !strings.Contains(envText, "ui-demo") || settings < 5 {
 			t.Errorf("%s environment: %d settings: %q", prefix, settings, envText)
