@@ -320,30 +320,7 @@ func (r Resources) Subtract(o Resources) Resources {
 	if sameSlice(r, o) {
 		return nil
 	}
-	out := make(Resources, 0, len(r))
-	i, j := 0, 0
-	for i < len(r) {
-		if j == len(o) {
-			out = append(out, r[i:]...)
-			break
-		}
-		switch c := compareKey(&r[i], &o[j]); {
-		case c < 0:
-			out = append(out, r[i])
-			i++
-		case c > 0:
-			j++
-		default:
-			if d := minus(r[i], o[j]); !d.IsEmpty() {
-				out = append(out, d)
-			}
-			i, j = i+1, j+1
-		}
-	}
-	if len(out) == 0 {
-		return nil
-	}
-	return out
+	return subtractInto(make(Resources, 0, len(r)), r, o)
 }
 
 // SubtractInPlace is Subtract written over r's own array, without
@@ -356,7 +333,15 @@ func (r Resources) SubtractInPlace(o Resources) Resources {
 	if sameSlice(r, o) {
 		return nil
 	}
-	out := r[:0] // written at or behind the element read
+	out := subtractInto(r[:0], r, o) // written at or behind the element read
+	clear(r[len(out):])              // no stale references past the end
+	return out
+}
+
+// subtractInto appends r minus o (both sorted by key) to out, nil when
+// nothing is left. out may be r[:0]: it is written at or behind the
+// element read.
+func subtractInto(out, r, o Resources) Resources {
 	i, j := 0, 0
 	for i < len(r) {
 		if j == len(o) {
@@ -379,7 +364,6 @@ func (r Resources) SubtractInPlace(o Resources) Resources {
 	if len(out) == 0 {
 		return nil
 	}
-	clear(r[len(out):]) // no stale references past the end
 	return out
 }
 
