@@ -51,7 +51,7 @@ func (in *interner) line(line []byte) (key, value string, ok bool) {
 	if colon <= 0 {
 		return "", "", false
 	}
-	name, v := line[:colon], trimOWS(line[colon+1:])
+	name, v := line[:colon], TrimOWS(line[colon+1:])
 	for _, c := range name {
 		if !isTchar(c) {
 			return "", "", false
@@ -118,7 +118,7 @@ func headComplete(b []byte) bool {
 		line, lines, _ = bytes.Cut(lines, crlf)
 		name, value, ok := bytes.Cut(line, []byte(":"))
 		if ok && strings.EqualFold(string(name), "Content-Length") {
-			v, ok := parseLength(trimOWS(value))
+			v, ok := ParseLength(TrimOWS(value))
 			if !ok {
 				return true
 			}
@@ -181,7 +181,7 @@ func parse(b []byte, paths map[string]bool, in *interner) (*parsed, int, parseSt
 			continue
 		case "Content-Length":
 			lengths++
-			v, ok := parseLength(value)
+			v, ok := ParseLength(value)
 			if !ok || v > MaxBody {
 				return nil, 0, parseNotMine
 			}
@@ -234,7 +234,9 @@ func requestPath(line []byte, paths map[string]bool) (string, bool) {
 	return "", false
 }
 
-func parseLength[T string | []byte](v T) (int64, bool) {
+// ParseLength parses a Content-Length value: 1 to 10 decimal digits, no
+// sign or spaces (the subscribe package's answer reader shares it).
+func ParseLength[T string | []byte](v T) (int64, bool) {
 	if len(v) == 0 || len(v) > 10 {
 		return 0, false
 	}
@@ -249,7 +251,9 @@ func parseLength[T string | []byte](v T) (int64, bool) {
 	return n, true
 }
 
-func trimOWS(b []byte) []byte {
+// TrimOWS trims a header value's optional white space (spaces and tabs,
+// RFC 9110 5.6.3).
+func TrimOWS(b []byte) []byte {
 	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
 		b = b[1:]
 	}

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/mesoproject/meso/internal/h1pipe"
 )
 
 // readBuffered reads an answer already whole in br's buffer when it has
@@ -70,7 +72,7 @@ func readBuffered(br *bufio.Reader, req *http.Request, in *headerInterner) (resp
 			if length >= 0 {
 				return nil, false
 			}
-			n, ok := digits(v)
+			n, ok := h1pipe.ParseLength(v)
 			if !ok {
 				return nil, false
 			}
@@ -124,7 +126,7 @@ func (in *headerInterner) line(hl []byte) (key, value string, ok bool) {
 	if colon <= 0 || !canonicalToken(hl[:colon]) {
 		return "", "", false
 	}
-	v := trimSpaceTab(hl[colon+1:])
+	v := h1pipe.TrimOWS(hl[colon+1:])
 	for _, c := range v {
 		if (c < 0x20 && c != '\t') || c == 0x7f {
 			return "", "", false
@@ -161,30 +163,4 @@ func canonicalToken(name []byte) bool {
 		upper = c == '-'
 	}
 	return true
-}
-
-func trimSpaceTab(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
-}
-
-// digits parses a Content-Length of at most 10 digits.
-func digits(v string) (int64, bool) {
-	if len(v) == 0 || len(v) > 10 {
-		return 0, false
-	}
-	var n int64
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	return n, true
 }
